@@ -1,0 +1,106 @@
+//! Password hashing with argon2id, off the async runtime and bounded in concurrency.
+
+use std::sync::{Arc, OnceLock};
+
+use argon2::password_hash::{PasswordHash, PasswordVerifier, SaltString, rand_core::OsRng};
+use argon2::{Argon2, PasswordHasher as _};
+use tokio::sync::Semaphore;
+
+use crate::error::ApiError;
+
+/// Hashes and verifies passwords. Each hash takes ~19 MiB and tens of milliseconds of a core, so at most
+/// `limit` run at once; the rest wait their turn instead of exhausting memory under a sign-up flood.
+#[derive(Clone, Debug)]
+pub struct PasswordHasher {
+    permits: Arc<Semaphore>,
+}
+
+impl PasswordHasher {
+    pub fn new(limit: usize) -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(limit.max(1))),
+        }
+    }
+
+    pub async fn hash(&self, password: String) -> Result<String, ApiError> {
+        self.blocking(move || {
+            let salt = SaltString::generate(&mut OsRng);
+            Argon2::default()
+                .hash_password(password.as_bytes(), &salt)
+                .map(|h| h.to_string())
+                .map_err(|e| ApiError::Internal(format!("argon2 hash: {e}")))
+        })
+        .await
+    }
+
+    /// Checks `password` against a stored hash. With `None` (no such user) it still spends the time of a
+    /// real check, so response timing does not reveal which emails have accounts.
+    pub async fn verify(&self, password: String, stored: Option<String>) -> Result<bool, ApiError> {
+        self.blocking(move || {
+            let stored = stored.as_deref().unwrap_or_else(|| dummy_hash());
+            let parsed = PasswordHash::new(stored)
+                .map_err(|e| ApiError::Internal(format!("stored hash unreadable: {e}")))?;
+            Ok(Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok())
+        })
+        .await
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| ApiError::Internal("password hasher closed".into()))?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| ApiError::Internal(format!("password task: {e}")))?
+    }
+}
+
+/// A hash of a random, discarded secret: nothing a user types can match it.
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let salt = SaltString::generate(&mut OsRng);
+        let secret = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(secret.as_str().as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .unwrap_or_default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hashes_verify_only_their_password() {
+        let hasher = PasswordHasher::new(2);
+        let hash = hasher.hash("correct horse".into()).await.expect("hash");
+        assert!(hash.starts_with("$argon2id$"), "{hash}");
+        assert!(
+            hasher
+                .verify("correct horse".into(), Some(hash.clone()))
+                .await
+                .expect("verify")
+        );
+        assert!(
+            !hasher
+                .verify("wrong horse".into(), Some(hash))
+                .await
+                .expect("verify")
+        );
+        assert!(
+            !hasher
+                .verify("correct horse".into(), None)
+                .await
+                .expect("verify")
+        );
+    }
+}

@@ -1,0 +1,192 @@
+//! Command-line and environment configuration of the relay.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// The TeamFlow relay: accounts, the team REST API and sync for one team's desktop apps.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "teamflow-relay", version, about, long_about = None)]
+pub struct Config {
+    /// Address and port to listen on.
+    #[arg(long, env = "TEAMFLOW_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// Directory holding the database and the relay's signing key; created if missing.
+    #[arg(long, env = "TEAMFLOW_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// URL clients and webhook providers reach this relay at (default: http://<bind>).
+    /// Also the `iss` of every access token.
+    #[arg(long, env = "TEAMFLOW_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// An origin allowed to call the API from a browser (repeatable; none by default).
+    #[arg(
+        long = "cors-origin",
+        env = "TEAMFLOW_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub cors_origins: Vec<String>,
+
+    /// Log line format.
+    #[arg(long, env = "TEAMFLOW_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// A reverse proxy whose `X-Forwarded-For` is believed when rate limiting (repeatable).
+    /// Without one, the peer address is used and the header ignored.
+    #[arg(
+        long = "trusted-proxy",
+        env = "TEAMFLOW_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<IpAddr>,
+
+    #[command(flatten)]
+    pub limits: Limits,
+}
+
+/// Tunable limits; the defaults suit a team's relay on a small machine.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Limits {
+    /// Sustained API requests per second for each user (or address, when signed out).
+    #[arg(long, env = "TEAMFLOW_RATE_PER_SECOND", default_value_t = 50)]
+    pub rate_per_second: u32,
+
+    /// Requests a user may burst above the sustained rate.
+    #[arg(long, env = "TEAMFLOW_RATE_BURST", default_value_t = 200)]
+    pub rate_burst: u32,
+
+    /// Sign-up, sign-in and refresh attempts per minute for each address.
+    #[arg(long, env = "TEAMFLOW_AUTH_RATE_PER_MINUTE", default_value_t = 20)]
+    pub auth_rate_per_minute: u32,
+
+    /// Sign-up, sign-in and refresh attempts an address may burst.
+    #[arg(long, env = "TEAMFLOW_AUTH_RATE_BURST", default_value_t = 20)]
+    pub auth_rate_burst: u32,
+
+    /// Largest accepted JSON request body, in bytes.
+    #[arg(long, env = "TEAMFLOW_MAX_BODY_BYTES", default_value_t = 256 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Lifetime of an access token, in seconds.
+    #[arg(long, env = "TEAMFLOW_ACCESS_TOKEN_TTL", default_value_t = 900)]
+    pub access_token_ttl_secs: u64,
+
+    /// Lifetime of a refresh token family, in days.
+    #[arg(long, env = "TEAMFLOW_REFRESH_TOKEN_DAYS", default_value_t = 30)]
+    pub refresh_token_days: u32,
+}
+
+impl Config {
+    /// A configuration with every default, serving from `data_dir`; for tests and embedding.
+    pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> Self {
+        let mut config = Config::parse_from(["teamflow-relay"]);
+        config.data_dir = data_dir.into();
+        config
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(format!(
+                "--public-url must start with http:// or https://, got {url:?}"
+            ));
+        }
+        let l = &self.limits;
+        if l.rate_per_second == 0
+            || l.rate_burst == 0
+            || l.auth_rate_per_minute == 0
+            || l.auth_rate_burst == 0
+        {
+            return Err("rate limits must be greater than zero".into());
+        }
+        if l.max_body_bytes < 1024 {
+            return Err("--max-body-bytes must be at least 1024".into());
+        }
+        if !(10..=86_400).contains(&l.access_token_ttl_secs) {
+            return Err("--access-token-ttl must be between 10 and 86400 seconds".into());
+        }
+        if !(1..=365).contains(&l.refresh_token_days) {
+            return Err("--refresh-token-days must be between 1 and 365".into());
+        }
+        Ok(())
+    }
+
+    /// The public URL without a trailing slash, falling back to the address actually bound.
+    pub fn public_url(&self, bound: SocketAddr) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{bound}"),
+        }
+    }
+
+    /// The `iss` of access tokens: stable across restarts even when bound to port 0.
+    pub fn issuer(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => "teamflow-relay".to_owned(),
+        }
+    }
+
+    pub fn access_token_ttl(&self) -> Duration {
+        Duration::from_secs(self.limits.access_token_ttl_secs)
+    }
+
+    pub fn refresh_token_ttl(&self) -> Duration {
+        Duration::from_secs(u64::from(self.limits.refresh_token_days) * 86_400)
+    }
+
+    /// Argon2 hashing uses ~19 MiB and a core each; more at once than cores only queues.
+    pub fn max_concurrent_hashes(&self) -> usize {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_documented_ones() {
+        let config = Config::parse_from(["teamflow-relay"]);
+        assert_eq!(config.bind, "127.0.0.1:8080".parse().expect("addr"));
+        assert_eq!(config.data_dir, PathBuf::from("./data"));
+        assert_eq!(config.log_format, LogFormat::Text);
+        assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn flags_parse_and_bad_values_are_refused() {
+        let config = Config::parse_from([
+            "teamflow-relay",
+            "--cors-origin",
+            "http://a.test",
+            "--cors-origin",
+            "http://b.test",
+            "--public-url",
+            "https://relay.example.com/",
+            "--log-format",
+            "json",
+        ]);
+        assert_eq!(config.cors_origins.len(), 2);
+        assert_eq!(config.issuer(), "https://relay.example.com");
+        assert_eq!(config.log_format, LogFormat::Json);
+
+        let bad = Config::parse_from(["teamflow-relay", "--public-url", "relay.example.com"]);
+        assert!(bad.validate().is_err());
+        assert!(Config::try_parse_from(["teamflow-relay", "--log-format", "xml"]).is_err());
+        assert!(Config::try_parse_from(["teamflow-relay", "--bind", "nowhere"]).is_err());
+    }
+}

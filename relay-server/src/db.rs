@@ -1,0 +1,99 @@
+//! The relay's SQLite database: connection settings, embedded migrations, and time conversions.
+
+use std::path::Path;
+use std::time::Duration;
+
+use sqlx::SqlitePool;
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use time::OffsetDateTime;
+
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// Opens (creating if needed) the database with the durability settings every write relies on:
+/// WAL with `synchronous=FULL`, so a committed transaction survives power loss.
+pub async fn connect(path: &Path) -> Result<SqlitePool, sqlx::Error> {
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10));
+    SqlitePoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await
+}
+
+/// Whether every embedded migration has been applied successfully.
+pub async fn migrations_applied(db: &SqlitePool) -> Result<bool, sqlx::Error> {
+    let applied: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = 1")
+            .fetch_one(db)
+            .await?;
+    Ok(usize::try_from(applied).is_ok_and(|n| n >= MIGRATOR.iter().count()))
+}
+
+/// Starts a transaction that takes the write lock at once. A deferred transaction that reads and then
+/// writes can fail with SQLITE_BUSY when another writer got in between; an immediate one waits instead.
+pub async fn begin_write(
+    db: &SqlitePool,
+) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+    db.begin_with("BEGIN IMMEDIATE").await
+}
+
+/// Whether an error is SQLite refusing a duplicate in a UNIQUE or PRIMARY KEY column.
+pub fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
+}
+
+/// Timestamps are stored as Unix milliseconds: compact, and range queries stay simple.
+pub fn now_ms() -> i64 {
+    to_ms(OffsetDateTime::now_utc())
+}
+
+pub fn to_ms(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+pub fn from_ms(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn milliseconds_round_trip() {
+        let now = now_ms();
+        assert_eq!(to_ms(from_ms(now)), now);
+    }
+
+    #[tokio::test]
+    async fn a_fresh_database_is_migrated_with_durable_settings() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = connect(&dir.path().join("t.db")).await.expect("connect");
+        assert!(!migrations_applied(&db).await.unwrap_or(false));
+        MIGRATOR.run(&db).await.expect("migrate");
+        assert!(migrations_applied(&db).await.expect("query"));
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&db)
+            .await
+            .expect("pragma");
+        assert_eq!(mode, "wal");
+        let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&db)
+            .await
+            .expect("pragma");
+        assert_eq!(sync, 2, "synchronous=FULL");
+        let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+            .fetch_one(&db)
+            .await
+            .expect("pragma");
+        assert_eq!(fk, 1);
+    }
+}

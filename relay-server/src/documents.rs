@@ -1,0 +1,123 @@
+//! The document registry: which team each Automerge document belongs to.
+//!
+//! The sync server's share policy consults this table, so an id is registered once, to one team, ever.
+
+use sqlx::SqlitePool;
+use teamflow_protocol::api::teams::{DocumentEntry, RegisterDocument};
+use teamflow_protocol::{DocumentUrl, ProjectId, Role, TeamId, UserId};
+
+use crate::db::{self, from_ms, now_ms};
+use crate::error::ApiError;
+use crate::teams::{require, role_in};
+use crate::validate::{Lines, Validator};
+
+#[derive(sqlx::FromRow)]
+struct DocumentRow {
+    #[sqlx(try_from = "String")]
+    id: DocumentUrl,
+    #[sqlx(try_from = "String")]
+    team_id: TeamId,
+    title: String,
+    project_id: Option<String>,
+    #[sqlx(try_from = "String")]
+    created_by: UserId,
+    created_at: i64,
+}
+
+impl DocumentRow {
+    fn into_entry(self) -> Result<DocumentEntry, ApiError> {
+        let project_id = match self.project_id {
+            Some(p) => Some(
+                p.parse()
+                    .map_err(|e| ApiError::Internal(format!("project id in database: {e}")))?,
+            ),
+            None => None,
+        };
+        Ok(DocumentEntry {
+            document_id: self.id,
+            team_id: self.team_id,
+            title: self.title,
+            project_id,
+            created_by: self.created_by,
+            created_at: from_ms(self.created_at),
+        })
+    }
+}
+
+pub async fn list(
+    db: &SqlitePool,
+    team: TeamId,
+    user: UserId,
+) -> Result<Vec<DocumentEntry>, ApiError> {
+    role_in(db, team, user).await?;
+    let rows: Vec<DocumentRow> = sqlx::query_as(
+        "SELECT id, team_id, title, project_id, created_by, created_at FROM documents
+         WHERE team_id = ? ORDER BY created_at, id",
+    )
+    .bind(team.to_string())
+    .fetch_all(db)
+    .await?;
+    rows.into_iter().map(DocumentRow::into_entry).collect()
+}
+
+pub async fn register(
+    db: &SqlitePool,
+    team: TeamId,
+    user: UserId,
+    input: RegisterDocument,
+) -> Result<DocumentEntry, ApiError> {
+    require(role_in(db, team, user).await?, Role::Member)?;
+    let mut v = Validator::new();
+    let title = v.text("title", &input.title, 1, 200, Lines::Single);
+    let url = match input.document_id.trim().parse::<DocumentUrl>() {
+        Ok(url) => Some(url),
+        Err(e) => {
+            v.fail("document_id", e.to_string());
+            None
+        }
+    };
+    if let Some(project) = input.project_id {
+        v.check(
+            "project_id",
+            project_in_team(db, team, project).await?,
+            "must be a project of this team",
+        );
+    }
+    v.finish()?;
+    let url = url.ok_or_else(|| ApiError::field("document_id", "missing"))?;
+    let now = now_ms();
+    sqlx::query("INSERT INTO documents (id, team_id, title, project_id, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)")
+        .bind(url.as_str())
+        .bind(team.to_string())
+        .bind(&title)
+        .bind(input.project_id.map(|p| p.to_string()))
+        .bind(user.to_string())
+        .bind(now)
+        .execute(db)
+        .await
+        .map_err(|e| {
+            if db::is_unique_violation(&e) { ApiError::Conflict("this document is already registered") } else { e.into() }
+        })?;
+    Ok(DocumentEntry {
+        document_id: url,
+        team_id: team,
+        title,
+        project_id: input.project_id,
+        created_by: user,
+        created_at: from_ms(now),
+    })
+}
+
+async fn project_in_team(
+    db: &SqlitePool,
+    team: TeamId,
+    project: ProjectId,
+) -> Result<bool, ApiError> {
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM projects WHERE id = ? AND team_id = ?")
+            .bind(project.to_string())
+            .bind(team.to_string())
+            .fetch_optional(db)
+            .await?;
+    Ok(found.is_some())
+}

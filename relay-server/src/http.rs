@@ -1,0 +1,172 @@
+//! The HTTP surface: one router for the REST API, operations endpoints and the OpenAPI document.
+//!
+//! A request passes, outermost first: request id, tracing, panic catcher, CORS, metrics, the error
+//! shaper, the body limit, rate limiting, then the handler. Handlers only extract, call the domain and
+//! respond.
+
+mod auth;
+mod extract;
+mod messages;
+mod ops;
+mod projects;
+pub mod rate_limit;
+mod teams;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi as _;
+use utoipa::openapi::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+
+pub use extract::AuthUser;
+
+use crate::AppState;
+use crate::error::{ApiError, error_response};
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "TeamFlow relay API", description = "Accounts, teams and chat for TeamFlow's desktop apps."),
+    modifiers(&BearerAuth),
+    components(schemas(teamflow_protocol::ErrorBody))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Routes that need no access token: sign-up, sign-in, refresh, sign-out.
+fn public_api() -> OpenApiRouter<AppState> {
+    auth::public_routes()
+}
+
+/// Routes behind an access token.
+fn protected_api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(auth::routes())
+        .merge(teams::routes())
+        .merge(projects::routes())
+        .merge(messages::routes())
+}
+
+/// The OpenAPI document, generated from the same route declarations the router serves.
+pub fn openapi() -> OpenApi {
+    OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())
+        .merge(public_api())
+        .merge(protected_api())
+        .split_for_parts()
+        .1
+}
+
+pub fn router(state: AppState) -> Router {
+    let (public, _) = public_api().split_for_parts();
+    let (protected, _) = protected_api().split_for_parts();
+    let api = protected
+        .merge(public.layer(state.limits.auth_layer()))
+        .layer(state.limits.api_layer())
+        .layer(DefaultBodyLimit::max(state.config.limits.max_body_bytes));
+    let request_id = HeaderName::from_static("x-request-id");
+
+    Router::new()
+        .merge(api)
+        .merge(ops::routes())
+        .fallback(not_found)
+        .layer(middleware::map_response(shape_bare_errors))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            record_metrics,
+        ))
+        .layer(cors(&state.config.cors_origins))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::Internal("handler panicked".into()).into_response()
+        }))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http())
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such route")
+}
+
+/// Axum answers a wrong method with a bare 405 (and its `Allow` header); give it the shared body.
+async fn shape_bare_errors(response: Response) -> Response {
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED
+        && !response.headers().contains_key(header::CONTENT_TYPE)
+    {
+        let allow = response.headers().get(header::ALLOW).cloned();
+        let body = teamflow_protocol::ErrorBody {
+            error: teamflow_protocol::ErrorObject {
+                code: teamflow_protocol::ErrorCode::MethodNotAllowed,
+                message: "this route does not accept that method".into(),
+                details: None,
+            },
+        };
+        let mut shaped = error_response(StatusCode::METHOD_NOT_ALLOWED, &body);
+        if let Some(allow) = allow {
+            shaped.headers_mut().insert(header::ALLOW, allow);
+        }
+        return shaped;
+    }
+    response
+}
+
+async fn record_metrics(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().clone();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    state.metrics.observe(
+        &route,
+        method.as_str(),
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
+}
+
+/// No origins configured: no CORS headers, so browsers keep other sites out.
+fn cors(origins: &[String]) -> CorsLayer {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .max_age(Duration::from_secs(600))
+}

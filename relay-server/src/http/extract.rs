@@ -1,0 +1,87 @@
+//! Request extractors that fail with `ApiError`, so every rejection has the shared error shape.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use teamflow_protocol::UserId;
+
+use super::rate_limit::bearer_token;
+use crate::AppState;
+use crate::auth::TokenError;
+use crate::error::ApiError;
+
+/// The signed-in user, from a valid `Authorization: Bearer` access token.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthUser(pub UserId);
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if !parts
+            .headers
+            .contains_key(axum::http::header::AUTHORIZATION)
+        {
+            return Err(ApiError::Unauthorized(
+                "this route needs an access token: Authorization: Bearer <token>",
+            ));
+        }
+        let token = bearer_token(&parts.headers).ok_or(ApiError::Unauthorized(
+            "the Authorization header must be `Bearer <token>`",
+        ))?;
+        match state.tokens.verify(token) {
+            Ok(user) => Ok(AuthUser(user)),
+            Err(TokenError::Expired) => Err(ApiError::Unauthorized(
+                "the access token has expired; refresh it",
+            )),
+            Err(TokenError::Invalid) => {
+                Err(ApiError::Unauthorized("the access token is not valid"))
+            }
+        }
+    }
+}
+
+/// `axum::Json`, rejecting with the shared error shape.
+#[derive(Debug, FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub(crate) struct ApiJson<T>(pub(crate) T);
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType,
+            StatusCode::UNPROCESSABLE_ENTITY => ApiError::Validation {
+                message: rejection.body_text(),
+                fields: Default::default(),
+            },
+            _ => ApiError::Malformed(rejection.body_text()),
+        }
+    }
+}
+
+/// `axum::extract::Path`; an id that does not parse names nothing, so it is `not_found`.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub(crate) struct ApiPath<T>(pub(crate) T);
+
+impl From<PathRejection> for ApiError {
+    fn from(_: PathRejection) -> Self {
+        ApiError::NotFound("no such resource")
+    }
+}
+
+/// `axum::extract::Query`, rejecting with `validation_failed`.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub(crate) struct ApiQuery<T>(pub(crate) T);
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::field("query", rejection.body_text())
+    }
+}

@@ -1,0 +1,55 @@
+//! `/api/teams/{team_id}/messages`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use teamflow_protocol::api::messages::{Message, MessagePage, MessagesQuery, PostMessage};
+use teamflow_protocol::{ErrorBody, TeamId};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
+use crate::error::ApiError;
+use crate::messages::Posted;
+use crate::{AppState, messages};
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_messages, post_message))
+}
+
+/// A page of messages, newest first.
+#[utoipa::path(get, path = "/api/teams/{team_id}/messages", tag = "messages", security(("bearer" = [])),
+    params(("team_id" = TeamId, Path), MessagesQuery), responses(
+    (status = 200, body = MessagePage), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+))]
+async fn list_messages(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(team): ApiPath<TeamId>,
+    ApiQuery(query): ApiQuery<MessagesQuery>,
+) -> Result<Json<MessagePage>, ApiError> {
+    Ok(Json(messages::list(&state.db, team, user, query).await?))
+}
+
+/// Post a message. Idempotent on `client_id`: a retry answers 200 with the original message.
+#[utoipa::path(post, path = "/api/teams/{team_id}/messages", tag = "messages", security(("bearer" = [])),
+    params(("team_id" = TeamId, Path)), request_body = PostMessage, responses(
+    (status = 201, description = "stored", body = Message),
+    (status = 200, description = "already stored by an earlier attempt", body = Message),
+    (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    (status = 409, description = "client_id reused for different content", body = ErrorBody),
+    (status = 422, body = ErrorBody),
+))]
+async fn post_message(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(team): ApiPath<TeamId>,
+    ApiJson(body): ApiJson<PostMessage>,
+) -> Result<(StatusCode, Json<Message>), ApiError> {
+    let (message, posted) = messages::post(&state.db, team, user, body).await?;
+    let status = match posted {
+        Posted::Created => StatusCode::CREATED,
+        Posted::Existing => StatusCode::OK,
+    };
+    Ok((status, Json(message)))
+}

@@ -1,0 +1,237 @@
+//! `/api/teams`, members, settings, analytics and the document registry of a team.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use teamflow_protocol::api::teams::{
+    AddMember, Analytics, AnalyticsQuery, DocumentEntry, Member, RegisterDocument, Team, TeamInput,
+    TeamSettings, UpdateMember,
+};
+use teamflow_protocol::{ErrorBody, TeamId, UserId};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
+use crate::error::ApiError;
+use crate::teams::MemberChange;
+use crate::{AppState, analytics, documents, teams};
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_teams, create_team))
+        .routes(routes!(get_team, rename_team, delete_team))
+        .routes(routes!(list_members, add_member))
+        .routes(routes!(update_member, remove_member))
+        .routes(routes!(get_settings, put_settings))
+        .routes(routes!(get_analytics))
+        .routes(routes!(list_documents, register_document))
+}
+
+/// Teams the caller belongs to.
+#[utoipa::path(get, path = "/api/teams", tag = "teams", security(("bearer" = [])), responses(
+    (status = 200, body = Vec<Team>), (status = 401, body = ErrorBody),
+))]
+async fn list_teams(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+) -> Result<Json<Vec<Team>>, ApiError> {
+    Ok(Json(teams::list(&state.db, user).await?))
+}
+
+/// Create a team; the caller becomes its owner.
+#[utoipa::path(post, path = "/api/teams", tag = "teams", security(("bearer" = [])), request_body = TeamInput, responses(
+    (status = 201, body = Team), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody),
+))]
+async fn create_team(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiJson(body): ApiJson<TeamInput>,
+) -> Result<(StatusCode, Json<Team>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(teams::create(&state.db, user, body).await?),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/teams/{team_id}", tag = "teams", security(("bearer" = [])),
+    params(("team_id" = TeamId, Path)), responses(
+    (status = 200, body = Team), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+))]
+async fn get_team(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(team): ApiPath<TeamId>,
+) -> Result<Json<Team>, ApiError> {
+    Ok(Json(teams::get(&state.db, team, user).await?))
+}
+
+/// Rename a team (owners and admins).
+#[utoipa::path(put, path = "/api/teams/{team_id}", tag = "teams", security(("bearer" = [])),
+    params(("team_id" = TeamId, Path)), request_body = TeamInput, responses(
+    (status = 200, body = Team), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    (status = 422, body = ErrorBody),
+))]
+async fn rename_team(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(team): ApiPath<TeamId>,
+    ApiJson(body): ApiJson<TeamInput>,
+) -> Result<Json<Team>, ApiError> {
+    Ok(Json(teams::rename(&state.db, team, user, body).await?))
+}
+
+/// Delete a team and everything in it (owners).
+#[utoipa::path(delete, path = "/api/teams/{team_id}", tag = "teams", security(("bearer" = [])),
+    params(("team_id" = TeamId, Path)), responses(
+    (status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+))]
+async fn delete_team(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(team): ApiPath<TeamId>,
+) -> Result<StatusCode, ApiError> {
+    teams::delete(&state.db, team, user).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/teams/{team_id}/members", tag = "members", security(("bearer" = [])),
+    params(("team_id" = TeamId, Path)), responses(
+    (status = 200, body = Vec<Member>), (status = 404, body = ErrorBody),
+))]
+async fn list_members(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(team): ApiPath<TeamId>,
+) -> Result<Json<Vec<Member>>, ApiError> {
+    Ok(Json(teams::members(&state.db, team, user).await?))
+}
+
+/// Add someone with an account, by email (owners and admins, up to their own role).
+#[utoipa::path(post, path = "/api/teams/{team_id}/members", tag = "members", security(("bearer" = [])),
+    params(("team_id" = TeamId, Path)), request_body = AddMember, responses(
+    (status = 201, body = Member), (status = 403, body = ErrorBody),
+    (status = 404, description = "no such team, or no account with that email", body = ErrorBody),
+    (status = 409, description = "already a member", body = ErrorBody), (status = 422, body = ErrorBody),
+))]
+async fn add_member(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(team): ApiPath<TeamId>,
+    ApiJson(body): ApiJson<AddMember>,
+) -> Result<(StatusCode, Json<Member>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(teams::add_member(&state.db, team, user, body).await?),
+    ))
+}
+
+/// Change a member's role. Nobody raises their own; the last owner cannot be demoted.
+#[utoipa::path(patch, path = "/api/teams/{team_id}/members/{user_id}", tag = "members", security(("bearer" = [])),
+    params(("team_id" = TeamId, Path), ("user_id" = UserId, Path)), request_body = UpdateMember, responses(
+    (status = 200, body = Member), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    (status = 409, description = "would leave the team without an owner", body = ErrorBody),
+))]
+async fn update_member(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath((team, target)): ApiPath<(TeamId, UserId)>,
+    ApiJson(body): ApiJson<UpdateMember>,
+) -> Result<Json<Member>, ApiError> {
+    let member = teams::change_member(
+        &state.db,
+        team,
+        user,
+        target,
+        MemberChange::SetRole(body.role),
+    )
+    .await?;
+    member.map(Json).ok_or(ApiError::NotFound("no such member"))
+}
+
+/// Remove a member, or leave the team by naming yourself. The last owner cannot leave.
+#[utoipa::path(delete, path = "/api/teams/{team_id}/members/{user_id}", tag = "members", security(("bearer" = [])),
+    params(("team_id" = TeamId, Path), ("user_id" = UserId, Path)), responses(
+    (status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    (status = 409, description = "the last owner cannot leave", body = ErrorBody),
+))]
+async fn remove_member(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath((team, target)): ApiPath<(TeamId, UserId)>,
+) -> Result<StatusCode, ApiError> {
+    teams::change_member(&state.db, team, user, target, MemberChange::Remove).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/teams/{team_id}/settings", tag = "teams", security(("bearer" = [])),
+    params(("team_id" = TeamId, Path)), responses(
+    (status = 200, body = TeamSettings), (status = 404, body = ErrorBody),
+))]
+async fn get_settings(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(team): ApiPath<TeamId>,
+) -> Result<Json<TeamSettings>, ApiError> {
+    Ok(Json(teams::settings(&state.db, team, user).await?))
+}
+
+/// Replace the team's settings (owners and admins).
+#[utoipa::path(put, path = "/api/teams/{team_id}/settings", tag = "teams", security(("bearer" = [])),
+    params(("team_id" = TeamId, Path)), request_body = TeamSettings, responses(
+    (status = 200, body = TeamSettings), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    (status = 422, body = ErrorBody),
+))]
+async fn put_settings(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(team): ApiPath<TeamId>,
+    ApiJson(body): ApiJson<TeamSettings>,
+) -> Result<Json<TeamSettings>, ApiError> {
+    Ok(Json(
+        teams::update_settings(&state.db, team, user, body).await?,
+    ))
+}
+
+/// Activity over a range of at most 366 days.
+#[utoipa::path(get, path = "/api/teams/{team_id}/analytics", tag = "teams", security(("bearer" = [])),
+    params(("team_id" = TeamId, Path), AnalyticsQuery), responses(
+    (status = 200, body = Analytics), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+))]
+async fn get_analytics(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(team): ApiPath<TeamId>,
+    ApiQuery(query): ApiQuery<AnalyticsQuery>,
+) -> Result<Json<Analytics>, ApiError> {
+    Ok(Json(analytics::team(&state.db, team, user, query).await?))
+}
+
+#[utoipa::path(get, path = "/api/teams/{team_id}/documents", tag = "documents", security(("bearer" = [])),
+    params(("team_id" = TeamId, Path)), responses(
+    (status = 200, body = Vec<DocumentEntry>), (status = 404, body = ErrorBody),
+))]
+async fn list_documents(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(team): ApiPath<TeamId>,
+) -> Result<Json<Vec<DocumentEntry>>, ApiError> {
+    Ok(Json(documents::list(&state.db, team, user).await?))
+}
+
+/// Register an Automerge document to the team. A document id can be registered once, anywhere.
+#[utoipa::path(post, path = "/api/teams/{team_id}/documents", tag = "documents", security(("bearer" = [])),
+    params(("team_id" = TeamId, Path)), request_body = RegisterDocument, responses(
+    (status = 201, body = DocumentEntry), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    (status = 409, description = "already registered", body = ErrorBody), (status = 422, body = ErrorBody),
+))]
+async fn register_document(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(team): ApiPath<TeamId>,
+    ApiJson(body): ApiJson<RegisterDocument>,
+) -> Result<(StatusCode, Json<DocumentEntry>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(documents::register(&state.db, team, user, body).await?),
+    ))
+}

@@ -1,0 +1,122 @@
+//! The TeamFlow relay as a library: `run` serves the HTTP API on a listener until `shutdown` resolves.
+//!
+//! `main.rs` only parses configuration and calls [`run`]; tests bind port 0 and call the same function.
+
+pub mod accounts;
+pub mod analytics;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod documents;
+pub mod error;
+pub mod http;
+pub mod messages;
+pub mod metrics;
+pub mod projects;
+pub mod teams;
+pub mod validate;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+pub use config::Config;
+pub use error::ApiError;
+
+use crate::auth::{PasswordHasher, TokenService};
+
+/// Everything a request handler may reach. Cheap to clone: every field is a handle.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub db: sqlx::SqlitePool,
+    pub tokens: Arc<TokenService>,
+    pub passwords: PasswordHasher,
+    pub metrics: Arc<metrics::Metrics>,
+    pub limits: http::rate_limit::RateLimits,
+    pub config: Arc<Config>,
+}
+
+/// Why the relay could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("signing key: {0}")]
+    Keys(#[from] auth::KeyError),
+    #[error("server: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Opens the data directory (database, keys), then serves on `listener` until `shutdown` resolves,
+/// finishing in-flight requests before returning.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RelayError> {
+    let state = build_state(config).await?;
+    let app = http::router(state.clone());
+    let pruner = spawn_limiter_pruning(state.limits.clone());
+    let addr = listener.local_addr().map_err(RelayError::Serve)?;
+    tracing::info!(%addr, public_url = %state.config.public_url(addr), "relay listening");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .map_err(RelayError::Serve)?;
+    pruner.abort();
+    state.db.close().await;
+    tracing::info!("relay stopped");
+    Ok(())
+}
+
+async fn build_state(config: Config) -> Result<AppState, RelayError> {
+    config.validate().map_err(RelayError::Config)?;
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| RelayError::DataDir {
+        path: config.data_dir.clone(),
+        source,
+    })?;
+    let db = db::connect(&config.data_dir.join("relay.db")).await?;
+    db::MIGRATOR.run(&db).await?;
+    let keys = auth::SigningKeys::load_or_create(&config.data_dir)?;
+    let tokens = Arc::new(TokenService::new(
+        &keys,
+        config.issuer(),
+        config.access_token_ttl(),
+    ));
+    let limits =
+        http::rate_limit::RateLimits::new(&config, tokens.clone()).map_err(RelayError::Config)?;
+    Ok(AppState {
+        metrics: Arc::new(metrics::Metrics::new(db.clone())),
+        db,
+        tokens,
+        limits,
+        passwords: PasswordHasher::new(config.max_concurrent_hashes()),
+        config: Arc::new(config),
+    })
+}
+
+/// Rate limiter state grows with every distinct client; prune it periodically. Owned by `run`, which
+/// aborts it on shutdown.
+fn spawn_limiter_pruning(limits: http::rate_limit::RateLimits) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            limits.prune();
+        }
+    })
+}

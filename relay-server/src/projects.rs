@@ -1,0 +1,211 @@
+//! A team's projects: metadata in SQL; the collaborative content lives in the linked Automerge document.
+
+use sqlx::SqlitePool;
+use teamflow_protocol::api::teams::{Project, ProjectInput, ProjectStatus};
+use teamflow_protocol::{DocumentUrl, ProjectId, Role, TeamId, UserId};
+
+use crate::db::{from_ms, now_ms};
+use crate::error::ApiError;
+use crate::teams::{load_settings, require, role_in};
+use crate::validate::{Lines, Validator};
+
+const PROJECT_NOT_FOUND: &str = "no such project";
+
+#[derive(sqlx::FromRow)]
+struct ProjectRow {
+    #[sqlx(try_from = "String")]
+    id: ProjectId,
+    #[sqlx(try_from = "String")]
+    team_id: TeamId,
+    name: String,
+    description: String,
+    #[sqlx(try_from = "String")]
+    status: ProjectStatus,
+    document_id: Option<String>,
+    #[sqlx(try_from = "String")]
+    created_by: UserId,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl ProjectRow {
+    fn into_project(self) -> Result<Project, ApiError> {
+        let document_id = match self.document_id {
+            Some(url) => Some(
+                url.parse()
+                    .map_err(|_| ApiError::Internal(format!("document url in database: {url}")))?,
+            ),
+            None => None,
+        };
+        Ok(Project {
+            id: self.id,
+            team_id: self.team_id,
+            name: self.name,
+            description: self.description,
+            status: self.status,
+            document_id,
+            created_by: self.created_by,
+            created_at: from_ms(self.created_at),
+            updated_at: from_ms(self.updated_at),
+        })
+    }
+}
+
+const PROJECT_SELECT: &str = "SELECT id, team_id, name, description, status, document_id, created_by, created_at, updated_at FROM projects";
+
+pub async fn list(db: &SqlitePool, team: TeamId, user: UserId) -> Result<Vec<Project>, ApiError> {
+    role_in(db, team, user).await?;
+    let rows: Vec<ProjectRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{PROJECT_SELECT} WHERE team_id = ? ORDER BY created_at, id"
+    )))
+    .bind(team.to_string())
+    .fetch_all(db)
+    .await?;
+    rows.into_iter().map(ProjectRow::into_project).collect()
+}
+
+pub async fn get(
+    db: &SqlitePool,
+    team: TeamId,
+    project: ProjectId,
+    user: UserId,
+) -> Result<Project, ApiError> {
+    role_in(db, team, user).await?;
+    fetch(db, team, project).await
+}
+
+async fn fetch(db: &SqlitePool, team: TeamId, project: ProjectId) -> Result<Project, ApiError> {
+    let row: Option<ProjectRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{PROJECT_SELECT} WHERE team_id = ? AND id = ?"
+    )))
+    .bind(team.to_string())
+    .bind(project.to_string())
+    .fetch_optional(db)
+    .await?;
+    row.ok_or(ApiError::NotFound(PROJECT_NOT_FOUND))?
+        .into_project()
+}
+
+struct ValidProject {
+    name: String,
+    description: String,
+    document_id: Option<DocumentUrl>,
+}
+
+async fn validate(
+    db: &SqlitePool,
+    team: TeamId,
+    input: &ProjectInput,
+) -> Result<ValidProject, ApiError> {
+    let mut v = Validator::new();
+    let name = v.text("name", &input.name, 1, 200, Lines::Single);
+    let description = v.text("description", &input.description, 0, 10_000, Lines::Multi);
+    let document_id = match input.document_id.as_deref().map(str::parse::<DocumentUrl>) {
+        None => None,
+        Some(Ok(url)) => {
+            let owner: Option<String> =
+                sqlx::query_scalar("SELECT team_id FROM documents WHERE id = ?")
+                    .bind(url.as_str())
+                    .fetch_optional(db)
+                    .await?;
+            v.check(
+                "document_id",
+                owner == Some(team.to_string()),
+                "must be a document registered to this team",
+            );
+            Some(url)
+        }
+        Some(Err(e)) => {
+            v.fail("document_id", e.to_string());
+            None
+        }
+    };
+    v.finish()?;
+    Ok(ValidProject {
+        name,
+        description,
+        document_id,
+    })
+}
+
+pub async fn create(
+    db: &SqlitePool,
+    team: TeamId,
+    user: UserId,
+    input: ProjectInput,
+) -> Result<Project, ApiError> {
+    let role = role_in(db, team, user).await?;
+    require(role, Role::Member)?;
+    let settings = load_settings(db, team).await?;
+    if role == Role::Member && !settings.members_can_create_projects {
+        return Err(ApiError::Forbidden(
+            "this team lets only owners and admins create projects",
+        ));
+    }
+    let valid = validate(db, team, &input).await?;
+    let id = ProjectId::new();
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO projects (id, team_id, name, description, status, document_id, created_by, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(id.to_string())
+    .bind(team.to_string())
+    .bind(&valid.name)
+    .bind(&valid.description)
+    .bind(input.status.unwrap_or(settings.default_project_status).as_str())
+    .bind(valid.document_id.as_ref().map(DocumentUrl::as_str))
+    .bind(user.to_string())
+    .bind(now)
+    .bind(now)
+    .execute(db)
+    .await?;
+    fetch(db, team, id).await
+}
+
+/// Replaces a project's fields. An omitted `status` keeps the current one.
+pub async fn update(
+    db: &SqlitePool,
+    team: TeamId,
+    project: ProjectId,
+    user: UserId,
+    input: ProjectInput,
+) -> Result<Project, ApiError> {
+    require(role_in(db, team, user).await?, Role::Member)?;
+    let valid = validate(db, team, &input).await?;
+    let updated = sqlx::query(
+        "UPDATE projects SET name = ?, description = ?, status = COALESCE(?, status), document_id = ?, updated_at = ?
+         WHERE team_id = ? AND id = ?",
+    )
+    .bind(&valid.name)
+    .bind(&valid.description)
+    .bind(input.status.map(ProjectStatus::as_str))
+    .bind(valid.document_id.as_ref().map(DocumentUrl::as_str))
+    .bind(now_ms())
+    .bind(team.to_string())
+    .bind(project.to_string())
+    .execute(db)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Err(ApiError::NotFound(PROJECT_NOT_FOUND));
+    }
+    fetch(db, team, project).await
+}
+
+pub async fn delete(
+    db: &SqlitePool,
+    team: TeamId,
+    project: ProjectId,
+    user: UserId,
+) -> Result<(), ApiError> {
+    require(role_in(db, team, user).await?, Role::Member)?;
+    let deleted = sqlx::query("DELETE FROM projects WHERE team_id = ? AND id = ?")
+        .bind(team.to_string())
+        .bind(project.to_string())
+        .execute(db)
+        .await?;
+    if deleted.rows_affected() == 0 {
+        return Err(ApiError::NotFound(PROJECT_NOT_FOUND));
+    }
+    Ok(())
+}

@@ -1,0 +1,7 @@
+//! REST request and response bodies, grouped by the feature that owns them.
+//!
+//! Requests reject unknown fields, so a typo in a client is an error, not a silently ignored value.
+
+pub mod auth;
+pub mod messages;
+pub mod teams;

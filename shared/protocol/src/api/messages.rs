@@ -1,0 +1,84 @@
+//! Team chat over REST: `/api/teams/{team_id}/messages`.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::{MessageId, TeamId, UserId};
+
+/// What a message's content is to be read as. Clients post `text` or `markdown`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum MessageKind {
+    Text,
+    Markdown,
+}
+
+impl MessageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Text => "text",
+            MessageKind::Markdown => "markdown",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<MessageKind> {
+        [MessageKind::Text, MessageKind::Markdown]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// `POST /api/teams/{team_id}/messages`. `client_id` makes the post idempotent: a retry with the same
+/// id returns the original message.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PostMessage {
+    pub client_id: String,
+    pub content: String,
+    #[serde(default = "default_kind")]
+    pub kind: MessageKind,
+}
+
+fn default_kind() -> MessageKind {
+    MessageKind::Text
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Message {
+    pub id: MessageId,
+    pub team_id: TeamId,
+    /// Position in the team's chat, 1, 2, 3, ... with no gaps.
+    pub seq: i64,
+    pub author_id: UserId,
+    pub author_name: String,
+    pub client_id: String,
+    pub kind: MessageKind,
+    pub content: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub created_at: OffsetDateTime,
+}
+
+/// A page of messages, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MessagePage {
+    pub messages: Vec<Message>,
+    /// Pass as `before` to fetch the next (older) page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_before: Option<i64>,
+}
+
+/// `GET /api/teams/{team_id}/messages?before=&limit=`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[serde(deny_unknown_fields)]
+pub struct MessagesQuery {
+    /// Only messages with a `seq` below this; omit for the newest.
+    pub before: Option<i64>,
+    /// Page size, 1 to 100 (default 50); values outside are clamped.
+    pub limit: Option<i64>,
+}

@@ -1,0 +1,217 @@
+//! Teams and everything under `/api/teams/{team_id}`: members, projects, settings, analytics, documents.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use time::{Date, OffsetDateTime};
+
+use crate::{DocumentUrl, ProjectId, Role, TeamId, UserId};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Team {
+    pub id: TeamId,
+    pub name: String,
+    /// The caller's role in this team.
+    pub role: Role,
+    pub member_count: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub created_at: OffsetDateTime,
+}
+
+/// `POST /api/teams` and `PUT /api/teams/{team_id}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TeamInput {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Member {
+    pub user_id: UserId,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub joined_at: OffsetDateTime,
+}
+
+/// `POST /api/teams/{team_id}/members`: add someone who already has an account.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AddMember {
+    pub email: String,
+    pub role: Role,
+}
+
+/// `PATCH /api/teams/{team_id}/members/{user_id}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMember {
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ProjectStatus {
+    Planned,
+    Active,
+    Paused,
+    Completed,
+    Archived,
+}
+
+impl ProjectStatus {
+    pub const ALL: [ProjectStatus; 5] = [
+        ProjectStatus::Planned,
+        ProjectStatus::Active,
+        ProjectStatus::Paused,
+        ProjectStatus::Completed,
+        ProjectStatus::Archived,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProjectStatus::Planned => "planned",
+            ProjectStatus::Active => "active",
+            ProjectStatus::Paused => "paused",
+            ProjectStatus::Completed => "completed",
+            ProjectStatus::Archived => "archived",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ProjectStatus> {
+        ProjectStatus::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Project {
+    pub id: ProjectId,
+    pub team_id: TeamId,
+    pub name: String,
+    pub description: String,
+    pub status: ProjectStatus,
+    /// The project's collaborative document, registered to the same team.
+    pub document_id: Option<DocumentUrl>,
+    pub created_by: UserId,
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub updated_at: OffsetDateTime,
+}
+
+/// `POST /api/teams/{team_id}/projects` and `PUT .../projects/{project_id}` (a full replacement).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ProjectInput {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Defaults to the team's `default_project_status` setting.
+    #[serde(default)]
+    pub status: Option<ProjectStatus>,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub document_id: Option<String>,
+}
+
+/// A team's settings. `PUT` replaces them whole; every field is required there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TeamSettings {
+    /// Shown to members; up to 500 characters.
+    pub description: String,
+    /// Status a new project gets when none is given.
+    pub default_project_status: ProjectStatus,
+    /// Whether plain members (not only admins) may create projects.
+    pub members_can_create_projects: bool,
+    /// How long raw webhook payloads are kept, 1 to 365 days.
+    pub webhook_payload_retention_days: u32,
+}
+
+impl Default for TeamSettings {
+    fn default() -> Self {
+        Self {
+            description: String::new(),
+            default_project_status: ProjectStatus::Active,
+            members_can_create_projects: true,
+            webhook_payload_retention_days: 30,
+        }
+    }
+}
+
+/// `GET /api/teams/{team_id}/analytics?from=&to=`: both dates inclusive, `YYYY-MM-DD`, UTC.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[serde(deny_unknown_fields)]
+pub struct AnalyticsQuery {
+    /// First day; defaults to 29 days before `to`.
+    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, format = Date))]
+    pub from: Option<String>,
+    /// Last day; defaults to today.
+    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, format = Date))]
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DayCount {
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date))]
+    pub date: Date,
+    pub count: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Analytics {
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date))]
+    pub from: Date,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date))]
+    pub to: Date,
+    /// One entry per day in the range, zero-filled.
+    pub messages_per_day: Vec<DayCount>,
+    pub total_messages: i64,
+    /// Members who posted at least one message in the range.
+    pub active_members: i64,
+    pub member_count: i64,
+    /// Every status, zero-filled.
+    pub projects_by_status: BTreeMap<ProjectStatus, i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DocumentEntry {
+    pub document_id: DocumentUrl,
+    pub team_id: TeamId,
+    pub title: String,
+    pub project_id: Option<ProjectId>,
+    pub created_by: UserId,
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub created_at: OffsetDateTime,
+}
+
+/// `POST /api/teams/{team_id}/documents`: register an Automerge document to the team.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RegisterDocument {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub document_id: String,
+    pub title: String,
+    #[serde(default)]
+    pub project_id: Option<ProjectId>,
+}
