@@ -5,9 +5,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore as _;
 use sha2::{Digest, Sha256};
 use sqlx::SqlitePool;
-use teamflow_protocol::api::auth::{
-    AuthResponse, LoginRequest, MeResponse, RegisterRequest, TeamMembership, User,
-};
+use teamflow_protocol::api::auth::{AuthResponse, LoginRequest, MeResponse, RegisterRequest, TeamMembership, User};
 use teamflow_protocol::{Role, UserId};
 
 use crate::AppState;
@@ -28,18 +26,11 @@ struct UserRow {
 
 impl From<UserRow> for User {
     fn from(row: UserRow) -> Self {
-        User {
-            id: row.id,
-            email: row.email,
-            display_name: row.display_name,
-        }
+        User { id: row.id, email: row.email, display_name: row.display_name }
     }
 }
 
-pub async fn register(
-    state: &AppState,
-    request: RegisterRequest,
-) -> Result<AuthResponse, ApiError> {
+pub async fn register(state: &AppState, request: RegisterRequest) -> Result<AuthResponse, ApiError> {
     let mut v = Validator::new();
     let email = v.email("email", &request.email);
     let display_name = v.text("display_name", &request.display_name, 1, 80, Lines::Single);
@@ -47,11 +38,7 @@ pub async fn register(
     v.finish()?;
 
     let password_hash = state.passwords.hash(request.password).await?;
-    let user = User {
-        id: UserId::new(),
-        email,
-        display_name,
-    };
+    let user = User { id: UserId::new(), email, display_name };
     sqlx::query("INSERT INTO users (id, email, display_name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)")
         .bind(user.id.to_string())
         .bind(&user.email)
@@ -74,11 +61,7 @@ pub async fn register(
 pub async fn login(state: &AppState, request: LoginRequest) -> Result<AuthResponse, ApiError> {
     let mut v = Validator::new();
     let email = v.email("email", &request.email);
-    v.check(
-        "password",
-        !request.password.is_empty() && request.password.len() <= 512,
-        "must be 1 to 128 characters",
-    );
+    v.check("password", !request.password.is_empty() && request.password.len() <= 512, "must be 1 to 128 characters");
     v.finish()?;
 
     let row: Option<(String, String, String, String)> =
@@ -88,17 +71,8 @@ pub async fn login(state: &AppState, request: LoginRequest) -> Result<AuthRespon
             .await?;
     let (user, stored) = match row {
         Some((id, email, display_name, hash)) => {
-            let id = id
-                .parse()
-                .map_err(|e| ApiError::Internal(format!("user id in database: {e}")))?;
-            (
-                Some(User {
-                    id,
-                    email,
-                    display_name,
-                }),
-                Some(hash),
-            )
+            let id = id.parse().map_err(|e| ApiError::Internal(format!("user id in database: {e}")))?;
+            (Some(User { id, email, display_name }), Some(hash))
         }
         None => (None, None),
     };
@@ -109,13 +83,22 @@ pub async fn login(state: &AppState, request: LoginRequest) -> Result<AuthRespon
     }
 }
 
+#[derive(sqlx::FromRow)]
+struct RefreshRow {
+    family_id: String,
+    used_at: Option<i64>,
+    user_id: String,
+    expires_at: i64,
+    revoked_at: Option<i64>,
+}
+
 /// Trades a refresh token for a new pair. Each token works once: presenting a spent one means it was
 /// copied, so the whole family (every token from that sign-in) is revoked.
 pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<AuthResponse, ApiError> {
     let hash = token_hash(refresh_token);
     let now = now_ms();
     let mut tx = begin_write(&state.db).await?;
-    let row: Option<(String, Option<i64>, String, i64, Option<i64>)> = sqlx::query_as(
+    let row: Option<RefreshRow> = sqlx::query_as(
         "SELECT t.family_id, t.used_at, f.user_id, f.expires_at, f.revoked_at
          FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
          WHERE t.token_hash = ?",
@@ -123,7 +106,7 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<AuthRespon
     .bind(&hash[..])
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((family, used_at, user_id, expires_at, revoked_at)) = row else {
+    let Some(RefreshRow { family_id: family, used_at, user_id, expires_at, revoked_at }) = row else {
         return Err(ApiError::Unauthorized(BAD_REFRESH));
     };
     if revoked_at.is_some() || expires_at <= now {
@@ -173,15 +156,12 @@ pub async fn logout(state: &AppState, refresh_token: &str) -> Result<(), ApiErro
 }
 
 pub async fn me(db: &SqlitePool, user: UserId) -> Result<MeResponse, ApiError> {
-    let row: Option<UserRow> =
-        sqlx::query_as("SELECT id, email, display_name FROM users WHERE id = ?")
-            .bind(user.to_string())
-            .fetch_optional(db)
-            .await?;
+    let row: Option<UserRow> = sqlx::query_as("SELECT id, email, display_name FROM users WHERE id = ?")
+        .bind(user.to_string())
+        .fetch_optional(db)
+        .await?;
     // A valid token for a user that no longer exists is as good as no token.
-    let user: User = row
-        .ok_or(ApiError::Unauthorized("the account no longer exists"))?
-        .into();
+    let user: User = row.ok_or(ApiError::Unauthorized("the account no longer exists"))?.into();
     let rows: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT t.id, t.name, m.role FROM team_members m JOIN teams t ON t.id = m.team_id
          WHERE m.user_id = ? ORDER BY t.name COLLATE NOCASE, t.id",
@@ -193,12 +173,9 @@ pub async fn me(db: &SqlitePool, user: UserId) -> Result<MeResponse, ApiError> {
         .into_iter()
         .map(|(id, name, role)| {
             Ok(TeamMembership {
-                id: id
-                    .parse()
-                    .map_err(|e| ApiError::Internal(format!("team id in database: {e}")))?,
+                id: id.parse().map_err(|e| ApiError::Internal(format!("team id in database: {e}")))?,
                 name,
-                role: Role::parse(&role)
-                    .ok_or_else(|| ApiError::Internal(format!("unknown role {role}")))?,
+                role: Role::parse(&role).ok_or_else(|| ApiError::Internal(format!("unknown role {role}")))?,
             })
         })
         .collect::<Result<_, ApiError>>()?;
@@ -211,15 +188,13 @@ async fn start_session(state: &AppState, user: User) -> Result<AuthResponse, Api
     let family = uuid::Uuid::new_v4().to_string();
     let token = new_refresh_token();
     let mut tx = state.db.begin().await?;
-    sqlx::query(
-        "INSERT INTO refresh_families (id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
-    )
-    .bind(&family)
-    .bind(user.id.to_string())
-    .bind(now)
-    .bind(now.saturating_add(ttl_ms))
-    .execute(&mut *tx)
-    .await?;
+    sqlx::query("INSERT INTO refresh_families (id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
+        .bind(&family)
+        .bind(user.id.to_string())
+        .bind(now)
+        .bind(now.saturating_add(ttl_ms))
+        .execute(&mut *tx)
+        .await?;
     sqlx::query("INSERT INTO refresh_tokens (token_hash, family_id, created_at) VALUES (?, ?, ?)")
         .bind(&token_hash(&token)[..])
         .bind(&family)
@@ -231,16 +206,8 @@ async fn start_session(state: &AppState, user: User) -> Result<AuthResponse, Api
 }
 
 fn respond(state: &AppState, user: User, refresh_token: String) -> Result<AuthResponse, ApiError> {
-    let access_token = state
-        .tokens
-        .issue(user.id)
-        .map_err(|e| ApiError::Internal(format!("sign token: {e}")))?;
-    Ok(AuthResponse {
-        user,
-        access_token,
-        refresh_token,
-        expires_in: state.tokens.ttl().as_secs(),
-    })
+    let access_token = state.tokens.issue(user.id).map_err(|e| ApiError::Internal(format!("sign token: {e}")))?;
+    Ok(AuthResponse { user, access_token, refresh_token, expires_in: state.tokens.ttl().as_secs() })
 }
 
 /// 256 random bits, URL-safe: unguessable, and only its hash is stored.

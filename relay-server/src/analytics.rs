@@ -40,20 +40,12 @@ pub fn resolve_range(query: &AnalyticsQuery, today: Date) -> Result<(Date, Date)
         return Err(ApiError::field("from", "must not be after `to`"));
     }
     if (to - from).whole_days() + 1 > MAX_DAYS {
-        return Err(ApiError::field(
-            "from",
-            format!("the range may cover at most {MAX_DAYS} days"),
-        ));
+        return Err(ApiError::field("from", format!("the range may cover at most {MAX_DAYS} days")));
     }
     Ok((from, to))
 }
 
-pub async fn team(
-    db: &SqlitePool,
-    team: TeamId,
-    user: UserId,
-    query: AnalyticsQuery,
-) -> Result<Analytics, ApiError> {
+pub async fn team(db: &SqlitePool, team: TeamId, user: UserId, query: AnalyticsQuery) -> Result<Analytics, ApiError> {
     role_in(db, team, user).await?;
     let (from, to) = resolve_range(&query, OffsetDateTime::now_utc().date())?;
     let start = to_ms(from.with_time(Time::MIDNIGHT).assume_utc());
@@ -74,13 +66,8 @@ pub async fn team(
     let mut messages_per_day = Vec::new();
     let mut day = from;
     loop {
-        let key = day
-            .format(format)
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-        messages_per_day.push(DayCount {
-            date: day,
-            count: per_day.get(&key).copied().unwrap_or(0),
-        });
+        let key = day.format(format).map_err(|e| ApiError::Internal(e.to_string()))?;
+        messages_per_day.push(DayCount { date: day, count: per_day.get(&key).copied().unwrap_or(0) });
         match day.next_day() {
             Some(next) if next <= to => day = next,
             _ => break,
@@ -97,33 +84,20 @@ pub async fn team(
     .fetch_one(db)
     .await?;
     let member_count: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM team_members WHERE team_id = ?")
-            .bind(&team_id)
-            .fetch_one(db)
-            .await?;
+        sqlx::query_scalar("SELECT COUNT(*) FROM team_members WHERE team_id = ?").bind(&team_id).fetch_one(db).await?;
 
     let statuses: Vec<(String, i64)> =
         sqlx::query_as("SELECT status, COUNT(*) FROM projects WHERE team_id = ? GROUP BY status")
             .bind(&team_id)
             .fetch_all(db)
             .await?;
-    let mut projects_by_status: BTreeMap<ProjectStatus, i64> =
-        ProjectStatus::ALL.into_iter().map(|s| (s, 0)).collect();
+    let mut projects_by_status: BTreeMap<ProjectStatus, i64> = ProjectStatus::ALL.into_iter().map(|s| (s, 0)).collect();
     for (status, count) in statuses {
-        let status =
-            ProjectStatus::try_from(status).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let status = ProjectStatus::try_from(status).map_err(|e| ApiError::Internal(e.to_string()))?;
         projects_by_status.insert(status, count);
     }
 
-    Ok(Analytics {
-        from,
-        to,
-        messages_per_day,
-        total_messages,
-        active_members,
-        member_count,
-        projects_by_status,
-    })
+    Ok(Analytics { from, to, messages_per_day, total_messages, active_members, member_count, projects_by_status })
 }
 
 #[cfg(test)]
@@ -132,19 +106,13 @@ mod tests {
     use time::macros::date;
 
     fn query(from: Option<&str>, to: Option<&str>) -> AnalyticsQuery {
-        AnalyticsQuery {
-            from: from.map(Into::into),
-            to: to.map(Into::into),
-        }
+        AnalyticsQuery { from: from.map(Into::into), to: to.map(Into::into) }
     }
 
     #[test]
     fn the_default_range_is_the_last_thirty_days() {
         let today = date!(2026 - 03 - 31);
-        assert_eq!(
-            resolve_range(&query(None, None), today).expect("range"),
-            (date!(2026 - 03 - 02), today)
-        );
+        assert_eq!(resolve_range(&query(None, None), today).expect("range"), (date!(2026 - 03 - 02), today));
     }
 
     #[test]
@@ -158,11 +126,7 @@ mod tests {
             (None, Some("2026-13-01")),
         ] {
             let error = resolve_range(&query(from, to), today).expect_err("refused");
-            assert_eq!(
-                error.code().as_str(),
-                "validation_failed",
-                "{from:?}..{to:?}"
-            );
+            assert_eq!(error.code().as_str(), "validation_failed", "{from:?}..{to:?}");
         }
     }
 }

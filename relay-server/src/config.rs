@@ -32,11 +32,7 @@ pub struct Config {
     pub public_url: Option<String>,
 
     /// An origin allowed to call the API from a browser (repeatable; none by default).
-    #[arg(
-        long = "cors-origin",
-        env = "TEAMFLOW_CORS_ORIGINS",
-        value_delimiter = ','
-    )]
+    #[arg(long = "cors-origin", env = "TEAMFLOW_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
 
     /// Log line format.
@@ -45,11 +41,7 @@ pub struct Config {
 
     /// A reverse proxy whose `X-Forwarded-For` is believed when rate limiting (repeatable).
     /// Without one, the peer address is used and the header ignored.
-    #[arg(
-        long = "trusted-proxy",
-        env = "TEAMFLOW_TRUSTED_PROXIES",
-        value_delimiter = ','
-    )]
+    #[arg(long = "trusted-proxy", env = "TEAMFLOW_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<IpAddr>,
 
     #[command(flatten)]
@@ -100,16 +92,10 @@ impl Config {
         if let Some(url) = &self.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
-            return Err(format!(
-                "--public-url must start with http:// or https://, got {url:?}"
-            ));
+            return Err(format!("--public-url must start with http:// or https://, got {url:?}"));
         }
         let l = &self.limits;
-        if l.rate_per_second == 0
-            || l.rate_burst == 0
-            || l.auth_rate_per_minute == 0
-            || l.auth_rate_burst == 0
-        {
+        if l.rate_per_second == 0 || l.rate_burst == 0 || l.auth_rate_per_minute == 0 || l.auth_rate_burst == 0 {
             return Err("rate limits must be greater than zero".into());
         }
         if l.max_body_bytes < 1024 {

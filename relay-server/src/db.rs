@@ -20,27 +20,19 @@ pub async fn connect(path: &Path) -> Result<SqlitePool, sqlx::Error> {
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(10));
-    SqlitePoolOptions::new()
-        .max_connections(8)
-        .acquire_timeout(Duration::from_secs(10))
-        .connect_with(options)
-        .await
+    SqlitePoolOptions::new().max_connections(8).acquire_timeout(Duration::from_secs(10)).connect_with(options).await
 }
 
 /// Whether every embedded migration has been applied successfully.
 pub async fn migrations_applied(db: &SqlitePool) -> Result<bool, sqlx::Error> {
     let applied: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = 1")
-            .fetch_one(db)
-            .await?;
+        sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = 1").fetch_one(db).await?;
     Ok(usize::try_from(applied).is_ok_and(|n| n >= MIGRATOR.iter().count()))
 }
 
 /// Starts a transaction that takes the write lock at once. A deferred transaction that reads and then
 /// writes can fail with SQLITE_BUSY when another writer got in between; an immediate one waits instead.
-pub async fn begin_write(
-    db: &SqlitePool,
-) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+pub async fn begin_write(db: &SqlitePool) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
     db.begin_with("BEGIN IMMEDIATE").await
 }
 
@@ -59,8 +51,7 @@ pub fn to_ms(t: OffsetDateTime) -> i64 {
 }
 
 pub fn from_ms(ms: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 #[cfg(test)]
@@ -80,20 +71,11 @@ mod tests {
         assert!(!migrations_applied(&db).await.unwrap_or(false));
         MIGRATOR.run(&db).await.expect("migrate");
         assert!(migrations_applied(&db).await.expect("query"));
-        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-            .fetch_one(&db)
-            .await
-            .expect("pragma");
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&db).await.expect("pragma");
         assert_eq!(mode, "wal");
-        let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
-            .fetch_one(&db)
-            .await
-            .expect("pragma");
+        let sync: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(&db).await.expect("pragma");
         assert_eq!(sync, 2, "synchronous=FULL");
-        let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
-            .fetch_one(&db)
-            .await
-            .expect("pragma");
+        let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(&db).await.expect("pragma");
         assert_eq!(fk, 1);
     }
 }

@@ -27,10 +27,7 @@ struct DocumentRow {
 impl DocumentRow {
     fn into_entry(self) -> Result<DocumentEntry, ApiError> {
         let project_id = match self.project_id {
-            Some(p) => Some(
-                p.parse()
-                    .map_err(|e| ApiError::Internal(format!("project id in database: {e}")))?,
-            ),
+            Some(p) => Some(p.parse().map_err(|e| ApiError::Internal(format!("project id in database: {e}")))?),
             None => None,
         };
         Ok(DocumentEntry {
@@ -44,11 +41,7 @@ impl DocumentRow {
     }
 }
 
-pub async fn list(
-    db: &SqlitePool,
-    team: TeamId,
-    user: UserId,
-) -> Result<Vec<DocumentEntry>, ApiError> {
+pub async fn list(db: &SqlitePool, team: TeamId, user: UserId) -> Result<Vec<DocumentEntry>, ApiError> {
     role_in(db, team, user).await?;
     let rows: Vec<DocumentRow> = sqlx::query_as(
         "SELECT id, team_id, title, project_id, created_by, created_at FROM documents
@@ -77,27 +70,25 @@ pub async fn register(
         }
     };
     if let Some(project) = input.project_id {
-        v.check(
-            "project_id",
-            project_in_team(db, team, project).await?,
-            "must be a project of this team",
-        );
+        v.check("project_id", project_in_team(db, team, project).await?, "must be a project of this team");
     }
     v.finish()?;
     let url = url.ok_or_else(|| ApiError::field("document_id", "missing"))?;
     let now = now_ms();
-    sqlx::query("INSERT INTO documents (id, team_id, title, project_id, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)")
-        .bind(url.as_str())
-        .bind(team.to_string())
-        .bind(&title)
-        .bind(input.project_id.map(|p| p.to_string()))
-        .bind(user.to_string())
-        .bind(now)
-        .execute(db)
-        .await
-        .map_err(|e| {
-            if db::is_unique_violation(&e) { ApiError::Conflict("this document is already registered") } else { e.into() }
-        })?;
+    sqlx::query(
+        "INSERT INTO documents (id, team_id, title, project_id, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(url.as_str())
+    .bind(team.to_string())
+    .bind(&title)
+    .bind(input.project_id.map(|p| p.to_string()))
+    .bind(user.to_string())
+    .bind(now)
+    .execute(db)
+    .await
+    .map_err(|e| {
+        if db::is_unique_violation(&e) { ApiError::Conflict("this document is already registered") } else { e.into() }
+    })?;
     Ok(DocumentEntry {
         document_id: url,
         team_id: team,
@@ -108,16 +99,11 @@ pub async fn register(
     })
 }
 
-async fn project_in_team(
-    db: &SqlitePool,
-    team: TeamId,
-    project: ProjectId,
-) -> Result<bool, ApiError> {
-    let found: Option<i64> =
-        sqlx::query_scalar("SELECT 1 FROM projects WHERE id = ? AND team_id = ?")
-            .bind(project.to_string())
-            .bind(team.to_string())
-            .fetch_optional(db)
-            .await?;
+async fn project_in_team(db: &SqlitePool, team: TeamId, project: ProjectId) -> Result<bool, ApiError> {
+    let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM projects WHERE id = ? AND team_id = ?")
+        .bind(project.to_string())
+        .bind(team.to_string())
+        .fetch_optional(db)
+        .await?;
     Ok(found.is_some())
 }

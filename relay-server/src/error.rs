@@ -10,10 +10,7 @@ use teamflow_protocol::{ErrorBody, ErrorCode, ErrorObject};
 pub enum ApiError {
     /// The request is well-formed but its values are not acceptable; `fields` says which and why.
     #[error("{message}")]
-    Validation {
-        message: String,
-        fields: BTreeMap<String, String>,
-    },
+    Validation { message: String, fields: BTreeMap<String, String> },
     /// The request could not be read at all (bad JSON, wrong types).
     #[error("{0}")]
     Malformed(String),
@@ -45,10 +42,7 @@ impl ApiError {
     pub fn field(field: &str, problem: impl Into<String>) -> Self {
         let mut fields = BTreeMap::new();
         fields.insert(field.to_owned(), problem.into());
-        ApiError::Validation {
-            message: "the request has invalid fields".into(),
-            fields,
-        }
+        ApiError::Validation { message: "the request has invalid fields".into(), fields }
     }
 
     pub fn code(&self) -> ErrorCode {
@@ -85,24 +79,14 @@ impl ApiError {
     /// The body a client sees. Internal failures never carry their cause.
     pub fn body(&self) -> ErrorBody {
         let (message, details) = match self {
-            ApiError::Database(_) | ApiError::Internal(_) => {
-                ("internal server error".to_owned(), None)
-            }
+            ApiError::Database(_) | ApiError::Internal(_) => ("internal server error".to_owned(), None),
             ApiError::Validation { message, fields } => {
-                let details = (!fields.is_empty())
-                    .then(|| serde_json::to_value(fields).ok())
-                    .flatten();
+                let details = (!fields.is_empty()).then(|| serde_json::to_value(fields).ok()).flatten();
                 (message.clone(), details)
             }
             other => (other.to_string(), None),
         };
-        ErrorBody {
-            error: ErrorObject {
-                code: self.code(),
-                message,
-                details,
-            },
-        }
+        ErrorBody { error: ErrorObject { code: self.code(), message, details } }
     }
 }
 

@@ -44,10 +44,7 @@ pub enum RelayError {
     #[error("invalid configuration: {0}")]
     Config(String),
     #[error("data directory {path}: {source}")]
-    DataDir {
-        path: std::path::PathBuf,
-        source: std::io::Error,
-    },
+    DataDir { path: std::path::PathBuf, source: std::io::Error },
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("database migrations: {0}")]
@@ -70,13 +67,10 @@ pub async fn run(
     let pruner = spawn_limiter_pruning(state.limits.clone());
     let addr = listener.local_addr().map_err(RelayError::Serve)?;
     tracing::info!(%addr, public_url = %state.config.public_url(addr), "relay listening");
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-    .map_err(RelayError::Serve)?;
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(RelayError::Serve)?;
     pruner.abort();
     state.db.close().await;
     tracing::info!("relay stopped");
@@ -85,20 +79,13 @@ pub async fn run(
 
 async fn build_state(config: Config) -> Result<AppState, RelayError> {
     config.validate().map_err(RelayError::Config)?;
-    std::fs::create_dir_all(&config.data_dir).map_err(|source| RelayError::DataDir {
-        path: config.data_dir.clone(),
-        source,
-    })?;
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|source| RelayError::DataDir { path: config.data_dir.clone(), source })?;
     let db = db::connect(&config.data_dir.join("relay.db")).await?;
     db::MIGRATOR.run(&db).await?;
     let keys = auth::SigningKeys::load_or_create(&config.data_dir)?;
-    let tokens = Arc::new(TokenService::new(
-        &keys,
-        config.issuer(),
-        config.access_token_ttl(),
-    ));
-    let limits =
-        http::rate_limit::RateLimits::new(&config, tokens.clone()).map_err(RelayError::Config)?;
+    let tokens = Arc::new(TokenService::new(&keys, config.issuer(), config.access_token_ttl()));
+    let limits = http::rate_limit::RateLimits::new(&config, tokens.clone()).map_err(RelayError::Config)?;
     Ok(AppState {
         metrics: Arc::new(metrics::Metrics::new(db.clone())),
         db,

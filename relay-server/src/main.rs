@@ -12,10 +12,7 @@ async fn main() -> anyhow::Result<()> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     match config.log_format {
         LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
-        LogFormat::Json => tracing_subscriber::fmt()
-            .json()
-            .with_env_filter(filter)
-            .init(),
+        LogFormat::Json => tracing_subscriber::fmt().json().with_env_filter(filter).init(),
     }
 
     let listener = tokio::net::TcpListener::bind(config.bind)
@@ -23,11 +20,7 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", config.bind))?;
     let addr = listener.local_addr()?;
     // Printed plainly (not only logged) so a person starting the relay sees where to point the app.
-    println!(
-        "TeamFlow relay serving at {}  (data in {})",
-        config.public_url(addr),
-        config.data_dir.display()
-    );
+    println!("TeamFlow relay serving at {}  (data in {})", config.public_url(addr), config.data_dir.display());
     teamflow_relay::run(listener, config, shutdown_signal()).await?;
     Ok(())
 }

@@ -1,9 +1,7 @@
 //! Team chat: idempotent posting with per-team sequence numbers, and newest-first paging.
 
 use sqlx::SqlitePool;
-use teamflow_protocol::api::messages::{
-    Message, MessageKind, MessagePage, MessagesQuery, PostMessage,
-};
+use teamflow_protocol::api::messages::{Message, MessageKind, MessagePage, MessagesQuery, PostMessage};
 use teamflow_protocol::{MessageId, Role, TeamId, UserId};
 
 use crate::db::{from_ms, now_ms};
@@ -48,8 +46,7 @@ impl From<MessageRow> for Message {
     }
 }
 
-const MESSAGE_SELECT: &str =
-    "SELECT m.id, m.team_id, m.seq, m.author_id, u.display_name AS author_name,
+const MESSAGE_SELECT: &str = "SELECT m.id, m.team_id, m.seq, m.author_id, u.display_name AS author_name,
         m.client_id, m.kind, m.content, m.created_at
     FROM messages m JOIN users u ON u.id = m.author_id";
 
@@ -74,18 +71,10 @@ pub async fn post(
     v.check(
         "client_id",
         (1..=64).contains(&client_id.len())
-            && client_id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+            && client_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
         "must be 1 to 64 letters, digits, '-' or '_' (a UUID works)",
     );
-    let content = v.text(
-        "content",
-        &input.content,
-        1,
-        MAX_CONTENT_CHARS,
-        Lines::Multi,
-    );
+    let content = v.text("content", &input.content, 1, MAX_CONTENT_CHARS, Lines::Multi);
     v.finish()?;
 
     // One statement: the sequence number and the uniqueness check happen under SQLite's write lock,
@@ -118,20 +107,13 @@ pub async fn post(
         return Ok((message, Posted::Created));
     }
     if message.content != content || message.kind != input.kind {
-        return Err(ApiError::Conflict(
-            "this client_id was already used for a different message",
-        ));
+        return Err(ApiError::Conflict("this client_id was already used for a different message"));
     }
     Ok((message, Posted::Existing))
 }
 
 /// A page of messages, newest first, strictly older than `before` when given.
-pub async fn list(
-    db: &SqlitePool,
-    team: TeamId,
-    user: UserId,
-    query: MessagesQuery,
-) -> Result<MessagePage, ApiError> {
+pub async fn list(db: &SqlitePool, team: TeamId, user: UserId, query: MessagesQuery) -> Result<MessagePage, ApiError> {
     role_in(db, team, user).await?;
     let limit = query.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
     let rows: Vec<MessageRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -144,18 +126,8 @@ pub async fn list(
     .fetch_all(db)
     .await?;
     let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit;
-    let messages: Vec<Message> = rows
-        .into_iter()
-        .take(usize::try_from(limit).unwrap_or(usize::MAX))
-        .map(Message::from)
-        .collect();
-    let next_before = if more {
-        messages.last().map(|m| m.seq)
-    } else {
-        None
-    };
-    Ok(MessagePage {
-        messages,
-        next_before,
-    })
+    let messages: Vec<Message> =
+        rows.into_iter().take(usize::try_from(limit).unwrap_or(usize::MAX)).map(Message::from).collect();
+    let next_before = if more { messages.last().map(|m| m.seq) } else { None };
+    Ok(MessagePage { messages, next_before })
 }

@@ -2,9 +2,7 @@
 //!
 //! Each relay owns its registry (no global recorder), so several relays in one test process stay apart.
 
-use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
-};
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
 use sqlx::SqlitePool;
 
 #[derive(Debug)]
@@ -21,21 +19,13 @@ impl Metrics {
     pub fn new(db: SqlitePool) -> Self {
         let registry = Registry::new_custom(Some("teamflow".into()), None).unwrap_or_default();
         let requests = IntCounterVec::new(
-            Opts::new(
-                "http_requests_total",
-                "HTTP requests by route, method and status",
-            ),
+            Opts::new("http_requests_total", "HTTP requests by route, method and status"),
             &["route", "method", "status"],
         )
         .unwrap_or_else(|e| unreachable_metric(&e));
         let latency = HistogramVec::new(
-            HistogramOpts::new(
-                "http_request_duration_seconds",
-                "HTTP request latency by route and method",
-            )
-            .buckets(vec![
-                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-            ]),
+            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency by route and method")
+                .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
             &["route", "method"],
         )
         .unwrap_or_else(|e| unreachable_metric(&e));
@@ -53,32 +43,20 @@ impl Metrics {
                 tracing::error!(error = %e, "metric not registered");
             }
         }
-        Self {
-            registry,
-            requests,
-            latency,
-            pool_connections,
-            pool_idle,
-            db,
-        }
+        Self { registry, requests, latency, pool_connections, pool_idle, db }
     }
 
     /// `route` is the matched route template (`/api/teams/{team_id}`), never the raw path, so ids do
     /// not explode the label space.
     pub fn observe(&self, route: &str, method: &str, status: u16, seconds: f64) {
-        self.requests
-            .with_label_values(&[route, method, &status.to_string()])
-            .inc();
-        self.latency
-            .with_label_values(&[route, method])
-            .observe(seconds);
+        self.requests.with_label_values(&[route, method, &status.to_string()]).inc();
+        self.latency.with_label_values(&[route, method]).observe(seconds);
     }
 
     /// The Prometheus text exposition of every metric, with pool figures read now.
     pub fn render(&self) -> String {
         self.pool_connections.set(i64::from(self.db.size()));
-        self.pool_idle
-            .set(i64::try_from(self.db.num_idle()).unwrap_or(i64::MAX));
+        self.pool_idle.set(i64::try_from(self.db.num_idle()).unwrap_or(i64::MAX));
         let mut buffer = Vec::new();
         if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut buffer) {
             tracing::error!(error = %e, "metrics encoding failed");

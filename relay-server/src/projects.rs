@@ -31,10 +31,7 @@ struct ProjectRow {
 impl ProjectRow {
     fn into_project(self) -> Result<Project, ApiError> {
         let document_id = match self.document_id {
-            Some(url) => Some(
-                url.parse()
-                    .map_err(|_| ApiError::Internal(format!("document url in database: {url}")))?,
-            ),
+            Some(url) => Some(url.parse().map_err(|_| ApiError::Internal(format!("document url in database: {url}")))?),
             None => None,
         };
         Ok(Project {
@@ -51,39 +48,32 @@ impl ProjectRow {
     }
 }
 
-const PROJECT_SELECT: &str = "SELECT id, team_id, name, description, status, document_id, created_by, created_at, updated_at FROM projects";
+const PROJECT_SELECT: &str =
+    "SELECT id, team_id, name, description, status, document_id, created_by, created_at, updated_at FROM projects";
 
 pub async fn list(db: &SqlitePool, team: TeamId, user: UserId) -> Result<Vec<Project>, ApiError> {
     role_in(db, team, user).await?;
-    let rows: Vec<ProjectRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{PROJECT_SELECT} WHERE team_id = ? ORDER BY created_at, id"
-    )))
-    .bind(team.to_string())
-    .fetch_all(db)
-    .await?;
+    let rows: Vec<ProjectRow> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{PROJECT_SELECT} WHERE team_id = ? ORDER BY created_at, id")))
+            .bind(team.to_string())
+            .fetch_all(db)
+            .await?;
     rows.into_iter().map(ProjectRow::into_project).collect()
 }
 
-pub async fn get(
-    db: &SqlitePool,
-    team: TeamId,
-    project: ProjectId,
-    user: UserId,
-) -> Result<Project, ApiError> {
+pub async fn get(db: &SqlitePool, team: TeamId, project: ProjectId, user: UserId) -> Result<Project, ApiError> {
     role_in(db, team, user).await?;
     fetch(db, team, project).await
 }
 
 async fn fetch(db: &SqlitePool, team: TeamId, project: ProjectId) -> Result<Project, ApiError> {
-    let row: Option<ProjectRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{PROJECT_SELECT} WHERE team_id = ? AND id = ?"
-    )))
-    .bind(team.to_string())
-    .bind(project.to_string())
-    .fetch_optional(db)
-    .await?;
-    row.ok_or(ApiError::NotFound(PROJECT_NOT_FOUND))?
-        .into_project()
+    let row: Option<ProjectRow> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{PROJECT_SELECT} WHERE team_id = ? AND id = ?")))
+            .bind(team.to_string())
+            .bind(project.to_string())
+            .fetch_optional(db)
+            .await?;
+    row.ok_or(ApiError::NotFound(PROJECT_NOT_FOUND))?.into_project()
 }
 
 struct ValidProject {
@@ -92,27 +82,18 @@ struct ValidProject {
     document_id: Option<DocumentUrl>,
 }
 
-async fn validate(
-    db: &SqlitePool,
-    team: TeamId,
-    input: &ProjectInput,
-) -> Result<ValidProject, ApiError> {
+async fn validate(db: &SqlitePool, team: TeamId, input: &ProjectInput) -> Result<ValidProject, ApiError> {
     let mut v = Validator::new();
     let name = v.text("name", &input.name, 1, 200, Lines::Single);
     let description = v.text("description", &input.description, 0, 10_000, Lines::Multi);
     let document_id = match input.document_id.as_deref().map(str::parse::<DocumentUrl>) {
         None => None,
         Some(Ok(url)) => {
-            let owner: Option<String> =
-                sqlx::query_scalar("SELECT team_id FROM documents WHERE id = ?")
-                    .bind(url.as_str())
-                    .fetch_optional(db)
-                    .await?;
-            v.check(
-                "document_id",
-                owner == Some(team.to_string()),
-                "must be a document registered to this team",
-            );
+            let owner: Option<String> = sqlx::query_scalar("SELECT team_id FROM documents WHERE id = ?")
+                .bind(url.as_str())
+                .fetch_optional(db)
+                .await?;
+            v.check("document_id", owner == Some(team.to_string()), "must be a document registered to this team");
             Some(url)
         }
         Some(Err(e)) => {
@@ -121,26 +102,15 @@ async fn validate(
         }
     };
     v.finish()?;
-    Ok(ValidProject {
-        name,
-        description,
-        document_id,
-    })
+    Ok(ValidProject { name, description, document_id })
 }
 
-pub async fn create(
-    db: &SqlitePool,
-    team: TeamId,
-    user: UserId,
-    input: ProjectInput,
-) -> Result<Project, ApiError> {
+pub async fn create(db: &SqlitePool, team: TeamId, user: UserId, input: ProjectInput) -> Result<Project, ApiError> {
     let role = role_in(db, team, user).await?;
     require(role, Role::Member)?;
     let settings = load_settings(db, team).await?;
     if role == Role::Member && !settings.members_can_create_projects {
-        return Err(ApiError::Forbidden(
-            "this team lets only owners and admins create projects",
-        ));
+        return Err(ApiError::Forbidden("this team lets only owners and admins create projects"));
     }
     let valid = validate(db, team, &input).await?;
     let id = ProjectId::new();
@@ -192,12 +162,7 @@ pub async fn update(
     fetch(db, team, project).await
 }
 
-pub async fn delete(
-    db: &SqlitePool,
-    team: TeamId,
-    project: ProjectId,
-    user: UserId,
-) -> Result<(), ApiError> {
+pub async fn delete(db: &SqlitePool, team: TeamId, project: ProjectId, user: UserId) -> Result<(), ApiError> {
     require(role_in(db, team, user).await?, Role::Member)?;
     let deleted = sqlx::query("DELETE FROM projects WHERE team_id = ? AND id = ?")
         .bind(team.to_string())

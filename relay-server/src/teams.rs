@@ -18,12 +18,11 @@ pub async fn role_in<'e, E>(db: E, team: TeamId, user: UserId) -> Result<Role, A
 where
     E: sqlx::SqliteExecutor<'e>,
 {
-    let role: Option<String> =
-        sqlx::query_scalar("SELECT role FROM team_members WHERE team_id = ? AND user_id = ?")
-            .bind(team.to_string())
-            .bind(user.to_string())
-            .fetch_optional(db)
-            .await?;
+    let role: Option<String> = sqlx::query_scalar("SELECT role FROM team_members WHERE team_id = ? AND user_id = ?")
+        .bind(team.to_string())
+        .bind(user.to_string())
+        .fetch_optional(db)
+        .await?;
     match role {
         Some(role) => Role::try_from(role).map_err(|e| ApiError::Internal(e.to_string())),
         None => Err(ApiError::NotFound(TEAM_NOT_FOUND)),
@@ -32,13 +31,7 @@ where
 
 /// `forbidden` unless `role` includes `needed`.
 pub fn require(role: Role, needed: Role) -> Result<(), ApiError> {
-    if role.at_least(needed) {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(
-            "your role in this team does not allow this",
-        ))
-    }
+    if role.at_least(needed) { Ok(()) } else { Err(ApiError::Forbidden("your role in this team does not allow this")) }
 }
 
 #[derive(sqlx::FromRow)]
@@ -54,13 +47,7 @@ struct TeamRow {
 
 impl From<TeamRow> for Team {
     fn from(r: TeamRow) -> Self {
-        Team {
-            id: r.id,
-            name: r.name,
-            role: r.role,
-            member_count: r.member_count,
-            created_at: from_ms(r.created_at),
-        }
+        Team { id: r.id, name: r.name, role: r.role, member_count: r.member_count, created_at: from_ms(r.created_at) }
     }
 }
 
@@ -69,24 +56,21 @@ const TEAM_SELECT: &str = "SELECT t.id, t.name, m.role, t.created_at,
     FROM teams t JOIN team_members m ON m.team_id = t.id AND m.user_id = ?";
 
 pub async fn list(db: &SqlitePool, user: UserId) -> Result<Vec<Team>, ApiError> {
-    let rows: Vec<TeamRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{TEAM_SELECT} ORDER BY t.name COLLATE NOCASE, t.id"
-    )))
-    .bind(user.to_string())
-    .fetch_all(db)
-    .await?;
+    let rows: Vec<TeamRow> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{TEAM_SELECT} ORDER BY t.name COLLATE NOCASE, t.id")))
+            .bind(user.to_string())
+            .fetch_all(db)
+            .await?;
     Ok(rows.into_iter().map(Team::from).collect())
 }
 
 pub async fn get(db: &SqlitePool, team: TeamId, user: UserId) -> Result<Team, ApiError> {
-    let row: Option<TeamRow> =
-        sqlx::query_as(sqlx::AssertSqlSafe(format!("{TEAM_SELECT} WHERE t.id = ?")))
-            .bind(user.to_string())
-            .bind(team.to_string())
-            .fetch_optional(db)
-            .await?;
-    row.map(Team::from)
-        .ok_or(ApiError::NotFound(TEAM_NOT_FOUND))
+    let row: Option<TeamRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!("{TEAM_SELECT} WHERE t.id = ?")))
+        .bind(user.to_string())
+        .bind(team.to_string())
+        .fetch_optional(db)
+        .await?;
+    row.map(Team::from).ok_or(ApiError::NotFound(TEAM_NOT_FOUND))
 }
 
 fn validate_team(input: &TeamInput) -> Result<String, ApiError> {
@@ -101,8 +85,7 @@ pub async fn create(db: &SqlitePool, user: UserId, input: TeamInput) -> Result<T
     let name = validate_team(&input)?;
     let team = TeamId::new();
     let now = now_ms();
-    let settings = serde_json::to_string(&TeamSettings::default())
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let settings = serde_json::to_string(&TeamSettings::default()).map_err(|e| ApiError::Internal(e.to_string()))?;
     let mut tx = db.begin().await?;
     sqlx::query("INSERT INTO teams (id, name, settings, created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)")
         .bind(team.to_string())
@@ -113,30 +96,17 @@ pub async fn create(db: &SqlitePool, user: UserId, input: TeamInput) -> Result<T
         .bind(now)
         .execute(&mut *tx)
         .await?;
-    sqlx::query(
-        "INSERT INTO team_members (team_id, user_id, role, joined_at) VALUES (?, ?, 'owner', ?)",
-    )
-    .bind(team.to_string())
-    .bind(user.to_string())
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
+    sqlx::query("INSERT INTO team_members (team_id, user_id, role, joined_at) VALUES (?, ?, 'owner', ?)")
+        .bind(team.to_string())
+        .bind(user.to_string())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
-    Ok(Team {
-        id: team,
-        name,
-        role: Role::Owner,
-        member_count: 1,
-        created_at: from_ms(now),
-    })
+    Ok(Team { id: team, name, role: Role::Owner, member_count: 1, created_at: from_ms(now) })
 }
 
-pub async fn rename(
-    db: &SqlitePool,
-    team: TeamId,
-    user: UserId,
-    input: TeamInput,
-) -> Result<Team, ApiError> {
+pub async fn rename(db: &SqlitePool, team: TeamId, user: UserId, input: TeamInput) -> Result<Team, ApiError> {
     require(role_in(db, team, user).await?, Role::Admin)?;
     let name = validate_team(&input)?;
     sqlx::query("UPDATE teams SET name = ?, updated_at = ? WHERE id = ?")
@@ -151,10 +121,7 @@ pub async fn rename(
 /// Deletes the team and everything in it (projects, messages, the document registry). Owners only.
 pub async fn delete(db: &SqlitePool, team: TeamId, user: UserId) -> Result<(), ApiError> {
     require(role_in(db, team, user).await?, Role::Owner)?;
-    sqlx::query("DELETE FROM teams WHERE id = ?")
-        .bind(team.to_string())
-        .execute(db)
-        .await?;
+    sqlx::query("DELETE FROM teams WHERE id = ?").bind(team.to_string()).execute(db).await?;
     tracing::info!(%team, by = %user, "team deleted");
     Ok(())
 }
@@ -187,34 +154,25 @@ const MEMBER_SELECT: &str = "SELECT m.user_id, u.email, u.display_name, m.role, 
 
 pub async fn members(db: &SqlitePool, team: TeamId, user: UserId) -> Result<Vec<Member>, ApiError> {
     role_in(db, team, user).await?;
-    let rows: Vec<MemberRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{MEMBER_SELECT} ORDER BY m.joined_at, m.user_id"
-    )))
-    .bind(team.to_string())
-    .fetch_all(db)
-    .await?;
+    let rows: Vec<MemberRow> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{MEMBER_SELECT} ORDER BY m.joined_at, m.user_id")))
+            .bind(team.to_string())
+            .fetch_all(db)
+            .await?;
     Ok(rows.into_iter().map(Member::from).collect())
 }
 
 async fn member(db: &SqlitePool, team: TeamId, user: UserId) -> Result<Member, ApiError> {
-    let row: Option<MemberRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{MEMBER_SELECT} AND m.user_id = ?"
-    )))
-    .bind(team.to_string())
-    .bind(user.to_string())
-    .fetch_optional(db)
-    .await?;
-    row.map(Member::from)
-        .ok_or(ApiError::NotFound("no such member"))
+    let row: Option<MemberRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!("{MEMBER_SELECT} AND m.user_id = ?")))
+        .bind(team.to_string())
+        .bind(user.to_string())
+        .fetch_optional(db)
+        .await?;
+    row.map(Member::from).ok_or(ApiError::NotFound("no such member"))
 }
 
 /// Adds an existing account to the team. Owners and admins only, and never above their own role.
-pub async fn add_member(
-    db: &SqlitePool,
-    team: TeamId,
-    actor: UserId,
-    input: AddMember,
-) -> Result<Member, ApiError> {
+pub async fn add_member(db: &SqlitePool, team: TeamId, actor: UserId, input: AddMember) -> Result<Member, ApiError> {
     let actor_role = role_in(db, team, actor).await?;
     let mut v = Validator::new();
     let email = v.email("email", &input.email);
@@ -223,18 +181,12 @@ pub async fn add_member(
         return Err(ApiError::Forbidden("only owners and admins add members"));
     }
     if !actor_role.at_least(input.role) {
-        return Err(ApiError::Forbidden(
-            "you cannot grant a role above your own",
-        ));
+        return Err(ApiError::Forbidden("you cannot grant a role above your own"));
     }
-    let user: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE email = ?")
-        .bind(&email)
-        .fetch_optional(db)
-        .await?;
+    let user: Option<String> =
+        sqlx::query_scalar("SELECT id FROM users WHERE email = ?").bind(&email).fetch_optional(db).await?;
     let user: UserId = user
-        .ok_or(ApiError::NotFound(
-            "no account uses this email; ask them to sign up first",
-        ))?
+        .ok_or(ApiError::NotFound("no account uses this email; ask them to sign up first"))?
         .parse()
         .map_err(|e| ApiError::Internal(format!("user id in database: {e}")))?;
     sqlx::query("INSERT INTO team_members (team_id, user_id, role, joined_at) VALUES (?, ?, ?, ?)")
@@ -245,11 +197,7 @@ pub async fn add_member(
         .execute(db)
         .await
         .map_err(|e| {
-            if db::is_unique_violation(&e) {
-                ApiError::Conflict("already a member of this team")
-            } else {
-                e.into()
-            }
+            if db::is_unique_violation(&e) { ApiError::Conflict("already a member of this team") } else { e.into() }
         })?;
     tracing::info!(%team, %user, role = input.role.as_str(), by = %actor, "member added");
     member(db, team, user).await
@@ -283,23 +231,17 @@ pub fn check_member_change(
             return Err(ApiError::Forbidden("only owners and admins manage members"));
         }
         if !actor_role.at_least(target_role) {
-            return Err(ApiError::Forbidden(
-                "you cannot change a member whose role is above yours",
-            ));
+            return Err(ApiError::Forbidden("you cannot change a member whose role is above yours"));
         }
         if let MemberChange::SetRole(new) = change
             && !actor_role.at_least(new)
         {
-            return Err(ApiError::Forbidden(
-                "you cannot grant a role above your own",
-            ));
+            return Err(ApiError::Forbidden("you cannot grant a role above your own"));
         }
     }
     let loses_owner = target_role == Role::Owner && change != MemberChange::SetRole(Role::Owner);
     if loses_owner && owner_count <= 1 {
-        return Err(ApiError::Conflict(
-            "a team must keep at least one owner; make someone else owner first",
-        ));
+        return Err(ApiError::Conflict("a team must keep at least one owner; make someone else owner first"));
     }
     Ok(())
 }
@@ -319,12 +261,10 @@ pub async fn change_member(
         Err(ApiError::NotFound(_)) => return Err(ApiError::NotFound("no such member")),
         other => other?,
     };
-    let owners: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM team_members WHERE team_id = ? AND role = 'owner'",
-    )
-    .bind(team.to_string())
-    .fetch_one(&mut *tx)
-    .await?;
+    let owners: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM team_members WHERE team_id = ? AND role = 'owner'")
+        .bind(team.to_string())
+        .fetch_one(&mut *tx)
+        .await?;
     check_member_change((actor, actor_role), (target, target_role), change, owners)?;
     match change {
         MemberChange::SetRole(role) => {
@@ -351,11 +291,7 @@ pub async fn change_member(
     }
 }
 
-pub async fn settings(
-    db: &SqlitePool,
-    team: TeamId,
-    user: UserId,
-) -> Result<TeamSettings, ApiError> {
+pub async fn settings(db: &SqlitePool, team: TeamId, user: UserId) -> Result<TeamSettings, ApiError> {
     role_in(db, team, user).await?;
     load_settings(db, team).await
 }
@@ -367,8 +303,7 @@ pub async fn load_settings(db: &SqlitePool, team: TeamId) -> Result<TeamSettings
         .fetch_optional(db)
         .await?
         .ok_or(ApiError::NotFound(TEAM_NOT_FOUND))?;
-    serde_json::from_str(&json)
-        .map_err(|e| ApiError::Internal(format!("team settings in database: {e}")))
+    serde_json::from_str(&json).map_err(|e| ApiError::Internal(format!("team settings in database: {e}")))
 }
 
 pub async fn update_settings(
@@ -386,10 +321,7 @@ pub async fn update_settings(
         "must be between 1 and 365",
     );
     v.finish()?;
-    let settings = TeamSettings {
-        description,
-        ..input
-    };
+    let settings = TeamSettings { description, ..input };
     let json = serde_json::to_string(&settings).map_err(|e| ApiError::Internal(e.to_string()))?;
     sqlx::query("UPDATE teams SET settings = ?, updated_at = ? WHERE id = ?")
         .bind(json)
@@ -415,123 +347,48 @@ mod tests {
     #[test]
     fn nobody_raises_their_own_role() {
         let (me, _) = ids();
-        for (from, to) in [
-            (Role::Viewer, Role::Member),
-            (Role::Member, Role::Admin),
-            (Role::Admin, Role::Owner),
-        ] {
+        for (from, to) in [(Role::Viewer, Role::Member), (Role::Member, Role::Admin), (Role::Admin, Role::Owner)] {
             assert_eq!(
-                code(check_member_change(
-                    (me, from),
-                    (me, from),
-                    MemberChange::SetRole(to),
-                    2
-                )),
+                code(check_member_change((me, from), (me, from), MemberChange::SetRole(to), 2)),
                 Some("forbidden")
             );
         }
         // Lowering one's own role, or leaving, is fine.
         assert_eq!(
-            code(check_member_change(
-                (me, Role::Admin),
-                (me, Role::Admin),
-                MemberChange::SetRole(Role::Viewer),
-                1
-            )),
+            code(check_member_change((me, Role::Admin), (me, Role::Admin), MemberChange::SetRole(Role::Viewer), 1)),
             None
         );
-        assert_eq!(
-            code(check_member_change(
-                (me, Role::Member),
-                (me, Role::Member),
-                MemberChange::Remove,
-                1
-            )),
-            None
-        );
+        assert_eq!(code(check_member_change((me, Role::Member), (me, Role::Member), MemberChange::Remove, 1)), None);
     }
 
     #[test]
     fn only_managers_change_others_and_never_above_themselves() {
         let (a, b) = ids();
         let change = |actor, target, c| code(check_member_change((a, actor), (b, target), c, 2));
-        assert_eq!(
-            change(Role::Member, Role::Viewer, MemberChange::Remove),
-            Some("forbidden")
-        );
-        assert_eq!(
-            change(
-                Role::Member,
-                Role::Viewer,
-                MemberChange::SetRole(Role::Member)
-            ),
-            Some("forbidden")
-        );
-        assert_eq!(
-            change(Role::Admin, Role::Owner, MemberChange::Remove),
-            Some("forbidden")
-        );
-        assert_eq!(
-            change(
-                Role::Admin,
-                Role::Member,
-                MemberChange::SetRole(Role::Owner)
-            ),
-            Some("forbidden")
-        );
-        assert_eq!(
-            change(
-                Role::Admin,
-                Role::Member,
-                MemberChange::SetRole(Role::Admin)
-            ),
-            None
-        );
+        assert_eq!(change(Role::Member, Role::Viewer, MemberChange::Remove), Some("forbidden"));
+        assert_eq!(change(Role::Member, Role::Viewer, MemberChange::SetRole(Role::Member)), Some("forbidden"));
+        assert_eq!(change(Role::Admin, Role::Owner, MemberChange::Remove), Some("forbidden"));
+        assert_eq!(change(Role::Admin, Role::Member, MemberChange::SetRole(Role::Owner)), Some("forbidden"));
+        assert_eq!(change(Role::Admin, Role::Member, MemberChange::SetRole(Role::Admin)), None);
         assert_eq!(change(Role::Admin, Role::Admin, MemberChange::Remove), None);
-        assert_eq!(
-            change(Role::Owner, Role::Owner, MemberChange::SetRole(Role::Admin)),
-            None
-        );
+        assert_eq!(change(Role::Owner, Role::Owner, MemberChange::SetRole(Role::Admin)), None);
     }
 
     #[test]
     fn the_last_owner_stays() {
         let (me, other) = ids();
         assert_eq!(
-            code(check_member_change(
-                (me, Role::Owner),
-                (me, Role::Owner),
-                MemberChange::Remove,
-                1
-            )),
+            code(check_member_change((me, Role::Owner), (me, Role::Owner), MemberChange::Remove, 1)),
             Some("conflict")
         );
         assert_eq!(
-            code(check_member_change(
-                (me, Role::Owner),
-                (me, Role::Owner),
-                MemberChange::SetRole(Role::Admin),
-                1
-            )),
+            code(check_member_change((me, Role::Owner), (me, Role::Owner), MemberChange::SetRole(Role::Admin), 1)),
             Some("conflict")
         );
         assert_eq!(
-            code(check_member_change(
-                (me, Role::Owner),
-                (me, Role::Owner),
-                MemberChange::SetRole(Role::Owner),
-                1
-            )),
+            code(check_member_change((me, Role::Owner), (me, Role::Owner), MemberChange::SetRole(Role::Owner), 1)),
             None
         );
-        assert_eq!(
-            code(check_member_change(
-                (other, Role::Owner),
-                (me, Role::Owner),
-                MemberChange::Remove,
-                2
-            )),
-            None
-        );
+        assert_eq!(code(check_member_change((other, Role::Owner), (me, Role::Owner), MemberChange::Remove, 2)), None);
     }
 }

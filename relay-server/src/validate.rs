@@ -25,9 +25,7 @@ impl Validator {
 
     /// Records a problem with `field` (the first one found for a field wins).
     pub fn fail(&mut self, field: &str, problem: impl Into<String>) {
-        self.fields
-            .entry(field.to_owned())
-            .or_insert_with(|| problem.into());
+        self.fields.entry(field.to_owned()).or_insert_with(|| problem.into());
     }
 
     pub fn check(&mut self, field: &str, ok: bool, problem: &str) {
@@ -38,14 +36,7 @@ impl Validator {
 
     /// Trims `value` and checks it holds `min..=max` characters and no control characters
     /// (newlines and tabs are allowed in multi-line text).
-    pub fn text(
-        &mut self,
-        field: &str,
-        value: &str,
-        min: usize,
-        max: usize,
-        lines: Lines,
-    ) -> String {
+    pub fn text(&mut self, field: &str, value: &str, min: usize, max: usize, lines: Lines) -> String {
         let trimmed = value.trim();
         let len = trimmed.chars().count();
         if len < min {
@@ -56,9 +47,10 @@ impl Validator {
             }
         } else if len > max {
             self.fail(field, format!("must be at most {max} characters"));
-        } else if trimmed.chars().any(|c| {
-            c.is_control() && !(lines == Lines::Multi && (c == '\n' || c == '\t' || c == '\r'))
-        }) {
+        } else if trimmed
+            .chars()
+            .any(|c| c.is_control() && !(lines == Lines::Multi && (c == '\n' || c == '\t' || c == '\r')))
+        {
             self.fail(field, "must not contain control characters");
         }
         trimmed.to_owned()
@@ -97,10 +89,7 @@ impl Validator {
         if self.fields.is_empty() {
             Ok(())
         } else {
-            Err(ApiError::Validation {
-                message: "the request has invalid fields".into(),
-                fields: self.fields,
-            })
+            Err(ApiError::Validation { message: "the request has invalid fields".into(), fields: self.fields })
         }
     }
 }
@@ -144,21 +133,9 @@ mod tests {
     #[test]
     fn emails_are_normalised_and_checked() {
         let mut v = Validator::new();
-        assert_eq!(
-            v.email("email", "  Alice@Example.COM "),
-            "alice@example.com"
-        );
+        assert_eq!(v.email("email", "  Alice@Example.COM "), "alice@example.com");
         assert!(v.finish().is_ok());
-        for bad in [
-            "",
-            "alice",
-            "@example.com",
-            "alice@",
-            "a@b@c",
-            "al ice@example.com",
-            "a@.example.com",
-            "a@x..y",
-        ] {
+        for bad in ["", "alice", "@example.com", "alice@", "a@b@c", "al ice@example.com", "a@.example.com", "a@x..y"] {
             let mut v = Validator::new();
             v.email("email", bad);
             assert!(v.finish().is_err(), "{bad:?} accepted");
@@ -169,10 +146,7 @@ mod tests {
     fn passwords_have_length_limits_and_are_not_trimmed() {
         let mut v = Validator::new();
         v.password("password", "        ");
-        assert!(
-            v.finish().is_ok(),
-            "eight spaces is a (weak) password, not an empty one"
-        );
+        assert!(v.finish().is_ok(), "eight spaces is a (weak) password, not an empty one");
         for bad in ["short".to_owned(), "x".repeat(129), "€".repeat(200)] {
             let mut v = Validator::new();
             v.password("password", &bad);

@@ -1,1 +1,11 @@
-fn main() {}
+//! TeamFlow's end-to-end tests: one binary, every test against a real relay on loopback.
+
+mod accounts;
+mod analytics;
+mod documents;
+mod http_surface;
+mod messages;
+mod projects;
+mod restart;
+mod route_guards;
+mod teams;

@@ -1,1 +1,242 @@
-//! x
+//! Helpers for TeamFlow's end-to-end tests: a real relay on port 0 over a temporary data directory,
+//! and a small JSON client that speaks its REST API.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use teamflow_relay::auth::{AccessClaims, SigningKeys, TokenService};
+use teamflow_relay::{Config, RelayError};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A relay running in this process, serving the same `run` the binary calls.
+#[derive(Debug)]
+pub struct TestRelay {
+    pub addr: SocketAddr,
+    /// Always `Some` while the relay exists; taken by `stop`.
+    data_dir: Option<DataDir>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), RelayError>>>,
+}
+
+/// The data directory outlives a relay so a test can restart on it.
+#[derive(Debug)]
+pub struct DataDir(tempfile::TempDir);
+
+impl DataDir {
+    pub fn new() -> Self {
+        Self(tempfile::tempdir().expect("create a temporary data directory"))
+    }
+
+    pub fn path(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl Default for DataDir {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Limits high enough that only tests about limits meet them.
+pub fn test_config(data_dir: &Path) -> Config {
+    let mut config = Config::with_data_dir(data_dir);
+    config.limits.rate_per_second = 100_000;
+    config.limits.rate_burst = 100_000;
+    config.limits.auth_rate_per_minute = 100_000;
+    config.limits.auth_rate_burst = 100_000;
+    config
+}
+
+impl TestRelay {
+    /// A relay on a fresh data directory with test limits.
+    pub async fn start() -> Self {
+        let dir = DataDir::new();
+        let config = test_config(dir.path());
+        Self::start_with(dir, config).await
+    }
+
+    /// A relay on `data_dir` with `config` (whose `data_dir` is overridden to match).
+    pub async fn start_with(data_dir: DataDir, mut config: Config) -> Self {
+        config.data_dir = data_dir.path().to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        let addr = listener.local_addr().expect("local addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(teamflow_relay::run(listener, config, async move {
+            // A dropped sender also means stop.
+            rx.await.ok();
+        }));
+        let relay = Self { addr, data_dir: Some(data_dir), shutdown: Some(tx), task: Some(task) };
+        relay.wait_ready().await;
+        relay
+    }
+
+    /// Polls `/readyz` (the listener already accepts; this waits for migrations) for up to 10 s.
+    async fn wait_ready(&self) {
+        let client = reqwest::Client::new();
+        for _ in 0..200 {
+            if let Ok(response) = client.get(self.url("/readyz")).send().await
+                && response.status() == StatusCode::OK
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("relay at {} never became ready", self.addr);
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.data_dir.as_ref().map(DataDir::path).expect("a running relay has its data directory")
+    }
+
+    /// An anonymous client.
+    pub fn client(&self) -> Client {
+        Client { http: reqwest::Client::new(), base: self.url(""), token: None }
+    }
+
+    /// Registers `name` (email `<name>@example.test`) and returns a client signed in as them.
+    pub async fn user(&self, name: &str) -> Client {
+        let (status, body) = self
+            .client()
+            .post(
+                "/api/auth/register",
+                &serde_json::json!({
+                    "email": format!("{name}@example.test"),
+                    "password": "correct horse battery",
+                    "display_name": name,
+                }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "register {name}: {body}");
+        let mut client = self.client();
+        client.token = Some(body["access_token"].as_str().expect("access token").to_owned());
+        client
+    }
+
+    /// Signs `claims` with this relay's own key, to make tokens a client could not (expired, odd audience).
+    pub fn sign(&self, claims: &AccessClaims) -> String {
+        let keys = SigningKeys::load_or_create(self.data_dir()).expect("relay key");
+        TokenService::new(&keys, "teamflow-relay".into(), Duration::from_secs(900)).sign(claims).expect("sign")
+    }
+
+    /// Stops gracefully and hands back the data directory, to restart on it.
+    pub async fn stop(mut self) -> DataDir {
+        self.shutdown_now().await;
+        self.data_dir.take().expect("a running relay has its data directory")
+    }
+
+    async fn shutdown_now(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            tx.send(()).ok();
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("relay task panicked").expect("relay failed");
+        }
+    }
+}
+
+impl Drop for TestRelay {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            tx.send(()).ok();
+        }
+    }
+}
+
+/// A JSON client for the REST API, optionally signed in.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub token: Option<String>,
+}
+
+impl Client {
+    pub fn with_token(&self, token: Option<&str>) -> Client {
+        Client { token: token.map(str::to_owned), ..self.clone() }
+    }
+
+    /// Sends a request with an optional JSON body; answers the status and the JSON body (or `Null`).
+    pub async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> (StatusCode, Value) {
+        let response = self.request(method, path, body).await;
+        let status = response.status();
+        let text = response.text().await.expect("read body");
+        let json =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        (status, json)
+    }
+
+    pub async fn request(&self, method: Method, path: &str, body: Option<&Value>) -> reqwest::Response {
+        let mut request = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.expect("send request")
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.send(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> (StatusCode, Value) {
+        self.send(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> (StatusCode, Value) {
+        self.send(Method::PUT, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value) -> (StatusCode, Value) {
+        self.send(Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
+        self.send(Method::DELETE, path, None).await
+    }
+
+    /// The signed-in user's id, from `/api/me`.
+    pub async fn user_id(&self) -> String {
+        let (status, me) = self.get("/api/me").await;
+        assert_eq!(status, StatusCode::OK, "{me}");
+        me["user"]["id"].as_str().expect("user id").to_owned()
+    }
+
+    /// Creates a team and answers its id.
+    pub async fn create_team(&self, name: &str) -> String {
+        let (status, team) = self.post("/api/teams", &serde_json::json!({ "name": name })).await;
+        assert_eq!(status, StatusCode::CREATED, "{team}");
+        team["id"].as_str().expect("team id").to_owned()
+    }
+
+    /// Adds the user with `email` to `team` as `role`.
+    pub async fn add_member(&self, team: &str, email: &str, role: &str) {
+        let (status, body) = self
+            .post(&format!("/api/teams/{team}/members"), &serde_json::json!({ "email": email, "role": role }))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+}
+
+/// Asserts an error response has the shared shape and the expected code.
+#[track_caller]
+pub fn assert_error(status: StatusCode, body: &Value, expected_status: StatusCode, code: &str) {
+    assert_eq!(status, expected_status, "body: {body}");
+    assert_eq!(body["error"]["code"], code, "body: {body}");
+    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "no message: {body}");
+}
+
+/// A syntactically valid automerge document URL for `n`.
+pub fn document_url(n: u8) -> String {
+    teamflow_protocol::DocumentUrl::from_bytes([n; 16]).to_string()
+}

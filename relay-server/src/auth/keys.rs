@@ -15,10 +15,7 @@ const KEY_FILE: &str = "relay-signing-key.pem";
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     #[error("cannot read or write {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("{path} does not hold an Ed25519 PKCS#8 private key")]
     Malformed { path: PathBuf },
 }
@@ -29,9 +26,7 @@ pub struct SigningKeys {
 
 impl std::fmt::Debug for SigningKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKeys")
-            .field("public", &self.public_key_bytes())
-            .finish_non_exhaustive()
+        f.debug_struct("SigningKeys").field("public", &self.public_key_bytes()).finish_non_exhaustive()
     }
 }
 
@@ -41,8 +36,7 @@ impl SigningKeys {
         let path = data_dir.join(KEY_FILE);
         match fs::read_to_string(&path) {
             Ok(pem) => {
-                let key =
-                    SigningKey::from_pkcs8_pem(&pem).map_err(|_| KeyError::Malformed { path })?;
+                let key = SigningKey::from_pkcs8_pem(&pem).map_err(|_| KeyError::Malformed { path })?;
                 Ok(Self { key })
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -57,10 +51,7 @@ impl SigningKeys {
 
     /// PKCS#8 DER of the private key, as `jsonwebtoken` wants it.
     pub(crate) fn pkcs8_der(&self) -> Vec<u8> {
-        self.key
-            .to_pkcs8_der()
-            .map(|doc| doc.as_bytes().to_vec())
-            .unwrap_or_default()
+        self.key.to_pkcs8_der().map(|doc| doc.as_bytes().to_vec()).unwrap_or_default()
     }
 
     pub fn public_key_bytes(&self) -> [u8; 32] {
@@ -70,15 +61,8 @@ impl SigningKeys {
 
 /// Writes the key to a temporary file and renames it into place, so a crash never leaves half a key.
 fn write_private(path: &Path, key: &SigningKey) -> Result<(), KeyError> {
-    let io = |source| KeyError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let pem = key
-        .to_pkcs8_pem(LineEnding::LF)
-        .map_err(|_| KeyError::Malformed {
-            path: path.to_owned(),
-        })?;
+    let io = |source| KeyError::Io { path: path.to_owned(), source };
+    let pem = key.to_pkcs8_pem(LineEnding::LF).map_err(|_| KeyError::Malformed { path: path.to_owned() })?;
     let tmp = path.with_extension("pem.tmp");
     let mut options = fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
@@ -104,10 +88,7 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = fs::metadata(dir.path().join(KEY_FILE))
-                .expect("stat")
-                .permissions()
-                .mode();
+            let mode = fs::metadata(dir.path().join(KEY_FILE)).expect("stat").permissions().mode();
             assert_eq!(mode & 0o077, 0, "key readable by others: {mode:o}");
         }
     }
@@ -116,9 +97,6 @@ mod tests {
     fn a_corrupt_key_file_is_an_error_not_a_new_key() {
         let dir = tempfile::tempdir().expect("tempdir");
         fs::write(dir.path().join(KEY_FILE), "not a key").expect("write");
-        assert!(matches!(
-            SigningKeys::load_or_create(dir.path()),
-            Err(KeyError::Malformed { .. })
-        ));
+        assert!(matches!(SigningKeys::load_or_create(dir.path()), Err(KeyError::Malformed { .. })));
     }
 }

@@ -17,9 +17,7 @@ pub struct PasswordHasher {
 
 impl PasswordHasher {
     pub fn new(limit: usize) -> Self {
-        Self {
-            permits: Arc::new(Semaphore::new(limit.max(1))),
-        }
+        Self { permits: Arc::new(Semaphore::new(limit.max(1))) }
     }
 
     pub async fn hash(&self, password: String) -> Result<String, ApiError> {
@@ -38,11 +36,9 @@ impl PasswordHasher {
     pub async fn verify(&self, password: String, stored: Option<String>) -> Result<bool, ApiError> {
         self.blocking(move || {
             let stored = stored.as_deref().unwrap_or_else(|| dummy_hash());
-            let parsed = PasswordHash::new(stored)
-                .map_err(|e| ApiError::Internal(format!("stored hash unreadable: {e}")))?;
-            Ok(Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok())
+            let parsed =
+                PasswordHash::new(stored).map_err(|e| ApiError::Internal(format!("stored hash unreadable: {e}")))?;
+            Ok(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
         })
         .await
     }
@@ -51,14 +47,8 @@ impl PasswordHasher {
         &self,
         work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| ApiError::Internal("password hasher closed".into()))?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|e| ApiError::Internal(format!("password task: {e}")))?
+        let _permit = self.permits.acquire().await.map_err(|_| ApiError::Internal("password hasher closed".into()))?;
+        tokio::task::spawn_blocking(work).await.map_err(|e| ApiError::Internal(format!("password task: {e}")))?
     }
 }
 
@@ -68,10 +58,7 @@ fn dummy_hash() -> &'static str {
     DUMMY.get_or_init(|| {
         let salt = SaltString::generate(&mut OsRng);
         let secret = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(secret.as_str().as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .unwrap_or_default()
+        Argon2::default().hash_password(secret.as_str().as_bytes(), &salt).map(|h| h.to_string()).unwrap_or_default()
     })
 }
 
@@ -84,23 +71,8 @@ mod tests {
         let hasher = PasswordHasher::new(2);
         let hash = hasher.hash("correct horse".into()).await.expect("hash");
         assert!(hash.starts_with("$argon2id$"), "{hash}");
-        assert!(
-            hasher
-                .verify("correct horse".into(), Some(hash.clone()))
-                .await
-                .expect("verify")
-        );
-        assert!(
-            !hasher
-                .verify("wrong horse".into(), Some(hash))
-                .await
-                .expect("verify")
-        );
-        assert!(
-            !hasher
-                .verify("correct horse".into(), None)
-                .await
-                .expect("verify")
-        );
+        assert!(hasher.verify("correct horse".into(), Some(hash.clone())).await.expect("verify"));
+        assert!(!hasher.verify("wrong horse".into(), Some(hash)).await.expect("verify"));
+        assert!(!hasher.verify("correct horse".into(), None).await.expect("verify"));
     }
 }

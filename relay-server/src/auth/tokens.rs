@@ -38,17 +38,12 @@ pub struct TokenService {
 
 impl std::fmt::Debug for TokenService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenService")
-            .field("issuer", &self.issuer)
-            .field("ttl", &self.ttl)
-            .finish_non_exhaustive()
+        f.debug_struct("TokenService").field("issuer", &self.issuer).field("ttl", &self.ttl).finish_non_exhaustive()
     }
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 impl TokenService {
@@ -94,10 +89,12 @@ impl TokenService {
 
     /// The user a token speaks for, if its signature, issuer, audience and expiry all check out.
     pub fn verify(&self, token: &str) -> Result<UserId, TokenError> {
-        let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
-            .map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
-                _ => TokenError::Invalid,
+        let data =
+            jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation).map_err(|e| {
+                match e.kind() {
+                    jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+                    _ => TokenError::Invalid,
+                }
             })?;
         data.claims.sub.parse().map_err(|_| TokenError::Invalid)
     }
@@ -133,17 +130,11 @@ mod tests {
             iat: now,
             exp,
         };
-        let expired = tokens
-            .sign(&claims("relay", AUDIENCE, now - 3600))
-            .expect("sign");
+        let expired = tokens.sign(&claims("relay", AUDIENCE, now - 3600)).expect("sign");
         assert_eq!(tokens.verify(&expired), Err(TokenError::Expired));
-        let wrong_iss = tokens
-            .sign(&claims("elsewhere", AUDIENCE, now + 60))
-            .expect("sign");
+        let wrong_iss = tokens.sign(&claims("elsewhere", AUDIENCE, now + 60)).expect("sign");
         assert_eq!(tokens.verify(&wrong_iss), Err(TokenError::Invalid));
-        let wrong_aud = tokens
-            .sign(&claims("relay", "other-app", now + 60))
-            .expect("sign");
+        let wrong_aud = tokens.sign(&claims("relay", "other-app", now + 60)).expect("sign");
         assert_eq!(tokens.verify(&wrong_aud), Err(TokenError::Invalid));
 
         let other_dir = tempfile::tempdir().expect("tempdir");
@@ -152,11 +143,7 @@ mod tests {
         assert_eq!(tokens.verify(&forged), Err(TokenError::Invalid));
 
         for garbage in ["", "a.b.c", "not a token", "eyJhbGciOiJub25lIn0.e30."] {
-            assert_eq!(
-                tokens.verify(garbage),
-                Err(TokenError::Invalid),
-                "{garbage:?}"
-            );
+            assert_eq!(tokens.verify(garbage), Err(TokenError::Invalid), "{garbage:?}");
         }
     }
 
@@ -172,11 +159,7 @@ mod tests {
         let tokens = service(dir.path(), "relay");
         let token = jsonwebtoken::encode(
             &Header::new(Algorithm::EdDSA),
-            &NoExp {
-                sub: UserId::new().to_string(),
-                iss: "relay".into(),
-                aud: AUDIENCE.into(),
-            },
+            &NoExp { sub: UserId::new().to_string(), iss: "relay".into(), aud: AUDIENCE.into() },
             &tokens.encoding,
         )
         .expect("sign");

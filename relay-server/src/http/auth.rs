@@ -4,9 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use teamflow_protocol::ErrorBody;
-use teamflow_protocol::api::auth::{
-    AuthResponse, LoginRequest, MeResponse, RefreshRequest, RegisterRequest,
-};
+use teamflow_protocol::api::auth::{AuthResponse, LoginRequest, MeResponse, RefreshRequest, RegisterRequest};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -37,10 +35,7 @@ async fn register(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<RegisterRequest>,
 ) -> Result<(StatusCode, Json<AuthResponse>), ApiError> {
-    Ok((
-        StatusCode::CREATED,
-        Json(accounts::register(&state, body).await?),
-    ))
+    Ok((StatusCode::CREATED, Json(accounts::register(&state, body).await?)))
 }
 
 /// Sign in with email and password.
@@ -73,10 +68,7 @@ async fn refresh(
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth", request_body = RefreshRequest, responses(
     (status = 204, description = "signed out (also when the token was already invalid)"),
 ))]
-async fn logout(
-    State(state): State<AppState>,
-    ApiJson(body): ApiJson<RefreshRequest>,
-) -> Result<StatusCode, ApiError> {
+async fn logout(State(state): State<AppState>, ApiJson(body): ApiJson<RefreshRequest>) -> Result<StatusCode, ApiError> {
     accounts::logout(&state, &body.refresh_token).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -86,9 +78,6 @@ async fn logout(
     (status = 200, body = MeResponse),
     (status = 401, body = ErrorBody),
 ))]
-async fn me(
-    State(state): State<AppState>,
-    AuthUser(user): AuthUser,
-) -> Result<Json<MeResponse>, ApiError> {
+async fn me(State(state): State<AppState>, AuthUser(user): AuthUser) -> Result<Json<MeResponse>, ApiError> {
     Ok(Json(accounts::me(&state.db, user).await?))
 }

@@ -18,29 +18,16 @@ pub struct AuthUser(pub UserId);
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        if !parts
-            .headers
-            .contains_key(axum::http::header::AUTHORIZATION)
-        {
-            return Err(ApiError::Unauthorized(
-                "this route needs an access token: Authorization: Bearer <token>",
-            ));
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if !parts.headers.contains_key(axum::http::header::AUTHORIZATION) {
+            return Err(ApiError::Unauthorized("this route needs an access token: Authorization: Bearer <token>"));
         }
-        let token = bearer_token(&parts.headers).ok_or(ApiError::Unauthorized(
-            "the Authorization header must be `Bearer <token>`",
-        ))?;
+        let token = bearer_token(&parts.headers)
+            .ok_or(ApiError::Unauthorized("the Authorization header must be `Bearer <token>`"))?;
         match state.tokens.verify(token) {
             Ok(user) => Ok(AuthUser(user)),
-            Err(TokenError::Expired) => Err(ApiError::Unauthorized(
-                "the access token has expired; refresh it",
-            )),
-            Err(TokenError::Invalid) => {
-                Err(ApiError::Unauthorized("the access token is not valid"))
-            }
+            Err(TokenError::Expired) => Err(ApiError::Unauthorized("the access token has expired; refresh it")),
+            Err(TokenError::Invalid) => Err(ApiError::Unauthorized("the access token is not valid")),
         }
     }
 }
@@ -55,10 +42,9 @@ impl From<JsonRejection> for ApiError {
         match rejection.status() {
             StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
             StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType,
-            StatusCode::UNPROCESSABLE_ENTITY => ApiError::Validation {
-                message: rejection.body_text(),
-                fields: Default::default(),
-            },
+            StatusCode::UNPROCESSABLE_ENTITY => {
+                ApiError::Validation { message: rejection.body_text(), fields: Default::default() }
+            }
             _ => ApiError::Malformed(rejection.body_text()),
         }
     }

@@ -30,26 +30,16 @@ async fn healthz() -> Json<serde_json::Value> {
 async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     match db::migrations_applied(&state.db).await {
         Ok(true) => Ok(Json(json!({ "status": "ready" }))),
-        Ok(false) => Err(ApiError::ServiceUnavailable(
-            "database migrations are not applied",
-        )),
+        Ok(false) => Err(ApiError::ServiceUnavailable("database migrations are not applied")),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            Err(ApiError::ServiceUnavailable(
-                "the database is not reachable",
-            ))
+            Err(ApiError::ServiceUnavailable("the database is not reachable"))
         }
     }
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        state.metrics.render(),
-    )
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render())
 }
 
 async fn openapi() -> impl IntoResponse {

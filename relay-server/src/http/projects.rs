@@ -13,9 +13,11 @@ use crate::error::ApiError;
 use crate::{AppState, projects};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_projects, create_project))
-        .routes(routes!(get_project, update_project, delete_project))
+    OpenApiRouter::new().routes(routes!(list_projects, create_project)).routes(routes!(
+        get_project,
+        update_project,
+        delete_project
+    ))
 }
 
 #[utoipa::path(get, path = "/api/teams/{team_id}/projects", tag = "projects", security(("bearer" = [])),
@@ -42,10 +44,7 @@ async fn create_project(
     ApiPath(team): ApiPath<TeamId>,
     ApiJson(body): ApiJson<ProjectInput>,
 ) -> Result<(StatusCode, Json<Project>), ApiError> {
-    Ok((
-        StatusCode::CREATED,
-        Json(projects::create(&state.db, team, user, body).await?),
-    ))
+    Ok((StatusCode::CREATED, Json(projects::create(&state.db, team, user, body).await?)))
 }
 
 #[utoipa::path(get, path = "/api/teams/{team_id}/projects/{project_id}", tag = "projects", security(("bearer" = [])),
@@ -72,9 +71,7 @@ async fn update_project(
     ApiPath((team, project)): ApiPath<(TeamId, ProjectId)>,
     ApiJson(body): ApiJson<ProjectInput>,
 ) -> Result<Json<Project>, ApiError> {
-    Ok(Json(
-        projects::update(&state.db, team, project, user, body).await?,
-    ))
+    Ok(Json(projects::update(&state.db, team, project, user, body).await?))
 }
 
 #[utoipa::path(delete, path = "/api/teams/{team_id}/projects/{project_id}", tag = "projects", security(("bearer" = [])),

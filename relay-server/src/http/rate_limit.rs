@@ -58,11 +58,7 @@ impl ClientKeyExtractor {
             .flat_map(|v| v.split(','))
             .filter_map(|ip| ip.trim().parse().ok())
             .collect();
-        forwarded
-            .into_iter()
-            .rev()
-            .find(|ip| !self.trusted_proxies.contains(ip))
-            .unwrap_or(peer)
+        forwarded.into_iter().rev().find(|ip| !self.trusted_proxies.contains(ip)).unwrap_or(peer)
     }
 }
 
@@ -89,10 +85,7 @@ impl KeyExtractor for ClientKeyExtractor {
 pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
 }
 
 type Limiter = GovernorConfig<ClientKeyExtractor, NoOpMiddleware<QuantaInstant>>;
@@ -116,27 +109,18 @@ impl RateLimits {
         let trusted: Arc<[IpAddr]> = config.trusted_proxies.clone().into();
         let limits = &config.limits;
         let api = GovernorConfigBuilder::default()
-            .key_extractor(ClientKeyExtractor {
-                tokens: Some(tokens),
-                trusted_proxies: trusted.clone(),
-            })
+            .key_extractor(ClientKeyExtractor { tokens: Some(tokens), trusted_proxies: trusted.clone() })
             .period(Duration::from_secs(1) / limits.rate_per_second)
             .burst_size(limits.rate_burst)
             .finish()
             .ok_or("the API rate limit must be positive")?;
         let auth = GovernorConfigBuilder::default()
-            .key_extractor(ClientKeyExtractor {
-                tokens: None,
-                trusted_proxies: trusted,
-            })
+            .key_extractor(ClientKeyExtractor { tokens: None, trusted_proxies: trusted })
             .period(Duration::from_secs(60) / limits.auth_rate_per_minute)
             .burst_size(limits.auth_rate_burst)
             .finish()
             .ok_or("the sign-in rate limit must be positive")?;
-        Ok(Self {
-            api: Arc::new(api),
-            auth: Arc::new(auth),
-        })
+        Ok(Self { api: Arc::new(api), auth: Arc::new(auth) })
     }
 
     pub fn api_layer(&self) -> Layer {
@@ -156,16 +140,13 @@ impl RateLimits {
 
 fn refusal(error: GovernorError) -> Response {
     match error {
-        GovernorError::TooManyRequests { wait_time, .. } => ApiError::RateLimited {
-            retry_after_secs: wait_time.max(1),
+        GovernorError::TooManyRequests { wait_time, .. } => {
+            ApiError::RateLimited { retry_after_secs: wait_time.max(1) }.into_response()
         }
-        .into_response(),
         GovernorError::UnableToExtractKey => {
             ApiError::Internal("rate limiter found no peer address".into()).into_response()
         }
-        GovernorError::Other { msg, .. } => {
-            ApiError::Internal(msg.unwrap_or_default()).into_response()
-        }
+        GovernorError::Other { msg, .. } => ApiError::Internal(msg.unwrap_or_default()).into_response(),
     }
 }
 
@@ -176,11 +157,7 @@ mod tests {
     fn extractor(trusted: &[&str]) -> ClientKeyExtractor {
         ClientKeyExtractor {
             tokens: None,
-            trusted_proxies: trusted
-                .iter()
-                .map(|s| s.parse().expect("ip"))
-                .collect::<Vec<_>>()
-                .into(),
+            trusted_proxies: trusted.iter().map(|s| s.parse().expect("ip")).collect::<Vec<_>>().into(),
         }
     }
 
@@ -201,10 +178,7 @@ mod tests {
         let proxy: IpAddr = "10.0.0.1".parse().expect("ip");
         let x = extractor(&["10.0.0.1", "10.0.0.2"]);
         let spoofed_then_real = headers("6.6.6.6, 198.51.100.7, 10.0.0.2");
-        assert_eq!(
-            x.client_addr(proxy, &spoofed_then_real),
-            "198.51.100.7".parse::<IpAddr>().expect("ip")
-        );
+        assert_eq!(x.client_addr(proxy, &spoofed_then_real), "198.51.100.7".parse::<IpAddr>().expect("ip"));
         assert_eq!(x.client_addr(proxy, &HeaderMap::new()), proxy);
     }
 

@@ -4,8 +4,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use teamflow_protocol::api::teams::{
-    AddMember, Analytics, AnalyticsQuery, DocumentEntry, Member, RegisterDocument, Team, TeamInput,
-    TeamSettings, UpdateMember,
+    AddMember, Analytics, AnalyticsQuery, DocumentEntry, Member, RegisterDocument, Team, TeamInput, TeamSettings,
+    UpdateMember,
 };
 use teamflow_protocol::{ErrorBody, TeamId, UserId};
 use utoipa_axum::router::OpenApiRouter;
@@ -31,10 +31,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/api/teams", tag = "teams", security(("bearer" = [])), responses(
     (status = 200, body = Vec<Team>), (status = 401, body = ErrorBody),
 ))]
-async fn list_teams(
-    State(state): State<AppState>,
-    AuthUser(user): AuthUser,
-) -> Result<Json<Vec<Team>>, ApiError> {
+async fn list_teams(State(state): State<AppState>, AuthUser(user): AuthUser) -> Result<Json<Vec<Team>>, ApiError> {
     Ok(Json(teams::list(&state.db, user).await?))
 }
 
@@ -47,10 +44,7 @@ async fn create_team(
     AuthUser(user): AuthUser,
     ApiJson(body): ApiJson<TeamInput>,
 ) -> Result<(StatusCode, Json<Team>), ApiError> {
-    Ok((
-        StatusCode::CREATED,
-        Json(teams::create(&state.db, user, body).await?),
-    ))
+    Ok((StatusCode::CREATED, Json(teams::create(&state.db, user, body).await?)))
 }
 
 #[utoipa::path(get, path = "/api/teams/{team_id}", tag = "teams", security(("bearer" = [])),
@@ -119,10 +113,7 @@ async fn add_member(
     ApiPath(team): ApiPath<TeamId>,
     ApiJson(body): ApiJson<AddMember>,
 ) -> Result<(StatusCode, Json<Member>), ApiError> {
-    Ok((
-        StatusCode::CREATED,
-        Json(teams::add_member(&state.db, team, user, body).await?),
-    ))
+    Ok((StatusCode::CREATED, Json(teams::add_member(&state.db, team, user, body).await?)))
 }
 
 /// Change a member's role. Nobody raises their own; the last owner cannot be demoted.
@@ -137,14 +128,7 @@ async fn update_member(
     ApiPath((team, target)): ApiPath<(TeamId, UserId)>,
     ApiJson(body): ApiJson<UpdateMember>,
 ) -> Result<Json<Member>, ApiError> {
-    let member = teams::change_member(
-        &state.db,
-        team,
-        user,
-        target,
-        MemberChange::SetRole(body.role),
-    )
-    .await?;
+    let member = teams::change_member(&state.db, team, user, target, MemberChange::SetRole(body.role)).await?;
     member.map(Json).ok_or(ApiError::NotFound("no such member"))
 }
 
@@ -187,9 +171,7 @@ async fn put_settings(
     ApiPath(team): ApiPath<TeamId>,
     ApiJson(body): ApiJson<TeamSettings>,
 ) -> Result<Json<TeamSettings>, ApiError> {
-    Ok(Json(
-        teams::update_settings(&state.db, team, user, body).await?,
-    ))
+    Ok(Json(teams::update_settings(&state.db, team, user, body).await?))
 }
 
 /// Activity over a range of at most 366 days.
@@ -230,8 +212,5 @@ async fn register_document(
     ApiPath(team): ApiPath<TeamId>,
     ApiJson(body): ApiJson<RegisterDocument>,
 ) -> Result<(StatusCode, Json<DocumentEntry>), ApiError> {
-    Ok((
-        StatusCode::CREATED,
-        Json(documents::register(&state.db, team, user, body).await?),
-    ))
+    Ok((StatusCode::CREATED, Json(documents::register(&state.db, team, user, body).await?)))
 }

@@ -65,15 +65,8 @@ mod tests {
 
     #[test]
     fn codes_serialize_as_their_names() {
-        for code in [
-            ErrorCode::ValidationFailed,
-            ErrorCode::MethodNotAllowed,
-            ErrorCode::Internal,
-        ] {
-            assert_eq!(
-                serde_json::to_value(code).expect("serialize"),
-                code.as_str()
-            );
+        for code in [ErrorCode::ValidationFailed, ErrorCode::MethodNotAllowed, ErrorCode::Internal] {
+            assert_eq!(serde_json::to_value(code).expect("serialize"), code.as_str());
         }
     }
 }

@@ -90,11 +90,7 @@ impl DocumentUrl {
 
     /// The URL for a raw 16-byte document id.
     pub fn from_bytes(id: [u8; 16]) -> Self {
-        Self(format!(
-            "{}{}",
-            Self::PREFIX,
-            bs58::encode(id).with_check().into_string()
-        ))
+        Self(format!("{}{}", Self::PREFIX, bs58::encode(id).with_check().into_string()))
     }
 
     /// The document id without the `automerge:` prefix, as automerge-repo's sync messages carry it.
@@ -111,10 +107,7 @@ impl FromStr for DocumentUrl {
     type Err = InvalidDocumentUrl;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let encoded = s.strip_prefix(Self::PREFIX).ok_or(InvalidDocumentUrl)?;
-        let bytes = bs58::decode(encoded)
-            .with_check(None)
-            .into_vec()
-            .map_err(|_| InvalidDocumentUrl)?;
+        let bytes = bs58::decode(encoded).with_check(None).into_vec().map_err(|_| InvalidDocumentUrl)?;
         if bytes.len() != 16 {
             return Err(InvalidDocumentUrl);
         }
@@ -155,20 +148,11 @@ mod tests {
 
     #[test]
     fn document_url_rejects_bad_input() {
-        for bad in [
-            "",
-            "automerge:",
-            "2j9knpCseyhnK8izDmLpGP5WMdZQ",
-            "automerge:not-base58!",
-            "http://example.com",
-        ] {
+        for bad in ["", "automerge:", "2j9knpCseyhnK8izDmLpGP5WMdZQ", "automerge:not-base58!", "http://example.com"] {
             assert_eq!(bad.parse::<DocumentUrl>(), Err(InvalidDocumentUrl), "{bad}");
         }
         // A valid checksum over the wrong length is still refused.
-        let short = format!(
-            "automerge:{}",
-            bs58::encode([1u8; 8]).with_check().into_string()
-        );
+        let short = format!("automerge:{}", bs58::encode([1u8; 8]).with_check().into_string());
         assert!(short.parse::<DocumentUrl>().is_err());
         // A flipped character breaks the checksum.
         let good = DocumentUrl::from_bytes([9; 16]).to_string();

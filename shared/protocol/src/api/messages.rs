@@ -23,9 +23,7 @@ impl MessageKind {
     }
 
     pub fn parse(s: &str) -> Option<MessageKind> {
-        [MessageKind::Text, MessageKind::Markdown]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        [MessageKind::Text, MessageKind::Markdown].into_iter().find(|k| k.as_str() == s)
     }
 }
 

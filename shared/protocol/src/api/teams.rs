@@ -166,9 +166,13 @@ pub struct AnalyticsQuery {
     pub to: Option<String>,
 }
 
+// Dates travel as `YYYY-MM-DD`, not `time`'s default `[year, ordinal]`.
+time::serde::format_description!(iso_date, Date, "[year]-[month]-[day]");
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DayCount {
+    #[serde(with = "iso_date")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date))]
     pub date: Date,
     pub count: i64,
@@ -177,8 +181,10 @@ pub struct DayCount {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Analytics {
+    #[serde(with = "iso_date")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date))]
     pub from: Date,
+    #[serde(with = "iso_date")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date))]
     pub to: Date,
     /// One entry per day in the range, zero-filled.
@@ -214,4 +220,17 @@ pub struct RegisterDocument {
     pub title: String,
     #[serde(default)]
     pub project_id: Option<ProjectId>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_travel_as_iso_strings() {
+        let day = DayCount { date: time::macros::date!(2026 - 11 - 23), count: 4 };
+        let json = serde_json::to_value(&day).expect("serialize");
+        assert_eq!(json, serde_json::json!({ "date": "2026-11-23", "count": 4 }));
+        assert_eq!(serde_json::from_value::<DayCount>(json).expect("deserialize"), day);
+    }
 }
