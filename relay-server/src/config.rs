@@ -71,6 +71,26 @@ pub struct Limits {
     #[arg(long, env = "TEAMFLOW_MAX_BODY_BYTES", default_value_t = 256 * 1024)]
     pub max_body_bytes: usize,
 
+    /// Largest realtime frame a client may send, in bytes.
+    #[arg(long, env = "TEAMFLOW_WS_MAX_FRAME_BYTES", default_value_t = 64 * 1024)]
+    pub ws_max_frame_bytes: usize,
+
+    /// Frames queued for one realtime client before it counts as not reading and is disconnected.
+    #[arg(long, env = "TEAMFLOW_WS_QUEUE", default_value_t = 256)]
+    pub ws_queue: usize,
+
+    /// Seconds between heartbeats; a client silent for two of them is disconnected.
+    #[arg(long, env = "TEAMFLOW_WS_HEARTBEAT_SECS", default_value_t = 20)]
+    pub ws_heartbeat_secs: u64,
+
+    /// Sustained realtime frames per second a client may send.
+    #[arg(long, env = "TEAMFLOW_WS_MESSAGES_PER_SECOND", default_value_t = 20)]
+    pub ws_messages_per_second: u32,
+
+    /// Realtime frames a client may burst; going this far past the limit closes the connection.
+    #[arg(long, env = "TEAMFLOW_WS_MESSAGE_BURST", default_value_t = 40)]
+    pub ws_message_burst: u32,
+
     /// Lifetime of an access token, in seconds.
     #[arg(long, env = "TEAMFLOW_ACCESS_TOKEN_TTL", default_value_t = 900)]
     pub access_token_ttl_secs: u64,
@@ -97,6 +117,12 @@ impl Config {
         let l = &self.limits;
         if l.rate_per_second == 0 || l.rate_burst == 0 || l.auth_rate_per_minute == 0 || l.auth_rate_burst == 0 {
             return Err("rate limits must be greater than zero".into());
+        }
+        if l.ws_queue == 0 || l.ws_heartbeat_secs == 0 || l.ws_messages_per_second == 0 || l.ws_message_burst == 0 {
+            return Err("realtime limits must be greater than zero".into());
+        }
+        if l.ws_max_frame_bytes < 1024 {
+            return Err("--ws-max-frame-bytes must be at least 1024".into());
         }
         if l.max_body_bytes < 1024 {
             return Err("--max-body-bytes must be at least 1024".into());

@@ -10,6 +10,7 @@ mod messages;
 mod ops;
 mod projects;
 pub mod rate_limit;
+mod realtime;
 mod teams;
 
 use std::time::Duration;
@@ -65,6 +66,7 @@ fn protected_api() -> OpenApiRouter<AppState> {
         .merge(teams::routes())
         .merge(projects::routes())
         .merge(messages::routes())
+        .merge(realtime::routes())
 }
 
 /// The OpenAPI document, generated from the same route declarations the router serves.

@@ -2,6 +2,7 @@
 //!
 //! `main.rs` only parses configuration and calls [`run`]; tests bind port 0 and call the same function.
 
+pub mod access;
 pub mod accounts;
 pub mod analytics;
 pub mod auth;
@@ -9,10 +10,12 @@ pub mod config;
 pub mod db;
 pub mod documents;
 pub mod error;
+pub mod events;
 pub mod http;
 pub mod messages;
 pub mod metrics;
 pub mod projects;
+pub mod rooms;
 pub mod teams;
 pub mod validate;
 
@@ -21,6 +24,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 pub use config::Config;
 pub use error::ApiError;
@@ -35,6 +40,12 @@ pub struct AppState {
     pub passwords: PasswordHasher,
     pub metrics: Arc<metrics::Metrics>,
     pub limits: http::rate_limit::RateLimits,
+    pub access: access::Access,
+    pub rooms: rooms::RoomsHandle,
+    /// Cancelled when the relay stops; long-lived connections end on it.
+    pub shutdown: CancellationToken,
+    /// Every upgraded connection, so shutdown can wait for them to close.
+    pub connections: TaskTracker,
     pub config: Arc<Config>,
 }
 
@@ -62,7 +73,9 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RelayError> {
-    let state = build_state(config).await?;
+    let shutdown_token = CancellationToken::new();
+    let (rooms, hub) = rooms::spawn_hub(shutdown_token.clone());
+    let state = build_state(config, rooms, shutdown_token.clone()).await?;
     let app = http::router(state.clone());
     let pruner = spawn_limiter_pruning(state.limits.clone());
     let addr = listener.local_addr().map_err(RelayError::Serve)?;
@@ -71,13 +84,26 @@ pub async fn run(
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(RelayError::Serve)?;
+    // HTTP is drained; now end the upgraded connections (they see the token) and the tasks we own.
+    shutdown_token.cancel();
+    state.connections.close();
+    if tokio::time::timeout(std::time::Duration::from_secs(5), state.connections.wait()).await.is_err() {
+        tracing::warn!("some connections did not close within 5 s");
+    }
     pruner.abort();
+    if let Err(e) = hub.await {
+        tracing::error!(error = %e, "rooms hub ended abnormally");
+    }
     state.db.close().await;
     tracing::info!("relay stopped");
     Ok(())
 }
 
-async fn build_state(config: Config) -> Result<AppState, RelayError> {
+async fn build_state(
+    config: Config,
+    rooms: rooms::RoomsHandle,
+    shutdown: CancellationToken,
+) -> Result<AppState, RelayError> {
     config.validate().map_err(RelayError::Config)?;
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|source| RelayError::DataDir { path: config.data_dir.clone(), source })?;
@@ -88,6 +114,10 @@ async fn build_state(config: Config) -> Result<AppState, RelayError> {
     let limits = http::rate_limit::RateLimits::new(&config, tokens.clone()).map_err(RelayError::Config)?;
     Ok(AppState {
         metrics: Arc::new(metrics::Metrics::new(db.clone())),
+        access: access::Access::new(db.clone()),
+        rooms,
+        shutdown,
+        connections: TaskTracker::new(),
         db,
         tokens,
         limits,

@@ -65,7 +65,19 @@ pub async fn post(
     user: UserId,
     input: PostMessage,
 ) -> Result<(Message, Posted), ApiError> {
-    require(role_in(db, team, user).await?, Role::Member)?;
+    let role = role_in(db, team, user).await?;
+    post_as(db, team, user, role, input).await
+}
+
+/// `post` for a caller whose role is already known (the realtime path reads it from the cache).
+pub async fn post_as(
+    db: &SqlitePool,
+    team: TeamId,
+    user: UserId,
+    role: Role,
+    input: PostMessage,
+) -> Result<(Message, Posted), ApiError> {
+    require(role, Role::Member)?;
     let mut v = Validator::new();
     let client_id = input.client_id.trim();
     v.check(
@@ -110,6 +122,15 @@ pub async fn post(
         return Err(ApiError::Conflict("this client_id was already used for a different message"));
     }
     Ok((message, Posted::Existing))
+}
+
+/// The team's highest message `seq` (0 for an empty chat).
+pub async fn latest_seq(db: &SqlitePool, team: TeamId) -> Result<i64, ApiError> {
+    let seq: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM messages WHERE team_id = ?")
+        .bind(team.to_string())
+        .fetch_one(db)
+        .await?;
+    Ok(seq.unwrap_or(0))
 }
 
 /// A page of messages, newest first, strictly older than `before` when given.

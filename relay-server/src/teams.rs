@@ -119,11 +119,21 @@ pub async fn rename(db: &SqlitePool, team: TeamId, user: UserId, input: TeamInpu
 }
 
 /// Deletes the team and everything in it (projects, messages, the document registry). Owners only.
-pub async fn delete(db: &SqlitePool, team: TeamId, user: UserId) -> Result<(), ApiError> {
-    require(role_in(db, team, user).await?, Role::Owner)?;
-    sqlx::query("DELETE FROM teams WHERE id = ?").bind(team.to_string()).execute(db).await?;
+/// Answers who were members, so their live access can be revoked.
+pub async fn delete(db: &SqlitePool, team: TeamId, user: UserId) -> Result<Vec<UserId>, ApiError> {
+    let mut tx = begin_write(db).await?;
+    require(role_in(&mut *tx, team, user).await?, Role::Owner)?;
+    let members: Vec<String> = sqlx::query_scalar("SELECT user_id FROM team_members WHERE team_id = ?")
+        .bind(team.to_string())
+        .fetch_all(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM teams WHERE id = ?").bind(team.to_string()).execute(&mut *tx).await?;
+    tx.commit().await?;
     tracing::info!(%team, by = %user, "team deleted");
-    Ok(())
+    members
+        .into_iter()
+        .map(|m| m.parse().map_err(|e| ApiError::Internal(format!("user id in database: {e}"))))
+        .collect()
 }
 
 #[derive(sqlx::FromRow)]
@@ -247,13 +257,14 @@ pub fn check_member_change(
 }
 
 /// Changes a member's role or removes them (members may remove themselves: that is leaving).
+/// Answers the role they had, and the membership as it now is.
 pub async fn change_member(
     db: &SqlitePool,
     team: TeamId,
     actor: UserId,
     target: UserId,
     change: MemberChange,
-) -> Result<Option<Member>, ApiError> {
+) -> Result<(Role, Option<Member>), ApiError> {
     // One write transaction, so two owners demoting each other at once cannot both succeed.
     let mut tx = begin_write(db).await?;
     let actor_role = role_in(&mut *tx, team, actor).await?;
@@ -285,10 +296,11 @@ pub async fn change_member(
     }
     tx.commit().await?;
     tracing::info!(%team, %target, ?change, by = %actor, "membership changed");
-    match change {
-        MemberChange::SetRole(_) => member(db, team, target).await.map(Some),
-        MemberChange::Remove => Ok(None),
-    }
+    let after = match change {
+        MemberChange::SetRole(_) => Some(member(db, team, target).await?),
+        MemberChange::Remove => None,
+    };
+    Ok((target_role, after))
 }
 
 pub async fn settings(db: &SqlitePool, team: TeamId, user: UserId) -> Result<TeamSettings, ApiError> {

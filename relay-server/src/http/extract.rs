@@ -2,8 +2,8 @@
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
 use teamflow_protocol::UserId;
 
 use super::rate_limit::bearer_token;
@@ -19,16 +19,28 @@ impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        if !parts.headers.contains_key(axum::http::header::AUTHORIZATION) {
-            return Err(ApiError::Unauthorized("this route needs an access token: Authorization: Bearer <token>"));
-        }
-        let token = bearer_token(&parts.headers)
-            .ok_or(ApiError::Unauthorized("the Authorization header must be `Bearer <token>`"))?;
-        match state.tokens.verify(token) {
-            Ok(user) => Ok(AuthUser(user)),
-            Err(TokenError::Expired) => Err(ApiError::Unauthorized("the access token has expired; refresh it")),
-            Err(TokenError::Invalid) => Err(ApiError::Unauthorized("the access token is not valid")),
-        }
+        authenticate(state, &parts.headers, None).map(AuthUser)
+    }
+}
+
+/// The user an `Authorization: Bearer` header speaks for, or else a `token` query parameter (browsers cannot
+/// set headers on a WebSocket). Every failure is a 401.
+pub(crate) fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    query_token: Option<&str>,
+) -> Result<UserId, ApiError> {
+    let token = if headers.contains_key(axum::http::header::AUTHORIZATION) {
+        bearer_token(headers).ok_or(ApiError::Unauthorized("the Authorization header must be `Bearer <token>`"))?
+    } else {
+        query_token
+            .filter(|t| !t.is_empty())
+            .ok_or(ApiError::Unauthorized("this route needs an access token: Authorization: Bearer <token>"))?
+    };
+    match state.tokens.verify(token) {
+        Ok(user) => Ok(user),
+        Err(TokenError::Expired) => Err(ApiError::Unauthorized("the access token has expired; refresh it")),
+        Err(TokenError::Invalid) => Err(ApiError::Unauthorized("the access token is not valid")),
     }
 }
 

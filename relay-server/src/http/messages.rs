@@ -10,6 +10,7 @@ use utoipa_axum::routes;
 
 use super::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
 use crate::error::ApiError;
+use crate::events::Event;
 use crate::messages::Posted;
 use crate::{AppState, messages};
 
@@ -48,7 +49,10 @@ async fn post_message(
 ) -> Result<(StatusCode, Json<Message>), ApiError> {
     let (message, posted) = messages::post(&state.db, team, user, body).await?;
     let status = match posted {
-        Posted::Created => StatusCode::CREATED,
+        Posted::Created => {
+            state.publish(Event::MessagePosted(message.clone())).await;
+            StatusCode::CREATED
+        }
         Posted::Existing => StatusCode::OK,
     };
     Ok((status, Json(message)))

@@ -10,6 +10,7 @@ use utoipa_axum::routes;
 
 use super::extract::{ApiJson, ApiPath, AuthUser};
 use crate::error::ApiError;
+use crate::events::Event;
 use crate::{AppState, projects};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -44,7 +45,9 @@ async fn create_project(
     ApiPath(team): ApiPath<TeamId>,
     ApiJson(body): ApiJson<ProjectInput>,
 ) -> Result<(StatusCode, Json<Project>), ApiError> {
-    Ok((StatusCode::CREATED, Json(projects::create(&state.db, team, user, body).await?)))
+    let project = projects::create(&state.db, team, user, body).await?;
+    state.publish(Event::ProjectUpdated(project.clone())).await;
+    Ok((StatusCode::CREATED, Json(project)))
 }
 
 #[utoipa::path(get, path = "/api/teams/{team_id}/projects/{project_id}", tag = "projects", security(("bearer" = [])),
@@ -71,7 +74,9 @@ async fn update_project(
     ApiPath((team, project)): ApiPath<(TeamId, ProjectId)>,
     ApiJson(body): ApiJson<ProjectInput>,
 ) -> Result<Json<Project>, ApiError> {
-    Ok(Json(projects::update(&state.db, team, project, user, body).await?))
+    let project = projects::update(&state.db, team, project, user, body).await?;
+    state.publish(Event::ProjectUpdated(project.clone())).await;
+    Ok(Json(project))
 }
 
 #[utoipa::path(delete, path = "/api/teams/{team_id}/projects/{project_id}", tag = "projects", security(("bearer" = [])),
@@ -84,5 +89,6 @@ async fn delete_project(
     ApiPath((team, project)): ApiPath<(TeamId, ProjectId)>,
 ) -> Result<StatusCode, ApiError> {
     projects::delete(&state.db, team, project, user).await?;
+    state.publish(Event::ProjectDeleted { team, project }).await;
     Ok(StatusCode::NO_CONTENT)
 }

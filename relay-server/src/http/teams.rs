@@ -13,6 +13,7 @@ use utoipa_axum::routes;
 
 use super::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
 use crate::error::ApiError;
+use crate::events::Event;
 use crate::teams::MemberChange;
 use crate::{AppState, analytics, documents, teams};
 
@@ -84,7 +85,8 @@ async fn delete_team(
     AuthUser(user): AuthUser,
     ApiPath(team): ApiPath<TeamId>,
 ) -> Result<StatusCode, ApiError> {
-    teams::delete(&state.db, team, user).await?;
+    let members = teams::delete(&state.db, team, user).await?;
+    state.publish(Event::TeamDeleted { team, members }).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -113,7 +115,11 @@ async fn add_member(
     ApiPath(team): ApiPath<TeamId>,
     ApiJson(body): ApiJson<AddMember>,
 ) -> Result<(StatusCode, Json<Member>), ApiError> {
-    Ok((StatusCode::CREATED, Json(teams::add_member(&state.db, team, user, body).await?)))
+    let member = teams::add_member(&state.db, team, user, body).await?;
+    state
+        .publish(Event::MembershipChanged { team, user: member.user_id, before: None, after: Some(member.role) })
+        .await;
+    Ok((StatusCode::CREATED, Json(member)))
 }
 
 /// Change a member's role. Nobody raises their own; the last owner cannot be demoted.
@@ -128,8 +134,13 @@ async fn update_member(
     ApiPath((team, target)): ApiPath<(TeamId, UserId)>,
     ApiJson(body): ApiJson<UpdateMember>,
 ) -> Result<Json<Member>, ApiError> {
-    let member = teams::change_member(&state.db, team, user, target, MemberChange::SetRole(body.role)).await?;
-    member.map(Json).ok_or(ApiError::NotFound("no such member"))
+    let (before, member) =
+        teams::change_member(&state.db, team, user, target, MemberChange::SetRole(body.role)).await?;
+    let member = member.ok_or(ApiError::NotFound("no such member"))?;
+    state
+        .publish(Event::MembershipChanged { team, user: target, before: Some(before), after: Some(member.role) })
+        .await;
+    Ok(Json(member))
 }
 
 /// Remove a member, or leave the team by naming yourself. The last owner cannot leave.
@@ -143,7 +154,8 @@ async fn remove_member(
     AuthUser(user): AuthUser,
     ApiPath((team, target)): ApiPath<(TeamId, UserId)>,
 ) -> Result<StatusCode, ApiError> {
-    teams::change_member(&state.db, team, user, target, MemberChange::Remove).await?;
+    let (before, _) = teams::change_member(&state.db, team, user, target, MemberChange::Remove).await?;
+    state.publish(Event::MembershipChanged { team, user: target, before: Some(before), after: None }).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -212,5 +224,7 @@ async fn register_document(
     ApiPath(team): ApiPath<TeamId>,
     ApiJson(body): ApiJson<RegisterDocument>,
 ) -> Result<(StatusCode, Json<DocumentEntry>), ApiError> {
-    Ok((StatusCode::CREATED, Json(documents::register(&state.db, team, user, body).await?)))
+    let entry = documents::register(&state.db, team, user, body).await?;
+    state.publish(Event::DocumentRegistered(entry.clone())).await;
+    Ok((StatusCode::CREATED, Json(entry)))
 }

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod error;
 pub mod ids;
+pub mod realtime;
 pub mod role;
 
 pub use error::{ErrorBody, ErrorCode, ErrorObject};

@@ -112,7 +112,7 @@ pub struct Project {
 }
 
 /// `POST /api/teams/{team_id}/projects` and `PUT .../projects/{project_id}` (a full replacement).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProjectInput {

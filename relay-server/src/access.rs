@@ -1,0 +1,91 @@
+//! Who may see what, answered fast: team roles and document owners from SQL behind an in-process cache,
+//! plus a feed of access changes that live connections (rooms, document sync) re-check against.
+//!
+//! Every membership change goes through [`Access::apply`] after its commit, which invalidates the cache
+//! before telling subscribers, so a subscriber that re-checks always sees the new state.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use moka::future::Cache;
+use sqlx::SqlitePool;
+use teamflow_protocol::{Role, TeamId, UserId};
+use tokio::sync::broadcast;
+
+use crate::error::ApiError;
+
+/// Something that may change what a user can reach.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccessChange {
+    /// One user's role in one team changed (or they joined or left).
+    Member { team: TeamId, user: UserId },
+    /// A document was registered: it may now be shared with its team.
+    Document { url: String },
+}
+
+#[derive(Clone, Debug)]
+pub struct Access {
+    db: SqlitePool,
+    roles: Cache<(TeamId, UserId), Option<Role>>,
+    documents: Cache<String, Option<TeamId>>,
+    changes: broadcast::Sender<AccessChange>,
+}
+
+/// Entries also expire on their own, a safety net should the database be changed behind the relay's back.
+const CACHE_TTL: Duration = Duration::from_secs(300);
+
+impl Access {
+    pub fn new(db: SqlitePool) -> Self {
+        Self {
+            db,
+            roles: Cache::builder().max_capacity(100_000).time_to_live(CACHE_TTL).build(),
+            documents: Cache::builder().max_capacity(100_000).time_to_live(CACHE_TTL).build(),
+            changes: broadcast::channel(1024).0,
+        }
+    }
+
+    /// The user's role in the team, `None` when not a member (or no such team).
+    pub async fn role(&self, team: TeamId, user: UserId) -> Result<Option<Role>, ApiError> {
+        let db = self.db.clone();
+        self.roles
+            .try_get_with((team, user), async move {
+                match crate::teams::role_in(&db, team, user).await {
+                    Ok(role) => Ok(Some(role)),
+                    Err(ApiError::NotFound(_)) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            })
+            .await
+            .map_err(|e: Arc<ApiError>| ApiError::Internal(format!("membership lookup: {e}")))
+    }
+
+    /// The team a document (an `automerge:` URL) is registered to, if any.
+    pub async fn document_team(&self, url: &str) -> Result<Option<TeamId>, ApiError> {
+        let db = self.db.clone();
+        let key = url.to_owned();
+        self.documents
+            .try_get_with(key.clone(), async move {
+                let team: Option<String> = sqlx::query_scalar("SELECT team_id FROM documents WHERE id = ?")
+                    .bind(&key)
+                    .fetch_optional(&db)
+                    .await?;
+                team.map(|t| t.parse().map_err(|e| ApiError::Internal(format!("team id in database: {e}")))).transpose()
+            })
+            .await
+            .map_err(|e: Arc<ApiError>| ApiError::Internal(format!("document lookup: {e}")))
+    }
+
+    /// Forgets what the change affects, then tells every subscriber.
+    pub async fn apply(&self, change: AccessChange) {
+        match &change {
+            AccessChange::Member { team, user } => self.roles.invalidate(&(*team, *user)).await,
+            AccessChange::Document { url } => self.documents.invalidate(url).await,
+        }
+        // No subscribers is fine: nobody is connected.
+        self.changes.send(change).ok();
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<AccessChange> {
+        self.changes.subscribe()
+    }
+}

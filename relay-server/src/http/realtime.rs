@@ -1,0 +1,58 @@
+//! `GET /api/ws`: the realtime rooms socket. Authenticated before the upgrade: a bad token never sees a 101.
+
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde::Deserialize;
+use teamflow_protocol::ErrorBody;
+use teamflow_protocol::realtime::PROTOCOL_VERSION;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::extract::authenticate;
+use crate::error::ApiError;
+use crate::{AppState, rooms};
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(realtime))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RealtimeParams {
+    /// The access token, for clients that cannot set an `Authorization` header.
+    token: Option<String>,
+    /// The protocol version the client speaks; the relay speaks 1.
+    protocol: Option<u32>,
+}
+
+/// Upgrade to the realtime rooms WebSocket (JSON text frames; see docs/realtime.md).
+#[utoipa::path(get, path = "/api/ws", tag = "realtime", security(("bearer" = [])), params(RealtimeParams), responses(
+    (status = 101, description = "switching to the realtime protocol"),
+    (status = 400, description = "not a WebSocket upgrade, or an unsupported protocol version", body = ErrorBody),
+    (status = 401, body = ErrorBody),
+))]
+async fn realtime(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    params: Result<Query<RealtimeParams>, axum::extract::rejection::QueryRejection>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let params = params.map(|Query(p)| p).ok();
+    let user = authenticate(&state, &headers, params.as_ref().and_then(|p| p.token.as_deref()))?;
+    let protocol = params.as_ref().and_then(|p| p.protocol).unwrap_or(PROTOCOL_VERSION);
+    if protocol != PROTOCOL_VERSION {
+        return Err(ApiError::Malformed(format!(
+            "this relay speaks realtime protocol {PROTOCOL_VERSION}, not {protocol}"
+        )));
+    }
+    let upgrade = upgrade.map_err(|e| ApiError::Malformed(format!("this route needs a WebSocket upgrade: {e}")))?;
+    let limits = &state.config.limits;
+    let connections = state.connections.clone();
+    Ok(upgrade
+        .max_message_size(limits.ws_max_frame_bytes)
+        .max_frame_size(limits.ws_max_frame_bytes)
+        .on_upgrade(move |socket| connections.track_future(rooms::serve(state, user, socket))))
+}

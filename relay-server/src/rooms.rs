@@ -1,0 +1,146 @@
+//! Realtime team rooms on `/api/ws`: who is connected to which team, and fan-out of team events.
+//!
+//! One hub task owns every room; connections and the rest of the relay talk to it through a cloneable
+//! [`RoomsHandle`] over a bounded channel. Each connection has its own bounded outgoing queue: the hub never
+//! waits on a socket, and a client that stops reading is cut off instead of slowing the others.
+
+mod connection;
+mod hub;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::extract::ws::Utf8Bytes;
+use teamflow_protocol::realtime::ServerMessage;
+use teamflow_protocol::{TeamId, UserId};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+pub use connection::serve;
+pub(crate) use hub::spawn_hub;
+
+use crate::events::Event;
+
+/// Identifies one socket for the hub's lifetime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConnId(u64);
+
+impl ConnId {
+    fn next() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        Self(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// Serialises a server frame once, however many sockets it goes to.
+pub fn frame(message: &ServerMessage) -> Utf8Bytes {
+    match serde_json::to_string(message) {
+        Ok(json) => json.into(),
+        Err(e) => {
+            tracing::error!(error = %e, "server frame did not serialise");
+            Utf8Bytes::from_static(r#"{"type":"error","code":"internal","message":"internal server error"}"#)
+        }
+    }
+}
+
+enum Command {
+    Connect {
+        conn: ConnId,
+        user: UserId,
+        outbox: mpsc::Sender<Utf8Bytes>,
+        kill: CancellationToken,
+    },
+    Disconnect {
+        conn: ConnId,
+    },
+    /// Answers with the users online in the team once the connection is in its room.
+    Join {
+        conn: ConnId,
+        team: TeamId,
+        reply: oneshot::Sender<Vec<UserId>>,
+    },
+    Leave {
+        conn: ConnId,
+        team: TeamId,
+    },
+    Broadcast {
+        team: TeamId,
+        frame: Utf8Bytes,
+        except: Option<ConnId>,
+    },
+    Revoke {
+        team: TeamId,
+        user: UserId,
+    },
+    CloseTeam {
+        team: TeamId,
+    },
+    #[cfg(test)]
+    Stats {
+        reply: oneshot::Sender<(usize, usize)>,
+    },
+}
+
+/// The relay's door to the hub.
+#[derive(Clone, Debug)]
+pub struct RoomsHandle {
+    commands: mpsc::Sender<Command>,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("rooms::Command")
+    }
+}
+
+impl RoomsHandle {
+    async fn send(&self, command: Command) {
+        // The hub stops only when the relay does; a command sent during shutdown has nowhere to go.
+        if self.commands.send(command).await.is_err() {
+            tracing::debug!("rooms hub stopped; command dropped");
+        }
+    }
+
+    async fn join(&self, conn: ConnId, team: TeamId) -> Vec<UserId> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Join { conn, team, reply }).await;
+        answer.await.unwrap_or_default()
+    }
+
+    /// Sends a frame to everyone in the team's room (but `except`).
+    pub async fn broadcast(&self, team: TeamId, message: &ServerMessage, except: Option<ConnId>) {
+        self.send(Command::Broadcast { team, frame: frame(message), except }).await;
+    }
+
+    /// Fans an already-committed event out to the rooms it concerns.
+    pub async fn publish(&self, event: Event) {
+        match event {
+            Event::MessagePosted(message) => {
+                let team = message.team_id;
+                self.broadcast(team, &ServerMessage::NewMessage { message }, None).await;
+            }
+            Event::ProjectUpdated(project) => {
+                let team = project.team_id;
+                self.broadcast(team, &ServerMessage::ProjectUpdated { project }, None).await;
+            }
+            Event::ProjectDeleted { team, project } => {
+                self.broadcast(team, &ServerMessage::ProjectDeleted { team_id: team, project_id: project }, None).await;
+            }
+            Event::MembershipChanged { team, user, before, after } => {
+                if Event::revokes(before, after) {
+                    self.send(Command::Revoke { team, user }).await;
+                }
+                let changed = ServerMessage::MemberChanged { team_id: team, user_id: user, role: after };
+                self.broadcast(team, &changed, None).await;
+            }
+            Event::TeamDeleted { team, .. } => self.send(Command::CloseTeam { team }).await,
+            Event::DocumentRegistered(_) => {}
+        }
+    }
+
+    #[cfg(test)]
+    async fn stats(&self) -> (usize, usize) {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Stats { reply }).await;
+        answer.await.unwrap_or_default()
+    }
+}

@@ -1,0 +1,277 @@
+//! One `/api/ws` socket: reads client frames in order, writes from its bounded outbox, keeps a heartbeat,
+//! and enforces the per-connection limits.
+
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
+use futures::{SinkExt, StreamExt};
+use governor::{Quota, RateLimiter};
+use teamflow_protocol::api::messages::PostMessage;
+use teamflow_protocol::realtime::{ClientMessage, PROTOCOL_VERSION, PresentMember, ServerMessage};
+use teamflow_protocol::{ErrorCode, TeamId, UserId};
+use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio_util::sync::CancellationToken;
+
+use super::{Command, ConnId, frame};
+use crate::error::ApiError;
+use crate::events::Event;
+use crate::messages::Posted;
+use crate::{AppState, messages, projects, teams};
+
+/// Malformed frames tolerated before the connection is closed with 1008.
+const MAX_MALFORMED: u32 = 5;
+
+/// Why the relay ends a connection.
+struct Close {
+    code: u16,
+    reason: &'static str,
+}
+
+/// Serves one upgraded socket until either side ends it or the relay shuts down.
+pub async fn serve(state: AppState, user: UserId, socket: WebSocket) {
+    let limits = &state.config.limits;
+    let conn = ConnId::next();
+    let (outbox, mut outgoing) = mpsc::channel::<Utf8Bytes>(limits.ws_queue);
+    let kill = CancellationToken::new();
+    state.rooms.send(Command::Connect { conn, user, outbox: outbox.clone(), kill: kill.clone() }).await;
+
+    let (mut sink, mut stream) = socket.split();
+    let started = Instant::now();
+    let last_heard = AtomicU64::new(0);
+    let heartbeat = Duration::from_secs(limits.ws_heartbeat_secs);
+
+    let welcome = frame(&ServerMessage::Welcome { protocol: PROTOCOL_VERSION, user_id: user });
+    let close = if sink.send(Message::Text(welcome)).await.is_err() {
+        None
+    } else {
+        let writer = async {
+            let mut beat = tokio::time::interval(heartbeat);
+            beat.tick().await;
+            loop {
+                tokio::select! {
+                    biased;
+                    () = state.shutdown.cancelled() => {
+                        return Some(Close { code: close_code::AWAY, reason: "the relay is shutting down" });
+                    }
+                    () = kill.cancelled() => {
+                        return Some(Close { code: close_code::AGAIN, reason: "too slow: the outgoing queue filled up" });
+                    }
+                    next = outgoing.recv() => {
+                        let text = next?;
+                        if sink.send(Message::Text(text)).await.is_err() {
+                            return None;
+                        }
+                    }
+                    _ = beat.tick() => {
+                        let silent_ms = elapsed_ms(started).saturating_sub(last_heard.load(Ordering::Relaxed));
+                        if u128::from(silent_ms) > 2 * heartbeat.as_millis() {
+                            return Some(Close { code: close_code::AWAY, reason: "no heartbeat" });
+                        }
+                        if sink.send(Message::Ping(Default::default())).await.is_err() {
+                            return None;
+                        }
+                    }
+                }
+            }
+        };
+        let reader = async {
+            let mut session = Session::new(&state, conn, user, outbox.clone());
+            while let Some(Ok(message)) = stream.next().await {
+                last_heard.store(elapsed_ms(started), Ordering::Relaxed);
+                let outcome = match message {
+                    Message::Text(text) => session.on_text(text.as_str()).await,
+                    Message::Binary(_) => session.malformed("frames must be JSON text".into()),
+                    Message::Ping(_) | Message::Pong(_) => Ok(()),
+                    Message::Close(_) => return None,
+                };
+                if let Err(close) = outcome {
+                    return Some(close);
+                }
+            }
+            None
+        };
+        tokio::select! {
+            close = writer => close,
+            close = reader => close,
+        }
+    };
+    if let Some(Close { code, reason }) = close {
+        let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
+        if let Err(e) = sink.send(Message::Close(Some(frame))).await {
+            tracing::debug!(error = %e, "close frame not delivered");
+        }
+        tracing::info!(%user, code, reason, "closed realtime connection");
+    }
+    state.rooms.send(Command::Disconnect { conn }).await;
+}
+
+fn elapsed_ms(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A connection's request handling, with its own limits.
+struct Session<'a> {
+    state: &'a AppState,
+    conn: ConnId,
+    user: UserId,
+    outbox: mpsc::Sender<Utf8Bytes>,
+    limiter: governor::DefaultDirectRateLimiter,
+    malformed: u32,
+    over_limit: u32,
+}
+
+impl<'a> Session<'a> {
+    fn new(state: &'a AppState, conn: ConnId, user: UserId, outbox: mpsc::Sender<Utf8Bytes>) -> Self {
+        let limits = &state.config.limits;
+        let per_second = NonZeroU32::new(limits.ws_messages_per_second).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(limits.ws_message_burst).unwrap_or(NonZeroU32::MIN);
+        Self {
+            state,
+            conn,
+            user,
+            outbox,
+            limiter: RateLimiter::direct(Quota::per_second(per_second).allow_burst(burst)),
+            malformed: 0,
+            over_limit: 0,
+        }
+    }
+
+    async fn on_text(&mut self, text: &str) -> Result<(), Close> {
+        if self.limiter.check().is_err() {
+            self.over_limit += 1;
+            // Persisting far past the limit is abuse, not a burst.
+            if self.over_limit > self.state.config.limits.ws_message_burst {
+                return Err(Close { code: close_code::POLICY, reason: "message rate exceeded" });
+            }
+            return self.send(&error(ErrorCode::RateLimited, "too many messages; slow down", None));
+        }
+        self.over_limit = 0;
+        match serde_json::from_str::<ClientMessage>(text) {
+            Ok(message) => self.dispatch(message).await,
+            Err(e) => self.malformed(format!("unreadable frame: {e}")),
+        }
+    }
+
+    fn malformed(&mut self, why: String) -> Result<(), Close> {
+        self.malformed += 1;
+        if self.malformed > MAX_MALFORMED {
+            return Err(Close { code: close_code::POLICY, reason: "too many malformed frames" });
+        }
+        self.send(&error(ErrorCode::ValidationFailed, &why, None))
+    }
+
+    /// Queues a reply. The client's own queue being full means it is not reading: end the connection.
+    fn send(&self, message: &ServerMessage) -> Result<(), Close> {
+        match self.outbox.try_send(frame(message)) {
+            Ok(()) | Err(TrySendError::Closed(_)) => Ok(()),
+            Err(TrySendError::Full(_)) => {
+                Err(Close { code: close_code::AGAIN, reason: "too slow: the outgoing queue filled up" })
+            }
+        }
+    }
+
+    async fn dispatch(&mut self, message: ClientMessage) -> Result<(), Close> {
+        let reference = reference(&message);
+        let result = match message {
+            ClientMessage::JoinTeam { team_id } => self.join(team_id).await,
+            ClientMessage::LeaveTeam { team_id } => {
+                self.state.rooms.send(Command::Leave { conn: self.conn, team: team_id }).await;
+                Ok(None)
+            }
+            ClientMessage::SendMessage { team_id, client_msg_id, content, kind } => {
+                self.send_message(team_id, client_msg_id, content, kind).await
+            }
+            ClientMessage::UpdateProject { team_id, project_id, project } => {
+                match projects::update(&self.state.db, team_id, project_id, self.user, project).await {
+                    Ok(project) => {
+                        self.state.publish(Event::ProjectUpdated(project)).await;
+                        Ok(None)
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            ClientMessage::Typing { team_id } => match self.state.access.role(team_id, self.user).await {
+                Ok(Some(_)) => {
+                    let typing = ServerMessage::Typing { team_id, user_id: self.user };
+                    self.state.rooms.broadcast(team_id, &typing, Some(self.conn)).await;
+                    Ok(None)
+                }
+                Ok(None) => Err(not_a_member()),
+                Err(e) => Err(e),
+            },
+            ClientMessage::Ping { nonce } => Ok(Some(ServerMessage::Pong { nonce })),
+        };
+        match result {
+            Ok(Some(reply)) => self.send(&reply),
+            Ok(None) => Ok(()),
+            Err(e) => {
+                if e.status().is_server_error() {
+                    tracing::error!(error = %e, "realtime request failed");
+                }
+                let body = e.body();
+                self.send(&error(body.error.code, &body.error.message, Some(reference)))
+            }
+        }
+    }
+
+    async fn join(&self, team: TeamId) -> Result<Option<ServerMessage>, ApiError> {
+        if self.state.access.role(team, self.user).await?.is_none() {
+            return Err(not_a_member());
+        }
+        // Join first, then read: an event between the two is delivered (possibly before `team_state`,
+        // which already includes it) rather than lost. Clients deduplicate by message `seq` and ids.
+        let online = self.state.rooms.join(self.conn, team).await;
+        let db = &self.state.db;
+        let state = ServerMessage::TeamState {
+            team: teams::get(db, team, self.user).await?,
+            members: teams::members(db, team, self.user)
+                .await?
+                .into_iter()
+                .map(|member| PresentMember { online: online.contains(&member.user_id), member })
+                .collect(),
+            projects: projects::list(db, team, self.user).await?,
+            latest_seq: messages::latest_seq(db, team).await?,
+        };
+        Ok(Some(state))
+    }
+
+    async fn send_message(
+        &self,
+        team: TeamId,
+        client_msg_id: String,
+        content: String,
+        kind: teamflow_protocol::api::messages::MessageKind,
+    ) -> Result<Option<ServerMessage>, ApiError> {
+        let role = self.state.access.role(team, self.user).await?.ok_or_else(not_a_member)?;
+        let input = PostMessage { client_id: client_msg_id.clone(), content, kind };
+        let (message, posted) = messages::post_as(&self.state.db, team, self.user, role, input).await?;
+        let ack = ServerMessage::MessageAck { team_id: team, client_msg_id, message_id: message.id, seq: message.seq };
+        if posted == Posted::Created {
+            self.state.publish(Event::MessagePosted(message)).await;
+        }
+        Ok(Some(ack))
+    }
+}
+
+/// The same answer whether the team does not exist or the user is not in it.
+fn not_a_member() -> ApiError {
+    ApiError::Forbidden("not a member of this team")
+}
+
+fn error(code: ErrorCode, message: &str, reference: Option<String>) -> ServerMessage {
+    ServerMessage::Error { code, message: message.to_owned(), reference }
+}
+
+fn reference(message: &ClientMessage) -> String {
+    match message {
+        ClientMessage::SendMessage { client_msg_id, .. } => client_msg_id.clone(),
+        ClientMessage::JoinTeam { .. } => "join_team".into(),
+        ClientMessage::LeaveTeam { .. } => "leave_team".into(),
+        ClientMessage::UpdateProject { .. } => "update_project".into(),
+        ClientMessage::Typing { .. } => "typing".into(),
+        ClientMessage::Ping { .. } => "ping".into(),
+    }
+}

@@ -1,0 +1,250 @@
+//! The hub task: the only owner of room membership and presence.
+
+use std::collections::{HashMap, HashSet};
+
+use axum::extract::ws::Utf8Bytes;
+use teamflow_protocol::realtime::ServerMessage;
+use teamflow_protocol::{TeamId, UserId};
+use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio_util::sync::CancellationToken;
+
+use super::{Command, ConnId, RoomsHandle, frame};
+
+struct Conn {
+    user: UserId,
+    outbox: mpsc::Sender<Utf8Bytes>,
+    kill: CancellationToken,
+    teams: HashSet<TeamId>,
+}
+
+#[derive(Default)]
+struct Room {
+    members: HashSet<ConnId>,
+    /// Connections per user, for presence: a user is online while any of their sockets is in the room.
+    presence: HashMap<UserId, usize>,
+}
+
+#[derive(Default)]
+struct Hub {
+    conns: HashMap<ConnId, Conn>,
+    rooms: HashMap<TeamId, Room>,
+}
+
+/// Starts the hub; it runs until every handle is dropped or `shutdown` is cancelled.
+pub(crate) fn spawn_hub(shutdown: CancellationToken) -> (RoomsHandle, tokio::task::JoinHandle<()>) {
+    let (commands, mut inbox) = mpsc::channel(4096);
+    let task = tokio::spawn(async move {
+        let mut hub = Hub::default();
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                command = inbox.recv() => match command {
+                    Some(command) => hub.handle(command),
+                    None => break,
+                },
+            }
+        }
+    });
+    (RoomsHandle { commands }, task)
+}
+
+impl Hub {
+    fn handle(&mut self, command: Command) {
+        match command {
+            Command::Connect { conn, user, outbox, kill } => {
+                self.conns.insert(conn, Conn { user, outbox, kill, teams: HashSet::new() });
+            }
+            Command::Disconnect { conn } => self.drop_conn(conn),
+            Command::Join { conn, team, reply } => {
+                self.join(conn, team);
+                let online = self.rooms.get(&team).map(|r| r.presence.keys().copied().collect()).unwrap_or_default();
+                reply.send(online).ok();
+            }
+            Command::Leave { conn, team } => self.leave(conn, team),
+            Command::Broadcast { team, frame, except } => self.broadcast(team, &frame, except),
+            Command::Revoke { team, user } => self.revoke(team, Some(user)),
+            Command::CloseTeam { team } => self.revoke(team, None),
+            #[cfg(test)]
+            Command::Stats { reply } => {
+                reply.send((self.conns.len(), self.rooms.len())).ok();
+            }
+        }
+    }
+
+    fn join(&mut self, conn: ConnId, team: TeamId) {
+        let Some(c) = self.conns.get_mut(&conn) else { return };
+        if !c.teams.insert(team) {
+            return;
+        }
+        let user = c.user;
+        let room = self.rooms.entry(team).or_default();
+        room.members.insert(conn);
+        let count = room.presence.entry(user).or_default();
+        *count += 1;
+        if *count == 1 {
+            self.broadcast(team, &frame(&ServerMessage::UserJoined { team_id: team, user_id: user }), Some(conn));
+        }
+    }
+
+    fn leave(&mut self, conn: ConnId, team: TeamId) {
+        let Some(c) = self.conns.get_mut(&conn) else { return };
+        if !c.teams.remove(&team) {
+            return;
+        }
+        let user = c.user;
+        let Some(room) = self.rooms.get_mut(&team) else { return };
+        room.members.remove(&conn);
+        let gone = match room.presence.get_mut(&user) {
+            Some(count) if *count > 1 => {
+                *count -= 1;
+                false
+            }
+            _ => {
+                room.presence.remove(&user);
+                true
+            }
+        };
+        if room.members.is_empty() {
+            self.rooms.remove(&team);
+        } else if gone {
+            self.broadcast(team, &frame(&ServerMessage::UserLeft { team_id: team, user_id: user }), None);
+        }
+    }
+
+    fn drop_conn(&mut self, conn: ConnId) {
+        let Some(c) = self.conns.get(&conn) else { return };
+        for team in c.teams.clone() {
+            self.leave(conn, team);
+        }
+        self.conns.remove(&conn);
+    }
+
+    /// Takes `user` (or everyone) out of the team's room, telling each of their sockets why.
+    fn revoke(&mut self, team: TeamId, user: Option<UserId>) {
+        let Some(room) = self.rooms.get(&team) else { return };
+        let affected: Vec<ConnId> = room
+            .members
+            .iter()
+            .copied()
+            .filter(|conn| user.is_none() || self.conns.get(conn).map(|c| c.user) == user)
+            .collect();
+        let notice = frame(&ServerMessage::AccessRevoked { team_id: team });
+        for conn in affected {
+            self.leave(conn, team);
+            self.deliver(conn, notice.clone());
+        }
+    }
+
+    fn broadcast(&mut self, team: TeamId, frame: &Utf8Bytes, except: Option<ConnId>) {
+        let Some(room) = self.rooms.get(&team) else { return };
+        let targets: Vec<ConnId> = room.members.iter().copied().filter(|c| Some(*c) != except).collect();
+        for conn in targets {
+            self.deliver(conn, frame.clone());
+        }
+    }
+
+    /// Queues a frame without waiting. A full queue means the client stopped reading: cut it off.
+    fn deliver(&mut self, conn: ConnId, frame: Utf8Bytes) {
+        let Some(c) = self.conns.get(&conn) else { return };
+        match c.outbox.try_send(frame) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                tracing::info!(?conn, user = %c.user, "outgoing queue full; disconnecting slow client");
+                c.kill.cancel();
+                self.drop_conn(conn);
+            }
+            Err(TrySendError::Closed(_)) => self.drop_conn(conn),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn connect(
+        rooms: &RoomsHandle,
+        user: UserId,
+        capacity: usize,
+    ) -> (ConnId, mpsc::Receiver<Utf8Bytes>, CancellationToken) {
+        let (outbox, inbox) = mpsc::channel(capacity);
+        let kill = CancellationToken::new();
+        let conn = ConnId::next();
+        rooms.commands.try_send(Command::Connect { conn, user, outbox, kill: kill.clone() }).expect("connect");
+        (conn, inbox, kill)
+    }
+
+    fn parse(frame: &Utf8Bytes) -> serde_json::Value {
+        serde_json::from_str(frame.as_str()).expect("json frame")
+    }
+
+    #[tokio::test]
+    async fn presence_counts_users_not_sockets() {
+        let (rooms, _task) = spawn_hub(CancellationToken::new());
+        let team = TeamId::new();
+        let (alice, bob) = (UserId::new(), UserId::new());
+        let (a1, mut a1_rx, _) = connect(&rooms, alice, 16);
+        assert_eq!(rooms.join(a1, team).await, vec![alice]);
+        let (b1, _b1_rx, _) = connect(&rooms, bob, 16);
+        rooms.join(b1, team).await;
+        assert_eq!(parse(&a1_rx.recv().await.expect("frame"))["type"], "user_joined");
+        let (b2, _b2_rx, _) = connect(&rooms, bob, 16);
+        let online = rooms.join(b2, team).await;
+        assert_eq!(online.len(), 2);
+        // Bob's second socket leaving keeps him online; the last one leaving does not.
+        rooms.send(Command::Disconnect { conn: b2 }).await;
+        rooms.send(Command::Disconnect { conn: b1 }).await;
+        let left = parse(&a1_rx.recv().await.expect("frame"));
+        assert_eq!(left["type"], "user_left");
+        assert_eq!(left["user_id"], bob.to_string());
+        assert_eq!(rooms.stats().await, (1, 1));
+        rooms.send(Command::Disconnect { conn: a1 }).await;
+        assert_eq!(rooms.stats().await, (0, 0), "empty rooms are dropped");
+    }
+
+    #[tokio::test]
+    async fn a_client_that_stops_reading_is_cut_off_and_others_still_receive() {
+        let (rooms, _task) = spawn_hub(CancellationToken::new());
+        let team = TeamId::new();
+        let (slow, _slow_rx, slow_kill) = connect(&rooms, UserId::new(), 2);
+        let (fast, mut fast_rx, fast_kill) = connect(&rooms, UserId::new(), 64);
+        rooms.join(slow, team).await;
+        rooms.join(fast, team).await;
+        for n in 0..10 {
+            rooms.broadcast(team, &ServerMessage::Pong { nonce: Some(n) }, None).await;
+        }
+        assert_eq!(rooms.stats().await.0, 1, "the slow connection was dropped");
+        assert!(slow_kill.is_cancelled());
+        assert!(!fast_kill.is_cancelled());
+        let mut pongs = 0;
+        while let Ok(frame) = fast_rx.try_recv() {
+            pongs += usize::from(parse(&frame)["type"] == "pong");
+        }
+        assert_eq!(pongs, 10);
+    }
+
+    #[tokio::test]
+    async fn revoking_removes_only_that_user_and_tells_them() {
+        let (rooms, _task) = spawn_hub(CancellationToken::new());
+        let team = TeamId::new();
+        let (alice, mallory) = (UserId::new(), UserId::new());
+        let (a, mut a_rx, _) = connect(&rooms, alice, 16);
+        let (m, mut m_rx, _) = connect(&rooms, mallory, 16);
+        rooms.join(a, team).await;
+        rooms.join(m, team).await;
+        rooms.send(Command::Revoke { team, user: mallory }).await;
+        rooms.broadcast(team, &ServerMessage::Pong { nonce: None }, None).await;
+        assert_eq!(parse(&m_rx.recv().await.expect("frame"))["type"], "access_revoked");
+        let mut alice_saw = Vec::new();
+        while let Some(frame) = a_rx.recv().await {
+            let kind = parse(&frame)["type"].as_str().expect("type").to_owned();
+            alice_saw.push(kind.clone());
+            if kind == "pong" {
+                break;
+            }
+        }
+        assert_eq!(alice_saw, ["user_joined", "user_left", "pong"]);
+        assert!(m_rx.try_recv().is_err(), "no more team traffic after revocation");
+    }
+}

@@ -1,0 +1,163 @@
+//! The realtime rooms protocol on `/api/ws`: JSON text frames, one object each, tagged by `type`.
+//!
+//! The server's first frame is `welcome` carrying [`PROTOCOL_VERSION`]; a client that needs another
+//! version asks for it with `?protocol=N` and is refused before the upgrade if the relay lacks it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::api::messages::{Message, MessageKind};
+use crate::api::teams::{Member, Project, ProjectInput, Team};
+use crate::{ErrorCode, ProjectId, Role, TeamId, UserId};
+
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// What a client sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientMessage {
+    /// Start receiving a team's traffic; answered with `team_state`.
+    JoinTeam {
+        team_id: TeamId,
+    },
+    LeaveTeam {
+        team_id: TeamId,
+    },
+    /// Same rules and idempotency as `POST /api/teams/{team_id}/messages`; answered with `message_ack`.
+    SendMessage {
+        team_id: TeamId,
+        client_msg_id: String,
+        content: String,
+        #[serde(default = "text_kind")]
+        kind: MessageKind,
+    },
+    /// Same rules as `PUT /api/teams/{team_id}/projects/{project_id}`.
+    UpdateProject {
+        team_id: TeamId,
+        project_id: ProjectId,
+        project: ProjectInput,
+    },
+    /// "I am typing" in a team's chat; relayed to the others, never stored.
+    Typing {
+        team_id: TeamId,
+    },
+    Ping {
+        #[serde(default)]
+        nonce: Option<u64>,
+    },
+}
+
+fn text_kind() -> MessageKind {
+    MessageKind::Text
+}
+
+/// A member as the room sees them: who, what role, and whether any of their devices is connected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresentMember {
+    #[serde(flatten)]
+    pub member: Member,
+    pub online: bool,
+}
+
+/// What the server sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    Welcome {
+        protocol: u32,
+        user_id: UserId,
+    },
+    /// The answer to `join_team`: everything needed to draw the team, and where chat stands.
+    TeamState {
+        team: Team,
+        members: Vec<PresentMember>,
+        projects: Vec<Project>,
+        latest_seq: i64,
+    },
+    /// A user's first connection joined the team's room.
+    UserJoined {
+        team_id: TeamId,
+        user_id: UserId,
+    },
+    /// A user's last connection left the room or dropped.
+    UserLeft {
+        team_id: TeamId,
+        user_id: UserId,
+    },
+    NewMessage {
+        message: Message,
+    },
+    /// The sender's own message is stored (sent after the commit, before or after `new_message`).
+    MessageAck {
+        team_id: TeamId,
+        client_msg_id: String,
+        message_id: crate::MessageId,
+        seq: i64,
+    },
+    ProjectUpdated {
+        project: Project,
+    },
+    ProjectDeleted {
+        team_id: TeamId,
+        project_id: ProjectId,
+    },
+    /// A membership changed; `role` is absent when the user left or was removed.
+    MemberChanged {
+        team_id: TeamId,
+        user_id: UserId,
+        role: Option<Role>,
+    },
+    Typing {
+        team_id: TeamId,
+        user_id: UserId,
+    },
+    /// The recipient lost access to the team (removed, or role lowered): no more of its traffic.
+    AccessRevoked {
+        team_id: TeamId,
+    },
+    Pong {
+        nonce: Option<u64>,
+    },
+    /// A request failed. `ref` names what failed: the `client_msg_id` of a message, else the request type.
+    Error {
+        code: ErrorCode,
+        message: String,
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_are_tagged_by_type() {
+        let team_id = TeamId::new();
+        let join: ClientMessage =
+            serde_json::from_value(serde_json::json!({ "type": "join_team", "team_id": team_id })).expect("parse");
+        assert_eq!(join, ClientMessage::JoinTeam { team_id });
+        let send: ClientMessage = serde_json::from_value(serde_json::json!({
+            "type": "send_message", "team_id": team_id, "client_msg_id": "c1", "content": "hi"
+        }))
+        .expect("parse");
+        assert!(matches!(send, ClientMessage::SendMessage { kind: MessageKind::Text, .. }));
+        let error =
+            ServerMessage::Error { code: ErrorCode::Forbidden, message: "no".into(), reference: Some("c1".into()) };
+        let json = serde_json::to_value(&error).expect("serialize");
+        assert_eq!(json["type"], "error");
+        assert_eq!(json["ref"], "c1");
+        assert_eq!(json["code"], "forbidden");
+    }
+
+    #[test]
+    fn unknown_types_and_fields_are_refused() {
+        for bad in [
+            serde_json::json!({ "type": "shout", "team_id": TeamId::new() }),
+            serde_json::json!({ "type": "join_team" }),
+            serde_json::json!({ "type": "join_team", "team_id": TeamId::new(), "extra": 1 }),
+            serde_json::json!({ "team_id": TeamId::new() }),
+        ] {
+            assert!(serde_json::from_value::<ClientMessage>(bad.clone()).is_err(), "{bad}");
+        }
+    }
+}
