@@ -6,6 +6,7 @@ mod documents;
 mod http_surface;
 mod messages;
 mod projects;
+mod realtime;
 mod restart;
 mod route_guards;
 mod teams;

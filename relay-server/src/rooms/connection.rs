@@ -99,6 +99,15 @@ pub async fn serve(state: AppState, user: UserId, socket: WebSocket) {
         }
     };
     if let Some(Close { code, reason }) = close {
+        // Deliver what was already queued (the error frames explaining a policy close), except to a
+        // client that was closed for not reading.
+        if code != close_code::AGAIN {
+            while let Ok(text) = outgoing.try_recv() {
+                if sink.send(Message::Text(text)).await.is_err() {
+                    break;
+                }
+            }
+        }
         let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
         if let Err(e) = sink.send(Message::Close(Some(frame))).await {
             tracing::debug!(error = %e, "close frame not delivered");
