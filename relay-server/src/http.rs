@@ -11,6 +11,7 @@ mod ops;
 mod projects;
 pub mod rate_limit;
 mod realtime;
+mod sync;
 mod teams;
 
 use std::time::Duration;
@@ -67,6 +68,7 @@ fn protected_api() -> OpenApiRouter<AppState> {
         .merge(projects::routes())
         .merge(messages::routes())
         .merge(realtime::routes())
+        .merge(sync::routes())
 }
 
 /// The OpenAPI document, generated from the same route declarations the router serves.

@@ -16,6 +16,7 @@ pub mod messages;
 pub mod metrics;
 pub mod projects;
 pub mod rooms;
+pub mod sync;
 pub mod teams;
 pub mod validate;
 
@@ -42,6 +43,7 @@ pub struct AppState {
     pub limits: http::rate_limit::RateLimits,
     pub access: access::Access,
     pub rooms: rooms::RoomsHandle,
+    pub sync: sync::SyncServer,
     /// Cancelled when the relay stops; long-lived connections end on it.
     pub shutdown: CancellationToken,
     /// Every upgraded connection, so shutdown can wait for them to close.
@@ -91,6 +93,7 @@ pub async fn run(
         tracing::warn!("some connections did not close within 5 s");
     }
     pruner.abort();
+    state.sync.stop().await;
     if let Err(e) = hub.await {
         tracing::error!(error = %e, "rooms hub ended abnormally");
     }
@@ -110,12 +113,17 @@ async fn build_state(
     let db = db::connect(&config.data_dir.join("relay.db")).await?;
     db::MIGRATOR.run(&db).await?;
     let keys = auth::SigningKeys::load_or_create(&config.data_dir)?;
+    let access = access::Access::new(db.clone());
+    let sync = sync::SyncServer::start(db.clone(), access.clone())
+        .await
+        .map_err(|e| RelayError::Config(format!("document sync did not start: {e}")))?;
     let tokens = Arc::new(TokenService::new(&keys, config.issuer(), config.access_token_ttl()));
     let limits = http::rate_limit::RateLimits::new(&config, tokens.clone()).map_err(RelayError::Config)?;
     Ok(AppState {
         metrics: Arc::new(metrics::Metrics::new(db.clone())),
-        access: access::Access::new(db.clone()),
+        access,
         rooms,
+        sync,
         shutdown,
         connections: TaskTracker::new(),
         db,

@@ -9,4 +9,5 @@ mod projects;
 mod realtime;
 mod restart;
 mod route_guards;
+mod sync;
 mod teams;

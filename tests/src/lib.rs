@@ -242,3 +242,32 @@ pub fn assert_error(status: StatusCode, body: &Value, expected_status: StatusCod
 pub fn document_url(n: u8) -> String {
     teamflow_protocol::DocumentUrl::from_bytes([n; 16]).to_string()
 }
+
+/// A document-sync client for `client`'s user, online with the relay.
+pub async fn sync_client(relay: &TestRelay, client: &Client, device: &str) -> teamflow_sync::SyncClient {
+    let user = client.user_id().await.parse().expect("user id");
+    let token = client.token.clone().expect("signed in");
+    let (_keep, token) = tokio::sync::watch::channel(token);
+    let config = teamflow_sync::ClientConfig::new(relay.url(""), user, device);
+    let mut sync = teamflow_sync::SyncClient::in_memory(config, token).await;
+    sync.go_online().await.expect("online");
+    sync
+}
+
+/// Waits (up to [`socket::PATIENCE`]) until the document's text satisfies `done`; answers the text.
+pub async fn text_when(handle: &teamflow_sync::samod::DocHandle, done: impl Fn(&str) -> bool) -> String {
+    use futures::StreamExt;
+    let mut changes = Box::pin(handle.changes());
+    let deadline = tokio::time::Instant::now() + socket::PATIENCE;
+    loop {
+        let text = teamflow_sync::read_text(handle);
+        if done(&text) {
+            return text;
+        }
+        match tokio::time::timeout_at(deadline, changes.next()).await {
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("document stopped; text was {text:?}"),
+            Err(_) => panic!("document never reached the expected state; text is {text:?}"),
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! `GET /sync`: the automerge-repo WebSocket. Authenticated before the upgrade; the peer id the client
+//! will announce must name the token's user.
+
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde::Deserialize;
+use teamflow_protocol::ErrorBody;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::extract::authenticate;
+use crate::error::ApiError;
+use crate::{AppState, sync};
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(sync_socket))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SyncParams {
+    /// The access token, for clients that cannot set an `Authorization` header (browsers, automerge-repo).
+    token: Option<String>,
+    /// The peer id the client announces in the sync handshake: `<user id>:<device name>`.
+    peer_id: Option<String>,
+}
+
+/// Upgrade to document sync (automerge-repo's binary WebSocket protocol; see docs/sync.md).
+#[utoipa::path(get, path = "/sync", tag = "sync", security(("bearer" = [])), params(SyncParams), responses(
+    (status = 101, description = "switching to the automerge-repo sync protocol"),
+    (status = 400, description = "not a WebSocket upgrade", body = ErrorBody),
+    (status = 401, body = ErrorBody),
+    (status = 422, description = "missing or foreign peer_id", body = ErrorBody),
+))]
+async fn sync_socket(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    params: Result<Query<SyncParams>, axum::extract::rejection::QueryRejection>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let params = params.map(|Query(p)| p).ok();
+    let user = authenticate(&state, &headers, params.as_ref().and_then(|p| p.token.as_deref()))?;
+    let peer = sync::expected_peer(user, params.as_ref().and_then(|p| p.peer_id.as_deref()).unwrap_or_default())?;
+    let upgrade = upgrade.map_err(|e| ApiError::Malformed(format!("this route needs a WebSocket upgrade: {e}")))?;
+    let connections = state.connections.clone();
+    Ok(upgrade.on_upgrade(move |socket| {
+        connections.track_future(async move { state.sync.serve(socket, peer, state.shutdown.clone()).await })
+    }))
+}

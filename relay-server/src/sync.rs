@@ -1,0 +1,125 @@
+//! Document sync on `/sync`: samod (automerge-repo's protocol) behind this one module, so an upgrade of
+//! samod touches only here.
+//!
+//! The relay keeps every document it is sent (in SQLite, `sync::storage`), never announces documents, and
+//! shares each one only as the SQL registry and team roles allow (`sync::policy`). A peer's identity is the
+//! user of its verified access token: the peer id it must use is `<user_id>:<device>`, and samod closes a
+//! connection whose handshake claims anything else.
+
+mod policy;
+mod storage;
+
+use axum::extract::ws::{Message, WebSocket};
+use futures::{SinkExt, StreamExt, TryStreamExt, future};
+use samod::{PeerId, Repo, Transport};
+use teamflow_protocol::UserId;
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+
+pub use policy::TeamSharePolicy;
+pub use storage::SqliteStorage;
+
+use crate::access::Access;
+use crate::error::ApiError;
+
+/// The relay's own peer id in every sync handshake.
+pub const RELAY_PEER_ID: &str = "teamflow-relay";
+
+/// The user a peer id speaks for: peer ids are `<user_id>` or `<user_id>:<anything>`.
+pub fn peer_user(peer: &str) -> Option<UserId> {
+    peer.split_once(':').map_or(peer, |(user, _)| user).parse().ok()
+}
+
+/// Checks a peer id a connecting client announces against the user its token names.
+pub fn expected_peer(user: UserId, peer: &str) -> Result<PeerId, ApiError> {
+    let valid_shape = !peer.is_empty() && peer.len() <= 200 && !peer.chars().any(char::is_control);
+    if !valid_shape || peer_user(peer) != Some(user) {
+        return Err(ApiError::field("peer_id", "must be `<your user id>:<device name>`"));
+    }
+    Ok(PeerId::from(peer))
+}
+
+/// The running sync server: a samod repo and the acceptor that upgraded sockets are handed to.
+#[derive(Clone)]
+pub struct SyncServer {
+    repo: Repo,
+    acceptor: samod::AcceptorHandle,
+}
+
+impl std::fmt::Debug for SyncServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncServer").finish_non_exhaustive()
+    }
+}
+
+impl SyncServer {
+    pub async fn start(db: sqlx::SqlitePool, access: Access) -> Result<Self, ApiError> {
+        let repo = Repo::build_tokio()
+            .with_peer_id(PeerId::from(RELAY_PEER_ID))
+            .with_storage(SqliteStorage::new(db))
+            .with_share_policy(TeamSharePolicy::new(access))
+            .load()
+            .await;
+        let url = url::Url::parse("teamflow-relay://sync").map_err(|e| ApiError::Internal(e.to_string()))?;
+        let acceptor = repo.make_acceptor(url).map_err(|_| ApiError::Internal("sync repo stopped".into()))?;
+        Ok(Self { repo, acceptor })
+    }
+
+    /// Serves one upgraded socket until it closes or `stop` is cancelled. The peer must introduce
+    /// itself as `peer` in the handshake, or samod drops the connection.
+    pub async fn serve(&self, socket: WebSocket, peer: PeerId, stop: CancellationToken) {
+        let (sink, stream) = socket.split();
+        // samod owns the transport from here on; this signal fires when it drops the inbound stream,
+        // which is how we learn the connection is over.
+        let (finished, on_finished) = oneshot::channel::<()>();
+        let incoming = stream
+            .take_until(stop.cancelled_owned())
+            .take_while(|message| future::ready(!matches!(message, Ok(Message::Close(_)))))
+            .try_filter_map(|message| {
+                future::ready(Ok(match message {
+                    Message::Binary(bytes) => Some(bytes.to_vec()),
+                    _ => None,
+                }))
+            })
+            .map(move |item| {
+                let _held_until_dropped = &finished;
+                item
+            });
+        let outgoing = sink.with(|bytes: Vec<u8>| future::ready(Ok::<_, axum::Error>(Message::Binary(bytes.into()))));
+        let transport = Transport::new(Box::pin(incoming), Box::pin(outgoing)).with_expected_peer_id(peer.clone());
+        if self.acceptor.accept(transport).is_err() {
+            tracing::warn!(peer = %peer, "sync connection refused: the repo has stopped");
+            return;
+        }
+        // Err means the sender was dropped, which is the signal itself.
+        on_finished.await.ok();
+        tracing::debug!(peer = %peer, "sync connection finished");
+    }
+
+    /// Stops the repo, flushing what it holds to storage.
+    pub async fn stop(&self) {
+        self.acceptor.close();
+        self.repo.stop().await;
+    }
+
+    pub fn repo(&self) -> &Repo {
+        &self.repo
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peer_ids_must_name_the_token_user() {
+        let user = UserId::new();
+        assert!(expected_peer(user, &format!("{user}:laptop")).is_ok());
+        assert!(expected_peer(user, &user.to_string()).is_ok());
+        let other = UserId::new();
+        for bad in [format!("{other}:laptop"), "laptop".into(), String::new(), format!("{user}:a\nb")] {
+            assert!(expected_peer(user, &bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(peer_user(RELAY_PEER_ID), None);
+    }
+}

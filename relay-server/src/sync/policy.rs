@@ -1,0 +1,97 @@
+//! Who may sync which document: the SharePolicy that turns the SQL registry and team roles into samod
+//! share decisions, and keeps them current on live connections.
+//!
+//! Members (and admins, owners) read and write; viewers read only; anyone else, including peers whose id
+//! names no user, is denied exactly as if the document did not exist. The relay never announces.
+
+use futures::Stream;
+use samod::{DocumentId, PeerId, ShareConfig};
+use teamflow_protocol::{Role, UserId};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::access::{Access, AccessChange};
+
+#[derive(Clone, Debug)]
+pub struct TeamSharePolicy {
+    access: Access,
+}
+
+impl TeamSharePolicy {
+    pub fn new(access: Access) -> Self {
+        Self { access }
+    }
+}
+
+/// What a role may do with a document of its team.
+pub(crate) fn config_for(role: Option<Role>) -> ShareConfig {
+    match role {
+        None => ShareConfig::none(),
+        Some(Role::Viewer) => ShareConfig::read_only().with_announce(false),
+        Some(_) => ShareConfig::read_write().with_announce(false),
+    }
+}
+
+impl TeamSharePolicy {
+    /// The decision now. Failures to look it up deny: access is never granted by accident.
+    async fn decide(&self, url: &str, user: Option<UserId>) -> ShareConfig {
+        let Some(user) = user else { return ShareConfig::none() };
+        let role = async {
+            let Some(team) = self.access.document_team(url).await? else { return Ok(None) };
+            self.access.role(team, user).await
+        };
+        match role.await {
+            Ok(role) => config_for(role),
+            Err(e) => {
+                tracing::error!(error = %e, url, %user, "share decision failed; denying");
+                ShareConfig::none()
+            }
+        }
+    }
+}
+
+impl samod::SharePolicy for TeamSharePolicy {
+    fn share(&self, doc_id: DocumentId, peer_id: PeerId) -> impl Stream<Item = ShareConfig> + Send + 'static {
+        let policy = self.clone();
+        let url = format!("automerge:{doc_id}");
+        let user = super::peer_user(peer_id.as_str());
+        // Subscribe before the first decision, so no change can slip between deciding and listening.
+        let changes = self.access.subscribe();
+        futures::stream::unfold((policy, url, user, changes, None::<ShareConfig>), |state| async move {
+            let (policy, url, user, mut changes, last) = state;
+            if last.is_none() {
+                let decision = policy.decide(&url, user).await;
+                return Some((decision, (policy, url, user, changes, Some(decision))));
+            }
+            loop {
+                let relevant = match changes.recv().await {
+                    Ok(AccessChange::Member { user: changed, .. }) => Some(changed) == user,
+                    Ok(AccessChange::Document { url: changed }) => changed == url,
+                    // Missed some: re-check rather than guess.
+                    Err(RecvError::Lagged(_)) => true,
+                    // The relay is stopping; the last decision stands until the connection closes.
+                    Err(RecvError::Closed) => return None,
+                };
+                if relevant {
+                    let decision = policy.decide(&url, user).await;
+                    if Some(decision) != last {
+                        return Some((decision, (policy, url, user, changes, Some(decision))));
+                    }
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_map_to_share_decisions() {
+        assert_eq!(config_for(None), ShareConfig::none());
+        assert_eq!(config_for(Some(Role::Viewer)), ShareConfig::read_only().with_announce(false));
+        for role in [Role::Member, Role::Admin, Role::Owner] {
+            assert_eq!(config_for(Some(role)), ShareConfig::read_write().with_announce(false));
+        }
+    }
+}

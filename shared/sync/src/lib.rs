@@ -1,0 +1,176 @@
+//! The client side of document sync: a samod repo that dials the relay's `/sync` endpoint, reconnecting
+//! with backoff, plus helpers to create, open and edit text documents and to exchange presence.
+//!
+//! This is the one module of the desktop side that knows samod; the headless node builds on it.
+
+mod dialer;
+mod presence;
+mod text;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use samod::{BackoffConfig, DialerHandle, DocHandle, PeerId, Repo};
+use teamflow_protocol::{DocumentUrl, UserId};
+use tokio::sync::watch;
+
+pub use dialer::RelayDialer;
+pub use presence::{Cursor, Presence};
+pub use samod;
+pub use text::{TEXT_FIELD, heads, read_text, splice_text};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("the sync repo has stopped")]
+    Stopped,
+    #[error("invalid relay URL: {0}")]
+    RelayUrl(String),
+    #[error("document: {0}")]
+    Automerge(#[from] automerge::AutomergeError),
+    #[error("{0} is not a document URL")]
+    DocumentUrl(String),
+}
+
+impl From<samod::Stopped> for SyncError {
+    fn from(_: samod::Stopped) -> Self {
+        SyncError::Stopped
+    }
+}
+
+/// Where to sync and as whom.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// The relay's base URL, `http://host:port` (or `https://`).
+    pub relay_url: String,
+    pub user: UserId,
+    /// Names this device; the peer id becomes `<user>:<device>`.
+    pub device: String,
+    /// Reconnection backoff.
+    pub backoff: BackoffConfig,
+}
+
+impl ClientConfig {
+    pub fn new(relay_url: impl Into<String>, user: UserId, device: impl Into<String>) -> Self {
+        Self {
+            relay_url: relay_url.into(),
+            user,
+            device: device.into(),
+            backoff: BackoffConfig {
+                initial_delay: Duration::from_millis(100),
+                max_delay: Duration::from_secs(10),
+                max_retries: None,
+            },
+        }
+    }
+
+    pub fn peer_id(&self) -> PeerId {
+        PeerId::from(format!("{}:{}", self.user, self.device))
+    }
+}
+
+/// A repo of documents on this device, synced with the relay while online.
+pub struct SyncClient {
+    repo: Repo,
+    config: ClientConfig,
+    token: watch::Receiver<String>,
+    dialer: Option<DialerHandle<std::convert::Infallible>>,
+}
+
+impl std::fmt::Debug for SyncClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncClient").field("peer", &self.config.peer_id()).field("online", &self.is_online()).finish()
+    }
+}
+
+impl SyncClient {
+    /// A client with documents in memory. `token` carries the current access token; replace its value when
+    /// the token is refreshed and the next reconnection uses it.
+    pub async fn in_memory(config: ClientConfig, token: watch::Receiver<String>) -> Self {
+        let repo = Repo::build_tokio().with_peer_id(config.peer_id()).load().await;
+        Self { repo, config, token, dialer: None }
+    }
+
+    /// A client over any samod storage (the desktop node passes its SQLite storage).
+    pub async fn with_storage<S: samod::storage::Storage>(
+        config: ClientConfig,
+        token: watch::Receiver<String>,
+        storage: S,
+    ) -> Self {
+        let repo = Repo::build_tokio().with_peer_id(config.peer_id()).with_storage(storage).load().await;
+        Self { repo, config, token, dialer: None }
+    }
+
+    /// Starts dialing the relay (and redialing with backoff whenever the link drops) and waits for the first
+    /// connection.
+    pub async fn go_online(&mut self) -> Result<(), SyncError> {
+        if self.dialer.is_none() {
+            let dialer = RelayDialer::new(&self.config, self.token.clone())?;
+            self.dialer = Some(self.repo.dial(self.config.backoff.clone(), Arc::new(dialer))?);
+        }
+        if let Some(dialer) = &self.dialer {
+            // An error here means the dialer gave up, which with unlimited retries only happens on stop.
+            dialer.established().await.map_err(|_| SyncError::Stopped)?;
+        }
+        Ok(())
+    }
+
+    /// Drops the link to the relay; documents stay editable locally.
+    pub fn go_offline(&mut self) {
+        if let Some(dialer) = self.dialer.take() {
+            dialer.close();
+        }
+    }
+
+    pub fn is_online(&self) -> bool {
+        self.dialer.as_ref().is_some_and(DialerHandle::is_connected)
+    }
+
+    /// Creates a text document (the `text` field holds `initial`).
+    pub async fn create_text(&self, initial: &str) -> Result<(DocumentUrl, DocHandle), SyncError> {
+        let doc = text::new_text_document(initial)?;
+        let handle = self.repo.create(doc).await?;
+        let url = document_url(&handle)?;
+        Ok((url, handle))
+    }
+
+    /// Finds a document locally or from the relay; `None` when nobody we may sync with has it.
+    pub async fn open(&self, url: &DocumentUrl) -> Result<Option<DocHandle>, SyncError> {
+        let id: samod::DocumentId = url.document_id().parse().map_err(|_| SyncError::DocumentUrl(url.to_string()))?;
+        Ok(self.repo.find(id).await?)
+    }
+
+    /// Resolves once the relay has every change this device made to the document so far; `false` when
+    /// offline (there is no relay to have them).
+    pub async fn synced_with_relay(&self, handle: &DocHandle) -> bool {
+        match self.dialer.as_ref().and_then(DialerHandle::connection_id) {
+            Some(connection) => {
+                handle.they_have_our_changes(connection).await;
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn repo(&self) -> &Repo {
+        &self.repo
+    }
+
+    pub fn peer_id(&self) -> PeerId {
+        self.config.peer_id()
+    }
+
+    pub fn user(&self) -> UserId {
+        self.config.user
+    }
+
+    pub async fn stop(mut self) {
+        self.go_offline();
+        self.repo.stop().await;
+    }
+}
+
+/// Our URL type for a samod handle.
+pub fn document_url(handle: &DocHandle) -> Result<DocumentUrl, SyncError> {
+    let url = format!("{}{}", DocumentUrl::PREFIX, handle.document_id());
+    url.parse().map_err(|_| SyncError::DocumentUrl(url))
+}

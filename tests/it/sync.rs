@@ -1,0 +1,225 @@
+//! Document sync through a real relay: samod clients co-edit, converge, work offline; the registry and team
+//! roles decide who gets what, live; presence flows only where the document does.
+
+use futures::StreamExt;
+use reqwest::StatusCode;
+use serde_json::json;
+use teamflow_sync::{Presence, heads, read_text, splice_text};
+use teamflow_tests::{Client, TestRelay, sync_client, text_when};
+
+struct Team {
+    relay: TestRelay,
+    alice: Client,
+    bob: Client,
+    id: String,
+}
+
+async fn team() -> Team {
+    let relay = TestRelay::start().await;
+    let alice = relay.user("alice").await;
+    let bob = relay.user("bob").await;
+    let id = alice.create_team("Docs").await;
+    alice.add_member(&id, "bob@example.test", "member").await;
+    Team { relay, alice, bob, id }
+}
+
+async fn register(client: &Client, team: &str, url: &teamflow_protocol::DocumentUrl) {
+    let (status, body) =
+        client.post(&format!("/api/teams/{team}/documents"), &json!({ "document_id": url, "title": "Notes" })).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+/// Creates a text document, registers it to the team and waits until the relay holds it: the relay never
+/// asks peers for documents, so a teammate can fetch it only from then on.
+async fn shared_document(
+    sync: &teamflow_sync::SyncClient,
+    owner: &Client,
+    team: &str,
+    text: &str,
+) -> (teamflow_protocol::DocumentUrl, teamflow_sync::samod::DocHandle) {
+    let (url, handle) = sync.create_text(text).await.expect("create");
+    register(owner, team, &url).await;
+    assert!(sync.synced_with_relay(&handle).await, "the relay has the document");
+    (url, handle)
+}
+
+#[tokio::test]
+async fn two_clients_coedit_one_document_and_converge() {
+    let t = team().await;
+    let alice = sync_client(&t.relay, &t.alice, "laptop").await;
+    let (url, a_doc) = shared_document(&alice, &t.alice, &t.id, "Hello").await;
+
+    let bob = sync_client(&t.relay, &t.bob, "desktop").await;
+    let b_doc = bob.open(&url).await.expect("open").expect("bob may read the team's document");
+    assert_eq!(text_when(&b_doc, |t| t == "Hello").await, "Hello");
+
+    // Concurrent edits at both ends of the text.
+    splice_text(&a_doc, 0, 0, "Oh, ").expect("edit");
+    splice_text(&b_doc, 5, 0, " world").expect("edit");
+    let expected = "Oh, Hello world";
+    text_when(&a_doc, |t| t == expected).await;
+    text_when(&b_doc, |t| t == expected).await;
+    assert!(alice.synced_with_relay(&a_doc).await && bob.synced_with_relay(&b_doc).await);
+    assert_eq!(heads(&a_doc), heads(&b_doc), "identical heads");
+}
+
+#[tokio::test]
+async fn an_offline_edit_merges_on_reconnect() {
+    let t = team().await;
+    let alice = sync_client(&t.relay, &t.alice, "laptop").await;
+    let (url, a_doc) = shared_document(&alice, &t.alice, &t.id, "abc").await;
+    let mut bob = sync_client(&t.relay, &t.bob, "desktop").await;
+    let b_doc = bob.open(&url).await.expect("open").expect("found");
+    text_when(&b_doc, |t| t == "abc").await;
+
+    bob.go_offline();
+    assert!(!bob.is_online());
+    splice_text(&b_doc, 3, 0, " (written on a plane)").expect("offline edit");
+    splice_text(&a_doc, 0, 0, ">> ").expect("online edit");
+    text_when(&a_doc, |t| t == ">> abc").await;
+    assert_eq!(read_text(&b_doc), "abc (written on a plane)", "bob saw nothing while offline");
+
+    bob.go_online().await.expect("back online");
+    let merged = ">> abc (written on a plane)";
+    text_when(&a_doc, |t| t == merged).await;
+    text_when(&b_doc, |t| t == merged).await;
+    assert_eq!(heads(&a_doc), heads(&b_doc));
+}
+
+#[tokio::test]
+async fn outsiders_and_unregistered_documents_get_nothing() {
+    let t = team().await;
+    let alice = sync_client(&t.relay, &t.alice, "laptop").await;
+    let (url, _a_doc) = shared_document(&alice, &t.alice, &t.id, "team secret").await;
+
+    let mallory_client = t.relay.user("mallory").await;
+    let mallory = sync_client(&t.relay, &mallory_client, "evil").await;
+    assert!(mallory.open(&url).await.expect("lookup").is_none(), "an outsider cannot read it");
+    let never_existed = teamflow_protocol::DocumentUrl::from_bytes([7; 16]);
+    assert!(mallory.open(&never_existed).await.expect("lookup").is_none());
+
+    // A document nobody registered is shared with no one, not even teammates.
+    let (private_url, private) = alice.create_text("draft").await.expect("create");
+    let bob = sync_client(&t.relay, &t.bob, "desktop").await;
+    assert!(bob.open(&private_url).await.expect("lookup").is_none());
+    // Once registered to the team, the same lookup succeeds.
+    register(&t.alice, &t.id, &private_url).await;
+    assert!(alice.synced_with_relay(&private).await);
+    let bob_again = sync_client(&t.relay, &t.bob, "desktop-2").await;
+    let found = bob_again.open(&private_url).await.expect("lookup").expect("registered now");
+    assert_eq!(text_when(&found, |t| t == "draft").await, "draft");
+}
+
+#[tokio::test]
+async fn a_viewer_reads_but_their_edits_reach_no_one() {
+    let t = team().await;
+    let viewer_client = t.relay.user("viewer").await;
+    t.alice.add_member(&t.id, "viewer@example.test", "viewer").await;
+    let alice = sync_client(&t.relay, &t.alice, "laptop").await;
+    let (url, a_doc) = shared_document(&alice, &t.alice, &t.id, "spec").await;
+    let viewer = sync_client(&t.relay, &viewer_client, "tablet").await;
+    let v_doc = viewer.open(&url).await.expect("open").expect("viewers read");
+    text_when(&v_doc, |t| t == "spec").await;
+
+    splice_text(&v_doc, 0, 0, "VANDAL ").expect("local edit is allowed");
+    splice_text(&a_doc, 4, 0, " v2").expect("edit");
+    // Alice's later edit reaches the viewer, so the link is live; the viewer's never reaches alice or bob.
+    text_when(&v_doc, |t| t.contains("v2")).await;
+    let bob = sync_client(&t.relay, &t.bob, "desktop").await;
+    let b_doc = bob.open(&url).await.expect("open").expect("found");
+    assert_eq!(text_when(&b_doc, |t| t == "spec v2").await, "spec v2");
+    assert_eq!(read_text(&a_doc), "spec v2");
+}
+
+#[tokio::test]
+async fn removing_a_member_stops_their_sync_on_the_live_connection() {
+    let t = team().await;
+    let carol_client = t.relay.user("carol").await;
+    t.alice.add_member(&t.id, "carol@example.test", "member").await;
+    let alice = sync_client(&t.relay, &t.alice, "laptop").await;
+    let (url, a_doc) = shared_document(&alice, &t.alice, &t.id, "v1").await;
+    let bob = sync_client(&t.relay, &t.bob, "desktop").await;
+    let b_doc = bob.open(&url).await.expect("open").expect("found");
+    let carol = sync_client(&t.relay, &carol_client, "phone").await;
+    let c_doc = carol.open(&url).await.expect("open").expect("found");
+    text_when(&b_doc, |t| t == "v1").await;
+    text_when(&c_doc, |t| t == "v1").await;
+
+    let bob_id = t.bob.user_id().await;
+    let (status, _) = t.alice.delete(&format!("/api/teams/{}/members/{bob_id}", t.id)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    splice_text(&b_doc, 2, 0, " INTRUDER").expect("bob edits locally");
+    splice_text(&a_doc, 2, 0, " secret").expect("edit");
+    // Carol, still a member, gets alice's edit: the relay has fanned it out to everyone still allowed.
+    text_when(&c_doc, |t| t == "v1 secret").await;
+    assert!(!read_text(&b_doc).contains("secret"), "the removed member gets no new content");
+    assert!(!read_text(&c_doc).contains("INTRUDER"), "and their edits reach no one");
+    // A fresh device of the removed user cannot fetch the document at all.
+    let bob_new_device = sync_client(&t.relay, &t.bob, "new-laptop").await;
+    assert!(bob_new_device.open(&url).await.expect("lookup").is_none());
+}
+
+#[tokio::test]
+async fn presence_reaches_peers_who_may_see_the_document() {
+    let t = team().await;
+    let alice = sync_client(&t.relay, &t.alice, "laptop").await;
+    let (url, a_doc) = shared_document(&alice, &t.alice, &t.id, "cursor here").await;
+    let bob = sync_client(&t.relay, &t.bob, "desktop").await;
+    let b_doc = bob.open(&url).await.expect("open").expect("found");
+    text_when(&b_doc, |t| t == "cursor here").await;
+    let mut seen = Box::pin(Presence::stream(&b_doc));
+    let mine = Presence {
+        user_id: alice.user(),
+        peer_id: alice.peer_id().to_string(),
+        name: "alice".into(),
+        color: "#e91e63".into(),
+        cursor: Some(teamflow_sync::Cursor { anchor: 0, head: 6 }),
+    };
+    // Ephemeral messages are not stored or retried, so send until one arrives.
+    let received = loop {
+        mine.broadcast(&a_doc);
+        if let Ok(Some(p)) = tokio::time::timeout(std::time::Duration::from_millis(200), seen.next()).await {
+            break p;
+        }
+    };
+    assert_eq!(received, mine);
+}
+
+#[tokio::test]
+async fn sync_upgrades_need_a_token_and_a_peer_id_of_ones_own() {
+    let t = team().await;
+    let ws = t.relay.url("/sync").replacen("http://", "ws://", 1);
+    let token = t.alice.token.clone().expect("token");
+    let alice_id = t.alice.user_id().await;
+    let bob_id = t.bob.user_id().await;
+    for (url, expected) in [
+        (format!("{ws}?peer_id={alice_id}:x"), StatusCode::UNAUTHORIZED),
+        (format!("{ws}?token=forged&peer_id={alice_id}:x"), StatusCode::UNAUTHORIZED),
+        (format!("{ws}?token={token}"), StatusCode::UNPROCESSABLE_ENTITY),
+        (format!("{ws}?token={token}&peer_id={bob_id}:x"), StatusCode::UNPROCESSABLE_ENTITY),
+    ] {
+        match tokio_tungstenite::connect_async(url.clone()).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status(), expected, "{url}")
+            }
+            other => panic!("{url}: expected a refusal, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn documents_survive_a_relay_restart() {
+    let t = team().await;
+    let alice = sync_client(&t.relay, &t.alice, "laptop").await;
+    let (url, _a_doc) = shared_document(&alice, &t.alice, &t.id, "durable words").await;
+    alice.stop().await;
+
+    let bob_client = t.bob.clone();
+    let dir = t.relay.stop().await;
+    let config = teamflow_tests::test_config(dir.path());
+    let relay = TestRelay::start_with(dir, config).await;
+    let bob_client = Client { base: relay.url(""), ..bob_client };
+    let bob = sync_client(&relay, &bob_client, "desktop").await;
+    let b_doc = bob.open(&url).await.expect("open").expect("the relay kept the document");
+    assert_eq!(text_when(&b_doc, |t| t == "durable words").await, "durable words");
+}
