@@ -4,6 +4,7 @@ mod accounts;
 mod analytics;
 mod documents;
 mod http_surface;
+mod interop;
 mod messages;
 mod projects;
 mod realtime;

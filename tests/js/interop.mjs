@@ -1,0 +1,38 @@
+// A stock automerge-repo client syncing with TeamFlow's relay. Driven by tests/it/interop.rs.
+//
+// usage: node interop.mjs <relay base ws url> <access token> <peer id> <document url> <append> <final marker>
+//
+// It finds the document through the relay, appends <append> to its `text`, then waits until the text
+// contains <final marker> (written by the Rust side) and reports the final text and heads. Every step is
+// one JSON line on stdout.
+import * as A from "@automerge/automerge";
+import { Repo } from "@automerge/automerge-repo";
+import { BrowserWebSocketClientAdapter } from "@automerge/automerge-repo-network-websocket";
+
+const [relay, token, peerId, documentUrl, append, finalMarker] = process.argv.slice(2);
+const say = (event) => process.stdout.write(JSON.stringify(event) + "\n");
+const fail = (message) => {
+  say({ event: "error", message });
+  process.exit(2);
+};
+setTimeout(() => fail("timed out"), 30_000).unref();
+
+const url = `${relay}/sync?token=${encodeURIComponent(token)}&peer_id=${encodeURIComponent(peerId)}`;
+const repo = new Repo({ network: [new BrowserWebSocketClientAdapter(url)], peerId });
+
+try {
+  const handle = await repo.find(documentUrl);
+  say({ event: "found", text: handle.doc().text });
+  handle.change((doc) => A.splice(doc, ["text"], doc.text.length, 0, append));
+  say({ event: "edited" });
+  await new Promise((resolve) => {
+    const check = () => handle.doc().text.includes(finalMarker) && resolve();
+    handle.on("change", check);
+    check();
+  });
+  const doc = handle.doc();
+  say({ event: "final", text: doc.text, heads: A.getHeads(doc) });
+  process.exit(0);
+} catch (error) {
+  fail(String(error?.stack ?? error));
+}
