@@ -22,6 +22,9 @@ pub use storage::SqliteStorage;
 use crate::access::Access;
 use crate::error::ApiError;
 
+/// A peer must finish the protocol handshake this soon after the upgrade, or the connection is closed.
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The relay's own peer id in every sync handshake.
 pub const RELAY_PEER_ID: &str = "teamflow-relay";
 
@@ -69,17 +72,21 @@ impl SyncServer {
     /// itself as `peer` in the handshake, or samod drops the connection.
     pub async fn serve(&self, socket: WebSocket, peer: PeerId, stop: CancellationToken) {
         let (sink, stream) = socket.split();
+        // Ends this connection alone: on relay shutdown, or when the handshake does not complete in time.
+        let close = stop.child_token();
         // samod owns the transport from here on; this signal fires when it drops the inbound stream,
         // which is how we learn the connection is over.
         let (finished, on_finished) = oneshot::channel::<()>();
         let incoming = stream
-            .take_until(stop.cancelled_owned())
+            .take_until(close.clone().cancelled_owned())
             .take_while(|message| future::ready(!matches!(message, Ok(Message::Close(_)))))
             .try_filter_map(|message| {
-                future::ready(Ok(match message {
-                    Message::Binary(bytes) => Some(bytes.to_vec()),
-                    _ => None,
-                }))
+                future::ready(match message {
+                    Message::Binary(bytes) => Ok(Some(bytes.to_vec())),
+                    // The protocol is binary; a text frame is a confused or hostile client.
+                    Message::Text(_) => Err(axum::Error::new("text frames are not part of the sync protocol")),
+                    Message::Ping(_) | Message::Pong(_) | Message::Close(_) => Ok(None),
+                })
             })
             .map(move |item| {
                 let _held_until_dropped = &finished;
@@ -87,9 +94,20 @@ impl SyncServer {
             });
         let outgoing = sink.with(|bytes: Vec<u8>| future::ready(Ok::<_, axum::Error>(Message::Binary(bytes.into()))));
         let transport = Transport::new(Box::pin(incoming), Box::pin(outgoing)).with_expected_peer_id(peer.clone());
-        if self.acceptor.accept(transport).is_err() {
-            tracing::warn!(peer = %peer, "sync connection refused: the repo has stopped");
-            return;
+        let connection = match self.acceptor.accept(transport) {
+            Ok(connection) => connection,
+            Err(_) => {
+                tracing::warn!(peer = %peer, "sync connection refused: the repo has stopped");
+                return;
+            }
+        };
+        match tokio::time::timeout(HANDSHAKE_TIMEOUT, connection.handshake_complete()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(reason)) => tracing::debug!(peer = %peer, ?reason, "sync connection ended before its handshake"),
+            Err(_) => {
+                tracing::info!(peer = %peer, "sync handshake not completed in time; closing");
+                close.cancel();
+            }
         }
         // Err means the sender was dropped, which is the signal itself.
         on_finished.await.ok();

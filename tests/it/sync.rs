@@ -223,3 +223,63 @@ async fn documents_survive_a_relay_restart() {
     let b_doc = bob.open(&url).await.expect("open").expect("the relay kept the document");
     assert_eq!(text_when(&b_doc, |t| t == "durable words").await, "durable words");
 }
+
+#[tokio::test]
+async fn garbage_on_a_sync_socket_ends_that_connection_only() {
+    use futures::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let t = team().await;
+    let alice = sync_client(&t.relay, &t.alice, "laptop").await;
+    let (url, a_doc) = shared_document(&alice, &t.alice, &t.id, "still fine").await;
+
+    let bob_id = t.bob.user_id().await;
+    let token = t.bob.token.clone().expect("token");
+    let ws = t.relay.url("/sync").replacen("http://", "ws://", 1);
+    for garbage in [
+        Message::binary(vec![0xff; 64]),
+        Message::binary(vec![0xa1, 0x64, 0x74, 0x79]),
+        Message::text("{\"type\":\"join\"}"),
+    ] {
+        let (mut socket, _) = tokio_tungstenite::connect_async(format!("{ws}?token={token}&peer_id={bob_id}:fuzz"))
+            .await
+            .expect("upgrade");
+        socket.send(garbage).await.ok();
+        // The relay drops the connection (or ignores the frame); either way it must keep serving others.
+        tokio::time::timeout(teamflow_tests::socket::PATIENCE, async {
+            while let Some(Ok(message)) = socket.next().await {
+                if message.is_close() {
+                    break;
+                }
+                socket.send(Message::binary(vec![0u8; 3])).await.ok();
+            }
+        })
+        .await
+        .expect("the relay ended the garbage connection");
+    }
+    let bob = sync_client(&t.relay, &t.bob, "desktop").await;
+    let b_doc = bob.open(&url).await.expect("open").expect("found");
+    assert_eq!(text_when(&b_doc, |t| t == "still fine").await, "still fine");
+    splice_text(&b_doc, 0, 0, "> ").expect("edit");
+    text_when(&a_doc, |t| t == "> still fine").await;
+}
+
+#[tokio::test]
+async fn a_peer_that_never_completes_the_handshake_is_dropped() {
+    let t = team().await;
+    let bob_id = t.bob.user_id().await;
+    let token = t.bob.token.clone().expect("token");
+    let ws = t.relay.url("/sync").replacen("http://", "ws://", 1);
+    let (mut silent, _) =
+        tokio_tungstenite::connect_async(format!("{ws}?token={token}&peer_id={bob_id}:silent")).await.expect("upgrade");
+    // Say nothing; the relay must not hold the socket forever (its handshake deadline is 5 s).
+    let ended = tokio::time::timeout(teamflow_tests::socket::PATIENCE, async {
+        loop {
+            match silent.next().await {
+                Some(Ok(message)) if !message.is_close() => continue,
+                _ => break,
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the silent connection was still open after the deadline");
+}
