@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use sqlx::SqlitePool;
+use teamflow_protocol::api::integrations::Service;
 use teamflow_protocol::api::teams::{Analytics, AnalyticsQuery, DayCount, ProjectStatus};
 use teamflow_protocol::{TeamId, UserId};
 use time::macros::format_description;
@@ -97,7 +98,31 @@ pub async fn team(db: &SqlitePool, team: TeamId, user: UserId, query: AnalyticsQ
         projects_by_status.insert(status, count);
     }
 
-    Ok(Analytics { from, to, messages_per_day, total_messages, active_members, member_count, projects_by_status })
+    let services: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT service, COUNT(*) FROM webhook_events
+         WHERE team_id = ? AND received_at >= ? AND received_at < ? GROUP BY service",
+    )
+    .bind(&team_id)
+    .bind(start)
+    .bind(end)
+    .fetch_all(db)
+    .await?;
+    let mut activity_by_service: BTreeMap<Service, i64> = Service::ALL.into_iter().map(|s| (s, 0)).collect();
+    for (service, count) in services {
+        let service = Service::try_from(service).map_err(|e| ApiError::Internal(e.to_string()))?;
+        activity_by_service.insert(service, count);
+    }
+
+    Ok(Analytics {
+        from,
+        to,
+        messages_per_day,
+        total_messages,
+        active_members,
+        member_count,
+        projects_by_status,
+        activity_by_service,
+    })
 }
 
 #[cfg(test)]

@@ -46,6 +46,11 @@ pub struct Config {
 
     #[command(flatten)]
     pub limits: Limits,
+
+    /// Whether stored webhook events are processed. Always on in the binary; tests turn it off to hold
+    /// events in the acknowledged-but-unprocessed state a crash can leave them in.
+    #[arg(skip = true)]
+    pub process_webhooks: bool,
 }
 
 /// Tunable limits; the defaults suit a team's relay on a small machine.

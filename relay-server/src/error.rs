@@ -30,6 +30,10 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("{0}")]
     ServiceUnavailable(&'static str),
+    #[error("the webhook signature did not verify")]
+    InvalidSignature,
+    #[error("webhooks from this service are not supported")]
+    ServiceNotSupported,
     /// Anything the caller cannot fix. The source is logged; the client sees only `internal`.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -56,6 +60,8 @@ impl ApiError {
             ApiError::PayloadTooLarge => ErrorCode::PayloadTooLarge,
             ApiError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
             ApiError::ServiceUnavailable(_) => ErrorCode::ServiceUnavailable,
+            ApiError::InvalidSignature => ErrorCode::InvalidSignature,
+            ApiError::ServiceNotSupported => ErrorCode::ServiceNotSupported,
             ApiError::Database(_) | ApiError::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -72,6 +78,8 @@ impl ApiError {
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::InvalidSignature => StatusCode::UNAUTHORIZED,
+            ApiError::ServiceNotSupported => StatusCode::NOT_FOUND,
             ApiError::Database(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

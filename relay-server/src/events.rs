@@ -1,5 +1,6 @@
 //! Domain events, published after their transaction commits: the cache learns first, then live rooms.
 
+use teamflow_protocol::api::integrations::ActivityItem;
 use teamflow_protocol::api::messages::Message;
 use teamflow_protocol::api::teams::{DocumentEntry, Project};
 use teamflow_protocol::{ProjectId, Role, TeamId, UserId};
@@ -27,6 +28,7 @@ pub enum Event {
         members: Vec<UserId>,
     },
     DocumentRegistered(DocumentEntry),
+    Activity(ActivityItem),
 }
 
 impl Event {
@@ -55,7 +57,7 @@ impl AppState {
             Event::DocumentRegistered(entry) => {
                 self.access.apply(AccessChange::Document { url: entry.document_id.to_string() }).await;
             }
-            Event::MessagePosted(_) | Event::ProjectUpdated(_) | Event::ProjectDeleted { .. } => {}
+            Event::MessagePosted(_) | Event::ProjectUpdated(_) | Event::ProjectDeleted { .. } | Event::Activity(_) => {}
         }
         self.rooms.publish(event).await;
     }

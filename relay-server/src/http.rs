@@ -13,6 +13,7 @@ pub mod rate_limit;
 mod realtime;
 mod sync;
 mod teams;
+mod webhooks;
 
 use std::time::Duration;
 
@@ -60,6 +61,11 @@ fn public_api() -> OpenApiRouter<AppState> {
     auth::public_routes()
 }
 
+/// Webhook receivers: no token (the signature authenticates), their own body limit.
+fn webhook_api() -> OpenApiRouter<AppState> {
+    webhooks::receivers()
+}
+
 /// Routes behind an access token.
 fn protected_api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -69,6 +75,7 @@ fn protected_api() -> OpenApiRouter<AppState> {
         .merge(messages::routes())
         .merge(realtime::routes())
         .merge(sync::routes())
+        .merge(webhooks::routes())
 }
 
 /// The OpenAPI document, generated from the same route declarations the router serves.
@@ -76,6 +83,7 @@ pub fn openapi() -> OpenApi {
     OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())
         .merge(public_api())
         .merge(protected_api())
+        .merge(webhook_api())
         .split_for_parts()
         .1
 }
@@ -83,10 +91,12 @@ pub fn openapi() -> OpenApi {
 pub fn router(state: AppState) -> Router {
     let (public, _) = public_api().split_for_parts();
     let (protected, _) = protected_api().split_for_parts();
+    let (receivers, _) = webhook_api().split_for_parts();
     let api = protected
         .merge(public.layer(state.limits.auth_layer()))
-        .layer(state.limits.api_layer())
-        .layer(DefaultBodyLimit::max(state.config.limits.max_body_bytes));
+        .layer(DefaultBodyLimit::max(state.config.limits.max_body_bytes))
+        .merge(receivers)
+        .layer(state.limits.api_layer());
     let request_id = HeaderName::from_static("x-request-id");
 
     Router::new()

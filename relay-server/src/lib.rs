@@ -19,6 +19,7 @@ pub mod rooms;
 pub mod sync;
 pub mod teams;
 pub mod validate;
+pub mod webhooks;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -44,6 +45,9 @@ pub struct AppState {
     pub access: access::Access,
     pub rooms: rooms::RoomsHandle,
     pub sync: sync::SyncServer,
+    pub webhooks: webhooks::Queue,
+    /// Where clients and webhook providers reach this relay, without a trailing slash.
+    pub public_url: Arc<str>,
     /// Cancelled when the relay stops; long-lived connections end on it.
     pub shutdown: CancellationToken,
     /// Every upgraded connection, so shutdown can wait for them to close.
@@ -77,11 +81,12 @@ pub async fn run(
 ) -> Result<(), RelayError> {
     let shutdown_token = CancellationToken::new();
     let (rooms, hub) = rooms::spawn_hub(shutdown_token.clone());
-    let state = build_state(config, rooms, shutdown_token.clone()).await?;
+    let addr = listener.local_addr().map_err(RelayError::Serve)?;
+    let state = build_state(config, addr, rooms, shutdown_token.clone()).await?;
+    let worker = webhooks::spawn_worker(state.clone());
     let app = http::router(state.clone());
     let pruner = spawn_limiter_pruning(state.limits.clone());
-    let addr = listener.local_addr().map_err(RelayError::Serve)?;
-    tracing::info!(%addr, public_url = %state.config.public_url(addr), "relay listening");
+    tracing::info!(%addr, public_url = %state.public_url, "relay listening");
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await
@@ -93,6 +98,9 @@ pub async fn run(
         tracing::warn!("some connections did not close within 5 s");
     }
     pruner.abort();
+    if let Err(e) = worker.await {
+        tracing::error!(error = %e, "webhook worker ended abnormally");
+    }
     state.sync.stop().await;
     if let Err(e) = hub.await {
         tracing::error!(error = %e, "rooms hub ended abnormally");
@@ -104,6 +112,7 @@ pub async fn run(
 
 async fn build_state(
     config: Config,
+    addr: SocketAddr,
     rooms: rooms::RoomsHandle,
     shutdown: CancellationToken,
 ) -> Result<AppState, RelayError> {
@@ -124,6 +133,8 @@ async fn build_state(
         access,
         rooms,
         sync,
+        webhooks: webhooks::Queue::default(),
+        public_url: config.public_url(addr).into(),
         shutdown,
         connections: TaskTracker::new(),
         db,

@@ -133,6 +133,10 @@ impl RoomsHandle {
                 self.broadcast(team, &changed, None).await;
             }
             Event::TeamDeleted { team, .. } => self.send(Command::CloseTeam { team }).await,
+            Event::Activity(item) => {
+                let team = item.team_id;
+                self.broadcast(team, &ServerMessage::Activity { item }, None).await;
+            }
             Event::DocumentRegistered(_) => {}
         }
     }

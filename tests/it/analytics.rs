@@ -41,6 +41,8 @@ async fn analytics_count_what_happened_in_the_range() {
         json!({ "planned": 0, "active": 2, "paused": 0, "completed": 1, "archived": 0 })
     );
 
+    assert_eq!(report["activity_by_service"], json!({ "github": 0, "slack": 0, "trello": 0 }));
+
     let (_, past) = bob.get(&format!("/api/teams/{team}/analytics?from=2020-01-01&to=2020-01-31")).await;
     assert_eq!(past["total_messages"], 0);
     assert_eq!(past["messages_per_day"].as_array().map(Vec::len), Some(31));

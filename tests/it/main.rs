@@ -12,3 +12,4 @@ mod restart;
 mod route_guards;
 mod sync;
 mod teams;
+mod webhooks;

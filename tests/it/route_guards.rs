@@ -31,6 +31,7 @@ fn sample_body(method: &Method, template: &str) -> Option<Value> {
         }),
         ("POST", "/api/teams/{team_id}/messages") => json!({ "client_id": "guard", "content": "hi" }),
         ("POST", "/api/teams/{team_id}/documents") => json!({ "document_id": document_url(42), "title": "Doc" }),
+        ("POST", "/api/teams/{team_id}/integrations") => json!({ "service": "github" }),
         _ => return None,
     };
     Some(body)
@@ -84,6 +85,7 @@ impl Fixture {
             .replace("{team_id}", &self.team)
             .replace("{project_id}", &self.project)
             .replace("{user_id}", &self.owner_id)
+            .replace("{integration_id}", "no-such-integration")
     }
 }
 

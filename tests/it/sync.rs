@@ -148,15 +148,17 @@ async fn removing_a_member_stops_their_sync_on_the_live_connection() {
     let bob_id = t.bob.user_id().await;
     let (status, _) = t.alice.delete(&format!("/api/teams/{}/members/{bob_id}", t.id)).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
+    // A fresh device of the removed user cannot fetch the document at all. Its connect-and-ask round trip
+    // also outlasts the re-decision the relay makes for bob's live connection, which is asynchronous.
+    let bob_new_device = sync_client(&t.relay, &t.bob, "new-laptop").await;
+    assert!(bob_new_device.open(&url).await.expect("lookup").is_none());
+
     splice_text(&b_doc, 2, 0, " INTRUDER").expect("bob edits locally");
     splice_text(&a_doc, 2, 0, " secret").expect("edit");
     // Carol, still a member, gets alice's edit: the relay has fanned it out to everyone still allowed.
     text_when(&c_doc, |t| t == "v1 secret").await;
     assert!(!read_text(&b_doc).contains("secret"), "the removed member gets no new content");
     assert!(!read_text(&c_doc).contains("INTRUDER"), "and their edits reach no one");
-    // A fresh device of the removed user cannot fetch the document at all.
-    let bob_new_device = sync_client(&t.relay, &t.bob, "new-laptop").await;
-    assert!(bob_new_device.open(&url).await.expect("lookup").is_none());
 }
 
 #[tokio::test]

@@ -17,6 +17,10 @@ pub enum ErrorCode {
     UnsupportedMediaType,
     MethodNotAllowed,
     ServiceUnavailable,
+    /// A webhook's signature did not verify (or was missing, or stale).
+    InvalidSignature,
+    /// A webhook for a service the relay does not integrate with.
+    ServiceNotSupported,
     Internal,
 }
 
@@ -33,6 +37,8 @@ impl ErrorCode {
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::ServiceUnavailable => "service_unavailable",
+            ErrorCode::InvalidSignature => "invalid_signature",
+            ErrorCode::ServiceNotSupported => "service_not_supported",
             ErrorCode::Internal => "internal",
         }
     }

@@ -37,4 +37,4 @@ macro_rules! try_from_name {
     )*};
 }
 
-try_from_name!(Role, api::teams::ProjectStatus, api::messages::MessageKind);
+try_from_name!(Role, api::teams::ProjectStatus, api::messages::MessageKind, api::integrations::Service);

@@ -110,6 +110,10 @@ pub enum ServerMessage {
         team_id: TeamId,
         user_id: UserId,
     },
+    /// Something happened in a connected service (a push, a card moved, ...).
+    Activity {
+        item: crate::api::integrations::ActivityItem,
+    },
     /// The recipient lost access to the team (removed, or role lowered): no more of its traffic.
     AccessRevoked {
         team_id: TeamId,

@@ -195,6 +195,8 @@ pub struct Analytics {
     pub member_count: i64,
     /// Every status, zero-filled.
     pub projects_by_status: BTreeMap<ProjectStatus, i64>,
+    /// Webhook events received in the range, per service, zero-filled.
+    pub activity_by_service: BTreeMap<crate::api::integrations::Service, i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,0 +1,111 @@
+//! Integrations (GitHub, Slack, Trello webhooks) and the activity they produce.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::{TeamId, UserId};
+
+/// A service that can post events into a team.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Service {
+    Github,
+    Slack,
+    Trello,
+}
+
+impl Service {
+    pub const ALL: [Service; 3] = [Service::Github, Service::Slack, Service::Trello];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Service::Github => "github",
+            Service::Slack => "slack",
+            Service::Trello => "trello",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Service> {
+        Service::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+/// `POST /api/teams/{team_id}/integrations`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct IntegrationInput {
+    pub service: Service,
+    /// GitHub: optional (generated when absent). Slack: the workspace's signing secret. Trello: the app secret.
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// Slack only: also post each Slack message into the team's chat.
+    #[serde(default)]
+    pub mirror_to_chat: bool,
+}
+
+/// An integration as listed: never with its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Integration {
+    pub id: String,
+    pub team_id: TeamId,
+    pub service: Service,
+    /// What to paste into the provider's webhook settings.
+    pub webhook_url: String,
+    pub mirror_to_chat: bool,
+    pub created_by: UserId,
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub created_at: OffsetDateTime,
+}
+
+/// The answer to creating an integration: the only time its secret is shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct IntegrationCreated {
+    pub id: String,
+    pub service: Service,
+    pub webhook_url: String,
+    pub secret: String,
+}
+
+/// One readable line of team activity, made from a webhook event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ActivityItem {
+    pub id: String,
+    pub team_id: TeamId,
+    /// Position in the team's activity, increasing.
+    pub seq: i64,
+    pub service: Service,
+    /// The provider's event type, e.g. `push`, `pull_request`, `event_callback`, `updateCard`.
+    pub event_type: String,
+    /// e.g. "alice pushed 3 commits to main".
+    pub summary: String,
+    pub url: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub created_at: OffsetDateTime,
+}
+
+/// `GET /api/teams/{team_id}/activity?before=&limit=`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[serde(deny_unknown_fields)]
+pub struct ActivityQuery {
+    /// Only items with a `seq` below this.
+    pub before: Option<i64>,
+    /// 1 to 100 (default 50), clamped.
+    pub limit: Option<i64>,
+}
+
+/// Newest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ActivityPage {
+    pub items: Vec<ActivityItem>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_before: Option<i64>,
+}
