@@ -41,6 +41,33 @@ pub fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
 }
 
+/// Newest-first keyset paging by a `seq` column: page sizes are clamped to 1..=100 (default 50), and a query
+/// fetches one row more than it returns ([`Page::fetch`]) to learn whether an older page exists.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub limit: i64,
+}
+
+impl Page {
+    pub fn new(limit: Option<i64>) -> Self {
+        Self { limit: limit.unwrap_or(50).clamp(1, 100) }
+    }
+
+    /// How many rows the query should ask for.
+    pub fn fetch(self) -> i64 {
+        self.limit + 1
+    }
+
+    /// Keeps the page's rows and answers the `before` cursor of the next (older) page, if any.
+    pub fn split<T>(self, mut rows: Vec<T>, seq: impl Fn(&T) -> i64) -> (Vec<T>, Option<i64>) {
+        let limit = usize::try_from(self.limit).unwrap_or(usize::MAX);
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let next_before = if more { rows.last().map(seq) } else { None };
+        (rows, next_before)
+    }
+}
+
 /// Timestamps are stored as Unix milliseconds: compact, and range queries stay simple.
 pub fn now_ms() -> i64 {
     to_ms(OffsetDateTime::now_utc())
@@ -57,6 +84,17 @@ pub fn from_ms(ms: i64) -> OffsetDateTime {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pages_clamp_and_find_the_next_cursor() {
+        assert_eq!(Page::new(None).limit, 50);
+        assert_eq!(Page::new(Some(0)).limit, 1);
+        assert_eq!(Page::new(Some(1_000)).limit, 100);
+        let page = Page::new(Some(2));
+        assert_eq!(page.fetch(), 3);
+        assert_eq!(page.split(vec![9, 8, 7], |s| *s), (vec![9, 8], Some(8)));
+        assert_eq!(page.split(vec![9, 8], |s| *s), (vec![9, 8], None));
+    }
 
     #[test]
     fn milliseconds_round_trip() {

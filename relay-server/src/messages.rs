@@ -4,14 +4,12 @@ use sqlx::SqlitePool;
 use teamflow_protocol::api::messages::{Message, MessageKind, MessagePage, MessagesQuery, PostMessage};
 use teamflow_protocol::{MessageId, Role, TeamId, UserId};
 
-use crate::db::{from_ms, now_ms};
+use crate::db::{Page, from_ms, now_ms};
 use crate::error::ApiError;
 use crate::teams::{require, role_in};
 use crate::validate::{Lines, Validator};
 
 pub const MAX_CONTENT_CHARS: usize = 10_000;
-const DEFAULT_PAGE: i64 = 50;
-const MAX_PAGE: i64 = 100;
 
 #[derive(sqlx::FromRow)]
 struct MessageRow {
@@ -136,19 +134,16 @@ pub async fn latest_seq(db: &SqlitePool, team: TeamId) -> Result<i64, ApiError> 
 /// A page of messages, newest first, strictly older than `before` when given.
 pub async fn list(db: &SqlitePool, team: TeamId, user: UserId, query: MessagesQuery) -> Result<MessagePage, ApiError> {
     role_in(db, team, user).await?;
-    let limit = query.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+    let page = Page::new(query.limit);
     let rows: Vec<MessageRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{MESSAGE_SELECT} WHERE m.team_id = ? AND (? IS NULL OR m.seq < ?) ORDER BY m.seq DESC LIMIT ?"
     )))
     .bind(team.to_string())
     .bind(query.before)
     .bind(query.before)
-    .bind(limit + 1)
+    .bind(page.fetch())
     .fetch_all(db)
     .await?;
-    let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit;
-    let messages: Vec<Message> =
-        rows.into_iter().take(usize::try_from(limit).unwrap_or(usize::MAX)).map(Message::from).collect();
-    let next_before = if more { messages.last().map(|m| m.seq) } else { None };
-    Ok(MessagePage { messages, next_before })
+    let (rows, next_before) = page.split(rows, |m| m.seq);
+    Ok(MessagePage { messages: rows.into_iter().map(Message::from).collect(), next_before })
 }

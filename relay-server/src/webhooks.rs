@@ -24,7 +24,7 @@ use tokio::sync::Notify;
 pub use describe::{Description, describe};
 pub(crate) use worker::spawn_worker;
 
-use crate::db::{from_ms, now_ms};
+use crate::db::{Page, from_ms, now_ms};
 use crate::error::ApiError;
 use crate::teams::{require, role_in};
 use crate::validate::{Lines, Validator};
@@ -300,7 +300,7 @@ pub async fn activity(
     query: ActivityQuery,
 ) -> Result<ActivityPage, ApiError> {
     role_in(db, team, user).await?;
-    let limit = query.limit.unwrap_or(50).clamp(1, 100);
+    let page = Page::new(query.limit);
     let rows: Vec<ActivityRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{ACTIVITY_SELECT} WHERE team_id = ? AND processed_at IS NOT NULL AND (? IS NULL OR seq < ?)
          ORDER BY seq DESC LIMIT ?"
@@ -308,14 +308,11 @@ pub async fn activity(
     .bind(team.to_string())
     .bind(query.before)
     .bind(query.before)
-    .bind(limit + 1)
+    .bind(page.fetch())
     .fetch_all(db)
     .await?;
-    let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit;
-    let items: Vec<ActivityItem> =
-        rows.into_iter().take(usize::try_from(limit).unwrap_or(usize::MAX)).map(ActivityItem::from).collect();
-    let next_before = if more { items.last().map(|i| i.seq) } else { None };
-    Ok(ActivityPage { items, next_before })
+    let (rows, next_before) = page.split(rows, |a| a.seq);
+    Ok(ActivityPage { items: rows.into_iter().map(ActivityItem::from).collect(), next_before })
 }
 
 async fn activity_item(db: &SqlitePool, id: &str) -> Result<ActivityItem, ApiError> {

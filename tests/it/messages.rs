@@ -4,14 +4,11 @@ use std::collections::HashSet;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use teamflow_tests::{Client, TestRelay, assert_error};
+use teamflow_tests::{Client, TestRelay, TwoMemberTeam, assert_error};
 
-async fn team_with_member(relay: &TestRelay) -> (Client, Client, String) {
-    let alice = relay.user("alice").await;
-    let bob = relay.user("bob").await;
-    let team = alice.create_team("T").await;
-    alice.add_member(&team, "bob@example.test", "member").await;
-    (alice, bob, team)
+async fn team_with_member(relay: TestRelay) -> (TestRelay, Client, Client, String) {
+    let t = TwoMemberTeam::on(relay).await;
+    (t.relay, t.alice, t.bob, t.id)
 }
 
 fn seqs(page: &Value) -> Vec<i64> {
@@ -20,8 +17,7 @@ fn seqs(page: &Value) -> Vec<i64> {
 
 #[tokio::test]
 async fn a_retry_with_the_same_client_id_returns_the_original() {
-    let relay = TestRelay::start().await;
-    let (alice, _, team) = team_with_member(&relay).await;
+    let (_relay, alice, _, team) = team_with_member(TestRelay::start().await).await;
     let path = format!("/api/teams/{team}/messages");
     let body = json!({ "client_id": "c-1", "content": "hello", "kind": "text" });
     let (status, first) = alice.post(&path, &body).await;
@@ -39,8 +35,7 @@ async fn a_retry_with_the_same_client_id_returns_the_original() {
 
 #[tokio::test]
 async fn concurrent_retries_store_one_message() {
-    let relay = TestRelay::start().await;
-    let (alice, _, team) = team_with_member(&relay).await;
+    let (_relay, alice, _, team) = team_with_member(TestRelay::start().await).await;
     let path = format!("/api/teams/{team}/messages");
     let body = json!({ "client_id": "retry-storm", "content": "once", "kind": "markdown" });
     let attempts: Vec<_> = (0..16)
@@ -64,8 +59,7 @@ async fn concurrent_retries_store_one_message() {
 
 #[tokio::test]
 async fn concurrent_posts_get_gapless_distinct_sequence_numbers() {
-    let relay = TestRelay::start().await;
-    let (alice, bob, team) = team_with_member(&relay).await;
+    let (_relay, alice, bob, team) = team_with_member(TestRelay::start().await).await;
     let path = format!("/api/teams/{team}/messages");
     let posts: Vec<_> = (0..30)
         .map(|i| {
@@ -85,8 +79,7 @@ async fn concurrent_posts_get_gapless_distinct_sequence_numbers() {
 
 #[tokio::test]
 async fn pages_run_newest_first_and_limits_are_clamped() {
-    let relay = TestRelay::start().await;
-    let (alice, bob, team) = team_with_member(&relay).await;
+    let (_relay, alice, bob, team) = team_with_member(TestRelay::start().await).await;
     let path = format!("/api/teams/{team}/messages");
     for i in 1..=7 {
         let (status, _) = alice.post(&path, &json!({ "client_id": format!("p{i}"), "content": format!("#{i}") })).await;
@@ -111,8 +104,7 @@ async fn pages_run_newest_first_and_limits_are_clamped() {
 
 #[tokio::test]
 async fn bad_messages_and_viewers_are_refused() {
-    let relay = TestRelay::start().await;
-    let (alice, _, team) = team_with_member(&relay).await;
+    let (relay, alice, _, team) = team_with_member(TestRelay::start().await).await;
     let viewer = relay.user("viewer").await;
     alice.add_member(&team, "viewer@example.test", "viewer").await;
     let path = format!("/api/teams/{team}/messages");

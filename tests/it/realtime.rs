@@ -7,27 +7,15 @@ use std::io::{Read, Write};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use teamflow_tests::socket::{Ended, RoomSocket};
-use teamflow_tests::{Client, DataDir, TestRelay, test_config};
+use teamflow_tests::{Client, DataDir, TestRelay, TwoMemberTeam, test_config};
 use tokio_tungstenite::tungstenite::Message;
 
-struct Team {
-    relay: TestRelay,
-    alice: Client,
-    bob: Client,
-    id: String,
+async fn team() -> TwoMemberTeam {
+    TwoMemberTeam::start().await
 }
 
-async fn team() -> Team {
-    let relay = TestRelay::start().await;
-    team_on(relay).await
-}
-
-async fn team_on(relay: TestRelay) -> Team {
-    let alice = relay.user("alice").await;
-    let bob = relay.user("bob").await;
-    let id = alice.create_team("Live").await;
-    alice.add_member(&id, "bob@example.test", "member").await;
-    Team { relay, alice, bob, id }
+async fn team_on(relay: TestRelay) -> TwoMemberTeam {
+    TwoMemberTeam::on(relay).await
 }
 
 async fn socket(relay: &TestRelay, client: &Client) -> RoomSocket {
@@ -68,7 +56,7 @@ async fn joining_gives_the_team_state_and_outsiders_learn_nothing() {
     let t = team().await;
     let mut a = socket(&t.relay, &t.alice).await;
     let state = a.join(&t.id).await;
-    assert_eq!(state["team"]["name"], "Live");
+    assert_eq!(state["team"]["name"], "Team");
     assert_eq!(state["latest_seq"], 0);
     let members = state["members"].as_array().expect("members");
     let online: Vec<(&str, bool)> = members

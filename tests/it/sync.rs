@@ -5,22 +5,10 @@ use futures::StreamExt;
 use reqwest::StatusCode;
 use serde_json::json;
 use teamflow_sync::{Presence, heads, read_text, splice_text};
-use teamflow_tests::{Client, TestRelay, sync_client, text_when};
+use teamflow_tests::{Client, TestRelay, TwoMemberTeam, sync_client, text_when};
 
-struct Team {
-    relay: TestRelay,
-    alice: Client,
-    bob: Client,
-    id: String,
-}
-
-async fn team() -> Team {
-    let relay = TestRelay::start().await;
-    let alice = relay.user("alice").await;
-    let bob = relay.user("bob").await;
-    let id = alice.create_team("Docs").await;
-    alice.add_member(&id, "bob@example.test", "member").await;
-    Team { relay, alice, bob, id }
+async fn team() -> TwoMemberTeam {
+    TwoMemberTeam::start().await
 }
 
 async fn register(client: &Client, team: &str, url: &teamflow_protocol::DocumentUrl) {

@@ -271,3 +271,26 @@ pub async fn text_when(handle: &teamflow_sync::samod::DocHandle, done: impl Fn(&
         }
     }
 }
+
+/// A relay with a team ("Team") whose owner is alice and whose member is bob.
+#[derive(Debug)]
+pub struct TwoMemberTeam {
+    pub relay: TestRelay,
+    pub alice: Client,
+    pub bob: Client,
+    pub id: String,
+}
+
+impl TwoMemberTeam {
+    pub async fn start() -> Self {
+        Self::on(TestRelay::start().await).await
+    }
+
+    pub async fn on(relay: TestRelay) -> Self {
+        let alice = relay.user("alice").await;
+        let bob = relay.user("bob").await;
+        let id = alice.create_team("Team").await;
+        alice.add_member(&id, "bob@example.test", "member").await;
+        Self { relay, alice, bob, id }
+    }
+}
