@@ -7,7 +7,6 @@
 //! connection whose handshake claims anything else.
 
 mod policy;
-mod storage;
 
 use axum::extract::ws::{Message, WebSocket};
 use futures::{SinkExt, StreamExt, TryStreamExt, future};
@@ -17,7 +16,7 @@ use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 pub use policy::TeamSharePolicy;
-pub use storage::SqliteStorage;
+pub use teamflow_sync::SqliteStorage;
 
 use crate::access::Access;
 use crate::error::ApiError;

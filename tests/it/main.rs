@@ -6,6 +6,7 @@ mod documents;
 mod http_surface;
 mod interop;
 mod messages;
+mod node;
 mod projects;
 mod realtime;
 mod restart;

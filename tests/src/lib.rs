@@ -63,9 +63,14 @@ impl TestRelay {
     }
 
     /// A relay on `data_dir` with `config` (whose `data_dir` is overridden to match).
-    pub async fn start_with(data_dir: DataDir, mut config: Config) -> Self {
+    pub async fn start_with(data_dir: DataDir, config: Config) -> Self {
+        Self::start_at(data_dir, config, "127.0.0.1:0".parse().expect("addr")).await
+    }
+
+    /// Like `start_with`, on a given address: a restart on the port clients already know.
+    pub async fn start_at(data_dir: DataDir, mut config: Config, addr: SocketAddr) -> Self {
         config.data_dir = data_dir.path().to_owned();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(teamflow_relay::run(listener, config, async move {

@@ -5,6 +5,7 @@
 
 mod dialer;
 mod presence;
+mod storage;
 mod text;
 
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use tokio::sync::watch;
 pub use dialer::RelayDialer;
 pub use presence::{Cursor, Presence};
 pub use samod;
+pub use storage::SqliteStorage;
 pub use text::{TEXT_FIELD, heads, read_text, splice_text};
 
 #[derive(Debug, thiserror::Error)]

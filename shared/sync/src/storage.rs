@@ -1,4 +1,5 @@
-//! samod's `Storage` on the relay's SQLite database.
+//! samod's `Storage` on a SQLite database (the relay's, or a device's local store). The table it uses is
+//! created by [`SqliteStorage::MIGRATION`], which each owner includes in its own migrations.
 //!
 //! samod's trait cannot return errors, so a failing write is retried (with backoff, logged) until it
 //! succeeds: its future never completes on a write that did not happen, so samod never takes an
@@ -18,6 +19,10 @@ pub struct SqliteStorage {
 }
 
 impl SqliteStorage {
+    /// The schema this storage needs.
+    pub const MIGRATION: &'static str =
+        "CREATE TABLE IF NOT EXISTS sync_chunks (key TEXT PRIMARY KEY, data BLOB NOT NULL) STRICT;";
+
     pub fn new(db: SqlitePool) -> Self {
         Self { db }
     }
@@ -102,11 +107,15 @@ impl Storage for SqliteStorage {
 mod tests {
     use super::*;
 
-    async fn storage() -> (tempfile::TempDir, SqliteStorage) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let db = crate::db::connect(&dir.path().join("s.db")).await.expect("connect");
-        crate::db::MIGRATOR.run(&db).await.expect("migrate");
-        (dir, SqliteStorage::new(db))
+    async fn storage() -> SqliteStorage {
+        // One connection: each connection to `:memory:` would be a database of its own.
+        let db = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .expect("connect");
+        sqlx::query(SqliteStorage::MIGRATION).execute(&db).await.expect("migrate");
+        SqliteStorage::new(db)
     }
 
     fn key(parts: &[&str]) -> StorageKey {
@@ -115,7 +124,7 @@ mod tests {
 
     #[tokio::test]
     async fn put_load_overwrite_and_delete() {
-        let (_dir, s) = storage().await;
+        let s = storage().await;
         assert_eq!(s.load(key(&["doc", "snapshot"])).await, None);
         s.put(key(&["doc", "snapshot"]), vec![1, 2]).await;
         s.put(key(&["doc", "snapshot"]), vec![3]).await;
@@ -126,7 +135,7 @@ mod tests {
 
     #[tokio::test]
     async fn ranges_match_whole_components_only() {
-        let (_dir, s) = storage().await;
+        let s = storage().await;
         s.put(key(&["a", "b"]), vec![1]).await;
         s.put(key(&["a", "b", "c"]), vec![2]).await;
         s.put(key(&["a", "bc"]), vec![3]).await;

@@ -1,0 +1,85 @@
+//! The relay's REST API, typed with the protocol's bodies.
+
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use teamflow_protocol::ErrorBody;
+
+/// Why a call to the relay failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiFailure {
+    /// The relay could not be reached (or did not answer): worth retrying later.
+    #[error("the relay is unreachable: {0}")]
+    Unreachable(String),
+    /// The relay answered with an error; `code` is its stable machine code.
+    #[error("the relay refused ({status}): {code}: {message}")]
+    Refused { status: u16, code: String, message: String },
+}
+
+impl ApiFailure {
+    /// Whether trying again later could succeed (network trouble, rate limits, the relay's own faults).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ApiFailure::Unreachable(_) => true,
+            ApiFailure::Refused { status, .. } => *status == 429 || *status >= 500,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RelayApi {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl RelayApi {
+    pub fn new(base: &str) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .unwrap_or_default();
+        Self { http, base: base.trim_end_matches('/').to_owned() }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Calls `method path` with an optional JSON body and bearer token; decodes the answer as `T`.
+    pub async fn call<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&B>,
+    ) -> Result<T, ApiFailure> {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(|e| ApiFailure::Unreachable(e.to_string()))?;
+        let status = response.status();
+        if status.is_success() {
+            let bytes = response.bytes().await.map_err(|e| ApiFailure::Unreachable(e.to_string()))?;
+            let body = if bytes.is_empty() && status == StatusCode::NO_CONTENT { &b"null"[..] } else { &bytes[..] };
+            return serde_json::from_slice(body).map_err(|e| ApiFailure::Refused {
+                status: status.as_u16(),
+                code: "unreadable_answer".into(),
+                message: e.to_string(),
+            });
+        }
+        let text = response.text().await.unwrap_or_default();
+        Err(match serde_json::from_str::<ErrorBody>(&text) {
+            Ok(error) => ApiFailure::Refused {
+                status: status.as_u16(),
+                code: error.error.code.as_str().to_owned(),
+                message: error.error.message,
+            },
+            Err(_) => ApiFailure::Refused { status: status.as_u16(), code: "unknown".into(), message: text },
+        })
+    }
+}

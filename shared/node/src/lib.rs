@@ -1,0 +1,301 @@
+//! The desktop's headless node: everything the app does except drawing the window, so it runs and is
+//! tested without one (and backs the command-line client).
+//!
+//! This first slice holds the local store (SQLite, WAL, `synchronous=FULL`), sign-in with persisted
+//! credentials and access-token refresh, a cache for reading while offline, and the outbox: chat messages
+//! written offline are committed locally with a client id and delivered exactly once, in order, when the
+//! relay is reachable; a change the relay refuses is marked failed with its reason, never retried forever.
+
+mod api;
+mod credentials;
+mod outbox;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use teamflow_protocol::api::auth::{
+    AuthResponse, LoginRequest, MeResponse, RefreshRequest, RegisterRequest, TeamMembership, User,
+};
+use teamflow_protocol::api::messages::{Message, MessagePage};
+use teamflow_protocol::api::teams::{AddMember, Member, Team, TeamInput};
+use teamflow_protocol::{Role, TeamId};
+use tokio::sync::Mutex;
+
+pub use api::{ApiFailure, RelayApi};
+pub use outbox::{FlushReport, OutboxEntry, OutboxState};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Refresh the access token when it has less than this left.
+const REFRESH_MARGIN: Duration = Duration::from_secs(60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("not signed in")]
+    SignedOut,
+    #[error(transparent)]
+    Api(#[from] ApiFailure),
+    #[error("local store: {0}")]
+    Store(#[from] sqlx::Error),
+    #[error("local store migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("credentials at {path}: {source}")]
+    Credentials { path: PathBuf, source: std::io::Error },
+    #[error("local data is unreadable: {0}")]
+    Corrupt(String),
+}
+
+struct Session {
+    user: User,
+    refresh_token: String,
+    /// `None` until the first refresh after a restart.
+    access: Option<(String, Instant)>,
+}
+
+/// One device's node. Cheap to share behind an `Arc`; every method takes `&self`.
+pub struct Node {
+    db: SqlitePool,
+    data_dir: PathBuf,
+    api: RelayApi,
+    session: Mutex<Option<Session>>,
+    /// One delivery run at a time, so the outbox drains strictly in order.
+    flushing: Mutex<()>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("data_dir", &self.data_dir)
+            .field("relay", &self.api.base())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the app shows at a glance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    pub signed_in: bool,
+    pub pending: i64,
+    pub failed: i64,
+}
+
+impl Node {
+    /// Opens (creating if needed) the node's store in `data_dir`, restoring a previous sign-in.
+    pub async fn open(data_dir: &Path, relay_url: &str) -> Result<Node, NodeError> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|source| NodeError::Credentials { path: data_dir.to_owned(), source })?;
+        let options = SqliteConnectOptions::new()
+            .filename(data_dir.join("node.db"))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let db = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        MIGRATOR.run(&db).await?;
+        let node = Node {
+            db,
+            data_dir: data_dir.to_owned(),
+            api: RelayApi::new(relay_url),
+            session: Mutex::new(None),
+            flushing: Mutex::new(()),
+        };
+        node.restore().await?;
+        Ok(node)
+    }
+
+    async fn restore(&self) -> Result<(), NodeError> {
+        let Some(refresh_token) = credentials::load(&self.data_dir)? else { return Ok(()) };
+        let user: Option<String> = sqlx::query_scalar("SELECT user_json FROM account").fetch_optional(&self.db).await?;
+        let Some(user) = user else { return Ok(()) };
+        let user: User = serde_json::from_str(&user).map_err(|e| NodeError::Corrupt(e.to_string()))?;
+        *self.session.lock().await = Some(Session { user, refresh_token, access: None });
+        Ok(())
+    }
+
+    pub async fn sign_up(&self, email: &str, password: &str, display_name: &str) -> Result<User, NodeError> {
+        let body =
+            RegisterRequest { email: email.into(), password: password.into(), display_name: display_name.into() };
+        let auth: AuthResponse = self.api.call(Method::POST, "/api/auth/register", None, Some(&body)).await?;
+        self.start_session(auth).await
+    }
+
+    pub async fn sign_in(&self, email: &str, password: &str) -> Result<User, NodeError> {
+        let body = LoginRequest { email: email.into(), password: password.into() };
+        let auth: AuthResponse = self.api.call(Method::POST, "/api/auth/login", None, Some(&body)).await?;
+        self.start_session(auth).await
+    }
+
+    async fn start_session(&self, auth: AuthResponse) -> Result<User, NodeError> {
+        let user_json = serde_json::to_string(&auth.user).map_err(|e| NodeError::Corrupt(e.to_string()))?;
+        sqlx::query("INSERT INTO account (singleton, relay_url, user_json) VALUES (1, ?, ?) ON CONFLICT (singleton) DO UPDATE SET relay_url = excluded.relay_url, user_json = excluded.user_json")
+            .bind(self.api.base())
+            .bind(user_json)
+            .execute(&self.db)
+            .await?;
+        credentials::store(&self.data_dir, &auth.refresh_token)?;
+        let expires = Instant::now() + Duration::from_secs(auth.expires_in);
+        *self.session.lock().await = Some(Session {
+            user: auth.user.clone(),
+            refresh_token: auth.refresh_token,
+            access: Some((auth.access_token, expires)),
+        });
+        Ok(auth.user)
+    }
+
+    /// Signs out: revokes the sign-in on the relay when reachable, and forgets tokens and cached data here.
+    /// Unsent changes are dropped with them.
+    pub async fn sign_out(&self) -> Result<(), NodeError> {
+        if let Some(session) = self.session.lock().await.take() {
+            let body = RefreshRequest { refresh_token: session.refresh_token };
+            if let Err(e) =
+                self.api.call::<_, serde_json::Value>(Method::POST, "/api/auth/logout", None, Some(&body)).await
+            {
+                tracing::info!(error = %e, "could not revoke the sign-in on the relay; forgetting it locally");
+            }
+        }
+        credentials::remove(&self.data_dir)?;
+        let mut tx = self.db.begin().await?;
+        for table in ["account", "cached_teams", "cached_messages", "outbox", "sync_chunks"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}"))).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn user(&self) -> Option<User> {
+        self.session.lock().await.as_ref().map(|s| s.user.clone())
+    }
+
+    /// A valid access token, refreshing it first when it is missing or about to expire.
+    async fn access_token(&self) -> Result<String, NodeError> {
+        let mut session = self.session.lock().await;
+        let current = session.as_mut().ok_or(NodeError::SignedOut)?;
+        if let Some((token, expires)) = &current.access
+            && *expires > Instant::now() + REFRESH_MARGIN
+        {
+            return Ok(token.clone());
+        }
+        let body = RefreshRequest { refresh_token: current.refresh_token.clone() };
+        let auth: AuthResponse = match self.api.call(Method::POST, "/api/auth/refresh", None, Some(&body)).await {
+            Ok(auth) => auth,
+            Err(ApiFailure::Refused { status: 401, .. }) => {
+                // The sign-in was revoked (or its token reused elsewhere): the user must sign in again.
+                *session = None;
+                credentials::remove(&self.data_dir)?;
+                return Err(NodeError::SignedOut);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        // The old refresh token is spent: keep the new one before anything else can fail.
+        credentials::store(&self.data_dir, &auth.refresh_token)?;
+        current.refresh_token = auth.refresh_token;
+        let expires = Instant::now() + Duration::from_secs(auth.expires_in);
+        current.access = Some((auth.access_token.clone(), expires));
+        Ok(auth.access_token)
+    }
+
+    async fn authed<B: serde::Serialize + ?Sized, T: serde::de::DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<T, NodeError> {
+        let token = self.access_token().await?;
+        Ok(self.api.call(method, path, Some(&token), body).await?)
+    }
+
+    /// The user's teams: from the relay when reachable (refreshing the cache), else from the cache.
+    pub async fn teams(&self) -> Result<Vec<TeamMembership>, NodeError> {
+        match self.authed::<(), MeResponse>(Method::GET, "/api/me", None).await {
+            Ok(me) => {
+                let mut tx = self.db.begin().await?;
+                sqlx::query("DELETE FROM cached_teams").execute(&mut *tx).await?;
+                for team in &me.teams {
+                    let json = serde_json::to_string(team).map_err(|e| NodeError::Corrupt(e.to_string()))?;
+                    sqlx::query("INSERT INTO cached_teams (id, json) VALUES (?, ?)")
+                        .bind(team.id.to_string())
+                        .bind(json)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(me.teams)
+            }
+            Err(NodeError::Api(e)) if e.is_transient() => {
+                let rows: Vec<String> =
+                    sqlx::query_scalar("SELECT json FROM cached_teams ORDER BY id").fetch_all(&self.db).await?;
+                rows.iter().map(|j| serde_json::from_str(j).map_err(|e| NodeError::Corrupt(e.to_string()))).collect()
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Creates a team (needs the relay).
+    pub async fn create_team(&self, name: &str) -> Result<Team, NodeError> {
+        self.authed(Method::POST, "/api/teams", Some(&TeamInput { name: name.into() })).await
+    }
+
+    /// Adds someone with an account to a team (needs the relay).
+    pub async fn add_member(&self, team: TeamId, email: &str, role: Role) -> Result<Member, NodeError> {
+        let body = AddMember { email: email.into(), role };
+        self.authed(Method::POST, &format!("/api/teams/{team}/members"), Some(&body)).await
+    }
+
+    /// Removes someone from a team, or leaves it when `user` is oneself (needs the relay).
+    pub async fn remove_member(&self, team: TeamId, user: teamflow_protocol::UserId) -> Result<(), NodeError> {
+        let _: serde_json::Value =
+            self.authed::<(), _>(Method::DELETE, &format!("/api/teams/{team}/members/{user}"), None).await?;
+        Ok(())
+    }
+
+    /// The team's recent messages, oldest first: fetched from the relay when reachable (and cached), else
+    /// read from the cache.
+    pub async fn messages(&self, team: TeamId) -> Result<Vec<Message>, NodeError> {
+        match self.authed::<(), MessagePage>(Method::GET, &format!("/api/teams/{team}/messages?limit=100"), None).await
+        {
+            Ok(page) => {
+                let mut tx = self.db.begin().await?;
+                for message in &page.messages {
+                    cache_message(&mut tx, message).await?;
+                }
+                tx.commit().await?;
+            }
+            Err(NodeError::Api(e)) if e.is_transient() => {}
+            Err(e) => return Err(e),
+        }
+        let rows: Vec<String> = sqlx::query_scalar("SELECT json FROM cached_messages WHERE team_id = ? ORDER BY seq")
+            .bind(team.to_string())
+            .fetch_all(&self.db)
+            .await?;
+        rows.iter().map(|j| serde_json::from_str(j).map_err(|e| NodeError::Corrupt(e.to_string()))).collect()
+    }
+
+    pub async fn status(&self) -> Result<Status, NodeError> {
+        let (pending, failed): (i64, i64) = sqlx::query_as(
+            "SELECT COALESCE(SUM(state = 'pending'), 0), COALESCE(SUM(state = 'failed'), 0) FROM outbox",
+        )
+        .fetch_one(&self.db)
+        .await?;
+        Ok(Status { signed_in: self.session.lock().await.is_some(), pending, failed })
+    }
+
+    /// Closes the store, waiting for writes to finish.
+    pub async fn close(self) {
+        self.db.close().await;
+    }
+}
+
+pub(crate) async fn cache_message(tx: &mut sqlx::SqliteConnection, message: &Message) -> Result<(), NodeError> {
+    let json = serde_json::to_string(message).map_err(|e| NodeError::Corrupt(e.to_string()))?;
+    sqlx::query("INSERT INTO cached_messages (team_id, seq, json) VALUES (?, ?, ?) ON CONFLICT (team_id, seq) DO UPDATE SET json = excluded.json")
+        .bind(message.team_id.to_string())
+        .bind(message.seq)
+        .bind(json)
+        .execute(tx)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,149 @@
+//! The outbox: chat messages written while offline (or before delivery), committed locally first and
+//! delivered exactly once, in order, when the relay answers.
+//!
+//! Exactly once rests on the relay's idempotency: each entry carries a client id, and the relay returns the
+//! original message for a repeated one. An entry is removed only in the transaction that caches the
+//! relay's answer, so a crash at any point leaves it either pending (and safely re-sent) or delivered.
+
+use reqwest::Method;
+use teamflow_protocol::TeamId;
+use teamflow_protocol::api::messages::{Message, MessageKind, PostMessage};
+
+use crate::{ApiFailure, Node, NodeError, cache_message};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxState {
+    Pending,
+    /// The relay refused it for good; `error_code` and `error` say why.
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEntry {
+    pub client_id: String,
+    pub team_id: TeamId,
+    pub content: String,
+    pub state: OutboxState,
+    pub error_code: Option<String>,
+    pub error: Option<String>,
+}
+
+/// What one delivery run did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FlushReport {
+    pub delivered: usize,
+    pub failed: usize,
+    /// Still waiting (the relay was unreachable, or asked us to slow down).
+    pub pending: usize,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    position: i64,
+    client_id: String,
+    team_id: String,
+    body_json: String,
+    state: String,
+    error_code: Option<String>,
+    error: Option<String>,
+}
+
+impl Row {
+    fn entry(&self) -> Result<OutboxEntry, NodeError> {
+        let body: PostMessage = serde_json::from_str(&self.body_json).map_err(|e| NodeError::Corrupt(e.to_string()))?;
+        Ok(OutboxEntry {
+            client_id: self.client_id.clone(),
+            team_id: self.team_id.parse().map_err(|e: uuid::Error| NodeError::Corrupt(e.to_string()))?,
+            content: body.content,
+            state: if self.state == "failed" { OutboxState::Failed } else { OutboxState::Pending },
+            error_code: self.error_code.clone(),
+            error: self.error.clone(),
+        })
+    }
+}
+
+impl Node {
+    /// Queues a chat message (committed locally before this returns), then tries to deliver the queue.
+    /// Being offline is not an error: the message waits, and `status` counts it as pending.
+    pub async fn send_message(&self, team: TeamId, content: &str) -> Result<OutboxEntry, NodeError> {
+        let client_id = uuid::Uuid::now_v7().to_string();
+        let body = PostMessage { client_id: client_id.clone(), content: content.to_owned(), kind: MessageKind::Text };
+        let json = serde_json::to_string(&body).map_err(|e| NodeError::Corrupt(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO outbox (client_id, kind, team_id, body_json, created_at) VALUES (?, 'message', ?, ?, ?)",
+        )
+        .bind(&client_id)
+        .bind(team.to_string())
+        .bind(json)
+        .bind(time::OffsetDateTime::now_utc().unix_timestamp() * 1000)
+        .execute(&self.db)
+        .await?;
+        match self.flush().await {
+            Ok(_) | Err(NodeError::SignedOut) => {}
+            Err(e) => tracing::info!(error = %e, "message queued; delivery will be retried"),
+        }
+        Ok(OutboxEntry {
+            client_id,
+            team_id: team,
+            content: content.to_owned(),
+            state: OutboxState::Pending,
+            error_code: None,
+            error: None,
+        })
+    }
+
+    /// Everything not yet delivered, in order, with failed entries and their reasons.
+    pub async fn outbox(&self) -> Result<Vec<OutboxEntry>, NodeError> {
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT position, client_id, team_id, body_json, state, error_code, error FROM outbox ORDER BY position",
+        )
+        .fetch_all(&self.db)
+        .await?;
+        rows.iter().map(Row::entry).collect()
+    }
+
+    /// Delivers pending entries in order until the queue is empty or the relay stops answering.
+    pub async fn flush(&self) -> Result<FlushReport, NodeError> {
+        let _one_at_a_time = self.flushing.lock().await;
+        let mut report = FlushReport::default();
+        loop {
+            let next: Option<Row> = sqlx::query_as(
+                "SELECT position, client_id, team_id, body_json, state, error_code, error FROM outbox
+                 WHERE state = 'pending' ORDER BY position LIMIT 1",
+            )
+            .fetch_optional(&self.db)
+            .await?;
+            let Some(row) = next else { break };
+            let body: PostMessage =
+                serde_json::from_str(&row.body_json).map_err(|e| NodeError::Corrupt(e.to_string()))?;
+            let path = format!("/api/teams/{}/messages", row.team_id);
+            match self.authed::<_, Message>(Method::POST, &path, Some(&body)).await {
+                Ok(message) => {
+                    let mut tx = self.db.begin().await?;
+                    cache_message(&mut tx, &message).await?;
+                    sqlx::query("DELETE FROM outbox WHERE position = ?").bind(row.position).execute(&mut *tx).await?;
+                    tx.commit().await?;
+                    report.delivered += 1;
+                }
+                // Unreachable or busy: try later. A 401 is about the session, not the message: keep it too.
+                Err(NodeError::Api(failure)) if failure.is_transient() => break,
+                Err(NodeError::Api(ApiFailure::Refused { status: 401, .. })) => break,
+                Err(NodeError::Api(ApiFailure::Refused { code, message, .. })) => {
+                    tracing::warn!(client_id = row.client_id, code, "the relay refused a queued message");
+                    sqlx::query("UPDATE outbox SET state = 'failed', error_code = ?, error = ? WHERE position = ?")
+                        .bind(&code)
+                        .bind(&message)
+                        .bind(row.position)
+                        .execute(&self.db)
+                        .await?;
+                    report.failed += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let pending: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE state = 'pending'").fetch_one(&self.db).await?;
+        report.pending = usize::try_from(pending).unwrap_or(0);
+        Ok(report)
+    }
+}

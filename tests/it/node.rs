@@ -1,0 +1,131 @@
+//! The headless node against a real relay: sign-in that survives restarts, chat through the outbox
+//! delivered exactly once and in order after being offline, refused changes marked failed, offline reading.
+
+use teamflow_node::{Node, NodeError, OutboxState};
+use teamflow_protocol::api::messages::Message;
+use teamflow_protocol::{Role, TeamId};
+use teamflow_tests::{DataDir, TestRelay, test_config};
+
+async fn node(dir: &DataDir, relay: &TestRelay) -> Node {
+    Node::open(dir.path(), &relay.url("")).await.expect("open node")
+}
+
+/// Brings a stopped relay back on its old port, where the nodes expect it.
+async fn start_again(dir: DataDir, addr: std::net::SocketAddr) -> TestRelay {
+    let config = test_config(dir.path());
+    TestRelay::start_at(dir, config, addr).await
+}
+
+async fn alice_and_bob(relay: &TestRelay) -> (DataDir, Node, DataDir, Node, TeamId) {
+    let (a_dir, b_dir) = (DataDir::new(), DataDir::new());
+    let alice = node(&a_dir, relay).await;
+    let bob = node(&b_dir, relay).await;
+    alice.sign_up("alice@example.test", "correct horse", "Alice").await.expect("sign up");
+    bob.sign_up("bob@example.test", "battery staple", "Bob").await.expect("sign up");
+    let team = alice.create_team("Node").await.expect("team").id;
+    alice.add_member(team, "bob@example.test", Role::Member).await.expect("add bob");
+    (a_dir, alice, b_dir, bob, team)
+}
+
+fn contents(messages: &[Message]) -> Vec<&str> {
+    messages.iter().map(|m| m.content.as_str()).collect()
+}
+
+#[tokio::test]
+async fn two_nodes_chat_through_the_relay() {
+    let relay = TestRelay::start().await;
+    let (_a, alice, _b, bob, team) = alice_and_bob(&relay).await;
+    alice.send_message(team, "hello bob").await.expect("send");
+    bob.send_message(team, "hi alice").await.expect("send");
+    assert_eq!(contents(&alice.messages(team).await.expect("read")), ["hello bob", "hi alice"]);
+    assert_eq!(alice.status().await.expect("status").pending, 0);
+    let teams = bob.teams().await.expect("teams");
+    assert_eq!(teams.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["Node"]);
+}
+
+#[tokio::test]
+async fn messages_written_offline_arrive_once_and_in_order() {
+    let relay = TestRelay::start().await;
+    let (_a, alice, _b, bob, team) = alice_and_bob(&relay).await;
+    alice.send_message(team, "before").await.expect("send");
+
+    let addr = relay.addr;
+    let dir = relay.stop().await;
+    for text in ["one", "two", "three"] {
+        let entry = alice.send_message(team, text).await.expect("queued while offline");
+        assert_eq!(entry.state, OutboxState::Pending);
+    }
+    let status = alice.status().await.expect("status");
+    assert_eq!((status.pending, status.failed), (3, 0));
+    let report = alice.flush().await.expect("flushing offline is not an error");
+    assert_eq!((report.delivered, report.pending), (0, 3));
+    assert_eq!(contents(&alice.messages(team).await.expect("cached")), ["before"], "offline reading uses the cache");
+
+    let _relay = start_again(dir, addr).await;
+    let report = alice.flush().await.expect("flush");
+    assert_eq!((report.delivered, report.failed, report.pending), (3, 0, 0));
+    assert_eq!(alice.flush().await.expect("flush again").delivered, 0, "nothing is sent twice");
+    let seen = bob.messages(team).await.expect("read");
+    assert_eq!(contents(&seen), ["before", "one", "two", "three"]);
+    assert_eq!(seen.iter().map(|m| m.seq).collect::<Vec<_>>(), [1, 2, 3, 4]);
+}
+
+#[tokio::test]
+async fn a_change_the_relay_refuses_is_marked_failed_and_not_retried() {
+    let relay = TestRelay::start().await;
+    let (_a, alice, _b, bob, team) = alice_and_bob(&relay).await;
+    let bob_id = bob.user().await.expect("signed in").id;
+    // Bob writes while the relay is down; meanwhile he is removed from the team.
+    let addr = relay.addr;
+    let dir = relay.stop().await;
+    bob.send_message(team, "am I still here?").await.expect("queued");
+    let _relay = start_again(dir, addr).await;
+    alice.remove_member(team, bob_id).await.expect("remove bob");
+
+    let report = bob.flush().await.expect("flush");
+    assert_eq!((report.delivered, report.failed, report.pending), (0, 1, 0));
+    let outbox = bob.outbox().await.expect("outbox");
+    assert_eq!(outbox.len(), 1);
+    assert_eq!(outbox[0].state, OutboxState::Failed);
+    assert_eq!(outbox[0].error_code.as_deref(), Some("not_found"));
+    assert_eq!(bob.flush().await.expect("flush again").failed, 0, "a refused change is not retried");
+    assert_eq!(bob.status().await.expect("status").failed, 1, "and it is not silently dropped");
+    assert!(alice.messages(team).await.expect("read").is_empty(), "nothing reached the team");
+}
+
+#[tokio::test]
+async fn a_restarted_node_is_still_signed_in_and_reads_its_cache_while_the_relay_is_down() {
+    let relay = TestRelay::start().await;
+    let (a_dir, alice, _b, _bob, team) = alice_and_bob(&relay).await;
+    alice.send_message(team, "remember me").await.expect("send");
+    assert_eq!(contents(&alice.messages(team).await.expect("read")), ["remember me"]);
+    alice.close().await;
+
+    // Restarted with the relay up: the saved sign-in refreshes into a working session.
+    let alice = node(&a_dir, &relay).await;
+    assert_eq!(alice.user().await.map(|u| u.display_name), Some("Alice".into()));
+    assert_eq!(alice.teams().await.expect("teams").len(), 1);
+    alice.close().await;
+
+    // Restarted with the relay down: everything readable comes from the cache.
+    let relay_url = relay.url("");
+    let _dir = relay.stop().await;
+    let alice = Node::open(a_dir.path(), &relay_url).await.expect("open");
+    assert!(alice.status().await.expect("status").signed_in);
+    assert_eq!(alice.teams().await.expect("cached teams").len(), 1);
+    assert_eq!(contents(&alice.messages(team).await.expect("cached messages")), ["remember me"]);
+}
+
+#[tokio::test]
+async fn signing_out_forgets_tokens_and_local_data() {
+    let relay = TestRelay::start().await;
+    let (a_dir, alice, _b, _bob, team) = alice_and_bob(&relay).await;
+    alice.send_message(team, "bye").await.expect("send");
+    alice.sign_out().await.expect("sign out");
+    assert!(!a_dir.path().join("credentials").exists());
+    assert!(matches!(alice.teams().await, Err(NodeError::SignedOut)));
+    alice.close().await;
+    let again = node(&a_dir, &relay).await;
+    assert!(again.user().await.is_none());
+    assert!(matches!(again.messages(team).await, Err(NodeError::SignedOut)));
+}
