@@ -129,3 +129,32 @@ async fn signing_out_forgets_tokens_and_local_data() {
     assert!(again.user().await.is_none());
     assert!(matches!(again.messages(team).await, Err(NodeError::SignedOut)));
 }
+
+#[tokio::test]
+async fn a_document_created_offline_is_registered_and_shared_once_back_online() {
+    let relay = TestRelay::start().await;
+    let (a_dir, alice, _b, bob, team) = alice_and_bob(&relay).await;
+    let addr = relay.addr;
+    let dir = relay.stop().await;
+
+    let (url, doc) = alice.create_document(team, "Plan", "written offline").await.expect("create offline");
+    assert_eq!(alice.status().await.expect("status").pending, 1, "the registration waits in the outbox");
+    teamflow_sync::splice_text(&doc, 0, 0, "Draft: ").expect("edit offline");
+
+    let _relay = start_again(dir, addr).await;
+    assert_eq!(alice.flush().await.expect("flush").delivered, 1);
+    alice.go_online().await.expect("online");
+    assert!(alice.synced_with_relay(&doc).await.expect("synced"));
+
+    bob.go_online().await.expect("online");
+    let shared = bob.open_document(&url).await.expect("open").expect("bob may read it");
+    assert_eq!(teamflow_tests::text_when(&shared, |t| t == "Draft: written offline").await, "Draft: written offline");
+
+    // The document is kept on the device: a restarted node opens it with the relay gone.
+    alice.close().await;
+    let relay_url = _relay.url("");
+    drop(_relay.stop().await);
+    let alice = Node::open(a_dir.path(), &relay_url).await.expect("reopen");
+    let local = alice.open_document(&url).await.expect("open").expect("from local storage");
+    assert_eq!(teamflow_sync::read_text(&local), "Draft: written offline");
+}

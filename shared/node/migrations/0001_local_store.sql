@@ -24,7 +24,7 @@ CREATE TABLE cached_messages (
 CREATE TABLE outbox (
     position   INTEGER PRIMARY KEY AUTOINCREMENT,
     client_id  TEXT NOT NULL UNIQUE,
-    kind       TEXT NOT NULL CHECK (kind IN ('message')),
+    kind       TEXT NOT NULL CHECK (kind IN ('message', 'document')),
     team_id    TEXT NOT NULL,
     body_json  TEXT NOT NULL,
     state      TEXT NOT NULL CHECK (state IN ('pending', 'failed')) DEFAULT 'pending',

@@ -8,6 +8,7 @@
 
 mod api;
 mod credentials;
+mod documents;
 mod outbox;
 
 use std::path::{Path, PathBuf};
@@ -46,6 +47,8 @@ pub enum NodeError {
     Credentials { path: PathBuf, source: std::io::Error },
     #[error("local data is unreadable: {0}")]
     Corrupt(String),
+    #[error("document sync: {0}")]
+    Sync(String),
 }
 
 struct Session {
@@ -63,6 +66,12 @@ pub struct Node {
     session: Mutex<Option<Session>>,
     /// One delivery run at a time, so the outbox drains strictly in order.
     flushing: Mutex<()>,
+    /// The document sync client, created once someone is signed in.
+    sync: Mutex<Option<teamflow_sync::SyncClient>>,
+    /// The current access token, which the sync dialer presents on every (re)connection.
+    token: tokio::sync::watch::Sender<String>,
+    /// Names this device in sync peer ids.
+    device: String,
 }
 
 impl std::fmt::Debug for Node {
@@ -102,6 +111,9 @@ impl Node {
             api: RelayApi::new(relay_url),
             session: Mutex::new(None),
             flushing: Mutex::new(()),
+            sync: Mutex::new(None),
+            token: tokio::sync::watch::Sender::new(String::new()),
+            device: device_name(data_dir),
         };
         node.restore().await?;
         Ok(node)
@@ -138,6 +150,7 @@ impl Node {
             .await?;
         credentials::store(&self.data_dir, &auth.refresh_token)?;
         let expires = Instant::now() + Duration::from_secs(auth.expires_in);
+        self.token.send_replace(auth.access_token.clone());
         *self.session.lock().await = Some(Session {
             user: auth.user.clone(),
             refresh_token: auth.refresh_token,
@@ -149,6 +162,10 @@ impl Node {
     /// Signs out: revokes the sign-in on the relay when reachable, and forgets tokens and cached data here.
     /// Unsent changes are dropped with them.
     pub async fn sign_out(&self) -> Result<(), NodeError> {
+        if let Some(sync) = self.sync.lock().await.take() {
+            sync.stop().await;
+        }
+        self.token.send_replace(String::new());
         if let Some(session) = self.session.lock().await.take() {
             let body = RefreshRequest { refresh_token: session.refresh_token };
             if let Err(e) =
@@ -171,7 +188,7 @@ impl Node {
     }
 
     /// A valid access token, refreshing it first when it is missing or about to expire.
-    async fn access_token(&self) -> Result<String, NodeError> {
+    pub(crate) async fn access_token(&self) -> Result<String, NodeError> {
         let mut session = self.session.lock().await;
         let current = session.as_mut().ok_or(NodeError::SignedOut)?;
         if let Some((token, expires)) = &current.access
@@ -195,6 +212,7 @@ impl Node {
         current.refresh_token = auth.refresh_token;
         let expires = Instant::now() + Duration::from_secs(auth.expires_in);
         current.access = Some((auth.access_token.clone(), expires));
+        self.token.send_replace(auth.access_token.clone());
         Ok(auth.access_token)
     }
 
@@ -283,10 +301,22 @@ impl Node {
         Ok(Status { signed_in: self.session.lock().await.is_some(), pending, failed })
     }
 
-    /// Closes the store, waiting for writes to finish.
+    /// Stops syncing and closes the store, waiting for writes to finish.
     pub async fn close(self) {
+        if let Some(sync) = self.sync.lock().await.take() {
+            sync.stop().await;
+        }
         self.db.close().await;
     }
+}
+
+/// A name for this device, derived from its data directory, so a restarted node (same build) is the same
+/// peer; a different build may name it differently, which only costs a fresh sync handshake.
+fn device_name(data_dir: &Path) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    data_dir.hash(&mut hasher);
+    format!("node-{:016x}", hasher.finish())
 }
 
 pub(crate) async fn cache_message(tx: &mut sqlx::SqliteConnection, message: &Message) -> Result<(), NodeError> {

@@ -1,5 +1,5 @@
-//! The outbox: chat messages written while offline (or before delivery), committed locally first and
-//! delivered exactly once, in order, when the relay answers.
+//! The outbox: chat messages and document registrations made while offline (or before delivery),
+//! committed locally first and delivered exactly once, in order, when the relay answers.
 //!
 //! Exactly once rests on the relay's idempotency: each entry carries a client id, and the relay returns the
 //! original message for a repeated one. An entry is removed only in the transaction that caches the
@@ -8,6 +8,7 @@
 use reqwest::Method;
 use teamflow_protocol::TeamId;
 use teamflow_protocol::api::messages::{Message, MessageKind, PostMessage};
+use teamflow_protocol::api::teams::{DocumentEntry, RegisterDocument};
 
 use crate::{ApiFailure, Node, NodeError, cache_message};
 
@@ -22,6 +23,7 @@ pub enum OutboxState {
 pub struct OutboxEntry {
     pub client_id: String,
     pub team_id: TeamId,
+    /// A message's text, or a document's title.
     pub content: String,
     pub state: OutboxState,
     pub error_code: Option<String>,
@@ -37,10 +39,19 @@ pub struct FlushReport {
     pub pending: usize,
 }
 
+/// A queued change, as stored in `body_json` (the `kind` column says which).
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+enum Change {
+    Message(PostMessage),
+    Document(RegisterDocument),
+}
+
 #[derive(sqlx::FromRow)]
 struct Row {
     position: i64,
     client_id: String,
+    kind: String,
     team_id: String,
     body_json: String,
     state: String,
@@ -49,12 +60,23 @@ struct Row {
 }
 
 impl Row {
+    fn change(&self) -> Result<Change, NodeError> {
+        let corrupt = |e: serde_json::Error| NodeError::Corrupt(e.to_string());
+        Ok(match self.kind.as_str() {
+            "document" => Change::Document(serde_json::from_str(&self.body_json).map_err(corrupt)?),
+            _ => Change::Message(serde_json::from_str(&self.body_json).map_err(corrupt)?),
+        })
+    }
+
     fn entry(&self) -> Result<OutboxEntry, NodeError> {
-        let body: PostMessage = serde_json::from_str(&self.body_json).map_err(|e| NodeError::Corrupt(e.to_string()))?;
+        let content = match self.change()? {
+            Change::Message(m) => m.content,
+            Change::Document(d) => d.title,
+        };
         Ok(OutboxEntry {
             client_id: self.client_id.clone(),
             team_id: self.team_id.parse().map_err(|e: uuid::Error| NodeError::Corrupt(e.to_string()))?,
-            content: body.content,
+            content,
             state: if self.state == "failed" { OutboxState::Failed } else { OutboxState::Pending },
             error_code: self.error_code.clone(),
             error: self.error.clone(),
@@ -68,16 +90,7 @@ impl Node {
     pub async fn send_message(&self, team: TeamId, content: &str) -> Result<OutboxEntry, NodeError> {
         let client_id = uuid::Uuid::now_v7().to_string();
         let body = PostMessage { client_id: client_id.clone(), content: content.to_owned(), kind: MessageKind::Text };
-        let json = serde_json::to_string(&body).map_err(|e| NodeError::Corrupt(e.to_string()))?;
-        sqlx::query(
-            "INSERT INTO outbox (client_id, kind, team_id, body_json, created_at) VALUES (?, 'message', ?, ?, ?)",
-        )
-        .bind(&client_id)
-        .bind(team.to_string())
-        .bind(json)
-        .bind(time::OffsetDateTime::now_utc().unix_timestamp() * 1000)
-        .execute(&self.db)
-        .await?;
+        self.enqueue(&client_id, team, &Change::Message(body)).await?;
         match self.flush().await {
             Ok(_) | Err(NodeError::SignedOut) => {}
             Err(e) => tracing::info!(error = %e, "message queued; delivery will be retried"),
@@ -92,10 +105,33 @@ impl Node {
         })
     }
 
+    /// Queues registering a document to a team (the relay shares it only once registered).
+    pub(crate) async fn enqueue_document(&self, team: TeamId, body: RegisterDocument) -> Result<(), NodeError> {
+        let client_id = uuid::Uuid::now_v7().to_string();
+        self.enqueue(&client_id, team, &Change::Document(body)).await
+    }
+
+    async fn enqueue(&self, client_id: &str, team: TeamId, change: &Change) -> Result<(), NodeError> {
+        let kind = match change {
+            Change::Message(_) => "message",
+            Change::Document(_) => "document",
+        };
+        let json = serde_json::to_string(change).map_err(|e| NodeError::Corrupt(e.to_string()))?;
+        sqlx::query("INSERT INTO outbox (client_id, kind, team_id, body_json, created_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(client_id)
+            .bind(kind)
+            .bind(team.to_string())
+            .bind(json)
+            .bind(time::OffsetDateTime::now_utc().unix_timestamp() * 1000)
+            .execute(&self.db)
+            .await?;
+        Ok(())
+    }
+
     /// Everything not yet delivered, in order, with failed entries and their reasons.
     pub async fn outbox(&self) -> Result<Vec<OutboxEntry>, NodeError> {
         let rows: Vec<Row> = sqlx::query_as(
-            "SELECT position, client_id, team_id, body_json, state, error_code, error FROM outbox ORDER BY position",
+            "SELECT position, client_id, kind, team_id, body_json, state, error_code, error FROM outbox ORDER BY position",
         )
         .fetch_all(&self.db)
         .await?;
@@ -108,19 +144,32 @@ impl Node {
         let mut report = FlushReport::default();
         loop {
             let next: Option<Row> = sqlx::query_as(
-                "SELECT position, client_id, team_id, body_json, state, error_code, error FROM outbox
+                "SELECT position, client_id, kind, team_id, body_json, state, error_code, error FROM outbox
                  WHERE state = 'pending' ORDER BY position LIMIT 1",
             )
             .fetch_optional(&self.db)
             .await?;
             let Some(row) = next else { break };
-            let body: PostMessage =
-                serde_json::from_str(&row.body_json).map_err(|e| NodeError::Corrupt(e.to_string()))?;
-            let path = format!("/api/teams/{}/messages", row.team_id);
-            match self.authed::<_, Message>(Method::POST, &path, Some(&body)).await {
+            let delivered = match row.change()? {
+                Change::Message(body) => {
+                    let path = format!("/api/teams/{}/messages", row.team_id);
+                    self.authed::<_, Message>(Method::POST, &path, Some(&body)).await.map(Some)
+                }
+                Change::Document(body) => {
+                    let path = format!("/api/teams/{}/documents", row.team_id);
+                    match self.authed::<_, DocumentEntry>(Method::POST, &path, Some(&body)).await {
+                        // Already registered: an earlier attempt got through but its answer was lost.
+                        Err(NodeError::Api(ApiFailure::Refused { status: 409, .. })) => Ok(None),
+                        other => other.map(|_| None),
+                    }
+                }
+            };
+            match delivered {
                 Ok(message) => {
                     let mut tx = self.db.begin().await?;
-                    cache_message(&mut tx, &message).await?;
+                    if let Some(message) = message {
+                        cache_message(&mut tx, &message).await?;
+                    }
                     sqlx::query("DELETE FROM outbox WHERE position = ?").bind(row.position).execute(&mut *tx).await?;
                     tx.commit().await?;
                     report.delivered += 1;
