@@ -5,6 +5,7 @@
 
 mod dialer;
 mod presence;
+pub mod rich;
 mod storage;
 mod text;
 
@@ -31,6 +32,8 @@ pub enum SyncError {
     Automerge(#[from] automerge::AutomergeError),
     #[error("{0} is not a document URL")]
     DocumentUrl(String),
+    #[error("the document has no text")]
+    NoText,
 }
 
 impl From<samod::Stopped> for SyncError {
