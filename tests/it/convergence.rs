@@ -60,10 +60,17 @@ async fn world() -> World {
     World { relay, clients, team }
 }
 
+/// Fails the case, naming the step, instead of hanging on it.
+async fn step<T>(what: &str, future: impl std::future::Future<Output = T>) -> Result<T, TestCaseError> {
+    tokio::time::timeout(teamflow_tests::socket::PATIENCE, future)
+        .await
+        .map_err(|_| TestCaseError::fail(format!("{what} did not finish in time")))
+}
+
 async fn run_case(world: &World, case: usize, ops: Vec<Op>) -> Result<(), TestCaseError> {
     let mut nodes: Vec<SyncClient> = Vec::new();
     for (i, client) in world.clients.iter().enumerate() {
-        nodes.push(sync_client(&world.relay, client, &format!("case{case}-{i}")).await);
+        nodes.push(step("connect", sync_client(&world.relay, client, &format!("case{case}-{i}"))).await?);
     }
     let (url, first) = nodes[0].create_text("seed").await.map_err(|e| TestCaseError::fail(e.to_string()))?;
     let (status, _) = world.clients[0]
@@ -73,10 +80,10 @@ async fn run_case(world: &World, case: usize, ops: Vec<Op>) -> Result<(), TestCa
         )
         .await;
     prop_assert_eq!(status, reqwest::StatusCode::CREATED);
-    prop_assert!(nodes[0].synced_with_relay(&first).await);
+    prop_assert!(step("first upload", nodes[0].synced_with_relay(&first)).await?);
     let mut docs: Vec<DocHandle> = vec![first];
     for node in &nodes[1..] {
-        let doc = node.open(&url).await.map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let doc = step("open", node.open(&url)).await?.map_err(|e| TestCaseError::fail(e.to_string()))?;
         docs.push(doc.ok_or_else(|| TestCaseError::fail("teammate could not open the document"))?);
     }
 
@@ -97,16 +104,18 @@ async fn run_case(world: &World, case: usize, ops: Vec<Op>) -> Result<(), TestCa
                 }
             }
             Op::Disconnect { node } => nodes[node].go_offline(),
-            Op::Reconnect { node } => nodes[node].go_online().await.map_err(|e| TestCaseError::fail(e.to_string()))?,
+            Op::Reconnect { node } => {
+                step("reconnect", nodes[node].go_online()).await?.map_err(|e| TestCaseError::fail(e.to_string()))?;
+            }
         }
     }
 
     for node in &mut nodes {
-        node.go_online().await.map_err(|e| TestCaseError::fail(e.to_string()))?;
+        step("final reconnect", node.go_online()).await?.map_err(|e| TestCaseError::fail(e.to_string()))?;
     }
     // Everyone's changes reach the relay, then everyone has everything the relay has.
     for (node, doc) in nodes.iter().zip(&docs) {
-        prop_assert!(node.synced_with_relay(doc).await);
+        prop_assert!(step("upload to the relay", node.synced_with_relay(doc)).await?);
     }
     let deadline = tokio::time::Instant::now() + teamflow_tests::socket::PATIENCE;
     loop {
@@ -123,7 +132,7 @@ async fn run_case(world: &World, case: usize, ops: Vec<Op>) -> Result<(), TestCa
     prop_assert_eq!(&texts[0], &texts[1]);
     prop_assert_eq!(&texts[1], &texts[2]);
     for node in nodes {
-        node.stop().await;
+        step("stop", node.stop()).await?;
     }
     Ok(())
 }

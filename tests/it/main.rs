@@ -2,6 +2,7 @@
 
 mod accounts;
 mod analytics;
+mod cli;
 mod convergence;
 mod documents;
 mod http_surface;

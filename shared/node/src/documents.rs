@@ -69,6 +69,11 @@ impl Node {
         self.with_sync(async |sync| sync.open(url).await.map_err(|e| NodeError::Sync(e.to_string()))).await
     }
 
+    /// Waits until this device has everything the relay holds for the document (false while offline).
+    pub async fn caught_up_with_relay(&self, handle: &DocHandle) -> Result<bool, NodeError> {
+        self.with_sync(async |sync| Ok(sync.caught_up_with_relay(handle).await)).await
+    }
+
     /// Whether the relay has every local change to the document (false while offline).
     pub async fn synced_with_relay(&self, handle: &DocHandle) -> Result<bool, NodeError> {
         self.with_sync(async |sync| Ok(sync.synced_with_relay(handle).await)).await

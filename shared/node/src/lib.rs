@@ -7,9 +7,11 @@
 //! relay is reachable; a change the relay refuses is marked failed with its reason, never retried forever.
 
 mod api;
+pub mod cli;
 mod credentials;
 mod documents;
 mod outbox;
+mod rooms;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -156,6 +156,17 @@ impl SyncClient {
         }
     }
 
+    /// Resolves once this device has every change the relay holds for the document; `false` when offline.
+    pub async fn caught_up_with_relay(&self, handle: &DocHandle) -> bool {
+        match self.dialer.as_ref().and_then(DialerHandle::connection_id) {
+            Some(connection) => {
+                handle.we_have_their_changes(connection).await;
+                true
+            }
+            None => false,
+        }
+    }
+
     pub fn repo(&self) -> &Repo {
         &self.repo
     }

@@ -1,0 +1,214 @@
+//! `teamflow`, the command-line client over the node: for people who script their team, and for tests.
+//! `main.rs` parses arguments and calls [`run`] with the real stdin and stdout.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+use clap::{Parser, Subcommand};
+use teamflow_protocol::realtime::ServerMessage;
+use teamflow_protocol::{DocumentUrl, Role, TeamId};
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+use crate::Node;
+
+/// TeamFlow from the command line: sign in, list teams, chat, edit documents.
+#[derive(Debug, Parser)]
+#[command(name = "teamflow", version, about)]
+pub struct Cli {
+    /// The relay to use.
+    #[arg(long, env = "TEAMFLOW_RELAY", default_value = "http://127.0.0.1:8080", global = true)]
+    pub relay: String,
+    /// Where this device keeps its data (default: ~/.local/share/teamflow).
+    #[arg(long, env = "TEAMFLOW_HOME", global = true)]
+    pub data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create an account and sign in.
+    Signup {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// Sign in.
+    Login {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password: String,
+    },
+    /// Sign out and forget this device's data.
+    Logout,
+    /// List your teams.
+    Teams,
+    /// Create a team.
+    CreateTeam { name: String },
+    /// Add someone who has an account to a team (owners and admins).
+    Invite {
+        #[arg(long)]
+        team: TeamId,
+        #[arg(long)]
+        email: String,
+        /// owner, admin, member or viewer.
+        #[arg(long, default_value = "member")]
+        role: String,
+    },
+    /// Send a chat message (queued and sent later when the relay is unreachable).
+    Send {
+        #[arg(long)]
+        team: TeamId,
+        message: String,
+    },
+    /// Print the team's recent messages.
+    Messages {
+        #[arg(long)]
+        team: TeamId,
+    },
+    /// Follow the team's chat as it happens.
+    Tail {
+        #[arg(long)]
+        team: TeamId,
+        /// Stop after this many messages (default: follow until interrupted).
+        #[arg(long)]
+        count: Option<usize>,
+    },
+    /// Write stdin into a document: a new one for the team, or replace the text of `--doc`.
+    Edit {
+        #[arg(long)]
+        team: TeamId,
+        #[arg(long)]
+        doc: Option<DocumentUrl>,
+        #[arg(long, default_value = "Untitled")]
+        title: String,
+    },
+    /// Print a document's text.
+    Show {
+        #[arg(long)]
+        doc: DocumentUrl,
+    },
+    /// Signed in? Anything waiting to be sent?
+    Status,
+}
+
+fn default_data_dir() -> anyhow::Result<PathBuf> {
+    let home = std::env::var_os("HOME").context("no HOME; pass --data-dir")?;
+    Ok(PathBuf::from(home).join(".local/share/teamflow"))
+}
+
+/// Runs one command, reading `input` where a command takes stdin and writing results to `out`.
+pub async fn run(cli: Cli, input: impl AsyncRead + Unpin, out: &mut (impl Write + Send)) -> anyhow::Result<()> {
+    let dir = match cli.data_dir {
+        Some(dir) => dir,
+        None => default_data_dir()?,
+    };
+    let node = Node::open(&dir, &cli.relay).await?;
+    let result = command(&node, cli.command, input, out).await;
+    node.close().await;
+    result
+}
+
+async fn command(
+    node: &Node,
+    command: Command,
+    mut input: impl AsyncRead + Unpin,
+    out: &mut (impl Write + Send),
+) -> anyhow::Result<()> {
+    match command {
+        Command::Signup { email, password, name } => {
+            let user = node.sign_up(&email, &password, &name).await?;
+            writeln!(out, "signed up as {} <{}> ({})", user.display_name, user.email, user.id)?;
+        }
+        Command::Login { email, password } => {
+            let user = node.sign_in(&email, &password).await?;
+            writeln!(out, "signed in as {} <{}>", user.display_name, user.email)?;
+        }
+        Command::Logout => {
+            node.sign_out().await?;
+            writeln!(out, "signed out")?;
+        }
+        Command::Teams => {
+            for team in node.teams().await? {
+                writeln!(out, "{}\t{}\t{}", team.id, team.role.as_str(), team.name)?;
+            }
+        }
+        Command::CreateTeam { name } => {
+            let team = node.create_team(&name).await?;
+            writeln!(out, "{}", team.id)?;
+        }
+        Command::Invite { team, email, role } => {
+            let role = Role::parse(&role).context("the role must be owner, admin, member or viewer")?;
+            let member = node.add_member(team, &email, role).await?;
+            writeln!(out, "added {} as {}", member.email, member.role.as_str())?;
+        }
+        Command::Send { team, message } => {
+            node.send_message(team, &message).await?;
+            let status = node.status().await?;
+            if status.pending > 0 {
+                writeln!(out, "queued: {} message(s) waiting for the relay", status.pending)?;
+            } else {
+                writeln!(out, "sent")?;
+            }
+        }
+        Command::Messages { team } => {
+            for message in node.messages(team).await? {
+                writeln!(out, "{}\t{}\t{}", message.seq, message.author_name, message.content)?;
+            }
+        }
+        Command::Tail { team, count } => {
+            let mut frames = node.subscribe(team).await?;
+            let mut seen = 0;
+            while count.is_none_or(|n| seen < n) {
+                match frames.recv().await {
+                    Some(ServerMessage::NewMessage { message }) => {
+                        writeln!(out, "{}\t{}\t{}", message.seq, message.author_name, message.content)?;
+                        out.flush()?;
+                        seen += 1;
+                    }
+                    Some(ServerMessage::AccessRevoked { .. }) => bail!("you no longer have access to this team"),
+                    Some(ServerMessage::Error { code, message, .. }) => bail!("{}: {message}", code.as_str()),
+                    Some(_) => {}
+                    None => bail!("the relay closed the connection"),
+                }
+            }
+        }
+        Command::Edit { team, doc, title } => {
+            let mut text = String::new();
+            input.read_to_string(&mut text).await?;
+            node.go_online().await?;
+            let (url, handle) = match doc {
+                Some(url) => {
+                    let handle = node.open_document(&url).await?.context("no such document, or not shared with you")?;
+                    node.caught_up_with_relay(&handle).await?;
+                    let old = teamflow_sync::read_text(&handle).chars().count();
+                    teamflow_sync::splice_text(&handle, 0, isize::try_from(old)?, &text)?;
+                    (url, handle)
+                }
+                None => node.create_document(team, &title, &text).await?,
+            };
+            node.synced_with_relay(&handle).await?;
+            writeln!(out, "{url}")?;
+        }
+        Command::Show { doc } => {
+            node.go_online().await?;
+            let handle = node.open_document(&doc).await?.context("no such document, or not shared with you")?;
+            node.caught_up_with_relay(&handle).await?;
+            write!(out, "{}", teamflow_sync::read_text(&handle))?;
+        }
+        Command::Status => {
+            let status = node.status().await?;
+            match node.user().await {
+                Some(user) => writeln!(out, "signed in as {} <{}>", user.display_name, user.email)?,
+                None => writeln!(out, "signed out")?,
+            }
+            writeln!(out, "pending: {}, failed: {}", status.pending, status.failed)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,110 @@
+//! The `teamflow` command-line client, run through the same `cli::run` its binary calls.
+
+use clap::Parser as _;
+use teamflow_node::cli::{Cli, run};
+use teamflow_tests::{DataDir, TestRelay};
+
+async fn teamflow(relay: &TestRelay, dir: &DataDir, args: &[&str], stdin: &str) -> anyhow::Result<String> {
+    let relay_url = relay.url("");
+    let mut argv = vec!["teamflow", "--relay", &relay_url];
+    let data_dir = dir.path().to_str().expect("utf-8 path").to_owned();
+    argv.extend(["--data-dir", &data_dir]);
+    argv.extend(args);
+    let cli = Cli::try_parse_from(argv)?;
+    let mut out = Vec::new();
+    run(cli, stdin.as_bytes(), &mut out).await?;
+    Ok(String::from_utf8(out)?)
+}
+
+#[tokio::test]
+async fn a_person_signs_up_chats_tails_and_edits_a_document_from_the_command_line() {
+    let relay = TestRelay::start().await;
+    let (laptop, phone) = (DataDir::new(), DataDir::new());
+    let signed = teamflow(
+        &relay,
+        &laptop,
+        &["signup", "--email", "ann@example.test", "--password", "correct horse", "--name", "Ann"],
+        "",
+    )
+    .await
+    .expect("signup");
+    assert!(signed.starts_with("signed up as Ann <ann@example.test>"), "{signed}");
+    let team = teamflow(&relay, &laptop, &["create-team", "Ops"], "").await.expect("team").trim().to_owned();
+    let teams = teamflow(&relay, &laptop, &["teams"], "").await.expect("teams");
+    assert_eq!(teams, format!("{team}\towner\tOps\n"));
+
+    assert_eq!(teamflow(&relay, &laptop, &["send", "--team", &team, "first"], "").await.expect("send"), "sent\n");
+    teamflow(
+        &relay,
+        &phone,
+        &["signup", "--email", "ben@example.test", "--password", "battery staple", "--name", "Ben"],
+        "",
+    )
+    .await
+    .expect("signup");
+    let invited = teamflow(&relay, &laptop, &["invite", "--team", &team, "--email", "ben@example.test"], "")
+        .await
+        .expect("invite");
+    assert_eq!(invited, "added ben@example.test as member\n");
+
+    // Ben watches the room, so he can see Ann's tail join before he speaks.
+    let ben = teamflow_node::Node::open(phone.path(), &relay.url("")).await.expect("open");
+    let mut room = ben.subscribe(team.parse().expect("team id")).await.expect("subscribe");
+    let tail = {
+        let relay_url = relay.url("");
+        let dir = laptop.path().to_str().expect("path").to_owned();
+        let team = team.clone();
+        tokio::spawn(async move {
+            let args = ["teamflow", "--relay", &relay_url, "--data-dir", &dir, "tail", "--team", &team, "--count", "1"];
+            let mut out = Vec::new();
+            run(Cli::try_parse_from(args).expect("args"), &b""[..], &mut out)
+                .await
+                .map(|()| String::from_utf8(out).expect("utf-8"))
+        })
+    };
+    loop {
+        let frame = tokio::time::timeout(teamflow_tests::socket::PATIENCE, room.recv())
+            .await
+            .expect("ann joined")
+            .expect("open");
+        if matches!(frame, teamflow_protocol::realtime::ServerMessage::UserJoined { .. }) {
+            break;
+        }
+    }
+    drop(room);
+    ben.close().await;
+    teamflow(&relay, &phone, &["send", "--team", &team, "hi ann"], "").await.expect("send");
+    let tailed = tokio::time::timeout(teamflow_tests::socket::PATIENCE, tail)
+        .await
+        .expect("tail ended")
+        .expect("task")
+        .expect("tail");
+    assert_eq!(tailed, "2\tBen\thi ann\n");
+
+    let messages = teamflow(&relay, &laptop, &["messages", "--team", &team], "").await.expect("messages");
+    assert_eq!(messages, "1\tAnn\tfirst\n2\tBen\thi ann\n");
+
+    let url =
+        teamflow(&relay, &laptop, &["edit", "--team", &team, "--title", "Runbook"], "# Runbook\nRestart the relay.\n")
+            .await
+            .expect("edit")
+            .trim()
+            .to_owned();
+    assert!(url.starts_with("automerge:"), "{url}");
+    let shown = teamflow(&relay, &phone, &["show", "--doc", &url], "").await.expect("show");
+    assert_eq!(shown, "# Runbook\nRestart the relay.\n");
+    teamflow(&relay, &phone, &["edit", "--team", &team, "--doc", &url], "# Runbook\nRestart, then check /readyz.\n")
+        .await
+        .expect("replace");
+    let shown = teamflow(&relay, &laptop, &["show", "--doc", &url], "").await.expect("show");
+    assert_eq!(shown, "# Runbook\nRestart, then check /readyz.\n");
+
+    let status = teamflow(&relay, &laptop, &["status"], "").await.expect("status");
+    let invalid =
+        teamflow(&relay, &laptop, &["invite", "--team", &team, "--email", "x@example.test", "--role", "king"], "")
+            .await;
+    assert!(invalid.is_err_and(|e| e.to_string().contains("owner, admin, member or viewer")));
+    assert_eq!(status, "signed in as Ann <ann@example.test>\npending: 0, failed: 0\n");
+    let refused = teamflow(&relay, &laptop, &["send", "--team", "not-a-team", "x"], "").await;
+    assert!(refused.is_err(), "a malformed team id is refused by argument parsing");
+}
