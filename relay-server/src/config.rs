@@ -88,6 +88,14 @@ pub struct Limits {
     #[arg(long, env = "TEAMFLOW_WS_HEARTBEAT_SECS", default_value_t = 20)]
     pub ws_heartbeat_secs: u64,
 
+    /// Largest document-sync frame a client may send, in bytes (a whole document can travel in one).
+    #[arg(long, env = "TEAMFLOW_SYNC_MAX_FRAME_BYTES", default_value_t = 32 * 1024 * 1024)]
+    pub sync_max_frame_bytes: usize,
+
+    /// Seconds a sync frame may wait to be written before the peer counts as not reading and is cut off.
+    #[arg(long, env = "TEAMFLOW_SYNC_WRITE_TIMEOUT_SECS", default_value_t = 30)]
+    pub sync_write_timeout_secs: u64,
+
     /// Sustained realtime frames per second a client may send.
     #[arg(long, env = "TEAMFLOW_WS_MESSAGES_PER_SECOND", default_value_t = 20)]
     pub ws_messages_per_second: u32,
@@ -123,11 +131,16 @@ impl Config {
         if l.rate_per_second == 0 || l.rate_burst == 0 || l.auth_rate_per_minute == 0 || l.auth_rate_burst == 0 {
             return Err("rate limits must be greater than zero".into());
         }
-        if l.ws_queue == 0 || l.ws_heartbeat_secs == 0 || l.ws_messages_per_second == 0 || l.ws_message_burst == 0 {
+        if l.sync_write_timeout_secs == 0
+            || l.ws_queue == 0
+            || l.ws_heartbeat_secs == 0
+            || l.ws_messages_per_second == 0
+            || l.ws_message_burst == 0
+        {
             return Err("realtime limits must be greater than zero".into());
         }
-        if l.ws_max_frame_bytes < 1024 {
-            return Err("--ws-max-frame-bytes must be at least 1024".into());
+        if l.ws_max_frame_bytes < 1024 || l.sync_max_frame_bytes < 1024 {
+            return Err("--ws-max-frame-bytes and --sync-max-frame-bytes must be at least 1024".into());
         }
         if l.max_body_bytes < 1024 {
             return Err("--max-body-bytes must be at least 1024".into());

@@ -12,6 +12,8 @@ pub struct Metrics {
     latency: HistogramVec,
     pool_connections: IntGauge,
     pool_idle: IntGauge,
+    /// Open document-sync connections.
+    pub sync_connections: IntGauge,
     db: SqlitePool,
 }
 
@@ -33,8 +35,11 @@ impl Metrics {
             .unwrap_or_else(|e| unreachable_metric(&e));
         let pool_idle = IntGauge::new("db_pool_idle_connections", "Database connections idle")
             .unwrap_or_else(|e| unreachable_metric(&e));
+        let sync_connections = IntGauge::new("sync_connections", "Open document sync connections")
+            .unwrap_or_else(|e| unreachable_metric(&e));
         for collector in [
-            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(sync_connections.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(requests.clone()),
             Box::new(latency.clone()),
             Box::new(pool_connections.clone()),
             Box::new(pool_idle.clone()),
@@ -43,7 +48,7 @@ impl Metrics {
                 tracing::error!(error = %e, "metric not registered");
             }
         }
-        Self { registry, requests, latency, pool_connections, pool_idle, db }
+        Self { registry, requests, latency, pool_connections, pool_idle, sync_connections, db }
     }
 
     /// `route` is the matched route template (`/api/teams/{team_id}`), never the raw path, so ids do

@@ -13,13 +13,22 @@ use futures::{SinkExt, StreamExt, TryStreamExt, future};
 use samod::{PeerId, Repo, Transport};
 use teamflow_protocol::UserId;
 use tokio::sync::oneshot;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, PollSender};
 
 pub use policy::TeamSharePolicy;
 pub use teamflow_sync::SqliteStorage;
 
 use crate::access::Access;
 use crate::error::ApiError;
+
+/// Sync messages queued for one peer before samod waits for the socket.
+const SEND_QUEUE: usize = 64;
+
+/// Per-connection limits of document sync.
+#[derive(Debug, Clone, Copy)]
+pub struct SyncLimits {
+    pub write_timeout: std::time::Duration,
+}
 
 /// A peer must finish the protocol handshake this soon after the upgrade, or the connection is closed.
 const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -69,9 +78,9 @@ impl SyncServer {
 
     /// Serves one upgraded socket until it closes or `stop` is cancelled. The peer must introduce
     /// itself as `peer` in the handshake, or samod drops the connection.
-    pub async fn serve(&self, socket: WebSocket, peer: PeerId, stop: CancellationToken) {
-        let (sink, stream) = socket.split();
-        // Ends this connection alone: on relay shutdown, or when the handshake does not complete in time.
+    pub async fn serve(&self, socket: WebSocket, peer: PeerId, limits: SyncLimits, stop: CancellationToken) {
+        let (mut sink, stream) = socket.split();
+        // Ends this connection alone: on relay shutdown, a peer that stops reading, or a missed handshake.
         let close = stop.child_token();
         // samod owns the transport from here on; this signal fires when it drops the inbound stream,
         // which is how we learn the connection is over.
@@ -91,7 +100,30 @@ impl SyncServer {
                 let _held_until_dropped = &finished;
                 item
             });
-        let outgoing = sink.with(|bytes: Vec<u8>| future::ready(Ok::<_, axum::Error>(Message::Binary(bytes.into()))));
+        // samod writes into a bounded queue; one writer drains it to the socket. A write that cannot finish
+        // in time means the peer stopped reading: the connection is cut instead of buffering without end.
+        let (to_socket, mut queued) = tokio::sync::mpsc::channel::<Vec<u8>>(SEND_QUEUE);
+        let outgoing = PollSender::new(to_socket).sink_map_err(|_| std::io::Error::other("sync connection closed"));
+        let writer = {
+            let close = close.clone();
+            let peer = peer.clone();
+            async move {
+                while let Some(bytes) = queued.recv().await {
+                    match tokio::time::timeout(limits.write_timeout, sink.send(Message::Binary(bytes.into()))).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(_)) => break,
+                        Err(_) => {
+                            tracing::info!(peer = %peer, "sync peer is not reading; closing its connection");
+                            break;
+                        }
+                    }
+                }
+                close.cancel();
+                if let Err(e) = sink.close().await {
+                    tracing::debug!(error = %e, "sync socket did not close cleanly");
+                }
+            }
+        };
         let transport = Transport::new(Box::pin(incoming), Box::pin(outgoing)).with_expected_peer_id(peer.clone());
         let connection = match self.acceptor.accept(transport) {
             Ok(connection) => connection,
@@ -100,16 +132,19 @@ impl SyncServer {
                 return;
             }
         };
-        match tokio::time::timeout(HANDSHAKE_TIMEOUT, connection.handshake_complete()).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(reason)) => tracing::debug!(peer = %peer, ?reason, "sync connection ended before its handshake"),
-            Err(_) => {
-                tracing::info!(peer = %peer, "sync handshake not completed in time; closing");
-                close.cancel();
+        let lifetime = async {
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, connection.handshake_complete()).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(reason)) => tracing::debug!(peer = %peer, ?reason, "sync connection ended before its handshake"),
+                Err(_) => {
+                    tracing::info!(peer = %peer, "sync handshake not completed in time; closing");
+                    close.cancel();
+                }
             }
-        }
-        // Err means the sender was dropped, which is the signal itself.
-        on_finished.await.ok();
+            // Err means the sender was dropped, which is the signal itself.
+            on_finished.await.ok();
+        };
+        tokio::join!(writer, lifetime);
         tracing::debug!(peer = %peer, "sync connection finished");
     }
 

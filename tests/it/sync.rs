@@ -273,3 +273,78 @@ async fn a_peer_that_never_completes_the_handshake_is_dropped() {
     .await;
     assert!(ended.is_ok(), "the silent connection was still open after the deadline");
 }
+
+#[tokio::test]
+async fn oversized_sync_frames_end_that_connection_only() {
+    use futures::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let dir = teamflow_tests::DataDir::new();
+    let mut config = teamflow_tests::test_config(dir.path());
+    config.limits.sync_max_frame_bytes = 64 * 1024;
+    let t = TwoMemberTeam::on(TestRelay::start_with(dir, config).await).await;
+    let bob_id = t.bob.user_id().await;
+    let token = t.bob.token.clone().expect("token");
+    let ws = t.relay.url("/sync").replacen("http://", "ws://", 1);
+    let (mut socket, _) =
+        tokio_tungstenite::connect_async(format!("{ws}?token={token}&peer_id={bob_id}:big")).await.expect("upgrade");
+    socket.send(Message::binary(vec![0u8; 100 * 1024])).await.ok();
+    let ended = tokio::time::timeout(teamflow_tests::socket::PATIENCE, async {
+        while let Some(Ok(message)) = socket.next().await {
+            if message.is_close() {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the oversized frame did not end the connection");
+    // Ordinary sync still works.
+    let alice = sync_client(&t.relay, &t.alice, "laptop").await;
+    let (url, _doc) = shared_document(&alice, &t.alice, &t.id, "small is fine").await;
+    let bob = sync_client(&t.relay, &t.bob, "desktop").await;
+    let b_doc = bob.open(&url).await.expect("open").expect("found");
+    assert_eq!(text_when(&b_doc, |t| t == "small is fine").await, "small is fine");
+}
+
+#[tokio::test]
+async fn a_burst_of_edits_from_one_client_arrives_whole_at_the_other() {
+    let t = team().await;
+    let alice = sync_client(&t.relay, &t.alice, "laptop").await;
+    let (url, a_doc) = shared_document(&alice, &t.alice, &t.id, "").await;
+    let bob = sync_client(&t.relay, &t.bob, "desktop").await;
+    let b_doc = bob.open(&url).await.expect("open").expect("found");
+    // 150 keystrokes as fast as the client can make them, one change each. (Throughput is
+    // measured by the benchmarks, not here.)
+    for i in 0..150 {
+        let c = char::from(b'a' + u8::try_from(i % 26).expect("letter"));
+        splice_text(&a_doc, i, 0, &c.to_string()).expect("keystroke");
+    }
+    let expected = read_text(&a_doc);
+    assert_eq!(expected.len(), 150);
+    text_when(&b_doc, |t| t == expected).await;
+    assert_eq!(heads(&a_doc), heads(&b_doc));
+}
+
+#[tokio::test]
+async fn the_relay_counts_its_open_sync_connections() {
+    let t = team().await;
+    assert_eq!(sync_connections(&t.relay).await, 0);
+    let alice = sync_client(&t.relay, &t.alice, "laptop").await;
+    let mut bob = sync_client(&t.relay, &t.bob, "desktop").await;
+    assert_eq!(sync_connections(&t.relay).await, 2);
+    bob.go_offline();
+    let deadline = tokio::time::Instant::now() + teamflow_tests::socket::PATIENCE;
+    while sync_connections(&t.relay).await != 1 {
+        assert!(tokio::time::Instant::now() < deadline, "a closed connection was never counted out");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    drop(alice);
+}
+
+/// The relay's `sync_connections` gauge.
+async fn sync_connections(relay: &TestRelay) -> i64 {
+    let text = reqwest::get(relay.url("/metrics")).await.expect("metrics").text().await.expect("text");
+    text.lines()
+        .find_map(|l| l.strip_prefix("teamflow_sync_connections "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("the sync_connections gauge")
+}

@@ -46,7 +46,14 @@ async fn sync_socket(
     let peer = sync::expected_peer(user, params.as_ref().and_then(|p| p.peer_id.as_deref()).unwrap_or_default())?;
     let upgrade = upgrade.map_err(|e| ApiError::Malformed(format!("this route needs a WebSocket upgrade: {e}")))?;
     let connections = state.connections.clone();
-    Ok(upgrade.on_upgrade(move |socket| {
-        connections.track_future(async move { state.sync.serve(socket, peer, state.shutdown.clone()).await })
+    let limit = state.config.limits.sync_max_frame_bytes;
+    let limits =
+        sync::SyncLimits { write_timeout: std::time::Duration::from_secs(state.config.limits.sync_write_timeout_secs) };
+    Ok(upgrade.max_message_size(limit).max_frame_size(limit).on_upgrade(move |socket| {
+        connections.track_future(async move {
+            state.metrics.sync_connections.inc();
+            state.sync.serve(socket, peer, limits, state.shutdown.clone()).await;
+            state.metrics.sync_connections.dec();
+        })
     }))
 }
