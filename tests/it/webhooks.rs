@@ -330,3 +330,34 @@ async fn an_event_acknowledged_before_a_stop_is_processed_after_restart_once() {
     let (_, messages) = owner.get(&format!("/api/teams/{team}/messages")).await;
     assert_eq!(messages["messages"].as_array().map(Vec::len), Some(1), "mirrored exactly once");
 }
+
+#[tokio::test]
+async fn raw_payloads_are_dropped_after_the_teams_retention_period() {
+    let s = setup().await;
+    let secret = "It's a Secret to Everybody";
+    let hook = s.integrate(json!({ "service": "github", "secret": secret })).await;
+    let url = hook["webhook_url"].as_str().expect("url").to_owned();
+    let mut socket = s.watch().await;
+    let push = fixture("github-push.json");
+    s.deliver(&url, &github_headers(secret, "push", "old", &push), push.clone()).await;
+    socket.next_of("activity").await;
+
+    // Age the first event past the default 30 days, straight in the relay's database.
+    let db =
+        teamflow_relay::db::connect(&s.relay.data_dir().join("relay.db")).await.expect("open the relay's database");
+    sqlx::query("UPDATE webhook_events SET received_at = received_at - 31 * 86400000 WHERE delivery_key = '4242:old'")
+        .execute(&db)
+        .await
+        .expect("age the event");
+    // Any delivery wakes the worker, which enforces retention after processing.
+    s.deliver(&url, &github_headers(secret, "push", "new", &push), push).await;
+    socket.next_of("activity").await;
+    let payloads: Vec<(String, Option<Vec<u8>>)> =
+        sqlx::query_as("SELECT delivery_key, payload FROM webhook_events ORDER BY seq")
+            .fetch_all(&db)
+            .await
+            .expect("read");
+    assert_eq!(payloads[0], ("4242:old".to_owned(), None), "the old payload is gone");
+    assert!(payloads[1].1.is_some(), "the recent payload is kept");
+    assert_eq!(s.activity().await.len(), 2, "the activity lines stay");
+}

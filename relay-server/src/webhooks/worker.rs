@@ -40,11 +40,12 @@ struct Pending {
 pub(crate) fn spawn_worker(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            if let Err(e) = drain(&state).await {
-                tracing::error!(error = %e, "webhook processing failed; will retry");
-            }
+            // Retention first, so a pass's broadcasts come after its pruning.
             if let Err(e) = prune_payloads(&state).await {
                 tracing::error!(error = %e, "webhook payload pruning failed");
+            }
+            if let Err(e) = drain(&state).await {
+                tracing::error!(error = %e, "webhook processing failed; will retry");
             }
             tokio::select! {
                 () = state.webhooks.0.notified() => {}
