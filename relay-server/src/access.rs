@@ -3,8 +3,15 @@
 //!
 //! Every membership change goes through [`Access::apply`] after its commit, which invalidates the cache
 //! before telling subscribers, so a subscriber that re-checks always sees the new state.
+//!
+//! A lookup racing a change could otherwise cache what it read before the change. So `apply` bumps a
+//! generation before invalidating, and a loader that inserts re-checks the generation afterwards,
+//! dropping its entry if anything changed meanwhile: either the invalidation runs after the insert, or
+//! the loader sees the new generation and removes what it inserted.
 
+use std::hash::Hash;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use moka::future::Cache;
@@ -29,6 +36,7 @@ pub struct Access {
     roles: Cache<(TeamId, UserId), Option<Role>>,
     documents: Cache<String, Option<TeamId>>,
     changes: broadcast::Sender<AccessChange>,
+    generation: Arc<AtomicU64>,
 }
 
 /// Entries also expire on their own, a safety net should the database be changed behind the relay's back.
@@ -41,42 +49,60 @@ impl Access {
             roles: Cache::builder().max_capacity(100_000).time_to_live(CACHE_TTL).build(),
             documents: Cache::builder().max_capacity(100_000).time_to_live(CACHE_TTL).build(),
             changes: broadcast::channel(1024).0,
+            generation: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// A cached value, or `load`'s answer, cached only if no change was applied while loading.
+    async fn cached<K, V>(
+        &self,
+        cache: &Cache<K, V>,
+        key: K,
+        load: impl Future<Output = Result<V, ApiError>>,
+    ) -> Result<V, ApiError>
+    where
+        K: Hash + Eq + Send + Sync + Clone + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        if let Some(value) = cache.get(&key).await {
+            return Ok(value);
+        }
+        let before = self.generation.load(Ordering::SeqCst);
+        let value = load.await?;
+        cache.insert(key.clone(), value.clone()).await;
+        if self.generation.load(Ordering::SeqCst) != before {
+            cache.invalidate(&key).await;
+        }
+        Ok(value)
     }
 
     /// The user's role in the team, `None` when not a member (or no such team).
     pub async fn role(&self, team: TeamId, user: UserId) -> Result<Option<Role>, ApiError> {
-        let db = self.db.clone();
-        self.roles
-            .try_get_with((team, user), async move {
-                match crate::teams::role_in(&db, team, user).await {
-                    Ok(role) => Ok(Some(role)),
-                    Err(ApiError::NotFound(_)) => Ok(None),
-                    Err(e) => Err(e),
-                }
-            })
-            .await
-            .map_err(|e: Arc<ApiError>| ApiError::Internal(format!("membership lookup: {e}")))
+        self.cached(&self.roles, (team, user), async {
+            match crate::teams::role_in(&self.db, team, user).await {
+                Ok(role) => Ok(Some(role)),
+                Err(ApiError::NotFound(_)) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
+        .await
     }
 
     /// The team a document (an `automerge:` URL) is registered to, if any.
     pub async fn document_team(&self, url: &str) -> Result<Option<TeamId>, ApiError> {
-        let db = self.db.clone();
-        let key = url.to_owned();
-        self.documents
-            .try_get_with(key.clone(), async move {
-                let team: Option<String> = sqlx::query_scalar("SELECT team_id FROM documents WHERE id = ?")
-                    .bind(&key)
-                    .fetch_optional(&db)
-                    .await?;
-                team.map(|t| t.parse().map_err(|e| ApiError::Internal(format!("team id in database: {e}")))).transpose()
-            })
-            .await
-            .map_err(|e: Arc<ApiError>| ApiError::Internal(format!("document lookup: {e}")))
+        self.cached(&self.documents, url.to_owned(), async {
+            let team: Option<String> = sqlx::query_scalar("SELECT team_id FROM documents WHERE id = ?")
+                .bind(url)
+                .fetch_optional(&self.db)
+                .await?;
+            team.map(|t| t.parse().map_err(|e| ApiError::Internal(format!("team id in database: {e}")))).transpose()
+        })
+        .await
     }
 
     /// Forgets what the change affects, then tells every subscriber.
     pub async fn apply(&self, change: AccessChange) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
         match &change {
             AccessChange::Member { team, user } => self.roles.invalidate(&(*team, *user)).await,
             AccessChange::Document { url } => self.documents.invalidate(url).await,

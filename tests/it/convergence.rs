@@ -80,6 +80,7 @@ async fn run_case(world: &World, case: usize, ops: Vec<Op>) -> Result<(), TestCa
         )
         .await;
     prop_assert_eq!(status, reqwest::StatusCode::CREATED);
+    step("reconnect", nodes[0].reconnect()).await?.map_err(|e| TestCaseError::fail(e.to_string()))?;
     prop_assert!(step("first upload", nodes[0].synced_with_relay(&first)).await?);
     let mut docs: Vec<DocHandle> = vec![first];
     for node in &nodes[1..] {

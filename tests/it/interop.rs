@@ -26,11 +26,12 @@ async fn a_javascript_automerge_repo_client_syncs_with_a_rust_client_through_the
     let team = alice.create_team("Interop").await;
     alice.add_member(&team, "bob@example.test", "member").await;
 
-    let rust = sync_client(&relay, &alice, "rust").await;
+    let mut rust = sync_client(&relay, &alice, "rust").await;
     let (url, doc) = rust.create_text("Hello from Rust").await.expect("create");
     let (status, _) =
         alice.post(&format!("/api/teams/{team}/documents"), &json!({ "document_id": url, "title": "Interop" })).await;
     assert_eq!(status, StatusCode::CREATED);
+    rust.reconnect().await.expect("reconnect");
     assert!(rust.synced_with_relay(&doc).await);
 
     let bob_id = bob.user_id().await;

@@ -20,13 +20,14 @@ async fn register(client: &Client, team: &str, url: &teamflow_protocol::Document
 /// Creates a text document, registers it to the team and waits until the relay holds it: the relay never
 /// asks peers for documents, so a teammate can fetch it only from then on.
 async fn shared_document(
-    sync: &teamflow_sync::SyncClient,
+    sync: &mut teamflow_sync::SyncClient,
     owner: &Client,
     team: &str,
     text: &str,
 ) -> (teamflow_protocol::DocumentUrl, teamflow_sync::samod::DocHandle) {
     let (url, handle) = sync.create_text(text).await.expect("create");
     register(owner, team, &url).await;
+    sync.reconnect().await.expect("reconnect");
     assert!(sync.synced_with_relay(&handle).await, "the relay has the document");
     (url, handle)
 }
@@ -34,8 +35,8 @@ async fn shared_document(
 #[tokio::test]
 async fn two_clients_coedit_one_document_and_converge() {
     let t = team().await;
-    let alice = sync_client(&t.relay, &t.alice, "laptop").await;
-    let (url, a_doc) = shared_document(&alice, &t.alice, &t.id, "Hello").await;
+    let mut alice = sync_client(&t.relay, &t.alice, "laptop").await;
+    let (url, a_doc) = shared_document(&mut alice, &t.alice, &t.id, "Hello").await;
 
     let bob = sync_client(&t.relay, &t.bob, "desktop").await;
     let b_doc = bob.open(&url).await.expect("open").expect("bob may read the team's document");
@@ -54,8 +55,8 @@ async fn two_clients_coedit_one_document_and_converge() {
 #[tokio::test]
 async fn an_offline_edit_merges_on_reconnect() {
     let t = team().await;
-    let alice = sync_client(&t.relay, &t.alice, "laptop").await;
-    let (url, a_doc) = shared_document(&alice, &t.alice, &t.id, "abc").await;
+    let mut alice = sync_client(&t.relay, &t.alice, "laptop").await;
+    let (url, a_doc) = shared_document(&mut alice, &t.alice, &t.id, "abc").await;
     let mut bob = sync_client(&t.relay, &t.bob, "desktop").await;
     let b_doc = bob.open(&url).await.expect("open").expect("found");
     text_when(&b_doc, |t| t == "abc").await;
@@ -77,8 +78,8 @@ async fn an_offline_edit_merges_on_reconnect() {
 #[tokio::test]
 async fn outsiders_and_unregistered_documents_get_nothing() {
     let t = team().await;
-    let alice = sync_client(&t.relay, &t.alice, "laptop").await;
-    let (url, _a_doc) = shared_document(&alice, &t.alice, &t.id, "team secret").await;
+    let mut alice = sync_client(&t.relay, &t.alice, "laptop").await;
+    let (url, _a_doc) = shared_document(&mut alice, &t.alice, &t.id, "team secret").await;
 
     let mallory_client = t.relay.user("mallory").await;
     let mallory = sync_client(&t.relay, &mallory_client, "evil").await;
@@ -92,6 +93,7 @@ async fn outsiders_and_unregistered_documents_get_nothing() {
     assert!(bob.open(&private_url).await.expect("lookup").is_none());
     // Once registered to the team, the same lookup succeeds.
     register(&t.alice, &t.id, &private_url).await;
+    alice.reconnect().await.expect("reconnect");
     assert!(alice.synced_with_relay(&private).await);
     let bob_again = sync_client(&t.relay, &t.bob, "desktop-2").await;
     let found = bob_again.open(&private_url).await.expect("lookup").expect("registered now");
@@ -103,8 +105,8 @@ async fn a_viewer_reads_but_their_edits_reach_no_one() {
     let t = team().await;
     let viewer_client = t.relay.user("viewer").await;
     t.alice.add_member(&t.id, "viewer@example.test", "viewer").await;
-    let alice = sync_client(&t.relay, &t.alice, "laptop").await;
-    let (url, a_doc) = shared_document(&alice, &t.alice, &t.id, "spec").await;
+    let mut alice = sync_client(&t.relay, &t.alice, "laptop").await;
+    let (url, a_doc) = shared_document(&mut alice, &t.alice, &t.id, "spec").await;
     let viewer = sync_client(&t.relay, &viewer_client, "tablet").await;
     let v_doc = viewer.open(&url).await.expect("open").expect("viewers read");
     text_when(&v_doc, |t| t == "spec").await;
@@ -124,8 +126,8 @@ async fn removing_a_member_stops_their_sync_on_the_live_connection() {
     let t = team().await;
     let carol_client = t.relay.user("carol").await;
     t.alice.add_member(&t.id, "carol@example.test", "member").await;
-    let alice = sync_client(&t.relay, &t.alice, "laptop").await;
-    let (url, a_doc) = shared_document(&alice, &t.alice, &t.id, "v1").await;
+    let mut alice = sync_client(&t.relay, &t.alice, "laptop").await;
+    let (url, a_doc) = shared_document(&mut alice, &t.alice, &t.id, "v1").await;
     let bob = sync_client(&t.relay, &t.bob, "desktop").await;
     let b_doc = bob.open(&url).await.expect("open").expect("found");
     let carol = sync_client(&t.relay, &carol_client, "phone").await;
@@ -152,8 +154,8 @@ async fn removing_a_member_stops_their_sync_on_the_live_connection() {
 #[tokio::test]
 async fn presence_reaches_peers_who_may_see_the_document() {
     let t = team().await;
-    let alice = sync_client(&t.relay, &t.alice, "laptop").await;
-    let (url, a_doc) = shared_document(&alice, &t.alice, &t.id, "cursor here").await;
+    let mut alice = sync_client(&t.relay, &t.alice, "laptop").await;
+    let (url, a_doc) = shared_document(&mut alice, &t.alice, &t.id, "cursor here").await;
     let bob = sync_client(&t.relay, &t.bob, "desktop").await;
     let b_doc = bob.open(&url).await.expect("open").expect("found");
     text_when(&b_doc, |t| t == "cursor here").await;
@@ -200,8 +202,8 @@ async fn sync_upgrades_need_a_token_and_a_peer_id_of_ones_own() {
 #[tokio::test]
 async fn documents_survive_a_relay_restart() {
     let t = team().await;
-    let alice = sync_client(&t.relay, &t.alice, "laptop").await;
-    let (url, _a_doc) = shared_document(&alice, &t.alice, &t.id, "durable words").await;
+    let mut alice = sync_client(&t.relay, &t.alice, "laptop").await;
+    let (url, _a_doc) = shared_document(&mut alice, &t.alice, &t.id, "durable words").await;
     alice.stop().await;
 
     let bob_client = t.bob.clone();
@@ -219,8 +221,8 @@ async fn garbage_on_a_sync_socket_ends_that_connection_only() {
     use futures::SinkExt;
     use tokio_tungstenite::tungstenite::Message;
     let t = team().await;
-    let alice = sync_client(&t.relay, &t.alice, "laptop").await;
-    let (url, a_doc) = shared_document(&alice, &t.alice, &t.id, "still fine").await;
+    let mut alice = sync_client(&t.relay, &t.alice, "laptop").await;
+    let (url, a_doc) = shared_document(&mut alice, &t.alice, &t.id, "still fine").await;
 
     let bob_id = t.bob.user_id().await;
     let token = t.bob.token.clone().expect("token");
@@ -298,8 +300,8 @@ async fn oversized_sync_frames_end_that_connection_only() {
     .await;
     assert!(ended.is_ok(), "the oversized frame did not end the connection");
     // Ordinary sync still works.
-    let alice = sync_client(&t.relay, &t.alice, "laptop").await;
-    let (url, _doc) = shared_document(&alice, &t.alice, &t.id, "small is fine").await;
+    let mut alice = sync_client(&t.relay, &t.alice, "laptop").await;
+    let (url, _doc) = shared_document(&mut alice, &t.alice, &t.id, "small is fine").await;
     let bob = sync_client(&t.relay, &t.bob, "desktop").await;
     let b_doc = bob.open(&url).await.expect("open").expect("found");
     assert_eq!(text_when(&b_doc, |t| t == "small is fine").await, "small is fine");
@@ -308,8 +310,8 @@ async fn oversized_sync_frames_end_that_connection_only() {
 #[tokio::test]
 async fn a_burst_of_edits_from_one_client_arrives_whole_at_the_other() {
     let t = team().await;
-    let alice = sync_client(&t.relay, &t.alice, "laptop").await;
-    let (url, a_doc) = shared_document(&alice, &t.alice, &t.id, "").await;
+    let mut alice = sync_client(&t.relay, &t.alice, "laptop").await;
+    let (url, a_doc) = shared_document(&mut alice, &t.alice, &t.id, "").await;
     let bob = sync_client(&t.relay, &t.bob, "desktop").await;
     let b_doc = bob.open(&url).await.expect("open").expect("found");
     // 150 keystrokes as fast as the client can make them, one change each. (Throughput is

@@ -37,6 +37,17 @@ impl Node {
         self.with_sync(async |sync| sync.go_online().await.map_err(|e| NodeError::Sync(e.to_string()))).await
     }
 
+    /// After a registration reaches the relay: a document it refused earlier on the open link is offered
+    /// again by reconnecting (see `SyncClient::reconnect`). Nothing to do while offline.
+    pub(crate) async fn announce_documents(&self) -> Result<(), NodeError> {
+        if let Some(sync) = self.sync.lock().await.as_mut()
+            && sync.is_online()
+        {
+            sync.reconnect().await.map_err(|e| NodeError::Sync(e.to_string()))?;
+        }
+        Ok(())
+    }
+
     /// Stops syncing; documents stay editable and are kept locally.
     pub async fn go_offline(&self) {
         if let Some(sync) = self.sync.lock().await.as_mut() {

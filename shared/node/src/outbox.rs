@@ -142,6 +142,7 @@ impl Node {
     pub async fn flush(&self) -> Result<FlushReport, NodeError> {
         let _one_at_a_time = self.flushing.lock().await;
         let mut report = FlushReport::default();
+        let mut registered_documents = false;
         loop {
             let next: Option<Row> = sqlx::query_as(
                 "SELECT position, client_id, kind, team_id, body_json, state, error_code, error FROM outbox
@@ -156,6 +157,7 @@ impl Node {
                     self.authed::<_, Message>(Method::POST, &path, Some(&body)).await.map(Some)
                 }
                 Change::Document(body) => {
+                    registered_documents = true;
                     let path = format!("/api/teams/{}/documents", row.team_id);
                     match self.authed::<_, DocumentEntry>(Method::POST, &path, Some(&body)).await {
                         // Already registered: an earlier attempt got through but its answer was lost.
@@ -189,6 +191,9 @@ impl Node {
                 }
                 Err(e) => return Err(e),
             }
+        }
+        if registered_documents && report.delivered > 0 {
+            self.announce_documents().await?;
         }
         let pending: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE state = 'pending'").fetch_one(&self.db).await?;

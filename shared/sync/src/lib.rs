@@ -126,6 +126,17 @@ impl SyncClient {
         }
     }
 
+    /// Restarts the link to the relay. Call it after registering a document created while the link was up:
+    /// the relay refused it then, and only a fresh handshake (which re-announces every document) tells it
+    /// about the document again.
+    pub async fn reconnect(&mut self) -> Result<(), SyncError> {
+        if self.dialer.is_some() {
+            self.go_offline();
+            self.go_online().await?;
+        }
+        Ok(())
+    }
+
     pub fn is_online(&self) -> bool {
         self.dialer.as_ref().is_some_and(DialerHandle::is_connected)
     }
