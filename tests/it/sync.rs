@@ -216,6 +216,32 @@ async fn documents_survive_a_relay_restart() {
     assert_eq!(text_when(&b_doc, |t| t == "durable words").await, "durable words");
 }
 
+type RawSocket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A bare WebSocket on `/sync` for bob's `device`: authenticated, but speaking no protocol of its own.
+async fn raw_sync_socket(t: &TwoMemberTeam, device: &str) -> RawSocket {
+    let bob_id = t.bob.user_id().await;
+    let token = t.bob.token.clone().expect("token");
+    let ws = t.relay.url("/sync").replacen("http://", "ws://", 1);
+    let (socket, _) = tokio_tungstenite::connect_async(format!("{ws}?token={token}&peer_id={bob_id}:{device}"))
+        .await
+        .expect("upgrade");
+    socket
+}
+
+/// Whether the relay ends the socket within the patience window (frames on the way are ignored).
+async fn ended(socket: &mut RawSocket) -> bool {
+    tokio::time::timeout(teamflow_tests::socket::PATIENCE, async {
+        while let Some(Ok(message)) = socket.next().await {
+            if message.is_close() {
+                break;
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
+
 #[tokio::test]
 async fn garbage_on_a_sync_socket_ends_that_connection_only() {
     use futures::SinkExt;
@@ -224,17 +250,12 @@ async fn garbage_on_a_sync_socket_ends_that_connection_only() {
     let mut alice = sync_client(&t.relay, &t.alice, "laptop").await;
     let (url, a_doc) = shared_document(&mut alice, &t.alice, &t.id, "still fine").await;
 
-    let bob_id = t.bob.user_id().await;
-    let token = t.bob.token.clone().expect("token");
-    let ws = t.relay.url("/sync").replacen("http://", "ws://", 1);
     for garbage in [
         Message::binary(vec![0xff; 64]),
         Message::binary(vec![0xa1, 0x64, 0x74, 0x79]),
         Message::text("{\"type\":\"join\"}"),
     ] {
-        let (mut socket, _) = tokio_tungstenite::connect_async(format!("{ws}?token={token}&peer_id={bob_id}:fuzz"))
-            .await
-            .expect("upgrade");
+        let mut socket = raw_sync_socket(&t, "fuzz").await;
         socket.send(garbage).await.ok();
         // The relay drops the connection (or ignores the frame); either way it must keep serving others.
         tokio::time::timeout(teamflow_tests::socket::PATIENCE, async {
@@ -258,22 +279,9 @@ async fn garbage_on_a_sync_socket_ends_that_connection_only() {
 #[tokio::test]
 async fn a_peer_that_never_completes_the_handshake_is_dropped() {
     let t = team().await;
-    let bob_id = t.bob.user_id().await;
-    let token = t.bob.token.clone().expect("token");
-    let ws = t.relay.url("/sync").replacen("http://", "ws://", 1);
-    let (mut silent, _) =
-        tokio_tungstenite::connect_async(format!("{ws}?token={token}&peer_id={bob_id}:silent")).await.expect("upgrade");
+    let mut silent = raw_sync_socket(&t, "silent").await;
     // Say nothing; the relay must not hold the socket forever (its handshake deadline is 5 s).
-    let ended = tokio::time::timeout(teamflow_tests::socket::PATIENCE, async {
-        loop {
-            match silent.next().await {
-                Some(Ok(message)) if !message.is_close() => continue,
-                _ => break,
-            }
-        }
-    })
-    .await;
-    assert!(ended.is_ok(), "the silent connection was still open after the deadline");
+    assert!(ended(&mut silent).await, "the silent connection was still open after the deadline");
 }
 
 #[tokio::test]
@@ -284,21 +292,9 @@ async fn oversized_sync_frames_end_that_connection_only() {
     let mut config = teamflow_tests::test_config(dir.path());
     config.limits.sync_max_frame_bytes = 64 * 1024;
     let t = TwoMemberTeam::on(TestRelay::start_with(dir, config).await).await;
-    let bob_id = t.bob.user_id().await;
-    let token = t.bob.token.clone().expect("token");
-    let ws = t.relay.url("/sync").replacen("http://", "ws://", 1);
-    let (mut socket, _) =
-        tokio_tungstenite::connect_async(format!("{ws}?token={token}&peer_id={bob_id}:big")).await.expect("upgrade");
+    let mut socket = raw_sync_socket(&t, "big").await;
     socket.send(Message::binary(vec![0u8; 100 * 1024])).await.ok();
-    let ended = tokio::time::timeout(teamflow_tests::socket::PATIENCE, async {
-        while let Some(Ok(message)) = socket.next().await {
-            if message.is_close() {
-                break;
-            }
-        }
-    })
-    .await;
-    assert!(ended.is_ok(), "the oversized frame did not end the connection");
+    assert!(ended(&mut socket).await, "the oversized frame did not end the connection");
     // Ordinary sync still works.
     let mut alice = sync_client(&t.relay, &t.alice, "laptop").await;
     let (url, _doc) = shared_document(&mut alice, &t.alice, &t.id, "small is fine").await;
