@@ -174,10 +174,6 @@ impl SyncServer {
         self.acceptor.close();
         self.repo.stop().await;
     }
-
-    pub fn repo(&self) -> &Repo {
-        &self.repo
-    }
 }
 
 #[cfg(test)]

@@ -66,10 +66,6 @@ impl TokenService {
         self.ttl
     }
 
-    pub fn issuer(&self) -> &str {
-        &self.issuer
-    }
-
     /// A fresh access token for `user`.
     pub fn issue(&self, user: UserId) -> Result<String, jsonwebtoken::errors::Error> {
         let now = unix_now();

@@ -44,6 +44,14 @@ pub(crate) fn authenticate(
     }
 }
 
+/// The upgrade of a WebSocket route, or `validation_failed` for a plain request. Handlers take the upgrade as
+/// a `Result` and call this after authenticating, so a request without a token gets 401 first.
+pub(crate) fn require_upgrade(
+    upgrade: Result<axum::extract::ws::WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Result<axum::extract::ws::WebSocketUpgrade, ApiError> {
+    upgrade.map_err(|e| ApiError::Malformed(format!("this route needs a WebSocket upgrade: {e}")))
+}
+
 /// `axum::Json`, rejecting with the shared error shape.
 #[derive(Debug, FromRequest)]
 #[from_request(via(axum::Json), rejection(ApiError))]

@@ -11,7 +11,7 @@ use teamflow_protocol::realtime::PROTOCOL_VERSION;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::authenticate;
+use super::extract::{authenticate, require_upgrade};
 use crate::error::ApiError;
 use crate::{AppState, rooms};
 
@@ -48,7 +48,7 @@ async fn realtime(
             "this relay speaks realtime protocol {PROTOCOL_VERSION}, not {protocol}"
         )));
     }
-    let upgrade = upgrade.map_err(|e| ApiError::Malformed(format!("this route needs a WebSocket upgrade: {e}")))?;
+    let upgrade = require_upgrade(upgrade)?;
     let limits = &state.config.limits;
     let connections = state.connections.clone();
     Ok(upgrade

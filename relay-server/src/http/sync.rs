@@ -11,7 +11,7 @@ use teamflow_protocol::ErrorBody;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::authenticate;
+use super::extract::{authenticate, require_upgrade};
 use crate::error::ApiError;
 use crate::{AppState, sync};
 
@@ -44,7 +44,7 @@ async fn sync_socket(
     let params = params.map(|Query(p)| p).ok();
     let user = authenticate(&state, &headers, params.as_ref().and_then(|p| p.token.as_deref()))?;
     let peer = sync::expected_peer(user, params.as_ref().and_then(|p| p.peer_id.as_deref()).unwrap_or_default())?;
-    let upgrade = upgrade.map_err(|e| ApiError::Malformed(format!("this route needs a WebSocket upgrade: {e}")))?;
+    let upgrade = require_upgrade(upgrade)?;
     let connections = state.connections.clone();
     let limit = state.config.limits.sync_max_frame_bytes;
     let limits =
