@@ -1,7 +1,7 @@
 //! The headless node against a real relay: sign-in that survives restarts, chat through the outbox
 //! delivered exactly once and in order after being offline, refused changes marked failed, offline reading.
 
-use teamflow_node::{Node, NodeError, OutboxState};
+use teamflow_node::{CredentialStore, Node, NodeError, OutboxState};
 use teamflow_protocol::api::messages::Message;
 use teamflow_protocol::{Role, TeamId};
 use teamflow_tests::{DataDir, TestRelay, test_config};
@@ -114,6 +114,44 @@ async fn a_restarted_node_is_still_signed_in_and_reads_its_cache_while_the_relay
     assert!(alice.status().await.expect("status").signed_in);
     assert_eq!(alice.teams().await.expect("cached teams").len(), 1);
     assert_eq!(contents(&alice.messages(team).await.expect("cached messages")), ["remember me"]);
+}
+
+/// Where no Secret Service runs (CI, servers, containers: no session bus) the sign-in falls back to a file
+/// only the user can read, and a restart finds it there. With a keychain (a desktop) the token is in the
+/// keychain and no file may exist; either way the node reports truthfully where it is.
+#[tokio::test]
+async fn the_sign_in_is_kept_in_the_keychain_or_else_a_private_file_and_survives_a_restart() {
+    let relay = TestRelay::start().await;
+    let dir = DataDir::new();
+    let alice = node(&dir, &relay).await;
+    assert_eq!(alice.credential_store(), None);
+    alice.sign_up("alice@example.test", "correct horse", "Alice").await.expect("sign up");
+    let file = dir.path().join("credentials");
+    let store = alice.status().await.expect("status").credentials;
+    match store {
+        Some(CredentialStore::File) => {
+            let token = std::fs::read_to_string(&file).expect("credentials file");
+            assert!(token.len() > 20, "the file holds the refresh token");
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt as _;
+                let mode = std::fs::metadata(&file).expect("stat").permissions().mode();
+                assert_eq!(mode & 0o077, 0, "credentials readable by others: {mode:o}");
+            }
+        }
+        Some(CredentialStore::Keychain) => assert!(!file.exists(), "a keychain-held token must not also be on disk"),
+        None => panic!("signed in, but the node says the token is nowhere"),
+    }
+    alice.close().await;
+
+    let alice = node(&dir, &relay).await;
+    assert_eq!(alice.credential_store(), store, "found where it was kept");
+    assert_eq!(alice.teams().await.expect("a working session after restart"), []);
+    alice.sign_out().await.expect("sign out");
+    assert_eq!(alice.credential_store(), None);
+    assert!(!file.exists());
+    alice.close().await;
+    assert!(node(&dir, &relay).await.user().await.is_none(), "signed out for good");
 }
 
 #[tokio::test]

@@ -28,6 +28,7 @@ use teamflow_protocol::{Role, TeamId};
 use tokio::sync::Mutex;
 
 pub use api::{ApiFailure, RelayApi};
+pub use credentials::CredentialStore;
 pub use outbox::{FlushReport, OutboxEntry, OutboxState};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -66,6 +67,9 @@ pub struct Node {
     data_dir: PathBuf,
     api: RelayApi,
     session: Mutex<Option<Session>>,
+    credentials: credentials::Credentials,
+    /// Where the refresh token was last kept (`None` while signed out).
+    credential_store: std::sync::Mutex<Option<CredentialStore>>,
     /// One delivery run at a time, so the outbox drains strictly in order.
     flushing: Mutex<()>,
     /// The document sync client, created once someone is signed in.
@@ -89,6 +93,8 @@ impl std::fmt::Debug for Node {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Status {
     pub signed_in: bool,
+    /// Where the refresh token is kept while signed in.
+    pub credentials: Option<CredentialStore>,
     pub pending: i64,
     pub failed: i64,
 }
@@ -112,6 +118,8 @@ impl Node {
             data_dir: data_dir.to_owned(),
             api: RelayApi::new(relay_url),
             session: Mutex::new(None),
+            credentials: credentials::Credentials::new(data_dir),
+            credential_store: std::sync::Mutex::new(None),
             flushing: Mutex::new(()),
             sync: Mutex::new(None),
             token: tokio::sync::watch::Sender::new(String::new()),
@@ -122,11 +130,12 @@ impl Node {
     }
 
     async fn restore(&self) -> Result<(), NodeError> {
-        let Some(refresh_token) = credentials::load(&self.data_dir)? else { return Ok(()) };
+        let Some((refresh_token, store)) = self.credentials.load().await? else { return Ok(()) };
         let user: Option<String> = sqlx::query_scalar("SELECT user_json FROM account").fetch_optional(&self.db).await?;
         let Some(user) = user else { return Ok(()) };
         let user: User = serde_json::from_str(&user).map_err(|e| NodeError::Corrupt(e.to_string()))?;
         *self.session.lock().await = Some(Session { user, refresh_token, access: None });
+        self.set_credential_store(Some(store));
         Ok(())
     }
 
@@ -150,7 +159,8 @@ impl Node {
             .bind(user_json)
             .execute(&self.db)
             .await?;
-        credentials::store(&self.data_dir, &auth.refresh_token)?;
+        let store = self.credentials.store(&auth.refresh_token).await?;
+        self.set_credential_store(Some(store));
         let expires = Instant::now() + Duration::from_secs(auth.expires_in);
         self.token.send_replace(auth.access_token.clone());
         *self.session.lock().await = Some(Session {
@@ -176,13 +186,23 @@ impl Node {
                 tracing::info!(error = %e, "could not revoke the sign-in on the relay; forgetting it locally");
             }
         }
-        credentials::remove(&self.data_dir)?;
+        self.credentials.remove().await?;
+        self.set_credential_store(None);
         let mut tx = self.db.begin().await?;
         for table in ["account", "cached_teams", "cached_messages", "outbox", "sync_chunks"] {
             sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}"))).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    fn set_credential_store(&self, store: Option<CredentialStore>) {
+        *self.credential_store.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = store;
+    }
+
+    /// Where the refresh token is kept (`None` while signed out).
+    pub fn credential_store(&self) -> Option<CredentialStore> {
+        *self.credential_store.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub async fn user(&self) -> Option<User> {
@@ -204,13 +224,15 @@ impl Node {
             Err(ApiFailure::Refused { status: 401, .. }) => {
                 // The sign-in was revoked (or its token reused elsewhere): the user must sign in again.
                 *session = None;
-                credentials::remove(&self.data_dir)?;
+                self.credentials.remove().await?;
+                self.set_credential_store(None);
                 return Err(NodeError::SignedOut);
             }
             Err(e) => return Err(e.into()),
         };
         // The old refresh token is spent: keep the new one before anything else can fail.
-        credentials::store(&self.data_dir, &auth.refresh_token)?;
+        let store = self.credentials.store(&auth.refresh_token).await?;
+        self.set_credential_store(Some(store));
         current.refresh_token = auth.refresh_token;
         let expires = Instant::now() + Duration::from_secs(auth.expires_in);
         current.access = Some((auth.access_token.clone(), expires));
@@ -300,7 +322,12 @@ impl Node {
         )
         .fetch_one(&self.db)
         .await?;
-        Ok(Status { signed_in: self.session.lock().await.is_some(), pending, failed })
+        Ok(Status {
+            signed_in: self.session.lock().await.is_some(),
+            credentials: self.credential_store(),
+            pending,
+            failed,
+        })
     }
 
     /// Stops syncing and closes the store, waiting for writes to finish.
