@@ -1,7 +1,7 @@
 //! The headless node against a real relay: sign-in that survives restarts, chat through the outbox
 //! delivered exactly once and in order after being offline, refused changes marked failed, offline reading.
 
-use teamflow_node::{CredentialStore, Node, NodeError, OutboxState};
+use teamflow_node::{CredentialStore, DocSync, Link, Node, NodeError, OutboxState, Status};
 use teamflow_protocol::api::messages::Message;
 use teamflow_protocol::{Role, TeamId};
 use teamflow_tests::{DataDir, TestRelay, test_config};
@@ -195,4 +195,75 @@ async fn a_document_created_offline_is_registered_and_shared_once_back_online() 
     let alice = Node::open(a_dir.path(), &relay_url).await.expect("reopen");
     let local = alice.open_document(&url).await.expect("open").expect("from local storage");
     assert_eq!(teamflow_sync::read_text(&local), "Draft: written offline");
+}
+
+/// Waits (with a generous deadline, so a broken feature fails instead of hanging) until the node's status
+/// satisfies `want`.
+async fn status_until(
+    status: &mut tokio::sync::watch::Receiver<Status>,
+    what: &str,
+    want: impl FnMut(&Status) -> bool,
+) -> Status {
+    let outcome = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        status.wait_for(want).await.map(|now| now.clone())
+    })
+    .await;
+    match outcome {
+        Ok(Ok(now)) => now,
+        Ok(Err(_)) => panic!("the node went away while waiting for {what}"),
+        Err(_) => panic!("timed out waiting for {what}: {:?}", *status.borrow()),
+    }
+}
+
+#[tokio::test]
+async fn one_status_follows_the_link_the_outbox_and_each_document_and_delivery_resumes_by_itself() {
+    let relay = TestRelay::start().await;
+    let (_a_dir, alice, _b_dir, bob, team) = alice_and_bob(&relay).await;
+    let mut status = alice.watch_status();
+    let now = status.borrow().clone();
+    assert!(now.signed_in && now.credentials.is_some());
+    assert_eq!((now.link, now.pending, now.failed), (Link::Offline, 0, 0));
+    assert!(now.peers.is_empty() && now.documents.is_empty());
+
+    let alice = std::sync::Arc::new(alice);
+    let delivery = tokio::spawn({
+        let alice = alice.clone();
+        async move { alice.keep_delivering().await }
+    });
+    alice.go_online().await.expect("online");
+    let online = status_until(&mut status, "the relay link", |s| s.link == Link::Online).await;
+    assert_eq!(online.peers, [teamflow_relay::sync::RELAY_PEER_ID]);
+
+    let (plan_url, plan) = alice.create_document(team, "Plan", "v1").await.expect("create");
+    status_until(&mut status, "the new document to sync", |s| s.documents.get(&plan_url) == Some(&DocSync::Synced))
+        .await;
+
+    // The relay goes away: the link redials, edits and messages stay here.
+    let addr = relay.addr;
+    let dir = relay.stop().await;
+    status_until(&mut status, "the link to drop", |s| s.link == Link::Connecting && s.peers.is_empty()).await;
+    teamflow_sync::splice_text(&plan, 2, 0, " offline").expect("edit");
+    status_until(&mut status, "the edit to be local-only", |s| s.documents.get(&plan_url) == Some(&DocSync::LocalOnly))
+        .await;
+    for text in ["one", "two"] {
+        alice.send_message(team, text).await.expect("queued");
+    }
+    let (notes_url, _notes) = alice.create_document(team, "Notes", "made offline").await.expect("create offline");
+    let queued = status_until(&mut status, "three queued changes", |s| s.pending == 3).await;
+    assert_eq!(queued.documents.get(&notes_url), Some(&DocSync::LocalOnly), "unregistered, so local only");
+
+    // Back: nothing but the relay coming back makes the node deliver and resync.
+    let _relay = start_again(dir, addr).await;
+    status_until(&mut status, "everything delivered and synced", |s| {
+        s.link == Link::Online && s.pending == 0 && s.documents.values().all(|d| *d == DocSync::Synced)
+    })
+    .await;
+    delivery.abort();
+
+    assert_eq!(contents(&bob.messages(team).await.expect("messages")), ["one", "two"]);
+    bob.go_online().await.expect("bob online");
+    for (url, text) in [(&plan_url, "v1 offline"), (&notes_url, "made offline")] {
+        let doc = bob.open_document(url).await.expect("open").expect("shared with bob");
+        assert_eq!(teamflow_tests::text_when(&doc, |t| t == text).await, text);
+    }
 }

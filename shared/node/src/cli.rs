@@ -10,6 +10,7 @@ use teamflow_protocol::realtime::ServerMessage;
 use teamflow_protocol::{DocumentUrl, Role, TeamId};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
+use crate::CredentialStore;
 use crate::Node;
 
 /// TeamFlow from the command line: sign in, list teams, chat, edit documents.
@@ -208,6 +209,9 @@ async fn command(
                 None => writeln!(out, "signed out")?,
             }
             writeln!(out, "pending: {}, failed: {}", status.pending, status.failed)?;
+            if let Some(store) = status.credentials {
+                writeln!(out, "credentials: {}", if store == CredentialStore::Keychain { "keychain" } else { "file" })?;
+            }
         }
     }
     Ok(())

@@ -20,7 +20,8 @@ const FILE: &str = "credentials";
 const SERVICE: &str = "dev.teamflow.node";
 
 /// Where the refresh token is kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum CredentialStore {
     /// The operating system's keychain.
     Keychain,
@@ -146,9 +147,7 @@ mod tests {
     use super::*;
 
     fn mock_entry() -> keyring::Entry {
-        keyring::Entry::new_with_credential(Box::new(
-            keyring::mock::MockCredential::default(),
-        ))
+        keyring::Entry::new_with_credential(Box::new(keyring::mock::MockCredential::default()))
     }
 
     fn mock(entry: &Credentials) -> &keyring::mock::MockCredential {
@@ -186,10 +185,7 @@ mod tests {
         let credentials = Credentials::with_keychain(dir.path(), mock_entry());
         assert_eq!(credentials.store("keychain-token").await.expect("store"), CredentialStore::Keychain);
         assert!(!dir.path().join(FILE).exists(), "the file copy must go once the keychain has the token");
-        assert_eq!(
-            credentials.load().await.expect("load"),
-            Some(("keychain-token".into(), CredentialStore::Keychain))
-        );
+        assert_eq!(credentials.load().await.expect("load"), Some(("keychain-token".into(), CredentialStore::Keychain)));
         credentials.remove().await.expect("remove");
         assert_eq!(credentials.load().await.expect("load"), None);
     }

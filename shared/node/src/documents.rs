@@ -20,6 +20,7 @@ impl Node {
             let config = ClientConfig::new(self.api.base(), user.id, self.device.clone());
             let client =
                 SyncClient::with_storage(config, self.token.subscribe(), SqliteStorage::new(self.db.clone())).await;
+            self.tasks.spawn(self.status.clone().follow(client.status()));
             *sync = Some(client);
         }
         match sync.as_mut() {
@@ -64,7 +65,11 @@ impl Node {
         text: &str,
     ) -> Result<(DocumentUrl, DocHandle), NodeError> {
         let (url, handle) = self
-            .with_sync(async |sync| sync.create_text(text).await.map_err(|e| NodeError::Sync(e.to_string())))
+            .with_sync(async |sync| {
+                let (url, handle) = sync.create_text(text).await.map_err(|e| NodeError::Sync(e.to_string()))?;
+                sync.track(&handle).map_err(|e| NodeError::Sync(e.to_string()))?;
+                Ok((url, handle))
+            })
             .await?;
         let registration = RegisterDocument { document_id: url.to_string(), title: title.to_owned(), project_id: None };
         self.enqueue_document(team, registration).await?;
@@ -77,7 +82,14 @@ impl Node {
 
     /// Opens a document from local storage, or from the relay when it is only there.
     pub async fn open_document(&self, url: &DocumentUrl) -> Result<Option<DocHandle>, NodeError> {
-        self.with_sync(async |sync| sync.open(url).await.map_err(|e| NodeError::Sync(e.to_string()))).await
+        self.with_sync(async |sync| {
+            let handle = sync.open(url).await.map_err(|e| NodeError::Sync(e.to_string()))?;
+            if let Some(handle) = &handle {
+                sync.track(handle).map_err(|e| NodeError::Sync(e.to_string()))?;
+            }
+            Ok(handle)
+        })
+        .await
     }
 
     /// Waits until this device has everything the relay holds for the document (false while offline).

@@ -12,6 +12,7 @@ mod credentials;
 mod documents;
 mod outbox;
 mod rooms;
+mod status;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -30,6 +31,8 @@ use tokio::sync::Mutex;
 pub use api::{ApiFailure, RelayApi};
 pub use credentials::CredentialStore;
 pub use outbox::{FlushReport, OutboxEntry, OutboxState};
+pub use status::Status;
+pub use teamflow_sync::{DocSync, Link};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -68,8 +71,9 @@ pub struct Node {
     api: RelayApi,
     session: Mutex<Option<Session>>,
     credentials: credentials::Credentials,
-    /// Where the refresh token was last kept (`None` while signed out).
-    credential_store: std::sync::Mutex<Option<CredentialStore>>,
+    status: status::StatusBoard,
+    /// Tasks the node spawned (the status forwarder); `close` waits for them.
+    tasks: tokio_util::task::TaskTracker,
     /// One delivery run at a time, so the outbox drains strictly in order.
     flushing: Mutex<()>,
     /// The document sync client, created once someone is signed in.
@@ -87,16 +91,6 @@ impl std::fmt::Debug for Node {
             .field("relay", &self.api.base())
             .finish_non_exhaustive()
     }
-}
-
-/// What the app shows at a glance.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Status {
-    pub signed_in: bool,
-    /// Where the refresh token is kept while signed in.
-    pub credentials: Option<CredentialStore>,
-    pub pending: i64,
-    pub failed: i64,
 }
 
 impl Node {
@@ -119,13 +113,15 @@ impl Node {
             api: RelayApi::new(relay_url),
             session: Mutex::new(None),
             credentials: credentials::Credentials::new(data_dir),
-            credential_store: std::sync::Mutex::new(None),
+            status: status::StatusBoard::new(),
+            tasks: tokio_util::task::TaskTracker::new(),
             flushing: Mutex::new(()),
             sync: Mutex::new(None),
             token: tokio::sync::watch::Sender::new(String::new()),
             device: device_name(data_dir),
         };
         node.restore().await?;
+        node.refresh_outbox_status().await?;
         Ok(node)
     }
 
@@ -193,16 +189,17 @@ impl Node {
             sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}"))).execute(&mut *tx).await?;
         }
         tx.commit().await?;
+        self.status.reset();
         Ok(())
     }
 
     fn set_credential_store(&self, store: Option<CredentialStore>) {
-        *self.credential_store.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = store;
+        self.status.set_credentials(store);
     }
 
     /// Where the refresh token is kept (`None` while signed out).
     pub fn credential_store(&self) -> Option<CredentialStore> {
-        *self.credential_store.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.status.current().credentials
     }
 
     pub async fn user(&self) -> Option<User> {
@@ -316,25 +313,14 @@ impl Node {
         rows.iter().map(|j| serde_json::from_str(j).map_err(|e| NodeError::Corrupt(e.to_string()))).collect()
     }
 
-    pub async fn status(&self) -> Result<Status, NodeError> {
-        let (pending, failed): (i64, i64) = sqlx::query_as(
-            "SELECT COALESCE(SUM(state = 'pending'), 0), COALESCE(SUM(state = 'failed'), 0) FROM outbox",
-        )
-        .fetch_one(&self.db)
-        .await?;
-        Ok(Status {
-            signed_in: self.session.lock().await.is_some(),
-            credentials: self.credential_store(),
-            pending,
-            failed,
-        })
-    }
-
     /// Stops syncing and closes the store, waiting for writes to finish.
     pub async fn close(self) {
         if let Some(sync) = self.sync.lock().await.take() {
             sync.stop().await;
         }
+        // The forwarder ends once the sync client is gone.
+        self.tasks.close();
+        self.tasks.wait().await;
         self.db.close().await;
     }
 }

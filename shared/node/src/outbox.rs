@@ -5,12 +5,14 @@
 //! original message for a repeated one. An entry is removed only in the transaction that caches the
 //! relay's answer, so a crash at any point leaves it either pending (and safely re-sent) or delivered.
 
+use std::time::Duration;
+
 use reqwest::Method;
 use teamflow_protocol::TeamId;
 use teamflow_protocol::api::messages::{Message, MessageKind, PostMessage};
 use teamflow_protocol::api::teams::{DocumentEntry, RegisterDocument};
 
-use crate::{ApiFailure, Node, NodeError, cache_message};
+use crate::{ApiFailure, Link, Node, NodeError, cache_message};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutboxState {
@@ -125,7 +127,7 @@ impl Node {
             .bind(time::OffsetDateTime::now_utc().unix_timestamp() * 1000)
             .execute(&self.db)
             .await?;
-        Ok(())
+        self.refresh_outbox_status().await
     }
 
     /// Everything not yet delivered, in order, with failed entries and their reasons.
@@ -136,6 +138,34 @@ impl Node {
         .fetch_all(&self.db)
         .await?;
         rows.iter().map(Row::entry).collect()
+    }
+
+    /// Delivers the outbox whenever there is something to deliver and the relay link is up, for as long as
+    /// the returned future runs (the app runs it beside the window; drop it to stop). A run that leaves
+    /// entries behind (the relay went away again, or asked us to slow down) is retried with exponential
+    /// backoff and jitter, capped at 30 s.
+    pub async fn keep_delivering(&self) {
+        let mut status = self.watch_status();
+        let mut backoff = Duration::from_millis(250);
+        loop {
+            if status.wait_for(|s| s.signed_in && s.pending > 0 && s.link == Link::Online).await.is_err() {
+                return;
+            }
+            let left = match self.flush().await {
+                Ok(report) => report.pending,
+                Err(e) => {
+                    tracing::info!(error = %e, "outbox delivery failed; retrying");
+                    1
+                }
+            };
+            if left == 0 {
+                backoff = Duration::from_millis(250);
+                continue;
+            }
+            let jitter = backoff.mul_f64(rand::random::<f64>() / 2.0);
+            tokio::time::sleep(backoff + jitter).await;
+            backoff = (backoff * 2).min(Duration::from_secs(30));
+        }
     }
 
     /// Delivers pending entries in order until the queue is empty or the relay stops answering.
@@ -192,6 +222,7 @@ impl Node {
                 Err(e) => return Err(e),
             }
         }
+        self.refresh_outbox_status().await?;
         if registered_documents && report.delivered > 0 {
             self.announce_documents().await?;
         }

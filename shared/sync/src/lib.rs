@@ -6,19 +6,23 @@
 mod dialer;
 mod presence;
 pub mod rich;
+mod status;
 mod storage;
 mod text;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use samod::{BackoffConfig, DialerHandle, DocHandle, PeerId, Repo};
+use samod::{BackoffConfig, ConnectionId, DialerHandle, DocHandle, PeerId, Repo};
 use teamflow_protocol::{DocumentUrl, UserId};
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 pub use dialer::RelayDialer;
 pub use presence::{Cursor, Presence};
 pub use samod;
+pub use status::{DocSync, Link, SyncStatus};
 pub use storage::SqliteStorage;
 pub use text::{TEXT_FIELD, heads, read_text, splice_text};
 
@@ -79,6 +83,15 @@ pub struct SyncClient {
     config: ClientConfig,
     token: watch::Receiver<String>,
     dialer: Option<DialerHandle<std::convert::Infallible>>,
+    status: watch::Sender<SyncStatus>,
+    /// The relay connection's id, for the document watchers.
+    relay: watch::Sender<Option<ConnectionId>>,
+    /// Documents already watched for `status`.
+    tracked: std::sync::Mutex<std::collections::HashSet<DocumentUrl>>,
+    /// The status tasks; `stop` ends them all, `dialer_stop` only the current dialer's.
+    tasks: TaskTracker,
+    stop: CancellationToken,
+    dialer_stop: CancellationToken,
 }
 
 impl std::fmt::Debug for SyncClient {
@@ -92,7 +105,7 @@ impl SyncClient {
     /// the token is refreshed and the next reconnection uses it.
     pub async fn in_memory(config: ClientConfig, token: watch::Receiver<String>) -> Self {
         let repo = Repo::build_tokio().with_peer_id(config.peer_id()).load().await;
-        Self { repo, config, token, dialer: None }
+        Self::new(repo, config, token)
     }
 
     /// A client over any samod storage (the desktop node passes its SQLite storage).
@@ -102,7 +115,47 @@ impl SyncClient {
         storage: S,
     ) -> Self {
         let repo = Repo::build_tokio().with_peer_id(config.peer_id()).with_storage(storage).load().await;
-        Self { repo, config, token, dialer: None }
+        Self::new(repo, config, token)
+    }
+
+    fn new(repo: Repo, config: ClientConfig, token: watch::Receiver<String>) -> Self {
+        let status = watch::Sender::new(SyncStatus::default());
+        let (tasks, stop) = (TaskTracker::new(), CancellationToken::new());
+        tasks.spawn(status::follow_peers(repo.clone(), status.clone(), stop.clone()));
+        Self {
+            repo,
+            config,
+            token,
+            dialer: None,
+            status,
+            relay: watch::Sender::new(None),
+            tracked: std::sync::Mutex::default(),
+            tasks,
+            dialer_stop: stop.child_token(),
+            stop,
+        }
+    }
+
+    /// The link, the connected peers and the state of every tracked document, as they change.
+    pub fn status(&self) -> watch::Receiver<SyncStatus> {
+        self.status.subscribe()
+    }
+
+    /// Adds a document to `status` (once; later calls for the same document do nothing).
+    pub fn track(&self, handle: &DocHandle) -> Result<(), SyncError> {
+        let url = document_url(handle)?;
+        let fresh = self.tracked.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(url.clone());
+        if fresh {
+            let task = status::follow_document(
+                url,
+                handle.clone(),
+                self.relay.subscribe(),
+                self.status.clone(),
+                self.stop.clone(),
+            );
+            self.tasks.spawn(task);
+        }
+        Ok(())
     }
 
     /// Starts dialing the relay (and redialing with backoff whenever the link drops) and waits for the first
@@ -110,7 +163,16 @@ impl SyncClient {
     pub async fn go_online(&mut self) -> Result<(), SyncError> {
         if self.dialer.is_none() {
             let dialer = RelayDialer::new(&self.config, self.token.clone())?;
-            self.dialer = Some(self.repo.dial(self.config.backoff.clone(), Arc::new(dialer))?);
+            let dialer = self.repo.dial(self.config.backoff.clone(), Arc::new(dialer))?;
+            self.dialer_stop = self.stop.child_token();
+            let follow = status::follow_dialer(
+                dialer.clone(),
+                self.relay.clone(),
+                self.status.clone(),
+                self.dialer_stop.clone(),
+            );
+            self.tasks.spawn(follow);
+            self.dialer = Some(dialer);
         }
         if let Some(dialer) = &self.dialer {
             // An error here means the dialer gave up, which with unlimited retries only happens on stop.
@@ -123,6 +185,9 @@ impl SyncClient {
     pub fn go_offline(&mut self) {
         if let Some(dialer) = self.dialer.take() {
             dialer.close();
+            self.dialer_stop.cancel();
+            self.relay.send_replace(None);
+            self.status.send_if_modified(|s| std::mem::replace(&mut s.link, Link::Offline) != Link::Offline);
         }
     }
 
@@ -192,6 +257,9 @@ impl SyncClient {
 
     pub async fn stop(mut self) {
         self.go_offline();
+        self.stop.cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
         self.repo.stop().await;
     }
 }
