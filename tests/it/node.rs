@@ -188,6 +188,19 @@ async fn a_document_created_offline_is_registered_and_shared_once_back_online() 
     let shared = bob.open_document(&url).await.expect("open").expect("bob may read it");
     assert_eq!(teamflow_tests::text_when(&shared, |t| t == "Draft: written offline").await, "Draft: written offline");
 
+    // Both on the document: each sees the other by name and colour (and never themselves).
+    let a_presence = alice.join_presence(&doc).await.expect("alice present");
+    let b_presence = bob.join_presence(&shared).await.expect("bob present");
+    let mut seen = b_presence.peers();
+    let outcome = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        seen.wait_for(|p| p.iter().any(|p| p.name == "Alice")).await.map(|p| p.clone())
+    })
+    .await;
+    let peers = outcome.expect("alice shows up for bob").expect("session alive");
+    assert_eq!(peers.len(), 1, "{peers:?}");
+    assert!(peers[0].color.starts_with('#') && peers[0].cursor.is_some());
+    drop((a_presence, b_presence));
+
     // The document is kept on the device: a restarted node opens it with the relay gone.
     alice.close().await;
     let relay_url = _relay.url("");

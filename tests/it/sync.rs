@@ -1,10 +1,12 @@
 //! Document sync through a real relay: samod clients co-edit, converge, work offline; the registry and team
 //! roles decide who gets what, live; presence flows only where the document does.
 
+use std::time::Duration;
+
 use futures::StreamExt;
 use reqwest::StatusCode;
 use serde_json::json;
-use teamflow_sync::{Presence, heads, read_text, splice_text};
+use teamflow_sync::{Cursor, Presence, PresenceConfig, PresenceSession, heads, read_text, splice_text};
 use teamflow_tests::{Client, TestRelay, TwoMemberTeam, sync_client, text_when};
 
 async fn team() -> TwoMemberTeam {
@@ -345,4 +347,55 @@ async fn sync_connections(relay: &TestRelay) -> i64 {
         .find_map(|l| l.strip_prefix("teamflow_sync_connections "))
         .and_then(|v| v.trim().parse().ok())
         .expect("the sync_connections gauge")
+}
+
+/// Waits, within a deadline, until the peers seen on a document satisfy `want`.
+async fn peers_until(
+    peers: &mut tokio::sync::watch::Receiver<Vec<Presence>>,
+    what: &str,
+    want: impl FnMut(&Vec<Presence>) -> bool,
+) -> Vec<Presence> {
+    let outcome =
+        tokio::time::timeout(Duration::from_secs(20), async { peers.wait_for(want).await.map(|p| p.clone()) }).await;
+    match outcome {
+        Ok(Ok(now)) => now,
+        Ok(Err(_)) => panic!("the presence session ended while waiting for {what}"),
+        Err(_) => panic!("timed out waiting for {what}: {:?}", *peers.borrow()),
+    }
+}
+
+#[tokio::test]
+async fn presence_sessions_show_cursors_as_they_move_and_drop_peers_that_go_quiet() {
+    let t = team().await;
+    let mut alice = sync_client(&t.relay, &t.alice, "laptop").await;
+    let (url, a_doc) = shared_document(&mut alice, &t.alice, &t.id, "two cursors").await;
+    let bob = sync_client(&t.relay, &t.bob, "desktop").await;
+    let b_doc = bob.open(&url).await.expect("open").expect("found");
+    text_when(&b_doc, |t| t == "two cursors").await;
+
+    let config = PresenceConfig { heartbeat: Duration::from_millis(100), timeout: Duration::from_millis(600) };
+    let me = |client: &teamflow_sync::SyncClient, name: &str| Presence {
+        user_id: client.user(),
+        peer_id: client.peer_id().to_string(),
+        name: name.into(),
+        color: "#3366ff".into(),
+        cursor: Some(Cursor { anchor: 0, head: 0 }),
+    };
+    let a_session = PresenceSession::join(&a_doc, me(&alice, "alice"), config);
+    let b_session = PresenceSession::join(&b_doc, me(&bob, "bob"), config);
+    let mut seen_by_bob = b_session.peers();
+    let mut seen_by_alice = a_session.peers();
+
+    let alice_peer = alice.peer_id().to_string();
+    peers_until(&mut seen_by_alice, "bob to appear", |p| p.len() == 1 && p[0].name == "bob").await;
+    a_session.set_cursor(Some(Cursor { anchor: 4, head: 11 }));
+    let now = peers_until(&mut seen_by_bob, "alice's selection", |p| {
+        p.iter().any(|p| p.peer_id == alice_peer && p.cursor == Some(Cursor { anchor: 4, head: 11 }))
+    })
+    .await;
+    assert_eq!(now.len(), 1, "bob never sees himself: {now:?}");
+
+    // Alice's laptop goes quiet (no goodbye): bob drops her after the timeout.
+    drop(a_session);
+    peers_until(&mut seen_by_bob, "alice to time out", Vec::is_empty).await;
 }

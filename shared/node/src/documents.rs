@@ -4,7 +4,7 @@
 use teamflow_protocol::api::teams::RegisterDocument;
 use teamflow_protocol::{DocumentUrl, TeamId};
 use teamflow_sync::samod::DocHandle;
-use teamflow_sync::{ClientConfig, SqliteStorage, SyncClient};
+use teamflow_sync::{ClientConfig, Cursor, Presence, PresenceConfig, PresenceSession, SqliteStorage, SyncClient};
 
 use crate::{Node, NodeError};
 
@@ -92,6 +92,21 @@ impl Node {
         .await
     }
 
+    /// Shows this user on the document (name, a colour of their own, a cursor at the start) and follows who
+    /// else is there; peers that go quiet drop out after the default timeout. Drop the session to leave.
+    pub async fn join_presence(&self, handle: &DocHandle) -> Result<PresenceSession, NodeError> {
+        let user = self.user().await.ok_or(NodeError::SignedOut)?;
+        let peer_id = self.with_sync(async |sync| Ok(sync.peer_id().to_string())).await?;
+        let me = Presence {
+            user_id: user.id,
+            peer_id,
+            color: user_color(user.id),
+            name: user.display_name,
+            cursor: Some(Cursor { anchor: 0, head: 0 }),
+        };
+        Ok(PresenceSession::join(handle, me, PresenceConfig::default()))
+    }
+
     /// Waits until this device has everything the relay holds for the document (false while offline).
     pub async fn caught_up_with_relay(&self, handle: &DocHandle) -> Result<bool, NodeError> {
         self.with_sync(async |sync| Ok(sync.caught_up_with_relay(handle).await)).await
@@ -101,4 +116,11 @@ impl Node {
     pub async fn synced_with_relay(&self, handle: &DocHandle) -> Result<bool, NodeError> {
         self.with_sync(async |sync| Ok(sync.synced_with_relay(handle).await)).await
     }
+}
+
+/// A stable colour per user, the same on every device, from a palette readable on light and dark themes.
+fn user_color(user: teamflow_protocol::UserId) -> String {
+    const PALETTE: [&str; 8] = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#008080", "#9a6324", "#f032e6"];
+    let index = user.to_string().bytes().fold(0usize, |acc, b| acc.wrapping_mul(31).wrapping_add(usize::from(b)));
+    PALETTE[index % PALETTE.len()].to_owned()
 }

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use dialer::RelayDialer;
-pub use presence::{Cursor, Presence};
+pub use presence::{Cursor, Presence, PresenceConfig, PresenceSession};
 pub use samod;
 pub use status::{DocSync, Link, SyncStatus};
 pub use storage::SqliteStorage;
