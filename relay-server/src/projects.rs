@@ -105,7 +105,21 @@ async fn validate(db: &SqlitePool, team: TeamId, input: &ProjectInput) -> Result
     Ok(ValidProject { name, description, document_id })
 }
 
-pub async fn create(db: &SqlitePool, team: TeamId, user: UserId, input: ProjectInput) -> Result<Project, ApiError> {
+/// Whether `create` made the project or found it already made under the same client id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    New,
+    Existing,
+}
+
+/// Creates a project. With a `client_id`, a repeat returns the project the first call made, so a client
+/// may retry freely; reusing the id for a different name is a conflict.
+pub async fn create(
+    db: &SqlitePool,
+    team: TeamId,
+    user: UserId,
+    input: ProjectInput,
+) -> Result<(Project, Created), ApiError> {
     let role = role_in(db, team, user).await?;
     require(role, Role::Member)?;
     let settings = load_settings(db, team).await?;
@@ -113,11 +127,25 @@ pub async fn create(db: &SqlitePool, team: TeamId, user: UserId, input: ProjectI
         return Err(ApiError::Forbidden("this team lets only owners and admins create projects"));
     }
     let valid = validate(db, team, &input).await?;
+    let client_id = match input.client_id.as_deref().map(str::trim) {
+        Some(id) => {
+            let mut v = Validator::new();
+            v.check(
+                "client_id",
+                (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+                "must be 1 to 64 letters, digits, '-' or '_' (a UUID works)",
+            );
+            v.finish()?;
+            Some(id)
+        }
+        None => None,
+    };
     let id = ProjectId::new();
     let now = now_ms();
-    sqlx::query(
-        "INSERT INTO projects (id, team_id, name, description, status, document_id, created_by, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    let inserted = sqlx::query(
+        "INSERT INTO projects (id, team_id, name, description, status, document_id, created_by, created_at, updated_at, client_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (team_id, created_by, client_id) WHERE client_id IS NOT NULL DO NOTHING",
     )
     .bind(id.to_string())
     .bind(team.to_string())
@@ -128,9 +156,25 @@ pub async fn create(db: &SqlitePool, team: TeamId, user: UserId, input: ProjectI
     .bind(user.to_string())
     .bind(now)
     .bind(now)
+    .bind(client_id)
     .execute(db)
     .await?;
-    fetch(db, team, id).await
+    if inserted.rows_affected() == 1 {
+        return Ok((fetch(db, team, id).await?, Created::New));
+    }
+    let row: ProjectRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{PROJECT_SELECT} WHERE team_id = ? AND created_by = ? AND client_id = ?"
+    )))
+    .bind(team.to_string())
+    .bind(user.to_string())
+    .bind(client_id)
+    .fetch_one(db)
+    .await?;
+    let existing = row.into_project()?;
+    if existing.name != valid.name {
+        return Err(ApiError::Conflict("this client_id was already used for a different project"));
+    }
+    Ok((existing, Created::Existing))
 }
 
 /// Replaces a project's fields. An omitted `status` keeps the current one.
@@ -142,6 +186,11 @@ pub async fn update(
     input: ProjectInput,
 ) -> Result<Project, ApiError> {
     require(role_in(db, team, user).await?, Role::Member)?;
+    if input.client_id.is_some() {
+        let mut v = Validator::new();
+        v.fail("client_id", "is only for creating a project");
+        v.finish()?;
+    }
     let valid = validate(db, team, &input).await?;
     let updated = sqlx::query(
         "UPDATE projects SET name = ?, description = ?, status = COALESCE(?, status), document_id = ?, updated_at = ?

@@ -1,8 +1,9 @@
 //! The headless node against a real relay: sign-in that survives restarts, chat through the outbox
 //! delivered exactly once and in order after being offline, refused changes marked failed, offline reading.
 
-use teamflow_node::{CredentialStore, DocSync, Link, Node, NodeError, OutboxState, Status};
+use teamflow_node::{CredentialStore, DocSync, Link, Node, NodeError, OutboxKind, OutboxState, Status};
 use teamflow_protocol::api::messages::Message;
+use teamflow_protocol::api::teams::{ProjectInput, ProjectStatus};
 use teamflow_protocol::{Role, TeamId};
 use teamflow_tests::{DataDir, TestRelay, test_config};
 
@@ -279,4 +280,48 @@ async fn one_status_follows_the_link_the_outbox_and_each_document_and_delivery_r
         let doc = bob.open_document(url).await.expect("open").expect("shared with bob");
         assert_eq!(teamflow_tests::text_when(&doc, |t| t == text).await, text);
     }
+}
+
+#[tokio::test]
+async fn project_changes_made_offline_arrive_once_and_members_projects_and_activity_read_from_the_cache() {
+    let relay = TestRelay::start().await;
+    let (_a_dir, alice, _b_dir, bob, team) = alice_and_bob(&relay).await;
+    let input = |name: &str| ProjectInput {
+        name: name.into(),
+        description: String::new(),
+        status: None,
+        document_id: None,
+        client_id: None,
+    };
+    let launch = alice.create_project(team, input("Launch")).await.expect("create");
+    assert_eq!(launch.kind, OutboxKind::ProjectCreate);
+    let projects = alice.projects(team).await.expect("projects");
+    assert_eq!(projects.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["Launch"]);
+    assert_eq!(alice.members(team).await.expect("members").len(), 2);
+    assert!(alice.activity(team).await.expect("activity").is_empty());
+
+    let addr = relay.addr;
+    let dir = relay.stop().await;
+    alice.create_project(team, input("Written offline")).await.expect("queued");
+    let mut renamed = input("Launch v2");
+    renamed.status = Some(ProjectStatus::Paused);
+    alice.update_project(team, projects[0].id, renamed).await.expect("queued");
+    let queued = alice.outbox().await.expect("outbox");
+    assert_eq!(
+        queued.iter().map(|e| (e.kind, e.content.as_str())).collect::<Vec<_>>(),
+        [(OutboxKind::ProjectCreate, "Written offline"), (OutboxKind::ProjectUpdate, "Launch v2")]
+    );
+    // Offline: the last answers, from the cache; what was never fetched says so.
+    assert_eq!(alice.members(team).await.expect("cached members").len(), 2);
+    assert_eq!(alice.projects(team).await.expect("cached projects").len(), 1);
+    assert!(alice.activity(team).await.expect("cached activity").is_empty());
+    assert!(matches!(bob.projects(team).await, Err(NodeError::NotCached(_))));
+
+    let _relay = start_again(dir, addr).await;
+    assert_eq!(alice.flush().await.expect("flush").delivered, 2);
+    assert_eq!(alice.flush().await.expect("again").delivered, 0, "nothing left to send twice");
+    let seen_by_bob = bob.projects(team).await.expect("projects");
+    let mut names: Vec<(&str, ProjectStatus)> = seen_by_bob.iter().map(|p| (p.name.as_str(), p.status)).collect();
+    names.sort();
+    assert_eq!(names, [("Launch v2", ProjectStatus::Paused), ("Written offline", ProjectStatus::Active)]);
 }

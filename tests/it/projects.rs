@@ -119,3 +119,36 @@ async fn project_input_is_validated_before_anything_is_written() {
     assert_error(status, &error, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     assert_eq!(alice.get(&projects).await.1, json!([]), "no partial writes");
 }
+
+#[tokio::test]
+async fn a_create_repeated_with_its_client_id_returns_the_first_project_once() {
+    let relay = TestRelay::start().await;
+    let alice = relay.user("alice").await;
+    let team = alice.create_team("T").await;
+    let projects = format!("/api/teams/{team}/projects");
+    let body = json!({ "name": "Launch", "client_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b" });
+
+    let (status, first) = alice.post(&projects, &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let (status, again) = alice.post(&projects, &body).await;
+    assert_eq!(status, StatusCode::OK, "a retry after a lost answer: {again}");
+    assert_eq!(again["id"], first["id"]);
+    assert_eq!(alice.get(&projects).await.1.as_array().map(Vec::len), Some(1), "still one project");
+
+    let (status, body) =
+        alice.post(&projects, &json!({ "name": "Other", "client_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b" })).await;
+    assert_error(status, &body, StatusCode::CONFLICT, "conflict");
+    let (status, body) = alice.post(&projects, &json!({ "name": "Bad", "client_id": "not ok!" })).await;
+    assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    let id = first["id"].as_str().expect("id");
+    let (status, body) = alice.put(&format!("{projects}/{id}"), &json!({ "name": "X", "client_id": "abc" })).await;
+    assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+
+    // Another member using the same client id makes their own project: ids are per creator.
+    let bob = relay.user("bob").await;
+    alice.add_member(&team, "bob@example.test", "member").await;
+    let (status, bobs) =
+        bob.post(&projects, &json!({ "name": "Launch", "client_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b" })).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_ne!(bobs["id"], first["id"]);
+}

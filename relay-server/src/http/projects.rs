@@ -33,10 +33,12 @@ async fn list_projects(
     Ok(Json(projects::list(&state.db, team, user).await?))
 }
 
-/// Create a project (not viewers; plain members only if the team's settings allow).
+/// Create a project (not viewers; plain members only if the team's settings allow). Repeating a create with
+/// the same `client_id` returns the project already created, with 200.
 #[utoipa::path(post, path = "/api/teams/{team_id}/projects", tag = "projects", security(("bearer" = [])),
     params(("team_id" = TeamId, Path)), request_body = ProjectInput, responses(
-    (status = 201, body = Project), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    (status = 201, body = Project), (status = 200, description = "already created under this client_id", body = Project),
+    (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
     (status = 422, body = ErrorBody),
 ))]
 async fn create_project(
@@ -45,7 +47,10 @@ async fn create_project(
     ApiPath(team): ApiPath<TeamId>,
     ApiJson(body): ApiJson<ProjectInput>,
 ) -> Result<(StatusCode, Json<Project>), ApiError> {
-    let project = projects::create(&state.db, team, user, body).await?;
+    let (project, created) = projects::create(&state.db, team, user, body).await?;
+    if created == projects::Created::Existing {
+        return Ok((StatusCode::OK, Json(project)));
+    }
     state.publish(Event::ProjectUpdated(project.clone())).await;
     Ok((StatusCode::CREATED, Json(project)))
 }

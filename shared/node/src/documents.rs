@@ -71,13 +71,39 @@ impl Node {
                 Ok((url, handle))
             })
             .await?;
+        self.register(team, title, &url).await?;
+        Ok((url, handle))
+    }
+
+    /// Imports a saved Automerge document (with its history) as a new document of `team`, registered through
+    /// the outbox like `create_document`.
+    pub async fn import_document(
+        &self,
+        team: TeamId,
+        title: &str,
+        saved: &[u8],
+    ) -> Result<(DocumentUrl, DocHandle), NodeError> {
+        let (url, handle) = self
+            .with_sync(async |sync| {
+                let (url, handle) = sync.import(saved).await.map_err(|e| NodeError::Sync(e.to_string()))?;
+                sync.track(&handle).map_err(|e| NodeError::Sync(e.to_string()))?;
+                Ok((url, handle))
+            })
+            .await?;
+        self.register(team, title, &url).await?;
+        Ok((url, handle))
+    }
+
+    async fn register(&self, team: TeamId, title: &str, url: &DocumentUrl) -> Result<(), NodeError> {
         let registration = RegisterDocument { document_id: url.to_string(), title: title.to_owned(), project_id: None };
         self.enqueue_document(team, registration).await?;
         match self.flush().await {
-            Ok(_) | Err(NodeError::SignedOut) => {}
-            Err(e) => tracing::info!(error = %e, "document registration queued; will retry"),
+            Ok(_) | Err(NodeError::SignedOut) => Ok(()),
+            Err(e) => {
+                tracing::info!(error = %e, "document registration queued; will retry");
+                Ok(())
+            }
         }
-        Ok((url, handle))
     }
 
     /// Opens a document from local storage, or from the relay when it is only there.

@@ -23,14 +23,15 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use teamflow_protocol::api::auth::{
     AuthResponse, LoginRequest, MeResponse, RefreshRequest, RegisterRequest, TeamMembership, User,
 };
+use teamflow_protocol::api::integrations::{ActivityItem, ActivityPage};
 use teamflow_protocol::api::messages::{Message, MessagePage};
-use teamflow_protocol::api::teams::{AddMember, Member, Team, TeamInput};
+use teamflow_protocol::api::teams::{AddMember, Member, Project, Team, TeamInput};
 use teamflow_protocol::{Role, TeamId};
 use tokio::sync::Mutex;
 
 pub use api::{ApiFailure, RelayApi};
 pub use credentials::CredentialStore;
-pub use outbox::{FlushReport, OutboxEntry, OutboxState};
+pub use outbox::{FlushReport, OutboxEntry, OutboxKind, OutboxState};
 pub use status::Status;
 pub use teamflow_sync::{DocSync, Link};
 
@@ -55,6 +56,8 @@ pub enum NodeError {
     Corrupt(String),
     #[error("document sync: {0}")]
     Sync(String),
+    #[error("not available offline yet (never fetched): {0}")]
+    NotCached(ApiFailure),
 }
 
 struct Session {
@@ -185,7 +188,7 @@ impl Node {
         self.credentials.remove().await?;
         self.set_credential_store(None);
         let mut tx = self.db.begin().await?;
-        for table in ["account", "cached_teams", "cached_messages", "outbox", "sync_chunks"] {
+        for table in ["account", "cached_teams", "cached_messages", "cached_views", "outbox", "sync_chunks"] {
             sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}"))).execute(&mut *tx).await?;
         }
         tx.commit().await?;
@@ -271,6 +274,50 @@ impl Node {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// Reads `path` from the relay, keeping the answer; while the relay is unreachable, the last answer.
+    /// `NodeError::NotCached` when there is none.
+    async fn read_through<T: serde::Serialize + serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<T, NodeError> {
+        match self.authed::<(), T>(Method::GET, path, None).await {
+            Ok(value) => {
+                let json = serde_json::to_string(&value).map_err(|e| NodeError::Corrupt(e.to_string()))?;
+                sqlx::query("INSERT INTO cached_views (key, json) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET json = excluded.json")
+                    .bind(path)
+                    .bind(json)
+                    .execute(&self.db)
+                    .await?;
+                Ok(value)
+            }
+            Err(NodeError::Api(e)) if e.is_transient() => {
+                let json: Option<String> = sqlx::query_scalar("SELECT json FROM cached_views WHERE key = ?")
+                    .bind(path)
+                    .fetch_optional(&self.db)
+                    .await?;
+                let json = json.ok_or(NodeError::NotCached(e))?;
+                serde_json::from_str(&json).map_err(|e| NodeError::Corrupt(e.to_string()))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A team's members with their roles (the last known list while offline).
+    pub async fn members(&self, team: TeamId) -> Result<Vec<Member>, NodeError> {
+        self.read_through(&format!("/api/teams/{team}/members")).await
+    }
+
+    /// A team's projects (the last known list while offline; queued creates are in `outbox`).
+    pub async fn projects(&self, team: TeamId) -> Result<Vec<Project>, NodeError> {
+        self.read_through(&format!("/api/teams/{team}/projects")).await
+    }
+
+    /// A team's latest activity from its integrations, newest first (the last known page while offline).
+    pub async fn activity(&self, team: TeamId) -> Result<Vec<ActivityItem>, NodeError> {
+        let page: ActivityPage = self.read_through(&format!("/api/teams/{team}/activity")).await?;
+        Ok(page.items)
     }
 
     /// Creates a team (needs the relay).

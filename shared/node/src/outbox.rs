@@ -1,5 +1,5 @@
-//! The outbox: chat messages and document registrations made while offline (or before delivery),
-//! committed locally first and delivered exactly once, in order, when the relay answers.
+//! The outbox: chat messages, document registrations and project changes made while offline (or before
+//! delivery), committed locally first and delivered exactly once, in order, when the relay answers.
 //!
 //! Exactly once rests on the relay's idempotency: each entry carries a client id, and the relay returns the
 //! original message for a repeated one. An entry is removed only in the transaction that caches the
@@ -8,9 +8,10 @@
 use std::time::Duration;
 
 use reqwest::Method;
+use teamflow_protocol::ProjectId;
 use teamflow_protocol::TeamId;
 use teamflow_protocol::api::messages::{Message, MessageKind, PostMessage};
-use teamflow_protocol::api::teams::{DocumentEntry, RegisterDocument};
+use teamflow_protocol::api::teams::{DocumentEntry, Project, ProjectInput, RegisterDocument};
 
 use crate::{ApiFailure, Link, Node, NodeError, cache_message};
 
@@ -25,7 +26,9 @@ pub enum OutboxState {
 pub struct OutboxEntry {
     pub client_id: String,
     pub team_id: TeamId,
-    /// A message's text, or a document's title.
+    /// What the change is.
+    pub kind: OutboxKind,
+    /// A message's text, a document's title, or a project's name.
     pub content: String,
     pub state: OutboxState,
     pub error_code: Option<String>,
@@ -41,12 +44,53 @@ pub struct FlushReport {
     pub pending: usize,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxKind {
+    Message,
+    Document,
+    ProjectCreate,
+    ProjectUpdate,
+}
+
 /// A queued change, as stored in `body_json` (the `kind` column says which).
 #[derive(serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 enum Change {
     Message(PostMessage),
     Document(RegisterDocument),
+    ProjectCreate(ProjectInput),
+    ProjectUpdate { project_id: ProjectId, input: ProjectInput },
+}
+
+impl Change {
+    fn kind(&self) -> OutboxKind {
+        match self {
+            Change::Message(_) => OutboxKind::Message,
+            Change::Document(_) => OutboxKind::Document,
+            Change::ProjectCreate(_) => OutboxKind::ProjectCreate,
+            Change::ProjectUpdate { .. } => OutboxKind::ProjectUpdate,
+        }
+    }
+
+    fn content(&self) -> &str {
+        match self {
+            Change::Message(m) => &m.content,
+            Change::Document(d) => &d.title,
+            Change::ProjectCreate(p) | Change::ProjectUpdate { input: p, .. } => &p.name,
+        }
+    }
+}
+
+impl OutboxKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            OutboxKind::Message => "message",
+            OutboxKind::Document => "document",
+            OutboxKind::ProjectCreate => "project_create",
+            OutboxKind::ProjectUpdate => "project_update",
+        }
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -65,20 +109,29 @@ impl Row {
     fn change(&self) -> Result<Change, NodeError> {
         let corrupt = |e: serde_json::Error| NodeError::Corrupt(e.to_string());
         Ok(match self.kind.as_str() {
+            "message" => Change::Message(serde_json::from_str(&self.body_json).map_err(corrupt)?),
             "document" => Change::Document(serde_json::from_str(&self.body_json).map_err(corrupt)?),
-            _ => Change::Message(serde_json::from_str(&self.body_json).map_err(corrupt)?),
+            "project_create" => Change::ProjectCreate(serde_json::from_str(&self.body_json).map_err(corrupt)?),
+            "project_update" => {
+                #[derive(serde::Deserialize)]
+                struct Update {
+                    project_id: ProjectId,
+                    input: ProjectInput,
+                }
+                let update: Update = serde_json::from_str(&self.body_json).map_err(corrupt)?;
+                Change::ProjectUpdate { project_id: update.project_id, input: update.input }
+            }
+            other => return Err(NodeError::Corrupt(format!("unknown outbox kind {other}"))),
         })
     }
 
     fn entry(&self) -> Result<OutboxEntry, NodeError> {
-        let content = match self.change()? {
-            Change::Message(m) => m.content,
-            Change::Document(d) => d.title,
-        };
+        let change = self.change()?;
         Ok(OutboxEntry {
+            kind: change.kind(),
+            content: change.content().to_owned(),
             client_id: self.client_id.clone(),
             team_id: self.team_id.parse().map_err(|e: uuid::Error| NodeError::Corrupt(e.to_string()))?,
-            content,
             state: if self.state == "failed" { OutboxState::Failed } else { OutboxState::Pending },
             error_code: self.error_code.clone(),
             error: self.error.clone(),
@@ -92,19 +145,45 @@ impl Node {
     pub async fn send_message(&self, team: TeamId, content: &str) -> Result<OutboxEntry, NodeError> {
         let client_id = uuid::Uuid::now_v7().to_string();
         let body = PostMessage { client_id: client_id.clone(), content: content.to_owned(), kind: MessageKind::Text };
-        self.enqueue(&client_id, team, &Change::Message(body)).await?;
+        self.enqueue_and_try(client_id, team, Change::Message(body)).await
+    }
+
+    /// Queues creating a project (committed locally first, delivered exactly once through its client id),
+    /// then tries to deliver the queue. Works offline; the project shows up in `projects` once delivered.
+    pub async fn create_project(&self, team: TeamId, mut input: ProjectInput) -> Result<OutboxEntry, NodeError> {
+        let client_id = uuid::Uuid::now_v7().to_string();
+        input.client_id = Some(client_id.clone());
+        self.enqueue_and_try(client_id, team, Change::ProjectCreate(input)).await
+    }
+
+    /// Queues replacing a project's fields (a full replacement, so delivering it twice is harmless).
+    pub async fn update_project(
+        &self,
+        team: TeamId,
+        project_id: ProjectId,
+        mut input: ProjectInput,
+    ) -> Result<OutboxEntry, NodeError> {
+        input.client_id = None;
+        let client_id = uuid::Uuid::now_v7().to_string();
+        self.enqueue_and_try(client_id, team, Change::ProjectUpdate { project_id, input }).await
+    }
+
+    async fn enqueue_and_try(&self, client_id: String, team: TeamId, change: Change) -> Result<OutboxEntry, NodeError> {
+        self.enqueue(&client_id, team, &change).await?;
         match self.flush().await {
             Ok(_) | Err(NodeError::SignedOut) => {}
-            Err(e) => tracing::info!(error = %e, "message queued; delivery will be retried"),
+            Err(e) => tracing::info!(error = %e, "change queued; delivery will be retried"),
         }
-        Ok(OutboxEntry {
+        let entry = OutboxEntry {
+            kind: change.kind(),
+            content: change.content().to_owned(),
             client_id,
             team_id: team,
-            content: content.to_owned(),
             state: OutboxState::Pending,
             error_code: None,
             error: None,
-        })
+        };
+        Ok(entry)
     }
 
     /// Queues registering a document to a team (the relay shares it only once registered).
@@ -114,10 +193,7 @@ impl Node {
     }
 
     async fn enqueue(&self, client_id: &str, team: TeamId, change: &Change) -> Result<(), NodeError> {
-        let kind = match change {
-            Change::Message(_) => "message",
-            Change::Document(_) => "document",
-        };
+        let kind = change.kind().as_str();
         let json = serde_json::to_string(change).map_err(|e| NodeError::Corrupt(e.to_string()))?;
         sqlx::query("INSERT INTO outbox (client_id, kind, team_id, body_json, created_at) VALUES (?, ?, ?, ?, ?)")
             .bind(client_id)
@@ -185,6 +261,14 @@ impl Node {
                 Change::Message(body) => {
                     let path = format!("/api/teams/{}/messages", row.team_id);
                     self.authed::<_, Message>(Method::POST, &path, Some(&body)).await.map(Some)
+                }
+                Change::ProjectCreate(body) => {
+                    let path = format!("/api/teams/{}/projects", row.team_id);
+                    self.authed::<_, Project>(Method::POST, &path, Some(&body)).await.map(|_| None)
+                }
+                Change::ProjectUpdate { project_id, input } => {
+                    let path = format!("/api/teams/{}/projects/{project_id}", row.team_id);
+                    self.authed::<_, Project>(Method::PUT, &path, Some(&input)).await.map(|_| None)
                 }
                 Change::Document(body) => {
                     registered_documents = true;

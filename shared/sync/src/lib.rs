@@ -24,7 +24,7 @@ pub use presence::{Cursor, Presence, PresenceConfig, PresenceSession};
 pub use samod;
 pub use status::{DocSync, Link, SyncStatus};
 pub use storage::SqliteStorage;
-pub use text::{TEXT_FIELD, heads, read_text, splice_text};
+pub use text::{Splice, TEXT_FIELD, TextWriter, heads, read_text, splice_text};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -209,6 +209,14 @@ impl SyncClient {
     /// Creates a text document (the `text` field holds `initial`).
     pub async fn create_text(&self, initial: &str) -> Result<(DocumentUrl, DocHandle), SyncError> {
         let doc = text::new_text_document(initial)?;
+        let handle = self.repo.create(doc).await?;
+        let url = document_url(&handle)?;
+        Ok((url, handle))
+    }
+
+    /// Adds a document saved elsewhere (an `.automerge` file, with its whole history) under a new id.
+    pub async fn import(&self, saved: &[u8]) -> Result<(DocumentUrl, DocHandle), SyncError> {
+        let doc = automerge::Automerge::load(saved)?;
         let handle = self.repo.create(doc).await?;
         let url = document_url(&handle)?;
         Ok((url, handle))

@@ -5,6 +5,11 @@
 //! succeeds: its future never completes on a write that did not happen, so samod never takes an
 //! unstored change as stored. Reads are retried the same way: answering "not found" for a document we
 //! merely failed to read would be a lie.
+//!
+//! Writes go through one writer task that commits them in groups: every write queued while the previous
+//! commit ran shares one transaction and one fsync, in the order they were issued. Typing makes one small
+//! write per keystroke; committing each alone would make the fsync, not the edit, the cost of a
+//! keystroke. A write's future completes only after its group is durable.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -12,20 +17,76 @@ use std::time::Duration;
 
 use samod::storage::{Storage, StorageKey};
 use sqlx::SqlitePool;
+use tokio::sync::{mpsc, oneshot};
 
 #[derive(Clone, Debug)]
 pub struct SqliteStorage {
     db: SqlitePool,
+    writes: mpsc::Sender<Write>,
 }
+
+#[derive(Debug)]
+struct Write {
+    key: String,
+    /// `None` deletes the key.
+    data: Option<Vec<u8>>,
+    done: oneshot::Sender<()>,
+}
+
+/// The most writes one transaction takes.
+const MAX_GROUP: usize = 4096;
 
 impl SqliteStorage {
     /// The schema this storage needs.
     pub const MIGRATION: &'static str =
         "CREATE TABLE IF NOT EXISTS sync_chunks (key TEXT PRIMARY KEY, data BLOB NOT NULL) STRICT;";
 
+    /// Storage on `db`. Needs a Tokio runtime: it starts the writer task, which ends when the last clone
+    /// of this storage is dropped, after committing what was queued.
     pub fn new(db: SqlitePool) -> Self {
-        Self { db }
+        let (writes, queue) = mpsc::channel(4 * MAX_GROUP);
+        tokio::spawn(write_groups(db.clone(), queue));
+        Self { db, writes }
     }
+
+    async fn write(&self, key: &StorageKey, data: Option<Vec<u8>>) {
+        let (done, committed) = oneshot::channel();
+        let write = Write { key: key_string(key), data, done };
+        if self.writes.send(write).await.is_err() || committed.await.is_err() {
+            // Only when the runtime is shutting down; samod is stopping with it.
+            tracing::error!("document storage writer is gone; write not confirmed");
+        }
+    }
+}
+
+async fn write_groups(db: SqlitePool, mut queue: mpsc::Receiver<Write>) {
+    let mut group = Vec::with_capacity(MAX_GROUP);
+    while queue.recv_many(&mut group, MAX_GROUP).await > 0 {
+        retrying("write", || commit(&db, &group)).await;
+        for write in group.drain(..) {
+            // The requester may have gone away (samod stopping); the write is durable either way.
+            write.done.send(()).ok();
+        }
+    }
+}
+
+async fn commit(db: &SqlitePool, group: &[Write]) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    for write in group {
+        match &write.data {
+            Some(data) => {
+                sqlx::query("INSERT INTO sync_chunks (key, data) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET data = excluded.data")
+                    .bind(&write.key)
+                    .bind(data)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            None => {
+                sqlx::query("DELETE FROM sync_chunks WHERE key = ?").bind(&write.key).execute(&mut *tx).await?;
+            }
+        }
+    }
+    tx.commit().await
 }
 
 fn key_string(key: &StorageKey) -> String {
@@ -87,19 +148,11 @@ impl Storage for SqliteStorage {
     }
 
     async fn put(&self, key: StorageKey, data: Vec<u8>) {
-        let key = key_string(&key);
-        retrying("put", || {
-            sqlx::query("INSERT INTO sync_chunks (key, data) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET data = excluded.data")
-                .bind(&key)
-                .bind(&data)
-                .execute(&self.db)
-        })
-        .await;
+        self.write(&key, Some(data)).await;
     }
 
     async fn delete(&self, key: StorageKey) {
-        let key = key_string(&key);
-        retrying("delete", || sqlx::query("DELETE FROM sync_chunks WHERE key = ?").bind(&key).execute(&self.db)).await;
+        self.write(&key, None).await;
     }
 }
 

@@ -4,6 +4,7 @@
 use automerge::transaction::Transactable;
 use automerge::{Automerge, ChangeHash, ObjType, ROOT, ReadDoc};
 use samod::DocHandle;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::SyncError;
 
@@ -30,15 +31,7 @@ pub fn read_text(handle: &DocHandle) -> String {
 /// Deletes `delete` characters at `position` and inserts `insert` there, as one change.
 pub fn splice_text(handle: &DocHandle, position: usize, delete: isize, insert: &str) -> Result<(), SyncError> {
     handle.with_document(|doc| {
-        let text = match doc.get(ROOT, TEXT_FIELD)? {
-            Some((_, id)) => id,
-            None => {
-                let mut tx = doc.transaction();
-                let id = tx.put_object(ROOT, TEXT_FIELD, ObjType::Text)?;
-                tx.commit();
-                id
-            }
-        };
+        let text = text_object(doc)?;
         let mut tx = doc.transaction();
         tx.splice_text(&text, position, delete, insert)?;
         tx.commit();
@@ -51,4 +44,144 @@ pub fn heads(handle: &DocHandle) -> Vec<ChangeHash> {
     let mut heads = handle.with_document(|doc| doc.get_heads());
     heads.sort();
     heads
+}
+
+/// One text edit: delete `delete` characters at `position`, then insert `insert` there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Splice {
+    pub position: usize,
+    pub delete: usize,
+    pub insert: String,
+}
+
+enum WriterOp {
+    Splice(Splice),
+    Flush(oneshot::Sender<Result<(), SyncError>>),
+}
+
+/// The most edits applied in one pass over the document (so readers never wait long for it).
+const MAX_PASS: usize = 4096;
+
+/// Applies text edits to a document in order, each as its own change (one per keystroke), but hands
+/// samod every edit queued meanwhile in one pass: samod's bookkeeping after a pass (sync messages, a
+/// storage write) then happens once per pass rather than once per keystroke. A person typing gets a pass
+/// per keystroke; a paste, a replay or a burst of remote-driven edits shares passes.
+///
+/// An edit that cannot apply (say, a position past the end) is skipped and reported by the next `flush`.
+/// Dropping the writer applies what is queued, then stops its task.
+#[derive(Debug, Clone)]
+pub struct TextWriter {
+    ops: mpsc::Sender<WriterOp>,
+}
+
+impl std::fmt::Debug for WriterOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WriterOp::Splice(s) => f.debug_tuple("Splice").field(s).finish(),
+            WriterOp::Flush(_) => f.write_str("Flush"),
+        }
+    }
+}
+
+impl TextWriter {
+    /// A writer for `handle`'s text. Needs a Tokio runtime.
+    pub fn new(handle: DocHandle) -> Self {
+        let (ops, queue) = mpsc::channel(MAX_PASS);
+        tokio::spawn(apply_passes(handle, queue));
+        Self { ops }
+    }
+
+    /// Queues an edit (waiting only when the queue is full).
+    pub async fn splice(&self, edit: Splice) -> Result<(), SyncError> {
+        self.ops.send(WriterOp::Splice(edit)).await.map_err(|_| SyncError::Stopped)
+    }
+
+    /// Waits until every edit queued before it is in the document; the first error since the last flush.
+    pub async fn flush(&self) -> Result<(), SyncError> {
+        let (done, applied) = oneshot::channel();
+        self.ops.send(WriterOp::Flush(done)).await.map_err(|_| SyncError::Stopped)?;
+        applied.await.map_err(|_| SyncError::Stopped)?
+    }
+}
+
+async fn apply_passes(handle: DocHandle, mut queue: mpsc::Receiver<WriterOp>) {
+    let mut pass = Vec::with_capacity(MAX_PASS);
+    let mut failure: Option<SyncError> = None;
+    while queue.recv_many(&mut pass, MAX_PASS).await > 0 {
+        let (edits, flushes): (Vec<_>, Vec<_>) = pass.drain(..).partition(|op| matches!(op, WriterOp::Splice(_)));
+        if !edits.is_empty() {
+            let outcome = handle.with_document(|doc| -> Result<(), SyncError> {
+                let text = text_object(doc)?;
+                let mut first_error = None;
+                for op in edits {
+                    let WriterOp::Splice(edit) = op else { continue };
+                    // Beyond isize::MAX is beyond any text: automerge reports it as out of range.
+                    let delete = isize::try_from(edit.delete).unwrap_or(isize::MAX);
+                    let mut tx = doc.transaction();
+                    match tx.splice_text(&text, edit.position, delete, &edit.insert) {
+                        Ok(()) => {
+                            tx.commit();
+                        }
+                        Err(e) => {
+                            tx.rollback();
+                            first_error.get_or_insert(SyncError::from(e));
+                        }
+                    }
+                }
+                first_error.map_or(Ok(()), Err)
+            });
+            if let Err(e) = outcome {
+                failure.get_or_insert(e);
+            }
+        }
+        for op in flushes {
+            if let WriterOp::Flush(done) = op {
+                // The flusher may have stopped waiting; nothing to tell then.
+                done.send(failure.take().map_or(Ok(()), Err)).ok();
+            }
+        }
+    }
+}
+
+/// The text object, created when the document has none yet.
+fn text_object(doc: &mut Automerge) -> Result<automerge::ObjId, SyncError> {
+    if let Some((_, id)) = doc.get(ROOT, TEXT_FIELD)? {
+        return Ok(id);
+    }
+    let mut tx = doc.transaction();
+    let id = tx.put_object(ROOT, TEXT_FIELD, ObjType::Text)?;
+    tx.commit();
+    Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn splice(position: usize, delete: usize, insert: &str) -> Splice {
+        Splice { position, delete, insert: insert.into() }
+    }
+
+    #[tokio::test]
+    async fn the_writer_applies_edits_in_order_one_change_each_and_reports_a_bad_one_at_flush() {
+        let repo = samod::Repo::build_tokio().load().await;
+        let handle = repo.create(new_text_document("").expect("doc")).await.expect("create");
+        let changes_before = handle.with_document(|d| d.get_changes(&[]).len());
+        let writer = TextWriter::new(handle.clone());
+        for (i, ch) in "hello".chars().enumerate() {
+            writer.splice(splice(i, 0, &ch.to_string())).await.expect("queue");
+        }
+        writer.splice(splice(0, 1, "J")).await.expect("queue");
+        writer.flush().await.expect("applied");
+        assert_eq!(read_text(&handle), "Jello");
+        let changes = handle.with_document(|d| d.get_changes(&[]).len()) - changes_before;
+        assert_eq!(changes, 6, "one change per keystroke");
+
+        writer.splice(splice(99, 0, "!")).await.expect("queue");
+        writer.splice(splice(5, 0, "!")).await.expect("queue");
+        assert!(writer.flush().await.is_err(), "the out-of-range edit is reported");
+        assert_eq!(read_text(&handle), "Jello!", "and the edits around it still apply");
+        writer.flush().await.expect("the error was reported once");
+        repo.stop().await;
+    }
 }

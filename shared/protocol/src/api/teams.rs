@@ -125,6 +125,10 @@ pub struct ProjectInput {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub document_id: Option<String>,
+    /// Create only: the client's id for this project (1 to 64 letters, digits, `-` or `_`; a UUID works).
+    /// Creating again with the same id returns the project already created (200) instead of a second one.
+    #[serde(default)]
+    pub client_id: Option<String>,
 }
 
 /// A team's settings. `PUT` replaces them whole; every field is required there.
