@@ -4,6 +4,7 @@
 use teamflow_node::{CredentialStore, DocSync, Link, Node, NodeError, OutboxKind, OutboxState, Status};
 use teamflow_protocol::api::messages::Message;
 use teamflow_protocol::api::teams::{ProjectInput, ProjectStatus};
+use teamflow_protocol::realtime::ServerMessage;
 use teamflow_protocol::{Role, TeamId};
 use teamflow_tests::{DataDir, TestRelay, test_config};
 
@@ -324,4 +325,49 @@ async fn project_changes_made_offline_arrive_once_and_members_projects_and_activ
     let mut names: Vec<(&str, ProjectStatus)> = seen_by_bob.iter().map(|p| (p.name.as_str(), p.status)).collect();
     names.sort();
     assert_eq!(names, [("Launch v2", ProjectStatus::Paused), ("Written offline", ProjectStatus::Active)]);
+}
+
+/// The next frame from a room subscription that matches `want`, within a deadline.
+async fn frame_until(
+    room: &mut tokio::sync::mpsc::Receiver<ServerMessage>,
+    what: &str,
+    mut want: impl FnMut(&ServerMessage) -> bool,
+) -> ServerMessage {
+    let found = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while let Some(frame) = room.recv().await {
+            if want(&frame) {
+                return Some(frame);
+            }
+        }
+        None
+    })
+    .await;
+    match found {
+        Ok(Some(frame)) => frame,
+        Ok(None) => panic!("the room stream ended while waiting for {what}"),
+        Err(_) => panic!("timed out waiting for {what}"),
+    }
+}
+
+#[tokio::test]
+async fn a_room_subscription_rejoins_after_the_relay_restarts_and_ends_when_access_is_revoked() {
+    let relay = TestRelay::start().await;
+    let (_a_dir, alice, _b_dir, bob, team) = alice_and_bob(&relay).await;
+    let mut room = bob.subscribe(team).await.expect("subscribe");
+    frame_until(&mut room, "the team state", |f| matches!(f, ServerMessage::TeamState { .. })).await;
+
+    let addr = relay.addr;
+    let dir = relay.stop().await;
+    let _relay = start_again(dir, addr).await;
+    // Rejoined by itself: a fresh team state, then live traffic again.
+    frame_until(&mut room, "the team state after the restart", |f| matches!(f, ServerMessage::TeamState { .. })).await;
+    alice.send_message(team, "after the restart").await.expect("send");
+    let message = frame_until(&mut room, "the new message", |f| matches!(f, ServerMessage::NewMessage { .. })).await;
+    assert!(matches!(message, ServerMessage::NewMessage { message } if message.content == "after the restart"));
+
+    let bob_id = bob.user().await.expect("bob").id;
+    alice.remove_member(team, bob_id).await.expect("remove bob");
+    frame_until(&mut room, "the revocation", |f| matches!(f, ServerMessage::AccessRevoked { .. })).await;
+    let rest = tokio::time::timeout(std::time::Duration::from_secs(30), room.recv()).await;
+    assert!(matches!(rest, Ok(None)), "no redial into a team one has left: {rest:?}");
 }

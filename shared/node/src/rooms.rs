@@ -1,52 +1,121 @@
-//! The node's view of a team's realtime room (`/api/ws`): a stream of the relay's frames for one team.
+//! The node's view of a team's realtime room (`/api/ws`): a stream of the relay's frames for one team that
+//! survives dropped connections.
+//!
+//! A task owns the socket. When the link drops it redials with exponential backoff and jitter (capped at
+//! 10 s), presenting the node's current access token, and joins again; the relay then sends a fresh
+//! `team_state`, whose `latest_seq` tells the app whether chat moved on meanwhile (`Node::messages` fills
+//! the gap). The task ends when the receiver is dropped or the relay revokes access to the team.
+
+use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use teamflow_protocol::TeamId;
 use teamflow_protocol::realtime::{ClientMessage, ServerMessage};
-use tokio::sync::mpsc;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::{Node, NodeError};
+use crate::{ApiFailure, Node, NodeError};
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+const FIRST_RETRY: Duration = Duration::from_millis(200);
+const LONGEST_RETRY: Duration = Duration::from_secs(10);
 
 impl Node {
-    /// Joins the team's room and streams its frames (starting with `team_state`). The connection lives as
-    /// long as the receiver: dropping it closes the socket.
+    /// Joins the team's room and streams its frames (starting with `team_state`, and again after every
+    /// reconnection). Fails only if the first connection does; later drops are redialed. Dropping the
+    /// receiver closes the socket and stops redialing.
     pub async fn subscribe(&self, team: TeamId) -> Result<mpsc::Receiver<ServerMessage>, NodeError> {
+        // A fresh token first: the task presents whatever the token channel holds on each (re)connection.
         let token = self.access_token().await?;
-        let url = format!("{}/api/ws?token={token}", self.api.base().replacen("http", "ws", 1));
-        let (socket, _) = tokio_tungstenite::connect_async(url)
-            .await
-            .map_err(|e| NodeError::Api(crate::ApiFailure::Unreachable(e.to_string())))?;
-        let (mut sink, mut stream) = socket.split();
-        let join = serde_json::to_string(&ClientMessage::JoinTeam { team_id: team })
-            .map_err(|e| NodeError::Corrupt(e.to_string()))?;
-        sink.send(Message::text(join))
-            .await
-            .map_err(|e| NodeError::Api(crate::ApiFailure::Unreachable(e.to_string())))?;
+        self.token.send_replace(token);
+        let base = format!("{}/api/ws", self.api.base().replacen("http", "ws", 1));
+        let tokens = self.token.subscribe();
+        let socket = join(&base, &tokens, team).await?;
         let (tx, rx) = mpsc::channel(256);
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    () = tx.closed() => break,
-                    frame = stream.next() => match frame {
-                        Some(Ok(Message::Text(text))) => match serde_json::from_str::<ServerMessage>(text.as_str()) {
-                            Ok(ServerMessage::Welcome { .. }) => {}
-                            Ok(message) => {
-                                if tx.send(message).await.is_err() {
-                                    break;
-                                }
-                            }
-                            Err(e) => tracing::warn!(error = %e, "unreadable frame from the relay"),
-                        },
-                        Some(Ok(_)) => {}
-                        Some(Err(_)) | None => break,
-                    },
-                }
-            }
-            if let Err(e) = sink.close().await {
-                tracing::debug!(error = %e, "room socket did not close cleanly");
-            }
-        });
+        tokio::spawn(follow_room(base, tokens, team, socket, tx));
         Ok(rx)
     }
+}
+
+async fn join(base: &str, tokens: &watch::Receiver<String>, team: TeamId) -> Result<Socket, NodeError> {
+    let unreachable = |e: tokio_tungstenite::tungstenite::Error| NodeError::Api(ApiFailure::Unreachable(e.to_string()));
+    let url = format!("{base}?token={}", tokens.borrow().as_str());
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.map_err(unreachable)?;
+    let join = serde_json::to_string(&ClientMessage::JoinTeam { team_id: team })
+        .map_err(|e| NodeError::Corrupt(e.to_string()))?;
+    socket.send(Message::text(join)).await.map_err(unreachable)?;
+    Ok(socket)
+}
+
+/// How a connection ended.
+enum Ended {
+    /// The app dropped the receiver.
+    Unwanted,
+    /// The relay revoked access: redialing would be refused.
+    Revoked,
+    Dropped,
+}
+
+async fn follow_room(
+    base: String,
+    tokens: watch::Receiver<String>,
+    team: TeamId,
+    first: Socket,
+    tx: mpsc::Sender<ServerMessage>,
+) {
+    let mut socket = Some(first);
+    let mut delay = FIRST_RETRY;
+    loop {
+        if let Some(connected) = socket.take() {
+            match forward(connected, &tx).await {
+                Ended::Unwanted | Ended::Revoked => return,
+                Ended::Dropped => delay = FIRST_RETRY,
+            }
+        }
+        let jitter = delay.mul_f64(rand::random::<f64>() / 2.0);
+        tokio::select! {
+            () = tx.closed() => return,
+            () = tokio::time::sleep(delay + jitter) => {}
+        }
+        match join(&base, &tokens, team).await {
+            Ok(connected) => socket = Some(connected),
+            Err(e) => {
+                tracing::debug!(error = %e, "room redial failed; will retry");
+                delay = (delay * 2).min(LONGEST_RETRY);
+            }
+        }
+    }
+}
+
+async fn forward(socket: Socket, tx: &mpsc::Sender<ServerMessage>) -> Ended {
+    let (mut sink, mut stream) = socket.split();
+    let ended = loop {
+        tokio::select! {
+            () = tx.closed() => break Ended::Unwanted,
+            frame = stream.next() => match frame {
+                Some(Ok(Message::Text(text))) => match serde_json::from_str::<ServerMessage>(text.as_str()) {
+                    Ok(ServerMessage::Welcome { .. }) => {}
+                    Ok(message) => {
+                        let revoked = matches!(message, ServerMessage::AccessRevoked { .. });
+                        if tx.send(message).await.is_err() {
+                            break Ended::Unwanted;
+                        }
+                        if revoked {
+                            break Ended::Revoked;
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "unreadable frame from the relay"),
+                },
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => break Ended::Dropped,
+            },
+        }
+    };
+    if let Err(e) = sink.close().await {
+        tracing::debug!(error = %e, "room socket did not close cleanly");
+    }
+    ended
 }
