@@ -257,7 +257,11 @@ async fn one_status_follows_the_link_the_outbox_and_each_document_and_delivery_r
     let addr = relay.addr;
     let dir = relay.stop().await;
     status_until(&mut status, "the link to drop", |s| s.link == Link::Connecting && s.peers.is_empty()).await;
-    teamflow_sync::splice_text(&plan, 2, 0, " offline").expect("edit");
+    let writer = alice.text_writer(&plan).await.expect("writer");
+    for (i, ch) in " offline".chars().enumerate() {
+        writer.splice(teamflow_sync::Splice { position: 2 + i, delete: 0, insert: ch.into() }).await.expect("type");
+    }
+    writer.flush().await.expect("typed");
     status_until(&mut status, "the edit to be local-only", |s| s.documents.get(&plan_url) == Some(&DocSync::LocalOnly))
         .await;
     for text in ["one", "two"] {

@@ -4,7 +4,9 @@
 use teamflow_protocol::api::teams::RegisterDocument;
 use teamflow_protocol::{DocumentUrl, TeamId};
 use teamflow_sync::samod::DocHandle;
-use teamflow_sync::{ClientConfig, Cursor, Presence, PresenceConfig, PresenceSession, SqliteStorage, SyncClient};
+use teamflow_sync::{
+    ClientConfig, Cursor, Presence, PresenceConfig, PresenceSession, SqliteStorage, SyncClient, TextWriter,
+};
 
 use crate::{Node, NodeError};
 
@@ -18,8 +20,9 @@ impl Node {
         if sync.is_none() {
             let user = self.user().await.ok_or(NodeError::SignedOut)?;
             let config = ClientConfig::new(self.api.base(), user.id, self.device.clone());
-            let client =
-                SyncClient::with_storage(config, self.token.subscribe(), SqliteStorage::new(self.db.clone())).await;
+            let storage = SqliteStorage::new(self.db.clone());
+            *self.storage_backlog.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(storage.backlog());
+            let client = SyncClient::with_storage(config, self.token.subscribe(), storage).await;
             self.tasks.spawn(self.status.clone().follow(client.status()));
             *sync = Some(client);
         }
@@ -104,6 +107,17 @@ impl Node {
                 Ok(())
             }
         }
+    }
+
+    /// The way to type into a document: each edit its own change, applied in order, with bursts (a paste, a
+    /// replay) sharing samod passes and held back while the local store catches up.
+    pub async fn text_writer(&self, handle: &DocHandle) -> Result<TextWriter, NodeError> {
+        self.with_sync(async |_| Ok(())).await?;
+        let backlog = self.storage_backlog.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        Ok(match backlog {
+            Some(backlog) => TextWriter::with_backlog(handle.clone(), backlog),
+            None => TextWriter::new(handle.clone()),
+        })
     }
 
     /// Opens a document from local storage, or from the relay when it is only there.

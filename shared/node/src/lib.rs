@@ -81,6 +81,8 @@ pub struct Node {
     flushing: Mutex<()>,
     /// The document sync client, created once someone is signed in.
     sync: Mutex<Option<teamflow_sync::SyncClient>>,
+    /// The document store's count of writes not yet durable, once the sync client exists.
+    storage_backlog: std::sync::Mutex<Option<tokio::sync::watch::Receiver<usize>>>,
     /// The current access token, which the sync dialer presents on every (re)connection.
     token: tokio::sync::watch::Sender<String>,
     /// Names this device in sync peer ids.
@@ -120,6 +122,7 @@ impl Node {
             tasks: tokio_util::task::TaskTracker::new(),
             flushing: Mutex::new(()),
             sync: Mutex::new(None),
+            storage_backlog: std::sync::Mutex::new(None),
             token: tokio::sync::watch::Sender::new(String::new()),
             device: device_name(data_dir),
         };

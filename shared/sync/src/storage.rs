@@ -17,12 +17,14 @@ use std::time::Duration;
 
 use samod::storage::{Storage, StorageKey};
 use sqlx::SqlitePool;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 #[derive(Clone, Debug)]
 pub struct SqliteStorage {
     db: SqlitePool,
     writes: mpsc::Sender<Write>,
+    /// Writes issued and not yet durable; a fast producer waits on it (see `backlog`).
+    backlog: std::sync::Arc<watch::Sender<usize>>,
 }
 
 #[derive(Debug)]
@@ -46,16 +48,32 @@ impl SqliteStorage {
     pub fn new(db: SqlitePool) -> Self {
         let (writes, queue) = mpsc::channel(4 * MAX_GROUP);
         tokio::spawn(write_groups(db.clone(), queue));
-        Self { db, writes }
+        Self { db, writes, backlog: std::sync::Arc::new(watch::Sender::new(0)) }
+    }
+
+    /// The number of writes issued and not yet durable, as it changes.
+    pub fn backlog(&self) -> watch::Receiver<usize> {
+        self.backlog.subscribe()
     }
 
     async fn write(&self, key: &StorageKey, data: Option<Vec<u8>>) {
+        self.backlog.send_modify(|n| *n += 1);
+        // Decrements however this future ends (completed, or dropped by a stopping samod).
+        let _issued = Issued(&self.backlog);
         let (done, committed) = oneshot::channel();
         let write = Write { key: key_string(key), data, done };
         if self.writes.send(write).await.is_err() || committed.await.is_err() {
             // Only when the runtime is shutting down; samod is stopping with it.
             tracing::error!("document storage writer is gone; write not confirmed");
         }
+    }
+}
+
+struct Issued<'a>(&'a watch::Sender<usize>);
+
+impl Drop for Issued<'_> {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
     }
 }
 
@@ -184,6 +202,7 @@ mod tests {
         assert_eq!(s.load(key(&["doc", "snapshot"])).await, Some(vec![3]));
         s.delete(key(&["doc", "snapshot"])).await;
         assert_eq!(s.load(key(&["doc", "snapshot"])).await, None);
+        assert_eq!(*s.backlog().borrow(), 0, "every write was counted out once durable");
     }
 
     #[tokio::test]

@@ -4,7 +4,7 @@
 use automerge::transaction::Transactable;
 use automerge::{Automerge, ChangeHash, ObjType, ROOT, ReadDoc};
 use samod::DocHandle;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::SyncError;
 
@@ -86,8 +86,18 @@ impl std::fmt::Debug for WriterOp {
 impl TextWriter {
     /// A writer for `handle`'s text. Needs a Tokio runtime.
     pub fn new(handle: DocHandle) -> Self {
+        Self::start(handle, None)
+    }
+
+    /// A writer that holds each pass until the store has fewer than `MAX_BACKLOG` writes outstanding
+    /// (`SqliteStorage::backlog`), so a burst of edits cannot outrun the disk and pile up in memory.
+    pub fn with_backlog(handle: DocHandle, backlog: watch::Receiver<usize>) -> Self {
+        Self::start(handle, Some(backlog))
+    }
+
+    fn start(handle: DocHandle, backlog: Option<watch::Receiver<usize>>) -> Self {
         let (ops, queue) = mpsc::channel(MAX_PASS);
-        tokio::spawn(apply_passes(handle, queue));
+        tokio::spawn(apply_passes(handle, queue, backlog));
         Self { ops }
     }
 
@@ -104,10 +114,25 @@ impl TextWriter {
     }
 }
 
-async fn apply_passes(handle: DocHandle, mut queue: mpsc::Receiver<WriterOp>) {
+/// Writes outstanding in the store above which the writer waits before its next pass.
+const MAX_BACKLOG: usize = 64;
+
+async fn apply_passes(
+    handle: DocHandle,
+    mut queue: mpsc::Receiver<WriterOp>,
+    mut backlog: Option<watch::Receiver<usize>>,
+) {
     let mut pass = Vec::with_capacity(MAX_PASS);
     let mut failure: Option<SyncError> = None;
-    while queue.recv_many(&mut pass, MAX_PASS).await > 0 {
+    loop {
+        if let Some(backlog) = backlog.as_mut()
+            && backlog.wait_for(|n| *n < MAX_BACKLOG).await.is_err()
+        {
+            break;
+        }
+        if queue.recv_many(&mut pass, MAX_PASS).await == 0 {
+            break;
+        }
         let (edits, flushes): (Vec<_>, Vec<_>) = pass.drain(..).partition(|op| matches!(op, WriterOp::Splice(_)));
         if !edits.is_empty() {
             let outcome = handle.with_document(|doc| -> Result<(), SyncError> {
@@ -182,6 +207,23 @@ mod tests {
         assert!(writer.flush().await.is_err(), "the out-of-range edit is reported");
         assert_eq!(read_text(&handle), "Jello!", "and the edits around it still apply");
         writer.flush().await.expect("the error was reported once");
+        repo.stop().await;
+    }
+
+    // Paused time: the deadline below passes only once nothing else can run, so "still waiting" is certain.
+    #[tokio::test(start_paused = true)]
+    async fn a_writer_holds_its_passes_while_the_store_is_behind() {
+        let repo = samod::Repo::build_tokio().load().await;
+        let handle = repo.create(new_text_document("").expect("doc")).await.expect("create");
+        let (backlog, behind) = watch::channel(MAX_BACKLOG);
+        let writer = TextWriter::with_backlog(handle.clone(), behind);
+        writer.splice(splice(0, 0, "x")).await.expect("queue");
+        let held = tokio::time::timeout(std::time::Duration::from_secs(60), writer.flush()).await;
+        assert!(held.is_err(), "nothing applies while the store is behind");
+        assert_eq!(read_text(&handle), "");
+        backlog.send_replace(MAX_BACKLOG - 1);
+        writer.flush().await.expect("applied once the store caught up");
+        assert_eq!(read_text(&handle), "x");
         repo.stop().await;
     }
 }

@@ -136,6 +136,8 @@ fn raw(trace: &Trace) -> anyhow::Result<Run> {
         changes += 1;
     }
     let replay_ms = ms(start);
+    // Before saving and loading below, which allocate more than the replay did.
+    let peak = peak_rss_kib();
     ensure!(automerge::ReadDoc::text(&doc, &text)? == trace.end_content, "raw replay did not reach the end text");
     let start = Instant::now();
     let saved = doc.save();
@@ -150,7 +152,7 @@ fn raw(trace: &Trace) -> anyhow::Result<Run> {
         changes,
         replay_ms,
         sync_wait_ms: None,
-        peak_rss_kib: peak_rss_kib(),
+        peak_rss_kib: peak,
         saved_bytes: saved.len(),
         store_bytes: None,
         doc: None,
@@ -174,7 +176,7 @@ async fn node(trace: &Trace, relay: &str, email: &str, online: bool, per_call: b
             changes += 1;
         }
     } else {
-        let writer = teamflow_sync::TextWriter::new(doc.clone());
+        let writer = node.text_writer(&doc).await?;
         for patch in trace.patches() {
             writer.splice(Splice { position: patch.0, delete: patch.1, insert: patch.2.clone() }).await?;
             changes += 1;
