@@ -96,7 +96,9 @@ pub fn router(state: AppState) -> Router {
         .merge(public.layer(state.limits.auth_layer()))
         .layer(DefaultBodyLimit::max(state.config.limits.max_body_bytes))
         .merge(receivers)
-        .layer(state.limits.api_layer());
+        .layer(state.limits.api_layer())
+        // Outside the limiter, so it counts signed-in users by the token verified here, once per request.
+        .layer(middleware::from_fn_with_state(state.clone(), extract::verify_bearer));
     let request_id = HeaderName::from_static("x-request-id");
 
     Router::new()

@@ -127,7 +127,7 @@ async fn build_state(
         .await
         .map_err(|e| RelayError::Config(format!("document sync did not start: {e}")))?;
     let tokens = Arc::new(TokenService::new(&keys, config.issuer(), config.access_token_ttl()));
-    let limits = http::rate_limit::RateLimits::new(&config, tokens.clone()).map_err(RelayError::Config)?;
+    let limits = http::rate_limit::RateLimits::new(&config).map_err(RelayError::Config)?;
     Ok(AppState {
         metrics: Arc::new(metrics::Metrics::new(db.clone())),
         access,

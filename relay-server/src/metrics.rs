@@ -14,6 +14,7 @@ pub struct Metrics {
     pool_idle: IntGauge,
     /// Open document-sync connections.
     pub sync_connections: IntGauge,
+    token_verifications: IntCounterVec,
     db: SqlitePool,
 }
 
@@ -37,8 +38,14 @@ impl Metrics {
             .unwrap_or_else(|e| unreachable_metric(&e));
         let sync_connections = IntGauge::new("sync_connections", "Open document sync connections")
             .unwrap_or_else(|e| unreachable_metric(&e));
+        let token_verifications = IntCounterVec::new(
+            Opts::new("token_verifications_total", "Access tokens verified, by outcome (valid, expired, invalid)"),
+            &["outcome"],
+        )
+        .unwrap_or_else(|e| unreachable_metric(&e));
         for collector in [
             Box::new(sync_connections.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(token_verifications.clone()),
             Box::new(requests.clone()),
             Box::new(latency.clone()),
             Box::new(pool_connections.clone()),
@@ -48,7 +55,11 @@ impl Metrics {
                 tracing::error!(error = %e, "metric not registered");
             }
         }
-        Self { registry, requests, latency, pool_connections, pool_idle, sync_connections, db }
+        Self { registry, requests, latency, pool_connections, pool_idle, sync_connections, token_verifications, db }
+    }
+
+    pub fn token_verified(&self, outcome: &str) {
+        self.token_verifications.with_label_values(&[outcome]).inc();
     }
 
     /// `route` is the matched route template (`/api/teams/{team_id}`), never the raw path, so ids do

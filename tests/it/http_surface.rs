@@ -68,6 +68,28 @@ async fn the_api_is_rate_limited_per_user_with_retry_after() {
     assert_eq!(bob.get("/api/me").await.0, StatusCode::OK);
 }
 
+/// Reads one sample of the relay's token-verification counter.
+async fn verifications(relay: &TestRelay, outcome: &str) -> u64 {
+    let text = reqwest::get(relay.url("/metrics")).await.expect("metrics").text().await.expect("text");
+    let name = format!("teamflow_token_verifications_total{{outcome=\"{outcome}\"}} ");
+    text.lines().find_map(|l| l.strip_prefix(name.as_str())).map_or(0, |v| v.trim().parse().expect("a count"))
+}
+
+#[tokio::test]
+async fn a_request_verifies_its_token_once_for_the_limiter_and_the_handler_together() {
+    let relay = TestRelay::start().await;
+    let alice = relay.user("alice").await;
+    let before = verifications(&relay, "valid").await;
+    assert_eq!(alice.get("/api/me").await.0, StatusCode::OK);
+    assert_eq!(verifications(&relay, "valid").await - before, 1);
+
+    let forged = alice.with_token(Some("not-a-token"));
+    let invalid = verifications(&relay, "invalid").await;
+    let (status, body) = forged.get("/api/me").await;
+    assert_error(status, &body, StatusCode::UNAUTHORIZED, "unauthorized");
+    assert_eq!(verifications(&relay, "invalid").await - invalid, 1);
+}
+
 #[tokio::test]
 async fn sign_in_has_a_tighter_limit_per_address() {
     let dir = DataDir::new();

@@ -19,25 +19,71 @@ impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        authenticate(state, &parts.headers, None).map(AuthUser)
+        let verified = parts.extensions.get::<VerifiedBearer>();
+        authenticate(state, &parts.headers, verified, None).map(AuthUser)
     }
 }
 
-/// The user an `Authorization: Bearer` header speaks for, or else a `token` query parameter (browsers cannot
-/// set headers on a WebSocket). Every failure is a 401.
+/// What verifying a request's `Authorization: Bearer` token gave. `verify_bearer` verifies it once, ahead of
+/// the rate limiter (which counts signed-in users by user) and the handler (which needs the user).
+#[derive(Debug, Clone)]
+pub(crate) struct VerifiedBearer(Result<UserId, TokenError>);
+
+impl VerifiedBearer {
+    /// The user, when the token was valid.
+    pub(crate) fn user(&self) -> Option<UserId> {
+        self.0.as_ref().ok().copied()
+    }
+}
+
+/// Middleware: verifies a bearer token, if the request has one, and leaves the outcome in its extensions.
+/// Refusing is left to the routes that need a user.
+pub(crate) async fn verify_bearer(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if let Some(token) = bearer_token(request.headers()) {
+        let outcome = verify(&state, token);
+        request.extensions_mut().insert(VerifiedBearer(outcome));
+    }
+    next.run(request).await
+}
+
+fn verify(state: &AppState, token: &str) -> Result<UserId, TokenError> {
+    let outcome = state.tokens.verify(token);
+    state.metrics.token_verified(match &outcome {
+        Ok(_) => "valid",
+        Err(TokenError::Expired) => "expired",
+        Err(TokenError::Invalid) => "invalid",
+    });
+    outcome
+}
+
+/// The user an `Authorization: Bearer` header speaks for (verified already when `verified` is given), or
+/// else a `token` query parameter (browsers cannot set headers on a WebSocket). Every failure is a 401.
 pub(crate) fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
+    verified: Option<&VerifiedBearer>,
     query_token: Option<&str>,
 ) -> Result<UserId, ApiError> {
-    let token = if headers.contains_key(axum::http::header::AUTHORIZATION) {
-        bearer_token(headers).ok_or(ApiError::Unauthorized("the Authorization header must be `Bearer <token>`"))?
+    let outcome = if headers.contains_key(axum::http::header::AUTHORIZATION) {
+        match verified {
+            Some(VerifiedBearer(outcome)) => outcome.clone(),
+            None => {
+                let token = bearer_token(headers)
+                    .ok_or(ApiError::Unauthorized("the Authorization header must be `Bearer <token>`"))?;
+                verify(state, token)
+            }
+        }
     } else {
-        query_token
+        let token = query_token
             .filter(|t| !t.is_empty())
-            .ok_or(ApiError::Unauthorized("this route needs an access token: Authorization: Bearer <token>"))?
+            .ok_or(ApiError::Unauthorized("this route needs an access token: Authorization: Bearer <token>"))?;
+        verify(state, token)
     };
-    match state.tokens.verify(token) {
+    match outcome {
         Ok(user) => Ok(user),
         Err(TokenError::Expired) => Err(ApiError::Unauthorized("the access token has expired; refresh it")),
         Err(TokenError::Invalid) => Err(ApiError::Unauthorized("the access token is not valid")),

@@ -19,8 +19,8 @@ use tower_governor::key_extractor::KeyExtractor;
 use tower_governor::{GovernorError, GovernorLayer};
 
 use crate::Config;
-use crate::auth::TokenService;
 use crate::error::ApiError;
+use crate::http::extract::VerifiedBearer;
 
 /// Who a request is counted against.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -32,14 +32,15 @@ pub enum ClientKey {
 /// Derives the [`ClientKey`] of a request.
 #[derive(Clone)]
 pub struct ClientKeyExtractor {
-    tokens: Option<Arc<TokenService>>,
+    /// Count signed-in requests per user (from the token `verify_bearer` checked), else per address.
+    by_user: bool,
     trusted_proxies: Arc<[IpAddr]>,
 }
 
 impl std::fmt::Debug for ClientKeyExtractor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClientKeyExtractor")
-            .field("by_user", &self.tokens.is_some())
+            .field("by_user", &self.by_user)
             .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }
@@ -66,9 +67,8 @@ impl KeyExtractor for ClientKeyExtractor {
     type Key = ClientKey;
 
     fn extract<T>(&self, req: &Request<T>) -> Result<Self::Key, GovernorError> {
-        if let Some(tokens) = &self.tokens
-            && let Some(token) = bearer_token(req.headers())
-            && let Ok(user) = tokens.verify(token)
+        if self.by_user
+            && let Some(user) = req.extensions().get::<VerifiedBearer>().and_then(VerifiedBearer::user)
         {
             return Ok(ClientKey::User(user));
         }
@@ -105,17 +105,17 @@ impl std::fmt::Debug for RateLimits {
 }
 
 impl RateLimits {
-    pub fn new(config: &Config, tokens: Arc<TokenService>) -> Result<Self, String> {
+    pub fn new(config: &Config) -> Result<Self, String> {
         let trusted: Arc<[IpAddr]> = config.trusted_proxies.clone().into();
         let limits = &config.limits;
         let api = GovernorConfigBuilder::default()
-            .key_extractor(ClientKeyExtractor { tokens: Some(tokens), trusted_proxies: trusted.clone() })
+            .key_extractor(ClientKeyExtractor { by_user: true, trusted_proxies: trusted.clone() })
             .period(Duration::from_secs(1) / limits.rate_per_second)
             .burst_size(limits.rate_burst)
             .finish()
             .ok_or("the API rate limit must be positive")?;
         let auth = GovernorConfigBuilder::default()
-            .key_extractor(ClientKeyExtractor { tokens: None, trusted_proxies: trusted })
+            .key_extractor(ClientKeyExtractor { by_user: false, trusted_proxies: trusted })
             .period(Duration::from_secs(60) / limits.auth_rate_per_minute)
             .burst_size(limits.auth_rate_burst)
             .finish()
@@ -156,7 +156,7 @@ mod tests {
 
     fn extractor(trusted: &[&str]) -> ClientKeyExtractor {
         ClientKeyExtractor {
-            tokens: None,
+            by_user: false,
             trusted_proxies: trusted.iter().map(|s| s.parse().expect("ip")).collect::<Vec<_>>().into(),
         }
     }

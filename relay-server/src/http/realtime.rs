@@ -11,7 +11,7 @@ use teamflow_protocol::realtime::PROTOCOL_VERSION;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{authenticate, require_upgrade};
+use super::extract::{VerifiedBearer, authenticate, require_upgrade};
 use crate::error::ApiError;
 use crate::{AppState, rooms};
 
@@ -37,11 +37,13 @@ pub(super) struct RealtimeParams {
 async fn realtime(
     State(state): State<AppState>,
     headers: HeaderMap,
+    verified: Option<axum::Extension<VerifiedBearer>>,
     params: Result<Query<RealtimeParams>, axum::extract::rejection::QueryRejection>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let params = params.map(|Query(p)| p).ok();
-    let user = authenticate(&state, &headers, params.as_ref().and_then(|p| p.token.as_deref()))?;
+    let verified = verified.as_ref().map(|axum::Extension(v)| v);
+    let user = authenticate(&state, &headers, verified, params.as_ref().and_then(|p| p.token.as_deref()))?;
     let protocol = params.as_ref().and_then(|p| p.protocol).unwrap_or(PROTOCOL_VERSION);
     if protocol != PROTOCOL_VERSION {
         return Err(ApiError::Malformed(format!(

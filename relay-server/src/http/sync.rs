@@ -11,7 +11,7 @@ use teamflow_protocol::ErrorBody;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{authenticate, require_upgrade};
+use super::extract::{VerifiedBearer, authenticate, require_upgrade};
 use crate::error::ApiError;
 use crate::{AppState, sync};
 
@@ -38,11 +38,13 @@ pub(super) struct SyncParams {
 async fn sync_socket(
     State(state): State<AppState>,
     headers: HeaderMap,
+    verified: Option<axum::Extension<VerifiedBearer>>,
     params: Result<Query<SyncParams>, axum::extract::rejection::QueryRejection>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let params = params.map(|Query(p)| p).ok();
-    let user = authenticate(&state, &headers, params.as_ref().and_then(|p| p.token.as_deref()))?;
+    let verified = verified.as_ref().map(|axum::Extension(v)| v);
+    let user = authenticate(&state, &headers, verified, params.as_ref().and_then(|p| p.token.as_deref()))?;
     let peer = sync::expected_peer(user, params.as_ref().and_then(|p| p.peer_id.as_deref()).unwrap_or_default())?;
     let upgrade = require_upgrade(upgrade)?;
     let connections = state.connections.clone();
