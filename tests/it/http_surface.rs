@@ -68,6 +68,28 @@ async fn the_api_is_rate_limited_per_user_with_retry_after() {
     assert_eq!(bob.get("/api/me").await.0, StatusCode::OK);
 }
 
+#[tokio::test]
+async fn websocket_upgrades_with_a_query_token_count_against_the_user_not_the_address() {
+    let dir = DataDir::new();
+    let mut config = test_config(dir.path());
+    config.limits.rate_per_second = 1;
+    config.limits.rate_burst = 3;
+    let relay = TestRelay::start_with(dir, config).await;
+    let bob = relay.user("bob").await;
+    // Anonymous requests use up this address's quota (bob's sign-up took a share of it too).
+    let anonymous = relay.client();
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(anonymous.get("/api/me").await.0);
+    }
+    assert!(statuses.contains(&StatusCode::TOO_MANY_REQUESTS), "the address is out of quota: {statuses:?}");
+    // Bob, on the same address, still gets his socket: counted as bob.
+    let url =
+        format!("{}?token={}", relay.url("/api/ws").replacen("http://", "ws://", 1), bob.token.clone().expect("token"));
+    let upgraded = tokio_tungstenite::connect_async(url).await;
+    assert!(upgraded.is_ok(), "{:?}", upgraded.err());
+}
+
 /// Reads one sample of the relay's token-verification counter.
 async fn verifications(relay: &TestRelay, outcome: &str) -> u64 {
     let text = reqwest::get(relay.url("/metrics")).await.expect("metrics").text().await.expect("text");

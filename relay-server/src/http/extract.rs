@@ -19,7 +19,8 @@ impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let verified = parts.extensions.get::<VerifiedBearer>();
+        // REST routes take the header only: a token in a URL ends up in logs and histories.
+        let verified = parts.extensions.get::<VerifiedBearer>().filter(|v| !v.from_query);
         authenticate(state, &parts.headers, verified, None).map(AuthUser)
     }
 }
@@ -27,25 +28,41 @@ impl FromRequestParts<AppState> for AuthUser {
 /// What verifying a request's `Authorization: Bearer` token gave. `verify_bearer` verifies it once, ahead of
 /// the rate limiter (which counts signed-in users by user) and the handler (which needs the user).
 #[derive(Debug, Clone)]
-pub(crate) struct VerifiedBearer(Result<UserId, TokenError>);
+pub(crate) struct VerifiedBearer {
+    outcome: Result<UserId, TokenError>,
+    /// The token came from the `token` query parameter, not the `Authorization` header.
+    from_query: bool,
+}
 
 impl VerifiedBearer {
     /// The user, when the token was valid.
     pub(crate) fn user(&self) -> Option<UserId> {
-        self.0.as_ref().ok().copied()
+        self.outcome.as_ref().ok().copied()
     }
 }
 
-/// Middleware: verifies a bearer token, if the request has one, and leaves the outcome in its extensions.
-/// Refusing is left to the routes that need a user.
+/// Middleware: verifies the request's access token, if it has one, and leaves the outcome in its
+/// extensions. The token is the `Authorization: Bearer` header's, or, on a request without that header, a
+/// `token` query parameter (WebSocket upgrades from browsers), so upgrades too are rate-limited per user
+/// rather than per address. Refusing is left to the routes that need a user.
 pub(crate) async fn verify_bearer(
     axum::extract::State(state): axum::extract::State<AppState>,
     mut request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    if let Some(token) = bearer_token(request.headers()) {
-        let outcome = verify(&state, token);
-        request.extensions_mut().insert(VerifiedBearer(outcome));
+    let from_query = !request.headers().contains_key(axum::http::header::AUTHORIZATION);
+    let token = if from_query {
+        request.uri().query().and_then(|query| {
+            url::form_urlencoded::parse(query.as_bytes())
+                .find(|(key, value)| key == "token" && !value.is_empty())
+                .map(|(_, value)| value.into_owned())
+        })
+    } else {
+        bearer_token(request.headers()).map(str::to_owned)
+    };
+    if let Some(token) = token {
+        let outcome = verify(&state, &token);
+        request.extensions_mut().insert(VerifiedBearer { outcome, from_query });
     }
     next.run(request).await
 }
@@ -68,15 +85,12 @@ pub(crate) fn authenticate(
     verified: Option<&VerifiedBearer>,
     query_token: Option<&str>,
 ) -> Result<UserId, ApiError> {
-    let outcome = if headers.contains_key(axum::http::header::AUTHORIZATION) {
-        match verified {
-            Some(VerifiedBearer(outcome)) => outcome.clone(),
-            None => {
-                let token = bearer_token(headers)
-                    .ok_or(ApiError::Unauthorized("the Authorization header must be `Bearer <token>`"))?;
-                verify(state, token)
-            }
-        }
+    let outcome = if let Some(verified) = verified {
+        verified.outcome.clone()
+    } else if headers.contains_key(axum::http::header::AUTHORIZATION) {
+        let token =
+            bearer_token(headers).ok_or(ApiError::Unauthorized("the Authorization header must be `Bearer <token>`"))?;
+        verify(state, token)
     } else {
         let token = query_token
             .filter(|t| !t.is_empty())

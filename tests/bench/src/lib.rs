@@ -90,6 +90,10 @@ impl Machine {
             .unwrap_or_else(|| "unknown".into());
         let kernel =
             std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|k| k.trim().to_owned()).unwrap_or_default();
-        Machine { cpu, cores: std::thread::available_parallelism().map(usize::from).unwrap_or(1), kernel }
+        // Counted from /proc/cpuinfo, not this process's affinity (the load generator pins itself to one core).
+        let cores = std::fs::read_to_string("/proc/cpuinfo")
+            .map(|info| info.lines().filter(|l| l.starts_with("processor")).count())
+            .unwrap_or(1);
+        Machine { cpu, cores, kernel }
     }
 }
