@@ -277,10 +277,10 @@ async fn drive(
             socket.send(Message::text(json!({ "type": "join_team", "team_id": team }).to_string())).await?;
             // Wait for the team state, so the run starts with everyone in the room.
             while let Some(frame) = socket.next().await {
-                if let Message::Text(text) = frame? {
-                    if text.as_str().contains("\"team_state\"") {
-                        break;
-                    }
+                if let Message::Text(text) = frame?
+                    && text.as_str().contains("\"team_state\"")
+                {
+                    break;
                 }
             }
         }
