@@ -39,6 +39,7 @@ async fn main() -> anyhow::Result<()> {
 
 async fn serve(stream: tokio::net::TcpStream, id: u64, rooms: Rooms) {
     let mut room = String::new();
+    #[expect(clippy::result_large_err, reason = "the signature tungstenite's handshake callback must have")]
     let callback = |request: &Request, response: Response| {
         room = request.uri().path().to_owned();
         Ok(response)
