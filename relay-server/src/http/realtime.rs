@@ -29,7 +29,7 @@ pub(super) struct RealtimeParams {
 }
 
 /// Bytes read from a room socket at a time.
-const ROOM_READ_BUFFER_BYTES: usize = 4 * 1024;
+const ROOM_READ_BUFFER_BYTES: usize = 16 * 1024;
 
 /// Upgrade to the realtime rooms WebSocket (JSON text frames; see docs/realtime.md).
 #[utoipa::path(get, path = "/api/ws", tag = "realtime", security(("bearer" = [])), params(RealtimeParams), responses(
@@ -61,7 +61,7 @@ async fn realtime(
         .max_frame_size(limits.ws_max_frame_bytes)
         // Room frames are small JSON. tungstenite's default 128 KiB read buffer is zeroed on every read
         // (9% of the relay's CPU in the chat fan-out benchmark) and held per connection; larger frames
-        // simply take more reads.
+        // simply take more reads. See docs/benchmarks.md for the A/B (4 KiB cost more read calls).
         .read_buffer_size(ROOM_READ_BUFFER_BYTES)
         .on_upgrade(move |socket| connections.track_future(rooms::serve(state, user, socket))))
 }
