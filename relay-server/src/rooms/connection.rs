@@ -24,6 +24,9 @@ use crate::{AppState, messages, projects, teams};
 /// Malformed frames tolerated before the connection is closed with 1008.
 const MAX_MALFORMED: u32 = 5;
 
+/// How long a closed connection waits for the client's close frame (reading and dropping anything else).
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
 /// Why the relay ends a connection.
 struct Close {
     code: u16,
@@ -111,6 +114,20 @@ pub async fn serve(state: AppState, user: UserId, socket: WebSocket) {
         let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
         if let Err(e) = sink.send(Message::Close(Some(frame))).await {
             tracing::debug!(error = %e, "close frame not delivered");
+        }
+        // Finish the closing handshake: read and drop what the client still sends until its close frame.
+        // Closing with unread bytes would make the kernel reset the connection, and a reset can destroy the
+        // error frames and the close just sent before the client reads them.
+        let grace = tokio::time::sleep(CLOSE_GRACE);
+        tokio::pin!(grace);
+        loop {
+            tokio::select! {
+                () = &mut grace => break,
+                next = stream.next() => match next {
+                    Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+                    Some(Ok(_)) => {}
+                },
+            }
         }
         tracing::info!(%user, code, reason, "closed realtime connection");
     }
