@@ -77,13 +77,8 @@ pub async fn post_as(
 ) -> Result<(Message, Posted), ApiError> {
     require(role, Role::Member)?;
     let mut v = Validator::new();
-    let client_id = input.client_id.trim();
-    v.check(
-        "client_id",
-        (1..=64).contains(&client_id.len())
-            && client_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
-        "must be 1 to 64 letters, digits, '-' or '_' (a UUID works)",
-    );
+    let client_id = v.client_id("client_id", &input.client_id);
+    let client_id = client_id.as_str();
     let content = v.text("content", &input.content, 1, MAX_CONTENT_CHARS, Lines::Multi);
     v.finish()?;
 

@@ -127,14 +127,10 @@ pub async fn create(
         return Err(ApiError::Forbidden("this team lets only owners and admins create projects"));
     }
     let valid = validate(db, team, &input).await?;
-    let client_id = match input.client_id.as_deref().map(str::trim) {
+    let client_id = match input.client_id.as_deref() {
         Some(id) => {
             let mut v = Validator::new();
-            v.check(
-                "client_id",
-                (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
-                "must be 1 to 64 letters, digits, '-' or '_' (a UUID works)",
-            );
+            let id = v.client_id("client_id", id);
             v.finish()?;
             Some(id)
         }
@@ -156,7 +152,7 @@ pub async fn create(
     .bind(user.to_string())
     .bind(now)
     .bind(now)
-    .bind(client_id)
+    .bind(&client_id)
     .execute(db)
     .await?;
     if inserted.rows_affected() == 1 {
@@ -167,7 +163,7 @@ pub async fn create(
     )))
     .bind(team.to_string())
     .bind(user.to_string())
-    .bind(client_id)
+    .bind(&client_id)
     .fetch_one(db)
     .await?;
     let existing = row.into_project()?;

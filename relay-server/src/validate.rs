@@ -56,6 +56,18 @@ impl Validator {
         trimmed.to_owned()
     }
 
+    /// A client-chosen idempotency id (messages, projects), trimmed: 1 to 64 letters, digits, `-` or `_`.
+    pub fn client_id(&mut self, field: &str, value: &str) -> String {
+        let trimmed = value.trim();
+        self.check(
+            field,
+            (1..=64).contains(&trimmed.len())
+                && trimmed.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+            "must be 1 to 64 letters, digits, '-' or '_' (a UUID works)",
+        );
+        trimmed.to_owned()
+    }
+
     /// Normalises an email address (trimmed, lower-cased) and checks its shape.
     pub fn email(&mut self, field: &str, value: &str) -> String {
         let email = value.trim().to_lowercase();

@@ -1,12 +1,12 @@
 //! The headless node against a real relay: sign-in that survives restarts, chat through the outbox
 //! delivered exactly once and in order after being offline, refused changes marked failed, offline reading.
 
-use teamflow_node::{CredentialStore, DocSync, Link, Node, NodeError, OutboxKind, OutboxState, Status};
+use teamflow_node::{CredentialStore, DocSync, Link, Node, NodeError, OutboxKind, OutboxState};
 use teamflow_protocol::api::messages::Message;
 use teamflow_protocol::api::teams::{ProjectInput, ProjectStatus};
 use teamflow_protocol::realtime::ServerMessage;
 use teamflow_protocol::{Role, TeamId};
-use teamflow_tests::{DataDir, TestRelay, test_config};
+use teamflow_tests::{DataDir, TestRelay, test_config, watch_until};
 
 async fn node(dir: &DataDir, relay: &TestRelay) -> Node {
     Node::open(dir.path(), &relay.url("")).await.expect("open node")
@@ -194,11 +194,7 @@ async fn a_document_created_offline_is_registered_and_shared_once_back_online() 
     let a_presence = alice.join_presence(&doc).await.expect("alice present");
     let b_presence = bob.join_presence(&shared).await.expect("bob present");
     let mut seen = b_presence.peers();
-    let outcome = tokio::time::timeout(std::time::Duration::from_secs(20), async {
-        seen.wait_for(|p| p.iter().any(|p| p.name == "Alice")).await.map(|p| p.clone())
-    })
-    .await;
-    let peers = outcome.expect("alice shows up for bob").expect("session alive");
+    let peers = watch_until(&mut seen, "alice to show up for bob", |p| p.iter().any(|p| p.name == "Alice")).await;
     assert_eq!(peers.len(), 1, "{peers:?}");
     assert!(peers[0].color.starts_with('#') && peers[0].cursor.is_some());
     drop((a_presence, b_presence));
@@ -210,24 +206,6 @@ async fn a_document_created_offline_is_registered_and_shared_once_back_online() 
     let alice = Node::open(a_dir.path(), &relay_url).await.expect("reopen");
     let local = alice.open_document(&url).await.expect("open").expect("from local storage");
     assert_eq!(teamflow_sync::read_text(&local), "Draft: written offline");
-}
-
-/// Waits (with a generous deadline, so a broken feature fails instead of hanging) until the node's status
-/// satisfies `want`.
-async fn status_until(
-    status: &mut tokio::sync::watch::Receiver<Status>,
-    what: &str,
-    want: impl FnMut(&Status) -> bool,
-) -> Status {
-    let outcome = tokio::time::timeout(std::time::Duration::from_secs(30), async {
-        status.wait_for(want).await.map(|now| now.clone())
-    })
-    .await;
-    match outcome {
-        Ok(Ok(now)) => now,
-        Ok(Err(_)) => panic!("the node went away while waiting for {what}"),
-        Err(_) => panic!("timed out waiting for {what}: {:?}", *status.borrow()),
-    }
 }
 
 #[tokio::test]
@@ -246,34 +224,34 @@ async fn one_status_follows_the_link_the_outbox_and_each_document_and_delivery_r
         async move { alice.keep_delivering().await }
     });
     alice.go_online().await.expect("online");
-    let online = status_until(&mut status, "the relay link", |s| s.link == Link::Online).await;
+    let online = watch_until(&mut status, "the relay link", |s| s.link == Link::Online).await;
     assert_eq!(online.peers, [teamflow_relay::sync::RELAY_PEER_ID]);
 
     let (plan_url, plan) = alice.create_document(team, "Plan", "v1").await.expect("create");
-    status_until(&mut status, "the new document to sync", |s| s.documents.get(&plan_url) == Some(&DocSync::Synced))
+    watch_until(&mut status, "the new document to sync", |s| s.documents.get(&plan_url) == Some(&DocSync::Synced))
         .await;
 
     // The relay goes away: the link redials, edits and messages stay here.
     let addr = relay.addr;
     let dir = relay.stop().await;
-    status_until(&mut status, "the link to drop", |s| s.link == Link::Connecting && s.peers.is_empty()).await;
+    watch_until(&mut status, "the link to drop", |s| s.link == Link::Connecting && s.peers.is_empty()).await;
     let writer = alice.text_writer(&plan).await.expect("writer");
     for (i, ch) in " offline".chars().enumerate() {
         writer.splice(teamflow_sync::Splice { position: 2 + i, delete: 0, insert: ch.into() }).await.expect("type");
     }
     writer.flush().await.expect("typed");
-    status_until(&mut status, "the edit to be local-only", |s| s.documents.get(&plan_url) == Some(&DocSync::LocalOnly))
+    watch_until(&mut status, "the edit to be local-only", |s| s.documents.get(&plan_url) == Some(&DocSync::LocalOnly))
         .await;
     for text in ["one", "two"] {
         alice.send_message(team, text).await.expect("queued");
     }
     let (notes_url, _notes) = alice.create_document(team, "Notes", "made offline").await.expect("create offline");
-    let queued = status_until(&mut status, "three queued changes", |s| s.pending == 3).await;
+    let queued = watch_until(&mut status, "three queued changes", |s| s.pending == 3).await;
     assert_eq!(queued.documents.get(&notes_url), Some(&DocSync::LocalOnly), "unregistered, so local only");
 
     // Back: nothing but the relay coming back makes the node deliver and resync.
     let _relay = start_again(dir, addr).await;
-    status_until(&mut status, "everything delivered and synced", |s| {
+    watch_until(&mut status, "everything delivered and synced", |s| {
         s.link == Link::Online && s.pending == 0 && s.documents.values().all(|d| *d == DocSync::Synced)
     })
     .await;

@@ -7,7 +7,7 @@ use futures::StreamExt;
 use reqwest::StatusCode;
 use serde_json::json;
 use teamflow_sync::{Cursor, Presence, PresenceConfig, PresenceSession, heads, read_text, splice_text};
-use teamflow_tests::{Client, TestRelay, TwoMemberTeam, sync_client, text_when};
+use teamflow_tests::{Client, TestRelay, TwoMemberTeam, sync_client, text_when, watch_until};
 
 async fn team() -> TwoMemberTeam {
     TwoMemberTeam::start().await
@@ -349,21 +349,6 @@ async fn sync_connections(relay: &TestRelay) -> i64 {
         .expect("the sync_connections gauge")
 }
 
-/// Waits, within a deadline, until the peers seen on a document satisfy `want`.
-async fn peers_until(
-    peers: &mut tokio::sync::watch::Receiver<Vec<Presence>>,
-    what: &str,
-    want: impl FnMut(&Vec<Presence>) -> bool,
-) -> Vec<Presence> {
-    let outcome =
-        tokio::time::timeout(Duration::from_secs(20), async { peers.wait_for(want).await.map(|p| p.clone()) }).await;
-    match outcome {
-        Ok(Ok(now)) => now,
-        Ok(Err(_)) => panic!("the presence session ended while waiting for {what}"),
-        Err(_) => panic!("timed out waiting for {what}: {:?}", *peers.borrow()),
-    }
-}
-
 #[tokio::test]
 async fn presence_sessions_show_cursors_as_they_move_and_drop_peers_that_go_quiet() {
     let t = team().await;
@@ -387,9 +372,9 @@ async fn presence_sessions_show_cursors_as_they_move_and_drop_peers_that_go_quie
     let mut seen_by_alice = a_session.peers();
 
     let alice_peer = alice.peer_id().to_string();
-    peers_until(&mut seen_by_alice, "bob to appear", |p| p.len() == 1 && p[0].name == "bob").await;
+    watch_until(&mut seen_by_alice, "bob to appear", |p| p.len() == 1 && p[0].name == "bob").await;
     a_session.set_cursor(Some(Cursor { anchor: 4, head: 11 }));
-    let now = peers_until(&mut seen_by_bob, "alice's selection", |p| {
+    let now = watch_until(&mut seen_by_bob, "alice's selection", |p| {
         p.iter().any(|p| p.peer_id == alice_peer && p.cursor == Some(Cursor { anchor: 4, head: 11 }))
     })
     .await;
@@ -397,5 +382,5 @@ async fn presence_sessions_show_cursors_as_they_move_and_drop_peers_that_go_quie
 
     // Alice's laptop goes quiet (no goodbye): bob drops her after the timeout.
     drop(a_session);
-    peers_until(&mut seen_by_bob, "alice to time out", Vec::is_empty).await;
+    watch_until(&mut seen_by_bob, "alice to time out", Vec::is_empty).await;
 }

@@ -299,3 +299,20 @@ impl TwoMemberTeam {
         Self { relay, alice, bob, id }
     }
 }
+
+/// Waits until a watched value satisfies `want` and answers it. The 30 s deadline only turns a broken
+/// feature into a failure instead of a hang; `what` names the wait in that failure.
+pub async fn watch_until<T: Clone + std::fmt::Debug>(
+    value: &mut tokio::sync::watch::Receiver<T>,
+    what: &str,
+    want: impl FnMut(&T) -> bool,
+) -> T {
+    let outcome =
+        tokio::time::timeout(Duration::from_secs(30), async { value.wait_for(want).await.map(|now| now.clone()) })
+            .await;
+    match outcome {
+        Ok(Ok(now)) => now,
+        Ok(Err(_)) => panic!("the sender went away while waiting for {what}"),
+        Err(_) => panic!("timed out waiting for {what}: {:?}", *value.borrow()),
+    }
+}

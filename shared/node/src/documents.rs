@@ -67,15 +67,7 @@ impl Node {
         title: &str,
         text: &str,
     ) -> Result<(DocumentUrl, DocHandle), NodeError> {
-        let (url, handle) = self
-            .with_sync(async |sync| {
-                let (url, handle) = sync.create_text(text).await.map_err(|e| NodeError::Sync(e.to_string()))?;
-                sync.track(&handle).map_err(|e| NodeError::Sync(e.to_string()))?;
-                Ok((url, handle))
-            })
-            .await?;
-        self.register(team, title, &url).await?;
-        Ok((url, handle))
+        self.add_document(team, title, Content::Text(text)).await
     }
 
     /// Imports a saved Automerge document (with its history) as a new document of `team`, registered through
@@ -86,9 +78,23 @@ impl Node {
         title: &str,
         saved: &[u8],
     ) -> Result<(DocumentUrl, DocHandle), NodeError> {
+        self.add_document(team, title, Content::Saved(saved)).await
+    }
+
+    /// Stores a new document locally, follows it in `status`, and queues its registration with `team`.
+    async fn add_document(
+        &self,
+        team: TeamId,
+        title: &str,
+        content: Content<'_>,
+    ) -> Result<(DocumentUrl, DocHandle), NodeError> {
         let (url, handle) = self
             .with_sync(async |sync| {
-                let (url, handle) = sync.import(saved).await.map_err(|e| NodeError::Sync(e.to_string()))?;
+                let created = match content {
+                    Content::Text(text) => sync.create_text(text).await,
+                    Content::Saved(saved) => sync.import(saved).await,
+                };
+                let (url, handle) = created.map_err(|e| NodeError::Sync(e.to_string()))?;
                 sync.track(&handle).map_err(|e| NodeError::Sync(e.to_string()))?;
                 Ok((url, handle))
             })
@@ -163,4 +169,11 @@ fn user_color(user: teamflow_protocol::UserId) -> String {
     const PALETTE: [&str; 8] = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#008080", "#9a6324", "#f032e6"];
     let index = user.to_string().bytes().fold(0usize, |acc, b| acc.wrapping_mul(31).wrapping_add(usize::from(b)));
     PALETTE[index % PALETTE.len()].to_owned()
+}
+
+/// What a new document starts from.
+enum Content<'a> {
+    Text(&'a str),
+    /// A saved Automerge document, history included.
+    Saved(&'a [u8]),
 }

@@ -53,14 +53,22 @@ pub enum OutboxKind {
     ProjectUpdate,
 }
 
-/// A queued change, as stored in `body_json` (the `kind` column says which).
-#[derive(serde::Serialize, serde::Deserialize)]
+/// A queued change, as stored in `body_json`. The `kind` column says which, so it is read back per kind
+/// (`Row::change`), never guessed from the JSON's shape.
+#[derive(serde::Serialize)]
 #[serde(untagged)]
 enum Change {
     Message(PostMessage),
     Document(RegisterDocument),
     ProjectCreate(ProjectInput),
-    ProjectUpdate { project_id: ProjectId, input: ProjectInput },
+    ProjectUpdate(ProjectUpdate),
+}
+
+/// A queued full replacement of a project's fields.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ProjectUpdate {
+    project_id: ProjectId,
+    input: ProjectInput,
 }
 
 impl Change {
@@ -69,7 +77,7 @@ impl Change {
             Change::Message(_) => OutboxKind::Message,
             Change::Document(_) => OutboxKind::Document,
             Change::ProjectCreate(_) => OutboxKind::ProjectCreate,
-            Change::ProjectUpdate { .. } => OutboxKind::ProjectUpdate,
+            Change::ProjectUpdate(_) => OutboxKind::ProjectUpdate,
         }
     }
 
@@ -77,7 +85,7 @@ impl Change {
         match self {
             Change::Message(m) => &m.content,
             Change::Document(d) => &d.title,
-            Change::ProjectCreate(p) | Change::ProjectUpdate { input: p, .. } => &p.name,
+            Change::ProjectCreate(p) | Change::ProjectUpdate(ProjectUpdate { input: p, .. }) => &p.name,
         }
     }
 }
@@ -112,15 +120,7 @@ impl Row {
             "message" => Change::Message(serde_json::from_str(&self.body_json).map_err(corrupt)?),
             "document" => Change::Document(serde_json::from_str(&self.body_json).map_err(corrupt)?),
             "project_create" => Change::ProjectCreate(serde_json::from_str(&self.body_json).map_err(corrupt)?),
-            "project_update" => {
-                #[derive(serde::Deserialize)]
-                struct Update {
-                    project_id: ProjectId,
-                    input: ProjectInput,
-                }
-                let update: Update = serde_json::from_str(&self.body_json).map_err(corrupt)?;
-                Change::ProjectUpdate { project_id: update.project_id, input: update.input }
-            }
+            "project_update" => Change::ProjectUpdate(serde_json::from_str(&self.body_json).map_err(corrupt)?),
             other => return Err(NodeError::Corrupt(format!("unknown outbox kind {other}"))),
         })
     }
@@ -165,7 +165,7 @@ impl Node {
     ) -> Result<OutboxEntry, NodeError> {
         input.client_id = None;
         let client_id = uuid::Uuid::now_v7().to_string();
-        self.enqueue_and_try(client_id, team, Change::ProjectUpdate { project_id, input }).await
+        self.enqueue_and_try(client_id, team, Change::ProjectUpdate(ProjectUpdate { project_id, input })).await
     }
 
     async fn enqueue_and_try(&self, client_id: String, team: TeamId, change: Change) -> Result<OutboxEntry, NodeError> {
@@ -266,7 +266,7 @@ impl Node {
                     let path = format!("/api/teams/{}/projects", row.team_id);
                     self.authed::<_, Project>(Method::POST, &path, Some(&body)).await.map(|_| None)
                 }
-                Change::ProjectUpdate { project_id, input } => {
+                Change::ProjectUpdate(ProjectUpdate { project_id, input }) => {
                     let path = format!("/api/teams/{}/projects/{project_id}", row.team_id);
                     self.authed::<_, Project>(Method::PUT, &path, Some(&input)).await.map(|_| None)
                 }
