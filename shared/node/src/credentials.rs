@@ -21,6 +21,7 @@ const SERVICE: &str = "dev.teamflow.node";
 
 /// Where the refresh token is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum CredentialStore {
     /// The operating system's keychain.

@@ -25,13 +25,14 @@ use teamflow_protocol::api::auth::{
 };
 use teamflow_protocol::api::integrations::{ActivityItem, ActivityPage};
 use teamflow_protocol::api::messages::{Message, MessagePage};
-use teamflow_protocol::api::teams::{AddMember, Member, Project, Team, TeamInput};
+use teamflow_protocol::api::teams::{AddMember, DocumentEntry, Member, Project, Team, TeamInput};
 use teamflow_protocol::{Role, TeamId};
 use tokio::sync::Mutex;
 
 pub use api::{ApiFailure, RelayApi};
 pub use credentials::CredentialStore;
 pub use outbox::{FlushReport, OutboxEntry, OutboxKind, OutboxState};
+pub use rooms::Room;
 pub use status::Status;
 pub use teamflow_sync::{DocSync, Link};
 
@@ -317,6 +318,12 @@ impl Node {
         self.read_through(&format!("/api/teams/{team}/projects")).await
     }
 
+    /// A team's registered documents (the last known list while offline; queued registrations are in
+    /// `outbox`).
+    pub async fn documents(&self, team: TeamId) -> Result<Vec<DocumentEntry>, NodeError> {
+        self.read_through(&format!("/api/teams/{team}/documents")).await
+    }
+
     /// A team's latest activity from its integrations, newest first (the last known page while offline).
     pub async fn activity(&self, team: TeamId) -> Result<Vec<ActivityItem>, NodeError> {
         let page: ActivityPage = self.read_through(&format!("/api/teams/{team}/activity")).await?;
@@ -360,6 +367,34 @@ impl Node {
             .bind(team.to_string())
             .fetch_all(&self.db)
             .await?;
+        rows.iter().map(|j| serde_json::from_str(j).map_err(|e| NodeError::Corrupt(e.to_string()))).collect()
+    }
+
+    /// Up to `limit` messages older than `before` (a `seq`), oldest first, for paging back through history:
+    /// from the relay when reachable (and cached), else whatever the cache holds.
+    pub async fn messages_before(&self, team: TeamId, before: i64, limit: u32) -> Result<Vec<Message>, NodeError> {
+        let limit = limit.clamp(1, 100);
+        let path = format!("/api/teams/{team}/messages?before={before}&limit={limit}");
+        match self.authed::<(), MessagePage>(Method::GET, &path, None).await {
+            Ok(page) => {
+                let mut tx = self.db.begin().await?;
+                for message in &page.messages {
+                    cache_message(&mut tx, message).await?;
+                }
+                tx.commit().await?;
+            }
+            Err(NodeError::Api(e)) if e.is_transient() => {}
+            Err(e) => return Err(e),
+        }
+        let mut rows: Vec<String> = sqlx::query_scalar(
+            "SELECT json FROM cached_messages WHERE team_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
+        )
+        .bind(team.to_string())
+        .bind(before)
+        .bind(limit)
+        .fetch_all(&self.db)
+        .await?;
+        rows.reverse();
         rows.iter().map(|j| serde_json::from_str(j).map_err(|e| NodeError::Corrupt(e.to_string()))).collect()
     }
 

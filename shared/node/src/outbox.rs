@@ -15,14 +15,17 @@ use teamflow_protocol::api::teams::{DocumentEntry, Project, ProjectInput, Regist
 
 use crate::{ApiFailure, Link, Node, NodeError, cache_message};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
 pub enum OutboxState {
     Pending,
     /// The relay refused it for good; `error_code` and `error` say why.
     Failed,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct OutboxEntry {
     pub client_id: String,
     pub team_id: TeamId,
@@ -45,6 +48,7 @@ pub struct FlushReport {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum OutboxKind {
     Message,

@@ -28,15 +28,39 @@ impl Node {
     /// reconnection). Fails only if the first connection does; later drops are redialed. Dropping the
     /// receiver closes the socket and stops redialing.
     pub async fn subscribe(&self, team: TeamId) -> Result<mpsc::Receiver<ServerMessage>, NodeError> {
+        Ok(self.join_room(team).await?.frames)
+    }
+
+    /// Like `subscribe`, and the user can also say they are typing.
+    pub async fn join_room(&self, team: TeamId) -> Result<Room, NodeError> {
         // A fresh token first: the task presents whatever the token channel holds on each (re)connection.
         let token = self.access_token().await?;
         self.token.send_replace(token);
         let base = format!("{}/api/ws", self.api.base().replacen("http", "ws", 1));
         let tokens = self.token.subscribe();
         let socket = join(&base, &tokens, team).await?;
-        let (tx, rx) = mpsc::channel(256);
-        tokio::spawn(follow_room(base, tokens, team, socket, tx));
-        Ok(rx)
+        let (tx, frames) = mpsc::channel(256);
+        // Typing is a hint, never queued: one pending at most, dropped while the link is down.
+        let (typing, typing_rx) = mpsc::channel(1);
+        tokio::spawn(follow_room(base, tokens, team, socket, tx, typing_rx));
+        Ok(Room { frames, typing })
+    }
+}
+
+/// A team's room, joined: its frames, and a way to tell the others the user is typing.
+#[derive(Debug)]
+pub struct Room {
+    pub frames: mpsc::Receiver<ServerMessage>,
+    typing: mpsc::Sender<()>,
+}
+
+impl Room {
+    /// Tells the team the user is typing in its chat. Never waits: while a hint is still going out, or the
+    /// link is down, this one is dropped (the next keystroke sends another).
+    pub fn typing(&self) {
+        if self.typing.try_send(()).is_err() {
+            tracing::trace!("typing hint dropped");
+        }
     }
 }
 
@@ -65,12 +89,13 @@ async fn follow_room(
     team: TeamId,
     first: Socket,
     tx: mpsc::Sender<ServerMessage>,
+    mut typing: mpsc::Receiver<()>,
 ) {
     let mut socket = Some(first);
     let mut delay = FIRST_RETRY;
     loop {
         if let Some(connected) = socket.take() {
-            match forward(connected, &tx).await {
+            match forward(connected, team, &tx, &mut typing).await {
                 Ended::Unwanted | Ended::Revoked => return,
                 Ended::Dropped => delay = FIRST_RETRY,
             }
@@ -90,11 +115,22 @@ async fn follow_room(
     }
 }
 
-async fn forward(socket: Socket, tx: &mpsc::Sender<ServerMessage>) -> Ended {
+async fn forward(
+    socket: Socket,
+    team: TeamId,
+    tx: &mpsc::Sender<ServerMessage>,
+    typing: &mut mpsc::Receiver<()>,
+) -> Ended {
     let (mut sink, mut stream) = socket.split();
+    let hint = serde_json::to_string(&ClientMessage::Typing { team_id: team }).unwrap_or_default();
     let ended = loop {
         tokio::select! {
             () = tx.closed() => break Ended::Unwanted,
+            Some(()) = typing.recv() => {
+                if sink.send(Message::text(hint.clone())).await.is_err() {
+                    break Ended::Dropped;
+                }
+            }
             frame = stream.next() => match frame {
                 Some(Ok(Message::Text(text))) => match serde_json::from_str::<ServerMessage>(text.as_str()) {
                     Ok(ServerMessage::Welcome { .. }) => {}

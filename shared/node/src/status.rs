@@ -17,6 +17,7 @@ use crate::{CredentialStore, Node, NodeError};
 
 /// What the app shows at a glance.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Status {
     pub signed_in: bool,
     /// Where the refresh token is kept while signed in.

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 /// Stable machine-readable error codes. Clients branch on these, never on messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     ValidationFailed,
@@ -47,6 +48,7 @@ impl ErrorCode {
 /// `{"error": {...}}`: the body of every error response.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct ErrorBody {
     pub error: ErrorObject,
@@ -54,6 +56,7 @@ pub struct ErrorBody {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct ErrorObject {
     pub code: ErrorCode,
@@ -62,6 +65,7 @@ pub struct ErrorObject {
     /// Extra structure for some codes: for `validation_failed`, an object from field name to problem.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    #[cfg_attr(feature = "specta", specta(type = Option<serde_json::Value>))]
     pub details: Option<serde_json::Value>,
 }
 

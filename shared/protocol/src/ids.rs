@@ -11,6 +11,7 @@ macro_rules! uuid_id {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, format = Uuid))]
+        #[cfg_attr(feature = "specta", derive(specta::Type))]
         #[serde(transparent)]
         pub struct $name(pub Uuid);
 
@@ -70,6 +71,7 @@ uuid_id!(
 /// bs58check encoding of the document's 16-byte id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, example = "automerge:2j9knpCseyhnK8izDmLpGP5WMdZQ"))]
+#[cfg_attr(feature = "specta", derive(specta::Type), specta(type = String))]
 #[serde(try_from = "String", into = "String")]
 pub struct DocumentUrl(String);
 

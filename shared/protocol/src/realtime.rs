@@ -52,6 +52,7 @@ fn text_kind() -> MessageKind {
 
 /// A member as the room sees them: who, what role, and whether any of their devices is connected.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct PresentMember {
     #[serde(flatten)]
     pub member: Member,
@@ -60,6 +61,7 @@ pub struct PresentMember {
 
 /// What the server sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {
     Welcome {

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 /// A member's role in a team, from most to least powerful.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Everything, including deleting the team; a team always keeps at least one.

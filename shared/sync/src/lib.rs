@@ -9,6 +9,7 @@ pub mod rich;
 mod status;
 mod storage;
 mod text;
+pub mod view;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +39,10 @@ pub enum SyncError {
     DocumentUrl(String),
     #[error("the document has no text")]
     NoText,
+    #[error("the document has no such version (heads from another document, or not synced here)")]
+    UnknownHeads,
+    #[error("an edit at {position} deleting {delete} is outside the text ({length} characters)")]
+    OutOfRange { position: usize, delete: usize, length: usize },
 }
 
 impl From<samod::Stopped> for SyncError {

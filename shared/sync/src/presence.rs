@@ -13,6 +13,7 @@ use tokio::sync::watch;
 
 /// A selection in the document's text, in character positions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Cursor {
     pub anchor: usize,
     pub head: usize,
@@ -20,6 +21,7 @@ pub struct Cursor {
 
 /// One peer's presence on one document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Presence {
     #[serde(rename = "userId")]
     pub user_id: UserId,

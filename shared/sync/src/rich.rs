@@ -110,8 +110,10 @@ pub fn spans(handle: &DocHandle) -> Result<Vec<Span>, SyncError> {
 }
 
 /// One change in the document's history.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct HistoryEntry {
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub hash: ChangeHash,
     /// The Automerge actor (one per device session) that made it.
     pub actor: String,

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 /// The link to the relay.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum Link {
     /// Not trying: the user went offline, or sync never started.
@@ -30,6 +31,7 @@ pub enum Link {
 
 /// One document's state relative to the relay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum DocSync {
     /// Holds changes the relay has not got, and no link to send them over (or the relay does not take the

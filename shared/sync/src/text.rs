@@ -47,7 +47,8 @@ pub fn heads(handle: &DocHandle) -> Vec<ChangeHash> {
 }
 
 /// One text edit: delete `delete` characters at `position`, then insert `insert` there.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Splice {
     pub position: usize,
     pub delete: usize,

@@ -8,6 +8,7 @@ use crate::{TeamId, UserId};
 /// A service that can post events into a team.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum Service {
     Github,
@@ -34,6 +35,7 @@ impl Service {
 /// `POST /api/teams/{team_id}/integrations`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct IntegrationInput {
     pub service: Service,
@@ -48,6 +50,7 @@ pub struct IntegrationInput {
 /// An integration as listed: never with its secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Integration {
     pub id: String,
     pub team_id: TeamId,
@@ -58,12 +61,14 @@ pub struct Integration {
     pub created_by: UserId,
     #[serde(with = "time::serde::rfc3339")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub created_at: OffsetDateTime,
 }
 
 /// The answer to creating an integration: the only time its secret is shown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct IntegrationCreated {
     pub id: String,
     pub service: Service,
@@ -74,6 +79,7 @@ pub struct IntegrationCreated {
 /// One readable line of team activity, made from a webhook event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ActivityItem {
     pub id: String,
     pub team_id: TeamId,
@@ -87,6 +93,7 @@ pub struct ActivityItem {
     pub url: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub created_at: OffsetDateTime,
 }
 
@@ -104,6 +111,7 @@ pub struct ActivityQuery {
 /// Newest first.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ActivityPage {
     pub items: Vec<ActivityItem>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -8,6 +8,7 @@ use crate::{MessageId, TeamId, UserId};
 /// What a message's content is to be read as. Clients post `text` or `markdown`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum MessageKind {
     Text,
@@ -31,6 +32,7 @@ impl MessageKind {
 /// id returns the original message.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct PostMessage {
     pub client_id: String,
@@ -45,6 +47,7 @@ fn default_kind() -> MessageKind {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Message {
     pub id: MessageId,
     pub team_id: TeamId,
@@ -57,12 +60,14 @@ pub struct Message {
     pub content: String,
     #[serde(with = "time::serde::rfc3339")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub created_at: OffsetDateTime,
 }
 
 /// A page of messages, newest first.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct MessagePage {
     pub messages: Vec<Message>,
     /// Pass as `before` to fetch the next (older) page; absent on the last page.

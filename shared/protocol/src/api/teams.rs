@@ -9,6 +9,7 @@ use crate::{DocumentUrl, ProjectId, Role, TeamId, UserId};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Team {
     pub id: TeamId,
     pub name: String,
@@ -17,12 +18,14 @@ pub struct Team {
     pub member_count: i64,
     #[serde(with = "time::serde::rfc3339")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub created_at: OffsetDateTime,
 }
 
 /// `POST /api/teams` and `PUT /api/teams/{team_id}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct TeamInput {
     pub name: String,
@@ -30,6 +33,7 @@ pub struct TeamInput {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Member {
     pub user_id: UserId,
     pub email: String,
@@ -37,12 +41,14 @@ pub struct Member {
     pub role: Role,
     #[serde(with = "time::serde::rfc3339")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub joined_at: OffsetDateTime,
 }
 
 /// `POST /api/teams/{team_id}/members`: add someone who already has an account.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct AddMember {
     pub email: String,
@@ -52,6 +58,7 @@ pub struct AddMember {
 /// `PATCH /api/teams/{team_id}/members/{user_id}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateMember {
     pub role: Role,
@@ -59,6 +66,7 @@ pub struct UpdateMember {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum ProjectStatus {
     Planned,
@@ -94,6 +102,7 @@ impl ProjectStatus {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Project {
     pub id: ProjectId,
     pub team_id: TeamId,
@@ -105,15 +114,18 @@ pub struct Project {
     pub created_by: UserId,
     #[serde(with = "time::serde::rfc3339")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub updated_at: OffsetDateTime,
 }
 
 /// `POST /api/teams/{team_id}/projects` and `PUT .../projects/{project_id}` (a full replacement).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct ProjectInput {
     pub name: String,
@@ -124,6 +136,7 @@ pub struct ProjectInput {
     pub status: Option<ProjectStatus>,
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
     pub document_id: Option<String>,
     /// Create only: the client's id for this project (1 to 64 letters, digits, `-` or `_`; a UUID works).
     /// Creating again with the same id returns the project already created (200) instead of a second one.
@@ -134,6 +147,7 @@ pub struct ProjectInput {
 /// A team's settings. `PUT` replaces them whole; every field is required there.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct TeamSettings {
     /// Shown to members; up to 500 characters.
@@ -175,21 +189,26 @@ time::serde::format_description!(iso_date, Date, "[year]-[month]-[day]");
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct DayCount {
     #[serde(with = "iso_date")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date))]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub date: Date,
     pub count: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Analytics {
     #[serde(with = "iso_date")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date))]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub from: Date,
     #[serde(with = "iso_date")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date))]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub to: Date,
     /// One entry per day in the range, zero-filled.
     pub messages_per_day: Vec<DayCount>,
@@ -205,6 +224,7 @@ pub struct Analytics {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct DocumentEntry {
     pub document_id: DocumentUrl,
     pub team_id: TeamId,
@@ -213,15 +233,18 @@ pub struct DocumentEntry {
     pub created_by: UserId,
     #[serde(with = "time::serde::rfc3339")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub created_at: OffsetDateTime,
 }
 
 /// `POST /api/teams/{team_id}/documents`: register an Automerge document to the team.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct RegisterDocument {
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub document_id: String,
     pub title: String,
     #[serde(default)]
