@@ -1,8 +1,8 @@
 //! Documents on the node: stored in the node's own SQLite (samod storage), synced with the relay while
 //! online, registered to their team through the outbox so creating one works offline too.
 
-use teamflow_protocol::api::teams::RegisterDocument;
-use teamflow_protocol::{DocumentUrl, TeamId};
+use teamflow_protocol::api::teams::{ProjectInput, RegisterDocument};
+use teamflow_protocol::{DocumentUrl, ProjectId, TeamId};
 use teamflow_sync::samod::DocHandle;
 use teamflow_sync::{
     ClientConfig, Cursor, Presence, PresenceConfig, PresenceSession, SqliteStorage, SyncClient, TextWriter,
@@ -151,6 +151,25 @@ impl Node {
             cursor: Some(Cursor { anchor: 0, head: 0 }),
         };
         Ok(PresenceSession::join(handle, me, PresenceConfig::default()))
+    }
+
+    /// The project's document, created (and linked to the project through the outbox) on first use, so
+    /// opening a project's document works offline too.
+    pub async fn project_document(&self, team: TeamId, project: ProjectId) -> Result<DocumentUrl, NodeError> {
+        let project = self.projects(team).await?.into_iter().find(|p| p.id == project).ok_or(NodeError::NotFound("project"))?;
+        if let Some(url) = project.document_id {
+            return Ok(url);
+        }
+        let (url, _) = self.create_document(team, &project.name, "").await?;
+        let input = ProjectInput {
+            name: project.name,
+            description: project.description,
+            status: Some(project.status),
+            document_id: Some(url.to_string()),
+            client_id: None,
+        };
+        self.update_project(team, project.id, input).await?;
+        Ok(url)
     }
 
     /// Waits until this device has everything the relay holds for the document (false while offline).

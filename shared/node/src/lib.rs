@@ -59,6 +59,8 @@ pub enum NodeError {
     Sync(String),
     #[error("not available offline yet (never fetched): {0}")]
     NotCached(ApiFailure),
+    #[error("no such {0}")]
+    NotFound(&'static str),
 }
 
 struct Session {

@@ -220,6 +220,33 @@ impl Node {
         rows.iter().map(Row::entry).collect()
     }
 
+    /// Puts a failed entry back in the queue (the person fixed what the relay objected to, or the rule
+    /// changed), keeping its place and client id so a delivery that did land is not repeated. False when
+    /// no failed entry has that id.
+    pub async fn retry(&self, client_id: &str) -> Result<bool, NodeError> {
+        let changed = sqlx::query(
+            "UPDATE outbox SET state = 'pending', error_code = NULL, error = NULL WHERE client_id = ? AND state = 'failed'",
+        )
+        .bind(client_id)
+        .execute(&self.db)
+        .await?
+        .rows_affected();
+        self.refresh_outbox_status().await?;
+        Ok(changed > 0)
+    }
+
+    /// Drops a failed entry for good. False when no failed entry has that id (pending ones are on their
+    /// way and cannot be recalled).
+    pub async fn discard(&self, client_id: &str) -> Result<bool, NodeError> {
+        let changed = sqlx::query("DELETE FROM outbox WHERE client_id = ? AND state = 'failed'")
+            .bind(client_id)
+            .execute(&self.db)
+            .await?
+            .rows_affected();
+        self.refresh_outbox_status().await?;
+        Ok(changed > 0)
+    }
+
     /// Delivers the outbox whenever there is something to deliver and the relay link is up, for as long as
     /// the returned future runs (the app runs it beside the window; drop it to stop). A run that leaves
     /// entries behind (the relay went away again, or asked us to slow down) is retried with exponential

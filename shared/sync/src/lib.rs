@@ -22,6 +22,7 @@ use tokio_util::task::TaskTracker;
 
 pub use dialer::RelayDialer;
 pub use presence::{Cursor, Presence, PresenceConfig, PresenceSession};
+pub use automerge;
 pub use samod;
 pub use status::{DocSync, Link, SyncStatus};
 pub use storage::SqliteStorage;

@@ -1,0 +1,49 @@
+//! The commands the window calls, grouped by feature. Each one extracts its arguments, calls the node
+//! and answers: the node holds the logic.
+
+pub(crate) mod account;
+pub(crate) mod chat;
+pub(crate) mod documents;
+pub(crate) mod projects;
+pub(crate) mod teams;
+
+use tauri::Wry;
+use tauri_specta::{Commands, collect_commands};
+
+/// Every command, for the invoke handler and the generated bindings alike.
+pub(crate) fn all() -> Commands<Wry> {
+    collect_commands![
+        account::settings,
+        account::session,
+        account::sign_up,
+        account::sign_in,
+        account::sign_out,
+        account::status,
+        teams::teams,
+        teams::create_team,
+        teams::members,
+        teams::invite,
+        teams::activity,
+        teams::join_team,
+        chat::messages,
+        chat::older_messages,
+        chat::send_message,
+        chat::outbox,
+        chat::retry,
+        chat::discard,
+        chat::typing,
+        projects::projects,
+        projects::create_project,
+        projects::update_project,
+        projects::project_document,
+        documents::documents,
+        documents::create_document,
+        documents::open_document,
+        documents::edit_document,
+        documents::document_since,
+        documents::close_document,
+        documents::set_cursor,
+        documents::document_history,
+        documents::document_at,
+    ]
+}

@@ -1,0 +1,70 @@
+//! Signing in and out, the remembered relay, and the node's status.
+
+use tauri::{State, Wry};
+use teamflow_node::Status;
+use teamflow_protocol::api::auth::User;
+
+use crate::error::AppError;
+use crate::shell::{Settings, Shell};
+
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn settings(shell: State<'_, Shell<Wry>>) -> Result<Settings, AppError> {
+    shell.settings()
+}
+
+/// Who is signed in, if anyone.
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn session(shell: State<'_, Shell<Wry>>) -> Result<Option<User>, AppError> {
+    match shell.node().await {
+        Ok(node) => Ok(node.user().await),
+        Err(AppError::SignedOut) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn sign_up(
+    shell: State<'_, Shell<Wry>>,
+    relay_url: String,
+    email: String,
+    password: String,
+    display_name: String,
+) -> Result<User, AppError> {
+    let account = shell.use_relay(&relay_url).await?;
+    let user = account.node.sign_up(&email, &password, &display_name).await?;
+    account.start_syncing();
+    Ok(user)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn sign_in(
+    shell: State<'_, Shell<Wry>>,
+    relay_url: String,
+    email: String,
+    password: String,
+) -> Result<User, AppError> {
+    let account = shell.use_relay(&relay_url).await?;
+    let user = account.node.sign_in(&email, &password).await?;
+    account.start_syncing();
+    Ok(user)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn sign_out(shell: State<'_, Shell<Wry>>) -> Result<(), AppError> {
+    shell.account().await?.sign_out().await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn status(shell: State<'_, Shell<Wry>>) -> Result<Status, AppError> {
+    match shell.node().await {
+        Ok(node) => Ok(node.status().await?),
+        Err(AppError::SignedOut) => Ok(Status::default()),
+        Err(e) => Err(e),
+    }
+}

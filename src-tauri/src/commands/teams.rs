@@ -1,0 +1,49 @@
+//! Teams, their members and invitations, and their activity feed.
+
+use tauri::{State, Wry};
+use teamflow_protocol::api::auth::TeamMembership;
+use teamflow_protocol::api::integrations::ActivityItem;
+use teamflow_protocol::api::teams::{Member, Team};
+use teamflow_protocol::{Role, TeamId};
+
+use crate::error::AppError;
+use crate::shell::Shell;
+
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn teams(shell: State<'_, Shell<Wry>>) -> Result<Vec<TeamMembership>, AppError> {
+    Ok(shell.node().await?.teams().await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn create_team(shell: State<'_, Shell<Wry>>, name: String) -> Result<Team, AppError> {
+    Ok(shell.node().await?.create_team(&name).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn members(shell: State<'_, Shell<Wry>>, team_id: TeamId) -> Result<Vec<Member>, AppError> {
+    Ok(shell.node().await?.members(team_id).await?)
+}
+
+/// Adds someone with an account to the team (owners and admins; the relay checks).
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn invite(shell: State<'_, Shell<Wry>>, team_id: TeamId, email: String, role: Role) -> Result<Member, AppError> {
+    Ok(shell.node().await?.add_member(team_id, &email, role).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn activity(shell: State<'_, Shell<Wry>>, team_id: TeamId) -> Result<Vec<ActivityItem>, AppError> {
+    Ok(shell.node().await?.activity(team_id).await?)
+}
+
+/// Starts streaming the team's room to the window as `RoomEvent`s (a `team_state` first). Joining twice
+/// is harmless.
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn join_team(shell: State<'_, Shell<Wry>>, team_id: TeamId) -> Result<(), AppError> {
+    shell.account().await?.join_room(shell.app(), team_id).await
+}

@@ -1,0 +1,31 @@
+//! Events the shell pushes to the window. Each carries what changed, typed for the UI.
+
+use serde::Serialize;
+use teamflow_node::Status;
+use teamflow_protocol::TeamId;
+use teamflow_protocol::realtime::ServerMessage;
+use teamflow_sync::Presence;
+
+/// The node's status changed (link, peers, outbox counts, a document's sync state, sign-in).
+#[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]
+pub struct StatusChanged(pub Status);
+
+/// A frame from a joined team's room: chat, typing, presence, project and membership changes.
+#[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]
+pub struct RoomEvent {
+    pub team_id: TeamId,
+    pub frame: ServerMessage,
+}
+
+/// An open document changed (a teammate's edit arrived). The window asks `document_since` for how.
+#[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]
+pub struct DocumentChanged {
+    pub url: String,
+}
+
+/// Who else is on an open document, and where their cursors are.
+#[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]
+pub struct PresenceChanged {
+    pub url: String,
+    pub peers: Vec<Presence>,
+}

@@ -1,0 +1,97 @@
+//! TeamFlow's desktop shell: a Tauri window over the headless node (`teamflow-node`). The shell adapts
+//! the node to typed commands and events (tauri-specta, bindings generated into `ui/src/bindings.ts`)
+//! and holds no business logic of its own.
+
+mod commands;
+mod error;
+pub mod events;
+mod shell;
+
+use tauri::{Manager, Wry};
+use tauri_specta::{Builder, collect_events};
+
+pub use error::AppError;
+pub use shell::{Settings, Shell};
+
+/// Where the generated TypeScript bindings live, relative to this crate.
+pub const BINDINGS: &str = "../ui/src/bindings.ts";
+
+/// The commands and events, as both the running app and the bindings generator see them.
+pub fn specta_builder() -> Builder<Wry> {
+    Builder::<Wry>::new()
+        .commands(commands::all())
+        .events(collect_events![
+            events::StatusChanged,
+            events::RoomEvent,
+            events::DocumentChanged,
+            events::PresenceChanged
+        ])
+        // Counts, sequence numbers and positions are far below 2^53: plain numbers are what arrives.
+        .dangerously_cast_bigints_to_number()
+        // One TypeScript type per Rust type: the window receives what Rust serializes and sends what it
+        // deserializes, and the few input types read the same both ways.
+        .disable_serde_phases()
+}
+
+/// Writes the TypeScript bindings to `path`.
+pub fn export_bindings(path: &std::path::Path) -> Result<(), String> {
+    specta_builder()
+        .export(specta_typescript::Typescript::default().header("// @ts-nocheck\n"), path)
+        .map_err(|e| e.to_string())
+}
+
+/// Runs the app until its window closes.
+pub fn run() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,teamflow=debug".into()),
+        )
+        .init();
+    let builder = specta_builder();
+    let app = tauri::Builder::default()
+        .invoke_handler(builder.invoke_handler())
+        .setup(move |app| {
+            builder.mount_events(app);
+            let handle = app.handle().clone();
+            let data_root = shell::data_root(&handle)?;
+            let shell = tauri::async_runtime::block_on(Shell::open(handle, data_root))?;
+            app.manage(shell);
+            Ok(())
+        })
+        .build(tauri::generate_context!());
+    let app = match app {
+        Ok(app) => app,
+        Err(e) => {
+            tracing::error!(error = %e, "the app could not start");
+            std::process::exit(1);
+        }
+    };
+    app.run(|handle, event| {
+        if let tauri::RunEvent::Exit = event
+            && let Some(shell) = handle.try_state::<Shell<Wry>>()
+        {
+            tauri::async_runtime::block_on(shell.close());
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    /// The committed bindings are what the code generates: regenerate with
+    /// `UPDATE_BINDINGS=1 cargo test -p teamflow-desktop bindings`.
+    #[test]
+    fn bindings_are_up_to_date() {
+        let committed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(super::BINDINGS);
+        if std::env::var_os("UPDATE_BINDINGS").is_some() {
+            super::export_bindings(&committed).expect("export");
+        }
+        let fresh = tempfile::NamedTempFile::new().expect("temp file");
+        super::export_bindings(fresh.path()).expect("export");
+        let generated = std::fs::read_to_string(fresh.path()).expect("generated");
+        let current = std::fs::read_to_string(&committed).unwrap_or_default();
+        assert!(
+            generated == current,
+            "ui/src/bindings.ts is stale: run `UPDATE_BINDINGS=1 cargo test -p teamflow-desktop bindings` and commit it"
+        );
+    }
+}

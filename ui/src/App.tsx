@@ -1,0 +1,39 @@
+// The app's frame: sign-in until someone is signed in, then the workspace.
+import { useEffect, useState } from "react";
+import { commands, type User } from "./bindings";
+import { call, messageOf } from "./lib/call";
+import { SignIn } from "./features/auth/SignIn";
+import { Workspace } from "./features/teams/Workspace";
+
+export function App() {
+  const [user, setUser] = useState<User | null | undefined>(undefined);
+  const [relayUrl, setRelayUrl] = useState("");
+  const [error, setError] = useState<string | null>(null);
+
+  useEffect(() => {
+    Promise.all([call(commands.session()), call(commands.settings())])
+      .then(([session, settings]) => {
+        setRelayUrl(settings.relay_url ?? "");
+        setUser(session);
+      })
+      .catch((e) => {
+        setError(messageOf(e));
+        setUser(null);
+      });
+  }, []);
+
+  if (user === undefined) return <div className="splash">TeamFlow</div>;
+  if (user === null) {
+    return (
+      <SignIn
+        initialRelayUrl={relayUrl}
+        startupError={error}
+        onSignedIn={(u, url) => {
+          setRelayUrl(url);
+          setUser(u);
+        }}
+      />
+    );
+  }
+  return <Workspace user={user} onSignedOut={() => setUser(null)} />;
+}

@@ -1,0 +1,193 @@
+// Team chat: history that pages in as you scroll up, sending that shows at once (pending, then sent, or
+// failed with retry), and who is typing.
+import { type FormEvent, useEffect, useMemo, useRef, useState } from "react";
+import { commands, events, type Message, type OutboxEntry, type TeamMembership, type User } from "../../bindings";
+import { call, messageOf } from "../../lib/call";
+import { chatItems, mergeMessages } from "./model";
+
+const TYPING_SHOWN_MS = 3000;
+const TYPING_SENT_EVERY_MS = 2000;
+
+export function Chat({ team, user }: { team: TeamMembership; user: User }) {
+  const [messages, setMessages] = useState<Message[]>([]);
+  const [outbox, setOutbox] = useState<OutboxEntry[]>([]);
+  const [draft, setDraft] = useState("");
+  const [typing, setTyping] = useState<Map<string, number>>(new Map());
+  const [names, setNames] = useState<Map<string, string>>(new Map());
+  const [atStart, setAtStart] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const list = useRef<HTMLOListElement>(null);
+  const lastTypingSent = useRef(0);
+  const loadingOlder = useRef(false);
+
+  const refreshOutbox = () => call(commands.outbox()).then(setOutbox, () => {});
+
+  useEffect(() => {
+    call(commands.messages(team.id)).then(
+      (m) => setMessages((current) => mergeMessages(current, m)),
+      (e) => setError(messageOf(e)),
+    );
+    void refreshOutbox();
+    const room = events.roomEvent.listen(({ payload }) => {
+      if (payload.team_id !== team.id) return;
+      const frame = payload.frame;
+      if (frame.type === "new_message") {
+        setMessages((current) => mergeMessages(current, [frame.message]));
+        setTyping((t) => {
+          const next = new Map(t);
+          next.delete(frame.message.author_id);
+          return next;
+        });
+      } else if (frame.type === "typing" && frame.user_id !== user.id) {
+        setTyping((t) => new Map(t).set(frame.user_id, Date.now()));
+      } else if (frame.type === "team_state") {
+        setNames(new Map(frame.members.map((m) => [m.user_id, m.display_name])));
+        // Reconnected: fill any gap in what we missed.
+        call(commands.messages(team.id)).then((m) => setMessages((current) => mergeMessages(current, m)), () => {});
+      }
+    });
+    // The outbox changes as messages are delivered or refused.
+    const status = events.statusChanged.listen(() => void refreshOutbox());
+    return () => {
+      void room.then((f) => f());
+      void status.then((f) => f());
+    };
+  }, [team.id]);
+
+  // Typing hints fade on their own.
+  useEffect(() => {
+    if (typing.size === 0) return;
+    const timer = setTimeout(() => {
+      const now = Date.now();
+      setTyping((t) => new Map([...t].filter(([, at]) => now - at < TYPING_SHOWN_MS)));
+    }, TYPING_SHOWN_MS);
+    return () => clearTimeout(timer);
+  }, [typing]);
+
+  const items = useMemo(() => chatItems(team.id, messages, outbox), [team.id, messages, outbox]);
+
+  // Stay at the bottom as messages arrive, unless the person scrolled up to read.
+  useEffect(() => {
+    const el = list.current;
+    if (el && el.scrollHeight - el.scrollTop - el.clientHeight < 120) el.scrollTop = el.scrollHeight;
+  }, [items.length]);
+
+  async function loadOlder() {
+    const first = messages[0];
+    if (!first || atStart || loadingOlder.current || first.seq <= 1) {
+      if (first && first.seq <= 1) setAtStart(true);
+      return;
+    }
+    loadingOlder.current = true;
+    const el = list.current;
+    const fromBottom = el ? el.scrollHeight - el.scrollTop : 0;
+    try {
+      const older = await call(commands.olderMessages(team.id, first.seq));
+      if (older.length === 0) setAtStart(true);
+      setMessages((current) => mergeMessages(current, older));
+      // Keep the message the person was reading where it was.
+      requestAnimationFrame(() => {
+        if (el) el.scrollTop = el.scrollHeight - fromBottom;
+      });
+    } catch (e) {
+      setError(messageOf(e));
+    } finally {
+      loadingOlder.current = false;
+    }
+  }
+
+  async function send(e: FormEvent) {
+    e.preventDefault();
+    const content = draft.trim();
+    if (!content) return;
+    setDraft("");
+    try {
+      const entry = await call(commands.sendMessage(team.id, content));
+      setOutbox((o) => [...o.filter((x) => x.client_id !== entry.client_id), entry]);
+      void refreshOutbox();
+    } catch (e) {
+      setDraft(content);
+      setError(messageOf(e));
+    }
+  }
+
+  function onDraft(value: string) {
+    setDraft(value);
+    const now = Date.now();
+    if (value && now - lastTypingSent.current > TYPING_SENT_EVERY_MS) {
+      lastTypingSent.current = now;
+      call(commands.typing(team.id)).catch(() => {});
+    }
+  }
+
+  async function retry(clientId: string) {
+    try {
+      await call(commands.retry(clientId));
+    } catch (e) {
+      setError(messageOf(e));
+    }
+    void refreshOutbox();
+  }
+
+  async function discard(clientId: string) {
+    try {
+      await call(commands.discard(clientId));
+    } catch (e) {
+      setError(messageOf(e));
+    }
+    void refreshOutbox();
+  }
+
+  const typers = [...typing.keys()].map((id) => names.get(id) ?? "Someone");
+  return (
+    <section className="chat">
+      <ol
+        className="messages"
+        ref={list}
+        data-testid="messages"
+        onScroll={(e) => {
+          if (e.currentTarget.scrollTop < 40) void loadOlder();
+        }}
+      >
+        {atStart && <li className="start">The beginning of #{team.name}</li>}
+        {items.map((item) =>
+          item.state === "sent" ? (
+            <li key={item.key} className="message" data-testid="message" data-state="sent">
+              <span className="author">{item.message.author_name}</span>
+              <time dateTime={item.message.created_at}>{new Date(item.message.created_at).toLocaleTimeString()}</time>
+              <p>{item.message.content}</p>
+            </li>
+          ) : (
+            <li key={item.key} className={`message ${item.state}`} data-testid="message" data-state={item.state}>
+              <span className="author">{user.display_name}</span>
+              <span className="marker">{item.state === "pending" ? "Sending…" : `Not sent: ${item.error ?? "refused"}`}</span>
+              <p>{item.content}</p>
+              {item.state === "failed" && (
+                <span className="actions">
+                  <button onClick={() => retry(item.clientId)} data-testid="retry">
+                    Retry
+                  </button>
+                  <button onClick={() => discard(item.clientId)}>Discard</button>
+                </span>
+              )}
+            </li>
+          ),
+        )}
+      </ol>
+      <div className="typing" aria-live="polite" data-testid="typing">
+        {typers.length > 0 && `${typers.join(", ")} ${typers.length === 1 ? "is" : "are"} typing…`}
+      </div>
+      {error && (
+        <p className="error" role="alert" onClick={() => setError(null)}>
+          {error}
+        </p>
+      )}
+      <form className="composer" onSubmit={send}>
+        <input value={draft} onChange={(e) => onDraft(e.target.value)} placeholder={`Message #${team.name}`} maxLength={4000} data-testid="composer" />
+        <button type="submit" className="primary" data-testid="send">
+          Send
+        </button>
+      </form>
+    </section>
+  );
+}

@@ -1,0 +1,25 @@
+// Chat as shown: the relay's messages in order, then this device's own messages still on their way
+// (pending) or refused (failed), until the relay's copy replaces them.
+import type { Message, OutboxEntry, TeamId } from "../../bindings";
+
+export type ChatItem =
+  | { key: string; state: "sent"; message: Message }
+  | { key: string; state: "pending" | "failed"; content: string; clientId: string; error: string | null };
+
+export function chatItems(team: TeamId, messages: Message[], outbox: OutboxEntry[]): ChatItem[] {
+  const delivered = new Set(messages.map((m) => m.client_id));
+  const bySeq = [...new Map(messages.map((m) => [m.seq, m])).values()].sort((a, b) => a.seq - b.seq);
+  const items: ChatItem[] = bySeq.map((m) => ({ key: `m${m.seq}`, state: "sent", message: m }));
+  for (const entry of outbox) {
+    if (entry.team_id !== team || entry.kind !== "message" || delivered.has(entry.client_id)) continue;
+    items.push({ key: `o${entry.client_id}`, state: entry.state, content: entry.content, clientId: entry.client_id, error: entry.error });
+  }
+  return items;
+}
+
+/** Merges a page or a live message into what is shown, by `seq`. */
+export function mergeMessages(current: Message[], incoming: Message[]): Message[] {
+  const bySeq = new Map(current.map((m) => [m.seq, m]));
+  for (const m of incoming) bySeq.set(m.seq, m);
+  return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
+}

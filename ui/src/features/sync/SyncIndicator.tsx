@@ -1,0 +1,25 @@
+// The sync indicator: online or offline, peers, changes waiting, at a glance; details on hover.
+import type { Status } from "../../bindings";
+import { summarize } from "./summary";
+
+export function SyncIndicator({ status }: { status: Status }) {
+  const s = summarize(status);
+  return (
+    <div className={`sync sync-${s.tone}`} title={s.detail} data-testid="sync-indicator" data-tone={s.tone}>
+      <span className="dot" aria-hidden />
+      <span className="label">{s.label}</span>
+      {s.detail && <span className="detail">{s.detail}</span>}
+    </div>
+  );
+}
+
+/** One document's own state, beside its title. */
+export function DocState({ status, url }: { status: Status; url: string }) {
+  const state = status.documents[url];
+  const label = state === "synced" ? "Saved to relay" : state === "syncing" ? "Syncing…" : state === "local_only" ? "Only on this device" : "Not open";
+  return (
+    <span className={`doc-state doc-${state ?? "closed"}`} data-testid="doc-state">
+      {label}
+    </span>
+  );
+}

@@ -1,0 +1,34 @@
+// The sync state in words a person reads at a glance.
+import type { Status } from "../../bindings";
+
+export type Tone = "ok" | "busy" | "offline" | "problem";
+
+export interface Summary {
+  tone: Tone;
+  label: string;
+  detail: string;
+}
+
+export function summarize(status: Status): Summary {
+  const peers = status.peers.length;
+  const parts: string[] = [];
+  if (status.pending > 0) parts.push(`${status.pending} change${status.pending === 1 ? "" : "s"} waiting to send`);
+  if (status.failed > 0) parts.push(`${status.failed} refused by the relay`);
+  const docs = Object.values(status.documents);
+  const syncing = docs.filter((d) => d === "syncing").length;
+  const local = docs.filter((d) => d === "local_only").length;
+  if (syncing > 0) parts.push(`${syncing} document${syncing === 1 ? "" : "s"} syncing`);
+  if (local > 0) parts.push(`${local} only on this device`);
+  const detail = parts.join(" · ");
+  if (!status.signed_in) return { tone: "offline", label: "Signed out", detail };
+  if (status.failed > 0) return { tone: "problem", label: "Needs attention", detail };
+  switch (status.link) {
+    case "offline":
+      return { tone: "offline", label: "Offline", detail: detail || "Working locally; changes go out when you reconnect" };
+    case "connecting":
+      return { tone: "busy", label: "Connecting…", detail };
+    case "online":
+      if (status.pending > 0 || syncing > 0) return { tone: "busy", label: "Syncing…", detail };
+      return { tone: "ok", label: "Online", detail: detail || `All changes synced${peers > 0 ? ` · ${peers} peer${peers === 1 ? "" : "s"}` : ""}` };
+  }
+}

@@ -1,0 +1,137 @@
+// The signed-in frame: team switcher, sections, sync indicator; joins the chosen team's room.
+import { type FormEvent, useEffect, useState } from "react";
+import { commands, events, type Status, type TeamMembership, type User } from "../../bindings";
+import { call, messageOf } from "../../lib/call";
+import { Activity } from "../activity/Activity";
+import { Chat } from "../chat/Chat";
+import { Documents } from "../editor/Documents";
+import { Projects } from "../projects/Projects";
+import { SyncIndicator } from "../sync/SyncIndicator";
+import { Members } from "./Members";
+
+type Section = "chat" | "projects" | "documents" | "members" | "activity";
+const SECTIONS: [Section, string][] = [
+  ["chat", "Chat"],
+  ["projects", "Projects"],
+  ["documents", "Documents"],
+  ["members", "Members"],
+  ["activity", "Activity"],
+];
+
+const EMPTY_STATUS: Status = { signed_in: true, credentials: null, link: "connecting", peers: [], pending: 0, failed: 0, documents: {} };
+
+export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () => void }) {
+  const [teams, setTeams] = useState<TeamMembership[]>([]);
+  const [teamId, setTeamId] = useState<string | null>(null);
+  const [section, setSection] = useState<Section>("chat");
+  const [status, setStatus] = useState<Status>(EMPTY_STATUS);
+  const [error, setError] = useState<string | null>(null);
+  const [newTeam, setNewTeam] = useState("");
+  const [openDoc, setOpenDoc] = useState<string | null>(null);
+
+  useEffect(() => {
+    call(commands.status()).then(setStatus, () => {});
+    const unlisten = events.statusChanged.listen((e) => setStatus(e.payload));
+    return () => {
+      void unlisten.then((f) => f());
+    };
+  }, []);
+
+  async function loadTeams(select?: string) {
+    try {
+      const list = await call(commands.teams());
+      setTeams(list);
+      setTeamId((current) => select ?? current ?? list[0]?.id ?? null);
+    } catch (e) {
+      setError(messageOf(e));
+    }
+  }
+
+  useEffect(() => {
+    void loadTeams();
+  }, []);
+
+  useEffect(() => {
+    if (!teamId) return;
+    setOpenDoc(null);
+    call(commands.joinTeam(teamId)).catch((e) => setError(messageOf(e)));
+  }, [teamId]);
+
+  async function createTeam(e: FormEvent) {
+    e.preventDefault();
+    try {
+      const team = await call(commands.createTeam(newTeam));
+      setNewTeam("");
+      await loadTeams(team.id);
+    } catch (e) {
+      setError(messageOf(e));
+    }
+  }
+
+  async function signOut() {
+    try {
+      await call(commands.signOut());
+      onSignedOut();
+    } catch (e) {
+      setError(messageOf(e));
+    }
+  }
+
+  const team = teams.find((t) => t.id === teamId) ?? null;
+  return (
+    <div className="workspace">
+      <aside className="sidebar">
+        <div className="me" title={user.email}>
+          {user.display_name}
+        </div>
+        <select value={teamId ?? ""} onChange={(e) => setTeamId(e.target.value || null)} data-testid="team-switcher" aria-label="Team">
+          {teams.length === 0 && <option value="">No team yet</option>}
+          {teams.map((t) => (
+            <option key={t.id} value={t.id}>
+              {t.name}
+            </option>
+          ))}
+        </select>
+        <form onSubmit={createTeam} className="inline">
+          <input value={newTeam} onChange={(e) => setNewTeam(e.target.value)} placeholder="New team name" required data-testid="new-team-name" />
+          <button type="submit" data-testid="create-team">
+            Create
+          </button>
+        </form>
+        <nav>
+          {SECTIONS.map(([key, label]) => (
+            <button key={key} className={section === key ? "active" : ""} onClick={() => setSection(key)} disabled={!team} data-testid={`nav-${key}`}>
+              {label}
+            </button>
+          ))}
+        </nav>
+        <SyncIndicator status={status} />
+        <button className="link" onClick={signOut} data-testid="sign-out">
+          Sign out
+        </button>
+      </aside>
+      <main className="content">
+        {error && (
+          <p className="error banner" role="alert" onClick={() => setError(null)}>
+            {error}
+          </p>
+        )}
+        {!team && <p className="empty">Create a team to start, or ask a teammate to add you to theirs.</p>}
+        {team && section === "chat" && <Chat key={team.id} team={team} user={user} />}
+        {team && section === "projects" && (
+          <Projects
+            key={team.id}
+            team={team}
+            onOpenDocument={(url) => {
+              setOpenDoc(url);
+              setSection("documents");
+            }}
+          />
+        )}
+        {team && section === "documents" && <Documents key={team.id} team={team} status={status} open={openDoc} onOpen={setOpenDoc} />}
+        {team && section === "members" && <Members key={team.id} team={team} />}
+        {team && section === "activity" && <Activity key={team.id} team={team} />}
+      </main>
+    </div>
+  );
+}

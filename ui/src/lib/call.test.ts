@@ -1,0 +1,18 @@
+import { describe as group, expect, it } from "vitest";
+import { AppFailure, call, describe } from "./call";
+
+group("call", () => {
+  it("unwraps ok results and throws typed failures", async () => {
+    await expect(call(Promise.resolve({ status: "ok" as const, data: 7 }))).resolves.toBe(7);
+    const refused = { kind: "refused" as const, status: 403, code: "forbidden", message: "owners and admins only" };
+    const failure = await call(Promise.resolve({ status: "error" as const, error: refused })).catch((e) => e);
+    expect(failure).toBeInstanceOf(AppFailure);
+    expect((failure as AppFailure).error).toEqual(refused);
+    expect((failure as AppFailure).message).toBe("owners and admins only");
+  });
+
+  it("says something useful for every kind", () => {
+    expect(describe({ kind: "offline", message: "connection refused" })).toMatch(/can't be reached/);
+    expect(describe({ kind: "not_found", what: "project" })).toBe("The project was not found.");
+  });
+});

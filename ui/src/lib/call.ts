@@ -1,0 +1,41 @@
+// The one way the UI calls Rust: a generated command's result, unwrapped, with the typed error kept.
+import type { AppError } from "../bindings";
+
+type Result<T> = { status: "ok"; data: T } | { status: "error"; error: AppError };
+
+/** Thrown by `call`: carries the command's typed error for the UI to branch on. */
+export class AppFailure extends Error {
+  constructor(readonly error: AppError) {
+    super(describe(error));
+  }
+}
+
+export async function call<T>(result: Promise<Result<T>>): Promise<T> {
+  const r = await result;
+  if (r.status === "error") throw new AppFailure(r.error);
+  return r.data;
+}
+
+/** A sentence a person can act on, for any error. */
+export function describe(error: AppError): string {
+  switch (error.kind) {
+    case "signed_out":
+      return "You are signed out. Sign in again to continue.";
+    case "offline":
+      return "The relay can't be reached. You can keep working; changes go out when it's back.";
+    case "refused":
+      return error.message;
+    case "not_cached":
+      return "Not available offline yet: connect once to fetch it.";
+    case "not_found":
+      return `The ${error.what} was not found.`;
+    case "invalid":
+    case "local":
+      return error.message;
+  }
+}
+
+/** The message of anything thrown, for display. */
+export function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,0 +1,11 @@
+// Vite builds the window's UI into ui/dist, which the desktop crate embeds; Vitest runs the unit tests.
+import { defineConfig } from "vite";
+import react from "@vitejs/plugin-react";
+
+export default defineConfig({
+  plugins: [react()],
+  clearScreen: false,
+  server: { port: 5173, strictPort: true },
+  build: { target: "es2021", outDir: "dist", emptyOutDir: true },
+  test: { environment: "jsdom", include: ["src/**/*.test.ts", "src/**/*.test.tsx"] },
+});
