@@ -1,5 +1,5 @@
 // Vite builds the window's UI into ui/dist, which the desktop crate embeds; Vitest runs the unit tests.
-import { defineConfig } from "vite";
+import { defineConfig } from "vitest/config";
 import react from "@vitejs/plugin-react";
 
 export default defineConfig({

@@ -1,0 +1,133 @@
+// A team's projects: status at a glance, create (works offline, through the outbox), edit, and open the
+// project's document.
+import { type FormEvent, useEffect, useState } from "react";
+import { commands, events, type OutboxEntry, type Project, type ProjectStatus, type TeamMembership } from "../../bindings";
+import { call, messageOf } from "../../lib/call";
+
+const STATUSES: ProjectStatus[] = ["planned", "active", "paused", "completed", "archived"];
+
+export function Projects({ team, onOpenDocument }: { team: TeamMembership; onOpenDocument: (url: string) => void }) {
+  const [projects, setProjects] = useState<Project[]>([]);
+  const [queued, setQueued] = useState<OutboxEntry[]>([]);
+  const [name, setName] = useState("");
+  const [description, setDescription] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const canEdit = team.role !== "viewer";
+
+  const load = () => {
+    call(commands.projects(team.id)).then(setProjects, (e) => setError(messageOf(e)));
+    call(commands.outbox()).then((o) => setQueued(o.filter((e) => e.team_id === team.id && e.kind === "project_create")), () => {});
+  };
+
+  useEffect(() => {
+    load();
+    const room = events.roomEvent.listen(({ payload }) => {
+      if (payload.team_id !== team.id) return;
+      const frame = payload.frame;
+      if (frame.type === "project_updated") {
+        setProjects((current) => [...current.filter((p) => p.id !== frame.project.id), frame.project].sort((a, b) => a.created_at.localeCompare(b.created_at)));
+      } else if (frame.type === "project_deleted") {
+        setProjects((current) => current.filter((p) => p.id !== frame.project_id));
+      }
+    });
+    // Queued creates land when the relay answers: the outbox count moves, so reload.
+    let pending = -1;
+    const status = events.statusChanged.listen(({ payload }) => {
+      if (payload.pending !== pending) {
+        pending = payload.pending;
+        load();
+      }
+    });
+    return () => {
+      void room.then((f) => f());
+      void status.then((f) => f());
+    };
+  }, [team.id]);
+
+  async function create(e: FormEvent) {
+    e.preventDefault();
+    setError(null);
+    try {
+      await call(commands.createProject(team.id, { name, description, status: null, document_id: null, client_id: null }));
+      setName("");
+      setDescription("");
+      load();
+    } catch (e) {
+      setError(messageOf(e));
+    }
+  }
+
+  async function setStatus(project: Project, status: ProjectStatus) {
+    try {
+      await call(
+        commands.updateProject(team.id, project.id, {
+          name: project.name,
+          description: project.description,
+          status,
+          document_id: project.document_id,
+          client_id: null,
+        }),
+      );
+      setProjects((current) => current.map((p) => (p.id === project.id ? { ...p, status } : p)));
+    } catch (e) {
+      setError(messageOf(e));
+    }
+  }
+
+  async function openDocument(project: Project) {
+    try {
+      onOpenDocument(await call(commands.projectDocument(team.id, project.id)));
+    } catch (e) {
+      setError(messageOf(e));
+    }
+  }
+
+  return (
+    <section className="panel">
+      <h2>Projects</h2>
+      <ul className="projects" data-testid="projects">
+        {projects.map((p) => (
+          <li key={p.id} data-testid="project">
+            <div className="title">
+              <strong>{p.name}</strong>
+              {p.description && <span className="description">{p.description}</span>}
+            </div>
+            <select value={p.status} disabled={!canEdit} onChange={(e) => setStatus(p, e.target.value as ProjectStatus)} aria-label={`Status of ${p.name}`}>
+              {STATUSES.map((s) => (
+                <option key={s} value={s}>
+                  {s}
+                </option>
+              ))}
+            </select>
+            <button onClick={() => openDocument(p)} data-testid="open-project-document">
+              Document
+            </button>
+          </li>
+        ))}
+        {queued.map((q) => (
+          <li key={q.client_id} className={q.state} data-testid="project">
+            <div className="title">
+              <strong>{q.content}</strong>
+              <span className="marker">{q.state === "pending" ? "Waiting to sync" : `Not created: ${q.error ?? "refused"}`}</span>
+            </div>
+          </li>
+        ))}
+      </ul>
+      {projects.length === 0 && queued.length === 0 && <p className="empty">No projects yet.</p>}
+      {canEdit && (
+        <form onSubmit={create} className="inline">
+          <input value={name} onChange={(e) => setName(e.target.value)} placeholder="Project name" required maxLength={200} data-testid="project-name" />
+          <input value={description} onChange={(e) => setDescription(e.target.value)} placeholder="Description (optional)" />
+          <button type="submit" data-testid="create-project">
+            Create project
+          </button>
+        </form>
+      )}
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
+    </section>
+  );
+}
