@@ -1,10 +1,16 @@
 //! The commands the window calls, grouped by feature. Each one extracts its arguments, calls the node
 //! and answers: the node holds the logic.
 
+// `#[tauri::command]` expands to code that discards a `Result` with `let _ =`; ours are all returned.
+#[allow(clippy::let_underscore_must_use)]
 pub(crate) mod account;
+#[allow(clippy::let_underscore_must_use)]
 pub(crate) mod chat;
+#[allow(clippy::let_underscore_must_use)]
 pub(crate) mod documents;
+#[allow(clippy::let_underscore_must_use)]
 pub(crate) mod projects;
+#[allow(clippy::let_underscore_must_use)]
 pub(crate) mod teams;
 
 use tauri::Wry;

@@ -44,7 +44,9 @@ impl From<NodeError> for AppError {
         match error {
             NodeError::SignedOut => AppError::SignedOut,
             NodeError::Api(ApiFailure::Unreachable(message)) => AppError::Offline { message },
-            NodeError::Api(ApiFailure::Refused { status, code, message }) => AppError::Refused { status, code, message },
+            NodeError::Api(ApiFailure::Refused { status, code, message }) => {
+                AppError::Refused { status, code, message }
+            }
             NodeError::NotCached(_) => AppError::NotCached,
             NodeError::NotFound(what) => AppError::not_found(what),
             other => {

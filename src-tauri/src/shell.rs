@@ -216,7 +216,11 @@ impl Account {
     }
 
     /// The open document for `url`, opening it (from local storage, or the relay) on first use.
-    pub(crate) async fn document<R: Runtime>(&self, app: &AppHandle<R>, url: &str) -> Result<Arc<OpenDocument>, AppError> {
+    pub(crate) async fn document<R: Runtime>(
+        &self,
+        app: &AppHandle<R>,
+        url: &str,
+    ) -> Result<Arc<OpenDocument>, AppError> {
         let mut documents = self.documents.lock().await;
         if let Some(open) = documents.get(url) {
             return Ok(open.clone());

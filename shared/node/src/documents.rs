@@ -156,7 +156,8 @@ impl Node {
     /// The project's document, created (and linked to the project through the outbox) on first use, so
     /// opening a project's document works offline too.
     pub async fn project_document(&self, team: TeamId, project: ProjectId) -> Result<DocumentUrl, NodeError> {
-        let project = self.projects(team).await?.into_iter().find(|p| p.id == project).ok_or(NodeError::NotFound("project"))?;
+        let project =
+            self.projects(team).await?.into_iter().find(|p| p.id == project).ok_or(NodeError::NotFound("project"))?;
         if let Some(url) = project.document_id {
             return Ok(url);
         }

@@ -20,9 +20,9 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub use automerge;
 pub use dialer::RelayDialer;
 pub use presence::{Cursor, Presence, PresenceConfig, PresenceSession};
-pub use automerge;
 pub use samod;
 pub use status::{DocSync, Link, SyncStatus};
 pub use storage::SqliteStorage;

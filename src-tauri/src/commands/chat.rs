@@ -29,7 +29,11 @@ pub(crate) async fn older_messages(
 /// Queues a message (kept locally first, so it survives going offline) and delivers it when it can.
 #[tauri::command]
 #[specta::specta]
-pub(crate) async fn send_message(shell: State<'_, Shell<Wry>>, team_id: TeamId, content: String) -> Result<OutboxEntry, AppError> {
+pub(crate) async fn send_message(
+    shell: State<'_, Shell<Wry>>,
+    team_id: TeamId,
+    content: String,
+) -> Result<OutboxEntry, AppError> {
     Ok(shell.node().await?.send_message(team_id, &content).await?)
 }
 

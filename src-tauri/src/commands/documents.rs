@@ -23,7 +23,11 @@ pub(crate) async fn documents(shell: State<'_, Shell<Wry>>, team_id: TeamId) -> 
 /// A new, empty document of the team (works offline; registered when the relay answers).
 #[tauri::command]
 #[specta::specta]
-pub(crate) async fn create_document(shell: State<'_, Shell<Wry>>, team_id: TeamId, title: String) -> Result<String, AppError> {
+pub(crate) async fn create_document(
+    shell: State<'_, Shell<Wry>>,
+    team_id: TeamId,
+    title: String,
+) -> Result<String, AppError> {
     let (url, _) = shell.node().await?.create_document(team_id, &title, "").await?;
     Ok(url.to_string())
 }
@@ -54,7 +58,11 @@ pub(crate) async fn edit_document(
 /// The document now, and how it differs from the text at `since`.
 #[tauri::command]
 #[specta::specta]
-pub(crate) async fn document_since(shell: State<'_, Shell<Wry>>, url: String, since: Vec<String>) -> Result<TextUpdate, AppError> {
+pub(crate) async fn document_since(
+    shell: State<'_, Shell<Wry>>,
+    url: String,
+    since: Vec<String>,
+) -> Result<TextUpdate, AppError> {
     let document = shell.account().await?.document(shell.app(), &url).await?;
     Ok(text_since(&document.handle, &parse_heads(&since)?)?)
 }
@@ -69,7 +77,12 @@ pub(crate) async fn close_document(shell: State<'_, Shell<Wry>>, url: String) ->
 /// Moves this person's cursor (or selection) on an open document; teammates see it at once.
 #[tauri::command]
 #[specta::specta]
-pub(crate) async fn set_cursor(shell: State<'_, Shell<Wry>>, url: String, anchor: u32, head: u32) -> Result<(), AppError> {
+pub(crate) async fn set_cursor(
+    shell: State<'_, Shell<Wry>>,
+    url: String,
+    anchor: u32,
+    head: u32,
+) -> Result<(), AppError> {
     let document = shell.account().await?.document(shell.app(), &url).await?;
     document.presence.set_cursor(Some(Cursor { anchor: anchor as usize, head: head as usize }));
     Ok(())
@@ -86,7 +99,11 @@ pub(crate) async fn document_history(shell: State<'_, Shell<Wry>>, url: String) 
 /// The text as it was at a version (a history entry's hash, or any heads).
 #[tauri::command]
 #[specta::specta]
-pub(crate) async fn document_at(shell: State<'_, Shell<Wry>>, url: String, heads: Vec<String>) -> Result<String, AppError> {
+pub(crate) async fn document_at(
+    shell: State<'_, Shell<Wry>>,
+    url: String,
+    heads: Vec<String>,
+) -> Result<String, AppError> {
     let document = shell.account().await?.document(shell.app(), &url).await?;
     Ok(teamflow_sync::rich::text_at(&document.handle, &parse_heads(&heads)?)?)
 }

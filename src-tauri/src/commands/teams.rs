@@ -30,7 +30,12 @@ pub(crate) async fn members(shell: State<'_, Shell<Wry>>, team_id: TeamId) -> Re
 /// Adds someone with an account to the team (owners and admins; the relay checks).
 #[tauri::command]
 #[specta::specta]
-pub(crate) async fn invite(shell: State<'_, Shell<Wry>>, team_id: TeamId, email: String, role: Role) -> Result<Member, AppError> {
+pub(crate) async fn invite(
+    shell: State<'_, Shell<Wry>>,
+    team_id: TeamId,
+    email: String,
+    role: Role,
+) -> Result<Member, AppError> {
     Ok(shell.node().await?.add_member(team_id, &email, role).await?)
 }
 
