@@ -353,3 +353,86 @@ async fn a_room_subscription_rejoins_after_the_relay_restarts_and_ends_when_acce
     let rest = tokio::time::timeout(std::time::Duration::from_secs(30), room.recv()).await;
     assert!(matches!(rest, Ok(None)), "no redial into a team one has left: {rest:?}");
 }
+
+#[tokio::test]
+async fn a_refused_change_can_be_retried_once_the_cause_is_fixed_or_discarded() {
+    let relay = TestRelay::start().await;
+    let (_a, alice, _b, bob, team) = alice_and_bob(&relay).await;
+    let bob_id = bob.user().await.expect("signed in").id;
+    alice.remove_member(team, bob_id).await.expect("remove bob");
+    let first = bob.send_message(team, "let me back in").await.expect("queued");
+    let second = bob.send_message(team, "never mind").await.expect("queued");
+    assert_eq!(bob.status().await.expect("status").failed, 2, "both refused: bob is not a member");
+
+    alice.add_member(team, "bob@example.test", Role::Member).await.expect("add bob again");
+    assert!(bob.retry(&first.client_id).await.expect("retry"));
+    assert!(bob.discard(&second.client_id).await.expect("discard"));
+    assert!(!bob.retry(&second.client_id).await.expect("retry a discarded one"), "nothing left to retry");
+    assert!(!bob.discard("no-such-entry").await.expect("discard unknown"));
+    let report = bob.flush().await.expect("flush");
+    assert_eq!((report.delivered, report.failed, report.pending), (1, 0, 0));
+    assert_eq!(contents(&alice.messages(team).await.expect("read")), ["let me back in"]);
+    let status = bob.status().await.expect("status");
+    assert_eq!((status.pending, status.failed), (0, 0));
+}
+
+#[tokio::test]
+async fn history_pages_back_by_seq_from_the_relay_and_from_the_cache_offline() {
+    let relay = TestRelay::start().await;
+    let (_a, alice, _b, _bob, team) = alice_and_bob(&relay).await;
+    for n in 1..=5 {
+        alice.send_message(team, &format!("m{n}")).await.expect("send");
+    }
+    assert_eq!(alice.status().await.expect("status").pending, 0, "all delivered");
+    let page = alice.messages_before(team, 4, 2).await.expect("page");
+    assert_eq!(contents(&page), ["m2", "m3"], "the two just before seq 4, oldest first");
+    assert!(alice.messages_before(team, 1, 50).await.expect("start").is_empty(), "nothing before the first");
+
+    let _dir = relay.stop().await;
+    let cached = alice.messages_before(team, 3, 50).await.expect("from the cache");
+    assert_eq!(contents(&cached), ["m1", "m2"]);
+}
+
+#[tokio::test]
+async fn typing_in_a_joined_room_reaches_the_other_members() {
+    let relay = TestRelay::start().await;
+    let (_a, alice, _b, bob, team) = alice_and_bob(&relay).await;
+    let bob_id = bob.user().await.expect("signed in").id;
+    let mut alice_room = alice.subscribe(team).await.expect("alice joins");
+    frame_until(&mut alice_room, "alice's team_state", |f| matches!(f, ServerMessage::TeamState { .. })).await;
+    let mut bob_room = bob.join_room(team).await.expect("bob joins");
+    frame_until(&mut bob_room.frames, "bob's team_state", |f| matches!(f, ServerMessage::TeamState { .. })).await;
+
+    bob_room.typing();
+    let frame = frame_until(&mut alice_room, "bob typing", |f| matches!(f, ServerMessage::Typing { .. })).await;
+    assert!(matches!(frame, ServerMessage::Typing { team_id, user_id } if team_id == team && user_id == bob_id));
+}
+
+#[tokio::test]
+async fn a_projects_document_is_made_once_and_linked_to_the_project() {
+    let relay = TestRelay::start().await;
+    let (_a, alice, _b, bob, team) = alice_and_bob(&relay).await;
+    alice.go_online().await.expect("online");
+    let input = ProjectInput {
+        name: "Roadmap".into(),
+        description: String::new(),
+        status: None,
+        document_id: None,
+        client_id: None,
+    };
+    alice.create_project(team, input).await.expect("create");
+    let project = alice.projects(team).await.expect("projects").into_iter().next().expect("the project").id;
+
+    let url = alice.project_document(team, project).await.expect("document");
+    assert_eq!(alice.project_document(team, project).await.expect("again"), url, "made once");
+    let linked = bob.projects(team).await.expect("bob's view").into_iter().find(|p| p.id == project).expect("project");
+    assert_eq!(linked.document_id, Some(url.clone()), "the teammate sees the link");
+    assert!(
+        bob.documents(team).await.expect("documents").iter().any(|d| d.document_id == url && d.title == "Roadmap"),
+        "registered under the project's name"
+    );
+    assert!(matches!(
+        alice.project_document(team, teamflow_protocol::ProjectId::new()).await,
+        Err(NodeError::NotFound("project"))
+    ));
+}
