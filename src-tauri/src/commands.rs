@@ -30,6 +30,8 @@ pub(crate) fn all() -> Commands<Wry> {
         teams::members,
         teams::invite,
         teams::activity,
+        teams::team_settings,
+        teams::update_team_settings,
         teams::join_team,
         chat::messages,
         chat::older_messages,

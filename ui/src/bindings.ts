@@ -20,6 +20,9 @@ export const commands = {
 	/**  Adds someone with an account to the team (owners and admins; the relay checks). */
 	invite: (teamId: TeamId, email: string, role: Role) => typedError<Member, AppError>(__TAURI_INVOKE("invite", { teamId, email, role })),
 	activity: (teamId: TeamId) => typedError<ActivityItem[], AppError>(__TAURI_INVOKE("activity", { teamId })),
+	teamSettings: (teamId: TeamId) => typedError<TeamSettings, AppError>(__TAURI_INVOKE("team_settings", { teamId })),
+	/**  Replaces the team's settings (owners and admins; the relay checks and validates). */
+	updateTeamSettings: (teamId: TeamId, settings: TeamSettings) => typedError<TeamSettings, AppError>(__TAURI_INVOKE("update_team_settings", { teamId, settings })),
 	/**
 	 *  Starts streaming the team's room to the window as `RoomEvent`s (a `team_state` first). Joining twice
 	 *  is harmless.
@@ -359,6 +362,18 @@ export type TeamMembership = {
 	id: TeamId,
 	name: string,
 	role: Role,
+};
+
+/**  A team's settings. `PUT` replaces them whole; every field is required there. */
+export type TeamSettings = {
+	/**  Shown to members; up to 500 characters. */
+	description: string,
+	/**  Status a new project gets when none is given. */
+	default_project_status: ProjectStatus,
+	/**  Whether plain members (not only admins) may create projects. */
+	members_can_create_projects: boolean,
+	/**  How long raw webhook payloads are kept, 1 to 365 days. */
+	webhook_payload_retention_days: number,
 };
 
 /**  The document's text at `heads`, and how to get there from what a view was showing. */

@@ -25,7 +25,7 @@ use teamflow_protocol::api::auth::{
 };
 use teamflow_protocol::api::integrations::{ActivityItem, ActivityPage};
 use teamflow_protocol::api::messages::{Message, MessagePage};
-use teamflow_protocol::api::teams::{AddMember, DocumentEntry, Member, Project, Team, TeamInput};
+use teamflow_protocol::api::teams::{AddMember, DocumentEntry, Member, Project, Team, TeamInput, TeamSettings};
 use teamflow_protocol::{Role, TeamId};
 use tokio::sync::Mutex;
 
@@ -318,6 +318,24 @@ impl Node {
     /// A team's projects (the last known list while offline; queued creates are in `outbox`).
     pub async fn projects(&self, team: TeamId) -> Result<Vec<Project>, NodeError> {
         self.read_through(&format!("/api/teams/{team}/projects")).await
+    }
+
+    /// A team's settings (the last known ones while offline).
+    pub async fn team_settings(&self, team: TeamId) -> Result<TeamSettings, NodeError> {
+        self.read_through(&format!("/api/teams/{team}/settings")).await
+    }
+
+    /// Replaces a team's settings (owners and admins; needs the relay). The answer refreshes the cache.
+    pub async fn update_team_settings(&self, team: TeamId, settings: &TeamSettings) -> Result<TeamSettings, NodeError> {
+        let path = format!("/api/teams/{team}/settings");
+        let saved: TeamSettings = self.authed(Method::PUT, &path, Some(settings)).await?;
+        let json = serde_json::to_string(&saved).map_err(|e| NodeError::Corrupt(e.to_string()))?;
+        sqlx::query("INSERT INTO cached_views (key, json) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET json = excluded.json")
+            .bind(&path)
+            .bind(json)
+            .execute(&self.db)
+            .await?;
+        Ok(saved)
     }
 
     /// A team's registered documents (the last known list while offline; queued registrations are in

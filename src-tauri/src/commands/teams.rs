@@ -3,7 +3,7 @@
 use tauri::{State, Wry};
 use teamflow_protocol::api::auth::TeamMembership;
 use teamflow_protocol::api::integrations::ActivityItem;
-use teamflow_protocol::api::teams::{Member, Team};
+use teamflow_protocol::api::teams::{Member, Team, TeamSettings};
 use teamflow_protocol::{Role, TeamId};
 
 use crate::error::AppError;
@@ -43,6 +43,23 @@ pub(crate) async fn invite(
 #[specta::specta]
 pub(crate) async fn activity(shell: State<'_, Shell<Wry>>, team_id: TeamId) -> Result<Vec<ActivityItem>, AppError> {
     Ok(shell.node().await?.activity(team_id).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn team_settings(shell: State<'_, Shell<Wry>>, team_id: TeamId) -> Result<TeamSettings, AppError> {
+    Ok(shell.node().await?.team_settings(team_id).await?)
+}
+
+/// Replaces the team's settings (owners and admins; the relay checks and validates).
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn update_team_settings(
+    shell: State<'_, Shell<Wry>>,
+    team_id: TeamId,
+    settings: TeamSettings,
+) -> Result<TeamSettings, AppError> {
+    Ok(shell.node().await?.update_team_settings(team_id, &settings).await?)
 }
 
 /// Starts streaming the team's room to the window as `RoomEvent`s (a `team_state` first). Joining twice

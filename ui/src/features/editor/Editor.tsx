@@ -7,6 +7,7 @@ import { call, messageOf } from "../../lib/call";
 import { DocState } from "../sync/SyncIndicator";
 import { applyFormat, type Format, formatForKey } from "./format";
 import { DocSession, type SessionView } from "./session";
+import { type Caret, markdownRanges, pieces, type Range } from "./decorate";
 import { toCodePoints, toUtf16 } from "./text";
 
 export function Editor(props: { url: string; title: string; status: Status; readOnly: boolean; onClose: () => void }) {
@@ -109,28 +110,30 @@ export function Editor(props: { url: string; title: string; status: Status; read
     }
   }
 
-  // Teammates' carets, drawn in a copy of the text laid out exactly like the textarea.
-  const overlay = useMemo(() => {
+  // The text drawn under the textarea: Markdown styles, teammates' selections and carets.
+  const drawn = useMemo(() => {
     if (!view) return null;
-    const marks = peers
-      .filter((p) => p.cursor)
-      .map((p) => ({ at: Math.min(p.cursor!.head, [...view.text].length), peer: p }))
-      .sort((a, b) => a.at - b.at);
-    const parts: React.ReactNode[] = [];
-    let last = 0;
-    for (const { at, peer } of marks) {
-      parts.push(view.text.slice(toUtf16(view.text, last), toUtf16(view.text, at)));
-      parts.push(
-        <span key={peer.peerId} className="remote-caret" style={{ borderColor: peer.color }} data-testid="remote-caret">
-          <span className="remote-name" style={{ background: peer.color }}>
-            {peer.name}
-          </span>
-        </span>,
-      );
-      last = at;
+    const selections: Range[] = [];
+    const carets: Caret[] = [];
+    for (const p of peers) {
+      if (!p.cursor) continue;
+      const { anchor, head } = p.cursor;
+      if (anchor !== head) selections.push({ start: Math.min(anchor, head), end: Math.max(anchor, head), color: `${p.color}33` });
+      carets.push({ key: p.peerId, at: head, name: p.name, color: p.color });
     }
-    parts.push(view.text.slice(toUtf16(view.text, last)) + "\n");
-    return parts;
+    return pieces(view.text, [...markdownRanges(view.text), ...selections], carets).map((piece, i) =>
+      piece.kind === "caret" ? (
+        <span key={`c-${piece.caret.key}`} className="remote-caret" style={{ borderColor: piece.caret.color }} data-testid="remote-caret">
+          <span className="remote-name" style={{ background: piece.caret.color }}>
+            {piece.caret.name}
+          </span>
+        </span>
+      ) : (
+        <span key={i} className={piece.classes.join(" ") || undefined} style={piece.background ? { background: piece.background } : undefined}>
+          {piece.text}
+        </span>
+      ),
+    );
   }, [view?.text, peers]);
 
   return (
@@ -190,7 +193,8 @@ export function Editor(props: { url: string; title: string; status: Status; read
         ) : (
           <div className="surface">
             <div className="mirror" ref={mirror} aria-hidden>
-              {overlay}
+              {drawn}
+              {"\n"}
             </div>
             <textarea
               ref={area}

@@ -12,6 +12,7 @@ export function Projects({ team, onOpenDocument }: { team: TeamMembership; onOpe
   const [name, setName] = useState("");
   const [description, setDescription] = useState("");
   const [error, setError] = useState<string | null>(null);
+  const [editing, setEditing] = useState<{ id: string; name: string; description: string } | null>(null);
   const canEdit = team.role !== "viewer";
 
   const load = () => {
@@ -57,21 +58,27 @@ export function Projects({ team, onOpenDocument }: { team: TeamMembership; onOpe
     }
   }
 
-  async function setStatus(project: Project, status: ProjectStatus) {
+  /** Saves a project's fields (queued through the outbox while offline), showing the change at once. */
+  async function save(project: Project, change: Partial<Pick<Project, "name" | "description" | "status">>) {
+    const next = { ...project, ...change };
     try {
       await call(
         commands.updateProject(team.id, project.id, {
-          name: project.name,
-          description: project.description,
-          status,
+          name: next.name,
+          description: next.description,
+          status: next.status,
           document_id: project.document_id,
           client_id: null,
         }),
       );
-      setProjects((current) => current.map((p) => (p.id === project.id ? { ...p, status } : p)));
+      setProjects((current) => current.map((p) => (p.id === project.id ? next : p)));
     } catch (e) {
       setError(messageOf(e));
     }
+  }
+
+  function setStatus(project: Project, status: ProjectStatus) {
+    void save(project, { status });
   }
 
   async function openDocument(project: Project) {
@@ -88,10 +95,35 @@ export function Projects({ team, onOpenDocument }: { team: TeamMembership; onOpe
       <ul className="projects" data-testid="projects">
         {projects.map((p) => (
           <li key={p.id} data-testid="project">
-            <div className="title">
-              <strong>{p.name}</strong>
-              {p.description && <span className="description">{p.description}</span>}
-            </div>
+            {editing?.id === p.id ? (
+              <form
+                className="title inline"
+                onSubmit={(e) => {
+                  e.preventDefault();
+                  void save(p, { name: editing.name, description: editing.description });
+                  setEditing(null);
+                }}
+              >
+                <input value={editing.name} onChange={(e) => setEditing({ ...editing, name: e.target.value })} required maxLength={200} aria-label="Project name" data-testid="edit-project-name" />
+                <input value={editing.description} onChange={(e) => setEditing({ ...editing, description: e.target.value })} aria-label="Description" />
+                <button type="submit" data-testid="save-project">
+                  Save
+                </button>
+                <button type="button" onClick={() => setEditing(null)}>
+                  Cancel
+                </button>
+              </form>
+            ) : (
+              <div className="title">
+                <strong>{p.name}</strong>
+                {p.description && <span className="description">{p.description}</span>}
+              </div>
+            )}
+            {canEdit && editing?.id !== p.id && (
+              <button onClick={() => setEditing({ id: p.id, name: p.name, description: p.description })} data-testid="edit-project">
+                Edit
+              </button>
+            )}
             <select value={p.status} disabled={!canEdit} onChange={(e) => setStatus(p, e.target.value as ProjectStatus)} aria-label={`Status of ${p.name}`}>
               {STATUSES.map((s) => (
                 <option key={s} value={s}>

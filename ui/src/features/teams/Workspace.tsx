@@ -7,15 +7,17 @@ import { Chat } from "../chat/Chat";
 import { Documents } from "../editor/Documents";
 import { Projects } from "../projects/Projects";
 import { SyncIndicator } from "../sync/SyncIndicator";
+import { TeamSettings } from "../settings/TeamSettings";
 import { Members } from "./Members";
 
-type Section = "chat" | "projects" | "documents" | "members" | "activity";
+type Section = "chat" | "projects" | "documents" | "members" | "activity" | "settings";
 const SECTIONS: [Section, string][] = [
   ["chat", "Chat"],
   ["projects", "Projects"],
   ["documents", "Documents"],
   ["members", "Members"],
   ["activity", "Activity"],
+  ["settings", "Settings"],
 ];
 
 const EMPTY_STATUS: Status = { signed_in: true, credentials: null, link: "connecting", peers: [], pending: 0, failed: 0, documents: {} };
@@ -131,6 +133,7 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
         {team && section === "documents" && <Documents key={team.id} team={team} status={status} open={openDoc} onOpen={setOpenDoc} />}
         {team && section === "members" && <Members key={team.id} team={team} />}
         {team && section === "activity" && <Activity key={team.id} team={team} />}
+        {team && section === "settings" && <TeamSettings key={team.id} team={team} />}
       </main>
     </div>
   );
