@@ -11,6 +11,10 @@ use teamflow_tests::{TestRelay, sync_client, text_when};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+/// One window at a time: WebKit's screenshots stall when several apps render at once on two cores, and
+/// each test's timings stay those of a person's machine.
+static ONE_WINDOW: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// How long the window gets to show something (first paint of a debug build included).
 const PATIENCE: Duration = Duration::from_secs(30);
 
@@ -65,7 +69,8 @@ impl Window {
             .kill_on_drop(true)
             .spawn()
             .context("starting tauri-driver (`cargo install tauri-driver --locked`; `./x setup` does it)")?;
-        let http = reqwest::Client::new();
+        // A WebDriver call that never answers fails the test instead of hanging it.
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
         let base = format!("http://127.0.0.1:{port}");
         // tauri-driver listens before WebKit's driver is up: wait until it says it is ready.
         let deadline = tokio::time::Instant::now() + PATIENCE;
@@ -171,8 +176,9 @@ impl Window {
                 return Ok(found);
             }
             if tokio::time::Instant::now() > deadline {
+                let page = self.script("return document.body.innerText").await.unwrap_or_default();
                 let shot = self.screenshot("failure").await.unwrap_or_default();
-                bail!("the window never showed {what} (screenshot: {shot})");
+                bail!("the window never showed {what} (screenshot: {shot}); it shows: {page}");
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -196,12 +202,42 @@ impl Window {
     }
 }
 
+/// Signs `name` (registered by `TestRelay::user`) in through the sign-in form.
+async fn sign_in(window: &Window, relay: &TestRelay, name: &str) -> Result<()> {
+    window.type_into("[data-testid=relay-url]", &relay.url("")).await?;
+    window.type_into("[data-testid=email]", &format!("{name}@example.test")).await?;
+    window.type_into("[data-testid=password]", "correct horse battery").await?;
+    window.click("[data-testid=auth-submit]").await?;
+    window.find("[data-testid=team-switcher]").await?;
+    Ok(())
+}
+
+/// Creates a team in the window; answers its id, read from the relay as `owner` sees it.
+async fn create_team(window: &Window, owner: &teamflow_tests::Client, name: &str) -> Result<String> {
+    window.type_into("[data-testid=new-team-name]", name).await?;
+    window.click("[data-testid=create-team]").await?;
+    window.until_text("[data-testid=team-switcher]", name).await?;
+    let (_, teams) = owner.get("/api/teams").await;
+    Ok(teams
+        .as_array()
+        .and_then(|list| list.iter().find(|t| t["name"] == name))
+        .and_then(|t| t["id"].as_str())
+        .ok_or_else(|| anyhow!("team not on the relay: {teams}"))?
+        .to_owned())
+}
+
+/// The editor's text as the textarea holds it.
+async fn editor_text(window: &Window) -> Result<Value> {
+    window.script("return document.querySelector('[data-testid=editor]').value").await
+}
+
 fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_signs_in_chats_plans_and_writes_with_a_teammate() -> Result<()> {
+    let _one = ONE_WINDOW.lock().await;
     let relay = TestRelay::start().await;
     let ada = relay.user("ada").await;
     let bob = relay.user("bob").await;
@@ -226,16 +262,7 @@ async fn a_person_signs_in_chats_plans_and_writes_with_a_teammate() -> Result<()
     window.find("[data-testid=team-switcher]").await?;
 
     // A team made in the window exists on the relay; bob joins it there.
-    window.type_into("[data-testid=new-team-name]", "Launch").await?;
-    window.click("[data-testid=create-team]").await?;
-    window.until_text("[data-testid=team-switcher]", "Launch").await?;
-    let (_, teams) = ada.get("/api/teams").await;
-    let team = teams
-        .as_array()
-        .and_then(|list| list.iter().find(|t| t["name"] == "Launch"))
-        .and_then(|t| t["id"].as_str())
-        .ok_or_else(|| anyhow!("team not on the relay: {teams}"))?
-        .to_owned();
+    let team = create_team(&window, &ada, "Launch").await?;
     ada.add_member(&team, "bob@example.test", "member").await;
 
     // Chat: ada's message reaches bob; bob's reaches the window live.
@@ -257,6 +284,26 @@ async fn a_person_signs_in_chats_plans_and_writes_with_a_teammate() -> Result<()
     window.until_text("[data-testid=project]", "Website relaunch").await?;
     let (_, projects) = bob.get(&format!("/api/teams/{team}/projects")).await;
     assert!(projects.to_string().contains("Website relaunch"), "bob sees the project: {projects}");
+    window.click("[data-testid=edit-project]").await?;
+    let name = window.find("[data-testid=edit-project-name]").await?;
+    window.command(reqwest::Method::POST, &format!("/element/{name}/clear"), Some(json!({}))).await?;
+    window.type_into("[data-testid=edit-project-name]", "Website relaunch 2027").await?;
+    window.click("[data-testid=save-project]").await?;
+    window.until_text("[data-testid=project]", "Website relaunch 2027").await?;
+    window
+        .until("the renamed project on the relay", async || {
+            let (_, projects) = bob.get(&format!("/api/teams/{team}/projects")).await;
+            Ok(projects.to_string().contains("Website relaunch 2027").then_some(()))
+        })
+        .await?;
+
+    // Settings: an owner's change is saved on the relay.
+    window.click("[data-testid=nav-settings]").await?;
+    window.type_into("[data-testid=team-description]", "We ship the website").await?;
+    window.click("[data-testid=save-settings]").await?;
+    window.find("[data-testid=settings-saved]").await?;
+    let (_, settings) = bob.get(&format!("/api/teams/{team}/settings")).await;
+    assert_eq!(settings["description"], "We ship the website");
 
     // A document typed in the window syncs to bob; bob's edit shows in the window without losing ada's.
     window.click("[data-testid=nav-documents]").await?;
@@ -277,8 +324,7 @@ async fn a_person_signs_in_chats_plans_and_writes_with_a_teammate() -> Result<()
     teamflow_sync::splice_text(&handle, 0, 0, "Bob: ")?;
     window
         .until("bob's edit in the editor", async || {
-            let value = window.script("return document.querySelector('[data-testid=editor]').value").await?;
-            Ok((value == json!("Bob: Hello team")).then_some(()))
+            Ok((editor_text(&window).await? == json!("Bob: Hello team")).then_some(()))
         })
         .await?;
     // Ada keeps typing at the end: her caret stayed after her own text, so this lands after "team".
@@ -290,4 +336,102 @@ async fn a_person_signs_in_chats_plans_and_writes_with_a_teammate() -> Result<()
     window.close().await?;
     drop(display);
     Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_written_offline_waits_visibly_and_goes_out_when_the_relay_returns() -> Result<()> {
+    let _one = ONE_WINDOW.lock().await;
+    let relay = TestRelay::start().await;
+    let ada = relay.user("ada").await;
+    let display = Display::start().await?;
+    let data = tempfile::tempdir()?;
+    let window = Window::open(&display, data.path()).await?;
+    sign_in(&window, &relay, "ada").await?;
+    let team = create_team(&window, &ada, "Offline").await?;
+    window.find("[data-testid=sync-indicator][data-tone=ok]").await?;
+
+    let addr = relay.addr;
+    let dir = relay.stop().await;
+    window.find("[data-testid=sync-indicator]:not([data-tone=ok])").await?;
+    window.type_into("[data-testid=composer]", "written on the train").await?;
+    window.click("[data-testid=send]").await?;
+    window.until_text("[data-testid=message][data-state=pending]", "written on the train").await?;
+
+    let config = teamflow_tests::test_config(dir.path());
+    let relay = TestRelay::start_at(dir, config, addr).await;
+    window.until_text("[data-testid=message][data-state=sent]", "written on the train").await?;
+    window.find("[data-testid=sync-indicator][data-tone=ok]").await?;
+    let (_, page) = ada.get(&format!("/api/teams/{team}/messages")).await;
+    let delivered = page["messages"].as_array().map_or(0, |m| m.len());
+    assert_eq!(delivered, 1, "delivered exactly once: {page}");
+    window.close().await?;
+    drop(relay);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_teammates_cursor_shows_by_name_and_history_shows_an_earlier_version() -> Result<()> {
+    let _one = ONE_WINDOW.lock().await;
+    let relay = TestRelay::start().await;
+    let ada = relay.user("ada").await;
+    let bob = relay.user("bob").await;
+    let display = Display::start().await?;
+    let data = tempfile::tempdir()?;
+    let window = Window::open(&display, data.path()).await?;
+    sign_in(&window, &relay, "ada").await?;
+    let team = create_team(&window, &ada, "Writers").await?;
+    ada.add_member(&team, "bob@example.test", "member").await;
+    window.click("[data-testid=nav-documents]").await?;
+    window.type_into("[data-testid=document-title]", "Essay").await?;
+    window.click("[data-testid=create-document]").await?;
+    window.type_into("[data-testid=editor]", "first draft").await?;
+    window.until_text("[data-testid=doc-state]", "Saved to relay").await?;
+    let (_, documents) = bob.get(&format!("/api/teams/{team}/documents")).await;
+    let url = documents[0]["document_id"].as_str().context("registered")?.to_owned();
+
+    // Bob opens it with his cursor selecting "first".
+    let bob_sync = sync_client(&relay, &bob, "bob-laptop").await;
+    let handle = bob_sync.open(&url.parse()?).await?.context("bob opens it")?;
+    text_when(&handle, |t| t == "first draft").await;
+    let me = teamflow_sync::Presence {
+        user_id: bob.user_id().await.parse()?,
+        peer_id: bob_sync.peer_id().to_string(),
+        name: "Bob".into(),
+        color: "#3cb44b".into(),
+        cursor: Some(teamflow_sync::Cursor { anchor: 0, head: 5 }),
+    };
+    let _presence = teamflow_sync::PresenceSession::join(&handle, me, teamflow_sync::PresenceConfig::default());
+    window.until_text("[data-testid=remote-caret]", "Bob").await?;
+    window.until_text("[data-testid=peers]", "Bob").await?;
+
+    // Bob adds to the end, where ada's caret is: his text goes after her caret, so her typing continues
+    // before it. History then has three versions: ada's draft, bob's addition, ada's addition.
+    teamflow_sync::splice_text(&handle, 11, 0, " (bob)")?;
+    window
+        .until("bob's addition", async || Ok((editor_text(&window).await? == json!("first draft (bob)")).then_some(())))
+        .await?;
+    window.type_into("[data-testid=editor]", " and more").await?;
+    text_when(&handle, |t| t == "first draft and more (bob)").await;
+    window.click("[data-testid=history]").await?;
+    let versions = window
+        .until("three versions", async || {
+            let entries = window.all("[data-testid=history-list] button").await?;
+            Ok((entries.len() == 3).then_some(entries))
+        })
+        .await?;
+    // Newest first: the middle one is the document right after bob's addition.
+    window.command(reqwest::Method::POST, &format!("/element/{}/click", versions[1]), Some(json!({}))).await?;
+    window.until_text("[data-testid=past-version] pre", "first draft (bob)").await?;
+    let past = window.text_of(&window.find("[data-testid=past-version] pre").await?).await?;
+    assert_eq!(past, "first draft (bob)");
+    assert_eq!(editor_text_after_back(&window).await?, json!("first draft and more (bob)"));
+    window.close().await?;
+    Ok(())
+}
+
+/// Leaves the past version and answers the live editor's text.
+async fn editor_text_after_back(window: &Window) -> Result<Value> {
+    window.click("[data-testid=past-version] button").await?;
+    window.find("[data-testid=editor]").await?;
+    editor_text(window).await
 }

@@ -330,11 +330,13 @@ impl Node {
         let path = format!("/api/teams/{team}/settings");
         let saved: TeamSettings = self.authed(Method::PUT, &path, Some(settings)).await?;
         let json = serde_json::to_string(&saved).map_err(|e| NodeError::Corrupt(e.to_string()))?;
-        sqlx::query("INSERT INTO cached_views (key, json) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET json = excluded.json")
-            .bind(&path)
-            .bind(json)
-            .execute(&self.db)
-            .await?;
+        sqlx::query(
+            "INSERT INTO cached_views (key, json) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET json = excluded.json",
+        )
+        .bind(&path)
+        .bind(json)
+        .execute(&self.db)
+        .await?;
         Ok(saved)
     }
 

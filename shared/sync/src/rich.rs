@@ -79,7 +79,7 @@ pub fn format(handle: &DocHandle, start: usize, end: usize, format: &Format) -> 
         let text = doc.get(ROOT, TEXT_FIELD)?.map(|(_, id)| id).ok_or(SyncError::NoText)?;
         let mut tx = doc.transaction();
         tx.mark(&text, Mark::new(format.name().to_owned(), format.value(), start, end), format.expand())?;
-        tx.commit();
+        crate::text::commit_now(tx);
         Ok(())
     })
 }
@@ -90,7 +90,7 @@ pub fn unformat(handle: &DocHandle, start: usize, end: usize, format: &Format) -
         let text = doc.get(ROOT, TEXT_FIELD)?.map(|(_, id)| id).ok_or(SyncError::NoText)?;
         let mut tx = doc.transaction();
         tx.unmark(&text, format.name(), start, end, format.expand())?;
-        tx.commit();
+        crate::text::commit_now(tx);
         Ok(())
     })
 }

@@ -16,8 +16,16 @@ pub(crate) fn new_text_document(initial: &str) -> Result<Automerge, SyncError> {
     let mut tx = doc.transaction();
     let text = tx.put_object(ROOT, TEXT_FIELD, ObjType::Text)?;
     tx.splice_text(&text, 0, 0, initial)?;
-    tx.commit();
+    crate::text::commit_now(tx);
     Ok(doc)
+}
+
+/// Commits a change stamped with the wall clock (Unix milliseconds), so history can say when it was made;
+/// a plain `commit` stamps 0.
+pub(crate) fn commit_now(tx: automerge::transaction::Transaction<'_>) {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let millis = i64::try_from(now.as_millis()).unwrap_or(i64::MAX);
+    tx.commit_with(automerge::transaction::CommitOptions::default().with_time(millis));
 }
 
 /// The document's text (empty when it has none yet, as while a find is still syncing).
@@ -34,7 +42,7 @@ pub fn splice_text(handle: &DocHandle, position: usize, delete: isize, insert: &
         let text = text_object(doc)?;
         let mut tx = doc.transaction();
         tx.splice_text(&text, position, delete, insert)?;
-        tx.commit();
+        crate::text::commit_now(tx);
         Ok(())
     })
 }
@@ -146,7 +154,7 @@ async fn apply_passes(
                     let mut tx = doc.transaction();
                     match tx.splice_text(&text, edit.position, delete, &edit.insert) {
                         Ok(()) => {
-                            tx.commit();
+                            crate::text::commit_now(tx);
                         }
                         Err(e) => {
                             tx.rollback();
@@ -176,7 +184,7 @@ fn text_object(doc: &mut Automerge) -> Result<automerge::ObjId, SyncError> {
     }
     let mut tx = doc.transaction();
     let id = tx.put_object(ROOT, TEXT_FIELD, ObjType::Text)?;
-    tx.commit();
+    crate::text::commit_now(tx);
     Ok(id)
 }
 

@@ -87,7 +87,7 @@ fn apply(doc: &mut Automerge, text: &ObjId, edits: &[Splice]) -> Result<(), Sync
         tx.splice_text(text, edit.position, delete, &edit.insert)?;
         length = length - edit.delete + edit.insert.chars().count();
     }
-    tx.commit();
+    crate::text::commit_now(tx);
     Ok(())
 }
 
@@ -166,6 +166,15 @@ mod tests {
         }
         assert_eq!(old.into_iter().collect::<String>(), update.text);
         assert_eq!(update.text, ">one three");
+    }
+
+    #[tokio::test]
+    async fn changes_say_when_they_were_made() {
+        let (_repo, doc) = document("a").await;
+        edit_at(&doc, &heads(&doc), &[splice(1, 0, "b")]).expect("edit");
+        let before_2020 = 1_577_836_800_000;
+        let history = crate::rich::history(&doc);
+        assert!(history.iter().all(|change| change.timestamp > before_2020), "{history:?}");
     }
 
     #[tokio::test]

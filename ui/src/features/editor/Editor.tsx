@@ -2,10 +2,11 @@
 // cursors and names drawn over it, Markdown formatting with shortcuts, and history to view earlier
 // versions.
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
-import { commands, events, type HistoryEntry, type Presence, type Status } from "../../bindings";
+import { commands, events, type Presence, type Status } from "../../bindings";
 import { call, messageOf } from "../../lib/call";
 import { DocState } from "../sync/SyncIndicator";
 import { applyFormat, type Format, formatForKey } from "./format";
+import { versions, type Version } from "./history";
 import { DocSession, type SessionView } from "./session";
 import { type Caret, markdownRanges, pieces, type Range } from "./decorate";
 import { toCodePoints, toUtf16 } from "./text";
@@ -15,8 +16,8 @@ export function Editor(props: { url: string; title: string; status: Status; read
   const [view, setView] = useState<SessionView | null>(null);
   const [peers, setPeers] = useState<Presence[]>([]);
   const [error, setError] = useState<string | null>(null);
-  const [history, setHistory] = useState<HistoryEntry[] | null>(null);
-  const [past, setPast] = useState<{ entry: HistoryEntry; text: string } | null>(null);
+  const [history, setHistory] = useState<Version[] | null>(null);
+  const [past, setPast] = useState<{ version: Version; text: string } | null>(null);
   const session = useRef<DocSession | null>(null);
   const area = useRef<HTMLTextAreaElement>(null);
   const mirror = useRef<HTMLDivElement>(null);
@@ -96,15 +97,15 @@ export function Editor(props: { url: string; title: string; status: Status; read
 
   async function showHistory() {
     try {
-      setHistory((await call(commands.documentHistory(url))).reverse());
+      setHistory(versions(await call(commands.documentHistory(url))));
     } catch (e) {
       setError(messageOf(e));
     }
   }
 
-  async function viewVersion(entry: HistoryEntry) {
+  async function viewVersion(version: Version) {
     try {
-      setPast({ entry, text: await call(commands.documentAt(url, [entry.hash])) });
+      setPast({ version, text: await call(commands.documentAt(url, [version.hash])) });
     } catch (e) {
       setError(messageOf(e));
     }
@@ -183,7 +184,7 @@ export function Editor(props: { url: string; title: string; status: Status; read
         {past ? (
           <div className="past" data-testid="past-version">
             <p className="marker">
-              Viewing the version of {new Date(past.entry.timestamp).toLocaleString()}.{" "}
+              Viewing the version of {new Date(past.version.to).toLocaleString()}.{" "}
               <button className="link" onClick={() => setPast(null)}>
                 Back to the live document
               </button>
@@ -220,11 +221,15 @@ export function Editor(props: { url: string; title: string; status: Status; read
         )}
         {history && (
           <ol className="history" data-testid="history-list">
-            {history.map((h) => (
-              <li key={h.hash}>
-                <button className="link" onClick={() => viewVersion(h)}>
-                  {new Date(h.timestamp).toLocaleString()}
+            {history.map((v) => (
+              <li key={v.hash}>
+                <button className="link" onClick={() => viewVersion(v)}>
+                  {new Date(v.to).toLocaleString()}
                 </button>
+                <span className="marker">
+                  {" "}
+                  {v.changes} change{v.changes === 1 ? "" : "s"} · device {v.actor.slice(0, 6)}
+                </span>
               </li>
             ))}
           </ol>
