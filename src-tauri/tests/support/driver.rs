@@ -1,0 +1,206 @@
+//! Driving the built app in a real window: an Xvfb of its own, tauri-driver over WebKitWebDriver, and a
+//! small WebDriver client. Shared by the window tests and the window latency benchmark.
+#![allow(dead_code, unreachable_pub)] // each includer uses a different part
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// One window at a time: WebKit's screenshots stall when several apps render at once on two cores, and
+/// each test's timings stay those of a person's machine.
+pub static ONE_WINDOW: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// How long the window gets to show something (first paint of a debug build included).
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// An X server of its own, on whatever display number is free.
+pub struct Display {
+    _server: Child,
+    number: String,
+}
+
+impl Display {
+    pub async fn start() -> Result<Self> {
+        // `-displayfd 1` makes Xvfb pick a free display and print its number once it accepts clients.
+        let mut server = Command::new("Xvfb")
+            .args(["-displayfd", "1", "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting Xvfb (apt package xvfb; `./x setup` installs it)")?;
+        let stdout = server.stdout.take().context("Xvfb stdout")?;
+        let mut line = String::new();
+        tokio::time::timeout(PATIENCE, BufReader::new(stdout).read_line(&mut line))
+            .await
+            .context("Xvfb did not report a display")??;
+        let number = line.trim().to_owned();
+        if number.is_empty() {
+            bail!("Xvfb exited without a display");
+        }
+        Ok(Display { _server: server, number })
+    }
+}
+
+/// tauri-driver, and a WebDriver session on the app.
+pub struct Window {
+    http: reqwest::Client,
+    base: String,
+    session: String,
+    driver: Child,
+}
+
+impl Window {
+    pub async fn open(display: &Display, data_dir: &std::path::Path) -> Result<Self> {
+        let port = free_port()?;
+        let native_port = free_port()?;
+        let driver = Command::new("tauri-driver")
+            .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+            .env("DISPLAY", format!(":{}", display.number))
+            .env("TEAMFLOW_DATA_DIR", data_dir)
+            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting tauri-driver (`cargo install tauri-driver --locked`; `./x setup` does it)")?;
+        // A WebDriver call that never answers fails the test instead of hanging it.
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
+        let base = format!("http://127.0.0.1:{port}");
+        // tauri-driver listens before WebKit's driver is up: wait until it says it is ready.
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            if let Ok(response) = http.get(format!("{base}/status")).send().await
+                && let Ok(status) = response.json::<Value>().await
+                && status["value"]["ready"] == json!(true)
+            {
+                break;
+            }
+            if tokio::time::Instant::now() > deadline {
+                bail!("tauri-driver never became ready");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let app = env!("CARGO_BIN_EXE_teamflow-desktop");
+        let created: Value = http
+            .post(format!("{base}/session"))
+            .json(&json!({"capabilities": {"alwaysMatch": {"tauri:options": {"application": app}}}}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let session =
+            created["value"]["sessionId"].as_str().with_context(|| format!("no session: {created}"))?.to_owned();
+        Ok(Window { http, base, session, driver })
+    }
+
+    pub async fn command(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value> {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let mut request = self.http.request(method, url);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let answer: Value = request.send().await?.json().await?;
+        if answer["value"]["error"].is_string() {
+            bail!("webdriver {path}: {}", answer["value"]);
+        }
+        Ok(answer["value"].clone())
+    }
+
+    /// The elements matching `css` right now.
+    pub async fn all(&self, css: &str) -> Result<Vec<String>> {
+        let found = self
+            .command(reqwest::Method::POST, "/elements", Some(json!({"using": "css selector", "value": css})))
+            .await?;
+        Ok(found
+            .as_array()
+            .map(|list| {
+                list.iter().filter_map(|e| e.as_object()?.values().next()?.as_str().map(str::to_owned)).collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// Waits for an element matching `css`.
+    pub async fn find(&self, css: &str) -> Result<String> {
+        self.until(&format!("an element {css}"), async || Ok(self.all(css).await?.into_iter().next())).await
+    }
+
+    pub async fn click(&self, css: &str) -> Result<()> {
+        let element = self.find(css).await?;
+        self.command(reqwest::Method::POST, &format!("/element/{element}/click"), Some(json!({}))).await?;
+        Ok(())
+    }
+
+    pub async fn type_into(&self, css: &str, text: &str) -> Result<()> {
+        let element = self.find(css).await?;
+        self.command(reqwest::Method::POST, &format!("/element/{element}/value"), Some(json!({"text": text}))).await?;
+        Ok(())
+    }
+
+    pub async fn text_of(&self, element: &str) -> Result<String> {
+        Ok(self
+            .command(reqwest::Method::GET, &format!("/element/{element}/text"), None)
+            .await?
+            .as_str()
+            .unwrap_or_default()
+            .to_owned())
+    }
+
+    pub async fn script(&self, script: &str) -> Result<Value> {
+        self.command(reqwest::Method::POST, "/execute/sync", Some(json!({"script": script, "args": []}))).await
+    }
+
+    /// Waits until some element matching `css` has text containing `text`.
+    pub async fn until_text(&self, css: &str, text: &str) -> Result<()> {
+        self.until(&format!("{css} showing {text:?}"), async || {
+            for element in self.all(css).await? {
+                if self.text_of(&element).await?.contains(text) {
+                    return Ok(Some(()));
+                }
+            }
+            Ok(None)
+        })
+        .await
+    }
+
+    /// Polls `probe` until it answers, or fails after `PATIENCE` with a screenshot to look at.
+    pub async fn until<T>(&self, what: &str, probe: impl AsyncFn() -> Result<Option<T>>) -> Result<T> {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            if let Some(found) = probe().await? {
+                return Ok(found);
+            }
+            if tokio::time::Instant::now() > deadline {
+                let page = self.script("return document.body.innerText").await.unwrap_or_default();
+                let shot = self.screenshot("failure").await.unwrap_or_default();
+                bail!("the window never showed {what} (screenshot: {shot}); it shows: {page}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Saves a screenshot under the target directory; answers its path.
+    pub async fn screenshot(&self, name: &str) -> Result<String> {
+        use base64::Engine;
+        let png = self.command(reqwest::Method::GET, "/screenshot", None).await?;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(png.as_str().unwrap_or_default())?;
+        let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("window-{name}.png"));
+        std::fs::write(&path, bytes)?;
+        Ok(path.display().to_string())
+    }
+
+    pub async fn close(mut self) -> Result<()> {
+        let url = format!("{}/session/{}", self.base, self.session);
+        self.http.delete(url).send().await?;
+        self.driver.kill().await?;
+        Ok(())
+    }
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
