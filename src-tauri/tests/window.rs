@@ -137,6 +137,12 @@ async fn a_person_signs_in_chats_plans_and_writes_with_a_teammate() -> Result<()
 
     let shot = window.screenshot("editor").await?;
     assert!(std::fs::metadata(&shot)?.len() > 1000, "a real screenshot at {shot}");
+
+    // Signing out returns to the sign-in form, which remembers the relay.
+    window.click("[data-testid=sign-out]").await?;
+    window.find("[data-testid=auth-form]").await?;
+    let remembered = window.script("return document.querySelector('[data-testid=relay-url]').value").await?;
+    assert_eq!(remembered, json!(relay.url("")));
     window.close().await?;
     drop(display);
     Ok(())

@@ -33,7 +33,11 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
 
   useEffect(() => {
     call(commands.status()).then(setStatus, () => {});
-    const unlisten = events.statusChanged.listen((e) => setStatus(e.payload));
+    const unlisten = events.statusChanged.listen((e) => {
+      setStatus(e.payload);
+      // The relay revoked the sign-in (or it expired for good): back to the sign-in screen.
+      if (!e.payload.signed_in) onSignedOut();
+    });
     return () => {
       void unlisten.then((f) => f());
     };
