@@ -130,15 +130,25 @@ impl Window {
     }
 
     pub async fn click(&self, css: &str) -> Result<()> {
-        let element = self.find(css).await?;
-        self.command(reqwest::Method::POST, &format!("/element/{element}/click"), Some(json!({}))).await?;
-        Ok(())
+        self.on_element(css, "click", json!({})).await
     }
 
     pub async fn type_into(&self, css: &str, text: &str) -> Result<()> {
-        let element = self.find(css).await?;
-        self.command(reqwest::Method::POST, &format!("/element/{element}/value"), Some(json!({"text": text}))).await?;
-        Ok(())
+        self.on_element(css, "value", json!({"text": text})).await
+    }
+
+    /// Finds `css` and acts on it; when React replaced the element in between (a stale reference), finds
+    /// it again.
+    async fn on_element(&self, css: &str, action: &str, body: Value) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let element = self.find(css).await?;
+            match self.command(reqwest::Method::POST, &format!("/element/{element}/{action}"), Some(body.clone())).await
+            {
+                Err(e) if is_stale(&e) && tokio::time::Instant::now() < deadline => continue,
+                other => return other.map(|_| ()),
+            }
+        }
     }
 
     pub async fn text_of(&self, element: &str) -> Result<String> {
@@ -158,8 +168,12 @@ impl Window {
     pub async fn until_text(&self, css: &str, text: &str) -> Result<()> {
         self.until(&format!("{css} showing {text:?}"), async || {
             for element in self.all(css).await? {
-                if self.text_of(&element).await?.contains(text) {
-                    return Ok(Some(()));
+                match self.text_of(&element).await {
+                    Ok(shown) if shown.contains(text) => return Ok(Some(())),
+                    Ok(_) => {}
+                    // Re-rendered since it was found: the next round finds the new one.
+                    Err(e) if is_stale(&e) => {}
+                    Err(e) => return Err(e),
                 }
             }
             Ok(None)
@@ -199,6 +213,10 @@ impl Window {
         self.driver.kill().await?;
         Ok(())
     }
+}
+
+fn is_stale(error: &anyhow::Error) -> bool {
+    error.to_string().contains("stale element reference")
 }
 
 fn free_port() -> Result<u16> {

@@ -1,6 +1,8 @@
 //! Shared pieces of TeamFlow's benchmarks: the editing-trace format, peak memory from `/proc`, and the
 //! one-JSON-line-per-run report.
 
+pub mod servers;
+
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 

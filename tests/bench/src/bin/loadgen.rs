@@ -7,8 +7,6 @@
 //! `cargo build --release -p teamflow-relay -p teamflow-bench && target/release/loadgen` (docs/benchmarks.md).
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -19,7 +17,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 use serde_json::{Value, json};
 use teamflow_bench::median;
-use tokio::process::{Child, Command};
+use teamflow_bench::servers::{Server, cpu_seconds, rss_mib, setup, sign_up, start_ceiling, start_relay};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -83,35 +81,6 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(orchestrate(&args))
 }
 
-fn binary(name: &str) -> anyhow::Result<PathBuf> {
-    let dir = std::env::current_exe()?.parent().context("no binary directory")?.to_owned();
-    let path = dir.join(name);
-    if !path.exists() {
-        bail!("{} is missing: cargo build --release -p teamflow-relay -p teamflow-bench", path.display());
-    }
-    Ok(path)
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-/// Starts a server on core 0 (when `taskset` is available) and pins this process to core 1.
-fn pinned(program: &Path) -> Command {
-    let have_taskset = std::process::Command::new("taskset").arg("-V").output().is_ok_and(|o| o.status.success());
-    if have_taskset {
-        let me = std::process::id().to_string();
-        if let Err(e) = std::process::Command::new("taskset").args(["-cp", "1", &me]).output() {
-            eprintln!("could not pin the generator: {e}");
-        }
-        let mut command = Command::new("taskset");
-        command.args(["-c", "0"]).arg(program);
-        command
-    } else {
-        Command::new(program)
-    }
-}
-
 async fn orchestrate(args: &Args) -> anyhow::Result<()> {
     let mut reports: Vec<RunReport> = Vec::new();
     for round in 0..args.repeats {
@@ -130,68 +99,10 @@ async fn orchestrate(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-struct Server {
-    child: Child,
-    pid: u32,
-}
-
-impl Server {
-    async fn stop(mut self) -> anyhow::Result<()> {
-        self.child.kill().await?;
-        Ok(())
-    }
-}
-
-fn cpu_seconds(pid: &str) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return f64::NAN };
-    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks: f64 = fields.get(11..13).map_or(0.0, |f| f.iter().filter_map(|v| v.parse::<f64>().ok()).sum());
-    ticks / 100.0 // USER_HZ is 100 on Linux
-}
-
-fn rss_mib(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines().find_map(|l| l.strip_prefix("VmRSS:")).map(|v| v.trim().trim_end_matches(" kB").to_owned())
-        })
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kib| kib / 1024.0)
-}
-
 async fn run_relay(args: &Args) -> anyhow::Result<RunReport> {
-    let dir = tempfile::tempdir()?;
-    let port = free_port()?;
-    let base = format!("http://127.0.0.1:{port}");
-    let child = pinned(&binary("teamflow-relay")?)
-        .args(["--bind", &format!("127.0.0.1:{port}"), "--data-dir"])
-        .arg(dir.path())
-        // Production settings, except that one address signs up every simulated user.
-        .env("TEAMFLOW_AUTH_RATE_PER_MINUTE", "1000000")
-        .env("TEAMFLOW_AUTH_RATE_BURST", "1000000")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()?;
-    let pid = child.id().context("relay exited")?;
-    let server = Server { child, pid };
+    let (server, base, _dir) = start_relay().await?;
     let http = reqwest::Client::new();
-    wait_ready(&http, &format!("{base}/readyz")).await?;
-
-    // Users (a few sign-ups at a time: password hashing is deliberately slow), then teams.
-    let mut tokens = Vec::with_capacity(args.clients);
-    for chunk in (0..args.clients).collect::<Vec<_>>().chunks(8) {
-        let signups = chunk.iter().map(|i| {
-            let body = json!({ "email": format!("load{i}@example.test"), "password": "load test password", "display_name": format!("load{i}") });
-            let http = http.clone();
-            let url = format!("{base}/api/auth/register");
-            async move { setup(|| http.post(&url).json(&body)).await }
-        });
-        for answer in futures::future::try_join_all(signups).await? {
-            tokens.push(answer["access_token"].as_str().context("no token")?.to_owned());
-        }
-    }
+    let tokens = sign_up(&http, &base, args.clients).await?;
     let mut teams = Vec::new();
     for (team_index, members) in (0..args.clients).collect::<Vec<_>>().chunks(args.team_size).enumerate() {
         let owner = &tokens[members[0]];
@@ -218,49 +129,12 @@ async fn run_relay(args: &Args) -> anyhow::Result<RunReport> {
 }
 
 async fn run_ceiling(args: &Args) -> anyhow::Result<RunReport> {
-    let port = free_port()?;
-    let child =
-        pinned(&binary("ceiling")?).args(["--bind", &format!("127.0.0.1:{port}")]).stdout(Stdio::piped()).spawn()?;
-    let pid = child.id().context("ceiling exited")?;
-    let mut server = Server { child, pid };
-    // It prints its address once listening.
-    if let Some(stdout) = server.child.stdout.take() {
-        let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
-        lines.next_line().await?;
-    }
+    let (server, port) = start_ceiling().await?;
     let endpoints =
         (0..args.clients).map(|i| (format!("ws://127.0.0.1:{port}/team-{}", i / args.team_size), None)).collect();
     let report = drive(args, "ceiling", &server, endpoints).await;
     server.stop().await?;
     report
-}
-
-/// A setup request, waiting out the relay's rate limits (its production settings stay as they are).
-async fn setup(request: impl Fn() -> reqwest::RequestBuilder) -> anyhow::Result<Value> {
-    loop {
-        let response = request().send().await?;
-        if response.status() == reqwest::StatusCode::TOO_MANY_REQUESTS {
-            let wait = response
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(1);
-            tokio::time::sleep(Duration::from_secs(wait)).await;
-            continue;
-        }
-        return Ok(response.error_for_status()?.json().await?);
-    }
-}
-
-async fn wait_ready(http: &reqwest::Client, url: &str) -> anyhow::Result<()> {
-    for _ in 0..200 {
-        if http.get(url).send().await.is_ok_and(|r| r.status().is_success()) {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    bail!("the server never became ready at {url}")
 }
 
 /// Connects every client (joining its team on the relay), runs the open-loop schedule, drains, and reports.

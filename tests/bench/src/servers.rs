@@ -1,0 +1,154 @@
+//! Running the systems under test: our relay and the ceiling server as pinned child processes, their CPU
+//! time and RSS from `/proc`, and the setup requests that wait out the relay's rate limits.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use serde_json::{Value, json};
+use tokio::process::{Child, Command};
+
+pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
+    let dir = std::env::current_exe()?.parent().context("no binary directory")?.to_owned();
+    let path = dir.join(name);
+    if !path.exists() {
+        bail!("{} is missing: cargo build --release -p teamflow-relay -p teamflow-bench", path.display());
+    }
+    Ok(path)
+}
+
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Starts a server on core 0 (when `taskset` is available) and pins this process to core 1.
+pub fn pinned(program: &Path) -> Command {
+    let have_taskset = std::process::Command::new("taskset").arg("-V").output().is_ok_and(|o| o.status.success());
+    if have_taskset {
+        let me = std::process::id().to_string();
+        if let Err(e) = std::process::Command::new("taskset").args(["-cp", "1", &me]).output() {
+            eprintln!("could not pin the generator: {e}");
+        }
+        let mut command = Command::new("taskset");
+        command.args(["-c", "0"]).arg(program);
+        command
+    } else {
+        Command::new(program)
+    }
+}
+
+/// A system under test, running as a child process.
+#[derive(Debug)]
+pub struct Server {
+    pub child: Child,
+    pub pid: u32,
+}
+
+impl Server {
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.child.kill().await?;
+        Ok(())
+    }
+}
+
+pub fn cpu_seconds(pid: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return f64::NAN };
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = fields.get(11..13).map_or(0.0, |f| f.iter().filter_map(|v| v.parse::<f64>().ok()).sum());
+    ticks / 100.0 // USER_HZ is 100 on Linux
+}
+
+pub fn rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| l.strip_prefix("VmRSS:")).map(|v| v.trim().trim_end_matches(" kB").to_owned())
+        })
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+/// A setup request, waiting out the relay's rate limits (its production settings stay as they are).
+pub async fn setup(request: impl Fn() -> reqwest::RequestBuilder) -> anyhow::Result<Value> {
+    loop {
+        let response = request().send().await?;
+        if response.status() == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            let wait = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1);
+            tokio::time::sleep(Duration::from_secs(wait)).await;
+            continue;
+        }
+        return Ok(response.error_for_status()?.json().await?);
+    }
+}
+
+pub async fn wait_ready(http: &reqwest::Client, url: &str) -> anyhow::Result<()> {
+    for _ in 0..200 {
+        if http.get(url).send().await.is_ok_and(|r| r.status().is_success()) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("the server never became ready at {url}")
+}
+
+/// Starts our relay (release build) on a fresh data directory with production settings, apart from the
+/// sign-up limit (one address signs up every simulated user). Answers the server, its base URL and the
+/// directory (deleted when dropped).
+pub async fn start_relay() -> anyhow::Result<(Server, String, tempfile::TempDir)> {
+    let dir = tempfile::tempdir()?;
+    let port = free_port()?;
+    let base = format!("http://127.0.0.1:{port}");
+    let child = pinned(&binary("teamflow-relay")?)
+        .args(["--bind", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(dir.path())
+        .env("TEAMFLOW_AUTH_RATE_PER_MINUTE", "1000000")
+        .env("TEAMFLOW_AUTH_RATE_BURST", "1000000")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()?;
+    let pid = child.id().context("relay exited")?;
+    let server = Server { child, pid };
+    wait_ready(&reqwest::Client::new(), &format!("{base}/readyz")).await?;
+    Ok((server, base, dir))
+}
+
+/// Signs up `n` users (`load{i}@example.test`), a few at a time (password hashing is deliberately slow);
+/// answers their access tokens.
+pub async fn sign_up(http: &reqwest::Client, base: &str, n: usize) -> anyhow::Result<Vec<String>> {
+    let mut tokens = Vec::with_capacity(n);
+    for chunk in (0..n).collect::<Vec<_>>().chunks(8) {
+        let signups = chunk.iter().map(|i| {
+            let body = json!({ "email": format!("load{i}@example.test"), "password": "load test password", "display_name": format!("load{i}") });
+            let http = http.clone();
+            let url = format!("{base}/api/auth/register");
+            async move { setup(|| http.post(&url).json(&body)).await }
+        });
+        for answer in futures::future::try_join_all(signups).await? {
+            tokens.push(answer["access_token"].as_str().context("no token")?.to_owned());
+        }
+    }
+    Ok(tokens)
+}
+
+/// Starts the ceiling server; answers it and its port.
+pub async fn start_ceiling() -> anyhow::Result<(Server, u16)> {
+    let port = free_port()?;
+    let child =
+        pinned(&binary("ceiling")?).args(["--bind", &format!("127.0.0.1:{port}")]).stdout(Stdio::piped()).spawn()?;
+    let pid = child.id().context("ceiling exited")?;
+    let mut server = Server { child, pid };
+    // It prints its address once listening.
+    if let Some(stdout) = server.child.stdout.take() {
+        let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+        lines.next_line().await?;
+    }
+    Ok((server, port))
+}
