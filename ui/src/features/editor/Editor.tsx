@@ -191,6 +191,12 @@ export function Editor(props: { url: string; title: string; status: Status; read
             </p>
             <pre>{past.text}</pre>
           </div>
+        ) : !view ? (
+          // Not editable until the document is open: keystrokes typed into a text that is not there yet
+          // would have nowhere to go.
+          <p className="marker" data-testid="opening">
+            Opening…
+          </p>
         ) : (
           <div className="surface">
             <div className="mirror" ref={mirror} aria-hidden>
@@ -199,8 +205,8 @@ export function Editor(props: { url: string; title: string; status: Status; read
             </div>
             <textarea
               ref={area}
-              defaultValue={view?.text ?? ""}
-              readOnly={props.readOnly || !view}
+              defaultValue={view.text}
+              readOnly={props.readOnly}
               spellCheck
               onInput={onInput}
               onSelect={onSelect}
