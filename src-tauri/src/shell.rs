@@ -47,6 +47,8 @@ pub(crate) struct Account {
     pub(crate) node: Arc<Node>,
     stop: CancellationToken,
     tasks: TaskTracker,
+    /// Stops the current sign-in's sync and delivery task (one at a time; sign-out stops it).
+    syncing: std::sync::Mutex<Option<CancellationToken>>,
     /// Joined rooms: a sender to say "typing" on each.
     rooms: std::sync::Mutex<HashMap<TeamId, mpsc::Sender<()>>>,
     documents: Mutex<HashMap<String, Arc<OpenDocument>>>,
@@ -125,6 +127,7 @@ impl<R: Runtime> Shell<R> {
             node,
             stop: CancellationToken::new(),
             tasks: TaskTracker::new(),
+            syncing: std::sync::Mutex::new(None),
             rooms: std::sync::Mutex::new(HashMap::new()),
             documents: Mutex::new(HashMap::new()),
         });
@@ -152,7 +155,11 @@ impl Account {
     /// delivering its outbox, until the account stops.
     pub(crate) fn start_syncing(&self) {
         let node = self.node.clone();
-        let stop = self.stop.clone();
+        let stop = self.stop.child_token();
+        let previous = self.syncing.lock().unwrap_or_else(std::sync::PoisonError::into_inner).replace(stop.clone());
+        if let Some(previous) = previous {
+            previous.cancel();
+        }
         self.tasks.spawn(async move {
             let mut delay = Duration::from_millis(250);
             loop {
@@ -251,6 +258,9 @@ impl Account {
 
     /// Signs out: stops rooms and documents, then forgets the sign-in.
     pub(crate) async fn sign_out(&self) -> Result<(), AppError> {
+        if let Some(syncing) = self.syncing.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
+            syncing.cancel();
+        }
         self.rooms.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
         self.documents.lock().await.clear();
         Ok(self.node.sign_out().await?)
