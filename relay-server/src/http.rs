@@ -5,6 +5,7 @@
 //! respond.
 
 mod auth;
+mod devices;
 mod extract;
 mod messages;
 mod ops;
@@ -70,6 +71,7 @@ fn webhook_api() -> OpenApiRouter<AppState> {
 fn protected_api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(auth::routes())
+        .merge(devices::routes())
         .merge(teams::routes())
         .merge(projects::routes())
         .merge(messages::routes())

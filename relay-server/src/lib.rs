@@ -8,6 +8,7 @@ pub mod analytics;
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod devices;
 pub mod documents;
 pub mod error;
 pub mod events;
@@ -39,6 +40,8 @@ use crate::auth::{PasswordHasher, TokenService};
 pub struct AppState {
     pub db: sqlx::SqlitePool,
     pub tokens: Arc<TokenService>,
+    /// Signs device certificates for peer-to-peer sync.
+    pub certificates: Arc<devices::CertificateIssuer>,
     pub passwords: PasswordHasher,
     pub metrics: Arc<metrics::Metrics>,
     pub limits: http::rate_limit::RateLimits,
@@ -139,6 +142,7 @@ async fn build_state(
         connections: TaskTracker::new(),
         db,
         tokens,
+        certificates: Arc::new(devices::CertificateIssuer::new(keys)),
         limits,
         passwords: PasswordHasher::new(config.max_concurrent_hashes()),
         config: Arc::new(config),

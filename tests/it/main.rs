@@ -4,6 +4,7 @@ mod accounts;
 mod analytics;
 mod cli;
 mod convergence;
+mod devices;
 mod documents;
 mod http_surface;
 mod interop;

@@ -54,6 +54,12 @@ impl SigningKeys {
         self.key.to_pkcs8_der().map(|doc| doc.as_bytes().to_vec()).unwrap_or_default()
     }
 
+    /// Signs `message` (device certificates; access tokens are signed through `jsonwebtoken`).
+    pub fn sign(&self, message: &[u8]) -> [u8; 64] {
+        use ed25519_dalek::Signer as _;
+        self.key.sign(message).to_bytes()
+    }
+
     pub fn public_key_bytes(&self) -> [u8; 32] {
         self.key.verifying_key().to_bytes()
     }

@@ -3,6 +3,7 @@
 //! Requests reject unknown fields, so a typo in a client is an error, not a silently ignored value.
 
 pub mod auth;
+pub mod devices;
 pub mod integrations;
 pub mod messages;
 pub mod teams;
