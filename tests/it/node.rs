@@ -436,3 +436,35 @@ async fn a_projects_document_is_made_once_and_linked_to_the_project() {
         Err(NodeError::NotFound("project"))
     ));
 }
+
+#[tokio::test]
+async fn the_device_keeps_its_peer_id_and_a_certificate_that_works_offline_until_it_expires() {
+    let relay = TestRelay::start().await;
+    let (a_dir, alice, _b, _bob, team) = alice_and_bob(&relay).await;
+    let peer = alice.device_peer_id();
+    assert!(peer.starts_with("12D3KooW"), "an Ed25519 libp2p peer id: {peer}");
+
+    let cert = alice.device_certificate().await.expect("certificate");
+    let key = alice.relay_certificate_key().await.expect("relay key");
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let body = cert.verify(&key, &peer, now).expect("signed by the relay, for this device");
+    assert_eq!(body.teams.iter().map(|g| (g.team_id, g.role)).collect::<Vec<_>>(), [(team, Role::Owner)]);
+    assert_eq!(alice.device_certificate().await.expect("again"), cert, "kept while it is fresh");
+    alice.close().await;
+
+    // The same device after a restart, with the relay gone: same peer id, the kept certificate and key.
+    let relay_url = relay.url("");
+    let _dir = relay.stop().await;
+    let alice = Node::open(a_dir.path(), &relay_url).await.expect("reopen");
+    assert_eq!(alice.device_peer_id(), peer);
+    assert_eq!(alice.device_certificate().await.expect("kept offline"), cert);
+    assert_eq!(alice.relay_certificate_key().await.expect("kept key"), key);
+}
+
+#[tokio::test]
+async fn without_a_kept_certificate_an_offline_device_has_none_to_show() {
+    let relay = TestRelay::start().await;
+    let (_a, alice, _b, _bob, _team) = alice_and_bob(&relay).await;
+    let _dir = relay.stop().await;
+    assert!(matches!(alice.device_certificate().await, Err(NodeError::NotCached(_))));
+}

@@ -9,6 +9,7 @@
 mod api;
 pub mod cli;
 mod credentials;
+mod device;
 mod documents;
 mod outbox;
 mod rooms;
@@ -90,6 +91,8 @@ pub struct Node {
     token: tokio::sync::watch::Sender<String>,
     /// Names this device in sync peer ids.
     device: String,
+    /// This device's libp2p identity for peer-to-peer sync.
+    device_key: libp2p_identity::Keypair,
 }
 
 impl std::fmt::Debug for Node {
@@ -128,6 +131,7 @@ impl Node {
             storage_backlog: std::sync::Mutex::new(None),
             token: tokio::sync::watch::Sender::new(String::new()),
             device: device_name(data_dir),
+            device_key: device::load_or_create_key(data_dir)?,
         };
         node.restore().await?;
         node.refresh_outbox_status().await?;

@@ -1,0 +1,104 @@
+//! This device's identity for peer-to-peer sync: a persistent Ed25519 key (its libp2p peer id), kept in
+//! the node's data directory, and the relay's certificate for it, renewed while online and kept for use
+//! offline until it expires.
+
+use std::path::{Path, PathBuf};
+
+use libp2p_identity::Keypair;
+use reqwest::Method;
+use teamflow_protocol::api::devices::{CertificateRequest, DeviceCertificate, RelayIdentity};
+
+use crate::{Node, NodeError};
+
+const KEY_FILE: &str = "device.key";
+const CERTIFICATE_KEY: &str = "device:certificate";
+
+/// Loads the device key from `data_dir`, creating it (readable only by this user) on first use.
+pub(crate) fn load_or_create_key(data_dir: &Path) -> Result<Keypair, NodeError> {
+    let path = data_dir.join(KEY_FILE);
+    let failed = |source: std::io::Error| NodeError::Credentials { path: path.clone(), source };
+    match std::fs::read(&path) {
+        Ok(mut secret) => Keypair::ed25519_from_bytes(&mut secret)
+            .map_err(|e| NodeError::Corrupt(format!("device key {}: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut secret: [u8; 32] = rand::random();
+            write_private(&path, &secret).map_err(failed)?;
+            Keypair::ed25519_from_bytes(&mut secret).map_err(|e| NodeError::Corrupt(e.to_string()))
+        }
+        Err(e) => Err(failed(e)),
+    }
+}
+
+/// Writes beside and renames into place, with the file readable by this user only.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let partial: PathBuf = path.with_extension("partial");
+    {
+        use std::io::Write as _;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&partial)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+    }
+    std::fs::rename(partial, path)
+}
+
+impl Node {
+    /// This device's libp2p peer id (base58), the same across restarts.
+    pub fn device_peer_id(&self) -> String {
+        self.device_key.public().to_peer_id().to_base58()
+    }
+
+    /// This device's key, for the peer-to-peer swarm.
+    pub fn device_keypair(&self) -> Keypair {
+        self.device_key.clone()
+    }
+
+    /// The relay's certificate for this device: the kept one while it has more than half its life left,
+    /// else a fresh one from the relay; while the relay is unreachable, the kept one until it expires.
+    pub async fn device_certificate(&self) -> Result<DeviceCertificate, NodeError> {
+        let user = self.user().await.ok_or(NodeError::SignedOut)?;
+        let peer_id = self.device_peer_id();
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let kept = self.kept_certificate().await?.filter(|c| c.body.peer_id == peer_id && c.body.user_id == user.id);
+        if let Some(kept) = &kept
+            && now < kept.body.issued_at + (kept.body.expires_at - kept.body.issued_at) / 2
+        {
+            return Ok(kept.clone());
+        }
+        let request = CertificateRequest { peer_id };
+        match self.authed::<_, DeviceCertificate>(Method::POST, "/api/devices/certificate", Some(&request)).await {
+            Ok(fresh) => {
+                let json = serde_json::to_string(&fresh).map_err(|e| NodeError::Corrupt(e.to_string()))?;
+                sqlx::query("INSERT INTO cached_views (key, json) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET json = excluded.json")
+                    .bind(CERTIFICATE_KEY)
+                    .bind(json)
+                    .execute(&self.db)
+                    .await?;
+                Ok(fresh)
+            }
+            Err(NodeError::Api(e)) if e.is_transient() => match kept {
+                Some(kept) if now < kept.body.expires_at => Ok(kept),
+                _ => Err(NodeError::NotCached(e)),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The relay's certificate key (the last known one while offline), to check peers' certificates.
+    pub async fn relay_certificate_key(&self) -> Result<[u8; 32], NodeError> {
+        let identity: RelayIdentity = self.read_through("/api/devices/relay").await?;
+        teamflow_protocol::api::devices::decode_key(&identity.certificate_key)
+            .map_err(|e| NodeError::Corrupt(format!("relay key: {e}")))
+    }
+
+    async fn kept_certificate(&self) -> Result<Option<DeviceCertificate>, NodeError> {
+        let json: Option<String> = sqlx::query_scalar("SELECT json FROM cached_views WHERE key = ?")
+            .bind(CERTIFICATE_KEY)
+            .fetch_optional(&self.db)
+            .await?;
+        json.map(|j| serde_json::from_str(&j).map_err(|e| NodeError::Corrupt(e.to_string()))).transpose()
+    }
+}
