@@ -28,8 +28,9 @@ pub(super) struct RealtimeParams {
     protocol: Option<u32>,
 }
 
-/// Bytes read from a room socket at a time.
-const ROOM_READ_BUFFER_BYTES: usize = 16 * 1024;
+/// Bytes read from a room socket at a time: each connection holds this much while idle (frames are small;
+/// a larger frame takes several reads). docs/benchmarks.md has the memory per connection.
+const ROOM_READ_BUFFER_BYTES: usize = 4 * 1024;
 
 /// Upgrade to the realtime rooms WebSocket (JSON text frames; see docs/realtime.md).
 #[utoipa::path(get, path = "/api/ws", tag = "realtime", security(("bearer" = [])), params(RealtimeParams), responses(
