@@ -13,7 +13,7 @@ mod driver;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow};
-use driver::{Display, Window};
+use driver::Window;
 use serde_json::{Value, json};
 use teamflow_tests::{TestRelay, sync_client, text_when};
 
@@ -33,27 +33,11 @@ async fn main() -> Result<()> {
     let relay = TestRelay::start().await;
     let ada = relay.user("ada").await;
     let bob = relay.user("bob").await;
-    let display = Display::start().await?;
-    let data = tempfile::tempdir()?;
-    let window = Window::open(&display, data.path()).await?;
-
-    window.type_into("[data-testid=relay-url]", &relay.url("")).await?;
-    window.type_into("[data-testid=email]", "ada@example.test").await?;
-    window.type_into("[data-testid=password]", "correct horse battery").await?;
-    window.click("[data-testid=auth-submit]").await?;
-    window.type_into("[data-testid=new-team-name]", "Bench").await?;
-    window.click("[data-testid=create-team]").await?;
-    window.until_text("[data-testid=team-switcher]", "Bench").await?;
-    let (_, teams) = ada.get("/api/teams").await;
-    let team = teams[0]["id"].as_str().context("team")?.to_owned();
+    let window = Window::launch().await?;
+    window.sign_in(&relay, "ada").await?;
+    let team = window.create_team(&ada, "Bench").await?;
     ada.add_member(&team, "bob@example.test", "member").await;
-    window.click("[data-testid=nav-documents]").await?;
-    window.type_into("[data-testid=document-title]", "Bench").await?;
-    window.click("[data-testid=create-document]").await?;
-    window.type_into("[data-testid=editor]", "start").await?;
-    window.until_text("[data-testid=doc-state]", "Saved to relay").await?;
-    let (_, documents) = bob.get(&format!("/api/teams/{team}/documents")).await;
-    let url = documents[0]["document_id"].as_str().context("document")?.to_owned();
+    let url = window.create_document(&bob, &team, "Bench", "start").await?;
     let bob_sync = sync_client(&relay, &bob, "bob-laptop").await;
     let handle = bob_sync.open(&url.parse()?).await?.context("bob opens it")?;
     text_when(&handle, |t| t == "start").await;
@@ -131,6 +115,5 @@ async fn main() -> Result<()> {
     }
     println!("{report}");
     window.close().await.map_err(|e| anyhow!("closing the window: {e}"))?;
-    drop(display);
     Ok(())
 }

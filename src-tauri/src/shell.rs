@@ -248,7 +248,7 @@ impl Account {
         self.documents.lock().await.remove(url);
     }
 
-    /// Stops the account's tasks and closes its node once they are done.
+    /// Stops the account's tasks and waits for them; the node closes when the last handle to it goes.
     pub(crate) async fn close(&self) {
         self.stop.cancel();
         self.documents.lock().await.clear();

@@ -5,39 +5,10 @@
 #[path = "support/driver.rs"]
 mod driver;
 
-use anyhow::{Context, Result, anyhow};
-use driver::{Display, ONE_WINDOW, Window};
+use anyhow::{Context, Result};
+use driver::{ONE_WINDOW, Window};
 use serde_json::{Value, json};
 use teamflow_tests::{TestRelay, sync_client, text_when};
-
-/// Signs `name` (registered by `TestRelay::user`) in through the sign-in form.
-async fn sign_in(window: &Window, relay: &TestRelay, name: &str) -> Result<()> {
-    window.type_into("[data-testid=relay-url]", &relay.url("")).await?;
-    window.type_into("[data-testid=email]", &format!("{name}@example.test")).await?;
-    window.type_into("[data-testid=password]", "correct horse battery").await?;
-    window.click("[data-testid=auth-submit]").await?;
-    window.find("[data-testid=team-switcher]").await?;
-    Ok(())
-}
-
-/// Creates a team in the window; answers its id, read from the relay as `owner` sees it.
-async fn create_team(window: &Window, owner: &teamflow_tests::Client, name: &str) -> Result<String> {
-    window.type_into("[data-testid=new-team-name]", name).await?;
-    window.click("[data-testid=create-team]").await?;
-    window.until_text("[data-testid=team-switcher]", name).await?;
-    let (_, teams) = owner.get("/api/teams").await;
-    Ok(teams
-        .as_array()
-        .and_then(|list| list.iter().find(|t| t["name"] == name))
-        .and_then(|t| t["id"].as_str())
-        .ok_or_else(|| anyhow!("team not on the relay: {teams}"))?
-        .to_owned())
-}
-
-/// The editor's text as the textarea holds it.
-async fn editor_text(window: &Window) -> Result<Value> {
-    window.script("return document.querySelector('[data-testid=editor]').value").await
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_signs_in_chats_plans_and_writes_with_a_teammate() -> Result<()> {
@@ -45,9 +16,7 @@ async fn a_person_signs_in_chats_plans_and_writes_with_a_teammate() -> Result<()
     let relay = TestRelay::start().await;
     let ada = relay.user("ada").await;
     let bob = relay.user("bob").await;
-    let display = Display::start().await?;
-    let data = tempfile::tempdir()?;
-    let window = Window::open(&display, data.path()).await?;
+    let window = Window::launch().await?;
 
     // A wrong password is refused with the relay's reason, and nothing else happens.
     window.type_into("[data-testid=relay-url]", &relay.url("")).await?;
@@ -59,14 +28,13 @@ async fn a_person_signs_in_chats_plans_and_writes_with_a_teammate() -> Result<()
     assert!(!refusal.is_empty(), "a refused sign-in says why");
 
     // The right one opens the workspace.
-    let password = window.find("[data-testid=password]").await?;
-    window.command(reqwest::Method::POST, &format!("/element/{password}/clear"), Some(json!({}))).await?;
+    window.clear("[data-testid=password]").await?;
     window.type_into("[data-testid=password]", "correct horse battery").await?;
     window.click("[data-testid=auth-submit]").await?;
     window.find("[data-testid=team-switcher]").await?;
 
     // A team made in the window exists on the relay; bob joins it there.
-    let team = create_team(&window, &ada, "Launch").await?;
+    let team = window.create_team(&ada, "Launch").await?;
     ada.add_member(&team, "bob@example.test", "member").await;
 
     // Chat: ada's message reaches bob; bob's reaches the window live.
@@ -89,8 +57,7 @@ async fn a_person_signs_in_chats_plans_and_writes_with_a_teammate() -> Result<()
     let (_, projects) = bob.get(&format!("/api/teams/{team}/projects")).await;
     assert!(projects.to_string().contains("Website relaunch"), "bob sees the project: {projects}");
     window.click("[data-testid=edit-project]").await?;
-    let name = window.find("[data-testid=edit-project-name]").await?;
-    window.command(reqwest::Method::POST, &format!("/element/{name}/clear"), Some(json!({}))).await?;
+    window.clear("[data-testid=edit-project-name]").await?;
     window.type_into("[data-testid=edit-project-name]", "Website relaunch 2027").await?;
     window.click("[data-testid=save-project]").await?;
     window.until_text("[data-testid=project]", "Website relaunch 2027").await?;
@@ -110,25 +77,14 @@ async fn a_person_signs_in_chats_plans_and_writes_with_a_teammate() -> Result<()
     assert_eq!(settings["description"], "We ship the website");
 
     // A document typed in the window syncs to bob; bob's edit shows in the window without losing ada's.
-    window.click("[data-testid=nav-documents]").await?;
-    window.type_into("[data-testid=document-title]", "Plan").await?;
-    window.click("[data-testid=create-document]").await?;
-    window.type_into("[data-testid=editor]", "Hello team").await?;
-    window.until_text("[data-testid=doc-state]", "Saved to relay").await?;
-    let (_, documents) = bob.get(&format!("/api/teams/{team}/documents")).await;
-    let url = documents
-        .as_array()
-        .and_then(|list| list.iter().find(|d| d["title"] == "Plan"))
-        .and_then(|d| d["document_id"].as_str())
-        .ok_or_else(|| anyhow!("document not registered: {documents}"))?
-        .to_owned();
+    let url = window.create_document(&bob, &team, "Plan", "Hello team").await?;
     let bob_sync = sync_client(&relay, &bob, "bob-laptop").await;
     let handle = bob_sync.open(&url.parse()?).await?.context("bob can open the document")?;
     text_when(&handle, |t| t == "Hello team").await;
     teamflow_sync::splice_text(&handle, 0, 0, "Bob: ")?;
     window
         .until("bob's edit in the editor", async || {
-            Ok((editor_text(&window).await? == json!("Bob: Hello team")).then_some(()))
+            Ok((window.editor_text().await? == json!("Bob: Hello team")).then_some(()))
         })
         .await?;
     // Ada keeps typing at the end: her caret stayed after her own text, so this lands after "team".
@@ -144,7 +100,6 @@ async fn a_person_signs_in_chats_plans_and_writes_with_a_teammate() -> Result<()
     let remembered = window.script("return document.querySelector('[data-testid=relay-url]').value").await?;
     assert_eq!(remembered, json!(relay.url("")));
     window.close().await?;
-    drop(display);
     Ok(())
 }
 
@@ -153,11 +108,9 @@ async fn a_message_written_offline_waits_visibly_and_goes_out_when_the_relay_ret
     let _one = ONE_WINDOW.lock().await;
     let relay = TestRelay::start().await;
     let ada = relay.user("ada").await;
-    let display = Display::start().await?;
-    let data = tempfile::tempdir()?;
-    let window = Window::open(&display, data.path()).await?;
-    sign_in(&window, &relay, "ada").await?;
-    let team = create_team(&window, &ada, "Offline").await?;
+    let window = Window::launch().await?;
+    window.sign_in(&relay, "ada").await?;
+    let team = window.create_team(&ada, "Offline").await?;
     window.find("[data-testid=sync-indicator][data-tone=ok]").await?;
 
     let addr = relay.addr;
@@ -185,19 +138,11 @@ async fn a_teammates_cursor_shows_by_name_and_history_shows_an_earlier_version()
     let relay = TestRelay::start().await;
     let ada = relay.user("ada").await;
     let bob = relay.user("bob").await;
-    let display = Display::start().await?;
-    let data = tempfile::tempdir()?;
-    let window = Window::open(&display, data.path()).await?;
-    sign_in(&window, &relay, "ada").await?;
-    let team = create_team(&window, &ada, "Writers").await?;
+    let window = Window::launch().await?;
+    window.sign_in(&relay, "ada").await?;
+    let team = window.create_team(&ada, "Writers").await?;
     ada.add_member(&team, "bob@example.test", "member").await;
-    window.click("[data-testid=nav-documents]").await?;
-    window.type_into("[data-testid=document-title]", "Essay").await?;
-    window.click("[data-testid=create-document]").await?;
-    window.type_into("[data-testid=editor]", "first draft").await?;
-    window.until_text("[data-testid=doc-state]", "Saved to relay").await?;
-    let (_, documents) = bob.get(&format!("/api/teams/{team}/documents")).await;
-    let url = documents[0]["document_id"].as_str().context("registered")?.to_owned();
+    let url = window.create_document(&bob, &team, "Essay", "first draft").await?;
 
     // Bob opens it with his cursor selecting "first".
     let bob_sync = sync_client(&relay, &bob, "bob-laptop").await;
@@ -218,7 +163,7 @@ async fn a_teammates_cursor_shows_by_name_and_history_shows_an_earlier_version()
     // before it. History then has three versions: ada's draft, bob's addition, ada's addition.
     teamflow_sync::splice_text(&handle, 11, 0, " (bob)")?;
     window
-        .until("bob's addition", async || Ok((editor_text(&window).await? == json!("first draft (bob)")).then_some(())))
+        .until("bob's addition", async || Ok((window.editor_text().await? == json!("first draft (bob)")).then_some(())))
         .await?;
     window.type_into("[data-testid=editor]", " and more").await?;
     text_when(&handle, |t| t == "first draft and more (bob)").await;
@@ -243,5 +188,5 @@ async fn a_teammates_cursor_shows_by_name_and_history_shows_an_earlier_version()
 async fn editor_text_after_back(window: &Window) -> Result<Value> {
     window.click("[data-testid=past-version] button").await?;
     window.find("[data-testid=editor]").await?;
-    editor_text(window).await
+    window.editor_text().await
 }

@@ -62,7 +62,10 @@ impl Node {
         let user = self.user().await.ok_or(NodeError::SignedOut)?;
         let peer_id = self.device_peer_id();
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let kept = self.kept_certificate().await?.filter(|c| c.body.peer_id == peer_id && c.body.user_id == user.id);
+        let kept = self
+            .kept_view::<DeviceCertificate>(CERTIFICATE_KEY)
+            .await?
+            .filter(|c| c.body.peer_id == peer_id && c.body.user_id == user.id);
         if let Some(kept) = &kept
             && now < kept.body.issued_at + (kept.body.expires_at - kept.body.issued_at) / 2
         {
@@ -71,12 +74,7 @@ impl Node {
         let request = CertificateRequest { peer_id };
         match self.authed::<_, DeviceCertificate>(Method::POST, "/api/devices/certificate", Some(&request)).await {
             Ok(fresh) => {
-                let json = serde_json::to_string(&fresh).map_err(|e| NodeError::Corrupt(e.to_string()))?;
-                sqlx::query("INSERT INTO cached_views (key, json) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET json = excluded.json")
-                    .bind(CERTIFICATE_KEY)
-                    .bind(json)
-                    .execute(&self.db)
-                    .await?;
+                self.keep_view(CERTIFICATE_KEY, &fresh).await?;
                 Ok(fresh)
             }
             Err(NodeError::Api(e)) if e.is_transient() => match kept {
@@ -92,13 +90,5 @@ impl Node {
         let identity: RelayIdentity = self.read_through("/api/devices/relay").await?;
         teamflow_protocol::api::devices::decode_key(&identity.certificate_key)
             .map_err(|e| NodeError::Corrupt(format!("relay key: {e}")))
-    }
-
-    async fn kept_certificate(&self) -> Result<Option<DeviceCertificate>, NodeError> {
-        let json: Option<String> = sqlx::query_scalar("SELECT json FROM cached_views WHERE key = ?")
-            .bind(CERTIFICATE_KEY)
-            .fetch_optional(&self.db)
-            .await?;
-        json.map(|j| serde_json::from_str(&j).map_err(|e| NodeError::Corrupt(e.to_string()))).transpose()
     }
 }

@@ -294,24 +294,34 @@ impl Node {
     ) -> Result<T, NodeError> {
         match self.authed::<(), T>(Method::GET, path, None).await {
             Ok(value) => {
-                let json = serde_json::to_string(&value).map_err(|e| NodeError::Corrupt(e.to_string()))?;
-                sqlx::query("INSERT INTO cached_views (key, json) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET json = excluded.json")
-                    .bind(path)
-                    .bind(json)
-                    .execute(&self.db)
-                    .await?;
+                self.keep_view(path, &value).await?;
                 Ok(value)
             }
-            Err(NodeError::Api(e)) if e.is_transient() => {
-                let json: Option<String> = sqlx::query_scalar("SELECT json FROM cached_views WHERE key = ?")
-                    .bind(path)
-                    .fetch_optional(&self.db)
-                    .await?;
-                let json = json.ok_or(NodeError::NotCached(e))?;
-                serde_json::from_str(&json).map_err(|e| NodeError::Corrupt(e.to_string()))
-            }
+            Err(NodeError::Api(e)) if e.is_transient() => self.kept_view(path).await?.ok_or(NodeError::NotCached(e)),
             Err(e) => Err(e),
         }
+    }
+
+    /// Keeps `value` under `key` in the offline cache.
+    pub(crate) async fn keep_view<T: serde::Serialize>(&self, key: &str, value: &T) -> Result<(), NodeError> {
+        let json = serde_json::to_string(value).map_err(|e| NodeError::Corrupt(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO cached_views (key, json) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET json = excluded.json",
+        )
+        .bind(key)
+        .bind(json)
+        .execute(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    /// What `keep_view` kept under `key`, if anything.
+    pub(crate) async fn kept_view<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>, NodeError> {
+        let json: Option<String> = sqlx::query_scalar("SELECT json FROM cached_views WHERE key = ?")
+            .bind(key)
+            .fetch_optional(&self.db)
+            .await?;
+        json.map(|j| serde_json::from_str(&j).map_err(|e| NodeError::Corrupt(e.to_string()))).transpose()
     }
 
     /// A team's members with their roles (the last known list while offline).
@@ -333,14 +343,7 @@ impl Node {
     pub async fn update_team_settings(&self, team: TeamId, settings: &TeamSettings) -> Result<TeamSettings, NodeError> {
         let path = format!("/api/teams/{team}/settings");
         let saved: TeamSettings = self.authed(Method::PUT, &path, Some(settings)).await?;
-        let json = serde_json::to_string(&saved).map_err(|e| NodeError::Corrupt(e.to_string()))?;
-        sqlx::query(
-            "INSERT INTO cached_views (key, json) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET json = excluded.json",
-        )
-        .bind(&path)
-        .bind(json)
-        .execute(&self.db)
-        .await?;
+        self.keep_view(&path, &saved).await?;
         Ok(saved)
     }
 
@@ -377,18 +380,7 @@ impl Node {
     /// The team's recent messages, oldest first: fetched from the relay when reachable (and cached), else
     /// read from the cache.
     pub async fn messages(&self, team: TeamId) -> Result<Vec<Message>, NodeError> {
-        match self.authed::<(), MessagePage>(Method::GET, &format!("/api/teams/{team}/messages?limit=100"), None).await
-        {
-            Ok(page) => {
-                let mut tx = self.db.begin().await?;
-                for message in &page.messages {
-                    cache_message(&mut tx, message).await?;
-                }
-                tx.commit().await?;
-            }
-            Err(NodeError::Api(e)) if e.is_transient() => {}
-            Err(e) => return Err(e),
-        }
+        self.cache_message_page(&format!("/api/teams/{team}/messages?limit=100")).await?;
         let rows: Vec<String> = sqlx::query_scalar("SELECT json FROM cached_messages WHERE team_id = ? ORDER BY seq")
             .bind(team.to_string())
             .fetch_all(&self.db)
@@ -400,18 +392,7 @@ impl Node {
     /// from the relay when reachable (and cached), else whatever the cache holds.
     pub async fn messages_before(&self, team: TeamId, before: i64, limit: u32) -> Result<Vec<Message>, NodeError> {
         let limit = limit.clamp(1, 100);
-        let path = format!("/api/teams/{team}/messages?before={before}&limit={limit}");
-        match self.authed::<(), MessagePage>(Method::GET, &path, None).await {
-            Ok(page) => {
-                let mut tx = self.db.begin().await?;
-                for message in &page.messages {
-                    cache_message(&mut tx, message).await?;
-                }
-                tx.commit().await?;
-            }
-            Err(NodeError::Api(e)) if e.is_transient() => {}
-            Err(e) => return Err(e),
-        }
+        self.cache_message_page(&format!("/api/teams/{team}/messages?before={before}&limit={limit}")).await?;
         let mut rows: Vec<String> = sqlx::query_scalar(
             "SELECT json FROM cached_messages WHERE team_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
         )
@@ -422,6 +403,22 @@ impl Node {
         .await?;
         rows.reverse();
         rows.iter().map(|j| serde_json::from_str(j).map_err(|e| NodeError::Corrupt(e.to_string()))).collect()
+    }
+
+    /// Fetches a page of messages from the relay into the cache; nothing to do while it is unreachable.
+    async fn cache_message_page(&self, path: &str) -> Result<(), NodeError> {
+        match self.authed::<(), MessagePage>(Method::GET, path, None).await {
+            Ok(page) => {
+                let mut tx = self.db.begin().await?;
+                for message in &page.messages {
+                    cache_message(&mut tx, message).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+            Err(NodeError::Api(e)) if e.is_transient() => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Stops syncing and closes the store, waiting for writes to finish.

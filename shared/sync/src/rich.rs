@@ -149,13 +149,8 @@ pub fn text_at(handle: &DocHandle, heads: &[ChangeHash]) -> Result<String, SyncE
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{heads, read_text, splice_text, text::new_text_document};
-
-    async fn document(text: &str) -> (samod::Repo, DocHandle) {
-        let repo = samod::Repo::build_tokio().load().await;
-        let handle = repo.create(new_text_document(text).expect("doc")).await.expect("create");
-        (repo, handle)
-    }
+    use crate::text::test_document as document;
+    use crate::{heads, read_text, splice_text};
 
     #[tokio::test]
     async fn formats_round_trip_and_bold_grows_with_typing_at_its_end() {

@@ -28,6 +28,14 @@ pub(crate) fn commit_now(tx: automerge::transaction::Transaction<'_>) {
     tx.commit_with(automerge::transaction::CommitOptions::default().with_time(millis));
 }
 
+/// A text document in a repo of its own, for unit tests (keep the repo alive while using the handle).
+#[cfg(test)]
+pub(crate) async fn test_document(text: &str) -> (samod::Repo, DocHandle) {
+    let repo = samod::Repo::build_tokio().load().await;
+    let handle = repo.create(new_text_document(text).expect("doc")).await.expect("create");
+    (repo, handle)
+}
+
 /// The document's text (empty when it has none yet, as while a find is still syncing).
 pub fn read_text(handle: &DocHandle) -> String {
     handle.with_document(|doc| match doc.get(ROOT, TEXT_FIELD) {

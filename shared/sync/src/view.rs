@@ -71,9 +71,8 @@ fn apply(doc: &mut Automerge, text: &ObjId, edits: &[Splice]) -> Result<(), Sync
     if edits.is_empty() {
         return Ok(());
     }
-    let length = doc.length(text);
+    let mut length = doc.length(text);
     let mut tx = doc.transaction();
-    let mut length = length;
     for edit in edits {
         if edit.position + edit.delete > length {
             tx.rollback();
@@ -118,13 +117,8 @@ fn text_object(doc: &Automerge) -> Result<ObjId, SyncError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{heads, read_text, splice_text, text::new_text_document};
-
-    async fn document(text: &str) -> (samod::Repo, DocHandle) {
-        let repo = samod::Repo::build_tokio().load().await;
-        let handle = repo.create(new_text_document(text).expect("doc")).await.expect("create");
-        (repo, handle)
-    }
+    use crate::text::test_document as document;
+    use crate::{heads, read_text, splice_text};
 
     fn splice(position: usize, delete: usize, insert: &str) -> Splice {
         Splice { position, delete, insert: insert.to_owned() }

@@ -5,8 +5,9 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use serde_json::{Value, json};
+use teamflow_tests::{Client, TestRelay};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -52,10 +53,21 @@ pub struct Window {
     base: String,
     session: String,
     driver: Child,
+    /// The app's data directory and X server, which outlive the session.
+    _data: tempfile::TempDir,
+    _display: Display,
 }
 
 impl Window {
-    pub async fn open(display: &Display, data_dir: &std::path::Path) -> Result<Self> {
+    /// Starts the app on an X server of its own with an empty data directory.
+    pub async fn launch() -> Result<Self> {
+        let display = Display::start().await?;
+        let data = tempfile::tempdir()?;
+        Self::open(display, data).await
+    }
+
+    async fn open(display: Display, data: tempfile::TempDir) -> Result<Self> {
+        let data_dir = data.path();
         let port = free_port()?;
         let native_port = free_port()?;
         let driver = Command::new("tauri-driver")
@@ -95,7 +107,7 @@ impl Window {
             .await?;
         let session =
             created["value"]["sessionId"].as_str().with_context(|| format!("no session: {created}"))?.to_owned();
-        Ok(Window { http, base, session, driver })
+        Ok(Window { http, base, session, driver, _data: data, _display: display })
     }
 
     pub async fn command(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value> {
@@ -205,6 +217,57 @@ impl Window {
         let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("window-{name}.png"));
         std::fs::write(&path, bytes)?;
         Ok(path.display().to_string())
+    }
+
+    /// Empties an input.
+    pub async fn clear(&self, css: &str) -> Result<()> {
+        self.on_element(css, "clear", json!({})).await
+    }
+
+    /// Signs `name` (registered by `TestRelay::user`) in through the sign-in form.
+    pub async fn sign_in(&self, relay: &TestRelay, name: &str) -> Result<()> {
+        self.type_into("[data-testid=relay-url]", &relay.url("")).await?;
+        self.type_into("[data-testid=email]", &format!("{name}@example.test")).await?;
+        self.type_into("[data-testid=password]", "correct horse battery").await?;
+        self.click("[data-testid=auth-submit]").await?;
+        self.find("[data-testid=team-switcher]").await?;
+        Ok(())
+    }
+
+    /// Creates a team in the window; answers its id, read from the relay as `owner` sees it.
+    pub async fn create_team(&self, owner: &Client, name: &str) -> Result<String> {
+        self.type_into("[data-testid=new-team-name]", name).await?;
+        self.click("[data-testid=create-team]").await?;
+        self.until_text("[data-testid=team-switcher]", name).await?;
+        let (_, teams) = owner.get("/api/teams").await;
+        Ok(teams
+            .as_array()
+            .and_then(|list| list.iter().find(|t| t["name"] == name))
+            .and_then(|t| t["id"].as_str())
+            .ok_or_else(|| anyhow!("team not on the relay: {teams}"))?
+            .to_owned())
+    }
+
+    /// Creates a document in the window, types `text` into it, and waits until the relay has it; answers
+    /// its URL, read from the relay's registry as `member` of `team` sees it.
+    pub async fn create_document(&self, member: &Client, team: &str, title: &str, text: &str) -> Result<String> {
+        self.click("[data-testid=nav-documents]").await?;
+        self.type_into("[data-testid=document-title]", title).await?;
+        self.click("[data-testid=create-document]").await?;
+        self.type_into("[data-testid=editor]", text).await?;
+        self.until_text("[data-testid=doc-state]", "Saved to relay").await?;
+        let (_, documents) = member.get(&format!("/api/teams/{team}/documents")).await;
+        Ok(documents
+            .as_array()
+            .and_then(|list| list.iter().find(|d| d["title"] == title))
+            .and_then(|d| d["document_id"].as_str())
+            .ok_or_else(|| anyhow!("document not registered: {documents}"))?
+            .to_owned())
+    }
+
+    /// The editor's text as the textarea holds it.
+    pub async fn editor_text(&self) -> Result<Value> {
+        self.script("return document.querySelector('[data-testid=editor]').value").await
     }
 
     pub async fn close(mut self) -> Result<()> {

@@ -152,3 +152,23 @@ pub async fn start_ceiling() -> anyhow::Result<(Server, u16)> {
     }
     Ok((server, port))
 }
+
+/// Runs every system in turn for `repeats` rounds (A B A B ...), printing each report as one JSON line;
+/// answers them all for the summary.
+pub async fn alternate<R: serde::Serialize>(
+    systems: &[String],
+    repeats: usize,
+    mut run: impl AsyncFnMut(&str) -> anyhow::Result<Vec<R>>,
+) -> anyhow::Result<Vec<R>> {
+    let mut reports = Vec::new();
+    for round in 0..repeats {
+        for system in systems {
+            eprintln!("round {} of {repeats}: {system}", round + 1);
+            for report in run(system).await? {
+                println!("{}", serde_json::to_string(&report)?);
+                reports.push(report);
+            }
+        }
+    }
+    Ok(reports)
+}

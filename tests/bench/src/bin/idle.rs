@@ -13,7 +13,7 @@ use futures::{SinkExt, StreamExt};
 use serde::Serialize;
 use serde_json::json;
 use teamflow_bench::median;
-use teamflow_bench::servers::{Server, rss_mib, setup, sign_up, start_ceiling, start_relay};
+use teamflow_bench::servers::{Server, alternate, rss_mib, setup, sign_up, start_ceiling, start_relay};
 use tokio::task::JoinSet;
 use tokio_tungstenite::tungstenite::{self, Message};
 
@@ -49,21 +49,12 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn orchestrate(args: &Args) -> anyhow::Result<()> {
-    let mut reports = Vec::new();
-    for round in 0..args.repeats {
-        for system in &args.systems {
-            eprintln!("round {} of {}: {system}", round + 1, args.repeats);
-            let steps = match system.as_str() {
-                "relay" => run_relay(args).await?,
-                "ceiling" => run_ceiling(args).await?,
-                other => bail!("unknown system {other}"),
-            };
-            for step in steps {
-                println!("{}", serde_json::to_string(&step)?);
-                reports.push(step);
-            }
-        }
-    }
+    let reports = alternate(&args.systems, args.repeats, async |system| match system {
+        "relay" => run_relay(args).await,
+        "ceiling" => run_ceiling(args).await,
+        other => bail!("unknown system {other}"),
+    })
+    .await?;
     summarize(args, &reports);
     Ok(())
 }

@@ -17,7 +17,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 use serde_json::{Value, json};
 use teamflow_bench::median;
-use teamflow_bench::servers::{Server, cpu_seconds, rss_mib, setup, sign_up, start_ceiling, start_relay};
+use teamflow_bench::servers::{Server, alternate, cpu_seconds, rss_mib, setup, sign_up, start_ceiling, start_relay};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -82,19 +82,12 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn orchestrate(args: &Args) -> anyhow::Result<()> {
-    let mut reports: Vec<RunReport> = Vec::new();
-    for round in 0..args.repeats {
-        for system in &args.systems {
-            eprintln!("round {} of {}: {system}", round + 1, args.repeats);
-            let report = match system.as_str() {
-                "relay" => run_relay(args).await?,
-                "ceiling" => run_ceiling(args).await?,
-                other => bail!("unknown system {other}"),
-            };
-            println!("{}", serde_json::to_string(&report)?);
-            reports.push(report);
-        }
-    }
+    let reports = alternate(&args.systems, args.repeats, async |system| match system {
+        "relay" => Ok(vec![run_relay(args).await?]),
+        "ceiling" => Ok(vec![run_ceiling(args).await?]),
+        other => bail!("unknown system {other}"),
+    })
+    .await?;
     summarize(args, &reports);
     Ok(())
 }

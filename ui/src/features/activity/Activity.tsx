@@ -1,7 +1,8 @@
 // The team's activity feed: events from GitHub, Slack and Trello, newest first, live.
 import { useEffect, useState } from "react";
-import { commands, events, type ActivityItem, type TeamMembership } from "../../bindings";
+import { commands, type ActivityItem, type TeamMembership } from "../../bindings";
 import { call, messageOf } from "../../lib/call";
+import { subscribeRoom } from "../../lib/events";
 
 export function Activity({ team }: { team: TeamMembership }) {
   const [items, setItems] = useState<ActivityItem[]>([]);
@@ -9,15 +10,12 @@ export function Activity({ team }: { team: TeamMembership }) {
 
   useEffect(() => {
     call(commands.activity(team.id)).then(setItems, (e) => setError(messageOf(e)));
-    const unlisten = events.roomEvent.listen(({ payload }) => {
-      if (payload.team_id === team.id && payload.frame.type === "activity") {
-        const item = payload.frame.item;
+    return subscribeRoom(team.id, (frame) => {
+      if (frame.type === "activity") {
+        const item = frame.item;
         setItems((current) => [item, ...current.filter((i) => i.seq !== item.seq)]);
       }
     });
-    return () => {
-      void unlisten.then((f) => f());
-    };
   }, [team.id]);
 
   return (

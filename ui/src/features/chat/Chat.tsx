@@ -3,6 +3,7 @@
 import { type FormEvent, useEffect, useMemo, useRef, useState } from "react";
 import { commands, events, type Message, type OutboxEntry, type TeamMembership, type User } from "../../bindings";
 import { call, messageOf } from "../../lib/call";
+import { all, subscribe, subscribeRoom } from "../../lib/events";
 import { chatItems, mergeMessages } from "./model";
 
 const TYPING_SHOWN_MS = 3000;
@@ -28,9 +29,7 @@ export function Chat({ team, user }: { team: TeamMembership; user: User }) {
       (e) => setError(messageOf(e)),
     );
     void refreshOutbox();
-    const room = events.roomEvent.listen(({ payload }) => {
-      if (payload.team_id !== team.id) return;
-      const frame = payload.frame;
+    const room = subscribeRoom(team.id, (frame) => {
       if (frame.type === "new_message") {
         setMessages((current) => mergeMessages(current, [frame.message]));
         setTyping((t) => {
@@ -47,11 +46,7 @@ export function Chat({ team, user }: { team: TeamMembership; user: User }) {
       }
     });
     // The outbox changes as messages are delivered or refused.
-    const status = events.statusChanged.listen(() => void refreshOutbox());
-    return () => {
-      void room.then((f) => f());
-      void status.then((f) => f());
-    };
+    return all(room, subscribe(events.statusChanged, () => void refreshOutbox()));
   }, [team.id]);
 
   // Typing hints fade on their own.

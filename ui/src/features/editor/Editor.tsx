@@ -4,6 +4,7 @@
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import { commands, events, type Presence, type Status } from "../../bindings";
 import { call, messageOf } from "../../lib/call";
+import { all, subscribe } from "../../lib/events";
 import { DocState } from "../sync/SyncIndicator";
 import { applyFormat, type Format, formatForKey } from "./format";
 import { versions, type Version } from "./history";
@@ -37,16 +38,17 @@ export function Editor(props: { url: string; title: string; status: Status; read
       },
       (e) => setError(messageOf(e)),
     );
-    const changed = events.documentChanged.listen(({ payload }) => {
-      if (payload.url === url) session.current?.remoteChanged();
-    });
-    const presence = events.presenceChanged.listen(({ payload }) => {
-      if (payload.url === url) setPeers(payload.peers);
-    });
+    const listening = all(
+      subscribe(events.documentChanged, (payload) => {
+        if (payload.url === url) session.current?.remoteChanged();
+      }),
+      subscribe(events.presenceChanged, (payload) => {
+        if (payload.url === url) setPeers(payload.peers);
+      }),
+    );
     return () => {
       closed = true;
-      void changed.then((f) => f());
-      void presence.then((f) => f());
+      listening();
       call(commands.closeDocument(url)).catch(() => {});
     };
   }, [url]);

@@ -3,6 +3,7 @@
 import { type FormEvent, useEffect, useState } from "react";
 import { commands, events, type OutboxEntry, type Project, type ProjectStatus, type TeamMembership } from "../../bindings";
 import { call, messageOf } from "../../lib/call";
+import { all, subscribe, subscribeRoom } from "../../lib/events";
 
 const STATUSES: ProjectStatus[] = ["planned", "active", "paused", "completed", "archived"];
 
@@ -22,9 +23,7 @@ export function Projects({ team, onOpenDocument }: { team: TeamMembership; onOpe
 
   useEffect(() => {
     load();
-    const room = events.roomEvent.listen(({ payload }) => {
-      if (payload.team_id !== team.id) return;
-      const frame = payload.frame;
+    const room = subscribeRoom(team.id, (frame) => {
       if (frame.type === "project_updated") {
         setProjects((current) => [...current.filter((p) => p.id !== frame.project.id), frame.project].sort((a, b) => a.created_at.localeCompare(b.created_at)));
       } else if (frame.type === "project_deleted") {
@@ -33,16 +32,13 @@ export function Projects({ team, onOpenDocument }: { team: TeamMembership; onOpe
     });
     // Queued creates land when the relay answers: the outbox count moves, so reload.
     let pending = -1;
-    const status = events.statusChanged.listen(({ payload }) => {
+    const status = subscribe(events.statusChanged, (payload) => {
       if (payload.pending !== pending) {
         pending = payload.pending;
         load();
       }
     });
-    return () => {
-      void room.then((f) => f());
-      void status.then((f) => f());
-    };
+    return all(room, status);
   }, [team.id]);
 
   async function create(e: FormEvent) {

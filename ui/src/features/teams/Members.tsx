@@ -1,7 +1,8 @@
 // A team's members with roles and who is online; owners and admins add people by email.
 import { type FormEvent, useEffect, useState } from "react";
-import { commands, events, type Member, type Role, type TeamMembership } from "../../bindings";
+import { commands, type Member, type Role, type TeamMembership } from "../../bindings";
 import { call, messageOf } from "../../lib/call";
+import { subscribeRoom } from "../../lib/events";
 
 export function Members({ team }: { team: TeamMembership }) {
   const [members, setMembers] = useState<Member[]>([]);
@@ -15,9 +16,7 @@ export function Members({ team }: { team: TeamMembership }) {
 
   useEffect(() => {
     void load();
-    const unlisten = events.roomEvent.listen(({ payload }) => {
-      if (payload.team_id !== team.id) return;
-      const frame = payload.frame;
+    const unlisten = subscribeRoom(team.id, (frame) => {
       if (frame.type === "team_state") {
         setMembers(frame.members.map((m) => ({ user_id: m.user_id, email: m.email, display_name: m.display_name, role: m.role, joined_at: m.joined_at })));
         setOnline(new Set(frame.members.filter((m) => m.online).map((m) => m.user_id)));
@@ -35,9 +34,7 @@ export function Members({ team }: { team: TeamMembership }) {
     });
     // The room sends a fresh team_state on join: ask for it so the online dots are right at once.
     call(commands.joinTeam(team.id)).catch(() => {});
-    return () => {
-      void unlisten.then((f) => f());
-    };
+    return unlisten;
   }, [team.id]);
 
   async function invite(e: FormEvent) {

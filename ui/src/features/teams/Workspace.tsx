@@ -2,6 +2,7 @@
 import { type FormEvent, useEffect, useState } from "react";
 import { commands, events, type Status, type TeamMembership, type User } from "../../bindings";
 import { call, messageOf } from "../../lib/call";
+import { subscribe } from "../../lib/events";
 import { Activity } from "../activity/Activity";
 import { Chat } from "../chat/Chat";
 import { Documents } from "../editor/Documents";
@@ -33,14 +34,11 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
 
   useEffect(() => {
     call(commands.status()).then(setStatus, () => {});
-    const unlisten = events.statusChanged.listen((e) => {
-      setStatus(e.payload);
+    return subscribe(events.statusChanged, (status) => {
+      setStatus(status);
       // The relay revoked the sign-in (or it expired for good): back to the sign-in screen.
-      if (!e.payload.signed_in) onSignedOut();
+      if (!status.signed_in) onSignedOut();
     });
-    return () => {
-      void unlisten.then((f) => f());
-    };
   }, []);
 
   async function loadTeams(select?: string) {
