@@ -49,6 +49,11 @@ async fn a_person_signs_in_chats_plans_and_writes_with_a_teammate() -> Result<()
     assert!(status.is_success());
     window.until_text("[data-testid=message]", "hi ada, bob here").await?;
 
+    // Members, opened after the room was joined: ada's own device shows her online, bob (no device) not.
+    window.click("[data-testid=nav-members]").await?;
+    window.until_text("[data-testid=member]:has(.presence.on)", "ada@example.test").await?;
+    window.until_text("[data-testid=member]:has(.presence.off)", "bob@example.test").await?;
+
     // Projects: made in the window, listed for bob.
     window.click("[data-testid=nav-projects]").await?;
     window.type_into("[data-testid=project-name]", "Website relaunch").await?;

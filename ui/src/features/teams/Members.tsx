@@ -4,9 +4,9 @@ import { commands, type Member, type Role, type TeamMembership } from "../../bin
 import { call, messageOf } from "../../lib/call";
 import { subscribeRoom } from "../../lib/events";
 
-export function Members({ team }: { team: TeamMembership }) {
+/** `online`: the user ids with a device in the team's room now (the workspace follows the room). */
+export function Members({ team, online }: { team: TeamMembership; online: Set<string> }) {
   const [members, setMembers] = useState<Member[]>([]);
-  const [online, setOnline] = useState<Set<string>>(new Set());
   const [email, setEmail] = useState("");
   const [role, setRole] = useState<Role>("member");
   const [error, setError] = useState<string | null>(null);
@@ -16,25 +16,9 @@ export function Members({ team }: { team: TeamMembership }) {
 
   useEffect(() => {
     void load();
-    const unlisten = subscribeRoom(team.id, (frame) => {
-      if (frame.type === "team_state") {
-        setMembers(frame.members.map((m) => ({ user_id: m.user_id, email: m.email, display_name: m.display_name, role: m.role, joined_at: m.joined_at })));
-        setOnline(new Set(frame.members.filter((m) => m.online).map((m) => m.user_id)));
-      } else if (frame.type === "user_joined") {
-        setOnline((s) => new Set(s).add(frame.user_id));
-      } else if (frame.type === "user_left") {
-        setOnline((s) => {
-          const next = new Set(s);
-          next.delete(frame.user_id);
-          return next;
-        });
-      } else if (frame.type === "member_changed") {
-        void load();
-      }
+    return subscribeRoom(team.id, (frame) => {
+      if (frame.type === "member_changed") void load();
     });
-    // The room sends a fresh team_state on join: ask for it so the online dots are right at once.
-    call(commands.joinTeam(team.id)).catch(() => {});
-    return unlisten;
   }, [team.id]);
 
   async function invite(e: FormEvent) {
