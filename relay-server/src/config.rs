@@ -47,10 +47,52 @@ pub struct Config {
     #[command(flatten)]
     pub limits: Limits,
 
+    #[command(flatten)]
+    pub p2p: P2pOptions,
+
     /// Whether stored webhook events are processed. Always on in the binary; tests turn it off to hold
     /// events in the acknowledged-but-unprocessed state a crash can leave them in.
     #[arg(skip = true)]
     pub process_webhooks: bool,
+}
+
+/// The relay's libp2p node: a circuit relay for teammates' devices that cannot reach each other directly.
+#[derive(Debug, Clone, clap::Args)]
+pub struct P2pOptions {
+    /// Run without the libp2p node (devices then sync directly only on a shared network, or through
+    /// `/sync`).
+    #[arg(long = "no-p2p", env = "TEAMFLOW_NO_P2P")]
+    pub disabled: bool,
+
+    /// Multiaddrs the libp2p node listens on (repeatable).
+    #[arg(long = "p2p-listen", env = "TEAMFLOW_P2P_LISTEN", value_delimiter = ',',
+        default_values_t = ["/ip4/0.0.0.0/tcp/4001".to_owned(), "/ip4/0.0.0.0/udp/4001/quic-v1".to_owned()])]
+    pub listen: Vec<String>,
+
+    /// Multiaddrs to publish instead of the listening ones, e.g. a public address forwarded to this host
+    /// (repeatable).
+    #[arg(long = "p2p-external", env = "TEAMFLOW_P2P_EXTERNAL", value_delimiter = ',')]
+    pub external: Vec<String>,
+
+    /// Bytes one relayed connection may carry before it is closed (peers open a new one and sync resumes).
+    #[arg(long = "p2p-circuit-bytes", env = "TEAMFLOW_P2P_CIRCUIT_BYTES", default_value_t = 1 << 30)]
+    pub circuit_bytes: u64,
+
+    /// Seconds one relayed connection may last before it is closed (peers open a new one).
+    #[arg(long = "p2p-circuit-secs", env = "TEAMFLOW_P2P_CIRCUIT_SECS", default_value_t = 60 * 60)]
+    pub circuit_secs: u64,
+
+    /// Relayed connections open at once, all devices together.
+    #[arg(long = "p2p-max-circuits", env = "TEAMFLOW_P2P_MAX_CIRCUITS", default_value_t = 512)]
+    pub max_circuits: usize,
+
+    /// Devices that may be reachable through the relay at once.
+    #[arg(long = "p2p-max-reservations", env = "TEAMFLOW_P2P_MAX_RESERVATIONS", default_value_t = 2048)]
+    pub max_reservations: usize,
+
+    /// libp2p connections at once.
+    #[arg(long = "p2p-max-connections", env = "TEAMFLOW_P2P_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: u32,
 }
 
 /// Tunable limits; the defaults suit a team's relay on a small machine.
@@ -150,6 +192,13 @@ impl Config {
         }
         if !(1..=365).contains(&l.refresh_token_days) {
             return Err("--refresh-token-days must be between 1 and 365".into());
+        }
+        let p = &self.p2p;
+        if !p.disabled && p.listen.is_empty() {
+            return Err("--p2p-listen needs at least one address (or pass --no-p2p)".into());
+        }
+        if p.circuit_bytes < 1024 * 1024 || p.circuit_secs < 60 || p.max_circuits == 0 || p.max_reservations == 0 {
+            return Err("--p2p-circuit-bytes must be at least 1 MiB, --p2p-circuit-secs at least 60, and the p2p maxima above zero".into());
         }
         Ok(())
     }

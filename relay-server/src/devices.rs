@@ -1,14 +1,21 @@
 //! Device certificates: the relay signs, for a signed-in user's device, that its libp2p peer id belongs to
 //! that user with these roles in these teams, for `CERTIFICATE_TTL`. Devices renew while online; a device
 //! that stays offline keeps syncing with peers until its certificate expires.
+//!
+//! Every certificate issued is recorded: teammates find each other's devices through that list, and the
+//! relay's libp2p node lets only certified devices hold a reservation or open a circuit.
 
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sqlx::SqlitePool;
-use teamflow_protocol::UserId;
-use teamflow_protocol::api::devices::{CertificateBody, DeviceCertificate, RelayIdentity, TeamGrant, certificate};
+use teamflow_protocol::api::devices::{
+    CertificateBody, DeviceCertificate, RelayIdentity, RelayNode, TeamDevice, TeamDevices, TeamGrant, certificate,
+};
+use teamflow_protocol::{TeamId, UserId};
 
 use crate::auth::SigningKeys;
 use crate::error::ApiError;
@@ -17,20 +24,86 @@ use crate::error::ApiError;
 /// removed member's devices drop out soon.
 pub const CERTIFICATE_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// Holds the relay's key for certificates.
+/// The devices holding a current certificate, by libp2p peer id, with when it expires (Unix seconds): read
+/// by the libp2p node on every reservation and circuit, so kept in memory.
+#[derive(Debug, Clone, Default)]
+pub struct Certified(Arc<RwLock<HashMap<String, i64>>>);
+
+impl Certified {
+    /// Whether `peer_id` holds a certificate valid at `now`.
+    pub fn holds(&self, peer_id: &str, now: i64) -> bool {
+        self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(peer_id).is_some_and(|e| *e > now)
+    }
+
+    fn record(&self, peer_id: &str, expires_at: i64) {
+        let mut certified = self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        // Expired entries go whenever a new one comes, so the map stays the size of the live devices.
+        certified.retain(|_, expires| *expires > now);
+        certified.insert(peer_id.to_owned(), expires_at);
+    }
+}
+
+/// Holds the relay's key for certificates and the record of certified devices.
 #[derive(Debug)]
 pub struct CertificateIssuer {
     keys: SigningKeys,
+    certified: Certified,
+    /// The relay's libp2p node as published, once it listens.
+    node: RwLock<Option<RelayNode>>,
 }
 
 impl CertificateIssuer {
-    pub fn new(keys: SigningKeys) -> Self {
-        Self { keys }
+    /// Loads the devices whose certificates are still current.
+    pub async fn load(keys: SigningKeys, db: &SqlitePool) -> Result<Self, sqlx::Error> {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT peer_id, expires_at FROM device_certificates WHERE expires_at > ?")
+                .bind(now)
+                .fetch_all(db)
+                .await?;
+        let certified = Certified(Arc::new(RwLock::new(rows.into_iter().collect())));
+        Ok(Self { keys, certified, node: RwLock::new(None) })
     }
 
-    /// What peers need to check certificates.
+    /// The live record of certified devices, for the libp2p node.
+    pub fn certified(&self) -> Certified {
+        self.certified.clone()
+    }
+
+    /// Publishes where the relay's libp2p node listens.
+    pub fn set_node(&self, node: RelayNode) {
+        *self.node.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(node);
+    }
+
+    /// What peers need to check certificates and to reach the relay's libp2p node.
     pub fn identity(&self) -> RelayIdentity {
-        RelayIdentity { certificate_key: URL_SAFE_NO_PAD.encode(self.keys.public_key_bytes()) }
+        RelayIdentity {
+            certificate_key: URL_SAFE_NO_PAD.encode(self.keys.public_key_bytes()),
+            libp2p: self.node.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone(),
+        }
+    }
+
+    /// The certified devices of `team`'s members (for a member of it).
+    pub async fn team_devices(&self, db: &SqlitePool, team: TeamId, user: UserId) -> Result<TeamDevices, ApiError> {
+        crate::teams::role_in(db, team, user).await?;
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT d.user_id, d.peer_id, d.expires_at FROM device_certificates d
+             JOIN team_members m ON m.user_id = d.user_id
+             WHERE m.team_id = ? AND d.expires_at > ? ORDER BY d.user_id, d.peer_id",
+        )
+        .bind(team.to_string())
+        .bind(now)
+        .fetch_all(db)
+        .await?;
+        let devices = rows
+            .into_iter()
+            .filter_map(|(user_id, peer_id, expires_at)| {
+                Some(TeamDevice { user_id: user_id.parse().ok()?, peer_id, expires_at })
+            })
+            .collect();
+        Ok(TeamDevices { devices })
     }
 
     /// Certifies `peer_id` as a device of `user`, with the user's teams and roles as they are now.
@@ -46,6 +119,17 @@ impl CertificateIssuer {
             issued_at: now,
             expires_at: now.saturating_add(ttl),
         };
+        // Recorded before it is handed out, so the device can use the relay's circuit as soon as it has it.
+        sqlx::query(
+            "INSERT INTO device_certificates (peer_id, user_id, expires_at) VALUES (?, ?, ?)
+             ON CONFLICT (peer_id) DO UPDATE SET user_id = excluded.user_id, expires_at = excluded.expires_at",
+        )
+        .bind(peer_id)
+        .bind(user.to_string())
+        .bind(body.expires_at)
+        .execute(db)
+        .await?;
+        self.certified.record(peer_id, body.expires_at);
         Ok(certificate(body, |message| self.keys.sign(message)))
     }
 }

@@ -15,6 +15,7 @@ pub mod events;
 pub mod http;
 pub mod messages;
 pub mod metrics;
+pub mod p2p;
 pub mod projects;
 pub mod rooms;
 pub mod sync;
@@ -86,6 +87,7 @@ pub async fn run(
     let (rooms, hub) = rooms::spawn_hub(shutdown_token.clone());
     let addr = listener.local_addr().map_err(RelayError::Serve)?;
     let state = build_state(config, addr, rooms, shutdown_token.clone()).await?;
+    let p2p = start_p2p(&state, shutdown_token.clone()).await?;
     let worker = webhooks::spawn_worker(state.clone());
     let app = http::router(state.clone());
     let pruner = spawn_limiter_pruning(state.limits.clone());
@@ -105,6 +107,9 @@ pub async fn run(
         tracing::error!(error = %e, "webhook worker ended abnormally");
     }
     state.sync.stop().await;
+    if let Some(p2p) = p2p {
+        p2p.stopped().await;
+    }
     if let Err(e) = hub.await {
         tracing::error!(error = %e, "rooms hub ended abnormally");
     }
@@ -131,6 +136,7 @@ async fn build_state(
         .map_err(|e| RelayError::Config(format!("document sync did not start: {e}")))?;
     let tokens = Arc::new(TokenService::new(&keys, config.issuer(), config.access_token_ttl()));
     let limits = http::rate_limit::RateLimits::new(&config).map_err(RelayError::Config)?;
+    let certificates = Arc::new(devices::CertificateIssuer::load(keys, &db).await?);
     Ok(AppState {
         metrics: Arc::new(metrics::Metrics::new(db.clone())),
         access,
@@ -142,11 +148,22 @@ async fn build_state(
         connections: TaskTracker::new(),
         db,
         tokens,
-        certificates: Arc::new(devices::CertificateIssuer::new(keys)),
+        certificates,
         limits,
         passwords: PasswordHasher::new(config.max_concurrent_hashes()),
         config: Arc::new(config),
     })
+}
+
+/// Starts the libp2p node (unless disabled) and publishes where it listens.
+async fn start_p2p(state: &AppState, shutdown: CancellationToken) -> Result<Option<p2p::P2pNode>, RelayError> {
+    if state.config.p2p.disabled {
+        return Ok(None);
+    }
+    let keys = auth::SigningKeys::load_or_create_p2p(&state.config.data_dir)?;
+    let node = p2p::start(&keys, &state.config.p2p, state.certificates.certified(), shutdown).await?;
+    state.certificates.set_node(node.node.clone());
+    Ok(Some(node))
 }
 
 /// Rate limiter state grows with every distinct client; prune it periodically. Owned by `run`, which

@@ -64,8 +64,7 @@ pub struct SyncLimits {
 /// A peer must finish the protocol handshake this soon after the upgrade, or the connection is closed.
 const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// The relay's own peer id in every sync handshake.
-pub const RELAY_PEER_ID: &str = "teamflow-relay";
+pub use teamflow_sync::RELAY_PEER_ID;
 
 /// The user a peer id speaks for: peer ids are `<user_id>` or `<user_id>:<anything>`.
 pub fn peer_user(peer: &str) -> Option<UserId> {

@@ -10,6 +10,7 @@ mod http_surface;
 mod interop;
 mod messages;
 mod node;
+mod p2p;
 mod projects;
 mod realtime;
 mod restart;

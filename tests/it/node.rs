@@ -2,11 +2,11 @@
 //! delivered exactly once and in order after being offline, refused changes marked failed, offline reading.
 
 use teamflow_node::{CredentialStore, DocSync, Link, Node, NodeError, OutboxKind, OutboxState};
+use teamflow_protocol::Role;
 use teamflow_protocol::api::messages::Message;
 use teamflow_protocol::api::teams::{ProjectInput, ProjectStatus};
 use teamflow_protocol::realtime::ServerMessage;
-use teamflow_protocol::{Role, TeamId};
-use teamflow_tests::{DataDir, TestRelay, test_config, watch_until};
+use teamflow_tests::{DataDir, TestRelay, alice_and_bob, test_config, watch_until};
 
 async fn node(dir: &DataDir, relay: &TestRelay) -> Node {
     Node::open(dir.path(), &relay.url("")).await.expect("open node")
@@ -16,17 +16,6 @@ async fn node(dir: &DataDir, relay: &TestRelay) -> Node {
 async fn start_again(dir: DataDir, addr: std::net::SocketAddr) -> TestRelay {
     let config = test_config(dir.path());
     TestRelay::start_at(dir, config, addr).await
-}
-
-async fn alice_and_bob(relay: &TestRelay) -> (DataDir, Node, DataDir, Node, TeamId) {
-    let (a_dir, b_dir) = (DataDir::new(), DataDir::new());
-    let alice = node(&a_dir, relay).await;
-    let bob = node(&b_dir, relay).await;
-    alice.sign_up("alice@example.test", "correct horse", "Alice").await.expect("sign up");
-    bob.sign_up("bob@example.test", "battery staple", "Bob").await.expect("sign up");
-    let team = alice.create_team("Node").await.expect("team").id;
-    alice.add_member(team, "bob@example.test", Role::Member).await.expect("add bob");
-    (a_dir, alice, b_dir, bob, team)
 }
 
 fn contents(messages: &[Message]) -> Vec<&str> {

@@ -51,6 +51,8 @@ pub fn test_config(data_dir: &Path) -> Config {
     config.limits.rate_burst = 100_000;
     config.limits.auth_rate_per_minute = 100_000;
     config.limits.auth_rate_burst = 100_000;
+    // Parallel tests each run a relay: its libp2p node takes any free loopback port.
+    config.p2p.listen = vec!["/ip4/127.0.0.1/tcp/0".to_owned()];
     config
 }
 
@@ -315,4 +317,18 @@ pub async fn watch_until<T: Clone + std::fmt::Debug>(
         Ok(Err(_)) => panic!("the sender went away while waiting for {what}"),
         Err(_) => panic!("timed out waiting for {what}: {:?}", *value.borrow()),
     }
+}
+
+/// Two signed-up nodes on `relay`: alice, who owns a team ("Node"), and bob, a member of it.
+pub async fn alice_and_bob(
+    relay: &TestRelay,
+) -> (DataDir, teamflow_node::Node, DataDir, teamflow_node::Node, teamflow_protocol::TeamId) {
+    let (a_dir, b_dir) = (DataDir::new(), DataDir::new());
+    let alice = teamflow_node::Node::open(a_dir.path(), &relay.url("")).await.expect("open node");
+    let bob = teamflow_node::Node::open(b_dir.path(), &relay.url("")).await.expect("open node");
+    alice.sign_up("alice@example.test", "correct horse", "Alice").await.expect("sign up");
+    bob.sign_up("bob@example.test", "battery staple", "Bob").await.expect("sign up");
+    let team = alice.create_team("Node").await.expect("team").id;
+    alice.add_member(team, "bob@example.test", teamflow_protocol::Role::Member).await.expect("add bob");
+    (a_dir, alice, b_dir, bob, team)
 }

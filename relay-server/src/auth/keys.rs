@@ -11,6 +11,7 @@ use ed25519_dalek::SigningKey;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, spki::der::pem::LineEnding};
 
 const KEY_FILE: &str = "relay-signing-key.pem";
+const P2P_KEY_FILE: &str = "relay-p2p-key.pem";
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -33,7 +34,16 @@ impl std::fmt::Debug for SigningKeys {
 impl SigningKeys {
     /// Loads the key from `data_dir`, or creates one (readable only by this user) if there is none.
     pub fn load_or_create(data_dir: &Path) -> Result<Self, KeyError> {
-        let path = data_dir.join(KEY_FILE);
+        Self::load_or_create_file(&data_dir.join(KEY_FILE))
+    }
+
+    /// The relay's libp2p identity key, in its own file: a key for one purpose only.
+    pub fn load_or_create_p2p(data_dir: &Path) -> Result<Self, KeyError> {
+        Self::load_or_create_file(&data_dir.join(P2P_KEY_FILE))
+    }
+
+    fn load_or_create_file(path: &Path) -> Result<Self, KeyError> {
+        let path = path.to_owned();
         match fs::read_to_string(&path) {
             Ok(pem) => {
                 let key = SigningKey::from_pkcs8_pem(&pem).map_err(|_| KeyError::Malformed { path })?;
@@ -58,6 +68,11 @@ impl SigningKeys {
     pub fn sign(&self, message: &[u8]) -> [u8; 64] {
         use ed25519_dalek::Signer as _;
         self.key.sign(message).to_bytes()
+    }
+
+    /// The private key's 32 bytes, to build the libp2p identity from.
+    pub(crate) fn secret_bytes(&self) -> [u8; 32] {
+        self.key.to_bytes()
     }
 
     pub fn public_key_bytes(&self) -> [u8; 32] {

@@ -2,17 +2,20 @@
 
 use axum::Json;
 use axum::extract::State;
-use teamflow_protocol::ErrorBody;
-use teamflow_protocol::api::devices::{CertificateRequest, DeviceCertificate, RelayIdentity};
+use teamflow_protocol::api::devices::{CertificateRequest, DeviceCertificate, RelayIdentity, TeamDevices};
+use teamflow_protocol::{ErrorBody, TeamId};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{ApiJson, AuthUser};
+use super::extract::{ApiJson, ApiPath, AuthUser};
 use crate::AppState;
 use crate::error::ApiError;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(issue_certificate)).routes(routes!(relay_identity))
+    OpenApiRouter::new()
+        .routes(routes!(issue_certificate))
+        .routes(routes!(relay_identity))
+        .routes(routes!(team_devices))
 }
 
 /// Certify this device's libp2p peer id for the signed-in user (call again to renew).
@@ -37,4 +40,19 @@ async fn issue_certificate(
 ))]
 async fn relay_identity(State(state): State<AppState>, AuthUser(_): AuthUser) -> Json<RelayIdentity> {
     Json(state.certificates.identity())
+}
+
+/// The certified devices of the team's members, for finding teammates through the relay's circuit.
+#[utoipa::path(get, path = "/api/teams/{team_id}/devices", tag = "devices", security(("bearer" = [])),
+    params(("team_id" = TeamId, Path)), responses(
+    (status = 200, body = TeamDevices),
+    (status = 401, body = ErrorBody),
+    (status = 404, body = ErrorBody),
+))]
+async fn team_devices(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(team): ApiPath<TeamId>,
+) -> Result<Json<TeamDevices>, ApiError> {
+    Ok(Json(state.certificates.team_devices(&state.db, team, user).await?))
 }

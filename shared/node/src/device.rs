@@ -4,9 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use libp2p_identity::Keypair;
+use libp2p::identity::Keypair;
 use reqwest::Method;
-use teamflow_protocol::api::devices::{CertificateRequest, DeviceCertificate, RelayIdentity};
+use teamflow_protocol::api::devices::{CertificateRequest, DeviceCertificate};
 
 use crate::{Node, NodeError};
 
@@ -87,7 +87,7 @@ impl Node {
 
     /// The relay's certificate key (the last known one while offline), to check peers' certificates.
     pub async fn relay_certificate_key(&self) -> Result<[u8; 32], NodeError> {
-        let identity: RelayIdentity = self.read_through("/api/devices/relay").await?;
+        let identity = self.relay_identity().await?;
         teamflow_protocol::api::devices::decode_key(&identity.certificate_key)
             .map_err(|e| NodeError::Corrupt(format!("relay key: {e}")))
     }

@@ -8,6 +8,7 @@ use teamflow_sync::{
     ClientConfig, Cursor, Presence, PresenceConfig, PresenceSession, SqliteStorage, SyncClient, TextWriter,
 };
 
+use crate::p2p::PeerSharePolicy;
 use crate::{Node, NodeError};
 
 impl Node {
@@ -19,10 +20,13 @@ impl Node {
         let mut sync = self.sync.lock().await;
         if sync.is_none() {
             let user = self.user().await.ok_or(NodeError::SignedOut)?;
-            let config = ClientConfig::new(self.api.base(), user.id, self.device.clone());
+            // The device's libp2p peer id names it, so teammates can pin its sync identity to its certificate.
+            let config = ClientConfig::new(self.api.base(), user.id, self.device_peer_id());
             let storage = SqliteStorage::new(self.db.clone());
             *self.storage_backlog.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(storage.backlog());
-            let client = SyncClient::with_storage(config, self.token.subscribe(), storage).await;
+            let policy =
+                PeerSharePolicy::new(self.db.clone(), self.admitted.subscribe(), self.document_teams.subscribe());
+            let client = SyncClient::with_storage_and_policy(config, self.token.subscribe(), storage, policy).await;
             self.tasks.spawn(self.status.clone().follow(client.status()));
             *sync = Some(client);
         }
@@ -30,6 +34,11 @@ impl Node {
             Some(client) => work(client).await,
             None => Err(NodeError::SignedOut),
         }
+    }
+
+    /// The document repo, created with the sync client if need be (the peer-to-peer swarm syncs through it).
+    pub(crate) async fn with_repo(&self) -> Result<teamflow_sync::samod::Repo, NodeError> {
+        self.with_sync(async |sync| Ok(sync.repo().clone())).await
     }
 
     /// Starts syncing documents with the relay (redialing with backoff whenever the link drops) and waits
@@ -104,6 +113,7 @@ impl Node {
     }
 
     async fn register(&self, team: TeamId, title: &str, url: &DocumentUrl) -> Result<(), NodeError> {
+        self.remember_document_team(&url.to_string(), team).await?;
         let registration = RegisterDocument { document_id: url.to_string(), title: title.to_owned(), project_id: None };
         self.enqueue_document(team, registration).await?;
         match self.flush().await {
@@ -113,6 +123,22 @@ impl Node {
                 Ok(())
             }
         }
+    }
+
+    /// Notes which team a document belongs to, for the peer-to-peer share policy.
+    pub(crate) async fn remember_document_team(&self, document: &str, team: TeamId) -> Result<(), NodeError> {
+        let inserted = sqlx::query(
+            "INSERT INTO document_teams (document_id, team_id) VALUES (?, ?) ON CONFLICT (document_id) DO NOTHING",
+        )
+        .bind(document)
+        .bind(team.to_string())
+        .execute(&self.db)
+        .await?
+        .rows_affected();
+        if inserted > 0 {
+            self.document_teams.send_modify(|generation| *generation += 1);
+        }
+        Ok(())
     }
 
     /// The way to type into a document: each edit its own change, applied in order, with bursts (a paste, a

@@ -12,8 +12,10 @@ mod credentials;
 mod device;
 mod documents;
 mod outbox;
+pub mod p2p;
 mod rooms;
 mod status;
+mod teammates;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -33,6 +35,7 @@ use tokio::sync::Mutex;
 pub use api::{ApiFailure, RelayApi};
 pub use credentials::CredentialStore;
 pub use outbox::{FlushReport, OutboxEntry, OutboxKind, OutboxState};
+pub use p2p::{P2p, P2pConfig, P2pStatus, PeerLink};
 pub use rooms::Room;
 pub use status::Status;
 pub use teamflow_sync::{DocSync, Link};
@@ -62,6 +65,8 @@ pub enum NodeError {
     NotCached(ApiFailure),
     #[error("no such {0}")]
     NotFound(&'static str),
+    #[error(transparent)]
+    P2p(#[from] p2p::P2pError),
 }
 
 struct Session {
@@ -89,10 +94,14 @@ pub struct Node {
     storage_backlog: std::sync::Mutex<Option<tokio::sync::watch::Receiver<usize>>>,
     /// The current access token, which the sync dialer presents on every (re)connection.
     token: tokio::sync::watch::Sender<String>,
-    /// Names this device in sync peer ids.
-    device: String,
-    /// This device's libp2p identity for peer-to-peer sync.
-    device_key: libp2p_identity::Keypair,
+    /// This device's libp2p identity for peer-to-peer sync; its peer id names the device in sync peer ids.
+    device_key: libp2p::identity::Keypair,
+    /// Teammates' devices admitted by the peer-to-peer certificate exchange (the share policy reads it).
+    admitted: tokio::sync::watch::Sender<p2p::Admitted>,
+    /// Bumped whenever a document learns its team, so share decisions are taken again.
+    document_teams: tokio::sync::watch::Sender<u64>,
+    /// The peer-to-peer swarm, once started.
+    p2p: Mutex<Option<P2p>>,
 }
 
 impl std::fmt::Debug for Node {
@@ -130,8 +139,10 @@ impl Node {
             sync: Mutex::new(None),
             storage_backlog: std::sync::Mutex::new(None),
             token: tokio::sync::watch::Sender::new(String::new()),
-            device: device_name(data_dir),
             device_key: device::load_or_create_key(data_dir)?,
+            admitted: tokio::sync::watch::Sender::new(p2p::Admitted::default()),
+            document_teams: tokio::sync::watch::Sender::new(0),
+            p2p: Mutex::new(None),
         };
         node.restore().await?;
         node.refresh_outbox_status().await?;
@@ -183,6 +194,7 @@ impl Node {
     /// Signs out: revokes the sign-in on the relay when reachable, and forgets tokens and cached data here.
     /// Unsent changes are dropped with them.
     pub async fn sign_out(&self) -> Result<(), NodeError> {
+        self.stop_p2p().await;
         if let Some(sync) = self.sync.lock().await.take() {
             sync.stop().await;
         }
@@ -198,7 +210,9 @@ impl Node {
         self.credentials.remove().await?;
         self.set_credential_store(None);
         let mut tx = self.db.begin().await?;
-        for table in ["account", "cached_teams", "cached_messages", "cached_views", "outbox", "sync_chunks"] {
+        for table in
+            ["account", "cached_teams", "cached_messages", "cached_views", "outbox", "sync_chunks", "document_teams"]
+        {
             sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}"))).execute(&mut *tx).await?;
         }
         tx.commit().await?;
@@ -350,7 +364,11 @@ impl Node {
     /// A team's registered documents (the last known list while offline; queued registrations are in
     /// `outbox`).
     pub async fn documents(&self, team: TeamId) -> Result<Vec<DocumentEntry>, NodeError> {
-        self.read_through(&format!("/api/teams/{team}/documents")).await
+        let documents: Vec<DocumentEntry> = self.read_through(&format!("/api/teams/{team}/documents")).await?;
+        for document in &documents {
+            self.remember_document_team(&document.document_id.to_string(), team).await?;
+        }
+        Ok(documents)
     }
 
     /// A team's latest activity from its integrations, newest first (the last known page while offline).
@@ -423,6 +441,7 @@ impl Node {
 
     /// Stops syncing and closes the store, waiting for writes to finish.
     pub async fn close(self) {
+        self.stop_p2p().await;
         if let Some(sync) = self.sync.lock().await.take() {
             sync.stop().await;
         }
@@ -431,15 +450,6 @@ impl Node {
         self.tasks.wait().await;
         self.db.close().await;
     }
-}
-
-/// A name for this device, derived from its data directory, so a restarted node (same build) is the same
-/// peer; a different build may name it differently, which only costs a fresh sync handshake.
-fn device_name(data_dir: &Path) -> String {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    data_dir.hash(&mut hasher);
-    format!("node-{:016x}", hasher.finish())
 }
 
 pub(crate) async fn cache_message(tx: &mut sqlx::SqliteConnection, message: &Message) -> Result<(), NodeError> {

@@ -52,6 +52,9 @@ impl From<samod::Stopped> for SyncError {
     }
 }
 
+/// The relay's peer id in every sync handshake.
+pub const RELAY_PEER_ID: &str = "teamflow-relay";
+
 /// Where to sync and as whom.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -114,13 +117,20 @@ impl SyncClient {
         Self::new(repo, config, token)
     }
 
-    /// A client over any samod storage (the desktop node passes its SQLite storage).
-    pub async fn with_storage<S: samod::storage::Storage>(
+    /// A client over any samod storage (the desktop node passes its SQLite storage) that decides what each
+    /// peer may sync with `policy` (the node shares with teammates directly as well as with the relay).
+    pub async fn with_storage_and_policy<S: samod::storage::Storage, P: samod::SharePolicy>(
         config: ClientConfig,
         token: watch::Receiver<String>,
         storage: S,
+        policy: P,
     ) -> Self {
-        let repo = Repo::build_tokio().with_peer_id(config.peer_id()).with_storage(storage).load().await;
+        let repo = Repo::build_tokio()
+            .with_peer_id(config.peer_id())
+            .with_storage(storage)
+            .with_share_policy(policy)
+            .load()
+            .await;
         Self::new(repo, config, token)
     }
 

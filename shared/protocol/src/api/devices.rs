@@ -69,6 +69,37 @@ pub struct DeviceCertificate {
 pub struct RelayIdentity {
     /// The relay's Ed25519 public key, base64url without padding.
     pub certificate_key: String,
+    /// The relay's libp2p node (circuit relay for devices that cannot reach each other directly); absent
+    /// when the relay runs without one.
+    #[serde(default)]
+    pub libp2p: Option<RelayNode>,
+}
+
+/// Where the relay's libp2p node listens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RelayNode {
+    /// Its libp2p peer id (base58).
+    pub peer_id: String,
+    /// Multiaddrs to reach it on, without the `/p2p/<peer id>` suffix.
+    pub addresses: Vec<String>,
+}
+
+/// `GET /api/teams/{team_id}/devices`: the devices of the team's members that hold a current certificate,
+/// so teammates can find each other through the relay's circuit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TeamDevices {
+    pub devices: Vec<TeamDevice>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TeamDevice {
+    pub user_id: UserId,
+    pub peer_id: String,
+    /// When its certificate expires (Unix seconds).
+    pub expires_at: i64,
 }
 
 /// Why a peer refuses a certificate.

@@ -1,0 +1,175 @@
+//! The relay's libp2p node: a circuit relay (v2) server for teammates' devices that cannot reach each other
+//! directly, with identify and autonat so devices learn their public addresses and can hole-punch.
+//!
+//! Only devices holding a current certificate from this relay may hold a reservation or open a circuit,
+//! and circuits are sized for syncing documents (the libp2p default of 128 KiB per circuit is not), yet
+//! bounded in number, duration and bytes.
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use futures::StreamExt;
+use libp2p::multiaddr::Protocol;
+use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::{Multiaddr, PeerId, Swarm, autonat, connection_limits, identify, noise, ping, relay, tcp, yamux};
+use teamflow_protocol::api::devices::RelayNode;
+use tokio_util::sync::CancellationToken;
+
+use crate::RelayError;
+use crate::auth::SigningKeys;
+use crate::config::P2pOptions;
+use crate::devices::Certified;
+
+#[derive(NetworkBehaviour)]
+struct Behaviour {
+    limits: connection_limits::Behaviour,
+    relay: relay::Behaviour,
+    identify: identify::Behaviour,
+    autonat: autonat::Behaviour,
+    ping: ping::Behaviour,
+}
+
+/// The running node: its identity and where it listens. The task ends at `shutdown`.
+#[derive(Debug)]
+pub struct P2pNode {
+    pub node: RelayNode,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl P2pNode {
+    /// Waits for the node to stop (after the shutdown token is cancelled).
+    pub async fn stopped(self) {
+        if let Err(e) = self.task.await {
+            tracing::error!(error = %e, "libp2p node ended abnormally");
+        }
+    }
+}
+
+/// Starts the node on `options.listen`, waiting until every listener has an address, so what is published
+/// can be dialed at once.
+pub async fn start(
+    keys: &SigningKeys,
+    options: &P2pOptions,
+    certified: Certified,
+    shutdown: CancellationToken,
+) -> Result<P2pNode, RelayError> {
+    let config = |e: &dyn std::fmt::Display| RelayError::Config(format!("libp2p node: {e}"));
+    let listen: Vec<Multiaddr> =
+        options.listen.iter().map(|a| a.parse::<Multiaddr>().map_err(|e| config(&e))).collect::<Result<_, _>>()?;
+    let external: Vec<Multiaddr> =
+        options.external.iter().map(|a| a.parse::<Multiaddr>().map_err(|e| config(&e))).collect::<Result<_, _>>()?;
+    let mut secret = keys.secret_bytes();
+    let keypair = libp2p::identity::Keypair::ed25519_from_bytes(&mut secret).map_err(|e| config(&e))?;
+    let peer_id = keypair.public().to_peer_id();
+    let relay_config = relay_config(options, certified);
+    let max_connections = options.max_connections;
+    let mut swarm: Swarm<Behaviour> = libp2p::SwarmBuilder::with_existing_identity(keypair)
+        .with_tokio()
+        .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
+        .map_err(|e| config(&e))?
+        .with_quic()
+        .with_behaviour(|key| {
+            let local = key.public().to_peer_id();
+            let limits = connection_limits::ConnectionLimits::default()
+                .with_max_established(Some(max_connections))
+                .with_max_established_per_peer(Some(8))
+                .with_max_pending_incoming(Some(128));
+            Behaviour {
+                limits: connection_limits::Behaviour::new(limits),
+                relay: relay::Behaviour::new(local, relay_config),
+                identify: identify::Behaviour::new(identify::Config::new("/teamflow/1".into(), key.public())),
+                autonat: autonat::Behaviour::new(local, autonat::Config::default()),
+                ping: ping::Behaviour::new(ping::Config::new()),
+            }
+        })
+        .map_err(|e| config(&e))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(120)))
+        .build();
+    for address in &listen {
+        swarm.listen_on(address.clone()).map_err(|e| config(&e))?;
+    }
+    // Wait for each listener's first address: published addresses must be dialable.
+    let mut addresses = Vec::new();
+    let ready = async {
+        while addresses.len() < listen.len() {
+            match swarm.select_next_some().await {
+                SwarmEvent::NewListenAddr { address, .. } => addresses.push(address),
+                SwarmEvent::ListenerError { error, .. } => return Err(config(&error)),
+                SwarmEvent::ListenerClosed { reason: Err(error), .. } => return Err(config(&error)),
+                _ => {}
+            }
+        }
+        Ok(())
+    };
+    tokio::time::timeout(Duration::from_secs(10), ready)
+        .await
+        .map_err(|_| RelayError::Config("libp2p node: listeners did not start in time".into()))??;
+    let published = if external.is_empty() { addresses } else { external };
+    // The relay server takes reservations only once it has a confirmed external address; without one
+    // configured, the listening addresses are what it publishes and so what devices dial.
+    for address in &published {
+        swarm.add_external_address(address.clone());
+    }
+    let node = RelayNode { peer_id: peer_id.to_base58(), addresses: published.iter().map(|a| a.to_string()).collect() };
+    tracing::info!(peer_id = %peer_id, addresses = ?node.addresses, "libp2p circuit relay listening");
+    let task = tokio::spawn(drive(swarm, shutdown));
+    Ok(P2pNode { node, task })
+}
+
+/// Circuit relay limits for syncing documents, admitting only certified devices.
+fn relay_config(options: &P2pOptions, certified: Certified) -> relay::Config {
+    let mut config = relay::Config {
+        max_reservations: options.max_reservations,
+        max_reservations_per_peer: 4,
+        reservation_duration: Duration::from_secs(60 * 60),
+        max_circuits: options.max_circuits,
+        max_circuits_per_peer: 32,
+        max_circuit_duration: Duration::from_secs(options.circuit_secs),
+        max_circuit_bytes: options.circuit_bytes,
+        ..relay::Config::default()
+    };
+    let only_certified = move |peer: PeerId, _: &Multiaddr, _| {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        certified.holds(&peer.to_base58(), now)
+    };
+    // Both lists keep libp2p's default per-peer and per-address rate limits, and add the certificate check.
+    config.reservation_rate_limiters.push(Box::new(only_certified.clone()));
+    config.circuit_src_rate_limiters.push(Box::new(only_certified));
+    // A team's devices reconnect often (laptops sleep); the defaults' one reservation per two minutes per
+    // peer would lock a device out after a quick restart.
+    config.reservation_rate_per_peer(NonZeroU32::MIN.saturating_add(59), Duration::from_secs(60))
+}
+
+async fn drive(mut swarm: Swarm<Behaviour>, shutdown: CancellationToken) {
+    loop {
+        let event = tokio::select! {
+            () = shutdown.cancelled() => break,
+            event = swarm.select_next_some() => event,
+        };
+        match event {
+            SwarmEvent::Behaviour(BehaviourEvent::Relay(event)) => match event {
+                relay::Event::ReservationReqDenied { src_peer_id, .. } => {
+                    tracing::info!(peer = %src_peer_id, "relay reservation denied (no current certificate, or limits)");
+                }
+                relay::Event::CircuitReqDenied { src_peer_id, dst_peer_id, .. } => {
+                    tracing::info!(src = %src_peer_id, dst = %dst_peer_id, "relay circuit denied");
+                }
+                relay::Event::ReservationReqAccepted { src_peer_id, .. } => {
+                    tracing::debug!(peer = %src_peer_id, "relay reservation accepted");
+                }
+                relay::Event::CircuitReqAccepted { src_peer_id, dst_peer_id } => {
+                    tracing::debug!(src = %src_peer_id, dst = %dst_peer_id, "relay circuit opened");
+                }
+                other => tracing::trace!(?other, "relay event"),
+            },
+            SwarmEvent::NewListenAddr { address, .. } => {
+                if address.iter().any(|p| matches!(p, Protocol::P2pCircuit)) {
+                    continue;
+                }
+                tracing::debug!(%address, "libp2p listening");
+            }
+            _ => {}
+        }
+    }
+    tracing::debug!("libp2p node stopped");
+}

@@ -1,0 +1,329 @@
+//! Peer-to-peer sync between headless nodes on loopback: direct connections, the relay's circuit, mDNS,
+//! and the certificate exchange refusing every device that is not a certified teammate. A hand-driven
+//! libp2p peer plays the intruder, so what it sends is exactly what the test says.
+
+use std::time::Duration;
+
+use futures::stream::FuturesUnordered;
+use futures::{AsyncReadExt, SinkExt, StreamExt};
+use libp2p::multiaddr::Protocol;
+use libp2p::swarm::SwarmEvent;
+use libp2p::{Multiaddr, PeerId, StreamProtocol};
+use serde_json::json;
+use teamflow_node::p2p::Refusal;
+use teamflow_node::{Node, P2p, P2pConfig, PeerLink};
+use teamflow_protocol::api::devices::CertificateError;
+use teamflow_sync::{read_text, splice_text};
+use teamflow_tests::{TestRelay, alice_and_bob, text_when, watch_until};
+use tokio::sync::mpsc;
+use tokio_util::codec::{Framed, LengthDelimitedCodec};
+use tokio_util::compat::FuturesAsyncReadCompatExt;
+
+const CERTIFICATE: StreamProtocol = StreamProtocol::new("/teamflow/certificate/1");
+const SYNC: StreamProtocol = StreamProtocol::new("/teamflow/sync/1");
+
+/// Direct connections on loopback only, no mDNS, and a short admission deadline.
+fn direct() -> P2pConfig {
+    P2pConfig {
+        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr")],
+        mdns: false,
+        admission_deadline: Duration::from_secs(2),
+        ..P2pConfig::default()
+    }
+}
+
+/// No listening address at all: the relay's circuit is the only way in.
+fn circuit_only() -> P2pConfig {
+    P2pConfig { listen: Vec::new(), mdns: false, ..P2pConfig::default() }
+}
+
+/// A direct address of `p2p`, with its peer id.
+async fn address_of(p2p: &P2p) -> Multiaddr {
+    let status = watch_until(&mut p2p.status(), "a listening address", |s| {
+        s.listening.iter().any(|a| !a.iter().any(|p| p == Protocol::P2pCircuit))
+    })
+    .await;
+    let address = status.listening.into_iter().find(|a| !a.iter().any(|p| p == Protocol::P2pCircuit));
+    address.expect("listening").with(Protocol::P2p(p2p.local_peer_id()))
+}
+
+async fn admitted(p2p: &P2p, peer: PeerId) -> PeerLink {
+    let status = watch_until(&mut p2p.status(), "the peer's admission", |s| s.peers.contains_key(&peer)).await;
+    status.peers[&peer].clone()
+}
+
+async fn refused(p2p: &P2p, peer: PeerId) -> Refusal {
+    let status = watch_until(&mut p2p.status(), "the peer's refusal", |s| s.refused.contains_key(&peer)).await;
+    status.refused[&peer].clone()
+}
+
+async fn syncing(node: &Node, peer: PeerId) {
+    tokio::time::timeout(Duration::from_secs(30), node.syncing_with(peer))
+        .await
+        .expect("document sync with the peer in time")
+        .expect("document sync with the peer");
+}
+
+#[tokio::test]
+async fn teammates_keep_editing_together_directly_while_the_relay_is_down() {
+    let relay = TestRelay::start().await;
+    let (_a, alice, _b, bob, team) = alice_and_bob(&relay).await;
+    alice.go_online().await.expect("online");
+    bob.go_online().await.expect("online");
+    let (url, a_doc) = alice.create_document(team, "Plan", "hello").await.expect("create");
+    assert!(alice.synced_with_relay(&a_doc).await.expect("synced"));
+    bob.documents(team).await.expect("bob lists the team's documents");
+    let b_doc = bob.open_document(&url).await.expect("open").expect("found on the relay");
+
+    let a = alice.start_p2p(direct()).await.expect("alice p2p");
+    let b = bob.start_p2p(direct()).await.expect("bob p2p");
+    a.dial(vec![address_of(&b).await]).await.expect("dial");
+    let link = admitted(&a, b.local_peer_id()).await;
+    assert!(!link.relayed, "a direct connection: {link:?}");
+    assert_eq!(admitted(&b, a.local_peer_id()).await.user_id, alice.user().await.expect("alice").id);
+    syncing(&alice, b.local_peer_id()).await;
+
+    // The relay goes away entirely: its HTTP API, its WebSocket sync and its libp2p node.
+    let _stopped = relay.stop().await;
+    splice_text(&a_doc, 5, 0, " world").expect("alice edits");
+    text_when(&b_doc, |t| t == "hello world").await;
+    splice_text(&b_doc, 0, 0, ">> ").expect("bob edits");
+    assert_eq!(text_when(&a_doc, |t| t == ">> hello world").await, ">> hello world");
+}
+
+#[tokio::test]
+async fn devices_that_cannot_reach_each_other_sync_through_the_relays_circuit() {
+    let relay = TestRelay::start().await;
+    let (_a, alice, _b, bob, team) = alice_and_bob(&relay).await;
+    // Neither node syncs with the relay's WebSocket: the circuit is the only path between them.
+    let (url, a_doc) = alice.create_document(team, "Plan", "hello").await.expect("create");
+    bob.documents(team).await.expect("bob lists the team's documents");
+
+    let a = alice.start_p2p(circuit_only()).await.expect("alice p2p");
+    watch_until(&mut a.status(), "alice's reservation on the relay", |s| s.reachable_via_relay).await;
+    // Bob asks the relay for the team's certified devices and dials alice's through the circuit.
+    let b = bob.start_p2p(circuit_only()).await.expect("bob p2p");
+    let link = admitted(&b, a.local_peer_id()).await;
+    assert!(link.relayed, "only the circuit joins them: {link:?}");
+    syncing(&bob, a.local_peer_id()).await;
+
+    let b_doc = bob.open_document(&url).await.expect("open").expect("found on alice's device");
+    assert_eq!(text_when(&b_doc, |t| t == "hello").await, "hello");
+    splice_text(&b_doc, 5, 0, " from bob").expect("bob edits");
+    text_when(&a_doc, |t| t == "hello from bob").await;
+}
+
+#[tokio::test]
+async fn devices_on_one_network_find_each_other_with_mdns() {
+    let relay = TestRelay::start().await;
+    let (_a, alice, _b, bob, _team) = alice_and_bob(&relay).await;
+    // Any interface but loopback carries mDNS; no one is told where the other is.
+    let lan = P2pConfig {
+        listen: vec!["/ip4/0.0.0.0/tcp/0".parse().expect("multiaddr")],
+        mdns: true,
+        ..P2pConfig::default()
+    };
+    let a = alice.start_p2p(lan.clone()).await.expect("alice p2p");
+    let b = bob.start_p2p(lan).await.expect("bob p2p");
+    admitted(&a, b.local_peer_id()).await;
+    admitted(&b, a.local_peer_id()).await;
+}
+
+/// A libp2p peer driven by hand: it connects and opens streams, and says only what the test makes it say.
+struct Intruder {
+    peer_id: PeerId,
+    control: libp2p_stream::Control,
+    dial: mpsc::Sender<Multiaddr>,
+    /// Connection opened (true) and closed (false), in order.
+    events: mpsc::Receiver<bool>,
+}
+
+impl Intruder {
+    fn start() -> Intruder {
+        let mut swarm = libp2p::SwarmBuilder::with_new_identity()
+            .with_tokio()
+            .with_tcp(libp2p::tcp::Config::default(), libp2p::noise::Config::new, libp2p::yamux::Config::default)
+            .expect("tcp")
+            .with_behaviour(|_| libp2p_stream::Behaviour::new())
+            .expect("behaviour")
+            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+            .build();
+        let peer_id = *swarm.local_peer_id();
+        let control = swarm.behaviour().new_control();
+        let (dial, mut dials) = mpsc::channel::<Multiaddr>(4);
+        let (events_tx, events) = mpsc::channel(16);
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    Some(address) = dials.recv() => swarm.dial(address).expect("dial"),
+                    event = swarm.select_next_some() => match event {
+                        SwarmEvent::ConnectionEstablished { .. } => { events_tx.send(true).await.ok(); }
+                        SwarmEvent::ConnectionClosed { num_established: 0, .. } => { events_tx.send(false).await.ok(); }
+                        _ => {}
+                    },
+                    else => break,
+                }
+            }
+        });
+        Intruder { peer_id, control, dial, events }
+    }
+
+    async fn connect(&mut self, address: Multiaddr) {
+        self.dial.send(address).await.expect("intruder running");
+        assert_eq!(self.events.recv().await, Some(true), "connected");
+    }
+
+    async fn disconnected(&mut self) {
+        let closed = tokio::time::timeout(Duration::from_secs(30), self.events.recv()).await;
+        assert_eq!(closed.expect("disconnected in time"), Some(false), "the connection was closed");
+    }
+
+    async fn open(&mut self, peer: PeerId, protocol: StreamProtocol) -> libp2p::Stream {
+        self.control.open_stream(peer, protocol).await.expect("stream opens")
+    }
+
+    /// Sends one length-prefixed frame on a fresh certificate stream.
+    async fn present(&mut self, peer: PeerId, frame: Vec<u8>) {
+        let stream = self.open(peer, CERTIFICATE).await;
+        let mut framed = Framed::new(stream.compat(), LengthDelimitedCodec::new());
+        framed.send(bytes::Bytes::from(frame)).await.expect("send");
+        // Keep the stream open until the other side acts: the refusal must not depend on our closing it.
+        std::mem::forget(framed);
+    }
+}
+
+/// Resolves when the other side ends the stream (end of stream or reset), answering what it sent first.
+async fn ended(mut stream: libp2p::Stream) -> Vec<u8> {
+    let mut received = Vec::new();
+    // An error is a reset, which ends the stream as surely as a clean close.
+    if stream.read_to_end(&mut received).await.is_err() {
+        return received;
+    }
+    received
+}
+
+#[tokio::test]
+async fn devices_without_a_valid_teammate_certificate_are_refused_and_get_nothing() {
+    let relay = TestRelay::start().await;
+    let (_a, alice, _b, bob, team) = alice_and_bob(&relay).await;
+    alice.create_document(team, "Secret", "for the team only").await.expect("create");
+    let a = alice.start_p2p(direct()).await.expect("alice p2p");
+    let address = address_of(&a).await;
+    let alice_peer = a.local_peer_id();
+
+    // No certificate at all: refused at the deadline, and its document stream gets not one byte.
+    let mut silent = Intruder::start();
+    silent.connect(address.clone()).await;
+    let sync = silent.open(alice_peer, SYNC).await;
+    assert_eq!(refused(&a, silent.peer_id).await, Refusal::Missing);
+    assert!(ended(sync).await.is_empty(), "nothing synced to an unadmitted peer");
+    silent.disconnected().await;
+
+    // Garbage where the certificate goes.
+    let mut garbage = Intruder::start();
+    garbage.connect(address.clone()).await;
+    garbage.present(alice_peer, b"{\"body\": 42}".to_vec()).await;
+    assert!(matches!(refused(&a, garbage.peer_id).await, Refusal::Malformed(_)));
+    garbage.disconnected().await;
+
+    // A length prefix of 4 GiB: refused without reading (or allocating) it.
+    let mut oversized = Intruder::start();
+    oversized.connect(address.clone()).await;
+    let mut stream = oversized.open(alice_peer, CERTIFICATE).await;
+    futures::AsyncWriteExt::write_all(&mut stream, &[0xff, 0xff, 0xff, 0xff, b'{']).await.expect("write");
+    assert!(matches!(refused(&a, oversized.peer_id).await, Refusal::Malformed(_)));
+    oversized.disconnected().await;
+
+    // Bob's genuine certificate, presented by another device.
+    let mut thief = Intruder::start();
+    thief.connect(address.clone()).await;
+    let stolen = bob.device_certificate().await.expect("bob's certificate");
+    thief.present(alice_peer, serde_json::to_vec(&stolen).expect("json")).await;
+    assert_eq!(refused(&a, thief.peer_id).await, Refusal::Certificate(CertificateError::WrongPeer));
+    thief.disconnected().await;
+
+    // A genuine certificate for this very device, but of a user in another team only.
+    let mut stranger = Intruder::start();
+    let carol = relay.user("carol").await;
+    carol.create_team("Elsewhere").await;
+    let (status, certificate) =
+        carol.post("/api/devices/certificate", &json!({ "peer_id": stranger.peer_id.to_base58() })).await;
+    assert!(status.is_success(), "{certificate}");
+    stranger.connect(address.clone()).await;
+    let sync = stranger.open(alice_peer, SYNC).await;
+    stranger.present(alice_peer, serde_json::to_vec(&certificate).expect("json")).await;
+    assert_eq!(refused(&a, stranger.peer_id).await, Refusal::Certificate(CertificateError::NoSharedTeam));
+    assert!(ended(sync).await.is_empty(), "nothing synced to another team's device");
+    stranger.disconnected().await;
+
+    assert!(a.status().borrow().peers.is_empty(), "no one was admitted");
+}
+
+#[tokio::test]
+async fn an_admitted_device_cannot_flood_document_streams_or_oversize_frames() {
+    let relay = TestRelay::start().await;
+    let (_a, alice, _b, _bob, team) = alice_and_bob(&relay).await;
+    let dave = relay.user("dave").await;
+    relay_member(&alice, team, "dave@example.test").await;
+    let a = alice.start_p2p(direct()).await.expect("alice p2p");
+    let address = address_of(&a).await;
+    let alice_peer = a.local_peer_id();
+
+    let mut device = Intruder::start();
+    let (status, certificate) =
+        dave.post("/api/devices/certificate", &json!({ "peer_id": device.peer_id.to_base58() })).await;
+    assert!(status.is_success(), "{certificate}");
+    device.connect(address).await;
+    device.present(alice_peer, serde_json::to_vec(&certificate).expect("json")).await;
+    admitted(&a, device.peer_id).await;
+
+    // Ten document streams at once: two are taken (one, plus one while reconnecting), the rest closed.
+    let mut streams = FuturesUnordered::new();
+    for _ in 0..10 {
+        streams.push(ended(device.open(alice_peer, SYNC).await));
+    }
+    for _ in 0..8 {
+        tokio::time::timeout(Duration::from_secs(30), streams.next()).await.expect("excess stream closed in time");
+    }
+
+    // A sync frame announcing 4 GiB ends that stream rather than being buffered.
+    drop(streams);
+    let mut stream = device.open(alice_peer, SYNC).await;
+    futures::AsyncWriteExt::write_all(&mut stream, &[0xff, 0xff, 0xff, 0xff, 0]).await.expect("write");
+    tokio::time::timeout(Duration::from_secs(30), ended(stream)).await.expect("oversized stream closed in time");
+    assert!(a.status().borrow().peers.contains_key(&device.peer_id), "a bad stream ends the stream, not the peer");
+}
+
+async fn relay_member(owner: &Node, team: teamflow_protocol::TeamId, email: &str) {
+    owner.add_member(team, email, teamflow_protocol::Role::Member).await.expect("add member");
+}
+
+#[tokio::test]
+async fn a_viewers_device_reads_but_its_edits_do_not_reach_the_team() {
+    let relay = TestRelay::start().await;
+    let (_a, alice, _b, bob, team) = alice_and_bob(&relay).await;
+    let viewer_dir = teamflow_tests::DataDir::new();
+    let viewer = Node::open(viewer_dir.path(), &relay.url("")).await.expect("open");
+    viewer.sign_up("vera@example.test", "correct horse", "Vera").await.expect("sign up");
+    alice.add_member(team, "vera@example.test", teamflow_protocol::Role::Viewer).await.expect("add viewer");
+    let (url, a_doc) = alice.create_document(team, "Plan", "hello").await.expect("create");
+    viewer.documents(team).await.expect("list");
+    drop(bob);
+
+    let a = alice.start_p2p(direct()).await.expect("alice p2p");
+    let v = viewer.start_p2p(direct()).await.expect("viewer p2p");
+    v.dial(vec![address_of(&a).await]).await.expect("dial");
+    syncing(&viewer, a.local_peer_id()).await;
+    let v_doc = viewer.open_document(&url).await.expect("open").expect("the viewer may read");
+    assert_eq!(text_when(&v_doc, |t| t == "hello").await, "hello");
+
+    // The viewer's own edit stays on the viewer's device; alice's edits still reach the viewer. After two
+    // full round trips an accepted edit would have arrived (this can miss a bug, never invent one).
+    splice_text(&v_doc, 0, 0, "vandal ").expect("local edit");
+    for mark in ["!", "?"] {
+        let len = read_text(&a_doc).chars().count();
+        splice_text(&a_doc, len, 0, mark).expect("alice edits");
+        text_when(&v_doc, |t| t.ends_with(mark)).await;
+    }
+    assert_eq!(read_text(&a_doc), "hello!?", "the viewer's edit was not accepted");
+}
