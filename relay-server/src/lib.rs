@@ -155,15 +155,13 @@ async fn build_state(
     })
 }
 
-/// Starts the libp2p node (unless disabled) and publishes where it listens.
+/// Starts the libp2p node (unless disabled); it publishes where it listens through the certificate issuer.
 async fn start_p2p(state: &AppState, shutdown: CancellationToken) -> Result<Option<p2p::P2pNode>, RelayError> {
     if state.config.p2p.disabled {
         return Ok(None);
     }
     let keys = auth::SigningKeys::load_or_create_p2p(&state.config.data_dir)?;
-    let node = p2p::start(&keys, &state.config.p2p, state.certificates.certified(), shutdown).await?;
-    state.certificates.set_node(node.node.clone());
-    Ok(Some(node))
+    Ok(Some(p2p::start(&keys, &state.config.p2p, state.certificates.clone(), shutdown).await?))
 }
 
 /// Rate limiter state grows with every distinct client; prune it periodically. Owned by `run`, which

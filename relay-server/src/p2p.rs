@@ -6,6 +6,7 @@
 //! bounded in number, duration and bytes.
 
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -18,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::RelayError;
 use crate::auth::SigningKeys;
 use crate::config::P2pOptions;
-use crate::devices::Certified;
+use crate::devices::{CertificateIssuer, Certified};
 
 #[derive(NetworkBehaviour)]
 struct Behaviour {
@@ -29,10 +30,9 @@ struct Behaviour {
     ping: ping::Behaviour,
 }
 
-/// The running node: its identity and where it listens. The task ends at `shutdown`.
+/// The running node. The task ends at `shutdown`.
 #[derive(Debug)]
 pub struct P2pNode {
-    pub node: RelayNode,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -45,12 +45,12 @@ impl P2pNode {
     }
 }
 
-/// Starts the node on `options.listen`, waiting until every listener has an address, so what is published
-/// can be dialed at once.
+/// Starts the node on `options.listen`, waiting until every listener has an address, and publishes where
+/// it listens through `issuer` (kept current as interfaces come and go).
 pub async fn start(
     keys: &SigningKeys,
     options: &P2pOptions,
-    certified: Certified,
+    issuer: Arc<CertificateIssuer>,
     shutdown: CancellationToken,
 ) -> Result<P2pNode, RelayError> {
     let config = |e: &dyn std::fmt::Display| RelayError::Config(format!("libp2p node: {e}"));
@@ -61,7 +61,7 @@ pub async fn start(
     let mut secret = keys.secret_bytes();
     let keypair = libp2p::identity::Keypair::ed25519_from_bytes(&mut secret).map_err(|e| config(&e))?;
     let peer_id = keypair.public().to_peer_id();
-    let relay_config = relay_config(options, certified);
+    let relay_config = relay_config(options, issuer.certified());
     let max_connections = options.max_connections;
     let mut swarm: Swarm<Behaviour> = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
@@ -104,16 +104,46 @@ pub async fn start(
     tokio::time::timeout(Duration::from_secs(10), ready)
         .await
         .map_err(|_| RelayError::Config("libp2p node: listeners did not start in time".into()))??;
-    let published = if external.is_empty() { addresses } else { external };
-    // The relay server takes reservations only once it has a confirmed external address; without one
-    // configured, the listening addresses are what it publishes and so what devices dial.
-    for address in &published {
-        swarm.add_external_address(address.clone());
+    let mut published = Published { peer_id, issuer, fixed: !external.is_empty(), addresses: Vec::new() };
+    for address in if external.is_empty() { addresses } else { external } {
+        published.add(&mut swarm, address);
     }
-    let node = RelayNode { peer_id: peer_id.to_base58(), addresses: published.iter().map(|a| a.to_string()).collect() };
-    tracing::info!(peer_id = %peer_id, addresses = ?node.addresses, "libp2p circuit relay listening");
-    let task = tokio::spawn(drive(swarm, shutdown));
-    Ok(P2pNode { node, task })
+    tracing::info!(%peer_id, addresses = ?published.addresses, "libp2p circuit relay listening");
+    let task = tokio::spawn(drive(swarm, published, shutdown));
+    Ok(P2pNode { task })
+}
+
+/// The addresses the REST API publishes for the node.
+struct Published {
+    peer_id: PeerId,
+    issuer: Arc<CertificateIssuer>,
+    /// Configured external addresses only, whatever the node listens on.
+    fixed: bool,
+    addresses: Vec<Multiaddr>,
+}
+
+impl Published {
+    fn add(&mut self, swarm: &mut Swarm<Behaviour>, address: Multiaddr) {
+        if self.addresses.contains(&address) {
+            return;
+        }
+        // The relay server takes reservations only once it has a confirmed external address; without one
+        // configured, the listening addresses are what it publishes and so what devices dial.
+        swarm.add_external_address(address.clone());
+        self.addresses.push(address);
+        self.publish();
+    }
+
+    fn remove(&mut self, swarm: &mut Swarm<Behaviour>, address: &Multiaddr) {
+        swarm.remove_external_address(address);
+        self.addresses.retain(|a| a != address);
+        self.publish();
+    }
+
+    fn publish(&self) {
+        let addresses = self.addresses.iter().map(Multiaddr::to_string).collect();
+        self.issuer.set_node(RelayNode { peer_id: self.peer_id.to_base58(), addresses });
+    }
 }
 
 /// Circuit relay limits for syncing documents, admitting only certified devices.
@@ -140,7 +170,7 @@ fn relay_config(options: &P2pOptions, certified: Certified) -> relay::Config {
     config.reservation_rate_per_peer(NonZeroU32::MIN.saturating_add(59), Duration::from_secs(60))
 }
 
-async fn drive(mut swarm: Swarm<Behaviour>, shutdown: CancellationToken) {
+async fn drive(mut swarm: Swarm<Behaviour>, mut published: Published, shutdown: CancellationToken) {
     loop {
         let event = tokio::select! {
             () = shutdown.cancelled() => break,
@@ -162,11 +192,15 @@ async fn drive(mut swarm: Swarm<Behaviour>, shutdown: CancellationToken) {
                 }
                 other => tracing::trace!(?other, "relay event"),
             },
-            SwarmEvent::NewListenAddr { address, .. } => {
+            SwarmEvent::NewListenAddr { address, .. } if !published.fixed => {
                 if address.iter().any(|p| matches!(p, Protocol::P2pCircuit)) {
                     continue;
                 }
                 tracing::debug!(%address, "libp2p listening");
+                published.add(&mut swarm, address);
+            }
+            SwarmEvent::ExpiredListenAddr { address, .. } if !published.fixed => {
+                published.remove(&mut swarm, &address);
             }
             _ => {}
         }

@@ -327,3 +327,79 @@ async fn a_viewers_device_reads_but_its_edits_do_not_reach_the_team() {
     }
     assert_eq!(read_text(&a_doc), "hello!?", "the viewer's edit was not accepted");
 }
+
+/// Two devices on networks that do not route to each other, both reaching the relay: they meet only
+/// through the relay's circuit, and documents sync through it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devices_on_separate_networks_sync_through_the_relays_circuit() {
+    use std::sync::Arc;
+
+    use teamflow_tests::netns::{Host, Networks};
+
+    let networks = Networks::create();
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).try_init().ok();
+    let dir = teamflow_tests::DataDir::new();
+    let mut config = teamflow_tests::test_config(dir.path());
+    config.p2p.listen = vec!["/ip4/0.0.0.0/tcp/0".to_owned()];
+    let relay = TestRelay::start_at(dir, config, "0.0.0.0:0".parse().expect("addr")).await;
+    let port = relay.addr.port();
+    let (a_host, b_host) = (Host::in_namespace(&networks.a), Host::in_namespace(&networks.b));
+    let (a_dir, b_dir) = (teamflow_tests::DataDir::new(), teamflow_tests::DataDir::new());
+    let (a_path, b_path) = (a_dir.path().to_owned(), b_dir.path().to_owned());
+    let alice = a_host
+        .run(async move {
+            let relay = format!("http://{}:{port}", Networks::HOST_FROM_A);
+            let node = Node::open(&a_path, &relay).await.expect("open");
+            node.sign_up("alice@example.test", "correct horse", "Alice").await.expect("sign up");
+            Arc::new(node)
+        })
+        .await;
+    let bob = b_host
+        .run(async move {
+            let relay = format!("http://{}:{port}", Networks::HOST_FROM_B);
+            let node = Node::open(&b_path, &relay).await.expect("open");
+            node.sign_up("bob@example.test", "battery staple", "Bob").await.expect("sign up");
+            Arc::new(node)
+        })
+        .await;
+    let anywhere = P2pConfig {
+        listen: vec!["/ip4/0.0.0.0/tcp/0".parse().expect("multiaddr")],
+        mdns: false,
+        ..P2pConfig::default()
+    };
+
+    let (node, config) = (alice.clone(), anywhere.clone());
+    let (team, url, a_doc, a) = a_host
+        .run(async move {
+            let team = node.create_team("Apart").await.expect("team").id;
+            node.add_member(team, "bob@example.test", teamflow_protocol::Role::Member).await.expect("add bob");
+            let (url, doc) = node.create_document(team, "Plan", "hello").await.expect("create");
+            let p2p = node.start_p2p(config).await.expect("alice p2p");
+            (team, url, doc, p2p)
+        })
+        .await;
+    watch_until(&mut a.status(), "alice's reservation on the relay", |s| s.reachable_via_relay).await;
+
+    let (node, alice_peer) = (bob.clone(), a.local_peer_id());
+    let (b, b_doc) = b_host
+        .run(async move {
+            node.documents(team).await.expect("bob lists the team's documents");
+            let p2p = node.start_p2p(anywhere).await.expect("bob p2p");
+            tokio::time::timeout(Duration::from_secs(30), node.syncing_with(alice_peer))
+                .await
+                .expect("syncing with alice in time")
+                .expect("syncing with alice");
+            let doc = node.open_document(&url).await.expect("open").expect("found on alice's device");
+            (p2p, doc)
+        })
+        .await;
+    assert!(admitted(&b, a.local_peer_id()).await.relayed, "only the circuit joins them");
+    assert_eq!(text_when(&b_doc, |t| t == "hello").await, "hello");
+    splice_text(&b_doc, 5, 0, ", across networks").expect("bob edits");
+    text_when(&a_doc, |t| t == "hello, across networks").await;
+
+    // The networks really are apart: from alice's network, bob's address does not answer.
+    let direct = a_host.run(tokio::net::TcpStream::connect((Networks::B, 9))).await;
+    assert!(direct.is_err(), "alice's network reaches bob's directly");
+    drop((a, b));
+}

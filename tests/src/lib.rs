@@ -1,6 +1,7 @@
 //! Helpers for TeamFlow's end-to-end tests: a real relay on port 0 over a temporary data directory,
 //! and a small JSON client that speaks its REST API.
 
+pub mod netns;
 pub mod socket;
 
 use std::net::SocketAddr;

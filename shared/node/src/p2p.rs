@@ -36,6 +36,9 @@ pub(crate) use policy::{Admitted, PeerSharePolicy};
 
 const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/teamflow/sync/1");
 
+/// The relay's libp2p node is dialed again this long after an attempt, while not connected.
+const RELAY_REDIAL: Duration = Duration::from_secs(5);
+
 /// A refused peer is not dialed again (on mDNS news, say) for this long.
 const REFUSED_BACKOFF: Duration = Duration::from_secs(60);
 
@@ -166,15 +169,6 @@ impl P2p {
         for address in &config.listen {
             swarm.listen_on(address.clone()).map_err(|e| P2pError::Transport(e.to_string()))?;
         }
-        if let Some(relay) = &relay {
-            for address in &relay.addresses {
-                swarm.add_peer_address(relay.peer_id, address.clone());
-            }
-            if let Some(address) = relay.addresses.first() {
-                let circuit = address.clone().with(Protocol::P2p(relay.peer_id)).with(Protocol::P2pCircuit);
-                swarm.listen_on(circuit).map_err(|e| P2pError::Transport(e.to_string()))?;
-            }
-        }
         let mut control = swarm.behaviour().streams.new_control();
         let certificates = control.accept(certificates::PROTOCOL).map_err(|e| P2pError::Transport(e.to_string()))?;
         let sync_streams = control.accept(SYNC_PROTOCOL).map_err(|e| P2pError::Transport(e.to_string()))?;
@@ -207,6 +201,10 @@ impl P2p {
             dialers: HashMap::new(),
             connections: HashMap::new(),
             refused_at: HashMap::new(),
+            relay_address: None,
+            relay_dialed_at: None,
+            circuit_listener: None,
+            waiting_for_relay: Vec::new(),
         };
         tasks.spawn(task.run(receive_commands, receive_certificates));
         Ok(P2p { local, commands, status: status.subscribe(), stop, tasks })
@@ -421,6 +419,13 @@ struct SwarmTask {
     /// Open connections per peer, and whether each goes through the relay's circuit.
     connections: HashMap<PeerId, HashMap<ConnectionId, bool>>,
     refused_at: HashMap<PeerId, Instant>,
+    /// The relay address that worked (the relay publishes several; not all reach it from every network).
+    relay_address: Option<Multiaddr>,
+    relay_dialed_at: Option<Instant>,
+    /// Our listener on the relay's circuit, while we hold (or are asking for) a reservation.
+    circuit_listener: Option<libp2p::core::transport::ListenerId>,
+    /// Devices to dial through the circuit once the relay is reached.
+    waiting_for_relay: Vec<PeerId>,
 }
 
 impl SwarmTask {
@@ -431,6 +436,7 @@ impl SwarmTask {
     ) {
         let mut sweep = tokio::time::interval(Duration::from_secs(1));
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        self.dial_relay();
         loop {
             tokio::select! {
                 () = self.context.stop.cancelled() => break,
@@ -463,7 +469,10 @@ impl SwarmTask {
             }
             Command::DialDevices(devices) => {
                 let Some(relay) = self.relay.clone() else { return };
-                let Some(relay_address) = relay.addresses.first() else { return };
+                let Some(relay_address) = self.relay_address.clone() else {
+                    self.waiting_for_relay.extend(devices);
+                    return;
+                };
                 for device in devices {
                     if device == *self.swarm.local_peer_id()
                         || self.swarm.is_connected(&device)
@@ -492,6 +501,52 @@ impl SwarmTask {
                     self.present_to(peer);
                 }
             }
+        }
+    }
+
+    /// Dials the relay's libp2p node at every address it publishes (the first that answers wins), unless
+    /// connected or dialed within the last few seconds.
+    fn dial_relay(&mut self) {
+        let Some(relay) = self.relay.clone() else { return };
+        if self.relay_dialed_at.is_some_and(|at| at.elapsed() < RELAY_REDIAL) {
+            return;
+        }
+        if self.swarm.is_connected(&relay.peer_id) {
+            // Connected, but the reservation was lost (the relay refused or expired it): ask again.
+            if self.circuit_listener.is_none()
+                && let Some(address) = self.relay_address.clone()
+            {
+                self.relay_dialed_at = Some(Instant::now());
+                self.relay_reached(address);
+            }
+            return;
+        }
+        self.relay_dialed_at = Some(Instant::now());
+        let opts = DialOpts::peer_id(relay.peer_id)
+            .addresses(relay.addresses.clone())
+            .condition(PeerCondition::DisconnectedAndNotDialing)
+            .build();
+        if let Err(e) = self.swarm.dial(opts) {
+            tracing::debug!(error = %e, "could not dial the relay's libp2p node");
+        }
+    }
+
+    /// Once connected to the relay: reserve a slot on its circuit and dial the devices that waited.
+    fn relay_reached(&mut self, address: Multiaddr) {
+        let Some(relay) = self.relay.clone() else { return };
+        // The address without any `/p2p/...` suffix.
+        let address: Multiaddr = address.iter().take_while(|p| !matches!(p, Protocol::P2p(_))).collect();
+        self.relay_address = Some(address.clone());
+        if self.circuit_listener.is_none() {
+            let circuit = address.with(Protocol::P2p(relay.peer_id)).with(Protocol::P2pCircuit);
+            match self.swarm.listen_on(circuit) {
+                Ok(id) => self.circuit_listener = Some(id),
+                Err(e) => tracing::info!(error = %e, "could not ask the relay for a reservation"),
+            }
+        }
+        let waiting = std::mem::take(&mut self.waiting_for_relay);
+        if !waiting.is_empty() {
+            self.command(Command::DialDevices(waiting));
         }
     }
 
@@ -588,7 +643,11 @@ impl SwarmTask {
         match event {
             SwarmEvent::ConnectionEstablished { peer_id, connection_id, endpoint, num_established, .. } => {
                 self.connections.entry(peer_id).or_default().insert(connection_id, endpoint.is_relayed());
-                if num_established.get() == 1 && !self.is_relay(&peer_id) {
+                if self.is_relay(&peer_id) {
+                    if endpoint.is_dialer() {
+                        self.relay_reached(endpoint.get_remote_address().clone());
+                    }
+                } else if num_established.get() == 1 {
                     self.pending.insert(peer_id, Instant::now() + self.context.admission_deadline);
                     self.present_to(peer_id);
                 }
@@ -627,8 +686,9 @@ impl SwarmTask {
             SwarmEvent::Behaviour(BehaviourEvent::Relay(relay::client::Event::ReservationReqAccepted { .. })) => {
                 self.status.send_if_modified(|s| !std::mem::replace(&mut s.reachable_via_relay, true));
             }
-            SwarmEvent::ListenerClosed { addresses, reason, .. } => {
-                if addresses.iter().any(|a| a.iter().any(|p| p == Protocol::P2pCircuit)) {
+            SwarmEvent::ListenerClosed { listener_id, reason, .. } => {
+                if self.circuit_listener == Some(listener_id) {
+                    self.circuit_listener = None;
                     tracing::info!(?reason, "relay circuit reservation ended");
                     self.status.send_if_modified(|s| std::mem::replace(&mut s.reachable_via_relay, false));
                 }
@@ -643,6 +703,8 @@ impl SwarmTask {
 
     /// Disconnects peers past their admission deadline and admitted peers whose certificate expired.
     fn sweep(&mut self) {
+        // The relay may have restarted, or the network changed: keep trying to reach it.
+        self.dial_relay();
         let now = Instant::now();
         let late: Vec<PeerId> =
             self.pending.iter().filter(|(_, deadline)| **deadline <= now).map(|(p, _)| *p).collect();
