@@ -89,6 +89,112 @@ async fn teammates_keep_editing_together_directly_while_the_relay_is_down() {
     text_when(&b_doc, |t| t == "hello world").await;
     splice_text(&b_doc, 0, 0, ">> ").expect("bob edits");
     assert_eq!(text_when(&a_doc, |t| t == ">> hello world").await, ">> hello world");
+
+    // Presence and cursors travel the same way.
+    let a_presence = alice.join_presence(&a_doc).await.expect("alice present");
+    a_presence.set_cursor(Some(teamflow_sync::Cursor { anchor: 3, head: 8 }));
+    let b_presence = bob.join_presence(&b_doc).await.expect("bob present");
+    let seen = watch_until(&mut b_presence.peers(), "alice's cursor at bob", |peers| {
+        peers.iter().any(|p| p.name == "Alice" && p.cursor == Some(teamflow_sync::Cursor { anchor: 3, head: 8 }))
+    })
+    .await;
+    assert_eq!(seen.len(), 1, "{seen:?}");
+}
+
+#[tokio::test]
+async fn switching_between_the_direct_path_and_the_relay_loses_no_keystroke() {
+    let relay = TestRelay::start().await;
+    let (_a, alice, _b, bob, team) = alice_and_bob(&relay).await;
+    alice.go_online().await.expect("online");
+    bob.go_online().await.expect("online");
+    let (url, a_doc) = alice.create_document(team, "Log", "").await.expect("create");
+    assert!(alice.synced_with_relay(&a_doc).await.expect("synced"));
+    bob.documents(team).await.expect("list");
+    let b_doc = bob.open_document(&url).await.expect("open").expect("found");
+    let a = alice.start_p2p(direct()).await.expect("alice p2p");
+    let b = bob.start_p2p(direct()).await.expect("bob p2p");
+    a.dial(vec![address_of(&b).await]).await.expect("dial");
+    syncing(&alice, b.local_peer_id()).await;
+
+    let mut typed = String::new();
+    let mut type_some = |from: char, to: char| {
+        for c in from..=to {
+            splice_text(&a_doc, typed.chars().count(), 0, &c.to_string()).expect("type");
+            typed.push(c);
+        }
+        typed.clone()
+    };
+    // Both paths up; then the direct path goes away mid-stream; then it comes back and the relay goes.
+    let so_far = type_some('a', 'h');
+    text_when(&b_doc, |t| t == so_far).await;
+    let so_far = type_some('i', 'm');
+    bob.stop_p2p().await;
+    let so_far_then = type_some('n', 'r');
+    assert!(so_far_then.starts_with(&so_far));
+    text_when(&b_doc, |t| t == so_far_then).await;
+    let b = bob.start_p2p(direct()).await.expect("bob p2p again");
+    a.dial(vec![address_of(&b).await]).await.expect("dial again");
+    syncing(&alice, b.local_peer_id()).await;
+    let _stopped = relay.stop().await;
+    let all = type_some('s', 'z');
+    assert_eq!(text_when(&b_doc, |t| t == all).await, "abcdefghijklmnopqrstuvwxyz");
+}
+
+#[tokio::test]
+async fn the_relays_circuit_takes_reservations_only_from_certified_devices() {
+    let relay = TestRelay::start().await;
+    let alice = relay.user("alice").await;
+    let (status, identity) = alice.get("/api/devices/relay").await;
+    assert!(status.is_success(), "{identity}");
+    let identity: teamflow_protocol::api::devices::RelayIdentity = serde_json::from_value(identity).expect("identity");
+    let node = identity.libp2p.expect("the relay publishes its libp2p node");
+    let relay_peer: PeerId = node.peer_id.parse().expect("peer id");
+    let relay_address: Multiaddr = node.addresses[0].parse().expect("multiaddr");
+    let circuit = relay_address.with(Protocol::P2p(relay_peer)).with(Protocol::P2pCircuit);
+
+    let uncertified = reserve(circuit.clone(), |_| async {}).await;
+    assert!(!uncertified, "a device without a certificate got a reservation");
+    let certified = reserve(circuit, |peer: PeerId| async move {
+        let (status, body) = alice.post("/api/devices/certificate", &json!({ "peer_id": peer.to_base58() })).await;
+        assert!(status.is_success(), "{body}");
+    })
+    .await;
+    assert!(certified, "a certified device was refused a reservation");
+}
+
+#[derive(libp2p::swarm::NetworkBehaviour)]
+#[behaviour(prelude = "libp2p::swarm::derive_prelude")]
+struct ReservingBehaviour {
+    relay: libp2p::relay::client::Behaviour,
+}
+
+/// Asks the relay at `circuit` for a reservation as a fresh device, after `prepare` (given its peer id);
+/// answers whether it was granted.
+async fn reserve<F: Future<Output = ()>>(circuit: Multiaddr, prepare: impl FnOnce(PeerId) -> F) -> bool {
+    let mut swarm = libp2p::SwarmBuilder::with_new_identity()
+        .with_tokio()
+        .with_tcp(libp2p::tcp::Config::default(), libp2p::noise::Config::new, libp2p::yamux::Config::default)
+        .expect("tcp")
+        .with_relay_client(libp2p::noise::Config::new, libp2p::yamux::Config::default)
+        .expect("relay client")
+        .with_behaviour(|_, relay| ReservingBehaviour { relay })
+        .expect("behaviour")
+        .build();
+    prepare(*swarm.local_peer_id()).await;
+    let listener = swarm.listen_on(circuit).expect("listen on the circuit");
+    let outcome = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match swarm.select_next_some().await {
+                SwarmEvent::Behaviour(ReservingBehaviourEvent::Relay(
+                    libp2p::relay::client::Event::ReservationReqAccepted { .. },
+                )) => return true,
+                SwarmEvent::ListenerClosed { listener_id, .. } if listener_id == listener => return false,
+                _ => {}
+            }
+        }
+    })
+    .await;
+    outcome.expect("the relay answered in time")
 }
 
 #[tokio::test]

@@ -51,7 +51,8 @@ impl Node {
         self.p2p.lock().await.clone()
     }
 
-    pub(crate) async fn stop_p2p(&self) {
+    /// Stops peer-to-peer sync; documents keep syncing through the relay while it is reachable.
+    pub async fn stop_p2p(&self) {
         if let Some(p2p) = self.p2p.lock().await.take() {
             p2p.stop().await;
         }
