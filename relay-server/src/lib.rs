@@ -92,6 +92,13 @@ pub async fn run(
     let app = http::router(state.clone());
     let pruner = spawn_limiter_pruning(state.limits.clone());
     tracing::info!(%addr, public_url = %state.public_url, "relay listening");
+    // Realtime frames and sync messages are small and latency-bound: without TCP_NODELAY, Nagle's
+    // algorithm meeting the peer's delayed ACK holds some of them back by about 40 ms.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await

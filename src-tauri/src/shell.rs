@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Runtime};
 use tauri_specta::Event;
-use teamflow_node::{Node, NodeError};
+use teamflow_node::{Node, NodeError, P2pConfig};
 use teamflow_protocol::TeamId;
 use teamflow_sync::PresenceSession;
 use teamflow_sync::samod::DocHandle;
@@ -160,6 +160,13 @@ impl Account {
         if let Some(previous) = previous {
             previous.cancel();
         }
+        let (peering, peering_stop) = (node.clone(), stop.clone());
+        self.tasks.spawn(async move {
+            tokio::select! {
+                () = peering_stop.cancelled() => {}
+                () = peering.keep_peering(P2pConfig::default()) => {}
+            }
+        });
         self.tasks.spawn(async move {
             let mut delay = Duration::from_millis(250);
             loop {
@@ -248,9 +255,11 @@ impl Account {
         self.documents.lock().await.remove(url);
     }
 
-    /// Stops the account's tasks and waits for them; the node closes when the last handle to it goes.
+    /// Stops the account's tasks and peer-to-peer sync and waits for them; the node closes when the last
+    /// handle to it goes.
     pub(crate) async fn close(&self) {
         self.stop.cancel();
+        self.node.stop_p2p().await;
         self.documents.lock().await.clear();
         self.tasks.close();
         self.tasks.wait().await;

@@ -129,6 +129,8 @@ pub struct P2p {
     status: watch::Receiver<P2pStatus>,
     stop: CancellationToken,
     tasks: TaskTracker,
+    /// Stops the swarm when the last handle goes, so a forgotten node leaves no swarm running.
+    _stop_on_drop: Arc<tokio_util::sync::DropGuard>,
 }
 
 impl std::fmt::Debug for P2p {
@@ -207,7 +209,8 @@ impl P2p {
             waiting_for_relay: Vec::new(),
         };
         tasks.spawn(task.run(receive_commands, receive_certificates));
-        Ok(P2p { local, commands, status: status.subscribe(), stop, tasks })
+        let _stop_on_drop = Arc::new(stop.clone().drop_guard());
+        Ok(P2p { local, commands, status: status.subscribe(), stop, tasks, _stop_on_drop })
     }
 
     pub fn local_peer_id(&self) -> PeerId {

@@ -67,7 +67,8 @@ impl Room {
 async fn join(base: &str, tokens: &watch::Receiver<String>, team: TeamId) -> Result<Socket, NodeError> {
     let unreachable = |e: tokio_tungstenite::tungstenite::Error| NodeError::Api(ApiFailure::Unreachable(e.to_string()));
     let url = format!("{base}?token={}", tokens.borrow().as_str());
-    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.map_err(unreachable)?;
+    // TCP_NODELAY: chat and presence frames are small and latency-bound.
+    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(url, None, true).await.map_err(unreachable)?;
     let join = serde_json::to_string(&ClientMessage::JoinTeam { team_id: team })
         .map_err(|e| NodeError::Corrupt(e.to_string()))?;
     socket.send(Message::text(join)).await.map_err(unreachable)?;

@@ -9,8 +9,8 @@ use teamflow_protocol::api::devices::{RelayIdentity, TeamDevices};
 use crate::p2p::{self, P2p, P2pConfig, RelayPeer};
 use crate::{Node, NodeError};
 
-/// How often `keep_certificate_fresh` checks whether the certificate is due for renewal.
-const RENEWAL_CHECK: Duration = Duration::from_secs(10 * 60);
+/// How often `keep_peering` renews the certificate when due and asks the relay for teammates' devices.
+const PEERING_CHECK: Duration = Duration::from_secs(60);
 
 impl Node {
     /// Starts peer-to-peer sync (once; later calls answer the running swarm). Needs a certificate: from the
@@ -75,14 +75,30 @@ impl Node {
         Ok(p2p.dial_devices(devices).await?)
     }
 
-    /// Renews this device's certificate at half-life and presents the new one to connected peers, for as
-    /// long as the node is signed in; run it as a background task.
-    pub async fn keep_certificate_fresh(&self) {
-        let mut presented = None;
-        let mut every = tokio::time::interval(RENEWAL_CHECK);
+    /// Runs peer-to-peer sync for as long as the node is signed in; run it as a background task. Starts
+    /// the swarm as soon as there is a certificate (retrying while there is none: a first start needs the
+    /// relay), then renews the certificate at half-life, presents the new one to connected peers, and
+    /// dials teammates' devices the relay has newly certified.
+    pub async fn keep_peering(&self, config: P2pConfig) {
+        let mut delay = Duration::from_millis(500);
+        loop {
+            match self.start_p2p(config.clone()).await {
+                Ok(_) => break,
+                Err(NodeError::SignedOut) => return,
+                Err(e) => tracing::info!(error = %e, "peer-to-peer sync not started yet; will retry"),
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(PEERING_CHECK);
+        }
+        let mut presented = self.device_certificate().await.ok();
+        let mut every = tokio::time::interval(PEERING_CHECK);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        every.tick().await;
         loop {
             every.tick().await;
+            if let Err(e) = self.find_teammates().await {
+                tracing::debug!(error = %e, "could not look for teammates' devices");
+            }
             let certificate = match self.device_certificate().await {
                 Ok(certificate) => certificate,
                 Err(NodeError::SignedOut) => return,

@@ -111,6 +111,8 @@ pub async fn start_relay() -> anyhow::Result<(Server, String, tempfile::TempDir)
         .arg(dir.path())
         .env("TEAMFLOW_AUTH_RATE_PER_MINUTE", "1000000")
         .env("TEAMFLOW_AUTH_RATE_BURST", "1000000")
+        // The libp2p node on free loopback ports, so runs never collide on the default 4001.
+        .env("TEAMFLOW_P2P_LISTEN", "/ip4/127.0.0.1/tcp/0,/ip4/127.0.0.1/udp/0/quic-v1")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .spawn()?;
