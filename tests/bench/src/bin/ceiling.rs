@@ -32,6 +32,8 @@ async fn main() -> anyhow::Result<()> {
     let mut next_id = 0u64;
     loop {
         let (stream, _) = listener.accept().await?;
+        // As the relay does: small frames must not wait on Nagle.
+        stream.set_nodelay(true)?;
         next_id += 1;
         tokio::spawn(serve(stream, next_id, rooms.clone()));
     }

@@ -139,7 +139,8 @@ async fn drive(
 ) -> anyhow::Result<RunReport> {
     let mut sockets = Vec::with_capacity(endpoints.len());
     for (url, team) in &endpoints {
-        let (mut socket, _) = tokio_tungstenite::connect_async(url.as_str()).await?;
+        // TCP_NODELAY, as the node's own clients: small frames must not wait on Nagle.
+        let (mut socket, _) = tokio_tungstenite::connect_async_with_config(url.as_str(), None, true).await?;
         if let Some(team) = team {
             socket.send(Message::text(json!({ "type": "join_team", "team_id": team }).to_string())).await?;
             // Wait for the team state, so the run starts with everyone in the room.
