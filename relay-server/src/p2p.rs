@@ -12,7 +12,10 @@ use std::time::Duration;
 use futures::StreamExt;
 use libp2p::multiaddr::Protocol;
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{Multiaddr, PeerId, Swarm, autonat, connection_limits, identify, noise, ping, relay, tcp, yamux};
+use libp2p::{
+    Multiaddr, PeerId, Swarm, autonat, connection_limits, identify, memory_connection_limits, noise, ping, relay, tcp,
+    yamux,
+};
 use teamflow_protocol::api::devices::RelayNode;
 use tokio_util::sync::CancellationToken;
 
@@ -24,6 +27,7 @@ use crate::devices::{CertificateIssuer, Certified};
 #[derive(NetworkBehaviour)]
 struct Behaviour {
     limits: connection_limits::Behaviour,
+    memory: memory_connection_limits::Behaviour,
     relay: relay::Behaviour,
     identify: identify::Behaviour,
     autonat: autonat::Behaviour,
@@ -76,6 +80,8 @@ pub async fn start(
                 .with_max_pending_incoming(Some(128));
             Behaviour {
                 limits: connection_limits::Behaviour::new(limits),
+                // New connections are refused while the relay uses most of the machine's memory.
+                memory: memory_connection_limits::Behaviour::with_max_percentage(0.8),
                 relay: relay::Behaviour::new(local, relay_config),
                 identify: identify::Behaviour::new(identify::Config::new("/teamflow/1".into(), key.public())),
                 autonat: autonat::Behaviour::new(local, autonat::Config::default()),

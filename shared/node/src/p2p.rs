@@ -22,7 +22,10 @@ use libp2p::multiaddr::Protocol;
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{ConnectionId, NetworkBehaviour, SwarmEvent};
-use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, connection_limits, dcutr, identify, mdns, noise, ping, relay};
+use libp2p::{
+    Multiaddr, PeerId, StreamProtocol, Swarm, connection_limits, dcutr, identify, mdns, memory_connection_limits,
+    noise, ping, relay,
+};
 use libp2p::{tcp, yamux};
 use samod::{AcceptorHandle, BackoffConfig, DialError, DialerHandle, Repo, Transport};
 use teamflow_protocol::UserId;
@@ -35,6 +38,9 @@ pub use certificates::Refusal;
 pub(crate) use policy::{Admitted, PeerSharePolicy};
 
 const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/teamflow/sync/1");
+
+/// New connections are refused while the process uses more memory than this.
+const MAX_PROCESS_MEMORY: usize = 1 << 30;
 
 /// The relay's libp2p node is dialed again this long after an attempt, while not connected.
 const RELAY_REDIAL: Duration = Duration::from_secs(5);
@@ -153,6 +159,7 @@ pub(crate) struct Start {
 #[derive(NetworkBehaviour)]
 struct Behaviour {
     limits: connection_limits::Behaviour,
+    memory: memory_connection_limits::Behaviour,
     relay: relay::client::Behaviour,
     dcutr: dcutr::Behaviour,
     identify: identify::Behaviour,
@@ -268,6 +275,7 @@ fn build_swarm(keypair: libp2p::identity::Keypair, config: &P2pConfig) -> Result
             let mdns = if mdns { Some(mdns::tokio::Behaviour::new(mdns::Config::default(), local)?) } else { None };
             Ok(Behaviour {
                 limits: connection_limits::Behaviour::new(limits),
+                memory: memory_connection_limits::Behaviour::with_max_bytes(MAX_PROCESS_MEMORY),
                 relay: relay_client,
                 dcutr: dcutr::Behaviour::new(local),
                 identify: identify::Behaviour::new(identify::Config::new("/teamflow/1".into(), key.public())),
