@@ -105,10 +105,17 @@ pub async fn wait_ready(http: &reqwest::Client, url: &str) -> anyhow::Result<()>
 pub async fn start_relay() -> anyhow::Result<(Server, String, tempfile::TempDir)> {
     let dir = tempfile::tempdir()?;
     let port = free_port()?;
+    let server = start_relay_in(dir.path(), port).await?;
+    Ok((server, format!("http://127.0.0.1:{port}"), dir))
+}
+
+/// Starts our relay as `start_relay` does, on `port` with `dir` as its data directory (again, after a
+/// kill, to measure a restart), and waits until it is ready.
+pub async fn start_relay_in(dir: &Path, port: u16) -> anyhow::Result<Server> {
     let base = format!("http://127.0.0.1:{port}");
     let child = pinned(&binary("teamflow-relay")?)
         .args(["--bind", &format!("127.0.0.1:{port}"), "--data-dir"])
-        .arg(dir.path())
+        .arg(dir)
         .env("TEAMFLOW_AUTH_RATE_PER_MINUTE", "1000000")
         .env("TEAMFLOW_AUTH_RATE_BURST", "1000000")
         // The libp2p node on free loopback ports, so runs never collide on the default 4001.
@@ -119,7 +126,7 @@ pub async fn start_relay() -> anyhow::Result<(Server, String, tempfile::TempDir)
     let pid = child.id().context("relay exited")?;
     let server = Server { child, pid };
     wait_ready(&reqwest::Client::new(), &format!("{base}/readyz")).await?;
-    Ok((server, base, dir))
+    Ok(server)
 }
 
 /// Signs up `n` users (`load{i}@example.test`), a few at a time (password hashing is deliberately slow);
