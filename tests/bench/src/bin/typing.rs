@@ -1,0 +1,323 @@
+//! Live typing: M clients on one document, each making one Automerge change per keystroke at 6 chars/s
+//! on an open-loop schedule, through our relay and through the Node automerge-repo sync server
+//! (`tests/js/sync-server.mjs`), alternating. Latency runs from each keystroke's intended time to its
+//! arrival in every other client's document. For each system: the largest M whose p99 stays within 100 ms.
+//!
+//! Both systems are driven through the automerge-repo sync protocol by the same clients (samod, through
+//! `teamflow-sync`). `cargo build --release -p teamflow-relay -p teamflow-bench && target/release/typing`
+//! (needs `./x setup` for the Node packages; see docs/benchmarks.md).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::Parser;
+use futures::StreamExt;
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use serde_json::json;
+use teamflow_bench::servers::{Server, cpu_seconds, free_port, pinned, setup, sign_up, start_relay};
+use teamflow_bench::{Machine, median};
+use teamflow_protocol::{DocumentUrl, UserId};
+use teamflow_sync::automerge::ChangeHash;
+use teamflow_sync::samod::DocHandle;
+use teamflow_sync::{ClientConfig, SyncClient, splice_text};
+use tokio::io::AsyncBufReadExt as _;
+use tokio::sync::watch;
+
+#[derive(Debug, Parser)]
+struct Args {
+    #[arg(long, value_delimiter = ',', default_value = "relay,node")]
+    systems: Vec<String>,
+    /// Client counts to try, in order; a system stops at the first whose p99 passes 100 ms.
+    #[arg(long, value_delimiter = ',', default_value = "2,4,8,16,24,32,48,64")]
+    clients: Vec<usize>,
+    /// Keystrokes per second per client.
+    #[arg(long, default_value_t = 6.0)]
+    rate: f64,
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Rounds; each runs every system once, alternating.
+    #[arg(long, default_value_t = 3)]
+    repeats: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct Step {
+    system: String,
+    round: usize,
+    clients: usize,
+    keystrokes: u64,
+    expected: u64,
+    received: u64,
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+    server_cpu_s: f64,
+    generator_cpu_share: f64,
+    saturated: bool,
+}
+
+/// What every client shares: when each change was meant to be typed, and by whom.
+#[derive(Default)]
+struct Ledger {
+    sent: HashMap<ChangeHash, (usize, Instant)>,
+    latencies: Vec<u64>,
+}
+
+/// A system under test and how clients reach it.
+struct System {
+    name: String,
+    server: Server,
+    base: String,
+    /// For the relay: signed-up users' tokens and ids, one team.
+    relay: Option<RelaySetup>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+struct RelaySetup {
+    users: Vec<(String, UserId)>,
+    team: String,
+}
+
+async fn start(name: &str, max_clients: usize) -> anyhow::Result<System> {
+    match name {
+        "relay" => {
+            let (server, base, dir) = start_relay().await?;
+            let http = reqwest::Client::new();
+            let tokens = sign_up(&http, &base, max_clients).await?;
+            let mut users = Vec::new();
+            for token in tokens {
+                let me = setup(|| http.get(format!("{base}/api/me")).bearer_auth(&token)).await?;
+                let id = me["user"]["id"].as_str().context("user id")?.parse()?;
+                users.push((token, id));
+            }
+            let owner = users[0].0.clone();
+            let team =
+                setup(|| http.post(format!("{base}/api/teams")).bearer_auth(&owner).json(&json!({"name": "Typing"})))
+                    .await?;
+            let team = team["id"].as_str().context("team id")?.to_owned();
+            for i in 1..max_clients {
+                let body = json!({ "email": format!("load{i}@example.test"), "role": "member" });
+                setup(|| http.post(format!("{base}/api/teams/{team}/members")).bearer_auth(&owner).json(&body)).await?;
+            }
+            Ok(System { name: name.into(), server, base, relay: Some(RelaySetup { users, team }), _dir: Some(dir) })
+        }
+        "node" => {
+            let dir = tempfile::tempdir()?;
+            let port = free_port()?;
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../js/sync-server.mjs");
+            let mut child = pinned(Path::new("node"))
+                .arg(script)
+                .arg(port.to_string())
+                .arg(dir.path())
+                .stdout(Stdio::piped())
+                .spawn()
+                .context("node (run ./x setup for the packages)")?;
+            let pid = child.id().context("node exited")?;
+            let stdout = child.stdout.take().context("no stdout")?;
+            tokio::io::BufReader::new(stdout).lines().next_line().await?.context("node server did not start")?;
+            let server = Server { child, pid };
+            Ok(System {
+                name: name.into(),
+                server,
+                base: format!("http://127.0.0.1:{port}"),
+                relay: None,
+                _dir: Some(dir),
+            })
+        }
+        other => anyhow::bail!("unknown system {other}"),
+    }
+}
+
+/// A client of `system` as the `i`th user, online.
+async fn client(system: &System, i: usize) -> anyhow::Result<(SyncClient, watch::Sender<String>)> {
+    let (token, user) = match &system.relay {
+        Some(relay) => relay.users[i].clone(),
+        None => (String::new(), UserId::new()),
+    };
+    let (keep, rx) = watch::channel(token);
+    let mut sync = SyncClient::in_memory(ClientConfig::new(system.base.as_str(), user, format!("typist{i}")), rx).await;
+    sync.go_online().await?;
+    Ok((sync, keep))
+}
+
+/// Creates the step's document (registered with the team on the relay) and opens it on every client.
+async fn document(system: &System, clients: &mut [SyncClient]) -> anyhow::Result<Vec<DocHandle>> {
+    let (url, first) = clients[0].create_text("").await?;
+    if let Some(relay) = &system.relay {
+        let http = reqwest::Client::new();
+        let body = json!({ "document_id": url.to_string(), "title": "typing" });
+        let path = format!("{}/api/teams/{}/documents", system.base, relay.team);
+        setup(|| http.post(&path).bearer_auth(&relay.users[0].0).json(&body)).await?;
+        // Registered after it was offered: a fresh handshake offers it again.
+        clients[0].reconnect().await?;
+    }
+    anyhow::ensure!(clients[0].synced_with_relay(&first).await, "the server never got the document");
+    let mut handles = vec![first];
+    for c in &clients[1..] {
+        handles.push(open(c, &url).await?);
+    }
+    Ok(handles)
+}
+
+async fn open(client: &SyncClient, url: &DocumentUrl) -> anyhow::Result<DocHandle> {
+    for _ in 0..50 {
+        if let Some(handle) = client.open(url).await? {
+            return Ok(handle);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("document not found on the server")
+}
+
+/// Types on `doc` as client `me`: keystroke k at `start + offset + k / rate`.
+async fn type_on(
+    doc: DocHandle,
+    me: usize,
+    start: Instant,
+    offset: Duration,
+    args: Arc<Args>,
+    ledger: Arc<Mutex<Ledger>>,
+) -> u64 {
+    let interval = Duration::from_secs_f64(1.0 / args.rate);
+    let end = start + Duration::from_secs(args.seconds);
+    let mut k = 0u32;
+    loop {
+        let due = start + offset + interval * k;
+        if due >= end {
+            return u64::from(k);
+        }
+        tokio::time::sleep_until(due.into()).await;
+        if splice_text(&doc, 0, 0, "k").is_err() {
+            return u64::from(k);
+        }
+        let hash = doc.with_document(|d| d.get_last_local_change().map(|c| c.hash()));
+        if let Some(hash) = hash {
+            ledger.lock().unwrap_or_else(std::sync::PoisonError::into_inner).sent.insert(hash, (me, due));
+        }
+        k += 1;
+    }
+}
+
+/// Records, for every change arriving in `doc`, the latency from its intended typing time.
+async fn watch_arrivals(doc: DocHandle, me: usize, ledger: Arc<Mutex<Ledger>>, until: Instant) {
+    let mut changes = Box::pin(doc.changes());
+    let mut seen = doc.with_document(|d| d.get_heads());
+    while let Ok(Some(_)) = tokio::time::timeout_at(until.into(), changes.next()).await {
+        let now = Instant::now();
+        let arrived: Vec<ChangeHash> = doc.with_document(|d| {
+            let fresh = d.get_changes(&seen).iter().map(|c| c.hash()).collect();
+            seen = d.get_heads();
+            fresh
+        });
+        let mut ledger = ledger.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for hash in arrived {
+            if let Some(&(sender, due)) = ledger.sent.get(&hash)
+                && sender != me
+            {
+                let micros = u64::try_from(now.saturating_duration_since(due).as_micros()).unwrap_or(u64::MAX);
+                ledger.latencies.push(micros);
+            }
+        }
+    }
+}
+
+async fn step(system: &System, round: usize, m: usize, args: &Arc<Args>) -> anyhow::Result<Step> {
+    let mut clients = Vec::new();
+    let mut keep = Vec::new();
+    for i in 0..m {
+        let (c, k) = client(system, i).await?;
+        clients.push(c);
+        keep.push(k);
+    }
+    let docs = document(system, &mut clients).await?;
+    let ledger = Arc::new(Mutex::new(Ledger::default()));
+    let me = std::process::id().to_string();
+    let (cpu_before, server_before) = (cpu_seconds(&me), cpu_seconds(&system.server.pid.to_string()));
+    let start = Instant::now() + Duration::from_millis(200);
+    let until = start + Duration::from_secs(args.seconds) + Duration::from_secs(3);
+    let watchers: Vec<_> = docs
+        .iter()
+        .enumerate()
+        .map(|(i, d)| tokio::spawn(watch_arrivals(d.clone(), i, ledger.clone(), until)))
+        .collect();
+    let typists: Vec<_> = docs
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let offset = Duration::from_secs_f64(i as f64 / m as f64 / args.rate);
+            tokio::spawn(type_on(d.clone(), i, start, offset, args.clone(), ledger.clone()))
+        })
+        .collect();
+    let mut keystrokes = 0;
+    for t in typists {
+        keystrokes += t.await?;
+    }
+    for w in watchers {
+        w.await?;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let generator_cpu_share = (cpu_seconds(&me) - cpu_before) / elapsed;
+    let server_cpu_s = cpu_seconds(&system.server.pid.to_string()) - server_before;
+    for c in clients {
+        c.stop().await;
+    }
+    let ledger = ledger.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut histogram = Histogram::<u64>::new(3)?;
+    for &l in &ledger.latencies {
+        histogram.record(l.max(1))?;
+    }
+    let ms = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
+    Ok(Step {
+        system: system.name.clone(),
+        round,
+        clients: m,
+        keystrokes,
+        expected: keystrokes * (m as u64 - 1),
+        received: ledger.latencies.len() as u64,
+        p50_ms: ms(0.5),
+        p99_ms: ms(0.99),
+        max_ms: histogram.max() as f64 / 1000.0,
+        server_cpu_s,
+        generator_cpu_share,
+        saturated: generator_cpu_share > 0.9,
+    })
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Arc::new(Args::parse());
+    let max_clients = args.clients.iter().copied().max().unwrap_or(2);
+    let mut best: HashMap<String, Vec<f64>> = HashMap::new();
+    for round in 0..args.repeats {
+        for name in &args.systems {
+            let system = start(name, max_clients).await?;
+            let mut largest = 0;
+            for &m in &args.clients {
+                let result = step(&system, round, m, &args).await?;
+                println!("{}", serde_json::to_string(&result)?);
+                let ok = result.p99_ms <= 100.0 && result.received == result.expected && !result.saturated;
+                if !ok {
+                    break;
+                }
+                largest = m;
+            }
+            best.entry(name.clone()).or_default().push(largest as f64);
+            system.server.stop().await?;
+        }
+    }
+    let machine = Machine::describe();
+    println!("\n{} ({} cores), Linux {}", machine.cpu, machine.cores, machine.kernel);
+    println!("live typing at {} chars/s per client: the largest M with p99 <= 100 ms and nothing lost\n", args.rate);
+    println!("| system | largest M (median of {}) | runs |", args.repeats);
+    println!("|---|---|---|");
+    for name in &args.systems {
+        let runs = best.remove(name).unwrap_or_default();
+        println!("| {name} | {:.0} | {:?} |", median(runs.clone()), runs);
+    }
+    Ok(())
+}
