@@ -102,16 +102,16 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-fn lan() -> P2pConfig {
-    P2pConfig { listen: vec!["/ip4/0.0.0.0/tcp/0".parse().unwrap_or_else(|_| unreachable!())], ..P2pConfig::default() }
+fn address(text: &str) -> anyhow::Result<libp2p::Multiaddr> {
+    Ok(text.parse()?)
 }
 
-fn direct() -> P2pConfig {
-    P2pConfig {
-        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap_or_else(|_| unreachable!())],
-        mdns: false,
-        ..P2pConfig::default()
-    }
+fn lan() -> anyhow::Result<P2pConfig> {
+    Ok(P2pConfig { listen: vec![address("/ip4/0.0.0.0/tcp/0")?], ..P2pConfig::default() })
+}
+
+fn direct() -> anyhow::Result<P2pConfig> {
+    Ok(P2pConfig { listen: vec![address("/ip4/127.0.0.1/tcp/0")?], mdns: false, ..P2pConfig::default() })
 }
 
 fn circuit_only() -> P2pConfig {
@@ -121,7 +121,7 @@ fn circuit_only() -> P2pConfig {
 async fn discovery(base: &str, round: usize, n: usize) -> anyhow::Result<Discovery> {
     let pair = Pair::new(base, n).await?;
     let start = Instant::now();
-    let (a, b) = tokio::try_join!(pair.alice.start_p2p(lan()), pair.bob.start_p2p(lan()))?;
+    let (a, b) = tokio::try_join!(pair.alice.start_p2p(lan()?), pair.bob.start_p2p(lan()?))?;
     splice_text(&pair.a_doc, 0, 0, "x")?;
     reaches(&pair.b_doc, 1).await?;
     let first_synced_edit_ms = ms(start.elapsed());
@@ -139,7 +139,7 @@ async fn connect(pair: &Pair, path: &str) -> anyhow::Result<Vec<P2p>> {
             Ok(Vec::new())
         }
         "direct" => {
-            let (a, b) = tokio::try_join!(pair.alice.start_p2p(direct()), pair.bob.start_p2p(direct()))?;
+            let (a, b) = tokio::try_join!(pair.alice.start_p2p(direct()?), pair.bob.start_p2p(direct()?))?;
             let mut status = b.status();
             let listening = status.wait_for(|s| !s.listening.is_empty()).await?.listening[0].clone();
             a.dial(vec![listening.with(libp2p::multiaddr::Protocol::P2p(b.local_peer_id()))]).await?;
