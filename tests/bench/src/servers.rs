@@ -22,8 +22,15 @@ pub fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-/// Starts a server on core 0 (when `taskset` is available) and pins this process to core 1.
+/// Starts a server on core 0 (when `taskset` is available) and pins this process to core 1. The server is
+/// killed if its `Server` is dropped, so a benchmark that fails half-way leaves no server running.
 pub fn pinned(program: &Path) -> Command {
+    let mut command = pinned_command(program);
+    command.kill_on_drop(true);
+    command
+}
+
+fn pinned_command(program: &Path) -> Command {
     let have_taskset = std::process::Command::new("taskset").arg("-V").output().is_ok_and(|o| o.status.success());
     if have_taskset {
         let me = std::process::id().to_string();
