@@ -242,6 +242,8 @@ struct Intruder {
     dial: mpsc::Sender<Multiaddr>,
     /// Connection opened (true) and closed (false), in order.
     events: mpsc::Receiver<bool>,
+    /// Streams kept open until the intruder goes, so a refusal never depends on our closing them.
+    held: Vec<Framed<tokio_util::compat::Compat<libp2p::Stream>, LengthDelimitedCodec>>,
 }
 
 impl Intruder {
@@ -271,7 +273,7 @@ impl Intruder {
                 }
             }
         });
-        Intruder { peer_id, control, dial, events }
+        Intruder { peer_id, control, dial, events, held: Vec::new() }
     }
 
     async fn connect(&mut self, address: Multiaddr) {
@@ -293,8 +295,7 @@ impl Intruder {
         let stream = self.open(peer, CERTIFICATE).await;
         let mut framed = Framed::new(stream.compat(), LengthDelimitedCodec::new());
         framed.send(bytes::Bytes::from(frame)).await.expect("send");
-        // Keep the stream open until the other side acts: the refusal must not depend on our closing it.
-        std::mem::forget(framed);
+        self.held.push(framed);
     }
 }
 
