@@ -52,6 +52,42 @@ async fn unauthenticated_upgrades_get_401_not_101() {
 }
 
 #[tokio::test]
+async fn a_large_team_arrives_in_pages_of_members_right_after_the_team_state() {
+    let t = team().await;
+    let page = teamflow_protocol::realtime::MEMBERS_PER_FRAME;
+    // Alice, bob and enough others for a second page, some of them online.
+    let mut others = Vec::new();
+    for i in 0..page {
+        let name = format!("member{i}");
+        t.relay.user(&name).await;
+        t.alice.add_member(&t.id, &format!("{name}@example.test"), "member").await;
+        others.push(name);
+    }
+    let mut b = socket(&t.relay, &t.bob).await;
+    b.join(&t.id).await;
+    let mut a = socket(&t.relay, &t.alice).await;
+    a.send(json!({ "type": "join_team", "team_id": t.id })).await;
+    let state = a.next().await;
+    let more = a.next().await;
+    assert_eq!(state["type"], "team_state");
+    assert_eq!(more["type"], "team_members", "the rest follows at once: {more}");
+    assert_eq!(more["team_id"], t.id.as_str());
+    let first = state["members"].as_array().expect("members");
+    let rest = more["members"].as_array().expect("members");
+    assert_eq!(first.len(), page);
+    assert_eq!(rest.len(), 2, "alice, bob and one page of others: two left over");
+    let everyone: Vec<&Value> = first.iter().chain(rest).collect();
+    let mut names: Vec<&str> = everyone.iter().map(|m| m["display_name"].as_str().expect("name")).collect();
+    names.sort_unstable();
+    let mut expected: Vec<&str> = others.iter().map(String::as_str).chain(["alice", "bob"]).collect();
+    expected.sort_unstable();
+    assert_eq!(names, expected, "every member exactly once");
+    let online: Vec<&str> =
+        everyone.iter().filter(|m| m["online"] == true).map(|m| m["display_name"].as_str().expect("name")).collect();
+    assert_eq!(online.len(), 2, "alice and bob: {online:?}");
+}
+
+#[tokio::test]
 async fn joining_gives_the_team_state_and_outsiders_learn_nothing() {
     let t = team().await;
     let mut a = socket(&t.relay, &t.alice).await;

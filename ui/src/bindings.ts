@@ -295,6 +295,12 @@ export type RoomEvent = {
 export type ServerMessage = { type: "welcome"; protocol: number; user_id: UserId } | 
 /**  The answer to `join_team`: everything needed to draw the team, and where chat stands. */
 { type: "team_state"; team: Team; members: PresentMember[]; projects: Project[]; latest_seq: number } | 
+/**
+ *  More of the team's members, right after `team_state` when the team has more than
+ *  `MEMBERS_PER_FRAME`: `team_state` carries the first ones, each `team_members` up to as many more.
+ *  Small frames keep a connection's buffers small for as long as it stays open.
+ */
+{ type: "team_members"; team_id: TeamId; members: PresentMember[] } | 
 /**  A user's first connection joined the team's room. */
 { type: "user_joined"; team_id: TeamId; user_id: UserId } | 
 /**  A user's last connection left the room or dropped. */

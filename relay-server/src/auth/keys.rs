@@ -52,7 +52,7 @@ impl SigningKeys {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = SigningKey::generate(&mut rand::rngs::OsRng);
                 write_private(&path, &key)?;
-                tracing::info!(path = %path.display(), "generated a new relay signing key");
+                tracing::info!(path = %path.display(), "generated a new relay key");
                 Ok(Self { key })
             }
             Err(source) => Err(KeyError::Io { path, source }),

@@ -9,7 +9,7 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
 use futures::{SinkExt, StreamExt};
 use governor::{Quota, RateLimiter};
 use teamflow_protocol::api::messages::PostMessage;
-use teamflow_protocol::realtime::{ClientMessage, PROTOCOL_VERSION, PresentMember, ServerMessage};
+use teamflow_protocol::realtime::{ClientMessage, MEMBERS_PER_FRAME, PROTOCOL_VERSION, PresentMember, ServerMessage};
 use teamflow_protocol::{ErrorCode, TeamId, UserId};
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
@@ -202,7 +202,15 @@ impl<'a> Session<'a> {
     async fn dispatch(&mut self, message: ClientMessage) -> Result<(), Close> {
         let reference = reference(&message);
         let result = match message {
-            ClientMessage::JoinTeam { team_id } => self.join(team_id).await,
+            ClientMessage::JoinTeam { team_id } => match self.join(team_id).await {
+                Ok(frames) => {
+                    for frame in &frames {
+                        self.send(frame)?;
+                    }
+                    Ok(None)
+                }
+                Err(e) => Err(e),
+            },
             ClientMessage::LeaveTeam { team_id } => {
                 self.state.rooms.send(Command::Leave { conn: self.conn, team: team_id }).await;
                 Ok(None)
@@ -243,7 +251,8 @@ impl<'a> Session<'a> {
         }
     }
 
-    async fn join(&self, team: TeamId) -> Result<Option<ServerMessage>, ApiError> {
+    /// Joins the room; answers `team_state`, then `team_members` frames for a team too large for one.
+    async fn join(&self, team: TeamId) -> Result<Vec<ServerMessage>, ApiError> {
         if self.state.access.role(team, self.user).await?.is_none() {
             return Err(not_a_member());
         }
@@ -251,17 +260,23 @@ impl<'a> Session<'a> {
         // which already includes it) rather than lost. Clients deduplicate by message `seq` and ids.
         let online = self.state.rooms.join(self.conn, team).await;
         let db = &self.state.db;
+        let members: Vec<PresentMember> = teams::members(db, team, self.user)
+            .await?
+            .into_iter()
+            .map(|member| PresentMember { online: online.contains(&member.user_id), member })
+            .collect();
+        // A frame's size stays in the socket's write buffer for the life of the connection: a big team is
+        // sent in pages rather than one large frame.
+        let mut pages = members.chunks(MEMBERS_PER_FRAME).map(<[PresentMember]>::to_vec);
         let state = ServerMessage::TeamState {
             team: teams::get(db, team, self.user).await?,
-            members: teams::members(db, team, self.user)
-                .await?
-                .into_iter()
-                .map(|member| PresentMember { online: online.contains(&member.user_id), member })
-                .collect(),
+            members: pages.next().unwrap_or_default(),
             projects: projects::list(db, team, self.user).await?,
             latest_seq: messages::latest_seq(db, team).await?,
         };
-        Ok(Some(state))
+        Ok(std::iter::once(state)
+            .chain(pages.map(|members| ServerMessage::TeamMembers { team_id: team, members }))
+            .collect())
     }
 
     async fn send_message(

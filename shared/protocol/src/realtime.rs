@@ -50,6 +50,9 @@ fn text_kind() -> MessageKind {
     MessageKind::Text
 }
 
+/// Members per frame in the answer to `join_team` (`team_state`, then `team_members`).
+pub const MEMBERS_PER_FRAME: usize = 25;
+
 /// A member as the room sees them: who, what role, and whether any of their devices is connected.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -74,6 +77,13 @@ pub enum ServerMessage {
         members: Vec<PresentMember>,
         projects: Vec<Project>,
         latest_seq: i64,
+    },
+    /// More of the team's members, right after `team_state` when the team has more than
+    /// `MEMBERS_PER_FRAME`: `team_state` carries the first ones, each `team_members` up to as many more.
+    /// Small frames keep a connection's buffers small for as long as it stays open.
+    TeamMembers {
+        team_id: TeamId,
+        members: Vec<PresentMember>,
     },
     /// A user's first connection joined the team's room.
     UserJoined {

@@ -64,6 +64,13 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
     const room = subscribeRoom(teamId, (frame) => {
       if (frame.type === "team_state") {
         setOnline(new Set(frame.members.filter((m) => m.online).map((m) => m.user_id)));
+      } else if (frame.type === "team_members") {
+        // The rest of a large team, right after team_state.
+        setOnline((s) => {
+          const next = new Set(s);
+          for (const m of frame.members) if (m.online) next.add(m.user_id);
+          return next;
+        });
       } else if (frame.type === "user_joined") {
         setOnline((s) => new Set(s).add(frame.user_id));
       } else if (frame.type === "user_left") {
