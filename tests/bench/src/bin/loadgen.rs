@@ -21,7 +21,7 @@ use teamflow_bench::servers::{Server, alternate, cpu_seconds, rss_mib, setup, si
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
-#[derive(Debug, Parser)]
+#[derive(Debug, Clone, Parser)]
 struct Args {
     /// Systems to compare, run alternately: relay (our relay, release build, production settings apart
     /// from the sign-up limit) and ceiling (a bare broadcast server).
@@ -39,6 +39,10 @@ struct Args {
     seconds: u64,
     #[arg(long, default_value_t = 3)]
     repeats: usize,
+    /// Instead of one rate: search each system for the highest per-client rate whose p99 is at most
+    /// 100 ms with nothing lost (doubling from `--rate`, then bisecting; one run per probe).
+    #[arg(long)]
+    search: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -82,6 +86,9 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn orchestrate(args: &Args) -> anyhow::Result<()> {
+    if args.search {
+        return search(args).await;
+    }
     let reports = alternate(&args.systems, args.repeats, async |system| match system {
         "relay" => Ok(vec![run_relay(args).await?]),
         "ceiling" => Ok(vec![run_ceiling(args).await?]),
@@ -89,6 +96,67 @@ async fn orchestrate(args: &Args) -> anyhow::Result<()> {
     })
     .await?;
     summarize(args, &reports);
+    Ok(())
+}
+
+/// The outcome of one system's rate search.
+#[derive(Debug, Serialize)]
+struct Searched {
+    system: String,
+    /// The highest delivery rate that met the bound, and the per-client rate that gave it.
+    best_delivered_per_s: f64,
+    best_rate: f64,
+    /// The search stopped because the generator's core saturated: the system's own limit is higher.
+    generator_bound: bool,
+}
+
+/// Probes rates for each system: doubling while the bound holds, then bisecting between the last rate
+/// that held and the first that did not, until they are within 15% or after 8 probes.
+async fn search(args: &Args) -> anyhow::Result<()> {
+    let mut found = Vec::new();
+    for system in &args.systems {
+        let (mut ok, mut failed): (Option<(f64, f64)>, Option<f64>) = (None, None);
+        let mut rate = args.rate;
+        let mut generator_bound = false;
+        for _ in 0..8 {
+            let probe = Args { rate, ..args.clone() };
+            let report = match system.as_str() {
+                "relay" => run_relay(&probe).await?,
+                "ceiling" => run_ceiling(&probe).await?,
+                other => bail!("unknown system {other}"),
+            };
+            println!("{}", serde_json::to_string(&report)?);
+            if report.saturated {
+                generator_bound = true;
+                break;
+            }
+            if report.p99_ms <= 100.0 && report.lost == 0 {
+                ok = Some((rate, report.delivered_per_s));
+            } else {
+                failed = Some(rate);
+            }
+            rate = match (ok, failed) {
+                (Some((good, _)), Some(bad)) if bad / good < 1.15 => break,
+                (Some((good, _)), Some(bad)) => (good + bad) / 2.0,
+                (Some((good, _)), None) => good * 2.0,
+                (None, _) => rate / 2.0,
+            };
+        }
+        let (best_rate, best_delivered_per_s) = ok.unwrap_or((0.0, 0.0));
+        found.push(Searched { system: system.clone(), best_delivered_per_s, best_rate, generator_bound });
+    }
+    let machine = teamflow_bench::Machine::describe();
+    println!("\nmachine: {} ({} cores), Linux {}", machine.cpu, machine.cores, machine.kernel);
+    println!(
+        "chat fan-out rate search: {} clients in teams of {}, {} s per probe",
+        args.clients, args.team_size, args.seconds
+    );
+    println!("\n| system | highest delivered/s with p99 <= 100 ms, nothing lost | per-client rate | stopped by |");
+    println!("|---|---|---|---|");
+    for f in &found {
+        let stop = if f.generator_bound { "the generator's core (the system's limit is higher)" } else { "the bound" };
+        println!("| {} | {:.0} | {:.2} msg/s | {stop} |", f.system, f.best_delivered_per_s, f.best_rate);
+    }
     Ok(())
 }
 
