@@ -77,8 +77,11 @@ def panel(origin_x, title, x_label, series, x_log):
         f'<line x1="{origin_x}" x2="{origin_x + PANEL_W}" y1="{y100}" y2="{y100}" stroke="#d1242f" stroke-dasharray="4 3"/>'
     )
     out.append(f'<text x="{origin_x + PANEL_W - 4}" y="{y100 - 4}" text-anchor="end" font-size="10" fill="#d1242f">100 ms goal</text>')
-    ticks = sorted(set(xs))
-    for x in ticks:
+    last = -1e9
+    for x in sorted(set(xs)):
+        if fx(x) - last < 34:
+            continue  # too close to the previous label to read
+        last = fx(x)
         label = f"{x / 1000:.0f}k" if x >= 1000 else f"{x:g}"
         out.append(f'<text x="{fx(x)}" y="{TOP + PANEL_H + 16}" text-anchor="middle" font-size="11">{label}</text>')
     out.append(f'<text x="{origin_x + PANEL_W / 2}" y="{TOP + PANEL_H + 36}" text-anchor="middle" font-size="12">{x_label}</text>')
