@@ -17,43 +17,13 @@ use tokio_util::sync::{CancellationToken, PollSender};
 
 pub use policy::TeamSharePolicy;
 pub use teamflow_sync::SqliteStorage;
+use teamflow_sync::writer::{Drained, drain};
 
 use crate::access::Access;
 use crate::error::ApiError;
 
 /// Sync messages queued for one peer before samod waits for the socket.
 const SEND_QUEUE: usize = 64;
-
-/// How a connection's writer ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Forwarded {
-    /// samod closed its side: the connection is over.
-    Done,
-    /// The socket failed.
-    Failed,
-    /// A write could not finish in time: the peer stopped reading.
-    Stalled,
-}
-
-/// Writes queued sync messages to the socket until the queue closes, the socket fails, or one write takes
-/// longer than `timeout`.
-async fn forward<S>(
-    queued: &mut tokio::sync::mpsc::Receiver<Vec<u8>>,
-    sink: &mut S,
-    timeout: std::time::Duration,
-) -> Forwarded
-where
-    S: futures::Sink<Message> + Unpin,
-{
-    while let Some(bytes) = queued.recv().await {
-        match tokio::time::timeout(timeout, sink.send(Message::Binary(bytes.into()))).await {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) => return Forwarded::Failed,
-            Err(_) => return Forwarded::Stalled,
-        }
-    }
-    Forwarded::Done
-}
 
 /// Per-connection limits of document sync.
 #[derive(Debug, Clone, Copy)]
@@ -135,8 +105,8 @@ impl SyncServer {
         let (to_socket, mut queued) = tokio::sync::mpsc::channel::<Vec<u8>>(SEND_QUEUE);
         let outgoing = PollSender::new(to_socket).sink_map_err(|_| std::io::Error::other("sync connection closed"));
         let writer = async {
-            let outcome = forward(&mut queued, &mut sink, limits.write_timeout).await;
-            if outcome == Forwarded::Stalled {
+            let outcome = drain(&mut queued, &mut sink, limits.write_timeout, |b| Message::Binary(b.into())).await;
+            if outcome == Drained::Stalled {
                 tracing::info!(peer = %peer, "sync peer is not reading; closing its connection");
             }
             close.cancel();
@@ -178,60 +148,6 @@ impl SyncServer {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A socket that takes `accepts` messages, then never has room for another.
-    struct Clogged {
-        accepts: usize,
-        sent: usize,
-    }
-
-    impl futures::Sink<Message> for Clogged {
-        type Error = std::io::Error;
-        fn poll_ready(
-            self: std::pin::Pin<&mut Self>,
-            _: &mut std::task::Context<'_>,
-        ) -> std::task::Poll<Result<(), Self::Error>> {
-            if self.sent < self.accepts { std::task::Poll::Ready(Ok(())) } else { std::task::Poll::Pending }
-        }
-        fn start_send(mut self: std::pin::Pin<&mut Self>, _: Message) -> Result<(), Self::Error> {
-            self.sent += 1;
-            Ok(())
-        }
-        fn poll_flush(
-            self: std::pin::Pin<&mut Self>,
-            _: &mut std::task::Context<'_>,
-        ) -> std::task::Poll<Result<(), Self::Error>> {
-            std::task::Poll::Ready(Ok(()))
-        }
-        fn poll_close(
-            self: std::pin::Pin<&mut Self>,
-            _: &mut std::task::Context<'_>,
-        ) -> std::task::Poll<Result<(), Self::Error>> {
-            std::task::Poll::Ready(Ok(()))
-        }
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_peer_that_stops_reading_stalls_the_writer_which_gives_up() {
-        let (tx, mut rx) = tokio::sync::mpsc::channel(SEND_QUEUE);
-        for n in 0..5u8 {
-            tx.send(vec![n]).await.expect("queue");
-        }
-        let mut socket = Clogged { accepts: 3, sent: 0 };
-        let outcome = forward(&mut rx, &mut socket, std::time::Duration::from_secs(30)).await;
-        assert_eq!(outcome, Forwarded::Stalled);
-        assert_eq!(socket.sent, 3, "everything the socket took was written first");
-    }
-
-    #[tokio::test]
-    async fn the_writer_ends_when_samod_closes_its_side() {
-        let (tx, mut rx) = tokio::sync::mpsc::channel(SEND_QUEUE);
-        tx.send(vec![1]).await.expect("queue");
-        drop(tx);
-        let mut socket = Clogged { accepts: usize::MAX, sent: 0 };
-        assert_eq!(forward(&mut rx, &mut socket, std::time::Duration::from_secs(30)).await, Forwarded::Done);
-        assert_eq!(socket.sent, 1);
-    }
 
     #[test]
     fn peer_ids_must_name_the_token_user() {

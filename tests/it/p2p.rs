@@ -13,6 +13,7 @@ use serde_json::json;
 use teamflow_node::p2p::Refusal;
 use teamflow_node::{Node, P2p, P2pConfig, PeerLink};
 use teamflow_protocol::api::devices::CertificateError;
+use teamflow_sync::samod::DocHandle;
 use teamflow_sync::{read_text, splice_text};
 use teamflow_tests::{TestRelay, alice_and_bob, text_when, watch_until};
 use tokio::sync::mpsc;
@@ -64,20 +65,31 @@ async fn syncing(node: &Node, peer: PeerId) {
         .expect("document sync with the peer");
 }
 
+/// Alice's new document, shared with bob through the relay, then both devices connected directly and
+/// syncing: (alice's copy, bob's copy, alice's swarm, bob's swarm).
+async fn shared_then_connected_directly(
+    alice: &Node,
+    bob: &Node,
+    team: teamflow_protocol::TeamId,
+    text: &str,
+) -> (DocHandle, DocHandle, P2p, P2p) {
+    alice.go_online().await.expect("online");
+    bob.go_online().await.expect("online");
+    let (url, a_doc) = alice.create_document(team, "Plan", text).await.expect("create");
+    assert!(alice.synced_with_relay(&a_doc).await.expect("synced"));
+    bob.documents(team).await.expect("bob lists the team's documents");
+    let b_doc = bob.open_document(&url).await.expect("open").expect("found on the relay");
+    let a = alice.start_p2p(direct()).await.expect("alice p2p");
+    let b = bob.start_p2p(direct()).await.expect("bob p2p");
+    a.dial(vec![address_of(&b).await]).await.expect("dial");
+    (a_doc, b_doc, a, b)
+}
+
 #[tokio::test]
 async fn teammates_keep_editing_together_directly_while_the_relay_is_down() {
     let relay = TestRelay::start().await;
     let (_a, alice, _b, bob, team) = alice_and_bob(&relay).await;
-    alice.go_online().await.expect("online");
-    bob.go_online().await.expect("online");
-    let (url, a_doc) = alice.create_document(team, "Plan", "hello").await.expect("create");
-    assert!(alice.synced_with_relay(&a_doc).await.expect("synced"));
-    bob.documents(team).await.expect("bob lists the team's documents");
-    let b_doc = bob.open_document(&url).await.expect("open").expect("found on the relay");
-
-    let a = alice.start_p2p(direct()).await.expect("alice p2p");
-    let b = bob.start_p2p(direct()).await.expect("bob p2p");
-    a.dial(vec![address_of(&b).await]).await.expect("dial");
+    let (a_doc, b_doc, a, b) = shared_then_connected_directly(&alice, &bob, team, "hello").await;
     let link = admitted(&a, b.local_peer_id()).await;
     assert!(!link.relayed, "a direct connection: {link:?}");
     assert_eq!(admitted(&b, a.local_peer_id()).await.user_id, alice.user().await.expect("alice").id);
@@ -105,15 +117,7 @@ async fn teammates_keep_editing_together_directly_while_the_relay_is_down() {
 async fn switching_between_the_direct_path_and_the_relay_loses_no_keystroke() {
     let relay = TestRelay::start().await;
     let (_a, alice, _b, bob, team) = alice_and_bob(&relay).await;
-    alice.go_online().await.expect("online");
-    bob.go_online().await.expect("online");
-    let (url, a_doc) = alice.create_document(team, "Log", "").await.expect("create");
-    assert!(alice.synced_with_relay(&a_doc).await.expect("synced"));
-    bob.documents(team).await.expect("list");
-    let b_doc = bob.open_document(&url).await.expect("open").expect("found");
-    let a = alice.start_p2p(direct()).await.expect("alice p2p");
-    let b = bob.start_p2p(direct()).await.expect("bob p2p");
-    a.dial(vec![address_of(&b).await]).await.expect("dial");
+    let (a_doc, b_doc, a, b) = shared_then_connected_directly(&alice, &bob, team, "").await;
     syncing(&alice, b.local_peer_id()).await;
 
     let mut typed = String::new();

@@ -87,8 +87,14 @@ impl Node {
 
     /// The relay's certificate key (the last known one while offline), to check peers' certificates.
     pub async fn relay_certificate_key(&self) -> Result<[u8; 32], NodeError> {
-        let identity = self.relay_identity().await?;
-        teamflow_protocol::api::devices::decode_key(&identity.certificate_key)
-            .map_err(|e| NodeError::Corrupt(format!("relay key: {e}")))
+        certificate_key(&self.relay_identity().await?)
     }
+}
+
+/// The relay's certificate key out of what it publishes.
+pub(crate) fn certificate_key(
+    identity: &teamflow_protocol::api::devices::RelayIdentity,
+) -> Result<[u8; 32], NodeError> {
+    teamflow_protocol::api::devices::decode_key(&identity.certificate_key)
+        .map_err(|e| NodeError::Corrupt(format!("relay key: {e}")))
 }

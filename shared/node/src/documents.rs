@@ -113,7 +113,7 @@ impl Node {
     }
 
     async fn register(&self, team: TeamId, title: &str, url: &DocumentUrl) -> Result<(), NodeError> {
-        self.remember_document_team(&url.to_string(), team).await?;
+        self.remember_document_teams(team, &[url.to_string()]).await?;
         let registration = RegisterDocument { document_id: url.to_string(), title: title.to_owned(), project_id: None };
         self.enqueue_document(team, registration).await?;
         match self.flush().await {
@@ -125,16 +125,22 @@ impl Node {
         }
     }
 
-    /// Notes which team a document belongs to, for the peer-to-peer share policy.
-    pub(crate) async fn remember_document_team(&self, document: &str, team: TeamId) -> Result<(), NodeError> {
-        let inserted = sqlx::query(
-            "INSERT INTO document_teams (document_id, team_id) VALUES (?, ?) ON CONFLICT (document_id) DO NOTHING",
-        )
-        .bind(document)
-        .bind(team.to_string())
-        .execute(&self.db)
-        .await?
-        .rows_affected();
+    /// Notes that `documents` belong to `team`, for the peer-to-peer share policy: one transaction, and the
+    /// policy is told only when a document was new here.
+    pub(crate) async fn remember_document_teams(&self, team: TeamId, documents: &[String]) -> Result<(), NodeError> {
+        let mut tx = self.db.begin().await?;
+        let mut inserted = 0;
+        for document in documents {
+            inserted += sqlx::query(
+                "INSERT INTO document_teams (document_id, team_id) VALUES (?, ?) ON CONFLICT (document_id) DO NOTHING",
+            )
+            .bind(document)
+            .bind(team.to_string())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        tx.commit().await?;
         if inserted > 0 {
             self.document_teams.send_modify(|generation| *generation += 1);
         }

@@ -365,9 +365,8 @@ impl Node {
     /// `outbox`).
     pub async fn documents(&self, team: TeamId) -> Result<Vec<DocumentEntry>, NodeError> {
         let documents: Vec<DocumentEntry> = self.read_through(&format!("/api/teams/{team}/documents")).await?;
-        for document in &documents {
-            self.remember_document_team(&document.document_id.to_string(), team).await?;
-        }
+        let urls: Vec<String> = documents.iter().map(|d| d.document_id.to_string()).collect();
+        self.remember_document_teams(team, &urls).await?;
         Ok(documents)
     }
 

@@ -79,12 +79,9 @@ pub struct P2pConfig {
 
 impl Default for P2pConfig {
     fn default() -> Self {
-        let any = |proto: &str| -> Multiaddr {
-            // These literals are valid multiaddrs.
-            proto.parse().unwrap_or_else(|_| Multiaddr::empty())
-        };
+        let any = Multiaddr::empty().with(Protocol::Ip4(std::net::Ipv4Addr::UNSPECIFIED));
         Self {
-            listen: vec![any("/ip4/0.0.0.0/tcp/0"), any("/ip4/0.0.0.0/udp/0/quic-v1")],
+            listen: vec![any.clone().with(Protocol::Tcp(0)), any.with(Protocol::Udp(0)).with(Protocol::QuicV1)],
             mdns: true,
             max_connections: 128,
             idle_timeout: Duration::from_secs(60),

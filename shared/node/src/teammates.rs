@@ -22,8 +22,7 @@ impl Node {
         }
         let certificate = self.device_certificate().await?;
         let identity = self.relay_identity().await?;
-        let relay_key = teamflow_protocol::api::devices::decode_key(&identity.certificate_key)
-            .map_err(|e| NodeError::Corrupt(format!("relay key: {e}")))?;
+        let relay_key = crate::device::certificate_key(&identity)?;
         let relay = identity.libp2p.as_ref().and_then(|node| {
             let peer_id = node.peer_id.parse::<PeerId>().ok()?;
             let addresses = node.addresses.iter().filter_map(|a| a.parse::<Multiaddr>().ok()).collect();

@@ -7,6 +7,7 @@ use std::time::Duration;
 use futures::{SinkExt, StreamExt, TryStreamExt};
 use libp2p::Stream;
 use samod::Transport;
+use teamflow_sync::writer::{Drained, drain};
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
 use tokio_util::compat::{Compat, FuturesAsyncReadCompatExt};
 use tokio_util::sync::{CancellationToken, PollSender};
@@ -52,7 +53,7 @@ pub(crate) fn sync_transport(
     let (to_peer, mut queued) = tokio::sync::mpsc::channel::<Vec<u8>>(SEND_QUEUE);
     tasks.spawn(async move {
         let outcome = tokio::select! {
-            outcome = drain(&mut queued, &mut sink, WRITE_TIMEOUT) => outcome,
+            outcome = drain(&mut queued, &mut sink, WRITE_TIMEOUT, bytes::Bytes::from) => outcome,
             () = close.cancelled() => Drained::Done,
         };
         match outcome {
@@ -71,83 +72,4 @@ pub(crate) fn sync_transport(
         on_finished.await.ok();
     };
     (Transport::new(Box::pin(incoming), Box::pin(outgoing)), ended)
-}
-
-/// How the writer of a sync stream ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Drained {
-    /// samod closed its side.
-    Done,
-    /// The stream failed.
-    Failed,
-    /// One write took longer than the timeout: the peer stopped reading.
-    Stalled,
-}
-
-/// Writes queued messages to `sink` until the queue closes, the sink fails, or one write takes longer than
-/// `timeout`.
-async fn drain<S>(queued: &mut tokio::sync::mpsc::Receiver<Vec<u8>>, sink: &mut S, timeout: Duration) -> Drained
-where
-    S: futures::Sink<bytes::Bytes> + Unpin,
-{
-    while let Some(bytes) = queued.recv().await {
-        match tokio::time::timeout(timeout, sink.send(bytes::Bytes::from(bytes))).await {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) => return Drained::Failed,
-            Err(_) => return Drained::Stalled,
-        }
-    }
-    Drained::Done
-}
-
-#[cfg(test)]
-mod tests {
-    use std::pin::Pin;
-    use std::task::{Context, Poll};
-
-    use super::*;
-
-    /// A peer that takes `accepts` messages, then never has room for another.
-    struct StopsReading {
-        accepts: usize,
-        taken: usize,
-    }
-
-    impl futures::Sink<bytes::Bytes> for StopsReading {
-        type Error = std::io::Error;
-        fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-            if self.taken < self.accepts { Poll::Ready(Ok(())) } else { Poll::Pending }
-        }
-        fn start_send(mut self: Pin<&mut Self>, _: bytes::Bytes) -> Result<(), Self::Error> {
-            self.taken += 1;
-            Ok(())
-        }
-        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-            Poll::Ready(Ok(()))
-        }
-        fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-            Poll::Ready(Ok(()))
-        }
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_peer_that_stops_reading_is_given_up_on() {
-        let (queue, mut queued) = tokio::sync::mpsc::channel(SEND_QUEUE);
-        for n in 0..5u8 {
-            queue.send(vec![n]).await.expect("queue");
-        }
-        let mut peer = StopsReading { accepts: 2, taken: 0 };
-        assert_eq!(drain(&mut queued, &mut peer, WRITE_TIMEOUT).await, Drained::Stalled);
-        assert_eq!(peer.taken, 2, "what the peer took was written first");
-    }
-
-    #[tokio::test]
-    async fn the_writer_ends_when_samod_is_done() {
-        let (queue, mut queued) = tokio::sync::mpsc::channel(SEND_QUEUE);
-        queue.send(vec![1]).await.expect("queue");
-        drop(queue);
-        let mut peer = StopsReading { accepts: usize::MAX, taken: 0 };
-        assert_eq!(drain(&mut queued, &mut peer, WRITE_TIMEOUT).await, Drained::Done);
-        assert_eq!(peer.taken, 1);
-    }
 }

@@ -2,6 +2,7 @@
 import { type FormEvent, useState } from "react";
 import { commands, type User } from "../../bindings";
 import { call, messageOf } from "../../lib/call";
+import { ErrorLine } from "../../lib/ErrorLine";
 
 type Mode = "sign_in" | "sign_up";
 
@@ -69,11 +70,7 @@ export function SignIn(props: { initialRelayUrl: string; startupError: string | 
             data-testid="password"
           />
         </label>
-        {error && (
-          <p className="error" role="alert" data-testid="auth-error">
-            {error}
-          </p>
-        )}
+        <ErrorLine error={error} testId="auth-error" />
         <button type="submit" className="primary" disabled={busy} data-testid="auth-submit">
           {busy ? "…" : mode === "sign_in" ? "Sign in" : "Create account"}
         </button>

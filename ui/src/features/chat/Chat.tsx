@@ -5,6 +5,7 @@ import { commands, events, type Message, type OutboxEntry, type TeamMembership, 
 import { call, messageOf } from "../../lib/call";
 import { all, subscribe, subscribeRoom } from "../../lib/events";
 import { chatItems, mergeMessages } from "./model";
+import { ErrorLine } from "../../lib/ErrorLine";
 
 const TYPING_SHOWN_MS = 3000;
 const TYPING_SENT_EVERY_MS = 2000;
@@ -172,11 +173,7 @@ export function Chat({ team, user }: { team: TeamMembership; user: User }) {
       <div className="typing" aria-live="polite" data-testid="typing">
         {typers.length > 0 && `${typers.join(", ")} ${typers.length === 1 ? "is" : "are"} typing…`}
       </div>
-      {error && (
-        <p className="error" role="alert" onClick={() => setError(null)}>
-          {error}
-        </p>
-      )}
+      <ErrorLine error={error} onDismiss={() => setError(null)} />
       <form className="composer" onSubmit={send}>
         <input value={draft} onChange={(e) => onDraft(e.target.value)} placeholder={`Message #${team.name}`} maxLength={4000} data-testid="composer" />
         <button type="submit" className="primary" data-testid="send">

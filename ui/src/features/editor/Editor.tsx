@@ -11,6 +11,7 @@ import { versions, type Version } from "./history";
 import { DocSession, type SessionView } from "./session";
 import { type Caret, markdownRanges, pieces, type Range } from "./decorate";
 import { toCodePoints, toUtf16 } from "./text";
+import { ErrorLine } from "../../lib/ErrorLine";
 
 export function Editor(props: { url: string; title: string; status: Status; readOnly: boolean; onClose: () => void }) {
   const { url } = props;
@@ -177,11 +178,7 @@ export function Editor(props: { url: string; title: string; status: Status; read
           History
         </button>
       </div>
-      {(error || view?.error) && (
-        <p className="error" role="alert">
-          {error ?? view?.error}
-        </p>
-      )}
+      <ErrorLine error={error ?? view?.error} />
       <div className="editor-body">
         {past ? (
           <div className="past" data-testid="past-version">

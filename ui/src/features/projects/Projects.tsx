@@ -4,6 +4,7 @@ import { type FormEvent, useEffect, useState } from "react";
 import { commands, events, type OutboxEntry, type Project, type ProjectStatus, type TeamMembership } from "../../bindings";
 import { call, messageOf } from "../../lib/call";
 import { all, subscribe, subscribeRoom } from "../../lib/events";
+import { ErrorLine } from "../../lib/ErrorLine";
 
 const STATUSES: ProjectStatus[] = ["planned", "active", "paused", "completed", "archived"];
 
@@ -151,11 +152,7 @@ export function Projects({ team, onOpenDocument }: { team: TeamMembership; onOpe
           </button>
         </form>
       )}
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorLine error={error} />
     </section>
   );
 }

@@ -2,6 +2,7 @@
 import { type FormEvent, useEffect, useState } from "react";
 import { commands, type ProjectStatus, type TeamMembership, type TeamSettings as Settings } from "../../bindings";
 import { call, messageOf } from "../../lib/call";
+import { ErrorLine } from "../../lib/ErrorLine";
 
 const STATUSES: ProjectStatus[] = ["planned", "active", "paused", "completed", "archived"];
 
@@ -82,11 +83,7 @@ export function TeamSettings({ team }: { team: TeamMembership }) {
           )}
         </form>
       )}
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorLine error={error} />
     </section>
   );
 }

@@ -3,6 +3,7 @@ import { type FormEvent, useEffect, useState } from "react";
 import { commands, type Member, type Role, type TeamMembership } from "../../bindings";
 import { call, messageOf } from "../../lib/call";
 import { subscribeRoom } from "../../lib/events";
+import { ErrorLine } from "../../lib/ErrorLine";
 
 /** `online`: the user ids with a device in the team's room now (the workspace follows the room). */
 export function Members({ team, online }: { team: TeamMembership; online: Set<string> }) {
@@ -59,11 +60,7 @@ export function Members({ team, online }: { team: TeamMembership; online: Set<st
           </button>
         </form>
       )}
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorLine error={error} />
     </section>
   );
 }

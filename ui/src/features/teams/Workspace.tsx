@@ -10,6 +10,7 @@ import { Projects } from "../projects/Projects";
 import { SyncIndicator } from "../sync/SyncIndicator";
 import { TeamSettings } from "../settings/TeamSettings";
 import { Members } from "./Members";
+import { ErrorLine } from "../../lib/ErrorLine";
 
 type Section = "chat" | "projects" | "documents" | "members" | "activity" | "settings";
 const SECTIONS: [Section, string][] = [
@@ -140,11 +141,7 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
         </button>
       </aside>
       <main className="content">
-        {error && (
-          <p className="error banner" role="alert" onClick={() => setError(null)}>
-            {error}
-          </p>
-        )}
+        <ErrorLine error={error} banner onDismiss={() => setError(null)} />
         {!team && <p className="empty">Create a team to start, or ask a teammate to add you to theirs.</p>}
         {team && section === "chat" && <Chat key={team.id} team={team} user={user} />}
         {team && section === "projects" && (
