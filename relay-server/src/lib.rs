@@ -144,8 +144,10 @@ async fn build_state(
     let tokens = Arc::new(TokenService::new(&keys, config.issuer(), config.access_token_ttl()));
     let limits = http::rate_limit::RateLimits::new(&config).map_err(RelayError::Config)?;
     let certificates = Arc::new(devices::CertificateIssuer::load(keys, &db).await?);
+    let metrics = Arc::new(metrics::Metrics::new(db.clone()));
+    metrics.register(sync.counters());
     Ok(AppState {
-        metrics: Arc::new(metrics::Metrics::new(db.clone())),
+        metrics,
         access,
         rooms,
         sync,

@@ -58,6 +58,15 @@ impl Metrics {
         Self { registry, requests, latency, pool_connections, pool_idle, sync_connections, token_verifications, db }
     }
 
+    /// Adds counters kept elsewhere (the sync server's) to the exposition.
+    pub fn register(&self, counters: impl IntoIterator<Item = prometheus::IntCounter>) {
+        for counter in counters {
+            if let Err(e) = self.registry.register(Box::new(counter)) {
+                tracing::error!(error = %e, "metric not registered");
+            }
+        }
+    }
+
     pub fn token_verified(&self, outcome: &str) {
         self.token_verifications.with_label_values(&[outcome]).inc();
     }

@@ -6,6 +6,7 @@
 //! user of its verified access token: the peer id it must use is `<user_id>:<device>`, and samod closes a
 //! connection whose handshake claims anything else.
 
+mod first_sync;
 mod policy;
 
 use axum::extract::ws::{Message, WebSocket};
@@ -15,6 +16,7 @@ use teamflow_protocol::UserId;
 use tokio::sync::oneshot;
 use tokio_util::sync::{CancellationToken, PollSender};
 
+use first_sync::{FirstSync, Routed};
 pub use policy::TeamSharePolicy;
 pub use teamflow_sync::SqliteStorage;
 use teamflow_sync::writer::{Drained, drain};
@@ -55,6 +57,7 @@ pub fn expected_peer(user: UserId, peer: &str) -> Result<PeerId, ApiError> {
 pub struct SyncServer {
     repo: Repo,
     acceptor: samod::AcceptorHandle,
+    first: FirstSync,
 }
 
 impl std::fmt::Debug for SyncServer {
@@ -65,15 +68,27 @@ impl std::fmt::Debug for SyncServer {
 
 impl SyncServer {
     pub async fn start(db: sqlx::SqlitePool, access: Access) -> Result<Self, ApiError> {
+        // samod's default runs each document as a task on the async runtime, where one expensive sync
+        // message (a fresh peer of a large document costs a full save and a bloom filter of every change)
+        // holds a runtime thread for as long as it takes. Measured in the join storm (docs/benchmarks.md):
+        // share-policy lookups starved past the database pool's timeout and were denied. On their own
+        // threads, documents compete with the rest of the relay only for CPU.
+        let policy = TeamSharePolicy::new(access);
+        let documents = rayon::ThreadPoolBuilder::new()
+            .thread_name(|i| format!("sync-doc-{i}"))
+            .build()
+            .map_err(|e| ApiError::Internal(format!("document threads: {e}")))?;
         let repo = Repo::build_tokio()
+            .with_concurrency(samod::ConcurrencyConfig::Threadpool(documents))
             .with_peer_id(PeerId::from(RELAY_PEER_ID))
             .with_storage(SqliteStorage::new(db))
-            .with_share_policy(TeamSharePolicy::new(access))
+            .with_share_policy(policy.clone())
             .load()
             .await;
+        let first = FirstSync::new(repo.clone(), policy);
         let url = url::Url::parse("teamflow-relay://sync").map_err(|e| ApiError::Internal(e.to_string()))?;
         let acceptor = repo.make_acceptor(url).map_err(|_| ApiError::Internal("sync repo stopped".into()))?;
-        Ok(Self { repo, acceptor })
+        Ok(Self { repo, acceptor, first })
     }
 
     /// Serves one upgraded socket until it closes or `stop` is cancelled. The peer must introduce
@@ -85,6 +100,10 @@ impl SyncServer {
         // samod owns the transport from here on; this signal fires when it drops the inbound stream,
         // which is how we learn the connection is over.
         let (finished, on_finished) = oneshot::channel::<()>();
+        // samod writes into a bounded queue; one writer drains it to the socket. A write that cannot finish
+        // in time means the peer stopped reading: the connection is cut instead of buffering without end.
+        let (to_socket, mut queued) = tokio::sync::mpsc::channel::<Vec<u8>>(SEND_QUEUE);
+        let (first, replies, sender) = (self.first.clone(), to_socket.clone(), peer.clone());
         let incoming = stream
             .take_until(close.clone().cancelled_owned())
             .take_while(|message| future::ready(!matches!(message, Ok(Message::Close(_)))))
@@ -96,13 +115,24 @@ impl SyncServer {
                     Message::Ping(_) | Message::Pong(_) | Message::Close(_) => Ok(None),
                 })
             })
+            // In order, one frame at a time: an empty peer's first request may be answered here
+            // (`first_sync`), the answer queued before samod sees what replaces the request.
+            .then(move |item| {
+                let (first, replies, sender) = (first.clone(), replies.clone(), sender.clone());
+                async move {
+                    match first.route(&sender, item?).await {
+                        Routed::Forward(frame) => Ok(frame),
+                        Routed::Answered { reply, forward } => match replies.send(reply).await {
+                            Ok(()) => Ok(forward),
+                            Err(_) => Err(axum::Error::new("sync connection closed")),
+                        },
+                    }
+                }
+            })
             .map(move |item| {
                 let _held_until_dropped = &finished;
                 item
             });
-        // samod writes into a bounded queue; one writer drains it to the socket. A write that cannot finish
-        // in time means the peer stopped reading: the connection is cut instead of buffering without end.
-        let (to_socket, mut queued) = tokio::sync::mpsc::channel::<Vec<u8>>(SEND_QUEUE);
         let outgoing = PollSender::new(to_socket).sink_map_err(|_| std::io::Error::other("sync connection closed"));
         let writer = async {
             let outcome = drain(&mut queued, &mut sink, limits.write_timeout, |b| Message::Binary(b.into())).await;
@@ -136,6 +166,11 @@ impl SyncServer {
         };
         tokio::join!(writer, lifetime);
         tracing::debug!(peer = %peer, "sync connection finished");
+    }
+
+    /// The first-sync cache's counters, for `/metrics`.
+    pub fn counters(&self) -> [prometheus::IntCounter; 2] {
+        [self.first.built.clone(), self.first.served.clone()]
     }
 
     /// Stops the repo, flushing what it holds to storage.

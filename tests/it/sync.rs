@@ -342,11 +342,51 @@ async fn the_relay_counts_its_open_sync_connections() {
 
 /// The relay's `sync_connections` gauge.
 async fn sync_connections(relay: &TestRelay) -> i64 {
+    metric(relay, "teamflow_sync_connections").await
+}
+
+/// One unlabelled metric from the relay's `/metrics`.
+async fn metric(relay: &TestRelay, name: &str) -> i64 {
     let text = reqwest::get(relay.url("/metrics")).await.expect("metrics").text().await.expect("text");
     text.lines()
-        .find_map(|l| l.strip_prefix("teamflow_sync_connections "))
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
         .and_then(|v| v.trim().parse().ok())
-        .expect("the sync_connections gauge")
+        .unwrap_or_else(|| panic!("no metric {name}"))
+}
+
+#[tokio::test]
+async fn devices_opening_a_document_at_once_share_one_first_answer_then_sync_as_usual() {
+    let t = team().await;
+    let mut alice = sync_client(&t.relay, &t.alice, "laptop").await;
+    let (url, a_doc) = shared_document(&mut alice, &t.alice, &t.id, "Agenda").await;
+
+    // Five of Bob's devices, none holding anything, open it at the same moment.
+    let names: Vec<String> = (0..5).map(|i| format!("device{i}")).collect();
+    let devices = futures::future::join_all(names.iter().map(|name| sync_client(&t.relay, &t.bob, name))).await;
+    let docs = futures::future::join_all(devices.iter().map(|d| d.open(&url))).await;
+    let docs: Vec<_> = docs.into_iter().map(|d| d.expect("open").expect("bob may read it")).collect();
+    for doc in &docs {
+        assert_eq!(text_when(doc, |t| t == "Agenda").await, "Agenda");
+    }
+    // The relay built its answer to an empty device once, and gave it to each of them.
+    assert_eq!(metric(&t.relay, "teamflow_sync_first_answers_served_total").await, 5);
+    assert_eq!(metric(&t.relay, "teamflow_sync_first_answers_built_total").await, 1);
+
+    // From there on it is ordinary sync, both ways.
+    splice_text(&a_doc, 6, 0, " for Monday").expect("edit");
+    for doc in &docs {
+        text_when(doc, |t| t == "Agenda for Monday").await;
+    }
+    splice_text(&docs[3], 0, 0, "Draft ").expect("edit");
+    text_when(&a_doc, |t| t == "Draft Agenda for Monday").await;
+    for doc in &docs {
+        text_when(doc, |t| t == "Draft Agenda for Monday").await;
+    }
+    // A device opening it now, at new heads, gets a new answer.
+    let late = sync_client(&t.relay, &t.bob, "late").await;
+    let late_doc = late.open(&url).await.expect("open").expect("bob may read it");
+    text_when(&late_doc, |t| t == "Draft Agenda for Monday").await;
+    assert_eq!(metric(&t.relay, "teamflow_sync_first_answers_built_total").await, 2);
 }
 
 #[tokio::test]

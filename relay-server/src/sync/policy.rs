@@ -49,6 +49,13 @@ impl TeamSharePolicy {
     }
 }
 
+impl TeamSharePolicy {
+    /// Whether `user` may read and write the document now.
+    pub(crate) async fn may_write(&self, url: &str, user: UserId) -> bool {
+        self.decide(url, Some(user)).await == config_for(Some(Role::Member))
+    }
+}
+
 impl samod::SharePolicy for TeamSharePolicy {
     fn share(&self, doc_id: DocumentId, peer_id: PeerId) -> impl Stream<Item = ShareConfig> + Send + 'static {
         let policy = self.clone();

@@ -2,11 +2,14 @@
 //! one-JSON-line-per-run report.
 
 pub mod servers;
+pub mod systems;
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use automerge::transaction::Transactable as _;
+use automerge::{Automerge, ObjType, ROOT};
 use serde::{Deserialize, Serialize};
 
 /// A sequential editing trace (josephg/editing-traces format): apply every patch of every transaction in
@@ -40,6 +43,21 @@ impl Trace {
 
     pub fn patches(&self) -> impl Iterator<Item = &Patch> {
         self.txns.iter().flat_map(|t| t.patches.iter())
+    }
+
+    /// The trace replayed with raw automerge into a text at `teamflow_sync::TEXT_FIELD`, one change per
+    /// keystroke, and saved: the finished document with its whole history.
+    pub fn finished_document(&self) -> anyhow::Result<Vec<u8>> {
+        let mut doc = Automerge::new();
+        let mut tx = doc.transaction();
+        let text = tx.put_object(ROOT, teamflow_sync::TEXT_FIELD, ObjType::Text)?;
+        tx.commit();
+        for patch in self.patches() {
+            let mut tx = doc.transaction();
+            tx.splice_text(&text, patch.0, isize::try_from(patch.1)?, &patch.2)?;
+            tx.commit();
+        }
+        Ok(doc.save())
     }
 }
 

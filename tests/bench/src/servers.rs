@@ -128,12 +128,20 @@ pub async fn start_relay_in(dir: &Path, port: u16) -> anyhow::Result<Server> {
         // The libp2p node on free loopback ports, so runs never collide on the default 4001.
         .env("TEAMFLOW_P2P_LISTEN", "/ip4/127.0.0.1/tcp/0,/ip4/127.0.0.1/udp/0/quic-v1")
         .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
+        .stdout(relay_log()?)
         .spawn()?;
     let pid = child.id().context("relay exited")?;
     let server = Server { child, pid };
     wait_ready(&reqwest::Client::new(), &format!("{base}/readyz")).await?;
     Ok(server)
+}
+
+/// Where the relay's log goes: the file named by `TEAMFLOW_BENCH_RELAY_LOG` (appended to), else nowhere.
+fn relay_log() -> anyhow::Result<Stdio> {
+    Ok(match std::env::var_os("TEAMFLOW_BENCH_RELAY_LOG") {
+        Some(path) => std::fs::OpenOptions::new().create(true).append(true).open(path)?.into(),
+        None => Stdio::null(),
+    })
 }
 
 /// Signs up `n` users (`load{i}@example.test`), a few at a time (password hashing is deliberately slow);

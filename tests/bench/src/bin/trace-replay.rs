@@ -225,7 +225,7 @@ struct Upload {
 }
 
 async fn upload(trace: &Trace, relay: &str, email: &str) -> anyhow::Result<Upload> {
-    let saved = finished_document(trace)?;
+    let saved = trace.finished_document()?;
     let dir = tempfile::tempdir()?;
     let node = Node::open(dir.path(), relay).await?;
     node.sign_up(email, PASSWORD, "Bench").await?;
@@ -237,20 +237,6 @@ async fn upload(trace: &Trace, relay: &str, email: &str) -> anyhow::Result<Uploa
     let upload_ms = ms(start);
     node.close().await;
     Ok(Upload { doc, saved_bytes: saved.len(), upload_ms })
-}
-
-/// The trace replayed with raw automerge, one change per keystroke, saved.
-fn finished_document(trace: &Trace) -> anyhow::Result<Vec<u8>> {
-    let mut doc = Automerge::new();
-    let mut tx = doc.transaction();
-    let text = tx.put_object(ROOT, teamflow_sync::TEXT_FIELD, ObjType::Text)?;
-    tx.commit();
-    for patch in trace.patches() {
-        let mut tx = doc.transaction();
-        tx.splice_text(&text, patch.0, isize::try_from(patch.1)?, &patch.2)?;
-        tx.commit();
-    }
-    Ok(doc.save())
 }
 
 async fn fetch(end_text: &str, relay: &str, email: &str, url: &DocumentUrl) -> anyhow::Result<Fetch> {

@@ -8,25 +8,19 @@
 //! (needs `./x setup` for the Node packages; see docs/benchmarks.md).
 
 use std::collections::HashMap;
-use std::path::Path;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use clap::Parser;
 use futures::StreamExt;
 use hdrhistogram::Histogram;
 use serde::Serialize;
-use serde_json::json;
-use teamflow_bench::servers::{Server, cpu_seconds, free_port, pinned, setup, sign_up, start_relay};
+use teamflow_bench::servers::cpu_seconds;
+use teamflow_bench::systems::{SyncSystem, open};
 use teamflow_bench::{Machine, median};
-use teamflow_protocol::{DocumentUrl, UserId};
 use teamflow_sync::automerge::ChangeHash;
 use teamflow_sync::samod::DocHandle;
-use teamflow_sync::{ClientConfig, SyncClient, splice_text};
-use tokio::io::AsyncBufReadExt as _;
-use tokio::sync::watch;
+use teamflow_sync::{SyncClient, splice_text};
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -68,110 +62,15 @@ struct Ledger {
     latencies: Vec<u64>,
 }
 
-/// A system under test and how clients reach it.
-struct System {
-    name: String,
-    server: Server,
-    base: String,
-    /// For the relay: signed-up users' tokens and ids, one team.
-    relay: Option<RelaySetup>,
-    _dir: Option<tempfile::TempDir>,
-}
-
-struct RelaySetup {
-    users: Vec<(String, UserId)>,
-    team: String,
-}
-
-async fn start(name: &str, max_clients: usize) -> anyhow::Result<System> {
-    match name {
-        "relay" => {
-            let (server, base, dir) = start_relay().await?;
-            let http = reqwest::Client::new();
-            let tokens = sign_up(&http, &base, max_clients).await?;
-            let mut users = Vec::new();
-            for token in tokens {
-                let me = setup(|| http.get(format!("{base}/api/me")).bearer_auth(&token)).await?;
-                let id = me["user"]["id"].as_str().context("user id")?.parse()?;
-                users.push((token, id));
-            }
-            let owner = users[0].0.clone();
-            let team =
-                setup(|| http.post(format!("{base}/api/teams")).bearer_auth(&owner).json(&json!({"name": "Typing"})))
-                    .await?;
-            let team = team["id"].as_str().context("team id")?.to_owned();
-            for i in 1..max_clients {
-                let body = json!({ "email": format!("load{i}@example.test"), "role": "member" });
-                setup(|| http.post(format!("{base}/api/teams/{team}/members")).bearer_auth(&owner).json(&body)).await?;
-            }
-            Ok(System { name: name.into(), server, base, relay: Some(RelaySetup { users, team }), _dir: Some(dir) })
-        }
-        "node" => {
-            let dir = tempfile::tempdir()?;
-            let port = free_port()?;
-            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../js/sync-server.mjs");
-            let mut child = pinned(Path::new("node"))
-                .arg(script)
-                .arg(port.to_string())
-                .arg(dir.path())
-                .stdout(Stdio::piped())
-                .spawn()
-                .context("node (run ./x setup for the packages)")?;
-            let pid = child.id().context("node exited")?;
-            let stdout = child.stdout.take().context("no stdout")?;
-            tokio::io::BufReader::new(stdout).lines().next_line().await?.context("node server did not start")?;
-            let server = Server { child, pid };
-            Ok(System {
-                name: name.into(),
-                server,
-                base: format!("http://127.0.0.1:{port}"),
-                relay: None,
-                _dir: Some(dir),
-            })
-        }
-        other => anyhow::bail!("unknown system {other}"),
-    }
-}
-
-/// A client of `system` as the `i`th user, online.
-async fn client(system: &System, i: usize) -> anyhow::Result<(SyncClient, watch::Sender<String>)> {
-    let (token, user) = match &system.relay {
-        Some(relay) => relay.users[i].clone(),
-        None => (String::new(), UserId::new()),
-    };
-    let (keep, rx) = watch::channel(token);
-    let mut sync = SyncClient::in_memory(ClientConfig::new(system.base.as_str(), user, format!("typist{i}")), rx).await;
-    sync.go_online().await?;
-    Ok((sync, keep))
-}
-
-/// Creates the step's document (registered with the team on the relay) and opens it on every client.
-async fn document(system: &System, clients: &mut [SyncClient]) -> anyhow::Result<Vec<DocHandle>> {
+/// Creates the step's document on client 0, shares it, and opens it on every client.
+async fn document(system: &SyncSystem, clients: &mut [SyncClient]) -> anyhow::Result<Vec<DocHandle>> {
     let (url, first) = clients[0].create_text("").await?;
-    if let Some(relay) = &system.relay {
-        let http = reqwest::Client::new();
-        let body = json!({ "document_id": url.to_string(), "title": "typing" });
-        let path = format!("{}/api/teams/{}/documents", system.base, relay.team);
-        setup(|| http.post(&path).bearer_auth(&relay.users[0].0).json(&body)).await?;
-        // Registered after it was offered: a fresh handshake offers it again.
-        clients[0].reconnect().await?;
-    }
-    anyhow::ensure!(clients[0].synced_with_relay(&first).await, "the server never got the document");
+    system.share(&mut clients[0], &first).await?;
     let mut handles = vec![first];
     for c in &clients[1..] {
         handles.push(open(c, &url).await?);
     }
     Ok(handles)
-}
-
-async fn open(client: &SyncClient, url: &DocumentUrl) -> anyhow::Result<DocHandle> {
-    for _ in 0..50 {
-        if let Some(handle) = client.open(url).await? {
-            return Ok(handle);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    anyhow::bail!("document not found on the server")
 }
 
 /// Types on `doc` as client `me`: keystroke k at `start + offset + k / rate`.
@@ -226,11 +125,11 @@ async fn watch_arrivals(doc: DocHandle, me: usize, ledger: Arc<Mutex<Ledger>>, u
     }
 }
 
-async fn step(system: &System, round: usize, m: usize, args: &Arc<Args>) -> anyhow::Result<Step> {
+async fn step(system: &SyncSystem, round: usize, m: usize, args: &Arc<Args>) -> anyhow::Result<Step> {
     let mut clients = Vec::new();
     let mut keep = Vec::new();
     for i in 0..m {
-        let (c, k) = client(system, i).await?;
+        let (c, k) = system.client(i, &format!("typist{i}")).await?;
         clients.push(c);
         keep.push(k);
     }
@@ -295,7 +194,7 @@ async fn main() -> anyhow::Result<()> {
     let mut best: HashMap<String, Vec<f64>> = HashMap::new();
     for round in 0..args.repeats {
         for name in &args.systems {
-            let system = start(name, max_clients).await?;
+            let system = SyncSystem::start(name, max_clients).await?;
             let mut largest = 0;
             for &m in &args.clients {
                 let result = step(&system, round, m, &args).await?;
@@ -307,7 +206,7 @@ async fn main() -> anyhow::Result<()> {
                 largest = m;
             }
             best.entry(name.clone()).or_default().push(largest as f64);
-            system.server.stop().await?;
+            system.stop().await?;
         }
     }
     let machine = Machine::describe();

@@ -1,0 +1,308 @@
+//! A peer opening a document it has nothing of gets the relay's answer from a cache, built once per
+//! document state instead of once per peer.
+//!
+//! Why: for an empty peer automerge answers with the whole document (a full `save` plus a bloom filter of
+//! every change), and samod regenerates every peer's message after every message it receives, while
+//! automerge builds a message before finding it has nothing new to say. So N peers opening one large
+//! document at once cost N² saves: 100 peers of the automerge-paper document took the relay 155 s of CPU
+//! (docs/benchmarks.md, "Join storm").
+//!
+//! How: the relay's socket layer recognises a `request` from an empty peer, answers it with the message
+//! automerge itself generates for such a request (cached per document, heads and request), then hands samod
+//! the request the peer will genuinely send once it has applied that answer: "I have these heads". samod's
+//! sync state for the peer is thus what it would be one round trip later, and everything it sends from
+//! there on is ordinary sync. Only members who may write take this path (viewers' sync state carries a
+//! read-only flag); anyone else's request goes to samod untouched, so the share policy's answer, including
+//! "unavailable", is samod's as before. Documents the relay does not hold are not looked for.
+
+use std::sync::Arc;
+
+use automerge::sync::{self, SyncDoc as _};
+use automerge::{Automerge, ChangeHash};
+use ciborium::Value;
+use futures::StreamExt as _;
+use moka::future::Cache;
+use prometheus::IntCounter;
+use samod::{DocumentId, PeerId, Repo};
+
+use super::policy::TeamSharePolicy;
+
+/// What the cache holds at most (encoded messages, each about a document's saved size).
+const CACHE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// An empty peer's request is a few hundred bytes; anything larger is not one.
+const MAX_EMPTY_REQUEST_BYTES: usize = 4096;
+
+/// "request" as a CBOR text string.
+const REQUEST_TAG: &[u8] = b"\x67request";
+
+/// `(document, its heads when asked, the empty peer's request)`: the request is part of the key because
+/// automerge's answer depends on the capabilities it advertises.
+type Key = (DocumentId, Vec<ChangeHash>, Vec<u8>);
+
+/// What to do with one frame from a peer.
+#[derive(Debug, PartialEq)]
+pub(super) enum Routed {
+    /// Hand the frame to samod as it is.
+    Forward(Vec<u8>),
+    /// Send `reply` to the peer first, then hand samod `forward` in place of the peer's frame.
+    Answered { reply: Vec<u8>, forward: Vec<u8> },
+}
+
+/// The first-sync answers, shared by every sync connection.
+#[derive(Clone)]
+pub(super) struct FirstSync {
+    repo: Repo,
+    policy: TeamSharePolicy,
+    answers: Cache<Key, Arc<Vec<u8>>>,
+    /// Answers built (once per document state) and served (once per empty peer).
+    pub(super) built: IntCounter,
+    pub(super) served: IntCounter,
+}
+
+impl std::fmt::Debug for FirstSync {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FirstSync").field("cached", &self.answers.entry_count()).finish_non_exhaustive()
+    }
+}
+
+/// A decoded `request` wire message from an empty peer.
+struct EmptyRequest {
+    document: DocumentId,
+    sender: String,
+    data: Vec<u8>,
+    message: sync::Message,
+}
+
+impl FirstSync {
+    pub(super) fn new(repo: Repo, policy: TeamSharePolicy) -> Self {
+        let answers = Cache::builder()
+            .max_capacity(CACHE_BYTES)
+            .weigher(|_key: &Key, answer: &Arc<Vec<u8>>| u32::try_from(answer.len()).unwrap_or(u32::MAX))
+            .time_to_idle(std::time::Duration::from_secs(300))
+            .build();
+        let counter = |name: &str, help: &str| {
+            IntCounter::new(name, help).unwrap_or_else(|e| unreachable!("a valid metric definition: {e}"))
+        };
+        Self {
+            repo,
+            policy,
+            answers,
+            built: counter("sync_first_answers_built_total", "Answers to empty peers built (once per document state)"),
+            served: counter("sync_first_answers_served_total", "Empty peers answered from the first-sync cache"),
+        }
+    }
+
+    /// Routes one frame `peer` sent. Anything that is not an empty peer's request for a document the
+    /// relay holds, and that `peer` may write, is forwarded untouched.
+    pub(super) async fn route(&self, peer: &PeerId, frame: Vec<u8>) -> Routed {
+        let Some(request) = empty_request(peer, &frame) else { return Routed::Forward(frame) };
+        match self.answer(peer, &request).await {
+            Some(answer) => match answered(&request, &answer) {
+                Some(routed) => {
+                    self.served.inc();
+                    routed
+                }
+                None => Routed::Forward(frame),
+            },
+            None => Routed::Forward(frame),
+        }
+    }
+
+    async fn answer(&self, peer: &PeerId, request: &EmptyRequest) -> Option<Arc<Vec<u8>>> {
+        let user = super::peer_user(peer.as_str())?;
+        if !self.policy.may_write(&format!("automerge:{}", request.document), user).await {
+            return None;
+        }
+        let handle = self.held(request.document.clone()).await?;
+        // `with_document` waits for the document's lock, which its thread may hold for a while: not on the
+        // async runtime.
+        let reader = handle.clone();
+        let heads = tokio::task::spawn_blocking(move || reader.with_document(|doc| doc.get_heads())).await.ok()?;
+        let key = (request.document.clone(), heads, request.data.clone());
+        let message = request.message.clone();
+        let built = self.built.clone();
+        let answer = self
+            .answers
+            .try_get_with(key, async move {
+                // A full save of a large document: off the async runtime.
+                tokio::task::spawn_blocking(move || {
+                    let answer = handle.with_document(|doc| first_answer(doc, message));
+                    built.inc();
+                    answer.map(Arc::new).ok_or(())
+                })
+                .await
+                .map_err(|_| ())?
+            })
+            .await;
+        answer.ok()
+    }
+
+    /// The document, if the relay holds it (in memory or in storage); never asks other peers for it.
+    async fn held(&self, document: DocumentId) -> Option<samod::DocHandle> {
+        let (mut state, mut updates) = self.repo.search(document).ok()?;
+        loop {
+            match state {
+                samod::SearchState::Found(handle) => return Some(handle),
+                samod::SearchState::Loading => state = updates.next().await?,
+                samod::SearchState::Requesting(_) => return None,
+            }
+        }
+    }
+}
+
+/// What automerge answers an empty peer's first message with, encoded.
+fn first_answer(doc: &mut Automerge, request: sync::Message) -> Option<Vec<u8>> {
+    let mut state = sync::State::new();
+    doc.receive_sync_message(&mut state, request).ok()?;
+    doc.generate_sync_message(&mut state).map(sync::Message::encode)
+}
+
+/// The frames for an answered request: the answer as a `sync` message to the peer, and for samod the
+/// message the peer sends once it holds the answer's heads.
+fn answered(request: &EmptyRequest, answer: &[u8]) -> Option<Routed> {
+    let heads = sync::Message::decode(answer).ok()?.heads;
+    let caught_up = sync::Message {
+        heads: heads.clone(),
+        need: Vec::new(),
+        have: vec![sync::Have { last_sync: heads, bloom: sync::BloomFilter::default() }],
+        changes: sync::ChunkList::empty(),
+        flags: request.message.flags,
+        version: request.message.version.clone(),
+    };
+    let document = Value::Text(request.document.to_string());
+    let reply = wire(&[
+        ("type", Value::Text("sync".into())),
+        ("documentId", document.clone()),
+        ("senderId", Value::Text(super::RELAY_PEER_ID.into())),
+        ("targetId", Value::Text(request.sender.clone())),
+        ("data", Value::Bytes(answer.to_vec())),
+    ])?;
+    let forward = wire(&[
+        ("type", Value::Text("request".into())),
+        ("documentId", document),
+        ("senderId", Value::Text(request.sender.clone())),
+        ("targetId", Value::Text(super::RELAY_PEER_ID.into())),
+        ("data", Value::Bytes(caught_up.encode())),
+    ])?;
+    Some(Routed::Answered { reply, forward })
+}
+
+fn wire(fields: &[(&str, Value)]) -> Option<Vec<u8>> {
+    let map = Value::Map(fields.iter().map(|(k, v)| (Value::Text((*k).to_owned()), v.clone())).collect());
+    let mut bytes = Vec::new();
+    ciborium::into_writer(&map, &mut bytes).ok()?;
+    Some(bytes)
+}
+
+/// The frame as an empty peer's `request` to the relay, sent as `peer`: no heads, needs nothing, has
+/// nothing, carries no changes.
+fn empty_request(peer: &PeerId, frame: &[u8]) -> Option<EmptyRequest> {
+    // Most frames are sync traffic: skip them without decoding. An empty peer's request is small and
+    // holds the CBOR text "request".
+    if frame.len() > MAX_EMPTY_REQUEST_BYTES || !frame.windows(REQUEST_TAG.len()).any(|w| w == REQUEST_TAG) {
+        return None;
+    }
+    let Value::Map(entries) = ciborium::from_reader::<Value, _>(frame).ok()? else { return None };
+    let field = |name: &str| entries.iter().find(|(k, _)| k.as_text() == Some(name)).map(|(_, v)| v);
+    let text = |name: &str| field(name).and_then(Value::as_text);
+    if entries.len() != 5
+        || text("type")? != "request"
+        || text("senderId")? != peer.as_str()
+        || text("targetId")? != super::RELAY_PEER_ID
+    {
+        return None;
+    }
+    let document: DocumentId = text("documentId")?.parse().ok()?;
+    let data = field("data")?.as_bytes()?.clone();
+    let message = sync::Message::decode(&data).ok()?;
+    let has_nothing = message.have.iter().all(|have| have.last_sync.is_empty());
+    if !message.heads.is_empty() || !message.need.is_empty() || !message.changes.is_empty() || !has_nothing {
+        return None;
+    }
+    Some(EmptyRequest { document, sender: peer.to_string(), data, message })
+}
+
+#[cfg(test)]
+mod tests {
+    use automerge::transaction::Transactable as _;
+    use automerge::{ObjType, ROOT};
+
+    use super::*;
+
+    fn request(peer: &str, document: &str, message: &sync::Message) -> Vec<u8> {
+        wire(&[
+            ("type", Value::Text("request".into())),
+            ("documentId", Value::Text(document.into())),
+            ("senderId", Value::Text(peer.into())),
+            ("targetId", Value::Text(super::super::RELAY_PEER_ID.into())),
+            ("data", Value::Bytes(message.clone().encode())),
+        ])
+        .expect("encodes")
+    }
+
+    fn first_message(doc: &Automerge) -> sync::Message {
+        doc.generate_sync_message(&mut sync::State::new()).expect("a first message")
+    }
+
+    fn document() -> Automerge {
+        let mut doc = Automerge::new();
+        let mut tx = doc.transaction();
+        let text = tx.put_object(ROOT, "text", ObjType::Text).expect("text");
+        tx.splice_text(&text, 0, 0, "hello").expect("splice");
+        tx.commit();
+        doc
+    }
+
+    #[test]
+    fn only_an_empty_peers_own_request_to_the_relay_is_recognised() {
+        let peer = PeerId::from("user:laptop");
+        let id = DocumentId::try_from(vec![7u8; 16]).expect("a document id").to_string();
+        let empty = first_message(&Automerge::new());
+        assert!(empty_request(&peer, &request("user:laptop", &id, &empty)).is_some());
+        // Someone else's id, a peer that has something, garbage, a different target.
+        assert!(empty_request(&peer, &request("other:laptop", &id, &empty)).is_none());
+        assert!(empty_request(&peer, &request("user:laptop", &id, &first_message(&document()))).is_none());
+        assert!(empty_request(&peer, b"\xff\x00garbage").is_none());
+        assert!(empty_request(&peer, &request("user:laptop", "not a document id", &empty)).is_none());
+        let mut other_target = request("user:laptop", &id, &empty);
+        let relay = super::super::RELAY_PEER_ID.as_bytes();
+        let at = other_target.windows(relay.len()).position(|w| w == relay).expect("target present");
+        other_target[at] ^= 1;
+        assert!(empty_request(&peer, &other_target).is_none());
+    }
+
+    #[test]
+    fn the_answer_gives_an_empty_peer_the_document_and_samod_its_caught_up_request() {
+        let mut relay_doc = document();
+        let peer = PeerId::from("user:laptop");
+        let id = DocumentId::try_from(vec![7u8; 16]).expect("a document id");
+        let mut client = Automerge::new();
+        let mut client_state = sync::State::new();
+        let first = client.generate_sync_message(&mut client_state).expect("first");
+        let request = empty_request(&peer, &request("user:laptop", &id.to_string(), &first)).expect("recognised");
+        let answer = first_answer(&mut relay_doc, request.message.clone()).expect("an answer");
+        let Some(Routed::Answered { reply, forward }) = answered(&request, &answer) else { panic!("answered") };
+
+        // The peer applies the reply and reaches the relay's heads.
+        let Value::Map(reply) = ciborium::from_reader::<Value, _>(reply.as_slice()).expect("cbor") else {
+            panic!("a map")
+        };
+        let data = reply.iter().find(|(k, _)| k.as_text() == Some("data")).and_then(|(_, v)| v.as_bytes()).cloned();
+        let message = sync::Message::decode(&data.expect("data")).expect("sync message");
+        client.receive_sync_message(&mut client_state, message).expect("applies");
+        assert_eq!(client.get_heads(), relay_doc.get_heads());
+
+        // samod is told the peer has those heads, and nothing more is owed to it.
+        let Value::Map(forward) = ciborium::from_reader::<Value, _>(forward.as_slice()).expect("cbor") else {
+            panic!("a map")
+        };
+        let data = forward.iter().find(|(k, _)| k.as_text() == Some("data")).and_then(|(_, v)| v.as_bytes()).cloned();
+        let caught_up = sync::Message::decode(&data.expect("data")).expect("sync message");
+        assert_eq!(caught_up.heads, relay_doc.get_heads());
+        let mut relay_state = sync::State::new();
+        relay_doc.receive_sync_message(&mut relay_state, caught_up).expect("receives");
+        let next = relay_doc.generate_sync_message(&mut relay_state).expect("the relay still says hello");
+        assert!(next.changes.is_empty(), "the document is not sent twice");
+    }
+}

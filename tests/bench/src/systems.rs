@@ -1,0 +1,148 @@
+//! The document-sync systems the benchmarks compare: our relay and the Node automerge-repo sync server
+//! (`tests/js/sync-server.mjs`), started the same way and reached by the same samod clients.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use serde_json::json;
+use teamflow_protocol::{DocumentUrl, UserId};
+use teamflow_sync::samod::DocHandle;
+use teamflow_sync::{ClientConfig, SyncClient};
+use tokio::io::AsyncBufReadExt as _;
+use tokio::sync::watch;
+
+use crate::servers::{Server, free_port, pinned, setup, sign_up, start_relay};
+
+/// A running sync system and how clients reach it.
+#[derive(Debug)]
+pub struct SyncSystem {
+    pub name: String,
+    pub server: Server,
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// For the relay: signed-up users, all members of one team.
+    relay: Option<RelayUsers>,
+    _dir: tempfile::TempDir,
+}
+
+#[derive(Debug)]
+struct RelayUsers {
+    users: Vec<(String, UserId)>,
+    team: String,
+}
+
+impl SyncSystem {
+    /// Starts `name` ("relay" or "node") pinned to core 0; for the relay, signs up `users` users and puts
+    /// them in one team, so each client can be a different person.
+    pub async fn start(name: &str, users: usize) -> anyhow::Result<SyncSystem> {
+        match name {
+            "relay" => {
+                let (server, base, dir) = start_relay().await?;
+                let relay = relay_team(&base, users).await?;
+                Ok(SyncSystem { name: name.into(), server, base, relay: Some(relay), _dir: dir })
+            }
+            "node" => {
+                let dir = tempfile::tempdir()?;
+                let port = free_port()?;
+                let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../js/sync-server.mjs");
+                let mut child = pinned(Path::new("node"))
+                    .arg(script)
+                    .arg(port.to_string())
+                    .arg(dir.path())
+                    .stdout(Stdio::piped())
+                    .spawn()
+                    .context("node (run ./x setup for the packages)")?;
+                let pid = child.id().context("node exited")?;
+                let stdout = child.stdout.take().context("no stdout")?;
+                tokio::io::BufReader::new(stdout).lines().next_line().await?.context("node server did not start")?;
+                let server = Server { child, pid };
+                let base = format!("http://127.0.0.1:{port}");
+                Ok(SyncSystem { name: name.into(), server, base, relay: None, _dir: dir })
+            }
+            other => anyhow::bail!("unknown system {other}"),
+        }
+    }
+
+    /// The access token and user of client `i` (on the Node server, which has no accounts: none).
+    fn user(&self, i: usize) -> (String, UserId) {
+        match &self.relay {
+            Some(relay) => relay.users[i].clone(),
+            None => (String::new(), UserId::new()),
+        }
+    }
+
+    /// A samod client of this system as the `i`th user, online. Keep the sender: it holds the token.
+    pub async fn client(&self, i: usize, device: &str) -> anyhow::Result<(SyncClient, watch::Sender<String>)> {
+        let (token, user) = self.user(i);
+        let (keep, rx) = watch::channel(token);
+        let mut sync = SyncClient::in_memory(ClientConfig::new(self.base.as_str(), user, device), rx).await;
+        sync.go_online().await?;
+        Ok((sync, keep))
+    }
+
+    /// The automerge-repo WebSocket URL and peer id for a hand-rolled client as the `i`th user.
+    pub fn sync_endpoint(&self, i: usize, device: &str) -> (String, String) {
+        let (token, user) = self.user(i);
+        let peer = format!("{user}:{device}");
+        let ws = self.base.replacen("http://", "ws://", 1);
+        let url = match &self.relay {
+            Some(_) => format!("{ws}/sync?token={token}&peer_id={peer}"),
+            None => format!("{ws}/sync"),
+        };
+        (url, peer)
+    }
+
+    /// Makes `handle`, created on `owner` (client 0), available to every client, and waits until the
+    /// server has it. The relay shares a document only once it is registered with a team.
+    pub async fn share(&self, owner: &mut SyncClient, handle: &DocHandle) -> anyhow::Result<()> {
+        if let Some(relay) = &self.relay {
+            let url = teamflow_sync::document_url(handle)?;
+            let http = reqwest::Client::new();
+            let body = json!({ "document_id": url.to_string(), "title": "bench" });
+            let path = format!("{}/api/teams/{}/documents", self.base, relay.team);
+            setup(|| http.post(&path).bearer_auth(&relay.users[0].0).json(&body)).await?;
+            // Registered after it was offered: a fresh handshake offers it again.
+            owner.reconnect().await?;
+        }
+        anyhow::ensure!(owner.synced_with_relay(handle).await, "the server never got the document");
+        Ok(())
+    }
+
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.server.stop().await
+    }
+}
+
+/// Signs up `n` users on the relay at `base` and makes them members of one new team.
+async fn relay_team(base: &str, n: usize) -> anyhow::Result<RelayUsers> {
+    let http = reqwest::Client::new();
+    let tokens = sign_up(&http, base, n).await?;
+    let mut users = Vec::new();
+    for token in tokens {
+        let me = setup(|| http.get(format!("{base}/api/me")).bearer_auth(&token)).await?;
+        let id = me["user"]["id"].as_str().context("user id")?.parse()?;
+        users.push((token, id));
+    }
+    let owner = users[0].0.clone();
+    let team =
+        setup(|| http.post(format!("{base}/api/teams")).bearer_auth(&owner).json(&json!({"name": "Bench"}))).await?;
+    let team = team["id"].as_str().context("team id")?.to_owned();
+    for i in 1..n {
+        let body = json!({ "email": format!("load{i}@example.test"), "role": "member" });
+        setup(|| http.post(format!("{base}/api/teams/{team}/members")).bearer_auth(&owner).json(&body)).await?;
+    }
+    Ok(RelayUsers { users, team })
+}
+
+/// Opens `url` on `client`, retrying while the server does not have it yet.
+pub async fn open(client: &SyncClient, url: &DocumentUrl) -> anyhow::Result<DocHandle> {
+    for _ in 0..50 {
+        if let Some(handle) = client.open(url).await? {
+            return Ok(handle);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("document not found on the server")
+}
