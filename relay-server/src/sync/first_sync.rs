@@ -1,5 +1,5 @@
-//! A peer opening a document it has nothing of gets the relay's answer from a cache, built once per
-//! document state instead of once per peer.
+//! A peer opening a document it has nothing of gets the relay's answer from a cache, built once for all
+//! the peers opening it within a few seconds instead of once per peer.
 //!
 //! Why: for an empty peer automerge answers with the whole document (a full `save` plus a bloom filter of
 //! every change), and samod regenerates every peer's message after every message it receives, while
@@ -8,7 +8,7 @@
 //! (docs/benchmarks.md, "Join storm").
 //!
 //! How: the relay's socket layer recognises a `request` from an empty peer, answers it with the message
-//! automerge itself generates for such a request (cached per document, heads and request), then hands samod
+//! automerge itself generates for such a request (cached per document for a few seconds), then hands samod
 //! the request the peer will genuinely send once it has applied that answer: "I have these heads". samod's
 //! sync state for the peer is thus what it would be one round trip later, and everything it sends from
 //! there on is ordinary sync. Only members who may write take this path (viewers' sync state carries a
@@ -18,7 +18,7 @@
 use std::sync::Arc;
 
 use automerge::sync::{self, SyncDoc as _};
-use automerge::{Automerge, ChangeHash};
+use automerge::Automerge;
 use ciborium::Value;
 use futures::StreamExt as _;
 use moka::future::Cache;
@@ -36,9 +36,15 @@ const MAX_EMPTY_REQUEST_BYTES: usize = 4096;
 /// "request" as a CBOR text string.
 const REQUEST_TAG: &[u8] = b"\x67request";
 
-/// `(document, its heads when asked, the empty peer's request)`: the request is part of the key because
-/// automerge's answer depends on the capabilities it advertises.
-type Key = (DocumentId, Vec<ChangeHash>, Vec<u8>);
+/// How long an answer is served. An answer older than the document is still right: the peer is handed to
+/// samod as holding the answer's heads, and samod sends what came after. Reading the document's heads to
+/// key answers by them would cost more than that: every `with_document` makes samod regenerate the sync
+/// message of every peer of the document.
+const ANSWER_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// `(document, the empty peer's request)`: the request is part of the key because automerge's answer
+/// depends on the capabilities it advertises.
+type Key = (DocumentId, Vec<u8>);
 
 /// What to do with one frame from a peer.
 #[derive(Debug, PartialEq)]
@@ -79,7 +85,7 @@ impl FirstSync {
         let answers = Cache::builder()
             .max_capacity(CACHE_BYTES)
             .weigher(|_key: &Key, answer: &Arc<Vec<u8>>| u32::try_from(answer.len()).unwrap_or(u32::MAX))
-            .time_to_idle(std::time::Duration::from_secs(300))
+            .time_to_live(ANSWER_TTL)
             .build();
         let counter = |name: &str, help: &str| {
             IntCounter::new(name, help).unwrap_or_else(|e| unreachable!("a valid metric definition: {e}"))
@@ -88,7 +94,7 @@ impl FirstSync {
             repo,
             policy,
             answers,
-            built: counter("sync_first_answers_built_total", "Answers to empty peers built (once per document state)"),
+            built: counter("sync_first_answers_built_total", "Answers to empty peers built"),
             served: counter("sync_first_answers_served_total", "Empty peers answered from the first-sync cache"),
         }
     }
@@ -115,17 +121,14 @@ impl FirstSync {
             return None;
         }
         let handle = self.held(request.document.clone()).await?;
-        // `with_document` waits for the document's lock, which its thread may hold for a while: not on the
-        // async runtime.
-        let reader = handle.clone();
-        let heads = tokio::task::spawn_blocking(move || reader.with_document(|doc| doc.get_heads())).await.ok()?;
-        let key = (request.document.clone(), heads, request.data.clone());
+        let key = (request.document.clone(), request.data.clone());
         let message = request.message.clone();
         let built = self.built.clone();
         let answer = self
             .answers
             .try_get_with(key, async move {
-                // A full save of a large document: off the async runtime.
+                // A full save of a large document, and `with_document` waits for the document's lock (its
+                // thread may hold it a while): off the async runtime.
                 tokio::task::spawn_blocking(move || {
                     let answer = handle.with_document(|doc| first_answer(doc, message));
                     built.inc();
@@ -226,7 +229,7 @@ fn empty_request(peer: &PeerId, frame: &[u8]) -> Option<EmptyRequest> {
 #[cfg(test)]
 mod tests {
     use automerge::transaction::Transactable as _;
-    use automerge::{ObjType, ROOT};
+    use automerge::{ObjType, ReadDoc as _, ROOT};
 
     use super::*;
 
@@ -304,5 +307,44 @@ mod tests {
         relay_doc.receive_sync_message(&mut relay_state, caught_up).expect("receives");
         let next = relay_doc.generate_sync_message(&mut relay_state).expect("the relay still says hello");
         assert!(next.changes.is_empty(), "the document is not sent twice");
+    }
+
+    #[test]
+    fn a_peer_given_an_answer_older_than_the_document_is_sent_what_came_after() {
+        let mut relay_doc = document();
+        let peer = PeerId::from("user:laptop");
+        let id = DocumentId::try_from(vec![7u8; 16]).expect("a document id");
+        let mut client = Automerge::new();
+        let mut client_state = sync::State::new();
+        let first = client.generate_sync_message(&mut client_state).expect("first");
+        let request = empty_request(&peer, &request("user:laptop", &id.to_string(), &first)).expect("recognised");
+        let stale = first_answer(&mut relay_doc, request.message.clone()).expect("an answer");
+        // The document moves on after the answer was cached.
+        let mut tx = relay_doc.transaction();
+        let text = tx.get(ROOT, "text").expect("get").expect("text").1;
+        tx.splice_text(&text, 5, 0, " world").expect("splice");
+        tx.commit();
+        let Some(Routed::Answered { reply, forward }) = answered(&request, &stale) else { panic!("answered") };
+
+        client.receive_sync_message(&mut client_state, data_of(&reply)).expect("applies");
+        let mut relay_state = sync::State::new();
+        relay_doc.receive_sync_message(&mut relay_state, data_of(&forward)).expect("receives");
+        // Ordinary sync from there: the relay sends the edit the answer lacked.
+        for _ in 0..4 {
+            if let Some(m) = relay_doc.generate_sync_message(&mut relay_state) {
+                client.receive_sync_message(&mut client_state, m).expect("client receives");
+            }
+            if let Some(m) = client.generate_sync_message(&mut client_state) {
+                relay_doc.receive_sync_message(&mut relay_state, m).expect("relay receives");
+            }
+        }
+        assert_eq!(client.get_heads(), relay_doc.get_heads());
+        assert_eq!(client.text(client.get(ROOT, "text").expect("get").expect("text").1).expect("text"), "hello world");
+    }
+
+    fn data_of(frame: &[u8]) -> sync::Message {
+        let Value::Map(fields) = ciborium::from_reader::<Value, _>(frame).expect("cbor") else { panic!("a map") };
+        let data = fields.iter().find(|(k, _)| k.as_text() == Some("data")).and_then(|(_, v)| v.as_bytes()).cloned();
+        sync::Message::decode(&data.expect("data")).expect("a sync message")
     }
 }

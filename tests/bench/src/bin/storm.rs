@@ -179,6 +179,7 @@ async fn storm(system: &SyncSystem, round: usize, args: &Args, saved: &[u8]) -> 
         })
         .collect();
     ready.wait().await;
+    eprintln!("{} clients connected; the storm starts", args.clients);
     let me = std::process::id().to_string();
     let server = system.server.pid.to_string();
     let (cpu_before, server_before) = (cpu_seconds(&me), cpu_seconds(&server));
