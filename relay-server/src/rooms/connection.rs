@@ -53,13 +53,16 @@ pub async fn serve(state: AppState, user: UserId, socket: WebSocket) {
         let writer = async {
             let mut beat = tokio::time::interval(heartbeat);
             beat.tick().await;
+            // Made once, not once per frame: each one made registers with its token, under the token's lock.
+            let (shutdown, killed) = (state.shutdown.cancelled(), kill.cancelled());
+            tokio::pin!(shutdown, killed);
             loop {
                 tokio::select! {
                     biased;
-                    () = state.shutdown.cancelled() => {
+                    () = &mut shutdown => {
                         return Some(Close { code: close_code::AWAY, reason: "the relay is shutting down" });
                     }
-                    () = kill.cancelled() => {
+                    () = &mut killed => {
                         return Some(Close { code: close_code::AGAIN, reason: "too slow: the outgoing queue filled up" });
                     }
                     next = outgoing.recv() => {
