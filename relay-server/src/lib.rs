@@ -48,6 +48,8 @@ pub struct AppState {
     pub limits: http::rate_limit::RateLimits,
     pub access: access::Access,
     pub rooms: rooms::RoomsHandle,
+    /// Chat posts go through it: it commits them in groups.
+    pub messages: messages::MessageWriter,
     pub sync: sync::SyncServer,
     pub webhooks: webhooks::Queue,
     /// Where clients and webhook providers reach this relay, without a trailing slash.
@@ -86,7 +88,8 @@ pub async fn run(
     let shutdown_token = CancellationToken::new();
     let (rooms, hub) = rooms::spawn_hub(shutdown_token.clone());
     let addr = listener.local_addr().map_err(RelayError::Serve)?;
-    let state = build_state(config, addr, rooms, shutdown_token.clone()).await?;
+    let writer_stop = CancellationToken::new();
+    let (state, writer) = build_state(config, addr, rooms, shutdown_token.clone(), writer_stop.clone()).await?;
     let p2p = start_p2p(&state, shutdown_token.clone()).await?;
     let worker = webhooks::spawn_worker(state.clone());
     let app = http::router(state.clone());
@@ -113,6 +116,11 @@ pub async fn run(
     if let Err(e) = worker.await {
         tracing::error!(error = %e, "webhook worker ended abnormally");
     }
+    // Every poster has stopped: the message writer commits what is queued and ends.
+    writer_stop.cancel();
+    if let Err(e) = writer.await {
+        tracing::error!(error = %e, "message writer ended abnormally");
+    }
     state.sync.stop().await;
     if let Some(p2p) = p2p {
         p2p.stopped().await;
@@ -130,7 +138,8 @@ async fn build_state(
     addr: SocketAddr,
     rooms: rooms::RoomsHandle,
     shutdown: CancellationToken,
-) -> Result<AppState, RelayError> {
+    writer_stop: CancellationToken,
+) -> Result<(AppState, tokio::task::JoinHandle<()>), RelayError> {
     config.validate().map_err(RelayError::Config)?;
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|source| RelayError::DataDir { path: config.data_dir.clone(), source })?;
@@ -146,8 +155,10 @@ async fn build_state(
     let certificates = Arc::new(devices::CertificateIssuer::load(keys, &db).await?);
     let metrics = Arc::new(metrics::Metrics::new(db.clone()));
     metrics.register(sync.counters());
-    Ok(AppState {
+    let (messages, writer) = messages::MessageWriter::spawn(db.clone(), writer_stop);
+    let state = AppState {
         metrics,
+        messages,
         access,
         rooms,
         sync,
@@ -161,7 +172,8 @@ async fn build_state(
         limits,
         passwords: PasswordHasher::new(config.max_concurrent_hashes()),
         config: Arc::new(config),
-    })
+    };
+    Ok((state, writer))
 }
 
 /// Starts the libp2p node (unless disabled); it publishes where it listens through the certificate issuer.

@@ -1,8 +1,12 @@
-//! Team chat: idempotent posting with per-team sequence numbers, and newest-first paging.
+//! Team chat: idempotent posting with per-team sequence numbers (committed in groups by one writer task),
+//! and newest-first paging.
 
 use sqlx::SqlitePool;
 use teamflow_protocol::api::messages::{Message, MessageKind, MessagePage, MessagesQuery, PostMessage};
 use teamflow_protocol::{MessageId, Role, TeamId, UserId};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use crate::db::{Page, from_ms, now_ms};
 use crate::error::ApiError;
@@ -58,30 +62,134 @@ pub enum Posted {
 /// Stores a message, or returns the one already stored under the same `client_id`, so a client may retry
 /// freely. The message is committed before this returns; fan-out happens after.
 pub async fn post(
+    writer: &MessageWriter,
     db: &SqlitePool,
     team: TeamId,
     user: UserId,
     input: PostMessage,
 ) -> Result<(Message, Posted), ApiError> {
     let role = role_in(db, team, user).await?;
-    post_as(db, team, user, role, input).await
+    writer.post(team, user, role, input).await
 }
 
-/// `post` for a caller whose role is already known (the realtime path reads it from the cache).
-pub async fn post_as(
-    db: &SqlitePool,
+/// Posts that share commits. Every post queued while the writer's previous group was committing goes into
+/// the next group: one transaction, one fsync. A post is answered only once its group has committed, so
+/// nothing acknowledged is lost; under load the commit cost is spread over the group (docs/benchmarks.md).
+#[derive(Debug, Clone)]
+pub struct MessageWriter {
+    jobs: mpsc::Sender<Job>,
+}
+
+/// The most posts one transaction takes; the rest wait for the next.
+const MAX_GROUP: usize = 256;
+
+#[derive(Debug)]
+struct Job {
     team: TeamId,
     user: UserId,
-    role: Role,
-    input: PostMessage,
-) -> Result<(Message, Posted), ApiError> {
-    require(role, Role::Member)?;
-    let mut v = Validator::new();
-    let client_id = v.client_id("client_id", &input.client_id);
-    let client_id = client_id.as_str();
-    let content = v.text("content", &input.content, 1, MAX_CONTENT_CHARS, Lines::Multi);
-    v.finish()?;
+    post: ValidPost,
+    reply: oneshot::Sender<Result<(Message, Posted), ApiError>>,
+}
 
+/// A post that passed validation.
+#[derive(Debug)]
+struct ValidPost {
+    client_id: String,
+    content: String,
+    kind: MessageKind,
+}
+
+impl MessageWriter {
+    /// Starts the writer task. It commits what is queued, then ends, once `stop` is cancelled.
+    pub fn spawn(db: SqlitePool, stop: CancellationToken) -> (MessageWriter, JoinHandle<()>) {
+        let (jobs, queue) = mpsc::channel(4 * MAX_GROUP);
+        (MessageWriter { jobs }, tokio::spawn(write_groups(db, queue, stop)))
+    }
+
+    /// `post` for a caller whose role is already known (the realtime path reads it from the cache).
+    pub async fn post(
+        &self,
+        team: TeamId,
+        user: UserId,
+        role: Role,
+        input: PostMessage,
+    ) -> Result<(Message, Posted), ApiError> {
+        require(role, Role::Member)?;
+        let mut v = Validator::new();
+        let client_id = v.client_id("client_id", &input.client_id);
+        let content = v.text("content", &input.content, 1, MAX_CONTENT_CHARS, Lines::Multi);
+        v.finish()?;
+        let (reply, answer) = oneshot::channel();
+        let post = ValidPost { client_id, content, kind: input.kind };
+        let stopped = || ApiError::ServiceUnavailable("the relay is shutting down");
+        self.jobs.send(Job { team, user, post, reply }).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+async fn write_groups(db: SqlitePool, mut queue: mpsc::Receiver<Job>, stop: CancellationToken) {
+    loop {
+        let first = tokio::select! {
+            job = queue.recv() => job,
+            () = stop.cancelled() => {
+                // No new posts once stopping; what is queued is still committed and answered.
+                queue.close();
+                queue.recv().await
+            }
+        };
+        let Some(first) = first else { return };
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        commit_group(&db, group).await;
+    }
+}
+
+/// Commits a group and answers each post. If the group's transaction fails, each post is tried again in
+/// its own, so one post's failure is not its neighbours'.
+async fn commit_group(db: &SqlitePool, group: Vec<Job>) {
+    if group.len() > 1 {
+        match insert_all(db, &group).await {
+            Ok(answers) => {
+                for (job, answer) in group.into_iter().zip(answers) {
+                    job.reply.send(answer).ok();
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, posts = group.len(), "a group of posts failed; committing them one by one");
+                for job in group {
+                    let answer = insert_all(db, std::slice::from_ref(&job)).await.and_then(|mut a| a.remove(0));
+                    job.reply.send(answer).ok();
+                }
+            }
+        }
+    } else {
+        for job in group {
+            let answer = insert_all(db, std::slice::from_ref(&job)).await.and_then(|mut a| a.remove(0));
+            job.reply.send(answer).ok();
+        }
+    }
+}
+
+/// Inserts every post in one transaction. An `Err` means nothing was committed; a post's own answer may
+/// still be an error (a `client_id` reused for a different message) that wrote nothing.
+async fn insert_all(db: &SqlitePool, jobs: &[Job]) -> Result<Vec<Result<(Message, Posted), ApiError>>, ApiError> {
+    let mut tx = db.begin().await?;
+    let mut answers = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        answers.push(insert(&mut tx, job).await?);
+    }
+    tx.commit().await?;
+    Ok(answers)
+}
+
+/// The outer error fails the transaction; the inner one is this post's answer alone.
+async fn insert(tx: &mut sqlx::SqliteConnection, job: &Job) -> Result<Result<(Message, Posted), ApiError>, ApiError> {
+    let (team, user, post) = (job.team, job.user, &job.post);
     // One statement: the sequence number and the uniqueness check happen under SQLite's write lock,
     // so concurrent posts can neither share a seq nor duplicate a client_id.
     let inserted = sqlx::query(
@@ -92,11 +200,11 @@ pub async fn post_as(
     .bind(MessageId::new().to_string())
     .bind(team.to_string())
     .bind(user.to_string())
-    .bind(client_id)
-    .bind(input.kind.as_str())
-    .bind(&content)
+    .bind(&post.client_id)
+    .bind(post.kind.as_str())
+    .bind(&post.content)
     .bind(now_ms())
-    .execute(db)
+    .execute(&mut *tx)
     .await?;
 
     let row: MessageRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -104,17 +212,17 @@ pub async fn post_as(
     )))
     .bind(team.to_string())
     .bind(user.to_string())
-    .bind(client_id)
-    .fetch_one(db)
+    .bind(&post.client_id)
+    .fetch_one(&mut *tx)
     .await?;
     let message = Message::from(row);
     if inserted.rows_affected() == 1 {
-        return Ok((message, Posted::Created));
+        return Ok(Ok((message, Posted::Created)));
     }
-    if message.content != content || message.kind != input.kind {
-        return Err(ApiError::Conflict("this client_id was already used for a different message"));
+    if message.content != post.content || message.kind != post.kind {
+        return Ok(Err(ApiError::Conflict("this client_id was already used for a different message")));
     }
-    Ok((message, Posted::Existing))
+    Ok(Ok((message, Posted::Existing)))
 }
 
 /// The team's highest message `seq` (0 for an empty chat).

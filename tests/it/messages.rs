@@ -58,6 +58,42 @@ async fn concurrent_retries_store_one_message() {
 }
 
 #[tokio::test]
+async fn a_conflicting_post_fails_alone_among_concurrent_ones() {
+    let (_relay, alice, bob, team) = team_with_member(TestRelay::start().await).await;
+    let path = format!("/api/teams/{team}/messages");
+    let (status, _) = alice.post(&path, &json!({ "client_id": "c-1", "content": "hello" })).await;
+    assert_eq!(status, StatusCode::CREATED);
+    // Posts arriving together are committed together; the conflicting ones must not take the rest down.
+    let posts: Vec<_> = (0..24)
+        .map(|i| {
+            let (alice, bob, path) = (alice.clone(), bob.clone(), path.clone());
+            tokio::spawn(async move {
+                if i % 4 == 0 {
+                    alice.post(&path, &json!({ "client_id": "c-1", "content": format!("changed {i}") })).await
+                } else {
+                    bob.post(&path, &json!({ "client_id": format!("b{i}"), "content": format!("message {i}") })).await
+                }
+            })
+        })
+        .collect();
+    let (mut created, mut conflicts) = (0, 0);
+    for post in posts {
+        let (status, body) = post.await.expect("task");
+        match status {
+            StatusCode::CREATED => created += 1,
+            StatusCode::CONFLICT => {
+                assert_error(status, &body, StatusCode::CONFLICT, "conflict");
+                conflicts += 1;
+            }
+            other => panic!("{other}: {body}"),
+        }
+    }
+    assert_eq!((created, conflicts), (18, 6));
+    let (_, page) = alice.get(&format!("{path}?limit=100")).await;
+    assert_eq!(seqs(&page), (1..=19).rev().collect::<Vec<_>>());
+}
+
+#[tokio::test]
 async fn concurrent_posts_get_gapless_distinct_sequence_numbers() {
     let (_relay, alice, bob, team) = team_with_member(TestRelay::start().await).await;
     let path = format!("/api/teams/{team}/messages");

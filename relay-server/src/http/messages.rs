@@ -47,7 +47,7 @@ async fn post_message(
     ApiPath(team): ApiPath<TeamId>,
     ApiJson(body): ApiJson<PostMessage>,
 ) -> Result<(StatusCode, Json<Message>), ApiError> {
-    let (message, posted) = messages::post(&state.db, team, user, body).await?;
+    let (message, posted) = messages::post(&state.messages, &state.db, team, user, body).await?;
     let status = match posted {
         Posted::Created => {
             state.publish(Event::MessagePosted(message.clone())).await;

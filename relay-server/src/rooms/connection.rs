@@ -53,16 +53,13 @@ pub async fn serve(state: AppState, user: UserId, socket: WebSocket) {
         let writer = async {
             let mut beat = tokio::time::interval(heartbeat);
             beat.tick().await;
-            // Made once, not once per frame: each one made registers with its token, under the token's lock.
-            let (shutdown, killed) = (state.shutdown.cancelled(), kill.cancelled());
-            tokio::pin!(shutdown, killed);
             loop {
                 tokio::select! {
                     biased;
-                    () = &mut shutdown => {
+                    () = state.shutdown.cancelled() => {
                         return Some(Close { code: close_code::AWAY, reason: "the relay is shutting down" });
                     }
-                    () = &mut killed => {
+                    () = kill.cancelled() => {
                         return Some(Close { code: close_code::AGAIN, reason: "too slow: the outgoing queue filled up" });
                     }
                     next = outgoing.recv() => {
@@ -291,7 +288,7 @@ impl<'a> Session<'a> {
     ) -> Result<Option<ServerMessage>, ApiError> {
         let role = self.state.access.role(team, self.user).await?.ok_or_else(not_a_member)?;
         let input = PostMessage { client_id: client_msg_id.clone(), content, kind };
-        let (message, posted) = messages::post_as(&self.state.db, team, self.user, role, input).await?;
+        let (message, posted) = self.state.messages.post(team, self.user, role, input).await?;
         let ack = ServerMessage::MessageAck { team_id: team, client_msg_id, message_id: message.id, seq: message.seq };
         if posted == Posted::Created {
             self.state.publish(Event::MessagePosted(message)).await;

@@ -17,8 +17,8 @@
 
 use std::sync::Arc;
 
-use automerge::sync::{self, SyncDoc as _};
 use automerge::Automerge;
+use automerge::sync::{self, SyncDoc as _};
 use ciborium::Value;
 use futures::StreamExt as _;
 use moka::future::Cache;
@@ -229,7 +229,7 @@ fn empty_request(peer: &PeerId, frame: &[u8]) -> Option<EmptyRequest> {
 #[cfg(test)]
 mod tests {
     use automerge::transaction::Transactable as _;
-    use automerge::{ObjType, ReadDoc as _, ROOT};
+    use automerge::{ObjType, ROOT, ReadDoc as _};
 
     use super::*;
 

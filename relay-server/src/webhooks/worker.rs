@@ -91,8 +91,7 @@ async fn process(state: &AppState, event: Pending) -> Result<(), ApiError> {
         let content: String = format!("[Slack] {who}: {text}").chars().take(messages::MAX_CONTENT_CHARS).collect();
         let input = PostMessage { client_id: format!("slack-{}", event.id), content, kind: MessageKind::Text };
         // The integration acts with a member's rights, whatever its creator's role is now.
-        let (message, posted) =
-            messages::post_as(&state.db, event.team_id, event.created_by, Role::Member, input).await?;
+        let (message, posted) = state.messages.post(event.team_id, event.created_by, Role::Member, input).await?;
         if posted == Posted::Created {
             mirrored = Some(message);
         }

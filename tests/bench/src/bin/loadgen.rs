@@ -43,6 +43,10 @@ struct Args {
     /// 100 ms with nothing lost (doubling from `--rate`, then bisecting; one run per probe).
     #[arg(long)]
     search: bool,
+    /// How close the search brackets the limit: it stops once the failed rate is within this fraction
+    /// above the rate that held.
+    #[arg(long, default_value_t = 0.05)]
+    precision: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -111,14 +115,14 @@ struct Searched {
 }
 
 /// Probes rates for each system: doubling while the bound holds, then bisecting between the last rate
-/// that held and the first that did not, until they are within 15% or after 8 probes.
+/// that held and the first that did not, until they are within `--precision` or after 10 probes.
 async fn search(args: &Args) -> anyhow::Result<()> {
     let mut found = Vec::new();
     for system in &args.systems {
         let (mut ok, mut failed): (Option<(f64, f64)>, Option<f64>) = (None, None);
         let mut rate = args.rate;
         let mut generator_bound = false;
-        for _ in 0..8 {
+        for _ in 0..10 {
             let probe = Args { rate, ..args.clone() };
             let report = match system.as_str() {
                 "relay" => run_relay(&probe).await?,
@@ -136,7 +140,7 @@ async fn search(args: &Args) -> anyhow::Result<()> {
                 failed = Some(rate);
             }
             rate = match (ok, failed) {
-                (Some((good, _)), Some(bad)) if bad / good < 1.15 => break,
+                (Some((good, _)), Some(bad)) if bad / good < 1.0 + args.precision => break,
                 (Some((good, _)), Some(bad)) => (good + bad) / 2.0,
                 (Some((good, _)), None) => good * 2.0,
                 (None, _) => rate / 2.0,
