@@ -52,6 +52,32 @@ async fn unauthenticated_upgrades_get_401_not_101() {
 }
 
 #[tokio::test]
+async fn many_projects_arrive_in_pages_after_the_team_state() {
+    let t = team().await;
+    let page = teamflow_protocol::realtime::PROJECTS_PER_FRAME;
+    let path = format!("/api/teams/{}/projects", t.id);
+    for i in 0..page + 3 {
+        let (status, body) = t.alice.post(&path, &json!({ "name": format!("project {i:02}") })).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let mut a = socket(&t.relay, &t.alice).await;
+    a.send(json!({ "type": "join_team", "team_id": t.id })).await;
+    let state = a.next().await;
+    let more = a.next().await;
+    assert_eq!(state["type"], "team_state");
+    assert_eq!(more["type"], "team_projects", "the rest follows at once: {more}");
+    assert_eq!(more["team_id"], t.id.as_str());
+    let first = state["projects"].as_array().expect("projects");
+    let rest = more["projects"].as_array().expect("projects");
+    assert_eq!((first.len(), rest.len()), (page, 3));
+    // Together, the same list in the same order as the REST listing.
+    let paged: Vec<&Value> = first.iter().chain(rest).map(|p| &p["id"]).collect();
+    let (_, listed) = t.alice.get(&path).await;
+    let listed: Vec<&Value> = listed.as_array().expect("a list").iter().map(|p| &p["id"]).collect();
+    assert_eq!(paged, listed);
+}
+
+#[tokio::test]
 async fn a_large_team_arrives_in_pages_of_members_right_after_the_team_state() {
     let t = team().await;
     let page = teamflow_protocol::realtime::MEMBERS_PER_FRAME;

@@ -301,6 +301,11 @@ export type ServerMessage = { type: "welcome"; protocol: number; user_id: UserId
  *  Small frames keep a connection's buffers small for as long as it stays open.
  */
 { type: "team_members"; team_id: TeamId; members: PresentMember[] } | 
+/**
+ *  More of the team's projects, after `team_state` (and any `team_members`) when the team has more
+ *  than `PROJECTS_PER_FRAME`, in the same order, for the same reason as `TeamMembers`.
+ */
+{ type: "team_projects"; team_id: TeamId; projects: Project[] } | 
 /**  A user's first connection joined the team's room. */
 { type: "user_joined"; team_id: TeamId; user_id: UserId } | 
 /**  A user's last connection left the room or dropped. */

@@ -9,7 +9,10 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
 use futures::{SinkExt, StreamExt};
 use governor::{Quota, RateLimiter};
 use teamflow_protocol::api::messages::PostMessage;
-use teamflow_protocol::realtime::{ClientMessage, MEMBERS_PER_FRAME, PROTOCOL_VERSION, PresentMember, ServerMessage};
+use teamflow_protocol::api::teams::Project;
+use teamflow_protocol::realtime::{
+    ClientMessage, MEMBERS_PER_FRAME, PROJECTS_PER_FRAME, PROTOCOL_VERSION, PresentMember, ServerMessage,
+};
 use teamflow_protocol::{ErrorCode, TeamId, UserId};
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
@@ -251,7 +254,8 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// Joins the room; answers `team_state`, then `team_members` frames for a team too large for one.
+    /// Joins the room; answers `team_state`, then `team_members` and `team_projects` frames for a team too
+    /// large for one.
     async fn join(&self, team: TeamId) -> Result<Vec<ServerMessage>, ApiError> {
         if self.state.access.role(team, self.user).await?.is_none() {
             return Err(not_a_member());
@@ -268,14 +272,17 @@ impl<'a> Session<'a> {
         // A frame's size stays in the socket's write buffer for the life of the connection: a big team is
         // sent in pages rather than one large frame.
         let mut pages = members.chunks(MEMBERS_PER_FRAME).map(<[PresentMember]>::to_vec);
+        let projects = projects::list(db, team, self.user).await?;
+        let mut project_pages = projects.chunks(PROJECTS_PER_FRAME).map(<[Project]>::to_vec);
         let state = ServerMessage::TeamState {
             team: teams::get(db, team, self.user).await?,
             members: pages.next().unwrap_or_default(),
-            projects: projects::list(db, team, self.user).await?,
+            projects: project_pages.next().unwrap_or_default(),
             latest_seq: messages::latest_seq(db, team).await?,
         };
         Ok(std::iter::once(state)
             .chain(pages.map(|members| ServerMessage::TeamMembers { team_id: team, members }))
+            .chain(project_pages.map(|projects| ServerMessage::TeamProjects { team_id: team, projects }))
             .collect())
     }
 

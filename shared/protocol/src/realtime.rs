@@ -53,6 +53,9 @@ fn text_kind() -> MessageKind {
 /// Members per frame in the answer to `join_team` (`team_state`, then `team_members`).
 pub const MEMBERS_PER_FRAME: usize = 25;
 
+/// Projects per frame in the answer to `join_team` (`team_state`, then `team_projects`).
+pub const PROJECTS_PER_FRAME: usize = 25;
+
 /// A member as the room sees them: who, what role, and whether any of their devices is connected.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -84,6 +87,12 @@ pub enum ServerMessage {
     TeamMembers {
         team_id: TeamId,
         members: Vec<PresentMember>,
+    },
+    /// More of the team's projects, after `team_state` (and any `team_members`) when the team has more
+    /// than `PROJECTS_PER_FRAME`, in the same order, for the same reason as `TeamMembers`.
+    TeamProjects {
+        team_id: TeamId,
+        projects: Vec<Project>,
     },
     /// A user's first connection joined the team's room.
     UserJoined {
