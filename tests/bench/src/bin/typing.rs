@@ -7,7 +7,7 @@
 //! `teamflow-sync`). `cargo build --release -p teamflow-relay -p teamflow-bench && target/release/typing`
 //! (needs `./x setup` for the Node packages; see docs/benchmarks.md).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -53,13 +53,17 @@ struct Step {
     server_cpu_s: f64,
     generator_cpu_share: f64,
     saturated: bool,
+    /// Deliveries that never arrived, as `(sender, receiver, count, seconds into the run of the first)`.
+    missing: Vec<(usize, usize, u64, f64)>,
 }
 
 /// What every client shares: when each change was meant to be typed, and by whom.
 #[derive(Default)]
 struct Ledger {
     sent: HashMap<ChangeHash, (usize, Instant)>,
-    latencies: Vec<u64>,
+    /// Every change as it arrived in a client's document, matched with `sent` only after the step: a
+    /// typist records its change's hash just after making it, and a fast delivery could beat that.
+    arrivals: Vec<(ChangeHash, usize, Instant)>,
 }
 
 /// Creates the step's document on client 0, shares it, and opens it on every client.
@@ -114,14 +118,7 @@ async fn watch_arrivals(doc: DocHandle, me: usize, ledger: Arc<Mutex<Ledger>>, u
             fresh
         });
         let mut ledger = ledger.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        for hash in arrived {
-            if let Some(&(sender, due)) = ledger.sent.get(&hash)
-                && sender != me
-            {
-                let micros = u64::try_from(now.saturating_duration_since(due).as_micros()).unwrap_or(u64::MAX);
-                ledger.latencies.push(micros);
-            }
-        }
+        ledger.arrivals.extend(arrived.into_iter().map(|hash| (hash, me, now)));
     }
 }
 
@@ -166,8 +163,29 @@ async fn step(system: &SyncSystem, round: usize, m: usize, args: &Arc<Args>) -> 
         c.stop().await;
     }
     let ledger = ledger.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut latencies = Vec::new();
+    let mut arrived = HashSet::new();
+    for &(hash, receiver, at) in &ledger.arrivals {
+        if let Some(&(sender, due)) = ledger.sent.get(&hash)
+            && sender != receiver
+            && arrived.insert((hash, receiver))
+        {
+            latencies.push(u64::try_from(at.saturating_duration_since(due).as_micros()).unwrap_or(u64::MAX));
+        }
+    }
+    let mut missing: HashMap<(usize, usize), (u64, f64)> = HashMap::new();
+    for (hash, &(sender, due)) in &ledger.sent {
+        for receiver in (0..m).filter(|&r| r != sender && !arrived.contains(&(*hash, r))) {
+            let at = due.saturating_duration_since(start).as_secs_f64();
+            let entry = missing.entry((sender, receiver)).or_insert((0, at));
+            *entry = (entry.0 + 1, entry.1.min(at));
+        }
+    }
+    let mut missing: Vec<(usize, usize, u64, f64)> =
+        missing.into_iter().map(|((s, r), (count, first))| (s, r, count, first)).collect();
+    missing.sort_by_key(|m| (m.0, m.1));
     let mut histogram = Histogram::<u64>::new(3)?;
-    for &l in &ledger.latencies {
+    for &l in &latencies {
         histogram.record(l.max(1))?;
     }
     let ms = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
@@ -177,13 +195,14 @@ async fn step(system: &SyncSystem, round: usize, m: usize, args: &Arc<Args>) -> 
         clients: m,
         keystrokes,
         expected: keystrokes * (m as u64 - 1),
-        received: ledger.latencies.len() as u64,
+        received: latencies.len() as u64,
         p50_ms: ms(0.5),
         p99_ms: ms(0.99),
         max_ms: histogram.max() as f64 / 1000.0,
         server_cpu_s,
         generator_cpu_share,
         saturated: generator_cpu_share > 0.9,
+        missing,
     })
 }
 
