@@ -152,26 +152,20 @@ async fn write_groups(db: SqlitePool, mut queue: mpsc::Receiver<Job>, stop: Canc
 /// Commits a group and answers each post. If the group's transaction fails, each post is tried again in
 /// its own, so one post's failure is not its neighbours'.
 async fn commit_group(db: &SqlitePool, group: Vec<Job>) {
-    if group.len() > 1 {
-        match insert_all(db, &group).await {
-            Ok(answers) => {
-                for (job, answer) in group.into_iter().zip(answers) {
-                    job.reply.send(answer).ok();
-                }
+    let answers = match insert_all(db, &group).await {
+        Ok(answers) => answers,
+        Err(e) if group.len() > 1 => {
+            tracing::warn!(error = %e, posts = group.len(), "a group of posts failed; committing them one by one");
+            for job in group {
+                let answer = insert_all(db, std::slice::from_ref(&job)).await.and_then(|mut a| a.remove(0));
+                job.reply.send(answer).ok();
             }
-            Err(e) => {
-                tracing::warn!(error = %e, posts = group.len(), "a group of posts failed; committing them one by one");
-                for job in group {
-                    let answer = insert_all(db, std::slice::from_ref(&job)).await.and_then(|mut a| a.remove(0));
-                    job.reply.send(answer).ok();
-                }
-            }
+            return;
         }
-    } else {
-        for job in group {
-            let answer = insert_all(db, std::slice::from_ref(&job)).await.and_then(|mut a| a.remove(0));
-            job.reply.send(answer).ok();
-        }
+        Err(e) => vec![Err(e)],
+    };
+    for (job, answer) in group.into_iter().zip(answers) {
+        job.reply.send(answer).ok();
     }
 }
 

@@ -9,6 +9,8 @@
 mod first_sync;
 mod policy;
 
+use std::sync::Arc;
+
 use axum::extract::ws::{Message, WebSocket};
 use futures::{SinkExt, StreamExt, TryStreamExt, future};
 use samod::{PeerId, Repo, Transport};
@@ -103,7 +105,8 @@ impl SyncServer {
         // samod writes into a bounded queue; one writer drains it to the socket. A write that cannot finish
         // in time means the peer stopped reading: the connection is cut instead of buffering without end.
         let (to_socket, mut queued) = tokio::sync::mpsc::channel::<Vec<u8>>(SEND_QUEUE);
-        let (first, replies, sender) = (self.first.clone(), to_socket.clone(), peer.clone());
+        // One handle per connection, shared by its frames: each frame costs a reference count, not clones.
+        let router = Arc::new((self.first.clone(), to_socket.clone(), peer.clone()));
         let incoming = stream
             .take_until(close.clone().cancelled_owned())
             .take_while(|message| future::ready(!matches!(message, Ok(Message::Close(_)))))
@@ -118,9 +121,10 @@ impl SyncServer {
             // In order, one frame at a time: an empty peer's first request may be answered here
             // (`first_sync`), the answer queued before samod sees what replaces the request.
             .then(move |item| {
-                let (first, replies, sender) = (first.clone(), replies.clone(), sender.clone());
+                let router = router.clone();
                 async move {
-                    match first.route(&sender, item?).await {
+                    let (first, replies, sender) = &*router;
+                    match first.route(sender, item?).await {
                         Routed::Forward(frame) => Ok(frame),
                         Routed::Answered { reply, forward } => match replies.send(reply).await {
                             Ok(()) => Ok(forward),

@@ -103,16 +103,11 @@ impl FirstSync {
     /// relay holds, and that `peer` may write, is forwarded untouched.
     pub(super) async fn route(&self, peer: &PeerId, frame: Vec<u8>) -> Routed {
         let Some(request) = empty_request(peer, &frame) else { return Routed::Forward(frame) };
-        match self.answer(peer, &request).await {
-            Some(answer) => match answered(&request, &answer) {
-                Some(routed) => {
-                    self.served.inc();
-                    routed
-                }
-                None => Routed::Forward(frame),
-            },
-            None => Routed::Forward(frame),
-        }
+        let Some(routed) = self.answer(peer, &request).await.and_then(|answer| answered(&request, &answer)) else {
+            return Routed::Forward(frame);
+        };
+        self.served.inc();
+        routed
     }
 
     async fn answer(&self, peer: &PeerId, request: &EmptyRequest) -> Option<Arc<Vec<u8>>> {
@@ -278,30 +273,16 @@ mod tests {
     #[test]
     fn the_answer_gives_an_empty_peer_the_document_and_samod_its_caught_up_request() {
         let mut relay_doc = document();
-        let peer = PeerId::from("user:laptop");
-        let id = DocumentId::try_from(vec![7u8; 16]).expect("a document id");
-        let mut client = Automerge::new();
-        let mut client_state = sync::State::new();
-        let first = client.generate_sync_message(&mut client_state).expect("first");
-        let request = empty_request(&peer, &request("user:laptop", &id.to_string(), &first)).expect("recognised");
+        let (mut client, mut client_state, request) = empty_client();
         let answer = first_answer(&mut relay_doc, request.message.clone()).expect("an answer");
         let Some(Routed::Answered { reply, forward }) = answered(&request, &answer) else { panic!("answered") };
 
         // The peer applies the reply and reaches the relay's heads.
-        let Value::Map(reply) = ciborium::from_reader::<Value, _>(reply.as_slice()).expect("cbor") else {
-            panic!("a map")
-        };
-        let data = reply.iter().find(|(k, _)| k.as_text() == Some("data")).and_then(|(_, v)| v.as_bytes()).cloned();
-        let message = sync::Message::decode(&data.expect("data")).expect("sync message");
-        client.receive_sync_message(&mut client_state, message).expect("applies");
+        client.receive_sync_message(&mut client_state, data_of(&reply)).expect("applies");
         assert_eq!(client.get_heads(), relay_doc.get_heads());
 
         // samod is told the peer has those heads, and nothing more is owed to it.
-        let Value::Map(forward) = ciborium::from_reader::<Value, _>(forward.as_slice()).expect("cbor") else {
-            panic!("a map")
-        };
-        let data = forward.iter().find(|(k, _)| k.as_text() == Some("data")).and_then(|(_, v)| v.as_bytes()).cloned();
-        let caught_up = sync::Message::decode(&data.expect("data")).expect("sync message");
+        let caught_up = data_of(&forward);
         assert_eq!(caught_up.heads, relay_doc.get_heads());
         let mut relay_state = sync::State::new();
         relay_doc.receive_sync_message(&mut relay_state, caught_up).expect("receives");
@@ -312,12 +293,7 @@ mod tests {
     #[test]
     fn a_peer_given_an_answer_older_than_the_document_is_sent_what_came_after() {
         let mut relay_doc = document();
-        let peer = PeerId::from("user:laptop");
-        let id = DocumentId::try_from(vec![7u8; 16]).expect("a document id");
-        let mut client = Automerge::new();
-        let mut client_state = sync::State::new();
-        let first = client.generate_sync_message(&mut client_state).expect("first");
-        let request = empty_request(&peer, &request("user:laptop", &id.to_string(), &first)).expect("recognised");
+        let (mut client, mut client_state, request) = empty_client();
         let stale = first_answer(&mut relay_doc, request.message.clone()).expect("an answer");
         // The document moves on after the answer was cached.
         let mut tx = relay_doc.transaction();
@@ -340,6 +316,17 @@ mod tests {
         }
         assert_eq!(client.get_heads(), relay_doc.get_heads());
         assert_eq!(client.text(client.get(ROOT, "text").expect("get").expect("text").1).expect("text"), "hello world");
+    }
+
+    /// An empty client, and its first request to the relay as the relay recognises it.
+    fn empty_client() -> (Automerge, sync::State, EmptyRequest) {
+        let peer = PeerId::from("user:laptop");
+        let id = DocumentId::try_from(vec![7u8; 16]).expect("a document id");
+        let client = Automerge::new();
+        let mut state = sync::State::new();
+        let first = client.generate_sync_message(&mut state).expect("first");
+        let request = empty_request(&peer, &request("user:laptop", &id.to_string(), &first)).expect("recognised");
+        (client, state, request)
     }
 
     fn data_of(frame: &[u8]) -> sync::Message {

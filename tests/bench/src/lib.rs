@@ -98,6 +98,12 @@ pub struct Machine {
     pub kernel: String,
 }
 
+impl std::fmt::Display for Machine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "machine: {} ({} cores), Linux {}", self.cpu, self.cores, self.kernel)
+    }
+}
+
 impl Machine {
     pub fn describe() -> Machine {
         let cpu = std::fs::read_to_string("/proc/cpuinfo")

@@ -153,8 +153,7 @@ async fn connect(url: &str, team: Option<&str>) -> anyhow::Result<Socket> {
 }
 
 fn summarize(args: &Args, reports: &[StepReport]) {
-    let machine = teamflow_bench::Machine::describe();
-    println!("\nmachine: {} ({} cores), Linux {}", machine.cpu, machine.cores, machine.kernel);
+    println!("\n{}", teamflow_bench::Machine::describe());
     println!("idle connections, {} users in one team, medians of {} runs", args.users, args.repeats);
     println!("\n| system | connections | server RSS | per connection |");
     println!("|---|---|---|---|");

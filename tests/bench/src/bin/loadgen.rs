@@ -149,8 +149,7 @@ async fn search(args: &Args) -> anyhow::Result<()> {
         let (best_rate, best_delivered_per_s) = ok.unwrap_or((0.0, 0.0));
         found.push(Searched { system: system.clone(), best_delivered_per_s, best_rate, generator_bound });
     }
-    let machine = teamflow_bench::Machine::describe();
-    println!("\nmachine: {} ({} cores), Linux {}", machine.cpu, machine.cores, machine.kernel);
+    println!("\n{}", teamflow_bench::Machine::describe());
     println!(
         "chat fan-out rate search: {} clients in teams of {}, {} s per probe",
         args.clients, args.team_size, args.seconds
@@ -339,8 +338,7 @@ async fn drive(
 }
 
 fn summarize(args: &Args, reports: &[RunReport]) {
-    let machine = teamflow_bench::Machine::describe();
-    println!("\nmachine: {} ({} cores), Linux {}", machine.cpu, machine.cores, machine.kernel);
+    println!("\n{}", teamflow_bench::Machine::describe());
     println!(
         "chat fan-out: {} clients in teams of {}, {} msg/s each, {} s, medians of unsaturated runs",
         args.clients, args.team_size, args.rate, args.seconds

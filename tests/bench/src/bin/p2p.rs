@@ -215,8 +215,7 @@ async fn main() -> anyhow::Result<()> {
     }
     relay.stop().await?;
 
-    let machine = Machine::describe();
-    println!("\n{} ({} cores), Linux {}", machine.cpu, machine.cores, machine.kernel);
+    println!("\n{}", Machine::describe());
     println!("two devices on one network, start to first synced edit: median {:.0} ms", median(discoveries));
     println!("\n| path | connect (ms) | p50 (ms) | p99 (ms) | max (ms) | edits/s |");
     println!("|---|---|---|---|---|---|");

@@ -212,8 +212,7 @@ async fn main() -> anyhow::Result<()> {
         println!("{}", serde_json::to_string(&result)?);
         runs.push(result);
     }
-    let machine = Machine::describe();
-    println!("\n{} ({} cores), Linux {}", machine.cpu, machine.cores, machine.kernel);
+    println!("\n{}", Machine::describe());
     println!(
         "kill -9 under load: {} documents, {} clients, medians of {} runs\n",
         args.documents,

@@ -23,7 +23,7 @@ use serde::Serialize;
 use teamflow_bench::servers::cpu_seconds;
 use teamflow_bench::systems::SyncSystem;
 use teamflow_bench::{Machine, Trace, data_dir, median};
-use teamflow_sync::automerge::{self, Automerge, ChangeHash, sync, sync::SyncDoc as _};
+use teamflow_sync::automerge::{Automerge, ChangeHash, sync, sync::SyncDoc as _};
 use tokio::sync::{Barrier, watch};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -222,7 +222,6 @@ async fn main() -> anyhow::Result<()> {
     let path = args.trace.clone().unwrap_or_else(|| data_dir().join("editing-traces/automerge-paper.json.gz"));
     eprintln!("replaying {} into the finished document...", path.display());
     let saved = Trace::load(&path)?.finished_document()?;
-    automerge::Automerge::load(&saved)?; // fail early on a bad trace, not mid-storm
     let mut runs: Vec<Storm> = Vec::new();
     for round in 0..args.repeats {
         for name in &args.systems {
@@ -234,8 +233,7 @@ async fn main() -> anyhow::Result<()> {
             system.stop().await?;
         }
     }
-    let machine = Machine::describe();
-    println!("\n{} ({} cores), Linux {}", machine.cpu, machine.cores, machine.kernel);
+    println!("\n{}", Machine::describe());
     println!(
         "join storm: {} clients open a {} byte document at once; medians of the runs kept\n",
         args.clients,

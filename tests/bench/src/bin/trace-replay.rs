@@ -325,8 +325,7 @@ async fn orchestrate(trace_path: &std::path::Path, runs: usize, systems: &[Strin
 }
 
 fn summarize(replays: &[Run], fetches: &[Fetch]) {
-    let machine = Machine::describe();
-    println!("\nmachine: {} ({} cores), Linux {}", machine.cpu, machine.cores, machine.kernel);
+    println!("\n{}", Machine::describe());
     println!(
         "\n| system | changes | replay (median) | per change | vs raw | sync wait | peak RSS | saved | store on disk |"
     );

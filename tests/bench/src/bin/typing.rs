@@ -228,8 +228,7 @@ async fn main() -> anyhow::Result<()> {
             system.stop().await?;
         }
     }
-    let machine = Machine::describe();
-    println!("\n{} ({} cores), Linux {}", machine.cpu, machine.cores, machine.kernel);
+    println!("\n{}", Machine::describe());
     println!("live typing at {} chars/s per client: the largest M with p99 <= 100 ms and nothing lost\n", args.rate);
     println!("| system | largest M (median of {}) | runs |", args.repeats);
     println!("|---|---|---|");
