@@ -1,9 +1,9 @@
 // The app's frame: sign-in until someone is signed in, then the workspace.
 import { useEffect, useState } from "react";
-import { commands, type User } from "./bindings";
-import { call, messageOf } from "./lib/call";
-import { SignIn } from "./features/auth/SignIn";
-import { Workspace } from "./features/teams/Workspace";
+import { commands, type User } from "../bindings";
+import { call, messageOf } from "../lib/call";
+import { SignIn } from "../features/auth/SignIn";
+import { Workspace } from "./Workspace";
 
 export function App() {
   const [user, setUser] = useState<User | null | undefined>(undefined);

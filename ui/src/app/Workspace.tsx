@@ -1,16 +1,16 @@
 // The signed-in frame: team switcher, sections, sync indicator; joins the chosen team's room.
 import { type FormEvent, useEffect, useState } from "react";
-import { commands, events, type Status, type TeamMembership, type User } from "../../bindings";
-import { call, messageOf } from "../../lib/call";
-import { subscribe, subscribeRoom } from "../../lib/events";
-import { Activity } from "../activity/Activity";
-import { Chat } from "../chat/Chat";
-import { Documents } from "../editor/Documents";
-import { Projects } from "../projects/Projects";
-import { SyncIndicator } from "../sync/SyncIndicator";
-import { TeamSettings } from "../settings/TeamSettings";
-import { Members } from "./Members";
-import { ErrorLine } from "../../lib/ErrorLine";
+import { commands, events, type Status, type TeamMembership, type User } from "../bindings";
+import { call, messageOf } from "../lib/call";
+import { subscribe, subscribeRoom } from "../lib/events";
+import { Activity } from "../features/activity/Activity";
+import { Chat } from "../features/chat/Chat";
+import { Documents } from "../features/editor/Documents";
+import { Projects } from "../features/projects/Projects";
+import { SyncIndicator } from "../features/sync/SyncIndicator";
+import { TeamSettings } from "../features/settings/TeamSettings";
+import { Members } from "../features/teams/Members";
+import { ErrorLine } from "../lib/ErrorLine";
 
 type Section = "chat" | "projects" | "documents" | "members" | "activity" | "settings";
 const SECTIONS: [Section, string][] = [
