@@ -1,0 +1,47 @@
+// A stand-in for the generated bindings in store and component tests (there is no Rust behind them):
+// commands answer what a test sets, and the test emits the events, e.g.
+// `vi.mock("../../bindings", () => import("../../testing/fakeBindings"))`.
+import type { ServerMessage, TeamId } from "../bindings";
+
+type Handler = (event: { payload: unknown }) => void;
+
+function fakeEvent() {
+  const handlers = new Set<Handler>();
+  return {
+    listen: (handler: Handler) => {
+      handlers.add(handler);
+      return Promise.resolve(() => void handlers.delete(handler));
+    },
+    emit: (payload: unknown) => handlers.forEach((handler) => handler({ payload })),
+  };
+}
+
+export const events = { roomEvent: fakeEvent(), statusChanged: fakeEvent() };
+
+/** What each command answers, by name; an empty list when the test set nothing. */
+export const answers: Record<string, unknown> = {};
+
+/** Every command called, with its arguments, in order. */
+export const calls: [string, ...unknown[]][] = [];
+
+export const commands = new Proxy(
+  {},
+  {
+    get:
+      (_, name: string) =>
+      async (...args: unknown[]) => {
+        calls.push([name, ...args]);
+        return { status: "ok", data: answers[name] ?? [] };
+      },
+  },
+);
+
+export function emitRoom(team: TeamId, frame: ServerMessage) {
+  events.roomEvent.emit({ team_id: team, frame });
+}
+
+/** Forgets what the previous test set and called. */
+export function reset() {
+  for (const name of Object.keys(answers)) delete answers[name];
+  calls.length = 0;
+}

@@ -1,0 +1,47 @@
+// Teams, members and projects for the tests, numbered so a test can say "the 30th member".
+import type { PresentMember, Project, ServerMessage, Team, TeamId } from "../bindings";
+
+export const TEAM: TeamId = "0190f1e2-0000-7000-8000-0000000000aa";
+
+export const userId = (n: number) => `0190f1e2-0000-7000-8000-${String(n).padStart(12, "0")}`;
+
+export function member(n: number, online = false): PresentMember {
+  return { user_id: userId(n), email: `m${n}@example.com`, display_name: `Member ${n}`, role: "member", joined_at: "2026-11-29T10:00:00Z", online };
+}
+
+/** Members `from` to `to`, both included. */
+export function members(from: number, to: number, online = false): PresentMember[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => member(from + i, online));
+}
+
+export function project(n: number): Project {
+  const at = new Date(Date.UTC(2026, 10, 1, 0, n)).toISOString();
+  return {
+    id: `0190f1e2-0000-7000-9000-${String(n).padStart(12, "0")}`,
+    team_id: TEAM,
+    name: `Project ${n}`,
+    description: "",
+    status: "active",
+    document_id: null,
+    created_by: userId(1),
+    created_at: at,
+    updated_at: at,
+  };
+}
+
+export function projects(from: number, to: number): Project[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => project(from + i));
+}
+
+/** The relay's answer to joining `TEAM`: `team_state` with the first 25, then pages of 25 more. */
+export function joinFrames(all: PresentMember[], allProjects: Project[] = []): ServerMessage[] {
+  const team: Team = { id: TEAM, name: "Crew", role: "member", member_count: all.length, created_at: "2026-11-01T00:00:00Z" };
+  const pages = <T>(items: T[]) => Array.from({ length: Math.ceil(items.length / 25) }, (_, i) => items.slice(i * 25, i * 25 + 25));
+  const [first = [], ...rest] = pages(all);
+  const [firstProjects = [], ...restProjects] = pages(allProjects);
+  return [
+    { type: "team_state", team, members: first, projects: firstProjects, latest_seq: 0 },
+    ...rest.map((page): ServerMessage => ({ type: "team_members", team_id: TEAM, members: page })),
+    ...restProjects.map((page): ServerMessage => ({ type: "team_projects", team_id: TEAM, projects: page })),
+  ];
+}
