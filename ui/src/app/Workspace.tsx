@@ -1,8 +1,10 @@
-// The signed-in frame: team switcher, sections, sync indicator; joins the chosen team's room.
+// The signed-in frame: team switcher, sections, sync indicator; joins the chosen team's room and feeds
+// the team store from the rooms while someone is signed in.
 import { type FormEvent, useEffect, useState } from "react";
 import { commands, events, type Status, type TeamMembership, type User } from "../bindings";
 import { call, messageOf } from "../lib/call";
-import { subscribe, subscribeRoom } from "../lib/events";
+import { subscribe } from "../lib/events";
+import { followRooms } from "../lib/team/store";
 import { Activity } from "../features/activity/Activity";
 import { Chat } from "../features/chat/Chat";
 import { Documents } from "../features/editor/Documents";
@@ -32,7 +34,9 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
   const [error, setError] = useState<string | null>(null);
   const [newTeam, setNewTeam] = useState("");
   const [openDoc, setOpenDoc] = useState<string | null>(null);
-  const [online, setOnline] = useState<Set<string>>(new Set());
+
+  // Before any team is joined, so the store sees each room's first frame.
+  useEffect(followRooms, []);
 
   useEffect(() => {
     call(commands.status()).then(setStatus, () => {});
@@ -59,32 +63,8 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
 
   useEffect(() => {
     if (!teamId) return;
-    // Who is online comes from the room: the full list when it is joined (or rejoined), then changes.
-    // Kept here, where the room is joined, so a section opened later still knows.
-    setOnline(new Set());
-    const room = subscribeRoom(teamId, (frame) => {
-      if (frame.type === "team_state") {
-        setOnline(new Set(frame.members.filter((m) => m.online).map((m) => m.user_id)));
-      } else if (frame.type === "team_members") {
-        // The rest of a large team, right after team_state.
-        setOnline((s) => {
-          const next = new Set(s);
-          for (const m of frame.members) if (m.online) next.add(m.user_id);
-          return next;
-        });
-      } else if (frame.type === "user_joined") {
-        setOnline((s) => new Set(s).add(frame.user_id));
-      } else if (frame.type === "user_left") {
-        setOnline((s) => {
-          const next = new Set(s);
-          next.delete(frame.user_id);
-          return next;
-        });
-      }
-    });
     setOpenDoc(null);
     call(commands.joinTeam(teamId)).catch((e) => setError(messageOf(e)));
-    return room;
   }, [teamId]);
 
   async function createTeam(e: FormEvent) {
@@ -155,7 +135,7 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
           />
         )}
         {team && section === "documents" && <Documents key={team.id} team={team} status={status} open={openDoc} onOpen={setOpenDoc} />}
-        {team && section === "members" && <Members key={team.id} team={team} online={online} />}
+        {team && section === "members" && <Members key={team.id} team={team} />}
         {team && section === "activity" && <Activity key={team.id} team={team} />}
         {team && section === "settings" && <TeamSettings key={team.id} team={team} />}
       </main>

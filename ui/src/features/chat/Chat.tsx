@@ -6,16 +6,16 @@ import { call, messageOf } from "../../lib/call";
 import { all, subscribe, subscribeRoom } from "../../lib/events";
 import { chatItems, mergeMessages } from "./model";
 import { ErrorLine } from "../../lib/ErrorLine";
+import { typistNames } from "../../lib/team/live";
+import { useTeam } from "../../lib/team/store";
 
-const TYPING_SHOWN_MS = 3000;
 const TYPING_SENT_EVERY_MS = 2000;
 
 export function Chat({ team, user }: { team: TeamMembership; user: User }) {
   const [messages, setMessages] = useState<Message[]>([]);
   const [outbox, setOutbox] = useState<OutboxEntry[]>([]);
   const [draft, setDraft] = useState("");
-  const [typing, setTyping] = useState<Map<string, number>>(new Map());
-  const [names, setNames] = useState<Map<string, string>>(new Map());
+  const typists = typistNames(useTeam(team.id), user.id);
   const [atStart, setAtStart] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const list = useRef<HTMLOListElement>(null);
@@ -33,15 +33,7 @@ export function Chat({ team, user }: { team: TeamMembership; user: User }) {
     const room = subscribeRoom(team.id, (frame) => {
       if (frame.type === "new_message") {
         setMessages((current) => mergeMessages(current, [frame.message]));
-        setTyping((t) => {
-          const next = new Map(t);
-          next.delete(frame.message.author_id);
-          return next;
-        });
-      } else if (frame.type === "typing" && frame.user_id !== user.id) {
-        setTyping((t) => new Map(t).set(frame.user_id, Date.now()));
       } else if (frame.type === "team_state") {
-        setNames(new Map(frame.members.map((m) => [m.user_id, m.display_name])));
         // Reconnected: fill any gap in what we missed.
         call(commands.messages(team.id)).then((m) => setMessages((current) => mergeMessages(current, m)), () => {});
       }
@@ -49,16 +41,6 @@ export function Chat({ team, user }: { team: TeamMembership; user: User }) {
     // The outbox changes as messages are delivered or refused.
     return all(room, subscribe(events.statusChanged, () => void refreshOutbox()));
   }, [team.id]);
-
-  // Typing hints fade on their own.
-  useEffect(() => {
-    if (typing.size === 0) return;
-    const timer = setTimeout(() => {
-      const now = Date.now();
-      setTyping((t) => new Map([...t].filter(([, at]) => now - at < TYPING_SHOWN_MS)));
-    }, TYPING_SHOWN_MS);
-    return () => clearTimeout(timer);
-  }, [typing]);
 
   const items = useMemo(() => chatItems(team.id, messages, outbox), [team.id, messages, outbox]);
 
@@ -134,7 +116,6 @@ export function Chat({ team, user }: { team: TeamMembership; user: User }) {
     void refreshOutbox();
   }
 
-  const typers = [...typing.keys()].map((id) => names.get(id) ?? "Someone");
   return (
     <section className="chat">
       <ol
@@ -171,7 +152,7 @@ export function Chat({ team, user }: { team: TeamMembership; user: User }) {
         )}
       </ol>
       <div className="typing" aria-live="polite" data-testid="typing">
-        {typers.length > 0 && `${typers.join(", ")} ${typers.length === 1 ? "is" : "are"} typing…`}
+        {typists.length > 0 && `${typists.join(", ")} ${typists.length === 1 ? "is" : "are"} typing…`}
       </div>
       <ErrorLine error={error} onDismiss={() => setError(null)} />
       <form className="composer" onSubmit={send}>

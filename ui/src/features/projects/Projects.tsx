@@ -3,13 +3,15 @@
 import { type FormEvent, useEffect, useState } from "react";
 import { commands, events, type OutboxEntry, type Project, type ProjectStatus, type TeamMembership } from "../../bindings";
 import { call, messageOf } from "../../lib/call";
-import { all, subscribe, subscribeRoom } from "../../lib/events";
+import { subscribe } from "../../lib/events";
 import { ErrorLine } from "../../lib/ErrorLine";
+import { projectList } from "../../lib/team/live";
+import { loadProjects, projectChanged, useTeam } from "../../lib/team/store";
 
 const STATUSES: ProjectStatus[] = ["planned", "active", "paused", "completed", "archived"];
 
 export function Projects({ team, onOpenDocument }: { team: TeamMembership; onOpenDocument: (url: string) => void }) {
-  const [projects, setProjects] = useState<Project[]>([]);
+  const projects = projectList(useTeam(team.id));
   const [queued, setQueued] = useState<OutboxEntry[]>([]);
   const [name, setName] = useState("");
   const [description, setDescription] = useState("");
@@ -18,28 +20,20 @@ export function Projects({ team, onOpenDocument }: { team: TeamMembership; onOpe
   const canEdit = team.role !== "viewer";
 
   const load = () => {
-    call(commands.projects(team.id)).then(setProjects, (e) => setError(messageOf(e)));
+    loadProjects(team.id).catch((e) => setError(messageOf(e)));
     call(commands.outbox()).then((o) => setQueued(o.filter((e) => e.team_id === team.id && e.kind === "project_create")), () => {});
   };
 
   useEffect(() => {
     load();
-    const room = subscribeRoom(team.id, (frame) => {
-      if (frame.type === "project_updated") {
-        setProjects((current) => [...current.filter((p) => p.id !== frame.project.id), frame.project].sort((a, b) => a.created_at.localeCompare(b.created_at)));
-      } else if (frame.type === "project_deleted") {
-        setProjects((current) => current.filter((p) => p.id !== frame.project_id));
-      }
-    });
     // Queued creates land when the relay answers: the outbox count moves, so reload.
     let pending = -1;
-    const status = subscribe(events.statusChanged, (payload) => {
+    return subscribe(events.statusChanged, (payload) => {
       if (payload.pending !== pending) {
         pending = payload.pending;
         load();
       }
     });
-    return all(room, status);
   }, [team.id]);
 
   async function create(e: FormEvent) {
@@ -68,7 +62,7 @@ export function Projects({ team, onOpenDocument }: { team: TeamMembership; onOpe
           client_id: null,
         }),
       );
-      setProjects((current) => current.map((p) => (p.id === project.id ? next : p)));
+      projectChanged(team.id, next);
     } catch (e) {
       setError(messageOf(e));
     }

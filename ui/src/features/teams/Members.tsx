@@ -1,25 +1,20 @@
 // A team's members with roles and who is online; owners and admins add people by email.
 import { type FormEvent, useEffect, useState } from "react";
-import { commands, type Member, type Role, type TeamMembership } from "../../bindings";
+import { commands, type Role, type TeamMembership } from "../../bindings";
 import { call, messageOf } from "../../lib/call";
-import { subscribeRoom } from "../../lib/events";
 import { ErrorLine } from "../../lib/ErrorLine";
+import { loadMembers, useTeam } from "../../lib/team/store";
 
-/** `online`: the user ids with a device in the team's room now (the workspace follows the room). */
-export function Members({ team, online }: { team: TeamMembership; online: Set<string> }) {
-  const [members, setMembers] = useState<Member[]>([]);
+export function Members({ team }: { team: TeamMembership }) {
+  const { members, online } = useTeam(team.id);
   const [email, setEmail] = useState("");
   const [role, setRole] = useState<Role>("member");
   const [error, setError] = useState<string | null>(null);
   const canInvite = team.role === "owner" || team.role === "admin";
 
-  const load = () => call(commands.members(team.id)).then(setMembers, (e) => setError(messageOf(e)));
-
+  // The room keeps the roster current once joined; loading it as well shows it offline (from the cache).
   useEffect(() => {
-    void load();
-    return subscribeRoom(team.id, (frame) => {
-      if (frame.type === "member_changed") void load();
-    });
+    loadMembers(team.id).catch((e) => setError(messageOf(e)));
   }, [team.id]);
 
   async function invite(e: FormEvent) {
@@ -28,7 +23,7 @@ export function Members({ team, online }: { team: TeamMembership; online: Set<st
     try {
       await call(commands.invite(team.id, email, role));
       setEmail("");
-      await load();
+      await loadMembers(team.id);
     } catch (e) {
       setError(messageOf(e));
     }
@@ -38,7 +33,7 @@ export function Members({ team, online }: { team: TeamMembership; online: Set<st
     <section className="panel">
       <h2>Members</h2>
       <ul className="members" data-testid="members">
-        {members.map((m) => (
+        {[...members.values()].map((m) => (
           <li key={m.user_id} data-testid="member">
             <span className={`presence ${online.has(m.user_id) ? "on" : "off"}`} title={online.has(m.user_id) ? "Online" : "Offline"} />
             <span className="name">{m.display_name}</span>
