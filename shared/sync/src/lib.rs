@@ -3,6 +3,7 @@
 //!
 //! This is the one module of the desktop side that knows samod; the headless node builds on it.
 
+pub mod backoff;
 mod dialer;
 mod presence;
 pub mod rich;
@@ -22,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use automerge;
+pub use backoff::Backoff;
 pub use dialer::RelayDialer;
 pub use presence::{Cursor, Presence, PresenceConfig, PresenceSession};
 pub use samod;

@@ -19,6 +19,8 @@ use samod::storage::{Storage, StorageKey};
 use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::Backoff;
+
 #[derive(Clone, Debug)]
 pub struct SqliteStorage {
     db: SqlitePool,
@@ -117,14 +119,14 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, sqlx::Error>>,
 {
-    let mut delay = Duration::from_millis(10);
+    let mut backoff = Backoff::new(Duration::from_millis(10), Duration::from_secs(5));
     loop {
         match attempt().await {
             Ok(value) => return value,
             Err(e) => {
+                let delay = backoff.next_delay();
                 tracing::error!(error = %e, what, retry_in_ms = delay.as_millis(), "document storage failed; retrying");
                 tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
             }
         }
     }
