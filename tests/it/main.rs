@@ -15,6 +15,7 @@ mod projects;
 mod realtime;
 mod restart;
 mod route_guards;
+mod session;
 mod sync;
 mod teams;
 mod webhooks;

@@ -13,7 +13,10 @@ use teamflow_protocol::TeamId;
 use teamflow_protocol::api::messages::{Message, MessageKind, PostMessage};
 use teamflow_protocol::api::teams::{DocumentEntry, Project, ProjectInput, RegisterDocument};
 
-use crate::{ApiFailure, Link, Node, NodeError, cache_message};
+use teamflow_sync::Backoff;
+
+use crate::store::cache_message;
+use crate::{ApiFailure, Link, Node, NodeError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -253,7 +256,7 @@ impl Node {
     /// backoff and jitter, capped at 30 s.
     pub async fn keep_delivering(&self) {
         let mut status = self.watch_status();
-        let mut backoff = Duration::from_millis(250);
+        let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(30));
         loop {
             if status.wait_for(|s| s.signed_in && s.pending > 0 && s.link == Link::Online).await.is_err() {
                 return;
@@ -266,12 +269,10 @@ impl Node {
                 }
             };
             if left == 0 {
-                backoff = Duration::from_millis(250);
+                backoff.reset();
                 continue;
             }
-            let jitter = backoff.mul_f64(rand::random::<f64>() / 2.0);
-            tokio::time::sleep(backoff + jitter).await;
-            backoff = (backoff * 2).min(Duration::from_secs(30));
+            backoff.wait().await;
         }
     }
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 use futures::{SinkExt, StreamExt};
 use teamflow_protocol::TeamId;
 use teamflow_protocol::realtime::{ClientMessage, ServerMessage};
+use teamflow_sync::Backoff;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
@@ -51,7 +52,7 @@ impl Node {
 #[derive(Debug)]
 pub struct Room {
     pub frames: mpsc::Receiver<ServerMessage>,
-    typing: mpsc::Sender<()>,
+    pub(crate) typing: mpsc::Sender<()>,
 }
 
 impl Room {
@@ -93,25 +94,21 @@ async fn follow_room(
     mut typing: mpsc::Receiver<()>,
 ) {
     let mut socket = Some(first);
-    let mut delay = FIRST_RETRY;
+    let mut backoff = Backoff::new(FIRST_RETRY, LONGEST_RETRY);
     loop {
         if let Some(connected) = socket.take() {
             match forward(connected, team, &tx, &mut typing).await {
                 Ended::Unwanted | Ended::Revoked => return,
-                Ended::Dropped => delay = FIRST_RETRY,
+                Ended::Dropped => backoff.reset(),
             }
         }
-        let jitter = delay.mul_f64(rand::random::<f64>() / 2.0);
         tokio::select! {
             () = tx.closed() => return,
-            () = tokio::time::sleep(delay + jitter) => {}
+            () = backoff.wait() => {}
         }
         match join(&base, &tokens, team).await {
             Ok(connected) => socket = Some(connected),
-            Err(e) => {
-                tracing::debug!(error = %e, "room redial failed; will retry");
-                delay = (delay * 2).min(LONGEST_RETRY);
-            }
+            Err(e) => tracing::debug!(error = %e, "room redial failed; will retry"),
         }
     }
 }

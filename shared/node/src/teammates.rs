@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use libp2p::{Multiaddr, PeerId};
 use teamflow_protocol::api::devices::{RelayIdentity, TeamDevices};
+use teamflow_sync::Backoff;
 
 use crate::p2p::{self, P2p, P2pConfig, RelayPeer};
 use crate::{Node, NodeError};
@@ -79,15 +80,14 @@ impl Node {
     /// relay), then renews the certificate at half-life, presents the new one to connected peers, and
     /// dials teammates' devices the relay has newly certified.
     pub async fn keep_peering(&self, config: P2pConfig) {
-        let mut delay = Duration::from_millis(500);
+        let mut backoff = Backoff::new(Duration::from_millis(500), PEERING_CHECK);
         loop {
             match self.start_p2p(config.clone()).await {
                 Ok(_) => break,
                 Err(NodeError::SignedOut) => return,
                 Err(e) => tracing::info!(error = %e, "peer-to-peer sync not started yet; will retry"),
             }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(PEERING_CHECK);
+            backoff.wait().await;
         }
         let mut presented = self.device_certificate().await.ok();
         let mut every = tokio::time::interval(PEERING_CHECK);

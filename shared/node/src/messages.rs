@@ -1,0 +1,55 @@
+//! Chat history on the node: the latest messages and older pages, fetched from the relay when it answers
+//! and kept in the cache, so history reads offline too. (Sending goes through the outbox.)
+
+use reqwest::Method;
+use teamflow_protocol::TeamId;
+use teamflow_protocol::api::messages::{Message, MessagePage};
+
+use crate::store::cache_message;
+use crate::{Node, NodeError};
+
+impl Node {
+    /// The team's recent messages, oldest first: fetched from the relay when reachable (and cached), else
+    /// read from the cache.
+    pub async fn messages(&self, team: TeamId) -> Result<Vec<Message>, NodeError> {
+        self.cache_message_page(&format!("/api/teams/{team}/messages?limit=100")).await?;
+        let rows: Vec<String> = sqlx::query_scalar("SELECT json FROM cached_messages WHERE team_id = ? ORDER BY seq")
+            .bind(team.to_string())
+            .fetch_all(&self.db)
+            .await?;
+        rows.iter().map(|j| serde_json::from_str(j).map_err(NodeError::corrupt)).collect()
+    }
+
+    /// Up to `limit` messages older than `before` (a `seq`), oldest first, for paging back through history:
+    /// from the relay when reachable (and cached), else whatever the cache holds.
+    pub async fn messages_before(&self, team: TeamId, before: i64, limit: u32) -> Result<Vec<Message>, NodeError> {
+        let limit = limit.clamp(1, 100);
+        self.cache_message_page(&format!("/api/teams/{team}/messages?before={before}&limit={limit}")).await?;
+        let mut rows: Vec<String> = sqlx::query_scalar(
+            "SELECT json FROM cached_messages WHERE team_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
+        )
+        .bind(team.to_string())
+        .bind(before)
+        .bind(limit)
+        .fetch_all(&self.db)
+        .await?;
+        rows.reverse();
+        rows.iter().map(|j| serde_json::from_str(j).map_err(NodeError::corrupt)).collect()
+    }
+
+    /// Fetches a page of messages from the relay into the cache; nothing to do while it is unreachable.
+    async fn cache_message_page(&self, path: &str) -> Result<(), NodeError> {
+        match self.authed::<(), MessagePage>(Method::GET, path, None).await {
+            Ok(page) => {
+                let mut tx = self.db.begin().await?;
+                for message in &page.messages {
+                    cache_message(&mut tx, message).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+            Err(NodeError::Api(e)) if e.is_transient() => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! Signing in and out: the session with the relay (user, refresh token, access token), kept across restarts
+//! through the credential store, and the access token refreshed before it expires.
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use teamflow_protocol::api::auth::{AuthResponse, LoginRequest, RefreshRequest, RegisterRequest, User};
+
+use crate::{ApiFailure, CredentialStore, Node, NodeError};
+
+/// Refresh the access token when it has less than this left.
+const REFRESH_MARGIN: Duration = Duration::from_secs(60);
+
+/// The current sign-in.
+pub(crate) struct SignIn {
+    user: User,
+    refresh_token: String,
+    /// `None` until the first refresh after a restart.
+    access: Option<(String, Instant)>,
+}
+
+impl Node {
+    pub(crate) async fn restore(&self) -> Result<(), NodeError> {
+        let Some((refresh_token, store)) = self.credentials.load().await? else { return Ok(()) };
+        let user: Option<String> = sqlx::query_scalar("SELECT user_json FROM account").fetch_optional(&self.db).await?;
+        let Some(user) = user else { return Ok(()) };
+        let user: User = serde_json::from_str(&user).map_err(NodeError::corrupt)?;
+        *self.sign_in.lock().await = Some(SignIn { user, refresh_token, access: None });
+        self.set_credential_store(Some(store));
+        Ok(())
+    }
+
+    pub async fn sign_up(&self, email: &str, password: &str, display_name: &str) -> Result<User, NodeError> {
+        let body =
+            RegisterRequest { email: email.into(), password: password.into(), display_name: display_name.into() };
+        let auth: AuthResponse = self.api.call(Method::POST, "/api/auth/register", None, Some(&body)).await?;
+        self.remember_sign_in(auth).await
+    }
+
+    pub async fn sign_in(&self, email: &str, password: &str) -> Result<User, NodeError> {
+        let body = LoginRequest { email: email.into(), password: password.into() };
+        let auth: AuthResponse = self.api.call(Method::POST, "/api/auth/login", None, Some(&body)).await?;
+        self.remember_sign_in(auth).await
+    }
+
+    async fn remember_sign_in(&self, auth: AuthResponse) -> Result<User, NodeError> {
+        let user_json = serde_json::to_string(&auth.user).map_err(NodeError::corrupt)?;
+        sqlx::query("INSERT INTO account (singleton, relay_url, user_json) VALUES (1, ?, ?) ON CONFLICT (singleton) DO UPDATE SET relay_url = excluded.relay_url, user_json = excluded.user_json")
+            .bind(self.api.base())
+            .bind(user_json)
+            .execute(&self.db)
+            .await?;
+        let store = self.credentials.store(&auth.refresh_token).await?;
+        self.set_credential_store(Some(store));
+        let expires = Instant::now() + Duration::from_secs(auth.expires_in);
+        self.token.send_replace(auth.access_token.clone());
+        *self.sign_in.lock().await = Some(SignIn {
+            user: auth.user.clone(),
+            refresh_token: auth.refresh_token,
+            access: Some((auth.access_token, expires)),
+        });
+        Ok(auth.user)
+    }
+
+    /// Signs out: revokes the sign-in on the relay when reachable, and forgets tokens and cached data here.
+    /// Unsent changes are dropped with them.
+    pub async fn sign_out(&self) -> Result<(), NodeError> {
+        self.stop_p2p().await;
+        if let Some(sync) = self.sync.lock().await.take() {
+            sync.stop().await;
+        }
+        self.token.send_replace(String::new());
+        if let Some(session) = self.sign_in.lock().await.take() {
+            let body = RefreshRequest { refresh_token: session.refresh_token };
+            if let Err(e) =
+                self.api.call::<_, serde_json::Value>(Method::POST, "/api/auth/logout", None, Some(&body)).await
+            {
+                tracing::info!(error = %e, "could not revoke the sign-in on the relay; forgetting it locally");
+            }
+        }
+        self.credentials.remove().await?;
+        self.set_credential_store(None);
+        crate::store::clear_user_data(&self.db).await?;
+        self.status.reset();
+        Ok(())
+    }
+
+    fn set_credential_store(&self, store: Option<CredentialStore>) {
+        self.status.set_credentials(store);
+    }
+
+    /// Where the refresh token is kept (`None` while signed out).
+    pub fn credential_store(&self) -> Option<CredentialStore> {
+        self.status.current().credentials
+    }
+
+    pub async fn user(&self) -> Option<User> {
+        self.sign_in.lock().await.as_ref().map(|s| s.user.clone())
+    }
+
+    /// A valid access token, refreshing it first when it is missing or about to expire.
+    pub(crate) async fn access_token(&self) -> Result<String, NodeError> {
+        let mut session = self.sign_in.lock().await;
+        let current = session.as_mut().ok_or(NodeError::SignedOut)?;
+        if let Some((token, expires)) = &current.access
+            && *expires > Instant::now() + REFRESH_MARGIN
+        {
+            return Ok(token.clone());
+        }
+        let body = RefreshRequest { refresh_token: current.refresh_token.clone() };
+        let auth: AuthResponse = match self.api.call(Method::POST, "/api/auth/refresh", None, Some(&body)).await {
+            Ok(auth) => auth,
+            Err(ApiFailure::Refused { status: 401, .. }) => {
+                // The sign-in was revoked (or its token reused elsewhere): the user must sign in again.
+                *session = None;
+                self.credentials.remove().await?;
+                self.set_credential_store(None);
+                return Err(NodeError::SignedOut);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        // The old refresh token is spent: keep the new one before anything else can fail.
+        let store = self.credentials.store(&auth.refresh_token).await?;
+        self.set_credential_store(Some(store));
+        current.refresh_token = auth.refresh_token;
+        let expires = Instant::now() + Duration::from_secs(auth.expires_in);
+        current.access = Some((auth.access_token.clone(), expires));
+        self.token.send_replace(auth.access_token.clone());
+        Ok(auth.access_token)
+    }
+
+    pub(crate) async fn authed<B: serde::Serialize + ?Sized, T: serde::de::DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<T, NodeError> {
+        let token = self.access_token().await?;
+        Ok(self.api.call(method, path, Some(&token), body).await?)
+    }
+}

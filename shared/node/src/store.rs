@@ -1,0 +1,93 @@
+//! The node's local store: the SQLite database (WAL, `synchronous=FULL`) and the offline cache of what the
+//! relay last answered, so reads work without it.
+
+use std::path::Path;
+use std::time::Duration;
+
+use reqwest::Method;
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use teamflow_protocol::api::messages::Message;
+
+use crate::{Node, NodeError};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Every table holding the signed-in user's data, emptied on sign-out.
+const USER_TABLES: [&str; 7] =
+    ["account", "cached_teams", "cached_messages", "cached_views", "outbox", "sync_chunks", "document_teams"];
+
+/// Opens (creating and migrating if needed) the store in `data_dir`.
+pub(crate) async fn open(data_dir: &Path) -> Result<SqlitePool, NodeError> {
+    let options = SqliteConnectOptions::new()
+        .filename(data_dir.join("node.db"))
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10));
+    let db = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+    MIGRATOR.run(&db).await?;
+    Ok(db)
+}
+
+/// Forgets everything the signed-in user left here, in one transaction.
+pub(crate) async fn clear_user_data(db: &SqlitePool) -> Result<(), NodeError> {
+    let mut tx = db.begin().await?;
+    for table in USER_TABLES {
+        sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}"))).execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+impl Node {
+    /// Reads `path` from the relay, keeping the answer; while the relay is unreachable, the last answer.
+    /// `NodeError::NotCached` when there is none.
+    pub(crate) async fn read_through<T: serde::Serialize + serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<T, NodeError> {
+        match self.authed::<(), T>(Method::GET, path, None).await {
+            Ok(value) => {
+                self.keep_view(path, &value).await?;
+                Ok(value)
+            }
+            Err(NodeError::Api(e)) if e.is_transient() => self.kept_view(path).await?.ok_or(NodeError::NotCached(e)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Keeps `value` under `key` in the offline cache.
+    pub(crate) async fn keep_view<T: serde::Serialize>(&self, key: &str, value: &T) -> Result<(), NodeError> {
+        let json = serde_json::to_string(value).map_err(NodeError::corrupt)?;
+        sqlx::query(
+            "INSERT INTO cached_views (key, json) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET json = excluded.json",
+        )
+        .bind(key)
+        .bind(json)
+        .execute(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    /// What `keep_view` kept under `key`, if anything.
+    pub(crate) async fn kept_view<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>, NodeError> {
+        let json: Option<String> = sqlx::query_scalar("SELECT json FROM cached_views WHERE key = ?")
+            .bind(key)
+            .fetch_optional(&self.db)
+            .await?;
+        json.map(|j| serde_json::from_str(&j).map_err(NodeError::corrupt)).transpose()
+    }
+}
+
+pub(crate) async fn cache_message(tx: &mut sqlx::SqliteConnection, message: &Message) -> Result<(), NodeError> {
+    let json = serde_json::to_string(message).map_err(NodeError::corrupt)?;
+    sqlx::query("INSERT INTO cached_messages (team_id, seq, json) VALUES (?, ?, ?) ON CONFLICT (team_id, seq) DO UPDATE SET json = excluded.json")
+        .bind(message.team_id.to_string())
+        .bind(message.seq)
+        .bind(json)
+        .execute(tx)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,171 @@
+//! The node's `Session`, as the desktop shell drives it but without a window: staying online (retrying until
+//! the relay answers), rooms with typing, open documents with edits, changes and presence, all reported
+//! through one event sink; and sign-out ending it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use teamflow_node::{EventSink, Link, NodeError, P2pConfig, Session, SessionEvent, Splice, TextUpdate};
+use teamflow_protocol::TeamId;
+use teamflow_protocol::realtime::ServerMessage;
+use teamflow_tests::{DataDir, TestRelay, alice_and_bob, test_config};
+use tokio::sync::mpsc;
+
+/// A session's events as they arrive.
+struct Events(mpsc::UnboundedReceiver<SessionEvent>);
+
+impl Events {
+    fn sink() -> (EventSink, Events) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let sink: EventSink = Arc::new(move |event| {
+            // The receiver lives as long as the test that reads it.
+            tx.send(event).ok();
+        });
+        (sink, Events(rx))
+    }
+
+    /// Waits for the first event `want` accepts (earlier ones are passed over) and answers what it made of
+    /// it. The 30 s deadline only turns a broken feature into a failure instead of a hang.
+    async fn until<T>(&mut self, what: &str, mut want: impl FnMut(SessionEvent) -> Option<T>) -> T {
+        let found = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(event) = self.0.recv().await {
+                if let Some(found) = want(event) {
+                    return Some(found);
+                }
+            }
+            None
+        })
+        .await;
+        match found {
+            Ok(Some(found)) => found,
+            Ok(None) => panic!("the session stopped before {what}"),
+            Err(_) => panic!("timed out waiting for {what}"),
+        }
+    }
+
+    async fn online(&mut self) {
+        self.until("the relay link", |e| matches!(e, SessionEvent::Status(s) if s.link == Link::Online).then_some(()))
+            .await;
+    }
+
+    async fn room_frame<T>(&mut self, team: TeamId, what: &str, want: impl Fn(ServerMessage) -> Option<T>) -> T {
+        self.until(what, |e| match e {
+            SessionEvent::Room { team: t, frame } if t == team => want(frame),
+            _ => None,
+        })
+        .await
+    }
+}
+
+/// Loopback only, no mDNS: the sessions' peer-to-peer side stays on this machine.
+fn loopback() -> P2pConfig {
+    P2pConfig { listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr")], mdns: false, ..P2pConfig::default() }
+}
+
+#[tokio::test]
+async fn a_session_runs_rooms_and_documents_and_reports_them_as_events() {
+    let relay = TestRelay::start().await;
+    let (_a, alice, _b, bob, team) = alice_and_bob(&relay).await;
+    let bob_id = bob.user().await.expect("bob").id;
+    let ((alice_sink, mut alice_events), (bob_sink, mut bob_events)) = (Events::sink(), Events::sink());
+    let alice = Session::start(Arc::new(alice), alice_sink, loopback()).await;
+    let bob = Session::start(Arc::new(bob), bob_sink, loopback()).await;
+    alice_events.online().await;
+    bob_events.online().await;
+
+    // Rooms: the state first, then a teammate's typing; joining twice is harmless.
+    alice.join_room(team).await.expect("alice joins");
+    alice.join_room(team).await.expect("joining again");
+    let members = alice_events
+        .room_frame(team, "team_state", |f| match f {
+            ServerMessage::TeamState { members, .. } => Some(members.len()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(members, 2);
+    bob.join_room(team).await.expect("bob joins");
+    bob_events
+        .room_frame(team, "bob's team_state", |f| matches!(f, ServerMessage::TeamState { .. }).then_some(()))
+        .await;
+    bob.typing(team);
+    let typist = alice_events
+        .room_frame(team, "bob typing", |f| match f {
+            ServerMessage::Typing { user_id, .. } => Some(user_id),
+            _ => None,
+        })
+        .await;
+    assert_eq!(typist, bob_id);
+
+    // Documents: alice's, opened by both; bob's edit reaches alice as an event, and she reads it.
+    let (url, _) = alice.node().create_document(team, "Plan", "hello").await.expect("create");
+    let url = url.to_string();
+    let opened: TextUpdate = alice.open_document(&url).await.expect("alice opens");
+    assert_eq!(opened.text, "hello");
+    let base: Vec<String> = opened.heads.iter().map(ToString::to_string).collect();
+    let bobs = bob.open_document(&url).await.expect("bob opens");
+    let bobs = if bobs.text == "hello" {
+        bobs
+    } else {
+        bob_events
+            .until("the document at bob's", |e| matches!(e, SessionEvent::DocumentChanged { .. }).then_some(()))
+            .await;
+        bob.document_since(&url, &[]).await.expect("bob reads")
+    };
+    assert_eq!(bobs.text, "hello");
+    let bob_base: Vec<String> = bobs.heads.iter().map(ToString::to_string).collect();
+    let edit = Splice { position: 5, delete: 0, insert: " world".into() };
+    assert_eq!(bob.edit_document(&url, &bob_base, &[edit]).await.expect("bob edits").text, "hello world");
+    let changed = alice_events
+        .until("bob's edit at alice's", |e| match e {
+            SessionEvent::DocumentChanged { url } => Some(url),
+            _ => None,
+        })
+        .await;
+    assert_eq!(changed, url);
+    let now = alice.document_since(&url, &base).await.expect("since");
+    assert_eq!(now.text, "hello world");
+    assert_eq!(alice.document_history(&url).await.expect("history").len(), 2);
+    assert_eq!(alice.document_at(&url, &base).await.expect("then"), "hello");
+
+    // Presence: bob's cursor reaches alice with his name.
+    bob.set_cursor(&url, 3, 5).await.expect("cursor");
+    let cursor = alice_events
+        .until("bob's cursor", |e| match e {
+            SessionEvent::Presence { url: u, peers } if u == url => {
+                peers.into_iter().find(|p| p.user_id == bob_id && p.cursor.as_ref().is_some_and(|c| c.anchor == 3))
+            }
+            _ => None,
+        })
+        .await;
+    assert_eq!(cursor.name, "Bob");
+
+    // Bad input is refused with a reason, not a panic.
+    assert!(matches!(alice.open_document("not a url").await, Err(NodeError::Invalid(_))));
+    assert!(matches!(alice.document_at(&url, &["zz".into()]).await, Err(NodeError::Invalid(_))));
+
+    // Signing out ends it: documents are closed and nothing works until a new sign-in.
+    alice.sign_out().await.expect("sign out");
+    assert!(matches!(alice.open_document(&url).await, Err(NodeError::SignedOut)));
+    alice.close().await;
+    bob.close().await;
+}
+
+#[tokio::test]
+async fn a_session_keeps_trying_until_the_relay_answers() {
+    let relay = TestRelay::start().await;
+    let (_a, alice, _b, _bob, _team) = alice_and_bob(&relay).await;
+    let addr = relay.addr;
+    let dir: DataDir = relay.stop().await;
+
+    let (sink, mut events) = Events::sink();
+    let session = Session::start(Arc::new(alice), sink, loopback()).await;
+    events
+        .until("a status while the relay is down", |e| {
+            matches!(e, SessionEvent::Status(s) if s.signed_in && s.link != Link::Online).then_some(())
+        })
+        .await;
+    let config = test_config(dir.path());
+    let _relay = TestRelay::start_at(dir, config, addr).await;
+    events.online().await;
+    session.close().await;
+}
