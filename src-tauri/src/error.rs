@@ -1,8 +1,8 @@
 //! The one error every command returns: tagged by `kind` so the UI branches on it, never on message text.
 
 use serde::Serialize;
+use teamflow_node::SyncError;
 use teamflow_node::{ApiFailure, NodeError};
-use teamflow_sync::SyncError;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, specta::Type)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -49,22 +49,12 @@ impl From<NodeError> for AppError {
             }
             NodeError::NotCached(_) => AppError::NotCached,
             NodeError::NotFound(what) => AppError::not_found(what),
+            NodeError::Invalid(message) => AppError::Invalid { message },
+            NodeError::Document(
+                error @ (SyncError::UnknownHeads | SyncError::OutOfRange { .. } | SyncError::DocumentUrl(_)),
+            ) => AppError::Invalid { message: error.to_string() },
             other => {
                 tracing::error!(error = %other, "local failure");
-                AppError::Local { message: other.to_string() }
-            }
-        }
-    }
-}
-
-impl From<SyncError> for AppError {
-    fn from(error: SyncError) -> Self {
-        match error {
-            SyncError::UnknownHeads | SyncError::OutOfRange { .. } | SyncError::DocumentUrl(_) => {
-                AppError::Invalid { message: error.to_string() }
-            }
-            other => {
-                tracing::error!(error = %other, "document failure");
                 AppError::Local { message: other.to_string() }
             }
         }
@@ -90,7 +80,7 @@ mod tests {
         assert_eq!(serde_json::to_value(AppError::SignedOut).expect("json"), serde_json::json!({"kind": "signed_out"}));
         let offline: AppError = NodeError::Api(ApiFailure::Unreachable("connection refused".into())).into();
         assert!(matches!(offline, AppError::Offline { .. }));
-        let stale: AppError = SyncError::UnknownHeads.into();
+        let stale: AppError = NodeError::Document(SyncError::UnknownHeads).into();
         assert!(matches!(stale, AppError::Invalid { .. }));
     }
 }

@@ -1,10 +1,10 @@
 //! Events the shell pushes to the window. Each carries what changed, typed for the UI.
 
 use serde::Serialize;
+use teamflow_node::Presence;
 use teamflow_node::Status;
 use teamflow_protocol::TeamId;
 use teamflow_protocol::realtime::ServerMessage;
-use teamflow_sync::Presence;
 
 /// The node's status changed (link, peers, outbox counts, a document's sync state, sign-in).
 #[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]

@@ -1,22 +1,15 @@
-//! The shell's state: the relay the person chose, the node for it, and the tasks that turn the node's
-//! streams (status, rooms, documents, presence) into window events. Every task belongs to the account
-//! that started it and stops with it (sign-out, switching relays, closing the app).
+//! The shell's state: the relay the person chose and the node's session for it, whose events become window
+//! events. The session (staying online, rooms, open documents, presence) lives in `teamflow_node`; the
+//! shell only remembers the relay and maps events.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Runtime};
 use tauri_specta::Event;
-use teamflow_node::{Node, NodeError, P2pConfig};
-use teamflow_protocol::TeamId;
-use teamflow_sync::PresenceSession;
-use teamflow_sync::samod::DocHandle;
-use tokio::sync::{Mutex, mpsc};
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
+use teamflow_node::{EventSink, Node, P2pConfig, Session, SessionEvent};
+use tokio::sync::Mutex;
 
 use crate::error::AppError;
 use crate::events::{DocumentChanged, PresenceChanged, RoomEvent, StatusChanged};
@@ -41,25 +34,11 @@ impl<R: Runtime> std::fmt::Debug for Shell<R> {
     }
 }
 
-/// One relay's node and everything running on its behalf.
+/// One relay's session.
+#[derive(Debug)]
 pub(crate) struct Account {
     pub(crate) relay_url: String,
-    pub(crate) node: Arc<Node>,
-    stop: CancellationToken,
-    tasks: TaskTracker,
-    /// Stops the current sign-in's sync and delivery task (one at a time; sign-out stops it).
-    syncing: std::sync::Mutex<Option<CancellationToken>>,
-    /// Joined rooms: a sender to say "typing" on each.
-    rooms: std::sync::Mutex<HashMap<TeamId, mpsc::Sender<()>>>,
-    documents: Mutex<HashMap<String, Arc<OpenDocument>>>,
-}
-
-/// A document open in the window.
-pub(crate) struct OpenDocument {
-    pub(crate) handle: DocHandle,
-    pub(crate) presence: PresenceSession,
-    /// Stops the document's event tasks when it closes.
-    _stop: tokio_util::sync::DropGuard,
+    pub(crate) session: Session,
 }
 
 impl<R: Runtime> Shell<R> {
@@ -91,17 +70,17 @@ impl<R: Runtime> Shell<R> {
         std::fs::rename(partial, self.data_root.join("settings.json")).map_err(local)
     }
 
-    /// The current account, or `SignedOut` when no relay was ever chosen.
+    /// The current relay's session, or `SignedOut` when no relay was ever chosen.
     pub(crate) async fn account(&self) -> Result<Arc<Account>, AppError> {
         self.account.lock().await.clone().ok_or(AppError::SignedOut)
     }
 
     /// The node, when a relay was chosen (signed in or not).
     pub(crate) async fn node(&self) -> Result<Arc<Node>, AppError> {
-        Ok(self.account().await?.node.clone())
+        Ok(self.account().await?.session.node().clone())
     }
 
-    /// The account for `relay_url`, switching to it (and remembering it) if another relay was in use.
+    /// The session for `relay_url`, switching to it (and remembering it) if another relay was in use.
     pub(crate) async fn use_relay(&self, relay_url: &str) -> Result<Arc<Account>, AppError> {
         let relay_url = normalize_relay_url(relay_url)?;
         let mut current = self.account.lock().await;
@@ -111,7 +90,7 @@ impl<R: Runtime> Shell<R> {
             return Ok(account.clone());
         }
         if let Some(old) = current.take() {
-            old.close().await;
+            old.session.close().await;
         }
         let account = self.open_account(&relay_url).await?;
         self.save_settings(&Settings { relay_url: Some(relay_url) })?;
@@ -122,208 +101,31 @@ impl<R: Runtime> Shell<R> {
     async fn open_account(&self, relay_url: &str) -> Result<Arc<Account>, AppError> {
         let dir = self.data_root.join("relays").join(slug(relay_url));
         let node = Arc::new(Node::open(&dir, relay_url).await?);
-        let account = Arc::new(Account {
-            relay_url: relay_url.to_owned(),
-            node,
-            stop: CancellationToken::new(),
-            tasks: TaskTracker::new(),
-            syncing: std::sync::Mutex::new(None),
-            rooms: std::sync::Mutex::new(HashMap::new()),
-            documents: Mutex::new(HashMap::new()),
-        });
-        account.tasks.spawn(forward_status(account.node.clone(), self.app.clone(), account.stop.clone()));
-        if account.node.user().await.is_some() {
-            account.start_syncing();
-        }
-        Ok(account)
+        let session = Session::start(node, window_events(self.app.clone()), P2pConfig::default()).await;
+        Ok(Arc::new(Account { relay_url: relay_url.to_owned(), session }))
     }
 
-    /// Stops everything the current account runs (the app is closing).
+    /// Stops everything the current session runs (the app is closing).
     pub async fn close(&self) {
         if let Some(account) = self.account.lock().await.take() {
-            account.close().await;
-        }
-    }
-
-    pub(crate) fn app(&self) -> &AppHandle<R> {
-        &self.app
-    }
-}
-
-impl Account {
-    /// Keeps the node online (retrying the first connection; the sync client redials after that) and
-    /// delivering its outbox, until the account stops.
-    pub(crate) fn start_syncing(&self) {
-        let node = self.node.clone();
-        let stop = self.stop.child_token();
-        let previous = self.syncing.lock().unwrap_or_else(std::sync::PoisonError::into_inner).replace(stop.clone());
-        if let Some(previous) = previous {
-            previous.cancel();
-        }
-        let (peering, peering_stop) = (node.clone(), stop.clone());
-        self.tasks.spawn(async move {
-            tokio::select! {
-                () = peering_stop.cancelled() => {}
-                () = peering.keep_peering(P2pConfig::default()) => {}
-            }
-        });
-        self.tasks.spawn(async move {
-            let mut delay = Duration::from_millis(250);
-            loop {
-                tokio::select! {
-                    () = stop.cancelled() => return,
-                    online = node.go_online() => match online {
-                        Ok(()) => break,
-                        Err(NodeError::SignedOut) => return,
-                        Err(e) => tracing::info!(error = %e, "relay unreachable; will retry"),
-                    },
-                }
-                tokio::select! {
-                    () = stop.cancelled() => return,
-                    () = tokio::time::sleep(delay) => delay = (delay * 2).min(Duration::from_secs(10)),
-                }
-            }
-            tokio::select! {
-                () = stop.cancelled() => {}
-                () = node.keep_delivering() => {}
-            }
-        });
-    }
-
-    /// Joins a team's room (once) and forwards its frames to the window as `RoomEvent`s.
-    pub(crate) async fn join_room<R: Runtime>(&self, app: &AppHandle<R>, team: TeamId) -> Result<(), AppError> {
-        if self.rooms.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains_key(&team) {
-            return Ok(());
-        }
-        let mut room = self.node.join_room(team).await?;
-        let (typing, mut typed) = mpsc::channel(1);
-        self.rooms.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(team, typing);
-        let app = app.clone();
-        let stop = self.stop.clone();
-        self.tasks.spawn(async move {
-            loop {
-                tokio::select! {
-                    () = stop.cancelled() => return,
-                    Some(()) = typed.recv() => room.typing(),
-                    frame = room.frames.recv() => match frame {
-                        Some(frame) => {
-                            if let Err(e) = (RoomEvent { team_id: team, frame }).emit(&app) {
-                                tracing::warn!(error = %e, "room event not delivered to the window");
-                            }
-                        }
-                        None => return,
-                    },
-                }
-            }
-        });
-        Ok(())
-    }
-
-    /// Says "typing" in a joined room; nothing when the room is not joined.
-    pub(crate) fn typing(&self, team: TeamId) {
-        let rooms = self.rooms.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(typing) = rooms.get(&team)
-            && typing.try_send(()).is_err()
-        {
-            tracing::trace!("typing hint already on its way");
-        }
-    }
-
-    /// The open document for `url`, opening it (from local storage, or the relay) on first use.
-    pub(crate) async fn document<R: Runtime>(
-        &self,
-        app: &AppHandle<R>,
-        url: &str,
-    ) -> Result<Arc<OpenDocument>, AppError> {
-        let mut documents = self.documents.lock().await;
-        if let Some(open) = documents.get(url) {
-            return Ok(open.clone());
-        }
-        let parsed: teamflow_protocol::DocumentUrl =
-            url.parse().map_err(|_| AppError::invalid(format!("{url} is not a document URL")))?;
-        let handle = self.node.open_document(&parsed).await?.ok_or_else(|| AppError::not_found("document"))?;
-        let presence = self.node.join_presence(&handle).await?;
-        let stop = self.stop.child_token();
-        self.tasks.spawn(forward_changes(handle.clone(), url.to_owned(), app.clone(), stop.clone()));
-        self.tasks.spawn(forward_presence(presence.peers(), url.to_owned(), app.clone(), stop.clone()));
-        let open = Arc::new(OpenDocument { handle, presence, _stop: stop.drop_guard() });
-        documents.insert(url.to_owned(), open.clone());
-        Ok(open)
-    }
-
-    pub(crate) async fn close_document(&self, url: &str) {
-        self.documents.lock().await.remove(url);
-    }
-
-    /// Stops the account's tasks and peer-to-peer sync and waits for them; the node closes when the last
-    /// handle to it goes.
-    pub(crate) async fn close(&self) {
-        self.stop.cancel();
-        self.node.stop_p2p().await;
-        self.documents.lock().await.clear();
-        self.tasks.close();
-        self.tasks.wait().await;
-    }
-
-    /// Signs out: stops rooms and documents, then forgets the sign-in.
-    pub(crate) async fn sign_out(&self) -> Result<(), AppError> {
-        if let Some(syncing) = self.syncing.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
-            syncing.cancel();
-        }
-        self.rooms.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
-        self.documents.lock().await.clear();
-        Ok(self.node.sign_out().await?)
-    }
-}
-
-async fn forward_status<R: Runtime>(node: Arc<Node>, app: AppHandle<R>, stop: CancellationToken) {
-    let mut status = node.watch_status();
-    loop {
-        let current = status.borrow_and_update().clone();
-        if let Err(e) = StatusChanged(current).emit(&app) {
-            tracing::warn!(error = %e, "status not delivered to the window");
-        }
-        tokio::select! {
-            () = stop.cancelled() => return,
-            changed = status.changed() => if changed.is_err() { return },
+            account.session.close().await;
         }
     }
 }
 
-async fn forward_changes<R: Runtime>(handle: DocHandle, url: String, app: AppHandle<R>, stop: CancellationToken) {
-    use futures::StreamExt;
-    let mut changes = std::pin::pin!(handle.changes());
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => return,
-            change = changes.next() => match change {
-                Some(_) => {
-                    if let Err(e) = (DocumentChanged { url: url.clone() }).emit(&app) {
-                        tracing::warn!(error = %e, "document change not delivered to the window");
-                    }
-                }
-                None => return,
-            },
+/// The session's events as window events.
+fn window_events<R: Runtime>(app: AppHandle<R>) -> EventSink {
+    Arc::new(move |event| {
+        let emitted = match event {
+            SessionEvent::Status(status) => StatusChanged(status).emit(&app),
+            SessionEvent::Room { team, frame } => RoomEvent { team_id: team, frame }.emit(&app),
+            SessionEvent::DocumentChanged { url } => DocumentChanged { url }.emit(&app),
+            SessionEvent::Presence { url, peers } => PresenceChanged { url, peers }.emit(&app),
+        };
+        if let Err(e) = emitted {
+            tracing::warn!(error = %e, "event not delivered to the window");
         }
-    }
-}
-
-async fn forward_presence<R: Runtime>(
-    mut peers: tokio::sync::watch::Receiver<Vec<teamflow_sync::Presence>>,
-    url: String,
-    app: AppHandle<R>,
-    stop: CancellationToken,
-) {
-    loop {
-        let current = peers.borrow_and_update().clone();
-        if let Err(e) = (PresenceChanged { url: url.clone(), peers: current }).emit(&app) {
-            tracing::warn!(error = %e, "presence not delivered to the window");
-        }
-        tokio::select! {
-            () = stop.cancelled() => return,
-            changed = peers.changed() => if changed.is_err() { return },
-        }
-    }
+    })
 }
 
 /// A relay URL as typed ("relay.example.com:8080/") made canonical: a scheme, no trailing slash.

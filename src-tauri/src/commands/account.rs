@@ -34,9 +34,7 @@ pub(crate) async fn sign_up(
     display_name: String,
 ) -> Result<User, AppError> {
     let account = shell.use_relay(&relay_url).await?;
-    let user = account.node.sign_up(&email, &password, &display_name).await?;
-    account.start_syncing();
-    Ok(user)
+    Ok(account.session.sign_up(&email, &password, &display_name).await?)
 }
 
 #[tauri::command]
@@ -48,15 +46,13 @@ pub(crate) async fn sign_in(
     password: String,
 ) -> Result<User, AppError> {
     let account = shell.use_relay(&relay_url).await?;
-    let user = account.node.sign_in(&email, &password).await?;
-    account.start_syncing();
-    Ok(user)
+    Ok(account.session.sign_in(&email, &password).await?)
 }
 
 #[tauri::command]
 #[specta::specta]
 pub(crate) async fn sign_out(shell: State<'_, Shell<Wry>>) -> Result<(), AppError> {
-    shell.account().await?.sign_out().await
+    Ok(shell.account().await?.session.sign_out().await?)
 }
 
 #[tauri::command]

@@ -71,6 +71,6 @@ pub(crate) async fn discard(shell: State<'_, Shell<Wry>>, client_id: String) -> 
 #[tauri::command]
 #[specta::specta]
 pub(crate) async fn typing(shell: State<'_, Shell<Wry>>, team_id: TeamId) -> Result<(), AppError> {
-    shell.account().await?.typing(team_id);
+    shell.account().await?.session.typing(team_id);
     Ok(())
 }

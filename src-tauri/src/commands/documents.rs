@@ -1,15 +1,10 @@
-//! Documents: the team's list, and editing one from the window (which may lag behind the document; see
-//! `teamflow_sync::view`).
-
-use std::str::FromStr;
+//! Documents: the team's list, and editing one from the window (which may lag behind the document; the
+//! node's session merges its edits, see `teamflow_sync::view`).
 
 use tauri::{State, Wry};
+use teamflow_node::{HistoryEntry, Splice, TextUpdate};
 use teamflow_protocol::TeamId;
 use teamflow_protocol::api::teams::DocumentEntry;
-use teamflow_sync::automerge::ChangeHash;
-use teamflow_sync::rich::HistoryEntry;
-use teamflow_sync::view::{TextUpdate, edit_at, text_since};
-use teamflow_sync::{Cursor, Splice};
 
 use crate::error::AppError;
 use crate::shell::Shell;
@@ -36,9 +31,7 @@ pub(crate) async fn create_document(
 #[tauri::command]
 #[specta::specta]
 pub(crate) async fn open_document(shell: State<'_, Shell<Wry>>, url: String) -> Result<TextUpdate, AppError> {
-    let document = shell.account().await?.document(shell.app(), &url).await?;
-    let heads = teamflow_sync::heads(&document.handle);
-    Ok(text_since(&document.handle, &heads)?)
+    Ok(shell.account().await?.session.open_document(&url).await?)
 }
 
 /// Applies the window's edits, made on the text at `base`; answers with the merged text and how it
@@ -51,8 +44,7 @@ pub(crate) async fn edit_document(
     base: Vec<String>,
     edits: Vec<Splice>,
 ) -> Result<TextUpdate, AppError> {
-    let document = shell.account().await?.document(shell.app(), &url).await?;
-    Ok(edit_at(&document.handle, &parse_heads(&base)?, &edits)?)
+    Ok(shell.account().await?.session.edit_document(&url, &base, &edits).await?)
 }
 
 /// The document now, and how it differs from the text at `since`.
@@ -63,14 +55,13 @@ pub(crate) async fn document_since(
     url: String,
     since: Vec<String>,
 ) -> Result<TextUpdate, AppError> {
-    let document = shell.account().await?.document(shell.app(), &url).await?;
-    Ok(text_since(&document.handle, &parse_heads(&since)?)?)
+    Ok(shell.account().await?.session.document_since(&url, &since).await?)
 }
 
 #[tauri::command]
 #[specta::specta]
 pub(crate) async fn close_document(shell: State<'_, Shell<Wry>>, url: String) -> Result<(), AppError> {
-    shell.account().await?.close_document(&url).await;
+    shell.account().await?.session.close_document(&url).await;
     Ok(())
 }
 
@@ -83,17 +74,14 @@ pub(crate) async fn set_cursor(
     anchor: u32,
     head: u32,
 ) -> Result<(), AppError> {
-    let document = shell.account().await?.document(shell.app(), &url).await?;
-    document.presence.set_cursor(Some(Cursor { anchor: anchor as usize, head: head as usize }));
-    Ok(())
+    Ok(shell.account().await?.session.set_cursor(&url, anchor as usize, head as usize).await?)
 }
 
 /// Every change to the document, oldest first.
 #[tauri::command]
 #[specta::specta]
 pub(crate) async fn document_history(shell: State<'_, Shell<Wry>>, url: String) -> Result<Vec<HistoryEntry>, AppError> {
-    let document = shell.account().await?.document(shell.app(), &url).await?;
-    Ok(teamflow_sync::rich::history(&document.handle))
+    Ok(shell.account().await?.session.document_history(&url).await?)
 }
 
 /// The text as it was at a version (a history entry's hash, or any heads).
@@ -104,13 +92,5 @@ pub(crate) async fn document_at(
     url: String,
     heads: Vec<String>,
 ) -> Result<String, AppError> {
-    let document = shell.account().await?.document(shell.app(), &url).await?;
-    Ok(teamflow_sync::rich::text_at(&document.handle, &parse_heads(&heads)?)?)
-}
-
-fn parse_heads(heads: &[String]) -> Result<Vec<ChangeHash>, AppError> {
-    heads
-        .iter()
-        .map(|h| ChangeHash::from_str(h).map_err(|_| AppError::invalid(format!("{h} is not a change hash"))))
-        .collect()
+    Ok(shell.account().await?.session.document_at(&url, &heads).await?)
 }

@@ -67,5 +67,5 @@ pub(crate) async fn update_team_settings(
 #[tauri::command]
 #[specta::specta]
 pub(crate) async fn join_team(shell: State<'_, Shell<Wry>>, team_id: TeamId) -> Result<(), AppError> {
-    shell.account().await?.join_room(shell.app(), team_id).await
+    Ok(shell.account().await?.session.join_room(team_id).await?)
 }
