@@ -13,6 +13,10 @@ pub enum AppError {
     /// The relay did not answer; what was asked for needs it.
     #[error("the relay is unreachable: {message}")]
     Offline { message: String },
+    /// The relay's TLS certificate was refused (untrusted, expired, another name): `message` says which,
+    /// and how to trust a private CA.
+    #[error("{message}")]
+    Certificate { message: String },
     /// The relay answered no; `code` is its stable machine code (`validation_failed`, `forbidden`, ...).
     #[error("{message}")]
     Refused { status: u16, code: String, message: String },
@@ -44,6 +48,8 @@ impl From<NodeError> for AppError {
         match error {
             NodeError::SignedOut => AppError::SignedOut,
             NodeError::Api(ApiFailure::Unreachable(message)) => AppError::Offline { message },
+            NodeError::Api(ApiFailure::Certificate(message)) => AppError::Certificate { message },
+            NodeError::Transport(error) => AppError::Invalid { message: error.to_string() },
             NodeError::Api(ApiFailure::Refused { status, code, message }) => {
                 AppError::Refused { status, code, message }
             }

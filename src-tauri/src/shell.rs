@@ -128,22 +128,10 @@ fn window_events<R: Runtime>(app: AppHandle<R>) -> EventSink {
     })
 }
 
-/// A relay URL as typed ("relay.example.com:8080/") made canonical: a scheme, no trailing slash.
+/// A relay URL as typed ("relay.example.com:8080/") made canonical, or refused with the reason (plain
+/// http to a public host, a malformed address): see `teamflow_node::relay_url`.
 pub(crate) fn normalize_relay_url(input: &str) -> Result<String, AppError> {
-    let trimmed = input.trim();
-    if trimmed.is_empty() {
-        return Err(AppError::invalid("enter your team's relay address"));
-    }
-    let (scheme, rest) = match trimmed.split_once("://") {
-        Some((scheme @ ("http" | "https"), rest)) => (scheme, rest),
-        Some(_) => return Err(AppError::invalid(format!("{input} is not an http or https address"))),
-        None => ("https", trimmed),
-    };
-    let host = rest.trim_end_matches('/');
-    if host.is_empty() || host.contains(char::is_whitespace) || host.contains('/') && host.starts_with('/') {
-        return Err(AppError::invalid(format!("{input} is not a relay address")));
-    }
-    Ok(format!("{scheme}://{host}"))
+    teamflow_node::relay_url(input).map_err(|e| AppError::invalid(e.to_string()))
 }
 
 /// A directory name for a relay's data: readable, and distinct per relay.
@@ -177,6 +165,7 @@ mod tests {
         assert!(matches!(normalize_relay_url("   "), Err(AppError::Invalid { .. })));
         assert!(matches!(normalize_relay_url("https://"), Err(AppError::Invalid { .. })));
         assert!(matches!(normalize_relay_url("ftp://relay"), Err(AppError::Invalid { .. })));
+        assert!(matches!(normalize_relay_url("http://relay.example.com"), Err(AppError::Invalid { .. })));
         assert_eq!(slug("http://127.0.0.1:8080"), "127.0.0.1_8080");
     }
 }

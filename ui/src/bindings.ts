@@ -97,6 +97,11 @@ export type AppError =
 { kind: "signed_out" } | 
 /**  The relay did not answer; what was asked for needs it. */
 { kind: "offline"; message: string } | 
+/**
+ *  The relay's TLS certificate was refused (untrusted, expired, another name): `message` says which,
+ *  and how to trust a private CA.
+ */
+{ kind: "certificate"; message: string } | 
 /**  The relay answered no; `code` is its stable machine code (`validation_failed`, `forbidden`, ...). */
 { kind: "refused"; status: number; code: string; message: string } | 
 /**  Offline, and this was never fetched while online. */

@@ -1,9 +1,11 @@
-//! The relay's REST API, typed with the protocol's bodies.
+//! The relay's REST API, typed with the protocol's bodies, over HTTPS with the one TLS configuration of
+//! `teamflow_sync::transport` (plain HTTP only to loopback and private addresses).
 
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use teamflow_protocol::ErrorBody;
+use teamflow_sync::transport::{self, TransportError};
 
 /// Why a call to the relay failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -11,6 +13,10 @@ pub enum ApiFailure {
     /// The relay could not be reached (or did not answer): worth retrying later.
     #[error("the relay is unreachable: {0}")]
     Unreachable(String),
+    /// The relay's TLS certificate was refused (untrusted, expired, for another name): not worth retrying
+    /// until someone fixes the certificate or trusts its CA.
+    #[error("{0}")]
+    Certificate(String),
     /// The relay answered with an error; `code` is its stable machine code.
     #[error("the relay refused ({status}): {code}: {message}")]
     Refused { status: u16, code: String, message: String },
@@ -21,6 +27,7 @@ impl ApiFailure {
     pub fn is_transient(&self) -> bool {
         match self {
             ApiFailure::Unreachable(_) => true,
+            ApiFailure::Certificate(_) => false,
             ApiFailure::Refused { status, .. } => *status == 429 || *status >= 500,
         }
     }
@@ -33,13 +40,17 @@ pub struct RelayApi {
 }
 
 impl RelayApi {
-    pub fn new(base: &str) -> Self {
+    /// A client for the relay at `relay_url` (as typed: see `teamflow_sync::transport::relay_url`).
+    pub fn new(relay_url: &str) -> Result<Self, TransportError> {
+        let base = transport::relay_url(relay_url)?;
         let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(transport::client_config()?.as_ref().clone())
+            .https_only(base.starts_with("https://"))
             .connect_timeout(std::time::Duration::from_secs(5))
             .timeout(std::time::Duration::from_secs(30))
             .build()
-            .unwrap_or_default();
-        Self { http, base: base.trim_end_matches('/').to_owned() }
+            .map_err(|e| TransportError::Tls(e.to_string()))?;
+        Ok(Self { http, base })
     }
 
     pub fn base(&self) -> &str {
@@ -61,7 +72,10 @@ impl RelayApi {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().await.map_err(|e| ApiFailure::Unreachable(e.to_string()))?;
+        let response = request.send().await.map_err(|e| match transport::certificate_failure(&e) {
+            Some(reason) => ApiFailure::Certificate(reason),
+            None => ApiFailure::Unreachable(e.to_string()),
+        })?;
         let status = response.status();
         if status.is_success() {
             let bytes = response.bytes().await.map_err(|e| ApiFailure::Unreachable(e.to_string()))?;

@@ -10,6 +10,9 @@ pub enum NodeError {
     SignedOut,
     #[error(transparent)]
     Api(#[from] ApiFailure),
+    /// The relay's address is refused (malformed, or plain http to a public host) or TLS cannot be set up.
+    #[error(transparent)]
+    Transport(#[from] teamflow_sync::transport::TransportError),
     #[error("local store: {0}")]
     Store(#[from] sqlx::Error),
     #[error("local store migration: {0}")]

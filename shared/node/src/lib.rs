@@ -37,6 +37,7 @@ pub use rooms::Room;
 pub use session::{EventSink, Session, SessionEvent};
 pub use status::Status;
 pub use teamflow_sync::rich::HistoryEntry;
+pub use teamflow_sync::transport::{TransportError, relay_url};
 pub use teamflow_sync::view::TextUpdate;
 pub use teamflow_sync::{DocSync, Link, Presence, Splice, SyncError};
 
@@ -46,6 +47,8 @@ pub struct Node {
     data_dir: PathBuf,
     api: RelayApi,
     sign_in: Mutex<Option<sign_in::SignIn>>,
+    /// The data directory's kept sign-in belongs to another relay URL (see `restore`).
+    other_relay: Mutex<bool>,
     credentials: credentials::Credentials,
     status: status::StatusBoard,
     /// Tasks the node spawned (the status forwarder); `close` waits for them.
@@ -86,8 +89,9 @@ impl Node {
         let node = Node {
             db,
             data_dir: data_dir.to_owned(),
-            api: RelayApi::new(relay_url),
+            api: RelayApi::new(relay_url)?,
             sign_in: Mutex::new(None),
+            other_relay: Mutex::new(false),
             credentials: credentials::Credentials::new(data_dir),
             status: status::StatusBoard::new(),
             tasks: tokio_util::task::TaskTracker::new(),

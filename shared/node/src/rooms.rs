@@ -12,14 +12,13 @@ use futures::{SinkExt, StreamExt};
 use teamflow_protocol::TeamId;
 use teamflow_protocol::realtime::{ClientMessage, ServerMessage};
 use teamflow_sync::Backoff;
-use tokio::net::TcpStream;
+use teamflow_sync::transport::{self, WebSocketError};
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::{ApiFailure, Node, NodeError};
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type Socket = transport::WebSocket;
 
 const FIRST_RETRY: Duration = Duration::from_millis(200);
 const LONGEST_RETRY: Duration = Duration::from_secs(10);
@@ -66,10 +65,14 @@ impl Room {
 }
 
 async fn join(base: &str, tokens: &watch::Receiver<String>, team: TeamId) -> Result<Socket, NodeError> {
-    let unreachable = |e: tokio_tungstenite::tungstenite::Error| NodeError::Api(ApiFailure::Unreachable(e.to_string()));
-    let url = format!("{base}?token={}", tokens.borrow().as_str());
-    // TCP_NODELAY: chat and presence frames are small and latency-bound.
-    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(url, None, true).await.map_err(unreachable)?;
+    let unreachable = |e: WebSocketError| {
+        NodeError::Api(match transport::certificate_failure(&e) {
+            Some(reason) => ApiFailure::Certificate(reason),
+            None => ApiFailure::Unreachable(e.to_string()),
+        })
+    };
+    let token = tokens.borrow().clone();
+    let mut socket = transport::connect_websocket(base, &token).await.map_err(unreachable)?;
     let join = serde_json::to_string(&ClientMessage::JoinTeam { team_id: team })
         .map_err(|e| NodeError::Corrupt(e.to_string()))?;
     socket.send(Message::text(join)).await.map_err(unreachable)?;

@@ -20,10 +20,23 @@ pub(crate) struct SignIn {
 }
 
 impl Node {
+    /// Restores the sign-in kept in this data directory, if it was made with this exact relay URL. One made
+    /// with another relay (or the same host over another scheme) is set aside: its refresh token is never
+    /// sent here, and the person signs in again (which replaces it).
     pub(crate) async fn restore(&self) -> Result<(), NodeError> {
         let Some((refresh_token, store)) = self.credentials.load().await? else { return Ok(()) };
-        let user: Option<String> = sqlx::query_scalar("SELECT user_json FROM account").fetch_optional(&self.db).await?;
-        let Some(user) = user else { return Ok(()) };
+        let account: Option<(String, String)> =
+            sqlx::query_as("SELECT user_json, relay_url FROM account").fetch_optional(&self.db).await?;
+        let Some((user, relay_url)) = account else { return Ok(()) };
+        if relay_url != self.api.base() {
+            tracing::warn!(
+                kept = relay_url,
+                now = self.api.base(),
+                "this data directory's sign-in belongs to another relay; sign in again"
+            );
+            *self.other_relay.lock().await = true;
+            return Ok(());
+        }
         let user: User = serde_json::from_str(&user).map_err(NodeError::corrupt)?;
         *self.sign_in.lock().await = Some(SignIn { user, refresh_token, access: None });
         self.set_credential_store(Some(store));
@@ -44,6 +57,12 @@ impl Node {
     }
 
     async fn remember_sign_in(&self, auth: AuthResponse) -> Result<User, NodeError> {
+        if std::mem::take(&mut *self.other_relay.lock().await) {
+            // What another relay's session left here (its cache, its undelivered changes) is not this one's.
+            let pending = self.status.current().pending;
+            tracing::warn!(pending, "dropping the other relay's local data, including changes it never received");
+            crate::store::clear_user_data(&self.db).await?;
+        }
         let user_json = serde_json::to_string(&auth.user).map_err(NodeError::corrupt)?;
         sqlx::query("INSERT INTO account (singleton, relay_url, user_json) VALUES (1, ?, ?) ON CONFLICT (singleton) DO UPDATE SET relay_url = excluded.relay_url, user_json = excluded.user_json")
             .bind(self.api.base())

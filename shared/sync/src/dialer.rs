@@ -1,4 +1,5 @@
-//! Dials the relay's `/sync` WebSocket with the current access token on every (re)connection.
+//! Dials the relay's `/sync` WebSocket with the current access token (in the `Authorization` header) on
+//! every (re)connection, over TLS for an `https` relay (see `transport`).
 
 use futures::future::BoxFuture;
 use futures::{SinkExt, StreamExt, TryStreamExt, future};
@@ -34,9 +35,9 @@ impl RelayDialer {
         Ok(Self { base, peer_id: config.peer_id().to_string(), token })
     }
 
-    fn url_with_token(&self) -> Url {
+    fn url_with_peer_id(&self) -> Url {
         let mut url = self.base.clone();
-        url.query_pairs_mut().append_pair("token", &self.token.borrow()).append_pair("peer_id", &self.peer_id);
+        url.query_pairs_mut().append_pair("peer_id", &self.peer_id);
         url
     }
 }
@@ -49,14 +50,18 @@ impl Dialer for RelayDialer {
     }
 
     fn connect(&self) -> BoxFuture<'static, Result<Transport, DialError<Self::Error>>> {
-        let url = self.url_with_token();
+        let url = self.url_with_peer_id();
+        let token = self.token.borrow().clone();
         Box::pin(async move {
-            // TCP_NODELAY: sync messages are small and latency-bound (Nagle would hold some back ~40 ms).
-            let (socket, _) =
-                tokio_tungstenite::connect_async_with_config(url.as_str(), None, true).await.map_err(|e| {
-                    tracing::debug!(error = %e, "relay sync dial failed; will retry");
-                    DialError::transient(e)
-                })?;
+            let socket = crate::transport::connect_websocket(url.as_str(), &token).await.map_err(|e| {
+                match crate::transport::certificate_failure(&e) {
+                    Some(reason) => {
+                        tracing::warn!(reason, "relay sync dial refused the relay's certificate; will retry")
+                    }
+                    None => tracing::debug!(error = %e, "relay sync dial failed; will retry"),
+                }
+                DialError::transient(e)
+            })?;
             let (sink, stream) = socket.split();
             let incoming =
                 stream.take_while(|m| future::ready(!matches!(m, Ok(Message::Close(_))))).try_filter_map(|m| {

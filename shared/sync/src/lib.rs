@@ -10,6 +10,7 @@ pub mod rich;
 mod status;
 mod storage;
 mod text;
+pub mod transport;
 pub mod view;
 pub mod writer;
 

@@ -23,6 +23,8 @@ export function describe(error: AppError): string {
       return "You are signed out. Sign in again to continue.";
     case "offline":
       return "The relay can't be reached. You can keep working; changes go out when it's back.";
+    case "certificate":
+      return `Not connected: ${error.message}`;
     case "refused":
       return error.message;
     case "not_cached":
