@@ -205,11 +205,7 @@ pub async fn backup(data_dir: &Path, to: &Path) -> Result<BackupReport, BackupEr
     Ok(BackupReport { file: to.to_owned(), bytes, schema_version, kept_files })
 }
 
-async fn write_backup(
-    data_dir: &Path,
-    database: &Path,
-    partial: &Path,
-) -> Result<(i64, Vec<String>), BackupError> {
+async fn write_backup(data_dir: &Path, database: &Path, partial: &Path) -> Result<(i64, Vec<String>), BackupError> {
     let target = utf8(partial)?;
     let db_error = |path: &Path| {
         let path = path.to_owned();
@@ -324,7 +320,8 @@ async fn read_backup(from: &Path) -> Result<(i64, Vec<KeptFile>), BackupError> {
                 .into(),
         });
     }
-    let format: i64 = sqlx::query_scalar("SELECT format FROM teamflow_backup").fetch_one(&mut conn).await.map_err(db_error)?;
+    let format: i64 =
+        sqlx::query_scalar("SELECT format FROM teamflow_backup").fetch_one(&mut conn).await.map_err(db_error)?;
     if format != FORMAT {
         return Err(BackupError::NotABackup {
             path: from.to_owned(),
@@ -344,7 +341,10 @@ async fn read_backup(from: &Path) -> Result<(i64, Vec<KeptFile>), BackupError> {
             && Path::new(&path).components().all(|c| matches!(c, Component::Normal(_)))
             && !is_database_file(&path);
         if !safe {
-            return Err(BackupError::NotABackup { path: from.to_owned(), reason: format!("it holds a file at {path:?}") });
+            return Err(BackupError::NotABackup {
+                path: from.to_owned(),
+                reason: format!("it holds a file at {path:?}"),
+            });
         }
         files.push(KeptFile { path, contents });
     }
@@ -527,7 +527,9 @@ fn create_private_dir(path: &Path) -> Result<(), BackupError> {
 /// Makes a rename durable: the directory entry itself must reach the disk.
 fn sync_dir(dir: &Path) -> Result<(), BackupError> {
     #[cfg(unix)]
-    fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|source| BackupError::Io { path: dir.to_owned(), source })?;
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|source| BackupError::Io { path: dir.to_owned(), source })?;
     #[cfg(not(unix))]
     let _ = dir;
     Ok(())

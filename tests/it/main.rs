@@ -2,6 +2,7 @@
 
 mod accounts;
 mod analytics;
+mod backup;
 mod cli;
 mod convergence;
 mod devices;
