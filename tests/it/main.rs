@@ -5,6 +5,7 @@ mod analytics;
 mod backup;
 mod cli;
 mod convergence;
+mod deploy;
 mod devices;
 mod documents;
 mod http_surface;
