@@ -381,6 +381,9 @@ async fn lay_out(from: &Path, data_dir: &Path, files: &[KeptFile]) -> Result<u64
     let staged = data_dir.join(format!("{DATABASE_FILE}.restore.tmp"));
     create_private(&staged)?;
     fs::copy(from, &staged).map_err(io(&staged))?;
+    // `fs::copy` carries the source's permission bits over; the database stays private whatever they were.
+    #[cfg(unix)]
+    fs::set_permissions(&staged, std::os::unix::fs::PermissionsExt::from_mode(0o600)).map_err(io(&staged))?;
     let mut conn = open_copy(&staged).await?;
     let db_error = |source| BackupError::Database { path: staged.clone(), source };
     sqlx::query("DROP TABLE teamflow_backup_files").execute(&mut conn).await.map_err(db_error)?;
@@ -525,13 +528,14 @@ fn create_private_dir(path: &Path) -> Result<(), BackupError> {
 }
 
 /// Makes a rename durable: the directory entry itself must reach the disk.
+#[cfg(unix)]
 fn sync_dir(dir: &Path) -> Result<(), BackupError> {
-    #[cfg(unix)]
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|source| BackupError::Io { path: dir.to_owned(), source })?;
-    #[cfg(not(unix))]
-    let _ = dir;
+    fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|source| BackupError::Io { path: dir.to_owned(), source })
+}
+
+/// Elsewhere a directory cannot be opened as a file; the rename is as durable as the platform makes it.
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> Result<(), BackupError> {
     Ok(())
 }
 

@@ -9,10 +9,10 @@ use teamflow_relay::Config;
 use teamflow_relay::config::LogFormat;
 use tracing_subscriber::EnvFilter;
 
-/// The TeamFlow relay: accounts, the team REST API and sync for one team's desktop apps. Without a
-/// subcommand it serves.
+/// The TeamFlow relay: accounts, the team REST API, realtime rooms and document sync, on SQLite. Without a
+/// subcommand it serves; `backup` and `restore` copy its data directory.
 #[derive(Debug, Parser)]
-#[command(name = "teamflow-relay", version, about, long_about = None, args_conflicts_with_subcommands = true)]
+#[command(name = "teamflow-relay", version, args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(flatten)]
     serve: Config,

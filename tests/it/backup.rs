@@ -129,6 +129,12 @@ async fn a_backup_taken_under_steady_writes_restores_every_write_acknowledged_be
     let done = backup::restore(&file, restored.path()).await.expect("restore");
     assert_eq!(done.schema_version, report.schema_version);
     assert_eq!(integrity_check(&restored.path().join("relay.db")).await, ["ok"]);
+    #[cfg(unix)]
+    for file in ["relay.db", "relay-signing-key.pem", "relay-p2p-key.pem"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(restored.path().join(file)).expect("stat").permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{file} is private: {mode:o}");
+    }
     for key in ["relay-signing-key.pem", "relay-p2p-key.pem"] {
         assert_eq!(
             std::fs::read(restored.path().join(key)).expect("restored key"),
