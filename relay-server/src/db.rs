@@ -10,6 +10,9 @@ use time::OffsetDateTime;
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
+/// The database's file name in the data directory.
+pub const DATABASE_FILE: &str = "relay.db";
+
 /// Opens (creating if needed) the database with the durability settings every write relies on:
 /// WAL with `synchronous=FULL`, so a committed transaction survives power loss.
 pub async fn connect(path: &Path) -> Result<SqlitePool, sqlx::Error> {

@@ -6,6 +6,7 @@ pub mod access;
 pub mod accounts;
 pub mod analytics;
 pub mod auth;
+pub mod backup;
 pub mod config;
 pub mod db;
 pub mod devices;
@@ -143,7 +144,7 @@ async fn build_state(
     config.validate().map_err(RelayError::Config)?;
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|source| RelayError::DataDir { path: config.data_dir.clone(), source })?;
-    let db = db::connect(&config.data_dir.join("relay.db")).await?;
+    let db = db::connect(&config.data_dir.join(db::DATABASE_FILE)).await?;
     db::MIGRATOR.run(&db).await?;
     let keys = auth::SigningKeys::load_or_create(&config.data_dir)?;
     let access = access::Access::new(db.clone());

@@ -1,14 +1,38 @@
-//! `teamflow-relay`: parses configuration, sets up logging, binds the port and hands over to `run`.
+//! `teamflow-relay`: parses configuration, sets up logging, binds the port and hands over to `run`; or runs
+//! one of the operations subcommands (`backup`, `restore`) and exits.
+
+use std::process::ExitCode;
 
 use anyhow::Context as _;
-use clap::Parser as _;
+use clap::Parser;
 use teamflow_relay::Config;
 use teamflow_relay::config::LogFormat;
 use tracing_subscriber::EnvFilter;
 
+/// The TeamFlow relay: accounts, the team REST API, realtime rooms and document sync, on SQLite. Without a
+/// subcommand it serves; `backup` and `restore` copy its data directory.
+#[derive(Debug, Parser)]
+#[command(name = "teamflow-relay", version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(flatten)]
+    serve: Config,
+    #[command(subcommand)]
+    command: Option<teamflow_relay::backup::Command>,
+}
+
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let config = Config::parse();
+async fn main() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    if let Some(command) = cli.command {
+        return Ok(match command.run(&mut std::io::stdout()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("teamflow-relay: {e}");
+                ExitCode::FAILURE
+            }
+        });
+    }
+    let config = cli.serve;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     match config.log_format {
         LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
@@ -22,7 +46,7 @@ async fn main() -> anyhow::Result<()> {
     // Printed plainly (not only logged) so a person starting the relay sees where to point the app.
     println!("TeamFlow relay serving at {}  (data in {})", config.public_url(addr), config.data_dir.display());
     teamflow_relay::run(listener, config, shutdown_signal()).await?;
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM, whichever comes first.

@@ -23,8 +23,8 @@ async fn a_person_signs_up_chats_tails_and_edits_a_document_from_the_command_lin
     let signed = teamflow(
         &relay,
         &laptop,
-        &["signup", "--email", "ann@example.test", "--password", "correct horse", "--name", "Ann"],
-        "",
+        &["signup", "--email", "ann@example.test", "--name", "Ann", "--password-stdin"],
+        "correct horse\n",
     )
     .await
     .expect("signup");
@@ -37,8 +37,8 @@ async fn a_person_signs_up_chats_tails_and_edits_a_document_from_the_command_lin
     teamflow(
         &relay,
         &phone,
-        &["signup", "--email", "ben@example.test", "--password", "battery staple", "--name", "Ben"],
-        "",
+        &["signup", "--email", "ben@example.test", "--name", "Ben", "--password-stdin"],
+        "battery staple",
     )
     .await
     .expect("signup");
@@ -110,4 +110,34 @@ async fn a_person_signs_up_chats_tails_and_edits_a_document_from_the_command_lin
     assert!(["credentials: keychain\n", "credentials: file\n"].contains(&credentials), "{credentials}");
     let refused = teamflow(&relay, &laptop, &["send", "--team", "not-a-team", "x"], "").await;
     assert!(refused.is_err(), "a malformed team id is refused by argument parsing");
+}
+
+#[tokio::test]
+async fn passwords_come_from_stdin_or_the_terminal_never_from_an_argument() {
+    let relay = TestRelay::start().await;
+    let (laptop, desk) = (DataDir::new(), DataDir::new());
+    teamflow(
+        &relay,
+        &laptop,
+        &["signup", "--email", "cy@example.test", "--name", "Cy", "--password-stdin"],
+        "s3cret pass\n",
+    )
+    .await
+    .expect("signup");
+
+    // One line is read, without its line ending; what follows it is not part of the password.
+    let signed_in =
+        teamflow(&relay, &desk, &["login", "--email", "cy@example.test", "--password-stdin"], "s3cret pass\r\nmore\n")
+            .await
+            .expect("login with the password on stdin");
+    assert_eq!(signed_in, "signed in as Cy <cy@example.test>\n");
+    let wrong = teamflow(&relay, &desk, &["login", "--email", "cy@example.test", "--password-stdin"], "s3cret\n").await;
+    assert!(wrong.is_err(), "a wrong password is refused");
+    let empty = teamflow(&relay, &desk, &["login", "--email", "cy@example.test", "--password-stdin"], "").await;
+    assert_eq!(empty.expect_err("nothing on stdin").to_string(), "the password is empty");
+
+    // `--password` is gone: it would show in `ps` and in shell history.
+    let refused = Cli::try_parse_from(["teamflow", "login", "--email", "cy@example.test", "--password", "s3cret pass"])
+        .expect_err("--password is not an option");
+    assert!(refused.to_string().contains("unexpected argument '--password'"), "{refused}");
 }

@@ -2,8 +2,10 @@
 
 mod accounts;
 mod analytics;
+mod backup;
 mod cli;
 mod convergence;
+mod deploy;
 mod devices;
 mod documents;
 mod http_surface;

@@ -8,7 +8,7 @@ use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 use teamflow_protocol::realtime::ServerMessage;
 use teamflow_protocol::{DocumentUrl, Role, TeamId};
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::{AsyncBufReadExt as _, AsyncRead, AsyncReadExt, BufReader};
 
 use crate::CredentialStore;
 use crate::Node;
@@ -29,21 +29,21 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Create an account and sign in.
+    /// Create an account and sign in (asks for the password twice).
     Signup {
         #[arg(long)]
         email: String,
         #[arg(long)]
-        password: String,
-        #[arg(long)]
         name: String,
+        #[command(flatten)]
+        password: PasswordSource,
     },
-    /// Sign in.
+    /// Sign in (asks for the password).
     Login {
         #[arg(long)]
         email: String,
-        #[arg(long)]
-        password: String,
+        #[command(flatten)]
+        password: PasswordSource,
     },
     /// Sign out and forget this device's data.
     Logout,
@@ -98,6 +98,42 @@ pub enum Command {
     Status,
 }
 
+/// Where a password comes from. Never an argument: arguments show in `ps` and in shell history.
+#[derive(Debug, clap::Args)]
+pub struct PasswordSource {
+    /// Read the password from the first line of stdin instead of asking for it on the terminal
+    /// (for scripts: `cat secret | teamflow login --email ... --password-stdin`).
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+impl PasswordSource {
+    /// The password from stdin's first line, or asked for on the terminal without echo (twice when
+    /// `confirm`, for a new one).
+    async fn read(&self, input: impl AsyncRead + Unpin, confirm: bool) -> anyhow::Result<String> {
+        let password = if self.password_stdin {
+            let mut line = String::new();
+            BufReader::new(input).read_line(&mut line).await.context("cannot read the password from stdin")?;
+            line.trim_end_matches(['\n', '\r']).to_owned()
+        } else {
+            tokio::task::spawn_blocking(move || ask(confirm)).await??
+        };
+        if password.is_empty() {
+            bail!("the password is empty");
+        }
+        Ok(password)
+    }
+}
+
+fn ask(confirm: bool) -> anyhow::Result<String> {
+    let no_terminal = "cannot ask for the password (is there a terminal?); pipe it in with --password-stdin";
+    let password = rpassword::prompt_password("Password: ").context(no_terminal)?;
+    if confirm && rpassword::prompt_password("Repeat the password: ").context(no_terminal)? != password {
+        bail!("the two passwords differ");
+    }
+    Ok(password)
+}
+
 fn default_data_dir() -> anyhow::Result<PathBuf> {
     let home = std::env::var_os("HOME").context("no HOME; pass --data-dir")?;
     Ok(PathBuf::from(home).join(".local/share/teamflow"))
@@ -122,11 +158,13 @@ async fn command(
     out: &mut (impl Write + Send),
 ) -> anyhow::Result<()> {
     match command {
-        Command::Signup { email, password, name } => {
+        Command::Signup { email, name, password } => {
+            let password = password.read(input, true).await?;
             let user = node.sign_up(&email, &password, &name).await?;
             writeln!(out, "signed up as {} <{}> ({})", user.display_name, user.email, user.id)?;
         }
         Command::Login { email, password } => {
+            let password = password.read(input, false).await?;
             let user = node.sign_in(&email, &password).await?;
             writeln!(out, "signed in as {} <{}>", user.display_name, user.email)?;
         }
