@@ -52,7 +52,7 @@ pub struct Window {
     http: reqwest::Client,
     base: String,
     session: String,
-    driver: Child,
+    driver: Driver,
     /// The app's data directory and X server, which outlive the session.
     _data: tempfile::TempDir,
     _display: Display,
@@ -70,16 +70,13 @@ impl Window {
         let data_dir = data.path();
         let port = free_port()?;
         let native_port = free_port()?;
-        let driver = Command::new("tauri-driver")
+        let mut driver = Command::new("tauri-driver");
+        driver
             .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
             .env("DISPLAY", format!(":{}", display.number))
             .env("TEAMFLOW_DATA_DIR", data_dir)
-            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting tauri-driver (`cargo install tauri-driver --locked`; `./x setup` does it)")?;
+            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
+        let mut driver = Driver::start(driver)?;
         // A WebDriver call that never answers fails the test instead of hanging it.
         let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
         let base = format!("http://127.0.0.1:{port}");
@@ -107,6 +104,9 @@ impl Window {
             .await?;
         let session =
             created["value"]["sessionId"].as_str().with_context(|| format!("no session: {created}"))?.to_owned();
+        // Everything the session started (WebKitWebDriver, the app, WebKit's processes) is running now:
+        // these must all be gone once the window closes.
+        driver.record_processes()?;
         Ok(Window { http, base, session, driver, _data: data, _display: display })
     }
 
@@ -270,16 +270,167 @@ impl Window {
         self.script("return document.querySelector('[data-testid=editor]').value").await
     }
 
+    /// Ends the session (which closes the app), then ends tauri-driver with everything it started, and
+    /// fails if any of those processes outlived it.
     pub async fn close(mut self) -> Result<()> {
         let url = format!("{}/session/{}", self.base, self.session);
         self.http.delete(url).send().await?;
-        self.driver.kill().await?;
-        Ok(())
+        self.driver.stop().await
     }
 }
 
 fn is_stale(error: &anyhow::Error) -> bool {
     error.to_string().contains("stale element reference")
+}
+
+/// tauri-driver in a process group of its own, which everything it starts joins: WebKitWebDriver, the app
+/// and WebKit's processes. Killing tauri-driver alone orphans WebKitWebDriver (tauri-driver passes on
+/// only SIGTERM, and only to its own child), so the group is signalled as a whole.
+struct Driver {
+    child: Child,
+    /// The process group's id: tauri-driver's pid.
+    group: u32,
+    /// Drains the group's shared stderr (each process inherits the pipe) and ends at end of file: when the
+    /// last process holding the pipe has exited, the event `stop` waits for.
+    stderr: Option<tokio::task::JoinHandle<std::io::Result<u64>>>,
+    /// The processes the session started, recorded once it was up.
+    started: Vec<Process>,
+    stopped: bool,
+}
+
+impl Driver {
+    fn start(mut command: Command) -> Result<Self> {
+        let mut child = command
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting tauri-driver (`cargo install tauri-driver --locked`; `./x setup` does it)")?;
+        let group = child.id().context("tauri-driver exited at once")?;
+        let mut stderr = child.stderr.take().context("tauri-driver's stderr")?;
+        let stderr = tokio::spawn(async move { tokio::io::copy(&mut stderr, &mut tokio::io::sink()).await });
+        Ok(Driver { child, group, stderr: Some(stderr), started: Vec::new(), stopped: false })
+    }
+
+    /// Records the processes in the group and below tauri-driver (one that left the group is still
+    /// caught); fails unless WebKitWebDriver is among them, since the check in `stop` is about it.
+    fn record_processes(&mut self) -> Result<()> {
+        let all = processes();
+        let mut started: Vec<Process> = all.iter().filter(|p| p.group == self.group).cloned().collect();
+        let mut parents = vec![self.group];
+        while let Some(parent) = parents.pop() {
+            for p in all.iter().filter(|p| p.parent == parent) {
+                parents.push(p.pid);
+                if !started.contains(p) {
+                    started.push(p.clone());
+                }
+            }
+        }
+        if !started.iter().any(|p| p.name == "WebKitWebDriver") {
+            bail!("no WebKitWebDriver under tauri-driver: {started:?}");
+        }
+        self.started = started;
+        Ok(())
+    }
+
+    /// Asks the whole group to end (tauri-driver, WebKitWebDriver and the app each handle SIGTERM), waits
+    /// until the last of them has let go of the shared stderr, and fails if any recorded process, or any
+    /// process in the group, is still alive.
+    async fn stop(&mut self) -> Result<()> {
+        self.stopped = true;
+        signal_group(self.group, "TERM")?;
+        let stderr = self.stderr.take().context("stopped twice")?;
+        let released = tokio::time::timeout(PATIENCE, stderr).await;
+        let survivors: Vec<&Process> = self.started.iter().filter(|p| p.is_alive()).collect();
+        let in_group: Vec<Process> = processes().into_iter().filter(|p| p.group == self.group).collect();
+        let outlived = released.is_err() || !survivors.is_empty() || !in_group.is_empty();
+        if outlived {
+            // Ended all the same, so a failed check leaves nothing running either.
+            signal_group(self.group, "KILL").ok();
+        }
+        self.child.wait().await?;
+        if outlived {
+            bail!(
+                "processes the window test started outlived it: {survivors:?}; still in its process group: \
+                 {in_group:?}"
+            );
+        }
+        released?.context("the stderr reader panicked")?.context("reading tauri-driver's stderr")?;
+        Ok(())
+    }
+}
+
+impl Drop for Driver {
+    /// A test that failed before `close` still ends everything it started.
+    fn drop(&mut self) {
+        if !self.stopped {
+            signal_group(self.group, "KILL").ok();
+        }
+    }
+}
+
+/// Sends `signal` to every process in process group `group`. Through `sh`'s built-in `kill`: this crate
+/// has no binding to libc's `kill(2)`, and the shell is everywhere.
+fn signal_group(group: u32, signal: &str) -> Result<()> {
+    let status = std::process::Command::new("sh")
+        .args(["-c", "kill -s \"$0\" -- \"-$1\"", signal, &group.to_string()])
+        .stderr(Stdio::null())
+        .status()
+        .context("running sh to signal the driver's process group")?;
+    if !status.success() {
+        bail!("could not send SIG{signal} to process group {group}");
+    }
+    Ok(())
+}
+
+/// A process as `/proc/<pid>/stat` describes it; `started` (clock ticks after boot) tells a reused pid apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Process {
+    pid: u32,
+    name: String,
+    parent: u32,
+    group: u32,
+    started: u64,
+    /// Has exited, or is exiting: a zombie, or past the point of no return in `exit` (it may already have
+    /// closed its files, and so let go of the shared stderr, a moment before it turns zombie).
+    ended: bool,
+}
+
+impl Process {
+    fn read(pid: u32) -> Option<Process> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let (head, rest) = stat.rsplit_once(')')?;
+        let name = head.split_once('(')?.1.to_owned();
+        // After the name: state, ppid, pgrp, ... and starttime, the 22nd field of the line.
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // The kernel's PF_EXITING flag.
+        let exiting = fields.get(6)?.parse::<u64>().ok()? & 0x4 != 0;
+        Some(Process {
+            pid,
+            name,
+            ended: *fields.first()? == "Z" || exiting,
+            parent: fields.get(1)?.parse().ok()?,
+            group: fields.get(2)?.parse().ok()?,
+            started: fields.get(19)?.parse().ok()?,
+        })
+    }
+
+    /// Still running: the same process (not a new one on its pid) and not ended (a zombie has exited and
+    /// only waits for a parent to collect it).
+    fn is_alive(&self) -> bool {
+        Process::read(self.pid).is_some_and(|now| now.started == self.started && !now.ended)
+    }
+}
+
+/// Every running process (ended ones left out).
+fn processes() -> Vec<Process> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+        .filter_map(Process::read)
+        .filter(|p| !p.ended)
+        .collect()
 }
 
 fn free_port() -> Result<u16> {
