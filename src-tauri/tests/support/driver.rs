@@ -80,7 +80,9 @@ impl Window {
         // A WebDriver call that never answers fails the test instead of hanging it.
         let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
         let base = format!("http://127.0.0.1:{port}");
-        // tauri-driver listens before WebKit's driver is up: wait until it says it is ready.
+        // tauri-driver listens before WebKit's driver is up: wait until it says it is ready. A bounded poll,
+        // for want of an event: WebKitWebDriver prints nothing when it starts listening, and tauri-driver
+        // starts it without a word, so asking `/status` is the only way to know.
         let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
             if let Ok(response) = http.get(format!("{base}/status")).send().await
@@ -104,6 +106,9 @@ impl Window {
             .await?;
         let session =
             created["value"]["sessionId"].as_str().with_context(|| format!("no session: {created}"))?.to_owned();
+        // Waits in the page (`until_page`) answer within PATIENCE or end with a script timeout.
+        let timeouts = format!("{base}/session/{session}/timeouts");
+        http.post(timeouts).json(&json!({"script": PATIENCE.as_millis()})).send().await?.error_for_status()?;
         // Everything the session started (WebKitWebDriver, the app, WebKit's processes) is running now:
         // these must all be gone once the window closes.
         driver.record_processes()?;
@@ -128,17 +133,15 @@ impl Window {
         let found = self
             .command(reqwest::Method::POST, "/elements", Some(json!({"using": "css selector", "value": css})))
             .await?;
-        Ok(found
-            .as_array()
-            .map(|list| {
-                list.iter().filter_map(|e| e.as_object()?.values().next()?.as_str().map(str::to_owned)).collect()
-            })
-            .unwrap_or_default())
+        Ok(found.as_array().map(|list| list.iter().filter_map(element_id).collect()).unwrap_or_default())
     }
 
     /// Waits for an element matching `css`.
     pub async fn find(&self, css: &str) -> Result<String> {
-        self.until(&format!("an element {css}"), async || Ok(self.all(css).await?.into_iter().next())).await
+        let found = self
+            .until_page(&format!("an element {css}"), "return document.querySelector(args[0]);", &[json!(css)])
+            .await?;
+        element_id(&found).with_context(|| format!("not an element: {found}"))
     }
 
     pub async fn click(&self, css: &str) -> Result<()> {
@@ -178,22 +181,84 @@ impl Window {
 
     /// Waits until some element matching `css` has text containing `text`.
     pub async fn until_text(&self, css: &str, text: &str) -> Result<()> {
-        self.until(&format!("{css} showing {text:?}"), async || {
-            for element in self.all(css).await? {
-                match self.text_of(&element).await {
-                    Ok(shown) if shown.contains(text) => return Ok(Some(())),
-                    Ok(_) => {}
-                    // Re-rendered since it was found: the next round finds the new one.
-                    Err(e) if is_stale(&e) => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            Ok(None)
-        })
-        .await
+        self.until_page(
+            &format!("{css} showing {text:?}"),
+            // A select's innerText is only its chosen option; the teams one can switch to are all its options.
+            "const text = (e) => (e instanceof HTMLSelectElement ? Array.from(e.options, (o) => o.text).join('\\n') : e.innerText);
+             return Array.from(document.querySelectorAll(args[0])).some((e) => text(e).includes(args[1]));",
+            &[json!(css), json!(text)],
+        )
+        .await?;
+        Ok(())
     }
 
-    /// Polls `probe` until it answers, or fails after `PATIENCE` with a screenshot to look at.
+    /// Waits until exactly `count` elements match `css`; answers them.
+    pub async fn until_count(&self, css: &str, count: usize) -> Result<Vec<String>> {
+        let found = self
+            .until_page(
+                &format!("{count} of {css}"),
+                "const all = document.querySelectorAll(args[0]); return all.length === args[1] && Array.from(all);",
+                &[json!(css), json!(count)],
+            )
+            .await?;
+        found.as_array().map(|list| list.iter().filter_map(element_id).collect()).context("no elements")
+    }
+
+    /// Waits until the editor holds exactly `text`. Its value is set from script, which no DOM event
+    /// reports, but the mirror drawn under it (teammates' carets, formatting) changes in the same render,
+    /// and that wakes the wait.
+    pub async fn until_editor_text(&self, text: &str) -> Result<()> {
+        self.until_page(
+            &format!("the editor holding {text:?}"),
+            "return document.querySelector('[data-testid=editor]')?.value === args[0];",
+            &[json!(text)],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Waits in the page until `probe` (a function body over `args`) answers something other than null,
+    /// undefined or false, and answers that. It runs now and again on each change to the page (any
+    /// mutation of the document, any input event), not on a timer. After `PATIENCE` it fails with a
+    /// screenshot to look at.
+    pub async fn until_page(&self, what: &str, probe: &str, args: &[Value]) -> Result<Value> {
+        let script = format!(
+            "const done = arguments[arguments.length - 1];
+             const args = Array.from(arguments).slice(0, -1);
+             const probe = () => {{ {probe} }};
+             let observer = null;
+             let answered = false;
+             const check = () => {{
+               if (answered) return true;
+               const found = probe();
+               if (found === null || found === undefined || found === false) return false;
+               answered = true;
+               observer?.disconnect();
+               document.removeEventListener('input', check, true);
+               done(found);
+               return true;
+             }};
+             if (!check()) {{
+               observer = new MutationObserver(check);
+               observer.observe(document, {{ subtree: true, childList: true, characterData: true, attributes: true }});
+               document.addEventListener('input', check, true);
+             }}"
+        );
+        match self.command(reqwest::Method::POST, "/execute/async", Some(json!({"script": script, "args": args}))).await
+        {
+            Ok(found) => Ok(found),
+            Err(e) if e.to_string().contains("script timeout") => {
+                let page = self.script("return document.body.innerText").await.unwrap_or_default();
+                let shot = self.screenshot("failure").await.unwrap_or_else(|e| format!("none, {e}"));
+                bail!("the window never showed {what} (screenshot: {shot}); it shows: {page}");
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Polls `probe` until it answers, or fails after `PATIENCE` with a screenshot to look at. A bounded
+    /// poll, for probes outside the page that have nothing to wait on (the latency benchmark reads its
+    /// timings this way); what the page shows is waited for with `until_page`.
     pub async fn until<T>(&self, what: &str, probe: impl AsyncFn() -> Result<Option<T>>) -> Result<T> {
         let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
@@ -202,7 +267,7 @@ impl Window {
             }
             if tokio::time::Instant::now() > deadline {
                 let page = self.script("return document.body.innerText").await.unwrap_or_default();
-                let shot = self.screenshot("failure").await.unwrap_or_default();
+                let shot = self.screenshot("failure").await.unwrap_or_else(|e| format!("none, {e}"));
                 bail!("the window never showed {what} (screenshot: {shot}); it shows: {page}");
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -277,6 +342,11 @@ impl Window {
         self.http.delete(url).send().await?;
         self.driver.stop().await
     }
+}
+
+/// The id in a WebDriver element reference (an object whose one entry holds it).
+fn element_id(reference: &Value) -> Option<String> {
+    reference.as_object()?.values().next()?.as_str().map(str::to_owned)
 }
 
 fn is_stale(error: &anyhow::Error) -> bool {
