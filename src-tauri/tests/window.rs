@@ -8,6 +8,7 @@ mod driver;
 use anyhow::{Context, Result};
 use driver::{ONE_WINDOW, Window};
 use serde_json::{Value, json};
+use teamflow_tests::socket::RoomSocket;
 use teamflow_tests::{TestRelay, sync_client, text_when};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -54,7 +55,9 @@ async fn a_person_signs_in_chats_plans_and_writes_with_a_teammate() -> Result<()
     window.until_text("[data-testid=member]:has(.presence.on)", "ada@example.test").await?;
     window.until_text("[data-testid=member]:has(.presence.off)", "bob@example.test").await?;
 
-    // Projects: made in the window, listed for bob.
+    // Projects: made in the window, listed for bob, renamed live in his team room.
+    let mut room = RoomSocket::connect(&relay.url(""), bob.token.as_deref().context("bob is signed in")?).await;
+    room.join(&team).await;
     window.click("[data-testid=nav-projects]").await?;
     window.type_into("[data-testid=project-name]", "Website relaunch").await?;
     window.click("[data-testid=create-project]").await?;
@@ -66,12 +69,9 @@ async fn a_person_signs_in_chats_plans_and_writes_with_a_teammate() -> Result<()
     window.type_into("[data-testid=edit-project-name]", "Website relaunch 2027").await?;
     window.click("[data-testid=save-project]").await?;
     window.until_text("[data-testid=project]", "Website relaunch 2027").await?;
-    window
-        .until("the renamed project on the relay", async || {
-            let (_, projects) = bob.get(&format!("/api/teams/{team}/projects")).await;
-            Ok(projects.to_string().contains("Website relaunch 2027").then_some(()))
-        })
-        .await?;
+    // The window shows the new name before its outbox delivers it: the relay has it when bob hears of it.
+    while room.next_of("project_updated").await["project"]["name"] != "Website relaunch 2027" {}
+    drop(room);
 
     // Settings: an owner's change is saved on the relay.
     window.click("[data-testid=nav-settings]").await?;
@@ -87,11 +87,7 @@ async fn a_person_signs_in_chats_plans_and_writes_with_a_teammate() -> Result<()
     let handle = bob_sync.open(&url.parse()?).await?.context("bob can open the document")?;
     text_when(&handle, |t| t == "Hello team").await;
     teamflow_sync::splice_text(&handle, 0, 0, "Bob: ")?;
-    window
-        .until("bob's edit in the editor", async || {
-            Ok((window.editor_text().await? == json!("Bob: Hello team")).then_some(()))
-        })
-        .await?;
+    window.until_editor_text("Bob: Hello team").await?;
     // Ada keeps typing at the end: her caret stayed after her own text, so this lands after "team".
     window.type_into("[data-testid=editor]", "!").await?;
     text_when(&handle, |t| t == "Bob: Hello team!").await;
@@ -167,18 +163,11 @@ async fn a_teammates_cursor_shows_by_name_and_history_shows_an_earlier_version()
     // Bob adds to the end, where ada's caret is: his text goes after her caret, so her typing continues
     // before it. History then has three versions: ada's draft, bob's addition, ada's addition.
     teamflow_sync::splice_text(&handle, 11, 0, " (bob)")?;
-    window
-        .until("bob's addition", async || Ok((window.editor_text().await? == json!("first draft (bob)")).then_some(())))
-        .await?;
+    window.until_editor_text("first draft (bob)").await?;
     window.type_into("[data-testid=editor]", " and more").await?;
     text_when(&handle, |t| t == "first draft and more (bob)").await;
     window.click("[data-testid=history]").await?;
-    let versions = window
-        .until("three versions", async || {
-            let entries = window.all("[data-testid=history-list] button").await?;
-            Ok((entries.len() == 3).then_some(entries))
-        })
-        .await?;
+    let versions = window.until_count("[data-testid=history-list] button", 3).await?;
     // Newest first: the middle one is the document right after bob's addition.
     window.command(reqwest::Method::POST, &format!("/element/{}/click", versions[1]), Some(json!({}))).await?;
     window.until_text("[data-testid=past-version] pre", "first draft (bob)").await?;

@@ -119,15 +119,15 @@ async fn run_case(world: &World, case: usize, ops: Vec<Op>) -> Result<(), TestCa
         prop_assert!(step("upload to the relay", node.synced_with_relay(doc)).await?);
     }
     let deadline = tokio::time::Instant::now() + teamflow_tests::socket::PATIENCE;
+    // Listening before the first look: a change landing between a look and the wait still wakes it.
+    let mut changes = futures::stream::select_all(docs.iter().map(|d| Box::pin(d.changes())));
     loop {
         let all: Vec<_> = docs.iter().map(heads).collect();
         if all.iter().all(|h| *h == all[0]) {
             break;
         }
-        prop_assert!(tokio::time::Instant::now() < deadline, "heads never converged: {:?}", all);
-        let mut changes = Box::pin(futures::stream::select_all(docs.iter().map(|d| Box::pin(d.changes()))));
-        // Wake on any change, or re-check shortly (a change may have landed before we subscribed).
-        tokio::time::timeout(std::time::Duration::from_millis(50), futures::StreamExt::next(&mut changes)).await.ok();
+        let changed = tokio::time::timeout_at(deadline, futures::StreamExt::next(&mut changes)).await;
+        prop_assert!(matches!(changed, Ok(Some(_))), "heads never converged: {:?}", all);
     }
     let texts: Vec<String> = docs.iter().map(read_text).collect();
     prop_assert_eq!(&texts[0], &texts[1]);

@@ -332,6 +332,9 @@ async fn the_relay_counts_its_open_sync_connections() {
     let mut bob = sync_client(&t.relay, &t.bob, "desktop").await;
     assert_eq!(sync_connections(&t.relay).await, 2);
     bob.go_offline();
+    // A bounded poll, for want of an event: the relay counts a connection out when its handler returns,
+    // and nothing it sends or serves is ordered after that (bob's socket is gone, the gauge is read only
+    // through /metrics), so there is nothing to await but the gauge itself.
     let deadline = tokio::time::Instant::now() + teamflow_tests::socket::PATIENCE;
     while sync_connections(&t.relay).await != 1 {
         assert!(tokio::time::Instant::now() < deadline, "a closed connection was never counted out");

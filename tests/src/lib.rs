@@ -15,6 +15,9 @@ use teamflow_relay::{Config, RelayError};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+/// How long a relay may take to serve: a guard against a hang, not a timing (parallel tests share two cores).
+const READY_PATIENCE: Duration = Duration::from_secs(30);
+
 /// A relay running in this process, serving the same `run` the binary calls.
 #[derive(Debug)]
 pub struct TestRelay {
@@ -80,23 +83,29 @@ impl TestRelay {
             // A dropped sender also means stop.
             rx.await.ok();
         }));
-        let relay = Self { addr, data_dir: Some(data_dir), shutdown: Some(tx), task: Some(task) };
+        let mut relay = Self { addr, data_dir: Some(data_dir), shutdown: Some(tx), task: Some(task) };
         relay.wait_ready().await;
         relay
     }
 
-    /// Polls `/readyz` (the listener already accepts; this waits for migrations) for up to 10 s.
-    async fn wait_ready(&self) {
-        let client = reqwest::Client::new();
-        for _ in 0..200 {
-            if let Ok(response) = client.get(self.url("/readyz")).send().await
-                && response.status() == StatusCode::OK
-            {
-                return;
+    /// Waits for the relay's answer to one `/readyz`. The listener was bound before `run` started, so the
+    /// request waits in its accept queue until the relay serves (after migrations): no retry needed. If
+    /// `run` fails instead, it drops the listener, which ends the request, and its error says why.
+    async fn wait_ready(&mut self) {
+        let url = self.url("/readyz");
+        let task = self.task.as_mut().expect("a starting relay has its task");
+        let answer = tokio::time::timeout(READY_PATIENCE, async {
+            tokio::select! {
+                answer = reqwest::get(url) => answer,
+                ended = &mut *task => panic!("the relay stopped before serving: {ended:?}"),
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        })
+        .await
+        .unwrap_or_else(|_| panic!("relay at {} did not answer /readyz within {READY_PATIENCE:?}", self.addr));
+        match answer {
+            Ok(response) => assert_eq!(response.status(), StatusCode::OK, "relay at {} is not ready", self.addr),
+            Err(e) => panic!("relay at {} refused /readyz ({e}): {:?}", self.addr, task.await),
         }
-        panic!("relay at {} never became ready", self.addr);
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -52,7 +52,7 @@ pub struct Window {
     http: reqwest::Client,
     base: String,
     session: String,
-    driver: Child,
+    driver: Driver,
     /// The app's data directory and X server, which outlive the session.
     _data: tempfile::TempDir,
     _display: Display,
@@ -70,20 +70,19 @@ impl Window {
         let data_dir = data.path();
         let port = free_port()?;
         let native_port = free_port()?;
-        let driver = Command::new("tauri-driver")
+        let mut driver = Command::new("tauri-driver");
+        driver
             .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
             .env("DISPLAY", format!(":{}", display.number))
             .env("TEAMFLOW_DATA_DIR", data_dir)
-            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting tauri-driver (`cargo install tauri-driver --locked`; `./x setup` does it)")?;
+            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
+        let mut driver = Driver::start(driver)?;
         // A WebDriver call that never answers fails the test instead of hanging it.
         let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
         let base = format!("http://127.0.0.1:{port}");
-        // tauri-driver listens before WebKit's driver is up: wait until it says it is ready.
+        // tauri-driver listens before WebKit's driver is up: wait until it says it is ready. A bounded poll,
+        // for want of an event: WebKitWebDriver prints nothing when it starts listening, and tauri-driver
+        // starts it without a word, so asking `/status` is the only way to know.
         let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
             if let Ok(response) = http.get(format!("{base}/status")).send().await
@@ -107,6 +106,12 @@ impl Window {
             .await?;
         let session =
             created["value"]["sessionId"].as_str().with_context(|| format!("no session: {created}"))?.to_owned();
+        // Waits in the page (`until_page`) answer within PATIENCE or end with a script timeout.
+        let timeouts = format!("{base}/session/{session}/timeouts");
+        http.post(timeouts).json(&json!({"script": PATIENCE.as_millis()})).send().await?.error_for_status()?;
+        // Everything the session started (WebKitWebDriver, the app, WebKit's processes) is running now:
+        // these must all be gone once the window closes.
+        driver.record_processes()?;
         Ok(Window { http, base, session, driver, _data: data, _display: display })
     }
 
@@ -128,17 +133,15 @@ impl Window {
         let found = self
             .command(reqwest::Method::POST, "/elements", Some(json!({"using": "css selector", "value": css})))
             .await?;
-        Ok(found
-            .as_array()
-            .map(|list| {
-                list.iter().filter_map(|e| e.as_object()?.values().next()?.as_str().map(str::to_owned)).collect()
-            })
-            .unwrap_or_default())
+        Ok(found.as_array().map(|list| list.iter().filter_map(element_id).collect()).unwrap_or_default())
     }
 
     /// Waits for an element matching `css`.
     pub async fn find(&self, css: &str) -> Result<String> {
-        self.until(&format!("an element {css}"), async || Ok(self.all(css).await?.into_iter().next())).await
+        let found = self
+            .until_page(&format!("an element {css}"), "return document.querySelector(args[0]);", &[json!(css)])
+            .await?;
+        element_id(&found).with_context(|| format!("not an element: {found}"))
     }
 
     pub async fn click(&self, css: &str) -> Result<()> {
@@ -178,22 +181,84 @@ impl Window {
 
     /// Waits until some element matching `css` has text containing `text`.
     pub async fn until_text(&self, css: &str, text: &str) -> Result<()> {
-        self.until(&format!("{css} showing {text:?}"), async || {
-            for element in self.all(css).await? {
-                match self.text_of(&element).await {
-                    Ok(shown) if shown.contains(text) => return Ok(Some(())),
-                    Ok(_) => {}
-                    // Re-rendered since it was found: the next round finds the new one.
-                    Err(e) if is_stale(&e) => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            Ok(None)
-        })
-        .await
+        self.until_page(
+            &format!("{css} showing {text:?}"),
+            // A select's innerText is only its chosen option; the teams one can switch to are all its options.
+            "const text = (e) => (e instanceof HTMLSelectElement ? Array.from(e.options, (o) => o.text).join('\\n') : e.innerText);
+             return Array.from(document.querySelectorAll(args[0])).some((e) => text(e).includes(args[1]));",
+            &[json!(css), json!(text)],
+        )
+        .await?;
+        Ok(())
     }
 
-    /// Polls `probe` until it answers, or fails after `PATIENCE` with a screenshot to look at.
+    /// Waits until exactly `count` elements match `css`; answers them.
+    pub async fn until_count(&self, css: &str, count: usize) -> Result<Vec<String>> {
+        let found = self
+            .until_page(
+                &format!("{count} of {css}"),
+                "const all = document.querySelectorAll(args[0]); return all.length === args[1] && Array.from(all);",
+                &[json!(css), json!(count)],
+            )
+            .await?;
+        found.as_array().map(|list| list.iter().filter_map(element_id).collect()).context("no elements")
+    }
+
+    /// Waits until the editor holds exactly `text`. Its value is set from script, which no DOM event
+    /// reports, but the mirror drawn under it (teammates' carets, formatting) changes in the same render,
+    /// and that wakes the wait.
+    pub async fn until_editor_text(&self, text: &str) -> Result<()> {
+        self.until_page(
+            &format!("the editor holding {text:?}"),
+            "return document.querySelector('[data-testid=editor]')?.value === args[0];",
+            &[json!(text)],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Waits in the page until `probe` (a function body over `args`) answers something other than null,
+    /// undefined or false, and answers that. It runs now and again on each change to the page (any
+    /// mutation of the document, any input event), not on a timer. After `PATIENCE` it fails with a
+    /// screenshot to look at.
+    pub async fn until_page(&self, what: &str, probe: &str, args: &[Value]) -> Result<Value> {
+        let script = format!(
+            "const done = arguments[arguments.length - 1];
+             const args = Array.from(arguments).slice(0, -1);
+             const probe = () => {{ {probe} }};
+             let observer = null;
+             let answered = false;
+             const check = () => {{
+               if (answered) return true;
+               const found = probe();
+               if (found === null || found === undefined || found === false) return false;
+               answered = true;
+               observer?.disconnect();
+               document.removeEventListener('input', check, true);
+               done(found);
+               return true;
+             }};
+             if (!check()) {{
+               observer = new MutationObserver(check);
+               observer.observe(document, {{ subtree: true, childList: true, characterData: true, attributes: true }});
+               document.addEventListener('input', check, true);
+             }}"
+        );
+        match self.command(reqwest::Method::POST, "/execute/async", Some(json!({"script": script, "args": args}))).await
+        {
+            Ok(found) => Ok(found),
+            Err(e) if e.to_string().contains("script timeout") => {
+                let page = self.script("return document.body.innerText").await.unwrap_or_default();
+                let shot = self.screenshot("failure").await.unwrap_or_else(|e| format!("none, {e}"));
+                bail!("the window never showed {what} (screenshot: {shot}); it shows: {page}");
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Polls `probe` until it answers, or fails after `PATIENCE` with a screenshot to look at. A bounded
+    /// poll, for probes outside the page that have nothing to wait on (the latency benchmark reads its
+    /// timings this way); what the page shows is waited for with `until_page`.
     pub async fn until<T>(&self, what: &str, probe: impl AsyncFn() -> Result<Option<T>>) -> Result<T> {
         let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
@@ -202,7 +267,7 @@ impl Window {
             }
             if tokio::time::Instant::now() > deadline {
                 let page = self.script("return document.body.innerText").await.unwrap_or_default();
-                let shot = self.screenshot("failure").await.unwrap_or_default();
+                let shot = self.screenshot("failure").await.unwrap_or_else(|e| format!("none, {e}"));
                 bail!("the window never showed {what} (screenshot: {shot}); it shows: {page}");
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -270,16 +335,172 @@ impl Window {
         self.script("return document.querySelector('[data-testid=editor]').value").await
     }
 
+    /// Ends the session (which closes the app), then ends tauri-driver with everything it started, and
+    /// fails if any of those processes outlived it.
     pub async fn close(mut self) -> Result<()> {
         let url = format!("{}/session/{}", self.base, self.session);
         self.http.delete(url).send().await?;
-        self.driver.kill().await?;
-        Ok(())
+        self.driver.stop().await
     }
+}
+
+/// The id in a WebDriver element reference (an object whose one entry holds it).
+fn element_id(reference: &Value) -> Option<String> {
+    reference.as_object()?.values().next()?.as_str().map(str::to_owned)
 }
 
 fn is_stale(error: &anyhow::Error) -> bool {
     error.to_string().contains("stale element reference")
+}
+
+/// tauri-driver in a process group of its own, which everything it starts joins: WebKitWebDriver, the app
+/// and WebKit's processes. Killing tauri-driver alone orphans WebKitWebDriver (tauri-driver passes on
+/// only SIGTERM, and only to its own child), so the group is signalled as a whole.
+struct Driver {
+    child: Child,
+    /// The process group's id: tauri-driver's pid.
+    group: u32,
+    /// Drains the group's shared stderr (each process inherits the pipe) and ends at end of file: when the
+    /// last process holding the pipe has exited, the event `stop` waits for.
+    stderr: Option<tokio::task::JoinHandle<std::io::Result<u64>>>,
+    /// The processes the session started, recorded once it was up.
+    started: Vec<Process>,
+    stopped: bool,
+}
+
+impl Driver {
+    fn start(mut command: Command) -> Result<Self> {
+        let mut child = command
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting tauri-driver (`cargo install tauri-driver --locked`; `./x setup` does it)")?;
+        let group = child.id().context("tauri-driver exited at once")?;
+        let mut stderr = child.stderr.take().context("tauri-driver's stderr")?;
+        let stderr = tokio::spawn(async move { tokio::io::copy(&mut stderr, &mut tokio::io::sink()).await });
+        Ok(Driver { child, group, stderr: Some(stderr), started: Vec::new(), stopped: false })
+    }
+
+    /// Records the processes in the group and below tauri-driver (one that left the group is still
+    /// caught); fails unless WebKitWebDriver is among them, since the check in `stop` is about it.
+    fn record_processes(&mut self) -> Result<()> {
+        let all = processes();
+        let mut started: Vec<Process> = all.iter().filter(|p| p.group == self.group).cloned().collect();
+        let mut parents = vec![self.group];
+        while let Some(parent) = parents.pop() {
+            for p in all.iter().filter(|p| p.parent == parent) {
+                parents.push(p.pid);
+                if !started.contains(p) {
+                    started.push(p.clone());
+                }
+            }
+        }
+        if !started.iter().any(|p| p.name == "WebKitWebDriver") {
+            bail!("no WebKitWebDriver under tauri-driver: {started:?}");
+        }
+        self.started = started;
+        Ok(())
+    }
+
+    /// Asks the whole group to end (tauri-driver, WebKitWebDriver and the app each handle SIGTERM), waits
+    /// until the last of them has let go of the shared stderr, and fails if any recorded process, or any
+    /// process in the group, is still alive.
+    async fn stop(&mut self) -> Result<()> {
+        self.stopped = true;
+        signal_group(self.group, "TERM")?;
+        let stderr = self.stderr.take().context("stopped twice")?;
+        let released = tokio::time::timeout(PATIENCE, stderr).await;
+        let survivors: Vec<&Process> = self.started.iter().filter(|p| p.is_alive()).collect();
+        let in_group: Vec<Process> = processes().into_iter().filter(|p| p.group == self.group).collect();
+        let outlived = released.is_err() || !survivors.is_empty() || !in_group.is_empty();
+        if outlived {
+            // Ended all the same, so a failed check leaves nothing running either.
+            signal_group(self.group, "KILL").ok();
+        }
+        self.child.wait().await?;
+        if outlived {
+            bail!(
+                "processes the window test started outlived it: {survivors:?}; still in its process group: \
+                 {in_group:?}"
+            );
+        }
+        released?.context("the stderr reader panicked")?.context("reading tauri-driver's stderr")?;
+        Ok(())
+    }
+}
+
+impl Drop for Driver {
+    /// A test that failed before `close` still ends everything it started.
+    fn drop(&mut self) {
+        if !self.stopped {
+            signal_group(self.group, "KILL").ok();
+        }
+    }
+}
+
+/// Sends `signal` to every process in process group `group`. Through `sh`'s built-in `kill`: this crate
+/// has no binding to libc's `kill(2)`, and the shell is everywhere.
+fn signal_group(group: u32, signal: &str) -> Result<()> {
+    let status = std::process::Command::new("sh")
+        .args(["-c", "kill -s \"$0\" -- \"-$1\"", signal, &group.to_string()])
+        .stderr(Stdio::null())
+        .status()
+        .context("running sh to signal the driver's process group")?;
+    if !status.success() {
+        bail!("could not send SIG{signal} to process group {group}");
+    }
+    Ok(())
+}
+
+/// A process as `/proc/<pid>/stat` describes it; `started` (clock ticks after boot) tells a reused pid apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Process {
+    pid: u32,
+    name: String,
+    parent: u32,
+    group: u32,
+    started: u64,
+    /// Has exited, or is exiting: a zombie, or past the point of no return in `exit` (it may already have
+    /// closed its files, and so let go of the shared stderr, a moment before it turns zombie).
+    ended: bool,
+}
+
+impl Process {
+    fn read(pid: u32) -> Option<Process> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let (head, rest) = stat.rsplit_once(')')?;
+        let name = head.split_once('(')?.1.to_owned();
+        // After the name: state, ppid, pgrp, ... and starttime, the 22nd field of the line.
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // The kernel's PF_EXITING flag.
+        let exiting = fields.get(6)?.parse::<u64>().ok()? & 0x4 != 0;
+        Some(Process {
+            pid,
+            name,
+            ended: *fields.first()? == "Z" || exiting,
+            parent: fields.get(1)?.parse().ok()?,
+            group: fields.get(2)?.parse().ok()?,
+            started: fields.get(19)?.parse().ok()?,
+        })
+    }
+
+    /// Still running: the same process (not a new one on its pid) and not ended (a zombie has exited and
+    /// only waits for a parent to collect it).
+    fn is_alive(&self) -> bool {
+        Process::read(self.pid).is_some_and(|now| now.started == self.started && !now.ended)
+    }
+}
+
+/// Every running process (ended ones left out).
+fn processes() -> Vec<Process> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+        .filter_map(Process::read)
+        .filter(|p| !p.ended)
+        .collect()
 }
 
 fn free_port() -> Result<u16> {
