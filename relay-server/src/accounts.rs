@@ -179,7 +179,7 @@ pub async fn me(db: &SqlitePool, user: UserId) -> Result<MeResponse, ApiError> {
             })
         })
         .collect::<Result<_, ApiError>>()?;
-    Ok(MeResponse { user, teams })
+    Ok(MeResponse { user, teams, invitations: Vec::new() })
 }
 
 async fn start_session(state: &AppState, user: User) -> Result<AuthResponse, ApiError> {

@@ -44,8 +44,12 @@ impl Node {
     }
 
     pub async fn sign_up(&self, email: &str, password: &str, display_name: &str) -> Result<User, NodeError> {
-        let body =
-            RegisterRequest { email: email.into(), password: password.into(), display_name: display_name.into() };
+        let body = RegisterRequest {
+            email: email.into(),
+            password: password.into(),
+            display_name: display_name.into(),
+            invitation: None,
+        };
         let auth: AuthResponse = self.api.call(Method::POST, "/api/auth/register", None, Some(&body)).await?;
         self.remember_sign_in(auth).await
     }

@@ -5,5 +5,6 @@
 pub mod auth;
 pub mod devices;
 pub mod integrations;
+pub mod invitations;
 pub mod messages;
 pub mod teams;

@@ -22,6 +22,8 @@ pub enum ErrorCode {
     InvalidSignature,
     /// A webhook for a service the relay does not integrate with.
     ServiceNotSupported,
+    /// Sign-up on this relay is by invitation, and none (or no usable one) was given.
+    RegistrationClosed,
     Internal,
 }
 
@@ -40,6 +42,7 @@ impl ErrorCode {
             ErrorCode::ServiceUnavailable => "service_unavailable",
             ErrorCode::InvalidSignature => "invalid_signature",
             ErrorCode::ServiceNotSupported => "service_not_supported",
+            ErrorCode::RegistrationClosed => "registration_closed",
             ErrorCode::Internal => "internal",
         }
     }

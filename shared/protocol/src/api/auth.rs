@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::api::invitations::PendingInvitation;
 use crate::{Role, TeamId, UserId};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -12,6 +13,10 @@ pub struct RegisterRequest {
     pub email: String,
     pub password: String,
     pub display_name: String,
+    /// An invitation's token: needed on a relay whose registration is by invitation (after its first
+    /// account); the new account joins that invitation's team with its role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invitation: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -70,4 +75,7 @@ pub struct TeamMembership {
 pub struct MeResponse {
     pub user: User,
     pub teams: Vec<TeamMembership>,
+    /// Invitations waiting for this person's answer.
+    #[serde(default)]
+    pub invitations: Vec<PendingInvitation>,
 }
