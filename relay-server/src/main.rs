@@ -8,6 +8,8 @@ use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // ring, for every rustls configuration in the process (see `teamflow_relay::tls`).
+    teamflow_relay::tls::install_default_provider();
     let config = Config::parse();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     match config.log_format {

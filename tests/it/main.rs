@@ -18,4 +18,5 @@ mod route_guards;
 mod session;
 mod sync;
 mod teams;
+mod tls;
 mod webhooks;
