@@ -26,7 +26,8 @@ pub struct Config {
     #[arg(long, env = "TEAMFLOW_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
 
-    /// URL clients and webhook providers reach this relay at (default: http://<bind>).
+    /// URL clients and webhook providers reach this relay at (default: http://<bind>, or https:// when the
+    /// relay serves TLS: https://<bind> with certificate files, https://<first ACME domain> with ACME).
     /// Also the `iss` of every access token.
     #[arg(long, env = "TEAMFLOW_PUBLIC_URL")]
     pub public_url: Option<String>,
@@ -45,6 +46,9 @@ pub struct Config {
     pub trusted_proxies: Vec<IpAddr>,
 
     #[command(flatten)]
+    pub tls: TlsOptions,
+
+    #[command(flatten)]
     pub limits: Limits,
 
     #[command(flatten)]
@@ -54,6 +58,114 @@ pub struct Config {
     /// events in the acknowledged-but-unprocessed state a crash can leave them in.
     #[arg(skip = true)]
     pub process_webhooks: bool,
+}
+
+/// The relay serving HTTPS and WSS itself: from certificate files, or from an ACME certificate authority.
+/// Without either, it serves plain HTTP (for loopback, or behind a reverse proxy that terminates TLS).
+#[derive(Debug, Clone, clap::Args)]
+pub struct TlsOptions {
+    /// PEM file with the certificate chain to serve (leaf first); needs `--tls-key`. Re-read when the file
+    /// changes or the relay gets SIGHUP.
+    #[arg(long = "tls-cert", env = "TEAMFLOW_TLS_CERT", value_name = "PATH", requires = "key")]
+    pub cert: Option<PathBuf>,
+
+    /// PEM file with the certificate's private key (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long = "tls-key", env = "TEAMFLOW_TLS_KEY", value_name = "PATH", requires = "cert")]
+    pub key: Option<PathBuf>,
+
+    /// A domain to obtain a certificate for from the ACME CA (repeatable; one certificate names them all).
+    /// The CA checks the relay answers for it on port 443 (TLS-ALPN-01), so `--bind` must be reachable there.
+    #[arg(
+        long = "acme-domain",
+        env = "TEAMFLOW_ACME_DOMAINS",
+        value_delimiter = ',',
+        value_name = "DOMAIN",
+        conflicts_with = "cert"
+    )]
+    pub acme_domains: Vec<String>,
+
+    /// Contact address given to the ACME CA for the account (recommended).
+    #[arg(long = "acme-email", env = "TEAMFLOW_ACME_EMAIL", value_name = "EMAIL")]
+    pub acme_email: Option<String>,
+
+    /// The ACME CA's directory URL.
+    #[arg(long = "acme-directory", env = "TEAMFLOW_ACME_DIRECTORY", value_name = "URL",
+        default_value = LETS_ENCRYPT_DIRECTORY)]
+    pub acme_directory: String,
+
+    /// A PEM file of extra CA certificates the ACME client trusts for the directory's HTTPS, on top of the
+    /// system's: for a private ACME CA or a test server such as Pebble. It adds trust; it never removes a check.
+    #[arg(long = "acme-ca", env = "TEAMFLOW_ACME_CA", value_name = "PATH")]
+    pub acme_ca: Option<PathBuf>,
+
+    /// Whether the certificate files are watched for changes. Always on in the binary; tests turn it off to
+    /// check the SIGHUP path alone.
+    #[arg(skip = true)]
+    pub watch_files: bool,
+}
+
+/// Let's Encrypt's production directory.
+pub const LETS_ENCRYPT_DIRECTORY: &str = "https://acme-v02.api.letsencrypt.org/directory";
+
+/// Where the relay's certificate comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode<'a> {
+    /// Plain HTTP.
+    Off,
+    Files {
+        cert: &'a std::path::Path,
+        key: &'a std::path::Path,
+    },
+    Acme {
+        domains: &'a [String],
+    },
+}
+
+impl TlsOptions {
+    pub fn mode(&self) -> TlsMode<'_> {
+        match (&self.cert, &self.key) {
+            (Some(cert), Some(key)) => TlsMode::Files { cert, key },
+            _ if !self.acme_domains.is_empty() => TlsMode::Acme { domains: &self.acme_domains },
+            _ => TlsMode::Off,
+        }
+    }
+
+    /// Whether the relay serves HTTPS itself.
+    pub fn enabled(&self) -> bool {
+        self.mode() != TlsMode::Off
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.cert.is_some() != self.key.is_some() {
+            return Err("--tls-cert and --tls-key go together".into());
+        }
+        if self.cert.is_some() && !self.acme_domains.is_empty() {
+            return Err(
+                "choose either certificate files (--tls-cert/--tls-key) or ACME (--acme-domain), not both".into()
+            );
+        }
+        if self.acme_domains.is_empty() && (self.acme_email.is_some() || self.acme_ca.is_some()) {
+            return Err("--acme-email and --acme-ca need --acme-domain".into());
+        }
+        for domain in &self.acme_domains {
+            let valid = !domain.is_empty()
+                && domain.len() <= 253
+                && domain.split('.').all(|label| {
+                    !label.is_empty()
+                        && label.len() <= 63
+                        && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                        && !label.starts_with('-')
+                        && !label.ends_with('-')
+                });
+            if !valid || domain.parse::<IpAddr>().is_ok() {
+                return Err(format!("--acme-domain must be a DNS name, got {domain:?}"));
+            }
+        }
+        if !self.acme_domains.is_empty() && !self.acme_directory.starts_with("https://") {
+            return Err(format!("--acme-directory must be an https:// URL, got {:?}", self.acme_directory));
+        }
+        Ok(())
+    }
 }
 
 /// The relay's libp2p node: a circuit relay for teammates' devices that cannot reach each other directly.
@@ -169,6 +281,13 @@ impl Config {
         {
             return Err(format!("--public-url must start with http:// or https://, got {url:?}"));
         }
+        self.tls.validate()?;
+        if let Some(url) = &self.public_url
+            && self.tls.enabled()
+            && !url.starts_with("https://")
+        {
+            return Err(format!("the relay serves TLS, so --public-url must start with https://, got {url:?}"));
+        }
         let l = &self.limits;
         if l.rate_per_second == 0 || l.rate_burst == 0 || l.auth_rate_per_minute == 0 || l.auth_rate_burst == 0 {
             return Err("rate limits must be greater than zero".into());
@@ -205,9 +324,16 @@ impl Config {
 
     /// The public URL without a trailing slash, falling back to the address actually bound.
     pub fn public_url(&self, bound: SocketAddr) -> String {
-        match &self.public_url {
-            Some(url) => url.trim_end_matches('/').to_owned(),
-            None => format!("http://{bound}"),
+        if let Some(url) = &self.public_url {
+            return url.trim_end_matches('/').to_owned();
+        }
+        match self.tls.mode() {
+            TlsMode::Off => format!("http://{bound}"),
+            TlsMode::Files { .. } => format!("https://{bound}"),
+            TlsMode::Acme { domains } => match bound.port() {
+                443 => format!("https://{}", domains[0]),
+                port => format!("https://{}:{port}", domains[0]),
+            },
         }
     }
 
@@ -265,7 +391,52 @@ mod tests {
 
         let bad = Config::parse_from(["teamflow-relay", "--public-url", "relay.example.com"]);
         assert!(bad.validate().is_err());
+        assert!(Config::try_parse_from(["teamflow-relay", "--tls-cert", "c.pem"]).is_err(), "a cert needs its key");
         assert!(Config::try_parse_from(["teamflow-relay", "--log-format", "xml"]).is_err());
         assert!(Config::try_parse_from(["teamflow-relay", "--bind", "nowhere"]).is_err());
+    }
+
+    #[test]
+    fn tls_flags_choose_the_mode_and_the_default_public_url() {
+        let bound: SocketAddr = "0.0.0.0:8443".parse().expect("addr");
+        let plain = Config::parse_from(["teamflow-relay"]);
+        assert_eq!(plain.tls.mode(), TlsMode::Off);
+        assert_eq!(plain.public_url(bound), "http://0.0.0.0:8443");
+
+        let files = Config::parse_from(["teamflow-relay", "--tls-cert", "c.pem", "--tls-key", "k.pem"]);
+        assert!(files.validate().is_ok());
+        assert_eq!(files.public_url(bound), "https://0.0.0.0:8443");
+        let mut http = files.clone();
+        http.public_url = Some("http://relay.example.com".into());
+        assert!(http.validate().is_err(), "a TLS relay cannot advertise http://");
+
+        let acme = Config::parse_from([
+            "teamflow-relay",
+            "--acme-domain",
+            "relay.example.com",
+            "--acme-domain",
+            "teamflow.example.com",
+            "--acme-email",
+            "ops@example.com",
+        ]);
+        assert!(acme.validate().is_ok());
+        assert_eq!(acme.tls.acme_directory, LETS_ENCRYPT_DIRECTORY);
+        assert_eq!(acme.public_url(bound), "https://relay.example.com:8443");
+        assert_eq!(acme.public_url("0.0.0.0:443".parse().expect("addr")), "https://relay.example.com");
+
+        assert!(
+            Config::try_parse_from(["teamflow-relay", "--tls-cert", "c", "--tls-key", "k", "--acme-domain", "a.test"])
+                .is_err(),
+            "files and ACME exclude each other"
+        );
+        for bad in ["127.0.0.1", "-x.test", "a..test", "under_score.test"] {
+            let config = Config::parse_from(["teamflow-relay", &format!("--acme-domain={bad}")]);
+            assert!(config.validate().is_err(), "{bad}");
+        }
+        let orphan = Config::parse_from(["teamflow-relay", "--acme-email", "ops@example.com"]);
+        assert!(orphan.validate().is_err(), "ACME settings without a domain are a mistake");
+        let plain_directory =
+            Config::parse_from(["teamflow-relay", "--acme-domain", "a.test", "--acme-directory", "http://ca.test/dir"]);
+        assert!(plain_directory.validate().is_err());
     }
 }

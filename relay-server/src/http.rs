@@ -26,6 +26,7 @@ use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi as _;
 use utoipa::openapi::OpenApi;
@@ -103,6 +104,14 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), extract::verify_bearer));
     let request_id = HeaderName::from_static("x-request-id");
 
+    // Outermost: every answer of a relay serving TLS carries it, errors and upgrades included. Not behind a
+    // proxy on plain HTTP: there the proxy owns the HTTPS policy.
+    let hsts = state
+        .config
+        .tls
+        .enabled()
+        .then(|| SetResponseHeaderLayer::overriding(header::STRICT_TRANSPORT_SECURITY, crate::tls::HSTS));
+
     Router::new()
         .merge(api)
         .merge(ops::routes())
@@ -114,6 +123,7 @@ pub fn router(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http())
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(tower::util::option_layer(hsts))
         .with_state(state)
 }
 

@@ -21,6 +21,7 @@ pub mod projects;
 pub mod rooms;
 pub mod sync;
 pub mod teams;
+pub mod tls;
 pub mod validate;
 pub mod webhooks;
 
@@ -77,16 +78,24 @@ pub enum RelayError {
     Keys(#[from] auth::KeyError),
     #[error("server: {0}")]
     Serve(std::io::Error),
+    #[error("TLS: {0}")]
+    Tls(#[from] tls::TlsError),
 }
 
 /// Opens the data directory (database, keys), then serves on `listener` until `shutdown` resolves,
-/// finishing in-flight requests before returning.
+/// finishing in-flight requests before returning. With `config.tls` set it serves HTTPS and WSS on the same
+/// listener (see [`tls`]); otherwise plain HTTP.
 pub async fn run(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RelayError> {
+    config.validate().map_err(RelayError::Config)?;
     let shutdown_token = CancellationToken::new();
+    // Whichever way `run` returns, what watches the token stops (the certificate keeper among them).
+    let _stop_on_return = shutdown_token.clone().drop_guard();
+    // First, so a certificate that does not load stops the relay before anything else starts.
+    let tls = tls::Tls::start(&config, shutdown_token.clone()).await?;
     let (rooms, hub) = rooms::spawn_hub(shutdown_token.clone());
     let addr = listener.local_addr().map_err(RelayError::Serve)?;
     let writer_stop = CancellationToken::new();
@@ -95,11 +104,21 @@ pub async fn run(
     let worker = webhooks::spawn_worker(state.clone());
     let app = http::router(state.clone());
     let pruner = spawn_limiter_pruning(state.limits.clone());
-    tracing::info!(%addr, public_url = %state.public_url, "relay listening");
+    tracing::info!(%addr, public_url = %state.public_url, tls = tls.is_some(), "relay listening");
+    let (listener, tls_keeper) = match tls {
+        Some(tls) => {
+            let listener = tls::listener::TlsListener::new(listener, tls.acceptor).map_err(RelayError::Serve)?;
+            (tls::listener::RelayListener::Tls(listener), Some(tls.keeper))
+        }
+        None => (tls::listener::RelayListener::Plain(listener), None),
+    };
     // Realtime frames and sync messages are small and latency-bound: without TCP_NODELAY, Nagle's
-    // algorithm meeting the peer's delayed ACK holds some of them back by about 40 ms.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
+    // algorithm meeting the peer's delayed ACK holds some of them back by about 40 ms. (TLS connections
+    // get it before their handshake.)
+    let listener = axum::serve::ListenerExt::tap_io(listener, |io| {
+        if let tokio_util::either::Either::Left(tcp) = io
+            && let Err(e) = tcp.set_nodelay(true)
+        {
             tracing::debug!(error = %e, "could not set TCP_NODELAY");
         }
     });
@@ -114,6 +133,11 @@ pub async fn run(
         tracing::warn!("some connections did not close within 5 s");
     }
     pruner.abort();
+    if let Some(keeper) = tls_keeper
+        && let Err(e) = keeper.await
+    {
+        tracing::error!(error = %e, "TLS certificate keeper ended abnormally");
+    }
     if let Err(e) = worker.await {
         tracing::error!(error = %e, "webhook worker ended abnormally");
     }
@@ -141,7 +165,6 @@ async fn build_state(
     shutdown: CancellationToken,
     writer_stop: CancellationToken,
 ) -> Result<(AppState, tokio::task::JoinHandle<()>), RelayError> {
-    config.validate().map_err(RelayError::Config)?;
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|source| RelayError::DataDir { path: config.data_dir.clone(), source })?;
     let db = db::connect(&config.data_dir.join(db::DATABASE_FILE)).await?;

@@ -22,6 +22,8 @@ struct Cli {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<ExitCode> {
+    // ring, for every rustls configuration in the process (see `teamflow_relay::tls`).
+    teamflow_relay::tls::install_default_provider();
     let cli = Cli::parse();
     if let Some(command) = cli.command {
         return Ok(match command.run(&mut std::io::stdout()).await {

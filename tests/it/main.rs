@@ -20,5 +20,6 @@ mod route_guards;
 mod session;
 mod sync;
 mod teams;
+mod tls;
 mod transport;
 mod webhooks;

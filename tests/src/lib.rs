@@ -2,10 +2,13 @@
 //! and a small JSON client that speaks its REST API.
 
 pub mod netns;
+pub mod services;
 pub mod socket;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
@@ -26,6 +29,36 @@ pub struct TestRelay {
     data_dir: Option<DataDir>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), RelayError>>>,
+    /// Set when the relay serves TLS: its clients then speak HTTPS and WSS, trusting what this says.
+    tls: Option<RelayTls>,
+}
+
+/// How clients reach a relay serving TLS.
+#[derive(Debug, Clone)]
+pub struct RelayTls {
+    /// The roots its certificate chains to; clients trust these and nothing else.
+    pub roots: Vec<rustls::pki_types::CertificateDer<'static>>,
+    /// The name clients dial and check the certificate against: `127.0.0.1`, or a DNS name resolved to the
+    /// relay's loopback address (an ACME domain).
+    pub host: String,
+    /// The private CA made for the relay, when the test made one.
+    pub ca: Option<Arc<tls::TestCa>>,
+}
+
+/// One answer to `GET url` (`/readyz`). The listener is bound before `run` starts, so the request waits in
+/// its accept queue until the relay serves: no retry. The exception is a relay still getting its first
+/// certificate from an ACME CA, which refuses handshakes until it has one and says nothing a test could
+/// await when it does: that case retries, bounded by the caller's timeout.
+async fn ready(client: &reqwest::Client, url: &str, acme: bool) -> reqwest::Result<reqwest::Response> {
+    loop {
+        match client.get(url).send().await {
+            Err(e) if acme => {
+                tracing::debug!(error = %e, "no ACME certificate yet");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            answer => return answer,
+        }
+    }
 }
 
 /// The data directory outlives a relay so a test can restart on it.
@@ -74,7 +107,37 @@ impl TestRelay {
     }
 
     /// Like `start_with`, on a given address: a restart on the port clients already know.
-    pub async fn start_at(data_dir: DataDir, mut config: Config, addr: SocketAddr) -> Self {
+    pub async fn start_at(data_dir: DataDir, config: Config, addr: SocketAddr) -> Self {
+        Self::launch(data_dir, config, addr, None).await
+    }
+
+    /// A relay serving HTTPS and WSS with a certificate for the loopback addresses from a fresh private CA
+    /// (`<data dir>/tls/cert.pem` and `key.pem`). Its `client()`s and sockets trust that CA.
+    pub async fn start_tls() -> Self {
+        let dir = DataDir::new();
+        let config = test_config(dir.path());
+        Self::start_tls_with(dir, config).await
+    }
+
+    /// Like `start_tls`, with `config` (its TLS settings are overridden).
+    pub async fn start_tls_with(data_dir: DataDir, mut config: Config) -> Self {
+        let ca = tls::TestCa::new("TeamFlow test CA");
+        let (cert, key) = ca.issue_loopback("relay, first certificate", 1).write(&data_dir.path().join("tls"));
+        config.tls.cert = Some(cert);
+        config.tls.key = Some(key);
+        let tls = RelayTls { roots: vec![ca.der()], host: "127.0.0.1".into(), ca: Some(Arc::new(ca)) };
+        Self::start_with_tls(data_dir, config, tls).await
+    }
+
+    /// A relay whose `config` already says how it serves TLS (ACME, say); clients trust `tls`.
+    pub async fn start_with_tls(data_dir: DataDir, config: Config, tls: RelayTls) -> Self {
+        Self::launch(data_dir, config, "127.0.0.1:0".parse().expect("addr"), Some(tls)).await
+    }
+
+    async fn launch(data_dir: DataDir, mut config: Config, addr: SocketAddr, tls: Option<RelayTls>) -> Self {
+        // As the relay binary does: ring for any rustls configuration built from the process default
+        // (reqwest's clients without a configuration of their own, say).
+        teamflow_relay::tls::install_default_provider();
         config.data_dir = data_dir.path().to_owned();
         let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
@@ -83,9 +146,43 @@ impl TestRelay {
             // A dropped sender also means stop.
             rx.await.ok();
         }));
-        let mut relay = Self { addr, data_dir: Some(data_dir), shutdown: Some(tx), task: Some(task) };
+        let mut relay = Self { addr, data_dir: Some(data_dir), shutdown: Some(tx), task: Some(task), tls };
         relay.wait_ready().await;
         relay
+    }
+
+    /// How clients reach this relay over TLS, if it serves TLS.
+    pub fn tls(&self) -> Option<&RelayTls> {
+        self.tls.as_ref()
+    }
+
+    /// The private CA a TLS relay's certificate chains to, when the test made one.
+    pub fn ca(&self) -> Option<&tls::TestCa> {
+        self.tls.as_ref().and_then(|t| t.ca.as_deref())
+    }
+
+    /// An HTTP client for this relay: trusting its roots (and only them) when it serves TLS.
+    pub fn http(&self) -> reqwest::Client {
+        let Some(tls) = &self.tls else { return reqwest::Client::new() };
+        let mut builder = reqwest::Client::builder().tls_backend_preconfigured(tls::client_config(&tls.roots));
+        if tls.host.parse::<std::net::IpAddr>().is_err() {
+            builder = builder.resolve(&tls.host, self.addr);
+        }
+        builder.build().expect("HTTPS client")
+    }
+
+    /// What a WebSocket client needs to reach this relay: a connector trusting its roots when it serves TLS.
+    pub fn ws_connector(&self) -> Option<tokio_tungstenite::Connector> {
+        self.tls.as_ref().map(|tls| tls::wss_connector(&tls.roots))
+    }
+
+    /// `url(path)` with the WebSocket scheme.
+    pub fn ws_url(&self, path: &str) -> String {
+        let url = self.url(path);
+        match url.strip_prefix("https://") {
+            Some(rest) => format!("wss://{rest}"),
+            None => url.replacen("http://", "ws://", 1),
+        }
     }
 
     /// Waits for the relay's answer to one `/readyz`. The listener was bound before `run` started, so the
@@ -93,10 +190,13 @@ impl TestRelay {
     /// `run` fails instead, it drops the listener, which ends the request, and its error says why.
     async fn wait_ready(&mut self) {
         let url = self.url("/readyz");
+        let client = self.http();
+        // A relay getting its first certificate from an ACME CA fails handshakes until it has one.
+        let acme = self.tls.as_ref().is_some_and(|t| t.ca.is_none());
         let task = self.task.as_mut().expect("a starting relay has its task");
         let answer = tokio::time::timeout(READY_PATIENCE, async {
             tokio::select! {
-                answer = reqwest::get(url) => answer,
+                answer = ready(&client, &url, acme) => answer,
                 ended = &mut *task => panic!("the relay stopped before serving: {ended:?}"),
             }
         })
@@ -109,7 +209,11 @@ impl TestRelay {
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
+        match &self.tls {
+            None => format!("http://{}{path}", self.addr),
+            Some(tls) if tls.host.parse::<std::net::IpAddr>().is_ok() => format!("https://{}{path}", self.addr),
+            Some(tls) => format!("https://{}:{}{path}", tls.host, self.addr.port()),
+        }
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -118,7 +222,7 @@ impl TestRelay {
 
     /// An anonymous client.
     pub fn client(&self) -> Client {
-        Client { http: reqwest::Client::new(), base: self.url(""), token: None }
+        Client { http: self.http(), base: self.url(""), token: None }
     }
 
     /// Registers `name` (email `<name>@example.test`) and returns a client signed in as them.

@@ -27,8 +27,18 @@ pub enum Ended {
 impl RoomSocket {
     /// Connects to `/api/ws` with the token as a query parameter and reads the `welcome` frame.
     pub async fn connect(base: &str, token: &str) -> RoomSocket {
-        let url = format!("{}/api/ws?token={token}", base.replacen("http://", "ws://", 1));
-        let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("websocket upgrade");
+        Self::connect_with(base, token, None).await
+    }
+
+    /// Like `connect`; an `https://` base dials `wss://` through `tls` (see `TestRelay::ws_connector`).
+    pub async fn connect_with(base: &str, token: &str, tls: Option<tokio_tungstenite::Connector>) -> RoomSocket {
+        let base = match base.strip_prefix("https://") {
+            Some(rest) => format!("wss://{rest}"),
+            None => base.replacen("http://", "ws://", 1),
+        };
+        let url = format!("{base}/api/ws?token={token}");
+        let (ws, _) =
+            tokio_tungstenite::connect_async_tls_with_config(url, None, true, tls).await.expect("websocket upgrade");
         let mut socket = RoomSocket { ws };
         let welcome = socket.next().await;
         assert_eq!(welcome["type"], "welcome", "{welcome}");

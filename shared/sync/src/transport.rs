@@ -93,7 +93,7 @@ fn build_client_config(extra_ca: Option<PathBuf>) -> Result<Arc<ClientConfig>, T
         Some(path) => read_ca(&path)?,
         None => Vec::new(),
     };
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = rustls_platform_verifier::Verifier::new_with_extra_roots(extra_roots, provider.clone())
         .map_err(|e| TransportError::Tls(e.to_string()))?;
     let mut config = ClientConfig::builder_with_provider(provider)
