@@ -23,6 +23,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub(super) struct RealtimeParams {
     /// The access token, for clients that cannot set an `Authorization` header.
+    #[expect(dead_code, reason = "`verify_bearer` reads it from the query string; declared for the API document")]
     token: Option<String>,
     /// The protocol version the client speaks; the relay speaks 1.
     protocol: Option<u32>,
@@ -47,7 +48,7 @@ async fn realtime(
 ) -> Result<Response, ApiError> {
     let params = params.map(|Query(p)| p).ok();
     let verified = verified.as_ref().map(|axum::Extension(v)| v);
-    let user = authenticate(&state, &headers, verified, params.as_ref().and_then(|p| p.token.as_deref()))?;
+    let user = authenticate(&headers, verified)?;
     let protocol = params.as_ref().and_then(|p| p.protocol).unwrap_or(PROTOCOL_VERSION);
     if protocol != PROTOCOL_VERSION {
         return Err(ApiError::Malformed(format!(
