@@ -66,6 +66,10 @@ pub struct AppState {
 pub enum RelayError {
     #[error("invalid configuration: {0}")]
     Config(String),
+    #[error("document sync did not start: {0}")]
+    Sync(#[from] sync::StartError),
+    #[error("libp2p node did not start: {0}")]
+    P2p(#[from] p2p::StartError),
     #[error("data directory {path}: {source}")]
     DataDir { path: std::path::PathBuf, source: std::io::Error },
     #[error("database: {0}")]
@@ -147,9 +151,7 @@ async fn build_state(
     db::MIGRATOR.run(&db).await?;
     let keys = auth::SigningKeys::load_or_create(&config.data_dir)?;
     let access = access::Access::new(db.clone());
-    let sync = sync::SyncServer::start(db.clone(), access.clone())
-        .await
-        .map_err(|e| RelayError::Config(format!("document sync did not start: {e}")))?;
+    let sync = sync::SyncServer::start(db.clone(), access.clone()).await?;
     let tokens = Arc::new(TokenService::new(&keys, config.issuer(), config.access_token_ttl()));
     let limits = http::rate_limit::RateLimits::new(&config).map_err(RelayError::Config)?;
     let certificates = Arc::new(devices::CertificateIssuer::load(keys, &db).await?);

@@ -46,7 +46,7 @@ enum Command {
     Connect {
         conn: ConnId,
         user: UserId,
-        outbox: mpsc::Sender<Utf8Bytes>,
+        send_queue: mpsc::Sender<Utf8Bytes>,
         kill: CancellationToken,
     },
     Disconnect {

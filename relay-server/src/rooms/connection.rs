@@ -1,4 +1,4 @@
-//! One `/api/ws` socket: reads client frames in order, writes from its bounded outbox, keeps a heartbeat,
+//! One `/api/ws` socket: reads client frames in order, writes from its bounded send queue, keeps a heartbeat,
 //! and enforces the per-connection limits.
 
 use std::num::NonZeroU32;
@@ -40,9 +40,9 @@ struct Close {
 pub async fn serve(state: AppState, user: UserId, socket: WebSocket) {
     let limits = &state.config.limits;
     let conn = ConnId::next();
-    let (outbox, mut outgoing) = mpsc::channel::<Utf8Bytes>(limits.ws_queue);
+    let (send_queue, mut outgoing) = mpsc::channel::<Utf8Bytes>(limits.ws_queue);
     let kill = CancellationToken::new();
-    state.rooms.send(Command::Connect { conn, user, outbox: outbox.clone(), kill: kill.clone() }).await;
+    state.rooms.send(Command::Connect { conn, user, send_queue: send_queue.clone(), kill: kill.clone() }).await;
 
     let (mut sink, mut stream) = socket.split();
     let started = Instant::now();
@@ -84,7 +84,7 @@ pub async fn serve(state: AppState, user: UserId, socket: WebSocket) {
             }
         };
         let reader = async {
-            let mut session = Session::new(&state, conn, user, outbox.clone());
+            let mut session = Session::new(&state, conn, user, send_queue.clone());
             while let Some(Ok(message)) = stream.next().await {
                 last_heard.store(elapsed_ms(started), Ordering::Relaxed);
                 let outcome = match message {
@@ -146,14 +146,14 @@ struct Session<'a> {
     state: &'a AppState,
     conn: ConnId,
     user: UserId,
-    outbox: mpsc::Sender<Utf8Bytes>,
+    send_queue: mpsc::Sender<Utf8Bytes>,
     limiter: governor::DefaultDirectRateLimiter,
     malformed: u32,
     over_limit: u32,
 }
 
 impl<'a> Session<'a> {
-    fn new(state: &'a AppState, conn: ConnId, user: UserId, outbox: mpsc::Sender<Utf8Bytes>) -> Self {
+    fn new(state: &'a AppState, conn: ConnId, user: UserId, send_queue: mpsc::Sender<Utf8Bytes>) -> Self {
         let limits = &state.config.limits;
         let per_second = NonZeroU32::new(limits.ws_messages_per_second).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(limits.ws_message_burst).unwrap_or(NonZeroU32::MIN);
@@ -161,7 +161,7 @@ impl<'a> Session<'a> {
             state,
             conn,
             user,
-            outbox,
+            send_queue,
             limiter: RateLimiter::direct(Quota::per_second(per_second).allow_burst(burst)),
             malformed: 0,
             over_limit: 0,
@@ -194,7 +194,7 @@ impl<'a> Session<'a> {
 
     /// Queues a reply. The client's own queue being full means it is not reading: end the connection.
     fn send(&self, message: &ServerMessage) -> Result<(), Close> {
-        match self.outbox.try_send(frame(message)) {
+        match self.send_queue.try_send(frame(message)) {
             Ok(()) | Err(TrySendError::Closed(_)) => Ok(()),
             Err(TrySendError::Full(_)) => {
                 Err(Close { code: close_code::AGAIN, reason: "too slow: the outgoing queue filled up" })
