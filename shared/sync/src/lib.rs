@@ -10,6 +10,7 @@ mod status;
 mod storage;
 mod text;
 pub mod view;
+pub mod wire;
 pub mod writer;
 
 use std::sync::Arc;
