@@ -1,10 +1,10 @@
-//! Realtime team rooms on `/api/ws`: who is connected to which team, and fan-out of team events.
+//! Realtime team rooms on `/api/ws`: who is connected to which team, and fan-out of frames to a team.
 //!
-//! One hub task owns every room; connections and the rest of the relay talk to it through a cloneable
-//! [`RoomsHandle`] over a bounded channel. Each connection has its own bounded outgoing queue: the hub never
-//! waits on a socket, and a client that stops reading is cut off instead of slowing the others.
+//! One hub task owns every room; sockets (`http/realtime/connection.rs`) and the rest of the relay talk to
+//! it through a cloneable [`RoomsHandle`] over a bounded channel. Each socket has its own bounded send
+//! queue: the hub never waits on a socket, and a client that stops reading is cut off instead of slowing
+//! the others.
 
-mod connection;
 mod hub;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,7 +15,6 @@ use teamflow_protocol::{TeamId, UserId};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-pub use connection::serve;
 pub(crate) use hub::spawn_hub;
 
 use crate::events::Event;
@@ -100,10 +99,33 @@ impl RoomsHandle {
         }
     }
 
-    async fn join(&self, conn: ConnId, team: TeamId) -> Vec<UserId> {
+    /// Registers a socket of `user`: frames for it go to `send_queue`, and `kill` is cancelled if that queue
+    /// fills up (the client stopped reading).
+    pub(crate) async fn connect(
+        &self,
+        user: UserId,
+        send_queue: mpsc::Sender<Utf8Bytes>,
+        kill: CancellationToken,
+    ) -> ConnId {
+        let conn = ConnId::next();
+        self.send(Command::Connect { conn, user, send_queue, kill }).await;
+        conn
+    }
+
+    /// Takes a socket out of every room it is in.
+    pub(crate) async fn disconnect(&self, conn: ConnId) {
+        self.send(Command::Disconnect { conn }).await;
+    }
+
+    /// Puts a socket in the team's room; answers the users online there.
+    pub(crate) async fn join(&self, conn: ConnId, team: TeamId) -> Vec<UserId> {
         let (reply, answer) = oneshot::channel();
         self.send(Command::Join { conn, team, reply }).await;
         answer.await.unwrap_or_default()
+    }
+
+    pub(crate) async fn leave(&self, conn: ConnId, team: TeamId) {
+        self.send(Command::Leave { conn, team }).await;
     }
 
     /// Sends a frame to everyone in the team's room (but `except`).

@@ -11,9 +11,11 @@ use teamflow_protocol::realtime::PROTOCOL_VERSION;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+mod connection;
+
 use super::extract::{VerifiedBearer, authenticate, require_upgrade};
+use crate::AppState;
 use crate::error::ApiError;
-use crate::{AppState, rooms};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(realtime))
@@ -65,5 +67,5 @@ async fn realtime(
         // (9% of the relay's CPU in the chat fan-out benchmark) and held per connection; larger frames
         // simply take more reads. See docs/benchmarks.md for the A/B (4 KiB cost more read calls).
         .read_buffer_size(ROOM_READ_BUFFER_BYTES)
-        .on_upgrade(move |socket| connections.track_future(rooms::serve(state, user, socket))))
+        .on_upgrade(move |socket| connections.track_future(connection::serve(state, user, socket))))
 }

@@ -18,10 +18,10 @@ use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio_util::sync::CancellationToken;
 
-use super::{Command, ConnId, frame};
 use crate::error::ApiError;
 use crate::events::Event;
 use crate::messages::Posted;
+use crate::rooms::{ConnId, frame};
 use crate::{AppState, messages, projects, teams};
 
 /// Malformed frames tolerated before the connection is closed with 1008.
@@ -37,12 +37,11 @@ struct Close {
 }
 
 /// Serves one upgraded socket until either side ends it or the relay shuts down.
-pub async fn serve(state: AppState, user: UserId, socket: WebSocket) {
+pub(super) async fn serve(state: AppState, user: UserId, socket: WebSocket) {
     let limits = &state.config.limits;
-    let conn = ConnId::next();
     let (send_queue, mut outgoing) = mpsc::channel::<Utf8Bytes>(limits.ws_queue);
     let kill = CancellationToken::new();
-    state.rooms.send(Command::Connect { conn, user, send_queue: send_queue.clone(), kill: kill.clone() }).await;
+    let conn = state.rooms.connect(user, send_queue.clone(), kill.clone()).await;
 
     let (mut sink, mut stream) = socket.split();
     let started = Instant::now();
@@ -134,7 +133,7 @@ pub async fn serve(state: AppState, user: UserId, socket: WebSocket) {
         }
         tracing::info!(%user, code, reason, "closed realtime connection");
     }
-    state.rooms.send(Command::Disconnect { conn }).await;
+    state.rooms.disconnect(conn).await;
 }
 
 fn elapsed_ms(since: Instant) -> u64 {
@@ -215,7 +214,7 @@ impl<'a> Session<'a> {
                 Err(e) => Err(e),
             },
             ClientMessage::LeaveTeam { team_id } => {
-                self.state.rooms.send(Command::Leave { conn: self.conn, team: team_id }).await;
+                self.state.rooms.leave(self.conn, team_id).await;
                 Ok(None)
             }
             ClientMessage::SendMessage { team_id, client_msg_id, content, kind } => {
