@@ -48,6 +48,8 @@ pub struct AppState {
     pub limits: http::rate_limit::RateLimits,
     pub access: access::Access,
     pub rooms: rooms::RoomsHandle,
+    /// Every committed change is published here.
+    pub events: events::Events,
     /// Chat posts go through it: it commits them in groups.
     pub messages: messages::MessageWriter,
     pub sync: sync::SyncServer,
@@ -161,6 +163,7 @@ async fn build_state(
     let state = AppState {
         metrics,
         messages,
+        events: events::Events::new(access.clone(), rooms.clone()),
         access,
         rooms,
         sync,

@@ -17,8 +17,6 @@ use tokio_util::sync::CancellationToken;
 
 pub(crate) use hub::spawn_hub;
 
-use crate::events::Event;
-
 /// Identifies one socket for the hub's lifetime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ConnId(u64);
@@ -133,34 +131,14 @@ impl RoomsHandle {
         self.send(Command::Broadcast { team, frame: frame(message), except }).await;
     }
 
-    /// Fans an already-committed event out to the rooms it concerns.
-    pub async fn publish(&self, event: Event) {
-        match event {
-            Event::MessagePosted(message) => {
-                let team = message.team_id;
-                self.broadcast(team, &ServerMessage::NewMessage { message }, None).await;
-            }
-            Event::ProjectUpdated(project) => {
-                let team = project.team_id;
-                self.broadcast(team, &ServerMessage::ProjectUpdated { project }, None).await;
-            }
-            Event::ProjectDeleted { team, project } => {
-                self.broadcast(team, &ServerMessage::ProjectDeleted { team_id: team, project_id: project }, None).await;
-            }
-            Event::MembershipChanged { team, user, before, after } => {
-                if Event::revokes(before, after) {
-                    self.send(Command::Revoke { team, user }).await;
-                }
-                let changed = ServerMessage::MemberChanged { team_id: team, user_id: user, role: after };
-                self.broadcast(team, &changed, None).await;
-            }
-            Event::TeamDeleted { team, .. } => self.send(Command::CloseTeam { team }).await,
-            Event::Activity(item) => {
-                let team = item.team_id;
-                self.broadcast(team, &ServerMessage::Activity { item }, None).await;
-            }
-            Event::DocumentRegistered(_) => {}
-        }
+    /// Takes `user`'s sockets out of the team's room, telling each why (`access_revoked`).
+    pub(crate) async fn revoke(&self, team: TeamId, user: UserId) {
+        self.send(Command::Revoke { team, user }).await;
+    }
+
+    /// Empties the team's room, telling every socket in it why (`access_revoked`).
+    pub(crate) async fn close_team(&self, team: TeamId) {
+        self.send(Command::CloseTeam { team }).await;
     }
 
     #[cfg(test)]

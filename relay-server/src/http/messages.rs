@@ -50,7 +50,7 @@ async fn post_message(
     let (message, posted) = messages::post(&state.messages, &state.db, team, user, body).await?;
     let status = match posted {
         Posted::Created => {
-            state.publish(Event::MessagePosted(message.clone())).await;
+            state.events.publish(Event::MessagePosted(message.clone())).await;
             StatusCode::CREATED
         }
         Posted::Existing => StatusCode::OK,

@@ -51,7 +51,7 @@ async fn create_project(
     if created == projects::Created::Existing {
         return Ok((StatusCode::OK, Json(project)));
     }
-    state.publish(Event::ProjectUpdated(project.clone())).await;
+    state.events.publish(Event::ProjectUpdated(project.clone())).await;
     Ok((StatusCode::CREATED, Json(project)))
 }
 
@@ -80,7 +80,7 @@ async fn update_project(
     ApiJson(body): ApiJson<ProjectInput>,
 ) -> Result<Json<Project>, ApiError> {
     let project = projects::update(&state.db, team, project, user, body).await?;
-    state.publish(Event::ProjectUpdated(project.clone())).await;
+    state.events.publish(Event::ProjectUpdated(project.clone())).await;
     Ok(Json(project))
 }
 
@@ -94,6 +94,6 @@ async fn delete_project(
     ApiPath((team, project)): ApiPath<(TeamId, ProjectId)>,
 ) -> Result<StatusCode, ApiError> {
     projects::delete(&state.db, team, project, user).await?;
-    state.publish(Event::ProjectDeleted { team, project }).await;
+    state.events.publish(Event::ProjectDeleted { team, project }).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -86,7 +86,7 @@ async fn delete_team(
     ApiPath(team): ApiPath<TeamId>,
 ) -> Result<StatusCode, ApiError> {
     let members = teams::delete(&state.db, team, user).await?;
-    state.publish(Event::TeamDeleted { team, members }).await;
+    state.events.publish(Event::TeamDeleted { team, members }).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -117,6 +117,7 @@ async fn add_member(
 ) -> Result<(StatusCode, Json<Member>), ApiError> {
     let member = teams::add_member(&state.db, team, user, body).await?;
     state
+        .events
         .publish(Event::MembershipChanged { team, user: member.user_id, before: None, after: Some(member.role) })
         .await;
     Ok((StatusCode::CREATED, Json(member)))
@@ -138,6 +139,7 @@ async fn update_member(
         teams::change_member(&state.db, team, user, target, MemberChange::SetRole(body.role)).await?;
     let member = member.ok_or(ApiError::NotFound("no such member"))?;
     state
+        .events
         .publish(Event::MembershipChanged { team, user: target, before: Some(before), after: Some(member.role) })
         .await;
     Ok(Json(member))
@@ -155,7 +157,7 @@ async fn remove_member(
     ApiPath((team, target)): ApiPath<(TeamId, UserId)>,
 ) -> Result<StatusCode, ApiError> {
     let (before, _) = teams::change_member(&state.db, team, user, target, MemberChange::Remove).await?;
-    state.publish(Event::MembershipChanged { team, user: target, before: Some(before), after: None }).await;
+    state.events.publish(Event::MembershipChanged { team, user: target, before: Some(before), after: None }).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -225,6 +227,6 @@ async fn register_document(
     ApiJson(body): ApiJson<RegisterDocument>,
 ) -> Result<(StatusCode, Json<DocumentEntry>), ApiError> {
     let entry = documents::register(&state.db, team, user, body).await?;
-    state.publish(Event::DocumentRegistered(entry.clone())).await;
+    state.events.publish(Event::DocumentRegistered(entry.clone())).await;
     Ok((StatusCode::CREATED, Json(entry)))
 }

@@ -110,9 +110,9 @@ async fn process(state: &AppState, event: Pending) -> Result<(), ApiError> {
         return Ok(());
     }
     let item = activity_item(&state.db, &event.id).await?;
-    state.publish(Event::Activity(item)).await;
+    state.events.publish(Event::Activity(item)).await;
     if let Some(message) = mirrored {
-        state.publish(Event::MessagePosted(message)).await;
+        state.events.publish(Event::MessagePosted(message)).await;
     }
     Ok(())
 }

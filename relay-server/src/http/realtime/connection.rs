@@ -223,7 +223,7 @@ impl<'a> Session<'a> {
             ClientMessage::UpdateProject { team_id, project_id, project } => {
                 match projects::update(&self.state.db, team_id, project_id, self.user, project).await {
                     Ok(project) => {
-                        self.state.publish(Event::ProjectUpdated(project)).await;
+                        self.state.events.publish(Event::ProjectUpdated(project)).await;
                         Ok(None)
                     }
                     Err(e) => Err(e),
@@ -297,7 +297,7 @@ impl<'a> Session<'a> {
         let (message, posted) = self.state.messages.post(team, self.user, role, input).await?;
         let ack = ServerMessage::MessageAck { team_id: team, client_msg_id, message_id: message.id, seq: message.seq };
         if posted == Posted::Created {
-            self.state.publish(Event::MessagePosted(message)).await;
+            self.state.events.publish(Event::MessagePosted(message)).await;
         }
         Ok(Some(ack))
     }
