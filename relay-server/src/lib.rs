@@ -35,33 +35,7 @@ pub use config::Config;
 pub use error::ApiError;
 
 use crate::auth::{PasswordHasher, TokenService};
-
-/// Everything a request handler may reach. Cheap to clone: every field is a handle.
-#[derive(Clone, Debug)]
-pub struct AppState {
-    pub db: sqlx::SqlitePool,
-    pub tokens: Arc<TokenService>,
-    /// Signs device certificates for peer-to-peer sync.
-    pub certificates: Arc<devices::CertificateIssuer>,
-    pub passwords: PasswordHasher,
-    pub metrics: Arc<metrics::Metrics>,
-    pub limits: http::rate_limit::RateLimits,
-    pub access: access::Access,
-    pub rooms: rooms::RoomsHandle,
-    /// Every committed change is published here.
-    pub events: events::Events,
-    /// Chat posts go through it: it commits them in groups.
-    pub messages: messages::MessageWriter,
-    pub sync: sync::SyncServer,
-    pub webhooks: webhooks::Queue,
-    /// Where clients and webhook providers reach this relay, without a trailing slash.
-    pub public_url: Arc<str>,
-    /// Cancelled when the relay stops; long-lived connections end on it.
-    pub shutdown: CancellationToken,
-    /// Every upgraded connection, so shutdown can wait for them to close.
-    pub connections: TaskTracker,
-    pub config: Arc<Config>,
-}
+use crate::http::AppState;
 
 /// Why the relay could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -97,7 +71,14 @@ pub async fn run(
     let writer_stop = CancellationToken::new();
     let (state, writer) = build_state(config, addr, rooms, shutdown_token.clone(), writer_stop.clone()).await?;
     let p2p = start_p2p(&state, shutdown_token.clone()).await?;
-    let worker = webhooks::spawn_worker(state.clone());
+    let worker = webhooks::spawn_worker(webhooks::Worker {
+        db: state.db.clone(),
+        messages: state.messages.clone(),
+        events: state.events.clone(),
+        queue: state.webhooks.clone(),
+        process: state.config.process_webhooks,
+        shutdown: shutdown_token.clone(),
+    });
     let app = http::router(state.clone());
     let pruner = spawn_limiter_pruning(state.limits.clone());
     tracing::info!(%addr, public_url = %state.public_url, "relay listening");
@@ -172,7 +153,7 @@ async fn build_state(
         shutdown,
         connections: TaskTracker::new(),
         db,
-        tokens,
+        sessions: accounts::Sessions { tokens, refresh_ttl: config.refresh_token_ttl() },
         certificates,
         limits,
         passwords: PasswordHasher::new(config.max_concurrent_hashes()),

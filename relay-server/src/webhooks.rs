@@ -22,7 +22,7 @@ use teamflow_protocol::{Role, TeamId, UserId};
 use tokio::sync::Notify;
 
 pub use describe::{Description, describe};
-pub(crate) use worker::spawn_worker;
+pub(crate) use worker::{Worker, spawn_worker};
 
 use crate::db::{Page, from_ms, now_ms};
 use crate::error::ApiError;

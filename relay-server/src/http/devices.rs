@@ -7,8 +7,8 @@ use teamflow_protocol::{ErrorBody, TeamId};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::AppState;
 use super::extract::{ApiJson, ApiPath, AuthUser};
-use crate::AppState;
 use crate::error::ApiError;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {

@@ -6,7 +6,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use teamflow_protocol::UserId;
 
-use crate::AppState;
+use super::AppState;
 use crate::auth::TokenError;
 use crate::error::ApiError;
 
@@ -60,7 +60,7 @@ pub(crate) async fn verify_bearer(
         bearer_token(request.headers()).map(str::to_owned)
     };
     if let Some(token) = token {
-        let outcome = state.tokens.verify(&token);
+        let outcome = state.sessions.tokens.verify(&token);
         state.metrics.token_verified(match &outcome {
             Ok(_) => "valid",
             Err(TokenError::Expired) => "expired",

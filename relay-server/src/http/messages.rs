@@ -8,11 +8,12 @@ use teamflow_protocol::{ErrorBody, TeamId};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::AppState;
 use super::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
 use crate::error::ApiError;
 use crate::events::Event;
+use crate::messages;
 use crate::messages::Posted;
-use crate::{AppState, messages};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_messages, post_message))

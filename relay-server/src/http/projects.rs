@@ -8,10 +8,11 @@ use teamflow_protocol::{ErrorBody, ProjectId, TeamId};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::AppState;
 use super::extract::{ApiJson, ApiPath, AuthUser};
 use crate::error::ApiError;
 use crate::events::Event;
-use crate::{AppState, projects};
+use crate::projects;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_projects, create_project)).routes(routes!(

@@ -18,7 +18,7 @@ use tower_governor::governor::{GovernorConfig, GovernorConfigBuilder};
 use tower_governor::key_extractor::KeyExtractor;
 use tower_governor::{GovernorError, GovernorLayer};
 
-use crate::Config;
+use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::extract::VerifiedBearer;
 

@@ -13,8 +13,8 @@ use utoipa_axum::routes;
 
 mod connection;
 
+use super::AppState;
 use super::extract::{VerifiedBearer, authenticate, require_upgrade};
-use crate::AppState;
 use crate::error::ApiError;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {

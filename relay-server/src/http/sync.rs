@@ -11,9 +11,10 @@ use teamflow_protocol::ErrorBody;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::AppState;
 use super::extract::{VerifiedBearer, authenticate, require_upgrade};
 use crate::error::ApiError;
-use crate::{AppState, sync};
+use crate::sync;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(sync_socket))

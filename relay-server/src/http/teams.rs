@@ -11,11 +11,12 @@ use teamflow_protocol::{ErrorBody, TeamId, UserId};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::AppState;
 use super::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
 use crate::error::ApiError;
 use crate::events::Event;
 use crate::teams::MemberChange;
-use crate::{AppState, analytics, documents, teams};
+use crate::{analytics, documents, teams};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -14,8 +14,8 @@ use teamflow_protocol::{ErrorBody, TeamId};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::AppState;
 use super::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
-use crate::AppState;
 use crate::error::ApiError;
 use crate::webhooks::{self, Receipt};
 

@@ -20,9 +20,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::ApiError;
 use crate::events::Event;
+use crate::http::AppState;
 use crate::messages::Posted;
 use crate::rooms::{ConnId, frame};
-use crate::{AppState, messages, projects, teams};
+use crate::{messages, projects, teams};
 
 /// Malformed frames tolerated before the connection is closed with 1008.
 const MAX_MALFORMED: u32 = 5;
