@@ -6,9 +6,9 @@ use sqlx::SqlitePool;
 use teamflow_protocol::api::teams::{DocumentEntry, RegisterDocument};
 use teamflow_protocol::{DocumentUrl, ProjectId, Role, TeamId, UserId};
 
+use crate::access::Membership;
 use crate::db::{self, from_ms, now_ms};
 use crate::error::ApiError;
-use crate::teams::{require, role_in};
 use crate::validate::{Lines, Validator};
 
 #[derive(sqlx::FromRow)]
@@ -41,13 +41,12 @@ impl DocumentRow {
     }
 }
 
-pub async fn list(db: &SqlitePool, team: TeamId, user: UserId) -> Result<Vec<DocumentEntry>, ApiError> {
-    role_in(db, team, user).await?;
+pub async fn list(db: &SqlitePool, member: &Membership) -> Result<Vec<DocumentEntry>, ApiError> {
     let rows: Vec<DocumentRow> = sqlx::query_as(
         "SELECT id, team_id, title, project_id, created_by, created_at FROM documents
          WHERE team_id = ? ORDER BY created_at, id",
     )
-    .bind(team.to_string())
+    .bind(member.team().to_string())
     .fetch_all(db)
     .await?;
     rows.into_iter().map(DocumentRow::into_entry).collect()
@@ -55,11 +54,11 @@ pub async fn list(db: &SqlitePool, team: TeamId, user: UserId) -> Result<Vec<Doc
 
 pub async fn register(
     db: &SqlitePool,
-    team: TeamId,
-    user: UserId,
+    member: &Membership,
     input: RegisterDocument,
 ) -> Result<DocumentEntry, ApiError> {
-    require(role_in(db, team, user).await?, Role::Member)?;
+    member.require(Role::Member)?;
+    let (team, user) = (member.team(), member.user());
     let mut v = Validator::new();
     let title = v.text("title", &input.title, 1, 200, Lines::Single);
     let url = match input.document_id.trim().parse::<DocumentUrl>() {

@@ -1,16 +1,16 @@
 //! Team chat: idempotent posting with per-team sequence numbers (committed in groups by one writer task),
 //! and newest-first paging.
 
-use sqlx::SqlitePool;
+use sqlx::{SqliteExecutor, SqlitePool};
 use teamflow_protocol::api::messages::{Message, MessageKind, MessagePage, MessagesQuery, PostMessage};
 use teamflow_protocol::{MessageId, Role, TeamId, UserId};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::access::Membership;
 use crate::db::{Page, from_ms, now_ms};
 use crate::error::ApiError;
-use crate::teams::{require, role_in};
 use crate::validate::{Lines, Validator};
 
 pub const MAX_CONTENT_CHARS: usize = 10_000;
@@ -59,19 +59,6 @@ pub enum Posted {
     Existing,
 }
 
-/// Stores a message, or returns the one already stored under the same `client_id`, so a client may retry
-/// freely. The message is committed before this returns; fan-out happens after.
-pub async fn post(
-    writer: &MessageWriter,
-    db: &SqlitePool,
-    team: TeamId,
-    user: UserId,
-    input: PostMessage,
-) -> Result<(Message, Posted), ApiError> {
-    let role = role_in(db, team, user).await?;
-    writer.post(team, user, role, input).await
-}
-
 /// Posts that share commits. Every post queued while the writer's previous group was committing goes into
 /// the next group: one transaction, one fsync. A post is answered only once its group has committed, so
 /// nothing acknowledged is lost; under load the commit cost is spread over the group (docs/benchmarks.md).
@@ -106,15 +93,11 @@ impl MessageWriter {
         (MessageWriter { jobs }, tokio::spawn(write_groups(db, queue, stop)))
     }
 
-    /// `post` for a caller whose role is already known (the realtime path reads it from the cache).
-    pub async fn post(
-        &self,
-        team: TeamId,
-        user: UserId,
-        role: Role,
-        input: PostMessage,
-    ) -> Result<(Message, Posted), ApiError> {
-        require(role, Role::Member)?;
+    /// Stores a message by `author`, or returns the one already stored under the same `client_id`, so a
+    /// client may retry freely. Answers once the message is committed; fan-out happens after.
+    pub async fn post(&self, author: &Membership, input: PostMessage) -> Result<(Message, Posted), ApiError> {
+        author.require(Role::Member)?;
+        let (team, user) = (author.team(), author.user());
         let mut v = Validator::new();
         let client_id = v.client_id("client_id", &input.client_id);
         let content = v.text("content", &input.content, 1, MAX_CONTENT_CHARS, Lines::Multi);
@@ -220,7 +203,7 @@ async fn insert(tx: &mut sqlx::SqliteConnection, job: &Job) -> Result<Result<(Me
 }
 
 /// The team's highest message `seq` (0 for an empty chat).
-pub async fn latest_seq(db: &SqlitePool, team: TeamId) -> Result<i64, ApiError> {
+pub async fn latest_seq<'e, E: SqliteExecutor<'e>>(db: E, team: TeamId) -> Result<i64, ApiError> {
     let seq: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM messages WHERE team_id = ?")
         .bind(team.to_string())
         .fetch_one(db)
@@ -229,13 +212,12 @@ pub async fn latest_seq(db: &SqlitePool, team: TeamId) -> Result<i64, ApiError> 
 }
 
 /// A page of messages, newest first, strictly older than `before` when given.
-pub async fn list(db: &SqlitePool, team: TeamId, user: UserId, query: MessagesQuery) -> Result<MessagePage, ApiError> {
-    role_in(db, team, user).await?;
+pub async fn list(db: &SqlitePool, member: &Membership, query: MessagesQuery) -> Result<MessagePage, ApiError> {
     let page = Page::new(query.limit);
     let rows: Vec<MessageRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{MESSAGE_SELECT} WHERE m.team_id = ? AND (? IS NULL OR m.seq < ?) ORDER BY m.seq DESC LIMIT ?"
     )))
-    .bind(team.to_string())
+    .bind(member.team().to_string())
     .bind(query.before)
     .bind(query.before)
     .bind(page.fetch())

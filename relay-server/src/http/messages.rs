@@ -30,7 +30,8 @@ async fn list_messages(
     ApiPath(team): ApiPath<TeamId>,
     ApiQuery(query): ApiQuery<MessagesQuery>,
 ) -> Result<Json<MessagePage>, ApiError> {
-    Ok(Json(messages::list(&state.db, team, user, query).await?))
+    let member = state.access.member(team, user).await?;
+    Ok(Json(messages::list(&state.db, &member, query).await?))
 }
 
 /// Post a message. Idempotent on `client_id`: a retry answers 200 with the original message.
@@ -48,7 +49,8 @@ async fn post_message(
     ApiPath(team): ApiPath<TeamId>,
     ApiJson(body): ApiJson<PostMessage>,
 ) -> Result<(StatusCode, Json<Message>), ApiError> {
-    let (message, posted) = messages::post(&state.messages, &state.db, team, user, body).await?;
+    let member = state.access.member(team, user).await?;
+    let (message, posted) = state.messages.post(&member, body).await?;
     let status = match posted {
         Posted::Created => {
             state.events.publish(Event::MessagePosted(message.clone())).await;

@@ -31,7 +31,8 @@ async fn list_projects(
     AuthUser(user): AuthUser,
     ApiPath(team): ApiPath<TeamId>,
 ) -> Result<Json<Vec<Project>>, ApiError> {
-    Ok(Json(projects::list(&state.db, team, user).await?))
+    let member = state.access.member(team, user).await?;
+    Ok(Json(projects::list(&state.db, &member).await?))
 }
 
 /// Create a project (not viewers; plain members only if the team's settings allow). Repeating a create with
@@ -48,7 +49,8 @@ async fn create_project(
     ApiPath(team): ApiPath<TeamId>,
     ApiJson(body): ApiJson<ProjectInput>,
 ) -> Result<(StatusCode, Json<Project>), ApiError> {
-    let (project, created) = projects::create(&state.db, team, user, body).await?;
+    let member = state.access.member(team, user).await?;
+    let (project, created) = projects::create(&state.db, &member, body).await?;
     if created == projects::Created::Existing {
         return Ok((StatusCode::OK, Json(project)));
     }
@@ -65,7 +67,8 @@ async fn get_project(
     AuthUser(user): AuthUser,
     ApiPath((team, project)): ApiPath<(TeamId, ProjectId)>,
 ) -> Result<Json<Project>, ApiError> {
-    Ok(Json(projects::get(&state.db, team, project, user).await?))
+    let member = state.access.member(team, user).await?;
+    Ok(Json(projects::get(&state.db, &member, project).await?))
 }
 
 /// Replace a project's fields (an omitted `status` is kept).
@@ -80,7 +83,8 @@ async fn update_project(
     ApiPath((team, project)): ApiPath<(TeamId, ProjectId)>,
     ApiJson(body): ApiJson<ProjectInput>,
 ) -> Result<Json<Project>, ApiError> {
-    let project = projects::update(&state.db, team, project, user, body).await?;
+    let member = state.access.member(team, user).await?;
+    let project = projects::update(&state.db, &member, project, body).await?;
     state.events.publish(Event::ProjectUpdated(project.clone())).await;
     Ok(Json(project))
 }
@@ -94,7 +98,8 @@ async fn delete_project(
     AuthUser(user): AuthUser,
     ApiPath((team, project)): ApiPath<(TeamId, ProjectId)>,
 ) -> Result<StatusCode, ApiError> {
-    projects::delete(&state.db, team, project, user).await?;
+    let member = state.access.member(team, user).await?;
+    projects::delete(&state.db, &member, project).await?;
     state.events.publish(Event::ProjectDeleted { team, project }).await;
     Ok(StatusCode::NO_CONTENT)
 }

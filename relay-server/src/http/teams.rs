@@ -58,7 +58,8 @@ async fn get_team(
     AuthUser(user): AuthUser,
     ApiPath(team): ApiPath<TeamId>,
 ) -> Result<Json<Team>, ApiError> {
-    Ok(Json(teams::get(&state.db, team, user).await?))
+    let member = state.access.member(team, user).await?;
+    Ok(Json(teams::get(&state.db, &member).await?))
 }
 
 /// Rename a team (owners and admins).
@@ -73,7 +74,8 @@ async fn rename_team(
     ApiPath(team): ApiPath<TeamId>,
     ApiJson(body): ApiJson<TeamInput>,
 ) -> Result<Json<Team>, ApiError> {
-    Ok(Json(teams::rename(&state.db, team, user, body).await?))
+    let member = state.access.member(team, user).await?;
+    Ok(Json(teams::rename(&state.db, &member, body).await?))
 }
 
 /// Delete a team and everything in it (owners).
@@ -86,7 +88,8 @@ async fn delete_team(
     AuthUser(user): AuthUser,
     ApiPath(team): ApiPath<TeamId>,
 ) -> Result<StatusCode, ApiError> {
-    let members = teams::delete(&state.db, team, user).await?;
+    let member = state.access.member(team, user).await?;
+    let members = teams::delete(&state.db, &member).await?;
     state.events.publish(Event::TeamDeleted { team, members }).await;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -100,7 +103,8 @@ async fn list_members(
     AuthUser(user): AuthUser,
     ApiPath(team): ApiPath<TeamId>,
 ) -> Result<Json<Vec<Member>>, ApiError> {
-    Ok(Json(teams::members(&state.db, team, user).await?))
+    let member = state.access.member(team, user).await?;
+    Ok(Json(teams::members(&state.db, &member).await?))
 }
 
 /// Add someone with an account, by email (owners and admins, up to their own role).
@@ -116,12 +120,13 @@ async fn add_member(
     ApiPath(team): ApiPath<TeamId>,
     ApiJson(body): ApiJson<AddMember>,
 ) -> Result<(StatusCode, Json<Member>), ApiError> {
-    let member = teams::add_member(&state.db, team, user, body).await?;
+    let member = state.access.member(team, user).await?;
+    let added = teams::add_member(&state.db, &member, body).await?;
     state
         .events
-        .publish(Event::MembershipChanged { team, user: member.user_id, before: None, after: Some(member.role) })
+        .publish(Event::MembershipChanged { team, user: added.user_id, before: None, after: Some(added.role) })
         .await;
-    Ok((StatusCode::CREATED, Json(member)))
+    Ok((StatusCode::CREATED, Json(added)))
 }
 
 /// Change a member's role. Nobody raises their own; the last owner cannot be demoted.
@@ -136,14 +141,14 @@ async fn update_member(
     ApiPath((team, target)): ApiPath<(TeamId, UserId)>,
     ApiJson(body): ApiJson<UpdateMember>,
 ) -> Result<Json<Member>, ApiError> {
-    let (before, member) =
-        teams::change_member(&state.db, team, user, target, MemberChange::SetRole(body.role)).await?;
-    let member = member.ok_or(ApiError::NotFound("no such member"))?;
+    let member = state.access.member(team, user).await?;
+    let (before, changed) = teams::change_member(&state.db, &member, target, MemberChange::SetRole(body.role)).await?;
+    let changed = changed.ok_or(ApiError::NotFound("no such member"))?;
     state
         .events
-        .publish(Event::MembershipChanged { team, user: target, before: Some(before), after: Some(member.role) })
+        .publish(Event::MembershipChanged { team, user: target, before: Some(before), after: Some(changed.role) })
         .await;
-    Ok(Json(member))
+    Ok(Json(changed))
 }
 
 /// Remove a member, or leave the team by naming yourself. The last owner cannot leave.
@@ -157,7 +162,8 @@ async fn remove_member(
     AuthUser(user): AuthUser,
     ApiPath((team, target)): ApiPath<(TeamId, UserId)>,
 ) -> Result<StatusCode, ApiError> {
-    let (before, _) = teams::change_member(&state.db, team, user, target, MemberChange::Remove).await?;
+    let member = state.access.member(team, user).await?;
+    let (before, _) = teams::change_member(&state.db, &member, target, MemberChange::Remove).await?;
     state.events.publish(Event::MembershipChanged { team, user: target, before: Some(before), after: None }).await;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -171,7 +177,8 @@ async fn get_settings(
     AuthUser(user): AuthUser,
     ApiPath(team): ApiPath<TeamId>,
 ) -> Result<Json<TeamSettings>, ApiError> {
-    Ok(Json(teams::settings(&state.db, team, user).await?))
+    let member = state.access.member(team, user).await?;
+    Ok(Json(teams::settings(&state.db, &member).await?))
 }
 
 /// Replace the team's settings (owners and admins).
@@ -186,7 +193,8 @@ async fn put_settings(
     ApiPath(team): ApiPath<TeamId>,
     ApiJson(body): ApiJson<TeamSettings>,
 ) -> Result<Json<TeamSettings>, ApiError> {
-    Ok(Json(teams::update_settings(&state.db, team, user, body).await?))
+    let member = state.access.member(team, user).await?;
+    Ok(Json(teams::update_settings(&state.db, &member, body).await?))
 }
 
 /// Activity over a range of at most 366 days.
@@ -200,7 +208,8 @@ async fn get_analytics(
     ApiPath(team): ApiPath<TeamId>,
     ApiQuery(query): ApiQuery<AnalyticsQuery>,
 ) -> Result<Json<Analytics>, ApiError> {
-    Ok(Json(analytics::team(&state.db, team, user, query).await?))
+    let member = state.access.member(team, user).await?;
+    Ok(Json(analytics::team(&state.db, &member, query).await?))
 }
 
 #[utoipa::path(get, path = "/api/teams/{team_id}/documents", tag = "documents", security(("bearer" = [])),
@@ -212,7 +221,8 @@ async fn list_documents(
     AuthUser(user): AuthUser,
     ApiPath(team): ApiPath<TeamId>,
 ) -> Result<Json<Vec<DocumentEntry>>, ApiError> {
-    Ok(Json(documents::list(&state.db, team, user).await?))
+    let member = state.access.member(team, user).await?;
+    Ok(Json(documents::list(&state.db, &member).await?))
 }
 
 /// Register an Automerge document to the team. A document id can be registered once, anywhere.
@@ -227,7 +237,8 @@ async fn register_document(
     ApiPath(team): ApiPath<TeamId>,
     ApiJson(body): ApiJson<RegisterDocument>,
 ) -> Result<(StatusCode, Json<DocumentEntry>), ApiError> {
-    let entry = documents::register(&state.db, team, user, body).await?;
+    let member = state.access.member(team, user).await?;
+    let entry = documents::register(&state.db, &member, body).await?;
     state.events.publish(Event::DocumentRegistered(entry.clone())).await;
     Ok((StatusCode::CREATED, Json(entry)))
 }

@@ -10,10 +10,11 @@ use std::time::Duration;
 use sqlx::SqlitePool;
 use teamflow_protocol::api::integrations::Service;
 use teamflow_protocol::api::messages::{MessageKind, PostMessage};
-use teamflow_protocol::{Role, TeamId, UserId};
+use teamflow_protocol::{TeamId, UserId};
 use tokio_util::sync::CancellationToken;
 
 use super::{Queue, activity_item, describe};
+use crate::access::Membership;
 use crate::db::now_ms;
 use crate::error::ApiError;
 use crate::events::{Event, Events};
@@ -106,7 +107,8 @@ async fn process(worker: &Worker, event: Pending) -> Result<(), ApiError> {
         let content: String = format!("[Slack] {who}: {text}").chars().take(messages::MAX_CONTENT_CHARS).collect();
         let input = PostMessage { client_id: format!("slack-{}", event.id), content, kind: MessageKind::Text };
         // The integration acts with a member's rights, whatever its creator's role is now.
-        let (message, posted) = worker.messages.post(event.team_id, event.created_by, Role::Member, input).await?;
+        let author = Membership::integration(event.team_id, event.created_by);
+        let (message, posted) = worker.messages.post(&author, input).await?;
         if posted == Posted::Created {
             mirrored = Some(message);
         }
