@@ -9,6 +9,7 @@ use teamflow_protocol::{DocumentUrl, ProjectId, Role, TeamId, UserId};
 use crate::access::Membership;
 use crate::db::{self, from_ms, now_ms};
 use crate::error::ApiError;
+use crate::events::{Event, Events};
 use crate::validate::{Lines, Validator};
 
 #[derive(sqlx::FromRow)]
@@ -52,8 +53,10 @@ pub async fn list(db: &SqlitePool, member: &Membership) -> Result<Vec<DocumentEn
     rows.into_iter().map(DocumentRow::into_entry).collect()
 }
 
+/// Registers a document to the team; once committed, the share policy learns of it through the event.
 pub async fn register(
     db: &SqlitePool,
+    events: &Events,
     member: &Membership,
     input: RegisterDocument,
 ) -> Result<DocumentEntry, ApiError> {
@@ -88,14 +91,16 @@ pub async fn register(
     .map_err(|e| {
         if db::is_unique_violation(&e) { ApiError::Conflict("this document is already registered") } else { e.into() }
     })?;
-    Ok(DocumentEntry {
+    let entry = DocumentEntry {
         document_id: url,
         team_id: team,
         title,
         project_id: input.project_id,
         created_by: user,
         created_at: from_ms(now),
-    })
+    };
+    events.publish(Event::DocumentRegistered(entry.clone())).await;
+    Ok(entry)
 }
 
 async fn project_in_team(db: &SqlitePool, team: TeamId, project: ProjectId) -> Result<bool, ApiError> {

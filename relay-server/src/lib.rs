@@ -140,11 +140,12 @@ async fn build_state(
     let certificates = Arc::new(devices::CertificateIssuer::load(keys, &db).await?);
     let metrics = Arc::new(metrics::Metrics::new(db.clone()));
     metrics.register(sync.counters());
-    let (messages, writer) = messages::MessageWriter::spawn(db.clone(), writer_stop);
+    let events = events::Events::new(access.clone(), rooms.clone());
+    let (messages, writer) = messages::MessageWriter::spawn(db.clone(), events.clone(), writer_stop);
     let state = AppState {
         metrics,
         messages,
-        events: events::Events::new(access.clone(), rooms.clone()),
+        events,
         access,
         rooms,
         sync,

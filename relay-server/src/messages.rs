@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::access::Membership;
 use crate::db::{Page, from_ms, now_ms};
 use crate::error::ApiError;
+use crate::events::{Event, Events};
 use crate::validate::{Lines, Validator};
 
 pub const MAX_CONTENT_CHARS: usize = 10_000;
@@ -60,8 +61,9 @@ pub enum Posted {
 }
 
 /// Posts that share commits. Every post queued while the writer's previous group was committing goes into
-/// the next group: one transaction, one fsync. A post is answered only once its group has committed, so
-/// nothing acknowledged is lost; under load the commit cost is spread over the group (docs/benchmarks.md).
+/// the next group: one transaction, one fsync. Once its group has committed, a new message is published and
+/// then its post answered, so nothing acknowledged is lost and none is fanned out twice or not at all; under
+/// load the commit cost is spread over the group (docs/benchmarks.md).
 #[derive(Debug, Clone)]
 pub struct MessageWriter {
     jobs: mpsc::Sender<Job>,
@@ -88,13 +90,13 @@ struct ValidPost {
 
 impl MessageWriter {
     /// Starts the writer task. It commits what is queued, then ends, once `stop` is cancelled.
-    pub fn spawn(db: SqlitePool, stop: CancellationToken) -> (MessageWriter, JoinHandle<()>) {
+    pub fn spawn(db: SqlitePool, events: Events, stop: CancellationToken) -> (MessageWriter, JoinHandle<()>) {
         let (jobs, queue) = mpsc::channel(4 * MAX_GROUP);
-        (MessageWriter { jobs }, tokio::spawn(write_groups(db, queue, stop)))
+        (MessageWriter { jobs }, tokio::spawn(write_groups(db, events, queue, stop)))
     }
 
     /// Stores a message by `author`, or returns the one already stored under the same `client_id`, so a
-    /// client may retry freely. Answers once the message is committed; fan-out happens after.
+    /// client may retry freely. Answers once the message is committed and, if new, published.
     pub async fn post(&self, author: &Membership, input: PostMessage) -> Result<(Message, Posted), ApiError> {
         author.require(Role::Member)?;
         let (team, user) = (author.team(), author.user());
@@ -110,7 +112,7 @@ impl MessageWriter {
     }
 }
 
-async fn write_groups(db: SqlitePool, mut queue: mpsc::Receiver<Job>, stop: CancellationToken) {
+async fn write_groups(db: SqlitePool, events: Events, mut queue: mpsc::Receiver<Job>, stop: CancellationToken) {
     loop {
         let first = tokio::select! {
             job = queue.recv() => job,
@@ -128,28 +130,36 @@ async fn write_groups(db: SqlitePool, mut queue: mpsc::Receiver<Job>, stop: Canc
                 Err(_) => break,
             }
         }
-        commit_group(&db, group).await;
+        commit_group(&db, &events, group).await;
     }
 }
 
 /// Commits a group and answers each post. If the group's transaction fails, each post is tried again in
 /// its own, so one post's failure is not its neighbours'.
-async fn commit_group(db: &SqlitePool, group: Vec<Job>) {
+async fn commit_group(db: &SqlitePool, events: &Events, group: Vec<Job>) {
     let answers = match insert_all(db, &group).await {
         Ok(answers) => answers,
         Err(e) if group.len() > 1 => {
             tracing::warn!(error = %e, posts = group.len(), "a group of posts failed; committing them one by one");
             for job in group {
                 let answer = insert_all(db, std::slice::from_ref(&job)).await.and_then(|mut a| a.remove(0));
-                job.reply.send(answer).ok();
+                answer_post(events, job, answer).await;
             }
             return;
         }
         Err(e) => vec![Err(e)],
     };
     for (job, answer) in group.into_iter().zip(answers) {
-        job.reply.send(answer).ok();
+        answer_post(events, job, answer).await;
     }
+}
+
+/// Once the post's transaction has committed: publishes the message if it is new, then answers the post.
+async fn answer_post(events: &Events, job: Job, answer: Result<(Message, Posted), ApiError>) {
+    if let Ok((message, Posted::Created)) = &answer {
+        events.publish(Event::MessagePosted(message.clone())).await;
+    }
+    job.reply.send(answer).ok();
 }
 
 /// Inserts every post in one transaction. An `Err` means nothing was committed; a post's own answer may

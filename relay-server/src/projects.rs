@@ -1,4 +1,5 @@
 //! A team's projects: metadata in SQL; the collaborative content lives in the linked Automerge document.
+//! Each change publishes its event once committed.
 
 use sqlx::{SqliteExecutor, SqlitePool};
 use teamflow_protocol::api::teams::{Project, ProjectInput, ProjectStatus};
@@ -7,6 +8,7 @@ use teamflow_protocol::{DocumentUrl, ProjectId, Role, TeamId, UserId};
 use crate::access::Membership;
 use crate::db::{from_ms, now_ms};
 use crate::error::ApiError;
+use crate::events::{Event, Events};
 use crate::teams;
 use crate::validate::{Lines, Validator};
 
@@ -113,7 +115,12 @@ pub enum Created {
 
 /// Creates a project. With a `client_id`, a repeat returns the project the first call made, so a client
 /// may retry freely; reusing the id for a different name is a conflict.
-pub async fn create(db: &SqlitePool, member: &Membership, input: ProjectInput) -> Result<(Project, Created), ApiError> {
+pub async fn create(
+    db: &SqlitePool,
+    events: &Events,
+    member: &Membership,
+    input: ProjectInput,
+) -> Result<(Project, Created), ApiError> {
     member.require(Role::Member)?;
     let (team, user) = (member.team(), member.user());
     let settings = teams::settings(db, member).await?;
@@ -150,7 +157,9 @@ pub async fn create(db: &SqlitePool, member: &Membership, input: ProjectInput) -
     .execute(db)
     .await?;
     if inserted.rows_affected() == 1 {
-        return Ok((fetch(db, team, id).await?, Created::New));
+        let project = fetch(db, team, id).await?;
+        events.publish(Event::ProjectUpdated(project.clone())).await;
+        return Ok((project, Created::New));
     }
     let row: ProjectRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{PROJECT_SELECT} WHERE team_id = ? AND created_by = ? AND client_id = ?"
@@ -170,6 +179,7 @@ pub async fn create(db: &SqlitePool, member: &Membership, input: ProjectInput) -
 /// Replaces a project's fields. An omitted `status` keeps the current one.
 pub async fn update(
     db: &SqlitePool,
+    events: &Events,
     member: &Membership,
     project: ProjectId,
     input: ProjectInput,
@@ -198,10 +208,12 @@ pub async fn update(
     if updated.rows_affected() == 0 {
         return Err(ApiError::NotFound(PROJECT_NOT_FOUND));
     }
-    fetch(db, team, project).await
+    let project = fetch(db, team, project).await?;
+    events.publish(Event::ProjectUpdated(project.clone())).await;
+    Ok(project)
 }
 
-pub async fn delete(db: &SqlitePool, member: &Membership, project: ProjectId) -> Result<(), ApiError> {
+pub async fn delete(db: &SqlitePool, events: &Events, member: &Membership, project: ProjectId) -> Result<(), ApiError> {
     member.require(Role::Member)?;
     let deleted = sqlx::query("DELETE FROM projects WHERE team_id = ? AND id = ?")
         .bind(member.team().to_string())
@@ -211,5 +223,6 @@ pub async fn delete(db: &SqlitePool, member: &Membership, project: ProjectId) ->
     if deleted.rows_affected() == 0 {
         return Err(ApiError::NotFound(PROJECT_NOT_FOUND));
     }
+    events.publish(Event::ProjectDeleted { team: member.team(), project }).await;
     Ok(())
 }

@@ -2,7 +2,7 @@
 //!
 //! Every function under a team takes the caller's [`Membership`], checked once by the caller (a non-member
 //! gets `not_found`, so the team's existence is not revealed); a member without the needed role gets
-//! `forbidden`.
+//! `forbidden`. A change to membership publishes its event once committed.
 
 use sqlx::{SqliteExecutor, SqlitePool};
 use teamflow_protocol::api::teams::{AddMember, Member, Team, TeamInput, TeamSettings};
@@ -11,6 +11,7 @@ use teamflow_protocol::{Role, TeamId, UserId};
 use crate::access::{Membership, TEAM_NOT_FOUND, role_in};
 use crate::db::{self, begin_write, from_ms, now_ms};
 use crate::error::ApiError;
+use crate::events::{Event, Events};
 use crate::validate::{Lines, Validator};
 
 #[derive(sqlx::FromRow)]
@@ -98,8 +99,8 @@ pub async fn rename(db: &SqlitePool, member: &Membership, input: TeamInput) -> R
 }
 
 /// Deletes the team and everything in it (projects, messages, the document registry). Owners only.
-/// Answers who were members, so their live access can be revoked.
-pub async fn delete(db: &SqlitePool, member: &Membership) -> Result<Vec<UserId>, ApiError> {
+/// Publishes who were members, so their live access is revoked.
+pub async fn delete(db: &SqlitePool, events: &Events, member: &Membership) -> Result<(), ApiError> {
     member.require(Role::Owner)?;
     let (team, user) = (member.team(), member.user());
     let mut tx = begin_write(db).await?;
@@ -107,13 +108,15 @@ pub async fn delete(db: &SqlitePool, member: &Membership) -> Result<Vec<UserId>,
         .bind(team.to_string())
         .fetch_all(&mut *tx)
         .await?;
+    let members = members
+        .into_iter()
+        .map(|m| m.parse().map_err(|e| ApiError::Internal(format!("user id in database: {e}"))))
+        .collect::<Result<_, _>>()?;
     sqlx::query("DELETE FROM teams WHERE id = ?").bind(team.to_string()).execute(&mut *tx).await?;
     tx.commit().await?;
     tracing::info!(%team, by = %user, "team deleted");
-    members
-        .into_iter()
-        .map(|m| m.parse().map_err(|e| ApiError::Internal(format!("user id in database: {e}"))))
-        .collect()
+    events.publish(Event::TeamDeleted { team, members }).await;
+    Ok(())
 }
 
 #[derive(sqlx::FromRow)]
@@ -161,7 +164,12 @@ async fn fetch_member(db: &SqlitePool, team: TeamId, user: UserId) -> Result<Mem
 }
 
 /// Adds an existing account to the team. Owners and admins only, and never above their own role.
-pub async fn add_member(db: &SqlitePool, actor: &Membership, input: AddMember) -> Result<Member, ApiError> {
+pub async fn add_member(
+    db: &SqlitePool,
+    events: &Events,
+    actor: &Membership,
+    input: AddMember,
+) -> Result<Member, ApiError> {
     let (team, actor_role) = (actor.team(), actor.role());
     let mut v = Validator::new();
     let email = v.email("email", &input.email);
@@ -189,6 +197,7 @@ pub async fn add_member(db: &SqlitePool, actor: &Membership, input: AddMember) -
             if db::is_unique_violation(&e) { ApiError::Conflict("already a member of this team") } else { e.into() }
         })?;
     tracing::info!(%team, %user, role = input.role.as_str(), by = %actor.user(), "member added");
+    events.publish(Event::MembershipChanged { team, user, before: None, after: Some(input.role) }).await;
     fetch_member(db, team, user).await
 }
 
@@ -235,14 +244,35 @@ pub fn check_member_change(
     Ok(())
 }
 
-/// Changes a member's role or removes them (members may remove themselves: that is leaving).
-/// Answers the role they had, and the membership as it now is.
-pub async fn change_member(
+/// Changes a member's role. Nobody raises their own; the last owner cannot be demoted.
+pub async fn set_role(
     db: &SqlitePool,
+    events: &Events,
+    actor: &Membership,
+    target: UserId,
+    role: Role,
+) -> Result<Member, ApiError> {
+    change_member(db, events, actor, target, MemberChange::SetRole(role)).await?;
+    fetch_member(db, actor.team(), target).await
+}
+
+/// Removes a member; members may remove themselves, which is leaving. The last owner cannot leave.
+pub async fn remove_member(
+    db: &SqlitePool,
+    events: &Events,
+    actor: &Membership,
+    target: UserId,
+) -> Result<(), ApiError> {
+    change_member(db, events, actor, target, MemberChange::Remove).await
+}
+
+async fn change_member(
+    db: &SqlitePool,
+    events: &Events,
     actor: &Membership,
     target: UserId,
     change: MemberChange,
-) -> Result<(Role, Option<Member>), ApiError> {
+) -> Result<(), ApiError> {
     let team = actor.team();
     // One write transaction reading the target's role and the owners, so two owners demoting each other at
     // once cannot both succeed.
@@ -273,10 +303,11 @@ pub async fn change_member(
     tx.commit().await?;
     tracing::info!(%team, %target, ?change, by = %actor.user(), "membership changed");
     let after = match change {
-        MemberChange::SetRole(_) => Some(fetch_member(db, team, target).await?),
+        MemberChange::SetRole(role) => Some(role),
         MemberChange::Remove => None,
     };
-    Ok((target_role, after))
+    events.publish(Event::MembershipChanged { team, user: target, before: Some(target_role), after }).await;
+    Ok(())
 }
 
 pub async fn settings(db: &SqlitePool, member: &Membership) -> Result<TeamSettings, ApiError> {

@@ -11,7 +11,6 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
 use crate::error::ApiError;
-use crate::events::Event;
 use crate::messages;
 use crate::messages::Posted;
 
@@ -52,10 +51,7 @@ async fn post_message(
     let member = state.access.member(team, user).await?;
     let (message, posted) = state.messages.post(&member, body).await?;
     let status = match posted {
-        Posted::Created => {
-            state.events.publish(Event::MessagePosted(message.clone())).await;
-            StatusCode::CREATED
-        }
+        Posted::Created => StatusCode::CREATED,
         Posted::Existing => StatusCode::OK,
     };
     Ok((status, Json(message)))

@@ -11,7 +11,6 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::extract::{ApiJson, ApiPath, AuthUser};
 use crate::error::ApiError;
-use crate::events::Event;
 use crate::projects;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -50,12 +49,12 @@ async fn create_project(
     ApiJson(body): ApiJson<ProjectInput>,
 ) -> Result<(StatusCode, Json<Project>), ApiError> {
     let member = state.access.member(team, user).await?;
-    let (project, created) = projects::create(&state.db, &member, body).await?;
-    if created == projects::Created::Existing {
-        return Ok((StatusCode::OK, Json(project)));
-    }
-    state.events.publish(Event::ProjectUpdated(project.clone())).await;
-    Ok((StatusCode::CREATED, Json(project)))
+    let (project, created) = projects::create(&state.db, &state.events, &member, body).await?;
+    let status = match created {
+        projects::Created::New => StatusCode::CREATED,
+        projects::Created::Existing => StatusCode::OK,
+    };
+    Ok((status, Json(project)))
 }
 
 #[utoipa::path(get, path = "/api/teams/{team_id}/projects/{project_id}", tag = "projects", security(("bearer" = [])),
@@ -84,9 +83,7 @@ async fn update_project(
     ApiJson(body): ApiJson<ProjectInput>,
 ) -> Result<Json<Project>, ApiError> {
     let member = state.access.member(team, user).await?;
-    let project = projects::update(&state.db, &member, project, body).await?;
-    state.events.publish(Event::ProjectUpdated(project.clone())).await;
-    Ok(Json(project))
+    Ok(Json(projects::update(&state.db, &state.events, &member, project, body).await?))
 }
 
 #[utoipa::path(delete, path = "/api/teams/{team_id}/projects/{project_id}", tag = "projects", security(("bearer" = [])),
@@ -99,7 +96,6 @@ async fn delete_project(
     ApiPath((team, project)): ApiPath<(TeamId, ProjectId)>,
 ) -> Result<StatusCode, ApiError> {
     let member = state.access.member(team, user).await?;
-    projects::delete(&state.db, &member, project).await?;
-    state.events.publish(Event::ProjectDeleted { team, project }).await;
+    projects::delete(&state.db, &state.events, &member, project).await?;
     Ok(StatusCode::NO_CONTENT)
 }

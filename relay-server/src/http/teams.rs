@@ -14,8 +14,6 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
 use crate::error::ApiError;
-use crate::events::Event;
-use crate::teams::MemberChange;
 use crate::{analytics, documents, teams};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -89,8 +87,7 @@ async fn delete_team(
     ApiPath(team): ApiPath<TeamId>,
 ) -> Result<StatusCode, ApiError> {
     let member = state.access.member(team, user).await?;
-    let members = teams::delete(&state.db, &member).await?;
-    state.events.publish(Event::TeamDeleted { team, members }).await;
+    teams::delete(&state.db, &state.events, &member).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -121,12 +118,7 @@ async fn add_member(
     ApiJson(body): ApiJson<AddMember>,
 ) -> Result<(StatusCode, Json<Member>), ApiError> {
     let member = state.access.member(team, user).await?;
-    let added = teams::add_member(&state.db, &member, body).await?;
-    state
-        .events
-        .publish(Event::MembershipChanged { team, user: added.user_id, before: None, after: Some(added.role) })
-        .await;
-    Ok((StatusCode::CREATED, Json(added)))
+    Ok((StatusCode::CREATED, Json(teams::add_member(&state.db, &state.events, &member, body).await?)))
 }
 
 /// Change a member's role. Nobody raises their own; the last owner cannot be demoted.
@@ -142,13 +134,7 @@ async fn update_member(
     ApiJson(body): ApiJson<UpdateMember>,
 ) -> Result<Json<Member>, ApiError> {
     let member = state.access.member(team, user).await?;
-    let (before, changed) = teams::change_member(&state.db, &member, target, MemberChange::SetRole(body.role)).await?;
-    let changed = changed.ok_or(ApiError::NotFound("no such member"))?;
-    state
-        .events
-        .publish(Event::MembershipChanged { team, user: target, before: Some(before), after: Some(changed.role) })
-        .await;
-    Ok(Json(changed))
+    Ok(Json(teams::set_role(&state.db, &state.events, &member, target, body.role).await?))
 }
 
 /// Remove a member, or leave the team by naming yourself. The last owner cannot leave.
@@ -163,8 +149,7 @@ async fn remove_member(
     ApiPath((team, target)): ApiPath<(TeamId, UserId)>,
 ) -> Result<StatusCode, ApiError> {
     let member = state.access.member(team, user).await?;
-    let (before, _) = teams::change_member(&state.db, &member, target, MemberChange::Remove).await?;
-    state.events.publish(Event::MembershipChanged { team, user: target, before: Some(before), after: None }).await;
+    teams::remove_member(&state.db, &state.events, &member, target).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -238,7 +223,5 @@ async fn register_document(
     ApiJson(body): ApiJson<RegisterDocument>,
 ) -> Result<(StatusCode, Json<DocumentEntry>), ApiError> {
     let member = state.access.member(team, user).await?;
-    let entry = documents::register(&state.db, &member, body).await?;
-    state.events.publish(Event::DocumentRegistered(entry.clone())).await;
-    Ok((StatusCode::CREATED, Json(entry)))
+    Ok((StatusCode::CREATED, Json(documents::register(&state.db, &state.events, &member, body).await?)))
 }

@@ -18,7 +18,7 @@ use crate::access::Membership;
 use crate::db::now_ms;
 use crate::error::ApiError;
 use crate::events::{Event, Events};
-use crate::messages::{self, MessageWriter, Posted};
+use crate::messages::{self, MessageWriter};
 
 const BATCH: i64 = 50;
 /// How often payload retention is enforced (and pending events re-checked) without a wake-up.
@@ -99,7 +99,6 @@ async fn process(worker: &Worker, event: Pending) -> Result<(), ApiError> {
     let description = describe(event.service, &event.event_type, &payload);
 
     // The mirror first: keyed by the event, a repeat after a crash finds it and adds nothing.
-    let mut mirrored = None;
     if event.mirror_to_chat
         && let Some((who, text)) = &description.chat
         && !text.trim().is_empty()
@@ -108,10 +107,7 @@ async fn process(worker: &Worker, event: Pending) -> Result<(), ApiError> {
         let input = PostMessage { client_id: format!("slack-{}", event.id), content, kind: MessageKind::Text };
         // The integration acts with a member's rights, whatever its creator's role is now.
         let author = Membership::integration(event.team_id, event.created_by);
-        let (message, posted) = worker.messages.post(&author, input).await?;
-        if posted == Posted::Created {
-            mirrored = Some(message);
-        }
+        worker.messages.post(&author, input).await?;
     }
 
     let marked = sqlx::query(
@@ -128,9 +124,6 @@ async fn process(worker: &Worker, event: Pending) -> Result<(), ApiError> {
     }
     let item = activity_item(&worker.db, &event.id).await?;
     worker.events.publish(Event::Activity(item)).await;
-    if let Some(message) = mirrored {
-        worker.events.publish(Event::MessagePosted(message)).await;
-    }
     Ok(())
 }
 

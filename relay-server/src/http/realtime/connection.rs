@@ -21,9 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::access::Membership;
 use crate::error::ApiError;
-use crate::events::Event;
 use crate::http::AppState;
-use crate::messages::Posted;
 use crate::rooms::{ConnId, frame};
 use crate::{messages, projects, teams};
 
@@ -272,12 +270,8 @@ impl<'a> Session<'a> {
     async fn send_message(&self, team: TeamId, input: PostMessage) -> Result<Vec<ServerMessage>, ApiError> {
         let member = self.member(team).await?;
         let client_msg_id = input.client_id.clone();
-        let (message, posted) = self.state.messages.post(&member, input).await?;
-        let ack = ServerMessage::MessageAck { team_id: team, client_msg_id, message_id: message.id, seq: message.seq };
-        if posted == Posted::Created {
-            self.state.events.publish(Event::MessagePosted(message)).await;
-        }
-        Ok(vec![ack])
+        let (message, _) = self.state.messages.post(&member, input).await?;
+        Ok(vec![ServerMessage::MessageAck { team_id: team, client_msg_id, message_id: message.id, seq: message.seq }])
     }
 
     async fn update_project(
@@ -288,8 +282,7 @@ impl<'a> Session<'a> {
     ) -> Result<Vec<ServerMessage>, ApiError> {
         // Answered as its REST twin is: a non-member gets `not_found`.
         let member = self.state.access.member(team, self.user).await?;
-        let project = projects::update(&self.state.db, &member, project, input).await?;
-        self.state.events.publish(Event::ProjectUpdated(project)).await;
+        projects::update(&self.state.db, &self.state.events, &member, project, input).await?;
         Ok(Vec::new())
     }
 
