@@ -1,6 +1,9 @@
 //! Who may see what, answered fast: team roles and document owners from SQL behind an in-process cache,
 //! plus a feed of access changes that live connections (rooms, document sync) re-check against.
 //!
+//! A request or a realtime frame about a team checks the caller's membership once, with [`Access::member`],
+//! and hands the [`Membership`] it gets to the domain functions it calls, which check roles against it.
+//!
 //! Every membership change goes through [`Access::apply`] after its commit, which invalidates the cache
 //! before telling subscribers, so a subscriber that re-checks always sees the new state.
 //!
@@ -15,11 +18,66 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use moka::future::Cache;
-use sqlx::SqlitePool;
+use sqlx::{SqliteExecutor, SqlitePool};
 use teamflow_protocol::{Role, TeamId, UserId};
 use tokio::sync::broadcast;
 
 use crate::error::ApiError;
+
+/// What a non-member is told about a team: the same as for a team that does not exist.
+pub(crate) const TEAM_NOT_FOUND: &str = "no such team";
+
+/// Proof that `user` belongs to `team` with `role`, from one membership check. Only this module makes one
+/// (and the webhook worker, for an integration), so a domain function given one need not check again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Membership {
+    team: TeamId,
+    user: UserId,
+    role: Role,
+}
+
+impl Membership {
+    pub fn team(&self) -> TeamId {
+        self.team
+    }
+
+    pub fn user(&self) -> UserId {
+        self.user
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// `forbidden` unless the role includes `needed`.
+    pub fn require(&self, needed: Role) -> Result<(), ApiError> {
+        if self.role.at_least(needed) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden("your role in this team does not allow this"))
+        }
+    }
+
+    /// An integration acting in `team` for the user who created it, with a member's rights whatever that
+    /// user's role is now.
+    pub(crate) fn integration(team: TeamId, creator: UserId) -> Self {
+        Self { team, user: creator, role: Role::Member }
+    }
+}
+
+/// The user's role in the team as stored (`None`: not a member, or no such team). Callers go through
+/// [`Access::member`]; this is its loader, and what a write transaction reads to see the state it changes.
+pub(crate) async fn role_in<'e, E>(db: E, team: TeamId, user: UserId) -> Result<Option<Role>, ApiError>
+where
+    E: SqliteExecutor<'e>,
+{
+    let role: Option<String> = sqlx::query_scalar("SELECT role FROM team_members WHERE team_id = ? AND user_id = ?")
+        .bind(team.to_string())
+        .bind(user.to_string())
+        .fetch_optional(db)
+        .await?;
+    role.map(|role| Role::try_from(role).map_err(|e| ApiError::Internal(e.to_string()))).transpose()
+}
 
 /// Something that may change what a user can reach.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,14 +136,16 @@ impl Access {
 
     /// The user's role in the team, `None` when not a member (or no such team).
     pub async fn role(&self, team: TeamId, user: UserId) -> Result<Option<Role>, ApiError> {
-        self.cached(&self.roles, (team, user), async {
-            match crate::teams::role_in(&self.db, team, user).await {
-                Ok(role) => Ok(Some(role)),
-                Err(ApiError::NotFound(_)) => Ok(None),
-                Err(e) => Err(e),
-            }
-        })
-        .await
+        self.cached(&self.roles, (team, user), role_in(&self.db, team, user)).await
+    }
+
+    /// The user's membership of the team, or `not_found` when they are not a member, exactly as when the
+    /// team does not exist.
+    pub async fn member(&self, team: TeamId, user: UserId) -> Result<Membership, ApiError> {
+        match self.role(team, user).await? {
+            Some(role) => Ok(Membership { team, user, role }),
+            None => Err(ApiError::NotFound(TEAM_NOT_FOUND)),
+        }
     }
 
     /// The team a document (an `automerge:` URL) is registered to, if any.

@@ -1,5 +1,8 @@
 //! Accounts and sessions: sign-up, sign-in, refresh-token rotation with reuse detection, sign-out.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore as _;
@@ -8,13 +11,20 @@ use sqlx::SqlitePool;
 use teamflow_protocol::api::auth::{AuthResponse, LoginRequest, MeResponse, RegisterRequest, TeamMembership, User};
 use teamflow_protocol::{Role, UserId};
 
-use crate::AppState;
+use crate::auth::{PasswordHasher, TokenService};
 use crate::db::{self, begin_write, now_ms};
 use crate::error::ApiError;
 use crate::validate::{Lines, Validator};
 
 const BAD_CREDENTIALS: &str = "the email or password is not correct";
 const BAD_REFRESH: &str = "the refresh token is not valid; sign in again";
+
+/// What a sign-in hands out: an access token from `tokens`, and a refresh token good for `refresh_ttl`.
+#[derive(Debug, Clone)]
+pub struct Sessions {
+    pub tokens: Arc<TokenService>,
+    pub refresh_ttl: Duration,
+}
 
 #[derive(sqlx::FromRow)]
 struct UserRow {
@@ -30,14 +40,19 @@ impl From<UserRow> for User {
     }
 }
 
-pub async fn register(state: &AppState, request: RegisterRequest) -> Result<AuthResponse, ApiError> {
+pub async fn register(
+    db: &SqlitePool,
+    passwords: &PasswordHasher,
+    sessions: &Sessions,
+    request: RegisterRequest,
+) -> Result<AuthResponse, ApiError> {
     let mut v = Validator::new();
     let email = v.email("email", &request.email);
     let display_name = v.text("display_name", &request.display_name, 1, 80, Lines::Single);
     v.password("password", &request.password);
     v.finish()?;
 
-    let password_hash = state.passwords.hash(request.password).await?;
+    let password_hash = passwords.hash(request.password).await?;
     let user = User { id: UserId::new(), email, display_name };
     sqlx::query("INSERT INTO users (id, email, display_name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)")
         .bind(user.id.to_string())
@@ -45,7 +60,7 @@ pub async fn register(state: &AppState, request: RegisterRequest) -> Result<Auth
         .bind(&user.display_name)
         .bind(&password_hash)
         .bind(now_ms())
-        .execute(&state.db)
+        .execute(db)
         .await
         .map_err(|e| {
             if db::is_unique_violation(&e) {
@@ -55,10 +70,15 @@ pub async fn register(state: &AppState, request: RegisterRequest) -> Result<Auth
             }
         })?;
     tracing::info!(user = %user.id, "account registered");
-    start_session(state, user).await
+    start_session(db, sessions, user).await
 }
 
-pub async fn login(state: &AppState, request: LoginRequest) -> Result<AuthResponse, ApiError> {
+pub async fn login(
+    db: &SqlitePool,
+    passwords: &PasswordHasher,
+    sessions: &Sessions,
+    request: LoginRequest,
+) -> Result<AuthResponse, ApiError> {
     let mut v = Validator::new();
     let email = v.email("email", &request.email);
     v.check("password", !request.password.is_empty() && request.password.len() <= 512, "must be 1 to 128 characters");
@@ -67,7 +87,7 @@ pub async fn login(state: &AppState, request: LoginRequest) -> Result<AuthRespon
     let row: Option<(String, String, String, String)> =
         sqlx::query_as("SELECT id, email, display_name, password_hash FROM users WHERE email = ?")
             .bind(&email)
-            .fetch_optional(&state.db)
+            .fetch_optional(db)
             .await?;
     let (user, stored) = match row {
         Some((id, email, display_name, hash)) => {
@@ -76,9 +96,9 @@ pub async fn login(state: &AppState, request: LoginRequest) -> Result<AuthRespon
         }
         None => (None, None),
     };
-    let ok = state.passwords.verify(request.password, stored).await?;
+    let ok = passwords.verify(request.password, stored).await?;
     match user {
-        Some(user) if ok => start_session(state, user).await,
+        Some(user) if ok => start_session(db, sessions, user).await,
         _ => Err(ApiError::Unauthorized(BAD_CREDENTIALS)),
     }
 }
@@ -94,10 +114,10 @@ struct RefreshRow {
 
 /// Trades a refresh token for a new pair. Each token works once: presenting a spent one means it was
 /// copied, so the whole family (every token from that sign-in) is revoked.
-pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<AuthResponse, ApiError> {
+pub async fn refresh(db: &SqlitePool, sessions: &Sessions, refresh_token: &str) -> Result<AuthResponse, ApiError> {
     let hash = token_hash(refresh_token);
     let now = now_ms();
-    let mut tx = begin_write(&state.db).await?;
+    let mut tx = begin_write(db).await?;
     let row: Option<RefreshRow> = sqlx::query_as(
         "SELECT t.family_id, t.used_at, f.user_id, f.expires_at, f.revoked_at
          FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
@@ -139,18 +159,18 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<AuthRespon
         .fetch_one(&mut *tx)
         .await?;
     tx.commit().await?;
-    respond(state, user.into(), next)
+    respond(&sessions.tokens, user.into(), next)
 }
 
 /// Revokes the sign-in the token belongs to. Unknown tokens are ignored: signing out twice is fine.
-pub async fn logout(state: &AppState, refresh_token: &str) -> Result<(), ApiError> {
+pub async fn logout(db: &SqlitePool, refresh_token: &str) -> Result<(), ApiError> {
     sqlx::query(
         "UPDATE refresh_families SET revoked_at = ?
          WHERE revoked_at IS NULL AND id = (SELECT family_id FROM refresh_tokens WHERE token_hash = ?)",
     )
     .bind(now_ms())
     .bind(&token_hash(refresh_token)[..])
-    .execute(&state.db)
+    .execute(db)
     .await?;
     Ok(())
 }
@@ -182,12 +202,12 @@ pub async fn me(db: &SqlitePool, user: UserId) -> Result<MeResponse, ApiError> {
     Ok(MeResponse { user, teams, invitations: Vec::new() })
 }
 
-async fn start_session(state: &AppState, user: User) -> Result<AuthResponse, ApiError> {
+async fn start_session(db: &SqlitePool, sessions: &Sessions, user: User) -> Result<AuthResponse, ApiError> {
     let now = now_ms();
-    let ttl_ms = i64::try_from(state.config.refresh_token_ttl().as_millis()).unwrap_or(i64::MAX);
+    let ttl_ms = i64::try_from(sessions.refresh_ttl.as_millis()).unwrap_or(i64::MAX);
     let family = uuid::Uuid::new_v4().to_string();
     let token = new_refresh_token();
-    let mut tx = state.db.begin().await?;
+    let mut tx = db.begin().await?;
     sqlx::query("INSERT INTO refresh_families (id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
         .bind(&family)
         .bind(user.id.to_string())
@@ -202,12 +222,12 @@ async fn start_session(state: &AppState, user: User) -> Result<AuthResponse, Api
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    respond(state, user, token)
+    respond(&sessions.tokens, user, token)
 }
 
-fn respond(state: &AppState, user: User, refresh_token: String) -> Result<AuthResponse, ApiError> {
-    let access_token = state.tokens.issue(user.id).map_err(|e| ApiError::Internal(format!("sign token: {e}")))?;
-    Ok(AuthResponse { user, access_token, refresh_token, expires_in: state.tokens.ttl().as_secs() })
+fn respond(tokens: &TokenService, user: User, refresh_token: String) -> Result<AuthResponse, ApiError> {
+    let access_token = tokens.issue(user.id).map_err(|e| ApiError::Internal(format!("sign token: {e}")))?;
+    Ok(AuthResponse { user, access_token, refresh_token, expires_in: tokens.ttl().as_secs() })
 }
 
 /// 256 random bits, URL-safe: unguessable, and only its hash is stored.

@@ -5,13 +5,12 @@ use std::collections::{BTreeMap, HashMap};
 use sqlx::SqlitePool;
 use teamflow_protocol::api::integrations::Service;
 use teamflow_protocol::api::teams::{Analytics, AnalyticsQuery, DayCount, ProjectStatus};
-use teamflow_protocol::{TeamId, UserId};
 use time::macros::format_description;
 use time::{Date, Duration, OffsetDateTime, Time};
 
+use crate::access::Membership;
 use crate::db::to_ms;
 use crate::error::ApiError;
-use crate::teams::role_in;
 use crate::validate::Validator;
 
 /// The longest range one request may cover, so a query's cost stays bounded.
@@ -46,12 +45,11 @@ pub fn resolve_range(query: &AnalyticsQuery, today: Date) -> Result<(Date, Date)
     Ok((from, to))
 }
 
-pub async fn team(db: &SqlitePool, team: TeamId, user: UserId, query: AnalyticsQuery) -> Result<Analytics, ApiError> {
-    role_in(db, team, user).await?;
+pub async fn team(db: &SqlitePool, member: &Membership, query: AnalyticsQuery) -> Result<Analytics, ApiError> {
     let (from, to) = resolve_range(&query, OffsetDateTime::now_utc().date())?;
     let start = to_ms(from.with_time(Time::MIDNIGHT).assume_utc());
     let end = to_ms(to.with_time(Time::MIDNIGHT).assume_utc() + Duration::days(1));
-    let team_id = team.to_string();
+    let team_id = member.team().to_string();
 
     let per_day: Vec<(String, i64)> = sqlx::query_as(
         "SELECT date(created_at / 1000, 'unixepoch') AS day, COUNT(*) FROM messages

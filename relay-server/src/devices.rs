@@ -12,11 +12,12 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sqlx::SqlitePool;
+use teamflow_protocol::UserId;
 use teamflow_protocol::api::devices::{
     CertificateBody, DeviceCertificate, RelayIdentity, RelayNode, TeamDevice, TeamDevices, TeamGrant, certificate,
 };
-use teamflow_protocol::{TeamId, UserId};
 
+use crate::access::Membership;
 use crate::auth::SigningKeys;
 use crate::error::ApiError;
 
@@ -84,28 +85,6 @@ impl CertificateIssuer {
         }
     }
 
-    /// The certified devices of `team`'s members (for a member of it).
-    pub async fn team_devices(&self, db: &SqlitePool, team: TeamId, user: UserId) -> Result<TeamDevices, ApiError> {
-        crate::teams::role_in(db, team, user).await?;
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let rows: Vec<(String, String, i64)> = sqlx::query_as(
-            "SELECT d.user_id, d.peer_id, d.expires_at FROM device_certificates d
-             JOIN team_members m ON m.user_id = d.user_id
-             WHERE m.team_id = ? AND d.expires_at > ? ORDER BY d.user_id, d.peer_id",
-        )
-        .bind(team.to_string())
-        .bind(now)
-        .fetch_all(db)
-        .await?;
-        let devices = rows
-            .into_iter()
-            .filter_map(|(user_id, peer_id, expires_at)| {
-                Some(TeamDevice { user_id: user_id.parse().ok()?, peer_id, expires_at })
-            })
-            .collect();
-        Ok(TeamDevices { devices })
-    }
-
     /// Certifies `peer_id` as a device of `user`, with the user's teams and roles as they are now.
     pub async fn issue(&self, db: &SqlitePool, user: UserId, peer_id: &str) -> Result<DeviceCertificate, ApiError> {
         validate_peer_id(peer_id)?;
@@ -132,6 +111,27 @@ impl CertificateIssuer {
         self.certified.record(peer_id, body.expires_at);
         Ok(certificate(body, |message| self.keys.sign(message)))
     }
+}
+
+/// The certified devices of the members of the caller's team.
+pub async fn team_devices(db: &SqlitePool, member: &Membership) -> Result<TeamDevices, ApiError> {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let rows: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT d.user_id, d.peer_id, d.expires_at FROM device_certificates d
+         JOIN team_members m ON m.user_id = d.user_id
+         WHERE m.team_id = ? AND d.expires_at > ? ORDER BY d.user_id, d.peer_id",
+    )
+    .bind(member.team().to_string())
+    .bind(now)
+    .fetch_all(db)
+    .await?;
+    let devices = rows
+        .into_iter()
+        .filter_map(|(user_id, peer_id, expires_at)| {
+            Some(TeamDevice { user_id: user_id.parse().ok()?, peer_id, expires_at })
+        })
+        .collect();
+    Ok(TeamDevices { devices })
 }
 
 /// A libp2p peer id as text: base58btc of a multihash (`12D3KooW...` for Ed25519 keys, `Qm...` for

@@ -6,9 +6,10 @@ use sqlx::SqlitePool;
 use teamflow_protocol::api::teams::{DocumentEntry, RegisterDocument};
 use teamflow_protocol::{DocumentUrl, ProjectId, Role, TeamId, UserId};
 
+use crate::access::Membership;
 use crate::db::{self, from_ms, now_ms};
 use crate::error::ApiError;
-use crate::teams::{require, role_in};
+use crate::events::{Event, Events};
 use crate::validate::{Lines, Validator};
 
 #[derive(sqlx::FromRow)]
@@ -41,25 +42,26 @@ impl DocumentRow {
     }
 }
 
-pub async fn list(db: &SqlitePool, team: TeamId, user: UserId) -> Result<Vec<DocumentEntry>, ApiError> {
-    role_in(db, team, user).await?;
+pub async fn list(db: &SqlitePool, member: &Membership) -> Result<Vec<DocumentEntry>, ApiError> {
     let rows: Vec<DocumentRow> = sqlx::query_as(
         "SELECT id, team_id, title, project_id, created_by, created_at FROM documents
          WHERE team_id = ? ORDER BY created_at, id",
     )
-    .bind(team.to_string())
+    .bind(member.team().to_string())
     .fetch_all(db)
     .await?;
     rows.into_iter().map(DocumentRow::into_entry).collect()
 }
 
+/// Registers a document to the team; once committed, the share policy learns of it through the event.
 pub async fn register(
     db: &SqlitePool,
-    team: TeamId,
-    user: UserId,
+    events: &Events,
+    member: &Membership,
     input: RegisterDocument,
 ) -> Result<DocumentEntry, ApiError> {
-    require(role_in(db, team, user).await?, Role::Member)?;
+    member.require(Role::Member)?;
+    let (team, user) = (member.team(), member.user());
     let mut v = Validator::new();
     let title = v.text("title", &input.title, 1, 200, Lines::Single);
     let url = match input.document_id.trim().parse::<DocumentUrl>() {
@@ -89,14 +91,16 @@ pub async fn register(
     .map_err(|e| {
         if db::is_unique_violation(&e) { ApiError::Conflict("this document is already registered") } else { e.into() }
     })?;
-    Ok(DocumentEntry {
+    let entry = DocumentEntry {
         document_id: url,
         team_id: team,
         title,
         project_id: input.project_id,
         created_by: user,
         created_at: from_ms(now),
-    })
+    };
+    events.publish(Event::DocumentRegistered(entry.clone())).await;
+    Ok(entry)
 }
 
 async fn project_in_team(db: &SqlitePool, team: TeamId, project: ProjectId) -> Result<bool, ApiError> {

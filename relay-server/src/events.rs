@@ -1,12 +1,14 @@
-//! Domain events, published after their transaction commits: the cache learns first, then live rooms.
+//! Domain events and their publisher. A change is published once its transaction has committed: the access
+//! cache learns first, then the rooms fan it out.
 
 use teamflow_protocol::api::integrations::ActivityItem;
 use teamflow_protocol::api::messages::Message;
 use teamflow_protocol::api::teams::{DocumentEntry, Project};
+use teamflow_protocol::realtime::ServerMessage;
 use teamflow_protocol::{ProjectId, Role, TeamId, UserId};
 
-use crate::AppState;
-use crate::access::AccessChange;
+use crate::access::{Access, AccessChange};
+use crate::rooms::RoomsHandle;
 
 #[derive(Debug, Clone)]
 pub enum Event {
@@ -33,7 +35,7 @@ pub enum Event {
 
 impl Event {
     /// Whether a membership change takes something away: removal, or a lower role.
-    pub fn revokes(before: Option<Role>, after: Option<Role>) -> bool {
+    fn revokes(before: Option<Role>, after: Option<Role>) -> bool {
         match (before, after) {
             (Some(_), None) => true,
             (Some(before), Some(after)) => !after.at_least(before),
@@ -42,7 +44,18 @@ impl Event {
     }
 }
 
-impl AppState {
+/// Where committed changes are published: the access cache (and its feed), then the rooms.
+#[derive(Clone, Debug)]
+pub struct Events {
+    access: Access,
+    rooms: RoomsHandle,
+}
+
+impl Events {
+    pub fn new(access: Access, rooms: RoomsHandle) -> Self {
+        Self { access, rooms }
+    }
+
     /// Call only after the change is committed: nothing is fanned out that could still roll back.
     pub async fn publish(&self, event: Event) {
         match &event {
@@ -59,7 +72,40 @@ impl AppState {
             }
             Event::MessagePosted(_) | Event::ProjectUpdated(_) | Event::ProjectDeleted { .. } | Event::Activity(_) => {}
         }
-        self.rooms.publish(event).await;
+        self.fan_out(event).await;
+    }
+
+    /// Sends the event to the rooms it concerns.
+    async fn fan_out(&self, event: Event) {
+        let rooms = &self.rooms;
+        match event {
+            Event::MessagePosted(message) => {
+                let team = message.team_id;
+                rooms.broadcast(team, &ServerMessage::NewMessage { message }, None).await;
+            }
+            Event::ProjectUpdated(project) => {
+                let team = project.team_id;
+                rooms.broadcast(team, &ServerMessage::ProjectUpdated { project }, None).await;
+            }
+            Event::ProjectDeleted { team, project } => {
+                rooms
+                    .broadcast(team, &ServerMessage::ProjectDeleted { team_id: team, project_id: project }, None)
+                    .await;
+            }
+            Event::MembershipChanged { team, user, before, after } => {
+                if Event::revokes(before, after) {
+                    rooms.revoke(team, user).await;
+                }
+                let changed = ServerMessage::MemberChanged { team_id: team, user_id: user, role: after };
+                rooms.broadcast(team, &changed, None).await;
+            }
+            Event::TeamDeleted { team, .. } => rooms.close_team(team).await,
+            Event::Activity(item) => {
+                let team = item.team_id;
+                rooms.broadcast(team, &ServerMessage::Activity { item }, None).await;
+            }
+            Event::DocumentRegistered(_) => {}
+        }
     }
 }
 

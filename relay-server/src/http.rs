@@ -16,6 +16,7 @@ mod sync;
 mod teams;
 mod webhooks;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -23,6 +24,8 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -35,8 +38,46 @@ use utoipa_axum::router::OpenApiRouter;
 
 pub use extract::AuthUser;
 
-use crate::AppState;
+use crate::access::Access;
+use crate::accounts::Sessions;
+use crate::auth::PasswordHasher;
+use crate::config::Config;
+use crate::devices::CertificateIssuer;
 use crate::error::{ApiError, error_response};
+use crate::events::Events;
+use crate::messages::MessageWriter;
+use crate::metrics::Metrics;
+use crate::rooms::RoomsHandle;
+use crate::sync::SyncServer;
+
+/// Everything a request handler may reach. Cheap to clone: every field is a handle. Only the http layer holds
+/// it: domain functions take the parts they need.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub db: sqlx::SqlitePool,
+    /// Issues access tokens (and verifies them, in `verify_bearer`) and refresh tokens.
+    pub sessions: Sessions,
+    /// Signs device certificates for peer-to-peer sync.
+    pub certificates: Arc<CertificateIssuer>,
+    pub passwords: PasswordHasher,
+    pub metrics: Arc<Metrics>,
+    pub limits: rate_limit::RateLimits,
+    pub access: Access,
+    pub rooms: RoomsHandle,
+    /// Every committed change is published here.
+    pub events: Events,
+    /// Chat posts go through it: it commits them in groups.
+    pub messages: MessageWriter,
+    pub sync: SyncServer,
+    pub webhooks: crate::webhooks::Queue,
+    /// Where clients and webhook providers reach this relay, without a trailing slash.
+    pub public_url: Arc<str>,
+    /// Cancelled when the relay stops; long-lived connections end on it.
+    pub shutdown: CancellationToken,
+    /// Every upgraded connection, so shutdown can wait for them to close.
+    pub connections: TaskTracker,
+    pub config: Arc<Config>,
+}
 
 #[derive(utoipa::OpenApi)]
 #[openapi(

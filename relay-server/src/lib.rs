@@ -37,37 +37,17 @@ pub use config::Config;
 pub use error::ApiError;
 
 use crate::auth::{PasswordHasher, TokenService};
-
-/// Everything a request handler may reach. Cheap to clone: every field is a handle.
-#[derive(Clone, Debug)]
-pub struct AppState {
-    pub db: sqlx::SqlitePool,
-    pub tokens: Arc<TokenService>,
-    /// Signs device certificates for peer-to-peer sync.
-    pub certificates: Arc<devices::CertificateIssuer>,
-    pub passwords: PasswordHasher,
-    pub metrics: Arc<metrics::Metrics>,
-    pub limits: http::rate_limit::RateLimits,
-    pub access: access::Access,
-    pub rooms: rooms::RoomsHandle,
-    /// Chat posts go through it: it commits them in groups.
-    pub messages: messages::MessageWriter,
-    pub sync: sync::SyncServer,
-    pub webhooks: webhooks::Queue,
-    /// Where clients and webhook providers reach this relay, without a trailing slash.
-    pub public_url: Arc<str>,
-    /// Cancelled when the relay stops; long-lived connections end on it.
-    pub shutdown: CancellationToken,
-    /// Every upgraded connection, so shutdown can wait for them to close.
-    pub connections: TaskTracker,
-    pub config: Arc<Config>,
-}
+use crate::http::AppState;
 
 /// Why the relay could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum RelayError {
     #[error("invalid configuration: {0}")]
     Config(String),
+    #[error("document sync did not start: {0}")]
+    Sync(#[from] sync::StartError),
+    #[error("libp2p node did not start: {0}")]
+    P2p(#[from] p2p::StartError),
     #[error("data directory {path}: {source}")]
     DataDir { path: std::path::PathBuf, source: std::io::Error },
     #[error("database: {0}")]
@@ -101,7 +81,14 @@ pub async fn run(
     let writer_stop = CancellationToken::new();
     let (state, writer) = build_state(config, addr, rooms, shutdown_token.clone(), writer_stop.clone()).await?;
     let p2p = start_p2p(&state, shutdown_token.clone()).await?;
-    let worker = webhooks::spawn_worker(state.clone());
+    let worker = webhooks::spawn_worker(webhooks::Worker {
+        db: state.db.clone(),
+        messages: state.messages.clone(),
+        events: state.events.clone(),
+        queue: state.webhooks.clone(),
+        process: state.config.process_webhooks,
+        shutdown: shutdown_token.clone(),
+    });
     let app = http::router(state.clone());
     let pruner = spawn_limiter_pruning(state.limits.clone());
     tracing::info!(%addr, public_url = %state.public_url, tls = tls.is_some(), "relay listening");
@@ -171,18 +158,18 @@ async fn build_state(
     db::MIGRATOR.run(&db).await?;
     let keys = auth::SigningKeys::load_or_create(&config.data_dir)?;
     let access = access::Access::new(db.clone());
-    let sync = sync::SyncServer::start(db.clone(), access.clone())
-        .await
-        .map_err(|e| RelayError::Config(format!("document sync did not start: {e}")))?;
+    let sync = sync::SyncServer::start(db.clone(), access.clone()).await?;
     let tokens = Arc::new(TokenService::new(&keys, config.issuer(), config.access_token_ttl()));
     let limits = http::rate_limit::RateLimits::new(&config).map_err(RelayError::Config)?;
     let certificates = Arc::new(devices::CertificateIssuer::load(keys, &db).await?);
     let metrics = Arc::new(metrics::Metrics::new(db.clone()));
     metrics.register(sync.counters());
-    let (messages, writer) = messages::MessageWriter::spawn(db.clone(), writer_stop);
+    let events = events::Events::new(access.clone(), rooms.clone());
+    let (messages, writer) = messages::MessageWriter::spawn(db.clone(), events.clone(), writer_stop);
     let state = AppState {
         metrics,
         messages,
+        events,
         access,
         rooms,
         sync,
@@ -191,7 +178,7 @@ async fn build_state(
         shutdown,
         connections: TaskTracker::new(),
         db,
-        tokens,
+        sessions: accounts::Sessions { tokens, refresh_ttl: config.refresh_token_ttl() },
         certificates,
         limits,
         passwords: PasswordHasher::new(config.max_concurrent_hashes()),

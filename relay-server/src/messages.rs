@@ -1,16 +1,17 @@
 //! Team chat: idempotent posting with per-team sequence numbers (committed in groups by one writer task),
 //! and newest-first paging.
 
-use sqlx::SqlitePool;
+use sqlx::{SqliteExecutor, SqlitePool};
 use teamflow_protocol::api::messages::{Message, MessageKind, MessagePage, MessagesQuery, PostMessage};
 use teamflow_protocol::{MessageId, Role, TeamId, UserId};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::access::Membership;
 use crate::db::{Page, from_ms, now_ms};
 use crate::error::ApiError;
-use crate::teams::{require, role_in};
+use crate::events::{Event, Events};
 use crate::validate::{Lines, Validator};
 
 pub const MAX_CONTENT_CHARS: usize = 10_000;
@@ -59,22 +60,10 @@ pub enum Posted {
     Existing,
 }
 
-/// Stores a message, or returns the one already stored under the same `client_id`, so a client may retry
-/// freely. The message is committed before this returns; fan-out happens after.
-pub async fn post(
-    writer: &MessageWriter,
-    db: &SqlitePool,
-    team: TeamId,
-    user: UserId,
-    input: PostMessage,
-) -> Result<(Message, Posted), ApiError> {
-    let role = role_in(db, team, user).await?;
-    writer.post(team, user, role, input).await
-}
-
 /// Posts that share commits. Every post queued while the writer's previous group was committing goes into
-/// the next group: one transaction, one fsync. A post is answered only once its group has committed, so
-/// nothing acknowledged is lost; under load the commit cost is spread over the group (docs/benchmarks.md).
+/// the next group: one transaction, one fsync. Once its group has committed, a new message is published and
+/// then its post answered, so nothing acknowledged is lost and none is fanned out twice or not at all; under
+/// load the commit cost is spread over the group (docs/benchmarks.md).
 #[derive(Debug, Clone)]
 pub struct MessageWriter {
     jobs: mpsc::Sender<Job>,
@@ -101,20 +90,16 @@ struct ValidPost {
 
 impl MessageWriter {
     /// Starts the writer task. It commits what is queued, then ends, once `stop` is cancelled.
-    pub fn spawn(db: SqlitePool, stop: CancellationToken) -> (MessageWriter, JoinHandle<()>) {
+    pub fn spawn(db: SqlitePool, events: Events, stop: CancellationToken) -> (MessageWriter, JoinHandle<()>) {
         let (jobs, queue) = mpsc::channel(4 * MAX_GROUP);
-        (MessageWriter { jobs }, tokio::spawn(write_groups(db, queue, stop)))
+        (MessageWriter { jobs }, tokio::spawn(write_groups(db, events, queue, stop)))
     }
 
-    /// `post` for a caller whose role is already known (the realtime path reads it from the cache).
-    pub async fn post(
-        &self,
-        team: TeamId,
-        user: UserId,
-        role: Role,
-        input: PostMessage,
-    ) -> Result<(Message, Posted), ApiError> {
-        require(role, Role::Member)?;
+    /// Stores a message by `author`, or returns the one already stored under the same `client_id`, so a
+    /// client may retry freely. Answers once the message is committed and, if new, published.
+    pub async fn post(&self, author: &Membership, input: PostMessage) -> Result<(Message, Posted), ApiError> {
+        author.require(Role::Member)?;
+        let (team, user) = (author.team(), author.user());
         let mut v = Validator::new();
         let client_id = v.client_id("client_id", &input.client_id);
         let content = v.text("content", &input.content, 1, MAX_CONTENT_CHARS, Lines::Multi);
@@ -127,7 +112,7 @@ impl MessageWriter {
     }
 }
 
-async fn write_groups(db: SqlitePool, mut queue: mpsc::Receiver<Job>, stop: CancellationToken) {
+async fn write_groups(db: SqlitePool, events: Events, mut queue: mpsc::Receiver<Job>, stop: CancellationToken) {
     loop {
         let first = tokio::select! {
             job = queue.recv() => job,
@@ -145,28 +130,36 @@ async fn write_groups(db: SqlitePool, mut queue: mpsc::Receiver<Job>, stop: Canc
                 Err(_) => break,
             }
         }
-        commit_group(&db, group).await;
+        commit_group(&db, &events, group).await;
     }
 }
 
 /// Commits a group and answers each post. If the group's transaction fails, each post is tried again in
 /// its own, so one post's failure is not its neighbours'.
-async fn commit_group(db: &SqlitePool, group: Vec<Job>) {
+async fn commit_group(db: &SqlitePool, events: &Events, group: Vec<Job>) {
     let answers = match insert_all(db, &group).await {
         Ok(answers) => answers,
         Err(e) if group.len() > 1 => {
             tracing::warn!(error = %e, posts = group.len(), "a group of posts failed; committing them one by one");
             for job in group {
                 let answer = insert_all(db, std::slice::from_ref(&job)).await.and_then(|mut a| a.remove(0));
-                job.reply.send(answer).ok();
+                answer_post(events, job, answer).await;
             }
             return;
         }
         Err(e) => vec![Err(e)],
     };
     for (job, answer) in group.into_iter().zip(answers) {
-        job.reply.send(answer).ok();
+        answer_post(events, job, answer).await;
     }
+}
+
+/// Once the post's transaction has committed: publishes the message if it is new, then answers the post.
+async fn answer_post(events: &Events, job: Job, answer: Result<(Message, Posted), ApiError>) {
+    if let Ok((message, Posted::Created)) = &answer {
+        events.publish(Event::MessagePosted(message.clone())).await;
+    }
+    job.reply.send(answer).ok();
 }
 
 /// Inserts every post in one transaction. An `Err` means nothing was committed; a post's own answer may
@@ -220,7 +213,7 @@ async fn insert(tx: &mut sqlx::SqliteConnection, job: &Job) -> Result<Result<(Me
 }
 
 /// The team's highest message `seq` (0 for an empty chat).
-pub async fn latest_seq(db: &SqlitePool, team: TeamId) -> Result<i64, ApiError> {
+pub async fn latest_seq<'e, E: SqliteExecutor<'e>>(db: E, team: TeamId) -> Result<i64, ApiError> {
     let seq: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM messages WHERE team_id = ?")
         .bind(team.to_string())
         .fetch_one(db)
@@ -229,13 +222,12 @@ pub async fn latest_seq(db: &SqlitePool, team: TeamId) -> Result<i64, ApiError> 
 }
 
 /// A page of messages, newest first, strictly older than `before` when given.
-pub async fn list(db: &SqlitePool, team: TeamId, user: UserId, query: MessagesQuery) -> Result<MessagePage, ApiError> {
-    role_in(db, team, user).await?;
+pub async fn list(db: &SqlitePool, member: &Membership, query: MessagesQuery) -> Result<MessagePage, ApiError> {
     let page = Page::new(query.limit);
     let rows: Vec<MessageRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{MESSAGE_SELECT} WHERE m.team_id = ? AND (? IS NULL OR m.seq < ?) ORDER BY m.seq DESC LIMIT ?"
     )))
-    .bind(team.to_string())
+    .bind(member.team().to_string())
     .bind(query.before)
     .bind(query.before)
     .bind(page.fetch())

@@ -19,7 +19,6 @@ use libp2p::{
 use teamflow_protocol::api::devices::RelayNode;
 use tokio_util::sync::CancellationToken;
 
-use crate::RelayError;
 use crate::auth::SigningKeys;
 use crate::config::P2pOptions;
 use crate::devices::{CertificateIssuer, Certified};
@@ -33,6 +32,11 @@ struct Behaviour {
     autonat: autonat::Behaviour,
     ping: ping::Behaviour,
 }
+
+/// Why the libp2p node did not start.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StartError(String);
 
 /// The running node. The task ends at `shutdown`.
 #[derive(Debug)]
@@ -56,21 +60,20 @@ pub async fn start(
     options: &P2pOptions,
     issuer: Arc<CertificateIssuer>,
     shutdown: CancellationToken,
-) -> Result<P2pNode, RelayError> {
-    let config = |e: &dyn std::fmt::Display| RelayError::Config(format!("libp2p node: {e}"));
-    let listen: Vec<Multiaddr> =
-        options.listen.iter().map(|a| a.parse::<Multiaddr>().map_err(|e| config(&e))).collect::<Result<_, _>>()?;
-    let external: Vec<Multiaddr> =
-        options.external.iter().map(|a| a.parse::<Multiaddr>().map_err(|e| config(&e))).collect::<Result<_, _>>()?;
+) -> Result<P2pNode, StartError> {
+    let failed = |e: &dyn std::fmt::Display| StartError(e.to_string());
+    let address = |a: &String| a.parse::<Multiaddr>().map_err(|e| StartError(format!("{a} is not a multiaddr: {e}")));
+    let listen: Vec<Multiaddr> = options.listen.iter().map(address).collect::<Result<_, _>>()?;
+    let external: Vec<Multiaddr> = options.external.iter().map(address).collect::<Result<_, _>>()?;
     let mut secret = keys.secret_bytes();
-    let keypair = libp2p::identity::Keypair::ed25519_from_bytes(&mut secret).map_err(|e| config(&e))?;
+    let keypair = libp2p::identity::Keypair::ed25519_from_bytes(&mut secret).map_err(|e| failed(&e))?;
     let peer_id = keypair.public().to_peer_id();
     let relay_config = relay_config(options, issuer.certified());
     let max_connections = options.max_connections;
     let mut swarm: Swarm<Behaviour> = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
         .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
-        .map_err(|e| config(&e))?
+        .map_err(|e| failed(&e))?
         .with_quic()
         .with_behaviour(|key| {
             let local = key.public().to_peer_id();
@@ -88,11 +91,11 @@ pub async fn start(
                 ping: ping::Behaviour::new(ping::Config::new()),
             }
         })
-        .map_err(|e| config(&e))?
+        .map_err(|e| failed(&e))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(120)))
         .build();
     for address in &listen {
-        swarm.listen_on(address.clone()).map_err(|e| config(&e))?;
+        swarm.listen_on(address.clone()).map_err(|e| failed(&e))?;
     }
     // Wait for each listener's first address: published addresses must be dialable.
     let mut addresses = Vec::new();
@@ -100,8 +103,8 @@ pub async fn start(
         while addresses.len() < listen.len() {
             match swarm.select_next_some().await {
                 SwarmEvent::NewListenAddr { address, .. } => addresses.push(address),
-                SwarmEvent::ListenerError { error, .. } => return Err(config(&error)),
-                SwarmEvent::ListenerClosed { reason: Err(error), .. } => return Err(config(&error)),
+                SwarmEvent::ListenerError { error, .. } => return Err(failed(&error)),
+                SwarmEvent::ListenerClosed { reason: Err(error), .. } => return Err(failed(&error)),
                 _ => {}
             }
         }
@@ -109,7 +112,7 @@ pub async fn start(
     };
     tokio::time::timeout(Duration::from_secs(10), ready)
         .await
-        .map_err(|_| RelayError::Config("libp2p node: listeners did not start in time".into()))??;
+        .map_err(|_| StartError("the listeners did not start in time".into()))??;
     let mut published = Published { peer_id, issuer, fixed: !external.is_empty(), addresses: Vec::new() };
     for address in if external.is_empty() { addresses } else { external } {
         published.add(&mut swarm, address);

@@ -1,12 +1,15 @@
 //! A team's projects: metadata in SQL; the collaborative content lives in the linked Automerge document.
+//! Each change publishes its event once committed.
 
-use sqlx::SqlitePool;
+use sqlx::{SqliteExecutor, SqlitePool};
 use teamflow_protocol::api::teams::{Project, ProjectInput, ProjectStatus};
 use teamflow_protocol::{DocumentUrl, ProjectId, Role, TeamId, UserId};
 
+use crate::access::Membership;
 use crate::db::{from_ms, now_ms};
 use crate::error::ApiError;
-use crate::teams::{load_settings, require, role_in};
+use crate::events::{Event, Events};
+use crate::teams;
 use crate::validate::{Lines, Validator};
 
 const PROJECT_NOT_FOUND: &str = "no such project";
@@ -51,19 +54,17 @@ impl ProjectRow {
 const PROJECT_SELECT: &str =
     "SELECT id, team_id, name, description, status, document_id, created_by, created_at, updated_at FROM projects";
 
-pub async fn list(db: &SqlitePool, team: TeamId, user: UserId) -> Result<Vec<Project>, ApiError> {
-    role_in(db, team, user).await?;
+pub async fn list<'e, E: SqliteExecutor<'e>>(db: E, member: &Membership) -> Result<Vec<Project>, ApiError> {
     let rows: Vec<ProjectRow> =
         sqlx::query_as(sqlx::AssertSqlSafe(format!("{PROJECT_SELECT} WHERE team_id = ? ORDER BY created_at, id")))
-            .bind(team.to_string())
+            .bind(member.team().to_string())
             .fetch_all(db)
             .await?;
     rows.into_iter().map(ProjectRow::into_project).collect()
 }
 
-pub async fn get(db: &SqlitePool, team: TeamId, project: ProjectId, user: UserId) -> Result<Project, ApiError> {
-    role_in(db, team, user).await?;
-    fetch(db, team, project).await
+pub async fn get(db: &SqlitePool, member: &Membership, project: ProjectId) -> Result<Project, ApiError> {
+    fetch(db, member.team(), project).await
 }
 
 async fn fetch(db: &SqlitePool, team: TeamId, project: ProjectId) -> Result<Project, ApiError> {
@@ -116,14 +117,14 @@ pub enum Created {
 /// may retry freely; reusing the id for a different name is a conflict.
 pub async fn create(
     db: &SqlitePool,
-    team: TeamId,
-    user: UserId,
+    events: &Events,
+    member: &Membership,
     input: ProjectInput,
 ) -> Result<(Project, Created), ApiError> {
-    let role = role_in(db, team, user).await?;
-    require(role, Role::Member)?;
-    let settings = load_settings(db, team).await?;
-    if role == Role::Member && !settings.members_can_create_projects {
+    member.require(Role::Member)?;
+    let (team, user) = (member.team(), member.user());
+    let settings = teams::settings(db, member).await?;
+    if member.role() == Role::Member && !settings.members_can_create_projects {
         return Err(ApiError::Forbidden("this team lets only owners and admins create projects"));
     }
     let valid = validate(db, team, &input).await?;
@@ -156,7 +157,9 @@ pub async fn create(
     .execute(db)
     .await?;
     if inserted.rows_affected() == 1 {
-        return Ok((fetch(db, team, id).await?, Created::New));
+        let project = fetch(db, team, id).await?;
+        events.publish(Event::ProjectUpdated(project.clone())).await;
+        return Ok((project, Created::New));
     }
     let row: ProjectRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{PROJECT_SELECT} WHERE team_id = ? AND created_by = ? AND client_id = ?"
@@ -176,12 +179,13 @@ pub async fn create(
 /// Replaces a project's fields. An omitted `status` keeps the current one.
 pub async fn update(
     db: &SqlitePool,
-    team: TeamId,
+    events: &Events,
+    member: &Membership,
     project: ProjectId,
-    user: UserId,
     input: ProjectInput,
 ) -> Result<Project, ApiError> {
-    require(role_in(db, team, user).await?, Role::Member)?;
+    member.require(Role::Member)?;
+    let team = member.team();
     if input.client_id.is_some() {
         let mut v = Validator::new();
         v.fail("client_id", "is only for creating a project");
@@ -204,18 +208,21 @@ pub async fn update(
     if updated.rows_affected() == 0 {
         return Err(ApiError::NotFound(PROJECT_NOT_FOUND));
     }
-    fetch(db, team, project).await
+    let project = fetch(db, team, project).await?;
+    events.publish(Event::ProjectUpdated(project.clone())).await;
+    Ok(project)
 }
 
-pub async fn delete(db: &SqlitePool, team: TeamId, project: ProjectId, user: UserId) -> Result<(), ApiError> {
-    require(role_in(db, team, user).await?, Role::Member)?;
+pub async fn delete(db: &SqlitePool, events: &Events, member: &Membership, project: ProjectId) -> Result<(), ApiError> {
+    member.require(Role::Member)?;
     let deleted = sqlx::query("DELETE FROM projects WHERE team_id = ? AND id = ?")
-        .bind(team.to_string())
+        .bind(member.team().to_string())
         .bind(project.to_string())
         .execute(db)
         .await?;
     if deleted.rows_affected() == 0 {
         return Err(ApiError::NotFound(PROJECT_NOT_FOUND));
     }
+    events.publish(Event::ProjectDeleted { team: member.team(), project }).await;
     Ok(())
 }

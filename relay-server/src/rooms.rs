@@ -1,10 +1,10 @@
-//! Realtime team rooms on `/api/ws`: who is connected to which team, and fan-out of team events.
+//! Realtime team rooms on `/api/ws`: who is connected to which team, and fan-out of frames to a team.
 //!
-//! One hub task owns every room; connections and the rest of the relay talk to it through a cloneable
-//! [`RoomsHandle`] over a bounded channel. Each connection has its own bounded outgoing queue: the hub never
-//! waits on a socket, and a client that stops reading is cut off instead of slowing the others.
+//! One hub task owns every room; sockets (`http/realtime/connection.rs`) and the rest of the relay talk to
+//! it through a cloneable [`RoomsHandle`] over a bounded channel. Each socket has its own bounded send
+//! queue: the hub never waits on a socket, and a client that stops reading is cut off instead of slowing
+//! the others.
 
-mod connection;
 mod hub;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,10 +15,7 @@ use teamflow_protocol::{TeamId, UserId};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-pub use connection::serve;
 pub(crate) use hub::spawn_hub;
-
-use crate::events::Event;
 
 /// Identifies one socket for the hub's lifetime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -46,7 +43,7 @@ enum Command {
     Connect {
         conn: ConnId,
         user: UserId,
-        outbox: mpsc::Sender<Utf8Bytes>,
+        send_queue: mpsc::Sender<Utf8Bytes>,
         kill: CancellationToken,
     },
     Disconnect {
@@ -100,10 +97,33 @@ impl RoomsHandle {
         }
     }
 
-    async fn join(&self, conn: ConnId, team: TeamId) -> Vec<UserId> {
+    /// Registers a socket of `user`: frames for it go to `send_queue`, and `kill` is cancelled if that queue
+    /// fills up (the client stopped reading).
+    pub(crate) async fn connect(
+        &self,
+        user: UserId,
+        send_queue: mpsc::Sender<Utf8Bytes>,
+        kill: CancellationToken,
+    ) -> ConnId {
+        let conn = ConnId::next();
+        self.send(Command::Connect { conn, user, send_queue, kill }).await;
+        conn
+    }
+
+    /// Takes a socket out of every room it is in.
+    pub(crate) async fn disconnect(&self, conn: ConnId) {
+        self.send(Command::Disconnect { conn }).await;
+    }
+
+    /// Puts a socket in the team's room; answers the users online there.
+    pub(crate) async fn join(&self, conn: ConnId, team: TeamId) -> Vec<UserId> {
         let (reply, answer) = oneshot::channel();
         self.send(Command::Join { conn, team, reply }).await;
         answer.await.unwrap_or_default()
+    }
+
+    pub(crate) async fn leave(&self, conn: ConnId, team: TeamId) {
+        self.send(Command::Leave { conn, team }).await;
     }
 
     /// Sends a frame to everyone in the team's room (but `except`).
@@ -111,34 +131,14 @@ impl RoomsHandle {
         self.send(Command::Broadcast { team, frame: frame(message), except }).await;
     }
 
-    /// Fans an already-committed event out to the rooms it concerns.
-    pub async fn publish(&self, event: Event) {
-        match event {
-            Event::MessagePosted(message) => {
-                let team = message.team_id;
-                self.broadcast(team, &ServerMessage::NewMessage { message }, None).await;
-            }
-            Event::ProjectUpdated(project) => {
-                let team = project.team_id;
-                self.broadcast(team, &ServerMessage::ProjectUpdated { project }, None).await;
-            }
-            Event::ProjectDeleted { team, project } => {
-                self.broadcast(team, &ServerMessage::ProjectDeleted { team_id: team, project_id: project }, None).await;
-            }
-            Event::MembershipChanged { team, user, before, after } => {
-                if Event::revokes(before, after) {
-                    self.send(Command::Revoke { team, user }).await;
-                }
-                let changed = ServerMessage::MemberChanged { team_id: team, user_id: user, role: after };
-                self.broadcast(team, &changed, None).await;
-            }
-            Event::TeamDeleted { team, .. } => self.send(Command::CloseTeam { team }).await,
-            Event::Activity(item) => {
-                let team = item.team_id;
-                self.broadcast(team, &ServerMessage::Activity { item }, None).await;
-            }
-            Event::DocumentRegistered(_) => {}
-        }
+    /// Takes `user`'s sockets out of the team's room, telling each why (`access_revoked`).
+    pub(crate) async fn revoke(&self, team: TeamId, user: UserId) {
+        self.send(Command::Revoke { team, user }).await;
+    }
+
+    /// Empties the team's room, telling every socket in it why (`access_revoked`).
+    pub(crate) async fn close_team(&self, team: TeamId) {
+        self.send(Command::CloseTeam { team }).await;
     }
 
     #[cfg(test)]

@@ -54,6 +54,17 @@ pub fn expected_peer(user: UserId, peer: &str) -> Result<PeerId, ApiError> {
     Ok(PeerId::from(peer))
 }
 
+/// Why document sync could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("document threads: {0}")]
+    Threads(#[from] rayon::ThreadPoolBuildError),
+    #[error("acceptor URL: {0}")]
+    Url(#[from] url::ParseError),
+    #[error("the sync repo stopped before it accepted connections")]
+    Stopped,
+}
+
 /// The running sync server: a samod repo and the acceptor that upgraded sockets are handed to.
 #[derive(Clone)]
 pub struct SyncServer {
@@ -69,17 +80,14 @@ impl std::fmt::Debug for SyncServer {
 }
 
 impl SyncServer {
-    pub async fn start(db: sqlx::SqlitePool, access: Access) -> Result<Self, ApiError> {
+    pub async fn start(db: sqlx::SqlitePool, access: Access) -> Result<Self, StartError> {
         // samod's default runs each document as a task on the async runtime, where one expensive sync
         // message (a fresh peer of a large document costs a full save and a bloom filter of every change)
         // holds a runtime thread for as long as it takes. Measured in the join storm (docs/benchmarks.md):
         // share-policy lookups starved past the database pool's timeout and were denied. On their own
         // threads, documents compete with the rest of the relay only for CPU.
         let policy = TeamSharePolicy::new(access);
-        let documents = rayon::ThreadPoolBuilder::new()
-            .thread_name(|i| format!("sync-doc-{i}"))
-            .build()
-            .map_err(|e| ApiError::Internal(format!("document threads: {e}")))?;
+        let documents = rayon::ThreadPoolBuilder::new().thread_name(|i| format!("sync-doc-{i}")).build()?;
         let repo = Repo::build_tokio()
             .with_concurrency(samod::ConcurrencyConfig::Threadpool(documents))
             .with_peer_id(PeerId::from(RELAY_PEER_ID))
@@ -88,8 +96,8 @@ impl SyncServer {
             .load()
             .await;
         let first = FirstSync::new(repo.clone(), policy);
-        let url = url::Url::parse("teamflow-relay://sync").map_err(|e| ApiError::Internal(e.to_string()))?;
-        let acceptor = repo.make_acceptor(url).map_err(|_| ApiError::Internal("sync repo stopped".into()))?;
+        let url = url::Url::parse("teamflow-relay://sync")?;
+        let acceptor = repo.make_acceptor(url).map_err(|_| StartError::Stopped)?;
         Ok(Self { repo, acceptor, first })
     }
 

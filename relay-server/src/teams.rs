@@ -1,38 +1,18 @@
 //! Teams, their members and settings, and the role rules that guard them.
 //!
-//! Every function under a team first resolves the caller's membership: a non-member gets `not_found`
-//! (the team's existence is not revealed), a member without the needed role gets `forbidden`.
+//! Every function under a team takes the caller's [`Membership`], checked once by the caller (a non-member
+//! gets `not_found`, so the team's existence is not revealed); a member without the needed role gets
+//! `forbidden`. A change to membership publishes its event once committed.
 
-use sqlx::SqlitePool;
+use sqlx::{SqliteExecutor, SqlitePool};
 use teamflow_protocol::api::teams::{AddMember, Member, Team, TeamInput, TeamSettings};
 use teamflow_protocol::{Role, TeamId, UserId};
 
+use crate::access::{Membership, TEAM_NOT_FOUND, role_in};
 use crate::db::{self, begin_write, from_ms, now_ms};
 use crate::error::ApiError;
+use crate::events::{Event, Events};
 use crate::validate::{Lines, Validator};
-
-const TEAM_NOT_FOUND: &str = "no such team";
-
-/// The caller's role in `team`, or `not_found` if they are not a member (or the team does not exist).
-pub async fn role_in<'e, E>(db: E, team: TeamId, user: UserId) -> Result<Role, ApiError>
-where
-    E: sqlx::SqliteExecutor<'e>,
-{
-    let role: Option<String> = sqlx::query_scalar("SELECT role FROM team_members WHERE team_id = ? AND user_id = ?")
-        .bind(team.to_string())
-        .bind(user.to_string())
-        .fetch_optional(db)
-        .await?;
-    match role {
-        Some(role) => Role::try_from(role).map_err(|e| ApiError::Internal(e.to_string())),
-        None => Err(ApiError::NotFound(TEAM_NOT_FOUND)),
-    }
-}
-
-/// `forbidden` unless `role` includes `needed`.
-pub fn require(role: Role, needed: Role) -> Result<(), ApiError> {
-    if role.at_least(needed) { Ok(()) } else { Err(ApiError::Forbidden("your role in this team does not allow this")) }
-}
 
 #[derive(sqlx::FromRow)]
 struct TeamRow {
@@ -64,10 +44,10 @@ pub async fn list(db: &SqlitePool, user: UserId) -> Result<Vec<Team>, ApiError> 
     Ok(rows.into_iter().map(Team::from).collect())
 }
 
-pub async fn get(db: &SqlitePool, team: TeamId, user: UserId) -> Result<Team, ApiError> {
+pub async fn get<'e, E: SqliteExecutor<'e>>(db: E, member: &Membership) -> Result<Team, ApiError> {
     let row: Option<TeamRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!("{TEAM_SELECT} WHERE t.id = ?")))
-        .bind(user.to_string())
-        .bind(team.to_string())
+        .bind(member.user().to_string())
+        .bind(member.team().to_string())
         .fetch_optional(db)
         .await?;
     row.map(Team::from).ok_or(ApiError::NotFound(TEAM_NOT_FOUND))
@@ -106,34 +86,37 @@ pub async fn create(db: &SqlitePool, user: UserId, input: TeamInput) -> Result<T
     Ok(Team { id: team, name, role: Role::Owner, member_count: 1, created_at: from_ms(now) })
 }
 
-pub async fn rename(db: &SqlitePool, team: TeamId, user: UserId, input: TeamInput) -> Result<Team, ApiError> {
-    require(role_in(db, team, user).await?, Role::Admin)?;
+pub async fn rename(db: &SqlitePool, member: &Membership, input: TeamInput) -> Result<Team, ApiError> {
+    member.require(Role::Admin)?;
     let name = validate_team(&input)?;
     sqlx::query("UPDATE teams SET name = ?, updated_at = ? WHERE id = ?")
         .bind(&name)
         .bind(now_ms())
-        .bind(team.to_string())
+        .bind(member.team().to_string())
         .execute(db)
         .await?;
-    get(db, team, user).await
+    get(db, member).await
 }
 
 /// Deletes the team and everything in it (projects, messages, the document registry). Owners only.
-/// Answers who were members, so their live access can be revoked.
-pub async fn delete(db: &SqlitePool, team: TeamId, user: UserId) -> Result<Vec<UserId>, ApiError> {
+/// Publishes who were members, so their live access is revoked.
+pub async fn delete(db: &SqlitePool, events: &Events, member: &Membership) -> Result<(), ApiError> {
+    member.require(Role::Owner)?;
+    let (team, user) = (member.team(), member.user());
     let mut tx = begin_write(db).await?;
-    require(role_in(&mut *tx, team, user).await?, Role::Owner)?;
     let members: Vec<String> = sqlx::query_scalar("SELECT user_id FROM team_members WHERE team_id = ?")
         .bind(team.to_string())
         .fetch_all(&mut *tx)
         .await?;
+    let members = members
+        .into_iter()
+        .map(|m| m.parse().map_err(|e| ApiError::Internal(format!("user id in database: {e}"))))
+        .collect::<Result<_, _>>()?;
     sqlx::query("DELETE FROM teams WHERE id = ?").bind(team.to_string()).execute(&mut *tx).await?;
     tx.commit().await?;
     tracing::info!(%team, by = %user, "team deleted");
-    members
-        .into_iter()
-        .map(|m| m.parse().map_err(|e| ApiError::Internal(format!("user id in database: {e}"))))
-        .collect()
+    events.publish(Event::TeamDeleted { team, members }).await;
+    Ok(())
 }
 
 #[derive(sqlx::FromRow)]
@@ -162,17 +145,16 @@ impl From<MemberRow> for Member {
 const MEMBER_SELECT: &str = "SELECT m.user_id, u.email, u.display_name, m.role, m.joined_at
     FROM team_members m JOIN users u ON u.id = m.user_id WHERE m.team_id = ?";
 
-pub async fn members(db: &SqlitePool, team: TeamId, user: UserId) -> Result<Vec<Member>, ApiError> {
-    role_in(db, team, user).await?;
+pub async fn members<'e, E: SqliteExecutor<'e>>(db: E, member: &Membership) -> Result<Vec<Member>, ApiError> {
     let rows: Vec<MemberRow> =
         sqlx::query_as(sqlx::AssertSqlSafe(format!("{MEMBER_SELECT} ORDER BY m.joined_at, m.user_id")))
-            .bind(team.to_string())
+            .bind(member.team().to_string())
             .fetch_all(db)
             .await?;
     Ok(rows.into_iter().map(Member::from).collect())
 }
 
-async fn member(db: &SqlitePool, team: TeamId, user: UserId) -> Result<Member, ApiError> {
+async fn fetch_member(db: &SqlitePool, team: TeamId, user: UserId) -> Result<Member, ApiError> {
     let row: Option<MemberRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!("{MEMBER_SELECT} AND m.user_id = ?")))
         .bind(team.to_string())
         .bind(user.to_string())
@@ -182,8 +164,13 @@ async fn member(db: &SqlitePool, team: TeamId, user: UserId) -> Result<Member, A
 }
 
 /// Adds an existing account to the team. Owners and admins only, and never above their own role.
-pub async fn add_member(db: &SqlitePool, team: TeamId, actor: UserId, input: AddMember) -> Result<Member, ApiError> {
-    let actor_role = role_in(db, team, actor).await?;
+pub async fn add_member(
+    db: &SqlitePool,
+    events: &Events,
+    actor: &Membership,
+    input: AddMember,
+) -> Result<Member, ApiError> {
+    let (team, actor_role) = (actor.team(), actor.role());
     let mut v = Validator::new();
     let email = v.email("email", &input.email);
     v.finish()?;
@@ -209,8 +196,9 @@ pub async fn add_member(db: &SqlitePool, team: TeamId, actor: UserId, input: Add
         .map_err(|e| {
             if db::is_unique_violation(&e) { ApiError::Conflict("already a member of this team") } else { e.into() }
         })?;
-    tracing::info!(%team, %user, role = input.role.as_str(), by = %actor, "member added");
-    member(db, team, user).await
+    tracing::info!(%team, %user, role = input.role.as_str(), by = %actor.user(), "member added");
+    events.publish(Event::MembershipChanged { team, user, before: None, after: Some(input.role) }).await;
+    fetch_member(db, team, user).await
 }
 
 /// A change to someone's membership.
@@ -256,27 +244,45 @@ pub fn check_member_change(
     Ok(())
 }
 
-/// Changes a member's role or removes them (members may remove themselves: that is leaving).
-/// Answers the role they had, and the membership as it now is.
-pub async fn change_member(
+/// Changes a member's role. Nobody raises their own; the last owner cannot be demoted.
+pub async fn set_role(
     db: &SqlitePool,
-    team: TeamId,
-    actor: UserId,
+    events: &Events,
+    actor: &Membership,
+    target: UserId,
+    role: Role,
+) -> Result<Member, ApiError> {
+    change_member(db, events, actor, target, MemberChange::SetRole(role)).await?;
+    fetch_member(db, actor.team(), target).await
+}
+
+/// Removes a member; members may remove themselves, which is leaving. The last owner cannot leave.
+pub async fn remove_member(
+    db: &SqlitePool,
+    events: &Events,
+    actor: &Membership,
+    target: UserId,
+) -> Result<(), ApiError> {
+    change_member(db, events, actor, target, MemberChange::Remove).await
+}
+
+async fn change_member(
+    db: &SqlitePool,
+    events: &Events,
+    actor: &Membership,
     target: UserId,
     change: MemberChange,
-) -> Result<(Role, Option<Member>), ApiError> {
-    // One write transaction, so two owners demoting each other at once cannot both succeed.
+) -> Result<(), ApiError> {
+    let team = actor.team();
+    // One write transaction reading the target's role and the owners, so two owners demoting each other at
+    // once cannot both succeed.
     let mut tx = begin_write(db).await?;
-    let actor_role = role_in(&mut *tx, team, actor).await?;
-    let target_role = match role_in(&mut *tx, team, target).await {
-        Err(ApiError::NotFound(_)) => return Err(ApiError::NotFound("no such member")),
-        other => other?,
-    };
+    let target_role = role_in(&mut *tx, team, target).await?.ok_or(ApiError::NotFound("no such member"))?;
     let owners: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM team_members WHERE team_id = ? AND role = 'owner'")
         .bind(team.to_string())
         .fetch_one(&mut *tx)
         .await?;
-    check_member_change((actor, actor_role), (target, target_role), change, owners)?;
+    check_member_change((actor.user(), actor.role()), (target, target_role), change, owners)?;
     match change {
         MemberChange::SetRole(role) => {
             sqlx::query("UPDATE team_members SET role = ? WHERE team_id = ? AND user_id = ?")
@@ -295,23 +301,18 @@ pub async fn change_member(
         }
     }
     tx.commit().await?;
-    tracing::info!(%team, %target, ?change, by = %actor, "membership changed");
+    tracing::info!(%team, %target, ?change, by = %actor.user(), "membership changed");
     let after = match change {
-        MemberChange::SetRole(_) => Some(member(db, team, target).await?),
+        MemberChange::SetRole(role) => Some(role),
         MemberChange::Remove => None,
     };
-    Ok((target_role, after))
+    events.publish(Event::MembershipChanged { team, user: target, before: Some(target_role), after }).await;
+    Ok(())
 }
 
-pub async fn settings(db: &SqlitePool, team: TeamId, user: UserId) -> Result<TeamSettings, ApiError> {
-    role_in(db, team, user).await?;
-    load_settings(db, team).await
-}
-
-/// The settings as stored, without a membership check; for callers that already made one.
-pub async fn load_settings(db: &SqlitePool, team: TeamId) -> Result<TeamSettings, ApiError> {
+pub async fn settings(db: &SqlitePool, member: &Membership) -> Result<TeamSettings, ApiError> {
     let json: String = sqlx::query_scalar("SELECT settings FROM teams WHERE id = ?")
-        .bind(team.to_string())
+        .bind(member.team().to_string())
         .fetch_optional(db)
         .await?
         .ok_or(ApiError::NotFound(TEAM_NOT_FOUND))?;
@@ -320,11 +321,10 @@ pub async fn load_settings(db: &SqlitePool, team: TeamId) -> Result<TeamSettings
 
 pub async fn update_settings(
     db: &SqlitePool,
-    team: TeamId,
-    user: UserId,
+    member: &Membership,
     input: TeamSettings,
 ) -> Result<TeamSettings, ApiError> {
-    require(role_in(db, team, user).await?, Role::Admin)?;
+    member.require(Role::Admin)?;
     let mut v = Validator::new();
     let description = v.text("description", &input.description, 0, 500, Lines::Multi);
     v.check(
@@ -338,7 +338,7 @@ pub async fn update_settings(
     sqlx::query("UPDATE teams SET settings = ?, updated_at = ? WHERE id = ?")
         .bind(json)
         .bind(now_ms())
-        .bind(team.to_string())
+        .bind(member.team().to_string())
         .execute(db)
         .await?;
     Ok(settings)

@@ -22,11 +22,11 @@ use teamflow_protocol::{Role, TeamId, UserId};
 use tokio::sync::Notify;
 
 pub use describe::{Description, describe};
-pub(crate) use worker::spawn_worker;
+pub(crate) use worker::{Worker, spawn_worker};
 
+use crate::access::Membership;
 use crate::db::{Page, from_ms, now_ms};
 use crate::error::ApiError;
-use crate::teams::{require, role_in};
 use crate::validate::{Lines, Validator};
 
 /// The largest webhook body accepted. GitHub caps payloads at 25 MB; Slack and Trello stay far below.
@@ -77,11 +77,11 @@ const INTEGRATION_SELECT: &str =
 pub async fn create(
     db: &SqlitePool,
     public_url: &str,
-    team: TeamId,
-    user: UserId,
+    member: &Membership,
     input: IntegrationInput,
 ) -> Result<IntegrationCreated, ApiError> {
-    require(role_in(db, team, user).await?, Role::Admin)?;
+    member.require(Role::Admin)?;
+    let (team, user) = (member.team(), member.user());
     let mut v = Validator::new();
     let secret = match (input.service, input.secret.as_deref()) {
         (Service::Github, None) => {
@@ -121,20 +121,20 @@ pub async fn create(
     Ok(IntegrationCreated { id, service: input.service, webhook_url, secret })
 }
 
-pub async fn list(db: &SqlitePool, team: TeamId, user: UserId) -> Result<Vec<Integration>, ApiError> {
-    require(role_in(db, team, user).await?, Role::Admin)?;
+pub async fn list(db: &SqlitePool, member: &Membership) -> Result<Vec<Integration>, ApiError> {
+    member.require(Role::Admin)?;
     let rows: Vec<IntegrationRow> =
         sqlx::query_as(sqlx::AssertSqlSafe(format!("{INTEGRATION_SELECT} WHERE team_id = ? ORDER BY created_at, id")))
-            .bind(team.to_string())
+            .bind(member.team().to_string())
             .fetch_all(db)
             .await?;
     Ok(rows.into_iter().map(Integration::from).collect())
 }
 
-pub async fn delete(db: &SqlitePool, team: TeamId, user: UserId, integration: &str) -> Result<(), ApiError> {
-    require(role_in(db, team, user).await?, Role::Admin)?;
+pub async fn delete(db: &SqlitePool, member: &Membership, integration: &str) -> Result<(), ApiError> {
+    member.require(Role::Admin)?;
     let deleted = sqlx::query("DELETE FROM integrations WHERE team_id = ? AND id = ?")
-        .bind(team.to_string())
+        .bind(member.team().to_string())
         .bind(integration)
         .execute(db)
         .await?;
@@ -293,19 +293,13 @@ impl From<ActivityRow> for ActivityItem {
 const ACTIVITY_SELECT: &str =
     "SELECT id, team_id, seq, service, event_type, summary, url, received_at FROM webhook_events";
 
-pub async fn activity(
-    db: &SqlitePool,
-    team: TeamId,
-    user: UserId,
-    query: ActivityQuery,
-) -> Result<ActivityPage, ApiError> {
-    role_in(db, team, user).await?;
+pub async fn activity(db: &SqlitePool, member: &Membership, query: ActivityQuery) -> Result<ActivityPage, ApiError> {
     let page = Page::new(query.limit);
     let rows: Vec<ActivityRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{ACTIVITY_SELECT} WHERE team_id = ? AND processed_at IS NOT NULL AND (? IS NULL OR seq < ?)
          ORDER BY seq DESC LIMIT ?"
     )))
-    .bind(team.to_string())
+    .bind(member.team().to_string())
     .bind(query.before)
     .bind(query.before)
     .bind(page.fetch())

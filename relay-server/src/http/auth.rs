@@ -8,9 +8,10 @@ use teamflow_protocol::api::auth::{AuthResponse, LoginRequest, MeResponse, Refre
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::AppState;
 use super::extract::{ApiJson, AuthUser};
+use crate::accounts;
 use crate::error::ApiError;
-use crate::{AppState, accounts};
 
 pub(super) fn public_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -35,7 +36,7 @@ async fn register(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<RegisterRequest>,
 ) -> Result<(StatusCode, Json<AuthResponse>), ApiError> {
-    Ok((StatusCode::CREATED, Json(accounts::register(&state, body).await?)))
+    Ok((StatusCode::CREATED, Json(accounts::register(&state.db, &state.passwords, &state.sessions, body).await?)))
 }
 
 /// Sign in with email and password.
@@ -49,7 +50,7 @@ async fn login(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> Result<Json<AuthResponse>, ApiError> {
-    Ok(Json(accounts::login(&state, body).await?))
+    Ok(Json(accounts::login(&state.db, &state.passwords, &state.sessions, body).await?))
 }
 
 /// Trade a refresh token for a new access and refresh token. A refresh token works once.
@@ -61,7 +62,7 @@ async fn refresh(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<RefreshRequest>,
 ) -> Result<Json<AuthResponse>, ApiError> {
-    Ok(Json(accounts::refresh(&state, &body.refresh_token).await?))
+    Ok(Json(accounts::refresh(&state.db, &state.sessions, &body.refresh_token).await?))
 }
 
 /// Sign out: revoke the refresh token and every token descended from the same sign-in.
@@ -69,7 +70,7 @@ async fn refresh(
     (status = 204, description = "signed out (also when the token was already invalid)"),
 ))]
 async fn logout(State(state): State<AppState>, ApiJson(body): ApiJson<RefreshRequest>) -> Result<StatusCode, ApiError> {
-    accounts::logout(&state, &body.refresh_token).await?;
+    accounts::logout(&state.db, &body.refresh_token).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

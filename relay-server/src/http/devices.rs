@@ -7,8 +7,9 @@ use teamflow_protocol::{ErrorBody, TeamId};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::AppState;
 use super::extract::{ApiJson, ApiPath, AuthUser};
-use crate::AppState;
+use crate::devices;
 use crate::error::ApiError;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -54,5 +55,6 @@ async fn team_devices(
     AuthUser(user): AuthUser,
     ApiPath(team): ApiPath<TeamId>,
 ) -> Result<Json<TeamDevices>, ApiError> {
-    Ok(Json(state.certificates.team_devices(&state.db, team, user).await?))
+    let member = state.access.member(team, user).await?;
+    Ok(Json(devices::team_devices(&state.db, &member).await?))
 }

@@ -3,11 +3,10 @@
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use teamflow_protocol::UserId;
 
-use super::rate_limit::bearer_token;
-use crate::AppState;
+use super::AppState;
 use crate::auth::TokenError;
 use crate::error::ApiError;
 
@@ -18,10 +17,10 @@ pub struct AuthUser(pub UserId);
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
         // REST routes take the header only: a token in a URL ends up in logs and histories.
         let verified = parts.extensions.get::<VerifiedBearer>().filter(|v| !v.from_query);
-        authenticate(state, &parts.headers, verified, None).map(AuthUser)
+        authenticate(&parts.headers, verified).map(AuthUser)
     }
 }
 
@@ -50,7 +49,7 @@ pub(crate) async fn verify_bearer(
     mut request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    let from_query = !request.headers().contains_key(axum::http::header::AUTHORIZATION);
+    let from_query = !request.headers().contains_key(header::AUTHORIZATION);
     let token = if from_query {
         request.uri().query().and_then(|query| {
             url::form_urlencoded::parse(query.as_bytes())
@@ -61,44 +60,37 @@ pub(crate) async fn verify_bearer(
         bearer_token(request.headers()).map(str::to_owned)
     };
     if let Some(token) = token {
-        let outcome = verify(&state, &token);
+        let outcome = state.sessions.tokens.verify(&token);
+        state.metrics.token_verified(match &outcome {
+            Ok(_) => "valid",
+            Err(TokenError::Expired) => "expired",
+            Err(TokenError::Invalid) => "invalid",
+        });
         request.extensions_mut().insert(VerifiedBearer { outcome, from_query });
     }
     next.run(request).await
 }
 
-fn verify(state: &AppState, token: &str) -> Result<UserId, TokenError> {
-    let outcome = state.tokens.verify(token);
-    state.metrics.token_verified(match &outcome {
-        Ok(_) => "valid",
-        Err(TokenError::Expired) => "expired",
-        Err(TokenError::Invalid) => "invalid",
-    });
-    outcome
+/// The token of an `Authorization: Bearer <token>` header, if there is one.
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
 }
 
-/// The user an `Authorization: Bearer` header speaks for (verified already when `verified` is given), or
-/// else a `token` query parameter (browsers cannot set headers on a WebSocket). Every failure is a 401.
-pub(crate) fn authenticate(
-    state: &AppState,
-    headers: &HeaderMap,
-    verified: Option<&VerifiedBearer>,
-    query_token: Option<&str>,
-) -> Result<UserId, ApiError> {
-    let outcome = if let Some(verified) = verified {
-        verified.outcome.clone()
-    } else if headers.contains_key(axum::http::header::AUTHORIZATION) {
-        let token =
-            bearer_token(headers).ok_or(ApiError::Unauthorized("the Authorization header must be `Bearer <token>`"))?;
-        verify(state, token)
-    } else {
-        let token = query_token
-            .filter(|t| !t.is_empty())
-            .ok_or(ApiError::Unauthorized("this route needs an access token: Authorization: Bearer <token>"))?;
-        verify(state, token)
+/// The user `verify_bearer` found a valid token for (`verified`; WebSocket routes also accept the `token`
+/// query parameter, since browsers cannot set headers on a WebSocket). Every failure is a 401: the
+/// middleware has verified any token the request carries, so no outcome means there was no usable token.
+pub(crate) fn authenticate(headers: &HeaderMap, verified: Option<&VerifiedBearer>) -> Result<UserId, ApiError> {
+    let Some(verified) = verified else {
+        return Err(if headers.contains_key(header::AUTHORIZATION) {
+            ApiError::Unauthorized("the Authorization header must be `Bearer <token>`")
+        } else {
+            ApiError::Unauthorized("this route needs an access token: Authorization: Bearer <token>")
+        });
     };
-    match outcome {
-        Ok(user) => Ok(user),
+    match &verified.outcome {
+        Ok(user) => Ok(*user),
         Err(TokenError::Expired) => Err(ApiError::Unauthorized("the access token has expired; refresh it")),
         Err(TokenError::Invalid) => Err(ApiError::Unauthorized("the access token is not valid")),
     }
@@ -149,5 +141,21 @@ pub(crate) struct ApiQuery<T>(pub(crate) T);
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
         ApiError::field("query", rejection.body_text())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_tokens_are_read_case_insensitively() {
+        let mut h = HeaderMap::new();
+        h.insert(header::AUTHORIZATION, "bearer abc".parse().expect("header"));
+        assert_eq!(bearer_token(&h), Some("abc"));
+        h.insert(header::AUTHORIZATION, "Basic abc".parse().expect("header"));
+        assert_eq!(bearer_token(&h), None);
+        h.insert(header::AUTHORIZATION, "Bearer ".parse().expect("header"));
+        assert_eq!(bearer_token(&h), None);
     }
 }

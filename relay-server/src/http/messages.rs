@@ -8,11 +8,11 @@ use teamflow_protocol::{ErrorBody, TeamId};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::AppState;
 use super::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
 use crate::error::ApiError;
-use crate::events::Event;
+use crate::messages;
 use crate::messages::Posted;
-use crate::{AppState, messages};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_messages, post_message))
@@ -29,7 +29,8 @@ async fn list_messages(
     ApiPath(team): ApiPath<TeamId>,
     ApiQuery(query): ApiQuery<MessagesQuery>,
 ) -> Result<Json<MessagePage>, ApiError> {
-    Ok(Json(messages::list(&state.db, team, user, query).await?))
+    let member = state.access.member(team, user).await?;
+    Ok(Json(messages::list(&state.db, &member, query).await?))
 }
 
 /// Post a message. Idempotent on `client_id`: a retry answers 200 with the original message.
@@ -47,12 +48,10 @@ async fn post_message(
     ApiPath(team): ApiPath<TeamId>,
     ApiJson(body): ApiJson<PostMessage>,
 ) -> Result<(StatusCode, Json<Message>), ApiError> {
-    let (message, posted) = messages::post(&state.messages, &state.db, team, user, body).await?;
+    let member = state.access.member(team, user).await?;
+    let (message, posted) = state.messages.post(&member, body).await?;
     let status = match posted {
-        Posted::Created => {
-            state.publish(Event::MessagePosted(message.clone())).await;
-            StatusCode::CREATED
-        }
+        Posted::Created => StatusCode::CREATED,
         Posted::Existing => StatusCode::OK,
     };
     Ok((status, Json(message)))

@@ -9,7 +9,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 
-use crate::AppState;
+use super::AppState;
 use crate::db;
 use crate::error::ApiError;
 

@@ -8,10 +8,10 @@ use teamflow_protocol::{ErrorBody, ProjectId, TeamId};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::AppState;
 use super::extract::{ApiJson, ApiPath, AuthUser};
 use crate::error::ApiError;
-use crate::events::Event;
-use crate::{AppState, projects};
+use crate::projects;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_projects, create_project)).routes(routes!(
@@ -30,7 +30,8 @@ async fn list_projects(
     AuthUser(user): AuthUser,
     ApiPath(team): ApiPath<TeamId>,
 ) -> Result<Json<Vec<Project>>, ApiError> {
-    Ok(Json(projects::list(&state.db, team, user).await?))
+    let member = state.access.member(team, user).await?;
+    Ok(Json(projects::list(&state.db, &member).await?))
 }
 
 /// Create a project (not viewers; plain members only if the team's settings allow). Repeating a create with
@@ -47,12 +48,13 @@ async fn create_project(
     ApiPath(team): ApiPath<TeamId>,
     ApiJson(body): ApiJson<ProjectInput>,
 ) -> Result<(StatusCode, Json<Project>), ApiError> {
-    let (project, created) = projects::create(&state.db, team, user, body).await?;
-    if created == projects::Created::Existing {
-        return Ok((StatusCode::OK, Json(project)));
-    }
-    state.publish(Event::ProjectUpdated(project.clone())).await;
-    Ok((StatusCode::CREATED, Json(project)))
+    let member = state.access.member(team, user).await?;
+    let (project, created) = projects::create(&state.db, &state.events, &member, body).await?;
+    let status = match created {
+        projects::Created::New => StatusCode::CREATED,
+        projects::Created::Existing => StatusCode::OK,
+    };
+    Ok((status, Json(project)))
 }
 
 #[utoipa::path(get, path = "/api/teams/{team_id}/projects/{project_id}", tag = "projects", security(("bearer" = [])),
@@ -64,7 +66,8 @@ async fn get_project(
     AuthUser(user): AuthUser,
     ApiPath((team, project)): ApiPath<(TeamId, ProjectId)>,
 ) -> Result<Json<Project>, ApiError> {
-    Ok(Json(projects::get(&state.db, team, project, user).await?))
+    let member = state.access.member(team, user).await?;
+    Ok(Json(projects::get(&state.db, &member, project).await?))
 }
 
 /// Replace a project's fields (an omitted `status` is kept).
@@ -79,9 +82,8 @@ async fn update_project(
     ApiPath((team, project)): ApiPath<(TeamId, ProjectId)>,
     ApiJson(body): ApiJson<ProjectInput>,
 ) -> Result<Json<Project>, ApiError> {
-    let project = projects::update(&state.db, team, project, user, body).await?;
-    state.publish(Event::ProjectUpdated(project.clone())).await;
-    Ok(Json(project))
+    let member = state.access.member(team, user).await?;
+    Ok(Json(projects::update(&state.db, &state.events, &member, project, body).await?))
 }
 
 #[utoipa::path(delete, path = "/api/teams/{team_id}/projects/{project_id}", tag = "projects", security(("bearer" = [])),
@@ -93,7 +95,7 @@ async fn delete_project(
     AuthUser(user): AuthUser,
     ApiPath((team, project)): ApiPath<(TeamId, ProjectId)>,
 ) -> Result<StatusCode, ApiError> {
-    projects::delete(&state.db, team, project, user).await?;
-    state.publish(Event::ProjectDeleted { team, project }).await;
+    let member = state.access.member(team, user).await?;
+    projects::delete(&state.db, &state.events, &member, project).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use axum::http::{HeaderMap, Request, header};
+use axum::http::{HeaderMap, Request};
 use axum::response::{IntoResponse, Response};
 use governor::clock::QuantaInstant;
 use governor::middleware::NoOpMiddleware;
@@ -18,7 +18,7 @@ use tower_governor::governor::{GovernorConfig, GovernorConfigBuilder};
 use tower_governor::key_extractor::KeyExtractor;
 use tower_governor::{GovernorError, GovernorLayer};
 
-use crate::Config;
+use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::extract::VerifiedBearer;
 
@@ -79,13 +79,6 @@ impl KeyExtractor for ClientKeyExtractor {
             .ok_or(GovernorError::UnableToExtractKey)?;
         Ok(ClientKey::Addr(self.client_addr(peer, req.headers())))
     }
-}
-
-/// The token of an `Authorization: Bearer <token>` header, if there is one.
-pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
 }
 
 type Limiter = GovernorConfig<ClientKeyExtractor, NoOpMiddleware<QuantaInstant>>;
@@ -180,16 +173,5 @@ mod tests {
         let spoofed_then_real = headers("6.6.6.6, 198.51.100.7, 10.0.0.2");
         assert_eq!(x.client_addr(proxy, &spoofed_then_real), "198.51.100.7".parse::<IpAddr>().expect("ip"));
         assert_eq!(x.client_addr(proxy, &HeaderMap::new()), proxy);
-    }
-
-    #[test]
-    fn bearer_tokens_are_read_case_insensitively() {
-        let mut h = HeaderMap::new();
-        h.insert(header::AUTHORIZATION, "bearer abc".parse().expect("header"));
-        assert_eq!(bearer_token(&h), Some("abc"));
-        h.insert(header::AUTHORIZATION, "Basic abc".parse().expect("header"));
-        assert_eq!(bearer_token(&h), None);
-        h.insert(header::AUTHORIZATION, "Bearer ".parse().expect("header"));
-        assert_eq!(bearer_token(&h), None);
     }
 }

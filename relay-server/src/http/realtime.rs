@@ -11,9 +11,11 @@ use teamflow_protocol::realtime::PROTOCOL_VERSION;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+mod connection;
+
+use super::AppState;
 use super::extract::{VerifiedBearer, authenticate, require_upgrade};
 use crate::error::ApiError;
-use crate::{AppState, rooms};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(realtime))
@@ -23,6 +25,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub(super) struct RealtimeParams {
     /// The access token, for clients that cannot set an `Authorization` header.
+    #[expect(dead_code, reason = "`verify_bearer` reads it from the query string; declared for the API document")]
     token: Option<String>,
     /// The protocol version the client speaks; the relay speaks 1.
     protocol: Option<u32>,
@@ -47,7 +50,7 @@ async fn realtime(
 ) -> Result<Response, ApiError> {
     let params = params.map(|Query(p)| p).ok();
     let verified = verified.as_ref().map(|axum::Extension(v)| v);
-    let user = authenticate(&state, &headers, verified, params.as_ref().and_then(|p| p.token.as_deref()))?;
+    let user = authenticate(&headers, verified)?;
     let protocol = params.as_ref().and_then(|p| p.protocol).unwrap_or(PROTOCOL_VERSION);
     if protocol != PROTOCOL_VERSION {
         return Err(ApiError::Malformed(format!(
@@ -64,5 +67,5 @@ async fn realtime(
         // (9% of the relay's CPU in the chat fan-out benchmark) and held per connection; larger frames
         // simply take more reads. See docs/benchmarks.md for the A/B (4 KiB cost more read calls).
         .read_buffer_size(ROOM_READ_BUFFER_BYTES)
-        .on_upgrade(move |socket| connections.track_future(rooms::serve(state, user, socket))))
+        .on_upgrade(move |socket| connections.track_future(connection::serve(state, user, socket))))
 }

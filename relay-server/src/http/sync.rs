@@ -11,9 +11,10 @@ use teamflow_protocol::ErrorBody;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::AppState;
 use super::extract::{VerifiedBearer, authenticate, require_upgrade};
 use crate::error::ApiError;
-use crate::{AppState, sync};
+use crate::sync;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(sync_socket))
@@ -23,6 +24,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub(super) struct SyncParams {
     /// The access token, for clients that cannot set an `Authorization` header (browsers, automerge-repo).
+    #[expect(dead_code, reason = "`verify_bearer` reads it from the query string; declared for the API document")]
     token: Option<String>,
     /// The peer id the client announces in the sync handshake: `<user id>:<device name>`.
     peer_id: Option<String>,
@@ -44,7 +46,7 @@ async fn sync_socket(
 ) -> Result<Response, ApiError> {
     let params = params.map(|Query(p)| p).ok();
     let verified = verified.as_ref().map(|axum::Extension(v)| v);
-    let user = authenticate(&state, &headers, verified, params.as_ref().and_then(|p| p.token.as_deref()))?;
+    let user = authenticate(&headers, verified)?;
     let peer = sync::expected_peer(user, params.as_ref().and_then(|p| p.peer_id.as_deref()).unwrap_or_default())?;
     let upgrade = require_upgrade(upgrade)?;
     let connections = state.connections.clone();

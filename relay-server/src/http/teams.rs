@@ -11,11 +11,10 @@ use teamflow_protocol::{ErrorBody, TeamId, UserId};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::AppState;
 use super::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
 use crate::error::ApiError;
-use crate::events::Event;
-use crate::teams::MemberChange;
-use crate::{AppState, analytics, documents, teams};
+use crate::{analytics, documents, teams};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -57,7 +56,8 @@ async fn get_team(
     AuthUser(user): AuthUser,
     ApiPath(team): ApiPath<TeamId>,
 ) -> Result<Json<Team>, ApiError> {
-    Ok(Json(teams::get(&state.db, team, user).await?))
+    let member = state.access.member(team, user).await?;
+    Ok(Json(teams::get(&state.db, &member).await?))
 }
 
 /// Rename a team (owners and admins).
@@ -72,7 +72,8 @@ async fn rename_team(
     ApiPath(team): ApiPath<TeamId>,
     ApiJson(body): ApiJson<TeamInput>,
 ) -> Result<Json<Team>, ApiError> {
-    Ok(Json(teams::rename(&state.db, team, user, body).await?))
+    let member = state.access.member(team, user).await?;
+    Ok(Json(teams::rename(&state.db, &member, body).await?))
 }
 
 /// Delete a team and everything in it (owners).
@@ -85,8 +86,8 @@ async fn delete_team(
     AuthUser(user): AuthUser,
     ApiPath(team): ApiPath<TeamId>,
 ) -> Result<StatusCode, ApiError> {
-    let members = teams::delete(&state.db, team, user).await?;
-    state.publish(Event::TeamDeleted { team, members }).await;
+    let member = state.access.member(team, user).await?;
+    teams::delete(&state.db, &state.events, &member).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -99,7 +100,8 @@ async fn list_members(
     AuthUser(user): AuthUser,
     ApiPath(team): ApiPath<TeamId>,
 ) -> Result<Json<Vec<Member>>, ApiError> {
-    Ok(Json(teams::members(&state.db, team, user).await?))
+    let member = state.access.member(team, user).await?;
+    Ok(Json(teams::members(&state.db, &member).await?))
 }
 
 /// Add someone with an account, by email (owners and admins, up to their own role).
@@ -115,11 +117,8 @@ async fn add_member(
     ApiPath(team): ApiPath<TeamId>,
     ApiJson(body): ApiJson<AddMember>,
 ) -> Result<(StatusCode, Json<Member>), ApiError> {
-    let member = teams::add_member(&state.db, team, user, body).await?;
-    state
-        .publish(Event::MembershipChanged { team, user: member.user_id, before: None, after: Some(member.role) })
-        .await;
-    Ok((StatusCode::CREATED, Json(member)))
+    let member = state.access.member(team, user).await?;
+    Ok((StatusCode::CREATED, Json(teams::add_member(&state.db, &state.events, &member, body).await?)))
 }
 
 /// Change a member's role. Nobody raises their own; the last owner cannot be demoted.
@@ -134,13 +133,8 @@ async fn update_member(
     ApiPath((team, target)): ApiPath<(TeamId, UserId)>,
     ApiJson(body): ApiJson<UpdateMember>,
 ) -> Result<Json<Member>, ApiError> {
-    let (before, member) =
-        teams::change_member(&state.db, team, user, target, MemberChange::SetRole(body.role)).await?;
-    let member = member.ok_or(ApiError::NotFound("no such member"))?;
-    state
-        .publish(Event::MembershipChanged { team, user: target, before: Some(before), after: Some(member.role) })
-        .await;
-    Ok(Json(member))
+    let member = state.access.member(team, user).await?;
+    Ok(Json(teams::set_role(&state.db, &state.events, &member, target, body.role).await?))
 }
 
 /// Remove a member, or leave the team by naming yourself. The last owner cannot leave.
@@ -154,8 +148,8 @@ async fn remove_member(
     AuthUser(user): AuthUser,
     ApiPath((team, target)): ApiPath<(TeamId, UserId)>,
 ) -> Result<StatusCode, ApiError> {
-    let (before, _) = teams::change_member(&state.db, team, user, target, MemberChange::Remove).await?;
-    state.publish(Event::MembershipChanged { team, user: target, before: Some(before), after: None }).await;
+    let member = state.access.member(team, user).await?;
+    teams::remove_member(&state.db, &state.events, &member, target).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -168,7 +162,8 @@ async fn get_settings(
     AuthUser(user): AuthUser,
     ApiPath(team): ApiPath<TeamId>,
 ) -> Result<Json<TeamSettings>, ApiError> {
-    Ok(Json(teams::settings(&state.db, team, user).await?))
+    let member = state.access.member(team, user).await?;
+    Ok(Json(teams::settings(&state.db, &member).await?))
 }
 
 /// Replace the team's settings (owners and admins).
@@ -183,7 +178,8 @@ async fn put_settings(
     ApiPath(team): ApiPath<TeamId>,
     ApiJson(body): ApiJson<TeamSettings>,
 ) -> Result<Json<TeamSettings>, ApiError> {
-    Ok(Json(teams::update_settings(&state.db, team, user, body).await?))
+    let member = state.access.member(team, user).await?;
+    Ok(Json(teams::update_settings(&state.db, &member, body).await?))
 }
 
 /// Activity over a range of at most 366 days.
@@ -197,7 +193,8 @@ async fn get_analytics(
     ApiPath(team): ApiPath<TeamId>,
     ApiQuery(query): ApiQuery<AnalyticsQuery>,
 ) -> Result<Json<Analytics>, ApiError> {
-    Ok(Json(analytics::team(&state.db, team, user, query).await?))
+    let member = state.access.member(team, user).await?;
+    Ok(Json(analytics::team(&state.db, &member, query).await?))
 }
 
 #[utoipa::path(get, path = "/api/teams/{team_id}/documents", tag = "documents", security(("bearer" = [])),
@@ -209,7 +206,8 @@ async fn list_documents(
     AuthUser(user): AuthUser,
     ApiPath(team): ApiPath<TeamId>,
 ) -> Result<Json<Vec<DocumentEntry>>, ApiError> {
-    Ok(Json(documents::list(&state.db, team, user).await?))
+    let member = state.access.member(team, user).await?;
+    Ok(Json(documents::list(&state.db, &member).await?))
 }
 
 /// Register an Automerge document to the team. A document id can be registered once, anywhere.
@@ -224,7 +222,6 @@ async fn register_document(
     ApiPath(team): ApiPath<TeamId>,
     ApiJson(body): ApiJson<RegisterDocument>,
 ) -> Result<(StatusCode, Json<DocumentEntry>), ApiError> {
-    let entry = documents::register(&state.db, team, user, body).await?;
-    state.publish(Event::DocumentRegistered(entry.clone())).await;
-    Ok((StatusCode::CREATED, Json(entry)))
+    let member = state.access.member(team, user).await?;
+    Ok((StatusCode::CREATED, Json(documents::register(&state.db, &state.events, &member, body).await?)))
 }

@@ -14,8 +14,8 @@ use teamflow_protocol::{ErrorBody, TeamId};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::AppState;
 use super::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
-use crate::AppState;
 use crate::error::ApiError;
 use crate::webhooks::{self, Receipt};
 
@@ -41,7 +41,8 @@ async fn list_integrations(
     AuthUser(user): AuthUser,
     ApiPath(team): ApiPath<TeamId>,
 ) -> Result<Json<Vec<Integration>>, ApiError> {
-    Ok(Json(webhooks::list(&state.db, team, user).await?))
+    let member = state.access.member(team, user).await?;
+    Ok(Json(webhooks::list(&state.db, &member).await?))
 }
 
 /// Connect a service. The answer holds the webhook URL to give the provider and, this once, the secret.
@@ -56,7 +57,8 @@ async fn create_integration(
     ApiPath(team): ApiPath<TeamId>,
     ApiJson(body): ApiJson<IntegrationInput>,
 ) -> Result<(StatusCode, Json<IntegrationCreated>), ApiError> {
-    let created = webhooks::create(&state.db, &state.public_url, team, user, body).await?;
+    let member = state.access.member(team, user).await?;
+    let created = webhooks::create(&state.db, &state.public_url, &member, body).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -69,7 +71,8 @@ async fn delete_integration(
     AuthUser(user): AuthUser,
     ApiPath((team, integration)): ApiPath<(TeamId, String)>,
 ) -> Result<StatusCode, ApiError> {
-    webhooks::delete(&state.db, team, user, &integration).await?;
+    let member = state.access.member(team, user).await?;
+    webhooks::delete(&state.db, &member, &integration).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -84,7 +87,8 @@ async fn list_activity(
     ApiPath(team): ApiPath<TeamId>,
     ApiQuery(query): ApiQuery<ActivityQuery>,
 ) -> Result<Json<ActivityPage>, ApiError> {
-    Ok(Json(webhooks::activity(&state.db, team, user, query).await?))
+    let member = state.access.member(team, user).await?;
+    Ok(Json(webhooks::activity(&state.db, &member, query).await?))
 }
 
 /// A provider delivers an event. Verified on the raw body, stored, then acknowledged; see docs/webhooks.md.

@@ -13,7 +13,7 @@ use super::{Command, ConnId, RoomsHandle, frame};
 
 struct Conn {
     user: UserId,
-    outbox: mpsc::Sender<Utf8Bytes>,
+    send_queue: mpsc::Sender<Utf8Bytes>,
     kill: CancellationToken,
     teams: HashSet<TeamId>,
 }
@@ -52,8 +52,8 @@ pub(crate) fn spawn_hub(shutdown: CancellationToken) -> (RoomsHandle, tokio::tas
 impl Hub {
     fn handle(&mut self, command: Command) {
         match command {
-            Command::Connect { conn, user, outbox, kill } => {
-                self.conns.insert(conn, Conn { user, outbox, kill, teams: HashSet::new() });
+            Command::Connect { conn, user, send_queue, kill } => {
+                self.conns.insert(conn, Conn { user, send_queue, kill, teams: HashSet::new() });
             }
             Command::Disconnect { conn } => self.drop_conn(conn),
             Command::Join { conn, team, reply } => {
@@ -147,7 +147,7 @@ impl Hub {
     /// Queues a frame without waiting. A full queue means the client stopped reading: cut it off.
     fn deliver(&mut self, conn: ConnId, frame: Utf8Bytes) {
         let Some(c) = self.conns.get(&conn) else { return };
-        match c.outbox.try_send(frame) {
+        match c.send_queue.try_send(frame) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
                 tracing::info!(?conn, user = %c.user, "outgoing queue full; disconnecting slow client");
@@ -168,10 +168,10 @@ mod tests {
         user: UserId,
         capacity: usize,
     ) -> (ConnId, mpsc::Receiver<Utf8Bytes>, CancellationToken) {
-        let (outbox, inbox) = mpsc::channel(capacity);
+        let (send_queue, inbox) = mpsc::channel(capacity);
         let kill = CancellationToken::new();
         let conn = ConnId::next();
-        rooms.commands.try_send(Command::Connect { conn, user, outbox, kill: kill.clone() }).expect("connect");
+        rooms.commands.try_send(Command::Connect { conn, user, send_queue, kill: kill.clone() }).expect("connect");
         (conn, inbox, kill)
     }
 

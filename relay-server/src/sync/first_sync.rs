@@ -19,11 +19,11 @@ use std::sync::Arc;
 
 use automerge::Automerge;
 use automerge::sync::{self, SyncDoc as _};
-use ciborium::Value;
 use futures::StreamExt as _;
 use moka::future::Cache;
 use prometheus::IntCounter;
 use samod::{DocumentId, PeerId, Repo};
+use teamflow_sync::wire::{DocMessage, Message};
 
 use super::policy::TeamSharePolicy;
 
@@ -72,11 +72,9 @@ impl std::fmt::Debug for FirstSync {
     }
 }
 
-/// A decoded `request` wire message from an empty peer.
+/// An empty peer's `request`: as it came, and its sync message decoded.
 struct EmptyRequest {
-    document: DocumentId,
-    sender: String,
-    data: Vec<u8>,
+    wire: DocMessage,
     message: sync::Message,
 }
 
@@ -112,11 +110,12 @@ impl FirstSync {
 
     async fn answer(&self, peer: &PeerId, request: &EmptyRequest) -> Option<Arc<Vec<u8>>> {
         let user = super::peer_user(peer.as_str())?;
-        if !self.policy.may_write(&format!("automerge:{}", request.document), user).await {
+        let document = &request.wire.document_id;
+        if !self.policy.may_write(&format!("automerge:{document}"), user).await {
             return None;
         }
-        let handle = self.held(request.document.clone()).await?;
-        let key = (request.document.clone(), request.data.clone());
+        let handle = self.held(document.clone()).await?;
+        let key = (document.clone(), request.wire.data.clone());
         let message = request.message.clone();
         let built = self.built.clone();
         let answer = self
@@ -168,29 +167,15 @@ fn answered(request: &EmptyRequest, answer: &[u8]) -> Option<Routed> {
         flags: request.message.flags,
         version: request.message.version.clone(),
     };
-    let document = Value::Text(request.document.to_string());
-    let reply = wire(&[
-        ("type", Value::Text("sync".into())),
-        ("documentId", document.clone()),
-        ("senderId", Value::Text(super::RELAY_PEER_ID.into())),
-        ("targetId", Value::Text(request.sender.clone())),
-        ("data", Value::Bytes(answer.to_vec())),
-    ])?;
-    let forward = wire(&[
-        ("type", Value::Text("request".into())),
-        ("documentId", document),
-        ("senderId", Value::Text(request.sender.clone())),
-        ("targetId", Value::Text(super::RELAY_PEER_ID.into())),
-        ("data", Value::Bytes(caught_up.encode())),
-    ])?;
-    Some(Routed::Answered { reply, forward })
-}
-
-fn wire(fields: &[(&str, Value)]) -> Option<Vec<u8>> {
-    let map = Value::Map(fields.iter().map(|(k, v)| (Value::Text((*k).to_owned()), v.clone())).collect());
-    let mut bytes = Vec::new();
-    ciborium::into_writer(&map, &mut bytes).ok()?;
-    Some(bytes)
+    let asked = &request.wire;
+    let reply = Message::Sync(DocMessage {
+        document_id: asked.document_id.clone(),
+        sender_id: PeerId::from(super::RELAY_PEER_ID),
+        target_id: asked.sender_id.clone(),
+        data: answer.to_vec(),
+    });
+    let forward = Message::Request(DocMessage { data: caught_up.encode(), ..asked.clone() });
+    Some(Routed::Answered { reply: reply.encode(), forward: forward.encode() })
 }
 
 /// The frame as an empty peer's `request` to the relay, sent as `peer`: no heads, needs nothing, has
@@ -201,24 +186,16 @@ fn empty_request(peer: &PeerId, frame: &[u8]) -> Option<EmptyRequest> {
     if frame.len() > MAX_EMPTY_REQUEST_BYTES || !frame.windows(REQUEST_TAG.len()).any(|w| w == REQUEST_TAG) {
         return None;
     }
-    let Value::Map(entries) = ciborium::from_reader::<Value, _>(frame).ok()? else { return None };
-    let field = |name: &str| entries.iter().find(|(k, _)| k.as_text() == Some(name)).map(|(_, v)| v);
-    let text = |name: &str| field(name).and_then(Value::as_text);
-    if entries.len() != 5
-        || text("type")? != "request"
-        || text("senderId")? != peer.as_str()
-        || text("targetId")? != super::RELAY_PEER_ID
-    {
+    let Ok(Message::Request(wire)) = Message::decode(frame) else { return None };
+    if wire.sender_id != *peer || wire.target_id.as_str() != super::RELAY_PEER_ID {
         return None;
     }
-    let document: DocumentId = text("documentId")?.parse().ok()?;
-    let data = field("data")?.as_bytes()?.clone();
-    let message = sync::Message::decode(&data).ok()?;
+    let message = sync::Message::decode(&wire.data).ok()?;
     let has_nothing = message.have.iter().all(|have| have.last_sync.is_empty());
     if !message.heads.is_empty() || !message.need.is_empty() || !message.changes.is_empty() || !has_nothing {
         return None;
     }
-    Some(EmptyRequest { document, sender: peer.to_string(), data, message })
+    Some(EmptyRequest { wire, message })
 }
 
 #[cfg(test)]
@@ -228,15 +205,21 @@ mod tests {
 
     use super::*;
 
-    fn request(peer: &str, document: &str, message: &sync::Message) -> Vec<u8> {
-        wire(&[
-            ("type", Value::Text("request".into())),
-            ("documentId", Value::Text(document.into())),
-            ("senderId", Value::Text(peer.into())),
-            ("targetId", Value::Text(super::super::RELAY_PEER_ID.into())),
-            ("data", Value::Bytes(message.clone().encode())),
-        ])
-        .expect("encodes")
+    fn request(peer: &str, document: &DocumentId, message: &sync::Message) -> Vec<u8> {
+        Message::Request(DocMessage {
+            document_id: document.clone(),
+            sender_id: PeerId::from(peer),
+            target_id: PeerId::from(super::super::RELAY_PEER_ID),
+            data: message.clone().encode(),
+        })
+        .encode()
+    }
+
+    /// The frame with one byte of `part` changed.
+    fn altered(mut frame: Vec<u8>, part: &str) -> Vec<u8> {
+        let at = frame.windows(part.len()).position(|w| w == part.as_bytes()).expect("part present");
+        frame[at] ^= 1;
+        frame
     }
 
     fn first_message(doc: &Automerge) -> sync::Message {
@@ -255,19 +238,16 @@ mod tests {
     #[test]
     fn only_an_empty_peers_own_request_to_the_relay_is_recognised() {
         let peer = PeerId::from("user:laptop");
-        let id = DocumentId::try_from(vec![7u8; 16]).expect("a document id").to_string();
+        let id = DocumentId::try_from(vec![7u8; 16]).expect("a document id");
         let empty = first_message(&Automerge::new());
-        assert!(empty_request(&peer, &request("user:laptop", &id, &empty)).is_some());
-        // Someone else's id, a peer that has something, garbage, a different target.
+        let own = request("user:laptop", &id, &empty);
+        assert!(empty_request(&peer, &own).is_some());
+        // Someone else's id, a peer that has something, garbage, a broken document id, a different target.
         assert!(empty_request(&peer, &request("other:laptop", &id, &empty)).is_none());
         assert!(empty_request(&peer, &request("user:laptop", &id, &first_message(&document()))).is_none());
         assert!(empty_request(&peer, b"\xff\x00garbage").is_none());
-        assert!(empty_request(&peer, &request("user:laptop", "not a document id", &empty)).is_none());
-        let mut other_target = request("user:laptop", &id, &empty);
-        let relay = super::super::RELAY_PEER_ID.as_bytes();
-        let at = other_target.windows(relay.len()).position(|w| w == relay).expect("target present");
-        other_target[at] ^= 1;
-        assert!(empty_request(&peer, &other_target).is_none());
+        assert!(empty_request(&peer, &altered(own.clone(), &id.to_string())).is_none());
+        assert!(empty_request(&peer, &altered(own, super::super::RELAY_PEER_ID)).is_none());
     }
 
     #[test]
@@ -325,13 +305,14 @@ mod tests {
         let client = Automerge::new();
         let mut state = sync::State::new();
         let first = client.generate_sync_message(&mut state).expect("first");
-        let request = empty_request(&peer, &request("user:laptop", &id.to_string(), &first)).expect("recognised");
+        let request = empty_request(&peer, &request("user:laptop", &id, &first)).expect("recognised");
         (client, state, request)
     }
 
     fn data_of(frame: &[u8]) -> sync::Message {
-        let Value::Map(fields) = ciborium::from_reader::<Value, _>(frame).expect("cbor") else { panic!("a map") };
-        let data = fields.iter().find(|(k, _)| k.as_text() == Some("data")).and_then(|(_, v)| v.as_bytes()).cloned();
-        sync::Message::decode(&data.expect("data")).expect("a sync message")
+        let (Ok(Message::Sync(m)) | Ok(Message::Request(m))) = Message::decode(frame) else {
+            panic!("sync or request")
+        };
+        sync::Message::decode(&m.data).expect("a sync message")
     }
 }

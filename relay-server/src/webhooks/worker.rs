@@ -7,16 +7,18 @@
 
 use std::time::Duration;
 
+use sqlx::SqlitePool;
 use teamflow_protocol::api::integrations::Service;
 use teamflow_protocol::api::messages::{MessageKind, PostMessage};
-use teamflow_protocol::{Role, TeamId, UserId};
+use teamflow_protocol::{TeamId, UserId};
+use tokio_util::sync::CancellationToken;
 
-use super::{activity_item, describe};
-use crate::AppState;
+use super::{Queue, activity_item, describe};
+use crate::access::Membership;
 use crate::db::now_ms;
 use crate::error::ApiError;
-use crate::events::Event;
-use crate::messages::{self, Posted};
+use crate::events::{Event, Events};
+use crate::messages::{self, MessageWriter};
 
 const BATCH: i64 = 50;
 /// How often payload retention is enforced (and pending events re-checked) without a wake-up.
@@ -36,28 +38,42 @@ struct Pending {
     created_by: UserId,
 }
 
-/// Runs until the relay's shutdown token is cancelled.
-pub(crate) fn spawn_worker(state: AppState) -> tokio::task::JoinHandle<()> {
+/// What the worker works with.
+#[derive(Debug)]
+pub(crate) struct Worker {
+    pub(crate) db: SqlitePool,
+    /// Slack messages are mirrored into chat through it.
+    pub(crate) messages: MessageWriter,
+    pub(crate) events: Events,
+    /// Wakes the worker when a delivery is stored.
+    pub(crate) queue: Queue,
+    /// Whether to process stored events at all (off, they stay as a crash would leave them).
+    pub(crate) process: bool,
+    pub(crate) shutdown: CancellationToken,
+}
+
+/// Runs until `worker.shutdown` is cancelled.
+pub(crate) fn spawn_worker(worker: Worker) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             // Retention first, so a pass's broadcasts come after its pruning.
-            if let Err(e) = prune_payloads(&state).await {
+            if let Err(e) = prune_payloads(&worker.db).await {
                 tracing::error!(error = %e, "webhook payload pruning failed");
             }
-            if let Err(e) = drain(&state).await {
+            if let Err(e) = drain(&worker).await {
                 tracing::error!(error = %e, "webhook processing failed; will retry");
             }
             tokio::select! {
-                () = state.webhooks.0.notified() => {}
+                () = worker.queue.0.notified() => {}
                 () = tokio::time::sleep(SWEEP_EVERY) => {}
-                () = state.shutdown.cancelled() => break,
+                () = worker.shutdown.cancelled() => break,
             }
         }
     })
 }
 
-async fn drain(state: &AppState) -> Result<(), ApiError> {
-    if !state.config.process_webhooks {
+async fn drain(worker: &Worker) -> Result<(), ApiError> {
+    if !worker.process {
         return Ok(());
     }
     loop {
@@ -67,23 +83,22 @@ async fn drain(state: &AppState) -> Result<(), ApiError> {
              WHERE e.processed_at IS NULL ORDER BY e.seq LIMIT ?",
         )
         .bind(BATCH)
-        .fetch_all(&state.db)
+        .fetch_all(&worker.db)
         .await?;
         if pending.is_empty() {
             return Ok(());
         }
         for event in pending {
-            process(state, event).await?;
+            process(worker, event).await?;
         }
     }
 }
 
-async fn process(state: &AppState, event: Pending) -> Result<(), ApiError> {
+async fn process(worker: &Worker, event: Pending) -> Result<(), ApiError> {
     let payload = event.payload.as_deref().and_then(|p| serde_json::from_slice(p).ok()).unwrap_or_default();
     let description = describe(event.service, &event.event_type, &payload);
 
     // The mirror first: keyed by the event, a repeat after a crash finds it and adds nothing.
-    let mut mirrored = None;
     if event.mirror_to_chat
         && let Some((who, text)) = &description.chat
         && !text.trim().is_empty()
@@ -91,10 +106,8 @@ async fn process(state: &AppState, event: Pending) -> Result<(), ApiError> {
         let content: String = format!("[Slack] {who}: {text}").chars().take(messages::MAX_CONTENT_CHARS).collect();
         let input = PostMessage { client_id: format!("slack-{}", event.id), content, kind: MessageKind::Text };
         // The integration acts with a member's rights, whatever its creator's role is now.
-        let (message, posted) = state.messages.post(event.team_id, event.created_by, Role::Member, input).await?;
-        if posted == Posted::Created {
-            mirrored = Some(message);
-        }
+        let author = Membership::integration(event.team_id, event.created_by);
+        worker.messages.post(&author, input).await?;
     }
 
     let marked = sqlx::query(
@@ -104,21 +117,18 @@ async fn process(state: &AppState, event: Pending) -> Result<(), ApiError> {
     .bind(&description.summary)
     .bind(&description.url)
     .bind(&event.id)
-    .execute(&state.db)
+    .execute(&worker.db)
     .await?;
     if marked.rows_affected() == 0 {
         return Ok(());
     }
-    let item = activity_item(&state.db, &event.id).await?;
-    state.publish(Event::Activity(item)).await;
-    if let Some(message) = mirrored {
-        state.publish(Event::MessagePosted(message)).await;
-    }
+    let item = activity_item(&worker.db, &event.id).await?;
+    worker.events.publish(Event::Activity(item)).await;
     Ok(())
 }
 
 /// Raw payloads are kept only for the team's `webhook_payload_retention_days`.
-async fn prune_payloads(state: &AppState) -> Result<(), ApiError> {
+async fn prune_payloads(db: &SqlitePool) -> Result<(), ApiError> {
     let pruned = sqlx::query(
         "UPDATE webhook_events SET payload = NULL
          WHERE payload IS NOT NULL AND processed_at IS NOT NULL
@@ -127,7 +137,7 @@ async fn prune_payloads(state: &AppState) -> Result<(), ApiError> {
                WHERE t.id = webhook_events.team_id)",
     )
     .bind(now_ms())
-    .execute(&state.db)
+    .execute(db)
     .await?;
     if pruned.rows_affected() > 0 {
         tracing::info!(count = pruned.rows_affected(), "dropped webhook payloads past retention");

@@ -12,6 +12,7 @@ mod storage;
 mod text;
 pub mod transport;
 pub mod view;
+pub mod wire;
 pub mod writer;
 
 use std::sync::Arc;

@@ -10,12 +10,10 @@
 //! `cargo build --release -p teamflow-relay -p teamflow-bench && target/release/storm` (needs `./x setup`
 //! for the Node packages; see docs/benchmarks.md).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
-use ciborium::Value;
 use clap::Parser;
 use futures::{SinkExt as _, StreamExt as _};
 use hdrhistogram::Histogram;
@@ -24,6 +22,8 @@ use teamflow_bench::servers::cpu_seconds;
 use teamflow_bench::systems::SyncSystem;
 use teamflow_bench::{Machine, Trace, data_dir, median};
 use teamflow_sync::automerge::{Automerge, ChangeHash, sync, sync::SyncDoc as _};
+use teamflow_sync::samod::{DocumentId, PeerId};
+use teamflow_sync::wire::{self, DocMessage, PeerMetadata};
 use tokio::sync::{Barrier, watch};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -73,70 +73,54 @@ fn first_request() -> anyhow::Result<Vec<u8>> {
     Ok(doc.generate_sync_message(&mut state).context("an empty document has a first message")?.encode())
 }
 
-fn cbor(fields: &[(&str, Value)]) -> anyhow::Result<Vec<u8>> {
-    let map = Value::Map(fields.iter().map(|(k, v)| (Value::Text((*k).to_owned()), v.clone())).collect());
-    let mut bytes = Vec::new();
-    ciborium::into_writer(&map, &mut bytes)?;
-    Ok(bytes)
-}
-
-fn decode(bytes: &[u8]) -> anyhow::Result<BTreeMap<String, Value>> {
-    let Value::Map(entries) = ciborium::from_reader::<Value, _>(bytes)? else { bail!("not a CBOR map") };
-    Ok(entries.into_iter().filter_map(|(k, v)| k.into_text().ok().map(|k| (k, v))).collect())
-}
-
-fn text(fields: &BTreeMap<String, Value>, key: &str) -> String {
-    fields.get(key).and_then(|v| v.as_text()).unwrap_or_default().to_owned()
-}
-
 /// One client: connects and completes the handshake, waits at `ready` with the others, then, once `go`
 /// says when the storm started, requests `document` and waits for the sync message carrying it.
 async fn storm_client(
     (url, peer): (String, String),
-    document: String,
+    document: DocumentId,
     request: Vec<u8>,
     ready: Arc<Barrier>,
     mut go: watch::Receiver<Option<Instant>>,
 ) -> anyhow::Result<Arrival> {
     let (mut socket, _) = tokio_tungstenite::connect_async_with_config(url.as_str(), None, true).await?;
-    let join = cbor(&[
-        ("type", Value::Text("join".into())),
-        ("senderId", Value::Text(peer.clone())),
-        ("supportedProtocolVersions", Value::Array(vec![Value::Text("1".into())])),
-        ("peerMetadata", Value::Map(vec![(Value::Text("isEphemeral".into()), Value::Bool(true))])),
-    ])?;
-    socket.send(Message::binary(join)).await?;
+    let peer = PeerId::from(peer);
+    let join = wire::Message::Join {
+        sender_id: peer.clone(),
+        supported_protocol_versions: vec![wire::PROTOCOL_VERSION.into()],
+        metadata: Some(PeerMetadata { storage_id: None, is_ephemeral: true }),
+    };
+    socket.send(Message::binary(join.encode())).await?;
     let server = loop {
         let frame = socket.next().await.context("closed during the handshake")??;
         if let Message::Binary(bytes) = frame {
-            let fields = decode(&bytes)?;
-            ensure!(text(&fields, "type") == "peer", "expected `peer`, got {fields:?}");
-            break text(&fields, "senderId");
+            match wire::Message::decode(&bytes)? {
+                wire::Message::Peer { sender_id, .. } => break sender_id,
+                other => bail!("expected `peer`, got {other:?}"),
+            }
         }
     };
     ready.wait().await;
     let start = go.wait_for(Option::is_some).await?.context("no start")?;
-    let request = cbor(&[
-        ("type", Value::Text("request".into())),
-        ("documentId", Value::Text(document.clone())),
-        ("senderId", Value::Text(peer)),
-        ("targetId", Value::Text(server)),
-        ("data", Value::Bytes(request)),
-    ])?;
-    socket.send(Message::binary(request)).await?;
+    let request = wire::Message::Request(DocMessage {
+        document_id: document.clone(),
+        sender_id: peer,
+        target_id: server,
+        data: request,
+    });
+    socket.send(Message::binary(request.encode())).await?;
     loop {
         let frame = socket.next().await.context("closed before the document arrived")??;
         let Message::Binary(bytes) = frame else { continue };
-        let fields = decode(&bytes)?;
-        match text(&fields, "type").as_str() {
-            "sync" | "request" if text(&fields, "documentId") == document => {
-                let data = fields.get("data").and_then(Value::as_bytes).context("sync message without data")?;
-                let message = sync::Message::decode(data)?;
+        match wire::Message::decode(&bytes)? {
+            wire::Message::Sync(m) | wire::Message::Request(m) if m.document_id == document => {
+                let message = sync::Message::decode(&m.data)?;
                 if !message.changes.is_empty() {
-                    return Ok(Arrival { after: start.elapsed(), message: data.clone() });
+                    return Ok(Arrival { after: start.elapsed(), message: m.data });
                 }
             }
-            "doc-unavailable" | "error" => bail!("the server answered {fields:?}"),
+            answer @ (wire::Message::DocUnavailable { .. } | wire::Message::Error { .. }) => {
+                bail!("the server answered {answer:?}")
+            }
             _ => {}
         }
     }
@@ -167,7 +151,7 @@ async fn storm(system: &SyncSystem, round: usize, args: &Args, saved: &[u8]) -> 
     system.share(&mut owner, &handle).await?;
     let heads = handle.with_document(|d| d.get_heads());
     owner.stop().await;
-    let document = url.to_string().trim_start_matches("automerge:").to_owned();
+    let document: DocumentId = url.document_id().parse().context("a document id")?;
 
     let request = first_request()?;
     let ready = Arc::new(Barrier::new(args.clients + 1));

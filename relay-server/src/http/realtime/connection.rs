@@ -1,4 +1,4 @@
-//! One `/api/ws` socket: reads client frames in order, writes from its bounded outbox, keeps a heartbeat,
+//! One `/api/ws` socket: reads client frames in order, writes from its bounded send queue, keeps a heartbeat,
 //! and enforces the per-connection limits.
 
 use std::num::NonZeroU32;
@@ -8,21 +8,22 @@ use std::time::{Duration, Instant};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
 use futures::{SinkExt, StreamExt};
 use governor::{Quota, RateLimiter};
+use sqlx::SqlitePool;
 use teamflow_protocol::api::messages::PostMessage;
-use teamflow_protocol::api::teams::Project;
+use teamflow_protocol::api::teams::{Member, Project, ProjectInput, Team};
 use teamflow_protocol::realtime::{
     ClientMessage, MEMBERS_PER_FRAME, PROJECTS_PER_FRAME, PROTOCOL_VERSION, PresentMember, ServerMessage,
 };
-use teamflow_protocol::{ErrorCode, TeamId, UserId};
+use teamflow_protocol::{ErrorCode, ProjectId, TeamId, UserId};
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio_util::sync::CancellationToken;
 
-use super::{Command, ConnId, frame};
+use crate::access::Membership;
 use crate::error::ApiError;
-use crate::events::Event;
-use crate::messages::Posted;
-use crate::{AppState, messages, projects, teams};
+use crate::http::AppState;
+use crate::rooms::{ConnId, frame};
+use crate::{messages, projects, teams};
 
 /// Malformed frames tolerated before the connection is closed with 1008.
 const MAX_MALFORMED: u32 = 5;
@@ -37,12 +38,11 @@ struct Close {
 }
 
 /// Serves one upgraded socket until either side ends it or the relay shuts down.
-pub async fn serve(state: AppState, user: UserId, socket: WebSocket) {
+pub(super) async fn serve(state: AppState, user: UserId, socket: WebSocket) {
     let limits = &state.config.limits;
-    let conn = ConnId::next();
-    let (outbox, mut outgoing) = mpsc::channel::<Utf8Bytes>(limits.ws_queue);
+    let (send_queue, mut outgoing) = mpsc::channel::<Utf8Bytes>(limits.ws_queue);
     let kill = CancellationToken::new();
-    state.rooms.send(Command::Connect { conn, user, outbox: outbox.clone(), kill: kill.clone() }).await;
+    let conn = state.rooms.connect(user, send_queue.clone(), kill.clone()).await;
 
     let (mut sink, mut stream) = socket.split();
     let started = Instant::now();
@@ -84,7 +84,7 @@ pub async fn serve(state: AppState, user: UserId, socket: WebSocket) {
             }
         };
         let reader = async {
-            let mut session = Session::new(&state, conn, user, outbox.clone());
+            let mut session = Session::new(&state, conn, user, send_queue.clone());
             while let Some(Ok(message)) = stream.next().await {
                 last_heard.store(elapsed_ms(started), Ordering::Relaxed);
                 let outcome = match message {
@@ -134,7 +134,7 @@ pub async fn serve(state: AppState, user: UserId, socket: WebSocket) {
         }
         tracing::info!(%user, code, reason, "closed realtime connection");
     }
-    state.rooms.send(Command::Disconnect { conn }).await;
+    state.rooms.disconnect(conn).await;
 }
 
 fn elapsed_ms(since: Instant) -> u64 {
@@ -146,14 +146,14 @@ struct Session<'a> {
     state: &'a AppState,
     conn: ConnId,
     user: UserId,
-    outbox: mpsc::Sender<Utf8Bytes>,
+    send_queue: mpsc::Sender<Utf8Bytes>,
     limiter: governor::DefaultDirectRateLimiter,
     malformed: u32,
     over_limit: u32,
 }
 
 impl<'a> Session<'a> {
-    fn new(state: &'a AppState, conn: ConnId, user: UserId, outbox: mpsc::Sender<Utf8Bytes>) -> Self {
+    fn new(state: &'a AppState, conn: ConnId, user: UserId, send_queue: mpsc::Sender<Utf8Bytes>) -> Self {
         let limits = &state.config.limits;
         let per_second = NonZeroU32::new(limits.ws_messages_per_second).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(limits.ws_message_burst).unwrap_or(NonZeroU32::MIN);
@@ -161,7 +161,7 @@ impl<'a> Session<'a> {
             state,
             conn,
             user,
-            outbox,
+            send_queue,
             limiter: RateLimiter::direct(Quota::per_second(per_second).allow_burst(burst)),
             malformed: 0,
             over_limit: 0,
@@ -194,7 +194,7 @@ impl<'a> Session<'a> {
 
     /// Queues a reply. The client's own queue being full means it is not reading: end the connection.
     fn send(&self, message: &ServerMessage) -> Result<(), Close> {
-        match self.outbox.try_send(frame(message)) {
+        match self.send_queue.try_send(frame(message)) {
             Ok(()) | Err(TrySendError::Closed(_)) => Ok(()),
             Err(TrySendError::Full(_)) => {
                 Err(Close { code: close_code::AGAIN, reason: "too slow: the outgoing queue filled up" })
@@ -204,46 +204,23 @@ impl<'a> Session<'a> {
 
     async fn dispatch(&mut self, message: ClientMessage) -> Result<(), Close> {
         let reference = reference(&message);
-        let result = match message {
-            ClientMessage::JoinTeam { team_id } => match self.join(team_id).await {
-                Ok(frames) => {
-                    for frame in &frames {
-                        self.send(frame)?;
-                    }
-                    Ok(None)
-                }
-                Err(e) => Err(e),
-            },
+        let replies = match message {
+            ClientMessage::JoinTeam { team_id } => self.join(team_id).await,
             ClientMessage::LeaveTeam { team_id } => {
-                self.state.rooms.send(Command::Leave { conn: self.conn, team: team_id }).await;
-                Ok(None)
+                self.state.rooms.leave(self.conn, team_id).await;
+                Ok(Vec::new())
             }
             ClientMessage::SendMessage { team_id, client_msg_id, content, kind } => {
-                self.send_message(team_id, client_msg_id, content, kind).await
+                self.send_message(team_id, PostMessage { client_id: client_msg_id, content, kind }).await
             }
             ClientMessage::UpdateProject { team_id, project_id, project } => {
-                match projects::update(&self.state.db, team_id, project_id, self.user, project).await {
-                    Ok(project) => {
-                        self.state.publish(Event::ProjectUpdated(project)).await;
-                        Ok(None)
-                    }
-                    Err(e) => Err(e),
-                }
+                self.update_project(team_id, project_id, project).await
             }
-            ClientMessage::Typing { team_id } => match self.state.access.role(team_id, self.user).await {
-                Ok(Some(_)) => {
-                    let typing = ServerMessage::Typing { team_id, user_id: self.user };
-                    self.state.rooms.broadcast(team_id, &typing, Some(self.conn)).await;
-                    Ok(None)
-                }
-                Ok(None) => Err(not_a_member()),
-                Err(e) => Err(e),
-            },
-            ClientMessage::Ping { nonce } => Ok(Some(ServerMessage::Pong { nonce })),
+            ClientMessage::Typing { team_id } => self.typing(team_id).await,
+            ClientMessage::Ping { nonce } => Ok(vec![ServerMessage::Pong { nonce }]),
         };
-        match result {
-            Ok(Some(reply)) => self.send(&reply),
-            Ok(None) => Ok(()),
+        match replies {
+            Ok(replies) => replies.iter().try_for_each(|reply| self.send(reply)),
             Err(e) => {
                 if e.status().is_server_error() {
                     tracing::error!(error = %e, "realtime request failed");
@@ -254,31 +231,35 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// The frame's one membership check. A non-member is told `forbidden`, whether or not the team exists.
+    async fn member(&self, team: TeamId) -> Result<Membership, ApiError> {
+        self.state.access.member(team, self.user).await.map_err(|e| match e {
+            ApiError::NotFound(_) => ApiError::Forbidden("not a member of this team"),
+            other => other,
+        })
+    }
+
     /// Joins the room; answers `team_state`, then `team_members` and `team_projects` frames for a team too
     /// large for one.
     async fn join(&self, team: TeamId) -> Result<Vec<ServerMessage>, ApiError> {
-        if self.state.access.role(team, self.user).await?.is_none() {
-            return Err(not_a_member());
-        }
+        let member = self.member(team).await?;
         // Join first, then read: an event between the two is delivered (possibly before `team_state`,
         // which already includes it) rather than lost. Clients deduplicate by message `seq` and ids.
         let online = self.state.rooms.join(self.conn, team).await;
-        let db = &self.state.db;
-        let members: Vec<PresentMember> = teams::members(db, team, self.user)
-            .await?
+        let (info, members, projects, latest_seq) = read_team(&self.state.db, &member).await?;
+        let members: Vec<PresentMember> = members
             .into_iter()
             .map(|member| PresentMember { online: online.contains(&member.user_id), member })
             .collect();
         // A frame's size stays in the socket's write buffer for the life of the connection: a big team is
         // sent in pages rather than one large frame.
         let mut pages = members.chunks(MEMBERS_PER_FRAME).map(<[PresentMember]>::to_vec);
-        let projects = projects::list(db, team, self.user).await?;
         let mut project_pages = projects.chunks(PROJECTS_PER_FRAME).map(<[Project]>::to_vec);
         let state = ServerMessage::TeamState {
-            team: teams::get(db, team, self.user).await?,
+            team: info,
             members: pages.next().unwrap_or_default(),
             projects: project_pages.next().unwrap_or_default(),
-            latest_seq: messages::latest_seq(db, team).await?,
+            latest_seq,
         };
         Ok(std::iter::once(state)
             .chain(pages.map(|members| ServerMessage::TeamMembers { team_id: team, members }))
@@ -286,27 +267,42 @@ impl<'a> Session<'a> {
             .collect())
     }
 
-    async fn send_message(
+    async fn send_message(&self, team: TeamId, input: PostMessage) -> Result<Vec<ServerMessage>, ApiError> {
+        let member = self.member(team).await?;
+        let client_msg_id = input.client_id.clone();
+        let (message, _) = self.state.messages.post(&member, input).await?;
+        Ok(vec![ServerMessage::MessageAck { team_id: team, client_msg_id, message_id: message.id, seq: message.seq }])
+    }
+
+    async fn update_project(
         &self,
         team: TeamId,
-        client_msg_id: String,
-        content: String,
-        kind: teamflow_protocol::api::messages::MessageKind,
-    ) -> Result<Option<ServerMessage>, ApiError> {
-        let role = self.state.access.role(team, self.user).await?.ok_or_else(not_a_member)?;
-        let input = PostMessage { client_id: client_msg_id.clone(), content, kind };
-        let (message, posted) = self.state.messages.post(team, self.user, role, input).await?;
-        let ack = ServerMessage::MessageAck { team_id: team, client_msg_id, message_id: message.id, seq: message.seq };
-        if posted == Posted::Created {
-            self.state.publish(Event::MessagePosted(message)).await;
-        }
-        Ok(Some(ack))
+        project: ProjectId,
+        input: ProjectInput,
+    ) -> Result<Vec<ServerMessage>, ApiError> {
+        // Answered as its REST twin is: a non-member gets `not_found`.
+        let member = self.state.access.member(team, self.user).await?;
+        projects::update(&self.state.db, &self.state.events, &member, project, input).await?;
+        Ok(Vec::new())
+    }
+
+    async fn typing(&self, team: TeamId) -> Result<Vec<ServerMessage>, ApiError> {
+        self.member(team).await?;
+        let typing = ServerMessage::Typing { team_id: team, user_id: self.user };
+        self.state.rooms.broadcast(team, &typing, Some(self.conn)).await;
+        Ok(Vec::new())
     }
 }
 
-/// The same answer whether the team does not exist or the user is not in it.
-fn not_a_member() -> ApiError {
-    ApiError::Forbidden("not a member of this team")
+/// What `team_state` and its pages carry, read in one transaction so that they agree with each other.
+async fn read_team(db: &SqlitePool, member: &Membership) -> Result<(Team, Vec<Member>, Vec<Project>, i64), ApiError> {
+    let mut tx = db.begin().await?;
+    let team = teams::get(&mut *tx, member).await?;
+    let members = teams::members(&mut *tx, member).await?;
+    let projects = projects::list(&mut *tx, member).await?;
+    let latest_seq = messages::latest_seq(&mut *tx, member.team()).await?;
+    tx.commit().await?;
+    Ok((team, members, projects, latest_seq))
 }
 
 fn error(code: ErrorCode, message: &str, reference: Option<String>) -> ServerMessage {
