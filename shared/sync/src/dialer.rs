@@ -14,6 +14,7 @@ pub struct RelayDialer {
     base: Url,
     peer_id: String,
     token: watch::Receiver<String>,
+    tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 impl std::fmt::Debug for RelayDialer {
@@ -32,7 +33,7 @@ impl RelayDialer {
         };
         base.set_scheme(scheme).map_err(|()| SyncError::RelayUrl("cannot set scheme".into()))?;
         base.set_path("/sync");
-        Ok(Self { base, peer_id: config.peer_id().to_string(), token })
+        Ok(Self { base, peer_id: config.peer_id().to_string(), token, tls: config.tls.clone() })
     }
 
     fn url_with_peer_id(&self) -> Url {
@@ -52,8 +53,9 @@ impl Dialer for RelayDialer {
     fn connect(&self) -> BoxFuture<'static, Result<Transport, DialError<Self::Error>>> {
         let url = self.url_with_peer_id();
         let token = self.token.borrow().clone();
+        let tls = self.tls.clone();
         Box::pin(async move {
-            let socket = crate::transport::connect_websocket(url.as_str(), &token).await.map_err(|e| {
+            let socket = crate::transport::connect_websocket_with(url.as_str(), &token, tls).await.map_err(|e| {
                 match crate::transport::certificate_failure(&e) {
                     Some(reason) => {
                         tracing::warn!(reason, "relay sync dial refused the relay's certificate; will retry")

@@ -70,6 +70,9 @@ pub struct ClientConfig {
     pub device: String,
     /// Reconnection backoff.
     pub backoff: BackoffConfig,
+    /// The TLS configuration for an `https` relay, instead of the process's own (`transport::client_config`:
+    /// the OS roots plus `TEAMFLOW_CA_CERT`); for a program that trusts one CA of its own.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl ClientConfig {
@@ -83,6 +86,7 @@ impl ClientConfig {
                 max_delay: Duration::from_secs(10),
                 max_retries: None,
             },
+            tls: None,
         }
     }
 

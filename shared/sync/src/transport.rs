@@ -124,12 +124,24 @@ fn read_ca(path: &PathBuf) -> Result<Vec<CertificateDer<'static>>, TransportErro
 /// header (never in the URL, where proxies and logs keep it), and TCP_NODELAY (frames are small and
 /// latency-bound).
 pub async fn connect_websocket(url: &str, token: &str) -> Result<WebSocket, WebSocketError> {
+    connect_websocket_with(url, token, None).await
+}
+
+/// `connect_websocket` with a TLS configuration of the caller's instead of `client_config`'s.
+pub async fn connect_websocket_with(
+    url: &str,
+    token: &str,
+    tls: Option<Arc<ClientConfig>>,
+) -> Result<WebSocket, WebSocketError> {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let mut request = url.into_client_request()?;
     let bearer = tokio_tungstenite::tungstenite::http::HeaderValue::from_str(&format!("Bearer {token}"))
         .map_err(|e| WebSocketError::HttpFormat(e.into()))?;
     request.headers_mut().insert(tokio_tungstenite::tungstenite::http::header::AUTHORIZATION, bearer);
-    let tls = client_config().map_err(|e| WebSocketError::Io(std::io::Error::other(e)))?;
+    let tls = match tls {
+        Some(tls) => tls,
+        None => client_config().map_err(|e| WebSocketError::Io(std::io::Error::other(e)))?,
+    };
     let connector = tokio_tungstenite::Connector::Rustls(tls);
     let (socket, _) = tokio_tungstenite::connect_async_tls_with_config(request, None, true, Some(connector)).await?;
     Ok(socket)

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
@@ -116,11 +117,77 @@ pub async fn start_relay() -> anyhow::Result<(Server, String, tempfile::TempDir)
     Ok((server, format!("http://127.0.0.1:{port}"), dir))
 }
 
+/// A WebSocket to a system under test: the access token (if any) in the `Authorization` header as the app
+/// sends it, TLS through `connector` for `wss://`, and TCP_NODELAY (small frames must not wait on Nagle).
+pub async fn connect_ws(
+    url: &str,
+    token: Option<&str>,
+    connector: Option<tokio_tungstenite::Connector>,
+) -> Result<WebSocket, tokio_tungstenite::tungstenite::Error> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    let mut request = url.into_client_request()?;
+    if let Some(token) = token {
+        let bearer = format!("Bearer {token}").parse().map_err(
+            |e: tokio_tungstenite::tungstenite::http::header::InvalidHeaderValue| {
+                tokio_tungstenite::tungstenite::Error::HttpFormat(e.into())
+            },
+        )?;
+        request.headers_mut().insert("authorization", bearer);
+    }
+    let (socket, _) = tokio_tungstenite::connect_async_tls_with_config(request, None, true, connector).await?;
+    Ok(socket)
+}
+
+/// A WebSocket to a system under test.
+pub type WebSocket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// How clients reach a relay serving TLS: they trust the private CA made for the run, and nothing else.
+#[derive(Debug, Clone)]
+pub struct RelayTls {
+    pub config: Arc<rustls::ClientConfig>,
+}
+
+impl RelayTls {
+    pub fn http(&self) -> anyhow::Result<reqwest::Client> {
+        Ok(reqwest::Client::builder().tls_backend_preconfigured(self.config.as_ref().clone()).build()?)
+    }
+
+    pub fn connector(&self) -> tokio_tungstenite::Connector {
+        tokio_tungstenite::Connector::Rustls(self.config.clone())
+    }
+}
+
+/// Starts our relay as `start_relay` does, serving HTTPS and WSS with a certificate from a CA made for the
+/// run (the production TLS path: rustls, the relay's own listener). Answers its `https://` base URL too.
+pub async fn start_relay_tls() -> anyhow::Result<(Server, String, tempfile::TempDir, RelayTls)> {
+    let dir = tempfile::tempdir()?;
+    let port = free_port()?;
+    let ca = teamflow_tests::tls::TestCa::new("TeamFlow bench CA");
+    let (cert, key) = ca.issue_loopback("relay", 1).write(&dir.path().join("tls"));
+    let tls = RelayTls { config: Arc::new(teamflow_tests::tls::client_config(&[ca.der()])) };
+    let server = start_relay_with(dir.path().join("data").as_path(), port, Some((&cert, &key)), &tls.http()?).await?;
+    Ok((server, format!("https://127.0.0.1:{port}"), dir, tls))
+}
+
 /// Starts our relay as `start_relay` does, on `port` with `dir` as its data directory (again, after a
 /// kill, to measure a restart), and waits until it is ready.
 pub async fn start_relay_in(dir: &Path, port: u16) -> anyhow::Result<Server> {
-    let base = format!("http://127.0.0.1:{port}");
-    let child = pinned(&binary("teamflow-relay")?)
+    start_relay_with(dir, port, None, &reqwest::Client::new()).await
+}
+
+async fn start_relay_with(
+    dir: &Path,
+    port: u16,
+    tls: Option<(&Path, &Path)>,
+    http: &reqwest::Client,
+) -> anyhow::Result<Server> {
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let base = format!("{scheme}://127.0.0.1:{port}");
+    let mut command = pinned(&binary("teamflow-relay")?);
+    if let Some((cert, key)) = tls {
+        command.arg("--tls-cert").arg(cert).arg("--tls-key").arg(key);
+    }
+    let child = command
         .args(["--bind", &format!("127.0.0.1:{port}"), "--data-dir"])
         .arg(dir)
         .env("TEAMFLOW_AUTH_RATE_PER_MINUTE", "1000000")
@@ -132,7 +199,7 @@ pub async fn start_relay_in(dir: &Path, port: u16) -> anyhow::Result<Server> {
         .spawn()?;
     let pid = child.id().context("relay exited")?;
     let server = Server { child, pid };
-    wait_ready(&reqwest::Client::new(), &format!("{base}/readyz")).await?;
+    wait_ready(http, &format!("{base}/readyz")).await?;
     Ok(server)
 }
 

@@ -13,7 +13,15 @@ use teamflow_sync::{ClientConfig, SyncClient};
 use tokio::io::AsyncBufReadExt as _;
 use tokio::sync::watch;
 
-use crate::servers::{Server, free_port, pinned, setup, sign_up, start_relay};
+use crate::servers::{RelayTls, Server, free_port, pinned, setup, sign_up, start_relay, start_relay_tls};
+
+/// Where a hand-rolled sync client connects, and as whom.
+#[derive(Debug, Clone)]
+pub struct SyncEndpoint {
+    pub url: String,
+    pub peer: String,
+    pub token: Option<String>,
+}
 
 /// A running sync system and how clients reach it.
 #[derive(Debug)]
@@ -24,6 +32,8 @@ pub struct SyncSystem {
     pub base: String,
     /// For the relay: signed-up users, all members of one team.
     relay: Option<RelayUsers>,
+    /// For the relay over TLS: how clients trust it.
+    tls: Option<RelayTls>,
     _dir: tempfile::TempDir,
 }
 
@@ -40,8 +50,13 @@ impl SyncSystem {
         match name {
             "relay" => {
                 let (server, base, dir) = start_relay().await?;
-                let relay = relay_team(&base, users).await?;
-                Ok(SyncSystem { name: name.into(), server, base, relay: Some(relay), _dir: dir })
+                let relay = relay_team(&reqwest::Client::new(), &base, users).await?;
+                Ok(SyncSystem { name: name.into(), server, base, relay: Some(relay), tls: None, _dir: dir })
+            }
+            "relay-tls" => {
+                let (server, base, dir, tls) = start_relay_tls().await?;
+                let relay = relay_team(&tls.http()?, &base, users).await?;
+                Ok(SyncSystem { name: name.into(), server, base, relay: Some(relay), tls: Some(tls), _dir: dir })
             }
             "node" => {
                 let dir = tempfile::tempdir()?;
@@ -59,7 +74,7 @@ impl SyncSystem {
                 tokio::io::BufReader::new(stdout).lines().next_line().await?.context("node server did not start")?;
                 let server = Server { child, pid };
                 let base = format!("http://127.0.0.1:{port}");
-                Ok(SyncSystem { name: name.into(), server, base, relay: None, _dir: dir })
+                Ok(SyncSystem { name: name.into(), server, base, relay: None, tls: None, _dir: dir })
             }
             other => anyhow::bail!("unknown system {other}"),
         }
@@ -77,21 +92,23 @@ impl SyncSystem {
     pub async fn client(&self, i: usize, device: &str) -> anyhow::Result<(SyncClient, watch::Sender<String>)> {
         let (token, user) = self.user(i);
         let (keep, rx) = watch::channel(token);
-        let mut sync = SyncClient::in_memory(ClientConfig::new(self.base.as_str(), user, device), rx).await;
+        let mut config = ClientConfig::new(self.base.as_str(), user, device);
+        config.tls = self.tls.as_ref().map(|tls| tls.config.clone());
+        let mut sync = SyncClient::in_memory(config, rx).await;
         sync.go_online().await?;
         Ok((sync, keep))
     }
 
-    /// The automerge-repo WebSocket URL and peer id for a hand-rolled client as the `i`th user.
-    pub fn sync_endpoint(&self, i: usize, device: &str) -> (String, String) {
+    /// The automerge-repo WebSocket URL, peer id and access token (for the `Authorization` header; none on
+    /// the Node server) for a hand-rolled client as the `i`th user.
+    pub fn sync_endpoint(&self, i: usize, device: &str) -> SyncEndpoint {
         let (token, user) = self.user(i);
         let peer = format!("{user}:{device}");
-        let ws = self.base.replacen("http://", "ws://", 1);
-        let url = match &self.relay {
-            Some(_) => format!("{ws}/sync?token={token}&peer_id={peer}"),
-            None => format!("{ws}/sync"),
-        };
-        (url, peer)
+        let ws = self.base.replacen("http", "ws", 1);
+        match &self.relay {
+            Some(_) => SyncEndpoint { url: format!("{ws}/sync?peer_id={peer}"), peer, token: Some(token) },
+            None => SyncEndpoint { url: format!("{ws}/sync"), peer, token: None },
+        }
     }
 
     /// Makes `handle`, created on `owner` (client 0), available to every client, and waits until the
@@ -99,7 +116,10 @@ impl SyncSystem {
     pub async fn share(&self, owner: &mut SyncClient, handle: &DocHandle) -> anyhow::Result<()> {
         if let Some(relay) = &self.relay {
             let url = teamflow_sync::document_url(handle)?;
-            let http = reqwest::Client::new();
+            let http = match &self.tls {
+                Some(tls) => tls.http()?,
+                None => reqwest::Client::new(),
+            };
             let body = json!({ "document_id": url.to_string(), "title": "bench" });
             let path = format!("{}/api/teams/{}/documents", self.base, relay.team);
             setup(|| http.post(&path).bearer_auth(&relay.users[0].0).json(&body)).await?;
@@ -116,9 +136,8 @@ impl SyncSystem {
 }
 
 /// Signs up `n` users on the relay at `base` and makes them members of one new team.
-async fn relay_team(base: &str, n: usize) -> anyhow::Result<RelayUsers> {
-    let http = reqwest::Client::new();
-    let tokens = sign_up(&http, base, n).await?;
+async fn relay_team(http: &reqwest::Client, base: &str, n: usize) -> anyhow::Result<RelayUsers> {
+    let tokens = sign_up(http, base, n).await?;
     let mut users = Vec::new();
     for token in tokens {
         let me = setup(|| http.get(format!("{base}/api/me")).bearer_auth(&token)).await?;

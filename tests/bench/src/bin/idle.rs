@@ -13,7 +13,7 @@ use futures::{SinkExt, StreamExt};
 use serde::Serialize;
 use serde_json::json;
 use teamflow_bench::median;
-use teamflow_bench::servers::{Server, alternate, rss_mib, setup, sign_up, start_ceiling, start_relay};
+use teamflow_bench::servers::{Server, alternate, connect_ws, rss_mib, setup, sign_up, start_ceiling, start_relay};
 use tokio::task::JoinSet;
 use tokio_tungstenite::tungstenite::{self, Message};
 
@@ -73,15 +73,18 @@ async fn run_relay(args: &Args) -> anyhow::Result<Vec<StepReport>> {
         setup(|| http.post(format!("{base}/api/teams/{team}/members")).bearer_auth(&tokens[0]).json(&body)).await?;
     }
     let ws = base.replacen("http", "ws", 1);
-    let urls: Vec<String> = tokens.iter().map(|t| format!("{ws}/api/ws?token={t}")).collect();
-    let steps = step_through(args, "relay", &server, |i| (urls[i % urls.len()].clone(), Some(team.clone()))).await;
+    let url = format!("{ws}/api/ws");
+    let steps = step_through(args, "relay", &server, |i| {
+        (url.clone(), Some(tokens[i % tokens.len()].clone()), Some(team.clone()))
+    })
+    .await;
     server.stop().await?;
     steps
 }
 
 async fn run_ceiling(args: &Args) -> anyhow::Result<Vec<StepReport>> {
     let (server, port) = start_ceiling().await?;
-    let steps = step_through(args, "ceiling", &server, |_| (format!("ws://127.0.0.1:{port}/team-0"), None)).await;
+    let steps = step_through(args, "ceiling", &server, |_| (format!("ws://127.0.0.1:{port}/team-0"), None, None)).await;
     server.stop().await?;
     steps
 }
@@ -91,7 +94,7 @@ async fn step_through(
     args: &Args,
     system: &str,
     server: &Server,
-    endpoint: impl Fn(usize) -> (String, Option<String>),
+    endpoint: impl Fn(usize) -> (String, Option<String>, Option<String>),
 ) -> anyhow::Result<Vec<StepReport>> {
     // Let the allocator settle after setup (sign-ups hash passwords) before the baseline.
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -101,8 +104,9 @@ async fn step_through(
     let mut reports = Vec::new();
     for &step in &args.steps {
         while open < step {
-            let (url, team) = endpoint(open);
-            let socket = connect(&url, team.as_deref()).await.with_context(|| format!("connection {open}"))?;
+            let (url, token, team) = endpoint(open);
+            let socket =
+                connect(&url, token.as_deref(), team.as_deref()).await.with_context(|| format!("connection {open}"))?;
             // Read everything (answering pings) until the run ends.
             readers.spawn(async move {
                 let (_sink, mut stream) = socket.split();
@@ -129,10 +133,10 @@ type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStre
 
 /// Connects (waiting out the relay's per-user limit on upgrades) and joins `team`, returning once the
 /// team's state arrived.
-async fn connect(url: &str, team: Option<&str>) -> anyhow::Result<Socket> {
+async fn connect(url: &str, token: Option<&str>, team: Option<&str>) -> anyhow::Result<Socket> {
     let mut socket = loop {
-        match tokio_tungstenite::connect_async(url).await {
-            Ok((socket, _)) => break socket,
+        match connect_ws(url, token, None).await {
+            Ok(socket) => break socket,
             Err(tungstenite::Error::Http(response)) if response.status() == 429 => {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }

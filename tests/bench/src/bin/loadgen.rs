@@ -17,7 +17,10 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 use serde_json::{Value, json};
 use teamflow_bench::median;
-use teamflow_bench::servers::{Server, alternate, cpu_seconds, rss_mib, setup, sign_up, start_ceiling, start_relay};
+use teamflow_bench::servers::{
+    RelayTls, Server, alternate, connect_ws, cpu_seconds, rss_mib, setup, sign_up, start_ceiling, start_relay,
+    start_relay_tls,
+};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -94,7 +97,8 @@ async fn orchestrate(args: &Args) -> anyhow::Result<()> {
         return search(args).await;
     }
     let reports = alternate(&args.systems, args.repeats, async |system| match system {
-        "relay" => Ok(vec![run_relay(args).await?]),
+        "relay" => Ok(vec![run_relay(args, false).await?]),
+        "relay-tls" => Ok(vec![run_relay(args, true).await?]),
         "ceiling" => Ok(vec![run_ceiling(args).await?]),
         other => bail!("unknown system {other}"),
     })
@@ -125,7 +129,8 @@ async fn search(args: &Args) -> anyhow::Result<()> {
         for _ in 0..10 {
             let probe = Args { rate, ..args.clone() };
             let report = match system.as_str() {
-                "relay" => run_relay(&probe).await?,
+                "relay" => run_relay(&probe, false).await?,
+                "relay-tls" => run_relay(&probe, true).await?,
                 "ceiling" => run_ceiling(&probe).await?,
                 other => bail!("unknown system {other}"),
             };
@@ -163,9 +168,19 @@ async fn search(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run_relay(args: &Args) -> anyhow::Result<RunReport> {
-    let (server, base, _dir) = start_relay().await?;
-    let http = reqwest::Client::new();
+/// Our relay, over plain WebSockets or (`tls`) over HTTPS and WSS with the production TLS path.
+async fn run_relay(args: &Args, tls: bool) -> anyhow::Result<RunReport> {
+    let (server, base, _dir, tls) = if tls {
+        let (server, base, dir, tls) = start_relay_tls().await?;
+        (server, base, dir, Some(tls))
+    } else {
+        let (server, base, dir) = start_relay().await?;
+        (server, base, dir, None)
+    };
+    let http = match &tls {
+        Some(tls) => tls.http()?,
+        None => reqwest::Client::new(),
+    };
     let tokens = sign_up(&http, &base, args.clients).await?;
     let mut teams = Vec::new();
     for (team_index, members) in (0..args.clients).collect::<Vec<_>>().chunks(args.team_size).enumerate() {
@@ -184,21 +199,40 @@ async fn run_relay(args: &Args) -> anyhow::Result<RunReport> {
         teams.push(team_id);
     }
     let ws = base.replacen("http", "ws", 1);
-    let endpoints: Vec<(String, Option<String>)> = (0..args.clients)
-        .map(|i| (format!("{ws}/api/ws?token={}", tokens[i]), Some(teams[i / args.team_size].clone())))
+    let endpoints: Vec<Endpoint> = (0..args.clients)
+        .map(|i| Endpoint {
+            url: format!("{ws}/api/ws"),
+            token: Some(tokens[i].clone()),
+            team: Some(teams[i / args.team_size].clone()),
+        })
         .collect();
-    let report = drive(args, "relay", &server, endpoints).await;
+    let name = if tls.is_some() { "relay-tls" } else { "relay" };
+    let connector = tls.as_ref().map(RelayTls::connector);
+    let report = drive(args, name, &server, endpoints, connector).await;
     server.stop().await?;
     report
 }
 
 async fn run_ceiling(args: &Args) -> anyhow::Result<RunReport> {
     let (server, port) = start_ceiling().await?;
-    let endpoints =
-        (0..args.clients).map(|i| (format!("ws://127.0.0.1:{port}/team-{}", i / args.team_size), None)).collect();
-    let report = drive(args, "ceiling", &server, endpoints).await;
+    let endpoints = (0..args.clients)
+        .map(|i| Endpoint {
+            url: format!("ws://127.0.0.1:{port}/team-{}", i / args.team_size),
+            token: None,
+            team: None,
+        })
+        .collect();
+    let report = drive(args, "ceiling", &server, endpoints, None).await;
     server.stop().await?;
     report
+}
+
+/// Where one client connects: the socket's URL, its access token (sent in the `Authorization` header, as
+/// the app sends it) and the team it joins on the relay.
+struct Endpoint {
+    url: String,
+    token: Option<String>,
+    team: Option<String>,
 }
 
 /// Connects every client (joining its team on the relay), runs the open-loop schedule, drains, and reports.
@@ -206,12 +240,12 @@ async fn drive(
     args: &Args,
     system: &str,
     server: &Server,
-    endpoints: Vec<(String, Option<String>)>,
+    endpoints: Vec<Endpoint>,
+    connector: Option<tokio_tungstenite::Connector>,
 ) -> anyhow::Result<RunReport> {
     let mut sockets = Vec::with_capacity(endpoints.len());
-    for (url, team) in &endpoints {
-        // TCP_NODELAY, as the node's own clients: small frames must not wait on Nagle.
-        let (mut socket, _) = tokio_tungstenite::connect_async_with_config(url.as_str(), None, true).await?;
+    for Endpoint { url, token, team } in &endpoints {
+        let mut socket = connect_ws(url, token.as_deref(), connector.clone()).await?;
         if let Some(team) = team {
             socket.send(Message::text(json!({ "type": "join_team", "team_id": team }).to_string())).await?;
             // Wait for the team state, so the run starts with everyone in the room.
@@ -242,7 +276,7 @@ async fn drive(
     let mut tasks = Vec::new();
     for (client, socket) in sockets.into_iter().enumerate() {
         let (mut sink, mut stream) = socket.split();
-        let team = endpoints[client].1.clone();
+        let team = endpoints[client].team.clone();
         // Spread the clients' send times over one period.
         let phase = period.mul_f64(client as f64 / args.clients as f64);
         tasks.push(tokio::spawn(async move {

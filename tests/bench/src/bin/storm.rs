@@ -18,8 +18,8 @@ use clap::Parser;
 use futures::{SinkExt as _, StreamExt as _};
 use hdrhistogram::Histogram;
 use serde::Serialize;
-use teamflow_bench::servers::cpu_seconds;
-use teamflow_bench::systems::SyncSystem;
+use teamflow_bench::servers::{connect_ws, cpu_seconds};
+use teamflow_bench::systems::{SyncEndpoint, SyncSystem};
 use teamflow_bench::{Machine, Trace, data_dir, median};
 use teamflow_sync::automerge::{Automerge, ChangeHash, sync, sync::SyncDoc as _};
 use teamflow_sync::samod::{DocumentId, PeerId};
@@ -76,14 +76,14 @@ fn first_request() -> anyhow::Result<Vec<u8>> {
 /// One client: connects and completes the handshake, waits at `ready` with the others, then, once `go`
 /// says when the storm started, requests `document` and waits for the sync message carrying it.
 async fn storm_client(
-    (url, peer): (String, String),
+    endpoint: SyncEndpoint,
     document: DocumentId,
     request: Vec<u8>,
     ready: Arc<Barrier>,
     mut go: watch::Receiver<Option<Instant>>,
 ) -> anyhow::Result<Arrival> {
-    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(url.as_str(), None, true).await?;
-    let peer = PeerId::from(peer);
+    let mut socket = connect_ws(&endpoint.url, endpoint.token.as_deref(), None).await?;
+    let peer = PeerId::from(endpoint.peer);
     let join = wire::Message::Join {
         sender_id: peer.clone(),
         supported_protocol_versions: vec![wire::PROTOCOL_VERSION.into()],
