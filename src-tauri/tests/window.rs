@@ -184,3 +184,35 @@ async fn editor_text_after_back(window: &Window) -> Result<Value> {
     window.find("[data-testid=editor]").await?;
     window.editor_text().await
 }
+
+/// A relay with a private certificate: without its CA the sign-in form says the certificate is not trusted
+/// (not that the relay is offline); with `TEAMFLOW_CA_CERT` naming the CA, the same sign-in works over HTTPS
+/// and WSS, and the sync indicator goes online.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_with_a_private_certificate_is_trusted_only_with_its_ca() -> Result<()> {
+    let _one = ONE_WINDOW.lock().await;
+    let relay = TestRelay::start_tls().await;
+    relay.user("ada").await;
+    let ca = relay.ca().context("the test made a CA")?;
+    let ca_file = tempfile::NamedTempFile::new()?;
+    std::fs::write(ca_file.path(), ca.pem())?;
+
+    let window = Window::launch().await?;
+    window.type_into("[data-testid=relay-url]", &relay.url("")).await?;
+    window.type_into("[data-testid=email]", "ada@example.test").await?;
+    window.type_into("[data-testid=password]", "correct horse battery").await?;
+    window.click("[data-testid=auth-submit]").await?;
+    window.until_text("[data-testid=auth-error]", "certificate is not trusted").await?;
+    window.screenshot("window-certificate-refused").await?;
+    window.close().await?;
+
+    let window = Window::launch_with(&[("TEAMFLOW_CA_CERT", ca_file.path().as_os_str())]).await?;
+    window.type_into("[data-testid=relay-url]", &relay.url("")).await?;
+    window.type_into("[data-testid=email]", "ada@example.test").await?;
+    window.type_into("[data-testid=password]", "correct horse battery").await?;
+    window.click("[data-testid=auth-submit]").await?;
+    window.find("[data-testid=team-switcher]").await?;
+    window.find("[data-testid=sync-indicator][data-tone=ok]").await?;
+    window.close().await?;
+    Ok(())
+}

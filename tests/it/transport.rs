@@ -1,8 +1,12 @@
-//! How the desktop side reaches a relay: a kept sign-in is only ever used with the exact relay it was made
-//! with, and plain http:// to a public host is refused before anything is sent.
+//! How the desktop side reaches a relay: HTTPS and WSS through every client (REST, rooms, sync, the CLI) to a
+//! relay with a private CA, a certificate failure reported as one, a kept sign-in only ever used with the
+//! exact relay it was made with, and plain http:// to a public host refused before anything is sent.
 
-use teamflow_node::{Node, NodeError, TransportError};
-use teamflow_tests::{DataDir, TestRelay};
+use clap::Parser as _;
+use teamflow_node::cli::{Cli, run};
+use teamflow_node::{Link, Node, NodeError, TransportError};
+use teamflow_protocol::realtime::ServerMessage;
+use teamflow_tests::{DataDir, TestRelay, watch_until};
 
 /// How many refresh requests `relay` has answered, from its own metrics.
 async fn refreshes(relay: &TestRelay) -> u64 {
@@ -56,4 +60,68 @@ async fn plain_http_to_a_public_host_is_refused_before_anything_is_sent() {
     let bare = Node::open(other_dir.path(), "relay.example.com").await.expect("bare host");
     assert!(format!("{bare:?}").contains("https://relay.example.com"), "{bare:?}");
     bare.close().await;
+}
+
+#[tokio::test]
+async fn a_relay_whose_certificate_is_not_trusted_is_refused_as_such() {
+    let relay = TestRelay::start_tls().await;
+    let dir = DataDir::new();
+    let node = Node::open(dir.path(), &relay.url("")).await.expect("open");
+    match node.sign_up("ada@example.test", "correct horse", "Ada").await {
+        Err(NodeError::Api(teamflow_node::ApiFailure::Certificate(reason))) => {
+            assert!(reason.contains("certificate is not trusted"), "{reason}");
+        }
+        Err(NodeError::Api(teamflow_node::ApiFailure::Unreachable(e))) => panic!("reported as unreachable: {e:?}"),
+        other => panic!("expected a certificate refusal, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn every_client_speaks_https_and_wss_to_a_relay_with_a_private_ca() {
+    let relay = TestRelay::start_tls().await;
+    assert!(relay.url("").starts_with("https://"));
+    let trust = DataDir::new();
+    let ca = trust.path().join("ca.pem");
+    std::fs::write(&ca, relay.ca().expect("a test CA").pem()).expect("write CA");
+
+    // The node: REST, the rooms socket and document sync, all over TLS.
+    let dir = DataDir::new();
+    let node = Node::open_with_ca(dir.path(), &relay.url(""), &ca).await.expect("open");
+    node.sign_up("ada@example.test", "correct horse", "Ada").await.expect("sign up over https");
+    let team = node.create_team("Secure").await.expect("team").id;
+    let mut frames = node.subscribe(team).await.expect("rooms over wss");
+    assert!(matches!(frames.recv().await, Some(ServerMessage::TeamState { .. })));
+    node.go_online().await.expect("sync over wss");
+    watch_until(&mut node.watch_status(), "the sync link", |s| s.link == Link::Online).await;
+    let (_, handle) = node.create_document(team, "Plan", "over tls").await.expect("document");
+    assert!(node.synced_with_relay(&handle).await.expect("synced"), "the relay holds the document");
+    node.close().await;
+
+    // The CLI, told which CA to trust; and without it, failing with the reason.
+    let (with_ca, without) = (DataDir::new(), DataDir::new());
+    let login = ["login", "--email", "ada@example.test", "--password-stdin"];
+    teamflow(&relay, &with_ca, Some(&ca), &login, "correct horse\n").await.expect("the CLI signs in over https");
+    let teams = teamflow(&relay, &with_ca, Some(&ca), &["teams"], "").await.expect("teams");
+    assert!(teams.contains("Secure"), "{teams}");
+    let refused = teamflow(&relay, &without, None, &login, "correct horse\n").await.expect_err("untrusted");
+    assert!(format!("{refused:#}").contains("certificate is not trusted"), "{refused:#}");
+}
+
+/// Runs `teamflow` as its binary would, with `--ca-cert` when given.
+async fn teamflow(
+    relay: &TestRelay,
+    dir: &DataDir,
+    ca: Option<&std::path::Path>,
+    args: &[&str],
+    stdin: &str,
+) -> anyhow::Result<String> {
+    let mut argv = vec!["teamflow".to_owned(), "--relay".to_owned(), relay.url("")];
+    argv.extend(["--data-dir".to_owned(), dir.path().display().to_string()]);
+    if let Some(ca) = ca {
+        argv.extend(["--ca-cert".to_owned(), ca.display().to_string()]);
+    }
+    argv.extend(args.iter().map(|a| (*a).to_owned()));
+    let mut out = Vec::new();
+    run(Cli::try_parse_from(argv)?, stdin.as_bytes(), &mut out).await?;
+    Ok(String::from_utf8(out)?)
 }

@@ -40,11 +40,17 @@ pub struct RelayApi {
 }
 
 impl RelayApi {
-    /// A client for the relay at `relay_url` (as typed: see `teamflow_sync::transport::relay_url`).
+    /// A client for the relay at `relay_url` (as typed: see `teamflow_sync::transport::relay_url`), with the
+    /// process's TLS configuration.
     pub fn new(relay_url: &str) -> Result<Self, TransportError> {
+        Self::with_tls(relay_url, transport::client_config()?.as_ref())
+    }
+
+    /// `new`, with the given TLS configuration.
+    pub fn with_tls(relay_url: &str, tls: &rustls::ClientConfig) -> Result<Self, TransportError> {
         let base = transport::relay_url(relay_url)?;
         let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(transport::client_config()?.as_ref().clone())
+            .tls_backend_preconfigured(tls.clone())
             .https_only(base.starts_with("https://"))
             .connect_timeout(std::time::Duration::from_secs(5))
             .timeout(std::time::Duration::from_secs(30))

@@ -23,6 +23,11 @@ pub struct Cli {
     /// Where this device keeps its data (default: ~/.local/share/teamflow).
     #[arg(long, env = "TEAMFLOW_HOME", global = true)]
     pub data_dir: Option<PathBuf>,
+
+    /// A CA to trust for the relay's certificate (a PEM file), besides the system's: for a relay with a
+    /// private certificate. Certificate checks cannot be turned off.
+    #[arg(long, env = "TEAMFLOW_CA_CERT", global = true)]
+    pub ca_cert: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -145,7 +150,10 @@ pub async fn run(cli: Cli, input: impl AsyncRead + Unpin, out: &mut (impl Write 
         Some(dir) => dir,
         None => default_data_dir()?,
     };
-    let node = Node::open(&dir, &cli.relay).await?;
+    let node = match &cli.ca_cert {
+        Some(ca_cert) => Node::open_with_ca(&dir, &cli.relay, ca_cert).await?,
+        None => Node::open(&dir, &cli.relay).await?,
+    };
     let result = command(&node, cli.command, input, out).await;
     node.close().await;
     result

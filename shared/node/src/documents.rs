@@ -21,7 +21,8 @@ impl Node {
         if sync.is_none() {
             let user = self.user().await.ok_or(NodeError::SignedOut)?;
             // The device's libp2p peer id names it, so teammates can pin its sync identity to its certificate.
-            let config = ClientConfig::new(self.api.base(), user.id, self.device_peer_id());
+            let mut config = ClientConfig::new(self.api.base(), user.id, self.device_peer_id());
+            config.tls = Some(self.tls.clone());
             let storage = SqliteStorage::new(self.db.clone());
             *self.storage_backlog.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(storage.backlog());
             let policy =

@@ -46,6 +46,8 @@ pub struct Node {
     db: SqlitePool,
     data_dir: PathBuf,
     api: RelayApi,
+    /// The TLS configuration of every connection to the relay (REST, rooms, sync).
+    tls: std::sync::Arc<rustls::ClientConfig>,
     sign_in: Mutex<Option<sign_in::SignIn>>,
     /// The data directory's kept sign-in belongs to another relay URL (see `restore`).
     other_relay: Mutex<bool>,
@@ -81,15 +83,30 @@ impl std::fmt::Debug for Node {
 }
 
 impl Node {
-    /// Opens (creating if needed) the node's store in `data_dir`, restoring a previous sign-in.
+    /// Opens (creating if needed) the node's store in `data_dir`, restoring a previous sign-in. TLS trusts the
+    /// operating system's roots plus `TEAMFLOW_CA_CERT` (see `teamflow_sync::transport`).
     pub async fn open(data_dir: &Path, relay_url: &str) -> Result<Node, NodeError> {
+        Self::open_with_tls(data_dir, relay_url, teamflow_sync::transport::client_config()?).await
+    }
+
+    /// `open`, trusting the CA in `ca_cert` (a PEM file) besides the operating system's roots.
+    pub async fn open_with_ca(data_dir: &Path, relay_url: &str, ca_cert: &Path) -> Result<Node, NodeError> {
+        Self::open_with_tls(data_dir, relay_url, teamflow_sync::transport::client_config_with_ca(ca_cert)?).await
+    }
+
+    async fn open_with_tls(
+        data_dir: &Path,
+        relay_url: &str,
+        tls: std::sync::Arc<rustls::ClientConfig>,
+    ) -> Result<Node, NodeError> {
         std::fs::create_dir_all(data_dir)
             .map_err(|source| NodeError::Credentials { path: data_dir.to_owned(), source })?;
         let db = store::open(data_dir).await?;
         let node = Node {
             db,
             data_dir: data_dir.to_owned(),
-            api: RelayApi::new(relay_url)?,
+            api: RelayApi::with_tls(relay_url, &tls)?,
+            tls,
             sign_in: Mutex::new(None),
             other_relay: Mutex::new(false),
             credentials: credentials::Credentials::new(data_dir),

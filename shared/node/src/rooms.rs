@@ -36,13 +36,16 @@ impl Node {
         // A fresh token first: the task presents whatever the token channel holds on each (re)connection.
         let token = self.access_token().await?;
         self.token.send_replace(token);
-        let base = format!("{}/api/ws", self.api.base().replacen("http", "ws", 1));
-        let tokens = self.token.subscribe();
-        let socket = join(&base, &tokens, team).await?;
+        let link = RoomLink {
+            url: format!("{}/api/ws", self.api.base().replacen("http", "ws", 1)),
+            tokens: self.token.subscribe(),
+            tls: self.tls.clone(),
+        };
+        let socket = join(&link, team).await?;
         let (tx, frames) = mpsc::channel(256);
         // Typing is a hint, never queued: one pending at most, dropped while the link is down.
         let (typing, typing_rx) = mpsc::channel(1);
-        tokio::spawn(follow_room(base, tokens, team, socket, tx, typing_rx));
+        tokio::spawn(follow_room(link, team, socket, tx, typing_rx));
         Ok(Room { frames, typing })
     }
 }
@@ -64,15 +67,23 @@ impl Room {
     }
 }
 
-async fn join(base: &str, tokens: &watch::Receiver<String>, team: TeamId) -> Result<Socket, NodeError> {
+/// Where a room socket connects, with which token (the node's current one) and TLS configuration.
+struct RoomLink {
+    url: String,
+    tokens: watch::Receiver<String>,
+    tls: std::sync::Arc<rustls::ClientConfig>,
+}
+
+async fn join(link: &RoomLink, team: TeamId) -> Result<Socket, NodeError> {
     let unreachable = |e: WebSocketError| {
         NodeError::Api(match transport::certificate_failure(&e) {
             Some(reason) => ApiFailure::Certificate(reason),
             None => ApiFailure::Unreachable(e.to_string()),
         })
     };
-    let token = tokens.borrow().clone();
-    let mut socket = transport::connect_websocket(base, &token).await.map_err(unreachable)?;
+    let token = link.tokens.borrow().clone();
+    let mut socket =
+        transport::connect_websocket_with(&link.url, &token, Some(link.tls.clone())).await.map_err(unreachable)?;
     let join = serde_json::to_string(&ClientMessage::JoinTeam { team_id: team })
         .map_err(|e| NodeError::Corrupt(e.to_string()))?;
     socket.send(Message::text(join)).await.map_err(unreachable)?;
@@ -89,8 +100,7 @@ enum Ended {
 }
 
 async fn follow_room(
-    base: String,
-    tokens: watch::Receiver<String>,
+    link: RoomLink,
     team: TeamId,
     first: Socket,
     tx: mpsc::Sender<ServerMessage>,
@@ -109,7 +119,7 @@ async fn follow_room(
             () = tx.closed() => return,
             () = backoff.wait() => {}
         }
-        match join(&base, &tokens, team).await {
+        match join(&link, team).await {
             Ok(connected) => socket = Some(connected),
             Err(e) => tracing::debug!(error = %e, "room redial failed; will retry"),
         }

@@ -88,6 +88,12 @@ pub fn client_config() -> Result<Arc<ClientConfig>, TransportError> {
     CONFIG.get_or_init(|| build_client_config(std::env::var_os(CA_CERT_ENV).map(PathBuf::from))).clone()
 }
 
+/// The TLS configuration of `client_config`, trusting the CA in `ca_cert` (a PEM file) besides the operating
+/// system's roots: for a program told which CA to trust other than through `TEAMFLOW_CA_CERT`.
+pub fn client_config_with_ca(ca_cert: &std::path::Path) -> Result<Arc<ClientConfig>, TransportError> {
+    build_client_config(Some(ca_cert.to_owned()))
+}
+
 fn build_client_config(extra_ca: Option<PathBuf>) -> Result<Arc<ClientConfig>, TransportError> {
     let extra_roots = match extra_ca {
         Some(path) => read_ca(&path)?,
@@ -160,14 +166,12 @@ pub fn certificate_failure(error: &(dyn std::error::Error + 'static)) -> Option<
         if let Some(tls) = current.downcast_ref::<rustls::Error>() {
             return certificate_message(tls);
         }
-        // io::Error hides its payload from `source()`: look inside it too.
-        if let Some(io) = current.downcast_ref::<std::io::Error>()
-            && let Some(inner) = io.get_ref()
-            && let Some(tls) = inner.downcast_ref::<rustls::Error>()
-        {
-            return certificate_message(tls);
-        }
-        next = current.source();
+        // An io::Error hides its payload from `source()` (it answers the payload's own source), and the
+        // TLS connectors wrap the rustls error in one or two of them: step into the payload instead.
+        next = match current.downcast_ref::<std::io::Error>().and_then(std::io::Error::get_ref) {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => current.source(),
+        };
     }
     None
 }
@@ -224,6 +228,16 @@ mod tests {
         assert!(matches!(relay_url("https://relay.example.com/api"), Err(TransportError::Malformed(_))));
         assert!(matches!(relay_url("https://user:pw@relay.example.com"), Err(TransportError::Malformed(_))));
         assert!(matches!(relay_url("https://relay example.com"), Err(TransportError::Malformed(_))));
+    }
+
+    #[test]
+    fn certificate_failures_are_found_however_deeply_io_errors_wrap_them() {
+        let tls = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let wrapped = std::io::Error::other(std::io::Error::new(std::io::ErrorKind::InvalidData, tls));
+        let found = certificate_failure(&wrapped).expect("found");
+        assert!(found.contains("not trusted") && found.contains(CA_CERT_ENV), "{found}");
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        assert_eq!(certificate_failure(&refused), None, "other failures are not certificate failures");
     }
 
     #[test]

@@ -61,12 +61,17 @@ pub struct Window {
 impl Window {
     /// Starts the app on an X server of its own with an empty data directory.
     pub async fn launch() -> Result<Self> {
-        let display = Display::start().await?;
-        let data = tempfile::tempdir()?;
-        Self::open(display, data).await
+        Self::launch_with(&[]).await
     }
 
-    async fn open(display: Display, data: tempfile::TempDir) -> Result<Self> {
+    /// `launch`, with these environment variables set for the app (e.g. `TEAMFLOW_CA_CERT`).
+    pub async fn launch_with(env: &[(&str, &std::ffi::OsStr)]) -> Result<Self> {
+        let display = Display::start().await?;
+        let data = tempfile::tempdir()?;
+        Self::open(display, data, env).await
+    }
+
+    async fn open(display: Display, data: tempfile::TempDir, env: &[(&str, &std::ffi::OsStr)]) -> Result<Self> {
         let data_dir = data.path();
         let port = free_port()?;
         let native_port = free_port()?;
@@ -75,7 +80,8 @@ impl Window {
             .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
             .env("DISPLAY", format!(":{}", display.number))
             .env("TEAMFLOW_DATA_DIR", data_dir)
-            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
+            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
+            .envs(env.iter().copied());
         let mut driver = Driver::start(driver)?;
         // A WebDriver call that never answers fails the test instead of hanging it.
         let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
