@@ -203,7 +203,7 @@ async fn a_relay_with_a_private_certificate_is_trusted_only_with_its_ca() -> Res
     window.type_into("[data-testid=password]", "correct horse battery").await?;
     window.click("[data-testid=auth-submit]").await?;
     window.until_text("[data-testid=auth-error]", "certificate is not trusted").await?;
-    window.screenshot("window-certificate-refused").await?;
+    window.screenshot("certificate-refused").await?;
     window.close().await?;
 
     let window = Window::launch_with(&[("TEAMFLOW_CA_CERT", ca_file.path().as_os_str())]).await?;

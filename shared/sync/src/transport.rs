@@ -177,12 +177,21 @@ pub fn certificate_failure(error: &(dyn std::error::Error + 'static)) -> Option<
 }
 
 fn certificate_message(error: &rustls::Error) -> Option<String> {
-    match error {
-        rustls::Error::InvalidCertificate(reason) => Some(format!(
-            "the relay's certificate is not trusted: {reason:?} (if the relay uses a private CA, set {CA_CERT_ENV} to its PEM file)"
-        )),
-        _ => None,
-    }
+    use rustls::CertificateError as Why;
+    let rustls::Error::InvalidCertificate(why) = error else { return None };
+    let reason = match why {
+        Why::UnknownIssuer => "it is signed by an authority this computer does not trust".to_owned(),
+        Why::Expired | Why::ExpiredContext { .. } => "it has expired".to_owned(),
+        Why::NotValidYet | Why::NotValidYetContext { .. } => {
+            "it is not valid yet (check this computer's clock)".to_owned()
+        }
+        Why::NotValidForName | Why::NotValidForNameContext { .. } => "it was issued for another name".to_owned(),
+        Why::Revoked => "it has been revoked".to_owned(),
+        other => format!("{other:?}"),
+    };
+    Some(format!(
+        "the relay's certificate is not trusted: {reason} (if the relay uses a private CA, set {CA_CERT_ENV} to its PEM file)"
+    ))
 }
 
 #[cfg(test)]

@@ -55,7 +55,7 @@ pub struct Window {
     driver: Driver,
     /// The app's data directory and X server, which outlive the session.
     _data: tempfile::TempDir,
-    _display: Display,
+    display: Display,
 }
 
 impl Window {
@@ -118,7 +118,7 @@ impl Window {
         // Everything the session started (WebKitWebDriver, the app, WebKit's processes) is running now:
         // these must all be gone once the window closes.
         driver.record_processes()?;
-        Ok(Window { http, base, session, driver, _data: data, _display: display })
+        Ok(Window { http, base, session, driver, _data: data, display })
     }
 
     pub async fn command(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value> {
@@ -281,12 +281,20 @@ impl Window {
     }
 
     /// Saves a screenshot under the target directory; answers its path.
+    /// Saves what the window shows as `window-{name}.png` under the tests' target directory, from the X
+    /// server's own picture (`import`, ImageMagick): WebDriver's screenshot stalls on most of the app's
+    /// screens under WebKitGTK.
     pub async fn screenshot(&self, name: &str) -> Result<String> {
-        use base64::Engine;
-        let png = self.command(reqwest::Method::GET, "/screenshot", None).await?;
-        let bytes = base64::engine::general_purpose::STANDARD.decode(png.as_str().unwrap_or_default())?;
         let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("window-{name}.png"));
-        std::fs::write(&path, bytes)?;
+        let taken = Command::new("import")
+            .args(["-display", &format!(":{}", self.display.number), "-window", "root"])
+            .arg(&path)
+            .status()
+            .await
+            .context("taking a screenshot (`import`, apt package imagemagick; `./x setup` installs it)")?;
+        if !taken.success() {
+            bail!("import could not take a screenshot of display :{}", self.display.number);
+        }
         Ok(path.display().to_string())
     }
 
