@@ -112,3 +112,14 @@ pub struct ProfileUpdate {
 pub struct AccountDeletion {
     pub password: String,
 }
+
+/// `POST /api/auth/reset-password`: the token of a reset link (`teamflow-relay admin reset-password`),
+/// single use, valid one hour. Every sign-in of the account ends.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(deny_unknown_fields)]
+pub struct PasswordReset {
+    pub token: String,
+    pub new_password: String,
+}
