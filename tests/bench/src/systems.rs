@@ -88,7 +88,8 @@ impl SyncSystem {
         let peer = format!("{user}:{device}");
         let ws = self.base.replacen("http://", "ws://", 1);
         let url = match &self.relay {
-            Some(_) => format!("{ws}/sync?token={token}&peer_id={peer}"),
+            // `#token`: see `servers::ws_request`.
+            Some(_) => format!("{ws}/sync?peer_id={peer}#{token}"),
             None => format!("{ws}/sync"),
         };
         (url, peer)
@@ -129,9 +130,8 @@ async fn relay_team(base: &str, n: usize) -> anyhow::Result<RelayUsers> {
     let team =
         setup(|| http.post(format!("{base}/api/teams")).bearer_auth(&owner).json(&json!({"name": "Bench"}))).await?;
     let team = team["id"].as_str().context("team id")?.to_owned();
-    for i in 1..n {
-        let body = json!({ "email": format!("load{i}@example.test"), "role": "member" });
-        setup(|| http.post(format!("{base}/api/teams/{team}/members")).bearer_auth(&owner).json(&body)).await?;
+    for (i, (token, _)) in users.iter().enumerate().skip(1) {
+        crate::servers::join_team(&http, base, &owner, &team, i, token).await?;
     }
     Ok(RelayUsers { users, team })
 }

@@ -123,3 +123,22 @@ pub struct PasswordReset {
     pub token: String,
     pub new_password: String,
 }
+
+/// The token in an invitation link (`{public_url}/invite/{token}`), or the input itself when it is a bare
+/// token: wherever a person pastes one, either works.
+pub fn token_from(input: &str) -> &str {
+    let input = input.trim();
+    input.rsplit_once("/invite/").map_or(input, |(_, token)| token.trim_end_matches('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::token_from;
+
+    #[test]
+    fn links_and_bare_tokens_give_the_token() {
+        assert_eq!(token_from("abc"), "abc");
+        assert_eq!(token_from(" https://relay.example/invite/abc/ "), "abc");
+        assert_eq!(token_from("http://127.0.0.1:8080/invite/x-y_z"), "x-y_z");
+    }
+}

@@ -68,12 +68,12 @@ async fn run_relay(args: &Args) -> anyhow::Result<Vec<StepReport>> {
         .as_str()
         .context("team id")?
         .to_owned();
-    for member in 1..args.users {
-        let body = json!({ "email": format!("load{member}@example.test"), "role": "member" });
-        setup(|| http.post(format!("{base}/api/teams/{team}/members")).bearer_auth(&tokens[0]).json(&body)).await?;
+    for (member, token) in tokens.iter().enumerate().skip(1) {
+        teamflow_bench::servers::join_team(&http, &base, &tokens[0], &team, member, token).await?;
     }
     let ws = base.replacen("http", "ws", 1);
-    let urls: Vec<String> = tokens.iter().map(|t| format!("{ws}/api/ws?token={t}")).collect();
+    // `#token`: see `servers::ws_request`.
+    let urls: Vec<String> = tokens.iter().map(|t| format!("{ws}/api/ws#{t}")).collect();
     let steps = step_through(args, "relay", &server, |i| (urls[i % urls.len()].clone(), Some(team.clone()))).await;
     server.stop().await?;
     steps
@@ -131,7 +131,7 @@ type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStre
 /// team's state arrived.
 async fn connect(url: &str, team: Option<&str>) -> anyhow::Result<Socket> {
     let mut socket = loop {
-        match tokio_tungstenite::connect_async(url).await {
+        match tokio_tungstenite::connect_async(teamflow_bench::servers::ws_request(url)?).await {
             Ok((socket, _)) => break socket,
             Err(tungstenite::Error::Http(response)) if response.status() == 429 => {
                 tokio::time::sleep(Duration::from_millis(200)).await;

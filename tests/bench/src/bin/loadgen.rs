@@ -177,15 +177,15 @@ async fn run_relay(args: &Args) -> anyhow::Result<RunReport> {
         })
         .await?;
         let team_id = team["id"].as_str().context("team id")?.to_owned();
-        for member in &members[1..] {
-            let body = json!({ "email": format!("load{member}@example.test"), "role": "member" });
-            setup(|| http.post(format!("{base}/api/teams/{team_id}/members")).bearer_auth(owner).json(&body)).await?;
+        for &member in &members[1..] {
+            teamflow_bench::servers::join_team(&http, &base, owner, &team_id, member, &tokens[member]).await?;
         }
         teams.push(team_id);
     }
     let ws = base.replacen("http", "ws", 1);
     let endpoints: Vec<(String, Option<String>)> = (0..args.clients)
-        .map(|i| (format!("{ws}/api/ws?token={}", tokens[i]), Some(teams[i / args.team_size].clone())))
+        // `#token`: see `servers::ws_request`.
+        .map(|i| (format!("{ws}/api/ws#{}", tokens[i]), Some(teams[i / args.team_size].clone())))
         .collect();
     let report = drive(args, "relay", &server, endpoints).await;
     server.stop().await?;
@@ -211,7 +211,8 @@ async fn drive(
     let mut sockets = Vec::with_capacity(endpoints.len());
     for (url, team) in &endpoints {
         // TCP_NODELAY, as the node's own clients: small frames must not wait on Nagle.
-        let (mut socket, _) = tokio_tungstenite::connect_async_with_config(url.as_str(), None, true).await?;
+        let request = teamflow_bench::servers::ws_request(url)?;
+        let (mut socket, _) = tokio_tungstenite::connect_async_with_config(request, None, true).await?;
         if let Some(team) = team {
             socket.send(Message::text(json!({ "type": "join_team", "team_id": team }).to_string())).await?;
             // Wait for the team state, so the run starts with everyone in the room.

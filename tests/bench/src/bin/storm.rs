@@ -82,7 +82,8 @@ async fn storm_client(
     ready: Arc<Barrier>,
     mut go: watch::Receiver<Option<Instant>>,
 ) -> anyhow::Result<Arrival> {
-    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(url.as_str(), None, true).await?;
+    let upgrade = teamflow_bench::servers::ws_request(&url)?;
+    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(upgrade, None, true).await?;
     let peer = PeerId::from(peer);
     let join = wire::Message::Join {
         sender_id: peer.clone(),
