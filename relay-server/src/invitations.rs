@@ -68,11 +68,7 @@ pub fn url(public_url: &str, token: &str) -> String {
     format!("{public_url}/invite/{token}")
 }
 
-/// The token in a link or a bare token (`teamflow accept` takes either).
-pub fn token_from(input: &str) -> &str {
-    let input = input.trim();
-    input.rsplit_once("/invite/").map_or(input, |(_, token)| token.trim_end_matches('/'))
-}
+pub use teamflow_protocol::api::invitations::token_from;
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -396,13 +392,6 @@ pub async fn decline(db: &SqlitePool, user: UserId, token: &str) -> Result<(), A
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn links_and_bare_tokens_give_the_token() {
-        assert_eq!(token_from("abc"), "abc");
-        assert_eq!(token_from(" https://relay.example/invite/abc/ "), "abc");
-        assert_eq!(token_from("http://127.0.0.1:8080/invite/x-y_z"), "x-y_z");
-    }
 
     #[test]
     fn tokens_depend_on_the_key_and_the_id() {
