@@ -62,7 +62,7 @@ async fn the_first_account_may_sign_up_then_only_with_an_invitation() {
     let (status, newcomer) = register(&relay, "newcomer@example.test", Some(link)).await;
     assert_eq!(status, StatusCode::CREATED, "a link works as well as a token: {newcomer}");
     let newcomer = signed_in(&relay, &newcomer);
-    assert_eq!(team_ids(&newcomer).await, [team.clone()]);
+    assert_eq!(team_ids(&newcomer).await, [team.as_str()]);
     let (_, members) = owner.get(&format!("/api/teams/{team}/members")).await;
     assert_eq!(members.as_array().expect("members").len(), 2);
 
@@ -166,7 +166,7 @@ async fn an_invitation_bound_to_an_email_works_only_for_that_account() {
     assert_error(status, &body, StatusCode::FORBIDDEN, "registration_closed");
     let (status, carol) = register(&relay, "CAROL@example.test", Some(token(&bound))).await;
     assert_eq!(status, StatusCode::CREATED, "{carol}");
-    assert_eq!(team_ids(&signed_in(&relay, &carol)).await, [team.clone()]);
+    assert_eq!(team_ids(&signed_in(&relay, &carol)).await, [team.as_str()]);
 
     // Accepting, too, is for the bound account alone.
     let (_, dave) =
