@@ -35,11 +35,13 @@ CREATE TABLE password_resets (
     used_at    INTEGER
 ) STRICT;
 
--- Failed passwords per (normalised) email, whatever address they come from: the sign-in back-off.
+-- Failed passwords per (normalised) email, whatever address they come from: the sign-in back-off. A count
+-- with no failure for an hour starts again.
 CREATE TABLE login_failures (
-    email        TEXT PRIMARY KEY,
-    failures     INTEGER NOT NULL,
-    locked_until INTEGER NOT NULL
+    email          TEXT PRIMARY KEY,
+    failures       INTEGER NOT NULL,
+    locked_until   INTEGER NOT NULL,
+    last_failed_at INTEGER NOT NULL
 ) STRICT;
 
 -- Every sign-in that ends (sign-out, sign-out everywhere, password change, refresh-token reuse, an account

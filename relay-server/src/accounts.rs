@@ -35,6 +35,8 @@ pub const FREE_FAILURES: i64 = 5;
 /// The first wait after [`FREE_FAILURES`], doubled by each further failure, and the longest.
 const FIRST_LOCK: Duration = Duration::from_secs(5);
 const LONGEST_LOCK: Duration = Duration::from_secs(15 * 60);
+/// Failures older than this (with none since) are forgotten.
+const FORGET_AFTER: Duration = Duration::from_secs(60 * 60);
 
 /// What a sign-in hands out: an access token from `tokens`, and a refresh token good for `refresh_ttl`;
 /// and where ended sessions are announced (`live`).
@@ -193,14 +195,22 @@ pub async fn login(
     }
 }
 
-/// Counts a failed password for `email`; from the fifth on, further attempts wait (doubling, capped).
+/// Counts a failed password for `email`; from the fifth on, further attempts wait (doubling, capped). A
+/// count with no new failure for [`FORGET_AFTER`] starts again.
 async fn record_failure(db: &SqlitePool, email: &str) -> Result<(), ApiError> {
+    let now = now_ms();
+    let forget_before = now.saturating_sub(i64::try_from(FORGET_AFTER.as_millis()).unwrap_or(i64::MAX));
     let mut tx = begin_write(db).await?;
     let failures: i64 = sqlx::query_scalar(
-        "INSERT INTO login_failures (email, failures, locked_until) VALUES (?, 1, 0)
-         ON CONFLICT (email) DO UPDATE SET failures = failures + 1 RETURNING failures",
+        "INSERT INTO login_failures (email, failures, locked_until, last_failed_at) VALUES (?, 1, 0, ?)
+         ON CONFLICT (email) DO UPDATE SET
+             failures = CASE WHEN last_failed_at < ? THEN 1 ELSE failures + 1 END,
+             last_failed_at = excluded.last_failed_at
+         RETURNING failures",
     )
     .bind(email)
+    .bind(now)
+    .bind(forget_before)
     .fetch_one(&mut *tx)
     .await?;
     if let Some(wait) = lock_after(failures) {
@@ -218,8 +228,10 @@ async fn record_failure(db: &SqlitePool, email: &str) -> Result<(), ApiError> {
 
 /// How long attempts wait after `failures` failed passwords in a row.
 pub fn lock_after(failures: i64) -> Option<Duration> {
-    let beyond = failures.checked_sub(FREE_FAILURES)?;
-    let doublings = u32::try_from(beyond).unwrap_or(u32::MAX).min(16);
+    if failures < FREE_FAILURES {
+        return None;
+    }
+    let doublings = u32::try_from(failures - FREE_FAILURES).unwrap_or(u32::MAX).min(16);
     Some((FIRST_LOCK * 2u32.pow(doublings)).min(LONGEST_LOCK))
 }
 
@@ -608,7 +620,9 @@ mod tests {
 
     #[test]
     fn five_failures_are_free_then_waits_double_up_to_a_cap() {
-        assert_eq!(lock_after(4), None);
+        for free in [0, 1, 4] {
+            assert_eq!(lock_after(free), None, "{free}");
+        }
         assert_eq!(lock_after(5), Some(FIRST_LOCK));
         assert_eq!(lock_after(6), Some(FIRST_LOCK * 2));
         assert_eq!(lock_after(50), Some(LONGEST_LOCK));

@@ -249,6 +249,11 @@ async fn five_wrong_passwords_make_further_attempts_for_that_email_wait() {
         let body = json!({ "email": email, "password": password });
         async move { client.post("/api/auth/login", &body).await }
     };
+    // Four mistakes cost nothing (and a success forgets them).
+    for _ in 0..4 {
+        assert_eq!(login("alice@example.test", "not the password").await.0, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(login("alice@example.test", PASSWORD).await.0, StatusCode::OK);
     let mut wrong_answers = Vec::new();
     for _ in 0..5 {
         let (status, body) = login("alice@example.test", "not the password").await;
@@ -367,4 +372,52 @@ async fn the_display_name_changes() {
     assert_eq!(alice.get("/api/me").await.1["user"]["display_name"], "Alice Liddell");
     let (status, body) = alice.patch("/api/me", &json!({ "display_name": "" })).await;
     assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+}
+
+#[tokio::test]
+async fn a_node_keeps_its_room_open_past_its_token_by_renewing_in_band() {
+    let dir = teamflow_tests::DataDir::new();
+    let mut config = teamflow_tests::test_config(dir.path());
+    config.limits.access_token_ttl_secs = 10;
+    let relay = TestRelay::start_with(dir, config).await;
+    let node_dir = teamflow_tests::DataDir::new();
+    let node = teamflow_node::Node::open(node_dir.path(), &relay.url("")).await.expect("open");
+    node.sign_up("alice@example.test", PASSWORD, "Alice").await.expect("sign up");
+    let team = node.create_team("Crew").await.expect("team").id;
+    let mut frames = node.subscribe(team).await.expect("subscribe");
+    assert!(matches!(frames.recv().await, Some(teamflow_protocol::realtime::ServerMessage::TeamState { .. })));
+    // A socket of another sign-in, never renewed: its close marks the moment the node's first token expired.
+    let (clock, _) = sign_in(&relay, "alice@example.test", PASSWORD).await;
+    let mut clock = RoomSocket::connect(&relay.url(""), clock.token.as_deref().expect("token")).await;
+
+    let stop = tokio_util::sync::CancellationToken::new();
+    let check = async {
+        let ended = tokio::time::timeout(Duration::from_secs(60), async {
+            loop {
+                if let Err(ended) = clock.next_or_end().await {
+                    return ended;
+                }
+            }
+        })
+        .await
+        .expect("the unrenewed socket closed at its expiry");
+        assert_eq!(ended, closed(4001, "token_expired"));
+        let (poster, _) = sign_in(&relay, "alice@example.test", PASSWORD).await;
+        let body = json!({ "client_id": "after-expiry", "content": "still here" });
+        assert_eq!(poster.post(&format!("/api/teams/{team}/messages"), &body).await.0, StatusCode::CREATED);
+        // The node's socket is the same one: the message arrives with no reconnection (`team_state`) before it.
+        loop {
+            match tokio::time::timeout(Duration::from_secs(30), frames.recv()).await.expect("a frame").expect("open") {
+                teamflow_protocol::realtime::ServerMessage::NewMessage { message } => {
+                    assert_eq!(message.content, "still here");
+                    break;
+                }
+                teamflow_protocol::realtime::ServerMessage::TeamState { .. } => panic!("the room reconnected"),
+                _ => {}
+            }
+        }
+        stop.cancel();
+    };
+    tokio::join!(node.keep_access_fresh(stop.clone()), check);
+    node.close().await;
 }
