@@ -8,4 +8,4 @@ mod tokens;
 
 pub use keys::{KeyError, SigningKeys};
 pub use password::PasswordHasher;
-pub use tokens::{AUDIENCE, AccessClaims, TokenError, TokenService};
+pub use tokens::{AUDIENCE, AccessClaims, AccessToken, TokenError, TokenService};

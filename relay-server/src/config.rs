@@ -6,6 +6,15 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
+/// Who may create an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Registration {
+    /// Anyone who reaches the relay.
+    Open,
+    /// The first account (the relay's administrator), then only people holding an invitation.
+    Invite,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     /// Human-readable lines.
@@ -35,6 +44,10 @@ pub struct Config {
     /// An origin allowed to call the API from a browser (repeatable; none by default).
     #[arg(long = "cors-origin", env = "TEAMFLOW_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
+
+    /// Who may sign up: `invite` (the first account, then only with an invitation) or `open` (anyone).
+    #[arg(long, env = "TEAMFLOW_REGISTRATION", value_enum, default_value_t = Registration::Invite)]
+    pub registration: Registration,
 
     /// Log line format.
     #[arg(long, env = "TEAMFLOW_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]

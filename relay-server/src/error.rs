@@ -18,6 +18,9 @@ pub enum ApiError {
     Unauthorized(&'static str),
     #[error("{0}")]
     Forbidden(&'static str),
+    /// Sign-up on a relay that registers by invitation only, without a valid invitation.
+    #[error("this relay registers new accounts by invitation only; ask a team's owner or admin for one")]
+    RegistrationClosed,
     #[error("{0}")]
     NotFound(&'static str),
     #[error("{0}")]
@@ -54,6 +57,7 @@ impl ApiError {
             ApiError::Validation { .. } | ApiError::Malformed(_) => ErrorCode::ValidationFailed,
             ApiError::Unauthorized(_) => ErrorCode::Unauthorized,
             ApiError::Forbidden(_) => ErrorCode::Forbidden,
+            ApiError::RegistrationClosed => ErrorCode::RegistrationClosed,
             ApiError::NotFound(_) => ErrorCode::NotFound,
             ApiError::Conflict(_) => ErrorCode::Conflict,
             ApiError::RateLimited { .. } => ErrorCode::RateLimited,
@@ -71,7 +75,7 @@ impl ApiError {
             ApiError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Malformed(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::RegistrationClosed => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,

@@ -7,6 +7,7 @@
 mod auth;
 mod devices;
 mod extract;
+mod invitations;
 mod messages;
 mod ops;
 mod projects;
@@ -57,6 +58,8 @@ pub struct AppState {
     pub db: sqlx::SqlitePool,
     /// Issues access tokens (and verifies them, in `verify_bearer`) and refresh tokens.
     pub sessions: Sessions,
+    /// Makes invitation tokens (derived from the signing key).
+    pub invitations: crate::invitations::Secret,
     /// Signs device certificates for peer-to-peer sync.
     pub certificates: Arc<CertificateIssuer>,
     pub passwords: PasswordHasher,
@@ -99,9 +102,9 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// Routes that need no access token: sign-up, sign-in, refresh, sign-out.
+/// Routes that need no access token: sign-up, sign-in, refresh, sign-out, password reset, invitation previews.
 fn public_api() -> OpenApiRouter<AppState> {
-    auth::public_routes()
+    auth::public_routes().merge(invitations::public_routes())
 }
 
 /// Webhook receivers: no token (the signature authenticates), their own body limit.
@@ -113,6 +116,7 @@ fn webhook_api() -> OpenApiRouter<AppState> {
 fn protected_api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(auth::routes())
+        .merge(invitations::routes())
         .merge(devices::routes())
         .merge(teams::routes())
         .merge(projects::routes())
@@ -162,10 +166,16 @@ pub fn router(state: AppState) -> Router {
         .layer(cors(&state.config.cors_origins))
         .layer(CatchPanicLayer::custom(|_| ApiError::Internal("handler panicked".into()).into_response()))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .layer(tower::util::option_layer(hsts))
         .with_state(state)
+}
+
+/// The span of a request: its method and path, never its query string (which may hold a ticket, and in
+/// older clients held a token) nor its headers.
+fn request_span(request: &Request) -> tracing::Span {
+    tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
 }
 
 async fn not_found() -> ApiError {

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod admin;
 pub mod analytics;
 pub mod auth;
 pub mod backup;
@@ -14,11 +15,13 @@ pub mod documents;
 pub mod error;
 pub mod events;
 pub mod http;
+pub mod invitations;
 pub mod messages;
 pub mod metrics;
 pub mod p2p;
 pub mod projects;
 pub mod rooms;
+pub mod sessions;
 pub mod sync;
 pub mod teams;
 pub mod tls;
@@ -91,6 +94,8 @@ pub async fn run(
     });
     let app = http::router(state.clone());
     let pruner = spawn_limiter_pruning(state.limits.clone());
+    let session_watch =
+        sessions::spawn_watch(state.db.clone(), state.sessions.live.clone(), shutdown_token.clone()).await?;
     tracing::info!(%addr, public_url = %state.public_url, tls = tls.is_some(), "relay listening");
     let (listener, tls_keeper) = match tls {
         Some(tls) => {
@@ -120,6 +125,9 @@ pub async fn run(
         tracing::warn!("some connections did not close within 5 s");
     }
     pruner.abort();
+    if let Err(e) = session_watch.await {
+        tracing::error!(error = %e, "session watch ended abnormally");
+    }
     if let Some(keeper) = tls_keeper
         && let Err(e) = keeper.await
     {
@@ -161,6 +169,7 @@ async fn build_state(
     let sync = sync::SyncServer::start(db.clone(), access.clone()).await?;
     let tokens = Arc::new(TokenService::new(&keys, config.issuer(), config.access_token_ttl()));
     let limits = http::rate_limit::RateLimits::new(&config).map_err(RelayError::Config)?;
+    let invitations = invitations::Secret::from_keys(&keys);
     let certificates = Arc::new(devices::CertificateIssuer::load(keys, &db).await?);
     let metrics = Arc::new(metrics::Metrics::new(db.clone()));
     metrics.register(sync.counters());
@@ -178,7 +187,12 @@ async fn build_state(
         shutdown,
         connections: TaskTracker::new(),
         db,
-        sessions: accounts::Sessions { tokens, refresh_ttl: config.refresh_token_ttl() },
+        sessions: accounts::Sessions {
+            live: sessions::LiveSessions::new(config.access_token_ttl()),
+            tokens,
+            refresh_ttl: config.refresh_token_ttl(),
+        },
+        invitations,
         certificates,
         limits,
         passwords: PasswordHasher::new(config.max_concurrent_hashes()),

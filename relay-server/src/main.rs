@@ -1,5 +1,5 @@
 //! `teamflow-relay`: parses configuration, sets up logging, binds the port and hands over to `run`; or runs
-//! one of the operations subcommands (`backup`, `restore`) and exits.
+//! one of the operations subcommands (`backup`, `restore`, `admin ...`) and exits.
 
 use std::process::ExitCode;
 
@@ -17,7 +17,17 @@ struct Cli {
     #[command(flatten)]
     serve: Config,
     #[command(subcommand)]
-    command: Option<teamflow_relay::backup::Command>,
+    command: Option<Command>,
+}
+
+/// What the binary does instead of serving.
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    #[command(flatten)]
+    Data(teamflow_relay::backup::Command),
+    /// The relay administrator's commands, on the data directory (also while the relay runs).
+    #[command(subcommand)]
+    Admin(teamflow_relay::admin::Admin),
 }
 
 #[tokio::main]
@@ -26,7 +36,11 @@ async fn main() -> anyhow::Result<ExitCode> {
     teamflow_relay::tls::install_default_provider();
     let cli = Cli::parse();
     if let Some(command) = cli.command {
-        return Ok(match command.run(&mut std::io::stdout()).await {
+        let outcome = match command {
+            Command::Data(command) => command.run(&mut std::io::stdout()).await.map_err(|e| e.to_string()),
+            Command::Admin(command) => command.run(&mut std::io::stdout()).await.map_err(|e| e.to_string()),
+        };
+        return Ok(match outcome {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("teamflow-relay: {e}");

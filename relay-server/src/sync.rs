@@ -11,7 +11,7 @@ mod policy;
 
 use std::sync::Arc;
 
-use axum::extract::ws::{Message, WebSocket};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures::{SinkExt, StreamExt, TryStreamExt, future};
 use samod::{PeerId, Repo, Transport};
 use teamflow_protocol::UserId;
@@ -101,9 +101,17 @@ impl SyncServer {
         Ok(Self { repo, acceptor, first })
     }
 
-    /// Serves one upgraded socket until it closes or `stop` is cancelled. The peer must introduce
-    /// itself as `peer` in the handshake, or samod drops the connection.
-    pub async fn serve(&self, socket: WebSocket, peer: PeerId, limits: SyncLimits, stop: CancellationToken) {
+    /// Serves one upgraded socket until it closes, `stop` is cancelled, or `ends` resolves (then with that
+    /// close code and reason). The peer must introduce itself as `peer` in the handshake, or samod drops the
+    /// connection.
+    pub async fn serve(
+        &self,
+        socket: WebSocket,
+        peer: PeerId,
+        limits: SyncLimits,
+        stop: CancellationToken,
+        ends: impl std::future::Future<Output = (u16, &'static str)>,
+    ) {
         let (mut sink, stream) = socket.split();
         // Ends this connection alone: on relay shutdown, a peer that stops reading, or a missed handshake.
         let close = stop.child_token();
@@ -146,12 +154,32 @@ impl SyncServer {
                 item
             });
         let outgoing = PollSender::new(to_socket).sink_map_err(|_| std::io::Error::other("sync connection closed"));
+        // Why the relay ended the connection, when it did so on purpose: sent as its close frame.
+        let why = std::sync::OnceLock::<(u16, &'static str)>::new();
+        let ender = async {
+            tokio::select! {
+                reason = ends => {
+                    tracing::info!(peer = %peer, code = reason.0, reason = reason.1, "ending sync connection");
+                    if why.set(reason).is_err() {
+                        tracing::trace!("sync connection already ending");
+                    }
+                    close.cancel();
+                }
+                () = close.cancelled() => {}
+            }
+        };
         let writer = async {
             let outcome = drain(&mut queued, &mut sink, limits.write_timeout, |b| Message::Binary(b.into())).await;
             if outcome == Drained::Stalled {
                 tracing::info!(peer = %peer, "sync peer is not reading; closing its connection");
             }
             close.cancel();
+            if let Some((code, reason)) = why.get() {
+                let frame = CloseFrame { code: *code, reason: Utf8Bytes::from_static(reason) };
+                if let Err(e) = sink.send(Message::Close(Some(frame))).await {
+                    tracing::debug!(error = %e, "sync close frame not delivered");
+                }
+            }
             if let Err(e) = sink.close().await {
                 tracing::debug!(error = %e, "sync socket did not close cleanly");
             }
@@ -176,7 +204,7 @@ impl SyncServer {
             // Err means the sender was dropped, which is the signal itself.
             on_finished.await.ok();
         };
-        tokio::join!(writer, lifetime);
+        tokio::join!(writer, lifetime, ender);
         tracing::debug!(peer = %peer, "sync connection finished");
     }
 

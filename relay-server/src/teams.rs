@@ -5,11 +5,11 @@
 //! `forbidden`. A change to membership publishes its event once committed.
 
 use sqlx::{SqliteExecutor, SqlitePool};
-use teamflow_protocol::api::teams::{AddMember, Member, Team, TeamInput, TeamSettings};
+use teamflow_protocol::api::teams::{Member, Team, TeamInput, TeamSettings};
 use teamflow_protocol::{Role, TeamId, UserId};
 
 use crate::access::{Membership, TEAM_NOT_FOUND, role_in};
-use crate::db::{self, begin_write, from_ms, now_ms};
+use crate::db::{begin_write, from_ms, now_ms};
 use crate::error::ApiError;
 use crate::events::{Event, Events};
 use crate::validate::{Lines, Validator};
@@ -161,44 +161,6 @@ async fn fetch_member(db: &SqlitePool, team: TeamId, user: UserId) -> Result<Mem
         .fetch_optional(db)
         .await?;
     row.map(Member::from).ok_or(ApiError::NotFound("no such member"))
-}
-
-/// Adds an existing account to the team. Owners and admins only, and never above their own role.
-pub async fn add_member(
-    db: &SqlitePool,
-    events: &Events,
-    actor: &Membership,
-    input: AddMember,
-) -> Result<Member, ApiError> {
-    let (team, actor_role) = (actor.team(), actor.role());
-    let mut v = Validator::new();
-    let email = v.email("email", &input.email);
-    v.finish()?;
-    if !actor_role.can_manage() {
-        return Err(ApiError::Forbidden("only owners and admins add members"));
-    }
-    if !actor_role.at_least(input.role) {
-        return Err(ApiError::Forbidden("you cannot grant a role above your own"));
-    }
-    let user: Option<String> =
-        sqlx::query_scalar("SELECT id FROM users WHERE email = ?").bind(&email).fetch_optional(db).await?;
-    let user: UserId = user
-        .ok_or(ApiError::NotFound("no account uses this email; ask them to sign up first"))?
-        .parse()
-        .map_err(|e| ApiError::Internal(format!("user id in database: {e}")))?;
-    sqlx::query("INSERT INTO team_members (team_id, user_id, role, joined_at) VALUES (?, ?, ?, ?)")
-        .bind(team.to_string())
-        .bind(user.to_string())
-        .bind(input.role.as_str())
-        .bind(now_ms())
-        .execute(db)
-        .await
-        .map_err(|e| {
-            if db::is_unique_violation(&e) { ApiError::Conflict("already a member of this team") } else { e.into() }
-        })?;
-    tracing::info!(%team, %user, role = input.role.as_str(), by = %actor.user(), "member added");
-    events.publish(Event::MembershipChanged { team, user, before: None, after: Some(input.role) }).await;
-    fetch_member(db, team, user).await
 }
 
 /// A change to someone's membership.

@@ -68,9 +68,9 @@ impl Validator {
         trimmed.to_owned()
     }
 
-    /// Normalises an email address (trimmed, lower-cased) and checks its shape.
+    /// Normalises an email address (`teamflow_protocol::email::normalize`) and checks its shape.
     pub fn email(&mut self, field: &str, value: &str) -> String {
-        let email = value.trim().to_lowercase();
+        let email = teamflow_protocol::email::normalize(value);
         let valid = email.len() <= 254
             && email.split_once('@').is_some_and(|(local, domain)| {
                 !local.is_empty()

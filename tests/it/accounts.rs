@@ -164,6 +164,7 @@ async fn expired_forged_and_misdirected_access_tokens_are_refused_with_a_challen
         aud: aud.into(),
         iat: now,
         exp,
+        sid: "a-session".into(),
     };
     let other_relay = TestRelay::start().await;
     let cases = [

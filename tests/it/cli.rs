@@ -45,7 +45,13 @@ async fn a_person_signs_up_chats_tails_and_edits_a_document_from_the_command_lin
     let invited = teamflow(&relay, &laptop, &["invite", "--team", &team, "--email", "ben@example.test"], "")
         .await
         .expect("invite");
-    assert_eq!(invited, "added ben@example.test as member\n");
+    let link = invited.trim();
+    assert!(link.starts_with(&format!("{}/invite/", relay.url(""))), "invite prints the link: {invited}");
+    let waiting = teamflow(&relay, &phone, &["invitations"], "").await.expect("invitations");
+    assert!(waiting.contains("\tOps\tmember\tfrom Ann"), "{waiting}");
+    let joined = teamflow(&relay, &phone, &["accept", link], "").await.expect("accept");
+    assert_eq!(joined, format!("joined Ops as member ({team})\n"));
+    assert_eq!(teamflow(&relay, &phone, &["invitations"], "").await.expect("invitations"), "");
 
     // Ben watches the room, so he can see Ann's tail join before he speaks.
     let ben = teamflow_node::Node::open(phone.path(), &relay.url("")).await.expect("open");

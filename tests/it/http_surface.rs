@@ -84,9 +84,12 @@ async fn websocket_upgrades_with_a_query_token_count_against_the_user_not_the_ad
     }
     assert!(statuses.contains(&StatusCode::TOO_MANY_REQUESTS), "the address is out of quota: {statuses:?}");
     // Bob, on the same address, still gets his socket: counted as bob.
-    let url =
-        format!("{}?token={}", relay.url("/api/ws").replacen("http://", "ws://", 1), bob.token.clone().expect("token"));
-    let upgraded = tokio_tungstenite::connect_async(url).await;
+    let url = relay.url("/api/ws").replacen("http://", "ws://", 1);
+    let upgraded = tokio_tungstenite::connect_async(teamflow_tests::socket::bearer_request(
+        &url,
+        bob.token.as_deref().expect("token"),
+    ))
+    .await;
     assert!(upgraded.is_ok(), "{:?}", upgraded.err());
 }
 

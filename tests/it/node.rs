@@ -353,7 +353,7 @@ async fn a_refused_change_can_be_retried_once_the_cause_is_fixed_or_discarded() 
     let second = bob.send_message(team, "never mind").await.expect("queued");
     assert_eq!(bob.status().await.expect("status").failed, 2, "both refused: bob is not a member");
 
-    alice.add_member(team, "bob@example.test", Role::Member).await.expect("add bob again");
+    teamflow_tests::join(&alice, team, &bob, "bob@example.test", Role::Member).await;
     assert!(bob.retry(&first.client_id).await.expect("retry"));
     assert!(bob.discard(&second.client_id).await.expect("discard"));
     assert!(!bob.retry(&second.client_id).await.expect("retry a discarded one"), "nothing left to retry");

@@ -375,7 +375,7 @@ async fn an_admitted_device_cannot_flood_document_streams_or_oversize_frames() {
     let relay = TestRelay::start().await;
     let (_a, alice, _b, _bob, team) = alice_and_bob(&relay).await;
     let dave = relay.user("dave").await;
-    relay_member(&alice, team, "dave@example.test").await;
+    relay_member(&relay, &alice, team, "dave@example.test").await;
     let a = alice.start_p2p(direct()).await.expect("alice p2p");
     let address = address_of(&a).await;
     let alice_peer = a.local_peer_id();
@@ -405,8 +405,13 @@ async fn an_admitted_device_cannot_flood_document_streams_or_oversize_frames() {
     assert!(a.status().borrow().peers.contains_key(&device.peer_id), "a bad stream ends the stream, not the peer");
 }
 
-async fn relay_member(owner: &Node, team: teamflow_protocol::TeamId, email: &str) {
-    owner.add_member(team, email, teamflow_protocol::Role::Member).await.expect("add member");
+/// `owner` invites `email` (a `TestRelay::user`) to `team`, and they accept from a sign-in of their own.
+async fn relay_member(relay: &TestRelay, owner: &Node, team: teamflow_protocol::TeamId, email: &str) {
+    let invitation = owner.add_member(team, email, teamflow_protocol::Role::Member).await.expect("invite");
+    let token = invitation.token.expect("invitation token");
+    let invitee = relay.client().sign_in(email).await;
+    let (status, body) = invitee.post(&format!("/api/invitations/{token}/accept"), &serde_json::json!({})).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
 }
 
 #[tokio::test]
@@ -416,7 +421,7 @@ async fn a_viewers_device_reads_but_its_edits_do_not_reach_the_team() {
     let viewer_dir = teamflow_tests::DataDir::new();
     let viewer = Node::open(viewer_dir.path(), &relay.url("")).await.expect("open");
     viewer.sign_up("vera@example.test", "correct horse", "Vera").await.expect("sign up");
-    alice.add_member(team, "vera@example.test", teamflow_protocol::Role::Viewer).await.expect("add viewer");
+    teamflow_tests::join(&alice, team, &viewer, "vera@example.test", teamflow_protocol::Role::Viewer).await;
     let (url, a_doc) = alice.create_document(team, "Plan", "hello").await.expect("create");
     viewer.documents(team).await.expect("list");
     drop(bob);
@@ -480,15 +485,18 @@ async fn devices_on_separate_networks_sync_through_the_relays_circuit() {
     };
 
     let (node, config) = (alice.clone(), anywhere.clone());
-    let (team, url, a_doc, a) = a_host
+    let (team, url, a_doc, a, invitation) = a_host
         .run(async move {
             let team = node.create_team("Apart").await.expect("team").id;
-            node.add_member(team, "bob@example.test", teamflow_protocol::Role::Member).await.expect("add bob");
+            let invitation =
+                node.add_member(team, "bob@example.test", teamflow_protocol::Role::Member).await.expect("invite bob");
             let (url, doc) = node.create_document(team, "Plan", "hello").await.expect("create");
             let p2p = node.start_p2p(config).await.expect("alice p2p");
-            (team, url, doc, p2p)
+            (team, url, doc, p2p, invitation.token.expect("invitation token"))
         })
         .await;
+    let node = bob.clone();
+    b_host.run(async move { node.accept_invitation(&invitation).await.expect("bob accepts") }).await;
     watch_until(&mut a.status(), "alice's reservation on the relay", |s| s.reachable_via_relay).await;
 
     let (node, alice_peer) = (bob.clone(), a.local_peer_id());

@@ -30,7 +30,10 @@ fn types(frames: &[Value]) -> Vec<&str> {
 async fn unauthenticated_upgrades_get_401_not_101() {
     let relay = TestRelay::start().await;
     let ws_url = relay.url("/api/ws").replacen("http://", "ws://", 1);
-    for url in [ws_url.clone(), format!("{ws_url}?token=forged.token.here")] {
+    let alice = relay.user("alice").await;
+    let token = alice.token.clone().expect("token");
+    // A token in the URL is never read, valid or not: only the header, or a one-time ticket.
+    for url in [ws_url.clone(), format!("{ws_url}?token=forged.token.here"), format!("{ws_url}?token={token}")] {
         match tokio_tungstenite::connect_async(url).await {
             Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
                 assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
@@ -38,9 +41,8 @@ async fn unauthenticated_upgrades_get_401_not_101() {
             other => panic!("expected a 401 refusal, got {other:?}"),
         }
     }
-    let alice = relay.user("alice").await;
-    let token = alice.token.clone().expect("token");
-    match tokio_tungstenite::connect_async(format!("{ws_url}?token={token}&protocol=2")).await {
+    let request = teamflow_tests::socket::bearer_request(&format!("{ws_url}?protocol=2"), &token);
+    match tokio_tungstenite::connect_async(request).await {
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
             assert_eq!(response.status(), StatusCode::BAD_REQUEST);
         }
@@ -386,7 +388,7 @@ async fn a_silent_client_is_closed_by_the_heartbeat() {
         tcp.set_read_timeout(Some(std::time::Duration::from_secs(10))).expect("timeout");
         write!(
             tcp,
-            "GET /api/ws?token={token} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+            "GET /api/ws HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
         )
         .expect("handshake");

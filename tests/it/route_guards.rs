@@ -32,6 +32,10 @@ fn sample_body(method: &Method, template: &str) -> Option<Value> {
         ("POST", "/api/teams/{team_id}/messages") => json!({ "client_id": "guard", "content": "hi" }),
         ("POST", "/api/teams/{team_id}/documents") => json!({ "document_id": document_url(42), "title": "Doc" }),
         ("POST", "/api/teams/{team_id}/integrations") => json!({ "service": "github" }),
+        ("POST", "/api/teams/{team_id}/invitations") => json!({ "role": "viewer" }),
+        ("POST", "/api/me/password") => json!({ "current_password": "wrong password", "new_password": "new password" }),
+        ("PATCH", "/api/me") => json!({ "display_name": "Renamed" }),
+        ("DELETE", "/api/me") => json!({ "password": "wrong password" }),
         ("POST", "/api/devices/certificate") => {
             json!({ "peer_id": "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA" })
         }
@@ -89,6 +93,8 @@ impl Fixture {
             .replace("{project_id}", &self.project)
             .replace("{user_id}", &self.owner_id)
             .replace("{integration_id}", "no-such-integration")
+            .replace("{invitation_id}", "018f2f4e-0000-7000-8000-000000000000")
+            .replace("{token}", "no-such-invitation")
     }
 }
 
@@ -110,6 +116,7 @@ async fn missing_bad_and_expired_tokens_get_401_with_a_challenge() {
         aud: AUDIENCE.into(),
         iat: now - 1000,
         exp: now - 100,
+        sid: f.owner.session_id(),
     });
     for route in protected_routes() {
         let path = f.path(&route);

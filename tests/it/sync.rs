@@ -186,13 +186,22 @@ async fn sync_upgrades_need_a_token_and_a_peer_id_of_ones_own() {
     let token = t.alice.token.clone().expect("token");
     let alice_id = t.alice.user_id().await;
     let bob_id = t.bob.user_id().await;
-    for (url, expected) in [
-        (format!("{ws}?peer_id={alice_id}:x"), StatusCode::UNAUTHORIZED),
-        (format!("{ws}?token=forged&peer_id={alice_id}:x"), StatusCode::UNAUTHORIZED),
-        (format!("{ws}?token={token}"), StatusCode::UNPROCESSABLE_ENTITY),
-        (format!("{ws}?token={token}&peer_id={bob_id}:x"), StatusCode::UNPROCESSABLE_ENTITY),
+    use teamflow_tests::socket::bearer_request;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    let anonymous = |url: String| url.into_client_request().expect("request");
+    for (url, request, expected) in [
+        (format!("{ws}?peer_id={alice_id}:x"), None, StatusCode::UNAUTHORIZED),
+        (format!("{ws}?peer_id={alice_id}:x"), Some("forged"), StatusCode::UNAUTHORIZED),
+        // A token in the URL is never read.
+        (format!("{ws}?token={token}&peer_id={alice_id}:x"), None, StatusCode::UNAUTHORIZED),
+        (ws.clone(), Some(token.as_str()), StatusCode::UNPROCESSABLE_ENTITY),
+        (format!("{ws}?peer_id={bob_id}:x"), Some(token.as_str()), StatusCode::UNPROCESSABLE_ENTITY),
     ] {
-        match tokio_tungstenite::connect_async(url.clone()).await {
+        let request = match request {
+            Some(token) => bearer_request(&url, token),
+            None => anonymous(url.clone()),
+        };
+        match tokio_tungstenite::connect_async(request).await {
             Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
                 assert_eq!(response.status(), expected, "{url}")
             }
@@ -225,9 +234,8 @@ async fn raw_sync_socket(t: &TwoMemberTeam, device: &str) -> RawSocket {
     let bob_id = t.bob.user_id().await;
     let token = t.bob.token.clone().expect("token");
     let ws = t.relay.url("/sync").replacen("http://", "ws://", 1);
-    let (socket, _) = tokio_tungstenite::connect_async(format!("{ws}?token={token}&peer_id={bob_id}:{device}"))
-        .await
-        .expect("upgrade");
+    let request = teamflow_tests::socket::bearer_request(&format!("{ws}?peer_id={bob_id}:{device}"), &token);
+    let (socket, _) = tokio_tungstenite::connect_async(request).await.expect("upgrade");
     socket
 }
 

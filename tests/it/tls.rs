@@ -26,7 +26,7 @@ async fn sync_handshake(ws_base: &str, client: &Client, device: &str, tls: Optio
     let user = client.user_id().await;
     let token = client.token.as_deref().expect("signed in");
     let peer_id = format!("{user}:{device}");
-    let url = format!("{ws_base}/sync?token={token}&peer_id={peer_id}");
+    let url = teamflow_tests::socket::bearer_request(&format!("{ws_base}/sync?peer_id={peer_id}"), token);
     let (mut socket, response) =
         tokio_tungstenite::connect_async_tls_with_config(url, None, true, tls).await.expect("sync upgrade");
     assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
@@ -127,7 +127,10 @@ async fn clients_without_the_ca_are_refused_with_a_certificate_error() {
     assert!(chain(&error).contains("not valid for name"), "{}", chain(&error));
 
     let alice = relay.user("alice").await;
-    let url = format!("{}/api/ws?token={}", relay.ws_url(""), alice.token.as_deref().expect("token"));
+    let url = teamflow_tests::socket::bearer_request(
+        &format!("{}/api/ws", relay.ws_url("")),
+        alice.token.as_deref().expect("token"),
+    );
     let refused =
         tokio_tungstenite::connect_async_tls_with_config(url, None, true, Some(wss_connector(&[stranger.der()]))).await;
     let error = refused.expect_err("WSS with an untrusted certificate");

@@ -4,7 +4,8 @@
 //
 // It finds the document through the relay, appends <append> to its `text`, then waits until the text
 // contains <final marker> (written by the Rust side) and reports the final text and heads. Every step is
-// one JSON line on stdout.
+// one JSON line on stdout. A browser-style WebSocket cannot set an Authorization header, so it trades the
+// access token for a one-time ticket (POST /api/auth/ticket) and dials /sync?ticket=...
 import * as A from "@automerge/automerge";
 import { Repo } from "@automerge/automerge-repo";
 import { BrowserWebSocketClientAdapter } from "@automerge/automerge-repo-network-websocket";
@@ -17,7 +18,13 @@ const fail = (message) => {
 };
 setTimeout(() => fail("timed out"), 30_000).unref();
 
-const url = `${relay}/sync?token=${encodeURIComponent(token)}&peer_id=${encodeURIComponent(peerId)}`;
+const answer = await fetch(`${relay.replace(/^ws/, "http")}/api/auth/ticket`, {
+  method: "POST",
+  headers: { authorization: `Bearer ${token}` },
+});
+if (answer.status !== 200) fail(`ticket: ${answer.status} ${await answer.text()}`);
+const { ticket } = await answer.json();
+const url = `${relay}/sync?ticket=${encodeURIComponent(ticket)}&peer_id=${encodeURIComponent(peerId)}`;
 const repo = new Repo({ network: [new BrowserWebSocketClientAdapter(url)], peerId });
 
 try {

@@ -81,9 +81,14 @@ impl Default for DataDir {
     }
 }
 
-/// Limits high enough that only tests about limits meet them.
+/// The password `TestRelay::user` signs everyone up with.
+pub const PASSWORD: &str = "correct horse battery";
+
+/// Limits high enough that only tests about limits meet them, and open registration, so that only tests
+/// about registration need invitations to sign people up.
 pub fn test_config(data_dir: &Path) -> Config {
     let mut config = Config::with_data_dir(data_dir);
+    config.registration = teamflow_relay::config::Registration::Open;
     config.limits.rate_per_second = 100_000;
     config.limits.rate_burst = 100_000;
     config.limits.auth_rate_per_minute = 100_000;
@@ -233,7 +238,7 @@ impl TestRelay {
                 "/api/auth/register",
                 &serde_json::json!({
                     "email": format!("{name}@example.test"),
-                    "password": "correct horse battery",
+                    "password": PASSWORD,
                     "display_name": name,
                 }),
             )
@@ -342,12 +347,43 @@ impl Client {
         team["id"].as_str().expect("team id").to_owned()
     }
 
-    /// Adds the user with `email` to `team` as `role`.
+    /// Invites the user with `email` to `team` as `role` and accepts for them: they are signed in (a
+    /// session of their own, with `PASSWORD`, as `TestRelay::user` signs everyone up) and take the invitation
+    /// waiting in their `GET /api/me`.
     pub async fn add_member(&self, team: &str, email: &str, role: &str) {
+        let (status, body) = self.invite_member(team, email, role).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        let invitee = self.sign_in(email).await;
+        let token = body["invitation"]["token"].as_str().expect("invitation token");
+        let (status, joined) = invitee.post(&format!("/api/invitations/{token}/accept"), &serde_json::json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{joined}");
+    }
+
+    /// `POST /api/teams/{team}/members`: invites an existing account (202 with the invitation).
+    pub async fn invite_member(&self, team: &str, email: &str, role: &str) -> (StatusCode, Value) {
+        self.post(&format!("/api/teams/{team}/members"), &serde_json::json!({ "email": email, "role": role })).await
+    }
+
+    /// A new sign-in of `email` with `PASSWORD`, on the same relay.
+    pub async fn sign_in(&self, email: &str) -> Client {
         let (status, body) = self
-            .post(&format!("/api/teams/{team}/members"), &serde_json::json!({ "email": email, "role": role }))
+            .with_token(None)
+            .post("/api/auth/login", &serde_json::json!({ "email": email, "password": PASSWORD }))
             .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(status, StatusCode::OK, "sign in {email}: {body}");
+        self.with_token(body["access_token"].as_str())
+    }
+
+    /// The session (`sid`) the access token belongs to.
+    pub fn session_id(&self) -> String {
+        use base64::Engine as _;
+        let token = self.token.as_deref().expect("signed in");
+        let payload = token.split('.').nth(1).expect("a JWT");
+        let claims: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).expect("base64url claims"),
+        )
+        .expect("JSON claims");
+        claims["sid"].as_str().expect("sid").to_owned()
     }
 }
 
@@ -443,6 +479,21 @@ pub async fn alice_and_bob(
     alice.sign_up("alice@example.test", "correct horse", "Alice").await.expect("sign up");
     bob.sign_up("bob@example.test", "battery staple", "Bob").await.expect("sign up");
     let team = alice.create_team("Node").await.expect("team").id;
-    alice.add_member(team, "bob@example.test", teamflow_protocol::Role::Member).await.expect("add bob");
+    join(&alice, team, &bob, "bob@example.test", teamflow_protocol::Role::Member).await;
     (a_dir, alice, b_dir, bob, team)
+}
+
+/// `inviter` invites the account with `email` (signed in on `invitee`) to `team` as `role`, and the invitee
+/// accepts the invitation waiting in their pending list.
+pub async fn join(
+    inviter: &teamflow_node::Node,
+    team: teamflow_protocol::TeamId,
+    invitee: &teamflow_node::Node,
+    email: &str,
+    role: teamflow_protocol::Role,
+) {
+    let invitation = inviter.add_member(team, email, role).await.expect("invite");
+    let pending = invitee.pending_invitations().await.expect("pending invitations");
+    let waiting = pending.iter().find(|p| p.id == invitation.id).expect("the invitation waits for the invitee");
+    invitee.accept_invitation(&waiting.token).await.expect("accept");
 }

@@ -25,7 +25,7 @@ pub enum Ended {
 }
 
 impl RoomSocket {
-    /// Connects to `/api/ws` with the token as a query parameter and reads the `welcome` frame.
+    /// Connects to `/api/ws` with the token in the `Authorization` header and reads the `welcome` frame.
     pub async fn connect(base: &str, token: &str) -> RoomSocket {
         Self::connect_with(base, token, None).await
     }
@@ -36,9 +36,10 @@ impl RoomSocket {
             Some(rest) => format!("wss://{rest}"),
             None => base.replacen("http://", "ws://", 1),
         };
-        let url = format!("{base}/api/ws?token={token}");
-        let (ws, _) =
-            tokio_tungstenite::connect_async_tls_with_config(url, None, true, tls).await.expect("websocket upgrade");
+        let request = bearer_request(&format!("{base}/api/ws"), token);
+        let (ws, _) = tokio_tungstenite::connect_async_tls_with_config(request, None, true, tls)
+            .await
+            .expect("websocket upgrade");
         let mut socket = RoomSocket { ws };
         let welcome = socket.next().await;
         assert_eq!(welcome["type"], "welcome", "{welcome}");
@@ -111,6 +112,17 @@ impl RoomSocket {
             }
         }
     }
+}
+
+/// A WebSocket upgrade request for `url` carrying `Authorization: Bearer <token>`.
+pub fn bearer_request(url: &str, token: &str) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    let mut request = url.into_client_request().expect("a WebSocket URL");
+    request.headers_mut().insert(
+        tokio_tungstenite::tungstenite::http::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().expect("header value"),
+    );
+    request
 }
 
 impl RoomSocket {

@@ -17,8 +17,11 @@ export const commands = {
 	teams: () => typedError<TeamMembership[], AppError>(__TAURI_INVOKE("teams")),
 	createTeam: (name: string) => typedError<Team, AppError>(__TAURI_INVOKE("create_team", { name })),
 	members: (teamId: TeamId) => typedError<Member[], AppError>(__TAURI_INVOKE("members", { teamId })),
-	/**  Adds someone with an account to the team (owners and admins; the relay checks). */
-	invite: (teamId: TeamId, email: string, role: Role) => typedError<Member, AppError>(__TAURI_INVOKE("invite", { teamId, email, role })),
+	/**
+	 *  Invites someone with an account to the team (owners and admins; the relay checks): they join when they
+	 *  accept the invitation.
+	 */
+	invite: (teamId: TeamId, email: string, role: Role) => typedError<Invitation, AppError>(__TAURI_INVOKE("invite", { teamId, email, role })),
 	activity: (teamId: TeamId) => typedError<ActivityItem[], AppError>(__TAURI_INVOKE("activity", { teamId })),
 	teamSettings: (teamId: TeamId) => typedError<TeamSettings, AppError>(__TAURI_INVOKE("team_settings", { teamId })),
 	/**  Replaces the team's settings (owners and admins; the relay checks and validates). */
@@ -161,7 +164,9 @@ export type ErrorCode = "validation_failed" | "unauthorized" | "forbidden" | "no
 /**  A webhook's signature did not verify (or was missing, or stale). */
 "invalid_signature" | 
 /**  A webhook for a service the relay does not integrate with. */
-"service_not_supported" | "internal";
+"service_not_supported" | 
+/**  Sign-up on this relay is by invitation, and none (or no usable one) was given. */
+"registration_closed" | "internal";
 
 /**  One change in the document's history. */
 export type HistoryEntry = {
@@ -171,6 +176,22 @@ export type HistoryEntry = {
 	/**  Unix milliseconds, as the author's clock had it. */
 	timestamp: number,
 	message: string | null,
+};
+
+/**
+ *  An invitation as its team's owners and admins see it. `token` and `url` are the secret that lets someone
+ *  join: answered when it is created (the relay keeps only a hash), and not in lists.
+ */
+export type Invitation = {
+	id: string,
+	team_id: TeamId,
+	role: Role,
+	email: string | null,
+	/**  Present only in the answer that created it. */
+	token?: string | null,
+	/**  `{public_url}/invite/{token}`; present only in the answer that created it. */
+	url?: string | null,
+	expires_at: string,
 };
 
 /**  The link to the relay. */
@@ -298,6 +319,8 @@ export type RoomEvent = {
 
 /**  What the server sends. */
 export type ServerMessage = { type: "welcome"; protocol: number; user_id: UserId } | 
+/**  The answer to `renew`: the connection now lasts as long as the new token, `expires_in` seconds. */
+{ type: "renewed"; expires_in: number } | 
 /**  The answer to `join_team`: everything needed to draw the team, and where chat stands. */
 { type: "team_state"; team: Team; members: PresentMember[]; projects: Project[]; latest_seq: number } | 
 /**

@@ -1,4 +1,5 @@
-//! Access tokens: short-lived EdDSA JWTs with `sub`, `iss`, `aud` and `exp` all required.
+//! Access tokens: short-lived EdDSA JWTs with `sub`, `iss`, `aud`, `exp` and `sid` (the sign-in, i.e. refresh
+//! family, it was issued for) all required, so ending a sign-in ends exactly its tokens and connections.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -18,6 +19,25 @@ pub struct AccessClaims {
     pub aud: String,
     pub exp: u64,
     pub iat: u64,
+    /// The session (refresh family) the token belongs to.
+    #[serde(default)]
+    pub sid: String,
+}
+
+/// What a verified access token says: whose it is, which sign-in it belongs to, and until when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessToken {
+    pub user: UserId,
+    pub session: String,
+    /// Unix seconds.
+    pub expires_at: u64,
+}
+
+impl AccessToken {
+    /// How long until it expires (zero if it already has).
+    pub fn remaining(&self) -> Duration {
+        Duration::from_secs(self.expires_at.saturating_sub(unix_now()))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -26,6 +46,9 @@ pub enum TokenError {
     Expired,
     #[error("the access token is invalid")]
     Invalid,
+    /// Well-formed and unexpired, but its sign-in has ended (signed out, password changed, disabled).
+    #[error("the access token's sign-in has ended")]
+    Ended,
 }
 
 pub struct TokenService {
@@ -66,8 +89,8 @@ impl TokenService {
         self.ttl
     }
 
-    /// A fresh access token for `user`.
-    pub fn issue(&self, user: UserId) -> Result<String, jsonwebtoken::errors::Error> {
+    /// A fresh access token for `user`'s sign-in `session`.
+    pub fn issue(&self, user: UserId, session: &str) -> Result<String, jsonwebtoken::errors::Error> {
         let now = unix_now();
         self.sign(&AccessClaims {
             sub: user.to_string(),
@@ -75,6 +98,7 @@ impl TokenService {
             aud: AUDIENCE.to_owned(),
             iat: now,
             exp: now + self.ttl.as_secs(),
+            sid: session.to_owned(),
         })
     }
 
@@ -83,8 +107,9 @@ impl TokenService {
         jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), claims, &self.encoding)
     }
 
-    /// The user a token speaks for, if its signature, issuer, audience and expiry all check out.
-    pub fn verify(&self, token: &str) -> Result<UserId, TokenError> {
+    /// What a token says, if its signature, issuer, audience and expiry all check out and it names a
+    /// session. Whether that session has since ended is `LiveSessions::check`'s question.
+    pub fn verify(&self, token: &str) -> Result<AccessToken, TokenError> {
         let data =
             jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation).map_err(|e| {
                 match e.kind() {
@@ -92,7 +117,12 @@ impl TokenService {
                     _ => TokenError::Invalid,
                 }
             })?;
-        data.claims.sub.parse().map_err(|_| TokenError::Invalid)
+        let claims = data.claims;
+        if claims.sid.is_empty() {
+            return Err(TokenError::Invalid);
+        }
+        let user = claims.sub.parse().map_err(|_| TokenError::Invalid)?;
+        Ok(AccessToken { user, session: claims.sid, expires_at: claims.exp })
     }
 }
 
@@ -110,8 +140,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let tokens = service(dir.path(), "relay");
         let user = UserId::new();
-        let token = tokens.issue(user).expect("issue");
-        assert_eq!(tokens.verify(&token), Ok(user));
+        let token = tokens.issue(user, "s1").expect("issue");
+        let verified = tokens.verify(&token).expect("valid");
+        assert_eq!((verified.user, verified.session.as_str()), (user, "s1"));
     }
 
     #[test]
@@ -125,6 +156,7 @@ mod tests {
             aud: aud.into(),
             iat: now,
             exp,
+            sid: "s1".into(),
         };
         let expired = tokens.sign(&claims("relay", AUDIENCE, now - 3600)).expect("sign");
         assert_eq!(tokens.verify(&expired), Err(TokenError::Expired));
@@ -135,7 +167,9 @@ mod tests {
 
         let other_dir = tempfile::tempdir().expect("tempdir");
         let forger = service(other_dir.path(), "relay");
-        let forged = forger.issue(UserId::new()).expect("issue");
+        let forged = forger.issue(UserId::new(), "s1").expect("issue");
+        let no_session = tokens.sign(&AccessClaims { sid: String::new(), ..claims("relay", AUDIENCE, now + 60) });
+        assert_eq!(tokens.verify(&no_session.expect("sign")), Err(TokenError::Invalid));
         assert_eq!(tokens.verify(&forged), Err(TokenError::Invalid));
 
         for garbage in ["", "a.b.c", "not a token", "eyJhbGciOiJub25lIn0.e30."] {

@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use teamflow_protocol::UserId;
 
 use super::AppState;
-use crate::auth::TokenError;
+use crate::auth::{AccessToken, TokenError};
 use crate::error::ApiError;
 
 /// The signed-in user, from a valid `Authorization: Bearer` access token.
@@ -18,9 +18,19 @@ impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
-        // REST routes take the header only: a token in a URL ends up in logs and histories.
-        let verified = parts.extensions.get::<VerifiedBearer>().filter(|v| !v.from_query);
-        authenticate(&parts.headers, verified).map(AuthUser)
+        authenticate(&parts.headers, parts.extensions.get::<VerifiedBearer>()).map(|token| AuthUser(token.user))
+    }
+}
+
+/// The signed-in user with the sign-in (session) their token belongs to, for routes that act on sessions.
+#[derive(Debug, Clone)]
+pub(crate) struct AuthSession(pub(crate) AccessToken);
+
+impl FromRequestParts<AppState> for AuthSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+        authenticate(&parts.headers, parts.extensions.get::<VerifiedBearer>()).map(AuthSession)
     }
 }
 
@@ -28,45 +38,34 @@ impl FromRequestParts<AppState> for AuthUser {
 /// the rate limiter (which counts signed-in users by user) and the handler (which needs the user).
 #[derive(Debug, Clone)]
 pub(crate) struct VerifiedBearer {
-    outcome: Result<UserId, TokenError>,
-    /// The token came from the `token` query parameter, not the `Authorization` header.
-    from_query: bool,
+    outcome: Result<AccessToken, TokenError>,
 }
 
 impl VerifiedBearer {
     /// The user, when the token was valid.
     pub(crate) fn user(&self) -> Option<UserId> {
-        self.outcome.as_ref().ok().copied()
+        self.outcome.as_ref().ok().map(|token| token.user)
     }
 }
 
-/// Middleware: verifies the request's access token, if it has one, and leaves the outcome in its
-/// extensions. The token is the `Authorization: Bearer` header's, or, on a request without that header, a
-/// `token` query parameter (WebSocket upgrades from browsers), so upgrades too are rate-limited per user
-/// rather than per address. Refusing is left to the routes that need a user.
+/// Middleware: verifies the request's `Authorization: Bearer` token, if it has one (signature, claims, and
+/// that its session has not ended), and leaves the outcome in its extensions. Tokens are never read from
+/// URLs: clients that cannot set headers trade a token for a one-time ticket (`POST /api/auth/ticket`).
+/// Refusing is left to the routes that need a user.
 pub(crate) async fn verify_bearer(
     axum::extract::State(state): axum::extract::State<AppState>,
     mut request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    let from_query = !request.headers().contains_key(header::AUTHORIZATION);
-    let token = if from_query {
-        request.uri().query().and_then(|query| {
-            url::form_urlencoded::parse(query.as_bytes())
-                .find(|(key, value)| key == "token" && !value.is_empty())
-                .map(|(_, value)| value.into_owned())
-        })
-    } else {
-        bearer_token(request.headers()).map(str::to_owned)
-    };
-    if let Some(token) = token {
-        let outcome = state.sessions.tokens.verify(&token);
+    if let Some(token) = bearer_token(request.headers()) {
+        let outcome = state.sessions.tokens.verify(token).and_then(|token| state.sessions.live.check(token));
         state.metrics.token_verified(match &outcome {
             Ok(_) => "valid",
             Err(TokenError::Expired) => "expired",
             Err(TokenError::Invalid) => "invalid",
+            Err(TokenError::Ended) => "ended",
         });
-        request.extensions_mut().insert(VerifiedBearer { outcome, from_query });
+        request.extensions_mut().insert(VerifiedBearer { outcome });
     }
     next.run(request).await
 }
@@ -78,10 +77,9 @@ pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
 }
 
-/// The user `verify_bearer` found a valid token for (`verified`; WebSocket routes also accept the `token`
-/// query parameter, since browsers cannot set headers on a WebSocket). Every failure is a 401: the
-/// middleware has verified any token the request carries, so no outcome means there was no usable token.
-pub(crate) fn authenticate(headers: &HeaderMap, verified: Option<&VerifiedBearer>) -> Result<UserId, ApiError> {
+/// The access token `verify_bearer` found valid. Every failure is a 401: the middleware has verified any
+/// token the request carries, so no outcome means there was no usable token.
+pub(crate) fn authenticate(headers: &HeaderMap, verified: Option<&VerifiedBearer>) -> Result<AccessToken, ApiError> {
     let Some(verified) = verified else {
         return Err(if headers.contains_key(header::AUTHORIZATION) {
             ApiError::Unauthorized("the Authorization header must be `Bearer <token>`")
@@ -89,10 +87,32 @@ pub(crate) fn authenticate(headers: &HeaderMap, verified: Option<&VerifiedBearer
             ApiError::Unauthorized("this route needs an access token: Authorization: Bearer <token>")
         });
     };
-    match &verified.outcome {
-        Ok(user) => Ok(*user),
-        Err(TokenError::Expired) => Err(ApiError::Unauthorized("the access token has expired; refresh it")),
-        Err(TokenError::Invalid) => Err(ApiError::Unauthorized("the access token is not valid")),
+    refusal(verified.outcome.clone())
+}
+
+fn refusal(outcome: Result<AccessToken, TokenError>) -> Result<AccessToken, ApiError> {
+    outcome.map_err(|e| match e {
+        TokenError::Expired => ApiError::Unauthorized("the access token has expired; refresh it"),
+        TokenError::Invalid => ApiError::Unauthorized("the access token is not valid"),
+        TokenError::Ended => ApiError::Unauthorized("this sign-in has ended; sign in again"),
+    })
+}
+
+/// The access token a WebSocket upgrade presents: the `Authorization` header's, else a one-time `ticket`
+/// from `POST /api/auth/ticket` (browsers and stock automerge-repo clients cannot set headers).
+pub(crate) fn authenticate_upgrade(
+    state: &AppState,
+    headers: &HeaderMap,
+    verified: Option<&VerifiedBearer>,
+    ticket: Option<&str>,
+) -> Result<AccessToken, ApiError> {
+    match (verified, ticket) {
+        (None, Some(ticket)) if !headers.contains_key(header::AUTHORIZATION) => {
+            refusal(state.sessions.live.redeem_ticket(ticket)).map_err(|_| {
+                ApiError::Unauthorized("the ticket is not valid: it is unknown, used or older than 30 seconds")
+            })
+        }
+        _ => authenticate(headers, verified),
     }
 }
 

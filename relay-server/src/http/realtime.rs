@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 mod connection;
 
 use super::AppState;
-use super::extract::{VerifiedBearer, authenticate, require_upgrade};
+use super::extract::{VerifiedBearer, authenticate_upgrade, require_upgrade};
 use crate::error::ApiError;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -24,9 +24,8 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RealtimeParams {
-    /// The access token, for clients that cannot set an `Authorization` header.
-    #[expect(dead_code, reason = "`verify_bearer` reads it from the query string; declared for the API document")]
-    token: Option<String>,
+    /// A one-time ticket from `POST /api/auth/ticket`, for clients that cannot set an `Authorization` header.
+    ticket: Option<String>,
     /// The protocol version the client speaks; the relay speaks 1.
     protocol: Option<u32>,
 }
@@ -50,7 +49,8 @@ async fn realtime(
 ) -> Result<Response, ApiError> {
     let params = params.map(|Query(p)| p).ok();
     let verified = verified.as_ref().map(|axum::Extension(v)| v);
-    let user = authenticate(&headers, verified)?;
+    let ticket = params.as_ref().and_then(|p| p.ticket.as_deref());
+    let token = authenticate_upgrade(&state, &headers, verified, ticket)?;
     let protocol = params.as_ref().and_then(|p| p.protocol).unwrap_or(PROTOCOL_VERSION);
     if protocol != PROTOCOL_VERSION {
         return Err(ApiError::Malformed(format!(
@@ -58,6 +58,11 @@ async fn realtime(
         )));
     }
     let upgrade = require_upgrade(upgrade)?;
+    let live = state
+        .sessions
+        .live
+        .register(&token.session)
+        .ok_or(ApiError::Unauthorized("this sign-in has ended; sign in again"))?;
     let limits = &state.config.limits;
     let connections = state.connections.clone();
     Ok(upgrade
@@ -67,5 +72,5 @@ async fn realtime(
         // (9% of the relay's CPU in the chat fan-out benchmark) and held per connection; larger frames
         // simply take more reads. See docs/benchmarks.md for the A/B (4 KiB cost more read calls).
         .read_buffer_size(ROOM_READ_BUFFER_BYTES)
-        .on_upgrade(move |socket| connections.track_future(connection::serve(state, user, socket))))
+        .on_upgrade(move |socket| connections.track_future(connection::serve(state, token, live, socket))))
 }

@@ -12,8 +12,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
-use super::extract::{VerifiedBearer, authenticate, require_upgrade};
+use super::extract::{VerifiedBearer, authenticate_upgrade, require_upgrade};
 use crate::error::ApiError;
+use crate::sessions::{CLOSE_SESSION_ENDED, CLOSE_TOKEN_EXPIRED};
 use crate::sync;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -23,9 +24,9 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub(super) struct SyncParams {
-    /// The access token, for clients that cannot set an `Authorization` header (browsers, automerge-repo).
-    #[expect(dead_code, reason = "`verify_bearer` reads it from the query string; declared for the API document")]
-    token: Option<String>,
+    /// A one-time ticket from `POST /api/auth/ticket`, for clients that cannot set an `Authorization` header
+    /// (browsers, stock automerge-repo).
+    ticket: Option<String>,
     /// The peer id the client announces in the sync handshake: `<user id>:<device name>`.
     peer_id: Option<String>,
 }
@@ -46,9 +47,15 @@ async fn sync_socket(
 ) -> Result<Response, ApiError> {
     let params = params.map(|Query(p)| p).ok();
     let verified = verified.as_ref().map(|axum::Extension(v)| v);
-    let user = authenticate(&headers, verified)?;
-    let peer = sync::expected_peer(user, params.as_ref().and_then(|p| p.peer_id.as_deref()).unwrap_or_default())?;
+    let ticket = params.as_ref().and_then(|p| p.ticket.as_deref());
+    let token = authenticate_upgrade(&state, &headers, verified, ticket)?;
+    let peer = sync::expected_peer(token.user, params.as_ref().and_then(|p| p.peer_id.as_deref()).unwrap_or_default())?;
     let upgrade = require_upgrade(upgrade)?;
+    let live = state
+        .sessions
+        .live
+        .register(&token.session)
+        .ok_or(ApiError::Unauthorized("this sign-in has ended; sign in again"))?;
     let connections = state.connections.clone();
     let limit = state.config.limits.sync_max_frame_bytes;
     let limits =
@@ -56,7 +63,15 @@ async fn sync_socket(
     Ok(upgrade.max_message_size(limit).max_frame_size(limit).on_upgrade(move |socket| {
         connections.track_future(async move {
             state.metrics.sync_connections.inc();
-            state.sync.serve(socket, peer, limits, state.shutdown.clone()).await;
+            // The connection ends when its sign-in does, or when its token expires: automerge-repo's protocol
+            // has no message to renew it, so the client redials with a fresh one (docs/sync.md).
+            let ends = async {
+                tokio::select! {
+                    reason = live.ended() => (CLOSE_SESSION_ENDED, reason),
+                    () = tokio::time::sleep(token.remaining()) => (CLOSE_TOKEN_EXPIRED, "token_expired"),
+                }
+            };
+            state.sync.serve(socket, peer, limits, state.shutdown.clone(), ends).await;
             state.metrics.sync_connections.dec();
         })
     }))

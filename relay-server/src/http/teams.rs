@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use teamflow_protocol::api::invitations::InvitationCreated;
 use teamflow_protocol::api::teams::{
     AddMember, Analytics, AnalyticsQuery, DocumentEntry, Member, RegisterDocument, Team, TeamInput, TeamSettings,
     UpdateMember,
@@ -14,7 +15,7 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
 use crate::error::ApiError;
-use crate::{analytics, documents, teams};
+use crate::{analytics, documents, invitations, teams};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -104,10 +105,12 @@ async fn list_members(
     Ok(Json(teams::members(&state.db, &member).await?))
 }
 
-/// Add someone with an account, by email (owners and admins, up to their own role).
+/// Invite someone with an account, by email (owners and admins, up to their own role): they see the
+/// invitation in `GET /api/me` and become a member only by accepting it.
 #[utoipa::path(post, path = "/api/teams/{team_id}/members", tag = "members", security(("bearer" = [])),
     params(("team_id" = TeamId, Path)), request_body = AddMember, responses(
-    (status = 201, body = Member), (status = 403, body = ErrorBody),
+    (status = 202, description = "invited: an invitation bound to that email", body = InvitationCreated),
+    (status = 403, body = ErrorBody),
     (status = 404, description = "no such team, or no account with that email", body = ErrorBody),
     (status = 409, description = "already a member", body = ErrorBody), (status = 422, body = ErrorBody),
 ))]
@@ -116,9 +119,11 @@ async fn add_member(
     AuthUser(user): AuthUser,
     ApiPath(team): ApiPath<TeamId>,
     ApiJson(body): ApiJson<AddMember>,
-) -> Result<(StatusCode, Json<Member>), ApiError> {
+) -> Result<(StatusCode, Json<InvitationCreated>), ApiError> {
     let member = state.access.member(team, user).await?;
-    Ok((StatusCode::CREATED, Json(teams::add_member(&state.db, &state.events, &member, body).await?)))
+    let invitation =
+        invitations::invite_member(&state.db, &state.invitations, &state.public_url, &member, body).await?;
+    Ok((StatusCode::ACCEPTED, Json(InvitationCreated { invitation })))
 }
 
 /// Change a member's role. Nobody raises their own; the last owner cannot be demoted.

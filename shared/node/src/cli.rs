@@ -40,6 +40,9 @@ pub enum Command {
         email: String,
         #[arg(long)]
         name: String,
+        /// An invitation's link or token: needed on a relay that registers by invitation; you join its team.
+        #[arg(long)]
+        invitation: Option<String>,
         #[command(flatten)]
         password: PasswordSource,
     },
@@ -56,16 +59,23 @@ pub enum Command {
     Teams,
     /// Create a team.
     CreateTeam { name: String },
-    /// Add someone who has an account to a team (owners and admins).
+    /// Invite someone to a team (owners and admins) and print the invitation link to pass on. With
+    /// `--email`, only that account can use it (and it waits in their `teamflow invitations`).
     Invite {
         #[arg(long)]
         team: TeamId,
         #[arg(long)]
-        email: String,
+        email: Option<String>,
         /// owner, admin, member or viewer.
         #[arg(long, default_value = "member")]
         role: String,
     },
+    /// List the invitations waiting for your answer.
+    Invitations,
+    /// Accept an invitation (its link or token): join its team.
+    Accept { invitation: String },
+    /// Decline an invitation (its link or token).
+    Decline { invitation: String },
     /// Send a chat message (queued and sent later when the relay is unreachable).
     Send {
         #[arg(long)]
@@ -166,9 +176,12 @@ async fn command(
     out: &mut (impl Write + Send),
 ) -> anyhow::Result<()> {
     match command {
-        Command::Signup { email, name, password } => {
+        Command::Signup { email, name, invitation, password } => {
             let password = password.read(input, true).await?;
-            let user = node.sign_up(&email, &password, &name).await?;
+            let user = match invitation {
+                Some(invitation) => node.sign_up_with_invitation(&email, &password, &name, &invitation).await?,
+                None => node.sign_up(&email, &password, &name).await?,
+            };
             writeln!(out, "signed up as {} <{}> ({})", user.display_name, user.email, user.id)?;
         }
         Command::Login { email, password } => {
@@ -191,8 +204,28 @@ async fn command(
         }
         Command::Invite { team, email, role } => {
             let role = Role::parse(&role).context("the role must be owner, admin, member or viewer")?;
-            let member = node.add_member(team, &email, role).await?;
-            writeln!(out, "added {} as {}", member.email, member.role.as_str())?;
+            let invitation = node.invite(team, role, email.as_deref(), None).await?;
+            writeln!(out, "{}", invitation.url.unwrap_or_default())?;
+        }
+        Command::Invitations => {
+            for invitation in node.pending_invitations().await? {
+                writeln!(
+                    out,
+                    "{}\t{}\t{}\tfrom {}",
+                    invitation.token,
+                    invitation.team_name,
+                    invitation.role.as_str(),
+                    invitation.inviter_name
+                )?;
+            }
+        }
+        Command::Accept { invitation } => {
+            let team = node.accept_invitation(&invitation).await?;
+            writeln!(out, "joined {} as {} ({})", team.name, team.role.as_str(), team.id)?;
+        }
+        Command::Decline { invitation } => {
+            node.decline_invitation(&invitation).await?;
+            writeln!(out, "declined")?;
         }
         Command::Send { team, message } => {
             node.send_message(team, &message).await?;

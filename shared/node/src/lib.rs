@@ -12,6 +12,7 @@ mod credentials;
 mod device;
 mod documents;
 mod error;
+mod invitations;
 mod messages;
 mod outbox;
 pub mod p2p;

@@ -4,13 +4,15 @@
 //! A task owns the socket. When the link drops it redials with exponential backoff and jitter (capped at
 //! 10 s), presenting the node's current access token, and joins again; the relay then sends a fresh
 //! `team_state`, whose `latest_seq` tells the app whether chat moved on meanwhile (`Node::messages` fills
-//! the gap). The task ends when the receiver is dropped or the relay revokes access to the team.
+//! the gap). Whenever the node's access token is refreshed, the task sends it in-band (`renew`), so the
+//! relay keeps the socket open past the old token's expiry. The task ends when the receiver is dropped, the
+//! relay revokes access to the team, or it closes the socket because the sign-in ended.
 
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use teamflow_protocol::TeamId;
-use teamflow_protocol::realtime::{ClientMessage, ServerMessage};
+use teamflow_protocol::realtime::{CLOSE_SESSION_ENDED, ClientMessage, ServerMessage};
 use teamflow_sync::Backoff;
 use teamflow_sync::transport::{self, WebSocketError};
 use tokio::sync::{mpsc, watch};
@@ -106,11 +108,12 @@ async fn follow_room(
     tx: mpsc::Sender<ServerMessage>,
     mut typing: mpsc::Receiver<()>,
 ) {
+    let mut tokens = link.tokens.clone();
     let mut socket = Some(first);
     let mut backoff = Backoff::new(FIRST_RETRY, LONGEST_RETRY);
     loop {
         if let Some(connected) = socket.take() {
-            match forward(connected, team, &tx, &mut typing).await {
+            match forward(connected, team, &tx, &mut typing, &mut tokens).await {
                 Ended::Unwanted | Ended::Revoked => return,
                 Ended::Dropped => backoff.reset(),
             }
@@ -131,12 +134,25 @@ async fn forward(
     team: TeamId,
     tx: &mpsc::Sender<ServerMessage>,
     typing: &mut mpsc::Receiver<()>,
+    tokens: &mut watch::Receiver<String>,
 ) -> Ended {
     let (mut sink, mut stream) = socket.split();
     let hint = serde_json::to_string(&ClientMessage::Typing { team_id: team }).unwrap_or_default();
+    // The socket was opened with the current token; only later ones are sent as renewals.
+    tokens.borrow_and_update();
     let ended = loop {
         tokio::select! {
             () = tx.closed() => break Ended::Unwanted,
+            Ok(()) = tokens.changed() => {
+                let token = tokens.borrow_and_update().clone();
+                if token.is_empty() {
+                    continue;
+                }
+                let renew = serde_json::to_string(&ClientMessage::Renew { token }).unwrap_or_default();
+                if sink.send(Message::text(renew)).await.is_err() {
+                    break Ended::Dropped;
+                }
+            }
             Some(()) = typing.recv() => {
                 if sink.send(Message::text(hint.clone())).await.is_err() {
                     break Ended::Dropped;
@@ -144,7 +160,7 @@ async fn forward(
             }
             frame = stream.next() => match frame {
                 Some(Ok(Message::Text(text))) => match serde_json::from_str::<ServerMessage>(text.as_str()) {
-                    Ok(ServerMessage::Welcome { .. }) => {}
+                    Ok(ServerMessage::Welcome { .. } | ServerMessage::Renewed { .. }) => {}
                     Ok(message) => {
                         let revoked = matches!(message, ServerMessage::AccessRevoked { .. });
                         if tx.send(message).await.is_err() {
@@ -156,6 +172,10 @@ async fn forward(
                     }
                     Err(e) => tracing::warn!(error = %e, "unreadable frame from the relay"),
                 },
+                // The sign-in ended (signed out, password changed, account disabled): redialing is refused.
+                Some(Ok(Message::Close(Some(close)))) if u16::from(close.code) == CLOSE_SESSION_ENDED => {
+                    break Ended::Revoked;
+                }
                 Some(Ok(_)) => {}
                 Some(Err(_)) | None => break Ended::Dropped,
             },

@@ -127,6 +127,19 @@ impl Session {
         Ok(user)
     }
 
+    /// Signs up with an invitation's token or link (the account joins its team) and goes online.
+    pub async fn sign_up_with_invitation(
+        &self,
+        email: &str,
+        password: &str,
+        display_name: &str,
+        invitation: &str,
+    ) -> Result<User, NodeError> {
+        let user = self.node.sign_up_with_invitation(email, password, display_name, invitation).await?;
+        self.stay_online();
+        Ok(user)
+    }
+
     /// Leaves every room and document, stops going online, then signs the node out.
     pub async fn sign_out(&self) -> Result<(), NodeError> {
         if let Some(online) = lock(&self.online).take() {
@@ -152,6 +165,10 @@ impl Session {
                 () = node.keep_peering(config) => {}
             }
         });
+        // The access token is refreshed before it expires, so joined rooms renew in-band and the sync
+        // client redials (after the relay closes `/sync` at expiry) with a valid one.
+        let (node, fresh_stop) = (self.node.clone(), stop.clone());
+        self.tasks.spawn(async move { node.keep_access_fresh(fresh_stop).await });
         let node = self.node.clone();
         self.tasks.spawn(async move {
             let mut backoff = Backoff::new(FIRST_RETRY, LONGEST_RETRY);

@@ -5,17 +5,28 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use teamflow_protocol::api::auth::{AuthResponse, LoginRequest, RefreshRequest, RegisterRequest, User};
+use teamflow_sync::Backoff;
+use tokio_util::sync::CancellationToken;
 
 use crate::{ApiFailure, CredentialStore, Node, NodeError};
 
-/// Refresh the access token when it has less than this left.
+/// Refresh the access token when it has less than this left (or a third of its lifetime, if shorter).
 const REFRESH_MARGIN: Duration = Duration::from_secs(60);
+
+/// When to refresh a token that lasts `lifetime` from now.
+fn refresh_at(lifetime: Duration) -> Instant {
+    Instant::now() + lifetime - REFRESH_MARGIN.min(lifetime / 3)
+}
+
+/// Retrying a refresh that failed for a reason other than a revoked sign-in (the relay unreachable).
+const FIRST_RETRY: Duration = Duration::from_secs(1);
+const LONGEST_RETRY: Duration = Duration::from_secs(30);
 
 /// The current sign-in.
 pub(crate) struct SignIn {
     user: User,
     refresh_token: String,
-    /// `None` until the first refresh after a restart.
+    /// The access token and when to refresh it; `None` until the first refresh after a restart.
     access: Option<(String, Instant)>,
 }
 
@@ -60,7 +71,7 @@ impl Node {
         self.remember_sign_in(auth).await
     }
 
-    async fn remember_sign_in(&self, auth: AuthResponse) -> Result<User, NodeError> {
+    pub(crate) async fn remember_sign_in(&self, auth: AuthResponse) -> Result<User, NodeError> {
         if std::mem::take(&mut *self.other_relay.lock().await) {
             // What another relay's session left here (its cache, its undelivered changes) is not this one's.
             let pending = self.status.current().pending;
@@ -75,12 +86,12 @@ impl Node {
             .await?;
         let store = self.credentials.store(&auth.refresh_token).await?;
         self.set_credential_store(Some(store));
-        let expires = Instant::now() + Duration::from_secs(auth.expires_in);
+        let refresh = refresh_at(Duration::from_secs(auth.expires_in));
         self.token.send_replace(auth.access_token.clone());
         *self.sign_in.lock().await = Some(SignIn {
             user: auth.user.clone(),
             refresh_token: auth.refresh_token,
-            access: Some((auth.access_token, expires)),
+            access: Some((auth.access_token, refresh)),
         });
         Ok(auth.user)
     }
@@ -125,8 +136,8 @@ impl Node {
     pub(crate) async fn access_token(&self) -> Result<String, NodeError> {
         let mut session = self.sign_in.lock().await;
         let current = session.as_mut().ok_or(NodeError::SignedOut)?;
-        if let Some((token, expires)) = &current.access
-            && *expires > Instant::now() + REFRESH_MARGIN
+        if let Some((token, refresh)) = &current.access
+            && *refresh > Instant::now()
         {
             return Ok(token.clone());
         }
@@ -146,10 +157,37 @@ impl Node {
         let store = self.credentials.store(&auth.refresh_token).await?;
         self.set_credential_store(Some(store));
         current.refresh_token = auth.refresh_token;
-        let expires = Instant::now() + Duration::from_secs(auth.expires_in);
-        current.access = Some((auth.access_token.clone(), expires));
+        current.access = Some((auth.access_token.clone(), refresh_at(Duration::from_secs(auth.expires_in))));
         self.token.send_replace(auth.access_token.clone());
         Ok(auth.access_token)
+    }
+
+    /// Keeps the access token fresh until `stop` or sign-out: refreshes it when due, so the token channel
+    /// (which the sync dialer presents, and joined rooms renew their sockets with) always holds a valid one.
+    pub async fn keep_access_fresh(&self, stop: CancellationToken) {
+        let mut backoff = Backoff::new(FIRST_RETRY, LONGEST_RETRY);
+        loop {
+            let due = match self.sign_in.lock().await.as_ref() {
+                None => return,
+                Some(SignIn { access: Some((_, refresh)), .. }) => *refresh,
+                Some(_) => Instant::now(),
+            };
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep_until(due.into()) => {}
+            }
+            match self.access_token().await {
+                Ok(_) => backoff.reset(),
+                Err(NodeError::SignedOut) => return,
+                Err(e) => {
+                    tracing::info!(error = %e, "could not refresh the access token; will retry");
+                    tokio::select! {
+                        () = stop.cancelled() => return,
+                        () = backoff.wait() => {}
+                    }
+                }
+            }
+        }
     }
 
     pub(crate) async fn authed<B: serde::Serialize + ?Sized, T: serde::de::DeserializeOwned>(

@@ -4,8 +4,8 @@
 use reqwest::Method;
 use teamflow_protocol::api::auth::{MeResponse, TeamMembership};
 use teamflow_protocol::api::integrations::{ActivityItem, ActivityPage};
-use teamflow_protocol::api::teams::{AddMember, DocumentEntry, Member, Project, Team, TeamInput, TeamSettings};
-use teamflow_protocol::{Role, TeamId, UserId};
+use teamflow_protocol::api::teams::{DocumentEntry, Member, Project, Team, TeamInput, TeamSettings};
+use teamflow_protocol::{TeamId, UserId};
 
 use crate::{Node, NodeError};
 
@@ -77,12 +77,6 @@ impl Node {
     /// Creates a team (needs the relay).
     pub async fn create_team(&self, name: &str) -> Result<Team, NodeError> {
         self.authed(Method::POST, "/api/teams", Some(&TeamInput { name: name.into() })).await
-    }
-
-    /// Adds someone with an account to a team (needs the relay).
-    pub async fn add_member(&self, team: TeamId, email: &str, role: Role) -> Result<Member, NodeError> {
-        let body = AddMember { email: email.into(), role };
-        self.authed(Method::POST, &format!("/api/teams/{team}/members"), Some(&body)).await
     }
 
     /// Removes someone from a team, or leaves it when `user` is oneself (needs the relay).

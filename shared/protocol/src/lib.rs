@@ -4,6 +4,7 @@
 //! client) can speak the protocol without pulling in a runtime.
 
 pub mod api;
+pub mod email;
 pub mod error;
 pub mod ids;
 pub mod realtime;

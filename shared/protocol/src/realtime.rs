@@ -11,6 +11,16 @@ use crate::{ErrorCode, ProjectId, Role, TeamId, UserId};
 
 pub const PROTOCOL_VERSION: u32 = 1;
 
+/// Close code of a live connection (`/api/ws` or `/sync`) whose access token expired: on `/api/ws`, renew
+/// it in-band (`renew`) before then; on `/sync`, redial with a fresh token.
+pub const CLOSE_TOKEN_EXPIRED: u16 = 4001;
+
+/// Close code of a live connection whose sign-in ended: signed out (here or everywhere), password changed,
+/// refresh token reused, account disabled or deleted. The close reason names which (`signed_out`,
+/// `signed_out_everywhere`, `password_changed`, `refresh_token_reused`, `account_disabled`,
+/// `account_deleted`). Redialing is refused until the person signs in again.
+pub const CLOSE_SESSION_ENDED: u16 = 4003;
+
 /// What a client sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
@@ -44,6 +54,11 @@ pub enum ClientMessage {
         #[serde(default)]
         nonce: Option<u64>,
     },
+    /// A fresh access token of the same sign-in, sent before the current one expires, so the connection
+    /// outlives it; answered with `renewed`. Without it the relay closes with `CLOSE_TOKEN_EXPIRED`.
+    Renew {
+        token: String,
+    },
 }
 
 fn text_kind() -> MessageKind {
@@ -73,6 +88,10 @@ pub enum ServerMessage {
     Welcome {
         protocol: u32,
         user_id: UserId,
+    },
+    /// The answer to `renew`: the connection now lasts as long as the new token, `expires_in` seconds.
+    Renewed {
+        expires_in: u64,
     },
     /// The answer to `join_team`: everything needed to draw the team, and where chat stands.
     TeamState {

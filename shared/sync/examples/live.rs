@@ -67,7 +67,7 @@ async fn sign_in(args: &Args) -> anyhow::Result<(Api, Value)> {
     Ok((Api { http, relay: args.relay.trim_end_matches('/').to_owned(), token }, body["user"].clone()))
 }
 
-/// The first team (creating "Demo" when inviting and there is none), waiting to be added otherwise.
+/// The first team (creating "Demo" when inviting and there is none), waiting to be invited otherwise.
 async fn team(api: &Api, args: &Args) -> anyhow::Result<String> {
     loop {
         let (_, me) = api.call(reqwest::Method::GET, "/api/me", None).await?;
@@ -78,7 +78,16 @@ async fn team(api: &Api, args: &Args) -> anyhow::Result<String> {
             let (_, team) = api.call(reqwest::Method::POST, "/api/teams", Some(json!({ "name": "Demo" }))).await?;
             return team["id"].as_str().map(str::to_owned).context("team not created");
         }
-        println!("waiting to be added to a team...");
+        // Added to a team is invited to it: take the invitation waiting for us.
+        if let Some(token) = me["invitations"][0]["token"].as_str() {
+            let (status, body) =
+                api.call(reqwest::Method::POST, &format!("/api/invitations/{token}/accept"), None).await?;
+            if status == 200 {
+                println!("accepted the invitation to {}", body["name"]);
+            }
+            continue;
+        }
+        println!("waiting to be invited to a team...");
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
 }
@@ -101,7 +110,7 @@ async fn main() -> anyhow::Result<()> {
             )
             .await?;
         match status {
-            201 => println!("added {email} to the team"),
+            202 => println!("invited {email} to the team"),
             409 => {}
             _ => println!("could not add {email}: {}", body["error"]["message"]),
         }
@@ -131,8 +140,9 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_secs(2)).await;
     };
 
-    let ws_url = format!("{}/api/ws?token={}", api.relay.replacen("http", "ws", 1), api.token);
-    let (socket, _) = tokio_tungstenite::connect_async(ws_url).await?;
+    // The token goes in the Authorization header, never in the URL.
+    let ws_url = format!("{}/api/ws", api.relay.replacen("http", "ws", 1));
+    let socket = teamflow_sync::transport::connect_websocket(&ws_url, &api.token).await?;
     let (mut send, mut receive) = socket.split();
     send.send(Message::text(json!({ "type": "join_team", "team_id": team }).to_string())).await?;
     println!("joined. Type to chat; /doc <text> appends to the document; /show prints it; Ctrl-D quits.");

@@ -3,6 +3,7 @@
 use tauri::{State, Wry};
 use teamflow_protocol::api::auth::TeamMembership;
 use teamflow_protocol::api::integrations::ActivityItem;
+use teamflow_protocol::api::invitations::Invitation;
 use teamflow_protocol::api::teams::{Member, Team, TeamSettings};
 use teamflow_protocol::{Role, TeamId};
 
@@ -27,7 +28,8 @@ pub(crate) async fn members(shell: State<'_, Shell<Wry>>, team_id: TeamId) -> Re
     Ok(shell.node().await?.members(team_id).await?)
 }
 
-/// Adds someone with an account to the team (owners and admins; the relay checks).
+/// Invites someone with an account to the team (owners and admins; the relay checks): they join when they
+/// accept the invitation.
 #[tauri::command]
 #[specta::specta]
 pub(crate) async fn invite(
@@ -35,7 +37,7 @@ pub(crate) async fn invite(
     team_id: TeamId,
     email: String,
     role: Role,
-) -> Result<Member, AppError> {
+) -> Result<Invitation, AppError> {
     Ok(shell.node().await?.add_member(team_id, &email, role).await?)
 }
 

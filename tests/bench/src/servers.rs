@@ -192,6 +192,8 @@ async fn start_relay_with(
         .arg(dir)
         .env("TEAMFLOW_AUTH_RATE_PER_MINUTE", "1000000")
         .env("TEAMFLOW_AUTH_RATE_BURST", "1000000")
+        // Load tests sign up many users without invitations.
+        .env("TEAMFLOW_REGISTRATION", "open")
         // The libp2p node on free loopback ports, so runs never collide on the default 4001.
         .env("TEAMFLOW_P2P_LISTEN", "/ip4/127.0.0.1/tcp/0,/ip4/127.0.0.1/udp/0/quic-v1")
         .env("RUST_LOG", "warn")
@@ -227,6 +229,24 @@ pub async fn sign_up(http: &reqwest::Client, base: &str, n: usize) -> anyhow::Re
         }
     }
     Ok(tokens)
+}
+
+/// `owner` (an access token) invites the account `load{member}@example.test` to `team`, and that account
+/// (`member_token`) accepts: how a load test fills a team now that joining takes consent.
+pub async fn join_team(
+    http: &reqwest::Client,
+    base: &str,
+    owner: &str,
+    team: &str,
+    member: usize,
+    member_token: &str,
+) -> anyhow::Result<()> {
+    let body = json!({ "email": format!("load{member}@example.test"), "role": "member" });
+    let created =
+        setup(|| http.post(format!("{base}/api/teams/{team}/members")).bearer_auth(owner).json(&body)).await?;
+    let token = created["invitation"]["token"].as_str().context("no invitation token")?.to_owned();
+    setup(|| http.post(format!("{base}/api/invitations/{token}/accept")).bearer_auth(member_token)).await?;
+    Ok(())
 }
 
 /// Starts the ceiling server; answers it and its port.

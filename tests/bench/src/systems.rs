@@ -148,9 +148,8 @@ async fn relay_team(http: &reqwest::Client, base: &str, n: usize) -> anyhow::Res
     let team =
         setup(|| http.post(format!("{base}/api/teams")).bearer_auth(&owner).json(&json!({"name": "Bench"}))).await?;
     let team = team["id"].as_str().context("team id")?.to_owned();
-    for i in 1..n {
-        let body = json!({ "email": format!("load{i}@example.test"), "role": "member" });
-        setup(|| http.post(format!("{base}/api/teams/{team}/members")).bearer_auth(&owner).json(&body)).await?;
+    for (i, (token, _)) in users.iter().enumerate().skip(1) {
+        crate::servers::join_team(http, base, &owner, &team, i, token).await?;
     }
     Ok(RelayUsers { users, team })
 }

@@ -1,5 +1,6 @@
 //! One `/api/ws` socket: reads client frames in order, writes from its bounded send queue, keeps a heartbeat,
-//! and enforces the per-connection limits.
+//! enforces the per-connection limits, and lives only as long as its sign-in and its access token (which
+//! the client renews in-band with `renew`).
 
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,14 +16,16 @@ use teamflow_protocol::realtime::{
     ClientMessage, MEMBERS_PER_FRAME, PROJECTS_PER_FRAME, PROTOCOL_VERSION, PresentMember, ServerMessage,
 };
 use teamflow_protocol::{ErrorCode, ProjectId, TeamId, UserId};
-use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::access::Membership;
+use crate::auth::AccessToken;
 use crate::error::ApiError;
 use crate::http::AppState;
 use crate::rooms::{ConnId, frame};
+use crate::sessions::{CLOSE_SESSION_ENDED, CLOSE_TOKEN_EXPIRED, LiveGuard};
 use crate::{messages, projects, teams};
 
 /// Malformed frames tolerated before the connection is closed with 1008.
@@ -37,8 +40,11 @@ struct Close {
     reason: &'static str,
 }
 
-/// Serves one upgraded socket until either side ends it or the relay shuts down.
-pub(super) async fn serve(state: AppState, user: UserId, socket: WebSocket) {
+/// Serves one upgraded socket until either side ends it, its sign-in ends, its token expires unrenewed, or
+/// the relay shuts down.
+pub(super) async fn serve(state: AppState, token: AccessToken, live: LiveGuard, socket: WebSocket) {
+    let user = token.user;
+    let (renewed, mut expiry) = watch::channel(tokio::time::Instant::now() + token.remaining());
     let limits = &state.config.limits;
     let (send_queue, mut outgoing) = mpsc::channel::<Utf8Bytes>(limits.ws_queue);
     let kill = CancellationToken::new();
@@ -56,11 +62,20 @@ pub(super) async fn serve(state: AppState, user: UserId, socket: WebSocket) {
         let writer = async {
             let mut beat = tokio::time::interval(heartbeat);
             beat.tick().await;
+            let expires = tokio::time::sleep_until(*expiry.borrow_and_update());
+            tokio::pin!(expires);
             loop {
                 tokio::select! {
                     biased;
                     () = state.shutdown.cancelled() => {
                         return Some(Close { code: close_code::AWAY, reason: "the relay is shutting down" });
+                    }
+                    reason = live.ended() => return Some(Close { code: CLOSE_SESSION_ENDED, reason }),
+                    () = &mut expires => {
+                        return Some(Close { code: CLOSE_TOKEN_EXPIRED, reason: "token_expired" });
+                    }
+                    Ok(()) = expiry.changed() => {
+                        expires.as_mut().reset(*expiry.borrow_and_update());
                     }
                     () = kill.cancelled() => {
                         return Some(Close { code: close_code::AGAIN, reason: "too slow: the outgoing queue filled up" });
@@ -84,7 +99,7 @@ pub(super) async fn serve(state: AppState, user: UserId, socket: WebSocket) {
             }
         };
         let reader = async {
-            let mut session = Session::new(&state, conn, user, send_queue.clone());
+            let mut session = Session::new(&state, conn, (&token, &renewed), send_queue.clone());
             while let Some(Ok(message)) = stream.next().await {
                 last_heard.store(elapsed_ms(started), Ordering::Relaxed);
                 let outcome = match message {
@@ -146,6 +161,10 @@ struct Session<'a> {
     state: &'a AppState,
     conn: ConnId,
     user: UserId,
+    /// The sign-in the connection belongs to: a renewal must come from the same one.
+    session: &'a str,
+    /// Where a renewal moves the connection's deadline.
+    renewed: &'a watch::Sender<tokio::time::Instant>,
     send_queue: mpsc::Sender<Utf8Bytes>,
     limiter: governor::DefaultDirectRateLimiter,
     malformed: u32,
@@ -153,14 +172,21 @@ struct Session<'a> {
 }
 
 impl<'a> Session<'a> {
-    fn new(state: &'a AppState, conn: ConnId, user: UserId, send_queue: mpsc::Sender<Utf8Bytes>) -> Self {
+    fn new(
+        state: &'a AppState,
+        conn: ConnId,
+        (token, renewed): (&'a AccessToken, &'a watch::Sender<tokio::time::Instant>),
+        send_queue: mpsc::Sender<Utf8Bytes>,
+    ) -> Self {
         let limits = &state.config.limits;
         let per_second = NonZeroU32::new(limits.ws_messages_per_second).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(limits.ws_message_burst).unwrap_or(NonZeroU32::MIN);
         Self {
             state,
             conn,
-            user,
+            user: token.user,
+            session: &token.session,
+            renewed,
             send_queue,
             limiter: RateLimiter::direct(Quota::per_second(per_second).allow_burst(burst)),
             malformed: 0,
@@ -218,6 +244,7 @@ impl<'a> Session<'a> {
             }
             ClientMessage::Typing { team_id } => self.typing(team_id).await,
             ClientMessage::Ping { nonce } => Ok(vec![ServerMessage::Pong { nonce }]),
+            ClientMessage::Renew { token } => self.renew(&token),
         };
         match replies {
             Ok(replies) => replies.iter().try_for_each(|reply| self.send(reply)),
@@ -229,6 +256,21 @@ impl<'a> Session<'a> {
                 self.send(&error(body.error.code, &body.error.message, Some(reference)))
             }
         }
+    }
+
+    /// Moves the connection's deadline to a fresh token's expiry. The token must be valid and of the same
+    /// user and sign-in: a connection never changes whose it is.
+    fn renew(&self, token: &str) -> Result<Vec<ServerMessage>, ApiError> {
+        let token =
+            self.state.sessions.tokens.verify(token).and_then(|token| self.state.sessions.live.check(token)).map_err(
+                |_| ApiError::Unauthorized("the token is not valid; the connection ends when the current one expires"),
+            )?;
+        if token.user != self.user || token.session != self.session {
+            return Err(ApiError::Forbidden("renew with a token of this connection's own sign-in"));
+        }
+        let remaining = token.remaining();
+        self.renewed.send_replace(tokio::time::Instant::now() + remaining);
+        Ok(vec![ServerMessage::Renewed { expires_in: remaining.as_secs() }])
     }
 
     /// The frame's one membership check. A non-member is told `forbidden`, whether or not the team exists.
@@ -317,5 +359,6 @@ fn reference(message: &ClientMessage) -> String {
         ClientMessage::UpdateProject { .. } => "update_project".into(),
         ClientMessage::Typing { .. } => "typing".into(),
         ClientMessage::Ping { .. } => "ping".into(),
+        ClientMessage::Renew { .. } => "renew".into(),
     }
 }

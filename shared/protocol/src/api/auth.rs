@@ -79,3 +79,14 @@ pub struct MeResponse {
     #[serde(default)]
     pub invitations: Vec<PendingInvitation>,
 }
+
+/// `POST /api/auth/ticket`: a one-time ticket standing for the caller's access token for 30 seconds, for
+/// clients that cannot set an `Authorization` header on a WebSocket (`/api/ws?ticket=`, `/sync?ticket=`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct TicketResponse {
+    pub ticket: String,
+    /// Seconds it stays usable.
+    pub expires_in: u64,
+}

@@ -112,3 +112,33 @@ pub struct ProfileUpdate {
 pub struct AccountDeletion {
     pub password: String,
 }
+
+/// `POST /api/auth/reset-password`: the token of a reset link (`teamflow-relay admin reset-password`),
+/// single use, valid one hour. Every sign-in of the account ends.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(deny_unknown_fields)]
+pub struct PasswordReset {
+    pub token: String,
+    pub new_password: String,
+}
+
+/// The token in an invitation link (`{public_url}/invite/{token}`), or the input itself when it is a bare
+/// token: wherever a person pastes one, either works.
+pub fn token_from(input: &str) -> &str {
+    let input = input.trim();
+    input.rsplit_once("/invite/").map_or(input, |(_, token)| token.trim_end_matches('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::token_from;
+
+    #[test]
+    fn links_and_bare_tokens_give_the_token() {
+        assert_eq!(token_from("abc"), "abc");
+        assert_eq!(token_from(" https://relay.example/invite/abc/ "), "abc");
+        assert_eq!(token_from("http://127.0.0.1:8080/invite/x-y_z"), "x-y_z");
+    }
+}

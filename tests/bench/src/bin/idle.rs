@@ -68,9 +68,8 @@ async fn run_relay(args: &Args) -> anyhow::Result<Vec<StepReport>> {
         .as_str()
         .context("team id")?
         .to_owned();
-    for member in 1..args.users {
-        let body = json!({ "email": format!("load{member}@example.test"), "role": "member" });
-        setup(|| http.post(format!("{base}/api/teams/{team}/members")).bearer_auth(&tokens[0]).json(&body)).await?;
+    for (member, token) in tokens.iter().enumerate().skip(1) {
+        teamflow_bench::servers::join_team(&http, &base, &tokens[0], &team, member, token).await?;
     }
     let ws = base.replacen("http", "ws", 1);
     let url = format!("{ws}/api/ws");

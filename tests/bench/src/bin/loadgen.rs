@@ -192,9 +192,8 @@ async fn run_relay(args: &Args, tls: bool) -> anyhow::Result<RunReport> {
         })
         .await?;
         let team_id = team["id"].as_str().context("team id")?.to_owned();
-        for member in &members[1..] {
-            let body = json!({ "email": format!("load{member}@example.test"), "role": "member" });
-            setup(|| http.post(format!("{base}/api/teams/{team_id}/members")).bearer_auth(owner).json(&body)).await?;
+        for &member in &members[1..] {
+            teamflow_bench::servers::join_team(&http, &base, owner, &team_id, member, &tokens[member]).await?;
         }
         teams.push(team_id);
     }

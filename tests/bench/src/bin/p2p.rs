@@ -69,7 +69,8 @@ impl Pair {
         alice.sign_up(&format!("a{n}@example.test"), "bench password", "Alice").await?;
         bob.sign_up(&format!("b{n}@example.test"), "bench password", "Bob").await?;
         let team: TeamId = alice.create_team("Bench").await?.id;
-        alice.add_member(team, &format!("b{n}@example.test"), Role::Member).await?;
+        let invitation = alice.add_member(team, &format!("b{n}@example.test"), Role::Member).await?;
+        bob.accept_invitation(invitation.token.as_deref().context("invitation token")?).await?;
         // Both devices get the document through the relay first, then go offline from it.
         alice.go_online().await?;
         bob.go_online().await?;

@@ -75,9 +75,8 @@ async fn devices(base: &str, args: &Args) -> anyhow::Result<(Vec<Arc<Device>>, S
     let team = setup(|| http.post(format!("{base}/api/teams")).bearer_auth(&tokens[0]).json(&json!({"name": "Bench"})))
         .await?;
     let team = team["id"].as_str().context("no team id")?.to_owned();
-    for i in 1..args.clients {
-        let body = json!({ "email": format!("load{i}@example.test"), "role": "member" });
-        setup(|| http.post(format!("{base}/api/teams/{team}/members")).bearer_auth(&tokens[0]).json(&body)).await?;
+    for (i, token) in tokens.iter().enumerate().skip(1) {
+        teamflow_bench::servers::join_team(&http, base, &tokens[0], &team, i, token).await?;
     }
     let mut devices = Vec::new();
     for (i, token) in tokens.iter().enumerate() {

@@ -1,0 +1,116 @@
+//! Invitations and the account controls, as the node offers them: inviting people to a team, answering an
+//! invitation, signing up with one, and the account's password, name, sessions and deletion. All need the
+//! relay; a token or a whole invitation link is accepted wherever one is asked for.
+
+use reqwest::Method;
+use teamflow_protocol::api::auth::{AuthResponse, MeResponse, RegisterRequest, TeamMembership, User};
+use teamflow_protocol::api::invitations::{
+    AccountDeletion, Invitation, InvitationCreated, InvitationInput, InvitationPreview, PasswordChange,
+    PendingInvitation, ProfileUpdate, token_from,
+};
+use teamflow_protocol::api::teams::AddMember;
+use teamflow_protocol::{Role, TeamId};
+use uuid::Uuid;
+
+use crate::{Node, NodeError};
+
+impl Node {
+    /// Signs up with an invitation (its token or its link): the new account joins the invitation's team.
+    /// On a relay that registers by invitation, this is how everyone after its first account signs up.
+    pub async fn sign_up_with_invitation(
+        &self,
+        email: &str,
+        password: &str,
+        display_name: &str,
+        invitation: &str,
+    ) -> Result<User, NodeError> {
+        let body = RegisterRequest {
+            email: email.into(),
+            password: password.into(),
+            display_name: display_name.into(),
+            invitation: Some(token_from(invitation).to_owned()),
+        };
+        let auth: AuthResponse = self.api.call(Method::POST, "/api/auth/register", None, Some(&body)).await?;
+        self.remember_sign_in(auth).await
+    }
+
+    /// Invites someone to a team (owners and admins; never a role above one's own). With `email`, only that
+    /// account can use it. The answer is the only time its token and link are shown.
+    pub async fn invite(
+        &self,
+        team: TeamId,
+        role: Role,
+        email: Option<&str>,
+        expires_in_hours: Option<u32>,
+    ) -> Result<Invitation, NodeError> {
+        let body = InvitationInput { role, email: email.map(str::to_owned), expires_in_hours };
+        self.authed(Method::POST, &format!("/api/teams/{team}/invitations"), Some(&body)).await
+    }
+
+    /// Invites someone who already has an account, by email: they see it among their pending invitations
+    /// and join only by accepting.
+    pub async fn add_member(&self, team: TeamId, email: &str, role: Role) -> Result<Invitation, NodeError> {
+        let body = AddMember { email: email.into(), role };
+        let created: InvitationCreated =
+            self.authed(Method::POST, &format!("/api/teams/{team}/members"), Some(&body)).await?;
+        Ok(created.invitation)
+    }
+
+    /// A team's pending invitations (owners and admins), without their tokens.
+    pub async fn invitations(&self, team: TeamId) -> Result<Vec<Invitation>, NodeError> {
+        self.authed::<(), _>(Method::GET, &format!("/api/teams/{team}/invitations"), None).await
+    }
+
+    /// Revokes a team's pending invitation (owners and admins).
+    pub async fn revoke_invitation(&self, team: TeamId, invitation: Uuid) -> Result<(), NodeError> {
+        self.authed::<(), ()>(Method::DELETE, &format!("/api/teams/{team}/invitations/{invitation}"), None).await
+    }
+
+    /// What an invitation (token or link) offers; needs no sign-in. Unknown, used, revoked and expired
+    /// invitations are all `NotFound` from the relay.
+    pub async fn preview_invitation(&self, invitation: &str) -> Result<InvitationPreview, NodeError> {
+        let path = format!("/api/invitations/{}", token_from(invitation));
+        Ok(self.api.call::<(), _>(Method::GET, &path, None, None).await?)
+    }
+
+    /// The invitations waiting for the signed-in person's answer.
+    pub async fn pending_invitations(&self) -> Result<Vec<PendingInvitation>, NodeError> {
+        let me: MeResponse = self.authed::<(), _>(Method::GET, "/api/me", None).await?;
+        Ok(me.invitations)
+    }
+
+    /// Accepts an invitation (token or link): the signed-in account joins its team with its role.
+    pub async fn accept_invitation(&self, invitation: &str) -> Result<TeamMembership, NodeError> {
+        let path = format!("/api/invitations/{}/accept", token_from(invitation));
+        self.authed::<(), _>(Method::POST, &path, None).await
+    }
+
+    /// Declines an invitation (token or link): it is dropped, and nobody joins.
+    pub async fn decline_invitation(&self, invitation: &str) -> Result<(), NodeError> {
+        let path = format!("/api/invitations/{}/decline", token_from(invitation));
+        self.authed::<(), ()>(Method::POST, &path, None).await
+    }
+
+    /// Changes the password; every other sign-in of the account ends, this one stays.
+    pub async fn change_password(&self, current_password: &str, new_password: &str) -> Result<(), NodeError> {
+        let body = PasswordChange { current_password: current_password.into(), new_password: new_password.into() };
+        self.authed(Method::POST, "/api/me/password", Some(&body)).await
+    }
+
+    /// Changes the account's display name.
+    pub async fn update_display_name(&self, display_name: &str) -> Result<User, NodeError> {
+        self.authed(Method::PATCH, "/api/me", Some(&ProfileUpdate { display_name: display_name.into() })).await
+    }
+
+    /// Ends every sign-in of the account on the relay (this device's included), then signs out here.
+    pub async fn sign_out_everywhere(&self) -> Result<(), NodeError> {
+        self.authed::<(), ()>(Method::POST, "/api/auth/logout-all", None).await?;
+        self.sign_out().await
+    }
+
+    /// Deletes the account (with its password again), then signs out here.
+    pub async fn delete_account(&self, password: &str) -> Result<(), NodeError> {
+        self.authed::<_, ()>(Method::DELETE, "/api/me", Some(&AccountDeletion { password: password.into() })).await?;
+        self.sign_out().await
+    }
+}
