@@ -221,3 +221,48 @@ fn cors(origins: &[String]) -> CorsLayer {
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
         .max_age(Duration::from_secs(600))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use axum::body::Body;
+
+    use super::*;
+
+    /// Collects what a subscriber writes.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("buffer").extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn request_spans_name_the_path_and_never_the_query() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let request =
+                Request::builder().uri("/sync?ticket=secret-ticket&peer_id=u:d").body(Body::empty()).expect("request");
+            let span = request_span(&request);
+            let _inside = span.enter();
+            tracing::debug!("handled");
+        });
+        let logged = String::from_utf8(captured.0.lock().expect("buffer").clone()).expect("utf-8");
+        assert!(logged.contains("path=/sync"), "{logged}");
+        assert!(!logged.contains("secret-ticket") && !logged.contains("peer_id"), "{logged}");
+    }
+}

@@ -277,7 +277,15 @@ pub async fn spawn_watch(
         loop {
             tokio::select! {
                 () = stop.cancelled() => return,
-                _ = prune.tick() => live.prune(),
+                _ = prune.tick() => {
+                    live.prune();
+                    // Rows older than any token they could still refuse are history: keep a day more.
+                    let keep = live.inner.remember + Duration::from_secs(86_400);
+                    let before = now_ms().saturating_sub(i64::try_from(keep.as_millis()).unwrap_or(i64::MAX));
+                    if let Err(e) = sqlx::query("DELETE FROM account_changes WHERE created_at < ?").bind(before).execute(&db).await {
+                        tracing::warn!(error = %e, "pruning account changes failed");
+                    }
+                }
                 _ = every.tick() => {}
             }
             let rows: Result<Vec<(i64, String, String)>, _> =
