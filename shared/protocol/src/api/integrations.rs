@@ -58,11 +58,43 @@ pub struct Integration {
     /// What to paste into the provider's webhook settings.
     pub webhook_url: String,
     pub mirror_to_chat: bool,
+    /// Whose rights its events use (their current role); rotating the secret makes the rotator its creator.
     pub created_by: UserId,
     #[serde(with = "time::serde::rfc3339")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     #[cfg_attr(feature = "specta", specta(type = String))]
     pub created_at: OffsetDateTime,
+    /// Why deliveries are refused (e.g. `creator_removed`); absent while the integration is active.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled: Option<String>,
+}
+
+/// `POST /api/teams/{team_id}/integrations/{integration_id}/rotate`: a new secret (GitHub: generated when
+/// absent; Slack and Trello: the one the provider now shows).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(deny_unknown_fields)]
+pub struct RotateSecret {
+    #[serde(default)]
+    pub secret: Option<String>,
+}
+
+/// A stored event the relay gave up on, and why; listed for the team's owners and admins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WebhookFailure {
+    pub event_id: String,
+    pub event_type: String,
+    /// A stable reason first (`forbidden`, `validation_failed`, `creator_removed`, `gave_up`), then detail.
+    pub reason: String,
+    pub attempts: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub received_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub failed_at: OffsetDateTime,
 }
 
 /// The answer to creating an integration: the only time its secret is shown.
