@@ -1,6 +1,11 @@
 //! Password hashing with argon2id, off the async runtime and bounded in concurrency.
+//!
+//! A bounded pool: at most `limit` hashes run at once (about one per core; each takes ~19 MiB), the rest
+//! queue, and a request that waits longer than the queue timeout is answered 503 with `Retry-After`
+//! instead of piling up behind a burst.
 
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use argon2::password_hash::{PasswordHash, PasswordVerifier, SaltString, rand_core::OsRng};
 use argon2::{Argon2, PasswordHasher as _};
@@ -13,11 +18,15 @@ use crate::error::ApiError;
 #[derive(Clone, Debug)]
 pub struct PasswordHasher {
     permits: Arc<Semaphore>,
+    queue_timeout: Duration,
 }
 
+/// How long a sign-in waits for a hasher before it is told to come back.
+pub const QUEUE_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl PasswordHasher {
-    pub fn new(limit: usize) -> Self {
-        Self { permits: Arc::new(Semaphore::new(limit.max(1))) }
+    pub fn new(limit: usize, queue_timeout: Duration) -> Self {
+        Self { permits: Arc::new(Semaphore::new(limit.max(1))), queue_timeout }
     }
 
     pub async fn hash(&self, password: String) -> Result<String, ApiError> {
@@ -47,7 +56,11 @@ impl PasswordHasher {
         &self,
         work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        let _permit = self.permits.acquire().await.map_err(|_| ApiError::Internal("password hasher closed".into()))?;
+        let busy = ApiError::Busy { retry_after_secs: self.queue_timeout.as_secs().max(1) };
+        let _permit = tokio::time::timeout(self.queue_timeout, self.permits.acquire())
+            .await
+            .map_err(|_| busy)?
+            .map_err(|_| ApiError::Internal("password hasher closed".into()))?;
         tokio::task::spawn_blocking(work).await.map_err(|e| ApiError::Internal(format!("password task: {e}")))?
     }
 }
@@ -68,11 +81,25 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_verify_only_their_password() {
-        let hasher = PasswordHasher::new(2);
+        let hasher = PasswordHasher::new(2, QUEUE_TIMEOUT);
         let hash = hasher.hash("correct horse".into()).await.expect("hash");
         assert!(hash.starts_with("$argon2id$"), "{hash}");
         assert!(hasher.verify("correct horse".into(), Some(hash.clone())).await.expect("verify"));
         assert!(!hasher.verify("wrong horse".into(), Some(hash)).await.expect("verify"));
         assert!(!hasher.verify("correct horse".into(), None).await.expect("verify"));
+    }
+
+    #[tokio::test]
+    async fn a_sign_in_that_waits_too_long_for_a_hasher_is_told_to_come_back() {
+        let hasher = PasswordHasher::new(1, Duration::from_millis(1));
+        // Hold the only hasher, as a burst would, so the next request queues.
+        let held = hasher.permits.clone().acquire_owned().await.expect("permit");
+        let refused = hasher.hash("correct horse".into()).await.expect_err("no hasher free");
+        assert!(matches!(refused, ApiError::Busy { retry_after_secs: 1 }), "{refused:?}");
+        let response = axum::response::IntoResponse::into_response(refused);
+        assert_eq!(response.status(), axum::http::StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
+        drop(held);
+        assert!(hasher.hash("correct horse".into()).await.is_ok(), "free again after the burst");
     }
 }
