@@ -60,6 +60,8 @@ pub enum RelayError {
     Serve(std::io::Error),
     #[error("TLS: {0}")]
     Tls(#[from] tls::TlsError),
+    #[error("password hashers did not start: {0}")]
+    Hashers(std::io::Error),
 }
 
 /// Opens the data directory (database, keys), then serves on `listener` until `shutdown` resolves,
@@ -192,7 +194,8 @@ async fn build_state(
         sessions: accounts::Sessions { tokens, refresh_ttl: config.refresh_token_ttl() },
         certificates,
         limits,
-        passwords: PasswordHasher::new(config.max_concurrent_hashes(), auth::HASH_QUEUE_TIMEOUT),
+        passwords: PasswordHasher::new(config.max_concurrent_hashes(), auth::HASH_QUEUE_TIMEOUT)
+            .map_err(RelayError::Hashers)?,
         config: Arc::new(config),
     };
     Ok((state, writer))
