@@ -114,3 +114,32 @@ async fn deleting_a_project_needs_an_admin() {
     assert_eq!(owner.get(&project).await.0, StatusCode::OK, "still there");
     assert_eq!(owner.delete(&project).await.0, StatusCode::NO_CONTENT);
 }
+
+#[tokio::test]
+async fn a_refresh_retried_moments_later_is_no_reuse_but_a_replay_after_its_successor_is() {
+    let relay = TestRelay::start().await;
+    let client = relay.client();
+    let (status, signed_up) = client
+        .post(
+            "/api/auth/register",
+            &json!({ "email": "ada@example.test", "password": "correct horse battery", "display_name": "Ada" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let first = signed_up["refresh_token"].as_str().expect("token").to_owned();
+    let refresh = |token: String| {
+        let client = client.clone();
+        async move { client.post("/api/auth/refresh", &json!({ "refresh_token": token })).await }
+    };
+    // Two refreshes of one token at once (or a retry after a lost answer): both answered.
+    let (a, b) = tokio::join!(refresh(first.clone()), refresh(first.clone()));
+    assert_eq!((a.0, b.0), (StatusCode::OK, StatusCode::OK), "{a:?} {b:?}");
+    let kept = b.1["refresh_token"].as_str().expect("token").to_owned();
+    let (status, next) = refresh(kept).await;
+    assert_eq!(status, StatusCode::OK, "the kept answer works: {next}");
+    // Now that a successor was used, the first token again is a copy: the sign-in is revoked.
+    let (status, body) = refresh(first).await;
+    assert_error(status, &body, StatusCode::UNAUTHORIZED, "unauthorized");
+    let (status, body) = refresh(next["refresh_token"].as_str().expect("token").to_owned()).await;
+    assert_error(status, &body, StatusCode::UNAUTHORIZED, "unauthorized");
+}
