@@ -66,6 +66,8 @@ export const commands = {
 	documentHistory: (url: string) => typedError<HistoryEntry[], AppError>(__TAURI_INVOKE("document_history", { url })),
 	/**  The text as it was at a version (a history entry's hash, or any heads). */
 	documentAt: (url: string, heads: string[]) => typedError<string, AppError>(__TAURI_INVOKE("document_at", { url, heads })),
+	/**  Opens `url` in the system browser; anything but an `http(s)` link is refused. */
+	openLink: (url: string) => typedError<null, AppError>(__TAURI_INVOKE("open_link", { url })),
 };
 
 /** Events */
@@ -88,6 +90,7 @@ export type ActivityItem = {
 	event_type: string,
 	/**  e.g. "alice pushed 3 commits to main". */
 	summary: string,
+	/**  Only ever an absolute http(s) link (`is_web_link`). */
 	url: string | null,
 	created_at: string,
 };
@@ -161,7 +164,9 @@ export type ErrorCode = "validation_failed" | "unauthorized" | "forbidden" | "no
 /**  A webhook's signature did not verify (or was missing, or stale). */
 "invalid_signature" | 
 /**  A webhook for a service the relay does not integrate with. */
-"service_not_supported" | "internal";
+"service_not_supported" | 
+/**  Sign-up on this relay is by invitation, and none (or no usable one) was given. */
+"registration_closed" | "internal";
 
 /**  One change in the document's history. */
 export type HistoryEntry = {

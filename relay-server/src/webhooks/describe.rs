@@ -4,7 +4,7 @@
 //! control and bidirectional-override characters dropped, lengths bounded, links only `http(s)`.
 
 use serde_json::Value;
-use teamflow_protocol::api::integrations::Service;
+use teamflow_protocol::api::integrations::{Service, is_web_link};
 
 /// What an event means to a person reading the team's activity.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +25,6 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 
 /// The longest activity line kept; a chat mirror is bounded by the message limit instead.
 pub(crate) const MAX_SUMMARY_CHARS: usize = 500;
-const MAX_URL_CHARS: usize = 2048;
 
 pub fn describe(service: Service, event_type: &str, payload: &Value) -> Description {
     let raw = match service {
@@ -56,14 +55,6 @@ pub(crate) fn sanitise(text: &str, multi_line: bool) -> String {
         })
         .collect();
     cleaned.trim().to_owned()
-}
-
-/// Only absolute `http(s)` links without whitespace or control characters become an activity's link.
-pub(crate) fn is_web_link(url: &str) -> bool {
-    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
-    (lower.starts_with("https://") || lower.starts_with("http://"))
-        && url.len() <= MAX_URL_CHARS
-        && !url.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 fn github(event: &str, p: &Value) -> Description {

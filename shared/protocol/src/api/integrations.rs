@@ -108,6 +108,16 @@ pub struct IntegrationCreated {
     pub secret: String,
 }
 
+/// Whether `url` may be shown as a link and opened: absolute `http(s)` only, no whitespace or control
+/// characters, at most 2048 bytes. The relay keeps no other link on an activity item, and the app opens no
+/// other in the system browser.
+pub fn is_web_link(url: &str) -> bool {
+    let scheme = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    (scheme.starts_with("https://") || scheme.starts_with("http://"))
+        && url.len() <= 2048
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
 /// One readable line of team activity, made from a webhook event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -122,6 +132,7 @@ pub struct ActivityItem {
     pub event_type: String,
     /// e.g. "alice pushed 3 commits to main".
     pub summary: String,
+    /// Only ever an absolute http(s) link (`is_web_link`).
     pub url: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
