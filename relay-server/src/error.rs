@@ -108,8 +108,11 @@ pub fn error_response(status: StatusCode, body: &ErrorBody) -> Response {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if self.status().is_server_error() {
-            tracing::error!(error = %self, "request failed");
+        match &self {
+            // Shedding load is the relay working as meant, not a fault.
+            ApiError::Busy { .. } => tracing::warn!(error = %self, "request shed"),
+            _ if self.status().is_server_error() => tracing::error!(error = %self, "request failed"),
+            _ => {}
         }
         let mut response = error_response(self.status(), &self.body());
         let headers = response.headers_mut();
