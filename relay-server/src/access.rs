@@ -57,12 +57,6 @@ impl Membership {
             Err(ApiError::Forbidden("your role in this team does not allow this"))
         }
     }
-
-    /// An integration acting in `team` for the user who created it, with a member's rights whatever that
-    /// user's role is now.
-    pub(crate) fn integration(team: TeamId, creator: UserId) -> Self {
-        Self { team, user: creator, role: Role::Member }
-    }
 }
 
 /// The user's role in the team as stored (`None`: not a member, or no such team). Callers go through

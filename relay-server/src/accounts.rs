@@ -267,14 +267,17 @@ pub async fn refresh(db: &SqlitePool, sessions: &Sessions, refresh_token: &str) 
     if revoked_at.is_some() || expires_at <= now || !active {
         return Err(ApiError::Unauthorized(BAD_REFRESH));
     }
-    if used_at.is_some() {
+    if let Some(used_at) = used_at
+        && !is_retry(&mut tx, &family, used_at, now).await?
+    {
         let ended = end_sessions(&mut tx, user_id, Scope::One(&family), EndReason::RefreshTokenReused).await?;
         tx.commit().await?;
         sessions.ended(&ended, EndReason::RefreshTokenReused);
         tracing::warn!(user = %user_id, family = %family, "refresh token reused; revoked its family");
         return Err(ApiError::Unauthorized(BAD_REFRESH));
     }
-    sqlx::query("UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ?")
+    // A retry keeps the first use's time: the grace runs from it, not from the latest retry.
+    sqlx::query("UPDATE refresh_tokens SET used_at = COALESCE(used_at, ?) WHERE token_hash = ?")
         .bind(now)
         .bind(&hash[..])
         .execute(&mut *tx)
@@ -292,6 +295,27 @@ pub async fn refresh(db: &SqlitePool, sessions: &Sessions, refresh_token: &str) 
         .await?;
     tx.commit().await?;
     respond(&sessions.tokens, user.into(), (family, next))
+}
+
+/// How long after a refresh token's use presenting it again counts as the same client retrying (its answer
+/// lost, or two refreshes racing) rather than as a copy being replayed.
+pub const REFRESH_RETRY_GRACE_MS: i64 = 10_000;
+
+/// A used token presented again is a retry if it was used moments ago and nothing it led to has been used
+/// since: the family is a chain, so the tokens created from its use on are its successors. A retry gets
+/// another successor; anything later is reuse.
+async fn is_retry(tx: &mut sqlx::SqliteConnection, family: &str, used_at: i64, now: i64) -> Result<bool, ApiError> {
+    if now.saturating_sub(used_at) > REFRESH_RETRY_GRACE_MS {
+        return Ok(false);
+    }
+    let successors_used: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM refresh_tokens WHERE family_id = ? AND created_at >= ? AND used_at IS NOT NULL",
+    )
+    .bind(family)
+    .bind(used_at)
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(successors_used == 0)
 }
 
 /// Revokes the sign-in the token belongs to, closing its live connections. Unknown tokens are ignored:

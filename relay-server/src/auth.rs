@@ -7,5 +7,5 @@ mod password;
 mod tokens;
 
 pub use keys::{KeyError, SigningKeys};
-pub use password::PasswordHasher;
+pub use password::{PasswordHasher, QUEUE_TIMEOUT as HASH_QUEUE_TIMEOUT};
 pub use tokens::{AUDIENCE, AccessClaims, AccessToken, TokenError, TokenService};

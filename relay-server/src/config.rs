@@ -58,6 +58,16 @@ pub struct Config {
     #[arg(long = "trusted-proxy", env = "TEAMFLOW_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<IpAddr>,
 
+    /// Serve `/metrics` on this address alone (e.g. a private interface for Prometheus) instead of on
+    /// `--bind`.
+    #[arg(long, env = "TEAMFLOW_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
+
+    /// A bearer token `/metrics` requires (`Authorization: Bearer <token>`). Without it and without
+    /// `--metrics-bind`, `/metrics` on `--bind` answers loopback clients only (never a trusted proxy's).
+    #[arg(long, env = "TEAMFLOW_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
     #[command(flatten)]
     pub tls: TlsOptions,
 
@@ -243,6 +253,11 @@ pub struct Limits {
     #[arg(long, env = "TEAMFLOW_MAX_BODY_BYTES", default_value_t = 256 * 1024)]
     pub max_body_bytes: usize,
 
+    /// Webhook deliveries received at once (they are unauthenticated until their signature checks); more
+    /// are answered 503 with Retry-After.
+    #[arg(long, env = "TEAMFLOW_MAX_WEBHOOK_RECEIVES", default_value_t = 8)]
+    pub max_webhook_receives: usize,
+
     /// Largest realtime frame a client may send, in bytes.
     #[arg(long, env = "TEAMFLOW_WS_MAX_FRAME_BYTES", default_value_t = 64 * 1024)]
     pub ws_max_frame_bytes: usize,
@@ -295,6 +310,12 @@ impl Config {
             return Err(format!("--public-url must start with http:// or https://, got {url:?}"));
         }
         self.tls.validate()?;
+        if self.metrics_token.as_ref().is_some_and(|t| t.len() < 16) {
+            return Err("--metrics-token must be at least 16 characters".into());
+        }
+        if self.metrics_bind.is_some_and(|m| m == self.bind && m.port() != 0) {
+            return Err("--metrics-bind must differ from --bind".into());
+        }
         if let Some(url) = &self.public_url
             && self.tls.enabled()
             && !url.starts_with("https://")
@@ -315,6 +336,9 @@ impl Config {
         }
         if l.ws_max_frame_bytes < 1024 || l.sync_max_frame_bytes < 1024 {
             return Err("--ws-max-frame-bytes and --sync-max-frame-bytes must be at least 1024".into());
+        }
+        if l.max_webhook_receives == 0 {
+            return Err("--max-webhook-receives must be greater than zero".into());
         }
         if l.max_body_bytes < 1024 {
             return Err("--max-body-bytes must be at least 1024".into());

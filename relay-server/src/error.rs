@@ -33,6 +33,9 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("{0}")]
     ServiceUnavailable(&'static str),
+    /// Too much work queued for this request to wait its turn; worth retrying shortly.
+    #[error("the relay is busy; retry in {retry_after_secs}s")]
+    Busy { retry_after_secs: u64 },
     #[error("the webhook signature did not verify")]
     InvalidSignature,
     #[error("webhooks from this service are not supported")]
@@ -63,7 +66,7 @@ impl ApiError {
             ApiError::RateLimited { .. } => ErrorCode::RateLimited,
             ApiError::PayloadTooLarge => ErrorCode::PayloadTooLarge,
             ApiError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
-            ApiError::ServiceUnavailable(_) => ErrorCode::ServiceUnavailable,
+            ApiError::ServiceUnavailable(_) | ApiError::Busy { .. } => ErrorCode::ServiceUnavailable,
             ApiError::InvalidSignature => ErrorCode::InvalidSignature,
             ApiError::ServiceNotSupported => ErrorCode::ServiceNotSupported,
             ApiError::Database(_) | ApiError::Internal(_) => ErrorCode::Internal,
@@ -81,7 +84,7 @@ impl ApiError {
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::ServiceUnavailable(_) | ApiError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::InvalidSignature => StatusCode::UNAUTHORIZED,
             ApiError::ServiceNotSupported => StatusCode::NOT_FOUND,
             ApiError::Database(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -109,8 +112,11 @@ pub fn error_response(status: StatusCode, body: &ErrorBody) -> Response {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if self.status().is_server_error() {
-            tracing::error!(error = %self, "request failed");
+        match &self {
+            // Shedding load is the relay working as meant, not a fault.
+            ApiError::Busy { .. } => tracing::warn!(error = %self, "request shed"),
+            _ if self.status().is_server_error() => tracing::error!(error = %self, "request failed"),
+            _ => {}
         }
         let mut response = error_response(self.status(), &self.body());
         let headers = response.headers_mut();
@@ -118,7 +124,7 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized(_) => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            ApiError::RateLimited { retry_after_secs } => {
+            ApiError::RateLimited { retry_after_secs } | ApiError::Busy { retry_after_secs } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
             _ => {}

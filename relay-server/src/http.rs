@@ -38,6 +38,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 
 pub use extract::AuthUser;
+pub use ops::metrics_router;
 
 use crate::access::Access;
 use crate::accounts::Sessions;
@@ -73,6 +74,8 @@ pub struct AppState {
     pub messages: MessageWriter,
     pub sync: SyncServer,
     pub webhooks: crate::webhooks::Queue,
+    /// Webhook deliveries being received (unauthenticated until their signature checks) at once.
+    pub webhook_receives: Arc<tokio::sync::Semaphore>,
     /// Where clients and webhook providers reach this relay, without a trailing slash.
     pub public_url: Arc<str>,
     /// Cancelled when the relay stops; long-lived connections end on it.
@@ -159,7 +162,7 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .merge(api)
-        .merge(ops::routes())
+        .merge(ops::routes(&state))
         .fallback(not_found)
         .layer(middleware::map_response(shape_bare_errors))
         .layer(middleware::from_fn_with_state(state.clone(), record_metrics))

@@ -63,6 +63,8 @@ pub enum RelayError {
     Serve(std::io::Error),
     #[error("TLS: {0}")]
     Tls(#[from] tls::TlsError),
+    #[error("password hashers did not start: {0}")]
+    Hashers(std::io::Error),
 }
 
 /// Opens the data directory (database, keys), then serves on `listener` until `shutdown` resolves,
@@ -88,11 +90,13 @@ pub async fn run(
         db: state.db.clone(),
         messages: state.messages.clone(),
         events: state.events.clone(),
+        access: state.access.clone(),
         queue: state.webhooks.clone(),
         process: state.config.process_webhooks,
         shutdown: shutdown_token.clone(),
     });
     let app = http::router(state.clone());
+    let metrics_server = serve_metrics(&state, shutdown_token.clone()).await?;
     let pruner = spawn_limiter_pruning(state.limits.clone());
     let session_watch =
         sessions::spawn_watch(state.db.clone(), state.sessions.live.clone(), shutdown_token.clone()).await?;
@@ -128,6 +132,11 @@ pub async fn run(
     if let Err(e) = session_watch.await {
         tracing::error!(error = %e, "session watch ended abnormally");
     }
+    if let Some(server) = metrics_server
+        && let Err(e) = server.await
+    {
+        tracing::error!(error = %e, "metrics listener ended abnormally");
+    }
     if let Some(keeper) = tls_keeper
         && let Err(e) = keeper.await
     {
@@ -160,9 +169,12 @@ async fn build_state(
     shutdown: CancellationToken,
     writer_stop: CancellationToken,
 ) -> Result<(AppState, tokio::task::JoinHandle<()>), RelayError> {
-    std::fs::create_dir_all(&config.data_dir)
-        .map_err(|source| RelayError::DataDir { path: config.data_dir.clone(), source })?;
-    let db = db::connect(&config.data_dir.join(db::DATABASE_FILE)).await?;
+    // Password hashes, webhook secrets, chat and the signing keys live here: the owner's eyes only.
+    let data_dir_error = |source| RelayError::DataDir { path: config.data_dir.clone(), source };
+    teamflow_sync::private::private_dir(&config.data_dir).map_err(data_dir_error)?;
+    let database = config.data_dir.join(db::DATABASE_FILE);
+    teamflow_sync::private::private_database(&database).map_err(data_dir_error)?;
+    let db = db::connect(&database).await?;
     db::MIGRATOR.run(&db).await?;
     let keys = auth::SigningKeys::load_or_create(&config.data_dir)?;
     let access = access::Access::new(db.clone());
@@ -183,6 +195,7 @@ async fn build_state(
         rooms,
         sync,
         webhooks: webhooks::Queue::default(),
+        webhook_receives: Arc::new(tokio::sync::Semaphore::new(config.limits.max_webhook_receives)),
         public_url: config.public_url(addr).into(),
         shutdown,
         connections: TaskTracker::new(),
@@ -195,10 +208,29 @@ async fn build_state(
         invitations,
         certificates,
         limits,
-        passwords: PasswordHasher::new(config.max_concurrent_hashes()),
+        passwords: PasswordHasher::new(config.max_concurrent_hashes(), auth::HASH_QUEUE_TIMEOUT)
+            .map_err(RelayError::Hashers)?,
         config: Arc::new(config),
     };
     Ok((state, writer))
+}
+
+/// With `--metrics-bind`, serves `/metrics` alone on that address until `shutdown`.
+async fn serve_metrics(
+    state: &AppState,
+    shutdown: CancellationToken,
+) -> Result<Option<tokio::task::JoinHandle<()>>, RelayError> {
+    let Some(addr) = state.config.metrics_bind else {
+        return Ok(None);
+    };
+    let listener = TcpListener::bind(addr).await.map_err(RelayError::Serve)?;
+    tracing::info!(addr = %listener.local_addr().map_err(RelayError::Serve)?, "metrics listening");
+    let app = http::metrics_router(state.clone());
+    Ok(Some(tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await {
+            tracing::error!(error = %e, "metrics listener failed");
+        }
+    })))
 }
 
 /// Starts the libp2p node (unless disabled); it publishes where it listens through the certificate issuer.

@@ -9,6 +9,11 @@ use teamflow_relay::Config;
 use teamflow_relay::config::LogFormat;
 use tracing_subscriber::EnvFilter;
 
+/// glibc's allocator kept each hasher's 19 MiB arenas after a burst of sign-ins, for good; mimalloc hands
+/// freed memory back (docs/benchmarks.md, "A burst of sign-ups").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The TeamFlow relay: accounts, the team REST API, realtime rooms and document sync, on SQLite. Without a
 /// subcommand it serves; `backup` and `restore` copy its data directory.
 #[derive(Debug, Parser)]

@@ -213,8 +213,10 @@ pub async fn update(
     Ok(project)
 }
 
+/// Deletes a project (owners and admins: members may create projects, when the team allows, but deleting
+/// one loses its metadata for everyone and cannot be undone).
 pub async fn delete(db: &SqlitePool, events: &Events, member: &Membership, project: ProjectId) -> Result<(), ApiError> {
-    member.require(Role::Member)?;
+    member.require(Role::Admin)?;
     let deleted = sqlx::query("DELETE FROM projects WHERE team_id = ? AND id = ?")
         .bind(member.team().to_string())
         .bind(project.to_string())

@@ -260,6 +260,8 @@ async fn change_member(
                 .bind(target.to_string())
                 .execute(&mut *tx)
                 .await?;
+            // Their integrations must not go on acting for them: disabled in the same commit.
+            crate::webhooks::disable_for_removed_creator(&mut tx, team, target).await?;
         }
     }
     tx.commit().await?;

@@ -3,6 +3,10 @@
 //! A delivery is verified on its raw body (before any parsing), stored in `webhook_events` (the durable
 //! queue) and only then acknowledged; the worker turns stored events into activity (and, for Slack, chat)
 //! afterwards, so a restart loses nothing and repeats nothing.
+//!
+//! Receiving is unauthenticated until the signature checks, so it does as little as it can before that: the
+//! integration is looked up first (an unknown one costs no body), the body is read against its service's
+//! cap while it streams, and only a bounded number of receives run at once (`http/webhooks.rs`).
 
 mod describe;
 pub mod verify;
@@ -14,9 +18,11 @@ use axum::body::Bytes;
 use axum::http::HeaderMap;
 use rand::RngCore as _;
 use serde_json::Value;
+use sha2::{Digest as _, Sha256};
 use sqlx::SqlitePool;
 use teamflow_protocol::api::integrations::{
-    ActivityItem, ActivityPage, ActivityQuery, Integration, IntegrationCreated, IntegrationInput, Service,
+    ActivityItem, ActivityPage, ActivityQuery, Integration, IntegrationCreated, IntegrationInput, RotateSecret,
+    Service, WebhookFailure,
 };
 use teamflow_protocol::{Role, TeamId, UserId};
 use tokio::sync::Notify;
@@ -25,12 +31,25 @@ pub use describe::{Description, describe};
 pub(crate) use worker::{Worker, spawn_worker};
 
 use crate::access::Membership;
-use crate::db::{Page, from_ms, now_ms};
+use crate::db::{self, Page, from_ms, now_ms};
 use crate::error::ApiError;
 use crate::validate::{Lines, Validator};
 
-/// The largest webhook body accepted. GitHub caps payloads at 25 MB; Slack and Trello stay far below.
+/// The largest webhook body accepted from any service: GitHub caps its payloads at 25 MB.
 pub const MAX_BODY_BYTES: usize = 25 * 1024 * 1024;
+/// Slack's and Trello's events are small; 1 MiB leaves them room and an attacker little.
+pub const MAX_SMALL_BODY_BYTES: usize = 1024 * 1024;
+
+/// The largest body `service` sends.
+pub fn max_body_bytes(service: Service) -> usize {
+    match service {
+        Service::Github => MAX_BODY_BYTES,
+        Service::Slack | Service::Trello => MAX_SMALL_BODY_BYTES,
+    }
+}
+
+/// Why an integration was disabled when its creator left the team.
+pub const CREATOR_REMOVED: &str = "creator_removed";
 
 /// Wakes the worker when an event is stored.
 #[derive(Clone, Debug, Default)]
@@ -55,6 +74,7 @@ struct IntegrationRow {
     #[sqlx(try_from = "String")]
     created_by: UserId,
     created_at: i64,
+    disabled_reason: Option<String>,
 }
 
 impl From<IntegrationRow> for Integration {
@@ -67,23 +87,17 @@ impl From<IntegrationRow> for Integration {
             mirror_to_chat: r.mirror_to_chat,
             created_by: r.created_by,
             created_at: from_ms(r.created_at),
+            disabled: r.disabled_reason,
         }
     }
 }
 
-const INTEGRATION_SELECT: &str =
-    "SELECT id, team_id, service, secret, callback_url, mirror_to_chat, created_by, created_at FROM integrations";
+const INTEGRATION_SELECT: &str = "SELECT id, team_id, service, secret, callback_url, mirror_to_chat, created_by, \
+     created_at, disabled_reason FROM integrations";
 
-pub async fn create(
-    db: &SqlitePool,
-    public_url: &str,
-    member: &Membership,
-    input: IntegrationInput,
-) -> Result<IntegrationCreated, ApiError> {
-    member.require(Role::Admin)?;
-    let (team, user) = (member.team(), member.user());
-    let mut v = Validator::new();
-    let secret = match (input.service, input.secret.as_deref()) {
+/// A new secret: for GitHub generated when not given (256 random bits, hex); the others must give theirs.
+fn secret_for(v: &mut Validator, service: Service, given: Option<&str>) -> String {
+    match (service, given) {
         (Service::Github, None) => {
             let mut bytes = [0u8; 32];
             rand::rngs::OsRng.fill_bytes(&mut bytes);
@@ -94,7 +108,19 @@ pub async fn create(
             v.fail("secret", "required: the signing secret the provider gave you");
             String::new()
         }
-    };
+    }
+}
+
+pub async fn create(
+    db: &SqlitePool,
+    public_url: &str,
+    member: &Membership,
+    input: IntegrationInput,
+) -> Result<IntegrationCreated, ApiError> {
+    member.require(Role::Admin)?;
+    let (team, user) = (member.team(), member.user());
+    let mut v = Validator::new();
+    let secret = secret_for(&mut v, input.service, input.secret.as_deref());
     v.check(
         "mirror_to_chat",
         !input.mirror_to_chat || input.service == Service::Slack,
@@ -144,6 +170,91 @@ pub async fn delete(db: &SqlitePool, member: &Membership, integration: &str) -> 
     Ok(())
 }
 
+/// Replaces an integration's secret (the old one stops verifying at once). The caller becomes its creator,
+/// whose current role its events use, and a disabled integration is enabled again with its URL unchanged.
+pub async fn rotate(
+    db: &SqlitePool,
+    member: &Membership,
+    integration: &str,
+    input: RotateSecret,
+) -> Result<IntegrationCreated, ApiError> {
+    member.require(Role::Admin)?;
+    let mut tx = db::begin_write(db).await?;
+    let row: IntegrationRow =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{INTEGRATION_SELECT} WHERE team_id = ? AND id = ?")))
+            .bind(member.team().to_string())
+            .bind(integration)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(ApiError::NotFound("no such integration"))?;
+    let mut v = Validator::new();
+    let secret = secret_for(&mut v, row.service, input.secret.as_deref());
+    v.finish()?;
+    sqlx::query(
+        "UPDATE integrations SET secret = ?, created_by = ?, disabled_at = NULL, disabled_reason = NULL WHERE id = ?",
+    )
+    .bind(&secret)
+    .bind(member.user().to_string())
+    .bind(&row.id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    tracing::info!(team = %member.team(), integration = %row.id, by = %member.user(), "integration secret rotated");
+    Ok(IntegrationCreated { id: row.id, service: row.service, webhook_url: row.callback_url, secret })
+}
+
+/// Disables the integrations `creator` made in `team`, inside the transaction that removes them from it.
+pub(crate) async fn disable_for_removed_creator(
+    tx: &mut sqlx::SqliteConnection,
+    team: TeamId,
+    creator: UserId,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE integrations SET disabled_at = ?, disabled_reason = ?
+         WHERE team_id = ? AND created_by = ? AND disabled_at IS NULL",
+    )
+    .bind(now_ms())
+    .bind(CREATOR_REMOVED)
+    .bind(team.to_string())
+    .bind(creator.to_string())
+    .execute(tx)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// The events of an integration the relay gave up on, newest first (owners and admins).
+pub async fn failures(
+    db: &SqlitePool,
+    member: &Membership,
+    integration: &str,
+) -> Result<Vec<WebhookFailure>, ApiError> {
+    member.require(Role::Admin)?;
+    let known: Option<String> = sqlx::query_scalar("SELECT id FROM integrations WHERE team_id = ? AND id = ?")
+        .bind(member.team().to_string())
+        .bind(integration)
+        .fetch_optional(db)
+        .await?;
+    known.ok_or(ApiError::NotFound("no such integration"))?;
+    let rows: Vec<(String, String, String, i64, i64, i64)> = sqlx::query_as(
+        "SELECT id, event_type, failure, attempts, received_at, failed_at FROM webhook_events
+         WHERE integration_id = ? AND failed_at IS NOT NULL ORDER BY seq DESC LIMIT 100",
+    )
+    .bind(integration)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(event_id, event_type, reason, attempts, received_at, failed_at)| WebhookFailure {
+            event_id,
+            event_type,
+            reason,
+            attempts,
+            received_at: from_ms(received_at),
+            failed_at: from_ms(failed_at),
+        })
+        .collect())
+}
+
 /// What a delivery came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Receipt {
@@ -157,18 +268,42 @@ pub enum Receipt {
     Challenge(String),
 }
 
-async fn integration(db: &SqlitePool, service: Service, id: &str) -> Result<IntegrationRow, ApiError> {
+/// The integration a delivery is addressed to, found before its body is read.
+pub struct Target {
+    row: IntegrationRow,
+}
+
+impl std::fmt::Debug for Target {
+    // Never the secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Target").field("id", &self.row.id).field("service", &self.row.service).finish_non_exhaustive()
+    }
+}
+
+impl Target {
+    /// The largest body this integration's service sends.
+    pub fn max_body_bytes(&self) -> usize {
+        max_body_bytes(self.row.service)
+    }
+}
+
+/// Finds the active integration `id` of `service`: 404 for another service's, an unknown or a disabled one.
+pub async fn target(db: &SqlitePool, service: &str, id: &str) -> Result<Target, ApiError> {
+    let service = Service::parse(service).ok_or(ApiError::ServiceNotSupported)?;
     let row: Option<IntegrationRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!("{INTEGRATION_SELECT} WHERE id = ?")))
         .bind(id)
         .fetch_optional(db)
         .await?;
-    row.filter(|r| r.service == service).ok_or(ApiError::NotFound("no such integration"))
+    let row = row.filter(|r| r.service == service).ok_or(ApiError::NotFound("no such integration"))?;
+    if row.disabled_reason.is_some() {
+        return Err(ApiError::NotFound("this integration is disabled"));
+    }
+    Ok(Target { row })
 }
 
 /// Answers Trello's `HEAD` check of a callback URL.
 pub async fn exists(db: &SqlitePool, service: &str, id: &str) -> Result<(), ApiError> {
-    let service = Service::parse(service).ok_or(ApiError::ServiceNotSupported)?;
-    integration(db, service, id).await.map(|_| ())
+    target(db, service, id).await.map(|_| ())
 }
 
 fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
@@ -179,18 +314,18 @@ fn parse(body: &[u8]) -> Result<Value, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::Malformed(format!("the webhook body is not JSON: {e}")))
 }
 
-/// Verifies and stores one delivery. Nothing is stored unless the signature checks out.
+/// Verifies and stores one delivery to `target`. Nothing is stored unless the signature checks out.
 pub async fn receive(
     db: &SqlitePool,
     queue: &Queue,
-    service: &str,
-    id: &str,
+    target: &Target,
     headers: &HeaderMap,
     body: Bytes,
 ) -> Result<Receipt, ApiError> {
-    let service = Service::parse(service).ok_or(ApiError::ServiceNotSupported)?;
-    let integration = integration(db, service, id).await?;
+    let integration = &target.row;
+    let service = integration.service;
     let secret = integration.secret.as_str();
+    let mut body_sha256 = None;
     let (event_type, delivery_key) = match service {
         Service::Github => {
             verify::github(secret, header(headers, "x-hub-signature-256"), &body)?;
@@ -202,6 +337,9 @@ pub async fn receive(
             let delivery =
                 header(headers, "x-github-delivery").ok_or(ApiError::Malformed("missing X-GitHub-Delivery".into()))?;
             parse(&body)?;
+            // The delivery header is not signed; the body is. A replay under a fresh delivery id is the
+            // same body, so it lands on the same hash.
+            body_sha256 = Some(hex::encode(Sha256::digest(&body)));
             let hook = header(headers, "x-github-hook-id").unwrap_or_default();
             (event.to_owned(), format!("{hook}:{delivery}"))
         }
@@ -240,9 +378,10 @@ pub async fn receive(
         }
     };
     let stored = sqlx::query(
-        "INSERT INTO webhook_events (id, integration_id, team_id, service, event_type, delivery_key, payload, received_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (integration_id, delivery_key) DO NOTHING",
+        "INSERT INTO webhook_events
+             (id, integration_id, team_id, service, event_type, delivery_key, body_sha256, payload, received_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT DO NOTHING",
     )
     .bind(uuid::Uuid::now_v7().to_string())
     .bind(&integration.id)
@@ -250,6 +389,7 @@ pub async fn receive(
     .bind(service.as_str())
     .bind(&event_type)
     .bind(&delivery_key)
+    .bind(&body_sha256)
     .bind(&body[..])
     .bind(now_ms())
     .execute(db)

@@ -9,6 +9,8 @@ pub(crate) mod chat;
 #[allow(clippy::let_underscore_must_use)]
 pub(crate) mod documents;
 #[allow(clippy::let_underscore_must_use)]
+pub(crate) mod links;
+#[allow(clippy::let_underscore_must_use)]
 pub(crate) mod projects;
 #[allow(clippy::let_underscore_must_use)]
 pub(crate) mod teams;
@@ -53,5 +55,6 @@ pub(crate) fn all() -> Commands<Wry> {
         documents::set_cursor,
         documents::document_history,
         documents::document_at,
+        links::open_link,
     ]
 }

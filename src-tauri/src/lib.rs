@@ -49,6 +49,9 @@ pub fn run() {
         .init();
     let builder = specta_builder();
     let app = tauri::Builder::default()
+        // For `open_link` (links open in the system browser). The window is granted none of its commands:
+        // the only way to it is that command, which opens http(s) links alone.
+        .plugin(tauri_plugin_opener::init())
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);

@@ -8,6 +8,8 @@ mod convergence;
 mod deploy;
 mod devices;
 mod documents;
+mod fuzz;
+mod hardening;
 mod http_surface;
 mod interop;
 mod invitations;

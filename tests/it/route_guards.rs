@@ -1,6 +1,7 @@
 //! Every protected route, taken from the OpenAPI document so a new route cannot slip past: no token,
 //! bad token and expired token get 401; a non-member gets 404; a viewer gets 403 on writes; a bad or
-//! oversized body is refused.
+//! oversized body is refused. The authorization matrix writes down, once per route, what each kind of
+//! caller gets; a route without an entry (or an entry without a route) fails it.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -33,9 +34,11 @@ fn sample_body(method: &Method, template: &str) -> Option<Value> {
         ("POST", "/api/teams/{team_id}/documents") => json!({ "document_id": document_url(42), "title": "Doc" }),
         ("POST", "/api/teams/{team_id}/integrations") => json!({ "service": "github" }),
         ("POST", "/api/teams/{team_id}/invitations") => json!({ "role": "viewer" }),
+        ("POST", "/api/auth/reset-password") => json!({ "token": "no-such-token", "new_password": "a new password" }),
         ("POST", "/api/me/password") => json!({ "current_password": "wrong password", "new_password": "new password" }),
         ("PATCH", "/api/me") => json!({ "display_name": "Renamed" }),
         ("DELETE", "/api/me") => json!({ "password": "wrong password" }),
+        ("POST", "/api/teams/{team_id}/integrations/{integration_id}/rotate") => json!({}),
         ("POST", "/api/devices/certificate") => {
             json!({ "peer_id": "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA" })
         }
@@ -98,11 +101,230 @@ impl Fixture {
     }
 }
 
+/// What each caller gets from a route: outsider (signed in, not in the team), viewer, member, admin, owner.
+/// Routes outside a team answer an outsider as any signed-in user.
+type Answers = [u16; 5];
+
+/// The authorization matrix: one line per route of the OpenAPI document. Routes with `security` also answer
+/// 401 to no token and to an expired one; public routes give the status an anonymous call gets instead.
+enum Expect {
+    Secured(Answers),
+    Public(u16),
+}
+
+fn matrix() -> Vec<(&'static str, &'static str, Expect)> {
+    use Expect::{Public, Secured};
+    vec![
+        ("POST", "/api/auth/register", Public(201)),
+        ("POST", "/api/auth/login", Public(200)),
+        ("POST", "/api/auth/refresh", Public(401)),
+        ("POST", "/api/auth/logout", Public(204)),
+        ("POST", "/api/webhooks/{service}/{integration_id}", Public(401)),
+        ("HEAD", "/api/webhooks/{service}/{integration_id}", Public(200)),
+        ("POST", "/api/devices/certificate", Secured([200, 200, 200, 200, 200])),
+        ("GET", "/api/devices/relay", Secured([200, 200, 200, 200, 200])),
+        ("GET", "/api/me", Secured([200, 200, 200, 200, 200])),
+        ("PATCH", "/api/me", Secured([200, 200, 200, 200, 200])),
+        // With a wrong password: the route is reached, the password refused.
+        ("DELETE", "/api/me", Secured([422, 422, 422, 422, 422])),
+        ("POST", "/api/me/password", Secured([422, 422, 422, 422, 422])),
+        // Ends every sign-in of its caller: called by a user of its own (see below).
+        ("POST", "/api/auth/logout-all", Secured([204, 204, 204, 204, 204])),
+        ("POST", "/api/auth/ticket", Secured([200, 200, 200, 200, 200])),
+        ("POST", "/api/auth/reset-password", Public(404)),
+        ("GET", "/api/invitations/{token}", Public(404)),
+        ("POST", "/api/invitations/{token}/accept", Secured([404, 404, 404, 404, 404])),
+        ("POST", "/api/invitations/{token}/decline", Secured([404, 404, 404, 404, 404])),
+        ("GET", "/api/teams/{team_id}/invitations", Secured([404, 403, 403, 200, 200])),
+        ("POST", "/api/teams/{team_id}/invitations", Secured([404, 403, 403, 201, 201])),
+        ("DELETE", "/api/teams/{team_id}/invitations/{invitation_id}", Secured([404, 404, 404, 404, 404])),
+        ("GET", "/api/teams", Secured([200, 200, 200, 200, 200])),
+        ("POST", "/api/teams", Secured([201, 201, 201, 201, 201])),
+        // Without an upgrade request (and, for /sync, the announced peer id) the socket routes refuse, but
+        // only once the token has been checked.
+        ("GET", "/api/ws", Secured([400, 400, 400, 400, 400])),
+        ("GET", "/sync", Secured([422, 422, 422, 422, 422])),
+        ("GET", "/api/teams/{team_id}", Secured([404, 200, 200, 200, 200])),
+        ("PUT", "/api/teams/{team_id}", Secured([404, 403, 403, 200, 200])),
+        ("DELETE", "/api/teams/{team_id}", Secured([404, 403, 403, 403, 204])),
+        ("GET", "/api/teams/{team_id}/activity", Secured([404, 200, 200, 200, 200])),
+        ("GET", "/api/teams/{team_id}/analytics", Secured([404, 200, 200, 200, 200])),
+        ("GET", "/api/teams/{team_id}/devices", Secured([404, 200, 200, 200, 200])),
+        ("GET", "/api/teams/{team_id}/documents", Secured([404, 200, 200, 200, 200])),
+        ("POST", "/api/teams/{team_id}/documents", Secured([404, 403, 201, 201, 201])),
+        ("GET", "/api/teams/{team_id}/integrations", Secured([404, 403, 403, 200, 200])),
+        ("POST", "/api/teams/{team_id}/integrations", Secured([404, 403, 403, 201, 201])),
+        ("DELETE", "/api/teams/{team_id}/integrations/{integration_id}", Secured([404, 403, 403, 204, 204])),
+        ("GET", "/api/teams/{team_id}/integrations/{integration_id}/failures", Secured([404, 403, 403, 200, 200])),
+        ("POST", "/api/teams/{team_id}/integrations/{integration_id}/rotate", Secured([404, 403, 403, 200, 200])),
+        ("GET", "/api/teams/{team_id}/members", Secured([404, 200, 200, 200, 200])),
+        ("POST", "/api/teams/{team_id}/members", Secured([404, 403, 403, 202, 202])),
+        // {user_id} is the member: a member may lower their own role, and leave.
+        ("PATCH", "/api/teams/{team_id}/members/{user_id}", Secured([404, 403, 200, 200, 200])),
+        ("DELETE", "/api/teams/{team_id}/members/{user_id}", Secured([404, 403, 204, 204, 204])),
+        ("GET", "/api/teams/{team_id}/messages", Secured([404, 200, 200, 200, 200])),
+        ("POST", "/api/teams/{team_id}/messages", Secured([404, 403, 201, 201, 201])),
+        ("GET", "/api/teams/{team_id}/projects", Secured([404, 200, 200, 200, 200])),
+        ("POST", "/api/teams/{team_id}/projects", Secured([404, 403, 201, 201, 201])),
+        ("GET", "/api/teams/{team_id}/projects/{project_id}", Secured([404, 200, 200, 200, 200])),
+        ("PUT", "/api/teams/{team_id}/projects/{project_id}", Secured([404, 403, 200, 200, 200])),
+        ("DELETE", "/api/teams/{team_id}/projects/{project_id}", Secured([404, 403, 403, 204, 204])),
+        ("GET", "/api/teams/{team_id}/settings", Secured([404, 200, 200, 200, 200])),
+        ("PUT", "/api/teams/{team_id}/settings", Secured([404, 403, 403, 200, 200])),
+    ]
+}
+
+/// Every route of the OpenAPI document with its sample body (if it takes one), public ones included.
+fn all_routes() -> Vec<Route> {
+    let spec = serde_json::to_value(teamflow_relay::http::openapi()).expect("openapi as json");
+    let mut routes = Vec::new();
+    for (template, item) in spec["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("path item") {
+            let Ok(method) = method.to_uppercase().parse::<Method>() else { continue };
+            let body = operation.get("requestBody").map(|_| {
+                public_body(&method, template)
+                    .or_else(|| sample_body(&method, template))
+                    .unwrap_or_else(|| panic!("no sample body for {method} {template}"))
+            });
+            routes.push(Route { method, template: template.clone(), body });
+        }
+    }
+    routes
+}
+
+fn public_body(method: &Method, template: &str) -> Option<Value> {
+    let body = match (method.as_str(), template) {
+        ("POST", "/api/auth/register") => {
+            json!({ "email": "newcomer@example.test", "password": "correct horse battery", "display_name": "New" })
+        }
+        ("POST", "/api/auth/login") => json!({ "email": "owner@example.test", "password": "correct horse battery" }),
+        ("POST", "/api/auth/refresh" | "/api/auth/logout") => json!({ "refresh_token": "not-a-token" }),
+        ("POST", "/api/webhooks/{service}/{integration_id}") => json!({ "zen": "unsigned" }),
+        _ => return None,
+    };
+    Some(body)
+}
+
+/// One team as each check needs it, fresh, so a check that deletes something leaves the next one whole.
+struct Scene {
+    team: String,
+    project: String,
+    integration: String,
+}
+
 #[tokio::test]
-async fn every_route_is_covered() {
-    let routes = protected_routes();
-    assert!(routes.len() >= 20, "found only {} protected routes", routes.len());
-    assert!(routes.iter().any(|r| r.template == "/api/me"));
+async fn the_authorization_matrix_holds_for_every_route() {
+    let relay = TestRelay::start().await;
+    let owner = relay.user("owner").await;
+    let admin = relay.user("admin").await;
+    let member = relay.user("member").await;
+    let viewer = relay.user("viewer").await;
+    let outsider = relay.user("outsider").await;
+    let member_id = member.user_id().await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
+    let expired = relay.sign(&AccessClaims {
+        sub: owner.user_id().await,
+        iss: "teamflow-relay".into(),
+        aud: AUDIENCE.into(),
+        iat: now - 1000,
+        exp: now - 100,
+        sid: owner.session_id(),
+    });
+
+    let routes = all_routes();
+    let matrix = matrix();
+    let missing: Vec<String> = routes
+        .iter()
+        .filter(|r| !matrix.iter().any(|(m, t, _)| *m == r.method.as_str() && *t == r.template))
+        .map(|r| format!("{} {}", r.method, r.template))
+        .collect();
+    assert!(missing.is_empty(), "routes without an entry in the authorization matrix: {missing:?}");
+    let stale: Vec<String> = matrix
+        .iter()
+        .filter(|(m, t, _)| !routes.iter().any(|r| r.method.as_str() == *m && r.template == *t))
+        .map(|(m, t, _)| format!("{m} {t}"))
+        .collect();
+    assert!(stale.is_empty(), "matrix entries for routes that do not exist: {stale:?}");
+
+    let mut documents = 100u8;
+    let mut failures = Vec::new();
+    for route in &routes {
+        let expect =
+            &matrix.iter().find(|(m, t, _)| *m == route.method.as_str() && *t == route.template).expect("entry").2;
+        let callers: Vec<(&str, Client, u16)> = match expect {
+            Expect::Public(status) => vec![("anonymous", relay.client(), *status)],
+            Expect::Secured(answers) => {
+                let mut callers = vec![
+                    ("no token", owner.with_token(None), 401),
+                    ("expired token", owner.with_token(Some(&expired)), 401),
+                ];
+                for (i, (name, client)) in [
+                    ("outsider", &outsider),
+                    ("viewer", &viewer),
+                    ("member", &member),
+                    ("admin", &admin),
+                    ("owner", &owner),
+                ]
+                .into_iter()
+                .enumerate()
+                {
+                    callers.push((name, client.clone(), answers[i]));
+                }
+                callers
+            }
+        };
+        // Ending every sign-in of the caller would sign the matrix's own users out: a user of its own.
+        let callers = if route.template == "/api/auth/logout-all" {
+            let own = relay.user(&format!("leaver{documents}")).await;
+            documents += 1;
+            let expected = if let Expect::Secured(answers) = expect { answers[4] } else { 204 };
+            let mut callers = callers;
+            callers.truncate(2);
+            callers.push(("a user of its own", own, expected));
+            callers
+        } else {
+            callers
+        };
+        for (caller, client, expected) in callers {
+            // A fresh team for every call: the owner, an admin, a member and a viewer, a project, an integration.
+            let team = owner.create_team("Matrix").await;
+            for (who, role) in [("admin", "admin"), ("member", "member"), ("viewer", "viewer")] {
+                owner.add_member(&team, &format!("{who}@example.test"), role).await;
+            }
+            let (_, project) = owner.post(&format!("/api/teams/{team}/projects"), &json!({ "name": "P" })).await;
+            let (_, integration) =
+                owner.post(&format!("/api/teams/{team}/integrations"), &json!({ "service": "github" })).await;
+            let scene = Scene {
+                team,
+                project: project["id"].as_str().expect("project").to_owned(),
+                integration: integration["id"].as_str().expect("integration").to_owned(),
+            };
+            let path = route
+                .template
+                .replace("{team_id}", &scene.team)
+                .replace("{project_id}", &scene.project)
+                .replace("{user_id}", &member_id)
+                .replace("{service}", "github")
+                .replace("{integration_id}", &scene.integration);
+            let mut body = route.body.clone();
+            if route.template == "/api/teams/{team_id}/documents" && route.method == Method::POST {
+                documents += 1;
+                body = Some(json!({ "document_id": document_url(documents), "title": "Doc" }));
+            }
+            if route.template == "/api/auth/register" {
+                body = Some(
+                    json!({ "email": format!("newcomer{documents}@example.test"), "password": "correct horse battery", "display_name": "New" }),
+                );
+                documents += 1;
+            }
+            let status = client.request(route.method.clone(), &path, body.as_ref()).await.status().as_u16();
+            if status != expected {
+                failures
+                    .push(format!("{} {} as {caller}: {status}, expected {expected}", route.method, route.template));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "the authorization matrix does not hold:\n{}", failures.join("\n"));
 }
 
 #[tokio::test]

@@ -349,8 +349,12 @@ async fn raw_payloads_are_dropped_after_the_teams_retention_period() {
         .execute(&db)
         .await
         .expect("age the event");
-    // Any delivery wakes the worker, which enforces retention after processing.
-    s.deliver(&url, &github_headers(secret, "push", "new", &push), push).await;
+    // Any delivery wakes the worker, which enforces retention after processing. (Another push: the same body
+    // would be a duplicate.)
+    let mut newer: Value = serde_json::from_slice(&push).expect("json");
+    newer["after"] = "0000000000000000000000000000000000000001".into();
+    let newer = serde_json::to_vec(&newer).expect("json");
+    s.deliver(&url, &github_headers(secret, "push", "new", &newer), newer).await;
     socket.next_of("activity").await;
     let payloads: Vec<(String, Option<Vec<u8>>)> =
         sqlx::query_as("SELECT delivery_key, payload FROM webhook_events ORDER BY seq")
@@ -360,4 +364,217 @@ async fn raw_payloads_are_dropped_after_the_teams_retention_period() {
     assert_eq!(payloads[0], ("4242:old".to_owned(), None), "the old payload is gone");
     assert!(payloads[1].1.is_some(), "the recent payload is kept");
     assert_eq!(s.activity().await.len(), 2, "the activity lines stay");
+}
+
+/// A Slack message carrying `text`, with its own event id.
+fn slack_message(event_id: &str, text: &str) -> Vec<u8> {
+    let mut message: Value = serde_json::from_slice(&fixture("slack-message.json")).expect("fixture");
+    message["event_id"] = event_id.into();
+    message["event"]["text"] = text.into();
+    serde_json::to_vec(&message).expect("json")
+}
+
+#[tokio::test]
+async fn a_poison_slack_message_is_sanitised_and_stalls_no_queue() {
+    let s = setup().await;
+    let mut socket = s.watch().await;
+    let secret = "8f742231b10e8888abcd99yyyzzz85a5";
+    let slack = s.integrate(json!({ "service": "slack", "secret": secret, "mirror_to_chat": true })).await;
+    // Another team's GitHub events queue behind it.
+    let other = s.relay.user("other").await;
+    let other_team = other.create_team("Elsewhere").await;
+    let (_, github) = other
+        .post(&format!("/api/teams/{other_team}/integrations"), &json!({ "service": "github", "secret": "gh-secret" }))
+        .await;
+    let mut other_socket = RoomSocket::connect(&s.relay.url(""), other.token.as_deref().expect("token")).await;
+    other_socket.join(&other_team).await;
+
+    let poison = slack_message("EvPoison", "ship\u{0007}it\u{202e} now\u{0000}");
+    let url = slack["webhook_url"].as_str().expect("url");
+    let (status, _) = s.deliver(url, &slack_headers(secret, now(), &poison), poison).await;
+    assert_eq!(status, StatusCode::OK);
+    let push = fixture("github-push.json");
+    let github_url = github["webhook_url"].as_str().expect("url");
+    let (status, _) = s.deliver(github_url, &github_headers("gh-secret", "push", "after", &push), push).await;
+    assert_eq!(status, StatusCode::OK);
+
+    assert_eq!(other_socket.next_of("activity").await["item"]["summary"], "alice pushed 3 commits to main");
+    let mirrored = socket.next_of("new_message").await;
+    assert_eq!(mirrored["message"]["content"], "[Slack] U2147483697: shipit now", "control characters dropped");
+    let activity = socket.next_of("activity").await;
+    assert!(!activity["item"]["summary"].as_str().expect("summary").chars().any(char::is_control));
+}
+
+#[tokio::test]
+async fn a_permanent_failure_is_recorded_for_admins_and_uses_the_creators_current_role() {
+    let s = setup().await;
+    let admin = s.relay.user("admin").await;
+    s.owner.add_member(&s.team, "admin@example.test", "admin").await;
+    let mut socket = s.watch().await;
+    let secret = "8f742231b10e8888abcd99yyyzzz85a5";
+    let (status, hook) = admin
+        .post(
+            &format!("/api/teams/{}/integrations", s.team),
+            &json!({ "service": "slack", "secret": secret, "mirror_to_chat": true }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{hook}");
+    let id = hook["id"].as_str().expect("id");
+    // The creator is now a viewer: their integration may no longer post for them.
+    let admin_id = admin.user_id().await;
+    let (status, _) =
+        s.owner.patch(&format!("/api/teams/{}/members/{admin_id}", s.team), &json!({ "role": "viewer" })).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let first = slack_message("EvOne", "as a viewer");
+    let url = hook["webhook_url"].as_str().expect("url");
+    s.deliver(url, &slack_headers(secret, now(), &first), first).await;
+    let second = slack_message("EvTwo", "still a viewer");
+    s.deliver(url, &slack_headers(secret, now(), &second), second).await;
+    // Both are processed (recorded, not retried forever), in order.
+    for text in ["as a viewer", "still a viewer"] {
+        let item = socket.next_of("activity").await;
+        assert!(item["item"]["summary"].as_str().is_some_and(|s| s.contains(text)), "{item}");
+    }
+    let (_, messages) = s.owner.get(&format!("/api/teams/{}/messages", s.team)).await;
+    assert_eq!(messages["messages"].as_array().map(Vec::len), Some(0), "nothing posted with rights the creator lost");
+
+    let failures = format!("/api/teams/{}/integrations/{id}/failures", s.team);
+    let (status, list) = s.owner.get(&failures).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let list = list.as_array().expect("failures").clone();
+    assert_eq!(list.len(), 2, "{list:?}");
+    assert!(list.iter().all(|f| f["reason"].as_str().is_some_and(|r| r.starts_with("forbidden"))), "{list:?}");
+    assert_eq!(list[0]["event_type"], "event_callback");
+    let viewer = admin.get(&failures).await;
+    assert_error(viewer.0, &viewer.1, StatusCode::FORBIDDEN, "forbidden");
+}
+
+#[tokio::test]
+async fn an_integration_whose_creator_left_is_disabled_until_an_admin_rotates_its_secret() {
+    let s = setup().await;
+    let admin = s.relay.user("admin").await;
+    s.owner.add_member(&s.team, "admin@example.test", "admin").await;
+    let path = format!("/api/teams/{}/integrations", s.team);
+    let (status, hook) = admin.post(&path, &json!({ "service": "github" })).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (id, url) = (hook["id"].as_str().expect("id"), hook["webhook_url"].as_str().expect("url"));
+    let old_secret = hook["secret"].as_str().expect("secret");
+    let push = fixture("github-push.json");
+
+    let admin_id = admin.user_id().await;
+    assert_eq!(s.owner.delete(&format!("/api/teams/{}/members/{admin_id}", s.team)).await.0, StatusCode::NO_CONTENT);
+    let (_, list) = s.owner.get(&path).await;
+    assert_eq!(list[0]["disabled"], "creator_removed", "shown as disabled: {list}");
+    let (status, error) = s.deliver(url, &github_headers(old_secret, "push", "d1", &push), push.clone()).await;
+    assert_error(status, &error, StatusCode::NOT_FOUND, "not_found");
+
+    let (status, rotated) = s.owner.post(&format!("{path}/{id}/rotate"), &json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{rotated}");
+    assert_eq!(rotated["webhook_url"], url, "the URL the provider holds stays");
+    let new_secret = rotated["secret"].as_str().expect("new secret");
+    assert_ne!(new_secret, old_secret);
+    let (_, list) = s.owner.get(&path).await;
+    assert!(list[0].get("disabled").is_none(), "enabled again: {list}");
+    assert_eq!(list[0]["created_by"], s.owner.user_id().await, "acting for the admin who rotated it");
+    let (status, error) = s.deliver(url, &github_headers(old_secret, "push", "d2", &push), push.clone()).await;
+    assert_error(status, &error, StatusCode::UNAUTHORIZED, "invalid_signature");
+    let (status, body) = s.deliver(url, &github_headers(new_secret, "push", "d3", &push), push).await;
+    assert_eq!((status, body), (StatusCode::OK, json!({ "status": "stored" })));
+    // Slack's secret comes from Slack: rotating needs the new one.
+    let (_, slack) = s.owner.post(&path, &json!({ "service": "slack", "secret": "first-secret" })).await;
+    let slack_rotate = format!("{path}/{}/rotate", slack["id"].as_str().expect("id"));
+    let (status, error) = s.owner.post(&slack_rotate, &json!({})).await;
+    assert_error(status, &error, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    let (status, error) = admin.post(&slack_rotate, &json!({ "secret": "second-secret" })).await;
+    assert_error(status, &error, StatusCode::NOT_FOUND, "not_found");
+}
+
+#[tokio::test]
+async fn github_replays_under_a_new_delivery_id_are_duplicates() {
+    let s = setup().await;
+    let secret = "It's a Secret to Everybody";
+    let hook = s.integrate(json!({ "service": "github", "secret": secret })).await;
+    let url = hook["webhook_url"].as_str().expect("url");
+    let push = fixture("github-push.json");
+    let (_, body) = s.deliver(url, &github_headers(secret, "push", "first", &push), push.clone()).await;
+    assert_eq!(body, json!({ "status": "stored" }));
+    // The delivery header is not signed: the same signed body under another id is the same event.
+    let (_, body) = s.deliver(url, &github_headers(secret, "push", "forged", &push), push).await;
+    assert_eq!(body, json!({ "status": "duplicate" }));
+}
+
+#[tokio::test]
+async fn an_extreme_slack_timestamp_is_refused_not_a_fault() {
+    let s = setup().await;
+    let secret = "8f742231b10e8888abcd99yyyzzz85a5";
+    let hook = s.integrate(json!({ "service": "slack", "secret": secret })).await;
+    let url = hook["webhook_url"].as_str().expect("url");
+    let message = fixture("slack-message.json");
+    for timestamp in [i64::MIN, i64::MAX, -1] {
+        let (status, error) = s.deliver(url, &slack_headers(secret, timestamp, &message), message.clone()).await;
+        assert_error(status, &error, StatusCode::UNAUTHORIZED, "invalid_signature");
+    }
+}
+
+/// Sends a request's head on a raw connection, so a test controls when (and whether) its body follows.
+async fn raw_request(relay: &TestRelay, path: &str, headers: &str) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt as _;
+    let addr = relay.url("").trim_start_matches("http://").trim_end_matches('/').to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+    let head = format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}\r\n");
+    stream.write_all(head.as_bytes()).await.expect("send head");
+    stream
+}
+
+/// Reads up to the end of the next response head and answers its status line.
+async fn read_status(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt as _;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let read = tokio::time::timeout(std::time::Duration::from_secs(30), stream.read(&mut byte))
+            .await
+            .expect("an answer in time")
+            .expect("read");
+        assert_eq!(read, 1, "connection closed before an answer: {}", String::from_utf8_lossy(&head));
+        head.push(byte[0]);
+    }
+    String::from_utf8_lossy(&head).lines().next().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn webhook_bodies_are_capped_per_service_after_the_lookup_and_receives_are_bounded() {
+    let dir = DataDir::new();
+    let mut config = test_config(dir.path());
+    config.limits.max_webhook_receives = 1;
+    let s = setup_on(TestRelay::start_with(dir, config).await).await;
+    let secret = "8f742231b10e8888abcd99yyyzzz85a5";
+    let hook = s.integrate(json!({ "service": "slack", "secret": secret })).await;
+    let url = hook["webhook_url"].as_str().expect("url");
+    let path = url.split_once("/api/").map(|(_, p)| format!("/api/{p}")).expect("path");
+
+    // An unknown integration is refused before any of its (claimed) 30 MB is read.
+    let mut unknown = raw_request(&s.relay, "/api/webhooks/github/0000", "Content-Length: 30000000\r\n").await;
+    assert!(read_status(&mut unknown).await.contains(" 404 "), "looked up first");
+
+    // Slack sends small events: 2 MiB, signed, is refused.
+    let big = slack_message("EvBig", &"x".repeat(2 * 1024 * 1024));
+    let (status, error) = s.deliver(url, &slack_headers(secret, now(), &big), big).await;
+    assert_error(status, &error, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+
+    // One receive at a time here: a sender holding the slot (the relay asked for its body) turns others away.
+    let mut slow = raw_request(&s.relay, &path, "Content-Length: 2\r\nExpect: 100-continue\r\n").await;
+    assert!(read_status(&mut slow).await.contains(" 100 "), "the relay is reading this body");
+    let message = fixture("slack-message.json");
+    let response = reqwest::Client::new().post(s.relay.url(&path)).body(message.clone()).send().await.expect("send");
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
+    {
+        use tokio::io::AsyncWriteExt as _;
+        slow.write_all(b"{}").await.expect("finish the body");
+    }
+    assert!(read_status(&mut slow).await.contains(" 401 "), "unsigned");
+    let (status, body) = s.deliver(url, &slack_headers(secret, now(), &message), message).await;
+    assert_eq!((status, body), (StatusCode::OK, json!({ "status": "stored" })), "the slot is free again");
 }

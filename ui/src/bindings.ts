@@ -69,6 +69,8 @@ export const commands = {
 	documentHistory: (url: string) => typedError<HistoryEntry[], AppError>(__TAURI_INVOKE("document_history", { url })),
 	/**  The text as it was at a version (a history entry's hash, or any heads). */
 	documentAt: (url: string, heads: string[]) => typedError<string, AppError>(__TAURI_INVOKE("document_at", { url, heads })),
+	/**  Opens `url` in the system browser; anything but an `http(s)` link is refused. */
+	openLink: (url: string) => typedError<null, AppError>(__TAURI_INVOKE("open_link", { url })),
 };
 
 /** Events */
@@ -91,6 +93,7 @@ export type ActivityItem = {
 	event_type: string,
 	/**  e.g. "alice pushed 3 commits to main". */
 	summary: string,
+	/**  Only ever an absolute http(s) link (`is_web_link`). */
 	url: string | null,
 	created_at: string,
 };

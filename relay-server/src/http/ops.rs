@@ -1,24 +1,38 @@
 //! Operations endpoints: liveness, readiness, metrics and the OpenAPI document.
+//!
+//! `/readyz` touches the database, so it sits behind the per-address rate limiter. `/metrics` says a lot
+//! about the relay's use: it needs `--metrics-token` when set, moves to `--metrics-bind` when set, and
+//! otherwise answers only loopback clients that are not a trusted proxy.
 
+use std::net::SocketAddr;
 use std::sync::OnceLock;
 
-use axum::extract::State;
-use axum::http::header;
-use axum::response::IntoResponse;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use hmac::Mac as _;
 use serde_json::json;
 
 use super::AppState;
 use crate::db;
 use crate::error::ApiError;
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
+pub(super) fn routes(state: &AppState) -> Router<AppState> {
+    let mut router = Router::new()
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .route("/api/openapi.json", get(openapi))
+        .route("/readyz", get(readyz).layer(state.limits.api_layer()))
+        .route("/api/openapi.json", get(openapi));
+    if state.config.metrics_bind.is_none() {
+        router = router.route("/metrics", get(metrics_on_main));
+    }
+    router
+}
+
+/// The router of `--metrics-bind`'s listener: `/metrics` alone.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new().route("/metrics", get(metrics_on_own_address)).with_state(state)
 }
 
 /// Alive: the process answers. Says nothing about the database.
@@ -38,8 +52,46 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>
     }
 }
 
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render())
+async fn metrics_on_main(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if state.config.metrics_token.is_none()
+        && (!peer.ip().is_loopback() || state.config.trusted_proxies.contains(&peer.ip()))
+    {
+        return Err(ApiError::NotFound("no such route"));
+    }
+    metrics(&state, &headers)
+}
+
+async fn metrics_on_own_address(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    metrics(&state, &headers)
+}
+
+fn metrics(state: &AppState, headers: &HeaderMap) -> Result<Response, ApiError> {
+    if let Some(token) = &state.config.metrics_token {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if !same_secret(presented, token) {
+            return Err(ApiError::Unauthorized("/metrics needs its bearer token"));
+        }
+    }
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render()).into_response())
+}
+
+/// Compares in constant time (through equal-length MACs), so timing does not reveal the token's prefix.
+fn same_secret(presented: &str, expected: &str) -> bool {
+    let mac = |s: &str| {
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"teamflow-metrics-token")
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        mac.update(s.as_bytes());
+        mac
+    };
+    mac(expected).verify(&mac(presented).finalize().into_bytes()).is_ok()
 }
 
 async fn openapi() -> impl IntoResponse {

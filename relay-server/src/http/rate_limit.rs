@@ -2,6 +2,8 @@
 //! per-address limit on sign-up, sign-in and refresh.
 //!
 //! `X-Forwarded-For` is believed only from a configured trusted proxy; anyone else could forge it.
+//! IPv6 clients are counted by their /64: one subscriber usually holds a whole /64 and could otherwise
+//! take a fresh address for every request.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -48,6 +50,10 @@ impl std::fmt::Debug for ClientKeyExtractor {
 
 impl ClientKeyExtractor {
     fn client_addr(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        client_network(self.forwarded_client(peer, headers))
+    }
+
+    fn forwarded_client(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
         if !self.trusted_proxies.contains(&peer) {
             return peer;
         }
@@ -78,6 +84,17 @@ impl KeyExtractor for ClientKeyExtractor {
             .map(|ConnectInfo(addr)| addr.ip())
             .ok_or(GovernorError::UnableToExtractKey)?;
         Ok(ClientKey::Addr(self.client_addr(peer, req.headers())))
+    }
+}
+
+/// The unit a client is counted as: an IPv4 address (an IPv4-mapped IPv6 one included), or an IPv6 /64.
+pub fn client_network(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V4(_) => addr,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from_bits(v6.to_bits() & !((1u128 << 64) - 1))),
+        },
     }
 }
 
@@ -173,5 +190,19 @@ mod tests {
         let spoofed_then_real = headers("6.6.6.6, 198.51.100.7, 10.0.0.2");
         assert_eq!(x.client_addr(proxy, &spoofed_then_real), "198.51.100.7".parse::<IpAddr>().expect("ip"));
         assert_eq!(x.client_addr(proxy, &HeaderMap::new()), proxy);
+    }
+
+    #[test]
+    fn ipv6_clients_count_by_their_64_and_mapped_ipv4_as_ipv4() {
+        let x = extractor(&[]);
+        let key = |ip: &str| x.client_addr(ip.parse().expect("ip"), &HeaderMap::new());
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), key("2001:db8:1:2:ffff:ffff:ffff:ffff"), "one /64, one client");
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::".parse::<IpAddr>().expect("ip"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"), "another /64 is another client");
+        assert_eq!(key("::ffff:198.51.100.7"), "198.51.100.7".parse::<IpAddr>().expect("ip"));
+        assert_eq!(key("198.51.100.7"), "198.51.100.7".parse::<IpAddr>().expect("ip"));
+        let proxy = extractor(&["10.0.0.1"]);
+        let forwarded = proxy.client_addr("10.0.0.1".parse().expect("ip"), &headers("2001:db8::5"));
+        assert_eq!(forwarded, "2001:db8::".parse::<IpAddr>().expect("ip"), "forwarded addresses too");
     }
 }

@@ -1,7 +1,10 @@
 //! Turns a provider's event into a readable activity line with a link ("alice pushed 3 commits to main").
+//!
+//! Everything here comes from a provider, so it is sanitised before it becomes a line or a chat message:
+//! control and bidirectional-override characters dropped, lengths bounded, links only `http(s)`.
 
 use serde_json::Value;
-use teamflow_protocol::api::integrations::Service;
+use teamflow_protocol::api::integrations::{Service, is_web_link};
 
 /// What an event means to a person reading the team's activity.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,12 +23,38 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
+/// The longest activity line kept; a chat mirror is bounded by the message limit instead.
+pub(crate) const MAX_SUMMARY_CHARS: usize = 500;
+
 pub fn describe(service: Service, event_type: &str, payload: &Value) -> Description {
-    match service {
+    let raw = match service {
         Service::Github => github(event_type, payload),
         Service::Slack => slack(payload),
         Service::Trello => trello(event_type, payload),
+    };
+    Description {
+        summary: sanitise(&raw.summary, false).chars().take(MAX_SUMMARY_CHARS).collect(),
+        url: raw.url.filter(|u| is_web_link(u)),
+        chat: raw.chat.map(|(who, text)| (sanitise(&who, false), sanitise(&text, true))),
     }
+}
+
+/// Drops what would corrupt or disguise text: control characters (keeping newlines and tabs where text may
+/// span lines, else turning them into spaces) and the invisible bidirectional controls that can make a
+/// line read differently from what it says.
+pub(crate) fn sanitise(text: &str, multi_line: bool) -> String {
+    let cleaned: String = text
+        .chars()
+        .filter_map(|c| match c {
+            '\n' | '\t' if multi_line => Some(c),
+            '\r' if multi_line => None,
+            '\n' | '\t' | '\r' => Some(' '),
+            '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => None,
+            c if c.is_control() => None,
+            c => Some(c),
+        })
+        .collect();
+    cleaned.trim().to_owned()
 }
 
 fn github(event: &str, p: &Value) -> Description {
@@ -141,6 +170,26 @@ mod tests {
         let moved = describe(Service::Trello, "updateCard", &fixture("trello-updateCard"));
         assert_eq!(moved.summary, "card 'Ship v1' moved to Done");
         assert_eq!(moved.url.as_deref(), Some("https://trello.com/c/Dz1qN6oQ"));
+    }
+
+    #[test]
+    fn provider_text_is_sanitised_and_only_web_links_kept() {
+        let mut message = fixture("slack-message");
+        message["event"]["text"] = "ship\u{0007}it\u{202e}now\r\nnext line\u{0000}".into();
+        message["event"]["user"] = "U1\nU2".into();
+        let described = describe(Service::Slack, "event_callback", &message);
+        assert_eq!(described.chat, Some(("U1 U2".into(), "shipitnow\nnext line".into())));
+        assert!(!described.summary.chars().any(char::is_control), "{:?}", described.summary);
+
+        let mut push = fixture("github-push");
+        for bad in ["javascript:alert(1)", "file:///etc/passwd", "https://a.test/x y", "data:text/html,x"] {
+            push["compare"] = bad.into();
+            assert_eq!(describe(Service::Github, "push", &push).url, None, "{bad}");
+        }
+        push["compare"] = "HTTPS://github.com/a".into();
+        assert!(describe(Service::Github, "push", &push).url.is_some());
+        push["pusher"]["name"] = "x".repeat(10_000).into();
+        assert_eq!(describe(Service::Github, "push", &push).summary.chars().count(), MAX_SUMMARY_CHARS);
     }
 
     #[test]

@@ -40,7 +40,9 @@ pub fn slack(
 ) -> Result<(), ApiError> {
     let timestamp = timestamp.ok_or(ApiError::InvalidSignature)?;
     let sent: i64 = timestamp.parse().map_err(|_| ApiError::InvalidSignature)?;
-    if (now - sent).abs() > SLACK_MAX_SKEW_SECS {
+    // The timestamp is the sender's choice: an extreme one must not overflow, only fail.
+    let skew = now.checked_sub(sent).and_then(i64::checked_abs).ok_or(ApiError::InvalidSignature)?;
+    if skew > SLACK_MAX_SKEW_SECS {
         return Err(ApiError::InvalidSignature);
     }
     let hex = signature.and_then(|s| s.strip_prefix("v0=")).ok_or(ApiError::InvalidSignature)?;
@@ -127,6 +129,10 @@ mod tests {
         assert!(!check(SLACK_SECRET, SLACK_TIMESTAMP, SLACK_SIGNATURE, SLACK_BODY, 1_531_420_618 + 301), "stale");
         assert!(!check(SLACK_SECRET, SLACK_TIMESTAMP, SLACK_SIGNATURE, SLACK_BODY, 1_531_420_618 - 301), "future");
         assert!(slack(SLACK_SECRET, None, Some(SLACK_SIGNATURE), SLACK_BODY.as_bytes(), now).is_err());
+        for extreme in [i64::MIN.to_string(), i64::MAX.to_string(), "-1".into(), "99999999999999999999".into()] {
+            assert!(!check(SLACK_SECRET, &extreme, SLACK_SIGNATURE, SLACK_BODY, now), "{extreme}: refused, no panic");
+            assert!(!check(SLACK_SECRET, &extreme, SLACK_SIGNATURE, SLACK_BODY, i64::MIN), "{extreme} at i64::MIN");
+        }
         assert_eq!(sign::slack(SLACK_SECRET, SLACK_TIMESTAMP, SLACK_BODY.as_bytes()), SLACK_SIGNATURE);
     }
 

@@ -4,8 +4,15 @@
 //! Each event is processed at most once in effect: the chat mirror is keyed by the event (so a repeat finds
 //! the message already there), and the event is marked processed in the same statement that checks it was
 //! not. A relay stopped between acknowledging and processing picks the event up on its next start.
+//!
+//! Failures are classified ([`Failure`]). A permanent one (the event can never succeed: its creator may no
+//! longer post, the content is refused) is recorded on the event for the team's admins, and the queue moves
+//! on. A transient one (the database busy, the relay stopping) schedules that event alone for a later try,
+//! with a growing delay, so one bad event never holds back another team's.
 
 use std::time::Duration;
+
+use teamflow_sync::Backoff;
 
 use sqlx::SqlitePool;
 use teamflow_protocol::api::integrations::Service;
@@ -13,8 +20,8 @@ use teamflow_protocol::api::messages::{MessageKind, PostMessage};
 use teamflow_protocol::{TeamId, UserId};
 use tokio_util::sync::CancellationToken;
 
-use super::{Queue, activity_item, describe};
-use crate::access::Membership;
+use super::{Description, Queue, activity_item, describe};
+use crate::access::Access;
 use crate::db::now_ms;
 use crate::error::ApiError;
 use crate::events::{Event, Events};
@@ -23,6 +30,32 @@ use crate::messages::{self, MessageWriter};
 const BATCH: i64 = 50;
 /// How often payload retention is enforced (and pending events re-checked) without a wake-up.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// Tries of an event failing transiently before it is recorded as failed.
+const MAX_ATTEMPTS: i64 = 8;
+
+/// Why processing an event failed, and so what to do with it.
+#[derive(Debug)]
+enum Failure {
+    /// It can never succeed as it is: record it and move on.
+    Permanent(String),
+    /// It may succeed later: try it again after a delay.
+    Transient(ApiError),
+}
+
+impl From<ApiError> for Failure {
+    fn from(error: ApiError) -> Self {
+        match &error {
+            ApiError::Database(_) | ApiError::Internal(_) | ApiError::ServiceUnavailable(_) | ApiError::Busy { .. } => {
+                Failure::Transient(error)
+            }
+            other => {
+                let code = serde_json::to_value(other.code()).ok();
+                let code = code.as_ref().and_then(serde_json::Value::as_str).unwrap_or("refused");
+                Failure::Permanent(format!("{code}: {other}"))
+            }
+        }
+    }
+}
 
 #[derive(sqlx::FromRow)]
 struct Pending {
@@ -33,6 +66,7 @@ struct Pending {
     service: Service,
     event_type: String,
     payload: Option<Vec<u8>>,
+    attempts: i64,
     mirror_to_chat: bool,
     #[sqlx(try_from = "String")]
     created_by: UserId,
@@ -45,6 +79,8 @@ pub(crate) struct Worker {
     /// Slack messages are mirrored into chat through it.
     pub(crate) messages: MessageWriter,
     pub(crate) events: Events,
+    /// An integration's events act with its creator's role as it is now.
+    pub(crate) access: Access,
     /// Wakes the worker when a delivery is stored.
     pub(crate) queue: Queue,
     /// Whether to process stored events at all (off, they stay as a crash would leave them).
@@ -60,44 +96,115 @@ pub(crate) fn spawn_worker(worker: Worker) -> tokio::task::JoinHandle<()> {
             if let Err(e) = prune_payloads(&worker.db).await {
                 tracing::error!(error = %e, "webhook payload pruning failed");
             }
-            if let Err(e) = drain(&worker).await {
-                tracing::error!(error = %e, "webhook processing failed; will retry");
-            }
+            let next = match drain(&worker).await {
+                Ok(next) => next,
+                Err(e) => {
+                    tracing::error!(error = %e, "webhook queue unreadable; will retry");
+                    None
+                }
+            };
+            let wait = next.map_or(SWEEP_EVERY, |at| {
+                Duration::from_millis(u64::try_from(at.saturating_sub(now_ms())).unwrap_or(0)).min(SWEEP_EVERY)
+            });
             tokio::select! {
                 () = worker.queue.0.notified() => {}
-                () = tokio::time::sleep(SWEEP_EVERY) => {}
+                () = tokio::time::sleep(wait) => {}
                 () = worker.shutdown.cancelled() => break,
             }
         }
     })
 }
 
-async fn drain(worker: &Worker) -> Result<(), ApiError> {
+/// Processes every event due now; answers when the next postponed one is due, if any.
+async fn drain(worker: &Worker) -> Result<Option<i64>, ApiError> {
     if !worker.process {
-        return Ok(());
+        return Ok(None);
     }
     loop {
         let pending: Vec<Pending> = sqlx::query_as(
-            "SELECT e.id, e.team_id, e.service, e.event_type, e.payload, i.mirror_to_chat, i.created_by
+            "SELECT e.id, e.team_id, e.service, e.event_type, e.payload, e.attempts, i.mirror_to_chat, i.created_by
              FROM webhook_events e JOIN integrations i ON i.id = e.integration_id
-             WHERE e.processed_at IS NULL ORDER BY e.seq LIMIT ?",
+             WHERE e.processed_at IS NULL AND (e.retry_at IS NULL OR e.retry_at <= ?) ORDER BY e.seq LIMIT ?",
         )
+        .bind(now_ms())
         .bind(BATCH)
         .fetch_all(&worker.db)
         .await?;
         if pending.is_empty() {
-            return Ok(());
+            let next: Option<i64> =
+                sqlx::query_scalar("SELECT MIN(retry_at) FROM webhook_events WHERE processed_at IS NULL")
+                    .fetch_one(&worker.db)
+                    .await?;
+            return Ok(next);
         }
         for event in pending {
-            process(worker, event).await?;
+            let (id, attempts) = (event.id.as_str(), event.attempts);
+            let payload = event.payload.as_deref().and_then(|p| serde_json::from_slice(p).ok()).unwrap_or_default();
+            let description = describe(event.service, &event.event_type, &payload);
+            match process(worker, &event, &description).await {
+                Ok(()) => {}
+                Err(Failure::Permanent(reason)) => {
+                    record_failure(worker, id, attempts + 1, &reason, &description).await?;
+                }
+                Err(Failure::Transient(error)) if attempts + 1 >= MAX_ATTEMPTS => {
+                    tracing::error!(event = %id, %error, "webhook event failed too often; giving up");
+                    record_failure(worker, id, attempts + 1, &format!("gave_up: {error}"), &description).await?;
+                }
+                Err(Failure::Transient(error)) => {
+                    let delay = retry_delay(attempts + 1);
+                    tracing::warn!(event = %id, %error, ?delay, "webhook event failed; will retry it");
+                    let retry_at = now_ms().saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
+                    sqlx::query("UPDATE webhook_events SET attempts = ?, retry_at = ? WHERE id = ?")
+                        .bind(attempts + 1)
+                        .bind(retry_at)
+                        .bind(id)
+                        .execute(&worker.db)
+                        .await?;
+                }
+            }
         }
     }
 }
 
-async fn process(worker: &Worker, event: Pending) -> Result<(), ApiError> {
-    let payload = event.payload.as_deref().and_then(|p| serde_json::from_slice(p).ok()).unwrap_or_default();
-    let description = describe(event.service, &event.event_type, &payload);
+/// The delay before try number `attempt + 1` of one event: the relay's one backoff policy.
+fn retry_delay(attempt: i64) -> Duration {
+    let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(600));
+    (0..attempt.max(1)).map(|_| backoff.next_delay()).last().unwrap_or(Duration::from_secs(1))
+}
 
+/// A permanent failure: the event leaves the queue, with its reason kept for the team's admins. Its activity
+/// line is kept too (it describes what happened at the provider), so the event is marked processed.
+async fn record_failure(
+    worker: &Worker,
+    id: &str,
+    attempts: i64,
+    reason: &str,
+    description: &Description,
+) -> Result<(), ApiError> {
+    tracing::warn!(event = %id, reason, "webhook event failed permanently");
+    let reason: String = reason.chars().take(500).collect();
+    let marked = sqlx::query(
+        "UPDATE webhook_events SET failed_at = ?, failure = ?, attempts = ?, retry_at = NULL, processed_at = ?,
+             summary = ?, url = ?
+         WHERE id = ? AND processed_at IS NULL",
+    )
+    .bind(now_ms())
+    .bind(&reason)
+    .bind(attempts)
+    .bind(now_ms())
+    .bind(&description.summary)
+    .bind(&description.url)
+    .bind(id)
+    .execute(&worker.db)
+    .await?;
+    if marked.rows_affected() > 0 {
+        let item = activity_item(&worker.db, id).await?;
+        worker.events.publish(Event::Activity(item)).await;
+    }
+    Ok(())
+}
+
+async fn process(worker: &Worker, event: &Pending, description: &Description) -> Result<(), Failure> {
     // The mirror first: keyed by the event, a repeat after a crash finds it and adds nothing.
     if event.mirror_to_chat
         && let Some((who, text)) = &description.chat
@@ -105,8 +212,18 @@ async fn process(worker: &Worker, event: Pending) -> Result<(), ApiError> {
     {
         let content: String = format!("[Slack] {who}: {text}").chars().take(messages::MAX_CONTENT_CHARS).collect();
         let input = PostMessage { client_id: format!("slack-{}", event.id), content, kind: MessageKind::Text };
-        // The integration acts with a member's rights, whatever its creator's role is now.
-        let author = Membership::integration(event.team_id, event.created_by);
+        // With the creator's role as it is now: a creator demoted to viewer posts nothing, one who left
+        // is no member (and their integrations were disabled when they left).
+        let author = match worker.access.member(event.team_id, event.created_by).await {
+            Ok(author) => author,
+            Err(ApiError::NotFound(_)) => {
+                return Err(Failure::Permanent(format!(
+                    "{}: the integration's creator is no longer a member",
+                    super::CREATOR_REMOVED
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        };
         worker.messages.post(&author, input).await?;
     }
 
@@ -118,7 +235,8 @@ async fn process(worker: &Worker, event: Pending) -> Result<(), ApiError> {
     .bind(&description.url)
     .bind(&event.id)
     .execute(&worker.db)
-    .await?;
+    .await
+    .map_err(ApiError::from)?;
     if marked.rows_affected() == 0 {
         return Ok(());
     }

@@ -100,7 +100,9 @@ impl Node {
         relay_url: &str,
         tls: std::sync::Arc<rustls::ClientConfig>,
     ) -> Result<Node, NodeError> {
-        std::fs::create_dir_all(data_dir)
+        // The store holds the user's chat, documents and outbox: readable by them alone.
+        teamflow_sync::private::private_dir(data_dir)
+            .and_then(|()| teamflow_sync::private::private_database(&data_dir.join(store::DATABASE_FILE)))
             .map_err(|source| NodeError::Credentials { path: data_dir.to_owned(), source })?;
         let db = store::open(data_dir).await?;
         let node = Node {

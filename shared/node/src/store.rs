@@ -17,10 +17,13 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 const USER_TABLES: [&str; 7] =
     ["account", "cached_teams", "cached_messages", "cached_views", "outbox", "sync_chunks", "document_teams"];
 
+/// The store's file name in the data directory.
+pub(crate) const DATABASE_FILE: &str = "node.db";
+
 /// Opens (creating and migrating if needed) the store in `data_dir`.
 pub(crate) async fn open(data_dir: &Path) -> Result<SqlitePool, NodeError> {
     let options = SqliteConnectOptions::new()
-        .filename(data_dir.join("node.db"))
+        .filename(data_dir.join(DATABASE_FILE))
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)

@@ -58,11 +58,43 @@ pub struct Integration {
     /// What to paste into the provider's webhook settings.
     pub webhook_url: String,
     pub mirror_to_chat: bool,
+    /// Whose rights its events use (their current role); rotating the secret makes the rotator its creator.
     pub created_by: UserId,
     #[serde(with = "time::serde::rfc3339")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     #[cfg_attr(feature = "specta", specta(type = String))]
     pub created_at: OffsetDateTime,
+    /// Why deliveries are refused (e.g. `creator_removed`); absent while the integration is active.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled: Option<String>,
+}
+
+/// `POST /api/teams/{team_id}/integrations/{integration_id}/rotate`: a new secret (GitHub: generated when
+/// absent; Slack and Trello: the one the provider now shows).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(deny_unknown_fields)]
+pub struct RotateSecret {
+    #[serde(default)]
+    pub secret: Option<String>,
+}
+
+/// A stored event the relay gave up on, and why; listed for the team's owners and admins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WebhookFailure {
+    pub event_id: String,
+    pub event_type: String,
+    /// A stable reason first (`forbidden`, `validation_failed`, `creator_removed`, `gave_up`), then detail.
+    pub reason: String,
+    pub attempts: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub received_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub failed_at: OffsetDateTime,
 }
 
 /// The answer to creating an integration: the only time its secret is shown.
@@ -74,6 +106,16 @@ pub struct IntegrationCreated {
     pub service: Service,
     pub webhook_url: String,
     pub secret: String,
+}
+
+/// Whether `url` may be shown as a link and opened: absolute `http(s)` only, no whitespace or control
+/// characters, at most 2048 bytes. The relay keeps no other link on an activity item, and the app opens no
+/// other in the system browser.
+pub fn is_web_link(url: &str) -> bool {
+    let scheme = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    (scheme.starts_with("https://") || scheme.starts_with("http://"))
+        && url.len() <= 2048
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 /// One readable line of team activity, made from a webhook event.
@@ -90,6 +132,7 @@ pub struct ActivityItem {
     pub event_type: String,
     /// e.g. "alice pushed 3 commits to main".
     pub summary: String,
+    /// Only ever an absolute http(s) link (`is_web_link`).
     pub url: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]

@@ -1,8 +1,10 @@
-// The team's activity feed: events from GitHub, Slack and Trello, newest first, live.
+// The team's activity feed: events from GitHub, Slack and Trello, newest first, live. Links are shown only
+// when http(s) (links.ts) and open in the system browser through open_link, never inside this webview.
 import { useEffect, useState } from "react";
 import { commands, type ActivityItem, type TeamMembership } from "../../bindings";
 import { call, messageOf } from "../../lib/call";
 import { subscribeRoom } from "../../lib/events";
+import { webLink } from "./links";
 
 export function Activity({ team }: { team: TeamMembership }) {
   const [items, setItems] = useState<ActivityItem[]>([]);
@@ -24,19 +26,29 @@ export function Activity({ team }: { team: TeamMembership }) {
       {error && <p className="error">{error}</p>}
       {items.length === 0 && !error && <p className="empty">Nothing yet. Connect GitHub, Slack or Trello to see their events here.</p>}
       <ul className="activity" data-testid="activity">
-        {items.map((item) => (
-          <li key={item.seq}>
-            <span className={`service ${item.service}`}>{item.service}</span>
-            {item.url ? (
-              <a href={item.url} target="_blank" rel="noreferrer">
-                {item.summary}
-              </a>
-            ) : (
-              <span>{item.summary}</span>
-            )}
-            <time dateTime={item.created_at}>{new Date(item.created_at).toLocaleString()}</time>
-          </li>
-        ))}
+        {items.map((item) => {
+          const link = webLink(item.url);
+          return (
+            <li key={item.seq}>
+              <span className={`service ${item.service}`}>{item.service}</span>
+              {link ? (
+                <a
+                  href={link}
+                  rel="noreferrer noopener"
+                  onClick={(event) => {
+                    event.preventDefault();
+                    call(commands.openLink(link)).catch((e) => setError(messageOf(e)));
+                  }}
+                >
+                  {item.summary}
+                </a>
+              ) : (
+                <span>{item.summary}</span>
+              )}
+              <time dateTime={item.created_at}>{new Date(item.created_at).toLocaleString()}</time>
+            </li>
+          );
+        })}
       </ul>
     </section>
   );
