@@ -148,7 +148,11 @@ async fn reusing_a_refresh_token_ends_its_session_live() {
     let (alice, first) = sign_in(&relay, "alice@example.test", PASSWORD).await;
     let mut room = RoomSocket::connect(&relay.url(""), alice.token.as_deref().expect("token")).await;
     let mut sync = sync_socket(&relay, &alice, "laptop").await;
-    let (status, _) = relay.client().post("/api/auth/refresh", &json!({ "refresh_token": first })).await;
+    let (status, next) = relay.client().post("/api/auth/refresh", &json!({ "refresh_token": first })).await;
+    assert_eq!(status, StatusCode::OK);
+    // Its successor used first, so presenting the old token again is a replay, not a client's retry.
+    let successor = next["refresh_token"].as_str().expect("refresh token");
+    let (status, _) = relay.client().post("/api/auth/refresh", &json!({ "refresh_token": successor })).await;
     assert_eq!(status, StatusCode::OK);
     let (status, _) = relay.client().post("/api/auth/refresh", &json!({ "refresh_token": first })).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "reused");
