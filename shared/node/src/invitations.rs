@@ -3,7 +3,7 @@
 //! relay; a token or a whole invitation link is accepted wherever one is asked for.
 
 use reqwest::Method;
-use teamflow_protocol::api::auth::{AuthResponse, MeResponse, RegisterRequest, TeamMembership, User};
+use teamflow_protocol::api::auth::{MeResponse, TeamMembership, User};
 use teamflow_protocol::api::invitations::{
     AccountDeletion, Invitation, InvitationCreated, InvitationInput, InvitationPreview, PasswordChange,
     PendingInvitation, ProfileUpdate, token_from,
@@ -24,14 +24,7 @@ impl Node {
         display_name: &str,
         invitation: &str,
     ) -> Result<User, NodeError> {
-        let body = RegisterRequest {
-            email: email.into(),
-            password: password.into(),
-            display_name: display_name.into(),
-            invitation: Some(token_from(invitation).to_owned()),
-        };
-        let auth: AuthResponse = self.api.call(Method::POST, "/api/auth/register", None, Some(&body)).await?;
-        self.remember_sign_in(auth).await
+        self.register_account(email, password, display_name, Some(token_from(invitation).to_owned())).await
     }
 
     /// Invites someone to a team (owners and admins; never a role above one's own). With `email`, only that

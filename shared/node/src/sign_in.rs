@@ -55,11 +55,22 @@ impl Node {
     }
 
     pub async fn sign_up(&self, email: &str, password: &str, display_name: &str) -> Result<User, NodeError> {
+        self.register_account(email, password, display_name, None).await
+    }
+
+    /// Creates the account (with an invitation's token when given) and keeps its sign-in.
+    pub(crate) async fn register_account(
+        &self,
+        email: &str,
+        password: &str,
+        display_name: &str,
+        invitation: Option<String>,
+    ) -> Result<User, NodeError> {
         let body = RegisterRequest {
             email: email.into(),
             password: password.into(),
             display_name: display_name.into(),
-            invitation: None,
+            invitation,
         };
         let auth: AuthResponse = self.api.call(Method::POST, "/api/auth/register", None, Some(&body)).await?;
         self.remember_sign_in(auth).await
