@@ -96,8 +96,22 @@ impl RoomSocket {
 
     /// Joins a team and answers its `team_state`.
     pub async fn join(&mut self, team: &str) -> Value {
+        self.join_seeing(team).await.0
+    }
+
+    /// Joins `team`; answers its `team_state` and the frames that arrived before it. The relay puts a socket
+    /// in the room before it reads the state, so an event committed meanwhile may come first (and be in the
+    /// state too): a test waiting for an event must look here before it waits.
+    pub async fn join_seeing(&mut self, team: &str) -> (Value, Vec<Value>) {
         self.send(serde_json::json!({ "type": "join_team", "team_id": team })).await;
-        self.next_of("team_state").await
+        let mut before = Vec::new();
+        loop {
+            let frame = self.next().await;
+            if frame["type"] == "team_state" {
+                return (frame, before);
+            }
+            before.push(frame);
+        }
     }
 
     /// Reads until the relay ends the socket, ignoring frames on the way.
