@@ -193,7 +193,8 @@ async fn start_p2p(state: &AppState, shutdown: CancellationToken) -> Result<Opti
         return Ok(None);
     }
     let keys = auth::SigningKeys::load_or_create_p2p(&state.config.data_dir)?;
-    Ok(Some(p2p::start(&keys, &state.config.p2p, state.certificates.clone(), shutdown).await?))
+    let revocations = (state.db.clone(), state.access.clone());
+    Ok(Some(p2p::start(&keys, &state.config.p2p, state.certificates.clone(), revocations, shutdown).await?))
 }
 
 /// Rate limiter state grows with every distinct client; prune it periodically. Owned by `run`, which

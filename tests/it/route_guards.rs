@@ -33,7 +33,7 @@ fn sample_body(method: &Method, template: &str) -> Option<Value> {
         ("POST", "/api/teams/{team_id}/documents") => json!({ "document_id": document_url(42), "title": "Doc" }),
         ("POST", "/api/teams/{team_id}/integrations") => json!({ "service": "github" }),
         ("POST", "/api/devices/certificate") => {
-            json!({ "peer_id": "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA" })
+            json!({ "peer_id": "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA", "nonce": "n", "signature": "s" })
         }
         _ => return None,
     };

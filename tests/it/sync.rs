@@ -427,3 +427,46 @@ async fn presence_sessions_show_cursors_as_they_move_and_drop_peers_that_go_quie
     drop(a_session);
     watch_until(&mut seen_by_bob, "alice to time out", Vec::is_empty).await;
 }
+
+#[tokio::test]
+async fn deleting_a_team_purges_its_documents_and_their_ids_stay_unusable() {
+    let t = team().await;
+    let mut alice = sync_client(&t.relay, &t.alice, "laptop").await;
+    let (url, _a_doc) = shared_document(&mut alice, &t.alice, &t.id, "the team's secret").await;
+    alice.stop().await;
+    // A restart makes sure the document is in the relay's storage (stopping flushes samod's writes).
+    let dir = t.relay.stop().await;
+    let config = teamflow_tests::test_config(dir.path());
+    let relay = TestRelay::start_with(dir, config).await;
+    let owner = Client { base: relay.url(""), ..t.alice.clone() };
+    let db = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}?mode=ro",
+        relay.data_dir().join(teamflow_relay::db::DATABASE_FILE).display()
+    ))
+    .await
+    .expect("open the relay's database");
+    let chunks = |db: sqlx::SqlitePool, bare: String| async move {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sync_chunks WHERE key LIKE ? || '/%'")
+            .bind(bare)
+            .fetch_one(&db)
+            .await
+            .expect("count");
+        count
+    };
+    let bare = url.as_str().trim_start_matches(teamflow_protocol::DocumentUrl::PREFIX).to_owned();
+    assert!(chunks(db.clone(), bare.clone()).await > 0, "the relay stored the document");
+
+    let (status, body) = owner.delete(&format!("/api/teams/{}", t.id)).await;
+    assert!(status.is_success(), "{body}");
+    assert_eq!(chunks(db, bare).await, 0, "the deleted team's document content is purged");
+
+    // Someone who learned the id cannot claim it for a team of their own, and gets nothing for it.
+    let mallory_client = relay.user("mallory").await;
+    let own = mallory_client.create_team("Mine now").await;
+    let (status, body) = mallory_client
+        .post(&format!("/api/teams/{own}/documents"), &json!({ "document_id": url, "title": "Stolen" }))
+        .await;
+    teamflow_tests::assert_error(status, &body, StatusCode::CONFLICT, "conflict");
+    let mallory = sync_client(&relay, &mallory_client, "evil").await;
+    assert!(mallory.open(&url).await.expect("lookup").is_none(), "nothing to read under a tombstoned id");
+}
