@@ -36,6 +36,7 @@ pub(super) struct SyncParams {
     (status = 400, description = "not a WebSocket upgrade", body = ErrorBody),
     (status = 401, body = ErrorBody),
     (status = 422, description = "missing or foreign peer_id", body = ErrorBody),
+    (status = 429, description = "this user holds as many sync connections as the relay allows", body = ErrorBody),
 ))]
 async fn sync_socket(
     State(state): State<AppState>,
@@ -49,6 +50,7 @@ async fn sync_socket(
     let user = authenticate(&headers, verified)?;
     let peer = sync::expected_peer(user, params.as_ref().and_then(|p| p.peer_id.as_deref()).unwrap_or_default())?;
     let upgrade = require_upgrade(upgrade)?;
+    let slot = state.sync.caps().sync_connections.connection(user, "sync")?;
     let connections = state.connections.clone();
     let limit = state.config.limits.sync_max_frame_bytes;
     let limits =
@@ -58,6 +60,7 @@ async fn sync_socket(
             state.metrics.sync_connections.inc();
             state.sync.serve(socket, peer, limits, state.shutdown.clone()).await;
             state.metrics.sync_connections.dec();
+            drop(slot);
         })
     }))
 }
