@@ -474,8 +474,15 @@ pub async fn set_disabled(db: &SqlitePool, email: &str, disabled: bool) -> Resul
         .bind(user.to_string())
         .execute(&mut *tx)
         .await?;
-    let ended =
-        if disabled { end_sessions(&mut tx, user, Scope::All, EndReason::AccountDisabled).await? } else { Vec::new() };
+    let ended = if disabled {
+        // Its devices' certificates are voided too: teammates' devices learn it from the revocation feed.
+        for team in memberships(&mut tx, user).await? {
+            crate::devices::revoke(&mut tx, user, team.id).await?;
+        }
+        end_sessions(&mut tx, user, Scope::All, EndReason::AccountDisabled).await?
+    } else {
+        Vec::new()
+    };
     tx.commit().await?;
     Ok(ended.len())
 }
@@ -521,6 +528,10 @@ pub async fn delete_account(
         ));
     }
     let memberships = memberships(&mut tx, user).await?;
+    // Teammates' devices learn from the revocation feed that the account's certificates are void.
+    for team in &memberships {
+        crate::devices::revoke(&mut tx, user, team.id).await?;
+    }
     sqlx::query("DELETE FROM team_members WHERE user_id = ?").bind(user.to_string()).execute(&mut *tx).await?;
     sqlx::query("DELETE FROM device_certificates WHERE user_id = ?").bind(user.to_string()).execute(&mut *tx).await?;
     let ended = end_sessions(&mut tx, user, Scope::All, EndReason::AccountDeleted).await?;

@@ -293,6 +293,27 @@ pub struct Limits {
     /// Lifetime of a refresh token family, in days.
     #[arg(long, env = "TEAMFLOW_REFRESH_TOKEN_DAYS", default_value_t = 30)]
     pub refresh_token_days: u32,
+
+    /// Document-sync connections one user may hold at once (all their devices together).
+    #[arg(long, env = "TEAMFLOW_SYNC_CONNECTIONS_PER_USER", default_value_t = 16)]
+    pub sync_connections_per_user: usize,
+
+    /// Realtime (`/api/ws`) connections one user may hold at once.
+    #[arg(long, env = "TEAMFLOW_WS_CONNECTIONS_PER_USER", default_value_t = 16)]
+    pub ws_connections_per_user: usize,
+
+    /// Documents one user may have open through document sync at once (each connection's count until
+    /// it closes); past it, further documents are answered unavailable.
+    #[arg(long, env = "TEAMFLOW_SYNC_DOCUMENTS_PER_USER", default_value_t = 10_000)]
+    pub sync_documents_per_user: usize,
+
+    /// Sustained document-sync frames per second one user may send; faster senders are read more slowly.
+    #[arg(long, env = "TEAMFLOW_SYNC_FRAMES_PER_SECOND", default_value_t = 500)]
+    pub sync_frames_per_second: u32,
+
+    /// Document-sync frames one user may send in a burst above the sustained rate.
+    #[arg(long, env = "TEAMFLOW_SYNC_FRAME_BURST", default_value_t = 5_000)]
+    pub sync_frame_burst: u32,
 }
 
 impl Config {
@@ -331,6 +352,11 @@ impl Config {
             || l.ws_heartbeat_secs == 0
             || l.ws_messages_per_second == 0
             || l.ws_message_burst == 0
+            || l.sync_connections_per_user == 0
+            || l.ws_connections_per_user == 0
+            || l.sync_documents_per_user == 0
+            || l.sync_frames_per_second == 0
+            || l.sync_frame_burst == 0
         {
             return Err("realtime limits must be greater than zero".into());
         }

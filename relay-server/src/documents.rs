@@ -1,6 +1,8 @@
 //! The document registry: which team each Automerge document belongs to.
 //!
-//! The sync server's share policy consults this table, so an id is registered once, to one team, ever.
+//! The sync server's share policy consults this table, so an id is registered once, to one team, ever:
+//! deleting a team purges its documents' content and leaves a tombstone for each id, which no team can
+//! register again.
 
 use sqlx::SqlitePool;
 use teamflow_protocol::api::teams::{DocumentEntry, RegisterDocument};
@@ -77,8 +79,10 @@ pub async fn register(
     v.finish()?;
     let url = url.ok_or_else(|| ApiError::field("document_id", "missing"))?;
     let now = now_ms();
-    sqlx::query(
-        "INSERT INTO documents (id, team_id, title, project_id, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+    // The tombstone check and the insert are one statement, so a team's deletion cannot slip between them.
+    let inserted = sqlx::query(
+        "INSERT INTO documents (id, team_id, title, project_id, created_by, created_at)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE NOT EXISTS (SELECT 1 FROM document_tombstones WHERE id = ?1)",
     )
     .bind(url.as_str())
     .bind(team.to_string())
@@ -91,6 +95,9 @@ pub async fn register(
     .map_err(|e| {
         if db::is_unique_violation(&e) { ApiError::Conflict("this document is already registered") } else { e.into() }
     })?;
+    if inserted.rows_affected() == 0 {
+        return Err(ApiError::Conflict("this document belonged to a deleted team; its id cannot be used again"));
+    }
     let entry = DocumentEntry {
         document_id: url,
         team_id: team,
@@ -101,6 +108,31 @@ pub async fn register(
     };
     events.publish(Event::DocumentRegistered(entry.clone())).await;
     Ok(entry)
+}
+
+/// Inside a team's deletion: leaves a tombstone for each of the team's documents and deletes their stored
+/// content, in the deleting transaction. The registry rows go with the team (`ON DELETE CASCADE`).
+pub(crate) async fn bury_team(tx: &mut sqlx::SqliteConnection, team: TeamId) -> Result<(), ApiError> {
+    let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM documents WHERE team_id = ?")
+        .bind(team.to_string())
+        .fetch_all(&mut *tx)
+        .await?;
+    let now = now_ms();
+    for id in ids {
+        sqlx::query("INSERT OR IGNORE INTO document_tombstones (id, deleted_at) VALUES (?, ?)")
+            .bind(&id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        // samod's keys are `<document id>/...`: the range is every key of this document, on the primary key.
+        let Some(bare) = id.strip_prefix(DocumentUrl::PREFIX) else { continue };
+        sqlx::query("DELETE FROM sync_chunks WHERE key >= ? AND key < ?")
+            .bind(format!("{bare}/"))
+            .bind(format!("{bare}0"))
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
 }
 
 async fn project_in_team(db: &SqlitePool, team: TeamId, project: ProjectId) -> Result<bool, ApiError> {

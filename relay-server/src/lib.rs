@@ -178,7 +178,15 @@ async fn build_state(
     db::MIGRATOR.run(&db).await?;
     let keys = auth::SigningKeys::load_or_create(&config.data_dir)?;
     let access = access::Access::new(db.clone());
-    let sync = sync::SyncServer::start(db.clone(), access.clone()).await?;
+    let l = &config.limits;
+    let caps = sync::caps::Caps::new(sync::caps::CapsConfig {
+        sync_connections_per_user: l.sync_connections_per_user,
+        ws_connections_per_user: l.ws_connections_per_user,
+        sync_documents_per_user: l.sync_documents_per_user,
+        sync_frames_per_second: l.sync_frames_per_second,
+        sync_frame_burst: l.sync_frame_burst,
+    });
+    let sync = sync::SyncServer::start(db.clone(), access.clone(), caps).await?;
     let tokens = Arc::new(TokenService::new(&keys, config.issuer(), config.access_token_ttl()));
     let limits = http::rate_limit::RateLimits::new(&config).map_err(RelayError::Config)?;
     let invitations = invitations::Secret::from_keys(&keys);
@@ -239,7 +247,8 @@ async fn start_p2p(state: &AppState, shutdown: CancellationToken) -> Result<Opti
         return Ok(None);
     }
     let keys = auth::SigningKeys::load_or_create_p2p(&state.config.data_dir)?;
-    Ok(Some(p2p::start(&keys, &state.config.p2p, state.certificates.clone(), shutdown).await?))
+    let revocations = (state.db.clone(), state.access.clone());
+    Ok(Some(p2p::start(&keys, &state.config.p2p, state.certificates.clone(), revocations, shutdown).await?))
 }
 
 /// Rate limiter state grows with every distinct client; prune it periodically. Owned by `run`, which

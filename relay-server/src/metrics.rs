@@ -58,10 +58,10 @@ impl Metrics {
         Self { registry, requests, latency, pool_connections, pool_idle, sync_connections, token_verifications, db }
     }
 
-    /// Adds counters kept elsewhere (the sync server's) to the exposition.
-    pub fn register(&self, counters: impl IntoIterator<Item = prometheus::IntCounter>) {
-        for counter in counters {
-            if let Err(e) = self.registry.register(Box::new(counter)) {
+    /// Adds metrics kept elsewhere (the sync server's) to the exposition.
+    pub fn register(&self, collectors: impl IntoIterator<Item = Box<dyn prometheus::core::Collector>>) {
+        for collector in collectors {
+            if let Err(e) = self.registry.register(collector) {
                 tracing::error!(error = %e, "metric not registered");
             }
         }

@@ -1,13 +1,20 @@
 //! The relay's libp2p node: a circuit relay (v2) server for teammates' devices that cannot reach each other
 //! directly, with identify and autonat so devices learn their public addresses and can hole-punch.
 //!
-//! Only devices holding a current certificate from this relay may hold a reservation or open a circuit,
-//! and circuits are sized for syncing documents (the libp2p default of 128 KiB per circuit is not), yet
-//! bounded in number, duration and bytes.
+//! Only devices holding a current, unrevoked certificate from this relay may hold a reservation or open a
+//! circuit, a circuit joins only two devices whose certificates share a team, and circuits are sized for
+//! syncing documents (the libp2p default of 128 KiB per circuit is not), yet bounded in number, duration
+//! and bytes.
+//!
+//! libp2p's relay asks its rate limiters about a circuit's source only, so the destination is checked when
+//! the relay reports the circuit accepted: a source asking for a device outside its teams is disconnected
+//! at once (ending every circuit it holds) and refused circuits for a while. A device whose certificate is
+//! revoked or expires is disconnected by a sweep every second, which ends its reservation and circuits.
 
+use std::collections::{HashMap, HashSet};
 use std::num::NonZeroU32;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use libp2p::multiaddr::Protocol;
@@ -19,9 +26,16 @@ use libp2p::{
 use teamflow_protocol::api::devices::RelayNode;
 use tokio_util::sync::CancellationToken;
 
+use crate::access::{Access, AccessChange};
 use crate::auth::SigningKeys;
 use crate::config::P2pOptions;
 use crate::devices::{CertificateIssuer, Certified};
+
+/// A device that asked for a circuit to a device outside its teams gets no circuit for this long.
+const STRAY_BAN: Duration = Duration::from_secs(60);
+
+/// Devices refused circuits until the instant given, for asking for a stranger.
+type Banned = Arc<Mutex<HashMap<PeerId, Instant>>>;
 
 #[derive(NetworkBehaviour)]
 struct Behaviour {
@@ -59,6 +73,7 @@ pub async fn start(
     keys: &SigningKeys,
     options: &P2pOptions,
     issuer: Arc<CertificateIssuer>,
+    revocations: (sqlx::SqlitePool, Access),
     shutdown: CancellationToken,
 ) -> Result<P2pNode, StartError> {
     let failed = |e: &dyn std::fmt::Display| StartError(e.to_string());
@@ -68,7 +83,8 @@ pub async fn start(
     let mut secret = keys.secret_bytes();
     let keypair = libp2p::identity::Keypair::ed25519_from_bytes(&mut secret).map_err(|e| failed(&e))?;
     let peer_id = keypair.public().to_peer_id();
-    let relay_config = relay_config(options, issuer.certified());
+    let banned = Banned::default();
+    let relay_config = relay_config(options, issuer.certified(), banned.clone());
     let max_connections = options.max_connections;
     let mut swarm: Swarm<Behaviour> = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
@@ -113,12 +129,18 @@ pub async fn start(
     tokio::time::timeout(Duration::from_secs(10), ready)
         .await
         .map_err(|_| StartError("the listeners did not start in time".into()))??;
+    let certified = issuer.certified();
+    let (db, access) = revocations;
+    // Subscribed before the node serves anyone, so no membership change after this point is missed.
+    let changes = access.subscribe();
+    tokio::spawn(follow_revocations(issuer.clone(), db, changes, shutdown.clone()));
     let mut published = Published { peer_id, issuer, fixed: !external.is_empty(), addresses: Vec::new() };
     for address in if external.is_empty() { addresses } else { external } {
         published.add(&mut swarm, address);
     }
     tracing::info!(%peer_id, addresses = ?published.addresses, "libp2p circuit relay listening");
-    let task = tokio::spawn(drive(swarm, published, shutdown));
+    let guard = Guard { certified, banned, served: HashSet::new() };
+    let task = tokio::spawn(drive(swarm, published, guard, shutdown));
     Ok(P2pNode { task })
 }
 
@@ -155,8 +177,83 @@ impl Published {
     }
 }
 
+/// Keeps the circuit's record of certified devices up with membership changes: each committed change may
+/// have raised a user's epoch, voiding their certificates.
+async fn follow_revocations(
+    issuer: Arc<CertificateIssuer>,
+    db: sqlx::SqlitePool,
+    mut changes: tokio::sync::broadcast::Receiver<AccessChange>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let change = tokio::select! {
+            () = shutdown.cancelled() => return,
+            change = changes.recv() => change,
+        };
+        let user = match change {
+            Ok(AccessChange::Member { user, .. }) => user,
+            Ok(AccessChange::Document { .. }) => continue,
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                // The sweep cannot tell whom the missed changes were about: the record is reloaded whole.
+                tracing::warn!(missed, "revocation follower lagged; reloading every epoch");
+                if let Err(e) = issuer.refresh_all(&db).await {
+                    tracing::error!(error = %e, "could not reload device epochs");
+                }
+                continue;
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        };
+        if let Err(e) = issuer.refresh(&db, user).await {
+            tracing::error!(error = %e, %user, "could not read a user's certificate epoch");
+        }
+    }
+}
+
+/// What the swarm task checks devices against.
+struct Guard {
+    certified: Certified,
+    banned: Banned,
+    /// Devices holding a reservation or a circuit, which the sweep disconnects once their certificate is
+    /// revoked or expired.
+    served: HashSet<PeerId>,
+}
+
+impl Guard {
+    /// A circuit the relay accepted: kept only between two devices sharing a team.
+    fn circuit(&mut self, swarm: &mut Swarm<Behaviour>, src: PeerId, dst: PeerId) {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        if self.certified.share_a_team(&src.to_base58(), &dst.to_base58(), now) {
+            self.served.extend([src, dst]);
+            return;
+        }
+        tracing::info!(%src, %dst, "circuit between devices that share no team; disconnecting its source");
+        self.banned.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(src, Instant::now() + STRAY_BAN);
+        if swarm.disconnect_peer_id(src).is_err() {
+            tracing::debug!(%src, "the circuit's source was already gone");
+        }
+    }
+
+    /// Disconnects served devices whose certificate was revoked or expired.
+    fn sweep(&mut self, swarm: &mut Swarm<Behaviour>) {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let lapsed: Vec<PeerId> =
+            self.served.iter().filter(|peer| !self.certified.holds(&peer.to_base58(), now)).copied().collect();
+        for peer in lapsed {
+            self.served.remove(&peer);
+            tracing::info!(%peer, "device certificate revoked or expired; disconnecting it from the relay");
+            if swarm.disconnect_peer_id(peer).is_err() {
+                tracing::debug!(%peer, "already gone");
+            }
+        }
+        self.banned
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|_, until| *until > Instant::now());
+    }
+}
+
 /// Circuit relay limits for syncing documents, admitting only certified devices.
-fn relay_config(options: &P2pOptions, certified: Certified) -> relay::Config {
+fn relay_config(options: &P2pOptions, certified: Certified, banned: Banned) -> relay::Config {
     let mut config = relay::Config {
         max_reservations: options.max_reservations,
         max_reservations_per_peer: 4,
@@ -171,18 +268,29 @@ fn relay_config(options: &P2pOptions, certified: Certified) -> relay::Config {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         certified.holds(&peer.to_base58(), now)
     };
+    let not_banned = move |peer: PeerId, _: &Multiaddr, _| {
+        let banned = banned.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        banned.get(&peer).is_none_or(|until| *until <= Instant::now())
+    };
     // Both lists keep libp2p's default per-peer and per-address rate limits, and add the certificate check.
     config.reservation_rate_limiters.push(Box::new(only_certified.clone()));
     config.circuit_src_rate_limiters.push(Box::new(only_certified));
+    config.circuit_src_rate_limiters.push(Box::new(not_banned));
     // A team's devices reconnect often (laptops sleep); the defaults' one reservation per two minutes per
     // peer would lock a device out after a quick restart.
     config.reservation_rate_per_peer(NonZeroU32::MIN.saturating_add(59), Duration::from_secs(60))
 }
 
-async fn drive(mut swarm: Swarm<Behaviour>, mut published: Published, shutdown: CancellationToken) {
+async fn drive(mut swarm: Swarm<Behaviour>, mut published: Published, mut guard: Guard, shutdown: CancellationToken) {
+    let mut sweep = tokio::time::interval(Duration::from_secs(1));
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let event = tokio::select! {
             () = shutdown.cancelled() => break,
+            _ = sweep.tick() => {
+                guard.sweep(&mut swarm);
+                continue;
+            }
             event = swarm.select_next_some() => event,
         };
         match event {
@@ -195,9 +303,11 @@ async fn drive(mut swarm: Swarm<Behaviour>, mut published: Published, shutdown: 
                 }
                 relay::Event::ReservationReqAccepted { src_peer_id, .. } => {
                     tracing::debug!(peer = %src_peer_id, "relay reservation accepted");
+                    guard.served.insert(src_peer_id);
                 }
                 relay::Event::CircuitReqAccepted { src_peer_id, dst_peer_id } => {
                     tracing::debug!(src = %src_peer_id, dst = %dst_peer_id, "relay circuit opened");
+                    guard.circuit(&mut swarm, src_peer_id, dst_peer_id);
                 }
                 other => tracing::trace!(?other, "relay event"),
             },

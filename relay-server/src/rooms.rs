@@ -49,11 +49,19 @@ enum Command {
     Disconnect {
         conn: ConnId,
     },
-    /// Answers with the users online in the team once the connection is in its room.
+    /// Puts the connection in the team's room as pending: frames for the room are held for it, not sent,
+    /// until `Confirm`; a revocation meanwhile drops it. Answers once done.
     Join {
         conn: ConnId,
         team: TeamId,
-        reply: oneshot::Sender<Vec<UserId>>,
+        reply: oneshot::Sender<()>,
+    },
+    /// Makes a pending join count: answers the users online in the team (the held frames are sent first),
+    /// or `None` if the join was revoked or abandoned meanwhile.
+    Confirm {
+        conn: ConnId,
+        team: TeamId,
+        reply: oneshot::Sender<Option<Vec<UserId>>>,
     },
     Leave {
         conn: ConnId,
@@ -115,11 +123,21 @@ impl RoomsHandle {
         self.send(Command::Disconnect { conn }).await;
     }
 
-    /// Puts a socket in the team's room; answers the users online there.
-    pub(crate) async fn join(&self, conn: ConnId, team: TeamId) -> Vec<UserId> {
+    /// Puts a socket in the team's room, pending: it hears nothing until `confirm`, and a revocation of its
+    /// user meanwhile (or `leave`) takes it out again. A join checks membership after this, so a removal
+    /// either comes before the check (which then fails) or reaches the hub after this (and drops it).
+    pub(crate) async fn join(&self, conn: ConnId, team: TeamId) {
         let (reply, answer) = oneshot::channel();
         self.send(Command::Join { conn, team, reply }).await;
-        answer.await.unwrap_or_default()
+        answer.await.ok();
+    }
+
+    /// Completes a pending join once its checks passed: answers the users online in the team, or `None`
+    /// if the socket's user lost access meanwhile.
+    pub(crate) async fn confirm(&self, conn: ConnId, team: TeamId) -> Option<Vec<UserId>> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Confirm { conn, team, reply }).await;
+        answer.await.ok().flatten()
     }
 
     pub(crate) async fn leave(&self, conn: ConnId, team: TeamId) {

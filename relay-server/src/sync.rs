@@ -6,7 +6,9 @@
 //! user of its verified access token: the peer id it must use is `<user_id>:<device>`, and samod closes a
 //! connection whose handshake claims anything else.
 
+pub mod caps;
 mod first_sync;
+mod gate;
 mod policy;
 
 use std::sync::Arc;
@@ -19,6 +21,7 @@ use tokio::sync::oneshot;
 use tokio_util::sync::{CancellationToken, PollSender};
 
 use first_sync::{FirstSync, Routed};
+use gate::{Gate, Gated};
 pub use policy::TeamSharePolicy;
 pub use teamflow_sync::SqliteStorage;
 use teamflow_sync::writer::{Drained, drain};
@@ -71,6 +74,32 @@ pub struct SyncServer {
     repo: Repo,
     acceptor: samod::AcceptorHandle,
     first: FirstSync,
+    db: sqlx::SqlitePool,
+    policy: TeamSharePolicy,
+    caps: caps::Caps,
+    metrics: SyncMetrics,
+}
+
+/// What the sync server counts beyond the first-sync cache.
+#[derive(Clone)]
+struct SyncMetrics {
+    /// Documents samod holds in memory (it never unloads one; see docs/sync.md).
+    loaded: prometheus::IntGauge,
+    /// Frames answered unavailable (or dropped) before samod, for documents the peer may not read.
+    refused: prometheus::IntCounter,
+}
+
+/// Counts samod's document actors as they open and close.
+struct LoadedDocuments(prometheus::IntGauge);
+
+impl samod::RepoObserver for LoadedDocuments {
+    fn observe(&self, event: &samod::RepoEvent) {
+        match event {
+            samod::RepoEvent::DocumentOpened { .. } => self.0.inc(),
+            samod::RepoEvent::DocumentClosed { .. } => self.0.dec(),
+            _ => {}
+        }
+    }
 }
 
 impl std::fmt::Debug for SyncServer {
@@ -80,7 +109,7 @@ impl std::fmt::Debug for SyncServer {
 }
 
 impl SyncServer {
-    pub async fn start(db: sqlx::SqlitePool, access: Access) -> Result<Self, StartError> {
+    pub async fn start(db: sqlx::SqlitePool, access: Access, caps: caps::Caps) -> Result<Self, StartError> {
         // samod's default runs each document as a task on the async runtime, where one expensive sync
         // message (a fresh peer of a large document costs a full save and a bloom filter of every change)
         // holds a runtime thread for as long as it takes. Measured in the join storm (docs/benchmarks.md):
@@ -88,17 +117,32 @@ impl SyncServer {
         // threads, documents compete with the rest of the relay only for CPU.
         let policy = TeamSharePolicy::new(access);
         let documents = rayon::ThreadPoolBuilder::new().thread_name(|i| format!("sync-doc-{i}")).build()?;
+        let metrics = SyncMetrics {
+            loaded: prometheus::IntGauge::new("sync_documents_loaded", "Documents the sync repo holds in memory")
+                .unwrap_or_else(|e| unreachable!("a valid metric definition: {e}")),
+            refused: prometheus::IntCounter::new(
+                "sync_unavailable_total",
+                "Sync frames refused before the repo, for documents the peer may not read",
+            )
+            .unwrap_or_else(|e| unreachable!("a valid metric definition: {e}")),
+        };
         let repo = Repo::build_tokio()
             .with_concurrency(samod::ConcurrencyConfig::Threadpool(documents))
             .with_peer_id(PeerId::from(RELAY_PEER_ID))
-            .with_storage(SqliteStorage::new(db))
+            .with_storage(SqliteStorage::new(db.clone()))
             .with_share_policy(policy.clone())
+            .with_observer(LoadedDocuments(metrics.loaded.clone()))
             .load()
             .await;
-        let first = FirstSync::new(repo.clone(), policy);
+        let first = FirstSync::new(repo.clone(), policy.clone());
         let url = url::Url::parse("teamflow-relay://sync")?;
         let acceptor = repo.make_acceptor(url).map_err(|_| StartError::Stopped)?;
-        Ok(Self { repo, acceptor, first })
+        Ok(Self { repo, acceptor, first, db, policy, caps, metrics })
+    }
+
+    /// The per-user caps on live connections (sync and realtime).
+    pub fn caps(&self) -> &caps::Caps {
+        &self.caps
     }
 
     /// Serves one upgraded socket until it closes, `stop` is cancelled, or `ends` resolves (then with that
@@ -112,6 +156,25 @@ impl SyncServer {
         stop: CancellationToken,
         ends: impl std::future::Future<Output = (u16, &'static str)>,
     ) {
+        let Some(user) = peer_user(peer.as_str()) else {
+            tracing::warn!(peer = %peer, "sync peer id names no user; closing");
+            return;
+        };
+        // Presence from this connection is stamped with this name (`gate`).
+        let name: Option<String> = match sqlx::query_scalar("SELECT display_name FROM users WHERE id = ?")
+            .bind(user.to_string())
+            .fetch_optional(&self.db)
+            .await
+        {
+            Ok(name) => name,
+            Err(e) => {
+                tracing::error!(error = %e, "could not read the sync peer's display name; closing");
+                return;
+            }
+        };
+        let who = (user, peer.clone(), name.unwrap_or_default());
+        let gate = Gate::new(who, self.policy.clone(), self.caps.clone(), self.metrics.refused.clone());
+        let gate = Arc::new(tokio::sync::Mutex::new(gate));
         let (mut sink, stream) = socket.split();
         // Ends this connection alone: on relay shutdown, a peer that stops reading, or a missed handshake.
         let close = stop.child_token();
@@ -134,21 +197,31 @@ impl SyncServer {
                     Message::Ping(_) | Message::Pong(_) | Message::Close(_) => Ok(None),
                 })
             })
-            // In order, one frame at a time: an empty peer's first request may be answered here
-            // (`first_sync`), the answer queued before samod sees what replaces the request.
+            // In order, one frame at a time: past the gate (documents the peer may not read are answered
+            // unavailable, presence is stamped, caps apply), then an empty peer's first request may be
+            // answered here (`first_sync`), the answer queued before samod sees what replaces the request.
             .then(move |item| {
-                let router = router.clone();
+                let (router, gate) = (router.clone(), gate.clone());
                 async move {
                     let (first, replies, sender) = &*router;
-                    match first.route(sender, item?).await {
-                        Routed::Forward(frame) => Ok(frame),
-                        Routed::Answered { reply, forward } => match replies.send(reply).await {
-                            Ok(()) => Ok(forward),
-                            Err(_) => Err(axum::Error::new("sync connection closed")),
+                    let gated = gate.lock().await.pass(item?).await;
+                    let (reply, forward) = match gated {
+                        Gated::Drop => (None, None),
+                        Gated::Reply(reply) => (Some(reply), None),
+                        Gated::Forward(frame) => match first.route(sender, frame).await {
+                            Routed::Forward(frame) => (None, Some(frame)),
+                            Routed::Answered { reply, forward } => (Some(reply), Some(forward)),
                         },
+                    };
+                    if let Some(reply) = reply
+                        && replies.send(reply).await.is_err()
+                    {
+                        return Err(axum::Error::new("sync connection closed"));
                     }
+                    Ok(forward)
                 }
             })
+            .try_filter_map(|forward| future::ready(Ok(forward)))
             .map(move |item| {
                 let _held_until_dropped = &finished;
                 item
@@ -208,9 +281,14 @@ impl SyncServer {
         tracing::debug!(peer = %peer, "sync connection finished");
     }
 
-    /// The first-sync cache's counters, for `/metrics`.
-    pub fn counters(&self) -> [prometheus::IntCounter; 2] {
-        [self.first.built.clone(), self.first.served.clone()]
+    /// The sync server's metrics, for `/metrics`.
+    pub fn counters(&self) -> Vec<Box<dyn prometheus::core::Collector>> {
+        vec![
+            Box::new(self.first.built.clone()),
+            Box::new(self.first.served.clone()),
+            Box::new(self.metrics.loaded.clone()),
+            Box::new(self.metrics.refused.clone()),
+        ]
     }
 
     /// Stops the repo, flushing what it holds to storage.

@@ -98,8 +98,9 @@ pub async fn rename(db: &SqlitePool, member: &Membership, input: TeamInput) -> R
     get(db, member).await
 }
 
-/// Deletes the team and everything in it (projects, messages, the document registry). Owners only.
-/// Publishes who were members, so their live access is revoked.
+/// Deletes the team and everything in it (projects, messages, the document registry, the documents' stored
+/// content, leaving tombstones). Owners only. Publishes who were members, so their live access is revoked;
+/// their device certificates naming the team are revoked in the same transaction.
 pub async fn delete(db: &SqlitePool, events: &Events, member: &Membership) -> Result<(), ApiError> {
     member.require(Role::Owner)?;
     let (team, user) = (member.team(), member.user());
@@ -111,7 +112,11 @@ pub async fn delete(db: &SqlitePool, events: &Events, member: &Membership) -> Re
     let members = members
         .into_iter()
         .map(|m| m.parse().map_err(|e| ApiError::Internal(format!("user id in database: {e}"))))
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<Vec<UserId>, _>>()?;
+    crate::documents::bury_team(&mut tx, team).await?;
+    for &gone in &members {
+        crate::devices::revoke(&mut tx, gone, team).await?;
+    }
     sqlx::query("DELETE FROM teams WHERE id = ?").bind(team.to_string()).execute(&mut *tx).await?;
     tx.commit().await?;
     tracing::info!(%team, by = %user, "team deleted");
@@ -264,12 +269,16 @@ async fn change_member(
             crate::webhooks::disable_for_removed_creator(&mut tx, team, target).await?;
         }
     }
-    tx.commit().await?;
-    tracing::info!(%team, %target, ?change, by = %actor.user(), "membership changed");
     let after = match change {
         MemberChange::SetRole(role) => Some(role),
         MemberChange::Remove => None,
     };
+    // A removal or a lower role voids the target's device certificates in this same transaction.
+    if after.is_none_or(|after| !after.at_least(target_role)) {
+        crate::devices::revoke(&mut tx, target, team).await?;
+    }
+    tx.commit().await?;
+    tracing::info!(%team, %target, ?change, by = %actor.user(), "membership changed");
     events.publish(Event::MembershipChanged { team, user: target, before: Some(target_role), after }).await;
     Ok(())
 }

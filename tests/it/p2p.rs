@@ -9,13 +9,12 @@ use futures::{AsyncReadExt, SinkExt, StreamExt};
 use libp2p::multiaddr::Protocol;
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, StreamProtocol};
-use serde_json::json;
 use teamflow_node::p2p::Refusal;
 use teamflow_node::{Node, P2p, P2pConfig, PeerLink};
 use teamflow_protocol::api::devices::CertificateError;
 use teamflow_sync::samod::DocHandle;
 use teamflow_sync::{read_text, splice_text};
-use teamflow_tests::{TestRelay, alice_and_bob, text_when, watch_until};
+use teamflow_tests::{Client, TestRelay, alice_and_bob, text_when, watch_until};
 use tokio::sync::mpsc;
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
 use tokio_util::compat::FuturesAsyncReadCompatExt;
@@ -158,8 +157,8 @@ async fn the_relays_circuit_takes_reservations_only_from_certified_devices() {
 
     let uncertified = reserve(circuit.clone(), |_| async {}).await;
     assert!(!uncertified, "a device without a certificate got a reservation");
-    let certified = reserve(circuit, |peer: PeerId| async move {
-        let (status, body) = alice.post("/api/devices/certificate", &json!({ "peer_id": peer.to_base58() })).await;
+    let certified = reserve(circuit, |key: libp2p::identity::Keypair| async move {
+        let (status, body) = alice.certify(&key).await;
         assert!(status.is_success(), "{body}");
     })
     .await;
@@ -172,10 +171,14 @@ struct ReservingBehaviour {
     relay: libp2p::relay::client::Behaviour,
 }
 
-/// Asks the relay at `circuit` for a reservation as a fresh device, after `prepare` (given its peer id);
+/// Asks the relay at `circuit` for a reservation as a fresh device, after `prepare` (given its key);
 /// answers whether it was granted.
-async fn reserve<F: Future<Output = ()>>(circuit: Multiaddr, prepare: impl FnOnce(PeerId) -> F) -> bool {
-    let mut swarm = libp2p::SwarmBuilder::with_new_identity()
+async fn reserve<F: Future<Output = ()>>(
+    circuit: Multiaddr,
+    prepare: impl FnOnce(libp2p::identity::Keypair) -> F,
+) -> bool {
+    let key = libp2p::identity::Keypair::generate_ed25519();
+    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key.clone())
         .with_tokio()
         .with_tcp(libp2p::tcp::Config::default(), libp2p::noise::Config::new, libp2p::yamux::Config::default)
         .expect("tcp")
@@ -184,7 +187,7 @@ async fn reserve<F: Future<Output = ()>>(circuit: Multiaddr, prepare: impl FnOnc
         .with_behaviour(|_, relay| ReservingBehaviour { relay })
         .expect("behaviour")
         .build();
-    prepare(*swarm.local_peer_id()).await;
+    prepare(key).await;
     let listener = swarm.listen_on(circuit).expect("listen on the circuit");
     let outcome = tokio::time::timeout(Duration::from_secs(30), async {
         loop {
@@ -248,11 +251,14 @@ struct Intruder {
     events: mpsc::Receiver<bool>,
     /// Streams kept open until the intruder goes, so a refusal never depends on our closing them.
     held: Vec<Framed<tokio_util::compat::Compat<libp2p::Stream>, LengthDelimitedCodec>>,
+    /// Its device key, to ask the relay for a certificate with.
+    key: libp2p::identity::Keypair,
 }
 
 impl Intruder {
     fn start() -> Intruder {
-        let mut swarm = libp2p::SwarmBuilder::with_new_identity()
+        let key = libp2p::identity::Keypair::generate_ed25519();
+        let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key.clone())
             .with_tokio()
             .with_tcp(libp2p::tcp::Config::default(), libp2p::noise::Config::new, libp2p::yamux::Config::default)
             .expect("tcp")
@@ -277,7 +283,7 @@ impl Intruder {
                 }
             }
         });
-        Intruder { peer_id, control, dial, events, held: Vec::new() }
+        Intruder { peer_id, control, dial, events, held: Vec::new(), key }
     }
 
     async fn connect(&mut self, address: Multiaddr) {
@@ -357,8 +363,7 @@ async fn devices_without_a_valid_teammate_certificate_are_refused_and_get_nothin
     let mut stranger = Intruder::start();
     let carol = relay.user("carol").await;
     carol.create_team("Elsewhere").await;
-    let (status, certificate) =
-        carol.post("/api/devices/certificate", &json!({ "peer_id": stranger.peer_id.to_base58() })).await;
+    let (status, certificate) = carol.certify(&stranger.key).await;
     assert!(status.is_success(), "{certificate}");
     stranger.connect(address.clone()).await;
     let sync = stranger.open(alice_peer, SYNC).await;
@@ -381,8 +386,7 @@ async fn an_admitted_device_cannot_flood_document_streams_or_oversize_frames() {
     let alice_peer = a.local_peer_id();
 
     let mut device = Intruder::start();
-    let (status, certificate) =
-        dave.post("/api/devices/certificate", &json!({ "peer_id": device.peer_id.to_base58() })).await;
+    let (status, certificate) = dave.certify(&device.key).await;
     assert!(status.is_success(), "{certificate}");
     device.connect(address).await;
     device.present(alice_peer, serde_json::to_vec(&certificate).expect("json")).await;
@@ -521,4 +525,161 @@ async fn devices_on_separate_networks_sync_through_the_relays_circuit() {
     let direct = a_host.run(tokio::net::TcpStream::connect((Networks::B, 9))).await;
     assert!(direct.is_err(), "alice's network reaches bob's directly");
     drop((a, b));
+}
+
+/// `config` following the relay's revocation feed every 200 ms instead of every 20 s.
+fn checking(config: P2pConfig) -> P2pConfig {
+    P2pConfig { peering_check: Duration::from_millis(200), ..config }
+}
+
+#[tokio::test]
+async fn a_removed_teammates_device_is_dropped_by_the_team_while_both_are_online() {
+    let relay = TestRelay::start().await;
+    let (_a, alice, _b, bob, team) = alice_and_bob(&relay).await;
+    let config = checking(direct());
+    let a = alice.start_p2p(config.clone()).await.expect("alice p2p");
+    // Bob's node does not follow the feed: what drops him is alice's node, not his own renewal.
+    let b = bob.start_p2p(direct()).await.expect("bob p2p");
+    b.dial(vec![address_of(&a).await]).await.expect("dial alice");
+    let bob_peer = b.local_peer_id();
+    admitted(&a, bob_peer).await;
+    let bob_id = bob.user().await.expect("signed in").id;
+
+    let removal = async {
+        alice.remove_member(team, bob_id).await.expect("remove bob");
+        // His certificate is valid for up to an hour more; the revocation feed ends it now.
+        assert_eq!(refused(&a, bob_peer).await, Refusal::Certificate(CertificateError::Revoked));
+        assert!(!a.status().borrow().peers.contains_key(&bob_peer), "no longer admitted");
+    };
+    tokio::select! {
+        () = alice.keep_peering(config) => panic!("alice's node stopped peering"),
+        () = removal => {}
+    }
+}
+
+/// A team owned by olive (a REST client, so the test can change roles) with alice's node and dave (a REST
+/// client whose devices the test drives by hand) as members; alice's swarm is running on loopback.
+async fn team_with_dave(
+    relay: &TestRelay,
+    config: P2pConfig,
+) -> (teamflow_tests::DataDir, Node, P2p, Client, Client, String) {
+    let olive = relay.user("olive").await;
+    let dave = relay.user("dave").await;
+    let dir = teamflow_tests::DataDir::new();
+    let alice = Node::open(dir.path(), &relay.url("")).await.expect("open node");
+    alice.sign_up("alice@example.test", "correct horse", "Alice").await.expect("sign up");
+    let team = olive.create_team("Ops").await;
+    olive.add_member(&team, "alice@example.test", "member").await;
+    olive.add_member(&team, "dave@example.test", "member").await;
+    let a = alice.start_p2p(config).await.expect("alice p2p");
+    (dir, alice, a, olive, dave, team)
+}
+
+async fn demote(olive: &Client, team: &str, user: &Client) {
+    let path = format!("/api/teams/{team}/members/{}", user.user_id().await);
+    let (status, body) = olive.patch(&path, &serde_json::json!({ "role": "viewer" })).await;
+    assert!(status.is_success(), "{body}");
+}
+
+#[tokio::test]
+async fn a_demoted_members_older_certificate_stops_working_while_both_are_online() {
+    let relay = TestRelay::start().await;
+    let config = checking(direct());
+    let (_dir, alice, a, olive, dave, team) = team_with_dave(&relay, config.clone()).await;
+    let (address, alice_peer) = (address_of(&a).await, a.local_peer_id());
+
+    // Dave's laptop holds a member's certificate (epoch 0), valid for up to an hour, and is admitted.
+    let mut laptop = Intruder::start();
+    let (status, certificate) = dave.certify(&laptop.key).await;
+    assert!(status.is_success(), "{certificate}");
+    laptop.connect(address).await;
+    laptop.present(alice_peer, serde_json::to_vec(&certificate).expect("json")).await;
+    admitted(&a, laptop.peer_id).await;
+
+    let demotion = async {
+        demote(&olive, &team, &dave).await;
+        assert_eq!(refused(&a, laptop.peer_id).await, Refusal::Certificate(CertificateError::Revoked));
+        laptop.disconnected().await;
+    };
+    tokio::select! {
+        () = alice.keep_peering(config) => panic!("alice's node stopped peering"),
+        () = demotion => {}
+    }
+}
+
+#[tokio::test]
+async fn the_newest_certificate_of_a_user_wins_even_without_the_feed() {
+    let relay = TestRelay::start().await;
+    // Alice's node never reads the revocation feed here (no `keep_peering`).
+    let (_dir, _alice, a, olive, dave, team) = team_with_dave(&relay, direct()).await;
+    let (address, alice_peer) = (address_of(&a).await, a.local_peer_id());
+    let mut laptop = Intruder::start();
+    let (status, member_certificate) = dave.certify(&laptop.key).await;
+    assert!(status.is_success(), "{member_certificate}");
+    laptop.connect(address.clone()).await;
+    laptop.present(alice_peer, serde_json::to_vec(&member_certificate).expect("json")).await;
+    admitted(&a, laptop.peer_id).await;
+
+    // Dave becomes a viewer; his phone's fresh certificate (viewer, epoch 1) reaches alice's device, which
+    // from then on refuses his older ones: the laptop's member certificate stops working.
+    demote(&olive, &team, &dave).await;
+    let mut phone = Intruder::start();
+    let (status, viewer_certificate) = dave.certify(&phone.key).await;
+    assert!(status.is_success(), "{viewer_certificate}");
+    assert_eq!(viewer_certificate["body"]["epoch"], 1, "{viewer_certificate}");
+    phone.connect(address).await;
+    phone.present(alice_peer, serde_json::to_vec(&viewer_certificate).expect("json")).await;
+    admitted(&a, phone.peer_id).await;
+    assert_eq!(refused(&a, laptop.peer_id).await, Refusal::Certificate(CertificateError::Revoked));
+    laptop.disconnected().await;
+    assert!(a.status().borrow().peers.contains_key(&phone.peer_id), "the newer certificate still works");
+}
+
+#[tokio::test]
+async fn the_relays_circuit_joins_only_devices_that_share_a_team() {
+    let relay = TestRelay::start().await;
+    let (_a, alice, _b, _bob, _team) = alice_and_bob(&relay).await;
+    // Alice's device would wait a minute for a certificate: only the relay can end the circuit sooner.
+    let config = P2pConfig { admission_deadline: Duration::from_secs(60), ..circuit_only() };
+    let a = alice.start_p2p(config).await.expect("alice p2p");
+    watch_until(&mut a.status(), "alice's reservation on the relay", |s| s.reachable_via_relay).await;
+
+    // Carol, certified, but in another team only.
+    let carol = relay.user("carol").await;
+    carol.create_team("Elsewhere").await;
+    let key = libp2p::identity::Keypair::generate_ed25519();
+    let (status, body) = carol.certify(&key).await;
+    assert!(status.is_success(), "{body}");
+    let (_, identity) = carol.get("/api/devices/relay").await;
+    let identity: teamflow_protocol::api::devices::RelayIdentity = serde_json::from_value(identity).expect("identity");
+    let node = identity.libp2p.expect("the relay publishes its libp2p node");
+    let relay_peer: PeerId = node.peer_id.parse().expect("peer id");
+    let relay_address: Multiaddr = node.addresses[0].parse().expect("multiaddr");
+    let alice_peer = a.local_peer_id();
+    let through_circuit =
+        relay_address.with(Protocol::P2p(relay_peer)).with(Protocol::P2pCircuit).with(Protocol::P2p(alice_peer));
+
+    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
+        .with_tokio()
+        .with_tcp(libp2p::tcp::Config::default(), libp2p::noise::Config::new, libp2p::yamux::Config::default)
+        .expect("tcp")
+        .with_relay_client(libp2p::noise::Config::new, libp2p::yamux::Config::default)
+        .expect("relay client")
+        .with_behaviour(|_, relay| ReservingBehaviour { relay })
+        .expect("behaviour")
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(120)))
+        .build();
+    swarm.dial(through_circuit).expect("dial alice through the relay");
+    let ended = tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            match swarm.select_next_some().await {
+                SwarmEvent::ConnectionClosed { peer_id, .. } if peer_id == alice_peer => return,
+                SwarmEvent::OutgoingConnectionError { peer_id: Some(peer), .. } if peer == alice_peer => return,
+                _ => {}
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the relay kept a circuit between devices that share no team");
+    assert!(a.status().borrow().peers.is_empty());
 }

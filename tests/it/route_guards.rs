@@ -40,7 +40,7 @@ fn sample_body(method: &Method, template: &str) -> Option<Value> {
         ("DELETE", "/api/me") => json!({ "password": "wrong password" }),
         ("POST", "/api/teams/{team_id}/integrations/{integration_id}/rotate") => json!({}),
         ("POST", "/api/devices/certificate") => {
-            json!({ "peer_id": "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA" })
+            json!({ "peer_id": "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA", "nonce": "n", "signature": "s" })
         }
         _ => return None,
     };
@@ -121,8 +121,12 @@ fn matrix() -> Vec<(&'static str, &'static str, Expect)> {
         ("POST", "/api/auth/logout", Public(204)),
         ("POST", "/api/webhooks/{service}/{integration_id}", Public(401)),
         ("HEAD", "/api/webhooks/{service}/{integration_id}", Public(200)),
-        ("POST", "/api/devices/certificate", Secured([200, 200, 200, 200, 200])),
+        // The sample's nonce was never issued to the caller: refused as unproven for anyone signed in (the
+        // accepted path, with a signed nonce, is in tests/it/devices.rs).
+        ("POST", "/api/devices/certificate", Secured([422, 422, 422, 422, 422])),
         ("GET", "/api/devices/relay", Secured([200, 200, 200, 200, 200])),
+        ("POST", "/api/devices/nonce", Secured([200, 200, 200, 200, 200])),
+        ("GET", "/api/devices/revocations", Secured([200, 200, 200, 200, 200])),
         ("GET", "/api/me", Secured([200, 200, 200, 200, 200])),
         ("PATCH", "/api/me", Secured([200, 200, 200, 200, 200])),
         // With a wrong password: the route is reached, the password refused.

@@ -272,7 +272,8 @@ async fn five_wrong_passwords_make_further_attempts_for_that_email_wait() {
     assert_eq!(login("bob@example.test", PASSWORD).await.0, StatusCode::OK);
 }
 
-fn admin(relay: &TestRelay, args: &[&str]) -> String {
+/// Runs `teamflow-relay admin ARGS` against `relay`'s data directory, as another process would; its stdout.
+pub(crate) fn admin(relay: &TestRelay, args: &[&str]) -> String {
     let mut command = std::process::Command::new(RELAY);
     command.arg("admin").args(args).arg("--data-dir").arg(relay.data_dir()).arg("--public-url").arg(relay.url(""));
     let output = command.output().expect("run teamflow-relay admin");

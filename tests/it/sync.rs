@@ -435,3 +435,201 @@ async fn presence_sessions_show_cursors_as_they_move_and_drop_peers_that_go_quie
     drop(a_session);
     watch_until(&mut seen_by_bob, "alice to time out", Vec::is_empty).await;
 }
+
+#[tokio::test]
+async fn deleting_a_team_purges_its_documents_and_their_ids_stay_unusable() {
+    let t = team().await;
+    let mut alice = sync_client(&t.relay, &t.alice, "laptop").await;
+    let (url, _a_doc) = shared_document(&mut alice, &t.alice, &t.id, "the team's secret").await;
+    alice.stop().await;
+    // A restart makes sure the document is in the relay's storage (stopping flushes samod's writes).
+    let dir = t.relay.stop().await;
+    let config = teamflow_tests::test_config(dir.path());
+    let relay = TestRelay::start_with(dir, config).await;
+    let owner = Client { base: relay.url(""), ..t.alice.clone() };
+    let db = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}?mode=ro",
+        relay.data_dir().join(teamflow_relay::db::DATABASE_FILE).display()
+    ))
+    .await
+    .expect("open the relay's database");
+    let chunks = |db: sqlx::SqlitePool, bare: String| async move {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sync_chunks WHERE key LIKE ? || '/%'")
+            .bind(bare)
+            .fetch_one(&db)
+            .await
+            .expect("count");
+        count
+    };
+    let bare = url.as_str().trim_start_matches(teamflow_protocol::DocumentUrl::PREFIX).to_owned();
+    assert!(chunks(db.clone(), bare.clone()).await > 0, "the relay stored the document");
+
+    let (status, body) = owner.delete(&format!("/api/teams/{}", t.id)).await;
+    assert!(status.is_success(), "{body}");
+    assert_eq!(chunks(db, bare).await, 0, "the deleted team's document content is purged");
+
+    // Someone who learned the id cannot claim it for a team of their own, and gets nothing for it.
+    let mallory_client = relay.user("mallory").await;
+    let own = mallory_client.create_team("Mine now").await;
+    let (status, body) = mallory_client
+        .post(&format!("/api/teams/{own}/documents"), &json!({ "document_id": url, "title": "Stolen" }))
+        .await;
+    teamflow_tests::assert_error(status, &body, StatusCode::CONFLICT, "conflict");
+    let mallory = sync_client(&relay, &mallory_client, "evil").await;
+    assert!(mallory.open(&url).await.expect("lookup").is_none(), "nothing to read under a tombstoned id");
+}
+
+/// Bob's bare `/sync` socket after the protocol handshake, with the peer id it announced.
+async fn handshaken(t: &TwoMemberTeam, device: &str) -> (RawSocket, String) {
+    use futures::SinkExt;
+    use teamflow_sync::wire::Message as Wire;
+    use tokio_tungstenite::tungstenite::Message;
+    let mut socket = raw_sync_socket(t, device).await;
+    let peer = format!("{}:{device}", t.bob.user_id().await);
+    let join = Wire::Join {
+        sender_id: peer.as_str().into(),
+        supported_protocol_versions: vec![teamflow_sync::wire::PROTOCOL_VERSION.into()],
+        metadata: None,
+    };
+    socket.send(Message::Binary(join.encode().into())).await.expect("join");
+    loop {
+        let frame = socket.next().await.expect("open").expect("frame");
+        if let Message::Binary(bytes) = frame
+            && matches!(Wire::decode(&bytes), Ok(Wire::Peer { .. }))
+        {
+            return (socket, peer);
+        }
+    }
+}
+
+#[tokio::test]
+async fn requests_for_documents_a_peer_may_not_read_are_answered_before_samod_holds_anything() {
+    use futures::SinkExt;
+    use teamflow_sync::automerge::sync::SyncDoc as _;
+    use teamflow_sync::samod::DocumentId;
+    use teamflow_sync::wire::{DocMessage, Message as Wire};
+    use tokio_tungstenite::tungstenite::Message;
+    let t = team().await;
+    // Alice's document, registered to a team bob is not in.
+    let mut alice = sync_client(&t.relay, &t.alice, "laptop").await;
+    let elsewhere = t.alice.create_team("Elsewhere").await;
+    let (secret, _doc) = shared_document(&mut alice, &t.alice, &elsewhere, "not for bob").await;
+    let loaded_before = metric(&t.relay, "teamflow_sync_documents_loaded").await;
+
+    let (mut socket, peer) = handshaken(&t, "flood").await;
+    let empty = teamflow_sync::automerge::Automerge::new()
+        .generate_sync_message(&mut teamflow_sync::automerge::sync::State::new())
+        .expect("a first message");
+    let mut asked: Vec<DocumentId> = (0..200)
+        .map(|_| DocumentId::try_from(uuid::Uuid::new_v4().as_bytes().to_vec()).expect("document id"))
+        .collect();
+    asked.push(secret.as_str().trim_start_matches("automerge:").parse().expect("document id"));
+    for document in &asked {
+        let request = Wire::Request(DocMessage {
+            document_id: document.clone(),
+            sender_id: peer.as_str().into(),
+            target_id: teamflow_sync::RELAY_PEER_ID.into(),
+            data: empty.clone().encode(),
+        });
+        socket.send(Message::Binary(request.encode().into())).await.expect("send");
+    }
+    let mut unavailable = std::collections::HashSet::new();
+    while unavailable.len() < asked.len() {
+        let frame = tokio::time::timeout(teamflow_tests::socket::PATIENCE, socket.next())
+            .await
+            .expect("answered in time")
+            .expect("open")
+            .expect("frame");
+        if let Message::Binary(bytes) = frame {
+            match Wire::decode(&bytes) {
+                Ok(Wire::DocUnavailable { document_id, .. }) => {
+                    unavailable.insert(document_id);
+                }
+                other => panic!("only `doc-unavailable` is owed to bob: {other:?}"),
+            }
+        }
+    }
+    assert_eq!(
+        metric(&t.relay, "teamflow_sync_documents_loaded").await,
+        loaded_before,
+        "samod took on no document for them"
+    );
+    assert!(metric(&t.relay, "teamflow_sync_unavailable_total").await >= 201);
+}
+
+#[tokio::test]
+async fn presence_names_the_sender_the_relay_authenticated_not_who_it_claims_to_be() {
+    let t = team().await;
+    let mut alice = sync_client(&t.relay, &t.alice, "laptop").await;
+    let (url, a_doc) = shared_document(&mut alice, &t.alice, &t.id, "who is here").await;
+    let bob = sync_client(&t.relay, &t.bob, "desktop").await;
+    let b_doc = bob.open(&url).await.expect("open").expect("found");
+    text_when(&b_doc, |t| t == "who is here").await;
+    let mut seen = Box::pin(Presence::stream(&a_doc));
+    // Bob's device claims to be alice's laptop.
+    let forged = Presence {
+        user_id: alice.user(),
+        peer_id: alice.peer_id().to_string(),
+        name: "alice".into(),
+        color: "#e91e63".into(),
+        cursor: Some(Cursor { anchor: 0, head: 3 }),
+    };
+    let received = loop {
+        forged.broadcast(&b_doc);
+        if let Ok(Some(p)) = tokio::time::timeout(Duration::from_millis(200), seen.next()).await {
+            break p;
+        }
+    };
+    assert_eq!(received.user_id, bob.user(), "stamped with the sender's own user");
+    assert_eq!(received.peer_id, bob.peer_id().to_string());
+    assert_eq!(received.name, "bob", "and their display name");
+    assert_eq!((received.color, received.cursor), (forged.color, forged.cursor), "the rest is theirs to say");
+}
+
+#[tokio::test]
+async fn sync_and_realtime_connections_and_open_documents_are_capped_per_user() {
+    let dir = teamflow_tests::DataDir::new();
+    let mut config = teamflow_tests::test_config(dir.path());
+    config.limits.sync_connections_per_user = 2;
+    config.limits.ws_connections_per_user = 2;
+    config.limits.sync_documents_per_user = 2;
+    let t = TwoMemberTeam::on(TestRelay::start_with(dir, config).await).await;
+    let carol_client = t.relay.user("carol").await;
+    t.alice.add_member(&t.id, "carol@example.test", "member").await;
+    let mut alice = sync_client(&t.relay, &t.alice, "laptop").await;
+    let (first, _one) = shared_document(&mut alice, &t.alice, &t.id, "one").await;
+    let (second, _two) = shared_document(&mut alice, &t.alice, &t.id, "two").await;
+    let mut carol = sync_client(&t.relay, &carol_client, "laptop").await;
+    let (third, _three) = shared_document(&mut carol, &carol_client, &t.id, "three").await;
+
+    let bob = sync_client(&t.relay, &t.bob, "desktop").await;
+    for (url, text) in [(&first, "one"), (&second, "two")] {
+        let found = bob.open(url).await.expect("open").expect("under the documents cap");
+        text_when(&found, |t| t == text).await;
+    }
+    assert!(bob.open(&third).await.expect("open").is_none(), "past the documents cap: unavailable");
+
+    // Bob holds one sync connection; a second is allowed, a third refused before the upgrade.
+    let _second_socket = raw_sync_socket(&t, "tablet").await;
+    let ws = t.relay.url("/sync").replacen("http://", "ws://", 1);
+    let (token, bob_id) = (t.bob.token.clone().expect("token"), t.bob.user_id().await);
+    match tokio_tungstenite::connect_async(format!("{ws}?token={token}&peer_id={bob_id}:phone")).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS)
+        }
+        other => panic!("a third sync connection was not refused: {other:?}"),
+    }
+    let base = t.relay.url("");
+    let _one = teamflow_tests::socket::RoomSocket::connect(&base, &token).await;
+    let _two = teamflow_tests::socket::RoomSocket::connect(&base, &token).await;
+    let rooms = base.replacen("http://", "ws://", 1);
+    match tokio_tungstenite::connect_async(format!("{rooms}/api/ws?token={token}")).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS)
+        }
+        other => panic!("a third realtime connection was not refused: {other:?}"),
+    }
+    // Alice is counted apart.
+    let alice_token = t.alice.token.clone().expect("token");
+    let _hers = teamflow_tests::socket::RoomSocket::connect(&base, &alice_token).await;
+}

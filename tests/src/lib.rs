@@ -341,6 +341,26 @@ impl Client {
     }
 
     /// Creates a team and answers its id.
+    /// Asks the relay for a certificate for the device holding `key`, with its proof of possession (a
+    /// signature over a fresh nonce); answers the relay's status and body.
+    pub async fn certify(&self, key: &libp2p::identity::Keypair) -> (StatusCode, Value) {
+        use base64::Engine as _;
+        let user = self.user_id().await.parse().expect("user id");
+        let peer_id = key.public().to_peer_id().to_base58();
+        let (status, nonce) = self.post("/api/devices/nonce", &serde_json::json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{nonce}");
+        let nonce = nonce["nonce"].as_str().expect("nonce").to_owned();
+        let proof = key
+            .sign(&teamflow_protocol::api::devices::possession_bytes(&nonce, user, &peer_id))
+            .expect("an Ed25519 key signs");
+        let signature = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(proof);
+        self.post(
+            "/api/devices/certificate",
+            &serde_json::json!({ "peer_id": peer_id, "nonce": nonce, "signature": signature }),
+        )
+        .await
+    }
+
     pub async fn create_team(&self, name: &str) -> String {
         let (status, team) = self.post("/api/teams", &serde_json::json!({ "name": name })).await;
         assert_eq!(status, StatusCode::CREATED, "{team}");

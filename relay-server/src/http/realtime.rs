@@ -39,6 +39,7 @@ const ROOM_READ_BUFFER_BYTES: usize = 4 * 1024;
     (status = 101, description = "switching to the realtime protocol"),
     (status = 400, description = "not a WebSocket upgrade, or an unsupported protocol version", body = ErrorBody),
     (status = 401, body = ErrorBody),
+    (status = 429, description = "this user holds as many realtime connections as the relay allows", body = ErrorBody),
 ))]
 async fn realtime(
     State(state): State<AppState>,
@@ -63,6 +64,7 @@ async fn realtime(
         .live
         .register(&token.session)
         .ok_or(ApiError::Unauthorized("this sign-in has ended; sign in again"))?;
+    let slot = state.sync.caps().ws_connections.connection(token.user, "realtime")?;
     let limits = &state.config.limits;
     let connections = state.connections.clone();
     Ok(upgrade
@@ -72,5 +74,10 @@ async fn realtime(
         // (9% of the relay's CPU in the chat fan-out benchmark) and held per connection; larger frames
         // simply take more reads. See docs/benchmarks.md for the A/B (4 KiB cost more read calls).
         .read_buffer_size(ROOM_READ_BUFFER_BYTES)
-        .on_upgrade(move |socket| connections.track_future(connection::serve(state, token, live, socket))))
+        .on_upgrade(move |socket| {
+            connections.track_future(async move {
+                connection::serve(state, token, live, socket).await;
+                drop(slot);
+            })
+        }))
 }

@@ -37,6 +37,7 @@ pub(super) struct SyncParams {
     (status = 400, description = "not a WebSocket upgrade", body = ErrorBody),
     (status = 401, body = ErrorBody),
     (status = 422, description = "missing or foreign peer_id", body = ErrorBody),
+    (status = 429, description = "this user holds as many sync connections as the relay allows", body = ErrorBody),
 ))]
 async fn sync_socket(
     State(state): State<AppState>,
@@ -56,6 +57,7 @@ async fn sync_socket(
         .live
         .register(&token.session)
         .ok_or(ApiError::Unauthorized("this sign-in has ended; sign in again"))?;
+    let slot = state.sync.caps().sync_connections.connection(token.user, "sync")?;
     let connections = state.connections.clone();
     let limit = state.config.limits.sync_max_frame_bytes;
     let limits =
@@ -73,6 +75,7 @@ async fn sync_socket(
             };
             state.sync.serve(socket, peer, limits, state.shutdown.clone(), ends).await;
             state.metrics.sync_connections.dec();
+            drop(slot);
         })
     }))
 }

@@ -16,13 +16,20 @@ struct Conn {
     send_queue: mpsc::Sender<Utf8Bytes>,
     kill: CancellationToken,
     teams: HashSet<TeamId>,
+    /// Joins not yet confirmed, with the frames held for each meanwhile.
+    pending: HashMap<TeamId, Vec<Utf8Bytes>>,
 }
+
+/// Frames held for a pending join at most; a join that waits longer than this many frames is dropped.
+const HELD_FRAMES: usize = 256;
 
 #[derive(Default)]
 struct Room {
     members: HashSet<ConnId>,
     /// Connections per user, for presence: a user is online while any of their sockets is in the room.
     presence: HashMap<UserId, usize>,
+    /// Connections whose join is not confirmed yet: frames are held for them.
+    pending: HashSet<ConnId>,
 }
 
 #[derive(Default)]
@@ -53,13 +60,35 @@ impl Hub {
     fn handle(&mut self, command: Command) {
         match command {
             Command::Connect { conn, user, send_queue, kill } => {
-                self.conns.insert(conn, Conn { user, send_queue, kill, teams: HashSet::new() });
+                self.conns
+                    .insert(conn, Conn { user, send_queue, kill, teams: HashSet::new(), pending: HashMap::new() });
             }
             Command::Disconnect { conn } => self.drop_conn(conn),
             Command::Join { conn, team, reply } => {
+                if let Some(c) = self.conns.get_mut(&conn)
+                    && !c.teams.contains(&team)
+                {
+                    c.pending.entry(team).or_default();
+                    self.rooms.entry(team).or_default().pending.insert(conn);
+                }
+                reply.send(()).ok();
+            }
+            Command::Confirm { conn, team, reply } => {
+                let held = self.conns.get_mut(&conn).and_then(|c| c.pending.remove(&team));
+                let joined = self.conns.get(&conn).is_some_and(|c| c.teams.contains(&team));
+                if let Some(room) = self.rooms.get_mut(&team) {
+                    room.pending.remove(&conn);
+                }
+                if held.is_none() && !joined {
+                    reply.send(None).ok();
+                    return;
+                }
                 self.join(conn, team);
+                for frame in held.unwrap_or_default() {
+                    self.deliver(conn, frame);
+                }
                 let online = self.rooms.get(&team).map(|r| r.presence.keys().copied().collect()).unwrap_or_default();
-                reply.send(online).ok();
+                reply.send(Some(online)).ok();
             }
             Command::Leave { conn, team } => self.leave(conn, team),
             Command::Broadcast { team, frame, except } => self.broadcast(team, &frame, except),
@@ -89,6 +118,15 @@ impl Hub {
 
     fn leave(&mut self, conn: ConnId, team: TeamId) {
         let Some(c) = self.conns.get_mut(&conn) else { return };
+        if c.pending.remove(&team).is_some()
+            && let Some(room) = self.rooms.get_mut(&team)
+        {
+            room.pending.remove(&conn);
+            if room.members.is_empty() && room.pending.is_empty() {
+                self.rooms.remove(&team);
+            }
+            return;
+        }
         if !c.teams.remove(&team) {
             return;
         }
@@ -105,7 +143,7 @@ impl Hub {
                 true
             }
         };
-        if room.members.is_empty() {
+        if room.members.is_empty() && room.pending.is_empty() {
             self.rooms.remove(&team);
         } else if gone {
             self.broadcast(team, &frame(&ServerMessage::UserLeft { team_id: team, user_id: user }), None);
@@ -114,7 +152,7 @@ impl Hub {
 
     fn drop_conn(&mut self, conn: ConnId) {
         let Some(c) = self.conns.get(&conn) else { return };
-        for team in c.teams.clone() {
+        for team in c.teams.iter().chain(c.pending.keys()).copied().collect::<Vec<_>>() {
             self.leave(conn, team);
         }
         self.conns.remove(&conn);
@@ -123,13 +161,14 @@ impl Hub {
     /// Takes `user` (or everyone) out of the team's room, telling each of their sockets why.
     fn revoke(&mut self, team: TeamId, user: Option<UserId>) {
         let Some(room) = self.rooms.get(&team) else { return };
-        let affected: Vec<ConnId> = room
-            .members
-            .iter()
-            .copied()
-            .filter(|conn| user.is_none() || self.conns.get(conn).map(|c| c.user) == user)
-            .collect();
+        let concerned = |conn: &ConnId| user.is_none() || self.conns.get(conn).map(|c| c.user) == user;
+        let affected: Vec<ConnId> = room.members.iter().copied().filter(concerned).collect();
+        // A pending join of the user is dropped silently: its confirmation fails, and the join answers why.
+        let pending: Vec<ConnId> = room.pending.iter().copied().filter(concerned).collect();
         let notice = frame(&ServerMessage::AccessRevoked { team_id: team });
+        for conn in pending {
+            self.leave(conn, team);
+        }
         for conn in affected {
             self.leave(conn, team);
             self.deliver(conn, notice.clone());
@@ -139,8 +178,18 @@ impl Hub {
     fn broadcast(&mut self, team: TeamId, frame: &Utf8Bytes, except: Option<ConnId>) {
         let Some(room) = self.rooms.get(&team) else { return };
         let targets: Vec<ConnId> = room.members.iter().copied().filter(|c| Some(*c) != except).collect();
+        let waiting: Vec<ConnId> = room.pending.iter().copied().filter(|c| Some(*c) != except).collect();
         for conn in targets {
             self.deliver(conn, frame.clone());
+        }
+        for conn in waiting {
+            let Some(held) = self.conns.get_mut(&conn).and_then(|c| c.pending.get_mut(&team)) else { continue };
+            if held.len() < HELD_FRAMES {
+                held.push(frame.clone());
+            } else {
+                // A join this slow is abandoned: its confirmation fails rather than losing frames.
+                self.leave(conn, team);
+            }
         }
     }
 
@@ -175,6 +224,12 @@ mod tests {
         (conn, inbox, kill)
     }
 
+    /// Joins and confirms at once, as a join whose checks pass.
+    async fn enter(rooms: &RoomsHandle, conn: ConnId, team: TeamId) -> Vec<UserId> {
+        rooms.join(conn, team).await;
+        rooms.confirm(conn, team).await.expect("confirmed")
+    }
+
     fn parse(frame: &Utf8Bytes) -> serde_json::Value {
         serde_json::from_str(frame.as_str()).expect("json frame")
     }
@@ -185,12 +240,12 @@ mod tests {
         let team = TeamId::new();
         let (alice, bob) = (UserId::new(), UserId::new());
         let (a1, mut a1_rx, _) = connect(&rooms, alice, 16);
-        assert_eq!(rooms.join(a1, team).await, vec![alice]);
+        assert_eq!(enter(&rooms, a1, team).await, vec![alice]);
         let (b1, _b1_rx, _) = connect(&rooms, bob, 16);
-        rooms.join(b1, team).await;
+        enter(&rooms, b1, team).await;
         assert_eq!(parse(&a1_rx.recv().await.expect("frame"))["type"], "user_joined");
         let (b2, _b2_rx, _) = connect(&rooms, bob, 16);
-        let online = rooms.join(b2, team).await;
+        let online = enter(&rooms, b2, team).await;
         assert_eq!(online.len(), 2);
         // Bob's second socket leaving keeps him online; the last one leaving does not.
         rooms.send(Command::Disconnect { conn: b2 }).await;
@@ -209,8 +264,8 @@ mod tests {
         let team = TeamId::new();
         let (slow, _slow_rx, slow_kill) = connect(&rooms, UserId::new(), 2);
         let (fast, mut fast_rx, fast_kill) = connect(&rooms, UserId::new(), 64);
-        rooms.join(slow, team).await;
-        rooms.join(fast, team).await;
+        enter(&rooms, slow, team).await;
+        enter(&rooms, fast, team).await;
         for n in 0..10 {
             rooms.broadcast(team, &ServerMessage::Pong { nonce: Some(n) }, None).await;
         }
@@ -231,8 +286,8 @@ mod tests {
         let (alice, mallory) = (UserId::new(), UserId::new());
         let (a, mut a_rx, _) = connect(&rooms, alice, 16);
         let (m, mut m_rx, _) = connect(&rooms, mallory, 16);
-        rooms.join(a, team).await;
-        rooms.join(m, team).await;
+        enter(&rooms, a, team).await;
+        enter(&rooms, m, team).await;
         rooms.send(Command::Revoke { team, user: mallory }).await;
         rooms.broadcast(team, &ServerMessage::Pong { nonce: None }, None).await;
         assert_eq!(parse(&m_rx.recv().await.expect("frame"))["type"], "access_revoked");
@@ -246,5 +301,42 @@ mod tests {
         }
         assert_eq!(alice_saw, ["user_joined", "user_left", "pong"]);
         assert!(m_rx.try_recv().is_err(), "no more team traffic after revocation");
+    }
+
+    #[tokio::test]
+    async fn a_join_revoked_before_it_is_confirmed_hears_nothing_of_the_team() {
+        let (rooms, _task) = spawn_hub(CancellationToken::new());
+        let team = TeamId::new();
+        let (alice, mallory) = (UserId::new(), UserId::new());
+        let (a, _a_rx, _) = connect(&rooms, alice, 16);
+        enter(&rooms, a, team).await;
+        let (m, mut m_rx, _) = connect(&rooms, mallory, 16);
+        rooms.join(m, team).await;
+        // A frame while the join is pending is held, not sent.
+        rooms.broadcast(team, &ServerMessage::Pong { nonce: Some(1) }, None).await;
+        assert_eq!(rooms.stats().await, (2, 1));
+        assert!(m_rx.try_recv().is_err(), "nothing before the join is confirmed");
+        // Mallory's removal reaches the hub before the join's confirmation: the join fails, the held frame
+        // is dropped, and later frames never reach her.
+        rooms.revoke(team, mallory).await;
+        assert_eq!(rooms.confirm(m, team).await, None);
+        rooms.broadcast(team, &ServerMessage::Pong { nonce: Some(2) }, None).await;
+        assert_eq!(rooms.stats().await, (2, 1));
+        assert!(m_rx.try_recv().is_err(), "a revoked join hears nothing of the team");
+
+        // A confirmed join gets what was held, in order, then the rest.
+        let (b, mut b_rx, _) = connect(&rooms, UserId::new(), 16);
+        rooms.join(b, team).await;
+        rooms.broadcast(team, &ServerMessage::Pong { nonce: Some(3) }, None).await;
+        assert_eq!(rooms.confirm(b, team).await.map(|online| online.len()), Some(2));
+        assert_eq!(parse(&b_rx.recv().await.expect("held frame"))["nonce"], 3);
+
+        // A join abandoned after a failed check (`leave`) leaves nothing behind.
+        let (c, mut c_rx, _) = connect(&rooms, UserId::new(), 16);
+        rooms.join(c, team).await;
+        rooms.leave(c, team).await;
+        assert_eq!(rooms.confirm(c, team).await, None);
+        rooms.broadcast(team, &ServerMessage::Pong { nonce: Some(4) }, None).await;
+        assert!(c_rx.try_recv().is_err());
     }
 }

@@ -50,6 +50,11 @@ impl TeamSharePolicy {
 }
 
 impl TeamSharePolicy {
+    /// Whether `user` may read the document now (viewers included).
+    pub(crate) async fn may_read(&self, url: &str, user: UserId) -> bool {
+        self.decide(url, Some(user)).await != ShareConfig::none()
+    }
+
     /// Whether `user` may read and write the document now.
     pub(crate) async fn may_write(&self, url: &str, user: UserId) -> bool {
         self.decide(url, Some(user)).await == config_for(Some(Role::Member))

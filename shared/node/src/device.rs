@@ -4,9 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use libp2p::identity::Keypair;
 use reqwest::Method;
-use teamflow_protocol::api::devices::{CertificateRequest, DeviceCertificate};
+use teamflow_protocol::api::devices::{CertificateRequest, DeviceCertificate, DeviceNonce, possession_bytes};
 
 use crate::{Node, NodeError};
 
@@ -59,20 +61,34 @@ impl Node {
     /// The relay's certificate for this device: the kept one while it has more than half its life left,
     /// else a fresh one from the relay; while the relay is unreachable, the kept one until it expires.
     pub async fn device_certificate(&self) -> Result<DeviceCertificate, NodeError> {
+        self.certificate(false).await
+    }
+
+    /// A fresh certificate from the relay now (the kept one only while the relay is unreachable): after
+    /// the relay's revocation feed named this user, whose kept certificate no teammate accepts any more.
+    pub(crate) async fn renew_device_certificate(&self) -> Result<DeviceCertificate, NodeError> {
+        self.certificate(true).await
+    }
+
+    async fn certificate(&self, renew: bool) -> Result<DeviceCertificate, NodeError> {
         let user = self.user().await.ok_or(NodeError::SignedOut)?;
         let peer_id = self.device_peer_id();
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let kept = self
-            .kept_view::<DeviceCertificate>(CERTIFICATE_KEY)
-            .await?
-            .filter(|c| c.body.peer_id == peer_id && c.body.user_id == user.id);
-        if let Some(kept) = &kept
+        // A kept certificate the relay's current key does not verify (an older format, a new relay key)
+        // would be refused by every teammate: renew it.
+        let relay_key = self.relay_certificate_key().await.ok();
+        let kept = self.kept_view::<DeviceCertificate>(CERTIFICATE_KEY).await?.filter(|c| {
+            c.body.peer_id == peer_id
+                && c.body.user_id == user.id
+                && relay_key.is_none_or(|key| c.verify(&key, &peer_id, now).is_ok())
+        });
+        if !renew
+            && let Some(kept) = &kept
             && now < kept.body.issued_at + (kept.body.expires_at - kept.body.issued_at) / 2
         {
             return Ok(kept.clone());
         }
-        let request = CertificateRequest { peer_id };
-        match self.authed::<_, DeviceCertificate>(Method::POST, "/api/devices/certificate", Some(&request)).await {
+        match self.fresh_certificate(user.id, peer_id).await {
             Ok(fresh) => {
                 self.keep_view(CERTIFICATE_KEY, &fresh).await?;
                 Ok(fresh)
@@ -83,6 +99,21 @@ impl Node {
             },
             Err(e) => Err(e),
         }
+    }
+
+    /// Asks the relay for a certificate, proving this device holds its key: a signature over a fresh nonce.
+    async fn fresh_certificate(
+        &self,
+        user: teamflow_protocol::UserId,
+        peer_id: String,
+    ) -> Result<DeviceCertificate, NodeError> {
+        let nonce: DeviceNonce = self.authed(Method::POST, "/api/devices/nonce", None::<&()>).await?;
+        let proof = self
+            .device_key
+            .sign(&possession_bytes(&nonce.nonce, user, &peer_id))
+            .map_err(|e| NodeError::Corrupt(format!("device key cannot sign: {e}")))?;
+        let request = CertificateRequest { peer_id, nonce: nonce.nonce, signature: URL_SAFE_NO_PAD.encode(proof) };
+        self.authed(Method::POST, "/api/devices/certificate", Some(&request)).await
     }
 
     /// The relay's certificate key (the last known one while offline), to check peers' certificates.

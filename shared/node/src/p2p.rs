@@ -33,7 +33,7 @@ use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, PeerId};
 use samod::Repo;
 use teamflow_protocol::UserId;
-use teamflow_protocol::api::devices::DeviceCertificate;
+use teamflow_protocol::api::devices::{DeviceCertificate, Revocation};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -69,6 +69,9 @@ pub struct P2pConfig {
     pub idle_timeout: Duration,
     /// A connected peer that has not presented an acceptable certificate by then is disconnected.
     pub admission_deadline: Duration,
+    /// How often `keep_peering` reads the relay's revocation feed, renews the certificate when due and
+    /// looks for teammates' devices: a removed or demoted teammate is dropped within about this long.
+    pub peering_check: Duration,
 }
 
 impl Default for P2pConfig {
@@ -80,6 +83,7 @@ impl Default for P2pConfig {
             max_connections: 128,
             idle_timeout: Duration::from_secs(60),
             admission_deadline: Duration::from_secs(10),
+            peering_check: Duration::from_secs(20),
         }
     }
 }
@@ -204,6 +208,12 @@ impl P2p {
     /// can). Devices already connected are left alone.
     pub(crate) async fn dial_devices(&self, devices: Vec<PeerId>) -> Result<(), P2pError> {
         self.commands.send(Command::DialDevices(devices)).await.map_err(|_| P2pError::Stopped)
+    }
+
+    /// Applies revocations from the relay's feed: certificates of each user older than the epoch are refused
+    /// from now on, and admitted devices holding one are disconnected.
+    pub(crate) async fn revoke(&self, revocations: Vec<Revocation>) -> Result<(), P2pError> {
+        self.commands.send(Command::Revoke(revocations)).await.map_err(|_| P2pError::Stopped)
     }
 
     /// Presents a renewed certificate to every connected peer (and to every later one).

@@ -4,14 +4,12 @@
 use std::time::Duration;
 
 use libp2p::{Multiaddr, PeerId};
-use teamflow_protocol::api::devices::{RelayIdentity, TeamDevices};
+use reqwest::Method;
+use teamflow_protocol::api::devices::{DeviceCertificate, RelayIdentity, Revocations, TeamDevices};
 use teamflow_sync::Backoff;
 
 use crate::p2p::{self, P2p, P2pConfig, RelayPeer};
 use crate::{Node, NodeError};
-
-/// How often `keep_peering` renews the certificate when due and asks the relay for teammates' devices.
-const PEERING_CHECK: Duration = Duration::from_secs(60);
 
 impl Node {
     /// Starts peer-to-peer sync (once; later calls answer the running swarm). Needs a certificate: from the
@@ -77,10 +75,13 @@ impl Node {
 
     /// Runs peer-to-peer sync for as long as the node is signed in; run it as a background task. Starts
     /// the swarm as soon as there is a certificate (retrying while there is none: a first start needs the
-    /// relay), then renews the certificate at half-life, presents the new one to connected peers, and
-    /// dials teammates' devices the relay has newly certified.
+    /// relay), then every `config.peering_check`: follows the relay's revocation feed (teammates' devices
+    /// with revoked certificates are dropped; a revocation of this user renews this device's certificate
+    /// at once), renews the certificate at half-life, presents a new one to connected peers, and dials
+    /// teammates' devices the relay has newly certified.
     pub async fn keep_peering(&self, config: P2pConfig) {
-        let mut backoff = Backoff::new(Duration::from_millis(500), PEERING_CHECK);
+        let check = config.peering_check;
+        let mut backoff = Backoff::new(Duration::from_millis(500), check);
         loop {
             match self.start_p2p(config.clone()).await {
                 Ok(_) => break,
@@ -90,15 +91,25 @@ impl Node {
             backoff.wait().await;
         }
         let mut presented = self.device_certificate().await.ok();
-        let mut every = tokio::time::interval(PEERING_CHECK);
+        let mut since = 0;
+        let mut every = tokio::time::interval(check);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         every.tick().await;
         loop {
             every.tick().await;
+            let revoked_me = match self.follow_revocations(&mut since, presented.as_ref()).await {
+                Ok(revoked_me) => revoked_me,
+                Err(e) => {
+                    tracing::debug!(error = %e, "could not read the relay's revocation feed");
+                    false
+                }
+            };
             if let Err(e) = self.find_teammates().await {
                 tracing::debug!(error = %e, "could not look for teammates' devices");
             }
-            let certificate = match self.device_certificate().await {
+            let renewed =
+                if revoked_me { self.renew_device_certificate().await } else { self.device_certificate().await };
+            let certificate = match renewed {
                 Ok(certificate) => certificate,
                 Err(NodeError::SignedOut) => return,
                 Err(e) => {
@@ -115,6 +126,25 @@ impl Node {
                 tracing::debug!(error = %e, "peer-to-peer node stopped; nothing to present to");
             }
             presented = Some(certificate);
+        }
+    }
+
+    /// Reads the relay's revocation feed after `since` (moving it on) and hands what it says to the swarm.
+    /// Answers whether it revokes `mine`, this device's own certificate.
+    async fn follow_revocations(&self, since: &mut i64, mine: Option<&DeviceCertificate>) -> Result<bool, NodeError> {
+        let Some(p2p) = self.p2p().await else { return Ok(false) };
+        let mut revoked_me = false;
+        loop {
+            let page: Revocations =
+                self.authed(Method::GET, &format!("/api/devices/revocations?since={since}"), None::<&()>).await?;
+            if page.revocations.is_empty() {
+                return Ok(revoked_me);
+            }
+            revoked_me |= mine.is_some_and(|mine| {
+                page.revocations.iter().any(|r| r.user_id == mine.body.user_id && r.epoch > mine.body.epoch)
+            });
+            *since = page.next;
+            p2p.revoke(page.revocations).await?;
         }
     }
 

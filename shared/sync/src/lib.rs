@@ -28,7 +28,7 @@ use tokio_util::task::TaskTracker;
 pub use automerge;
 pub use backoff::Backoff;
 pub use dialer::RelayDialer;
-pub use presence::{Cursor, Presence, PresenceConfig, PresenceSession};
+pub use presence::{Cursor, Presence, PresenceConfig, PresenceSession, Stamped, stamp as stamp_presence};
 pub use samod;
 pub use status::{DocSync, Link, SyncStatus};
 pub use storage::SqliteStorage;

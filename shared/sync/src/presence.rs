@@ -57,6 +57,67 @@ impl Presence {
     }
 }
 
+/// What the relay does with an `ephemeral` frame (`stamp`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stamped {
+    /// Not presence: other ephemeral traffic, passed on as it is.
+    NotPresence,
+    /// Presence, rewritten to name the sender's authenticated user, device and display name.
+    Stamped(Vec<u8>),
+    /// Presence that cannot be read, or sent under another peer's id: dropped.
+    Refused,
+}
+
+/// The relay's check on presence: samod's ephemeral messages carry no authenticated sender, and the
+/// `__presence` payload names a user and a name of the sender's choosing. Given an `ephemeral` frame that
+/// arrived on the connection of `peer` (authenticated as `user`, whose display name is `name`), answers the
+/// frame with `userId`, `peerId` and `name` replaced by what the relay knows, so nobody shows up as
+/// someone else.
+pub fn stamp(frame: &[u8], user: UserId, peer: &str, name: &str) -> Stamped {
+    use ciborium::Value;
+    let text = |s: &str| Value::Text(s.to_owned());
+    let Ok(Value::Map(mut message)) = ciborium::from_reader::<Value, _>(frame) else { return Stamped::NotPresence };
+    let field = |message: &[(Value, Value)], name: &str| message.iter().position(|(k, _)| k.as_text() == Some(name));
+    if field(&message, "type").map(|i| &message[i].1) != Some(&text("ephemeral")) {
+        return Stamped::NotPresence;
+    }
+    let Some(data_at) = field(&message, "data") else { return Stamped::NotPresence };
+    let Some(data) = message[data_at].1.as_bytes() else { return Stamped::NotPresence };
+    let Ok(Value::Map(mut payload)) = ciborium::from_reader::<Value, _>(data.as_slice()) else {
+        return Stamped::NotPresence;
+    };
+    let Some(presence_at) = field(&payload, "__presence") else { return Stamped::NotPresence };
+    if field(&message, "senderId").map(|i| &message[i].1) != Some(&text(peer)) {
+        return Stamped::Refused;
+    }
+    let Value::Map(presence) = &mut payload[presence_at].1 else { return Stamped::Refused };
+    // The user id goes in the form the sender used: bytes from this crate's `Presence` (a UUID in binary
+    // CBOR), text from a JavaScript client.
+    let user_id = match presence.iter().find(|(k, _)| k.as_text() == Some("userId")) {
+        Some((_, Value::Bytes(_))) => match Value::serialized(&user) {
+            Ok(bytes) => bytes,
+            Err(_) => return Stamped::Refused,
+        },
+        _ => text(&user.to_string()),
+    };
+    for (key, value) in [("userId", user_id), ("peerId", text(peer)), ("name", text(name))] {
+        match presence.iter_mut().find(|(k, _)| k.as_text() == Some(key)) {
+            Some((_, v)) => *v = value,
+            None => presence.push((text(key), value)),
+        }
+    }
+    let mut data = Vec::new();
+    if ciborium::into_writer(&Value::Map(payload), &mut data).is_err() {
+        return Stamped::Refused;
+    }
+    message[data_at].1 = Value::Bytes(data);
+    let mut stamped = Vec::new();
+    match ciborium::into_writer(&Value::Map(message), &mut stamped) {
+        Ok(()) => Stamped::Stamped(stamped),
+        Err(_) => Stamped::Refused,
+    }
+}
+
 /// How presence stays fresh: each peer re-sends its presence every `heartbeat`, and a peer not heard from
 /// for `timeout` is gone (closed the lid, lost the network: nobody says goodbye reliably).
 #[derive(Debug, Clone, Copy)]

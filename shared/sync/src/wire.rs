@@ -130,6 +130,25 @@ impl Message {
     }
 }
 
+/// The fields that say what a message is about, read without decoding (or copying) the rest: enough to
+/// route a frame before samod sees it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct Header {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(rename = "documentId", default)]
+    pub document_id: Option<String>,
+    #[serde(rename = "senderId", default)]
+    pub sender_id: Option<String>,
+}
+
+impl Header {
+    /// The header of a message, or `None` for bytes that are not a message.
+    pub fn read(bytes: &[u8]) -> Option<Header> {
+        ciborium::from_reader(bytes).ok()
+    }
+}
+
 impl PeerMetadata {
     fn to_value(&self) -> Value {
         let storage = self.storage_id.as_ref().map(|id| ("storageId", Value::Text(id.clone())));

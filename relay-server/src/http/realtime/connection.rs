@@ -285,10 +285,23 @@ impl<'a> Session<'a> {
     /// large for one.
     async fn join(&self, team: TeamId) -> Result<Vec<ServerMessage>, ApiError> {
         let member = self.member(team).await?;
-        // Join first, then read: an event between the two is delivered (possibly before `team_state`,
-        // which already includes it) rather than lost. Clients deduplicate by message `seq` and ids.
-        let online = self.state.rooms.join(self.conn, team).await;
-        let (info, members, projects, latest_seq) = read_team(&self.state.db, &member).await?;
+        // Join (pending: held frames, nothing sent) first, then read and check membership again in that
+        // read: an event between the two is delivered once confirmed (possibly before `team_state`, which
+        // already includes it) rather than lost; clients deduplicate by message `seq` and ids. A removal
+        // committed before the read fails the check; one committed after it reaches the hub after the join
+        // and fails the confirmation. Either way, and on any failed read, the socket leaves the room.
+        let rooms = &self.state.rooms;
+        rooms.join(self.conn, team).await;
+        let read = read_team(&self.state.db, &member).await;
+        let online = match read {
+            Ok(_) => rooms.confirm(self.conn, team).await,
+            Err(_) => None,
+        };
+        let Some(online) = online else {
+            rooms.leave(self.conn, team).await;
+            return Err(read.err().unwrap_or(ApiError::Forbidden("not a member of this team")));
+        };
+        let (info, members, projects, latest_seq) = read?;
         let members: Vec<PresentMember> = members
             .into_iter()
             .map(|member| PresentMember { online: online.contains(&member.user_id), member })
@@ -339,6 +352,10 @@ impl<'a> Session<'a> {
 /// What `team_state` and its pages carry, read in one transaction so that they agree with each other.
 async fn read_team(db: &SqlitePool, member: &Membership) -> Result<(Team, Vec<Member>, Vec<Project>, i64), ApiError> {
     let mut tx = db.begin().await?;
+    // The join's second check, in the read itself: still a member when the snapshot was taken.
+    if crate::access::role_in(&mut *tx, member.team(), member.user()).await?.is_none() {
+        return Err(ApiError::Forbidden("not a member of this team"));
+    }
     let team = teams::get(&mut *tx, member).await?;
     let members = teams::members(&mut *tx, member).await?;
     let projects = projects::list(&mut *tx, member).await?;

@@ -83,6 +83,7 @@ mod tests {
             teams: teams.iter().map(|&team_id| TeamGrant { team_id, role: Role::Member }).collect(),
             issued_at: 0,
             expires_at,
+            epoch: 0,
         };
         certificate(body, |message| relay.sign(message).to_bytes())
     }

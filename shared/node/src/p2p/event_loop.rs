@@ -12,7 +12,8 @@ use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{ConnectionId, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm, mdns, relay};
 use samod::{AcceptorHandle, BackoffConfig, DialerHandle, Repo};
-use teamflow_protocol::api::devices::DeviceCertificate;
+use teamflow_protocol::UserId;
+use teamflow_protocol::api::devices::{CertificateBody, CertificateError, DeviceCertificate, Revocation};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::streams::{Context, PeerDialer, sync_peer_id};
@@ -29,6 +30,7 @@ pub(super) enum Command {
     Dial(Vec<Multiaddr>, oneshot::Sender<Result<(), P2pError>>),
     DialDevices(Vec<PeerId>),
     Present(Box<DeviceCertificate>),
+    Revoke(Vec<Revocation>),
 }
 
 /// What the swarm task starts from.
@@ -69,6 +71,9 @@ pub(super) struct SwarmTask {
     circuit_listener: Option<libp2p::core::transport::ListenerId>,
     /// Devices to dial through the circuit once the relay is reached.
     waiting_for_relay: Vec<PeerId>,
+    /// The newest certificate epoch known per user (from the relay's revocation feed, or from a certificate
+    /// seen): certificates below it are refused, so the newest certificate of a user wins.
+    epochs: HashMap<UserId, i64>,
 }
 
 impl SwarmTask {
@@ -93,6 +98,7 @@ impl SwarmTask {
             relay_dialed_at: None,
             circuit_listener: None,
             waiting_for_relay: Vec::new(),
+            epochs: HashMap::new(),
         }
     }
 
@@ -161,7 +167,13 @@ impl SwarmTask {
                     }
                 }
             }
+            Command::Revoke(revocations) => {
+                for revocation in revocations {
+                    self.raise_epoch(revocation.user_id, revocation.epoch);
+                }
+            }
             Command::Present(certificate) => {
+                self.raise_epoch(certificate.body.user_id, certificate.body.epoch);
                 self.mine = *certificate;
                 let peers: Vec<PeerId> = self.connections.keys().copied().collect();
                 for peer in peers {
@@ -240,15 +252,45 @@ impl SwarmTask {
         });
     }
 
+    /// Learns that certificates of `user` below `epoch` are void: admitted devices holding one are refused.
+    fn raise_epoch(&mut self, user: UserId, epoch: i64) {
+        let floor = self.epochs.entry(user).or_default();
+        if *floor >= epoch {
+            return;
+        }
+        *floor = epoch;
+        let stale: Vec<PeerId> = self
+            .admitted
+            .borrow()
+            .iter()
+            .filter(|(_, body)| body.user_id == user && body.epoch < epoch)
+            .map(|(peer, _)| *peer)
+            .collect();
+        for peer in stale {
+            self.refuse(peer, Refusal::Certificate(CertificateError::Revoked));
+        }
+    }
+
+    /// Whether a newer certificate of the same user has been seen, or the relay revoked this one.
+    fn revoked(&self, body: &CertificateBody) -> bool {
+        self.epochs.get(&body.user_id).is_some_and(|floor| body.epoch < *floor)
+    }
+
     /// Admits a peer whose certificate checks out; refuses (and disconnects) any other.
     fn decide(&mut self, peer: PeerId, certificate: Result<DeviceCertificate, Refusal>) {
         if !self.swarm.is_connected(&peer) {
             return;
         }
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let admission = certificate.and_then(|c| certificates::admit(&c, &self.relay_key, &peer, &self.mine.body, now));
+        let admission = certificate
+            .and_then(|c| certificates::admit(&c, &self.relay_key, &peer, &self.mine.body, now))
+            .and_then(|body| {
+                if self.revoked(&body) { Err(Refusal::Certificate(CertificateError::Revoked)) } else { Ok(body) }
+            });
         match admission {
             Ok(body) => {
+                // The newest certificate of a user wins: its other devices' older ones are refused.
+                self.raise_epoch(body.user_id, body.epoch);
                 self.pending.remove(&peer);
                 let user_id = body.user_id;
                 let expected = sync_peer_id(&body, &peer);
@@ -382,7 +424,7 @@ impl SwarmTask {
         let expired: Vec<PeerId> =
             self.admitted.borrow().iter().filter(|(_, body)| body.expires_at <= unix).map(|(p, _)| *p).collect();
         for peer in expired {
-            self.refuse(peer, Refusal::Certificate(teamflow_protocol::api::devices::CertificateError::Expired));
+            self.refuse(peer, Refusal::Certificate(CertificateError::Expired));
         }
     }
 

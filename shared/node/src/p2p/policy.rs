@@ -118,6 +118,7 @@ mod tests {
             teams: vec![TeamGrant { team_id: TeamId::new(), role: Role::Member }],
             issued_at: 0,
             expires_at: 1,
+            epoch: 0,
         };
         let admitted: Admitted = Arc::new(HashMap::from([(device, body)]));
         assert!(certified(&admitted, &format!("{user}:{device}")).is_some());

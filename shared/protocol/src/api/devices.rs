@@ -13,13 +13,60 @@ use crate::{Role, TeamId, UserId};
 /// other signature made with the same key (the relay's access tokens, say).
 const DOMAIN: &[u8] = b"teamflow-device-certificate-v1\n";
 
-/// `POST /api/devices/certificate`: certify this device's peer id for the signed-in user.
+/// What a device's proof of possession covers is prefixed with this, so the signature can be taken for no
+/// other message signed with the device key (libp2p's own handshakes, say).
+const POSSESSION_DOMAIN: &[u8] = b"teamflow-device-possession-v1\n";
+
+/// `POST /api/devices/nonce`: a fresh, short-lived nonce for the signed-in user's next certificate request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeviceNonce {
+    pub nonce: String,
+    /// Unix seconds; a request carrying it later is refused.
+    pub expires_at: i64,
+}
+
+/// `POST /api/devices/certificate`: certify this device's peer id for the signed-in user, proving the device
+/// holds the key behind the peer id.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CertificateRequest {
-    /// The device's libp2p peer id (base58, e.g. `12D3KooW...`).
+    /// The device's libp2p peer id (base58, e.g. `12D3KooW...`); an Ed25519 key's (identity multihash).
     pub peer_id: String,
+    /// From `POST /api/devices/nonce`.
+    pub nonce: String,
+    /// The device key's signature over `possession_bytes(nonce, user, peer_id)`, base64url without padding.
+    pub signature: String,
+}
+
+/// The bytes a device signs with its key to prove it holds it: the domain, the relay's nonce, the user and
+/// the peer id, so a proof serves one user, one device and one nonce only.
+pub fn possession_bytes(nonce: &str, user: UserId, peer_id: &str) -> Vec<u8> {
+    let mut bytes = POSSESSION_DOMAIN.to_vec();
+    for part in [nonce, &user.to_string(), peer_id] {
+        bytes.extend_from_slice(part.as_bytes());
+        bytes.push(b'\n');
+    }
+    bytes
+}
+
+/// `GET /api/devices/revocations?since=<seq>`: the revocations of the caller's teams after `since`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Revocations {
+    pub revocations: Vec<Revocation>,
+    /// What to pass as `since` next time.
+    pub next: i64,
+}
+
+/// Every certificate of `user_id` with an epoch below `epoch` is void: its user was removed from a team or
+/// given a lower role there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Revocation {
+    pub user_id: UserId,
+    pub epoch: i64,
 }
 
 /// One team a certificate admits its device to, and in what role.
@@ -41,6 +88,10 @@ pub struct CertificateBody {
     pub issued_at: i64,
     /// Unix seconds; peers refuse the certificate from then on.
     pub expires_at: i64,
+    /// The user's certificate epoch when it was issued. A removal or a lower role raises the epoch, and
+    /// peers refuse a certificate older than the newest epoch they know of for its user (from the relay's
+    /// revocation feed, or from a newer certificate of the same user).
+    pub epoch: i64,
 }
 
 impl CertificateBody {
@@ -115,6 +166,8 @@ pub enum CertificateError {
     NoSharedTeam,
     #[error("the relay key is malformed")]
     BadKey,
+    #[error("the certificate was revoked (its user was removed or given a lower role)")]
+    Revoked,
 }
 
 impl DeviceCertificate {
@@ -176,6 +229,7 @@ mod tests {
             teams: teams.iter().map(|&team_id| TeamGrant { team_id, role: Role::Member }).collect(),
             issued_at: 1_000,
             expires_at: 2_000,
+            epoch: 0,
         }
     }
 

@@ -1,0 +1,111 @@
+//! What every frame of a `/sync` connection passes before samod sees it.
+//!
+//! - **Unavailable before samod.** samod creates state (a document actor, a storage lookup) for every
+//!   document id a peer names, and keeps it until shutdown. So a frame about a document the peer may not
+//!   read is answered here, `doc-unavailable` for a `request` or `sync` and nothing for anything else,
+//!   and samod never hears of it. A document is let through once per connection, after the share
+//!   policy's check; from then on samod's own share decisions (live, per revocation) apply.
+//! - **Caps.** Documents open per user (each connection's documents count until it closes) and frames per
+//!   second per user (over the rate, the connection is read more slowly: back-pressure, not breakage).
+//! - **Presence.** An `ephemeral` frame carrying `__presence` is stamped with the connection's user, peer
+//!   id and display name (`teamflow_sync::stamp_presence`); one sent under another peer's id is dropped.
+
+use std::collections::HashSet;
+
+use samod::{DocumentId, PeerId};
+use teamflow_protocol::UserId;
+use teamflow_sync::Stamped;
+use teamflow_sync::wire::{Header, Message};
+
+use super::caps::Caps;
+use super::policy::TeamSharePolicy;
+
+/// What to do with one frame.
+#[derive(Debug, PartialEq)]
+pub(super) enum Gated {
+    /// On to samod (through the first-sync router).
+    Forward(Vec<u8>),
+    /// Answer the peer with this; samod never sees the frame.
+    Reply(Vec<u8>),
+    /// Nothing: samod never sees the frame, and the peer is not answered.
+    Drop,
+}
+
+/// One connection's gate.
+pub(super) struct Gate {
+    user: UserId,
+    peer: PeerId,
+    /// The user's display name, as the relay's database has it when the connection opened.
+    name: String,
+    policy: TeamSharePolicy,
+    caps: Caps,
+    /// Frames answered (or dropped) here for documents the peer may not read, for `/metrics`.
+    refused: prometheus::IntCounter,
+    /// Documents let through to samod on this connection (counted against the user's cap).
+    open: HashSet<DocumentId>,
+}
+
+impl Gate {
+    pub(super) fn new(
+        (user, peer, name): (UserId, PeerId, String),
+        policy: TeamSharePolicy,
+        caps: Caps,
+        refused: prometheus::IntCounter,
+    ) -> Self {
+        Self { user, peer, name, policy, caps, refused, open: HashSet::new() }
+    }
+
+    pub(super) async fn pass(&mut self, frame: Vec<u8>) -> Gated {
+        self.caps.frames.until_key_ready(&self.user).await;
+        // Frames that are not about a document (the handshake, `leave`), and bytes that are not a message,
+        // are samod's to judge.
+        let Some(header) = Header::read(&frame) else { return Gated::Forward(frame) };
+        let Some(document) = header.document_id.as_deref().and_then(|d| d.parse::<DocumentId>().ok()) else {
+            return Gated::Forward(frame);
+        };
+        if !self.open.contains(&document) && !self.admit(&document).await {
+            self.refused.inc();
+            return match header.kind.as_str() {
+                "request" | "sync" => Gated::Reply(
+                    Message::DocUnavailable {
+                        document_id: document,
+                        sender_id: PeerId::from(super::RELAY_PEER_ID),
+                        target_id: self.peer.clone(),
+                    }
+                    .encode(),
+                ),
+                _ => Gated::Drop,
+            };
+        }
+        if header.kind == "ephemeral" {
+            return match teamflow_sync::stamp_presence(&frame, self.user, self.peer.as_str(), &self.name) {
+                Stamped::NotPresence => Gated::Forward(frame),
+                Stamped::Stamped(stamped) => Gated::Forward(stamped),
+                Stamped::Refused => {
+                    tracing::debug!(peer = %self.peer, "presence under another peer's id dropped");
+                    Gated::Drop
+                }
+            };
+        }
+        Gated::Forward(frame)
+    }
+
+    /// Lets a document through if the peer may read it and the user is under the documents cap.
+    async fn admit(&mut self, document: &DocumentId) -> bool {
+        if !self.policy.may_read(&format!("automerge:{document}"), self.user).await {
+            return false;
+        }
+        if !self.caps.documents.try_take(self.user) {
+            tracing::info!(user = %self.user, "documents-open cap reached; answering unavailable");
+            return false;
+        }
+        self.open.insert(document.clone());
+        true
+    }
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        self.caps.documents.give_back(self.user, self.open.len());
+    }
+}
