@@ -152,13 +152,16 @@ async fn a_teammates_cursor_shows_by_name_and_history_shows_an_earlier_version()
     let me = teamflow_sync::Presence {
         user_id: bob.user_id().await.parse()?,
         peer_id: bob_sync.peer_id().to_string(),
-        name: "Bob".into(),
+        // Whatever name a client claims, the relay stamps presence with the account's display name.
+        name: "Mallory".into(),
         color: "#3cb44b".into(),
         cursor: Some(teamflow_sync::Cursor { anchor: 0, head: 5 }),
     };
     let _presence = teamflow_sync::PresenceSession::join(&handle, me, teamflow_sync::PresenceConfig::default());
-    window.until_text("[data-testid=remote-caret]", "Bob").await?;
-    window.until_text("[data-testid=peers]", "Bob").await?;
+    window.until_text("[data-testid=remote-caret]", "bob").await?;
+    window.until_text("[data-testid=peers]", "bob").await?;
+    let carets = window.text_of(&window.find("[data-testid=remote-caret]").await?).await?;
+    assert!(!carets.contains("Mallory"), "a claimed name never shows: {carets}");
 
     // Bob adds to the end, where ada's caret is: his text goes after her caret, so her typing continues
     // before it. History then has three versions: ada's draft, bob's addition, ada's addition.

@@ -567,7 +567,7 @@ async fn team_with_dave(
     let dave = relay.user("dave").await;
     let dir = teamflow_tests::DataDir::new();
     let alice = Node::open(dir.path(), &relay.url("")).await.expect("open node");
-    alice.sign_up("alice@example.test", "correct horse", "Alice").await.expect("sign up");
+    alice.sign_up("alice@example.test", teamflow_tests::PASSWORD, "Alice").await.expect("sign up");
     let team = olive.create_team("Ops").await;
     olive.add_member(&team, "alice@example.test", "member").await;
     olive.add_member(&team, "dave@example.test", "member").await;

@@ -613,7 +613,8 @@ async fn sync_and_realtime_connections_and_open_documents_are_capped_per_user() 
     let _second_socket = raw_sync_socket(&t, "tablet").await;
     let ws = t.relay.url("/sync").replacen("http://", "ws://", 1);
     let (token, bob_id) = (t.bob.token.clone().expect("token"), t.bob.user_id().await);
-    match tokio_tungstenite::connect_async(format!("{ws}?token={token}&peer_id={bob_id}:phone")).await {
+    let request = teamflow_tests::socket::bearer_request(&format!("{ws}?peer_id={bob_id}:phone"), &token);
+    match tokio_tungstenite::connect_async(request).await {
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
             assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS)
         }
@@ -623,7 +624,9 @@ async fn sync_and_realtime_connections_and_open_documents_are_capped_per_user() 
     let _one = teamflow_tests::socket::RoomSocket::connect(&base, &token).await;
     let _two = teamflow_tests::socket::RoomSocket::connect(&base, &token).await;
     let rooms = base.replacen("http://", "ws://", 1);
-    match tokio_tungstenite::connect_async(format!("{rooms}/api/ws?token={token}")).await {
+    match tokio_tungstenite::connect_async(teamflow_tests::socket::bearer_request(&format!("{rooms}/api/ws"), &token))
+        .await
+    {
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
             assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS)
         }
