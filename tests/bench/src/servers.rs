@@ -117,6 +117,20 @@ pub async fn start_relay() -> anyhow::Result<(Server, String, tempfile::TempDir)
     Ok((server, format!("http://127.0.0.1:{port}"), dir))
 }
 
+/// The environment variable naming a relay binary built from another commit: the `relay-baseline` system,
+/// so a change is measured against the code before it in one run, rounds alternating.
+pub const BASELINE_RELAY: &str = "TEAMFLOW_BENCH_BASELINE_RELAY";
+
+/// Like `start_relay`, with the binary `BASELINE_RELAY` names.
+pub async fn start_baseline_relay() -> anyhow::Result<(Server, String, tempfile::TempDir)> {
+    let program = std::env::var_os(BASELINE_RELAY)
+        .with_context(|| format!("{BASELINE_RELAY} must name a teamflow-relay binary for relay-baseline"))?;
+    let dir = tempfile::tempdir()?;
+    let port = free_port()?;
+    let server = start_relay_program(Path::new(&program), dir.path(), port, None, &reqwest::Client::new()).await?;
+    Ok((server, format!("http://127.0.0.1:{port}"), dir))
+}
+
 /// A WebSocket to a system under test: the access token (if any) in the `Authorization` header as the app
 /// sends it, TLS through `connector` for `wss://`, and TCP_NODELAY (small frames must not wait on Nagle).
 pub async fn connect_ws(
@@ -181,9 +195,19 @@ async fn start_relay_with(
     tls: Option<(&Path, &Path)>,
     http: &reqwest::Client,
 ) -> anyhow::Result<Server> {
+    start_relay_program(&binary("teamflow-relay")?, dir, port, tls, http).await
+}
+
+async fn start_relay_program(
+    program: &Path,
+    dir: &Path,
+    port: u16,
+    tls: Option<(&Path, &Path)>,
+    http: &reqwest::Client,
+) -> anyhow::Result<Server> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     let base = format!("{scheme}://127.0.0.1:{port}");
-    let mut command = pinned(&binary("teamflow-relay")?);
+    let mut command = pinned(program);
     if let Some((cert, key)) = tls {
         command.arg("--tls-cert").arg(cert).arg("--tls-key").arg(key);
     }
@@ -244,7 +268,11 @@ pub async fn join_team(
     let body = json!({ "email": format!("load{member}@example.test"), "role": "member" });
     let created =
         setup(|| http.post(format!("{base}/api/teams/{team}/members")).bearer_auth(owner).json(&body)).await?;
-    let token = created["invitation"]["token"].as_str().context("no invitation token")?.to_owned();
+    // A relay from before invitations (a baseline build) makes the account a member at once.
+    let Some(token) = created["invitation"]["token"].as_str().map(str::to_owned) else {
+        anyhow::ensure!(created.get("user_id").is_some(), "neither an invitation nor a member: {created}");
+        return Ok(());
+    };
     setup(|| http.post(format!("{base}/api/invitations/{token}/accept")).bearer_auth(member_token)).await?;
     Ok(())
 }

@@ -13,7 +13,9 @@ use teamflow_sync::{ClientConfig, SyncClient};
 use tokio::io::AsyncBufReadExt as _;
 use tokio::sync::watch;
 
-use crate::servers::{RelayTls, Server, free_port, pinned, setup, sign_up, start_relay, start_relay_tls};
+use crate::servers::{
+    RelayTls, Server, free_port, pinned, setup, sign_up, start_baseline_relay, start_relay, start_relay_tls,
+};
 
 /// Where a hand-rolled sync client connects, and as whom.
 #[derive(Debug, Clone)]
@@ -44,12 +46,18 @@ struct RelayUsers {
 }
 
 impl SyncSystem {
-    /// Starts `name` ("relay" or "node") pinned to core 0; for the relay, signs up `users` users and puts
+    /// Starts `name` ("relay", "relay-tls", "relay-baseline": the binary `TEAMFLOW_BENCH_BASELINE_RELAY` names,
+    /// or "node") pinned to core 0; for the relay, signs up `users` users and puts
     /// them in one team, so each client can be a different person.
     pub async fn start(name: &str, users: usize) -> anyhow::Result<SyncSystem> {
         match name {
             "relay" => {
                 let (server, base, dir) = start_relay().await?;
+                let relay = relay_team(&reqwest::Client::new(), &base, users).await?;
+                Ok(SyncSystem { name: name.into(), server, base, relay: Some(relay), tls: None, _dir: dir })
+            }
+            "relay-baseline" => {
+                let (server, base, dir) = start_baseline_relay().await?;
                 let relay = relay_team(&reqwest::Client::new(), &base, users).await?;
                 Ok(SyncSystem { name: name.into(), server, base, relay: Some(relay), tls: None, _dir: dir })
             }
