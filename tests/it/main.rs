@@ -20,6 +20,7 @@ mod projects;
 mod realtime;
 mod restart;
 mod route_guards;
+mod search;
 mod session;
 mod sign_ins;
 mod sync;

@@ -110,6 +110,7 @@ impl Node {
             })
             .await?;
         self.register(team, title, &url).await?;
+        self.index_new_document(team, &url.to_string(), title, &teamflow_sync::read_text(&handle)).await?;
         Ok((url, handle))
     }
 

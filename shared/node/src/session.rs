@@ -30,6 +30,9 @@ use crate::{Node, NodeError, P2pConfig, Status};
 const FIRST_RETRY: Duration = Duration::from_millis(250);
 const LONGEST_RETRY: Duration = Duration::from_secs(10);
 
+/// How often an open document's text is indexed for search while it changes.
+const INDEX_EVERY: Duration = Duration::from_secs(2);
+
 /// Something the app shows: the node's status, a room's frame, an open document's change or presence.
 #[derive(Debug, Clone)]
 pub enum SessionEvent {
@@ -207,13 +210,19 @@ impl Session {
             return Ok(());
         }
         rooms.insert(team, JoinedRoom { typing: room.typing.clone(), _stop: stop.clone().drop_guard() });
-        let (sink, mut frames) = (self.sink.clone(), room.frames);
+        let (sink, mut frames, node) = (self.sink.clone(), room.frames, self.node.clone());
         self.tasks.spawn(async move {
             loop {
                 tokio::select! {
                     () = stop.cancelled() => return,
                     frame = frames.recv() => match frame {
-                        Some(frame) => sink(SessionEvent::Room { team, frame }),
+                        Some(frame) => {
+                            // Kept (and searchable) before the app hears of it.
+                            if let Err(e) = node.remember_frame(&frame).await {
+                                tracing::warn!(error = %e, "a room frame could not be kept for offline reading");
+                            }
+                            sink(SessionEvent::Room { team, frame });
+                        }
                         None => return,
                     },
                 }
@@ -301,6 +310,7 @@ impl Session {
         let presence = self.node.join_presence(&handle).await?;
         let stop = self.stop.child_token();
         self.tasks.spawn(forward_changes(handle.clone(), url.to_owned(), self.sink.clone(), stop.clone()));
+        self.tasks.spawn(index_while_open(self.node.clone(), handle.clone(), url.to_owned(), stop.clone()));
         let url_owned = url.to_owned();
         self.tasks.spawn(forward_watch(presence.peers(), self.sink.clone(), stop.clone(), move |peers| {
             SessionEvent::Presence { url: url_owned.clone(), peers }
@@ -339,6 +349,43 @@ async fn forward_changes(handle: DocHandle, url: String, sink: EventSink, stop: 
                 None => return,
             },
         }
+    }
+}
+
+/// Keeps an open document's text in the search index: at once, then at most every `INDEX_EVERY` while it
+/// changes, and a last time when it closes if it changed since.
+async fn index_while_open(node: Arc<Node>, handle: DocHandle, url: String, stop: CancellationToken) {
+    let index = async |handle: &DocHandle| {
+        if let Err(e) = node.index_document_text(&url, &teamflow_sync::read_text(handle)).await {
+            tracing::warn!(error = %e, "a document's text could not be indexed for search");
+        }
+    };
+    let mut changes = std::pin::pin!(handle.changes());
+    index(&handle).await;
+    let mut due: Option<tokio::time::Instant> = None;
+    loop {
+        let wait = async {
+            match due {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = stop.cancelled() => break,
+            () = wait => {
+                due = None;
+                index(&handle).await;
+            }
+            change = changes.next() => match change {
+                Some(_) => {
+                    due.get_or_insert_with(|| tokio::time::Instant::now() + INDEX_EVERY);
+                }
+                None => break,
+            },
+        }
+    }
+    if due.is_some() {
+        index(&handle).await;
     }
 }
 

@@ -14,8 +14,17 @@ use crate::{Node, NodeError};
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Every table holding the signed-in user's data, emptied on sign-out.
-const USER_TABLES: [&str; 7] =
-    ["account", "cached_teams", "cached_messages", "cached_views", "outbox", "sync_chunks", "document_teams"];
+const USER_TABLES: [&str; 9] = [
+    "account",
+    "cached_teams",
+    "cached_messages",
+    "cached_views",
+    "outbox",
+    "sync_chunks",
+    "document_teams",
+    "search_items",
+    "search_index",
+];
 
 /// The store's file name in the data directory.
 pub(crate) const DATABASE_FILE: &str = "node.db";
@@ -84,13 +93,14 @@ impl Node {
     }
 }
 
+/// Caches a message for reading offline and indexes it for search, in the caller's transaction.
 pub(crate) async fn cache_message(tx: &mut sqlx::SqliteConnection, message: &Message) -> Result<(), NodeError> {
     let json = serde_json::to_string(message).map_err(NodeError::corrupt)?;
     sqlx::query("INSERT INTO cached_messages (team_id, seq, json) VALUES (?, ?, ?) ON CONFLICT (team_id, seq) DO UPDATE SET json = excluded.json")
         .bind(message.team_id.to_string())
         .bind(message.seq)
         .bind(json)
-        .execute(tx)
+        .execute(&mut *tx)
         .await?;
-    Ok(())
+    crate::search::index_message(tx, message).await
 }

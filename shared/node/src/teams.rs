@@ -43,7 +43,9 @@ impl Node {
 
     /// A team's projects (the last known list while offline; queued creates are in `outbox`).
     pub async fn projects(&self, team: TeamId) -> Result<Vec<Project>, NodeError> {
-        self.read_through(&format!("/api/teams/{team}/projects")).await
+        let projects: Vec<Project> = self.read_through(&format!("/api/teams/{team}/projects")).await?;
+        self.index_projects(&projects).await?;
+        Ok(projects)
     }
 
     /// A team's settings (the last known ones while offline).
@@ -65,6 +67,7 @@ impl Node {
         let documents: Vec<DocumentEntry> = self.read_through(&format!("/api/teams/{team}/documents")).await?;
         let urls: Vec<String> = documents.iter().map(|d| d.document_id.to_string()).collect();
         self.remember_document_teams(team, &urls).await?;
+        self.index_document_titles(&documents).await?;
         Ok(documents)
     }
 

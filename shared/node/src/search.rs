@@ -1,0 +1,307 @@
+//! Search over everything this device has seen, offline: chat messages, projects and documents of all the
+//! user's teams, in SQLite's FTS5 (porter stemming, prefix matches, highlighted snippets).
+//!
+//! Items are indexed where they enter the local store (a cached message, a fetched project or document
+//! list, an open document's text), in the same transaction as the cache when there is one, so the index
+//! never holds what the cache lost, nor misses what it kept.
+
+use sqlx::SqliteConnection;
+use teamflow_protocol::TeamId;
+use teamflow_protocol::api::messages::Message;
+use teamflow_protocol::api::teams::{DocumentEntry, Project};
+use teamflow_protocol::realtime::ServerMessage;
+
+use crate::{Node, NodeError};
+
+/// Where a snippet's match starts and ends. Control characters that cannot occur in indexed text (they are
+/// replaced on the way in), so the app can split on them safely and never renders markup from the index.
+pub const MATCH_START: char = '\u{2}';
+pub const MATCH_END: char = '\u{3}';
+
+/// The most hits one search answers.
+const MAX_HITS: u32 = 50;
+/// Words (tokens) of context a snippet shows around its match.
+const SNIPPET_TOKENS: u32 = 12;
+/// A query longer than this is cut: nobody types more, and it bounds the work of one search.
+const MAX_QUERY_CHARS: usize = 200;
+
+/// What a hit is, and where to open it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SearchTarget {
+    /// A chat message, by its position in the team's chat.
+    Message {
+        seq: i64,
+    },
+    Project {
+        project_id: String,
+    },
+    /// A document, by its automerge URL.
+    Document {
+        url: String,
+    },
+}
+
+/// One search result.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct SearchHit {
+    pub team_id: TeamId,
+    pub target: SearchTarget,
+    /// The author of a message, a project's or document's name; matches marked as in `snippet`.
+    pub title: String,
+    /// The text around the best match, each match between `MATCH_START` and `MATCH_END`.
+    pub snippet: String,
+}
+
+/// An item to index: its kind and id, its team, when it last changed, and its text.
+struct Item<'a> {
+    kind: &'static str,
+    team: TeamId,
+    id: &'a str,
+    at: i64,
+    title: &'a str,
+    body: &'a str,
+}
+
+/// Adds or replaces one item (one row in `search_items`, its text in `search_index` under the same rowid).
+async fn put(db: &mut SqliteConnection, item: Item<'_>) -> Result<(), NodeError> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO search_items (kind, team_id, item_id, at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (kind, team_id, item_id) DO UPDATE SET at = excluded.at RETURNING id",
+    )
+    .bind(item.kind)
+    .bind(item.team.to_string())
+    .bind(item.id)
+    .bind(item.at)
+    .fetch_one(&mut *db)
+    .await?;
+    sqlx::query("DELETE FROM search_index WHERE rowid = ?").bind(id).execute(&mut *db).await?;
+    sqlx::query("INSERT INTO search_index (rowid, title, body) VALUES (?, ?, ?)")
+        .bind(id)
+        .bind(clean(item.title))
+        .bind(clean(item.body))
+        .execute(&mut *db)
+        .await?;
+    Ok(())
+}
+
+/// The marker characters never come from indexed text.
+fn clean(text: &str) -> String {
+    text.replace([MATCH_START, MATCH_END], " ")
+}
+
+fn millis(at: time::OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
+}
+
+/// Indexes a chat message; called wherever a message is cached, in that transaction.
+pub(crate) async fn index_message(db: &mut SqliteConnection, message: &Message) -> Result<(), NodeError> {
+    let seq = message.seq.to_string();
+    let item = Item {
+        kind: "message",
+        team: message.team_id,
+        id: &seq,
+        at: millis(message.created_at),
+        title: &message.author_name,
+        body: &message.content,
+    };
+    put(db, item).await
+}
+
+/// Turns what a person typed into an FTS5 query: each word must match, as a prefix of an indexed word.
+/// Quoting every word makes FTS5's own syntax (`AND`, `NEAR`, `"`, `*`, `:`, parentheses) plain text, so no
+/// input is a query error. `None` when nothing searchable is left.
+fn fts_query(input: &str) -> Option<String> {
+    let input: String = input.chars().take(MAX_QUERY_CHARS).collect();
+    let terms: Vec<String> = input
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .map(|word| format!("\"{word}\"*"))
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(" "))
+}
+
+/// Takes one item out of the index.
+async fn remove(db: &mut SqliteConnection, kind: &str, team: TeamId, id: &str) -> Result<(), NodeError> {
+    let row: Option<i64> =
+        sqlx::query_scalar("DELETE FROM search_items WHERE kind = ? AND team_id = ? AND item_id = ? RETURNING id")
+            .bind(kind)
+            .bind(team.to_string())
+            .bind(id)
+            .fetch_optional(&mut *db)
+            .await?;
+    if let Some(row) = row {
+        sqlx::query("DELETE FROM search_index WHERE rowid = ?").bind(row).execute(&mut *db).await?;
+    }
+    Ok(())
+}
+
+impl Node {
+    /// Keeps what a room frame brings for reading and searching offline: a new message is cached and
+    /// indexed, a project created or changed is indexed, a deleted one leaves the index.
+    pub(crate) async fn remember_frame(&self, frame: &ServerMessage) -> Result<(), NodeError> {
+        match frame {
+            ServerMessage::NewMessage { message } => {
+                let mut tx = self.db.begin().await?;
+                crate::store::cache_message(&mut tx, message).await?;
+                tx.commit().await?;
+            }
+            ServerMessage::TeamState { projects, .. } | ServerMessage::TeamProjects { projects, .. } => {
+                self.index_projects(projects).await?;
+            }
+            ServerMessage::ProjectUpdated { project } => {
+                self.index_projects(std::slice::from_ref(project)).await?;
+            }
+            ServerMessage::ProjectDeleted { team_id, project_id } => {
+                let mut tx = self.db.begin().await?;
+                remove(&mut tx, "project", *team_id, &project_id.to_string()).await?;
+                tx.commit().await?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Indexes a team's projects (name and description), as fetched or cached.
+    pub(crate) async fn index_projects(&self, projects: &[Project]) -> Result<(), NodeError> {
+        let mut tx = self.db.begin().await?;
+        for project in projects {
+            let id = project.id.to_string();
+            let item = Item {
+                kind: "project",
+                team: project.team_id,
+                id: &id,
+                at: millis(project.updated_at),
+                title: &project.name,
+                body: &project.description,
+            };
+            put(&mut tx, item).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Indexes a team's document titles; a document's text is kept as last indexed (`index_document_text`).
+    pub(crate) async fn index_document_titles(&self, documents: &[DocumentEntry]) -> Result<(), NodeError> {
+        let mut tx = self.db.begin().await?;
+        for document in documents {
+            let url = document.document_id.to_string();
+            let body: Option<String> = sqlx::query_scalar(
+                "SELECT s.body FROM search_index s JOIN search_items i ON i.id = s.rowid
+                 WHERE i.kind = 'document' AND i.team_id = ? AND i.item_id = ?",
+            )
+            .bind(document.team_id.to_string())
+            .bind(&url)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let item = Item {
+                kind: "document",
+                team: document.team_id,
+                id: &url,
+                at: millis(document.created_at),
+                title: &document.title,
+                body: body.as_deref().unwrap_or_default(),
+            };
+            put(&mut tx, item).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Indexes a document the user just made: its title and text.
+    pub(crate) async fn index_new_document(
+        &self,
+        team: TeamId,
+        url: &str,
+        title: &str,
+        text: &str,
+    ) -> Result<(), NodeError> {
+        let mut tx = self.db.begin().await?;
+        let now = millis(time::OffsetDateTime::now_utc());
+        put(&mut tx, Item { kind: "document", team, id: url, at: now, title, body: text }).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Indexes a document's text, under the title last indexed for it (none yet: its team's document list
+    /// brings it). A document of no known team is not indexed.
+    pub(crate) async fn index_document_text(&self, url: &str, text: &str) -> Result<(), NodeError> {
+        let mut tx = self.db.begin().await?;
+        let team: Option<String> = sqlx::query_scalar("SELECT team_id FROM document_teams WHERE document_id = ?")
+            .bind(url)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(team) = team else { return Ok(()) };
+        let team: TeamId = team.parse().map_err(|_| NodeError::Corrupt(format!("team id {team} in the store")))?;
+        let title: Option<String> = sqlx::query_scalar(
+            "SELECT s.title FROM search_items i JOIN search_index s ON s.rowid = i.id
+             WHERE i.kind = 'document' AND i.team_id = ? AND i.item_id = ?",
+        )
+        .bind(team.to_string())
+        .bind(url)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let now = millis(time::OffsetDateTime::now_utc());
+        let item =
+            Item { kind: "document", team, id: url, at: now, title: title.as_deref().unwrap_or_default(), body: text };
+        put(&mut tx, item).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Searches everything this device holds, best matches first (up to `limit`, at most 50). Works offline;
+    /// an input with nothing searchable in it finds nothing.
+    pub async fn search(&self, input: &str, limit: u32) -> Result<Vec<SearchHit>, NodeError> {
+        let Some(query) = fts_query(input) else { return Ok(Vec::new()) };
+        let rows: Vec<(String, String, String, String, String)> = sqlx::query_as(
+            "SELECT i.kind, i.team_id, i.item_id,
+                    highlight(search_index, 0, ?1, ?2),
+                    snippet(search_index, 1, ?1, ?2, '…', ?3)
+             FROM search_index JOIN search_items i ON i.id = search_index.rowid
+             WHERE search_index MATCH ?4
+             ORDER BY bm25(search_index, 2.0, 1.0), i.at DESC
+             LIMIT ?5",
+        )
+        .bind(MATCH_START.to_string())
+        .bind(MATCH_END.to_string())
+        .bind(SNIPPET_TOKENS)
+        .bind(&query)
+        .bind(limit.clamp(1, MAX_HITS))
+        .fetch_all(&self.db)
+        .await?;
+        rows.into_iter()
+            .map(|(kind, team, id, title, snippet)| {
+                let team_id =
+                    team.parse().map_err(|_| NodeError::Corrupt(format!("team id {team} in the search index")))?;
+                let target = match kind.as_str() {
+                    "message" => SearchTarget::Message {
+                        seq: id.parse().map_err(|_| NodeError::Corrupt(format!("message seq {id} in the index")))?,
+                    },
+                    "project" => SearchTarget::Project { project_id: id },
+                    _ => SearchTarget::Document { url: id },
+                };
+                Ok(SearchHit { team_id, target, title, snippet })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_word_is_a_quoted_prefix_and_fts_syntax_is_plain_text() {
+        assert_eq!(fts_query("deploy plan").as_deref(), Some("\"deploy\"* \"plan\"*"));
+        assert_eq!(
+            fts_query("NEAR(\"a\" OR b*) col:x").as_deref(),
+            Some("\"NEAR\"* \"a\"* \"OR\"* \"b\"* \"col\"* \"x\"*")
+        );
+        assert_eq!(fts_query("  ***  \"\" () "), None);
+        assert_eq!(fts_query("Ünïcödé 日本"), Some("\"Ünïcödé\"* \"日本\"*".into()));
+        let long = "a".repeat(10_000);
+        assert!(fts_query(&long).is_some_and(|q| q.len() <= MAX_QUERY_CHARS + 4));
+    }
+}

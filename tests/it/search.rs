@@ -1,0 +1,150 @@
+//! The node's local search (SQLite FTS5): messages, projects and documents of every team the device has
+//! seen, found offline, by stems and prefixes, with highlighted snippets; hostile queries are plain text;
+//! what arrives live in a room is found without a refetch; sign-out empties the index.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use teamflow_node::{EventSink, MATCH_END, MATCH_START, P2pConfig, SearchTarget, Session, SessionEvent, Splice};
+use teamflow_protocol::api::teams::ProjectInput;
+use teamflow_protocol::realtime::ServerMessage;
+use teamflow_tests::{TestRelay, alice_and_bob};
+use tokio::sync::mpsc;
+
+fn marked(word: &str) -> String {
+    format!("{MATCH_START}{word}{MATCH_END}")
+}
+
+#[tokio::test]
+async fn messages_projects_and_documents_are_found_offline_by_stem_and_prefix() {
+    let relay = TestRelay::start().await;
+    let (_a, alice, _b, bob, team) = alice_and_bob(&relay).await;
+    bob.send_message(team, "We deployed the billing service last night").await.expect("bob posts");
+    bob.send_message(team, "Lunch at noon?").await.expect("bob posts");
+    let project = ProjectInput {
+        name: "Kubernetes migration".into(),
+        description: "Move every service".into(),
+        status: None,
+        document_id: None,
+        client_id: None,
+    };
+    alice.create_project(team, project).await.expect("project");
+    let (url, _handle) =
+        alice.create_document(team, "Runbook", "Rollback: redeploy the previous release").await.expect("document");
+
+    // What the device fetched is indexed as it is cached.
+    assert_eq!(alice.messages(team).await.expect("messages").len(), 2);
+    alice.projects(team).await.expect("projects");
+    alice.documents(team).await.expect("documents");
+    let dir = relay.stop().await;
+
+    // Offline: a stem ("deploying" finds "deployed"), a prefix ("kube"), a document's text and title.
+    let hits = alice.search("deploying", 10).await.expect("search");
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(hits[0].team_id, team);
+    assert_eq!(hits[0].target, SearchTarget::Message { seq: 1 });
+    assert_eq!(hits[0].title, "Bob");
+    assert!(hits[0].snippet.contains(&marked("deployed")), "{:?}", hits[0].snippet);
+
+    let hits = alice.search("kube", 10).await.expect("search");
+    assert!(matches!(&hits[..], [hit] if matches!(hit.target, SearchTarget::Project { .. })), "{hits:?}");
+    assert_eq!(hits[0].title, format!("{} migration", marked("Kubernetes")), "the whole word is marked");
+
+    let hits = alice.search("rollback previous", 10).await.expect("search");
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(hits[0].target, SearchTarget::Document { url: url.to_string() });
+    assert_eq!(hits[0].title, "Runbook");
+    let hits = alice.search("runbook", 10).await.expect("search");
+    assert_eq!(hits.len(), 1, "a document is found by its title: {hits:?}");
+
+    // Every word must match; nothing found is an empty answer.
+    assert!(alice.search("billing lunch", 10).await.expect("search").is_empty());
+    assert!(alice.search("zebra", 10).await.expect("search").is_empty());
+    drop(dir);
+}
+
+#[tokio::test]
+async fn hostile_and_empty_queries_are_plain_text_never_errors() {
+    let relay = TestRelay::start().await;
+    let (_a, alice, _b, _bob, team) = alice_and_bob(&relay).await;
+    alice.send_message(team, "NEAR the \"quoted\" col:umn (parens) and a*star").await.expect("post");
+    alice.messages(team).await.expect("messages");
+    for query in ["", "   ", "\"", "*", "NEAR(", "a OR", "col:", "(((", "\u{2}\u{3}", "'; DROP TABLE search_items; --"]
+    {
+        alice.search(query, 10).await.unwrap_or_else(|e| panic!("{query:?} failed: {e}"));
+    }
+    for query in ["NEAR", "\"quoted\"", "col:umn", "(parens)"] {
+        let hits = alice.search(query, 10).await.expect("search");
+        assert_eq!(hits.len(), 1, "{query:?} finds the message as plain words: {hits:?}");
+    }
+    let long = "word ".repeat(10_000);
+    assert!(alice.search(&long, 10).await.expect("a very long query is cut, not refused").is_empty());
+    // The table survived the injection attempt above.
+    assert_eq!(alice.search("parens", 10).await.expect("search").len(), 1);
+}
+
+/// A session's events as they arrive.
+fn sink() -> (EventSink, mpsc::UnboundedReceiver<SessionEvent>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let sink: EventSink = Arc::new(move |event| {
+        // The receiver lives as long as the test that reads it.
+        tx.send(event).ok();
+    });
+    (sink, rx)
+}
+
+async fn until(events: &mut mpsc::UnboundedReceiver<SessionEvent>, what: &str, want: impl Fn(&SessionEvent) -> bool) {
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(event) = events.recv().await {
+            if want(&event) {
+                return;
+            }
+        }
+        panic!("the session stopped before {what}");
+    })
+    .await
+    .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
+}
+
+#[tokio::test]
+async fn what_arrives_live_is_found_and_sign_out_empties_the_index() {
+    let relay = TestRelay::start().await;
+    let (_a, alice, _b, bob, team) = alice_and_bob(&relay).await;
+    let p2p = P2pConfig {
+        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr")],
+        mdns: false,
+        ..P2pConfig::default()
+    };
+    let (alice_sink, mut events) = sink();
+    let session = Session::start(Arc::new(alice), alice_sink, p2p).await;
+    session.join_room(team).await.expect("join");
+    until(&mut events, "team_state", |e| {
+        matches!(e, SessionEvent::Room { frame: ServerMessage::TeamState { .. }, .. })
+    })
+    .await;
+
+    // A teammate's message, heard in the room: found without fetching history.
+    bob.send_message(team, "The quarterly roadmap is ready for review").await.expect("bob posts");
+    until(&mut events, "bob's message", |e| {
+        matches!(e, SessionEvent::Room { frame: ServerMessage::NewMessage { .. }, .. })
+    })
+    .await;
+    let hits = session.node().search("roadmap", 10).await.expect("search");
+    assert_eq!(hits.len(), 1, "{hits:?}");
+
+    // A document typed in: its text is indexed while open, and finally when it closes.
+    let (url, _handle) = session.node().create_document(team, "Notes", "").await.expect("document");
+    let url = url.to_string();
+    let opened = session.open_document(&url).await.expect("open");
+    let base: Vec<String> = opened.heads.iter().map(ToString::to_string).collect();
+    let edit = Splice { position: 0, delete: 0, insert: "Retrospective actions".into() };
+    session.edit_document(&url, &base, &[edit]).await.expect("edit");
+    session.close_document(&url).await;
+    session.close().await;
+    let hits = session.node().search("retrospective", 10).await.expect("search");
+    assert_eq!(hits.len(), 1, "the text typed before closing is found: {hits:?}");
+
+    session.node().sign_out().await.expect("sign out");
+    assert!(session.node().search("roadmap", 10).await.expect("search").is_empty(), "sign-out forgets the index");
+    assert!(session.node().search("notes", 10).await.expect("search").is_empty());
+}
