@@ -13,6 +13,8 @@ pub(crate) mod links;
 #[allow(clippy::let_underscore_must_use)]
 pub(crate) mod projects;
 #[allow(clippy::let_underscore_must_use)]
+pub(crate) mod search;
+#[allow(clippy::let_underscore_must_use)]
 pub(crate) mod teams;
 
 use tauri::Wry;
@@ -56,5 +58,6 @@ pub(crate) fn all() -> Commands<Wry> {
         documents::document_history,
         documents::document_at,
         links::open_link,
+        search::search,
     ]
 }

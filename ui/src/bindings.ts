@@ -71,6 +71,11 @@ export const commands = {
 	documentAt: (url: string, heads: string[]) => typedError<string, AppError>(__TAURI_INVOKE("document_at", { url, heads })),
 	/**  Opens `url` in the system browser; anything but an `http(s)` link is refused. */
 	openLink: (url: string) => typedError<null, AppError>(__TAURI_INVOKE("open_link", { url })),
+	/**
+	 *  The best matches for `query`, at most `limit` (capped at 50); matches in titles and snippets sit between
+	 *  U+0002 and U+0003.
+	 */
+	search: (query: string, limit: number) => typedError<SearchHit[], AppError>(__TAURI_INVOKE("search", { query, limit })),
 };
 
 /** Events */
@@ -319,6 +324,23 @@ export type RoomEvent = {
 	team_id: TeamId,
 	frame: ServerMessage,
 };
+
+/**  One search result. */
+export type SearchHit = {
+	team_id: TeamId,
+	target: SearchTarget,
+	/**  The author of a message, a project's or document's name; matches marked as in `snippet`. */
+	title: string,
+	/**  The text around the best match, each match between `MATCH_START` and `MATCH_END`. */
+	snippet: string,
+};
+
+/**  What a hit is, and where to open it. */
+export type SearchTarget = 
+/**  A chat message, by its position in the team's chat. */
+{ kind: "message"; seq: number } | { kind: "project"; project_id: string } | 
+/**  A document, by its automerge URL. */
+{ kind: "document"; url: string };
 
 /**  What the server sends. */
 export type ServerMessage = { type: "welcome"; protocol: number; user_id: UserId } | 

@@ -1,7 +1,7 @@
 // The signed-in frame: team switcher, sections, sync indicator; joins the chosen team's room and feeds
 // the team store from the rooms while someone is signed in.
 import { type FormEvent, useEffect, useState } from "react";
-import { commands, events, type Status, type TeamMembership, type User } from "../bindings";
+import { commands, events, type SearchHit, type Status, type TeamMembership, type User } from "../bindings";
 import { call, messageOf } from "../lib/call";
 import { subscribe } from "../lib/events";
 import { followRooms } from "../lib/team/store";
@@ -9,6 +9,7 @@ import { Activity } from "../features/activity/Activity";
 import { Chat } from "../features/chat/Chat";
 import { Documents } from "../features/editor/Documents";
 import { Projects } from "../features/projects/Projects";
+import { SearchPalette } from "../features/search/SearchPalette";
 import { SyncIndicator } from "../features/sync/SyncIndicator";
 import { TeamSettings } from "../features/settings/TeamSettings";
 import { Members } from "../features/teams/Members";
@@ -34,6 +35,33 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
   const [error, setError] = useState<string | null>(null);
   const [newTeam, setNewTeam] = useState("");
   const [openDoc, setOpenDoc] = useState<string | null>(null);
+  const [searching, setSearching] = useState(false);
+  // What a search result asked to show; kept across the team switch it may cause.
+  const [found, setFound] = useState<SearchHit | null>(null);
+
+  // Ctrl+K (Cmd+K on macOS) opens search from anywhere.
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "k") {
+        e.preventDefault();
+        setSearching(true);
+      }
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, []);
+
+  function openHit(hit: SearchHit) {
+    setSearching(false);
+    setFound(hit);
+    setTeamId(hit.team_id);
+    if (hit.target.kind === "message") setSection("chat");
+    if (hit.target.kind === "project") setSection("projects");
+    if (hit.target.kind === "document") {
+      setSection("documents");
+      setOpenDoc(hit.target.url);
+    }
+  }
 
   // Before any team is joined, so the store sees each room's first frame.
   useEffect(followRooms, []);
@@ -63,7 +91,8 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
 
   useEffect(() => {
     if (!teamId) return;
-    setOpenDoc(null);
+    // A document opened from search in this team stays open through the switch.
+    setOpenDoc(found?.team_id === teamId && found.target.kind === "document" ? found.target.url : null);
     call(commands.joinTeam(teamId)).catch((e) => setError(messageOf(e)));
   }, [teamId]);
 
@@ -115,6 +144,9 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
             </button>
           ))}
         </nav>
+        <button className="search-button" onClick={() => setSearching(true)} data-testid="open-search" aria-keyshortcuts="Control+K Meta+K">
+          Search <kbd>Ctrl K</kbd>
+        </button>
         <SyncIndicator status={status} />
         <button className="link" onClick={signOut} data-testid="sign-out">
           Sign out
@@ -123,7 +155,9 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
       <main className="content">
         <ErrorLine error={error} banner onDismiss={() => setError(null)} />
         {!team && <p className="empty">Create a team to start, or ask a teammate to add you to theirs.</p>}
-        {team && section === "chat" && <Chat key={team.id} team={team} user={user} />}
+        {team && section === "chat" && (
+          <Chat key={team.id} team={team} user={user} focusSeq={found?.team_id === team.id && found.target.kind === "message" ? found.target.seq : null} />
+        )}
         {team && section === "projects" && (
           <Projects
             key={team.id}
@@ -139,6 +173,7 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
         {team && section === "activity" && <Activity key={team.id} team={team} />}
         {team && section === "settings" && <TeamSettings key={team.id} team={team} />}
       </main>
+      {searching && <SearchPalette teams={teams} onOpen={openHit} onClose={() => setSearching(false)} />}
     </div>
   );
 }

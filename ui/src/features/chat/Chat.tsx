@@ -11,7 +11,7 @@ import { useTeam } from "../../lib/team/store";
 
 const TYPING_SENT_EVERY_MS = 2000;
 
-export function Chat({ team, user }: { team: TeamMembership; user: User }) {
+export function Chat({ team, user, focusSeq = null }: { team: TeamMembership; user: User; focusSeq?: number | null }) {
   const [messages, setMessages] = useState<Message[]>([]);
   const [outbox, setOutbox] = useState<OutboxEntry[]>([]);
   const [draft, setDraft] = useState("");
@@ -49,6 +49,18 @@ export function Chat({ team, user }: { team: TeamMembership; user: User }) {
     const el = list.current;
     if (el && el.scrollHeight - el.scrollTop - el.clientHeight < 120) el.scrollTop = el.scrollHeight;
   }, [items.length]);
+
+  // A message opened from search: page back until it is loaded, then bring it into view.
+  useEffect(() => {
+    if (focusSeq === null) return;
+    const row = list.current?.querySelector(`[data-seq="${focusSeq}"]`);
+    if (row) {
+      row.scrollIntoView?.({ block: "center" });
+      return;
+    }
+    const first = messages[0];
+    if (first && first.seq > focusSeq) void loadOlder();
+  }, [focusSeq, messages]);
 
   async function loadOlder() {
     const first = messages[0];
@@ -129,7 +141,13 @@ export function Chat({ team, user }: { team: TeamMembership; user: User }) {
         {atStart && <li className="start">The beginning of #{team.name}</li>}
         {items.map((item) =>
           item.state === "sent" ? (
-            <li key={item.key} className="message" data-testid="message" data-state="sent">
+            <li
+              key={item.key}
+              className={item.message.seq === focusSeq ? "message focused" : "message"}
+              data-testid="message"
+              data-state="sent"
+              data-seq={item.message.seq}
+            >
               <span className="author">{item.message.author_name}</span>
               <time dateTime={item.message.created_at}>{new Date(item.message.created_at).toLocaleTimeString()}</time>
               <p>{item.message.content}</p>
