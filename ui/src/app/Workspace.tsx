@@ -1,5 +1,5 @@
-// The signed-in frame: team switcher, sections, sync indicator; joins the chosen team's room and feeds
-// the team store from the rooms while someone is signed in.
+// The signed-in frame: team switcher, sections, sync indicator, the invitations waiting for this person;
+// joins the chosen team's room and feeds the team store from the rooms while someone is signed in.
 import { type FormEvent, useEffect, useState } from "react";
 import { commands, events, type Status, type TeamMembership, type User } from "../bindings";
 import { call, messageOf } from "../lib/call";
@@ -8,6 +8,9 @@ import { followRooms } from "../lib/team/store";
 import { Activity } from "../features/activity/Activity";
 import { Chat } from "../features/chat/Chat";
 import { Documents } from "../features/editor/Documents";
+import { InviteDialog } from "../features/invitations/InviteDialog";
+import { JoinWithLink } from "../features/invitations/JoinWithLink";
+import { PendingInvitations } from "../features/invitations/PendingInvitations";
 import { Projects } from "../features/projects/Projects";
 import { SyncIndicator } from "../features/sync/SyncIndicator";
 import { TeamSettings } from "../features/settings/TeamSettings";
@@ -34,6 +37,7 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
   const [error, setError] = useState<string | null>(null);
   const [newTeam, setNewTeam] = useState("");
   const [openDoc, setOpenDoc] = useState<string | null>(null);
+  const [inviting, setInviting] = useState(false);
 
   // Before any team is joined, so the store sees each room's first frame.
   useEffect(followRooms, []);
@@ -64,6 +68,7 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
   useEffect(() => {
     if (!teamId) return;
     setOpenDoc(null);
+    setInviting(false);
     call(commands.joinTeam(teamId)).catch((e) => setError(messageOf(e)));
   }, [teamId]);
 
@@ -76,6 +81,12 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
     } catch (e) {
       setError(messageOf(e));
     }
+  }
+
+  /** A team joined by accepting an invitation: into the switcher, and opened. */
+  async function joined(team: TeamMembership) {
+    setSection("chat");
+    await loadTeams(team.id);
   }
 
   async function signOut() {
@@ -108,6 +119,7 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
             Create
           </button>
         </form>
+        <JoinWithLink onJoined={joined} />
         <nav>
           {SECTIONS.map(([key, label]) => (
             <button key={key} className={section === key ? "active" : ""} onClick={() => setSection(key)} disabled={!team} data-testid={`nav-${key}`}>
@@ -122,7 +134,8 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
       </aside>
       <main className="content">
         <ErrorLine error={error} banner onDismiss={() => setError(null)} />
-        {!team && <p className="empty">Create a team to start, or ask a teammate to add you to theirs.</p>}
+        <PendingInvitations onJoined={joined} />
+        {!team && <p className="empty">Create a team to start, or ask a teammate for an invitation link.</p>}
         {team && section === "chat" && <Chat key={team.id} team={team} user={user} />}
         {team && section === "projects" && (
           <Projects
@@ -135,10 +148,11 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
           />
         )}
         {team && section === "documents" && <Documents key={team.id} team={team} status={status} open={openDoc} onOpen={setOpenDoc} />}
-        {team && section === "members" && <Members key={team.id} team={team} />}
+        {team && section === "members" && <Members key={team.id} team={team} onInvite={() => setInviting(true)} />}
         {team && section === "activity" && <Activity key={team.id} team={team} />}
         {team && section === "settings" && <TeamSettings key={team.id} team={team} />}
       </main>
+      {team && inviting && <InviteDialog team={team} onClose={() => setInviting(false)} />}
     </div>
   );
 }

@@ -37,6 +37,21 @@ export function describe(error: AppError): string {
   }
 }
 
+/**
+ * The words for a relay's refusal in one situation, chosen by its stable `code` (`not_found`,
+ * `forbidden`, ...); anything without words here (other codes, other kinds, any other error) reads as
+ * `messageOf` would.
+ */
+export function explain(e: unknown, texts: Partial<Record<string, string>>): string {
+  if (e instanceof AppFailure && e.error.kind === "refused") return texts[e.error.code] ?? e.message;
+  return messageOf(e);
+}
+
+/** Whether `e` is the relay's refusal with this stable `code`. */
+export function isRefusal(e: unknown, code: string): boolean {
+  return e instanceof AppFailure && e.error.kind === "refused" && e.error.code === code;
+}
+
 /** The message of anything thrown, for display. */
 export function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
