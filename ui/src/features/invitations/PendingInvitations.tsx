@@ -54,7 +54,9 @@ export function PendingInvitations({ onJoined }: { onJoined: (team: TeamMembersh
         {pending.map((i) => (
           <li key={i.id} data-testid="pending-invitation">
             <span className="offer">
-              <strong>{i.inviter_name}</strong> invited you to join <strong>{i.team_name}</strong> as {ROLE_NAME[i.role].toLowerCase()}
+              <span>
+                <strong>{i.inviter_name}</strong> invited you to join <strong>{i.team_name}</strong> as {ROLE_NAME[i.role].toLowerCase()}
+              </span>
               <small>until {until(i.expires_at)}</small>
             </span>
             <button type="button" className="primary" disabled={busy !== null} onClick={() => answer(i, true)} data-testid="accept-invitation">
