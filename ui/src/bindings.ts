@@ -43,7 +43,8 @@ export const commands = {
 	revokeInvitation: (teamId: TeamId, invitationId: string) => typedError<null, AppError>(__TAURI_INVOKE("revoke_invitation", { teamId, invitationId })),
 	/**
 	 *  What an invitation (its link or token) offers, from the relay at `relay_url`; needs no sign-in, so the
-	 *  sign-up form shows it before the account exists. Uses that relay from now on, as signing in would.
+	 *  sign-up form shows it before the account exists. Asking changes nothing here: the app keeps its relay
+	 *  (and opens no store for this one) until the person signs up.
 	 */
 	previewInvitation: (relayUrl: string, invitation: string) => typedError<InvitationPreview, AppError>(__TAURI_INVOKE("preview_invitation", { relayUrl, invitation })),
 	/**  The invitations waiting for the signed-in person's answer. */

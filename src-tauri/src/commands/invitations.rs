@@ -46,16 +46,12 @@ pub(crate) async fn revoke_invitation(
 }
 
 /// What an invitation (its link or token) offers, from the relay at `relay_url`; needs no sign-in, so the
-/// sign-up form shows it before the account exists. Uses that relay from now on, as signing in would.
+/// sign-up form shows it before the account exists. Asking changes nothing here: the app keeps its relay
+/// (and opens no store for this one) until the person signs up.
 #[tauri::command]
 #[specta::specta]
-pub(crate) async fn preview_invitation(
-    shell: State<'_, Shell<Wry>>,
-    relay_url: String,
-    invitation: String,
-) -> Result<InvitationPreview, AppError> {
-    let account = shell.use_relay(&relay_url).await?;
-    Ok(account.session.node().preview_invitation(&invitation).await?)
+pub(crate) async fn preview_invitation(relay_url: String, invitation: String) -> Result<InvitationPreview, AppError> {
+    Ok(teamflow_node::preview_invitation(&relay_url, &invitation).await?)
 }
 
 /// The invitations waiting for the signed-in person's answer.
