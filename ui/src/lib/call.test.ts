@@ -25,6 +25,7 @@ group("call", () => {
     expect(explain(refused("not_found"), texts)).toBe("This invitation is no longer valid.");
     expect(explain(refused("conflict"), texts)).toBe("relay says conflict");
     expect(explain(new AppFailure({ kind: "offline", message: "refused" }), texts)).toMatch(/can't be reached/);
+    expect(explain(new AppFailure({ kind: "offline", message: "refused" }), { offline: "Needs the relay." })).toBe("Needs the relay.");
     expect(explain(new Error("boom"), texts)).toBe("boom");
     expect(isRefusal(refused("not_found"), "not_found")).toBe(true);
     expect(isRefusal(refused("conflict"), "not_found")).toBe(false);

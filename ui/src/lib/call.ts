@@ -38,12 +38,14 @@ export function describe(error: AppError): string {
 }
 
 /**
- * The words for a relay's refusal in one situation, chosen by its stable `code` (`not_found`,
- * `forbidden`, ...); anything without words here (other codes, other kinds, any other error) reads as
- * `messageOf` would.
+ * The words for a failure in one situation: a relay's refusal chosen by its stable `code` (`not_found`,
+ * `forbidden`, ...), and `offline` for an unreachable relay (no relay code is called that), where the
+ * general words would not fit (they promise queued work goes out later, and only some does). Anything
+ * without words here reads as `messageOf` would.
  */
 export function explain(e: unknown, texts: Partial<Record<string, string>>): string {
   if (e instanceof AppFailure && e.error.kind === "refused") return texts[e.error.code] ?? e.message;
+  if (e instanceof AppFailure && e.error.kind === "offline") return texts.offline ?? e.message;
   return messageOf(e);
 }
 

@@ -1,3 +1,4 @@
+// Invitation links read as people paste them: the relay and token, or nothing for anything else.
 import { expect, it } from "vitest";
 import { parseInvitationLink } from "./invitation";
 

@@ -20,7 +20,8 @@ export const events = { roomEvent: fakeEvent(), statusChanged: fakeEvent() };
 
 /**
  * What each command answers, by name: a value, or a function of the command's arguments (called on each
- * call, for answers that change as the test goes); an empty list when the test set nothing.
+ * call, for answers that change as the test goes, or a promise of the answer); an empty list when the test
+ * set nothing.
  */
 export const answers: Record<string, unknown> = {};
 
@@ -40,7 +41,9 @@ export const commands = new Proxy(
         const failure = failures[name];
         if (failure) return { status: "error", error: failure };
         const answer = answers[name];
-        return { status: "ok", data: (typeof answer === "function" ? answer(...args) : answer) ?? [] };
+        // A function may answer a promise, for a test that decides when the command returns.
+        const data = typeof answer === "function" ? await answer(...args) : answer;
+        return { status: "ok", data: data ?? [] };
       },
   },
 );

@@ -11,7 +11,7 @@ type Preview = { kind: "none" } | { kind: "looking" } | { kind: "offer"; offer: 
 /** How long typing pauses before the relay is asked: a paste asks once, typing asks when it stops. */
 const SETTLE_MS = 300;
 
-const PREVIEW_REFUSED = { not_found: INVITATION_GONE };
+const PREVIEW_REFUSED = { not_found: INVITATION_GONE, offline: "The relay can't be reached: check its address, or try again later." };
 
 export function InvitationField(props: { value: string; onChange: (value: string) => void; relayUrl: string; onRelayUrl: (url: string) => void }) {
   const { value, relayUrl } = props;

@@ -68,6 +68,13 @@ it("says an unknown, used, revoked or expired invitation is no longer valid", as
   expect(screen.queryByTestId("invitation-preview")).toBeNull();
 });
 
+it("says when the link's relay can't be reached", async () => {
+  failures.previewInvitation = { kind: "offline", message: "connection refused" };
+  await signUpForm();
+  type("invitation-link", inviteLink(1));
+  await waitFor(() => expect(screen.getByTestId("invitation-error").textContent).toMatch(/can't be reached: check its address/));
+});
+
 it("says what is wrong with text that is not a link, without asking the relay", async () => {
   await signUpForm(RELAY);
   type("invitation-link", "https://relay.example.com/join/abc");

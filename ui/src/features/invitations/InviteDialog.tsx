@@ -84,7 +84,7 @@ export function InviteDialog({ team, onClose }: { team: TeamMembership; onClose:
         <form className="fields" onSubmit={create}>
           <label>
             Role
-            <select value={role} onChange={(e) => setRole(e.target.value as Role)} data-testid="invite-role">
+            <select value={role} onChange={(e) => setRole(e.target.value as Role)} autoFocus data-testid="invite-role">
               {rolesUpTo(team.role).map((r) => (
                 <option key={r} value={r}>
                   {roleWithHint(r)}

@@ -1,11 +1,12 @@
 // The invitations waiting for the signed-in person: accepted ones join, declined ones go, stale ones say so.
 import { act, cleanup, fireEvent, render, screen } from "@testing-library/react";
 import { afterEach, beforeEach, expect, it, vi } from "vitest";
-import type { TeamMembership } from "../../bindings";
+import type { PendingInvitation, TeamMembership } from "../../bindings";
 import { INVITATION_GONE } from "../../lib/invitation";
 import { answers, calls, failures, reset } from "../../testing/fakeBindings";
 import { pendingInvitation, refused } from "../../testing/fixtures";
 import { PendingInvitations } from "./PendingInvitations";
+import { NEEDS_RELAY } from "./words";
 
 vi.mock("../../bindings", () => import("../../testing/fakeBindings"));
 
@@ -60,7 +61,7 @@ it("a failure that is not about the invitation keeps it to try again", async () 
   failures.declineInvitation = { kind: "offline", message: "connection refused" };
   await show();
   await press("decline-invitation", 0);
-  expect(screen.getByTestId("pending-invitations-error").textContent).toMatch(/can't be reached/);
+  expect(screen.getByTestId("pending-invitations-error").textContent).toBe(NEEDS_RELAY);
   expect(rows()).toHaveLength(1);
 });
 
@@ -78,4 +79,18 @@ it("looks again when the window comes back into focus", async () => {
   answers.pendingInvitations = [pendingInvitation(3)];
   await act(async () => void window.dispatchEvent(new Event("focus")));
   expect(rows()).toEqual([expect.stringContaining("Team 3")]);
+});
+
+it("a list asked for before an answer does not bring the answered invitation back", async () => {
+  answers.pendingInvitations = [pendingInvitation(1)];
+  answers.acceptInvitation = { id: pendingInvitation(1).team_id, name: "Team 1", role: "member" };
+  await show();
+  let arrive: (list: PendingInvitation[]) => void = () => {};
+  answers.pendingInvitations = () => new Promise((resolve) => (arrive = resolve));
+  await act(async () => void window.dispatchEvent(new Event("focus")));
+  await press("accept-invitation", 0);
+  expect(onJoined).toHaveBeenCalledOnce();
+  // The relay answered the look from before the accept: it still listed the invitation.
+  await act(async () => arrive([pendingInvitation(1)]));
+  expect(rows()).toEqual([]);
 });

@@ -1,7 +1,7 @@
 // The invitations waiting for the signed-in person, on the home screen from sign-in on: Accept joins the
 // team (handed to `onJoined`, which puts it in the team switcher), Decline drops it. Nothing shows when
 // none wait.
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { commands, type PendingInvitation, type TeamMembership } from "../../bindings";
 import { AppFailure, call, explain, isRefusal } from "../../lib/call";
 import { ErrorLine } from "../../lib/ErrorLine";
@@ -11,14 +11,21 @@ export function PendingInvitations({ onJoined }: { onJoined: (team: TeamMembersh
   const [pending, setPending] = useState<PendingInvitation[]>([]);
   const [busy, setBusy] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
+  // Counts answers given: a list asked for before the latest one could still hold what was answered.
+  const answered = useRef(0);
 
   useEffect(() => {
-    const load = () =>
-      call(commands.pendingInvitations()).then(setPending, (e) => {
-        // Offline, the list waits for the next look; nothing is wrong with the invitations.
-        if (e instanceof AppFailure && (e.error.kind === "offline" || e.error.kind === "not_cached")) return;
-        setError(explain(e, {}));
-      });
+    const load = () => {
+      const asked = answered.current;
+      return call(commands.pendingInvitations()).then(
+        (list) => answered.current === asked && setPending(list),
+        (e) => {
+          // Offline, the list waits for the next look; nothing is wrong with the invitations.
+          if (e instanceof AppFailure && (e.error.kind === "offline" || e.error.kind === "not_cached")) return;
+          setError(explain(e, {}));
+        },
+      );
+    };
     void load();
     // Invitations made while the app was open show when the person comes back to it.
     window.addEventListener("focus", load);
@@ -26,6 +33,7 @@ export function PendingInvitations({ onJoined }: { onJoined: (team: TeamMembersh
   }, []);
 
   async function answer(invitation: PendingInvitation, accept: boolean) {
+    answered.current += 1;
     setBusy(invitation.id);
     setError(null);
     const drop = () => setPending((list) => list.filter((i) => i.id !== invitation.id));

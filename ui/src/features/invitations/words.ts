@@ -36,19 +36,24 @@ export function until(iso: string): string {
   return new Date(iso).toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
 }
 
+/** Nothing about invitations waits for the relay to come back: each needs it there and then. */
+export const NEEDS_RELAY = "The relay can't be reached, and invitations need it: try again once you're online.";
+
 export const INVITE_REFUSED = {
+  offline: NEEDS_RELAY,
   forbidden: "Only owners and admins invite people, and never to a role above their own.",
   validation_failed: "Check the email address: it doesn't look like one.",
   not_found: "This team no longer exists.",
 };
 
-export const LIST_REFUSED = { forbidden: "Only owners and admins see the team's invitations." };
+export const LIST_REFUSED = { offline: NEEDS_RELAY, forbidden: "Only owners and admins see the team's invitations." };
 
 export const REVOKE_REFUSED = {
+  offline: NEEDS_RELAY,
   not_found: "That invitation is no longer pending: it was used, revoked or has expired.",
   forbidden: "Only owners and admins revoke invitations.",
 };
 
-export const ANSWER_REFUSED = { not_found: INVITATION_GONE, conflict: "You're already a member of this team." };
+export const ANSWER_REFUSED = { offline: NEEDS_RELAY, not_found: INVITATION_GONE, conflict: "You're already a member of this team." };
 
 export const COPY_FAILED = "Couldn't copy the link: select it and copy it yourself.";
