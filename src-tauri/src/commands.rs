@@ -9,6 +9,8 @@ pub(crate) mod chat;
 #[allow(clippy::let_underscore_must_use)]
 pub(crate) mod documents;
 #[allow(clippy::let_underscore_must_use)]
+pub(crate) mod invitations;
+#[allow(clippy::let_underscore_must_use)]
 pub(crate) mod links;
 #[allow(clippy::let_underscore_must_use)]
 pub(crate) mod projects;
@@ -26,17 +28,24 @@ pub(crate) fn all() -> Commands<Wry> {
         account::settings,
         account::session,
         account::sign_up,
+        account::sign_up_with_invitation,
         account::sign_in,
         account::sign_out,
         account::status,
         teams::teams,
         teams::create_team,
         teams::members,
-        teams::invite,
         teams::activity,
         teams::team_settings,
         teams::update_team_settings,
         teams::join_team,
+        invitations::invite,
+        invitations::invitations,
+        invitations::revoke_invitation,
+        invitations::preview_invitation,
+        invitations::pending_invitations,
+        invitations::accept_invitation,
+        invitations::decline_invitation,
         chat::messages,
         chat::older_messages,
         chat::send_message,

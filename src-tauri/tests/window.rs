@@ -4,6 +4,8 @@
 
 #[path = "support/driver.rs"]
 mod driver;
+#[path = "window/invitations.rs"]
+mod invitations;
 
 use anyhow::{Context, Result};
 use driver::{ONE_WINDOW, Window};

@@ -264,3 +264,26 @@ async fn emails_are_one_account_whatever_their_case_width_or_spaces_and_look_ali
         assert_ne!(body["user"]["email"], "bob@example.com");
     }
 }
+
+/// The desktop's sign-up form previews a pasted link with `teamflow_node::preview_invitation`: straight from
+/// the link's relay, with no node (and no local store) for it; an invitation used since reads as not found.
+#[tokio::test]
+async fn a_link_is_previewed_without_a_node_for_its_relay() {
+    let relay = invite_only().await;
+    let (_, owner) = register(&relay, "owner@example.test", None).await;
+    let owner = signed_in(&relay, &owner);
+    let team = owner.create_team("Studio").await;
+    let invitation = invite(&owner, &team, json!({ "role": "viewer" })).await;
+    let link = invitation["url"].as_str().expect("url");
+
+    let offer = teamflow_node::preview_invitation(&relay.url(""), link).await.expect("preview");
+    assert_eq!((offer.team_name.as_str(), offer.role), ("Studio", teamflow_protocol::Role::Viewer));
+    assert_eq!(offer.inviter_name, "owner@example.test");
+
+    assert_eq!(register(&relay, "bob@example.test", Some(token(&invitation))).await.0, StatusCode::CREATED);
+    let gone = teamflow_node::preview_invitation(&relay.url(""), link).await;
+    assert!(
+        matches!(&gone, Err(teamflow_node::NodeError::Api(teamflow_node::ApiFailure::Refused { status: 404, code, .. })) if code == "not_found"),
+        "{gone:?}"
+    );
+}

@@ -11,17 +11,17 @@ export const commands = {
 	/**  Who is signed in, if anyone. */
 	session: () => typedError<User | null, AppError>(__TAURI_INVOKE("session")),
 	signUp: (relayUrl: string, email: string, password: string, displayName: string) => typedError<User, AppError>(__TAURI_INVOKE("sign_up", { relayUrl, email, password, displayName })),
+	/**
+	 *  Signs up with an invitation (its link or token): the new account joins the invitation's team. On a
+	 *  relay that registers by invitation, this is how everyone after its first account signs up.
+	 */
+	signUpWithInvitation: (relayUrl: string, email: string, password: string, displayName: string, invitation: string) => typedError<User, AppError>(__TAURI_INVOKE("sign_up_with_invitation", { relayUrl, email, password, displayName, invitation })),
 	signIn: (relayUrl: string, email: string, password: string) => typedError<User, AppError>(__TAURI_INVOKE("sign_in", { relayUrl, email, password })),
 	signOut: () => typedError<null, AppError>(__TAURI_INVOKE("sign_out")),
 	status: () => typedError<Status, AppError>(__TAURI_INVOKE("status")),
 	teams: () => typedError<TeamMembership[], AppError>(__TAURI_INVOKE("teams")),
 	createTeam: (name: string) => typedError<Team, AppError>(__TAURI_INVOKE("create_team", { name })),
 	members: (teamId: TeamId) => typedError<Member[], AppError>(__TAURI_INVOKE("members", { teamId })),
-	/**
-	 *  Invites someone with an account to the team (owners and admins; the relay checks): they join when they
-	 *  accept the invitation.
-	 */
-	invite: (teamId: TeamId, email: string, role: Role) => typedError<Invitation, AppError>(__TAURI_INVOKE("invite", { teamId, email, role })),
 	activity: (teamId: TeamId) => typedError<ActivityItem[], AppError>(__TAURI_INVOKE("activity", { teamId })),
 	teamSettings: (teamId: TeamId) => typedError<TeamSettings, AppError>(__TAURI_INVOKE("team_settings", { teamId })),
 	/**  Replaces the team's settings (owners and admins; the relay checks and validates). */
@@ -31,6 +31,28 @@ export const commands = {
 	 *  is harmless.
 	 */
 	joinTeam: (teamId: TeamId) => typedError<null, AppError>(__TAURI_INVOKE("join_team", { teamId })),
+	/**
+	 *  Creates an invitation to the team (owners and admins, never a role above one's own; the relay checks).
+	 *  With `email`, only that account can use it, and it waits among that account's pending invitations. The
+	 *  answer is the only time its link is shown.
+	 */
+	invite: (teamId: TeamId, role: Role, email: string | null, expiresInHours: number | null) => typedError<Invitation, AppError>(__TAURI_INVOKE("invite", { teamId, role, email, expiresInHours })),
+	/**  The team's pending invitations, without their links (owners and admins). */
+	invitations: (teamId: TeamId) => typedError<Invitation[], AppError>(__TAURI_INVOKE("invitations", { teamId })),
+	/**  Revokes one of the team's pending invitations: its link stops working. */
+	revokeInvitation: (teamId: TeamId, invitationId: string) => typedError<null, AppError>(__TAURI_INVOKE("revoke_invitation", { teamId, invitationId })),
+	/**
+	 *  What an invitation (its link or token) offers, from the relay at `relay_url`; needs no sign-in, so the
+	 *  sign-up form shows it before the account exists. Asking changes nothing here: the app keeps its relay
+	 *  (and opens no store for this one) until the person signs up.
+	 */
+	previewInvitation: (relayUrl: string, invitation: string) => typedError<InvitationPreview, AppError>(__TAURI_INVOKE("preview_invitation", { relayUrl, invitation })),
+	/**  The invitations waiting for the signed-in person's answer. */
+	pendingInvitations: () => typedError<PendingInvitation[], AppError>(__TAURI_INVOKE("pending_invitations")),
+	/**  Accepts an invitation (its link or token): the signed-in person joins its team, which is answered. */
+	acceptInvitation: (invitation: string) => typedError<TeamMembership, AppError>(__TAURI_INVOKE("accept_invitation", { invitation })),
+	/**  Declines an invitation (its link or token): it is dropped, and nobody joins. */
+	declineInvitation: (invitation: string) => typedError<null, AppError>(__TAURI_INVOKE("decline_invitation", { invitation })),
 	/**  The latest messages, oldest first (the cached ones while offline). */
 	messages: (teamId: TeamId) => typedError<Message[], AppError>(__TAURI_INVOKE("messages", { teamId })),
 	/**  A page of messages older than `before` (a `seq`), oldest first; empty at the start of history. */
@@ -202,6 +224,14 @@ export type Invitation = {
 	expires_at: string,
 };
 
+/**  `GET /api/invitations/{token}` (no sign-in needed): what the invitation offers. */
+export type InvitationPreview = {
+	team_name: string,
+	role: Role,
+	inviter_name: string,
+	expires_at: string,
+};
+
 /**  The link to the relay. */
 export type Link = 
 /**  Not trying: the user went offline, or sync never started. */
@@ -255,6 +285,17 @@ export type OutboxKind = "message" | "document" | "project_create" | "project_up
 export type OutboxState = "pending" | 
 /**  The relay refused it for good; `error_code` and `error` say why. */
 "failed";
+
+/**  An invitation waiting for the signed-in person (in `GET /api/me`): accept or decline it with its token. */
+export type PendingInvitation = {
+	id: string,
+	token: string,
+	team_id: TeamId,
+	team_name: string,
+	role: Role,
+	inviter_name: string,
+	expires_at: string,
+};
 
 /**  One peer's presence on one document. */
 export type Presence = {

@@ -12,7 +12,19 @@ use teamflow_protocol::api::teams::AddMember;
 use teamflow_protocol::{Role, TeamId};
 use uuid::Uuid;
 
-use crate::{Node, NodeError};
+use crate::{Node, NodeError, RelayApi};
+
+/// What an invitation (token or link) offers, asked of the relay at `relay_url` with no node for it, so
+/// without opening or creating a local store: a sign-up form previews a pasted link this way before the
+/// person has chosen that relay. TLS as `Node::open`'s (the system's roots and `TEAMFLOW_CA_CERT`).
+pub async fn preview_invitation(relay_url: &str, invitation: &str) -> Result<InvitationPreview, NodeError> {
+    preview_with(&RelayApi::new(relay_url)?, invitation).await
+}
+
+async fn preview_with(api: &RelayApi, invitation: &str) -> Result<InvitationPreview, NodeError> {
+    let path = format!("/api/invitations/{}", token_from(invitation));
+    Ok(api.call::<(), _>(Method::GET, &path, None, None).await?)
+}
 
 impl Node {
     /// Signs up with an invitation (its token or its link): the new account joins the invitation's team.
@@ -62,8 +74,7 @@ impl Node {
     /// What an invitation (token or link) offers; needs no sign-in. Unknown, used, revoked and expired
     /// invitations are all `NotFound` from the relay.
     pub async fn preview_invitation(&self, invitation: &str) -> Result<InvitationPreview, NodeError> {
-        let path = format!("/api/invitations/{}", token_from(invitation));
-        Ok(self.api.call::<(), _>(Method::GET, &path, None, None).await?)
+        preview_with(&self.api, invitation).await
     }
 
     /// The invitations waiting for the signed-in person's answer.
@@ -105,5 +116,18 @@ impl Node {
     pub async fn delete_account(&self, password: &str) -> Result<(), NodeError> {
         self.authed::<_, ()>(Method::DELETE, "/api/me", Some(&AccountDeletion { password: password.into() })).await?;
         self.sign_out().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_preview_needs_a_relay_address_it_may_use() {
+        for refused in ["", "ftp://relay.example.com", "http://relay.example.com"] {
+            let answer = preview_invitation(refused, "abc").await;
+            assert!(matches!(answer, Err(NodeError::Transport(_))), "{refused:?}: {answer:?}");
+        }
     }
 }

@@ -37,6 +37,22 @@ pub(crate) async fn sign_up(
     Ok(account.session.sign_up(&email, &password, &display_name).await?)
 }
 
+/// Signs up with an invitation (its link or token): the new account joins the invitation's team. On a
+/// relay that registers by invitation, this is how everyone after its first account signs up.
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn sign_up_with_invitation(
+    shell: State<'_, Shell<Wry>>,
+    relay_url: String,
+    email: String,
+    password: String,
+    display_name: String,
+    invitation: String,
+) -> Result<User, AppError> {
+    let account = shell.use_relay(&relay_url).await?;
+    Ok(account.session.sign_up_with_invitation(&email, &password, &display_name, &invitation).await?)
+}
+
 #[tauri::command]
 #[specta::specta]
 pub(crate) async fn sign_in(

@@ -1,11 +1,10 @@
-//! Teams, their members and invitations, and their activity feed.
+//! Teams, their members, and their activity feed.
 
 use tauri::{State, Wry};
+use teamflow_protocol::TeamId;
 use teamflow_protocol::api::auth::TeamMembership;
 use teamflow_protocol::api::integrations::ActivityItem;
-use teamflow_protocol::api::invitations::Invitation;
 use teamflow_protocol::api::teams::{Member, Team, TeamSettings};
-use teamflow_protocol::{Role, TeamId};
 
 use crate::error::AppError;
 use crate::shell::Shell;
@@ -26,19 +25,6 @@ pub(crate) async fn create_team(shell: State<'_, Shell<Wry>>, name: String) -> R
 #[specta::specta]
 pub(crate) async fn members(shell: State<'_, Shell<Wry>>, team_id: TeamId) -> Result<Vec<Member>, AppError> {
     Ok(shell.node().await?.members(team_id).await?)
-}
-
-/// Invites someone with an account to the team (owners and admins; the relay checks): they join when they
-/// accept the invitation.
-#[tauri::command]
-#[specta::specta]
-pub(crate) async fn invite(
-    shell: State<'_, Shell<Wry>>,
-    team_id: TeamId,
-    email: String,
-    role: Role,
-) -> Result<Invitation, AppError> {
-    Ok(shell.node().await?.add_member(team_id, &email, role).await?)
 }
 
 #[tauri::command]

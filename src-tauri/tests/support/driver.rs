@@ -298,13 +298,54 @@ impl Window {
         Ok(path.display().to_string())
     }
 
+    /// Pastes the clipboard into an input with Ctrl+V, as a person would: WebKit reads the X server's
+    /// clipboard, which whatever copied last (this app, say) holds.
+    pub async fn paste_into(&self, css: &str) -> Result<()> {
+        // U+E009 is WebDriver's Control key, held until the end of the keys sent.
+        self.type_into(css, "\u{E009}v").await
+    }
+
+    /// Waits until the input matching `css` holds exactly `value`.
+    pub async fn until_value(&self, css: &str, value: &str) -> Result<()> {
+        self.until_page(
+            &format!("{css} holding {value:?}"),
+            "return document.querySelector(args[0])?.value === args[1];",
+            &[json!(css), json!(value)],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The value of the input matching `css` (found first, waiting for it).
+    pub async fn value_of(&self, css: &str) -> Result<String> {
+        self.find(css).await?;
+        let value = self
+            .command(
+                reqwest::Method::POST,
+                "/execute/sync",
+                Some(json!({"script": "return document.querySelector(arguments[0]).value", "args": [css]})),
+            )
+            .await?;
+        value.as_str().map(str::to_owned).with_context(|| format!("{css} has no value: {value}"))
+    }
+
+    /// Whether the page is drawn in the dark theme (its `prefers-color-scheme`, which follows GTK's).
+    pub async fn is_dark(&self) -> Result<bool> {
+        let dark = self.script("return window.matchMedia('(prefers-color-scheme: dark)').matches").await?;
+        dark.as_bool().with_context(|| format!("not a boolean: {dark}"))
+    }
+
     /// Empties an input.
     pub async fn clear(&self, css: &str) -> Result<()> {
         self.on_element(css, "clear", json!({})).await
     }
 
-    /// Signs `name` (registered by `TestRelay::user`) in through the sign-in form.
+    /// Signs `name` (registered by `TestRelay::user`) in through the sign-in form, replacing whatever it
+    /// remembered from a previous sign-in.
     pub async fn sign_in(&self, relay: &TestRelay, name: &str) -> Result<()> {
+        for field in ["relay-url", "email", "password"] {
+            self.clear(&format!("[data-testid={field}]")).await?;
+        }
         self.type_into("[data-testid=relay-url]", &relay.url("")).await?;
         self.type_into("[data-testid=email]", &format!("{name}@example.test")).await?;
         self.type_into("[data-testid=password]", "correct horse battery").await?;

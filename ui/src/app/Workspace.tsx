@@ -1,5 +1,5 @@
-// The signed-in frame: team switcher, sections, sync indicator; joins the chosen team's room and feeds
-// the team store from the rooms while someone is signed in.
+// The signed-in frame: team switcher, sections, sync indicator, the invitations waiting for this person;
+// joins the chosen team's room and feeds the team store from the rooms while someone is signed in.
 import { type FormEvent, useEffect, useState } from "react";
 import { commands, events, type SearchHit, type Status, type TeamMembership, type User } from "../bindings";
 import { call, messageOf } from "../lib/call";
@@ -8,6 +8,9 @@ import { followRooms } from "../lib/team/store";
 import { Activity } from "../features/activity/Activity";
 import { Chat } from "../features/chat/Chat";
 import { Documents } from "../features/editor/Documents";
+import { InviteDialog } from "../features/invitations/InviteDialog";
+import { JoinWithLink } from "../features/invitations/JoinWithLink";
+import { PendingInvitations } from "../features/invitations/PendingInvitations";
 import { Projects } from "../features/projects/Projects";
 import { SearchPalette } from "../features/search/SearchPalette";
 import { SyncIndicator } from "../features/sync/SyncIndicator";
@@ -62,6 +65,7 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
       setOpenDoc(hit.target.url);
     }
   }
+  const [inviting, setInviting] = useState(false);
 
   // Before any team is joined, so the store sees each room's first frame.
   useEffect(followRooms, []);
@@ -93,6 +97,7 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
     if (!teamId) return;
     // A document opened from search in this team stays open through the switch.
     setOpenDoc(found?.team_id === teamId && found.target.kind === "document" ? found.target.url : null);
+    setInviting(false);
     call(commands.joinTeam(teamId)).catch((e) => setError(messageOf(e)));
   }, [teamId]);
 
@@ -105,6 +110,12 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
     } catch (e) {
       setError(messageOf(e));
     }
+  }
+
+  /** A team joined by accepting an invitation: into the switcher, and opened. */
+  async function joined(team: TeamMembership) {
+    setSection("chat");
+    await loadTeams(team.id);
   }
 
   async function signOut() {
@@ -137,6 +148,7 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
             Create
           </button>
         </form>
+        <JoinWithLink onJoined={joined} />
         <nav>
           {SECTIONS.map(([key, label]) => (
             <button key={key} className={section === key ? "active" : ""} onClick={() => setSection(key)} disabled={!team} data-testid={`nav-${key}`}>
@@ -154,7 +166,8 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
       </aside>
       <main className="content">
         <ErrorLine error={error} banner onDismiss={() => setError(null)} />
-        {!team && <p className="empty">Create a team to start, or ask a teammate to add you to theirs.</p>}
+        <PendingInvitations onJoined={joined} />
+        {!team && <p className="empty">Create a team to start, or ask a teammate for an invitation link.</p>}
         {team && section === "chat" && (
           <Chat key={team.id} team={team} user={user} focusSeq={found?.team_id === team.id && found.target.kind === "message" ? found.target.seq : null} />
         )}
@@ -169,11 +182,12 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
           />
         )}
         {team && section === "documents" && <Documents key={team.id} team={team} status={status} open={openDoc} onOpen={setOpenDoc} />}
-        {team && section === "members" && <Members key={team.id} team={team} />}
+        {team && section === "members" && <Members key={team.id} team={team} onInvite={() => setInviting(true)} />}
         {team && section === "activity" && <Activity key={team.id} team={team} />}
         {team && section === "settings" && <TeamSettings key={team.id} team={team} />}
       </main>
       {searching && <SearchPalette teams={teams} onOpen={openHit} onClose={() => setSearching(false)} />}
+      {team && inviting && <InviteDialog team={team} onClose={() => setInviting(false)} />}
     </div>
   );
 }

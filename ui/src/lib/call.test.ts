@@ -1,5 +1,5 @@
 import { describe as group, expect, it } from "vitest";
-import { AppFailure, call, describe } from "./call";
+import { AppFailure, call, describe, explain, isRefusal } from "./call";
 
 group("call", () => {
   it("unwraps ok results and throws typed failures", async () => {
@@ -17,5 +17,18 @@ group("call", () => {
     expect(describe({ kind: "certificate", message: "the relay's certificate is not trusted: UnknownIssuer" })).toMatch(
       /certificate is not trusted/,
     );
+  });
+
+  it("explains a refusal by its code, and leaves everything else as it reads", () => {
+    const texts = { not_found: "This invitation is no longer valid." };
+    const refused = (code: string) => new AppFailure({ kind: "refused", status: 404, code, message: `relay says ${code}` });
+    expect(explain(refused("not_found"), texts)).toBe("This invitation is no longer valid.");
+    expect(explain(refused("conflict"), texts)).toBe("relay says conflict");
+    expect(explain(new AppFailure({ kind: "offline", message: "refused" }), texts)).toMatch(/can't be reached/);
+    expect(explain(new AppFailure({ kind: "offline", message: "refused" }), { offline: "Needs the relay." })).toBe("Needs the relay.");
+    expect(explain(new Error("boom"), texts)).toBe("boom");
+    expect(isRefusal(refused("not_found"), "not_found")).toBe(true);
+    expect(isRefusal(refused("conflict"), "not_found")).toBe(false);
+    expect(isRefusal(new Error("not_found"), "not_found")).toBe(false);
   });
 });

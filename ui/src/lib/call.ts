@@ -37,6 +37,23 @@ export function describe(error: AppError): string {
   }
 }
 
+/**
+ * The words for a failure in one situation: a relay's refusal chosen by its stable `code` (`not_found`,
+ * `forbidden`, ...), and `offline` for an unreachable relay (no relay code is called that), where the
+ * general words would not fit (they promise queued work goes out later, and only some does). Anything
+ * without words here reads as `messageOf` would.
+ */
+export function explain(e: unknown, texts: Partial<Record<string, string>>): string {
+  if (e instanceof AppFailure && e.error.kind === "refused") return texts[e.error.code] ?? e.message;
+  if (e instanceof AppFailure && e.error.kind === "offline") return texts.offline ?? e.message;
+  return messageOf(e);
+}
+
+/** Whether `e` is the relay's refusal with this stable `code`. */
+export function isRefusal(e: unknown, code: string): boolean {
+  return e instanceof AppFailure && e.error.kind === "refused" && e.error.code === code;
+}
+
 /** The message of anything thrown, for display. */
 export function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);

@@ -1,7 +1,7 @@
 // A stand-in for the generated bindings in store and component tests (there is no Rust behind them):
 // commands answer what a test sets, and the test emits the events, e.g.
 // `vi.mock("../../bindings", () => import("../../testing/fakeBindings"))`.
-import type { ServerMessage, TeamId } from "../bindings";
+import type { AppError, ServerMessage, TeamId } from "../bindings";
 
 type Handler = (event: { payload: unknown }) => void;
 
@@ -18,8 +18,15 @@ function fakeEvent() {
 
 export const events = { roomEvent: fakeEvent(), statusChanged: fakeEvent() };
 
-/** What each command answers, by name; an empty list when the test set nothing. */
+/**
+ * What each command answers, by name: a value, or a function of the command's arguments (called on each
+ * call, for answers that change as the test goes, or a promise of the answer); an empty list when the test
+ * set nothing.
+ */
 export const answers: Record<string, unknown> = {};
+
+/** Commands that fail, by name, with the error they answer (checked before `answers`). */
+export const failures: Record<string, AppError> = {};
 
 /** Every command called, with its arguments, in order. */
 export const calls: [string, ...unknown[]][] = [];
@@ -31,7 +38,12 @@ export const commands = new Proxy(
       (_, name: string) =>
       async (...args: unknown[]) => {
         calls.push([name, ...args]);
-        return { status: "ok", data: answers[name] ?? [] };
+        const failure = failures[name];
+        if (failure) return { status: "error", error: failure };
+        const answer = answers[name];
+        // A function may answer a promise, for a test that decides when the command returns.
+        const data = typeof answer === "function" ? await answer(...args) : answer;
+        return { status: "ok", data: data ?? [] };
       },
   },
 );
@@ -43,5 +55,6 @@ export function emitRoom(team: TeamId, frame: ServerMessage) {
 /** Forgets what the previous test set and called. */
 export function reset() {
   for (const name of Object.keys(answers)) delete answers[name];
+  for (const name of Object.keys(failures)) delete failures[name];
   calls.length = 0;
 }

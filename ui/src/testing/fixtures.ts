@@ -1,5 +1,5 @@
-// Teams, members and projects for the tests, numbered so a test can say "the 30th member".
-import type { PresentMember, Project, ServerMessage, Team, TeamId } from "../bindings";
+// Teams, members, projects and invitations for the tests, numbered so a test can say "the 30th member".
+import type { AppError, Invitation, PendingInvitation, PresentMember, Project, ServerMessage, Team, TeamId } from "../bindings";
 
 export const TEAM: TeamId = "0190f1e2-0000-7000-8000-0000000000aa";
 
@@ -45,3 +45,31 @@ export function joinFrames(all: PresentMember[], allProjects: Project[] = []): S
     ...restProjects.map((page): ServerMessage => ({ type: "team_projects", team_id: TEAM, projects: page })),
   ];
 }
+
+/** An invitation token as the relay makes them (43 base64url characters), numbered. */
+export const inviteToken = (n: number) => `tok${String(n).padStart(4, "0")}`.padEnd(43, "x");
+
+/** The link of invitation `n` on the test relay. */
+export const inviteLink = (n: number) => `http://127.0.0.1:8080/invite/${inviteToken(n)}`;
+
+/** A pending invitation of `TEAM` as its owners and admins list it (no token or link). */
+export function invitation(n: number, patch: Partial<Invitation> = {}): Invitation {
+  return { id: `0190f1e2-0000-7000-a000-${String(n).padStart(12, "0")}`, team_id: TEAM, role: "member", email: null, expires_at: "2026-12-08T10:00:00Z", ...patch };
+}
+
+/** An invitation waiting for the signed-in person: to team `n`, from "Ada". */
+export function pendingInvitation(n: number, patch: Partial<PendingInvitation> = {}): PendingInvitation {
+  return {
+    id: `0190f1e2-0000-7000-b000-${String(n).padStart(12, "0")}`,
+    token: inviteToken(n),
+    team_id: `0190f1e2-0000-7000-c000-${String(n).padStart(12, "0")}`,
+    team_name: `Team ${n}`,
+    role: "member",
+    inviter_name: "Ada",
+    expires_at: "2026-12-08T10:00:00Z",
+    ...patch,
+  };
+}
+
+/** A refusal from the relay with `code`, as a command answers it. */
+export const refused = (code: string, status = 400): AppError => ({ kind: "refused", status, code, message: `the relay says ${code}` });

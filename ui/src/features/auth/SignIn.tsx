@@ -1,10 +1,25 @@
-// Sign in or sign up against a team's relay; the relay address is remembered for next time.
+// Sign in or sign up against a team's relay; the relay address is remembered for next time. Signing up
+// with an invitation link fills in the relay from it and joins the invitation's team.
 import { type FormEvent, useState } from "react";
 import { commands, type User } from "../../bindings";
-import { call, messageOf } from "../../lib/call";
+import { call, explain } from "../../lib/call";
 import { ErrorLine } from "../../lib/ErrorLine";
+import { INVITATION_GONE } from "../../lib/invitation";
+import { InvitationField } from "./InvitationField";
 
 type Mode = "sign_in" | "sign_up";
+
+const SIGN_UP_REFUSED = {
+  registration_closed: "This relay accepts new accounts by invitation only: paste the invitation link you were sent.",
+  conflict: "An account with this email already exists: sign in instead.",
+};
+
+const SIGN_UP_WITH_INVITATION_REFUSED = {
+  // A relay that registers by invitation answers an unusable invitation as if there were none.
+  registration_closed: INVITATION_GONE,
+  not_found: INVITATION_GONE,
+  conflict: "An account with this email already exists: sign in instead, then paste the link under “Join with a link”.",
+};
 
 export function SignIn(props: { initialRelayUrl: string; startupError: string | null; onSignedIn: (user: User, relayUrl: string) => void }) {
   const [mode, setMode] = useState<Mode>("sign_in");
@@ -12,6 +27,7 @@ export function SignIn(props: { initialRelayUrl: string; startupError: string | 
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
   const [name, setName] = useState("");
+  const [invitation, setInvitation] = useState("");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(props.startupError);
 
@@ -19,14 +35,17 @@ export function SignIn(props: { initialRelayUrl: string; startupError: string | 
     e.preventDefault();
     setBusy(true);
     setError(null);
+    const invited = mode === "sign_up" && invitation.trim() !== "";
     try {
       const user =
         mode === "sign_in"
           ? await call(commands.signIn(relayUrl, email, password))
-          : await call(commands.signUp(relayUrl, email, password, name));
+          : invited
+            ? await call(commands.signUpWithInvitation(relayUrl, email, password, name, invitation))
+            : await call(commands.signUp(relayUrl, email, password, name));
       props.onSignedIn(user, relayUrl);
     } catch (e) {
-      setError(messageOf(e));
+      setError(explain(e, mode === "sign_in" ? {} : invited ? SIGN_UP_WITH_INVITATION_REFUSED : SIGN_UP_REFUSED));
     } finally {
       setBusy(false);
     }
@@ -44,6 +63,7 @@ export function SignIn(props: { initialRelayUrl: string; startupError: string | 
             Create account
           </button>
         </div>
+        {mode === "sign_up" && <InvitationField value={invitation} onChange={setInvitation} relayUrl={relayUrl} onRelayUrl={setRelayUrl} />}
         <label>
           Relay
           <input value={relayUrl} onChange={(e) => setRelayUrl(e.target.value)} placeholder="relay.example.com" required data-testid="relay-url" />

@@ -33,3 +33,13 @@ it("shows who is online beyond the first page, and drops a removed member", asyn
   act(() => emitRoom(TEAM, { type: "member_changed", team_id: TEAM, user_id: userId(30), role: null }));
   expect(rows()).toHaveLength(29);
 });
+
+it("offers Invite people to owners and admins only", async () => {
+  const onInvite = vi.fn();
+  await act(async () => render(<Members team={{ ...team, role: "admin" }} onInvite={onInvite} />));
+  act(() => screen.getByTestId("invite-people").click());
+  expect(onInvite).toHaveBeenCalledOnce();
+  cleanup();
+  await act(async () => render(<Members team={team} onInvite={onInvite} />));
+  expect(screen.queryByTestId("invite-people")).toBeNull();
+});

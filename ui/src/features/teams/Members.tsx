@@ -1,14 +1,13 @@
-// A team's members with roles and who is online; owners and admins add people by email.
-import { type FormEvent, useEffect, useState } from "react";
-import { commands, type Role, type TeamMembership } from "../../bindings";
-import { call, messageOf } from "../../lib/call";
+// A team's members with roles and who is online; owners and admins open "Invite people" from here. People
+// show once they accepted an invitation (the room's membership change brings them in).
+import { useEffect, useState } from "react";
+import type { TeamMembership } from "../../bindings";
+import { messageOf } from "../../lib/call";
 import { ErrorLine } from "../../lib/ErrorLine";
 import { loadMembers, useTeam } from "../../lib/team/store";
 
-export function Members({ team }: { team: TeamMembership }) {
+export function Members({ team, onInvite }: { team: TeamMembership; onInvite?: () => void }) {
   const { members, online } = useTeam(team.id);
-  const [email, setEmail] = useState("");
-  const [role, setRole] = useState<Role>("member");
   const [error, setError] = useState<string | null>(null);
   const canInvite = team.role === "owner" || team.role === "admin";
 
@@ -17,21 +16,16 @@ export function Members({ team }: { team: TeamMembership }) {
     loadMembers(team.id).catch((e) => setError(messageOf(e)));
   }, [team.id]);
 
-  async function invite(e: FormEvent) {
-    e.preventDefault();
-    setError(null);
-    try {
-      await call(commands.invite(team.id, email, role));
-      setEmail("");
-      await loadMembers(team.id);
-    } catch (e) {
-      setError(messageOf(e));
-    }
-  }
-
   return (
     <section className="panel">
-      <h2>Members</h2>
+      <header className="panel-head">
+        <h2>Members</h2>
+        {canInvite && onInvite && (
+          <button type="button" className="primary" onClick={onInvite} data-testid="invite-people">
+            Invite people
+          </button>
+        )}
+      </header>
       <ul className="members" data-testid="members">
         {[...members.values()].map((m) => (
           <li key={m.user_id} data-testid="member">
@@ -42,19 +36,6 @@ export function Members({ team }: { team: TeamMembership }) {
           </li>
         ))}
       </ul>
-      {canInvite && (
-        <form onSubmit={invite} className="inline">
-          <input type="email" value={email} onChange={(e) => setEmail(e.target.value)} placeholder="teammate@example.com" required data-testid="invite-email" />
-          <select value={role} onChange={(e) => setRole(e.target.value as Role)} aria-label="Role">
-            <option value="viewer">Viewer</option>
-            <option value="member">Member</option>
-            <option value="admin">Admin</option>
-          </select>
-          <button type="submit" data-testid="invite">
-            Add
-          </button>
-        </form>
-      )}
       <ErrorLine error={error} />
     </section>
   );

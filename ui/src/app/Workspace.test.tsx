@@ -1,0 +1,61 @@
+// The workspace puts the invitation features together: a team joined by accepting (from the pending list
+// or a pasted link) appears in the team switcher at once and opens, no restart needed.
+import { act, cleanup, fireEvent, render, screen } from "@testing-library/react";
+import { afterEach, beforeEach, expect, it, vi } from "vitest";
+import type { Status, TeamMembership, User } from "../bindings";
+import { answers, calls, reset } from "../testing/fakeBindings";
+import { inviteLink, pendingInvitation, userId } from "../testing/fixtures";
+import { Workspace } from "./Workspace";
+
+vi.mock("../bindings", () => import("../testing/fakeBindings"));
+
+const me: User = { id: userId(2), email: "bob@example.com", display_name: "Bob" };
+const status: Status = { signed_in: true, credentials: null, link: "online", peers: [], pending: 0, failed: 0, documents: {} };
+const own: TeamMembership = { id: pendingInvitation(9).team_id, name: "Own team", role: "owner" };
+const studio: TeamMembership = { id: pendingInvitation(1).team_id, name: "Studio", role: "member" };
+
+/** The relay's side: the person's teams, which accepting an invitation adds to. */
+let teams: TeamMembership[];
+beforeEach(() => {
+  reset();
+  teams = [own];
+  answers.status = status;
+  answers.teams = () => teams;
+  answers.acceptInvitation = () => {
+    teams = [...teams, studio];
+    return studio;
+  };
+});
+afterEach(cleanup);
+
+const switcher = () => screen.getByTestId("team-switcher") as HTMLSelectElement;
+
+it("accepting a pending invitation puts its team in the switcher and opens it", async () => {
+  answers.pendingInvitations = [pendingInvitation(1, { team_name: "Studio" })];
+  await act(async () => void render(<Workspace user={me} onSignedOut={() => {}} />));
+  expect(Array.from(switcher().options, (o) => o.text)).toEqual(["Own team"]);
+
+  await act(async () => void fireEvent.click(screen.getByTestId("accept-invitation")));
+  expect(Array.from(switcher().options, (o) => o.text)).toEqual(["Own team", "Studio"]);
+  expect(switcher().value).toBe(studio.id);
+  expect(calls).toContainEqual(["joinTeam", studio.id]);
+  expect(screen.queryByTestId("pending-invitations")).toBeNull();
+});
+
+it("joining with a pasted link does the same", async () => {
+  await act(async () => void render(<Workspace user={me} onSignedOut={() => {}} />));
+  fireEvent.change(screen.getByTestId("join-link"), { target: { value: inviteLink(1) } });
+  await act(async () => void fireEvent.click(screen.getByTestId("join-with-link")));
+  expect(switcher().value).toBe(studio.id);
+  expect(Array.from(switcher().options, (o) => o.text)).toEqual(["Own team", "Studio"]);
+});
+
+it("opens Invite people from the member area of a team the person manages", async () => {
+  await act(async () => void render(<Workspace user={me} onSignedOut={() => {}} />));
+  await act(async () => void fireEvent.click(screen.getByTestId("nav-members")));
+  await act(async () => void fireEvent.click(screen.getByTestId("invite-people")));
+  expect(screen.getByTestId("invite-dialog").textContent).toContain("Invite people to Own team");
+  expect(calls).toContainEqual(["invitations", own.id]);
+  await act(async () => void fireEvent.click(screen.getByTestId("invite-close")));
+  expect(screen.queryByTestId("invite-dialog")).toBeNull();
+});

@@ -1,0 +1,102 @@
+// Signing up with an invitation link: the relay comes from the link, the offer shows before the account
+// exists, the account is made with the invitation, and unusable links say why.
+import { act, cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
+import { afterEach, beforeEach, expect, it, vi } from "vitest";
+import type { InvitationPreview, User } from "../../bindings";
+import { INVITATION_GONE, NOT_A_LINK } from "../../lib/invitation";
+import { answers, calls, failures, reset } from "../../testing/fakeBindings";
+import { inviteLink, refused, userId } from "../../testing/fixtures";
+import { SignIn } from "./SignIn";
+
+vi.mock("../../bindings", () => import("../../testing/fakeBindings"));
+
+const RELAY = "http://127.0.0.1:8080";
+const offer: InvitationPreview = { team_name: "Studio", role: "member", inviter_name: "Ada", expires_at: "2026-12-08T10:00:00Z" };
+const bob: User = { id: userId(2), email: "bob@example.com", display_name: "Bob" };
+const onSignedIn = vi.fn<(user: User, relayUrl: string) => void>();
+
+beforeEach(() => {
+  reset();
+  onSignedIn.mockReset();
+});
+afterEach(cleanup);
+
+const field = (testId: string) => screen.getByTestId(testId) as HTMLInputElement;
+const type = (testId: string, value: string) => fireEvent.change(field(testId), { target: { value } });
+
+async function signUpForm(initialRelayUrl = "") {
+  await act(async () => void render(<SignIn initialRelayUrl={initialRelayUrl} startupError={null} onSignedIn={onSignedIn} />));
+  fireEvent.click(screen.getByTestId("mode-sign-up"));
+}
+
+async function fillAndSubmit() {
+  type("display-name", "Bob");
+  type("email", "bob@example.com");
+  type("password", "battery staple 9");
+  await act(async () => void fireEvent.submit(screen.getByTestId("auth-form")));
+}
+
+it("fills in the relay from a pasted link, shows the offer, and signs up with the invitation", async () => {
+  answers.previewInvitation = offer;
+  answers.signUpWithInvitation = bob;
+  await signUpForm("https://another.example.com");
+  type("invitation-link", inviteLink(1));
+  expect(field("relay-url").value).toBe(RELAY);
+  await waitFor(() => expect(screen.getByTestId("invitation-preview").textContent).toBe("Join Studio as member, invited by Ada"));
+  expect(calls).toEqual([["previewInvitation", RELAY, inviteLink(1)]]);
+
+  await fillAndSubmit();
+  expect(calls).toContainEqual(["signUpWithInvitation", RELAY, "bob@example.com", "battery staple 9", "Bob", inviteLink(1)]);
+  expect(calls.some(([name]) => name === "signUp")).toBe(false);
+  expect(onSignedIn).toHaveBeenCalledWith(bob, RELAY);
+});
+
+it("asks the relay once a paste or typing settles, about the latest link only", async () => {
+  answers.previewInvitation = (_relay: string, link: string) => ({ ...offer, team_name: link.endsWith("x") ? "Studio" : "Other" });
+  await signUpForm();
+  type("invitation-link", inviteLink(1).slice(0, -1) + "y");
+  type("invitation-link", inviteLink(1));
+  await waitFor(() => expect(screen.getByTestId("invitation-preview").textContent).toContain("Studio"));
+  expect(calls.filter(([name]) => name === "previewInvitation")).toEqual([["previewInvitation", RELAY, inviteLink(1)]]);
+});
+
+it("says an unknown, used, revoked or expired invitation is no longer valid", async () => {
+  failures.previewInvitation = refused("not_found", 404);
+  await signUpForm();
+  type("invitation-link", inviteLink(1));
+  await waitFor(() => expect(screen.getByTestId("invitation-error").textContent).toBe(INVITATION_GONE));
+  expect(screen.queryByTestId("invitation-preview")).toBeNull();
+});
+
+it("says when the link's relay can't be reached", async () => {
+  failures.previewInvitation = { kind: "offline", message: "connection refused" };
+  await signUpForm();
+  type("invitation-link", inviteLink(1));
+  await waitFor(() => expect(screen.getByTestId("invitation-error").textContent).toMatch(/can't be reached: check its address/));
+});
+
+it("says what is wrong with text that is not a link, without asking the relay", async () => {
+  await signUpForm(RELAY);
+  type("invitation-link", "https://relay.example.com/join/abc");
+  expect(screen.getByTestId("invitation-error").textContent).toBe(NOT_A_LINK);
+  expect(calls).toEqual([]);
+});
+
+it("a link that stopped working by the time the account is made says so", async () => {
+  answers.previewInvitation = offer;
+  // A relay registering by invitation answers an unusable one as if there were none.
+  failures.signUpWithInvitation = refused("registration_closed", 403);
+  await signUpForm();
+  type("invitation-link", inviteLink(1));
+  await fillAndSubmit();
+  expect(screen.getByTestId("auth-error").textContent).toBe(INVITATION_GONE);
+  expect(onSignedIn).not.toHaveBeenCalled();
+});
+
+it("without a link, signs up plainly, and a closed relay asks for an invitation", async () => {
+  failures.signUp = refused("registration_closed", 403);
+  await signUpForm(RELAY);
+  await fillAndSubmit();
+  expect(calls).toEqual([["signUp", RELAY, "bob@example.com", "battery staple 9", "Bob"]]);
+  expect(screen.getByTestId("auth-error").textContent).toMatch(/by invitation only: paste the invitation link/);
+});
