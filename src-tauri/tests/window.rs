@@ -6,6 +6,8 @@
 mod driver;
 #[path = "window/invitations.rs"]
 mod invitations;
+#[path = "window/search.rs"]
+mod search;
 
 use anyhow::{Context, Result};
 use driver::{ONE_WINDOW, Window};
@@ -220,63 +222,4 @@ async fn a_relay_with_a_private_certificate_is_trusted_only_with_its_ca() -> Res
     window.find("[data-testid=sync-indicator][data-tone=ok]").await?;
     window.close().await?;
     Ok(())
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn search_finds_messages_and_documents_across_teams_and_opens_them() -> Result<()> {
-    let _one = ONE_WINDOW.lock().await;
-    let relay = TestRelay::start().await;
-    let ada = relay.user("ada").await;
-    let bob = relay.user("bob").await;
-    let window = Window::launch().await?;
-    window.sign_in(&relay, "ada").await?;
-    let team = window.create_team(&ada, "Platform").await?;
-    ada.add_member(&team, "bob@example.test", "member").await;
-
-    // A teammate's message heard live, and a document made here: both searchable without a refetch.
-    let (status, _) = bob
-        .post(
-            &format!("/api/teams/{team}/messages"),
-            &json!({"client_id": "bob-1", "content": "We deployed the billing service last night"}),
-        )
-        .await;
-    assert!(status.is_success());
-    window.until_text("[data-testid=message]", "billing service").await?;
-    window.create_document(&ada, &team, "Runbook", "Rollback steps").await?;
-    window.click("[data-testid=nav-chat]").await?;
-
-    // Ctrl+K opens the palette from anywhere; a stem finds the message, with the match marked.
-    window.script("window.dispatchEvent(new KeyboardEvent('keydown', {key: 'k', ctrlKey: true}))").await?;
-    window.type_into("[data-testid=search-input]", "deploying").await?;
-    let hits = window.until_count("[data-testid=search-hit]", 1).await?;
-    let shown = window.text_of(&hits[0]).await?;
-    assert!(shown.contains("Message") && shown.contains("Platform") && shown.contains("billing"), "{shown}");
-    let marked = window.script("return document.querySelector('[data-testid=search-hit] mark')?.textContent").await?;
-    assert_eq!(marked, json!("deployed"));
-    window.screenshot("search").await?;
-
-    // Enter opens the message in the chat, marked.
-    window.type_into("[data-testid=search-input]", "\u{E007}").await?;
-    window.until_text(".message.focused", "billing service").await?;
-    assert!(window.all("[data-testid=search-palette]").await?.is_empty(), "the palette closed");
-
-    // A document by its title: Enter opens it in the editor.
-    window.click("[data-testid=open-search]").await?;
-    window.type_into("[data-testid=search-input]", "runb").await?;
-    let hits = window.until_count("[data-testid=search-hit][data-kind=document]", 1).await?;
-    window.command(reqwest::Method::POST, &format!("/element/{}/click", hits[0]), Some(json!({}))).await?;
-    window.until_editor_text("Rollback steps").await?;
-
-    // Nothing found is said so; Escape closes.
-    window.click("[data-testid=open-search]").await?;
-    window.type_into("[data-testid=search-input]", "zebra").await?;
-    window.until_text("[data-testid=search-empty]", "zebra").await?;
-    window.screenshot("search-empty").await?;
-    window.type_into("[data-testid=search-input]", "\u{E00C}").await?;
-    window
-        .until("the palette to close", async || {
-            Ok(window.all("[data-testid=search-palette]").await?.is_empty().then_some(()))
-        })
-        .await?;
-    window.close().await
 }

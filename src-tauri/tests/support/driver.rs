@@ -561,3 +561,25 @@ fn processes() -> Vec<Process> {
 fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
+
+/// The system theme a window is launched in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Theme {
+    Light,
+    Dark,
+}
+
+impl Theme {
+    /// GTK's theme for the app; WebKit's `prefers-color-scheme` follows it.
+    pub fn env(self) -> Vec<(&'static str, &'static std::ffi::OsStr)> {
+        match self {
+            Theme::Light => vec![("GTK_THEME", std::ffi::OsStr::new("Adwaita"))],
+            Theme::Dark => vec![("GTK_THEME", std::ffi::OsStr::new("Adwaita:dark"))],
+        }
+    }
+
+    /// A screenshot's name in this theme: `invite-dialog-light.png`.
+    pub fn shot(self, screen: &str) -> String {
+        format!("{screen}-{}", if self == Theme::Light { "light" } else { "dark" })
+    }
+}

@@ -4,35 +4,12 @@
 //! the invitations waiting for them. Each person appears in the team, and in its room's membership events,
 //! only once they accept. Run in the light and the dark theme, with screenshots of every screen.
 
-use std::ffi::OsStr;
-
 use anyhow::{Context, Result, ensure};
 use serde_json::{Value, json};
 use teamflow_tests::socket::RoomSocket;
 use teamflow_tests::{Client, DataDir, PASSWORD, TestRelay};
 
-use crate::driver::{ONE_WINDOW, Window};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Theme {
-    Light,
-    Dark,
-}
-
-impl Theme {
-    /// GTK's theme for the app; WebKit's `prefers-color-scheme` follows it.
-    fn env(self) -> Vec<(&'static str, &'static OsStr)> {
-        match self {
-            Theme::Light => vec![("GTK_THEME", OsStr::new("Adwaita"))],
-            Theme::Dark => vec![("GTK_THEME", OsStr::new("Adwaita:dark"))],
-        }
-    }
-
-    /// A screenshot's name in this theme: `invite-dialog-light.png`.
-    fn shot(self, screen: &str) -> String {
-        format!("{screen}-{}", if self == Theme::Light { "light" } else { "dark" })
-    }
-}
+use crate::driver::{ONE_WINDOW, Theme, Window};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_owner_invites_by_link_and_people_join_only_by_accepting() -> Result<()> {
