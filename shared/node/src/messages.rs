@@ -37,17 +37,21 @@ impl Node {
         rows.iter().map(|j| serde_json::from_str(j).map_err(NodeError::corrupt)).collect()
     }
 
+    /// Keeps messages (a page from the relay, an import) for reading offline and for search, in one
+    /// transaction: all of them or none.
+    pub async fn keep_messages(&self, messages: &[Message]) -> Result<(), NodeError> {
+        let mut tx = self.db.begin().await?;
+        for message in messages {
+            cache_message(&mut tx, message).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Fetches a page of messages from the relay into the cache; nothing to do while it is unreachable.
     async fn cache_message_page(&self, path: &str) -> Result<(), NodeError> {
         match self.authed::<(), MessagePage>(Method::GET, path, None).await {
-            Ok(page) => {
-                let mut tx = self.db.begin().await?;
-                for message in &page.messages {
-                    cache_message(&mut tx, message).await?;
-                }
-                tx.commit().await?;
-                Ok(())
-            }
+            Ok(page) => self.keep_messages(&page.messages).await,
             Err(NodeError::Api(e)) if e.is_transient() => Ok(()),
             Err(e) => Err(e),
         }
