@@ -148,3 +148,58 @@ async fn what_arrives_live_is_found_and_sign_out_empties_the_index() {
     assert!(session.node().search("roadmap", 10).await.expect("search").is_empty(), "sign-out forgets the index");
     assert!(session.node().search("notes", 10).await.expect("search").is_empty());
 }
+
+#[tokio::test]
+async fn a_team_one_is_removed_from_or_leaves_is_forgotten_on_the_device() {
+    let relay = TestRelay::start().await;
+    let (_a, alice, _b, bob, team) = alice_and_bob(&relay).await;
+    alice.send_message(team, "Salary bands for next year").await.expect("post");
+    let bob_id = bob.user().await.expect("bob").id;
+    let p2p = P2pConfig {
+        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr")],
+        mdns: false,
+        ..P2pConfig::default()
+    };
+    let (bob_sink, mut events) = sink();
+    let bob = Session::start(Arc::new(bob), bob_sink, p2p).await;
+    bob.join_room(team).await.expect("join");
+    until(&mut events, "team_state", |e| {
+        matches!(e, SessionEvent::Room { frame: ServerMessage::TeamState { .. }, .. })
+    })
+    .await;
+    bob.node().messages(team).await.expect("bob reads the chat");
+    assert_eq!(bob.node().search("salary", 10).await.expect("search").len(), 1);
+
+    // Removed by the owner: the room says so, and what bob's device kept of the team goes with it.
+    alice.remove_member(team, bob_id).await.expect("remove bob");
+    until(&mut events, "access revoked", |e| {
+        matches!(e, SessionEvent::Room { frame: ServerMessage::AccessRevoked { .. }, .. })
+    })
+    .await;
+    assert!(bob.node().search("salary", 10).await.expect("search").is_empty(), "the index forgot the team");
+    let dir = relay.stop().await;
+    assert!(
+        matches!(bob.node().messages(team).await.as_deref(), Ok([])),
+        "offline, no cached message of the team is left"
+    );
+    bob.close().await;
+    drop(dir);
+}
+
+#[tokio::test]
+async fn leaving_a_team_forgets_it_and_the_last_owner_cannot_leave() {
+    let relay = TestRelay::start().await;
+    let (_a, alice, _b, bob, team) = alice_and_bob(&relay).await;
+    alice.send_message(team, "Quarterly planning notes").await.expect("post");
+    bob.messages(team).await.expect("bob reads");
+    assert_eq!(bob.search("quarterly", 10).await.expect("search").len(), 1);
+    bob.leave_team(team).await.expect("bob leaves");
+    assert!(bob.search("quarterly", 10).await.expect("search").is_empty());
+    assert!(bob.teams().await.expect("teams").iter().all(|t| t.id != team));
+    let refused = alice.leave_team(team).await;
+    assert!(
+        matches!(&refused, Err(teamflow_node::NodeError::Api(teamflow_node::ApiFailure::Refused { status: 409, .. }))),
+        "{refused:?}"
+    );
+    assert_eq!(alice.search("quarterly", 10).await.expect("search").len(), 1, "a refused leave forgets nothing");
+}

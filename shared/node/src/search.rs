@@ -138,9 +138,20 @@ async fn remove(db: &mut SqliteConnection, kind: &str, team: TeamId, id: &str) -
     Ok(())
 }
 
+/// Takes a team's items out of the index (the user left it, or it was deleted).
+pub(crate) async fn forget_team(db: &mut SqliteConnection, team: TeamId) -> Result<(), NodeError> {
+    sqlx::query("DELETE FROM search_index WHERE rowid IN (SELECT id FROM search_items WHERE team_id = ?)")
+        .bind(team.to_string())
+        .execute(&mut *db)
+        .await?;
+    sqlx::query("DELETE FROM search_items WHERE team_id = ?").bind(team.to_string()).execute(&mut *db).await?;
+    Ok(())
+}
+
 impl Node {
     /// Keeps what a room frame brings for reading and searching offline: a new message is cached and
-    /// indexed, a project created or changed is indexed, a deleted one leaves the index.
+    /// indexed, a project created or changed is indexed, a deleted one leaves the index; a team this user
+    /// was removed from is forgotten (its cached messages, views and index entries).
     pub(crate) async fn remember_frame(&self, frame: &ServerMessage) -> Result<(), NodeError> {
         match frame {
             ServerMessage::NewMessage { message } => {
@@ -153,6 +164,18 @@ impl Node {
             }
             ServerMessage::ProjectUpdated { project } => {
                 self.index_projects(std::slice::from_ref(project)).await?;
+            }
+            ServerMessage::MemberChanged { team_id, user_id, role: None }
+                if self.user().await.is_some_and(|me| me.id == *user_id) =>
+            {
+                // Removed from the team: what this device kept of it goes.
+                self.forget_team(*team_id).await?;
+            }
+            ServerMessage::AccessRevoked { team_id } => {
+                // Removed, or only given a lower role: the relay's list of teams says which.
+                if !self.teams().await?.iter().any(|t| t.id == *team_id) {
+                    self.forget_team(*team_id).await?;
+                }
             }
             ServerMessage::ProjectDeleted { team_id, project_id } => {
                 let mut tx = self.db.begin().await?;

@@ -4,8 +4,8 @@
 use reqwest::Method;
 use teamflow_protocol::api::auth::{MeResponse, TeamMembership};
 use teamflow_protocol::api::integrations::{ActivityItem, ActivityPage};
-use teamflow_protocol::api::teams::{DocumentEntry, Member, Project, Team, TeamInput, TeamSettings};
-use teamflow_protocol::{TeamId, UserId};
+use teamflow_protocol::api::teams::{DocumentEntry, Member, Project, Team, TeamInput, TeamSettings, UpdateMember};
+use teamflow_protocol::{ProjectId, Role, TeamId, UserId};
 
 use crate::{Node, NodeError};
 
@@ -80,6 +80,49 @@ impl Node {
     /// Creates a team (needs the relay).
     pub async fn create_team(&self, name: &str) -> Result<Team, NodeError> {
         self.authed(Method::POST, "/api/teams", Some(&TeamInput { name: name.into() })).await
+    }
+
+    /// Renames a team (owners and admins; needs the relay).
+    pub async fn rename_team(&self, team: TeamId, name: &str) -> Result<Team, NodeError> {
+        self.authed(Method::PUT, &format!("/api/teams/{team}"), Some(&TeamInput { name: name.into() })).await
+    }
+
+    /// Deletes a team with everything in it (owners only; needs the relay). Its cached views go too.
+    pub async fn delete_team(&self, team: TeamId) -> Result<(), NodeError> {
+        let _: serde_json::Value = self.authed::<(), _>(Method::DELETE, &format!("/api/teams/{team}"), None).await?;
+        self.forget_team(team).await
+    }
+
+    /// Gives a member another role (owners and admins, never above their own; the relay keeps the last
+    /// owner). Answers the member as the relay now has them.
+    pub async fn change_role(&self, team: TeamId, user: UserId, role: Role) -> Result<Member, NodeError> {
+        let path = format!("/api/teams/{team}/members/{user}");
+        self.authed(Method::PATCH, &path, Some(&UpdateMember { role })).await
+    }
+
+    /// Leaves a team (refused while this user is its last owner). Its cached views go too.
+    pub async fn leave_team(&self, team: TeamId) -> Result<(), NodeError> {
+        let me = self.user().await.ok_or(NodeError::SignedOut)?;
+        self.remove_member(team, me.id).await?;
+        self.forget_team(team).await
+    }
+
+    /// Deletes a project (admins and owners; needs the relay).
+    pub async fn delete_project(&self, team: TeamId, project: ProjectId) -> Result<(), NodeError> {
+        let path = format!("/api/teams/{team}/projects/{project}");
+        let _: serde_json::Value = self.authed::<(), _>(Method::DELETE, &path, None).await?;
+        Ok(())
+    }
+
+    /// Drops what the cache and the search index hold of a team this user no longer reads.
+    pub(crate) async fn forget_team(&self, team: TeamId) -> Result<(), NodeError> {
+        let mut tx = self.db.begin().await?;
+        let prefix = format!("/api/teams/{team}/%");
+        sqlx::query("DELETE FROM cached_views WHERE key LIKE ?").bind(&prefix).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM cached_messages WHERE team_id = ?").bind(team.to_string()).execute(&mut *tx).await?;
+        crate::search::forget_team(&mut tx, team).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Removes someone from a team, or leaves it when `user` is oneself (needs the relay).
