@@ -8,6 +8,8 @@ mod driver;
 mod invitations;
 #[path = "window/search.rs"]
 mod search;
+#[path = "window/team.rs"]
+mod team;
 
 use anyhow::{Context, Result};
 use driver::{ONE_WINDOW, Window};

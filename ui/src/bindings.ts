@@ -31,6 +31,18 @@ export const commands = {
 	 *  is harmless.
 	 */
 	joinTeam: (teamId: TeamId) => typedError<null, AppError>(__TAURI_INVOKE("join_team", { teamId })),
+	/**  Renames the team (owners and admins). */
+	renameTeam: (teamId: TeamId, name: string) => typedError<Team, AppError>(__TAURI_INVOKE("rename_team", { teamId, name })),
+	/**  Deletes the team and everything in it (owners only). The window asks for its name first. */
+	deleteTeam: (teamId: TeamId) => typedError<null, AppError>(__TAURI_INVOKE("delete_team", { teamId })),
+	/**  Gives a member another role (never above the caller's; the last owner stays owner). */
+	changeRole: (teamId: TeamId, userId: UserId, role: Role) => typedError<Member, AppError>(__TAURI_INVOKE("change_role", { teamId, userId, role })),
+	/**  Removes a member from the team (owners and admins; never someone above the caller). */
+	removeMember: (teamId: TeamId, userId: UserId) => typedError<null, AppError>(__TAURI_INVOKE("remove_member", { teamId, userId })),
+	/**  Leaves the team (refused while the caller is its last owner). */
+	leaveTeam: (teamId: TeamId) => typedError<null, AppError>(__TAURI_INVOKE("leave_team", { teamId })),
+	/**  Deletes a project (admins and owners). */
+	deleteProject: (teamId: TeamId, projectId: ProjectId) => typedError<null, AppError>(__TAURI_INVOKE("delete_project", { teamId, projectId })),
 	/**
 	 *  Creates an invitation to the team (owners and admins, never a role above one's own; the relay checks).
 	 *  With `email`, only that account can use it, and it waits among that account's pending invitations. The

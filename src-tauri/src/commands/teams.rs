@@ -1,10 +1,10 @@
 //! Teams, their members, and their activity feed.
 
 use tauri::{State, Wry};
-use teamflow_protocol::TeamId;
 use teamflow_protocol::api::auth::TeamMembership;
 use teamflow_protocol::api::integrations::ActivityItem;
 use teamflow_protocol::api::teams::{Member, Team, TeamSettings};
+use teamflow_protocol::{ProjectId, Role, TeamId, UserId};
 
 use crate::error::AppError;
 use crate::shell::Shell;
@@ -56,4 +56,65 @@ pub(crate) async fn update_team_settings(
 #[specta::specta]
 pub(crate) async fn join_team(shell: State<'_, Shell<Wry>>, team_id: TeamId) -> Result<(), AppError> {
     Ok(shell.account().await?.session.join_room(team_id).await?)
+}
+
+/// Renames the team (owners and admins).
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn rename_team(shell: State<'_, Shell<Wry>>, team_id: TeamId, name: String) -> Result<Team, AppError> {
+    Ok(shell.node().await?.rename_team(team_id, &name).await?)
+}
+
+/// Deletes the team and everything in it (owners only). The window asks for its name first.
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn delete_team(shell: State<'_, Shell<Wry>>, team_id: TeamId) -> Result<(), AppError> {
+    let account = shell.account().await?;
+    account.session.node().delete_team(team_id).await?;
+    account.session.leave_room(team_id);
+    Ok(())
+}
+
+/// Gives a member another role (never above the caller's; the last owner stays owner).
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn change_role(
+    shell: State<'_, Shell<Wry>>,
+    team_id: TeamId,
+    user_id: UserId,
+    role: Role,
+) -> Result<Member, AppError> {
+    Ok(shell.node().await?.change_role(team_id, user_id, role).await?)
+}
+
+/// Removes a member from the team (owners and admins; never someone above the caller).
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn remove_member(
+    shell: State<'_, Shell<Wry>>,
+    team_id: TeamId,
+    user_id: UserId,
+) -> Result<(), AppError> {
+    Ok(shell.node().await?.remove_member(team_id, user_id).await?)
+}
+
+/// Leaves the team (refused while the caller is its last owner).
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn leave_team(shell: State<'_, Shell<Wry>>, team_id: TeamId) -> Result<(), AppError> {
+    let account = shell.account().await?;
+    account.session.node().leave_team(team_id).await?;
+    account.session.leave_room(team_id);
+    Ok(())
+}
+
+/// Deletes a project (admins and owners).
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn delete_project(
+    shell: State<'_, Shell<Wry>>,
+    team_id: TeamId,
+    project_id: ProjectId,
+) -> Result<(), AppError> {
+    Ok(shell.node().await?.delete_project(team_id, project_id).await?)
 }

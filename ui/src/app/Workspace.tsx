@@ -101,6 +101,19 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
     call(commands.joinTeam(teamId)).catch((e) => setError(messageOf(e)));
   }, [teamId]);
 
+  /** A team left or deleted: off the switcher, and another one (or none) chosen. */
+  async function forget(gone: string) {
+    setTeamId(null);
+    setSection("chat");
+    try {
+      const list = (await call(commands.teams())).filter((t) => t.id !== gone);
+      setTeams(list);
+      setTeamId(list[0]?.id ?? null);
+    } catch (e) {
+      setError(messageOf(e));
+    }
+  }
+
   async function createTeam(e: FormEvent) {
     e.preventDefault();
     try {
@@ -182,9 +195,13 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
           />
         )}
         {team && section === "documents" && <Documents key={team.id} team={team} status={status} open={openDoc} onOpen={setOpenDoc} />}
-        {team && section === "members" && <Members key={team.id} team={team} onInvite={() => setInviting(true)} />}
+        {team && section === "members" && (
+          <Members key={team.id} team={team} user={user} onInvite={() => setInviting(true)} onLeft={() => void forget(team.id)} />
+        )}
         {team && section === "activity" && <Activity key={team.id} team={team} />}
-        {team && section === "settings" && <TeamSettings key={team.id} team={team} />}
+        {team && section === "settings" && (
+          <TeamSettings key={team.id} team={team} onChanged={(deleted) => void (deleted ? forget(team.id) : loadTeams(team.id))} />
+        )}
       </main>
       {searching && <SearchPalette teams={teams} onOpen={openHit} onClose={() => setSearching(false)} />}
       {team && inviting && <InviteDialog team={team} onClose={() => setInviting(false)} />}

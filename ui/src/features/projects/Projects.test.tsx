@@ -3,7 +3,7 @@ import { act, cleanup, render, screen } from "@testing-library/react";
 import { afterEach, beforeEach, expect, it, vi } from "vitest";
 import type { TeamMembership } from "../../bindings";
 import { followRooms } from "../../lib/team/store";
-import { answers, emitRoom, reset } from "../../testing/fakeBindings";
+import { answers, calls, emitRoom, reset } from "../../testing/fakeBindings";
 import { joinFrames, members, project, projects, TEAM } from "../../testing/fixtures";
 import { Projects } from "./Projects";
 
@@ -30,4 +30,17 @@ it("lists the projects of every page, oldest first, and follows deletions", asyn
   act(() => emitRoom(TEAM, { type: "project_deleted", team_id: TEAM, project_id: project(1).id }));
   const names = screen.getAllByTestId("project").map((row) => row.querySelector("strong")?.textContent);
   expect(names).toEqual(projects(2, 30).map((p) => p.name));
+});
+
+it("lets admins delete a project after confirming; the room's deletion takes it off the list", async () => {
+  answers.projects = projects(1, 2);
+  await act(async () => render(<Projects team={{ ...team, role: "admin" }} onOpenDocument={() => {}} />));
+  await act(async () => screen.getAllByTestId("delete-project")[0].click());
+  await act(async () => screen.getByTestId("confirm-delete-project").click());
+  expect(calls.find(([name]) => name === "deleteProject")).toEqual(["deleteProject", TEAM, project(1).id]);
+  act(() => emitRoom(TEAM, { type: "project_deleted", team_id: TEAM, project_id: project(1).id }));
+  expect(screen.getAllByTestId("project")).toHaveLength(1);
+  cleanup();
+  await act(async () => render(<Projects team={team} onOpenDocument={() => {}} />));
+  expect(screen.queryAllByTestId("delete-project")).toHaveLength(0);
 });

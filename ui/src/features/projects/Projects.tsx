@@ -18,6 +18,19 @@ export function Projects({ team, onOpenDocument }: { team: TeamMembership; onOpe
   const [error, setError] = useState<string | null>(null);
   const [editing, setEditing] = useState<{ id: string; name: string; description: string } | null>(null);
   const canEdit = team.role !== "viewer";
+  // The relay lets admins and owners delete; the room's project_deleted takes it off every list.
+  const canDelete = team.role === "admin" || team.role === "owner";
+  const [deleting, setDeleting] = useState<string | null>(null);
+
+  async function remove(project: Project) {
+    setError(null);
+    try {
+      await call(commands.deleteProject(team.id, project.id));
+      setDeleting(null);
+    } catch (e) {
+      setError(messageOf(e));
+    }
+  }
 
   const load = () => {
     loadProjects(team.id).catch((e) => setError(messageOf(e)));
@@ -125,6 +138,20 @@ export function Projects({ team, onOpenDocument }: { team: TeamMembership; onOpe
             <button onClick={() => openDocument(p)} data-testid="open-project-document">
               Document
             </button>
+            {canDelete &&
+              (deleting === p.id ? (
+                <span className="confirm">
+                  Delete {p.name} for everyone?
+                  <button className="danger" onClick={() => void remove(p)} data-testid="confirm-delete-project">
+                    Delete
+                  </button>
+                  <button onClick={() => setDeleting(null)}>Cancel</button>
+                </span>
+              ) : (
+                <button onClick={() => setDeleting(p.id)} aria-label={`Delete ${p.name}`} data-testid="delete-project">
+                  Delete
+                </button>
+              ))}
           </li>
         ))}
         {queued.map((q) => (

@@ -1,4 +1,5 @@
-// Team settings: what members see, project defaults, webhook retention. Owners and admins change them.
+// Team settings: what members see, project defaults, webhook retention (owners and admins change them);
+// renaming the team (owners and admins) and deleting it (owners, after typing its name).
 import { type FormEvent, useEffect, useState } from "react";
 import { commands, type ProjectStatus, type TeamMembership, type TeamSettings as Settings } from "../../bindings";
 import { call, messageOf } from "../../lib/call";
@@ -6,7 +7,7 @@ import { ErrorLine } from "../../lib/ErrorLine";
 
 const STATUSES: ProjectStatus[] = ["planned", "active", "paused", "completed", "archived"];
 
-export function TeamSettings({ team }: { team: TeamMembership }) {
+export function TeamSettings({ team, onChanged }: { team: TeamMembership; onChanged?: (deleted: boolean) => void }) {
   const [settings, setSettings] = useState<Settings | null>(null);
   const [saved, setSaved] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -84,6 +85,70 @@ export function TeamSettings({ team }: { team: TeamMembership }) {
         </form>
       )}
       <ErrorLine error={error} />
+      {canEdit && <RenameTeam team={team} onRenamed={() => onChanged?.(false)} />}
+      {team.role === "owner" && <DeleteTeam team={team} onDeleted={() => onChanged?.(true)} />}
     </section>
+  );
+}
+
+function RenameTeam({ team, onRenamed }: { team: TeamMembership; onRenamed: () => void }) {
+  const [name, setName] = useState(team.name);
+  const [error, setError] = useState<string | null>(null);
+
+  async function rename(e: FormEvent) {
+    e.preventDefault();
+    setError(null);
+    try {
+      await call(commands.renameTeam(team.id, name.trim()));
+      onRenamed();
+    } catch (e) {
+      setError(messageOf(e));
+    }
+  }
+
+  return (
+    <form className="settings inline-form" onSubmit={rename} data-testid="rename-team">
+      <label>
+        Team name
+        <input value={name} onChange={(e) => setName(e.target.value)} maxLength={80} required data-testid="team-name" />
+      </label>
+      <button type="submit" disabled={name.trim() === "" || name.trim() === team.name} data-testid="save-team-name">
+        Rename
+      </button>
+      <ErrorLine error={error} />
+    </form>
+  );
+}
+
+function DeleteTeam({ team, onDeleted }: { team: TeamMembership; onDeleted: () => void }) {
+  const [typed, setTyped] = useState("");
+  const [error, setError] = useState<string | null>(null);
+
+  async function remove(e: FormEvent) {
+    e.preventDefault();
+    setError(null);
+    try {
+      await call(commands.deleteTeam(team.id));
+      onDeleted();
+    } catch (e) {
+      setError(messageOf(e));
+    }
+  }
+
+  return (
+    <form className="settings danger-zone" onSubmit={remove} data-testid="delete-team">
+      <h3>Delete this team</h3>
+      <p className="empty">
+        Its chat, projects and documents are deleted for everyone, and cannot be brought back. Type <strong>{team.name}</strong> to confirm.
+      </p>
+      <label>
+        Team name
+        <input value={typed} onChange={(e) => setTyped(e.target.value)} aria-label={`Type ${team.name} to confirm`} data-testid="delete-team-name" />
+      </label>
+      <button type="submit" className="danger" disabled={typed !== team.name} data-testid="confirm-delete-team">
+        Delete team
+      </button>
+      <ErrorLine error={error} />
+    </form>
   );
 }

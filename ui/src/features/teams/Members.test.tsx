@@ -1,9 +1,10 @@
-// The member list reads the team store: the loaded roster, presence from the room's pages, removals.
-import { act, cleanup, render, screen } from "@testing-library/react";
+// The member list reads the team store (the loaded roster, presence from the room's pages, removals), and
+// offers owners and admins role changes and removal within the relay's rules; anyone but the only owner leaves.
+import { act, cleanup, fireEvent, render, screen } from "@testing-library/react";
 import { afterEach, beforeEach, expect, it, vi } from "vitest";
 import type { TeamMembership } from "../../bindings";
 import { followRooms } from "../../lib/team/store";
-import { answers, emitRoom, reset } from "../../testing/fakeBindings";
+import { answers, calls, emitRoom, reset } from "../../testing/fakeBindings";
 import { joinFrames, member, members, TEAM, userId } from "../../testing/fixtures";
 import { Members } from "./Members";
 
@@ -42,4 +43,45 @@ it("offers Invite people to owners and admins only", async () => {
   cleanup();
   await act(async () => render(<Members team={team} onInvite={onInvite} />));
   expect(screen.queryByTestId("invite-people")).toBeNull();
+});
+
+const owner = { ...member(1), role: "owner" as const };
+const admin = { ...member(2), role: "admin" as const };
+const plain = member(3);
+const asUser = (n: number) => ({ id: userId(n), email: `m${n}@example.com`, display_name: `Member ${n}` });
+
+it("lets an admin change roles up to theirs and remove people, and says why not for the owner", async () => {
+  answers.members = [owner, admin, plain];
+  await act(async () => render(<Members team={{ ...team, role: "admin" }} user={asUser(2)} />));
+  const rows = screen.getAllByTestId("member");
+  // The owner's row: no controls, and the reason in words.
+  expect(rows[0].querySelector("select")).toBeNull();
+  expect(rows[0].querySelector("[data-testid=remove-member]")).toBeNull();
+  expect(rows[0].querySelector("[data-testid=member-why]")?.textContent).toBe("Their role is above yours.");
+  // A member's row: roles up to admin, never owner.
+  const select = rows[2].querySelector("select") as HTMLSelectElement;
+  expect([...select.options].map((o) => o.value)).toEqual(["viewer", "member", "admin"]);
+  await act(async () => fireEvent.change(select, { target: { value: "viewer" } }));
+  expect(calls.find(([name]) => name === "changeRole")).toEqual(["changeRole", TEAM, userId(3), "viewer"]);
+  // Removing asks first.
+  await act(async () => (rows[2].querySelector("[data-testid=remove-member]") as HTMLButtonElement).click());
+  expect(calls.some(([name]) => name === "removeMember")).toBe(false);
+  await act(async () => screen.getByTestId("confirm-remove").click());
+  expect(calls.find(([name]) => name === "removeMember")).toEqual(["removeMember", TEAM, userId(3)]);
+});
+
+it("keeps the only owner from leaving, and lets anyone else leave after confirming", async () => {
+  answers.members = [owner, plain];
+  await act(async () => render(<Members team={{ ...team, role: "owner" }} user={asUser(1)} />));
+  expect(screen.getByTestId("leave-blocked").textContent).toContain("only owner");
+  expect(screen.queryByTestId("leave-team")).toBeNull();
+  cleanup();
+
+  const onLeft = vi.fn();
+  await act(async () => render(<Members team={team} user={asUser(3)} onLeft={onLeft} />));
+  expect(screen.queryAllByTestId("remove-member")).toHaveLength(0);
+  await act(async () => screen.getByTestId("leave-team").click());
+  await act(async () => screen.getByTestId("confirm-leave").click());
+  expect(calls.find(([name]) => name === "leaveTeam")).toEqual(["leaveTeam", TEAM]);
+  expect(onLeft).toHaveBeenCalledOnce();
 });

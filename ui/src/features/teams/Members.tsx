@@ -1,20 +1,99 @@
-// A team's members with roles and who is online; owners and admins open "Invite people" from here. People
-// show once they accepted an invitation (the room's membership change brings them in).
+// A team's members with roles and who is online. Owners and admins open "Invite people", change roles and
+// remove people here, with the relay's rules shown before the click (rules.ts); anyone may leave, except the
+// team's only owner. People show once they accepted an invitation (the room's membership change brings
+// them in); a role change or removal arrives the same way.
 import { useEffect, useState } from "react";
-import type { TeamMembership } from "../../bindings";
-import { messageOf } from "../../lib/call";
+import { commands, type Member, type Role, type TeamMembership, type User } from "../../bindings";
+import { call, messageOf } from "../../lib/call";
 import { ErrorLine } from "../../lib/ErrorLine";
 import { loadMembers, useTeam } from "../../lib/team/store";
+import { allowed, canManage, mayLeave } from "./rules";
 
-export function Members({ team, onInvite }: { team: TeamMembership; onInvite?: () => void }) {
+export function Members(props: { team: TeamMembership; user?: User; onInvite?: () => void; onLeft?: () => void }) {
+  const { team, user, onInvite, onLeft } = props;
   const { members, online } = useTeam(team.id);
   const [error, setError] = useState<string | null>(null);
-  const canInvite = team.role === "owner" || team.role === "admin";
+  const [removing, setRemoving] = useState<string | null>(null);
+  const [leaving, setLeaving] = useState(false);
+  const canInvite = canManage(team.role);
+  const list = [...members.values()];
+  const owners = list.filter((m) => m.role === "owner").length;
+  // My role as the roster has it (the room keeps it current), else as the team list had it.
+  const myRole: Role = (user && members.get(user.id)?.role) || team.role;
 
   // The room keeps the roster current once joined; loading it as well shows it offline (from the cache).
   useEffect(() => {
     loadMembers(team.id).catch((e) => setError(messageOf(e)));
   }, [team.id]);
+
+  async function act(what: Promise<unknown>) {
+    setError(null);
+    try {
+      await what;
+    } catch (e) {
+      setError(messageOf(e));
+    }
+  }
+
+  async function leave() {
+    setError(null);
+    try {
+      await call(commands.leaveTeam(team.id));
+      onLeft?.();
+    } catch (e) {
+      setError(messageOf(e));
+      setLeaving(false);
+    }
+  }
+
+  const row = (m: Member) => {
+    const rules = user ? allowed({ id: user.id, role: myRole }, m, owners) : { roles: [], remove: false, why: null };
+    const label = `Role of ${m.display_name}`;
+    return (
+      <li key={m.user_id} data-testid="member">
+        <span className={`presence ${online.has(m.user_id) ? "on" : "off"}`} title={online.has(m.user_id) ? "Online" : "Offline"} />
+        <span className="name">{m.display_name}</span>
+        <span className="email">{m.email}</span>
+        {rules.roles.length > 0 ? (
+          <select
+            className="role"
+            aria-label={label}
+            value={m.role}
+            onChange={(e) => void act(call(commands.changeRole(team.id, m.user_id, e.target.value as Role)).then(() => loadMembers(team.id)))}
+            data-testid="member-role"
+          >
+            {rules.roles.map((r) => (
+              <option key={r} value={r}>
+                {r}
+              </option>
+            ))}
+          </select>
+        ) : (
+          <span className="role">{m.role}</span>
+        )}
+        {removing === m.user_id ? (
+          <span className="confirm">
+            Remove {m.display_name}?
+            <button className="danger" onClick={() => void act(call(commands.removeMember(team.id, m.user_id)).then(() => setRemoving(null)))} data-testid="confirm-remove">
+              Remove
+            </button>
+            <button onClick={() => setRemoving(null)}>Cancel</button>
+          </span>
+        ) : (
+          rules.remove && (
+            <button onClick={() => setRemoving(m.user_id)} aria-label={`Remove ${m.display_name}`} data-testid="remove-member">
+              Remove
+            </button>
+          )
+        )}
+        {rules.why && canManage(myRole) && (
+          <small className="why" data-testid="member-why">
+            {rules.why}
+          </small>
+        )}
+      </li>
+    );
+  };
 
   return (
     <section className="panel">
@@ -27,16 +106,30 @@ export function Members({ team, onInvite }: { team: TeamMembership; onInvite?: (
         )}
       </header>
       <ul className="members" data-testid="members">
-        {[...members.values()].map((m) => (
-          <li key={m.user_id} data-testid="member">
-            <span className={`presence ${online.has(m.user_id) ? "on" : "off"}`} title={online.has(m.user_id) ? "Online" : "Offline"} />
-            <span className="name">{m.display_name}</span>
-            <span className="email">{m.email}</span>
-            <span className="role">{m.role}</span>
-          </li>
-        ))}
+        {list.map(row)}
       </ul>
       <ErrorLine error={error} />
+      {user && (
+        <footer className="leave">
+          {!mayLeave(myRole, owners) ? (
+            <p className="empty" data-testid="leave-blocked">
+              You are the team's only owner: make someone else owner before you leave.
+            </p>
+          ) : leaving ? (
+            <span className="confirm">
+              Leave {team.name}? You lose access to its chat, projects and documents.
+              <button className="danger" onClick={() => void leave()} data-testid="confirm-leave">
+                Leave team
+              </button>
+              <button onClick={() => setLeaving(false)}>Cancel</button>
+            </span>
+          ) : (
+            <button onClick={() => setLeaving(true)} data-testid="leave-team">
+              Leave team
+            </button>
+          )}
+        </footer>
+      )}
     </section>
   );
 }

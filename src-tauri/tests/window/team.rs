@@ -1,0 +1,79 @@
+//! Running a team from the window, as its owner, against a real relay: a member's role changed and the
+//! member removed (the owner's own row says why it has no controls), a project deleted, the team renamed,
+//! and deleted only once its name is typed. In both themes, with screenshots.
+
+use anyhow::{Result, ensure};
+use serde_json::json;
+use teamflow_tests::TestRelay;
+
+use crate::driver::{ONE_WINDOW, Theme, Window};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_changes_roles_removes_renames_and_deletes() -> Result<()> {
+    walk_through(Theme::Light).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_team_screens_in_the_dark_theme() -> Result<()> {
+    walk_through(Theme::Dark).await
+}
+
+async fn walk_through(theme: Theme) -> Result<()> {
+    let _one = ONE_WINDOW.lock().await;
+    let relay = TestRelay::start().await;
+    let ada = relay.user("ada").await;
+    let bob = relay.user("bob").await;
+    let window = Window::launch_with(&theme.env()).await?;
+    ensure!(window.is_dark().await? == (theme == Theme::Dark), "the window is not in the {theme:?} theme");
+    window.sign_in(&relay, "ada").await?;
+    let team = window.create_team(&ada, "Ops").await?;
+    ada.add_member(&team, "bob@example.test", "member").await;
+    let bob_id = bob.user_id().await;
+    let (status, _) = ada.post(&format!("/api/teams/{team}/projects"), &json!({ "name": "Old launch" })).await;
+    ensure!(status.is_success(), "project: {status}");
+
+    // Members: ada is the only owner, so her row has no controls and says why; bob's has a role menu.
+    window.click("[data-testid=nav-members]").await?;
+    window.until_count("[data-testid=member]", 2).await?;
+    window.until_text("[data-testid=leave-blocked]", "only owner").await?;
+    window.click("[data-testid=member-role] option[value=admin]").await?;
+    let role_is = async |role: &str| -> Result<bool> {
+        let (_, members) = ada.get(&format!("/api/teams/{team}/members")).await;
+        Ok(members.as_array().into_iter().flatten().any(|m| m["user_id"] == bob_id.as_str() && m["role"] == role))
+    };
+    window.until("bob to be admin on the relay", async || Ok(role_is("admin").await?.then_some(()))).await?;
+    window.screenshot(&theme.shot("members")).await?;
+
+    // Removing asks first; then bob is gone from the relay and the list.
+    window.click("[data-testid=remove-member]").await?;
+    window.screenshot(&theme.shot("members-remove")).await?;
+    window.click("[data-testid=confirm-remove]").await?;
+    window.until_count("[data-testid=member]", 1).await?;
+    let (_, members) = ada.get(&format!("/api/teams/{team}/members")).await;
+    ensure!(members.as_array().map(Vec::len) == Some(1), "bob is still a member: {members}");
+
+    // A project deleted after confirming.
+    window.click("[data-testid=nav-projects]").await?;
+    window.until_count("[data-testid=project]", 1).await?;
+    window.click("[data-testid=delete-project]").await?;
+    window.click("[data-testid=confirm-delete-project]").await?;
+    window.until_text("[data-testid=projects] + .empty", "No projects yet").await?;
+
+    // Settings: rename, then delete only with the exact name typed.
+    window.click("[data-testid=nav-settings]").await?;
+    window.clear("[data-testid=team-name]").await?;
+    window.type_into("[data-testid=team-name]", "Operations").await?;
+    window.click("[data-testid=save-team-name]").await?;
+    window.until_text("[data-testid=team-switcher]", "Operations").await?;
+    window.type_into("[data-testid=delete-team-name]", "operations").await?;
+    let disabled = window.script("return document.querySelector('[data-testid=confirm-delete-team]').disabled").await?;
+    ensure!(disabled == json!(true), "a wrong name does not arm the delete button");
+    window.clear("[data-testid=delete-team-name]").await?;
+    window.type_into("[data-testid=delete-team-name]", "Operations").await?;
+    window.screenshot(&theme.shot("team-settings")).await?;
+    window.click("[data-testid=confirm-delete-team]").await?;
+    window.until_text("main .empty", "Create a team to start").await?;
+    let (status, _) = ada.get(&format!("/api/teams/{team}")).await;
+    ensure!(status == reqwest::StatusCode::NOT_FOUND, "the team is gone from the relay: {status}");
+    window.close().await
+}
