@@ -9,6 +9,8 @@ pub(crate) mod chat;
 #[allow(clippy::let_underscore_must_use)]
 pub(crate) mod documents;
 #[allow(clippy::let_underscore_must_use)]
+pub(crate) mod integrations;
+#[allow(clippy::let_underscore_must_use)]
 pub(crate) mod invitations;
 #[allow(clippy::let_underscore_must_use)]
 pub(crate) mod links;
@@ -73,6 +75,11 @@ pub(crate) fn all() -> Commands<Wry> {
         documents::document_history,
         documents::document_at,
         links::open_link,
+        integrations::integrations,
+        integrations::create_integration,
+        integrations::rotate_integration,
+        integrations::delete_integration,
+        integrations::integration_failures,
         search::search,
     ]
 }

@@ -457,3 +457,25 @@ async fn without_a_kept_certificate_an_offline_device_has_none_to_show() {
     let _dir = relay.stop().await;
     assert!(matches!(alice.device_certificate().await, Err(NodeError::NotCached(_))));
 }
+
+#[tokio::test]
+async fn an_admin_connects_rotates_lists_and_removes_integrations_through_the_node() {
+    use teamflow_protocol::api::integrations::{IntegrationInput, Service};
+    let relay = TestRelay::start().await;
+    let (_a, alice, _b, bob, team) = teamflow_tests::alice_and_bob(&relay).await;
+    let input = IntegrationInput { service: Service::Github, secret: None, mirror_to_chat: false };
+    let created = alice.create_integration(team, &input).await.expect("connect GitHub");
+    assert!(created.secret.len() >= 32, "a generated secret, shown once");
+    assert!(created.webhook_url.contains(&created.id));
+    let listed = alice.integrations(team).await.expect("list");
+    assert_eq!(listed.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(), [created.id.as_str()]);
+    let rotated = alice.rotate_integration(team, &created.id, None).await.expect("rotate");
+    assert_ne!(rotated.secret, created.secret);
+    assert!(alice.integration_failures(team, &created.id).await.expect("failures").is_empty());
+    // A member is refused with the relay's reason; a malformed id never leaves the node.
+    let refused = bob.create_integration(team, &input).await;
+    assert!(matches!(refused, Err(NodeError::Api(teamflow_node::ApiFailure::Refused { status: 403, .. }))), "{refused:?}");
+    assert!(matches!(alice.delete_integration(team, "../members").await, Err(NodeError::Invalid(_))));
+    alice.delete_integration(team, &created.id).await.expect("remove");
+    assert!(alice.integrations(team).await.expect("list").is_empty());
+}

@@ -12,6 +12,7 @@ mod credentials;
 mod device;
 mod documents;
 mod error;
+mod integrations;
 mod invitations;
 mod messages;
 mod outbox;

@@ -83,6 +83,7 @@ pub struct RotateSecret {
 /// A stored event the relay gave up on, and why; listed for the team's owners and admins.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct WebhookFailure {
     pub event_id: String,
     pub event_type: String,
@@ -91,9 +92,11 @@ pub struct WebhookFailure {
     pub attempts: i64,
     #[serde(with = "time::serde::rfc3339")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub received_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub failed_at: OffsetDateTime,
 }
 

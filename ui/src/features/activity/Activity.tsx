@@ -4,6 +4,7 @@ import { useEffect, useState } from "react";
 import { commands, type ActivityItem, type TeamMembership } from "../../bindings";
 import { call, messageOf } from "../../lib/call";
 import { subscribeRoom } from "../../lib/events";
+import { Integrations } from "../integrations/Integrations";
 import { webLink } from "./links";
 
 export function Activity({ team }: { team: TeamMembership }) {
@@ -23,8 +24,9 @@ export function Activity({ team }: { team: TeamMembership }) {
   return (
     <section className="panel">
       <h2>Activity</h2>
+      {(team.role === "owner" || team.role === "admin") && <Integrations team={team} />}
       {error && <p className="error">{error}</p>}
-      {items.length === 0 && !error && <p className="empty">Nothing yet. Connect GitHub, Slack or Trello to see their events here.</p>}
+      {items.length === 0 && !error && <p className="empty">Nothing yet. An owner or admin connects GitHub, Slack or Trello to see their events here.</p>}
       <ul className="activity" data-testid="activity">
         {items.map((item) => {
           const link = webLink(item.url);

@@ -1,0 +1,69 @@
+// Integrations: connecting shows the webhook URL and the secret once with the provider's steps; Slack and
+// Trello need their secret typed; rotating shows the new one; failed events list their reasons; removing asks.
+import { act, cleanup, fireEvent, render, screen } from "@testing-library/react";
+import { afterEach, beforeEach, expect, it, vi } from "vitest";
+import type { Integration, TeamMembership } from "../../bindings";
+import { answers, calls, reset } from "../../testing/fakeBindings";
+import { TEAM, userId } from "../../testing/fixtures";
+import { Integrations } from "./Integrations";
+
+vi.mock("../../bindings", () => import("../../testing/fakeBindings"));
+
+const team: TeamMembership = { id: TEAM, name: "crew", role: "admin" };
+const github: Integration = {
+  id: "0190f1e2-0000-7000-8000-0000000000b1",
+  team_id: TEAM,
+  service: "github",
+  webhook_url: "https://relay.example/api/webhooks/github/0190f1e2-0000-7000-8000-0000000000b1",
+  mirror_to_chat: false,
+  created_by: userId(1),
+  created_at: "2026-12-01T10:00:00Z",
+};
+
+beforeEach(reset);
+afterEach(cleanup);
+
+it("connects GitHub and shows the URL and the secret once, with GitHub's steps", async () => {
+  answers.integrations = [];
+  answers.createIntegration = { id: github.id, service: "github", webhook_url: github.webhook_url, secret: "s3cr3t-shown-once" };
+  await act(async () => render(<Integrations team={team} />));
+  await act(async () => screen.getByTestId("connect-service").click());
+  await act(async () => screen.getByTestId("integration-connect").click());
+  expect(calls.find(([name]) => name === "createIntegration")).toEqual(["createIntegration", TEAM, { service: "github", secret: null, mirror_to_chat: false }]);
+  const shown = screen.getByTestId("integration-secret");
+  const values = [...shown.querySelectorAll("input")].map((i) => i.value);
+  expect(values).toEqual([github.webhook_url, "s3cr3t-shown-once"]);
+  expect(shown.textContent).toContain("Payload URL");
+  await act(async () => screen.getByTestId("integration-done").click());
+  expect(screen.queryByTestId("integration-secret")).toBeNull();
+});
+
+it("asks Slack for its signing secret and offers mirroring to chat", async () => {
+  answers.integrations = [];
+  answers.createIntegration = { id: "x", service: "slack", webhook_url: "https://relay.example/api/webhooks/slack/x", secret: "sig" };
+  await act(async () => render(<Integrations team={team} />));
+  await act(async () => screen.getByTestId("connect-service").click());
+  fireEvent.change(screen.getByTestId("integration-service"), { target: { value: "slack" } });
+  fireEvent.change(screen.getByTestId("integration-secret-input"), { target: { value: "  sig  " } });
+  fireEvent.click(screen.getByRole("checkbox"));
+  await act(async () => screen.getByTestId("integration-connect").click());
+  expect(calls.find(([name]) => name === "createIntegration")?.[2]).toEqual({ service: "slack", secret: "sig", mirror_to_chat: true });
+  expect(screen.getByTestId("integration-secret").textContent).toContain("Event Subscriptions");
+});
+
+it("rotates, lists failed events with reasons, and removes after confirming", async () => {
+  answers.integrations = [{ ...github, disabled: "creator_removed" }];
+  answers.rotateIntegration = { id: github.id, service: "github", webhook_url: github.webhook_url, secret: "new-secret" };
+  answers.integrationFailures = [{ event_id: "e1", event_type: "push", reason: "validation_failed: content", attempts: 1, received_at: "2026-12-01T10:00:00Z", failed_at: "2026-12-01T10:00:01Z" }];
+  await act(async () => render(<Integrations team={team} />));
+  expect(screen.getByTestId("integration-disabled").textContent).toContain("rotate the secret");
+  await act(async () => screen.getByTestId("integration-rotate").click());
+  expect(calls.find(([name]) => name === "rotateIntegration")).toEqual(["rotateIntegration", TEAM, github.id, null]);
+  expect([...screen.getByTestId("integration-secret").querySelectorAll("input")].map((i) => i.value)).toContain("new-secret");
+  await act(async () => screen.getByTestId("integration-failures").click());
+  expect(screen.getByTestId("failure-list").textContent).toContain("validation_failed: content");
+  await act(async () => screen.getByTestId("integration-remove").click());
+  expect(calls.some(([name]) => name === "deleteIntegration")).toBe(false);
+  await act(async () => screen.getByTestId("integration-confirm-remove").click());
+  expect(calls.find(([name]) => name === "deleteIntegration")).toEqual(["deleteIntegration", TEAM, github.id]);
+});
