@@ -474,7 +474,10 @@ async fn an_admin_connects_rotates_lists_and_removes_integrations_through_the_no
     assert!(alice.integration_failures(team, &created.id).await.expect("failures").is_empty());
     // A member is refused with the relay's reason; a malformed id never leaves the node.
     let refused = bob.create_integration(team, &input).await;
-    assert!(matches!(refused, Err(NodeError::Api(teamflow_node::ApiFailure::Refused { status: 403, .. }))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(NodeError::Api(teamflow_node::ApiFailure::Refused { status: 403, .. }))),
+        "{refused:?}"
+    );
     assert!(matches!(alice.delete_integration(team, "../members").await, Err(NodeError::Invalid(_))));
     alice.delete_integration(team, &created.id).await.expect("remove");
     assert!(alice.integrations(team).await.expect("list").is_empty());

@@ -105,6 +105,14 @@ export const commands = {
 	documentAt: (url: string, heads: string[]) => typedError<string, AppError>(__TAURI_INVOKE("document_at", { url, heads })),
 	/**  Opens `url` in the system browser; anything but an `http(s)` link is refused. */
 	openLink: (url: string) => typedError<null, AppError>(__TAURI_INVOKE("open_link", { url })),
+	integrations: (teamId: TeamId) => typedError<Integration[], AppError>(__TAURI_INVOKE("integrations", { teamId })),
+	/**  Connects a service; the answer carries the secret, which is never shown again. */
+	createIntegration: (teamId: TeamId, input: IntegrationInput) => typedError<IntegrationCreated, AppError>(__TAURI_INVOKE("create_integration", { teamId, input })),
+	/**  A new secret for an integration (generated for GitHub when `secret` is absent), shown once. */
+	rotateIntegration: (teamId: TeamId, integrationId: string, secret: string | null) => typedError<IntegrationCreated, AppError>(__TAURI_INVOKE("rotate_integration", { teamId, integrationId, secret })),
+	deleteIntegration: (teamId: TeamId, integrationId: string) => typedError<null, AppError>(__TAURI_INVOKE("delete_integration", { teamId, integrationId })),
+	/**  The integration's events the relay gave up on, each with its reason. */
+	integrationFailures: (teamId: TeamId, integrationId: string) => typedError<WebhookFailure[], AppError>(__TAURI_INVOKE("integration_failures", { teamId, integrationId })),
 	/**
 	 *  The best matches for `query`, at most `limit` (capped at 50); matches in titles and snippets sit between
 	 *  U+0002 and U+0003.
@@ -218,6 +226,38 @@ export type HistoryEntry = {
 	/**  Unix milliseconds, as the author's clock had it. */
 	timestamp: number,
 	message: string | null,
+};
+
+/**  An integration as listed: never with its secret. */
+export type Integration = {
+	id: string,
+	team_id: TeamId,
+	service: Service,
+	/**  What to paste into the provider's webhook settings. */
+	webhook_url: string,
+	mirror_to_chat: boolean,
+	/**  Whose rights its events use (their current role); rotating the secret makes the rotator its creator. */
+	created_by: UserId,
+	created_at: string,
+	/**  Why deliveries are refused (e.g. `creator_removed`); absent while the integration is active. */
+	disabled?: string | null,
+};
+
+/**  The answer to creating an integration: the only time its secret is shown. */
+export type IntegrationCreated = {
+	id: string,
+	service: Service,
+	webhook_url: string,
+	secret: string,
+};
+
+/**  `POST /api/teams/{team_id}/integrations`. */
+export type IntegrationInput = {
+	service: Service,
+	/**  GitHub: optional (generated when absent). Slack: the workspace's signing secret. Trello: the app secret. */
+	secret?: string | null,
+	/**  Slack only: also post each Slack message into the team's chat. */
+	mirror_to_chat?: boolean,
 };
 
 /**
@@ -513,6 +553,17 @@ export type User = {
 
 /**  A person with an account on the relay. */
 export type UserId = string;
+
+/**  A stored event the relay gave up on, and why; listed for the team's owners and admins. */
+export type WebhookFailure = {
+	event_id: string,
+	event_type: string,
+	/**  A stable reason first (`forbidden`, `validation_failed`, `creator_removed`, `gave_up`), then detail. */
+	reason: string,
+	attempts: number,
+	received_at: string,
+	failed_at: string,
+};
 
 /* Tauri Specta runtime */
 async function typedError<T, E>(result: Promise<T>): Promise<{ status: "ok"; data: T } | { status: "error"; error: E }> {

@@ -18,6 +18,8 @@ CREATE VIRTUAL TABLE search_index USING fts5(
     tokenize = 'porter unicode61 remove_diacritics 2',
     prefix = '2 3'
 );
+-- Ranking: BM25 with a title match worth twice a body match.
+INSERT INTO search_index (search_index, rank) VALUES ('rank', 'bm25(2.0, 1.0)');
 
 -- Messages already cached before the index existed.
 INSERT INTO search_items (kind, team_id, item_id, at)

@@ -54,7 +54,11 @@ impl Node {
     }
 
     /// The events of an integration the relay gave up on, with the reason for each.
-    pub async fn integration_failures(&self, team: TeamId, integration: &str) -> Result<Vec<WebhookFailure>, NodeError> {
+    pub async fn integration_failures(
+        &self,
+        team: TeamId,
+        integration: &str,
+    ) -> Result<Vec<WebhookFailure>, NodeError> {
         let path = format!("/api/teams/{team}/integrations/{}/failures", checked(integration)?);
         self.authed::<(), _>(Method::GET, &path, None).await
     }

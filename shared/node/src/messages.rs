@@ -40,7 +40,7 @@ impl Node {
     /// Keeps messages (a page from the relay, an import) for reading offline and for search, in one
     /// transaction: all of them or none.
     pub async fn keep_messages(&self, messages: &[Message]) -> Result<(), NodeError> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = crate::store::begin_write(&self.db).await?;
         for message in messages {
             cache_message(&mut tx, message).await?;
         }

@@ -22,6 +22,8 @@ pub const MATCH_END: char = '\u{3}';
 const MAX_HITS: u32 = 50;
 /// Words (tokens) of context a snippet shows around its match.
 const SNIPPET_TOKENS: u32 = 12;
+/// How many of the most recent matches a search ranks (see `Node::search`).
+const CANDIDATES: u32 = 2_000;
 /// A query longer than this is cut: nobody types more, and it bounds the work of one search.
 const MAX_QUERY_CHARS: usize = 200;
 
@@ -155,7 +157,7 @@ impl Node {
     pub(crate) async fn remember_frame(&self, frame: &ServerMessage) -> Result<(), NodeError> {
         match frame {
             ServerMessage::NewMessage { message } => {
-                let mut tx = self.db.begin().await?;
+                let mut tx = crate::store::begin_write(&self.db).await?;
                 crate::store::cache_message(&mut tx, message).await?;
                 tx.commit().await?;
             }
@@ -178,7 +180,7 @@ impl Node {
                 }
             }
             ServerMessage::ProjectDeleted { team_id, project_id } => {
-                let mut tx = self.db.begin().await?;
+                let mut tx = crate::store::begin_write(&self.db).await?;
                 remove(&mut tx, "project", *team_id, &project_id.to_string()).await?;
                 tx.commit().await?;
             }
@@ -189,7 +191,7 @@ impl Node {
 
     /// Indexes a team's projects (name and description), as fetched or cached.
     pub(crate) async fn index_projects(&self, projects: &[Project]) -> Result<(), NodeError> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = crate::store::begin_write(&self.db).await?;
         for project in projects {
             let id = project.id.to_string();
             let item = Item {
@@ -208,7 +210,7 @@ impl Node {
 
     /// Indexes a team's document titles; a document's text is kept as last indexed (`index_document_text`).
     pub(crate) async fn index_document_titles(&self, documents: &[DocumentEntry]) -> Result<(), NodeError> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = crate::store::begin_write(&self.db).await?;
         for document in documents {
             let url = document.document_id.to_string();
             let body: Option<String> = sqlx::query_scalar(
@@ -241,7 +243,7 @@ impl Node {
         title: &str,
         text: &str,
     ) -> Result<(), NodeError> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = crate::store::begin_write(&self.db).await?;
         let now = millis(time::OffsetDateTime::now_utc());
         put(&mut tx, Item { kind: "document", team, id: url, at: now, title, body: text }).await?;
         tx.commit().await?;
@@ -251,7 +253,7 @@ impl Node {
     /// Indexes a document's text, under the title last indexed for it (none yet: its team's document list
     /// brings it). A document of no known team is not indexed.
     pub(crate) async fn index_document_text(&self, url: &str, text: &str) -> Result<(), NodeError> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = crate::store::begin_write(&self.db).await?;
         let team: Option<String> = sqlx::query_scalar("SELECT team_id FROM document_teams WHERE document_id = ?")
             .bind(url)
             .fetch_optional(&mut *tx)
@@ -274,24 +276,35 @@ impl Node {
         Ok(())
     }
 
-    /// Searches everything this device holds, best matches first (up to `limit`, at most 50). Works offline;
-    /// an input with nothing searchable in it finds nothing.
+    /// Searches everything this device holds, best matches first (up to `limit`, at most 50) among the most
+    /// recent 2,000 that match. Works offline; an input with nothing searchable in it finds nothing.
     pub async fn search(&self, input: &str, limit: u32) -> Result<Vec<SearchHit>, NodeError> {
         let Some(query) = fts_query(input) else { return Ok(Vec::new()) };
+        // Ranked among the most recent `CANDIDATES` matches: FTS5 walks its matches newest first and stops
+        // there, so a word in every message costs no more than a rare one; the marks and snippets are made
+        // for the hits shown only.
         let rows: Vec<(String, String, String, String, String)> = sqlx::query_as(
-            "SELECT i.kind, i.team_id, i.item_id,
+            "WITH recent AS (
+                 SELECT rowid AS id, rank AS score FROM search_index
+                 WHERE search_index MATCH ?4 ORDER BY rowid DESC LIMIT ?6
+             ), best AS (
+                 SELECT id, score FROM recent ORDER BY score LIMIT ?5
+             )
+             SELECT i.kind, i.team_id, i.item_id,
                     highlight(search_index, 0, ?1, ?2),
                     snippet(search_index, 1, ?1, ?2, '…', ?3)
-             FROM search_index JOIN search_items i ON i.id = search_index.rowid
+             FROM best
+             JOIN search_index ON search_index.rowid = best.id
+             JOIN search_items i ON i.id = best.id
              WHERE search_index MATCH ?4
-             ORDER BY bm25(search_index, 2.0, 1.0), i.at DESC
-             LIMIT ?5",
+             ORDER BY best.score, i.at DESC",
         )
         .bind(MATCH_START.to_string())
         .bind(MATCH_END.to_string())
         .bind(SNIPPET_TOKENS)
         .bind(&query)
         .bind(limit.clamp(1, MAX_HITS))
+        .bind(CANDIDATES)
         .fetch_all(&self.db)
         .await?;
         rows.into_iter()

@@ -353,15 +353,22 @@ async fn forward_changes(handle: DocHandle, url: String, sink: EventSink, stop: 
 }
 
 /// Keeps an open document's text in the search index: at once, then at most every `INDEX_EVERY` while it
-/// changes, and a last time when it closes if it changed since.
+/// changes, and a last time when it closes if it changed since it was last indexed (by its heads, so a change
+/// whose notification has not arrived yet is not missed).
 async fn index_while_open(node: Arc<Node>, handle: DocHandle, url: String, stop: CancellationToken) {
     let index = async |handle: &DocHandle| {
-        if let Err(e) = node.index_document_text(&url, &teamflow_sync::read_text(handle)).await {
-            tracing::warn!(error = %e, "a document's text could not be indexed for search");
+        let heads = teamflow_sync::heads(handle);
+        match node.index_document_text(&url, &teamflow_sync::read_text(handle)).await {
+            Ok(()) => Some(heads),
+            Err(e) => {
+                tracing::warn!(error = %e, "a document's text could not be indexed for search");
+                None
+            }
         }
     };
     let mut changes = std::pin::pin!(handle.changes());
-    index(&handle).await;
+    // The heads last indexed; a failed indexing leaves them, so closing tries again.
+    let mut indexed = index(&handle).await;
     let mut due: Option<tokio::time::Instant> = None;
     loop {
         let wait = async {
@@ -374,7 +381,9 @@ async fn index_while_open(node: Arc<Node>, handle: DocHandle, url: String, stop:
             () = stop.cancelled() => break,
             () = wait => {
                 due = None;
-                index(&handle).await;
+                if let Some(heads) = index(&handle).await {
+                    indexed = Some(heads);
+                }
             }
             change = changes.next() => match change {
                 Some(_) => {
@@ -384,7 +393,7 @@ async fn index_while_open(node: Arc<Node>, handle: DocHandle, url: String, stop:
             },
         }
     }
-    if due.is_some() {
+    if indexed.as_ref() != Some(&teamflow_sync::heads(&handle)) {
         index(&handle).await;
     }
 }

@@ -43,6 +43,12 @@ pub(crate) async fn open(data_dir: &Path) -> Result<SqlitePool, NodeError> {
     Ok(db)
 }
 
+/// A transaction that writes: it takes the write lock at once (`BEGIN IMMEDIATE`), so one that reads before it
+/// writes waits its turn (busy timeout) instead of failing when another connection wrote meanwhile.
+pub(crate) async fn begin_write(db: &SqlitePool) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, NodeError> {
+    Ok(db.begin_with("BEGIN IMMEDIATE").await?)
+}
+
 /// Forgets everything the signed-in user left here, in one transaction.
 pub(crate) async fn clear_user_data(db: &SqlitePool) -> Result<(), NodeError> {
     let mut tx = db.begin().await?;

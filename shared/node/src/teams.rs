@@ -116,7 +116,7 @@ impl Node {
 
     /// Drops what the cache and the search index hold of a team this user no longer reads.
     pub(crate) async fn forget_team(&self, team: TeamId) -> Result<(), NodeError> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = crate::store::begin_write(&self.db).await?;
         let prefix = format!("/api/teams/{team}/%");
         sqlx::query("DELETE FROM cached_views WHERE key LIKE ?").bind(&prefix).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM cached_messages WHERE team_id = ?").bind(team.to_string()).execute(&mut *tx).await?;

@@ -1,6 +1,7 @@
 //! Running a team from the window, as its owner, against a real relay: a member's role changed and the
-//! member removed (the owner's own row says why it has no controls), a project deleted, the team renamed,
-//! and deleted only once its name is typed. In both themes, with screenshots.
+//! member removed (the owner's own row says why it has no controls), a project deleted, GitHub connected (its
+//! URL and secret shown once) and removed, the team renamed, and deleted only once its name is typed. In both
+//! themes, with screenshots.
 
 use anyhow::{Result, ensure};
 use serde_json::json;
@@ -59,10 +60,39 @@ async fn walk_through(theme: Theme) -> Result<()> {
     window.click("[data-testid=confirm-delete-project]").await?;
     window.until_text("[data-testid=projects] + .empty", "No projects yet").await?;
 
+    // Integrations, under Activity: GitHub connected, its URL and secret shown once with GitHub's steps.
+    window.click("[data-testid=nav-activity]").await?;
+    window.click("[data-testid=connect-service]").await?;
+    window.click("[data-testid=integration-connect]").await?;
+    window.until_text("[data-testid=integration-secret]", "Payload URL").await?;
+    window.screenshot(&theme.shot("integration-connected")).await?;
+    let (_, listed) = ada.get(&format!("/api/teams/{team}/integrations")).await;
+    ensure!(listed.as_array().map(Vec::len) == Some(1), "the relay has the integration: {listed}");
+    let shown = window
+        .script("return [...document.querySelectorAll('[data-testid=integration-secret] input')].map(i => i.value)")
+        .await?;
+    ensure!(shown[0].as_str() == listed[0]["webhook_url"].as_str(), "the URL shown is the relay's: {shown}");
+    ensure!(shown[1].as_str().is_some_and(|secret| secret.len() >= 32), "a secret is shown once: {shown}");
+    window.click("[data-testid=integration-done]").await?;
+    window.click("[data-testid=integration-failures]").await?;
+    window.until_text("[data-testid=failure-list]", "No failed events").await?;
+    window.screenshot(&theme.shot("integrations")).await?;
+    window.click("[data-testid=integration-remove]").await?;
+    window.click("[data-testid=integration-confirm-remove]").await?;
+    window
+        .until("the integration to be removed", async || {
+            let (_, listed) = ada.get(&format!("/api/teams/{team}/integrations")).await;
+            Ok((listed.as_array().map(Vec::len) == Some(0)).then_some(()))
+        })
+        .await?;
+
     // Settings: rename, then delete only with the exact name typed.
     window.click("[data-testid=nav-settings]").await?;
+    // Once the settings are loaded: a re-render after WebDriver's clear would put the old name back.
+    window.find("[data-testid=team-settings]").await?;
     window.clear("[data-testid=team-name]").await?;
     window.type_into("[data-testid=team-name]", "Operations").await?;
+    window.until_value("[data-testid=team-name]", "Operations").await?;
     window.click("[data-testid=save-team-name]").await?;
     window.until_text("[data-testid=team-switcher]", "Operations").await?;
     window.type_into("[data-testid=delete-team-name]", "operations").await?;
@@ -70,6 +100,7 @@ async fn walk_through(theme: Theme) -> Result<()> {
     ensure!(disabled == json!(true), "a wrong name does not arm the delete button");
     window.clear("[data-testid=delete-team-name]").await?;
     window.type_into("[data-testid=delete-team-name]", "Operations").await?;
+    window.until_value("[data-testid=delete-team-name]", "Operations").await?;
     window.screenshot(&theme.shot("team-settings")).await?;
     window.click("[data-testid=confirm-delete-team]").await?;
     window.until_text("main .empty", "Create a team to start").await?;

@@ -26,7 +26,11 @@ export function Activity({ team }: { team: TeamMembership }) {
       <h2>Activity</h2>
       {(team.role === "owner" || team.role === "admin") && <Integrations team={team} />}
       {error && <p className="error">{error}</p>}
-      {items.length === 0 && !error && <p className="empty">Nothing yet. An owner or admin connects GitHub, Slack or Trello to see their events here.</p>}
+      {items.length === 0 && !error && (
+        <p className="empty">
+          {team.role === "owner" || team.role === "admin" ? "No events yet." : "Nothing yet. An owner or admin connects GitHub, Slack or Trello to see their events here."}
+        </p>
+      )}
       <ul className="activity" data-testid="activity">
         {items.map((item) => {
           const link = webLink(item.url);
