@@ -24,6 +24,7 @@ mod status;
 mod store;
 mod teammates;
 mod teams;
+mod window;
 
 use std::path::{Path, PathBuf};
 
@@ -40,6 +41,7 @@ pub use rooms::Room;
 pub use search::{MATCH_END, MATCH_START, SearchHit, SearchTarget};
 pub use session::{EventSink, Session, SessionEvent};
 pub use status::Status;
+pub use window::{WINDOW_PEER_ID, WindowSink};
 pub use teamflow_sync::rich::HistoryEntry;
 pub use teamflow_sync::transport::{TransportError, relay_url};
 pub use teamflow_sync::view::TextUpdate;
