@@ -66,6 +66,8 @@ pub(crate) fn all() -> Commands<Wry> {
         documents::set_cursor,
         documents::document_history,
         documents::document_at,
+        documents::connect_window,
+        documents::window_frame,
         links::open_link,
         search::search,
     ]

@@ -4,6 +4,8 @@
 
 #[path = "support/driver.rs"]
 mod driver;
+#[path = "window/editor.rs"]
+mod editor;
 #[path = "window/invitations.rs"]
 mod invitations;
 #[path = "window/search.rs"]
@@ -177,8 +179,8 @@ async fn a_teammates_cursor_shows_by_name_and_history_shows_an_earlier_version()
     let versions = window.until_count("[data-testid=history-list] button", 3).await?;
     // Newest first: the middle one is the document right after bob's addition.
     window.command(reqwest::Method::POST, &format!("/element/{}/click", versions[1]), Some(json!({}))).await?;
-    window.until_text("[data-testid=past-version] pre", "first draft (bob)").await?;
-    let past = window.text_of(&window.find("[data-testid=past-version] pre").await?).await?;
+    window.until_text("[data-testid=past-editor]", "first draft (bob)").await?;
+    let past = window.text_of(&window.find("[data-testid=past-editor]").await?).await?;
     assert_eq!(past, "first draft (bob)");
     assert_eq!(editor_text_after_back(&window).await?, json!("first draft and more (bob)"));
     window.close().await?;

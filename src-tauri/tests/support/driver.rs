@@ -210,17 +210,27 @@ impl Window {
         found.as_array().map(|list| list.iter().filter_map(element_id).collect()).context("no elements")
     }
 
-    /// Waits until the editor holds exactly `text`. Its value is set from script, which no DOM event
-    /// reports, but the mirror drawn under it (teammates' carets, formatting) changes in the same render,
-    /// and that wakes the wait.
+    /// Waits until the editor's text (every block's, run together) is exactly `text`.
     pub async fn until_editor_text(&self, text: &str) -> Result<()> {
         self.until_page(
             &format!("the editor holding {text:?}"),
-            "return document.querySelector('[data-testid=editor]')?.value === args[0];",
+            "return document.querySelector('[data-testid=editor]')?.textContent === args[0];",
             &[json!(text)],
         )
         .await?;
         Ok(())
+    }
+
+    /// Waits until the editor's HTML contains `html` (`<strong>bold</strong>`, say); answers the whole HTML.
+    pub async fn until_editor_html(&self, html: &str) -> Result<String> {
+        let found = self
+            .until_page(
+                &format!("the editor showing {html:?}"),
+                "const e = document.querySelector('[data-testid=editor]'); return e && e.innerHTML.includes(args[0]) && e.innerHTML;",
+                &[json!(html)],
+            )
+            .await?;
+        Ok(found.as_str().unwrap_or_default().to_owned())
     }
 
     /// Waits in the page until `probe` (a function body over `args`) answers something other than null,
@@ -385,9 +395,9 @@ impl Window {
             .to_owned())
     }
 
-    /// The editor's text as the textarea holds it.
+    /// The editor's text: every block's, run together.
     pub async fn editor_text(&self) -> Result<Value> {
-        self.script("return document.querySelector('[data-testid=editor]').value").await
+        self.script("return document.querySelector('[data-testid=editor]').textContent").await
     }
 
     /// Ends the session (which closes the app), then ends tauri-driver with everything it started, and

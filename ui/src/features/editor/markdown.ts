@@ -4,7 +4,7 @@ import { next as A } from "@automerge/automerge/slim";
 import { pmNodeToSpans } from "@automerge/prosemirror";
 import MarkdownIt from "markdown-it";
 import { MarkdownParser, MarkdownSerializer, type MarkdownSerializerState } from "prosemirror-markdown";
-import { Fragment, type Node } from "prosemirror-model";
+import { Fragment, type Node, type NodeType } from "prosemirror-model";
 import { adapter, schema, TEXT_PATH } from "./schema";
 
 const parser = new MarkdownParser(schema, MarkdownIt("commonmark", { html: false }).enable("strikethrough"), {
@@ -24,7 +24,9 @@ const parser = new MarkdownParser(schema, MarkdownIt("commonmark", { html: false
 });
 
 // A rule is an inline embed (see schema.ts): it gets a paragraph of its own.
-parser.tokenHandlers.hr = (state) => {
+// (`tokenHandlers` is public at run time, not in the typings.)
+type ParseState = { openNode(type: NodeType, attrs: null): void; addNode(type: NodeType, attrs: null): void; closeNode(): void };
+(parser as unknown as { tokenHandlers: Record<string, (state: ParseState) => void> }).tokenHandlers.hr = (state) => {
   state.openNode(schema.nodes.paragraph, null);
   state.addNode(schema.nodes.horizontal_rule, null);
   state.closeNode();

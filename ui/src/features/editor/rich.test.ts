@@ -50,7 +50,7 @@ function blocks(handle: DocHandle<Doc>) {
   return A.spans(handle.doc(), TEXT_PATH)
     .filter((s) => s.type === "block")
     .map((s) => {
-      const v = (s as { value: { type: unknown; attrs: Record<string, unknown> } }).value;
+      const v = (s as unknown as { value: { type: unknown; attrs: Record<string, unknown> } }).value;
       return { type: String(v.type), attrs: v.attrs };
     });
 }
