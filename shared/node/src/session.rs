@@ -379,7 +379,10 @@ async fn forward_changes(handle: DocHandle, url: String, sink: EventSink, stop: 
 /// changes, and a last time when it closes if it changed since.
 async fn index_while_open(node: Arc<Node>, handle: DocHandle, url: String, stop: CancellationToken) {
     let index = async |handle: &DocHandle| {
-        if let Err(e) = node.index_document_text(&url, &teamflow_sync::read_text(handle)).await {
+        // Rich text keeps a block marker (U+FFFC) where each paragraph, heading or list item starts: words
+        // either side of one are separate words.
+        let text = teamflow_sync::read_text(handle).replace('\u{fffc}', "\n");
+        if let Err(e) = node.index_document_text(&url, &text).await {
             tracing::warn!(error = %e, "a document's text could not be indexed for search");
         }
     };

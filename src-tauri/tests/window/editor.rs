@@ -13,11 +13,10 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use crate::driver::{ONE_WINDOW, Theme, Window};
 
-/// WebDriver's keys: Enter, Shift (held until NULL), Control (held until NULL), NULL, ArrowLeft.
+/// WebDriver's keys: Enter, Shift and Control (held until the end of the keys sent), ArrowLeft.
 const ENTER: &str = "\u{E007}";
 const SHIFT: &str = "\u{E008}";
 const CONTROL: &str = "\u{E009}";
-const RELEASE: &str = "\u{E000}";
 const LEFT: &str = "\u{E012}";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -62,7 +61,8 @@ async fn walk_through(theme: Theme) -> Result<()> {
     ensure!(!html.contains("**"), "the Markdown markers are gone: {html}");
 
     // Select a word with the keyboard and make it bold.
-    type_keys(&window, &format!("{SHIFT}{LEFT}{LEFT}{LEFT}{LEFT}{RELEASE}{CONTROL}b{RELEASE}")).await?;
+    type_keys(&window, &format!("{SHIFT}{LEFT}{LEFT}{LEFT}{LEFT}")).await?;
+    type_keys(&window, &format!("{CONTROL}b")).await?;
     window.until_editor_html("<strong>loud</strong>").await?;
     window.until_page("the bold button pressed", "return document.querySelector('[data-testid=format-bold]')?.getAttribute('aria-pressed') === 'true';", &[]).await?;
     window.screenshot(&theme.shot("editor-formatted")).await?;
@@ -82,7 +82,7 @@ async fn walk_through(theme: Theme) -> Result<()> {
     let html = window.until_editor_html("<strong>strongly</strong>").await?;
     ensure!(html.contains("href=\"https://example.com/x\""), "the pasted link: {html}");
     window.screenshot(&theme.shot("editor-pasted")).await?;
-    type_keys(&window, &format!("{CONTROL}z{RELEASE}")).await?;
+    type_keys(&window, &format!("{CONTROL}z")).await?;
     window
         .until_page(
             "the paste undone",
