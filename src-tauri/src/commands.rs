@@ -60,8 +60,6 @@ pub(crate) fn all() -> Commands<Wry> {
         documents::documents,
         documents::create_document,
         documents::open_document,
-        documents::edit_document,
-        documents::document_since,
         documents::close_document,
         documents::set_cursor,
         documents::document_history,

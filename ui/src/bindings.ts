@@ -75,15 +75,11 @@ export const commands = {
 	documents: (teamId: TeamId) => typedError<DocumentEntry[], AppError>(__TAURI_INVOKE("documents", { teamId })),
 	/**  A new, empty document of the team (works offline; registered when the relay answers). */
 	createDocument: (teamId: TeamId, title: string) => typedError<string, AppError>(__TAURI_INVOKE("create_document", { teamId, title })),
-	/**  Opens a document in the window: its text and heads, with presence and change events from now on. */
-	openDocument: (url: string) => typedError<TextUpdate, AppError>(__TAURI_INVOKE("open_document", { url })),
 	/**
-	 *  Applies the window's edits, made on the text at `base`; answers with the merged text and how it
-	 *  differs from the window's text with those edits applied.
+	 *  Opens a document on the node (the window's repo then fetches it through `connect_window`): its text and
+	 *  heads, with presence and change events from now on.
 	 */
-	editDocument: (url: string, base: string[], edits: Splice[]) => typedError<TextUpdate, AppError>(__TAURI_INVOKE("edit_document", { url, base, edits })),
-	/**  The document now, and how it differs from the text at `since`. */
-	documentSince: (url: string, since: string[]) => typedError<TextUpdate, AppError>(__TAURI_INVOKE("document_since", { url, since })),
+	openDocument: (url: string) => typedError<TextUpdate, AppError>(__TAURI_INVOKE("open_document", { url })),
 	closeDocument: (url: string) => typedError<null, AppError>(__TAURI_INVOKE("close_document", { url })),
 	/**  Moves this person's cursor (or selection) on an open document; teammates see it at once. */
 	setCursor: (url: string, anchor: number, head: number) => typedError<null, AppError>(__TAURI_INVOKE("set_cursor", { url, anchor, head })),
@@ -181,7 +177,10 @@ export type DocSync =
 /**  The relay has every local change, and (when online) this device has every change the relay has. */
 "synced";
 
-/**  An open document changed (a teammate's edit arrived). The window asks `document_since` for how. */
+/**
+ *  An open document changed (a local or a teammate's edit); the window's editor hears of it through its own
+ *  repo, this tells anything else that shows the document.
+ */
 export type DocumentChanged = {
 	url: string,
 };

@@ -41,11 +41,11 @@ pub use rooms::Room;
 pub use search::{MATCH_END, MATCH_START, SearchHit, SearchTarget};
 pub use session::{EventSink, Session, SessionEvent};
 pub use status::Status;
-pub use window::{WINDOW_PEER_ID, WindowSink};
 pub use teamflow_sync::rich::HistoryEntry;
 pub use teamflow_sync::transport::{TransportError, relay_url};
 pub use teamflow_sync::view::TextUpdate;
 pub use teamflow_sync::{DocSync, Link, Presence, Splice, SyncError};
+pub use window::{WINDOW_PEER_ID, WindowSink};
 
 /// One device's node. Cheap to share behind an `Arc`; every method takes `&self`.
 pub struct Node {

@@ -68,8 +68,8 @@ impl Node {
             frame
         });
         let outgoing = PollSender::new(to_window).sink_map_err(|_| std::io::Error::other("window connection closed"));
-        let transport = Transport::new(Box::pin(incoming), Box::pin(outgoing))
-            .with_expected_peer_id(PeerId::from(WINDOW_PEER_ID));
+        let transport =
+            Transport::new(Box::pin(incoming), Box::pin(outgoing)).with_expected_peer_id(PeerId::from(WINDOW_PEER_ID));
         acceptor.accept(transport).map_err(|_| NodeError::Sync("the document repo has stopped".into()))?;
         let task_stop = stop.clone();
         tasks.spawn(async move {

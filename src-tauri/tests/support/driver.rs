@@ -210,11 +210,12 @@ impl Window {
         found.as_array().map(|list| list.iter().filter_map(element_id).collect()).context("no elements")
     }
 
-    /// Waits until the editor's text (every block's, run together) is exactly `text`.
+    /// Waits until the editor's text (every block's, run together; teammates' caret labels left out) is
+    /// exactly `text`.
     pub async fn until_editor_text(&self, text: &str) -> Result<()> {
         self.until_page(
             &format!("the editor holding {text:?}"),
-            "return document.querySelector('[data-testid=editor]')?.textContent === args[0];",
+            &format!("{EDITOR_TEXT} return editorText() === args[0];"),
             &[json!(text)],
         )
         .await?;
@@ -395,9 +396,9 @@ impl Window {
             .to_owned())
     }
 
-    /// The editor's text: every block's, run together.
+    /// The editor's text: every block's, run together, teammates' caret labels left out.
     pub async fn editor_text(&self) -> Result<Value> {
-        self.script("return document.querySelector('[data-testid=editor]').textContent").await
+        self.script(&format!("{EDITOR_TEXT} return editorText();")).await
     }
 
     /// Ends the session (which closes the app), then ends tauri-driver with everything it started, and
@@ -557,6 +558,15 @@ impl Process {
         Process::read(self.pid).is_some_and(|now| now.started == self.started && !now.ended)
     }
 }
+
+/// A page function answering the editor's text without the names on teammates' carets.
+const EDITOR_TEXT: &str = "const editorText = () => {
+    const editor = document.querySelector('[data-testid=editor]');
+    if (!editor) return null;
+    const copy = editor.cloneNode(true);
+    copy.querySelectorAll('.remote-caret').forEach((c) => c.remove());
+    return copy.textContent;
+  };";
 
 /// Every running process (ended ones left out).
 fn processes() -> Vec<Process> {

@@ -52,8 +52,11 @@ async fn walk_through(theme: Theme) -> Result<()> {
     type_keys(&window, "# ").await?;
     window.until_editor_html("<h1>Launch plan</h1>").await?;
     place_caret(&window, "h1", "end").await?;
-    type_keys(&window, &format!("{ENTER}Ship the **beta** this week{ENTER}- first step{ENTER}second step{ENTER}{ENTER}"))
-        .await?;
+    type_keys(
+        &window,
+        &format!("{ENTER}Ship the **beta** this week{ENTER}- first step{ENTER}second step{ENTER}{ENTER}"),
+    )
+    .await?;
     type_keys(&window, &format!("[ ] book the room{ENTER}{ENTER}Make this loud")).await?;
     let html = window.until_editor_html("<strong>beta</strong>").await?;
     ensure!(html.contains("<li><p>first step</p></li><li><p>second step</p></li>"), "a bulleted list: {html}");
@@ -64,7 +67,13 @@ async fn walk_through(theme: Theme) -> Result<()> {
     type_keys(&window, &format!("{SHIFT}{LEFT}{LEFT}{LEFT}{LEFT}")).await?;
     type_keys(&window, &format!("{CONTROL}b")).await?;
     window.until_editor_html("<strong>loud</strong>").await?;
-    window.until_page("the bold button pressed", "return document.querySelector('[data-testid=format-bold]')?.getAttribute('aria-pressed') === 'true';", &[]).await?;
+    window
+        .until_page(
+            "the bold button pressed",
+            "return document.querySelector('[data-testid=format-bold]')?.getAttribute('aria-pressed') === 'true';",
+            &[],
+        )
+        .await?;
     window.screenshot(&theme.shot("editor-formatted")).await?;
 
     // Paste formatted HTML, then undo it: only the paste goes.
@@ -113,10 +122,7 @@ async fn walk_through(theme: Theme) -> Result<()> {
     let types: Vec<&str> = blocks.iter().filter_map(|b| b["type"].as_str()).collect();
     ensure!(types.first() == Some(&"heading") && blocks[0]["attrs"]["level"] == json!(1), "{read}");
     ensure!(types.iter().filter(|t| **t == "unordered-list-item").count() == 2, "{read}");
-    ensure!(
-        blocks.iter().any(|b| b["type"] == "check-list-item" && b["attrs"]["checked"] == json!(false)),
-        "{read}"
-    );
+    ensure!(blocks.iter().any(|b| b["type"] == "check-list-item" && b["attrs"]["checked"] == json!(false)), "{read}");
     let marks = read["marks"].as_array().context("marks")?;
     for word in ["beta", "loud"] {
         ensure!(marks.contains(&json!({"name": "strong", "value": true, "text": word})), "{word} is strong: {read}");

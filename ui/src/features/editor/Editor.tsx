@@ -19,7 +19,7 @@ import { versions, type Version } from "./history";
 import { convertMarkdown, toMarkdown } from "./markdown";
 import { sharedRepo } from "./pipe";
 import { adapter, schema, TEXT_PATH } from "./schema";
-import { editorState } from "./state";
+import { applyKeepingCaret, editorState } from "./state";
 
 type Doc = { text: string };
 
@@ -45,7 +45,7 @@ export function Editor(props: { url: string; title: string; status: Status; read
       const repo = await sharedRepo();
       const found = await repo.find<Doc>(url as never);
       if (closed) return;
-      if (!readOnly) found.change((d) => void convertMarkdown(d));
+      if (!readOnly) found.change((d) => void convertMarkdown(d), { time: Date.now() });
       setHandle(found);
     })().catch((e) => setError(messageOf(e)));
     const listening = all(
@@ -70,7 +70,7 @@ export function Editor(props: { url: string; title: string; status: Status; read
       attributes: { "data-testid": "editor", "aria-label": props.title, class: "rich", spellcheck: "true" },
       dispatchTransaction(tr) {
         const before = editor.state.selection;
-        editor.updateState(editor.state.apply(tr));
+        editor.updateState(applyKeepingCaret(editor.state, tr));
         if (!editor.state.selection.eq(before) || tr.docChanged) shareCursor(editor);
         redraw();
       },

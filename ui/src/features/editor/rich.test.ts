@@ -7,7 +7,7 @@ import { EditorView } from "prosemirror-view";
 import { TextSelection } from "prosemirror-state";
 import { beforeAll, describe, expect, it } from "vitest";
 import { automergeReady } from "./repo";
-import { editorState } from "./state";
+import { applyKeepingCaret, editorState } from "./state";
 import { schema, TEXT_PATH } from "./schema";
 import { insertRule, setLink, toggleBlock, toggleList, toggleMark, undo } from "./commands";
 import { pmPosition, textIndex } from "./carets";
@@ -20,7 +20,10 @@ beforeAll(automergeReady);
 function open(text = ""): { handle: DocHandle<Doc>; view: EditorView } {
   const repo = new Repo({ network: [] });
   const handle = repo.create<Doc>({ text });
-  const view = new EditorView(document.createElement("div"), { state: editorState(handle as never) });
+  const view: EditorView = new EditorView(document.createElement("div"), {
+    state: editorState(handle as never),
+    dispatchTransaction: (tr) => view.updateState(applyKeepingCaret(view.state, tr)),
+  });
   return { handle, view };
 }
 
@@ -165,6 +168,26 @@ describe("undo is per person", () => {
     undo(view.state, view.dispatch);
     expect(handle.doc().text.replace(/\uFFFC/g, "")).toBe("theirs ");
     expect(view.state.doc.textContent).toBe("theirs ");
+  });
+});
+
+describe("a teammate typing where I type", () => {
+  it("leaves my caret before their text, so my typing continues mine", () => {
+    const { handle, view } = open();
+    type(view, "first draft");
+    const end = handle.doc().text.length;
+    handle.change((d) => A.splice(d, TEXT_PATH, end, 0, " (bob)"));
+    expect(view.state.doc.textContent).toBe("first draft (bob)");
+    type(view, " and more");
+    expect(handle.doc().text).toBe("first draft and more (bob)");
+  });
+
+  it("moves my caret along when they type before it", () => {
+    const { handle, view } = open();
+    type(view, "draft");
+    handle.change((d) => A.splice(d, TEXT_PATH, 0, 0, "Bob: "));
+    type(view, "!");
+    expect(handle.doc().text).toBe("Bob: draft!");
   });
 });
 
