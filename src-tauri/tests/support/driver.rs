@@ -291,6 +291,14 @@ impl Window {
         }
     }
 
+    /// Waits until the page has painted twice since now, so a screenshot shows what the DOM already holds.
+    pub async fn painted(&self) -> Result<()> {
+        let script = "const done = arguments[arguments.length - 1];
+                      requestAnimationFrame(() => requestAnimationFrame(() => done(true)));";
+        self.command(reqwest::Method::POST, "/execute/async", Some(json!({"script": script, "args": []}))).await?;
+        Ok(())
+    }
+
     /// Saves a screenshot under the target directory; answers its path.
     /// Saves what the window shows as `window-{name}.png` under the tests' target directory, from the X
     /// server's own picture (`import`, ImageMagick): WebDriver's screenshot stalls on most of the app's

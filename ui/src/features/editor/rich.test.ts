@@ -158,6 +158,27 @@ describe("formatting becomes marks and blocks in the document", () => {
   });
 });
 
+/// A paste event (jsdom has no ClipboardEvent; the editor reads only what it is given).
+const paste = () => new Event("paste") as ClipboardEvent;
+
+describe("pasting", () => {
+  it("keeps the structure and formatting of pasted HTML", () => {
+    const { handle, view } = open();
+    expect(view.pasteHTML("<h2>Notes</h2><ul><li>one <b>bold</b></li></ul><p>see <a href='https://example.com'>this</a> <u>now</u></p>", paste())).toBe(true);
+    expect(blocks(handle).map((b) => b.type)).toEqual(expect.arrayContaining(["heading", "unordered-list-item"]));
+    expect(marks(handle)).toEqual(expect.arrayContaining([{ name: "strong", value: true, text: "bold" }, { name: "underline", value: true, text: "now" }]));
+    expect(marks(handle).some((m) => m.name === "link" && m.text === "this")).toBe(true);
+  });
+
+  it("makes paragraphs of pasted plain text", () => {
+    const { handle, view } = open();
+    expect(view.pasteText("first line\n\nsecond line", paste())).toBe(true);
+    expect(view.state.doc.childCount).toBe(2);
+    expect(handle.doc().text.replace(/\uFFFC/g, "|")).toContain("first line");
+    expect(handle.doc().text).toContain("second line");
+  });
+});
+
 describe("undo is per person", () => {
   it("undoes my typing and keeps a teammate's edit", () => {
     const { handle, view } = open();
