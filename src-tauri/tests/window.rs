@@ -183,6 +183,8 @@ async fn a_teammates_cursor_shows_by_name_and_history_shows_an_earlier_version()
     window.until_text("[data-testid=past-editor]", "first draft (bob)").await?;
     let past = window.text_of(&window.find("[data-testid=past-editor]").await?).await?;
     assert_eq!(past, "first draft (bob)");
+    window.painted().await?;
+    window.screenshot("editor-history").await?;
     assert_eq!(editor_text_after_back(&window).await?, json!("first draft and more (bob)"));
     window.close().await?;
     Ok(())

@@ -144,7 +144,9 @@ export function Editor(props: { url: string; title: string; status: Status; read
   }
 
   const state = view.current?.state;
-  const on = (active: boolean | undefined) => ({ "aria-pressed": !!active, disabled: readOnly || !state });
+  // Nothing edits while a past version is shown: the live document is hidden then.
+  const editable = !readOnly && !!state && !past;
+  const on = (active: boolean | undefined) => ({ "aria-pressed": !!active, disabled: !editable });
   const { marks, nodes } = schema;
   return (
     <section className="editor">
@@ -206,10 +208,10 @@ export function Editor(props: { url: string; title: string; status: Status; read
           ―
         </button>
         <span className="divider" />
-        <button disabled={readOnly || !state} onClick={() => run(undo)} title="Undo (Ctrl+Z)">
+        <button disabled={!editable} onClick={() => run(undo)} title="Undo (Ctrl+Z)">
           ↶
         </button>
-        <button disabled={readOnly || !state} onClick={() => run(redo)} title="Redo (Ctrl+Shift+Z)">
+        <button disabled={!editable} onClick={() => run(redo)} title="Redo (Ctrl+Shift+Z)">
           ↷
         </button>
         <span className="spacer" />
