@@ -378,16 +378,19 @@ async fn forward_changes(handle: DocHandle, url: String, sink: EventSink, stop: 
 /// Keeps an open document's text in the search index: at once, then at most every `INDEX_EVERY` while it
 /// changes, and a last time when it closes if it changed since.
 async fn index_while_open(node: Arc<Node>, handle: DocHandle, url: String, stop: CancellationToken) {
+    // Answers the version it indexed, so closing can tell whether anything changed since.
     let index = async |handle: &DocHandle| {
+        let heads = teamflow_sync::heads(handle);
         // Rich text keeps a block marker (U+FFFC) where each paragraph, heading or list item starts: words
         // either side of one are separate words.
         let text = teamflow_sync::read_text(handle).replace('\u{fffc}', "\n");
         if let Err(e) = node.index_document_text(&url, &text).await {
             tracing::warn!(error = %e, "a document's text could not be indexed for search");
         }
+        heads
     };
     let mut changes = std::pin::pin!(handle.changes());
-    index(&handle).await;
+    let mut indexed = index(&handle).await;
     let mut due: Option<tokio::time::Instant> = None;
     loop {
         let wait = async {
@@ -400,7 +403,7 @@ async fn index_while_open(node: Arc<Node>, handle: DocHandle, url: String, stop:
             () = stop.cancelled() => break,
             () = wait => {
                 due = None;
-                index(&handle).await;
+                indexed = index(&handle).await;
             }
             change = changes.next() => match change {
                 Some(_) => {
@@ -410,7 +413,9 @@ async fn index_while_open(node: Arc<Node>, handle: DocHandle, url: String, stop:
             },
         }
     }
-    if due.is_some() {
+    // By the document itself, not by the change events: the last edit's event may not have been taken
+    // from the stream when the document closed.
+    if teamflow_sync::heads(&handle) != indexed {
         index(&handle).await;
     }
 }
