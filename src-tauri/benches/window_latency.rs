@@ -69,7 +69,7 @@ async fn main() -> Result<()> {
     window
         .script(
             "window.__seen = {};
-             const mirror = document.querySelector('.mirror');
+             const mirror = document.querySelector('[data-testid=editor]');
              new MutationObserver(() => {
                const now = Date.now();
                for (const m of mirror.textContent.matchAll(/\\[(\\d+)\\]/g)) {

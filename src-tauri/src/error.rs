@@ -28,6 +28,10 @@ pub enum AppError {
     /// The request itself is wrong (a malformed id, an edit outside the text).
     #[error("{message}")]
     Invalid { message: String },
+    /// The window's sync connection has ended (replaced, signed out, or ended after a malformed frame):
+    /// the window connects again.
+    #[error("the window's document link is closed")]
+    Disconnected,
     /// Something failed on this device (its store, its files); details are in the log.
     #[error("{message}")]
     Local { message: String },
@@ -56,6 +60,7 @@ impl From<NodeError> for AppError {
             NodeError::NotCached(_) => AppError::NotCached,
             NodeError::NotFound(what) => AppError::not_found(what),
             NodeError::Invalid(message) => AppError::Invalid { message },
+            NodeError::WindowClosed => AppError::Disconnected,
             NodeError::Document(
                 error @ (SyncError::UnknownHeads | SyncError::OutOfRange { .. } | SyncError::DocumentUrl(_)),
             ) => AppError::Invalid { message: error.to_string() },
@@ -86,6 +91,8 @@ mod tests {
         assert_eq!(serde_json::to_value(AppError::SignedOut).expect("json"), serde_json::json!({"kind": "signed_out"}));
         let offline: AppError = NodeError::Api(ApiFailure::Unreachable("connection refused".into())).into();
         assert!(matches!(offline, AppError::Offline { .. }));
+        let closed: AppError = NodeError::WindowClosed.into();
+        assert_eq!(serde_json::to_value(&closed).expect("json"), serde_json::json!({"kind": "disconnected"}));
         let stale: AppError = NodeError::Document(SyncError::UnknownHeads).into();
         assert!(matches!(stale, AppError::Invalid { .. }));
     }

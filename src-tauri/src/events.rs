@@ -17,7 +17,8 @@ pub struct RoomEvent {
     pub frame: ServerMessage,
 }
 
-/// An open document changed (a teammate's edit arrived). The window asks `document_since` for how.
+/// An open document changed (a local or a teammate's edit); the window's editor hears of it through its own
+/// repo, this tells anything else that shows the document.
 #[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]
 pub struct DocumentChanged {
     pub url: String,

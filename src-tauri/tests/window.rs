@@ -4,6 +4,8 @@
 
 #[path = "support/driver.rs"]
 mod driver;
+#[path = "window/editor.rs"]
+mod editor;
 #[path = "window/invitations.rs"]
 mod invitations;
 #[path = "window/search.rs"]
@@ -170,18 +172,21 @@ async fn a_teammates_cursor_shows_by_name_and_history_shows_an_earlier_version()
     assert!(!carets.contains("Mallory"), "a claimed name never shows: {carets}");
 
     // Bob adds to the end, where ada's caret is: his text goes after her caret, so her typing continues
-    // before it. History then has three versions: ada's draft, bob's addition, ada's addition.
+    // before it. History then has four versions: the document made empty by ada's node, her draft typed in
+    // the window (a device of its own to Automerge), bob's addition, ada's addition.
     teamflow_sync::splice_text(&handle, 11, 0, " (bob)")?;
     window.until_editor_text("first draft (bob)").await?;
     window.type_into("[data-testid=editor]", " and more").await?;
     text_when(&handle, |t| t == "first draft and more (bob)").await;
     window.click("[data-testid=history]").await?;
-    let versions = window.until_count("[data-testid=history-list] button", 3).await?;
+    let versions = window.until_count("[data-testid=history-list] button", 4).await?;
     // Newest first: the middle one is the document right after bob's addition.
     window.command(reqwest::Method::POST, &format!("/element/{}/click", versions[1]), Some(json!({}))).await?;
-    window.until_text("[data-testid=past-version] pre", "first draft (bob)").await?;
-    let past = window.text_of(&window.find("[data-testid=past-version] pre").await?).await?;
+    window.until_text("[data-testid=past-editor]", "first draft (bob)").await?;
+    let past = window.text_of(&window.find("[data-testid=past-editor]").await?).await?;
     assert_eq!(past, "first draft (bob)");
+    window.painted().await?;
+    window.screenshot("editor-history").await?;
     assert_eq!(editor_text_after_back(&window).await?, json!("first draft and more (bob)"));
     window.close().await?;
     Ok(())

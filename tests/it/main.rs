@@ -28,3 +28,4 @@ mod teams;
 mod tls;
 mod transport;
 mod webhooks;
+mod window_sync;

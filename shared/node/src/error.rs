@@ -34,6 +34,9 @@ pub enum NodeError {
     NotCached(ApiFailure),
     #[error("no such {0}")]
     NotFound(&'static str),
+    /// The window's sync connection has ended (or never started); the window connects again.
+    #[error("the window's sync connection is closed")]
+    WindowClosed,
     #[error(transparent)]
     P2p(#[from] p2p::P2pError),
 }

@@ -25,6 +25,7 @@ mod status;
 mod store;
 mod teammates;
 mod teams;
+mod window;
 
 use std::path::{Path, PathBuf};
 
@@ -45,6 +46,7 @@ pub use teamflow_sync::rich::HistoryEntry;
 pub use teamflow_sync::transport::{TransportError, relay_url};
 pub use teamflow_sync::view::TextUpdate;
 pub use teamflow_sync::{DocSync, Link, Presence, Splice, SyncError};
+pub use window::{WINDOW_PEER_ID, WindowSink};
 
 /// One device's node. Cheap to share behind an `Arc`; every method takes `&self`.
 pub struct Node {

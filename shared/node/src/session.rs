@@ -24,6 +24,7 @@ use tokio::sync::{Mutex, mpsc, watch};
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tokio_util::task::TaskTracker;
 
+use crate::window::{WindowSink, WindowSync};
 use crate::{Node, NodeError, P2pConfig, Status};
 
 /// The first wait before trying the relay again, and the longest.
@@ -81,6 +82,8 @@ pub struct Session {
     online: std::sync::Mutex<Option<CancellationToken>>,
     rooms: std::sync::Mutex<HashMap<TeamId, JoinedRoom>>,
     documents: Mutex<HashMap<String, Arc<OpenDocument>>>,
+    /// The window's sync connection, when a window is connected (one at a time).
+    window: std::sync::Mutex<Option<WindowSync>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -101,6 +104,7 @@ impl Session {
             online: std::sync::Mutex::new(None),
             rooms: std::sync::Mutex::new(HashMap::new()),
             documents: Mutex::new(HashMap::new()),
+            window: std::sync::Mutex::new(None),
         };
         session.tasks.spawn(forward_watch(
             session.node.watch_status(),
@@ -149,6 +153,7 @@ impl Session {
             online.cancel();
         }
         lock(&self.rooms).clear();
+        lock(&self.window).take();
         self.documents.lock().await.clear();
         self.node.sign_out().await
     }
@@ -283,6 +288,23 @@ impl Session {
         Ok(teamflow_sync::rich::text_at(&document.handle, &parse_heads(heads)?)?)
     }
 
+    /// Connects the window's in-memory repo to the node's as a sync peer (see `crate::window`): the node's
+    /// frames for it go to `sink`, the window's come through [`Session::window_frame`]. Replaces the
+    /// connection of an earlier window (a reload), which ends.
+    pub async fn connect_window(&self, sink: WindowSink) -> Result<(), NodeError> {
+        let connection = self.node.connect_window(sink, self.stop.child_token(), &self.tasks).await?;
+        lock(&self.window).replace(connection);
+        Ok(())
+    }
+
+    /// Hands one frame from the window to the node's repo; waits while the node is behind. Fails with
+    /// `WindowClosed` once the connection has ended (never connected, replaced, signed out, or ended by
+    /// samod after a malformed frame): the window then connects again.
+    pub async fn window_frame(&self, frame: Vec<u8>) -> Result<(), NodeError> {
+        let sender = lock(&self.window).as_ref().map(WindowSync::sender).ok_or(NodeError::WindowClosed)?;
+        sender.send(frame).await.map_err(|_| NodeError::WindowClosed)
+    }
+
     /// Closes a document: this user leaves its presence and its events stop.
     pub async fn close_document(&self, url: &str) {
         self.documents.lock().await.remove(url);
@@ -293,6 +315,7 @@ impl Session {
         self.stop.cancel();
         self.node.stop_p2p().await;
         lock(&self.rooms).clear();
+        lock(&self.window).take();
         self.documents.lock().await.clear();
         self.tasks.close();
         self.tasks.wait().await;
@@ -356,9 +379,13 @@ async fn forward_changes(handle: DocHandle, url: String, sink: EventSink, stop: 
 /// changes, and a last time when it closes if it changed since it was last indexed (by its heads, so a change
 /// whose notification has not arrived yet is not missed).
 async fn index_while_open(node: Arc<Node>, handle: DocHandle, url: String, stop: CancellationToken) {
+    // Answers the version it indexed (none when indexing failed), so closing can tell whether to try again.
     let index = async |handle: &DocHandle| {
         let heads = teamflow_sync::heads(handle);
-        match node.index_document_text(&url, &teamflow_sync::read_text(handle)).await {
+        // Rich text keeps a block marker (U+FFFC) where each paragraph, heading or list item starts: words
+        // either side of one are separate words.
+        let text = teamflow_sync::read_text(handle).replace('\u{fffc}', "\n");
+        match node.index_document_text(&url, &text).await {
             Ok(()) => Some(heads),
             Err(e) => {
                 tracing::warn!(error = %e, "a document's text could not be indexed for search");

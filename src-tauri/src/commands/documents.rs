@@ -1,8 +1,13 @@
-//! Documents: the team's list, and editing one from the window (which may lag behind the document; the
-//! node's session merges its edits, see `teamflow_sync::view`).
+//! Documents: the team's list, opening one (presence, history), and the window's own sync connection, over
+//! which its editor reads and writes documents (see `teamflow_node::Session::connect_window`).
 
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use tauri::ipc::Channel;
 use tauri::{State, Wry};
-use teamflow_node::{HistoryEntry, Splice, TextUpdate};
+use teamflow_node::{HistoryEntry, TextUpdate, WindowSink};
 use teamflow_protocol::TeamId;
 use teamflow_protocol::api::teams::DocumentEntry;
 
@@ -27,35 +32,12 @@ pub(crate) async fn create_document(
     Ok(url.to_string())
 }
 
-/// Opens a document in the window: its text and heads, with presence and change events from now on.
+/// Opens a document on the node (the window's repo then fetches it through `connect_window`): its text and
+/// heads, with presence and change events from now on.
 #[tauri::command]
 #[specta::specta]
 pub(crate) async fn open_document(shell: State<'_, Shell<Wry>>, url: String) -> Result<TextUpdate, AppError> {
     Ok(shell.account().await?.session.open_document(&url).await?)
-}
-
-/// Applies the window's edits, made on the text at `base`; answers with the merged text and how it
-/// differs from the window's text with those edits applied.
-#[tauri::command]
-#[specta::specta]
-pub(crate) async fn edit_document(
-    shell: State<'_, Shell<Wry>>,
-    url: String,
-    base: Vec<String>,
-    edits: Vec<Splice>,
-) -> Result<TextUpdate, AppError> {
-    Ok(shell.account().await?.session.edit_document(&url, &base, &edits).await?)
-}
-
-/// The document now, and how it differs from the text at `since`.
-#[tauri::command]
-#[specta::specta]
-pub(crate) async fn document_since(
-    shell: State<'_, Shell<Wry>>,
-    url: String,
-    since: Vec<String>,
-) -> Result<TextUpdate, AppError> {
-    Ok(shell.account().await?.session.document_since(&url, &since).await?)
 }
 
 #[tauri::command]
@@ -93,4 +75,27 @@ pub(crate) async fn document_at(
     heads: Vec<String>,
 ) -> Result<String, AppError> {
     Ok(shell.account().await?.session.document_at(&url, &heads).await?)
+}
+
+/// Connects the window's in-memory automerge-repo to the node's as a sync peer: the node's frames arrive on
+/// `frames` (base64, in order), the window's go through `window_frame`. Replaces an earlier connection.
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn connect_window(shell: State<'_, Shell<Wry>>, frames: Channel<String>) -> Result<(), AppError> {
+    let sink: WindowSink = Arc::new(move |frame: Vec<u8>| {
+        if let Err(e) = frames.send(BASE64.encode(frame)) {
+            // The window went away; the node ends the connection when the next one replaces it.
+            tracing::debug!(error = %e, "a sync frame for the window was not delivered");
+        }
+    });
+    Ok(shell.account().await?.session.connect_window(sink).await?)
+}
+
+/// One frame (base64) from the window's repo to the node's, in the order the window sends them.
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn window_frame(shell: State<'_, Shell<Wry>>, frame: String) -> Result<(), AppError> {
+    let frame =
+        BASE64.decode(frame.as_bytes()).map_err(|e| AppError::invalid(format!("a sync frame is not base64: {e}")))?;
+    Ok(shell.account().await?.session.window_frame(frame).await?)
 }

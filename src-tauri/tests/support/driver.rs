@@ -210,17 +210,28 @@ impl Window {
         found.as_array().map(|list| list.iter().filter_map(element_id).collect()).context("no elements")
     }
 
-    /// Waits until the editor holds exactly `text`. Its value is set from script, which no DOM event
-    /// reports, but the mirror drawn under it (teammates' carets, formatting) changes in the same render,
-    /// and that wakes the wait.
+    /// Waits until the editor's text (every block's, run together; teammates' caret labels left out) is
+    /// exactly `text`.
     pub async fn until_editor_text(&self, text: &str) -> Result<()> {
         self.until_page(
             &format!("the editor holding {text:?}"),
-            "return document.querySelector('[data-testid=editor]')?.value === args[0];",
+            &format!("{EDITOR_TEXT} return editorText() === args[0];"),
             &[json!(text)],
         )
         .await?;
         Ok(())
+    }
+
+    /// Waits until the editor's HTML contains `html` (`<strong>bold</strong>`, say); answers the whole HTML.
+    pub async fn until_editor_html(&self, html: &str) -> Result<String> {
+        let found = self
+            .until_page(
+                &format!("the editor showing {html:?}"),
+                "const e = document.querySelector('[data-testid=editor]'); return e && e.innerHTML.includes(args[0]) && e.innerHTML;",
+                &[json!(html)],
+            )
+            .await?;
+        Ok(found.as_str().unwrap_or_default().to_owned())
     }
 
     /// Waits in the page until `probe` (a function body over `args`) answers something other than null,
@@ -278,6 +289,14 @@ impl Window {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Waits until the page has painted twice since now, so a screenshot shows what the DOM already holds.
+    pub async fn painted(&self) -> Result<()> {
+        let script = "const done = arguments[arguments.length - 1];
+                      requestAnimationFrame(() => requestAnimationFrame(() => done(true)));";
+        self.command(reqwest::Method::POST, "/execute/async", Some(json!({"script": script, "args": []}))).await?;
+        Ok(())
     }
 
     /// Saves a screenshot under the target directory; answers its path.
@@ -385,9 +404,9 @@ impl Window {
             .to_owned())
     }
 
-    /// The editor's text as the textarea holds it.
+    /// The editor's text: every block's, run together, teammates' caret labels left out.
     pub async fn editor_text(&self) -> Result<Value> {
-        self.script("return document.querySelector('[data-testid=editor]').value").await
+        self.script(&format!("{EDITOR_TEXT} return editorText();")).await
     }
 
     /// Ends the session (which closes the app), then ends tauri-driver with everything it started, and
@@ -547,6 +566,15 @@ impl Process {
         Process::read(self.pid).is_some_and(|now| now.started == self.started && !now.ended)
     }
 }
+
+/// A page function answering the editor's text without the names on teammates' carets.
+const EDITOR_TEXT: &str = "const editorText = () => {
+    const editor = document.querySelector('[data-testid=editor]');
+    if (!editor) return null;
+    const copy = editor.cloneNode(true);
+    copy.querySelectorAll('.remote-caret').forEach((c) => c.remove());
+    return copy.textContent;
+  };";
 
 /// Every running process (ended ones left out).
 fn processes() -> Vec<Process> {

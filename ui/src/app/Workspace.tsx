@@ -1,5 +1,6 @@
 // The signed-in frame: team switcher, sections, sync indicator, the invitations waiting for this person;
 // joins the chosen team's room and feeds the team store from the rooms while someone is signed in.
+import { forgetRepo } from "../features/editor/pipe";
 import { type FormEvent, useEffect, useState } from "react";
 import { commands, events, type SearchHit, type Status, type TeamMembership, type User } from "../bindings";
 import { call, messageOf } from "../lib/call";
@@ -134,6 +135,7 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
   async function signOut() {
     try {
       await call(commands.signOut());
+      forgetRepo();
       onSignedOut();
     } catch (e) {
       setError(messageOf(e));

@@ -31,6 +31,8 @@ export function describe(error: AppError): string {
       return "Not available offline yet: connect once to fetch it.";
     case "not_found":
       return `The ${error.what} was not found.`;
+    case "disconnected":
+      return "The editor lost its link to this device's documents; it reconnects by itself.";
     case "invalid":
     case "local":
       return error.message;

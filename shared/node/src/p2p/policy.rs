@@ -1,5 +1,5 @@
-//! What this device shares with whom: everything with the relay (which applies the team's rules itself),
-//! and with a teammate's device only the documents of teams its certificate names (read only for viewers),
+//! What this device shares with whom: everything with the relay (which applies the team's rules itself)
+//! and with its own window (`crate::window`), and with a teammate's device only the documents of teams its certificate names (read only for viewers),
 //! kept current as peers are admitted and documents learn their team.
 
 use std::collections::HashMap;
@@ -77,6 +77,12 @@ impl samod::SharePolicy for PeerSharePolicy {
         futures::stream::unfold((policy, None::<ShareConfig>), move |(mut policy, last)| {
             let (doc_id, peer_id) = (doc_id.clone(), peer_id.clone());
             async move {
+                if peer_id.as_str() == crate::WINDOW_PEER_ID {
+                    // This device's own window (pinned to this id on its in-process connection): it edits
+                    // everything, and is sent only the documents it asks for.
+                    let window = ShareConfig::read_write().with_announce(false);
+                    return last.is_none().then_some((window, (policy, Some(window))));
+                }
                 if peer_id.as_str() == teamflow_sync::RELAY_PEER_ID {
                     // The relay enforces the team's rules on its side; one decision, for good.
                     return last

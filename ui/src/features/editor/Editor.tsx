@@ -1,48 +1,54 @@
-// The collaborative editor: a textarea whose keystrokes show at once (see `DocSession`), teammates'
-// cursors and names drawn over it, Markdown formatting with shortcuts, and history to view earlier
-// versions.
-import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
+// The collaborative editor: ProseMirror on the document's Automerge rich text (through the window's repo,
+// synced with the node), with a toolbar, Markdown shortcuts, teammates' carets and names, history to view
+// earlier versions, and Markdown to copy.
+import type { DocHandle } from "@automerge/automerge-repo/slim";
+import { next as A } from "@automerge/automerge/slim";
+import { pmDocFromSpans } from "@automerge/prosemirror";
+import type { Node } from "prosemirror-model";
+import { type Command, EditorState } from "prosemirror-state";
+import { EditorView, type NodeViewConstructor } from "prosemirror-view";
+import { useEffect, useReducer, useRef, useState } from "react";
 import { commands, events, type Presence, type Status } from "../../bindings";
 import { call, messageOf } from "../../lib/call";
 import { all, subscribe } from "../../lib/events";
-import { DocState } from "../sync/SyncIndicator";
-import { applyFormat, type Format, formatForKey } from "./format";
-import { versions, type Version } from "./history";
-import { DocSession, type SessionView } from "./session";
-import { type Caret, markdownRanges, pieces, type Range } from "./decorate";
-import { toCodePoints, toUtf16 } from "./text";
 import { ErrorLine } from "../../lib/ErrorLine";
+import { DocState } from "../sync/SyncIndicator";
+import { setCarets, textIndex } from "./carets";
+import { blockActive, insertRule, markActive, redo, setLink, toggleBlock, toggleList, toggleMark, toggleQuote, undo } from "./commands";
+import { versions, type Version } from "./history";
+import { convertMarkdown, toMarkdown } from "./markdown";
+import { sharedRepo } from "./pipe";
+import { adapter, schema, TEXT_PATH } from "./schema";
+import { applyKeepingCaret, editorState } from "./state";
+
+type Doc = { text: string };
 
 export function Editor(props: { url: string; title: string; status: Status; readOnly: boolean; onClose: () => void }) {
-  const { url } = props;
-  const [view, setView] = useState<SessionView | null>(null);
+  const { url, readOnly } = props;
+  const [handle, setHandle] = useState<DocHandle<Doc> | null>(null);
   const [peers, setPeers] = useState<Presence[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [history, setHistory] = useState<Version[] | null>(null);
-  const [past, setPast] = useState<{ version: Version; text: string } | null>(null);
-  const session = useRef<DocSession | null>(null);
-  const area = useRef<HTMLTextAreaElement>(null);
-  const mirror = useRef<HTMLDivElement>(null);
+  const [past, setPast] = useState<{ version: Version; doc: Node } | null>(null);
+  const [linking, setLinking] = useState<string | null>(null);
+  const [, redraw] = useReducer((n: number) => n + 1, 0);
+  const mount = useRef<HTMLDivElement>(null);
+  const pastMount = useRef<HTMLDivElement>(null);
+  const view = useRef<EditorView | null>(null);
 
+  // Opening: the node opens the document (and shows this person on it), then the window's repo fetches it
+  // from the node. A document written before the rich editor is converted once (docs/desktop.md).
   useEffect(() => {
     let closed = false;
-    const api = {
-      edit: (base: string[], edits: { position: number; delete: number; insert: string }[]) => call(commands.editDocument(url, base, edits)),
-      since: (heads: string[]) => call(commands.documentSince(url, heads)),
-    };
-    call(commands.openDocument(url)).then(
-      (opened) => {
-        if (closed) return;
-        const s = new DocSession(api, opened, setView);
-        session.current = s;
-        setView(s.view());
-      },
-      (e) => setError(messageOf(e)),
-    );
+    (async () => {
+      await call(commands.openDocument(url));
+      const repo = await sharedRepo();
+      const found = await repo.find<Doc>(url as never);
+      if (closed) return;
+      if (!readOnly) found.change((d) => void convertMarkdown(d), { time: Date.now() });
+      setHandle(found);
+    })().catch((e) => setError(messageOf(e)));
     const listening = all(
-      subscribe(events.documentChanged, (payload) => {
-        if (payload.url === url) session.current?.remoteChanged();
-      }),
       subscribe(events.presenceChanged, (payload) => {
         if (payload.url === url) setPeers(payload.peers);
       }),
@@ -52,50 +58,61 @@ export function Editor(props: { url: string; title: string; status: Status; read
       listening();
       call(commands.closeDocument(url)).catch(() => {});
     };
-  }, [url]);
+  }, [url, readOnly]);
 
-  // Puts the DOM selection where the session says (it moves when teammates type before it).
-  useLayoutEffect(() => {
-    const el = area.current;
-    if (!el || !view || el.value === view.text) return;
-    el.value = view.text;
-    el.setSelectionRange(toUtf16(view.text, Math.min(view.selection.anchor, view.selection.head)), toUtf16(view.text, Math.max(view.selection.anchor, view.selection.head)));
-  }, [view]);
+  // The editor itself, once the document is here.
+  useEffect(() => {
+    if (!handle || !mount.current) return;
+    const editor = new EditorView(mount.current, {
+      state: editorState(handle as never),
+      editable: () => !readOnly,
+      nodeViews: { check_item: checkItemView(readOnly) },
+      attributes: { "data-testid": "editor", "aria-label": props.title, class: "rich", spellcheck: "true" },
+      dispatchTransaction(tr) {
+        const before = editor.state.selection;
+        editor.updateState(applyKeepingCaret(editor.state, tr));
+        if (!editor.state.selection.eq(before) || tr.docChanged) shareCursor(editor);
+        redraw();
+      },
+    });
+    view.current = editor;
+    redraw();
+    function shareCursor(v: EditorView) {
+      const doc = handle!.doc();
+      const { anchor, head } = v.state.selection;
+      call(commands.setCursor(url, textIndex(doc, anchor), textIndex(doc, head))).catch(() => {});
+    }
+    return () => {
+      view.current = null;
+      editor.destroy();
+    };
+  }, [handle, readOnly]);
 
-  function selectionOf(el: HTMLTextAreaElement) {
-    const text = el.value;
-    return { anchor: toCodePoints(text, el.selectionStart), head: toCodePoints(text, el.selectionEnd) };
-  }
+  // Teammates' carets, redrawn when they move (and mapped through edits meanwhile).
+  useEffect(() => {
+    const v = view.current;
+    if (!v || !handle) return;
+    const carets = peers.flatMap((p) => (p.cursor ? [{ key: p.peerId, name: p.name, color: p.color, anchor: p.cursor.anchor, head: p.cursor.head }] : []));
+    v.dispatch(setCarets(v.state, handle.doc(), carets));
+  }, [peers, handle, view.current]);
 
-  function onInput() {
-    const el = area.current;
-    if (!el || !session.current) return;
-    const selection = selectionOf(el);
-    session.current.input(el.value, selection);
-    setView(session.current.view());
-    shareCursor(selection);
-  }
+  // A version from history, drawn read-only.
+  useEffect(() => {
+    if (!past || !pastMount.current) return;
+    const shown = new EditorView(pastMount.current, {
+      state: EditorState.create({ schema, doc: past.doc }),
+      editable: () => false,
+      nodeViews: { check_item: checkItemView(true) },
+      attributes: { class: "rich", "data-testid": "past-editor" },
+    });
+    return () => shown.destroy();
+  }, [past]);
 
-  function shareCursor(selection: { anchor: number; head: number }) {
-    call(commands.setCursor(url, selection.anchor, selection.head)).catch(() => {});
-  }
-
-  function onSelect() {
-    const el = area.current;
-    if (!el || !session.current) return;
-    const selection = selectionOf(el);
-    session.current.select(selection);
-    shareCursor(selection);
-  }
-
-  function format(kind: Format) {
-    const el = area.current;
-    if (!el || props.readOnly) return;
-    const r = applyFormat(el.value, el.selectionStart, el.selectionEnd, kind);
-    el.value = r.text;
-    el.setSelectionRange(r.start, r.end);
-    onInput();
-    el.focus();
+  function run(command: Command) {
+    const v = view.current;
+    if (!v || readOnly) return;
+    command(v.state, v.dispatch);
+    v.focus();
   }
 
   async function showHistory() {
@@ -106,40 +123,31 @@ export function Editor(props: { url: string; title: string; status: Status; read
     }
   }
 
-  async function viewVersion(version: Version) {
+  function viewVersion(version: Version) {
+    if (!handle) return;
     try {
-      setPast({ version, text: await call(commands.documentAt(url, [version.hash])) });
+      const then = A.view(handle.doc(), [version.hash]);
+      setPast({ version, doc: pmDocFromSpans(adapter, A.spans(then, TEXT_PATH)) });
     } catch (e) {
       setError(messageOf(e));
     }
   }
 
-  // The text drawn under the textarea: Markdown styles, teammates' selections and carets.
-  const drawn = useMemo(() => {
-    if (!view) return null;
-    const selections: Range[] = [];
-    const carets: Caret[] = [];
-    for (const p of peers) {
-      if (!p.cursor) continue;
-      const { anchor, head } = p.cursor;
-      if (anchor !== head) selections.push({ start: Math.min(anchor, head), end: Math.max(anchor, head), color: `${p.color}33` });
-      carets.push({ key: p.peerId, at: head, name: p.name, color: p.color });
+  async function copyMarkdown() {
+    const v = view.current;
+    if (!v) return;
+    try {
+      await navigator.clipboard.writeText(toMarkdown(v.state.doc));
+    } catch (e) {
+      setError(`Could not copy: ${messageOf(e)}`);
     }
-    return pieces(view.text, [...markdownRanges(view.text), ...selections], carets).map((piece, i) =>
-      piece.kind === "caret" ? (
-        <span key={`c-${piece.caret.key}`} className="remote-caret" style={{ borderColor: piece.caret.color }} data-testid="remote-caret">
-          <span className="remote-name" style={{ background: piece.caret.color }}>
-            {piece.caret.name}
-          </span>
-        </span>
-      ) : (
-        <span key={i} className={piece.classes.join(" ") || undefined} style={piece.background ? { background: piece.background } : undefined}>
-          {piece.text}
-        </span>
-      ),
-    );
-  }, [view?.text, peers]);
+  }
 
+  const state = view.current?.state;
+  // Nothing edits while a past version is shown: the live document is hidden then.
+  const editable = !readOnly && !!state && !past;
+  const on = (active: boolean | undefined) => ({ "aria-pressed": !!active, disabled: !editable });
+  const { marks, nodes } = schema;
   return (
     <section className="editor">
       <header>
@@ -157,28 +165,80 @@ export function Editor(props: { url: string; title: string; status: Status; read
         </ul>
       </header>
       <div className="toolbar" role="toolbar" aria-label="Formatting">
-        <button onClick={() => format("bold")} title="Bold (Ctrl+B)" disabled={props.readOnly}>
+        <button {...on(state && markActive(state, marks.strong))} onClick={() => run(toggleMark(marks.strong))} title="Bold (Ctrl+B)" data-testid="format-bold">
           <b>B</b>
         </button>
-        <button onClick={() => format("italic")} title="Italic (Ctrl+I)" disabled={props.readOnly}>
+        <button {...on(state && markActive(state, marks.em))} onClick={() => run(toggleMark(marks.em))} title="Italic (Ctrl+I)" data-testid="format-italic">
           <i>I</i>
         </button>
-        <button onClick={() => format("heading")} title="Heading (Ctrl+Alt+1)" disabled={props.readOnly}>
-          H
+        <button {...on(state && markActive(state, marks.underline))} onClick={() => run(toggleMark(marks.underline))} title="Underline (Ctrl+U)">
+          <u>U</u>
         </button>
-        <button onClick={() => format("list")} title="List (Ctrl+Alt+8)" disabled={props.readOnly}>
-          •
+        <button {...on(state && markActive(state, marks.strike))} onClick={() => run(toggleMark(marks.strike))} title="Strikethrough (Ctrl+Shift+S)">
+          <s>S</s>
         </button>
-        <button onClick={() => format("link")} title="Link (Ctrl+K)" disabled={props.readOnly}>
+        <button {...on(state && markActive(state, marks.code))} onClick={() => run(toggleMark(marks.code))} title="Inline code (Ctrl+E)">
+          <code>{"</>"}</code>
+        </button>
+        <button {...on(state && markActive(state, marks.link))} onClick={() => setLinking("")} title="Link" data-testid="format-link">
           Link
         </button>
+        <span className="divider" />
+        {[1, 2, 3].map((level) => (
+          <button key={level} {...on(state && blockActive(state, nodes.heading, { level }))} onClick={() => run(toggleBlock(nodes.heading, { level }))} title={`Heading ${level} (Ctrl+Alt+${level})`}>
+            H{level}
+          </button>
+        ))}
+        <button {...on(state && blockActive(state, nodes.bullet_list))} onClick={() => run(toggleList(nodes.bullet_list))} title="Bulleted list (Ctrl+Shift+8)">
+          •
+        </button>
+        <button {...on(state && blockActive(state, nodes.ordered_list))} onClick={() => run(toggleList(nodes.ordered_list))} title="Numbered list (Ctrl+Shift+7)">
+          1.
+        </button>
+        <button {...on(state && blockActive(state, nodes.check_list))} onClick={() => run(toggleList(nodes.check_list))} title="Check list (Ctrl+Shift+9)">
+          ☑
+        </button>
+        <button {...on(state && blockActive(state, nodes.blockquote))} onClick={() => run(toggleQuote)} title="Quote">
+          ❝
+        </button>
+        <button {...on(state && blockActive(state, nodes.code_block))} onClick={() => run(toggleBlock(nodes.code_block))} title="Code block">
+          {"{ }"}
+        </button>
+        <button {...on(false)} onClick={() => run(insertRule)} title="Horizontal rule">
+          ―
+        </button>
+        <span className="divider" />
+        <button disabled={!editable} onClick={() => run(undo)} title="Undo (Ctrl+Z)">
+          ↶
+        </button>
+        <button disabled={!editable} onClick={() => run(redo)} title="Redo (Ctrl+Shift+Z)">
+          ↷
+        </button>
         <span className="spacer" />
-        {view?.pending && <span className="marker">Saving…</span>}
+        <button onClick={() => void copyMarkdown()} disabled={!state} title="Copy the document as Markdown">
+          Copy as Markdown
+        </button>
         <button onClick={() => (history ? setHistory(null) : void showHistory())} data-testid="history">
           History
         </button>
       </div>
-      <ErrorLine error={error ?? view?.error} />
+      {linking !== null && (
+        <form
+          className="inline link-form"
+          onSubmit={(e) => {
+            e.preventDefault();
+            run(setLink(linking));
+            setLinking(null);
+          }}
+        >
+          <input autoFocus value={linking} onChange={(e) => setLinking(e.target.value)} placeholder="https://… (empty removes the link)" data-testid="link-address" />
+          <button type="submit">Apply</button>
+          <button type="button" onClick={() => setLinking(null)}>
+            Cancel
+          </button>
+        </form>
+      )}
+      <ErrorLine error={error} />
       <div className="editor-body">
         {past ? (
           <div className="past" data-testid="past-version">
@@ -188,42 +248,15 @@ export function Editor(props: { url: string; title: string; status: Status; read
                 Back to the live document
               </button>
             </p>
-            <pre>{past.text}</pre>
+            <div ref={pastMount} className="surface" />
           </div>
-        ) : !view ? (
-          // Not editable until the document is open: keystrokes typed into a text that is not there yet
-          // would have nowhere to go.
+        ) : !handle ? (
+          // Not editable until the document is here: keystrokes would have nowhere to go.
           <p className="marker" data-testid="opening">
             Opening…
           </p>
-        ) : (
-          <div className="surface">
-            <div className="mirror" ref={mirror} aria-hidden>
-              {drawn}
-              {"\n"}
-            </div>
-            <textarea
-              ref={area}
-              defaultValue={view.text}
-              readOnly={props.readOnly}
-              spellCheck
-              onInput={onInput}
-              onSelect={onSelect}
-              onScroll={(e) => {
-                if (mirror.current) mirror.current.scrollTop = e.currentTarget.scrollTop;
-              }}
-              onKeyDown={(e) => {
-                const kind = formatForKey(e);
-                if (kind) {
-                  e.preventDefault();
-                  format(kind);
-                }
-              }}
-              data-testid="editor"
-              aria-label={props.title}
-            />
-          </div>
-        )}
+        ) : null}
+        <div ref={mount} className="surface" hidden={!!past || !handle} />
         {history && (
           <ol className="history" data-testid="history-list">
             {history.map((v) => (
@@ -242,4 +275,41 @@ export function Editor(props: { url: string; title: string; status: Status; read
       </div>
     </section>
   );
+}
+
+/// A check-list item with its checkbox; ticking it changes the item's `checked` attribute (a change of the
+/// document like any other).
+function checkItemView(readOnly: boolean): NodeViewConstructor {
+  return (node, view, getPos) => {
+    const item = document.createElement("li");
+    item.className = "check-item";
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.contentEditable = "false";
+    box.disabled = readOnly;
+    const content = document.createElement("div");
+    item.append(box, content);
+    const show = (n: Node) => {
+      box.checked = n.attrs.checked === true;
+      item.dataset.checked = String(box.checked);
+    };
+    show(node);
+    box.addEventListener("mousedown", (e) => {
+      e.preventDefault();
+      const pos = getPos();
+      if (pos === undefined || readOnly) return;
+      view.dispatch(view.state.tr.setNodeMarkup(pos, undefined, { ...node.attrs, checked: !node.attrs.checked }));
+    });
+    return {
+      dom: item,
+      contentDOM: content,
+      update(next) {
+        if (next.type !== node.type) return false;
+        node = next;
+        show(next);
+        return true;
+      },
+      ignoreMutation: (m) => m.target === box,
+    };
+  };
 }

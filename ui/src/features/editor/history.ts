@@ -11,10 +11,15 @@ export interface Version {
   changes: number;
 }
 
+/// Before this (1973 in milliseconds), a change's time is taken to be in seconds: Automerge's JavaScript
+/// clients write seconds, this app's own changes milliseconds.
+const SECONDS_BEFORE = 1e11;
+
 /** Changes (oldest first) grouped into versions, newest first. A pause of `gapMs` starts a new one. */
 export function versions(history: HistoryEntry[], gapMs = 60_000): Version[] {
   const out: Version[] = [];
-  for (const h of history) {
+  for (const entry of history) {
+    const h = entry.timestamp > 0 && entry.timestamp < SECONDS_BEFORE ? { ...entry, timestamp: entry.timestamp * 1000 } : entry;
     const last = out[out.length - 1];
     if (last && last.actor === h.actor && h.timestamp - last.to <= gapMs) {
       last.hash = h.hash;

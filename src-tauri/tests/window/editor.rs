@@ -1,0 +1,189 @@
+//! The rich-text editor in the window, driven as a person would: Markdown shortcuts typed, a word selected
+//! with the keyboard and made bold, formatted HTML pasted and undone; a stock JavaScript automerge-repo
+//! client reads the headings, lists and marks written here, and its own bold paragraph shows formatted;
+//! a teammate's caret shows with their name. A screenshot per state, in both themes.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+
+use anyhow::{Context, Result, bail, ensure};
+use serde_json::{Value, json};
+use teamflow_tests::{TestRelay, sync_client};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+use crate::driver::{ONE_WINDOW, Theme, Window};
+
+/// WebDriver's keys: Enter, Shift and Control (held until the end of the keys sent), ArrowLeft.
+const ENTER: &str = "\u{E007}";
+const SHIFT: &str = "\u{E008}";
+const CONTROL: &str = "\u{E009}";
+const LEFT: &str = "\u{E012}";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rich_editor_formats_as_people_type_and_shares_its_structure() -> Result<()> {
+    walk_through(Theme::Light).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rich_editor_in_the_dark_theme() -> Result<()> {
+    walk_through(Theme::Dark).await
+}
+
+async fn walk_through(theme: Theme) -> Result<()> {
+    let _one = ONE_WINDOW.lock().await;
+    let js = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/js");
+    ensure!(
+        js.join("node_modules/@automerge/automerge-repo").exists(),
+        "the JavaScript client's packages are missing: run `./x setup` (npm install in tests/js)"
+    );
+    let relay = TestRelay::start().await;
+    let ada = relay.user("ada").await;
+    let bob = relay.user("bob").await;
+    let window = Window::launch_with(&theme.env()).await?;
+    ensure!(window.is_dark().await? == (theme == Theme::Dark), "the window is not in the {theme:?} theme");
+    window.sign_in(&relay, "ada").await?;
+    let team = window.create_team(&ada, "Editors").await?;
+    ada.add_member(&team, "bob@example.test", "member").await;
+    let url = window.create_document(&bob, &team, "Launch plan", "Launch plan").await?;
+
+    // Markdown shortcuts as they are typed: `# ` at the start of the first line makes it a heading; then
+    // bold, a bulleted list (an empty item ends it) and a check list.
+    place_caret(&window, "p", "start").await?;
+    type_keys(&window, "# ").await?;
+    window.until_editor_html("<h1>Launch plan</h1>").await?;
+    place_caret(&window, "h1", "end").await?;
+    type_keys(
+        &window,
+        &format!("{ENTER}Ship the **beta** this week{ENTER}- first step{ENTER}second step{ENTER}{ENTER}"),
+    )
+    .await?;
+    type_keys(&window, &format!("[ ] book the room{ENTER}{ENTER}Make this loud")).await?;
+    let html = window.until_editor_html("<strong>beta</strong>").await?;
+    ensure!(html.contains("<li><p>first step</p></li><li><p>second step</p></li>"), "a bulleted list: {html}");
+    ensure!(html.contains("book the room") && html.contains("check-item"), "a check-list item: {html}");
+    ensure!(!html.contains("**"), "the Markdown markers are gone: {html}");
+
+    // Select a word with the keyboard and make it bold.
+    type_keys(&window, &format!("{SHIFT}{LEFT}{LEFT}{LEFT}{LEFT}")).await?;
+    type_keys(&window, &format!("{CONTROL}b")).await?;
+    window.until_editor_html("<strong>loud</strong>").await?;
+    window
+        .until_page(
+            "the bold button pressed",
+            "return document.querySelector('[data-testid=format-bold]')?.getAttribute('aria-pressed') === 'true';",
+            &[],
+        )
+        .await?;
+    window.painted().await?;
+    window.screenshot(&theme.shot("editor-formatted")).await?;
+
+    // Paste formatted HTML, then undo it: only the paste goes.
+    let pasted = window
+        .script(
+            "const dt = new DataTransfer();
+             dt.setData('text/html', '<p>Pasted <b>strongly</b> with <a href=\"https://example.com/x\">a link</a></p>');
+             dt.setData('text/plain', 'Pasted strongly with a link');
+             const e = new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true });
+             document.querySelector('[data-testid=editor]').dispatchEvent(e);
+             return e.defaultPrevented;",
+        )
+        .await?;
+    ensure!(pasted == json!(true), "the editor took the paste");
+    let html = window.until_editor_html("<strong>strongly</strong>").await?;
+    ensure!(html.contains("href=\"https://example.com/x\""), "the pasted link: {html}");
+    window.painted().await?;
+    window.screenshot(&theme.shot("editor-pasted")).await?;
+    type_keys(&window, &format!("{CONTROL}z")).await?;
+    window
+        .until_page(
+            "the paste undone",
+            "const e = document.querySelector('[data-testid=editor]'); return !e.textContent.includes('Pasted') && e.innerHTML.includes('<strong>loud</strong>');",
+            &[],
+        )
+        .await?;
+
+    // A stock automerge-repo client reads the structure written here, and writes a bold paragraph.
+    let bob_id = bob.user_id().await;
+    let mut node = tokio::process::Command::new("node")
+        .current_dir(&js)
+        .arg("spans.mjs")
+        .arg(relay.url("").replacen("http://", "ws://", 1))
+        .arg(bob.token.as_deref().context("bob is signed in")?)
+        .arg(format!("{bob_id}:node"))
+        .arg(&url)
+        .arg("Make this loud")
+        .arg("Bob was here")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting node")?;
+    let mut lines = BufReader::new(node.stdout.take().context("stdout")?).lines();
+    let read = next_event(&mut lines).await?;
+    let blocks = read["blocks"].as_array().context("blocks")?;
+    let types: Vec<&str> = blocks.iter().filter_map(|b| b["type"].as_str()).collect();
+    ensure!(types.first() == Some(&"heading") && blocks[0]["attrs"]["level"] == json!(1), "{read}");
+    ensure!(types.iter().filter(|t| **t == "unordered-list-item").count() == 2, "{read}");
+    ensure!(blocks.iter().any(|b| b["type"] == "check-list-item" && b["attrs"]["checked"] == json!(false)), "{read}");
+    let marks = read["marks"].as_array().context("marks")?;
+    for word in ["beta", "loud"] {
+        ensure!(marks.contains(&json!({"name": "strong", "value": true, "text": word})), "{word} is strong: {read}");
+    }
+    ensure!(next_event(&mut lines).await?["event"] == "wrote");
+    window.until_editor_html("<strong>Bob was here</strong>").await?;
+
+    // Bob's caret, with his name.
+    let bob_sync = sync_client(&relay, &bob, "bob-laptop").await;
+    let handle = bob_sync.open(&url.parse()?).await?.context("bob opens it")?;
+    let me = teamflow_sync::Presence {
+        user_id: bob_id.parse()?,
+        peer_id: bob_sync.peer_id().to_string(),
+        name: "bob".into(),
+        color: "#3cb44b".into(),
+        cursor: Some(teamflow_sync::Cursor { anchor: 1, head: 7 }),
+    };
+    let _presence = teamflow_sync::PresenceSession::join(&handle, me, teamflow_sync::PresenceConfig::default());
+    window.until_text("[data-testid=remote-caret]", "bob").await?;
+    window.painted().await?;
+    window.screenshot(&theme.shot("editor-teammate")).await?;
+
+    if let Some(mut stdin) = node.stdin.take() {
+        stdin.shutdown().await?;
+    }
+    let status = node.wait().await?;
+    ensure!(status.success(), "the JS client failed: {status}");
+    window.close().await?;
+    Ok(())
+}
+
+/// Puts the editor's caret at the start or end of its first `tag` block, as a click there would.
+async fn place_caret(window: &Window, tag: &str, at: &str) -> Result<()> {
+    window
+        .script(&format!(
+            "const block = document.querySelector('[data-testid=editor] {tag}');
+             const editor = document.querySelector('[data-testid=editor]');
+             editor.focus();
+             const range = document.createRange(); range.selectNodeContents(block); range.collapse({});
+             const s = getSelection(); s.removeAllRanges(); s.addRange(range); return true;",
+            at == "start"
+        ))
+        .await?;
+    Ok(())
+}
+
+/// Sends keys to the editor, where its caret is.
+async fn type_keys(window: &Window, keys: &str) -> Result<()> {
+    window.type_into("[data-testid=editor]", keys).await
+}
+
+async fn next_event(lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>) -> Result<Value> {
+    let line = tokio::time::timeout(teamflow_tests::socket::PATIENCE * 3, lines.next_line())
+        .await
+        .context("the JS client answered in time")??
+        .context("the JS client exited early")?;
+    let event: Value = serde_json::from_str(&line)?;
+    if event["event"] == "error" {
+        bail!("the JS client failed: {event}");
+    }
+    Ok(event)
+}

@@ -1,0 +1,119 @@
+//! The window's sync connection (`Session::connect_window`): a repo standing in for the webview's
+//! automerge-repo syncs with the node over it as one more samod peer, and what it writes reaches a teammate
+//! through the relay and back; frames from a window that is not connected, or after a malformed one, are
+//! refused with `WindowClosed`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use teamflow_node::{NodeError, P2pConfig, Session, WINDOW_PEER_ID, WindowSink};
+use teamflow_sync::samod::{BackoffConfig, DialError, Dialer, PeerId, Repo, Transport};
+use teamflow_sync::{read_text, splice_text};
+use teamflow_tests::{TestRelay, alice_and_bob, text_when};
+
+/// Dials the node through its session, as the webview's IPC adapter does.
+struct WindowDialer(Arc<Session>);
+
+impl Dialer for WindowDialer {
+    type Error = std::io::Error;
+
+    fn url(&self) -> url::Url {
+        url::Url::parse("teamflow-window://test").expect("url")
+    }
+
+    fn connect(&self) -> BoxFuture<'static, Result<Transport, DialError<Self::Error>>> {
+        let session = self.0.clone();
+        Box::pin(async move {
+            let (to_window, from_node) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
+            let sink: WindowSink = Arc::new(move |frame| {
+                // The receiver lives as long as the window repo's connection.
+                to_window.send(frame).ok();
+            });
+            session.connect_window(sink).await.map_err(|e| DialError::transient(std::io::Error::other(e)))?;
+            let incoming = futures::stream::unfold(from_node, |mut frames| async move {
+                frames.recv().await.map(|frame| (Ok::<_, std::io::Error>(frame), frames))
+            });
+            let outgoing = futures::sink::unfold(session, |session, frame: Vec<u8>| async move {
+                session.window_frame(frame).await.map_err(std::io::Error::other)?;
+                Ok::<_, std::io::Error>(session)
+            });
+            Ok(Transport::new(incoming.boxed(), Box::pin(outgoing)))
+        })
+    }
+}
+
+fn loopback() -> P2pConfig {
+    P2pConfig { listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr")], mdns: false, ..P2pConfig::default() }
+}
+
+fn quiet() -> teamflow_node::EventSink {
+    Arc::new(|_| {})
+}
+
+#[tokio::test]
+async fn the_windows_repo_syncs_through_the_node_with_the_relay_and_a_teammate() {
+    let relay = TestRelay::start().await;
+    let (_a, alice, _b, bob, team) = alice_and_bob(&relay).await;
+    let alice = Arc::new(Session::start(Arc::new(alice), quiet(), loopback()).await);
+    let (url, handle) = alice.node().create_document(team, "Plan", "hello").await.expect("create");
+    assert!(alice.node().synced_with_relay(&handle).await.expect("synced"));
+    alice.open_document(&url.to_string()).await.expect("the node opens it first");
+
+    let window = Repo::build_tokio().with_peer_id(PeerId::from(WINDOW_PEER_ID)).load().await;
+    let dialer = window
+        .dial(BackoffConfig::default(), Arc::new(WindowDialer(alice.clone())))
+        .expect("the window dials the node");
+    tokio::time::timeout(Duration::from_secs(30), dialer.established())
+        .await
+        .expect("handshake in time")
+        .expect("the node accepts the window");
+    let id = url.document_id().parse().expect("document id");
+    let in_window = window.find(id).await.expect("repo running").expect("the node serves the document");
+    assert_eq!(read_text(&in_window), "hello");
+
+    // The window's edit is the node's, and the teammate's through the relay.
+    splice_text(&in_window, 5, 0, " world").expect("the window types");
+    assert_eq!(text_when(&handle, |t| t == "hello world").await, "hello world");
+    bob.go_online().await.expect("bob online");
+    let at_bob = bob.open_document(&url).await.expect("open").expect("bob finds it");
+    assert_eq!(text_when(&at_bob, |t| t == "hello world").await, "hello world");
+
+    // And the teammate's edit reaches the window.
+    splice_text(&at_bob, 0, 0, "Bob: ").expect("bob types");
+    assert_eq!(text_when(&in_window, |t| t == "Bob: hello world").await, "Bob: hello world");
+
+    dialer.close();
+    window.stop().await;
+    bob.close().await;
+    alice.close().await;
+}
+
+#[tokio::test]
+async fn frames_without_a_connection_or_after_a_malformed_one_are_refused() {
+    let relay = TestRelay::start().await;
+    let (_a, alice, _b, _bob, _team) = alice_and_bob(&relay).await;
+    let alice = Session::start(Arc::new(alice), quiet(), loopback()).await;
+    assert!(matches!(alice.window_frame(vec![1, 2, 3]).await, Err(NodeError::WindowClosed)), "not connected");
+
+    alice.connect_window(Arc::new(|_| {})).await.expect("connect");
+    // Not CBOR, and no handshake: samod ends the connection, and the window hears so on its next frame.
+    let refused = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            if let Err(e) = alice.window_frame(vec![0xff, 0x00, 0x13]).await {
+                return e;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the malformed connection ends");
+    assert!(matches!(refused, NodeError::WindowClosed), "{refused:?}");
+
+    // A new connection replaces it; signing out ends it.
+    alice.connect_window(Arc::new(|_| {})).await.expect("connect again");
+    alice.sign_out().await.expect("sign out");
+    assert!(matches!(alice.window_frame(vec![1]).await, Err(NodeError::WindowClosed)));
+    alice.close().await;
+}

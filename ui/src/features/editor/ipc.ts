@@ -1,0 +1,126 @@
+// The window repo's one network adapter: automerge-repo's protocol (CBOR frames, the join/peer
+// handshake of its WebSocket adapter) over a pipe to the node, which accepts it as one more samod peer.
+// Frames go one at a time and in order; when the pipe fails (the node dropped the connection), the
+// adapter says the peer left and connects again.
+import { NetworkAdapter, cbor, type Message, type PeerId, type PeerMetadata } from "@automerge/automerge-repo/slim";
+
+/// How frames cross to the node: the app's is a Tauri channel and command (`tauriPipe`), tests pass
+/// their own.
+export interface Pipe {
+  /// Connects afresh; every frame from the node goes to `receive`. Replaces any earlier connection.
+  open(receive: (frame: Uint8Array) => void): Promise<void>;
+  /// Sends one frame; rejects when the connection has ended.
+  send(frame: Uint8Array): Promise<void>;
+}
+
+type FromNode = { type: "peer"; senderId: PeerId; peerMetadata: PeerMetadata } | { type: "error"; message: string } | Message;
+
+/// Waits between attempts to connect again, in milliseconds (first, then doubling up to the last).
+const RETRY = [100, 200, 400, 800, 1600, 3200];
+
+export class IpcNetworkAdapter extends NetworkAdapter {
+  #pipe: Pipe;
+  #onError: (message: string) => void;
+  #remote: PeerId | undefined;
+  #generation = 0;
+  #attempt = 0;
+  #closed = false;
+  #sending: Promise<void> = Promise.resolve();
+  #ready = false;
+  #markReady: () => void = () => {};
+  #whenReady = new Promise<void>((resolve) => (this.#markReady = resolve));
+
+  constructor(pipe: Pipe, onError: (message: string) => void = () => {}) {
+    super();
+    this.#pipe = pipe;
+    this.#onError = onError;
+  }
+
+  isReady(): boolean {
+    return this.#ready;
+  }
+
+  whenReady(): Promise<void> {
+    return this.#whenReady;
+  }
+
+  connect(peerId: PeerId, peerMetadata?: PeerMetadata): void {
+    this.peerId = peerId;
+    this.peerMetadata = peerMetadata ?? {};
+    void this.#open();
+  }
+
+  disconnect(): void {
+    this.#closed = true;
+    this.#left();
+  }
+
+  send(message: Message): void {
+    if (!this.#remote) return; // Before the handshake, or after the link dropped: the repo syncs afresh on the next.
+    const frame = cbor.encode(message);
+    const generation = this.#generation;
+    this.#sending = this.#sending.then(() => (generation === this.#generation ? this.#pipe.send(frame) : undefined)).catch((e) => this.#failed(generation, e));
+  }
+
+  async #open(): Promise<void> {
+    const generation = ++this.#generation;
+    this.#sending = Promise.resolve();
+    try {
+      await this.#pipe.open((frame) => {
+        if (generation === this.#generation) this.#receive(frame);
+      });
+      const join = { type: "join", senderId: this.peerId, peerMetadata: this.peerMetadata, supportedProtocolVersions: ["1"] };
+      await this.#pipe.send(cbor.encode(join));
+    } catch (e) {
+      this.#failed(generation, e);
+    }
+  }
+
+  #receive(frame: Uint8Array): void {
+    let message: FromNode;
+    try {
+      message = cbor.decode(frame) as FromNode;
+    } catch {
+      this.#onError("The document link sent an unreadable frame.");
+      return;
+    }
+    if (message.type === "peer") {
+      const { senderId, peerMetadata } = message as { senderId: PeerId; peerMetadata: PeerMetadata };
+      this.#remote = senderId;
+      this.#attempt = 0;
+      if (!this.#ready) {
+        this.#ready = true;
+        this.#markReady();
+      }
+      this.emit("peer-candidate", { peerId: senderId, peerMetadata });
+    } else if (message.type === "error") {
+      this.#onError(String((message as { message: string }).message));
+    } else {
+      this.emit("message", message as Message);
+    }
+  }
+
+  #left(): void {
+    if (this.#remote) {
+      const peerId = this.#remote;
+      this.#remote = undefined;
+      this.emit("peer-disconnected", { peerId });
+    }
+  }
+
+  #failed(generation: number, error: unknown): void {
+    if (generation !== this.#generation || this.#closed) return;
+    this.#generation++; // Frames still queued for the failed connection are dropped.
+    this.#left();
+    if (!this.#ready) {
+      // No node to ask: the repo may report documents unavailable rather than wait.
+      this.#ready = true;
+      this.#markReady();
+    }
+    this.#onError(error instanceof Error ? error.message : String((error as { message?: string })?.message ?? error));
+    const wait = RETRY[Math.min(this.#attempt++, RETRY.length - 1)];
+    setTimeout(() => {
+      if (!this.#closed) void this.#open();
+    }, wait);
+  }
+}

@@ -1,0 +1,20 @@
+// The window's automerge-repo: in memory, with the node as its only peer (through `ipc.ts`), so the
+// editor binding works on real Automerge documents while the node keeps storage and the network.
+import { initializeBase64Wasm, isWasmInitialized } from "@automerge/automerge/slim";
+import { automergeWasmBase64 } from "@automerge/automerge/automerge.wasm.base64";
+import { Repo, type PeerId } from "@automerge/automerge-repo/slim";
+import { IpcNetworkAdapter, type Pipe } from "./ipc";
+
+/// The peer id the node expects from its window (`teamflow_node::WINDOW_PEER_ID`).
+export const WINDOW_PEER_ID = "teamflow-window" as PeerId;
+
+/// Automerge's WebAssembly, loaded once from the bundle (no fetch: the page may be served from anywhere).
+export async function automergeReady(): Promise<void> {
+  if (!isWasmInitialized()) await initializeBase64Wasm(automergeWasmBase64);
+}
+
+/// A repo whose only network is `pipe`; nothing is stored in the window.
+export async function windowRepo(pipe: Pipe, onError: (message: string) => void = () => {}): Promise<Repo> {
+  await automergeReady();
+  return new Repo({ network: [new IpcNetworkAdapter(pipe, onError)], peerId: WINDOW_PEER_ID, sharePolicy: async () => true });
+}
