@@ -1,6 +1,7 @@
 -- The local search index: chat messages, projects and documents of every team this device has seen,
 -- searchable offline. `search_items` names what each row of the full-text index is; `search_index` holds its
--- text (porter stemming over unicode61 without diacritics, prefix indexes for type-ahead).
+-- text (porter stemming over unicode61 without diacritics, prefix indexes of 2 to 4 characters for the word
+-- being typed).
 CREATE TABLE search_items (
     id        INTEGER PRIMARY KEY,
     kind      TEXT NOT NULL CHECK (kind IN ('message', 'project', 'document')),
@@ -16,7 +17,7 @@ CREATE VIRTUAL TABLE search_index USING fts5(
     title,
     body,
     tokenize = 'porter unicode61 remove_diacritics 2',
-    prefix = '2 3'
+    prefix = '2 3 4'
 );
 -- Ranking: BM25 with a title match worth twice a body match.
 INSERT INTO search_index (search_index, rank) VALUES ('rank', 'bm25(2.0, 1.0)');

@@ -112,15 +112,18 @@ pub(crate) async fn index_message(db: &mut SqliteConnection, message: &Message) 
     put(db, item).await
 }
 
-/// Turns what a person typed into an FTS5 query: each word must match, as a prefix of an indexed word.
-/// Quoting every word makes FTS5's own syntax (`AND`, `NEAR`, `"`, `*`, `:`, parentheses) plain text, so no
-/// input is a query error. `None` when nothing searchable is left.
+/// Turns what a person typed into an FTS5 query: every word must match, the last one (the one being typed)
+/// as the prefix of an indexed word, unless the input ends with a space. Quoting every word makes FTS5's
+/// own syntax (`AND`, `NEAR`, `"`, `*`, `:`, parentheses) plain text, so no input is a query error. `None`
+/// when nothing searchable is left.
 fn fts_query(input: &str) -> Option<String> {
     let input: String = input.chars().take(MAX_QUERY_CHARS).collect();
-    let terms: Vec<String> = input
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|word| !word.is_empty())
-        .map(|word| format!("\"{word}\"*"))
+    let words: Vec<&str> = input.split(|c: char| !c.is_alphanumeric()).filter(|word| !word.is_empty()).collect();
+    let typing = input.chars().last().is_some_and(char::is_alphanumeric);
+    let terms: Vec<String> = words
+        .iter()
+        .enumerate()
+        .map(|(i, word)| if typing && i + 1 == words.len() { format!("\"{word}\"*") } else { format!("\"{word}\"") })
         .collect();
     (!terms.is_empty()).then(|| terms.join(" "))
 }
@@ -329,14 +332,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_word_is_a_quoted_prefix_and_fts_syntax_is_plain_text() {
-        assert_eq!(fts_query("deploy plan").as_deref(), Some("\"deploy\"* \"plan\"*"));
-        assert_eq!(
-            fts_query("NEAR(\"a\" OR b*) col:x").as_deref(),
-            Some("\"NEAR\"* \"a\"* \"OR\"* \"b\"* \"col\"* \"x\"*")
-        );
+    fn words_are_quoted_the_last_one_typed_is_a_prefix_and_fts_syntax_is_plain_text() {
+        assert_eq!(fts_query("deploy pla").as_deref(), Some("\"deploy\" \"pla\"*"));
+        assert_eq!(fts_query("deploy plan ").as_deref(), Some("\"deploy\" \"plan\""));
+        assert_eq!(fts_query("NEAR(\"a\" OR b*) col:x").as_deref(), Some("\"NEAR\" \"a\" \"OR\" \"b\" \"col\" \"x\"*"));
         assert_eq!(fts_query("  ***  \"\" () "), None);
-        assert_eq!(fts_query("Ünïcödé 日本"), Some("\"Ünïcödé\"* \"日本\"*".into()));
+        assert_eq!(fts_query("Ünïcödé 日本"), Some("\"Ünïcödé\" \"日本\"*".into()));
         let long = "a".repeat(10_000);
         assert!(fts_query(&long).is_some_and(|q| q.len() <= MAX_QUERY_CHARS + 4));
     }

@@ -115,6 +115,7 @@ async fn main() -> anyhow::Result<()> {
         let w = word(&mut rng);
         let cut = rng.gen_range(3..=4).min(w.chars().count());
         queries.push(("prefix", w.chars().take(cut).collect()));
+        // Typed as a person types: the first word done, the second being typed.
         queries.push(("two words", format!("{} {}", word(&mut rng), word(&mut rng))));
     }
     queries.shuffle(&mut rng);
@@ -127,11 +128,14 @@ async fn main() -> anyhow::Result<()> {
         .context("open the node's store")?;
     let mut fts = Histogram::<u64>::new(3)?;
     let mut like = Histogram::<u64>::new(3)?;
+    let mut by_kind: std::collections::BTreeMap<&str, Histogram<u64>> = std::collections::BTreeMap::new();
     let mut found = 0usize;
-    for (_, query) in &queries {
+    for (kind, query) in &queries {
         let started = Instant::now();
         found += node.search(query, 20).await?.len();
-        fts.record(started.elapsed().as_micros() as u64)?;
+        let took = started.elapsed().as_micros() as u64;
+        fts.record(took)?;
+        by_kind.entry(kind).or_insert(Histogram::<u64>::new(3)?).record(took)?;
 
         let mut sql = String::from("SELECT json FROM cached_messages WHERE 1");
         let terms: Vec<String> = query.split_whitespace().map(|w| format!("%{w}%")).collect();
@@ -166,5 +170,8 @@ async fn main() -> anyhow::Result<()> {
     println!("|---|---|---|---|---|");
     println!("{}", summary("node (FTS5, messages + projects + documents)", &fts));
     println!("{}", summary("baseline: LIKE over cached messages only", &like));
+    for (kind, h) in &by_kind {
+        println!("{}", summary(&format!("node, {kind}"), h));
+    }
     Ok(())
 }
