@@ -23,7 +23,7 @@ const MAX_HITS: u32 = 50;
 /// Words (tokens) of context a snippet shows around its match.
 const SNIPPET_TOKENS: u32 = 12;
 /// How many of the most recent matches a search ranks (see `Node::search`).
-const CANDIDATES: u32 = 2_000;
+const CANDIDATES: u32 = 500;
 /// A query longer than this is cut: nobody types more, and it bounds the work of one search.
 const MAX_QUERY_CHARS: usize = 200;
 
@@ -280,7 +280,7 @@ impl Node {
     }
 
     /// Searches everything this device holds, best matches first (up to `limit`, at most 50) among the most
-    /// recent 2,000 that match. Works offline; an input with nothing searchable in it finds nothing.
+    /// recent 500 that match. Works offline; an input with nothing searchable in it finds nothing.
     pub async fn search(&self, input: &str, limit: u32) -> Result<Vec<SearchHit>, NodeError> {
         let Some(query) = fts_query(input) else { return Ok(Vec::new()) };
         // Ranked among the most recent `CANDIDATES` matches: FTS5 walks its matches newest first and stops
