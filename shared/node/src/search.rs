@@ -176,11 +176,9 @@ impl Node {
                 // Removed from the team: what this device kept of it goes.
                 self.forget_team(*team_id).await?;
             }
-            ServerMessage::AccessRevoked { team_id } => {
-                // Removed, or only given a lower role: the relay's list of teams says which.
-                if !self.teams().await?.iter().any(|t| t.id == *team_id) {
-                    self.forget_team(*team_id).await?;
-                }
+            // Removed, or only given a lower role: the relay's list of teams says which.
+            ServerMessage::AccessRevoked { team_id } if !self.teams().await?.iter().any(|t| t.id == *team_id) => {
+                self.forget_team(*team_id).await?;
             }
             ServerMessage::ProjectDeleted { team_id, project_id } => {
                 let mut tx = crate::store::begin_write(&self.db).await?;
