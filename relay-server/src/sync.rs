@@ -87,6 +87,8 @@ struct SyncMetrics {
     loaded: prometheus::IntGauge,
     /// Frames answered unavailable (or dropped) before samod, for documents the peer may not read.
     refused: prometheus::IntCounter,
+    /// Frames held back by the per-user frame rate cap (they wait; none is dropped).
+    throttled: prometheus::IntCounter,
 }
 
 /// Counts samod's document actors as they open and close.
@@ -123,6 +125,11 @@ impl SyncServer {
             refused: prometheus::IntCounter::new(
                 "sync_unavailable_total",
                 "Sync frames refused before the repo, for documents the peer may not read",
+            )
+            .unwrap_or_else(|e| unreachable!("a valid metric definition: {e}")),
+            throttled: prometheus::IntCounter::new(
+                "sync_throttled_total",
+                "Sync frames held back by the per-user frame rate cap (they wait, none is dropped)",
             )
             .unwrap_or_else(|e| unreachable!("a valid metric definition: {e}")),
         };
@@ -173,7 +180,8 @@ impl SyncServer {
             }
         };
         let who = (user, peer.clone(), name.unwrap_or_default());
-        let gate = Gate::new(who, self.policy.clone(), self.caps.clone(), self.metrics.refused.clone());
+        let counters = (self.metrics.refused.clone(), self.metrics.throttled.clone());
+        let gate = Gate::new(who, self.policy.clone(), self.caps.clone(), counters);
         let gate = Arc::new(tokio::sync::Mutex::new(gate));
         let (mut sink, stream) = socket.split();
         // Ends this connection alone: on relay shutdown, a peer that stops reading, or a missed handshake.
@@ -288,6 +296,7 @@ impl SyncServer {
             Box::new(self.first.served.clone()),
             Box::new(self.metrics.loaded.clone()),
             Box::new(self.metrics.refused.clone()),
+            Box::new(self.metrics.throttled.clone()),
         ]
     }
 

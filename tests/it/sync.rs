@@ -636,3 +636,49 @@ async fn sync_and_realtime_connections_and_open_documents_are_capped_per_user() 
     let alice_token = t.alice.token.clone().expect("token");
     let _hers = teamflow_tests::socket::RoomSocket::connect(&base, &alice_token).await;
 }
+
+#[tokio::test]
+async fn a_peer_over_the_frame_rate_is_slowed_and_loses_nothing() {
+    use futures::SinkExt;
+    use teamflow_sync::automerge::sync::SyncDoc as _;
+    use teamflow_sync::samod::DocumentId;
+    use teamflow_sync::wire::{DocMessage, Message as Wire};
+    use tokio_tungstenite::tungstenite::Message;
+    let dir = teamflow_tests::DataDir::new();
+    let mut config = teamflow_tests::test_config(dir.path());
+    config.limits.sync_frames_per_second = 40;
+    config.limits.sync_frame_burst = 5;
+    let t = TwoMemberTeam::on(TestRelay::start_with(dir, config).await).await;
+    let (mut socket, peer) = handshaken(&t, "burst").await;
+    let empty = teamflow_sync::automerge::Automerge::new()
+        .generate_sync_message(&mut teamflow_sync::automerge::sync::State::new())
+        .expect("a first message");
+    // 40 requests at once, each for a document bob may not read: every one is owed an answer.
+    let asked: Vec<DocumentId> =
+        (0..40).map(|_| DocumentId::try_from(uuid::Uuid::new_v4().as_bytes().to_vec()).expect("document id")).collect();
+    for document in &asked {
+        let request = Wire::Request(DocMessage {
+            document_id: document.clone(),
+            sender_id: peer.as_str().into(),
+            target_id: teamflow_sync::RELAY_PEER_ID.into(),
+            data: empty.clone().encode(),
+        });
+        socket.send(Message::Binary(request.encode().into())).await.expect("send");
+    }
+    let mut answered = std::collections::HashSet::new();
+    while answered.len() < asked.len() {
+        let frame = tokio::time::timeout(teamflow_tests::socket::PATIENCE, socket.next())
+            .await
+            .expect("answered in time")
+            .expect("open")
+            .expect("frame");
+        if let Message::Binary(bytes) = frame
+            && let Ok(Wire::DocUnavailable { document_id, .. }) = Wire::decode(&bytes)
+        {
+            answered.insert(document_id);
+        }
+    }
+    // Beyond the burst, frames waited their turn: held back, not dropped, and the connection stayed open.
+    let throttled = metric(&t.relay, "teamflow_sync_throttled_total").await;
+    assert!(throttled >= 30, "frames past the burst of 5 waited: {throttled}");
+}

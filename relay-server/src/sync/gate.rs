@@ -41,6 +41,8 @@ pub(super) struct Gate {
     caps: Caps,
     /// Frames answered (or dropped) here for documents the peer may not read, for `/metrics`.
     refused: prometheus::IntCounter,
+    /// Frames that waited for the frame rate cap, for `/metrics`.
+    throttled: prometheus::IntCounter,
     /// Documents let through to samod on this connection (counted against the user's cap).
     open: HashSet<DocumentId>,
 }
@@ -50,13 +52,18 @@ impl Gate {
         (user, peer, name): (UserId, PeerId, String),
         policy: TeamSharePolicy,
         caps: Caps,
-        refused: prometheus::IntCounter,
+        (refused, throttled): (prometheus::IntCounter, prometheus::IntCounter),
     ) -> Self {
-        Self { user, peer, name, policy, caps, refused, open: HashSet::new() }
+        Self { user, peer, name, policy, caps, refused, throttled, open: HashSet::new() }
     }
 
     pub(super) async fn pass(&mut self, frame: Vec<u8>) -> Gated {
-        self.caps.frames.until_key_ready(&self.user).await;
+        // Over the user's frame rate, a frame waits for its turn (back pressure on the socket): nothing is
+        // dropped, so a burst costs the sender time, not data.
+        if self.caps.frames.check_key(&self.user).is_err() {
+            self.throttled.inc();
+            self.caps.frames.until_key_ready(&self.user).await;
+        }
         // Frames that are not about a document (the handshake, `leave`), and bytes that are not a message,
         // are samod's to judge.
         let Some(header) = Header::read(&frame) else { return Gated::Forward(frame) };
