@@ -281,33 +281,43 @@ impl Node {
     /// recent 500 that match. Works offline; an input with nothing searchable in it finds nothing.
     pub async fn search(&self, input: &str, limit: u32) -> Result<Vec<SearchHit>, NodeError> {
         let Some(query) = fts_query(input) else { return Ok(Vec::new()) };
+        // One read snapshot for the ranking and the marks.
+        let mut read = self.db.begin().await?;
         // Ranked among the most recent `CANDIDATES` matches: FTS5 walks its matches newest first and stops
-        // there, so a word in every message costs no more than a rare one; the marks and snippets are made
-        // for the hits shown only.
-        let rows: Vec<(String, String, String, String, String)> = sqlx::query_as(
+        // there, so a word in every message costs no more than a rare one.
+        let best: Vec<(i64, String, String, String)> = sqlx::query_as(
             "WITH recent AS (
                  SELECT rowid AS id, rank AS score FROM search_index
-                 WHERE search_index MATCH ?4 ORDER BY rowid DESC LIMIT ?6
-             ), best AS (
-                 SELECT id, score FROM recent ORDER BY score LIMIT ?5
+                 WHERE search_index MATCH ?1 ORDER BY rowid DESC LIMIT ?3
              )
-             SELECT i.kind, i.team_id, i.item_id,
-                    highlight(search_index, 0, ?1, ?2),
-                    snippet(search_index, 1, ?1, ?2, '…', ?3)
-             FROM best
-             JOIN search_index ON search_index.rowid = best.id
-             JOIN search_items i ON i.id = best.id
-             WHERE search_index MATCH ?4
-             ORDER BY best.score, i.at DESC",
+             SELECT recent.id, i.kind, i.team_id, i.item_id
+             FROM recent JOIN search_items i ON i.id = recent.id
+             ORDER BY recent.score, i.at DESC
+             LIMIT ?2",
         )
-        .bind(MATCH_START.to_string())
-        .bind(MATCH_END.to_string())
-        .bind(SNIPPET_TOKENS)
         .bind(&query)
         .bind(limit.clamp(1, MAX_HITS))
         .bind(CANDIDATES)
-        .fetch_all(&self.db)
+        .fetch_all(&mut *read)
         .await?;
+        // Marks and snippets for the hits shown only, each by its rowid: a lookup, not another walk of every
+        // match.
+        let mut rows = Vec::with_capacity(best.len());
+        for (id, kind, team, item) in best {
+            let (title, snippet): (String, String) = sqlx::query_as(
+                "SELECT highlight(search_index, 0, ?1, ?2), snippet(search_index, 1, ?1, ?2, '…', ?3)
+                 FROM search_index WHERE search_index MATCH ?4 AND rowid = ?5",
+            )
+            .bind(MATCH_START.to_string())
+            .bind(MATCH_END.to_string())
+            .bind(SNIPPET_TOKENS)
+            .bind(&query)
+            .bind(id)
+            .fetch_one(&mut *read)
+            .await?;
+            rows.push((kind, team, item, title, snippet));
+        }
+        read.commit().await?;
         rows.into_iter()
             .map(|(kind, team, id, title, snippet)| {
                 let team_id =
