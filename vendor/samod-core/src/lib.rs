@@ -221,6 +221,8 @@ pub use storage_id::{StorageId, StorageIdError};
 mod unix_timestamp;
 pub use unix_timestamp::UnixTimestamp;
 
+mod idle_unload;
+pub use idle_unload::{IdleUnload, KeepForPeers};
 mod loader;
 pub use loader::{LoaderState, SamodLoader};
 mod doc_search;

@@ -1,5 +1,5 @@
 use crate::{
-    PeerId, StorageId, StorageKey, UnixTimestamp,
+    IdleUnload, PeerId, StorageId, StorageKey, UnixTimestamp,
     actors::hub::{Hub, State as HubState},
     ephemera::EphemeralSession,
     io::{IoResult, IoTask, IoTaskId, StorageResult, StorageTask},
@@ -39,6 +39,7 @@ use crate::{
 /// ```
 pub struct SamodLoader {
     local_peer_id: PeerId,
+    idle_unload: Option<IdleUnload>,
     state: State,
 }
 
@@ -75,8 +76,16 @@ impl SamodLoader {
     pub fn new(local_peer_id: PeerId) -> Self {
         Self {
             local_peer_id,
+            idle_unload: None,
             state: State::Starting,
         }
+    }
+
+    /// Unload documents which have been idle for a while (see [`IdleUnload`]).
+    /// By default documents stay loaded until the hub stops.
+    pub fn with_idle_unload(mut self, idle_unload: Option<IdleUnload>) -> Self {
+        self.idle_unload = idle_unload;
+        self
     }
 
     /// Advances the loader state machine.
@@ -112,6 +121,7 @@ impl SamodLoader {
                                 storage_id,
                                 self.local_peer_id.clone(),
                                 EphemeralSession::new(rng),
+                                self.idle_unload,
                             );
                             return LoaderState::Loaded(Box::new(Hub::new(state)));
                         }
@@ -136,6 +146,7 @@ impl SamodLoader {
                     storage_id.clone(),
                     self.local_peer_id.clone(),
                     EphemeralSession::new(rng),
+                    self.idle_unload,
                 );
                 LoaderState::Loaded(Box::new(Hub::new(state)))
             }

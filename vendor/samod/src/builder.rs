@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use samod_core::{PeerId, ShareConfig};
+use samod_core::{IdleUnload, PeerId, ShareConfig};
 
 use crate::{
     Repo,
@@ -43,6 +43,7 @@ pub struct RepoBuilder<S, R, A> {
     pub(crate) peer_id: Option<PeerId>,
     pub(crate) concurrency: ConcurrencyConfig,
     pub(crate) observer: Option<Arc<dyn RepoObserver>>,
+    pub(crate) idle_unload: Option<IdleUnload>,
 }
 
 impl<S, R, A> RepoBuilder<S, R, A> {
@@ -54,6 +55,7 @@ impl<S, R, A> RepoBuilder<S, R, A> {
             share_policy: self.share_policy,
             concurrency: self.concurrency,
             observer: self.observer,
+            idle_unload: self.idle_unload,
         }
     }
 
@@ -65,6 +67,7 @@ impl<S, R, A> RepoBuilder<S, R, A> {
             share_policy: self.share_policy,
             concurrency: self.concurrency,
             observer: self.observer,
+            idle_unload: self.idle_unload,
         }
     }
 
@@ -83,6 +86,7 @@ impl<S, R, A> RepoBuilder<S, R, A> {
             share_policy,
             concurrency: self.concurrency,
             observer: self.observer,
+            idle_unload: self.idle_unload,
         }
     }
 
@@ -100,6 +104,24 @@ impl<S, R, A> RepoBuilder<S, R, A> {
         self.observer = Some(Arc::new(observer));
         self
     }
+
+    /// Unload documents nothing has used for a while, to free their memory.
+    ///
+    /// A document is unloaded once it has been idle for [`IdleUnload::after`]:
+    /// no [`DocHandle`](crate::DocHandle) for it is alive and no
+    /// [`Repo::search`](crate::Repo::search) for it is listening, everything it
+    /// holds is in storage, and no connected peer keeps it loaded (see
+    /// [`KeepForPeers`](crate::KeepForPeers)). It is loaded from storage again
+    /// by the next [`Repo::find`](crate::Repo::find) or the next message a peer
+    /// sends about it. Streams obtained from a handle ([`DocHandle::changes`](crate::DocHandle::changes)
+    /// and the like) end when the document is unloaded: keep the handle to keep
+    /// the document loaded.
+    ///
+    /// By default documents stay loaded until the repo stops.
+    pub fn with_idle_unload(mut self, idle_unload: IdleUnload) -> Self {
+        self.idle_unload = Some(idle_unload);
+        self
+    }
 }
 
 impl<R> RepoBuilder<InMemoryStorage, R, ShareConfig> {
@@ -111,6 +133,7 @@ impl<R> RepoBuilder<InMemoryStorage, R, ShareConfig> {
             share_policy: ShareConfig::default(),
             concurrency: ConcurrencyConfig::AsyncRuntime,
             observer: None,
+            idle_unload: None,
         }
     }
 }

@@ -1,5 +1,6 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use automerge::{Automerge, ReadDoc};
 use futures::{Stream, channel::mpsc};
@@ -8,12 +9,13 @@ use samod_core::{
     SyncMessageStat, UnixTimestamp,
     actors::{
         DocToHubMsg,
-        document::{DocActorResult, DocumentActor, WithDocResult},
+        document::{DocActorResult, DocumentActor, Unload, WithDocResult},
     },
 };
 
 use crate::{
     actor_task::ActorTask,
+    doc_handle::UnloadAttempt,
     io_loop::{self, IoLoopTask},
     observer::{self, RepoObserver},
     peer_connection_info::PeerDocState,
@@ -32,6 +34,8 @@ pub(crate) struct DocActorInner {
     /// The set of peers who are connected to this document as of the last [`DocAtorResult`]
     last_observed_peers: HashSet<PeerId>,
     observer: Option<Arc<dyn RepoObserver>>,
+    /// Shared with the task dispatcher, which counts tasks up as it sends them.
+    unfinished_tasks: Arc<AtomicUsize>,
 }
 
 impl DocActorInner {
@@ -42,6 +46,7 @@ impl DocActorInner {
         tx_to_core: UnboundedSender<(DocumentActorId, DocToHubMsg)>,
         tx_io: UnboundedSender<io_loop::IoLoopTask>,
         observer: Option<Arc<dyn RepoObserver>>,
+        unfinished_tasks: Arc<AtomicUsize>,
     ) -> Self {
         DocActorInner {
             document_id,
@@ -54,6 +59,7 @@ impl DocActorInner {
             actor,
             last_observed_peers: HashSet::new(),
             observer,
+            unfinished_tasks,
         }
     }
 
@@ -210,18 +216,34 @@ impl DocActorInner {
 
     pub(crate) fn handle_task(&mut self, task: ActorTask) {
         let result = match task {
-            ActorTask::HandleMessage(samod_to_actor_message) => self
-                .actor
-                .handle_message(UnixTimestamp::now(), samod_to_actor_message),
-            ActorTask::IoComplete(io_result) => self
-                .actor
-                .handle_io_complete(UnixTimestamp::now(), io_result),
+            ActorTask::HandleMessage(samod_to_actor_message) => Some(
+                self.actor
+                    .handle_message(UnixTimestamp::now(), samod_to_actor_message),
+            ),
+            ActorTask::IoComplete(io_result) => Some(
+                self.actor
+                    .handle_io_complete(UnixTimestamp::now(), io_result),
+            ),
             ActorTask::WithDocument(f) => {
                 f(self);
-                return;
+                None
             }
         };
-        self.handle_results(result.unwrap());
+        if let Some(result) = result {
+            self.handle_results(result.unwrap());
+        }
+        self.unfinished_tasks.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    pub(crate) fn unload(&mut self, now: UnixTimestamp) -> UnloadAttempt {
+        match self.actor.unload(now) {
+            Unload::Unloaded(result) => {
+                self.handle_results(result);
+                UnloadAttempt::Unloaded
+            }
+            Unload::InUse => UnloadAttempt::InUse,
+            Unload::Busy => UnloadAttempt::Busy,
+        }
     }
 
     pub(crate) fn is_stopped(&self) -> bool {

@@ -1,11 +1,14 @@
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
 };
 
 use automerge::{Automerge, ReadDoc};
 use futures::{Stream, StreamExt, channel::oneshot};
-use samod_core::{AutomergeUrl, DocumentChanged, DocumentId};
+use samod_core::{AutomergeUrl, DocumentChanged, DocumentId, UnixTimestamp};
 
 use crate::{
     ConnectionId, Stopped, actor_task::ActorTask, doc_actor_inner::DocActorInner,
@@ -35,23 +38,47 @@ pub struct DocHandle {
 }
 
 #[derive(Clone)]
-pub(crate) enum DocTaskDispatcher {
+pub(crate) struct DocTaskDispatcher {
+    runner: DocTaskRunner,
+    /// Tasks dispatched and not yet handled: `DocActorInner::handle_task`
+    /// counts them down. A document with tasks in flight is never unloaded.
+    unfinished: Arc<AtomicUsize>,
+}
+
+#[derive(Clone)]
+pub(crate) enum DocTaskRunner {
     Async(UnboundedSender<ActorTask>),
     #[cfg(feature = "threadpool")]
     Threadpool(Arc<crate::doc_runner::threadpool::ThreadpoolActor>),
 }
 
 impl DocTaskDispatcher {
+    pub(crate) fn new(runner: DocTaskRunner, unfinished: Arc<AtomicUsize>) -> Self {
+        Self { runner, unfinished }
+    }
+
     fn dispatch(&self, task: ActorTask) -> Result<(), ActorTask> {
-        match self {
-            DocTaskDispatcher::Async(tx) => tx.unbounded_send(task),
+        self.unfinished.fetch_add(1, Ordering::SeqCst);
+        let dispatched = match &self.runner {
+            DocTaskRunner::Async(tx) => tx.unbounded_send(task),
             #[cfg(feature = "threadpool")]
-            DocTaskDispatcher::Threadpool(actor) => {
+            DocTaskRunner::Threadpool(actor) => {
                 actor.dispatch(task);
                 Ok(())
             }
+        };
+        if dispatched.is_err() {
+            self.unfinished.fetch_sub(1, Ordering::SeqCst);
         }
+        dispatched
     }
+}
+
+/// What became of an attempt to unload a document.
+pub(crate) enum UnloadAttempt {
+    Unloaded,
+    InUse,
+    Busy,
 }
 
 impl std::fmt::Debug for DocHandle {
@@ -75,9 +102,31 @@ impl DocHandle {
         }
     }
 
-    #[cfg(feature = "threadpool")]
     pub(crate) fn dispatch_task(&self, task: ActorTask) {
         let _ = self.task_dispatcher.dispatch(task);
+    }
+
+    /// Stops the document's actor if it is idle and nothing uses it; the caller
+    /// then drops this, the repo's own handle.
+    ///
+    /// Call with the repo's lock held: only then can no new handle appear and
+    /// no task be dispatched while this decides.
+    pub(crate) fn try_unload(&self, now: UnixTimestamp) -> UnloadAttempt {
+        // The repo's own references: this handle (in `Inner::actors`) and the
+        // runner (the threadpool mailbox, or the task driving the actor).
+        const REPO_REFERENCES: usize = 2;
+        if Arc::strong_count(&self.inner) > REPO_REFERENCES {
+            return UnloadAttempt::InUse;
+        }
+        let Ok(mut inner) = self.inner.try_lock() else {
+            return UnloadAttempt::Busy;
+        };
+        // Read under the document's lock: a runner counts a task down only
+        // after handling it, with the lock held.
+        if self.task_dispatcher.unfinished.load(Ordering::SeqCst) > 0 {
+            return UnloadAttempt::Busy;
+        }
+        inner.unload(now)
     }
 
     /// The ID of this document

@@ -365,14 +365,15 @@ use futures::{
 use rand::SeedableRng;
 pub use samod_core::{
     AutomergeUrl, BackoffConfig, BadDocumentId, ConnectionId, DialerId, DocSearch, DocumentId,
-    ListenerId, PeerId, PeerRequestState, StorageId, network::ConnDirection,
+    IdleUnload, KeepForPeers, ListenerId, PeerId, PeerRequestState, StorageId,
+    network::ConnDirection,
 };
 use samod_core::{
     CommandId, CommandResult, DocumentActorId, LoaderState, UnixTimestamp,
     actors::{
         DocToHubMsg,
         document::{DocumentActor, SpawnArgs},
-        hub::{DispatchedCommand, Hub, HubEvent, HubResults, io::HubIoAction},
+        hub::{DispatchedCommand, Hub, HubEvent, HubResults, UnloadOutcome, io::HubIoAction},
     },
     io::{IoResult, IoTask},
     network::{ConnectionEvent, ConnectionOwner, DialerConfig, ListenerConfig},
@@ -524,8 +525,10 @@ impl Repo {
             share_policy,
             concurrency,
             observer,
+            idle_unload,
         } = builder;
-        let task_setup = TaskSetup::new(storage.clone(), peer_id, concurrency, observer).await;
+        let task_setup =
+            TaskSetup::new(storage.clone(), peer_id, concurrency, observer, idle_unload).await;
         let inner = task_setup.inner.clone();
         task_setup.spawn_tasks(runtime, storage, share_policy);
         Self { inner }
@@ -546,8 +549,10 @@ impl Repo {
             share_policy,
             concurrency,
             observer,
+            idle_unload,
         } = builder;
-        let task_setup = TaskSetup::new(storage.clone(), peer_id, concurrency, observer).await;
+        let task_setup =
+            TaskSetup::new(storage.clone(), peer_id, concurrency, observer, idle_unload).await;
         let inner = task_setup.inner.clone();
         task_setup.spawn_tasks_local(runtime, storage, share_policy);
         Self { inner }
@@ -577,17 +582,18 @@ impl Repo {
             Ok(r) => match r {
                 CommandResult::CreateDocument {
                     actor_id,
-                    document_id: _,
+                    document_id,
                 } => {
-                    {
-                        let inner = inner.lock().unwrap();
-                        // By this point the document should have been spawned
-
-                        Ok(inner
-                            .actors
-                            .get(&actor_id)
-                            .map(|ActorHandle { doc: handle, .. }| handle.clone())
-                            .expect("actor should exist"))
+                    let handle = inner
+                        .lock()
+                        .unwrap()
+                        .actors
+                        .get(&actor_id)
+                        .map(|ActorHandle { doc: handle, .. }| handle.clone());
+                    match handle {
+                        Some(handle) => Ok(handle),
+                        // Unloaded as idle before we got here: it is in storage.
+                        None => self.find(document_id).await?.ok_or(Stopped),
                     }
                 }
                 other => {
@@ -974,26 +980,50 @@ impl Inner {
 
     /// Dispatch a task to a document actor.
     ///
-    /// In async mode, this sends the task via the actor's channel stored in DocRunner.
+    /// In async mode, this sends the task via the actor's channel.
     /// In threadpool mode, this enqueues the task in the actor's FIFO mailbox.
     fn dispatch_task(&self, actor_id: DocumentActorId, task: ActorTask) {
-        match &self.doc_runner {
-            #[cfg(feature = "threadpool")]
-            DocRunner::Threadpool(_) => {
-                let Some(actor_handle) = self.actors.get(&actor_id) else {
-                    tracing::warn!(?actor_id, "received task for unknown actor");
-                    return;
-                };
-                actor_handle.doc.dispatch_task(task);
+        let Some(actor_handle) = self.actors.get(&actor_id) else {
+            // Late news for an unloaded document, such as a share policy update.
+            tracing::debug!(?actor_id, "received task for unknown actor");
+            return;
+        };
+        actor_handle.doc.dispatch_task(task);
+    }
+
+    /// Unloads the idle documents the hub offers, unless something still uses
+    /// them: a `DocHandle`, a search, a queued task, or the actor itself.
+    fn unload_idle(&mut self, candidates: Vec<DocumentActorId>) {
+        let now = UnixTimestamp::now();
+        let mut outcome = UnloadOutcome::default();
+        for actor_id in candidates {
+            let Some(actor) = self.actors.get(&actor_id) else {
+                outcome.unloaded.push(actor_id);
+                continue;
+            };
+            let document_id = actor.doc.document_id().clone();
+            let searching = self
+                .search_state_streams
+                .get_mut(&document_id)
+                .is_some_and(|streams| {
+                    streams.retain(|tx| !tx.is_closed());
+                    !streams.is_empty()
+                });
+            if searching {
+                outcome.in_use.push(actor_id);
+                continue;
             }
-            DocRunner::Async { task_senders, .. } => {
-                let Some(tx) = task_senders.get(&actor_id) else {
-                    tracing::warn!(?actor_id, "received task for unknown actor");
-                    return;
-                };
-                let _ = tx.unbounded_send(task);
+            self.search_state_streams.remove(&document_id);
+            match actor.doc.try_unload(now) {
+                doc_handle::UnloadAttempt::Unloaded => {
+                    self.actors.remove(&actor_id);
+                    outcome.unloaded.push(actor_id);
+                }
+                doc_handle::UnloadAttempt::InUse => outcome.in_use.push(actor_id),
+                doc_handle::UnloadAttempt::Busy => outcome.busy.push(actor_id),
             }
         }
+        self.handle_event(HubEvent::unload_outcome(outcome));
     }
 
     #[tracing::instrument(skip(self, event), fields(local_peer_id=%self.hub.peer_id()))]
@@ -1019,6 +1049,7 @@ impl Inner {
             connections_count,
             documents_count,
             search_state_updates,
+            unload_candidates,
         } = self.hub.handle_event(&mut self.rng, now, event);
 
         for spawn_args in spawn_actors {
@@ -1237,6 +1268,10 @@ impl Inner {
             }
         }
 
+        if !unload_candidates.is_empty() {
+            self.unload_idle(unload_candidates);
+        }
+
         if let Some(ref obs) = self.observer {
             obs.observe(&observer::RepoEvent::HubEventProcessed {
                 duration: hub_start.elapsed(),
@@ -1265,6 +1300,7 @@ impl Inner {
             });
         }
 
+        let unfinished_tasks = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let doc_inner = Arc::new(Mutex::new(DocActorInner::new(
             doc_id.clone(),
             actor_id,
@@ -1272,6 +1308,7 @@ impl Inner {
             self.tx_to_core.clone(),
             self.tx_io.clone(),
             self.observer.clone(),
+            unfinished_tasks.clone(),
         )));
         match &mut self.doc_runner {
             #[cfg(feature = "threadpool")]
@@ -1279,11 +1316,14 @@ impl Inner {
                 let handle = DocHandle::new(
                     doc_id.clone(),
                     doc_inner.clone(),
-                    doc_handle::DocTaskDispatcher::Threadpool(
-                        doc_runner::threadpool::ThreadpoolActor::new(
-                            doc_inner.clone(),
-                            threadpool.clone(),
+                    doc_handle::DocTaskDispatcher::new(
+                        doc_handle::DocTaskRunner::Threadpool(
+                            doc_runner::threadpool::ThreadpoolActor::new(
+                                doc_inner.clone(),
+                                threadpool.clone(),
+                            ),
                         ),
+                        unfinished_tasks,
                     ),
                 );
                 self.actors.insert(actor_id, ActorHandle { doc: handle });
@@ -1293,18 +1333,18 @@ impl Inner {
                 // a runner scheduled only while that mailbox has work to do.
                 doc_inner.lock().unwrap().handle_results(init_results);
             }
-            DocRunner::Async {
-                tx_spawn,
-                task_senders,
-            } => {
-                // Create channel for this actor and store the sender
+            DocRunner::Async { tx_spawn } => {
+                // The actor's channel: its handles hold the sender, so dropping
+                // the last handle ends the actor's task.
                 let (tx, rx) = unbounded::channel();
-                task_senders.insert(actor_id, tx.clone());
 
                 let handle = DocHandle::new(
                     doc_id.clone(),
                     doc_inner.clone(),
-                    doc_handle::DocTaskDispatcher::Async(tx),
+                    doc_handle::DocTaskDispatcher::new(
+                        doc_handle::DocTaskRunner::Async(tx),
+                        unfinished_tasks,
+                    ),
                 );
                 self.actors.insert(actor_id, ActorHandle { doc: handle });
 
@@ -1402,10 +1442,12 @@ impl TaskSetup {
         peer_id: Option<PeerId>,
         concurrency: ConcurrencyConfig,
         observer: Option<Arc<dyn observer::RepoObserver>>,
+        idle_unload: Option<IdleUnload>,
     ) -> TaskSetup {
         let mut rng = rand::rngs::StdRng::from_rng(&mut rand::rng());
         let peer_id = peer_id.unwrap_or_else(|| PeerId::new_with_rng(&mut rng));
-        let hub = load_hub(storage.clone(), Hub::load(peer_id.clone())).await;
+        let loader = Hub::load(peer_id.clone()).with_idle_unload(idle_unload);
+        let hub = load_hub(storage.clone(), loader).await;
 
         let (tx_storage, rx_storage) = unbounded::channel();
         let tx_io_for_tick = tx_storage.clone();
@@ -1420,10 +1462,7 @@ impl TaskSetup {
             ConcurrencyConfig::AsyncRuntime => {
                 let (tx, rx) = unbounded::channel();
                 rx_actor = Some(rx);
-                DocRunner::Async {
-                    tx_spawn: tx,
-                    task_senders: HashMap::new(),
-                }
+                DocRunner::Async { tx_spawn: tx }
             }
         };
 

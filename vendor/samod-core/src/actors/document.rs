@@ -40,6 +40,8 @@ pub use on_disk_state::CompactionHash;
 mod peer_doc_connection;
 mod phase;
 mod spawn_args;
+mod unload;
+pub use unload::Unload;
 mod with_doc_result;
 pub use with_doc_result::WithDocResult;
 

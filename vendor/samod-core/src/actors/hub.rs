@@ -14,10 +14,14 @@ mod hub_event_payload;
 pub(crate) use hub_event_payload::HubEventPayload;
 mod hub_results;
 pub use hub_results::HubResults;
+mod unload_outcome;
+pub use unload_outcome::UnloadOutcome;
 pub mod io;
 pub(crate) mod listener;
 mod state;
 pub(crate) use state::State;
+#[cfg(test)]
+mod tests;
 
 use crate::{ConnectionId, PeerId, SamodLoader, StorageId, UnixTimestamp, network::ConnectionInfo};
 

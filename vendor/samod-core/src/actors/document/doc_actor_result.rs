@@ -95,6 +95,13 @@ impl DocActorResult {
             )));
     }
 
+    pub(crate) fn report_idle(&mut self, since: Option<crate::UnixTimestamp>) {
+        self.outgoing_messages
+            .retain(|msg| !matches!(msg.0, DocToHubMsgPayload::Idle { .. }));
+        self.outgoing_messages
+            .push(DocToHubMsg(DocToHubMsgPayload::Idle { since }));
+    }
+
     pub(crate) fn emit_peer_state_changes(
         &mut self,
         new_states: HashMap<ConnectionId, PeerDocState>,

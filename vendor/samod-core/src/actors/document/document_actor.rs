@@ -15,15 +15,15 @@ use crate::actors::document::peer_doc_connection::{PeerDocConnection, SharePolic
 use crate::actors::document::phase::loading::Loading;
 use crate::actors::document::phase::ready::Ready;
 use crate::actors::document::phase::request::{Request, RequestOutcome};
-use crate::actors::document::{ActorInput, DocActorResult, WithDocResult};
+use crate::actors::document::{ActorInput, DocActorResult, Unload, WithDocResult};
 use crate::actors::messages::{Broadcast, DocMessage, DocToHubMsgPayload, SyncMessage};
 use crate::actors::{DocToHubMsg, HubToDocMsg, RunState};
 use crate::doc_search::DocSearchPhase;
 use crate::io::{IoResult, IoTaskId};
 use crate::network::PeerDocState;
 use crate::{
-    ConnectionId, DocumentActorId, DocumentChanged, DocumentId, PeerId, ShareConfig, StorageKey,
-    SyncDirection, SyncMessageStat, UnixTimestamp,
+    ConnectionId, DocumentActorId, DocumentChanged, DocumentId, IdleUnload, PeerId, ShareConfig,
+    StorageKey, SyncDirection, SyncMessageStat, UnixTimestamp,
 };
 
 use super::errors::DocumentError;
@@ -54,6 +54,13 @@ pub struct DocumentActor {
     run_state: RunState,
     doc: Automerge,
     last_status_update: Option<DocSearchPhase>,
+    idle_unload: Option<IdleUnload>,
+    /// Since when nothing has kept this document loaded or used it (tracked only
+    /// with `idle_unload`).
+    idle_since: Option<UnixTimestamp>,
+    /// Whether the document was used (a sync message or a local change) since
+    /// the last step.
+    recently_used: bool,
 }
 
 #[derive(Debug)]
@@ -74,6 +81,7 @@ impl DocumentActor {
             document_id,
             initial_content,
             initial_connections,
+            idle_unload,
         }: SpawnArgs,
     ) -> (Self, DocActorResult) {
         let mut out = DocActorResult::default();
@@ -100,6 +108,9 @@ impl DocumentActor {
             run_state: RunState::Running,
             phase,
             last_status_update: None,
+            idle_unload,
+            idle_since: None,
+            recently_used: false,
         };
 
         tracing::trace!(?initial_connections, "applying initial connections");
@@ -447,10 +458,91 @@ impl DocumentActor {
         if let Some(new_peer_states) = self.new_peer_states() {
             out.emit_peer_state_changes(new_peer_states);
         }
+        self.track_idle(now, out);
     }
 
     pub fn is_stopped(&self) -> bool {
         self.run_state == RunState::Stopped
+    }
+
+    /// Stops this actor if it has been idle for the configured time (see
+    /// [`IdleUnload`]) and nothing is in flight, so that it can be dropped: its
+    /// document is all in storage. Otherwise nothing changes.
+    ///
+    /// The caller must make sure no input is queued for this actor and none can
+    /// arrive before it is dropped (the hub no longer routes to it once told with
+    /// [`HubEvent::unload_outcome`](crate::actors::hub::HubEvent::unload_outcome)).
+    pub fn unload(&mut self, now: UnixTimestamp) -> Unload {
+        let (Some(config), Some(since)) = (self.idle_unload, self.idle_since) else {
+            return Unload::InUse;
+        };
+        if self.run_state != RunState::Running || now < since + config.after || self.keeps_loaded()
+        {
+            return Unload::InUse;
+        }
+        if self.is_busy() {
+            return Unload::Busy;
+        }
+        tracing::debug!(document_id=%self.document_id, actor_id=%self.id, "unloading idle document");
+        self.run_state = RunState::Stopped;
+        let mut out = DocActorResult::new();
+        out.stopped = true;
+        Unload::Unloaded(out)
+    }
+
+    /// Whether something keeps this document loaded: it is not loaded yet, it is
+    /// half-way through a request, or a connected peer needs it.
+    fn keeps_loaded(&self) -> bool {
+        let Some(config) = self.idle_unload else {
+            return true;
+        };
+        let heads = self.doc.get_heads();
+        let phase = match &self.phase {
+            Phase::Loading(_) => true,
+            // Once no peer has it, a document we requested is as absent as before.
+            Phase::Requesting(_) => !heads.is_empty(),
+            Phase::Ready(_) => false,
+        };
+        phase
+            || self
+                .peer_connections
+                .values()
+                .any(|peer| peer.keeps_loaded(&self.doc, &heads, config.keep_for_peers))
+    }
+
+    /// Whether work is in flight: a load, a storage write, a share policy check.
+    /// Being busy does not restart the idle period, it only defers unloading.
+    fn is_busy(&self) -> bool {
+        !self.load_state.is_idle()
+            || !self.on_disk_state.is_settled()
+            || !self.check_policy_tasks.is_empty()
+            || self
+                .peer_connections
+                .values()
+                .any(|peer| !peer.pending_sync_messages.is_empty())
+    }
+
+    /// Keeps `idle_since` and tells the hub when the document becomes idle or
+    /// stops being idle. Use while idle (a peer in sync sending a change, say)
+    /// restarts the period without telling the hub: when it offers the document
+    /// too early, `unload` declines and the hub asks again a period later.
+    fn track_idle(&mut self, now: UnixTimestamp, out: &mut DocActorResult) {
+        if self.idle_unload.is_none() {
+            return;
+        }
+        let used = std::mem::take(&mut self.recently_used);
+        match (self.keeps_loaded(), self.idle_since) {
+            (false, None) => {
+                self.idle_since = Some(now);
+                out.report_idle(self.idle_since);
+            }
+            (false, Some(_)) if used => self.idle_since = Some(now),
+            (true, Some(_)) => {
+                self.idle_since = None;
+                out.report_idle(None);
+            }
+            _ => {}
+        }
     }
 
     pub fn peers(&self) -> HashMap<ConnectionId, PeerDocState> {
@@ -510,6 +602,7 @@ impl DocumentActor {
             return;
         };
         tracing::debug!(?connection_id, peer_id=?peer_conn.peer_id, ?msg, "received msg");
+        self.recently_used = true;
 
         if matches!(msg, SyncMessage::Request { .. } | SyncMessage::Sync { .. }) {
             peer_conn.mark_requested();
@@ -637,6 +730,7 @@ impl DocumentActor {
             };
 
             for (msg, duration) in generated {
+                self.recently_used = true;
                 let bytes = match &msg {
                     SyncMessage::Request { data } | SyncMessage::Sync { data } => data.len(),
                     SyncMessage::DocUnavailable => 0,
@@ -756,6 +850,7 @@ impl<'a> WithDocGuard<'a> {
         };
         // Check if document was modified and generate side effects
         let new_heads = actor.document().get_heads();
+        actor.recently_used |= old_heads != new_heads;
 
         // Make sure there's one turn of the loop
         let mut actor_result = DocActorResult::new();

@@ -93,6 +93,14 @@ impl OnDiskState {
         self.running_puts.is_empty()
     }
 
+    /// Whether every write and deletion has completed (and none is waiting to start).
+    pub(super) fn is_settled(&self) -> bool {
+        self.running_puts.is_empty()
+            && self.running_deletes.is_empty()
+            && self.deletions.is_empty()
+            && self.compaction.is_none()
+    }
+
     pub(super) fn has_task(&self, task_id: IoTaskId) -> bool {
         self.running_puts.contains_key(&task_id) || self.running_deletes.contains_key(&task_id)
     }

@@ -4,12 +4,14 @@ mod tests;
 use std::time::{Duration, Instant};
 
 use automerge::{
-    Automerge, AutomergeError,
+    Automerge, AutomergeError, ChangeHash, ReadDoc,
     sync::{self, SyncDoc},
 };
 
 use crate::actors::messages::SyncMessage;
-use crate::{ConnectionId, PeerId, ShareConfig, UnixTimestamp, network::PeerDocState};
+use crate::{
+    ConnectionId, KeepForPeers, PeerId, ShareConfig, UnixTimestamp, network::PeerDocState,
+};
 
 #[derive(Debug)]
 pub(crate) struct PeerDocConnection {
@@ -130,6 +132,43 @@ impl PeerDocConnection {
             }
         }
         messages
+    }
+
+    /// Whether this peer keeps the document loaded (see [`KeepForPeers`]).
+    pub(super) fn keeps_loaded(
+        &self,
+        doc: &Automerge,
+        heads: &[ChangeHash],
+        keep: KeepForPeers,
+    ) -> bool {
+        if !self.pending_sync_messages.is_empty() {
+            return true;
+        }
+        let involved = self.has_requested
+            || self.state.last_sent.is_some()
+            || self.state.last_received.is_some();
+        let denied = self.share_config().is_some_and(|config| !config.can_read());
+        if !involved || denied {
+            return false;
+        }
+        match keep {
+            KeepForPeers::WhileConnected => true,
+            KeepForPeers::WhileSyncing => !self.in_sync(doc, heads),
+        }
+    }
+
+    /// Whether the peer has all our changes and we have all of theirs.
+    fn in_sync(&self, doc: &Automerge, heads: &[ChangeHash]) -> bool {
+        let mut shared = self.sync_state.shared_heads.clone();
+        shared.sort();
+        let mut ours = heads.to_vec();
+        ours.sort();
+        shared == ours
+            && self.sync_state.their_heads.as_ref().is_none_or(|theirs| {
+                theirs
+                    .iter()
+                    .all(|head| doc.get_change_by_hash(head).is_some())
+            })
     }
 
     pub(super) fn their_heads(&self) -> Option<Vec<automerge::ChangeHash>> {

@@ -1,6 +1,6 @@
 use std::collections::HashMap;
 
-use crate::{ConnectionId, DocumentActorId, PeerId, actors::messages::DocMessage};
+use crate::{ConnectionId, DocumentActorId, IdleUnload, PeerId, actors::messages::DocMessage};
 
 #[derive(Clone)]
 pub struct SpawnArgs {
@@ -9,6 +9,7 @@ pub struct SpawnArgs {
     pub(crate) document_id: crate::DocumentId,
     pub(crate) initial_content: Option<automerge::Automerge>,
     pub(crate) initial_connections: HashMap<ConnectionId, (PeerId, Option<DocMessage>)>,
+    pub(crate) idle_unload: Option<IdleUnload>,
 }
 
 impl std::fmt::Debug for SpawnArgs {
@@ -22,6 +23,7 @@ impl std::fmt::Debug for SpawnArgs {
                 &self.initial_content.as_ref().map(|_| "<Automerge>"),
             )
             .field("initial_connections", &self.initial_connections)
+            .field("idle_unload", &self.idle_unload)
             .finish()
     }
 }

@@ -10,7 +10,7 @@ use crate::{
     network::{DialerConfig, ListenerConfig},
 };
 
-use super::{DispatchedCommand, HubEventPayload, HubInput, io::HubIoResult};
+use super::{DispatchedCommand, HubEventPayload, HubInput, UnloadOutcome, io::HubIoResult};
 
 /// An event that can be processed by the hub actor
 ///
@@ -208,6 +208,14 @@ impl HubEvent {
         }
     }
 
+    /// Reports what became of the documents offered in
+    /// [`HubResults::unload_candidates`](super::HubResults::unload_candidates).
+    pub fn unload_outcome(outcome: UnloadOutcome) -> HubEvent {
+        HubEvent {
+            payload: HubEventPayload::Input(HubInput::UnloadOutcome(outcome)),
+        }
+    }
+
     pub fn stop() -> HubEvent {
         HubEvent {
             payload: HubEventPayload::Input(HubInput::Stop),
@@ -253,6 +261,7 @@ impl HubEvent {
                 HubInput::DialFailed { .. } => "dial_failed",
                 HubInput::RemoveDialer { .. } => "remove_dialer",
                 HubInput::RemoveListener { .. } => "remove_listener",
+                HubInput::UnloadOutcome(_) => "unload_outcome",
             },
         }
     }

@@ -1,7 +1,7 @@
 use crate::{
     ConnectionId, DialerId, DocumentActorId, DocumentId, ListenerId, PeerId,
     actors::{
-        hub::{Command, CommandId},
+        hub::{Command, CommandId, UnloadOutcome},
         messages::DocToHubMsgPayload,
     },
     network::{DialerConfig, ListenerConfig},
@@ -65,5 +65,7 @@ pub(crate) enum HubInput {
     RemoveListener {
         listener_id: ListenerId,
     },
+    /// What became of the documents offered for unloading
+    UnloadOutcome(UnloadOutcome),
     Stop,
 }

@@ -64,6 +64,14 @@ pub struct HubResults {
     /// Each entry contains the document ID and the DocSearch that should be
     /// forwarded to any search stream subscribers.
     pub search_state_updates: Vec<(DocumentId, DocSearch)>,
+
+    /// Document actors which have been idle for the configured period (see
+    /// [`IdleUnload`](crate::IdleUnload)). For each, the caller decides whether
+    /// anything of its own still uses the document, calls
+    /// [`DocumentActor::unload`](crate::actors::document::DocumentActor::unload)
+    /// if not, and reports back with
+    /// [`HubEvent::unload_outcome`](super::HubEvent::unload_outcome).
+    pub unload_candidates: Vec<DocumentActorId>,
 }
 
 impl HubResults {

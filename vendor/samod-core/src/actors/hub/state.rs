@@ -1,8 +1,8 @@
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use crate::{
-    ConnectionId, DialerId, DocSearch, DocumentActorId, DocumentId, ListenerId, PeerId, StorageId,
-    UnixTimestamp,
+    ConnectionId, DialerId, DocSearch, DocumentActorId, DocumentId, IdleUnload, ListenerId, PeerId,
+    StorageId, UnixTimestamp,
     actors::{
         document::SpawnArgs,
         hub::{
@@ -11,6 +11,7 @@ use crate::{
             dialer::{ConnectionLostOutcome, DialerState},
             io::{HubIoAction, HubIoResult},
             listener::ListenerState,
+            UnloadOutcome,
         },
         messages::{Broadcast, DocMessage, DocToHubMsgPayload, HubToDocMsgPayload},
     },
@@ -63,6 +64,11 @@ pub(crate) struct State {
     listeners: HashMap<ListenerId, ListenerState>,
 
     searches: Searches,
+
+    idle_unload: Option<IdleUnload>,
+
+    /// Idle actors by when to offer them for unloading.
+    unload_queue: BTreeSet<(UnixTimestamp, DocumentActorId)>,
 }
 
 impl State {
@@ -70,6 +76,7 @@ impl State {
         storage_id: StorageId,
         peer_id: PeerId,
         ephemeral_session: EphemeralSession,
+        idle_unload: Option<IdleUnload>,
     ) -> Self {
         Self {
             storage_id,
@@ -83,6 +90,8 @@ impl State {
             dialers: HashMap::new(),
             listeners: HashMap::new(),
             searches: Searches::new(),
+            idle_unload,
+            unload_queue: BTreeSet::new(),
         }
     }
 
@@ -486,6 +495,11 @@ impl State {
                             tracing::debug!(?actor_id, "document actor terminated");
                             self.actors.remove(&actor_id);
                         }
+                        DocToHubMsgPayload::Idle { since } => {
+                            let after = self.idle_unload.map(|config| config.after);
+                            let check = since.zip(after).map(|(since, after)| since + after);
+                            self.schedule_unload_check(actor_id, check);
+                        }
                     },
                     HubInput::ConnectionLost { connection_id } => {
                         self.handle_connection_lost(rng, now, results, connection_id);
@@ -536,6 +550,9 @@ impl State {
                     }
                     HubInput::RemoveListener { listener_id } => {
                         self.handle_remove_listener(results, listener_id);
+                    }
+                    HubInput::UnloadOutcome(outcome) => {
+                        self.handle_unload_outcome(now, outcome);
                     }
                 }
             }
@@ -906,6 +923,7 @@ impl State {
             document_id,
             initial_content: initial_doc,
             initial_connections,
+            idle_unload: self.idle_unload,
         });
 
         actor_id
@@ -1268,6 +1286,19 @@ impl State {
         now: UnixTimestamp,
         results: &mut HubResults,
     ) {
+        if self.run_state == RunState::Running {
+            while let Some(&(check, actor_id)) = self.unload_queue.first() {
+                if check > now {
+                    break;
+                }
+                self.unload_queue.pop_first();
+                if let Some(actor) = self.actors.get_mut(&actor_id) {
+                    actor.unload_check = None;
+                    results.unload_candidates.push(actor_id);
+                }
+            }
+        }
+
         // Check all dialers for expired retry timers
         let mut need_dial = Vec::new();
         for (dialer_id, dialer) in &mut self.dialers {
@@ -1287,6 +1318,57 @@ impl State {
                 results.emit_dial_request(DialRequest { dialer_id, url });
             }
         }
+    }
+
+    /// Offers the actor for unloading at `check`, or no longer (`None`).
+    fn schedule_unload_check(&mut self, actor_id: DocumentActorId, check: Option<UnixTimestamp>) {
+        let Some(actor) = self.actors.get_mut(&actor_id) else {
+            return;
+        };
+        if let Some(previous) = actor.unload_check.take() {
+            self.unload_queue.remove(&(previous, actor_id));
+        }
+        if let Some(check) = check {
+            actor.unload_check = Some(check);
+            self.unload_queue.insert((check, actor_id));
+        }
+    }
+
+    fn handle_unload_outcome(&mut self, now: UnixTimestamp, outcome: UnloadOutcome) {
+        let UnloadOutcome {
+            unloaded,
+            in_use,
+            busy,
+        } = outcome;
+        for actor_id in unloaded {
+            self.forget_unloaded_actor(actor_id);
+        }
+        let after = self.idle_unload.map(|config| config.after).unwrap_or_default();
+        for actor_id in in_use {
+            self.schedule_unload_check(actor_id, Some(now + after));
+        }
+        for actor_id in busy {
+            self.schedule_unload_check(actor_id, Some(now));
+        }
+    }
+
+    /// Forgets an actor stopped by `DocumentActor::unload`: messages for its
+    /// document now spawn a new actor, which loads it from storage.
+    fn forget_unloaded_actor(&mut self, actor_id: DocumentActorId) {
+        let Some(actor) = self.actors.remove(&actor_id) else {
+            return;
+        };
+        tracing::debug!(?actor_id, document_id=%actor.document_id, "document unloaded");
+        if let Some(check) = actor.unload_check {
+            self.unload_queue.remove(&(check, actor_id));
+        }
+        if self.document_to_actor.get(&actor.document_id) == Some(&actor_id) {
+            self.document_to_actor.remove(&actor.document_id);
+        }
+        for connection in self.connections.values_mut() {
+            connection.remove_document(&actor.document_id);
+        }
+        self.searches.phases.remove(&actor_id);
     }
 
     /// Reset backoff for a dialer when a handshake completes successfully.

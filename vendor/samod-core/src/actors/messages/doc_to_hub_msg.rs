@@ -1,8 +1,8 @@
 use std::collections::HashMap;
 
 use crate::{
-    ConnectionId, DocumentId, doc_search::DocSearchPhase, ephemera::EphemeralMessage,
-    network::PeerDocState,
+    ConnectionId, DocumentId, UnixTimestamp, doc_search::DocSearchPhase,
+    ephemera::EphemeralMessage, network::PeerDocState,
 };
 
 use super::SyncMessage;
@@ -35,6 +35,10 @@ pub(crate) enum DocToHubMsgPayload {
     },
 
     Terminated,
+
+    /// Since when nothing has kept the document loaded (`None`: something does
+    /// now). Sent on every change when idle documents are unloaded.
+    Idle { since: Option<UnixTimestamp> },
 }
 
 #[derive(Debug, Clone)]

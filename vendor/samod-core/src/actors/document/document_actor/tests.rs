@@ -1,3 +1,4 @@
+mod idle_unload;
 mod update_share_policy;
 
 use super::*;
@@ -42,6 +43,7 @@ fn new_actor(
             conn,
             ("remote".into(), initial.map(DocMessage::Sync)),
         )]),
+        idle_unload: None,
     };
     let (actor, result) = DocumentActor::new(UnixTimestamp::now(), args);
     let policy_task = result
