@@ -691,6 +691,10 @@ impl DocumentActor {
                 tracing::warn!(err=?e, %key, "error loading incremental chunk");
             }
         }
+        // Every change made in memory before the load finished was saved when
+        // it was made (messages wait for the load), so what is in memory is in
+        // storage: a document loaded again after being unloaded is not rewritten.
+        self.on_disk_state.loaded(&self.doc);
 
         if let Phase::Loading(loading) = &mut self.phase {
             let pending_sync_messages = loading.take_pending_sync_messages();

@@ -44,6 +44,12 @@ impl OnDiskState {
         self.on_disk.extend(contents);
     }
 
+    /// Everything in `doc` now came from storage or has been handed to it:
+    /// called after a load, so that loading a document does not write it again.
+    pub(super) fn loaded(&mut self, doc: &Automerge) {
+        self.last_saved_heads = Some(doc.get_heads());
+    }
+
     pub(super) fn save_new_changes(
         &mut self,
         out: &mut DocActorResult,

@@ -255,3 +255,60 @@ fn without_idle_unload_nothing_is_reported_or_unloaded() {
     assert!(doc.reports.is_empty());
     assert_eq!(doc.unload(t0 + AFTER * 10), "in use");
 }
+
+#[test]
+fn loading_a_stored_document_does_not_write_it_again() {
+    // What an earlier actor stored: more than ten changes, enough for compaction.
+    let mut stored = Automerge::new();
+    for n in 0..20 {
+        stored
+            .transact::<_, _, automerge::AutomergeError>(|tx| tx.put(ROOT, "n", n))
+            .unwrap();
+    }
+    let chunk = stored.save();
+    let t0 = UnixTimestamp::now();
+    let args = SpawnArgs {
+        local_peer_id: "local".into(),
+        actor_id: DocumentActorId::new(),
+        document_id: DocumentId::new(&mut rand::rng()),
+        initial_content: None,
+        initial_connections: HashMap::new(),
+        idle_unload: Some(IdleUnload::after(AFTER)),
+    };
+    let (mut actor, result) = DocumentActor::new(t0, args);
+    let mut writes = 0;
+    let mut io = result.io_tasks;
+    while let Some(task) = io.pop() {
+        let payload = match task.action {
+            DocumentIoTask::Storage(StorageTask::LoadRange { prefix }) => {
+                let mut values = HashMap::new();
+                if prefix.to_string().contains("snapshot") {
+                    values.insert(prefix, chunk.clone());
+                }
+                DocumentIoResult::Storage(StorageResult::LoadRange { values })
+            }
+            DocumentIoTask::Storage(StorageTask::Put { .. }) => {
+                writes += 1;
+                DocumentIoResult::Storage(StorageResult::Put)
+            }
+            DocumentIoTask::Storage(StorageTask::Delete { .. }) => {
+                writes += 1;
+                DocumentIoResult::Storage(StorageResult::Delete)
+            }
+            other => panic!("unexpected task {other:?}"),
+        };
+        let result = actor
+            .handle_io_complete(
+                t0,
+                IoResult {
+                    task_id: task.task_id,
+                    payload,
+                },
+            )
+            .unwrap();
+        io.extend(result.io_tasks);
+    }
+    assert_eq!(actor.document().get_heads(), stored.get_heads());
+    assert_eq!(writes, 0);
+    assert!(matches!(actor.unload(t0 + AFTER), Unload::Unloaded(_)));
+}
