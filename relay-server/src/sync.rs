@@ -83,20 +83,51 @@ pub struct SyncServer {
 /// What the sync server counts beyond the first-sync cache.
 #[derive(Clone)]
 struct SyncMetrics {
-    /// Documents samod holds in memory (it never unloads one; see docs/sync.md).
+    /// Documents samod holds in memory: those a connected peer has open, and those unused for less than the
+    /// idle period (docs/sync.md, "Memory").
     loaded: prometheus::IntGauge,
     /// Frames answered unavailable (or dropped) before samod, for documents the peer may not read.
     refused: prometheus::IntCounter,
 }
 
-/// Counts samod's document actors as they open and close.
-struct LoadedDocuments(prometheus::IntGauge);
+/// The documents in memory, as a watched value.
+pub type LoadedWatch = tokio::sync::watch::Sender<std::collections::HashSet<samod::DocumentId>>;
+
+/// What the sync repo keeps in memory, and who hears about it.
+#[derive(Debug, Clone, Default)]
+pub struct Memory {
+    /// A document no connected peer has open is dropped from memory after this long (`None`: never), and
+    /// loaded from the database again when next asked for.
+    pub unload_idle: Option<std::time::Duration>,
+    /// Told which documents are in memory as they load and unload.
+    pub loaded: Option<LoadedWatch>,
+}
+
+/// Counts samod's document actors as they open and close (and names them to `ids`, if watched).
+struct LoadedDocuments {
+    gauge: prometheus::IntGauge,
+    ids: Option<LoadedWatch>,
+}
 
 impl samod::RepoObserver for LoadedDocuments {
     fn observe(&self, event: &samod::RepoEvent) {
         match event {
-            samod::RepoEvent::DocumentOpened { .. } => self.0.inc(),
-            samod::RepoEvent::DocumentClosed { .. } => self.0.dec(),
+            samod::RepoEvent::DocumentOpened { document_id } => {
+                self.gauge.inc();
+                if let Some(ids) = &self.ids {
+                    ids.send_modify(|ids| {
+                        ids.insert(document_id.clone());
+                    });
+                }
+            }
+            samod::RepoEvent::DocumentClosed { document_id } => {
+                self.gauge.dec();
+                if let Some(ids) = &self.ids {
+                    ids.send_modify(|ids| {
+                        ids.remove(document_id);
+                    });
+                }
+            }
             _ => {}
         }
     }
@@ -109,7 +140,12 @@ impl std::fmt::Debug for SyncServer {
 }
 
 impl SyncServer {
-    pub async fn start(db: sqlx::SqlitePool, access: Access, caps: caps::Caps) -> Result<Self, StartError> {
+    pub async fn start(
+        db: sqlx::SqlitePool,
+        access: Access,
+        caps: caps::Caps,
+        memory: Memory,
+    ) -> Result<Self, StartError> {
         // samod's default runs each document as a task on the async runtime, where one expensive sync
         // message (a fresh peer of a large document costs a full save and a bloom filter of every change)
         // holds a runtime thread for as long as it takes. Measured in the join storm (docs/benchmarks.md):
@@ -126,14 +162,20 @@ impl SyncServer {
             )
             .unwrap_or_else(|e| unreachable!("a valid metric definition: {e}")),
         };
-        let repo = Repo::build_tokio()
+        let mut builder = Repo::build_tokio()
             .with_concurrency(samod::ConcurrencyConfig::Threadpool(documents))
             .with_peer_id(PeerId::from(RELAY_PEER_ID))
             .with_storage(SqliteStorage::new(db.clone()))
             .with_share_policy(policy.clone())
-            .with_observer(LoadedDocuments(metrics.loaded.clone()))
-            .load()
-            .await;
+            .with_observer(LoadedDocuments { gauge: metrics.loaded.clone(), ids: memory.loaded });
+        // The relay never announces, so a connected peer's interest in a document lives only in samod's
+        // state for that peer: such a document stays loaded while the peer is connected (WhileConnected).
+        // Nothing is lost by unloading the rest: storage acknowledges a write only after it commits, and
+        // samod unloads only a document whose writes are all acknowledged.
+        if let Some(idle) = memory.unload_idle {
+            builder = builder.with_idle_unload(samod::IdleUnload::after(idle));
+        }
+        let repo = builder.load().await;
         let first = FirstSync::new(repo.clone(), policy.clone());
         let url = url::Url::parse("teamflow-relay://sync")?;
         let acceptor = repo.make_acceptor(url).map_err(|_| StartError::Stopped)?;
