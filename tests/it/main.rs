@@ -26,4 +26,5 @@ mod sync;
 mod teams;
 mod tls;
 mod transport;
+mod unload;
 mod webhooks;
