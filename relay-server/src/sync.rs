@@ -9,6 +9,7 @@
 pub mod caps;
 mod first_sync;
 mod gate;
+mod memory;
 mod policy;
 
 use std::sync::Arc;
@@ -19,9 +20,11 @@ use samod::{PeerId, Repo, Transport};
 use teamflow_protocol::UserId;
 use tokio::sync::oneshot;
 use tokio_util::sync::{CancellationToken, PollSender};
+use tokio_util::task::TaskTracker;
 
 use first_sync::{FirstSync, Routed};
 use gate::{Gate, Gated};
+pub use memory::{LoadedWatch, Memory};
 pub use policy::TeamSharePolicy;
 pub use teamflow_sync::SqliteStorage;
 use teamflow_sync::writer::{Drained, drain};
@@ -78,6 +81,9 @@ pub struct SyncServer {
     policy: TeamSharePolicy,
     caps: caps::Caps,
     metrics: SyncMetrics,
+    /// The task returning unloaded documents' memory to the system, stopped by `stop`.
+    housekeeping: TaskTracker,
+    stop_housekeeping: CancellationToken,
 }
 
 /// What the sync server counts beyond the first-sync cache.
@@ -88,49 +94,6 @@ struct SyncMetrics {
     loaded: prometheus::IntGauge,
     /// Frames answered unavailable (or dropped) before samod, for documents the peer may not read.
     refused: prometheus::IntCounter,
-}
-
-/// The documents in memory, as a watched value.
-pub type LoadedWatch = tokio::sync::watch::Sender<std::collections::HashSet<samod::DocumentId>>;
-
-/// What the sync repo keeps in memory, and who hears about it.
-#[derive(Debug, Clone, Default)]
-pub struct Memory {
-    /// A document no connected peer has open is dropped from memory after this long (`None`: never), and
-    /// loaded from the database again when next asked for.
-    pub unload_idle: Option<std::time::Duration>,
-    /// Told which documents are in memory as they load and unload.
-    pub loaded: Option<LoadedWatch>,
-}
-
-/// Counts samod's document actors as they open and close (and names them to `ids`, if watched).
-struct LoadedDocuments {
-    gauge: prometheus::IntGauge,
-    ids: Option<LoadedWatch>,
-}
-
-impl samod::RepoObserver for LoadedDocuments {
-    fn observe(&self, event: &samod::RepoEvent) {
-        match event {
-            samod::RepoEvent::DocumentOpened { document_id } => {
-                self.gauge.inc();
-                if let Some(ids) = &self.ids {
-                    ids.send_modify(|ids| {
-                        ids.insert(document_id.clone());
-                    });
-                }
-            }
-            samod::RepoEvent::DocumentClosed { document_id } => {
-                self.gauge.dec();
-                if let Some(ids) = &self.ids {
-                    ids.send_modify(|ids| {
-                        ids.remove(document_id);
-                    });
-                }
-            }
-            _ => {}
-        }
-    }
 }
 
 impl std::fmt::Debug for SyncServer {
@@ -152,7 +115,7 @@ impl SyncServer {
         // share-policy lookups starved past the database pool's timeout and were denied. On their own
         // threads, documents compete with the rest of the relay only for CPU.
         let policy = TeamSharePolicy::new(access);
-        let documents = rayon::ThreadPoolBuilder::new().thread_name(|i| format!("sync-doc-{i}")).build()?;
+        let documents = Arc::new(rayon::ThreadPoolBuilder::new().thread_name(|i| format!("sync-doc-{i}")).build()?);
         let metrics = SyncMetrics {
             loaded: prometheus::IntGauge::new("sync_documents_loaded", "Documents the sync repo holds in memory")
                 .unwrap_or_else(|e| unreachable!("a valid metric definition: {e}")),
@@ -162,12 +125,14 @@ impl SyncServer {
             )
             .unwrap_or_else(|e| unreachable!("a valid metric definition: {e}")),
         };
+        let (unloaded, unloads) = tokio::sync::watch::channel(0_u64);
+        let observer = memory::LoadedDocuments::new(metrics.loaded.clone(), unloaded, memory.loaded);
         let mut builder = Repo::build_tokio()
-            .with_concurrency(samod::ConcurrencyConfig::Threadpool(documents))
+            .with_concurrency(samod::ConcurrencyConfig::SharedThreadpool(documents.clone()))
             .with_peer_id(PeerId::from(RELAY_PEER_ID))
             .with_storage(SqliteStorage::new(db.clone()))
             .with_share_policy(policy.clone())
-            .with_observer(LoadedDocuments { gauge: metrics.loaded.clone(), ids: memory.loaded });
+            .with_observer(observer);
         // The relay never announces, so a connected peer's interest in a document lives only in samod's
         // state for that peer: such a document stays loaded while the peer is connected (WhileConnected).
         // Nothing is lost by unloading the rest: storage acknowledges a write only after it commits, and
@@ -179,7 +144,9 @@ impl SyncServer {
         let first = FirstSync::new(repo.clone(), policy.clone());
         let url = url::Url::parse("teamflow-relay://sync")?;
         let acceptor = repo.make_acceptor(url).map_err(|_| StartError::Stopped)?;
-        Ok(Self { repo, acceptor, first, db, policy, caps, metrics })
+        let (housekeeping, stop_housekeeping) = (TaskTracker::new(), CancellationToken::new());
+        housekeeping.spawn(memory::return_memory(documents, unloads, stop_housekeeping.clone()));
+        Ok(Self { repo, acceptor, first, db, policy, caps, metrics, housekeeping, stop_housekeeping })
     }
 
     /// The per-user caps on live connections (sync and realtime).
@@ -337,6 +304,9 @@ impl SyncServer {
     pub async fn stop(&self) {
         self.acceptor.close();
         self.repo.stop().await;
+        self.stop_housekeeping.cancel();
+        self.housekeeping.close();
+        self.housekeeping.wait().await;
     }
 }
 

@@ -356,7 +356,6 @@ async fn sync_connections(relay: &TestRelay) -> i64 {
     metric(relay, "teamflow_sync_connections").await
 }
 
-
 #[tokio::test]
 async fn devices_opening_a_document_at_once_share_one_first_answer_then_sync_as_usual() {
     let t = team().await;

@@ -11,7 +11,9 @@ use teamflow_node::Node;
 use teamflow_protocol::DocumentUrl;
 use teamflow_sync::samod::DocumentId;
 use teamflow_sync::{SyncClient, read_text, splice_text};
-use teamflow_tests::{Client, DataDir, TestRelay, TwoMemberTeam, metric, sync_client, test_config, text_when, watch_until};
+use teamflow_tests::{
+    Client, DataDir, TestRelay, TwoMemberTeam, metric, sync_client, test_config, text_when, watch_until,
+};
 use tokio::sync::watch;
 
 /// The relay's idle period in these tests: short to wait for, far longer than a tick of samod's (100 ms).

@@ -330,7 +330,9 @@ fn memory<S, R, A>(
         // The relay (and a teammate's device) sends this device the changes of every document it has
         // announced, so a connected peer needs a document loaded only while they are still syncing it:
         // their next change loads it again.
-        Some(idle) => builder.with_idle_unload(samod::IdleUnload::after(idle).keep_for_peers(samod::KeepForPeers::WhileSyncing)),
+        Some(idle) => {
+            builder.with_idle_unload(samod::IdleUnload::after(idle).keep_for_peers(samod::KeepForPeers::WhileSyncing))
+        }
         None => builder,
     }
 }

@@ -11,6 +11,18 @@ impl MiMalloc {
         unsafe { ffi::mi_version() as u32 }
     }
 
+    /// Eagerly frees memory: the memory of this thread's heap that is no longer in use (including blocks
+    /// other threads freed into its pages) goes back to mimalloc's arenas, and what the arenas no longer
+    /// use goes back to the OS. With `force`, also everything else mimalloc can (abandoned pages, all
+    /// arenas); this can be expensive.
+    ///
+    /// A thread only collects its heap as it allocates: one that goes idle after other threads freed what
+    /// it had allocated keeps those pages until it allocates again. Calling this on such a thread (after
+    /// dropping a large structure built there, say) returns the memory now.
+    pub fn collect(force: bool) {
+        unsafe { ffi::mi_collect(force) }
+    }
+
     /// Return the amount of available bytes in a memory block.
     ///
     /// # Safety

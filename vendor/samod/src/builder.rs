@@ -20,6 +20,11 @@ pub enum ConcurrencyConfig {
     /// Run each document on a rayon threadpool
     #[cfg(feature = "threadpool")]
     Threadpool(rayon::ThreadPool),
+    /// Run each document on a rayon threadpool the application keeps a
+    /// handle to, for work of its own on the documents' threads (returning
+    /// an allocator's thread-local memory once documents are unloaded, say)
+    #[cfg(feature = "threadpool")]
+    SharedThreadpool(Arc<rayon::ThreadPool>),
 }
 
 /// A struct for configuring a [`Repo`](crate::Repo)

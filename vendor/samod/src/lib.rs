@@ -1459,6 +1459,11 @@ impl TaskSetup {
                 rx_actor = None;
                 DocRunner::Threadpool(Arc::new(threadpool))
             }
+            #[cfg(feature = "threadpool")]
+            ConcurrencyConfig::SharedThreadpool(threadpool) => {
+                rx_actor = None;
+                DocRunner::Threadpool(threadpool)
+            }
             ConcurrencyConfig::AsyncRuntime => {
                 let (tx, rx) = unbounded::channel();
                 rx_actor = Some(rx);
