@@ -353,10 +353,10 @@ async fn open_all(socket: Socket, peer: PeerId, relay: PeerId, documents: &[Docu
             let frame = stream.next().await.context("closed before every document arrived")??;
             let Message::Binary(bytes) = frame else { continue };
             match wire::Message::decode(&bytes)? {
-                wire::Message::Sync(m) | wire::Message::Request(m) => {
-                    if !sync::Message::decode(&m.data)?.changes.is_empty() {
-                        waiting.remove(&m.document_id);
-                    }
+                wire::Message::Sync(m) | wire::Message::Request(m)
+                    if !sync::Message::decode(&m.data)?.changes.is_empty() =>
+                {
+                    waiting.remove(&m.document_id);
                 }
                 answer @ (wire::Message::DocUnavailable { .. } | wire::Message::Error { .. }) => {
                     bail!("the relay answered {answer:?}")
