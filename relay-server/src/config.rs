@@ -81,6 +81,11 @@ pub struct Config {
     /// events in the acknowledged-but-unprocessed state a crash can leave them in.
     #[arg(skip = true)]
     pub process_webhooks: bool,
+
+    /// Told which documents the sync repo holds in memory, as they load and unload. Never set by the binary
+    /// (`/metrics` exports their count); tests watch it to see a document unloaded.
+    #[arg(skip)]
+    pub documents_loaded: Option<crate::sync::LoadedWatch>,
 }
 
 /// The relay serving HTTPS and WSS itself: from certificate files, or from an ACME certificate authority.
@@ -314,6 +319,19 @@ pub struct Limits {
     /// Document-sync frames one user may send in a burst above the sustained rate.
     #[arg(long, env = "TEAMFLOW_SYNC_FRAME_BURST", default_value_t = 5_000)]
     pub sync_frame_burst: u32,
+
+    /// Milliseconds a document may sit unused (no connected device has it open) before the relay drops it
+    /// from memory; it loads again from the database when next asked for. 0 keeps every document in memory
+    /// until shutdown.
+    #[arg(long, env = "TEAMFLOW_SYNC_UNLOAD_IDLE_MS", default_value_t = 60_000)]
+    pub sync_unload_idle_ms: u64,
+}
+
+impl Limits {
+    /// How long an unused document stays in memory; `None`: until shutdown.
+    pub fn sync_unload_idle(&self) -> Option<Duration> {
+        (self.sync_unload_idle_ms > 0).then(|| Duration::from_millis(self.sync_unload_idle_ms))
+    }
 }
 
 impl Config {

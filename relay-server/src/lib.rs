@@ -186,7 +186,8 @@ async fn build_state(
         sync_frames_per_second: l.sync_frames_per_second,
         sync_frame_burst: l.sync_frame_burst,
     });
-    let sync = sync::SyncServer::start(db.clone(), access.clone(), caps).await?;
+    let memory = sync::Memory { unload_idle: l.sync_unload_idle(), loaded: config.documents_loaded.clone() };
+    let sync = sync::SyncServer::start(db.clone(), access.clone(), caps, memory).await?;
     let tokens = Arc::new(TokenService::new(&keys, config.issuer(), config.access_token_ttl()));
     let limits = http::rate_limit::RateLimits::new(&config).map_err(RelayError::Config)?;
     let invitations = invitations::Secret::from_keys(&keys);

@@ -9,6 +9,7 @@
 pub mod caps;
 mod first_sync;
 mod gate;
+mod memory;
 mod policy;
 
 use std::sync::Arc;
@@ -19,9 +20,11 @@ use samod::{PeerId, Repo, Transport};
 use teamflow_protocol::UserId;
 use tokio::sync::oneshot;
 use tokio_util::sync::{CancellationToken, PollSender};
+use tokio_util::task::TaskTracker;
 
 use first_sync::{FirstSync, Routed};
 use gate::{Gate, Gated};
+pub use memory::{LoadedWatch, Memory};
 pub use policy::TeamSharePolicy;
 pub use teamflow_sync::SqliteStorage;
 use teamflow_sync::writer::{Drained, drain};
@@ -78,30 +81,21 @@ pub struct SyncServer {
     policy: TeamSharePolicy,
     caps: caps::Caps,
     metrics: SyncMetrics,
+    /// The task returning unloaded documents' memory to the system, stopped by `stop`.
+    housekeeping: TaskTracker,
+    stop_housekeeping: CancellationToken,
 }
 
 /// What the sync server counts beyond the first-sync cache.
 #[derive(Clone)]
 struct SyncMetrics {
-    /// Documents samod holds in memory (it never unloads one; see docs/sync.md).
+    /// Documents samod holds in memory: those a connected peer has open, and those unused for less than the
+    /// idle period (docs/sync.md, "Memory").
     loaded: prometheus::IntGauge,
     /// Frames answered unavailable (or dropped) before samod, for documents the peer may not read.
     refused: prometheus::IntCounter,
     /// Frames held back by the per-user frame rate cap (they wait; none is dropped).
     throttled: prometheus::IntCounter,
-}
-
-/// Counts samod's document actors as they open and close.
-struct LoadedDocuments(prometheus::IntGauge);
-
-impl samod::RepoObserver for LoadedDocuments {
-    fn observe(&self, event: &samod::RepoEvent) {
-        match event {
-            samod::RepoEvent::DocumentOpened { .. } => self.0.inc(),
-            samod::RepoEvent::DocumentClosed { .. } => self.0.dec(),
-            _ => {}
-        }
-    }
 }
 
 impl std::fmt::Debug for SyncServer {
@@ -111,14 +105,19 @@ impl std::fmt::Debug for SyncServer {
 }
 
 impl SyncServer {
-    pub async fn start(db: sqlx::SqlitePool, access: Access, caps: caps::Caps) -> Result<Self, StartError> {
+    pub async fn start(
+        db: sqlx::SqlitePool,
+        access: Access,
+        caps: caps::Caps,
+        memory: Memory,
+    ) -> Result<Self, StartError> {
         // samod's default runs each document as a task on the async runtime, where one expensive sync
         // message (a fresh peer of a large document costs a full save and a bloom filter of every change)
         // holds a runtime thread for as long as it takes. Measured in the join storm (docs/benchmarks.md):
         // share-policy lookups starved past the database pool's timeout and were denied. On their own
         // threads, documents compete with the rest of the relay only for CPU.
         let policy = TeamSharePolicy::new(access);
-        let documents = rayon::ThreadPoolBuilder::new().thread_name(|i| format!("sync-doc-{i}")).build()?;
+        let documents = Arc::new(rayon::ThreadPoolBuilder::new().thread_name(|i| format!("sync-doc-{i}")).build()?);
         let metrics = SyncMetrics {
             loaded: prometheus::IntGauge::new("sync_documents_loaded", "Documents the sync repo holds in memory")
                 .unwrap_or_else(|e| unreachable!("a valid metric definition: {e}")),
@@ -133,18 +132,28 @@ impl SyncServer {
             )
             .unwrap_or_else(|e| unreachable!("a valid metric definition: {e}")),
         };
-        let repo = Repo::build_tokio()
-            .with_concurrency(samod::ConcurrencyConfig::Threadpool(documents))
+        let (unloaded, unloads) = tokio::sync::watch::channel(0_u64);
+        let observer = memory::LoadedDocuments::new(metrics.loaded.clone(), unloaded, memory.loaded);
+        let mut builder = Repo::build_tokio()
+            .with_concurrency(samod::ConcurrencyConfig::SharedThreadpool(documents.clone()))
             .with_peer_id(PeerId::from(RELAY_PEER_ID))
             .with_storage(SqliteStorage::new(db.clone()))
             .with_share_policy(policy.clone())
-            .with_observer(LoadedDocuments(metrics.loaded.clone()))
-            .load()
-            .await;
+            .with_observer(observer);
+        // The relay never announces, so a connected peer's interest in a document lives only in samod's
+        // state for that peer: such a document stays loaded while the peer is connected (WhileConnected).
+        // Nothing is lost by unloading the rest: storage acknowledges a write only after it commits, and
+        // samod unloads only a document whose writes are all acknowledged.
+        if let Some(idle) = memory.unload_idle {
+            builder = builder.with_idle_unload(samod::IdleUnload::after(idle));
+        }
+        let repo = builder.load().await;
         let first = FirstSync::new(repo.clone(), policy.clone());
         let url = url::Url::parse("teamflow-relay://sync")?;
         let acceptor = repo.make_acceptor(url).map_err(|_| StartError::Stopped)?;
-        Ok(Self { repo, acceptor, first, db, policy, caps, metrics })
+        let (housekeeping, stop_housekeeping) = (TaskTracker::new(), CancellationToken::new());
+        housekeeping.spawn(memory::return_memory(documents, unloads, stop_housekeeping.clone()));
+        Ok(Self { repo, acceptor, first, db, policy, caps, metrics, housekeeping, stop_housekeeping })
     }
 
     /// The per-user caps on live connections (sync and realtime).
@@ -304,6 +313,9 @@ impl SyncServer {
     pub async fn stop(&self) {
         self.acceptor.close();
         self.repo.stop().await;
+        self.stop_housekeeping.cancel();
+        self.housekeeping.close();
+        self.housekeeping.wait().await;
     }
 }
 

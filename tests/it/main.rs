@@ -27,5 +27,6 @@ mod sync;
 mod teams;
 mod tls;
 mod transport;
+mod unload;
 mod webhooks;
 mod window_sync;

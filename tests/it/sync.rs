@@ -7,7 +7,7 @@ use futures::StreamExt;
 use reqwest::StatusCode;
 use serde_json::json;
 use teamflow_sync::{Cursor, Presence, PresenceConfig, PresenceSession, heads, read_text, splice_text};
-use teamflow_tests::{Client, TestRelay, TwoMemberTeam, sync_client, text_when, watch_until};
+use teamflow_tests::{Client, TestRelay, TwoMemberTeam, metric, sync_client, text_when, watch_until};
 
 async fn team() -> TwoMemberTeam {
     TwoMemberTeam::start().await
@@ -354,15 +354,6 @@ async fn the_relay_counts_its_open_sync_connections() {
 /// The relay's `sync_connections` gauge.
 async fn sync_connections(relay: &TestRelay) -> i64 {
     metric(relay, "teamflow_sync_connections").await
-}
-
-/// One unlabelled metric from the relay's `/metrics`.
-async fn metric(relay: &TestRelay, name: &str) -> i64 {
-    let text = reqwest::get(relay.url("/metrics")).await.expect("metrics").text().await.expect("text");
-    text.lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no metric {name}"))
 }
 
 #[tokio::test]

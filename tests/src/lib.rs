@@ -431,6 +431,15 @@ pub async fn sync_client(relay: &TestRelay, client: &Client, device: &str) -> te
     sync
 }
 
+/// One unlabelled metric from the relay's `/metrics`.
+pub async fn metric(relay: &TestRelay, name: &str) -> i64 {
+    let text = reqwest::get(relay.url("/metrics")).await.expect("metrics").text().await.expect("text");
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no metric {name}"))
+}
+
 /// Waits (up to [`socket::PATIENCE`]) until the document's text satisfies `done`; answers the text.
 pub async fn text_when(handle: &teamflow_sync::samod::DocHandle, done: impl Fn(&str) -> bool) -> String {
     use futures::StreamExt;

@@ -23,6 +23,7 @@ impl Node {
             // The device's libp2p peer id names it, so teammates can pin its sync identity to its certificate.
             let mut config = ClientConfig::new(self.api.base(), user.id, self.device_peer_id());
             config.tls = Some(self.tls.clone());
+            config.unload_idle = Some(self.unload_idle);
             let storage = SqliteStorage::new(self.db.clone());
             *self.storage_backlog.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(storage.backlog());
             let policy =
@@ -205,6 +206,15 @@ impl Node {
         };
         self.update_project(team, project.id, input).await?;
         Ok(url)
+    }
+
+    /// The documents in memory, as they load and unload: those open (a handle is alive), and those with
+    /// something to sync, for at most `with_unload_idle` after they were last used.
+    pub async fn loaded_documents(
+        &self,
+    ) -> Result<tokio::sync::watch::Receiver<std::collections::HashSet<teamflow_sync::samod::DocumentId>>, NodeError>
+    {
+        self.with_sync(async |sync| Ok(sync.loaded_documents())).await
     }
 
     /// Waits until this device has everything the relay holds for the document (false while offline).

@@ -78,7 +78,12 @@ pub struct Node {
     document_teams: tokio::sync::watch::Sender<u64>,
     /// The peer-to-peer swarm, once started.
     p2p: Mutex<Option<P2p>>,
+    /// How long a document may go unused (not open, nothing to sync) before it leaves memory.
+    unload_idle: std::time::Duration,
 }
+
+/// How long a document may go unused before the node drops it from memory (it stays in the store).
+pub const DOCUMENT_UNLOAD_IDLE: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl std::fmt::Debug for Node {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -129,11 +134,20 @@ impl Node {
             admitted: tokio::sync::watch::Sender::new(p2p::Admitted::default()),
             document_teams: tokio::sync::watch::Sender::new(0),
             p2p: Mutex::new(None),
+            unload_idle: DOCUMENT_UNLOAD_IDLE,
         };
         node.restore().await?;
         node.refresh_outbox_status().await?;
         Ok(node)
     }
+    /// Drops documents from memory after `idle` unused (default `DOCUMENT_UNLOAD_IDLE`) instead: a document
+    /// is unused when it is not open (no handle to it is alive) and it has nothing to sync with the relay or a
+    /// teammate. Takes effect when the sync client starts, so call it right after `open`.
+    pub fn with_unload_idle(mut self, idle: std::time::Duration) -> Self {
+        self.unload_idle = idle;
+        self
+    }
+
     /// Stops syncing and closes the store, waiting for writes to finish.
     pub async fn close(self) {
         self.stop_p2p().await;

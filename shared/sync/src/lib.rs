@@ -19,7 +19,7 @@ pub mod writer;
 use std::sync::Arc;
 use std::time::Duration;
 
-use samod::{BackoffConfig, ConnectionId, DialerHandle, DocHandle, PeerId, Repo};
+use samod::{BackoffConfig, ConnectionId, DialerHandle, DocHandle, DocumentId, PeerId, Repo, RepoBuilder};
 use teamflow_protocol::{DocumentUrl, UserId};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -74,6 +74,10 @@ pub struct ClientConfig {
     /// The TLS configuration for an `https` relay, instead of the process's own (`transport::client_config`:
     /// the OS roots plus `TEAMFLOW_CA_CERT`); for a program that trusts one CA of its own.
     pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// Documents nothing uses for this long are dropped from memory (`None`: kept until the client stops):
+    /// no handle is open on them, the relay has all their changes and they have all the relay's. The next
+    /// `open`, or the next change a peer sends, loads them again from storage.
+    pub unload_idle: Option<Duration>,
 }
 
 impl ClientConfig {
@@ -88,6 +92,7 @@ impl ClientConfig {
                 max_retries: None,
             },
             tls: None,
+            unload_idle: None,
         }
     }
 
@@ -107,6 +112,8 @@ pub struct SyncClient {
     relay: watch::Sender<Option<ConnectionId>>,
     /// Documents already watched for `status`.
     tracked: std::sync::Mutex<std::collections::HashSet<DocumentUrl>>,
+    /// The documents in memory, as they load and unload.
+    loaded: watch::Sender<std::collections::HashSet<DocumentId>>,
     /// The status tasks; `stop` ends them all, `dialer_stop` only the current dialer's.
     tasks: TaskTracker,
     stop: CancellationToken,
@@ -123,8 +130,9 @@ impl SyncClient {
     /// A client with documents in memory. `token` carries the current access token; replace its value when
     /// the token is refreshed and the next reconnection uses it.
     pub async fn in_memory(config: ClientConfig, token: watch::Receiver<String>) -> Self {
-        let repo = Repo::build_tokio().with_peer_id(config.peer_id()).load().await;
-        Self::new(repo, config, token)
+        let loaded = watch::Sender::default();
+        let repo = memory(Repo::build_tokio(), &config, &loaded).load().await;
+        Self::new(repo, config, token, loaded)
     }
 
     /// A client over any samod storage (the desktop node passes its SQLite storage) that decides what each
@@ -135,16 +143,18 @@ impl SyncClient {
         storage: S,
         policy: P,
     ) -> Self {
-        let repo = Repo::build_tokio()
-            .with_peer_id(config.peer_id())
-            .with_storage(storage)
-            .with_share_policy(policy)
-            .load()
-            .await;
-        Self::new(repo, config, token)
+        let loaded = watch::Sender::default();
+        let builder = Repo::build_tokio().with_storage(storage).with_share_policy(policy);
+        let repo = memory(builder, &config, &loaded).load().await;
+        Self::new(repo, config, token, loaded)
     }
 
-    fn new(repo: Repo, config: ClientConfig, token: watch::Receiver<String>) -> Self {
+    fn new(
+        repo: Repo,
+        config: ClientConfig,
+        token: watch::Receiver<String>,
+        loaded: watch::Sender<std::collections::HashSet<DocumentId>>,
+    ) -> Self {
         let status = watch::Sender::new(SyncStatus::default());
         let (tasks, stop) = (TaskTracker::new(), CancellationToken::new());
         tasks.spawn(status::follow_peers(repo.clone(), status.clone(), stop.clone()));
@@ -156,6 +166,7 @@ impl SyncClient {
             status,
             relay: watch::Sender::new(None),
             tracked: std::sync::Mutex::default(),
+            loaded,
             tasks,
             dialer_stop: stop.child_token(),
             stop,
@@ -167,7 +178,8 @@ impl SyncClient {
         self.status.subscribe()
     }
 
-    /// Adds a document to `status` (once; later calls for the same document do nothing).
+    /// Adds a document to `status` (once; later calls for the same document do nothing). Tracking keeps the
+    /// document in memory only until the relay and this device have each other's changes.
     pub fn track(&self, handle: &DocHandle) -> Result<(), SyncError> {
         let url = document_url(handle)?;
         let fresh = self.tracked.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(url.clone());
@@ -175,13 +187,22 @@ impl SyncClient {
             let task = status::follow_document(
                 url,
                 handle.clone(),
-                self.relay.subscribe(),
-                self.status.clone(),
-                self.stop.clone(),
+                status::Followers {
+                    repo: self.repo.clone(),
+                    loaded: self.loaded.subscribe(),
+                    relay: self.relay.subscribe(),
+                    status: self.status.clone(),
+                    stop: self.stop.clone(),
+                },
             );
             self.tasks.spawn(task);
         }
         Ok(())
+    }
+
+    /// The documents in memory, as they load and unload (see `ClientConfig::unload_idle`).
+    pub fn loaded_documents(&self) -> watch::Receiver<std::collections::HashSet<DocumentId>> {
+        self.loaded.subscribe()
     }
 
     /// Starts dialing the relay (and redialing with backoff whenever the link drops) and waits for the first
@@ -295,6 +316,24 @@ impl SyncClient {
         self.tasks.close();
         self.tasks.wait().await;
         self.repo.stop().await;
+    }
+}
+
+/// The repo settings every client shares: its peer id, the loaded-documents watch and idle unloading.
+fn memory<S, R, A>(
+    builder: RepoBuilder<S, R, A>,
+    config: &ClientConfig,
+    loaded: &watch::Sender<std::collections::HashSet<DocumentId>>,
+) -> RepoBuilder<S, R, A> {
+    let builder = builder.with_peer_id(config.peer_id()).with_observer(status::LoadedDocuments(loaded.clone()));
+    match config.unload_idle {
+        // The relay (and a teammate's device) sends this device the changes of every document it has
+        // announced, so a connected peer needs a document loaded only while they are still syncing it:
+        // their next change loads it again.
+        Some(idle) => {
+            builder.with_idle_unload(samod::IdleUnload::after(idle).keep_for_peers(samod::KeepForPeers::WhileSyncing))
+        }
+        None => builder,
     }
 }
 

@@ -4,12 +4,19 @@
 //! Small tasks feed it (one for the peer set, one per dialer for the link, one per tracked document); each
 //! stops when the client's cancellation token fires, and writes only when the value really changes, so a
 //! watcher wakes for transitions rather than for every sync message.
+//!
+//! A tracked document's task holds it in memory only while the relay and this device still lack each
+//! other's changes, so that documents nobody uses can be unloaded (`ClientConfig::unload_idle`); it follows
+//! the document again whenever it is loaded again.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
-use automerge::{ChangeHash, ReadDoc};
+use automerge::ChangeHash;
 use futures::StreamExt;
-use samod::{ConnectionId, ConnectionState, DialerEvent, DialerHandle, DocHandle, PeerDocState, Repo};
+use samod::{
+    ConnectionId, ConnectionState, DialerEvent, DialerHandle, DocHandle, DocumentId, PeerDocState, Repo, RepoEvent,
+    RepoObserver,
+};
 use serde::Serialize;
 use teamflow_protocol::DocumentUrl;
 use tokio::sync::watch;
@@ -112,38 +119,113 @@ pub(crate) async fn follow_dialer<E: std::error::Error + Send + Sync + 'static>(
     set(Link::Offline, None);
 }
 
-/// Keeps `status.documents[url]` up to date for one document until `stop`.
-pub(crate) async fn follow_document(
-    url: DocumentUrl,
-    handle: DocHandle,
-    mut relay: watch::Receiver<Option<ConnectionId>>,
-    status: watch::Sender<SyncStatus>,
-    stop: CancellationToken,
-) {
-    let (mut peers, mut peer_changes) = handle.peers();
-    let mut changes = handle.changes();
-    // What the relay acknowledged last, kept across disconnects: offline, it still tells whether the relay
-    // has everything that was written here.
-    let mut relay_shared: Option<Vec<ChangeHash>> = None;
-    loop {
-        let connection = *relay.borrow_and_update();
-        let relay_state = connection.and_then(|c| peers.get(&c));
-        let state = doc_state(&handle, connection.is_some(), relay_state, &mut relay_shared);
-        status.send_if_modified(|s| s.documents.insert(url.clone(), state) != Some(state));
-        tokio::select! {
-            () = stop.cancelled() => break,
-            changed = relay.changed() => if changed.is_err() { break },
-            update = peer_changes.next() => match update {
-                Some(update) => peers.extend(update),
-                None => break,
-            },
-            change = changes.next() => if change.is_none() { break },
+/// Keeps a watched set of the documents samod holds in memory.
+pub(crate) struct LoadedDocuments(pub(crate) watch::Sender<HashSet<DocumentId>>);
+
+impl RepoObserver for LoadedDocuments {
+    fn observe(&self, event: &RepoEvent) {
+        match event {
+            RepoEvent::DocumentOpened { document_id } => {
+                self.0.send_modify(|ids| {
+                    ids.insert(document_id.clone());
+                });
+            }
+            RepoEvent::DocumentClosed { document_id } => {
+                self.0.send_modify(|ids| {
+                    ids.remove(document_id);
+                });
+            }
+            _ => {}
         }
     }
 }
 
+/// What a document's status task needs besides the document.
+pub(crate) struct Followers {
+    pub(crate) repo: Repo,
+    pub(crate) loaded: watch::Receiver<HashSet<DocumentId>>,
+    pub(crate) relay: watch::Receiver<Option<ConnectionId>>,
+    pub(crate) status: watch::Sender<SyncStatus>,
+    pub(crate) stop: CancellationToken,
+}
+
+/// Keeps `status.documents[url]` up to date for one document until `stop`, through unloads and reloads.
+pub(crate) async fn follow_document(url: DocumentUrl, handle: DocHandle, mut with: Followers) {
+    let id = handle.document_id().clone();
+    // What the relay acknowledged last, kept across disconnects and unloads: offline, it still tells whether
+    // the relay has everything that was written here.
+    let mut relay_shared: Option<Vec<ChangeHash>> = None;
+    let mut handle = Some(handle);
+    loop {
+        let loaded = match handle.take() {
+            Some(handle) => handle,
+            // Unloaded: the last state stands until something loads the document again.
+            None => {
+                tokio::select! {
+                    () = with.stop.cancelled() => return,
+                    loaded = with.loaded.wait_for(|ids| ids.contains(&id)) => if loaded.is_err() { return },
+                }
+                match with.repo.find(id.clone()).await {
+                    Ok(Some(handle)) => handle,
+                    Ok(None) | Err(_) => return,
+                }
+            }
+        };
+        if follow_loaded(&url, &id, loaded, &mut with, &mut relay_shared).await == Followed::Stopped {
+            return;
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Followed {
+    Stopped,
+    Unloaded,
+}
+
+/// Follows the document while it stays loaded. It holds the handle (keeping the document in memory) only
+/// while the state is not `Synced`: offline edits stay loaded, so the next connection offers them.
+async fn follow_loaded(
+    url: &DocumentUrl,
+    id: &DocumentId,
+    handle: DocHandle,
+    with: &mut Followers,
+    relay_shared: &mut Option<Vec<ChangeHash>>,
+) -> Followed {
+    let (mut peers, mut peer_changes) = handle.peers();
+    let mut changes = handle.changes();
+    // Read after subscribing, so no change is missed (a change seen twice only repeats a value).
+    let mut ours = crate::heads(&handle);
+    let mut held = Some(handle);
+    loop {
+        let connection = *with.relay.borrow_and_update();
+        let relay_state = connection.and_then(|c| peers.get(&c));
+        let state = doc_state(&ours, connection.is_some(), relay_state, relay_shared);
+        with.status.send_if_modified(|s| s.documents.insert(url.clone(), state) != Some(state));
+        if state == DocSync::Synced {
+            held = None;
+        } else if held.is_none() {
+            // Loaded (it is sending us events), so this does not load it.
+            held = with.repo.find(id.clone()).await.ok().flatten();
+        }
+        tokio::select! {
+            () = with.stop.cancelled() => return Followed::Stopped,
+            changed = with.relay.changed() => if changed.is_err() { return Followed::Stopped },
+            update = peer_changes.next() => match update {
+                Some(update) => peers.extend(update),
+                None => return Followed::Unloaded,
+            },
+            change = changes.next() => match change {
+                Some(change) => ours = change.new_heads,
+                None => return Followed::Unloaded,
+            },
+        }
+    }
+}
+
+/// Where the document stands with the relay, from our heads and the relay's sync state.
 fn doc_state(
-    handle: &DocHandle,
+    ours: &[ChangeHash],
     online: bool,
     relay: Option<&PeerDocState>,
     relay_shared: &mut Option<Vec<ChangeHash>>,
@@ -151,14 +233,18 @@ fn doc_state(
     if let Some(shared) = relay.and_then(|r| r.shared_heads.clone()) {
         *relay_shared = Some(shared);
     }
-    handle.with_document(|doc| {
-        let relay_has_ours = relay_shared.as_deref() == Some(doc.get_heads().as_slice());
-        if !online {
-            return if relay_has_ours { DocSync::Synced } else { DocSync::LocalOnly };
-        }
-        let we_have_theirs = relay
-            .and_then(|r| r.their_heads.as_ref())
-            .is_some_and(|heads| heads.iter().all(|h| doc.get_change_by_hash(h).is_some()));
-        if relay_has_ours && we_have_theirs { DocSync::Synced } else { DocSync::Syncing }
-    })
+    let relay_has_ours = relay_shared.as_deref().is_some_and(|shared| same_heads(shared, ours));
+    if !online {
+        return if relay_has_ours { DocSync::Synced } else { DocSync::LocalOnly };
+    }
+    // The relay has our heads; it has nothing more exactly when its heads are ours.
+    let we_have_theirs = relay.and_then(|r| r.their_heads.as_deref()).is_some_and(|theirs| same_heads(theirs, ours));
+    if relay_has_ours && we_have_theirs { DocSync::Synced } else { DocSync::Syncing }
+}
+
+fn same_heads(a: &[ChangeHash], b: &[ChangeHash]) -> bool {
+    let (mut a, mut b) = (a.to_vec(), b.to_vec());
+    a.sort();
+    b.sort();
+    a == b
 }

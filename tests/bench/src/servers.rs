@@ -179,14 +179,20 @@ pub async fn start_relay_tls() -> anyhow::Result<(Server, String, tempfile::Temp
     let ca = teamflow_tests::tls::TestCa::new("TeamFlow bench CA");
     let (cert, key) = ca.issue_loopback("relay", 1).write(&dir.path().join("tls"));
     let tls = RelayTls { config: Arc::new(teamflow_tests::tls::client_config(&[ca.der()])) };
-    let server = start_relay_with(dir.path().join("data").as_path(), port, Some((&cert, &key)), &tls.http()?).await?;
+    let server =
+        start_relay_with(dir.path().join("data").as_path(), port, Some((&cert, &key)), &tls.http()?, &[]).await?;
     Ok((server, format!("https://127.0.0.1:{port}"), dir, tls))
 }
 
 /// Starts our relay as `start_relay` does, on `port` with `dir` as its data directory (again, after a
 /// kill, to measure a restart), and waits until it is ready.
 pub async fn start_relay_in(dir: &Path, port: u16) -> anyhow::Result<Server> {
-    start_relay_with(dir, port, None, &reqwest::Client::new()).await
+    start_relay_with(dir, port, None, &reqwest::Client::new(), &[]).await
+}
+
+/// `start_relay_in`, with these environment variables set too (settings a benchmark compares or raises).
+pub async fn start_relay_in_with_env(dir: &Path, port: u16, env: &[(&str, &str)]) -> anyhow::Result<Server> {
+    start_relay_with(dir, port, None, &reqwest::Client::new(), env).await
 }
 
 async fn start_relay_with(
@@ -194,6 +200,7 @@ async fn start_relay_with(
     port: u16,
     tls: Option<(&Path, &Path)>,
     http: &reqwest::Client,
+    env: &[(&str, &str)],
 ) -> anyhow::Result<Server> {
     start_relay_program(&binary("teamflow-relay")?, dir, port, tls, http).await
 }
@@ -221,6 +228,7 @@ async fn start_relay_program(
         // The libp2p node on free loopback ports, so runs never collide on the default 4001.
         .env("TEAMFLOW_P2P_LISTEN", "/ip4/127.0.0.1/tcp/0,/ip4/127.0.0.1/udp/0/quic-v1")
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(relay_log()?)
         .spawn()?;
     let pid = child.id().context("relay exited")?;
