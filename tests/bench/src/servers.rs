@@ -127,7 +127,7 @@ pub async fn start_baseline_relay() -> anyhow::Result<(Server, String, tempfile:
         .with_context(|| format!("{BASELINE_RELAY} must name a teamflow-relay binary for relay-baseline"))?;
     let dir = tempfile::tempdir()?;
     let port = free_port()?;
-    let server = start_relay_program(Path::new(&program), dir.path(), port, None, &reqwest::Client::new()).await?;
+    let server = start_relay_program(Path::new(&program), dir.path(), port, None, &reqwest::Client::new(), &[]).await?;
     Ok((server, format!("http://127.0.0.1:{port}"), dir))
 }
 
@@ -202,7 +202,7 @@ async fn start_relay_with(
     http: &reqwest::Client,
     env: &[(&str, &str)],
 ) -> anyhow::Result<Server> {
-    start_relay_program(&binary("teamflow-relay")?, dir, port, tls, http).await
+    start_relay_program(&binary("teamflow-relay")?, dir, port, tls, http, env).await
 }
 
 async fn start_relay_program(
@@ -211,6 +211,7 @@ async fn start_relay_program(
     port: u16,
     tls: Option<(&Path, &Path)>,
     http: &reqwest::Client,
+    env: &[(&str, &str)],
 ) -> anyhow::Result<Server> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     let base = format!("{scheme}://127.0.0.1:{port}");
