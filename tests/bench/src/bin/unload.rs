@@ -34,8 +34,10 @@ struct Args {
     /// Documents on the relay, each opened once.
     #[arg(long, default_value_t = 10_000)]
     documents: usize,
-    /// Users in one team; each opens its share of the documents on one connection, all at once.
-    #[arg(long, default_value_t = 10)]
+    /// Users in one team; each opens its share of the documents on one connection, all at once. (samod scans
+    /// every connection against every loaded document on each event, so opening takes long with many: 10
+    /// devices had not opened 10,000 documents after 15 minutes.)
+    #[arg(long, default_value_t = 2)]
     users: usize,
     /// Changes in each document's history (one edit of a short text each).
     #[arg(long, default_value_t = 50)]
@@ -226,7 +228,10 @@ async fn measure(args: &Args, prepared: &Prepared, system: &str, round: usize) -
     let data = dir.path().join("data");
     copy_dir(&prepared.dir.path().join("data"), &data)?;
     let port = free_port()?;
-    let server = start_relay_in_with_env(&data, port, &[("TEAMFLOW_SYNC_UNLOAD_IDLE_MS", &idle_ms)]).await?;
+    // Production settings but for the access tokens' lifetime: opening takes minutes, and a token that
+    // expires meanwhile ends its device's connection (4001).
+    let env = [("TEAMFLOW_SYNC_UNLOAD_IDLE_MS", idle_ms.as_str()), ("TEAMFLOW_ACCESS_TOKEN_TTL", "7200")];
+    let server = start_relay_in_with_env(&data, port, &env).await?;
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
     // Fresh sign-ins: the preparation's tokens may have expired.
