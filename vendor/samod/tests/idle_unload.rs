@@ -292,6 +292,48 @@ async fn a_peer_in_sync_lets_the_document_go_and_its_next_edit_loads_it_again() 
     }
 }
 
+#[tokio::test]
+async fn a_document_loaded_again_syncs_with_the_peers_connected_before_it_was_unloaded() {
+    for threadpool in [false, true] {
+        let config = IdleUnload::after(IDLE).keep_for_peers(KeepForPeers::WhileSyncing);
+        let (client, mut events) = repo(threadpool, config).await;
+        let server = Repo::build_tokio().load().await;
+        let dialer = client
+            .dial(
+                BackoffConfig::default(),
+                Arc::new(ChannelDialer::new(
+                    server
+                        .make_acceptor(samod::Url::parse("channel://server").unwrap())
+                        .unwrap(),
+                )),
+            )
+            .unwrap();
+        dialer.established().await.unwrap();
+        let handle = client.create(Automerge::new()).await.unwrap();
+        let id = handle.document_id().clone();
+        set(&handle, 1);
+        let at_server = server.find(id.clone()).await.unwrap().unwrap();
+        drop(handle);
+        unloaded(&mut events, &id).await;
+
+        // Loaded again from storage on the same, still open connection: the connection must be offered
+        // the document again, or this edit never leaves the client.
+        let again = client.find(id.clone()).await.unwrap().unwrap();
+        let mut changes = at_server.changes();
+        set(&again, 3);
+        let wait = async {
+            while get_queued(&at_server).await != Some(3) {
+                changes.next().await.expect("the server's document stays open");
+            }
+        };
+        tokio::time::timeout(PATIENCE, wait)
+            .await
+            .expect("the edit reached the server");
+        dialer.close();
+        repo_stop(&[client, server]).await;
+    }
+}
+
 async fn repo_stop(repos: &[Repo]) {
     for repo in repos {
         repo.stop().await;

@@ -1,4 +1,4 @@
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use crate::{
     ConnectionId, DialerId, DocSearch, DocumentActorId, DocumentId, IdleUnload, ListenerId, PeerId,
@@ -50,6 +50,12 @@ pub(crate) struct State {
     /// Map from document ID to actor ID for quick lookups
     document_to_actor: HashMap<DocumentId, DocumentActorId>,
 
+    /// Established connections that have been offered every loaded document. Documents loaded later are
+    /// offered to every established connection when their actor spawns (`spawn_actor`), so only a
+    /// connection missing from here needs the full pairing: an event costs O(connections), not
+    /// O(connections x documents).
+    paired_connections: HashSet<ConnectionId>,
+
     // Commands we are currently processing
     pending_commands: pending_commands::PendingCommands,
 
@@ -84,6 +90,7 @@ impl State {
             actors: HashMap::new(),
             connections: HashMap::new(),
             document_to_actor: HashMap::new(),
+            paired_connections: HashSet::new(),
             pending_commands: pending_commands::PendingCommands::new(),
             ephemeral_session,
             run_state: RunState::Running,
@@ -156,6 +163,7 @@ impl State {
             notify_doc_actors,
         } = args.into();
         let conn = self.connections.remove(connection_id)?;
+        self.paired_connections.remove(connection_id);
         let msg = match conn.owner() {
             ConnectionOwner::Dialer(dialer_id) => {
                 format!("Dialer {:?} connection removed", dialer_id)
@@ -301,20 +309,25 @@ impl State {
         }
     }
 
+    /// Connects every newly established connection to every loaded document.
     pub(crate) fn ensure_connections(&mut self) -> Vec<(DocumentActorId, ConnectionId, PeerId)> {
         let mut to_connect = Vec::new();
         for (conn_id, conn) in &mut self.connections {
-            if let Some(established) = conn.established_connection_mut() {
-                for (doc_id, doc_actor) in &self.document_to_actor {
-                    if !established.document_subscriptions().contains_key(doc_id) {
-                        to_connect.push((
-                            established.remote_peer_id().clone(),
-                            *conn_id,
-                            doc_id.clone(),
-                            doc_actor,
-                        ));
-                        established.add_document_subscription(doc_id.clone());
-                    }
+            let Some(established) = conn.established_connection_mut() else {
+                continue;
+            };
+            if !self.paired_connections.insert(*conn_id) {
+                continue;
+            }
+            for (doc_id, doc_actor) in &self.document_to_actor {
+                if !established.document_subscriptions().contains_key(doc_id) {
+                    to_connect.push((
+                        established.remote_peer_id().clone(),
+                        *conn_id,
+                        doc_id.clone(),
+                        doc_actor,
+                    ));
+                    established.add_document_subscription(doc_id.clone());
                 }
             }
         }
