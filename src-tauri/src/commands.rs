@@ -9,6 +9,8 @@ pub(crate) mod chat;
 #[allow(clippy::let_underscore_must_use)]
 pub(crate) mod documents;
 #[allow(clippy::let_underscore_must_use)]
+pub(crate) mod export;
+#[allow(clippy::let_underscore_must_use)]
 pub(crate) mod integrations;
 #[allow(clippy::let_underscore_must_use)]
 pub(crate) mod invitations;
@@ -74,6 +76,7 @@ pub(crate) fn all() -> Commands<Wry> {
         documents::document_at,
         documents::connect_window,
         documents::window_frame,
+        export::export_document,
         links::open_link,
         integrations::integrations,
         integrations::create_integration,

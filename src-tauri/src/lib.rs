@@ -52,6 +52,9 @@ pub fn run() {
         // For `open_link` (links open in the system browser). The window is granted none of its commands:
         // the only way to it is that command, which opens http(s) links alone.
         .plugin(tauri_plugin_opener::init())
+        // For exports: the save dialog is opened from Rust (`export_document`); the window is granted none of
+        // the plugin's own commands.
+        .plugin(tauri_plugin_dialog::init())
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);

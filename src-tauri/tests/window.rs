@@ -6,6 +6,8 @@
 mod driver;
 #[path = "window/editor.rs"]
 mod editor;
+#[path = "window/export.rs"]
+mod export;
 #[path = "window/invitations.rs"]
 mod invitations;
 #[path = "window/search.rs"]

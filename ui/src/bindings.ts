@@ -106,6 +106,11 @@ export const commands = {
 	connectWindow: (frames: Channel<string>) => typedError<null, AppError>(__TAURI_INVOKE("connect_window", { frames })),
 	/**  One frame (base64) from the window's repo to the node's, in the order the window sends them. */
 	windowFrame: (frame: string) => typedError<null, AppError>(__TAURI_INVOKE("window_frame", { frame })),
+	/**
+	 *  Asks where to save an export of the document titled `title`, and saves `contents` there. Answers the
+	 *  file's path, or nothing when the person cancelled the dialog.
+	 */
+	exportDocument: (title: string, format: ExportFormat, contents: string) => typedError<string | null, AppError>(__TAURI_INVOKE("export_document", { title, format, contents })),
 	/**  Opens `url` in the system browser; anything but an `http(s)` link is refused. */
 	openLink: (url: string) => typedError<null, AppError>(__TAURI_INVOKE("open_link", { url })),
 	integrations: (teamId: TeamId) => typedError<Integration[], AppError>(__TAURI_INVOKE("integrations", { teamId })),
@@ -221,6 +226,8 @@ export type DocumentEntry = {
 export type DocumentUrl = string;
 
 /**  Stable machine-readable error codes. Clients branch on these, never on messages. */
+export type ExportFormat = "markdown" | "html";
+
 export type ErrorCode = "validation_failed" | "unauthorized" | "forbidden" | "not_found" | "conflict" | "rate_limited" | "payload_too_large" | "unsupported_media_type" | "method_not_allowed" | "service_unavailable" | 
 /**  A webhook's signature did not verify (or was missing, or stale). */
 "invalid_signature" | 

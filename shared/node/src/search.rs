@@ -5,6 +5,8 @@
 //! list, an open document's text), in the same transaction as the cache when there is one, so the index
 //! never holds what the cache lost, nor misses what it kept.
 
+use std::collections::HashMap;
+
 use sqlx::SqliteConnection;
 use teamflow_protocol::TeamId;
 use teamflow_protocol::api::messages::Message;
@@ -300,23 +302,40 @@ impl Node {
         .bind(CANDIDATES)
         .fetch_all(&mut *read)
         .await?;
-        // Marks and snippets for the hits shown only, each by its rowid: a lookup, not another walk of every
-        // match.
-        let mut rows = Vec::with_capacity(best.len());
-        for (id, kind, team, item) in best {
-            let (title, snippet): (String, String) = sqlx::query_as(
-                "SELECT highlight(search_index, 0, ?1, ?2), snippet(search_index, 1, ?1, ?2, '…', ?3)
-                 FROM search_index WHERE search_index MATCH ?4 AND rowid = ?5",
-            )
-            .bind(MATCH_START.to_string())
-            .bind(MATCH_END.to_string())
-            .bind(SNIPPET_TOKENS)
-            .bind(&query)
-            .bind(id)
-            .fetch_one(&mut *read)
-            .await?;
-            rows.push((kind, team, item, title, snippet));
-        }
+        // Marks and snippets for the hits shown only, in one walk of the matches between the oldest and the
+        // newest hit (all among the recent candidates). A lookup per hit by `rowid =` would cost a seek
+        // through every matched term's list each: for common words that was most of a query's time.
+        let (Some(oldest), Some(newest)) = (best.iter().map(|hit| hit.0).min(), best.iter().map(|hit| hit.0).max())
+        else {
+            read.commit().await?;
+            return Ok(Vec::new());
+        };
+        let ids = format!("[{}]", best.iter().map(|hit| hit.0.to_string()).collect::<Vec<_>>().join(","));
+        let mut marked: HashMap<i64, (String, String)> = sqlx::query_as::<_, (i64, String, String)>(
+            "SELECT rowid, highlight(search_index, 0, ?1, ?2), snippet(search_index, 1, ?1, ?2, '…', ?3)
+             FROM search_index
+             WHERE search_index MATCH ?4 AND rowid >= ?5 AND rowid <= ?6
+               AND +rowid IN (SELECT value FROM json_each(?7))",
+        )
+        .bind(MATCH_START.to_string())
+        .bind(MATCH_END.to_string())
+        .bind(SNIPPET_TOKENS)
+        .bind(&query)
+        .bind(oldest)
+        .bind(newest)
+        .bind(ids)
+        .fetch_all(&mut *read)
+        .await?
+        .into_iter()
+        .map(|(id, title, snippet)| (id, (title, snippet)))
+        .collect();
+        let rows: Vec<_> = best
+            .into_iter()
+            .filter_map(|(id, kind, team, item)| {
+                let (title, snippet) = marked.remove(&id)?;
+                Some((kind, team, item, title, snippet))
+            })
+            .collect();
         read.commit().await?;
         rows.into_iter()
             .map(|(kind, team, id, title, snippet)| {

@@ -5,7 +5,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow, bail, ensure};
 use serde_json::{Value, json};
 use teamflow_tests::{Client, TestRelay};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -402,6 +402,42 @@ impl Window {
             .and_then(|d| d["document_id"].as_str())
             .ok_or_else(|| anyhow!("document not registered: {documents}"))?
             .to_owned())
+    }
+
+    /// Waits for the system dialog titled `title` (GTK's, drawn on this window's X server) and drives it
+    /// as a person would, with the keyboard: `Some(path)` types the path over the suggested name and
+    /// presses Enter, `None` presses Escape. Screenshots it first as `window-{shot}.png`. (xdotool: WebDriver
+    /// reaches only the web page, not the native dialog.)
+    pub async fn answer_dialog(&self, title: &str, answer: Option<&std::path::Path>, shot: &str) -> Result<()> {
+        let display = format!(":{}", self.display.number);
+        let xdotool = |args: Vec<String>| {
+            let display = display.clone();
+            async move {
+                let out = tokio::time::timeout(
+                    PATIENCE,
+                    Command::new("xdotool").args(&args).env("DISPLAY", &display).output(),
+                )
+                .await
+                .with_context(|| format!("xdotool {args:?} did not finish"))?
+                .context("running xdotool (apt package xdotool; `./x setup` installs it)")?;
+                ensure!(out.status.success(), "xdotool {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+                anyhow::Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+            }
+        };
+        let found = xdotool(vec!["search".into(), "--sync".into(), "--onlyvisible".into(), "--name".into(), title.into()]).await?;
+        let dialog = found.lines().next().context("no dialog window")?.to_owned();
+        xdotool(vec!["windowfocus".into(), "--sync".into(), dialog.clone()]).await?;
+        self.screenshot(shot).await?;
+        let keys = match answer {
+            Some(path) => vec![
+                "key".into(), "--clearmodifiers".into(), "ctrl+a".into(),
+                "type".into(), "--delay".into(), "5".into(), path.display().to_string(),
+                "key".into(), "Return".into(),
+            ],
+            None => vec!["key".into(), "Escape".into()],
+        };
+        xdotool(keys).await?;
+        Ok(())
     }
 
     /// The editor's text: every block's, run together, teammates' caret labels left out.

@@ -1,6 +1,6 @@
 // The collaborative editor: ProseMirror on the document's Automerge rich text (through the window's repo,
 // synced with the node), with a toolbar, Markdown shortcuts, teammates' carets and names, history to view
-// earlier versions, and Markdown to copy.
+// earlier versions, Markdown to copy, and exports to Markdown and HTML files.
 import type { DocHandle } from "@automerge/automerge-repo/slim";
 import { next as A } from "@automerge/automerge/slim";
 import { pmDocFromSpans } from "@automerge/prosemirror";
@@ -16,6 +16,7 @@ import { DocState } from "../sync/SyncIndicator";
 import { setCarets, textIndex } from "./carets";
 import { blockActive, insertRule, markActive, redo, setLink, toggleBlock, toggleList, toggleMark, toggleQuote, undo } from "./commands";
 import { versions, type Version } from "./history";
+import { exportText, type ExportFormat } from "./export";
 import { convertMarkdown, toMarkdown } from "./markdown";
 import { sharedRepo } from "./pipe";
 import { adapter, schema, TEXT_PATH } from "./schema";
@@ -31,6 +32,7 @@ export function Editor(props: { url: string; title: string; status: Status; read
   const [history, setHistory] = useState<Version[] | null>(null);
   const [past, setPast] = useState<{ version: Version; doc: Node } | null>(null);
   const [linking, setLinking] = useState<string | null>(null);
+  const [saved, setSaved] = useState<string | null>(null);
   const [, redraw] = useReducer((n: number) => n + 1, 0);
   const mount = useRef<HTMLDivElement>(null);
   const pastMount = useRef<HTMLDivElement>(null);
@@ -143,6 +145,18 @@ export function Editor(props: { url: string; title: string; status: Status; read
     }
   }
 
+  async function exportAs(format: ExportFormat) {
+    const v = view.current;
+    if (!v) return;
+    setSaved(null);
+    try {
+      const path = await call(commands.exportDocument(props.title, format, exportText(v.state.doc, props.title, format)));
+      if (path) setSaved(path);
+    } catch (e) {
+      setError(`Could not export: ${messageOf(e)}`);
+    }
+  }
+
   const state = view.current?.state;
   // Nothing edits while a past version is shown: the live document is hidden then.
   const editable = !readOnly && !!state && !past;
@@ -218,6 +232,12 @@ export function Editor(props: { url: string; title: string; status: Status; read
         <button onClick={() => void copyMarkdown()} disabled={!state} title="Copy the document as Markdown">
           Copy as Markdown
         </button>
+        <button onClick={() => void exportAs("markdown")} disabled={!state} title="Save the document as a Markdown file" data-testid="export-markdown">
+          Export Markdown
+        </button>
+        <button onClick={() => void exportAs("html")} disabled={!state} title="Save the document as a web page" data-testid="export-html">
+          Export HTML
+        </button>
         <button onClick={() => (history ? setHistory(null) : void showHistory())} data-testid="history">
           History
         </button>
@@ -239,6 +259,11 @@ export function Editor(props: { url: string; title: string; status: Status; read
         </form>
       )}
       <ErrorLine error={error} />
+      {saved && (
+        <p className="marker" role="status" data-testid="export-saved">
+          Saved to {saved}
+        </p>
+      )}
       <div className="editor-body">
         {past ? (
           <div className="past" data-testid="past-version">
