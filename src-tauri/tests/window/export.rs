@@ -1,5 +1,6 @@
 //! Exporting a document from the editor: the system's save dialog opens with the title as the file's name,
-//! cancelling it writes nothing, and the Markdown and HTML files saved hold the document's formatting.
+//! cancelling it writes nothing, and the Markdown and HTML files saved hold the document's formatting,
+//! including a check-list item ticked with the mouse.
 
 use anyhow::{Context, Result, ensure};
 
@@ -23,6 +24,17 @@ async fn a_document_is_exported_as_markdown_and_html_through_the_save_dialog() -
     caret_in(&window, "h1", "false").await?;
     window.type_into("[data-testid=editor]", "\u{E007}Do it **carefully** ").await?;
     window.until_editor_html("<strong>carefully</strong>").await?;
+    // A check list, its item ticked with the mouse.
+    window.type_into("[data-testid=editor]", "\u{E007}[ ] call the team").await?;
+    window.until_editor_html("call the team").await?;
+    window.click("[data-testid=editor] li.check-item input").await?;
+    window
+        .until_page(
+            "the item ticked",
+            "return document.querySelector('[data-testid=editor] li.check-item')?.dataset.checked === 'true';",
+            &[],
+        )
+        .await?;
 
     let dir = tempfile::tempdir()?;
     // Cancelled: nothing written, nothing said.
@@ -40,6 +52,7 @@ async fn a_document_is_exported_as_markdown_and_html_through_the_save_dialog() -
     let text = std::fs::read_to_string(&markdown).context("the Markdown export")?;
     ensure!(text.contains("# Restart the relay"), "the heading in Markdown: {text}");
     ensure!(text.contains("**carefully**"), "the bold word in Markdown: {text}");
+    ensure!(text.contains("- [x] call the team"), "the ticked item in Markdown: {text}");
     window.painted().await?;
     window.screenshot(&theme.shot("export-saved")).await?;
 
@@ -52,6 +65,7 @@ async fn a_document_is_exported_as_markdown_and_html_through_the_save_dialog() -
     ensure!(page.contains("<title>Ops runbook</title>"), "the page's title: {page}");
     ensure!(page.contains("<h1>Restart the relay</h1>"), "the heading in HTML: {page}");
     ensure!(page.contains("<strong>carefully</strong>"), "the bold word in HTML: {page}");
+    ensure!(page.contains("checked"), "the ticked item in HTML: {page}");
     window.close().await
 }
 
