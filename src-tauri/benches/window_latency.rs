@@ -4,17 +4,26 @@
 //! - a teammate's edit to the screen: from a teammate's sync client making an edit to the editor's drawn
 //!   text containing it (both ends read the same wall clock, in milliseconds).
 //!
+//! - a large document (the automerge-paper trace: 259,778 changes, 105,000 characters, in blocks): from the
+//!   click that opens it, after the app restarted, to the first frame showing its text; and keystroke to
+//!   frame while it is open.
+//!
 //! `cargo bench -p teamflow-desktop --bench window_latency` (release build; `ROUNDS=n` to change the 100
-//! rounds). Prints a table and one JSON line; the figures are in docs/benchmarks.md.
+//! rounds, `OPENS=n` the 5 opens of the large document, `PAPER=0` to leave it out). Prints a table and one
+//! JSON line; the figures are in docs/benchmarks.md.
 
 #[path = "../tests/support/driver.rs"]
 mod driver;
 
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow};
 use driver::Window;
 use serde_json::{Value, json};
+use teamflow_bench::Trace;
+use teamflow_sync::automerge::transaction::Transactable as _;
+use teamflow_sync::automerge::{ReadDoc as _, ROOT};
 use teamflow_tests::{TestRelay, sync_client, text_when};
 
 fn now_ms() -> f64 {
@@ -42,28 +51,7 @@ async fn main() -> Result<()> {
     let handle = bob_sync.open(&url.parse()?).await?.context("bob opens it")?;
     text_when(&handle, |t| t == "start").await;
 
-    // Keystroke to frame.
-    window
-        .script(
-            "window.__frames = [];
-             const el = document.querySelector('[data-testid=editor]');
-             el.addEventListener('keydown', () => {
-               const t0 = performance.now();
-               requestAnimationFrame(() => window.__frames.push(performance.now() - t0));
-             });
-             return true;",
-        )
-        .await?;
-    for _ in 0..rounds {
-        window.type_into("[data-testid=editor]", "a").await?;
-    }
-    let frames = window
-        .until("every keystroke's frame", async || {
-            let frames = window.script("return window.__frames").await?;
-            Ok(frames.as_array().filter(|f| f.len() >= rounds).cloned())
-        })
-        .await?;
-    let keystroke: Vec<f64> = frames.iter().filter_map(Value::as_f64).collect();
+    let keystroke = keystrokes(&window, rounds).await?;
 
     // A teammate's edit to the screen.
     window
@@ -93,16 +81,26 @@ async fn main() -> Result<()> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
-    let report = json!({
+    window.close().await.map_err(|e| anyhow!("closing the window: {e}"))?;
+
+    let mut report = json!({
         "bench": "window_latency",
         "build": if cfg!(debug_assertions) { "debug" } else { "release" },
         "rounds": rounds,
         "keystroke_to_frame_ms": percentiles(keystroke),
         "teammate_edit_to_screen_ms": percentiles(remote),
     });
+    let mut rows = vec!["keystroke_to_frame_ms", "teammate_edit_to_screen_ms"];
+    if std::env::var("PAPER").as_deref() != Ok("0") {
+        let opens: usize = std::env::var("OPENS").ok().and_then(|r| r.parse().ok()).unwrap_or(5);
+        let (first_paint, typing) = paper(opens, rounds).await?;
+        report["paper_first_paint_ms"] = percentiles(first_paint);
+        report["paper_keystroke_to_frame_ms"] = percentiles(typing);
+        rows.extend(["paper_first_paint_ms", "paper_keystroke_to_frame_ms"]);
+    }
     println!("| measure | n | p50 ms | p90 ms | p99 ms | max ms |");
     println!("|---|---|---|---|---|---|");
-    for key in ["keystroke_to_frame_ms", "teammate_edit_to_screen_ms"] {
+    for key in rows {
         let r = &report[key];
         println!(
             "| {key} | {} | {:.1} | {:.1} | {:.1} | {:.1} |",
@@ -114,6 +112,116 @@ async fn main() -> Result<()> {
         );
     }
     println!("{report}");
-    window.close().await.map_err(|e| anyhow!("closing the window: {e}"))?;
     Ok(())
+}
+
+/// Keystroke to frame in the open editor: `rounds` keys typed where its caret is, each timed from its
+/// `keydown` to the next frame.
+async fn keystrokes(window: &Window, rounds: usize) -> Result<Vec<f64>> {
+    window
+        .script(
+            "window.__frames = [];
+             const el = document.querySelector('[data-testid=editor]');
+             el.addEventListener('keydown', () => {
+               const t0 = performance.now();
+               requestAnimationFrame(() => window.__frames.push(performance.now() - t0));
+             });
+             return true;",
+        )
+        .await?;
+    for _ in 0..rounds {
+        window.type_into("[data-testid=editor]", "a").await?;
+    }
+    let frames = window
+        .until("every keystroke's frame", async || {
+            let frames = window.script("return window.__frames").await?;
+            Ok(frames.as_array().filter(|f| f.len() >= rounds).cloned())
+        })
+        .await?;
+    Ok(frames.iter().filter_map(Value::as_f64).collect())
+}
+
+/// The automerge-paper document: a teammate replays the trace into a document of the team, one change per
+/// edit; the window opens it once (converting its lines into blocks, as for any document written before the
+/// rich editor) and waits until that is saved; then, `opens` times, the app restarts and the document is
+/// opened from the list, timed from the click to the first frame drawn with its text. Last, keystrokes
+/// typed into it.
+async fn paper(opens: usize, rounds: usize) -> Result<(Vec<f64>, Vec<f64>)> {
+    let path = std::env::var_os("PAPER_TRACE").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/editing-traces/automerge-paper.json.gz")
+    });
+    let trace = Trace::load(&path)?;
+    let relay = TestRelay::start().await;
+    let ada = relay.user("ada").await;
+    let bob = relay.user("bob").await;
+    let mut window = Window::launch().await?;
+    window.sign_in(&relay, "ada").await?;
+    let team = window.create_team(&ada, "Paper").await?;
+    ada.add_member(&team, "bob@example.test", "member").await;
+    let url = window.create_document(&bob, &team, "Paper", "x").await?;
+    window.click("[data-testid=nav-documents]").await?;
+
+    let bob_sync = sync_client(&relay, &bob, "bob-laptop").await;
+    let handle = bob_sync.open(&url.parse()?).await?.context("bob opens it")?;
+    text_when(&handle, |t| t == "x").await;
+    let started = std::time::Instant::now();
+    handle.with_document(|doc| -> Result<()> {
+        let (_, text) = doc.get(ROOT, teamflow_sync::TEXT_FIELD)?.context("the document's text")?;
+        let mut tx = doc.transaction();
+        tx.splice_text(&text, 0, 1, "")?;
+        tx.commit();
+        for patch in trace.patches() {
+            let mut tx = doc.transaction();
+            tx.splice_text(&text, patch.0, isize::try_from(patch.1)?, &patch.2)?;
+            tx.commit();
+        }
+        Ok(())
+    })?;
+    anyhow::ensure!(bob_sync.synced_with_relay(&handle).await, "the relay has the paper");
+    eprintln!("paper: replayed and sent to the relay in {:.1} s", started.elapsed().as_secs_f64());
+
+    // The first open converts it; its blocks are saved on this device and the relay before timing starts.
+    let first_line: String = trace.end_content.lines().find(|l| l.trim().len() > 20).unwrap_or_default().to_owned();
+    let probe = first_line.chars().take(20).collect::<String>();
+    window.click("[data-testid=open-document]").await?;
+    window.until_editor_text(&probe).await?;
+    window.until_text("[data-testid=doc-state]", "Saved to relay").await?;
+
+    let mut first_paint = Vec::with_capacity(opens);
+    for _ in 0..opens {
+        window = window.restart(&[]).await?;
+        window.until_text("[data-testid=nav-documents]", "").await?;
+        window.click("[data-testid=nav-documents]").await?;
+        window.find("[data-testid=open-document]").await?;
+        // Timed in the page: from the click's event to the first frame after the editor shows the text.
+        window
+            .script(&format!(
+                "const probe = {probe};
+                 window.__paint = null;
+                 document.addEventListener('click', () => {{
+                   const t0 = performance.now();
+                   const look = () => {{
+                     const editor = document.querySelector('[data-testid=editor]');
+                     if (editor && editor.offsetParent && editor.textContent.includes(probe)) {{
+                       requestAnimationFrame(() => {{ window.__paint = performance.now() - t0; }});
+                     }} else {{
+                       requestAnimationFrame(look);
+                     }}
+                   }};
+                   look();
+                 }}, {{ capture: true, once: true }});
+                 return true;",
+                probe = json!(probe)
+            ))
+            .await?;
+        window.click("[data-testid=open-document]").await?;
+        let took = window
+            .until("the paper drawn", async || Ok(window.script("return window.__paint").await?.as_f64()))
+            .await?;
+        eprintln!("paper: first paint {took:.0} ms");
+        first_paint.push(took);
+    }
+    let typing = keystrokes(&window, rounds).await?;
+    window.close().await.map_err(|e| anyhow!("closing the window: {e}"))?;
+    Ok((first_paint, typing))
 }

@@ -445,6 +445,16 @@ impl Window {
         self.script(&format!("{EDITOR_TEXT} return editorText();")).await
     }
 
+    /// Quits the app and starts it again on the same data directory and X server, as a person reopening
+    /// it would (`env` as for `launch_with`).
+    pub async fn restart(mut self, env: &[(&str, &std::ffi::OsStr)]) -> Result<Self> {
+        let url = format!("{}/session/{}", self.base, self.session);
+        self.http.delete(url).send().await?;
+        self.driver.stop().await?;
+        let Window { _data: data, display, .. } = self;
+        Self::open(display, data, env).await
+    }
+
     /// Ends the session (which closes the app), then ends tauri-driver with everything it started, and
     /// fails if any of those processes outlived it.
     pub async fn close(mut self) -> Result<()> {
