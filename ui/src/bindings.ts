@@ -226,8 +226,6 @@ export type DocumentEntry = {
 export type DocumentUrl = string;
 
 /**  Stable machine-readable error codes. Clients branch on these, never on messages. */
-export type ExportFormat = "markdown" | "html";
-
 export type ErrorCode = "validation_failed" | "unauthorized" | "forbidden" | "not_found" | "conflict" | "rate_limited" | "payload_too_large" | "unsupported_media_type" | "method_not_allowed" | "service_unavailable" | 
 /**  A webhook's signature did not verify (or was missing, or stale). */
 "invalid_signature" | 
@@ -235,6 +233,8 @@ export type ErrorCode = "validation_failed" | "unauthorized" | "forbidden" | "no
 "service_not_supported" | 
 /**  Sign-up on this relay is by invitation, and none (or no usable one) was given. */
 "registration_closed" | "internal";
+
+export type ExportFormat = "markdown" | "html";
 
 /**  One change in the document's history. */
 export type HistoryEntry = {
