@@ -253,7 +253,8 @@ impl Node {
     /// Delivers the outbox whenever there is something to deliver and the relay link is up, for as long as
     /// the returned future runs (the app runs it beside the window; drop it to stop). A run that leaves
     /// entries behind (the relay went away again, or asked us to slow down) is retried with exponential
-    /// backoff and jitter, capped at 30 s.
+    /// backoff and jitter, capped at 30 s, or at once when the link drops and comes back meanwhile: a
+    /// relay that returns gets what waited for it then, not after the backoff its absence built up.
     pub async fn keep_delivering(&self) {
         let mut status = self.watch_status();
         let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(30));
@@ -272,7 +273,18 @@ impl Node {
                 backoff.reset();
                 continue;
             }
-            backoff.wait().await;
+            tokio::select! {
+                () = backoff.wait() => {}
+                relinked = async {
+                    status.wait_for(|s| s.link != Link::Online).await?;
+                    status.wait_for(|s| s.link == Link::Online).await.map(|_| ())
+                } => {
+                    if relinked.is_err() {
+                        return;
+                    }
+                    backoff.reset();
+                }
+            }
         }
     }
 

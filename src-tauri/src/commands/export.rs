@@ -13,7 +13,7 @@ const MAX_EXPORT_BYTES: usize = 32 * 1024 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, specta::Type)]
 #[serde(rename_all = "snake_case")]
-pub enum ExportFormat {
+pub(crate) enum ExportFormat {
     Markdown,
     Html,
 }

@@ -428,15 +428,14 @@ impl Window {
         let dialog = found.lines().next().context("no dialog window")?.to_owned();
         xdotool(vec!["windowfocus".into(), "--sync".into(), dialog.clone()]).await?;
         self.screenshot(shot).await?;
-        let keys = match answer {
-            Some(path) => vec![
-                "key".into(), "--clearmodifiers".into(), "ctrl+a".into(),
-                "type".into(), "--delay".into(), "5".into(), path.display().to_string(),
-                "key".into(), "Return".into(),
-            ],
-            None => vec!["key".into(), "Escape".into()],
-        };
-        xdotool(keys).await?;
+        // One call each: xdotool's `type` takes every argument after it as text to type.
+        if let Some(path) = answer {
+            xdotool(vec!["key".into(), "--clearmodifiers".into(), "ctrl+a".into()]).await?;
+            xdotool(vec!["type".into(), "--delay".into(), "5".into(), path.display().to_string()]).await?;
+            xdotool(vec!["key".into(), "Return".into()]).await?;
+        } else {
+            xdotool(vec!["key".into(), "Escape".into()]).await?;
+        }
         Ok(())
     }
 

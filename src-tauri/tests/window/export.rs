@@ -30,8 +30,9 @@ async fn a_document_is_exported_as_markdown_and_html_through_the_save_dialog() -
     window.click("[data-testid=editor] li.check-item input").await?;
     window
         .until_page(
-            "the item ticked",
-            "return document.querySelector('[data-testid=editor] li.check-item')?.dataset.checked === 'true';",
+            "the item ticked, its box drawn checked",
+            "const item = document.querySelector('[data-testid=editor] li.check-item');
+             return item?.dataset.checked === 'true' && item.querySelector('input').checked;",
             &[],
         )
         .await?;

@@ -59,3 +59,23 @@ it("opens Invite people from the member area of a team the person manages", asyn
   await act(async () => void fireEvent.click(screen.getByTestId("invite-close")));
   expect(screen.queryByTestId("invite-dialog")).toBeNull();
 });
+
+it("a team created while the first list is still on its way stays in the switcher", async () => {
+  // The relay's first answer (no team yet) arrives only after the team was created and listed.
+  let firstAnswer: (list: TeamMembership[]) => void = () => {};
+  let asked = 0;
+  teams = [];
+  answers.teams = () => (++asked === 1 ? new Promise<TeamMembership[]>((resolve) => (firstAnswer = resolve)) : teams);
+  answers.createTeam = () => {
+    teams = [own];
+    return { id: own.id, name: own.name };
+  };
+  await act(async () => void render(<Workspace user={me} onSignedOut={() => {}} />));
+  fireEvent.change(screen.getByTestId("new-team-name"), { target: { value: "Own team" } });
+  await act(async () => void fireEvent.click(screen.getByTestId("create-team")));
+  expect(Array.from(switcher().options, (o) => o.text)).toEqual(["Own team"]);
+
+  await act(async () => firstAnswer([]));
+  expect(Array.from(switcher().options, (o) => o.text)).toEqual(["Own team"]);
+  expect(switcher().value).toBe(own.id);
+});

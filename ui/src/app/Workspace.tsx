@@ -1,7 +1,7 @@
 // The signed-in frame: team switcher, sections, sync indicator, the invitations waiting for this person;
 // joins the chosen team's room and feeds the team store from the rooms while someone is signed in.
 import { forgetRepo } from "../features/editor/pipe";
-import { type FormEvent, useEffect, useState } from "react";
+import { type FormEvent, useEffect, useRef, useState } from "react";
 import { commands, events, type SearchHit, type Status, type TeamMembership, type User } from "../bindings";
 import { call, messageOf } from "../lib/call";
 import { subscribe } from "../lib/events";
@@ -80,9 +80,14 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
     });
   }, []);
 
+  // Only the latest list counts: the first load can answer after a team created meanwhile was listed,
+  // and would take it off the switcher again.
+  const teamsAsked = useRef(0);
   async function loadTeams(select?: string) {
+    const asked = ++teamsAsked.current;
     try {
       const list = await call(commands.teams());
+      if (asked !== teamsAsked.current) return;
       setTeams(list);
       setTeamId((current) => select ?? current ?? list[0]?.id ?? null);
     } catch (e) {
@@ -106,8 +111,10 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
   async function forget(gone: string) {
     setTeamId(null);
     setSection("chat");
+    const asked = ++teamsAsked.current;
     try {
       const list = (await call(commands.teams())).filter((t) => t.id !== gone);
+      if (asked !== teamsAsked.current) return;
       setTeams(list);
       setTeamId(list[0]?.id ?? null);
     } catch (e) {

@@ -325,6 +325,9 @@ function checkItemView(readOnly: boolean): NodeViewConstructor {
       if (pos === undefined || readOnly) return;
       view.dispatch(view.state.tr.setNodeMarkup(pos, undefined, { ...node.attrs, checked: !node.attrs.checked }));
     });
+    // The document decides the box's state: the browser's own toggle on click would undo what `mousedown`
+    // just drew from it.
+    box.addEventListener("click", (e) => e.preventDefault());
     return {
       dom: item,
       contentDOM: content,
