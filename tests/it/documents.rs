@@ -236,3 +236,41 @@ async fn a_purged_document_cannot_be_restored_and_its_id_stays_buried() {
     assert_eq!(t.alice.post(&format!("{}/restore", path(&kept)), &json!({})).await.0, StatusCode::OK);
     assert_eq!(titles(&t.alice.get(&format!("/api/teams/{}/documents", t.id)).await.1), ["Recent"]);
 }
+
+#[tokio::test]
+async fn nodes_rename_delete_and_restore_through_the_relay() {
+    let relay = TestRelay::start().await;
+    let (_a, alice, _b, bob, team) = teamflow_tests::alice_and_bob(&relay).await;
+    let (url, _handle) = alice.create_document(team, "Draft", "launch checklist").await.expect("create");
+    let titles = async |node: &teamflow_node::Node| -> Vec<String> {
+        node.documents(team).await.expect("documents").into_iter().map(|d| d.title).collect()
+    };
+    let found = async |node: &teamflow_node::Node, query: &str| -> usize {
+        node.search(query, 10).await.expect("search").len()
+    };
+    assert_eq!(titles(&bob).await, ["Draft"]);
+
+    let entry = alice.rename_document(team, &url, "  Launch plan ").await.expect("rename");
+    assert_eq!(entry.title, "Launch plan");
+    assert_eq!(titles(&bob).await, ["Launch plan"], "bob's next read has the new title");
+    assert_eq!(found(&alice, "Launch plan").await, 1, "the new title is searchable");
+    let refused = alice.rename_document(team, &url, "").await.expect_err("an empty title");
+    assert!(
+        matches!(&refused, teamflow_node::NodeError::Api(teamflow_node::ApiFailure::Refused { code, .. }) if code == "validation_failed"),
+        "{refused}"
+    );
+
+    alice.delete_document(team, &url).await.expect("delete");
+    assert!(titles(&bob).await.is_empty(), "gone from bob's list");
+    assert!(titles(&alice).await.is_empty(), "gone from alice's list");
+    assert_eq!(found(&alice, "Launch plan").await, 0, "and from alice's search");
+    let refused = bob.rename_document(team, &url, "Zombie").await.expect_err("renaming a deleted document");
+    assert!(
+        matches!(&refused, teamflow_node::NodeError::Api(teamflow_node::ApiFailure::Refused { code, .. }) if code == "gone"),
+        "{refused}"
+    );
+
+    alice.restore_document(team, &url).await.expect("restore");
+    assert_eq!(titles(&bob).await, ["Launch plan"]);
+    assert_eq!(found(&alice, "Launch plan").await, 1, "searchable again");
+}
