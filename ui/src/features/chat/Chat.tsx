@@ -1,5 +1,6 @@
 // Team chat: history that pages in as you scroll up, sending that shows at once (pending, then sent, or
 // failed with retry), and who is typing.
+import { Avatar } from "../people/Avatar";
 import { type FormEvent, useEffect, useMemo, useRef, useState } from "react";
 import { commands, events, type Message, type OutboxEntry, type TeamMembership, type User } from "../../bindings";
 import { call, messageOf } from "../../lib/call";
@@ -139,6 +140,11 @@ export function Chat({ team, user, focusSeq = null }: { team: TeamMembership; us
         }}
       >
         {atStart && <li className="start">The beginning of #{team.name}</li>}
+        {atStart && items.length === 0 && (
+          <li className="start empty" data-testid="chat-empty">
+            No messages yet. Write the first one below; everyone in the team sees it.
+          </li>
+        )}
         {items.map((item) =>
           item.state === "sent" ? (
             <li
@@ -148,12 +154,14 @@ export function Chat({ team, user, focusSeq = null }: { team: TeamMembership; us
               data-state="sent"
               data-seq={item.message.seq}
             >
+              <Avatar userId={item.message.author_id} name={item.message.author_name} size={22} />
               <span className="author">{item.message.author_name}</span>
               <time dateTime={item.message.created_at}>{new Date(item.message.created_at).toLocaleTimeString()}</time>
               <p>{item.message.content}</p>
             </li>
           ) : (
             <li key={item.key} className={`message ${item.state}`} data-testid="message" data-state={item.state}>
+              <Avatar userId={user.id} name={user.display_name} size={22} />
               <span className="author">{user.display_name}</span>
               <span className="marker">{item.state === "pending" ? "Sending…" : `Not sent: ${item.error ?? "refused"}`}</span>
               <p>{item.content}</p>
@@ -174,7 +182,7 @@ export function Chat({ team, user, focusSeq = null }: { team: TeamMembership; us
       </div>
       <ErrorLine error={error} onDismiss={() => setError(null)} />
       <form className="composer" onSubmit={send}>
-        <input value={draft} onChange={(e) => onDraft(e.target.value)} placeholder={`Message #${team.name}`} maxLength={4000} data-testid="composer" />
+        <input value={draft} onChange={(e) => onDraft(e.target.value)} placeholder={`Message #${team.name}`} aria-label={`Message #${team.name}`} maxLength={4000} data-testid="composer" />
         <button type="submit" className="primary" data-testid="send">
           Send
         </button>
