@@ -180,6 +180,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn settings_from_before_themes_follow_the_system_and_unknown_themes_are_refused() {
+        let old: Settings = serde_json::from_str(r#"{"relay_url":"https://relay.example.com"}"#).expect("old file");
+        assert_eq!(old.theme, Theme::System);
+        let dark: Settings = serde_json::from_str(r#"{"relay_url":null,"theme":"dark"}"#).expect("dark");
+        assert_eq!(dark.theme, Theme::Dark);
+        assert!(serde_json::from_str::<Settings>(r#"{"relay_url":null,"theme":"purple"}"#).is_err());
+    }
+
+    #[test]
     fn relay_urls_are_made_canonical() {
         assert_eq!(normalize_relay_url(" relay.example.com/ ").expect("url"), "https://relay.example.com");
         assert_eq!(normalize_relay_url("http://127.0.0.1:8080").expect("url"), "http://127.0.0.1:8080");

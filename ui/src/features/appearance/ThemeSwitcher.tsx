@@ -15,7 +15,7 @@ export function ThemeSwitcher() {
   const [choice, setChoice] = useState<Theme | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    call(commands.settings()).then((s) => setChoice(s.theme), (e) => setError(messageOf(e)));
+    call(commands.settings()).then((s) => setChoice(s.theme ?? "system"), (e) => setError(messageOf(e)));
   }, []);
 
   function pick(value: Theme) {

@@ -23,7 +23,8 @@ export async function chooseTheme(choice: Theme): Promise<void> {
 /** At start-up: the remembered choice, and a notice whenever the OS switches while following it. */
 export async function applyStoredTheme(): Promise<Theme> {
   window.matchMedia?.("(prefers-color-scheme: dark)").addEventListener?.("change", () => window.dispatchEvent(new Event(THEME_CHANGED)));
-  const { theme } = await call(commands.settings());
+  // Absent in a settings file from before the choice existed.
+  const theme = (await call(commands.settings())).theme ?? "system";
   applyTheme(theme);
   return theme;
 }
