@@ -1,7 +1,7 @@
 // The signed-in frame: team switcher, sections, sync indicator, the invitations waiting for this person;
 // joins the chosen team's room and feeds the team store from the rooms while someone is signed in.
 import { forgetRepo } from "../features/editor/pipe";
-import { type FormEvent, useEffect, useState } from "react";
+import { type FormEvent, lazy, Suspense, useEffect, useState } from "react";
 import { commands, events, type SearchHit, type Status, type TeamMembership, type User } from "../bindings";
 import { call, messageOf } from "../lib/call";
 import { subscribe } from "../lib/events";
@@ -18,7 +18,6 @@ import { SyncIndicator } from "../features/sync/SyncIndicator";
 import { TeamSettings } from "../features/settings/TeamSettings";
 import { Members } from "../features/teams/Members";
 import { ErrorLine } from "../lib/ErrorLine";
-import { Analytics } from "../features/analytics/Analytics";
 import { ThemeSwitcher } from "../features/appearance/ThemeSwitcher";
 import { ShortcutsHelp } from "../features/shortcuts/ShortcutsHelp";
 import { shortcutFor } from "../features/shortcuts/shortcuts";
@@ -33,6 +32,9 @@ const SECTIONS: [Section, string][] = [
   ["analytics", "Analytics"],
   ["settings", "Settings"],
 ];
+
+// The charts library loads with the Analytics screen, not with the app.
+const Analytics = lazy(() => import("../features/analytics/Analytics").then((m) => ({ default: m.Analytics })));
 
 const EMPTY_STATUS: Status = { signed_in: true, credentials: null, link: "connecting", peers: [], pending: 0, failed: 0, documents: {} };
 
@@ -220,7 +222,11 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
           <Members key={team.id} team={team} user={user} onInvite={() => setInviting(true)} onLeft={() => void forget(team.id)} />
         )}
         {team && section === "activity" && <Activity key={team.id} team={team} />}
-        {team && section === "analytics" && <Analytics key={team.id} team={team} />}
+        {team && section === "analytics" && (
+          <Suspense fallback={<p className="empty">Loading analytics…</p>}>
+            <Analytics key={team.id} team={team} />
+          </Suspense>
+        )}
         {section === "settings" && <ThemeSwitcher />}
         {team && section === "settings" && (
           <TeamSettings key={team.id} team={team} onChanged={(deleted) => void (deleted ? forget(team.id) : loadTeams(team.id))} />
