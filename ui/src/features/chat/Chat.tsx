@@ -18,6 +18,8 @@ export function Chat({ team, user, focusSeq = null }: { team: TeamMembership; us
   const [draft, setDraft] = useState("");
   const typists = typistNames(useTeam(team.id), user.id);
   const [atStart, setAtStart] = useState(false);
+  // Whether the first read of the history answered (only then can "no messages" be said).
+  const [loaded, setLoaded] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const list = useRef<HTMLOListElement>(null);
   const lastTypingSent = useRef(0);
@@ -27,7 +29,10 @@ export function Chat({ team, user, focusSeq = null }: { team: TeamMembership; us
 
   useEffect(() => {
     call(commands.messages(team.id)).then(
-      (m) => setMessages((current) => mergeMessages(current, m)),
+      (m) => {
+        setMessages((current) => mergeMessages(current, m));
+        setLoaded(true);
+      },
       (e) => setError(messageOf(e)),
     );
     void refreshOutbox();
@@ -140,7 +145,7 @@ export function Chat({ team, user, focusSeq = null }: { team: TeamMembership; us
         }}
       >
         {atStart && <li className="start">The beginning of #{team.name}</li>}
-        {atStart && items.length === 0 && (
+        {loaded && items.length === 0 && (
           <li className="start empty" data-testid="chat-empty">
             No messages yet. Write the first one below; everyone in the team sees it.
           </li>
