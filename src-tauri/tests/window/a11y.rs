@@ -90,7 +90,7 @@ async fn every_screen(theme: Theme) -> Result<()> {
     axe::check(&window, &theme.shot("a11y-settings")).await?;
 
     window.script("window.dispatchEvent(new KeyboardEvent('keydown', {key: 'k', ctrlKey: true}))").await?;
-    window.type_into("[data-testid=search-input]", "hello").await?;
+    window.type_into("[data-testid=search-input]", "everyone").await?;
     window.until_count("[data-testid=search-hit]", 1).await?;
     axe::check(&window, &theme.shot("a11y-search")).await?;
     window.press(&["\u{E00C}"]).await?;
