@@ -146,10 +146,11 @@ impl Access {
     /// nobody syncs it.
     pub async fn document_team(&self, url: &str) -> Result<Option<TeamId>, ApiError> {
         self.cached(&self.documents, url.to_owned(), async {
-            let team: Option<String> = sqlx::query_scalar("SELECT team_id FROM documents WHERE id = ? AND deleted_at IS NULL")
-                .bind(url)
-                .fetch_optional(&self.db)
-                .await?;
+            let team: Option<String> =
+                sqlx::query_scalar("SELECT team_id FROM documents WHERE id = ? AND deleted_at IS NULL")
+                    .bind(url)
+                    .fetch_optional(&self.db)
+                    .await?;
             team.map(|t| t.parse().map_err(|e| ApiError::Internal(format!("team id in database: {e}")))).transpose()
         })
         .await

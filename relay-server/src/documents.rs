@@ -126,10 +126,10 @@ async fn find(db: &SqlitePool, team: TeamId, url: &DocumentUrl) -> Result<(Docum
         "SELECT id, team_id, title, project_id, created_by, created_at, deleted_at FROM documents
          WHERE id = ? AND team_id = ?",
     )
-        .bind(url.as_str())
-        .bind(team.to_string())
-        .fetch_optional(db)
-        .await?;
+    .bind(url.as_str())
+    .bind(team.to_string())
+    .fetch_optional(db)
+    .await?;
     found.map(|f| (f.row, f.deleted_at)).ok_or(ApiError::NotFound(DOCUMENT_NOT_FOUND))
 }
 
@@ -233,10 +233,11 @@ pub async fn restore(
 pub async fn purge_deleted(db: &SqlitePool, kept: std::time::Duration) -> Result<u64, ApiError> {
     let cutoff = now_ms() - i64::try_from(kept.as_millis()).unwrap_or(i64::MAX);
     let mut tx = db.begin().await?;
-    let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM documents WHERE deleted_at IS NOT NULL AND deleted_at <= ?")
-        .bind(cutoff)
-        .fetch_all(&mut *tx)
-        .await?;
+    let ids: Vec<String> =
+        sqlx::query_scalar("SELECT id FROM documents WHERE deleted_at IS NOT NULL AND deleted_at <= ?")
+            .bind(cutoff)
+            .fetch_all(&mut *tx)
+            .await?;
     bury(&mut tx, &ids).await?;
     for id in &ids {
         sqlx::query("DELETE FROM documents WHERE id = ?").bind(id).execute(&mut *tx).await?;

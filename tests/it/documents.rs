@@ -80,7 +80,8 @@ async fn a_rename_reaches_the_team_live_and_later_readers() {
     room.join(&t.id).await;
 
     // Bob, a plain member, renames alice's document; the title is trimmed like at registration.
-    let (status, entry) = t.bob.patch(&format!("/api/teams/{}/documents/{doc}", t.id), &json!({ "title": " Plan " })).await;
+    let (status, entry) =
+        t.bob.patch(&format!("/api/teams/{}/documents/{doc}", t.id), &json!({ "title": " Plan " })).await;
     assert_eq!(status, StatusCode::OK, "{entry}");
     assert_eq!(entry["title"], "Plan");
     assert_eq!(entry["document_id"], doc.as_str());
@@ -95,7 +96,12 @@ async fn renames_are_validated_and_limited_to_the_team_and_its_writers() {
     let t = TwoMemberTeam::start().await;
     let doc = registered(&t.alice, &t.id, 6, "Keep").await;
     let path = format!("/api/teams/{}/documents/{doc}", t.id);
-    for bad in [json!({ "title": "" }), json!({ "title": "   " }), json!({ "title": "a\nb" }), json!({ "title": "x".repeat(201) })] {
+    for bad in [
+        json!({ "title": "" }),
+        json!({ "title": "   " }),
+        json!({ "title": "a\nb" }),
+        json!({ "title": "x".repeat(201) }),
+    ] {
         let (status, error) = t.alice.patch(&path, &bad).await;
         assert_error(status, &error, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
         assert!(error["error"]["details"]["title"].is_string(), "{error}");

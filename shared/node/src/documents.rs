@@ -153,7 +153,12 @@ impl Node {
 
     /// Renames a document (not viewers; needs the relay). The team's rooms hear of it; other devices of
     /// this user read the new title from the list when they next fetch it.
-    pub async fn rename_document(&self, team: TeamId, url: &DocumentUrl, title: &str) -> Result<DocumentEntry, NodeError> {
+    pub async fn rename_document(
+        &self,
+        team: TeamId,
+        url: &DocumentUrl,
+        title: &str,
+    ) -> Result<DocumentEntry, NodeError> {
         let path = format!("/api/teams/{team}/documents/{url}");
         let entry: DocumentEntry =
             self.authed(Method::PATCH, &path, Some(&RenameDocument { title: title.to_owned() })).await?;

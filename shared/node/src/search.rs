@@ -6,10 +6,10 @@
 //! never holds what the cache lost, nor misses what it kept.
 
 use sqlx::SqliteConnection;
-use teamflow_protocol::{DocumentUrl, TeamId};
 use teamflow_protocol::api::messages::Message;
 use teamflow_protocol::api::teams::{DocumentEntry, Project};
 use teamflow_protocol::realtime::ServerMessage;
+use teamflow_protocol::{DocumentUrl, TeamId};
 
 use crate::{Node, NodeError};
 
@@ -144,7 +144,11 @@ async fn remove(db: &mut SqliteConnection, kind: &str, team: TeamId, id: &str) -
 }
 
 /// Takes a deleted document out of the index.
-pub(crate) async fn forget_document(db: &mut SqliteConnection, team: TeamId, url: &DocumentUrl) -> Result<(), NodeError> {
+pub(crate) async fn forget_document(
+    db: &mut SqliteConnection,
+    team: TeamId,
+    url: &DocumentUrl,
+) -> Result<(), NodeError> {
     remove(db, "document", team, url.as_str()).await
 }
 

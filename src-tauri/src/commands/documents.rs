@@ -9,8 +9,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use tauri::ipc::Channel;
 use tauri::{State, Wry};
 use teamflow_node::{HistoryEntry, TextUpdate, WindowSink};
-use teamflow_protocol::{DocumentUrl, TeamId};
 use teamflow_protocol::api::teams::DocumentEntry;
+use teamflow_protocol::{DocumentUrl, TeamId};
 
 use crate::error::AppError;
 use crate::shell::Shell;
@@ -54,7 +54,11 @@ pub(crate) async fn rename_document(
 /// Deletes a document; `restore_document` brings it back for 30 days.
 #[tauri::command]
 #[specta::specta]
-pub(crate) async fn delete_document(shell: State<'_, Shell<Wry>>, team_id: TeamId, url: String) -> Result<(), AppError> {
+pub(crate) async fn delete_document(
+    shell: State<'_, Shell<Wry>>,
+    team_id: TeamId,
+    url: String,
+) -> Result<(), AppError> {
     let url = document_url(&url)?;
     Ok(shell.node().await?.delete_document(team_id, &url).await?)
 }

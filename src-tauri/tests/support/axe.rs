@@ -31,7 +31,8 @@ pub async fn check(window: &Window, screen: &str) -> Result<usize> {
           }),
           (e) => done({ error: String(e) }),
         );";
-    let result = window.command(reqwest::Method::POST, "/execute/async", Some(json!({"script": script, "args": []}))).await?;
+    let result =
+        window.command(reqwest::Method::POST, "/execute/async", Some(json!({"script": script, "args": []}))).await?;
     if let Some(error) = result["error"].as_str() {
         bail!("axe failed on {screen}: {error}");
     }

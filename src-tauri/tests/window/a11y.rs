@@ -88,6 +88,7 @@ async fn every_screen(theme: Theme) -> Result<()> {
     window.find("[data-testid=theme-switcher]").await?;
     window.find("[data-testid=team-settings]").await?;
     axe::check(&window, &theme.shot("a11y-settings")).await?;
+    window.screenshot(&theme.shot("settings-appearance")).await?;
 
     window.script("window.dispatchEvent(new KeyboardEvent('keydown', {key: 'k', ctrlKey: true}))").await?;
     window.type_into("[data-testid=search-input]", "everyone").await?;

@@ -56,7 +56,9 @@ async fn walk_through(theme: Theme) -> Result<()> {
     for chart in ["chart-messages", "chart-services", "chart-statuses"] {
         let painted = window.script(&format!("const args = ['[data-testid={chart}]']; {PAINTED}")).await?;
         ensure!(painted.as_u64().is_some_and(|n| n > 500), "{chart} is not drawn: {painted}");
-        let label = window.script(&format!("return document.querySelector('[data-testid={chart}]').getAttribute('aria-label')")).await?;
+        let label = window
+            .script(&format!("return document.querySelector('[data-testid={chart}]').getAttribute('aria-label')"))
+            .await?;
         ensure!(label.as_str().is_some_and(|l| !l.is_empty()), "{chart} has no text alternative");
     }
     window.painted().await?;
@@ -64,7 +66,9 @@ async fn walk_through(theme: Theme) -> Result<()> {
     axe::check(&window, &theme.shot("analytics")).await?;
 
     // The numbers as a table, for those who prefer them.
-    window.click("[data-testid=chart-statuses] ~ details summary, figure:has([data-testid=chart-statuses]) summary").await?;
+    window
+        .click("[data-testid=chart-statuses] ~ details summary, figure:has([data-testid=chart-statuses]) summary")
+        .await?;
     window.until_text("[data-testid=chart-statuses-table]", "Active").await?;
     let active = window
         .script("return [...document.querySelectorAll('[data-testid=chart-statuses-table] tr')].find(r => r.innerText.includes('Active'))?.querySelector('td')?.textContent")

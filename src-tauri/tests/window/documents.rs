@@ -80,7 +80,9 @@ async fn walk_through(theme: Theme) -> Result<()> {
     window.until_text("[data-testid=document]", "Q1 plan").await?;
     ensure!(titles().await == ["Q1 plan"], "the restore reached the relay");
     // The toast goes once the restore answers (the room's document_updated may show the entry before that).
-    window.until_page("the toast to go", "return !document.querySelector('[data-testid=document-deleted-toast]');", &[]).await?;
+    window
+        .until_page("the toast to go", "return !document.querySelector('[data-testid=document-deleted-toast]');", &[])
+        .await?;
 
     // And the restored document opens with its text.
     window.click("[data-testid=open-document]").await?;

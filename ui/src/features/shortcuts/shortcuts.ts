@@ -34,7 +34,7 @@ export function shortcutList(mac: boolean, sections: string[]): Shortcut[] {
     ...sections.map((name, i) => ({ keys: ["Alt", String(i + 1)], what: `Go to ${name}` })),
     { keys: ["Esc"], what: "Close a dialog, search or this list; cancel a rename" },
     { keys: ["Tab"], what: "Move to the next control (Shift+Tab: the previous one)" },
-    { keys: ["↑", "↓"], what: "Move through search results and choices" },
+    { keys: ["↑ ↓"], what: "Move through search results and choices" },
     { keys: ["Enter"], what: "Send a message, save a form, open a search result" },
   ];
 }
