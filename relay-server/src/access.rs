@@ -78,7 +78,7 @@ where
 pub enum AccessChange {
     /// One user's role in one team changed (or they joined or left).
     Member { team: TeamId, user: UserId },
-    /// A document was registered: it may now be shared with its team.
+    /// A document was registered, deleted or restored: who may share it changed.
     Document { url: String },
 }
 
@@ -142,13 +142,15 @@ impl Access {
         }
     }
 
-    /// The team a document (an `automerge:` URL) is registered to, if any.
+    /// The team a document (an `automerge:` URL) is registered to, if any; none while it is deleted, so
+    /// nobody syncs it.
     pub async fn document_team(&self, url: &str) -> Result<Option<TeamId>, ApiError> {
         self.cached(&self.documents, url.to_owned(), async {
-            let team: Option<String> = sqlx::query_scalar("SELECT team_id FROM documents WHERE id = ?")
-                .bind(url)
-                .fetch_optional(&self.db)
-                .await?;
+            let team: Option<String> =
+                sqlx::query_scalar("SELECT team_id FROM documents WHERE id = ? AND deleted_at IS NULL")
+                    .bind(url)
+                    .fetch_optional(&self.db)
+                    .await?;
             team.map(|t| t.parse().map_err(|e| ApiError::Internal(format!("team id in database: {e}")))).transpose()
         })
         .await

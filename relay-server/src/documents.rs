@@ -2,10 +2,11 @@
 //!
 //! The sync server's share policy consults this table, so an id is registered once, to one team, ever:
 //! deleting a team purges its documents' content and leaves a tombstone for each id, which no team can
-//! register again.
+//! register again. Deleting one document is soft: it leaves the lists and sync at once, can be restored for
+//! `KEPT_AFTER_DELETE`, and is then purged the same way.
 
 use sqlx::SqlitePool;
-use teamflow_protocol::api::teams::{DocumentEntry, RegisterDocument};
+use teamflow_protocol::api::teams::{DocumentEntry, RegisterDocument, RenameDocument};
 use teamflow_protocol::{DocumentUrl, ProjectId, Role, TeamId, UserId};
 
 use crate::access::Membership;
@@ -44,10 +45,13 @@ impl DocumentRow {
     }
 }
 
+/// How long a deleted document can be restored before the purge buries it for good.
+pub const KEPT_AFTER_DELETE: std::time::Duration = std::time::Duration::from_secs(30 * 86_400);
+
 pub async fn list(db: &SqlitePool, member: &Membership) -> Result<Vec<DocumentEntry>, ApiError> {
     let rows: Vec<DocumentRow> = sqlx::query_as(
         "SELECT id, team_id, title, project_id, created_by, created_at FROM documents
-         WHERE team_id = ? ORDER BY created_at, id",
+         WHERE team_id = ? AND deleted_at IS NULL ORDER BY created_at, id",
     )
     .bind(member.team().to_string())
     .fetch_all(db)
@@ -110,6 +114,153 @@ pub async fn register(
     Ok(entry)
 }
 
+/// A document of the team, deleted or not; `not_found` when the team has no such document.
+async fn find(db: &SqlitePool, team: TeamId, url: &DocumentUrl) -> Result<(DocumentRow, Option<i64>), ApiError> {
+    #[derive(sqlx::FromRow)]
+    struct Found {
+        #[sqlx(flatten)]
+        row: DocumentRow,
+        deleted_at: Option<i64>,
+    }
+    let found: Option<Found> = sqlx::query_as(
+        "SELECT id, team_id, title, project_id, created_by, created_at, deleted_at FROM documents
+         WHERE id = ? AND team_id = ?",
+    )
+    .bind(url.as_str())
+    .bind(team.to_string())
+    .fetch_optional(db)
+    .await?;
+    found.map(|f| (f.row, f.deleted_at)).ok_or(ApiError::NotFound(DOCUMENT_NOT_FOUND))
+}
+
+const DOCUMENT_NOT_FOUND: &str = "no such document in this team";
+const DOCUMENT_DELETED: &str = "this document was deleted; restore it first";
+
+/// Renames a document (not viewers, like editing a project). Teammates see it through the room.
+pub async fn rename(
+    db: &SqlitePool,
+    events: &Events,
+    member: &Membership,
+    url: &DocumentUrl,
+    input: RenameDocument,
+) -> Result<DocumentEntry, ApiError> {
+    member.require(Role::Member)?;
+    let mut v = Validator::new();
+    let title = v.text("title", &input.title, 1, 200, Lines::Single);
+    v.finish()?;
+    let (_, deleted_at) = find(db, member.team(), url).await?;
+    if deleted_at.is_some() {
+        return Err(ApiError::Gone(DOCUMENT_DELETED));
+    }
+    // The deletion check is in the statement too, so a deletion between the two cannot be renamed over.
+    let renamed = sqlx::query("UPDATE documents SET title = ? WHERE id = ? AND team_id = ? AND deleted_at IS NULL")
+        .bind(&title)
+        .bind(url.as_str())
+        .bind(member.team().to_string())
+        .execute(db)
+        .await?;
+    if renamed.rows_affected() == 0 {
+        return Err(ApiError::Gone(DOCUMENT_DELETED));
+    }
+    let entry = find(db, member.team(), url).await?.0.into_entry()?;
+    events.publish(Event::DocumentUpdated(entry.clone())).await;
+    Ok(entry)
+}
+
+/// Who may delete or restore a document: admins and owners (as for projects), and its own creator.
+fn may_delete(member: &Membership, row: &DocumentRow) -> Result<(), ApiError> {
+    if member.role().at_least(Role::Admin) || (member.role().at_least(Role::Member) && row.created_by == member.user())
+    {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden("only admins, owners and the document's creator may delete or restore it"))
+    }
+}
+
+/// Deletes a document softly: it leaves the team's lists and sync at once and can be restored for
+/// `KEPT_AFTER_DELETE`. Deleting it again changes nothing.
+pub async fn delete(db: &SqlitePool, events: &Events, member: &Membership, url: &DocumentUrl) -> Result<(), ApiError> {
+    let (row, deleted_at) = find(db, member.team(), url).await?;
+    may_delete(member, &row)?;
+    if deleted_at.is_some() {
+        return Ok(());
+    }
+    let deleted = sqlx::query(
+        "UPDATE documents SET deleted_at = ?, deleted_by = ? WHERE id = ? AND team_id = ? AND deleted_at IS NULL",
+    )
+    .bind(now_ms())
+    .bind(member.user().to_string())
+    .bind(url.as_str())
+    .bind(member.team().to_string())
+    .execute(db)
+    .await?;
+    if deleted.rows_affected() > 0 {
+        events.publish(Event::DocumentDeleted { team: member.team(), document: url.clone() }).await;
+    }
+    Ok(())
+}
+
+/// Brings a deleted document back (same people as `delete`); restoring one that is not deleted changes
+/// nothing. Once purged it is `not_found`.
+pub async fn restore(
+    db: &SqlitePool,
+    events: &Events,
+    member: &Membership,
+    url: &DocumentUrl,
+) -> Result<DocumentEntry, ApiError> {
+    let (row, deleted_at) = find(db, member.team(), url).await?;
+    may_delete(member, &row)?;
+    let entry = row.into_entry()?;
+    if deleted_at.is_none() {
+        return Ok(entry);
+    }
+    let restored = sqlx::query(
+        "UPDATE documents SET deleted_at = NULL, deleted_by = NULL
+         WHERE id = ? AND team_id = ? AND deleted_at IS NOT NULL",
+    )
+    .bind(url.as_str())
+    .bind(member.team().to_string())
+    .execute(db)
+    .await?;
+    if restored.rows_affected() > 0 {
+        events.publish(Event::DocumentUpdated(entry.clone())).await;
+    }
+    Ok(entry)
+}
+
+/// Buries the documents deleted longer ago than `kept` (content purged, tombstones left, registry rows
+/// gone); answers how many. Runs periodically (see `spawn_purge`).
+pub async fn purge_deleted(db: &SqlitePool, kept: std::time::Duration) -> Result<u64, ApiError> {
+    let cutoff = now_ms() - i64::try_from(kept.as_millis()).unwrap_or(i64::MAX);
+    let mut tx = db.begin().await?;
+    let ids: Vec<String> =
+        sqlx::query_scalar("SELECT id FROM documents WHERE deleted_at IS NOT NULL AND deleted_at <= ?")
+            .bind(cutoff)
+            .fetch_all(&mut *tx)
+            .await?;
+    bury(&mut tx, &ids).await?;
+    for id in &ids {
+        sqlx::query("DELETE FROM documents WHERE id = ?").bind(id).execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(ids.len() as u64)
+}
+
+/// Purges deleted documents past `KEPT_AFTER_DELETE`, hourly, until aborted.
+pub fn spawn_purge(db: SqlitePool) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            every.tick().await;
+            match purge_deleted(&db, KEPT_AFTER_DELETE).await {
+                Ok(0) => {}
+                Ok(count) => tracing::info!(count, "purged documents deleted long ago"),
+                Err(e) => tracing::error!(error = %e, "purging deleted documents failed; will retry"),
+            }
+        }
+    })
+}
+
 /// Inside a team's deletion: leaves a tombstone for each of the team's documents and deletes their stored
 /// content, in the deleting transaction. The registry rows go with the team (`ON DELETE CASCADE`).
 pub(crate) async fn bury_team(tx: &mut sqlx::SqliteConnection, team: TeamId) -> Result<(), ApiError> {
@@ -117,10 +268,15 @@ pub(crate) async fn bury_team(tx: &mut sqlx::SqliteConnection, team: TeamId) -> 
         .bind(team.to_string())
         .fetch_all(&mut *tx)
         .await?;
+    bury(tx, &ids).await
+}
+
+/// Leaves a tombstone for each document and deletes its stored content.
+async fn bury(tx: &mut sqlx::SqliteConnection, ids: &[String]) -> Result<(), ApiError> {
     let now = now_ms();
     for id in ids {
         sqlx::query("INSERT OR IGNORE INTO document_tombstones (id, deleted_at) VALUES (?, ?)")
-            .bind(&id)
+            .bind(id)
             .bind(now)
             .execute(&mut *tx)
             .await?;

@@ -25,6 +25,9 @@ pub enum ApiError {
     NotFound(&'static str),
     #[error("{0}")]
     Conflict(&'static str),
+    /// Deleted, and still restorable: not the same as never there.
+    #[error("{0}")]
+    Gone(&'static str),
     #[error("too many requests; retry in {retry_after_secs}s")]
     RateLimited { retry_after_secs: u64 },
     #[error("the request body is larger than this route accepts")]
@@ -63,6 +66,7 @@ impl ApiError {
             ApiError::RegistrationClosed => ErrorCode::RegistrationClosed,
             ApiError::NotFound(_) => ErrorCode::NotFound,
             ApiError::Conflict(_) => ErrorCode::Conflict,
+            ApiError::Gone(_) => ErrorCode::Gone,
             ApiError::RateLimited { .. } => ErrorCode::RateLimited,
             ApiError::PayloadTooLarge => ErrorCode::PayloadTooLarge,
             ApiError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
@@ -81,6 +85,7 @@ impl ApiError {
             ApiError::Forbidden(_) | ApiError::RegistrationClosed => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Gone(_) => StatusCode::GONE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -5,7 +5,7 @@ use teamflow_protocol::api::integrations::ActivityItem;
 use teamflow_protocol::api::messages::Message;
 use teamflow_protocol::api::teams::{DocumentEntry, Project};
 use teamflow_protocol::realtime::ServerMessage;
-use teamflow_protocol::{ProjectId, Role, TeamId, UserId};
+use teamflow_protocol::{DocumentUrl, ProjectId, Role, TeamId, UserId};
 
 use crate::access::{Access, AccessChange};
 use crate::rooms::RoomsHandle;
@@ -30,6 +30,12 @@ pub enum Event {
         members: Vec<UserId>,
     },
     DocumentRegistered(DocumentEntry),
+    /// Renamed, or restored after a deletion.
+    DocumentUpdated(DocumentEntry),
+    DocumentDeleted {
+        team: TeamId,
+        document: DocumentUrl,
+    },
     Activity(ActivityItem),
 }
 
@@ -67,8 +73,11 @@ impl Events {
                     self.access.apply(AccessChange::Member { team: *team, user: *user }).await;
                 }
             }
-            Event::DocumentRegistered(entry) => {
+            Event::DocumentRegistered(entry) | Event::DocumentUpdated(entry) => {
                 self.access.apply(AccessChange::Document { url: entry.document_id.to_string() }).await;
+            }
+            Event::DocumentDeleted { document, .. } => {
+                self.access.apply(AccessChange::Document { url: document.to_string() }).await;
             }
             Event::MessagePosted(_) | Event::ProjectUpdated(_) | Event::ProjectDeleted { .. } | Event::Activity(_) => {}
         }
@@ -103,6 +112,14 @@ impl Events {
             Event::Activity(item) => {
                 let team = item.team_id;
                 rooms.broadcast(team, &ServerMessage::Activity { item }, None).await;
+            }
+            Event::DocumentUpdated(document) => {
+                let team = document.team_id;
+                rooms.broadcast(team, &ServerMessage::DocumentUpdated { document }, None).await;
+            }
+            Event::DocumentDeleted { team, document } => {
+                let deleted = ServerMessage::DocumentDeleted { team_id: team, document_id: document };
+                rooms.broadcast(team, &deleted, None).await;
             }
             Event::DocumentRegistered(_) => {}
         }

@@ -98,6 +98,7 @@ pub async fn run(
     let app = http::router(state.clone());
     let metrics_server = serve_metrics(&state, shutdown_token.clone()).await?;
     let pruner = spawn_limiter_pruning(state.limits.clone());
+    let purge = documents::spawn_purge(state.db.clone());
     let session_watch =
         sessions::spawn_watch(state.db.clone(), state.sessions.live.clone(), shutdown_token.clone()).await?;
     tracing::info!(%addr, public_url = %state.public_url, tls = tls.is_some(), "relay listening");
@@ -129,6 +130,7 @@ pub async fn run(
         tracing::warn!("some connections did not close within 5 s");
     }
     pruner.abort();
+    purge.abort();
     if let Err(e) = session_watch.await {
         tracing::error!(error = %e, "session watch ended abnormally");
     }

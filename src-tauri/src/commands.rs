@@ -30,6 +30,7 @@ use tauri_specta::{Commands, collect_commands};
 pub(crate) fn all() -> Commands<Wry> {
     collect_commands![
         account::settings,
+        account::set_theme,
         account::session,
         account::sign_up,
         account::sign_up_with_invitation,
@@ -49,6 +50,7 @@ pub(crate) fn all() -> Commands<Wry> {
         teams::remove_member,
         teams::leave_team,
         teams::delete_project,
+        teams::analytics,
         invitations::invite,
         invitations::invitations,
         invitations::revoke_invitation,
@@ -69,6 +71,9 @@ pub(crate) fn all() -> Commands<Wry> {
         projects::project_document,
         documents::documents,
         documents::create_document,
+        documents::rename_document,
+        documents::delete_document,
+        documents::restore_document,
         documents::open_document,
         documents::close_document,
         documents::set_cursor,

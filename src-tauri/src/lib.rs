@@ -11,7 +11,7 @@ use tauri::{Manager, Wry};
 use tauri_specta::{Builder, collect_events};
 
 pub use error::AppError;
-pub use shell::{Settings, Shell};
+pub use shell::{Settings, Shell, Theme};
 
 /// Where the generated TypeScript bindings live, relative to this crate.
 pub const BINDINGS: &str = "../ui/src/bindings.ts";

@@ -19,6 +19,20 @@ use crate::events::{DocumentChanged, PresenceChanged, RoomEvent, StatusChanged};
 pub struct Settings {
     /// The relay last signed in to; the sign-in screen offers it.
     pub relay_url: Option<String>,
+    /// Light or dark, or the system's (the default; files from before the choice existed have none).
+    #[serde(default)]
+    pub theme: Theme,
+}
+
+/// The colour theme the window is drawn in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum Theme {
+    /// Follow the operating system's light or dark setting.
+    #[default]
+    System,
+    Light,
+    Dark,
 }
 
 /// Tauri's managed state.
@@ -60,6 +74,13 @@ impl<R: Runtime> Shell<R> {
         }
     }
 
+    /// Remembers the theme chosen in Settings; answers the settings as saved.
+    pub fn set_theme(&self, theme: Theme) -> Result<Settings, AppError> {
+        let settings = Settings { theme, ..self.settings()? };
+        self.save_settings(&settings)?;
+        Ok(settings)
+    }
+
     fn save_settings(&self, settings: &Settings) -> Result<(), AppError> {
         let local = |e: std::io::Error| AppError::Local { message: e.to_string() };
         std::fs::create_dir_all(&self.data_root).map_err(local)?;
@@ -93,7 +114,7 @@ impl<R: Runtime> Shell<R> {
             old.session.close().await;
         }
         let account = self.open_account(&relay_url).await?;
-        self.save_settings(&Settings { relay_url: Some(relay_url) })?;
+        self.save_settings(&Settings { relay_url: Some(relay_url), ..self.settings()? })?;
         *current = Some(account.clone());
         Ok(account)
     }
@@ -157,6 +178,15 @@ pub(crate) fn data_root<R: Runtime>(app: &AppHandle<R>) -> Result<PathBuf, AppEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn settings_from_before_themes_follow_the_system_and_unknown_themes_are_refused() {
+        let old: Settings = serde_json::from_str(r#"{"relay_url":"https://relay.example.com"}"#).expect("old file");
+        assert_eq!(old.theme, Theme::System);
+        let dark: Settings = serde_json::from_str(r#"{"relay_url":null,"theme":"dark"}"#).expect("dark");
+        assert_eq!(dark.theme, Theme::Dark);
+        assert!(serde_json::from_str::<Settings>(r#"{"relay_url":null,"theme":"purple"}"#).is_err());
+    }
 
     #[test]
     fn relay_urls_are_made_canonical() {

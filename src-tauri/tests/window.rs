@@ -2,6 +2,14 @@
 //! WebKitWebDriver), against a real relay on loopback. A teammate acts through the relay's API and a
 //! sync client, so what the window shows is checked against what others see, both ways.
 
+#[path = "window/a11y.rs"]
+mod a11y;
+#[path = "window/analytics.rs"]
+mod analytics;
+#[path = "support/axe.rs"]
+mod axe;
+#[path = "window/documents.rs"]
+mod documents;
 #[path = "support/driver.rs"]
 mod driver;
 #[path = "window/editor.rs"]

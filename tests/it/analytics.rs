@@ -52,3 +52,28 @@ async fn analytics_count_what_happened_in_the_range() {
         assert_error(status, &error, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     }
 }
+
+#[tokio::test]
+async fn the_node_asks_for_a_range_and_checks_its_dates_first() {
+    let relay = TestRelay::start().await;
+    let (_a, alice, _b, bob, team) = teamflow_tests::alice_and_bob(&relay).await;
+    bob.send_message(team, "morning").await.expect("send");
+    let today = OffsetDateTime::now_utc().date().format(format_description!("[year]-[month]-[day]")).expect("date");
+
+    let figures = alice.analytics(team, Some(&today), Some(&today)).await.expect("analytics");
+    assert_eq!((figures.total_messages, figures.active_members, figures.member_count), (1, 1, 2));
+    assert_eq!(figures.messages_per_day.len(), 1, "one day asked, one day answered");
+    let default = alice.analytics(team, None, None).await.expect("the relay's default range");
+    assert_eq!(default.messages_per_day.len(), 30);
+
+    // A date that is not one never reaches a path; a well-formed but impossible one is the relay's to refuse.
+    for bad in ["yesterday", "2026-12-01&to=2027-01-01", "2026/12/01"] {
+        let refused = alice.analytics(team, Some(bad), None).await.expect_err(bad);
+        assert!(matches!(refused, teamflow_node::NodeError::Invalid(_)), "{bad}: {refused}");
+    }
+    let refused = alice.analytics(team, Some("2026-13-01"), None).await.expect_err("month 13");
+    assert!(
+        matches!(&refused, teamflow_node::NodeError::Api(teamflow_node::ApiFailure::Refused { code, .. }) if code == "validation_failed"),
+        "{refused}"
+    );
+}

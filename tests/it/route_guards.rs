@@ -32,6 +32,7 @@ fn sample_body(method: &Method, template: &str) -> Option<Value> {
         }),
         ("POST", "/api/teams/{team_id}/messages") => json!({ "client_id": "guard", "content": "hi" }),
         ("POST", "/api/teams/{team_id}/documents") => json!({ "document_id": document_url(42), "title": "Doc" }),
+        ("PATCH", "/api/teams/{team_id}/documents/{document_id}") => json!({ "title": "Renamed" }),
         ("POST", "/api/teams/{team_id}/integrations") => json!({ "service": "github" }),
         ("POST", "/api/teams/{team_id}/invitations") => json!({ "role": "viewer" }),
         ("POST", "/api/auth/reset-password") => json!({ "token": "no-such-token", "new_password": "a new password" }),
@@ -72,6 +73,7 @@ struct Fixture {
     outsider: Client,
     team: String,
     project: String,
+    document: String,
     owner_id: String,
 }
 
@@ -85,8 +87,13 @@ impl Fixture {
         owner.add_member(&team, "viewer@example.test", "viewer").await;
         let (_, project) = owner.post(&format!("/api/teams/{team}/projects"), &json!({ "name": "P" })).await;
         let project = project["id"].as_str().expect("project id").to_owned();
+        let document = document_url(43);
+        let (status, body) = owner
+            .post(&format!("/api/teams/{team}/documents"), &json!({ "document_id": document, "title": "Guarded" }))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
         let owner_id = owner.user_id().await;
-        Self { relay, owner, viewer, outsider, team, project, owner_id }
+        Self { relay, owner, viewer, outsider, team, project, document, owner_id }
     }
 
     fn path(&self, route: &Route) -> String {
@@ -94,6 +101,7 @@ impl Fixture {
             .template
             .replace("{team_id}", &self.team)
             .replace("{project_id}", &self.project)
+            .replace("{document_id}", &self.document)
             .replace("{user_id}", &self.owner_id)
             .replace("{integration_id}", "no-such-integration")
             .replace("{invitation_id}", "018f2f4e-0000-7000-8000-000000000000")
@@ -156,6 +164,10 @@ fn matrix() -> Vec<(&'static str, &'static str, Expect)> {
         ("GET", "/api/teams/{team_id}/devices", Secured([404, 200, 200, 200, 200])),
         ("GET", "/api/teams/{team_id}/documents", Secured([404, 200, 200, 200, 200])),
         ("POST", "/api/teams/{team_id}/documents", Secured([404, 403, 201, 201, 201])),
+        // The owner registered the scene's document: a member renames it but may not delete or restore it.
+        ("PATCH", "/api/teams/{team_id}/documents/{document_id}", Secured([404, 403, 200, 200, 200])),
+        ("DELETE", "/api/teams/{team_id}/documents/{document_id}", Secured([404, 403, 403, 204, 204])),
+        ("POST", "/api/teams/{team_id}/documents/{document_id}/restore", Secured([404, 403, 403, 200, 200])),
         ("GET", "/api/teams/{team_id}/integrations", Secured([404, 403, 403, 200, 200])),
         ("POST", "/api/teams/{team_id}/integrations", Secured([404, 403, 403, 201, 201])),
         ("DELETE", "/api/teams/{team_id}/integrations/{integration_id}", Secured([404, 403, 403, 204, 204])),
@@ -214,6 +226,14 @@ struct Scene {
     team: String,
     project: String,
     integration: String,
+    document: String,
+}
+
+/// A document URL of its own for the `n`th scene (more scenes than `document_url`'s 256).
+fn scene_document(n: u32) -> String {
+    let mut bytes = [9u8; 16];
+    bytes[..4].copy_from_slice(&n.to_be_bytes());
+    teamflow_protocol::DocumentUrl::from_bytes(bytes).to_string()
 }
 
 #[tokio::test]
@@ -251,6 +271,7 @@ async fn the_authorization_matrix_holds_for_every_route() {
     assert!(stale.is_empty(), "matrix entries for routes that do not exist: {stale:?}");
 
     let mut documents = 100u8;
+    let mut scenes = 0u32;
     let mut failures = Vec::new();
     for route in &routes {
         let expect =
@@ -298,10 +319,17 @@ async fn the_authorization_matrix_holds_for_every_route() {
             let (_, project) = owner.post(&format!("/api/teams/{team}/projects"), &json!({ "name": "P" })).await;
             let (_, integration) =
                 owner.post(&format!("/api/teams/{team}/integrations"), &json!({ "service": "github" })).await;
+            scenes += 1;
+            let document = scene_document(scenes);
+            let (status, registered) = owner
+                .post(&format!("/api/teams/{team}/documents"), &json!({ "document_id": document, "title": "Scene" }))
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{registered}");
             let scene = Scene {
                 team,
                 project: project["id"].as_str().expect("project").to_owned(),
                 integration: integration["id"].as_str().expect("integration").to_owned(),
+                document,
             };
             let path = route
                 .template
@@ -309,7 +337,8 @@ async fn the_authorization_matrix_holds_for_every_route() {
                 .replace("{project_id}", &scene.project)
                 .replace("{user_id}", &member_id)
                 .replace("{service}", "github")
-                .replace("{integration_id}", &scene.integration);
+                .replace("{integration_id}", &scene.integration)
+                .replace("{document_id}", &scene.document);
             let mut body = route.body.clone();
             if route.template == "/api/teams/{team_id}/documents" && route.method == Method::POST {
                 documents += 1;

@@ -8,6 +8,8 @@ import * as __TAURI_EVENT from "@tauri-apps/api/event";
 /** Commands */
 export const commands = {
 	settings: () => typedError<Settings, AppError>(__TAURI_INVOKE("settings")),
+	/**  Remembers the window's theme (System, Light or Dark) for the next start. */
+	setTheme: (theme: Theme) => typedError<Settings, AppError>(__TAURI_INVOKE("set_theme", { theme })),
 	/**  Who is signed in, if anyone. */
 	session: () => typedError<User | null, AppError>(__TAURI_INVOKE("session")),
 	signUp: (relayUrl: string, email: string, password: string, displayName: string) => typedError<User, AppError>(__TAURI_INVOKE("sign_up", { relayUrl, email, password, displayName })),
@@ -43,6 +45,8 @@ export const commands = {
 	leaveTeam: (teamId: TeamId) => typedError<null, AppError>(__TAURI_INVOKE("leave_team", { teamId })),
 	/**  Deletes a project (admins and owners). */
 	deleteProject: (teamId: TeamId, projectId: ProjectId) => typedError<null, AppError>(__TAURI_INVOKE("delete_project", { teamId, projectId })),
+	/**  A team's analytics over `from..=to` (`YYYY-MM-DD`; by default the last 30 days), cached for offline. */
+	analytics: (teamId: TeamId, from: string | null, to: string | null) => typedError<Analytics, AppError>(__TAURI_INVOKE("analytics", { teamId, from, to })),
 	/**
 	 *  Creates an invitation to the team (owners and admins, never a role above one's own; the relay checks).
 	 *  With `email`, only that account can use it, and it waits among that account's pending invitations. The
@@ -87,6 +91,11 @@ export const commands = {
 	documents: (teamId: TeamId) => typedError<DocumentEntry[], AppError>(__TAURI_INVOKE("documents", { teamId })),
 	/**  A new, empty document of the team (works offline; registered when the relay answers). */
 	createDocument: (teamId: TeamId, title: string) => typedError<string, AppError>(__TAURI_INVOKE("create_document", { teamId, title })),
+	/**  Renames a document (needs the relay; teammates see it at once). */
+	renameDocument: (teamId: TeamId, url: string, title: string) => typedError<DocumentEntry, AppError>(__TAURI_INVOKE("rename_document", { teamId, url, title })),
+	/**  Deletes a document; `restore_document` brings it back for 30 days. */
+	deleteDocument: (teamId: TeamId, url: string) => typedError<null, AppError>(__TAURI_INVOKE("delete_document", { teamId, url })),
+	restoreDocument: (teamId: TeamId, url: string) => typedError<DocumentEntry, AppError>(__TAURI_INVOKE("restore_document", { teamId, url })),
 	/**
 	 *  Opens a document on the node (the window's repo then fetches it through `connect_window`): its text and
 	 *  heads, with presence and change events from now on.
@@ -153,6 +162,21 @@ export type ActivityItem = {
 	created_at: string,
 };
 
+export type Analytics = {
+	from: string,
+	to: string,
+	/**  One entry per day in the range, zero-filled. */
+	messages_per_day: DayCount[],
+	total_messages: number,
+	/**  Members who posted at least one message in the range. */
+	active_members: number,
+	member_count: number,
+	/**  Every status, zero-filled. */
+	projects_by_status: Partial<{ [key in ProjectStatus]: number }>,
+	/**  Webhook events received in the range, per service, zero-filled. */
+	activity_by_service: Partial<{ [key in Service]: number }>,
+};
+
 export type AppError = 
 /**  Nobody is signed in (or the sign-in was revoked): show the sign-in screen. */
 { kind: "signed_out" } | 
@@ -188,6 +212,11 @@ export type CredentialStore =
 export type Cursor = {
 	anchor: number,
 	head: number,
+};
+
+export type DayCount = {
+	date: string,
+	count: number,
 };
 
 /**  One document's state relative to the relay. */
@@ -232,7 +261,9 @@ export type ErrorCode = "validation_failed" | "unauthorized" | "forbidden" | "no
 /**  A webhook for a service the relay does not integrate with. */
 "service_not_supported" | 
 /**  Sign-up on this relay is by invitation, and none (or no usable one) was given. */
-"registration_closed" | "internal";
+"registration_closed" | 
+/**  The thing was deleted (a document in its restore window): restore it first, or forget it. */
+"gone" | "internal";
 
 export type ExportFormat = "markdown" | "html";
 
@@ -476,6 +507,10 @@ export type ServerMessage = { type: "welcome"; protocol: number; user_id: UserId
 { type: "user_left"; team_id: TeamId; user_id: UserId } | { type: "new_message"; message: Message } | 
 /**  The sender's own message is stored (sent after the commit, before or after `new_message`). */
 { type: "message_ack"; team_id: TeamId; client_msg_id: string; message_id: MessageId; seq: number } | { type: "project_updated"; project: Project } | { type: "project_deleted"; team_id: TeamId; project_id: ProjectId } | 
+/**  A document was renamed, or restored after a deletion: the team's list shows it as given. */
+{ type: "document_updated"; document: DocumentEntry } | 
+/**  A document was deleted (it can be restored for a while: `POST .../documents/{id}/restore`). */
+{ type: "document_deleted"; team_id: TeamId; document_id: DocumentUrl } | 
 /**  A membership changed; `role` is absent when the user left or was removed. */
 { type: "member_changed"; team_id: TeamId; user_id: UserId; role: Role | null } | { type: "typing"; team_id: TeamId; user_id: UserId } | 
 /**  Something happened in a connected service (a push, a card moved, ...). */
@@ -492,6 +527,8 @@ export type Service = "github" | "slack" | "trello";
 export type Settings = {
 	/**  The relay last signed in to; the sign-in screen offers it. */
 	relay_url: string | null,
+	/**  Light or dark, or the system's (the default; files from before the choice existed have none). */
+	theme?: Theme,
 };
 
 /**  One text edit: delete `delete` characters at `position`, then insert `insert` there. */
@@ -562,6 +599,11 @@ export type TextUpdate = {
 	 */
 	changes: Splice[],
 };
+
+/**  The colour theme the window is drawn in. */
+export type Theme = 
+/**  Follow the operating system's light or dark setting. */
+"system" | "light" | "dark";
 
 export type User = {
 	id: UserId,

@@ -5,10 +5,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use teamflow_protocol::api::invitations::InvitationCreated;
 use teamflow_protocol::api::teams::{
-    AddMember, Analytics, AnalyticsQuery, DocumentEntry, Member, RegisterDocument, Team, TeamInput, TeamSettings,
-    UpdateMember,
+    AddMember, Analytics, AnalyticsQuery, DocumentEntry, Member, RegisterDocument, RenameDocument, Team, TeamInput,
+    TeamSettings, UpdateMember,
 };
-use teamflow_protocol::{ErrorBody, TeamId, UserId};
+use teamflow_protocol::{DocumentUrl, ErrorBody, TeamId, UserId};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -26,6 +26,8 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_settings, put_settings))
         .routes(routes!(get_analytics))
         .routes(routes!(list_documents, register_document))
+        .routes(routes!(rename_document, delete_document))
+        .routes(routes!(restore_document))
 }
 
 /// Teams the caller belongs to.
@@ -229,4 +231,54 @@ async fn register_document(
 ) -> Result<(StatusCode, Json<DocumentEntry>), ApiError> {
     let member = state.access.member(team, user).await?;
     Ok((StatusCode::CREATED, Json(documents::register(&state.db, &state.events, &member, body).await?)))
+}
+
+/// Rename a document (not viewers). Teammates' rooms get `document_updated`.
+#[utoipa::path(patch, path = "/api/teams/{team_id}/documents/{document_id}", tag = "documents",
+    security(("bearer" = [])), params(("team_id" = TeamId, Path), ("document_id" = String, Path)),
+    request_body = RenameDocument, responses(
+    (status = 200, body = DocumentEntry), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    (status = 410, description = "deleted (`gone`); restore it first", body = ErrorBody),
+    (status = 422, body = ErrorBody),
+))]
+async fn rename_document(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath((team, document)): ApiPath<(TeamId, DocumentUrl)>,
+    ApiJson(body): ApiJson<RenameDocument>,
+) -> Result<Json<DocumentEntry>, ApiError> {
+    let member = state.access.member(team, user).await?;
+    Ok(Json(documents::rename(&state.db, &state.events, &member, &document, body).await?))
+}
+
+/// Delete a document (admins, owners and its creator). It leaves lists and sync at once and can be restored
+/// for 30 days, then it is purged. Teammates' rooms get `document_deleted`.
+#[utoipa::path(delete, path = "/api/teams/{team_id}/documents/{document_id}", tag = "documents",
+    security(("bearer" = [])), params(("team_id" = TeamId, Path), ("document_id" = String, Path)), responses(
+    (status = 204, description = "deleted (or already deleted)"), (status = 403, body = ErrorBody),
+    (status = 404, body = ErrorBody),
+))]
+async fn delete_document(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath((team, document)): ApiPath<(TeamId, DocumentUrl)>,
+) -> Result<StatusCode, ApiError> {
+    let member = state.access.member(team, user).await?;
+    documents::delete(&state.db, &state.events, &member, &document).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Restore a deleted document (the people who may delete it), within 30 days of its deletion.
+#[utoipa::path(post, path = "/api/teams/{team_id}/documents/{document_id}/restore", tag = "documents",
+    security(("bearer" = [])), params(("team_id" = TeamId, Path), ("document_id" = String, Path)), responses(
+    (status = 200, body = DocumentEntry), (status = 403, body = ErrorBody),
+    (status = 404, description = "no such document, or purged", body = ErrorBody),
+))]
+async fn restore_document(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath((team, document)): ApiPath<(TeamId, DocumentUrl)>,
+) -> Result<Json<DocumentEntry>, ApiError> {
+    let member = state.access.member(team, user).await?;
+    Ok(Json(documents::restore(&state.db, &state.events, &member, &document).await?))
 }

@@ -1,7 +1,8 @@
 //! Documents on the node: stored in the node's own SQLite (samod storage), synced with the relay while
 //! online, registered to their team through the outbox so creating one works offline too.
 
-use teamflow_protocol::api::teams::{ProjectInput, RegisterDocument};
+use reqwest::Method;
+use teamflow_protocol::api::teams::{DocumentEntry, ProjectInput, RegisterDocument, RenameDocument};
 use teamflow_protocol::{DocumentUrl, ProjectId, TeamId};
 use teamflow_sync::samod::DocHandle;
 use teamflow_sync::{
@@ -145,6 +146,60 @@ impl Node {
         }
         tx.commit().await?;
         if inserted > 0 {
+            self.document_teams.send_modify(|generation| *generation += 1);
+        }
+        Ok(())
+    }
+
+    /// Renames a document (not viewers; needs the relay). The team's rooms hear of it; other devices of
+    /// this user read the new title from the list when they next fetch it.
+    pub async fn rename_document(
+        &self,
+        team: TeamId,
+        url: &DocumentUrl,
+        title: &str,
+    ) -> Result<DocumentEntry, NodeError> {
+        let path = format!("/api/teams/{team}/documents/{url}");
+        let entry: DocumentEntry =
+            self.authed(Method::PATCH, &path, Some(&RenameDocument { title: title.to_owned() })).await?;
+        self.index_document_titles(std::slice::from_ref(&entry)).await?;
+        // The cached list follows, so the new title shows offline too.
+        self.documents(team).await?;
+        Ok(entry)
+    }
+
+    /// Deletes a document (admins, owners and its creator; needs the relay). The relay keeps it restorable
+    /// for 30 days (`restore_document`); here it leaves the list, the search index and peer-to-peer sync.
+    pub async fn delete_document(&self, team: TeamId, url: &DocumentUrl) -> Result<(), NodeError> {
+        let path = format!("/api/teams/{team}/documents/{url}");
+        let _: serde_json::Value = self.authed::<(), _>(Method::DELETE, &path, None).await?;
+        self.forget_document(team, url).await?;
+        self.documents(team).await?;
+        Ok(())
+    }
+
+    /// Brings back a deleted document (the people who may delete it; needs the relay).
+    pub async fn restore_document(&self, team: TeamId, url: &DocumentUrl) -> Result<DocumentEntry, NodeError> {
+        let path = format!("/api/teams/{team}/documents/{url}/restore");
+        let entry: DocumentEntry = self.authed(Method::POST, &path, Some(&serde_json::json!({}))).await?;
+        // Listing it again indexes its title and offers it to teammates' devices again.
+        self.documents(team).await?;
+        Ok(entry)
+    }
+
+    /// Drops a deleted document from what this device shares and finds: its team entry (so peers are no
+    /// longer offered it) and its search entry. Its local content stays until the relay purges it.
+    pub(crate) async fn forget_document(&self, team: TeamId, url: &DocumentUrl) -> Result<(), NodeError> {
+        let mut tx = crate::store::begin_write(&self.db).await?;
+        let forgotten = sqlx::query("DELETE FROM document_teams WHERE document_id = ? AND team_id = ?")
+            .bind(url.as_str())
+            .bind(team.to_string())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        crate::search::forget_document(&mut tx, team, url).await?;
+        tx.commit().await?;
+        if forgotten > 0 {
             self.document_teams.send_modify(|generation| *generation += 1);
         }
         Ok(())

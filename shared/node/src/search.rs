@@ -8,10 +8,10 @@
 use std::collections::HashMap;
 
 use sqlx::SqliteConnection;
-use teamflow_protocol::TeamId;
 use teamflow_protocol::api::messages::Message;
 use teamflow_protocol::api::teams::{DocumentEntry, Project};
 use teamflow_protocol::realtime::ServerMessage;
+use teamflow_protocol::{DocumentUrl, TeamId};
 
 use crate::{Node, NodeError};
 
@@ -145,6 +145,15 @@ async fn remove(db: &mut SqliteConnection, kind: &str, team: TeamId, id: &str) -
     Ok(())
 }
 
+/// Takes a deleted document out of the index.
+pub(crate) async fn forget_document(
+    db: &mut SqliteConnection,
+    team: TeamId,
+    url: &DocumentUrl,
+) -> Result<(), NodeError> {
+    remove(db, "document", team, url.as_str()).await
+}
+
 /// Takes a team's items out of the index (the user left it, or it was deleted).
 pub(crate) async fn forget_team(db: &mut SqliteConnection, team: TeamId) -> Result<(), NodeError> {
     sqlx::query("DELETE FROM search_index WHERE rowid IN (SELECT id FROM search_items WHERE team_id = ?)")
@@ -157,7 +166,7 @@ pub(crate) async fn forget_team(db: &mut SqliteConnection, team: TeamId) -> Resu
 
 impl Node {
     /// Keeps what a room frame brings for reading and searching offline: a new message is cached and
-    /// indexed, a project created or changed is indexed, a deleted one leaves the index; a team this user
+    /// indexed, a project or document created or changed is indexed, a deleted one leaves the index; a team this user
     /// was removed from is forgotten (its cached messages, views and index entries).
     pub(crate) async fn remember_frame(&self, frame: &ServerMessage) -> Result<(), NodeError> {
         match frame {
@@ -181,6 +190,13 @@ impl Node {
             // Removed, or only given a lower role: the relay's list of teams says which.
             ServerMessage::AccessRevoked { team_id } if !self.teams().await?.iter().any(|t| t.id == *team_id) => {
                 self.forget_team(*team_id).await?;
+            }
+            ServerMessage::DocumentUpdated { document } => {
+                self.remember_document_teams(document.team_id, &[document.document_id.to_string()]).await?;
+                self.index_document_titles(std::slice::from_ref(document)).await?;
+            }
+            ServerMessage::DocumentDeleted { team_id, document_id } => {
+                self.forget_document(*team_id, document_id).await?;
             }
             ServerMessage::ProjectDeleted { team_id, project_id } => {
                 let mut tx = crate::store::begin_write(&self.db).await?;

@@ -4,7 +4,9 @@
 use reqwest::Method;
 use teamflow_protocol::api::auth::{MeResponse, TeamMembership};
 use teamflow_protocol::api::integrations::{ActivityItem, ActivityPage};
-use teamflow_protocol::api::teams::{DocumentEntry, Member, Project, Team, TeamInput, TeamSettings, UpdateMember};
+use teamflow_protocol::api::teams::{
+    Analytics, DocumentEntry, Member, Project, Team, TeamInput, TeamSettings, UpdateMember,
+};
 use teamflow_protocol::{ProjectId, Role, TeamId, UserId};
 
 use crate::{Node, NodeError};
@@ -71,6 +73,22 @@ impl Node {
         Ok(documents)
     }
 
+    /// A team's analytics over `from..=to` (`YYYY-MM-DD`, UTC; the relay's defaults when absent), the last
+    /// answer for the same range while offline. Dates are checked here before they reach a path.
+    pub async fn analytics(&self, team: TeamId, from: Option<&str>, to: Option<&str>) -> Result<Analytics, NodeError> {
+        let mut query = Vec::new();
+        for (name, date) in [("from", from), ("to", to)] {
+            if let Some(date) = date {
+                if !is_iso_date(date) {
+                    return Err(NodeError::Invalid(format!("{name} is not a date (YYYY-MM-DD): {date:?}")));
+                }
+                query.push(format!("{name}={date}"));
+            }
+        }
+        let path = format!("/api/teams/{team}/analytics{}{}", if query.is_empty() { "" } else { "?" }, query.join("&"));
+        self.read_through(&path).await
+    }
+
     /// A team's latest activity from its integrations, newest first (the last known page while offline).
     pub async fn activity(&self, team: TeamId) -> Result<Vec<ActivityItem>, NodeError> {
         let page: ActivityPage = self.read_through(&format!("/api/teams/{team}/activity")).await?;
@@ -130,5 +148,23 @@ impl Node {
         let _: serde_json::Value =
             self.authed::<(), _>(Method::DELETE, &format!("/api/teams/{team}/members/{user}"), None).await?;
         Ok(())
+    }
+}
+
+/// `YYYY-MM-DD` with digits where they belong (the relay checks the calendar).
+fn is_iso_date(date: &str) -> bool {
+    let bytes = date.as_bytes();
+    bytes.len() == 10
+        && bytes.iter().enumerate().all(|(i, b)| if i == 4 || i == 7 { *b == b'-' } else { b.is_ascii_digit() })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_iso_dates_reach_the_path() {
+        assert!(super::is_iso_date("2026-12-01"));
+        for bad in ["2026-1-01", "2026/12/01", "2026-12-01&x=1", "", "20261201xx", "２026-12-01"] {
+            assert!(!super::is_iso_date(bad), "{bad}");
+        }
     }
 }

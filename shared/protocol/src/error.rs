@@ -24,6 +24,8 @@ pub enum ErrorCode {
     ServiceNotSupported,
     /// Sign-up on this relay is by invitation, and none (or no usable one) was given.
     RegistrationClosed,
+    /// The thing was deleted (a document in its restore window): restore it first, or forget it.
+    Gone,
     Internal,
 }
 
@@ -43,6 +45,7 @@ impl ErrorCode {
             ErrorCode::InvalidSignature => "invalid_signature",
             ErrorCode::ServiceNotSupported => "service_not_supported",
             ErrorCode::RegistrationClosed => "registration_closed",
+            ErrorCode::Gone => "gone",
             ErrorCode::Internal => "internal",
         }
     }

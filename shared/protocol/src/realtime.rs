@@ -140,6 +140,15 @@ pub enum ServerMessage {
         team_id: TeamId,
         project_id: ProjectId,
     },
+    /// A document was renamed, or restored after a deletion: the team's list shows it as given.
+    DocumentUpdated {
+        document: crate::api::teams::DocumentEntry,
+    },
+    /// A document was deleted (it can be restored for a while: `POST .../documents/{id}/restore`).
+    DocumentDeleted {
+        team_id: TeamId,
+        document_id: crate::DocumentUrl,
+    },
     /// A membership changed; `role` is absent when the user left or was removed.
     MemberChanged {
         team_id: TeamId,

@@ -5,12 +5,19 @@ use teamflow_node::Status;
 use teamflow_protocol::api::auth::User;
 
 use crate::error::AppError;
-use crate::shell::{Settings, Shell};
+use crate::shell::{Settings, Shell, Theme};
 
 #[tauri::command]
 #[specta::specta]
 pub(crate) async fn settings(shell: State<'_, Shell<Wry>>) -> Result<Settings, AppError> {
     shell.settings()
+}
+
+/// Remembers the window's theme (System, Light or Dark) for the next start.
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn set_theme(shell: State<'_, Shell<Wry>>, theme: Theme) -> Result<Settings, AppError> {
+    shell.set_theme(theme)
 }
 
 /// Who is signed in, if anyone.

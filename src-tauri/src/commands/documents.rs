@@ -1,5 +1,6 @@
-//! Documents: the team's list, opening one (presence, history), and the window's own sync connection, over
-//! which its editor reads and writes documents (see `teamflow_node::Session::connect_window`).
+//! Documents: the team's list, renaming and deleting (with restore), opening one (presence, history), and
+//! the window's own sync connection, over which its editor reads and writes documents (see
+//! `teamflow_node::Session::connect_window`).
 
 use std::sync::Arc;
 
@@ -8,8 +9,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use tauri::ipc::Channel;
 use tauri::{State, Wry};
 use teamflow_node::{HistoryEntry, TextUpdate, WindowSink};
-use teamflow_protocol::TeamId;
 use teamflow_protocol::api::teams::DocumentEntry;
+use teamflow_protocol::{DocumentUrl, TeamId};
 
 use crate::error::AppError;
 use crate::shell::Shell;
@@ -30,6 +31,47 @@ pub(crate) async fn create_document(
 ) -> Result<String, AppError> {
     let (url, _) = shell.node().await?.create_document(team_id, &title, "").await?;
     Ok(url.to_string())
+}
+
+/// A document URL from the window, checked before it reaches a path on the relay.
+fn document_url(url: &str) -> Result<DocumentUrl, AppError> {
+    url.parse().map_err(|_| AppError::invalid(format!("not a document URL: {url:?}")))
+}
+
+/// Renames a document (needs the relay; teammates see it at once).
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn rename_document(
+    shell: State<'_, Shell<Wry>>,
+    team_id: TeamId,
+    url: String,
+    title: String,
+) -> Result<DocumentEntry, AppError> {
+    let url = document_url(&url)?;
+    Ok(shell.node().await?.rename_document(team_id, &url, &title).await?)
+}
+
+/// Deletes a document; `restore_document` brings it back for 30 days.
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn delete_document(
+    shell: State<'_, Shell<Wry>>,
+    team_id: TeamId,
+    url: String,
+) -> Result<(), AppError> {
+    let url = document_url(&url)?;
+    Ok(shell.node().await?.delete_document(team_id, &url).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn restore_document(
+    shell: State<'_, Shell<Wry>>,
+    team_id: TeamId,
+    url: String,
+) -> Result<DocumentEntry, AppError> {
+    let url = document_url(&url)?;
+    Ok(shell.node().await?.restore_document(team_id, &url).await?)
 }
 
 /// Opens a document on the node (the window's repo then fetches it through `connect_window`): its text and

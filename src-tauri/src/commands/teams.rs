@@ -3,7 +3,7 @@
 use tauri::{State, Wry};
 use teamflow_protocol::api::auth::TeamMembership;
 use teamflow_protocol::api::integrations::ActivityItem;
-use teamflow_protocol::api::teams::{Member, Team, TeamSettings};
+use teamflow_protocol::api::teams::{Analytics, Member, Team, TeamSettings};
 use teamflow_protocol::{ProjectId, Role, TeamId, UserId};
 
 use crate::error::AppError;
@@ -31,6 +31,18 @@ pub(crate) async fn members(shell: State<'_, Shell<Wry>>, team_id: TeamId) -> Re
 #[specta::specta]
 pub(crate) async fn activity(shell: State<'_, Shell<Wry>>, team_id: TeamId) -> Result<Vec<ActivityItem>, AppError> {
     Ok(shell.node().await?.activity(team_id).await?)
+}
+
+/// A team's analytics over `from..=to` (`YYYY-MM-DD`; by default the last 30 days), cached for offline.
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn analytics(
+    shell: State<'_, Shell<Wry>>,
+    team_id: TeamId,
+    from: Option<String>,
+    to: Option<String>,
+) -> Result<Analytics, AppError> {
+    Ok(shell.node().await?.analytics(team_id, from.as_deref(), to.as_deref()).await?)
 }
 
 #[tauri::command]

@@ -354,6 +354,17 @@ impl Window {
         dark.as_bool().with_context(|| format!("not a boolean: {dark}"))
     }
 
+    /// Whether the page is drawn dark now, by the theme chosen in the app or else the system's.
+    pub async fn is_dark_now(&self) -> Result<bool> {
+        let dark = self
+            .script(
+                "const t = document.documentElement.dataset.theme;
+                 return t ? t === 'dark' : window.matchMedia('(prefers-color-scheme: dark)').matches",
+            )
+            .await?;
+        dark.as_bool().with_context(|| format!("not a boolean: {dark}"))
+    }
+
     /// Empties an input.
     pub async fn clear(&self, css: &str) -> Result<()> {
         self.on_element(css, "clear", json!({})).await
@@ -452,6 +463,26 @@ impl Window {
         self.driver.stop().await?;
         let Window { _data: data, display, .. } = self;
         Self::open(display, data, env).await
+    }
+
+    /// The app's data directory (`TEAMFLOW_DATA_DIR`): its settings file, the relays' stores.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._data.path()
+    }
+
+    /// Presses and releases keys (WebDriver key codes, e.g. `\u{E004}` for Tab) on whatever has focus, as
+    /// a keyboard would: the page sees trusted key events.
+    pub async fn press(&self, keys: &[&str]) -> Result<()> {
+        let mut actions = Vec::new();
+        for key in keys {
+            actions.push(json!({"type": "keyDown", "value": key}));
+        }
+        for key in keys.iter().rev() {
+            actions.push(json!({"type": "keyUp", "value": key}));
+        }
+        let body = json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]});
+        self.command(reqwest::Method::POST, "/actions", Some(body)).await?;
+        Ok(())
     }
 
     /// Ends the session (which closes the app), then ends tauri-driver with everything it started, and

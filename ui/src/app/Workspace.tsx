@@ -1,7 +1,7 @@
 // The signed-in frame: team switcher, sections, sync indicator, the invitations waiting for this person;
 // joins the chosen team's room and feeds the team store from the rooms while someone is signed in.
 import { forgetRepo } from "../features/editor/pipe";
-import { type FormEvent, useEffect, useRef, useState } from "react";
+import { type FormEvent, lazy, Suspense, useEffect, useRef, useState } from "react";
 import { commands, events, type SearchHit, type Status, type TeamMembership, type User } from "../bindings";
 import { call, messageOf } from "../lib/call";
 import { subscribe } from "../lib/events";
@@ -18,16 +18,23 @@ import { SyncIndicator } from "../features/sync/SyncIndicator";
 import { TeamSettings } from "../features/settings/TeamSettings";
 import { Members } from "../features/teams/Members";
 import { ErrorLine } from "../lib/ErrorLine";
+import { ThemeSwitcher } from "../features/appearance/ThemeSwitcher";
+import { ShortcutsHelp } from "../features/shortcuts/ShortcutsHelp";
+import { shortcutFor } from "../features/shortcuts/shortcuts";
 
-type Section = "chat" | "projects" | "documents" | "members" | "activity" | "settings";
+type Section = "chat" | "projects" | "documents" | "members" | "activity" | "analytics" | "settings";
 const SECTIONS: [Section, string][] = [
   ["chat", "Chat"],
   ["projects", "Projects"],
   ["documents", "Documents"],
   ["members", "Members"],
   ["activity", "Activity"],
+  ["analytics", "Analytics"],
   ["settings", "Settings"],
 ];
+
+// The charts library loads with the Analytics screen, not with the app.
+const Analytics = lazy(() => import("../features/analytics/Analytics").then((m) => ({ default: m.Analytics })));
 
 const EMPTY_STATUS: Status = { signed_in: true, credentials: null, link: "connecting", peers: [], pending: 0, failed: 0, documents: {} };
 
@@ -43,13 +50,17 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
   // What a search result asked to show; kept across the team switch it may cause.
   const [found, setFound] = useState<SearchHit | null>(null);
 
-  // Ctrl+K (Cmd+K on macOS) opens search from anywhere.
+  const [helping, setHelping] = useState(false);
+  // Ctrl+K (Cmd+K on macOS) opens search from anywhere, `?` the shortcuts (not while typing), Alt+digit a
+  // section (see features/shortcuts).
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
-      if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "k") {
-        e.preventDefault();
-        setSearching(true);
-      }
+      const action = shortcutFor(e);
+      if (!action) return;
+      e.preventDefault();
+      if (action.type === "search") setSearching(true);
+      if (action.type === "help") setHelping(true);
+      if (action.type === "section" && SECTIONS[action.index]) setSection(SECTIONS[action.index][0]);
     };
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
@@ -165,7 +176,7 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
           ))}
         </select>
         <form onSubmit={createTeam} className="inline">
-          <input value={newTeam} onChange={(e) => setNewTeam(e.target.value)} placeholder="New team name" required data-testid="new-team-name" />
+          <input value={newTeam} onChange={(e) => setNewTeam(e.target.value)} placeholder="New team name" aria-label="New team name" required data-testid="new-team-name" />
           <button type="submit" data-testid="create-team">
             Create
           </button>
@@ -173,7 +184,14 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
         <JoinWithLink onJoined={joined} />
         <nav>
           {SECTIONS.map(([key, label]) => (
-            <button key={key} className={section === key ? "active" : ""} onClick={() => setSection(key)} disabled={!team} data-testid={`nav-${key}`}>
+            <button
+              key={key}
+              className={section === key ? "active" : ""}
+              onClick={() => setSection(key)}
+              disabled={!team && key !== "settings"}
+              aria-current={section === key ? "page" : undefined}
+              data-testid={`nav-${key}`}
+            >
               {label}
             </button>
           ))}
@@ -182,6 +200,9 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
           Search <kbd>Ctrl K</kbd>
         </button>
         <SyncIndicator status={status} />
+        <button className="link" onClick={() => setHelping(true)} aria-keyshortcuts="?" data-testid="open-shortcuts">
+          Keyboard shortcuts <kbd>?</kbd>
+        </button>
         <button className="link" onClick={signOut} data-testid="sign-out">
           Sign out
         </button>
@@ -189,7 +210,7 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
       <main className="content">
         <ErrorLine error={error} banner onDismiss={() => setError(null)} />
         <PendingInvitations onJoined={joined} />
-        {!team && <p className="empty">Create a team to start, or ask a teammate for an invitation link.</p>}
+        {!team && section !== "settings" && <p className="empty">Create a team to start, or ask a teammate for an invitation link.</p>}
         {team && section === "chat" && (
           <Chat key={team.id} team={team} user={user} focusSeq={found?.team_id === team.id && found.target.kind === "message" ? found.target.seq : null} />
         )}
@@ -203,17 +224,24 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
             }}
           />
         )}
-        {team && section === "documents" && <Documents key={team.id} team={team} status={status} open={openDoc} onOpen={setOpenDoc} />}
+        {team && section === "documents" && <Documents key={team.id} team={team} user={user} status={status} open={openDoc} onOpen={setOpenDoc} />}
         {team && section === "members" && (
           <Members key={team.id} team={team} user={user} onInvite={() => setInviting(true)} onLeft={() => void forget(team.id)} />
         )}
         {team && section === "activity" && <Activity key={team.id} team={team} />}
+        {team && section === "analytics" && (
+          <Suspense fallback={<p className="empty">Loading analytics…</p>}>
+            <Analytics key={team.id} team={team} />
+          </Suspense>
+        )}
+        {section === "settings" && <ThemeSwitcher />}
         {team && section === "settings" && (
           <TeamSettings key={team.id} team={team} onChanged={(deleted) => void (deleted ? forget(team.id) : loadTeams(team.id))} />
         )}
       </main>
       {searching && <SearchPalette teams={teams} onOpen={openHit} onClose={() => setSearching(false)} />}
       {team && inviting && <InviteDialog team={team} onClose={() => setInviting(false)} />}
+      {helping && <ShortcutsHelp sections={SECTIONS.map(([, label]) => label)} onClose={() => setHelping(false)} />}
     </div>
   );
 }

@@ -251,6 +251,16 @@ pub struct RegisterDocument {
     pub project_id: Option<ProjectId>,
 }
 
+/// `PATCH /api/teams/{team_id}/documents/{document_id}`: rename a document.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(deny_unknown_fields)]
+pub struct RenameDocument {
+    /// 1 to 200 characters on one line, trimmed.
+    pub title: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,6 @@
 // Team chat: history that pages in as you scroll up, sending that shows at once (pending, then sent, or
 // failed with retry), and who is typing.
+import { Avatar } from "../people/Avatar";
 import { type FormEvent, useEffect, useMemo, useRef, useState } from "react";
 import { commands, events, type Message, type OutboxEntry, type TeamMembership, type User } from "../../bindings";
 import { call, messageOf } from "../../lib/call";
@@ -17,6 +18,8 @@ export function Chat({ team, user, focusSeq = null }: { team: TeamMembership; us
   const [draft, setDraft] = useState("");
   const typists = typistNames(useTeam(team.id), user.id);
   const [atStart, setAtStart] = useState(false);
+  // Whether the first read of the history answered (only then can "no messages" be said).
+  const [loaded, setLoaded] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const list = useRef<HTMLOListElement>(null);
   const lastTypingSent = useRef(0);
@@ -26,7 +29,10 @@ export function Chat({ team, user, focusSeq = null }: { team: TeamMembership; us
 
   useEffect(() => {
     call(commands.messages(team.id)).then(
-      (m) => setMessages((current) => mergeMessages(current, m)),
+      (m) => {
+        setMessages((current) => mergeMessages(current, m));
+        setLoaded(true);
+      },
       (e) => setError(messageOf(e)),
     );
     void refreshOutbox();
@@ -139,6 +145,11 @@ export function Chat({ team, user, focusSeq = null }: { team: TeamMembership; us
         }}
       >
         {atStart && <li className="start">The beginning of #{team.name}</li>}
+        {loaded && items.length === 0 && (
+          <li className="start empty" data-testid="chat-empty">
+            No messages yet. Write the first one below; everyone in the team sees it.
+          </li>
+        )}
         {items.map((item) =>
           item.state === "sent" ? (
             <li
@@ -148,12 +159,14 @@ export function Chat({ team, user, focusSeq = null }: { team: TeamMembership; us
               data-state="sent"
               data-seq={item.message.seq}
             >
+              <Avatar userId={item.message.author_id} name={item.message.author_name} size={22} />
               <span className="author">{item.message.author_name}</span>
               <time dateTime={item.message.created_at}>{new Date(item.message.created_at).toLocaleTimeString()}</time>
               <p>{item.message.content}</p>
             </li>
           ) : (
             <li key={item.key} className={`message ${item.state}`} data-testid="message" data-state={item.state}>
+              <Avatar userId={user.id} name={user.display_name} size={22} />
               <span className="author">{user.display_name}</span>
               <span className="marker">{item.state === "pending" ? "Sending…" : `Not sent: ${item.error ?? "refused"}`}</span>
               <p>{item.content}</p>
@@ -174,7 +187,7 @@ export function Chat({ team, user, focusSeq = null }: { team: TeamMembership; us
       </div>
       <ErrorLine error={error} onDismiss={() => setError(null)} />
       <form className="composer" onSubmit={send}>
-        <input value={draft} onChange={(e) => onDraft(e.target.value)} placeholder={`Message #${team.name}`} maxLength={4000} data-testid="composer" />
+        <input value={draft} onChange={(e) => onDraft(e.target.value)} placeholder={`Message #${team.name}`} aria-label={`Message #${team.name}`} maxLength={4000} data-testid="composer" />
         <button type="submit" className="primary" data-testid="send">
           Send
         </button>

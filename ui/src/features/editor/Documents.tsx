@@ -1,19 +1,37 @@
-// The team's documents: the list, a new one, and the open one in the editor.
+// The team's documents: the list (live as teammates rename, delete or restore), a new one, renaming and
+// deleting with an Undo (the relay keeps a deleted document restorable for 30 days), and the open one in
+// the editor.
 import { type FormEvent, useEffect, useState } from "react";
-import { commands, type DocumentEntry, type Status, type TeamMembership } from "../../bindings";
-import { call, messageOf } from "../../lib/call";
+import { commands, type DocumentEntry, type Status, type TeamMembership, type User } from "../../bindings";
+import { call, explain, messageOf } from "../../lib/call";
+import { subscribeRoom } from "../../lib/events";
+import { ErrorLine } from "../../lib/ErrorLine";
 import { Editor } from "./Editor";
+import { applyDocumentFrame, checkTitle, mayDelete } from "./documentList";
 
-export function Documents(props: { team: TeamMembership; status: Status; open: string | null; onOpen: (url: string | null) => void }) {
-  const { team, status, open, onOpen } = props;
+const REFUSALS = {
+  forbidden: "Only admins, owners and the person who created a document may delete it.",
+  gone: "That document was deleted meanwhile.",
+  not_found: "That document is no longer there (deleted documents are kept 30 days).",
+  offline: "Renaming and deleting need the relay; try again once connected.",
+};
+
+type Props = { team: TeamMembership; user: User; status: Status; open: string | null; onOpen: (url: string | null) => void };
+
+export function Documents({ team, user, status, open, onOpen }: Props) {
   const [documents, setDocuments] = useState<DocumentEntry[]>([]);
   const [title, setTitle] = useState("");
   const [error, setError] = useState<string | null>(null);
+  const [renaming, setRenaming] = useState<{ url: string; title: string } | null>(null);
+  // The last deletion, offered for undo until dismissed or replaced by another.
+  const [deleted, setDeleted] = useState<DocumentEntry | null>(null);
+  const canWrite = team.role !== "viewer";
 
   const load = () => call(commands.documents(team.id)).then(setDocuments, (e) => setError(messageOf(e)));
   useEffect(() => {
     void load();
   }, [team.id, status.pending === 0]);
+  useEffect(() => subscribeRoom(team.id, (frame) => setDocuments((list) => applyDocumentFrame(list, frame))), [team.id]);
 
   async function create(e: FormEvent) {
     e.preventDefault();
@@ -27,6 +45,43 @@ export function Documents(props: { team: TeamMembership; status: Status; open: s
     }
   }
 
+  async function rename(e: FormEvent) {
+    e.preventDefault();
+    if (!renaming) return;
+    const checked = checkTitle(renaming.title);
+    if (!checked.ok) return setError(checked.reason);
+    setError(null);
+    try {
+      const entry = await call(commands.renameDocument(team.id, renaming.url, checked.title));
+      setDocuments((list) => applyDocumentFrame(list, { type: "document_updated", document: entry }));
+      setRenaming(null);
+    } catch (e) {
+      setError(explain(e, REFUSALS));
+    }
+  }
+
+  async function remove(entry: DocumentEntry) {
+    setError(null);
+    try {
+      await call(commands.deleteDocument(team.id, entry.document_id));
+      setDocuments((list) => applyDocumentFrame(list, { type: "document_deleted", team_id: team.id, document_id: entry.document_id }));
+      setDeleted(entry);
+    } catch (e) {
+      setError(explain(e, REFUSALS));
+    }
+  }
+
+  async function undo() {
+    if (!deleted) return;
+    try {
+      const entry = await call(commands.restoreDocument(team.id, deleted.document_id));
+      setDocuments((list) => applyDocumentFrame(list, { type: "document_updated", document: entry }));
+      setDeleted(null);
+    } catch (e) {
+      setError(explain(e, REFUSALS));
+    }
+  }
+
   if (open) {
     const entry = documents.find((d) => d.document_id === open);
     return <Editor key={open} url={open} title={entry?.title ?? "Untitled"} status={status} readOnly={team.role === "viewer"} onClose={() => onOpen(null)} />;
@@ -36,24 +91,71 @@ export function Documents(props: { team: TeamMembership; status: Status; open: s
       <h2>Documents</h2>
       <ul className="documents" data-testid="documents">
         {documents.map((d) => (
-          <li key={d.document_id}>
-            <button className="link" onClick={() => onOpen(d.document_id)} data-testid="open-document">
-              {d.title || "Untitled"}
-            </button>
+          <li key={d.document_id} data-testid="document">
+            {renaming?.url === d.document_id ? (
+              <form className="title inline" onSubmit={rename} onKeyDown={(e) => e.key === "Escape" && setRenaming(null)}>
+                <input
+                  value={renaming.title}
+                  onChange={(e) => setRenaming({ ...renaming, title: e.target.value })}
+                  required
+                  maxLength={200}
+                  aria-label={`New title for ${d.title}`}
+                  autoFocus
+                  data-testid="rename-document-title"
+                />
+                <button type="submit" data-testid="save-document-title">
+                  Save
+                </button>
+                <button type="button" onClick={() => setRenaming(null)}>
+                  Cancel
+                </button>
+              </form>
+            ) : (
+              <button className="link title" onClick={() => onOpen(d.document_id)} data-testid="open-document">
+                {d.title || "Untitled"}
+              </button>
+            )}
             <time dateTime={d.created_at}>{new Date(d.created_at).toLocaleDateString()}</time>
+            {canWrite && renaming?.url !== d.document_id && (
+              <button onClick={() => setRenaming({ url: d.document_id, title: d.title })} aria-label={`Rename ${d.title}`} data-testid="rename-document">
+                Rename
+              </button>
+            )}
+            {mayDelete(team.role, user.id, d) && (
+              <button onClick={() => void remove(d)} aria-label={`Delete ${d.title}`} data-testid="delete-document">
+                Delete
+              </button>
+            )}
           </li>
         ))}
       </ul>
-      {documents.length === 0 && <p className="empty">No documents yet.</p>}
-      {team.role !== "viewer" && (
+      {documents.length === 0 && (
+        <p className="empty" data-testid="documents-empty">
+          {canWrite ? "No documents yet. Give your first one a title below and press New document." : "No documents yet. Members of the team can create them."}
+        </p>
+      )}
+      {canWrite && (
         <form onSubmit={create} className="inline">
-          <input value={title} onChange={(e) => setTitle(e.target.value)} placeholder="Document title" required data-testid="document-title" />
+          <input value={title} onChange={(e) => setTitle(e.target.value)} placeholder="Document title" aria-label="New document title" required maxLength={200} data-testid="document-title" />
           <button type="submit" data-testid="create-document">
             New document
           </button>
         </form>
       )}
-      {error && <p className="error">{error}</p>}
+      <ErrorLine error={error} onDismiss={() => setError(null)} testId="documents-error" />
+      {deleted && (
+        <div className="toast" role="status" data-testid="document-deleted-toast">
+          <span>
+            Deleted “{deleted.title}”. It can be restored for 30 days.
+          </span>
+          <button onClick={() => void undo()} data-testid="undo-delete-document">
+            Undo
+          </button>
+          <button className="link" onClick={() => setDeleted(null)} aria-label="Dismiss">
+            ✕
+          </button>
+        </div>
+      )}
     </section>
   );
 }

@@ -165,7 +165,7 @@ export function Editor(props: { url: string; title: string; status: Status; read
   return (
     <section className="editor">
       <header>
-        <button className="link" onClick={props.onClose}>
+        <button className="link" onClick={props.onClose} data-testid="close-document">
           ← Documents
         </button>
         <h2>{props.title}</h2>
@@ -251,7 +251,7 @@ export function Editor(props: { url: string; title: string; status: Status; read
             setLinking(null);
           }}
         >
-          <input autoFocus value={linking} onChange={(e) => setLinking(e.target.value)} placeholder="https://… (empty removes the link)" data-testid="link-address" />
+          <input autoFocus value={linking} onChange={(e) => setLinking(e.target.value)} placeholder="https://… (empty removes the link)" aria-label="Link address" data-testid="link-address" />
           <button type="submit">Apply</button>
           <button type="button" onClick={() => setLinking(null)}>
             Cancel

@@ -33,7 +33,7 @@ export function JoinWithLink({ onJoined }: { onJoined: (team: TeamMembership) =>
         Join with a link
       </span>
       <div className="inline">
-        <input value={link} onChange={(e) => setLink(e.target.value)} placeholder="Invitation link" required spellCheck={false} data-testid="join-link" />
+        <input value={link} onChange={(e) => setLink(e.target.value)} placeholder="Invitation link" aria-label="Invitation link" required spellCheck={false} data-testid="join-link" />
         <button type="submit" disabled={busy} data-testid="join-with-link">
           Join
         </button>

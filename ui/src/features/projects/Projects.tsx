@@ -163,11 +163,11 @@ export function Projects({ team, onOpenDocument }: { team: TeamMembership; onOpe
           </li>
         ))}
       </ul>
-      {projects.length === 0 && queued.length === 0 && <p className="empty">No projects yet.</p>}
+      {projects.length === 0 && queued.length === 0 && <p className="empty">{canEdit ? "No projects yet. Name your first one below and press Create project." : "No projects yet."}</p>}
       {canEdit && (
         <form onSubmit={create} className="inline">
-          <input value={name} onChange={(e) => setName(e.target.value)} placeholder="Project name" required maxLength={200} data-testid="project-name" />
-          <input value={description} onChange={(e) => setDescription(e.target.value)} placeholder="Description (optional)" />
+          <input value={name} onChange={(e) => setName(e.target.value)} placeholder="Project name" aria-label="Project name" required maxLength={200} data-testid="project-name" />
+          <input value={description} onChange={(e) => setDescription(e.target.value)} placeholder="Description (optional)" aria-label="Project description" />
           <button type="submit" data-testid="create-project">
             Create project
           </button>

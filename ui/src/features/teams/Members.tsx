@@ -2,6 +2,7 @@
 // remove people here, with the relay's rules shown before the click (rules.ts); anyone may leave, except the
 // team's only owner. People show once they accepted an invitation (the room's membership change brings
 // them in); a role change or removal arrives the same way.
+import { Avatar } from "../people/Avatar";
 import { useEffect, useState } from "react";
 import { commands, type Member, type Role, type TeamMembership, type User } from "../../bindings";
 import { call, messageOf } from "../../lib/call";
@@ -51,7 +52,7 @@ export function Members(props: { team: TeamMembership; user?: User; onInvite?: (
     const label = `Role of ${m.display_name}`;
     return (
       <li key={m.user_id} data-testid="member">
-        <span className={`presence ${online.has(m.user_id) ? "on" : "off"}`} title={online.has(m.user_id) ? "Online" : "Offline"} />
+        <Avatar userId={m.user_id} name={m.display_name} online={online.has(m.user_id)} />
         <span className="name">{m.display_name}</span>
         <span className="email">{m.email}</span>
         {rules.roles.length > 0 ? (

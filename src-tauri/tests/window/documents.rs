@@ -1,0 +1,91 @@
+//! Documents in the window, against a real relay: the empty list says what to do first; a document made
+//! here is renamed by a teammate (seen live) and here (seen by the teammate), a blank title is refused
+//! before it leaves; deleting offers Undo, which restores it for everyone. Accessibility checked with axe;
+//! screenshots in both themes.
+
+use anyhow::{Result, ensure};
+use serde_json::json;
+use teamflow_tests::TestRelay;
+
+use crate::axe;
+use crate::driver::{ONE_WINDOW, Theme, Window};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documents_are_renamed_deleted_and_restored_from_the_window() -> Result<()> {
+    walk_through(Theme::Light).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_document_list_in_the_dark_theme() -> Result<()> {
+    walk_through(Theme::Dark).await
+}
+
+async fn walk_through(theme: Theme) -> Result<()> {
+    let _one = ONE_WINDOW.lock().await;
+    let relay = TestRelay::start().await;
+    let ada = relay.user("ada").await;
+    let bob = relay.user("bob").await;
+    let window = Window::launch_with(&theme.env()).await?;
+    ensure!(window.is_dark().await? == (theme == Theme::Dark), "the window is not in the {theme:?} theme");
+    window.sign_in(&relay, "ada").await?;
+    let team = window.create_team(&ada, "Docs").await?;
+    ada.add_member(&team, "bob@example.test", "member").await;
+    let titles = async || -> Vec<String> {
+        let (_, list) = bob.get(&format!("/api/teams/{team}/documents")).await;
+        list.as_array().into_iter().flatten().filter_map(|d| d["title"].as_str().map(str::to_owned)).collect()
+    };
+
+    // Nothing yet: the list says how to start.
+    window.click("[data-testid=nav-documents]").await?;
+    window.until_text("[data-testid=documents-empty]", "Give your first one a title").await?;
+    axe::check(&window, &theme.shot("documents-empty")).await?;
+    window.screenshot(&theme.shot("documents-empty")).await?;
+
+    let url = window.create_document(&ada, &team, "Plan", "First steps").await?;
+    window.click("[data-testid=close-document]").await?;
+    window.until_text("[data-testid=document]", "Plan").await?;
+
+    // Bob renames it through the relay: the window shows it from the room, without a reload.
+    let (status, body) =
+        bob.patch(&format!("/api/teams/{team}/documents/{url}"), &json!({ "title": "Launch plan" })).await;
+    ensure!(status.is_success(), "bob's rename: {status} {body}");
+    window.until_text("[data-testid=document]", "Launch plan").await?;
+
+    // A blank title is refused here, with the reason; a real one reaches the relay.
+    window.click("[data-testid=rename-document]").await?;
+    window.until_value("[data-testid=rename-document-title]", "Launch plan").await?;
+    window.clear("[data-testid=rename-document-title]").await?;
+    window.type_into("[data-testid=rename-document-title]", "   ").await?;
+    window.click("[data-testid=save-document-title]").await?;
+    window.until_text("[data-testid=documents-error]", "cannot be empty").await?;
+    ensure!(titles().await == ["Launch plan"], "nothing was renamed");
+    window.screenshot(&theme.shot("documents-rename")).await?;
+    axe::check(&window, &theme.shot("documents-rename")).await?;
+    window.clear("[data-testid=rename-document-title]").await?;
+    window.type_into("[data-testid=rename-document-title]", "Q1 plan").await?;
+    window.until_value("[data-testid=rename-document-title]", "Q1 plan").await?;
+    window.click("[data-testid=save-document-title]").await?;
+    window.until_text("[data-testid=document]", "Q1 plan").await?;
+    window.until("bob to read the new title", async || Ok((titles().await == ["Q1 plan"]).then_some(()))).await?;
+
+    // Delete: gone for bob at once, with an Undo here that brings it back for everyone.
+    window.click("[data-testid=delete-document]").await?;
+    window.until_text("[data-testid=document-deleted-toast]", "Deleted “Q1 plan”").await?;
+    ensure!(titles().await.is_empty(), "the relay still lists it");
+    window.until_text("[data-testid=documents-empty]", "No documents yet").await?;
+    window.painted().await?;
+    window.screenshot(&theme.shot("documents-deleted")).await?;
+    axe::check(&window, &theme.shot("documents-deleted")).await?;
+    window.click("[data-testid=undo-delete-document]").await?;
+    window.until_text("[data-testid=document]", "Q1 plan").await?;
+    ensure!(titles().await == ["Q1 plan"], "the restore reached the relay");
+    // The toast goes once the restore answers (the room's document_updated may show the entry before that).
+    window
+        .until_page("the toast to go", "return !document.querySelector('[data-testid=document-deleted-toast]');", &[])
+        .await?;
+
+    // And the restored document opens with its text.
+    window.click("[data-testid=open-document]").await?;
+    window.until_editor_text("First steps").await?;
+    window.close().await
+}

@@ -1,0 +1,78 @@
+// The document list: teammates' renames and deletions from the room, delete with Undo, who sees Delete.
+import { act, cleanup, fireEvent, render, screen } from "@testing-library/react";
+import { afterEach, beforeEach, expect, it, vi } from "vitest";
+import type { DocumentEntry, Status, TeamMembership } from "../../bindings";
+import { answers, calls, emitRoom, failures, reset } from "../../testing/fakeBindings";
+import { TEAM, userId } from "../../testing/fixtures";
+import { Documents } from "./Documents";
+
+vi.mock("../../bindings", () => import("../../testing/fakeBindings"));
+
+const me = { id: userId(1), email: "m1@example.com", display_name: "Member 1" };
+const status: Status = { signed_in: true, credentials: null, link: "online", peers: [], pending: 0, failed: 0, documents: {} };
+const doc = (n: number, by = userId(1)): DocumentEntry => ({
+  document_id: `automerge:doc${n}`,
+  team_id: TEAM,
+  title: `Doc ${n}`,
+  project_id: null,
+  created_by: by,
+  created_at: `2026-11-0${n}T10:00:00Z`,
+});
+
+async function show(role: TeamMembership["role"]) {
+  const team: TeamMembership = { id: TEAM, name: "crew", role };
+  await act(async () => render(<Documents team={team} user={me} status={status} open={null} onOpen={() => {}} />));
+}
+
+const titles = () => screen.queryAllByTestId("open-document").map((b) => b.textContent);
+
+beforeEach(reset);
+afterEach(cleanup);
+
+it("follows teammates' renames and deletions from the room", async () => {
+  answers.documents = [doc(1), doc(2)];
+  await show("member");
+  act(() => emitRoom(TEAM, { type: "document_updated", document: { ...doc(2), title: "Plan" } }));
+  expect(titles()).toEqual(["Doc 1", "Plan"]);
+  act(() => emitRoom(TEAM, { type: "document_deleted", team_id: TEAM, document_id: doc(1).document_id }));
+  expect(titles()).toEqual(["Plan"]);
+});
+
+it("deletes with an Undo that restores", async () => {
+  answers.documents = [doc(1)];
+  answers.restoreDocument = doc(1);
+  await show("member");
+  await act(async () => fireEvent.click(screen.getByTestId("delete-document")));
+  expect(calls.find(([name]) => name === "deleteDocument")).toEqual(["deleteDocument", TEAM, doc(1).document_id]);
+  expect(titles()).toEqual([]);
+  expect(screen.getByTestId("document-deleted-toast").textContent).toContain("Deleted “Doc 1”");
+  await act(async () => fireEvent.click(screen.getByTestId("undo-delete-document")));
+  expect(calls.find(([name]) => name === "restoreDocument")).toEqual(["restoreDocument", TEAM, doc(1).document_id]);
+  expect(titles()).toEqual(["Doc 1"]);
+  expect(screen.queryByTestId("document-deleted-toast")).toBeNull();
+});
+
+it("shows Delete only where the relay allows it and explains a refusal", async () => {
+  answers.documents = [doc(1), doc(2, userId(2))];
+  await show("member");
+  expect(screen.getAllByTestId("delete-document")).toHaveLength(1);
+  failures.renameDocument = { kind: "refused", status: 410, code: "gone", message: "deleted" };
+  fireEvent.click(screen.getAllByTestId("rename-document")[0]);
+  fireEvent.change(screen.getByTestId("rename-document-title"), { target: { value: "New" } });
+  await act(async () => fireEvent.click(screen.getByTestId("save-document-title")));
+  expect(screen.getByTestId("documents-error").textContent).toBe("That document was deleted meanwhile.");
+  cleanup();
+  await show("viewer");
+  expect(screen.queryAllByTestId("delete-document")).toHaveLength(0);
+  expect(screen.queryAllByTestId("rename-document")).toHaveLength(0);
+});
+
+it("refuses a blank title before calling the relay", async () => {
+  answers.documents = [doc(1)];
+  await show("owner");
+  fireEvent.click(screen.getByTestId("rename-document"));
+  fireEvent.change(screen.getByTestId("rename-document-title"), { target: { value: "   " } });
+  await act(async () => fireEvent.click(screen.getByTestId("save-document-title")));
+  expect(screen.getByTestId("documents-error").textContent).toBe("A title cannot be empty.");
+  expect(calls.some(([name]) => name === "renameDocument")).toBe(false);
+});
