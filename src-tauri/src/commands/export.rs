@@ -78,8 +78,9 @@ fn file_name(title: &str, format: ExportFormat) -> String {
         .chars()
         .map(|c| if c.is_control() || "<>:\"/\\|?*".contains(c) { ' ' } else { c })
         .collect();
-    let words = cleaned.split_whitespace().collect::<Vec<_>>().join(" ");
-    let stem: String = words.trim_matches('.').chars().take(100).collect();
+    // Words of dots alone (`..`) name directories, not documents.
+    let words = cleaned.split_whitespace().filter(|w| !w.chars().all(|c| c == '.')).collect::<Vec<_>>().join(" ");
+    let stem: String = words.trim_matches('.').trim().chars().take(100).collect();
     let stem = if stem.is_empty() { "Document".to_owned() } else { stem };
     format!("{stem}.{}", format.extension())
 }
