@@ -2,7 +2,7 @@
 //! cache learns first, then the rooms fan it out.
 
 use teamflow_protocol::api::integrations::ActivityItem;
-use teamflow_protocol::api::messages::Message;
+use teamflow_protocol::api::messages::{Message, ReadState};
 use teamflow_protocol::api::teams::{DocumentEntry, Project};
 use teamflow_protocol::realtime::ServerMessage;
 use teamflow_protocol::{ProjectId, Role, TeamId, UserId};
@@ -31,6 +31,11 @@ pub enum Event {
     },
     DocumentRegistered(DocumentEntry),
     Activity(ActivityItem),
+    /// A member's read position moved: for their own connections only.
+    ReadMoved {
+        user: UserId,
+        state: ReadState,
+    },
 }
 
 impl Event {
@@ -70,7 +75,11 @@ impl Events {
             Event::DocumentRegistered(entry) => {
                 self.access.apply(AccessChange::Document { url: entry.document_id.to_string() }).await;
             }
-            Event::MessagePosted(_) | Event::ProjectUpdated(_) | Event::ProjectDeleted { .. } | Event::Activity(_) => {}
+            Event::MessagePosted(_)
+            | Event::ProjectUpdated(_)
+            | Event::ProjectDeleted { .. }
+            | Event::Activity(_)
+            | Event::ReadMoved { .. } => {}
         }
         self.fan_out(event).await;
     }
@@ -103,6 +112,9 @@ impl Events {
             Event::Activity(item) => {
                 let team = item.team_id;
                 rooms.broadcast(team, &ServerMessage::Activity { item }, None).await;
+            }
+            Event::ReadMoved { user, state } => {
+                rooms.send_to_user(state.team_id, user, &ServerMessage::ReadMoved { state }).await;
             }
             Event::DocumentRegistered(_) => {}
         }

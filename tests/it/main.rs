@@ -13,6 +13,7 @@ mod hardening;
 mod http_surface;
 mod interop;
 mod invitations;
+mod mentions;
 mod messages;
 mod node;
 mod p2p;
