@@ -18,6 +18,7 @@ mod messages;
 mod node;
 mod p2p;
 mod projects;
+mod reading;
 mod realtime;
 mod restart;
 mod route_guards;
