@@ -52,6 +52,9 @@ pub fn run() {
         // For `open_link` (links open in the system browser). The window is granted none of its commands:
         // the only way to it is that command, which opens http(s) links alone.
         .plugin(tauri_plugin_opener::init())
+        // Native notifications, shown by the shell's `notify` command; the window is granted none of the
+        // plugin's own commands.
+        .plugin(tauri_plugin_notification::init())
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);
