@@ -1,7 +1,7 @@
 // Unread counts from room frames, the total and labels, and the decision whether a message notifies.
 import { describe, expect, it } from "vitest";
 import type { Message, ReadState } from "../../bindings";
-import { applyFrame, applyState, shouldNotify, teamLabel, totalUnread, windowTitle, type Situation } from "./attention";
+import { applyFrame, applyState, type ReadStates, shouldNotify, teamLabel, totalUnread, windowTitle, type Situation } from "./attention";
 
 const ME = "me";
 const A = "team-a";
@@ -12,7 +12,7 @@ const state = (team: string, read_seq: number, latest_seq: number, unread: numbe
 
 describe("unread counts", () => {
   it("count others' new messages and mentions of me, not mine, not twice", () => {
-    let s = new Map([[A, state(A, 2, 2, 0)]]);
+    let s: ReadStates = new Map([[A, state(A, 2, 2, 0)]]);
     s = applyFrame(s, A, { type: "new_message", message: msg(3) }, ME);
     s = applyFrame(s, A, { type: "new_message", message: msg(4, ME) }, ME);
     s = applyFrame(s, A, { type: "new_message", message: msg(5, "bob", [ME]) }, ME);
@@ -23,7 +23,7 @@ describe("unread counts", () => {
   });
 
   it("clear when read elsewhere, and never go back", () => {
-    let s = new Map([[A, state(A, 2, 5, 2, 1)]]);
+    let s: ReadStates = new Map([[A, state(A, 2, 5, 2, 1)]]);
     s = applyFrame(s, A, { type: "read_moved", state: state(A, 5, 5, 0) }, ME);
     expect(totalUnread(s)).toBe(0);
     const stale = applyState(s, state(A, 3, 5, 1));
