@@ -8,6 +8,8 @@ mod driver;
 mod editor;
 #[path = "window/invitations.rs"]
 mod invitations;
+#[path = "window/notify.rs"]
+mod notify;
 #[path = "window/search.rs"]
 mod search;
 #[path = "window/team.rs"]
