@@ -53,6 +53,8 @@ async fn walk_through(theme: Theme) -> Result<()> {
     window.until_text("[data-testid=team-switcher]", "Platform (1, 1 @)").await?;
     window.until_page("the title", "return document.title === '(1) TeamFlow';", &[]).await?;
     window.until_text("[data-testid=notices-new]", "1").await?;
+    // The closed switcher shows the chosen team; the others' counts are listed under it.
+    window.until_text("[data-testid=unread-Platform]", "Platform (1, 1 @)").await?;
     window.screenshot(&theme.shot("notify-unread")).await?;
     window.click("[data-testid=open-notifications]").await?;
     window.until_text("[data-testid=notice]", "bob mentioned you in Platform").await?;
@@ -66,7 +68,7 @@ async fn walk_through(theme: Theme) -> Result<()> {
     window
         .until_page(
             "Platform read",
-            "return !document.querySelector('[data-testid=team-switcher]').innerText.includes('Platform (');",
+            "return !Array.from(document.querySelector('[data-testid=team-switcher]').options, (o) => o.text).some((t) => t.startsWith('Platform ('));",
             &[],
         )
         .await?;
@@ -91,12 +93,13 @@ async fn walk_through(theme: Theme) -> Result<()> {
     post(&bob, &studio, "s1", "standup moved to 10:00").await;
     post(&bob, &studio, "s2", "room 4").await;
     window.until_text("[data-testid=team-switcher]", "Studio (2)").await?;
+    window.until_text("[data-testid=unread-Studio]", "Studio (2)").await?;
     let (status, _) = ada.put(&format!("/api/teams/{studio}/read"), &json!({"seq": 2})).await;
     assert!(status.is_success());
     window
         .until_page(
             "Studio read elsewhere",
-            "return !document.querySelector('[data-testid=team-switcher]').innerText.includes('Studio (');",
+            "return !Array.from(document.querySelector('[data-testid=team-switcher]').options, (o) => o.text).some((t) => t.startsWith('Studio ('));",
             &[],
         )
         .await?;

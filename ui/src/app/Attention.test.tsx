@@ -44,9 +44,11 @@ it("shows unread counts per team and the total, and clears them when read elsewh
   expect(calls).toContainEqual(["joinTeam", studio.id]);
   act(() => emitRoom(studio.id, { type: "new_message", message: message(studio.id, 4, `hey ${mentionToken(me.id, "Bob")}`, [me.id]) }));
   expect(labels()).toEqual(["Home", "Studio (3, 1 @)"]);
+  expect(screen.getByTestId("unread-Studio").textContent).toBe("Studio (3, 1 @)");
   act(() => emitRoom(studio.id, { type: "read_moved", state: read(studio.id, 4, 4, 0) }));
   expect(labels()).toEqual(["Home", "Studio"]);
   expect(document.title).toBe("TeamFlow");
+  expect(screen.queryByTestId("unread-teams")).toBeNull();
 });
 
 it("notifies a mention in another team, lists it, and opens its chat from the list; a muted team stays quiet", async () => {

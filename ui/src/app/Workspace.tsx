@@ -19,6 +19,7 @@ import { SyncIndicator } from "../features/sync/SyncIndicator";
 import { TeamSettings } from "../features/settings/TeamSettings";
 import { Members } from "../features/teams/Members";
 import { teamLabel } from "../features/notify/attention";
+import { UnreadElsewhere } from "../features/notify/UnreadElsewhere";
 import { NotificationsPanel } from "../features/notify/NotificationsPanel";
 import { useAttention } from "../features/notify/useAttention";
 import { ErrorLine } from "../lib/ErrorLine";
@@ -176,6 +177,7 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
             </option>
           ))}
         </select>
+        <UnreadElsewhere teams={teams.filter((t) => t.id !== teamId)} states={attention.states} onOpen={openConversation} />
         <form onSubmit={createTeam} className="inline">
           <input value={newTeam} onChange={(e) => setNewTeam(e.target.value)} placeholder="New team name" required data-testid="new-team-name" />
           <button type="submit" data-testid="create-team">
