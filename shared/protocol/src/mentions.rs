@@ -39,7 +39,12 @@ pub fn mentions(content: &str) -> Vec<Mention<'_>> {
         }
         let after = &rest[close + "](user:".len()..];
         let Some(end) = after.find(')') else { continue };
-        let Ok(user) = UserId::from_str(&after[..end]) else { continue };
+        // Only the canonical form (lower-case, hyphenated), so every reader agrees on what is a mention.
+        let raw = &after[..end];
+        let Ok(user) = UserId::from_str(raw) else { continue };
+        if user.to_string() != raw {
+            continue;
+        }
         let stop = start + 2 + close + "](user:".len() + end + 1;
         found.push(Mention { user, name, start, end: stop });
         from = stop;
@@ -86,6 +91,8 @@ mod tests {
         let id = UserId::new();
         for text in [
             "@[Ada](user:not-a-uuid)".to_owned(),
+            format!("@[Ada](user:{})", id.to_string().to_uppercase()),
+            format!("@[Ada](user:{})", id.to_string().replace('-', "")),
             format!("@[](user:{id})"),
             format!("@[A\nB](user:{id})"),
             format!("@[Ada](user:{id}"),

@@ -3,7 +3,8 @@
 // composer's readable "@Name" into the wire form when sending.
 import type { Member, UserId } from "../../bindings";
 
-const MENTION = /@\[([^\[\]\n\r]{1,100})\]\(user:([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\)/g;
+// Only the canonical id form (lower-case, hyphenated), as the relay reads it.
+const MENTION = /@\[([^\[\]\n\r]{1,100})\]\(user:([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\)/g;
 
 export type Segment = { text: string } | { mention: { userId: UserId; name: string } };
 
@@ -13,7 +14,7 @@ export function segments(content: string): Segment[] {
   let last = 0;
   for (const m of content.matchAll(MENTION)) {
     if (m.index > last) out.push({ text: content.slice(last, m.index) });
-    out.push({ mention: { name: m[1], userId: m[2].toLowerCase() } });
+    out.push({ mention: { name: m[1], userId: m[2] } });
     last = m.index + m[0].length;
   }
   if (last < content.length) out.push({ text: content.slice(last) });
