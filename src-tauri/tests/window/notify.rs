@@ -2,7 +2,8 @@
 //! team not on screen; the team switcher, the window title and the Notifications list show it, and the list
 //! opens the conversation, where the mention is highlighted and reading clears the count (on the relay too).
 //! The composer offers members on "@" and sends a real mention. A read on another device clears the count
-//! live; a muted team counts but does not notify. In both themes.
+//! live; a muted team counts but does not notify. Asked for, every message notifies while the window is in
+//! the background, and focusing it opens that chat. In both themes.
 //!
 //! What is not seen: the OS notification itself (no notification daemon runs under Xvfb, and the plugin
 //! reports nothing back). The test checks the decision's visible record, the Notifications list, which is
@@ -115,5 +116,27 @@ async fn walk_through(theme: Theme) -> Result<()> {
     post(&bob, &studio, "s3", &format!("{} lunch?", mention(ada_id, "ada"))).await;
     window.until_text("[data-testid=team-switcher]", "Studio (1, 1 @)").await?;
     ensure!(window.all("[data-testid=notices-new]").await?.is_empty(), "a muted team notified");
+
+    // Every message while in the background, when asked for; focusing the window then opens its chat (what
+    // a click on the OS notification does on desktops that raise the app).
+    window.click("[data-testid=unread-Studio]").await?;
+    window.until_text("[data-testid=message]", "lunch?").await?;
+    window.click("[data-testid=open-notifications]").await?;
+    window.click("[data-testid=every-message]").await?;
+    window
+        .until_page("every message on", "return document.querySelector('[data-testid=every-message]').checked;", &[])
+        .await?;
+    window.click("[data-testid=close-notifications]").await?;
+    window.script("window.dispatchEvent(new Event('blur'))").await?;
+    post(&bob, &platform, "b2", "deploy done").await;
+    window.until_text("[data-testid=notices-new]", "1").await?;
+    window.until_text("[data-testid=unread-Platform]", "Platform (1)").await?;
+    window.script("window.dispatchEvent(new Event('focus'))").await?;
+    window.until_text(".message", "deploy done").await?;
+    let chosen = window.value_of("[data-testid=team-switcher]").await?;
+    ensure!(chosen == platform, "focusing after the notification did not open Platform: {chosen}");
+    window.click("[data-testid=open-notifications]").await?;
+    window.until_text("[data-testid=notice][data-why=message]", "bob in Platform").await?;
+    window.screenshot(&theme.shot("notify-every-message")).await?;
     window.close().await
 }
