@@ -2,7 +2,7 @@
 //! cache learns first, then the rooms fan it out.
 
 use teamflow_protocol::api::integrations::ActivityItem;
-use teamflow_protocol::api::messages::Message;
+use teamflow_protocol::api::messages::{Message, ReadState};
 use teamflow_protocol::api::teams::{DocumentEntry, Project};
 use teamflow_protocol::realtime::ServerMessage;
 use teamflow_protocol::{DocumentUrl, ProjectId, Role, TeamId, UserId};
@@ -37,6 +37,11 @@ pub enum Event {
         document: DocumentUrl,
     },
     Activity(ActivityItem),
+    /// A member's read position moved: for their own connections only.
+    ReadMoved {
+        user: UserId,
+        state: ReadState,
+    },
 }
 
 impl Event {
@@ -79,7 +84,11 @@ impl Events {
             Event::DocumentDeleted { document, .. } => {
                 self.access.apply(AccessChange::Document { url: document.to_string() }).await;
             }
-            Event::MessagePosted(_) | Event::ProjectUpdated(_) | Event::ProjectDeleted { .. } | Event::Activity(_) => {}
+            Event::MessagePosted(_)
+            | Event::ProjectUpdated(_)
+            | Event::ProjectDeleted { .. }
+            | Event::Activity(_)
+            | Event::ReadMoved { .. } => {}
         }
         self.fan_out(event).await;
     }
@@ -120,6 +129,9 @@ impl Events {
             Event::DocumentDeleted { team, document } => {
                 let deleted = ServerMessage::DocumentDeleted { team_id: team, document_id: document };
                 rooms.broadcast(team, &deleted, None).await;
+            }
+            Event::ReadMoved { user, state } => {
+                rooms.send_to_user(state.team_id, user, &ServerMessage::ReadMoved { state }).await;
             }
             Event::DocumentRegistered(_) => {}
         }

@@ -1,8 +1,13 @@
 //! Team chat: idempotent posting with per-team sequence numbers (committed in groups by one writer task),
-//! and newest-first paging.
+//! mentions checked against the team and recorded, newest-first paging, and each member's read position.
 
 use sqlx::{SqliteExecutor, SqlitePool};
-use teamflow_protocol::api::messages::{Message, MessageKind, MessagePage, MessagesQuery, PostMessage};
+use std::collections::BTreeMap;
+
+use teamflow_protocol::api::messages::{
+    MarkRead, Message, MessageKind, MessagePage, MessagesQuery, PostMessage, ReadState,
+};
+use teamflow_protocol::mentions::{MAX_MENTIONS, mentioned};
 use teamflow_protocol::{MessageId, Role, TeamId, UserId};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -43,6 +48,8 @@ impl From<MessageRow> for Message {
             author_name: r.author_name,
             client_id: r.client_id,
             kind: r.kind,
+            // Stored content was checked when posted: every mention in it named a member then.
+            mentions: mentioned(&r.content),
             content: r.content,
             created_at: from_ms(r.created_at),
         }
@@ -86,6 +93,7 @@ struct ValidPost {
     client_id: String,
     content: String,
     kind: MessageKind,
+    mentions: Vec<UserId>,
 }
 
 impl MessageWriter {
@@ -103,9 +111,11 @@ impl MessageWriter {
         let mut v = Validator::new();
         let client_id = v.client_id("client_id", &input.client_id);
         let content = v.text("content", &input.content, 1, MAX_CONTENT_CHARS, Lines::Multi);
+        let mentions = mentioned(&content);
+        v.check("content", mentions.len() <= MAX_MENTIONS, "mentions more than 50 people");
         v.finish()?;
         let (reply, answer) = oneshot::channel();
-        let post = ValidPost { client_id, content, kind: input.kind };
+        let post = ValidPost { client_id, content, kind: input.kind, mentions };
         let stopped = || ApiError::ServiceUnavailable("the relay is shutting down");
         self.jobs.send(Job { team, user, post, reply }).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
@@ -177,6 +187,10 @@ async fn insert_all(db: &SqlitePool, jobs: &[Job]) -> Result<Vec<Result<(Message
 /// The outer error fails the transaction; the inner one is this post's answer alone.
 async fn insert(tx: &mut sqlx::SqliteConnection, job: &Job) -> Result<Result<(Message, Posted), ApiError>, ApiError> {
     let (team, user, post) = (job.team, job.user, &job.post);
+    // Checked in the write transaction, so a member removed meanwhile cannot be recorded as mentioned.
+    if let Some(problem) = non_member_mention(tx, team, &post.mentions).await? {
+        return Ok(Err(problem));
+    }
     // One statement: the sequence number and the uniqueness check happen under SQLite's write lock,
     // so concurrent posts can neither share a seq nor duplicate a client_id.
     let inserted = sqlx::query(
@@ -204,6 +218,15 @@ async fn insert(tx: &mut sqlx::SqliteConnection, job: &Job) -> Result<Result<(Me
     .await?;
     let message = Message::from(row);
     if inserted.rows_affected() == 1 {
+        for mentioned in &post.mentions {
+            sqlx::query("INSERT INTO message_mentions (message_id, team_id, seq, user_id) VALUES (?, ?, ?, ?)")
+                .bind(message.id.to_string())
+                .bind(team.to_string())
+                .bind(message.seq)
+                .bind(mentioned.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
         return Ok(Ok((message, Posted::Created)));
     }
     if message.content != post.content || message.kind != post.kind {
@@ -235,4 +258,94 @@ pub async fn list(db: &SqlitePool, member: &Membership, query: MessagesQuery) ->
     .await?;
     let (rows, next_before) = page.split(rows, |m| m.seq);
     Ok(MessagePage { messages: rows.into_iter().map(Message::from).collect(), next_before })
+}
+
+/// A refusal if any of `mentions` is not a member of `team`.
+async fn non_member_mention(
+    tx: &mut sqlx::SqliteConnection,
+    team: TeamId,
+    mentions: &[UserId],
+) -> Result<Option<ApiError>, ApiError> {
+    for user in mentions {
+        let member: Option<i64> = sqlx::query_scalar("SELECT 1 FROM team_members WHERE team_id = ? AND user_id = ?")
+            .bind(team.to_string())
+            .bind(user.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if member.is_none() {
+            let fields =
+                BTreeMap::from([("content".to_owned(), format!("mentions {user}, who is not a member of this team"))]);
+            return Ok(Some(ApiError::Validation { message: "the request has invalid fields".into(), fields }));
+        }
+    }
+    Ok(None)
+}
+
+/// Where `member` stands in the team's chat (its counts read in one transaction).
+pub async fn read_state(db: &SqlitePool, member: &Membership) -> Result<ReadState, ApiError> {
+    let mut tx = db.begin().await?;
+    let state = read_state_in(&mut tx, member).await?;
+    tx.commit().await?;
+    Ok(state)
+}
+
+async fn read_state_in(db: &mut sqlx::SqliteConnection, member: &Membership) -> Result<ReadState, ApiError> {
+    let (team, user) = (member.team().to_string(), member.user().to_string());
+    let read_seq: i64 = sqlx::query_scalar("SELECT seq FROM read_positions WHERE team_id = ? AND user_id = ?")
+        .bind(&team)
+        .bind(&user)
+        .fetch_optional(&mut *db)
+        .await?
+        .unwrap_or(0);
+    let (latest, unread): (Option<i64>, i64) = sqlx::query_as(
+        "SELECT (SELECT MAX(seq) FROM messages WHERE team_id = ?1),
+                (SELECT COUNT(*) FROM messages WHERE team_id = ?1 AND seq > ?2 AND author_id != ?3)",
+    )
+    .bind(&team)
+    .bind(read_seq)
+    .bind(&user)
+    .fetch_one(&mut *db)
+    .await?;
+    let mentions: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM message_mentions WHERE team_id = ? AND user_id = ? AND seq > ?")
+            .bind(&team)
+            .bind(&user)
+            .bind(read_seq)
+            .fetch_one(&mut *db)
+            .await?;
+    Ok(ReadState { team_id: member.team(), read_seq, latest_seq: latest.unwrap_or(0), unread, mentions })
+}
+
+/// Moves `member`'s read position to `seq` if that is further on (a position behind it changes nothing), and
+/// tells their other connections. `seq` past the team's newest message is refused.
+pub async fn mark_read(
+    db: &SqlitePool,
+    events: &Events,
+    member: &Membership,
+    input: MarkRead,
+) -> Result<ReadState, ApiError> {
+    let mut tx = crate::db::begin_write(db).await?;
+    let latest = latest_seq(&mut *tx, member.team()).await?;
+    let mut v = Validator::new();
+    v.check("seq", (0..=latest).contains(&input.seq), "must be a message of this team (0 to its newest)");
+    v.finish()?;
+    let moved = sqlx::query(
+        "INSERT INTO read_positions (team_id, user_id, seq, updated_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (team_id, user_id) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at
+         WHERE excluded.seq > read_positions.seq",
+    )
+    .bind(member.team().to_string())
+    .bind(member.user().to_string())
+    .bind(input.seq)
+    .bind(now_ms())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    let state = read_state_in(&mut tx, member).await?;
+    tx.commit().await?;
+    if moved {
+        events.publish(Event::ReadMoved { user: member.user(), state }).await;
+    }
+    Ok(state)
 }

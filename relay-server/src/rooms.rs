@@ -72,6 +72,12 @@ enum Command {
         frame: Utf8Bytes,
         except: Option<ConnId>,
     },
+    /// A frame for one user's connections in the team's room (and their pending joins).
+    SendToUser {
+        team: TeamId,
+        user: UserId,
+        frame: Utf8Bytes,
+    },
     Revoke {
         team: TeamId,
         user: UserId,
@@ -147,6 +153,11 @@ impl RoomsHandle {
     /// Sends a frame to everyone in the team's room (but `except`).
     pub async fn broadcast(&self, team: TeamId, message: &ServerMessage, except: Option<ConnId>) {
         self.send(Command::Broadcast { team, frame: frame(message), except }).await;
+    }
+
+    /// Sends a frame to `user`'s own connections in the team's room, and to no one else.
+    pub(crate) async fn send_to_user(&self, team: TeamId, user: UserId, message: &ServerMessage) {
+        self.send(Command::SendToUser { team, user, frame: frame(message) }).await;
     }
 
     /// Takes `user`'s sockets out of the team's room, telling each why (`access_revoked`).

@@ -5,6 +5,8 @@
 #[allow(clippy::let_underscore_must_use)]
 pub(crate) mod account;
 #[allow(clippy::let_underscore_must_use)]
+pub(crate) mod attention;
+#[allow(clippy::let_underscore_must_use)]
 pub(crate) mod chat;
 #[allow(clippy::let_underscore_must_use)]
 pub(crate) mod documents;
@@ -65,6 +67,13 @@ pub(crate) fn all() -> Commands<Wry> {
         chat::retry,
         chat::discard,
         chat::typing,
+        attention::read_states,
+        attention::mark_read,
+        attention::notification_settings,
+        attention::set_every_message_unfocused,
+        attention::set_team_muted,
+        attention::notify,
+        attention::set_unread_total,
         projects::projects,
         projects::create_project,
         projects::update_project,

@@ -55,6 +55,9 @@ pub fn run() {
         // For exports: the save dialog is opened from Rust (`export_document`); the window is granted none of
         // the plugin's own commands.
         .plugin(tauri_plugin_dialog::init())
+        // Native notifications, shown by the shell's `notify` command; the window is granted none of the
+        // plugin's own commands.
+        .plugin(tauri_plugin_notification::init())
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);

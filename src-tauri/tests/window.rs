@@ -18,6 +18,8 @@ mod editor;
 mod export;
 #[path = "window/invitations.rs"]
 mod invitations;
+#[path = "window/notify.rs"]
+mod notify;
 #[path = "window/search.rs"]
 mod search;
 #[path = "window/team.rs"]

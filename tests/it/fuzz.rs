@@ -6,7 +6,8 @@
 //! its `data`, as `relay-server/src/sync/first_sync.rs` reads them), realtime frames (`ClientMessage` JSON),
 //! certificate frames (the node's 4-byte length-prefixed framing with its 16 KiB cap, then a
 //! `DeviceCertificate` checked against a relay key), and webhook payloads (`webhooks::describe`, the
-//! signature checks in `webhooks::verify`).
+//! signature checks in `webhooks::verify`), and @mentions in message content (`teamflow_protocol::mentions`,
+//! which the relay reads from every post).
 //!
 //! proptest records a failing case's seed in `tests/proptest-regressions/`, so it replays;
 //! `PROPTEST_CASES=N` runs more (CI runs the default, a few seconds per target).
@@ -145,5 +146,22 @@ fn webhook_payloads_describe_safely_and_never_verify_unsigned() {
         prop_assert!(verify::slack("secret", Some(&timestamp), Some(&header), &bytes, 1_700_000_000).is_err());
         prop_assert!(verify::slack("secret", Some(&timestamp), Some(&header), &bytes, i64::MIN).is_err());
         prop_assert!(verify::trello("secret", "https://relay.test/x", Some(&header), &bytes).is_err());
+    });
+}
+
+#[test]
+fn mentions_parse_without_panicking_and_name_what_they_cover() {
+    let seeds = corpus("mentions");
+    let with_mentions = seeds
+        .iter()
+        .filter(|s| !teamflow_protocol::mentions::mentioned(&String::from_utf8_lossy(s)).is_empty())
+        .count();
+    assert!(with_mentions >= 3, "the seeds hold mentions to mutate");
+    proptest!(config(), |(bytes in input(corpus("mentions")))| {
+        let text = String::from_utf8_lossy(&bytes);
+        for m in teamflow_protocol::mentions::mentions(&text) {
+            // Each mention found is exactly the wire form of what it names, at the place it says.
+            prop_assert_eq!(&text[m.start..m.end], teamflow_protocol::mentions::mention(m.user, m.name));
+        }
     });
 }

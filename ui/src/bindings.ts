@@ -83,6 +83,24 @@ export const commands = {
 	discard: (clientId: string) => typedError<null, AppError>(__TAURI_INVOKE("discard", { clientId })),
 	/**  Tells the team this person is typing (a joined team only; never queued). */
 	typing: (teamId: TeamId) => typedError<null, AppError>(__TAURI_INVOKE("typing", { teamId })),
+	/**  Where this person stands in every team: read position, unread messages and mentions. */
+	readStates: () => typedError<ReadState[], AppError>(__TAURI_INVOKE("read_states")),
+	/**  Marks a team's chat read up to `seq` (kept at once, sent to the relay when it answers). */
+	markRead: (teamId: TeamId, seq: number) => typedError<ReadState, AppError>(__TAURI_INVOKE("mark_read", { teamId, seq })),
+	notificationSettings: () => typedError<NotificationSettings, AppError>(__TAURI_INVOKE("notification_settings")),
+	/**  Every message (not only mentions) notifies while the window is not focused, or not. */
+	setEveryMessageUnfocused: (on: boolean) => typedError<NotificationSettings, AppError>(__TAURI_INVOKE("set_every_message_unfocused", { on })),
+	setTeamMuted: (teamId: TeamId, muted: boolean) => typedError<NotificationSettings, AppError>(__TAURI_INVOKE("set_team_muted", { teamId, muted })),
+	/**
+	 *  Shows a native notification. Desktop platforms report no click on it to the plugin: the window opens
+	 *  the conversation when it is focused next instead (docs/desktop.md).
+	 */
+	notify: (title: string, body: string) => typedError<null, AppError>(__TAURI_INVOKE("notify", { title, body })),
+	/**
+	 *  Puts the unread total on the window's title ("(3) TeamFlow") and on the dock or taskbar badge where the
+	 *  platform has one (macOS; Linux desktops with the Unity launcher API). Zero clears both.
+	 */
+	setUnreadTotal: (total: number) => typedError<null, AppError>(__TAURI_INVOKE("set_unread_total", { total })),
 	projects: (teamId: TeamId) => typedError<Project[], AppError>(__TAURI_INVOKE("projects", { teamId })),
 	createProject: (teamId: TeamId, project: ProjectInput) => typedError<OutboxEntry, AppError>(__TAURI_INVOKE("create_project", { teamId, project })),
 	updateProject: (teamId: TeamId, projectId: ProjectId, project: ProjectInput) => typedError<OutboxEntry, AppError>(__TAURI_INVOKE("update_project", { teamId, projectId, project })),
@@ -360,6 +378,8 @@ export type Message = {
 	client_id: string,
 	kind: MessageKind,
 	content: string,
+	/**  Who the content mentions (`teamflow_protocol::mentions`), each a member when it was posted. */
+	mentions?: UserId[],
 	created_at: string,
 };
 
@@ -368,6 +388,13 @@ export type MessageId = string;
 
 /**  What a message's content is to be read as. Clients post `text` or `markdown`. */
 export type MessageKind = "text" | "markdown";
+
+export type NotificationSettings = {
+	/**  Every message (not only mentions) notifies while the window is not focused. */
+	every_message_unfocused: boolean,
+	/**  Teams that never notify; their unread counts still show. */
+	muted: TeamId[],
+};
 
 export type OutboxEntry = {
 	client_id: string,
@@ -381,7 +408,9 @@ export type OutboxEntry = {
 	error: string | null,
 };
 
-export type OutboxKind = "message" | "document" | "project_create" | "project_update";
+export type OutboxKind = "message" | "document" | "project_create" | "project_update" | 
+/**  How far the chat was read on this device. */
+"read";
 
 export type OutboxState = "pending" | 
 /**  The relay refused it for good; `error_code` and `error` say why. */
@@ -450,6 +479,19 @@ export type ProjectInput = {
 
 export type ProjectStatus = "planned" | "active" | "paused" | "completed" | "archived";
 
+/**  Where a person stands in a team's chat: how far they have read, and what is new since. */
+export type ReadState = {
+	team_id: TeamId,
+	/**  The last message read (0: none). Only ever moves forward. */
+	read_seq: number,
+	/**  The team's newest message (0: no message yet). */
+	latest_seq: number,
+	/**  Messages after `read_seq` written by someone else. */
+	unread: number,
+	/**  Of those, the ones that mention this person. */
+	mentions: number,
+};
+
 /**  A member's role in a team, from most to least powerful. */
 export type Role = 
 /**  Everything, including deleting the team; a team always keeps at least one. */
@@ -515,6 +557,11 @@ export type ServerMessage = { type: "welcome"; protocol: number; user_id: UserId
 { type: "member_changed"; team_id: TeamId; user_id: UserId; role: Role | null } | { type: "typing"; team_id: TeamId; user_id: UserId } | 
 /**  Something happened in a connected service (a push, a card moved, ...). */
 { type: "activity"; item: ActivityItem } | 
+/**
+ *  The recipient's read position in the team moved (on this device or another one of theirs); sent only
+ *  to that person's own connections.
+ */
+{ type: "read_moved"; state: ReadState } | 
 /**  The recipient lost access to the team (removed, or role lowered): no more of its traffic. */
 { type: "access_revoked"; team_id: TeamId } | { type: "pong"; nonce: number | null } | 
 /**  A request failed. `ref` names what failed: the `client_msg_id` of a message, else the request type. */

@@ -1,9 +1,9 @@
-//! `/api/teams/{team_id}/messages`.
+//! `/api/teams/{team_id}/messages` and the caller's read position, `/api/teams/{team_id}/read`.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use teamflow_protocol::api::messages::{Message, MessagePage, MessagesQuery, PostMessage};
+use teamflow_protocol::api::messages::{MarkRead, Message, MessagePage, MessagesQuery, PostMessage, ReadState};
 use teamflow_protocol::{ErrorBody, TeamId};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -15,7 +15,7 @@ use crate::messages;
 use crate::messages::Posted;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_messages, post_message))
+    OpenApiRouter::new().routes(routes!(list_messages, post_message)).routes(routes!(get_read, put_read))
 }
 
 /// A page of messages, newest first.
@@ -55,4 +55,35 @@ async fn post_message(
         Posted::Existing => StatusCode::OK,
     };
     Ok((status, Json(message)))
+}
+
+/// Where the caller stands in the team's chat: read position, unread messages and mentions.
+#[utoipa::path(get, path = "/api/teams/{team_id}/read", tag = "messages", security(("bearer" = [])),
+    params(("team_id" = TeamId, Path)), responses(
+    (status = 200, body = ReadState), (status = 404, body = ErrorBody),
+))]
+async fn get_read(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(team): ApiPath<TeamId>,
+) -> Result<Json<ReadState>, ApiError> {
+    let member = state.access.member(team, user).await?;
+    Ok(Json(messages::read_state(&state.db, &member).await?))
+}
+
+/// Move the caller's read position forward (one behind the kept position changes nothing). The caller's
+/// other connections in the team's room hear `read_moved`.
+#[utoipa::path(put, path = "/api/teams/{team_id}/read", tag = "messages", security(("bearer" = [])),
+    params(("team_id" = TeamId, Path)), request_body = MarkRead, responses(
+    (status = 200, body = ReadState), (status = 404, body = ErrorBody),
+    (status = 422, description = "seq is not a message of this team", body = ErrorBody),
+))]
+async fn put_read(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(team): ApiPath<TeamId>,
+    ApiJson(body): ApiJson<MarkRead>,
+) -> Result<Json<ReadState>, ApiError> {
+    let member = state.access.member(team, user).await?;
+    Ok(Json(messages::mark_read(&state.db, &state.events, &member, body).await?))
 }

@@ -92,6 +92,7 @@ impl Hub {
             }
             Command::Leave { conn, team } => self.leave(conn, team),
             Command::Broadcast { team, frame, except } => self.broadcast(team, &frame, except),
+            Command::SendToUser { team, user, frame } => self.send_to(team, &frame, |_, c| c.user == user),
             Command::Revoke { team, user } => self.revoke(team, Some(user)),
             Command::CloseTeam { team } => self.revoke(team, None),
             #[cfg(test)]
@@ -176,9 +177,15 @@ impl Hub {
     }
 
     fn broadcast(&mut self, team: TeamId, frame: &Utf8Bytes, except: Option<ConnId>) {
+        self.send_to(team, frame, |conn, _| Some(conn) != except);
+    }
+
+    /// Sends a frame to the room's connections that `to` picks; pending joins hold it.
+    fn send_to(&mut self, team: TeamId, frame: &Utf8Bytes, to: impl Fn(ConnId, &Conn) -> bool) {
         let Some(room) = self.rooms.get(&team) else { return };
-        let targets: Vec<ConnId> = room.members.iter().copied().filter(|c| Some(*c) != except).collect();
-        let waiting: Vec<ConnId> = room.pending.iter().copied().filter(|c| Some(*c) != except).collect();
+        let picked = |c: &ConnId| self.conns.get(c).is_some_and(|conn| to(*c, conn));
+        let targets: Vec<ConnId> = room.members.iter().copied().filter(picked).collect();
+        let waiting: Vec<ConnId> = room.pending.iter().copied().filter(picked).collect();
         for conn in targets {
             self.deliver(conn, frame.clone());
         }

@@ -1,5 +1,6 @@
-//! The outbox: chat messages, document registrations and project changes made while offline (or before
-//! delivery), committed locally first and delivered exactly once, in order, when the relay answers.
+//! The outbox: chat messages, document registrations, project changes and read positions made while offline
+//! (or before delivery), committed locally first and delivered exactly once, in order, when the relay
+//! answers. A team's read positions waiting together are one entry: only the furthest one matters.
 //!
 //! Exactly once rests on the relay's idempotency: each entry carries a client id, and the relay returns the
 //! original message for a repeated one. An entry is removed only in the transaction that caches the
@@ -10,7 +11,7 @@ use std::time::Duration;
 use reqwest::Method;
 use teamflow_protocol::ProjectId;
 use teamflow_protocol::TeamId;
-use teamflow_protocol::api::messages::{Message, MessageKind, PostMessage};
+use teamflow_protocol::api::messages::{MarkRead, Message, MessageKind, PostMessage, ReadState};
 use teamflow_protocol::api::teams::{DocumentEntry, Project, ProjectInput, RegisterDocument};
 
 use teamflow_sync::Backoff;
@@ -58,6 +59,8 @@ pub enum OutboxKind {
     Document,
     ProjectCreate,
     ProjectUpdate,
+    /// How far the chat was read on this device.
+    Read,
 }
 
 /// A queued change, as stored in `body_json`. The `kind` column says which, so it is read back per kind
@@ -69,6 +72,7 @@ enum Change {
     Document(RegisterDocument),
     ProjectCreate(ProjectInput),
     ProjectUpdate(ProjectUpdate),
+    Read(MarkRead),
 }
 
 /// A queued full replacement of a project's fields.
@@ -85,6 +89,7 @@ impl Change {
             Change::Document(_) => OutboxKind::Document,
             Change::ProjectCreate(_) => OutboxKind::ProjectCreate,
             Change::ProjectUpdate(_) => OutboxKind::ProjectUpdate,
+            Change::Read(_) => OutboxKind::Read,
         }
     }
 
@@ -93,6 +98,7 @@ impl Change {
             Change::Message(m) => &m.content,
             Change::Document(d) => &d.title,
             Change::ProjectCreate(p) | Change::ProjectUpdate(ProjectUpdate { input: p, .. }) => &p.name,
+            Change::Read(_) => "read position",
         }
     }
 }
@@ -104,6 +110,7 @@ impl OutboxKind {
             OutboxKind::Document => "document",
             OutboxKind::ProjectCreate => "project_create",
             OutboxKind::ProjectUpdate => "project_update",
+            OutboxKind::Read => "read",
         }
     }
 }
@@ -128,6 +135,7 @@ impl Row {
             "document" => Change::Document(serde_json::from_str(&self.body_json).map_err(corrupt)?),
             "project_create" => Change::ProjectCreate(serde_json::from_str(&self.body_json).map_err(corrupt)?),
             "project_update" => Change::ProjectUpdate(serde_json::from_str(&self.body_json).map_err(corrupt)?),
+            "read" => Change::Read(serde_json::from_str(&self.body_json).map_err(corrupt)?),
             other => return Err(NodeError::Corrupt(format!("unknown outbox kind {other}"))),
         })
     }
@@ -197,6 +205,43 @@ impl Node {
     pub(crate) async fn enqueue_document(&self, team: TeamId, body: RegisterDocument) -> Result<(), NodeError> {
         let client_id = uuid::Uuid::now_v7().to_string();
         self.enqueue(&client_id, team, &Change::Document(body)).await
+    }
+
+    /// Queues sending the team's read position `seq`. A read of the team already waiting is moved forward
+    /// instead, in the same transaction as the check, so a team has at most one.
+    pub(crate) async fn enqueue_read(&self, team: TeamId, seq: i64) -> Result<(), NodeError> {
+        let json = serde_json::to_string(&Change::Read(MarkRead { seq })).map_err(NodeError::corrupt)?;
+        let mut tx = crate::store::begin_write(&self.db).await?;
+        let waiting: Option<i64> =
+            sqlx::query_scalar("SELECT position FROM outbox WHERE kind = 'read' AND team_id = ? AND state = 'pending'")
+                .bind(team.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+        match waiting {
+            Some(position) => {
+                sqlx::query(
+                    "UPDATE outbox SET body_json = ? WHERE position = ? AND json_extract(body_json, '$.seq') < ?",
+                )
+                .bind(&json)
+                .bind(position)
+                .bind(seq)
+                .execute(&mut *tx)
+                .await?;
+            }
+            None => {
+                sqlx::query(
+                    "INSERT INTO outbox (client_id, kind, team_id, body_json, created_at) VALUES (?, 'read', ?, ?, ?)",
+                )
+                .bind(uuid::Uuid::now_v7().to_string())
+                .bind(team.to_string())
+                .bind(&json)
+                .bind(time::OffsetDateTime::now_utc().unix_timestamp() * 1000)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        self.refresh_outbox_status().await
     }
 
     async fn enqueue(&self, client_id: &str, team: TeamId, change: &Change) -> Result<(), NodeError> {
@@ -306,6 +351,14 @@ impl Node {
                     let path = format!("/api/teams/{}/messages", row.team_id);
                     self.authed::<_, Message>(Method::POST, &path, Some(&body)).await.map(Some)
                 }
+                Change::Read(body) => {
+                    // The relay keeps the furthest position, so sending one twice is harmless.
+                    let path = format!("/api/teams/{}/read", row.team_id);
+                    match self.authed::<_, ReadState>(Method::PUT, &path, Some(&body)).await {
+                        Ok(state) => self.remember_read(state.team_id, state.read_seq).await.map(|_| None),
+                        Err(e) => Err(e),
+                    }
+                }
                 Change::ProjectCreate(body) => {
                     let path = format!("/api/teams/{}/projects", row.team_id);
                     self.authed::<_, Project>(Method::POST, &path, Some(&body)).await.map(|_| None)
@@ -330,7 +383,12 @@ impl Node {
                     if let Some(message) = message {
                         cache_message(&mut tx, &message).await?;
                     }
-                    sqlx::query("DELETE FROM outbox WHERE position = ?").bind(row.position).execute(&mut *tx).await?;
+                    // Unless a later read position replaced the entry's body meanwhile: that one goes next.
+                    sqlx::query("DELETE FROM outbox WHERE position = ? AND body_json = ?")
+                        .bind(row.position)
+                        .bind(&row.body_json)
+                        .execute(&mut *tx)
+                        .await?;
                     tx.commit().await?;
                     report.delivered += 1;
                 }

@@ -181,6 +181,10 @@ impl Node {
             ServerMessage::ProjectUpdated { project } => {
                 self.index_projects(std::slice::from_ref(project)).await?;
             }
+            // Read on another device of this user: this one knows it too, offline included.
+            ServerMessage::ReadMoved { state } => {
+                self.remember_read(state.team_id, state.read_seq).await?;
+            }
             ServerMessage::MemberChanged { team_id, user_id, role: None }
                 if self.user().await.is_some_and(|me| me.id == *user_id) =>
             {

@@ -14,7 +14,7 @@ use crate::{Node, NodeError};
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Every table holding the signed-in user's data, emptied on sign-out.
-const USER_TABLES: [&str; 9] = [
+const USER_TABLES: [&str; 12] = [
     "account",
     "cached_teams",
     "cached_messages",
@@ -24,6 +24,9 @@ const USER_TABLES: [&str; 9] = [
     "document_teams",
     "search_items",
     "search_index",
+    "read_positions",
+    "muted_teams",
+    "notification_settings",
 ];
 
 /// The store's file name in the data directory.

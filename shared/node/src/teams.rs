@@ -138,6 +138,12 @@ impl Node {
         let prefix = format!("/api/teams/{team}/%");
         sqlx::query("DELETE FROM cached_views WHERE key LIKE ?").bind(&prefix).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM cached_messages WHERE team_id = ?").bind(team.to_string()).execute(&mut *tx).await?;
+        for table in ["read_positions", "muted_teams"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE team_id = ?")))
+                .bind(team.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
         crate::search::forget_team(&mut tx, team).await?;
         tx.commit().await?;
         Ok(())

@@ -7,6 +7,7 @@ pub mod api;
 pub mod email;
 pub mod error;
 pub mod ids;
+pub mod mentions;
 pub mod realtime;
 pub mod role;
 

@@ -163,6 +163,11 @@ pub enum ServerMessage {
     Activity {
         item: crate::api::integrations::ActivityItem,
     },
+    /// The recipient's read position in the team moved (on this device or another one of theirs); sent only
+    /// to that person's own connections.
+    ReadMoved {
+        state: crate::api::messages::ReadState,
+    },
     /// The recipient lost access to the team (removed, or role lowered): no more of its traffic.
     AccessRevoked {
         team_id: TeamId,

@@ -1,5 +1,6 @@
-// The signed-in frame: team switcher, sections, sync indicator, the invitations waiting for this person;
-// joins the chosen team's room and feeds the team store from the rooms while someone is signed in.
+// The signed-in frame: team switcher (with unread counts), sections, sync indicator, notifications, the
+// invitations waiting for this person; joins every team's room (so counts and mentions arrive for all) and
+// feeds the team store from the rooms while someone is signed in.
 import { forgetRepo } from "../features/editor/pipe";
 import { type FormEvent, lazy, Suspense, useEffect, useRef, useState } from "react";
 import { commands, events, type SearchHit, type Status, type TeamMembership, type User } from "../bindings";
@@ -17,6 +18,10 @@ import { SearchPalette } from "../features/search/SearchPalette";
 import { SyncIndicator } from "../features/sync/SyncIndicator";
 import { TeamSettings } from "../features/settings/TeamSettings";
 import { Members } from "../features/teams/Members";
+import { teamLabel } from "../features/notify/attention";
+import { UnreadElsewhere } from "../features/notify/UnreadElsewhere";
+import { NotificationsPanel } from "../features/notify/NotificationsPanel";
+import { useAttention } from "../features/notify/useAttention";
 import { ErrorLine } from "../lib/ErrorLine";
 import { ThemeSwitcher } from "../features/appearance/ThemeSwitcher";
 import { ShortcutsHelp } from "../features/shortcuts/ShortcutsHelp";
@@ -78,6 +83,16 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
     }
   }
   const [inviting, setInviting] = useState(false);
+  const [notifying, setNotifying] = useState(false);
+  const [noticesSeen, setNoticesSeen] = useState(0);
+
+  /** A notification's conversation: its team's chat. */
+  function openConversation(team: string) {
+    setTeamId(team);
+    setSection("chat");
+    setNotifying(false);
+  }
+  const attention = useAttention(user, teams, section === "chat" ? teamId : null, openConversation);
 
   // Before any team is joined, so the store sees each room's first frame.
   useEffect(followRooms, []);
@@ -117,6 +132,11 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
     setInviting(false);
     call(commands.joinTeam(teamId)).catch((e) => setError(messageOf(e)));
   }, [teamId]);
+
+  // Every team's room, so unread counts and mentions arrive for teams not on screen too.
+  useEffect(() => {
+    for (const t of teams) call(commands.joinTeam(t.id)).catch(() => {});
+  }, [teams.map((t) => t.id).join(",")]);
 
   /** A team left or deleted: off the switcher, and another one (or none) chosen. */
   async function forget(gone: string) {
@@ -170,11 +190,12 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
         <select value={teamId ?? ""} onChange={(e) => setTeamId(e.target.value || null)} data-testid="team-switcher" aria-label="Team">
           {teams.length === 0 && <option value="">No team yet</option>}
           {teams.map((t) => (
-            <option key={t.id} value={t.id}>
-              {t.name}
+            <option key={t.id} value={t.id} data-testid={`team-option-${t.name}`}>
+              {teamLabel(t.name, attention.states.get(t.id))}
             </option>
           ))}
         </select>
+        <UnreadElsewhere teams={teams.filter((t) => t.id !== teamId)} states={attention.states} onOpen={openConversation} />
         <form onSubmit={createTeam} className="inline">
           <input value={newTeam} onChange={(e) => setNewTeam(e.target.value)} placeholder="New team name" aria-label="New team name" required data-testid="new-team-name" />
           <button type="submit" data-testid="create-team">
@@ -196,6 +217,22 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
             </button>
           ))}
         </nav>
+        <button
+          className="notifications-button"
+          onClick={() => {
+            setNotifying(true);
+            setNoticesSeen(attention.notices.length);
+          }}
+          data-testid="open-notifications"
+          aria-label={`Notifications${attention.notices.length > noticesSeen ? `, ${attention.notices.length - noticesSeen} new` : ""}`}
+        >
+          Notifications
+          {attention.notices.length > noticesSeen && (
+            <span className="badge" data-testid="notices-new">
+              {attention.notices.length - noticesSeen}
+            </span>
+          )}
+        </button>
         <button className="search-button" onClick={() => setSearching(true)} data-testid="open-search" aria-keyshortcuts="Control+K Meta+K">
           Search <kbd>Ctrl K</kbd>
         </button>
@@ -212,7 +249,13 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
         <PendingInvitations onJoined={joined} />
         {!team && section !== "settings" && <p className="empty">Create a team to start, or ask a teammate for an invitation link.</p>}
         {team && section === "chat" && (
-          <Chat key={team.id} team={team} user={user} focusSeq={found?.team_id === team.id && found.target.kind === "message" ? found.target.seq : null} />
+          <Chat
+            key={team.id}
+            team={team}
+            user={user}
+            focusSeq={found?.team_id === team.id && found.target.kind === "message" ? found.target.seq : null}
+            onSeen={(seq) => attention.seen(team.id, seq)}
+          />
         )}
         {team && section === "projects" && (
           <Projects
@@ -242,6 +285,17 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
       {searching && <SearchPalette teams={teams} onOpen={openHit} onClose={() => setSearching(false)} />}
       {team && inviting && <InviteDialog team={team} onClose={() => setInviting(false)} />}
       {helping && <ShortcutsHelp sections={SECTIONS.map(([, label]) => label)} onClose={() => setHelping(false)} />}
+      {notifying && (
+        <NotificationsPanel
+          notices={attention.notices}
+          teams={teams}
+          settings={attention.settings}
+          onOpen={(n) => openConversation(n.team)}
+          onMute={attention.mute}
+          onEveryMessage={attention.everyMessage}
+          onClose={() => setNotifying(false)}
+        />
+      )}
     </div>
   );
 }

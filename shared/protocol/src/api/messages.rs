@@ -58,6 +58,9 @@ pub struct Message {
     pub client_id: String,
     pub kind: MessageKind,
     pub content: String,
+    /// Who the content mentions (`teamflow_protocol::mentions`), each a member when it was posted.
+    #[serde(default)]
+    pub mentions: Vec<UserId>,
     #[serde(with = "time::serde::rfc3339")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     #[cfg_attr(feature = "specta", specta(type = String))]
@@ -84,4 +87,30 @@ pub struct MessagesQuery {
     pub before: Option<i64>,
     /// Page size, 1 to 100 (default 50); values outside are clamped.
     pub limit: Option<i64>,
+}
+
+/// `PUT /api/teams/{team_id}/read`: I have read the team's chat up to and including `seq`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(deny_unknown_fields)]
+pub struct MarkRead {
+    /// A message `seq` of the team, 0 to its latest. A position behind the kept one changes nothing.
+    pub seq: i64,
+}
+
+/// Where a person stands in a team's chat: how far they have read, and what is new since.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct ReadState {
+    pub team_id: TeamId,
+    /// The last message read (0: none). Only ever moves forward.
+    pub read_seq: i64,
+    /// The team's newest message (0: no message yet).
+    pub latest_seq: i64,
+    /// Messages after `read_seq` written by someone else.
+    pub unread: i64,
+    /// Of those, the ones that mention this person.
+    pub mentions: i64,
 }

@@ -1,22 +1,36 @@
 // Team chat: history that pages in as you scroll up, sending that shows at once (pending, then sent, or
-// failed with retry), and who is typing.
+// failed with retry), who is typing, and @mentions (offered from the roster, highlighted for the person).
 import { Avatar } from "../people/Avatar";
-import { type FormEvent, useEffect, useMemo, useRef, useState } from "react";
+import { useEffect, useMemo, useRef, useState } from "react";
 import { commands, events, type Message, type OutboxEntry, type TeamMembership, type User } from "../../bindings";
 import { call, messageOf } from "../../lib/call";
 import { all, subscribe, subscribeRoom } from "../../lib/events";
 import { chatItems, mergeMessages } from "./model";
+import { MentionComposer } from "./MentionComposer";
+import { MessageText } from "./MessageText";
 import { ErrorLine } from "../../lib/ErrorLine";
 import { typistNames } from "../../lib/team/live";
 import { useTeam } from "../../lib/team/store";
 
 const TYPING_SENT_EVERY_MS = 2000;
 
-export function Chat({ team, user, focusSeq = null }: { team: TeamMembership; user: User; focusSeq?: number | null }) {
+export function Chat({
+  team,
+  user,
+  focusSeq = null,
+  onSeen,
+}: {
+  team: TeamMembership;
+  user: User;
+  focusSeq?: number | null;
+  /** The newest message shown, each time it changes: the workspace marks it read while the window is focused. */
+  onSeen?: (seq: number) => void;
+}) {
   const [messages, setMessages] = useState<Message[]>([]);
   const [outbox, setOutbox] = useState<OutboxEntry[]>([]);
   const [draft, setDraft] = useState("");
-  const typists = typistNames(useTeam(team.id), user.id);
+  const live = useTeam(team.id);
+  const typists = typistNames(live, user.id);
   const [atStart, setAtStart] = useState(false);
   // Whether the first read of the history answered (only then can "no messages" be said).
   const [loaded, setLoaded] = useState(false);
@@ -49,6 +63,10 @@ export function Chat({ team, user, focusSeq = null }: { team: TeamMembership; us
   }, [team.id]);
 
   const items = useMemo(() => chatItems(team.id, messages, outbox), [team.id, messages, outbox]);
+  const newest = messages.length > 0 ? messages[messages.length - 1].seq : 0;
+  useEffect(() => {
+    if (newest > 0) onSeen?.(newest);
+  }, [newest]);
 
   // Stay at the bottom as messages arrive, unless the person scrolled up to read.
   useEffect(() => {
@@ -92,10 +110,7 @@ export function Chat({ team, user, focusSeq = null }: { team: TeamMembership; us
     }
   }
 
-  async function send(e: FormEvent) {
-    e.preventDefault();
-    const content = draft.trim();
-    if (!content) return;
+  async function send(content: string) {
     setDraft("");
     try {
       const entry = await call(commands.sendMessage(team.id, content));
@@ -154,7 +169,7 @@ export function Chat({ team, user, focusSeq = null }: { team: TeamMembership; us
           item.state === "sent" ? (
             <li
               key={item.key}
-              className={item.message.seq === focusSeq ? "message focused" : "message"}
+              className={["message", item.message.seq === focusSeq && "focused", (item.message.mentions ?? []).includes(user.id) && "mentions-me"].filter(Boolean).join(" ")}
               data-testid="message"
               data-state="sent"
               data-seq={item.message.seq}
@@ -162,14 +177,18 @@ export function Chat({ team, user, focusSeq = null }: { team: TeamMembership; us
               <Avatar userId={item.message.author_id} name={item.message.author_name} size={22} />
               <span className="author">{item.message.author_name}</span>
               <time dateTime={item.message.created_at}>{new Date(item.message.created_at).toLocaleTimeString()}</time>
-              <p>{item.message.content}</p>
+              <p>
+                <MessageText content={item.message.content} me={user.id} />
+              </p>
             </li>
           ) : (
             <li key={item.key} className={`message ${item.state}`} data-testid="message" data-state={item.state}>
               <Avatar userId={user.id} name={user.display_name} size={22} />
               <span className="author">{user.display_name}</span>
               <span className="marker">{item.state === "pending" ? "Sending…" : `Not sent: ${item.error ?? "refused"}`}</span>
-              <p>{item.content}</p>
+              <p>
+                <MessageText content={item.content} me={user.id} />
+              </p>
               {item.state === "failed" && (
                 <span className="actions">
                   <button onClick={() => retry(item.clientId)} data-testid="retry">
@@ -186,12 +205,14 @@ export function Chat({ team, user, focusSeq = null }: { team: TeamMembership; us
         {typists.length > 0 && `${typists.join(", ")} ${typists.length === 1 ? "is" : "are"} typing…`}
       </div>
       <ErrorLine error={error} onDismiss={() => setError(null)} />
-      <form className="composer" onSubmit={send}>
-        <input value={draft} onChange={(e) => onDraft(e.target.value)} placeholder={`Message #${team.name}`} aria-label={`Message #${team.name}`} maxLength={4000} data-testid="composer" />
-        <button type="submit" className="primary" data-testid="send">
-          Send
-        </button>
-      </form>
+      <MentionComposer
+        draft={draft}
+        onDraft={onDraft}
+        onSend={(content) => void send(content)}
+        members={[...live.members.values()]}
+        me={user.id}
+        placeholder={`Message #${team.name}`}
+      />
     </section>
   );
 }

@@ -1,0 +1,80 @@
+// The workspace tells the person when they are needed: unread counts in the team switcher and the title,
+// cleared by a read on another device; a mention in a team not on screen notifies (natively and in the
+// Notifications list, which opens its chat); a muted team does not; focusing after one opens its chat.
+import { act, cleanup, fireEvent, render, screen } from "@testing-library/react";
+import { afterEach, beforeEach, expect, it, vi } from "vitest";
+import type { Message, ReadState, Status, TeamMembership, User } from "../bindings";
+import { answers, calls, emitRoom, reset } from "../testing/fakeBindings";
+import { userId } from "../testing/fixtures";
+import { mentionToken } from "../features/chat/mentions";
+import { Workspace } from "./Workspace";
+
+vi.mock("../bindings", () => import("../testing/fakeBindings"));
+
+const me: User = { id: userId(2), email: "bob@example.com", display_name: "Bob" };
+const status: Status = { signed_in: true, credentials: null, link: "online", peers: [], pending: 0, failed: 0, documents: {} };
+const home: TeamMembership = { id: "0190f1e2-0000-7000-8000-0000000000a1", name: "Home", role: "owner" };
+const studio: TeamMembership = { id: "0190f1e2-0000-7000-8000-0000000000a2", name: "Studio", role: "member" };
+const read = (team: string, read_seq: number, latest_seq: number, unread: number, mentions = 0): ReadState => ({ team_id: team, read_seq, latest_seq, unread, mentions });
+const message = (team: string, seq: number, content: string, mentions: string[] = []): Message =>
+  ({ id: `${team}-${seq}`, team_id: team, seq, author_id: userId(1), author_name: "Ada", client_id: `c${seq}`, kind: "text", content, mentions, created_at: "2026-12-01T10:00:00Z" }) as Message;
+
+let muted: string[];
+beforeEach(() => {
+  reset();
+  muted = [];
+  answers.status = status;
+  answers.teams = [home, studio];
+  answers.readStates = [read(home.id, 0, 0, 0), read(studio.id, 1, 3, 2)];
+  answers.notificationSettings = () => ({ every_message_unfocused: false, muted });
+  answers.setTeamMuted = (team: string, on: boolean) => {
+    muted = on ? [team] : [];
+    return { every_message_unfocused: false, muted };
+  };
+});
+afterEach(cleanup);
+
+const labels = () => Array.from((screen.getByTestId("team-switcher") as HTMLSelectElement).options, (o) => o.text);
+
+it("shows unread counts per team and the total, and clears them when read elsewhere", async () => {
+  await act(async () => void render(<Workspace user={me} onSignedOut={() => {}} />));
+  expect(labels()).toEqual(["Home", "Studio (2)"]);
+  expect(document.title).toBe("(2) TeamFlow");
+  expect(calls).toContainEqual(["setUnreadTotal", 2]);
+  expect(calls).toContainEqual(["joinTeam", studio.id]);
+  act(() => emitRoom(studio.id, { type: "new_message", message: message(studio.id, 4, `hey ${mentionToken(me.id, "Bob")}`, [me.id]) }));
+  expect(labels()).toEqual(["Home", "Studio (3, 1 @)"]);
+  expect(screen.getByTestId("unread-Studio").textContent).toBe("Studio (3, 1 @)");
+  act(() => emitRoom(studio.id, { type: "read_moved", state: read(studio.id, 4, 4, 0) }));
+  expect(labels()).toEqual(["Home", "Studio"]);
+  expect(document.title).toBe("TeamFlow");
+  expect(screen.queryByTestId("unread-teams")).toBeNull();
+});
+
+it("notifies a mention in another team, lists it, and opens its chat from the list; a muted team stays quiet", async () => {
+  await act(async () => void render(<Workspace user={me} onSignedOut={() => {}} />));
+  act(() => emitRoom(studio.id, { type: "new_message", message: message(studio.id, 4, `look ${mentionToken(me.id, "Bob")}`, [me.id]) }));
+  expect(calls).toContainEqual(["notify", "Ada mentioned you in Studio", "look @Bob"]);
+  expect(screen.getByTestId("notices-new").textContent).toBe("1");
+  await act(async () => void fireEvent.click(screen.getByTestId("open-notifications")));
+  await act(async () => void fireEvent.click(screen.getByTestId("notice")));
+  expect((screen.getByTestId("team-switcher") as HTMLSelectElement).value).toBe(studio.id);
+  expect(screen.queryByTestId("notifications-dialog")).toBeNull();
+
+  await act(async () => void fireEvent.click(screen.getByTestId("open-notifications")));
+  await act(async () => void fireEvent.click(screen.getByTestId("mute-Home")));
+  expect(calls).toContainEqual(["setTeamMuted", home.id, true]);
+  const before = calls.filter((c) => c[0] === "notify").length;
+  act(() => emitRoom(home.id, { type: "new_message", message: message(home.id, 1, `psst ${mentionToken(me.id, "Bob")}`, [me.id]) }));
+  expect(calls.filter((c) => c[0] === "notify").length).toBe(before);
+  expect(labels()[0]).toBe("Home (1, 1 @)");
+});
+
+it("opens the conversation of a notification that came while the window was in the background", async () => {
+  await act(async () => void render(<Workspace user={me} onSignedOut={() => {}} />));
+  act(() => void window.dispatchEvent(new Event("blur")));
+  act(() => emitRoom(studio.id, { type: "new_message", message: message(studio.id, 4, `hi ${mentionToken(me.id, "Bob")}`, [me.id]) }));
+  expect((screen.getByTestId("team-switcher") as HTMLSelectElement).value).toBe(home.id);
+  await act(async () => void window.dispatchEvent(new Event("focus")));
+  expect((screen.getByTestId("team-switcher") as HTMLSelectElement).value).toBe(studio.id);
+});

@@ -1,0 +1,121 @@
+// The chat composer with @mention autocomplete: typing "@" offers the team's members (filtered as you type);
+// arrows move, Enter or Tab picks, Escape closes. A pick shows as "@Name" and is sent in the wire form.
+import { type FormEvent, type KeyboardEvent, useRef, useState } from "react";
+import type { Member, UserId } from "../../bindings";
+import { insertMention, matchMembers, mentionQuery, toWire } from "./mentions";
+
+export function MentionComposer({
+  draft,
+  onDraft,
+  onSend,
+  members,
+  me,
+  placeholder,
+}: {
+  draft: string;
+  onDraft: (value: string) => void;
+  onSend: (content: string) => void;
+  members: Member[];
+  me: UserId;
+  placeholder: string;
+}) {
+  const input = useRef<HTMLInputElement>(null);
+  const [caret, setCaret] = useState(0);
+  const [active, setActive] = useState(0);
+  const [closed, setClosed] = useState<number | null>(null);
+  // The names picked from the list in this draft, to send as mentions.
+  const picked = useRef(new Map<string, UserId>());
+
+  const query = mentionQuery(draft, caret);
+  const open = query !== null && closed !== query.start;
+  const options = open ? matchMembers(members, query.query, me) : [];
+  const shown = options.length > 0;
+
+  function change(value: string, at: number) {
+    setCaret(at);
+    setActive(0);
+    if (!value) picked.current.clear();
+    onDraft(value);
+  }
+
+  function pick(member: Member) {
+    if (!query) return;
+    const next = insertMention(draft, query.start, caret, member.display_name);
+    picked.current.set(member.display_name, member.user_id);
+    change(next.draft, next.caret);
+    requestAnimationFrame(() => {
+      input.current?.focus();
+      input.current?.setSelectionRange(next.caret, next.caret);
+    });
+  }
+
+  function onKeyDown(e: KeyboardEvent<HTMLInputElement>) {
+    if (!shown) return;
+    if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      e.preventDefault();
+      const step = e.key === "ArrowDown" ? 1 : -1;
+      setActive((a) => (a + step + options.length) % options.length);
+    } else if (e.key === "Enter" || e.key === "Tab") {
+      e.preventDefault();
+      pick(options[Math.min(active, options.length - 1)]);
+    } else if (e.key === "Escape") {
+      e.preventDefault();
+      setClosed(query?.start ?? null);
+    }
+  }
+
+  function submit(e: FormEvent) {
+    e.preventDefault();
+    const content = toWire(draft.trim(), picked.current);
+    if (!content) return;
+    picked.current.clear();
+    setClosed(null);
+    onSend(content);
+  }
+
+  return (
+    <form className="composer" onSubmit={submit}>
+      {shown && (
+        <ul className="mention-list" role="listbox" id="mention-list" aria-label="Mention a member" data-testid="mention-list">
+          {options.map((m, i) => (
+            <li
+              key={m.user_id}
+              id={`mention-${m.user_id}`}
+              role="option"
+              aria-selected={i === active}
+              className={i === active ? "active" : ""}
+              data-testid="mention-option"
+              // Before the input loses focus: the pick keeps the caret in the composer.
+              onMouseDown={(e) => {
+                e.preventDefault();
+                pick(m);
+              }}
+            >
+              <span className="name">{m.display_name}</span> <span className="email">{m.email}</span>
+            </li>
+          ))}
+        </ul>
+      )}
+      <input
+        ref={input}
+        value={draft}
+        onChange={(e) => change(e.target.value, e.target.selectionStart ?? e.target.value.length)}
+        onKeyDown={onKeyDown}
+        onKeyUp={(e) => setCaret(e.currentTarget.selectionStart ?? draft.length)}
+        onClick={(e) => setCaret(e.currentTarget.selectionStart ?? draft.length)}
+        placeholder={placeholder}
+        aria-label={placeholder}
+        maxLength={4000}
+        role="combobox"
+        aria-autocomplete="list"
+        aria-expanded={shown}
+        aria-controls={shown ? "mention-list" : undefined}
+        aria-activedescendant={shown ? `mention-${options[Math.min(active, options.length - 1)].user_id}` : undefined}
+        data-testid="composer"
+      />
+      <button type="submit" className="primary" data-testid="send">
+        Send
+      </button>
+    </form>
+  );
+}

@@ -1,0 +1,97 @@
+// The workspace's side of being told: read states of every team kept current from the rooms, the total on
+// the window title and badge, marking read what is on screen while the window is focused, and notifying
+// (natively, and in the in-app list) as `shouldNotify` decides. The desktop notification plugin reports no
+// click on desktop platforms, so focusing the window after a notification opens its conversation.
+import { useEffect, useRef, useState } from "react";
+import { commands, events, type Message, type ReadState, type TeamId, type TeamMembership, type User } from "../../bindings";
+import { call } from "../../lib/call";
+import { subscribe } from "../../lib/events";
+import { plainText } from "../chat/mentions";
+import { applyFrame, applyState, type NotifySettings, type ReadStates, shouldNotify, totalUnread, windowTitle } from "./attention";
+
+export type Notice = { id: string; team: TeamId; teamName: string; why: "mention" | "message"; title: string; body: string; seq: number };
+
+const KEPT_NOTICES = 20;
+
+export function useAttention(user: User, teams: TeamMembership[], viewing: TeamId | null, open: (team: TeamId) => void) {
+  const [states, setStates] = useState<ReadStates>(new Map());
+  const [settings, setSettings] = useState<NotifySettings>({ every_message_unfocused: false, muted: [] });
+  const [notices, setNotices] = useState<Notice[]>([]);
+  const [focused, setFocused] = useState(() => document.hasFocus());
+  // Read by the room handler, which is subscribed once.
+  const situation = useRef({ settings, focused, viewing, teams });
+  situation.current = { settings, focused, viewing, teams };
+  // The conversation of the last notification not looked at yet: opened when the window gets the focus.
+  const toOpen = useRef<TeamId | null>(null);
+
+  const teamIds = teams.map((t) => t.id).join(",");
+  useEffect(() => {
+    if (teams.length === 0) return;
+    call(commands.readStates()).then((list) => setStates((s) => list.reduce(applyState, s)), () => {});
+  }, [teamIds]);
+
+  useEffect(() => {
+    call(commands.notificationSettings()).then(setSettings, () => {});
+    const onFocus = () => {
+      setFocused(true);
+      const team = toOpen.current;
+      toOpen.current = null;
+      if (team) open(team);
+    };
+    const onBlur = () => setFocused(false);
+    window.addEventListener("focus", onFocus);
+    window.addEventListener("blur", onBlur);
+    const stop = subscribe(events.roomEvent, ({ team_id, frame }) => {
+      setStates((s) => applyFrame(s, team_id, frame, user.id));
+      if (frame.type === "new_message") consider(frame.message);
+    });
+    return () => {
+      window.removeEventListener("focus", onFocus);
+      window.removeEventListener("blur", onBlur);
+      stop();
+    };
+  }, [user.id]);
+
+  function consider(message: Message) {
+    const now = situation.current;
+    const why = shouldNotify(message, { me: user.id, ...now });
+    if (!why) return;
+    const teamName = now.teams.find((t) => t.id === message.team_id)?.name ?? "a team";
+    const title = why === "mention" ? `${message.author_name} mentioned you in ${teamName}` : `${message.author_name} in ${teamName}`;
+    const notice: Notice = { id: message.id, team: message.team_id, teamName, why, title, body: plainText(message.content), seq: message.seq };
+    setNotices((n) => [notice, ...n.filter((x) => x.id !== notice.id)].slice(0, KEPT_NOTICES));
+    if (!now.focused) toOpen.current = message.team_id;
+    call(commands.notify(title, notice.body)).catch(() => {});
+  }
+
+  const total = totalUnread(states);
+  useEffect(() => {
+    document.title = windowTitle(total);
+    call(commands.setUnreadTotal(total)).catch(() => {});
+  }, [total]);
+
+  /** The chat on screen shows up to `seq`: read, if the person can see it. */
+  function seen(team: TeamId, seq: number) {
+    if (!situation.current.focused) return;
+    const state = states.get(team);
+    if (state && state.read_seq >= seq) return;
+    call(commands.markRead(team, seq)).then((s: ReadState) => setStates((all) => applyState(all, s)), () => {});
+  }
+
+  // Coming back to a chat that got messages meanwhile reads them.
+  useEffect(() => {
+    if (!focused || !viewing) return;
+    const state = states.get(viewing);
+    if (state && state.latest_seq > state.read_seq) seen(viewing, state.latest_seq);
+  }, [focused, viewing]);
+
+  async function mute(team: TeamId, muted: boolean) {
+    setSettings(await call(commands.setTeamMuted(team, muted)));
+  }
+
+  async function everyMessage(on: boolean) {
+    setSettings(await call(commands.setEveryMessageUnfocused(on)));
+  }
+
+  return { states, total, settings, notices, seen, mute, everyMessage };
+}
