@@ -91,6 +91,7 @@ async fn main() -> anyhow::Result<()> {
                     kind: MessageKind::Text,
                     content: sentence(&mut rng, &words, 4, 30),
                     created_at: time::OffsetDateTime::now_utc(),
+                    mentions: Vec::new(),
                 }
             })
             .collect();
