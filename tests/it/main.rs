@@ -16,6 +16,7 @@ mod invitations;
 mod messages;
 mod node;
 mod p2p;
+mod project_merge;
 mod projects;
 mod realtime;
 mod restart;

@@ -17,6 +17,7 @@ mod invitations;
 mod messages;
 mod outbox;
 pub mod p2p;
+mod projects;
 mod rooms;
 mod search;
 mod session;
