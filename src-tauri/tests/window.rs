@@ -8,6 +8,8 @@ mod driver;
 mod editor;
 #[path = "window/invitations.rs"]
 mod invitations;
+#[path = "window/projects.rs"]
+mod projects;
 #[path = "window/search.rs"]
 mod search;
 #[path = "window/team.rs"]

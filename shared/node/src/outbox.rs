@@ -179,7 +179,8 @@ pub(crate) fn decode_edit(kind: &str, json: &str) -> Result<ProjectEdit, NodeErr
 enum Answer {
     Nothing,
     Message(Message),
-    Edit(ProjectEdit, EditAnswer),
+    // Boxed: an edit and its answer are much larger than the other answers.
+    Edit(Box<(ProjectEdit, EditAnswer)>),
 }
 
 impl Node {
@@ -340,7 +341,7 @@ impl Node {
                 EditAnswer::Deleted
             }
         };
-        Ok(Answer::Edit(edit, answer))
+        Ok(Answer::Edit(Box::new((edit, answer))))
     }
 
     /// Delivers pending entries in order until the queue is empty or the relay stops answering.
@@ -393,7 +394,7 @@ impl Node {
                     let mut tx = crate::store::begin_write(&self.db).await?;
                     match answer {
                         Answer::Message(message) => cache_message(&mut tx, &message).await?,
-                        Answer::Edit(edit, answer) => after_delivery(&mut tx, row.position, &edit, &answer).await?,
+                        Answer::Edit(edit) => after_delivery(&mut tx, row.position, &edit.0, &edit.1).await?,
                         Answer::Nothing => {}
                     }
                     sqlx::query("DELETE FROM outbox WHERE position = ?").bind(row.position).execute(&mut *tx).await?;

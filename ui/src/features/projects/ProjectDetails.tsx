@@ -198,7 +198,7 @@ export function ProjectDetails({ team, project }: { team: TeamMembership; projec
         ))}
       </ol>
       {history.length === 0 && <p className="empty">No changes yet.</p>}
-      <ErrorLine error={error} />
+      <ErrorLine error={error} testId="project-error" />
     </div>
   );
 }
