@@ -20,6 +20,8 @@ export function ProjectDetails({ team, project }: { team: TeamMembership; projec
   const [renaming, setRenaming] = useState<{ id: string; title: string } | null>(null);
   const [error, setError] = useState<string | null>(null);
 
+  const titles = new Map(tasks.map((t) => [t.id as string, t.title]));
+
   const reload = () => {
     call(commands.tasks(team.id, project.id)).then(setTasks, (e) => setError(messageOf(e)));
     // The history needs the relay once; offline it is the last one read, or none yet.
@@ -94,7 +96,7 @@ export function ProjectDetails({ team, project }: { team: TeamMembership; projec
 
   return (
     <div className="project-details" data-testid="project-details">
-      <div className="fields">
+      <div className="project-fields">
         <label>
           Owner
           <select
@@ -189,10 +191,10 @@ export function ProjectDetails({ team, project }: { team: TeamMembership; projec
         </form>
       )}
       <h3>History</h3>
-      <ol className="history" data-testid="project-history">
+      <ol className="changes" data-testid="project-history">
         {history.map((change) => (
           <li key={change.id} className={change.outcome} data-testid="history-entry">
-            <span>{describeChange(change, live.members)}</span>
+            <span>{describeChange(change, live.members, titles)}</span>
             <time dateTime={change.changed_at}>{new Date(change.changed_at).toLocaleString()}</time>
           </li>
         ))}

@@ -57,4 +57,8 @@ it("says who changed what, and what a concurrent edit overwrote or lost", () => 
     "Alice added the task “Write”",
   );
   expect(describeChange(change({ changed_by: userId(9) }), names)).toMatch(/^Someone changed/);
+  const titles = new Map([["t1", "Write"]]);
+  expect(describeChange(change({ field: "task_done", task_id: "t1", old_value: "false", new_value: "true" }), names, titles)).toBe(
+    "Alice changed the task “Write”: not done → done",
+  );
 });

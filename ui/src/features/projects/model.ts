@@ -56,10 +56,11 @@ function shown(field: HistoryField, value: string | null, names: Names): string 
   return `“${value}”`;
 }
 
-/** One history entry in words. */
-export function describeChange(change: ProjectChange, names: Names): string {
+/** One history entry in words; `taskTitles` names the task a task field belongs to, when it still exists. */
+export function describeChange(change: ProjectChange, names: Names, taskTitles: ReadonlyMap<string, string> = new Map()): string {
   const by = who(change.changed_by, names);
-  const field = FIELD_NAMES[change.field];
+  const title = change.task_id ? taskTitles.get(change.task_id) : undefined;
+  const field = title === undefined ? FIELD_NAMES[change.field] : `${FIELD_NAMES[change.field]} “${title}”`;
   const [before, after] = [shown(change.field, change.old_value, names), shown(change.field, change.new_value, names)];
   switch (change.field) {
     case "task_created":
