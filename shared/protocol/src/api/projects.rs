@@ -28,6 +28,27 @@ pub mod double_option {
     }
 }
 
+/// An optional RFC 3339 time read through a string: `time`'s own `option` module cannot read a `null`
+/// buffered inside an internally tagged enum (the realtime `update_project` frame).
+mod optional_rfc3339 {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use time::OffsetDateTime;
+    use time::format_description::well_known::Rfc3339;
+
+    pub(super) fn serialize<S: Serializer>(at: &Option<OffsetDateTime>, s: S) -> Result<S::Ok, S::Error> {
+        match at {
+            Some(at) => s.serialize_str(&at.format(&Rfc3339).map_err(serde::ser::Error::custom)?),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<OffsetDateTime>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|text| OffsetDateTime::parse(&text, &Rfc3339).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
 /// The version of each of a project's mergeable fields: how many edits it has taken.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -84,7 +105,7 @@ pub struct ProjectPatch {
     pub client_id: Option<String>,
     /// When the edit was made (RFC 3339). Orders concurrent edits of one field; capped at the relay's
     /// clock, and the relay's clock when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "optional_rfc3339")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     #[cfg_attr(feature = "specta", specta(optional, type = Option<String>))]
     pub edited_at: Option<OffsetDateTime>,
@@ -180,7 +201,7 @@ pub struct TaskPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "specta", specta(optional))]
     pub client_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "optional_rfc3339")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     #[cfg_attr(feature = "specta", specta(optional, type = Option<String>))]
     pub edited_at: Option<OffsetDateTime>,
@@ -317,6 +338,14 @@ mod tests {
             assert_eq!(back, patch, "round trip keeps absent and null apart");
         }
         assert!(serde_json::from_value::<ProjectPatch>(serde_json::json!({ "owner": "x" })).is_err());
+        // Inside a room frame too, where `null` arrives buffered.
+        let frame: crate::realtime::ClientMessage = serde_json::from_value(serde_json::json!({
+            "type": "update_project", "team_id": crate::TeamId::new(), "project_id": crate::ProjectId::new(),
+            "project": { "due_date": null, "edited_at": null, "owner_id": null }
+        }))
+        .expect("parse");
+        let crate::realtime::ClientMessage::UpdateProject { project, .. } = frame else { panic!("{frame:?}") };
+        assert_eq!((project.due_date, project.owner_id, project.edited_at), (Some(None), Some(None), None));
     }
 }
 
