@@ -622,8 +622,8 @@ export type Task = {
 	created_at: string,
 	versions: TaskVersions,
 	/**
-	 *  Only in the answer to an edit of a task deleted meanwhile (the edit is recorded as lost); lists and
-	 *  events never carry deleted tasks.
+	 *  True only in the answer to (and the `task_updated` event of) an edit of a task deleted meanwhile, the
+	 *  edit recorded as lost; lists never carry deleted tasks.
 	 */
 	deleted?: boolean,
 };

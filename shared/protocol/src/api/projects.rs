@@ -151,8 +151,8 @@ pub struct Task {
     #[cfg_attr(feature = "specta", specta(type = String))]
     pub created_at: OffsetDateTime,
     pub versions: TaskVersions,
-    /// Only in the answer to an edit of a task deleted meanwhile (the edit is recorded as lost); lists and
-    /// events never carry deleted tasks.
+    /// True only in the answer to (and the `task_updated` event of) an edit of a task deleted meanwhile, the
+    /// edit recorded as lost; lists never carry deleted tasks.
     #[serde(default)]
     pub deleted: bool,
 }
