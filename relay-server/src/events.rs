@@ -3,9 +3,10 @@
 
 use teamflow_protocol::api::integrations::ActivityItem;
 use teamflow_protocol::api::messages::{Message, ReadState};
+use teamflow_protocol::api::projects::Task;
 use teamflow_protocol::api::teams::{DocumentEntry, Project};
 use teamflow_protocol::realtime::ServerMessage;
-use teamflow_protocol::{DocumentUrl, ProjectId, Role, TeamId, UserId};
+use teamflow_protocol::{DocumentUrl, ProjectId, Role, TaskId, TeamId, UserId};
 
 use crate::access::{Access, AccessChange};
 use crate::rooms::RoomsHandle;
@@ -17,6 +18,12 @@ pub enum Event {
     ProjectDeleted {
         team: TeamId,
         project: ProjectId,
+    },
+    TaskUpdated(Task),
+    TaskDeleted {
+        team: TeamId,
+        project: ProjectId,
+        task: TaskId,
     },
     /// `before`/`after` are `None` when the user was not / is no longer a member.
     MembershipChanged {
@@ -87,6 +94,8 @@ impl Events {
             Event::MessagePosted(_)
             | Event::ProjectUpdated(_)
             | Event::ProjectDeleted { .. }
+            | Event::TaskUpdated(_)
+            | Event::TaskDeleted { .. }
             | Event::Activity(_)
             | Event::ReadMoved { .. } => {}
         }
@@ -109,6 +118,14 @@ impl Events {
                 rooms
                     .broadcast(team, &ServerMessage::ProjectDeleted { team_id: team, project_id: project }, None)
                     .await;
+            }
+            Event::TaskUpdated(task) => {
+                let team = task.team_id;
+                rooms.broadcast(team, &ServerMessage::TaskUpdated { task }, None).await;
+            }
+            Event::TaskDeleted { team, project, task } => {
+                let deleted = ServerMessage::TaskDeleted { team_id: team, project_id: project, task_id: task };
+                rooms.broadcast(team, &deleted, None).await;
             }
             Event::MembershipChanged { team, user, before, after } => {
                 if Event::revokes(before, after) {

@@ -20,6 +20,8 @@ mod export;
 mod invitations;
 #[path = "window/notify.rs"]
 mod notify;
+#[path = "window/projects.rs"]
+mod projects;
 #[path = "window/search.rs"]
 mod search;
 #[path = "window/team.rs"]

@@ -4,6 +4,7 @@
 use teamflow_node::{CredentialStore, DocSync, Link, Node, NodeError, OutboxKind, OutboxState};
 use teamflow_protocol::Role;
 use teamflow_protocol::api::messages::Message;
+use teamflow_protocol::api::projects::ProjectPatch;
 use teamflow_protocol::api::teams::{ProjectInput, ProjectStatus};
 use teamflow_protocol::realtime::ServerMessage;
 use teamflow_tests::{DataDir, TestRelay, alice_and_bob, test_config, watch_until};
@@ -13,7 +14,7 @@ async fn node(dir: &DataDir, relay: &TestRelay) -> Node {
 }
 
 /// Brings a stopped relay back on its old port, where the nodes expect it.
-async fn start_again(dir: DataDir, addr: std::net::SocketAddr) -> TestRelay {
+pub(crate) async fn start_again(dir: DataDir, addr: std::net::SocketAddr) -> TestRelay {
     let config = test_config(dir.path());
     TestRelay::start_at(dir, config, addr).await
 }
@@ -263,6 +264,8 @@ async fn project_changes_made_offline_arrive_once_and_members_projects_and_activ
         description: String::new(),
         status: None,
         document_id: None,
+        owner_id: None,
+        due_date: None,
         client_id: None,
     };
     let launch = alice.create_project(team, input("Launch")).await.expect("create");
@@ -275,13 +278,13 @@ async fn project_changes_made_offline_arrive_once_and_members_projects_and_activ
     let addr = relay.addr;
     let dir = relay.stop().await;
     alice.create_project(team, input("Written offline")).await.expect("queued");
-    let mut renamed = input("Launch v2");
-    renamed.status = Some(ProjectStatus::Paused);
-    alice.update_project(team, projects[0].id, renamed).await.expect("queued");
+    let renamed =
+        ProjectPatch { name: Some("Launch v2".into()), status: Some(ProjectStatus::Paused), ..ProjectPatch::default() };
+    alice.patch_project(team, projects[0].id, renamed).await.expect("queued");
     let queued = alice.outbox().await.expect("outbox");
     assert_eq!(
         queued.iter().map(|e| (e.kind, e.content.as_str())).collect::<Vec<_>>(),
-        [(OutboxKind::ProjectCreate, "Written offline"), (OutboxKind::ProjectUpdate, "Launch v2")]
+        [(OutboxKind::ProjectCreate, "Written offline"), (OutboxKind::ProjectPatch, "Launch v2")]
     );
     // Offline: the last answers, from the cache; what was never fetched says so.
     assert_eq!(alice.members(team).await.expect("cached members").len(), 2);
@@ -299,7 +302,7 @@ async fn project_changes_made_offline_arrive_once_and_members_projects_and_activ
 }
 
 /// The next frame from a room subscription that matches `want`, within a deadline.
-async fn frame_until(
+pub(crate) async fn frame_until(
     room: &mut tokio::sync::mpsc::Receiver<ServerMessage>,
     what: &str,
     mut want: impl FnMut(&ServerMessage) -> bool,
@@ -407,6 +410,8 @@ async fn a_projects_document_is_made_once_and_linked_to_the_project() {
         description: String::new(),
         status: None,
         document_id: None,
+        owner_id: None,
+        due_date: None,
         client_id: None,
     };
     alice.create_project(team, input).await.expect("create");

@@ -28,7 +28,7 @@ async fn projects_go_through_their_whole_life() {
     assert_eq!(updated["name"], "Launch v1");
     assert_eq!(updated["status"], "paused");
     assert_eq!(updated["document_id"], doc);
-    assert_eq!(updated["description"], "", "PUT replaces: an omitted description is cleared");
+    assert_eq!(updated["description"], "Ship **it**", "PUT keeps an omitted description");
 
     let (status, kept) = alice.put(&format!("{projects}/{id}"), &json!({ "name": "Launch v1" })).await;
     assert_eq!(status, StatusCode::OK);
@@ -141,7 +141,8 @@ async fn a_create_repeated_with_its_client_id_returns_the_first_project_once() {
     let (status, body) = alice.post(&projects, &json!({ "name": "Bad", "client_id": "not ok!" })).await;
     assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     let id = first["id"].as_str().expect("id");
-    let (status, body) = alice.put(&format!("{projects}/{id}"), &json!({ "name": "X", "client_id": "abc" })).await;
+    // On an edit, a client id names the edit (applied once): it must be well-formed too.
+    let (status, body) = alice.put(&format!("{projects}/{id}"), &json!({ "name": "X", "client_id": "not ok!" })).await;
     assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
 
     // Another member using the same client id makes their own project: ids are per creator.

@@ -21,9 +21,11 @@ fn sample_body(method: &Method, template: &str) -> Option<Value> {
         ("POST", "/api/teams") | ("PUT", "/api/teams/{team_id}") => json!({ "name": "Renamed" }),
         ("POST", "/api/teams/{team_id}/members") => json!({ "email": "outsider@example.test", "role": "viewer" }),
         ("PATCH", "/api/teams/{team_id}/members/{user_id}") => json!({ "role": "viewer" }),
-        ("POST", "/api/teams/{team_id}/projects") | ("PUT", "/api/teams/{team_id}/projects/{project_id}") => {
-            json!({ "name": "P" })
-        }
+        ("POST", "/api/teams/{team_id}/projects")
+        | ("PUT", "/api/teams/{team_id}/projects/{project_id}")
+        | ("PATCH", "/api/teams/{team_id}/projects/{project_id}") => json!({ "name": "P" }),
+        ("POST", "/api/teams/{team_id}/projects/{project_id}/tasks") => json!({ "title": "T" }),
+        ("PATCH", "/api/teams/{team_id}/projects/{project_id}/tasks/{task_id}") => json!({ "done": true }),
         ("PUT", "/api/teams/{team_id}/settings") => json!({
             "description": "",
             "default_project_status": "active",
@@ -103,6 +105,7 @@ impl Fixture {
             .replace("{team_id}", &self.team)
             .replace("{project_id}", &self.project)
             .replace("{document_id}", &self.document)
+            .replace("{task_id}", "018f2f4e-0000-7000-8000-000000000001")
             .replace("{user_id}", &self.owner_id)
             .replace("{integration_id}", "no-such-integration")
             .replace("{invitation_id}", "018f2f4e-0000-7000-8000-000000000000")
@@ -188,6 +191,12 @@ fn matrix() -> Vec<(&'static str, &'static str, Expect)> {
         ("POST", "/api/teams/{team_id}/projects", Secured([404, 403, 201, 201, 201])),
         ("GET", "/api/teams/{team_id}/projects/{project_id}", Secured([404, 200, 200, 200, 200])),
         ("PUT", "/api/teams/{team_id}/projects/{project_id}", Secured([404, 403, 200, 200, 200])),
+        ("PATCH", "/api/teams/{team_id}/projects/{project_id}", Secured([404, 403, 200, 200, 200])),
+        ("GET", "/api/teams/{team_id}/projects/{project_id}/history", Secured([404, 200, 200, 200, 200])),
+        ("GET", "/api/teams/{team_id}/projects/{project_id}/tasks", Secured([404, 200, 200, 200, 200])),
+        ("POST", "/api/teams/{team_id}/projects/{project_id}/tasks", Secured([404, 403, 201, 201, 201])),
+        ("PATCH", "/api/teams/{team_id}/projects/{project_id}/tasks/{task_id}", Secured([404, 403, 200, 200, 200])),
+        ("DELETE", "/api/teams/{team_id}/projects/{project_id}/tasks/{task_id}", Secured([404, 403, 204, 204, 204])),
         ("DELETE", "/api/teams/{team_id}/projects/{project_id}", Secured([404, 403, 403, 204, 204])),
         ("GET", "/api/teams/{team_id}/settings", Secured([404, 200, 200, 200, 200])),
         ("PUT", "/api/teams/{team_id}/settings", Secured([404, 403, 403, 200, 200])),
@@ -229,6 +238,7 @@ fn public_body(method: &Method, template: &str) -> Option<Value> {
 struct Scene {
     team: String,
     project: String,
+    task: String,
     integration: String,
     document: String,
 }
@@ -321,6 +331,9 @@ async fn the_authorization_matrix_holds_for_every_route() {
                 owner.add_member(&team, &format!("{who}@example.test"), role).await;
             }
             let (_, project) = owner.post(&format!("/api/teams/{team}/projects"), &json!({ "name": "P" })).await;
+            let project = project["id"].as_str().expect("project").to_owned();
+            let (_, task) =
+                owner.post(&format!("/api/teams/{team}/projects/{project}/tasks"), &json!({ "title": "T" })).await;
             let (_, integration) =
                 owner.post(&format!("/api/teams/{team}/integrations"), &json!({ "service": "github" })).await;
             scenes += 1;
@@ -331,7 +344,8 @@ async fn the_authorization_matrix_holds_for_every_route() {
             assert_eq!(status, StatusCode::CREATED, "{registered}");
             let scene = Scene {
                 team,
-                project: project["id"].as_str().expect("project").to_owned(),
+                project,
+                task: task["id"].as_str().expect("task").to_owned(),
                 integration: integration["id"].as_str().expect("integration").to_owned(),
                 document,
             };
@@ -339,6 +353,7 @@ async fn the_authorization_matrix_holds_for_every_route() {
                 .template
                 .replace("{team_id}", &scene.team)
                 .replace("{project_id}", &scene.project)
+                .replace("{task_id}", &scene.task)
                 .replace("{user_id}", &member_id)
                 .replace("{service}", "github")
                 .replace("{integration_id}", &scene.integration)

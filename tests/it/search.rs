@@ -26,6 +26,8 @@ async fn messages_projects_and_documents_are_found_offline_by_stem_and_prefix() 
         description: "Move every service".into(),
         status: None,
         document_id: None,
+        owner_id: None,
+        due_date: None,
         client_id: None,
     };
     alice.create_project(team, project).await.expect("project");

@@ -2,7 +2,8 @@
 //! online, registered to their team through the outbox so creating one works offline too.
 
 use reqwest::Method;
-use teamflow_protocol::api::teams::{DocumentEntry, ProjectInput, RegisterDocument, RenameDocument};
+use teamflow_protocol::api::projects::ProjectPatch;
+use teamflow_protocol::api::teams::{DocumentEntry, RegisterDocument, RenameDocument};
 use teamflow_protocol::{DocumentUrl, ProjectId, TeamId};
 use teamflow_sync::samod::DocHandle;
 use teamflow_sync::{
@@ -252,14 +253,8 @@ impl Node {
             return Ok(url);
         }
         let (url, _) = self.create_document(team, &project.name, "").await?;
-        let input = ProjectInput {
-            name: project.name,
-            description: project.description,
-            status: Some(project.status),
-            document_id: Some(url.to_string()),
-            client_id: None,
-        };
-        self.update_project(team, project.id, input).await?;
+        let link = ProjectPatch { document_id: Some(Some(url.to_string())), ..ProjectPatch::default() };
+        self.patch_project(team, project.id, link).await?;
         Ok(url)
     }
 

@@ -18,6 +18,7 @@ mod messages;
 mod notifications;
 mod outbox;
 pub mod p2p;
+mod projects;
 mod reading;
 mod rooms;
 mod search;

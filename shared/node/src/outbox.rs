@@ -12,10 +12,12 @@ use reqwest::Method;
 use teamflow_protocol::ProjectId;
 use teamflow_protocol::TeamId;
 use teamflow_protocol::api::messages::{MarkRead, Message, MessageKind, PostMessage, ReadState};
+use teamflow_protocol::api::projects::{ProjectPatch, Task};
 use teamflow_protocol::api::teams::{DocumentEntry, Project, ProjectInput, RegisterDocument};
 
 use teamflow_sync::Backoff;
 
+use crate::projects::{EditAnswer, ProjectEdit, after_delivery};
 use crate::store::cache_message;
 use crate::{ApiFailure, Link, Node, NodeError};
 
@@ -35,7 +37,7 @@ pub struct OutboxEntry {
     pub team_id: TeamId,
     /// What the change is.
     pub kind: OutboxKind,
-    /// A message's text, a document's title, or a project's name.
+    /// A message's text, a document's title, a project's name, or a task's title.
     pub content: String,
     pub state: OutboxState,
     pub error_code: Option<String>,
@@ -58,9 +60,15 @@ pub enum OutboxKind {
     Message,
     Document,
     ProjectCreate,
+    /// A whole-project replacement queued by an older version of the app; delivered as a patch.
     ProjectUpdate,
     /// How far the chat was read on this device.
     Read,
+    /// An edit of some of a project's fields.
+    ProjectPatch,
+    TaskCreate,
+    TaskUpdate,
+    TaskDelete,
 }
 
 /// A queued change, as stored in `body_json`. The `kind` column says which, so it is read back per kind
@@ -73,9 +81,10 @@ enum Change {
     ProjectCreate(ProjectInput),
     ProjectUpdate(ProjectUpdate),
     Read(MarkRead),
+    Edit(ProjectEdit),
 }
 
-/// A queued full replacement of a project's fields.
+/// A full replacement of a project's fields, as older versions of the app queued it.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct ProjectUpdate {
     project_id: ProjectId,
@@ -90,6 +99,10 @@ impl Change {
             Change::ProjectCreate(_) => OutboxKind::ProjectCreate,
             Change::ProjectUpdate(_) => OutboxKind::ProjectUpdate,
             Change::Read(_) => OutboxKind::Read,
+            Change::Edit(ProjectEdit::Patch(_)) => OutboxKind::ProjectPatch,
+            Change::Edit(ProjectEdit::TaskCreate(_)) => OutboxKind::TaskCreate,
+            Change::Edit(ProjectEdit::TaskPatch(_)) => OutboxKind::TaskUpdate,
+            Change::Edit(ProjectEdit::TaskDelete(_)) => OutboxKind::TaskDelete,
         }
     }
 
@@ -99,6 +112,7 @@ impl Change {
             Change::Document(d) => &d.title,
             Change::ProjectCreate(p) | Change::ProjectUpdate(ProjectUpdate { input: p, .. }) => &p.name,
             Change::Read(_) => "read position",
+            Change::Edit(edit) => edit.label(),
         }
     }
 }
@@ -111,6 +125,10 @@ impl OutboxKind {
             OutboxKind::ProjectCreate => "project_create",
             OutboxKind::ProjectUpdate => "project_update",
             OutboxKind::Read => "read",
+            OutboxKind::ProjectPatch => "project_patch",
+            OutboxKind::TaskCreate => "task_create",
+            OutboxKind::TaskUpdate => "task_update",
+            OutboxKind::TaskDelete => "task_delete",
         }
     }
 }
@@ -136,7 +154,7 @@ impl Row {
             "project_create" => Change::ProjectCreate(serde_json::from_str(&self.body_json).map_err(corrupt)?),
             "project_update" => Change::ProjectUpdate(serde_json::from_str(&self.body_json).map_err(corrupt)?),
             "read" => Change::Read(serde_json::from_str(&self.body_json).map_err(corrupt)?),
-            other => return Err(NodeError::Corrupt(format!("unknown outbox kind {other}"))),
+            kind => Change::Edit(decode_edit(kind, &self.body_json)?),
         })
     }
 
@@ -152,6 +170,25 @@ impl Row {
             error: self.error.clone(),
         })
     }
+}
+
+/// Reads back a queued project or task edit of `kind`.
+pub(crate) fn decode_edit(kind: &str, json: &str) -> Result<ProjectEdit, NodeError> {
+    Ok(match kind {
+        "project_patch" => ProjectEdit::Patch(serde_json::from_str(json).map_err(NodeError::corrupt)?),
+        "task_create" => ProjectEdit::TaskCreate(serde_json::from_str(json).map_err(NodeError::corrupt)?),
+        "task_update" => ProjectEdit::TaskPatch(serde_json::from_str(json).map_err(NodeError::corrupt)?),
+        "task_delete" => ProjectEdit::TaskDelete(serde_json::from_str(json).map_err(NodeError::corrupt)?),
+        other => return Err(NodeError::Corrupt(format!("unknown outbox kind {other}"))),
+    })
+}
+
+/// What a delivery brought back to keep.
+enum Answer {
+    Nothing,
+    Message(Message),
+    // Boxed: an edit and its answer are much larger than the other answers.
+    Edit(Box<(ProjectEdit, EditAnswer)>),
 }
 
 impl Node {
@@ -171,16 +208,26 @@ impl Node {
         self.enqueue_and_try(client_id, team, Change::ProjectCreate(input)).await
     }
 
-    /// Queues replacing a project's fields (a full replacement, so delivering it twice is harmless).
-    pub async fn update_project(
+    /// Queues a project or task edit (see `projects.rs`), then tries to deliver the queue.
+    pub(crate) async fn enqueue_edit(
         &self,
+        client_id: String,
         team: TeamId,
-        project_id: ProjectId,
-        mut input: ProjectInput,
+        edit: ProjectEdit,
     ) -> Result<OutboxEntry, NodeError> {
-        input.client_id = None;
-        let client_id = uuid::Uuid::now_v7().to_string();
-        self.enqueue_and_try(client_id, team, Change::ProjectUpdate(ProjectUpdate { project_id, input })).await
+        self.enqueue_and_try(client_id, team, Change::Edit(edit)).await
+    }
+
+    /// This device's pending project and task edits for a team, in order, to lay over cached reads.
+    pub(crate) async fn queued_edits(&self, team: TeamId) -> Result<Vec<ProjectEdit>, NodeError> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT kind, body_json FROM outbox WHERE team_id = ? AND state = 'pending'
+               AND kind IN ('project_patch', 'task_create', 'task_update', 'task_delete') ORDER BY position",
+        )
+        .bind(team.to_string())
+        .fetch_all(&self.db)
+        .await?;
+        rows.iter().map(|(kind, json)| decode_edit(kind, json)).collect()
     }
 
     async fn enqueue_and_try(&self, client_id: String, team: TeamId, change: Change) -> Result<OutboxEntry, NodeError> {
@@ -333,6 +380,27 @@ impl Node {
         }
     }
 
+    /// Sends one queued project or task edit.
+    async fn deliver_edit(&self, team: &str, edit: ProjectEdit) -> Result<Answer, NodeError> {
+        let (method, path) = edit.request(team);
+        let answer = match &edit {
+            ProjectEdit::Patch(queued) => {
+                EditAnswer::Project(self.authed::<_, Project>(method, &path, Some(&queued.patch)).await?)
+            }
+            ProjectEdit::TaskCreate(queued) => {
+                EditAnswer::Task(self.authed::<_, Task>(method, &path, Some(&queued.task)).await?)
+            }
+            ProjectEdit::TaskPatch(queued) => {
+                EditAnswer::Task(self.authed::<_, Task>(method, &path, Some(&queued.patch)).await?)
+            }
+            ProjectEdit::TaskDelete(_) => {
+                let _: serde_json::Value = self.authed::<(), _>(method, &path, None).await?;
+                EditAnswer::Deleted
+            }
+        };
+        Ok(Answer::Edit(Box::new((edit, answer))))
+    }
+
     /// Delivers pending entries in order until the queue is empty or the relay stops answering.
     pub async fn flush(&self) -> Result<FlushReport, NodeError> {
         let _one_at_a_time = self.flushing.lock().await;
@@ -349,7 +417,7 @@ impl Node {
             let delivered = match row.change()? {
                 Change::Message(body) => {
                     let path = format!("/api/teams/{}/messages", row.team_id);
-                    self.authed::<_, Message>(Method::POST, &path, Some(&body)).await.map(Some)
+                    self.authed::<_, Message>(Method::POST, &path, Some(&body)).await.map(Answer::Message)
                 }
                 Change::Read(body) => {
                     // The relay keeps the furthest position, so sending one twice is harmless.
@@ -361,27 +429,38 @@ impl Node {
                 }
                 Change::ProjectCreate(body) => {
                     let path = format!("/api/teams/{}/projects", row.team_id);
-                    self.authed::<_, Project>(Method::POST, &path, Some(&body)).await.map(|_| None)
+                    self.authed::<_, Project>(Method::POST, &path, Some(&body)).await.map(|_| Answer::Nothing)
                 }
                 Change::ProjectUpdate(ProjectUpdate { project_id, input }) => {
+                    // What the old replacement meant, as a patch: every field it carried.
+                    let patch = ProjectPatch {
+                        name: Some(input.name),
+                        description: Some(input.description),
+                        status: input.status,
+                        document_id: input.document_id.map(Some),
+                        ..ProjectPatch::default()
+                    };
                     let path = format!("/api/teams/{}/projects/{project_id}", row.team_id);
-                    self.authed::<_, Project>(Method::PUT, &path, Some(&input)).await.map(|_| None)
+                    self.authed::<_, Project>(Method::PATCH, &path, Some(&patch)).await.map(|_| Answer::Nothing)
                 }
+                Change::Edit(edit) => self.deliver_edit(&row.team_id, edit).await,
                 Change::Document(body) => {
                     registered_documents = true;
                     let path = format!("/api/teams/{}/documents", row.team_id);
                     match self.authed::<_, DocumentEntry>(Method::POST, &path, Some(&body)).await {
                         // Already registered: an earlier attempt got through but its answer was lost.
-                        Err(NodeError::Api(ApiFailure::Refused { status: 409, .. })) => Ok(None),
-                        other => other.map(|_| None),
+                        Err(NodeError::Api(ApiFailure::Refused { status: 409, .. })) => Ok(Answer::Nothing),
+                        other => other.map(|_| Answer::Nothing),
                     }
                 }
             };
             match delivered {
-                Ok(message) => {
-                    let mut tx = self.db.begin().await?;
-                    if let Some(message) = message {
-                        cache_message(&mut tx, &message).await?;
+                Ok(answer) => {
+                    let mut tx = crate::store::begin_write(&self.db).await?;
+                    match answer {
+                        Answer::Message(message) => cache_message(&mut tx, &message).await?,
+                        Answer::Edit(edit) => after_delivery(&mut tx, row.position, &edit.0, &edit.1).await?,
+                        Answer::Nothing => {}
                     }
                     // Unless a later read position replaced the entry's body meanwhile: that one goes next.
                     sqlx::query("DELETE FROM outbox WHERE position = ? AND body_json = ?")

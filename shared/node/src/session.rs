@@ -226,6 +226,9 @@ impl Session {
                             if let Err(e) = node.remember_frame(&frame).await {
                                 tracing::warn!(error = %e, "a room frame could not be kept for offline reading");
                             }
+                            if let Err(e) = node.remember_project_frame(&frame).await {
+                                tracing::warn!(error = %e, "a project frame could not be kept for offline reading");
+                            }
                             sink(SessionEvent::Room { team, frame });
                         }
                         None => return,

@@ -4,10 +4,8 @@
 use reqwest::Method;
 use teamflow_protocol::api::auth::{MeResponse, TeamMembership};
 use teamflow_protocol::api::integrations::{ActivityItem, ActivityPage};
-use teamflow_protocol::api::teams::{
-    Analytics, DocumentEntry, Member, Project, Team, TeamInput, TeamSettings, UpdateMember,
-};
-use teamflow_protocol::{ProjectId, Role, TeamId, UserId};
+use teamflow_protocol::api::teams::{Analytics, DocumentEntry, Member, Team, TeamInput, TeamSettings, UpdateMember};
+use teamflow_protocol::{Role, TeamId, UserId};
 
 use crate::{Node, NodeError};
 
@@ -41,13 +39,6 @@ impl Node {
     /// A team's members with their roles (the last known list while offline).
     pub async fn members(&self, team: TeamId) -> Result<Vec<Member>, NodeError> {
         self.read_through(&format!("/api/teams/{team}/members")).await
-    }
-
-    /// A team's projects (the last known list while offline; queued creates are in `outbox`).
-    pub async fn projects(&self, team: TeamId) -> Result<Vec<Project>, NodeError> {
-        let projects: Vec<Project> = self.read_through(&format!("/api/teams/{team}/projects")).await?;
-        self.index_projects(&projects).await?;
-        Ok(projects)
     }
 
     /// A team's settings (the last known ones while offline).
@@ -123,13 +114,6 @@ impl Node {
         let me = self.user().await.ok_or(NodeError::SignedOut)?;
         self.remove_member(team, me.id).await?;
         self.forget_team(team).await
-    }
-
-    /// Deletes a project (admins and owners; needs the relay).
-    pub async fn delete_project(&self, team: TeamId, project: ProjectId) -> Result<(), NodeError> {
-        let path = format!("/api/teams/{team}/projects/{project}");
-        let _: serde_json::Value = self.authed::<(), _>(Method::DELETE, &path, None).await?;
-        Ok(())
     }
 
     /// Drops what the cache and the search index hold of a team this user no longer reads.

@@ -7,4 +7,5 @@ pub mod devices;
 pub mod integrations;
 pub mod invitations;
 pub mod messages;
+pub mod projects;
 pub mod teams;

@@ -66,6 +66,11 @@ uuid_id!(
     /// A chat message, assigned by the relay.
     MessageId
 );
+uuid_id!(
+    /// A task in a project's task list; chosen by the client that creates it, so it can be edited offline
+    /// before the relay has seen it.
+    TaskId
+);
 
 /// An Automerge document's URL as automerge-repo writes it: `automerge:` followed by the
 /// bs58check encoding of the document's 16-byte id.

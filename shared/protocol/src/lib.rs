@@ -12,7 +12,7 @@ pub mod realtime;
 pub mod role;
 
 pub use error::{ErrorBody, ErrorCode, ErrorObject};
-pub use ids::{DocumentUrl, MessageId, ProjectId, TeamId, UserId};
+pub use ids::{DocumentUrl, MessageId, ProjectId, TaskId, TeamId, UserId};
 pub use role::Role;
 
 /// A string that names none of an enum's variants (for example a role read back from storage).
@@ -39,4 +39,11 @@ macro_rules! try_from_name {
     )*};
 }
 
-try_from_name!(Role, api::teams::ProjectStatus, api::messages::MessageKind, api::integrations::Service);
+try_from_name!(
+    Role,
+    api::teams::ProjectStatus,
+    api::projects::HistoryField,
+    api::projects::ChangeOutcome,
+    api::messages::MessageKind,
+    api::integrations::Service
+);

@@ -6,8 +6,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::api::messages::{Message, MessageKind};
-use crate::api::teams::{Member, Project, ProjectInput, Team};
-use crate::{ErrorCode, ProjectId, Role, TeamId, UserId};
+use crate::api::projects::{ProjectPatch, Task};
+use crate::api::teams::{Member, Project, Team};
+use crate::{ErrorCode, ProjectId, Role, TaskId, TeamId, UserId};
 
 pub const PROTOCOL_VERSION: u32 = 1;
 
@@ -40,11 +41,11 @@ pub enum ClientMessage {
         #[serde(default = "text_kind")]
         kind: MessageKind,
     },
-    /// Same rules as `PUT /api/teams/{team_id}/projects/{project_id}`.
+    /// Same rules as `PATCH /api/teams/{team_id}/projects/{project_id}`.
     UpdateProject {
         team_id: TeamId,
         project_id: ProjectId,
-        project: ProjectInput,
+        project: ProjectPatch,
     },
     /// "I am typing" in a team's chat; relayed to the others, never stored.
     Typing {
@@ -148,6 +149,15 @@ pub enum ServerMessage {
     DocumentDeleted {
         team_id: TeamId,
         document_id: crate::DocumentUrl,
+    },
+    /// A task was added or changed (or an edit of it was recorded in the project's history).
+    TaskUpdated {
+        task: Task,
+    },
+    TaskDeleted {
+        team_id: TeamId,
+        project_id: ProjectId,
+        task_id: TaskId,
     },
     /// A membership changed; `role` is absent when the user left or was removed.
     MemberChanged {

@@ -11,7 +11,8 @@ use futures::{SinkExt, StreamExt};
 use governor::{Quota, RateLimiter};
 use sqlx::SqlitePool;
 use teamflow_protocol::api::messages::PostMessage;
-use teamflow_protocol::api::teams::{Member, Project, ProjectInput, Team};
+use teamflow_protocol::api::projects::ProjectPatch;
+use teamflow_protocol::api::teams::{Member, Project, Team};
 use teamflow_protocol::realtime::{
     ClientMessage, MEMBERS_PER_FRAME, PROJECTS_PER_FRAME, PROTOCOL_VERSION, PresentMember, ServerMessage,
 };
@@ -333,11 +334,11 @@ impl<'a> Session<'a> {
         &self,
         team: TeamId,
         project: ProjectId,
-        input: ProjectInput,
+        input: ProjectPatch,
     ) -> Result<Vec<ServerMessage>, ApiError> {
         // Answered as its REST twin is: a non-member gets `not_found`.
         let member = self.state.access.member(team, self.user).await?;
-        projects::update(&self.state.db, &self.state.events, &member, project, input).await?;
+        projects::patch(&self.state.db, &self.state.events, &member, project, input).await?;
         Ok(Vec::new())
     }
 

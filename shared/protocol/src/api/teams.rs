@@ -100,6 +100,32 @@ impl ProjectStatus {
     }
 }
 
+// Dates travel as `YYYY-MM-DD`, not `time`'s default `[year, ordinal]`.
+time::serde::format_description!(iso_date, Date, "[year]-[month]-[day]");
+
+/// An optional `YYYY-MM-DD` date, read through a string: `time`'s own `option` module cannot read a `null`
+/// buffered inside an internally tagged enum (a room frame).
+mod optional_iso_date {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use time::Date;
+
+    const FORMAT: &[time::format_description::BorrowedFormatItem<'_>] =
+        time::macros::format_description!("[year]-[month]-[day]");
+
+    pub(super) fn serialize<S: Serializer>(date: &Option<Date>, s: S) -> Result<S::Ok, S::Error> {
+        match date {
+            Some(date) => s.serialize_str(&date.format(FORMAT).map_err(serde::ser::Error::custom)?),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Date>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|text| Date::parse(&text, FORMAT).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -111,6 +137,15 @@ pub struct Project {
     pub status: ProjectStatus,
     /// The project's collaborative document, registered to the same team.
     pub document_id: Option<DocumentUrl>,
+    /// The member responsible for the project.
+    pub owner_id: Option<UserId>,
+    /// `YYYY-MM-DD`.
+    #[serde(with = "optional_iso_date")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Date))]
+    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
+    pub due_date: Option<Date>,
+    /// Each field's version, to name as `base` in an edit made offline (`PATCH`).
+    pub versions: crate::api::projects::ProjectVersions,
     pub created_by: UserId,
     #[serde(with = "time::serde::rfc3339")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
@@ -122,7 +157,7 @@ pub struct Project {
     pub updated_at: OffsetDateTime,
 }
 
-/// `POST /api/teams/{team_id}/projects` and `PUT .../projects/{project_id}` (a full replacement).
+/// `POST /api/teams/{team_id}/projects`. Edits are `PATCH` (`ProjectPatch`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -138,7 +173,14 @@ pub struct ProjectInput {
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     #[cfg_attr(feature = "specta", specta(type = Option<String>))]
     pub document_id: Option<String>,
-    /// Create only: the client's id for this project (1 to 64 letters, digits, `-` or `_`; a UUID works).
+    /// A member of the team.
+    #[serde(default)]
+    pub owner_id: Option<UserId>,
+    /// `YYYY-MM-DD`.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Date))]
+    pub due_date: Option<String>,
+    /// The client's id for this project (1 to 64 letters, digits, `-` or `_`; a UUID works).
     /// Creating again with the same id returns the project already created (200) instead of a second one.
     #[serde(default)]
     pub client_id: Option<String>,
@@ -183,9 +225,6 @@ pub struct AnalyticsQuery {
     #[cfg_attr(feature = "openapi", param(value_type = Option<String>, format = Date))]
     pub to: Option<String>,
 }
-
-// Dates travel as `YYYY-MM-DD`, not `time`'s default `[year, ordinal]`.
-time::serde::format_description!(iso_date, Date, "[year]-[month]-[day]");
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

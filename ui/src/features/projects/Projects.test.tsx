@@ -1,7 +1,7 @@
 // The project list reads the team store: loaded projects, the room's project pages and changes.
-import { act, cleanup, render, screen } from "@testing-library/react";
+import { act, cleanup, fireEvent, render, screen } from "@testing-library/react";
 import { afterEach, beforeEach, expect, it, vi } from "vitest";
-import type { TeamMembership } from "../../bindings";
+import type { Task, TeamMembership } from "../../bindings";
 import { followRooms } from "../../lib/team/store";
 import { answers, calls, emitRoom, reset } from "../../testing/fakeBindings";
 import { joinFrames, members, project, projects, TEAM } from "../../testing/fixtures";
@@ -43,4 +43,37 @@ it("lets admins delete a project after confirming; the room's deletion takes it 
   cleanup();
   await act(async () => render(<Projects team={team} onOpenDocument={() => {}} />));
   expect(screen.queryAllByTestId("delete-project")).toHaveLength(0);
+});
+
+it("opens a project: sets owner and due date, adds and ticks tasks, refuses a bad date, reloads on the room's task frames", async () => {
+  const task: Task = { id: "0190f1e2-0000-7000-a000-000000000001", project_id: project(1).id, team_id: TEAM, title: "Write", done: false, assignee_id: null, created_by: members(1, 1)[0].user_id, created_at: "", versions: { title: 0, done: 0, assignee_id: 0 }, deleted: false };
+  answers.projects = projects(1, 1);
+  answers.members = members(1, 2);
+  answers.tasks = [task];
+  answers.projectHistory = [];
+  await act(async () => render(<Projects team={team} onOpenDocument={() => {}} />));
+  await act(async () => screen.getByTestId("open-project").click());
+  expect(screen.getAllByTestId("task").map((t) => t.textContent)).toEqual([expect.stringContaining("Write")]);
+
+  await act(async () => screen.getAllByTestId("task-done")[0].click());
+  expect(calls.find(([name]) => name === "patchTask")).toEqual(["patchTask", TEAM, project(1).id, task.id, { done: true }]);
+
+  const due = screen.getByTestId("project-due") as HTMLInputElement;
+  await act(async () => {
+    fireEvent.change(due, { target: { value: "2027-02-30" } });
+    screen.getByTestId("save-due").click();
+  });
+  expect(screen.getByText("2027-02-30 is not a day of the calendar.")).toBeTruthy();
+  expect(calls.some(([name]) => name === "patchProject")).toBe(false);
+  await act(async () => {
+    fireEvent.change(due, { target: { value: "2027-03-31" } });
+    screen.getByTestId("save-due").click();
+  });
+  expect(calls.find(([name]) => name === "patchProject")).toEqual(["patchProject", TEAM, project(1).id, { due_date: "2027-03-31" }]);
+  expect(screen.getByTestId("project-meta").textContent).toBe("Due 2027-03-31");
+
+  const fromBob = { ...task, id: "0190f1e2-0000-7000-a000-000000000002", title: "From Bob" };
+  answers.tasks = [{ ...task, done: true }, fromBob];
+  await act(async () => emitRoom(TEAM, { type: "task_updated", task: fromBob }));
+  expect(screen.getAllByTestId("task-title").map((t) => t.textContent)).toEqual(["Write", "From Bob"]);
 });

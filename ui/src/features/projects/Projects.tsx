@@ -1,17 +1,20 @@
-// A team's projects: status at a glance, create (works offline, through the outbox), edit, and open the
-// project's document.
+// A team's projects: status at a glance, create and edit (offline too, through the outbox; edits merge
+// per field on the relay), open one for its owner, due date, tasks and history, and open its document.
 import { type FormEvent, useEffect, useState } from "react";
-import { commands, events, type OutboxEntry, type Project, type ProjectStatus, type TeamMembership } from "../../bindings";
+import { commands, events, type OutboxEntry, type Project, type ProjectPatch, type ProjectStatus, type TeamMembership } from "../../bindings";
 import { call, messageOf } from "../../lib/call";
 import { subscribe } from "../../lib/events";
 import { ErrorLine } from "../../lib/ErrorLine";
 import { projectList } from "../../lib/team/live";
-import { loadProjects, projectChanged, useTeam } from "../../lib/team/store";
+import { loadMembers, loadProjects, projectChanged, useTeam } from "../../lib/team/store";
+import { withPatch } from "./model";
+import { ProjectDetails } from "./ProjectDetails";
 
 const STATUSES: ProjectStatus[] = ["planned", "active", "paused", "completed", "archived"];
 
 export function Projects({ team, onOpenDocument }: { team: TeamMembership; onOpenDocument: (url: string) => void }) {
-  const projects = projectList(useTeam(team.id));
+  const live = useTeam(team.id);
+  const projects = projectList(live);
   const [queued, setQueued] = useState<OutboxEntry[]>([]);
   const [name, setName] = useState("");
   const [description, setDescription] = useState("");
@@ -21,6 +24,7 @@ export function Projects({ team, onOpenDocument }: { team: TeamMembership; onOpe
   // The relay lets admins and owners delete; the room's project_deleted takes it off every list.
   const canDelete = team.role === "admin" || team.role === "owner";
   const [deleting, setDeleting] = useState<string | null>(null);
+  const [open, setOpen] = useState<string | null>(null);
 
   async function remove(project: Project) {
     setError(null);
@@ -34,6 +38,8 @@ export function Projects({ team, onOpenDocument }: { team: TeamMembership; onOpe
 
   const load = () => {
     loadProjects(team.id).catch((e) => setError(messageOf(e)));
+    // Owners and assignees are chosen from the roster.
+    loadMembers(team.id).catch(() => {});
     call(commands.outbox()).then((o) => setQueued(o.filter((e) => e.team_id === team.id && e.kind === "project_create")), () => {});
   };
 
@@ -53,7 +59,7 @@ export function Projects({ team, onOpenDocument }: { team: TeamMembership; onOpe
     e.preventDefault();
     setError(null);
     try {
-      await call(commands.createProject(team.id, { name, description, status: null, document_id: null, client_id: null }));
+      await call(commands.createProject(team.id, { name, description, status: null, document_id: null, owner_id: null, due_date: null, client_id: null }));
       setName("");
       setDescription("");
       load();
@@ -62,20 +68,11 @@ export function Projects({ team, onOpenDocument }: { team: TeamMembership; onOpe
     }
   }
 
-  /** Saves a project's fields (queued through the outbox while offline), showing the change at once. */
-  async function save(project: Project, change: Partial<Pick<Project, "name" | "description" | "status">>) {
-    const next = { ...project, ...change };
+  /** Saves the fields named (queued through the outbox while offline), showing the change at once. */
+  async function save(project: Project, patch: ProjectPatch) {
     try {
-      await call(
-        commands.updateProject(team.id, project.id, {
-          name: next.name,
-          description: next.description,
-          status: next.status,
-          document_id: project.document_id,
-          client_id: null,
-        }),
-      );
-      projectChanged(team.id, next);
+      await call(commands.patchProject(team.id, project.id, patch));
+      projectChanged(team.id, withPatch(project, patch));
     } catch (e) {
       setError(messageOf(e));
     }
@@ -98,7 +95,7 @@ export function Projects({ team, onOpenDocument }: { team: TeamMembership; onOpe
       <h2>Projects</h2>
       <ul className="projects" data-testid="projects">
         {projects.map((p) => (
-          <li key={p.id} data-testid="project">
+          <li key={p.id} data-testid="project" className={open === p.id ? "open" : ""}>
             {editing?.id === p.id ? (
               <form
                 className="title inline"
@@ -121,6 +118,13 @@ export function Projects({ team, onOpenDocument }: { team: TeamMembership; onOpe
               <div className="title">
                 <strong>{p.name}</strong>
                 {p.description && <span className="description">{p.description}</span>}
+                {(p.owner_id || p.due_date) && (
+                  <span className="meta" data-testid="project-meta">
+                    {[p.owner_id && `Owner: ${live.members.get(p.owner_id)?.display_name ?? "a former member"}`, p.due_date && `Due ${p.due_date}`]
+                      .filter(Boolean)
+                      .join(" · ")}
+                  </span>
+                )}
               </div>
             )}
             {canEdit && editing?.id !== p.id && (
@@ -135,6 +139,9 @@ export function Projects({ team, onOpenDocument }: { team: TeamMembership; onOpe
                 </option>
               ))}
             </select>
+            <button onClick={() => setOpen(open === p.id ? null : p.id)} aria-expanded={open === p.id} data-testid="open-project">
+              {open === p.id ? "Close" : "Tasks & details"}
+            </button>
             <button onClick={() => openDocument(p)} data-testid="open-project-document">
               Document
             </button>
@@ -152,6 +159,7 @@ export function Projects({ team, onOpenDocument }: { team: TeamMembership; onOpe
                   Delete
                 </button>
               ))}
+            {open === p.id && <ProjectDetails team={team} project={p} />}
           </li>
         ))}
         {queued.map((q) => (
