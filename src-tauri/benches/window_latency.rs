@@ -23,7 +23,7 @@ use driver::Window;
 use serde_json::{Value, json};
 use teamflow_bench::Trace;
 use teamflow_sync::automerge::transaction::Transactable as _;
-use teamflow_sync::automerge::{ReadDoc as _, ROOT};
+use teamflow_sync::automerge::{ROOT, ReadDoc as _};
 use teamflow_tests::{TestRelay, sync_client, text_when};
 
 fn now_ms() -> f64 {

@@ -74,10 +74,8 @@ pub(crate) async fn export_document(
 
 /// The file name the dialog suggests: the title without what file systems refuse, or "Document".
 fn file_name(title: &str, format: ExportFormat) -> String {
-    let cleaned: String = title
-        .chars()
-        .map(|c| if c.is_control() || "<>:\"/\\|?*".contains(c) { ' ' } else { c })
-        .collect();
+    let cleaned: String =
+        title.chars().map(|c| if c.is_control() || "<>:\"/\\|?*".contains(c) { ' ' } else { c }).collect();
     // Words of dots alone (`..`) name directories, not documents.
     let words = cleaned.split_whitespace().filter(|w| !w.chars().all(|c| c == '.')).collect::<Vec<_>>().join(" ");
     let stem: String = words.trim_matches('.').trim().chars().take(100).collect();

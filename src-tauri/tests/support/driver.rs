@@ -435,7 +435,9 @@ impl Window {
                 anyhow::Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
             }
         };
-        let found = xdotool(vec!["search".into(), "--sync".into(), "--onlyvisible".into(), "--name".into(), title.into()]).await?;
+        let found =
+            xdotool(vec!["search".into(), "--sync".into(), "--onlyvisible".into(), "--name".into(), title.into()])
+                .await?;
         let dialog = found.lines().next().context("no dialog window")?.to_owned();
         xdotool(vec!["windowfocus".into(), "--sync".into(), dialog.clone()]).await?;
         self.screenshot(shot).await?;
