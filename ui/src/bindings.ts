@@ -103,9 +103,17 @@ export const commands = {
 	setUnreadTotal: (total: number) => typedError<null, AppError>(__TAURI_INVOKE("set_unread_total", { total })),
 	projects: (teamId: TeamId) => typedError<Project[], AppError>(__TAURI_INVOKE("projects", { teamId })),
 	createProject: (teamId: TeamId, project: ProjectInput) => typedError<OutboxEntry, AppError>(__TAURI_INVOKE("create_project", { teamId, project })),
-	updateProject: (teamId: TeamId, projectId: ProjectId, project: ProjectInput) => typedError<OutboxEntry, AppError>(__TAURI_INVOKE("update_project", { teamId, projectId, project })),
+	/**  Queues an edit of the fields `patch` names; the relay merges it with others' edits per field. */
+	patchProject: (teamId: TeamId, projectId: ProjectId, patch: ProjectPatch) => typedError<OutboxEntry, AppError>(__TAURI_INVOKE("patch_project", { teamId, projectId, patch })),
 	/**  The project's document URL, creating the document (and linking it) on first use. */
 	projectDocument: (teamId: TeamId, projectId: ProjectId) => typedError<string, AppError>(__TAURI_INVOKE("project_document", { teamId, projectId })),
+	tasks: (teamId: TeamId, projectId: ProjectId) => typedError<Task[], AppError>(__TAURI_INVOKE("tasks", { teamId, projectId })),
+	/**  Queues adding a task; answers the id it was given, so it can be edited at once (offline too). */
+	createTask: (teamId: TeamId, projectId: ProjectId, task: TaskInput) => typedError<TaskId, AppError>(__TAURI_INVOKE("create_task", { teamId, projectId, task })),
+	patchTask: (teamId: TeamId, projectId: ProjectId, taskId: TaskId, patch: TaskPatch) => typedError<OutboxEntry, AppError>(__TAURI_INVOKE("patch_task", { teamId, projectId, taskId, patch })),
+	deleteTask: (teamId: TeamId, projectId: ProjectId, taskId: TaskId) => typedError<OutboxEntry, AppError>(__TAURI_INVOKE("delete_task", { teamId, projectId, taskId })),
+	/**  The project's changes, newest first, with overwritten values and edits that lost. */
+	projectHistory: (teamId: TeamId, projectId: ProjectId) => typedError<ProjectChange[], AppError>(__TAURI_INVOKE("project_history", { teamId, projectId })),
 	documents: (teamId: TeamId) => typedError<DocumentEntry[], AppError>(__TAURI_INVOKE("documents", { teamId })),
 	/**  A new, empty document of the team (works offline; registered when the relay answers). */
 	createDocument: (teamId: TeamId, title: string) => typedError<string, AppError>(__TAURI_INVOKE("create_document", { teamId, title })),
@@ -219,6 +227,15 @@ export type AppError =
 /**  Something failed on this device (its store, its files); details are in the log. */
 { kind: "local"; message: string };
 
+/**  How an edit of one field came out. */
+export type ChangeOutcome = 
+/**  An edit made on the current value: `old_value` became `new_value`. */
+"applied" | 
+/**  A concurrent edit that won: `old_value` (someone else's concurrent edit) was overwritten. */
+"overwrote" | 
+/**  A concurrent edit that lost: `new_value` never took effect; `old_value` stayed. */
+"lost";
+
 /**  Where the refresh token is kept. */
 export type CredentialStore = 
 /**  The operating system's keychain. */
@@ -294,6 +311,13 @@ export type HistoryEntry = {
 	timestamp: number,
 	message: string | null,
 };
+
+/**  Which field a history entry is about. */
+export type HistoryField = "name" | "description" | "status" | "document_id" | "owner_id" | "due_date" | "task_title" | "task_done" | "task_assignee_id" | 
+/**  A task was added (`new_value` is its title). */
+"task_created" | 
+/**  A task was deleted (`old_value` is its title). */
+"task_deleted";
 
 /**  An integration as listed: never with its secret. */
 export type Integration = {
@@ -401,16 +425,20 @@ export type OutboxEntry = {
 	team_id: TeamId,
 	/**  What the change is. */
 	kind: OutboxKind,
-	/**  A message's text, a document's title, or a project's name. */
+	/**  A message's text, a document's title, a project's name, or a task's title. */
 	content: string,
 	state: OutboxState,
 	error_code: string | null,
 	error: string | null,
 };
 
-export type OutboxKind = "message" | "document" | "project_create" | "project_update" | 
+export type OutboxKind = "message" | "document" | "project_create" | 
+/**  A whole-project replacement queued by an older version of the app; delivered as a patch. */
+"project_update" | 
 /**  How far the chat was read on this device. */
-"read";
+"read" | 
+/**  An edit of some of a project's fields. */
+"project_patch" | "task_create" | "task_update" | "task_delete";
 
 export type OutboxState = "pending" | 
 /**  The relay refused it for good; `error_code` and `error` say why. */
@@ -455,29 +483,95 @@ export type Project = {
 	status: ProjectStatus,
 	/**  The project's collaborative document, registered to the same team. */
 	document_id: DocumentUrl | null,
+	/**  The member responsible for the project. */
+	owner_id: UserId | null,
+	/**  `YYYY-MM-DD`. */
+	due_date: string | null,
+	/**  Each field's version, to name as `base` in an edit made offline (`PATCH`). */
+	versions: ProjectVersions,
 	created_by: UserId,
 	created_at: string,
 	updated_at: string,
 };
 
+/**
+ *  One entry of `GET /api/teams/{team_id}/projects/{project_id}/history`: a field's change, or an edit
+ *  that lost to a concurrent one. Values are as the API writes them (ids, `YYYY-MM-DD`, `true`/`false`).
+ */
+export type ProjectChange = {
+	/**  Increasing: later changes have larger ids. */
+	id: number,
+	project_id: ProjectId,
+	/**  The task, for `task_*` fields. */
+	task_id: TaskId | null,
+	field: HistoryField,
+	old_value: string | null,
+	new_value: string | null,
+	outcome: ChangeOutcome,
+	changed_by: UserId,
+	changed_at: string,
+};
+
 /**  A project inside a team. */
 export type ProjectId = string;
 
-/**  `POST /api/teams/{team_id}/projects` and `PUT .../projects/{project_id}` (a full replacement). */
+/**  `POST /api/teams/{team_id}/projects`. Edits are `PATCH` (`ProjectPatch`). */
 export type ProjectInput = {
 	name: string,
 	description?: string,
 	/**  Defaults to the team's `default_project_status` setting. */
 	status?: ProjectStatus | null,
 	document_id?: string | null,
+	/**  A member of the team. */
+	owner_id?: UserId | null,
+	/**  `YYYY-MM-DD`. */
+	due_date?: string | null,
 	/**
-	 *  Create only: the client's id for this project (1 to 64 letters, digits, `-` or `_`; a UUID works).
+	 *  The client's id for this project (1 to 64 letters, digits, `-` or `_`; a UUID works).
 	 *  Creating again with the same id returns the project already created (200) instead of a second one.
 	 */
 	client_id?: string | null,
 };
 
+/**
+ *  `PATCH /api/teams/{team_id}/projects/{project_id}` (and `PUT`, which means the same now): only the
+ *  fields present change. `null` clears `document_id`, `owner_id` or `due_date`.
+ */
+export type ProjectPatch = {
+	name?: string | null,
+	description?: string | null,
+	status?: ProjectStatus | null,
+	/**  An `automerge:` URL registered to the same team, or `null` to unlink. */
+	document_id?: string | null,
+	/**  A member of the team, or `null` for nobody. */
+	owner_id?: UserId | null,
+	/**  `YYYY-MM-DD`, or `null` for none. */
+	due_date?: string | null,
+	/**
+	 *  The project's `versions` when the edit was made. Without it the edit applies to whatever is current
+	 *  (what an online form means); with it, a field changed meanwhile by someone else is a conflict.
+	 */
+	base?: ProjectVersions | null,
+	/**  The client's id for this edit (1 to 64 letters, digits, `-` or `_`): a repeat is applied once. */
+	client_id?: string | null,
+	/**
+	 *  When the edit was made (RFC 3339). Orders concurrent edits of one field; capped at the relay's
+	 *  clock, and the relay's clock when absent.
+	 */
+	edited_at?: string | null,
+};
+
 export type ProjectStatus = "planned" | "active" | "paused" | "completed" | "archived";
+
+/**  The version of each of a project's mergeable fields: how many edits it has taken. */
+export type ProjectVersions = {
+	name: number,
+	description: number,
+	status: number,
+	document_id: number,
+	owner_id: number,
+	due_date: number,
+};
 
 /**  Where a person stands in a team's chat: how far they have read, and what is new since. */
 export type ReadState = {
@@ -553,6 +647,8 @@ export type ServerMessage = { type: "welcome"; protocol: number; user_id: UserId
 { type: "document_updated"; document: DocumentEntry } | 
 /**  A document was deleted (it can be restored for a while: `POST .../documents/{id}/restore`). */
 { type: "document_deleted"; team_id: TeamId; document_id: DocumentUrl } | 
+/**  A task was added or changed (or an edit of it was recorded in the project's history). */
+{ type: "task_updated"; task: Task } | { type: "task_deleted"; team_id: TeamId; project_id: ProjectId; task_id: TaskId } | 
 /**  A membership changed; `role` is absent when the user left or was removed. */
 { type: "member_changed"; team_id: TeamId; user_id: UserId; role: Role | null } | { type: "typing"; team_id: TeamId; user_id: UserId } | 
 /**  Something happened in a connected service (a push, a card moved, ...). */
@@ -604,6 +700,66 @@ export type Status = {
 
 /**  The node's status changed (link, peers, outbox counts, a document's sync state, sign-in). */
 export type StatusChanged = Status;
+
+/**  One entry of a project's task list. */
+export type Task = {
+	id: TaskId,
+	project_id: ProjectId,
+	team_id: TeamId,
+	title: string,
+	done: boolean,
+	assignee_id: UserId | null,
+	created_by: UserId,
+	created_at: string,
+	versions: TaskVersions,
+	/**
+	 *  True only in the answer to (and the `task_updated` event of) an edit of a task deleted meanwhile, the
+	 *  edit recorded as lost; lists never carry deleted tasks.
+	 */
+	deleted?: boolean,
+};
+
+/**
+ *  A task in a project's task list; chosen by the client that creates it, so it can be edited offline
+ *  before the relay has seen it.
+ */
+export type TaskId = string;
+
+/**  `POST /api/teams/{team_id}/projects/{project_id}/tasks`. */
+export type TaskInput = {
+	/**
+	 *  The task's id, chosen by the client (a UUID) so it can edit the task before the relay answers;
+	 *  creating again with the same id returns the task already created (200). The relay picks one when absent.
+	 */
+	id?: TaskId | null,
+	/**  1 to 500 characters, one line. */
+	title: string,
+	done?: boolean,
+	/**  A member of the team. */
+	assignee_id?: UserId | null,
+};
+
+/**
+ *  `PATCH /api/teams/{team_id}/projects/{project_id}/tasks/{task_id}`: only the fields present change,
+ *  merged per field as project edits are.
+ */
+export type TaskPatch = {
+	title?: string | null,
+	done?: boolean | null,
+	/**  A member of the team, or `null` for nobody. */
+	assignee_id?: UserId | null,
+	/**  The task's `versions` when the edit was made (see `ProjectPatch::base`). */
+	base?: TaskVersions | null,
+	client_id?: string | null,
+	edited_at?: string | null,
+};
+
+/**  The version of each of a task's fields. */
+export type TaskVersions = {
+	title: number,
+	done: number,
+	assignee_id: number,
+};
 
 export type Team = {
 	id: TeamId,

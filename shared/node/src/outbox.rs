@@ -423,7 +423,7 @@ impl Node {
                     // The relay keeps the furthest position, so sending one twice is harmless.
                     let path = format!("/api/teams/{}/read", row.team_id);
                     match self.authed::<_, ReadState>(Method::PUT, &path, Some(&body)).await {
-                        Ok(state) => self.remember_read(state.team_id, state.read_seq).await.map(|_| None),
+                        Ok(state) => self.remember_read(state.team_id, state.read_seq).await.map(|_| Answer::Nothing),
                         Err(e) => Err(e),
                     }
                 }
