@@ -73,8 +73,7 @@ impl Window {
 
     async fn open(display: Display, data: tempfile::TempDir, env: &[(&str, &std::ffi::OsStr)]) -> Result<Self> {
         let data_dir = data.path();
-        let port = free_port()?;
-        let native_port = free_port()?;
+        let (port, native_port) = free_ports()?;
         let mut driver = Command::new("tauri-driver");
         driver
             .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
@@ -664,8 +663,12 @@ fn processes() -> Vec<Process> {
         .collect()
 }
 
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+/// Two distinct free ports: both are held while the second is picked, or the system may hand out the first
+/// again, and tauri-driver would then never start WebKit's driver on a port it already listens on.
+fn free_ports() -> Result<(u16, u16)> {
+    let first = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let second = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok((first.local_addr()?.port(), second.local_addr()?.port()))
 }
 
 /// The system theme a window is launched in.
