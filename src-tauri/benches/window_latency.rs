@@ -159,7 +159,8 @@ async fn paper(opens: usize, rounds: usize) -> Result<(Vec<f64>, Vec<f64>)> {
     let team = window.create_team(&ada, "Paper").await?;
     ada.add_member(&team, "bob@example.test", "member").await;
     let url = window.create_document(&bob, &team, "Paper", "x").await?;
-    window.click("[data-testid=nav-documents]").await?;
+    // Back to the list: the document is opened from it below, as a person would.
+    close_editor(&window).await?;
 
     let bob_sync = sync_client(&relay, &bob, "bob-laptop").await;
     let handle = bob_sync.open(&url.parse()?).await?.context("bob opens it")?;
@@ -184,7 +185,7 @@ async fn paper(opens: usize, rounds: usize) -> Result<(Vec<f64>, Vec<f64>)> {
     let first_line: String = trace.end_content.lines().find(|l| l.trim().len() > 20).unwrap_or_default().to_owned();
     let probe = first_line.chars().take(20).collect::<String>();
     window.click("[data-testid=open-document]").await?;
-    window.until_editor_text(&probe).await?;
+    window.until_text("[data-testid=editor]", &probe).await?;
     window.until_text("[data-testid=doc-state]", "Saved to relay").await?;
 
     let mut first_paint = Vec::with_capacity(opens);
@@ -224,4 +225,18 @@ async fn paper(opens: usize, rounds: usize) -> Result<(Vec<f64>, Vec<f64>)> {
     let typing = keystrokes(&window, rounds).await?;
     window.close().await.map_err(|e| anyhow!("closing the window: {e}"))?;
     Ok((first_paint, typing))
+}
+
+/// Leaves the open document for the list ("← Documents").
+async fn close_editor(window: &Window) -> Result<()> {
+    window
+        .script(
+            "const back = Array.from(document.querySelectorAll('.editor header button'))
+               .find((b) => b.textContent.includes('Documents'));
+             back?.click();
+             return !!back;",
+        )
+        .await?;
+    window.find("[data-testid=open-document]").await?;
+    Ok(())
 }
