@@ -71,6 +71,13 @@ impl Window {
         Self::open(display, data, env).await
     }
 
+    /// `launch` in the given system theme; fails unless the window draws that theme.
+    pub async fn launch_in(theme: Theme) -> Result<Self> {
+        let window = Self::launch_with(&theme.env()).await?;
+        ensure!(window.is_dark().await? == (theme == Theme::Dark), "the window is not in the {theme:?} theme");
+        Ok(window)
+    }
+
     async fn open(display: Display, data: tempfile::TempDir, env: &[(&str, &std::ffi::OsStr)]) -> Result<Self> {
         let data_dir = data.path();
         let (port, native_port) = free_ports()?;

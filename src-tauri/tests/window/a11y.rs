@@ -26,8 +26,7 @@ async fn every_screen(theme: Theme) -> Result<()> {
     let relay = TestRelay::start().await;
     let ada = relay.user("ada").await;
     relay.user("bob").await;
-    let window = Window::launch_with(&theme.env()).await?;
-    ensure!(window.is_dark().await? == (theme == Theme::Dark), "the window is not in the {theme:?} theme");
+    let window = Window::launch_in(theme).await?;
     window.find("[data-testid=auth-submit]").await?;
     let passed = axe::check(&window, &theme.shot("a11y-sign-in")).await?;
     ensure!(passed > 10, "axe ran only {passed} rules");

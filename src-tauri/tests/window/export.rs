@@ -13,7 +13,7 @@ async fn a_document_is_exported_as_markdown_and_html_through_the_save_dialog() -
     let theme = Theme::Light;
     let relay = TestRelay::start().await;
     let ada = relay.user("ada").await;
-    let window = Window::launch_with(&theme.env()).await?;
+    let window = Window::launch_in(theme).await?;
     window.sign_in(&relay, "ada").await?;
     let team = window.create_team(&ada, "Writers").await?;
     window.create_document(&ada, &team, "Ops runbook", "Restart the relay").await?;

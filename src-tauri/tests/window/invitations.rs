@@ -27,8 +27,7 @@ async fn walk_through(theme: Theme) -> Result<()> {
     // The relay's first account may sign up without an invitation; everyone after needs one.
     let ada = relay.user("ada").await;
     let carol = sign_up_invited(&relay, &ada, "carol").await?;
-    let window = Window::launch_with(&theme.env()).await?;
-    ensure!(window.is_dark().await? == (theme == Theme::Dark), "the window is not in the {theme:?} theme");
+    let window = Window::launch_in(theme).await?;
 
     window.sign_in(&relay, "ada").await?;
     let studio = window.create_team(&ada, "Studio").await?;

@@ -40,8 +40,7 @@ async fn walk_through(theme: Theme) -> Result<()> {
     let ada = relay.user("ada").await;
     let bob = relay.user("bob").await;
     let (ada_id, bob_id) = (ada.user_id().await.parse()?, bob.user_id().await);
-    let window = Window::launch_with(&theme.env()).await?;
-    ensure!(window.is_dark().await? == (theme == Theme::Dark), "the window is not in the {theme:?} theme");
+    let window = Window::launch_in(theme).await?;
     window.sign_in(&relay, "ada").await?;
     let platform = window.create_team(&ada, "Platform").await?;
     ada.add_member(&platform, "bob@example.test", "member").await;

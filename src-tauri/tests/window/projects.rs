@@ -2,7 +2,7 @@
 //! arrive live, and read the history, where a teammate's concurrent edit that lost stays visible. What the
 //! window did is checked on the relay. In both themes, with a screenshot of each state.
 
-use anyhow::{Result, ensure};
+use anyhow::Result;
 use serde_json::json;
 use teamflow_tests::TestRelay;
 
@@ -23,8 +23,7 @@ async fn walk_through(theme: Theme) -> Result<()> {
     let relay = TestRelay::start().await;
     let ada = relay.user("ada").await;
     let bob = relay.user("bob").await;
-    let window = Window::launch_with(&theme.env()).await?;
-    ensure!(window.is_dark().await? == (theme == Theme::Dark), "the window is not in the {theme:?} theme");
+    let window = Window::launch_in(theme).await?;
     window.sign_in(&relay, "ada").await?;
     let team = window.create_team(&ada, "Launch").await?;
     ada.add_member(&team, "bob@example.test", "member").await;

@@ -2,7 +2,7 @@
 //! document made here are found by stem and prefix, matches marked; Enter or a click opens the message in
 //! the chat or the document in the editor; nothing found says so; Escape closes. In both themes.
 
-use anyhow::{Result, ensure};
+use anyhow::Result;
 use serde_json::json;
 use teamflow_tests::TestRelay;
 
@@ -23,8 +23,7 @@ async fn walk_through(theme: Theme) -> Result<()> {
     let relay = TestRelay::start().await;
     let ada = relay.user("ada").await;
     let bob = relay.user("bob").await;
-    let window = Window::launch_with(&theme.env()).await?;
-    ensure!(window.is_dark().await? == (theme == Theme::Dark), "the window is not in the {theme:?} theme");
+    let window = Window::launch_in(theme).await?;
     window.sign_in(&relay, "ada").await?;
     let team = window.create_team(&ada, "Platform").await?;
     ada.add_member(&team, "bob@example.test", "member").await;

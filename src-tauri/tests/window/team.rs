@@ -24,8 +24,7 @@ async fn walk_through(theme: Theme) -> Result<()> {
     let relay = TestRelay::start().await;
     let ada = relay.user("ada").await;
     let bob = relay.user("bob").await;
-    let window = Window::launch_with(&theme.env()).await?;
-    ensure!(window.is_dark().await? == (theme == Theme::Dark), "the window is not in the {theme:?} theme");
+    let window = Window::launch_in(theme).await?;
     window.sign_in(&relay, "ada").await?;
     let team = window.create_team(&ada, "Ops").await?;
     ada.add_member(&team, "bob@example.test", "member").await;
