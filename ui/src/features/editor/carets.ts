@@ -1,7 +1,9 @@
 // Teammates' carets and selections in the editor, and this person's selection for them. Presence speaks
 // in indices of the Automerge text (block markers count as one character each), the same for every
-// client; these map them to and from ProseMirror positions with the binding's own traversal.
-import { next as A } from "@automerge/automerge/slim";
+// client; these map them to and from ProseMirror positions with the binding's own traversal, over the
+// spans the binding keeps for the document's current state (reading them afresh is linear in the text).
+import type { next as A } from "@automerge/automerge/slim";
+import { spansOf } from "@automerge/prosemirror";
 import { amSpliceIdxToPmIdx, pmRangeToAmRange } from "@automerge/prosemirror/dist/traversal.js";
 import type { Node } from "prosemirror-model";
 import { Plugin, PluginKey, type EditorState } from "prosemirror-state";
@@ -19,14 +21,14 @@ export interface Caret {
 
 /// The ProseMirror position of an index into the Automerge text `doc` holds.
 export function pmPosition(doc: A.Doc<unknown>, index: number, pmDoc: Node): number {
-  const spans = A.spans(doc, TEXT_PATH);
+  const spans = spansOf(doc, TEXT_PATH);
   const at = amSpliceIdxToPmIdx(adapter, spans, index) ?? 1;
   return Math.max(0, Math.min(at, pmDoc.content.size));
 }
 
 /// The index into the Automerge text of a ProseMirror position.
 export function textIndex(doc: A.Doc<unknown>, pos: number): number {
-  const spans = A.spans(doc, TEXT_PATH);
+  const spans = spansOf(doc, TEXT_PATH);
   return pmRangeToAmRange(adapter, spans, { from: pos, to: pos })?.start ?? 0;
 }
 
