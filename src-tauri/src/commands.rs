@@ -90,6 +90,8 @@ pub(crate) fn all() -> Commands<Wry> {
         documents::restore_document,
         documents::open_document,
         documents::close_document,
+        documents::document_preview,
+        documents::document_saved,
         documents::set_cursor,
         documents::document_history,
         documents::document_at,

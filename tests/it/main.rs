@@ -17,6 +17,7 @@ mod mentions;
 mod messages;
 mod node;
 mod p2p;
+mod previews;
 mod project_merge;
 mod projects;
 mod reading;

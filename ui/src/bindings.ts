@@ -128,6 +128,13 @@ export const commands = {
 	 */
 	openDocument: (url: string) => typedError<TextUpdate, AppError>(__TAURI_INVOKE("open_document", { url })),
 	closeDocument: (url: string) => typedError<null, AppError>(__TAURI_INVOKE("close_document", { url })),
+	/**
+	 *  The document as last seen on this device (its rich text's spans, JSON), if any: drawn at once while the
+	 *  document itself loads.
+	 */
+	documentPreview: (url: string) => typedError<string | null, AppError>(__TAURI_INVOKE("document_preview", { url })),
+	/**  The whole document, saved (base64): the window's repo loads it in one piece before it syncs. */
+	documentSaved: (url: string) => typedError<string, AppError>(__TAURI_INVOKE("document_saved", { url })),
 	/**  Moves this person's cursor (or selection) on an open document; teammates see it at once. */
 	setCursor: (url: string, anchor: number, head: number) => typedError<null, AppError>(__TAURI_INVOKE("set_cursor", { url, anchor, head })),
 	/**  Every change to the document, oldest first. */

@@ -189,7 +189,7 @@ impl Node {
     }
 
     /// Drops a deleted document from what this device shares and finds: its team entry (so peers are no
-    /// longer offered it) and its search entry. Its local content stays until the relay purges it.
+    /// longer offered it), its search entry and its preview. Its local content stays until the relay purges it.
     pub(crate) async fn forget_document(&self, team: TeamId, url: &DocumentUrl) -> Result<(), NodeError> {
         let mut tx = crate::store::begin_write(&self.db).await?;
         let forgotten = sqlx::query("DELETE FROM document_teams WHERE document_id = ? AND team_id = ?")
@@ -199,6 +199,7 @@ impl Node {
             .await?
             .rows_affected();
         crate::search::forget_document(&mut tx, team, url).await?;
+        crate::previews::forget_document(&mut tx, team, url.as_str()).await?;
         tx.commit().await?;
         if forgotten > 0 {
             self.document_teams.send_modify(|generation| *generation += 1);

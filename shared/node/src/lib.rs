@@ -18,6 +18,7 @@ mod messages;
 mod notifications;
 mod outbox;
 pub mod p2p;
+mod previews;
 mod projects;
 mod reading;
 mod rooms;

@@ -280,6 +280,18 @@ impl Session {
         Ok(())
     }
 
+    /// The last preview of a document this device kept (the spans of its rich text, JSON), without opening
+    /// it: the window draws it while the document loads.
+    pub async fn document_preview(&self, url: &str) -> Result<Option<String>, NodeError> {
+        self.node.document_preview(url).await
+    }
+
+    /// The whole document, saved (compacted, with its history): the window loads it in one piece, which is
+    /// far quicker than syncing a long history change by change.
+    pub async fn document_saved(&self, url: &str) -> Result<Vec<u8>, NodeError> {
+        Ok(self.document(url).await?.handle.with_document(|doc| doc.save()))
+    }
+
     /// Every change to the document, oldest first.
     pub async fn document_history(&self, url: &str) -> Result<Vec<HistoryEntry>, NodeError> {
         Ok(teamflow_sync::rich::history(&self.document(url).await?.handle))
@@ -378,9 +390,9 @@ async fn forward_changes(handle: DocHandle, url: String, sink: EventSink, stop: 
     }
 }
 
-/// Keeps an open document's text in the search index: at once, then at most every `INDEX_EVERY` while it
-/// changes, and a last time when it closes if it changed since it was last indexed (by its heads, so a change
-/// whose notification has not arrived yet is not missed).
+/// Keeps an open document's text in the search index and its preview (`crate::previews`): at once, then at
+/// most every `INDEX_EVERY` while it changes, and a last time when it closes if it changed since it was last
+/// indexed (by its heads, so a change whose notification has not arrived yet is not missed).
 async fn index_while_open(node: Arc<Node>, handle: DocHandle, url: String, stop: CancellationToken) {
     // Answers the version it indexed (none when indexing failed), so closing can tell whether to try again.
     let index = async |handle: &DocHandle| {
@@ -388,13 +400,22 @@ async fn index_while_open(node: Arc<Node>, handle: DocHandle, url: String, stop:
         // Rich text keeps a block marker (U+FFFC) where each paragraph, heading or list item starts: words
         // either side of one are separate words.
         let text = teamflow_sync::read_text(handle).replace('\u{fffc}', "\n");
-        match node.index_document_text(&url, &text).await {
+        let indexed = match node.index_document_text(&url, &text).await {
             Ok(()) => Some(heads),
             Err(e) => {
                 tracing::warn!(error = %e, "a document's text could not be indexed for search");
                 None
             }
+        };
+        let kept = match teamflow_sync::preview::spans_json(handle) {
+            Ok((spans, at)) => node.keep_preview(&url, &spans, &at).await,
+            Err(e) => Err(NodeError::Sync(e.to_string())),
+        };
+        if let Err(e) = kept {
+            // Only the first paint of the next opening is slower: it waits for the document.
+            tracing::warn!(error = %e, "a document's preview could not be kept");
         }
+        indexed
     };
     let mut changes = std::pin::pin!(handle.changes());
     // The heads last indexed; a failed indexing leaves them, so closing tries again.

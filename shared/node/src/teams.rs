@@ -129,6 +129,7 @@ impl Node {
                 .await?;
         }
         crate::search::forget_team(&mut tx, team).await?;
+        crate::previews::forget_team(&mut tx, team).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -6,6 +6,7 @@
 pub mod backoff;
 mod dialer;
 mod presence;
+pub mod preview;
 pub mod private;
 pub mod rich;
 mod status;

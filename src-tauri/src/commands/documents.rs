@@ -82,6 +82,21 @@ pub(crate) async fn open_document(shell: State<'_, Shell<Wry>>, url: String) -> 
     Ok(shell.account().await?.session.open_document(&url).await?)
 }
 
+/// The document as last seen on this device (its rich text's spans, JSON), if any: drawn at once while the
+/// document itself loads.
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn document_preview(shell: State<'_, Shell<Wry>>, url: String) -> Result<Option<String>, AppError> {
+    Ok(shell.account().await?.session.document_preview(&url).await?)
+}
+
+/// The whole document, saved (base64): the window's repo loads it in one piece before it syncs.
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn document_saved(shell: State<'_, Shell<Wry>>, url: String) -> Result<String, AppError> {
+    Ok(BASE64.encode(shell.account().await?.session.document_saved(&url).await?))
+}
+
 #[tauri::command]
 #[specta::specta]
 pub(crate) async fn close_document(shell: State<'_, Shell<Wry>>, url: String) -> Result<(), AppError> {

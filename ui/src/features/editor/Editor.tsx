@@ -18,7 +18,8 @@ import { blockActive, insertRule, markActive, redo, setLink, toggleBlock, toggle
 import { versions, type Version } from "./history";
 import { exportText, type ExportFormat } from "./export";
 import { convertMarkdown, toMarkdown } from "./markdown";
-import { sharedRepo } from "./pipe";
+import { afterPaint, findDocument, previewDoc } from "./opening";
+import { fromBase64, sharedRepo } from "./pipe";
 import { adapter, schema, TEXT_PATH } from "./schema";
 import { applyKeepingCaret, editorState } from "./state";
 
@@ -32,20 +33,40 @@ export function Editor(props: { url: string; title: string; status: Status; read
   const [history, setHistory] = useState<Version[] | null>(null);
   const [past, setPast] = useState<{ version: Version; doc: Node } | null>(null);
   const [linking, setLinking] = useState<string | null>(null);
+  const [previewing, setPreviewing] = useState(false);
   const [saved, setSaved] = useState<string | null>(null);
   const [, redraw] = useReducer((n: number) => n + 1, 0);
   const mount = useRef<HTMLDivElement>(null);
   const pastMount = useRef<HTMLDivElement>(null);
+  const previewMount = useRef<HTMLDivElement>(null);
+  const preview = useRef<EditorView | null>(null);
   const view = useRef<EditorView | null>(null);
 
-  // Opening: the node opens the document (and shows this person on it), then the window's repo fetches it
-  // from the node. A document written before the rich editor is converted once (docs/desktop.md).
+  // Opening: the node opens the document (and shows this person on it); meanwhile the preview it kept is
+  // drawn, read-only. The window's repo then loads the document (in one piece when it does not hold it yet)
+  // and syncs it with the node. A document written before the rich editor is converted once
+  // (docs/desktop.md).
   useEffect(() => {
     let closed = false;
     (async () => {
-      await call(commands.openDocument(url));
+      const kept = call(commands.documentPreview(url)).catch(() => null);
+      const opened = call(commands.openDocument(url));
+      const drawn = previewDoc(await kept);
+      if (drawn && previewMount.current && !closed) {
+        preview.current?.destroy();
+        preview.current = new EditorView(previewMount.current, {
+          state: EditorState.create({ schema, doc: drawn }),
+          editable: () => false,
+          nodeViews: { check_item: checkItemView(true) },
+          attributes: { "data-testid": "editor-preview", "aria-label": `${props.title} (loading)`, class: "rich" },
+        });
+        setPreviewing(true);
+        // On screen before the document's load holds the page.
+        await afterPaint();
+      }
+      await opened;
       const repo = await sharedRepo();
-      const found = await repo.find<Doc>(url as never);
+      const found = await findDocument<Doc>(repo, url, async () => fromBase64(await call(commands.documentSaved(url))));
       if (closed) return;
       if (!readOnly) found.change((d) => void convertMarkdown(d), { time: Date.now() });
       setHandle(found);
@@ -57,6 +78,8 @@ export function Editor(props: { url: string; title: string; status: Status; read
     );
     return () => {
       closed = true;
+      preview.current?.destroy();
+      preview.current = null;
       listening();
       call(commands.closeDocument(url)).catch(() => {});
     };
@@ -78,6 +101,9 @@ export function Editor(props: { url: string; title: string; status: Status; read
       },
     });
     view.current = editor;
+    preview.current?.destroy();
+    preview.current = null;
+    setPreviewing(false);
     redraw();
     function shareCursor(v: EditorView) {
       const doc = handle!.doc();
@@ -277,10 +303,11 @@ export function Editor(props: { url: string; title: string; status: Status; read
           </div>
         ) : !handle ? (
           // Not editable until the document is here: keystrokes would have nowhere to go.
-          <p className="marker" data-testid="opening">
-            Opening…
+          <p className="marker" role="status" data-testid="opening">
+            {previewing ? "Loading the document for editing…" : "Opening…"}
           </p>
         ) : null}
+        <div ref={previewMount} className="surface" hidden={!!past || !!handle || !previewing} />
         <div ref={mount} className="surface" hidden={!!past || !handle} />
         {history && (
           <ol className="history" data-testid="history-list">

@@ -1,0 +1,81 @@
+//! What the window gets to open a large document quickly: the preview the node keeps (the spans of the
+//! rich text, read while the document is open and kept when it closes) and the whole document saved in
+//! one piece. A preview is only kept for a team's document and goes with the team.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use teamflow_node::{EventSink, P2pConfig, Session, SessionEvent, Splice};
+use teamflow_protocol::realtime::ServerMessage;
+use teamflow_sync::automerge::Automerge;
+use teamflow_tests::{TestRelay, alice_and_bob};
+use tokio::sync::mpsc;
+
+fn sink() -> (EventSink, mpsc::UnboundedReceiver<SessionEvent>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let sink: EventSink = Arc::new(move |event| {
+        // The receiver lives as long as the test that reads it.
+        tx.send(event).ok();
+    });
+    (sink, rx)
+}
+
+fn p2p() -> P2pConfig {
+    P2pConfig { listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr")], mdns: false, ..P2pConfig::default() }
+}
+
+#[tokio::test]
+async fn a_closed_document_leaves_its_preview_and_opens_saved_in_one_piece() {
+    let relay = TestRelay::start().await;
+    let (_a, alice, _b, bob, team) = alice_and_bob(&relay).await;
+    let bob_id = bob.user().await.expect("bob").id;
+    let (bob_sink, mut events) = sink();
+    let session = Session::start(Arc::new(bob), bob_sink, p2p()).await;
+    let (url, _handle) = session.node().create_document(team, "Notes", "").await.expect("document");
+    let url = url.to_string();
+    assert_eq!(session.document_preview(&url).await.expect("preview"), None, "nothing kept before it was opened");
+    let opened = session.open_document(&url).await.expect("open");
+    let base: Vec<String> = opened.heads.iter().map(ToString::to_string).collect();
+    let edit = Splice { position: 0, delete: 0, insert: "Retrospective actions".into() };
+    let edited = session.edit_document(&url, &base, &[edit]).await.expect("edit");
+
+    // Saved whole: it loads as it is, with the heads the node has.
+    let saved = Automerge::load(&session.document_saved(&url).await.expect("saved")).expect("loads");
+    let heads: Vec<String> = saved.get_heads().iter().map(ToString::to_string).collect();
+    let edited_heads: Vec<String> = edited.heads.iter().map(ToString::to_string).collect();
+    assert_eq!(heads, edited_heads);
+
+    // Closing keeps the preview of what was typed last, as automerge-js's spans.
+    session.close_document(&url).await;
+    let preview = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let Some(p) = session.document_preview(&url).await.expect("preview")
+                && p.contains("Retrospective")
+            {
+                return p;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the preview of the typed text is kept on close");
+    let spans: serde_json::Value = serde_json::from_str(&preview).expect("JSON");
+    assert_eq!(spans, serde_json::json!([{ "type": "text", "value": "Retrospective actions" }]));
+
+    // A document URL the device never kept, and a malformed one, have none.
+    let other = teamflow_sync::samod::DocumentId::try_from(uuid::Uuid::new_v4().as_bytes().to_vec()).expect("id");
+    assert_eq!(session.document_preview(&format!("automerge:{other}")).await.expect("preview"), None);
+    assert_eq!(session.document_preview("not a url").await.expect("preview"), None);
+    assert!(session.document_saved("not a url").await.is_err(), "a malformed URL is refused");
+
+    // Removed from the team: the preview goes with what the device kept of it.
+    session.join_room(team).await.expect("join");
+    alice.remove_member(team, bob_id).await.expect("remove bob");
+    while let Some(event) = events.recv().await {
+        if matches!(event, SessionEvent::Room { frame: ServerMessage::AccessRevoked { .. }, .. }) {
+            break;
+        }
+    }
+    assert_eq!(session.document_preview(&url).await.expect("preview"), None, "forgotten with the team");
+    session.close().await;
+}

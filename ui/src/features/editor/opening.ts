@@ -1,0 +1,52 @@
+// Opening a document in the window, quickly even when its history is long: the preview the node kept (its
+// spans) is drawn at once, and a document the window's repo does not hold yet is loaded from its saved form
+// in one piece, rather than synced change by change over the pipe (seconds for a long history).
+import { pmDocFromSpans } from "@automerge/prosemirror";
+import { parseAutomergeUrl, type AutomergeUrl, type DocHandle, type Repo } from "@automerge/automerge-repo/slim";
+import { next as A } from "@automerge/automerge/slim";
+import type { Node } from "prosemirror-model";
+import { adapter } from "./schema";
+
+/// The document drawn from kept spans (JSON); null when there are none or they cannot be drawn, since a
+/// preview is only ever a head start.
+export function previewDoc(spans: string | null): Node | null {
+  if (!spans) return null;
+  try {
+    const parsed = JSON.parse(spans) as unknown;
+    return Array.isArray(parsed) && parsed.length > 0 ? pmDocFromSpans(adapter, parsed.map(revive)) : null;
+  } catch {
+    return null;
+  }
+}
+
+/// A span as `A.spans` gives it: JSON has no immutable strings, which the binding expects a block's type and
+/// parents to be.
+function revive(span: { type: string; value: unknown; marks?: unknown }): A.Span {
+  if (span.type !== "block") return span as A.Span;
+  const block = span.value as { type: unknown; parents?: unknown[] };
+  return {
+    type: "block",
+    value: {
+      ...block,
+      type: new A.ImmutableString(String(block.type)),
+      parents: (block.parents ?? []).map((p) => new A.ImmutableString(String(p))),
+    },
+  } as A.Span;
+}
+
+/// The document's handle in `repo`. When the repo does not hold it yet, `saved` (the node's saved document)
+/// is loaded first; the repo then syncs it with the node as usual, so nothing newer is missed.
+export async function findDocument<T>(repo: Repo, url: string, saved: () => Promise<Uint8Array>): Promise<DocHandle<T>> {
+  const { documentId } = parseAutomergeUrl(url as AutomergeUrl);
+  if (!repo.handles[documentId]) {
+    const bytes = await saved();
+    // The handle is complete once loaded: it need not wait for the node to answer before it can be edited.
+    repo.import<T>(bytes, { docId: documentId }).doneLoading();
+  }
+  return repo.find<T>(url as AutomergeUrl);
+}
+
+/// Resolves after the browser has drawn a frame: what was just rendered is on screen before long work.
+export function afterPaint(): Promise<void> {
+  return new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+}
