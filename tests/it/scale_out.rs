@@ -5,3 +5,4 @@ mod database_flag;
 mod gapless;
 mod harness;
 mod migrations;
+mod storage;
