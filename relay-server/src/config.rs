@@ -35,6 +35,17 @@ pub struct Config {
     #[arg(long, env = "TEAMFLOW_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
 
+    /// PostgreSQL shared by several relay instances, instead of the embedded SQLite in `--data-dir`
+    /// (`postgres://user:password@host/database`). Not complete yet: the relay refuses it, naming the parts
+    /// that do not run on PostgreSQL so far (docs/scale-out.md).
+    #[arg(long, env = "TEAMFLOW_DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// NATS server through which relay instances on one PostgreSQL pass room traffic and revocations
+    /// (`nats://host:4222`); needs `--database-url`.
+    #[arg(long, env = "TEAMFLOW_NATS_URL", value_name = "URL", hide_env_values = true)]
+    pub nats_url: Option<String>,
+
     /// URL clients and webhook providers reach this relay at (default: http://<bind>, or https:// when the
     /// relay serves TLS: https://<bind> with certificate files, https://<first ACME domain> with ACME).
     /// Also the `iss` of every access token.
@@ -349,6 +360,13 @@ impl Config {
             return Err(format!("--public-url must start with http:// or https://, got {url:?}"));
         }
         self.tls.validate()?;
+        crate::db::backend::backend(self.database_url.as_deref()).map_err(|e| e.to_string())?;
+        if let Some(nats) = &self.nats_url {
+            crate::db::backend::check_nats_url(nats).map_err(|e| e.to_string())?;
+            if self.database_url.is_none() {
+                return Err("--nats-url connects relay instances that share a database: it needs --database-url".into());
+            }
+        }
         if self.metrics_token.as_ref().is_some_and(|t| t.len() < 16) {
             return Err("--metrics-token must be at least 16 characters".into());
         }
@@ -519,5 +537,25 @@ mod tests {
         let plain_directory =
             Config::parse_from(["teamflow-relay", "--acme-domain", "a.test", "--acme-directory", "http://ca.test/dir"]);
         assert!(plain_directory.validate().is_err());
+    }
+
+    #[test]
+    fn database_and_nats_urls_are_checked_and_nats_needs_a_shared_database() {
+        let none = Config::parse_from(["teamflow-relay"]);
+        assert_eq!((none.database_url.as_deref(), none.nats_url.as_deref()), (None, None));
+        let both = Config::parse_from([
+            "teamflow-relay",
+            "--database-url",
+            "postgres://relay@db.internal/teamflow",
+            "--nats-url",
+            "nats://nats.internal:4222",
+        ]);
+        assert!(both.validate().is_ok());
+        let sqlite_url = Config::parse_from(["teamflow-relay", "--database-url", "sqlite://relay.db"]);
+        let error = sqlite_url.validate().expect_err("only PostgreSQL is taken");
+        assert!(error.contains("postgres://"), "{error}");
+        let lone_nats = Config::parse_from(["teamflow-relay", "--nats-url", "nats://nats.internal:4222"]);
+        let error = lone_nats.validate().expect_err("NATS without a shared database");
+        assert!(error.contains("needs --database-url"), "{error}");
     }
 }

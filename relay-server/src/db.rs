@@ -1,4 +1,10 @@
-//! The relay's SQLite database: connection settings, embedded migrations, and time conversions.
+//! The relay's database: SQLite's connection settings, the embedded migrations for SQLite and PostgreSQL,
+//! and time conversions. Which database a relay runs on is [`backend`]'s business.
+
+pub mod backend;
+pub mod handle;
+
+pub use handle::Db;
 
 use std::path::Path;
 use std::time::Duration;
@@ -9,6 +15,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use time::OffsetDateTime;
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// The same schema on PostgreSQL (`--database-url`); kept equal to [`MIGRATOR`]'s, which the scale-out tests
+/// check column by column on real databases.
+pub static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations-postgres");
 
 /// The database's file name in the data directory.
 pub const DATABASE_FILE: &str = "relay.db";

@@ -65,6 +65,13 @@ pub enum RelayError {
     Tls(#[from] tls::TlsError),
     #[error("password hashers did not start: {0}")]
     Hashers(std::io::Error),
+    /// `--database-url` was given, but not every part of the relay runs on PostgreSQL yet.
+    #[error(
+        "--database-url: the relay cannot run on PostgreSQL yet; these parts still run on SQLite only: {}. \
+         Start it without --database-url (embedded SQLite); see docs/scale-out.md",
+        .missing.join("; ")
+    )]
+    PostgresNotReady { missing: Vec<&'static str> },
 }
 
 /// Opens the data directory (database, keys), then serves on `listener` until `shutdown` resolves,
@@ -76,6 +83,11 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RelayError> {
     config.validate().map_err(RelayError::Config)?;
+    // Refused before anything is opened or written: a relay half on PostgreSQL and half on SQLite would
+    // look like a cluster while each instance kept its own accounts.
+    if config.database_url.is_some() {
+        return Err(RelayError::PostgresNotReady { missing: db::backend::NOT_YET_ON_POSTGRES.to_vec() });
+    }
     let shutdown_token = CancellationToken::new();
     // Whichever way `run` returns, what watches the token stops (the certificate keeper among them).
     let _stop_on_return = shutdown_token.clone().drop_guard();

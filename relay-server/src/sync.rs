@@ -11,6 +11,7 @@ mod first_sync;
 mod gate;
 mod memory;
 mod policy;
+pub mod storage;
 
 use std::sync::Arc;
 

@@ -24,6 +24,7 @@ mod reading;
 mod realtime;
 mod restart;
 mod route_guards;
+mod scale_out;
 mod search;
 mod session;
 mod sign_ins;

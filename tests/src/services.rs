@@ -1,5 +1,13 @@
-//! Real services tests start on loopback: Pebble (the ACME test CA) and Caddy (a reverse proxy), both from
-//! Debian's packages, installed by `./x setup`. A missing one fails the test; nothing is skipped.
+//! Real services tests start on loopback: Pebble (the ACME test CA), Caddy (a reverse proxy), PostgreSQL and
+//! NATS, all from Debian's packages, installed by `./x setup`. A missing one fails the test; nothing is
+//! skipped.
+
+pub mod nats;
+pub mod postgres;
+mod process;
+
+pub use nats::Nats;
+pub use postgres::Postgres;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -17,7 +25,7 @@ pub fn free_port() -> u16 {
 }
 
 /// The path of `command`, or a failure telling how to get it.
-fn require(command: &str, package: &str) -> PathBuf {
+pub(crate) fn require(command: &str, package: &str) -> PathBuf {
     std::env::var_os("PATH")
         .iter()
         .flat_map(std::env::split_paths)

@@ -1,0 +1,116 @@
+//! `Db`, the one database handle the relay's domain code moves onto (ARCHITECTURE.md, "One body of domain
+//! code"): sqlx's `Any` pool with portable SQL, plus the backend it runs on, for the few statements that
+//! must differ. The same durability settings as [`super::connect`] on SQLite.
+
+use std::path::Path;
+use std::time::Duration;
+
+use sqlx::any::AnyPoolOptions;
+use sqlx::{Any, AnyPool, Transaction};
+
+use super::backend::Backend;
+
+/// A pool on SQLite or PostgreSQL, and which one it is.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// How long a connection may be waited for, from the pool or (SQLite) for the write lock.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+impl Db {
+    /// Opens (creating if needed) the SQLite database at `path`: WAL with `synchronous=FULL`, foreign keys,
+    /// a busy timeout, as [`super::connect`] does.
+    pub async fn sqlite(path: &Path) -> Result<Db, sqlx::Error> {
+        sqlx::any::install_default_drivers();
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let pool = AnyPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(PATIENCE)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::raw_sql(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+                         PRAGMA busy_timeout = 10000;",
+                    )
+                    .execute(conn)
+                    .await
+                    .map(drop)
+                })
+            })
+            .connect(&url)
+            .await?;
+        Ok(Db { pool, backend: Backend::Sqlite })
+    }
+
+    /// Connects to the PostgreSQL database at `url` (`postgres://...`).
+    pub async fn postgres(url: &str) -> Result<Db, sqlx::Error> {
+        sqlx::any::install_default_drivers();
+        let pool = AnyPoolOptions::new().max_connections(16).acquire_timeout(PATIENCE).connect(url).await?;
+        Ok(Db { pool, backend: Backend::Postgres })
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies the backend's migrations (`migrations` or `migrations-postgres`).
+    pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+        match self.backend {
+            Backend::Sqlite => super::MIGRATOR.run(&self.pool).await,
+            Backend::Postgres => super::POSTGRES_MIGRATOR.run(&self.pool).await,
+        }
+    }
+
+    /// Starts a transaction that reads and then writes. On SQLite it takes the database's write lock at once
+    /// (`BEGIN IMMEDIATE`: writers queue instead of failing with SQLITE_BUSY). On PostgreSQL writers run
+    /// side by side, so what such a transaction must see unchanged until it commits it locks explicitly
+    /// (`lock_team`).
+    pub async fn begin_write(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
+    /// Serialises, across every relay instance, the write transactions of one team that lock it (the next
+    /// chat `seq` is chosen under it, so seqs stay gapless): `SELECT ... FOR UPDATE` of the team's row on
+    /// PostgreSQL, held until the transaction ends. On SQLite, `begin_write` holds the whole database already.
+    /// Answers whether the team exists.
+    pub async fn lock_team(&self, tx: &mut Transaction<'static, Any>, team: &str) -> Result<bool, sqlx::Error> {
+        let sql = match self.backend {
+            Backend::Sqlite => "SELECT 1 FROM teams WHERE id = $1",
+            Backend::Postgres => "SELECT 1 FROM teams WHERE id = $1 FOR UPDATE",
+        };
+        let found: Option<i32> = sqlx::query_scalar(sql).bind(team).fetch_optional(&mut **tx).await?;
+        Ok(found.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_sqlite_handle_has_the_durable_settings_and_the_schema() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = Db::sqlite(&dir.path().join("relay.db")).await.expect("open");
+        assert_eq!(db.backend(), Backend::Sqlite);
+        db.migrate().await.expect("migrate");
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(db.pool()).await.expect("pragma");
+        assert_eq!(mode, "wal");
+        let sync: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(db.pool()).await.expect("pragma");
+        assert_eq!(sync, 2, "synchronous=FULL");
+        let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(db.pool()).await.expect("pragma");
+        assert_eq!(fk, 1);
+        let mut tx = db.begin_write().await.expect("begin");
+        assert!(!db.lock_team(&mut tx, "no-such-team").await.expect("lock"), "an unknown team is said so");
+        tx.rollback().await.expect("rollback");
+    }
+}

@@ -1,0 +1,8 @@
+//! Scale-out (docs/scale-out.md): the real PostgreSQL and NATS the tests start, and the relay's schema and
+//! domains on PostgreSQL.
+
+mod database_flag;
+mod gapless;
+mod harness;
+mod migrations;
+mod storage;
