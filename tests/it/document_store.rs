@@ -15,10 +15,11 @@ fn store_bytes(dir: &DataDir) -> u64 {
 async fn chunks(dir: &DataDir) -> ((i64, i64), i64) {
     let options = SqliteConnectOptions::new().filename(dir.path().join("node.db")).read_only(true);
     let mut db = sqlx::ConnectOptions::connect(&options).await.expect("read the store");
-    let free: i64 = sqlx::query_scalar("SELECT freelist_count * page_size FROM pragma_freelist_count, pragma_page_size")
-        .fetch_one(&mut db)
-        .await
-        .expect("free pages");
+    let free: i64 =
+        sqlx::query_scalar("SELECT freelist_count * page_size FROM pragma_freelist_count, pragma_page_size")
+            .fetch_one(&mut db)
+            .await
+            .expect("free pages");
     let counts = sqlx::query_as(
         "SELECT
             coalesce(sum(key LIKE '%/snapshot/%'), 0),

@@ -226,7 +226,8 @@ mod tests {
             .parse::<sqlx::sqlite::SqliteConnectOptions>()
             .expect("options")
             .auto_vacuum(sqlx::sqlite::SqliteAutoVacuum::Incremental);
-        let db = sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect_with(options).await.expect("connect");
+        let db =
+            sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect_with(options).await.expect("connect");
         sqlx::query(SqliteStorage::MIGRATION).execute(&db).await.expect("migrate");
         let s = SqliteStorage::new(db.clone());
         let pages = || sqlx::query_scalar::<_, i64>("PRAGMA page_count").fetch_one(&db);

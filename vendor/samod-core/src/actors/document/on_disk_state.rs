@@ -120,9 +120,8 @@ impl OnDiskState {
                 Some(doc.get_changes_meta(&since).len())
             };
             if self.compaction_due(doc, new) {
-                let changes = new.and_then(|new| {
-                    Some(self.snapshot_changes? + self.incremental_changes + new)
-                });
+                let changes = new
+                    .and_then(|new| Some(self.snapshot_changes? + self.incremental_changes + new));
                 self.compact(out, doc_id, doc, &heads, changes);
                 self.last_saved_heads = Some(heads);
                 return;
@@ -186,11 +185,7 @@ impl OnDiskState {
         // killed after writing the compacted chunk but before deleting the
         // incremental changes.
         supercedes.remove(&key);
-        tracing::debug!(
-            superseded = supercedes.len(),
-            bytes,
-            "compacting changes"
-        );
+        tracing::debug!(superseded = supercedes.len(), bytes, "compacting changes");
         let put_id = out.put(key.clone(), saved);
         self.compaction = Some(Compaction {
             task: put_id,
@@ -359,7 +354,11 @@ mod tests {
         }
 
         fn kinds(&self) -> (usize, usize) {
-            let snapshots = self.stored.keys().filter(|k| k.contains("/snapshot/")).count();
+            let snapshots = self
+                .stored
+                .keys()
+                .filter(|k| k.contains("/snapshot/"))
+                .count();
             (snapshots, self.stored.len() - snapshots)
         }
 
@@ -424,7 +423,11 @@ mod tests {
         disk.land_all(&mut state);
         edit(&mut doc, 1);
         save(&mut state, &mut disk, &doc_id, &doc);
-        assert_eq!(disk.pending.len(), 1, "an incremental chunk, still being written");
+        assert_eq!(
+            disk.pending.len(),
+            1,
+            "an incremental chunk, still being written"
+        );
         for i in 2..300 {
             edit(&mut doc, i);
         }
@@ -435,12 +438,20 @@ mod tests {
         let mut out = DocActorResult::new();
         state.issue_deletions(&mut out);
         disk.take(out);
-        assert_eq!(disk.pending.len(), 2, "the incremental write and the old snapshot's deletion");
+        assert_eq!(
+            disk.pending.len(),
+            2,
+            "the incremental write and the old snapshot's deletion"
+        );
         disk.land_all(&mut state);
         let mut out = DocActorResult::new();
         state.issue_deletions(&mut out);
         disk.take(out);
-        assert_eq!(disk.pending.len(), 1, "the landed incremental chunk is deleted now");
+        assert_eq!(
+            disk.pending.len(),
+            1,
+            "the landed incremental chunk is deleted now"
+        );
         disk.land_all(&mut state);
         assert_eq!(disk.kinds(), (1, 0), "one snapshot, nothing else");
         assert!(state.is_settled());
@@ -471,7 +482,11 @@ mod tests {
         }
         assert!(state.is_settled());
         assert_eq!(disk.kinds(), (1, 0));
-        assert_eq!(disk.load().get_heads(), doc.get_heads(), "every change, the unsaved one too");
+        assert_eq!(
+            disk.load().get_heads(),
+            doc.get_heads(),
+            "every change, the unsaved one too"
+        );
     }
 
     #[test]
