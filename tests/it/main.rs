@@ -7,6 +7,7 @@ mod cli;
 mod convergence;
 mod deploy;
 mod devices;
+mod document_store;
 mod documents;
 mod fuzz;
 mod hardening;

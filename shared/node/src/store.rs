@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use reqwest::Method;
 use sqlx::SqlitePool;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use teamflow_protocol::api::messages::Message;
 
 use crate::{Node, NodeError};
@@ -32,16 +32,29 @@ const USER_TABLES: [&str; 12] = [
 /// The store's file name in the data directory.
 pub(crate) const DATABASE_FILE: &str = "node.db";
 
+/// `PRAGMA auto_vacuum`'s answer for `INCREMENTAL`.
+const INCREMENTAL_AUTO_VACUUM: i64 = 2;
+
 /// Opens (creating and migrating if needed) the store in `data_dir`.
 pub(crate) async fn open(data_dir: &Path) -> Result<SqlitePool, NodeError> {
     let options = SqliteConnectOptions::new()
         .filename(data_dir.join(DATABASE_FILE))
         .create_if_missing(true)
+        // Document chunks superseded by a compaction are deleted in bulk; incremental auto-vacuum (run by the
+        // document storage after deletions) returns their pages, so the file follows what is stored.
+        .auto_vacuum(SqliteAutoVacuum::Incremental)
         .journal_mode(SqliteJournalMode::Wal)
+        // A burst of writes grows the write-ahead log; cut it back after each checkpoint.
+        .pragma("journal_size_limit", (4 << 20).to_string())
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(10));
     let db = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+    // A store made before incremental auto-vacuum was set: the setting applies only through one VACUUM.
+    let auto_vacuum: i64 = sqlx::query_scalar("PRAGMA auto_vacuum").fetch_one(&db).await?;
+    if auto_vacuum != INCREMENTAL_AUTO_VACUUM {
+        sqlx::query("VACUUM").execute(&db).await?;
+    }
     MIGRATOR.run(&db).await?;
     Ok(db)
 }
@@ -112,4 +125,37 @@ pub(crate) async fn cache_message(tx: &mut sqlx::SqliteConnection, message: &Mes
         .execute(&mut *tx)
         .await?;
     crate::search::index_message(tx, message).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn auto_vacuum(db: &SqlitePool) -> i64 {
+        sqlx::query_scalar("PRAGMA auto_vacuum").fetch_one(db).await.expect("pragma")
+    }
+
+    #[tokio::test]
+    async fn a_store_made_without_incremental_auto_vacuum_is_converted_on_open_keeping_its_rows() {
+        let dir = tempfile::tempdir().expect("dir");
+        let plain = SqliteConnectOptions::new()
+            .filename(dir.path().join(DATABASE_FILE))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal);
+        let old = SqlitePoolOptions::new().connect_with(plain).await.expect("create");
+        sqlx::query("CREATE TABLE kept (x INTEGER)").execute(&old).await.expect("table");
+        sqlx::query("INSERT INTO kept VALUES (42)").execute(&old).await.expect("row");
+        assert_eq!(auto_vacuum(&old).await, 0, "made the old way");
+        old.close().await;
+
+        let db = open(dir.path()).await.expect("open");
+        assert_eq!(auto_vacuum(&db).await, INCREMENTAL_AUTO_VACUUM);
+        let kept: i64 = sqlx::query_scalar("SELECT x FROM kept").fetch_one(&db).await.expect("row kept");
+        assert_eq!(kept, 42);
+        db.close().await;
+
+        let db = open(dir.path()).await.expect("open again");
+        assert_eq!(auto_vacuum(&db).await, INCREMENTAL_AUTO_VACUUM, "converted once, stays converted");
+        db.close().await;
+    }
 }

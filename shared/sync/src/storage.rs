@@ -83,10 +83,23 @@ async fn write_groups(db: SqlitePool, mut queue: mpsc::Receiver<Write>) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     while queue.recv_many(&mut group, MAX_GROUP).await > 0 {
         retrying("write", || commit(&db, &group)).await;
+        if group.iter().any(|write| write.data.is_none()) {
+            release_free_pages(&db).await;
+        }
         for write in group.drain(..) {
             // The requester may have gone away (samod stopping); the write is durable either way.
             write.done.send(()).ok();
         }
+    }
+}
+
+/// Gives the pages that deletions freed (superseded chunks after a compaction) back to the file system,
+/// when the database was made with `auto_vacuum = INCREMENTAL` (the node's is); a no-op otherwise. Without
+/// it the file keeps the size of its largest moment: a burst of edits stored chunk by chunk, say.
+async fn release_free_pages(db: &SqlitePool) {
+    if let Err(e) = sqlx::query("PRAGMA incremental_vacuum").execute(db).await {
+        // Only space is lost; the next deletion tries again.
+        tracing::warn!(error = %e, "releasing free pages failed");
     }
 }
 
@@ -205,6 +218,30 @@ mod tests {
         s.delete(key(&["doc", "snapshot"])).await;
         assert_eq!(s.load(key(&["doc", "snapshot"])).await, None);
         assert_eq!(*s.backlog().borrow(), 0, "every write was counted out once durable");
+    }
+
+    #[tokio::test]
+    async fn deleting_chunks_gives_their_pages_back_when_the_database_vacuums_incrementally() {
+        let options = "sqlite::memory:"
+            .parse::<sqlx::sqlite::SqliteConnectOptions>()
+            .expect("options")
+            .auto_vacuum(sqlx::sqlite::SqliteAutoVacuum::Incremental);
+        let db =
+            sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect_with(options).await.expect("connect");
+        sqlx::query(SqliteStorage::MIGRATION).execute(&db).await.expect("migrate");
+        let s = SqliteStorage::new(db.clone());
+        let pages = || sqlx::query_scalar::<_, i64>("PRAGMA page_count").fetch_one(&db);
+        let empty = pages().await.expect("pages");
+        for i in 0..100 {
+            s.put(key(&["doc", "incremental", &i.to_string()]), vec![7; 8192]).await;
+        }
+        let full = pages().await.expect("pages");
+        assert!(full > empty + 100, "{empty} -> {full} pages");
+        for i in 0..100 {
+            s.delete(key(&["doc", "incremental", &i.to_string()])).await;
+        }
+        let after = pages().await.expect("pages");
+        assert!(after <= empty + 2, "the deleted chunks' pages were given back: {full} -> {after} (empty: {empty})");
     }
 
     #[tokio::test]

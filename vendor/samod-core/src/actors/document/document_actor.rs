@@ -428,7 +428,11 @@ impl DocumentActor {
             return;
         }
         if self.run_state == RunState::Stopping {
-            if self.on_disk_state.is_flushed() {
+            // Written, compacted and superseded chunks deleted before stopping, so
+            // the next load reads one snapshot.
+            self.on_disk_state
+                .finish(out, &self.document_id, &self.doc);
+            if self.on_disk_state.is_settled() {
                 self.run_state = RunState::Stopped;
                 out.send_terminated();
                 out.stopped = true;
