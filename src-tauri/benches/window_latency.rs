@@ -238,7 +238,9 @@ async fn paper(opens: usize, rounds: usize) -> Result<Paper> {
         window.click("[data-testid=open-document]").await?;
         if first_paint.is_empty() {
             // What a person sees meanwhile: the preview, and that the document is still loading.
-            window.until("the first paint", async || Ok(window.script("return window.__paint").await?.as_f64())).await?;
+            window
+                .until("the first paint", async || Ok(window.script("return window.__paint").await?.as_f64()))
+                .await?;
             eprintln!("paper: {}", window.screenshot("paper-opening").await?);
         }
         let (paint, ready) = window
