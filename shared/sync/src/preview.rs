@@ -74,18 +74,18 @@ mod tests {
         let (_repo, handle) = crate::text::test_document("").await;
         handle.with_document(|doc| {
             let mut tx = doc.transaction();
-            let text = tx.get(ROOT, TEXT_FIELD).unwrap().unwrap().1;
-            let block = tx.split_block(&text, 0).unwrap();
-            tx.put(&block, "type", "heading").unwrap();
-            let parents = tx.put_object(&block, "parents", ObjType::List).unwrap();
-            tx.insert(&parents, 0, "ordered-list-item").unwrap();
-            let attrs = tx.put_object(&block, "attrs", ObjType::Map).unwrap();
-            tx.put(&attrs, "level", 2).unwrap();
-            tx.splice_text(&text, 1, 0, "Hello world").unwrap();
-            tx.mark(&text, Mark::new("strong".into(), true, 7, 12), ExpandMark::After).unwrap();
+            let text = tx.get(ROOT, TEXT_FIELD).expect("read").expect("text").1;
+            let block = tx.split_block(&text, 0).expect("edit");
+            tx.put(&block, "type", "heading").expect("edit");
+            let parents = tx.put_object(&block, "parents", ObjType::List).expect("edit");
+            tx.insert(&parents, 0, "ordered-list-item").expect("edit");
+            let attrs = tx.put_object(&block, "attrs", ObjType::Map).expect("edit");
+            tx.put(&attrs, "level", 2).expect("edit");
+            tx.splice_text(&text, 1, 0, "Hello world").expect("edit");
+            tx.mark(&text, Mark::new("strong".into(), true, 7, 12), ExpandMark::After).expect("edit");
             tx.commit();
         });
-        let (spans, heads) = spans_json(&handle).unwrap();
+        let (spans, heads) = spans_json(&handle).expect("edit");
         assert_eq!(heads, crate::heads(&handle));
         assert_eq!(
             spans,
@@ -100,7 +100,7 @@ mod tests {
     #[tokio::test]
     async fn a_document_without_text_has_no_spans() {
         let repo = samod::Repo::build_tokio().load().await;
-        let handle = repo.create(automerge::Automerge::new()).await.unwrap();
-        assert_eq!(spans_json(&handle).unwrap().0, json!([]));
+        let handle = repo.create(automerge::Automerge::new()).await.expect("edit");
+        assert_eq!(spans_json(&handle).expect("spans").0, json!([]));
     }
 }
