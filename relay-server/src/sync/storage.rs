@@ -10,11 +10,8 @@
 //! chunks; the tombstone triggers drop writes of a purged document on both databases.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::time::Duration;
 
 use samod::storage::{Storage, StorageKey};
-use teamflow_sync::Backoff;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::db::Db;
@@ -58,7 +55,7 @@ impl DbStorage {
 async fn write_groups(db: Db, mut queue: mpsc::Receiver<Write>) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     while queue.recv_many(&mut group, MAX_GROUP).await > 0 {
-        retrying("write", || commit(&db, &group)).await;
+        teamflow_sync::retry_storage("write", || commit(&db, &group)).await;
         for write in group.drain(..) {
             // The requester may have gone away (samod stopping); the write is durable either way.
             write.done.send(()).ok();
@@ -88,28 +85,10 @@ async fn commit(db: &Db, group: &[Write]) -> Result<(), sqlx::Error> {
     tx.commit().await
 }
 
-async fn retrying<T, F, Fut>(what: &str, mut attempt: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, sqlx::Error>>,
-{
-    let mut backoff = Backoff::new(Duration::from_millis(10), Duration::from_secs(5));
-    loop {
-        match attempt().await {
-            Ok(value) => return value,
-            Err(e) => {
-                let delay = backoff.next_delay();
-                tracing::error!(error = %e, what, retry_in_ms = delay.as_millis(), "document storage failed; retrying");
-                tokio::time::sleep(delay).await;
-            }
-        }
-    }
-}
-
 impl Storage for DbStorage {
     async fn load(&self, key: StorageKey) -> Option<Vec<u8>> {
         let key = key.to_string();
-        retrying("load", || {
+        teamflow_sync::retry_storage("load", || {
             sqlx::query_scalar::<_, Vec<u8>>("SELECT data FROM sync_chunks WHERE key = $1")
                 .bind(&key)
                 .fetch_optional(self.db.pool())
@@ -119,7 +98,7 @@ impl Storage for DbStorage {
 
     async fn load_range(&self, prefix: StorageKey) -> HashMap<StorageKey, Vec<u8>> {
         let prefix = prefix.to_string();
-        let rows: Vec<(String, Vec<u8>)> = retrying("load_range", || {
+        let rows: Vec<(String, Vec<u8>)> = teamflow_sync::retry_storage("load_range", || {
             // Exactly the prefix, or it followed by '/': "a/b" covers "a/b/c" but not "a/bc". The empty
             // prefix covers everything. substr and length mean the same on both databases.
             sqlx::query_as(

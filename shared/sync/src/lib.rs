@@ -32,7 +32,7 @@ pub use dialer::RelayDialer;
 pub use presence::{Cursor, Presence, PresenceConfig, PresenceSession, Stamped, stamp as stamp_presence};
 pub use samod;
 pub use status::{DocSync, Link, SyncStatus};
-pub use storage::SqliteStorage;
+pub use storage::{SqliteStorage, retry_storage};
 pub use text::{Splice, TEXT_FIELD, TextWriter, heads, read_text, splice_text};
 
 #[derive(Debug, thiserror::Error)]

@@ -82,7 +82,7 @@ impl Drop for Issued<'_> {
 async fn write_groups(db: SqlitePool, mut queue: mpsc::Receiver<Write>) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     while queue.recv_many(&mut group, MAX_GROUP).await > 0 {
-        retrying("write", || commit(&db, &group)).await;
+        retry_storage("write", || commit(&db, &group)).await;
         if group.iter().any(|write| write.data.is_none()) {
             release_free_pages(&db).await;
         }
@@ -127,7 +127,9 @@ fn key_string(key: &StorageKey) -> String {
     key.to_string()
 }
 
-async fn retrying<T, F, Fut>(what: &str, mut attempt: F) -> T
+/// Runs a storage operation until it succeeds, logging each failure and backing off: samod's storage
+/// interface has no way to report an error. Shared by every samod storage we have (this one, the relay's).
+pub async fn retry_storage<T, F, Fut>(what: &str, mut attempt: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, sqlx::Error>>,
@@ -148,7 +150,7 @@ where
 impl Storage for SqliteStorage {
     async fn load(&self, key: StorageKey) -> Option<Vec<u8>> {
         let key = key_string(&key);
-        retrying("load", || {
+        retry_storage("load", || {
             sqlx::query_scalar::<_, Vec<u8>>("SELECT data FROM sync_chunks WHERE key = ?")
                 .bind(&key)
                 .fetch_optional(&self.db)
@@ -158,7 +160,7 @@ impl Storage for SqliteStorage {
 
     async fn load_range(&self, prefix: StorageKey) -> HashMap<StorageKey, Vec<u8>> {
         let prefix = key_string(&prefix);
-        let rows: Vec<(String, Vec<u8>)> = retrying("load_range", || {
+        let rows: Vec<(String, Vec<u8>)> = retry_storage("load_range", || {
             // Exactly the prefix, or it followed by '/': "a/b" covers "a/b/c" but not "a/bc". The empty
             // prefix covers everything.
             sqlx::query_as(
