@@ -198,6 +198,27 @@ async fn a_document_created_offline_is_registered_and_shared_once_back_online() 
     assert_eq!(teamflow_sync::read_text(&local), "Draft: written offline");
 }
 
+/// A link opened before its document reached the relay is "not found" then, and opens once the
+/// relay holds it: looking again asks again rather than repeating the first answer.
+#[tokio::test]
+async fn a_document_looked_for_before_it_reached_the_relay_opens_once_it_has() {
+    let relay = TestRelay::start().await;
+    let (_a, alice, _b, bob, team) = alice_and_bob(&relay).await;
+    let addr = relay.addr;
+    let dir = relay.stop().await;
+    let (url, doc) = alice.create_document(team, "Plan", "not yet shared").await.expect("create offline");
+
+    let _relay = start_again(dir, addr).await;
+    bob.go_online().await.expect("online");
+    assert!(bob.open_document(&url).await.expect("open").is_none(), "the relay does not hold it yet");
+
+    assert_eq!(alice.flush().await.expect("flush").delivered, 1);
+    alice.go_online().await.expect("online");
+    assert!(alice.synced_with_relay(&doc).await.expect("synced"));
+    let shared = bob.open_document(&url).await.expect("open").expect("the relay holds it now");
+    assert_eq!(teamflow_tests::text_when(&shared, |t| t == "not yet shared").await, "not yet shared");
+}
+
 #[tokio::test]
 async fn one_status_follows_the_link_the_outbox_and_each_document_and_delivery_resumes_by_itself() {
     let relay = TestRelay::start().await;

@@ -31,6 +31,8 @@ pub(crate) enum ActorInput {
     ConnectionClosed {
         connection_id: crate::ConnectionId,
     },
+    /// Ask the peers that answered "unavailable" again.
+    RetrySearch,
     IoComplete(IoResult<DocumentIoResult>),
     Tick,
 }
@@ -62,6 +64,7 @@ impl From<HubToDocMsgPayload> for ActorInput {
             HubToDocMsgPayload::ConnectionClosed { connection_id } => {
                 ActorInput::ConnectionClosed { connection_id }
             }
+            HubToDocMsgPayload::RetrySearch => ActorInput::RetrySearch,
         }
     }
 }

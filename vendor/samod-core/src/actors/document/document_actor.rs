@@ -386,6 +386,14 @@ impl DocumentActor {
             ActorInput::ConnectionClosed { connection_id } => {
                 self.remove_connection(connection_id);
             }
+            ActorInput::RetrySearch => {
+                if let Phase::Requesting(request) = &mut self.phase {
+                    request.retry(&self.peer_connections);
+                }
+                // The hub has shown the retried peers as requested; report the
+                // state as it really is even if nothing changed here.
+                self.last_status_update = None;
+            }
             ActorInput::IoComplete(io_result) => {
                 match io_result.payload {
                     DocumentIoResult::Storage(storage_result) => {

@@ -2,7 +2,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use crate::{
     ConnectionId, DialerId, DocSearch, DocumentActorId, DocumentId, IdleUnload, ListenerId, PeerId,
-    StorageId, UnixTimestamp,
+    PeerRequestState, StorageId, UnixTimestamp,
     actors::{
         document::SpawnArgs,
         hub::{
@@ -828,7 +828,9 @@ impl State {
 
         let actor_id = if let Some(existing) = self.find_actor_for_document(&document_id) {
             tracing::trace!(actor_id=%existing.actor_id, status=?existing.search_phase, "found existing actor for document");
-            existing.actor_id
+            let actor_id = existing.actor_id;
+            self.retry_exhausted_search(out, actor_id);
+            actor_id
         } else {
             tracing::trace!("no existing actor found for document, spawning new actor");
             self.spawn_actor(out, document_id, None, None)
@@ -850,6 +852,36 @@ impl State {
             actor_id,
             search_state,
         })
+    }
+
+    /// A search every peer answered "unavailable" is asked again: a peer
+    /// that did not have the document then (or would not give it to us) may
+    /// have it now, and a peer that does not announce would never say so. The
+    /// retried peers show as requested at once, so the caller waits for their
+    /// new answers rather than returning the old ones.
+    fn retry_exhausted_search(&mut self, out: &mut HubResults, actor_id: DocumentActorId) {
+        let Some(info) = self.actors.get_mut(&actor_id) else {
+            return;
+        };
+        let DocSearchPhase::Searching(peers) = &mut info.search_phase else {
+            return;
+        };
+        let exhausted = peers.values().all(|state| {
+            matches!(
+                state,
+                PeerRequestState::Unavailable | PeerRequestState::BlockedByPolicy
+            )
+        });
+        if !exhausted || !peers.values().any(|s| *s == PeerRequestState::Unavailable) {
+            return;
+        }
+        for state in peers.values_mut() {
+            if *state == PeerRequestState::Unavailable {
+                *state = PeerRequestState::Requested;
+            }
+        }
+        tracing::debug!(%actor_id, "retrying a search every peer answered unavailable");
+        out.send_to_doc_actor(actor_id, HubToDocMsgPayload::RetrySearch);
     }
 
     fn notify_doc_actors_of_removed_connection(

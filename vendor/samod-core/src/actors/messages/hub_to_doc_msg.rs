@@ -32,6 +32,10 @@ pub(crate) enum HubToDocMsgPayload {
     /// Notify the actor that a connection has been closed.
     ConnectionClosed { connection_id: crate::ConnectionId },
 
+    /// Someone looks for the document again after every peer answered that
+    /// they did not have it: ask those peers again, since they may have it now.
+    RetrySearch,
+
     HandleDocMessage {
         connection_id: ConnectionId,
         message: DocMessage,

@@ -98,6 +98,20 @@ impl Request {
         self.peer_states.remove(&id);
     }
 
+    /// A new search after this one was exhausted: the peers that answered
+    /// "unavailable" are asked again, as their answer may have changed (a
+    /// server that refused the document may hold it now, and need not
+    /// announce it). Peers blocked by our own policy stay blocked.
+    pub(crate) fn retry(&mut self, connections: &HashMap<ConnectionId, PeerDocConnection>) {
+        for (conn_id, peer) in &mut self.peer_states {
+            if matches!(peer.state, PeerState::Unavailable)
+                && let Some(conn) = connections.get(conn_id)
+            {
+                peer.state = PeerState::Requesting(conn.share_config().into());
+            }
+        }
+    }
+
     pub(crate) fn receive_message(
         &mut self,
         now: UnixTimestamp,
