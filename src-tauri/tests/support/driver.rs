@@ -108,7 +108,8 @@ impl Window {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let app = env!("CARGO_BIN_EXE_teamflow-desktop");
+        // A benchmark may compare another build of the app (a baseline) with the same harness.
+        let app = std::env::var("TEAMFLOW_APP_BINARY").unwrap_or_else(|_| env!("CARGO_BIN_EXE_teamflow-desktop").to_owned());
         let created: Value = http
             .post(format!("{base}/session"))
             .json(&json!({"capabilities": {"alwaysMatch": {"tauri:options": {"application": app}}}}))
@@ -474,6 +475,34 @@ impl Window {
     }
 
     /// The app's data directory (`TEAMFLOW_DATA_DIR`): its settings file, the relays' stores.
+    /// The app's own processes: the app and every process below it (WebKit's web and network processes),
+    /// not the drivers that started it. Each as (pid, name, start time in clock ticks after boot).
+    pub fn app_processes(&self) -> Vec<(u32, String, u64)> {
+        let all = processes();
+        let mut below = vec![self.driver.group];
+        let mut app = None;
+        while let Some(parent) = below.pop() {
+            for p in all.iter().filter(|p| p.parent == parent) {
+                // The kernel keeps the first 15 bytes of a process's name.
+                if p.name.starts_with("teamflow-deskto") {
+                    app = Some(p.clone());
+                } else {
+                    below.push(p.pid);
+                }
+            }
+        }
+        let Some(app) = app else { return Vec::new() };
+        let mut tree = vec![app.clone()];
+        let mut parents = vec![app.pid];
+        while let Some(parent) = parents.pop() {
+            for p in all.iter().filter(|p| p.parent == parent) {
+                parents.push(p.pid);
+                tree.push(p.clone());
+            }
+        }
+        tree.into_iter().map(|p| (p.pid, p.name, p.started)).collect()
+    }
+
     pub fn data_dir(&self) -> &std::path::Path {
         self._data.path()
     }

@@ -1,7 +1,7 @@
 // The signed-in frame: team switcher (with unread counts), sections, sync indicator, notifications, the
 // invitations waiting for this person; joins every team's room (so counts and mentions arrive for all) and
 // feeds the team store from the rooms while someone is signed in.
-import { forgetRepo } from "../features/editor/pipe";
+import { forgetRepo } from "../features/editor/lifetime";
 import { type FormEvent, lazy, Suspense, useEffect, useRef, useState } from "react";
 import { commands, events, type SearchHit, type Status, type TeamMembership, type User } from "../bindings";
 import { call, messageOf } from "../lib/call";

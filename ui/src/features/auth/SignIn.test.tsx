@@ -4,6 +4,7 @@ import { act, cleanup, fireEvent, render, screen, waitFor } from "@testing-libra
 import { afterEach, beforeEach, expect, it, vi } from "vitest";
 import type { InvitationPreview, User } from "../../bindings";
 import { INVITATION_GONE, NOT_A_LINK } from "../../lib/invitation";
+import { SIGN_IN_READY } from "../../lib/readiness";
 import { answers, calls, failures, reset } from "../../testing/fakeBindings";
 import { inviteLink, refused, userId } from "../../testing/fixtures";
 import { SignIn } from "./SignIn";
@@ -99,4 +100,14 @@ it("without a link, signs up plainly, and a closed relay asks for an invitation"
   await fillAndSubmit();
   expect(calls).toEqual([["signUp", RELAY, "bob@example.com", "battery staple 9", "Bob"]]);
   expect(screen.getByTestId("auth-error").textContent).toMatch(/by invitation only: paste the invitation link/);
+});
+
+it("marks the frame that draws the form, once, for the cold-start benchmark", async () => {
+  performance.clearMarks(SIGN_IN_READY);
+  await act(async () => void render(<SignIn initialRelayUrl="" startupError={null} onSignedIn={onSignedIn} />));
+  await waitFor(() => expect(performance.getEntriesByName(SIGN_IN_READY, "mark")).toHaveLength(1));
+  cleanup();
+  await act(async () => void render(<SignIn initialRelayUrl="" startupError={null} onSignedIn={onSignedIn} />));
+  await new Promise((resolve) => requestAnimationFrame(resolve));
+  expect(performance.getEntriesByName(SIGN_IN_READY, "mark")).toHaveLength(1);
 });

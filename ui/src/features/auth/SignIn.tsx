@@ -1,10 +1,11 @@
 // Sign in or sign up against a team's relay; the relay address is remembered for next time. Signing up
 // with an invitation link fills in the relay from it and joins the invitation's team.
-import { type FormEvent, useState } from "react";
+import { type FormEvent, useEffect, useState } from "react";
 import { commands, type User } from "../../bindings";
 import { call, explain } from "../../lib/call";
 import { ErrorLine } from "../../lib/ErrorLine";
 import { INVITATION_GONE } from "../../lib/invitation";
+import { markReady, SIGN_IN_READY } from "../../lib/readiness";
 import { InvitationField } from "./InvitationField";
 
 type Mode = "sign_in" | "sign_up";
@@ -30,6 +31,7 @@ export function SignIn(props: { initialRelayUrl: string; startupError: string | 
   const [invitation, setInvitation] = useState("");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(props.startupError);
+  useEffect(() => markReady(SIGN_IN_READY), []);
 
   async function submit(e: FormEvent) {
     e.preventDefault();

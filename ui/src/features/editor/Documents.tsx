@@ -1,13 +1,16 @@
 // The team's documents: the list (live as teammates rename, delete or restore), a new one, renaming and
 // deleting with an Undo (the relay keeps a deleted document restorable for 30 days), and the open one in
 // the editor.
-import { type FormEvent, useEffect, useState } from "react";
+import { type FormEvent, lazy, Suspense, useEffect, useState } from "react";
 import { commands, type DocumentEntry, type Status, type TeamMembership, type User } from "../../bindings";
 import { call, explain, messageOf } from "../../lib/call";
 import { subscribeRoom } from "../../lib/events";
 import { ErrorLine } from "../../lib/ErrorLine";
-import { Editor } from "./Editor";
 import { applyDocumentFrame, checkTitle, mayDelete } from "./documentList";
+
+// Automerge (its WebAssembly included) and ProseMirror load with the first document opened, not with the
+// app: the sign-in screen and the chat start without them.
+const Editor = lazy(() => import("./Editor").then((m) => ({ default: m.Editor })));
 
 const REFUSALS = {
   forbidden: "Only admins, owners and the person who created a document may delete it.",
@@ -84,7 +87,11 @@ export function Documents({ team, user, status, open, onOpen }: Props) {
 
   if (open) {
     const entry = documents.find((d) => d.document_id === open);
-    return <Editor key={open} url={open} title={entry?.title ?? "Untitled"} status={status} readOnly={team.role === "viewer"} onClose={() => onOpen(null)} />;
+    return (
+      <Suspense fallback={<p className="empty" data-testid="editor-loading">Loading the editor…</p>}>
+        <Editor key={open} url={open} title={entry?.title ?? "Untitled"} status={status} readOnly={team.role === "viewer"} onClose={() => onOpen(null)} />
+      </Suspense>
+    );
   }
   return (
     <section className="panel">

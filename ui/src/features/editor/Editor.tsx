@@ -290,6 +290,12 @@ export function Editor(props: { url: string; title: string; status: Status; read
           Saved to {saved}
         </p>
       )}
+      {!past && !handle && (
+        // Not editable until the document is here: keystrokes would have nowhere to go.
+        <p className="marker" role="status" data-testid="opening">
+          {previewing ? "Loading the document for editing…" : "Opening…"}
+        </p>
+      )}
       <div className="editor-body">
         {past ? (
           <div className="past" data-testid="past-version">
@@ -301,11 +307,6 @@ export function Editor(props: { url: string; title: string; status: Status; read
             </p>
             <div ref={pastMount} className="surface" />
           </div>
-        ) : !handle ? (
-          // Not editable until the document is here: keystrokes would have nowhere to go.
-          <p className="marker" role="status" data-testid="opening">
-            {previewing ? "Loading the document for editing…" : "Opening…"}
-          </p>
         ) : null}
         <div ref={previewMount} className="surface" hidden={!!past || !!handle || !previewing} />
         <div ref={mount} className="surface" hidden={!!past || !handle} />

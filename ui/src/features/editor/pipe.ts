@@ -5,6 +5,7 @@ import type { Repo } from "@automerge/automerge-repo/slim";
 import { commands } from "../../bindings";
 import { call } from "../../lib/call";
 import type { Pipe } from "./ipc";
+import { whenForgotten } from "./lifetime";
 import { windowRepo } from "./repo";
 
 export function toBase64(bytes: Uint8Array): string {
@@ -36,15 +37,15 @@ export function tauriPipe(): Pipe {
 
 let shared: Promise<Repo> | null = null;
 
-/// The window's repo, connected to the node on first use.
+/// The window's repo, connected to the node on first use; signing out drops it (`lifetime.ts`).
 export function sharedRepo(): Promise<Repo> {
-  shared ??= windowRepo(tauriPipe(), (message) => console.warn("document link:", message));
+  if (!shared) {
+    shared = windowRepo(tauriPipe(), (message) => console.warn("document link:", message));
+    whenForgotten(() => {
+      const repo = shared;
+      shared = null;
+      void repo?.then((r) => r.shutdown());
+    });
+  }
   return shared;
-}
-
-/// Drops the repo and what it holds in memory (on sign-out: the next person starts from nothing).
-export function forgetRepo(): void {
-  const repo = shared;
-  shared = null;
-  void repo?.then((r) => r.shutdown());
 }

@@ -13,10 +13,10 @@ export function SyncIndicator({ status }: { status: Status }) {
   );
 }
 
-/** One document's own state, beside its title. */
+/** One document's own state, beside its title (shown while it is open: no state yet means still opening). */
 export function DocState({ status, url }: { status: Status; url: string }) {
   const state = status.documents[url];
-  const label = state === "synced" ? "Saved to relay" : state === "syncing" ? "Syncing…" : state === "local_only" ? "Only on this device" : "Not open";
+  const label = state === "synced" ? "Saved to relay" : state === "syncing" ? "Syncing…" : state === "local_only" ? "Only on this device" : "Opening…";
   return (
     <span className={`doc-state doc-${state ?? "closed"}`} data-testid="doc-state">
       {label}
