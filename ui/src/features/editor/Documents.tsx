@@ -10,7 +10,8 @@ import { applyDocumentFrame, checkTitle, mayDelete } from "./documentList";
 
 // Automerge (its WebAssembly included) and ProseMirror load with the first document opened, not with the
 // app: the sign-in screen and the chat start without them.
-const Editor = lazy(() => import("./Editor").then((m) => ({ default: m.Editor })));
+const loadEditor = () => import("./Editor");
+const Editor = lazy(() => loadEditor().then((m) => ({ default: m.Editor })));
 
 const REFUSALS = {
   forbidden: "Only admins, owners and the person who created a document may delete it.",
@@ -34,6 +35,10 @@ export function Documents({ team, user, status, open, onOpen }: Props) {
   useEffect(() => {
     void load();
   }, [team.id, status.pending === 0]);
+  // The list is where documents are opened from: fetch the editor's chunk while it is read.
+  useEffect(() => {
+    loadEditor().catch((e) => console.warn("the editor did not load ahead", e));
+  }, []);
   useEffect(() => subscribeRoom(team.id, (frame) => setDocuments((list) => applyDocumentFrame(list, frame))), [team.id]);
 
   async function create(e: FormEvent) {
