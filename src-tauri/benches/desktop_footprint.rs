@@ -35,9 +35,8 @@ fn started_at_ms(ticks: u64) -> Result<f64> {
     let uptime = std::fs::read_to_string("/proc/uptime")?;
     let now = now_ms();
     let up: f64 = uptime.split_whitespace().next().context("empty /proc/uptime")?.parse()?;
-    let tick_hz: f64 = String::from_utf8(std::process::Command::new("getconf").arg("CLK_TCK").output()?.stdout)?
-        .trim()
-        .parse()?;
+    let tick_hz: f64 =
+        String::from_utf8(std::process::Command::new("getconf").arg("CLK_TCK").output()?.stdout)?.trim().parse()?;
     Ok(now - up * 1000.0 + ticks as f64 / tick_hz * 1000.0)
 }
 
@@ -160,9 +159,18 @@ async fn main() -> Result<()> {
     });
     println!("| measure | figure | goal |");
     println!("|---|---|---|");
-    println!("| cold start to an interactive sign-in form, p50 of {launches} | {:.0} ms | < 1,000 ms |", report["cold_start_ms"]["p50"].as_f64().unwrap_or_default());
-    println!("| idle on the sign-in screen, PSS of all processes | {:.1} MiB | <= 150 MB |", idle_sign_in["total_mib"].as_f64().unwrap_or_default());
-    println!("| signed in, {messages}-message team open, PSS | {:.1} MiB | <= 200 MB |", idle_team["total_mib"].as_f64().unwrap_or_default());
+    println!(
+        "| cold start to an interactive sign-in form, p50 of {launches} | {:.0} ms | < 1,000 ms |",
+        report["cold_start_ms"]["p50"].as_f64().unwrap_or_default()
+    );
+    println!(
+        "| idle on the sign-in screen, PSS of all processes | {:.1} MiB | <= 150 MB |",
+        idle_sign_in["total_mib"].as_f64().unwrap_or_default()
+    );
+    println!(
+        "| signed in, {messages}-message team open, PSS | {:.1} MiB | <= 200 MB |",
+        idle_team["total_mib"].as_f64().unwrap_or_default()
+    );
     println!("{report}");
     Ok(())
 }

@@ -109,7 +109,8 @@ impl Window {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         // A benchmark may compare another build of the app (a baseline) with the same harness.
-        let app = std::env::var("TEAMFLOW_APP_BINARY").unwrap_or_else(|_| env!("CARGO_BIN_EXE_teamflow-desktop").to_owned());
+        let app =
+            std::env::var("TEAMFLOW_APP_BINARY").unwrap_or_else(|_| env!("CARGO_BIN_EXE_teamflow-desktop").to_owned());
         let created: Value = http
             .post(format!("{base}/session"))
             .json(&json!({"capabilities": {"alwaysMatch": {"tauri:options": {"application": app}}}}))
