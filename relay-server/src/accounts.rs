@@ -204,7 +204,7 @@ async fn record_failure(db: &Db, email: &str) -> Result<(), ApiError> {
     let failures: i64 = sqlx::query_scalar(
         "INSERT INTO login_failures (email, failures, locked_until, last_failed_at) VALUES ($1, 1, 0, $2)
          ON CONFLICT (email) DO UPDATE SET
-             failures = CASE WHEN last_failed_at < $3 THEN 1 ELSE failures + 1 END,
+             failures = CASE WHEN login_failures.last_failed_at < $3 THEN 1 ELSE login_failures.failures + 1 END,
              last_failed_at = excluded.last_failed_at
          RETURNING failures",
     )

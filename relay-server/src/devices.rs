@@ -325,7 +325,7 @@ async fn epoch_of(tx: &mut AnyConnection, user: UserId) -> Result<i64, sqlx::Err
 pub(crate) async fn revoke(tx: &mut AnyConnection, user: UserId, team: TeamId) -> Result<(), sqlx::Error> {
     let epoch: i64 = sqlx::query_scalar(
         "INSERT INTO device_epochs (user_id, epoch) VALUES ($1, 1)
-         ON CONFLICT (user_id) DO UPDATE SET epoch = epoch + 1 RETURNING epoch",
+         ON CONFLICT (user_id) DO UPDATE SET epoch = device_epochs.epoch + 1 RETURNING epoch",
     )
     .bind(user.to_string())
     .fetch_one(&mut *tx)

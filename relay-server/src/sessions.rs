@@ -22,6 +22,7 @@ use teamflow_protocol::UserId;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::{AccessToken, TokenError};
+use crate::db::backend::Backend;
 use crate::db::{Db, now_ms};
 
 /// How often a relay reads `account_changes` for sessions ended by another process.
@@ -289,15 +290,10 @@ pub async fn spawn_watch(
                 }
                 _ = every.tick() => {}
             }
-            let rows: Result<Vec<(i64, String, String)>, _> =
-                sqlx::query_as("SELECT seq, family_id, reason FROM account_changes WHERE seq > $1 ORDER BY seq")
-                    .bind(last)
-                    .fetch_all(db.pool())
-                    .await;
-            match rows {
+            match changes_since(&db, last).await {
                 Ok(rows) => {
                     for (seq, family, reason) in rows {
-                        last = seq;
+                        last = last.max(seq);
                         live.end(&[family], static_reason(&reason));
                     }
                 }
@@ -305,6 +301,33 @@ pub async fn spawn_watch(
             }
         }
     }))
+}
+
+/// How far back a follower on PostgreSQL re-reads `account_changes` beyond the last seq it saw.
+const FEED_OVERLAP_MS: i64 = 10_000;
+
+/// The ended sessions recorded after `last`. On SQLite one writer at a time numbers the feed in commit
+/// order, so "above the last seq" is complete. On PostgreSQL a transaction holding seq 7 may commit after one
+/// holding seq 8 (another instance's), so the rows of the last [`FEED_OVERLAP_MS`] are read again too;
+/// ending a session twice is harmless.
+async fn changes_since(db: &Db, last: i64) -> Result<Vec<(i64, String, String)>, sqlx::Error> {
+    match db.backend() {
+        Backend::Sqlite => {
+            sqlx::query_as("SELECT seq, family_id, reason FROM account_changes WHERE seq > $1 ORDER BY seq")
+                .bind(last)
+                .fetch_all(db.pool())
+                .await
+        }
+        Backend::Postgres => {
+            sqlx::query_as(
+                "SELECT seq, family_id, reason FROM account_changes WHERE seq > $1 OR created_at >= $2 ORDER BY seq",
+            )
+            .bind(last)
+            .bind(now_ms().saturating_sub(FEED_OVERLAP_MS))
+            .fetch_all(db.pool())
+            .await
+        }
+    }
 }
 
 /// The `&'static` form of a reason read back from the table.
