@@ -3,6 +3,7 @@
 
 mod accounts;
 mod database_flag;
+mod dialect;
 mod gapless;
 mod harness;
 mod migrations;
