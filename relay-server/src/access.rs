@@ -18,10 +18,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use moka::future::Cache;
-use sqlx::{SqliteExecutor, SqlitePool};
+use sqlx::any::AnyExecutor;
 use teamflow_protocol::{Role, TeamId, UserId};
 use tokio::sync::broadcast;
 
+use crate::db::Db;
 use crate::error::ApiError;
 
 /// What a non-member is told about a team: the same as for a team that does not exist.
@@ -63,9 +64,9 @@ impl Membership {
 /// [`Access::member`]; this is its loader, and what a write transaction reads to see the state it changes.
 pub(crate) async fn role_in<'e, E>(db: E, team: TeamId, user: UserId) -> Result<Option<Role>, ApiError>
 where
-    E: SqliteExecutor<'e>,
+    E: AnyExecutor<'e>,
 {
-    let role: Option<String> = sqlx::query_scalar("SELECT role FROM team_members WHERE team_id = ? AND user_id = ?")
+    let role: Option<String> = sqlx::query_scalar("SELECT role FROM team_members WHERE team_id = $1 AND user_id = $2")
         .bind(team.to_string())
         .bind(user.to_string())
         .fetch_optional(db)
@@ -84,7 +85,7 @@ pub enum AccessChange {
 
 #[derive(Clone, Debug)]
 pub struct Access {
-    db: SqlitePool,
+    db: Db,
     roles: Cache<(TeamId, UserId), Option<Role>>,
     documents: Cache<String, Option<TeamId>>,
     changes: broadcast::Sender<AccessChange>,
@@ -95,7 +96,7 @@ pub struct Access {
 const CACHE_TTL: Duration = Duration::from_secs(300);
 
 impl Access {
-    pub fn new(db: SqlitePool) -> Self {
+    pub fn new(db: Db) -> Self {
         Self {
             db,
             roles: Cache::builder().max_capacity(100_000).time_to_live(CACHE_TTL).build(),
@@ -130,7 +131,7 @@ impl Access {
 
     /// The user's role in the team, `None` when not a member (or no such team).
     pub async fn role(&self, team: TeamId, user: UserId) -> Result<Option<Role>, ApiError> {
-        self.cached(&self.roles, (team, user), role_in(&self.db, team, user)).await
+        self.cached(&self.roles, (team, user), role_in(self.db.pool(), team, user)).await
     }
 
     /// The user's membership of the team, or `not_found` when they are not a member, exactly as when the
@@ -147,9 +148,9 @@ impl Access {
     pub async fn document_team(&self, url: &str) -> Result<Option<TeamId>, ApiError> {
         self.cached(&self.documents, url.to_owned(), async {
             let team: Option<String> =
-                sqlx::query_scalar("SELECT team_id FROM documents WHERE id = ? AND deleted_at IS NULL")
+                sqlx::query_scalar("SELECT team_id FROM documents WHERE id = $1 AND deleted_at IS NULL")
                     .bind(url)
-                    .fetch_optional(&self.db)
+                    .fetch_optional(self.db.pool())
                     .await?;
             team.map(|t| t.parse().map_err(|e| ApiError::Internal(format!("team id in database: {e}")))).transpose()
         })

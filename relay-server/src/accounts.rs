@@ -12,14 +12,14 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore as _;
 use sha2::{Digest, Sha256};
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::AnyConnection;
 use teamflow_protocol::api::auth::{AuthResponse, LoginRequest, MeResponse, RegisterRequest, TeamMembership, User};
 use teamflow_protocol::api::invitations::{AccountDeletion, PasswordChange, ProfileUpdate};
 use teamflow_protocol::{Role, UserId};
 
 use crate::auth::{AccessToken, PasswordHasher, TokenService};
 use crate::config::Registration;
-use crate::db::{self, begin_write, now_ms};
+use crate::db::{self, Db, begin_write, now_ms};
 use crate::error::ApiError;
 use crate::events::{Event, Events};
 use crate::invitations;
@@ -79,7 +79,7 @@ impl From<UserRow> for User {
 /// administrator; after that, on a relay registering by invitation, only with a valid invitation (else
 /// `registration_closed`). With an invitation, the account joins its team in the same transaction.
 pub async fn register(
-    db: &SqlitePool,
+    db: &Db,
     passwords: &PasswordHasher,
     sessions: &Sessions,
     policy: SignUpPolicy<'_>,
@@ -94,8 +94,8 @@ pub async fn register(
     v.finish()?;
     // Before the costly hash: a closed relay refuses at once (checked again in the transaction).
     if policy.registration == Registration::Invite && invitation.is_none() {
-        let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users)").fetch_one(db).await?;
-        if any {
+        let any: Option<i64> = sqlx::query_scalar("SELECT 1 FROM users LIMIT 1").fetch_optional(db.pool()).await?;
+        if any.is_some() {
             return Err(ApiError::RegistrationClosed);
         }
     }
@@ -109,14 +109,14 @@ pub async fn register(
         return Err(ApiError::RegistrationClosed);
     }
     sqlx::query(
-        "INSERT INTO users (id, email, display_name, password_hash, created_at, is_admin) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO users (id, email, display_name, password_hash, created_at, is_admin) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(user.id.to_string())
     .bind(&user.email)
     .bind(&user.display_name)
     .bind(&password_hash)
     .bind(now_ms())
-    .bind(first)
+    .bind(i64::from(first))
     .execute(&mut *tx)
     .await
     .map_err(|e| {
@@ -147,7 +147,7 @@ pub async fn register(
 }
 
 pub async fn login(
-    db: &SqlitePool,
+    db: &Db,
     passwords: &PasswordHasher,
     sessions: &Sessions,
     request: LoginRequest,
@@ -159,18 +159,18 @@ pub async fn login(
 
     // The back-off is per email, whatever address the attempts come from; a waiting account is answered
     // exactly as a wrong password is, without spending a hash on it.
-    let locked_until: Option<i64> = sqlx::query_scalar("SELECT locked_until FROM login_failures WHERE email = ?")
+    let locked_until: Option<i64> = sqlx::query_scalar("SELECT locked_until FROM login_failures WHERE email = $1")
         .bind(&email)
-        .fetch_optional(db)
+        .fetch_optional(db.pool())
         .await?;
     if locked_until.is_some_and(|until| until > now_ms()) {
         return Err(ApiError::Unauthorized(BAD_CREDENTIALS));
     }
     let row: Option<(String, String, String, String, Option<i64>)> = sqlx::query_as(
-        "SELECT id, email, display_name, password_hash, disabled_at FROM users WHERE email = ? AND deleted_at IS NULL",
+        "SELECT id, email, display_name, password_hash, disabled_at FROM users WHERE email = $1 AND deleted_at IS NULL",
     )
     .bind(&email)
-    .fetch_optional(db)
+    .fetch_optional(db.pool())
     .await?;
     let (user, stored, disabled) = match row {
         Some((id, email, display_name, hash, disabled)) => {
@@ -182,7 +182,7 @@ pub async fn login(
     let ok = passwords.verify(request.password, stored).await?;
     match user {
         Some(user) if ok => {
-            sqlx::query("DELETE FROM login_failures WHERE email = ?").bind(&email).execute(db).await?;
+            sqlx::query("DELETE FROM login_failures WHERE email = $1").bind(&email).execute(db.pool()).await?;
             if disabled {
                 return Err(ApiError::Unauthorized(DISABLED));
             }
@@ -197,14 +197,14 @@ pub async fn login(
 
 /// Counts a failed password for `email`; from the fifth on, further attempts wait (doubling, capped). A
 /// count with no new failure for [`FORGET_AFTER`] starts again.
-async fn record_failure(db: &SqlitePool, email: &str) -> Result<(), ApiError> {
+async fn record_failure(db: &Db, email: &str) -> Result<(), ApiError> {
     let now = now_ms();
     let forget_before = now.saturating_sub(i64::try_from(FORGET_AFTER.as_millis()).unwrap_or(i64::MAX));
     let mut tx = begin_write(db).await?;
     let failures: i64 = sqlx::query_scalar(
-        "INSERT INTO login_failures (email, failures, locked_until, last_failed_at) VALUES (?, 1, 0, ?)
+        "INSERT INTO login_failures (email, failures, locked_until, last_failed_at) VALUES ($1, 1, 0, $2)
          ON CONFLICT (email) DO UPDATE SET
-             failures = CASE WHEN last_failed_at < ? THEN 1 ELSE failures + 1 END,
+             failures = CASE WHEN login_failures.last_failed_at < $3 THEN 1 ELSE login_failures.failures + 1 END,
              last_failed_at = excluded.last_failed_at
          RETURNING failures",
     )
@@ -215,7 +215,7 @@ async fn record_failure(db: &SqlitePool, email: &str) -> Result<(), ApiError> {
     .await?;
     if let Some(wait) = lock_after(failures) {
         let until = now_ms().saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX));
-        sqlx::query("UPDATE login_failures SET locked_until = ? WHERE email = ?")
+        sqlx::query("UPDATE login_failures SET locked_until = $1 WHERE email = $2")
             .bind(until)
             .bind(email)
             .execute(&mut *tx)
@@ -243,20 +243,21 @@ struct RefreshRow {
     user_id: UserId,
     expires_at: i64,
     revoked_at: Option<i64>,
-    active: bool,
+    /// 1 when the account is neither disabled nor deleted (`Any` reads flags as integers).
+    active: i64,
 }
 
 /// Trades a refresh token for a new pair. Each token works once: presenting a spent one means it was
 /// copied, so the whole family (every token from that sign-in) is revoked, and its connections close.
-pub async fn refresh(db: &SqlitePool, sessions: &Sessions, refresh_token: &str) -> Result<AuthResponse, ApiError> {
+pub async fn refresh(db: &Db, sessions: &Sessions, refresh_token: &str) -> Result<AuthResponse, ApiError> {
     let hash = token_hash(refresh_token);
     let now = now_ms();
     let mut tx = begin_write(db).await?;
     let row: Option<RefreshRow> = sqlx::query_as(
         "SELECT t.family_id, t.used_at, f.user_id, f.expires_at, f.revoked_at,
-                (u.disabled_at IS NULL AND u.deleted_at IS NULL) AS active
+                CASE WHEN u.disabled_at IS NULL AND u.deleted_at IS NULL THEN 1 ELSE 0 END AS active
          FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id JOIN users u ON u.id = f.user_id
-         WHERE t.token_hash = ?",
+         WHERE t.token_hash = $1",
     )
     .bind(&hash[..])
     .fetch_optional(&mut *tx)
@@ -264,7 +265,7 @@ pub async fn refresh(db: &SqlitePool, sessions: &Sessions, refresh_token: &str) 
     let Some(RefreshRow { family_id: family, used_at, user_id, expires_at, revoked_at, active }) = row else {
         return Err(ApiError::Unauthorized(BAD_REFRESH));
     };
-    if revoked_at.is_some() || expires_at <= now || !active {
+    if revoked_at.is_some() || expires_at <= now || active == 0 {
         return Err(ApiError::Unauthorized(BAD_REFRESH));
     }
     if let Some(used_at) = used_at
@@ -277,19 +278,19 @@ pub async fn refresh(db: &SqlitePool, sessions: &Sessions, refresh_token: &str) 
         return Err(ApiError::Unauthorized(BAD_REFRESH));
     }
     // A retry keeps the first use's time: the grace runs from it, not from the latest retry.
-    sqlx::query("UPDATE refresh_tokens SET used_at = COALESCE(used_at, ?) WHERE token_hash = ?")
+    sqlx::query("UPDATE refresh_tokens SET used_at = COALESCE(used_at, $1) WHERE token_hash = $2")
         .bind(now)
         .bind(&hash[..])
         .execute(&mut *tx)
         .await?;
     let next = new_secret();
-    sqlx::query("INSERT INTO refresh_tokens (token_hash, family_id, created_at) VALUES (?, ?, ?)")
+    sqlx::query("INSERT INTO refresh_tokens (token_hash, family_id, created_at) VALUES ($1, $2, $3)")
         .bind(&token_hash(&next)[..])
         .bind(&family)
         .bind(now)
         .execute(&mut *tx)
         .await?;
-    let user: UserRow = sqlx::query_as("SELECT id, email, display_name FROM users WHERE id = ?")
+    let user: UserRow = sqlx::query_as("SELECT id, email, display_name FROM users WHERE id = $1")
         .bind(user_id.to_string())
         .fetch_one(&mut *tx)
         .await?;
@@ -304,12 +305,12 @@ pub const REFRESH_RETRY_GRACE_MS: i64 = 10_000;
 /// A used token presented again is a retry if it was used moments ago and nothing it led to has been used
 /// since: the family is a chain, so the tokens created from its use on are its successors. A retry gets
 /// another successor; anything later is reuse.
-async fn is_retry(tx: &mut sqlx::SqliteConnection, family: &str, used_at: i64, now: i64) -> Result<bool, ApiError> {
+async fn is_retry(tx: &mut sqlx::AnyConnection, family: &str, used_at: i64, now: i64) -> Result<bool, ApiError> {
     if now.saturating_sub(used_at) > REFRESH_RETRY_GRACE_MS {
         return Ok(false);
     }
     let successors_used: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM refresh_tokens WHERE family_id = ? AND created_at >= ? AND used_at IS NOT NULL",
+        "SELECT COUNT(*) FROM refresh_tokens WHERE family_id = $1 AND created_at >= $2 AND used_at IS NOT NULL",
     )
     .bind(family)
     .bind(used_at)
@@ -320,11 +321,11 @@ async fn is_retry(tx: &mut sqlx::SqliteConnection, family: &str, used_at: i64, n
 
 /// Revokes the sign-in the token belongs to, closing its live connections. Unknown tokens are ignored:
 /// signing out twice is fine.
-pub async fn logout(db: &SqlitePool, sessions: &Sessions, refresh_token: &str) -> Result<(), ApiError> {
+pub async fn logout(db: &Db, sessions: &Sessions, refresh_token: &str) -> Result<(), ApiError> {
     let mut tx = begin_write(db).await?;
     let family: Option<(String, String)> = sqlx::query_as(
         "SELECT f.id, f.user_id FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
-         WHERE t.token_hash = ?",
+         WHERE t.token_hash = $1",
     )
     .bind(&token_hash(refresh_token)[..])
     .fetch_optional(&mut *tx)
@@ -338,7 +339,7 @@ pub async fn logout(db: &SqlitePool, sessions: &Sessions, refresh_token: &str) -
 }
 
 /// Ends every sign-in of the user, this one included, with their live connections.
-pub async fn logout_all(db: &SqlitePool, sessions: &Sessions, user: UserId) -> Result<(), ApiError> {
+pub async fn logout_all(db: &Db, sessions: &Sessions, user: UserId) -> Result<(), ApiError> {
     let mut tx = begin_write(db).await?;
     let ended = end_sessions(&mut tx, user, Scope::All, EndReason::SignedOutEverywhere).await?;
     tx.commit().await?;
@@ -350,16 +351,16 @@ pub async fn logout_all(db: &SqlitePool, sessions: &Sessions, user: UserId) -> R
 /// Checks the account's current password; a wrong one is a validation failure of `field` (not a 401,
 /// which would tell the client its token is bad).
 async fn check_password(
-    db: &SqlitePool,
+    db: &Db,
     passwords: &PasswordHasher,
     user: UserId,
     field: &str,
     password: &str,
 ) -> Result<(), ApiError> {
     let stored: Option<String> =
-        sqlx::query_scalar("SELECT password_hash FROM users WHERE id = ? AND deleted_at IS NULL")
+        sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1 AND deleted_at IS NULL")
             .bind(user.to_string())
-            .fetch_optional(db)
+            .fetch_optional(db.pool())
             .await?;
     let stored = stored.ok_or(ApiError::Unauthorized("the account no longer exists"))?;
     if password.len() > 512 || !passwords.verify(password.to_owned(), Some(stored)).await? {
@@ -370,7 +371,7 @@ async fn check_password(
 
 /// Changes the password and ends every other sign-in of the account (the caller's stays).
 pub async fn change_password(
-    db: &SqlitePool,
+    db: &Db,
     passwords: &PasswordHasher,
     sessions: &Sessions,
     caller: &AccessToken,
@@ -382,7 +383,7 @@ pub async fn change_password(
     check_password(db, passwords, caller.user, "current_password", &request.current_password).await?;
     let hash = passwords.hash(request.new_password).await?;
     let mut tx = begin_write(db).await?;
-    sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
         .bind(&hash)
         .bind(caller.user.to_string())
         .execute(&mut *tx)
@@ -397,7 +398,7 @@ pub async fn change_password(
 /// Sets a new password with a reset token (`teamflow-relay admin reset-password`): single use, one hour.
 /// Ends every sign-in of the account, and lifts the sign-in back-off.
 pub async fn reset_password(
-    db: &SqlitePool,
+    db: &Db,
     passwords: &PasswordHasher,
     sessions: &Sessions,
     token: &str,
@@ -411,7 +412,7 @@ pub async fn reset_password(
     let mut tx = begin_write(db).await?;
     let user: Option<(String, String)> = sqlx::query_as(
         "SELECT r.user_id, u.email FROM password_resets r JOIN users u ON u.id = r.user_id
-         WHERE r.token_hash = ? AND r.used_at IS NULL AND r.expires_at > ? AND u.deleted_at IS NULL",
+         WHERE r.token_hash = $1 AND r.used_at IS NULL AND r.expires_at > $2 AND u.deleted_at IS NULL",
     )
     .bind(&token_hash(token)[..])
     .bind(now)
@@ -419,17 +420,17 @@ pub async fn reset_password(
     .await?;
     let (user, email) = user.ok_or(ApiError::NotFound("no such reset link: it is unknown, used or expired"))?;
     let user: UserId = user.parse().map_err(|e| ApiError::Internal(format!("user id in database: {e}")))?;
-    sqlx::query("UPDATE password_resets SET used_at = ? WHERE token_hash = ?")
+    sqlx::query("UPDATE password_resets SET used_at = $1 WHERE token_hash = $2")
         .bind(now)
         .bind(&token_hash(token)[..])
         .execute(&mut *tx)
         .await?;
-    sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
         .bind(&hash)
         .bind(user.to_string())
         .execute(&mut *tx)
         .await?;
-    sqlx::query("DELETE FROM login_failures WHERE email = ?").bind(&email).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM login_failures WHERE email = $1").bind(&email).execute(&mut *tx).await?;
     let ended = end_sessions(&mut tx, user, Scope::All, EndReason::PasswordChanged).await?;
     tx.commit().await?;
     sessions.ended(&ended, EndReason::PasswordChanged);
@@ -438,30 +439,30 @@ pub async fn reset_password(
 }
 
 /// Makes a reset token for the account with `email` (the admin command): valid one hour, single use.
-pub async fn create_reset(db: &SqlitePool, email: &str) -> Result<String, ApiError> {
+pub async fn create_reset(db: &Db, email: &str) -> Result<String, ApiError> {
     let email = teamflow_protocol::email::normalize(email);
-    let user: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE email = ? AND deleted_at IS NULL")
+    let user: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE email = $1 AND deleted_at IS NULL")
         .bind(&email)
-        .fetch_optional(db)
+        .fetch_optional(db.pool())
         .await?;
     let user = user.ok_or(ApiError::NotFound("no account uses this email"))?;
     let token = new_secret();
     let now = now_ms();
-    sqlx::query("INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
+    sqlx::query("INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
         .bind(&token_hash(&token)[..])
         .bind(&user)
         .bind(now)
         .bind(now + 3_600_000)
-        .execute(db)
+        .execute(db.pool())
         .await?;
     Ok(token)
 }
 
 /// Disables or enables the account with `email` (the admin command). Disabling ends every sign-in.
-pub async fn set_disabled(db: &SqlitePool, email: &str, disabled: bool) -> Result<usize, ApiError> {
+pub async fn set_disabled(db: &Db, email: &str, disabled: bool) -> Result<usize, ApiError> {
     let email = teamflow_protocol::email::normalize(email);
     let mut tx = begin_write(db).await?;
-    let user: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE email = ? AND deleted_at IS NULL")
+    let user: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE email = $1 AND deleted_at IS NULL")
         .bind(&email)
         .fetch_optional(&mut *tx)
         .await?;
@@ -469,14 +470,14 @@ pub async fn set_disabled(db: &SqlitePool, email: &str, disabled: bool) -> Resul
         .ok_or(ApiError::NotFound("no account uses this email"))?
         .parse()
         .map_err(|e| ApiError::Internal(format!("user id in database: {e}")))?;
-    sqlx::query("UPDATE users SET disabled_at = ? WHERE id = ?")
+    sqlx::query("UPDATE users SET disabled_at = $1 WHERE id = $2")
         .bind(disabled.then(now_ms))
         .bind(user.to_string())
         .execute(&mut *tx)
         .await?;
     let ended = if disabled {
         // Its devices' certificates are voided too: teammates' devices learn it from the revocation feed.
-        for team in memberships(&mut tx, user).await? {
+        for team in memberships(db, &mut tx, user).await? {
             crate::devices::revoke(&mut tx, user, team.id).await?;
         }
         end_sessions(&mut tx, user, Scope::All, EndReason::AccountDisabled).await?
@@ -488,16 +489,16 @@ pub async fn set_disabled(db: &SqlitePool, email: &str, disabled: bool) -> Resul
 }
 
 /// `PATCH /api/me`.
-pub async fn update_profile(db: &SqlitePool, user: UserId, request: ProfileUpdate) -> Result<User, ApiError> {
+pub async fn update_profile(db: &Db, user: UserId, request: ProfileUpdate) -> Result<User, ApiError> {
     let mut v = Validator::new();
     let display_name = v.text("display_name", &request.display_name, 1, 80, Lines::Single);
     v.finish()?;
     let row: Option<UserRow> = sqlx::query_as(
-        "UPDATE users SET display_name = ? WHERE id = ? AND deleted_at IS NULL RETURNING id, email, display_name",
+        "UPDATE users SET display_name = $1 WHERE id = $2 AND deleted_at IS NULL RETURNING id, email, display_name",
     )
     .bind(&display_name)
     .bind(user.to_string())
-    .fetch_optional(db)
+    .fetch_optional(db.pool())
     .await?;
     Ok(row.ok_or(ApiError::Unauthorized("the account no longer exists"))?.into())
 }
@@ -506,7 +507,7 @@ pub async fn update_profile(db: &SqlitePool, user: UserId, request: ProfileUpdat
 /// The row stays, emptied (its messages stay, attributed to "Deleted user"); its memberships, devices and
 /// sign-ins go, and its live connections close.
 pub async fn delete_account(
-    db: &SqlitePool,
+    db: &Db,
     passwords: &PasswordHasher,
     sessions: &Sessions,
     events: &Events,
@@ -516,7 +517,7 @@ pub async fn delete_account(
     check_password(db, passwords, user, "password", &request.password).await?;
     let mut tx = begin_write(db).await?;
     let last_owner: Option<String> = sqlx::query_scalar(
-        "SELECT m.team_id FROM team_members m WHERE m.user_id = ? AND m.role = 'owner'
+        "SELECT m.team_id FROM team_members m WHERE m.user_id = $1 AND m.role = 'owner'
            AND (SELECT COUNT(*) FROM team_members o WHERE o.team_id = m.team_id AND o.role = 'owner') = 1 LIMIT 1",
     )
     .bind(user.to_string())
@@ -527,17 +528,17 @@ pub async fn delete_account(
             "you are the last owner of a team; make someone else owner or delete the team first",
         ));
     }
-    let memberships = memberships(&mut tx, user).await?;
+    let memberships = memberships(db, &mut tx, user).await?;
     // Teammates' devices learn from the revocation feed that the account's certificates are void.
     for team in &memberships {
         crate::devices::revoke(&mut tx, user, team.id).await?;
     }
-    sqlx::query("DELETE FROM team_members WHERE user_id = ?").bind(user.to_string()).execute(&mut *tx).await?;
-    sqlx::query("DELETE FROM device_certificates WHERE user_id = ?").bind(user.to_string()).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM team_members WHERE user_id = $1").bind(user.to_string()).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM device_certificates WHERE user_id = $1").bind(user.to_string()).execute(&mut *tx).await?;
     let ended = end_sessions(&mut tx, user, Scope::All, EndReason::AccountDeleted).await?;
     sqlx::query(
         "UPDATE users SET email = 'deleted:' || id, display_name = 'Deleted user', password_hash = '',
-             deleted_at = ? WHERE id = ?",
+             deleted_at = $1 WHERE id = $2",
     )
     .bind(now_ms())
     .bind(user.to_string())
@@ -552,13 +553,14 @@ pub async fn delete_account(
     Ok(())
 }
 
-async fn memberships(db: &mut SqliteConnection, user: UserId) -> Result<Vec<TeamMembership>, ApiError> {
-    let rows: Vec<(String, String, String)> = sqlx::query_as(
+async fn memberships(db: &Db, conn: &mut AnyConnection, user: UserId) -> Result<Vec<TeamMembership>, ApiError> {
+    let rows: Vec<(String, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT t.id, t.name, m.role FROM team_members m JOIN teams t ON t.id = m.team_id
-         WHERE m.user_id = ? ORDER BY t.name COLLATE NOCASE, t.id",
-    )
+         WHERE m.user_id = $1 ORDER BY {}, t.id",
+        db.nocase("t.name")
+    )))
     .bind(user.to_string())
-    .fetch_all(&mut *db)
+    .fetch_all(&mut *conn)
     .await?;
     rows.into_iter()
         .map(|(id, name, role)| {
@@ -572,33 +574,29 @@ async fn memberships(db: &mut SqliteConnection, user: UserId) -> Result<Vec<Team
 }
 
 /// The account and its teams (the invitations waiting for it are `me_with_invitations`').
-pub async fn me(db: &SqlitePool, user: UserId) -> Result<MeResponse, ApiError> {
-    let mut conn = db.acquire().await?;
+pub async fn me(db: &Db, user: UserId) -> Result<MeResponse, ApiError> {
+    let mut conn = db.pool().acquire().await?;
     let row: Option<UserRow> =
-        sqlx::query_as("SELECT id, email, display_name FROM users WHERE id = ? AND deleted_at IS NULL")
+        sqlx::query_as("SELECT id, email, display_name FROM users WHERE id = $1 AND deleted_at IS NULL")
             .bind(user.to_string())
             .fetch_optional(&mut *conn)
             .await?;
     // A valid token for a user that no longer exists is as good as no token.
     let user: User = row.ok_or(ApiError::Unauthorized("the account no longer exists"))?.into();
-    let teams = memberships(&mut conn, user.id).await?;
+    let teams = memberships(db, &mut conn, user.id).await?;
     Ok(MeResponse { user, teams, invitations: Vec::new() })
 }
 
 /// `GET /api/me`: the account, its teams, and the invitations waiting for its answer.
-pub async fn me_with_invitations(
-    db: &SqlitePool,
-    secret: &invitations::Secret,
-    user: UserId,
-) -> Result<MeResponse, ApiError> {
+pub async fn me_with_invitations(db: &Db, secret: &invitations::Secret, user: UserId) -> Result<MeResponse, ApiError> {
     let mut me = me(db, user).await?;
-    me.invitations = invitations::pending_for(db, secret, &me.user.email).await?;
+    me.invitations = invitations::pending_for(db.pool(), secret, &me.user.email).await?;
     Ok(me)
 }
 
 /// Inserts a new sign-in (refresh family and its first token) for `user`; answers `(family, token)`.
 async fn insert_session(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     sessions: &Sessions,
     user: UserId,
 ) -> Result<(String, String), ApiError> {
@@ -606,14 +604,14 @@ async fn insert_session(
     let ttl_ms = i64::try_from(sessions.refresh_ttl.as_millis()).unwrap_or(i64::MAX);
     let family = uuid::Uuid::new_v4().to_string();
     let token = new_secret();
-    sqlx::query("INSERT INTO refresh_families (id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
+    sqlx::query("INSERT INTO refresh_families (id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
         .bind(&family)
         .bind(user.to_string())
         .bind(now)
         .bind(now.saturating_add(ttl_ms))
         .execute(&mut *tx)
         .await?;
-    sqlx::query("INSERT INTO refresh_tokens (token_hash, family_id, created_at) VALUES (?, ?, ?)")
+    sqlx::query("INSERT INTO refresh_tokens (token_hash, family_id, created_at) VALUES ($1, $2, $3)")
         .bind(&token_hash(&token)[..])
         .bind(&family)
         .bind(now)
@@ -622,8 +620,8 @@ async fn insert_session(
     Ok((family, token))
 }
 
-async fn start_session(db: &SqlitePool, sessions: &Sessions, user: User) -> Result<AuthResponse, ApiError> {
-    let mut tx = db.begin().await?;
+async fn start_session(db: &Db, sessions: &Sessions, user: User) -> Result<AuthResponse, ApiError> {
+    let mut tx = db.pool().begin().await?;
     let session = insert_session(&mut tx, sessions, user.id).await?;
     tx.commit().await?;
     respond(&sessions.tokens, user, session)

@@ -9,10 +9,9 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use sqlx::SqlitePool;
 use teamflow_protocol::{Role, TeamId};
 
-use crate::db::{self, DATABASE_FILE};
+use crate::db::{self, DATABASE_FILE, Db};
 use crate::error::ApiError;
 use crate::{accounts, auth, invitations};
 
@@ -101,14 +100,14 @@ impl Admin {
         match self {
             Admin::Users { target } => {
                 let db = open(&target.data_dir).await?;
-                let rows: Vec<(String, String, bool, Option<i64>)> = sqlx::query_as(
+                let rows: Vec<(String, String, i64, Option<i64>)> = sqlx::query_as(
                     "SELECT email, display_name, is_admin, disabled_at FROM users WHERE deleted_at IS NULL
                      ORDER BY created_at",
                 )
-                .fetch_all(&db)
+                .fetch_all(db.pool())
                 .await?;
                 for (email, name, admin, disabled) in rows {
-                    let flags = [admin.then_some("administrator"), disabled.map(|_| "disabled")];
+                    let flags = [(admin != 0).then_some("administrator"), disabled.map(|_| "disabled")];
                     let flags: Vec<&str> = flags.into_iter().flatten().collect();
                     writeln!(out, "{email}\t{name}\t{}", flags.join(","))?;
                 }
@@ -147,12 +146,12 @@ impl Admin {
 }
 
 /// Opens the running relay's database, never creating one.
-async fn open(data_dir: &Path) -> Result<SqlitePool, AdminError> {
+async fn open(data_dir: &Path) -> Result<Db, AdminError> {
     let path = data_dir.join(DATABASE_FILE);
     if !path.is_file() {
         return Err(AdminError::NoDatabase(data_dir.to_owned()));
     }
-    let db = db::connect(&path).await?;
+    let db = Db::sqlite(&path).await?;
     if !db::migrations_applied(&db).await? {
         return Err(AdminError::Schema(path));
     }

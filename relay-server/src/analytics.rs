@@ -2,14 +2,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use sqlx::SqlitePool;
 use teamflow_protocol::api::integrations::Service;
 use teamflow_protocol::api::teams::{Analytics, AnalyticsQuery, DayCount, ProjectStatus};
 use time::macros::format_description;
 use time::{Date, Duration, OffsetDateTime, Time};
 
 use crate::access::Membership;
-use crate::db::to_ms;
+use crate::db::{Db, to_ms};
 use crate::error::ApiError;
 use crate::validate::Validator;
 
@@ -45,20 +44,21 @@ pub fn resolve_range(query: &AnalyticsQuery, today: Date) -> Result<(Date, Date)
     Ok((from, to))
 }
 
-pub async fn team(db: &SqlitePool, member: &Membership, query: AnalyticsQuery) -> Result<Analytics, ApiError> {
+pub async fn team(db: &Db, member: &Membership, query: AnalyticsQuery) -> Result<Analytics, ApiError> {
     let (from, to) = resolve_range(&query, OffsetDateTime::now_utc().date())?;
     let start = to_ms(from.with_time(Time::MIDNIGHT).assume_utc());
     let end = to_ms(to.with_time(Time::MIDNIGHT).assume_utc() + Duration::days(1));
     let team_id = member.team().to_string();
 
-    let per_day: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT date(created_at / 1000, 'unixepoch') AS day, COUNT(*) FROM messages
-         WHERE team_id = ? AND created_at >= ? AND created_at < ? GROUP BY day",
-    )
+    let per_day: Vec<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {} AS day, COUNT(*) FROM messages
+         WHERE team_id = $1 AND created_at >= $2 AND created_at < $3 GROUP BY day",
+        db.utc_day("created_at")
+    )))
     .bind(&team_id)
     .bind(start)
     .bind(end)
-    .fetch_all(db)
+    .fetch_all(db.pool())
     .await?;
     let per_day: HashMap<String, i64> = per_day.into_iter().collect();
     let format = format_description!("[year]-[month]-[day]");
@@ -75,20 +75,22 @@ pub async fn team(db: &SqlitePool, member: &Membership, query: AnalyticsQuery) -
     let total_messages = messages_per_day.iter().map(|d| d.count).sum();
 
     let active_members: i64 = sqlx::query_scalar(
-        "SELECT COUNT(DISTINCT author_id) FROM messages WHERE team_id = ? AND created_at >= ? AND created_at < ?",
+        "SELECT COUNT(DISTINCT author_id) FROM messages WHERE team_id = $1 AND created_at >= $2 AND created_at < $3",
     )
     .bind(&team_id)
     .bind(start)
     .bind(end)
-    .fetch_one(db)
+    .fetch_one(db.pool())
     .await?;
-    let member_count: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM team_members WHERE team_id = ?").bind(&team_id).fetch_one(db).await?;
+    let member_count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM team_members WHERE team_id = $1")
+        .bind(&team_id)
+        .fetch_one(db.pool())
+        .await?;
 
     let statuses: Vec<(String, i64)> =
-        sqlx::query_as("SELECT status, COUNT(*) FROM projects WHERE team_id = ? GROUP BY status")
+        sqlx::query_as("SELECT status, COUNT(*) FROM projects WHERE team_id = $1 GROUP BY status")
             .bind(&team_id)
-            .fetch_all(db)
+            .fetch_all(db.pool())
             .await?;
     let mut projects_by_status: BTreeMap<ProjectStatus, i64> = ProjectStatus::ALL.into_iter().map(|s| (s, 0)).collect();
     for (status, count) in statuses {
@@ -98,12 +100,12 @@ pub async fn team(db: &SqlitePool, member: &Membership, query: AnalyticsQuery) -
 
     let services: Vec<(String, i64)> = sqlx::query_as(
         "SELECT service, COUNT(*) FROM webhook_events
-         WHERE team_id = ? AND received_at >= ? AND received_at < ? GROUP BY service",
+         WHERE team_id = $1 AND received_at >= $2 AND received_at < $3 GROUP BY service",
     )
     .bind(&team_id)
     .bind(start)
     .bind(end)
-    .fetch_all(db)
+    .fetch_all(db.pool())
     .await?;
     let mut activity_by_service: BTreeMap<Service, i64> = Service::ALL.into_iter().map(|s| (s, 0)).collect();
     for (service, count) in services {

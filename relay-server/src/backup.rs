@@ -9,6 +9,10 @@
 //! Restore checks the file (`PRAGMA integrity_check`, a schema this binary knows), writes the kept files
 //! back, and lays the database out as `relay.db` without the two backup tables. A relay started on that
 //! directory migrates it forward if the backup came from an older version.
+//!
+//! Both work on the embedded SQLite database only. A relay on PostgreSQL (`--database-url`) keeps its data
+//! there, and PostgreSQL's own tools (`pg_dump`, `pg_restore`, continuous archiving) back it up; `backup`
+//! says so when the data directory holds a signing key but no SQLite database.
 
 use std::fmt;
 use std::fs;
@@ -71,6 +75,12 @@ pub enum BackupError {
     NoDataDir(PathBuf),
     #[error("{dir} is not a relay's data directory: it has no {missing}")]
     NotADataDir { dir: PathBuf, missing: &'static str },
+    /// A data directory without the embedded database: the relay runs on PostgreSQL, or never started.
+    #[error(
+        "{dir} has no relay.db: backup copies a relay's embedded SQLite database only; a relay on \
+         PostgreSQL (--database-url) is backed up with PostgreSQL's tools (pg_dump)"
+    )]
+    NoSqliteDatabase { dir: PathBuf },
     #[error("{path} is not a regular file or directory; a relay's data directory holds only those")]
     UnsupportedFile { path: PathBuf },
     #[error("the backup file {to} would be inside the data directory {dir} it copies; write it somewhere else")]
@@ -158,10 +168,11 @@ pub async fn backup(data_dir: &Path, to: &Path) -> Result<BackupReport, BackupEr
         return Err(BackupError::NoDataDir(data_dir.to_owned()));
     }
     let database = data_dir.join(DATABASE_FILE);
-    for required in [DATABASE_FILE, SIGNING_KEY_FILE] {
-        if !data_dir.join(required).is_file() {
-            return Err(BackupError::NotADataDir { dir: data_dir.to_owned(), missing: required });
-        }
+    if !data_dir.join(SIGNING_KEY_FILE).is_file() {
+        return Err(BackupError::NotADataDir { dir: data_dir.to_owned(), missing: SIGNING_KEY_FILE });
+    }
+    if !database.is_file() {
+        return Err(BackupError::NoSqliteDatabase { dir: data_dir.to_owned() });
     }
     let name = to.file_name().ok_or_else(|| BackupError::Io {
         path: to.to_owned(),

@@ -23,8 +23,9 @@ pub static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations-postgres")
 /// The database's file name in the data directory.
 pub const DATABASE_FILE: &str = "relay.db";
 
-/// Opens (creating if needed) the database with the durability settings every write relies on:
-/// WAL with `synchronous=FULL`, so a committed transaction survives power loss.
+/// Opens (creating if needed) the SQLite database with the durability settings every write relies on:
+/// WAL with `synchronous=FULL`, so a committed transaction survives power loss. The relay itself runs on
+/// [`Db`] (the same settings); this native pool is for SQLite-only tools and tests that inspect a relay's file.
 pub async fn connect(path: &Path) -> Result<SqlitePool, sqlx::Error> {
     let options = SqliteConnectOptions::new()
         .filename(path)
@@ -36,20 +37,24 @@ pub async fn connect(path: &Path) -> Result<SqlitePool, sqlx::Error> {
     SqlitePoolOptions::new().max_connections(8).acquire_timeout(Duration::from_secs(10)).connect_with(options).await
 }
 
-/// Whether every embedded migration has been applied successfully.
-pub async fn migrations_applied(db: &SqlitePool) -> Result<bool, sqlx::Error> {
+/// Whether every embedded migration of the database's backend has been applied successfully.
+pub async fn migrations_applied(db: &Db) -> Result<bool, sqlx::Error> {
+    // `WHERE success`: a BOOLEAN on PostgreSQL, 0/1 on SQLite; both read it as a condition.
     let applied: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = 1").fetch_one(db).await?;
-    Ok(usize::try_from(applied).is_ok_and(|n| n >= MIGRATOR.iter().count()))
+        sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success").fetch_one(db.pool()).await?;
+    let expected = match db.backend() {
+        backend::Backend::Sqlite => MIGRATOR.iter().count(),
+        backend::Backend::Postgres => POSTGRES_MIGRATOR.iter().count(),
+    };
+    Ok(usize::try_from(applied).is_ok_and(|n| n >= expected))
 }
 
-/// Starts a transaction that takes the write lock at once. A deferred transaction that reads and then
-/// writes can fail with SQLITE_BUSY when another writer got in between; an immediate one waits instead.
-pub async fn begin_write(db: &SqlitePool) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
-    db.begin_with("BEGIN IMMEDIATE").await
+/// Starts a transaction that reads and then writes ([`Db::begin_write`]).
+pub async fn begin_write(db: &Db) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+    db.begin_write().await
 }
 
-/// Whether an error is SQLite refusing a duplicate in a UNIQUE or PRIMARY KEY column.
+/// Whether an error is the database refusing a duplicate in a UNIQUE or PRIMARY KEY column.
 pub fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
 }
@@ -118,10 +123,13 @@ mod tests {
     #[tokio::test]
     async fn a_fresh_database_is_migrated_with_durable_settings() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let db = connect(&dir.path().join("t.db")).await.expect("connect");
-        assert!(!migrations_applied(&db).await.unwrap_or(false));
-        MIGRATOR.run(&db).await.expect("migrate");
-        assert!(migrations_applied(&db).await.expect("query"));
+        let path = dir.path().join("t.db");
+        let handle = Db::sqlite(&path).await.expect("open");
+        assert!(!migrations_applied(&handle).await.unwrap_or(false));
+        handle.migrate().await.expect("migrate");
+        assert!(migrations_applied(&handle).await.expect("query"));
+        handle.close().await;
+        let db = connect(&path).await.expect("connect");
         let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&db).await.expect("pragma");
         assert_eq!(mode, "wal");
         let sync: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(&db).await.expect("pragma");

@@ -19,7 +19,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::AnyConnection;
 use teamflow_protocol::api::devices::{
     CertificateBody, CertificateRequest, DeviceCertificate, DeviceNonce, RelayIdentity, RelayNode, Revocation,
     Revocations, TeamDevice, TeamDevices, TeamGrant, certificate, possession_bytes,
@@ -28,7 +28,7 @@ use teamflow_protocol::{Role, TeamId, UserId};
 
 use crate::access::Membership;
 use crate::auth::SigningKeys;
-use crate::db::begin_write;
+use crate::db::{Db, begin_write};
 use crate::error::ApiError;
 
 /// How long a certificate is good for: a device offline keeps syncing with teammates this long, and a
@@ -126,16 +126,16 @@ pub struct CertificateIssuer {
 
 impl CertificateIssuer {
     /// Loads the devices whose certificates are still current, and the users' epochs.
-    pub async fn load(keys: SigningKeys, db: &SqlitePool) -> Result<Self, sqlx::Error> {
+    pub async fn load(keys: SigningKeys, db: &Db) -> Result<Self, sqlx::Error> {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let rows: Vec<(String, String, i64, i64, String)> = sqlx::query_as(
-            "SELECT peer_id, user_id, expires_at, epoch, teams FROM device_certificates WHERE expires_at > ?",
+            "SELECT peer_id, user_id, expires_at, epoch, teams FROM device_certificates WHERE expires_at > $1",
         )
         .bind(now)
-        .fetch_all(db)
+        .fetch_all(db.pool())
         .await?;
         let epochs: Vec<(String, i64)> =
-            sqlx::query_as("SELECT user_id, epoch FROM device_epochs").fetch_all(db).await?;
+            sqlx::query_as("SELECT user_id, epoch FROM device_epochs").fetch_all(db.pool()).await?;
         let mut devices = Devices::default();
         for (peer_id, user, expires_at, epoch, teams) in rows {
             let (Ok(user), Ok(teams)) = (user.parse(), serde_json::from_str(&teams)) else { continue };
@@ -203,7 +203,7 @@ impl CertificateIssuer {
     /// `MAX_DEVICES_PER_USER` current certificates.
     pub async fn issue(
         &self,
-        db: &SqlitePool,
+        db: &Db,
         user: UserId,
         request: &CertificateRequest,
     ) -> Result<DeviceCertificate, ApiError> {
@@ -219,7 +219,7 @@ impl CertificateIssuer {
         }
         let ttl = i64::try_from(CERTIFICATE_TTL.as_secs()).unwrap_or(i64::MAX);
         let mut tx = begin_write(db).await?;
-        let bound: Option<String> = sqlx::query_scalar("SELECT user_id FROM device_certificates WHERE peer_id = ?")
+        let bound: Option<String> = sqlx::query_scalar("SELECT user_id FROM device_certificates WHERE peer_id = $1")
             .bind(peer_id)
             .fetch_optional(&mut *tx)
             .await?;
@@ -229,12 +229,13 @@ impl CertificateIssuer {
             }
             Some(_) => {}
             None => {
-                let current: i64 =
-                    sqlx::query_scalar("SELECT COUNT(*) FROM device_certificates WHERE user_id = ? AND expires_at > ?")
-                        .bind(user.to_string())
-                        .bind(now)
-                        .fetch_one(&mut *tx)
-                        .await?;
+                let current: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM device_certificates WHERE user_id = $1 AND expires_at > $2",
+                )
+                .bind(user.to_string())
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
                 if current >= MAX_DEVICES_PER_USER {
                     return Err(ApiError::Conflict("too many devices hold certificates for this account"));
                 }
@@ -242,7 +243,7 @@ impl CertificateIssuer {
         }
         let epoch = epoch_of(&mut tx, user).await?;
         let grants: Vec<(String, String)> =
-            sqlx::query_as("SELECT team_id, role FROM team_members WHERE user_id = ? ORDER BY team_id")
+            sqlx::query_as("SELECT team_id, role FROM team_members WHERE user_id = $1 ORDER BY team_id")
                 .bind(user.to_string())
                 .fetch_all(&mut *tx)
                 .await?;
@@ -266,7 +267,7 @@ impl CertificateIssuer {
         let teams_json = serde_json::to_string(&team_ids).map_err(|e| ApiError::Internal(e.to_string()))?;
         // Recorded before it is handed out, so the device can use the relay's circuit as soon as it has it.
         sqlx::query(
-            "INSERT INTO device_certificates (peer_id, user_id, expires_at, epoch, teams) VALUES (?, ?, ?, ?, ?)
+            "INSERT INTO device_certificates (peer_id, user_id, expires_at, epoch, teams) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (peer_id) DO UPDATE SET expires_at = excluded.expires_at, epoch = excluded.epoch,
                  teams = excluded.teams",
         )
@@ -284,10 +285,10 @@ impl CertificateIssuer {
 
     /// Catches the circuit's record up with `user`'s epoch after a committed membership change (the
     /// relay's libp2p node calls it for every change on the access feed).
-    pub async fn refresh(&self, db: &SqlitePool, user: UserId) -> Result<(), sqlx::Error> {
-        let epoch: Option<i64> = sqlx::query_scalar("SELECT epoch FROM device_epochs WHERE user_id = ?")
+    pub async fn refresh(&self, db: &Db, user: UserId) -> Result<(), sqlx::Error> {
+        let epoch: Option<i64> = sqlx::query_scalar("SELECT epoch FROM device_epochs WHERE user_id = $1")
             .bind(user.to_string())
-            .fetch_optional(db)
+            .fetch_optional(db.pool())
             .await?;
         if let Some(epoch) = epoch {
             self.certified.raise(user, epoch);
@@ -298,9 +299,9 @@ impl CertificateIssuer {
 
 impl CertificateIssuer {
     /// Reloads every user's epoch (after the access feed lagged and changes may have been missed).
-    pub async fn refresh_all(&self, db: &SqlitePool) -> Result<(), sqlx::Error> {
+    pub async fn refresh_all(&self, db: &Db) -> Result<(), sqlx::Error> {
         let epochs: Vec<(String, i64)> =
-            sqlx::query_as("SELECT user_id, epoch FROM device_epochs").fetch_all(db).await?;
+            sqlx::query_as("SELECT user_id, epoch FROM device_epochs").fetch_all(db.pool()).await?;
         for (user, epoch) in epochs {
             if let Ok(user) = user.parse() {
                 self.certified.raise(user, epoch);
@@ -311,8 +312,8 @@ impl CertificateIssuer {
 }
 
 /// The user's current certificate epoch.
-async fn epoch_of(tx: &mut SqliteConnection, user: UserId) -> Result<i64, sqlx::Error> {
-    let epoch: Option<i64> = sqlx::query_scalar("SELECT epoch FROM device_epochs WHERE user_id = ?")
+async fn epoch_of(tx: &mut AnyConnection, user: UserId) -> Result<i64, sqlx::Error> {
+    let epoch: Option<i64> = sqlx::query_scalar("SELECT epoch FROM device_epochs WHERE user_id = $1")
         .bind(user.to_string())
         .fetch_optional(&mut *tx)
         .await?;
@@ -321,15 +322,15 @@ async fn epoch_of(tx: &mut SqliteConnection, user: UserId) -> Result<i64, sqlx::
 
 /// Inside the transaction that removes `user` from `team` or lowers their role there: raises the user's
 /// epoch, voiding every certificate issued before, and tells the team's devices through the feed.
-pub(crate) async fn revoke(tx: &mut SqliteConnection, user: UserId, team: TeamId) -> Result<(), sqlx::Error> {
+pub(crate) async fn revoke(tx: &mut AnyConnection, user: UserId, team: TeamId) -> Result<(), sqlx::Error> {
     let epoch: i64 = sqlx::query_scalar(
-        "INSERT INTO device_epochs (user_id, epoch) VALUES (?, 1)
-         ON CONFLICT (user_id) DO UPDATE SET epoch = epoch + 1 RETURNING epoch",
+        "INSERT INTO device_epochs (user_id, epoch) VALUES ($1, 1)
+         ON CONFLICT (user_id) DO UPDATE SET epoch = device_epochs.epoch + 1 RETURNING epoch",
     )
     .bind(user.to_string())
     .fetch_one(&mut *tx)
     .await?;
-    sqlx::query("INSERT INTO device_revocations (user_id, team_id, epoch, revoked_at) VALUES (?, ?, ?, ?)")
+    sqlx::query("INSERT INTO device_revocations (user_id, team_id, epoch, revoked_at) VALUES ($1, $2, $3, $4)")
         .bind(user.to_string())
         .bind(team.to_string())
         .bind(epoch)
@@ -342,20 +343,20 @@ pub(crate) async fn revoke(tx: &mut SqliteConnection, user: UserId, team: TeamId
 /// The revocations after `since` that `user`'s devices must know of: those of the teams the user is in, and
 /// the user's own (so their devices renew at once). Rows older than a certificate's lifetime are left out:
 /// every certificate they void has expired.
-pub async fn revocations(db: &SqlitePool, user: UserId, since: i64) -> Result<Revocations, ApiError> {
+pub async fn revocations(db: &Db, user: UserId, since: i64) -> Result<Revocations, ApiError> {
     let ttl = i64::try_from(CERTIFICATE_TTL.as_secs()).unwrap_or(i64::MAX);
     let oldest = time::OffsetDateTime::now_utc().unix_timestamp().saturating_sub(ttl);
     let rows: Vec<(i64, String, i64)> = sqlx::query_as(
         "SELECT r.seq, r.user_id, r.epoch FROM device_revocations r
-         WHERE r.seq > ?1 AND r.revoked_at >= ?2
-           AND (r.user_id = ?3 OR r.team_id IN (SELECT team_id FROM team_members WHERE user_id = ?3))
-         ORDER BY r.seq LIMIT ?4",
+         WHERE r.seq > $1 AND r.revoked_at >= $2
+           AND (r.user_id = $3 OR r.team_id IN (SELECT team_id FROM team_members WHERE user_id = $3))
+         ORDER BY r.seq LIMIT $4",
     )
     .bind(since)
     .bind(oldest)
     .bind(user.to_string())
     .bind(REVOCATIONS_PER_PAGE)
-    .fetch_all(db)
+    .fetch_all(db.pool())
     .await?;
     let next = rows.last().map_or(since, |(seq, _, _)| *seq);
     let revocations = rows
@@ -366,18 +367,18 @@ pub async fn revocations(db: &SqlitePool, user: UserId, since: i64) -> Result<Re
 }
 
 /// The devices of the members of the caller's team holding a current, unrevoked certificate.
-pub async fn team_devices(db: &SqlitePool, member: &Membership) -> Result<TeamDevices, ApiError> {
+pub async fn team_devices(db: &Db, member: &Membership) -> Result<TeamDevices, ApiError> {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let rows: Vec<(String, String, i64)> = sqlx::query_as(
         "SELECT d.user_id, d.peer_id, d.expires_at FROM device_certificates d
          JOIN team_members m ON m.user_id = d.user_id
          LEFT JOIN device_epochs e ON e.user_id = d.user_id
-         WHERE m.team_id = ? AND d.expires_at > ? AND d.epoch >= COALESCE(e.epoch, 0)
+         WHERE m.team_id = $1 AND d.expires_at > $2 AND d.epoch >= COALESCE(e.epoch, 0)
          ORDER BY d.user_id, d.peer_id",
     )
     .bind(member.team().to_string())
     .bind(now)
-    .fetch_all(db)
+    .fetch_all(db.pool())
     .await?;
     let devices = rows
         .into_iter()

@@ -5,12 +5,11 @@
 //! register again. Deleting one document is soft: it leaves the lists and sync at once, can be restored for
 //! `KEPT_AFTER_DELETE`, and is then purged the same way.
 
-use sqlx::SqlitePool;
 use teamflow_protocol::api::teams::{DocumentEntry, RegisterDocument, RenameDocument};
 use teamflow_protocol::{DocumentUrl, ProjectId, Role, TeamId, UserId};
 
 use crate::access::Membership;
-use crate::db::{self, from_ms, now_ms};
+use crate::db::{self, Db, from_ms, now_ms};
 use crate::error::ApiError;
 use crate::events::{Event, Events};
 use crate::validate::{Lines, Validator};
@@ -48,20 +47,20 @@ impl DocumentRow {
 /// How long a deleted document can be restored before the purge buries it for good.
 pub const KEPT_AFTER_DELETE: std::time::Duration = std::time::Duration::from_secs(30 * 86_400);
 
-pub async fn list(db: &SqlitePool, member: &Membership) -> Result<Vec<DocumentEntry>, ApiError> {
+pub async fn list(db: &Db, member: &Membership) -> Result<Vec<DocumentEntry>, ApiError> {
     let rows: Vec<DocumentRow> = sqlx::query_as(
         "SELECT id, team_id, title, project_id, created_by, created_at FROM documents
-         WHERE team_id = ? AND deleted_at IS NULL ORDER BY created_at, id",
+         WHERE team_id = $1 AND deleted_at IS NULL ORDER BY created_at, id",
     )
     .bind(member.team().to_string())
-    .fetch_all(db)
+    .fetch_all(db.pool())
     .await?;
     rows.into_iter().map(DocumentRow::into_entry).collect()
 }
 
 /// Registers a document to the team; once committed, the share policy learns of it through the event.
 pub async fn register(
-    db: &SqlitePool,
+    db: &Db,
     events: &Events,
     member: &Membership,
     input: RegisterDocument,
@@ -86,7 +85,7 @@ pub async fn register(
     // The tombstone check and the insert are one statement, so a team's deletion cannot slip between them.
     let inserted = sqlx::query(
         "INSERT INTO documents (id, team_id, title, project_id, created_by, created_at)
-         SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE NOT EXISTS (SELECT 1 FROM document_tombstones WHERE id = ?1)",
+         SELECT $1, $2, $3, $4, $5, $6 WHERE NOT EXISTS (SELECT 1 FROM document_tombstones WHERE id = $1)",
     )
     .bind(url.as_str())
     .bind(team.to_string())
@@ -94,7 +93,7 @@ pub async fn register(
     .bind(input.project_id.map(|p| p.to_string()))
     .bind(user.to_string())
     .bind(now)
-    .execute(db)
+    .execute(db.pool())
     .await
     .map_err(|e| {
         if db::is_unique_violation(&e) { ApiError::Conflict("this document is already registered") } else { e.into() }
@@ -115,7 +114,7 @@ pub async fn register(
 }
 
 /// A document of the team, deleted or not; `not_found` when the team has no such document.
-async fn find(db: &SqlitePool, team: TeamId, url: &DocumentUrl) -> Result<(DocumentRow, Option<i64>), ApiError> {
+async fn find(db: &Db, team: TeamId, url: &DocumentUrl) -> Result<(DocumentRow, Option<i64>), ApiError> {
     #[derive(sqlx::FromRow)]
     struct Found {
         #[sqlx(flatten)]
@@ -124,11 +123,11 @@ async fn find(db: &SqlitePool, team: TeamId, url: &DocumentUrl) -> Result<(Docum
     }
     let found: Option<Found> = sqlx::query_as(
         "SELECT id, team_id, title, project_id, created_by, created_at, deleted_at FROM documents
-         WHERE id = ? AND team_id = ?",
+         WHERE id = $1 AND team_id = $2",
     )
     .bind(url.as_str())
     .bind(team.to_string())
-    .fetch_optional(db)
+    .fetch_optional(db.pool())
     .await?;
     found.map(|f| (f.row, f.deleted_at)).ok_or(ApiError::NotFound(DOCUMENT_NOT_FOUND))
 }
@@ -138,7 +137,7 @@ const DOCUMENT_DELETED: &str = "this document was deleted; restore it first";
 
 /// Renames a document (not viewers, like editing a project). Teammates see it through the room.
 pub async fn rename(
-    db: &SqlitePool,
+    db: &Db,
     events: &Events,
     member: &Membership,
     url: &DocumentUrl,
@@ -153,11 +152,11 @@ pub async fn rename(
         return Err(ApiError::Gone(DOCUMENT_DELETED));
     }
     // The deletion check is in the statement too, so a deletion between the two cannot be renamed over.
-    let renamed = sqlx::query("UPDATE documents SET title = ? WHERE id = ? AND team_id = ? AND deleted_at IS NULL")
+    let renamed = sqlx::query("UPDATE documents SET title = $1 WHERE id = $2 AND team_id = $3 AND deleted_at IS NULL")
         .bind(&title)
         .bind(url.as_str())
         .bind(member.team().to_string())
-        .execute(db)
+        .execute(db.pool())
         .await?;
     if renamed.rows_affected() == 0 {
         return Err(ApiError::Gone(DOCUMENT_DELETED));
@@ -179,20 +178,20 @@ fn may_delete(member: &Membership, row: &DocumentRow) -> Result<(), ApiError> {
 
 /// Deletes a document softly: it leaves the team's lists and sync at once and can be restored for
 /// `KEPT_AFTER_DELETE`. Deleting it again changes nothing.
-pub async fn delete(db: &SqlitePool, events: &Events, member: &Membership, url: &DocumentUrl) -> Result<(), ApiError> {
+pub async fn delete(db: &Db, events: &Events, member: &Membership, url: &DocumentUrl) -> Result<(), ApiError> {
     let (row, deleted_at) = find(db, member.team(), url).await?;
     may_delete(member, &row)?;
     if deleted_at.is_some() {
         return Ok(());
     }
     let deleted = sqlx::query(
-        "UPDATE documents SET deleted_at = ?, deleted_by = ? WHERE id = ? AND team_id = ? AND deleted_at IS NULL",
+        "UPDATE documents SET deleted_at = $1, deleted_by = $2 WHERE id = $3 AND team_id = $4 AND deleted_at IS NULL",
     )
     .bind(now_ms())
     .bind(member.user().to_string())
     .bind(url.as_str())
     .bind(member.team().to_string())
-    .execute(db)
+    .execute(db.pool())
     .await?;
     if deleted.rows_affected() > 0 {
         events.publish(Event::DocumentDeleted { team: member.team(), document: url.clone() }).await;
@@ -203,7 +202,7 @@ pub async fn delete(db: &SqlitePool, events: &Events, member: &Membership, url: 
 /// Brings a deleted document back (same people as `delete`); restoring one that is not deleted changes
 /// nothing. Once purged it is `not_found`.
 pub async fn restore(
-    db: &SqlitePool,
+    db: &Db,
     events: &Events,
     member: &Membership,
     url: &DocumentUrl,
@@ -216,11 +215,11 @@ pub async fn restore(
     }
     let restored = sqlx::query(
         "UPDATE documents SET deleted_at = NULL, deleted_by = NULL
-         WHERE id = ? AND team_id = ? AND deleted_at IS NOT NULL",
+         WHERE id = $1 AND team_id = $2 AND deleted_at IS NOT NULL",
     )
     .bind(url.as_str())
     .bind(member.team().to_string())
-    .execute(db)
+    .execute(db.pool())
     .await?;
     if restored.rows_affected() > 0 {
         events.publish(Event::DocumentUpdated(entry.clone())).await;
@@ -230,24 +229,24 @@ pub async fn restore(
 
 /// Buries the documents deleted longer ago than `kept` (content purged, tombstones left, registry rows
 /// gone); answers how many. Runs periodically (see `spawn_purge`).
-pub async fn purge_deleted(db: &SqlitePool, kept: std::time::Duration) -> Result<u64, ApiError> {
+pub async fn purge_deleted(db: &Db, kept: std::time::Duration) -> Result<u64, ApiError> {
     let cutoff = now_ms() - i64::try_from(kept.as_millis()).unwrap_or(i64::MAX);
-    let mut tx = db.begin().await?;
+    let mut tx = db.pool().begin().await?;
     let ids: Vec<String> =
-        sqlx::query_scalar("SELECT id FROM documents WHERE deleted_at IS NOT NULL AND deleted_at <= ?")
+        sqlx::query_scalar("SELECT id FROM documents WHERE deleted_at IS NOT NULL AND deleted_at <= $1")
             .bind(cutoff)
             .fetch_all(&mut *tx)
             .await?;
     bury(&mut tx, &ids).await?;
     for id in &ids {
-        sqlx::query("DELETE FROM documents WHERE id = ?").bind(id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM documents WHERE id = $1").bind(id).execute(&mut *tx).await?;
     }
     tx.commit().await?;
     Ok(ids.len() as u64)
 }
 
 /// Purges deleted documents past `KEPT_AFTER_DELETE`, hourly, until aborted.
-pub fn spawn_purge(db: SqlitePool) -> tokio::task::JoinHandle<()> {
+pub fn spawn_purge(db: Db) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
         loop {
@@ -263,8 +262,8 @@ pub fn spawn_purge(db: SqlitePool) -> tokio::task::JoinHandle<()> {
 
 /// Inside a team's deletion: leaves a tombstone for each of the team's documents and deletes their stored
 /// content, in the deleting transaction. The registry rows go with the team (`ON DELETE CASCADE`).
-pub(crate) async fn bury_team(tx: &mut sqlx::SqliteConnection, team: TeamId) -> Result<(), ApiError> {
-    let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM documents WHERE team_id = ?")
+pub(crate) async fn bury_team(tx: &mut sqlx::AnyConnection, team: TeamId) -> Result<(), ApiError> {
+    let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM documents WHERE team_id = $1")
         .bind(team.to_string())
         .fetch_all(&mut *tx)
         .await?;
@@ -272,17 +271,17 @@ pub(crate) async fn bury_team(tx: &mut sqlx::SqliteConnection, team: TeamId) -> 
 }
 
 /// Leaves a tombstone for each document and deletes its stored content.
-async fn bury(tx: &mut sqlx::SqliteConnection, ids: &[String]) -> Result<(), ApiError> {
+async fn bury(tx: &mut sqlx::AnyConnection, ids: &[String]) -> Result<(), ApiError> {
     let now = now_ms();
     for id in ids {
-        sqlx::query("INSERT OR IGNORE INTO document_tombstones (id, deleted_at) VALUES (?, ?)")
+        sqlx::query("INSERT INTO document_tombstones (id, deleted_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
             .bind(id)
             .bind(now)
             .execute(&mut *tx)
             .await?;
         // samod's keys are `<document id>/...`: the range is every key of this document, on the primary key.
         let Some(bare) = id.strip_prefix(DocumentUrl::PREFIX) else { continue };
-        sqlx::query("DELETE FROM sync_chunks WHERE key >= ? AND key < ?")
+        sqlx::query("DELETE FROM sync_chunks WHERE key >= $1 AND key < $2")
             .bind(format!("{bare}/"))
             .bind(format!("{bare}0"))
             .execute(&mut *tx)
@@ -291,11 +290,11 @@ async fn bury(tx: &mut sqlx::SqliteConnection, ids: &[String]) -> Result<(), Api
     Ok(())
 }
 
-async fn project_in_team(db: &SqlitePool, team: TeamId, project: ProjectId) -> Result<bool, ApiError> {
-    let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM projects WHERE id = ? AND team_id = ?")
+async fn project_in_team(db: &Db, team: TeamId, project: ProjectId) -> Result<bool, ApiError> {
+    let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM projects WHERE id = $1 AND team_id = $2")
         .bind(project.to_string())
         .bind(team.to_string())
-        .fetch_optional(db)
+        .fetch_optional(db.pool())
         .await?;
     Ok(found.is_some())
 }

@@ -56,7 +56,7 @@ use crate::sync::SyncServer;
 /// it: domain functions take the parts they need.
 #[derive(Clone, Debug)]
 pub struct AppState {
-    pub db: sqlx::SqlitePool,
+    pub db: crate::db::Db,
     /// Issues access tokens (and verifies them, in `verify_bearer`) and refresh tokens.
     pub sessions: Sessions,
     /// Makes invitation tokens (derived from the signing key).

@@ -12,7 +12,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac as _};
 use sha2::{Digest as _, Sha256};
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::AnyConnection;
 use teamflow_protocol::api::auth::TeamMembership;
 use teamflow_protocol::api::invitations::{Invitation, InvitationInput, InvitationPreview, PendingInvitation};
 use teamflow_protocol::api::teams::AddMember;
@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::access::Membership;
 use crate::auth::SigningKeys;
-use crate::db::{self, begin_write, from_ms, now_ms};
+use crate::db::{self, Db, begin_write, from_ms, now_ms};
 use crate::error::ApiError;
 use crate::events::{Event, Events};
 use crate::validate::Validator;
@@ -86,7 +86,7 @@ struct Row {
 const SELECT: &str = "SELECT i.id, i.team_id, i.role, i.email, i.expires_at, t.name AS team_name,
         u.display_name AS inviter_name
     FROM invitations i JOIN teams t ON t.id = i.team_id LEFT JOIN users u ON u.id = i.invited_by";
-const PENDING: &str = "i.used_at IS NULL AND i.revoked_at IS NULL AND i.declined_at IS NULL AND i.expires_at > ?";
+const PENDING: &str = "i.used_at IS NULL AND i.revoked_at IS NULL AND i.declined_at IS NULL";
 
 /// Who made an invitation made by `teamflow-relay admin invite`.
 const ADMINISTRATOR: &str = "the relay's administrator";
@@ -114,13 +114,14 @@ impl Row {
 }
 
 /// An invitation its token names, if it is still usable.
-async fn pending(tx: &mut SqliteConnection, token: &str) -> Result<Row, ApiError> {
-    let row: Option<Row> =
-        sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE i.token_hash = ? AND {PENDING}")))
-            .bind(token_hash(token))
-            .bind(now_ms())
-            .fetch_optional(&mut *tx)
-            .await?;
+async fn pending(tx: &mut AnyConnection, token: &str) -> Result<Row, ApiError> {
+    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE i.token_hash = $1 AND {PENDING} AND i.expires_at > $2"
+    )))
+    .bind(token_hash(token))
+    .bind(now_ms())
+    .fetch_optional(&mut *tx)
+    .await?;
     row.ok_or(ApiError::NotFound(UNKNOWN))
 }
 
@@ -144,7 +145,7 @@ fn check_inviter(actor: &Membership, role: Role) -> Result<(), ApiError> {
 }
 
 async fn insert(
-    db: impl sqlx::SqliteExecutor<'_>,
+    db: impl sqlx::AnyExecutor<'_>,
     secret: &Secret,
     public_url: &str,
     new: New,
@@ -155,7 +156,7 @@ async fn insert(
     let expires_at = now.saturating_add(i64::from(new.hours) * 3_600_000);
     sqlx::query(
         "INSERT INTO invitations (id, token_hash, team_id, role, email, invited_by, created_at, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(id.to_string())
     .bind(token_hash(&token))
@@ -181,7 +182,7 @@ async fn insert(
 
 /// `POST /api/teams/{team_id}/invitations`: owners and admins, never a role above their own.
 pub async fn create(
-    db: &SqlitePool,
+    db: &Db,
     secret: &Secret,
     public_url: &str,
     actor: &Membership,
@@ -194,27 +195,29 @@ pub async fn create(
     v.finish()?;
     check_inviter(actor, input.role)?;
     let new = New { team: actor.team(), role: input.role, email, hours, by: Some(actor.user()) };
-    insert(db, secret, public_url, new).await
+    insert(db.pool(), secret, public_url, new).await
 }
 
 /// `teamflow-relay admin invite`: an unbound invitation to `team` with the default lifetime.
 pub async fn create_as_administrator(
-    db: &SqlitePool,
+    db: &Db,
     secret: &Secret,
     public_url: &str,
     team: TeamId,
     role: Role,
 ) -> Result<Invitation, ApiError> {
-    let exists: Option<i64> =
-        sqlx::query_scalar("SELECT 1 FROM teams WHERE id = ?").bind(team.to_string()).fetch_optional(db).await?;
+    let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM teams WHERE id = $1")
+        .bind(team.to_string())
+        .fetch_optional(db.pool())
+        .await?;
     exists.ok_or(ApiError::NotFound("no such team"))?;
-    insert(db, secret, public_url, New { team, role, email: None, hours: DEFAULT_HOURS, by: None }).await
+    insert(db.pool(), secret, public_url, New { team, role, email: None, hours: DEFAULT_HOURS, by: None }).await
 }
 
 /// `POST /api/teams/{team_id}/members` for an existing account: an invitation bound to its email, which the
 /// person sees in `GET /api/me` and joins by accepting.
 pub async fn invite_member(
-    db: &SqlitePool,
+    db: &Db,
     secret: &Secret,
     public_url: &str,
     actor: &Membership,
@@ -224,52 +227,52 @@ pub async fn invite_member(
     let email = v.email("email", &input.email);
     v.finish()?;
     check_inviter(actor, input.role)?;
-    let user: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE email = ? AND deleted_at IS NULL")
+    let user: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE email = $1 AND deleted_at IS NULL")
         .bind(&email)
-        .fetch_optional(db)
+        .fetch_optional(db.pool())
         .await?;
     let user = user.ok_or(ApiError::NotFound("no account uses this email; send them an invitation link instead"))?;
-    let member: Option<i64> = sqlx::query_scalar("SELECT 1 FROM team_members WHERE team_id = ? AND user_id = ?")
+    let member: Option<i64> = sqlx::query_scalar("SELECT 1 FROM team_members WHERE team_id = $1 AND user_id = $2")
         .bind(actor.team().to_string())
         .bind(&user)
-        .fetch_optional(db)
+        .fetch_optional(db.pool())
         .await?;
     if member.is_some() {
         return Err(ApiError::Conflict("already a member of this team"));
     }
     let new =
         New { team: actor.team(), role: input.role, email: Some(email), hours: DEFAULT_HOURS, by: Some(actor.user()) };
-    insert(db, secret, public_url, new).await
+    insert(db.pool(), secret, public_url, new).await
 }
 
 /// A team's pending invitations (owners and admins), without their tokens.
-pub async fn list(db: &SqlitePool, actor: &Membership) -> Result<Vec<Invitation>, ApiError> {
+pub async fn list(db: &Db, actor: &Membership) -> Result<Vec<Invitation>, ApiError> {
     if !actor.role().can_manage() {
         return Err(ApiError::Forbidden("only owners and admins see invitations"));
     }
     let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{SELECT} WHERE i.team_id = ? AND {PENDING} ORDER BY i.created_at"
+        "{SELECT} WHERE i.team_id = $1 AND {PENDING} AND i.expires_at > $2 ORDER BY i.created_at"
     )))
     .bind(actor.team().to_string())
     .bind(now_ms())
-    .fetch_all(db)
+    .fetch_all(db.pool())
     .await?;
     rows.iter().map(Row::invitation).collect()
 }
 
 /// Revokes a pending invitation of the team (owners and admins).
-pub async fn revoke(db: &SqlitePool, actor: &Membership, id: Uuid) -> Result<(), ApiError> {
+pub async fn revoke(db: &Db, actor: &Membership, id: Uuid) -> Result<(), ApiError> {
     if !actor.role().can_manage() {
         return Err(ApiError::Forbidden("only owners and admins revoke invitations"));
     }
     let done = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "UPDATE invitations AS i SET revoked_at = ? WHERE i.id = ? AND i.team_id = ? AND {PENDING}"
+        "UPDATE invitations AS i SET revoked_at = $1 WHERE i.id = $2 AND i.team_id = $3 AND {PENDING} AND i.expires_at > $4"
     )))
     .bind(now_ms())
     .bind(id.to_string())
     .bind(actor.team().to_string())
     .bind(now_ms())
-    .execute(db)
+    .execute(db.pool())
     .await?;
     if done.rows_affected() == 0 {
         return Err(ApiError::NotFound(UNKNOWN));
@@ -279,8 +282,8 @@ pub async fn revoke(db: &SqlitePool, actor: &Membership, id: Uuid) -> Result<(),
 }
 
 /// `GET /api/invitations/{token}`: what it offers, for anyone holding it.
-pub async fn preview(db: &SqlitePool, token: &str) -> Result<InvitationPreview, ApiError> {
-    let mut conn = db.acquire().await?;
+pub async fn preview(db: &Db, token: &str) -> Result<InvitationPreview, ApiError> {
+    let mut conn = db.pool().acquire().await?;
     let row = pending(&mut conn, token).await?;
     Ok(InvitationPreview {
         inviter_name: row.inviter(),
@@ -292,16 +295,17 @@ pub async fn preview(db: &SqlitePool, token: &str) -> Result<InvitationPreview, 
 
 /// Invitations waiting for the account with `email` (for `GET /api/me`), with their tokens.
 pub async fn pending_for(
-    db: impl sqlx::SqliteExecutor<'_>,
+    db: impl sqlx::AnyExecutor<'_>,
     secret: &Secret,
     email: &str,
 ) -> Result<Vec<PendingInvitation>, ApiError> {
-    let rows: Vec<Row> =
-        sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE i.email = ? AND {PENDING} ORDER BY i.created_at")))
-            .bind(email)
-            .bind(now_ms())
-            .fetch_all(db)
-            .await?;
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE i.email = $1 AND {PENDING} AND i.expires_at > $2 ORDER BY i.created_at"
+    )))
+    .bind(email)
+    .bind(now_ms())
+    .fetch_all(db)
+    .await?;
     rows.into_iter()
         .map(|row| {
             let id = row.id()?;
@@ -322,7 +326,7 @@ pub async fn pending_for(
 /// transaction: checks it, marks it used and adds the membership. Answers the change to publish after the
 /// commit. An invitation bound to another email answers as unknown.
 pub(crate) async fn redeem(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     token: &str,
     user: UserId,
     email: &str,
@@ -332,7 +336,7 @@ pub(crate) async fn redeem(
         return Err(ApiError::NotFound(UNKNOWN));
     }
     let now = now_ms();
-    sqlx::query("INSERT INTO team_members (team_id, user_id, role, joined_at) VALUES (?, ?, ?, ?)")
+    sqlx::query("INSERT INTO team_members (team_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4)")
         .bind(row.team_id.to_string())
         .bind(user.to_string())
         .bind(row.role.as_str())
@@ -342,7 +346,7 @@ pub(crate) async fn redeem(
         .map_err(|e| {
             if db::is_unique_violation(&e) { ApiError::Conflict("already a member of this team") } else { e.into() }
         })?;
-    sqlx::query("UPDATE invitations SET used_at = ?, used_by = ? WHERE id = ?")
+    sqlx::query("UPDATE invitations SET used_at = $1, used_by = $2 WHERE id = $3")
         .bind(now)
         .bind(user.to_string())
         .bind(&row.id)
@@ -353,8 +357,8 @@ pub(crate) async fn redeem(
     Ok((TeamMembership { id: row.team_id, name: row.team_name, role: row.role }, event))
 }
 
-async fn email_of(tx: &mut SqliteConnection, user: UserId) -> Result<String, ApiError> {
-    let email: Option<String> = sqlx::query_scalar("SELECT email FROM users WHERE id = ? AND deleted_at IS NULL")
+async fn email_of(tx: &mut AnyConnection, user: UserId) -> Result<String, ApiError> {
+    let email: Option<String> = sqlx::query_scalar("SELECT email FROM users WHERE id = $1 AND deleted_at IS NULL")
         .bind(user.to_string())
         .fetch_optional(&mut *tx)
         .await?;
@@ -362,7 +366,7 @@ async fn email_of(tx: &mut SqliteConnection, user: UserId) -> Result<String, Api
 }
 
 /// `POST /api/invitations/{token}/accept`: the signed-in account joins the team.
-pub async fn accept(db: &SqlitePool, events: &Events, user: UserId, token: &str) -> Result<TeamMembership, ApiError> {
+pub async fn accept(db: &Db, events: &Events, user: UserId, token: &str) -> Result<TeamMembership, ApiError> {
     let mut tx = begin_write(db).await?;
     let email = email_of(&mut tx, user).await?;
     let (team, event) = redeem(&mut tx, token, user, &email).await?;
@@ -372,14 +376,14 @@ pub async fn accept(db: &SqlitePool, events: &Events, user: UserId, token: &str)
 }
 
 /// `POST /api/invitations/{token}/decline`: the invitation is dropped; nobody joins.
-pub async fn decline(db: &SqlitePool, user: UserId, token: &str) -> Result<(), ApiError> {
+pub async fn decline(db: &Db, user: UserId, token: &str) -> Result<(), ApiError> {
     let mut tx = begin_write(db).await?;
     let email = email_of(&mut tx, user).await?;
     let row = pending(&mut tx, token).await?;
     if row.email.as_deref().is_some_and(|bound| bound != email) {
         return Err(ApiError::NotFound(UNKNOWN));
     }
-    sqlx::query("UPDATE invitations SET declined_at = ? WHERE id = ?")
+    sqlx::query("UPDATE invitations SET declined_at = $1 WHERE id = $2")
         .bind(now_ms())
         .bind(&row.id)
         .execute(&mut *tx)

@@ -188,8 +188,8 @@ async fn build_state(
     teamflow_sync::private::private_dir(&config.data_dir).map_err(data_dir_error)?;
     let database = config.data_dir.join(db::DATABASE_FILE);
     teamflow_sync::private::private_database(&database).map_err(data_dir_error)?;
-    let db = db::connect(&database).await?;
-    db::MIGRATOR.run(&db).await?;
+    let db = db::Db::sqlite(&database).await?;
+    db.migrate().await?;
     let keys = auth::SigningKeys::load_or_create(&config.data_dir)?;
     let access = access::Access::new(db.clone());
     let l = &config.limits;

@@ -1,9 +1,9 @@
 //! Team chat: idempotent posting with per-team sequence numbers (committed in groups by one writer task),
 //! mentions checked against the team and recorded, newest-first paging, and each member's read position.
 
-use sqlx::{SqliteExecutor, SqlitePool};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
+use sqlx::any::AnyExecutor;
 use teamflow_protocol::api::messages::{
     MarkRead, Message, MessageKind, MessagePage, MessagesQuery, PostMessage, ReadState,
 };
@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::access::Membership;
-use crate::db::{Page, from_ms, now_ms};
+use crate::db::{Db, Page, from_ms, now_ms};
 use crate::error::ApiError;
 use crate::events::{Event, Events};
 use crate::validate::{Lines, Validator};
@@ -98,7 +98,7 @@ struct ValidPost {
 
 impl MessageWriter {
     /// Starts the writer task. It commits what is queued, then ends, once `stop` is cancelled.
-    pub fn spawn(db: SqlitePool, events: Events, stop: CancellationToken) -> (MessageWriter, JoinHandle<()>) {
+    pub fn spawn(db: Db, events: Events, stop: CancellationToken) -> (MessageWriter, JoinHandle<()>) {
         let (jobs, queue) = mpsc::channel(4 * MAX_GROUP);
         (MessageWriter { jobs }, tokio::spawn(write_groups(db, events, queue, stop)))
     }
@@ -122,7 +122,7 @@ impl MessageWriter {
     }
 }
 
-async fn write_groups(db: SqlitePool, events: Events, mut queue: mpsc::Receiver<Job>, stop: CancellationToken) {
+async fn write_groups(db: Db, events: Events, mut queue: mpsc::Receiver<Job>, stop: CancellationToken) {
     loop {
         let first = tokio::select! {
             job = queue.recv() => job,
@@ -146,7 +146,7 @@ async fn write_groups(db: SqlitePool, events: Events, mut queue: mpsc::Receiver<
 
 /// Commits a group and answers each post. If the group's transaction fails, each post is tried again in
 /// its own, so one post's failure is not its neighbours'.
-async fn commit_group(db: &SqlitePool, events: &Events, group: Vec<Job>) {
+async fn commit_group(db: &Db, events: &Events, group: Vec<Job>) {
     let answers = match insert_all(db, &group).await {
         Ok(answers) => answers,
         Err(e) if group.len() > 1 => {
@@ -173,11 +173,26 @@ async fn answer_post(events: &Events, job: Job, answer: Result<(Message, Posted)
 }
 
 /// Inserts every post in one transaction. An `Err` means nothing was committed; a post's own answer may
-/// still be an error (a `client_id` reused for a different message) that wrote nothing.
-async fn insert_all(db: &SqlitePool, jobs: &[Job]) -> Result<Vec<Result<(Message, Posted), ApiError>>, ApiError> {
-    let mut tx = db.begin().await?;
+/// still be an error (a `client_id` reused for a different message, a team deleted meanwhile) that wrote
+/// nothing.
+async fn insert_all(db: &Db, jobs: &[Job]) -> Result<Vec<Result<(Message, Posted), ApiError>>, ApiError> {
+    let mut tx = db.begin_write().await?;
+    // Each team's next seq is chosen under its lock (a no-op beyond `begin_write` on SQLite; a row lock on
+    // PostgreSQL, where other instances post too). Taken once per team of the group, in one order, so two
+    // instances' groups never wait on each other in a cycle.
+    let teams: BTreeSet<TeamId> = jobs.iter().map(|job| job.team).collect();
+    let mut gone = BTreeSet::new();
+    for team in teams {
+        if !db.lock_team(&mut tx, &team.to_string()).await? {
+            gone.insert(team);
+        }
+    }
     let mut answers = Vec::with_capacity(jobs.len());
     for job in jobs {
+        if gone.contains(&job.team) {
+            answers.push(Err(ApiError::NotFound(crate::access::TEAM_NOT_FOUND)));
+            continue;
+        }
         answers.push(insert(&mut tx, job).await?);
     }
     tx.commit().await?;
@@ -185,17 +200,17 @@ async fn insert_all(db: &SqlitePool, jobs: &[Job]) -> Result<Vec<Result<(Message
 }
 
 /// The outer error fails the transaction; the inner one is this post's answer alone.
-async fn insert(tx: &mut sqlx::SqliteConnection, job: &Job) -> Result<Result<(Message, Posted), ApiError>, ApiError> {
+async fn insert(tx: &mut sqlx::AnyConnection, job: &Job) -> Result<Result<(Message, Posted), ApiError>, ApiError> {
     let (team, user, post) = (job.team, job.user, &job.post);
     // Checked in the write transaction, so a member removed meanwhile cannot be recorded as mentioned.
     if let Some(problem) = non_member_mention(tx, team, &post.mentions).await? {
         return Ok(Err(problem));
     }
-    // One statement: the sequence number and the uniqueness check happen under SQLite's write lock,
-    // so concurrent posts can neither share a seq nor duplicate a client_id.
+    // One statement, under the team's lock (`insert_all`): concurrent posts can neither share a seq nor
+    // duplicate a client_id.
     let inserted = sqlx::query(
         "INSERT INTO messages (id, team_id, seq, author_id, client_id, kind, content, created_at)
-         SELECT ?1, ?2, COALESCE(MAX(seq), 0) + 1, ?3, ?4, ?5, ?6, ?7 FROM messages WHERE team_id = ?2
+         SELECT $1, $2, COALESCE(MAX(seq), 0) + 1, $3, $4, $5, $6, $7 FROM messages WHERE team_id = $2
          ON CONFLICT (team_id, author_id, client_id) DO NOTHING",
     )
     .bind(MessageId::new().to_string())
@@ -209,7 +224,7 @@ async fn insert(tx: &mut sqlx::SqliteConnection, job: &Job) -> Result<Result<(Me
     .await?;
 
     let row: MessageRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{MESSAGE_SELECT} WHERE m.team_id = ? AND m.author_id = ? AND m.client_id = ?"
+        "{MESSAGE_SELECT} WHERE m.team_id = $1 AND m.author_id = $2 AND m.client_id = $3"
     )))
     .bind(team.to_string())
     .bind(user.to_string())
@@ -219,7 +234,7 @@ async fn insert(tx: &mut sqlx::SqliteConnection, job: &Job) -> Result<Result<(Me
     let message = Message::from(row);
     if inserted.rows_affected() == 1 {
         for mentioned in &post.mentions {
-            sqlx::query("INSERT INTO message_mentions (message_id, team_id, seq, user_id) VALUES (?, ?, ?, ?)")
+            sqlx::query("INSERT INTO message_mentions (message_id, team_id, seq, user_id) VALUES ($1, $2, $3, $4)")
                 .bind(message.id.to_string())
                 .bind(team.to_string())
                 .bind(message.seq)
@@ -236,8 +251,8 @@ async fn insert(tx: &mut sqlx::SqliteConnection, job: &Job) -> Result<Result<(Me
 }
 
 /// The team's highest message `seq` (0 for an empty chat).
-pub async fn latest_seq<'e, E: SqliteExecutor<'e>>(db: E, team: TeamId) -> Result<i64, ApiError> {
-    let seq: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM messages WHERE team_id = ?")
+pub async fn latest_seq<'e, E: AnyExecutor<'e>>(db: E, team: TeamId) -> Result<i64, ApiError> {
+    let seq: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM messages WHERE team_id = $1")
         .bind(team.to_string())
         .fetch_one(db)
         .await?;
@@ -245,16 +260,16 @@ pub async fn latest_seq<'e, E: SqliteExecutor<'e>>(db: E, team: TeamId) -> Resul
 }
 
 /// A page of messages, newest first, strictly older than `before` when given.
-pub async fn list(db: &SqlitePool, member: &Membership, query: MessagesQuery) -> Result<MessagePage, ApiError> {
+pub async fn list(db: &Db, member: &Membership, query: MessagesQuery) -> Result<MessagePage, ApiError> {
     let page = Page::new(query.limit);
     let rows: Vec<MessageRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{MESSAGE_SELECT} WHERE m.team_id = ? AND (? IS NULL OR m.seq < ?) ORDER BY m.seq DESC LIMIT ?"
+        "{MESSAGE_SELECT} WHERE m.team_id = $1 AND ($2 IS NULL OR m.seq < $3) ORDER BY m.seq DESC LIMIT $4"
     )))
     .bind(member.team().to_string())
     .bind(query.before)
     .bind(query.before)
     .bind(page.fetch())
-    .fetch_all(db)
+    .fetch_all(db.pool())
     .await?;
     let (rows, next_before) = page.split(rows, |m| m.seq);
     Ok(MessagePage { messages: rows.into_iter().map(Message::from).collect(), next_before })
@@ -262,12 +277,12 @@ pub async fn list(db: &SqlitePool, member: &Membership, query: MessagesQuery) ->
 
 /// A refusal if any of `mentions` is not a member of `team`.
 async fn non_member_mention(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut sqlx::AnyConnection,
     team: TeamId,
     mentions: &[UserId],
 ) -> Result<Option<ApiError>, ApiError> {
     for user in mentions {
-        let member: Option<i64> = sqlx::query_scalar("SELECT 1 FROM team_members WHERE team_id = ? AND user_id = ?")
+        let member: Option<i64> = sqlx::query_scalar("SELECT 1 FROM team_members WHERE team_id = $1 AND user_id = $2")
             .bind(team.to_string())
             .bind(user.to_string())
             .fetch_optional(&mut *tx)
@@ -282,24 +297,24 @@ async fn non_member_mention(
 }
 
 /// Where `member` stands in the team's chat (its counts read in one transaction).
-pub async fn read_state(db: &SqlitePool, member: &Membership) -> Result<ReadState, ApiError> {
-    let mut tx = db.begin().await?;
+pub async fn read_state(db: &Db, member: &Membership) -> Result<ReadState, ApiError> {
+    let mut tx = db.pool().begin().await?;
     let state = read_state_in(&mut tx, member).await?;
     tx.commit().await?;
     Ok(state)
 }
 
-async fn read_state_in(db: &mut sqlx::SqliteConnection, member: &Membership) -> Result<ReadState, ApiError> {
+async fn read_state_in(db: &mut sqlx::AnyConnection, member: &Membership) -> Result<ReadState, ApiError> {
     let (team, user) = (member.team().to_string(), member.user().to_string());
-    let read_seq: i64 = sqlx::query_scalar("SELECT seq FROM read_positions WHERE team_id = ? AND user_id = ?")
+    let read_seq: i64 = sqlx::query_scalar("SELECT seq FROM read_positions WHERE team_id = $1 AND user_id = $2")
         .bind(&team)
         .bind(&user)
         .fetch_optional(&mut *db)
         .await?
         .unwrap_or(0);
     let (latest, unread): (Option<i64>, i64) = sqlx::query_as(
-        "SELECT (SELECT MAX(seq) FROM messages WHERE team_id = ?1),
-                (SELECT COUNT(*) FROM messages WHERE team_id = ?1 AND seq > ?2 AND author_id != ?3)",
+        "SELECT (SELECT MAX(seq) FROM messages WHERE team_id = $1),
+                (SELECT COUNT(*) FROM messages WHERE team_id = $1 AND seq > $2 AND author_id != $3)",
     )
     .bind(&team)
     .bind(read_seq)
@@ -307,7 +322,7 @@ async fn read_state_in(db: &mut sqlx::SqliteConnection, member: &Membership) -> 
     .fetch_one(&mut *db)
     .await?;
     let mentions: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM message_mentions WHERE team_id = ? AND user_id = ? AND seq > ?")
+        sqlx::query_scalar("SELECT COUNT(*) FROM message_mentions WHERE team_id = $1 AND user_id = $2 AND seq > $3")
             .bind(&team)
             .bind(&user)
             .bind(read_seq)
@@ -318,19 +333,14 @@ async fn read_state_in(db: &mut sqlx::SqliteConnection, member: &Membership) -> 
 
 /// Moves `member`'s read position to `seq` if that is further on (a position behind it changes nothing), and
 /// tells their other connections. `seq` past the team's newest message is refused.
-pub async fn mark_read(
-    db: &SqlitePool,
-    events: &Events,
-    member: &Membership,
-    input: MarkRead,
-) -> Result<ReadState, ApiError> {
+pub async fn mark_read(db: &Db, events: &Events, member: &Membership, input: MarkRead) -> Result<ReadState, ApiError> {
     let mut tx = crate::db::begin_write(db).await?;
     let latest = latest_seq(&mut *tx, member.team()).await?;
     let mut v = Validator::new();
     v.check("seq", (0..=latest).contains(&input.seq), "must be a message of this team (0 to its newest)");
     v.finish()?;
     let moved = sqlx::query(
-        "INSERT INTO read_positions (team_id, user_id, seq, updated_at) VALUES (?, ?, ?, ?)
+        "INSERT INTO read_positions (team_id, user_id, seq, updated_at) VALUES ($1, $2, $3, $4)
          ON CONFLICT (team_id, user_id) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at
          WHERE excluded.seq > read_positions.seq",
     )

@@ -3,7 +3,8 @@
 //! Each relay owns its registry (no global recorder), so several relays in one test process stay apart.
 
 use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
-use sqlx::SqlitePool;
+
+use crate::db::Db;
 
 #[derive(Debug)]
 pub struct Metrics {
@@ -15,11 +16,11 @@ pub struct Metrics {
     /// Open document-sync connections.
     pub sync_connections: IntGauge,
     token_verifications: IntCounterVec,
-    db: SqlitePool,
+    db: Db,
 }
 
 impl Metrics {
-    pub fn new(db: SqlitePool) -> Self {
+    pub fn new(db: Db) -> Self {
         let registry = Registry::new_custom(Some("teamflow".into()), None).unwrap_or_default();
         let requests = IntCounterVec::new(
             Opts::new("http_requests_total", "HTTP requests by route, method and status"),
@@ -80,8 +81,8 @@ impl Metrics {
 
     /// The Prometheus text exposition of every metric, with pool figures read now.
     pub fn render(&self) -> String {
-        self.pool_connections.set(i64::from(self.db.size()));
-        self.pool_idle.set(i64::try_from(self.db.num_idle()).unwrap_or(i64::MAX));
+        self.pool_connections.set(i64::from(self.db.pool().size()));
+        self.pool_idle.set(i64::try_from(self.db.pool().num_idle()).unwrap_or(i64::MAX));
         let mut buffer = Vec::new();
         if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut buffer) {
             tracing::error!(error = %e, "metrics encoding failed");

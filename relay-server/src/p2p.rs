@@ -73,7 +73,7 @@ pub async fn start(
     keys: &SigningKeys,
     options: &P2pOptions,
     issuer: Arc<CertificateIssuer>,
-    revocations: (sqlx::SqlitePool, Access),
+    revocations: (crate::db::Db, Access),
     shutdown: CancellationToken,
 ) -> Result<P2pNode, StartError> {
     let failed = |e: &dyn std::fmt::Display| StartError(e.to_string());
@@ -181,7 +181,7 @@ impl Published {
 /// have raised a user's epoch, voiding their certificates.
 async fn follow_revocations(
     issuer: Arc<CertificateIssuer>,
-    db: sqlx::SqlitePool,
+    db: crate::db::Db,
     mut changes: tokio::sync::broadcast::Receiver<AccessChange>,
     shutdown: CancellationToken,
 ) {

@@ -6,14 +6,15 @@ pub mod history;
 pub mod merge;
 pub mod tasks;
 
-use sqlx::{SqliteConnection, SqliteExecutor, SqlitePool};
+use sqlx::AnyConnection;
+use sqlx::any::AnyExecutor;
 use teamflow_protocol::api::projects::{ChangeOutcome, HistoryField, ProjectPatch, ProjectVersions};
 use teamflow_protocol::api::teams::{Project, ProjectInput, ProjectStatus};
 use teamflow_protocol::{DocumentUrl, ProjectId, Role, TeamId, UserId};
 use time::OffsetDateTime;
 
 use crate::access::Membership;
-use crate::db::{begin_write, from_ms, now_ms, to_ms};
+use crate::db::{Db, begin_write, from_ms, now_ms, to_ms};
 use crate::error::ApiError;
 use crate::events::{Event, Events};
 use crate::teams;
@@ -94,26 +95,26 @@ const PROJECT_SELECT: &str =
     "SELECT id, team_id, name, description, status, document_id, owner_id, due_date, field_stamps,
      created_by, created_at, updated_at FROM projects";
 
-pub async fn list<'e, E: SqliteExecutor<'e>>(db: E, member: &Membership) -> Result<Vec<Project>, ApiError> {
+pub async fn list<'e, E: AnyExecutor<'e>>(db: E, member: &Membership) -> Result<Vec<Project>, ApiError> {
     let rows: Vec<ProjectRow> =
-        sqlx::query_as(sqlx::AssertSqlSafe(format!("{PROJECT_SELECT} WHERE team_id = ? ORDER BY created_at, id")))
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{PROJECT_SELECT} WHERE team_id = $1 ORDER BY created_at, id")))
             .bind(member.team().to_string())
             .fetch_all(db)
             .await?;
     rows.into_iter().map(ProjectRow::into_project).collect()
 }
 
-pub async fn get(db: &SqlitePool, member: &Membership, project: ProjectId) -> Result<Project, ApiError> {
-    fetch(db, member.team(), project).await
+pub async fn get(db: &Db, member: &Membership, project: ProjectId) -> Result<Project, ApiError> {
+    fetch(db.pool(), member.team(), project).await
 }
 
-async fn fetch<'e, E: SqliteExecutor<'e>>(db: E, team: TeamId, project: ProjectId) -> Result<Project, ApiError> {
+async fn fetch<'e, E: AnyExecutor<'e>>(db: E, team: TeamId, project: ProjectId) -> Result<Project, ApiError> {
     fetch_row(db, team, project).await?.into_project()
 }
 
-async fn fetch_row<'e, E: SqliteExecutor<'e>>(db: E, team: TeamId, project: ProjectId) -> Result<ProjectRow, ApiError> {
+async fn fetch_row<'e, E: AnyExecutor<'e>>(db: E, team: TeamId, project: ProjectId) -> Result<ProjectRow, ApiError> {
     let row: Option<ProjectRow> =
-        sqlx::query_as(sqlx::AssertSqlSafe(format!("{PROJECT_SELECT} WHERE team_id = ? AND id = ?")))
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{PROJECT_SELECT} WHERE team_id = $1 AND id = $2")))
             .bind(team.to_string())
             .bind(project.to_string())
             .fetch_optional(db)
@@ -122,12 +123,8 @@ async fn fetch_row<'e, E: SqliteExecutor<'e>>(db: E, team: TeamId, project: Proj
 }
 
 /// Checks that `project` is one of the team's projects (`not_found` otherwise), in the caller's transaction.
-pub(crate) async fn require_project(
-    db: &mut SqliteConnection,
-    team: TeamId,
-    project: ProjectId,
-) -> Result<(), ApiError> {
-    let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM projects WHERE team_id = ? AND id = ?")
+pub(crate) async fn require_project(db: &mut AnyConnection, team: TeamId, project: ProjectId) -> Result<(), ApiError> {
+    let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM projects WHERE team_id = $1 AND id = $2")
         .bind(team.to_string())
         .bind(project.to_string())
         .fetch_optional(&mut *db)
@@ -137,14 +134,14 @@ pub(crate) async fn require_project(
 
 /// Checks that `user` is a member of the team, for fields naming a person (owner, assignee).
 pub(crate) async fn check_member(
-    db: &SqlitePool,
+    db: &Db,
     v: &mut Validator,
     field: &str,
     team: TeamId,
     user: Option<UserId>,
 ) -> Result<(), ApiError> {
     if let Some(user) = user {
-        let role = crate::access::role_in(db, team, user).await?;
+        let role = crate::access::role_in(db.pool(), team, user).await?;
         v.check(field, role.is_some(), "must be a member of this team");
     }
     Ok(())
@@ -162,7 +159,7 @@ fn check_date(v: &mut Validator, field: &str, date: Option<&str>) -> Option<Stri
 }
 
 async fn check_document(
-    db: &SqlitePool,
+    db: &Db,
     v: &mut Validator,
     team: TeamId,
     document: Option<&str>,
@@ -170,9 +167,9 @@ async fn check_document(
     Ok(match document.map(str::parse::<DocumentUrl>) {
         None => None,
         Some(Ok(url)) => {
-            let owner: Option<String> = sqlx::query_scalar("SELECT team_id FROM documents WHERE id = ?")
+            let owner: Option<String> = sqlx::query_scalar("SELECT team_id FROM documents WHERE id = $1")
                 .bind(url.as_str())
-                .fetch_optional(db)
+                .fetch_optional(db.pool())
                 .await?;
             v.check("document_id", owner == Some(team.to_string()), "must be a document registered to this team");
             Some(url)
@@ -192,14 +189,14 @@ pub(crate) fn edit_time(edited_at: Option<OffsetDateTime>) -> i64 {
 
 /// Records that the author's edit `client_id` is applied; false when it already was (a replay).
 pub(crate) async fn first_time(
-    db: &mut SqliteConnection,
+    db: &mut AnyConnection,
     project: ProjectId,
     user: UserId,
     client_id: Option<&str>,
 ) -> Result<bool, ApiError> {
     let Some(client_id) = client_id else { return Ok(true) };
     let inserted = sqlx::query(
-        "INSERT INTO project_edits (project_id, user_id, client_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        "INSERT INTO project_edits (project_id, user_id, client_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
     )
     .bind(project.to_string())
     .bind(user.to_string())
@@ -223,7 +220,7 @@ pub enum Created {
 /// Creates a project. With a `client_id`, a repeat returns the project the first call made, so a client
 /// may retry freely; reusing the id for a different name is a conflict.
 pub async fn create(
-    db: &SqlitePool,
+    db: &Db,
     events: &Events,
     member: &Membership,
     input: ProjectInput,
@@ -247,7 +244,7 @@ pub async fn create(
     let inserted = sqlx::query(
         "INSERT INTO projects (id, team_id, name, description, status, document_id, owner_id, due_date, created_by,
                                created_at, updated_at, client_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
          ON CONFLICT (team_id, created_by, client_id) WHERE client_id IS NOT NULL DO NOTHING",
     )
     .bind(id.to_string())
@@ -262,20 +259,20 @@ pub async fn create(
     .bind(now)
     .bind(now)
     .bind(&client_id)
-    .execute(db)
+    .execute(db.pool())
     .await?;
     if inserted.rows_affected() == 1 {
-        let project = fetch(db, team, id).await?;
+        let project = fetch(db.pool(), team, id).await?;
         events.publish(Event::ProjectUpdated(project.clone())).await;
         return Ok((project, Created::New));
     }
     let row: ProjectRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{PROJECT_SELECT} WHERE team_id = ? AND created_by = ? AND client_id = ?"
+        "{PROJECT_SELECT} WHERE team_id = $1 AND created_by = $2 AND client_id = $3"
     )))
     .bind(team.to_string())
     .bind(user.to_string())
     .bind(&client_id)
-    .fetch_one(db)
+    .fetch_one(db.pool())
     .await?;
     let existing = row.into_project()?;
     if existing.name != name {
@@ -333,7 +330,7 @@ fn base_of(base: &ProjectVersions, field: HistoryField) -> i64 {
 
 /// Checks a patch's values; the changes it asks for, field by field, as the history writes them.
 async fn validate_patch(
-    db: &SqlitePool,
+    db: &Db,
     team: TeamId,
     patch: &ProjectPatch,
 ) -> Result<Vec<(HistoryField, Option<String>)>, ApiError> {
@@ -368,7 +365,7 @@ async fn validate_patch(
 /// field are decided by `merge`; every change, and every edit that lost, goes into the project's history.
 /// A patch repeated under the same `client_id` is applied once.
 pub async fn patch(
-    db: &SqlitePool,
+    db: &Db,
     events: &Events,
     member: &Membership,
     project: ProjectId,
@@ -416,9 +413,9 @@ pub async fn patch(
     }
     if recorded > 0 {
         sqlx::query(
-            "UPDATE projects SET name = ?, description = ?, status = ?, document_id = ?, owner_id = ?, due_date = ?,
-                                 field_stamps = ?, updated_at = ?
-             WHERE team_id = ? AND id = ?",
+            "UPDATE projects SET name = $1, description = $2, status = $3, document_id = $4, owner_id = $5, due_date = $6,
+                                 field_stamps = $7, updated_at = $8
+             WHERE team_id = $9 AND id = $10",
         )
         .bind(&fields.name)
         .bind(&fields.description)
@@ -444,12 +441,12 @@ pub async fn patch(
 
 /// Deletes a project (owners and admins: members may create projects, when the team allows, but deleting
 /// one loses its metadata for everyone and cannot be undone).
-pub async fn delete(db: &SqlitePool, events: &Events, member: &Membership, project: ProjectId) -> Result<(), ApiError> {
+pub async fn delete(db: &Db, events: &Events, member: &Membership, project: ProjectId) -> Result<(), ApiError> {
     member.require(Role::Admin)?;
-    let deleted = sqlx::query("DELETE FROM projects WHERE team_id = ? AND id = ?")
+    let deleted = sqlx::query("DELETE FROM projects WHERE team_id = $1 AND id = $2")
         .bind(member.team().to_string())
         .bind(project.to_string())
-        .execute(db)
+        .execute(db.pool())
         .await?;
     if deleted.rows_affected() == 0 {
         return Err(ApiError::NotFound(PROJECT_NOT_FOUND));

@@ -15,7 +15,7 @@ use teamflow_protocol::{TeamId, UserId};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-pub(crate) use hub::spawn_hub;
+pub use hub::spawn_hub;
 
 /// Identifies one socket for the hub's lifetime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -17,12 +17,13 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore as _;
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::AnyConnection;
 use teamflow_protocol::UserId;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::{AccessToken, TokenError};
-use crate::db::now_ms;
+use crate::db::backend::Backend;
+use crate::db::{Db, now_ms};
 
 /// How often a relay reads `account_changes` for sessions ended by another process.
 pub const POLL: Duration = Duration::from_millis(250);
@@ -70,30 +71,30 @@ pub enum Scope<'a> {
 /// Revokes the user's matching, still-live refresh families and records each in `account_changes`, inside
 /// the caller's write transaction. Answers the families ended, for [`LiveSessions::end`] after the commit.
 pub async fn end_sessions(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     user: UserId,
     scope: Scope<'_>,
     reason: EndReason,
 ) -> Result<Vec<String>, sqlx::Error> {
     let now = now_ms();
     let (filter, family) = match scope {
-        Scope::One(family) => ("AND id = ?", Some(family)),
+        Scope::One(family) => ("AND id = $2", Some(family)),
         Scope::All => ("", None),
-        Scope::AllBut(family) => ("AND id != ?", Some(family)),
+        Scope::AllBut(family) => ("AND id != $2", Some(family)),
     };
-    let select = format!("SELECT id FROM refresh_families WHERE user_id = ? AND revoked_at IS NULL {filter}");
+    let select = format!("SELECT id FROM refresh_families WHERE user_id = $1 AND revoked_at IS NULL {filter}");
     let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(select)).bind(user.to_string());
     if let Some(family) = family {
         query = query.bind(family);
     }
     let families = query.fetch_all(&mut *tx).await?;
     for family in &families {
-        sqlx::query("UPDATE refresh_families SET revoked_at = ? WHERE id = ?")
+        sqlx::query("UPDATE refresh_families SET revoked_at = $1 WHERE id = $2")
             .bind(now)
             .bind(family)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("INSERT INTO account_changes (user_id, family_id, reason, created_at) VALUES (?, ?, ?, ?)")
+        sqlx::query("INSERT INTO account_changes (user_id, family_id, reason, created_at) VALUES ($1, $2, $3, $4)")
             .bind(user.to_string())
             .bind(family)
             .bind(reason.as_str())
@@ -256,17 +257,18 @@ fn hash(ticket: &str) -> [u8; 32] {
 /// another process on the same database (the admin command); its own are ended at once by whoever ends
 /// them, and met here again harmlessly.
 pub async fn spawn_watch(
-    db: SqlitePool,
+    db: Db,
     live: LiveSessions,
     stop: CancellationToken,
 ) -> Result<tokio::task::JoinHandle<()>, sqlx::Error> {
     let since = now_ms().saturating_sub(i64::try_from(live.inner.remember.as_millis()).unwrap_or(i64::MAX));
     let recent: Vec<(i64, String, String)> =
-        sqlx::query_as("SELECT seq, family_id, reason FROM account_changes WHERE created_at >= ? ORDER BY seq")
+        sqlx::query_as("SELECT seq, family_id, reason FROM account_changes WHERE created_at >= $1 ORDER BY seq")
             .bind(since)
-            .fetch_all(&db)
+            .fetch_all(db.pool())
             .await?;
-    let mut last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM account_changes").fetch_one(&db).await?;
+    let mut last: i64 =
+        sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM account_changes").fetch_one(db.pool()).await?;
     for (_, family, reason) in recent {
         live.end(&[family], static_reason(&reason));
     }
@@ -282,21 +284,16 @@ pub async fn spawn_watch(
                     // Rows older than any token they could still refuse are history: keep a day more.
                     let keep = live.inner.remember + Duration::from_secs(86_400);
                     let before = now_ms().saturating_sub(i64::try_from(keep.as_millis()).unwrap_or(i64::MAX));
-                    if let Err(e) = sqlx::query("DELETE FROM account_changes WHERE created_at < ?").bind(before).execute(&db).await {
+                    if let Err(e) = sqlx::query("DELETE FROM account_changes WHERE created_at < $1").bind(before).execute(db.pool()).await {
                         tracing::warn!(error = %e, "pruning account changes failed");
                     }
                 }
                 _ = every.tick() => {}
             }
-            let rows: Result<Vec<(i64, String, String)>, _> =
-                sqlx::query_as("SELECT seq, family_id, reason FROM account_changes WHERE seq > ? ORDER BY seq")
-                    .bind(last)
-                    .fetch_all(&db)
-                    .await;
-            match rows {
+            match changes_since(&db, last).await {
                 Ok(rows) => {
                     for (seq, family, reason) in rows {
-                        last = seq;
+                        last = last.max(seq);
                         live.end(&[family], static_reason(&reason));
                     }
                 }
@@ -304,6 +301,33 @@ pub async fn spawn_watch(
             }
         }
     }))
+}
+
+/// How far back a follower on PostgreSQL re-reads `account_changes` beyond the last seq it saw.
+const FEED_OVERLAP_MS: i64 = 10_000;
+
+/// The ended sessions recorded after `last`. On SQLite one writer at a time numbers the feed in commit
+/// order, so "above the last seq" is complete. On PostgreSQL a transaction holding seq 7 may commit after one
+/// holding seq 8 (another instance's), so the rows of the last [`FEED_OVERLAP_MS`] are read again too;
+/// ending a session twice is harmless.
+async fn changes_since(db: &Db, last: i64) -> Result<Vec<(i64, String, String)>, sqlx::Error> {
+    match db.backend() {
+        Backend::Sqlite => {
+            sqlx::query_as("SELECT seq, family_id, reason FROM account_changes WHERE seq > $1 ORDER BY seq")
+                .bind(last)
+                .fetch_all(db.pool())
+                .await
+        }
+        Backend::Postgres => {
+            sqlx::query_as(
+                "SELECT seq, family_id, reason FROM account_changes WHERE seq > $1 OR created_at >= $2 ORDER BY seq",
+            )
+            .bind(last)
+            .bind(now_ms().saturating_sub(FEED_OVERLAP_MS))
+            .fetch_all(db.pool())
+            .await
+        }
+    }
 }
 
 /// The `&'static` form of a reason read back from the table.

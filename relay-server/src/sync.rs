@@ -27,7 +27,7 @@ use first_sync::{FirstSync, Routed};
 use gate::{Gate, Gated};
 pub use memory::{LoadedWatch, Memory};
 pub use policy::TeamSharePolicy;
-pub use teamflow_sync::SqliteStorage;
+pub use storage::DbStorage;
 use teamflow_sync::writer::{Drained, drain};
 
 use crate::access::Access;
@@ -78,7 +78,7 @@ pub struct SyncServer {
     repo: Repo,
     acceptor: samod::AcceptorHandle,
     first: FirstSync,
-    db: sqlx::SqlitePool,
+    db: crate::db::Db,
     policy: TeamSharePolicy,
     caps: caps::Caps,
     metrics: SyncMetrics,
@@ -107,7 +107,7 @@ impl std::fmt::Debug for SyncServer {
 
 impl SyncServer {
     pub async fn start(
-        db: sqlx::SqlitePool,
+        db: crate::db::Db,
         access: Access,
         caps: caps::Caps,
         memory: Memory,
@@ -138,7 +138,7 @@ impl SyncServer {
         let mut builder = Repo::build_tokio()
             .with_concurrency(samod::ConcurrencyConfig::SharedThreadpool(documents.clone()))
             .with_peer_id(PeerId::from(RELAY_PEER_ID))
-            .with_storage(SqliteStorage::new(db.clone()))
+            .with_storage(DbStorage::new(db.clone()))
             .with_share_policy(policy.clone())
             .with_observer(observer);
         // The relay never announces, so a connected peer's interest in a document lives only in samod's
@@ -178,9 +178,9 @@ impl SyncServer {
             return;
         };
         // Presence from this connection is stamped with this name (`gate`).
-        let name: Option<String> = match sqlx::query_scalar("SELECT display_name FROM users WHERE id = ?")
+        let name: Option<String> = match sqlx::query_scalar("SELECT display_name FROM users WHERE id = $1")
             .bind(user.to_string())
-            .fetch_optional(&self.db)
+            .fetch_optional(self.db.pool())
             .await
         {
             Ok(name) => name,

@@ -4,12 +4,12 @@
 //! gets `not_found`, so the team's existence is not revealed); a member without the needed role gets
 //! `forbidden`. A change to membership publishes its event once committed.
 
-use sqlx::{SqliteExecutor, SqlitePool};
+use sqlx::any::AnyExecutor;
 use teamflow_protocol::api::teams::{Member, Team, TeamInput, TeamSettings};
 use teamflow_protocol::{Role, TeamId, UserId};
 
 use crate::access::{Membership, TEAM_NOT_FOUND, role_in};
-use crate::db::{begin_write, from_ms, now_ms};
+use crate::db::{Db, begin_write, from_ms, now_ms};
 use crate::error::ApiError;
 use crate::events::{Event, Events};
 use crate::validate::{Lines, Validator};
@@ -33,19 +33,19 @@ impl From<TeamRow> for Team {
 
 const TEAM_SELECT: &str = "SELECT t.id, t.name, m.role, t.created_at,
         (SELECT COUNT(*) FROM team_members c WHERE c.team_id = t.id) AS member_count
-    FROM teams t JOIN team_members m ON m.team_id = t.id AND m.user_id = ?";
+    FROM teams t JOIN team_members m ON m.team_id = t.id AND m.user_id = $1";
 
-pub async fn list(db: &SqlitePool, user: UserId) -> Result<Vec<Team>, ApiError> {
+pub async fn list(db: &Db, user: UserId) -> Result<Vec<Team>, ApiError> {
     let rows: Vec<TeamRow> =
-        sqlx::query_as(sqlx::AssertSqlSafe(format!("{TEAM_SELECT} ORDER BY t.name COLLATE NOCASE, t.id")))
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{TEAM_SELECT} ORDER BY {}, t.id", db.nocase("t.name"))))
             .bind(user.to_string())
-            .fetch_all(db)
+            .fetch_all(db.pool())
             .await?;
     Ok(rows.into_iter().map(Team::from).collect())
 }
 
-pub async fn get<'e, E: SqliteExecutor<'e>>(db: E, member: &Membership) -> Result<Team, ApiError> {
-    let row: Option<TeamRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!("{TEAM_SELECT} WHERE t.id = ?")))
+pub async fn get<'e, E: AnyExecutor<'e>>(db: E, member: &Membership) -> Result<Team, ApiError> {
+    let row: Option<TeamRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!("{TEAM_SELECT} WHERE t.id = $2")))
         .bind(member.user().to_string())
         .bind(member.team().to_string())
         .fetch_optional(db)
@@ -61,22 +61,24 @@ fn validate_team(input: &TeamInput) -> Result<String, ApiError> {
 }
 
 /// Creates a team with `user` as its owner.
-pub async fn create(db: &SqlitePool, user: UserId, input: TeamInput) -> Result<Team, ApiError> {
+pub async fn create(db: &Db, user: UserId, input: TeamInput) -> Result<Team, ApiError> {
     let name = validate_team(&input)?;
     let team = TeamId::new();
     let now = now_ms();
     let settings = serde_json::to_string(&TeamSettings::default()).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let mut tx = db.begin().await?;
-    sqlx::query("INSERT INTO teams (id, name, settings, created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)")
-        .bind(team.to_string())
-        .bind(&name)
-        .bind(settings)
-        .bind(user.to_string())
-        .bind(now)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("INSERT INTO team_members (team_id, user_id, role, joined_at) VALUES (?, ?, 'owner', ?)")
+    let mut tx = db.pool().begin().await?;
+    sqlx::query(
+        "INSERT INTO teams (id, name, settings, created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(team.to_string())
+    .bind(&name)
+    .bind(settings)
+    .bind(user.to_string())
+    .bind(now)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("INSERT INTO team_members (team_id, user_id, role, joined_at) VALUES ($1, $2, 'owner', $3)")
         .bind(team.to_string())
         .bind(user.to_string())
         .bind(now)
@@ -86,26 +88,26 @@ pub async fn create(db: &SqlitePool, user: UserId, input: TeamInput) -> Result<T
     Ok(Team { id: team, name, role: Role::Owner, member_count: 1, created_at: from_ms(now) })
 }
 
-pub async fn rename(db: &SqlitePool, member: &Membership, input: TeamInput) -> Result<Team, ApiError> {
+pub async fn rename(db: &Db, member: &Membership, input: TeamInput) -> Result<Team, ApiError> {
     member.require(Role::Admin)?;
     let name = validate_team(&input)?;
-    sqlx::query("UPDATE teams SET name = ?, updated_at = ? WHERE id = ?")
+    sqlx::query("UPDATE teams SET name = $1, updated_at = $2 WHERE id = $3")
         .bind(&name)
         .bind(now_ms())
         .bind(member.team().to_string())
-        .execute(db)
+        .execute(db.pool())
         .await?;
-    get(db, member).await
+    get(db.pool(), member).await
 }
 
 /// Deletes the team and everything in it (projects, messages, the document registry, the documents' stored
 /// content, leaving tombstones). Owners only. Publishes who were members, so their live access is revoked;
 /// their device certificates naming the team are revoked in the same transaction.
-pub async fn delete(db: &SqlitePool, events: &Events, member: &Membership) -> Result<(), ApiError> {
+pub async fn delete(db: &Db, events: &Events, member: &Membership) -> Result<(), ApiError> {
     member.require(Role::Owner)?;
     let (team, user) = (member.team(), member.user());
     let mut tx = begin_write(db).await?;
-    let members: Vec<String> = sqlx::query_scalar("SELECT user_id FROM team_members WHERE team_id = ?")
+    let members: Vec<String> = sqlx::query_scalar("SELECT user_id FROM team_members WHERE team_id = $1")
         .bind(team.to_string())
         .fetch_all(&mut *tx)
         .await?;
@@ -117,7 +119,7 @@ pub async fn delete(db: &SqlitePool, events: &Events, member: &Membership) -> Re
     for &gone in &members {
         crate::devices::revoke(&mut tx, gone, team).await?;
     }
-    sqlx::query("DELETE FROM teams WHERE id = ?").bind(team.to_string()).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM teams WHERE id = $1").bind(team.to_string()).execute(&mut *tx).await?;
     tx.commit().await?;
     tracing::info!(%team, by = %user, "team deleted");
     events.publish(Event::TeamDeleted { team, members }).await;
@@ -148,9 +150,9 @@ impl From<MemberRow> for Member {
 }
 
 const MEMBER_SELECT: &str = "SELECT m.user_id, u.email, u.display_name, m.role, m.joined_at
-    FROM team_members m JOIN users u ON u.id = m.user_id WHERE m.team_id = ?";
+    FROM team_members m JOIN users u ON u.id = m.user_id WHERE m.team_id = $1";
 
-pub async fn members<'e, E: SqliteExecutor<'e>>(db: E, member: &Membership) -> Result<Vec<Member>, ApiError> {
+pub async fn members<'e, E: AnyExecutor<'e>>(db: E, member: &Membership) -> Result<Vec<Member>, ApiError> {
     let rows: Vec<MemberRow> =
         sqlx::query_as(sqlx::AssertSqlSafe(format!("{MEMBER_SELECT} ORDER BY m.joined_at, m.user_id")))
             .bind(member.team().to_string())
@@ -159,11 +161,11 @@ pub async fn members<'e, E: SqliteExecutor<'e>>(db: E, member: &Membership) -> R
     Ok(rows.into_iter().map(Member::from).collect())
 }
 
-async fn fetch_member(db: &SqlitePool, team: TeamId, user: UserId) -> Result<Member, ApiError> {
-    let row: Option<MemberRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!("{MEMBER_SELECT} AND m.user_id = ?")))
+async fn fetch_member(db: &Db, team: TeamId, user: UserId) -> Result<Member, ApiError> {
+    let row: Option<MemberRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!("{MEMBER_SELECT} AND m.user_id = $2")))
         .bind(team.to_string())
         .bind(user.to_string())
-        .fetch_optional(db)
+        .fetch_optional(db.pool())
         .await?;
     row.map(Member::from).ok_or(ApiError::NotFound("no such member"))
 }
@@ -213,7 +215,7 @@ pub fn check_member_change(
 
 /// Changes a member's role. Nobody raises their own; the last owner cannot be demoted.
 pub async fn set_role(
-    db: &SqlitePool,
+    db: &Db,
     events: &Events,
     actor: &Membership,
     target: UserId,
@@ -224,17 +226,12 @@ pub async fn set_role(
 }
 
 /// Removes a member; members may remove themselves, which is leaving. The last owner cannot leave.
-pub async fn remove_member(
-    db: &SqlitePool,
-    events: &Events,
-    actor: &Membership,
-    target: UserId,
-) -> Result<(), ApiError> {
+pub async fn remove_member(db: &Db, events: &Events, actor: &Membership, target: UserId) -> Result<(), ApiError> {
     change_member(db, events, actor, target, MemberChange::Remove).await
 }
 
 async fn change_member(
-    db: &SqlitePool,
+    db: &Db,
     events: &Events,
     actor: &Membership,
     target: UserId,
@@ -245,14 +242,14 @@ async fn change_member(
     // once cannot both succeed.
     let mut tx = begin_write(db).await?;
     let target_role = role_in(&mut *tx, team, target).await?.ok_or(ApiError::NotFound("no such member"))?;
-    let owners: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM team_members WHERE team_id = ? AND role = 'owner'")
+    let owners: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM team_members WHERE team_id = $1 AND role = 'owner'")
         .bind(team.to_string())
         .fetch_one(&mut *tx)
         .await?;
     check_member_change((actor.user(), actor.role()), (target, target_role), change, owners)?;
     match change {
         MemberChange::SetRole(role) => {
-            sqlx::query("UPDATE team_members SET role = ? WHERE team_id = ? AND user_id = ?")
+            sqlx::query("UPDATE team_members SET role = $1 WHERE team_id = $2 AND user_id = $3")
                 .bind(role.as_str())
                 .bind(team.to_string())
                 .bind(target.to_string())
@@ -260,7 +257,7 @@ async fn change_member(
                 .await?;
         }
         MemberChange::Remove => {
-            sqlx::query("DELETE FROM team_members WHERE team_id = ? AND user_id = ?")
+            sqlx::query("DELETE FROM team_members WHERE team_id = $1 AND user_id = $2")
                 .bind(team.to_string())
                 .bind(target.to_string())
                 .execute(&mut *tx)
@@ -283,20 +280,16 @@ async fn change_member(
     Ok(())
 }
 
-pub async fn settings(db: &SqlitePool, member: &Membership) -> Result<TeamSettings, ApiError> {
-    let json: String = sqlx::query_scalar("SELECT settings FROM teams WHERE id = ?")
+pub async fn settings(db: &Db, member: &Membership) -> Result<TeamSettings, ApiError> {
+    let json: String = sqlx::query_scalar("SELECT settings FROM teams WHERE id = $1")
         .bind(member.team().to_string())
-        .fetch_optional(db)
+        .fetch_optional(db.pool())
         .await?
         .ok_or(ApiError::NotFound(TEAM_NOT_FOUND))?;
     serde_json::from_str(&json).map_err(|e| ApiError::Internal(format!("team settings in database: {e}")))
 }
 
-pub async fn update_settings(
-    db: &SqlitePool,
-    member: &Membership,
-    input: TeamSettings,
-) -> Result<TeamSettings, ApiError> {
+pub async fn update_settings(db: &Db, member: &Membership, input: TeamSettings) -> Result<TeamSettings, ApiError> {
     member.require(Role::Admin)?;
     let mut v = Validator::new();
     let description = v.text("description", &input.description, 0, 500, Lines::Multi);
@@ -308,11 +301,11 @@ pub async fn update_settings(
     v.finish()?;
     let settings = TeamSettings { description, ..input };
     let json = serde_json::to_string(&settings).map_err(|e| ApiError::Internal(e.to_string()))?;
-    sqlx::query("UPDATE teams SET settings = ?, updated_at = ? WHERE id = ?")
+    sqlx::query("UPDATE teams SET settings = $1, updated_at = $2 WHERE id = $3")
         .bind(json)
         .bind(now_ms())
         .bind(member.team().to_string())
-        .execute(db)
+        .execute(db.pool())
         .await?;
     Ok(settings)
 }

@@ -19,7 +19,6 @@ use axum::http::HeaderMap;
 use rand::RngCore as _;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
-use sqlx::SqlitePool;
 use teamflow_protocol::api::integrations::{
     ActivityItem, ActivityPage, ActivityQuery, Integration, IntegrationCreated, IntegrationInput, RotateSecret,
     Service, WebhookFailure,
@@ -31,7 +30,7 @@ pub use describe::{Description, describe};
 pub(crate) use worker::{Worker, spawn_worker};
 
 use crate::access::Membership;
-use crate::db::{self, Page, from_ms, now_ms};
+use crate::db::{self, Db, Page, from_ms, now_ms};
 use crate::error::ApiError;
 use crate::validate::{Lines, Validator};
 
@@ -70,7 +69,8 @@ struct IntegrationRow {
     service: Service,
     secret: String,
     callback_url: String,
-    mirror_to_chat: bool,
+    /// 0 or 1 (`Any` reads flags as integers).
+    mirror_to_chat: i64,
     #[sqlx(try_from = "String")]
     created_by: UserId,
     created_at: i64,
@@ -84,7 +84,7 @@ impl From<IntegrationRow> for Integration {
             team_id: r.team_id,
             service: r.service,
             webhook_url: r.callback_url,
-            mirror_to_chat: r.mirror_to_chat,
+            mirror_to_chat: r.mirror_to_chat != 0,
             created_by: r.created_by,
             created_at: from_ms(r.created_at),
             disabled: r.disabled_reason,
@@ -112,7 +112,7 @@ fn secret_for(v: &mut Validator, service: Service, given: Option<&str>) -> Strin
 }
 
 pub async fn create(
-    db: &SqlitePool,
+    db: &Db,
     public_url: &str,
     member: &Membership,
     input: IntegrationInput,
@@ -131,38 +131,38 @@ pub async fn create(
     let webhook_url = format!("{public_url}/api/webhooks/{}/{id}", input.service.as_str());
     sqlx::query(
         "INSERT INTO integrations (id, team_id, service, secret, callback_url, mirror_to_chat, created_by, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(&id)
     .bind(team.to_string())
     .bind(input.service.as_str())
     .bind(&secret)
     .bind(&webhook_url)
-    .bind(input.mirror_to_chat)
+    .bind(i64::from(input.mirror_to_chat))
     .bind(user.to_string())
     .bind(now_ms())
-    .execute(db)
+    .execute(db.pool())
     .await?;
     tracing::info!(%team, integration = %id, service = input.service.as_str(), by = %user, "integration created");
     Ok(IntegrationCreated { id, service: input.service, webhook_url, secret })
 }
 
-pub async fn list(db: &SqlitePool, member: &Membership) -> Result<Vec<Integration>, ApiError> {
+pub async fn list(db: &Db, member: &Membership) -> Result<Vec<Integration>, ApiError> {
     member.require(Role::Admin)?;
     let rows: Vec<IntegrationRow> =
-        sqlx::query_as(sqlx::AssertSqlSafe(format!("{INTEGRATION_SELECT} WHERE team_id = ? ORDER BY created_at, id")))
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{INTEGRATION_SELECT} WHERE team_id = $1 ORDER BY created_at, id")))
             .bind(member.team().to_string())
-            .fetch_all(db)
+            .fetch_all(db.pool())
             .await?;
     Ok(rows.into_iter().map(Integration::from).collect())
 }
 
-pub async fn delete(db: &SqlitePool, member: &Membership, integration: &str) -> Result<(), ApiError> {
+pub async fn delete(db: &Db, member: &Membership, integration: &str) -> Result<(), ApiError> {
     member.require(Role::Admin)?;
-    let deleted = sqlx::query("DELETE FROM integrations WHERE team_id = ? AND id = ?")
+    let deleted = sqlx::query("DELETE FROM integrations WHERE team_id = $1 AND id = $2")
         .bind(member.team().to_string())
         .bind(integration)
-        .execute(db)
+        .execute(db.pool())
         .await?;
     if deleted.rows_affected() == 0 {
         return Err(ApiError::NotFound("no such integration"));
@@ -173,7 +173,7 @@ pub async fn delete(db: &SqlitePool, member: &Membership, integration: &str) -> 
 /// Replaces an integration's secret (the old one stops verifying at once). The caller becomes its creator,
 /// whose current role its events use, and a disabled integration is enabled again with its URL unchanged.
 pub async fn rotate(
-    db: &SqlitePool,
+    db: &Db,
     member: &Membership,
     integration: &str,
     input: RotateSecret,
@@ -181,7 +181,7 @@ pub async fn rotate(
     member.require(Role::Admin)?;
     let mut tx = db::begin_write(db).await?;
     let row: IntegrationRow =
-        sqlx::query_as(sqlx::AssertSqlSafe(format!("{INTEGRATION_SELECT} WHERE team_id = ? AND id = ?")))
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{INTEGRATION_SELECT} WHERE team_id = $1 AND id = $2")))
             .bind(member.team().to_string())
             .bind(integration)
             .fetch_optional(&mut *tx)
@@ -191,7 +191,7 @@ pub async fn rotate(
     let secret = secret_for(&mut v, row.service, input.secret.as_deref());
     v.finish()?;
     sqlx::query(
-        "UPDATE integrations SET secret = ?, created_by = ?, disabled_at = NULL, disabled_reason = NULL WHERE id = ?",
+        "UPDATE integrations SET secret = $1, created_by = $2, disabled_at = NULL, disabled_reason = NULL WHERE id = $3",
     )
     .bind(&secret)
     .bind(member.user().to_string())
@@ -205,13 +205,13 @@ pub async fn rotate(
 
 /// Disables the integrations `creator` made in `team`, inside the transaction that removes them from it.
 pub(crate) async fn disable_for_removed_creator(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut sqlx::AnyConnection,
     team: TeamId,
     creator: UserId,
 ) -> Result<u64, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE integrations SET disabled_at = ?, disabled_reason = ?
-         WHERE team_id = ? AND created_by = ? AND disabled_at IS NULL",
+        "UPDATE integrations SET disabled_at = $1, disabled_reason = $2
+         WHERE team_id = $3 AND created_by = $4 AND disabled_at IS NULL",
     )
     .bind(now_ms())
     .bind(CREATOR_REMOVED)
@@ -223,24 +223,20 @@ pub(crate) async fn disable_for_removed_creator(
 }
 
 /// The events of an integration the relay gave up on, newest first (owners and admins).
-pub async fn failures(
-    db: &SqlitePool,
-    member: &Membership,
-    integration: &str,
-) -> Result<Vec<WebhookFailure>, ApiError> {
+pub async fn failures(db: &Db, member: &Membership, integration: &str) -> Result<Vec<WebhookFailure>, ApiError> {
     member.require(Role::Admin)?;
-    let known: Option<String> = sqlx::query_scalar("SELECT id FROM integrations WHERE team_id = ? AND id = ?")
+    let known: Option<String> = sqlx::query_scalar("SELECT id FROM integrations WHERE team_id = $1 AND id = $2")
         .bind(member.team().to_string())
         .bind(integration)
-        .fetch_optional(db)
+        .fetch_optional(db.pool())
         .await?;
     known.ok_or(ApiError::NotFound("no such integration"))?;
     let rows: Vec<(String, String, String, i64, i64, i64)> = sqlx::query_as(
         "SELECT id, event_type, failure, attempts, received_at, failed_at FROM webhook_events
-         WHERE integration_id = ? AND failed_at IS NOT NULL ORDER BY seq DESC LIMIT 100",
+         WHERE integration_id = $1 AND failed_at IS NOT NULL ORDER BY seq DESC LIMIT 100",
     )
     .bind(integration)
-    .fetch_all(db)
+    .fetch_all(db.pool())
     .await?;
     Ok(rows
         .into_iter()
@@ -288,12 +284,13 @@ impl Target {
 }
 
 /// Finds the active integration `id` of `service`: 404 for another service's, an unknown or a disabled one.
-pub async fn target(db: &SqlitePool, service: &str, id: &str) -> Result<Target, ApiError> {
+pub async fn target(db: &Db, service: &str, id: &str) -> Result<Target, ApiError> {
     let service = Service::parse(service).ok_or(ApiError::ServiceNotSupported)?;
-    let row: Option<IntegrationRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!("{INTEGRATION_SELECT} WHERE id = ?")))
-        .bind(id)
-        .fetch_optional(db)
-        .await?;
+    let row: Option<IntegrationRow> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{INTEGRATION_SELECT} WHERE id = $1")))
+            .bind(id)
+            .fetch_optional(db.pool())
+            .await?;
     let row = row.filter(|r| r.service == service).ok_or(ApiError::NotFound("no such integration"))?;
     if row.disabled_reason.is_some() {
         return Err(ApiError::NotFound("this integration is disabled"));
@@ -302,7 +299,7 @@ pub async fn target(db: &SqlitePool, service: &str, id: &str) -> Result<Target, 
 }
 
 /// Answers Trello's `HEAD` check of a callback URL.
-pub async fn exists(db: &SqlitePool, service: &str, id: &str) -> Result<(), ApiError> {
+pub async fn exists(db: &Db, service: &str, id: &str) -> Result<(), ApiError> {
     target(db, service, id).await.map(|_| ())
 }
 
@@ -316,7 +313,7 @@ fn parse(body: &[u8]) -> Result<Value, ApiError> {
 
 /// Verifies and stores one delivery to `target`. Nothing is stored unless the signature checks out.
 pub async fn receive(
-    db: &SqlitePool,
+    db: &Db,
     queue: &Queue,
     target: &Target,
     headers: &HeaderMap,
@@ -380,7 +377,7 @@ pub async fn receive(
     let stored = sqlx::query(
         "INSERT INTO webhook_events
              (id, integration_id, team_id, service, event_type, delivery_key, body_sha256, payload, received_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          ON CONFLICT DO NOTHING",
     )
     .bind(uuid::Uuid::now_v7().to_string())
@@ -392,7 +389,7 @@ pub async fn receive(
     .bind(&body_sha256)
     .bind(&body[..])
     .bind(now_ms())
-    .execute(db)
+    .execute(db.pool())
     .await?;
     if stored.rows_affected() == 0 {
         return Ok(Receipt::Duplicate);
@@ -433,24 +430,26 @@ impl From<ActivityRow> for ActivityItem {
 const ACTIVITY_SELECT: &str =
     "SELECT id, team_id, seq, service, event_type, summary, url, received_at FROM webhook_events";
 
-pub async fn activity(db: &SqlitePool, member: &Membership, query: ActivityQuery) -> Result<ActivityPage, ApiError> {
+pub async fn activity(db: &Db, member: &Membership, query: ActivityQuery) -> Result<ActivityPage, ApiError> {
     let page = Page::new(query.limit);
     let rows: Vec<ActivityRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{ACTIVITY_SELECT} WHERE team_id = ? AND processed_at IS NOT NULL AND (? IS NULL OR seq < ?)
-         ORDER BY seq DESC LIMIT ?"
+        "{ACTIVITY_SELECT} WHERE team_id = $1 AND processed_at IS NOT NULL AND ($2 IS NULL OR seq < $3)
+         ORDER BY seq DESC LIMIT $4"
     )))
     .bind(member.team().to_string())
     .bind(query.before)
     .bind(query.before)
     .bind(page.fetch())
-    .fetch_all(db)
+    .fetch_all(db.pool())
     .await?;
     let (rows, next_before) = page.split(rows, |a| a.seq);
     Ok(ActivityPage { items: rows.into_iter().map(ActivityItem::from).collect(), next_before })
 }
 
-async fn activity_item(db: &SqlitePool, id: &str) -> Result<ActivityItem, ApiError> {
-    let row: ActivityRow =
-        sqlx::query_as(sqlx::AssertSqlSafe(format!("{ACTIVITY_SELECT} WHERE id = ?"))).bind(id).fetch_one(db).await?;
+async fn activity_item(db: &Db, id: &str) -> Result<ActivityItem, ApiError> {
+    let row: ActivityRow = sqlx::query_as(sqlx::AssertSqlSafe(format!("{ACTIVITY_SELECT} WHERE id = $1")))
+        .bind(id)
+        .fetch_one(db.pool())
+        .await?;
     Ok(row.into())
 }

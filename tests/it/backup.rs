@@ -300,3 +300,18 @@ async fn restore_refuses_damaged_foreign_and_newer_files_and_leaves_the_target_a
     let refused = backup::backup(data_dir.path(), &data_dir.path().join("b.backup")).await.expect_err("inside");
     assert!(matches!(refused, BackupError::InsideDataDir { .. }), "{refused}");
 }
+
+#[tokio::test]
+async fn a_data_directory_without_the_sqlite_database_is_refused_pointing_at_pg_dump() {
+    // A relay on PostgreSQL keeps only its keys in the data directory: its data is not this command's.
+    let data = tempfile::tempdir().expect("data dir");
+    teamflow_relay::auth::SigningKeys::load_or_create(data.path()).expect("signing key");
+    let out = tempfile::tempdir().expect("backup dir");
+    let to = out.path().join("relay.backup");
+    let error = backup::backup(data.path(), &to).await.expect_err("no relay.db to copy");
+    assert!(matches!(&error, BackupError::NoSqliteDatabase { dir } if dir == data.path()), "{error:?}");
+    let message = error.to_string();
+    assert!(message.contains("SQLite") && message.contains("pg_dump"), "{message}");
+    assert!(!to.exists(), "nothing was written");
+    assert!(!data.path().join("relay.db").exists(), "no database was made in the data directory");
+}

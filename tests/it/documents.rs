@@ -216,17 +216,14 @@ async fn a_purged_document_cannot_be_restored_and_its_id_stays_buried() {
     let path = |doc: &str| format!("/api/teams/{}/documents/{doc}", t.id);
     assert_eq!(t.alice.delete(&path(&doc)).await.0, StatusCode::NO_CONTENT);
     assert_eq!(t.alice.delete(&path(&kept)).await.0, StatusCode::NO_CONTENT);
-    let db = sqlx::SqlitePool::connect(&format!(
-        "sqlite://{}",
-        t.relay.data_dir().join(teamflow_relay::db::DATABASE_FILE).display()
-    ))
-    .await
-    .expect("open the relay's database");
+    let db = teamflow_relay::db::Db::sqlite(&t.relay.data_dir().join(teamflow_relay::db::DATABASE_FILE))
+        .await
+        .expect("open the relay's database");
     // Only the deletion older than the window is purged: age one of them by hand.
-    sqlx::query("UPDATE documents SET deleted_at = deleted_at - ? WHERE id = ?")
+    sqlx::query("UPDATE documents SET deleted_at = deleted_at - $1 WHERE id = $2")
         .bind(i64::try_from(teamflow_relay::documents::KEPT_AFTER_DELETE.as_millis()).expect("ms") + 1)
         .bind(&doc)
-        .execute(&db)
+        .execute(db.pool())
         .await
         .expect("age the deletion");
     let purged = teamflow_relay::documents::purge_deleted(&db, teamflow_relay::documents::KEPT_AFTER_DELETE)

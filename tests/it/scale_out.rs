@@ -1,7 +1,9 @@
 //! Scale-out (docs/scale-out.md): the real PostgreSQL and NATS the tests start, and the relay's schema and
 //! domains on PostgreSQL.
 
+mod accounts;
 mod database_flag;
+mod dialect;
 mod gapless;
 mod harness;
 mod migrations;

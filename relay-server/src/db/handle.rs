@@ -25,7 +25,10 @@ impl Db {
     /// a busy timeout, as [`super::connect`] does.
     pub async fn sqlite(path: &Path) -> Result<Db, sqlx::Error> {
         sqlx::any::install_default_drivers();
-        let url = format!("sqlite://{}?mode=rwc", path.display());
+        // The path travels in a URL, which sqlx's SQLite driver percent-decodes and cuts at '?': escape what
+        // it would misread, so a data directory may be named anything (UTF-8).
+        let path = path.display().to_string().replace('%', "%25").replace('?', "%3F").replace('#', "%23");
+        let url = format!("sqlite://{path}?mode=rwc");
         let pool = AnyPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(PATIENCE)
@@ -60,6 +63,11 @@ impl Db {
         self.backend
     }
 
+    /// Closes every connection, waiting for those in use to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
     /// Applies the backend's migrations (`migrations` or `migrations-postgres`).
     pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
         match self.backend {
@@ -76,6 +84,31 @@ impl Db {
         match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
             Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
+    /// SQL for the UTC calendar day (`YYYY-MM-DD` text) of `ms_column`, a column of Unix milliseconds.
+    pub fn utc_day(&self, ms_column: &str) -> String {
+        match self.backend {
+            Backend::Sqlite => format!("date({ms_column} / 1000, 'unixepoch')"),
+            Backend::Postgres => format!("to_char(to_timestamp({ms_column} / 1000) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"),
+        }
+    }
+
+    /// SQL reading the integer under the top-level `key` of `json_column`, a TEXT column holding a JSON
+    /// object (NULL when the key is missing).
+    pub fn json_integer(&self, json_column: &str, key: &str) -> String {
+        match self.backend {
+            Backend::Sqlite => format!("json_extract({json_column}, '$.{key}')"),
+            Backend::Postgres => format!("(({json_column})::jsonb ->> '{key}')::bigint"),
+        }
+    }
+
+    /// SQL ordering `text_column` without regard to ASCII case, as SQLite's `NOCASE` collation does.
+    pub fn nocase(&self, text_column: &str) -> String {
+        match self.backend {
+            Backend::Sqlite => format!("{text_column} COLLATE NOCASE"),
+            Backend::Postgres => format!("lower({text_column})"),
         }
     }
 

@@ -34,7 +34,7 @@ async fn list_projects(
     ApiPath(team): ApiPath<TeamId>,
 ) -> Result<Json<Vec<Project>>, ApiError> {
     let member = state.access.member(team, user).await?;
-    Ok(Json(projects::list(&state.db, &member).await?))
+    Ok(Json(projects::list(state.db.pool(), &member).await?))
 }
 
 /// Create a project (not viewers; plain members only if the team's settings allow). Repeating a create with

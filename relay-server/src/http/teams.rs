@@ -60,7 +60,7 @@ async fn get_team(
     ApiPath(team): ApiPath<TeamId>,
 ) -> Result<Json<Team>, ApiError> {
     let member = state.access.member(team, user).await?;
-    Ok(Json(teams::get(&state.db, &member).await?))
+    Ok(Json(teams::get(state.db.pool(), &member).await?))
 }
 
 /// Rename a team (owners and admins).
@@ -104,7 +104,7 @@ async fn list_members(
     ApiPath(team): ApiPath<TeamId>,
 ) -> Result<Json<Vec<Member>>, ApiError> {
     let member = state.access.member(team, user).await?;
-    Ok(Json(teams::members(&state.db, &member).await?))
+    Ok(Json(teams::members(state.db.pool(), &member).await?))
 }
 
 /// Invite someone with an account, by email (owners and admins, up to their own role): they see the

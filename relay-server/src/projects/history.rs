@@ -1,12 +1,12 @@
 //! A project's history: every change of its fields and tasks, with the values that concurrent edits
 //! overwrote and the edits that lost, so a merge never loses work without a trace.
 
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::AnyConnection;
 use teamflow_protocol::api::projects::{ChangeOutcome, HistoryField, ProjectChange};
 use teamflow_protocol::{ProjectId, TaskId, UserId};
 
 use crate::access::Membership;
-use crate::db::from_ms;
+use crate::db::{Db, from_ms};
 use crate::error::ApiError;
 
 /// How many entries `list` returns, newest first.
@@ -27,11 +27,11 @@ pub(crate) struct Entry {
 }
 
 /// Appends one entry, in the caller's transaction.
-pub(crate) async fn record(db: &mut SqliteConnection, entry: Entry) -> Result<(), ApiError> {
+pub(crate) async fn record(db: &mut AnyConnection, entry: Entry) -> Result<(), ApiError> {
     let Entry { project, task, field, old_value, new_value, outcome, by, at } = entry;
     sqlx::query(
         "INSERT INTO project_history (project_id, task_id, field, old_value, new_value, outcome, changed_by, changed_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(project.to_string())
     .bind(task.map(|t| t.to_string()))
@@ -64,12 +64,12 @@ struct Row {
 }
 
 /// The project's latest `HISTORY_LIMIT` changes, newest first.
-pub async fn list(db: &SqlitePool, member: &Membership, project: ProjectId) -> Result<Vec<ProjectChange>, ApiError> {
-    let mut conn = db.acquire().await?;
+pub async fn list(db: &Db, member: &Membership, project: ProjectId) -> Result<Vec<ProjectChange>, ApiError> {
+    let mut conn = db.pool().acquire().await?;
     super::require_project(&mut conn, member.team(), project).await?;
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT id, project_id, task_id, field, old_value, new_value, outcome, changed_by, changed_at
-         FROM project_history WHERE project_id = ? ORDER BY id DESC LIMIT ?",
+         FROM project_history WHERE project_id = $1 ORDER BY id DESC LIMIT $2",
     )
     .bind(project.to_string())
     .bind(HISTORY_LIMIT)

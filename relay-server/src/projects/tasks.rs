@@ -1,7 +1,7 @@
 //! A project's task list: tasks created under the client's id (so a device can edit one offline before the
 //! relay has it), edited per field as projects are, deleted as tombstones.
 
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::AnyConnection;
 use teamflow_protocol::api::projects::{ChangeOutcome, HistoryField, Task, TaskInput, TaskPatch, TaskVersions};
 use teamflow_protocol::{ProjectId, Role, TaskId, TeamId, UserId};
 
@@ -9,7 +9,7 @@ use super::history::{self, Entry};
 use super::merge::Stamps;
 use super::{Created, check_member, edit_time, first_time, require_project, valid_client_id};
 use crate::access::Membership;
-use crate::db::{begin_write, from_ms, now_ms};
+use crate::db::{Db, begin_write, from_ms, now_ms};
 use crate::error::ApiError;
 use crate::events::{Event, Events};
 use crate::validate::{Lines, Validator};
@@ -26,7 +26,8 @@ struct TaskRow {
     #[sqlx(try_from = "String")]
     team_id: TeamId,
     title: String,
-    done: bool,
+    /// 0 or 1 (`Any` reads flags as integers).
+    done: i64,
     assignee_id: Option<String>,
     #[sqlx(try_from = "String")]
     created_by: UserId,
@@ -47,7 +48,7 @@ impl TaskRow {
             project_id: self.project_id,
             team_id: self.team_id,
             title: self.title,
-            done: self.done,
+            done: self.done != 0,
             assignee_id,
             created_by: self.created_by,
             created_at: from_ms(self.created_at),
@@ -66,27 +67,28 @@ const TASK_SELECT: &str =
      deleted_at FROM project_tasks";
 
 async fn fetch_row(
-    db: &mut SqliteConnection,
+    db: &mut AnyConnection,
     team: TeamId,
     project: ProjectId,
     task: TaskId,
 ) -> Result<TaskRow, ApiError> {
-    let row: Option<TaskRow> =
-        sqlx::query_as(sqlx::AssertSqlSafe(format!("{TASK_SELECT} WHERE team_id = ? AND project_id = ? AND id = ?")))
-            .bind(team.to_string())
-            .bind(project.to_string())
-            .bind(task.to_string())
-            .fetch_optional(&mut *db)
-            .await?;
+    let row: Option<TaskRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{TASK_SELECT} WHERE team_id = $1 AND project_id = $2 AND id = $3"
+    )))
+    .bind(team.to_string())
+    .bind(project.to_string())
+    .bind(task.to_string())
+    .fetch_optional(&mut *db)
+    .await?;
     row.ok_or(ApiError::NotFound(TASK_NOT_FOUND))
 }
 
 /// The project's tasks, oldest first (deleted ones left out).
-pub async fn list(db: &SqlitePool, member: &Membership, project: ProjectId) -> Result<Vec<Task>, ApiError> {
-    let mut conn = db.acquire().await?;
+pub async fn list(db: &Db, member: &Membership, project: ProjectId) -> Result<Vec<Task>, ApiError> {
+    let mut conn = db.pool().acquire().await?;
     require_project(&mut conn, member.team(), project).await?;
     let rows: Vec<TaskRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{TASK_SELECT} WHERE project_id = ? AND deleted_at IS NULL ORDER BY created_at, id"
+        "{TASK_SELECT} WHERE project_id = $1 AND deleted_at IS NULL ORDER BY created_at, id"
     )))
     .bind(project.to_string())
     .fetch_all(&mut *conn)
@@ -96,7 +98,7 @@ pub async fn list(db: &SqlitePool, member: &Membership, project: ProjectId) -> R
 
 /// Adds a task (members and up). Creating again with the same id returns the task the first call made.
 pub async fn create(
-    db: &SqlitePool,
+    db: &Db,
     events: &Events,
     member: &Membership,
     project: ProjectId,
@@ -114,20 +116,20 @@ pub async fn create(
     require_project(&mut tx, team, project).await?;
     let inserted = sqlx::query(
         "INSERT INTO project_tasks (id, project_id, team_id, title, done, assignee_id, created_by, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
     )
     .bind(id.to_string())
     .bind(project.to_string())
     .bind(team.to_string())
     .bind(&title)
-    .bind(input.done)
+    .bind(i64::from(input.done))
     .bind(input.assignee_id.map(|u| u.to_string()))
     .bind(user.to_string())
     .bind(now)
     .execute(&mut *tx)
     .await?;
     if inserted.rows_affected() == 0 {
-        let existing: Option<TaskRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!("{TASK_SELECT} WHERE id = ?")))
+        let existing: Option<TaskRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!("{TASK_SELECT} WHERE id = $1")))
             .bind(id.to_string())
             .fetch_optional(&mut *tx)
             .await?;
@@ -159,7 +161,7 @@ pub async fn create(
 /// Changes the fields a patch names, merged per field as project edits are. An edit of a deleted task
 /// changes nothing and is recorded as lost.
 pub async fn patch(
-    db: &SqlitePool,
+    db: &Db,
     events: &Events,
     member: &Membership,
     project: ProjectId,
@@ -194,7 +196,7 @@ pub async fn patch(
     }
     let deleted = row.deleted_at.is_some();
     let mut stamps = Stamps::parse(&row.field_stamps)?;
-    let (mut title, mut done, mut assignee) = (row.title.clone(), row.done, row.assignee_id.clone());
+    let (mut title, mut done, mut assignee) = (row.title.clone(), row.done != 0, row.assignee_id.clone());
     let mut recorded = 0;
     for (field, value) in changes {
         let (name, old) = match field {
@@ -227,14 +229,16 @@ pub async fn patch(
         recorded += 1;
     }
     if recorded > 0 && !deleted {
-        sqlx::query("UPDATE project_tasks SET title = ?, done = ?, assignee_id = ?, field_stamps = ? WHERE id = ?")
-            .bind(&title)
-            .bind(done)
-            .bind(&assignee)
-            .bind(stamps.to_json())
-            .bind(task.to_string())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE project_tasks SET title = $1, done = $2, assignee_id = $3, field_stamps = $4 WHERE id = $5",
+        )
+        .bind(&title)
+        .bind(i64::from(done))
+        .bind(&assignee)
+        .bind(stamps.to_json())
+        .bind(task.to_string())
+        .execute(&mut *tx)
+        .await?;
     }
     let updated = fetch_row(&mut tx, team, project, task).await?.into_task()?;
     tx.commit().await?;
@@ -246,7 +250,7 @@ pub async fn patch(
 
 /// Deletes a task (members and up). Deleting it again is answered as the first time.
 pub async fn delete(
-    db: &SqlitePool,
+    db: &Db,
     events: &Events,
     member: &Membership,
     project: ProjectId,
@@ -262,7 +266,7 @@ pub async fn delete(
         tx.commit().await?;
         return Ok(());
     }
-    sqlx::query("UPDATE project_tasks SET deleted_at = ? WHERE id = ?")
+    sqlx::query("UPDATE project_tasks SET deleted_at = $1 WHERE id = $2")
         .bind(now)
         .bind(task.to_string())
         .execute(&mut *tx)

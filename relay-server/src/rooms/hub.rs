@@ -39,7 +39,7 @@ struct Hub {
 }
 
 /// Starts the hub; it runs until every handle is dropped or `shutdown` is cancelled.
-pub(crate) fn spawn_hub(shutdown: CancellationToken) -> (RoomsHandle, tokio::task::JoinHandle<()>) {
+pub fn spawn_hub(shutdown: CancellationToken) -> (RoomsHandle, tokio::task::JoinHandle<()>) {
     let (commands, mut inbox) = mpsc::channel(4096);
     let task = tokio::spawn(async move {
         let mut hub = Hub::default();

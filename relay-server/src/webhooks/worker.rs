@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use teamflow_sync::Backoff;
 
-use sqlx::SqlitePool;
 use teamflow_protocol::api::integrations::Service;
 use teamflow_protocol::api::messages::{MessageKind, PostMessage};
 use teamflow_protocol::{TeamId, UserId};
@@ -22,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Description, Queue, activity_item, describe};
 use crate::access::Access;
-use crate::db::now_ms;
+use crate::db::{Db, now_ms};
 use crate::error::ApiError;
 use crate::events::{Event, Events};
 use crate::messages::{self, MessageWriter};
@@ -67,7 +66,8 @@ struct Pending {
     event_type: String,
     payload: Option<Vec<u8>>,
     attempts: i64,
-    mirror_to_chat: bool,
+    /// 0 or 1 (`Any` reads flags as integers).
+    mirror_to_chat: i64,
     #[sqlx(try_from = "String")]
     created_by: UserId,
 }
@@ -75,7 +75,7 @@ struct Pending {
 /// What the worker works with.
 #[derive(Debug)]
 pub(crate) struct Worker {
-    pub(crate) db: SqlitePool,
+    pub(crate) db: Db,
     /// Slack messages are mirrored into chat through it.
     pub(crate) messages: MessageWriter,
     pub(crate) events: Events,
@@ -124,16 +124,16 @@ async fn drain(worker: &Worker) -> Result<Option<i64>, ApiError> {
         let pending: Vec<Pending> = sqlx::query_as(
             "SELECT e.id, e.team_id, e.service, e.event_type, e.payload, e.attempts, i.mirror_to_chat, i.created_by
              FROM webhook_events e JOIN integrations i ON i.id = e.integration_id
-             WHERE e.processed_at IS NULL AND (e.retry_at IS NULL OR e.retry_at <= ?) ORDER BY e.seq LIMIT ?",
+             WHERE e.processed_at IS NULL AND (e.retry_at IS NULL OR e.retry_at <= $1) ORDER BY e.seq LIMIT $2",
         )
         .bind(now_ms())
         .bind(BATCH)
-        .fetch_all(&worker.db)
+        .fetch_all(worker.db.pool())
         .await?;
         if pending.is_empty() {
             let next: Option<i64> =
                 sqlx::query_scalar("SELECT MIN(retry_at) FROM webhook_events WHERE processed_at IS NULL")
-                    .fetch_one(&worker.db)
+                    .fetch_one(worker.db.pool())
                     .await?;
             return Ok(next);
         }
@@ -154,11 +154,11 @@ async fn drain(worker: &Worker) -> Result<Option<i64>, ApiError> {
                     let delay = retry_delay(attempts + 1);
                     tracing::warn!(event = %id, %error, ?delay, "webhook event failed; will retry it");
                     let retry_at = now_ms().saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
-                    sqlx::query("UPDATE webhook_events SET attempts = ?, retry_at = ? WHERE id = ?")
+                    sqlx::query("UPDATE webhook_events SET attempts = $1, retry_at = $2 WHERE id = $3")
                         .bind(attempts + 1)
                         .bind(retry_at)
                         .bind(id)
-                        .execute(&worker.db)
+                        .execute(worker.db.pool())
                         .await?;
                 }
             }
@@ -184,9 +184,9 @@ async fn record_failure(
     tracing::warn!(event = %id, reason, "webhook event failed permanently");
     let reason: String = reason.chars().take(500).collect();
     let marked = sqlx::query(
-        "UPDATE webhook_events SET failed_at = ?, failure = ?, attempts = ?, retry_at = NULL, processed_at = ?,
-             summary = ?, url = ?
-         WHERE id = ? AND processed_at IS NULL",
+        "UPDATE webhook_events SET failed_at = $1, failure = $2, attempts = $3, retry_at = NULL, processed_at = $4,
+             summary = $5, url = $6
+         WHERE id = $7 AND processed_at IS NULL",
     )
     .bind(now_ms())
     .bind(&reason)
@@ -195,7 +195,7 @@ async fn record_failure(
     .bind(&description.summary)
     .bind(&description.url)
     .bind(id)
-    .execute(&worker.db)
+    .execute(worker.db.pool())
     .await?;
     if marked.rows_affected() > 0 {
         let item = activity_item(&worker.db, id).await?;
@@ -206,7 +206,7 @@ async fn record_failure(
 
 async fn process(worker: &Worker, event: &Pending, description: &Description) -> Result<(), Failure> {
     // The mirror first: keyed by the event, a repeat after a crash finds it and adds nothing.
-    if event.mirror_to_chat
+    if event.mirror_to_chat != 0
         && let Some((who, text)) = &description.chat
         && !text.trim().is_empty()
     {
@@ -228,13 +228,13 @@ async fn process(worker: &Worker, event: &Pending, description: &Description) ->
     }
 
     let marked = sqlx::query(
-        "UPDATE webhook_events SET processed_at = ?, summary = ?, url = ? WHERE id = ? AND processed_at IS NULL",
+        "UPDATE webhook_events SET processed_at = $1, summary = $2, url = $3 WHERE id = $4 AND processed_at IS NULL",
     )
     .bind(now_ms())
     .bind(&description.summary)
     .bind(&description.url)
     .bind(&event.id)
-    .execute(&worker.db)
+    .execute(worker.db.pool())
     .await
     .map_err(ApiError::from)?;
     if marked.rows_affected() == 0 {
@@ -246,16 +246,16 @@ async fn process(worker: &Worker, event: &Pending, description: &Description) ->
 }
 
 /// Raw payloads are kept only for the team's `webhook_payload_retention_days`.
-async fn prune_payloads(db: &SqlitePool) -> Result<(), ApiError> {
-    let pruned = sqlx::query(
+async fn prune_payloads(db: &Db) -> Result<(), ApiError> {
+    let pruned = sqlx::query(sqlx::AssertSqlSafe(format!(
         "UPDATE webhook_events SET payload = NULL
          WHERE payload IS NOT NULL AND processed_at IS NOT NULL
-           AND received_at < ? - 86400000 * (
-               SELECT json_extract(t.settings, '$.webhook_payload_retention_days') FROM teams t
-               WHERE t.id = webhook_events.team_id)",
-    )
+           AND received_at < $1 - 86400000 * (
+               SELECT {} FROM teams t WHERE t.id = webhook_events.team_id)",
+        db.json_integer("t.settings", "webhook_payload_retention_days")
+    )))
     .bind(now_ms())
-    .execute(db)
+    .execute(db.pool())
     .await?;
     if pruned.rows_affected() > 0 {
         tracing::info!(count = pruned.rows_affected(), "dropped webhook payloads past retention");

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
 use futures::{SinkExt, StreamExt};
 use governor::{Quota, RateLimiter};
-use sqlx::SqlitePool;
 use teamflow_protocol::api::messages::PostMessage;
 use teamflow_protocol::api::projects::ProjectPatch;
 use teamflow_protocol::api::teams::{Member, Project, Team};
@@ -23,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::access::Membership;
 use crate::auth::AccessToken;
+use crate::db::Db;
 use crate::error::ApiError;
 use crate::http::AppState;
 use crate::rooms::{ConnId, frame};
@@ -351,8 +351,8 @@ impl<'a> Session<'a> {
 }
 
 /// What `team_state` and its pages carry, read in one transaction so that they agree with each other.
-async fn read_team(db: &SqlitePool, member: &Membership) -> Result<(Team, Vec<Member>, Vec<Project>, i64), ApiError> {
-    let mut tx = db.begin().await?;
+async fn read_team(db: &Db, member: &Membership) -> Result<(Team, Vec<Member>, Vec<Project>, i64), ApiError> {
+    let mut tx = db.pool().begin().await?;
     // The join's second check, in the read itself: still a member when the snapshot was taken.
     if crate::access::role_in(&mut *tx, member.team(), member.user()).await?.is_none() {
         return Err(ApiError::Forbidden("not a member of this team"));
