@@ -775,6 +775,7 @@ impl DocumentActor {
             return;
         }
         for (conn_id, peer_conn) in &mut self.peer_connections {
+            peer_conn.unanswered = false;
             let generated = match &mut self.phase {
                 Phase::Ready(ready) => ready.generate_sync_messages(now, &mut self.doc, peer_conn),
                 Phase::Requesting(request) => request.generate_messages(now, &self.doc, peer_conn),

@@ -108,11 +108,22 @@ impl Hub {
 
     /// Peer `i` sends the actor what its replica has to say, if anything.
     fn send_from(&mut self, i: usize) -> bool {
-        let peer = &mut self.peers[i];
-        let Some(message) = peer.doc.generate_sync_message(&mut peer.state) else {
+        let Some(message) = self.say(i) else {
             return false;
         };
-        let conn = peer.conn;
+        self.hand_over(i, message);
+        true
+    }
+
+    /// What peer `i`'s replica has to say, not yet handed to the actor.
+    fn say(&mut self, i: usize) -> Option<sync::Message> {
+        let peer = &mut self.peers[i];
+        peer.doc.generate_sync_message(&mut peer.state)
+    }
+
+    /// The actor handles a message peer `i` said earlier.
+    fn hand_over(&mut self, i: usize, message: sync::Message) {
+        let conn = self.peers[i].conn;
         let result = self
             .actor
             .handle_message(
@@ -128,7 +139,6 @@ impl Hub {
             .unwrap();
         self.absorb(result);
         self.check_skips_agree_with_automerge();
-        true
     }
 
     /// Delivers the actor's messages to the peers' replicas; the number delivered.
@@ -299,4 +309,48 @@ fn many_peers_typing_in_batches_converge_and_skips_always_agree_with_automerge()
         assert_eq!(peer.doc.get_heads(), heads, "peer {i} converged");
     }
     assert_eq!(hub.actor.doc.keys(ROOT).count(), 1 + 60);
+}
+
+/// Two messages from one peer in one batch, the second saying nothing new: automerge's
+/// `receive_sync_message` takes a message that carries no changes and our own heads as proof that the
+/// peer already knows our heads (it records them as sent), so after the second message automerge has
+/// nothing to say. But the first message brought the peer's change and was owed an answer: handled one
+/// by one, the answer goes out before the second message arrives. Without it the peer never learns that
+/// its change arrived and waits forever (TeamFlow's "upload to the relay" after a reconnect).
+#[test]
+fn a_peer_whose_two_messages_share_a_batch_still_gets_the_answer_to_the_first() {
+    let mut hub = Hub::new(2);
+    hub.settle();
+    // Peer 1's change reaches the actor and is on its way to peer 0 ...
+    hub.type_on(1, "one");
+    assert!(hub.send_from(1));
+    // ... while peer 0 sends its own change (first message), then hears of peer 1's change and tells
+    // the actor its new heads (second message: no changes, heads equal to the actor's once it has
+    // applied the first).
+    hub.type_on(0, "zero");
+    let first = hub.say(0).expect("peer 0 sends its change");
+    assert!(!first.changes.is_empty());
+    hub.deliver();
+    let second = hub.say(0).expect("peer 0 tells its new heads");
+    assert!(second.changes.is_empty());
+
+    hub.actor.defer_sync_messages();
+    hub.hand_over(0, first);
+    hub.hand_over(0, second);
+    if let Some(result) = hub.actor.flush_sync_messages(UnixTimestamp::now()) {
+        hub.absorb(result);
+    }
+    assert!(
+        hub.outbox.iter().any(|(i, _)| *i == 0),
+        "peer 0 is told that its change arrived"
+    );
+    hub.settle();
+
+    let heads = hub.actor.doc.get_heads();
+    for (i, peer) in hub.peers.iter().enumerate() {
+        assert_eq!(peer.doc.get_heads(), heads, "peer {i} converged");
+        let mut shared = peer.state.shared_heads.clone();
+        shared.sort();
+        assert_eq!(shared, heads, "peer {i} knows the actor has all its changes");
+    }
 }
