@@ -319,20 +319,11 @@ fn many_peers_typing_in_batches_converge_and_skips_always_agree_with_automerge()
 /// its change arrived and waits forever (TeamFlow's "upload to the relay" after a reconnect).
 #[test]
 fn a_peer_whose_two_messages_share_a_batch_still_gets_the_answer_to_the_first() {
-    let mut hub = Hub::new(2);
-    hub.settle();
-    // Peer 1's change reaches the actor and is on its way to peer 0 ...
-    hub.type_on(1, "one");
-    assert!(hub.send_from(1));
-    // ... while peer 0 sends its own change (first message), then hears of peer 1's change and tells
-    // the actor its new heads (second message: no changes, heads equal to the actor's once it has
-    // applied the first).
-    hub.type_on(0, "zero");
-    let first = hub.say(0).expect("peer 0 sends its change");
-    assert!(!first.changes.is_empty());
-    hub.deliver();
-    let second = hub.say(0).expect("peer 0 tells its new heads");
-    assert!(second.changes.is_empty());
+    // A bloom filter false positive (about 1% per change) can keep peer 0's change out of its first
+    // message, which is not the case under test: then the case is built again with new hashes.
+    let (mut hub, first, second) = (0..10)
+        .find_map(|_| two_messages_from_peer_0())
+        .expect("ten bloom filter false positives in a row");
 
     hub.actor.defer_sync_messages();
     hub.hand_over(0, first);
@@ -353,4 +344,24 @@ fn a_peer_whose_two_messages_share_a_batch_still_gets_the_answer_to_the_first() 
         shared.sort();
         assert_eq!(shared, heads, "peer {i} knows the actor has all its changes");
     }
+}
+
+/// Peer 1's change reaches the actor and is on its way to peer 0, while peer 0 sends its own change
+/// (first message), then hears of peer 1's change and tells the actor its new heads (second message: no
+/// changes, heads equal to the actor's once it has applied the first). `None` when a bloom filter false
+/// positive kept peer 0's change out of the first message.
+fn two_messages_from_peer_0() -> Option<(Hub, sync::Message, sync::Message)> {
+    let mut hub = Hub::new(2);
+    hub.settle();
+    hub.type_on(1, "one");
+    assert!(hub.send_from(1));
+    hub.type_on(0, "zero");
+    let first = hub.say(0).expect("peer 0 sends its change");
+    if first.changes.is_empty() {
+        return None;
+    }
+    hub.deliver();
+    let second = hub.say(0).expect("peer 0 tells its new heads");
+    assert!(second.changes.is_empty());
+    Some((hub, first, second))
 }
