@@ -20,6 +20,23 @@ fn sink() -> (EventSink, mpsc::UnboundedReceiver<SessionEvent>) {
     (sink, rx)
 }
 
+/// Waits for the first event that `want` accepts, failing after 30 s rather than hanging the suite.
+async fn wait_for(
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<SessionEvent>,
+    what: &str,
+    want: impl Fn(&SessionEvent) -> bool,
+) {
+    let found = async {
+        while let Some(event) = events.recv().await {
+            if want(&event) {
+                return;
+            }
+        }
+        panic!("the session ended before {what}");
+    };
+    tokio::time::timeout(Duration::from_secs(30), found).await.unwrap_or_else(|_| panic!("no {what} within 30 s"));
+}
+
 fn p2p() -> P2pConfig {
     P2pConfig { listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr")], mdns: false, ..P2pConfig::default() }
 }
@@ -69,13 +86,18 @@ async fn a_closed_document_leaves_its_preview_and_opens_saved_in_one_piece() {
     assert!(session.document_saved("not a url").await.is_err(), "a malformed URL is refused");
 
     // Removed from the team: the preview goes with what the device kept of it.
+    // In the room first (its state has arrived), so the removal reaches bob as a revocation and not as a
+    // refused join.
     session.join_room(team).await.expect("join");
+    wait_for(&mut events, "bob's team state", |e| {
+        matches!(e, SessionEvent::Room { frame: ServerMessage::TeamState { .. }, .. })
+    })
+    .await;
     alice.remove_member(team, bob_id).await.expect("remove bob");
-    while let Some(event) = events.recv().await {
-        if matches!(event, SessionEvent::Room { frame: ServerMessage::AccessRevoked { .. }, .. }) {
-            break;
-        }
-    }
+    wait_for(&mut events, "bob's access revoked", |e| {
+        matches!(e, SessionEvent::Room { frame: ServerMessage::AccessRevoked { .. }, .. })
+    })
+    .await;
     assert_eq!(session.document_preview(&url).await.expect("preview"), None, "forgotten with the team");
     session.close().await;
 }
