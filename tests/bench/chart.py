@@ -18,7 +18,7 @@ import statistics
 import sys
 from collections import defaultdict
 
-COLORS = {"relay": "#1f6feb", "relay-baseline": "#9a6700", "ceiling": "#8b949e", "node": "#d1242f"}
+COLORS = {"relay": "#1f6feb", "ceiling": "#8b949e", "node": "#d1242f"}
 WIDTH, HEIGHT = 980, 445
 PANEL_W, PANEL_H = 400, 300
 TOP, LEFT_PAD = 60, 70

@@ -1391,22 +1391,7 @@ async fn async_actor_runner(rx: UnboundedReceiver<SpawnedActor>) {
 
                             while let Ok(actor_task) = rx_tasks.recv().await {
                                 let mut inner = inner.lock().unwrap();
-                                // Tasks already queued behind this one join its batch:
-                                // each peer gets one sync message after the last of
-                                // them (see `DocumentActor::defer_sync_messages`).
-                                const BATCH_SIZE: usize = 64;
-                                inner.defer_sync_messages();
                                 inner.handle_task(actor_task);
-                                for _ in 1..BATCH_SIZE {
-                                    if inner.is_stopped() {
-                                        break;
-                                    }
-                                    let Some(Ok(task)) = rx_tasks.recv().now_or_never() else {
-                                        break;
-                                    };
-                                    inner.handle_task(task);
-                                }
-                                inner.flush_sync_messages();
                                 if inner.is_stopped() {
                                     tracing::debug!(?doc_id, ?actor_id, "actor stopped");
                                     break;

@@ -18,8 +18,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use teamflow_bench::median;
 use teamflow_bench::servers::{
-    RelayTls, Server, alternate, connect_ws, cpu_seconds, rss_mib, setup, sign_up, start_baseline_relay, start_ceiling,
-    start_relay, start_relay_tls,
+    RelayTls, Server, alternate, connect_ws, cpu_seconds, rss_mib, setup, sign_up, start_ceiling, start_relay,
+    start_relay_tls,
 };
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
@@ -70,8 +70,6 @@ struct RunReport {
     p999_ms: f64,
     max_ms: f64,
     server_cpu_s: f64,
-    /// The server's CPU per message delivered to a client, in µs.
-    server_cpu_us_per_delivery: f64,
     server_rss_mib: f64,
     generator_cpu_share: f64,
     /// The generator used more than 90% of its core: its figures measure the generator, not the server.
@@ -100,7 +98,6 @@ async fn orchestrate(args: &Args) -> anyhow::Result<()> {
     }
     let reports = alternate(&args.systems, args.repeats, async |system| match system {
         "relay" => Ok(vec![run_relay(args, false).await?]),
-        "relay-baseline" => Ok(vec![run_relay(args, None).await?]),
         "relay-tls" => Ok(vec![run_relay(args, true).await?]),
         "ceiling" => Ok(vec![run_ceiling(args).await?]),
         other => bail!("unknown system {other}"),
@@ -133,7 +130,6 @@ async fn search(args: &Args) -> anyhow::Result<()> {
             let probe = Args { rate, ..args.clone() };
             let report = match system.as_str() {
                 "relay" => run_relay(&probe, false).await?,
-                "relay-baseline" => run_relay(&probe, None).await?,
                 "relay-tls" => run_relay(&probe, true).await?,
                 "ceiling" => run_ceiling(&probe).await?,
                 other => bail!("unknown system {other}"),
@@ -173,22 +169,13 @@ async fn search(args: &Args) -> anyhow::Result<()> {
 }
 
 /// Our relay, over plain WebSockets or (`tls`) over HTTPS and WSS with the production TLS path.
-/// Runs against our relay: with TLS (`Some(true)`), without (`Some(false)`), or the baseline build that
-/// `TEAMFLOW_BENCH_BASELINE_RELAY` names (`None`).
-async fn run_relay(args: &Args, tls: impl Into<Option<bool>>) -> anyhow::Result<RunReport> {
-    let (server, base, _dir, tls) = match tls.into() {
-        Some(true) => {
-            let (server, base, dir, tls) = start_relay_tls().await?;
-            (server, base, dir, Some(tls))
-        }
-        Some(false) => {
-            let (server, base, dir) = start_relay().await?;
-            (server, base, dir, None)
-        }
-        None => {
-            let (server, base, dir) = start_baseline_relay().await?;
-            (server, base, dir, None)
-        }
+async fn run_relay(args: &Args, tls: bool) -> anyhow::Result<RunReport> {
+    let (server, base, _dir, tls) = if tls {
+        let (server, base, dir, tls) = start_relay_tls().await?;
+        (server, base, dir, Some(tls))
+    } else {
+        let (server, base, dir) = start_relay().await?;
+        (server, base, dir, None)
     };
     let http = match &tls {
         Some(tls) => tls.http()?,
@@ -377,7 +364,6 @@ async fn drive(
         p999_ms: ms(0.999),
         max_ms: tally.latency_us.max() as f64 / 1000.0,
         server_cpu_s,
-        server_cpu_us_per_delivery: server_cpu_s * 1e6 / tally.received.max(1) as f64,
         server_rss_mib: rss_mib(server.pid),
         generator_cpu_share,
         saturated: generator_cpu_share > 0.9,

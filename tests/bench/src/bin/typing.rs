@@ -51,8 +51,6 @@ struct Step {
     p99_ms: f64,
     max_ms: f64,
     server_cpu_s: f64,
-    /// The server's CPU per keystroke delivered to a client, in µs.
-    server_cpu_us_per_delivery: f64,
     generator_cpu_share: f64,
     saturated: bool,
     /// Deliveries that never arrived, as `(sender, receiver, count, seconds into the run of the first)`.
@@ -202,7 +200,6 @@ async fn step(system: &SyncSystem, round: usize, m: usize, args: &Arc<Args>) -> 
         p99_ms: ms(0.99),
         max_ms: histogram.max() as f64 / 1000.0,
         server_cpu_s,
-        server_cpu_us_per_delivery: server_cpu_s * 1e6 / latencies.len().max(1) as f64,
         generator_cpu_share,
         saturated: generator_cpu_share > 0.9,
         missing,

@@ -50,38 +50,20 @@ impl ThreadpoolActor {
         // spawn_fifo also avoids putting this actor ahead of other queued actors
         // when rescheduling from within a Rayon worker.
         const BATCH_SIZE: usize = 64;
-        for handled in 0..BATCH_SIZE {
+        for _ in 0..BATCH_SIZE {
             let task = {
                 let mut mailbox = self.mailbox.lock().unwrap();
-                match mailbox.tasks.pop_front() {
-                    Some(task) => task,
-                    None if handled == 0 => {
-                        // Empty detection and relinquishing the runner must be atomic
-                        // with dispatch, otherwise an arriving task could be stranded.
-                        mailbox.running = false;
-                        return;
-                    }
-                    None => break,
-                }
+                let Some(task) = mailbox.tasks.pop_front() else {
+                    // Empty detection and relinquishing the runner must be atomic
+                    // with dispatch, otherwise an arriving task could be stranded.
+                    mailbox.running = false;
+                    return;
+                };
+                task
             };
             // Never hold the mailbox lock while executing user code or waiting
             // for synchronous DocHandle access to release the document lock.
-            let mut inner = self.inner.lock().unwrap();
-            // The tasks of one batch send each peer one sync message, after the
-            // last of them, instead of one per task: under load, the queued
-            // changes of many peers go out together.
-            inner.defer_sync_messages();
-            inner.handle_task(task);
-        }
-        // Flushed while this runner still owns the mailbox, so a document whose
-        // runner has stopped never owes its peers a message.
-        self.inner.lock().unwrap().flush_sync_messages();
-        {
-            let mut mailbox = self.mailbox.lock().unwrap();
-            if mailbox.tasks.is_empty() {
-                mailbox.running = false;
-                return;
-            }
+            self.inner.lock().unwrap().handle_task(task);
         }
         self.schedule();
     }

@@ -61,11 +61,6 @@ pub struct DocumentActor {
     /// Whether the document was used (a sync message or a local change) since
     /// the last step.
     recently_used: bool,
-    /// Set by [`DocumentActor::defer_sync_messages`]: steps leave sync message
-    /// generation to [`DocumentActor::flush_sync_messages`].
-    defer_sync: bool,
-    /// Whether a step skipped sync message generation while `defer_sync` was set.
-    sync_owed: bool,
 }
 
 #[derive(Debug)]
@@ -116,8 +111,6 @@ impl DocumentActor {
             idle_unload,
             idle_since: None,
             recently_used: false,
-            defer_sync: false,
-            sync_owed: false,
         };
 
         tracing::trace!(?initial_connections, "applying initial connections");
@@ -460,11 +453,7 @@ impl DocumentActor {
             self.phase = Phase::Ready(Ready::new());
         }
         self.enqueue_share_policy_checks(out);
-        if self.defer_sync {
-            self.sync_owed = true;
-        } else {
-            self.generate_sync_messages(now, out);
-        }
+        self.generate_sync_messages(now, out);
         self.on_disk_state
             .save_new_changes(out, &self.document_id, &self.doc);
         out.io_tasks.extend(
@@ -488,31 +477,6 @@ impl DocumentActor {
         self.run_state == RunState::Stopped
     }
 
-    /// Holds back sync messages until [`flush_sync_messages`](Self::flush_sync_messages):
-    /// inputs handled in between still apply their changes, save them and update
-    /// the peers' states, but each peer's sync message is generated once, at the
-    /// flush, and carries everything that changed since its last one.
-    ///
-    /// A runner that has several inputs queued for this actor calls this before
-    /// handling them and flushes after the last: with N peers and K queued
-    /// changes that is N messages instead of K x N. The caller must flush before
-    /// it waits for more input, or the peers are not told.
-    pub fn defer_sync_messages(&mut self) {
-        self.defer_sync = true;
-    }
-
-    /// Ends [`defer_sync_messages`](Self::defer_sync_messages), generating the
-    /// sync messages that were held back. `None` when nothing was held back.
-    pub fn flush_sync_messages(&mut self, now: UnixTimestamp) -> Option<DocActorResult> {
-        self.defer_sync = false;
-        if !std::mem::take(&mut self.sync_owed) || self.run_state != RunState::Running {
-            return None;
-        }
-        let mut out = DocActorResult::new();
-        self.step(now, &mut out);
-        Some(out)
-    }
-
     /// Stops this actor if it has been idle for the configured time (see
     /// [`IdleUnload`]) and nothing is in flight, so that it can be dropped: its
     /// document is all in storage. Otherwise nothing changes.
@@ -528,7 +492,7 @@ impl DocumentActor {
         {
             return Unload::InUse;
         }
-        if self.is_busy() || self.sync_owed {
+        if self.is_busy() {
             return Unload::Busy;
         }
         tracing::debug!(document_id=%self.document_id, actor_id=%self.id, "unloading idle document");
@@ -775,7 +739,6 @@ impl DocumentActor {
             return;
         }
         for (conn_id, peer_conn) in &mut self.peer_connections {
-            peer_conn.unanswered = false;
             let generated = match &mut self.phase {
                 Phase::Ready(ready) => ready.generate_sync_messages(now, &mut self.doc, peer_conn),
                 Phase::Requesting(request) => request.generate_messages(now, &self.doc, peer_conn),

@@ -4,7 +4,7 @@ mod tests;
 use std::time::{Duration, Instant};
 
 use automerge::{
-    Automerge, AutomergeError, ChangeHash,
+    Automerge, AutomergeError, ChangeHash, ReadDoc,
     sync::{self, SyncDoc},
 };
 
@@ -28,9 +28,6 @@ pub(crate) struct PeerDocConnection {
     last_share_config: Option<ShareConfig>,
     // Preserve message ordering while the asynchronous policy lookup is pending.
     pub(super) pending_sync_messages: Vec<(SyncMessage, UnixTimestamp)>,
-    // Whether a message from the peer was received since the actor last
-    // generated messages for its peers.
-    pub(super) unanswered: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +49,6 @@ impl PeerDocConnection {
             share_policy: SharePolicyState::Unknown,
             last_share_config: None,
             pending_sync_messages: Vec::new(),
-            unanswered: false,
         }
     }
 
@@ -93,21 +89,7 @@ impl PeerDocConnection {
         msg: sync::Message,
     ) -> Result<Duration, AutomergeError> {
         let start = Instant::now();
-        // Automerge takes a message that brings no changes and our own heads as
-        // proof that the peer has our heads, and records them as sent. When an
-        // earlier message of this peer is not answered yet (inputs handled in a
-        // batch, see `DocumentActor::defer_sync_messages`), that answer is still
-        // owed: it tells the peer that its changes arrived. Recording our heads
-        // as sent would drop it, and the peer would wait for it forever. So what
-        // we last sent stays what we really sent (unless the peer lost all its
-        // data, when automerge clears it to resend everything).
-        let last_sent = (self.unanswered && !msg.heads.is_empty())
-            .then(|| self.sync_state.last_sent_heads.clone());
         doc.receive_sync_message(&mut self.sync_state, msg)?;
-        if let Some(last_sent) = last_sent {
-            self.sync_state.last_sent_heads = last_sent;
-        }
-        self.unanswered = true;
         let duration = start.elapsed();
         self.dirty = true;
         self.state.last_received = Some(now);
@@ -126,9 +108,6 @@ impl PeerDocConnection {
     ) -> Vec<(sync::Message, Duration)> {
         let heads = doc.get_heads();
         let mut messages = Vec::new();
-        if self.nothing_to_send(doc, &heads) {
-            return messages;
-        }
         loop {
             let start = Instant::now();
             let Some(msg) = doc.generate_sync_message(&mut self.sync_state) else {
@@ -153,27 +132,6 @@ impl PeerDocConnection {
             }
         }
         messages
-    }
-
-    /// Whether automerge's `generate_sync_message` would return nothing, found
-    /// without building the message: automerge computes the bloom filter and the
-    /// changes to send before it checks this, which costs a walk of the change
-    /// graph per peer per event. The test is the one automerge makes last (we
-    /// already told the peer about these heads and are waiting for its answer),
-    /// guarded by the one it makes first (the peer's last sync point is one we
-    /// know, otherwise automerge answers with a reset).
-    pub(super) fn nothing_to_send(&self, doc: &Automerge, heads: &[ChangeHash]) -> bool {
-        let state = &self.sync_state;
-        let no_reset = state
-            .their_have
-            .as_ref()
-            .and_then(|have| have.first())
-            .is_none_or(|have| {
-                have.last_sync
-                    .iter()
-                    .all(|hash| doc.get_change_meta_by_hash(hash).is_some())
-            });
-        state.have_responded && state.in_flight && state.last_sent_heads == heads && no_reset
     }
 
     /// Whether this peer keeps the document loaded (see [`KeepForPeers`]).
@@ -209,7 +167,7 @@ impl PeerDocConnection {
             && self.sync_state.their_heads.as_ref().is_none_or(|theirs| {
                 theirs
                     .iter()
-                    .all(|head| doc.get_change_meta_by_hash(head).is_some())
+                    .all(|head| doc.get_change_by_hash(head).is_some())
             })
     }
 

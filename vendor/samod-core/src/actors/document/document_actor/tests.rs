@@ -1,4 +1,3 @@
-mod coalesce;
 mod idle_unload;
 mod update_share_policy;
 
