@@ -22,7 +22,7 @@ fn sink() -> (EventSink, mpsc::UnboundedReceiver<SessionEvent>) {
 
 /// Waits for the first event that `want` accepts, failing after 30 s rather than hanging the suite.
 async fn wait_for(
-    events: &mut tokio::sync::mpsc::UnboundedReceiver<SessionEvent>,
+    events: &mut mpsc::UnboundedReceiver<SessionEvent>,
     what: &str,
     want: impl Fn(&SessionEvent) -> bool,
 ) {
