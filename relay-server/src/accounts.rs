@@ -19,7 +19,7 @@ use teamflow_protocol::{Role, UserId};
 
 use crate::auth::{AccessToken, PasswordHasher, TokenService};
 use crate::config::Registration;
-use crate::db::{self, Db, begin_write, now_ms};
+use crate::db::{self, Db, Serial, begin_write, now_ms};
 use crate::error::ApiError;
 use crate::events::{Event, Events};
 use crate::invitations;
@@ -103,7 +103,13 @@ pub async fn register(
     let password_hash = passwords.hash(request.password).await?;
     let user = User { id: UserId::new(), email, display_name };
     let mut tx = begin_write(db).await?;
-    let accounts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&mut *tx).await?;
+    let mut accounts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&mut *tx).await?;
+    if accounts == 0 {
+        // Two first sign-ups on two instances of one PostgreSQL would both see no account: the lock makes
+        // the second wait for the first to commit, and count again.
+        db.serialise(&mut tx, Serial::FirstAccount).await?;
+        accounts = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&mut *tx).await?;
+    }
     let first = accounts == 0;
     if !first && policy.registration == Registration::Invite && invitation.is_none() {
         return Err(ApiError::RegistrationClosed);

@@ -239,8 +239,12 @@ async fn change_member(
 ) -> Result<(), ApiError> {
     let team = actor.team();
     // One write transaction reading the target's role and the owners, so two owners demoting each other at
-    // once cannot both succeed.
+    // once cannot both succeed: on PostgreSQL the team's row lock makes the second wait for the first to
+    // commit and count the owners again (SQLite's `begin_write` holds the whole database already).
     let mut tx = begin_write(db).await?;
+    if !db.lock_team(&mut tx, &team.to_string()).await? {
+        return Err(ApiError::NotFound(TEAM_NOT_FOUND));
+    }
     let target_role = role_in(&mut *tx, team, target).await?.ok_or(ApiError::NotFound("no such member"))?;
     let owners: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM team_members WHERE team_id = $1 AND role = 'owner'")
         .bind(team.to_string())

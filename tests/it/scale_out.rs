@@ -8,3 +8,4 @@ mod gapless;
 mod harness;
 mod migrations;
 mod storage;
+mod webhook_claims;

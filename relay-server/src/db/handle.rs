@@ -10,6 +10,27 @@ use sqlx::{Any, AnyPool, Transaction};
 
 use super::backend::Backend;
 
+/// What [`Db::serialise`] keeps from running on two instances at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Serial {
+    /// Making or rotating the signing keys: two instances starting on an empty database agree on one
+    /// identity key.
+    Keys,
+    /// The first sign-up, which makes its account the relay's administrator: one account only.
+    FirstAccount,
+}
+
+impl Serial {
+    /// The advisory lock's key: "team" in ASCII, then the kind.
+    fn key(self) -> i64 {
+        0x7465_616d_0000
+            + match self {
+                Serial::Keys => 1,
+                Serial::FirstAccount => 2,
+            }
+    }
+}
+
 /// A pool on SQLite or PostgreSQL, and which one it is.
 #[derive(Debug, Clone)]
 pub struct Db {
@@ -110,6 +131,20 @@ impl Db {
             Backend::Sqlite => format!("{text_column} COLLATE NOCASE"),
             Backend::Postgres => format!("lower({text_column})"),
         }
+    }
+
+    /// Serialises, across every relay instance, the transactions of one kind that must not run side by side
+    /// (see [`Serial`]): an advisory lock held until the transaction ends on PostgreSQL; `begin_write`
+    /// already holds SQLite's whole database.
+    pub async fn serialise(&self, tx: &mut Transaction<'static, Any>, what: Serial) -> Result<(), sqlx::Error> {
+        if self.backend == Backend::Postgres {
+            // Selected through a subquery: the lock function returns `void`, which the `Any` driver cannot decode.
+            sqlx::query("SELECT 1 FROM (SELECT pg_advisory_xact_lock($1)) AS held")
+                .bind(what.key())
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Serialises, across every relay instance, the write transactions of one team that lock it (the next
