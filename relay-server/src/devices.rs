@@ -349,6 +349,7 @@ pub(crate) async fn revoke(tx: &mut AnyConnection, user: UserId, team: TeamId) -
     .bind(user.to_string())
     .fetch_one(&mut *tx)
     .await?;
+    crate::db::serialise_in(&mut *tx, crate::db::Serial::Revocations).await?;
     sqlx::query("INSERT INTO device_revocations (user_id, team_id, epoch, revoked_at) VALUES ($1, $2, $3, $4)")
         .bind(user.to_string())
         .bind(team.to_string())

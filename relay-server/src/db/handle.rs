@@ -18,6 +18,9 @@ pub enum Serial {
     Keys,
     /// The first sign-up, which makes its account the relay's administrator: one account only.
     FirstAccount,
+    /// Appending to the device revocation feed: its seqs then commit in order, so a device paging it by
+    /// "seq above the last I saw" never skips one committed late.
+    Revocations,
 }
 
 impl Serial {
@@ -27,6 +30,7 @@ impl Serial {
             + match self {
                 Serial::Keys => 1,
                 Serial::FirstAccount => 2,
+                Serial::Revocations => 3,
             }
     }
 }
@@ -137,14 +141,7 @@ impl Db {
     /// (see [`Serial`]): an advisory lock held until the transaction ends on PostgreSQL; `begin_write`
     /// already holds SQLite's whole database.
     pub async fn serialise(&self, tx: &mut Transaction<'static, Any>, what: Serial) -> Result<(), sqlx::Error> {
-        if self.backend == Backend::Postgres {
-            // Selected through a subquery: the lock function returns `void`, which the `Any` driver cannot decode.
-            sqlx::query("SELECT 1 FROM (SELECT pg_advisory_xact_lock($1)) AS held")
-                .bind(what.key())
-                .execute(&mut **tx)
-                .await?;
-        }
-        Ok(())
+        serialise_in(tx, what).await
     }
 
     /// Serialises, across every relay instance, the write transactions of one team that lock it (the next
@@ -159,6 +156,15 @@ impl Db {
         let found: Option<i32> = sqlx::query_scalar(sql).bind(team).fetch_optional(&mut **tx).await?;
         Ok(found.is_some())
     }
+}
+
+/// [`Db::serialise`] for code that holds only the transaction's connection: the backend is the connection's.
+pub async fn serialise_in(conn: &mut sqlx::AnyConnection, what: Serial) -> Result<(), sqlx::Error> {
+    if conn.backend_name() == "PostgreSQL" {
+        // Selected through a subquery: the lock function returns `void`, which the `Any` driver cannot decode.
+        sqlx::query("SELECT 1 FROM (SELECT pg_advisory_xact_lock($1)) AS held").bind(what.key()).execute(conn).await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
