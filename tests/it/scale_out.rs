@@ -4,6 +4,7 @@
 mod accounts;
 mod database_flag;
 mod dialect;
+mod failover;
 mod gapless;
 mod harness;
 mod migrations;
