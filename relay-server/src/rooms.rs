@@ -4,6 +4,11 @@
 //! it through a cloneable [`RoomsHandle`] over a bounded channel. Each socket has its own bounded send
 //! queue: the hub never waits on a socket, and a client that stops reading is cut off instead of slowing
 //! the others.
+//!
+//! With `--nats-url` the hub also hands every operation made here (frames, presence, revocations) to the
+//! [`Cluster`](crate::cluster::Cluster), follows the room subjects of the teams it holds sockets of, and
+//! applies what other instances publish there ([`RoomsHandle::remote`]) to its own sockets exactly as it
+//! applies its own.
 
 mod hub;
 
@@ -14,6 +19,8 @@ use teamflow_protocol::realtime::ServerMessage;
 use teamflow_protocol::{TeamId, UserId};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
+
+use crate::cluster::{Cluster, InstanceId, RoomOp};
 
 pub use hub::spawn_hub;
 
@@ -85,6 +92,12 @@ enum Command {
     CloseTeam {
         team: TeamId,
     },
+    /// An operation another relay instance published to the team's room: applied to the sockets here.
+    Remote {
+        team: TeamId,
+        from: InstanceId,
+        op: RoomOp,
+    },
     #[cfg(test)]
     Stats {
         reply: oneshot::Sender<(usize, usize)>,
@@ -95,6 +108,7 @@ enum Command {
 #[derive(Clone, Debug)]
 pub struct RoomsHandle {
     commands: mpsc::Sender<Command>,
+    cluster: Cluster,
 }
 
 impl std::fmt::Debug for Command {
@@ -132,10 +146,14 @@ impl RoomsHandle {
     /// Puts a socket in the team's room, pending: it hears nothing until `confirm`, and a revocation of its
     /// user meanwhile (or `leave`) takes it out again. A join checks membership after this, so a removal
     /// either comes before the check (which then fails) or reaches the hub after this (and drops it).
+    ///
+    /// With other instances, it also waits until the team's room subject is followed, so that what they
+    /// publish to the team after the join is held for the socket too.
     pub(crate) async fn join(&self, conn: ConnId, team: TeamId) {
         let (reply, answer) = oneshot::channel();
         self.send(Command::Join { conn, team, reply }).await;
         answer.await.ok();
+        self.cluster.room_followed(team).await;
     }
 
     /// Completes a pending join once its checks passed: answers the users online in the team, or `None`
@@ -168,6 +186,11 @@ impl RoomsHandle {
     /// Empties the team's room, telling every socket in it why (`access_revoked`).
     pub(crate) async fn close_team(&self, team: TeamId) {
         self.send(Command::CloseTeam { team }).await;
+    }
+
+    /// Applies what another instance published to the team's room to the sockets here.
+    pub(crate) async fn remote(&self, team: TeamId, from: InstanceId, op: RoomOp) {
+        self.send(Command::Remote { team, from, op }).await;
     }
 
     #[cfg(test)]

@@ -61,13 +61,19 @@ async fn ready(client: &reqwest::Client, url: &str, acme: bool) -> reqwest::Resu
     }
 }
 
-/// The data directory outlives a relay so a test can restart on it.
+/// The data directory outlives a relay so a test can restart on it. It is removed when the last of its
+/// shares (see `share`) is dropped.
 #[derive(Debug)]
-pub struct DataDir(tempfile::TempDir);
+pub struct DataDir(Arc<tempfile::TempDir>);
 
 impl DataDir {
     pub fn new() -> Self {
-        Self(tempfile::tempdir().expect("create a temporary data directory"))
+        Self(Arc::new(tempfile::tempdir().expect("create a temporary data directory")))
+    }
+
+    /// The same directory, for a second relay instance on it (they share its SQLite and signing key).
+    pub fn share(&self) -> Self {
+        Self(self.0.clone())
     }
 
     pub fn path(&self) -> &Path {
@@ -154,6 +160,11 @@ impl TestRelay {
         let mut relay = Self { addr, data_dir: Some(data_dir), shutdown: Some(tx), task: Some(task), tls };
         relay.wait_ready().await;
         relay
+    }
+
+    /// Another instance on this relay's data directory, with `config` (its `data_dir` is overridden).
+    pub async fn start_beside(&self, config: Config) -> Self {
+        Self::start_with(self.data_dir.as_ref().expect("a running relay has its data directory").share(), config).await
     }
 
     /// How clients reach this relay over TLS, if it serves TLS.
