@@ -1,6 +1,6 @@
 //! Two relay instances joined by a real NATS server (`--nats-url`): room traffic (chat, typing, presence)
 //! posted through one reaches room sockets on the other, and revocations (a member removed, a user signed
-//! out everywhere) cut the other's sockets. The instances share one data directory (one SQLite file and
+//! out everywhere) cut the other's sockets and document sync. The instances share one data directory (one SQLite file and
 //! signing key), as instances on one machine may; on PostgreSQL they would share `--database-url`
 //! instead. Without NATS, the same two instances do not see each other's frames.
 
@@ -11,9 +11,10 @@ use serde_json::{Value, json};
 use teamflow_protocol::realtime::CLOSE_SESSION_ENDED;
 use teamflow_relay::RelayError;
 use teamflow_relay::cluster::ClusterError;
+use teamflow_sync::{read_text, splice_text};
 use teamflow_tests::services::Nats;
 use teamflow_tests::socket::{Ended, RoomSocket};
-use teamflow_tests::{Client, DataDir, TestRelay, test_config};
+use teamflow_tests::{Client, DataDir, TestRelay, sync_client, test_config, text_when};
 
 /// A guard against a hang, not a timing: the machine is shared and loaded. The time measured is reported.
 const HANG_GUARD: Duration = Duration::from_secs(5);
@@ -88,7 +89,8 @@ async fn chat_typing_and_presence_on_one_instance_reach_room_sockets_on_the_othe
     assert_eq!(got["message"]["content"], "hi from A");
     assert_eq!(got["message"]["seq"], 1);
 
-    // Bob answers through his socket on B; alice's socket on A gets it, numbered next.
+    // Bob answers through his socket on B; alice's socket on A gets it, numbered next (after her own).
+    assert_eq!(within_guard(&mut alice_on_a, "new_message", posted).await["message"]["seq"], 1);
     bob_on_b.send(json!({ "type": "send_message", "team_id": team, "client_msg_id": "b-1", "content": "hi A" })).await;
     let got = within_guard(&mut alice_on_a, "new_message", Instant::now()).await;
     assert_eq!((got["message"]["content"].as_str(), got["message"]["seq"].as_i64()), (Some("hi A"), Some(2)));
@@ -195,4 +197,49 @@ async fn a_relay_that_cannot_reach_nats_does_not_start_and_says_why_without_the_
         other => panic!("expected the relay to refuse to start without NATS, got {other:?}"),
     }
     assert!(!dir.path().join("relay.db").exists(), "nothing was opened before NATS answered");
+}
+
+#[tokio::test]
+async fn removing_a_member_on_one_instance_stops_their_document_sync_on_the_other() {
+    let nats = Nats::start().await;
+    let (a, b) = two_instances(Some(&nats)).await;
+    let (alice, bob, team, alice_b, bob_b) = team(&a, &b).await;
+    let carol = a.user("carol").await;
+    alice.add_member(&team, "carol@example.test", "member").await;
+    let carol_b = b.client().with_token(carol.token.as_deref());
+    // Everyone syncs through B; the document is registered through B too, so B's registry cache is current.
+    let mut alice_sync = sync_client(&b, &alice_b, "laptop").await;
+    let (url, a_doc) = alice_sync.create_text("v1").await.expect("create");
+    let (status, body) =
+        alice_b.post(&format!("/api/teams/{team}/documents"), &json!({ "document_id": url, "title": "Notes" })).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    alice_sync.reconnect().await.expect("reconnect");
+    assert!(alice_sync.synced_with_relay(&a_doc).await, "B has the document");
+    let bob_sync = sync_client(&b, &bob_b, "desktop").await;
+    let b_doc = bob_sync.open(&url).await.expect("open").expect("bob may read the team's document");
+    let carol_sync = sync_client(&b, &carol_b, "phone").await;
+    let c_doc = carol_sync.open(&url).await.expect("open").expect("carol may read it");
+    text_when(&b_doc, |t| t == "v1").await;
+    text_when(&c_doc, |t| t == "v1").await;
+    // Bob's room socket on B tells the test when B has heard of his removal (its access cache is told
+    // before his sockets are).
+    let mut bob_on_b = socket(&b, &bob_b).await;
+    bob_on_b.join(&team).await;
+
+    let removed = Instant::now();
+    let bob_id = bob.user_id().await;
+    let (status, _) = alice.delete(&format!("/api/teams/{team}/members/{bob_id}")).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    within_guard(&mut bob_on_b, "access_revoked", removed).await;
+    eprintln!("B heard of bob's removal on A after {:?}", removed.elapsed());
+    // A fresh device of bob's on B cannot fetch the document; its connect-and-ask round trip also outlasts
+    // the re-decision B makes for bob's live sync connection, which is asynchronous.
+    let bob_new_device = sync_client(&b, &bob_b, "new-laptop").await;
+    assert!(bob_new_device.open(&url).await.expect("lookup").is_none(), "B refuses the removed member");
+    splice_text(&b_doc, 2, 0, " INTRUDER").expect("bob edits locally");
+    splice_text(&a_doc, 2, 0, " secret").expect("edit");
+    // Carol, still a member, gets alice's edit: B has fanned it out to everyone still allowed.
+    text_when(&c_doc, |t| t == "v1 secret").await;
+    assert!(!read_text(&b_doc).contains("secret"), "the removed member gets no new content on B");
+    assert!(!read_text(&c_doc).contains("INTRUDER"), "and their edits reach no one");
 }
