@@ -213,18 +213,18 @@ mod tests {
     #[test]
     fn malformed_room_messages_are_refused_not_guessed() {
         let me = InstanceId::new_v4();
-        assert_eq!(decode_room(None, Bytes::new()).unwrap_err(), WireError::Missing(INSTANCE));
+        assert_eq!(decode_room(None, Bytes::new()).expect_err("no sender"), WireError::Missing(INSTANCE));
         let (mut headers, _) = encode_room(me, &RoomOp::Close);
         headers.insert(OP, "explode");
-        assert_eq!(decode_room(Some(&headers), Bytes::new()).unwrap_err(), WireError::Invalid(OP));
+        assert_eq!(decode_room(Some(&headers), Bytes::new()).expect_err("unknown op"), WireError::Invalid(OP));
         let (mut headers, _) = encode_room(me, &RoomOp::Revoke(UserId::new()));
         headers.insert(USER, "not-a-user");
-        assert_eq!(decode_room(Some(&headers), Bytes::new()).unwrap_err(), WireError::Invalid(USER));
+        assert_eq!(decode_room(Some(&headers), Bytes::new()).expect_err("bad user"), WireError::Invalid(USER));
         let (headers, _) = encode_room(me, &RoomOp::Frame(Utf8Bytes::from("{}")));
         assert!(matches!(decode_room(Some(&headers), Bytes::from_static(&[0xff, 0xfe])), Err(WireError::Payload(_))));
         let mut headers = HeaderMap::new();
         headers.insert(INSTANCE, "instance-7");
-        assert_eq!(decode_room(Some(&headers), Bytes::new()).unwrap_err(), WireError::Invalid(INSTANCE));
+        assert_eq!(decode_room(Some(&headers), Bytes::new()).expect_err("bad sender"), WireError::Invalid(INSTANCE));
     }
 
     #[test]
