@@ -16,14 +16,17 @@
 //! code runs.
 //!
 //! Core NATS is at-most-once. A frame published while an instance's connection is down is lost to it:
-//! presence and typing are ephemeral, chat messages are in the database and clients fill `seq` gaps, and
-//! ended sessions are also in `account_changes`, which every instance follows.
+//! presence and typing are ephemeral, chat messages are in the database (clients catch up on their next
+//! join), and ended sessions are also in `account_changes`, which every instance follows. Membership
+//! changes are not in a feed, so when the connection comes back the instance re-checks what it holds: its
+//! access cache is emptied (sync connections re-decide), every room socket's membership is read again, and
+//! every room asks and tells who is online (`Events::recheck_everything`, `RoomsHandle::reannounce`).
 
 mod task;
 mod wire;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -70,6 +73,8 @@ struct Shared {
     /// looked: the last word per team counts, so the hub never waits and nothing is lost.
     interest: Mutex<HashMap<TeamId, bool>>,
     interest_changed: Notify,
+    /// Told when the connection to NATS is back after being lost.
+    reconnected: Arc<Notify>,
     /// Rooms followed: team -> (which subscription, whether the server has confirmed it).
     followed: watch::Sender<HashMap<TeamId, (u64, bool)>>,
     /// Room frames dropped because the outbox was full.
@@ -102,18 +107,30 @@ impl std::fmt::Debug for Connected {
 /// connected, so only the start can fail).
 pub async fn connect(url: &str) -> Result<Connected, ClusterError> {
     let instance = InstanceId::new_v4();
+    let reconnected = Arc::new(Notify::new());
+    let lost = Arc::new(AtomicBool::new(false));
+    let (back, was_lost) = (reconnected.clone(), lost.clone());
     let client = async_nats::ConnectOptions::new()
         .name(format!("teamflow-relay {instance}"))
         // Its own messages come back to no instance: they were delivered here already.
         .no_echo()
         .connection_timeout(CONNECT_TIMEOUT)
-        .event_callback(|event| async move {
-            match event {
-                async_nats::Event::Connected => tracing::info!("NATS connected"),
-                async_nats::Event::Disconnected => {
-                    tracing::warn!("NATS connection lost; reconnecting (room frames meanwhile are not relayed)")
+        .event_callback(move |event| {
+            let (back, was_lost) = (back.clone(), was_lost.clone());
+            async move {
+                match event {
+                    async_nats::Event::Connected => {
+                        tracing::info!("NATS connected");
+                        if was_lost.swap(false, Ordering::SeqCst) {
+                            back.notify_one();
+                        }
+                    }
+                    async_nats::Event::Disconnected => {
+                        was_lost.store(true, Ordering::SeqCst);
+                        tracing::warn!("NATS connection lost; reconnecting (room frames meanwhile are not relayed)");
+                    }
+                    other => tracing::warn!(event = %other, "NATS"),
                 }
-                other => tracing::warn!(event = %other, "NATS"),
             }
         })
         .connect(url)
@@ -128,6 +145,7 @@ pub async fn connect(url: &str) -> Result<Connected, ClusterError> {
         outbox,
         interest: Mutex::default(),
         interest_changed: Notify::new(),
+        reconnected,
         followed: watch::Sender::new(HashMap::new()),
         dropped: AtomicU64::new(0),
     };

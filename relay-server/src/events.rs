@@ -188,6 +188,20 @@ impl Events {
 }
 
 impl Events {
+    /// Back in touch with the other instances after losing them, when what they announced meanwhile is lost:
+    /// the access cache forgets everything (document sync connections re-check), and every socket here
+    /// whose user is no longer a member of its room's team is told `access_revoked`.
+    pub(crate) async fn recheck_everything(&self) {
+        self.access.apply(AccessChange::Everything).await;
+        for (team, user) in self.rooms.present().await {
+            match self.access.role(team, user).await {
+                Ok(Some(_)) => {}
+                Ok(None) => self.rooms.revoke_here(team, user).await,
+                Err(e) => tracing::warn!(error = %e, %team, %user, "membership re-check failed"),
+            }
+        }
+    }
+
     /// Another instance took `user`'s access to `team` away: the access cache forgets their role first, so
     /// by the time their sockets here are told (`access_revoked`) nothing here lets them in on the old one.
     /// Met twice per removal (the room's own operation, ordered with its frames, and the membership

@@ -98,6 +98,13 @@ enum Command {
         from: InstanceId,
         op: RoomOp,
     },
+    /// Answers every (team, user) with a socket in the team's room here.
+    Present {
+        reply: oneshot::Sender<Vec<(TeamId, UserId)>>,
+    },
+    /// Back in touch with the other instances after losing them: every room asks who is online there
+    /// and says who is online here, as when it was first followed.
+    Reannounce,
     #[cfg(test)]
     Stats {
         reply: oneshot::Sender<(usize, usize)>,
@@ -191,6 +198,24 @@ impl RoomsHandle {
     /// Applies what another instance published to the team's room to the sockets here.
     pub(crate) async fn remote(&self, team: TeamId, from: InstanceId, op: RoomOp) {
         self.send(Command::Remote { team, from, op }).await;
+    }
+
+    /// Takes `user`'s sockets here out of the team's room (told why), telling no other instance.
+    pub(crate) async fn revoke_here(&self, team: TeamId, user: UserId) {
+        // The sender only matters for presence; a revocation is applied whoever sent it.
+        self.send(Command::Remote { team, from: InstanceId::nil(), op: RoomOp::Revoke(user) }).await;
+    }
+
+    /// Every (team, user) with a socket in the team's room here.
+    pub(crate) async fn present(&self) -> Vec<(TeamId, UserId)> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Present { reply }).await;
+        answer.await.unwrap_or_default()
+    }
+
+    /// See [`Command::Reannounce`].
+    pub(crate) async fn reannounce(&self) {
+        self.send(Command::Reannounce).await;
     }
 
     #[cfg(test)]

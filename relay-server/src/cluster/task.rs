@@ -83,6 +83,15 @@ impl Task {
                     None => break,
                 },
                 () = self.shared.interest_changed.notified() => self.follow(),
+                () = self.shared.reconnected.notified() => {
+                    tracing::info!("NATS connection back; re-checking access and presence");
+                    // Beside the task: the re-check reads the database, and publishing must not wait on it.
+                    let receivers = self.receivers.clone();
+                    tokio::spawn(async move {
+                        receivers.events.recheck_everything().await;
+                        receivers.rooms.reannounce().await;
+                    });
+                }
                 notice = notices.next(), if listening => match notice {
                     Some((kind, message)) => self.apply(kind, message).await,
                     None => {

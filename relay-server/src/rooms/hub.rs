@@ -133,6 +133,19 @@ impl Hub {
                 self.revoke(team, None);
             }
             Command::Remote { team, from, op } => self.remote(team, from, op),
+            Command::Present { reply } => {
+                let present =
+                    self.rooms.iter().flat_map(|(team, room)| room.presence.keys().map(|user| (*team, *user)));
+                reply.send(present.collect()).ok();
+            }
+            Command::Reannounce => {
+                for (team, room) in &self.rooms {
+                    self.cluster.publish_room(*team, &RoomOp::Hello);
+                    for user in room.presence.keys() {
+                        self.cluster.publish_room(*team, &RoomOp::Joined(*user));
+                    }
+                }
+            }
             #[cfg(test)]
             Command::Stats { reply } => {
                 reply.send((self.conns.len(), self.rooms.len())).ok();

@@ -243,3 +243,82 @@ async fn removing_a_member_on_one_instance_stops_their_document_sync_on_the_othe
     assert!(!read_text(&b_doc).contains("secret"), "the removed member gets no new content on B");
     assert!(!read_text(&c_doc).contains("INTRUDER"), "and their edits reach no one");
 }
+
+/// The ended-sessions notices on NATS are what closes connections on other instances: signing out
+/// announces them, and a notice alone (with no row in the database) closes the matching connection.
+#[tokio::test]
+async fn ended_sign_ins_are_announced_on_nats_and_a_notice_alone_closes_their_connections() {
+    let nats = Nats::start().await;
+    let (a, b) = two_instances(Some(&nats)).await;
+    let (_, bob, _, _, _) = team(&a, &b).await;
+    let carol = a.user("carol").await;
+    let watcher = async_nats::connect(nats.url()).await.expect("a NATS client of the test's own");
+    let mut notices = watcher.subscribe("teamflow.account.*").await.expect("subscribe");
+    watcher.flush().await.expect("the server has the subscription");
+
+    // Out: bob signs out everywhere on A; A says so on bob's subject, naming his sign-in.
+    let bob_id = bob.user_id().await;
+    let (status, _) = bob.post("/api/auth/logout-all", &json!({})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let notice = tokio::time::timeout(HANG_GUARD, futures::StreamExt::next(&mut notices))
+        .await
+        .expect("a notice in time")
+        .expect("the subscription is open");
+    assert_eq!(notice.subject.as_str(), format!("teamflow.account.{bob_id}"));
+    assert!(notice.headers.as_ref().and_then(|h| h.get("TeamFlow-Instance")).is_some(), "it names its instance");
+    let body: Value = serde_json::from_slice(&notice.payload).expect("a JSON notice");
+    assert_eq!(body["reason"], "signed_out_everywhere");
+    assert!(body["sessions"].as_array().expect("sessions").contains(&json!(bob.session_id())), "{body}");
+
+    // In: a notice from some other instance ends carol's sign-in on B, though the database never ended it.
+    let mut carol_on_b = socket(&b, &carol).await;
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("TeamFlow-Instance", uuid::Uuid::new_v4().to_string().as_str());
+    let carol_id = carol.user_id().await;
+    let ended = json!({ "user": carol_id, "sessions": [carol.session_id()], "reason": "password_changed" });
+    let sent = Instant::now();
+    watcher
+        .publish_with_headers(format!("teamflow.account.{carol_id}"), headers, ended.to_string().into())
+        .await
+        .expect("publish");
+    watcher.flush().await.expect("flush");
+    let closed = tokio::time::timeout(HANG_GUARD, carol_on_b.ended())
+        .await
+        .unwrap_or_else(|_| panic!("carol's socket on B still open after {:?}", sent.elapsed()));
+    assert_eq!(closed, Ended::Closed { code: CLOSE_SESSION_ENDED, reason: "password_changed".into() });
+    // B refuses that sign-in's token from now on.
+    assert_eq!(b.client().with_token(carol.token.as_deref()).get("/api/me").await.0, StatusCode::UNAUTHORIZED);
+}
+
+/// A removal the other instances never heard of (made through an instance outside the cluster, as one
+/// made while B was cut off from NATS) reaches B's sockets when B's connection to NATS comes back: B then
+/// re-checks what it holds rather than trusting what it was told before.
+#[tokio::test]
+async fn after_losing_nats_an_instance_rechecks_its_room_sockets_and_cuts_a_member_removed_meanwhile() {
+    let mut nats = Nats::start().await;
+    let (a, b) = two_instances(Some(&nats)).await;
+    let (alice, bob, team, _, _) = team(&a, &b).await;
+    let mut outside = test_config(std::path::Path::new("."));
+    outside.p2p.disabled = true;
+    let c = a.start_beside(outside).await;
+    let alice_c = c.client().with_token(alice.token.as_deref());
+    let mut bob_on_b = socket(&b, &bob).await;
+    bob_on_b.join(&team).await;
+
+    let bob_id = bob.user_id().await;
+    let (status, _) = alice_c.delete(&format!("/api/teams/{team}/members/{bob_id}")).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    // Nothing told B: C is not in the cluster.
+    assert!(!types(&bob_on_b.drain(1).await).contains(&"access_revoked"));
+
+    let outage = Instant::now();
+    nats.restart().await;
+    // async-nats redials with a back-off: a generous guard, and the time it took in the failure message.
+    match tokio::time::timeout(Duration::from_secs(30), bob_on_b.next_of("access_revoked")).await {
+        Ok(revoked) => assert_eq!(revoked["team_id"], team),
+        Err(_) => panic!("bob still in the room on B {:?} after the NATS restart", outage.elapsed()),
+    }
+    eprintln!("B cut bob {:?} after NATS went down", outage.elapsed());
+    bob_on_b.send(json!({ "type": "send_message", "team_id": team, "client_msg_id": "late", "content": "?" })).await;
+    assert_eq!(bob_on_b.next().await["code"], "forbidden", "B's access cache was emptied too");
+}
