@@ -20,7 +20,9 @@
 //! join), and ended sessions are also in `account_changes`, which every instance follows. Membership
 //! changes are not in a feed, so when the connection comes back the instance re-checks what it holds: its
 //! access cache is emptied (sync connections re-decide), every room socket's membership is read again, and
-//! every room asks and tells who is online (`Events::recheck_everything`, `RoomsHandle::reannounce`).
+//! every room asks and tells who is online (`Events::recheck_everything`, `RoomsHandle::reannounce`). It
+//! also asks every other instance to do the same (`teamflow.cluster.recheck`): what it announced while cut
+//! off may never have left it.
 
 mod task;
 mod wire;
@@ -212,14 +214,16 @@ impl Cluster {
         }
     }
 
-    /// Tells every instance that who may reach what in a team changed. Waits for room in the queue: a
-    /// revocation is not dropped.
-    pub(crate) async fn announce_access(&self, notice: &AccessNotice) {
+    /// Tells every instance that who may reach what in a team changed. Never waits: with NATS down long
+    /// enough to fill the queue, the change the caller committed must not hang on it. A notice dropped then
+    /// is made up for when the connection comes back: this instance asks every instance to re-check what
+    /// it holds (`teamflow.cluster.recheck`).
+    pub(crate) fn announce_access(&self, notice: &AccessNotice) {
         let Some(shared) = &self.shared else { return };
         let Some((headers, payload)) = wire::encode_notice(shared.instance, notice) else { return };
         let outgoing = Outgoing { subject: wire::access_subject(notice), headers, payload };
-        if shared.outbox.send(outgoing).await.is_err() {
-            tracing::debug!("cluster task stopped; access notice not sent");
+        if let Err(e) = shared.outbox.try_send(outgoing) {
+            tracing::warn!(error = %e, team = %notice.team, "access notice not queued for NATS; the others re-check when it is back");
         }
     }
 

@@ -104,7 +104,7 @@ impl Events {
             | Event::ReadMoved { .. } => {}
         }
         if let Some(notice) = access_notice(&event) {
-            self.cluster.announce_access(&notice).await;
+            self.cluster.announce_access(&notice);
         }
         self.fan_out(event).await;
     }

@@ -33,6 +33,7 @@ const FLUSH_ON_STOP: Duration = Duration::from_secs(1);
 enum Notice {
     Access,
     Sessions,
+    Recheck,
 }
 
 struct Task {
@@ -56,6 +57,7 @@ pub(super) async fn spawn(
         (wire::ALL_MEMBERS, Notice::Access),
         (wire::ALL_DOCUMENTS, Notice::Access),
         (wire::ALL_ACCOUNTS, Notice::Sessions),
+        (wire::RECHECK, Notice::Recheck),
     ] {
         let subscriber =
             client.subscribe(subject).await.map_err(|e| ClusterError::Subscribe { subject, reason: e.to_string() })?;
@@ -84,13 +86,11 @@ impl Task {
                 },
                 () = self.shared.interest_changed.notified() => self.follow(),
                 () = self.shared.reconnected.notified() => {
-                    tracing::info!("NATS connection back; re-checking access and presence");
-                    // Beside the task: the re-check reads the database, and publishing must not wait on it.
-                    let receivers = self.receivers.clone();
-                    tokio::spawn(async move {
-                        receivers.events.recheck_everything().await;
-                        receivers.rooms.reannounce().await;
-                    });
+                    tracing::info!("NATS connection back; re-checking access and presence, and asking the others to");
+                    // What this instance announced while cut off may not have left it: everyone re-checks.
+                    let (headers, payload) = wire::encode_recheck(self.shared.instance);
+                    self.publish(Outgoing { subject: wire::RECHECK.to_owned(), headers, payload }).await;
+                    self.recheck();
                 }
                 notice = notices.next(), if listening => match notice {
                     Some((kind, message)) => self.apply(kind, message).await,
@@ -144,9 +144,27 @@ impl Task {
         }
     }
 
+    /// Re-checks access and presence (`Events::recheck_everything`, `RoomsHandle::reannounce`) beside the
+    /// task: it reads the database, and publishing must not wait on it.
+    fn recheck(&self) {
+        let receivers = self.receivers.clone();
+        tokio::spawn(async move {
+            receivers.events.recheck_everything().await;
+            receivers.rooms.reannounce().await;
+        });
+    }
+
     async fn apply(&self, kind: Notice, message: async_nats::Message) {
         let headers = message.headers.as_ref();
         match kind {
+            Notice::Recheck => match wire::sender(headers) {
+                Ok(from) if from == self.shared.instance => {}
+                Ok(from) => {
+                    tracing::info!(%from, "another instance is back on NATS; re-checking access and presence");
+                    self.recheck();
+                }
+                Err(e) => tracing::warn!(error = %e, "re-check notice ignored"),
+            },
             Notice::Access => match wire::decode_notice::<AccessNotice>(headers, &message.payload) {
                 Ok((from, _)) if from == self.shared.instance => {}
                 Ok((from, notice)) => self.receivers.events.apply_remote(from, notice).await,

@@ -25,6 +25,9 @@ pub(super) const ALL_MEMBERS: &str = "teamflow.team.*.members";
 pub(super) const ALL_DOCUMENTS: &str = "teamflow.team.*.documents";
 /// Every ended-sessions notice (`teamflow.account.<user>`).
 pub(super) const ALL_ACCOUNTS: &str = "teamflow.account.*";
+/// "Re-check what you hold": sent by an instance whose connection came back, since notices it published
+/// while cut off may never have left it.
+pub(super) const RECHECK: &str = "teamflow.cluster.recheck";
 
 pub(super) fn room_subject(team: TeamId) -> String {
     format!("teamflow.room.{team}")
@@ -162,6 +165,11 @@ pub(super) fn decode_room(headers: Option<&HeaderMap>, payload: Bytes) -> Result
         _ => return Err(WireError::Invalid(OP)),
     };
     Ok((from, op))
+}
+
+/// The re-check notice: only its sender.
+pub(super) fn encode_recheck(instance: InstanceId) -> (HeaderMap, Bytes) {
+    (headers_from(instance), Bytes::new())
 }
 
 /// A notice as JSON, with its sender's header.

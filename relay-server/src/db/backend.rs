@@ -23,7 +23,6 @@ pub const NOT_YET_ON_POSTGRES: &[&str] = &[
     "webhook events (processed once across instances)",
     "device certificates and revocations",
     "the relay's signing keys (shared, rotated by kid)",
-    "room traffic and revocations between instances (NATS)",
 ];
 
 /// Why a database or NATS URL is refused. The URL itself is never repeated: it may carry a password.

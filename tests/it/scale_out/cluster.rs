@@ -322,3 +322,30 @@ async fn after_losing_nats_an_instance_rechecks_its_room_sockets_and_cuts_a_memb
     bob_on_b.send(json!({ "type": "send_message", "team_id": team, "client_msg_id": "late", "content": "?" })).await;
     assert_eq!(bob_on_b.next().await["code"], "forbidden", "B's access cache was emptied too");
 }
+
+/// An instance back on NATS asks the others to re-check (what it announced while cut off may never have
+/// left it): on that notice alone, B cuts a member removed without its knowledge.
+#[tokio::test]
+async fn a_recheck_notice_makes_an_instance_cut_a_member_removed_without_its_knowledge() {
+    let nats = Nats::start().await;
+    let (a, b) = two_instances(Some(&nats)).await;
+    let (alice, bob, team, _, _) = team(&a, &b).await;
+    let mut outside = test_config(std::path::Path::new("."));
+    outside.p2p.disabled = true;
+    let c = a.start_beside(outside).await;
+    let mut bob_on_b = socket(&b, &bob).await;
+    bob_on_b.join(&team).await;
+    let bob_id = bob.user_id().await;
+    let alice_c = c.client().with_token(alice.token.as_deref());
+    assert_eq!(alice_c.delete(&format!("/api/teams/{team}/members/{bob_id}")).await.0, StatusCode::NO_CONTENT);
+    assert!(!types(&bob_on_b.drain(1).await).contains(&"access_revoked"), "nothing told B: C is outside");
+
+    let other = async_nats::connect(nats.url()).await.expect("a NATS client of the test's own");
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("TeamFlow-Instance", uuid::Uuid::new_v4().to_string().as_str());
+    let sent = Instant::now();
+    other.publish_with_headers("teamflow.cluster.recheck", headers, bytes::Bytes::new()).await.expect("publish");
+    other.flush().await.expect("flush");
+    let revoked = within_guard(&mut bob_on_b, "access_revoked", sent).await;
+    assert_eq!(revoked["team_id"], team);
+}
