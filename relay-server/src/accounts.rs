@@ -19,7 +19,7 @@ use teamflow_protocol::{Role, UserId};
 
 use crate::auth::{AccessToken, PasswordHasher, TokenService};
 use crate::config::Registration;
-use crate::db::{self, Db, begin_write, now_ms};
+use crate::db::{self, Db, Serial, begin_write, now_ms};
 use crate::error::ApiError;
 use crate::events::{Event, Events};
 use crate::invitations;
@@ -105,7 +105,13 @@ pub async fn register(
     let password_hash = passwords.hash(request.password).await?;
     let user = User { id: UserId::new(), email, display_name };
     let mut tx = begin_write(db).await?;
-    let accounts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&mut *tx).await?;
+    let mut accounts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&mut *tx).await?;
+    if accounts == 0 {
+        // Two first sign-ups on two instances of one PostgreSQL would both see no account: the lock makes
+        // the second wait for the first to commit, and count again.
+        db.serialise(&mut tx, Serial::FirstAccount).await?;
+        accounts = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&mut *tx).await?;
+    }
     let first = accounts == 0;
     if !first && policy.registration == Registration::Invite && invitation.is_none() {
         return Err(ApiError::RegistrationClosed);
@@ -422,11 +428,16 @@ pub async fn reset_password(
     .await?;
     let (user, email) = user.ok_or(ApiError::NotFound("no such reset link: it is unknown, used or expired"))?;
     let user: UserId = user.parse().map_err(|e| ApiError::Internal(format!("user id in database: {e}")))?;
-    sqlx::query("UPDATE password_resets SET used_at = $1 WHERE token_hash = $2")
+    // Taken only if still unused at this statement: of two resets with one link (on PostgreSQL both may
+    // have read it as unused), the second finds it used.
+    let taken = sqlx::query("UPDATE password_resets SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL")
         .bind(now)
         .bind(&token_hash(token)[..])
         .execute(&mut *tx)
         .await?;
+    if taken.rows_affected() != 1 {
+        return Err(ApiError::NotFound("no such reset link: it is unknown, used or expired"));
+    }
     sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
         .bind(&hash)
         .bind(user.to_string())
@@ -518,6 +529,17 @@ pub async fn delete_account(
 ) -> Result<(), ApiError> {
     check_password(db, passwords, user, "password", &request.password).await?;
     let mut tx = begin_write(db).await?;
+    // The teams it owns are locked first (in team order, as chat posts lock theirs), so a co-owner leaving
+    // or being demoted at the same moment is counted: the team keeps an owner.
+    let mut owned: Vec<String> =
+        sqlx::query_scalar("SELECT team_id FROM team_members WHERE user_id = $1 AND role = 'owner'")
+            .bind(user.to_string())
+            .fetch_all(&mut *tx)
+            .await?;
+    owned.sort();
+    for team in &owned {
+        db.lock_team(&mut tx, team).await?;
+    }
     let last_owner: Option<String> = sqlx::query_scalar(
         "SELECT m.team_id FROM team_members m WHERE m.user_id = $1 AND m.role = 'owner'
            AND (SELECT COUNT(*) FROM team_members o WHERE o.team_id = m.team_id AND o.role = 'owner') = 1 LIMIT 1",

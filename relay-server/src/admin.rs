@@ -7,7 +7,7 @@
 //! for the administrator to pass on: the relay has no mail server.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use teamflow_protocol::{Role, TeamId};
 
@@ -24,6 +24,9 @@ pub struct Target {
     /// The URL people reach the relay at, as the relay's `--public-url`.
     #[arg(long, env = "TEAMFLOW_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
     pub public_url: String,
+    /// The relay's PostgreSQL database, as its `--database-url`; without it, the SQLite in `--data-dir`.
+    #[arg(long, env = "TEAMFLOW_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
 }
 
 /// The administrator's commands.
@@ -59,6 +62,15 @@ pub enum Admin {
         team: TeamId,
         #[arg(long, value_parser = parse_role)]
         role: Role,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Add a new key for signing access tokens; every instance signs with it within a minute. Tokens signed
+    /// with the older keys keep working until they expire, so nobody is signed out.
+    RotateSigningKey {
+        /// Also stop accepting every older key now (for a key that leaked): everyone signed in refreshes.
+        #[arg(long)]
+        retire_others: bool,
         #[command(flatten)]
         target: Target,
     },
@@ -99,7 +111,7 @@ impl Admin {
     pub async fn run(self, out: &mut impl Write) -> Result<(), AdminError> {
         match self {
             Admin::Users { target } => {
-                let db = open(&target.data_dir).await?;
+                let db = open(&target).await?;
                 let rows: Vec<(String, String, i64, Option<i64>)> = sqlx::query_as(
                     "SELECT email, display_name, is_admin, disabled_at FROM users WHERE deleted_at IS NULL
                      ORDER BY created_at",
@@ -113,17 +125,17 @@ impl Admin {
                 }
             }
             Admin::Disable { email, target } => {
-                let db = open(&target.data_dir).await?;
+                let db = open(&target).await?;
                 let ended = accounts::set_disabled(&db, &email, true).await?;
                 writeln!(out, "disabled {email}; {ended} session(s) ended")?;
             }
             Admin::Enable { email, target } => {
-                let db = open(&target.data_dir).await?;
+                let db = open(&target).await?;
                 accounts::set_disabled(&db, &email, false).await?;
                 writeln!(out, "enabled {email}")?;
             }
             Admin::ResetPassword { email, target } => {
-                let db = open(&target.data_dir).await?;
+                let db = open(&target).await?;
                 let token = accounts::create_reset(&db, &email).await?;
                 let base = target.public_url.trim_end_matches('/');
                 writeln!(out, "{base}/reset-password/{token}")?;
@@ -133,27 +145,46 @@ impl Admin {
                 )?;
             }
             Admin::Invite { team, role, target } => {
-                let db = open(&target.data_dir).await?;
-                let keys = auth::SigningKeys::load_or_create(&target.data_dir)?;
+                let db = open(&target).await?;
+                let file_key = match target.database_url {
+                    None => Some(auth::SigningKeys::load_or_create(&target.data_dir)?),
+                    Some(_) => None,
+                };
+                let keys = auth::identity_key(&db, file_key).await?;
                 let secret = invitations::Secret::from_keys(&keys);
                 let base = target.public_url.trim_end_matches('/');
                 let invitation = invitations::create_as_administrator(&db, &secret, base, team, role).await?;
                 writeln!(out, "{}", invitation.url.unwrap_or_default())?;
+            }
+            Admin::RotateSigningKey { retire_others, target } => {
+                let db = open(&target).await?;
+                let kid = auth::rotate(&db, retire_others).await?;
+                let older = if retire_others {
+                    "older keys are no longer accepted"
+                } else {
+                    "older keys verify the tokens they signed until those expire"
+                };
+                writeln!(out, "new signing key {kid}; {older}")?;
             }
         }
         Ok(())
     }
 }
 
-/// Opens the running relay's database, never creating one.
-async fn open(data_dir: &Path) -> Result<Db, AdminError> {
-    let path = data_dir.join(DATABASE_FILE);
-    if !path.is_file() {
-        return Err(AdminError::NoDatabase(data_dir.to_owned()));
-    }
-    let db = Db::sqlite(&path).await?;
+/// Opens the running relay's database (its SQLite file, or `--database-url`), never creating one.
+async fn open(target: &Target) -> Result<Db, AdminError> {
+    let (db, at) = match &target.database_url {
+        Some(url) => (Db::postgres(url).await?, PathBuf::from("--database-url")),
+        None => {
+            let path = target.data_dir.join(DATABASE_FILE);
+            if !path.is_file() {
+                return Err(AdminError::NoDatabase(target.data_dir.clone()));
+            }
+            (Db::sqlite(&path).await?, path)
+        }
+    };
     if !db::migrations_applied(&db).await? {
-        return Err(AdminError::Schema(path));
+        return Err(AdminError::Schema(at));
     }
     Ok(db)
 }

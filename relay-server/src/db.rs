@@ -4,7 +4,7 @@
 pub mod backend;
 pub mod handle;
 
-pub use handle::Db;
+pub use handle::{Db, Serial, serialise_in};
 
 use std::path::Path;
 use std::time::Duration;

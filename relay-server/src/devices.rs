@@ -18,7 +18,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use sha2::{Digest as _, Sha256};
 use sqlx::AnyConnection;
 use teamflow_protocol::api::devices::{
     CertificateBody, CertificateRequest, DeviceCertificate, DeviceNonce, RelayIdentity, RelayNode, Revocation,
@@ -113,12 +113,34 @@ impl Certified {
     }
 }
 
+/// The devices whose certificates are still current, and the users' epochs, as the database has them.
+async fn read_devices(db: &Db) -> Result<Devices, sqlx::Error> {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let rows: Vec<(String, String, i64, i64, String)> = sqlx::query_as(
+        "SELECT peer_id, user_id, expires_at, epoch, teams FROM device_certificates WHERE expires_at > $1",
+    )
+    .bind(now)
+    .fetch_all(db.pool())
+    .await?;
+    let epochs: Vec<(String, i64)> =
+        sqlx::query_as("SELECT user_id, epoch FROM device_epochs").fetch_all(db.pool()).await?;
+    let mut devices = Devices::default();
+    for (peer_id, user, expires_at, epoch, teams) in rows {
+        let (Ok(user), Ok(teams)) = (user.parse(), serde_json::from_str(&teams)) else { continue };
+        devices.by_peer.insert(peer_id, Entry { user, expires_at, epoch, teams });
+    }
+    devices.epochs = epochs.into_iter().filter_map(|(user, epoch)| Some((user.parse().ok()?, epoch))).collect();
+    // A certificate of an epoch its user has since left is void.
+    devices.by_peer.retain(|_, e| devices.epochs.get(&e.user).is_none_or(|floor| e.epoch >= *floor));
+    Ok(devices)
+}
+
 /// Holds the relay's key for certificates and the record of certified devices.
 #[derive(Debug)]
 pub struct CertificateIssuer {
     keys: SigningKeys,
     certified: Certified,
-    /// Authenticates the nonces this process hands out (they live two minutes; a restart voids them).
+    /// Authenticates the nonces the relay hands out (they live two minutes).
     nonce_key: [u8; 32],
     /// The relay's libp2p node as published, once it listens.
     node: RwLock<Option<RelayNode>>,
@@ -127,23 +149,20 @@ pub struct CertificateIssuer {
 impl CertificateIssuer {
     /// Loads the devices whose certificates are still current, and the users' epochs.
     pub async fn load(keys: SigningKeys, db: &Db) -> Result<Self, sqlx::Error> {
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let rows: Vec<(String, String, i64, i64, String)> = sqlx::query_as(
-            "SELECT peer_id, user_id, expires_at, epoch, teams FROM device_certificates WHERE expires_at > $1",
-        )
-        .bind(now)
-        .fetch_all(db.pool())
-        .await?;
-        let epochs: Vec<(String, i64)> =
-            sqlx::query_as("SELECT user_id, epoch FROM device_epochs").fetch_all(db.pool()).await?;
-        let mut devices = Devices::default();
-        for (peer_id, user, expires_at, epoch, teams) in rows {
-            let (Ok(user), Ok(teams)) = (user.parse(), serde_json::from_str(&teams)) else { continue };
-            devices.by_peer.insert(peer_id, Entry { user, expires_at, epoch, teams });
-        }
-        devices.epochs = epochs.into_iter().filter_map(|(user, epoch)| Some((user.parse().ok()?, epoch))).collect();
-        let certified = Certified(Arc::new(RwLock::new(devices)));
-        Ok(Self { keys, certified, nonce_key: rand::random(), node: RwLock::new(None) })
+        let certified = Certified(Arc::new(RwLock::new(read_devices(db).await?)));
+        // Derived from the relay's key, as the invitation secret is: every instance sharing the key takes
+        // the nonces any of them hands out (the nonce and the certificate request may reach different ones).
+        let signature = keys.sign(b"teamflow-device-nonce-v1");
+        let nonce_key = Sha256::digest(signature).into();
+        Ok(Self { keys, certified, nonce_key, node: RwLock::new(None) })
+    }
+
+    /// Reads the record again from the database: certificates issued and epochs raised by other instances
+    /// sharing it show here.
+    pub async fn reload(&self, db: &Db) -> Result<(), sqlx::Error> {
+        let devices = read_devices(db).await?;
+        *self.certified.write() = devices;
+        Ok(())
     }
 
     /// The live record of certified devices, for the libp2p node.
@@ -330,6 +349,7 @@ pub(crate) async fn revoke(tx: &mut AnyConnection, user: UserId, team: TeamId) -
     .bind(user.to_string())
     .fetch_one(&mut *tx)
     .await?;
+    crate::db::serialise_in(&mut *tx, crate::db::Serial::Revocations).await?;
     sqlx::query("INSERT INTO device_revocations (user_id, team_id, epoch, revoked_at) VALUES ($1, $2, $3, $4)")
         .bind(user.to_string())
         .bind(team.to_string())

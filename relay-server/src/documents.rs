@@ -232,15 +232,14 @@ pub async fn restore(
 pub async fn purge_deleted(db: &Db, kept: std::time::Duration) -> Result<u64, ApiError> {
     let cutoff = now_ms() - i64::try_from(kept.as_millis()).unwrap_or(i64::MAX);
     let mut tx = db.pool().begin().await?;
+    // Deleted first, and only what is still deleted at that statement: a document restored meanwhile (on
+    // PostgreSQL, after a plain SELECT here would have listed it) is left alone, content and all.
     let ids: Vec<String> =
-        sqlx::query_scalar("SELECT id FROM documents WHERE deleted_at IS NOT NULL AND deleted_at <= $1")
+        sqlx::query_scalar("DELETE FROM documents WHERE deleted_at IS NOT NULL AND deleted_at <= $1 RETURNING id")
             .bind(cutoff)
             .fetch_all(&mut *tx)
             .await?;
     bury(&mut tx, &ids).await?;
-    for id in &ids {
-        sqlx::query("DELETE FROM documents WHERE id = $1").bind(id).execute(&mut *tx).await?;
-    }
     tx.commit().await?;
     Ok(ids.len() as u64)
 }

@@ -336,6 +336,7 @@ pub(crate) async fn redeem(
         return Err(ApiError::NotFound(UNKNOWN));
     }
     let now = now_ms();
+    consume(tx, &row.id, Some(user), now).await?;
     sqlx::query("INSERT INTO team_members (team_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4)")
         .bind(row.team_id.to_string())
         .bind(user.to_string())
@@ -346,15 +347,42 @@ pub(crate) async fn redeem(
         .map_err(|e| {
             if db::is_unique_violation(&e) { ApiError::Conflict("already a member of this team") } else { e.into() }
         })?;
-    sqlx::query("UPDATE invitations SET used_at = $1, used_by = $2 WHERE id = $3")
-        .bind(now)
-        .bind(user.to_string())
-        .bind(&row.id)
-        .execute(&mut *tx)
-        .await?;
     tracing::info!(team = %row.team_id, %user, role = row.role.as_str(), invitation = %row.id, "invitation accepted");
     let event = Event::MembershipChanged { team: row.team_id, user, before: None, after: Some(row.role) };
     Ok((TeamMembership { id: row.team_id, name: row.team_name, role: row.role }, event))
+}
+
+/// Marks the invitation used by `by` (or declined, for `None`), if it is still pending and unexpired at this
+/// statement: on PostgreSQL two transactions that both read it as pending cannot both take it (the second
+/// waits for the first's row lock, then finds it taken), and a revocation committed meanwhile wins.
+/// Answers as unknown when it was taken.
+async fn consume(tx: &mut AnyConnection, id: &str, by: Option<UserId>, now: i64) -> Result<(), ApiError> {
+    const STILL_PENDING: &str = "used_at IS NULL AND revoked_at IS NULL AND declined_at IS NULL AND expires_at > $1";
+    let taken = match by {
+        Some(user) => {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE invitations SET used_at = $1, used_by = $2 WHERE id = $3 AND {STILL_PENDING}"
+            )))
+            .bind(now)
+            .bind(user.to_string())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+        }
+        None => {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE invitations SET declined_at = $1 WHERE id = $2 AND {STILL_PENDING}"
+            )))
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+        }
+    };
+    if taken.rows_affected() != 1 {
+        return Err(ApiError::NotFound(UNKNOWN));
+    }
+    Ok(())
 }
 
 async fn email_of(tx: &mut AnyConnection, user: UserId) -> Result<String, ApiError> {
@@ -383,11 +411,7 @@ pub async fn decline(db: &Db, user: UserId, token: &str) -> Result<(), ApiError>
     if row.email.as_deref().is_some_and(|bound| bound != email) {
         return Err(ApiError::NotFound(UNKNOWN));
     }
-    sqlx::query("UPDATE invitations SET declined_at = $1 WHERE id = $2")
-        .bind(now_ms())
-        .bind(&row.id)
-        .execute(&mut *tx)
-        .await?;
+    consume(&mut tx, &row.id, None, now_ms()).await?;
     tx.commit().await?;
     tracing::info!(team = %row.team_id, %user, invitation = %row.id, "invitation declined");
     Ok(())

@@ -66,13 +66,6 @@ pub enum RelayError {
     Tls(#[from] tls::TlsError),
     #[error("password hashers did not start: {0}")]
     Hashers(std::io::Error),
-    /// `--database-url` was given, but not every part of the relay runs on PostgreSQL yet.
-    #[error(
-        "--database-url: the relay cannot run on PostgreSQL yet; these parts still run on SQLite only: {}. \
-         Start it without --database-url (embedded SQLite); see docs/scale-out.md",
-        .missing.join("; ")
-    )]
-    PostgresNotReady { missing: Vec<&'static str> },
     /// `--nats-url` was given, and the relay could not join the other instances through it.
     #[error("{0}")]
     Cluster(#[from] cluster::ClusterError),
@@ -87,11 +80,6 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RelayError> {
     config.validate().map_err(RelayError::Config)?;
-    // Refused before anything is opened or written: a relay half on PostgreSQL and half on SQLite would
-    // look like a cluster while each instance kept its own accounts.
-    if config.database_url.is_some() {
-        return Err(RelayError::PostgresNotReady { missing: db::backend::NOT_YET_ON_POSTGRES.to_vec() });
-    }
     // Before anything is opened: an instance that cannot reach the others must not serve alone.
     let nats = match &config.nats_url {
         Some(url) => Some(cluster::connect(url).await?),
@@ -128,12 +116,14 @@ pub async fn run(
         access: state.access.clone(),
         queue: state.webhooks.clone(),
         process: state.config.process_webhooks,
+        instance: uuid::Uuid::new_v4().to_string(),
         shutdown: shutdown_token.clone(),
     });
     let app = http::router(state.clone());
     let metrics_server = serve_metrics(&state, shutdown_token.clone()).await?;
     let pruner = spawn_limiter_pruning(state.limits.clone());
     let purge = documents::spawn_purge(state.db.clone());
+    let key_reload = state.sessions.tokens.clone().spawn_reload(shutdown_token.clone());
     let session_watch =
         sessions::spawn_watch(state.db.clone(), state.sessions.live.clone(), shutdown_token.clone()).await?;
     tracing::info!(%addr, public_url = %state.public_url, tls = tls.is_some(), "relay listening");
@@ -166,6 +156,9 @@ pub async fn run(
     }
     pruner.abort();
     purge.abort();
+    if let Err(e) = key_reload.await {
+        tracing::error!(error = %e, "signing key reload ended abnormally");
+    }
     if let Err(e) = session_watch.await {
         tracing::error!(error = %e, "session watch ended abnormally");
     }
@@ -214,11 +207,23 @@ async fn build_state(
     // Password hashes, webhook secrets, chat and the signing keys live here: the owner's eyes only.
     let data_dir_error = |source| RelayError::DataDir { path: config.data_dir.clone(), source };
     teamflow_sync::private::private_dir(&config.data_dir).map_err(data_dir_error)?;
-    let database = config.data_dir.join(db::DATABASE_FILE);
-    teamflow_sync::private::private_database(&database).map_err(data_dir_error)?;
-    let db = db::Db::sqlite(&database).await?;
-    db.migrate().await?;
-    let keys = auth::SigningKeys::load_or_create(&config.data_dir)?;
+    let (db, keys) = match &config.database_url {
+        None => {
+            let database = config.data_dir.join(db::DATABASE_FILE);
+            teamflow_sync::private::private_database(&database).map_err(data_dir_error)?;
+            let db = db::Db::sqlite(&database).await?;
+            db.migrate().await?;
+            let file_key = auth::SigningKeys::load_or_create(&config.data_dir)?;
+            let keys = auth::identity_key(&db, Some(file_key)).await?;
+            (db, keys)
+        }
+        Some(url) => {
+            let db = db::Db::postgres(url).await?;
+            db.migrate().await?;
+            let keys = auth::identity_key(&db, None).await?;
+            (db, keys)
+        }
+    };
     let access = access::Access::new(db.clone());
     let l = &config.limits;
     let caps = sync::caps::Caps::new(sync::caps::CapsConfig {
@@ -230,7 +235,8 @@ async fn build_state(
     });
     let memory = sync::Memory { unload_idle: l.sync_unload_idle(), loaded: config.documents_loaded.clone() };
     let sync = sync::SyncServer::start(db.clone(), access.clone(), caps, memory).await?;
-    let tokens = Arc::new(TokenService::new(&keys, config.issuer(), config.access_token_ttl()));
+    let tokens =
+        Arc::new(TokenService::from_database(db.clone(), &keys, config.issuer(), config.access_token_ttl()).await?);
     let limits = http::rate_limit::RateLimits::new(&config).map_err(RelayError::Config)?;
     let invitations = invitations::Secret::from_keys(&keys);
     let certificates = Arc::new(devices::CertificateIssuer::load(keys, &db).await?);

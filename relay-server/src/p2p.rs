@@ -177,6 +177,9 @@ impl Published {
     }
 }
 
+/// How often an instance on a shared database reads the certified devices again.
+const SHARED_RECORD_RELOAD: Duration = Duration::from_secs(1);
+
 /// Keeps the circuit's record of certified devices up with membership changes: each committed change may
 /// have raised a user's epoch, voiding their certificates.
 async fn follow_revocations(
@@ -185,9 +188,19 @@ async fn follow_revocations(
     mut changes: tokio::sync::broadcast::Receiver<AccessChange>,
     shutdown: CancellationToken,
 ) {
+    // Instances sharing a PostgreSQL also certify devices and raise epochs: the record is read again
+    // every second there. (SQLite has one relay, whose own changes arrive on the feed.)
+    let shared = db.backend() == crate::db::backend::Backend::Postgres;
+    let mut reload = tokio::time::interval(SHARED_RECORD_RELOAD);
     loop {
         let change = tokio::select! {
             () = shutdown.cancelled() => return,
+            _ = reload.tick(), if shared => {
+                if let Err(e) = issuer.reload(&db).await {
+                    tracing::error!(error = %e, "could not reload the certified devices");
+                }
+                continue;
+            }
             change = changes.recv() => change,
         };
         let user = match change {

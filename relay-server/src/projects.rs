@@ -377,6 +377,9 @@ pub async fn patch(
     let at = edit_time(patch.edited_at);
     let now = now_ms();
     let mut tx = begin_write(db).await?;
+    // Patches of one team's projects and tasks queue on the team's lock (PostgreSQL), so one patch merges
+    // into the row the other wrote instead of both writing their own copy of it.
+    db.lock_team(&mut tx, &team.to_string()).await?;
     let row = fetch_row(&mut *tx, team, project).await?;
     if !first_time(&mut tx, project, user, patch.client_id.as_deref().map(str::trim)).await? {
         let current = row.into_project()?;

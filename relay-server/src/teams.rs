@@ -107,6 +107,10 @@ pub async fn delete(db: &Db, events: &Events, member: &Membership) -> Result<(),
     member.require(Role::Owner)?;
     let (team, user) = (member.team(), member.user());
     let mut tx = begin_write(db).await?;
+    // Joins, role changes and document registrations of the team wait for this to end, then find no team.
+    if !db.lock_team(&mut tx, &team.to_string()).await? {
+        return Err(ApiError::NotFound(TEAM_NOT_FOUND));
+    }
     let members: Vec<String> = sqlx::query_scalar("SELECT user_id FROM team_members WHERE team_id = $1")
         .bind(team.to_string())
         .fetch_all(&mut *tx)
@@ -239,14 +243,21 @@ async fn change_member(
 ) -> Result<(), ApiError> {
     let team = actor.team();
     // One write transaction reading the target's role and the owners, so two owners demoting each other at
-    // once cannot both succeed.
+    // once cannot both succeed: on PostgreSQL the team's row lock makes the second wait for the first to
+    // commit and count the owners again (SQLite's `begin_write` holds the whole database already).
     let mut tx = begin_write(db).await?;
+    if !db.lock_team(&mut tx, &team.to_string()).await? {
+        return Err(ApiError::NotFound(TEAM_NOT_FOUND));
+    }
+    // The actor's role as it is now, under the lock: the one checked before may be a moment (or, on another
+    // instance's cache, minutes) old, and a demoted owner must not act as one.
+    let actor_role = role_in(&mut *tx, team, actor.user()).await?.ok_or(ApiError::NotFound(TEAM_NOT_FOUND))?;
     let target_role = role_in(&mut *tx, team, target).await?.ok_or(ApiError::NotFound("no such member"))?;
     let owners: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM team_members WHERE team_id = $1 AND role = 'owner'")
         .bind(team.to_string())
         .fetch_one(&mut *tx)
         .await?;
-    check_member_change((actor.user(), actor.role()), (target, target_role), change, owners)?;
+    check_member_change((actor.user(), actor_role), (target, target_role), change, owners)?;
     match change {
         MemberChange::SetRole(role) => {
             sqlx::query("UPDATE team_members SET role = $1 WHERE team_id = $2 AND user_id = $3")

@@ -27,6 +27,7 @@ use teamflow_protocol::{Role, TeamId, UserId};
 use tokio::sync::Notify;
 
 pub use describe::{Description, describe};
+pub use worker::claim_due;
 pub(crate) use worker::{Worker, spawn_worker};
 
 use crate::access::Membership;

@@ -171,9 +171,9 @@ async fn expired_forged_and_misdirected_access_tokens_are_refused_with_a_challen
     };
     let other_relay = TestRelay::start().await;
     let cases = [
-        ("expired", relay.sign(&claims(AUDIENCE, now - 120))),
-        ("wrong audience", relay.sign(&claims("someone-else", now + 600))),
-        ("other relay's key", other_relay.sign(&claims(AUDIENCE, now + 600))),
+        ("expired", relay.sign(&claims(AUDIENCE, now - 120)).await),
+        ("wrong audience", relay.sign(&claims("someone-else", now + 600)).await),
+        ("other relay's key", other_relay.sign(&claims(AUDIENCE, now + 600)).await),
         ("garbage", "not.a.jwt".to_owned()),
     ];
     for (case, token) in cases {
@@ -184,6 +184,6 @@ async fn expired_forged_and_misdirected_access_tokens_are_refused_with_a_challen
         assert_eq!(body["error"]["code"], "unauthorized", "{case}");
     }
     // The relay's own, well-formed token still works: the failures above are about the token alone.
-    let valid = relay.sign(&claims(AUDIENCE, now + 600));
+    let valid = relay.sign(&claims(AUDIENCE, now + 600)).await;
     assert_eq!(alice.with_token(Some(&valid)).get("/api/me").await.0, StatusCode::OK);
 }

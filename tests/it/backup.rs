@@ -73,7 +73,7 @@ async fn integrity_check(db: &Path) -> Vec<String> {
 
 #[tokio::test]
 async fn a_backup_taken_under_steady_writes_restores_every_write_acknowledged_before_it_began() {
-    let t = TwoMemberTeam::start().await;
+    let t = TwoMemberTeam::on(TestRelay::start_sqlite().await).await;
     let (status, project) = t.alice.post(&format!("/api/teams/{}/projects", t.id), &json!({ "name": "Launch" })).await;
     assert_eq!(status, StatusCode::CREATED, "{project}");
     // A document with content: its registry row and its Automerge changes, both in the database.
@@ -125,7 +125,7 @@ async fn a_backup_taken_under_steady_writes_restores_every_write_acknowledged_be
     let leftovers: Vec<_> = std::fs::read_dir(dir.path()).expect("ls").map(|e| e.expect("entry").file_name()).collect();
     assert_eq!(leftovers, ["relay.backup"], "no temporary file is left beside the backup");
 
-    let restored = DataDir::new();
+    let restored = DataDir::sqlite();
     let done = backup::restore(&file, restored.path()).await.expect("restore");
     assert_eq!(done.schema_version, report.schema_version);
     assert_eq!(integrity_check(&restored.path().join("relay.db")).await, ["ok"]);
@@ -189,7 +189,7 @@ fn text(bytes: &[u8]) -> String {
 
 #[tokio::test]
 async fn the_binary_says_what_it_wrote_and_fails_loudly() {
-    let relay = TestRelay::start().await;
+    let relay = TestRelay::start_sqlite().await;
     relay.user("alice").await;
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("nightly.backup");
@@ -235,7 +235,7 @@ async fn the_binary_says_what_it_wrote_and_fails_loudly() {
 
 /// A fresh, valid backup of a relay with one account, for the refusals below.
 async fn a_backup(dir: &Path) -> std::path::PathBuf {
-    let relay = TestRelay::start().await;
+    let relay = TestRelay::start_sqlite().await;
     relay.user("alice").await;
     let file = dir.join("relay.backup");
     backup::backup(relay.data_dir(), &file).await.expect("backup");
@@ -270,7 +270,7 @@ async fn restore_refuses_damaged_foreign_and_newer_files_and_leaves_the_target_a
     );
 
     // A relay's live database is not a backup (it lacks the keys).
-    let relay = TestRelay::start().await;
+    let relay = TestRelay::start_sqlite().await;
     let live = relay.data_dir().join("relay.db");
     let refused = backup::restore(&live, &target).await.expect_err("a plain database");
     assert!(matches!(refused, BackupError::NotABackup { .. }), "{refused}");

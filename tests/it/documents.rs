@@ -216,9 +216,7 @@ async fn a_purged_document_cannot_be_restored_and_its_id_stays_buried() {
     let path = |doc: &str| format!("/api/teams/{}/documents/{doc}", t.id);
     assert_eq!(t.alice.delete(&path(&doc)).await.0, StatusCode::NO_CONTENT);
     assert_eq!(t.alice.delete(&path(&kept)).await.0, StatusCode::NO_CONTENT);
-    let db = teamflow_relay::db::Db::sqlite(&t.relay.data_dir().join(teamflow_relay::db::DATABASE_FILE))
-        .await
-        .expect("open the relay's database");
+    let db = t.relay.db().await;
     // Only the deletion older than the window is purged: age one of them by hand.
     sqlx::query("UPDATE documents SET deleted_at = deleted_at - $1 WHERE id = $2")
         .bind(i64::try_from(teamflow_relay::documents::KEPT_AFTER_DELETE.as_millis()).expect("ms") + 1)

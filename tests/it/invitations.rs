@@ -104,10 +104,10 @@ async fn previews_answer_the_same_for_unknown_used_revoked_and_expired() {
     assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
 
     let expired = invite(&owner, &team, json!({ "role": "member" })).await;
-    let db = sqlx::SqlitePool::connect(&format!("sqlite://{}/relay.db", relay.data_dir().display())).await.expect("db");
-    sqlx::query("UPDATE invitations SET expires_at = 0 WHERE id = ?")
+    let db = relay.db().await;
+    sqlx::query("UPDATE invitations SET expires_at = 0 WHERE id = $1")
         .bind(expired["id"].as_str().expect("id"))
-        .execute(&db)
+        .execute(db.pool())
         .await
         .expect("expire it");
 

@@ -21,6 +21,7 @@ mod p2p;
 mod previews;
 mod project_merge;
 mod projects;
+mod races;
 mod reading;
 mod realtime;
 mod restart;

@@ -260,14 +260,16 @@ async fn the_authorization_matrix_holds_for_every_route() {
     let outsider = relay.user("outsider").await;
     let member_id = member.user_id().await;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
-    let expired = relay.sign(&AccessClaims {
-        sub: owner.user_id().await,
-        iss: "teamflow-relay".into(),
-        aud: AUDIENCE.into(),
-        iat: now - 1000,
-        exp: now - 100,
-        sid: owner.session_id(),
-    });
+    let expired = relay
+        .sign(&AccessClaims {
+            sub: owner.user_id().await,
+            iss: "teamflow-relay".into(),
+            aud: AUDIENCE.into(),
+            iat: now - 1000,
+            exp: now - 100,
+            sid: owner.session_id(),
+        })
+        .await;
 
     let routes = all_routes();
     let matrix = matrix();
@@ -384,14 +386,17 @@ async fn missing_bad_and_expired_tokens_get_401_with_a_challenge() {
     let f = Fixture::new().await;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
     let sub = f.owner_id.clone();
-    let expired = f.relay.sign(&AccessClaims {
-        sub,
-        iss: "teamflow-relay".into(),
-        aud: AUDIENCE.into(),
-        iat: now - 1000,
-        exp: now - 100,
-        sid: f.owner.session_id(),
-    });
+    let expired = f
+        .relay
+        .sign(&AccessClaims {
+            sub,
+            iss: "teamflow-relay".into(),
+            aud: AUDIENCE.into(),
+            iat: now - 1000,
+            exp: now - 100,
+            sid: f.owner.session_id(),
+        })
+        .await;
     for route in protected_routes() {
         let path = f.path(&route);
         for (case, token) in

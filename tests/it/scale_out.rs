@@ -9,3 +9,4 @@ mod gapless;
 mod harness;
 mod migrations;
 mod storage;
+mod webhook_claims;

@@ -161,16 +161,18 @@ async fn reusing_a_refresh_token_ends_its_session_live() {
 }
 
 /// A token of `client`'s session that expires `secs` from now, signed by the relay.
-fn short_token(relay: &TestRelay, client: &Client, user: &str, secs: u64) -> String {
+async fn short_token(relay: &TestRelay, client: &Client, user: &str, secs: u64) -> String {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
-    relay.sign(&AccessClaims {
-        sub: user.to_owned(),
-        iss: "teamflow-relay".into(),
-        aud: AUDIENCE.into(),
-        iat: now,
-        exp: now + secs,
-        sid: client.session_id(),
-    })
+    relay
+        .sign(&AccessClaims {
+            sub: user.to_owned(),
+            iss: "teamflow-relay".into(),
+            aud: AUDIENCE.into(),
+            iat: now,
+            exp: now + secs,
+            sid: client.session_id(),
+        })
+        .await
 }
 
 #[tokio::test]
@@ -178,7 +180,7 @@ async fn a_connection_closes_when_its_token_expires_unless_renewed_in_band() {
     let relay = TestRelay::start().await;
     let alice = relay.user("alice").await;
     let user = alice.user_id().await;
-    let expiring = short_token(&relay, &alice, &user, 3);
+    let expiring = short_token(&relay, &alice, &user, 3).await;
     let mut renewed = RoomSocket::connect(&relay.url(""), &expiring).await;
     let mut left = RoomSocket::connect(&relay.url(""), &expiring).await;
     let mut sync = sync_socket(&relay, &alice.with_token(Some(&expiring)), "laptop").await;
@@ -276,6 +278,9 @@ async fn five_wrong_passwords_make_further_attempts_for_that_email_wait() {
 pub(crate) fn admin(relay: &TestRelay, args: &[&str]) -> String {
     let mut command = std::process::Command::new(RELAY);
     command.arg("admin").args(args).arg("--data-dir").arg(relay.data_dir()).arg("--public-url").arg(relay.url(""));
+    if let Some(url) = relay.database_url() {
+        command.arg("--database-url").arg(url);
+    }
     let output = command.output().expect("run teamflow-relay admin");
     let stdout = String::from_utf8(output.stdout).expect("utf-8");
     assert!(output.status.success(), "admin {args:?}: {stdout}{}", String::from_utf8_lossy(&output.stderr));

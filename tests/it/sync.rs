@@ -438,16 +438,11 @@ async fn deleting_a_team_purges_its_documents_and_their_ids_stay_unusable() {
     let config = teamflow_tests::test_config(dir.path());
     let relay = TestRelay::start_with(dir, config).await;
     let owner = Client { base: relay.url(""), ..t.alice.clone() };
-    let db = sqlx::SqlitePool::connect(&format!(
-        "sqlite://{}?mode=ro",
-        relay.data_dir().join(teamflow_relay::db::DATABASE_FILE).display()
-    ))
-    .await
-    .expect("open the relay's database");
-    let chunks = |db: sqlx::SqlitePool, bare: String| async move {
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sync_chunks WHERE key LIKE ? || '/%'")
+    let db = relay.db().await;
+    let chunks = |db: teamflow_relay::db::Db, bare: String| async move {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sync_chunks WHERE key LIKE $1 || '/%'")
             .bind(bare)
-            .fetch_one(&db)
+            .fetch_one(db.pool())
             .await
             .expect("count");
         count

@@ -348,10 +348,10 @@ async fn raw_payloads_are_dropped_after_the_teams_retention_period() {
     socket.next_of("activity").await;
 
     // Age the first event past the default 30 days, straight in the relay's database.
-    let db =
-        teamflow_relay::db::connect(&s.relay.data_dir().join("relay.db")).await.expect("open the relay's database");
-    sqlx::query("UPDATE webhook_events SET received_at = received_at - 31 * 86400000 WHERE delivery_key = '4242:old'")
-        .execute(&db)
+    let db = s.relay.db().await;
+    sqlx::query("UPDATE webhook_events SET received_at = received_at - $1 WHERE delivery_key = '4242:old'")
+        .bind(31 * 86_400_000_i64)
+        .execute(db.pool())
         .await
         .expect("age the event");
     // Any delivery wakes the worker, which enforces retention after processing. (Another push: the same body
@@ -363,7 +363,7 @@ async fn raw_payloads_are_dropped_after_the_teams_retention_period() {
     socket.next_of("activity").await;
     let payloads: Vec<(String, Option<Vec<u8>>)> =
         sqlx::query_as("SELECT delivery_key, payload FROM webhook_events ORDER BY seq")
-            .fetch_all(&db)
+            .fetch_all(db.pool())
             .await
             .expect("read");
     assert_eq!(payloads[0], ("4242:old".to_owned(), None), "the old payload is gone");

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
-use teamflow_relay::auth::{AccessClaims, SigningKeys, TokenService};
+use teamflow_relay::auth::{AccessClaims, TokenService};
 use teamflow_relay::{Config, RelayError};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -31,6 +31,7 @@ pub struct TestRelay {
     task: Option<JoinHandle<Result<(), RelayError>>>,
     /// Set when the relay serves TLS: its clients then speak HTTPS and WSS, trusting what this says.
     tls: Option<RelayTls>,
+    database_url: Option<String>,
 }
 
 /// How clients reach a relay serving TLS.
@@ -61,23 +62,93 @@ async fn ready(client: &reqwest::Client, url: &str, acme: bool) -> reqwest::Resu
     }
 }
 
-/// The data directory outlives a relay so a test can restart on it. It is removed when the last of its
-/// shares (see `share`) is dropped.
+/// The database a test's relays run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestDatabase {
+    /// The embedded SQLite in the data directory (the default).
+    Sqlite,
+    /// A PostgreSQL cluster the test starts for the data directory (`initdb` on a free loopback port), as a
+    /// relay with `--database-url` runs.
+    Postgres,
+}
+
+impl TestDatabase {
+    /// `TEAMFLOW_TEST_DATABASE=postgres` runs every relay of the suite on PostgreSQL (`.ci/run`'s second
+    /// pass); anything else, or nothing, on SQLite.
+    pub fn from_env() -> Self {
+        match std::env::var("TEAMFLOW_TEST_DATABASE").as_deref() {
+            Ok("postgres") => TestDatabase::Postgres,
+            _ => TestDatabase::Sqlite,
+        }
+    }
+}
+
+/// The data directory, and the relay's database when that is PostgreSQL: both outlive a relay so a test can
+/// restart on them, and are removed when the last of their shares (`share`) is dropped.
 #[derive(Debug)]
-pub struct DataDir(Arc<tempfile::TempDir>);
+pub struct DataDir {
+    dir: Arc<tempfile::TempDir>,
+    database: TestDatabase,
+    /// Started on the first relay's launch, stopped when the data directory is dropped.
+    postgres: Arc<tokio::sync::OnceCell<(services::Postgres, String)>>,
+}
 
 impl DataDir {
+    /// A fresh data directory on the suite's database (`TestDatabase::from_env`).
     pub fn new() -> Self {
-        Self(Arc::new(tempfile::tempdir().expect("create a temporary data directory")))
+        Self::on(TestDatabase::from_env())
     }
 
-    /// The same directory, for a second relay instance on it (they share its SQLite and signing key).
+    /// A fresh data directory whose relay runs on SQLite whatever the suite's database: for tests about the
+    /// SQLite file itself (backups, its permissions).
+    pub fn sqlite() -> Self {
+        Self::on(TestDatabase::Sqlite)
+    }
+
+    pub fn on(database: TestDatabase) -> Self {
+        let dir = tempfile::tempdir().expect("create a temporary data directory");
+        Self { dir: Arc::new(dir), database, postgres: Arc::default() }
+    }
+
+    /// The same directory and database, for a second relay instance on them: on SQLite they share its
+    /// database file and signing key, on PostgreSQL the database.
     pub fn share(&self) -> Self {
-        Self(self.0.clone())
+        Self { dir: self.dir.clone(), database: self.database, postgres: self.postgres.clone() }
     }
 
     pub fn path(&self) -> &Path {
-        self.0.path()
+        self.dir.path()
+    }
+
+    pub fn database(&self) -> TestDatabase {
+        self.database
+    }
+
+    /// The relay's `--database-url`: `None` on SQLite; on PostgreSQL, a database on this directory's own
+    /// cluster, started the first time this is asked.
+    pub async fn database_url(&self) -> Option<String> {
+        if self.database == TestDatabase::Sqlite {
+            return None;
+        }
+        let (_, url) = self
+            .postgres
+            .get_or_init(|| async {
+                let cluster = services::Postgres::start().await;
+                let url = cluster.create_database().await;
+                (cluster, url)
+            })
+            .await;
+        Some(url.clone())
+    }
+
+    /// A handle on the relay's database, whichever it is, for a test to look into.
+    pub async fn db(&self) -> teamflow_relay::db::Db {
+        match self.database_url().await {
+            Some(url) => teamflow_relay::db::Db::postgres(&url).await.expect("connect to the relay's PostgreSQL"),
+            None => teamflow_relay::db::Db::sqlite(&self.path().join(teamflow_relay::db::DATABASE_FILE))
+                .await
+                .expect("open the relay's SQLite"),
+        }
     }
 }
 
@@ -108,6 +179,13 @@ impl TestRelay {
     /// A relay on a fresh data directory with test limits.
     pub async fn start() -> Self {
         let dir = DataDir::new();
+        let config = test_config(dir.path());
+        Self::start_with(dir, config).await
+    }
+
+    /// A relay on SQLite whatever the suite's database: for tests about the SQLite file (backups).
+    pub async fn start_sqlite() -> Self {
+        let dir = DataDir::sqlite();
         let config = test_config(dir.path());
         Self::start_with(dir, config).await
     }
@@ -150,21 +228,28 @@ impl TestRelay {
         // (reqwest's clients without a configuration of their own, say).
         teamflow_relay::tls::install_default_provider();
         config.data_dir = data_dir.path().to_owned();
+        if config.database_url.is_none() {
+            config.database_url = data_dir.database_url().await;
+        }
         let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let (tx, rx) = oneshot::channel::<()>();
+        let database_url = config.database_url.clone();
         let task = tokio::spawn(teamflow_relay::run(listener, config, async move {
             // A dropped sender also means stop.
             rx.await.ok();
         }));
-        let mut relay = Self { addr, data_dir: Some(data_dir), shutdown: Some(tx), task: Some(task), tls };
+        let mut relay =
+            Self { addr, data_dir: Some(data_dir), shutdown: Some(tx), task: Some(task), tls, database_url };
         relay.wait_ready().await;
         relay
     }
 
-    /// Another instance on this relay's data directory, with `config` (its `data_dir` is overridden).
+    /// Another instance on this relay's data directory and database, with `config` (its `data_dir` is
+    /// overridden).
     pub async fn start_beside(&self, config: Config) -> Self {
-        Self::start_with(self.data_dir.as_ref().expect("a running relay has its data directory").share(), config).await
+        Self::start_with(self.data_dir.as_ref().expect("a running relay has its data directory").share(), config)
+            .await
     }
 
     /// How clients reach this relay over TLS, if it serves TLS.
@@ -236,6 +321,21 @@ impl TestRelay {
         self.data_dir.as_ref().map(DataDir::path).expect("a running relay has its data directory")
     }
 
+    /// Which database this relay runs on.
+    pub fn database(&self) -> TestDatabase {
+        self.data_dir.as_ref().map(DataDir::database).expect("a running relay has its data directory")
+    }
+
+    /// Its `--database-url`, when it runs on PostgreSQL.
+    pub fn database_url(&self) -> Option<&str> {
+        self.database_url.as_deref()
+    }
+
+    /// A handle on the relay's database, for a test to look into or change behind its back.
+    pub async fn db(&self) -> teamflow_relay::db::Db {
+        self.data_dir.as_ref().expect("a running relay has its data directory").db().await
+    }
+
     /// An anonymous client.
     pub fn client(&self) -> Client {
         Client { http: self.http(), base: self.url(""), token: None }
@@ -260,10 +360,13 @@ impl TestRelay {
         client
     }
 
-    /// Signs `claims` with this relay's own key, to make tokens a client could not (expired, odd audience).
-    pub fn sign(&self, claims: &AccessClaims) -> String {
-        let keys = SigningKeys::load_or_create(self.data_dir()).expect("relay key");
-        TokenService::new(&keys, "teamflow-relay".into(), Duration::from_secs(900)).sign(claims).expect("sign")
+    /// Signs `claims` with the key this relay signs with (the newest in its database), to make tokens a
+    /// client could not (expired, odd audience).
+    pub async fn sign(&self, claims: &AccessClaims) -> String {
+        let db = self.db().await;
+        let newest = teamflow_relay::auth::token_keys(&db).await.expect("the relay's keys").pop().expect("a key");
+        db.close().await;
+        TokenService::new(&newest.key, "teamflow-relay".into(), Duration::from_secs(900)).sign(claims).expect("sign")
     }
 
     /// Stops gracefully and hands back the data directory, to restart on it.

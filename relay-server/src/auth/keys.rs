@@ -1,4 +1,5 @@
-//! The relay's Ed25519 signing key: generated on first start, kept in the data directory.
+//! The relay's Ed25519 signing key: generated on first start, kept in the data directory (on SQLite; a
+//! relay on PostgreSQL keeps its keys in the database, see `keyring`).
 //!
 //! It signs access tokens today and device certificates later, so it must survive restarts:
 //! losing it signs everyone out.
@@ -19,6 +20,10 @@ pub enum KeyError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("{path} does not hold an Ed25519 PKCS#8 private key")]
     Malformed { path: PathBuf },
+    #[error("the database's signing keys: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("the database's signing key {kid} is not an Ed25519 PKCS#8 private key")]
+    MalformedStored { kid: String },
 }
 
 pub struct SigningKeys {
@@ -57,6 +62,25 @@ impl SigningKeys {
             }
             Err(source) => Err(KeyError::Io { path, source }),
         }
+    }
+
+    /// A fresh key, for a database that holds none yet (PostgreSQL) or a rotation.
+    pub fn generate() -> Self {
+        Self { key: SigningKey::generate(&mut rand::rngs::OsRng) }
+    }
+
+    /// A key stored as PKCS#8 DER (the database's `relay_keys`).
+    pub(crate) fn from_pkcs8_der(der: &[u8]) -> Option<Self> {
+        SigningKey::from_pkcs8_der(der).ok().map(|key| Self { key })
+    }
+
+    /// The key's id in tokens (`kid`): the first 12 bytes of the SHA-256 of its public key, base64url. The
+    /// same key has the same id on every instance and after every restart.
+    pub fn kid(&self) -> String {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::digest(self.public_key_bytes());
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..12])
     }
 
     /// PKCS#8 DER of the private key, as `jsonwebtoken` wants it.

@@ -1,7 +1,5 @@
 //! Which database a relay runs on: the embedded SQLite in its data directory (the default), or a PostgreSQL
-//! shared by every instance (`--database-url`), and how far the move of the relay's domains to PostgreSQL
-//! has come. Until every domain runs there, `--database-url` is refused with the list of what is missing,
-//! rather than serving half on one database and half on another (docs/scale-out.md).
+//! shared by every instance (`--database-url`, docs/scale-out.md), and the checks of the URLs that say so.
 
 /// The database behind a relay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -11,19 +9,6 @@ pub enum Backend {
     /// A PostgreSQL server shared by any number of relay instances.
     Postgres,
 }
-
-/// The parts of the relay whose queries do not yet run on PostgreSQL, in the order they are being moved. The
-/// schema for all of them exists (`migrations-postgres`) and is tested; the domain code still holds a
-/// SQLite pool. An entry leaves this list in the change that moves its domain and tests it on PostgreSQL.
-pub const NOT_YET_ON_POSTGRES: &[&str] = &[
-    "teams, members and roles",
-    "chat messages (a gapless seq per team across instances)",
-    "projects and tasks",
-    "the document registry and samod storage",
-    "webhook events (processed once across instances)",
-    "device certificates and revocations",
-    "the relay's signing keys (shared, rotated by kid)",
-];
 
 /// Why a database or NATS URL is refused. The URL itself is never repeated: it may carry a password.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -76,8 +61,6 @@ mod tests {
         assert!(!wrong.to_string().contains("hunter2"), "{wrong}");
         assert_eq!(backend(Some("db.internal/teamflow")), Err(UrlError::NotAUrl { flag: "--database-url" }));
         assert_eq!(backend(Some("postgres:///teamflow")), Err(UrlError::NoHost { flag: "--database-url" }));
-        assert!(!NOT_YET_ON_POSTGRES.iter().any(|part| part.starts_with("accounts")), "accounts run on PostgreSQL");
-        assert!(NOT_YET_ON_POSTGRES.iter().any(|part| part.starts_with("teams")));
     }
 
     #[test]

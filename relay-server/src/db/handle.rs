@@ -10,6 +10,31 @@ use sqlx::{Any, AnyPool, Transaction};
 
 use super::backend::Backend;
 
+/// What [`Db::serialise`] keeps from running on two instances at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Serial {
+    /// Making or rotating the signing keys: two instances starting on an empty database agree on one
+    /// identity key.
+    Keys,
+    /// The first sign-up, which makes its account the relay's administrator: one account only.
+    FirstAccount,
+    /// Appending to the device revocation feed: its seqs then commit in order, so a device paging it by
+    /// "seq above the last I saw" never skips one committed late.
+    Revocations,
+}
+
+impl Serial {
+    /// The advisory lock's key: "team" in ASCII, then the kind.
+    fn key(self) -> i64 {
+        0x7465_616d_0000
+            + match self {
+                Serial::Keys => 1,
+                Serial::FirstAccount => 2,
+                Serial::Revocations => 3,
+            }
+    }
+}
+
 /// A pool on SQLite or PostgreSQL, and which one it is.
 #[derive(Debug, Clone)]
 pub struct Db {
@@ -112,6 +137,13 @@ impl Db {
         }
     }
 
+    /// Serialises, across every relay instance, the transactions of one kind that must not run side by side
+    /// (see [`Serial`]): an advisory lock held until the transaction ends on PostgreSQL; `begin_write`
+    /// already holds SQLite's whole database.
+    pub async fn serialise(&self, tx: &mut Transaction<'static, Any>, what: Serial) -> Result<(), sqlx::Error> {
+        serialise_in(tx, what).await
+    }
+
     /// Serialises, across every relay instance, the write transactions of one team that lock it (the next
     /// chat `seq` is chosen under it, so seqs stay gapless): `SELECT ... FOR UPDATE` of the team's row on
     /// PostgreSQL, held until the transaction ends. On SQLite, `begin_write` holds the whole database already.
@@ -124,6 +156,15 @@ impl Db {
         let found: Option<i32> = sqlx::query_scalar(sql).bind(team).fetch_optional(&mut **tx).await?;
         Ok(found.is_some())
     }
+}
+
+/// [`Db::serialise`] for code that holds only the transaction's connection: the backend is the connection's.
+pub async fn serialise_in(conn: &mut sqlx::AnyConnection, what: Serial) -> Result<(), sqlx::Error> {
+    if conn.backend_name() == "PostgreSQL" {
+        // Selected through a subquery: the lock function returns `void`, which the `Any` driver cannot decode.
+        sqlx::query("SELECT 1 FROM (SELECT pg_advisory_xact_lock($1)) AS held").bind(what.key()).execute(conn).await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -58,7 +58,7 @@ pub(crate) async fn verify_bearer(
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     if let Some(token) = bearer_token(request.headers()) {
-        let outcome = state.sessions.tokens.verify(token).and_then(|token| state.sessions.live.check(token));
+        let outcome = state.sessions.tokens.verify(token).await.and_then(|token| state.sessions.live.check(token));
         state.metrics.token_verified(match &outcome {
             Ok(_) => "valid",
             Err(TokenError::Expired) => "expired",

@@ -187,6 +187,8 @@ pub async fn patch(
     let at = edit_time(patch.edited_at);
     let now = now_ms();
     let mut tx = begin_write(db).await?;
+    // As project patches: queued on the team's lock, so concurrent patches merge rather than overwrite.
+    db.lock_team(&mut tx, &team.to_string()).await?;
     require_project(&mut tx, team, project).await?;
     let row = fetch_row(&mut tx, team, project, task).await?;
     if !first_time(&mut tx, project, user, patch.client_id.as_deref().map(str::trim)).await? {
@@ -260,6 +262,8 @@ pub async fn delete(
     let (team, user) = (member.team(), member.user());
     let now = now_ms();
     let mut tx = begin_write(db).await?;
+    // As project patches: queued on the team's lock, so concurrent patches merge rather than overwrite.
+    db.lock_team(&mut tx, &team.to_string()).await?;
     require_project(&mut tx, team, project).await?;
     let row = fetch_row(&mut tx, team, project, task).await?;
     if row.deleted_at.is_some() {

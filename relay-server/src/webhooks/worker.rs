@@ -1,7 +1,8 @@
 //! The webhook worker: turns stored events into activity, mirrors Slack messages into chat, broadcasts,
 //! and drops raw payloads past their team's retention.
 //!
-//! Each event is processed at most once in effect: the chat mirror is keyed by the event (so a repeat finds
+//! Instances sharing a database each claim due events for a lease (`claim_due`), so an event is worked on
+//! by one instance; and each event is processed at most once in effect: the chat mirror is keyed by the event (so a repeat finds
 //! the message already there), and the event is marked processed in the same statement that checks it was
 //! not. A relay stopped between acknowledging and processing picks the event up on its next start.
 //!
@@ -27,6 +28,8 @@ use crate::events::{Event, Events};
 use crate::messages::{self, MessageWriter};
 
 const BATCH: i64 = 50;
+/// How long a claimed event is left to its instance: far longer than a batch takes.
+const CLAIM_LEASE: Duration = Duration::from_secs(60);
 /// How often payload retention is enforced (and pending events re-checked) without a wake-up.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// Tries of an event failing transiently before it is recorded as failed.
@@ -85,6 +88,8 @@ pub(crate) struct Worker {
     pub(crate) queue: Queue,
     /// Whether to process stored events at all (off, they stay as a crash would leave them).
     pub(crate) process: bool,
+    /// This instance's name in the events it claims (random per start).
+    pub(crate) instance: String,
     pub(crate) shutdown: CancellationToken,
 }
 
@@ -121,20 +126,25 @@ async fn drain(worker: &Worker) -> Result<Option<i64>, ApiError> {
         return Ok(None);
     }
     loop {
+        let lease = claim_due(&worker.db, &worker.instance, BATCH).await?;
         let pending: Vec<Pending> = sqlx::query_as(
             "SELECT e.id, e.team_id, e.service, e.event_type, e.payload, e.attempts, i.mirror_to_chat, i.created_by
              FROM webhook_events e JOIN integrations i ON i.id = e.integration_id
-             WHERE e.processed_at IS NULL AND (e.retry_at IS NULL OR e.retry_at <= $1) ORDER BY e.seq LIMIT $2",
+             WHERE e.claimed_by = $1 AND e.claimed_until = $2 AND e.processed_at IS NULL ORDER BY e.seq",
         )
-        .bind(now_ms())
-        .bind(BATCH)
+        .bind(&worker.instance)
+        .bind(lease)
         .fetch_all(worker.db.pool())
         .await?;
         if pending.is_empty() {
-            let next: Option<i64> =
-                sqlx::query_scalar("SELECT MIN(retry_at) FROM webhook_events WHERE processed_at IS NULL")
-                    .fetch_one(worker.db.pool())
-                    .await?;
+            // The next retry, or the next lapse of another instance's claim (its holder may have died).
+            let next: Option<i64> = sqlx::query_scalar(
+                "SELECT MIN(CASE WHEN claimed_until IS NOT NULL AND (retry_at IS NULL OR claimed_until > retry_at)
+                                 THEN claimed_until ELSE retry_at END)
+                 FROM webhook_events WHERE processed_at IS NULL",
+            )
+            .fetch_one(worker.db.pool())
+            .await?;
             return Ok(next);
         }
         for event in pending {
@@ -154,7 +164,10 @@ async fn drain(worker: &Worker) -> Result<Option<i64>, ApiError> {
                     let delay = retry_delay(attempts + 1);
                     tracing::warn!(event = %id, %error, ?delay, "webhook event failed; will retry it");
                     let retry_at = now_ms().saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
-                    sqlx::query("UPDATE webhook_events SET attempts = $1, retry_at = $2 WHERE id = $3")
+                    sqlx::query(
+                        "UPDATE webhook_events SET attempts = $1, retry_at = $2, claimed_by = NULL, claimed_until = NULL
+                         WHERE id = $3",
+                    )
                         .bind(attempts + 1)
                         .bind(retry_at)
                         .bind(id)
@@ -164,6 +177,34 @@ async fn drain(worker: &Worker) -> Result<Option<i64>, ApiError> {
             }
         }
     }
+}
+
+/// Claims up to `limit` due events for `instance` until the answered lease (Unix ms): events no other
+/// instance holds a live claim on, oldest first. On PostgreSQL the candidates are locked with `FOR UPDATE SKIP
+/// LOCKED`, so instances claiming at the same moment take disjoint events instead of waiting for each other;
+/// on SQLite the statement runs alone. A claim is only a lease: if its holder dies, the event is due again
+/// once the lease lapses, and processing stays idempotent (see the module's doc) should two ever overlap.
+pub async fn claim_due(db: &Db, instance: &str, limit: i64) -> Result<i64, sqlx::Error> {
+    let now = now_ms();
+    let lease = now + i64::try_from(CLAIM_LEASE.as_millis()).unwrap_or(i64::MAX);
+    let skip_locked = match db.backend() {
+        crate::db::backend::Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+        crate::db::backend::Backend::Sqlite => "",
+    };
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE webhook_events SET claimed_by = $1, claimed_until = $2 WHERE id IN (
+             SELECT id FROM webhook_events
+             WHERE processed_at IS NULL AND (retry_at IS NULL OR retry_at <= $3)
+               AND (claimed_until IS NULL OR claimed_until <= $3)
+             ORDER BY seq LIMIT $4 {skip_locked})"
+    )))
+    .bind(instance)
+    .bind(lease)
+    .bind(now)
+    .bind(limit)
+    .execute(db.pool())
+    .await?;
+    Ok(lease)
 }
 
 /// The delay before try number `attempt + 1` of one event: the relay's one backoff policy.

@@ -1,13 +1,13 @@
 //! Accounts and sessions on PostgreSQL, shared by two relay instances (docs/scale-out.md, step 2): each
 //! instance is the relay's own account code (`teamflow_relay::accounts`, `sessions`) on its own `Db`
-//! handle, password hasher, token service (its own signing key: shared keys are step 3) and live-session
-//! registry, with its own follower of ended sessions; both on one PostgreSQL database.
+//! handle, password hasher, token service (over the signing keys both share in the database) and
+//! live-session registry, with its own follower of ended sessions; both on one PostgreSQL database.
 
 use std::time::Duration;
 
 use teamflow_protocol::api::auth::{AuthResponse, LoginRequest, RegisterRequest};
 use teamflow_relay::accounts::{self, Sessions, SignUpPolicy};
-use teamflow_relay::auth::{HASH_QUEUE_TIMEOUT, PasswordHasher, SigningKeys, TokenService};
+use teamflow_relay::auth::{HASH_QUEUE_TIMEOUT, PasswordHasher, TokenService, identity_key};
 use teamflow_relay::cluster::Cluster;
 use teamflow_relay::config::Registration;
 use teamflow_relay::db::Db;
@@ -26,7 +26,6 @@ struct Instance {
     passwords: PasswordHasher,
     sessions: Sessions,
     events: Events,
-    _keys: tempfile::TempDir,
     _stop: tokio_util::sync::DropGuard,
 }
 
@@ -36,9 +35,11 @@ impl Instance {
         if migrate {
             db.migrate().await.expect("migrate");
         }
-        let keys_dir = tempfile::tempdir().expect("key dir");
-        let keys = SigningKeys::load_or_create(keys_dir.path()).expect("signing key");
-        let tokens = std::sync::Arc::new(TokenService::new(&keys, "http://instance.test".into(), TOKEN_TTL));
+        let keys = identity_key(&db, None).await.expect("the relay's identity key, made by the first instance");
+        let tokens = TokenService::from_database(db.clone(), &keys, "http://instance.test".into(), TOKEN_TTL)
+            .await
+            .expect("the relay's token keys");
+        let tokens = std::sync::Arc::new(tokens);
         let live = LiveSessions::new(TOKEN_TTL);
         let stop = CancellationToken::new();
         sessions::spawn_watch(db.clone(), live.clone(), stop.clone()).await.expect("follow ended sessions");
@@ -49,7 +50,6 @@ impl Instance {
             sessions: Sessions { tokens, refresh_ttl: Duration::from_secs(86_400), live },
             events,
             db,
-            _keys: keys_dir,
             _stop: stop.drop_guard(),
         }
     }
@@ -91,7 +91,11 @@ async fn an_account_made_on_one_instance_signs_in_refreshes_and_is_signed_out_on
     // B signs the account in with the password A stored, and its token verifies on B.
     let on_b = b.login("ada@example.test", "correct horse battery").await.expect("sign in on B");
     assert_eq!(on_b.user, made.user, "the same account");
-    let token = b.sessions.tokens.verify(&on_b.access_token).expect("B's token verifies on B");
+    let token = b.sessions.tokens.verify(&on_b.access_token).await.expect("B's token verifies on B");
+    let on_a = a.sessions.tokens.verify(&on_b.access_token).await.expect("B's token verifies on A: shared keys");
+    assert_eq!(on_a, token);
+    let made_on_a = b.sessions.tokens.verify(&made.access_token).await.expect("A's token verifies on B");
+    assert_eq!(made_on_a.user, made.user.id);
     let token = b.sessions.live.check(token).expect("the session is live on B");
     assert!(
         matches!(b.login("ada@example.test", "wrong password").await, Err(ApiError::Unauthorized(_))),

@@ -245,7 +245,7 @@ impl<'a> Session<'a> {
             }
             ClientMessage::Typing { team_id } => self.typing(team_id).await,
             ClientMessage::Ping { nonce } => Ok(vec![ServerMessage::Pong { nonce }]),
-            ClientMessage::Renew { token } => self.renew(&token),
+            ClientMessage::Renew { token } => self.renew(&token).await,
         };
         match replies {
             Ok(replies) => replies.iter().try_for_each(|reply| self.send(reply)),
@@ -261,11 +261,11 @@ impl<'a> Session<'a> {
 
     /// Moves the connection's deadline to a fresh token's expiry. The token must be valid and of the same
     /// user and sign-in: a connection never changes whose it is.
-    fn renew(&self, token: &str) -> Result<Vec<ServerMessage>, ApiError> {
-        let token =
-            self.state.sessions.tokens.verify(token).and_then(|token| self.state.sessions.live.check(token)).map_err(
-                |_| ApiError::Unauthorized("the token is not valid; the connection ends when the current one expires"),
-            )?;
+    async fn renew(&self, token: &str) -> Result<Vec<ServerMessage>, ApiError> {
+        let verified = self.state.sessions.tokens.verify(token).await;
+        let token = verified.and_then(|token| self.state.sessions.live.check(token)).map_err(|_| {
+            ApiError::Unauthorized("the token is not valid; the connection ends when the current one expires")
+        })?;
         if token.user != self.user || token.session != self.session {
             return Err(ApiError::Forbidden("renew with a token of this connection's own sign-in"));
         }
