@@ -248,8 +248,7 @@ impl TestRelay {
     /// Another instance on this relay's data directory and database, with `config` (its `data_dir` is
     /// overridden).
     pub async fn start_beside(&self, config: Config) -> Self {
-        Self::start_with(self.data_dir.as_ref().expect("a running relay has its data directory").share(), config)
-            .await
+        Self::start_with(self.data_dir.as_ref().expect("a running relay has its data directory").share(), config).await
     }
 
     /// How clients reach this relay over TLS, if it serves TLS.
