@@ -74,6 +74,26 @@ where
     role.map(|role| Role::try_from(role).map_err(|e| ApiError::Internal(e.to_string()))).transpose()
 }
 
+/// Inside a write transaction: locks the member's team (on PostgreSQL, queueing behind any membership change
+/// in flight) and checks their role there as it is now, not as the cached `Membership` said. For writes
+/// that must not outlive a removal or demotion committed a moment before (an integration made or rotated
+/// by an admin being removed would keep acting for them).
+pub(crate) async fn recheck(
+    db: &Db,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    member: &Membership,
+    needed: Role,
+) -> Result<(), ApiError> {
+    if !db.lock_team(tx, &member.team().to_string()).await? {
+        return Err(ApiError::NotFound(TEAM_NOT_FOUND));
+    }
+    match role_in(&mut **tx, member.team(), member.user()).await? {
+        Some(role) if role.at_least(needed) => Ok(()),
+        Some(_) => Err(ApiError::Forbidden("your role in this team does not allow this")),
+        None => Err(ApiError::NotFound(TEAM_NOT_FOUND)),
+    }
+}
+
 /// Something that may change what a user can reach.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AccessChange {

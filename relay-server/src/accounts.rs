@@ -529,7 +529,11 @@ pub async fn delete_account(
 ) -> Result<(), ApiError> {
     check_password(db, passwords, user, "password", &request.password).await?;
     let mut tx = begin_write(db).await?;
-    // The teams it owns are locked first (in team order, as chat posts lock theirs), so a co-owner leaving
+    // The account first (a device certificate or a team joined at this moment waits, then finds it gone),
+    if !db.lock_user(&mut tx, &user.to_string()).await? {
+        return Err(ApiError::Unauthorized("the account no longer exists"));
+    }
+    // then the teams it owns (in team order, as chat posts lock theirs), so a co-owner leaving
     // or being demoted at the same moment is counted: the team keeps an owner.
     let mut owned: Vec<String> =
         sqlx::query_scalar("SELECT team_id FROM team_members WHERE user_id = $1 AND role = 'owner'")

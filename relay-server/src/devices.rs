@@ -238,6 +238,10 @@ impl CertificateIssuer {
         }
         let ttl = i64::try_from(CERTIFICATE_TTL.as_secs()).unwrap_or(i64::MAX);
         let mut tx = begin_write(db).await?;
+        // The account's lock: its device count below, and its deletion, are decided one at a time.
+        if !db.lock_user(&mut tx, &user.to_string()).await? {
+            return Err(ApiError::Unauthorized("the account no longer exists"));
+        }
         let bound: Option<String> = sqlx::query_scalar("SELECT user_id FROM device_certificates WHERE peer_id = $1")
             .bind(peer_id)
             .fetch_optional(&mut *tx)
@@ -285,10 +289,11 @@ impl CertificateIssuer {
         let team_ids: Vec<TeamId> = body.teams.iter().map(|g| g.team_id).collect();
         let teams_json = serde_json::to_string(&team_ids).map_err(|e| ApiError::Internal(e.to_string()))?;
         // Recorded before it is handed out, so the device can use the relay's circuit as soon as it has it.
-        sqlx::query(
+        let recorded = sqlx::query(
             "INSERT INTO device_certificates (peer_id, user_id, expires_at, epoch, teams) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (peer_id) DO UPDATE SET expires_at = excluded.expires_at, epoch = excluded.epoch,
-                 teams = excluded.teams",
+                 teams = excluded.teams
+             WHERE device_certificates.user_id = excluded.user_id",
         )
         .bind(peer_id)
         .bind(user.to_string())
@@ -297,6 +302,10 @@ impl CertificateIssuer {
         .bind(&teams_json)
         .execute(&mut *tx)
         .await?;
+        // Two accounts proving the same key at once both found it unbound; the first to write keeps it.
+        if recorded.rows_affected() != 1 {
+            return Err(ApiError::Conflict("this device is bound to another account; it needs a key of its own"));
+        }
         tx.commit().await?;
         self.certified.record(peer_id, Entry { user, expires_at: body.expires_at, epoch, teams: team_ids });
         Ok(certificate(body, |message| self.keys.sign(message)))

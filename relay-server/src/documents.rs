@@ -82,7 +82,10 @@ pub async fn register(
     v.finish()?;
     let url = url.ok_or_else(|| ApiError::field("document_id", "missing"))?;
     let now = now_ms();
-    // The tombstone check and the insert are one statement, so a team's deletion cannot slip between them.
+    // The tombstone check and the insert are one statement, so a team's deletion cannot slip between them on
+    // SQLite. On PostgreSQL that statement's snapshot may predate a deletion committing while the insert
+    // waited on the same id: the check is made again after it, in the same transaction.
+    let mut tx = db.pool().begin().await?;
     let inserted = sqlx::query(
         "INSERT INTO documents (id, team_id, title, project_id, created_by, created_at)
          SELECT $1, $2, $3, $4, $5, $6 WHERE NOT EXISTS (SELECT 1 FROM document_tombstones WHERE id = $1)",
@@ -93,14 +96,19 @@ pub async fn register(
     .bind(input.project_id.map(|p| p.to_string()))
     .bind(user.to_string())
     .bind(now)
-    .execute(db.pool())
+    .execute(&mut *tx)
     .await
     .map_err(|e| {
         if db::is_unique_violation(&e) { ApiError::Conflict("this document is already registered") } else { e.into() }
     })?;
-    if inserted.rows_affected() == 0 {
+    let buried: Option<i64> = sqlx::query_scalar("SELECT 1 FROM document_tombstones WHERE id = $1")
+        .bind(url.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+    if inserted.rows_affected() == 0 || buried.is_some() {
         return Err(ApiError::Conflict("this document belonged to a deleted team; its id cannot be used again"));
     }
+    tx.commit().await?;
     let entry = DocumentEntry {
         document_id: url,
         team_id: team,

@@ -396,6 +396,10 @@ async fn email_of(tx: &mut AnyConnection, user: UserId) -> Result<String, ApiErr
 /// `POST /api/invitations/{token}/accept`: the signed-in account joins the team.
 pub async fn accept(db: &Db, events: &Events, user: UserId, token: &str) -> Result<TeamMembership, ApiError> {
     let mut tx = begin_write(db).await?;
+    // An account being deleted at this moment is not added to a team after its memberships were removed.
+    if !db.lock_user(&mut tx, &user.to_string()).await? {
+        return Err(ApiError::Unauthorized("the account no longer exists"));
+    }
     let email = email_of(&mut tx, user).await?;
     let (team, event) = redeem(&mut tx, token, user, &email).await?;
     tx.commit().await?;

@@ -90,20 +90,26 @@ pub async fn end_sessions(
     if let Some(family) = family {
         query = query.bind(family);
     }
-    let families = query.fetch_all(&mut *tx).await?;
-    for family in &families {
-        sqlx::query("UPDATE refresh_families SET revoked_at = $1 WHERE id = $2")
+    let listed = query.fetch_all(&mut *tx).await?;
+    let mut families = Vec::with_capacity(listed.len());
+    for family in listed {
+        // Another instance may end the same sign-in at the same moment: whichever revokes it records it.
+        let revoked = sqlx::query("UPDATE refresh_families SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(now)
-            .bind(family)
+            .bind(&family)
             .execute(&mut *tx)
             .await?;
+        if revoked.rows_affected() == 0 {
+            continue;
+        }
         sqlx::query("INSERT INTO account_changes (user_id, family_id, reason, created_at) VALUES ($1, $2, $3, $4)")
             .bind(user.to_string())
-            .bind(family)
+            .bind(&family)
             .bind(reason.as_str())
             .bind(now)
             .execute(&mut *tx)
             .await?;
+        families.push(family);
     }
     Ok(families)
 }

@@ -130,6 +130,8 @@ pub async fn create(
     v.finish()?;
     let id = uuid::Uuid::new_v4().simple().to_string();
     let webhook_url = format!("{public_url}/api/webhooks/{}/{id}", input.service.as_str());
+    let mut tx = db::begin_write(db).await?;
+    crate::access::recheck(db, &mut tx, member, Role::Admin).await?;
     sqlx::query(
         "INSERT INTO integrations (id, team_id, service, secret, callback_url, mirror_to_chat, created_by, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -142,8 +144,9 @@ pub async fn create(
     .bind(i64::from(input.mirror_to_chat))
     .bind(user.to_string())
     .bind(now_ms())
-    .execute(db.pool())
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     tracing::info!(%team, integration = %id, service = input.service.as_str(), by = %user, "integration created");
     Ok(IntegrationCreated { id, service: input.service, webhook_url, secret })
 }
@@ -181,6 +184,7 @@ pub async fn rotate(
 ) -> Result<IntegrationCreated, ApiError> {
     member.require(Role::Admin)?;
     let mut tx = db::begin_write(db).await?;
+    crate::access::recheck(db, &mut tx, member, Role::Admin).await?;
     let row: IntegrationRow =
         sqlx::query_as(sqlx::AssertSqlSafe(format!("{INTEGRATION_SELECT} WHERE team_id = $1 AND id = $2")))
             .bind(member.team().to_string())

@@ -144,6 +144,19 @@ impl Db {
         serialise_in(tx, what).await
     }
 
+    /// Locks the account's row until the transaction ends (`SELECT ... FOR UPDATE` on PostgreSQL; SQLite's
+    /// `begin_write` holds the database already), so what is decided about the account (its devices, its
+    /// deletion, a team it joins) is not decided twice at once. Answers whether the account exists and is not
+    /// deleted. Take it before any team's lock: one order everywhere, so instances never wait in a cycle.
+    pub async fn lock_user(&self, tx: &mut Transaction<'static, Any>, user: &str) -> Result<bool, sqlx::Error> {
+        let sql = match self.backend {
+            Backend::Sqlite => "SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL",
+            Backend::Postgres => "SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE",
+        };
+        let found: Option<i32> = sqlx::query_scalar(sql).bind(user).fetch_optional(&mut **tx).await?;
+        Ok(found.is_some())
+    }
+
     /// Serialises, across every relay instance, the write transactions of one team that lock it (the next
     /// chat `seq` is chosen under it, so seqs stay gapless): `SELECT ... FOR UPDATE` of the team's row on
     /// PostgreSQL, held until the transaction ends. On SQLite, `begin_write` holds the whole database already.
