@@ -105,6 +105,10 @@ enum Command {
     /// Back in touch with the other instances after losing them: every room asks who is online there
     /// and says who is online here, as when it was first followed.
     Reannounce,
+    /// Another instance stopped or fell silent: the users online only through it are offline.
+    InstanceGone {
+        instance: InstanceId,
+    },
     #[cfg(test)]
     Stats {
         reply: oneshot::Sender<(usize, usize)>,
@@ -211,6 +215,11 @@ impl RoomsHandle {
         let (reply, answer) = oneshot::channel();
         self.send(Command::Present { reply }).await;
         answer.await.unwrap_or_default()
+    }
+
+    /// See [`Command::InstanceGone`].
+    pub(crate) async fn instance_gone(&self, instance: InstanceId) {
+        self.send(Command::InstanceGone { instance }).await;
     }
 
     /// See [`Command::Reannounce`].

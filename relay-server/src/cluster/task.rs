@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
 use futures::stream::BoxStream;
@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::wire::{self, AccessNotice, RoomOp, SessionsNotice};
+use super::wire::{self, AccessNotice, InstanceId, RoomOp, SessionsNotice};
 use super::{ClusterError, Connected, Outgoing, Shared};
 use crate::events::Events;
 use crate::rooms::RoomsHandle;
@@ -34,7 +34,14 @@ enum Notice {
     Access,
     Sessions,
     Recheck,
+    Alive,
+    Gone,
 }
+
+/// How often an instance says it is alive.
+pub(super) const HEARTBEAT: Duration = Duration::from_secs(2);
+/// How long an instance may be silent (three heartbeats missed) before its users count as offline.
+const SILENCE: Duration = Duration::from_secs(6);
 
 struct Task {
     client: async_nats::Client,
@@ -43,6 +50,8 @@ struct Task {
     /// Rooms followed: team -> (which subscription, its task).
     rooms: HashMap<TeamId, (u64, JoinHandle<()>)>,
     generation: u64,
+    /// Other instances, and when each was last heard saying it is alive.
+    alive: HashMap<InstanceId, Instant>,
 }
 
 pub(super) async fn spawn(
@@ -58,6 +67,8 @@ pub(super) async fn spawn(
         (wire::ALL_DOCUMENTS, Notice::Access),
         (wire::ALL_ACCOUNTS, Notice::Sessions),
         (wire::RECHECK, Notice::Recheck),
+        (wire::ALIVE, Notice::Alive),
+        (wire::GONE, Notice::Gone),
     ] {
         let subscriber =
             client.subscribe(subject).await.map_err(|e| ClusterError::Subscribe { subject, reason: e.to_string() })?;
@@ -65,7 +76,7 @@ pub(super) async fn spawn(
     }
     // Answered once the server holds the subscriptions: from here on no notice is missed.
     client.flush().await.map_err(|e| ClusterError::Subscribe { subject: "notices", reason: e.to_string() })?;
-    let task = Task { client, shared, receivers, rooms: HashMap::new(), generation: 0 };
+    let task = Task { client, shared, receivers, rooms: HashMap::new(), generation: 0, alive: HashMap::new() };
     Ok(tokio::spawn(task.run(futures::stream::select_all(notices), outbox, shutdown)))
 }
 
@@ -77,9 +88,12 @@ impl Task {
         shutdown: CancellationToken,
     ) {
         let mut listening = true;
+        let mut heartbeat = tokio::time::interval(HEARTBEAT);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => break,
+                _ = heartbeat.tick() => self.heartbeat().await,
                 outgoing = outbox.recv() => match outgoing {
                     Some(outgoing) => self.publish(outgoing).await,
                     None => break,
@@ -106,6 +120,8 @@ impl Task {
         while let Ok(outgoing) = outbox.try_recv() {
             self.publish(outgoing).await;
         }
+        let (headers, payload) = wire::encode_recheck(self.shared.instance);
+        self.publish(Outgoing { subject: wire::GONE.to_owned(), headers, payload }).await;
         if tokio::time::timeout(FLUSH_ON_STOP, self.client.flush()).await.is_err() {
             tracing::warn!("NATS did not take the last messages before the relay stopped");
         }
@@ -144,6 +160,19 @@ impl Task {
         }
     }
 
+    /// Says this instance is alive, and takes the users online through instances silent too long as gone.
+    async fn heartbeat(&mut self) {
+        let (headers, payload) = wire::encode_recheck(self.shared.instance);
+        self.publish(Outgoing { subject: wire::ALIVE.to_owned(), headers, payload }).await;
+        let silent: Vec<InstanceId> =
+            self.alive.iter().filter(|(_, heard)| heard.elapsed() > SILENCE).map(|(instance, _)| *instance).collect();
+        for instance in silent {
+            tracing::warn!(%instance, "relay instance silent; its users count as offline");
+            self.alive.remove(&instance);
+            self.receivers.rooms.instance_gone(instance).await;
+        }
+    }
+
     /// Re-checks access and presence (`Events::recheck_everything`, `RoomsHandle::reannounce`) beside the
     /// task: it reads the database, and publishing must not wait on it.
     fn recheck(&self) {
@@ -154,9 +183,21 @@ impl Task {
         });
     }
 
-    async fn apply(&self, kind: Notice, message: async_nats::Message) {
+    async fn apply(&mut self, kind: Notice, message: async_nats::Message) {
         let headers = message.headers.as_ref();
         match kind {
+            Notice::Alive | Notice::Gone => match wire::sender(headers) {
+                Ok(from) if from == self.shared.instance => {}
+                Ok(from) if matches!(kind, Notice::Alive) => {
+                    self.alive.insert(from, Instant::now());
+                }
+                Ok(from) => {
+                    tracing::info!(instance = %from, "relay instance stopped; its users count as offline");
+                    self.alive.remove(&from);
+                    self.receivers.rooms.instance_gone(from).await;
+                }
+                Err(e) => tracing::warn!(error = %e, "instance notice ignored"),
+            },
             Notice::Recheck => match wire::sender(headers) {
                 Ok(from) if from == self.shared.instance => {}
                 Ok(from) => {

@@ -28,6 +28,11 @@ pub(super) const ALL_ACCOUNTS: &str = "teamflow.account.*";
 /// "Re-check what you hold": sent by an instance whose connection came back, since notices it published
 /// while cut off may never have left it.
 pub(super) const RECHECK: &str = "teamflow.cluster.recheck";
+/// "I am still here", every [`super::task::HEARTBEAT`]: the users online through an instance that falls
+/// silent are taken as gone.
+pub(super) const ALIVE: &str = "teamflow.cluster.alive";
+/// "I am stopping": the users online through the instance are gone at once.
+pub(super) const GONE: &str = "teamflow.cluster.gone";
 
 pub(super) fn room_subject(team: TeamId) -> String {
     format!("teamflow.room.{team}")
@@ -167,7 +172,7 @@ pub(super) fn decode_room(headers: Option<&HeaderMap>, payload: Bytes) -> Result
     Ok((from, op))
 }
 
-/// The re-check notice: only its sender.
+/// A notice that is only its sender (re-check, alive, gone).
 pub(super) fn encode_recheck(instance: InstanceId) -> (HeaderMap, Bytes) {
     (headers_from(instance), Bytes::new())
 }

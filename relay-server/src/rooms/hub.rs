@@ -138,6 +138,24 @@ impl Hub {
                     self.rooms.iter().flat_map(|(team, room)| room.presence.keys().map(|user| (*team, *user)));
                 reply.send(present.collect()).ok();
             }
+            Command::InstanceGone { instance } => {
+                let mut offline = Vec::new();
+                for (team, room) in &mut self.rooms {
+                    room.remote.retain(|user, instances| {
+                        if instances.remove(&instance) && instances.is_empty() {
+                            offline.push((*team, *user));
+                            return false;
+                        }
+                        !instances.is_empty()
+                    });
+                }
+                for (team, user) in offline {
+                    if self.rooms.get(&team).is_some_and(|room| !room.presence.contains_key(&user)) {
+                        let left = frame(&ServerMessage::UserLeft { team_id: team, user_id: user });
+                        self.broadcast(team, &left, None);
+                    }
+                }
+            }
             Command::Reannounce => {
                 for (team, room) in &self.rooms {
                     self.cluster.publish_room(*team, &RoomOp::Hello);
@@ -528,5 +546,28 @@ mod tests {
         rooms.remote(team, there, RoomOp::Close).await;
         assert_eq!(rooms.stats().await, (2, 0), "a closed team's room is gone");
         assert_eq!(kinds(&mut a_rx), ["access_revoked"]);
+    }
+
+    #[tokio::test]
+    async fn users_online_only_through_an_instance_that_is_gone_go_offline() {
+        let (rooms, _task) = spawn_hub(CancellationToken::new(), Cluster::disabled());
+        let team = TeamId::new();
+        let (alice, bob, carol) = (UserId::new(), UserId::new(), UserId::new());
+        let (gone, other) = (InstanceId::new_v4(), InstanceId::new_v4());
+        let (a, mut a_rx, _) = connect(&rooms, alice, 16);
+        enter(&rooms, a, team).await;
+        rooms.remote(team, gone, RoomOp::Joined(bob)).await;
+        rooms.remote(team, gone, RoomOp::Joined(carol)).await;
+        rooms.remote(team, other, RoomOp::Joined(carol)).await;
+        rooms.instance_gone(gone).await;
+        assert_eq!(rooms.stats().await, (1, 1));
+        // Bob was online only through the instance that is gone; carol is still online through another.
+        let frames: Vec<serde_json::Value> = std::iter::from_fn(|| a_rx.try_recv().ok()).map(|f| parse(&f)).collect();
+        let kinds: Vec<&str> = frames.iter().map(|f| f["type"].as_str().unwrap_or("?")).collect();
+        assert_eq!(kinds, ["user_joined", "user_joined", "user_left"]);
+        assert_eq!(frames[2]["user_id"], bob.to_string());
+        let (c, _c_rx, _) = connect(&rooms, UserId::new(), 16);
+        let online = enter(&rooms, c, team).await;
+        assert!(online.contains(&carol) && !online.contains(&bob), "{online:?}");
     }
 }

@@ -349,3 +349,43 @@ async fn a_recheck_notice_makes_an_instance_cut_a_member_removed_without_its_kno
     let revoked = within_guard(&mut bob_on_b, "access_revoked", sent).await;
     assert_eq!(revoked["team_id"], team);
 }
+
+/// An instance that dies without a word (kill -9, a partition) stops saying it is alive: the users online
+/// only through it go offline on the others.
+#[tokio::test]
+async fn users_online_through_an_instance_that_falls_silent_go_offline() {
+    let nats = Nats::start().await;
+    let (a, b) = two_instances(Some(&nats)).await;
+    let (alice, bob, team, _, _) = team(&a, &b).await;
+    let mut alice_on_a = socket(&a, &alice).await;
+    alice_on_a.join(&team).await;
+
+    // A stand-in for an instance: it says it is alive once, then that bob came online through it.
+    let silent = async_nats::connect(nats.url()).await.expect("a NATS client of the test's own");
+    let bob_id = bob.user_id().await;
+    let instance = uuid::Uuid::new_v4().to_string();
+    let headers = |op: Option<&str>| {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("TeamFlow-Instance", instance.as_str());
+        if let Some(op) = op {
+            headers.insert("TeamFlow-Op", op);
+            headers.insert("TeamFlow-User", bob_id.as_str());
+        }
+        headers
+    };
+    silent.publish_with_headers("teamflow.cluster.alive", headers(None), bytes::Bytes::new()).await.expect("publish");
+    silent
+        .publish_with_headers(format!("teamflow.room.{team}"), headers(Some("joined")), bytes::Bytes::new())
+        .await
+        .expect("publish");
+    silent.flush().await.expect("flush");
+    assert_eq!(within_guard(&mut alice_on_a, "user_joined", Instant::now()).await["user_id"], bob_id);
+
+    // Then nothing: after a few missed heartbeats, bob is offline for alice.
+    let quiet = Instant::now();
+    match tokio::time::timeout(Duration::from_secs(30), alice_on_a.next_of("user_left")).await {
+        Ok(left) => assert_eq!(left["user_id"], bob_id),
+        Err(_) => panic!("bob still online {:?} after his instance fell silent", quiet.elapsed()),
+    }
+    eprintln!("bob went offline {:?} after his instance fell silent", quiet.elapsed());
+}
