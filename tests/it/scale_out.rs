@@ -5,6 +5,7 @@ mod accounts;
 mod cluster;
 mod database_flag;
 mod dialect;
+mod failover;
 mod gapless;
 mod harness;
 mod migrations;
