@@ -101,6 +101,9 @@ pub enum AccessChange {
     Member { team: TeamId, user: UserId },
     /// A document was registered, deleted or restored: who may share it changed.
     Document { url: String },
+    /// Anything may have changed: changes made on other relay instances were missed while this one was cut
+    /// off from them. Every cached answer is dropped, and every subscriber re-checks all it holds.
+    Everything,
 }
 
 #[derive(Clone, Debug)]
@@ -183,6 +186,10 @@ impl Access {
         match &change {
             AccessChange::Member { team, user } => self.roles.invalidate(&(*team, *user)).await,
             AccessChange::Document { url } => self.documents.invalidate(url).await,
+            AccessChange::Everything => {
+                self.roles.invalidate_all();
+                self.documents.invalidate_all();
+            }
         }
         // No subscribers is fine: nobody is connected.
         self.changes.send(change).ok();

@@ -48,9 +48,11 @@ pub struct Sessions {
 }
 
 impl Sessions {
-    /// Ends `families` on this relay now (their commit is done); other processes learn it from the table.
-    fn ended(&self, families: &[String], reason: EndReason) {
-        self.live.end(families, reason.as_str());
+    /// Ends `user`'s `families` on this relay now (their commit is done), and on the other instances over
+    /// NATS when there are some; other processes (and instances that missed the notice) learn it from the
+    /// table.
+    fn ended(&self, user: UserId, families: &[String], reason: EndReason) {
+        self.live.end_everywhere(user, families, reason.as_str());
     }
 }
 
@@ -279,7 +281,7 @@ pub async fn refresh(db: &Db, sessions: &Sessions, refresh_token: &str) -> Resul
     {
         let ended = end_sessions(&mut tx, user_id, Scope::One(&family), EndReason::RefreshTokenReused).await?;
         tx.commit().await?;
-        sessions.ended(&ended, EndReason::RefreshTokenReused);
+        sessions.ended(user_id, &ended, EndReason::RefreshTokenReused);
         tracing::warn!(user = %user_id, family = %family, "refresh token reused; revoked its family");
         return Err(ApiError::Unauthorized(BAD_REFRESH));
     }
@@ -340,7 +342,7 @@ pub async fn logout(db: &Db, sessions: &Sessions, refresh_token: &str) -> Result
     let user: UserId = user.parse().map_err(|e| ApiError::Internal(format!("user id in database: {e}")))?;
     let ended = end_sessions(&mut tx, user, Scope::One(&family), EndReason::SignedOut).await?;
     tx.commit().await?;
-    sessions.ended(&ended, EndReason::SignedOut);
+    sessions.ended(user, &ended, EndReason::SignedOut);
     Ok(())
 }
 
@@ -349,7 +351,7 @@ pub async fn logout_all(db: &Db, sessions: &Sessions, user: UserId) -> Result<()
     let mut tx = begin_write(db).await?;
     let ended = end_sessions(&mut tx, user, Scope::All, EndReason::SignedOutEverywhere).await?;
     tx.commit().await?;
-    sessions.ended(&ended, EndReason::SignedOutEverywhere);
+    sessions.ended(user, &ended, EndReason::SignedOutEverywhere);
     tracing::info!(%user, sessions = ended.len(), "signed out everywhere");
     Ok(())
 }
@@ -396,7 +398,7 @@ pub async fn change_password(
         .await?;
     let ended = end_sessions(&mut tx, caller.user, Scope::AllBut(&caller.session), EndReason::PasswordChanged).await?;
     tx.commit().await?;
-    sessions.ended(&ended, EndReason::PasswordChanged);
+    sessions.ended(caller.user, &ended, EndReason::PasswordChanged);
     tracing::info!(user = %caller.user, ended = ended.len(), "password changed");
     Ok(())
 }
@@ -444,7 +446,7 @@ pub async fn reset_password(
     sqlx::query("DELETE FROM login_failures WHERE email = $1").bind(&email).execute(&mut *tx).await?;
     let ended = end_sessions(&mut tx, user, Scope::All, EndReason::PasswordChanged).await?;
     tx.commit().await?;
-    sessions.ended(&ended, EndReason::PasswordChanged);
+    sessions.ended(user, &ended, EndReason::PasswordChanged);
     tracing::info!(%user, "password reset");
     Ok(())
 }
@@ -571,7 +573,7 @@ pub async fn delete_account(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    sessions.ended(&ended, EndReason::AccountDeleted);
+    sessions.ended(user, &ended, EndReason::AccountDeleted);
     tracing::info!(%user, "account deleted");
     for team in memberships {
         events.publish(Event::MembershipChanged { team: team.id, user, before: Some(team.role), after: None }).await;

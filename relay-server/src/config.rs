@@ -41,8 +41,9 @@ pub struct Config {
     #[arg(long, env = "TEAMFLOW_DATABASE_URL", value_name = "URL", hide_env_values = true)]
     pub database_url: Option<String>,
 
-    /// NATS server through which relay instances on one PostgreSQL pass room traffic and revocations
-    /// (`nats://host:4222`); needs `--database-url`.
+    /// NATS server through which relay instances sharing one database pass room traffic and revocations
+    /// (`nats://host:4222`). The database is the PostgreSQL of `--database-url`, or, without it, the SQLite
+    /// of one `--data-dir` that every instance opens (instances on one machine; docs/scale-out.md).
     #[arg(long, env = "TEAMFLOW_NATS_URL", value_name = "URL", hide_env_values = true)]
     pub nats_url: Option<String>,
 
@@ -361,11 +362,10 @@ impl Config {
         }
         self.tls.validate()?;
         crate::db::backend::backend(self.database_url.as_deref()).map_err(|e| e.to_string())?;
+        // Without --database-url, instances share the SQLite of one --data-dir: nothing here can tell
+        // whether the others use the same directory, so only the URL is checked.
         if let Some(nats) = &self.nats_url {
             crate::db::backend::check_nats_url(nats).map_err(|e| e.to_string())?;
-            if self.database_url.is_none() {
-                return Err("--nats-url connects relay instances that share a database: it needs --database-url".into());
-            }
         }
         if self.metrics_token.as_ref().is_some_and(|t| t.len() < 16) {
             return Err("--metrics-token must be at least 16 characters".into());
@@ -540,7 +540,7 @@ mod tests {
     }
 
     #[test]
-    fn database_and_nats_urls_are_checked_and_nats_needs_a_shared_database() {
+    fn database_and_nats_urls_are_checked_and_nats_goes_with_either_database() {
         let none = Config::parse_from(["teamflow-relay"]);
         assert_eq!((none.database_url.as_deref(), none.nats_url.as_deref()), (None, None));
         let both = Config::parse_from([
@@ -554,8 +554,11 @@ mod tests {
         let sqlite_url = Config::parse_from(["teamflow-relay", "--database-url", "sqlite://relay.db"]);
         let error = sqlite_url.validate().expect_err("only PostgreSQL is taken");
         assert!(error.contains("postgres://"), "{error}");
-        let lone_nats = Config::parse_from(["teamflow-relay", "--nats-url", "nats://nats.internal:4222"]);
-        let error = lone_nats.validate().expect_err("NATS without a shared database");
-        assert!(error.contains("needs --database-url"), "{error}");
+        // Instances sharing one data directory's SQLite.
+        let shared_data_dir = Config::parse_from(["teamflow-relay", "--nats-url", "nats://nats.internal:4222"]);
+        assert!(shared_data_dir.validate().is_ok());
+        let bad_nats = Config::parse_from(["teamflow-relay", "--nats-url", "redis://nats.internal:6379"]);
+        let error = bad_nats.validate().expect_err("not a NATS URL");
+        assert!(error.contains("nats://"), "{error}");
     }
 }

@@ -1,5 +1,7 @@
 //! Domain events and their publisher. A change is published once its transaction has committed: the access
-//! cache learns first, then the rooms fan it out.
+//! cache learns first, then the rooms fan it out. With other relay instances (`--nats-url`), changes of who
+//! may reach what are announced to them too, and applied here when they announce theirs
+//! ([`Events::apply_remote`]): the same two steps, access cache first, then the rooms.
 
 use teamflow_protocol::api::integrations::ActivityItem;
 use teamflow_protocol::api::messages::{Message, ReadState};
@@ -9,6 +11,7 @@ use teamflow_protocol::realtime::ServerMessage;
 use teamflow_protocol::{DocumentUrl, ProjectId, Role, TaskId, TeamId, UserId};
 
 use crate::access::{Access, AccessChange};
+use crate::cluster::{AccessChangeNotice, AccessNotice, Cluster, InstanceId, RoomOp};
 use crate::rooms::RoomsHandle;
 
 #[derive(Debug, Clone)]
@@ -67,11 +70,12 @@ impl Event {
 pub struct Events {
     access: Access,
     rooms: RoomsHandle,
+    cluster: Cluster,
 }
 
 impl Events {
-    pub fn new(access: Access, rooms: RoomsHandle) -> Self {
-        Self { access, rooms }
+    pub fn new(access: Access, rooms: RoomsHandle, cluster: Cluster) -> Self {
+        Self { access, rooms, cluster }
     }
 
     /// Call only after the change is committed: nothing is fanned out that could still roll back.
@@ -99,7 +103,35 @@ impl Events {
             | Event::Activity(_)
             | Event::ReadMoved { .. } => {}
         }
+        if let Some(notice) = access_notice(&event) {
+            self.cluster.announce_access(&notice);
+        }
         self.fan_out(event).await;
+    }
+
+    /// Applies a change another instance announced: the access cache forgets what it affects (document
+    /// sync connections re-check through it, as for a change made here), then the sockets here that lost
+    /// access leave the room. The room frames themselves (`member_changed`, ...) come by the room subject.
+    pub async fn apply_remote(&self, from: InstanceId, notice: AccessNotice) {
+        let team = notice.team;
+        match notice.change {
+            AccessChangeNotice::Members { users, revoke } => {
+                for user in users {
+                    if revoke {
+                        self.revoke_remote(team, from, user).await;
+                    } else {
+                        self.access.apply(AccessChange::Member { team, user }).await;
+                    }
+                }
+            }
+            AccessChangeNotice::TeamDeleted { members } => {
+                for user in members {
+                    self.access.apply(AccessChange::Member { team, user }).await;
+                }
+                self.rooms.remote(team, from, RoomOp::Close).await;
+            }
+            AccessChangeNotice::Document { url } => self.access.apply(AccessChange::Document { url }).await,
+        }
     }
 
     /// Sends the event to the rooms it concerns.
@@ -153,6 +185,55 @@ impl Events {
             Event::DocumentRegistered(_) => {}
         }
     }
+}
+
+impl Events {
+    /// Back in touch with the other instances after losing them, when what they announced meanwhile is lost:
+    /// the access cache forgets everything (document sync connections re-check), and every socket here
+    /// whose user is no longer a member of its room's team is told `access_revoked`.
+    pub(crate) async fn recheck_everything(&self) {
+        self.access.apply(AccessChange::Everything).await;
+        for (team, user) in self.rooms.present().await {
+            match self.access.role(team, user).await {
+                Ok(Some(_)) => {}
+                Ok(None) => self.rooms.revoke_here(team, user).await,
+                Err(e) => tracing::warn!(error = %e, %team, %user, "membership re-check failed"),
+            }
+        }
+    }
+
+    /// Another instance took `user`'s access to `team` away: the access cache forgets their role first, so
+    /// by the time their sockets here are told (`access_revoked`) nothing here lets them in on the old one.
+    /// Met twice per removal (the room's own operation, ordered with its frames, and the membership
+    /// notice, which reaches instances without a socket of the team); the second finds nothing to do.
+    pub(crate) async fn revoke_remote(&self, team: TeamId, from: InstanceId, user: UserId) {
+        self.access.apply(AccessChange::Member { team, user }).await;
+        self.rooms.remote(team, from, RoomOp::Revoke(user)).await;
+    }
+}
+
+/// What the other instances must hear of an event beyond its room frames: changes of who may reach what.
+fn access_notice(event: &Event) -> Option<AccessNotice> {
+    let (team, change) = match event {
+        Event::MembershipChanged { team, user, before, after } => {
+            (*team, AccessChangeNotice::Members { users: vec![*user], revoke: Event::revokes(*before, *after) })
+        }
+        Event::TeamDeleted { team, members } => (*team, AccessChangeNotice::TeamDeleted { members: members.clone() }),
+        Event::DocumentRegistered(entry) | Event::DocumentUpdated(entry) => {
+            (entry.team_id, AccessChangeNotice::Document { url: entry.document_id.to_string() })
+        }
+        Event::DocumentDeleted { team, document } => {
+            (*team, AccessChangeNotice::Document { url: document.to_string() })
+        }
+        Event::MessagePosted(_)
+        | Event::ProjectUpdated(_)
+        | Event::ProjectDeleted { .. }
+        | Event::TaskUpdated(_)
+        | Event::TaskDeleted { .. }
+        | Event::Activity(_)
+        | Event::ReadMoved { .. } => return None,
+    };
+    Some(AccessNotice { team, change })
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod analytics;
 pub mod auth;
 pub mod backup;
+pub mod cluster;
 pub mod config;
 pub mod db;
 pub mod devices;
@@ -65,6 +66,9 @@ pub enum RelayError {
     Tls(#[from] tls::TlsError),
     #[error("password hashers did not start: {0}")]
     Hashers(std::io::Error),
+    /// `--nats-url` was given, and the relay could not join the other instances through it.
+    #[error("{0}")]
+    Cluster(#[from] cluster::ClusterError),
 }
 
 /// Opens the data directory (database, keys), then serves on `listener` until `shutdown` resolves,
@@ -76,15 +80,34 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RelayError> {
     config.validate().map_err(RelayError::Config)?;
+    // Before anything is opened: an instance that cannot reach the others must not serve alone.
+    let nats = match &config.nats_url {
+        Some(url) => Some(cluster::connect(url).await?),
+        None => None,
+    };
+    let cluster = nats.as_ref().map(cluster::Connected::cluster).unwrap_or_default();
     let shutdown_token = CancellationToken::new();
     // Whichever way `run` returns, what watches the token stops (the certificate keeper among them).
     let _stop_on_return = shutdown_token.clone().drop_guard();
     // First, so a certificate that does not load stops the relay before anything else starts.
     let tls = tls::Tls::start(&config, shutdown_token.clone()).await?;
-    let (rooms, hub) = rooms::spawn_hub(shutdown_token.clone());
+    let (rooms, hub) = rooms::spawn_hub(shutdown_token.clone(), cluster.clone());
     let addr = listener.local_addr().map_err(RelayError::Serve)?;
     let writer_stop = CancellationToken::new();
-    let (state, writer) = build_state(config, addr, rooms, shutdown_token.clone(), writer_stop.clone()).await?;
+    let (state, writer) =
+        build_state(config, addr, (rooms, cluster.clone()), shutdown_token.clone(), writer_stop.clone()).await?;
+    // Subscribed before serving: no notice from another instance is missed once a client can connect.
+    let cluster_task = match nats {
+        Some(nats) => {
+            let receivers = cluster::Receivers {
+                rooms: state.rooms.clone(),
+                events: state.events.clone(),
+                live: state.sessions.live.clone(),
+            };
+            Some(nats.spawn(receivers, shutdown_token.clone()).await?)
+        }
+        None => None,
+    };
     let p2p = start_p2p(&state, shutdown_token.clone()).await?;
     let worker = webhooks::spawn_worker(webhooks::Worker {
         db: state.db.clone(),
@@ -164,6 +187,11 @@ pub async fn run(
     if let Err(e) = hub.await {
         tracing::error!(error = %e, "rooms hub ended abnormally");
     }
+    if let Some(task) = cluster_task
+        && let Err(e) = task.await
+    {
+        tracing::error!(error = %e, "cluster task ended abnormally");
+    }
     state.db.close().await;
     tracing::info!("relay stopped");
     Ok(())
@@ -172,7 +200,7 @@ pub async fn run(
 async fn build_state(
     config: Config,
     addr: SocketAddr,
-    rooms: rooms::RoomsHandle,
+    (rooms, cluster): (rooms::RoomsHandle, cluster::Cluster),
     shutdown: CancellationToken,
     writer_stop: CancellationToken,
 ) -> Result<(AppState, tokio::task::JoinHandle<()>), RelayError> {
@@ -214,7 +242,9 @@ async fn build_state(
     let certificates = Arc::new(devices::CertificateIssuer::load(keys, &db).await?);
     let metrics = Arc::new(metrics::Metrics::new(db.clone()));
     metrics.register(sync.counters());
-    let events = events::Events::new(access.clone(), rooms.clone());
+    let events = events::Events::new(access.clone(), rooms.clone(), cluster.clone());
+    let live = sessions::LiveSessions::new(config.access_token_ttl());
+    live.announce_through(cluster);
     let (messages, writer) = messages::MessageWriter::spawn(db.clone(), events.clone(), writer_stop);
     let state = AppState {
         metrics,
@@ -229,11 +259,7 @@ async fn build_state(
         shutdown,
         connections: TaskTracker::new(),
         db,
-        sessions: accounts::Sessions {
-            live: sessions::LiveSessions::new(config.access_token_ttl()),
-            tokens,
-            refresh_ttl: config.refresh_token_ttl(),
-        },
+        sessions: accounts::Sessions { live, tokens, refresh_ttl: config.refresh_token_ttl() },
         invitations,
         certificates,
         limits,

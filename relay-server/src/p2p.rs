@@ -206,6 +206,12 @@ async fn follow_revocations(
         let user = match change {
             Ok(AccessChange::Member { user, .. }) => user,
             Ok(AccessChange::Document { .. }) => continue,
+            Ok(AccessChange::Everything) => {
+                if let Err(e) = issuer.refresh_all(&db).await {
+                    tracing::error!(error = %e, "could not reload device epochs");
+                }
+                continue;
+            }
             Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
                 // The sweep cannot tell whom the missed changes were about: the record is reloaded whole.
                 tracing::warn!(missed, "revocation follower lagged; reloading every epoch");

@@ -4,6 +4,11 @@
 //! it through a cloneable [`RoomsHandle`] over a bounded channel. Each socket has its own bounded send
 //! queue: the hub never waits on a socket, and a client that stops reading is cut off instead of slowing
 //! the others.
+//!
+//! With `--nats-url` the hub also hands every operation made here (frames, presence, revocations) to the
+//! [`Cluster`](crate::cluster::Cluster), follows the room subjects of the teams it holds sockets of, and
+//! applies what other instances publish there ([`RoomsHandle::remote`]) to its own sockets exactly as it
+//! applies its own.
 
 mod hub;
 
@@ -14,6 +19,8 @@ use teamflow_protocol::realtime::ServerMessage;
 use teamflow_protocol::{TeamId, UserId};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
+
+use crate::cluster::{Cluster, InstanceId, RoomOp};
 
 pub use hub::spawn_hub;
 
@@ -85,6 +92,23 @@ enum Command {
     CloseTeam {
         team: TeamId,
     },
+    /// An operation another relay instance published to the team's room: applied to the sockets here.
+    Remote {
+        team: TeamId,
+        from: InstanceId,
+        op: RoomOp,
+    },
+    /// Answers every (team, user) with a socket in the team's room here.
+    Present {
+        reply: oneshot::Sender<Vec<(TeamId, UserId)>>,
+    },
+    /// Back in touch with the other instances after losing them: every room asks who is online there
+    /// and says who is online here, as when it was first followed.
+    Reannounce,
+    /// Another instance stopped or fell silent: the users online only through it are offline.
+    InstanceGone {
+        instance: InstanceId,
+    },
     #[cfg(test)]
     Stats {
         reply: oneshot::Sender<(usize, usize)>,
@@ -95,6 +119,7 @@ enum Command {
 #[derive(Clone, Debug)]
 pub struct RoomsHandle {
     commands: mpsc::Sender<Command>,
+    cluster: Cluster,
 }
 
 impl std::fmt::Debug for Command {
@@ -132,10 +157,14 @@ impl RoomsHandle {
     /// Puts a socket in the team's room, pending: it hears nothing until `confirm`, and a revocation of its
     /// user meanwhile (or `leave`) takes it out again. A join checks membership after this, so a removal
     /// either comes before the check (which then fails) or reaches the hub after this (and drops it).
+    ///
+    /// With other instances, it also waits until the team's room subject is followed, so that what they
+    /// publish to the team after the join is held for the socket too.
     pub(crate) async fn join(&self, conn: ConnId, team: TeamId) {
         let (reply, answer) = oneshot::channel();
         self.send(Command::Join { conn, team, reply }).await;
         answer.await.ok();
+        self.cluster.room_followed(team).await;
     }
 
     /// Completes a pending join once its checks passed: answers the users online in the team, or `None`
@@ -168,6 +197,34 @@ impl RoomsHandle {
     /// Empties the team's room, telling every socket in it why (`access_revoked`).
     pub(crate) async fn close_team(&self, team: TeamId) {
         self.send(Command::CloseTeam { team }).await;
+    }
+
+    /// Applies what another instance published to the team's room to the sockets here.
+    pub(crate) async fn remote(&self, team: TeamId, from: InstanceId, op: RoomOp) {
+        self.send(Command::Remote { team, from, op }).await;
+    }
+
+    /// Takes `user`'s sockets here out of the team's room (told why), telling no other instance.
+    pub(crate) async fn revoke_here(&self, team: TeamId, user: UserId) {
+        // The sender only matters for presence; a revocation is applied whoever sent it.
+        self.send(Command::Remote { team, from: InstanceId::nil(), op: RoomOp::Revoke(user) }).await;
+    }
+
+    /// Every (team, user) with a socket in the team's room here.
+    pub(crate) async fn present(&self) -> Vec<(TeamId, UserId)> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Present { reply }).await;
+        answer.await.unwrap_or_default()
+    }
+
+    /// See [`Command::InstanceGone`].
+    pub(crate) async fn instance_gone(&self, instance: InstanceId) {
+        self.send(Command::InstanceGone { instance }).await;
+    }
+
+    /// See [`Command::Reannounce`].
+    pub(crate) async fn reannounce(&self) {
+        self.send(Command::Reannounce).await;
     }
 
     #[cfg(test)]

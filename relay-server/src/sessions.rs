@@ -8,10 +8,12 @@
 //! ([`LiveSessions::end`]); every other process on the same database (the `teamflow-relay admin` command
 //! runs beside the relay) is caught by [`spawn_watch`], which reads new rows every [`POLL`]. An ended
 //! session's connections close (code [`CLOSE_SESSION_ENDED`]) and its access tokens are refused until they
-//! would have expired anyway.
+//! would have expired anyway. With other relay instances (`--nats-url`), the process that ended them also
+//! announces it over NATS ([`LiveSessions::end_everywhere`]), so theirs close within one hop rather than one
+//! poll; the table stays the record that catches anything a NATS outage lost.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -22,6 +24,7 @@ use teamflow_protocol::UserId;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::{AccessToken, TokenError};
+use crate::cluster::{Cluster, SessionsNotice};
 use crate::db::backend::Backend;
 use crate::db::{Db, now_ms};
 
@@ -122,6 +125,8 @@ struct Inner {
     state: Mutex<State>,
     /// How long an ended session is remembered: as long as one of its access tokens could still verify.
     remember: Duration,
+    /// The other relay instances, once the relay has joined them.
+    cluster: OnceLock<Cluster>,
 }
 
 #[derive(Debug, Default)]
@@ -179,7 +184,24 @@ impl LiveSessions {
     /// A registry remembering ended sessions for `token_ttl` plus the verifier's leeway.
     pub fn new(token_ttl: Duration) -> Self {
         let remember = token_ttl + Duration::from_secs(60);
-        Self { inner: Arc::new(Inner { state: Mutex::new(State::default()), remember }) }
+        Self { inner: Arc::new(Inner { state: Mutex::new(State::default()), remember, cluster: OnceLock::new() }) }
+    }
+
+    /// Sessions ended here are announced to the other instances through `cluster` from now on.
+    pub fn announce_through(&self, cluster: Cluster) {
+        if self.inner.cluster.set(cluster).is_err() {
+            tracing::debug!("live sessions already announce through a cluster");
+        }
+    }
+
+    /// Ends `sessions` of `user` here ([`LiveSessions::end`]) and on every other instance.
+    pub fn end_everywhere(&self, user: UserId, sessions: &[String], reason: &'static str) {
+        self.end(sessions, reason);
+        if let Some(cluster) = self.inner.cluster.get()
+            && !sessions.is_empty()
+        {
+            cluster.announce_sessions(&SessionsNotice { user, sessions: sessions.to_vec(), reason: reason.to_owned() });
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -337,7 +359,7 @@ async fn changes_since(db: &Db, last: i64) -> Result<Vec<(i64, String, String)>,
 }
 
 /// The `&'static` form of a reason read back from the table.
-fn static_reason(reason: &str) -> &'static str {
+pub(crate) fn static_reason(reason: &str) -> &'static str {
     [
         EndReason::SignedOut,
         EndReason::SignedOutEverywhere,

@@ -1,7 +1,8 @@
 //! Scale-out (docs/scale-out.md): the real PostgreSQL and NATS the tests start, and the relay's schema and
-//! domains on PostgreSQL.
+//! domains on PostgreSQL, and relay instances joined through NATS.
 
 mod accounts;
+mod cluster;
 mod database_flag;
 mod dialect;
 mod failover;

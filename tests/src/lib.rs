@@ -84,13 +84,13 @@ impl TestDatabase {
 }
 
 /// The data directory, and the relay's database when that is PostgreSQL: both outlive a relay so a test can
-/// restart on them.
+/// restart on them, and are removed when the last of their shares (`share`) is dropped.
 #[derive(Debug)]
 pub struct DataDir {
-    dir: tempfile::TempDir,
+    dir: Arc<tempfile::TempDir>,
     database: TestDatabase,
     /// Started on the first relay's launch, stopped when the data directory is dropped.
-    postgres: tokio::sync::OnceCell<(services::Postgres, String)>,
+    postgres: Arc<tokio::sync::OnceCell<(services::Postgres, String)>>,
 }
 
 impl DataDir {
@@ -107,7 +107,13 @@ impl DataDir {
 
     pub fn on(database: TestDatabase) -> Self {
         let dir = tempfile::tempdir().expect("create a temporary data directory");
-        Self { dir, database, postgres: tokio::sync::OnceCell::new() }
+        Self { dir: Arc::new(dir), database, postgres: Arc::default() }
+    }
+
+    /// The same directory and database, for a second relay instance on them: on SQLite they share its
+    /// database file and signing key, on PostgreSQL the database.
+    pub fn share(&self) -> Self {
+        Self { dir: self.dir.clone(), database: self.database, postgres: self.postgres.clone() }
     }
 
     pub fn path(&self) -> &Path {
@@ -237,6 +243,12 @@ impl TestRelay {
             Self { addr, data_dir: Some(data_dir), shutdown: Some(tx), task: Some(task), tls, database_url };
         relay.wait_ready().await;
         relay
+    }
+
+    /// Another instance on this relay's data directory and database, with `config` (its `data_dir` is
+    /// overridden).
+    pub async fn start_beside(&self, config: Config) -> Self {
+        Self::start_with(self.data_dir.as_ref().expect("a running relay has its data directory").share(), config).await
     }
 
     /// How clients reach this relay over TLS, if it serves TLS.

@@ -1,4 +1,5 @@
-//! The hub task: the only owner of room membership and presence.
+//! The hub task: the only owner of room membership and presence, and of what is known of the users online
+//! through other relay instances.
 
 use std::collections::{HashMap, HashSet};
 
@@ -10,6 +11,7 @@ use tokio::sync::mpsc::error::TrySendError;
 use tokio_util::sync::CancellationToken;
 
 use super::{Command, ConnId, RoomsHandle, frame};
+use crate::cluster::{Cluster, InstanceId, RoomOp};
 
 struct Conn {
     user: UserId,
@@ -30,19 +32,36 @@ struct Room {
     presence: HashMap<UserId, usize>,
     /// Connections whose join is not confirmed yet: frames are held for them.
     pending: HashSet<ConnId>,
+    /// Users online through other instances (never an empty set), as those said since this room was
+    /// followed: a user is online in the team while they have a socket here or on any of them.
+    remote: HashMap<UserId, HashSet<InstanceId>>,
+}
+
+impl Room {
+    fn is_online(&self, user: UserId) -> bool {
+        self.presence.contains_key(&user) || self.remote.contains_key(&user)
+    }
+
+    fn online(&self) -> Vec<UserId> {
+        let elsewhere = self.remote.keys().filter(|user| !self.presence.contains_key(user));
+        self.presence.keys().chain(elsewhere).copied().collect()
+    }
 }
 
 #[derive(Default)]
 struct Hub {
     conns: HashMap<ConnId, Conn>,
     rooms: HashMap<TeamId, Room>,
+    cluster: Cluster,
 }
 
-/// Starts the hub; it runs until every handle is dropped or `shutdown` is cancelled.
-pub fn spawn_hub(shutdown: CancellationToken) -> (RoomsHandle, tokio::task::JoinHandle<()>) {
+/// Starts the hub; it runs until every handle is dropped or `shutdown` is cancelled. With an enabled
+/// `cluster`, it shares its rooms with the other relay instances.
+pub fn spawn_hub(shutdown: CancellationToken, cluster: Cluster) -> (RoomsHandle, tokio::task::JoinHandle<()>) {
     let (commands, mut inbox) = mpsc::channel(4096);
+    let handle = RoomsHandle { commands, cluster: cluster.clone() };
     let task = tokio::spawn(async move {
-        let mut hub = Hub::default();
+        let mut hub = Hub { cluster, ..Hub::default() };
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => break,
@@ -53,7 +72,7 @@ pub fn spawn_hub(shutdown: CancellationToken) -> (RoomsHandle, tokio::task::Join
             }
         }
     });
-    (RoomsHandle { commands }, task)
+    (handle, task)
 }
 
 impl Hub {
@@ -65,11 +84,15 @@ impl Hub {
             }
             Command::Disconnect { conn } => self.drop_conn(conn),
             Command::Join { conn, team, reply } => {
-                if let Some(c) = self.conns.get_mut(&conn)
-                    && !c.teams.contains(&team)
-                {
-                    c.pending.entry(team).or_default();
-                    self.rooms.entry(team).or_default().pending.insert(conn);
+                let joining = match self.conns.get_mut(&conn) {
+                    Some(c) if !c.teams.contains(&team) => {
+                        c.pending.entry(team).or_default();
+                        true
+                    }
+                    _ => false,
+                };
+                if joining {
+                    self.room(team).pending.insert(conn);
                 }
                 reply.send(()).ok();
             }
@@ -87,14 +110,60 @@ impl Hub {
                 for frame in held.unwrap_or_default() {
                     self.deliver(conn, frame);
                 }
-                let online = self.rooms.get(&team).map(|r| r.presence.keys().copied().collect()).unwrap_or_default();
+                let online = self.rooms.get(&team).map(Room::online).unwrap_or_default();
                 reply.send(Some(online)).ok();
             }
             Command::Leave { conn, team } => self.leave(conn, team),
-            Command::Broadcast { team, frame, except } => self.broadcast(team, &frame, except),
-            Command::SendToUser { team, user, frame } => self.send_to(team, &frame, |_, c| c.user == user),
-            Command::Revoke { team, user } => self.revoke(team, Some(user)),
-            Command::CloseTeam { team } => self.revoke(team, None),
+            // What is done here goes to the other instances too (`except` is a socket here, so they send
+            // to all of theirs).
+            Command::Broadcast { team, frame, except } => {
+                self.cluster.publish_room(team, &RoomOp::Frame(frame.clone()));
+                self.broadcast(team, &frame, except);
+            }
+            Command::SendToUser { team, user, frame } => {
+                self.cluster.publish_room(team, &RoomOp::ToUser(user, frame.clone()));
+                self.send_to(team, &frame, |_, c| c.user == user);
+            }
+            Command::Revoke { team, user } => {
+                self.cluster.publish_room(team, &RoomOp::Revoke(user));
+                self.revoke(team, Some(user));
+            }
+            Command::CloseTeam { team } => {
+                self.cluster.publish_room(team, &RoomOp::Close);
+                self.revoke(team, None);
+            }
+            Command::Remote { team, from, op } => self.remote(team, from, op),
+            Command::Present { reply } => {
+                let present =
+                    self.rooms.iter().flat_map(|(team, room)| room.presence.keys().map(|user| (*team, *user)));
+                reply.send(present.collect()).ok();
+            }
+            Command::InstanceGone { instance } => {
+                let mut offline = Vec::new();
+                for (team, room) in &mut self.rooms {
+                    room.remote.retain(|user, instances| {
+                        if instances.remove(&instance) && instances.is_empty() {
+                            offline.push((*team, *user));
+                            return false;
+                        }
+                        !instances.is_empty()
+                    });
+                }
+                for (team, user) in offline {
+                    if self.rooms.get(&team).is_some_and(|room| !room.presence.contains_key(&user)) {
+                        let left = frame(&ServerMessage::UserLeft { team_id: team, user_id: user });
+                        self.broadcast(team, &left, None);
+                    }
+                }
+            }
+            Command::Reannounce => {
+                for (team, room) in &self.rooms {
+                    self.cluster.publish_room(*team, &RoomOp::Hello);
+                    for user in room.presence.keys() {
+                        self.cluster.publish_room(*team, &RoomOp::Joined(*user));
+                    }
+                }
+            }
             #[cfg(test)]
             Command::Stats { reply } => {
                 reply.send((self.conns.len(), self.rooms.len())).ok();
@@ -108,12 +177,36 @@ impl Hub {
             return;
         }
         let user = c.user;
-        let room = self.rooms.entry(team).or_default();
+        let room = self.room(team);
         room.members.insert(conn);
         let count = room.presence.entry(user).or_default();
         *count += 1;
-        if *count == 1 {
-            self.broadcast(team, &frame(&ServerMessage::UserJoined { team_id: team, user_id: user }), Some(conn));
+        let (first, elsewhere) = (*count == 1, room.remote.contains_key(&user));
+        if first {
+            self.cluster.publish_room(team, &RoomOp::Joined(user));
+            // Online through another instance already: the sockets here know.
+            if !elsewhere {
+                let joined = frame(&ServerMessage::UserJoined { team_id: team, user_id: user });
+                self.broadcast(team, &joined, Some(conn));
+            }
+        }
+    }
+
+    /// The team's room, made (and followed across instances) if it is new.
+    fn room(&mut self, team: TeamId) -> &mut Room {
+        match self.rooms.entry(team) {
+            std::collections::hash_map::Entry::Occupied(room) => room.into_mut(),
+            std::collections::hash_map::Entry::Vacant(room) => {
+                self.cluster.follow_room(team, true);
+                room.insert(Room::default())
+            }
+        }
+    }
+
+    /// Drops an empty room (and stops following it).
+    fn remove_room(&mut self, team: TeamId) {
+        if self.rooms.remove(&team).is_some() {
+            self.cluster.follow_room(team, false);
         }
     }
 
@@ -124,7 +217,7 @@ impl Hub {
         {
             room.pending.remove(&conn);
             if room.members.is_empty() && room.pending.is_empty() {
-                self.rooms.remove(&team);
+                self.remove_room(team);
             }
             return;
         }
@@ -144,10 +237,53 @@ impl Hub {
                 true
             }
         };
-        if room.members.is_empty() && room.pending.is_empty() {
-            self.rooms.remove(&team);
-        } else if gone {
+        let (empty, elsewhere) = (room.members.is_empty() && room.pending.is_empty(), room.remote.contains_key(&user));
+        if gone {
+            self.cluster.publish_room(team, &RoomOp::Left(user));
+        }
+        if empty {
+            self.remove_room(team);
+        } else if gone && !elsewhere {
             self.broadcast(team, &frame(&ServerMessage::UserLeft { team_id: team, user_id: user }), None);
+        }
+    }
+
+    /// Applies what another instance published to the team's room to the sockets here, as if done here
+    /// (and without publishing it again).
+    fn remote(&mut self, team: TeamId, from: InstanceId, op: RoomOp) {
+        match op {
+            RoomOp::Frame(frame) => self.broadcast(team, &frame, None),
+            RoomOp::ToUser(user, frame) => self.send_to(team, &frame, |_, c| c.user == user),
+            RoomOp::Revoke(user) => self.revoke(team, Some(user)),
+            RoomOp::Close => self.revoke(team, None),
+            RoomOp::Joined(user) => {
+                let Some(room) = self.rooms.get_mut(&team) else { return };
+                let known = room.is_online(user);
+                room.remote.entry(user).or_default().insert(from);
+                if !known {
+                    self.broadcast(team, &frame(&ServerMessage::UserJoined { team_id: team, user_id: user }), None);
+                }
+            }
+            RoomOp::Left(user) => {
+                let Some(room) = self.rooms.get_mut(&team) else { return };
+                let Some(instances) = room.remote.get_mut(&user) else { return };
+                if !instances.remove(&from) {
+                    return;
+                }
+                if instances.is_empty() {
+                    room.remote.remove(&user);
+                }
+                if !room.is_online(user) {
+                    self.broadcast(team, &frame(&ServerMessage::UserLeft { team_id: team, user_id: user }), None);
+                }
+            }
+            // A newcomer asks who is online: each user with a socket here is announced again.
+            RoomOp::Hello => {
+                let Some(room) = self.rooms.get(&team) else { return };
+                for user in room.presence.keys() {
+                    self.cluster.publish_room(team, &RoomOp::Joined(*user));
+                }
+            }
         }
     }
 
@@ -243,7 +379,7 @@ mod tests {
 
     #[tokio::test]
     async fn presence_counts_users_not_sockets() {
-        let (rooms, _task) = spawn_hub(CancellationToken::new());
+        let (rooms, _task) = spawn_hub(CancellationToken::new(), Cluster::disabled());
         let team = TeamId::new();
         let (alice, bob) = (UserId::new(), UserId::new());
         let (a1, mut a1_rx, _) = connect(&rooms, alice, 16);
@@ -267,7 +403,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_client_that_stops_reading_is_cut_off_and_others_still_receive() {
-        let (rooms, _task) = spawn_hub(CancellationToken::new());
+        let (rooms, _task) = spawn_hub(CancellationToken::new(), Cluster::disabled());
         let team = TeamId::new();
         let (slow, _slow_rx, slow_kill) = connect(&rooms, UserId::new(), 2);
         let (fast, mut fast_rx, fast_kill) = connect(&rooms, UserId::new(), 64);
@@ -288,7 +424,7 @@ mod tests {
 
     #[tokio::test]
     async fn revoking_removes_only_that_user_and_tells_them() {
-        let (rooms, _task) = spawn_hub(CancellationToken::new());
+        let (rooms, _task) = spawn_hub(CancellationToken::new(), Cluster::disabled());
         let team = TeamId::new();
         let (alice, mallory) = (UserId::new(), UserId::new());
         let (a, mut a_rx, _) = connect(&rooms, alice, 16);
@@ -312,7 +448,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_join_revoked_before_it_is_confirmed_hears_nothing_of_the_team() {
-        let (rooms, _task) = spawn_hub(CancellationToken::new());
+        let (rooms, _task) = spawn_hub(CancellationToken::new(), Cluster::disabled());
         let team = TeamId::new();
         let (alice, mallory) = (UserId::new(), UserId::new());
         let (a, _a_rx, _) = connect(&rooms, alice, 16);
@@ -345,5 +481,93 @@ mod tests {
         assert_eq!(rooms.confirm(c, team).await, None);
         rooms.broadcast(team, &ServerMessage::Pong { nonce: Some(4) }, None).await;
         assert!(c_rx.try_recv().is_err());
+    }
+
+    fn kinds(rx: &mut mpsc::Receiver<Utf8Bytes>) -> Vec<String> {
+        let mut kinds = Vec::new();
+        while let Ok(frame) = rx.try_recv() {
+            kinds.push(parse(&frame)["type"].as_str().expect("type").to_owned());
+        }
+        kinds
+    }
+
+    #[tokio::test]
+    async fn presence_counts_users_online_through_other_instances_once() {
+        let (rooms, _task) = spawn_hub(CancellationToken::new(), Cluster::disabled());
+        let team = TeamId::new();
+        let (alice, bob) = (UserId::new(), UserId::new());
+        let (here, there) = (InstanceId::new_v4(), InstanceId::new_v4());
+        let (a, mut a_rx, _) = connect(&rooms, alice, 16);
+        enter(&rooms, a, team).await;
+        // Bob comes online on one instance, then on a second: alice hears of it once.
+        rooms.remote(team, here, RoomOp::Joined(bob)).await;
+        rooms.remote(team, there, RoomOp::Joined(bob)).await;
+        assert_eq!(rooms.stats().await, (1, 1));
+        assert_eq!(kinds(&mut a_rx), ["user_joined"]);
+        // A socket joining here is told bob is online, though he has no socket here.
+        let (c, _c_rx, _) = connect(&rooms, UserId::new(), 16);
+        let online = enter(&rooms, c, team).await;
+        assert!(online.contains(&bob) && online.contains(&alice), "{online:?}");
+        kinds(&mut a_rx);
+        // Bob's socket here comes and goes while he stays online elsewhere: nothing to tell.
+        let (b, _b_rx, _) = connect(&rooms, bob, 16);
+        enter(&rooms, b, team).await;
+        rooms.disconnect(b).await;
+        rooms.remote(team, here, RoomOp::Left(bob)).await;
+        assert_eq!(rooms.stats().await, (2, 1));
+        assert_eq!(kinds(&mut a_rx), Vec::<String>::new());
+        // His last instance says he left: now he is offline. A second "left" says nothing new.
+        rooms.remote(team, there, RoomOp::Left(bob)).await;
+        rooms.remote(team, there, RoomOp::Left(bob)).await;
+        assert_eq!(rooms.stats().await, (2, 1));
+        assert_eq!(kinds(&mut a_rx), ["user_left"]);
+    }
+
+    #[tokio::test]
+    async fn frames_and_revocations_from_other_instances_reach_the_sockets_here() {
+        let (rooms, _task) = spawn_hub(CancellationToken::new(), Cluster::disabled());
+        let team = TeamId::new();
+        let (alice, mallory) = (UserId::new(), UserId::new());
+        let there = InstanceId::new_v4();
+        let (a, mut a_rx, _) = connect(&rooms, alice, 16);
+        let (m, mut m_rx, _) = connect(&rooms, mallory, 16);
+        enter(&rooms, a, team).await;
+        enter(&rooms, m, team).await;
+        kinds(&mut a_rx);
+        let pong = |n| frame(&ServerMessage::Pong { nonce: Some(n) });
+        rooms.remote(team, there, RoomOp::Frame(pong(1))).await;
+        rooms.remote(team, there, RoomOp::ToUser(alice, pong(2))).await;
+        // A frame for a team with no socket here goes nowhere.
+        rooms.remote(TeamId::new(), there, RoomOp::Frame(pong(3))).await;
+        rooms.remote(team, there, RoomOp::Revoke(mallory)).await;
+        assert_eq!(rooms.stats().await, (2, 1));
+        assert_eq!(kinds(&mut a_rx), ["pong", "pong", "user_left"]);
+        assert_eq!(kinds(&mut m_rx), ["pong", "access_revoked"]);
+        rooms.remote(team, there, RoomOp::Close).await;
+        assert_eq!(rooms.stats().await, (2, 0), "a closed team's room is gone");
+        assert_eq!(kinds(&mut a_rx), ["access_revoked"]);
+    }
+
+    #[tokio::test]
+    async fn users_online_only_through_an_instance_that_is_gone_go_offline() {
+        let (rooms, _task) = spawn_hub(CancellationToken::new(), Cluster::disabled());
+        let team = TeamId::new();
+        let (alice, bob, carol) = (UserId::new(), UserId::new(), UserId::new());
+        let (gone, other) = (InstanceId::new_v4(), InstanceId::new_v4());
+        let (a, mut a_rx, _) = connect(&rooms, alice, 16);
+        enter(&rooms, a, team).await;
+        rooms.remote(team, gone, RoomOp::Joined(bob)).await;
+        rooms.remote(team, gone, RoomOp::Joined(carol)).await;
+        rooms.remote(team, other, RoomOp::Joined(carol)).await;
+        rooms.instance_gone(gone).await;
+        assert_eq!(rooms.stats().await, (1, 1));
+        // Bob was online only through the instance that is gone; carol is still online through another.
+        let frames: Vec<serde_json::Value> = std::iter::from_fn(|| a_rx.try_recv().ok()).map(|f| parse(&f)).collect();
+        let kinds: Vec<&str> = frames.iter().map(|f| f["type"].as_str().unwrap_or("?")).collect();
+        assert_eq!(kinds, ["user_joined", "user_joined", "user_left"]);
+        assert_eq!(frames[2]["user_id"], bob.to_string());
+        let (c, _c_rx, _) = connect(&rooms, UserId::new(), 16);
+        let online = enter(&rooms, c, team).await;
+        assert!(online.contains(&carol) && !online.contains(&bob), "{online:?}");
     }
 }

@@ -78,8 +78,8 @@ impl samod::SharePolicy for TeamSharePolicy {
                 let relevant = match changes.recv().await {
                     Ok(AccessChange::Member { user: changed, .. }) => Some(changed) == user,
                     Ok(AccessChange::Document { url: changed }) => changed == url,
-                    // Missed some: re-check rather than guess.
-                    Err(RecvError::Lagged(_)) => true,
+                    // Missed some, or anything may have changed: re-check rather than guess.
+                    Ok(AccessChange::Everything) | Err(RecvError::Lagged(_)) => true,
                     // The relay is stopping; the last decision stands until the connection closes.
                     Err(RecvError::Closed) => return None,
                 };

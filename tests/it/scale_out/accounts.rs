@@ -8,6 +8,7 @@ use std::time::Duration;
 use teamflow_protocol::api::auth::{AuthResponse, LoginRequest, RegisterRequest};
 use teamflow_relay::accounts::{self, Sessions, SignUpPolicy};
 use teamflow_relay::auth::{HASH_QUEUE_TIMEOUT, PasswordHasher, TokenService, identity_key};
+use teamflow_relay::cluster::Cluster;
 use teamflow_relay::config::Registration;
 use teamflow_relay::db::Db;
 use teamflow_relay::error::ApiError;
@@ -42,8 +43,8 @@ impl Instance {
         let live = LiveSessions::new(TOKEN_TTL);
         let stop = CancellationToken::new();
         sessions::spawn_watch(db.clone(), live.clone(), stop.clone()).await.expect("follow ended sessions");
-        let (rooms, _hub) = rooms::spawn_hub(stop.clone());
-        let events = Events::new(access::Access::new(db.clone()), rooms);
+        let (rooms, _hub) = rooms::spawn_hub(stop.clone(), Cluster::disabled());
+        let events = Events::new(access::Access::new(db.clone()), rooms, Cluster::disabled());
         Instance {
             passwords: PasswordHasher::new(2, HASH_QUEUE_TIMEOUT).expect("hasher"),
             sessions: Sessions { tokens, refresh_ttl: Duration::from_secs(86_400), live },

@@ -37,6 +37,25 @@ impl Nats {
         panic!("nats-server found no free port in {PORT_ATTEMPTS} attempts: {last_log}")
     }
 
+    /// Stops the server and starts it again on the same port and store: an outage clients ride out.
+    pub async fn restart(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            process::stop(&mut child, nix::sys::signal::Signal::SIGTERM);
+        }
+        let binary = super::require("nats-server", "nats-server");
+        let mut server = Command::new(&binary);
+        server
+            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
+            .arg(self.dir.path().join("jetstream"));
+        match process::start(&mut server, "nats-server", "Server is ready").await {
+            Ok((child, log)) => {
+                self.child = Some(child);
+                self.log = log;
+            }
+            Err(e) => panic!("nats-server did not start again on port {}: {}", self.port, e.log()),
+        }
+    }
+
     pub fn port(&self) -> u16 {
         self.port
     }

@@ -1,0 +1,242 @@
+//! Relay instances side by side over NATS (`--nats-url`; docs/scale-out.md, "What goes through NATS"): what
+//! one instance fans out to its own room sockets reaches every other instance's sockets of the team, and
+//! revocations (membership, ended sessions) reach every instance's connections.
+//!
+//! One task owns the NATS client. The relay talks to it through a cloneable [`Cluster`]:
+//! - the rooms hub hands it every room operation made here ([`Cluster::publish_room`]; never waits: a full
+//!   queue drops the frame, as a lost NATS connection would) and says which teams it holds sockets of
+//!   ([`Cluster::follow_room`]), which are the `teamflow.room.<team>` subjects this instance follows;
+//! - membership and document-registry changes ([`Cluster::announce_access`]) and ended sessions
+//!   ([`Cluster::announce_sessions`]) go to every instance.
+//!
+//! What arrives from other instances is applied through the same doors as what happens here: room
+//! operations through the hub (`RoomsHandle::remote`), access changes through `Events::apply_remote` (the
+//! access cache, which document sync re-checks, then the rooms), ended sessions through
+//! `LiveSessions::end`. Without `--nats-url` a `Cluster` is disabled: every call is a no-op and no NATS
+//! code runs.
+//!
+//! Core NATS is at-most-once. A frame published while an instance's connection is down is lost to it:
+//! presence and typing are ephemeral, chat messages are in the database (clients catch up on their next
+//! join), and ended sessions are also in `account_changes`, which every instance follows. Membership
+//! changes are not in a feed, so when the connection comes back the instance re-checks what it holds: its
+//! access cache is emptied (sync connections re-decide), every room socket's membership is read again, and
+//! every room asks and tells who is online (`Events::recheck_everything`, `RoomsHandle::reannounce`). It
+//! also asks every other instance to do the same (`teamflow.cluster.recheck`): what it announced while cut
+//! off may never have left it. Every instance says it is alive every 2 s (and that it stops), so the users
+//! online only through one that died go offline on the others.
+
+mod task;
+mod wire;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_nats::HeaderMap;
+use bytes::Bytes;
+use teamflow_protocol::TeamId;
+use tokio::sync::{Notify, mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+pub use task::Receivers;
+pub use wire::{AccessChangeNotice, AccessNotice, InstanceId, RoomOp, SessionsNotice, WireError};
+
+/// Messages waiting to be published, at most; past it room frames are dropped (and counted in the log).
+const OUTBOX: usize = 8192;
+
+/// How long a join waits for its room's subscription to be confirmed by the NATS server. Confirmed, a
+/// joined socket hears everything published to its team after its join; past this (NATS unreachable at the
+/// moment), the join goes ahead and the socket hears the other instances once the subscription is made.
+const FOLLOW_PATIENCE: Duration = Duration::from_secs(2);
+
+/// How long a connection to NATS may take at start.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why the relay could not join its cluster at start. The URL is never repeated: it may hold a password.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("--nats-url: cannot reach the NATS server ({0}); start it or correct the URL")]
+    Unreachable(String),
+    #[error("--nats-url: subscribing to {subject} failed: {reason}")]
+    Subscribe { subject: &'static str, reason: String },
+}
+
+/// The relay's door to the other instances; disabled (every call a no-op) without `--nats-url`.
+#[derive(Clone, Debug, Default)]
+pub struct Cluster {
+    shared: Option<Arc<Shared>>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    instance: InstanceId,
+    outbox: mpsc::Sender<Outgoing>,
+    /// Teams whose room the hub began (true) or stopped (false) holding sockets of, since the task last
+    /// looked: the last word per team counts, so the hub never waits and nothing is lost.
+    interest: Mutex<HashMap<TeamId, bool>>,
+    interest_changed: Notify,
+    /// Told when the connection to NATS is back after being lost.
+    reconnected: Arc<Notify>,
+    /// Rooms followed: team -> (which subscription, whether the server has confirmed it).
+    followed: watch::Sender<HashMap<TeamId, (u64, bool)>>,
+    /// Room frames dropped because the outbox was full.
+    dropped: AtomicU64,
+}
+
+/// One message to publish.
+#[derive(Debug)]
+struct Outgoing {
+    subject: String,
+    headers: HeaderMap,
+    payload: Bytes,
+}
+
+/// A connection to NATS made at start, before the relay's other parts exist; [`Connected::spawn`] then
+/// hands it what received messages are applied to.
+pub struct Connected {
+    cluster: Cluster,
+    client: async_nats::Client,
+    outbox: mpsc::Receiver<Outgoing>,
+}
+
+impl std::fmt::Debug for Connected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connected").field("cluster", &self.cluster).finish_non_exhaustive()
+    }
+}
+
+/// Connects to NATS at `url`; fails if the server does not answer (async-nats reconnects by itself once
+/// connected, so only the start can fail).
+pub async fn connect(url: &str) -> Result<Connected, ClusterError> {
+    let instance = InstanceId::new_v4();
+    let reconnected = Arc::new(Notify::new());
+    let lost = Arc::new(AtomicBool::new(false));
+    let (back, was_lost) = (reconnected.clone(), lost.clone());
+    let client = async_nats::ConnectOptions::new()
+        .name(format!("teamflow-relay {instance}"))
+        // Its own messages come back to no instance: they were delivered here already.
+        .no_echo()
+        .connection_timeout(CONNECT_TIMEOUT)
+        .event_callback(move |event| {
+            let (back, was_lost) = (back.clone(), was_lost.clone());
+            async move {
+                match event {
+                    async_nats::Event::Connected => {
+                        tracing::info!("NATS connected");
+                        if was_lost.swap(false, Ordering::SeqCst) {
+                            back.notify_one();
+                        }
+                    }
+                    async_nats::Event::Disconnected => {
+                        was_lost.store(true, Ordering::SeqCst);
+                        tracing::warn!("NATS connection lost; reconnecting (room frames meanwhile are not relayed)");
+                    }
+                    other => tracing::warn!(event = %other, "NATS"),
+                }
+            }
+        })
+        .connect(url)
+        .await
+        .map_err(|e| {
+            let cause = std::error::Error::source(&e).map(|s| format!(": {s}")).unwrap_or_default();
+            ClusterError::Unreachable(format!("{}{cause}", e.kind()))
+        })?;
+    let (outbox, outbox_rx) = mpsc::channel(OUTBOX);
+    let shared = Shared {
+        instance,
+        outbox,
+        interest: Mutex::default(),
+        interest_changed: Notify::new(),
+        reconnected,
+        followed: watch::Sender::new(HashMap::new()),
+        dropped: AtomicU64::new(0),
+    };
+    tracing::info!(%instance, "joined the relay cluster over NATS");
+    Ok(Connected { cluster: Cluster { shared: Some(Arc::new(shared)) }, client, outbox: outbox_rx })
+}
+
+impl Connected {
+    /// The handle the relay's parts are built with.
+    pub fn cluster(&self) -> Cluster {
+        self.cluster.clone()
+    }
+
+    /// Subscribes to the notices every instance follows (confirmed by the server before this returns),
+    /// then runs the cluster task until `shutdown`.
+    pub async fn spawn(
+        self,
+        receivers: Receivers,
+        shutdown: CancellationToken,
+    ) -> Result<tokio::task::JoinHandle<()>, ClusterError> {
+        task::spawn(self, receivers, shutdown).await
+    }
+}
+
+impl Cluster {
+    /// No other instances: every call does nothing.
+    pub fn disabled() -> Self {
+        Self { shared: None }
+    }
+
+    /// This instance's id in the cluster, if it is in one.
+    pub fn instance(&self) -> Option<InstanceId> {
+        self.shared.as_ref().map(|s| s.instance)
+    }
+
+    /// Publishes a room operation made here to the instances following the team. Never waits.
+    pub(crate) fn publish_room(&self, team: TeamId, op: &RoomOp) {
+        let Some(shared) = &self.shared else { return };
+        let (headers, payload) = wire::encode_room(shared.instance, op);
+        let outgoing = Outgoing { subject: wire::room_subject(team), headers, payload };
+        if let Err(e) = shared.outbox.try_send(outgoing) {
+            let dropped = shared.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            // Logged once per thousand, not per frame: a full queue comes in bursts.
+            if dropped % 1000 == 1 {
+                tracing::warn!(error = %e, dropped, "NATS outbox full or closed; room frames dropped");
+            }
+        }
+    }
+
+    /// The hub holds sockets of `team` (or no longer does): follow its room subject (or stop).
+    pub(crate) fn follow_room(&self, team: TeamId, follow: bool) {
+        let Some(shared) = &self.shared else { return };
+        shared.interest.lock().unwrap_or_else(PoisonError::into_inner).insert(team, follow);
+        shared.interest_changed.notify_one();
+    }
+
+    /// Waits until the team's room subscription is confirmed by the server, at most [`FOLLOW_PATIENCE`].
+    pub(crate) async fn room_followed(&self, team: TeamId) {
+        let Some(shared) = &self.shared else { return };
+        let mut followed = shared.followed.subscribe();
+        let confirmed = followed.wait_for(|rooms| rooms.get(&team).is_some_and(|(_, confirmed)| *confirmed));
+        if tokio::time::timeout(FOLLOW_PATIENCE, confirmed).await.is_err() {
+            tracing::warn!(%team, "room subscription not confirmed by NATS in time; joining anyway");
+        }
+    }
+
+    /// Tells every instance that who may reach what in a team changed. Never waits: with NATS down long
+    /// enough to fill the queue, the change the caller committed must not hang on it. A notice dropped then
+    /// is made up for when the connection comes back: this instance asks every instance to re-check what
+    /// it holds (`teamflow.cluster.recheck`).
+    pub(crate) fn announce_access(&self, notice: &AccessNotice) {
+        let Some(shared) = &self.shared else { return };
+        let Some((headers, payload)) = wire::encode_notice(shared.instance, notice) else { return };
+        let outgoing = Outgoing { subject: wire::access_subject(notice), headers, payload };
+        if let Err(e) = shared.outbox.try_send(outgoing) {
+            tracing::warn!(error = %e, team = %notice.team, "access notice not queued for NATS; the others re-check when it is back");
+        }
+    }
+
+    /// Tells every instance that sign-ins ended. Never waits (it is called where a lock may be held); a
+    /// notice that finds the queue full is not lost to the cluster: every instance also follows
+    /// `account_changes`.
+    pub(crate) fn announce_sessions(&self, notice: &SessionsNotice) {
+        let Some(shared) = &self.shared else { return };
+        let Some((headers, payload)) = wire::encode_notice(shared.instance, notice) else { return };
+        let outgoing = Outgoing { subject: wire::account_subject(notice.user), headers, payload };
+        if let Err(e) = shared.outbox.try_send(outgoing) {
+            tracing::warn!(error = %e, "ended sessions not announced over NATS; other instances read them from the database");
+        }
+    }
+}
