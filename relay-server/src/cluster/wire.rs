@@ -81,7 +81,7 @@ pub(super) fn decode_document(
     let from = sender(headers)?;
     match headers.and_then(|h| h.get(OP)).map(|v| v.as_str()) {
         None => Ok((from, DocumentMessage::Changes(payload))),
-        Some(HEADS) if payload.len() % 32 == 0 => Ok((from, DocumentMessage::Heads(payload))),
+        Some(HEADS) if payload.len().is_multiple_of(32) => Ok((from, DocumentMessage::Heads(payload))),
         Some(HEADS) => Err(WireError::Payload("heads are 32-byte hashes".into())),
         Some(_) => Err(WireError::Invalid(OP)),
     }
