@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use futures::StreamExt as _;
 use reqwest::StatusCode;
 use serde_json::json;
 use teamflow_protocol::DocumentUrl;
@@ -171,4 +172,76 @@ async fn a_javascript_automerge_repo_client_on_one_instance_and_a_rust_client_on
     assert_eq!(js_heads, rust_heads, "both ends hold the identical document");
     let status = node.wait().await.expect("node exit");
     assert!(status.success(), "{status}");
+}
+
+/// The wire contract on `teamflow.doc.<document>`, seen from a NATS client of the test's own standing in
+/// for another instance: the relay publishes its clients' changes there, answers "my heads are X" with the
+/// changes since X, and applies changes another instance publishes, which then reach its clients.
+#[tokio::test]
+async fn an_instance_publishes_answers_a_heads_question_and_applies_foreign_changes_on_the_documents_subject() {
+    use teamflow_sync::TEXT_FIELD;
+    use teamflow_sync::automerge::{Automerge, ROOT, ReadDoc as _, transaction::Transactable as _};
+
+    let nats = Nats::start().await;
+    let dir = DataDir::new();
+    let mut config = test_config(dir.path());
+    config.p2p.disabled = true;
+    config.nats_url = Some(nats.url());
+    let a = TestRelay::start_with(dir, config).await;
+    let alice = a.user("alice").await;
+    let team = alice.create_team("Team").await;
+    let (alice_sync, url, doc) = alices_document(&a, &alice, &team).await;
+
+    let other = async_nats::connect(nats.url()).await.expect("a NATS client of the test's own");
+    let me = uuid::Uuid::new_v4().to_string();
+    let subject = format!("teamflow.doc.{}", url.document_id());
+    let mut subscriber = other.subscribe(subject.clone()).await.expect("subscribe");
+    other.flush().await.expect("subscription confirmed");
+    // The next changes the relay publishes on the subject (not this test's own messages, nor the relay's
+    // heads question, asked when it began following the document).
+    let mut from_the_relay = async || loop {
+        let message = within(subscriber.next()).await.expect("subscription open");
+        let headers = message.headers.clone().expect("headers");
+        let ours = headers.get("TeamFlow-Instance").map(|v| v.as_str()) == Some(me.as_str());
+        if !ours && headers.get("TeamFlow-Op").is_none() {
+            return message;
+        }
+    };
+    let v1 = doc.with_document(|d| d.save());
+    let v1_heads = doc.with_document(|d| d.get_heads());
+
+    // Alice's edit, synced to the relay, is published as changes (no operation header).
+    splice_text(&doc, 2, 0, " from A").expect("alice edits");
+    assert!(within(alice_sync.synced_with_relay(&doc)).await);
+    let edited = doc.with_document(|d| d.get_heads());
+    let mut fork = Automerge::load(&v1).expect("v1");
+    // What the relay publishes makes v1 into the edited document (its first publication, made when it began
+    // following the document, may come before).
+    while fork.get_heads() != edited {
+        fork.load_incremental(&from_the_relay().await.payload).expect("changes load");
+    }
+
+    // "I hold v1": the relay answers with the changes since.
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("TeamFlow-Instance", me.as_str());
+    headers.insert("TeamFlow-Op", "heads");
+    let asked: Vec<u8> = v1_heads.iter().flat_map(|h| h.0).collect();
+    other.publish_with_headers(subject.clone(), headers, asked.into()).await.expect("ask");
+    let answer = from_the_relay().await;
+    let mut fork = Automerge::load(&v1).expect("v1");
+    fork.load_incremental(&answer.payload).expect("the answer loads");
+    assert_eq!(fork.get_heads(), edited, "the answer is what v1 lacks");
+
+    // Changes another instance publishes reach alice's client through the relay.
+    let before = fork.get_heads();
+    let (_, text) = fork.get(ROOT, TEXT_FIELD).expect("read").expect("a text field");
+    let end = fork.text(&text).expect("text").chars().count();
+    let mut tx = fork.transaction();
+    tx.splice_text(&text, end, 0, " + NATS").expect("splice");
+    tx.commit();
+    let changes: Vec<u8> = fork.get_changes(&before).iter().flat_map(|c| c.raw_bytes().to_vec()).collect();
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("TeamFlow-Instance", me.as_str());
+    other.publish_with_headers(subject, headers, changes.into()).await.expect("publish");
+    text_when(&doc, |t| t == "v1 from A + NATS").await;
 }
