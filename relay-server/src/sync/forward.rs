@@ -17,6 +17,7 @@
 //! follower and its subscription.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -46,23 +47,53 @@ const REREAD_AT_MOST: Duration = Duration::from_secs(1);
 /// Documents the repo opened (with the opening's number: an actor unloaded and opened again is a new
 /// one) or closed since the forwarder last looked. The repo's observer writes it and never waits; the last
 /// word per document counts.
+///
+/// A document the repo opened without having it (nothing stored, and the client asking for it sent nothing
+/// yet, or was not yet allowed to) waits here; the next sync message the repo receives for it starts its
+/// follower again.
 #[derive(Debug, Default)]
 pub(super) struct Opened {
     words: Mutex<HashMap<DocumentId, Option<u64>>>,
-    openings: std::sync::atomic::AtomicU64,
+    openings: AtomicU64,
     changed: Notify,
+    waiting: Mutex<HashSet<DocumentId>>,
+    /// Whether `waiting` may hold anything: a sync message costs no lock while it is empty.
+    any_waiting: AtomicBool,
 }
 
 impl Opened {
     pub(super) fn opened(&self, document: &DocumentId) {
-        let opening = self.openings.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let opening = self.openings.fetch_add(1, Ordering::Relaxed) + 1;
         self.words.lock().unwrap_or_else(PoisonError::into_inner).insert(document.clone(), Some(opening));
         self.changed.notify_one();
     }
 
     pub(super) fn closed(&self, document: &DocumentId) {
+        self.waiting.lock().unwrap_or_else(PoisonError::into_inner).remove(document);
         self.words.lock().unwrap_or_else(PoisonError::into_inner).insert(document.clone(), None);
         self.changed.notify_one();
+    }
+
+    /// The repo received a sync message for the document: if it was waiting, it may have it now.
+    pub(super) fn received(&self, document: &DocumentId) {
+        if !self.any_waiting.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+        if waiting.remove(document) {
+            self.any_waiting.store(!waiting.is_empty(), Ordering::Relaxed);
+            drop(waiting);
+            self.opened(document);
+        }
+    }
+
+    fn wait(&self, document: &DocumentId) {
+        self.waiting.lock().unwrap_or_else(PoisonError::into_inner).insert(document.clone());
+        self.any_waiting.store(true, Ordering::Relaxed);
+    }
+
+    fn found(&self, document: &DocumentId) {
+        self.waiting.lock().unwrap_or_else(PoisonError::into_inner).remove(document);
     }
 }
 
@@ -89,7 +120,8 @@ pub(super) async fn run(
                             if let Some((_, old)) = followers.remove(&document) {
                                 old.abort();
                             }
-                            let follower = follow(repo.clone(), storage.clone(), cluster.clone(), document.clone());
+                            let follower =
+                                follow(repo.clone(), storage.clone(), cluster.clone(), opened.clone(), document.clone());
                             followers.insert(document, (opening, tasks.spawn(follower)));
                         }
                         None => {
@@ -158,14 +190,24 @@ struct Follower {
 }
 
 /// Follows one document for as long as the repo holds it.
-async fn follow(repo: Repo, storage: DbStorage, cluster: Cluster, document: DocumentId) {
+async fn follow(repo: Repo, storage: DbStorage, cluster: Cluster, opened: Arc<Opened>, document: DocumentId) {
     let name = document.to_string();
     // Subscribed first: a change another instance publishes from here on arrives on the feed; one it
     // stored before is in the storage read below.
     let Some(mut feed) = cluster.follow_document(&name).await else { return };
-    let Ok(Some(handle)) = tokio::time::timeout(FIND_PATIENCE, held(&repo, &document)).await else {
-        tracing::debug!(document = %name, "document not held (yet); its changes are not forwarded");
-        return;
+    let handle = match tokio::time::timeout(FIND_PATIENCE, held(&repo, &document)).await {
+        Ok(Some(handle)) => handle,
+        _ => {
+            // Looked at again once a sync message for it arrives; checked once more after saying so, in
+            // case one arrived in between.
+            opened.wait(&document);
+            let Ok(Some(handle)) = tokio::time::timeout(FIND_PATIENCE, held(&repo, &document)).await else {
+                tracing::debug!(document = %name, "document not held yet; followed once a client sends it");
+                return;
+            };
+            opened.found(&document);
+            handle
+        }
     };
     let mut changes = handle.changes();
     drop(handle);

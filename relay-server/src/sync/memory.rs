@@ -71,6 +71,11 @@ impl RepoObserver for LoadedDocuments {
                     });
                 }
             }
+            RepoEvent::SyncMessageReceived { document_id, .. } => {
+                if let Some(forward) = &self.forward {
+                    forward.received(document_id);
+                }
+            }
             _ => {}
         }
     }
