@@ -245,3 +245,62 @@ async fn an_instance_publishes_answers_a_heads_question_and_applies_foreign_chan
     other.publish_with_headers(subject, headers, changes.into()).await.expect("publish");
     text_when(&doc, |t| t == "v1 from A + NATS").await;
 }
+
+/// Following a document does not keep it in memory: once its last client leaves, the relay unloads it as
+/// without NATS; opened again, it is followed again (changes another instance publishes reach the client).
+#[tokio::test]
+async fn a_followed_document_is_still_unloaded_when_idle_and_followed_again_when_opened_again() {
+    let nats = Nats::start().await;
+    let dir = DataDir::new();
+    let mut config = test_config(dir.path());
+    config.p2p.disabled = true;
+    config.nats_url = Some(nats.url());
+    config.limits.sync_unload_idle_ms = 200;
+    let (loaded_tx, mut loaded) = tokio::sync::watch::channel(std::collections::HashSet::new());
+    config.documents_loaded = Some(loaded_tx);
+    let a = TestRelay::start_with(dir, config).await;
+    let alice = a.user("alice").await;
+    let team = alice.create_team("Team").await;
+    let (alice_sync, url, doc) = alices_document(&a, &alice, &team).await;
+    let id: teamflow_sync::samod::DocumentId = url.document_id().parse().expect("a document id");
+    assert!(loaded.borrow().contains(&id));
+
+    drop(doc);
+    alice_sync.stop().await;
+    teamflow_tests::watch_until(&mut loaded, "the followed document to unload", |ids| !ids.contains(&id)).await;
+
+    // Opened again: followed again. Another instance's change (made by a NATS client of the test's own)
+    // reaches the device that opened it.
+    let device = sync_client(&a, &alice, "phone").await;
+    let doc = device.open(&url).await.expect("open").expect("loaded again");
+    text_when(&doc, |t| t == "v1").await;
+    let other = async_nats::connect(nats.url()).await.expect("a NATS client of the test's own");
+    let mut fork = teamflow_sync::automerge::Automerge::load(&doc.with_document(|d| d.save())).expect("fork");
+    let before = fork.get_heads();
+    {
+        use teamflow_sync::automerge::{ROOT, ReadDoc as _, transaction::Transactable as _};
+        let (_, text) = fork.get(ROOT, teamflow_sync::TEXT_FIELD).expect("read").expect("a text field");
+        let mut tx = fork.transaction();
+        tx.splice_text(&text, 2, 0, " + NATS").expect("splice");
+        tx.commit();
+    }
+    let changes: Vec<u8> = fork.get_changes(&before).iter().flat_map(|c| c.raw_bytes().to_vec()).collect();
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("TeamFlow-Instance", uuid::Uuid::new_v4().to_string().as_str());
+    // The relay subscribes beside the device's sync: publish until the change arrives (each publication is
+    // the same change, applied once).
+    let subject = format!("teamflow.doc.{}", url.document_id());
+    let arrived = async {
+        loop {
+            other
+                .publish_with_headers(subject.clone(), headers.clone(), changes.clone().into())
+                .await
+                .expect("publish");
+            other.flush().await.expect("flush");
+            if tokio::time::timeout(Duration::from_millis(100), text_when(&doc, |t| t == "v1 + NATS")).await.is_ok() {
+                return;
+            }
+        }
+    };
+    within(arrived).await;
+}
