@@ -6,6 +6,8 @@
 //! - the rooms hub hands it every room operation made here ([`Cluster::publish_room`]; never waits: a full
 //!   queue drops the frame, as a lost NATS connection would) and says which teams it holds sockets of
 //!   ([`Cluster::follow_room`]), which are the `teamflow.room.<team>` subjects this instance follows;
+//! - the sync repo follows `teamflow.doc.<document>` for each document it holds and publishes its
+//!   clients' changes there ([`Cluster::follow_document`], [`Cluster::publish_document`]; `sync::forward`);
 //! - membership and document-registry changes ([`Cluster::announce_access`]) and ended sessions
 //!   ([`Cluster::announce_sessions`]) go to every instance.
 //!
@@ -40,7 +42,7 @@ use tokio::sync::{Notify, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 pub use task::Receivers;
-pub use wire::{AccessChangeNotice, AccessNotice, InstanceId, RoomOp, SessionsNotice, WireError};
+pub use wire::{AccessChangeNotice, AccessNotice, DocumentMessage, InstanceId, RoomOp, SessionsNotice, WireError};
 
 /// Messages waiting to be published, at most; past it room frames are dropped (and counted in the log).
 const OUTBOX: usize = 8192;
@@ -71,6 +73,8 @@ pub struct Cluster {
 #[derive(Debug)]
 struct Shared {
     instance: InstanceId,
+    /// For document subscriptions, made by the sync repo's followers themselves (one per held document).
+    client: async_nats::Client,
     outbox: mpsc::Sender<Outgoing>,
     /// Teams whose room the hub began (true) or stopped (false) holding sockets of, since the task last
     /// looked: the last word per team counts, so the hub never waits and nothing is lost.
@@ -90,6 +94,28 @@ struct Outgoing {
     subject: String,
     headers: HeaderMap,
     payload: Bytes,
+}
+
+/// What other instances publish on one document's subject.
+#[derive(Debug)]
+pub(crate) struct DocumentFeed {
+    subscriber: async_nats::Subscriber,
+    instance: InstanceId,
+}
+
+impl DocumentFeed {
+    /// The next message from another instance; `None` once the subscription has ended.
+    pub(crate) async fn next(&mut self) -> Option<DocumentMessage> {
+        use futures::StreamExt as _;
+        loop {
+            let message = self.subscriber.next().await?;
+            match wire::decode_document(message.headers.as_ref(), message.payload) {
+                Ok((from, _)) if from == self.instance => {}
+                Ok((_, decoded)) => return Some(decoded),
+                Err(e) => tracing::warn!(error = %e, subject = %message.subject, "document message ignored"),
+            }
+        }
+    }
 }
 
 /// A connection to NATS made at start, before the relay's other parts exist; [`Connected::spawn`] then
@@ -145,6 +171,7 @@ pub async fn connect(url: &str) -> Result<Connected, ClusterError> {
     let (outbox, outbox_rx) = mpsc::channel(OUTBOX);
     let shared = Shared {
         instance,
+        client: client.clone(),
         outbox,
         interest: Mutex::default(),
         interest_changed: Notify::new(),
@@ -195,6 +222,37 @@ impl Cluster {
             if dropped % 1000 == 1 {
                 tracing::warn!(error = %e, dropped, "NATS outbox full or closed; room frames dropped");
             }
+        }
+    }
+
+    /// Follows a document's changes as other instances publish them: subscribed, and confirmed by the
+    /// server, when this returns (so nothing published after is missed). `None` without a cluster, or when
+    /// NATS refused. Dropping the feed unsubscribes.
+    pub(crate) async fn follow_document(&self, document: &str) -> Option<DocumentFeed> {
+        let shared = self.shared.as_ref()?;
+        let subscriber = match shared.client.subscribe(wire::document_subject(document)).await {
+            Ok(subscriber) => subscriber,
+            Err(e) => {
+                tracing::warn!(error = %e, document, "could not follow the document over NATS");
+                return None;
+            }
+        };
+        // The server answers a flush after it has taken the subscription.
+        if let Err(e) = shared.client.flush().await {
+            tracing::warn!(error = %e, document, "document subscription not confirmed; following anyway");
+        }
+        Some(DocumentFeed { subscriber, instance: shared.instance })
+    }
+
+    /// Tells the instances holding a document changes made through this one (or the heads this one holds).
+    /// Waits for room in the queue: the caller is the document's own follower, and a dropped change would
+    /// reach the others only when they next load the document.
+    pub(crate) async fn publish_document(&self, document: &str, message: DocumentMessage) {
+        let Some(shared) = &self.shared else { return };
+        let (headers, payload) = wire::encode_document(shared.instance, message);
+        let outgoing = Outgoing { subject: wire::document_subject(document), headers, payload };
+        if shared.outbox.send(outgoing).await.is_err() {
+            tracing::warn!(document, "the cluster task has stopped; document changes not published");
         }
     }
 

@@ -8,6 +8,7 @@
 
 pub mod caps;
 mod first_sync;
+mod forward;
 mod gate;
 mod memory;
 mod policy;
@@ -111,6 +112,7 @@ impl SyncServer {
         access: Access,
         caps: caps::Caps,
         memory: Memory,
+        cluster: crate::cluster::Cluster,
     ) -> Result<Self, StartError> {
         // samod's default runs each document as a task on the async runtime, where one expensive sync
         // message (a fresh peer of a large document costs a full save and a bloom filter of every change)
@@ -134,11 +136,14 @@ impl SyncServer {
             .unwrap_or_else(|e| unreachable!("a valid metric definition: {e}")),
         };
         let (unloaded, unloads) = tokio::sync::watch::channel(0_u64);
-        let observer = memory::LoadedDocuments::new(metrics.loaded.clone(), unloaded, memory.loaded);
+        // Changes travel between instances only in a cluster (`--nats-url`); otherwise nothing of it runs.
+        let forwarded = cluster.instance().is_some().then(|| Arc::new(forward::Opened::default()));
+        let observer = memory::LoadedDocuments::new(metrics.loaded.clone(), unloaded, memory.loaded, forwarded.clone());
+        let storage = DbStorage::new(db.clone());
         let mut builder = Repo::build_tokio()
             .with_concurrency(samod::ConcurrencyConfig::SharedThreadpool(documents.clone()))
             .with_peer_id(PeerId::from(RELAY_PEER_ID))
-            .with_storage(DbStorage::new(db.clone()))
+            .with_storage(storage.clone())
             .with_share_policy(policy.clone())
             .with_observer(observer);
         // The relay never announces, so a connected peer's interest in a document lives only in samod's
@@ -154,6 +159,9 @@ impl SyncServer {
         let acceptor = repo.make_acceptor(url).map_err(|_| StartError::Stopped)?;
         let (housekeeping, stop_housekeeping) = (TaskTracker::new(), CancellationToken::new());
         housekeeping.spawn(memory::return_memory(documents, unloads, stop_housekeeping.clone()));
+        if let Some(opened) = forwarded {
+            housekeeping.spawn(forward::run(repo.clone(), storage, cluster, opened, stop_housekeeping.clone()));
+        }
         Ok(Self { repo, acceptor, first, db, policy, caps, metrics, housekeeping, stop_housekeeping })
     }
 

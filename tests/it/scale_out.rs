@@ -5,6 +5,7 @@ mod accounts;
 mod cluster;
 mod database_flag;
 mod dialect;
+mod documents;
 mod failover;
 mod gapless;
 mod harness;

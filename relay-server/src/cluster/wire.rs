@@ -45,6 +45,48 @@ pub(super) fn access_subject(notice: &AccessNotice) -> String {
     }
 }
 
+/// A document's changes, as instances holding it publish them (docs/scale-out.md, "Documents across
+/// instances"). Document ids are base58: no dots, spaces or wildcards.
+pub(super) fn document_subject(document: &str) -> String {
+    format!("teamflow.doc.{document}")
+}
+
+/// What instances say on a document's subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DocumentMessage {
+    /// Changes: their raw bytes concatenated, as automerge's `load_incremental` takes them.
+    Changes(Bytes),
+    /// "I hold these heads" (32-byte hashes concatenated), said by an instance that just began following
+    /// the document: the others answer with the changes since.
+    Heads(Bytes),
+}
+
+const HEADS: &str = "heads";
+
+pub(super) fn encode_document(instance: InstanceId, message: DocumentMessage) -> (HeaderMap, Bytes) {
+    let mut headers = headers_from(instance);
+    match message {
+        DocumentMessage::Changes(changes) => (headers, changes),
+        DocumentMessage::Heads(heads) => {
+            headers.insert(OP, HEADS);
+            (headers, heads)
+        }
+    }
+}
+
+pub(super) fn decode_document(
+    headers: Option<&HeaderMap>,
+    payload: Bytes,
+) -> Result<(InstanceId, DocumentMessage), WireError> {
+    let from = sender(headers)?;
+    match headers.and_then(|h| h.get(OP)).map(|v| v.as_str()) {
+        None => Ok((from, DocumentMessage::Changes(payload))),
+        Some(HEADS) if payload.len().is_multiple_of(32) => Ok((from, DocumentMessage::Heads(payload))),
+        Some(HEADS) => Err(WireError::Payload("heads are 32-byte hashes".into())),
+        Some(_) => Err(WireError::Invalid(OP)),
+    }
+}
+
 pub(super) fn account_subject(user: UserId) -> String {
     format!("teamflow.account.{user}")
 }
@@ -252,5 +294,20 @@ mod tests {
         let document = AccessNotice { team, change: AccessChangeNotice::Document { url: "automerge:x".into() } };
         assert_eq!(access_subject(&document), format!("teamflow.team.{team}.documents"));
         assert!(matches!(decode_notice::<SessionsNotice>(Some(&headers), b"[1, 2]"), Err(WireError::Payload(_))));
+    }
+
+    #[test]
+    fn document_messages_round_trip_with_their_sender_and_bad_heads_are_refused() {
+        let me = InstanceId::new_v4();
+        let changes = DocumentMessage::Changes(Bytes::from_static(b"\x85\x6f\x4a\x83 raw change bytes"));
+        let heads = DocumentMessage::Heads(Bytes::from(vec![7_u8; 64]));
+        for message in [changes, heads] {
+            let (headers, payload) = encode_document(me, message.clone());
+            assert_eq!(decode_document(Some(&headers), payload), Ok((me, message)));
+        }
+        let (headers, _) = encode_document(me, DocumentMessage::Heads(Bytes::new()));
+        assert!(matches!(decode_document(Some(&headers), Bytes::from(vec![1_u8; 33])), Err(WireError::Payload(_))));
+        assert_eq!(decode_document(None, Bytes::new()), Err(WireError::Missing(INSTANCE)));
+        assert_eq!(document_subject("2xzyPvJbUqQJ7ZpCDrUojpiFTEgz"), "teamflow.doc.2xzyPvJbUqQJ7ZpCDrUojpiFTEgz");
     }
 }

@@ -1,6 +1,7 @@
 //! What the sync repo keeps in memory: documents a connected peer has open, and the others for at most the
 //! idle period (samod unloads them, `--sync-unload-idle-ms`); the loaded-documents gauge; and giving the
-//! memory of unloaded documents back to the system.
+//! memory of unloaded documents back to the system. Opens and closes are also told to the forwarder of
+//! changes between instances (`forward`), when there is one.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -29,11 +30,18 @@ pub(super) struct LoadedDocuments {
     gauge: prometheus::IntGauge,
     closed: watch::Sender<u64>,
     ids: Option<LoadedWatch>,
+    /// Told of every open and close when documents are forwarded between instances.
+    forward: Option<Arc<super::forward::Opened>>,
 }
 
 impl LoadedDocuments {
-    pub(super) fn new(gauge: prometheus::IntGauge, closed: watch::Sender<u64>, ids: Option<LoadedWatch>) -> Self {
-        Self { gauge, closed, ids }
+    pub(super) fn new(
+        gauge: prometheus::IntGauge,
+        closed: watch::Sender<u64>,
+        ids: Option<LoadedWatch>,
+        forward: Option<Arc<super::forward::Opened>>,
+    ) -> Self {
+        Self { gauge, closed, ids, forward }
     }
 }
 
@@ -42,6 +50,9 @@ impl RepoObserver for LoadedDocuments {
         match event {
             RepoEvent::DocumentOpened { document_id } => {
                 self.gauge.inc();
+                if let Some(forward) = &self.forward {
+                    forward.opened(document_id);
+                }
                 if let Some(ids) = &self.ids {
                     ids.send_modify(|ids| {
                         ids.insert(document_id.clone());
@@ -51,10 +62,18 @@ impl RepoObserver for LoadedDocuments {
             RepoEvent::DocumentClosed { document_id } => {
                 self.gauge.dec();
                 self.closed.send_modify(|n| *n += 1);
+                if let Some(forward) = &self.forward {
+                    forward.closed(document_id);
+                }
                 if let Some(ids) = &self.ids {
                     ids.send_modify(|ids| {
                         ids.remove(document_id);
                     });
+                }
+            }
+            RepoEvent::SyncMessageReceived { document_id, .. } => {
+                if let Some(forward) = &self.forward {
+                    forward.received(document_id);
                 }
             }
             _ => {}

@@ -1,0 +1,306 @@
+//! Document changes between relay instances over NATS (docs/scale-out.md, "Documents across instances"):
+//! a change a client syncs through one instance reaches a peer syncing the same document through another
+//! instance that holds it in memory, and back; without NATS it does not. The instances share one data
+//! directory and database (one SQLite file, or one PostgreSQL database in the suite's PostgreSQL pass).
+//! The clients are the suite's Rust sync clients and, in one test, a stock JavaScript automerge-repo client.
+
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use reqwest::StatusCode;
+use serde_json::json;
+use teamflow_protocol::DocumentUrl;
+use teamflow_sync::samod::DocHandle;
+use teamflow_sync::{SyncClient, heads, read_text, splice_text};
+use teamflow_tests::services::Nats;
+use teamflow_tests::{Client, DataDir, TestRelay, sync_client, test_config, text_when};
+use tokio::io::AsyncBufReadExt as _;
+
+/// A guard against a hang, not a timing: the machine is shared and loaded.
+const HANG_GUARD: Duration = Duration::from_secs(10);
+
+/// Instance A on a fresh data directory and instance B beside it, both joined through `nats` if given.
+async fn two_instances(nats: Option<&Nats>) -> (TestRelay, TestRelay) {
+    let dir = DataDir::new();
+    let mut config = test_config(dir.path());
+    // Two libp2p nodes on one data directory would share one identity; document sync does not need them.
+    config.p2p.disabled = true;
+    config.nats_url = nats.map(Nats::url);
+    let a = TestRelay::start_with(dir, config.clone()).await;
+    let b = a.start_beside(config).await;
+    (a, b)
+}
+
+/// A team of alice (owner) and bob (member) made through A, and bob's client for B (one database, one
+/// signing key: A's tokens are good on B).
+async fn team(a: &TestRelay, b: &TestRelay) -> (Client, Client, String) {
+    let alice = a.user("alice").await;
+    let bob = a.user("bob").await;
+    let team = alice.create_team("Team").await;
+    alice.add_member(&team, "bob@example.test", "member").await;
+    let bob_b = b.client().with_token(bob.token.as_deref());
+    (alice, bob_b, team)
+}
+
+/// Alice's text document "v1", made on her device syncing through A and registered to the team there.
+async fn alices_document(a: &TestRelay, alice: &Client, team: &str) -> (SyncClient, DocumentUrl, DocHandle) {
+    let mut alice_sync = sync_client(a, alice, "laptop").await;
+    let (url, doc) = alice_sync.create_text("v1").await.expect("create");
+    let (status, body) =
+        alice.post(&format!("/api/teams/{team}/documents"), &json!({ "document_id": url, "title": "Notes" })).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // Synced again now that the document is the team's, so A holds it.
+    alice_sync.reconnect().await.expect("reconnect");
+    assert!(within(alice_sync.synced_with_relay(&doc)).await, "A has alice's document");
+    (alice_sync, url, doc)
+}
+
+async fn within<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(HANG_GUARD, future).await.expect("within the hang guard")
+}
+
+#[tokio::test]
+async fn edits_synced_through_one_instance_reach_a_peer_syncing_through_the_other_both_ways() {
+    let nats = Nats::start().await;
+    let (a, b) = two_instances(Some(&nats)).await;
+    let (alice, bob_b, team) = team(&a, &b).await;
+    let (_alice_sync, url, a_doc) = alices_document(&a, &alice, &team).await;
+    // Bob opens it through B, which loads it from the database and from then on holds it in memory.
+    let bob_sync = sync_client(&b, &bob_b, "desktop").await;
+    let b_doc = bob_sync.open(&url).await.expect("open").expect("bob may read the team's document");
+    text_when(&b_doc, |t| t == "v1").await;
+
+    // Alice's edit, synced to A, reaches bob through B; bob's, synced to B, reaches alice through A.
+    splice_text(&a_doc, 2, 0, " from A").expect("alice edits");
+    text_when(&b_doc, |t| t == "v1 from A").await;
+    splice_text(&b_doc, 0, 0, "B: ").expect("bob edits");
+    text_when(&a_doc, |t| t == "B: v1 from A").await;
+    assert_eq!(heads(&a_doc), heads(&b_doc), "both hold the same changes");
+
+    // Edits made at once on both sides merge alike on both.
+    splice_text(&a_doc, 0, 0, "[a]").expect("alice edits");
+    splice_text(&b_doc, read_text(&b_doc).chars().count(), 0, "[b]").expect("bob edits");
+    let both = |t: &str| t.contains("[a]") && t.ends_with("[b]");
+    let on_a = text_when(&a_doc, both).await;
+    let on_b = text_when(&b_doc, both).await;
+    assert_eq!(on_a, on_b);
+    assert_eq!(on_a, "[a]B: v1 from A[b]");
+    assert_eq!(heads(&a_doc), heads(&b_doc), "converged");
+}
+
+#[tokio::test]
+async fn without_nats_an_edit_through_one_instance_does_not_reach_a_peer_while_the_other_holds_the_document() {
+    let (a, b) = two_instances(None).await;
+    let (alice, bob_b, team) = team(&a, &b).await;
+    let (alice_sync, url, a_doc) = alices_document(&a, &alice, &team).await;
+    let bob_sync = sync_client(&b, &bob_b, "desktop").await;
+    let b_doc = bob_sync.open(&url).await.expect("open").expect("bob may read the team's document");
+    text_when(&b_doc, |t| t == "v1").await;
+
+    splice_text(&a_doc, 2, 0, " from A").expect("alice edits");
+    assert!(within(alice_sync.synced_with_relay(&a_doc)).await, "A has alice's edit");
+    // Bob edits and syncs through B, and has everything B holds: B never got alice's edit.
+    splice_text(&b_doc, 0, 0, "B: ").expect("bob edits");
+    assert!(within(bob_sync.synced_with_relay(&b_doc)).await, "B has bob's edit");
+    assert!(within(bob_sync.caught_up_with_relay(&b_doc)).await, "bob has what B has");
+    assert_eq!(read_text(&b_doc), "B: v1", "alice's edit did not reach bob through B");
+    // It is in the database and on A: another device of bob's syncing through A gets it.
+    let bob_a = a.client().with_token(bob_b.token.as_deref());
+    let bob_on_a = sync_client(&a, &bob_a, "phone").await;
+    let on_a = bob_on_a.open(&url).await.expect("open").expect("bob may read it");
+    text_when(&on_a, |t| t == "v1 from A").await;
+}
+
+/// A stock automerge-repo client (tests/js/interop.mjs, as in `interop.rs`) syncing through B and a Rust
+/// client syncing through A edit one document and end with the identical document.
+#[tokio::test]
+async fn a_javascript_automerge_repo_client_on_one_instance_and_a_rust_client_on_the_other_converge() {
+    let js_dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("js");
+    assert!(
+        js_dir.join("node_modules/@automerge/automerge-repo").exists(),
+        "the JavaScript client's packages are missing: run `./x setup` (npm install in tests/js)"
+    );
+    let nats = Nats::start().await;
+    let (a, b) = two_instances(Some(&nats)).await;
+    let (alice, bob_b, team) = team(&a, &b).await;
+    let mut alice_sync = sync_client(&a, &alice, "laptop").await;
+    let (url, doc) = alice_sync.create_text("Hello from A").await.expect("create");
+    let (status, body) =
+        alice.post(&format!("/api/teams/{team}/documents"), &json!({ "document_id": url, "title": "Notes" })).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    alice_sync.reconnect().await.expect("reconnect");
+    assert!(within(alice_sync.synced_with_relay(&doc)).await, "A has alice's document");
+
+    let bob_id = bob_b.user_id().await;
+    let mut node = tokio::process::Command::new("node")
+        .current_dir(&js_dir)
+        .arg("interop.mjs")
+        .arg(b.url("").replacen("http://", "ws://", 1))
+        .arg(bob_b.token.as_deref().expect("token"))
+        .arg(format!("{bob_id}:node"))
+        .arg(url.as_str())
+        .arg(" + JS on B")
+        .arg(" + Rust on A")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start node");
+    let mut lines = tokio::io::BufReader::new(node.stdout.take().expect("stdout")).lines();
+    let mut next_event = async || -> serde_json::Value {
+        let line = tokio::time::timeout(teamflow_tests::socket::PATIENCE * 3, lines.next_line())
+            .await
+            .expect("the JS client answered in time")
+            .expect("read stdout")
+            .expect("the JS client exited early");
+        let event: serde_json::Value = serde_json::from_str(&line).expect("a JSON line");
+        assert_ne!(event["event"], "error", "{event}");
+        event
+    };
+    assert_eq!(next_event().await, json!({ "event": "found", "text": "Hello from A" }));
+    assert_eq!(next_event().await["event"], "edited");
+    // The JS edit, synced to B, reaches alice through A; her answer, synced to A, reaches the JS client on B
+    // (which B holds in memory all along: the JS client is connected).
+    text_when(&doc, |t| t == "Hello from A + JS on B").await;
+    let end = read_text(&doc).chars().count();
+    splice_text(&doc, end, 0, " + Rust on A").expect("edit");
+    let last = next_event().await;
+    assert_eq!(last["text"], "Hello from A + JS on B + Rust on A");
+    let mut js_heads: Vec<String> =
+        last["heads"].as_array().expect("heads").iter().map(|h| h.as_str().expect("hex").to_owned()).collect();
+    js_heads.sort();
+    let rust_heads: Vec<String> = heads(&doc).iter().map(ToString::to_string).collect();
+    assert_eq!(js_heads, rust_heads, "both ends hold the identical document");
+    let status = node.wait().await.expect("node exit");
+    assert!(status.success(), "{status}");
+}
+
+/// The wire contract on `teamflow.doc.<document>`, seen from a NATS client of the test's own standing in
+/// for another instance: the relay publishes its clients' changes there, answers "my heads are X" with the
+/// changes since X, and applies changes another instance publishes, which then reach its clients.
+#[tokio::test]
+async fn an_instance_publishes_answers_a_heads_question_and_applies_foreign_changes_on_the_documents_subject() {
+    use teamflow_sync::TEXT_FIELD;
+    use teamflow_sync::automerge::{Automerge, ROOT, ReadDoc as _, transaction::Transactable as _};
+
+    let nats = Nats::start().await;
+    let dir = DataDir::new();
+    let mut config = test_config(dir.path());
+    config.p2p.disabled = true;
+    config.nats_url = Some(nats.url());
+    let a = TestRelay::start_with(dir, config).await;
+    let alice = a.user("alice").await;
+    let team = alice.create_team("Team").await;
+    let (alice_sync, url, doc) = alices_document(&a, &alice, &team).await;
+
+    let other = async_nats::connect(nats.url()).await.expect("a NATS client of the test's own");
+    let me = uuid::Uuid::new_v4().to_string();
+    let subject = format!("teamflow.doc.{}", url.document_id());
+    let mut subscriber = other.subscribe(subject.clone()).await.expect("subscribe");
+    other.flush().await.expect("subscription confirmed");
+    // The next changes the relay publishes on the subject (not this test's own messages, nor the relay's
+    // heads question, asked when it began following the document).
+    let mut from_the_relay = async || loop {
+        let message = within(subscriber.next()).await.expect("subscription open");
+        let headers = message.headers.clone().expect("headers");
+        let ours = headers.get("TeamFlow-Instance").map(|v| v.as_str()) == Some(me.as_str());
+        if !ours && headers.get("TeamFlow-Op").is_none() {
+            return message;
+        }
+    };
+    let v1 = doc.with_document(|d| d.save());
+    let v1_heads = doc.with_document(|d| d.get_heads());
+
+    // Alice's edit, synced to the relay, is published as changes (no operation header).
+    splice_text(&doc, 2, 0, " from A").expect("alice edits");
+    assert!(within(alice_sync.synced_with_relay(&doc)).await);
+    let edited = doc.with_document(|d| d.get_heads());
+    let mut fork = Automerge::load(&v1).expect("v1");
+    // What the relay publishes makes v1 into the edited document (its first publication, made when it began
+    // following the document, may come before).
+    while fork.get_heads() != edited {
+        fork.load_incremental(&from_the_relay().await.payload).expect("changes load");
+    }
+
+    // "I hold v1": the relay answers with the changes since.
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("TeamFlow-Instance", me.as_str());
+    headers.insert("TeamFlow-Op", "heads");
+    let asked: Vec<u8> = v1_heads.iter().flat_map(|h| h.0).collect();
+    other.publish_with_headers(subject.clone(), headers, asked.into()).await.expect("ask");
+    let answer = from_the_relay().await;
+    let mut fork = Automerge::load(&v1).expect("v1");
+    fork.load_incremental(&answer.payload).expect("the answer loads");
+    assert_eq!(fork.get_heads(), edited, "the answer is what v1 lacks");
+
+    // Changes another instance publishes reach alice's client through the relay.
+    let before = fork.get_heads();
+    let (_, text) = fork.get(ROOT, TEXT_FIELD).expect("read").expect("a text field");
+    let end = fork.text(&text).expect("text").chars().count();
+    let mut tx = fork.transaction();
+    tx.splice_text(&text, end, 0, " + NATS").expect("splice");
+    tx.commit();
+    let changes: Vec<u8> = fork.get_changes(&before).iter().flat_map(|c| c.raw_bytes().to_vec()).collect();
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("TeamFlow-Instance", me.as_str());
+    other.publish_with_headers(subject, headers, changes.into()).await.expect("publish");
+    text_when(&doc, |t| t == "v1 from A + NATS").await;
+}
+
+/// Following a document does not keep it in memory: once its last client leaves, the relay unloads it as
+/// without NATS; opened again, it is followed again (changes another instance publishes reach the client).
+#[tokio::test]
+async fn a_followed_document_is_still_unloaded_when_idle_and_followed_again_when_opened_again() {
+    let nats = Nats::start().await;
+    let dir = DataDir::new();
+    let mut config = test_config(dir.path());
+    config.p2p.disabled = true;
+    config.nats_url = Some(nats.url());
+    config.limits.sync_unload_idle_ms = 200;
+    let (loaded_tx, mut loaded) = tokio::sync::watch::channel(std::collections::HashSet::new());
+    config.documents_loaded = Some(loaded_tx);
+    let a = TestRelay::start_with(dir, config).await;
+    let alice = a.user("alice").await;
+    let team = alice.create_team("Team").await;
+    let (alice_sync, url, doc) = alices_document(&a, &alice, &team).await;
+    let id: teamflow_sync::samod::DocumentId = url.document_id().parse().expect("a document id");
+    assert!(loaded.borrow().contains(&id));
+
+    drop(doc);
+    alice_sync.stop().await;
+    teamflow_tests::watch_until(&mut loaded, "the followed document to unload", |ids| !ids.contains(&id)).await;
+
+    // Opened again: followed again. Another instance's change (made by a NATS client of the test's own)
+    // reaches the device that opened it.
+    let device = sync_client(&a, &alice, "phone").await;
+    let doc = device.open(&url).await.expect("open").expect("loaded again");
+    text_when(&doc, |t| t == "v1").await;
+    let other = async_nats::connect(nats.url()).await.expect("a NATS client of the test's own");
+    let mut fork = teamflow_sync::automerge::Automerge::load(&doc.with_document(|d| d.save())).expect("fork");
+    let before = fork.get_heads();
+    {
+        use teamflow_sync::automerge::{ROOT, ReadDoc as _, transaction::Transactable as _};
+        let (_, text) = fork.get(ROOT, teamflow_sync::TEXT_FIELD).expect("read").expect("a text field");
+        let mut tx = fork.transaction();
+        tx.splice_text(&text, 2, 0, " + NATS").expect("splice");
+        tx.commit();
+    }
+    let changes: Vec<u8> = fork.get_changes(&before).iter().flat_map(|c| c.raw_bytes().to_vec()).collect();
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("TeamFlow-Instance", uuid::Uuid::new_v4().to_string().as_str());
+    // The relay subscribes beside the device's sync: publish until the change arrives (each publication is
+    // the same change, applied once).
+    let subject = format!("teamflow.doc.{}", url.document_id());
+    let arrived = async {
+        loop {
+            other
+                .publish_with_headers(subject.clone(), headers.clone(), changes.clone().into())
+                .await
+                .expect("publish");
+            other.flush().await.expect("flush");
+            if tokio::time::timeout(Duration::from_millis(100), text_when(&doc, |t| t == "v1 + NATS")).await.is_ok() {
+                return;
+            }
+        }
+    };
+    within(arrived).await;
+}
