@@ -68,7 +68,9 @@ pub enum Admin {
     /// Add a new key for signing access tokens; every instance signs with it within a minute. Tokens signed
     /// with the older keys keep working until they expire, so nobody is signed out.
     RotateSigningKey {
-        /// Also stop accepting every older key now (for a key that leaked): everyone signed in refreshes.
+        /// Also stop accepting every older key for access tokens now (for a key that leaked): everyone signed
+        /// in refreshes. The oldest key stays the relay's identity (device certificates, invitation links):
+        /// a leak of that key is not undone by this.
         #[arg(long)]
         retire_others: bool,
         #[command(flatten)]

@@ -104,14 +104,14 @@ pub async fn rotate(db: &Db, retire_others: bool) -> Result<String, KeyError> {
 }
 
 /// Until when (Unix ms) a key verifies tokens, given the keys after it: for ever while it is the newest;
-/// one token lifetime plus `RELOAD_GRACE` after a newer key appeared; never after `retired_at`.
+/// one token lifetime plus `RELOAD_GRACE` after a newer key appeared; not at all once retired (whatever the
+/// clock of the machine that retired it said).
 pub(crate) fn verifies_until(key: &StoredKey, successor: Option<&StoredKey>, token_ttl: Duration) -> Option<i64> {
-    let superseded = successor
-        .map(|next| next.created_at + i64::try_from((token_ttl + RELOAD_GRACE).as_millis()).unwrap_or(i64::MAX));
-    match (superseded, key.retired_at) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
+    if key.retired_at.is_some() {
+        return Some(i64::MIN);
     }
+    let window = i64::try_from(token_ttl.saturating_add(RELOAD_GRACE).as_millis()).unwrap_or(i64::MAX);
+    successor.map(|next| next.created_at.saturating_add(window))
 }
 
 /// How long an instance may go on signing with a key another instance has superseded: its reload period.

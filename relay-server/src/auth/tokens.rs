@@ -64,6 +64,7 @@ pub struct TokenService {
     /// When the keys were last reloaded because a token named a key this instance did not know: at most
     /// one such reload per `UNKNOWN_KID_RELOAD`, so made-up key ids cannot keep the database busy.
     unknown_reload: tokio::sync::Mutex<Option<std::time::Instant>>,
+    reloading: tokio::sync::Mutex<()>,
     validation: Validation,
     issuer: String,
     ttl: Duration,
@@ -108,6 +109,9 @@ impl Ring {
     }
 }
 
+/// Seconds of clock difference tolerated on `exp`, either way.
+const VALIDATION_LEEWAY: u64 = 5;
+
 /// The shortest time between two reloads asked for by unknown key ids.
 const UNKNOWN_KID_RELOAD: Duration = Duration::from_secs(1);
 
@@ -126,7 +130,7 @@ fn validation(issuer: &str) -> Validation {
     validation.set_required_spec_claims(&["sub", "iss", "aud", "exp"]);
     validation.set_issuer(&[issuer]);
     validation.set_audience(&[AUDIENCE]);
-    validation.leeway = 5;
+    validation.leeway = VALIDATION_LEEWAY;
     validation
 }
 
@@ -137,6 +141,7 @@ impl TokenService {
             ring: std::sync::RwLock::new(Ring::one(keys)),
             source: None,
             unknown_reload: tokio::sync::Mutex::new(None),
+            reloading: tokio::sync::Mutex::new(()),
             validation: validation(&issuer),
             issuer,
             ttl,
@@ -156,6 +161,7 @@ impl TokenService {
             ring: std::sync::RwLock::new(ring),
             source: Some(db),
             unknown_reload: tokio::sync::Mutex::new(None),
+            reloading: tokio::sync::Mutex::new(()),
             validation: validation(&issuer),
             issuer,
             ttl,
@@ -165,6 +171,9 @@ impl TokenService {
     /// Reads the keys from the database again (a rotation by any instance shows here).
     pub async fn reload(&self) -> Result<(), KeyError> {
         let Some(db) = &self.source else { return Ok(()) };
+        // One reload at a time, so a slow one that read the keys before a rotation cannot replace the ring
+        // a later one built after it.
+        let _one_at_a_time = self.reloading.lock().await;
         let stored = super::keyring::token_keys(db).await?;
         let identity = self.read_ring().identity.clone();
         if let Some(ring) = Ring::from_stored(&stored, identity, self.ttl) {
@@ -277,6 +286,12 @@ impl TokenService {
             })?
         };
         let claims = data.claims;
+        // No token this relay issues lives longer than its lifetime: one that claims to was minted elsewhere
+        // (with a leaked key, say) and must not outlive the key's retirement on a long-lived connection.
+        let latest_exp = unix_now().saturating_add(self.ttl.as_secs()).saturating_add(VALIDATION_LEEWAY);
+        if claims.exp > latest_exp {
+            return Err(Unknown::Token(TokenError::Invalid));
+        }
         if claims.sid.is_empty() {
             return Err(Unknown::Token(TokenError::Invalid));
         }
@@ -425,6 +440,18 @@ mod tests {
         assert_eq!(b.verify(&after).await, Err(TokenError::Invalid));
     }
 
+    #[tokio::test]
+    async fn a_token_claiming_a_longer_life_than_the_relay_gives_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let tokens = service(dir.path(), "relay");
+        let far = AccessClaims { exp: unix_now() + 900 + 3_600, ..claims() };
+        assert_eq!(tokens.verify(&tokens.sign(&far).expect("sign")).await, Err(TokenError::Invalid));
+        let forever = AccessClaims { exp: u64::MAX, ..claims() };
+        assert_eq!(tokens.verify(&tokens.sign(&forever).expect("sign")).await, Err(TokenError::Invalid));
+        let within = AccessClaims { exp: unix_now() + 900, ..claims() };
+        assert!(tokens.verify(&tokens.sign(&within).expect("sign")).await.is_ok());
+    }
+
     #[test]
     fn a_superseded_key_verifies_for_one_token_lifetime_and_the_reload_grace() {
         let key = |created_at, retired_at| StoredKey {
@@ -437,7 +464,9 @@ mod tests {
         let grace = i64::try_from(super::super::keyring::RELOAD_GRACE.as_millis()).expect("ms");
         assert_eq!(verifies_until(&key(0, None), None, ttl), None);
         assert_eq!(verifies_until(&key(0, None), Some(&key(1_000, None)), ttl), Some(1_000 + 900_000 + grace));
-        assert_eq!(verifies_until(&key(0, Some(5)), Some(&key(1_000, None)), ttl), Some(5));
-        assert_eq!(verifies_until(&key(0, Some(5)), None, ttl), Some(5));
+        assert_eq!(verifies_until(&key(0, Some(5)), Some(&key(1_000, None)), ttl), Some(i64::MIN));
+        assert_eq!(verifies_until(&key(0, Some(i64::MAX)), None, ttl), Some(i64::MIN), "retired is retired");
+        let far = key(i64::MAX - 10, None);
+        assert_eq!(verifies_until(&key(0, None), Some(&far), Duration::MAX), Some(i64::MAX), "no overflow");
     }
 }

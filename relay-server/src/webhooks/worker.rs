@@ -166,11 +166,12 @@ async fn drain(worker: &Worker) -> Result<Option<i64>, ApiError> {
                     let retry_at = now_ms().saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
                     sqlx::query(
                         "UPDATE webhook_events SET attempts = $1, retry_at = $2, claimed_by = NULL, claimed_until = NULL
-                         WHERE id = $3",
+                         WHERE id = $3 AND claimed_by = $4 AND processed_at IS NULL",
                     )
                         .bind(attempts + 1)
                         .bind(retry_at)
                         .bind(id)
+                        .bind(&worker.instance)
                         .execute(worker.db.pool())
                         .await?;
                 }
