@@ -13,23 +13,13 @@ use teamflow_relay::RelayError;
 use teamflow_relay::cluster::ClusterError;
 use teamflow_sync::{read_text, splice_text};
 use teamflow_tests::services::Nats;
+
+use super::two_instances;
 use teamflow_tests::socket::{Ended, RoomSocket};
 use teamflow_tests::{Client, DataDir, TestRelay, sync_client, test_config, text_when};
 
 /// A guard against a hang, not a timing: the machine is shared and loaded. The time measured is reported.
 const HANG_GUARD: Duration = Duration::from_secs(5);
-
-/// Instance A on a fresh data directory and instance B beside it, both joined through `nats` if given.
-async fn two_instances(nats: Option<&Nats>) -> (TestRelay, TestRelay) {
-    let dir = DataDir::new();
-    let mut config = test_config(dir.path());
-    // Two libp2p nodes on one data directory would share one identity; rooms do not need them.
-    config.p2p.disabled = true;
-    config.nats_url = nats.map(Nats::url);
-    let a = TestRelay::start_with(dir, config.clone()).await;
-    let b = a.start_beside(config).await;
-    (a, b)
-}
 
 /// Alice (owner) and bob (member) of a team, made through A; the same accounts on B (one database, one
 /// signing key: A's tokens are good on B).

@@ -13,23 +13,13 @@ use teamflow_protocol::DocumentUrl;
 use teamflow_sync::samod::DocHandle;
 use teamflow_sync::{SyncClient, heads, read_text, splice_text};
 use teamflow_tests::services::Nats;
+
+use super::two_instances;
 use teamflow_tests::{Client, DataDir, TestRelay, sync_client, test_config, text_when};
 use tokio::io::AsyncBufReadExt as _;
 
 /// A guard against a hang, not a timing: the machine is shared and loaded.
 const HANG_GUARD: Duration = Duration::from_secs(10);
-
-/// Instance A on a fresh data directory and instance B beside it, both joined through `nats` if given.
-async fn two_instances(nats: Option<&Nats>) -> (TestRelay, TestRelay) {
-    let dir = DataDir::new();
-    let mut config = test_config(dir.path());
-    // Two libp2p nodes on one data directory would share one identity; document sync does not need them.
-    config.p2p.disabled = true;
-    config.nats_url = nats.map(Nats::url);
-    let a = TestRelay::start_with(dir, config.clone()).await;
-    let b = a.start_beside(config).await;
-    (a, b)
-}
 
 /// A team of alice (owner) and bob (member) made through A, and bob's client for B (one database, one
 /// signing key: A's tokens are good on B).
