@@ -1,6 +1,7 @@
 //! Shared pieces of TeamFlow's benchmarks: the editing-trace format, peak memory from `/proc`, and the
 //! one-JSON-line-per-run report.
 
+pub mod cluster;
 pub mod servers;
 pub mod systems;
 

@@ -205,6 +205,16 @@ async fn start_relay_with(
     start_relay_program(&binary("teamflow-relay")?, dir, port, tls, http, env).await
 }
 
+/// Starts `program` (a relay binary) as `start_relay_in_with_env` does.
+pub async fn start_relay_program_with(
+    program: &Path,
+    dir: &Path,
+    port: u16,
+    env: &[(&str, &str)],
+) -> anyhow::Result<Server> {
+    start_relay_program(program, dir, port, None, &reqwest::Client::new(), env).await
+}
+
 async fn start_relay_program(
     program: &Path,
     dir: &Path,

@@ -1,4 +1,5 @@
-//! The document-sync systems the benchmarks compare: our relay and the Node automerge-repo sync server
+//! The document-sync systems the benchmarks compare: our relay (alone, or as `clusterN`: N instances on
+//! PostgreSQL and NATS, client i on instance i mod N) and the Node automerge-repo sync server
 //! (`tests/js/sync-server.mjs`), started the same way and reached by the same samod clients.
 
 use std::path::Path;
@@ -13,8 +14,10 @@ use teamflow_sync::{ClientConfig, SyncClient};
 use tokio::io::AsyncBufReadExt as _;
 use tokio::sync::watch;
 
+use crate::cluster::{Cluster, CpuLimit};
 use crate::servers::{
-    RelayTls, Server, free_port, pinned, setup, sign_up, start_baseline_relay, start_relay, start_relay_tls,
+    RelayTls, Server, cpu_seconds, free_port, pinned, rss_mib, setup, sign_up, start_baseline_relay, start_relay,
+    start_relay_tls,
 };
 
 /// Where a hand-rolled sync client connects, and as whom.
@@ -25,13 +28,20 @@ pub struct SyncEndpoint {
     pub token: Option<String>,
 }
 
+/// The processes of a system under test.
+#[derive(Debug)]
+enum Processes {
+    One(Server, Option<CpuLimit>),
+    Cluster(Cluster),
+}
+
 /// A running sync system and how clients reach it.
 #[derive(Debug)]
 pub struct SyncSystem {
     pub name: String,
-    pub server: Server,
-    /// `http://127.0.0.1:<port>`.
-    pub base: String,
+    processes: Processes,
+    /// `http://127.0.0.1:<port>` of each instance (one but for `clusterN`).
+    bases: Vec<String>,
     /// For the relay: signed-up users, all members of one team.
     relay: Option<RelayUsers>,
     /// For the relay over TLS: how clients trust it.
@@ -47,24 +57,45 @@ struct RelayUsers {
 
 impl SyncSystem {
     /// Starts `name` ("relay", "relay-tls", "relay-baseline": the binary `TEAMFLOW_BENCH_BASELINE_RELAY` names,
-    /// or "node") pinned to core 0; for the relay, signs up `users` users and puts
+    /// "clusterN", or "node") pinned to core 0; for the relay, signs up `users` users and puts
     /// them in one team, so each client can be a different person.
     pub async fn start(name: &str, users: usize) -> anyhow::Result<SyncSystem> {
+        let one = |server, base: String, relay, tls, dir| SyncSystem {
+            name: name.into(),
+            processes: Processes::One(server, None),
+            bases: vec![base],
+            relay: Some(relay),
+            tls,
+            _dir: dir,
+        };
         match name {
             "relay" => {
                 let (server, base, dir) = start_relay().await?;
                 let relay = relay_team(&reqwest::Client::new(), &base, users).await?;
-                Ok(SyncSystem { name: name.into(), server, base, relay: Some(relay), tls: None, _dir: dir })
+                Ok(one(server, base, relay, None, dir))
             }
             "relay-baseline" => {
                 let (server, base, dir) = start_baseline_relay().await?;
                 let relay = relay_team(&reqwest::Client::new(), &base, users).await?;
-                Ok(SyncSystem { name: name.into(), server, base, relay: Some(relay), tls: None, _dir: dir })
+                Ok(one(server, base, relay, None, dir))
             }
             "relay-tls" => {
                 let (server, base, dir, tls) = start_relay_tls().await?;
                 let relay = relay_team(&tls.http()?, &base, users).await?;
-                Ok(SyncSystem { name: name.into(), server, base, relay: Some(relay), tls: Some(tls), _dir: dir })
+                Ok(one(server, base, relay, Some(tls), dir))
+            }
+            cluster if cluster.strip_prefix("cluster").is_some_and(|n| n.parse::<usize>().is_ok_and(|n| n > 0)) => {
+                let n = cluster["cluster".len()..].parse()?;
+                let cluster = Cluster::start(n).await?;
+                let relay = relay_team(&reqwest::Client::new(), &cluster.bases[0], users).await?;
+                Ok(SyncSystem {
+                    name: name.into(),
+                    bases: cluster.bases.clone(),
+                    processes: Processes::Cluster(cluster),
+                    relay: Some(relay),
+                    tls: None,
+                    _dir: tempfile::tempdir()?,
+                })
             }
             "node" => {
                 let dir = tempfile::tempdir()?;
@@ -82,10 +113,59 @@ impl SyncSystem {
                 tokio::io::BufReader::new(stdout).lines().next_line().await?.context("node server did not start")?;
                 let server = Server { child, pid };
                 let base = format!("http://127.0.0.1:{port}");
-                Ok(SyncSystem { name: name.into(), server, base, relay: None, tls: None, _dir: dir })
+                Ok(SyncSystem {
+                    name: name.into(),
+                    processes: Processes::One(server, None),
+                    bases: vec![base],
+                    relay: None,
+                    tls: None,
+                    _dir: dir,
+                })
             }
             other => anyhow::bail!("unknown system {other}"),
         }
+    }
+
+    /// Holds each server process (each relay instance of a cluster) to `share` of a core from now on.
+    pub fn limit_cpu(&mut self, share: f64) -> anyhow::Result<()> {
+        match &mut self.processes {
+            Processes::One(server, limit) => {
+                let name = format!("teamflow-bench-{}", std::process::id());
+                *limit = Some(CpuLimit::apply(&name, server.pid, share)?);
+                Ok(())
+            }
+            Processes::Cluster(cluster) => cluster.limit_cpu(share),
+        }
+    }
+
+    /// CPU seconds the system has used: its server, or every process of a cluster (relays, PostgreSQL
+    /// and NATS).
+    pub fn cpu_seconds(&self) -> f64 {
+        match &self.processes {
+            Processes::One(server, _) => cpu_seconds(&server.pid.to_string()),
+            Processes::Cluster(cluster) => {
+                let (postgres, nats) = cluster.services_cpu_seconds();
+                cluster.relay_cpu_seconds() + postgres + nats
+            }
+        }
+    }
+
+    /// The server's resident memory (a cluster's relay instances' together).
+    pub fn rss_mib(&self) -> f64 {
+        match &self.processes {
+            Processes::One(server, _) => rss_mib(server.pid),
+            Processes::Cluster(cluster) => cluster.relay_rss_mib(),
+        }
+    }
+
+    /// The first (for most systems the only) instance's base URL.
+    pub fn base(&self) -> &str {
+        &self.bases[0]
+    }
+
+    /// The instance client `i` talks to.
+    fn base_of(&self, i: usize) -> &str {
+        &self.bases[i % self.bases.len()]
     }
 
     /// The access token and user of client `i` (on the Node server, which has no accounts: none).
@@ -100,7 +180,7 @@ impl SyncSystem {
     pub async fn client(&self, i: usize, device: &str) -> anyhow::Result<(SyncClient, watch::Sender<String>)> {
         let (token, user) = self.user(i);
         let (keep, rx) = watch::channel(token);
-        let mut config = ClientConfig::new(self.base.as_str(), user, device);
+        let mut config = ClientConfig::new(self.base_of(i), user, device);
         config.tls = self.tls.as_ref().map(|tls| tls.config.clone());
         let mut sync = SyncClient::in_memory(config, rx).await;
         sync.go_online().await?;
@@ -112,7 +192,7 @@ impl SyncSystem {
     pub fn sync_endpoint(&self, i: usize, device: &str) -> SyncEndpoint {
         let (token, user) = self.user(i);
         let peer = format!("{user}:{device}");
-        let ws = self.base.replacen("http", "ws", 1);
+        let ws = self.base_of(i).replacen("http", "ws", 1);
         match &self.relay {
             Some(_) => SyncEndpoint { url: format!("{ws}/sync?peer_id={peer}"), peer, token: Some(token) },
             None => SyncEndpoint { url: format!("{ws}/sync"), peer, token: None },
@@ -129,7 +209,7 @@ impl SyncSystem {
                 None => reqwest::Client::new(),
             };
             let body = json!({ "document_id": url.to_string(), "title": "bench" });
-            let path = format!("{}/api/teams/{}/documents", self.base, relay.team);
+            let path = format!("{}/api/teams/{}/documents", self.base(), relay.team);
             setup(|| http.post(&path).bearer_auth(&relay.users[0].0).json(&body)).await?;
             // Registered after it was offered: a fresh handshake offers it again.
             owner.reconnect().await?;
@@ -139,7 +219,10 @@ impl SyncSystem {
     }
 
     pub async fn stop(self) -> anyhow::Result<()> {
-        self.server.stop().await
+        match self.processes {
+            Processes::One(server, _) => server.stop().await,
+            Processes::Cluster(cluster) => cluster.stop().await,
+        }
     }
 }
 

@@ -101,43 +101,41 @@ async fn without_nats_an_edit_through_one_instance_does_not_reach_a_peer_while_t
     text_when(&on_a, |t| t == "v1 from A").await;
 }
 
-/// A stock automerge-repo client (tests/js/interop.mjs, as in `interop.rs`) syncing through B and a Rust
-/// client syncing through A edit one document and end with the identical document.
-#[tokio::test]
-async fn a_javascript_automerge_repo_client_on_one_instance_and_a_rust_client_on_the_other_converge() {
-    let js_dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("js");
-    assert!(
-        js_dir.join("node_modules/@automerge/automerge-repo").exists(),
-        "the JavaScript client's packages are missing: run `./x setup` (npm install in tests/js)"
-    );
-    let nats = Nats::start().await;
-    let (a, b) = two_instances(Some(&nats)).await;
-    let (alice, bob_b, team) = team(&a, &b).await;
-    let mut alice_sync = sync_client(&a, &alice, "laptop").await;
-    let (url, doc) = alice_sync.create_text("Hello from A").await.expect("create");
-    let (status, body) =
-        alice.post(&format!("/api/teams/{team}/documents"), &json!({ "document_id": url, "title": "Notes" })).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    alice_sync.reconnect().await.expect("reconnect");
-    assert!(within(alice_sync.synced_with_relay(&doc)).await, "A has alice's document");
+/// A stock automerge-repo client (tests/js/interop.mjs, as in `interop.rs`) syncing through `relay` as
+/// `client`'s user: it finds `url`, appends `append`, and waits for `marker` before it reports the end.
+struct JsClient {
+    node: tokio::process::Child,
+    lines: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+}
 
-    let bob_id = bob_b.user_id().await;
-    let mut node = tokio::process::Command::new("node")
-        .current_dir(&js_dir)
-        .arg("interop.mjs")
-        .arg(b.url("").replacen("http://", "ws://", 1))
-        .arg(bob_b.token.as_deref().expect("token"))
-        .arg(format!("{bob_id}:node"))
-        .arg(url.as_str())
-        .arg(" + JS on B")
-        .arg(" + Rust on A")
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start node");
-    let mut lines = tokio::io::BufReader::new(node.stdout.take().expect("stdout")).lines();
-    let mut next_event = async || -> serde_json::Value {
-        let line = tokio::time::timeout(teamflow_tests::socket::PATIENCE * 3, lines.next_line())
+impl JsClient {
+    async fn start(relay: &TestRelay, client: &Client, device: &str, url: &DocumentUrl, append: &str, marker: &str) -> JsClient {
+        let js_dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("js");
+        assert!(
+            js_dir.join("node_modules/@automerge/automerge-repo").exists(),
+            "the JavaScript client's packages are missing: run `./x setup` (npm install in tests/js)"
+        );
+        let user = client.user_id().await;
+        let mut node = tokio::process::Command::new("node")
+            .current_dir(&js_dir)
+            .arg("interop.mjs")
+            .arg(relay.url("").replacen("http://", "ws://", 1))
+            .arg(client.token.as_deref().expect("token"))
+            .arg(format!("{user}:{device}"))
+            .arg(url.as_str())
+            .arg(append)
+            .arg(marker)
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start node");
+        let lines = tokio::io::BufReader::new(node.stdout.take().expect("stdout")).lines();
+        JsClient { node, lines }
+    }
+
+    /// Its next JSON line; an `error` event fails the test.
+    async fn next_event(&mut self) -> serde_json::Value {
+        let line = tokio::time::timeout(teamflow_tests::socket::PATIENCE * 3, self.lines.next_line())
             .await
             .expect("the JS client answered in time")
             .expect("read stdout")
@@ -145,23 +143,86 @@ async fn a_javascript_automerge_repo_client_on_one_instance_and_a_rust_client_on
         let event: serde_json::Value = serde_json::from_str(&line).expect("a JSON line");
         assert_ne!(event["event"], "error", "{event}");
         event
-    };
-    assert_eq!(next_event().await, json!({ "event": "found", "text": "Hello from A" }));
-    assert_eq!(next_event().await["event"], "edited");
+    }
+
+    /// Its final event's text and sorted heads, once it has exited successfully.
+    async fn finish(mut self) -> (String, Vec<String>) {
+        let last = self.next_event().await;
+        assert_eq!(last["event"], "final", "{last}");
+        let mut heads: Vec<String> =
+            last["heads"].as_array().expect("heads").iter().map(|h| h.as_str().expect("hex").to_owned()).collect();
+        heads.sort();
+        let status = self.node.wait().await.expect("node exit");
+        assert!(status.success(), "{status}");
+        (last["text"].as_str().expect("text").to_owned(), heads)
+    }
+}
+
+/// Alice's document "Hello", made by her Rust client through A and registered to the team.
+async fn shared_hello(a: &TestRelay, alice: &Client, team: &str) -> (SyncClient, DocumentUrl, DocHandle) {
+    let mut alice_sync = sync_client(a, alice, "laptop").await;
+    let (url, doc) = alice_sync.create_text("Hello from A").await.expect("create");
+    let (status, body) =
+        alice.post(&format!("/api/teams/{team}/documents"), &json!({ "document_id": url, "title": "Notes" })).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    alice_sync.reconnect().await.expect("reconnect");
+    assert!(within(alice_sync.synced_with_relay(&doc)).await, "A has alice's document");
+    (alice_sync, url, doc)
+}
+
+/// A stock automerge-repo client syncing through B and a Rust client syncing through A edit one document
+/// and end with the identical document.
+#[tokio::test]
+async fn a_javascript_automerge_repo_client_on_one_instance_and_a_rust_client_on_the_other_converge() {
+    let nats = Nats::start().await;
+    let (a, b) = two_instances(Some(&nats)).await;
+    let (alice, bob_b, team) = team(&a, &b).await;
+    let (_alice_sync, url, doc) = shared_hello(&a, &alice, &team).await;
+
+    let mut js = JsClient::start(&b, &bob_b, "node", &url, " + JS on B", " + Rust on A").await;
+    assert_eq!(js.next_event().await, json!({ "event": "found", "text": "Hello from A" }));
+    assert_eq!(js.next_event().await["event"], "edited");
     // The JS edit, synced to B, reaches alice through A; her answer, synced to A, reaches the JS client on B
     // (which B holds in memory all along: the JS client is connected).
     text_when(&doc, |t| t == "Hello from A + JS on B").await;
     let end = read_text(&doc).chars().count();
     splice_text(&doc, end, 0, " + Rust on A").expect("edit");
-    let last = next_event().await;
-    assert_eq!(last["text"], "Hello from A + JS on B + Rust on A");
-    let mut js_heads: Vec<String> =
-        last["heads"].as_array().expect("heads").iter().map(|h| h.as_str().expect("hex").to_owned()).collect();
-    js_heads.sort();
+    let (text, js_heads) = js.finish().await;
+    assert_eq!(text, "Hello from A + JS on B + Rust on A");
     let rust_heads: Vec<String> = heads(&doc).iter().map(ToString::to_string).collect();
     assert_eq!(js_heads, rust_heads, "both ends hold the identical document");
-    let status = node.wait().await.expect("node exit");
-    assert!(status.success(), "{status}");
+}
+
+/// Stock automerge-repo clients on both instances (alice's through A, bob's through B) edit one document,
+/// started together; each waits for the other's edit, and both end with the identical document, which is also what
+/// the database holds (a fresh Rust client through A reads it).
+#[tokio::test]
+async fn javascript_automerge_repo_clients_on_both_instances_converge() {
+    let nats = Nats::start().await;
+    let (a, b) = two_instances(Some(&nats)).await;
+    let (alice, bob_b, team) = team(&a, &b).await;
+    let (alice_sync, url, _doc) = shared_hello(&a, &alice, &team).await;
+    // Only the JavaScript clients edit from here; alice's Rust client leaves.
+    drop(alice_sync);
+
+    let mut on_a = JsClient::start(&a, &alice, "node-a", &url, " + JS on A", " + JS on B").await;
+    let mut on_b = JsClient::start(&b, &bob_b, "node-b", &url, " + JS on B", " + JS on A").await;
+    for js in [&mut on_a, &mut on_b] {
+        let found = js.next_event().await;
+        assert_eq!(found["event"], "found", "{found}");
+        // The other may have made its edit already.
+        assert!(found["text"].as_str().is_some_and(|t| t.starts_with("Hello from A")), "{found}");
+        assert_eq!(js.next_event().await["event"], "edited");
+    }
+    let (text_a, heads_a) = on_a.finish().await;
+    let (text_b, heads_b) = on_b.finish().await;
+    assert_eq!(text_a, text_b, "the same text on both instances' clients");
+    assert!(text_a == "Hello from A + JS on A + JS on B" || text_a == "Hello from A + JS on B + JS on A", "{text_a}");
+    assert_eq!(heads_a, heads_b, "the identical document");
+
+    let alice_again = sync_client(&a, &alice, "tablet").await;
+    let stored = alice_again.open(&url).await.expect("open").expect("alice may read it");
+    text_when(&stored, |t| t == text_a).await;
 }
 
 /// The wire contract on `teamflow.doc.<document>`, seen from a NATS client of the test's own standing in

@@ -78,8 +78,18 @@ fn as_server(command: &mut Command, identity: Option<(u32, u32)>, dir: &Path) {
 
 impl Postgres {
     /// Creates a cluster in a fresh temporary directory and starts it on a free loopback port; answers once
-    /// the server says it accepts connections.
+    /// the server says it accepts connections. Commits are not flushed to disk: tests run faster.
     pub async fn start() -> Postgres {
+        Postgres::start_with(false).await
+    }
+
+    /// `start`, with commits flushed to disk as in production (`fsync`, `synchronous_commit`): what a
+    /// benchmark compares with the relay's SQLite (`synchronous=FULL`).
+    pub async fn start_durable() -> Postgres {
+        Postgres::start_with(true).await
+    }
+
+    async fn start_with(durable: bool) -> Postgres {
         let bin = bindir();
         let identity = server_identity();
         let dir = tempfile::Builder::new().prefix("teamflow-pg").tempdir().expect("temporary directory");
@@ -111,9 +121,11 @@ impl Postgres {
                 .arg("-k")
                 .arg(dir.path())
                 .args(["-c", "listen_addresses=127.0.0.1"])
-                // A throwaway cluster: nothing needs to survive a machine crash, and tests run faster.
-                .args(["-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off"])
                 .args(["-c", "max_connections=200"]);
+            if !durable {
+                // A throwaway cluster: nothing needs to survive a machine crash, and tests run faster.
+                server.args(["-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off"]);
+            }
             as_server(&mut server, identity, dir.path());
             match process::start(&mut server, "postgres", "ready to accept connections").await {
                 Ok((child, log)) => return Postgres { child: Some(child), port, log, dir },

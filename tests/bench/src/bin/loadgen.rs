@@ -5,6 +5,9 @@
 //! and the server's CPU time and RSS from `/proc`.
 //!
 //! `cargo build --release -p teamflow-relay -p teamflow-bench && target/release/loadgen` (docs/benchmarks.md).
+//!
+//! `clusterN` is N relay instances on PostgreSQL and NATS (docs/scale-out.md), client i on instance i mod N,
+//! so every team spans every instance; `--cpu-share` holds each relay instance to that share of a core.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -16,6 +19,7 @@ use futures::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use serde_json::{Value, json};
+use teamflow_bench::cluster::{Cluster, CpuLimit};
 use teamflow_bench::median;
 use teamflow_bench::servers::{
     RelayTls, Server, alternate, connect_ws, cpu_seconds, rss_mib, setup, sign_up, start_ceiling, start_relay,
@@ -50,11 +54,18 @@ struct Args {
     /// above the rate that held.
     #[arg(long, default_value_t = 0.05)]
     precision: f64,
+    /// Hold each relay instance (`relay` and every instance of `clusterN`) to this share of a core once
+    /// the setup is done (a CPU cgroup's quota; needs root). Without it they share core 0 freely.
+    #[arg(long)]
+    cpu_share: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
 struct RunReport {
     system: String,
+    /// Relay instances serving the clients (1 but for `clusterN`).
+    instances: usize,
+    cpu_share: Option<f64>,
     clients: usize,
     team_size: usize,
     offered_per_s: f64,
@@ -69,7 +80,13 @@ struct RunReport {
     p99_ms: f64,
     p999_ms: f64,
     max_ms: f64,
+    /// The relay instances' CPU time, together (or the ceiling's).
     server_cpu_s: f64,
+    /// For `clusterN`: PostgreSQL's (the postmaster and its backends) and NATS's CPU time.
+    postgres_cpu_s: Option<f64>,
+    nats_cpu_s: Option<f64>,
+    /// Every server-side process's CPU time (relays, PostgreSQL, NATS) per message delivered.
+    cpu_us_per_delivery: f64,
     server_rss_mib: f64,
     generator_cpu_share: f64,
     /// The generator used more than 90% of its core: its figures measure the generator, not the server.
@@ -96,13 +113,7 @@ async fn orchestrate(args: &Args) -> anyhow::Result<()> {
     if args.search {
         return search(args).await;
     }
-    let reports = alternate(&args.systems, args.repeats, async |system| match system {
-        "relay" => Ok(vec![run_relay(args, false).await?]),
-        "relay-tls" => Ok(vec![run_relay(args, true).await?]),
-        "ceiling" => Ok(vec![run_ceiling(args).await?]),
-        other => bail!("unknown system {other}"),
-    })
-    .await?;
+    let reports = alternate(&args.systems, args.repeats, async |system| Ok(vec![run_system(args, system).await?])).await?;
     summarize(args, &reports);
     Ok(())
 }
@@ -119,21 +130,18 @@ struct Searched {
 }
 
 /// Probes rates for each system: doubling while the bound holds, then bisecting between the last rate
-/// that held and the first that did not, until they are within `--precision` or after 10 probes.
+/// that held and the first that did not, until they are within `--precision` or after 10 probes. Every
+/// probe of a system runs on the one instance of it started (and populated) for the search.
 async fn search(args: &Args) -> anyhow::Result<()> {
     let mut found = Vec::new();
     for system in &args.systems {
         let (mut ok, mut failed): (Option<(f64, f64)>, Option<f64>) = (None, None);
         let mut rate = args.rate;
         let mut generator_bound = false;
+        let prepared = prepare(args, system).await?;
         for _ in 0..10 {
             let probe = Args { rate, ..args.clone() };
-            let report = match system.as_str() {
-                "relay" => run_relay(&probe, false).await?,
-                "relay-tls" => run_relay(&probe, true).await?,
-                "ceiling" => run_ceiling(&probe).await?,
-                other => bail!("unknown system {other}"),
-            };
+            let report = drive(&probe, &prepared).await?;
             println!("{}", serde_json::to_string(&report)?);
             if report.saturated {
                 generator_bound = true;
@@ -151,13 +159,17 @@ async fn search(args: &Args) -> anyhow::Result<()> {
                 (None, _) => rate / 2.0,
             };
         }
+        prepared.stop().await?;
         let (best_rate, best_delivered_per_s) = ok.unwrap_or((0.0, 0.0));
         found.push(Searched { system: system.clone(), best_delivered_per_s, best_rate, generator_bound });
     }
     println!("\n{}", teamflow_bench::Machine::describe());
     println!(
-        "chat fan-out rate search: {} clients in teams of {}, {} s per probe",
-        args.clients, args.team_size, args.seconds
+        "chat fan-out rate search: {} clients in teams of {}, {} s per probe{}",
+        args.clients,
+        args.team_size,
+        args.seconds,
+        args.cpu_share.map(|s| format!(", each relay instance held to {s} of a core")).unwrap_or_default()
     );
     println!("\n| system | highest delivered/s with p99 <= 100 ms, nothing lost | per-client rate | stopped by |");
     println!("|---|---|---|---|");
@@ -168,20 +180,146 @@ async fn search(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Our relay, over plain WebSockets or (`tls`) over HTTPS and WSS with the production TLS path.
-async fn run_relay(args: &Args, tls: bool) -> anyhow::Result<RunReport> {
-    let (server, base, _dir, tls) = if tls {
-        let (server, base, dir, tls) = start_relay_tls().await?;
-        (server, base, dir, Some(tls))
-    } else {
-        let (server, base, dir) = start_relay().await?;
-        (server, base, dir, None)
+/// One run of `system` at `args.rate`, on a system started for it.
+async fn run_system(args: &Args, system: &str) -> anyhow::Result<RunReport> {
+    let prepared = prepare(args, system).await?;
+    let report = drive(args, &prepared).await;
+    prepared.stop().await?;
+    report
+}
+
+/// A system under test, started, populated (every client signed up and in its team) and, with
+/// `--cpu-share`, held to its CPU: it serves every probe of a search, which then measures the chat alone.
+struct Prepared {
+    name: String,
+    processes: Processes,
+    endpoints: Vec<Endpoint>,
+    connector: Option<tokio_tungstenite::Connector>,
+}
+
+enum Processes {
+    One { server: Server, _dir: Option<tempfile::TempDir>, _limit: Option<CpuLimit> },
+    Cluster(Cluster),
+}
+
+/// CPU seconds used so far by the system under test.
+struct Usage {
+    server: f64,
+    postgres: Option<f64>,
+    nats: Option<f64>,
+}
+
+impl Prepared {
+    fn usage(&self) -> Usage {
+        match &self.processes {
+            Processes::One { server, .. } => {
+                Usage { server: cpu_seconds(&server.pid.to_string()), postgres: None, nats: None }
+            }
+            Processes::Cluster(cluster) => {
+                let (postgres, nats) = cluster.services_cpu_seconds();
+                Usage { server: cluster.relay_cpu_seconds(), postgres: Some(postgres), nats: Some(nats) }
+            }
+        }
+    }
+
+    fn rss_mib(&self) -> f64 {
+        match &self.processes {
+            Processes::One { server, .. } => rss_mib(server.pid),
+            Processes::Cluster(cluster) => cluster.relay_rss_mib(),
+        }
+    }
+
+    fn instances(&self) -> usize {
+        match &self.processes {
+            Processes::One { .. } => 1,
+            Processes::Cluster(cluster) => cluster.instances.len(),
+        }
+    }
+
+    async fn stop(self) -> anyhow::Result<()> {
+        match self.processes {
+            Processes::One { server, .. } => server.stop().await,
+            Processes::Cluster(cluster) => cluster.stop().await,
+        }
+    }
+}
+
+/// Starts and populates `system`: relay (SQLite), relay-tls, ceiling, or clusterN (N relay instances on
+/// PostgreSQL and NATS, client i on instance i mod N, so every team spans every instance).
+async fn prepare(args: &Args, system: &str) -> anyhow::Result<Prepared> {
+    let limit = |pid| match args.cpu_share {
+        Some(share) => CpuLimit::apply(&format!("teamflow-bench-{}", std::process::id()), pid, share).map(Some),
+        None => Ok(None),
     };
-    let http = match &tls {
-        Some(tls) => tls.http()?,
-        None => reqwest::Client::new(),
+    let relay_endpoints = |bases: &[String], tokens: &[String], teams: &[String]| -> Vec<Endpoint> {
+        (0..args.clients)
+            .map(|i| Endpoint {
+                url: format!("{}/api/ws", bases[i % bases.len()].replacen("http", "ws", 1)),
+                token: Some(tokens[i].clone()),
+                team: Some(teams[i / args.team_size].clone()),
+            })
+            .collect()
     };
-    let tokens = sign_up(&http, &base, args.clients).await?;
+    match system {
+        "relay" | "relay-tls" => {
+            let (server, base, dir, tls) = if system == "relay-tls" {
+                let (server, base, dir, tls) = start_relay_tls().await?;
+                (server, base, dir, Some(tls))
+            } else {
+                let (server, base, dir) = start_relay().await?;
+                (server, base, dir, None)
+            };
+            let http = match &tls {
+                Some(tls) => tls.http()?,
+                None => reqwest::Client::new(),
+            };
+            let (tokens, teams) = populate(args, &http, &base).await?;
+            let _limit = limit(server.pid)?;
+            Ok(Prepared {
+                name: system.to_owned(),
+                endpoints: relay_endpoints(&[base], &tokens, &teams),
+                connector: tls.as_ref().map(RelayTls::connector),
+                processes: Processes::One { server, _dir: Some(dir), _limit },
+            })
+        }
+        "ceiling" => {
+            let (server, port) = start_ceiling().await?;
+            let endpoints = (0..args.clients)
+                .map(|i| Endpoint {
+                    url: format!("ws://127.0.0.1:{port}/team-{}", i / args.team_size),
+                    token: None,
+                    team: None,
+                })
+                .collect();
+            Ok(Prepared {
+                name: system.to_owned(),
+                endpoints,
+                connector: None,
+                processes: Processes::One { server, _dir: None, _limit: None },
+            })
+        }
+        other => match other.strip_prefix("cluster").map(str::parse::<usize>) {
+            Some(Ok(n)) if n > 0 => {
+                let mut cluster = Cluster::start(n).await?;
+                let (tokens, teams) = populate(args, &reqwest::Client::new(), &cluster.bases[0]).await?;
+                if let Some(share) = args.cpu_share {
+                    cluster.limit_cpu(share)?;
+                }
+                Ok(Prepared {
+                    name: system.to_owned(),
+                    endpoints: relay_endpoints(&cluster.bases, &tokens, &teams),
+                    connector: None,
+                    processes: Processes::Cluster(cluster),
+                })
+            }
+            _ => bail!("unknown system {other} (relay, relay-tls, ceiling, clusterN)"),
+        },
+    }
+}
+
+/// Signs up every client and fills the teams through `base`; answers the clients' tokens and the teams.
+async fn populate(args: &Args, http: &reqwest::Client, base: &str) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+    let tokens = sign_up(http, base, args.clients).await?;
     let mut teams = Vec::new();
     for (team_index, members) in (0..args.clients).collect::<Vec<_>>().chunks(args.team_size).enumerate() {
         let owner = &tokens[members[0]];
@@ -193,37 +331,11 @@ async fn run_relay(args: &Args, tls: bool) -> anyhow::Result<RunReport> {
         .await?;
         let team_id = team["id"].as_str().context("team id")?.to_owned();
         for &member in &members[1..] {
-            teamflow_bench::servers::join_team(&http, &base, owner, &team_id, member, &tokens[member]).await?;
+            teamflow_bench::servers::join_team(http, base, owner, &team_id, member, &tokens[member]).await?;
         }
         teams.push(team_id);
     }
-    let ws = base.replacen("http", "ws", 1);
-    let endpoints: Vec<Endpoint> = (0..args.clients)
-        .map(|i| Endpoint {
-            url: format!("{ws}/api/ws"),
-            token: Some(tokens[i].clone()),
-            team: Some(teams[i / args.team_size].clone()),
-        })
-        .collect();
-    let name = if tls.is_some() { "relay-tls" } else { "relay" };
-    let connector = tls.as_ref().map(RelayTls::connector);
-    let report = drive(args, name, &server, endpoints, connector).await;
-    server.stop().await?;
-    report
-}
-
-async fn run_ceiling(args: &Args) -> anyhow::Result<RunReport> {
-    let (server, port) = start_ceiling().await?;
-    let endpoints = (0..args.clients)
-        .map(|i| Endpoint {
-            url: format!("ws://127.0.0.1:{port}/team-{}", i / args.team_size),
-            token: None,
-            team: None,
-        })
-        .collect();
-    let report = drive(args, "ceiling", &server, endpoints, None).await;
-    server.stop().await?;
-    report
+    Ok((tokens, teams))
 }
 
 /// Where one client connects: the socket's URL, its access token (sent in the `Authorization` header, as
@@ -235,15 +347,10 @@ struct Endpoint {
 }
 
 /// Connects every client (joining its team on the relay), runs the open-loop schedule, drains, and reports.
-async fn drive(
-    args: &Args,
-    system: &str,
-    server: &Server,
-    endpoints: Vec<Endpoint>,
-    connector: Option<tokio_tungstenite::Connector>,
-) -> anyhow::Result<RunReport> {
+async fn drive(args: &Args, system: &Prepared) -> anyhow::Result<RunReport> {
+    let (endpoints, connector) = (&system.endpoints, &system.connector);
     let mut sockets = Vec::with_capacity(endpoints.len());
-    for Endpoint { url, token, team } in &endpoints {
+    for Endpoint { url, token, team } in endpoints {
         let mut socket = connect_ws(url, token.as_deref(), connector.clone()).await?;
         if let Some(team) = team {
             socket.send(Message::text(json!({ "type": "join_team", "team_id": team }).to_string())).await?;
@@ -265,12 +372,14 @@ async fn drive(
         received: 0,
         duplicates: 0,
     }));
+    // The relay takes a repeated `client_msg_id` as a retry of what it already stored: every run of a
+    // search (which reuses one system) needs ids of its own.
+    let run: u64 = rand::random();
     let start = Instant::now() + Duration::from_millis(500);
     let end = start + Duration::from_secs(args.seconds);
     let drain = end + Duration::from_secs(3);
     let period = Duration::from_secs_f64(1.0 / args.rate);
-    let server_pid = server.pid.to_string();
-    let cpu_before = cpu_seconds(&server_pid);
+    let before = system.usage();
     let me_before = cpu_seconds("self");
     let mut tasks = Vec::new();
     for (client, socket) in sockets.into_iter().enumerate() {
@@ -289,7 +398,7 @@ async fn drive(
                 let stamp = (intended - start).as_nanos();
                 let content = format!("{client}:{k}:{stamp}");
                 let frame = match &team {
-                    Some(team) => json!({ "type": "send_message", "team_id": team, "client_msg_id": format!("{client}-{k}"), "content": content }).to_string(),
+                    Some(team) => json!({ "type": "send_message", "team_id": team, "client_msg_id": format!("{run}-{client}-{k}"), "content": content }).to_string(),
                     None => content,
                 };
                 if sink.send(Message::text(frame)).await.is_err() {
@@ -340,15 +449,21 @@ async fn drive(
             sent_by_client.push(count);
         }
     }
-    let server_cpu_s = cpu_seconds(&server_pid) - cpu_before;
+    let after = system.usage();
+    let server_cpu_s = after.server - before.server;
+    let postgres_cpu_s = after.postgres.zip(before.postgres).map(|(a, b)| a - b);
+    let nats_cpu_s = after.nats.zip(before.nats).map(|(a, b)| a - b);
     let generator_cpu_share = (cpu_seconds("self") - me_before) / (drain - start).as_secs_f64();
     let sent: u64 = sent_by_client.iter().sum();
     let expected: u64 =
         sent_by_client.chunks(args.team_size).map(|team| team.iter().sum::<u64>() * (team.len() as u64 - 1)).sum();
     let tally = tally.lock().unwrap_or_else(PoisonError::into_inner);
     let ms = |q: f64| tally.latency_us.value_at_quantile(q) as f64 / 1000.0;
+    let all_cpu_s = server_cpu_s + postgres_cpu_s.unwrap_or(0.0) + nats_cpu_s.unwrap_or(0.0);
     Ok(RunReport {
-        system: system.to_owned(),
+        system: system.name.clone(),
+        instances: system.instances(),
+        cpu_share: args.cpu_share.filter(|_| system.name != "ceiling"),
         clients: args.clients,
         team_size: args.team_size,
         offered_per_s: sent as f64 / args.seconds as f64,
@@ -364,7 +479,10 @@ async fn drive(
         p999_ms: ms(0.999),
         max_ms: tally.latency_us.max() as f64 / 1000.0,
         server_cpu_s,
-        server_rss_mib: rss_mib(server.pid),
+        postgres_cpu_s,
+        nats_cpu_s,
+        cpu_us_per_delivery: all_cpu_s * 1e6 / tally.received.max(1) as f64,
+        server_rss_mib: system.rss_mib(),
         generator_cpu_share,
         saturated: generator_cpu_share > 0.9,
     })
@@ -373,16 +491,26 @@ async fn drive(
 fn summarize(args: &Args, reports: &[RunReport]) {
     println!("\n{}", teamflow_bench::Machine::describe());
     println!(
-        "chat fan-out: {} clients in teams of {}, {} msg/s each, {} s, medians of unsaturated runs",
-        args.clients, args.team_size, args.rate, args.seconds
+        "chat fan-out: {} clients in teams of {}, {} msg/s each, {} s, medians of unsaturated runs{}",
+        args.clients,
+        args.team_size,
+        args.rate,
+        args.seconds,
+        args.cpu_share.map(|s| format!(", each relay instance held to {s} of a core")).unwrap_or_default()
     );
-    println!("\n| system | runs | delivered/s | p50 | p99 | p99.9 | max | lost | dup | server CPU | server RSS |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!(
+        "\n| system | runs | delivered/s | p50 | p99 | p99.9 | max | lost | dup | relay CPU | PostgreSQL CPU | NATS CPU | CPU per delivery | relay RSS |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for system in &args.systems {
         let runs: Vec<&RunReport> = reports.iter().filter(|r| &r.system == system && !r.saturated).collect();
         let m = |f: fn(&RunReport) -> f64| median(runs.iter().map(|r| f(r)).collect());
+        let service = |f: fn(&RunReport) -> Option<f64>| match runs.iter().filter_map(|r| f(r)).collect::<Vec<_>>() {
+            v if v.is_empty() => "-".to_owned(),
+            v => format!("{:.2} s", median(v)),
+        };
         println!(
-            "| {system} | {} | {:.0} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms | {:.0} | {:.0} | {:.2} s | {:.0} MiB |",
+            "| {system} | {} | {:.0} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms | {:.0} | {:.0} | {:.2} s | {} | {} | {:.1} µs | {:.0} MiB |",
             runs.len(),
             m(|r| r.delivered_per_s),
             m(|r| r.p50_ms),
@@ -392,6 +520,9 @@ fn summarize(args: &Args, reports: &[RunReport]) {
             m(|r| r.lost as f64),
             m(|r| r.duplicates as f64),
             m(|r| r.server_cpu_s),
+            service(|r| r.postgres_cpu_s),
+            service(|r| r.nats_cpu_s),
+            m(|r| r.cpu_us_per_delivery),
             m(|r| r.server_rss_mib),
         );
     }

@@ -165,8 +165,7 @@ async fn storm(system: &SyncSystem, round: usize, args: &Args, saved: &[u8]) -> 
     ready.wait().await;
     eprintln!("{} clients connected; the storm starts", args.clients);
     let me = std::process::id().to_string();
-    let server = system.server.pid.to_string();
-    let (cpu_before, server_before) = (cpu_seconds(&me), cpu_seconds(&server));
+    let (cpu_before, server_before) = (cpu_seconds(&me), system.cpu_seconds());
     let start = Instant::now();
     go.send_replace(Some(start));
     let mut arrivals = Vec::with_capacity(args.clients);
@@ -175,8 +174,8 @@ async fn storm(system: &SyncSystem, round: usize, args: &Args, saved: &[u8]) -> 
     }
     let elapsed = start.elapsed().as_secs_f64();
     let generator_cpu_share = (cpu_seconds(&me) - cpu_before) / elapsed;
-    let server_cpu_s = cpu_seconds(&server) - server_before;
-    let server_rss_mib = teamflow_bench::servers::rss_mib(system.server.pid);
+    let server_cpu_s = system.cpu_seconds() - server_before;
+    let server_rss_mib = system.rss_mib();
     verify(&arrivals, &heads)?;
 
     let mut histogram = Histogram::<u64>::new(3)?;

@@ -37,6 +37,10 @@ struct Args {
     /// Rounds; each runs every system once, alternating.
     #[arg(long, default_value_t = 3)]
     repeats: usize,
+    /// Hold each server process (each relay instance of `clusterN`) to this share of a core once the
+    /// setup is done (a CPU cgroup's quota; needs root).
+    #[arg(long)]
+    cpu_share: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -133,7 +137,7 @@ async fn step(system: &SyncSystem, round: usize, m: usize, args: &Arc<Args>) -> 
     let docs = document(system, &mut clients).await?;
     let ledger = Arc::new(Mutex::new(Ledger::default()));
     let me = std::process::id().to_string();
-    let (cpu_before, server_before) = (cpu_seconds(&me), cpu_seconds(&system.server.pid.to_string()));
+    let (cpu_before, server_before) = (cpu_seconds(&me), system.cpu_seconds());
     let start = Instant::now() + Duration::from_millis(200);
     let until = start + Duration::from_secs(args.seconds) + Duration::from_secs(3);
     let watchers: Vec<_> = docs
@@ -158,7 +162,7 @@ async fn step(system: &SyncSystem, round: usize, m: usize, args: &Arc<Args>) -> 
     }
     let elapsed = start.elapsed().as_secs_f64();
     let generator_cpu_share = (cpu_seconds(&me) - cpu_before) / elapsed;
-    let server_cpu_s = cpu_seconds(&system.server.pid.to_string()) - server_before;
+    let server_cpu_s = system.cpu_seconds() - server_before;
     for c in clients {
         c.stop().await;
     }
@@ -213,7 +217,10 @@ async fn main() -> anyhow::Result<()> {
     let mut best: HashMap<String, Vec<f64>> = HashMap::new();
     for round in 0..args.repeats {
         for name in &args.systems {
-            let system = SyncSystem::start(name, max_clients).await?;
+            let mut system = SyncSystem::start(name, max_clients).await?;
+            if let Some(share) = args.cpu_share {
+                system.limit_cpu(share)?;
+            }
             let mut largest = 0;
             for &m in &args.clients {
                 let result = step(&system, round, m, &args).await?;
