@@ -24,13 +24,18 @@
 //! access cache is emptied (sync connections re-decide), every room socket's membership is read again, and
 //! every room asks and tells who is online (`Events::recheck_everything`, `RoomsHandle::reannounce`). It
 //! also asks every other instance to do the same (`teamflow.cluster.recheck`): what it announced while cut
-//! off may never have left it. Every instance says it is alive every 2 s (and that it stops), so the users
-//! online only through one that died go offline on the others.
+//! off may never have left it; and every followed document catches up from storage and asks the others
+//! for what it lacks, as at its opening. Every instance says it is alive every 2 s (and that it stops), so
+//! the users online only through one that died go offline on the others.
+//!
+//! Access notices never wait for NATS, but are never lost silently either: they have a queue of their own
+//! (a flood of room frames does not crowd them out), and one that cannot be queued makes this instance ask
+//! every instance to re-check what it holds, as a reconnection does.
 
 mod task;
 mod wire;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -44,8 +49,13 @@ use tokio_util::sync::CancellationToken;
 pub use task::Receivers;
 pub use wire::{AccessChangeNotice, AccessNotice, DocumentMessage, InstanceId, RoomOp, SessionsNotice, WireError};
 
-/// Messages waiting to be published, at most; past it room frames are dropped (and counted in the log).
-const OUTBOX: usize = 8192;
+/// Room frames (and, in their own queue, access notices) waiting to be published, at most, unless the
+/// configuration says otherwise (`Config::nats_queue`); past it room frames are dropped (and counted in the
+/// log), and a notice that does not fit makes every instance re-check.
+pub const OUTBOX: usize = 8192;
+
+/// Document messages waiting to be published, at most: their publishers wait for room.
+const DOCUMENT_OUTBOX: usize = 1024;
 
 /// How long a join waits for its room's subscription to be confirmed by the NATS server. Confirmed, a
 /// joined socket hears everything published to its team after its join; past this (NATS unreachable at the
@@ -75,7 +85,20 @@ struct Shared {
     instance: InstanceId,
     /// For document subscriptions, made by the sync repo's followers themselves (one per held document).
     client: async_nats::Client,
-    outbox: mpsc::Sender<Outgoing>,
+    /// Room frames for NATS.
+    frames: Queue,
+    /// Access notices and ended sign-ins for NATS: apart from room frames, so a flood of frames cannot
+    /// crowd them out.
+    notices: Queue,
+    /// Document messages for NATS (their publishers wait for room).
+    documents: mpsc::Sender<Outgoing>,
+    /// Set when an access notice (or a room revocation) could not be queued: every instance must then
+    /// re-check what it holds, as after a lost connection. `owed` wakes the task.
+    recheck_owed: AtomicBool,
+    owed: Notify,
+    /// Counts reconnections to NATS (and re-check notices from other instances): each document follower
+    /// then catches up from storage and asks the others for what it lacks.
+    resync: watch::Sender<u64>,
     /// Teams whose room the hub began (true) or stopped (false) holding sockets of, since the task last
     /// looked: the last word per team counts, so the hub never waits and nothing is lost.
     interest: Mutex<HashMap<TeamId, bool>>,
@@ -96,22 +119,81 @@ struct Outgoing {
     payload: Bytes,
 }
 
+/// A bounded queue that never makes its producers wait: full (`capacity` waiting), it refuses. A capacity
+/// of 0 refuses everything, which is how tests see what a full queue does.
+#[derive(Debug)]
+struct Queue {
+    items: Mutex<VecDeque<Outgoing>>,
+    capacity: usize,
+    ready: Notify,
+}
+
+impl Queue {
+    fn new(capacity: usize) -> Self {
+        Self { items: Mutex::default(), capacity, ready: Notify::new() }
+    }
+
+    /// Queues `outgoing`, or answers it back when the queue is full.
+    fn push(&self, outgoing: Outgoing) -> Result<(), Outgoing> {
+        let mut items = self.items.lock().unwrap_or_else(PoisonError::into_inner);
+        if items.len() >= self.capacity {
+            return Err(outgoing);
+        }
+        items.push_back(outgoing);
+        drop(items);
+        self.ready.notify_one();
+        Ok(())
+    }
+
+    fn pop(&self) -> Option<Outgoing> {
+        self.items.lock().unwrap_or_else(PoisonError::into_inner).pop_front()
+    }
+
+    /// The next message, once there is one. Cancel-safe: a message is taken only when this returns it.
+    async fn next(&self) -> Outgoing {
+        loop {
+            if let Some(outgoing) = self.pop() {
+                return outgoing;
+            }
+            // A push between the pop and here leaves a permit: nothing is missed.
+            self.ready.notified().await;
+        }
+    }
+}
+
+/// What a document follower hears: another instance's message, or that the connection to NATS came back
+/// (what was published meanwhile never reached this instance).
+#[derive(Debug)]
+pub(crate) enum DocumentEvent {
+    Message(DocumentMessage),
+    Reconnected,
+}
+
 /// What other instances publish on one document's subject.
 #[derive(Debug)]
 pub(crate) struct DocumentFeed {
     subscriber: async_nats::Subscriber,
     instance: InstanceId,
+    resync: watch::Receiver<u64>,
 }
 
 impl DocumentFeed {
-    /// The next message from another instance; `None` once the subscription has ended.
-    pub(crate) async fn next(&mut self) -> Option<DocumentMessage> {
+    /// The next message from another instance, or word that NATS is back after an outage; `None` once the
+    /// subscription has ended. Cancel-safe.
+    pub(crate) async fn next(&mut self) -> Option<DocumentEvent> {
         use futures::StreamExt as _;
         loop {
-            let message = self.subscriber.next().await?;
+            let message = tokio::select! {
+                message = self.subscriber.next() => message?,
+                changed = self.resync.changed() => match changed {
+                    Ok(()) => return Some(DocumentEvent::Reconnected),
+                    // The cluster is gone: the subscription ends with it.
+                    Err(_) => return None,
+                },
+            };
             match wire::decode_document(message.headers.as_ref(), message.payload) {
                 Ok((from, _)) if from == self.instance => {}
-                Ok((_, decoded)) => return Some(decoded),
+                Ok((_, decoded)) => return Some(DocumentEvent::Message(decoded)),
                 Err(e) => tracing::warn!(error = %e, subject = %message.subject, "document message ignored"),
             }
         }
@@ -123,7 +205,7 @@ impl DocumentFeed {
 pub struct Connected {
     cluster: Cluster,
     client: async_nats::Client,
-    outbox: mpsc::Receiver<Outgoing>,
+    documents: mpsc::Receiver<Outgoing>,
 }
 
 impl std::fmt::Debug for Connected {
@@ -133,8 +215,9 @@ impl std::fmt::Debug for Connected {
 }
 
 /// Connects to NATS at `url`; fails if the server does not answer (async-nats reconnects by itself once
-/// connected, so only the start can fail).
-pub async fn connect(url: &str) -> Result<Connected, ClusterError> {
+/// connected, so only the start can fail). `queue`: how many room frames, and apart from them how many
+/// notices, may wait for NATS ([`OUTBOX`] in the binary).
+pub async fn connect(url: &str, queue: usize) -> Result<Connected, ClusterError> {
     let instance = InstanceId::new_v4();
     let reconnected = Arc::new(Notify::new());
     let lost = Arc::new(AtomicBool::new(false));
@@ -168,11 +251,16 @@ pub async fn connect(url: &str) -> Result<Connected, ClusterError> {
             let cause = std::error::Error::source(&e).map(|s| format!(": {s}")).unwrap_or_default();
             ClusterError::Unreachable(format!("{}{cause}", e.kind()))
         })?;
-    let (outbox, outbox_rx) = mpsc::channel(OUTBOX);
+    let (documents, documents_rx) = mpsc::channel(DOCUMENT_OUTBOX);
     let shared = Shared {
         instance,
         client: client.clone(),
-        outbox,
+        frames: Queue::new(queue),
+        notices: Queue::new(queue),
+        documents,
+        recheck_owed: AtomicBool::new(false),
+        owed: Notify::new(),
+        resync: watch::Sender::new(0),
         interest: Mutex::default(),
         interest_changed: Notify::new(),
         reconnected,
@@ -180,7 +268,7 @@ pub async fn connect(url: &str) -> Result<Connected, ClusterError> {
         dropped: AtomicU64::new(0),
     };
     tracing::info!(%instance, "joined the relay cluster over NATS");
-    Ok(Connected { cluster: Cluster { shared: Some(Arc::new(shared)) }, client, outbox: outbox_rx })
+    Ok(Connected { cluster: Cluster { shared: Some(Arc::new(shared)) }, client, documents: documents_rx })
 }
 
 impl Connected {
@@ -216,11 +304,15 @@ impl Cluster {
         let Some(shared) = &self.shared else { return };
         let (headers, payload) = wire::encode_room(shared.instance, op);
         let outgoing = Outgoing { subject: wire::room_subject(team), headers, payload };
-        if let Err(e) = shared.outbox.try_send(outgoing) {
+        if shared.frames.push(outgoing).is_err() {
             let dropped = shared.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            // A revocation lost here is also in the membership notice, unless that was lost too: re-check.
+            if matches!(op, RoomOp::Revoke(_) | RoomOp::Close) {
+                shared.owe_recheck();
+            }
             // Logged once per thousand, not per frame: a full queue comes in bursts.
             if dropped % 1000 == 1 {
-                tracing::warn!(error = %e, dropped, "NATS outbox full or closed; room frames dropped");
+                tracing::warn!(dropped, "NATS outbox full; room frames dropped");
             }
         }
     }
@@ -237,11 +329,13 @@ impl Cluster {
                 return None;
             }
         };
+        // Marked seen before the subscription is confirmed: a reconnection from here on is reported.
+        let resync = shared.resync.subscribe();
         // The server answers a flush after it has taken the subscription.
         if let Err(e) = shared.client.flush().await {
             tracing::warn!(error = %e, document, "document subscription not confirmed; following anyway");
         }
-        Some(DocumentFeed { subscriber, instance: shared.instance })
+        Some(DocumentFeed { subscriber, instance: shared.instance, resync })
     }
 
     /// Tells the instances holding a document changes made through this one (or the heads this one holds).
@@ -251,7 +345,7 @@ impl Cluster {
         let Some(shared) = &self.shared else { return };
         let (headers, payload) = wire::encode_document(shared.instance, message);
         let outgoing = Outgoing { subject: wire::document_subject(document), headers, payload };
-        if shared.outbox.send(outgoing).await.is_err() {
+        if shared.documents.send(outgoing).await.is_err() {
             tracing::warn!(document, "the cluster task has stopped; document changes not published");
         }
     }
@@ -274,15 +368,17 @@ impl Cluster {
     }
 
     /// Tells every instance that who may reach what in a team changed. Never waits: with NATS down long
-    /// enough to fill the queue, the change the caller committed must not hang on it. A notice dropped then
-    /// is made up for when the connection comes back: this instance asks every instance to re-check what
-    /// it holds (`teamflow.cluster.recheck`).
+    /// enough to fill the queue, the change the caller committed must not hang on it. A notice that cannot
+    /// be queued is made up for: this instance asks every instance to re-check what it holds
+    /// (`teamflow.cluster.recheck`) as soon as its task can publish, which reads the change from the
+    /// database.
     pub(crate) fn announce_access(&self, notice: &AccessNotice) {
         let Some(shared) = &self.shared else { return };
         let Some((headers, payload)) = wire::encode_notice(shared.instance, notice) else { return };
         let outgoing = Outgoing { subject: wire::access_subject(notice), headers, payload };
-        if let Err(e) = shared.outbox.try_send(outgoing) {
-            tracing::warn!(error = %e, team = %notice.team, "access notice not queued for NATS; the others re-check when it is back");
+        if shared.notices.push(outgoing).is_err() {
+            shared.owe_recheck();
+            tracing::warn!(team = %notice.team, "access notice not queued for NATS; every instance will re-check instead");
         }
     }
 
@@ -293,8 +389,16 @@ impl Cluster {
         let Some(shared) = &self.shared else { return };
         let Some((headers, payload)) = wire::encode_notice(shared.instance, notice) else { return };
         let outgoing = Outgoing { subject: wire::account_subject(notice.user), headers, payload };
-        if let Err(e) = shared.outbox.try_send(outgoing) {
-            tracing::warn!(error = %e, "ended sessions not announced over NATS; other instances read them from the database");
+        if shared.notices.push(outgoing).is_err() {
+            tracing::warn!("ended sessions not announced over NATS; other instances read them from the database");
         }
+    }
+}
+
+impl Shared {
+    /// A notice was lost on its way to NATS: the task asks every instance to re-check.
+    fn owe_recheck(&self) {
+        self.recheck_owed.store(true, Ordering::SeqCst);
+        self.owed.notify_one();
     }
 }

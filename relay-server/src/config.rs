@@ -94,6 +94,11 @@ pub struct Config {
     #[arg(skip = true)]
     pub process_webhooks: bool,
 
+    /// How many room frames, and apart from them how many access notices, may wait to be published on NATS.
+    /// Always [`crate::cluster::OUTBOX`] in the binary; tests set 0 to see what a full queue does.
+    #[arg(skip = crate::cluster::OUTBOX)]
+    pub nats_queue: usize,
+
     /// Told which documents the sync repo holds in memory, as they load and unload. Never set by the binary
     /// (`/metrics` exports their count); tests watch it to see a document unloaded.
     #[arg(skip)]

@@ -58,6 +58,11 @@ struct Devices {
     by_peer: HashMap<String, Entry>,
     /// Each user's current epoch, where raised: an entry below it is revoked.
     epochs: HashMap<UserId, i64>,
+    /// Certificates recorded here since the last reload began, each with the number of its recording: a
+    /// reload whose database read began before one may lack it, and keeps it.
+    recent: HashMap<String, (u64, Entry)>,
+    /// How many certificates were recorded here.
+    recorded: u64,
 }
 
 /// The devices holding a current certificate, by libp2p peer id: read by the libp2p node on every
@@ -100,7 +105,38 @@ impl Certified {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         // Expired entries go whenever a new one comes, so the map stays the size of the live devices.
         devices.by_peer.retain(|_, e| e.expires_at > now);
+        devices.recorded += 1;
+        let recorded = devices.recorded;
+        devices.recent.insert(peer_id.to_owned(), (recorded, entry.clone()));
         devices.by_peer.insert(peer_id.to_owned(), entry);
+    }
+
+    /// Where the record stands, before a reload reads the database.
+    fn mark(&self) -> u64 {
+        self.read().recorded
+    }
+
+    /// Takes what a reload read from the database, whose read began at `mark`. What happened here since
+    /// is kept: a certificate recorded after the read began (it committed after, or just before, the read,
+    /// which may lack it), and epochs raised (they only rise). Without this, a certificate issued here
+    /// would be refused by the circuit until the next reload.
+    fn replace(&self, mut read: Devices, mark: u64) {
+        let mut devices = self.write();
+        devices.recent.retain(|_, (recorded, _)| *recorded > mark);
+        for (peer_id, (_, entry)) in &devices.recent {
+            let newer = read.by_peer.get(peer_id).is_none_or(|stored| stored.expires_at < entry.expires_at);
+            if newer {
+                read.by_peer.insert(peer_id.clone(), entry.clone());
+            }
+        }
+        for (user, epoch) in &devices.epochs {
+            let floor = read.epochs.entry(*user).or_default();
+            *floor = (*floor).max(*epoch);
+        }
+        read.by_peer.retain(|_, e| read.epochs.get(&e.user).is_none_or(|floor| e.epoch >= *floor));
+        read.recent = std::mem::take(&mut devices.recent);
+        read.recorded = devices.recorded;
+        *devices = read;
     }
 
     /// Learns that `user`'s epoch is now `epoch`: their older certificates stop counting.
@@ -158,10 +194,11 @@ impl CertificateIssuer {
     }
 
     /// Reads the record again from the database: certificates issued and epochs raised by other instances
-    /// sharing it show here.
+    /// sharing it show here (and what this instance recorded meanwhile stays).
     pub async fn reload(&self, db: &Db) -> Result<(), sqlx::Error> {
+        let mark = self.certified.mark();
         let devices = read_devices(db).await?;
-        *self.certified.write() = devices;
+        self.certified.replace(devices, mark);
         Ok(())
     }
 
@@ -448,5 +485,31 @@ mod tests {
         for bad in ["", "x", "0OIl", "12D3KooW!", &"1".repeat(129), "2222", hashed] {
             assert!(validate_peer_id(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    /// A reload reads the database, then replaces the record: a certificate issued here between the two
+    /// (committed after the read) must not drop out until the next reload, nor a raised epoch fall back.
+    #[test]
+    fn a_reload_keeps_what_was_recorded_here_after_its_read_began() {
+        let certified = Certified::default();
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let (alice, bob) = (UserId::new(), UserId::new());
+        let entry = |user, epoch| Entry { user, expires_at: now + 3600, epoch, teams: Vec::new() };
+        certified.record("bob-laptop", entry(bob, 0));
+
+        let mark = certified.mark();
+        // The read: it has bob's laptop, and none of what follows.
+        let mut read = Devices::default();
+        read.by_peer.insert("bob-laptop".into(), entry(bob, 0));
+        certified.record("alice-phone", entry(alice, 0));
+        certified.raise(bob, 1);
+        certified.replace(read, mark);
+        assert!(certified.holds("alice-phone", now), "issued here after the read began: kept");
+        assert!(!certified.holds("bob-laptop", now), "bob's epoch was raised here: it stays raised");
+
+        // A reload whose read began after the issue takes the database's word: the certificate is gone there.
+        let mark = certified.mark();
+        certified.replace(Devices::default(), mark);
+        assert!(!certified.holds("alice-phone", now), "a later read without it removes it");
     }
 }

@@ -82,7 +82,7 @@ pub async fn run(
     config.validate().map_err(RelayError::Config)?;
     // Before anything is opened: an instance that cannot reach the others must not serve alone.
     let nats = match &config.nats_url {
-        Some(url) => Some(cluster::connect(url).await?),
+        Some(url) => Some(cluster::connect(url, config.nats_queue).await?),
         None => None,
     };
     let cluster = nats.as_ref().map(cluster::Connected::cluster).unwrap_or_default();

@@ -105,8 +105,13 @@ enum Command {
     /// Back in touch with the other instances after losing them: every room asks who is online there
     /// and says who is online here, as when it was first followed.
     Reannounce,
-    /// Another instance stopped or fell silent: the users online only through it are offline.
+    /// Another instance stopped or fell silent: the users online only through it are offline, and what it
+    /// says of presence is ignored until it is heard alive again.
     InstanceGone {
+        instance: InstanceId,
+    },
+    /// An instance taken for gone is alive after all: what it says of presence counts again.
+    InstanceAlive {
         instance: InstanceId,
     },
     #[cfg(test)]
@@ -220,6 +225,11 @@ impl RoomsHandle {
     /// See [`Command::InstanceGone`].
     pub(crate) async fn instance_gone(&self, instance: InstanceId) {
         self.send(Command::InstanceGone { instance }).await;
+    }
+
+    /// See [`Command::InstanceAlive`].
+    pub(crate) async fn instance_alive(&self, instance: InstanceId) {
+        self.send(Command::InstanceAlive { instance }).await;
     }
 
     /// See [`Command::Reannounce`].

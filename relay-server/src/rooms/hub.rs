@@ -2,6 +2,7 @@
 //! through other relay instances.
 
 use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::Utf8Bytes;
 use teamflow_protocol::realtime::ServerMessage;
@@ -24,6 +25,10 @@ struct Conn {
 
 /// Frames held for a pending join at most; a join that waits longer than this many frames is dropped.
 const HELD_FRAMES: usize = 256;
+
+/// How long an instance that stopped or fell silent is remembered as gone (instance ids are new at every
+/// start, so this only bounds the memory kept).
+const REMEMBER_GONE: Duration = Duration::from_secs(3600);
 
 #[derive(Default)]
 struct Room {
@@ -53,6 +58,9 @@ struct Hub {
     conns: HashMap<ConnId, Conn>,
     rooms: HashMap<TeamId, Room>,
     cluster: Cluster,
+    /// Instances that stopped or fell silent, and since when: a `joined` of theirs that arrives late (their
+    /// room subject and the cluster's notices are read apart) would otherwise show a user online for good.
+    gone: HashMap<InstanceId, Instant>,
 }
 
 /// Starts the hub; it runs until every handle is dropped or `shutdown` is cancelled. With an enabled
@@ -139,6 +147,8 @@ impl Hub {
                 reply.send(present.collect()).ok();
             }
             Command::InstanceGone { instance } => {
+                self.gone.retain(|_, since| since.elapsed() < REMEMBER_GONE);
+                self.gone.insert(instance, Instant::now());
                 let mut offline = Vec::new();
                 for (team, room) in &mut self.rooms {
                     room.remote.retain(|user, instances| {
@@ -155,6 +165,9 @@ impl Hub {
                         self.broadcast(team, &left, None);
                     }
                 }
+            }
+            Command::InstanceAlive { instance } => {
+                self.gone.remove(&instance);
             }
             Command::Reannounce => {
                 for (team, room) in &self.rooms {
@@ -256,6 +269,8 @@ impl Hub {
             RoomOp::ToUser(user, frame) => self.send_to(team, &frame, |_, c| c.user == user),
             RoomOp::Revoke(user) => self.revoke(team, Some(user)),
             RoomOp::Close => self.revoke(team, None),
+            // An instance known gone has no one online through it, whatever arrives late from it.
+            RoomOp::Joined(_) if self.gone.contains_key(&from) => {}
             RoomOp::Joined(user) => {
                 let Some(room) = self.rooms.get_mut(&team) else { return };
                 let known = room.is_online(user);

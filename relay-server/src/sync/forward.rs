@@ -15,6 +15,10 @@
 //! dependencies are missing, and the follower then reads the database again for them). The follower holds
 //! no `DocHandle` between steps, so the repo's idle unload still unloads the document, which ends the
 //! follower and its subscription.
+//!
+//! Core NATS does not keep what was published while an instance was cut off. So when the connection comes
+//! back (or another instance says it is back), each follower does again what it did at the opening: reads
+//! storage, publishes what the read lacked, and says its heads, which the others answer.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -31,7 +35,7 @@ use tokio::task::{AbortHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use super::DbStorage;
-use crate::cluster::{Cluster, DocumentMessage};
+use crate::cluster::{Cluster, DocumentEvent, DocumentMessage};
 
 /// The most bytes of changes one NATS message carries (the server's default limit is 1 MiB); more goes in
 /// several messages, each of whole changes.
@@ -221,15 +225,7 @@ async fn follow(repo: Repo, storage: DbStorage, cluster: Cluster, opened: Arc<Op
         remote: HashSet::new(),
         reread: None,
     };
-    let Some(stored) = follower.catch_up().await else { return };
-    follower.published = stored;
-    // What this instance's clients changed before the subscription and the storage read lacked.
-    if !follower.publish().await {
-        return;
-    }
-    // What others published before this subscription and had not stored when it read the database: the
-    // instances holding the document answer these heads with the changes since.
-    if !follower.ask().await {
+    if !follower.open().await {
         return;
     }
     loop {
@@ -249,8 +245,13 @@ async fn follow(repo: Repo, storage: DbStorage, cluster: Cluster, opened: Arc<Op
             incoming = feed.next() => {
                 let done = match incoming {
                     None => return,
-                    Some(DocumentMessage::Changes(changes)) => follower.apply(changes).await,
-                    Some(DocumentMessage::Heads(heads)) => follower.answer(&heads).await,
+                    Some(DocumentEvent::Message(DocumentMessage::Changes(changes))) => follower.apply(changes).await,
+                    Some(DocumentEvent::Message(DocumentMessage::Heads(heads))) => follower.answer(&heads).await,
+                    // What was published while cut off is lost to this subscription: as at the opening.
+                    Some(DocumentEvent::Reconnected) => {
+                        tracing::debug!(document = %follower.name, "NATS back; catching the document up");
+                        follower.open().await
+                    }
                 };
                 if !done {
                     return;
@@ -261,6 +262,21 @@ async fn follow(repo: Repo, storage: DbStorage, cluster: Cluster, opened: Arc<Op
 }
 
 impl Follower {
+    /// Catches up with what others stored or published, and tells them what this instance has: at the
+    /// opening, and again whenever NATS is back after an outage. False once the document is gone.
+    async fn open(&mut self) -> bool {
+        let Some(stored) = self.catch_up().await else { return false };
+        self.published = stored;
+        // What this instance's clients changed that the storage read lacked (made before the subscription,
+        // or published while NATS was unreachable).
+        if !self.publish().await {
+            return false;
+        }
+        // What others published and had not stored when this instance read the database: the instances
+        // holding the document answer these heads with the changes since.
+        self.ask().await
+    }
+
     /// Reads the document's stored chunks again and applies what the document lacks of them; answers the
     /// heads they make (what the database had when read). What they add came from elsewhere: it is not
     /// published again.

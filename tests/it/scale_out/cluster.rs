@@ -14,7 +14,7 @@ use teamflow_relay::cluster::ClusterError;
 use teamflow_sync::{read_text, splice_text};
 use teamflow_tests::services::Nats;
 
-use super::two_instances;
+use super::{two_instances, two_instances_with};
 use teamflow_tests::socket::{Ended, RoomSocket};
 use teamflow_tests::{Client, DataDir, TestRelay, sync_client, test_config, text_when};
 
@@ -378,4 +378,140 @@ async fn users_online_through_an_instance_that_falls_silent_go_offline() {
         Err(_) => panic!("bob still online {:?} after his instance fell silent", quiet.elapsed()),
     }
     eprintln!("bob went offline {:?} after his instance fell silent", quiet.elapsed());
+}
+
+/// An access notice that finds the queue for NATS full is not lost: the instance asks every instance to
+/// re-check what it holds, so a removal still cuts the member's socket elsewhere. A's queues take nothing
+/// here (`nats_queue` 0): every frame and notice it would publish is refused, deterministically.
+#[tokio::test]
+async fn a_removal_whose_notice_finds_the_nats_queue_full_still_cuts_the_members_socket_on_the_other() {
+    let nats = Nats::start().await;
+    let (a, b) = two_instances_with(Some(&nats), |a, _| a.nats_queue = 0).await;
+    let (alice, bob, team, _, _) = team(&a, &b).await;
+    let bob_id = bob.user_id().await;
+    let mut bob_on_b = socket(&b, &bob).await;
+    bob_on_b.join(&team).await;
+
+    let removed = Instant::now();
+    let (status, _) = alice.delete(&format!("/api/teams/{team}/members/{bob_id}")).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let revoked = within_guard(&mut bob_on_b, "access_revoked", removed).await;
+    assert_eq!(revoked["team_id"], team);
+    eprintln!("bob's socket on B was cut {:?} after a removal whose notice A could not queue", removed.elapsed());
+    bob_on_b.send(json!({ "type": "send_message", "team_id": team, "client_msg_id": "late", "content": "?" })).await;
+    assert_eq!(bob_on_b.next().await["code"], "forbidden", "B's access cache forgot bob's role too");
+}
+
+/// Stopping a relay while NATS is unreachable, with more waiting for it than async-nats queues (so a
+/// publish waits for the connection), still ends: the last words to NATS have a bound.
+#[tokio::test]
+async fn a_relay_stops_in_bounded_time_while_nats_is_down_and_its_queue_for_nats_is_full() {
+    let mut nats = Nats::start().await;
+    let dir = DataDir::new();
+    let mut config = test_config(dir.path());
+    config.p2p.disabled = true;
+    config.nats_url = Some(nats.url());
+    config.limits.ws_messages_per_second = 1_000_000;
+    config.limits.ws_message_burst = 1_000_000;
+    let a = TestRelay::start_with(dir, config).await;
+    let alice = a.user("alice").await;
+    let team = alice.create_team("Team").await;
+    let mut alice_on_a = socket(&a, &alice).await;
+    alice_on_a.join(&team).await;
+
+    nats.stop();
+    // Each typing frame is a room frame for NATS: far more than async-nats's own queue (2,048) holds while
+    // it has no connection, and fewer than the relay's (8,192), so none is dropped before the stop.
+    for _ in 0..6_000 {
+        alice_on_a.send(json!({ "type": "typing", "team_id": team })).await;
+    }
+    // Her own message comes back through the hub after every typing frame went through it.
+    alice_on_a.send(json!({ "type": "send_message", "team_id": team, "client_msg_id": "m", "content": "last" })).await;
+    assert_eq!(within_guard(&mut alice_on_a, "new_message", Instant::now()).await["message"]["content"], "last");
+
+    let stopping = Instant::now();
+    let bound = Duration::from_secs(10);
+    match tokio::time::timeout(bound, a.stop()).await {
+        Ok(_) => eprintln!("the relay stopped {:?} after being asked, NATS down", stopping.elapsed()),
+        Err(_) => panic!("the relay had not stopped {bound:?} after being asked, NATS down"),
+    }
+}
+
+/// What an instance says of presence after it is known gone is not believed: a `joined` of its arriving
+/// after its `gone` (room subjects and the cluster's notices are read apart) shows no one online. An
+/// instance taken for gone and then heard alive again (it was only slow, or this instance stalled and read
+/// its heartbeats late) is asked who is online through it: its users come back without rejoining.
+#[tokio::test]
+async fn a_joined_from_a_gone_instance_is_ignored_and_one_heard_alive_again_is_asked_who_is_online() {
+    let nats = Nats::start().await;
+    let (a, b) = two_instances(Some(&nats)).await;
+    let (alice, bob, team, _, _) = team(&a, &b).await;
+    let mut alice_on_a = socket(&a, &alice).await;
+    alice_on_a.join(&team).await;
+
+    // A stand-in for an instance, listening to the room as instances do.
+    let stand_in = async_nats::connect(nats.url()).await.expect("a NATS client of the test's own");
+    let mut room = stand_in.subscribe(format!("teamflow.room.{team}")).await.expect("subscribe");
+    stand_in.flush().await.expect("the server has the subscription");
+    let bob_id = bob.user_id().await;
+    let instance = uuid::Uuid::new_v4().to_string();
+    let headers = |op: Option<&str>| {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("TeamFlow-Instance", instance.as_str());
+        if let Some(op) = op {
+            headers.insert("TeamFlow-Op", op);
+            headers.insert("TeamFlow-User", bob_id.as_str());
+        }
+        headers
+    };
+    let say = |subject: String, headers: async_nats::HeaderMap, payload: &'static str| {
+        let stand_in = stand_in.clone();
+        async move {
+            stand_in
+                .publish_with_headers(subject, headers, bytes::Bytes::from_static(payload.as_bytes()))
+                .await
+                .expect("publish");
+            stand_in.flush().await.expect("flush");
+        }
+    };
+    let room_subject = format!("teamflow.room.{team}");
+    say("teamflow.cluster.alive".into(), headers(None), "").await;
+    say(room_subject.clone(), headers(Some("joined")), "").await;
+    assert_eq!(within_guard(&mut alice_on_a, "user_joined", Instant::now()).await["user_id"], bob_id);
+    say("teamflow.cluster.gone".into(), headers(None), "").await;
+    assert_eq!(within_guard(&mut alice_on_a, "user_left", Instant::now()).await["user_id"], bob_id);
+
+    // A late `joined`, then a frame of the stand-in's own on the same subject, which A applies after it.
+    say(room_subject.clone(), headers(Some("joined")), "").await;
+    let mut marker = async_nats::HeaderMap::new();
+    marker.insert("TeamFlow-Instance", instance.as_str());
+    marker.insert("TeamFlow-Op", "frame");
+    say(room_subject.clone(), marker, r#"{"type":"test_marker"}"#).await;
+    let mut before_marker = Vec::new();
+    loop {
+        let frame = tokio::time::timeout(HANG_GUARD, alice_on_a.next()).await.expect("the marker in time");
+        if frame["type"] == "test_marker" {
+            break;
+        }
+        before_marker.push(frame);
+    }
+    assert!(
+        !types(&before_marker).contains(&"user_joined"),
+        "bob is not online through a gone instance: {before_marker:?}"
+    );
+
+    // Alive again: A asks the room who is online, and the stand-in's answer counts.
+    say("teamflow.cluster.alive".into(), headers(None), "").await;
+    let asked = tokio::time::timeout(HANG_GUARD, async {
+        while let Some(message) = futures::StreamExt::next(&mut room).await {
+            if message.headers.as_ref().and_then(|h| h.get("TeamFlow-Op")).is_some_and(|op| op.as_str() == "hello") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(asked, Ok(true), "A asks who is online once the instance is heard again");
+    say(room_subject, headers(Some("joined")), "").await;
+    assert_eq!(within_guard(&mut alice_on_a, "user_joined", Instant::now()).await["user_id"], bob_id);
 }

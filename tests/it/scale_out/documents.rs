@@ -14,7 +14,7 @@ use teamflow_sync::samod::DocHandle;
 use teamflow_sync::{SyncClient, heads, read_text, splice_text};
 use teamflow_tests::services::Nats;
 
-use super::two_instances;
+use super::{two_instances, two_instances_with};
 use teamflow_tests::{Client, DataDir, TestRelay, sync_client, test_config, text_when};
 use tokio::io::AsyncBufReadExt as _;
 
@@ -354,4 +354,112 @@ async fn a_followed_document_is_still_unloaded_when_idle_and_followed_again_when
         }
     };
     within(arrived).await;
+}
+
+/// A TCP relay to the NATS server that the test can cut: cut, it closes every connection through it and
+/// each new one at once (one instance partitioned from NATS while the others are not); mended, it relays
+/// again.
+struct Cuttable {
+    port: u16,
+    cut: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
+    /// Connections relayed at the moment.
+    live: std::sync::Arc<tokio::sync::watch::Sender<usize>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl Cuttable {
+    async fn start(upstream: u16) -> Cuttable {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the relay to NATS");
+        let port = listener.local_addr().expect("its address").port();
+        let cut = std::sync::Arc::new(tokio::sync::watch::Sender::new(false));
+        let live = std::sync::Arc::new(tokio::sync::watch::Sender::new(0_usize));
+        let (cut_, live_) = (cut.clone(), live.clone());
+        let accept = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if *cut_.borrow() {
+                    // Closed at once: the client's reconnection attempt fails.
+                    continue;
+                }
+                let mut cut = cut_.subscribe();
+                let live = live_.clone();
+                live.send_modify(|n| *n += 1);
+                tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await {
+                        tokio::select! {
+                            copied = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => { copied.ok(); }
+                            cut = cut.wait_for(|cut| *cut) => { cut.ok(); }
+                        }
+                    }
+                    drop(inbound);
+                    live.send_modify(|n| *n -= 1);
+                });
+            }
+        });
+        Cuttable { port, cut, live, accept }
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Closes every connection through it (answers once they are closed) and refuses new ones.
+    async fn cut(&self) {
+        self.cut.send_replace(true);
+        let mut live = self.live.subscribe();
+        within(live.wait_for(|n| *n == 0)).await.expect("the relay to NATS is running");
+    }
+
+    fn mend(&self) {
+        self.cut.send_replace(false);
+    }
+}
+
+impl Drop for Cuttable {
+    fn drop(&mut self) {
+        self.cut.send_replace(true);
+        self.accept.abort();
+    }
+}
+
+/// Core NATS keeps nothing for a subscriber that is away: an edit A publishes while B is cut off from NATS
+/// never reaches B over NATS. When B's connection comes back, each document it follows catches up (from
+/// storage, and by asking the others with its heads), so bob's client on B gets the edit with no later
+/// edit to carry it.
+#[tokio::test]
+async fn an_edit_published_while_an_instance_was_cut_off_from_nats_reaches_its_clients_when_it_is_back() {
+    let nats = Nats::start().await;
+    let to_nats = Cuttable::start(nats.port()).await;
+    let (a, b) = two_instances_with(Some(&nats), |_, b| b.nats_url = Some(to_nats.url())).await;
+    let (alice, bob_b, team) = team(&a, &b).await;
+    let (_alice_sync, url, a_doc) = alices_document(&a, &alice, &team).await;
+    let bob_sync = sync_client(&b, &bob_b, "desktop").await;
+    let b_doc = bob_sync.open(&url).await.expect("open").expect("bob may read the team's document");
+    text_when(&b_doc, |t| t == "v1").await;
+    // Both instances follow the document: an edit through A reaches bob through B.
+    splice_text(&a_doc, 2, 0, "!").expect("alice edits");
+    text_when(&b_doc, |t| t == "v1!").await;
+    // The test watches what A publishes on the document's subject.
+    let watcher = async_nats::connect(nats.url()).await.expect("a NATS client of the test's own");
+    let mut published = watcher.subscribe(format!("teamflow.doc.{}", url.document_id())).await.expect("subscribe");
+    watcher.flush().await.expect("the server has the subscription");
+
+    to_nats.cut().await;
+    splice_text(&a_doc, 3, 0, " while B was away").expect("alice edits");
+    // A has published it, and NATS has passed it on while B was away: lost to B's subscription.
+    within(async {
+        while let Some(message) = published.next().await {
+            if message.headers.as_ref().and_then(|h| h.get("TeamFlow-Op")).is_none() {
+                return;
+            }
+        }
+        panic!("the watcher's subscription ended");
+    })
+    .await;
+    assert_eq!(read_text(&b_doc), "v1!", "nothing reached bob through B while B was cut off");
+
+    let back = std::time::Instant::now();
+    to_nats.mend();
+    // async-nats redials with a back-off of up to 4 s: within text_when's patience.
+    text_when(&b_doc, |t| t == "v1! while B was away").await;
+    eprintln!("bob had alice's edit {:?} after B's connection to NATS was mended", back.elapsed());
 }

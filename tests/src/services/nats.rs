@@ -39,9 +39,19 @@ impl Nats {
 
     /// Stops the server and starts it again on the same port and store: an outage clients ride out.
     pub async fn restart(&mut self) {
+        self.stop();
+        self.start_again().await;
+    }
+
+    /// Stops the server (and waits for it to exit): its clients lose it until [`Nats::start_again`].
+    pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             process::stop(&mut child, nix::sys::signal::Signal::SIGTERM);
         }
+    }
+
+    /// Starts the server again on the port and store it had, after [`Nats::stop`].
+    pub async fn start_again(&mut self) {
         let binary = super::require("nats-server", "nats-server");
         let mut server = Command::new(&binary);
         server
