@@ -34,14 +34,8 @@ impl Cluster {
         }
         let database = postgres.create_database().await;
         let nats_url = nats.url();
-        let mut cluster = Cluster {
-            instances: Vec::new(),
-            bases: Vec::new(),
-            limits: Vec::new(),
-            _dirs: Vec::new(),
-            nats,
-            postgres,
-        };
+        let mut cluster =
+            Cluster { instances: Vec::new(), bases: Vec::new(), limits: Vec::new(), _dirs: Vec::new(), nats, postgres };
         let program = binary("teamflow-relay")?;
         for _ in 0..instances {
             let dir = tempfile::tempdir()?;
@@ -64,7 +58,11 @@ impl Cluster {
     /// would otherwise crawl).
     pub fn limit_cpu(&mut self, share: f64) -> anyhow::Result<()> {
         for (i, server) in self.instances.iter().enumerate() {
-            self.limits.push(CpuLimit::apply(&format!("teamflow-bench-{}-{i}", std::process::id()), server.pid, share)?);
+            self.limits.push(CpuLimit::apply(
+                &format!("teamflow-bench-{}-{i}", std::process::id()),
+                server.pid,
+                share,
+            )?);
         }
         Ok(())
     }

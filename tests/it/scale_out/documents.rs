@@ -109,7 +109,14 @@ struct JsClient {
 }
 
 impl JsClient {
-    async fn start(relay: &TestRelay, client: &Client, device: &str, url: &DocumentUrl, append: &str, marker: &str) -> JsClient {
+    async fn start(
+        relay: &TestRelay,
+        client: &Client,
+        device: &str,
+        url: &DocumentUrl,
+        append: &str,
+        marker: &str,
+    ) -> JsClient {
         let js_dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("js");
         assert!(
             js_dir.join("node_modules/@automerge/automerge-repo").exists(),

@@ -113,7 +113,8 @@ async fn orchestrate(args: &Args) -> anyhow::Result<()> {
     if args.search {
         return search(args).await;
     }
-    let reports = alternate(&args.systems, args.repeats, async |system| Ok(vec![run_system(args, system).await?])).await?;
+    let reports =
+        alternate(&args.systems, args.repeats, async |system| Ok(vec![run_system(args, system).await?])).await?;
     summarize(args, &reports);
     Ok(())
 }
