@@ -30,6 +30,7 @@ pub struct SyncEndpoint {
 
 /// The processes of a system under test.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant, reason = "one value per system under test: its size does not matter")]
 enum Processes {
     One(Server, Option<CpuLimit>),
     Cluster(Cluster),

@@ -198,6 +198,7 @@ struct Prepared {
     connector: Option<tokio_tungstenite::Connector>,
 }
 
+#[allow(clippy::large_enum_variant, reason = "one value per system under test: its size does not matter")]
 enum Processes {
     One { server: Server, _dir: Option<tempfile::TempDir>, _limit: Option<CpuLimit> },
     Cluster(Cluster),
