@@ -32,8 +32,14 @@ const RETRY = [100, 200, 400, 800, 1600, 3200];
 export const QUIET_MS = 300;
 export const MOST_MS = 2000;
 
+/// Answers larger than this are not read to see whether they only tell heads: an answer that only tells
+/// heads is small (heads, and a Bloom filter over the few changes since the last shared heads), and
+/// decoding a large one (the 259,780 changes of a first sync) would cost the page seconds.
+const SMALL_BYTES = 4096;
+
 /// Whether a sync message only tells heads: no changes, nothing asked for.
 function onlyHeads(data: Uint8Array): boolean {
+  if (data.length > SMALL_BYTES) return false;
   try {
     const message = A.decodeSyncMessage(data);
     return message.changes.length === 0 && message.need.length === 0;
