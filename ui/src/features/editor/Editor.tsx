@@ -21,7 +21,7 @@ import { convertMarkdown, toMarkdown } from "./markdown";
 import { afterPaint, findDocument, previewDoc } from "./opening";
 import { fromBase64, sharedRepo } from "./pipe";
 import { adapter, schema, TEXT_PATH } from "./schema";
-import { applyKeepingCaret, editorState } from "./state";
+import { applyKeepingCaret, currentDoc, editorState } from "./state";
 
 type Doc = { text: string };
 
@@ -106,9 +106,12 @@ export function Editor(props: { url: string; title: string; status: Status; read
     setPreviewing(false);
     redraw();
     function shareCursor(v: EditorView) {
-      const doc = handle!.doc();
+      const doc = currentDoc(handle!);
       const { anchor, head } = v.state.selection;
-      call(commands.setCursor(url, textIndex(doc, anchor), textIndex(doc, head))).catch(() => {});
+      // A caret (no selection) is one position: one walk of the document, not two.
+      const headAt = textIndex(doc, head);
+      const anchorAt = anchor === head ? headAt : textIndex(doc, anchor);
+      call(commands.setCursor(url, anchorAt, headAt)).catch(() => {});
     }
     return () => {
       view.current = null;
@@ -121,7 +124,7 @@ export function Editor(props: { url: string; title: string; status: Status; read
     const v = view.current;
     if (!v || !handle) return;
     const carets = peers.flatMap((p) => (p.cursor ? [{ key: p.peerId, name: p.name, color: p.color, anchor: p.cursor.anchor, head: p.cursor.head }] : []));
-    v.dispatch(setCarets(v.state, handle.doc(), carets));
+    v.dispatch(setCarets(v.state, currentDoc(handle), carets));
   }, [peers, handle, view.current]);
 
   // A version from history, drawn read-only.

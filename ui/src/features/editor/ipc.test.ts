@@ -1,11 +1,14 @@
 // The window repo's network adapter against a stand-in for the node (a stock automerge-repo answering the
 // same handshake): documents sync both ways, frames keep their order, and a connection the node ended is
-// reopened with the sync picking up again.
+// reopened with the sync picking up again. A document loaded from the node's saved bytes starts syncing
+// from their heads, and keeps syncing both ways from there. The node's answers that bring nothing wait
+// for a newer one, and only the last is applied.
 import { next as A } from "@automerge/automerge/slim";
 import { NetworkAdapter, Repo, cbor, type Message, type PeerId, type PeerMetadata } from "@automerge/automerge-repo/slim";
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import { IpcNetworkAdapter, type Pipe } from "./ipc";
-import { automergeReady } from "./repo";
+import { IpcNetworkAdapter, MOST_MS, QUIET_MS, type Pipe } from "./ipc";
+import { findDocument } from "./opening";
+import { automergeReady, windowRepo } from "./repo";
 
 beforeAll(automergeReady);
 
@@ -14,6 +17,8 @@ class NodeSide extends NetworkAdapter {
   toWindow: ((frame: Uint8Array) => void) | null = null;
   remote: PeerId | null = null;
   joins = 0;
+  /// Every frame from the window, in order.
+  received: Uint8Array[] = [];
   isReady() {
     return true;
   }
@@ -29,6 +34,7 @@ class NodeSide extends NetworkAdapter {
     this.toWindow?.(cbor.encode(message));
   }
   receive(frame: Uint8Array) {
+    this.received.push(frame);
     const message = cbor.decode(frame) as { type: string; senderId: PeerId; peerMetadata: PeerMetadata };
     if (message.type === "join") {
       this.joins++;
@@ -98,5 +104,133 @@ describe("the window's network adapter", () => {
     await vi.waitFor(() => expect(errors).toContain("The document link sent an unreadable frame."));
     inWindow.change((d) => A.splice(d, ["text"], 1, 0, "y"));
     await vi.waitFor(() => expect(atNode.doc().text).toBe("xy"));
+  });
+});
+
+describe("a document loaded from the node's saved bytes", () => {
+  /// The window's repo as the app makes it (`windowRepo`), on a pipe to a stand-in node.
+  async function withWindowRepo() {
+    const nodeSide = new NodeSide();
+    const node = new Repo({ network: [nodeSide], peerId: "node" as PeerId });
+    const pipe: Pipe = {
+      async open(receive) {
+        nodeSide.toWindow = (frame) => queueMicrotask(() => receive(frame));
+      },
+      async send(frame) {
+        nodeSide.receive(frame);
+      },
+    };
+    return { node, nodeSide, window: await windowRepo(pipe) };
+  }
+
+  /// What the window's sync messages for `documentId` said, decoded, in order.
+  function syncMessages(nodeSide: NodeSide, documentId: string) {
+    return nodeSide.received
+      .map((frame) => cbor.decode(frame) as { type: string; documentId?: string; data?: Uint8Array })
+      .filter((m) => (m.type === "sync" || m.type === "request") && m.documentId === documentId)
+      .map((m) => A.decodeSyncMessage(m.data!));
+  }
+
+  it("starts syncing from the loaded heads, not from nothing, and edits then reach either side", async () => {
+    const { node, nodeSide, window } = await withWindowRepo();
+    const atNode = node.create<{ text: string }>({ text: "" });
+    for (let i = 0; i < 50; i++) atNode.change((d) => A.splice(d, ["text"], i, 0, "x"));
+    const saved = A.save(atNode.doc());
+    const heads = A.getHeads(atNode.doc());
+
+    const inWindow = await findDocument<{ text: string }>(window, atNode.url, async () => saved);
+    await vi.waitFor(() => expect(syncMessages(nodeSide, atNode.documentId).length).toBeGreaterThan(0));
+    // The first message speaks only of what came after the loaded heads: nothing to summarise. From an
+    // empty sync state it would summarise all 51 changes (`lastSync` empty, the Bloom filter over them).
+    const first = syncMessages(nodeSide, atNode.documentId)[0];
+    expect(first.heads).toEqual(heads);
+    expect(first.have.map((h) => h.lastSync)).toEqual([heads]);
+    expect(first.changes).toEqual([]);
+
+    inWindow.change((d) => A.splice(d, ["text"], 0, 0, "window: "));
+    await vi.waitFor(() => expect(atNode.doc().text.startsWith("window: ")).toBe(true));
+    atNode.change((d) => A.splice(d, ["text"], d.text.length, 0, " :node"));
+    await vi.waitFor(() => expect(inWindow.doc().text.endsWith(" :node")).toBe(true));
+    expect(inWindow.doc().text).toBe(atNode.doc().text);
+    // Every message after the first still sends no change the other side already had.
+    for (const m of syncMessages(nodeSide, atNode.documentId)) expect(m.changes.length).toBeLessThanOrEqual(1);
+  });
+
+  it("still gets what the node wrote after the bytes were saved", async () => {
+    const { node, window } = await withWindowRepo();
+    const atNode = node.create<{ text: string }>({ text: "saved" });
+    const saved = A.save(atNode.doc());
+    // A teammate's edit reaches the node while the window loads the saved bytes.
+    atNode.change((d) => A.splice(d, ["text"], 5, 0, " and later"));
+
+    const inWindow = await findDocument<{ text: string }>(window, atNode.url, async () => saved);
+    await vi.waitFor(() => expect(inWindow.doc().text).toBe("saved and later"));
+    inWindow.change((d) => A.splice(d, ["text"], 0, 0, "> "));
+    await vi.waitFor(() => expect(atNode.doc().text).toBe("> saved and later"));
+  });
+});
+
+describe("the node's answers that bring nothing", () => {
+  /// A sync message with heads only, and one carrying a change, from a document's owner to a peer.
+  function messages() {
+    const doc = A.from<{ text: string }>({ text: "a" });
+    const [s1, headsOnly] = A.generateSyncMessage(doc, A.initSyncState());
+    const [other, s2] = A.receiveSyncMessage(A.init<{ text: string }>(), A.initSyncState(), headsOnly!);
+    const [, asks] = A.generateSyncMessage(other, s2);
+    const [, s1b] = A.receiveSyncMessage(doc, s1, asks!);
+    const [, withChanges] = A.generateSyncMessage(doc, s1b);
+    expect(A.decodeSyncMessage(headsOnly!).changes).toHaveLength(0);
+    expect(A.decodeSyncMessage(withChanges!).changes).toHaveLength(1);
+    return { headsOnly: headsOnly!, withChanges: withChanges! };
+  }
+
+  it("are applied once, the last of a burst, after a pause; a change goes through at once", async () => {
+    vi.useFakeTimers();
+    try {
+      let receive: (frame: Uint8Array) => void = () => {};
+      const pipe: Pipe = {
+        async open(r) {
+          receive = r;
+        },
+        async send() {},
+      };
+      const adapter = new IpcNetworkAdapter(pipe);
+      const got: Message[] = [];
+      adapter.on("message", (m) => got.push(m));
+      adapter.connect("teamflow-window" as PeerId);
+      await vi.advanceTimersByTimeAsync(0);
+      receive(cbor.encode({ type: "peer", senderId: "node", targetId: "teamflow-window", peerMetadata: {}, selectedProtocolVersion: "1" }));
+      const { headsOnly, withChanges } = messages();
+      const frame = (n: number, data: Uint8Array, documentId = "doc") =>
+        cbor.encode({ type: "sync", senderId: "node", targetId: "teamflow-window", documentId, data, n });
+      const seen = () => got.map((m) => (m as unknown as { n: number }).n);
+
+      // A burst of answers (typing): none is applied until the burst pauses, then only the last.
+      for (let n = 1; n <= 5; n++) {
+        receive(frame(n, headsOnly));
+        await vi.advanceTimersByTimeAsync(50);
+      }
+      expect(seen()).toEqual([]);
+      await vi.advanceTimersByTimeAsync(QUIET_MS);
+      expect(seen()).toEqual([5]);
+
+      // A change arrives: at once, and the answer held before it is not applied after it.
+      receive(frame(6, headsOnly));
+      receive(frame(7, withChanges));
+      expect(seen()).toEqual([5, 7]);
+      // Another document's answers are held on their own.
+      receive(frame(8, headsOnly, "other"));
+      await vi.advanceTimersByTimeAsync(QUIET_MS);
+      expect(seen()).toEqual([5, 7, 8]);
+
+      // Answers that never pause are still applied, at most MOST_MS apart.
+      for (let n = 9; n < 9 + (MOST_MS / 100) * 2; n++) {
+        receive(frame(n, headsOnly));
+        await vi.advanceTimersByTimeAsync(100);
+      }
+      expect(seen().length).toBeGreaterThanOrEqual(3 + 1);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -2,7 +2,16 @@
 // handshake of its WebSocket adapter) over a pipe to the node, which accepts it as one more samod peer.
 // Frames go one at a time and in order; when the pipe fails (the node dropped the connection), the
 // adapter says the peer left and connects again.
+//
+// The node answers every sync message of the window's, and while a person types most answers bring
+// nothing: only the node's heads, to say it has the keystrokes. Applying one still costs the page 25 to
+// 50 ms on a document with a long history (automerge walks its change graph), on the thread that draws
+// the next keystroke. So an answer that brings no change and asks for none waits a little for a newer one
+// for the same document, which says all it said, and only the last is applied, once typing pauses. Any
+// message with changes goes through at once, and replaces an answer still waiting.
+import { next as A } from "@automerge/automerge/slim";
 import { NetworkAdapter, cbor, type Message, type PeerId, type PeerMetadata } from "@automerge/automerge-repo/slim";
+import { nodeMetadata } from "./seeds";
 
 /// How frames cross to the node: the app's is a Tauri channel and command (`tauriPipe`), tests pass
 /// their own.
@@ -18,6 +27,27 @@ type FromNode = { type: "peer"; senderId: PeerId; peerMetadata: PeerMetadata } |
 /// Waits between attempts to connect again, in milliseconds (first, then doubling up to the last).
 const RETRY = [100, 200, 400, 800, 1600, 3200];
 
+/// How long an answer that brought nothing waits for a newer one, in milliseconds, and at most, while newer
+/// ones keep coming.
+export const QUIET_MS = 300;
+export const MOST_MS = 2000;
+
+/// Answers larger than this are not read to see whether they only tell heads: an answer that only tells
+/// heads is small (heads, and a Bloom filter over the few changes since the last shared heads), and
+/// decoding a large one (the 259,780 changes of a first sync) would cost the page seconds.
+const SMALL_BYTES = 4096;
+
+/// Whether a sync message only tells heads: no changes, nothing asked for.
+function onlyHeads(data: Uint8Array): boolean {
+  if (data.length > SMALL_BYTES) return false;
+  try {
+    const message = A.decodeSyncMessage(data);
+    return message.changes.length === 0 && message.need.length === 0;
+  } catch {
+    return false; // The repo reports what it cannot read.
+  }
+}
+
 export class IpcNetworkAdapter extends NetworkAdapter {
   #pipe: Pipe;
   #onError: (message: string) => void;
@@ -29,6 +59,8 @@ export class IpcNetworkAdapter extends NetworkAdapter {
   #ready = false;
   #markReady: () => void = () => {};
   #whenReady = new Promise<void>((resolve) => (this.#markReady = resolve));
+  /// Answers waiting for a newer one, by sender and document.
+  #held = new Map<string, { message: Message; since: number; timer: ReturnType<typeof setTimeout> }>();
 
   constructor(pipe: Pipe, onError: (message: string) => void = () => {}) {
     super();
@@ -92,15 +124,49 @@ export class IpcNetworkAdapter extends NetworkAdapter {
         this.#ready = true;
         this.#markReady();
       }
-      this.emit("peer-candidate", { peerId: senderId, peerMetadata });
+      // With a storage id, so that the repo starts a document's sync from its seed (`seeds.ts`).
+      this.emit("peer-candidate", { peerId: senderId, peerMetadata: nodeMetadata(peerMetadata) });
     } else if (message.type === "error") {
       this.#onError(String((message as { message: string }).message));
     } else {
-      this.emit("message", message as Message);
+      this.#deliver(message as Message);
     }
   }
 
+  #deliver(message: Message): void {
+    if (message.type !== "sync") {
+      this.emit("message", message);
+      return;
+    }
+    const key = `${message.senderId} ${message.documentId}`;
+    const held = this.#held.get(key);
+    if (held) clearTimeout(held.timer);
+    if (message.data && onlyHeads(message.data)) {
+      const since = held?.since ?? Date.now();
+      const wait = Math.max(0, Math.min(QUIET_MS, since + MOST_MS - Date.now()));
+      this.#held.set(key, { message, since, timer: setTimeout(() => this.#release(key), wait) });
+      return;
+    }
+    // Newer than the answer held, which it makes unnecessary.
+    this.#held.delete(key);
+    this.emit("message", message);
+  }
+
+  #release(key: string): void {
+    const held = this.#held.get(key);
+    if (!held) return;
+    this.#held.delete(key);
+    this.emit("message", held.message);
+  }
+
+  #dropHeld(): void {
+    for (const held of this.#held.values()) clearTimeout(held.timer);
+    this.#held.clear();
+  }
+
   #left(): void {
+    // Answers from a connection that ended: the sync starts afresh on the next.
+    this.#dropHeld();
     if (this.#remote) {
       const peerId = this.#remote;
       this.#remote = undefined;

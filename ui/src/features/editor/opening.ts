@@ -6,6 +6,7 @@ import { parseAutomergeUrl, type AutomergeUrl, type DocHandle, type Repo } from 
 import { next as A } from "@automerge/automerge/slim";
 import type { Node } from "prosemirror-model";
 import { adapter } from "./schema";
+import { syncSeeds } from "./seeds";
 
 /// The document drawn from kept spans (JSON); null when there are none or they cannot be drawn, since a
 /// preview is only ever a head start.
@@ -35,13 +36,17 @@ function revive(span: { type: string; value: unknown; marks?: unknown }): A.Span
 }
 
 /// The document's handle in `repo`. When the repo does not hold it yet, `saved` (the node's saved document)
-/// is loaded first; the repo then syncs it with the node as usual, so nothing newer is missed.
+/// is loaded first; the repo then syncs it with the node as usual, so nothing newer is missed, starting
+/// from the loaded heads, which the node has too (`seeds.ts`).
 export async function findDocument<T>(repo: Repo, url: string, saved: () => Promise<Uint8Array>): Promise<DocHandle<T>> {
   const { documentId } = parseAutomergeUrl(url as AutomergeUrl);
   if (!repo.handles[documentId]) {
     const bytes = await saved();
+    const handle = repo.import<T>(bytes, { docId: documentId });
     // The handle is complete once loaded: it need not wait for the node to answer before it can be edited.
-    repo.import<T>(bytes, { docId: documentId }).doneLoading();
+    handle.doneLoading();
+    // In the same turn as the import: the repo starts syncing the document on a later one.
+    syncSeeds(repo)?.seed(documentId, A.getHeads(handle.doc()));
   }
   return repo.find<T>(url as AutomergeUrl);
 }

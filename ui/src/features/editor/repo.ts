@@ -4,6 +4,7 @@ import { initializeBase64Wasm, isWasmInitialized } from "@automerge/automerge/sl
 import { automergeWasmBase64 } from "@automerge/automerge/automerge.wasm.base64";
 import { Repo, type PeerId } from "@automerge/automerge-repo/slim";
 import { IpcNetworkAdapter, type Pipe } from "./ipc";
+import { withSyncSeeds } from "./seeds";
 
 /// The peer id the node expects from its window (`teamflow_node::WINDOW_PEER_ID`).
 export const WINDOW_PEER_ID = "teamflow-window" as PeerId;
@@ -13,8 +14,9 @@ export async function automergeReady(): Promise<void> {
   if (!isWasmInitialized()) await initializeBase64Wasm(automergeWasmBase64);
 }
 
-/// A repo whose only network is `pipe`; nothing is stored in the window.
+/// A repo whose only network is `pipe`; nothing is stored in the window. A document loaded from the node's
+/// saved bytes starts syncing from their heads (`seeds.ts`).
 export async function windowRepo(pipe: Pipe, onError: (message: string) => void = () => {}): Promise<Repo> {
   await automergeReady();
-  return new Repo({ network: [new IpcNetworkAdapter(pipe, onError)], peerId: WINDOW_PEER_ID, sharePolicy: async () => true });
+  return withSyncSeeds(new Repo({ network: [new IpcNetworkAdapter(pipe, onError)], peerId: WINDOW_PEER_ID, sharePolicy: async () => true }));
 }

@@ -12,7 +12,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { toggleBlock, toggleMark } from "./commands";
 import { automergeReady } from "./repo";
 import { schema, TEXT_PATH } from "./schema";
-import { applyKeepingCaret, editorState } from "./state";
+import { applyKeepingCaret, currentDoc, editorState } from "./state";
 import { textIndex, pmPosition } from "./carets";
 
 type Doc = { text: string };
@@ -148,4 +148,71 @@ describe("the spans the binding carries forward", () => {
       // A fixed amount of work, slow on a busy two-core machine: the limit only catches a hang.
     }, 60_000);
   }
+});
+
+describe("a keystroke's work", () => {
+  /// A sync message that brings nothing (the node's answer to a change), as the window's repo applies it:
+  /// a new document object with the same heads.
+  function nothingNew(handle: DocHandle<Doc>) {
+    const [, message] = A.generateSyncMessage(A.clone(handle.doc()), A.initSyncState());
+    handle.update((d) => A.receiveSyncMessage(d, A.initSyncState(), message!)[0]);
+  }
+
+  it("keeps the carried spans across a sync message that brought nothing", () => {
+    const { handle, view } = open();
+    view.dispatch(view.state.tr.setSelection(TextSelection.atEnd(view.state.doc)));
+    view.dispatch(view.state.tr.insertText("!"));
+    const before = handle.doc();
+    expect(knownSpans(before, TEXT_PATH)).toBeDefined();
+    nothingNew(handle);
+    expect(handle.doc()).not.toBe(before);
+    // The next keystroke starts from the spans carried so far, not from reading the whole text again.
+    const doc = currentDoc(handle);
+    expect(knownSpans(doc, TEXT_PATH)).toEqual(A.spans(doc, TEXT_PATH));
+    view.dispatch(view.state.tr.insertText("?"));
+    expect(handle.doc().text.endsWith("logs.!?")).toBe(true);
+    expect(spansOf(handle.doc(), TEXT_PATH)).toEqual(A.spans(handle.doc(), TEXT_PATH));
+  });
+
+  it("does not move spans to a document that changed", () => {
+    // No editor on it, so nothing else carries the spans forward.
+    const handle = new Repo({ network: [] }).create<Doc>({ text: "Runbook" });
+    const first = currentDoc(handle);
+    spansOf(first, TEXT_PATH);
+    handle.change((d) => A.splice(d, TEXT_PATH, 1, 0, "The "));
+    expect(knownSpans(currentDoc(handle), TEXT_PATH)).toBeUndefined();
+  });
+
+  /// The marks of the text typed at `at` (a ProseMirror position), after typing `ch` there.
+  function typedMarks(view: EditorView, handle: DocHandle<Doc>, at: number, ch: string) {
+    view.dispatch(view.state.tr.setSelection(TextSelection.create(view.state.doc, at)));
+    view.dispatch(view.state.tr.insertText(ch));
+    const index = textIndex(handle.doc(), at);
+    return { doc: A.marksAt(handle.doc(), TEXT_PATH, index), editor: view.state.doc.resolve(at + 1).marks().map((m) => m.type.name) };
+  }
+
+  it("gives typed text the marks the editor shows, whatever its neighbours say", () => {
+    const { handle, view } = open();
+    // "Restart the relay carefully": "carefully" bold (9 + 18 = 27 .. 36 in the text).
+    handle.change((d) => A.mark(d, TEXT_PATH, { start: 27, end: 36, expand: "both" }, "strong", true));
+    const inBold = pmPosition(handle.doc(), 30, view.state.doc);
+    expect(typedMarks(view, handle, inBold, "x")).toEqual({ doc: { strong: true }, editor: ["strong"] });
+    const plain = pmPosition(handle.doc(), 12, view.state.doc);
+    expect(typedMarks(view, handle, plain, "y")).toEqual({ doc: {}, editor: [] });
+    // Bold turned on at a caret between plain letters: the neighbours say plain, the editor says bold.
+    view.dispatch(view.state.tr.setSelection(TextSelection.create(view.state.doc, plain)));
+    view.dispatch(view.state.tr.addStoredMark(schema.marks.strong.create()));
+    view.dispatch(view.state.tr.insertText("z"));
+    expect(A.marksAt(handle.doc(), TEXT_PATH, textIndex(handle.doc(), plain))).toEqual({ strong: true });
+    // A bold word deleted to the last letter, then typed over: the editor's plain text stays plain even
+    // though the mark's ends are still in the document around where the word was.
+    const start = textIndex(handle.doc(), inBold) - 3;
+    handle.change((d) => A.splice(d, TEXT_PATH, start, 10, ""));
+    const where = pmPosition(handle.doc(), start, view.state.doc);
+    view.dispatch(view.state.tr.setSelection(TextSelection.create(view.state.doc, where)).setStoredMarks([]));
+    view.dispatch(view.state.tr.insertText("w"));
+    const marks = view.state.doc.resolve(where + 1).marks().map((m) => m.type.name);
+    expect(A.marksAt(handle.doc(), TEXT_PATH, start)).toEqual(marks.includes("strong") ? { strong: true } : {});
+    expect(spansOf(handle.doc(), TEXT_PATH)).toEqual(A.spans(handle.doc(), TEXT_PATH));
+  });
 });
