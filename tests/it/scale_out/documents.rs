@@ -34,8 +34,13 @@ async fn team(a: &TestRelay, b: &TestRelay) -> (Client, Client, String) {
 
 /// Alice's text document "v1", made on her device syncing through A and registered to the team there.
 async fn alices_document(a: &TestRelay, alice: &Client, team: &str) -> (SyncClient, DocumentUrl, DocHandle) {
+    alices_text(a, alice, team, "v1").await
+}
+
+/// `alices_document` with `text` in it.
+async fn alices_text(a: &TestRelay, alice: &Client, team: &str, text: &str) -> (SyncClient, DocumentUrl, DocHandle) {
     let mut alice_sync = sync_client(a, alice, "laptop").await;
-    let (url, doc) = alice_sync.create_text("v1").await.expect("create");
+    let (url, doc) = alice_sync.create_text(text).await.expect("create");
     let (status, body) =
         alice.post(&format!("/api/teams/{team}/documents"), &json!({ "document_id": url, "title": "Notes" })).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -167,14 +172,7 @@ impl JsClient {
 
 /// Alice's document "Hello", made by her Rust client through A and registered to the team.
 async fn shared_hello(a: &TestRelay, alice: &Client, team: &str) -> (SyncClient, DocumentUrl, DocHandle) {
-    let mut alice_sync = sync_client(a, alice, "laptop").await;
-    let (url, doc) = alice_sync.create_text("Hello from A").await.expect("create");
-    let (status, body) =
-        alice.post(&format!("/api/teams/{team}/documents"), &json!({ "document_id": url, "title": "Notes" })).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    alice_sync.reconnect().await.expect("reconnect");
-    assert!(within(alice_sync.synced_with_relay(&doc)).await, "A has alice's document");
-    (alice_sync, url, doc)
+    alices_text(a, alice, team, "Hello from A").await
 }
 
 /// A stock automerge-repo client syncing through B and a Rust client syncing through A edit one document
