@@ -7,7 +7,9 @@
 use proptest::prelude::*;
 use serde_json::json;
 use teamflow_sync::samod::DocHandle;
-use teamflow_sync::{SyncClient, heads, read_text, splice_text};
+use teamflow_sync::automerge::transaction::Transactable;
+use teamflow_sync::automerge::{ROOT, ReadDoc};
+use teamflow_sync::{SyncClient, TEXT_FIELD, heads, read_text};
 use teamflow_tests::{TestRelay, sync_client};
 
 #[derive(Debug, Clone)]
@@ -67,6 +69,30 @@ async fn step<T>(what: &str, future: impl std::future::Future<Output = T>) -> Re
         .map_err(|_| TestCaseError::fail(format!("{what} did not finish in time")))
 }
 
+/// Measures the text and splices it under one hold of the document: a teammate's change syncing in
+/// between a separate read and splice could shorten the text under the edit ("index out of bounds").
+fn edit(
+    doc: &DocHandle,
+    place: impl FnOnce(usize) -> Option<(usize, isize, String)>,
+) -> Result<(), TestCaseError> {
+    doc.with_document(|doc| {
+        let Some((_, text)) = doc.get(ROOT, TEXT_FIELD).map_err(fail)? else {
+            return Err(TestCaseError::fail("the document has no text"));
+        };
+        let Some((position, delete, insert)) = place(doc.length(&text)) else {
+            return Ok(());
+        };
+        let mut tx = doc.transaction();
+        tx.splice_text(&text, position, delete, &insert).map_err(fail)?;
+        tx.commit();
+        Ok(())
+    })
+}
+
+fn fail(error: impl std::fmt::Display) -> TestCaseError {
+    TestCaseError::fail(error.to_string())
+}
+
 async fn run_case(world: &World, case: usize, ops: Vec<Op>) -> Result<(), TestCaseError> {
     let mut nodes: Vec<SyncClient> = Vec::new();
     for (i, client) in world.clients.iter().enumerate() {
@@ -90,20 +116,17 @@ async fn run_case(world: &World, case: usize, ops: Vec<Op>) -> Result<(), TestCa
 
     for op in ops {
         match op {
-            Op::Insert { node, at, text } => {
-                let len = read_text(&docs[node]).chars().count();
+            Op::Insert { node, at, text } => edit(&docs[node], |len| {
                 let pos = ((len as f64) * at).floor() as usize;
-                splice_text(&docs[node], pos.min(len), 0, &text).map_err(|e| TestCaseError::fail(e.to_string()))?;
-            }
-            Op::Delete { node, at, len } => {
-                let total = read_text(&docs[node]).chars().count();
-                if total > 0 {
+                Some((pos.min(len), 0, text))
+            })?,
+            Op::Delete { node, at, len } => edit(&docs[node], |total| {
+                (total > 0).then(|| {
                     let pos = (((total - 1) as f64) * at).floor() as usize;
-                    let len = len.min(total - pos);
-                    let len = isize::try_from(len).unwrap_or(0);
-                    splice_text(&docs[node], pos, len, "").map_err(|e| TestCaseError::fail(e.to_string()))?;
-                }
-            }
+                    let len = isize::try_from(len.min(total - pos)).unwrap_or(0);
+                    (pos, len, String::new())
+                })
+            })?,
             Op::Disconnect { node } => nodes[node].go_offline(),
             Op::Reconnect { node } => {
                 step("reconnect", nodes[node].go_online()).await?.map_err(|e| TestCaseError::fail(e.to_string()))?;
@@ -144,7 +167,10 @@ fn random_edits_disconnects_and_reconnects_converge() {
     let world = runtime.block_on(world());
     // Each case gets fresh device names, so its clients are new peers to the relay.
     let case = std::sync::atomic::AtomicUsize::new(0);
-    let config = ProptestConfig { cases: 12, ..ProptestConfig::default() };
+    // 12 cases unless PROPTEST_CASES says otherwise (the default config reads it).
+    let default = ProptestConfig::default();
+    let cases = if std::env::var_os("PROPTEST_CASES").is_some() { default.cases } else { 12 };
+    let config = ProptestConfig { cases, ..default };
     proptest!(config, |(ops in proptest::collection::vec(op(), 1..24))| {
         let n = case.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         runtime.block_on(run_case(&world, n, ops))?;
