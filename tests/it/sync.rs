@@ -668,3 +668,41 @@ async fn a_peer_over_the_frame_rate_is_slowed_and_loses_nothing() {
     let throttled = metric(&t.relay, "teamflow_sync_throttled_total").await;
     assert!(throttled >= 30, "frames past the burst of 5 waited: {throttled}");
 }
+
+/// The relay tells a peer it has its changes (the heads in its sync reply) only once they are stored: while
+/// another connection holds the database's write lock, the change reaches a teammate from memory but its
+/// author is not told it is saved; once the lock goes, the author is, and the database holds the change.
+#[tokio::test]
+async fn the_relay_confirms_a_change_to_its_author_only_once_it_is_stored() {
+    use teamflow_sync::automerge::Automerge;
+    use teamflow_sync::samod::storage::{Storage as _, StorageKey};
+
+    let t = team().await;
+    let mut alice = sync_client(&t.relay, &t.alice, "laptop").await;
+    let (url, a_doc) = shared_document(&mut alice, &t.alice, &t.id, "v1").await;
+    let bob = sync_client(&t.relay, &t.bob, "desktop").await;
+    let b_doc = bob.open(&url).await.expect("open").expect("bob may read it");
+    text_when(&b_doc, |t| t == "v1").await;
+
+    let db = t.relay.db().await;
+    let mut lock = db.begin_write().await.expect("take the write lock");
+    if db.backend() == teamflow_relay::db::backend::Backend::Postgres {
+        sqlx::query("LOCK TABLE sync_chunks IN EXCLUSIVE MODE").execute(&mut *lock).await.expect("lock the chunks");
+    }
+    splice_text(&a_doc, 2, 0, " saved?").expect("alice edits");
+    // The relay has the change in memory: bob gets it.
+    text_when(&b_doc, |t| t == "v1 saved?").await;
+    let unconfirmed = tokio::time::timeout(Duration::from_millis(500), alice.synced_with_relay(&a_doc)).await;
+    assert!(unconfirmed.is_err(), "alice was told her change is saved while the relay could not store it");
+
+    lock.rollback().await.expect("release the lock");
+    assert!(tokio::time::timeout(teamflow_tests::socket::PATIENCE, alice.synced_with_relay(&a_doc)).await.expect("confirmed"));
+    let chunks = teamflow_relay::sync::DbStorage::new(db)
+        .load_range(StorageKey::from_parts([url.document_id()]).expect("key"))
+        .await;
+    let mut stored = Automerge::new();
+    for chunk in chunks.values() {
+        stored.load_incremental(chunk).expect("a stored chunk");
+    }
+    assert_eq!(stored.get_heads(), a_doc.with_document(|d| d.get_heads()), "what was confirmed is stored");
+}

@@ -3,7 +3,8 @@
 // usage: node interop.mjs <relay base ws url> <access token> <peer id> <document url> <append> <final marker>
 //
 // It finds the document through the relay, appends <append> to its `text`, then waits until the text
-// contains <final marker> (written by the Rust side) and reports the final text and heads. Every step is
+// contains <final marker> (written by the Rust side) and the relay holds everything it holds (its own edit
+// included: the relay says its heads in the sync protocol), and reports the final text and heads. Every step is
 // one JSON line on stdout. A browser-style WebSocket cannot set an Authorization header, so it trades the
 // access token for a one-time ticket (POST /api/auth/ticket) and dials /sync?ticket=...
 import * as A from "@automerge/automerge";
@@ -32,9 +33,20 @@ try {
   say({ event: "found", text: handle.doc().text });
   handle.change((doc) => A.splice(doc, ["text"], doc.text.length, 0, append));
   say({ event: "edited" });
+  // Exiting on the marker alone could drop this client's own edit unsent, when the other's edit was
+  // already in the document it found.
+  const relayHasAll = () => {
+    const mine = handle.heads();
+    return Object.keys(repo.peerMetadataByPeerId).some((peer) => {
+      const storageId = repo.getStorageIdOfPeer(peer);
+      const theirs = storageId && handle.getSyncInfo(storageId)?.lastHeads;
+      return theirs && theirs.length === mine.length && mine.every((h) => theirs.includes(h));
+    });
+  };
   await new Promise((resolve) => {
-    const check = () => handle.doc().text.includes(finalMarker) && resolve();
+    const check = () => handle.doc().text.includes(finalMarker) && relayHasAll() && resolve();
     handle.on("change", check);
+    handle.on("remote-heads", check);
     check();
   });
   const doc = handle.doc();

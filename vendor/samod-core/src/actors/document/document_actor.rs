@@ -61,6 +61,15 @@ pub struct DocumentActor {
     /// Whether the document was used (a sync message or a local change) since
     /// the last step.
     recently_used: bool,
+    /// Connections whose sync messages changed the document since the last
+    /// step: their changes are written in this step, and they are answered
+    /// once the writes land.
+    changed_by: HashSet<ConnectionId>,
+    /// Connections whose answer waits for these storage writes (every write
+    /// running when their changes were saved). A sync reply tells the peer
+    /// which heads this repo has; it must not say so before they are stored,
+    /// or a peer could count as saved a change that a crash then loses.
+    answers_held: HashMap<ConnectionId, HashSet<IoTaskId>>,
 }
 
 #[derive(Debug)]
@@ -111,6 +120,8 @@ impl DocumentActor {
             idle_unload,
             idle_since: None,
             recently_used: false,
+            changed_by: HashSet::new(),
+            answers_held: HashMap::new(),
         };
 
         tracing::trace!(?initial_connections, "applying initial connections");
@@ -403,6 +414,16 @@ impl DocumentActor {
                         } else if self.on_disk_state.has_task(io_result.task_id) {
                             self.on_disk_state
                                 .task_complete(io_result.task_id, storage_result);
+                            let peer_connections = &mut self.peer_connections;
+                            self.answers_held.retain(|conn_id, writes| {
+                                writes.remove(&io_result.task_id);
+                                if writes.is_empty()
+                                    && let Some(conn) = peer_connections.get_mut(conn_id)
+                                {
+                                    conn.owe_answer();
+                                }
+                                !writes.is_empty()
+                            });
                         } else {
                             panic!("unexpected storage result");
                         }
@@ -453,9 +474,17 @@ impl DocumentActor {
             self.phase = Phase::Ready(Ready::new());
         }
         self.enqueue_share_policy_checks(out);
-        self.generate_sync_messages(now, out);
+        // Written first, so the peers whose changes these are can be answered
+        // once the writes land rather than now.
         self.on_disk_state
             .save_new_changes(out, &self.document_id, &self.doc);
+        for conn_id in std::mem::take(&mut self.changed_by) {
+            let writes: HashSet<IoTaskId> = self.on_disk_state.running_puts().collect();
+            if !writes.is_empty() {
+                self.answers_held.entry(conn_id).or_default().extend(writes);
+            }
+        }
+        self.generate_sync_messages(now, out);
         out.io_tasks.extend(
             self.load_state
                 .step()
@@ -648,6 +677,7 @@ impl DocumentActor {
             SyncMessage::DocUnavailable => 0,
         };
 
+        let heads_before = self.doc.get_heads();
         let duration = match &mut self.phase {
             Phase::Loading(loading) => {
                 loading.receive_sync_message(connection_id, msg);
@@ -657,7 +687,6 @@ impl DocumentActor {
                 request.receive_message(now, &mut self.doc, peer_conn, msg)
             }
             Phase::Ready(ready) => {
-                let heads_before = self.doc.get_heads();
                 let duration = ready.receive_sync_message(now, &mut self.doc, peer_conn, msg);
                 let heads_after = self.doc.get_heads();
                 if heads_before != heads_after {
@@ -666,6 +695,9 @@ impl DocumentActor {
                 duration
             }
         };
+        if self.doc.get_heads() != heads_before {
+            self.changed_by.insert(connection_id);
+        }
 
         if let Some(duration) = duration {
             let queue_duration = if now >= received_at {
@@ -739,6 +771,9 @@ impl DocumentActor {
             return;
         }
         for (conn_id, peer_conn) in &mut self.peer_connections {
+            if self.answers_held.contains_key(conn_id) {
+                continue;
+            }
             let generated = match &mut self.phase {
                 Phase::Ready(ready) => ready.generate_sync_messages(now, &mut self.doc, peer_conn),
                 Phase::Requesting(request) => request.generate_messages(now, &self.doc, peer_conn),
@@ -807,6 +842,8 @@ impl DocumentActor {
 
     fn remove_connection(&mut self, conn_id: ConnectionId) {
         self.peer_connections.remove(&conn_id);
+        self.changed_by.remove(&conn_id);
+        self.answers_held.remove(&conn_id);
         self.check_policy_tasks.retain(|_, id| *id != conn_id);
         if let Phase::Requesting(request) = &mut self.phase {
             request.remove_connection(conn_id);

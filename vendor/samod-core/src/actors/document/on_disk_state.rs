@@ -243,6 +243,11 @@ impl OnDiskState {
             && self.compaction.is_none()
     }
 
+    /// The writes (incremental chunks and compactions) not yet complete.
+    pub(super) fn running_puts(&self) -> impl Iterator<Item = IoTaskId> + '_ {
+        self.running_puts.keys().copied()
+    }
+
     pub(super) fn has_task(&self, task_id: IoTaskId) -> bool {
         self.running_puts.contains_key(&task_id) || self.running_deletes.contains_key(&task_id)
     }

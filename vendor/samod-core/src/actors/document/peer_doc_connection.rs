@@ -75,6 +75,15 @@ impl PeerDocConnection {
         }
     }
 
+    /// Makes the next `generate_sync_messages` say our heads even if automerge
+    /// thinks the peer knows them. A reply held back until a write landed is
+    /// still owed after the peer's later messages: one that only repeats our
+    /// heads to us makes automerge count them as sent (`last_sent_heads`),
+    /// although the peer never heard them.
+    pub(super) fn owe_answer(&mut self) {
+        self.sync_state.last_sent_heads.clear();
+    }
+
     pub(super) fn mark_requested(&mut self) {
         if !self.has_requested {
             self.has_requested = true;
