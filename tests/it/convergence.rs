@@ -6,9 +6,9 @@
 
 use proptest::prelude::*;
 use serde_json::json;
-use teamflow_sync::samod::DocHandle;
 use teamflow_sync::automerge::transaction::Transactable;
 use teamflow_sync::automerge::{ROOT, ReadDoc};
+use teamflow_sync::samod::DocHandle;
 use teamflow_sync::{SyncClient, TEXT_FIELD, heads, read_text};
 use teamflow_tests::{TestRelay, sync_client};
 
@@ -71,10 +71,7 @@ async fn step<T>(what: &str, future: impl std::future::Future<Output = T>) -> Re
 
 /// Measures the text and splices it under one hold of the document: a teammate's change syncing in
 /// between a separate read and splice could shorten the text under the edit ("index out of bounds").
-fn edit(
-    doc: &DocHandle,
-    place: impl FnOnce(usize) -> Option<(usize, isize, String)>,
-) -> Result<(), TestCaseError> {
+fn edit(doc: &DocHandle, place: impl FnOnce(usize) -> Option<(usize, isize, String)>) -> Result<(), TestCaseError> {
     doc.with_document(|doc| {
         let Some((_, text)) = doc.get(ROOT, TEXT_FIELD).map_err(fail)? else {
             return Err(TestCaseError::fail("the document has no text"));

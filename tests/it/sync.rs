@@ -696,7 +696,11 @@ async fn the_relay_confirms_a_change_to_its_author_only_once_it_is_stored() {
     assert!(unconfirmed.is_err(), "alice was told her change is saved while the relay could not store it");
 
     lock.rollback().await.expect("release the lock");
-    assert!(tokio::time::timeout(teamflow_tests::socket::PATIENCE, alice.synced_with_relay(&a_doc)).await.expect("confirmed"));
+    assert!(
+        tokio::time::timeout(teamflow_tests::socket::PATIENCE, alice.synced_with_relay(&a_doc))
+            .await
+            .expect("confirmed")
+    );
     let chunks = teamflow_relay::sync::DbStorage::new(db)
         .load_range(StorageKey::from_parts([url.document_id()]).expect("key"))
         .await;
