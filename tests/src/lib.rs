@@ -231,7 +231,7 @@ impl TestRelay {
         if config.database_url.is_none() {
             config.database_url = data_dir.database_url().await;
         }
-        let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
+        let listener = bind(addr).await;
         let addr = listener.local_addr().expect("local addr");
         let (tx, rx) = oneshot::channel::<()>();
         let database_url = config.database_url.clone();
@@ -569,6 +569,30 @@ pub async fn text_when(handle: &teamflow_sync::samod::DocHandle, done: impl Fn(&
             Err(_) => panic!("document never reached the expected state; text is {text:?}"),
         }
     }
+}
+
+/// Binds a relay's listener on `addr`. Port 0 takes a port below the kernel's ephemeral range (32768 and
+/// up on Linux) and never one this process handed out before: several tests restart a relay on the port
+/// its clients know, and a port from the ephemeral range could meanwhile become an outgoing connection's
+/// local port (a PostgreSQL pool's, say) or another service's `free_port`.
+async fn bind(mut addr: SocketAddr) -> tokio::net::TcpListener {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const LOW: u32 = 10_000;
+    const PORTS: u32 = 32_768 - LOW;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    if addr.port() != 0 {
+        return tokio::net::TcpListener::bind(addr).await.expect("bind");
+    }
+    // Processes of this suite running at once start far apart.
+    let start = std::process::id().wrapping_mul(7919);
+    for _ in 0..PORTS {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        addr.set_port(u16::try_from(LOW + start.wrapping_add(n) % PORTS).expect("below 32768"));
+        if let Ok(listener) = tokio::net::TcpListener::bind(addr).await {
+            return listener;
+        }
+    }
+    panic!("no free port below the ephemeral range on {}", addr.ip())
 }
 
 /// A relay with a team ("Team") whose owner is alice and whose member is bob.

@@ -59,9 +59,13 @@ pub enum DocumentMessage {
     /// "I hold these heads" (32-byte hashes concatenated), said by an instance that just began following
     /// the document: the others answer with the changes since.
     Heads(Bytes),
+    /// "Changes up to these heads (32-byte hashes concatenated) are in the database; read them there": said
+    /// instead of a change too large for one NATS message.
+    Stored(Bytes),
 }
 
 const HEADS: &str = "heads";
+const STORED: &str = "stored";
 
 pub(super) fn encode_document(instance: InstanceId, message: DocumentMessage) -> (HeaderMap, Bytes) {
     let mut headers = headers_from(instance);
@@ -69,6 +73,10 @@ pub(super) fn encode_document(instance: InstanceId, message: DocumentMessage) ->
         DocumentMessage::Changes(changes) => (headers, changes),
         DocumentMessage::Heads(heads) => {
             headers.insert(OP, HEADS);
+            (headers, heads)
+        }
+        DocumentMessage::Stored(heads) => {
+            headers.insert(OP, STORED);
             (headers, heads)
         }
     }
@@ -82,7 +90,10 @@ pub(super) fn decode_document(
     match headers.and_then(|h| h.get(OP)).map(|v| v.as_str()) {
         None => Ok((from, DocumentMessage::Changes(payload))),
         Some(HEADS) if payload.len().is_multiple_of(32) => Ok((from, DocumentMessage::Heads(payload))),
-        Some(HEADS) => Err(WireError::Payload("heads are 32-byte hashes".into())),
+        Some(STORED) if !payload.is_empty() && payload.len().is_multiple_of(32) => {
+            Ok((from, DocumentMessage::Stored(payload)))
+        }
+        Some(HEADS | STORED) => Err(WireError::Payload("heads are 32-byte hashes".into())),
         Some(_) => Err(WireError::Invalid(OP)),
     }
 }
@@ -301,12 +312,16 @@ mod tests {
         let me = InstanceId::new_v4();
         let changes = DocumentMessage::Changes(Bytes::from_static(b"\x85\x6f\x4a\x83 raw change bytes"));
         let heads = DocumentMessage::Heads(Bytes::from(vec![7_u8; 64]));
-        for message in [changes, heads] {
+        let stored = DocumentMessage::Stored(Bytes::from(vec![9_u8; 32]));
+        for message in [changes, heads, stored] {
             let (headers, payload) = encode_document(me, message.clone());
             assert_eq!(decode_document(Some(&headers), payload), Ok((me, message)));
         }
         let (headers, _) = encode_document(me, DocumentMessage::Heads(Bytes::new()));
         assert!(matches!(decode_document(Some(&headers), Bytes::from(vec![1_u8; 33])), Err(WireError::Payload(_))));
+        // "Stored" names at least one head: there is nothing to read for none.
+        let (headers, _) = encode_document(me, DocumentMessage::Stored(Bytes::new()));
+        assert!(matches!(decode_document(Some(&headers), Bytes::new()), Err(WireError::Payload(_))));
         assert_eq!(decode_document(None, Bytes::new()), Err(WireError::Missing(INSTANCE)));
         assert_eq!(document_subject("2xzyPvJbUqQJ7ZpCDrUojpiFTEgz"), "teamflow.doc.2xzyPvJbUqQJ7ZpCDrUojpiFTEgz");
     }

@@ -16,6 +16,11 @@
 //! no `DocHandle` between steps, so the repo's idle unload still unloads the document, which ends the
 //! follower and its subscription.
 //!
+//! A change too large for one NATS message (over [`LARGEST_CHANGE`], below the server's default 1 MiB
+//! payload limit; a pasted or imported document can be one change of several MiB) is not sent: the
+//! publisher says "changes up to these heads are stored" instead, and the others read the database until
+//! they hold those heads (the write may still be landing, so they try again for a while).
+//!
 //! Core NATS does not keep what was published while an instance was cut off. So when the connection comes
 //! back (or another instance says it is back), each follower does again what it did at the opening: reads
 //! storage, publishes what the read lacked, and says its heads, which the others answer.
@@ -40,6 +45,16 @@ use crate::cluster::{Cluster, DocumentEvent, DocumentMessage};
 /// The most bytes of changes one NATS message carries (the server's default limit is 1 MiB); more goes in
 /// several messages, each of whole changes.
 const MESSAGE_BYTES: usize = 512 * 1024;
+
+/// The largest change sent over NATS: the server's default payload limit (1 MiB) less room for the headers.
+/// A larger one goes through the database.
+const LARGEST_CHANGE: usize = 1024 * 1024 - 4 * 1024;
+
+/// How often a follower reads the database for changes another instance said are stored, before it gives
+/// up (the first retry after [`STORED_FIRST_RETRY`], doubling up to [`STORED_LONGEST_RETRY`]: about 11 s).
+const STORED_ATTEMPTS: u32 = 10;
+const STORED_FIRST_RETRY: Duration = Duration::from_millis(50);
+const STORED_LONGEST_RETRY: Duration = Duration::from_secs(2);
 
 /// How long a follower waits for a document just opened to be found (loaded, or sent by its client).
 const FIND_PATIENCE: Duration = Duration::from_secs(10);
@@ -162,11 +177,17 @@ async fn held(repo: &Repo, document: &DocumentId) -> Option<DocHandle> {
     }
 }
 
-/// Changes as NATS messages of whole changes, each at most [`MESSAGE_BYTES`] unless one change is larger.
-fn messages<'a>(changes: impl Iterator<Item = &'a automerge::Change>) -> Vec<Bytes> {
+/// Changes as NATS messages of whole changes, each at most [`MESSAGE_BYTES`] unless one change is larger,
+/// leaving out changes over [`LARGEST_CHANGE`]; the flag says whether one was left out.
+fn messages<'a>(changes: impl Iterator<Item = &'a automerge::Change>) -> (Vec<Bytes>, bool) {
     let mut messages = Vec::new();
     let mut message = Vec::new();
+    let mut left_out = false;
     for change in changes {
+        if change.raw_bytes().len() > LARGEST_CHANGE {
+            left_out = true;
+            continue;
+        }
         if !message.is_empty() && message.len() + change.raw_bytes().len() > MESSAGE_BYTES {
             messages.push(Bytes::from(std::mem::take(&mut message)));
         }
@@ -175,7 +196,22 @@ fn messages<'a>(changes: impl Iterator<Item = &'a automerge::Change>) -> Vec<Byt
     if !message.is_empty() {
         messages.push(Bytes::from(message));
     }
-    messages
+    (messages, left_out)
+}
+
+fn hash_bytes(heads: &[ChangeHash]) -> Bytes {
+    Bytes::from(heads.iter().flat_map(|h| h.0).collect::<Vec<u8>>())
+}
+
+fn hashes(bytes: &[u8]) -> Vec<ChangeHash> {
+    bytes.chunks_exact(32).filter_map(|h| ChangeHash::try_from(h).ok()).collect()
+}
+
+/// Heads another instance said are stored, which this one lacks: read the database for them at `next`.
+struct StoredWait {
+    heads: Vec<ChangeHash>,
+    attempt: u32,
+    next: tokio::time::Instant,
 }
 
 /// What a follower keeps between steps.
@@ -191,6 +227,8 @@ struct Follower {
     remote: HashSet<ChangeHash>,
     /// When the database was last read again for changes missing here.
     reread: Option<Instant>,
+    /// Heads said to be stored that this instance does not hold yet.
+    stored: Option<StoredWait>,
 }
 
 /// Follows one document for as long as the repo holds it.
@@ -224,13 +262,22 @@ async fn follow(repo: Repo, storage: DbStorage, cluster: Cluster, opened: Arc<Op
         published: Vec::new(),
         remote: HashSet::new(),
         reread: None,
+        stored: None,
     };
     if !follower.open().await {
         return;
     }
     loop {
+        let read_stored_at = follower.stored.as_ref().map(|wait| wait.next);
         tokio::select! {
             biased;
+            () = tokio::time::sleep_until(read_stored_at.unwrap_or_else(tokio::time::Instant::now)),
+                if read_stored_at.is_some() =>
+            {
+                if !follower.read_stored().await {
+                    return;
+                }
+            }
             changed = changes.next() => {
                 if changed.is_none() {
                     // The repo unloaded the document.
@@ -247,6 +294,10 @@ async fn follow(repo: Repo, storage: DbStorage, cluster: Cluster, opened: Arc<Op
                     None => return,
                     Some(DocumentEvent::Message(DocumentMessage::Changes(changes))) => follower.apply(changes).await,
                     Some(DocumentEvent::Message(DocumentMessage::Heads(heads))) => follower.answer(&heads).await,
+                    Some(DocumentEvent::Message(DocumentMessage::Stored(heads))) => {
+                        follower.wait_stored(hashes(&heads));
+                        follower.read_stored().await
+                    }
                     // What was published while cut off is lost to this subscription: as at the opening.
                     Some(DocumentEvent::Reconnected) => {
                         tracing::debug!(document = %follower.name, "NATS back; catching the document up");
@@ -330,17 +381,61 @@ impl Follower {
             })
             .await;
         drop(handle);
-        let Ok((heads, messages)) = made else { return false };
+        let Ok((heads, (messages, left_out))) = made else { return false };
+        self.send(messages, left_out.then_some(&heads)).await;
         // Every change applied from NATS so far is behind these heads: none comes up again.
         self.published = heads;
-        self.send(messages).await;
         true
     }
 
-    async fn send(&self, messages: Vec<Bytes>) {
+    /// Publishes changes, then, when one was too large to send, that changes up to `heads` are stored.
+    async fn send(&self, messages: Vec<Bytes>, stored: Option<&Vec<ChangeHash>>) {
         for message in messages {
             self.cluster.publish_document(&self.name, DocumentMessage::Changes(message)).await;
         }
+        if let Some(heads) = stored {
+            tracing::debug!(document = %self.name, "a change too large for NATS; said to be stored instead");
+            self.cluster.publish_document(&self.name, DocumentMessage::Stored(hash_bytes(heads))).await;
+        }
+    }
+
+    /// Another instance said changes up to `heads` are stored: read them there unless they are here.
+    fn wait_stored(&mut self, mut heads: Vec<ChangeHash>) {
+        if let Some(earlier) = self.stored.take() {
+            heads.extend(earlier.heads);
+        }
+        self.stored = Some(StoredWait { heads, attempt: 0, next: tokio::time::Instant::now() });
+    }
+
+    /// Reads the database until the document holds the heads said to be stored; tries again later while
+    /// they are missing (their write may still be landing). False once the document is gone.
+    async fn read_stored(&mut self) -> bool {
+        let Some(mut wait) = self.stored.take() else { return true };
+        let Some(handle) = held(&self.repo, &self.document).await else { return false };
+        let heads = wait.heads.clone();
+        let missing = move |doc: &mut Automerge| heads.iter().any(|h| doc.get_change_by_hash(h).is_none());
+        let Ok(lacking) = handle.with_document_async(missing.clone()).await else { return false };
+        drop(handle);
+        if !lacking {
+            return true;
+        }
+        if self.catch_up().await.is_none() {
+            return false;
+        }
+        let Some(handle) = held(&self.repo, &self.document).await else { return false };
+        let Ok(lacking) = handle.with_document_async(missing).await else { return false };
+        if !lacking {
+            return true;
+        }
+        wait.attempt += 1;
+        if wait.attempt >= STORED_ATTEMPTS {
+            tracing::warn!(document = %self.name, "changes another instance said are stored never appeared in the database");
+            return true;
+        }
+        let delay = STORED_FIRST_RETRY.saturating_mul(1 << wait.attempt.min(16)).min(STORED_LONGEST_RETRY);
+        wait.next = tokio::time::Instant::now() + delay;
+        self.stored = Some(wait);
+        true
     }
 
     /// Tells the instances holding the document the heads this one holds.
@@ -348,14 +443,13 @@ impl Follower {
         let Some(handle) = held(&self.repo, &self.document).await else { return false };
         let Ok(heads) = handle.with_document_async(|doc| doc.get_heads()).await else { return false };
         drop(handle);
-        let heads: Vec<u8> = heads.iter().flat_map(|h| h.0).collect();
-        self.cluster.publish_document(&self.name, DocumentMessage::Heads(Bytes::from(heads))).await;
+        self.cluster.publish_document(&self.name, DocumentMessage::Heads(hash_bytes(&heads))).await;
         true
     }
 
     /// Answers an instance that said which heads it holds with every change since (whatever its origin).
     async fn answer(&self, heads: &[u8]) -> bool {
-        let theirs: Vec<ChangeHash> = heads.chunks_exact(32).filter_map(|h| ChangeHash::try_from(h).ok()).collect();
+        let theirs = hashes(heads);
         let Some(handle) = held(&self.repo, &self.document).await else { return false };
         let answer = handle
             .with_document_async(move |doc| {
@@ -365,15 +459,16 @@ impl Follower {
                     theirs.iter().filter(|h| doc.get_change_by_hash(h).is_some()).copied().collect();
                 if known.is_empty() && !theirs.is_empty() {
                     // Nothing in common to count from: answering would be the whole document.
-                    return Vec::new();
+                    return (Vec::new(), None);
                 }
-                messages(doc.get_changes(&known).iter())
+                let (messages, left_out) = messages(doc.get_changes(&known).iter());
+                (messages, left_out.then(|| doc.get_heads()))
             })
             .await;
         drop(handle);
         match answer {
-            Ok(messages) => {
-                self.send(messages).await;
+            Ok((messages, stored)) => {
+                self.send(messages, stored.as_ref()).await;
                 true
             }
             Err(_) => false,

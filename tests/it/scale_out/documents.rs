@@ -83,6 +83,52 @@ async fn edits_synced_through_one_instance_reach_a_peer_syncing_through_the_othe
     assert_eq!(heads(&a_doc), heads(&b_doc), "converged");
 }
 
+/// A change larger than a NATS message may be (the server's default limit is 1 MiB): an image of 1.1 MiB
+/// pasted into the document as one change. A publishes "stored up to these heads" instead of the change,
+/// and B reads it from the database and syncs it to bob.
+#[tokio::test]
+async fn a_change_too_large_for_one_nats_message_reaches_the_other_instance_through_the_database() {
+    use teamflow_sync::TEXT_FIELD;
+    use teamflow_sync::automerge::{ROOT, ReadDoc as _, ScalarValue, transaction::Transactable as _};
+
+    let nats = Nats::start().await;
+    let (a, b) = two_instances(Some(&nats)).await;
+    let (alice, bob_b, team) = team(&a, &b).await;
+    let (alice_sync, url, a_doc) = alices_document(&a, &alice, &team).await;
+    let bob_sync = sync_client(&b, &bob_b, "desktop").await;
+    let b_doc = bob_sync.open(&url).await.expect("open").expect("bob may read the team's document");
+    text_when(&b_doc, |t| t == "v1").await;
+
+    // Incompressible bytes (automerge deflates a change's columns), from a fixed seed.
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let image: Vec<u8> = (0..1152 * 1024)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state.to_le_bytes()[0]
+        })
+        .collect();
+    a_doc.with_document(|doc| {
+        let text = doc.get(ROOT, TEXT_FIELD).expect("read").expect("text").1;
+        let mut tx = doc.transaction();
+        tx.put(ROOT, "image", ScalarValue::Bytes(image.clone())).expect("put the image");
+        tx.splice_text(&text, 0, 0, "[image] ").expect("caption");
+        tx.commit();
+        let change = doc.get_last_local_change().expect("the change");
+        assert!(change.raw_bytes().len() > 1024 * 1024, "{} bytes: fits a NATS message", change.raw_bytes().len());
+    });
+    assert!(within(alice_sync.synced_with_relay(&a_doc)).await, "A has alice's change");
+
+    text_when(&b_doc, |t| t == "[image] v1").await;
+    let on_b = b_doc.with_document(|doc| match doc.get(ROOT, "image").expect("read") {
+        Some((teamflow_sync::automerge::Value::Scalar(value), _)) => value.as_bytes().map(<[u8]>::to_vec),
+        _ => None,
+    });
+    assert!(on_b.as_deref() == Some(image.as_slice()), "bob has the whole image");
+    assert_eq!(heads(&a_doc), heads(&b_doc));
+}
+
 #[tokio::test]
 async fn without_nats_an_edit_through_one_instance_does_not_reach_a_peer_while_the_other_holds_the_document() {
     let (a, b) = two_instances(None).await;
