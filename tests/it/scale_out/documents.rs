@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use futures::StreamExt as _;
+use futures::{FutureExt as _, StreamExt as _};
 use reqwest::StatusCode;
 use serde_json::json;
 use teamflow_protocol::DocumentUrl;
@@ -127,6 +127,49 @@ async fn a_change_too_large_for_one_nats_message_reaches_the_other_instance_thro
     });
     assert!(on_b.as_deref() == Some(image.as_slice()), "bob has the whole image");
     assert_eq!(heads(&a_doc), heads(&b_doc));
+}
+
+/// The window the heads exchange closes: alice's edit is published by A before B follows the document, and
+/// is not in the database when B reads it (the test holds the database's write lock, so A cannot store it).
+/// B's follower says which heads it holds; A answers with the edit, and bob gets it while the lock is still
+/// held. Alice meanwhile is not told her edit is saved.
+#[tokio::test]
+async fn an_edit_published_before_the_other_instance_followed_and_not_yet_stored_reaches_its_client() {
+    let nats = Nats::start().await;
+    let (a, b) = two_instances(Some(&nats)).await;
+    let (alice, bob_b, team) = team(&a, &b).await;
+    let (alice_sync, url, a_doc) = alices_document(&a, &alice, &team).await;
+    let watcher = async_nats::connect(nats.url()).await.expect("a NATS client of the test's own");
+    let mut published = watcher.subscribe(format!("teamflow.doc.{}", url.document_id())).await.expect("subscribe");
+    watcher.flush().await.expect("subscription confirmed");
+
+    let db = a.db().await;
+    let mut lock = db.begin_write().await.expect("take the write lock");
+    if db.backend() == teamflow_relay::db::backend::Backend::Postgres {
+        sqlx::query("LOCK TABLE sync_chunks IN EXCLUSIVE MODE").execute(&mut *lock).await.expect("lock the chunks");
+    }
+    splice_text(&a_doc, 2, 0, " from A").expect("alice edits");
+    // A published it (changes: no operation header; A's own heads question may come first); B, which does
+    // not hold the document, follows nothing and missed it.
+    let edit = heads(&a_doc);
+    loop {
+        let message = within(published.next()).await.expect("A publishes alice's edit");
+        let changes = message.headers.as_ref().is_some_and(|h| h.get("TeamFlow-Op").is_none());
+        let change = teamflow_sync::automerge::Change::try_from(&message.payload[..]);
+        if changes && change.is_ok_and(|c| edit == [c.hash()]) {
+            break;
+        }
+    }
+
+    let bob_sync = sync_client(&b, &bob_b, "desktop").await;
+    let b_doc = bob_sync.open(&url).await.expect("open").expect("bob may read the team's document");
+    text_when(&b_doc, |t| t == "v1 from A").await;
+    assert!(
+        alice_sync.synced_with_relay(&a_doc).now_or_never().is_none(),
+        "alice was told her edit is saved while A could not store it"
+    );
+    lock.rollback().await.expect("release the lock");
+    assert!(within(alice_sync.synced_with_relay(&a_doc)).await);
 }
 
 #[tokio::test]
