@@ -684,11 +684,7 @@ async fn the_relay_confirms_a_change_to_its_author_only_once_it_is_stored() {
     let b_doc = bob.open(&url).await.expect("open").expect("bob may read it");
     text_when(&b_doc, |t| t == "v1").await;
 
-    let db = t.relay.db().await;
-    let mut lock = db.begin_write().await.expect("take the write lock");
-    if db.backend() == teamflow_relay::db::backend::Backend::Postgres {
-        sqlx::query("LOCK TABLE sync_chunks IN EXCLUSIVE MODE").execute(&mut *lock).await.expect("lock the chunks");
-    }
+    let lock = t.relay.hold_document_writes().await;
     splice_text(&a_doc, 2, 0, " saved?").expect("alice edits");
     // The relay has the change in memory: bob gets it.
     text_when(&b_doc, |t| t == "v1 saved?").await;
@@ -701,7 +697,7 @@ async fn the_relay_confirms_a_change_to_its_author_only_once_it_is_stored() {
             .await
             .expect("confirmed")
     );
-    let chunks = teamflow_relay::sync::DbStorage::new(db)
+    let chunks = teamflow_relay::sync::DbStorage::new(t.relay.db().await)
         .load_range(StorageKey::from_parts([url.document_id()]).expect("key"))
         .await;
     let mut stored = Automerge::new();

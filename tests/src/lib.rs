@@ -335,6 +335,18 @@ impl TestRelay {
         self.data_dir.as_ref().expect("a running relay has its data directory").db().await
     }
 
+    /// Holds back the relay's writes of document chunks until the returned transaction ends (reads go
+    /// on): SQLite's write lock, or on PostgreSQL an exclusive lock on `sync_chunks`. For tests of what a
+    /// relay does, and does not say, before a write lands.
+    pub async fn hold_document_writes(&self) -> sqlx::Transaction<'static, sqlx::Any> {
+        let db = self.db().await;
+        let mut lock = db.begin_write().await.expect("take the write lock");
+        if db.backend() == teamflow_relay::db::backend::Backend::Postgres {
+            sqlx::query("LOCK TABLE sync_chunks IN EXCLUSIVE MODE").execute(&mut *lock).await.expect("lock the chunks");
+        }
+        lock
+    }
+
     /// An anonymous client.
     pub fn client(&self) -> Client {
         Client { http: self.http(), base: self.url(""), token: None }

@@ -143,11 +143,7 @@ async fn an_edit_published_before_the_other_instance_followed_and_not_yet_stored
     let mut published = watcher.subscribe(format!("teamflow.doc.{}", url.document_id())).await.expect("subscribe");
     watcher.flush().await.expect("subscription confirmed");
 
-    let db = a.db().await;
-    let mut lock = db.begin_write().await.expect("take the write lock");
-    if db.backend() == teamflow_relay::db::backend::Backend::Postgres {
-        sqlx::query("LOCK TABLE sync_chunks IN EXCLUSIVE MODE").execute(&mut *lock).await.expect("lock the chunks");
-    }
+    let lock = a.hold_document_writes().await;
     splice_text(&a_doc, 2, 0, " from A").expect("alice edits");
     // A published it (changes: no operation header; A's own heads question may come first); B, which does
     // not hold the document, follows nothing and missed it.
