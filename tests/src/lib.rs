@@ -593,7 +593,25 @@ async fn bind(mut addr: SocketAddr) -> tokio::net::TcpListener {
     const PORTS: u32 = 32_768 - LOW;
     static NEXT: AtomicU32 = AtomicU32::new(0);
     if addr.port() != 0 {
-        return tokio::net::TcpListener::bind(addr).await.expect("bind");
+        // A restart on a known port: the port should be free, but under load the suite has met it still
+        // taken for a moment (AddrInUse); it is tried again for a while before failing with who holds it.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match tokio::net::TcpListener::bind(addr).await {
+                Ok(listener) => return listener,
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => {
+                    let holders = std::process::Command::new("ss")
+                        .args(["-tanp", &format!("sport = :{}", addr.port())])
+                        .output()
+                        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                        .unwrap_or_default();
+                    panic!("bind {addr}: {e}; sockets on the port:\n{holders}");
+                }
+            }
+        }
     }
     // Processes of this suite running at once start far apart.
     let start = std::process::id().wrapping_mul(7919);
