@@ -382,14 +382,14 @@ impl Follower {
             .await;
         drop(handle);
         let Ok((heads, (messages, left_out))) = made else { return false };
-        self.send(messages, left_out.then_some(&heads)).await;
+        self.send(messages, left_out.then_some(heads.as_slice())).await;
         // Every change applied from NATS so far is behind these heads: none comes up again.
         self.published = heads;
         true
     }
 
     /// Publishes changes, then, when one was too large to send, that changes up to `heads` are stored.
-    async fn send(&self, messages: Vec<Bytes>, stored: Option<&Vec<ChangeHash>>) {
+    async fn send(&self, messages: Vec<Bytes>, stored: Option<&[ChangeHash]>) {
         for message in messages {
             self.cluster.publish_document(&self.name, DocumentMessage::Changes(message)).await;
         }
@@ -468,7 +468,7 @@ impl Follower {
         drop(handle);
         match answer {
             Ok((messages, stored)) => {
-                self.send(messages, stored.as_ref()).await;
+                self.send(messages, stored.as_deref()).await;
                 true
             }
             Err(_) => false,

@@ -340,6 +340,18 @@ async fn a_recheck_notice_makes_an_instance_cut_a_member_removed_without_its_kno
     assert_eq!(revoked["team_id"], team);
 }
 
+/// The headers a stand-in for another instance (a NATS client of the test's own) puts on what it says:
+/// its instance id, and for a room operation the operation and the user it is about.
+fn stand_in_headers(instance: &str, op: Option<(&str, &str)>) -> async_nats::HeaderMap {
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("TeamFlow-Instance", instance);
+    if let Some((op, user)) = op {
+        headers.insert("TeamFlow-Op", op);
+        headers.insert("TeamFlow-User", user);
+    }
+    headers
+}
+
 /// An instance that dies without a word (kill -9, a partition) stops saying it is alive: the users online
 /// only through it go offline on the others.
 #[tokio::test]
@@ -354,15 +366,7 @@ async fn users_online_through_an_instance_that_falls_silent_go_offline() {
     let silent = async_nats::connect(nats.url()).await.expect("a NATS client of the test's own");
     let bob_id = bob.user_id().await;
     let instance = uuid::Uuid::new_v4().to_string();
-    let headers = |op: Option<&str>| {
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert("TeamFlow-Instance", instance.as_str());
-        if let Some(op) = op {
-            headers.insert("TeamFlow-Op", op);
-            headers.insert("TeamFlow-User", bob_id.as_str());
-        }
-        headers
-    };
+    let headers = |op: Option<&str>| stand_in_headers(&instance, op.map(|op| (op, bob_id.as_str())));
     silent.publish_with_headers("teamflow.cluster.alive", headers(None), bytes::Bytes::new()).await.expect("publish");
     silent
         .publish_with_headers(format!("teamflow.room.{team}"), headers(Some("joined")), bytes::Bytes::new())
@@ -455,15 +459,7 @@ async fn a_joined_from_a_gone_instance_is_ignored_and_one_heard_alive_again_is_a
     stand_in.flush().await.expect("the server has the subscription");
     let bob_id = bob.user_id().await;
     let instance = uuid::Uuid::new_v4().to_string();
-    let headers = |op: Option<&str>| {
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert("TeamFlow-Instance", instance.as_str());
-        if let Some(op) = op {
-            headers.insert("TeamFlow-Op", op);
-            headers.insert("TeamFlow-User", bob_id.as_str());
-        }
-        headers
-    };
+    let headers = |op: Option<&str>| stand_in_headers(&instance, op.map(|op| (op, bob_id.as_str())));
     let say = |subject: String, headers: async_nats::HeaderMap, payload: &'static str| {
         let stand_in = stand_in.clone();
         async move {
