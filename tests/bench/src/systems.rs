@@ -219,6 +219,28 @@ impl SyncSystem {
         Ok(())
     }
 
+    /// Like `share` for many documents at once: registers them all, reconnects `owner` once, and waits
+    /// until the server has each.
+    pub async fn share_all(&self, owner: &mut SyncClient, handles: &[DocHandle]) -> anyhow::Result<()> {
+        if let Some(relay) = &self.relay {
+            let http = match &self.tls {
+                Some(tls) => tls.http()?,
+                None => reqwest::Client::new(),
+            };
+            let path = format!("{}/api/teams/{}/documents", self.base, relay.team);
+            for (i, handle) in handles.iter().enumerate() {
+                let url = teamflow_sync::document_url(handle)?;
+                let body = json!({ "document_id": url.to_string(), "title": format!("bench {i}") });
+                setup(|| http.post(&path).bearer_auth(&relay.users[0].0).json(&body)).await?;
+            }
+            owner.reconnect().await?;
+        }
+        for handle in handles {
+            anyhow::ensure!(owner.synced_with_relay(handle).await, "the server never got a document");
+        }
+        Ok(())
+    }
+
     pub async fn stop(self) -> anyhow::Result<()> {
         match self.processes {
             Processes::One(server, _) => server.stop().await,

@@ -235,6 +235,20 @@ impl DocActorInner {
         self.unfinished_tasks.fetch_sub(1, Ordering::SeqCst);
     }
 
+    /// Starts a batch: the tasks handled until [`Self::flush_sync_messages`]
+    /// send each peer one sync message between them, at the flush (see
+    /// [`DocumentActor::defer_sync_messages`]).
+    pub(crate) fn defer_sync_messages(&mut self) {
+        self.actor.defer_sync_messages();
+    }
+
+    /// Ends a batch started by [`Self::defer_sync_messages`].
+    pub(crate) fn flush_sync_messages(&mut self) {
+        if let Some(result) = self.actor.flush_sync_messages(UnixTimestamp::now()) {
+            self.handle_results(result);
+        }
+    }
+
     pub(crate) fn unload(&mut self, now: UnixTimestamp) -> UnloadAttempt {
         match self.actor.unload(now) {
             Unload::Unloaded(result) => {

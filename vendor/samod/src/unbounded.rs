@@ -69,6 +69,11 @@ impl<T> UnboundedReceiver<T> {
     pub(crate) async fn recv(&self) -> Result<T, async_channel::RecvError> {
         self.0.recv().await
     }
+
+    /// Whether no message is queued right now.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 impl<T> Stream for UnboundedReceiver<T> {

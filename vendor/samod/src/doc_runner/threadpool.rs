@@ -50,20 +50,44 @@ impl ThreadpoolActor {
         // spawn_fifo also avoids putting this actor ahead of other queued actors
         // when rescheduling from within a Rayon worker.
         const BATCH_SIZE: usize = 64;
-        for _ in 0..BATCH_SIZE {
-            let task = {
+        for handled in 0..BATCH_SIZE {
+            let (task, more) = {
                 let mut mailbox = self.mailbox.lock().unwrap();
-                let Some(task) = mailbox.tasks.pop_front() else {
-                    // Empty detection and relinquishing the runner must be atomic
-                    // with dispatch, otherwise an arriving task could be stranded.
-                    mailbox.running = false;
-                    return;
-                };
-                task
+                match mailbox.tasks.pop_front() {
+                    Some(task) => (task, !mailbox.tasks.is_empty()),
+                    None if handled == 0 => {
+                        // Empty detection and relinquishing the runner must be atomic
+                        // with dispatch, otherwise an arriving task could be stranded.
+                        mailbox.running = false;
+                        return;
+                    }
+                    None => break,
+                }
             };
             // Never hold the mailbox lock while executing user code or waiting
             // for synchronous DocHandle access to release the document lock.
-            self.inner.lock().unwrap().handle_task(task);
+            let mut inner = self.inner.lock().unwrap();
+            // Tasks queued behind this one join its batch: each peer gets one sync
+            // message after the last of them instead of one per task, so under load
+            // the queued changes of many peers go out together. A task with none
+            // behind it is handled as it always was.
+            if more {
+                inner.defer_sync_messages();
+            }
+            inner.handle_task(task);
+            if !more {
+                inner.flush_sync_messages();
+            }
+        }
+        // Flushed while this runner still owns the mailbox, so a document whose
+        // runner has stopped never owes its peers a message.
+        self.inner.lock().unwrap().flush_sync_messages();
+        {
+            let mut mailbox = self.mailbox.lock().unwrap();
+            if mailbox.tasks.is_empty() {
+                mailbox.running = false;
+                return;
+            }
         }
         self.schedule();
     }

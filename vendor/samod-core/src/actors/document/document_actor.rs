@@ -70,6 +70,11 @@ pub struct DocumentActor {
     /// which heads this repo has; it must not say so before they are stored,
     /// or a peer could count as saved a change that a crash then loses.
     answers_held: HashMap<ConnectionId, HashSet<IoTaskId>>,
+    /// Set by [`DocumentActor::defer_sync_messages`]: steps leave sync message
+    /// generation to [`DocumentActor::flush_sync_messages`].
+    defer_sync: bool,
+    /// Whether a step skipped sync message generation while `defer_sync` was set.
+    sync_owed: bool,
 }
 
 #[derive(Debug)]
@@ -122,6 +127,8 @@ impl DocumentActor {
             recently_used: false,
             changed_by: HashSet::new(),
             answers_held: HashMap::new(),
+            defer_sync: false,
+            sync_owed: false,
         };
 
         tracing::trace!(?initial_connections, "applying initial connections");
@@ -484,7 +491,11 @@ impl DocumentActor {
                 self.answers_held.entry(conn_id).or_default().extend(writes);
             }
         }
-        self.generate_sync_messages(now, out);
+        if self.defer_sync {
+            self.sync_owed = true;
+        } else {
+            self.generate_sync_messages(now, out);
+        }
         out.io_tasks.extend(
             self.load_state
                 .step()
@@ -506,6 +517,31 @@ impl DocumentActor {
         self.run_state == RunState::Stopped
     }
 
+    /// Holds back sync messages until [`flush_sync_messages`](Self::flush_sync_messages):
+    /// inputs handled in between still apply their changes, save them and update
+    /// the peers' states, but each peer's sync message is generated once, at the
+    /// flush, and carries everything that changed since its last one.
+    ///
+    /// A runner that has several inputs queued for this actor calls this before
+    /// handling them and flushes after the last: with N peers and K queued
+    /// changes that is N messages instead of K x N. The caller must flush before
+    /// it waits for more input, or the peers are not told.
+    pub fn defer_sync_messages(&mut self) {
+        self.defer_sync = true;
+    }
+
+    /// Ends [`defer_sync_messages`](Self::defer_sync_messages), generating the
+    /// sync messages that were held back. `None` when nothing was held back.
+    pub fn flush_sync_messages(&mut self, now: UnixTimestamp) -> Option<DocActorResult> {
+        self.defer_sync = false;
+        if !std::mem::take(&mut self.sync_owed) || self.run_state != RunState::Running {
+            return None;
+        }
+        let mut out = DocActorResult::new();
+        self.step(now, &mut out);
+        Some(out)
+    }
+
     /// Stops this actor if it has been idle for the configured time (see
     /// [`IdleUnload`]) and nothing is in flight, so that it can be dropped: its
     /// document is all in storage. Otherwise nothing changes.
@@ -521,7 +557,7 @@ impl DocumentActor {
         {
             return Unload::InUse;
         }
-        if self.is_busy() {
+        if self.is_busy() || self.sync_owed {
             return Unload::Busy;
         }
         tracing::debug!(document_id=%self.document_id, actor_id=%self.id, "unloading idle document");

@@ -4,7 +4,7 @@ mod tests;
 use std::time::{Duration, Instant};
 
 use automerge::{
-    Automerge, AutomergeError, ChangeHash, ReadDoc,
+    Automerge, AutomergeError, ChangeHash,
     sync::{self, SyncDoc},
 };
 
@@ -117,6 +117,9 @@ impl PeerDocConnection {
     ) -> Vec<(sync::Message, Duration)> {
         let heads = doc.get_heads();
         let mut messages = Vec::new();
+        if self.nothing_to_send(doc, &heads) {
+            return messages;
+        }
         loop {
             let start = Instant::now();
             let Some(msg) = doc.generate_sync_message(&mut self.sync_state) else {
@@ -141,6 +144,27 @@ impl PeerDocConnection {
             }
         }
         messages
+    }
+
+    /// Whether automerge's `generate_sync_message` would return nothing, found
+    /// without building the message: automerge computes the bloom filter and the
+    /// changes to send before it checks this, which costs a walk of the change
+    /// graph per peer per event. The test is the one automerge makes last (we
+    /// already told the peer about these heads and are waiting for its answer),
+    /// guarded by the one it makes first (the peer's last sync point is one we
+    /// know, otherwise automerge answers with a reset).
+    pub(super) fn nothing_to_send(&self, doc: &Automerge, heads: &[ChangeHash]) -> bool {
+        let state = &self.sync_state;
+        let no_reset = state
+            .their_have
+            .as_ref()
+            .and_then(|have| have.first())
+            .is_none_or(|have| {
+                have.last_sync
+                    .iter()
+                    .all(|hash| doc.get_change_meta_by_hash(hash).is_some())
+            });
+        state.have_responded && state.in_flight && state.last_sent_heads == heads && no_reset
     }
 
     /// Whether this peer keeps the document loaded (see [`KeepForPeers`]).
@@ -176,7 +200,7 @@ impl PeerDocConnection {
             && self.sync_state.their_heads.as_ref().is_none_or(|theirs| {
                 theirs
                     .iter()
-                    .all(|head| doc.get_change_by_hash(head).is_some())
+                    .all(|head| doc.get_change_meta_by_hash(head).is_some())
             })
     }
 

@@ -1,3 +1,4 @@
+mod coalesce;
 mod idle_unload;
 mod update_share_policy;
 

@@ -1,0 +1,119 @@
+//! Many peers typing into one document at once through one server, whose document actor handles the
+//! queued messages in batches and sends each peer one sync message per batch: every keystroke still
+//! reaches every peer, with the server's documents on the async runtime or on a thread pool.
+#![cfg(feature = "tokio")]
+#![cfg(feature = "threadpool")]
+
+use std::{sync::Arc, time::Duration};
+
+use automerge::{Automerge, ROOT, ReadDoc, transaction::Transactable};
+use futures::StreamExt;
+use samod::{BackoffConfig, ConcurrencyConfig, DocHandle, Repo, transport::channel::ChannelDialer};
+
+const TYPISTS: usize = 6;
+const KEYSTROKES: usize = 40;
+const PATIENCE: Duration = Duration::from_secs(20);
+
+fn keys(handle: &DocHandle) -> usize {
+    handle.with_document(|doc| doc.keys(ROOT).count())
+}
+
+/// Waits until `handle`'s document has `n` keys.
+async fn has_keys(handle: &DocHandle, n: usize) {
+    let mut changes = handle.changes();
+    let wait = async {
+        while keys(handle) < n {
+            changes.next().await.expect("the document stays open");
+        }
+    };
+    if tokio::time::timeout(PATIENCE, wait).await.is_err() {
+        panic!("{} of {n} keystrokes arrived", keys(handle));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_keystroke_of_many_concurrent_typists_reaches_every_peer() {
+    for threadpool in [false, true] {
+        let mut builder = Repo::build_tokio();
+        if threadpool {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(1)
+                .build()
+                .unwrap();
+            builder = builder.with_concurrency(ConcurrencyConfig::Threadpool(pool));
+        }
+        let server = builder.load().await;
+        let mut clients = Vec::new();
+        let mut dialers = Vec::new();
+        for _ in 0..TYPISTS {
+            let client = Repo::build_tokio().load().await;
+            let dialer = client
+                .dial(
+                    BackoffConfig::default(),
+                    Arc::new(ChannelDialer::new(
+                        server
+                            .make_acceptor(samod::Url::parse("channel://server").unwrap())
+                            .unwrap(),
+                    )),
+                )
+                .unwrap();
+            dialer.established().await.unwrap();
+            clients.push(client);
+            dialers.push(dialer);
+        }
+        let first = clients[0].create(Automerge::new()).await.unwrap();
+        let id = first.document_id().clone();
+        let at_server = server.find(id.clone()).await.unwrap().unwrap();
+        let mut handles = vec![first];
+        for client in &clients[1..] {
+            handles.push(client.find(id.clone()).await.unwrap().unwrap());
+        }
+
+        let typists: Vec<_> = handles
+            .iter()
+            .enumerate()
+            .map(|(i, handle)| {
+                let handle = handle.clone();
+                tokio::spawn(async move {
+                    for k in 0..KEYSTROKES {
+                        handle.with_document(|doc| {
+                            doc.transact::<_, _, automerge::AutomergeError>(|tx| {
+                                tx.put(ROOT, format!("typist{i}key{k}"), k as i64)
+                            })
+                            .unwrap();
+                        });
+                        tokio::task::yield_now().await;
+                    }
+                })
+            })
+            .collect();
+        for typist in typists {
+            typist.await.unwrap();
+        }
+
+        let all = TYPISTS * KEYSTROKES;
+        has_keys(&at_server, all).await;
+        for handle in &handles {
+            has_keys(handle, all).await;
+        }
+        let heads = at_server.with_document(|doc| doc.get_heads());
+        for handle in &handles {
+            // The same heads everywhere: nothing is left half-sent.
+            let wait = async {
+                let mut changes = handle.changes();
+                while handle.with_document(|doc| doc.get_heads()) != heads {
+                    changes.next().await.expect("the document stays open");
+                }
+            };
+            tokio::time::timeout(PATIENCE, wait)
+                .await
+                .expect("converged");
+        }
+        for dialer in dialers {
+            dialer.close();
+        }
+        for repo in clients.into_iter().chain([server]) {
+            repo.stop().await;
+        }
+    }
+}
