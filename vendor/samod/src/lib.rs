@@ -1389,26 +1389,25 @@ async fn async_actor_runner(rx: UnboundedReceiver<SpawnedActor>) {
                         running_actors.push(async move {
                             inner.lock().unwrap().handle_results(init_results);
 
-                            while let Ok(mut actor_task) = rx_tasks.recv().await {
+                            while let Ok(actor_task) = rx_tasks.recv().await {
                                 let mut inner = inner.lock().unwrap();
                                 // Tasks already queued behind this one join its batch:
                                 // each peer gets one sync message after the last of
                                 // them (see `DocumentActor::defer_sync_messages`). A
                                 // task with none behind it is handled as it always was.
                                 const BATCH_SIZE: usize = 64;
-                                for _ in 0..BATCH_SIZE {
-                                    let more = !rx_tasks.is_empty();
+                                let mut next = Some(actor_task);
+                                let mut handled = 0;
+                                while let Some(task) = next.take() {
+                                    handled += 1;
+                                    let more = handled < BATCH_SIZE && !rx_tasks.is_empty();
                                     if more {
                                         inner.defer_sync_messages();
                                     }
-                                    inner.handle_task(actor_task);
-                                    if !more || inner.is_stopped() {
-                                        break;
+                                    inner.handle_task(task);
+                                    if more && !inner.is_stopped() {
+                                        next = rx_tasks.recv().now_or_never().and_then(Result::ok);
                                     }
-                                    let Some(Ok(task)) = rx_tasks.recv().now_or_never() else {
-                                        break;
-                                    };
-                                    actor_task = task;
                                 }
                                 inner.flush_sync_messages();
                                 if inner.is_stopped() {
