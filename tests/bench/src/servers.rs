@@ -35,7 +35,9 @@ fn pinned_command(program: &Path) -> Command {
     let have_taskset = std::process::Command::new("taskset").arg("-V").output().is_ok_and(|o| o.status.success());
     if have_taskset {
         let me = std::process::id().to_string();
-        if let Err(e) = std::process::Command::new("taskset").args(["-cp", "1", &me]).output() {
+        // `-a`: every thread of the generator (the runtime's workers already run), not only the main one,
+        // or the generator competes with the server for core 0.
+        if let Err(e) = std::process::Command::new("taskset").args(["-a", "-cp", "1", &me]).output() {
             eprintln!("could not pin the generator: {e}");
         }
         let mut command = Command::new("taskset");

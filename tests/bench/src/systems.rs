@@ -227,7 +227,7 @@ impl SyncSystem {
                 Some(tls) => tls.http()?,
                 None => reqwest::Client::new(),
             };
-            let path = format!("{}/api/teams/{}/documents", self.base, relay.team);
+            let path = format!("{}/api/teams/{}/documents", self.base(), relay.team);
             for (i, handle) in handles.iter().enumerate() {
                 let url = teamflow_sync::document_url(handle)?;
                 let body = json!({ "document_id": url.to_string(), "title": format!("bench {i}") });

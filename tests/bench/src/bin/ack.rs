@@ -112,8 +112,7 @@ async fn run(name: &str, round: usize, args: &Args) -> anyhow::Result<Run> {
     let setup_s = setup.elapsed().as_secs_f64();
 
     let me = std::process::id().to_string();
-    let server_pid = system.server.pid.to_string();
-    let (cpu_before, server_before) = (cpu_seconds(&me), cpu_seconds(&server_pid));
+    let (cpu_before, server_before) = (cpu_seconds(&me), system.cpu_seconds());
     let start = Instant::now() + Duration::from_millis(200);
     let end = start + Duration::from_secs(args.seconds);
     let editors = clients.iter().zip(&docs).enumerate().map(|(i, (client, docs))| {
@@ -124,7 +123,7 @@ async fn run(name: &str, round: usize, args: &Args) -> anyhow::Result<Run> {
     let latencies: Vec<u64> = futures::future::join_all(editors).await.into_iter().flatten().collect();
     let elapsed = start.elapsed().as_secs_f64();
     let generator_cpu_share = (cpu_seconds(&me) - cpu_before) / elapsed;
-    let server_cpu_s = cpu_seconds(&server_pid) - server_before;
+    let server_cpu_s = system.cpu_seconds() - server_before;
 
     for client in clients {
         client.stop().await;
