@@ -810,6 +810,7 @@ impl DocumentActor {
             if self.answers_held.contains_key(conn_id) {
                 continue;
             }
+            peer_conn.unanswered = false;
             let generated = match &mut self.phase {
                 Phase::Ready(ready) => ready.generate_sync_messages(now, &mut self.doc, peer_conn),
                 Phase::Requesting(request) => request.generate_messages(now, &self.doc, peer_conn),

@@ -28,6 +28,9 @@ pub(crate) struct PeerDocConnection {
     last_share_config: Option<ShareConfig>,
     // Preserve message ordering while the asynchronous policy lookup is pending.
     pub(super) pending_sync_messages: Vec<(SyncMessage, UnixTimestamp)>,
+    // Whether a message from the peer was received since the actor last
+    // generated messages for it.
+    pub(super) unanswered: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +52,7 @@ impl PeerDocConnection {
             share_policy: SharePolicyState::Unknown,
             last_share_config: None,
             pending_sync_messages: Vec::new(),
+            unanswered: false,
         }
     }
 
@@ -98,7 +102,23 @@ impl PeerDocConnection {
         msg: sync::Message,
     ) -> Result<Duration, AutomergeError> {
         let start = Instant::now();
+        // Automerge takes a message that brings no changes and our own heads as
+        // proof that the peer has our heads, and records them as sent. When an
+        // earlier message of this peer is not answered yet (inputs handled in a
+        // batch, see `DocumentActor::defer_sync_messages`), that answer is still
+        // owed: it tells the peer that its changes arrived. Recording our heads
+        // as sent would drop it, and the peer would wait for it forever. So what
+        // we last sent stays what we really sent (unless the peer lost all its
+        // data, when automerge clears it to resend everything). The hold of
+        // answers until a write lands covers this too, but only when a write
+        // was started for the earlier message.
+        let last_sent = (self.unanswered && !msg.heads.is_empty())
+            .then(|| self.sync_state.last_sent_heads.clone());
         doc.receive_sync_message(&mut self.sync_state, msg)?;
+        if let Some(last_sent) = last_sent {
+            self.sync_state.last_sent_heads = last_sent;
+        }
+        self.unanswered = true;
         let duration = start.elapsed();
         self.dirty = true;
         self.state.last_received = Some(now);
