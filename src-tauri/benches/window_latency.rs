@@ -140,7 +140,11 @@ async fn keystrokes(window: &Window, rounds: usize) -> Result<Vec<f64>> {
             Ok(frames.as_array().filter(|f| f.len() >= rounds).cloned())
         })
         .await?;
-    Ok(frames.iter().filter_map(Value::as_f64).collect())
+    let frames: Vec<f64> = frames.iter().filter_map(Value::as_f64).collect();
+    // In typing order, so that a slow key can be told apart as periodic or as one at the start.
+    let order: Vec<String> = frames.iter().map(|f| format!("{f:.0}")).collect();
+    eprintln!("keystroke to frame, in typing order (ms): {}", order.join(" "));
+    Ok(frames)
 }
 
 /// What the large document's runs measured, in milliseconds.
@@ -250,6 +254,15 @@ async fn paper(opens: usize, rounds: usize) -> Result<Paper> {
             })
             .await?;
         eprintln!("paper: first paint {paint:.0} ms, editable {ready:.0} ms");
+        // Where the wait went: the steps the page marks while it opens a document (`markOpening`).
+        let steps = window
+            .script(
+                "const marks = performance.getEntriesByType('mark').filter((m) => m.name.startsWith('teamflow:open:'));
+                 const start = marks.find((m) => m.name === 'teamflow:open:start');
+                 return marks.map((m) => `${m.name.slice(14)} ${(m.startTime - (start ? start.startTime : 0)).toFixed(0)}`).join(', ');",
+            )
+            .await?;
+        eprintln!("paper: opening steps (ms since the start): {}", steps.as_str().unwrap_or_default());
         first_paint.push(paint);
         editable.push(ready);
     }

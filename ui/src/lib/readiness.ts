@@ -1,5 +1,6 @@
-// Marks the first frame a screen is ready for input, as a User Timing mark (`performance.mark`): the desktop
-// footprint benchmark reads it to time a cold start from the app's process start to an interactive form.
+// User Timing marks (`performance.mark`) the benchmarks read: the first frame a screen is ready for input (the
+// desktop footprint benchmark times a cold start to the sign-in form by it), and the steps of opening a
+// document (the window benchmark splits a large document's wait by them).
 
 /** Marks `name` once, in the frame that draws the screen that called it. */
 export function markReady(name: string): void {
@@ -10,3 +11,16 @@ export function markReady(name: string): void {
 
 /** The mark a cold start is timed to: the sign-in form, drawn and ready for input. */
 export const SIGN_IN_READY = "teamflow:sign-in-ready";
+
+/** The steps of opening a document, in order; the window benchmark reads their marks to split the wait. */
+const OPENING_STEPS = ["start", "preview-drawn", "node-opened", "saved-read", "imported", "converted", "editor-drawn"] as const;
+export type OpeningStep = (typeof OPENING_STEPS)[number];
+
+/**
+ * Marks a step of the document opening now in progress (`teamflow:open:<step>`); "start" forgets the marks
+ * of the opening before, so they never pile up.
+ */
+export function markOpening(step: OpeningStep): void {
+  if (step === "start") for (const earlier of OPENING_STEPS) performance.clearMarks(`teamflow:open:${earlier}`);
+  performance.mark(`teamflow:open:${step}`);
+}

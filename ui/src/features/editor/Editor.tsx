@@ -12,12 +12,13 @@ import { commands, events, type Presence, type Status } from "../../bindings";
 import { call, messageOf } from "../../lib/call";
 import { all, subscribe } from "../../lib/events";
 import { ErrorLine } from "../../lib/ErrorLine";
+import { markOpening } from "../../lib/readiness";
 import { DocState } from "../sync/SyncIndicator";
 import { setCarets, textIndex } from "./carets";
 import { blockActive, insertRule, markActive, redo, setLink, toggleBlock, toggleList, toggleMark, toggleQuote, undo } from "./commands";
 import { versions, type Version } from "./history";
 import { exportText, type ExportFormat } from "./export";
-import { convertMarkdown, toMarkdown } from "./markdown";
+import { convertMarkdown, needsConversion, toMarkdown } from "./markdown";
 import { afterPaint, findDocument, previewDoc } from "./opening";
 import { fromBase64, sharedRepo } from "./pipe";
 import { adapter, schema, TEXT_PATH } from "./schema";
@@ -49,6 +50,7 @@ export function Editor(props: { url: string; title: string; status: Status; read
   useEffect(() => {
     let closed = false;
     (async () => {
+      markOpening("start");
       const kept = call(commands.documentPreview(url)).catch(() => null);
       const opened = call(commands.openDocument(url));
       const drawn = previewDoc(await kept);
@@ -63,12 +65,20 @@ export function Editor(props: { url: string; title: string; status: Status; read
         setPreviewing(true);
         // On screen before the document's load holds the page.
         await afterPaint();
+        markOpening("preview-drawn");
       }
       await opened;
+      markOpening("node-opened");
       const repo = await sharedRepo();
-      const found = await findDocument<Doc>(repo, url, async () => fromBase64(await call(commands.documentSaved(url))));
+      const found = await findDocument<Doc>(repo, url, async () => {
+        const saved = fromBase64(await call(commands.documentSaved(url)));
+        markOpening("saved-read");
+        return saved;
+      });
+      markOpening("imported");
       if (closed) return;
-      if (!readOnly) found.change((d) => void convertMarkdown(d), { time: Date.now() });
+      if (!readOnly && needsConversion(found.doc())) found.change((d) => void convertMarkdown(d), { time: Date.now() });
+      markOpening("converted");
       setHandle(found);
     })().catch((e) => setError(messageOf(e)));
     const listening = all(
@@ -105,6 +115,7 @@ export function Editor(props: { url: string; title: string; status: Status; read
     preview.current = null;
     setPreviewing(false);
     redraw();
+    markOpening("editor-drawn");
     function shareCursor(v: EditorView) {
       const doc = currentDoc(handle!);
       const { anchor, head } = v.state.selection;

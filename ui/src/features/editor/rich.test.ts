@@ -238,6 +238,8 @@ describe("documents from before the rich editor", () => {
       expect(convertMarkdown(d)).toBe(true);
     });
     expect(needsConversion(handle.doc())).toBe(false);
+    // What makes that answer quick on a long document: the converted text starts with a block marker.
+    expect(A.block(handle.doc(), TEXT_PATH, 0)).not.toBeNull();
     const types = blocks(handle as never).map((b) => b.type);
     expect(types).toEqual(["paragraph", "horizontal-rule", "heading", "paragraph", "paragraph", "unordered-list-item", "unordered-list-item", "ordered-list-item", "check-list-item", "check-list-item"]);
     expect(handle.doc().text).not.toContain("**");
@@ -255,6 +257,11 @@ describe("documents from before the rich editor", () => {
   it("leave empty and rich documents alone", () => {
     const repo = new Repo({ network: [] });
     expect(needsConversion(repo.create<Doc>({ text: "" }).doc())).toBe(false);
+    // Blocks after some plain text (a stock client's edit, say) are not Markdown from before either.
+    const mixed = repo.create<Doc>({ text: "plain words" });
+    mixed.change((d) => A.splitBlock(d, TEXT_PATH, 5, { type: "paragraph", parents: [], attrs: {} }));
+    expect(A.block(mixed.doc(), TEXT_PATH, 0)).toBeNull();
+    expect(needsConversion(mixed.doc())).toBe(false);
   });
 
   it("round-trip through Markdown export", () => {
