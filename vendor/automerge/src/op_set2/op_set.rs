@@ -827,6 +827,38 @@ impl OpSet {
         Some((elemid, last_pos))
     }
 
+    /// The position of the op `id`, if the document has it.
+    pub(crate) fn op_id_pos(&self, id: OpId) -> Option<usize> {
+        self.get_op_id_pos(id)
+    }
+
+    /// The visible length (list elements, or text in the document's encoding) of the sequence in
+    /// `obj_range` before position `pos`.
+    pub(crate) fn seq_index_before(
+        &self,
+        obj_range: &Range<usize>,
+        pos: usize,
+        seq_type: SequenceType,
+    ) -> usize {
+        if pos <= obj_range.start {
+            return 0;
+        }
+        match seq_type {
+            SequenceType::List => self
+                .cols
+                .index
+                .top
+                .delta(obj_range.start, pos)
+                .map_or(0, |prefix| prefix.delta),
+            SequenceType::Text => self
+                .cols
+                .index
+                .text
+                .delta(obj_range.start, pos)
+                .map_or(0, |prefix| prefix.delta as usize),
+        }
+    }
+
     fn get_op_id_pos(&self, id: OpId) -> Option<usize> {
         self.cols
             .id_ctr

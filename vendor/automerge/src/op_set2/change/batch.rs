@@ -19,6 +19,12 @@ use std::ops::Range;
 
 type PredCache = SmallHashMap<OpId, Vec<(OpId, Option<i64>)>>;
 
+thread_local! {
+    /// Whether a small batch walks only the part of a sequence it touches (`BatchApply::local_walk`);
+    /// tests turn it off to compare with the walk of the whole sequence.
+    static LOCAL_WALK: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
+}
+
 #[derive(Debug, Clone, Default)]
 struct BatchApply {
     ops: Vec<ChangeOp>,
@@ -163,9 +169,18 @@ impl<'a> Untangler<'a> {
         if let Some(v) = self.entry.remove(&id) {
             self.stack.extend(v);
         }
-        if let Some(u) = self.updates.get(&ElemId(id)) {
+        // An element's id is unique: once reached, its updates are on the stack for good.
+        if let Some(u) = self.updates.remove(&ElemId(id)) {
             self.updates_stack.extend(u.iter().rev());
         }
+    }
+
+    /// Whether every change op has its place: nothing waits for an element still to come.
+    fn all_placed(&self) -> bool {
+        self.stack.is_empty()
+            && self.entry.is_empty()
+            && self.updates.is_empty()
+            && self.updates_stack.is_empty()
     }
 
     fn untangle_inner(&mut self, insert_pos: usize, log: &mut PatchLog) -> Option<()> {
@@ -312,13 +327,20 @@ impl<'a> Untangler<'a> {
     }
 }
 
+/// Walks the sequence's ops in `doc_ops`, placing the change ops among them. With `stop_after`, the walk
+/// ends at the first element boundary past that position once every change op is placed: nothing
+/// after it can receive a change op or a successor.
 fn walk_list<'a>(
     mut ut: Untangler<'a>,
     doc_ops: OpIter<'a>,
+    stop_after: Option<usize>,
     succ: &mut Vec<SuccInsert>,
     log: &mut PatchLog,
 ) {
     for op in doc_ops {
+        if op.insert && stop_after.is_some_and(|end| op.pos > end) && ut.all_placed() {
+            break;
+        }
         ut.element_update(&op);
 
         if op.insert {
@@ -906,7 +928,20 @@ impl BatchApply {
                         ObjType::List => SequenceType::List,
                         _ => unreachable!(),
                     };
-                    let ut = Untangler::new(
+                    let local = if log.is_active() || !LOCAL_WALK.with(|on| on.get()) {
+                        None
+                    } else {
+                        self.local_walk(doc, &obj_range, os.span.clone())
+                    };
+                    let (doc_ops, index, stop_after) = match local {
+                        Some((start, need_end)) => {
+                            let index = doc.ops().seq_index_before(&obj_range, start, sequence_type);
+                            let range = start..obj_range.end;
+                            (doc.ops().iter_range(&range), index, Some(need_end))
+                        }
+                        None => (doc_ops, 0, None),
+                    };
+                    let mut ut = Untangler::new(
                         os.obj,
                         sequence_type,
                         doc.text_encoding(),
@@ -915,7 +950,8 @@ impl BatchApply {
                         &mut self.pred,
                         doc_ops.end_pos(),
                     );
-                    walk_list(ut, doc_ops, &mut succ, log);
+                    ut.index = index;
+                    walk_list(ut, doc_ops, stop_after, &mut succ, log);
                 }
                 _ => panic!("Obj {:?} Missing from Index", os.obj),
             }
@@ -948,6 +984,59 @@ impl BatchApply {
 
         debug_assert!(doc.ops.validate_op_order());
         Ok(())
+    }
+
+    /// Where a walk of one sequence object can start and after which position it can stop, when the
+    /// batch's ops for it touch a few known elements and no patches are logged: the first element
+    /// they land on or next to, and the last doc op they supersede. `None` means walk all of it.
+    ///
+    /// The walk from the object's start to that element would only count the visible elements before
+    /// it (`seq_index_before` gives that count) and log nothing: no change op waits for an element
+    /// before it, and no doc op before it is superseded. Without this, applying one keystroke cost time
+    /// linear in the length of the text.
+    fn local_walk(
+        &self,
+        doc: &Automerge,
+        obj_range: &Range<usize>,
+        span: Range<usize>,
+    ) -> Option<(usize, usize)> {
+        const MOST_OPS: usize = 256;
+        if span.len() > MOST_OPS {
+            return None;
+        }
+        let change_ops = &self.ops[span];
+        let in_batch = |id: &OpId| change_ops.iter().any(|op| op.id() == *id);
+        let position = |id: OpId| {
+            doc.ops()
+                .op_id_pos(id)
+                .filter(|pos| obj_range.contains(pos))
+        };
+        let mut start = usize::MAX;
+        for op in change_ops {
+            let KeyRef::Seq(elem) = op.key() else {
+                return None;
+            };
+            if elem.is_head() {
+                return None;
+            }
+            if !in_batch(&elem.0) {
+                start = start.min(position(elem.0)?);
+            }
+        }
+        let mut need_end = start;
+        for op in change_ops {
+            for pred in op.pred() {
+                if in_batch(pred) {
+                    continue;
+                }
+                let pos = position(*pred)?;
+                if pos < start {
+                    return None;
+                }
+                need_end = need_end.max(pos);
+            }
+        }
+        (start != usize::MAX).then_some((start, need_end))
     }
 
     fn insert_runs_of_ops(&mut self, doc: &mut Automerge) {
@@ -1196,6 +1285,112 @@ mod tests {
         let mut replayed = doc.fork_at(&heads).unwrap();
         replayed.apply_changes(changes).unwrap();
         replayed.doc.debug_cmp(&doc.doc);
+    }
+
+    /// Applies `peer`'s changes that `to` lacks, with the local walk on or off.
+    fn deliver(to: &mut AutoCommit, peer: &mut AutoCommit, local_walk: bool) {
+        LOCAL_WALK.with(|on| on.set(local_walk));
+        let changes = to.doc.get_changes_added(&peer.doc);
+        to.apply_changes(changes).unwrap();
+        LOCAL_WALK.with(|on| on.set(true));
+    }
+
+    /// One random edit of a text and a list: typing, deleting, marking, setting and counting, anywhere.
+    fn random_edit(doc: &mut AutoCommit, text: &crate::ObjId, list: &crate::ObjId, rng: &mut SmallRng) {
+        let len = doc.length(text);
+        match rng.random_range(0..7) {
+            0 | 1 => {
+                let at = rng.random_range(0..=len);
+                let word = ["a", "bc", "déf", "🙂", "\n"][rng.random_range(0..5)];
+                doc.splice_text(text, at, 0, word).unwrap();
+            }
+            2 if len > 0 => {
+                let at = rng.random_range(0..len);
+                let n = rng.random_range(1..=(len - at).min(3)) as isize;
+                doc.splice_text(text, at, n, "").unwrap();
+            }
+            3 if len > 1 => {
+                let start = rng.random_range(0..len - 1);
+                let end = rng.random_range(start + 1..=len);
+                let expand = [ExpandMark::After, ExpandMark::Both, ExpandMark::None][rng.random_range(0..3)];
+                doc.mark(text, Mark::new("bold".into(), true, start, end), expand)
+                    .unwrap();
+            }
+            4 => {
+                let at = rng.random_range(0..=doc.length(list));
+                let value = if rng.random_bool(0.5) {
+                    crate::ScalarValue::counter(1)
+                } else {
+                    crate::ScalarValue::Int(rng.random_range(0..100))
+                };
+                doc.insert(list, at, value).unwrap();
+            }
+            5 if doc.length(list) > 0 => {
+                let at = rng.random_range(0..doc.length(list));
+                match doc.get(list, at).unwrap() {
+                    Some((crate::Value::Scalar(v), _)) if v.is_counter() => {
+                        doc.increment(list, at, 2).unwrap()
+                    }
+                    _ if rng.random_bool(0.5) => doc.delete(list, at).unwrap(),
+                    _ => doc.put(list, at, "set").unwrap(),
+                }
+            }
+            _ => {
+                let at = rng.random_range(0..=len);
+                doc.splice_text(text, at, 0, "x").unwrap();
+            }
+        }
+    }
+
+    /// Two receivers take the same changes from peers editing concurrently (merging each other now and
+    /// then), one walking only the part of a sequence a small batch touches, the other the whole
+    /// sequence: the documents must come out the same, op for op.
+    #[test]
+    fn a_local_walk_applies_changes_as_the_whole_walk_does() {
+        for seed in 0..40u64 {
+            let mut rng = SmallRng::seed_from_u64(seed);
+            let mut base = AutoCommit::new();
+            let text = base.put_object(&ROOT, "text", crate::ObjType::Text).unwrap();
+            let list = base.put_object(&ROOT, "list", crate::ObjType::List).unwrap();
+            base.splice_text(&text, 0, 0, "a shared beginning, long enough to land inside")
+                .unwrap();
+            for i in 0..5 {
+                base.insert(&list, i, i as i64).unwrap();
+            }
+            base.commit();
+            let mut peers: Vec<AutoCommit> = (0..3)
+                .map(|i| base.fork().with_actor(ActorId::from(vec![i as u8 + 1; 16])))
+                .collect();
+            let mut local = base.fork().with_actor(ActorId::from(vec![10; 16]));
+            let mut whole = base.fork().with_actor(ActorId::from(vec![11; 16]));
+            for round in 0..60 {
+                let who = rng.random_range(0..peers.len());
+                if rng.random_bool(0.25) {
+                    let other = (who + rng.random_range(1..peers.len())) % peers.len();
+                    let mut theirs = peers[other].fork();
+                    peers[who].merge(&mut theirs).unwrap();
+                }
+                for _ in 0..rng.random_range(1..4) {
+                    random_edit(&mut peers[who], &text, &list, &mut rng);
+                }
+                peers[who].commit();
+                deliver(&mut local, &mut peers[who], true);
+                deliver(&mut whole, &mut peers[who], false);
+                assert!(local.doc.ops().validate_top_index());
+                assert_eq!(
+                    local.text(&text).unwrap(),
+                    whole.text(&text).unwrap(),
+                    "seed {seed}, round {round}"
+                );
+                assert_eq!(local.save(), whole.save(), "seed {seed}, round {round}");
+            }
+            local.doc.ops().debug_cmp(whole.doc.ops());
+            assert_eq!(
+                local.marks(&text).unwrap(),
+                whole.marks(&text).unwrap(),
+                "seed {seed}"
+            );
+        }
     }
 
     impl AutoCommit {
