@@ -11,6 +11,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use anyhow::Context as _;
 use clap::Parser;
 use futures::StreamExt;
 use hdrhistogram::Histogram;
@@ -35,6 +36,10 @@ struct Args {
     rate: f64,
     #[arg(long, default_value_t = 10)]
     seconds: u64,
+    /// Changes the document holds before the typing starts (one character each, typed by client 0 before
+    /// it shares it): a long-lived document rather than a fresh one.
+    #[arg(long, default_value_t = 0)]
+    history: usize,
     /// Rounds; each runs every system once, alternating.
     #[arg(long, default_value_t = 3)]
     repeats: usize,
@@ -49,6 +54,8 @@ struct Step {
     system: String,
     round: usize,
     clients: usize,
+    /// Changes in the document before the typing.
+    history: usize,
     keystrokes: u64,
     expected: u64,
     received: u64,
@@ -74,8 +81,17 @@ struct Ledger {
 }
 
 /// Creates the step's document on client 0, shares it, and opens it on every client.
-async fn document(system: &SyncSystem, clients: &mut [SyncClient]) -> anyhow::Result<Vec<DocHandle>> {
+async fn document(system: &SyncSystem, clients: &mut [SyncClient], history: usize) -> anyhow::Result<Vec<DocHandle>> {
     let (url, first) = clients[0].create_text("").await?;
+    first.with_document(|d| -> anyhow::Result<()> {
+        let (_, text) = d.get(ROOT, TEXT_FIELD)?.context("the document's text")?;
+        for i in 0..history {
+            let mut tx = d.transaction();
+            tx.splice_text(&text, i, 0, "h")?;
+            tx.commit();
+        }
+        Ok(())
+    })?;
     system.share(&mut clients[0], &first).await?;
     let mut handles = vec![first];
     for c in &clients[1..] {
@@ -147,7 +163,7 @@ async fn step(system: &SyncSystem, round: usize, m: usize, args: &Arc<Args>) -> 
         clients.push(c);
         keep.push(k);
     }
-    let docs = document(system, &mut clients).await?;
+    let docs = document(system, &mut clients, args.history).await?;
     let ledger = Arc::new(Mutex::new(Ledger::default()));
     let me = std::process::id().to_string();
     let (cpu_before, server_before) = (cpu_seconds(&me), system.cpu_seconds());
@@ -207,6 +223,7 @@ async fn step(system: &SyncSystem, round: usize, m: usize, args: &Arc<Args>) -> 
     }
     let ms = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
     Ok(Step {
+        history: args.history,
         system: system.name.clone(),
         round,
         clients: m,

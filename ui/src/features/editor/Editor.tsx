@@ -77,7 +77,9 @@ export function Editor(props: { url: string; title: string; status: Status; read
       });
       markOpening("imported");
       if (closed) return;
-      if (!readOnly && needsConversion(found.doc())) found.change((d) => void convertMarkdown(d), { time: Date.now() });
+      const convert = !readOnly && needsConversion(found.doc());
+      markOpening("checked");
+      if (convert) found.change((d) => void convertMarkdown(d), { time: Date.now() });
       markOpening("converted");
       setHandle(found);
     })().catch((e) => setError(messageOf(e)));

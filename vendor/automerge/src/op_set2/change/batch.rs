@@ -1017,9 +1017,9 @@ impl BatchApply {
                 return None;
             };
             if elem.is_head() {
-                return None;
-            }
-            if !in_batch(&elem.0) {
+                // Typed at the very start: the walk starts there too, and can still stop early.
+                start = obj_range.start;
+            } else if !in_batch(&elem.0) {
                 start = start.min(position(elem.0)?);
             }
         }
