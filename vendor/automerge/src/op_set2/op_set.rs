@@ -832,6 +832,11 @@ impl OpSet {
         self.get_op_id_pos(id)
     }
 
+    /// Whether the op at `pos` inserts an element (the first op of the element's group).
+    pub(crate) fn is_insert_at(&self, pos: usize) -> bool {
+        self.get(pos).is_some_and(|op| op.insert)
+    }
+
     /// The visible length (list elements, or text in the document's encoding) of the sequence in
     /// `obj_range` before position `pos`.
     pub(crate) fn seq_index_before(

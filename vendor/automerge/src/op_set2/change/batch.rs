@@ -19,10 +19,18 @@ use std::ops::Range;
 
 type PredCache = SmallHashMap<OpId, Vec<(OpId, Option<i64>)>>;
 
+#[cfg(test)]
 thread_local! {
     /// Whether a small batch walks only the part of a sequence it touches (`BatchApply::local_walk`);
     /// tests turn it off to compare with the walk of the whole sequence.
     static LOCAL_WALK: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
+}
+
+fn local_walk_on() -> bool {
+    #[cfg(test)]
+    return LOCAL_WALK.with(|on| on.get());
+    #[cfg(not(test))]
+    true
 }
 
 #[derive(Debug, Clone, Default)]
@@ -928,7 +936,7 @@ impl BatchApply {
                         ObjType::List => SequenceType::List,
                         _ => unreachable!(),
                     };
-                    let local = if log.is_active() || !LOCAL_WALK.with(|on| on.get()) {
+                    let local = if log.is_active() || !local_walk_on() {
                         None
                     } else {
                         self.local_walk(doc, &obj_range, os.span.clone())
@@ -1001,18 +1009,20 @@ impl BatchApply {
         span: Range<usize>,
     ) -> Option<(usize, usize)> {
         const MOST_OPS: usize = 256;
-        if span.len() > MOST_OPS {
+        // The whole batch, not only this object's span: a superseded op is looked up for every
+        // object below, whichever object's op supersedes it.
+        if self.ops.len() > MOST_OPS {
             return None;
         }
-        let change_ops = &self.ops[span];
-        let in_batch = |id: &OpId| change_ops.iter().any(|op| op.id() == *id);
-        let position = |id: OpId| {
-            doc.ops()
-                .op_id_pos(id)
-                .filter(|pos| obj_range.contains(pos))
+        let in_batch = |id: &OpId| self.ops.iter().any(|op| op.id() == *id);
+        let element = |id: OpId| {
+            let pos = doc.ops().op_id_pos(id)?;
+            // An element starts with its insert op; a key naming any other op is not one to start at.
+            let insert = doc.ops().is_insert_at(pos);
+            (obj_range.contains(&pos) && insert).then_some(pos)
         };
         let mut start = usize::MAX;
-        for op in change_ops {
+        for op in &self.ops[span] {
             let KeyRef::Seq(elem) = op.key() else {
                 return None;
             };
@@ -1020,16 +1030,17 @@ impl BatchApply {
                 // Typed at the very start: the walk starts there too, and can still stop early.
                 start = obj_range.start;
             } else if !in_batch(&elem.0) {
-                start = start.min(position(elem.0)?);
+                start = start.min(element(elem.0)?);
             }
         }
+        // Every doc op of this object that the batch supersedes must lie ahead of the start.
         let mut need_end = start;
-        for op in change_ops {
-            for pred in op.pred() {
-                if in_batch(pred) {
-                    continue;
-                }
-                let pos = position(*pred)?;
+        for superseded in self.pred.keys() {
+            if in_batch(superseded) {
+                continue;
+            }
+            let pos = doc.ops().op_id_pos(*superseded)?;
+            if obj_range.contains(&pos) {
                 if pos < start {
                     return None;
                 }
