@@ -79,7 +79,11 @@ export function Editor(props: { url: string; title: string; status: Status; read
       if (closed) return;
       const convert = !readOnly && needsConversion(found.doc());
       markOpening("checked");
-      if (convert) found.change((d) => void convertMarkdown(d), { time: Date.now() });
+      if (convert) {
+        // Marked apart: a long document's conversion takes seconds, and should happen only once.
+        markOpening("converting");
+        found.change((d) => void convertMarkdown(d), { time: Date.now() });
+      }
       markOpening("converted");
       setHandle(found);
     })().catch((e) => setError(messageOf(e)));
