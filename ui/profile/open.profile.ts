@@ -1,7 +1,7 @@
 // Profiling harness, not a test (`npx vitest run --config vitest.profile.config.ts profile/open.profile.ts`
-// after `node profile/replay.mjs`): the steps
-// of opening the converted automerge-paper document in the window's repo, as `Editor.tsx` takes them, timed
-// one by one (the window marks the same steps; this splits them further, in V8).
+// after `node profile/replay.mjs`): the steps of opening the converted automerge-paper document in the
+// window's repo, as `Editor.tsx` takes them, timed one by one (the window marks the same steps; this splits
+// them further, in V8).
 import { next as A } from "@automerge/automerge/slim";
 import { Repo } from "@automerge/automerge-repo/slim";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
