@@ -105,5 +105,6 @@ pub(crate) fn all() -> Commands<Wry> {
         integrations::delete_integration,
         integrations::integration_failures,
         search::search,
+        crate::quit::quit,
     ]
 }

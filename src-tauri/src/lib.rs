@@ -5,6 +5,9 @@
 mod commands;
 mod error;
 pub mod events;
+// `#[tauri::command]` expands to code that discards a `Result` with `let _ =`.
+#[allow(clippy::let_underscore_must_use)]
+mod quit;
 mod shell;
 
 use tauri::{Manager, Wry};
@@ -24,7 +27,8 @@ pub fn specta_builder() -> Builder<Wry> {
             events::StatusChanged,
             events::RoomEvent,
             events::DocumentChanged,
-            events::PresenceChanged
+            events::PresenceChanged,
+            quit::QuitRequested
         ])
         // Counts, sequence numbers and positions are far below 2^53: plain numbers are what arrives.
         .dangerously_cast_bigints_to_number()
@@ -65,7 +69,15 @@ pub fn run() {
             let data_root = shell::data_root(&handle)?;
             let shell = tauri::async_runtime::block_on(Shell::open(handle, data_root))?;
             app.manage(shell);
+            quit::on_signals(app.handle().clone());
             Ok(())
+        })
+        // Closing the window quits once the window has handed its edits to the node (`quit`).
+        .on_window_event(|window, event| {
+            if let tauri::WindowEvent::CloseRequested { api, .. } = event {
+                api.prevent_close();
+                quit::request(window.app_handle());
+            }
         })
         .build(tauri::generate_context!());
     let app = match app {

@@ -55,6 +55,15 @@ pub(crate) struct Account {
     pub(crate) session: Session,
 }
 
+impl Account {
+    /// Ends the session, then the node: it stops syncing and its store finishes every write it was
+    /// handed, so nothing the node took in is lost when the app quits or moves to another relay.
+    async fn close(&self) {
+        self.session.close().await;
+        self.session.node().shutdown().await;
+    }
+}
+
 impl<R: Runtime> Shell<R> {
     /// Restores the last relay's node (and with it any sign-in) from `data_root`.
     pub async fn open(app: AppHandle<R>, data_root: PathBuf) -> Result<Self, AppError> {
@@ -111,7 +120,7 @@ impl<R: Runtime> Shell<R> {
             return Ok(account.clone());
         }
         if let Some(old) = current.take() {
-            old.session.close().await;
+            old.close().await;
         }
         let account = self.open_account(&relay_url).await?;
         self.save_settings(&Settings { relay_url: Some(relay_url), ..self.settings()? })?;
@@ -126,10 +135,11 @@ impl<R: Runtime> Shell<R> {
         Ok(Arc::new(Account { relay_url: relay_url.to_owned(), session }))
     }
 
-    /// Stops everything the current session runs (the app is closing).
+    /// Stops everything the current session runs and lets the node's store finish writing (the app is
+    /// closing).
     pub async fn close(&self) {
         if let Some(account) = self.account.lock().await.take() {
-            account.session.close().await;
+            account.close().await;
         }
     }
 }

@@ -7,6 +7,7 @@ import { Repo } from "@automerge/automerge-repo/slim";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { beforeAll, it } from "vitest";
 import { convertMarkdown, needsConversion } from "../src/features/editor/markdown";
+import { conversionChange } from "../src/features/editor/migration";
 import { findDocument } from "../src/features/editor/opening";
 import { automergeReady } from "../src/features/editor/repo";
 import { TEXT_PATH } from "../src/features/editor/schema";
@@ -48,4 +49,21 @@ it("opening the paper, step by step", async () => {
   editorState(handle as never);
   step("editorState (the binding's init)");
   console.log(steps.map(([n, ms]) => `${n}: ${ms} ms`).join("\n"));
+});
+
+it("converting the raw paper: in place, and as the change every device makes (`migration.ts`)", async () => {
+  const bytes = new Uint8Array(readFileSync(`${dir}/paper-raw.am`));
+  const timed: string[] = [];
+  let doc = A.load<{ text: string }>(bytes);
+  let t = performance.now();
+  doc = A.change(doc, { time: Date.now() }, (d) => void convertMarkdown(d));
+  timed.push(`in place: ${Math.round(performance.now() - t)} ms`);
+  const raw = A.load<{ text: string }>(bytes);
+  t = performance.now();
+  const change = await conversionChange(raw);
+  timed.push(`conversionChange (clone, convert, take the change): ${Math.round(performance.now() - t)} ms`);
+  t = performance.now();
+  A.applyChanges(raw, [change!]);
+  timed.push(`applying that change: ${Math.round(performance.now() - t)} ms`);
+  console.log(timed.join("\n"));
 });

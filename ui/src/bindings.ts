@@ -168,12 +168,15 @@ export const commands = {
 	 *  U+0002 and U+0003.
 	 */
 	search: (query: string, limit: number) => typedError<SearchHit[], AppError>(__TAURI_INVOKE("search", { query, limit })),
+	/**  Quits the app; the window calls it once the node holds its edits. */
+	quit: () => __TAURI_INVOKE<void>("quit"),
 };
 
 /** Events */
 export const events = {
 	documentChanged: makeEvent<DocumentChanged, DocumentChanged>("document-changed"),
 	presenceChanged: makeEvent<PresenceChanged, PresenceChanged>("presence-changed"),
+	quitRequested: makeEvent<QuitRequested, QuitRequested>("quit-requested"),
 	roomEvent: makeEvent<RoomEvent, RoomEvent>("room-event"),
 	statusChanged: makeEvent<StatusChanged, StatusChanged>("status-changed"),
 };
@@ -579,6 +582,9 @@ export type ProjectVersions = {
 	owner_id: number,
 	due_date: number,
 };
+
+/**  The app is about to quit: hand the node every edit not yet confirmed, then call `quit`. */
+export type QuitRequested = null;
 
 /**  Where a person stands in a team's chat: how far they have read, and what is new since. */
 export type ReadState = {

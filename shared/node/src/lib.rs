@@ -155,6 +155,12 @@ impl Node {
 
     /// Stops syncing and closes the store, waiting for writes to finish.
     pub async fn close(self) {
+        self.shutdown().await;
+    }
+
+    /// What `close` does, for a node others still hold (the app quitting): stops syncing and waits until
+    /// the store has written everything it was handed. Nothing works on the node afterwards.
+    pub async fn shutdown(&self) {
         self.stop_p2p().await;
         if let Some(sync) = self.sync.lock().await.take() {
             sync.stop().await;

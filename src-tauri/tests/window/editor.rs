@@ -8,7 +8,9 @@ use std::process::Stdio;
 
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::{Value, json};
-use teamflow_tests::{TestRelay, sync_client};
+use teamflow_sync::automerge::transaction::Transactable as _;
+use teamflow_sync::automerge::{ROOT, ReadDoc as _};
+use teamflow_tests::{TestRelay, sync_client, text_when};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use crate::driver::{ONE_WINDOW, Theme, Window};
@@ -151,6 +153,62 @@ async fn walk_through(theme: Theme) -> Result<()> {
     }
     let status = node.wait().await?;
     ensure!(status.success(), "the JS client failed: {status}");
+    window.close().await?;
+    Ok(())
+}
+
+/// A document written before the rich editor, opened, converted and edited, and the app quit at once:
+/// after the restart the edit is there, the document is not converted again (the conversion reached the
+/// node and its store before the app ended), and the relay holds the converted text once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_old_document_is_converted_once_and_an_edit_made_just_before_quitting_is_kept() -> Result<()> {
+    let _one = ONE_WINDOW.lock().await;
+    let relay = TestRelay::start().await;
+    let ada = relay.user("ada").await;
+    let bob = relay.user("bob").await;
+    let window = Window::launch().await?;
+    window.sign_in(&relay, "ada").await?;
+    let team = window.create_team(&ada, "Ops").await?;
+    ada.add_member(&team, "bob@example.test", "member").await;
+    let url = window.create_document(&bob, &team, "Runbook", "x").await?;
+    window.click("[data-testid=close-document]").await?;
+    window.find("[data-testid=open-document]").await?;
+
+    // Bob's older client writes it the way documents were written before: Markdown in plain text.
+    let bob_sync = sync_client(&relay, &bob, "bob-laptop").await;
+    let handle = bob_sync.open(&url.parse()?).await?.context("bob opens it")?;
+    text_when(&handle, |t| t.contains('x')).await;
+    handle.with_document(|doc| -> Result<()> {
+        let (_, text) = doc.get(ROOT, teamflow_sync::TEXT_FIELD)?.context("the text")?;
+        let length = isize::try_from(doc.length(&text))?;
+        let mut tx = doc.transaction();
+        tx.splice_text(&text, 0, length, "# Runbook\nStep **one**\n- check the disk")?;
+        tx.commit();
+        Ok(())
+    })?;
+    ensure!(bob_sync.synced_with_relay(&handle).await, "the relay has bob's Markdown");
+
+    window.click("[data-testid=open-document]").await?;
+    window.until_editor_html("<h1>Runbook</h1>").await?;
+    place_caret(&window, "li p", "end").await?;
+    type_keys(&window, " now").await?;
+    window.until_text("[data-testid=editor]", "check the disk now").await?;
+    // Quit at once: the edit and the conversion are still on their way to the node.
+    let window = window.restart(&[]).await?;
+
+    // The team first: the page shows the chat until the team is chosen.
+    window.until_text("[data-testid=team-switcher]", "Ops").await?;
+    window.click("[data-testid=nav-documents]").await?;
+    window.click("[data-testid=open-document]").await?;
+    let html = window.until_editor_html("check the disk now").await?;
+    ensure!(html.matches("<h1>").count() == 1 && html.contains("<strong>one</strong>"), "converted once: {html}");
+    let converted_again =
+        window.script("return performance.getEntriesByName('teamflow:open:converting').length > 0").await?;
+    ensure!(converted_again == json!(false), "the document was converted again after the restart");
+    window.until_text("[data-testid=doc-state]", "Saved to relay").await?;
+    let text = text_when(&handle, |t| t.contains("check the disk now")).await;
+    ensure!(text.matches("Runbook").count() == 1, "the relay holds the converted text once: {text:?}");
+    ensure!(!text.contains("**"), "the relay holds the converted text: {text:?}");
     window.close().await?;
     Ok(())
 }

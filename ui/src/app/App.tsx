@@ -3,12 +3,16 @@ import { useEffect, useState } from "react";
 import { commands, type User } from "../bindings";
 import { call, messageOf } from "../lib/call";
 import { SignIn } from "../features/auth/SignIn";
+import { quitWhenHandedOver } from "../features/editor/quitting";
 import { Workspace } from "./Workspace";
 
 export function App() {
   const [user, setUser] = useState<User | null | undefined>(undefined);
   const [relayUrl, setRelayUrl] = useState("");
   const [error, setError] = useState<string | null>(null);
+
+  // Closing the window quits only once the node holds every edit made in it.
+  useEffect(quitWhenHandedOver, []);
 
   useEffect(() => {
     Promise.all([call(commands.session()), call(commands.settings())])

@@ -16,7 +16,7 @@ function fakeEvent() {
   };
 }
 
-export const events = { roomEvent: fakeEvent(), statusChanged: fakeEvent() };
+export const events = { roomEvent: fakeEvent(), statusChanged: fakeEvent(), quitRequested: fakeEvent() };
 
 /**
  * What each command answers, by name: a value, or a function of the command's arguments (called on each

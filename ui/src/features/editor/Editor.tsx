@@ -18,13 +18,18 @@ import { setCarets, textIndex } from "./carets";
 import { blockActive, insertRule, markActive, redo, setLink, toggleBlock, toggleList, toggleMark, toggleQuote, undo } from "./commands";
 import { versions, type Version } from "./history";
 import { exportText, type ExportFormat } from "./export";
-import { convertMarkdown, needsConversion, toMarkdown } from "./markdown";
+import { inStep, watchStep, whenInStep } from "./inStep";
+import { needsConversion, toMarkdown } from "./markdown";
+import { convertOnce, settledWithRelay, whenStatus } from "./migration";
 import { afterPaint, findDocument, previewDoc } from "./opening";
 import { fromBase64, sharedRepo } from "./pipe";
 import { adapter, schema, TEXT_PATH } from "./schema";
 import { applyKeepingCaret, currentDoc, editorState } from "./state";
 
 type Doc = { text: string };
+
+/// How long an old document's conversion waits for the relay's changes and the node's answer.
+const SETTLE_MS = 10_000;
 
 export function Editor(props: { url: string; title: string; status: Status; readOnly: boolean; onClose: () => void }) {
   const { url, readOnly } = props;
@@ -36,7 +41,11 @@ export function Editor(props: { url: string; title: string; status: Status; read
   const [linking, setLinking] = useState<string | null>(null);
   const [previewing, setPreviewing] = useState(false);
   const [saved, setSaved] = useState<string | null>(null);
+  const [saving, setSaving] = useState(false);
   const [, redraw] = useReducer((n: number) => n + 1, 0);
+  // The latest status, for the opening's async steps (which outlive the render that started them).
+  const status = useRef(props.status);
+  status.current = props.status;
   const mount = useRef<HTMLDivElement>(null);
   const pastMount = useRef<HTMLDivElement>(null);
   const previewMount = useRef<HTMLDivElement>(null);
@@ -77,14 +86,23 @@ export function Editor(props: { url: string; title: string; status: Status; read
       });
       markOpening("imported");
       if (closed) return;
-      const convert = !readOnly && needsConversion(found.doc());
+      let convert = !readOnly && needsConversion(found.doc());
       markOpening("checked");
+      if (convert) {
+        // Converted only with everything the relay has (another device may have converted it already),
+        // and as the same change every device makes (`migration.ts`). Not waited for without end: offline,
+        // or with the node busy, the document is converted from what is here.
+        await whenStatus(() => status.current, (s) => settledWithRelay(s, url), SETTLE_MS);
+        await whenInStep(repo, found as DocHandle<unknown>, SETTLE_MS);
+        convert = !closed && needsConversion(found.doc());
+      }
       if (convert) {
         // Marked apart: a long document's conversion takes seconds, and should happen only once.
         markOpening("converting");
-        found.change((d) => void convertMarkdown(d), { time: Date.now() });
+        await convertOnce(found as DocHandle<unknown>);
       }
       markOpening("converted");
+      if (closed) return;
       setHandle(found);
     })().catch((e) => setError(messageOf(e)));
     const listening = all(
@@ -135,6 +153,18 @@ export function Editor(props: { url: string; title: string; status: Status; read
       editor.destroy();
     };
   }, [handle, readOnly]);
+
+  // "Saving…" while this window holds edits the node has not confirmed.
+  useEffect(() => {
+    if (!handle) return;
+    let stop = () => {};
+    void sharedRepo().then((repo) => {
+      const look = () => setSaving(!inStep(repo, handle as DocHandle<unknown>));
+      stop = watchStep(handle as DocHandle<unknown>, look);
+      look();
+    });
+    return () => stop();
+  }, [handle]);
 
   // Teammates' carets, redrawn when they move (and mapped through edits meanwhile).
   useEffect(() => {
@@ -215,7 +245,7 @@ export function Editor(props: { url: string; title: string; status: Status; read
           ← Documents
         </button>
         <h2>{props.title}</h2>
-        <DocState status={props.status} url={url} />
+        <DocState status={props.status} url={url} saving={saving} />
         <ul className="peers" data-testid="peers">
           {peers.map((p) => (
             <li key={p.peerId} style={{ background: p.color }} title={p.name}>

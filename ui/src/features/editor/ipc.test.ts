@@ -4,10 +4,12 @@
 // from their heads, and keeps syncing both ways from there. The node's answers that bring nothing wait
 // for a newer one, and only the last is applied.
 import { next as A } from "@automerge/automerge/slim";
-import { NetworkAdapter, Repo, cbor, type Message, type PeerId, type PeerMetadata } from "@automerge/automerge-repo/slim";
+import { NetworkAdapter, Repo, cbor, type DocHandle, type Message, type PeerId, type PeerMetadata } from "@automerge/automerge-repo/slim";
 import { beforeAll, describe, expect, it, vi } from "vitest";
+import { inStep, nodeHeads, whenInStep } from "./inStep";
 import { IpcNetworkAdapter, MOST_MS, QUIET_MS, type Pipe } from "./ipc";
 import { findDocument } from "./opening";
+import { handOver } from "./quitting";
 import { automergeReady, windowRepo } from "./repo";
 
 beforeAll(automergeReady);
@@ -51,7 +53,7 @@ class NodeSide extends NetworkAdapter {
 function connected() {
   const nodeSide = new NodeSide();
   const node = new Repo({ network: [nodeSide], peerId: "node" as PeerId });
-  const state = { failNext: false, opens: 0 };
+  const state = { failNext: false, drop: false, opens: 0 };
   const pipe: Pipe = {
     async open(receive) {
       state.opens++;
@@ -59,6 +61,7 @@ function connected() {
       nodeSide.toWindow = (frame) => queueMicrotask(() => receive(frame));
     },
     async send(frame) {
+      if (state.drop) return;
       if (state.failNext) {
         state.failNext = false;
         nodeSide.toWindow = null;
@@ -167,6 +170,46 @@ describe("a document loaded from the node's saved bytes", () => {
     await vi.waitFor(() => expect(inWindow.doc().text).toBe("saved and later"));
     inWindow.change((d) => A.splice(d, ["text"], 0, 0, "> "));
     await vi.waitFor(() => expect(atNode.doc().text).toBe("> saved and later"));
+  });
+});
+
+describe("whether the window and the node hold the same changes", () => {
+  it("says so once the node has answered, not while an edit of the window is on its way", async () => {
+    const { node, window } = connected();
+    const atNode = node.create<{ text: string }>({ text: "a" });
+    const inWindow = await window.find<{ text: string }>(atNode.url);
+    await expect(whenInStep(window, inWindow as DocHandle<unknown>, 5000)).resolves.toBe(true);
+    expect(nodeHeads(window, inWindow as DocHandle<unknown>)).toEqual(atNode.heads());
+
+    inWindow.change((d) => A.splice(d, ["text"], 1, 0, "b"));
+    expect(inStep(window, inWindow as DocHandle<unknown>)).toBe(false);
+    await expect(whenInStep(window, inWindow as DocHandle<unknown>, 5000)).resolves.toBe(true);
+    expect(atNode.doc().text).toBe("ab");
+  });
+
+  it("before the app quits, waits until the node has every document's last edit", async () => {
+    const { node, window } = connected();
+    const first = node.create<{ text: string }>({ text: "1" });
+    const second = node.create<{ text: string }>({ text: "2" });
+    const a = await window.find<{ text: string }>(first.url);
+    const b = await window.find<{ text: string }>(second.url);
+    a.change((d) => A.splice(d, ["text"], 1, 0, "a"));
+    b.change((d) => A.splice(d, ["text"], 1, 0, "b"));
+    await expect(handOver(window, 5000)).resolves.toBe(true);
+    expect([first.doc().text, second.doc().text]).toEqual(["1a", "2b"]);
+  });
+
+  it("gives up after its time when the node never hears of the edit", async () => {
+    const { node, window, state } = connected();
+    const atNode = node.create<{ text: string }>({ text: "a" });
+    const inWindow = await window.find<{ text: string }>(atNode.url);
+    await expect(whenInStep(window, inWindow as DocHandle<unknown>, 5000)).resolves.toBe(true);
+    // Every frame from now on is lost on the way.
+    state.drop = true;
+    inWindow.change((d) => A.splice(d, ["text"], 1, 0, "b"));
+    await expect(whenInStep(window, inWindow as DocHandle<unknown>, 300)).resolves.toBe(false);
+    await expect(handOver(window, 300)).resolves.toBe(false);
+    expect(atNode.doc().text).toBe("a");
   });
 });
 

@@ -37,6 +37,11 @@ export function tauriPipe(): Pipe {
 
 let shared: Promise<Repo> | null = null;
 
+/// The window's repo if it was made (a document was opened while signed in), without making it.
+export function heldRepo(): Promise<Repo> | null {
+  return shared;
+}
+
 /// The window's repo, connected to the node on first use; signing out drops it (`lifetime.ts`).
 export function sharedRepo(): Promise<Repo> {
   if (!shared) {

@@ -13,10 +13,14 @@ export function SyncIndicator({ status }: { status: Status }) {
   );
 }
 
-/** One document's own state, beside its title (shown while it is open: no state yet means still opening). */
-export function DocState({ status, url }: { status: Status; url: string }) {
-  const state = status.documents[url];
-  const label = state === "synced" ? "Saved to relay" : state === "syncing" ? "Syncing…" : state === "local_only" ? "Only on this device" : "Opening…";
+/**
+ * One document's own state, beside its title (shown while it is open: no state yet means still opening).
+ * `saving`: the window holds edits the node has not confirmed yet, whatever the node says of the relay.
+ */
+export function DocState({ status, url, saving = false }: { status: Status; url: string; saving?: boolean }) {
+  const state = saving ? "saving" : status.documents[url];
+  const label =
+    state === "saving" ? "Saving…" : state === "synced" ? "Saved to relay" : state === "syncing" ? "Syncing…" : state === "local_only" ? "Only on this device" : "Opening…";
   return (
     <span className={`doc-state doc-${state ?? "closed"}`} data-testid="doc-state">
       {label}

@@ -1,0 +1,60 @@
+// Whether the window's copy of a document and the node's hold the same changes, from the heads the node
+// last told the window about (automerge-repo keeps them per storage id: `getSyncInfo`). The window shows
+// "Saving…" while it holds edits the node has not confirmed, waits for them before the app quits, and
+// converts an old document only once it has everything the node has.
+import type { DocHandle, Repo, StorageId, UrlHeads } from "@automerge/automerge-repo/slim";
+
+/// The storage id of the node, the window repo's only peer; undefined until it has introduced itself.
+export function nodeStorageId(repo: Repo): StorageId | undefined {
+  for (const peer of repo.peers) {
+    const id = repo.peerMetadataByPeerId[peer]?.storageId;
+    if (id) return id;
+  }
+  return undefined;
+}
+
+/// The heads the node last reported for the document; undefined before it has reported any.
+export function nodeHeads(repo: Repo, handle: DocHandle<unknown>): UrlHeads | undefined {
+  const storageId = nodeStorageId(repo);
+  return storageId ? handle.getSyncInfo(storageId)?.lastHeads : undefined;
+}
+
+function sameHeads(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && [...a].sort().join() === [...b].sort().join();
+}
+
+/// Whether the node has said it holds exactly what the window holds.
+export function inStep(repo: Repo, handle: DocHandle<unknown>): boolean {
+  const theirs = nodeHeads(repo, handle);
+  return theirs !== undefined && sameHeads(theirs, handle.heads());
+}
+
+/// Calls `onChange` whenever the answer of `inStep` may have changed (a change here, or news from the
+/// node); answers the cleanup.
+export function watchStep(handle: DocHandle<unknown>, onChange: () => void): () => void {
+  handle.on("change", onChange);
+  handle.on("heads-changed", onChange);
+  handle.on("remote-heads", onChange);
+  return () => {
+    handle.off("change", onChange);
+    handle.off("heads-changed", onChange);
+    handle.off("remote-heads", onChange);
+  };
+}
+
+/// Resolves true once the window and the node hold the same changes, or false after `timeoutMs` (the
+/// node is busy or gone: the caller goes on without the guarantee).
+export function whenInStep(repo: Repo, handle: DocHandle<unknown>, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (inStep(repo, handle)) return resolve(true);
+    const done = (result: boolean) => {
+      clearTimeout(timer);
+      stop();
+      resolve(result);
+    };
+    const stop = watchStep(handle, () => {
+      if (inStep(repo, handle)) done(true);
+    });
+    const timer = setTimeout(() => done(false), timeoutMs);
+  });
+}
