@@ -199,7 +199,12 @@ async fn paper(opens: usize, rounds: usize) -> Result<Paper> {
     let probe = first_line.chars().take(20).collect::<String>();
     window.click("[data-testid=open-document]").await?;
     window.until_text("[data-testid=editor]", &probe).await?;
+    let converted = std::time::Instant::now();
     window.until_text("[data-testid=doc-state]", "Saved to relay").await?;
+    eprintln!(
+        "paper: the first opening's conversion saved to the relay {:.1} s after the editor showed it",
+        converted.elapsed().as_secs_f64()
+    );
 
     let mut first_paint = Vec::with_capacity(opens);
     let mut editable = Vec::with_capacity(opens);

@@ -523,6 +523,21 @@ impl Window {
         Ok(())
     }
 
+    /// Asks the app to end as the system does when a person logs out (SIGTERM to the app's process
+    /// alone, not to the drivers), and waits until it has exited. What it does before exiting is the
+    /// app's own (`src-tauri/src/quit.rs`); `restart` or `close` then end the session and the drivers.
+    pub async fn terminate_app(&self) -> Result<()> {
+        let (pid, _, _) = self.app_processes().into_iter().next().context("the app is not running")?;
+        let app = Process::read(pid).context("the app exited before it was asked to")?;
+        signal(&pid.to_string(), "TERM")?;
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while app.is_alive() {
+            ensure!(tokio::time::Instant::now() < deadline, "the app did not exit within {PATIENCE:?} of SIGTERM");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
+    }
+
     /// Ends the session (which closes the app), then ends tauri-driver with everything it started, and
     /// fails if any of those processes outlived it.
     pub async fn close(mut self) -> Result<()> {
@@ -567,7 +582,17 @@ impl Driver {
             .context("starting tauri-driver (`cargo install tauri-driver --locked`; `./x setup` does it)")?;
         let group = child.id().context("tauri-driver exited at once")?;
         let mut stderr = child.stderr.take().context("tauri-driver's stderr")?;
-        let stderr = tokio::spawn(async move { tokio::io::copy(&mut stderr, &mut tokio::io::sink()).await });
+        // `TEAMFLOW_WINDOW_STDERR=<file>` keeps the app's logs (appended), for a run that needs reading.
+        let kept = std::env::var_os("TEAMFLOW_WINDOW_STDERR");
+        let stderr = tokio::spawn(async move {
+            match kept {
+                Some(path) => {
+                    let mut file = tokio::fs::OpenOptions::new().create(true).append(true).open(path).await?;
+                    tokio::io::copy(&mut stderr, &mut file).await
+                }
+                None => tokio::io::copy(&mut stderr, &mut tokio::io::sink()).await,
+            }
+        });
         Ok(Driver { child, group, stderr: Some(stderr), started: Vec::new(), stopped: false })
     }
 
@@ -630,14 +655,19 @@ impl Drop for Driver {
 
 /// Sends `signal` to every process in process group `group`. Through `sh`'s built-in `kill`: this crate
 /// has no binding to libc's `kill(2)`, and the shell is everywhere.
-fn signal_group(group: u32, signal: &str) -> Result<()> {
+fn signal_group(group: u32, name: &str) -> Result<()> {
+    signal(&format!("-{group}"), name)
+}
+
+/// Sends signal `name` to `target`, a pid or a negated process group id.
+fn signal(target: &str, name: &str) -> Result<()> {
     let status = std::process::Command::new("sh")
-        .args(["-c", "kill -s \"$0\" -- \"-$1\"", signal, &group.to_string()])
+        .args(["-c", "kill -s \"$0\" -- \"$1\"", name, target])
         .stderr(Stdio::null())
         .status()
-        .context("running sh to signal the driver's process group")?;
+        .context("running sh to send a signal")?;
     if !status.success() {
-        bail!("could not send SIG{signal} to process group {group}");
+        bail!("could not send SIG{name} to {target}");
     }
     Ok(())
 }

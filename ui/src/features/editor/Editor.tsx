@@ -1,13 +1,13 @@
 // The collaborative editor: ProseMirror on the document's Automerge rich text (through the window's repo,
 // synced with the node), with a toolbar, Markdown shortcuts, teammates' carets and names, history to view
 // earlier versions, Markdown to copy, and exports to Markdown and HTML files.
-import type { DocHandle } from "@automerge/automerge-repo/slim";
+import type { DocHandle, Repo } from "@automerge/automerge-repo/slim";
 import { next as A } from "@automerge/automerge/slim";
 import { pmDocFromSpans } from "@automerge/prosemirror";
 import type { Node } from "prosemirror-model";
 import { type Command, EditorState } from "prosemirror-state";
 import { EditorView, type NodeViewConstructor } from "prosemirror-view";
-import { useEffect, useReducer, useRef, useState } from "react";
+import { useEffect, useLayoutEffect, useReducer, useRef, useState } from "react";
 import { commands, events, type Presence, type Status } from "../../bindings";
 import { call, messageOf } from "../../lib/call";
 import { all, subscribe } from "../../lib/events";
@@ -51,6 +51,7 @@ export function Editor(props: { url: string; title: string; status: Status; read
   const previewMount = useRef<HTMLDivElement>(null);
   const preview = useRef<EditorView | null>(null);
   const view = useRef<EditorView | null>(null);
+  const repoOf = useRef<Repo | null>(null);
 
   // Opening: the node opens the document (and shows this person on it); meanwhile the preview it kept is
   // drawn, read-only. The window's repo then loads the document (in one piece when it does not hold it yet)
@@ -79,6 +80,7 @@ export function Editor(props: { url: string; title: string; status: Status; read
       await opened;
       markOpening("node-opened");
       const repo = await sharedRepo();
+      repoOf.current = repo;
       const found = await findDocument<Doc>(repo, url, async () => {
         const saved = fromBase64(await call(commands.documentSaved(url)));
         markOpening("saved-read");
@@ -154,16 +156,14 @@ export function Editor(props: { url: string; title: string; status: Status; read
     };
   }, [handle, readOnly]);
 
-  // "Saving…" while this window holds edits the node has not confirmed.
-  useEffect(() => {
-    if (!handle) return;
-    let stop = () => {};
-    void sharedRepo().then((repo) => {
-      const look = () => setSaving(!inStep(repo, handle as DocHandle<unknown>));
-      stop = watchStep(handle as DocHandle<unknown>, look);
-      look();
-    });
-    return () => stop();
+  // "Saving…" while this window holds edits the node has not confirmed. Before the first paint with the
+  // editor: the node's own state alone would say "Saved to relay" for a frame.
+  useLayoutEffect(() => {
+    const repo = repoOf.current;
+    if (!handle || !repo) return;
+    const look = () => setSaving(!inStep(repo, handle as DocHandle<unknown>));
+    look();
+    return watchStep(handle as DocHandle<unknown>, look);
   }, [handle]);
 
   // Teammates' carets, redrawn when they move (and mapped through edits meanwhile).
