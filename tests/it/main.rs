@@ -14,6 +14,7 @@ mod hardening;
 mod http_surface;
 mod interop;
 mod invitations;
+mod logging_cost;
 mod mentions;
 mod messages;
 mod node;

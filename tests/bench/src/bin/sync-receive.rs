@@ -24,6 +24,10 @@ struct Args {
     /// Keystrokes timed at each length.
     #[arg(long, default_value_t = 200)]
     keystrokes: usize,
+    /// Receive under a tracing subscriber at this level (writing to nowhere), as a relay or a node logs:
+    /// `info` is their default. None by default.
+    #[arg(long)]
+    log: Option<tracing::Level>,
 }
 
 #[derive(Debug, Serialize)]
@@ -40,6 +44,9 @@ struct Row {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(level) = args.log {
+        tracing_subscriber::fmt().with_max_level(level).with_writer(std::io::sink).init();
+    }
     let machine = Machine::describe();
     eprintln!("machine: {} ({} cores), {}", machine.cpu, machine.cores, machine.kernel);
     println!("| history (changes) | keystroke received, median / max µs | answer received, median / max µs |");

@@ -71,7 +71,10 @@ pub(crate) enum LoadedChanges<'a> {
 /// or more changes. This means it is possible to partially load corrupted data if the first `n`
 /// chunks are valid. This function returns a `LoadedChanges` which you can examine to determine if
 /// this is the case.
-#[instrument(skip(data))]
+// `current` is skipped: its `Debug` lists every change hash of the document, which a subscriber at the
+// default level formatted on every received sync message (TeamFlow patch, docs/upstream/
+// automerge-load-span.md).
+#[instrument(skip(data, current))]
 pub(crate) fn load_changes<'a>(
     mut data: parse::Input<'a>,
     text_encoding: TextEncoding,
