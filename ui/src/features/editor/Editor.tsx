@@ -132,7 +132,7 @@ export function Editor(props: { url: string; title: string; status: Status; read
       dispatchTransaction(tr) {
         const before = editor.state.selection;
         editor.updateState(applyKeepingCaret(editor.state, tr));
-        if (!editor.state.selection.eq(before) || tr.docChanged) shareCursor(editor);
+        if (!editor.state.selection.eq(before) || tr.docChanged) shareCursorSoon(editor);
         redraw();
       },
     });
@@ -142,6 +142,18 @@ export function Editor(props: { url: string; title: string; status: Status; read
     setPreviewing(false);
     redraw();
     markOpening("editor-drawn");
+    // Teammates see the caret after this frame is drawn, not before: finding its index in the Automerge
+    // text walks the document's blocks, milliseconds on a long document that the keystroke's own frame
+    // should not wait for. Keys typed meanwhile share one position, the latest.
+    let sharing = false;
+    function shareCursorSoon(v: EditorView) {
+      if (sharing) return;
+      sharing = true;
+      void afterPaint().then(() => {
+        sharing = false;
+        if (view.current === v) shareCursor(v);
+      });
+    }
     function shareCursor(v: EditorView) {
       const doc = currentDoc(handle!);
       const { anchor, head } = v.state.selection;
