@@ -87,12 +87,23 @@ pub fn run() {
             std::process::exit(1);
         }
     };
-    app.run(|handle, event| {
-        if let tauri::RunEvent::Exit = event
-            && let Some(shell) = handle.try_state::<Shell<Wry>>()
-        {
-            tauri::async_runtime::block_on(shell.close());
+    app.run(|handle, event| match event {
+        // Asked to exit by the platform (the app menu's Quit, Cmd+Q) while the window is still there: it
+        // hands its edits over first. With no window left (it was destroyed), there is nothing to wait for.
+        tauri::RunEvent::ExitRequested { code: None, api, .. } if !handle.webview_windows().is_empty() => {
+            api.prevent_exit();
+            quit::request(handle);
         }
+        tauri::RunEvent::Exit => {
+            if let Some(shell) = handle.try_state::<Shell<Wry>>() {
+                tauri::async_runtime::block_on(async {
+                    if tokio::time::timeout(quit::CLOSE_LIMIT, shell.close()).await.is_err() {
+                        tracing::warn!("the node did not stop in time; exiting without waiting for it");
+                    }
+                });
+            }
+        }
+        _ => {}
     });
 }
 

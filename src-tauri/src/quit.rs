@@ -14,6 +14,10 @@ use tauri_specta::Event as _;
 /// How long the window may take to hand its edits over before the app quits regardless.
 pub(crate) const GRACE: Duration = Duration::from_secs(5);
 
+/// How long the node may take to stop and finish its writes once the app exits: a hung network call must
+/// not keep the process alive.
+pub(crate) const CLOSE_LIMIT: Duration = Duration::from_secs(10);
+
 /// The app is about to quit: hand the node every edit not yet confirmed, then call `quit`.
 #[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]
 pub(crate) struct QuitRequested;
@@ -46,32 +50,63 @@ pub(crate) fn quit(app: AppHandle<Wry>) {
     app.exit(0);
 }
 
-/// Treats the system's requests to end (SIGTERM and SIGINT; Ctrl-C elsewhere) as a click on close.
+/// Treats the system's requests to end (SIGTERM and SIGINT; Ctrl-C elsewhere) as a click on close. A
+/// second request while the first is being handled ends the app at once, saved or not: a person pressing
+/// Ctrl-C twice means it.
 pub(crate) fn on_signals<R: Runtime>(app: AppHandle<R>) {
     tauri::async_runtime::spawn(async move {
-        match ended().await {
-            Ok(signal) => {
-                tracing::info!(signal, "asked to end; saving first");
-                request(&app);
+        let mut ends = match Ends::listen() {
+            Ok(ends) => ends,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for the system's requests to end");
+                return;
             }
-            Err(e) => tracing::warn!(error = %e, "cannot listen for the system's requests to end"),
-        }
+        };
+        let first = ends.next().await;
+        tracing::info!(signal = first, "asked to end; saving first");
+        request(&app);
+        let second = ends.next().await;
+        tracing::warn!(signal = second, "asked to end again; ending now");
+        std::process::exit(1);
     });
 }
 
+/// The system's requests to end, one after another.
 #[cfg(unix)]
-async fn ended() -> std::io::Result<&'static str> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    Ok(tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = interrupt.recv() => "SIGINT",
-    })
+struct Ends {
+    term: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl Ends {
+    fn listen() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Ends { term: signal(SignalKind::terminate())?, interrupt: signal(SignalKind::interrupt())? })
+    }
+
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.interrupt.recv() => "SIGINT",
+        }
+    }
 }
 
 #[cfg(not(unix))]
-async fn ended() -> std::io::Result<&'static str> {
-    tokio::signal::ctrl_c().await?;
-    Ok("Ctrl-C")
+struct Ends;
+
+#[cfg(not(unix))]
+impl Ends {
+    fn listen() -> std::io::Result<Self> {
+        Ok(Ends)
+    }
+
+    async fn next(&mut self) -> &'static str {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+        "Ctrl-C"
+    }
 }

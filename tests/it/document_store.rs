@@ -88,3 +88,29 @@ async fn a_burst_of_edits_is_compacted_to_one_snapshot_the_store_shrinks_and_not
     assert_eq!(teamflow_sync::read_text(&doc), text);
     node.close().await;
 }
+
+/// The app quitting shuts the node down while others still hold it (`Node::shutdown`): what was written is
+/// in the store afterwards, and nothing starts syncing again on a store that is closed.
+#[tokio::test]
+async fn a_node_shut_down_keeps_what_was_written_and_starts_nothing_again() {
+    let relay = TestRelay::start().await;
+    let dir = DataDir::new();
+    let node = std::sync::Arc::new(Node::open(dir.path(), &relay.url("")).await.expect("open"));
+    node.sign_up("quitter@example.test", "correct horse", "Quitter").await.expect("sign up");
+    let team = node.create_team("Quits").await.expect("team").id;
+    let (url, _doc) = node.create_document(team, "Last words", "written just before quitting").await.expect("create");
+
+    let held = node.clone();
+    node.shutdown().await;
+    // Without the guard, a sync client starts again on the closed store and never answers.
+    let again = tokio::time::timeout(teamflow_tests::socket::PATIENCE, held.open_document(&url))
+        .await
+        .expect("a shut-down node answers at once");
+    assert!(again.is_err(), "a shut-down node opened a document again: {again:?}");
+    drop((node, held));
+
+    let node = Node::open(dir.path(), &relay.url("")).await.expect("reopen");
+    let doc = node.open_document(&url).await.expect("open").expect("kept locally");
+    assert_eq!(teamflow_sync::read_text(&doc), "written just before quitting");
+    node.close().await;
+}

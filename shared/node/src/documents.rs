@@ -20,6 +20,9 @@ impl Node {
         work: impl AsyncFnOnce(&mut SyncClient) -> Result<T, NodeError>,
     ) -> Result<T, NodeError> {
         let mut sync = self.sync.lock().await;
+        if self.shut_down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(NodeError::Sync("the node has shut down".into()));
+        }
         if sync.is_none() {
             let user = self.user().await.ok_or(NodeError::SignedOut)?;
             // The device's libp2p peer id names it, so teammates can pin its sync identity to its certificate.

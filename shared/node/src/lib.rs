@@ -85,6 +85,8 @@ pub struct Node {
     p2p: Mutex<Option<P2p>>,
     /// How long a document may go unused (not open, nothing to sync) before it leaves memory.
     unload_idle: std::time::Duration,
+    /// Set by `shutdown`: no sync client starts again afterwards.
+    shut_down: std::sync::atomic::AtomicBool,
 }
 
 /// How long a document may go unused before the node drops it from memory (it stays in the store).
@@ -140,6 +142,7 @@ impl Node {
             document_teams: tokio::sync::watch::Sender::new(0),
             p2p: Mutex::new(None),
             unload_idle: DOCUMENT_UNLOAD_IDLE,
+            shut_down: std::sync::atomic::AtomicBool::new(false),
         };
         node.restore().await?;
         node.refresh_outbox_status().await?;
@@ -161,6 +164,7 @@ impl Node {
     /// What `close` does, for a node others still hold (the app quitting): stops syncing and waits until
     /// the store has written everything it was handed. Nothing works on the node afterwards.
     pub async fn shutdown(&self) {
+        self.shut_down.store(true, std::sync::atomic::Ordering::SeqCst);
         self.stop_p2p().await;
         if let Some(sync) = self.sync.lock().await.take() {
             sync.stop().await;

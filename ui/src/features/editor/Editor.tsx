@@ -94,8 +94,9 @@ export function Editor(props: { url: string; title: string; status: Status; read
         // Converted only with everything the relay has (another device may have converted it already),
         // and as the same change every device makes (`migration.ts`). Not waited for without end: offline,
         // or with the node busy, the document is converted from what is here.
+        const deadline = Date.now() + SETTLE_MS;
         await whenStatus(() => status.current, (s) => settledWithRelay(s, url), SETTLE_MS);
-        await whenInStep(repo, found as DocHandle<unknown>, SETTLE_MS);
+        await whenInStep(repo, found as DocHandle<unknown>, Math.max(0, deadline - Date.now()));
         convert = !closed && needsConversion(found.doc());
       }
       if (convert) {

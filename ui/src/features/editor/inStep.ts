@@ -19,14 +19,14 @@ export function nodeHeads(repo: Repo, handle: DocHandle<unknown>): UrlHeads | un
   return storageId ? handle.getSyncInfo(storageId)?.lastHeads : undefined;
 }
 
-function sameHeads(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && [...a].sort().join() === [...b].sort().join();
-}
-
-/// Whether the node has said it holds exactly what the window holds.
+/// Whether the node has said it holds everything the window holds: each of the window's heads is one of
+/// the node's. (The node may hold more, a teammate's edit on its way to the window: that is no edit of
+/// the window's waiting.)
 export function inStep(repo: Repo, handle: DocHandle<unknown>): boolean {
   const theirs = nodeHeads(repo, handle);
-  return theirs !== undefined && sameHeads(theirs, handle.heads());
+  if (theirs === undefined) return false;
+  const known = new Set<string>(theirs);
+  return handle.heads().every((head) => known.has(head));
 }
 
 /// Calls `onChange` whenever the answer of `inStep` may have changed (a change here, or news from the

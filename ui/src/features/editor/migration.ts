@@ -41,19 +41,34 @@ export async function conversionChange(doc: A.Doc<unknown>): Promise<A.Change | 
   }
 }
 
-/// Converts the document in `handle` if it needs it; true when it did.
+/// Converts the document in `handle` if it needs it; true when it did. A change that arrives while the
+/// conversion is made (the actor is named asynchronously) means converting again from the new heads: a
+/// conversion applied beside it would be concurrent with it, and if it was another device's conversion,
+/// the content would be doubled.
 export async function convertOnce(handle: DocHandle<unknown>): Promise<boolean> {
-  const change = await conversionChange(handle.doc());
-  if (!change) return false;
-  handle.update((doc) => A.applyChanges(doc, [change])[0]);
-  return true;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const doc = handle.doc();
+    const change = await conversionChange(doc);
+    if (!change) return false;
+    if (sameHeads(A.getHeads(handle.doc()), A.getHeads(doc))) {
+      handle.update((current) => A.applyChanges(current, [change])[0]);
+      return true;
+    }
+  }
+  // Changes keep arriving (someone is typing into it right now): left for the next opening.
+  return false;
+}
+
+function sameHeads(a: A.Heads, b: A.Heads): boolean {
+  return a.length === b.length && [...a].sort().join() === [...b].sort().join();
 }
 
 /// Whether the node holds everything the relay has of `url`, or cannot learn more now (offline, or the
-/// relay does not take the document yet): the moment to convert it.
+/// relay does not take the document yet): the moment to convert it. While the link is still connecting,
+/// the relay may have more.
 export function settledWithRelay(status: Status, url: string): boolean {
   const state = status.documents[url];
-  return status.link !== "online" || state === "synced" || state === "local_only";
+  return status.link === "offline" || (status.link === "online" && (state === "synced" || state === "local_only"));
 }
 
 /// Resolves true once the status (`current()` now, then each status event) satisfies `ready`, or false

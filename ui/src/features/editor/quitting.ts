@@ -22,9 +22,15 @@ export async function handOver(repo: Repo, timeoutMs: number): Promise<boolean> 
 export function quitWhenHandedOver(): () => void {
   return subscribe(events.quitRequested, () => {
     void (async () => {
-      const repo = heldRepo();
-      if (repo && !(await handOver(await repo, HAND_OVER_MS))) console.warn("quitting before the node confirmed every edit");
-      await commands.quit();
+      try {
+        const repo = heldRepo();
+        if (repo && !(await handOver(await repo, HAND_OVER_MS))) console.warn("quitting before the node confirmed every edit");
+      } catch (e) {
+        console.warn("quitting without the node's confirmation:", e);
+      } finally {
+        // Whatever happened above: the app must not wait out the shell's grace period for nothing.
+        await commands.quit();
+      }
     })();
   });
 }
