@@ -582,17 +582,7 @@ impl Driver {
             .context("starting tauri-driver (`cargo install tauri-driver --locked`; `./x setup` does it)")?;
         let group = child.id().context("tauri-driver exited at once")?;
         let mut stderr = child.stderr.take().context("tauri-driver's stderr")?;
-        // `TEAMFLOW_WINDOW_STDERR=<file>` keeps the app's logs (appended), for a run that needs reading.
-        let kept = std::env::var_os("TEAMFLOW_WINDOW_STDERR");
-        let stderr = tokio::spawn(async move {
-            match kept {
-                Some(path) => {
-                    let mut file = tokio::fs::OpenOptions::new().create(true).append(true).open(path).await?;
-                    tokio::io::copy(&mut stderr, &mut file).await
-                }
-                None => tokio::io::copy(&mut stderr, &mut tokio::io::sink()).await,
-            }
-        });
+        let stderr = tokio::spawn(async move { tokio::io::copy(&mut stderr, &mut tokio::io::sink()).await });
         Ok(Driver { child, group, stderr: Some(stderr), started: Vec::new(), stopped: false })
     }
 

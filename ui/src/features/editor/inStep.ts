@@ -3,6 +3,7 @@
 // "Saving…" while it holds edits the node has not confirmed, waits for them before the app quits, and
 // converts an old document only once it has everything the node has.
 import type { DocHandle, Repo, StorageId, UrlHeads } from "@automerge/automerge-repo/slim";
+import { when } from "../../lib/when";
 
 /// The storage id of the node, the window repo's only peer; undefined until it has introduced itself.
 export function nodeStorageId(repo: Repo): StorageId | undefined {
@@ -42,19 +43,8 @@ export function watchStep(handle: DocHandle<unknown>, onChange: () => void): () 
   };
 }
 
-/// Resolves true once the window and the node hold the same changes, or false after `timeoutMs` (the
-/// node is busy or gone: the caller goes on without the guarantee).
+/// Resolves true once the node holds everything the window holds, or false after `timeoutMs` (the node
+/// is busy or gone: the caller goes on without the guarantee).
 export function whenInStep(repo: Repo, handle: DocHandle<unknown>, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (inStep(repo, handle)) return resolve(true);
-    const done = (result: boolean) => {
-      clearTimeout(timer);
-      stop();
-      resolve(result);
-    };
-    const stop = watchStep(handle, () => {
-      if (inStep(repo, handle)) done(true);
-    });
-    const timer = setTimeout(() => done(false), timeoutMs);
-  });
+  return when(() => inStep(repo, handle), (recheck) => watchStep(handle, recheck), timeoutMs);
 }

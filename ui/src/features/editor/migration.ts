@@ -11,6 +11,7 @@ import type { DocHandle } from "@automerge/automerge-repo/slim";
 import { next as A } from "@automerge/automerge/slim";
 import { events, type Status } from "../../bindings";
 import { subscribe } from "../../lib/events";
+import { when } from "../../lib/when";
 import { convertMarkdown, needsConversion } from "./markdown";
 
 /// The message of every conversion change (shown in the document's history).
@@ -74,16 +75,14 @@ export function settledWithRelay(status: Status, url: string): boolean {
 /// Resolves true once the status (`current()` now, then each status event) satisfies `ready`, or false
 /// after `timeoutMs`.
 export function whenStatus(current: () => Status, ready: (status: Status) => boolean, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (ready(current())) return resolve(true);
-    const done = (result: boolean) => {
-      clearTimeout(timer);
-      stop();
-      resolve(result);
-    };
-    const stop = subscribe(events.statusChanged, (status) => {
-      if (ready(status)) done(true);
-    });
-    const timer = setTimeout(() => done(false), timeoutMs);
-  });
+  let latest = current();
+  return when(
+    () => ready(latest),
+    (recheck) =>
+      subscribe(events.statusChanged, (status) => {
+        latest = status;
+        recheck();
+      }),
+    timeoutMs,
+  );
 }
