@@ -21,6 +21,7 @@ import { exportText, type ExportFormat } from "./export";
 import { inStep, watchStep, whenInStep } from "./inStep";
 import { needsConversion, toMarkdown } from "./markdown";
 import { convertOnce, settledWithRelay, whenStatus } from "./migration";
+import { warmTyping } from "./warmup";
 import { afterPaint, findDocument, previewDoc } from "./opening";
 import { fromBase64, sharedRepo } from "./pipe";
 import { adapter, schema, TEXT_PATH } from "./schema";
@@ -106,6 +107,8 @@ export function Editor(props: { url: string; title: string; status: Status; read
       }
       markOpening("converted");
       if (closed) return;
+      // A long document's first keystrokes are as quick as the rest (`warmup.ts`).
+      if (!readOnly && warmTyping(found.doc())) markOpening("warmed");
       setHandle(found);
     })().catch((e) => setError(messageOf(e)));
     const listening = all(
@@ -382,7 +385,7 @@ export function Editor(props: { url: string; title: string; status: Status; read
                 </button>
                 <span className="marker">
                   {" "}
-                  {v.changes} change{v.changes === 1 ? "" : "s"} · device {v.actor.slice(0, 6)}
+                  {v.changes} change{v.changes === 1 ? "" : "s"} · device {v.actor.slice(-6)}
                 </span>
               </li>
             ))}

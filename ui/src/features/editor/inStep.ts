@@ -48,3 +48,11 @@ export function watchStep(handle: DocHandle<unknown>, onChange: () => void): () 
 export function whenInStep(repo: Repo, handle: DocHandle<unknown>, timeoutMs: number): Promise<boolean> {
   return when(() => inStep(repo, handle), (recheck) => watchStep(handle, recheck), timeoutMs);
 }
+
+/// Resolves once the node has confirmed every document the window holds (true), or after `timeoutMs`
+/// (false: some edit may not have reached it).
+export async function handOver(repo: Repo, timeoutMs: number): Promise<boolean> {
+  const handles = Object.values(repo.handles).filter((h) => h.isReady()) as DocHandle<unknown>[];
+  const confirmed = await Promise.all(handles.map((h) => whenInStep(repo, h, timeoutMs)));
+  return confirmed.every(Boolean);
+}

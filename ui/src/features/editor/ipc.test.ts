@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import { inStep, nodeHeads, whenInStep } from "./inStep";
 import { IpcNetworkAdapter, MOST_MS, QUIET_MS, type Pipe } from "./ipc";
 import { findDocument } from "./opening";
-import { handOver } from "./quitting";
+import { handOver } from "./inStep";
 import { automergeReady, windowRepo } from "./repo";
 
 beforeAll(automergeReady);

@@ -3,7 +3,7 @@
 import { next as A } from "@automerge/automerge/slim";
 import { Repo } from "@automerge/automerge-repo/slim";
 import { beforeAll, describe, expect, it } from "vitest";
-import { findDocument, previewDoc } from "./opening";
+import { findDocument, previewDoc, windowActor } from "./opening";
 import { automergeReady } from "./repo";
 import { TEXT_PATH } from "./schema";
 
@@ -57,5 +57,35 @@ describe("finding a document", () => {
     const again = await findDocument<Doc>(window, written.url, load);
     expect(again.doc().text).toBe("> hello from the node");
     expect(loads).toBe(1);
+  });
+
+  it("writes with an actor that sorts after every actor the document had", async () => {
+    // A document written by many devices, each with a random actor, as the node's and the relay's are.
+    let doc = A.from<Doc>({ text: "" });
+    for (let i = 0; i < 20; i++) {
+      doc = A.merge(doc, A.change(A.clone(doc), (d) => A.splice(d, TEXT_PATH, 0, 0, `${i}`)));
+    }
+    const before = new Set(A.getAllChanges(doc).map((c) => A.decodeChange(c).actor));
+    const origin = new Repo({ network: [] });
+    const url = origin.import<Doc>(A.save(doc)).url;
+
+    const found = await findDocument<Doc>(new Repo({ network: [] }), url, async () => A.save(doc));
+    found.change((d) => A.splice(d, TEXT_PATH, 0, 0, "mine "));
+    const mine = A.getActorId(found.doc());
+    expect(before.has(mine)).toBe(false);
+    expect([...before].every((actor) => actor < mine)).toBe(true);
+    expect(A.decodeChange(A.getLastLocalChange(found.doc())!).actor).toBe(mine);
+  });
+});
+
+describe("the window's actor", () => {
+  it("is 16 bytes, unique, and later sessions sort after earlier ones", () => {
+    const earlier = windowActor(1_700_000_000_000);
+    const later = windowActor(1_700_000_000_001);
+    expect(earlier).toMatch(/^[0-9a-f]{32}$/);
+    expect(earlier < later).toBe(true);
+    expect(windowActor(1_700_000_000_000)).not.toBe(earlier);
+    // After any actor that does not share its prefix, as random ones almost never do.
+    expect("fffeffffffffffffffffffffffffffff" < earlier).toBe(true);
   });
 });

@@ -35,14 +35,29 @@ function revive(span: { type: string; value: unknown; marks?: unknown }): A.Span
   } as A.Span;
 }
 
+/// The actor the window writes a newly loaded document with: one that sorts after every actor the
+/// document already has. Automerge keeps a document's actors sorted and refers to them by position, so
+/// an actor that sorts among them renumbers every operation of the document when its first change is
+/// made or received: the whole history rewritten, tens of milliseconds on a long one, in the window's
+/// first keystroke and again on the node and every peer. One that sorts last is appended instead. The
+/// prefix puts it after random actors and the time after the window's earlier sessions; the random rest
+/// keeps it unique. (History names a device by the actor's end, `Editor.tsx`.)
+export function windowActor(now = Date.now()): string {
+  const random = crypto.getRandomValues(new Uint8Array(8));
+  const time = Math.max(0, Math.floor(now)).toString(16).padStart(16, "0").slice(-16);
+  return `ffff${time.slice(4)}${Array.from(random, (b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
 /// The document's handle in `repo`. When the repo does not hold it yet, `saved` (the node's saved document)
-/// is loaded first; the repo then syncs it with the node as usual, so nothing newer is missed, starting
-/// from the loaded heads, which the node has too (`seeds.ts`).
+/// is loaded first, under the window's own actor (`windowActor`); the repo then syncs it with the node as
+/// usual, so nothing newer is missed, starting from the loaded heads, which the node has too (`seeds.ts`).
 export async function findDocument<T>(repo: Repo, url: string, saved: () => Promise<Uint8Array>): Promise<DocHandle<T>> {
   const { documentId } = parseAutomergeUrl(url as AutomergeUrl);
   if (!repo.handles[documentId]) {
     const bytes = await saved();
-    const handle = repo.import<T>(bytes, { docId: documentId });
+    // Imported empty and then loaded: `import` would load into a document with a random actor.
+    const handle = repo.import<T>(new Uint8Array(0), { docId: documentId });
+    handle.update(() => A.load<T>(bytes, { actor: windowActor() }));
     // The handle is complete once loaded: it need not wait for the node to answer before it can be edited.
     handle.doneLoading();
     // In the same turn as the import: the repo starts syncing the document on a later one.

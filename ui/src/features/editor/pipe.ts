@@ -5,6 +5,7 @@ import type { Repo } from "@automerge/automerge-repo/slim";
 import { commands } from "../../bindings";
 import { call } from "../../lib/call";
 import type { Pipe } from "./ipc";
+import { handOver } from "./inStep";
 import { whenForgotten } from "./lifetime";
 import { windowRepo } from "./repo";
 
@@ -37,20 +38,18 @@ export function tauriPipe(): Pipe {
 
 let shared: Promise<Repo> | null = null;
 
-/// The window's repo if it was made (a document was opened while signed in), without making it.
-export function heldRepo(): Promise<Repo> | null {
-  return shared;
-}
-
 /// The window's repo, connected to the node on first use; signing out drops it (`lifetime.ts`).
 export function sharedRepo(): Promise<Repo> {
   if (!shared) {
     shared = windowRepo(tauriPipe(), (message) => console.warn("document link:", message));
-    whenForgotten(() => {
-      const repo = shared;
-      shared = null;
-      void repo?.then((r) => r.shutdown());
-    });
+    const made = shared;
+    whenForgotten(
+      () => {
+        shared = null;
+        void made.then((r) => r.shutdown());
+      },
+      async (timeoutMs) => handOver(await made, timeoutMs),
+    );
   }
   return shared;
 }
