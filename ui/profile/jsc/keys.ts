@@ -90,9 +90,11 @@ async function main() {
     const t1 = now();
     times.push(t1 - t0);
     if (profiling && i === 0) report(g.samplingProfilerStackTraces());
+    if (mode.includes("steady") && i === 9) g.startSamplingProfiler();
     await sleep(30);
     gaps.push(now() - t1 - 30);
   }
+  if (mode.includes("steady")) report(g.samplingProfilerStackTraces());
   print("keys in order (ms):", times.map((x) => x.toFixed(0)).join(" "));
   print("between keys, busy (ms):", gaps.map((x) => x.toFixed(0)).join(" "));
 }
