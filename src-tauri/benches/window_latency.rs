@@ -125,17 +125,19 @@ async fn keystrokes(window: &Window, rounds: usize) -> Result<Vec<f64>> {
             "window.__frames = [];
              window.__handled = [];
              const el = document.querySelector('[data-testid=editor]');
-             let t0 = 0;
+             let key = -1;
+             let start = 0;
              el.addEventListener('keydown', () => {
-               const start = performance.now();
-               t0 = start;
-               requestAnimationFrame(() => window.__frames.push(performance.now() - start));
+               const k = ++key;
+               const t0 = performance.now();
+               start = t0;
+               requestAnimationFrame(() => { window.__frames[k] = performance.now() - t0; });
              });
              // Observed after the editor's own observer: the key's text is in the document and the
              // editor's state, and what is left until the frame is layout, paint and the frame clock.
+             // By key, so a key that changed nothing leaves a gap rather than shifting the rest.
              new MutationObserver(() => {
-               if (t0) window.__handled.push(performance.now() - t0);
-               t0 = 0;
+               if (key >= 0 && window.__handled[key] === undefined) window.__handled[key] = performance.now() - start;
              }).observe(el, { childList: true, characterData: true, subtree: true });
              return true;",
         )
@@ -146,19 +148,18 @@ async fn keystrokes(window: &Window, rounds: usize) -> Result<Vec<f64>> {
     let frames = window
         .until("every keystroke's frame", async || {
             let frames = window.script("return window.__frames").await?;
-            Ok(frames.as_array().filter(|f| f.len() >= rounds).cloned())
+            Ok(frames.as_array().filter(|f| f.len() >= rounds && f.iter().all(Value::is_f64)).cloned())
         })
         .await?;
     let frames: Vec<f64> = frames.iter().filter_map(Value::as_f64).collect();
     let handled = window.script("return window.__handled").await?;
-    let handled: Vec<f64> =
-        handled.as_array().map(|h| h.iter().filter_map(Value::as_f64).collect()).unwrap_or_default();
+    let handled: Vec<Value> = handled.as_array().cloned().unwrap_or_default();
     // In typing order, so that a slow key can be told apart as periodic or as one at the start; with the
     // part of it until the editor had handled the key (the rest is layout, paint and the frame clock).
     let order: Vec<String> = frames
         .iter()
         .enumerate()
-        .map(|(i, f)| match handled.get(i) {
+        .map(|(i, f)| match handled.get(i).and_then(Value::as_f64) {
             Some(h) => format!("{f:.0}({h:.0})"),
             None => format!("{f:.0}"),
         })

@@ -37,7 +37,10 @@ class NodeSide extends NetworkAdapter {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main() {
-  const [path, mode = "plain"] = scriptArgs;
+  const [path, modeArg = "plain"] = scriptArgs;
+  // The mode's words, joined by "-" ("warm-start-profile").
+  const words = new Set(modeArg.split("-"));
+  const mode = { includes: (word: string) => words.has(word), match: (re: RegExp) => modeArg.match(re) };
   await automergeReady();
   const bytes = readFile(path, "binary");
   const nodeSide = new NodeSide();
@@ -64,7 +67,7 @@ async function main() {
   print("editorState", (now() - t).toFixed(0));
   const place = (st: typeof state) => st.apply(st.tr.setSelection(mode.includes("start") ? Selection.atStart(st.doc) : Selection.atEnd(st.doc)));
   state = place(state);
-  if (mode.includes("editwarm5")) {
+  if ([...words].some((w) => w.startsWith("editwarm"))) {
     t = now();
     let d = A.clone(handle.doc());
     const scratch = { doc: () => d, change: (fn: (x: unknown) => void) => void (d = A.change(d, fn)), on() {}, off() {} };

@@ -21,11 +21,11 @@ import { exportText, type ExportFormat } from "./export";
 import { inStep, watchStep, whenInStep } from "./inStep";
 import { needsConversion, toMarkdown } from "./markdown";
 import { convertOnce, settledWithRelay, whenStatus } from "./migration";
-import { warmTyping } from "./warmup";
 import { afterPaint, findDocument, previewDoc } from "./opening";
 import { fromBase64, sharedRepo } from "./pipe";
 import { adapter, schema, TEXT_PATH } from "./schema";
 import { applyKeepingCaret, currentDoc, editorState } from "./state";
+import { warmTyping } from "./warmup";
 
 type Doc = { text: string };
 
@@ -107,7 +107,7 @@ export function Editor(props: { url: string; title: string; status: Status; read
       }
       markOpening("converted");
       if (closed) return;
-      // A long document's first keystrokes are as quick as the rest (`warmup.ts`).
+      // A long document's first keystrokes run compiled code, not interpreted (`warmup.ts`).
       if (!readOnly && warmTyping(found.doc())) markOpening("warmed");
       setHandle(found);
     })().catch((e) => setError(messageOf(e)));

@@ -6,10 +6,9 @@
 import { next as A } from "@automerge/automerge/slim";
 import { NetworkAdapter, Repo, cbor, type DocHandle, type Message, type PeerId, type PeerMetadata } from "@automerge/automerge-repo/slim";
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import { inStep, nodeHeads, whenInStep } from "./inStep";
+import { handOver, inStep, nodeHeads, whenInStep } from "./inStep";
 import { IpcNetworkAdapter, MOST_MS, QUIET_MS, type Pipe } from "./ipc";
 import { findDocument } from "./opening";
-import { handOver } from "./inStep";
 import { automergeReady, windowRepo } from "./repo";
 
 beforeAll(automergeReady);

@@ -7,7 +7,7 @@ let forget: (() => void) | null = null;
 let handOver: ((timeoutMs: number) => Promise<boolean>) | null = null;
 
 /** Called by the editor's repo when it is made: how to drop it, and how to hand its edits over. */
-export function whenForgotten(drop: () => void, handingOver: (timeoutMs: number) => Promise<boolean>): void {
+export function whenRepoMade(drop: () => void, handingOver: (timeoutMs: number) => Promise<boolean>): void {
   forget = drop;
   handOver = handingOver;
 }

@@ -6,7 +6,7 @@ import { commands } from "../../bindings";
 import { call } from "../../lib/call";
 import type { Pipe } from "./ipc";
 import { handOver } from "./inStep";
-import { whenForgotten } from "./lifetime";
+import { whenRepoMade } from "./lifetime";
 import { windowRepo } from "./repo";
 
 export function toBase64(bytes: Uint8Array): string {
@@ -38,12 +38,13 @@ export function tauriPipe(): Pipe {
 
 let shared: Promise<Repo> | null = null;
 
-/// The window's repo, connected to the node on first use; signing out drops it (`lifetime.ts`).
+/// The window's repo, connected to the node on first use; signing out drops it and quitting hands its edits
+/// over first (`lifetime.ts`).
 export function sharedRepo(): Promise<Repo> {
   if (!shared) {
     shared = windowRepo(tauriPipe(), (message) => console.warn("document link:", message));
     const made = shared;
-    whenForgotten(
+    whenRepoMade(
       () => {
         shared = null;
         void made.then((r) => r.shutdown());

@@ -1,6 +1,6 @@
 // Warming the typing path on a copy: the document itself is left exactly as it was.
 import { next as A } from "@automerge/automerge/slim";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { automergeReady } from "./repo";
 import { TEXT_PATH } from "./schema";
 import { WARM_FROM_CHARS, warmTyping } from "./warmup";
@@ -36,5 +36,14 @@ describe("warming the typing path", () => {
   it("leaves a short document alone", () => {
     const doc = rich(3, "short");
     expect(warmTyping(doc)).toBe(false);
+  });
+
+  it("fails quietly: the document opens all the same", () => {
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    const doc = rich(Math.ceil(WARM_FROM_CHARS / 40) + 1, "a line of a long document, forty chars.");
+    A.free(doc);
+    expect(warmTyping(doc)).toBe(false);
+    expect(warn).toHaveBeenCalledOnce();
+    warn.mockRestore();
   });
 });
