@@ -148,7 +148,7 @@ async fn keystrokes(window: &Window, rounds: usize) -> Result<Vec<f64>> {
     let frames = window
         .until("every keystroke's frame", async || {
             let frames = window.script("return window.__frames").await?;
-            Ok(frames.as_array().filter(|f| f.len() >= rounds && f.iter().all(Value::is_f64)).cloned())
+            Ok(frames.as_array().filter(|f| f.len() >= rounds && f.iter().all(Value::is_number)).cloned())
         })
         .await?;
     let frames: Vec<f64> = frames.iter().filter_map(Value::as_f64).collect();
