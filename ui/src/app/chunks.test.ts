@@ -12,7 +12,7 @@ const sources: Record<string, string> = Object.fromEntries(
 );
 
 /// The modules `text` imports or re-exports for their values (not `import type`, not `import()`).
-export function staticImports(text: string): string[] {
+function staticImports(text: string): string[] {
   const found: string[] = [];
   for (const m of text.matchAll(/^(?:import|export)\s+(?!type\b)[^;]*?\bfrom\s+"([^"]+)"/gms)) found.push(m[1]);
   for (const m of text.matchAll(/^import\s+"([^"]+)"/gm)) found.push(m[1]);

@@ -25,7 +25,7 @@ import { afterPaint, findDocument, previewDoc } from "./opening";
 import { fromBase64, sharedRepo } from "./pipe";
 import { adapter, schema, TEXT_PATH } from "./schema";
 import { applyKeepingCaret, currentDoc, editorState } from "./state";
-import { warmTyping } from "./warmup";
+import { warmTypingOnce } from "./warmup";
 
 type Doc = { text: string };
 
@@ -108,7 +108,7 @@ export function Editor(props: { url: string; title: string; status: Status; read
       markOpening("converted");
       if (closed) return;
       // A long document's first keystrokes run compiled code, not interpreted (`warmup.ts`).
-      if (!readOnly && warmTyping(found.doc())) markOpening("warmed");
+      if (!readOnly && warmTypingOnce(found.doc())) markOpening("warmed");
       setHandle(found);
     })().catch((e) => setError(messageOf(e)));
     const listening = all(

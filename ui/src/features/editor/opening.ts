@@ -44,8 +44,8 @@ function revive(span: { type: string; value: unknown; marks?: unknown }): A.Span
 /// keeps it unique. (History names a device by the actor's end, `Editor.tsx`.)
 export function windowActor(now = Date.now()): string {
   const random = crypto.getRandomValues(new Uint8Array(8));
-  const time = Math.max(0, Math.floor(now)).toString(16).padStart(16, "0").slice(-16);
-  return `ffff${time.slice(4)}${Array.from(random, (b) => b.toString(16).padStart(2, "0")).join("")}`;
+  const time = Math.max(0, Math.floor(now)).toString(16).padStart(12, "0").slice(-12);
+  return `ffff${time}${Array.from(random, (b) => b.toString(16).padStart(2, "0")).join("")}`;
 }
 
 /// The document's handle in `repo`. When the repo does not hold it yet, `saved` (the node's saved document)

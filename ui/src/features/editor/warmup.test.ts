@@ -3,7 +3,7 @@ import { next as A } from "@automerge/automerge/slim";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { automergeReady } from "./repo";
 import { TEXT_PATH } from "./schema";
-import { WARM_FROM_CHARS, warmTyping } from "./warmup";
+import { WARM_FROM_CHARS, warmTyping, warmTypingOnce } from "./warmup";
 
 type Doc = { text: string };
 
@@ -45,5 +45,12 @@ describe("warming the typing path", () => {
     expect(warmTyping(doc)).toBe(false);
     expect(warn).toHaveBeenCalledOnce();
     warn.mockRestore();
+  });
+
+  it("warms once per window: a short document does not count, the first long one does", () => {
+    const long = rich(Math.ceil(WARM_FROM_CHARS / 40) + 1, "a line of a long document, forty chars.");
+    expect(warmTypingOnce(rich(3, "short"))).toBe(false);
+    expect(warmTypingOnce(long)).toBe(true);
+    expect(warmTypingOnce(long)).toBe(false);
   });
 });

@@ -44,3 +44,13 @@ export function warmTyping(doc: A.Doc<unknown>): boolean {
     if (copy) A.free(copy);
   }
 }
+
+let warmedOnce = false;
+
+/// `warmTyping`, once per window: compiled code stays compiled, so the next long document opened in the
+/// same session is quick from its first key without paying for the copy again.
+export function warmTypingOnce(doc: A.Doc<unknown>): boolean {
+  if (warmedOnce) return false;
+  warmedOnce = warmTyping(doc);
+  return warmedOnce;
+}
