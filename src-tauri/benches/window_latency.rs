@@ -124,6 +124,9 @@ async fn keystrokes(window: &Window, rounds: usize) -> Result<Vec<f64>> {
         .script(
             "window.__frames = [];
              window.__handled = [];
+             window.__keyStarts = [];
+             window.__teamflowKeys = [];
+             window.__keyEvents = [];
              const el = document.querySelector('[data-testid=editor]');
              let key = -1;
              let start = 0;
@@ -131,8 +134,14 @@ async fn keystrokes(window: &Window, rounds: usize) -> Result<Vec<f64>> {
                const k = ++key;
                const t0 = performance.now();
                start = t0;
+               window.__keyStarts[k] = t0;
+               window.__keyEvents[k] = [];
                requestAnimationFrame(() => { window.__frames[k] = performance.now() - t0; });
              });
+             // When the browser's own editing starts and ends, for the phases below.
+             for (const type of ['beforeinput', 'input']) {
+               el.addEventListener(type, () => { if (key >= 0) window.__keyEvents[key].push(type[0] + (performance.now() - start).toFixed(0)); }, true);
+             }
              // Observed after the editor's own observer: the key's text is in the document and the
              // editor's state, and what is left until the frame is layout, paint and the frame clock.
              // By key, so a key that changed nothing leaves a gap rather than shifting the rest.
@@ -165,6 +174,20 @@ async fn keystrokes(window: &Window, rounds: usize) -> Result<Vec<f64>> {
         })
         .collect();
     eprintln!("keystroke to frame (handled), in typing order (ms): {}", order.join(" "));
+    // The editor's own phases of each key that changed the document (`recordKeyPhases` in the page): from
+    // the keydown to the editor's dispatch (the browser's editing and the editor reading it), the new
+    // state (the binding and Automerge), the view's update, and the rest of the dispatch.
+    let phases = window
+        .script(
+            "const starts = window.__keyStarts;
+             return window.__teamflowKeys.map((p) => {
+               let k = starts.length - 1;
+               while (k > 0 && starts[k] > p.at) k--;
+               return (window.__keyEvents[k] || []).join(',') + ':' + [p.at - starts[k], p.state, p.view, p.rest].map((x) => x.toFixed(0)).join('/');
+             }).join(' ');",
+        )
+        .await?;
+    eprintln!("editor phases per key, before dispatch/state/view/rest (ms): {}", phases.as_str().unwrap_or(""));
     Ok(frames)
 }
 

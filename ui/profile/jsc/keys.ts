@@ -87,17 +87,27 @@ async function main() {
   if (profiling) g.startSamplingProfiler();
   const times: number[] = [];
   const gaps: number[] = [];
+  // `keysonly`: the sampled stacks of keys 10 to 40 themselves, without the work between them.
+  const keysOnly = mode.includes("keysonly");
+  const kept: { traces: { frames: { name: string; category?: string }[] }[] } = { traces: [] };
+  if (keysOnly) g.startSamplingProfiler();
   for (let i = 0; i < keys; i++) {
+    if (keysOnly) g.samplingProfilerStackTraces();
     const t0 = now();
     state = applyKeepingCaret(state, state.tr.insertText("a"));
     const t1 = now();
     times.push(t1 - t0);
+    if (keysOnly && i >= 10) kept.traces.push(...g.samplingProfilerStackTraces().traces);
     if (profiling && i === 0) report(g.samplingProfilerStackTraces());
     if (mode.includes("steady") && i === 9) g.startSamplingProfiler();
     await sleep(30);
     gaps.push(now() - t1 - 30);
   }
   if (mode.includes("steady")) report(g.samplingProfilerStackTraces());
+  if (keysOnly) {
+    report(kept);
+    tree(kept);
+  }
   print("keys in order (ms):", times.map((x) => x.toFixed(0)).join(" "));
   print("between keys, busy (ms):", gaps.map((x) => x.toFixed(0)).join(" "));
 }
@@ -113,6 +123,35 @@ function report(data: { traces: { frames: { name: string; category?: string }[] 
   }
   const top = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]).slice(0, 45).map(([n, c]) => `  ${c} ${n}`).join("\n");
   print(`samples ${data.traces.length}\nself:\n${top(self)}\ninclusive:\n${top(incl)}`);
+}
+
+/// The sampled stacks as a call tree from the root, each node with its share of samples (2% and more).
+function tree(data: { traces: { frames: { name: string; category?: string }[] }[] }) {
+  type Node = { count: number; children: Map<string, Node> };
+  const root: Node = { count: 0, children: new Map() };
+  let total = 0;
+  for (const trace of data.traces) {
+    const names = trace.frames.map((f) => f.name || "?").reverse();
+    if (names.includes("samplingProfilerStackTraces")) continue;
+    total++;
+    let node = root;
+    for (const n of names) {
+      let child = node.children.get(n);
+      if (!child) node.children.set(n, (child = { count: 0, children: new Map() }));
+      child.count++;
+      node = child;
+    }
+  }
+  const lines: string[] = [];
+  const walk = (node: Node, depth: number) => {
+    for (const [name, child] of [...node.children].sort((a, b) => b[1].count - a[1].count)) {
+      if (child.count / total < 0.02) continue;
+      lines.push(`${"  ".repeat(depth)}${((100 * child.count) / total).toFixed(0)}% ${name}`);
+      walk(child, depth + 1);
+    }
+  };
+  walk(root, 0);
+  print(`tree of ${total} samples:\n${lines.join("\n")}`);
 }
 
 main().catch((e) => print("failed:", e, e?.stack));

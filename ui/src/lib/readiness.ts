@@ -24,3 +24,12 @@ export function markOpening(step: OpeningStep): void {
   if (step === "start") for (const earlier of OPENING_STEPS) performance.clearMarks(`teamflow:open:${earlier}`);
   performance.mark(`teamflow:open:${step}`);
 }
+
+/**
+ * Records how long the editor's parts of one keystroke took (milliseconds by phase), only while a benchmark
+ * collects them: it sets `window.__teamflowKeys` to an array, and reads it back. Otherwise nothing is kept.
+ */
+export function recordKeyPhases(phases: Record<string, number>): void {
+  const sink = (globalThis as { __teamflowKeys?: unknown }).__teamflowKeys;
+  if (Array.isArray(sink)) sink.push(phases);
+}

@@ -12,7 +12,7 @@ import { commands, events, type Presence, type Status } from "../../bindings";
 import { call, messageOf } from "../../lib/call";
 import { all, subscribe } from "../../lib/events";
 import { ErrorLine } from "../../lib/ErrorLine";
-import { markOpening } from "../../lib/readiness";
+import { markOpening, recordKeyPhases } from "../../lib/readiness";
 import { DocState } from "../sync/SyncIndicator";
 import { setCarets, textIndex } from "./carets";
 import { blockActive, insertRule, markActive, redo, setLink, toggleBlock, toggleList, toggleMark, toggleQuote, undo } from "./commands";
@@ -135,9 +135,14 @@ export function Editor(props: { url: string; title: string; status: Status; read
       attributes: { "data-testid": "editor", "aria-label": props.title, class: "rich", spellcheck: "true" },
       dispatchTransaction(tr) {
         const before = editor.state.selection;
-        editor.updateState(applyKeepingCaret(editor.state, tr));
+        const t0 = performance.now();
+        const next = applyKeepingCaret(editor.state, tr);
+        const t1 = performance.now();
+        editor.updateState(next);
+        const t2 = performance.now();
         if (!editor.state.selection.eq(before) || tr.docChanged) shareCursorSoon(editor);
         redraw();
+        if (tr.docChanged) recordKeyPhases({ at: t0, state: t1 - t0, view: t2 - t1, rest: performance.now() - t2 });
       },
     });
     view.current = editor;

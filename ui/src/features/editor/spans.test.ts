@@ -5,13 +5,21 @@
 import { next as A } from "@automerge/automerge/slim";
 import { Repo, type DocHandle } from "@automerge/automerge-repo/slim";
 import { knownSpans, spansOf } from "@automerge/prosemirror";
+import {
+  amSpliceIdxToPmIdx,
+  amSpliceIdxToPmIdxByWalk,
+  knownPositions,
+  pmRangeToAmRange,
+  pmRangeToAmRangeByWalk,
+  positionsOf,
+} from "@automerge/prosemirror/dist/traversal.js";
 import { splitBlock } from "prosemirror-commands";
 import { TextSelection } from "prosemirror-state";
 import { EditorView } from "prosemirror-view";
 import { beforeAll, describe, expect, it } from "vitest";
 import { toggleBlock, toggleMark } from "./commands";
 import { automergeReady } from "./repo";
-import { schema, TEXT_PATH } from "./schema";
+import { adapter, schema, TEXT_PATH } from "./schema";
 import { applyKeepingCaret, currentDoc, editorState } from "./state";
 import { textIndex, pmPosition } from "./carets";
 
@@ -120,6 +128,19 @@ function step(rand: () => number, handle: DocHandle<Doc>, view: EditorView): str
   }
 }
 
+/// Every position maps as the binding's original walk over the blocks maps it.
+function samePositionsAsTheWalk(spans: A.Span[], pmSize: number, textLength: number, where: string) {
+  for (let index = 0; index <= textLength + 1; index++) {
+    expect(amSpliceIdxToPmIdx(adapter, spans, index), `${where}: text index ${index}`).toBe(amSpliceIdxToPmIdxByWalk(adapter, spans, index));
+  }
+  for (let from = 0; from <= pmSize; from++) {
+    for (const to of [from, from + 1, from + 7, pmSize]) {
+      if (to > pmSize) continue;
+      expect(pmRangeToAmRange(adapter, spans, { from, to }), `${where}: ${from}..${to}`).toEqual(pmRangeToAmRangeByWalk(adapter, spans, { from, to }));
+    }
+  }
+}
+
 describe("the spans the binding carries forward", () => {
   const replay = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env.SPANS_SEED;
   const seeds = replay ? [Number(replay)] : [1, 2, 3, 4, 5, 6, 7, 8];
@@ -128,6 +149,7 @@ describe("the spans the binding carries forward", () => {
       const rand = random(seed);
       const { handle, view } = open();
       let reused = 0;
+      let positionsCarried = 0;
       for (let i = 0; i < 120; i++) {
         let what = "";
         try {
@@ -139,12 +161,25 @@ describe("the spans the binding carries forward", () => {
         const carried = knownSpans(doc, TEXT_PATH);
         if (carried) reused++;
         expect(spansOf(doc, TEXT_PATH), `seed ${seed}, step ${i}: ${what}`).toEqual(A.spans(doc, TEXT_PATH));
+        // A position index carried from the step before is the one the spans would make afresh.
+        const spans = spansOf(doc, TEXT_PATH);
+        const carriedPositions = knownPositions(spans);
+        if (carriedPositions) {
+          positionsCarried++;
+          const fresh = positionsOf(adapter, A.spans(doc, TEXT_PATH));
+          expect([...carriedPositions.afterAm], `seed ${seed}, step ${i}: ${what}`).toEqual([...fresh.afterAm]);
+          expect([...carriedPositions.afterPm]).toEqual([...fresh.afterPm]);
+          expect([...carriedPositions.kind]).toEqual([...fresh.kind]);
+        }
+        samePositionsAsTheWalk(spans, view.state.doc.content.size, doc.text.length, `seed ${seed}, step ${i}: ${what}`);
         // The caret maps to the text and back.
         const head = view.state.selection.head;
         expect(pmPosition(doc, textIndex(doc, head), view.state.doc)).toBe(head);
       }
       // The spans were carried, not read again, for most steps (else this test would prove nothing).
       expect(reused).toBeGreaterThan(90);
+      // ... and the position index was carried for some of them (typing inside a run of text).
+      expect(positionsCarried).toBeGreaterThan(10);
       // A fixed amount of work, slow on a busy two-core machine: the limit only catches a hang.
     }, 60_000);
   }

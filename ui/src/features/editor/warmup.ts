@@ -1,11 +1,12 @@
 // Readying the typing path on a long document before the editor takes keys. JavaScriptCore runs code in
 // slow tiers first and compiles it further once it has run hot, and how hot depends on how long its
-// loops ran: the editor's first keystrokes into a long document walk its whole block structure (mapping
-// ProseMirror positions to Automerge indices) in the slowest tiers, 30 to 60 ms each on the
-// automerge-paper document against 5 to 12 ms once compiled. Warming on a small document does not reach
-// those loops' counts; typing into a copy of this one does. The copy's stand-in handle leaves
-// automerge-repo's own handle code cold (a few percent of the first key): a real handle would cost a
-// full diff of the document to make.
+// loops ran. The first keystrokes into a long document run the binding's and Automerge's code on large
+// structures (the spans of every block, the document's columns in WebAssembly) in those tiers: in the
+// shell, the first key at the end of the automerge-paper document took 35 ms cold against 13 to 27 ms
+// after this warm-up, and 2 to 5 ms once compiled. Warming on a small document does not reach those
+// loops' counts; typing into a copy of this one does. The copy's stand-in handle leaves automerge-repo's
+// own handle code cold (a few percent of the first key): a real handle would cost a full diff of the
+// document to make.
 import { next as A } from "@automerge/automerge/slim";
 import { Selection } from "prosemirror-state";
 import { windowActor } from "./opening";
