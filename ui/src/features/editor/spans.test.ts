@@ -4,7 +4,7 @@
 // replayed with `SPANS_SEED=<n>`.
 import { next as A } from "@automerge/automerge/slim";
 import { Repo, type DocHandle } from "@automerge/automerge-repo/slim";
-import { knownSpans, spansOf } from "@automerge/prosemirror";
+import { knownSpans, pmDocFromSpans, spansOf } from "@automerge/prosemirror";
 import {
   amSpliceIdxToPmIdx,
   amSpliceIdxToPmIdxByWalk,
@@ -249,5 +249,38 @@ describe("a keystroke's work", () => {
     const marks = view.state.doc.resolve(where + 1).marks().map((m) => m.type.name);
     expect(A.marksAt(handle.doc(), TEXT_PATH, start)).toEqual(marks.includes("strong") ? { strong: true } : {});
     expect(spansOf(handle.doc(), TEXT_PATH)).toEqual(A.spans(handle.doc(), TEXT_PATH));
+  });
+});
+
+describe("a teammate's change of several edits", () => {
+  // Each edit of one change is mapped into the editor through the text as the edits before it left it:
+  // through a copy of the spans brought up to date edit by edit, never the positions of an earlier state.
+  it("shows the text Automerge holds, edit after edit", () => {
+    const { handle, view } = open();
+    const drawn = () => pmDocFromSpans(adapter, A.spans(handle.doc(), TEXT_PATH));
+    // "Restart the relay..." starts at text index 9 (after the heading's block and "Runbook").
+    const end = () => handle.doc().text.length;
+    for (const [where, step] of [
+      [() => 10, 2],
+      [() => 9, 1],
+      [() => 20, 3],
+      // The last edits land at the end of the text, past where the text ended before the first.
+      [() => end() - 2, 2],
+      [() => end() - 4, 3],
+    ] as const) {
+      const at = where();
+      handle.change((d) => {
+        for (let i = 0; i < 3; i++) A.splice(d, TEXT_PATH, at + i * step, 0, String(i));
+      });
+      expect(view.state.doc.toJSON(), `edits from ${at} every ${step}`).toEqual(drawn().toJSON());
+    }
+    // Edits in two blocks, and a new block between them, in one change.
+    handle.change((d) => {
+      A.splice(d, TEXT_PATH, 3, 0, "x");
+      A.splitBlock(d, TEXT_PATH, 12, { type: "paragraph", parents: [], attrs: {} });
+      A.splice(d, TEXT_PATH, 14, 0, "y");
+      A.splice(d, TEXT_PATH, 16, 0, "z");
+    });
+    expect(view.state.doc.toJSON()).toEqual(drawn().toJSON());
   });
 });
