@@ -170,6 +170,7 @@ describe("the spans the binding carries forward", () => {
           expect([...carriedPositions.afterAm], `seed ${seed}, step ${i}: ${what}`).toEqual([...fresh.afterAm]);
           expect([...carriedPositions.afterPm]).toEqual([...fresh.afterPm]);
           expect([...carriedPositions.kind]).toEqual([...fresh.kind]);
+          expect(carriedPositions.textEvent && [...carriedPositions.textEvent]).toEqual(fresh.textEvent && [...fresh.textEvent]);
         }
         samePositionsAsTheWalk(spans, view.state.doc.content.size, doc.text.length, `seed ${seed}, step ${i}: ${what}`);
         // The caret maps to the text and back.
