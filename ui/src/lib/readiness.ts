@@ -1,6 +1,7 @@
 // User Timing marks (`performance.mark`) the benchmarks read: the first frame a screen is ready for input (the
 // desktop footprint benchmark times a cold start to the sign-in form by it), and the steps of opening a
-// document (the window benchmark splits a large document's wait by them).
+// document (the window benchmark splits a large document's wait by them); and the phases of a keystroke,
+// kept only while the window benchmark collects them.
 
 /** Marks `name` once, in the frame that draws the screen that called it. */
 export function markReady(name: string): void {

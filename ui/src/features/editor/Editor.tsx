@@ -152,8 +152,9 @@ export function Editor(props: { url: string; title: string; status: Status; read
     redraw();
     markOpening("editor-drawn");
     // Teammates see the caret after this frame is drawn, not before: finding its index in the Automerge
-    // text walks the document's blocks, milliseconds on a long document that the keystroke's own frame
-    // should not wait for. Keys typed meanwhile share one position, the latest.
+    // text walks the document's blocks whenever the last change left no position index to carry (a new
+    // block, a mark), milliseconds on a long document that the keystroke's own frame should not wait for.
+    // Keys typed meanwhile share one position, the latest.
     let sharing = false;
     function shareCursorSoon(v: EditorView) {
       if (sharing) return;
@@ -166,7 +167,7 @@ export function Editor(props: { url: string; title: string; status: Status; read
     function shareCursor(v: EditorView) {
       const doc = currentDoc(handle!);
       const { anchor, head } = v.state.selection;
-      // A caret (no selection) is one position: one walk of the document, not two.
+      // A caret (no selection) is one position: mapped once, not twice.
       const headAt = textIndex(doc, head);
       const anchorAt = anchor === head ? headAt : textIndex(doc, anchor);
       call(commands.setCursor(url, anchorAt, headAt)).catch(() => {});

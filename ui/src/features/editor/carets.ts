@@ -1,7 +1,8 @@
 // Teammates' carets and selections in the editor, and this person's selection for them. Presence speaks
 // in indices of the Automerge text (block markers count as one character each), the same for every
-// client; these map them to and from ProseMirror positions with the binding's own traversal, over the
-// spans the binding keeps for the document's current state (reading them afresh is linear in the text).
+// client; these map them to and from ProseMirror positions with the binding's own mapping, over the
+// spans (and their position index) the binding keeps for the document's current state (reading them
+// afresh is linear in the text).
 import type { next as A } from "@automerge/automerge/slim";
 import { spansOf } from "@automerge/prosemirror";
 import { amSpliceIdxToPmIdx, pmRangeToAmRange } from "@automerge/prosemirror/dist/traversal.js";

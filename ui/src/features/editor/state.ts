@@ -14,8 +14,8 @@ export function editorState(handle: DocHandle<unknown>): EditorState {
   const bound = stamped(handle);
   const { schema, pmDoc, plugin } = init(bound, TEXT_PATH, { schemaAdapter: adapter });
   // The binding maps positions through an index of the text's blocks, carried from keystroke to
-  // keystroke; made now, while the document opens, rather than on the first key (a walk of every block:
-  // about 10 ms on a 100,000-character document).
+  // keystroke; made now, while the document opens, rather than on the first key (it takes a walk of
+  // every block).
   positionsOf(adapter, spansOf(bound.doc() as A.Doc<unknown>, TEXT_PATH));
   return EditorState.create({ schema, doc: pmDoc, plugins: [markdownRules(), ...editorKeys(), plugin, caretsPlugin()] });
 }
