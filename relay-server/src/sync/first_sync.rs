@@ -7,8 +7,9 @@
 //! document at once cost N² saves: 100 peers of the automerge-paper document took the relay 155 s of CPU
 //! (docs/benchmarks.md, "Join storm").
 //!
-//! How: the relay's socket layer recognises a `request` from an empty peer, answers it with the message
-//! automerge itself generates for such a request (cached per document for a few seconds), then hands samod
+//! How: the relay's socket layer recognises a `request` from an empty peer, answers it with the whole
+//! document as automerge would, less a bloom filter the peer cannot use (`first_answer`; cached per
+//! document for a few seconds), then hands samod
 //! the request the peer will genuinely send once it has applied that answer: "I have these heads". samod's
 //! sync state for the peer is thus what it would be one round trip later, and everything it sends from
 //! there on is ordinary sync. Only members who may write take this path (viewers' sync state carries a
@@ -148,11 +149,35 @@ impl FirstSync {
     }
 }
 
-/// What automerge answers an empty peer's first message with, encoded.
+/// The answer to an empty peer's first message, encoded.
+///
+/// To a peer that takes whole documents (its message carries flags, as every automerge since the v2
+/// messages sends), this is what automerge answers such a peer, the whole document, except for what
+/// automerge's answer also carries and an empty peer cannot use: a bloom filter of every change, which
+/// tells a peer what of its own changes the relay lacks (it has none; for automerge-paper the filter is
+/// 325 KB, more than twice the document, and building it walks all 260,000 changes), and a set of every
+/// change's hash in a sync state thrown away right after. In their place the answer says "I have what
+/// these heads hold" (the shape automerge's answer takes one round trip later), so a peer that made a
+/// change since its request still sends it. Any other peer, and an empty document, get automerge's own
+/// answer.
 fn first_answer(doc: &mut Automerge, request: sync::Message) -> Option<Vec<u8>> {
-    let mut state = sync::State::new();
-    doc.receive_sync_message(&mut state, request).ok()?;
-    doc.generate_sync_message(&mut state).map(sync::Message::encode)
+    let heads = doc.get_heads();
+    if request.flags.is_none() || heads.is_empty() {
+        let mut state = sync::State::new();
+        doc.receive_sync_message(&mut state, request).ok()?;
+        return doc.generate_sync_message(&mut state).map(sync::Message::encode);
+    }
+    let mut flags = sync::MessageFlags::new();
+    flags.set(sync::MessageFlags::SUPPORTS_SYNC_RESET);
+    let answer = sync::Message {
+        heads: heads.clone(),
+        need: Vec::new(),
+        have: vec![sync::Have { last_sync: heads, bloom: sync::BloomFilter::default() }],
+        changes: sync::ChunkList::from(doc.save()),
+        flags: Some(flags),
+        version: sync::MessageVersion::V2,
+    };
+    Some(answer.encode())
 }
 
 /// The frames for an answered request: the answer as a `sync` message to the peer, and for samod the
@@ -296,6 +321,63 @@ mod tests {
         }
         assert_eq!(client.get_heads(), relay_doc.get_heads());
         assert_eq!(client.text(client.get(ROOT, "text").expect("get").expect("text").1).expect("text"), "hello world");
+    }
+
+    #[test]
+    fn an_empty_peer_gets_the_document_without_a_bloom_filter_of_every_change() {
+        let mut relay_doc = document_of(200);
+        let (_, _, request) = empty_client();
+        let ours = first_answer(&mut relay_doc, request.message.clone()).expect("an answer");
+        let mut state = sync::State::new();
+        relay_doc.receive_sync_message(&mut state, request.message.clone()).expect("receives");
+        let automerges = relay_doc.generate_sync_message(&mut state).expect("automerge's answer");
+
+        let answer = sync::Message::decode(&ours).expect("decodes");
+        let heads = relay_doc.get_heads();
+        assert_eq!(answer.heads, heads);
+        assert_eq!(answer.have, vec![sync::Have { last_sync: heads.clone(), bloom: sync::BloomFilter::default() }]);
+        assert!(answer.need.is_empty());
+        // The same document automerge sends, as one chunk.
+        assert_eq!(answer.changes, automerges.changes);
+        assert_eq!(answer.version, automerges.version);
+        assert!(ours.len() < automerges.encode().len(), "the bloom filter of 201 changes is left out");
+    }
+
+    #[test]
+    fn a_peer_that_edited_after_asking_sends_only_its_own_edit() {
+        // Enough changes that the client's one is not worth sending as a whole document.
+        let mut relay_doc = document_of(20);
+        let (mut client, mut client_state, request) = empty_client();
+        let answer = first_answer(&mut relay_doc, request.message.clone()).expect("an answer");
+        let mut tx = client.transaction();
+        tx.put(ROOT, "note", "mine").expect("put");
+        tx.commit();
+        let Some(Routed::Answered { reply, forward }) = answered(&request, &answer) else { panic!("answered") };
+
+        client.receive_sync_message(&mut client_state, data_of(&reply)).expect("applies");
+        let next = client.generate_sync_message(&mut client_state).expect("the client's edit");
+        let sent: Vec<Automerge> = next.changes.iter().map(|c| Automerge::load(c).expect("a chunk")).collect();
+        assert_eq!(sent.iter().map(|d| d.get_changes(&[]).len()).sum::<usize>(), 1, "not the relay's own changes back");
+
+        let mut relay_state = sync::State::new();
+        relay_doc.receive_sync_message(&mut relay_state, data_of(&forward)).expect("receives");
+        relay_doc.receive_sync_message(&mut relay_state, next).expect("receives the edit");
+        assert_eq!(
+            relay_doc.get(ROOT, "note").expect("get").map(|(v, _)| v.as_str().map(str::to_owned)),
+            Some(Some("mine".to_owned()))
+        );
+    }
+
+    /// `document()` and `edits` more changes.
+    fn document_of(edits: usize) -> Automerge {
+        let mut doc = document();
+        for i in 0..edits {
+            let mut tx = doc.transaction();
+            let text = tx.get(ROOT, "text").expect("get").expect("text").1;
+            tx.splice_text(&text, 5 + i, 0, "!").expect("splice");
+            tx.commit();
+        }
+        doc
     }
 
     /// An empty client, and its first request to the relay as the relay recognises it.
