@@ -6,10 +6,11 @@
 
 Standard library only. Usage:
 
-    python3 tests/bench/chart.py docs/bench-data/*.jsonl > docs/latency-vs-load.svg
+    python3 tests/bench/chart.py docs/bench-data/chat-*.jsonl docs/bench-data/typing.jsonl > docs/latency-vs-load.svg
 
-Lines that are not JSON objects (the generators' summaries) are skipped. Several runs at one load are
-drawn as their median.
+Lines that are not JSON objects (the generators' summaries) are skipped, and so are systems without a
+colour below (the scale-out runs' `clusterN`, A/B runs' `relay-baseline`): the chart compares the relay with
+the Node sync server and the chat ceiling. Several runs at one load are drawn as their median.
 """
 
 import json
@@ -34,6 +35,8 @@ def load(paths):
                 if not line.startswith("{"):
                     continue
                 run = json.loads(line)
+                if run.get("system") not in COLORS:
+                    continue
                 if "offered_per_s" in run and not run.get("saturated"):
                     chat[run["system"]][run["delivered_per_s"]].append((run["p50_ms"], run["p99_ms"]))
                 elif "keystrokes" in run and not run.get("saturated"):
