@@ -220,6 +220,11 @@ fn empty_request(peer: &PeerId, frame: &[u8]) -> Option<EmptyRequest> {
     if !message.heads.is_empty() || !message.need.is_empty() || !message.changes.is_empty() || !has_nothing {
         return None;
     }
+    // A peer in read-only mode takes no changes: it would drop the document and ask again, so telling samod
+    // it holds the answer's heads would be false. samod answers it as automerge would.
+    if message.flags.is_some_and(|flags| flags.contains(sync::MessageFlags::READ_ONLY)) {
+        return None;
+    }
     Some(EmptyRequest { wire, message })
 }
 
@@ -339,7 +344,8 @@ mod tests {
         assert!(answer.need.is_empty());
         // The same document automerge sends, as one chunk.
         assert_eq!(answer.changes, automerges.changes);
-        assert_eq!(answer.version, automerges.version);
+        assert_eq!((answer.version, answer.flags), (automerges.version.clone(), automerges.flags));
+        assert_eq!(automerges.heads, heads);
         assert!(ours.len() < automerges.encode().len(), "the bloom filter of 201 changes is left out");
     }
 
@@ -366,6 +372,28 @@ mod tests {
             relay_doc.get(ROOT, "note").expect("get").map(|(v, _)| v.as_str().map(str::to_owned)),
             Some(Some("mine".to_owned()))
         );
+    }
+
+    #[test]
+    fn a_peer_that_does_not_take_whole_documents_gets_automerges_own_answer() {
+        let mut relay_doc = document_of(20);
+        let (_, _, request) = empty_client();
+        let mut v1 = request.message.clone();
+        v1.flags = None;
+        let ours = first_answer(&mut relay_doc, v1.clone()).expect("an answer");
+        let mut state = sync::State::new();
+        relay_doc.receive_sync_message(&mut state, v1).expect("receives");
+        let automerges = relay_doc.generate_sync_message(&mut state).expect("automerge's answer");
+        assert_eq!(sync::Message::decode(&ours).expect("decodes"), automerges);
+    }
+
+    #[test]
+    fn a_read_only_peers_request_is_left_to_samod() {
+        let peer = PeerId::from("user:laptop");
+        let id = DocumentId::try_from(vec![7u8; 16]).expect("a document id");
+        let first = Automerge::new().generate_sync_message(&mut sync::State::new_read_only()).expect("first");
+        assert!(first.flags.is_some_and(|flags| flags.contains(sync::MessageFlags::READ_ONLY)));
+        assert!(empty_request(&peer, &request("user:laptop", &id, &first)).is_none());
     }
 
     /// `document()` and `edits` more changes.
