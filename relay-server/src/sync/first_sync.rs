@@ -9,8 +9,8 @@
 //!
 //! How: the relay's socket layer recognises a `request` from an empty peer, answers it with the whole
 //! document as automerge would, less a bloom filter the peer cannot use (`first_answer`; cached per
-//! document for a few seconds), then hands samod
-//! the request the peer will genuinely send once it has applied that answer: "I have these heads". samod's
+//! document for a few seconds), then hands samod the request the peer will genuinely send once it has
+//! applied that answer: "I have these heads". samod's
 //! sync state for the peer is thus what it would be one round trip later, and everything it sends from
 //! there on is ordinary sync. Only members who may write take this path (viewers' sync state carries a
 //! read-only flag); anyone else's request goes to samod untouched, so the share policy's answer, including
