@@ -41,6 +41,9 @@ pub(crate) struct ChangeGraph {
     heads: BTreeSet<ChangeHash>,
     nodes_by_hash: HashMap<ChangeHash, NodeIdx>,
     clock_cache: HashMap<NodeIdx, SeqClock>,
+    /// The most recently added nodes whose clock is cached although they are not on a `CACHE_STEP`
+    /// boundary, oldest first (at most `RECENT_CLOCKS`).
+    recent_clocks: VecDeque<NodeIdx>,
     seq_index: Vec<Vec<NodeIdx>>,
     fragment_top: SeqClock,
     fragments: Vec<FragmentNode>,
@@ -49,6 +52,15 @@ pub(crate) struct ChangeGraph {
 pub(crate) struct ChangeGraphCols(ChangeGraph);
 
 const CACHE_STEP: u32 = 16;
+
+/// How many of the latest changes keep their clock cached, besides every `CACHE_STEP`th.
+///
+/// A sync message is built and received against heads that are nearly always among the latest
+/// changes (ours, the peer's, the last ones we shared), once per peer per message. With the clocks
+/// of the latest changes cached, the clock of such heads is a merge of cached clocks; without them,
+/// each message walks back from every head to the nearest cached change, through every change the
+/// other writers made in between, which is most of the work of a sync message in a busy document.
+const RECENT_CLOCKS: usize = 64;
 
 #[derive(Hash, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct NodeIdx(u32);
@@ -99,6 +111,7 @@ impl ChangeGraph {
             extra_bytes_raw: Vec::new(),
             heads: BTreeSet::new(),
             clock_cache: HashMap::new(),
+            recent_clocks: VecDeque::new(),
             seq_index: vec![vec![]; num_actors],
             fragments: vec![],
             fragment_top: SeqClock::new(num_actors),
@@ -548,6 +561,8 @@ impl ChangeGraph {
         authors: &mut Authors,
     ) -> Result<(), MissingDep> {
         let node = NodeIdx(self.hashes.len() as u32);
+        // Only the last `RECENT_CLOCKS` of a batch can still be recent once it is added.
+        let recent_from = iter.len().saturating_sub(RECENT_CLOCKS);
 
         self.add_nodes(iter.clone());
 
@@ -575,6 +590,8 @@ impl ChangeGraph {
 
             if (node_idx + 1).0.is_multiple_of(CACHE_STEP) {
                 self.cache_clock(node_idx);
+            } else if i >= recent_from {
+                self.cache_recent_clock(node_idx);
             }
 
             self.cache_fragment(node_idx);
@@ -740,6 +757,23 @@ impl ChangeGraph {
         self.clock_cache.insert(node_idx, clock.clone());
 
         clock
+    }
+
+    /// Caches the clock of a change just added, and forgets the oldest recent clock beyond
+    /// `RECENT_CLOCKS`. When its parents are recent too, the clock is a merge of theirs; otherwise
+    /// (the first change after a load, or one made on old heads) it is the walk to the nearest
+    /// cached clocks that every sync message about these heads would otherwise make.
+    fn cache_recent_clock(&mut self, node_idx: NodeIdx) {
+        let clock = self.calculate_clock([node_idx].into());
+        self.clock_cache.insert(node_idx, clock);
+        self.recent_clocks.push_back(node_idx);
+        if self.recent_clocks.len() > RECENT_CLOCKS {
+            if let Some(old) = self.recent_clocks.pop_front() {
+                if !(old + 1).0.is_multiple_of(CACHE_STEP) {
+                    self.clock_cache.remove(&old);
+                }
+            }
+        }
     }
 
     fn add_parent(&mut self, child_idx: NodeIdx, parent_hash: &ChangeHash) {
@@ -1026,6 +1060,7 @@ impl ChangeGraphCols {
 
         // blank - to be filled out later
         let clock_cache = HashMap::default();
+        let recent_clocks = VecDeque::new();
         let hashes = vec![];
         let nodes_by_hash = HashMap::new();
         let fragments = vec![];
@@ -1047,6 +1082,7 @@ impl ChangeGraphCols {
             heads,
             nodes_by_hash,
             clock_cache,
+            recent_clocks,
             seq_index,
             fragments,
             fragment_top,
@@ -1178,6 +1214,116 @@ mod tests {
                 assert_eq!(changes, expected, "seed {seed}, heads {heads:?}");
             }
         }
+    }
+
+    /// The clock of `heads` from every ancestor's actor and sequence number.
+    fn clock_by_walk(graph: &ChangeGraph, heads: &[ChangeHash]) -> SeqClock {
+        let mut clock = SeqClock::new(graph.num_actors());
+        for hash in ancestors_by_walk(graph, heads) {
+            let idx = graph.nodes_by_hash[&hash].0 as usize;
+            clock.include(graph.actors[idx].into(), Some(graph.seq[idx]));
+        }
+        clock
+    }
+
+    /// The clocks of the latest changes, cached as each is added, give the clock a walk of the
+    /// whole graph gives, for heads among the latest changes and older ones, while actors join
+    /// midway (which rewrites every cached clock); and, in a document where every change follows
+    /// recent ones (people typing live), no more than `RECENT_CLOCKS` of them stay. (With old
+    /// parents, `cache_clock`'s walk from a step change may cache older clocks on its own account,
+    /// as before this cache.)
+    #[test]
+    fn recent_clocks_agree_with_a_walk_of_the_graph() {
+        use rand::{RngExt, SeedableRng};
+        for seed in 0..10u64 {
+            let old_parents = seed % 2 == 0;
+            let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
+            let mut builder = TestGraphBuilder::new();
+            let mut actors: Vec<ActorId> = (0..3).map(|_| builder.actor()).collect();
+            let mut last: Vec<Option<ChangeHash>> = vec![None; actors.len()];
+            let mut all: Vec<ChangeHash> = Vec::new();
+            let mut was_recent = BTreeSet::new();
+            for step in 0..400 {
+                if step % 100 == 50 {
+                    actors.push(builder.actor());
+                    last.push(None);
+                }
+                let who = rng.random_range(0..actors.len());
+                let mut parents: Vec<ChangeHash> = last[who].into_iter().collect();
+                // Mostly the latest changes of the others, as live typists; sometimes an old one.
+                for _ in 0..rng.random_range(0..3) {
+                    if !all.is_empty() {
+                        let old = old_parents && rng.random_bool(0.1);
+                        let back = if old { all.len() } else { 8 };
+                        let from = all.len().saturating_sub(back);
+                        let other = all[rng.random_range(from..all.len())];
+                        if !parents.contains(&other) {
+                            parents.push(other);
+                        }
+                    }
+                }
+                let hash = builder.change(&actors[who], 1, &parents);
+                last[who] = Some(hash);
+                all.push(hash);
+
+                let graph = &builder.graph;
+                let recent = all.len().saturating_sub(2 * RECENT_CLOCKS);
+                let heads: Vec<ChangeHash> = (0..rng.random_range(1..4))
+                    .map(|_| all[rng.random_range(recent..all.len())])
+                    .collect();
+                assert_eq!(
+                    graph.seq_clock_for_heads(&heads),
+                    clock_by_walk(graph, &heads),
+                    "seed {seed}, step {step}"
+                );
+                assert!(graph.recent_clocks.len() <= RECENT_CLOCKS);
+                if old_parents {
+                    continue;
+                }
+                for node in &graph.recent_clocks {
+                    was_recent.insert(*node);
+                }
+                let kept = was_recent
+                    .iter()
+                    .filter(|node| !graph.recent_clocks.contains(node))
+                    .filter(|node| graph.clock_cache.contains_key(node))
+                    .filter(|node| !(**node + 1).0.is_multiple_of(CACHE_STEP))
+                    .count();
+                assert_eq!(kept, 0, "seed {seed}, step {step}: forgotten clocks still cached");
+                assert!(
+                    graph.clock_cache.len() <= all.len() / CACHE_STEP as usize + RECENT_CLOCKS,
+                    "seed {seed}, step {step}: {} clocks cached",
+                    graph.clock_cache.len()
+                );
+            }
+            assert_eq!(builder.graph.recent_clocks.len(), RECENT_CLOCKS);
+        }
+    }
+
+    /// A document loaded from its saved form caches only every `CACHE_STEP`th clock; the changes
+    /// made after the load still get theirs (the first walks to the loaded cache), and the clock of
+    /// their heads is the one a walk of the graph gives.
+    #[test]
+    fn recent_clocks_after_a_load() {
+        let mut doc = Automerge::new();
+        for i in 0..100 {
+            doc.transact::<_, _, crate::AutomergeError>(|tx| tx.put(ROOT, "n", i as i64))
+                .unwrap();
+        }
+        let mut doc = Automerge::load(&doc.save()).unwrap();
+        assert!(doc.change_graph.recent_clocks.is_empty());
+        for i in 0..(RECENT_CLOCKS + 10) {
+            doc.transact::<_, _, crate::AutomergeError>(|tx| tx.put(ROOT, "n", i as i64))
+                .unwrap();
+        }
+        let graph = &doc.change_graph;
+        assert_eq!(graph.recent_clocks.len(), RECENT_CLOCKS);
+        assert!(graph
+            .recent_clocks
+            .iter()
+            .all(|node| graph.clock_cache.contains_key(node)));
+        let heads = doc.get_heads();
+        assert_eq!(graph.seq_clock_for_heads(&heads), clock_by_walk(graph, &heads));
     }
 
     struct TestGraphBuilder {

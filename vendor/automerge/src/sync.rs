@@ -163,9 +163,39 @@ impl MessageVersion {
     }
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Whether `generate_sync_message` answers `None` early when it can (`nothing_to_send`); tests
+    /// turn it off to compare with the message built in full.
+    static SHORTCUT: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
+}
+
+fn shortcut_on() -> bool {
+    #[cfg(test)]
+    return SHORTCUT.with(|on| on.get());
+    #[cfg(not(test))]
+    true
+}
+
 impl SyncDoc for Automerge {
     fn generate_sync_message(&self, sync_state: &mut State) -> Option<Message> {
         let our_heads = self.get_heads();
+
+        if let Some(ref their_have) = sync_state.their_have {
+            if let Some(first_have) = their_have.first().as_ref() {
+                if !first_have
+                    .last_sync
+                    .iter()
+                    .all(|hash| self.has_change(hash))
+                {
+                    return Some(Message::reset(our_heads));
+                }
+            }
+        }
+
+        if shortcut_on() && self.nothing_to_send(sync_state, &our_heads) {
+            return None;
+        }
 
         let our_need = if sync_state.read_only {
             vec![]
@@ -192,18 +222,6 @@ impl SyncDoc for Automerge {
         } else {
             Vec::new()
         };
-
-        if let Some(ref their_have) = sync_state.their_have {
-            if let Some(first_have) = their_have.first().as_ref() {
-                if !first_have
-                    .last_sync
-                    .iter()
-                    .all(|hash| self.has_change(hash))
-                {
-                    return Some(Message::reset(our_heads));
-                }
-            }
-        }
 
         let message_builder = if sync_state.is_peer_read_only() {
             // The remote peer is read-only and will ignore incoming changes.
@@ -307,6 +325,39 @@ impl SyncDoc for Automerge {
 }
 
 impl Automerge {
+    /// Whether `generate_sync_message` would answer `None` (after its check for a reset), found
+    /// without building the message.
+    ///
+    /// It builds a bloom filter of our changes since the last sync and works out the changes the
+    /// peer lacks before it decides that there is nothing to say, and in a document several people
+    /// edit live most calls are that: each peer acknowledges every change it receives with its new
+    /// heads, which are ours. These are the two cases where the answer is `None` whatever the
+    /// message would hold: we told the peer these heads already and either wait for its answer or
+    /// know that it has them and wants nothing.
+    fn nothing_to_send(&self, sync_state: &State, our_heads: &[ChangeHash]) -> bool {
+        if sync_state.last_sent_heads != our_heads || !sync_state.have_responded {
+            return false;
+        }
+        if sync_state.in_flight {
+            return true;
+        }
+        if sync_state.their_heads.as_deref() != Some(our_heads) || sync_state.send_doc() {
+            return false;
+        }
+        // Their heads are ours, so every change of ours after their last sync is in their bloom
+        // filter (built over the same changes; it has no false negatives) and the changes to send
+        // are only those they asked for, less those already sent.
+        if sync_state.is_peer_read_only() {
+            return true;
+        }
+        match sync_state.their() {
+            None => true,
+            Some((_, need)) => need
+                .iter()
+                .all(|hash| !self.has_change(hash) || sync_state.sent_hashes.contains(hash)),
+        }
+    }
+
     fn make_bloom_filter(&self, last_sync: Vec<ChangeHash>) -> Have {
         let hashes = self.change_graph.get_hashes(&last_sync);
         Have {
@@ -2491,5 +2542,149 @@ mod tests {
         // A should now have B's changes
         assert!(a.get(crate::ROOT, "from_b").unwrap().is_some());
         assert_eq!(a.get_heads(), b.get_heads());
+    }
+
+    /// A hub (the relay) and three peers typing into one text, every link a queue delivered in order,
+    /// in a random interleaving of edits, deliveries, answers and reconnections (seeded: a failure
+    /// prints the seed, `SYNC_SHORTCUT_SEED` replays it). Every message the hub and the peers generate
+    /// is generated twice, with the early `None` of `nothing_to_send` and without it, and must be the
+    /// same message leaving the same state; at the end everyone has the same heads.
+    #[test]
+    fn the_early_none_answers_as_the_full_message_would() {
+        use std::collections::VecDeque;
+        let seeds: Vec<u64> = match std::env::var("SYNC_SHORTCUT_SEED") {
+            Ok(seed) => vec![seed.parse().expect("a number")],
+            Err(_) => (1..=40).collect(),
+        };
+        let mut shortcuts = 0;
+        for seed in seeds {
+            shortcuts += shortcut_round(seed);
+        }
+        assert!(shortcuts > 100, "the early answer was taken only {shortcuts} times");
+
+        fn shortcut_round(seed: u64) -> usize {
+            const PEERS: usize = 3;
+            let mut rng = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+            let mut next = move |n: u64| {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                rng % n
+            };
+            let mut hub = Automerge::new().with_actor(ActorId::random());
+            let text = hub
+                .transact::<_, _, AutomergeError>(|tx| {
+                    tx.put_object(crate::ROOT, "text", crate::ObjType::Text)
+                })
+                .unwrap()
+                .result;
+            let mut peers: Vec<Automerge> = (0..PEERS)
+                .map(|_| Automerge::new().with_actor(ActorId::random()))
+                .collect();
+            let mut hub_states: Vec<State> = (0..PEERS).map(|_| State::new()).collect();
+            let mut peer_states: Vec<State> = (0..PEERS).map(|_| State::new()).collect();
+            // to_peer[i]: hub -> peer i; to_hub[i]: peer i -> hub
+            let mut to_peer: Vec<VecDeque<Message>> = vec![VecDeque::new(); PEERS];
+            let mut to_hub: Vec<VecDeque<Message>> = vec![VecDeque::new(); PEERS];
+            let mut shortcuts = 0;
+
+            let generate = |doc: &Automerge, state: &mut State, shortcuts: &mut usize| {
+                if doc.nothing_to_send(state, &doc.get_heads()) {
+                    *shortcuts += 1;
+                }
+                let mut full_state = state.clone();
+                SHORTCUT.with(|on| on.set(false));
+                let full = doc.generate_sync_message(&mut full_state);
+                SHORTCUT.with(|on| on.set(true));
+                let message = doc.generate_sync_message(state);
+                assert_eq!(message, full, "seed {seed}: the message differs");
+                assert_eq!(*state, full_state, "seed {seed}: the state differs");
+                message
+            };
+
+            for _ in 0..400 {
+                let i = next(PEERS as u64) as usize;
+                match next(10) {
+                    0..=1 => {
+                        let peer = &mut peers[i];
+                        if let Ok(Some((_, text))) = peer.get(crate::ROOT, "text") {
+                            let len = peer.length(&text);
+                            let at = next(len as u64 + 1) as usize;
+                            peer.transact::<_, _, AutomergeError>(|tx| {
+                                tx.splice_text(&text, at, 0, "x")
+                            })
+                            .unwrap();
+                        }
+                    }
+                    2 => {
+                        let len = hub.length(&text);
+                        hub.transact::<_, _, AutomergeError>(|tx| {
+                            tx.splice_text(&text, len, 0, "h")
+                        })
+                        .unwrap();
+                    }
+                    3 => {
+                        if let Some(msg) = generate(&hub, &mut hub_states[i], &mut shortcuts) {
+                            to_peer[i].push_back(msg);
+                        }
+                    }
+                    4 => {
+                        if let Some(msg) = generate(&peers[i], &mut peer_states[i], &mut shortcuts)
+                        {
+                            to_hub[i].push_back(msg);
+                        }
+                    }
+                    5..=6 => {
+                        if let Some(msg) = to_peer[i].pop_front() {
+                            peers[i]
+                                .receive_sync_message(&mut peer_states[i], msg)
+                                .unwrap();
+                        }
+                    }
+                    7..=8 => {
+                        if let Some(msg) = to_hub[i].pop_front() {
+                            hub.receive_sync_message(&mut hub_states[i], msg).unwrap();
+                        }
+                    }
+                    _ => {
+                        // The peer reconnects: both ends start over, what was in flight is lost.
+                        to_peer[i].clear();
+                        to_hub[i].clear();
+                        hub_states[i] = State::new();
+                        peer_states[i] = State::new();
+                    }
+                }
+            }
+
+            // Settle: answer and deliver until nobody has anything to say.
+            for _ in 0..50 {
+                let mut quiet = true;
+                for i in 0..PEERS {
+                    if let Some(msg) = generate(&hub, &mut hub_states[i], &mut shortcuts) {
+                        to_peer[i].push_back(msg);
+                    }
+                    if let Some(msg) = generate(&peers[i], &mut peer_states[i], &mut shortcuts) {
+                        to_hub[i].push_back(msg);
+                    }
+                    while let Some(msg) = to_peer[i].pop_front() {
+                        quiet = false;
+                        peers[i]
+                            .receive_sync_message(&mut peer_states[i], msg)
+                            .unwrap();
+                    }
+                    while let Some(msg) = to_hub[i].pop_front() {
+                        quiet = false;
+                        hub.receive_sync_message(&mut hub_states[i], msg).unwrap();
+                    }
+                }
+                if quiet {
+                    break;
+                }
+            }
+            for (i, peer) in peers.iter().enumerate() {
+                assert_eq!(peer.get_heads(), hub.get_heads(), "seed {seed}: peer {i} differs");
+            }
+            shortcuts
+        }
     }
 }
