@@ -34,7 +34,7 @@ pub(crate) struct ChangeGraph {
     max_ops: Vec<u32>,
     max_op: u32,
     num_ops: hexane::Column<u64>,
-    timestamps: hexane::DeltaColumn<i64>,
+    timestamps: Timestamps,
     messages: hexane::Column<Option<String>>,
     extra_bytes_meta: hexane::PrefixColumn<ValueMeta>,
     extra_bytes_raw: Vec<u8>,
@@ -61,6 +61,67 @@ const CACHE_STEP: u32 = 16;
 /// each message walks back from every head to the nearest cached change, through every change the
 /// other writers made in between, which is most of the work of a sync message in a busy document.
 const RECENT_CLOCKS: usize = 64;
+
+/// How many of the latest changes' timestamps are kept in a plain list before they join the column.
+const TIMESTAMP_TAIL: usize = 128;
+
+/// The changes' timestamps: a delta-encoded column, and the latest few in a plain list.
+///
+/// Adding a value to the end of a `DeltaColumn` costs about the same whether it is one value or a
+/// hundred (it finds the boundary, re-encodes the last run and reconciles the slab), about 1.5 µs on a
+/// column of 260,000 real timestamps, where equal timestamps (zero, as when none is given) take a
+/// cheap path. Changes are added one at a time as they are made or received, so the latest ones wait
+/// in a list and join the column `TIMESTAMP_TAIL` at a time.
+#[derive(Debug, Default, Clone)]
+struct Timestamps {
+    column: hexane::DeltaColumn<i64>,
+    tail: Vec<i64>,
+}
+
+type TimestampIter<'a> =
+    std::iter::Chain<hexane::DeltaIter<'a, i64>, std::iter::Copied<std::slice::Iter<'a, i64>>>;
+
+impl From<hexane::DeltaColumn<i64>> for Timestamps {
+    fn from(column: hexane::DeltaColumn<i64>) -> Self {
+        Self {
+            column,
+            tail: Vec::new(),
+        }
+    }
+}
+
+impl Timestamps {
+    fn len(&self) -> usize {
+        self.column.len() + self.tail.len()
+    }
+
+    fn get(&self, index: usize) -> Option<i64> {
+        match index.checked_sub(self.column.len()) {
+            None => self.column.get(index),
+            Some(in_tail) => self.tail.get(in_tail).copied(),
+        }
+    }
+
+    fn iter(&self) -> TimestampIter<'_> {
+        self.column.iter().chain(self.tail.iter().copied())
+    }
+
+    fn extend(&mut self, values: impl IntoIterator<Item = i64>) {
+        self.tail.extend(values);
+        if self.tail.len() >= TIMESTAMP_TAIL {
+            self.column.extend(self.tail.drain(..));
+        }
+    }
+
+    fn save(&self) -> Vec<u8> {
+        if self.tail.is_empty() {
+            return self.column.save();
+        }
+        let mut column = self.column.clone();
+        column.extend(self.tail.iter().copied());
+        column.save()
+    }
+}
 
 #[derive(Hash, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct NodeIdx(u32);
@@ -106,7 +167,7 @@ impl ChangeGraph {
             seq: Vec::new(),
             parents: Vec::new(),
             messages: hexane::Column::new(),
-            timestamps: hexane::DeltaColumn::new(),
+            timestamps: Timestamps::default(),
             extra_bytes_meta: hexane::PrefixColumn::new(),
             extra_bytes_raw: Vec::new(),
             heads: BTreeSet::new(),
@@ -993,7 +1054,10 @@ impl ChangeGraphCols {
         let len = actors.len();
         let opts = hexane::LoadOpts::new().with_length(len);
 
-        let timestamps = hexane::DeltaColumn::<i64>::load_with(time_bytes, opts.with_fill(0i64))?;
+        let timestamps = Timestamps::from(hexane::DeltaColumn::<i64>::load_with(
+            time_bytes,
+            opts.with_fill(0i64),
+        )?);
         let messages =
             hexane::Column::<Option<String>>::load_with(message_bytes, opts.with_fill(None))?;
         let extra_bytes_meta =
@@ -1289,7 +1353,10 @@ mod tests {
                     .filter(|node| graph.clock_cache.contains_key(node))
                     .filter(|node| !(**node + 1).0.is_multiple_of(CACHE_STEP))
                     .count();
-                assert_eq!(kept, 0, "seed {seed}, step {step}: forgotten clocks still cached");
+                assert_eq!(
+                    kept, 0,
+                    "seed {seed}, step {step}: forgotten clocks still cached"
+                );
                 assert!(
                     graph.clock_cache.len() <= all.len() / CACHE_STEP as usize + RECENT_CLOCKS,
                     "seed {seed}, step {step}: {} clocks cached",
@@ -1323,7 +1390,47 @@ mod tests {
             .iter()
             .all(|node| graph.clock_cache.contains_key(node)));
         let heads = doc.get_heads();
-        assert_eq!(graph.seq_clock_for_heads(&heads), clock_by_walk(graph, &heads));
+        assert_eq!(
+            graph.seq_clock_for_heads(&heads),
+            clock_by_walk(graph, &heads)
+        );
+    }
+
+    /// Timestamps stay with their changes while some are still in the tail and after they join
+    /// the column: read one by one, in order, from the history and from a saved and loaded copy.
+    #[test]
+    fn timestamps_in_the_tail_and_in_the_column() {
+        let mut doc = Automerge::new();
+        let count = 2 * TIMESTAMP_TAIL + 44;
+        let time = |i: usize| 1_700_000_000_000 + (i as i64 * 7919) % 5000 - 2500;
+        for i in 0..count {
+            let mut tx = doc.transaction();
+            tx.put(ROOT, "n", i as i64).unwrap();
+            tx.commit_with(crate::transaction::CommitOptions::default().with_time(time(i)));
+        }
+        assert_eq!(doc.change_graph.timestamps.tail.len(), 44);
+        let expected: Vec<i64> = (0..count).map(time).collect();
+        let graph = &doc.change_graph;
+        assert_eq!(graph.timestamps.len(), count);
+        assert_eq!(
+            (0..count)
+                .map(|i| graph.timestamps.get(i).unwrap())
+                .collect::<Vec<_>>(),
+            expected
+        );
+        assert_eq!(
+            graph.iter().map(|meta| meta.timestamp).collect::<Vec<_>>(),
+            expected
+        );
+        let from_changes: Vec<i64> = doc.get_changes(&[]).iter().map(|c| c.timestamp()).collect();
+        assert_eq!(from_changes, expected);
+        let loaded = Automerge::load(&doc.save()).unwrap();
+        let from_loaded: Vec<i64> = loaded
+            .get_changes(&[])
+            .iter()
+            .map(|c| c.timestamp())
+            .collect();
+        assert_eq!(from_loaded, expected);
     }
 
     struct TestGraphBuilder {
@@ -1859,7 +1966,7 @@ pub(crate) struct ChangeIter<'a> {
     seq: std::slice::Iter<'a, u32>,
     max_ops: std::slice::Iter<'a, u32>,
     num_ops: hexane::Iter<'a, u64>,
-    timestamps: hexane::DeltaIter<'a, i64>,
+    timestamps: TimestampIter<'a>,
     messages: hexane::Iter<'a, Option<String>>,
     extra_bytes_meta: hexane::prefix::PrefixIter<'a, ValueMeta>,
     graph: &'a ChangeGraph,

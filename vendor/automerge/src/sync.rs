@@ -2560,7 +2560,10 @@ mod tests {
         for seed in seeds {
             shortcuts += shortcut_round(seed);
         }
-        assert!(shortcuts > 100, "the early answer was taken only {shortcuts} times");
+        assert!(
+            shortcuts > 100,
+            "the early answer was taken only {shortcuts} times"
+        );
 
         fn shortcut_round(seed: u64) -> usize {
             const PEERS: usize = 3;
@@ -2682,7 +2685,11 @@ mod tests {
                 }
             }
             for (i, peer) in peers.iter().enumerate() {
-                assert_eq!(peer.get_heads(), hub.get_heads(), "seed {seed}: peer {i} differs");
+                assert_eq!(
+                    peer.get_heads(),
+                    hub.get_heads(),
+                    "seed {seed}: peer {i} differs"
+                );
             }
             shortcuts
         }
