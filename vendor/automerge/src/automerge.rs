@@ -22,6 +22,7 @@ use crate::exid::ExId;
 use crate::iter::{DiffIter, DocIter, Keys, ListRange, MapRange, Spans, Values};
 use crate::marks::{Mark, MarkAccumulator, MarkSet};
 use crate::patches::{Patch, PatchLog};
+use crate::recent_changes::RecentChanges;
 use crate::storage::document::ReconstructError;
 use crate::storage::{self, change, load, Bundle, CompressConfig, Document, VerificationMode};
 use crate::transaction::{
@@ -260,6 +261,8 @@ pub struct Automerge {
     actor: Actor,
     /// The current author.
     author: Option<Author<'static>>,
+    /// The latest changes, as built or received (see `RecentChanges`).
+    pub(crate) recent_changes: RecentChanges,
 }
 
 impl Automerge {
@@ -273,6 +276,7 @@ impl Automerge {
             deps: Default::default(),
             actor: Actor::Unused(ActorId::random()),
             author: None,
+            recent_changes: RecentChanges::default(),
         }
     }
 
@@ -313,6 +317,7 @@ impl Automerge {
             deps: Default::default(),
             actor: Actor::Unused(ActorId::random()),
             author: None,
+            recent_changes: RecentChanges::default(),
         }
     }
 
@@ -328,6 +333,7 @@ impl Automerge {
             deps,
             actor: Actor::Unused(ActorId::random()),
             author: None,
+            recent_changes: RecentChanges::default(),
         };
         doc.remove_unused_actors(false);
         doc
@@ -738,6 +744,10 @@ impl Automerge {
     where
         I: IntoIterator<Item = ChangeHash>,
     {
+        let hashes: Vec<ChangeHash> = hashes.into_iter().collect();
+        if let Some(changes) = self.recent_changes.get_all(&hashes) {
+            return Ok(changes);
+        }
         ChangeCollector::for_hashes(&self.ops, &self.change_graph, hashes)
     }
 
@@ -1296,6 +1306,7 @@ impl Automerge {
         self.change_graph
             .add_change(change, actor_index, &mut self.authors)
             .expect("Change's deps should already be in the document");
+        self.recent_changes.push(change);
     }
 
     fn insert_actor(&mut self, index: usize, actor: ActorId) -> usize {
@@ -1510,6 +1521,12 @@ impl Automerge {
     }
 
     pub fn get_changes(&self, have_deps: &[ChangeHash]) -> Vec<Change> {
+        if !have_deps.is_empty() {
+            let hashes = self.change_graph.get_hashes(have_deps);
+            if let Some(changes) = self.recent_changes.get_all(&hashes) {
+                return changes;
+            }
+        }
         ChangeCollector::exclude_hashes(&self.ops, &self.change_graph, have_deps)
     }
 
@@ -2263,6 +2280,9 @@ impl ReadDoc for Automerge {
     }
 
     fn get_change_by_hash(&self, hash: &ChangeHash) -> Option<Change> {
+        if let Some(mut changes) = self.recent_changes.get_all(&[*hash]) {
+            return changes.pop();
+        }
         ChangeCollector::for_hashes(&self.ops, &self.change_graph, [*hash])
             .ok()?
             .pop()

@@ -111,14 +111,13 @@ impl OnDiskState {
             return;
         }
         let since = self.last_saved_heads.clone().unwrap_or_default();
+        // The changes since the last write are built first, and their count
+        // decides whether to compact: a write is per change or burst, a
+        // compaction (which does not need them) is rare. With no write yet
+        // they would be the whole history, so they wait for that decision.
+        let new_changes = (!since.is_empty()).then(|| doc.get_changes(&since));
         if self.compaction.is_none() {
-            // Counting through the metadata is far cheaper than building the
-            // changes, which a compaction does not need.
-            let new = if since.is_empty() {
-                None
-            } else {
-                Some(doc.get_changes_meta(&since).len())
-            };
+            let new = new_changes.as_ref().map(Vec::len);
             if self.compaction_due(doc, new) {
                 let changes = new
                     .and_then(|new| Some(self.snapshot_changes? + self.incremental_changes + new));
@@ -129,7 +128,7 @@ impl OnDiskState {
         }
         // One chunk for every change made since the last write: a burst of
         // edits makes one storage write, not one per change.
-        let new_changes = doc.get_changes(&since);
+        let new_changes = new_changes.unwrap_or_else(|| doc.get_changes(&since));
         let Some(last) = new_changes.last() else {
             self.last_saved_heads = Some(heads);
             return;

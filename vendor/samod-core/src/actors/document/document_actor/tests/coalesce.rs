@@ -234,6 +234,11 @@ fn changes_handled_in_one_batch_reach_every_peer_in_one_message_each() {
         "one message per peer for six changes"
     );
     hub.deliver();
+    // Peer 0's bloom filter may tell the hub, about once in a hundred runs,
+    // that it has peer 1's change already (a false positive, with random
+    // hashes); automerge's next round repairs that. So the heads are checked
+    // once the exchange settles, and the messages above are what is counted.
+    hub.settle();
     let heads = hub.actor.doc.get_heads();
     for (i, peer) in hub.peers.iter().enumerate() {
         assert_eq!(peer.doc.get_heads(), heads, "peer {i} has every change");
