@@ -42,12 +42,14 @@ impl DocActorInner {
     pub(crate) fn new(
         document_id: DocumentId,
         actor_id: DocumentActorId,
-        actor: DocumentActor,
+        mut actor: DocumentActor,
         tx_to_core: UnboundedSender<(DocumentActorId, DocToHubMsg)>,
         tx_io: UnboundedSender<io_loop::IoLoopTask>,
         observer: Option<Arc<dyn RepoObserver>>,
         unfinished_tasks: Arc<AtomicUsize>,
     ) -> Self {
+        // Nobody listens to the peers' states yet (see `peers`).
+        actor.observe_peer_states(false);
         DocActorInner {
             document_id,
             actor_id,
@@ -118,15 +120,16 @@ impl DocActorInner {
                 peers: new_peers,
             });
         }
-        let peer_count = self.actor.peers().len();
-        let stats = self.actor.document().stats();
-        log_sync_message_stats(
-            &self.document_id,
-            &sync_message_stats,
-            peer_count,
-            stats.num_ops,
-            stats.num_changes,
-        );
+        if !sync_message_stats.is_empty() {
+            let stats = self.actor.document().stats();
+            log_sync_message_stats(
+                &self.document_id,
+                &sync_message_stats,
+                self.actor.peer_count(),
+                stats.num_ops,
+                stats.num_changes,
+            );
+        }
 
         if let Some(ref obs) = self.observer {
             for stat in &sync_message_stats {
@@ -211,6 +214,9 @@ impl DocActorInner {
                     }
                     true
                 });
+            if self.peer_state_change_listeners.is_empty() {
+                self.actor.observe_peer_states(false);
+            }
         }
     }
 
@@ -273,19 +279,19 @@ impl DocActorInner {
         let peers = self.actor.peers();
         let (tx, rx) = mpsc::unbounded();
         self.peer_state_change_listeners.push(tx);
+        self.actor.observe_peer_states(true);
         let peers = peers.into_iter().map(|(k, v)| (k, v.into())).collect();
         (peers, rx)
     }
 
     /// Returns the set of peers for this document if it is different to self.last_observed_peers
     pub(crate) fn connected_peers_changed(&mut self, stopped: bool) -> Option<HashSet<PeerId>> {
-        let peers = self.actor.peers();
         let peers = if stopped {
             HashSet::new()
         } else {
-            peers
-                .keys()
-                .filter_map(|id| self.actor.conn_peer_id(*id))
+            self.actor
+                .peer_ids()
+                .map(|(_, peer_id)| peer_id.clone())
                 .collect()
         };
         if peers != self.last_observed_peers {

@@ -752,6 +752,11 @@ impl Repo {
         let (tx_events, rx_events) = unbounded::channel();
         let mut inner = self.inner.lock().unwrap();
         inner.conn_listeners.push(tx_events);
+        if inner.conn_listeners.len() == 1 {
+            // The documents' states per connection are gathered only while
+            // someone watches; from now on the stream below carries them.
+            inner.handle_event(HubEvent::observe_peer_states(true));
+        }
         let now = inner
             .hub
             .connections()
@@ -1106,12 +1111,14 @@ impl Inner {
             self.dispatch_task(actor_id, ActorTask::HandleMessage(actor_msg));
         }
 
+        let mut unwatched = false;
         if !connection_events.is_empty() && !self.conn_listeners.is_empty() {
             let new_infos = self.hub.connections();
             self.conn_listeners.retain(|tx| {
                 tx.unbounded_send(new_infos.clone().into_iter().map(|c| c.into()).collect())
                     .is_ok()
             });
+            unwatched = self.conn_listeners.is_empty();
         }
 
         for evt in connection_events {
@@ -1285,6 +1292,11 @@ impl Inner {
             for waiter in self.stop_waiters.drain(..) {
                 let _ = waiter.send(());
             }
+        }
+
+        if unwatched {
+            // The last stream of `connected_peers` was dropped.
+            self.handle_event(HubEvent::observe_peer_states(false));
         }
     }
 
@@ -1508,6 +1520,12 @@ impl TaskSetup {
             observer: observer.clone(),
             search_state_streams: HashMap::new(),
         }));
+        // Until `connected_peers` is called nobody watches the documents'
+        // states per connection: the hub and the actors skip gathering them.
+        inner
+            .lock()
+            .unwrap()
+            .handle_event(HubEvent::observe_peer_states(false));
 
         TaskSetup {
             peer_id,

@@ -33,6 +33,7 @@ pub(crate) enum ActorInput {
     },
     /// Ask the peers that answered "unavailable" again.
     RetrySearch,
+    ObservePeerStates(bool),
     IoComplete(IoResult<DocumentIoResult>),
     Tick,
 }
@@ -65,6 +66,9 @@ impl From<HubToDocMsgPayload> for ActorInput {
                 ActorInput::ConnectionClosed { connection_id }
             }
             HubToDocMsgPayload::RetrySearch => ActorInput::RetrySearch,
+            HubToDocMsgPayload::ObservePeerStates(observed) => {
+                ActorInput::ObservePeerStates(observed)
+            }
         }
     }
 }

@@ -102,16 +102,20 @@ impl DocActorResult {
             .push(DocToHubMsg(DocToHubMsgPayload::Idle { since }));
     }
 
+    /// `to_hub`: whether the hub wants a copy too.
     pub(crate) fn emit_peer_state_changes(
         &mut self,
         new_states: HashMap<ConnectionId, PeerDocState>,
+        to_hub: bool,
     ) {
         self.outgoing_messages
             .retain(|msg| !matches!(msg.0, DocToHubMsgPayload::PeerStatesChanged(_)));
-        self.outgoing_messages
-            .push(DocToHubMsg(DocToHubMsgPayload::PeerStatesChanged(
-                new_states.clone(),
-            )));
+        if to_hub {
+            self.outgoing_messages
+                .push(DocToHubMsg(DocToHubMsgPayload::PeerStatesChanged(
+                    new_states.clone(),
+                )));
+        }
         self.peer_state_changes = new_states;
     }
 

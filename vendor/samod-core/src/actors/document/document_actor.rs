@@ -75,6 +75,12 @@ pub struct DocumentActor {
     defer_sync: bool,
     /// Whether a step skipped sync message generation while `defer_sync` was set.
     sync_owed: bool,
+    /// Whether the hub wants the peers' states (see
+    /// [`HubEvent::observe_peer_states`](crate::actors::hub::HubEvent::observe_peer_states)).
+    hub_observes_peers: bool,
+    /// Whether anyone reads [`DocActorResult::peer_state_changes`] (see
+    /// [`DocumentActor::observe_peer_states`]).
+    peer_state_listeners: bool,
 }
 
 #[derive(Debug)]
@@ -96,6 +102,7 @@ impl DocumentActor {
             initial_content,
             initial_connections,
             idle_unload,
+            report_peer_states,
         }: SpawnArgs,
     ) -> (Self, DocActorResult) {
         let mut out = DocActorResult::default();
@@ -129,6 +136,8 @@ impl DocumentActor {
             answers_held: HashMap::new(),
             defer_sync: false,
             sync_owed: false,
+            hub_observes_peers: report_peer_states,
+            peer_state_listeners: true,
         };
 
         tracing::trace!(?initial_connections, "applying initial connections");
@@ -454,6 +463,17 @@ impl DocumentActor {
                         .add_keys(snapshots.into_keys().chain(incrementals.into_keys()));
                 }
             }
+            ActorInput::ObservePeerStates(observed) => {
+                if observed && !self.hub_observes_peers {
+                    // The hub's copy is stale, and what changed meanwhile may
+                    // have gone to the caller's listeners only: the step below
+                    // sends the hub every state.
+                    for conn in self.peer_connections.values_mut() {
+                        conn.mark_changed();
+                    }
+                }
+                self.hub_observes_peers = observed;
+            }
             ActorInput::Tick => {}
         }
         self.step(now, out);
@@ -507,8 +527,13 @@ impl DocumentActor {
             out.update_search_state(status.clone());
             self.last_status_update = Some(status);
         }
-        if let Some(new_peer_states) = self.new_peer_states() {
-            out.emit_peer_state_changes(new_peer_states);
+        // Copying every changed peer's state after every step is costly with
+        // many peers, so it is done only for someone who reads the copies; the
+        // states themselves stay current, and marked changed, meanwhile.
+        if (self.hub_observes_peers || self.peer_state_listeners)
+            && let Some(new_peer_states) = self.new_peer_states()
+        {
+            out.emit_peer_state_changes(new_peer_states, self.hub_observes_peers);
         }
         self.track_idle(now, out);
     }
@@ -620,6 +645,27 @@ impl DocumentActor {
             }
             _ => {}
         }
+    }
+
+    /// Whether the caller reads [`DocActorResult::peer_state_changes`]. On when
+    /// the actor is created; a caller that only reads them while someone listens
+    /// turns it off meanwhile, and reads [`peers`](Self::peers) for the states
+    /// as they are when it turns it on again. (The hub's own copy is governed by
+    /// [`HubEvent::observe_peer_states`](crate::actors::hub::HubEvent::observe_peer_states).)
+    pub fn observe_peer_states(&mut self, observed: bool) {
+        self.peer_state_listeners = observed;
+    }
+
+    /// How many connections this document is paired with.
+    pub fn peer_count(&self) -> usize {
+        self.peer_connections.len()
+    }
+
+    /// The connections this document is paired with, and their peers.
+    pub fn peer_ids(&self) -> impl Iterator<Item = (ConnectionId, &PeerId)> {
+        self.peer_connections
+            .iter()
+            .map(|(conn_id, conn)| (*conn_id, &conn.peer_id))
     }
 
     pub fn peers(&self) -> HashMap<ConnectionId, PeerDocState> {

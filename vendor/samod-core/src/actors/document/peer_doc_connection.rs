@@ -237,6 +237,11 @@ impl PeerDocConnection {
         }
     }
 
+    /// Reports the state at the next [`pop`](Self::pop) even if it did not change.
+    pub(super) fn mark_changed(&mut self) {
+        self.dirty = true;
+    }
+
     pub(super) fn state(&self) -> &PeerDocState {
         &self.state
     }

@@ -10,6 +10,9 @@ pub struct SpawnArgs {
     pub(crate) initial_content: Option<automerge::Automerge>,
     pub(crate) initial_connections: HashMap<ConnectionId, (PeerId, Option<DocMessage>)>,
     pub(crate) idle_unload: Option<IdleUnload>,
+    /// Whether the hub wants this document's peer states (see
+    /// [`HubEvent::observe_peer_states`](crate::actors::hub::HubEvent::observe_peer_states)).
+    pub(crate) report_peer_states: bool,
 }
 
 impl std::fmt::Debug for SpawnArgs {
@@ -24,6 +27,7 @@ impl std::fmt::Debug for SpawnArgs {
             )
             .field("initial_connections", &self.initial_connections)
             .field("idle_unload", &self.idle_unload)
+            .field("report_peer_states", &self.report_peer_states)
             .finish()
     }
 }

@@ -216,6 +216,23 @@ impl HubEvent {
         }
     }
 
+    /// Whether anyone watches the per-document part of the connection info
+    /// ([`ConnectionInfo::docs`](crate::network::ConnectionInfo::docs), and the
+    /// [`ConnectionEvent::StateChanged`](crate::network::ConnectionEvent::StateChanged)
+    /// events that carry it). On by default. While off, document actors keep
+    /// their peers' states to themselves instead of sending a copy to the hub
+    /// after every step, and the hub emits no `StateChanged` events: with many
+    /// peers typing into one document that bookkeeping is a large share of the
+    /// work, for a stream nobody reads. Turning it on again makes every actor
+    /// send its peers' current states, so the next `StateChanged` events (and
+    /// [`Hub::connections`](super::Hub::connections) once they arrive) are
+    /// current again.
+    pub fn observe_peer_states(observed: bool) -> HubEvent {
+        HubEvent {
+            payload: HubEventPayload::Input(HubInput::ObservePeerStates(observed)),
+        }
+    }
+
     pub fn stop() -> HubEvent {
         HubEvent {
             payload: HubEventPayload::Input(HubInput::Stop),
@@ -262,6 +279,7 @@ impl HubEvent {
                 HubInput::RemoveDialer { .. } => "remove_dialer",
                 HubInput::RemoveListener { .. } => "remove_listener",
                 HubInput::UnloadOutcome(_) => "unload_outcome",
+                HubInput::ObservePeerStates(_) => "observe_peer_states",
             },
         }
     }

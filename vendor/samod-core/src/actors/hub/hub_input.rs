@@ -67,5 +67,7 @@ pub(crate) enum HubInput {
     },
     /// What became of the documents offered for unloading
     UnloadOutcome(UnloadOutcome),
+    /// Whether anyone watches the connections' per-document states
+    ObservePeerStates(bool),
     Stop,
 }

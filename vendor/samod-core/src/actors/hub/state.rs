@@ -75,6 +75,10 @@ pub(crate) struct State {
 
     /// Idle actors by when to offer them for unloading.
     unload_queue: BTreeSet<(UnixTimestamp, DocumentActorId)>,
+
+    /// Whether anyone watches the connections' per-document states (see
+    /// [`HubEvent::observe_peer_states`](super::HubEvent::observe_peer_states)).
+    peer_states_observed: bool,
 }
 
 impl State {
@@ -99,6 +103,7 @@ impl State {
             searches: Searches::new(),
             idle_unload,
             unload_queue: BTreeSet::new(),
+            peer_states_observed: true,
         }
     }
 
@@ -343,6 +348,19 @@ impl State {
         result
     }
 
+    fn observe_peer_states(&mut self, observed: bool, results: &mut HubResults) {
+        if observed == self.peer_states_observed {
+            return;
+        }
+        self.peer_states_observed = observed;
+        for actor in self.actors.values() {
+            results.send_to_doc_actor(
+                actor.actor_id,
+                HubToDocMsgPayload::ObservePeerStates(observed),
+            );
+        }
+    }
+
     pub(crate) fn update_peer_states(
         &mut self,
         actor: DocumentActorId,
@@ -462,6 +480,9 @@ impl State {
                     }
                     HubInput::Tick => {
                         self.handle_tick(rng, now, results);
+                    }
+                    HubInput::ObservePeerStates(observed) => {
+                        self.observe_peer_states(observed, results);
                     }
                     HubInput::ActorMessage { actor_id, message } => match message {
                         DocToHubMsgPayload::SendSyncMessage {
@@ -600,8 +621,14 @@ impl State {
 
         // Notify any listeners of updated connection info ("info" here is for monitoring purposes,
         // things like the last time we sent a message and the heads of each document according
-        // to the connection and so on).
-        for (conn_id, new_state) in self.pop_new_connection_info() {
+        // to the connection and so on). Unwatched, the changes wait: the connections stay marked
+        // as changed until someone watches again.
+        let new_info = if self.peer_states_observed {
+            self.pop_new_connection_info()
+        } else {
+            HashMap::new()
+        };
+        for (conn_id, new_state) in new_info {
             if let Some(conn) = self.connections.get(&conn_id) {
                 let owner = conn.owner();
                 results.emit_connection_event(ConnectionEvent::StateChanged {
@@ -969,6 +996,7 @@ impl State {
             initial_content: initial_doc,
             initial_connections,
             idle_unload: self.idle_unload,
+            report_peer_states: self.peer_states_observed,
         });
 
         actor_id

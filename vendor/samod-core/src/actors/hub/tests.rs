@@ -8,7 +8,7 @@ use crate::{
     actors::{
         DocToHubMsg,
         hub::{Hub, HubEvent, HubResults, UnloadOutcome},
-        messages::DocToHubMsgPayload,
+        messages::{DocToHubMsgPayload, HubToDocMsgPayload},
     },
     io::{IoResult, StorageResult, StorageTask},
 };
@@ -129,4 +129,39 @@ fn without_idle_unload_nothing_is_offered() {
     let actor = f.search(t0, &DocumentId::new(&mut rand::rng()));
     f.idle(t0, actor, Some(t0));
     assert!(f.candidates(t0 + AFTER * 10).is_empty());
+}
+
+#[test]
+fn observing_peer_states_is_passed_to_every_actor_once_and_to_new_ones() {
+    let mut f = Fixture::new(None);
+    let t0 = UnixTimestamp::from_millis(1_000_000);
+    let first = f.search(t0, &DocumentId::new(&mut rand::rng()));
+
+    let told = |results: &HubResults| -> Vec<(DocumentActorId, bool)> {
+        results
+            .actor_messages
+            .iter()
+            .filter_map(|(actor, msg)| match msg.0 {
+                HubToDocMsgPayload::ObservePeerStates(observed) => Some((*actor, observed)),
+                _ => None,
+            })
+            .collect()
+    };
+    let results = f.handle(t0, HubEvent::observe_peer_states(false));
+    assert_eq!(told(&results), vec![(first, false)]);
+    let results = f.handle(t0, HubEvent::observe_peer_states(false));
+    assert!(told(&results).is_empty(), "told once");
+
+    let search = HubEvent::search_for_doc(DocumentId::new(&mut rand::rng()));
+    let results = f.handle(t0, search.event);
+    let [spawned] = results.spawn_actors.as_slice() else {
+        panic!("one actor spawned: {:?}", results.spawn_actors);
+    };
+    assert!(!spawned.report_peer_states, "a new actor starts unobserved");
+
+    let results = f.handle(t0, HubEvent::observe_peer_states(true));
+    let told = told(&results);
+    assert_eq!(told.len(), 2);
+    assert!(told.contains(&(first, true)));
+    assert!(told.contains(&(spawned.actor_id, true)));
 }

@@ -32,6 +32,10 @@ pub(crate) enum HubToDocMsgPayload {
     /// Notify the actor that a connection has been closed.
     ConnectionClosed { connection_id: crate::ConnectionId },
 
+    /// Whether the hub wants the actor's peer states from now on; when it
+    /// starts to, the actor sends it every peer's state at once.
+    ObservePeerStates(bool),
+
     /// Someone looks for the document again after every peer answered that
     /// they did not have it: ask those peers again, since they may have it now.
     RetrySearch,

@@ -1,5 +1,6 @@
 mod coalesce;
 mod idle_unload;
+mod peer_states;
 mod update_share_policy;
 
 use super::*;
@@ -45,6 +46,7 @@ fn new_actor(
             ("remote".into(), initial.map(DocMessage::Sync)),
         )]),
         idle_unload: None,
+        report_peer_states: true,
     };
     let (actor, result) = DocumentActor::new(UnixTimestamp::now(), args);
     let policy_task = result

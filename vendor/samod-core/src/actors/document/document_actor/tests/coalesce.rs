@@ -5,22 +5,31 @@ use super::*;
 use crate::io::{IoResult, IoTask, StorageResult, StorageTask};
 
 /// A document actor serving several peers, each a real automerge replica with its own sync state.
-struct Hub {
-    actor: DocumentActor,
-    peers: Vec<Peer>,
+pub(super) struct Hub {
+    pub(super) actor: DocumentActor,
+    pub(super) peers: Vec<Peer>,
     /// Messages the actor sent, as (peer index, message), oldest first.
     outbox: Vec<(usize, SyncMessage)>,
     io: Vec<IoTask<DocumentIoTask>>,
+    /// The peer states the actor sent the hub, oldest first.
+    pub(super) sent_to_hub: Vec<HashMap<ConnectionId, PeerDocState>>,
+    /// The peer states the actor's results carried for its own listeners, oldest first.
+    pub(super) reported: Vec<HashMap<ConnectionId, PeerDocState>>,
 }
 
-struct Peer {
-    conn: ConnectionId,
-    doc: Automerge,
+pub(super) struct Peer {
+    pub(super) conn: ConnectionId,
+    pub(super) doc: Automerge,
     state: sync::State,
 }
 
 impl Hub {
     fn new(peers: usize) -> Self {
+        Self::with_hub_observing(peers, true)
+    }
+
+    /// `observed`: whether the hub observes the peers' states when the actor is spawned.
+    pub(super) fn with_hub_observing(peers: usize, observed: bool) -> Self {
         let mut content = Automerge::new();
         content
             .transact::<_, _, automerge::AutomergeError>(|tx| tx.put(ROOT, "start", true))
@@ -43,6 +52,7 @@ impl Hub {
                 .map(|(i, p)| (p.conn, (format!("peer{i}").into(), None)))
                 .collect(),
             idle_unload: None,
+            report_peer_states: observed,
         };
         let (actor, result) = DocumentActor::new(UnixTimestamp::now(), args);
         let mut hub = Hub {
@@ -50,28 +60,36 @@ impl Hub {
             peers,
             outbox: Vec::new(),
             io: Vec::new(),
+            sent_to_hub: Vec::new(),
+            reported: Vec::new(),
         };
         hub.absorb(result);
         hub.finish_io();
         hub
     }
 
-    fn absorb(&mut self, result: DocActorResult) {
+    pub(super) fn absorb(&mut self, result: DocActorResult) {
         for msg in result.outgoing_messages {
-            if let DocToHubMsgPayload::SendSyncMessage {
-                connection_id,
-                message,
-                ..
-            } = msg.0
-            {
-                let peer = self.peers.iter().position(|p| p.conn == connection_id);
-                self.outbox.push((peer.unwrap(), message));
+            match msg.0 {
+                DocToHubMsgPayload::SendSyncMessage {
+                    connection_id,
+                    message,
+                    ..
+                } => {
+                    let peer = self.peers.iter().position(|p| p.conn == connection_id);
+                    self.outbox.push((peer.unwrap(), message));
+                }
+                DocToHubMsgPayload::PeerStatesChanged(states) => self.sent_to_hub.push(states),
+                _ => {}
             }
+        }
+        if !result.peer_state_changes.is_empty() {
+            self.reported.push(result.peer_state_changes);
         }
         self.io.extend(result.io_tasks);
     }
 
-    fn finish_io(&mut self) {
+    pub(super) fn finish_io(&mut self) {
         while let Some(task) = self.io.pop() {
             let payload = match task.action {
                 DocumentIoTask::Storage(StorageTask::Put { .. }) => {
@@ -107,7 +125,7 @@ impl Hub {
     }
 
     /// Peer `i` sends the actor what its replica has to say, if anything.
-    fn send_from(&mut self, i: usize) -> bool {
+    pub(super) fn send_from(&mut self, i: usize) -> bool {
         let Some(message) = self.say(i) else {
             return false;
         };
@@ -156,7 +174,7 @@ impl Hub {
     }
 
     /// Runs the exchange until nobody has anything to say.
-    fn settle(&mut self) {
+    pub(super) fn settle(&mut self) {
         for _ in 0..20 {
             let mut quiet = self.deliver() == 0;
             for i in 0..self.peers.len() {
@@ -184,7 +202,7 @@ impl Hub {
         }
     }
 
-    fn type_on(&mut self, i: usize, key: &str) {
+    pub(super) fn type_on(&mut self, i: usize, key: &str) {
         self.peers[i]
             .doc
             .transact::<_, _, automerge::AutomergeError>(|tx| tx.put(ROOT, key, true))
