@@ -314,6 +314,27 @@ async fn oversized_sync_frames_end_that_connection_only() {
 }
 
 #[tokio::test]
+async fn a_document_many_read_buffers_long_arrives_whole() {
+    // Both ends read a sync socket 16 KiB at a time (`transport::READ_BUFFER_BYTES`): the first fetch of
+    // this document is one sync message of hundreds of KiB, which takes many reads at the relay (from
+    // alice) and at bob's end.
+    let t = team().await;
+    let mut alice = sync_client(&t.relay, &t.alice, "laptop").await;
+    let mut seed: u64 = 0x5eed;
+    let text: String = (0..600_000)
+        .map(|_| {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            char::from(b' ' + u8::try_from(seed >> 58).expect("six bits") + 32)
+        })
+        .collect();
+    let (url, a_doc) = shared_document(&mut alice, &t.alice, &t.id, &text).await;
+    let bob = sync_client(&t.relay, &t.bob, "desktop").await;
+    let b_doc = bob.open(&url).await.expect("open").expect("found");
+    assert_eq!(text_when(&b_doc, |t| t.len() == text.len()).await, text);
+    assert_eq!(heads(&a_doc), heads(&b_doc));
+}
+
+#[tokio::test]
 async fn a_burst_of_edits_from_one_client_arrives_whole_at_the_other() {
     let t = team().await;
     let mut alice = sync_client(&t.relay, &t.alice, "laptop").await;

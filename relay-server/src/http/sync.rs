@@ -62,7 +62,11 @@ async fn sync_socket(
     let limit = state.config.limits.sync_max_frame_bytes;
     let limits =
         sync::SyncLimits { write_timeout: std::time::Duration::from_secs(state.config.limits.sync_write_timeout_secs) };
-    Ok(upgrade.max_message_size(limit).max_frame_size(limit).on_upgrade(move |socket| {
+    let upgrade = upgrade
+        .max_message_size(limit)
+        .max_frame_size(limit)
+        .read_buffer_size(teamflow_sync::transport::READ_BUFFER_BYTES);
+    Ok(upgrade.on_upgrade(move |socket| {
         connections.track_future(async move {
             state.metrics.sync_connections.inc();
             // The connection ends when its sign-in does, or when its token expires: automerge-repo's protocol

@@ -126,6 +126,12 @@ fn read_ca(path: &PathBuf) -> Result<Vec<CertificateDer<'static>>, TransportErro
     Ok(certificates)
 }
 
+/// Bytes a sync WebSocket reads from its connection at a time, at both ends. tungstenite's default, 128 KiB,
+/// is zeroed before every read: with sync messages of a few hundred bytes (a keystroke, its acknowledgement)
+/// that was 4% of the relay's CPU with 16 people typing into one document (docs/benchmarks.md). A larger
+/// message, such as a whole document the first time it is fetched, simply takes more reads.
+pub const READ_BUFFER_BYTES: usize = 16 * 1024;
+
 /// A WebSocket to the relay: TLS per `client_config` for `wss://`, the access token in the `Authorization`
 /// header (never in the URL, where proxies and logs keep it), and TCP_NODELAY (frames are small and
 /// latency-bound).
@@ -149,7 +155,10 @@ pub async fn connect_websocket_with(
         None => client_config().map_err(|e| WebSocketError::Io(std::io::Error::other(e)))?,
     };
     let connector = tokio_tungstenite::Connector::Rustls(tls);
-    let (socket, _) = tokio_tungstenite::connect_async_tls_with_config(request, None, true, Some(connector)).await?;
+    let config =
+        tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(READ_BUFFER_BYTES);
+    let (socket, _) =
+        tokio_tungstenite::connect_async_tls_with_config(request, Some(config), true, Some(connector)).await?;
     Ok(socket)
 }
 
