@@ -7,6 +7,7 @@
 //! connection whose handshake claims anything else.
 
 pub mod caps;
+mod doc_threads;
 mod first_sync;
 mod forward;
 mod gate;
@@ -24,6 +25,7 @@ use tokio::sync::oneshot;
 use tokio_util::sync::{CancellationToken, PollSender};
 use tokio_util::task::TaskTracker;
 
+use doc_threads::DocThreads;
 use first_sync::{FirstSync, Routed};
 use gate::{Gate, Gated};
 pub use memory::{LoadedWatch, Memory};
@@ -66,7 +68,7 @@ pub fn expected_peer(user: UserId, peer: &str) -> Result<PeerId, ApiError> {
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("document threads: {0}")]
-    Threads(#[from] rayon::ThreadPoolBuildError),
+    Threads(#[from] std::io::Error),
     #[error("acceptor URL: {0}")]
     Url(#[from] url::ParseError),
     #[error("the sync repo stopped before it accepted connections")]
@@ -120,7 +122,8 @@ impl SyncServer {
         // share-policy lookups starved past the database pool's timeout and were denied. On their own
         // threads, documents compete with the rest of the relay only for CPU.
         let policy = TeamSharePolicy::new(access);
-        let documents = Arc::new(rayon::ThreadPoolBuilder::new().thread_name(|i| format!("sync-doc-{i}")).build()?);
+        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let documents = DocThreads::new(threads, |i| format!("sync-doc-{i}"))?;
         let metrics = SyncMetrics {
             loaded: prometheus::IntGauge::new("sync_documents_loaded", "Documents the sync repo holds in memory")
                 .unwrap_or_else(|e| unreachable!("a valid metric definition: {e}")),
@@ -141,7 +144,7 @@ impl SyncServer {
         let observer = memory::LoadedDocuments::new(metrics.loaded.clone(), unloaded, memory.loaded, forwarded.clone());
         let storage = DbStorage::new(db.clone());
         let mut builder = Repo::build_tokio()
-            .with_concurrency(samod::ConcurrencyConfig::SharedThreadpool(documents.clone()))
+            .with_concurrency(samod::ConcurrencyConfig::Executor(Arc::new(documents.clone())))
             .with_peer_id(PeerId::from(RELAY_PEER_ID))
             .with_storage(storage.clone())
             .with_share_policy(policy.clone())

@@ -11,6 +11,8 @@ use samod::{DocumentId, RepoEvent, RepoObserver};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use super::DocThreads;
+
 /// The documents in memory, as a watched value.
 pub type LoadedWatch = watch::Sender<HashSet<DocumentId>>;
 
@@ -92,11 +94,7 @@ const COLLECT_AFTER: Duration = Duration::from_millis(500);
 /// from the thread that unloads it, so once the document threads go quiet they would keep its pages for
 /// good: 10,000 documents opened and left kept the relay hundreds of MiB larger (docs/benchmarks.md).
 /// After each batch of unloads every document thread, then this one, collects.
-pub(super) async fn return_memory(
-    documents: Arc<rayon::ThreadPool>,
-    mut unloads: watch::Receiver<u64>,
-    stop: CancellationToken,
-) {
+pub(super) async fn return_memory(documents: DocThreads, mut unloads: watch::Receiver<u64>, stop: CancellationToken) {
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
@@ -110,7 +108,7 @@ pub(super) async fn return_memory(
         let pool = documents.clone();
         // `broadcast` waits for every document thread, which may be busy with a large document.
         let collected = tokio::task::spawn_blocking(move || {
-            pool.broadcast(|_| mimalloc::MiMalloc::collect(true));
+            pool.broadcast(|| mimalloc::MiMalloc::collect(true));
             mimalloc::MiMalloc::collect(true);
         });
         if let Err(e) = collected.await {

@@ -25,6 +25,32 @@ pub enum ConcurrencyConfig {
     /// an allocator's thread-local memory once documents are unloaded, say)
     #[cfg(feature = "threadpool")]
     SharedThreadpool(Arc<rayon::ThreadPool>),
+    /// Run each document on threads of the application's own (see
+    /// [`DocExecutor`]), as with a threadpool: one document at a time per
+    /// thread, each document's tasks in order
+    #[cfg(feature = "threadpool")]
+    Executor(Arc<dyn DocExecutor>),
+}
+
+/// Threads to run documents on, for [`ConcurrencyConfig::Executor`].
+///
+/// rayon's workers spin (yielding the CPU in a loop) for a while after their
+/// last job before they sleep. A server whose documents each get a short job
+/// per message (a keystroke and every peer's acknowledgement of it) pays that
+/// spin after nearly every job; an executor whose threads block on a queue
+/// does not.
+#[cfg(feature = "threadpool")]
+pub trait DocExecutor: Send + Sync + 'static {
+    /// Runs `job` on one of the executor's threads, after the jobs spawned
+    /// before it have started.
+    fn spawn_fifo(&self, job: Box<dyn FnOnce() + Send + 'static>);
+}
+
+#[cfg(feature = "threadpool")]
+impl DocExecutor for rayon::ThreadPool {
+    fn spawn_fifo(&self, job: Box<dyn FnOnce() + Send + 'static>) {
+        rayon::ThreadPool::spawn_fifo(self, job);
+    }
 }
 
 /// A struct for configuring a [`Repo`](crate::Repo)

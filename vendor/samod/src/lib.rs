@@ -416,6 +416,8 @@ pub use stopped::Stopped;
 pub mod storage;
 pub mod transport;
 pub use crate::builder::ConcurrencyConfig;
+#[cfg(feature = "threadpool")]
+pub use crate::builder::DocExecutor;
 pub use crate::share_policy::{LocalSharePolicy, SharePolicy};
 use crate::{
     connection::ConnectionHandle,
@@ -1493,6 +1495,11 @@ impl TaskSetup {
             ConcurrencyConfig::SharedThreadpool(threadpool) => {
                 rx_actor = None;
                 DocRunner::Threadpool(threadpool)
+            }
+            #[cfg(feature = "threadpool")]
+            ConcurrencyConfig::Executor(executor) => {
+                rx_actor = None;
+                DocRunner::Threadpool(executor)
             }
             ConcurrencyConfig::AsyncRuntime => {
                 let (tx, rx) = unbounded::channel();

@@ -3,14 +3,14 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use crate::{actor_task::ActorTask, doc_actor_inner::DocActorInner};
+use crate::{actor_task::ActorTask, builder::DocExecutor, doc_actor_inner::DocActorInner};
 
 /// A document's FIFO mailbox, shared by hub/IO dispatch and DocHandle operations.
 /// Only one runner drains it, so Rayon scheduling cannot reorder actor tasks.
 /// Idle documents do not occupy a worker thread.
 pub(crate) struct ThreadpoolActor {
     inner: Arc<Mutex<DocActorInner>>,
-    pool: Arc<rayon::ThreadPool>,
+    pool: Arc<dyn DocExecutor>,
     mailbox: Mutex<Mailbox>,
 }
 
@@ -21,7 +21,7 @@ struct Mailbox {
 }
 
 impl ThreadpoolActor {
-    pub(crate) fn new(inner: Arc<Mutex<DocActorInner>>, pool: Arc<rayon::ThreadPool>) -> Arc<Self> {
+    pub(crate) fn new(inner: Arc<Mutex<DocActorInner>>, pool: Arc<dyn DocExecutor>) -> Arc<Self> {
         Arc::new(Self {
             inner,
             pool,
@@ -42,7 +42,7 @@ impl ThreadpoolActor {
 
     fn schedule(self: &Arc<Self>) {
         let actor = self.clone();
-        self.pool.spawn_fifo(move || actor.run());
+        self.pool.spawn_fifo(Box::new(move || actor.run()));
     }
 
     fn run(self: Arc<Self>) {
