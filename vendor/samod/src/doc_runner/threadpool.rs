@@ -136,7 +136,7 @@ mod tests {
                 let (tx, mut rx) = async_mpsc::unbounded();
                 let inner = repo.inner.clone();
                 let doc = doc.clone();
-                pool.spawn(move || {
+                pool.spawn_fifo(Box::new(move || {
                     for index in 0..200 {
                         let tx = tx.clone();
                         if index % 2 == 0 {
@@ -158,7 +158,7 @@ mod tests {
                             );
                         }
                     }
-                });
+                }));
                 let mut actual = Vec::new();
                 while let Some(index) = rx.next().await {
                     actual.push(index);
