@@ -33,6 +33,8 @@ pub(crate) struct DocActorInner {
     actor: DocumentActor,
     /// The set of peers who are connected to this document as of the last [`DocAtorResult`]
     last_observed_peers: HashSet<PeerId>,
+    /// The actor's `peers_version` when `last_observed_peers` was read from it.
+    last_observed_version: Option<u64>,
     observer: Option<Arc<dyn RepoObserver>>,
     /// Shared with the task dispatcher, which counts tasks up as it sends them.
     unfinished_tasks: Arc<AtomicUsize>,
@@ -60,6 +62,7 @@ impl DocActorInner {
             peer_state_change_listeners: Vec::new(),
             actor,
             last_observed_peers: HashSet::new(),
+            last_observed_version: None,
             observer,
             unfinished_tasks,
         }
@@ -286,6 +289,12 @@ impl DocActorInner {
 
     /// Returns the set of peers for this document if it is different to self.last_observed_peers
     pub(crate) fn connected_peers_changed(&mut self, stopped: bool) -> Option<HashSet<PeerId>> {
+        // Most results change no connection: the set is not built again for them.
+        let version = (!stopped).then(|| self.actor.peers_version());
+        if version.is_some() && version == self.last_observed_version {
+            return None;
+        }
+        self.last_observed_version = version;
         let peers = if stopped {
             HashSet::new()
         } else {

@@ -81,6 +81,8 @@ pub struct DocumentActor {
     /// Whether anyone reads [`DocActorResult::peer_state_changes`] (see
     /// [`DocumentActor::observe_peer_states`]).
     peer_state_listeners: bool,
+    /// Counts connections added and removed (see [`DocumentActor::peers_version`]).
+    peers_version: u64,
 }
 
 #[derive(Debug)]
@@ -138,6 +140,7 @@ impl DocumentActor {
             sync_owed: false,
             hub_observes_peers: report_peer_states,
             peer_state_listeners: true,
+            peers_version: 0,
         };
 
         tracing::trace!(?initial_connections, "applying initial connections");
@@ -661,6 +664,13 @@ impl DocumentActor {
         self.peer_connections.len()
     }
 
+    /// Changes whenever a connection is paired with this document or leaves
+    /// it, so a caller can tell that [`peer_ids`](Self::peer_ids) is as it was
+    /// without reading it.
+    pub fn peers_version(&self) -> u64 {
+        self.peers_version
+    }
+
     /// The connections this document is paired with, and their peers.
     pub fn peer_ids(&self) -> impl Iterator<Item = (ConnectionId, &PeerId)> {
         self.peer_connections
@@ -916,6 +926,7 @@ impl DocumentActor {
         );
         self.peer_connections
             .insert(conn_id, PeerDocConnection::new(peer_id, conn_id));
+        self.peers_version += 1;
         if let Phase::Requesting(request) = &mut self.phase
             && let Some(conn) = self.peer_connections.get(&conn_id)
         {
@@ -924,7 +935,9 @@ impl DocumentActor {
     }
 
     fn remove_connection(&mut self, conn_id: ConnectionId) {
-        self.peer_connections.remove(&conn_id);
+        if self.peer_connections.remove(&conn_id).is_some() {
+            self.peers_version += 1;
+        }
         self.changed_by.remove(&conn_id);
         self.answers_held.remove(&conn_id);
         self.check_policy_tasks.retain(|_, id| *id != conn_id);

@@ -31,6 +31,11 @@ pub(crate) struct PeerDocConnection {
     // Whether a message from the peer was received since the actor last
     // generated messages for it.
     pub(super) unanswered: bool,
+    // Whether every change of the peer's last sync point (`their_have`) is
+    // known to be in the document: once it is, it stays so until the peer
+    // sends another, so `nothing_to_send` looks the hashes up once per
+    // message from the peer instead of once per step.
+    last_sync_known: std::cell::Cell<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,10 +58,12 @@ impl PeerDocConnection {
             last_share_config: None,
             pending_sync_messages: Vec::new(),
             unanswered: false,
+            last_sync_known: std::cell::Cell::new(false),
         }
     }
 
     pub(super) fn reset_sync_state(&mut self) {
+        self.last_sync_known.set(false);
         self.sync_state = if self.can_write() {
             sync::State::new()
         } else {
@@ -114,6 +121,7 @@ impl PeerDocConnection {
         // was started for the earlier message.
         let last_sent = (self.unanswered && !msg.heads.is_empty())
             .then(|| self.sync_state.last_sent_heads.clone());
+        self.last_sync_known.set(false);
         doc.receive_sync_message(&mut self.sync_state, msg)?;
         if let Some(last_sent) = last_sent {
             self.sync_state.last_sent_heads = last_sent;
@@ -175,7 +183,21 @@ impl PeerDocConnection {
     /// know, otherwise automerge answers with a reset).
     pub(super) fn nothing_to_send(&self, doc: &Automerge, heads: &[ChangeHash]) -> bool {
         let state = &self.sync_state;
-        let no_reset = state
+        state.have_responded
+            && state.in_flight
+            && state.last_sent_heads == heads
+            && self.knows_their_last_sync(doc)
+    }
+
+    /// Whether every change of the peer's last sync point is in the document
+    /// (else automerge would send a reset). A change once in the document stays,
+    /// so only a "yes" is remembered, until the peer's next message.
+    fn knows_their_last_sync(&self, doc: &Automerge) -> bool {
+        if self.last_sync_known.get() {
+            return true;
+        }
+        let known = self
+            .sync_state
             .their_have
             .as_ref()
             .and_then(|have| have.first())
@@ -184,7 +206,8 @@ impl PeerDocConnection {
                     .iter()
                     .all(|hash| doc.get_change_meta_by_hash(hash).is_some())
             });
-        state.have_responded && state.in_flight && state.last_sent_heads == heads && no_reset
+        self.last_sync_known.set(known);
+        known
     }
 
     /// Whether this peer keeps the document loaded (see [`KeepForPeers`]).

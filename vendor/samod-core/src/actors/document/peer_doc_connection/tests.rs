@@ -145,3 +145,67 @@ fn only_the_first_message_of_a_request_batch_initiates_a_request() {
     };
     assert_eq!(sync::Message::decode(data).unwrap().heads, doc.get_heads());
 }
+
+/// Syncs `remote` with `doc` until neither has anything to say.
+fn sync_raw(doc: &mut Automerge, remote: &mut Automerge, remote_state: &mut sync::State) {
+    let mut doc_state = sync::State::new();
+    for _ in 0..10 {
+        let a = doc.generate_sync_message(&mut doc_state);
+        let b = remote.generate_sync_message(remote_state);
+        if a.is_none() && b.is_none() {
+            return;
+        }
+        if let Some(a) = a {
+            remote.receive_sync_message(remote_state, a).unwrap();
+        }
+        if let Some(b) = b {
+            doc.receive_sync_message(&mut doc_state, b).unwrap();
+        }
+    }
+    panic!("never settled");
+}
+
+/// A peer that synced with `doc` and then made a change of its own: its next message's last sync
+/// point is `doc`'s heads.
+fn peer_of(doc: &mut Automerge, key: &str) -> sync::Message {
+    use automerge::{ROOT, transaction::Transactable};
+    let (mut remote, mut remote_state) = (Automerge::new(), sync::State::new());
+    sync_raw(doc, &mut remote, &mut remote_state);
+    remote
+        .transact::<_, _, AutomergeError>(|tx| tx.put(ROOT, key, true))
+        .unwrap();
+    let message = remote.generate_sync_message(&mut remote_state).unwrap();
+    assert_eq!(message.have[0].last_sync, doc.get_heads());
+    message
+}
+
+#[test]
+fn a_peers_last_sync_point_counts_as_known_only_while_it_is() {
+    use automerge::{ROOT, transaction::Transactable};
+    let now = UnixTimestamp::now();
+    let elsewhere = |key: &str| {
+        let mut doc = document();
+        doc.transact::<_, _, AutomergeError>(|tx| tx.put(ROOT, key, true))
+            .unwrap();
+        doc
+    };
+    let mut doc = document();
+    let mut conn = connection();
+    conn.set_share_config(ShareConfig::read_write());
+
+    // A last sync point made of a change this document lacks: not known...
+    let mut a = elsewhere("a");
+    conn.receive_sync_message(now, &mut doc, peer_of(&mut a, "from a"))
+        .unwrap();
+    assert!(!conn.knows_their_last_sync(&doc));
+    // ... until the change arrives (a "no" is not remembered).
+    doc.merge(&mut a).unwrap();
+    assert!(conn.knows_their_last_sync(&doc));
+    assert!(conn.knows_their_last_sync(&doc), "and a yes stays");
+
+    // The peer's next message brings another last sync point: looked up again.
+    let mut b = elsewhere("b");
+    conn.receive_sync_message(now, &mut doc, peer_of(&mut b, "from b"))
+        .unwrap();
+    assert!(!conn.knows_their_last_sync(&doc));
+}
