@@ -277,6 +277,11 @@ impl Intruder {
                     event = swarm.select_next_some() => match event {
                         SwarmEvent::ConnectionEstablished { .. } => { events_tx.send(true).await.ok(); }
                         SwarmEvent::ConnectionClosed { num_established: 0, .. } => { events_tx.send(false).await.ok(); }
+                        // A dial that fails says so, rather than leaving `connect` waiting.
+                        SwarmEvent::OutgoingConnectionError { error, .. } => {
+                            eprintln!("intruder's dial failed: {error}");
+                            events_tx.send(false).await.ok();
+                        }
                         _ => {}
                     },
                     else => break,
@@ -288,7 +293,8 @@ impl Intruder {
 
     async fn connect(&mut self, address: Multiaddr) {
         self.dial.send(address).await.expect("intruder running");
-        assert_eq!(self.events.recv().await, Some(true), "connected");
+        let opened = tokio::time::timeout(Duration::from_secs(30), self.events.recv()).await;
+        assert_eq!(opened.expect("connected in time"), Some(true), "connected");
     }
 
     async fn disconnected(&mut self) {
@@ -297,7 +303,8 @@ impl Intruder {
     }
 
     async fn open(&mut self, peer: PeerId, protocol: StreamProtocol) -> libp2p::Stream {
-        self.control.open_stream(peer, protocol).await.expect("stream opens")
+        let opened = tokio::time::timeout(Duration::from_secs(30), self.control.open_stream(peer, protocol)).await;
+        opened.expect("stream opens in time").expect("stream opens")
     }
 
     /// Sends one length-prefixed frame on a fresh certificate stream.
