@@ -20,14 +20,12 @@ pub enum ConcurrencyConfig {
     /// Run each document on a rayon threadpool
     #[cfg(feature = "threadpool")]
     Threadpool(rayon::ThreadPool),
-    /// Run each document on a rayon threadpool the application keeps a
-    /// handle to, for work of its own on the documents' threads (returning
-    /// an allocator's thread-local memory once documents are unloaded, say)
-    #[cfg(feature = "threadpool")]
-    SharedThreadpool(Arc<rayon::ThreadPool>),
     /// Run each document on threads of the application's own (see
     /// [`DocExecutor`]), as with a threadpool: one document at a time per
-    /// thread, each document's tasks in order
+    /// thread, each document's tasks in order. The application keeps its
+    /// handle, for work of its own on the documents' threads (returning an
+    /// allocator's thread-local memory once documents are unloaded, say); an
+    /// `Arc<rayon::ThreadPool>` is such an executor
     #[cfg(feature = "threadpool")]
     Executor(Arc<dyn DocExecutor>),
 }

@@ -1492,11 +1492,6 @@ impl TaskSetup {
                 DocRunner::Threadpool(Arc::new(threadpool))
             }
             #[cfg(feature = "threadpool")]
-            ConcurrencyConfig::SharedThreadpool(threadpool) => {
-                rx_actor = None;
-                DocRunner::Threadpool(threadpool)
-            }
-            #[cfg(feature = "threadpool")]
             ConcurrencyConfig::Executor(executor) => {
                 rx_actor = None;
                 DocRunner::Threadpool(executor)
