@@ -1,7 +1,7 @@
 // One project opened: its owner and due date, its task list (add, tick, rename, assign, delete; all work
 // offline through the node's outbox) and its history, where a value a concurrent edit overwrote, or an
 // edit that lost, stays visible. Room frames about the project reload the tasks and history live.
-import { type FormEvent, useEffect, useState } from "react";
+import { type FormEvent, useEffect, useRef, useState } from "react";
 import { commands, events, type Project, type ProjectChange, type ProjectPatch, type Task, type TeamMembership, type UserId } from "../../bindings";
 import { call, messageOf } from "../../lib/call";
 import { subscribe } from "../../lib/events";
@@ -22,10 +22,19 @@ export function ProjectDetails({ team, project }: { team: TeamMembership; projec
 
   const titles = new Map(tasks.map((t) => [t.id as string, t.title]));
 
+  // Reloads overlap (a room frame and the outbox moving, say) and their answers can arrive out of order:
+  // only the latest reload's answers are shown, or an older list could stay on screen for good.
+  const latestReload = useRef(0);
   const reload = () => {
-    call(commands.tasks(team.id, project.id)).then(setTasks, (e) => setError(messageOf(e)));
+    const reloading = ++latestReload.current;
+    const ifLatest =
+      <T,>(show: (value: T) => void) =>
+      (value: T) => {
+        if (reloading === latestReload.current) show(value);
+      };
+    call(commands.tasks(team.id, project.id)).then(ifLatest(setTasks), (e) => setError(messageOf(e)));
     // The history needs the relay once; offline it is the last one read, or none yet.
-    call(commands.projectHistory(team.id, project.id)).then(setHistory, () => {});
+    call(commands.projectHistory(team.id, project.id)).then(ifLatest(setHistory), () => {});
   };
 
   useEffect(() => {

@@ -77,3 +77,27 @@ it("opens a project: sets owner and due date, adds and ticks tasks, refuses a ba
   await act(async () => emitRoom(TEAM, { type: "task_updated", task: fromBob }));
   expect(screen.getAllByTestId("task-title").map((t) => t.textContent)).toEqual(["Write", "From Bob"]);
 });
+
+it("shows the latest reload's tasks when an older reload answers after it", async () => {
+  const task = (n: number, title: string): Task => ({ id: `0190f1e2-0000-7000-a000-00000000000${n}`, project_id: project(1).id, team_id: TEAM, title, done: false, assignee_id: null, created_by: members(1, 1)[0].user_id, created_at: "", versions: { title: 0, done: 0, assignee_id: 0 }, deleted: false });
+  answers.projects = projects(1, 1);
+  answers.members = members(1, 2);
+  answers.projectHistory = [];
+  answers.tasks = [task(1, "Write")];
+  await act(async () => render(<Projects team={team} onOpenDocument={() => {}} />));
+  await act(async () => screen.getByTestId("open-project").click());
+
+  // Two reloads in flight; the first (without the new task) answers last.
+  const pending: ((tasks: Task[]) => void)[] = [];
+  answers.tasks = () => new Promise<Task[]>((resolve) => pending.push(resolve));
+  const frame = { type: "task_updated", team_id: TEAM, task: task(2, "Fonts") } as const;
+  act(() => emitRoom(TEAM, frame));
+  act(() => emitRoom(TEAM, frame));
+  expect(pending).toHaveLength(2);
+  await act(async () => pending[1]([task(1, "Write"), task(2, "Fonts")]));
+  await act(async () => pending[0]([task(1, "Write")]));
+  expect(screen.getAllByTestId("task").map((t) => t.textContent)).toEqual([
+    expect.stringContaining("Write"),
+    expect.stringContaining("Fonts"),
+  ]);
+});
