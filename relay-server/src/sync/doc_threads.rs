@@ -1,10 +1,14 @@
-//! The threads the relay's documents run on (samod's `DocExecutor`): threads that block on one queue when
-//! there is nothing to do. rayon's workers, which ran them before, spin for a while after every job, and a
-//! document gets a short job per message (a keystroke, then each peer's acknowledgement of it): with 16
-//! people typing into one document that spinning was 5% of the relay's CPU (docs/benchmarks.md).
+//! The threads the relay's documents run on (samod's `DocExecutor`): threads that sleep on one queue when
+//! there is nothing to do. A document gets a short job per message (a keystroke, then each peer's
+//! acknowledgement of it), so the thread goes idle after nearly every job, and how it waits is paid per
+//! message: rayon's workers spun for a while after every job (5% of the relay's CPU with 16 people typing
+//! into one document), and so does a crossbeam channel's `recv` before it sleeps (spin, then
+//! `sched_yield`: a quarter of a document thread's samples). Here an idle thread sleeps on a condition
+//! variable at once, and a job wakes one only when one is asleep (docs/benchmarks.md).
 
+use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, Barrier};
+use std::sync::{Arc, Barrier, Condvar, Mutex, MutexGuard, PoisonError};
 
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
@@ -12,19 +16,83 @@ type Job = Box<dyn FnOnce() + Send + 'static>;
 /// is dropped (the repo's and the relay's) and the queue is drained.
 #[derive(Clone, Debug)]
 pub(super) struct DocThreads {
-    jobs: crossbeam_channel::Sender<Job>,
+    owner: Arc<Owner>,
     threads: usize,
+}
+
+/// Held by the handles only: its drop, with the last handle, closes the queue.
+#[derive(Debug)]
+struct Owner(Arc<Queue>);
+
+#[derive(Default)]
+struct Queue {
+    state: Mutex<State>,
+    ready: Condvar,
+}
+
+impl std::fmt::Debug for Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queue").finish_non_exhaustive()
+    }
+}
+
+#[derive(Default)]
+struct State {
+    jobs: VecDeque<Job>,
+    /// Threads asleep on `ready`: a job queued while none is needs no wake-up (a system call).
+    asleep: usize,
+    closed: bool,
+}
+
+impl Queue {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Jobs run outside the lock, so a panic never leaves the queue half changed.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The next job, or `None` once the queue is closed and drained.
+    fn next(&self) -> Option<Job> {
+        let mut state = self.lock();
+        loop {
+            if let Some(job) = state.jobs.pop_front() {
+                return Some(job);
+            }
+            if state.closed {
+                return None;
+            }
+            state.asleep += 1;
+            state = self.ready.wait(state).unwrap_or_else(PoisonError::into_inner);
+            state.asleep -= 1;
+        }
+    }
+
+    fn push(&self, job: Job) {
+        let mut state = self.lock();
+        state.jobs.push_back(job);
+        let wake = state.asleep > state.jobs.len() - 1;
+        drop(state);
+        if wake {
+            self.ready.notify_one();
+        }
+    }
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.0.lock().closed = true;
+        self.0.ready.notify_all();
+    }
 }
 
 impl DocThreads {
     /// `threads` threads (at least one), the `i`th named `name(i)`.
     pub(super) fn new(threads: usize, name: impl Fn(usize) -> String) -> std::io::Result<Self> {
         let threads = threads.max(1);
-        let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
+        let queue = Arc::new(Queue::default());
         for i in 0..threads {
             let queue = queue.clone();
             std::thread::Builder::new().name(name(i)).spawn(move || {
-                for job in queue {
+                while let Some(job) = queue.next() {
                     // A job that panics is a bug in samod or the relay; the thread stays, or the pool would
                     // shrink by one and `broadcast` would wait for it forever.
                     if catch_unwind(AssertUnwindSafe(job)).is_err() {
@@ -33,7 +101,7 @@ impl DocThreads {
                 }
             })?;
         }
-        Ok(Self { jobs, threads })
+        Ok(Self { owner: Arc::new(Owner(queue)), threads })
     }
 
     /// Runs `f` once on every thread (after the jobs queued before), and returns once all have. Each
@@ -57,10 +125,7 @@ impl DocThreads {
 
 impl samod::DocExecutor for DocThreads {
     fn spawn_fifo(&self, job: Job) {
-        // The receivers live as long as the threads, which outlive every sender but end only with them.
-        if self.jobs.send(job).is_err() {
-            tracing::error!("the document threads are gone; a document job was dropped");
-        }
+        self.owner.0.push(job);
     }
 }
 
@@ -86,6 +151,53 @@ mod tests {
         let seen: Vec<_> = rx.iter().take(100).collect();
         assert_eq!(seen.iter().map(|(n, _)| *n).collect::<Vec<_>>(), (0..100).collect::<Vec<_>>());
         assert!(seen.iter().all(|(_, name)| name.as_deref() == Some("doc-test-0")));
+    }
+
+    #[test]
+    fn every_job_queued_from_many_threads_at_once_runs() {
+        // Producers racing the threads as they fall asleep and wake: a lost wake-up leaves jobs queued
+        // with every thread asleep, and the count below never completes.
+        for threads in [1, 2] {
+            every_job_runs(&DocThreads::new(threads, |i| format!("doc-test-{i}")).expect("threads"));
+        }
+    }
+
+    fn every_job_runs(pool: &DocThreads) {
+        let (tx, rx) = mpsc::channel();
+        let producers: Vec<_> = (0..4)
+            .map(|p| {
+                let (pool, tx) = (pool.clone(), tx.clone());
+                std::thread::spawn(move || {
+                    for n in 0..2_000 {
+                        let tx = tx.clone();
+                        pool.spawn_fifo(Box::new(move || tx.send((p, n)).expect("receiver")));
+                    }
+                })
+            })
+            .collect();
+        for producer in producers {
+            producer.join().expect("producer");
+        }
+        let mut seen = 0;
+        while seen < 8_000 {
+            rx.recv_timeout(std::time::Duration::from_secs(20)).expect("every job runs");
+            seen += 1;
+        }
+    }
+
+    #[test]
+    fn jobs_queued_before_the_last_handle_is_dropped_still_run() {
+        let pool = DocThreads::new(2, |i| format!("doc-test-{i}")).expect("threads");
+        let (tx, rx) = mpsc::channel();
+        for n in 0..50 {
+            let tx = tx.clone();
+            pool.spawn_fifo(Box::new(move || tx.send(n).expect("receiver")));
+        }
+        drop((pool, tx));
+        // Ends once every job has run and dropped its sender.
+        let mut ran: Vec<i32> = rx.iter().collect();
+        ran.sort_unstable();
+        assert_eq!(ran, (0..50).collect::<Vec<_>>());
     }
 
     #[test]

@@ -83,7 +83,7 @@ pub(crate) async fn io_loop<S: LocalStorage, A: LocalSharePolicy>(
     inner: Arc<Mutex<Inner>>,
     storage: S,
     share_policy: A,
-    rx: UnboundedReceiver<IoLoopTask>,
+    mut rx: UnboundedReceiver<IoLoopTask>,
     dialers: Arc<Mutex<std::collections::HashMap<DialerId, DynDialer>>>,
     observer: Option<Arc<dyn RepoObserver>>,
 ) {
@@ -273,7 +273,7 @@ async fn drive_connection(
         mut sink,
     }: DriveConnectionTask,
 ) {
-    let rx = conn_handle.take_rx();
+    let mut rx = conn_handle.take_rx();
     let connection_id = conn_handle.id();
     let mut stream = stream.fuse();
     let result = loop {

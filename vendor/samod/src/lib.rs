@@ -1388,7 +1388,7 @@ impl Inner {
 /// futures::executor::LocalPool). Instead, we spawn a task on the runtime which
 /// listens on a channel for new actors to spawn and then runs them on a
 /// `FuturesUnordered`. This function is that task.
-async fn async_actor_runner(rx: UnboundedReceiver<SpawnedActor>) {
+async fn async_actor_runner(mut rx: UnboundedReceiver<SpawnedActor>) {
     let mut running_actors = FuturesUnordered::new();
 
     loop {
@@ -1399,7 +1399,7 @@ async fn async_actor_runner(rx: UnboundedReceiver<SpawnedActor>) {
                         tracing::trace!("actor spawner task finished");
                         break;
                     }
-                    Ok(SpawnedActor { inner, rx_tasks, init_results, doc_id, actor_id }) => {
+                    Ok(SpawnedActor { inner, mut rx_tasks, init_results, doc_id, actor_id }) => {
                         running_actors.push(async move {
                             inner.lock().unwrap().handle_results(init_results);
 
@@ -1566,7 +1566,7 @@ impl TaskSetup {
             let peer_id = self.peer_id.clone();
             let inner = self.inner.clone();
             async move {
-                let rx = self.rx_from_core;
+                let mut rx = self.rx_from_core;
                 while let Ok((actor_id, msg)) = rx.recv().await {
                     let event = HubEvent::actor_message(actor_id, msg);
                     inner.lock().unwrap().handle_event(event);
@@ -1608,7 +1608,7 @@ impl TaskSetup {
             let peer_id = self.peer_id.clone();
             let inner = self.inner.clone();
             async move {
-                let rx = self.rx_from_core;
+                let mut rx = self.rx_from_core;
                 while let Ok((actor_id, msg)) = rx.recv().await {
                     let event = HubEvent::actor_message(actor_id, msg);
                     inner.lock().unwrap().handle_event(event);
