@@ -97,13 +97,12 @@ impl<T> UnboundedReceiver<T> {
         if self.peeked.is_some() {
             return false;
         }
-        // `Err` means nothing is queued but senders remain; `Ok(None)` closed.
-        match self.rx.try_next() {
-            Ok(Some(msg)) => {
+        match self.rx.try_recv() {
+            Ok(msg) => {
                 self.peeked = Some(msg);
                 false
             }
-            Ok(None) | Err(_) => true,
+            Err(mpsc::TryRecvError::Empty | mpsc::TryRecvError::Closed) => true,
         }
     }
 }
