@@ -132,20 +132,76 @@ impl Message {
 
 /// The fields that say what a message is about, read without decoding (or copying) the rest: enough to
 /// route a frame before samod sees it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
-    #[serde(rename = "type")]
     pub kind: String,
-    #[serde(rename = "documentId", default)]
     pub document_id: Option<String>,
-    #[serde(rename = "senderId", default)]
     pub sender_id: Option<String>,
 }
 
 impl Header {
-    /// The header of a message, or `None` for bytes that are not a message.
+    /// The header of a message, or `None` for bytes that are not a message (not a map of text keys, no
+    /// text `type`, a routing field twice or of another type). Read with minicbor, which skips the other
+    /// fields (the sync data) in place: the relay reads every frame's header, and serde through ciborium
+    /// cost 2% of its CPU under live typing (docs/benchmarks.md).
     pub fn read(bytes: &[u8]) -> Option<Header> {
-        ciborium::from_reader(bytes).ok()
+        use minicbor::data::Type;
+        let mut decoder = minicbor::Decoder::new(bytes);
+        let mut fields = HeaderFields::default();
+        match decoder.map().ok()? {
+            Some(len) => {
+                for _ in 0..len {
+                    fields.read(&mut decoder)?;
+                }
+            }
+            None => {
+                while decoder.datatype().ok()? != Type::Break {
+                    fields.read(&mut decoder)?;
+                }
+            }
+        }
+        Some(Header {
+            kind: fields.kind?,
+            document_id: fields.document_id.flatten(),
+            sender_id: fields.sender_id.flatten(),
+        })
+    }
+}
+
+/// The routing fields seen so far; `Some(None)` is a field that was there as null.
+#[derive(Default)]
+struct HeaderFields {
+    kind: Option<String>,
+    document_id: Option<Option<String>>,
+    sender_id: Option<Option<String>>,
+}
+
+impl HeaderFields {
+    /// Reads one key and its value; `None` when the map cannot be a message's.
+    fn read(&mut self, decoder: &mut minicbor::Decoder<'_>) -> Option<()> {
+        fn text(decoder: &mut minicbor::Decoder<'_>) -> Option<String> {
+            decoder.str().ok().map(str::to_owned)
+        }
+        fn optional_text(decoder: &mut minicbor::Decoder<'_>) -> Option<Option<String>> {
+            if decoder.datatype().ok()? == minicbor::data::Type::Null {
+                decoder.skip().ok()?;
+                return Some(None);
+            }
+            text(decoder).map(Some)
+        }
+        fn once<T>(slot: &mut Option<T>, value: Option<T>) -> Option<()> {
+            if slot.is_some() {
+                return None;
+            }
+            *slot = Some(value?);
+            Some(())
+        }
+        match decoder.str().ok()? {
+            "type" => once(&mut self.kind, text(decoder)),
+            "documentId" => once(&mut self.document_id, optional_text(decoder)),
+            "senderId" => once(&mut self.sender_id, optional_text(decoder)),
+            _ => decoder.skip().ok(),
+        }
     }
 }
 
@@ -301,6 +357,90 @@ mod tests {
             assert!(Message::decode(&broken).is_err(), "{broken:?}");
         }
         assert!(Message::decode(b"\xff\x00garbage").is_err());
+    }
+
+    /// What `Header::read` replaced: serde through ciborium, the oracle for the cases below.
+    #[derive(Debug, serde::Deserialize)]
+    struct SerdeHeader {
+        #[serde(rename = "type")]
+        kind: String,
+        #[serde(rename = "documentId", default)]
+        document_id: Option<String>,
+        #[serde(rename = "senderId", default)]
+        sender_id: Option<String>,
+    }
+
+    fn serde_header(bytes: &[u8]) -> Option<Header> {
+        let h: SerdeHeader = ciborium::from_reader(bytes).ok()?;
+        Some(Header { kind: h.kind, document_id: h.document_id, sender_id: h.sender_id })
+    }
+
+    #[test]
+    fn headers_read_as_serde_read_them() {
+        let text = |t: &str| Value::Text(t.into());
+        let document = document_id().to_string();
+        let mut frames: Vec<Vec<u8>> = [
+            Message::Request(doc_message()),
+            Message::Sync(DocMessage { data: vec![9; 70_000], ..doc_message() }),
+            Message::Join {
+                sender_id: PeerId::from("a"),
+                supported_protocol_versions: vec!["1".into()],
+                metadata: None,
+            },
+            Message::Other("leave".into()),
+        ]
+        .iter()
+        .map(Message::encode)
+        .collect();
+        let odd = [
+            // Routing fields after a nested map, an array, bytes and numbers, which are skipped.
+            vec![
+                ("data", Value::Bytes(vec![0; 300])),
+                (
+                    "nested",
+                    map(vec![("type", text("not this one")), ("x", Value::Array(vec![Value::Null, text("y")]))]),
+                ),
+                ("count", Value::Integer((-5).into())),
+                ("type", text("ephemeral")),
+                ("senderId", text("u:d")),
+                ("documentId", text(&document)),
+            ],
+            vec![("type", text("sync")), ("documentId", Value::Null)],
+            // Not messages: no type, a type that is not text, a field twice, a routing field not text.
+            vec![("senderId", text("a"))],
+            vec![("type", Value::Integer(1.into()))],
+            vec![("type", text("sync")), ("type", text("request"))],
+            vec![("type", text("sync")), ("documentId", text("a")), ("documentId", text("b"))],
+            vec![("type", text("sync")), ("documentId", Value::Bytes(vec![1]))],
+        ];
+        frames.extend(odd.into_iter().map(|fields| to_bytes(&map(fields))));
+        // A map whose key is not text, and things that are not maps.
+        frames.push(to_bytes(&Value::Map(vec![(Value::Integer(1.into()), text("x")), (text("type"), text("sync"))])));
+        frames.extend([to_bytes(&Value::Bool(true)), to_bytes(&text("type")), vec![], b"\xff\x00garbage".to_vec()]);
+        // Cut short anywhere.
+        let whole = Message::Request(doc_message()).encode();
+        frames.extend((0..whole.len()).map(|end| whole[..end].to_vec()));
+        for frame in &frames {
+            assert_eq!(Header::read(frame), serde_header(frame), "{frame:02x?}");
+        }
+        let read = Header::read(&frames[0]).expect("a request's header");
+        assert_eq!(read.kind, "request");
+        assert_eq!(read.document_id.as_deref(), Some(document.as_str()));
+        assert_eq!(read.sender_id.as_deref(), Some("user:laptop"));
+    }
+
+    #[test]
+    fn a_header_in_an_indefinite_map_reads_too() {
+        // CBOR's indefinite-length map: 0xbf, pairs, 0xff. JavaScript encoders do not write it, others may.
+        let mut frame = vec![0xbf];
+        frame.extend(to_bytes(&Value::Text("type".into())));
+        frame.extend(to_bytes(&Value::Text("sync".into())));
+        frame.extend(to_bytes(&Value::Text("data".into())));
+        frame.extend(to_bytes(&Value::Bytes(vec![1, 2])));
+        frame.push(0xff);
+        let read = Header::read(&frame).expect("a header");
+        assert_eq!((read.kind.as_str(), read.document_id), ("sync", None));
+        assert_eq!(Header::read(&frame[..frame.len() - 1]), None, "no break: cut short");
     }
 
     /// The messages, spoken to a real samod repo: it accepts our `join` and `request` and we read its `peer`,
