@@ -68,8 +68,10 @@ impl Queue {
 
     fn push(&self, job: Job) {
         let mut state = self.lock();
+        // Each job queued before this one has a sleeper woken for it already (or a thread that is awake).
+        let queued_before = state.jobs.len();
         state.jobs.push_back(job);
-        let wake = state.asleep > state.jobs.len() - 1;
+        let wake = state.asleep > queued_before;
         drop(state);
         if wake {
             self.ready.notify_one();
@@ -138,6 +140,12 @@ mod tests {
 
     use super::*;
 
+    /// Queues a job that sends `value` to `tx`.
+    fn send_in_a_job<T: Send + 'static>(pool: &DocThreads, tx: &mpsc::Sender<T>, value: T) {
+        let tx = tx.clone();
+        pool.spawn_fifo(Box::new(move || tx.send(value).expect("receiver")));
+    }
+
     #[test]
     fn jobs_run_in_order_on_the_named_threads() {
         let pool = DocThreads::new(1, |i| format!("doc-test-{i}")).expect("threads");
@@ -169,8 +177,7 @@ mod tests {
                 let (pool, tx) = (pool.clone(), tx.clone());
                 std::thread::spawn(move || {
                     for n in 0..2_000 {
-                        let tx = tx.clone();
-                        pool.spawn_fifo(Box::new(move || tx.send((p, n)).expect("receiver")));
+                        send_in_a_job(&pool, &tx, (p, n));
                     }
                 })
             })
@@ -190,8 +197,7 @@ mod tests {
         let pool = DocThreads::new(2, |i| format!("doc-test-{i}")).expect("threads");
         let (tx, rx) = mpsc::channel();
         for n in 0..50 {
-            let tx = tx.clone();
-            pool.spawn_fifo(Box::new(move || tx.send(n).expect("receiver")));
+            send_in_a_job(&pool, &tx, n);
         }
         drop((pool, tx));
         // Ends once every job has run and dropped its sender.

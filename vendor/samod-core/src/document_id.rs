@@ -43,6 +43,7 @@ impl std::fmt::Display for DocumentId {
 /// so a few names per thread cover nearly every message.
 mod names {
     use std::cell::RefCell;
+    use std::rc::Rc;
     use uuid::Uuid;
 
     /// Names kept per thread.
@@ -50,13 +51,14 @@ mod names {
 
     #[derive(Default)]
     struct Names {
-        entries: Vec<(Uuid, String)>,
+        /// Shared with the caller of `with_name`, which writes it after the list is released.
+        entries: Vec<(Uuid, Rc<str>)>,
         /// The entry replaced next once all are taken.
         next: usize,
     }
 
     impl Names {
-        fn keep(&mut self, id: Uuid, name: String) -> usize {
+        fn keep(&mut self, id: Uuid, name: Rc<str>) -> usize {
             if self.entries.len() < KEPT {
                 self.entries.push((id, name));
                 return self.entries.len() - 1;
@@ -72,19 +74,21 @@ mod names {
         static NAMES: RefCell<Names> = RefCell::default();
     }
 
-    /// Calls `f` with the bs58check name of `id`.
+    /// Calls `f` with the bs58check name of `id`. The list is released before `f` runs, so `f` may name
+    /// documents itself (a formatter writing into something that formats a `DocumentId`).
     pub(super) fn with_name<R>(id: &Uuid, f: impl FnOnce(&str) -> R) -> R {
-        NAMES.with(|names| {
+        let name = NAMES.with(|names| {
             let mut names = names.borrow_mut();
             let at = match names.entries.iter().position(|(kept, _)| kept == id) {
                 Some(at) => at,
                 None => {
                     let name = bs58::encode(id).with_check().into_string();
-                    names.keep(*id, name)
+                    names.keep(*id, name.into())
                 }
             };
-            f(&names.entries[at].1)
-        })
+            names.entries[at].1.clone()
+        });
+        f(&name)
     }
 
     /// The document a bs58check name names, when this thread has seen it.
@@ -94,7 +98,7 @@ mod names {
                 .borrow()
                 .entries
                 .iter()
-                .find(|(_, kept)| kept == name)
+                .find(|(_, kept)| &**kept == name)
                 .map(|(id, _)| *id)
         })
     }
@@ -104,7 +108,7 @@ mod names {
         NAMES.with(|names| {
             let mut names = names.borrow_mut();
             if !names.entries.iter().any(|(kept, _)| *kept == id) {
-                names.keep(id, name.to_owned());
+                names.keep(id, name.into());
             }
         });
     }
@@ -175,6 +179,17 @@ mod tests {
                 assert_eq!(name.parse::<DocumentId>().unwrap(), *id);
             }
         }
+    }
+
+    #[test]
+    fn naming_a_document_while_naming_one_does_not_panic() {
+        let mut rng = rand::rng();
+        let (outer, inner) = (DocumentId::new(&mut rng), DocumentId::new(&mut rng));
+        let nested = names::with_name(&outer.0, |name| format!("{name}/{inner}"));
+        assert_eq!(
+            nested,
+            format!("{}/{}", fresh_name(&outer), fresh_name(&inner))
+        );
     }
 
     #[test]
