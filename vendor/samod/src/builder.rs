@@ -42,6 +42,18 @@ pub trait DocExecutor: Send + Sync + 'static {
     /// Runs `job` on one of the executor's threads, after the jobs spawned
     /// before it have started.
     fn spawn_fifo(&self, job: Box<dyn FnOnce() + Send + 'static>);
+
+    /// Whether a light message for an idle document (a keystroke's change, a
+    /// peer's acknowledgement of one, presence; see
+    /// [`DocumentActor::is_light`](samod_core::actors::document::DocumentActor::is_light))
+    /// is handled right where it arrives, on the repo's own task, instead of
+    /// being handed to one of these threads. The hand-over costs two thread
+    /// wake-ups per message, more than such a message's own work; what is not
+    /// light still runs here, so one expensive message never holds the repo's
+    /// task. Off unless the executor says so.
+    fn handles_light_messages_inline(&self) -> bool {
+        false
+    }
 }
 
 #[cfg(feature = "threadpool")]

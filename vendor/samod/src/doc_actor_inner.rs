@@ -244,6 +244,12 @@ impl DocActorInner {
         self.unfinished_tasks.fetch_sub(1, Ordering::SeqCst);
     }
 
+    /// Whether `message` may be handled on the thread it arrives on (see
+    /// [`DocumentActor::is_light`]).
+    pub(crate) fn is_light(&self, message: &samod_core::actors::HubToDocMsg) -> bool {
+        self.actor.is_light(message)
+    }
+
     /// Starts a batch: the tasks handled until [`Self::flush_sync_messages`]
     /// send each peer one sync message between them, at the flush (see
     /// [`DocumentActor::defer_sync_messages`]).

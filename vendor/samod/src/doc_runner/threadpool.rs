@@ -31,13 +31,48 @@ impl ThreadpoolActor {
 
     pub(crate) fn dispatch(self: &Arc<Self>, task: ActorTask) {
         let mut mailbox = self.mailbox.lock().unwrap();
-        mailbox.tasks.push_back(task);
         if mailbox.running {
+            mailbox.tasks.push_back(task);
             return;
         }
         mailbox.running = true;
         drop(mailbox);
+        // This caller owns the mailbox now, as a runner would: tasks dispatched
+        // meanwhile queue behind this one.
+        let not_handled = self.handle_if_light(task).err();
+        let mut mailbox = self.mailbox.lock().unwrap();
+        if let Some(task) = not_handled {
+            mailbox.tasks.push_front(task);
+        }
+        if mailbox.tasks.is_empty() {
+            mailbox.running = false;
+            return;
+        }
+        drop(mailbox);
         self.schedule();
+    }
+
+    /// Handles `task` on the calling thread if the executor allows it and the
+    /// document calls it light (see [`DocExecutor::handles_light_messages_inline`]);
+    /// gives it back otherwise. The caller owns the mailbox.
+    fn handle_if_light(&self, task: ActorTask) -> Result<(), ActorTask> {
+        if !self.pool.handles_light_messages_inline() {
+            return Err(task);
+        }
+        let ActorTask::HandleMessage(message) = &task else {
+            return Err(task);
+        };
+        // Never wait for the document here: a `DocHandle` user may hold it and
+        // wait for the repo, whose lock the hub may hold while it dispatches.
+        let Ok(mut inner) = self.inner.try_lock() else {
+            return Err(task);
+        };
+        if !inner.is_light(message) {
+            return Err(task);
+        }
+        inner.handle_task(task);
+        inner.flush_sync_messages();
+        Ok(())
     }
 
     fn schedule(self: &Arc<Self>) {

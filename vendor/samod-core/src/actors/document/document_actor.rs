@@ -16,7 +16,9 @@ use crate::actors::document::phase::loading::Loading;
 use crate::actors::document::phase::ready::Ready;
 use crate::actors::document::phase::request::{Request, RequestOutcome};
 use crate::actors::document::{ActorInput, DocActorResult, Unload, WithDocResult};
-use crate::actors::messages::{Broadcast, DocMessage, DocToHubMsgPayload, SyncMessage};
+use crate::actors::messages::{
+    Broadcast, DocMessage, DocToHubMsgPayload, HubToDocMsgPayload, SyncMessage,
+};
 use crate::actors::{DocToHubMsg, HubToDocMsg, RunState};
 use crate::doc_search::DocSearchPhase;
 use crate::io::{IoResult, IoTaskId};
@@ -543,6 +545,47 @@ impl DocumentActor {
 
     pub fn is_stopped(&self) -> bool {
         self.run_state == RunState::Stopped
+    }
+
+    /// Whether `message` is light: a small sync or ephemeral message from a
+    /// peer this loaded document already exchanges sync messages with (a
+    /// keystroke, or a peer acknowledging one). Handling such a message costs
+    /// about its own size and the few changes it brings, so a runner may handle
+    /// it on the thread it arrives on instead of handing it to the document's
+    /// thread, which costs two thread wake-ups per message. Anything else, a
+    /// request or a peer's first message above all, may cost a walk of the
+    /// whole history (the full document, a Bloom filter of every change) and is
+    /// not light.
+    pub fn is_light(&self, message: &HubToDocMsg) -> bool {
+        /// A keystroke's change with its sync message is a few hundred bytes.
+        const LIGHT_BYTES: usize = 4096;
+        let HubToDocMsgPayload::HandleDocMessage {
+            connection_id,
+            message,
+            ..
+        } = &message.0
+        else {
+            return false;
+        };
+        let size = match message {
+            DocMessage::Sync(SyncMessage::Sync { data }) => data.len(),
+            DocMessage::Ephemeral(msg) => msg.data.len(),
+            DocMessage::Sync(SyncMessage::Request { .. } | SyncMessage::DocUnavailable) => {
+                return false;
+            }
+        };
+        self.run_state == RunState::Running
+            && matches!(self.phase, Phase::Ready(_))
+            && size <= LIGHT_BYTES
+            && self
+                .peer_connections
+                .get(connection_id)
+                .is_some_and(|conn| {
+                    conn.can_read()
+                        && conn.pending_sync_messages.is_empty()
+                        && conn.state().last_received.is_some()
+                        && conn.state().last_sent.is_some()
+                })
     }
 
     /// Holds back sync messages until [`flush_sync_messages`](Self::flush_sync_messages):

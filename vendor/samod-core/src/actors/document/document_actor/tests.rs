@@ -1,4 +1,5 @@
 mod coalesce;
+mod light;
 mod idle_unload;
 mod peer_states;
 mod update_share_policy;

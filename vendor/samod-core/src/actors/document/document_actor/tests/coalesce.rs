@@ -24,7 +24,7 @@ pub(super) struct Peer {
 }
 
 impl Hub {
-    fn new(peers: usize) -> Self {
+    pub(super) fn new(peers: usize) -> Self {
         Self::with_hub_observing(peers, true)
     }
 
@@ -134,7 +134,7 @@ impl Hub {
     }
 
     /// What peer `i`'s replica has to say, not yet handed to the actor.
-    fn say(&mut self, i: usize) -> Option<sync::Message> {
+    pub(super) fn say(&mut self, i: usize) -> Option<sync::Message> {
         let peer = &mut self.peers[i];
         peer.doc.generate_sync_message(&mut peer.state)
     }
@@ -375,7 +375,10 @@ fn a_peer_whose_two_messages_share_a_batch_still_gets_the_answer_to_the_first() 
         assert_eq!(peer.doc.get_heads(), heads, "peer {i} converged");
         let mut shared = peer.state.shared_heads.clone();
         shared.sort();
-        assert_eq!(shared, heads, "peer {i} knows the actor has all its changes");
+        assert_eq!(
+            shared, heads,
+            "peer {i} knows the actor has all its changes"
+        );
     }
 }
 
