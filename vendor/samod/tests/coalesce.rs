@@ -1,6 +1,7 @@
 //! Many peers typing into one document at once through one server, whose document actor handles the
 //! queued messages in batches and sends each peer one sync message per batch: every keystroke still
-//! reaches every peer, with the server's documents on the async runtime or on a thread pool.
+//! reaches every peer, with the server's documents on the async runtime, on a thread pool, or on a thread
+//! pool with light messages handled where they arrive (their sync messages held until the poll ends).
 #![cfg(feature = "tokio")]
 #![cfg(feature = "threadpool")]
 
@@ -8,11 +9,35 @@ use std::{sync::Arc, time::Duration};
 
 use automerge::{Automerge, ROOT, ReadDoc, transaction::Transactable};
 use futures::StreamExt;
-use samod::{BackoffConfig, ConcurrencyConfig, DocHandle, Repo, transport::channel::ChannelDialer};
+use samod::{
+    BackoffConfig, ConcurrencyConfig, DocExecutor, DocHandle, Repo,
+    transport::channel::ChannelDialer,
+};
 
 const TYPISTS: usize = 6;
 const KEYSTROKES: usize = 40;
 const PATIENCE: Duration = Duration::from_secs(20);
+
+/// Where the server's documents run.
+#[derive(Clone, Copy)]
+enum Runner {
+    Async,
+    Threadpool,
+    /// On a thread pool, with light messages handled where they arrive.
+    Inline,
+}
+
+struct Inline(rayon::ThreadPool);
+
+impl DocExecutor for Inline {
+    fn spawn_fifo(&self, job: Box<dyn FnOnce() + Send + 'static>) {
+        self.0.spawn_fifo(job);
+    }
+
+    fn handles_light_messages_inline(&self) -> bool {
+        true
+    }
+}
 
 fn keys(handle: &DocHandle) -> usize {
     handle.with_document(|doc| doc.keys(ROOT).count())
@@ -33,14 +58,23 @@ async fn has_keys(handle: &DocHandle, n: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_keystroke_of_many_concurrent_typists_reaches_every_peer() {
-    for threadpool in [false, true] {
+    for runner in [Runner::Async, Runner::Threadpool, Runner::Inline] {
         let mut builder = Repo::build_tokio();
-        if threadpool {
-            let pool = rayon::ThreadPoolBuilder::new()
+        let pool = || {
+            rayon::ThreadPoolBuilder::new()
                 .num_threads(1)
                 .build()
-                .unwrap();
-            builder = builder.with_concurrency(ConcurrencyConfig::Threadpool(pool));
+                .unwrap()
+        };
+        match runner {
+            Runner::Async => {}
+            Runner::Threadpool => {
+                builder = builder.with_concurrency(ConcurrencyConfig::Threadpool(pool()));
+            }
+            Runner::Inline => {
+                builder =
+                    builder.with_concurrency(ConcurrencyConfig::Executor(Arc::new(Inline(pool()))));
+            }
         }
         let server = builder.load().await;
         let mut clients = Vec::new();

@@ -905,13 +905,20 @@ impl DocumentActor {
             out.pending_sync_messages += loading.pending_msg_count();
             return;
         }
+        // Read once for every peer (a vector built from the change graph's heads).
+        let heads = match self.phase {
+            Phase::Ready(_) => self.doc.get_heads(),
+            _ => Vec::new(),
+        };
         for (conn_id, peer_conn) in &mut self.peer_connections {
             if self.answers_held.contains_key(conn_id) {
                 continue;
             }
             peer_conn.unanswered = false;
             let generated = match &mut self.phase {
-                Phase::Ready(ready) => ready.generate_sync_messages(now, &mut self.doc, peer_conn),
+                Phase::Ready(ready) => {
+                    ready.generate_sync_messages(now, &mut self.doc, &heads, peer_conn)
+                }
                 Phase::Requesting(request) => request.generate_messages(now, &self.doc, peer_conn),
                 Phase::Loading(_) => unreachable!(),
             };

@@ -143,9 +143,19 @@ impl PeerDocConnection {
         now: UnixTimestamp,
         doc: &Automerge,
     ) -> Vec<(sync::Message, Duration)> {
-        let heads = doc.get_heads();
+        self.generate_sync_messages_at(now, doc, &doc.get_heads())
+    }
+
+    /// [`Self::generate_sync_messages`] with the document's current heads,
+    /// which a caller going through every peer reads once for all of them.
+    pub(super) fn generate_sync_messages_at(
+        &mut self,
+        now: UnixTimestamp,
+        doc: &Automerge,
+        heads: &[ChangeHash],
+    ) -> Vec<(sync::Message, Duration)> {
         let mut messages = Vec::new();
-        if self.nothing_to_send(doc, &heads) {
+        if self.nothing_to_send(doc, heads) {
             return messages;
         }
         loop {
