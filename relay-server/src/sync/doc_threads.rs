@@ -130,8 +130,10 @@ impl samod::DocExecutor for DocThreads {
         self.owner.0.push(job);
     }
 
-    /// A keystroke or an acknowledgement costs less than the two wake-ups of handing it to these threads
-    /// and back (docs/benchmarks.md, issue 19, ninth session); what may walk a whole history comes here.
+    /// A peer's acknowledgement of a document's heads costs less than the two wake-ups of handing it to
+    /// these threads and back, and 15 of the 16 messages a keystroke brings with 16 typists are those
+    /// (docs/benchmarks.md, issue 19, ninth session); changes, requests and anything that may walk a history
+    /// still come here.
     fn handles_light_messages_inline(&self) -> bool {
         true
     }

@@ -1592,21 +1592,18 @@ impl TaskSetup {
         storage: S,
         share_policy: A,
     ) {
-        let io_loop = io_loop::io_loop(
-            self.peer_id.clone(),
-            self.inner.clone(),
-            storage,
-            share_policy,
-            self.rx_storage,
-            self.dialers.clone(),
-            self.observer.clone(),
-        )
-        .boxed();
-        // Light messages handled inline during one poll of the IO loop send
-        // each peer one sync message between them.
-        #[cfg(feature = "threadpool")]
-        let io_loop = doc_runner::threadpool::HoldSyncPerPoll::new(io_loop).boxed();
-        runtime.spawn(io_loop);
+        runtime.spawn(
+            io_loop::io_loop(
+                self.peer_id.clone(),
+                self.inner.clone(),
+                storage,
+                share_policy,
+                self.rx_storage,
+                self.dialers.clone(),
+                self.observer.clone(),
+            )
+            .boxed(),
+        );
         runtime.spawn({
             let peer_id = self.peer_id.clone();
             let inner = self.inner.clone();

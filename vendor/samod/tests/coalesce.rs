@@ -1,7 +1,7 @@
 //! Many peers typing into one document at once through one server, whose document actor handles the
 //! queued messages in batches and sends each peer one sync message per batch: every keystroke still
 //! reaches every peer, with the server's documents on the async runtime, on a thread pool, or on a thread
-//! pool with light messages handled where they arrive (their sync messages held until the poll ends).
+//! pool with light messages (acknowledgements) handled where they arrive.
 #![cfg(feature = "tokio")]
 #![cfg(feature = "threadpool")]
 

@@ -1,25 +1,15 @@
-//! An executor that handles light messages inline: a keystroke from a peer already in sync reaches the
-//! document while every document thread is busy, and everything else still waits for the threads; the
-//! light messages handled in one poll of the repo's IO loop send each peer one sync message between them.
+//! An executor that handles light messages inline: a peer's acknowledgement of the document's heads is
+//! handled where it arrives, not on the document threads.
 #![cfg(feature = "tokio")]
 #![cfg(feature = "threadpool")]
 
-use std::{
-    collections::HashMap,
-    convert::Infallible,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicUsize, Ordering},
-        mpsc,
-    },
-    time::Duration,
-};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use automerge::{Automerge, ROOT, ReadDoc, transaction::Transactable};
-use futures::{StreamExt, channel::mpsc as chan, future::BoxFuture};
+use futures::StreamExt;
 use samod::{
-    AcceptorHandle, BackoffConfig, ConcurrencyConfig, ConnectionId, DialError, Dialer, DocExecutor,
-    DocHandle, PeerDocState, Repo, Transport, transport::channel::ChannelDialer,
+    BackoffConfig, ConcurrencyConfig, ConnectionId, DocExecutor, DocHandle, PeerDocState, Repo,
+    RepoEvent, RepoObserver, transport::channel::ChannelDialer,
 };
 
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -91,16 +81,40 @@ async fn acknowledged(handle: &DocHandle) {
         .expect("acknowledged");
 }
 
+/// The threads sync messages were received on, in order.
+#[derive(Clone, Default)]
+struct ReceivedOn(Arc<std::sync::Mutex<Vec<String>>>);
+
+impl RepoObserver for ReceivedOn {
+    fn observe(&self, event: &RepoEvent) {
+        if let RepoEvent::SyncMessageReceived { .. } = event {
+            let thread = std::thread::current();
+            self.0
+                .lock()
+                .unwrap()
+                .push(thread.name().unwrap_or("").to_owned());
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_keystroke_reaches_the_document_while_its_threads_are_busy() {
+async fn an_acknowledgement_is_handled_where_it_arrives_not_on_a_document_thread() {
     let threads = Arc::new(Inline(
         rayon::ThreadPoolBuilder::new()
             .num_threads(1)
+            .thread_name(|i| format!("document-{i}"))
             .build()
             .unwrap(),
     ));
+    let received_on = ReceivedOn::default();
+    let (writes, held_writes) = tokio::sync::watch::channel(true);
     let server = Repo::build_tokio()
-        .with_concurrency(ConcurrencyConfig::Executor(threads.clone()))
+        .with_concurrency(ConcurrencyConfig::Executor(threads))
+        .with_storage(HeldWrites {
+            inner: samod::storage::InMemoryStorage::new(),
+            open: held_writes,
+        })
+        .with_observer(received_on.clone())
         .load()
         .await;
     let client = Repo::build_tokio().load().await;
@@ -117,6 +131,7 @@ async fn a_keystroke_reaches_the_document_while_its_threads_are_busy() {
     dialer.established().await.unwrap();
     let typed = client.create(Automerge::new()).await.unwrap();
     type_key(&typed, "first");
+    acknowledged(&typed).await;
     let at_server = server
         .find(typed.document_id().clone())
         .await
@@ -124,29 +139,61 @@ async fn a_keystroke_reaches_the_document_while_its_threads_are_busy() {
         .unwrap();
     has_keys(&at_server, 1).await;
     acknowledged(&typed).await;
+    // The first message and the keystroke ran on the document thread.
+    assert!(
+        received_on
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|thread| thread.starts_with("document-")),
+        "a peer's first message is not light"
+    );
 
-    // The server's only document thread is busy until `release`.
-    let (release, wait) = mpsc::channel::<()>();
-    let (started, running) = mpsc::channel();
-    threads.0.spawn_fifo(move || {
-        started.send(()).unwrap();
-        wait.recv_timeout(PATIENCE).ok();
+    // The server's writes wait, so that no write completes and queues a task for the document meanwhile.
+    writes.send(false).unwrap();
+    let before = received_on.0.lock().unwrap().len();
+    // A change made on the server goes to the client, whose acknowledgement of the server's new heads is
+    // light. (Waiting on the peer states, not the document: a test holding the server's document lock
+    // would send it to the thread. The client's document is held while the server's is, so that the
+    // acknowledgement comes after the server's document is released.)
+    let (_, mut states) = at_server.peers();
+    let mut server_heads = typed.with_document(|_| {
+        at_server.with_document(|doc| {
+            doc.transact::<_, _, automerge::AutomergeError>(|tx| {
+                tx.put(ROOT, "from the server", 1)
+            })
+            .unwrap();
+            doc.get_heads()
+        })
     });
-    running.recv_timeout(PATIENCE).unwrap();
-
-    // A keystroke from a peer in sync with the document is light: it arrives without a thread. Its write
-    // completes on the thread later, and the next one waits behind that. (Waiting on the change events,
-    // not the document: a test holding the server's document lock would send the keystroke to the
-    // busy thread.)
-    let mut changed = at_server.changes();
-    type_key(&typed, "second");
-    tokio::time::timeout(PATIENCE, changed.next())
+    server_heads.sort();
+    let acknowledged_by_the_client = async {
+        while let Some(changed) = states.next().await {
+            let says_it_has_them = changed.values().any(|peer| {
+                peer.their_heads.clone().is_some_and(|mut theirs| {
+                    theirs.sort();
+                    theirs == server_heads
+                })
+            });
+            if says_it_has_them {
+                return;
+            }
+        }
+        panic!("the peer states ended");
+    };
+    tokio::time::timeout(PATIENCE, acknowledged_by_the_client)
         .await
-        .expect("the keystroke arrived while the thread was busy")
-        .expect("the document stays open");
-    assert_eq!(keys(&at_server), 2);
+        .expect("the client acknowledged the server's change");
+    let since = received_on.0.lock().unwrap()[before..].to_vec();
+    assert!(!since.is_empty());
+    assert!(
+        since.iter().all(|thread| !thread.starts_with("document-")),
+        "the acknowledgement was handled on {since:?}"
+    );
 
-    release.send(()).unwrap();
+    writes.send(true).unwrap();
+    has_keys(&typed, 2).await;
     type_key(&typed, "third");
     has_keys(&at_server, 3).await;
     acknowledged(&typed).await;
@@ -201,185 +248,4 @@ impl samod::storage::Storage for HeldWrites {
             samod::storage::Storage::delete(&inner, key).await;
         }
     }
-}
-
-/// A client's frames to the server, held while the gate is shut and let through together when it opens.
-#[derive(Default)]
-struct Gate {
-    state: Mutex<GateState>,
-    held: tokio::sync::Notify,
-}
-
-#[derive(Default)]
-struct GateState {
-    shut: bool,
-    held: Vec<Vec<u8>>,
-    to_server: Option<chan::UnboundedSender<Vec<u8>>>,
-}
-
-impl Gate {
-    fn pass(&self, frame: Vec<u8>) {
-        let mut state = self.state.lock().unwrap();
-        if state.shut {
-            state.held.push(frame);
-            self.held.notify_one();
-        } else if let Some(to_server) = &state.to_server {
-            to_server.unbounded_send(frame).ok();
-        }
-    }
-
-    fn shut(&self) {
-        self.state.lock().unwrap().shut = true;
-    }
-
-    /// Waits until the client sent a frame since the gate shut.
-    async fn holds_a_frame(&self) {
-        loop {
-            let notified = self.held.notified();
-            if !self.state.lock().unwrap().held.is_empty() {
-                return;
-            }
-            tokio::time::timeout(PATIENCE, notified)
-                .await
-                .expect("a frame from the client");
-        }
-    }
-
-    fn open(&self) {
-        let mut state = self.state.lock().unwrap();
-        state.shut = false;
-        let held = std::mem::take(&mut state.held);
-        for frame in held {
-            state
-                .to_server
-                .as_ref()
-                .unwrap()
-                .unbounded_send(frame)
-                .unwrap();
-        }
-    }
-}
-
-/// Dials `acceptor` in memory through `gate`, counting the frames the server sends back.
-struct GatedDialer {
-    acceptor: AcceptorHandle,
-    gate: Arc<Gate>,
-    received: Arc<AtomicUsize>,
-}
-
-impl Dialer for GatedDialer {
-    type Error = Infallible;
-
-    fn url(&self) -> samod::Url {
-        samod::Url::parse("channel://gated").unwrap()
-    }
-
-    fn connect(&self) -> BoxFuture<'static, Result<Transport, DialError<Infallible>>> {
-        let (acceptor, gate, received) = (
-            self.acceptor.clone(),
-            self.gate.clone(),
-            self.received.clone(),
-        );
-        Box::pin(async move {
-            let (to_server, from_client) = chan::unbounded::<Vec<u8>>();
-            let (to_client, from_server) = chan::unbounded::<Vec<u8>>();
-            let (client_sink, mut client_frames) = chan::unbounded::<Vec<u8>>();
-            gate.state.lock().unwrap().to_server = Some(to_server);
-            tokio::spawn(async move {
-                while let Some(frame) = client_frames.next().await {
-                    gate.pass(frame);
-                }
-            });
-            acceptor
-                .accept(Transport::new(
-                    from_client.map(Ok::<_, Infallible>),
-                    to_client,
-                ))
-                .map_err(DialError::transient)?;
-            let from_server = from_server.map(move |frame| {
-                received.fetch_add(1, Ordering::SeqCst);
-                Ok::<_, Infallible>(frame)
-            });
-            Ok(Transport::new(from_server, client_sink))
-        })
-    }
-}
-
-#[tokio::test]
-async fn light_messages_handled_in_one_poll_reach_a_peer_in_one_message() {
-    let threads = Arc::new(Inline(
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(1)
-            .build()
-            .unwrap(),
-    ));
-    let (writes, held_writes) = tokio::sync::watch::channel(true);
-    let server = Repo::build_tokio()
-        .with_concurrency(ConcurrencyConfig::Executor(threads))
-        .with_storage(HeldWrites {
-            inner: samod::storage::InMemoryStorage::new(),
-            open: held_writes,
-        })
-        .load()
-        .await;
-    let acceptor = server
-        .make_acceptor(samod::Url::parse("channel://server").unwrap())
-        .unwrap();
-    let mut clients = Vec::new();
-    for _ in 0..3 {
-        let (gate, received) = (Arc::new(Gate::default()), Arc::new(AtomicUsize::new(0)));
-        let repo = Repo::build_tokio().load().await;
-        let dialer = repo
-            .dial(
-                BackoffConfig::default(),
-                Arc::new(GatedDialer {
-                    acceptor: acceptor.clone(),
-                    gate: gate.clone(),
-                    received: received.clone(),
-                }),
-            )
-            .unwrap();
-        dialer.established().await.unwrap();
-        clients.push((repo, dialer, gate, received));
-    }
-    let first = clients[0].0.create(Automerge::new()).await.unwrap();
-    type_key(&first, "start");
-    acknowledged(&first).await;
-    let id = first.document_id().clone();
-    let mut handles = vec![first];
-    for (repo, ..) in &clients[1..] {
-        handles.push(repo.find(id.clone()).await.unwrap().unwrap());
-    }
-    for handle in &handles {
-        has_keys(handle, 1).await;
-        acknowledged(handle).await;
-    }
-
-    // Two typists' keystrokes reach the server together; the third client only reads. The server's writes
-    // wait meanwhile, so no write's completion runs the document on its thread in between.
-    writes.send(false).unwrap();
-    let (reader, before) = (&handles[2], clients[2].3.load(Ordering::SeqCst));
-    for (i, typist) in handles[..2].iter().enumerate() {
-        clients[i].2.shut();
-        type_key(typist, &format!("typist{i}"));
-        clients[i].2.holds_a_frame().await;
-    }
-    // Both let through before this task yields: the server's IO loop finds both in one poll.
-    clients[0].2.open();
-    clients[1].2.open();
-    has_keys(reader, 3).await;
-    assert_eq!(
-        clients[2].3.load(Ordering::SeqCst) - before,
-        1,
-        "one sync message carries both keystrokes"
-    );
-    writes.send(true).unwrap();
-    for handle in &handles {
-        acknowledged(handle).await;
-    }
-    for (repo, dialer, ..) in clients {
-        dialer.close();
-        repo.stop().await;
-    }
-    server.stop().await;
 }

@@ -1,64 +1,10 @@
 use std::{
-    cell::RefCell,
     collections::VecDeque,
-    future::Future,
-    pin::Pin,
+    panic::{AssertUnwindSafe, catch_unwind},
     sync::{Arc, Mutex},
-    task::{Context, Poll},
 };
 
 use crate::{actor_task::ActorTask, builder::DocExecutor, doc_actor_inner::DocActorInner};
-
-thread_local! {
-    /// The documents whose light messages were handled during the current poll
-    /// of a [`HoldSyncPerPoll`] future on this thread: their sync messages wait
-    /// for the end of the poll. `None` outside such a poll.
-    static HELD: RefCell<Option<Vec<Arc<ThreadpoolActor>>>> = const { RefCell::new(None) };
-}
-
-/// Polls the task that hands peers' messages to the documents (the IO loop) so
-/// that the light messages it handles inline during one poll (see
-/// [`DocExecutor::handles_light_messages_inline`]) send each peer one sync
-/// message between them, when the poll ends: what a runner does for the tasks
-/// queued in a mailbox. Under load a poll handles many messages (a keystroke
-/// and its acknowledgements from many peers), and each peer gets one message
-/// per poll instead of one per message handled; with one message per poll
-/// nothing waits.
-pub(crate) struct HoldSyncPerPoll<F> {
-    inner: F,
-}
-
-impl<F> HoldSyncPerPoll<F> {
-    pub(crate) fn new(inner: F) -> Self {
-        Self { inner }
-    }
-}
-
-impl<F: Future + Unpin> Future for HoldSyncPerPoll<F> {
-    type Output = F::Output;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let _flush = FlushHeld(HELD.with(|held| held.replace(Some(Vec::new()))));
-        Pin::new(&mut self.inner).poll(cx)
-    }
-}
-
-/// Ends a poll of [`HoldSyncPerPoll`], even one that panicked: flushes the
-/// documents held during it and restores the enclosing poll's list, if any.
-struct FlushHeld(Option<Vec<Arc<ThreadpoolActor>>>);
-
-impl Drop for FlushHeld {
-    fn drop(&mut self) {
-        let held = HELD.with(|held| held.replace(self.0.take()));
-        for actor in held.into_iter().flatten() {
-            // Whoever holds the document now (a runner, a `DocHandle` user)
-            // holds no lock this thread holds, so waiting for it is safe.
-            if let Ok(mut inner) = actor.inner.lock() {
-                inner.flush_sync_messages();
-            }
-        }
-    }
-}
 
 /// A document's FIFO mailbox, shared by hub/IO dispatch and DocHandle operations.
 /// Only one runner drains it, so Rayon scheduling cannot reorder actor tasks.
@@ -94,7 +40,7 @@ impl ThreadpoolActor {
         drop(mailbox);
         // This caller owns the mailbox now, as a runner would: tasks dispatched
         // meanwhile queue behind this one.
-        let not_handled = Self::handle_if_light(self, task).err();
+        let not_handled = self.handle_if_light(task).err();
         let mut mailbox = self.mailbox.lock().unwrap();
         if let Some(task) = not_handled {
             mailbox.tasks.push_front(task);
@@ -109,10 +55,9 @@ impl ThreadpoolActor {
 
     /// Handles `task` on the calling thread if the executor allows it and the
     /// document calls it light (see [`DocExecutor::handles_light_messages_inline`]);
-    /// gives it back otherwise. The caller owns the mailbox. Within a poll of
-    /// [`HoldSyncPerPoll`] the sync messages wait for the end of the poll.
-    fn handle_if_light(this: &Arc<Self>, task: ActorTask) -> Result<(), ActorTask> {
-        if !this.pool.handles_light_messages_inline() {
+    /// gives it back otherwise. The caller owns the mailbox.
+    fn handle_if_light(&self, task: ActorTask) -> Result<(), ActorTask> {
+        if !self.pool.handles_light_messages_inline() {
             return Err(task);
         }
         let ActorTask::HandleMessage(message) = &task else {
@@ -120,27 +65,23 @@ impl ThreadpoolActor {
         };
         // Never wait for the document here: a `DocHandle` user may hold it and
         // wait for the repo, whose lock the hub may hold while it dispatches.
-        let Ok(mut inner) = this.inner.try_lock() else {
+        let Ok(inner) = self.inner.try_lock() else {
             return Err(task);
         };
         if !inner.is_light(message) {
             return Err(task);
         }
-        let held = HELD.with(|held| {
-            let mut held = held.borrow_mut();
-            let list = held.as_mut()?;
-            // A document listed twice is flushed twice, the second time for nothing.
-            if !list.last().is_some_and(|last| Arc::ptr_eq(last, this)) {
-                list.push(this.clone());
-            }
-            Some(())
-        });
-        if held.is_some() {
-            inner.defer_sync_messages();
-            inner.handle_task(task);
-        } else {
+        // The caller holds the repo's lock: a panic here would poison it and
+        // stop every document. As with a runner's job on an executor that
+        // catches panics, the task is lost and the document's lock poisoned
+        // (the guard is dropped while unwinding), nothing more.
+        let handled = catch_unwind(AssertUnwindSafe(move || {
+            let mut inner = inner;
             inner.handle_task(task);
             inner.flush_sync_messages();
+        }));
+        if handled.is_err() {
+            tracing::error!("a document task handled inline panicked");
         }
         Ok(())
     }

@@ -547,18 +547,19 @@ impl DocumentActor {
         self.run_state == RunState::Stopped
     }
 
-    /// Whether `message` is light: a small sync or ephemeral message from a
-    /// peer this loaded document already exchanges sync messages with (a
-    /// keystroke, or a peer acknowledging one). Handling such a message costs
-    /// about its own size and the few changes it brings, so a runner may handle
+    /// Whether `message` is light: an acknowledgement (a sync message with no
+    /// changes, asking for nothing, whose heads are the document's) or a small
+    /// ephemeral message, from a peer this loaded document already exchanges
+    /// sync messages with. Handling one updates the peer's sync state and finds
+    /// nothing to send, or forwards the ephemeral message, so a runner may handle
     /// it on the thread it arrives on instead of handing it to the document's
-    /// thread, which costs two thread wake-ups per message. Anything else, a
-    /// request or a peer's first message above all, may cost a walk of the
-    /// whole history (the full document, a Bloom filter of every change) and is
-    /// not light.
+    /// thread, which costs two thread wake-ups per message. Anything else may
+    /// cost more than its size says: changes to apply (a few compressed bytes
+    /// can be many operations), a peer behind the document or one that lost its
+    /// data (the answer can be the whole history), a request.
     pub fn is_light(&self, message: &HubToDocMsg) -> bool {
-        /// A keystroke's change with its sync message is a few hundred bytes.
-        const LIGHT_BYTES: usize = 4096;
+        /// Presence and cursors are a few hundred bytes.
+        const LIGHT_EPHEMERAL_BYTES: usize = 4096;
         let HubToDocMsgPayload::HandleDocMessage {
             connection_id,
             message,
@@ -567,16 +568,8 @@ impl DocumentActor {
         else {
             return false;
         };
-        let size = match message {
-            DocMessage::Sync(SyncMessage::Sync { data }) => data.len(),
-            DocMessage::Ephemeral(msg) => msg.data.len(),
-            DocMessage::Sync(SyncMessage::Request { .. } | SyncMessage::DocUnavailable) => {
-                return false;
-            }
-        };
-        self.run_state == RunState::Running
+        let from_a_syncing_peer = self.run_state == RunState::Running
             && matches!(self.phase, Phase::Ready(_))
-            && size <= LIGHT_BYTES
             && self
                 .peer_connections
                 .get(connection_id)
@@ -585,7 +578,33 @@ impl DocumentActor {
                         && conn.pending_sync_messages.is_empty()
                         && conn.state().last_received.is_some()
                         && conn.state().last_sent.is_some()
-                })
+                });
+        if !from_a_syncing_peer {
+            return false;
+        }
+        match message {
+            DocMessage::Ephemeral(msg) => msg.data.len() <= LIGHT_EPHEMERAL_BYTES,
+            DocMessage::Sync(SyncMessage::Sync { data }) => self.is_acknowledgement(data),
+            DocMessage::Sync(SyncMessage::Request { .. } | SyncMessage::DocUnavailable) => false,
+        }
+    }
+
+    /// Whether `data` is a sync message that only says the peer has the
+    /// document's current heads: no changes, no needs, no reset.
+    fn is_acknowledgement(&self, data: &[u8]) -> bool {
+        let Ok(message) = automerge::sync::Message::decode(data) else {
+            return false;
+        };
+        let reset = message
+            .flags
+            .is_some_and(|flags| flags.contains(automerge::sync::MessageFlags::SYNC_RESET));
+        if reset || !message.changes.is_empty() || !message.need.is_empty() {
+            return false;
+        }
+        let mut theirs = message.heads;
+        theirs.sort();
+        // The document's heads come sorted; empty heads mean a peer that lost its data.
+        !theirs.is_empty() && theirs == self.doc.get_heads()
     }
 
     /// Holds back sync messages until [`flush_sync_messages`](Self::flush_sync_messages):

@@ -140,7 +140,7 @@ impl Hub {
     }
 
     /// The actor handles a message peer `i` said earlier.
-    fn hand_over(&mut self, i: usize, message: sync::Message) {
+    pub(super) fn hand_over(&mut self, i: usize, message: sync::Message) {
         let conn = self.peers[i].conn;
         let result = self
             .actor
@@ -160,7 +160,7 @@ impl Hub {
     }
 
     /// Delivers the actor's messages to the peers' replicas; the number delivered.
-    fn deliver(&mut self) -> usize {
+    pub(super) fn deliver(&mut self) -> usize {
         let outbox = std::mem::take(&mut self.outbox);
         for (i, message) in &outbox {
             if let SyncMessage::Sync { data } | SyncMessage::Request { data } = message {

@@ -12,10 +12,7 @@ fn sync_from(hub: &Hub, i: usize, message: SyncMessage) -> HubToDocMsg {
     })
 }
 
-/// Peer `i`'s next sync message after typing `text`, not yet handed to the actor.
-fn keystroke(hub: &mut Hub, i: usize, text: &str) -> HubToDocMsg {
-    hub.type_on(i, text);
-    let message = hub.say(i).expect("a change to send");
+fn encoded(hub: &Hub, i: usize, message: sync::Message) -> HubToDocMsg {
     sync_from(
         hub,
         i,
@@ -25,16 +22,28 @@ fn keystroke(hub: &mut Hub, i: usize, text: &str) -> HubToDocMsg {
     )
 }
 
+/// Peer 0 types; the hub hands the change to everyone. Peer `i`'s acknowledgement of it, not yet handed
+/// to the hub.
+fn acknowledgement(hub: &mut Hub, i: usize, key: &str) -> sync::Message {
+    hub.type_on(0, key);
+    assert!(hub.send_from(0));
+    hub.finish_io();
+    hub.deliver();
+    hub.say(i).expect("an acknowledgement")
+}
+
 #[test]
-fn a_keystroke_or_presence_from_a_peer_in_sync_is_light() {
-    let mut hub = Hub::new(2);
+fn an_acknowledgement_of_the_documents_heads_or_presence_from_a_syncing_peer_is_light() {
+    let mut hub = Hub::new(3);
     hub.settle();
-    let key = keystroke(&mut hub, 0, "k");
-    assert!(hub.actor.is_light(&key));
+    let ack = acknowledgement(&mut hub, 1, "k");
+    assert!(ack.changes.is_empty());
+    let ack = encoded(&hub, 1, ack);
+    assert!(hub.actor.is_light(&ack));
     let presence = HubToDocMsg(HubToDocMsgPayload::HandleDocMessage {
-        connection_id: hub.peers[1].conn,
+        connection_id: hub.peers[2].conn,
         message: DocMessage::Ephemeral(EphemeralMessage {
-            sender_id: "peer1".into(),
+            sender_id: "peer2".into(),
             session_id: EphemeralSessionId::new_from_rng(&mut rand::rng()),
             count: 1,
             data: vec![0xa0],
@@ -45,30 +54,37 @@ fn a_keystroke_or_presence_from_a_peer_in_sync_is_light() {
 }
 
 #[test]
-fn a_large_message_a_request_or_a_peers_first_message_is_not_light() {
-    let mut hub = Hub::new(2);
+fn changes_stale_or_empty_heads_requests_and_first_messages_are_not_light() {
+    let mut hub = Hub::new(3);
     // Before any exchange: the first message may ask for the whole history.
     let first = hub.say(0).expect("a first message");
-    let first = sync_from(
-        &hub,
-        0,
-        SyncMessage::Sync {
-            data: first.encode(),
-        },
-    );
-    assert!(!hub.actor.is_light(&first));
+    assert!(!hub.actor.is_light(&encoded(&hub, 0, first)));
     hub.settle();
 
-    // Random text, which automerge's compression of the change cannot shrink below the limit.
-    let paste: String = (0..12_000)
-        .map(|_| char::from(b'a' + rand::random_range(0..26u8)))
-        .collect();
-    let pasted = keystroke(&mut hub, 0, &paste);
-    assert!(!hub.actor.is_light(&pasted), "larger than a keystroke");
+    // A keystroke: a change to apply, however small.
+    hub.type_on(1, "k");
+    let keystroke = hub.say(1).expect("a change to send");
+    assert!(!hub.actor.is_light(&encoded(&hub, 1, keystroke.clone())));
+    hub.hand_over(1, keystroke);
+    hub.finish_io();
+    hub.deliver();
+    // An acknowledgement of heads the document has moved past: the answer is the changes since.
+    let stale = hub.say(2).expect("an acknowledgement");
+    hub.type_on(0, "later");
+    assert!(hub.send_from(0));
+    assert!(!hub.actor.is_light(&encoded(&hub, 2, stale)));
+    // A peer that lost its data says it has nothing: the answer can be the whole document.
+    let mut lost = sync::State::new();
+    let empty = Automerge::new().generate_sync_message(&mut lost).unwrap();
+    assert!(empty.heads.is_empty());
+    assert!(!hub.actor.is_light(&encoded(&hub, 2, empty)));
+
     let request = sync_from(&hub, 1, SyncMessage::Request { data: vec![0x42] });
     assert!(!hub.actor.is_light(&request));
     let unavailable = sync_from(&hub, 1, SyncMessage::DocUnavailable);
     assert!(!hub.actor.is_light(&unavailable));
+    let garbage = sync_from(&hub, 1, SyncMessage::Sync { data: vec![0x42] });
+    assert!(!hub.actor.is_light(&garbage));
     let unknown = HubToDocMsg(HubToDocMsgPayload::HandleDocMessage {
         connection_id: ConnectionId::new(),
         message: DocMessage::Sync(SyncMessage::Sync { data: vec![0x42] }),
@@ -88,7 +104,9 @@ fn a_large_message_a_request_or_a_peers_first_message_is_not_light() {
 fn nothing_is_light_for_a_peer_denied_or_a_document_still_loading() {
     let mut hub = Hub::new(2);
     hub.settle();
-    let key = keystroke(&mut hub, 1, "k");
+    let ack = acknowledgement(&mut hub, 1, "k");
+    let ack = encoded(&hub, 1, ack);
+    assert!(hub.actor.is_light(&ack));
     let denied = hub
         .actor
         .handle_message(
@@ -97,7 +115,7 @@ fn nothing_is_light_for_a_peer_denied_or_a_document_still_loading() {
         )
         .unwrap();
     hub.absorb(denied);
-    assert!(!hub.actor.is_light(&key));
+    assert!(!hub.actor.is_light(&ack));
 
     let (actor, _, conn, _) = new_actor(false, None);
     let loading = HubToDocMsg(HubToDocMsgPayload::HandleDocMessage {
@@ -109,14 +127,20 @@ fn nothing_is_light_for_a_peer_denied_or_a_document_still_loading() {
 }
 
 #[test]
-fn light_keystrokes_handled_one_by_one_reach_every_peer() {
+fn light_acknowledgements_handled_one_by_one_leave_every_peer_in_sync() {
     let mut hub = Hub::new(3);
     hub.settle();
     for k in 0..10 {
-        let key = keystroke(&mut hub, k % 3, &format!("key{k}"));
-        assert!(hub.actor.is_light(&key), "keystroke {k}");
-        let result = hub.actor.handle_message(UnixTimestamp::now(), key).unwrap();
-        hub.absorb(result);
+        hub.type_on(0, &format!("key{k}"));
+        assert!(hub.send_from(0));
+        hub.finish_io();
+        hub.deliver();
+        for i in 1..3 {
+            let ack = hub.say(i).expect("an acknowledgement");
+            let message = encoded(&hub, i, ack.clone());
+            assert!(hub.actor.is_light(&message), "key {k}, peer {i}");
+            hub.hand_over(i, ack);
+        }
         hub.settle();
     }
     let heads = hub.actor.doc.get_heads();
