@@ -43,8 +43,8 @@ pub trait DocExecutor: Send + Sync + 'static {
     /// before it have started.
     fn spawn_fifo(&self, job: Box<dyn FnOnce() + Send + 'static>);
 
-    /// Whether a light message for an idle document (a keystroke's change, a
-    /// peer's acknowledgement of one, presence; see
+    /// Whether a light message for an idle document (a peer's acknowledgement
+    /// of the document's current heads, presence; see
     /// [`DocumentActor::is_light`](samod_core::actors::document::DocumentActor::is_light))
     /// is handled right where it arrives, on the repo's own task, instead of
     /// being handed to one of these threads. The hand-over costs two thread

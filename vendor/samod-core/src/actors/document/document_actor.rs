@@ -592,6 +592,13 @@ impl DocumentActor {
     /// Whether `data` is a sync message that only says the peer has the
     /// document's current heads: no changes, no needs, no reset.
     fn is_acknowledgement(&self, data: &[u8]) -> bool {
+        /// An acknowledgement is its heads and a Bloom filter of the changes
+        /// since the last sync: a few hundred bytes. Anything larger is not
+        /// decoded here (decoding copies the changes).
+        const ACKNOWLEDGEMENT_BYTES: usize = 4096;
+        if data.len() > ACKNOWLEDGEMENT_BYTES {
+            return false;
+        }
         let Ok(message) = automerge::sync::Message::decode(data) else {
             return false;
         };
@@ -601,10 +608,9 @@ impl DocumentActor {
         if reset || !message.changes.is_empty() || !message.need.is_empty() {
             return false;
         }
-        let mut theirs = message.heads;
-        theirs.sort();
-        // The document's heads come sorted; empty heads mean a peer that lost its data.
-        !theirs.is_empty() && theirs == self.doc.get_heads()
+        // As automerge compares them, in order: heads in another order make it
+        // build a full answer. Empty heads mean a peer that lost its data.
+        !message.heads.is_empty() && message.heads == self.doc.get_heads()
     }
 
     /// Holds back sync messages until [`flush_sync_messages`](Self::flush_sync_messages):

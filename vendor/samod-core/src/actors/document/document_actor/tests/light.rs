@@ -70,6 +70,10 @@ fn changes_stale_or_empty_heads_requests_and_first_messages_are_not_light() {
     hub.deliver();
     // An acknowledgement of heads the document has moved past: the answer is the changes since.
     let stale = hub.say(2).expect("an acknowledgement");
+    assert!(
+        hub.actor.is_light(&encoded(&hub, 2, stale.clone())),
+        "light while its heads are the document's"
+    );
     hub.type_on(0, "later");
     assert!(hub.send_from(0));
     assert!(!hub.actor.is_light(&encoded(&hub, 2, stale)));
@@ -146,4 +150,52 @@ fn light_acknowledgements_handled_one_by_one_leave_every_peer_in_sync() {
     let heads = hub.actor.doc.get_heads();
     assert!(hub.peers.iter().all(|p| p.doc.get_heads() == heads));
     assert_eq!(hub.actor.doc.keys(ROOT).count(), 11);
+}
+
+#[test]
+fn an_acknowledgement_that_needs_resets_reorders_heads_or_comes_too_soon_is_not_light() {
+    let mut hub = Hub::new(3);
+    hub.settle();
+    // Two typists at once: the document has two heads.
+    hub.type_on(0, "zero");
+    hub.type_on(1, "one");
+    assert!(hub.send_from(0));
+    assert!(hub.send_from(1));
+    hub.finish_io();
+    hub.deliver();
+    let ack = hub.say(2).expect("an acknowledgement");
+    assert_eq!(ack.heads.len(), 2);
+    assert!(hub.actor.is_light(&encoded(&hub, 2, ack.clone())));
+
+    // automerge encodes heads sorted; a client of its own may not. The message's bytes: its type, the
+    // number of heads, then each head's 32 bytes.
+    let mut reordered = ack.clone().encode();
+    assert_eq!(reordered[1], 2, "two heads");
+    let (first, second) = reordered[2..66].split_at_mut(32);
+    first.swap_with_slice(second);
+    let reordered = sync_from(&hub, 2, SyncMessage::Sync { data: reordered });
+    assert!(
+        !hub.actor.is_light(&reordered),
+        "automerge compares heads in order"
+    );
+    let mut needy = ack.clone();
+    needy.need.push(ack.heads[0]);
+    assert!(!hub.actor.is_light(&encoded(&hub, 2, needy)));
+    let mut reset = ack.clone();
+    let mut flags = sync::MessageFlags::new();
+    flags.set(sync::MessageFlags::SYNC_RESET);
+    reset.flags = Some(flags);
+    assert!(!hub.actor.is_light(&encoded(&hub, 2, reset)));
+
+    let large_presence = HubToDocMsg(HubToDocMsgPayload::HandleDocMessage {
+        connection_id: hub.peers[2].conn,
+        message: DocMessage::Ephemeral(EphemeralMessage {
+            sender_id: "peer2".into(),
+            session_id: EphemeralSessionId::new_from_rng(&mut rand::rng()),
+            count: 1,
+            data: vec![0; 5000],
+        }),
+        received_at: UnixTimestamp::now(),
+    });
+    assert!(!hub.actor.is_light(&large_presence));
 }
