@@ -1,7 +1,7 @@
 //! The threads the relay's documents run on (samod's `DocExecutor`): threads that sleep on one queue when
-//! there is nothing to do. A document gets a short job per message (a keystroke, then each peer's
-//! acknowledgement of it), so the thread goes idle after nearly every job, and how it waits is paid per
-//! message: rayon's workers spun for a while after every job (5% of the relay's CPU with 16 people typing
+//! there is nothing to do. A document gets a short job per message (a keystroke; acknowledgements of the
+//! document's heads are handled on samod's task instead, see `handles_light_messages_inline`), so the
+//! thread goes idle after nearly every job, and how it waits is paid per message: rayon's workers spun for a while after every job (5% of the relay's CPU with 16 people typing
 //! into one document), and so does a crossbeam channel's `recv` before it sleeps (spin, then
 //! `sched_yield`: a quarter of a document thread's samples). Here an idle thread sleeps on a condition
 //! variable at once, and a job wakes one only when one is asleep (docs/benchmarks.md).
