@@ -14,8 +14,7 @@ use std::collections::{BTreeMap, HashSet};
 use automerge::ChangeHash;
 use futures::StreamExt;
 use samod::{
-    ConnectionId, ConnectionState, DialerEvent, DialerHandle, DocHandle, DocumentId, PeerDocState, Repo, RepoEvent,
-    RepoObserver,
+    ConnectionId, DialerEvent, DialerHandle, DocHandle, DocumentId, PeerDocState, Repo, RepoEvent, RepoObserver,
 };
 use serde::Serialize;
 use teamflow_protocol::DocumentUrl;
@@ -60,16 +59,13 @@ pub struct SyncStatus {
 }
 
 /// Keeps `status.peers` equal to the repo's handshaken connections.
+///
+/// Through `established_peers`, not `connected_peers`: the latter makes samod copy every connection's map
+/// of document states after each sync message, work that grows with the documents open on a connection.
 pub(crate) async fn follow_peers(repo: Repo, status: watch::Sender<SyncStatus>, stop: CancellationToken) {
-    let (now, mut changes) = repo.connected_peers();
-    let update = |connections: Vec<samod::ConnectionInfo>| {
-        let mut peers: Vec<String> = connections
-            .into_iter()
-            .filter_map(|c| match c.state {
-                ConnectionState::Connected { their_peer_id } => Some(their_peer_id.to_string()),
-                ConnectionState::Handshaking => None,
-            })
-            .collect();
+    let (now, mut changes) = repo.established_peers();
+    let update = |connections: Vec<(ConnectionId, samod::PeerId)>| {
+        let mut peers: Vec<String> = connections.into_iter().map(|(_, peer)| peer.to_string()).collect();
         peers.sort();
         status.send_if_modified(|s| {
             let changed = s.peers != peers;

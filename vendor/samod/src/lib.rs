@@ -740,6 +740,26 @@ impl Repo {
         self.inner.lock().unwrap().hub.peer_id().clone()
     }
 
+    /// The peers this repo has completed a handshake with, and a stream of that
+    /// set, emitted whenever a handshake completes or a connection ends.
+    ///
+    /// Unlike [`Self::connected_peers`] this never gathers the per-document
+    /// state of each connection, so watching it costs nothing per sync message:
+    /// `connected_peers` copies every connection's map of document states after
+    /// every event that changed one, which with many documents open on a
+    /// connection is most of a repo's work.
+    pub fn established_peers(
+        &self,
+    ) -> (
+        Vec<(ConnectionId, PeerId)>,
+        impl Stream<Item = Vec<(ConnectionId, PeerId)>> + Unpin + 'static,
+    ) {
+        let (tx, rx) = unbounded::channel();
+        let mut inner = self.inner.lock().unwrap();
+        inner.peer_listeners.push(tx);
+        (inner.hub.established_peers(), rx)
+    }
+
     /// Get the currently connected peers and a stream of changes to the connected peers
     ///
     /// The returned stream will be the entire state of the connected peers,
@@ -964,6 +984,7 @@ struct Inner {
     pending_commands: HashMap<CommandId, oneshot::Sender<CommandResult>>,
     connections: HashMap<ConnectionId, ConnectionHandle>,
     conn_listeners: Vec<unbounded::UnboundedSender<Vec<ConnectionInfo>>>,
+    peer_listeners: Vec<unbounded::UnboundedSender<Vec<(ConnectionId, PeerId)>>>,
     tx_io: UnboundedSender<io_loop::IoLoopTask>,
     tx_to_core: UnboundedSender<(DocumentActorId, DocToHubMsg)>,
     waiting_for_connection: HashMap<PeerId, Vec<oneshot::Sender<Connection>>>,
@@ -1111,6 +1132,17 @@ impl Inner {
 
         for (actor_id, actor_msg) in actor_messages {
             self.dispatch_task(actor_id, ActorTask::HandleMessage(actor_msg));
+        }
+
+        // Only a handshake or a closed connection changes the set of
+        // established peers; per-document state changes do not.
+        let peers_changed = connection_events
+            .iter()
+            .any(|e| !matches!(e, ConnectionEvent::StateChanged { .. }));
+        if peers_changed && !self.peer_listeners.is_empty() {
+            let peers = self.hub.established_peers();
+            self.peer_listeners
+                .retain(|tx| tx.unbounded_send(peers.clone()).is_ok());
         }
 
         let mut unwatched = false;
@@ -1512,6 +1544,7 @@ impl TaskSetup {
             pending_commands: HashMap::new(),
             connections: HashMap::new(),
             conn_listeners: Vec::new(),
+            peer_listeners: Vec::new(),
             tx_io: tx_storage,
             tx_to_core,
             waiting_for_connection: HashMap::new(),

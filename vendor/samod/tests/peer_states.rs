@@ -1,12 +1,13 @@
 //! The documents' states per connection are gathered only while someone watches them
 //! (`Repo::connected_peers`): a watcher that starts after documents synced still sees their state,
-//! and so does one that starts after an earlier watcher went away.
+//! and so does one that starts after an earlier watcher went away. `Repo::established_peers`
+//! follows the handshaken peers alone, and sync traffic does not make it emit.
 #![cfg(feature = "tokio")]
 
 use std::time::Duration;
 
 use automerge::{Automerge, AutomergeError, ChangeHash, ROOT, transaction::Transactable};
-use futures::{Stream, StreamExt};
+use futures::{FutureExt, Stream, StreamExt};
 use samod::{ConnectionId, ConnectionInfo, DocHandle, DocumentId, PeerId, Repo};
 mod tincans;
 
@@ -83,6 +84,69 @@ async fn a_late_watcher_sees_the_state_of_documents_synced_before_it_started() {
         .await;
     let (_now, mut infos) = alice.connected_peers();
     shows_shared(&mut infos, connected.left_connection_id, &doc_id, &heads).await;
+
+    alice.stop().await;
+    bob.stop().await;
+}
+
+#[tokio::test]
+async fn established_peers_follow_handshakes_and_closed_connections_not_sync_traffic() {
+    let alice = Repo::build_tokio()
+        .with_peer_id(PeerId::from("alice"))
+        .load()
+        .await;
+    let bob = Repo::build_tokio()
+        .with_peer_id(PeerId::from("bob"))
+        .load()
+        .await;
+    let (before, mut peers) = bob.established_peers();
+    assert!(before.is_empty());
+    // A watcher of the per-document states too, so that bob's hub does emit
+    // state changes while the documents sync below.
+    let (_now, _infos) = bob.connected_peers();
+
+    let connected = tincans::connect_repos(&alice, &bob).await;
+    let handshaken = tokio::time::timeout(PATIENCE, async {
+        loop {
+            let now = peers.next().await.expect("the repo is running");
+            if !now.is_empty() {
+                return now;
+            }
+        }
+    })
+    .await
+    .expect("the handshake is seen");
+    assert_eq!(
+        handshaken,
+        vec![(connected.right_connection_id, PeerId::from("alice"))]
+    );
+    assert_eq!(bob.established_peers().0, handshaken);
+
+    let alice_handle = alice.create(Automerge::new()).await.unwrap();
+    put(&alice_handle, "synced");
+    let bob_handle = bob
+        .find(alice_handle.document_id().clone())
+        .await
+        .unwrap()
+        .unwrap();
+    bob_handle
+        .we_have_their_changes(connected.right_connection_id)
+        .await;
+    put(&alice_handle, "synced again");
+    bob_handle
+        .we_have_their_changes(connected.right_connection_id)
+        .await;
+    assert!(
+        peers.next().now_or_never().is_none(),
+        "sync traffic made the established peers emit"
+    );
+
+    connected.disconnect().await;
+    let after = tokio::time::timeout(PATIENCE, peers.next())
+        .await
+        .expect("the closed connection is seen")
+        .expect("the repo is running");
+    assert!(after.is_empty(), "{after:?}");
 
     alice.stop().await;
     bob.stop().await;
