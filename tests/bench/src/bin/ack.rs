@@ -56,17 +56,20 @@ struct Run {
     server_cpu_share: f64,
     generator_cpu_share: f64,
     saturated: bool,
+    /// The edits over 10 ms: when each was made (ms since the measured period began) and its latency (ms),
+    /// so that a stall shows as a cluster and a steady cost as a spread.
+    slow: Vec<(f64, f64)>,
 }
 
-/// Edits `docs` in turn from `start` at `rate` a second until `end`; the latency of each edit in µs.
+/// Edits `docs` in turn from `start` at `rate` a second until `end`; when each edit was made (µs after
+/// `epoch`, the measured period's start) and its latency in µs.
 async fn edit(
     client: &SyncClient,
     docs: &[DocHandle],
     offset: usize,
     rate: f64,
-    start: Instant,
-    end: Instant,
-) -> Vec<u64> {
+    (epoch, start, end): (Instant, Instant, Instant),
+) -> Vec<(u64, u64)> {
     let interval = Duration::from_secs_f64(1.0 / rate);
     let mut latencies = Vec::new();
     for k in 0.. {
@@ -80,7 +83,8 @@ async fn edit(
         if splice_text(doc, 0, 0, "a").is_err() || !client.synced_with_relay(doc).await {
             break;
         }
-        latencies.push(u64::try_from(made.elapsed().as_micros()).unwrap_or(u64::MAX));
+        let micros = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        latencies.push((micros(made.saturating_duration_since(epoch)), micros(made.elapsed())));
     }
     latencies
 }
@@ -118,9 +122,9 @@ async fn run(name: &str, round: usize, args: &Args) -> anyhow::Result<Run> {
     let editors = clients.iter().zip(&docs).enumerate().map(|(i, (client, docs))| {
         // Phases spread over the interval; each device starts at its own place in the documents.
         let offset_in_time = Duration::from_secs_f64(i as f64 / args.devices as f64 / args.rate);
-        edit(client, docs, i * args.documents / args.devices, args.rate, start + offset_in_time, end)
+        edit(client, docs, i * args.documents / args.devices, args.rate, (start, start + offset_in_time, end))
     });
-    let latencies: Vec<u64> = futures::future::join_all(editors).await.into_iter().flatten().collect();
+    let edits: Vec<(u64, u64)> = futures::future::join_all(editors).await.into_iter().flatten().collect();
     let elapsed = start.elapsed().as_secs_f64();
     let generator_cpu_share = (cpu_seconds(&me) - cpu_before) / elapsed;
     let server_cpu_s = system.cpu_seconds() - server_before;
@@ -130,9 +134,12 @@ async fn run(name: &str, round: usize, args: &Args) -> anyhow::Result<Run> {
     }
     system.stop().await?;
     let mut histogram = Histogram::<u64>::new(3)?;
-    for &l in &latencies {
+    for &(_, l) in &edits {
         histogram.record(l.max(1))?;
     }
+    let mut slow: Vec<(f64, f64)> =
+        edits.iter().filter(|(_, l)| *l > 10_000).map(|&(at, l)| (at as f64 / 1000.0, l as f64 / 1000.0)).collect();
+    slow.sort_by(|a, b| a.0.total_cmp(&b.0));
     let ms = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
     Ok(Run {
         system: name.to_owned(),
@@ -140,7 +147,7 @@ async fn run(name: &str, round: usize, args: &Args) -> anyhow::Result<Run> {
         documents: args.documents,
         devices: args.devices,
         setup_s,
-        edits: latencies.len() as u64,
+        edits: edits.len() as u64,
         p50_ms: ms(0.5),
         p99_ms: ms(0.99),
         max_ms: histogram.max() as f64 / 1000.0,
@@ -148,6 +155,7 @@ async fn run(name: &str, round: usize, args: &Args) -> anyhow::Result<Run> {
         server_cpu_share: server_cpu_s / elapsed,
         generator_cpu_share,
         saturated: generator_cpu_share > 0.9,
+        slow,
     })
 }
 
