@@ -14,7 +14,7 @@ use clap::Parser;
 use futures::StreamExt as _;
 use hdrhistogram::Histogram;
 use serde::Serialize;
-use teamflow_bench::servers::cpu_seconds;
+use teamflow_bench::servers::{cpu_seconds, steal_seconds};
 use teamflow_bench::systems::{SyncSystem, open};
 use teamflow_bench::{Machine, median};
 use teamflow_sync::samod::DocHandle;
@@ -59,6 +59,31 @@ struct Run {
     /// The edits over 10 ms: when each was made (ms since the measured period began) and its latency (ms),
     /// so that a stall shows as a cluster and a steady cost as a spread.
     slow: Vec<(f64, f64)>,
+    /// The machine's steal time over the measured period (s), and the most of it in any 100 ms (ms) with
+    /// when that window began (ms into the period): a stall of every process at once shows here.
+    steal_s: f64,
+    steal_worst_100ms: (f64, f64),
+}
+
+/// Samples the machine's steal time every 100 ms from `start` until `end`: the total, and the worst window
+/// (its start in ms after `start`, its steal in ms).
+async fn watch_steal(start: Instant, end: Instant) -> (f64, (f64, f64)) {
+    tokio::time::sleep_until(start.into()).await;
+    let first = steal_seconds();
+    let (mut last, mut worst) = (first, (0.0, 0.0));
+    let mut tick = tokio::time::interval_at(start.into(), Duration::from_millis(100));
+    loop {
+        let at = tick.tick().await;
+        let now = steal_seconds();
+        if (now - last) * 1000.0 > worst.1 {
+            let began = at.into_std().saturating_duration_since(start).saturating_sub(Duration::from_millis(100));
+            worst = (began.as_secs_f64() * 1000.0, (now - last) * 1000.0);
+        }
+        last = now;
+        if Instant::now() >= end {
+            return (last - first, worst);
+        }
+    }
 }
 
 /// Edits `docs` in turn from `start` at `rate` a second until `end`; when each edit was made (µs after
@@ -124,7 +149,9 @@ async fn run(name: &str, round: usize, args: &Args) -> anyhow::Result<Run> {
         let offset_in_time = Duration::from_secs_f64(i as f64 / args.devices as f64 / args.rate);
         edit(client, docs, i * args.documents / args.devices, args.rate, (start, start + offset_in_time, end))
     });
+    let steal = tokio::spawn(watch_steal(start, end));
     let edits: Vec<(u64, u64)> = futures::future::join_all(editors).await.into_iter().flatten().collect();
+    let (steal_s, steal_worst_100ms) = steal.await?;
     let elapsed = start.elapsed().as_secs_f64();
     let generator_cpu_share = (cpu_seconds(&me) - cpu_before) / elapsed;
     let server_cpu_s = system.cpu_seconds() - server_before;
@@ -156,6 +183,8 @@ async fn run(name: &str, round: usize, args: &Args) -> anyhow::Result<Run> {
         generator_cpu_share,
         saturated: generator_cpu_share > 0.9,
         slow,
+        steal_s,
+        steal_worst_100ms,
     })
 }
 

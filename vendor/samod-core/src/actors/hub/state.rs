@@ -274,6 +274,7 @@ impl State {
     ) {
         let handle = ActorInfo::new_with_id(actor_id, document_id.clone());
         self.actors.insert(actor_id, handle);
+        self.searches.mark_changed(actor_id);
         self.document_to_actor.insert(document_id, actor_id);
     }
 
@@ -308,6 +309,7 @@ impl State {
         };
         actor_info.search_phase = new_phase.clone();
         let doc_id = actor_info.document_id.clone();
+        self.searches.mark_changed(actor_id);
         if new_phase == DocSearchPhase::Ready {
             self.pending_commands
                 .resolve_pending_create(actor_id, &doc_id);
@@ -907,6 +909,7 @@ impl State {
                 *state = PeerRequestState::Requested;
             }
         }
+        self.searches.mark_changed(actor_id);
         tracing::debug!(%actor_id, "retrying a search every peer answered unavailable");
         out.send_to_doc_actor(actor_id, HubToDocMsgPayload::RetrySearch);
     }
