@@ -71,8 +71,9 @@ pub fn cpu_seconds(pid: &str) -> f64 {
     ticks / 100.0 // USER_HZ is 100 on Linux
 }
 
-/// The machine's steal time so far in seconds (`/proc/stat`'s eighth `cpu` field, all cores): time the
-/// hypervisor gave this virtual machine's cores to someone else, which stalls every process at once.
+/// The machine's steal time so far, in CPU-seconds summed over its cores (`/proc/stat`'s eighth `cpu`
+/// field): time the hypervisor gave this virtual machine's cores to someone else, which stalls every
+/// process on them at once.
 pub fn steal_seconds() -> f64 {
     let Ok(stat) = std::fs::read_to_string("/proc/stat") else { return f64::NAN };
     let ticks = stat.lines().next().and_then(|cpu| cpu.split_whitespace().nth(8)).and_then(|v| v.parse::<f64>().ok());

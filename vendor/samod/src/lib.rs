@@ -756,6 +756,9 @@ impl Repo {
     ) {
         let (tx, rx) = unbounded::channel();
         let mut inner = self.inner.lock().unwrap();
+        // Streams dropped since the last change are otherwise only found at
+        // the next send.
+        inner.peer_listeners.retain(|tx| !tx.is_closed());
         inner.peer_listeners.push(tx);
         (inner.hub.established_peers(), rx)
     }

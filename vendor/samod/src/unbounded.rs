@@ -30,6 +30,11 @@ impl<T> UnboundedSender<T> {
             .unbounded_send(msg)
             .map_err(mpsc::TrySendError::into_inner)
     }
+
+    /// Whether the receiver is gone (or the channel was closed).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.0.is_closed()
+    }
 }
 
 impl<T> Sink<T> for UnboundedSender<T> {

@@ -59,31 +59,32 @@ struct Run {
     /// The edits over 10 ms: when each was made (ms since the measured period began) and its latency (ms),
     /// so that a stall shows as a cluster and a steady cost as a spread.
     slow: Vec<(f64, f64)>,
-    /// The machine's steal time over the measured period (s), and the most of it in any 100 ms (ms) with
-    /// when that window began (ms into the period): a stall of every process at once shows here.
+    /// The machine's steal time over the measured period (CPU-seconds, summed over its cores), and the
+    /// sample window that held the most of it: when it began and how long it was (ms into the period), and
+    /// its steal (CPU-ms). A stall of every process at once shows here.
     steal_s: f64,
-    steal_worst_100ms: (f64, f64),
+    steal_worst_window: (f64, f64, f64),
 }
 
-/// Samples the machine's steal time every 100 ms from `start` until `end`: the total, and the worst window
-/// (its start in ms after `start`, its steal in ms).
-async fn watch_steal(start: Instant, end: Instant) -> (f64, (f64, f64)) {
+/// Samples the machine's steal time about every 100 ms from `start` until `end`: the total, and the window
+/// that held the most (its start and length in ms after `start`, its steal in CPU-ms). Each window is
+/// timed as it ran, so a sampler that was itself held up reports the longer window it really measured.
+async fn watch_steal(start: Instant, end: Instant) -> (f64, (f64, f64, f64)) {
     tokio::time::sleep_until(start.into()).await;
     let first = steal_seconds();
-    let (mut last, mut worst) = (first, (0.0, 0.0));
-    let mut tick = tokio::time::interval_at(start.into(), Duration::from_millis(100));
-    loop {
-        let at = tick.tick().await;
-        let now = steal_seconds();
-        if (now - last) * 1000.0 > worst.1 {
-            let began = at.into_std().saturating_duration_since(start).saturating_sub(Duration::from_millis(100));
-            worst = (began.as_secs_f64() * 1000.0, (now - last) * 1000.0);
+    let (mut last, mut last_at, mut worst) = (first, Instant::now(), (0.0, 0.0, 0.0));
+    let mut tick = tokio::time::interval_at((start + Duration::from_millis(100)).into(), Duration::from_millis(100));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while last_at < end {
+        tick.tick().await;
+        let (now, at) = (steal_seconds(), Instant::now());
+        let ms = |i: Instant| i.saturating_duration_since(start).as_secs_f64() * 1000.0;
+        if (now - last) * 1000.0 > worst.2 {
+            worst = (ms(last_at), (at - last_at).as_secs_f64() * 1000.0, (now - last) * 1000.0);
         }
-        last = now;
-        if Instant::now() >= end {
-            return (last - first, worst);
-        }
+        (last, last_at) = (now, at);
     }
+    (last - first, worst)
 }
 
 /// Edits `docs` in turn from `start` at `rate` a second until `end`; when each edit was made (µs after
@@ -151,10 +152,10 @@ async fn run(name: &str, round: usize, args: &Args) -> anyhow::Result<Run> {
     });
     let steal = tokio::spawn(watch_steal(start, end));
     let edits: Vec<(u64, u64)> = futures::future::join_all(editors).await.into_iter().flatten().collect();
-    let (steal_s, steal_worst_100ms) = steal.await?;
     let elapsed = start.elapsed().as_secs_f64();
     let generator_cpu_share = (cpu_seconds(&me) - cpu_before) / elapsed;
     let server_cpu_s = system.cpu_seconds() - server_before;
+    let (steal_s, steal_worst_window) = steal.await?;
 
     for client in clients {
         client.stop().await;
@@ -184,7 +185,7 @@ async fn run(name: &str, round: usize, args: &Args) -> anyhow::Result<Run> {
         saturated: generator_cpu_share > 0.9,
         slow,
         steal_s,
-        steal_worst_100ms,
+        steal_worst_window,
     })
 }
 
