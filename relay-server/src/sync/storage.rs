@@ -19,6 +19,9 @@ use crate::db::Db;
 /// The most writes one transaction takes.
 const MAX_GROUP: usize = 4096;
 
+/// A commit slower than this is logged: every acknowledgement of the group waited on it.
+const SLOW_COMMIT: std::time::Duration = std::time::Duration::from_millis(50);
+
 #[derive(Clone, Debug)]
 pub struct DbStorage {
     db: Db,
@@ -55,7 +58,12 @@ impl DbStorage {
 async fn write_groups(db: Db, mut queue: mpsc::Receiver<Write>) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     while queue.recv_many(&mut group, MAX_GROUP).await > 0 {
+        let started = std::time::Instant::now();
         teamflow_sync::retry_storage("write", || commit(&db, &group)).await;
+        let took = started.elapsed();
+        if took > SLOW_COMMIT {
+            tracing::warn!(ms = took.as_millis(), writes = group.len(), "slow document commit");
+        }
         for write in group.drain(..) {
             // The requester may have gone away (samod stopping); the write is durable either way.
             write.done.send(()).ok();

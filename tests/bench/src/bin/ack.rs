@@ -64,6 +64,9 @@ struct Run {
     /// its steal (CPU-ms). A stall of every process at once shows here.
     steal_s: f64,
     steal_worst_window: (f64, f64, f64),
+    /// When the measured period began (Unix ms), to line `slow` up with the relay's log
+    /// (`TEAMFLOW_BENCH_RELAY_LOG`).
+    period_start_unix_ms: u128,
 }
 
 /// Samples the machine's steal time about every 100 ms from `start` until `end`: the total, and the window
@@ -144,6 +147,9 @@ async fn run(name: &str, round: usize, args: &Args) -> anyhow::Result<Run> {
     let me = std::process::id().to_string();
     let (cpu_before, server_before) = (cpu_seconds(&me), system.cpu_seconds());
     let start = Instant::now() + Duration::from_millis(200);
+    let period_start_unix_ms = (std::time::SystemTime::now() + Duration::from_millis(200))
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
     let end = start + Duration::from_secs(args.seconds);
     let editors = clients.iter().zip(&docs).enumerate().map(|(i, (client, docs))| {
         // Phases spread over the interval; each device starts at its own place in the documents.
@@ -186,6 +192,7 @@ async fn run(name: &str, round: usize, args: &Args) -> anyhow::Result<Run> {
         slow,
         steal_s,
         steal_worst_window,
+        period_start_unix_ms,
     })
 }
 
