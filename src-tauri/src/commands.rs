@@ -92,7 +92,6 @@ pub(crate) fn all() -> Commands<Wry> {
         documents::close_document,
         documents::document_preview,
         documents::document_saved,
-        documents::document_stored,
         documents::set_cursor,
         documents::document_history,
         documents::document_at,

@@ -101,39 +101,3 @@ async fn a_closed_document_leaves_its_preview_and_opens_saved_in_one_piece() {
     assert_eq!(session.document_preview(&url).await.expect("preview"), None, "forgotten with the team");
     session.close().await;
 }
-
-#[tokio::test]
-async fn a_document_stored_here_is_read_whole_without_opening_it_and_one_only_on_the_relay_is_not() {
-    let relay = TestRelay::start().await;
-    let (_a, alice, b_dir, bob, team) = alice_and_bob(&relay).await;
-    let (kept, _doc) = bob.create_document(team, "Kept", "written on this device").await.expect("create");
-    let (fetched, on_relay) = alice.create_document(team, "Fetched", "only on the relay").await.expect("create");
-    alice.go_online().await.expect("online");
-    assert!(alice.synced_with_relay(&on_relay).await.expect("synced"), "the relay has alice's document");
-    // Written down, and the node started again: nothing is loaded.
-    bob.shutdown().await;
-    drop(bob);
-    let bob = Arc::new(teamflow_node::Node::open(b_dir.path(), &relay.url("")).await.expect("reopen"));
-    let (bob_sink, _events) = sink();
-    let session = Session::start(bob.clone(), bob_sink, p2p()).await;
-
-    // Read from the store, whole.
-    let stored = session.document_stored(kept.as_str()).await.expect("stored");
-    let loaded = Automerge::load(&stored).expect("loads");
-    assert_eq!(text_of(&loaded), "written on this device");
-    let saved = session.document_saved(kept.as_str()).await.expect("saved");
-    assert_eq!(Automerge::load(&saved).expect("loads").get_heads(), loaded.get_heads(), "the same changes");
-
-    // Not on this device: nothing stored; opening fetches it from the relay.
-    assert!(session.document_stored(fetched.as_str()).await.expect("stored").is_empty(), "bob never had it");
-    let loaded = Automerge::load(&session.document_saved(fetched.as_str()).await.expect("saved")).expect("loads");
-    assert_eq!(text_of(&loaded), "only on the relay");
-    assert!(session.document_stored("not a url").await.is_err(), "a malformed URL is refused");
-    session.close().await;
-}
-
-fn text_of(doc: &Automerge) -> String {
-    use teamflow_sync::automerge::{ROOT, ReadDoc as _};
-    let (_, text) = doc.get(ROOT, teamflow_sync::TEXT_FIELD).expect("read").expect("the document's text");
-    doc.text(&text).expect("text")
-}

@@ -135,11 +135,6 @@ export const commands = {
 	documentPreview: (url: string) => typedError<string | null, AppError>(__TAURI_INVOKE("document_preview", { url })),
 	/**  The whole document, saved (base64): the window's repo loads it in one piece before it syncs. */
 	documentSaved: (url: string) => typedError<string, AppError>(__TAURI_INVOKE("document_saved", { url })),
-	/**
-	 *  The document as this device stores it (base64; empty when it is not stored here), read without opening
-	 *  it: the window's repo loads it while the node opens the document.
-	 */
-	documentStored: (url: string) => typedError<string, AppError>(__TAURI_INVOKE("document_stored", { url })),
 	/**  Moves this person's cursor (or selection) on an open document; teammates see it at once. */
 	setCursor: (url: string, anchor: number, head: number) => typedError<null, AppError>(__TAURI_INVOKE("set_cursor", { url, anchor, head })),
 	/**  Every change to the document, oldest first. */

@@ -5,7 +5,7 @@ use reqwest::Method;
 use teamflow_protocol::api::projects::ProjectPatch;
 use teamflow_protocol::api::teams::{DocumentEntry, RegisterDocument, RenameDocument};
 use teamflow_protocol::{DocumentUrl, ProjectId, TeamId};
-use teamflow_sync::samod::{DocHandle, DocumentId};
+use teamflow_sync::samod::DocHandle;
 use teamflow_sync::{
     ClientConfig, Cursor, Presence, PresenceConfig, PresenceSession, SqliteStorage, SyncClient, TextWriter,
 };
@@ -231,14 +231,6 @@ impl Node {
             Ok(handle)
         })
         .await
-    }
-
-    /// The document as this device stores it, in one piece `Automerge::load` reads
-    /// ([`SqliteStorage::stored_document`]), read without loading it; empty when it is not stored here.
-    pub async fn stored_document(&self, url: &DocumentUrl) -> Result<Vec<u8>, NodeError> {
-        let id: DocumentId =
-            url.document_id().parse().map_err(|_| NodeError::Invalid(format!("{url} is not a document URL")))?;
-        Ok(SqliteStorage::stored_document(&self.db, &id).await?)
     }
 
     /// Shows this user on the document (name, a colour of their own, a cursor at the start) and follows who

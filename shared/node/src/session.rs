@@ -292,15 +292,6 @@ impl Session {
         Ok(self.document(url).await?.handle.with_document(|doc| doc.save()))
     }
 
-    /// The document as this device stores it, in one piece, read without opening it (empty when it is not
-    /// stored here): the window loads it while the node loads its own copy, rather than after. It may lag
-    /// changes the node made or received a moment ago; the window's sync brings those.
-    pub async fn document_stored(&self, url: &str) -> Result<Vec<u8>, NodeError> {
-        let parsed: DocumentUrl =
-            url.parse().map_err(|_| NodeError::Invalid(format!("{url} is not a document URL")))?;
-        self.node.stored_document(&parsed).await
-    }
-
     /// Every change to the document, oldest first.
     pub async fn document_history(&self, url: &str) -> Result<Vec<HistoryEntry>, NodeError> {
         Ok(teamflow_sync::rich::history(&self.document(url).await?.handle))

@@ -97,14 +97,6 @@ pub(crate) async fn document_saved(shell: State<'_, Shell<Wry>>, url: String) ->
     Ok(BASE64.encode(shell.account().await?.session.document_saved(&url).await?))
 }
 
-/// The document as this device stores it (base64; empty when it is not stored here), read without opening
-/// it: the window's repo loads it while the node opens the document.
-#[tauri::command]
-#[specta::specta]
-pub(crate) async fn document_stored(shell: State<'_, Shell<Wry>>, url: String) -> Result<String, AppError> {
-    Ok(BASE64.encode(shell.account().await?.session.document_stored(&url).await?))
-}
-
 #[tauri::command]
 #[specta::specta]
 pub(crate) async fn close_document(shell: State<'_, Shell<Wry>>, url: String) -> Result<(), AppError> {

@@ -14,7 +14,7 @@ export function markReady(name: string): void {
 export const SIGN_IN_READY = "teamflow:sign-in-ready";
 
 /** The steps of opening a document, in order; the window benchmark reads their marks to split the wait. */
-const OPENING_STEPS = ["start", "preview-drawn", "stored-read", "saved-read", "imported", "node-opened", "checked", "converting", "converted", "warmed", "editor-drawn"] as const;
+const OPENING_STEPS = ["start", "preview-drawn", "node-opened", "saved-read", "imported", "checked", "converting", "converted", "warmed", "editor-drawn"] as const;
 export type OpeningStep = (typeof OPENING_STEPS)[number];
 
 /**

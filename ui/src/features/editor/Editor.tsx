@@ -55,21 +55,15 @@ export function Editor(props: { url: string; title: string; status: Status; read
   const repoOf = useRef<Repo | null>(null);
 
   // Opening: the node opens the document (and shows this person on it); meanwhile the preview it kept is
-  // drawn, read-only, and the window's repo loads the document (in one piece, from what this device stores,
-  // when it does not hold it yet) and syncs it with the node. A document written before the rich editor is
-  // converted once (docs/desktop.md).
+  // drawn, read-only. The window's repo then loads the document (in one piece when it does not hold it yet)
+  // and syncs it with the node. A document written before the rich editor is converted once
+  // (docs/desktop.md).
   useEffect(() => {
     let closed = false;
     (async () => {
       markOpening("start");
       const kept = call(commands.documentPreview(url)).catch(() => null);
-      // What this device stores of the document, read while the node opens it: the window's repo loads
-      // these bytes at the same time as the node loads its own copy (a long document's load takes seconds
-      // on each side), rather than after. Nothing stored, or unreadable: the node's save, once open.
-      const stored = call(commands.documentStored(url)).catch(() => "");
       const opened = call(commands.openDocument(url));
-      // Awaited below; a failure while the preview is drawn is not unhandled meanwhile.
-      opened.catch(() => {});
       const drawn = previewDoc(await kept);
       if (drawn && previewMount.current && !closed) {
         preview.current?.destroy();
@@ -84,24 +78,16 @@ export function Editor(props: { url: string; title: string; status: Status; read
         await afterPaint();
         markOpening("preview-drawn");
       }
+      await opened;
+      markOpening("node-opened");
       const repo = await sharedRepo();
       repoOf.current = repo;
       const found = await findDocument<Doc>(repo, url, async () => {
-        const held = fromBase64(await stored);
-        if (held.length > 0) {
-          markOpening("stored-read");
-          return held;
-        }
-        await opened;
         const saved = fromBase64(await call(commands.documentSaved(url)));
         markOpening("saved-read");
         return saved;
       });
       markOpening("imported");
-      // Not editable before the node has the document open (and this person on it): a document the node
-      // cannot open shows its error, not an editor.
-      await opened;
-      markOpening("node-opened");
       if (closed) return;
       let convert = !readOnly && needsConversion(found.doc());
       markOpening("checked");
