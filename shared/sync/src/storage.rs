@@ -15,7 +15,6 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
-use samod::DocumentId;
 use samod::storage::{Storage, StorageKey};
 use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -57,28 +56,6 @@ impl SqliteStorage {
     /// The number of writes issued and not yet durable, as it changes.
     pub fn backlog(&self) -> watch::Receiver<usize> {
         self.backlog.subscribe()
-    }
-
-    /// Everything `db` stores for `document`, as one byte string that `Automerge::load` reads: its
-    /// snapshots, largest first (the newest compaction holds the most; an older one still there adds
-    /// nothing after it), then its incremental changes, in any order (a change waits for its
-    /// dependencies). Empty when nothing is stored. One statement, so a compaction landing meanwhile is
-    /// seen whole or not at all. Reads the chunks without loading the document: a caller with its own
-    /// Automerge (the desktop window) loads them while samod loads its copy.
-    pub async fn stored_document(db: &SqlitePool, document: &DocumentId) -> Result<Vec<u8>, sqlx::Error> {
-        let id = document.to_string();
-        // The document's keys, through the primary key's index: "<id>/" up to "<id>0" ('0' follows '/'),
-        // and an id never holds a '/'.
-        let rows: Vec<(String, Vec<u8>)> =
-            sqlx::query_as("SELECT key, data FROM sync_chunks WHERE key > ?1 || '/' AND key < ?1 || '0'")
-                .bind(&id)
-                .fetch_all(db)
-                .await?;
-        let snapshot = StorageKey::snapshot_prefix(document).to_string() + "/";
-        let (mut snapshots, incremental): (Vec<_>, Vec<_>) =
-            rows.into_iter().partition(|(key, _)| key.starts_with(&snapshot));
-        snapshots.sort_by_key(|(_, data)| std::cmp::Reverse(data.len()));
-        Ok(snapshots.into_iter().chain(incremental).map(|(_, data)| data).collect::<Vec<_>>().concat())
     }
 
     async fn write(&self, key: &StorageKey, data: Option<Vec<u8>>) {
@@ -267,46 +244,6 @@ mod tests {
         }
         let after = pages().await.expect("pages");
         assert!(after <= empty + 2, "the deleted chunks' pages were given back: {full} -> {after} (empty: {empty})");
-    }
-
-    #[tokio::test]
-    async fn a_stored_document_reads_whole_from_its_snapshots_and_changes_alone() {
-        use automerge::transaction::Transactable as _;
-        use automerge::{AutoCommit, ROOT, ReadDoc as _};
-
-        let s = storage().await;
-        let id = DocumentId::try_from(vec![100; 16]).expect("id");
-        let mut doc = AutoCommit::new();
-        doc.put(ROOT, "title", "Runbook").expect("put");
-        let older = doc.save();
-        doc.put(ROOT, "owner", "ada").expect("put");
-        let newer = doc.save();
-        let compacted = doc.get_heads();
-        doc.put(ROOT, "status", "draft").expect("put");
-        doc.put(ROOT, "status", "done").expect("put");
-        // A compaction that has landed while the snapshot it supersedes is still there, and the changes
-        // written after it, one chunk each.
-        s.put(StorageKey::snapshot_prefix(&id).with_component("old".into()).expect("key"), older).await;
-        s.put(StorageKey::snapshot_prefix(&id).with_component("new".into()).expect("key"), newer).await;
-        for (i, change) in doc.get_changes(&compacted).iter().enumerate() {
-            let key = StorageKey::incremental_prefix(&id).with_component(i.to_string()).expect("key");
-            s.put(key, change.raw_bytes().to_vec()).await;
-        }
-        // Other documents, whose keys sort before and after this one's.
-        for n in [0u8, 50, 99, 101, 150, 255] {
-            let mut theirs = AutoCommit::new();
-            theirs.put(ROOT, "title", format!("Document {n}")).expect("put");
-            let other = DocumentId::try_from(vec![n; 16]).expect("id");
-            s.put(StorageKey::snapshot_prefix(&other).with_component("x".into()).expect("key"), theirs.save()).await;
-        }
-
-        let stored = SqliteStorage::stored_document(&s.db, &id).await.expect("read");
-        let loaded = automerge::Automerge::load(&stored).expect("loads as one piece");
-        assert_eq!(loaded.get_heads(), doc.get_heads(), "every stored change, and only this document's");
-        assert_eq!(loaded.get(ROOT, "status").expect("read").map(|(v, _)| v.to_string()), Some("\"done\"".into()));
-
-        let never = DocumentId::try_from(vec![7; 16]).expect("id");
-        assert!(SqliteStorage::stored_document(&s.db, &never).await.expect("read").is_empty());
     }
 
     #[tokio::test]
