@@ -3,7 +3,6 @@
 //! and holds no business logic of its own.
 
 mod commands;
-pub mod engine;
 mod error;
 pub mod events;
 // `#[tauri::command]` expands to code that discards a `Result` with `let _ =`.
@@ -47,8 +46,6 @@ pub fn export_bindings(path: &std::path::Path) -> Result<(), String> {
 
 /// Runs the app until its window closes.
 pub fn run() {
-    // Before anything starts a thread (`engine::tune`).
-    engine::tune();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,teamflow=debug".into()),

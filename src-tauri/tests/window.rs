@@ -244,38 +244,3 @@ async fn a_relay_with_a_private_certificate_is_trusted_only_with_its_ca() -> Res
     window.close().await?;
     Ok(())
 }
-
-/// The web process's environment, as `NAME=value` entries.
-fn web_process_environment(window: &Window) -> Result<Vec<String>> {
-    let (pid, _, _) = window
-        .app_processes()
-        .into_iter()
-        .find(|(_, name, _)| name.starts_with("WebKitWebProces"))
-        .context("the app's web process")?;
-    let environ = std::fs::read(format!("/proc/{pid}/environ"))?;
-    Ok(environ.split(|b| *b == 0).map(|entry| String::from_utf8_lossy(entry).into_owned()).collect())
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_web_engine_runs_with_the_editors_options_and_a_persons_own_win() -> Result<()> {
-    let _one = ONE_WINDOW.lock().await;
-    let window = Window::launch().await?;
-    let environment = web_process_environment(&window)?;
-    window.close().await?;
-    for (name, value) in teamflow_desktop::engine::OPTIONS {
-        let entry = format!("{name}={value}");
-        assert!(environment.contains(&entry), "the web process lacks {entry}");
-    }
-
-    // One option set by the person: theirs is kept, the others are still set.
-    let (own, _) = teamflow_desktop::engine::OPTIONS[0];
-    let window = Window::launch_with(&[(own, std::ffi::OsStr::new("500"))]).await?;
-    let environment = web_process_environment(&window)?;
-    window.close().await?;
-    assert!(environment.contains(&format!("{own}=500")), "the person's {own} was replaced");
-    for (name, value) in &teamflow_desktop::engine::OPTIONS[1..] {
-        let entry = format!("{name}={value}");
-        assert!(environment.contains(&entry), "the web process lacks {entry}");
-    }
-    Ok(())
-}
