@@ -12,8 +12,8 @@
 //!   keystroke to frame, paced after the opening before the last and in a burst after the last.
 //!
 //! `cargo bench -p teamflow-desktop --bench window_latency` (release build; `ROUNDS=n` to change the 100
-//! rounds, `OPENS=n` the 5 opens of the large document (2 at least), `PAPER=0` to leave it out). Prints a table and one
-//! JSON line; the figures are in docs/benchmarks.md.
+//! rounds, `OPENS=n` the 5 opens of the large document (2 at least), `PAPER=0` to leave it out). Prints a
+//! table and one JSON line; the figures are in docs/benchmarks.md.
 
 #[path = "../tests/support/driver.rs"]
 mod driver;
