@@ -179,25 +179,6 @@ async fn keystrokes(window: &Window, rounds: usize, typing: Typing) -> Result<Ve
              return true;",
         )
         .await?;
-    if std::env::var("CARET_FIRST").is_ok() {
-        window
-            .script(
-                "const el = document.querySelector('[data-testid=editor]');
-                 el.focus();
-                 const r = document.createRange(); r.selectNodeContents(el); r.collapse(false);
-                 getSelection().removeAllRanges(); getSelection().addRange(r);
-                 el.lastElementChild.scrollIntoView({block: 'end'});
-                 window.__caretPlaced = false;
-                 requestAnimationFrame(() => requestAnimationFrame(() => { window.__caretPlaced = true; }));
-                 return true;",
-            )
-            .await?;
-        window
-            .until("the caret placed", async || {
-                Ok(window.script("return window.__caretPlaced").await?.as_bool().filter(|b| *b))
-            })
-            .await?;
-    }
     let mut clock = tokio::time::interval(PACE);
     clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     for _ in 0..rounds {

@@ -25,7 +25,7 @@ import { afterPaint, findDocument, previewDoc } from "./opening";
 import { fromBase64, sharedRepo } from "./pipe";
 import { adapter, schema, TEXT_PATH } from "./schema";
 import { applyKeepingCaret, currentDoc, editorState } from "./state";
-import { typeInto, warmingCopyOnce, type WarmingCopy } from "./warmup";
+import { warmTypingOnce } from "./warmup";
 
 type Doc = { text: string };
 
@@ -43,9 +43,6 @@ export function Editor(props: { url: string; title: string; status: Status; read
   const [previewing, setPreviewing] = useState(false);
   const [saved, setSaved] = useState<string | null>(null);
   const [saving, setSaving] = useState(false);
-  // The editor is drawn, not shown, while the warm-up types into a copy of a long document (`warmup.ts`).
-  const [warming, setWarming] = useState(false);
-  const warmWith = useRef<WarmingCopy | null>(null);
   const [, redraw] = useReducer((n: number) => n + 1, 0);
   // The latest status, for the opening's async steps (which outlive the render that started them).
   const status = useRef(props.status);
@@ -110,10 +107,8 @@ export function Editor(props: { url: string; title: string; status: Status; read
       }
       markOpening("converted");
       if (closed) return;
-      // A long document's first keystrokes run compiled code, not interpreted (`warmup.ts`): the editor is
-      // first drawn on a copy, unseen, and typed into.
-      warmWith.current = readOnly ? null : warmingCopyOnce(found.doc());
-      setWarming(warmWith.current !== null);
+      // A long document's first keystrokes run compiled code, not interpreted (`warmup.ts`).
+      if (!readOnly && warmTypingOnce(found.doc())) markOpening("warmed");
       setHandle(found);
     })().catch((e) => setError(messageOf(e)));
     const listening = all(
@@ -133,23 +128,12 @@ export function Editor(props: { url: string; title: string; status: Status; read
   // The editor itself, once the document is here.
   useEffect(() => {
     if (!handle || !mount.current) return;
-    const attributes = { "data-testid": "editor", "aria-label": props.title, class: "rich", spellcheck: "true" };
-    const copy = warmWith.current;
-    warmWith.current = null;
-    let closed = false;
-    // Whether the view still shows the copy.
-    let onCopy = copy !== null;
     const editor = new EditorView(mount.current, {
-      state: editorState((copy?.handle ?? handle) as never),
+      state: editorState(handle as never),
       editable: () => !readOnly,
       nodeViews: { check_item: checkItemView(readOnly) },
-      attributes: copy ? { class: "rich", "aria-hidden": "true" } : attributes,
+      attributes: { "data-testid": "editor", "aria-label": props.title, class: "rich", spellcheck: "true" },
       dispatchTransaction(tr) {
-        if (onCopy) {
-          // The warm-up's keys: into the copy, and nowhere else (no caret shared, no key recorded).
-          editor.updateState(applyKeepingCaret(editor.state, tr));
-          return;
-        }
         const before = editor.state.selection;
         const t0 = performance.now();
         const next = applyKeepingCaret(editor.state, tr);
@@ -161,32 +145,12 @@ export function Editor(props: { url: string; title: string; status: Status; read
         if (tr.docChanged) recordKeyPhases({ at: t0, state: t1 - t0, view: t2 - t1, rest: performance.now() - t2 });
       },
     });
-    const show = () => {
-      if (closed) return;
-      if (copy) {
-        // The real document in the same view: its blocks are the copy's but for the warm-up's keys, so the
-        // view keeps the drawn blocks and redraws only those.
-        editor.setProps({ state: editorState(handle as never), attributes });
-        onCopy = false;
-        copy.free();
-        mount.current?.scrollTo(0, 0);
-        setWarming(false);
-        markOpening("warmed");
-      }
-      view.current = editor;
-      preview.current?.destroy();
-      preview.current = null;
-      setPreviewing(false);
-      redraw();
-      markOpening("editor-drawn");
-    };
-    if (copy) {
-      typeInto(editor)
-        .catch((e) => console.warn("warming the editor on a copy failed:", e))
-        .finally(show);
-    } else {
-      show();
-    }
+    view.current = editor;
+    preview.current?.destroy();
+    preview.current = null;
+    setPreviewing(false);
+    redraw();
+    markOpening("editor-drawn");
     // Teammates see the caret after this frame is drawn, not before: finding its index in the Automerge
     // text walks the document's blocks whenever the last change left no position index to carry (a new
     // block, a mark), milliseconds on a long document that the keystroke's own frame should not wait for.
@@ -209,8 +173,6 @@ export function Editor(props: { url: string; title: string; status: Status; read
       call(commands.setCursor(url, anchorAt, headAt)).catch(() => {});
     }
     return () => {
-      closed = true;
-      if (copy && onCopy) copy.free();
       view.current = null;
       editor.destroy();
     };
@@ -400,7 +362,7 @@ export function Editor(props: { url: string; title: string; status: Status; read
           Saved to {saved}
         </p>
       )}
-      {!past && (!handle || warming) && (
+      {!past && !handle && (
         // Not editable until the document is here: keystrokes would have nowhere to go.
         <p className="marker" role="status" data-testid="opening">
           {previewing ? "Loading the document for editing…" : "Opening…"}
@@ -418,8 +380,8 @@ export function Editor(props: { url: string; title: string; status: Status; read
             <div ref={pastMount} className="surface" />
           </div>
         ) : null}
-        <div ref={previewMount} className="surface" hidden={!!past || (!!handle && !warming) || !previewing} />
-        <div ref={mount} className={warming ? "surface warming" : "surface"} hidden={!!past || !handle} aria-hidden={warming || undefined} />
+        <div ref={previewMount} className="surface" hidden={!!past || !!handle || !previewing} />
+        <div ref={mount} className="surface" hidden={!!past || !handle} />
         {history && (
           <ol className="history" data-testid="history-list">
             {history.map((v) => (
