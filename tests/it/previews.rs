@@ -1,9 +1,12 @@
 //! What the window gets to open a large document quickly: the preview the node keeps (the spans of the
 //! rich text, read while the document is open and kept when it closes) and the whole document saved in
-//! one piece. A preview is only kept for a team's document and goes with the team.
+//! one piece. A preview is only kept for a team's document and goes with the team, and with the user who
+//! signs out.
 
 use std::sync::Arc;
 use std::time::Duration;
+
+use sqlx::ConnectOptions as _;
 
 use teamflow_node::{EventSink, P2pConfig, Session, SessionEvent, Splice};
 use teamflow_protocol::realtime::ServerMessage;
@@ -100,4 +103,63 @@ async fn a_closed_document_leaves_its_preview_and_opens_saved_in_one_piece() {
     .await;
     assert_eq!(session.document_preview(&url).await.expect("preview"), None, "forgotten with the team");
     session.close().await;
+}
+
+/// Signing out forgets what the user left on the device: every table of the store is empty afterwards,
+/// the document previews (the text of documents last opened) among them. The tables are read from the
+/// store's own schema, so a table added later cannot be left out of what sign-out clears.
+#[tokio::test]
+async fn signing_out_leaves_no_preview_and_no_other_user_data_in_the_store() {
+    let relay = TestRelay::start().await;
+    let (_a, alice, b_dir, bob, team) = alice_and_bob(&relay).await;
+    alice.send_message(team, "the plan for Friday").await.expect("message");
+    let (bob_sink, _events) = sink();
+    let session = Session::start(Arc::new(bob), bob_sink, p2p()).await;
+    session.node().messages(team).await.expect("bob reads the chat");
+    let (url, _handle) = session.node().create_document(team, "Salaries", "").await.expect("document");
+    let url = url.to_string();
+    let opened = session.open_document(&url).await.expect("open");
+    let base: Vec<String> = opened.heads.iter().map(ToString::to_string).collect();
+    let edit = Splice { position: 0, delete: 0, insert: "Confidential figures".into() };
+    session.edit_document(&url, &base, &[edit]).await.expect("edit");
+    session.close_document(&url).await;
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while session.document_preview(&url).await.expect("preview").is_none() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the preview is kept on close");
+
+    session.node().sign_out().await.expect("sign out");
+    assert_eq!(session.document_preview(&url).await.expect("preview"), None, "no preview after sign-out");
+    session.close().await;
+
+    let mut store = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(b_dir.path().join("node.db"))
+        .read_only(true)
+        .connect()
+        .await
+        .expect("open the store");
+    // The full-text index's own tables (`search_index_data` and the like) keep its structure when empty;
+    // the index itself is counted through its virtual table.
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'
+         AND name NOT LIKE '_sqlx_%' AND name NOT LIKE 'search_index_%' ORDER BY name",
+    )
+    .fetch_all(&mut store)
+    .await
+    .expect("the store's tables");
+    assert!(tables.contains(&"document_previews".to_owned()) && tables.contains(&"search_index".to_owned()));
+    let mut left = Vec::new();
+    for table in &tables {
+        let rows: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM \"{table}\"")))
+            .fetch_one(&mut store)
+            .await
+            .expect("count");
+        if rows > 0 {
+            left.push(format!("{table}: {rows}"));
+        }
+    }
+    assert!(left.is_empty(), "the signed-out user's data is still in the store: {left:?}");
 }

@@ -14,7 +14,7 @@ use crate::{Node, NodeError};
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Every table holding the signed-in user's data, emptied on sign-out.
-const USER_TABLES: [&str; 12] = [
+const USER_TABLES: [&str; 13] = [
     "account",
     "cached_teams",
     "cached_messages",
@@ -27,6 +27,7 @@ const USER_TABLES: [&str; 12] = [
     "read_positions",
     "muted_teams",
     "notification_settings",
+    "document_previews",
 ];
 
 /// The store's file name in the data directory.
