@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use sqlx::ConnectOptions as _;
 
-use teamflow_node::{EventSink, P2pConfig, Session, SessionEvent, Splice};
+use teamflow_node::{EventSink, NodeError, P2pConfig, Session, SessionEvent, Splice};
 use teamflow_protocol::realtime::ServerMessage;
 use teamflow_sync::automerge::Automerge;
 use teamflow_tests::{TestRelay, alice_and_bob};
@@ -106,8 +106,9 @@ async fn a_closed_document_leaves_its_preview_and_opens_saved_in_one_piece() {
 }
 
 /// Signing out forgets what the user left on the device: every table of the store is empty afterwards,
-/// the document previews (the text of documents last opened) among them. The tables are read from the
-/// store's own schema, so a table added later cannot be left out of what sign-out clears.
+/// the document previews (the text of documents last opened) among them, and the text is not left in the
+/// files' free space either. The tables are read from the store's own schema, so a table added later
+/// cannot be left out of what sign-out clears.
 #[tokio::test]
 async fn signing_out_leaves_no_preview_and_no_other_user_data_in_the_store() {
     let relay = TestRelay::start().await;
@@ -132,7 +133,10 @@ async fn signing_out_leaves_no_preview_and_no_other_user_data_in_the_store() {
     .expect("the preview is kept on close");
 
     session.node().sign_out().await.expect("sign out");
-    assert_eq!(session.document_preview(&url).await.expect("preview"), None, "no preview after sign-out");
+    assert!(
+        matches!(session.document_preview(&url).await, Err(NodeError::SignedOut)),
+        "no preview is read after sign-out"
+    );
     session.close().await;
 
     let mut store = sqlx::sqlite::SqliteConnectOptions::new()
@@ -162,4 +166,13 @@ async fn signing_out_leaves_no_preview_and_no_other_user_data_in_the_store() {
         }
     }
     assert!(left.is_empty(), "the signed-out user's data is still in the store: {left:?}");
+    drop(store);
+    // Nor in the files: deleted rows leave their bytes in free pages and in the write-ahead log.
+    for file in ["node.db", "node.db-wal"] {
+        let bytes = std::fs::read(b_dir.path().join(file)).unwrap_or_default();
+        assert!(
+            !bytes.windows(b"Confidential figures".len()).any(|w| w == b"Confidential figures"),
+            "the document's text is still readable in {file} after sign-out"
+        );
+    }
 }

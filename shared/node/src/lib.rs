@@ -61,8 +61,6 @@ pub struct Node {
     /// The TLS configuration of every connection to the relay (REST, rooms, sync).
     tls: std::sync::Arc<rustls::ClientConfig>,
     sign_in: Mutex<Option<sign_in::SignIn>>,
-    /// The data directory's kept sign-in belongs to another relay URL (see `restore`).
-    other_relay: Mutex<bool>,
     credentials: credentials::Credentials,
     status: status::StatusBoard,
     /// Tasks the node spawned (the status forwarder); `close` waits for them.
@@ -129,7 +127,6 @@ impl Node {
             api: RelayApi::with_tls(relay_url, &tls)?,
             tls,
             sign_in: Mutex::new(None),
-            other_relay: Mutex::new(false),
             credentials: credentials::Credentials::new(data_dir),
             status: status::StatusBoard::new(),
             tasks: tokio_util::task::TaskTracker::new(),

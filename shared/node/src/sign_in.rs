@@ -45,7 +45,6 @@ impl Node {
                 now = self.api.base(),
                 "this data directory's sign-in belongs to another relay; sign in again"
             );
-            *self.other_relay.lock().await = true;
             return Ok(());
         }
         let user: User = serde_json::from_str(&user).map_err(NodeError::corrupt)?;
@@ -83,10 +82,25 @@ impl Node {
     }
 
     pub(crate) async fn remember_sign_in(&self, auth: AuthResponse) -> Result<User, NodeError> {
-        if std::mem::take(&mut *self.other_relay.lock().await) {
-            // What another relay's session left here (its cache, its undelivered changes) is not this one's.
-            let pending = self.status.current().pending;
-            tracing::warn!(pending, "dropping the other relay's local data, including changes it never received");
+        // What the store holds belongs to the account kept with it. Another account, or the same one on another
+        // relay, starts from an empty store: whatever the last one left (its cache, its index, its undelivered
+        // changes) is not theirs, whether that one signed out, was signed out by the relay, or never did.
+        let kept: Option<(String, String)> =
+            sqlx::query_as("SELECT user_json, relay_url FROM account").fetch_optional(&self.db).await?;
+        let same_account = kept.is_some_and(|(user, relay_url)| {
+            relay_url == self.api.base() && serde_json::from_str::<User>(&user).is_ok_and(|u| u.id == auth.user.id)
+        });
+        if !same_account {
+            // The last account's peers and document sync end first (as on sign-out): neither may go on
+            // with its documents in memory under the new account.
+            self.stop_p2p().await;
+            if let Some(sync) = self.sync.lock().await.take() {
+                sync.stop().await;
+            }
+            let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox").fetch_one(&self.db).await?;
+            if pending > 0 {
+                tracing::warn!(pending, "dropping another account's local data, including changes it never delivered");
+            }
             crate::store::clear_user_data(&self.db).await?;
         }
         let user_json = serde_json::to_string(&auth.user).map_err(NodeError::corrupt)?;
@@ -141,6 +155,12 @@ impl Node {
 
     pub async fn user(&self) -> Option<User> {
         self.sign_in.lock().await.as_ref().map(|s| s.user.clone())
+    }
+
+    /// Refuses while nobody is signed in: what the store holds is readable by the account it was kept for
+    /// alone, and not at all once the relay ended that sign-in.
+    pub(crate) async fn require_sign_in(&self) -> Result<(), NodeError> {
+        if self.sign_in.lock().await.is_some() { Ok(()) } else { Err(NodeError::SignedOut) }
     }
 
     /// A valid access token, refreshing it first when it is missing or about to expire.

@@ -66,14 +66,30 @@ pub(crate) async fn begin_write(db: &SqlitePool) -> Result<sqlx::Transaction<'st
     Ok(db.begin_with("BEGIN IMMEDIATE").await?)
 }
 
-/// Forgets everything the signed-in user left here, in one transaction.
+/// Forgets everything the signed-in user left here, in one transaction; then leaves none of it in the
+/// files either.
 pub(crate) async fn clear_user_data(db: &SqlitePool) -> Result<(), NodeError> {
     let mut tx = db.begin().await?;
     for table in USER_TABLES {
         sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}"))).execute(&mut *tx).await?;
     }
     tx.commit().await?;
+    scrub(db).await;
     Ok(())
+}
+
+/// Deleted rows keep their bytes in the store's free pages and in its write-ahead log until something
+/// overwrites them: the store is rewritten (small once emptied) and the log emptied. Nothing is lost if
+/// this fails (the rows are gone already), so a failure is logged rather than returned.
+async fn scrub(db: &SqlitePool) {
+    if let Err(e) = sqlx::query("VACUUM").execute(db).await {
+        tracing::warn!(error = %e, "could not rewrite the store after clearing it; deleted data may stay in free pages");
+    }
+    match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(db).await {
+        Ok((0, _, _)) => {}
+        Ok(_) => tracing::warn!("the write-ahead log is in use; deleted data may stay in it until the next checkpoint"),
+        Err(e) => tracing::warn!(error = %e, "could not empty the write-ahead log after clearing the store"),
+    }
 }
 
 impl Node {

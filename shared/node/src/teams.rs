@@ -9,11 +9,35 @@ use teamflow_protocol::{Role, TeamId, UserId};
 
 use crate::{Node, NodeError};
 
+/// Every team the store holds something of. The cached messages' teams are found by skipping from one team
+/// to the next along their key (a few lookups per team, however long the history); the other tables are
+/// small. The search index's entries are each a message, view or document of one of these.
+const KNOWN_TEAMS: &str = "WITH RECURSIVE message_teams(id) AS (
+         SELECT (SELECT MIN(team_id) FROM cached_messages)
+         UNION ALL
+         SELECT (SELECT MIN(team_id) FROM cached_messages WHERE team_id > id) FROM message_teams WHERE id IS NOT NULL
+     )
+     SELECT id FROM message_teams WHERE id IS NOT NULL
+     UNION SELECT id FROM cached_teams
+     UNION SELECT team_id FROM document_teams
+     UNION SELECT team_id FROM document_previews
+     UNION SELECT team_id FROM read_positions
+     UNION SELECT team_id FROM muted_teams
+     UNION SELECT substr(key, 12, 36) FROM cached_views WHERE key LIKE '/api/teams/%'";
+
 impl Node {
     /// The user's teams: from the relay when reachable (refreshing the cache), else from the cache.
     pub async fn teams(&self) -> Result<Vec<TeamMembership>, NodeError> {
         match self.authed::<(), MeResponse>(Method::GET, "/api/me", None).await {
             Ok(me) => {
+                // A team the device knew and the relay no longer lists (removed, left or deleted while this
+                // device was not in its room): what the device kept of it goes.
+                let known: Vec<String> = sqlx::query_scalar(KNOWN_TEAMS).fetch_all(&self.db).await?;
+                for gone in known.iter().filter(|id| !me.teams.iter().any(|t| t.id.to_string() == **id)) {
+                    if let Ok(team) = gone.parse::<TeamId>() {
+                        self.forget_team(team).await?;
+                    }
+                }
                 let mut tx = self.db.begin().await?;
                 sqlx::query("DELETE FROM cached_teams").execute(&mut *tx).await?;
                 for team in &me.teams {
@@ -116,11 +140,13 @@ impl Node {
         self.forget_team(team).await
     }
 
-    /// Drops what the cache and the search index hold of a team this user no longer reads.
+    /// Drops what the cache and the search index hold of a team this user no longer reads, and which
+    /// documents belong to it (so they are offered to no peer, and indexed or previewed no more).
     pub(crate) async fn forget_team(&self, team: TeamId) -> Result<(), NodeError> {
         let mut tx = crate::store::begin_write(&self.db).await?;
         let prefix = format!("/api/teams/{team}/%");
         sqlx::query("DELETE FROM cached_views WHERE key LIKE ?").bind(&prefix).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM cached_teams WHERE id = ?").bind(team.to_string()).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM cached_messages WHERE team_id = ?").bind(team.to_string()).execute(&mut *tx).await?;
         for table in ["read_positions", "muted_teams"] {
             sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE team_id = ?")))
@@ -130,7 +156,16 @@ impl Node {
         }
         crate::search::forget_team(&mut tx, team).await?;
         crate::previews::forget_team(&mut tx, team).await?;
+        let documents = sqlx::query("DELETE FROM document_teams WHERE team_id = ?")
+            .bind(team.to_string())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         tx.commit().await?;
+        if documents > 0 {
+            // Share decisions are taken again without them.
+            self.document_teams.send_modify(|generation| *generation += 1);
+        }
         Ok(())
     }
 

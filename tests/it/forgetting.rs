@@ -1,0 +1,103 @@
+//! What a device forgets when the right to it ends: the next account to sign in after the relay ended a
+//! sign-in starts from an empty store (the same account keeps its own), nothing is readable while signed
+//! out, and a team that dropped out of the relay's list while the device was away takes what the device kept
+//! of it along.
+
+use serde_json::json;
+use sqlx::ConnectOptions as _;
+use teamflow_node::{Node, NodeError};
+use teamflow_tests::{DataDir, TestRelay, alice_and_bob};
+
+async fn node(dir: &DataDir, relay: &TestRelay) -> Node {
+    Node::open(dir.path(), &relay.url("")).await.expect("open node")
+}
+
+/// Signs the account out on every device, as the person would from another one.
+async fn sign_out_everywhere(relay: &TestRelay, email: &str, password: &str) {
+    let (status, login) =
+        relay.client().post("/api/auth/login", &json!({ "email": email, "password": password })).await;
+    assert!(status.is_success(), "{login}");
+    let elsewhere = relay.client().with_token(login["access_token"].as_str());
+    assert!(elsewhere.post("/api/auth/logout-all", &json!({})).await.0.is_success());
+}
+
+/// Rows of `table` in the node's store in `dir` (read beside the open node).
+async fn rows(dir: &DataDir, table: &str) -> i64 {
+    let mut store = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(dir.path().join("node.db"))
+        .read_only(true)
+        .connect()
+        .await
+        .expect("open the store");
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+        .fetch_one(&mut store)
+        .await
+        .expect("count")
+}
+
+#[tokio::test]
+async fn after_the_relay_ends_a_sign_in_the_next_account_inherits_nothing_and_the_same_one_keeps_its_own() {
+    let relay = TestRelay::start().await;
+    let (a_dir, alice, _b, _bob, team) = alice_and_bob(&relay).await;
+    alice.send_message(team, "the plan for Friday").await.expect("message");
+    alice.messages(team).await.expect("alice reads the chat");
+    assert_eq!(alice.search("friday", 10).await.expect("search").len(), 1);
+    // One more written while the relay is away: it waits in the outbox.
+    let addr = relay.addr;
+    let dir = relay.stop().await;
+    alice.send_message(team, "and the budget").await.expect("queued");
+    alice.close().await;
+    let relay = crate::node::start_again(dir, addr).await;
+
+    // Alice signs out everywhere from another device: the relay ends this device's sign-in too.
+    sign_out_everywhere(&relay, "alice@example.test", "correct horse").await;
+    let device = node(&a_dir, &relay).await;
+    assert!(matches!(device.teams().await, Err(NodeError::SignedOut)), "the relay ended the sign-in");
+    // Nothing the store holds is readable while nobody is signed in.
+    assert!(matches!(device.search("friday", 10).await, Err(NodeError::SignedOut)));
+    assert!(matches!(device.outbox().await, Err(NodeError::SignedOut)));
+
+    // Alice again: her cache, her index and her undelivered message are still hers.
+    device.sign_in("alice@example.test", "correct horse").await.expect("alice signs in again");
+    assert_eq!(device.search("friday", 10).await.expect("search").len(), 1, "alice keeps her own data");
+    assert_eq!(device.outbox().await.expect("outbox").len(), 1, "alice keeps her undelivered message");
+    device.close().await;
+    sign_out_everywhere(&relay, "alice@example.test", "correct horse").await;
+
+    // Someone else on the same device: an empty store, and alice's message is never sent as theirs.
+    let device = node(&a_dir, &relay).await;
+    assert!(matches!(device.teams().await, Err(NodeError::SignedOut)));
+    device.sign_up("carol@example.test", "staple battery horse", "Carol").await.expect("carol signs up");
+    assert!(device.search("friday", 10).await.expect("search").is_empty(), "carol finds none of alice's chat");
+    assert!(device.outbox().await.expect("outbox").is_empty(), "alice's undelivered message is not carol's");
+    for table in ["cached_messages", "search_items", "cached_teams", "outbox"] {
+        assert_eq!(rows(&a_dir, table).await, 0, "{table} still holds alice's rows");
+    }
+    device.close().await;
+}
+
+#[tokio::test]
+async fn a_team_that_dropped_out_while_the_device_was_away_is_forgotten_on_the_next_list() {
+    let relay = TestRelay::start().await;
+    let (_a, alice, b_dir, bob, team) = alice_and_bob(&relay).await;
+    alice.send_message(team, "the plan for Friday").await.expect("message");
+    bob.messages(team).await.expect("bob reads the chat");
+    let (url, _doc) = bob.create_document(team, "Salaries", "Confidential figures").await.expect("document");
+    bob.documents(team).await.expect("bob lists the documents");
+    assert!(!bob.search("friday", 10).await.expect("search").is_empty());
+    assert!(!bob.search("salaries", 10).await.expect("search").is_empty());
+    assert_eq!(rows(&b_dir, "document_teams").await, 1, "{url} belongs to the team");
+
+    // Removed while bob's device is in no room of the team: no frame tells it.
+    let bob_id = bob.user().await.expect("bob").id;
+    alice.remove_member(team, bob_id).await.expect("remove bob");
+
+    // The next list of teams no longer has it: what the device kept of it goes.
+    assert!(bob.teams().await.expect("teams").is_empty());
+    assert!(bob.search("friday", 10).await.expect("search").is_empty(), "the team's chat is forgotten");
+    assert!(bob.search("salaries", 10).await.expect("search").is_empty(), "the team's documents are forgotten");
+    for table in ["cached_messages", "cached_teams", "document_teams", "search_items"] {
+        assert_eq!(rows(&b_dir, table).await, 0, "{table} still holds the team's rows");
+    }
+    bob.close().await;
+}
