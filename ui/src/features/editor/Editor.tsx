@@ -15,7 +15,7 @@ import { ErrorLine } from "../../lib/ErrorLine";
 import { markOpening, recordKeyPhases } from "../../lib/readiness";
 import { DocState } from "../sync/SyncIndicator";
 import { setCarets, textIndex } from "./carets";
-import { blockActive, insertRule, markActive, redo, setLink, toggleBlock, toggleList, toggleMark, toggleQuote, undo } from "./commands";
+import { active, insertRule, redo, setLink, toggleBlock, toggleList, toggleMark, toggleQuote, toolbarShows, undo } from "./commands";
 import { versions, type Version } from "./history";
 import { exportText, type ExportFormat } from "./export";
 import { inStep, watchStep, whenInStep } from "./inStep";
@@ -141,10 +141,17 @@ export function Editor(props: { url: string; title: string; status: Status; read
         editor.updateState(next);
         const t2 = performance.now();
         if (!editor.state.selection.eq(before) || tr.docChanged) shareCursorSoon(editor);
-        redraw();
+        // The toolbar is all this component draws from the editor's state: rendered again only when what it
+        // shows changed, not on every keystroke.
+        const shows = toolbarShows(editor.state);
+        if (shows !== toolbar) {
+          toolbar = shows;
+          redraw();
+        }
         if (tr.docChanged) recordKeyPhases({ at: t0, state: t1 - t0, view: t2 - t1, rest: performance.now() - t2 });
       },
     });
+    let toolbar = toolbarShows(editor.state);
     view.current = editor;
     preview.current?.destroy();
     preview.current = null;
@@ -277,43 +284,43 @@ export function Editor(props: { url: string; title: string; status: Status; read
         </ul>
       </header>
       <div className="toolbar" role="toolbar" aria-label="Formatting">
-        <button {...on(state && markActive(state, marks.strong))} onClick={() => run(toggleMark(marks.strong))} title="Bold (Ctrl+B)" data-testid="format-bold">
+        <button {...on(state && active.strong(state))} onClick={() => run(toggleMark(marks.strong))} title="Bold (Ctrl+B)" data-testid="format-bold">
           <b>B</b>
         </button>
-        <button {...on(state && markActive(state, marks.em))} onClick={() => run(toggleMark(marks.em))} title="Italic (Ctrl+I)" data-testid="format-italic">
+        <button {...on(state && active.em(state))} onClick={() => run(toggleMark(marks.em))} title="Italic (Ctrl+I)" data-testid="format-italic">
           <i>I</i>
         </button>
-        <button {...on(state && markActive(state, marks.underline))} onClick={() => run(toggleMark(marks.underline))} title="Underline (Ctrl+U)">
+        <button {...on(state && active.underline(state))} onClick={() => run(toggleMark(marks.underline))} title="Underline (Ctrl+U)">
           <u>U</u>
         </button>
-        <button {...on(state && markActive(state, marks.strike))} onClick={() => run(toggleMark(marks.strike))} title="Strikethrough (Ctrl+Shift+S)">
+        <button {...on(state && active.strike(state))} onClick={() => run(toggleMark(marks.strike))} title="Strikethrough (Ctrl+Shift+S)">
           <s>S</s>
         </button>
-        <button {...on(state && markActive(state, marks.code))} onClick={() => run(toggleMark(marks.code))} title="Inline code (Ctrl+E)">
+        <button {...on(state && active.code(state))} onClick={() => run(toggleMark(marks.code))} title="Inline code (Ctrl+E)">
           <code>{"</>"}</code>
         </button>
-        <button {...on(state && markActive(state, marks.link))} onClick={() => setLinking("")} title="Link" data-testid="format-link">
+        <button {...on(state && active.link(state))} onClick={() => setLinking("")} title="Link" data-testid="format-link">
           Link
         </button>
         <span className="divider" />
-        {[1, 2, 3].map((level) => (
-          <button key={level} {...on(state && blockActive(state, nodes.heading, { level }))} onClick={() => run(toggleBlock(nodes.heading, { level }))} title={`Heading ${level} (Ctrl+Alt+${level})`}>
+        {([1, 2, 3] as const).map((level) => (
+          <button key={level} {...on(state && active[`heading${level}` as const](state))} onClick={() => run(toggleBlock(nodes.heading, { level }))} title={`Heading ${level} (Ctrl+Alt+${level})`}>
             H{level}
           </button>
         ))}
-        <button {...on(state && blockActive(state, nodes.bullet_list))} onClick={() => run(toggleList(nodes.bullet_list))} title="Bulleted list (Ctrl+Shift+8)">
+        <button {...on(state && active.bulletList(state))} onClick={() => run(toggleList(nodes.bullet_list))} title="Bulleted list (Ctrl+Shift+8)">
           •
         </button>
-        <button {...on(state && blockActive(state, nodes.ordered_list))} onClick={() => run(toggleList(nodes.ordered_list))} title="Numbered list (Ctrl+Shift+7)">
+        <button {...on(state && active.orderedList(state))} onClick={() => run(toggleList(nodes.ordered_list))} title="Numbered list (Ctrl+Shift+7)">
           1.
         </button>
-        <button {...on(state && blockActive(state, nodes.check_list))} onClick={() => run(toggleList(nodes.check_list))} title="Check list (Ctrl+Shift+9)">
+        <button {...on(state && active.checkList(state))} onClick={() => run(toggleList(nodes.check_list))} title="Check list (Ctrl+Shift+9)">
           ☑
         </button>
-        <button {...on(state && blockActive(state, nodes.blockquote))} onClick={() => run(toggleQuote)} title="Quote">
+        <button {...on(state && active.quote(state))} onClick={() => run(toggleQuote)} title="Quote">
           ❝
         </button>
-        <button {...on(state && blockActive(state, nodes.code_block))} onClick={() => run(toggleBlock(nodes.code_block))} title="Code block">
+        <button {...on(state && active.codeBlock(state))} onClick={() => run(toggleBlock(nodes.code_block))} title="Code block">
           {"{ }"}
         </button>
         <button {...on(false)} onClick={() => run(insertRule)} title="Horizontal rule">

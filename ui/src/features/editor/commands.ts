@@ -121,6 +121,32 @@ export function blockActive(state: EditorState, type: NodeType, attrs?: Record<s
   return false;
 }
 
+/// The toolbar's buttons that show whether they apply at the selection, and how each is found.
+export const active = {
+  strong: (state: EditorState) => markActive(state, marks.strong),
+  em: (state: EditorState) => markActive(state, marks.em),
+  underline: (state: EditorState) => markActive(state, marks.underline),
+  strike: (state: EditorState) => markActive(state, marks.strike),
+  code: (state: EditorState) => markActive(state, marks.code),
+  link: (state: EditorState) => markActive(state, marks.link),
+  heading1: (state: EditorState) => blockActive(state, nodes.heading, { level: 1 }),
+  heading2: (state: EditorState) => blockActive(state, nodes.heading, { level: 2 }),
+  heading3: (state: EditorState) => blockActive(state, nodes.heading, { level: 3 }),
+  bulletList: (state: EditorState) => blockActive(state, nodes.bullet_list),
+  orderedList: (state: EditorState) => blockActive(state, nodes.ordered_list),
+  checkList: (state: EditorState) => blockActive(state, nodes.check_list),
+  quote: (state: EditorState) => blockActive(state, nodes.blockquote),
+  codeBlock: (state: EditorState) => blockActive(state, nodes.code_block),
+} satisfies Record<string, (state: EditorState) => boolean>;
+
+/// What the toolbar shows of `state`, in one string: a transaction that leaves it as it was (most
+/// keystrokes) needs no new render of the toolbar.
+export function toolbarShows(state: EditorState): string {
+  let shows = "";
+  for (const isActive of Object.values(active)) shows += isActive(state) ? "1" : "0";
+  return shows;
+}
+
 /// Turns the caret's block into `type` or, when it already is, back into a paragraph.
 export function toggleBlock(type: NodeType, attrs?: Record<string, unknown>): Command {
   return (state, dispatch) => (blockActive(state, type, attrs) ? setBlockType(nodes.paragraph)(state, dispatch) : setBlockType(type, attrs)(state, dispatch));

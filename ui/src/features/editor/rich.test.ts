@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { automergeReady } from "./repo";
 import { applyKeepingCaret, editorState } from "./state";
 import { schema, TEXT_PATH } from "./schema";
-import { insertRule, setLink, toggleBlock, toggleList, toggleMark, undo } from "./commands";
+import { active, insertRule, setLink, toggleBlock, toggleList, toggleMark, toolbarShows, undo } from "./commands";
 import { pmPosition, textIndex } from "./carets";
 import { convertMarkdown, needsConversion, parseMarkdown, toMarkdown } from "./markdown";
 
@@ -160,6 +160,28 @@ describe("formatting becomes marks and blocks in the document", () => {
 
 /// A paste event (jsdom has no ClipboardEvent; the editor reads only what it is given).
 const paste = () => new Event("paste") as ClipboardEvent;
+
+describe("the toolbar", () => {
+  it("shows what applies at the caret, and typing plain text leaves what it shows as it was", () => {
+    const { view } = open();
+    type(view, "plain words");
+    const plain = toolbarShows(view.state);
+    expect(plain).toMatch(/^0+$/);
+    // Each keystroke into plain text: nothing for the toolbar to draw again.
+    for (const ch of " and more") {
+      type(view, ch);
+      expect(toolbarShows(view.state)).toBe(plain);
+    }
+    // Bold at the caret, then a heading: each shows, in its own place.
+    run(view, toggleMark(schema.marks.strong));
+    expect(active.strong(view.state)).toBe(true);
+    const bold = toolbarShows(view.state);
+    expect(bold).not.toBe(plain);
+    run(view, toggleBlock(schema.nodes.heading, { level: 2 }));
+    expect(active.heading2(view.state) && !active.heading1(view.state)).toBe(true);
+    expect(toolbarShows(view.state)).not.toBe(bold);
+  });
+});
 
 describe("pasting", () => {
   it("keeps the structure and formatting of pasted HTML", () => {
