@@ -5,7 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use teamflow_node::{EventSink, MATCH_END, MATCH_START, P2pConfig, SearchTarget, Session, SessionEvent, Splice};
+use teamflow_node::{
+    EventSink, MATCH_END, MATCH_START, NodeError, P2pConfig, SearchTarget, Session, SessionEvent, Splice,
+};
 use teamflow_protocol::api::teams::ProjectInput;
 use teamflow_protocol::realtime::ServerMessage;
 use teamflow_tests::{TestRelay, alice_and_bob};
@@ -147,6 +149,12 @@ async fn what_arrives_live_is_found_and_sign_out_empties_the_index() {
     assert_eq!(hits.len(), 1, "the text typed before closing is found: {hits:?}");
 
     session.node().sign_out().await.expect("sign out");
+    assert!(
+        matches!(session.node().search("roadmap", 10).await, Err(NodeError::SignedOut)),
+        "nothing searched signed out"
+    );
+    // Signed in again: the index was emptied, not just hidden.
+    session.node().sign_in("alice@example.test", "correct horse").await.expect("sign in again");
     assert!(session.node().search("roadmap", 10).await.expect("search").is_empty(), "sign-out forgets the index");
     assert!(session.node().search("notes", 10).await.expect("search").is_empty());
 }
