@@ -125,12 +125,12 @@ async fn signing_out_leaves_no_preview_and_no_other_user_data_in_the_store() {
     session.edit_document(&url, &base, &[edit]).await.expect("edit");
     session.close_document(&url).await;
     tokio::time::timeout(Duration::from_secs(10), async {
-        while session.document_preview(&url).await.expect("preview").is_none() {
+        while !session.document_preview(&url).await.expect("preview").is_some_and(|p| p.contains("Confidential")) {
             tokio::task::yield_now().await;
         }
     })
     .await
-    .expect("the preview is kept on close");
+    .expect("the preview of the typed text is kept on close");
 
     session.node().sign_out().await.expect("sign out");
     assert!(

@@ -23,6 +23,9 @@ impl Node {
         if self.shut_down.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(NodeError::Sync("the node has shut down".into()));
         }
+        // Not only when the client is made: the relay may have ended the sign-in since, and the documents the
+        // client holds are the signed-in account's alone.
+        self.require_sign_in()?;
         if sync.is_none() {
             let user = self.user().await.ok_or(NodeError::SignedOut)?;
             // The device's libp2p peer id names it, so teammates can pin its sync identity to its certificate.

@@ -19,6 +19,7 @@ pub struct NotificationSettings {
 
 impl Node {
     pub async fn notification_settings(&self) -> Result<NotificationSettings, NodeError> {
+        self.require_sign_in()?;
         let every: Option<i64> =
             sqlx::query_scalar("SELECT every_message_unfocused FROM notification_settings WHERE id = 1")
                 .fetch_optional(&self.db)

@@ -307,7 +307,7 @@ impl Node {
 
     /// Everything not yet delivered, in order, with failed entries and their reasons (signed in only).
     pub async fn outbox(&self) -> Result<Vec<OutboxEntry>, NodeError> {
-        self.require_sign_in().await?;
+        self.require_sign_in()?;
         let rows: Vec<Row> = sqlx::query_as(
             "SELECT position, client_id, kind, team_id, body_json, state, error_code, error FROM outbox ORDER BY position",
         )

@@ -36,7 +36,7 @@ impl Node {
 
     /// The last preview kept of a document (a JSON array of spans), if any; signed in only.
     pub async fn document_preview(&self, url: &str) -> Result<Option<String>, NodeError> {
-        self.require_sign_in().await?;
+        self.require_sign_in()?;
         Ok(sqlx::query_scalar("SELECT spans FROM document_previews WHERE document_id = ?")
             .bind(url)
             .fetch_optional(&self.db)

@@ -302,7 +302,7 @@ impl Node {
     /// Searches everything this device holds, best matches first (up to `limit`, at most 50) among the most
     /// recent 500 that match. Works offline, not signed out; an input with nothing searchable in it finds nothing.
     pub async fn search(&self, input: &str, limit: u32) -> Result<Vec<SearchHit>, NodeError> {
-        self.require_sign_in().await?;
+        self.require_sign_in()?;
         let Some(query) = fts_query(input) else { return Ok(Vec::new()) };
         // One read snapshot for the ranking and the marks.
         let mut read = self.db.begin().await?;

@@ -87,10 +87,11 @@ impl Node {
         // changes) is not theirs, whether that one signed out, was signed out by the relay, or never did.
         let kept: Option<(String, String)> =
             sqlx::query_as("SELECT user_json, relay_url FROM account").fetch_optional(&self.db).await?;
-        let same_account = kept.is_some_and(|(user, relay_url)| {
-            relay_url == self.api.base() && serde_json::from_str::<User>(&user).is_ok_and(|u| u.id == auth.user.id)
+        // No account kept: the store is empty already (sign-out empties it in one transaction with the account).
+        let someone_else = kept.is_some_and(|(user, relay_url)| {
+            relay_url != self.api.base() || serde_json::from_str::<User>(&user).map_or(true, |u| u.id != auth.user.id)
         });
-        if !same_account {
+        if someone_else {
             // The last account's peers and document sync end first (as on sign-out): neither may go on
             // with its documents in memory under the new account.
             self.stop_p2p().await;
@@ -158,9 +159,10 @@ impl Node {
     }
 
     /// Refuses while nobody is signed in: what the store holds is readable by the account it was kept for
-    /// alone, and not at all once the relay ended that sign-in.
-    pub(crate) async fn require_sign_in(&self) -> Result<(), NodeError> {
-        if self.sign_in.lock().await.is_some() { Ok(()) } else { Err(NodeError::SignedOut) }
+    /// alone, and not at all once the relay ended that sign-in. Reads where the sign-in keeps its refresh
+    /// token, set and cleared with the sign-in, so a refresh waiting on the relay never holds up a local read.
+    pub(crate) fn require_sign_in(&self) -> Result<(), NodeError> {
+        if self.credential_store().is_some() { Ok(()) } else { Err(NodeError::SignedOut) }
     }
 
     /// A valid access token, refreshing it first when it is missing or about to expire.

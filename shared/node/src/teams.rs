@@ -28,11 +28,13 @@ const KNOWN_TEAMS: &str = "WITH RECURSIVE message_teams(id) AS (
 impl Node {
     /// The user's teams: from the relay when reachable (refreshing the cache), else from the cache.
     pub async fn teams(&self) -> Result<Vec<TeamMembership>, NodeError> {
+        // Which teams the store holds something of, read before asking: a team created or joined while the
+        // question is on its way is not in the answer, and must not be taken for one that dropped out.
+        let known: Vec<String> = sqlx::query_scalar(KNOWN_TEAMS).fetch_all(&self.db).await?;
         match self.authed::<(), MeResponse>(Method::GET, "/api/me", None).await {
             Ok(me) => {
                 // A team the device knew and the relay no longer lists (removed, left or deleted while this
                 // device was not in its room): what the device kept of it goes.
-                let known: Vec<String> = sqlx::query_scalar(KNOWN_TEAMS).fetch_all(&self.db).await?;
                 for gone in known.iter().filter(|id| !me.teams.iter().any(|t| t.id.to_string() == **id)) {
                     if let Ok(team) = gone.parse::<TeamId>() {
                         self.forget_team(team).await?;
