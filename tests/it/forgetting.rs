@@ -1,7 +1,7 @@
 //! What a device forgets when the right to it ends: the next account to sign in after the relay ended a
 //! sign-in starts from an empty store (the same account keeps its own), nothing is readable while signed
-//! out, and a team that dropped out of the relay's list while the device was away takes what the device kept
-//! of it along.
+//! out, and a team or a document that dropped out of the relay's lists while the device was away takes what
+//! the device kept of it along.
 
 use serde_json::json;
 use sqlx::ConnectOptions as _;
@@ -99,5 +99,33 @@ async fn a_team_that_dropped_out_while_the_device_was_away_is_forgotten_on_the_n
     for table in ["cached_messages", "cached_teams", "document_teams", "search_items"] {
         assert_eq!(rows(&b_dir, table).await, 0, "{table} still holds the team's rows");
     }
+    bob.close().await;
+}
+
+#[tokio::test]
+async fn a_document_deleted_while_the_device_was_away_is_forgotten_on_the_next_list_and_one_made_offline_stays() {
+    let relay = TestRelay::start().await;
+    let (_a, alice, b_dir, bob, team) = alice_and_bob(&relay).await;
+    let (salaries, _doc) = bob.create_document(team, "Salaries", "Confidential figures").await.expect("document");
+    bob.documents(team).await.expect("bob lists the documents");
+    assert!(!bob.search("salaries", 10).await.expect("search").is_empty());
+
+    // Deleted by alice while bob's device is in no room of the team: no frame tells it.
+    alice.delete_document(team, &salaries).await.expect("alice deletes it");
+    // And one bob makes offline: its registration waits in the outbox, so the relay does not list it yet.
+    let addr = relay.addr;
+    let dir = relay.stop().await;
+    let (draft, _doc) = bob.create_document(team, "Draft", "written offline").await.expect("made offline");
+    let _relay = crate::node::start_again(dir, addr).await;
+
+    let listed = bob.documents(team).await.expect("the next list");
+    assert!(listed.is_empty(), "the relay lists neither: {listed:?}");
+    assert!(bob.search("salaries", 10).await.expect("search").is_empty(), "the deleted document is forgotten");
+    assert_eq!(rows(&b_dir, "document_teams").await, 1, "only the draft keeps its team entry");
+    assert_eq!(bob.outbox().await.expect("outbox").len(), 1, "the draft's registration still waits");
+    assert_eq!(bob.flush().await.expect("flush").delivered, 1);
+    let listed = bob.documents(team).await.expect("listed once registered");
+    assert_eq!(listed.iter().map(|d| d.document_id.to_string()).collect::<Vec<_>>(), [draft.to_string()]);
+    assert_eq!(rows(&b_dir, "document_teams").await, 1);
     bob.close().await;
 }

@@ -99,12 +99,22 @@ impl Node {
         &self,
         path: &str,
     ) -> Result<T, NodeError> {
+        Ok(self.read_through_telling(path).await?.0)
+    }
+
+    /// `read_through`, saying whether the answer is the relay's own now (true) or the last one kept.
+    pub(crate) async fn read_through_telling<T: serde::Serialize + serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<(T, bool), NodeError> {
         match self.authed::<(), T>(Method::GET, path, None).await {
             Ok(value) => {
                 self.keep_view(path, &value).await?;
-                Ok(value)
+                Ok((value, true))
             }
-            Err(NodeError::Api(e)) if e.is_transient() => self.kept_view(path).await?.ok_or(NodeError::NotCached(e)),
+            Err(NodeError::Api(e)) if e.is_transient() => {
+                Ok((self.kept_view(path).await?.ok_or(NodeError::NotCached(e))?, false))
+            }
             Err(e) => Err(e),
         }
     }

@@ -5,7 +5,7 @@ use reqwest::Method;
 use teamflow_protocol::api::auth::{MeResponse, TeamMembership};
 use teamflow_protocol::api::integrations::{ActivityItem, ActivityPage};
 use teamflow_protocol::api::teams::{Analytics, DocumentEntry, Member, Team, TeamInput, TeamSettings, UpdateMember};
-use teamflow_protocol::{Role, TeamId, UserId};
+use teamflow_protocol::{DocumentUrl, Role, TeamId, UserId};
 
 use crate::{Node, NodeError};
 
@@ -83,11 +83,43 @@ impl Node {
     /// A team's registered documents (the last known list while offline; queued registrations are in
     /// `outbox`).
     pub async fn documents(&self, team: TeamId) -> Result<Vec<DocumentEntry>, NodeError> {
-        let documents: Vec<DocumentEntry> = self.read_through(&format!("/api/teams/{team}/documents")).await?;
+        // Known before asking: a document registered while the question is on its way is not in the answer.
+        let known: Vec<String> = sqlx::query_scalar("SELECT document_id FROM document_teams WHERE team_id = ?")
+            .bind(team.to_string())
+            .fetch_all(&self.db)
+            .await?;
+        let (documents, fresh): (Vec<DocumentEntry>, bool) =
+            self.read_through_telling(&format!("/api/teams/{team}/documents")).await?;
         let urls: Vec<String> = documents.iter().map(|d| d.document_id.to_string()).collect();
+        if fresh {
+            self.forget_unlisted_documents(team, &known, &urls).await?;
+        }
         self.remember_document_teams(team, &urls).await?;
         self.index_document_titles(&documents).await?;
         Ok(documents)
+    }
+
+    /// Forgets the documents of `team` the device knew (`known`) that the relay's list (`listed`) no longer
+    /// has: deleted while this device was not in the team's room. A document whose registration still
+    /// waits in the outbox (made offline) is not on the list yet and stays.
+    async fn forget_unlisted_documents(
+        &self,
+        team: TeamId,
+        known: &[String],
+        listed: &[String],
+    ) -> Result<(), NodeError> {
+        let waiting: Vec<String> = sqlx::query_scalar(
+            "SELECT json_extract(body_json, '$.document_id') FROM outbox WHERE kind = 'document' AND team_id = ?",
+        )
+        .bind(team.to_string())
+        .fetch_all(&self.db)
+        .await?;
+        for url in known.iter().filter(|url| !listed.contains(url) && !waiting.contains(url)) {
+            if let Ok(parsed) = url.parse::<DocumentUrl>() {
+                self.forget_document(team, &parsed).await?;
+            }
+        }
+        Ok(())
     }
 
     /// A team's analytics over `from..=to` (`YYYY-MM-DD`, UTC; the relay's defaults when absent), the last
