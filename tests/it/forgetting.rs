@@ -129,3 +129,23 @@ async fn a_document_deleted_while_the_device_was_away_is_forgotten_on_the_next_l
     assert_eq!(rows(&b_dir, "document_teams").await, 1);
     bob.close().await;
 }
+
+#[tokio::test]
+async fn when_the_relay_ends_a_sign_in_the_next_call_signs_the_device_out() {
+    let relay = TestRelay::start().await;
+    let (_a, alice, _b, _bob, team) = alice_and_bob(&relay).await;
+    alice.send_message(team, "the plan for Friday").await.expect("message");
+    alice.messages(team).await.expect("alice reads the chat");
+    assert!(alice.credential_store().is_some());
+
+    sign_out_everywhere(&relay, "alice@example.test", "correct horse").await;
+    // Her access token is still within its lifetime, but the relay no longer takes it: the first call finds
+    // the sign-in over, not a refused request to retry later.
+    assert!(matches!(alice.teams().await, Err(NodeError::SignedOut)), "signed out at the first call");
+    assert_eq!(alice.credential_store(), None, "the refresh token is forgotten");
+    assert!(matches!(alice.search("friday", 10).await, Err(NodeError::SignedOut)), "and nothing is read");
+    // Signing in again works, and her data is still hers.
+    alice.sign_in("alice@example.test", "correct horse").await.expect("sign in again");
+    assert_eq!(alice.search("friday", 10).await.expect("search").len(), 1);
+    alice.close().await;
+}

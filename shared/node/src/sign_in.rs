@@ -230,6 +230,26 @@ impl Node {
         body: Option<&B>,
     ) -> Result<T, NodeError> {
         let token = self.access_token().await?;
-        Ok(self.api.call(method, path, Some(&token), body).await?)
+        match self.api.call(method.clone(), path, Some(&token), body).await {
+            // The relay no longer takes this access token: its sign-in ended (signed out everywhere, a password
+            // change) or the token lapsed early. A refresh tells which, and signs this device out at once if the
+            // sign-in is over, rather than at the token's next scheduled refresh. A refused token reached no
+            // handler, so asking again repeats nothing.
+            Err(ApiFailure::Refused { status: 401, .. }) => {
+                self.drop_access(&token).await;
+                let token = self.access_token().await?;
+                Ok(self.api.call(method, path, Some(&token), body).await?)
+            }
+            answer => Ok(answer?),
+        }
+    }
+
+    /// Forgets the access token `token` if it is still the current one, so the next use refreshes it.
+    async fn drop_access(&self, token: &str) {
+        if let Some(current) = self.sign_in.lock().await.as_mut()
+            && current.access.as_ref().is_some_and(|(t, _)| t == token)
+        {
+            current.access = None;
+        }
     }
 }
