@@ -690,3 +690,24 @@ async fn the_relays_circuit_joins_only_devices_that_share_a_team() {
     assert!(ended.is_ok(), "the relay kept a circuit between devices that share no team");
     assert!(a.status().borrow().peers.is_empty());
 }
+
+#[tokio::test]
+async fn a_sign_in_the_relay_ended_stops_the_devices_peer_to_peer_sync() {
+    let relay = TestRelay::start().await;
+    let (_a, alice, _b, bob, team) = alice_and_bob(&relay).await;
+    let (_a_doc, _b_doc, a, b) = shared_then_connected_directly(&alice, &bob, team, "hello").await;
+    admitted(&b, a.local_peer_id()).await;
+
+    // Alice signs out everywhere from another device; her next request finds the sign-in over.
+    let (_, login) = relay
+        .client()
+        .post("/api/auth/login", &serde_json::json!({ "email": "alice@example.test", "password": "correct horse" }))
+        .await;
+    let elsewhere = relay.client().with_token(login["access_token"].as_str());
+    assert!(elsewhere.post("/api/auth/logout-all", &serde_json::json!({})).await.0.is_success());
+    assert!(matches!(alice.teams().await, Err(teamflow_node::NodeError::SignedOut)));
+
+    // Her swarm stops at once: bob's device loses her, rather than syncing until her certificate expires.
+    watch_until(&mut b.status(), "alice's device gone from bob's peers", |s| !s.peers.contains_key(&a.local_peer_id()))
+        .await;
+}

@@ -221,6 +221,11 @@ impl P2p {
         self.commands.send(Command::Present(Box::new(certificate))).await.map_err(|_| P2pError::Stopped)
     }
 
+    /// Tells the swarm to stop, without waiting for it (for a caller its tasks may be waiting on).
+    pub(crate) fn end(&self) {
+        self.stop.cancel();
+    }
+
     /// Stops the swarm and waits for its tasks; documents stay with the repo.
     pub async fn stop(&self) {
         self.stop.cancel();

@@ -182,6 +182,13 @@ impl Node {
                 *session = None;
                 self.credentials.remove().await?;
                 self.set_credential_store(None);
+                // Teammates' devices stop syncing with this one now, not when its certificate expires. Told,
+                // not awaited: the swarm's own tasks may be waiting on this sign-in's lock.
+                if let Ok(mut p2p) = self.p2p.try_lock()
+                    && let Some(swarm) = p2p.take()
+                {
+                    swarm.end();
+                }
                 return Err(NodeError::SignedOut);
             }
             Err(e) => return Err(e.into()),
