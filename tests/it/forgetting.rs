@@ -13,7 +13,7 @@ async fn node(dir: &DataDir, relay: &TestRelay) -> Node {
 }
 
 /// Signs the account out on every device, as the person would from another one.
-async fn sign_out_everywhere(relay: &TestRelay, email: &str, password: &str) {
+pub(crate) async fn sign_out_everywhere(relay: &TestRelay, email: &str, password: &str) {
     let (status, login) =
         relay.client().post("/api/auth/login", &json!({ "email": email, "password": password })).await;
     assert!(status.is_success(), "{login}");

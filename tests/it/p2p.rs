@@ -699,12 +699,7 @@ async fn a_sign_in_the_relay_ended_stops_the_devices_peer_to_peer_sync() {
     admitted(&b, a.local_peer_id()).await;
 
     // Alice signs out everywhere from another device; her next request finds the sign-in over.
-    let (_, login) = relay
-        .client()
-        .post("/api/auth/login", &serde_json::json!({ "email": "alice@example.test", "password": "correct horse" }))
-        .await;
-    let elsewhere = relay.client().with_token(login["access_token"].as_str());
-    assert!(elsewhere.post("/api/auth/logout-all", &serde_json::json!({})).await.0.is_success());
+    crate::forgetting::sign_out_everywhere(&relay, "alice@example.test", "correct horse").await;
     assert!(matches!(alice.teams().await, Err(teamflow_node::NodeError::SignedOut)));
 
     // Her swarm stops at once: bob's device loses her, rather than syncing until her certificate expires.
