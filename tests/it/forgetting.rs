@@ -1,12 +1,15 @@
 //! What a device forgets when the right to it ends: the next account to sign in after the relay ended a
 //! sign-in starts from an empty store (the same account keeps its own), nothing is readable while signed
 //! out, and a team or a document that dropped out of the relay's lists while the device was away takes what
-//! the device kept of it along.
+//! the device kept of it along (a team's documents' content included).
+
+use std::time::Duration;
 
 use serde_json::json;
 use sqlx::ConnectOptions as _;
 use teamflow_node::{Node, NodeError};
-use teamflow_tests::{DataDir, TestRelay, alice_and_bob};
+use teamflow_protocol::{DocumentUrl, Role};
+use teamflow_tests::{DataDir, TestRelay, alice_and_bob, join, watch_until};
 
 async fn node(dir: &DataDir, relay: &TestRelay) -> Node {
     Node::open(dir.path(), &relay.url("")).await.expect("open node")
@@ -33,6 +36,30 @@ async fn rows(dir: &DataDir, table: &str) -> i64 {
         .fetch_one(&mut store)
         .await
         .expect("count")
+}
+
+/// Stored chunks of the document at `url` in the node's store in `dir`.
+async fn chunks(dir: &DataDir, url: &DocumentUrl) -> i64 {
+    let mut store = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(dir.path().join("node.db"))
+        .read_only(true)
+        .connect()
+        .await
+        .expect("open the store");
+    sqlx::query_scalar("SELECT COUNT(*) FROM sync_chunks WHERE key LIKE ? || '/%'")
+        .bind(url.document_id())
+        .fetch_one(&mut store)
+        .await
+        .expect("count")
+}
+
+/// Whether `text` can be read anywhere in the store's files (deleted rows leave their bytes in free pages
+/// and in the write-ahead log until something overwrites them).
+fn readable_in_store(dir: &DataDir, text: &str) -> bool {
+    ["node.db", "node.db-wal"].iter().any(|file| {
+        let bytes = std::fs::read(dir.path().join(file)).unwrap_or_default();
+        bytes.windows(text.len()).any(|w| w == text.as_bytes())
+    })
 }
 
 #[tokio::test]
@@ -148,4 +175,56 @@ async fn when_the_relay_ends_a_sign_in_the_next_call_signs_the_device_out() {
     alice.sign_in("alice@example.test", "correct horse").await.expect("sign in again");
     assert_eq!(alice.search("friday", 10).await.expect("search").len(), 1);
     alice.close().await;
+}
+
+#[tokio::test]
+async fn a_removed_members_device_purges_the_teams_documents_and_opens_them_no_more_until_they_rejoin() {
+    let relay = TestRelay::start().await;
+    let (_a, alice, b_dir, bob, team) = alice_and_bob(&relay).await;
+    bob.close().await;
+    // Bob's device again (its sign-in restored), unloading unused documents quickly.
+    let bob = node(&b_dir, &relay).await.with_unload_idle(Duration::from_millis(200));
+    bob.go_online().await.expect("online");
+    let mut loaded = bob.loaded_documents().await.expect("sync client");
+    let (salaries, closed) = bob.create_document(team, "Salaries", "Confidential figures").await.expect("document");
+    let (roadmap, open) = bob.create_document(team, "Roadmap", "Secret launch date").await.expect("document");
+    for handle in [&closed, &open] {
+        assert!(bob.synced_with_relay(handle).await.expect("synced"), "the relay has it");
+    }
+    drop(closed);
+    let salaries_id: teamflow_sync::samod::DocumentId = salaries.document_id().parse().expect("id");
+    watch_until(&mut loaded, "the closed document to unload", |ids| !ids.contains(&salaries_id)).await;
+    assert!(chunks(&b_dir, &salaries).await > 0 && chunks(&b_dir, &roadmap).await > 0);
+
+    // Removed while bob's device is in no room of the team; the next list of teams tells it.
+    let bob_id = bob.user().await.expect("bob").id;
+    alice.remove_member(team, bob_id).await.expect("remove bob");
+    assert!(bob.teams().await.expect("teams").is_empty());
+
+    // The document not in memory is gone from the store at once, to its last byte.
+    assert_eq!(chunks(&b_dir, &salaries).await, 0, "the removed team's document is still stored");
+    assert!(!readable_in_store(&b_dir, "Confidential figures"), "its text is still readable in the store's files");
+    // Neither opens any more, the one still open here included.
+    assert!(bob.open_document(&salaries).await.expect("open").is_none(), "opened from what the device kept");
+    assert!(bob.open_document(&roadmap).await.expect("open").is_none(), "opened from what the device kept");
+    // The one still open goes once it is closed and leaves memory.
+    assert!(chunks(&b_dir, &roadmap).await > 0, "not purged under samod's feet while loaded");
+    drop(open);
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while chunks(&b_dir, &roadmap).await > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the open document's content is purged once it leaves memory");
+    assert!(!readable_in_store(&b_dir, "Secret launch date"), "its text is still readable in the store's files");
+
+    // Invited back: the team's documents open again, whole, from the relay.
+    join(&alice, team, &bob, "bob@example.test", Role::Member).await;
+    assert_eq!(bob.documents(team).await.expect("documents").len(), 2);
+    let again = bob.open_document(&salaries).await.expect("open").expect("from the relay once a member again");
+    assert!(bob.caught_up_with_relay(&again).await.expect("caught up"));
+    assert_eq!(teamflow_sync::read_text(&again), "Confidential figures");
+    drop(again);
+    bob.close().await;
 }

@@ -1,17 +1,18 @@
 //! The window's sync connection (`Session::connect_window`): a repo standing in for the webview's
 //! automerge-repo syncs with the node over it as one more samod peer, and what it writes reaches a teammate
 //! through the relay and back; frames from a window that is not connected, or after a malformed one, are
-//! refused with `WindowClosed`.
+//! refused with `WindowClosed`; a team's documents are closed to the window once this user no longer
+//! reads the team.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
 use futures::future::BoxFuture;
-use teamflow_node::{NodeError, P2pConfig, Session, WINDOW_PEER_ID, WindowSink};
+use teamflow_node::{Node, NodeError, P2pConfig, Session, WINDOW_PEER_ID, WindowSink};
 use teamflow_sync::samod::{BackoffConfig, DialError, Dialer, PeerId, Repo, Transport};
 use teamflow_sync::{read_text, splice_text};
-use teamflow_tests::{TestRelay, alice_and_bob, text_when};
+use teamflow_tests::{TestRelay, alice_and_bob, text_when, watch_until};
 
 /// Dials the node through its session, as the webview's IPC adapter does.
 struct WindowDialer(Arc<Session>);
@@ -42,6 +43,19 @@ impl Dialer for WindowDialer {
             Ok(Transport::new(incoming.boxed(), Box::pin(outgoing)))
         })
     }
+}
+
+/// A window repo connected to `session`'s node.
+async fn window_of(session: &Arc<Session>) -> Repo {
+    let window = Repo::build_tokio().with_peer_id(PeerId::from(WINDOW_PEER_ID)).load().await;
+    let dialer = window
+        .dial(BackoffConfig::default(), Arc::new(WindowDialer(session.clone())))
+        .expect("the window dials the node");
+    tokio::time::timeout(Duration::from_secs(30), dialer.established())
+        .await
+        .expect("handshake in time")
+        .expect("the node accepts the window");
+    window
 }
 
 fn loopback() -> P2pConfig {
@@ -116,4 +130,37 @@ async fn frames_without_a_connection_or_after_a_malformed_one_are_refused() {
     alice.sign_out().await.expect("sign out");
     assert!(matches!(alice.window_frame(vec![1]).await, Err(NodeError::WindowClosed)));
     alice.close().await;
+}
+
+#[tokio::test]
+async fn once_a_team_is_forgotten_its_documents_close_and_the_window_is_refused_them() {
+    let relay = TestRelay::start().await;
+    let (_a, alice, b_dir, bob, team) = alice_and_bob(&relay).await;
+    bob.close().await;
+    // Bob's device again (its sign-in restored), unloading unused documents quickly.
+    let bob = Node::open(b_dir.path(), &relay.url("")).await.expect("open").with_unload_idle(Duration::from_millis(200));
+    let bob = Arc::new(Session::start(Arc::new(bob), quiet(), loopback()).await);
+    let (open, handle) = bob.node().create_document(team, "Roadmap", "Secret launch date").await.expect("create");
+    let (other, other_handle) = bob.node().create_document(team, "Salaries", "Confidential").await.expect("create");
+    drop((handle, other_handle));
+    bob.open_document(&open.to_string()).await.expect("open in the app");
+    let window = window_of(&bob).await;
+    let open_id: teamflow_sync::samod::DocumentId = open.document_id().parse().expect("document id");
+    let in_window = window.find(open_id.clone()).await.expect("repo running").expect("the node serves the document");
+    assert_eq!(read_text(&in_window), "Secret launch date");
+
+    let bob_id = bob.node().user().await.expect("bob").id;
+    alice.remove_member(team, bob_id).await.expect("remove bob");
+    assert!(bob.node().teams().await.expect("teams").is_empty(), "the team is forgotten");
+
+    // The window gets none of the team's documents any more.
+    let other_id = other.document_id().parse().expect("document id");
+    assert!(window.find(other_id).await.expect("repo running").is_none(), "the window was sent a forgotten document");
+    // The app's open document is closed, so the node lets go of it and its content leaves the store.
+    drop(in_window);
+    let mut loaded = bob.node().loaded_documents().await.expect("sync client");
+    watch_until(&mut loaded, "the forgotten open document to leave memory", |ids| !ids.contains(&open_id)).await;
+    assert!(matches!(bob.open_document(&open.to_string()).await, Err(NodeError::NotFound(_))));
+    window.stop().await;
+    bob.close().await;
 }

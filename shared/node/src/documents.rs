@@ -38,6 +38,7 @@ impl Node {
                 PeerSharePolicy::new(self.db.clone(), self.admitted.subscribe(), self.document_teams.subscribe());
             let client = SyncClient::with_storage_and_policy(config, self.token.subscribe(), storage, policy).await;
             self.tasks.spawn(self.status.clone().follow(client.status()));
+            self.tasks.spawn(crate::forgotten::follow(self.db.clone(), client.loaded_documents(), client.stopping()));
             *sync = Some(client);
         }
         match sync.as_mut() {
@@ -151,6 +152,7 @@ impl Node {
             .await?
             .rows_affected();
         }
+        crate::forgotten::remember(&mut tx, documents).await?;
         tx.commit().await?;
         if inserted > 0 {
             self.document_teams.send_modify(|generation| *generation += 1);
@@ -213,6 +215,32 @@ impl Node {
         Ok(())
     }
 
+    /// Bumped whenever a document learns its team or a team's documents are forgotten.
+    pub(crate) fn watch_document_teams(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.document_teams.subscribe()
+    }
+
+    /// Whether `url` belongs to a team this user no longer reads (`crate::forgotten`).
+    pub(crate) async fn is_forgotten(&self, url: &DocumentUrl) -> Result<bool, NodeError> {
+        crate::forgotten::is_forgotten(&self.db, url).await
+    }
+
+    /// Purges the content of forgotten documents (`crate::forgotten`) that are not in memory now.
+    pub(crate) async fn purge_forgotten(&self) -> Result<(), NodeError> {
+        let sync = self.sync.lock().await;
+        match sync.as_ref().map(SyncClient::loaded_documents) {
+            Some(loaded) => {
+                drop(sync);
+                crate::forgotten::purge(&self.db, &loaded).await?;
+            }
+            // Without a sync client nothing is in memory, and none starts while `sync` is held.
+            None => {
+                crate::forgotten::purge(&self.db, &tokio::sync::watch::channel(Default::default()).1).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// The way to type into a document: each edit its own change, applied in order, with bursts (a paste, a
     /// replay) sharing samod passes and held back while the local store catches up.
     pub async fn text_writer(&self, handle: &DocHandle) -> Result<TextWriter, NodeError> {
@@ -224,8 +252,12 @@ impl Node {
         })
     }
 
-    /// Opens a document from local storage, or from the relay when it is only there.
+    /// Opens a document from local storage, or from the relay when it is only there. None for a document
+    /// this device does not have and cannot get, and for one of a team this user no longer reads.
     pub async fn open_document(&self, url: &DocumentUrl) -> Result<Option<DocHandle>, NodeError> {
+        if self.is_forgotten(url).await? {
+            return Ok(None);
+        }
         self.with_sync(async |sync| {
             let handle = sync.open(url).await.map_err(|e| NodeError::Sync(e.to_string()))?;
             if let Some(handle) = &handle {

@@ -12,6 +12,7 @@ mod credentials;
 mod device;
 mod documents;
 mod error;
+mod forgotten;
 mod integrations;
 mod invitations;
 mod messages;

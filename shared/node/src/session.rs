@@ -81,7 +81,8 @@ pub struct Session {
     /// Stops the current sign-in's online, delivery and peering tasks (one set at a time).
     online: std::sync::Mutex<Option<CancellationToken>>,
     rooms: std::sync::Mutex<HashMap<TeamId, JoinedRoom>>,
-    documents: Mutex<HashMap<String, Arc<OpenDocument>>>,
+    /// Shared with the task that closes those of a team this user no longer reads.
+    documents: Arc<Mutex<HashMap<String, Arc<OpenDocument>>>>,
     /// The window's sync connection, when a window is connected (one at a time).
     window: std::sync::Mutex<Option<WindowSync>>,
 }
@@ -103,7 +104,7 @@ impl Session {
             tasks: TaskTracker::new(),
             online: std::sync::Mutex::new(None),
             rooms: std::sync::Mutex::new(HashMap::new()),
-            documents: Mutex::new(HashMap::new()),
+            documents: Arc::default(),
             window: std::sync::Mutex::new(None),
         };
         session.tasks.spawn(forward_watch(
@@ -112,6 +113,7 @@ impl Session {
             session.stop.clone(),
             SessionEvent::Status,
         ));
+        session.tasks.spawn(close_forgotten(session.node.clone(), session.documents.clone(), session.stop.clone()));
         if session.node.user().await.is_some() {
             session.stay_online();
         }
@@ -356,6 +358,33 @@ impl Session {
         let open = Arc::new(OpenDocument { handle, presence, _stop: stop.drop_guard() });
         documents.insert(url.to_owned(), open.clone());
         Ok(open)
+    }
+}
+
+/// Closes the open documents of a team this user no longer reads as teams are forgotten: their handles
+/// would keep them in memory, and their content in the store (see `crate::forgotten`).
+async fn close_forgotten(
+    node: Arc<Node>,
+    documents: Arc<Mutex<HashMap<String, Arc<OpenDocument>>>>,
+    stop: CancellationToken,
+) {
+    let mut forgotten = node.watch_document_teams();
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => break,
+            changed = forgotten.changed() => if changed.is_err() { break },
+        }
+        let open: Vec<String> = documents.lock().await.keys().cloned().collect();
+        for url in open {
+            let Ok(parsed) = url.parse::<DocumentUrl>() else { continue };
+            match node.is_forgotten(&parsed).await {
+                Ok(true) => {
+                    documents.lock().await.remove(&url);
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, url, "could not tell whether an open document was forgotten"),
+            }
+        }
     }
 }
 

@@ -175,7 +175,8 @@ impl Node {
     }
 
     /// Drops what the cache and the search index hold of a team this user no longer reads, and which
-    /// documents belong to it (so they are offered to no peer, and indexed or previewed no more).
+    /// documents belong to it (so they are offered to no peer, and indexed or previewed no more); their
+    /// content goes too, at once for those not in memory and the others once they unload (`forgotten`).
     pub(crate) async fn forget_team(&self, team: TeamId) -> Result<(), NodeError> {
         let mut tx = crate::store::begin_write(&self.db).await?;
         let prefix = format!("/api/teams/{team}/%");
@@ -190,6 +191,7 @@ impl Node {
         }
         crate::search::forget_team(&mut tx, team).await?;
         crate::previews::forget_team(&mut tx, team).await?;
+        crate::forgotten::forget_team(&mut tx, team).await?;
         let documents = sqlx::query("DELETE FROM document_teams WHERE team_id = ?")
             .bind(team.to_string())
             .execute(&mut *tx)
@@ -200,6 +202,9 @@ impl Node {
             // Share decisions are taken again without them.
             self.document_teams.send_modify(|generation| *generation += 1);
         }
+        self.purge_forgotten().await?;
+        // The log still holds the pages as they were before the deletions.
+        crate::store::empty_log(&self.db).await;
         Ok(())
     }
 

@@ -201,6 +201,12 @@ impl SyncClient {
         Ok(())
     }
 
+    /// Cancelled when the client stops: the end of tasks that follow it (document handles, which keep the
+    /// repo and its watches alive, may outlive it).
+    pub fn stopping(&self) -> CancellationToken {
+        self.stop.child_token()
+    }
+
     /// The documents in memory, as they load and unload (see `ClientConfig::unload_idle`).
     pub fn loaded_documents(&self) -> watch::Receiver<std::collections::HashSet<DocumentId>> {
         self.loaded.subscribe()

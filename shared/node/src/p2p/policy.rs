@@ -1,6 +1,7 @@
-//! What this device shares with whom: everything with the relay (which applies the team's rules itself)
-//! and with its own window (`crate::window`), and with a teammate's device only the documents of teams its certificate names (read only for viewers),
-//! kept current as peers are admitted and documents learn their team.
+//! What this device shares with whom: everything with the relay (which applies the team's rules itself),
+//! with its own window (`crate::window`) all but the documents of teams this user no longer reads, and with
+//! a teammate's device only the documents of teams its certificate names (read only for viewers), kept
+//! current as peers are admitted, documents learn their team and teams are forgotten.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -37,10 +38,28 @@ impl PeerSharePolicy {
 
     /// The decision now. A failed lookup denies: access is never granted by accident.
     async fn decide(&self, document: &DocumentId, peer: &samod::PeerId) -> ShareConfig {
+        let url = format!("{}{document}", teamflow_protocol::DocumentUrl::PREFIX);
+        if peer.as_str() == crate::WINDOW_PEER_ID {
+            // This device's own window (pinned to this id on its in-process connection): it edits every
+            // document but those of a team this user no longer reads, and is sent only those it asks for.
+            let forgotten: Result<Option<i64>, sqlx::Error> =
+                sqlx::query_scalar("SELECT 1 FROM forgotten_documents WHERE document_id = ?")
+                    .bind(&url)
+                    .fetch_optional(&self.db)
+                    .await;
+            return match forgotten {
+                Ok(None) => ShareConfig::read_write().with_announce(false),
+                Ok(Some(_)) => ShareConfig::none(),
+                Err(e) => {
+                    tracing::error!(error = %e, "window share decision failed; denying");
+                    ShareConfig::none()
+                }
+            };
+        }
         let Some(body) = certified(&self.admitted.borrow(), peer.as_str()) else { return ShareConfig::none() };
         let team: Result<Option<String>, sqlx::Error> =
             sqlx::query_scalar("SELECT team_id FROM document_teams WHERE document_id = ?")
-                .bind(format!("{}{document}", teamflow_protocol::DocumentUrl::PREFIX))
+                .bind(&url)
                 .fetch_optional(&self.db)
                 .await;
         match team {
@@ -77,12 +96,6 @@ impl samod::SharePolicy for PeerSharePolicy {
         futures::stream::unfold((policy, None::<ShareConfig>), move |(mut policy, last)| {
             let (doc_id, peer_id) = (doc_id.clone(), peer_id.clone());
             async move {
-                if peer_id.as_str() == crate::WINDOW_PEER_ID {
-                    // This device's own window (pinned to this id on its in-process connection): it edits
-                    // everything, and is sent only the documents it asks for.
-                    let window = ShareConfig::read_write().with_announce(false);
-                    return last.is_none().then_some((window, (policy, Some(window))));
-                }
                 if peer_id.as_str() == teamflow_sync::RELAY_PEER_ID {
                     // The relay enforces the team's rules on its side; one decision, for good.
                     return last
