@@ -138,7 +138,8 @@ async fn once_a_team_is_forgotten_its_documents_close_and_the_window_is_refused_
     let (_a, alice, b_dir, bob, team) = alice_and_bob(&relay).await;
     bob.close().await;
     // Bob's device again (its sign-in restored), unloading unused documents quickly.
-    let bob = Node::open(b_dir.path(), &relay.url("")).await.expect("open").with_unload_idle(Duration::from_millis(200));
+    let bob =
+        Node::open(b_dir.path(), &relay.url("")).await.expect("open").with_unload_idle(Duration::from_millis(200));
     let bob = Arc::new(Session::start(Arc::new(bob), quiet(), loopback()).await);
     let (open, handle) = bob.node().create_document(team, "Roadmap", "Secret launch date").await.expect("create");
     let (other, other_handle) = bob.node().create_document(team, "Salaries", "Confidential").await.expect("create");
