@@ -1,9 +1,10 @@
 //! Running a team from the window, as its owner, against a real relay: a member's role changed and the
 //! member removed (the owner's own row says why it has no controls), a project deleted, GitHub connected (its
-//! URL and secret shown once) and removed, the team renamed, and deleted only once its name is typed. In both
+//! URL and secret shown once) and removed, the team renamed, and deleted only once its name is typed; and, as
+//! the member, being removed while writing in the team: told, and the team gone from the window. In both
 //! themes, with screenshots.
 
-use anyhow::{Result, ensure};
+use anyhow::{Context, Result, ensure};
 use serde_json::json;
 use teamflow_tests::TestRelay;
 
@@ -17,6 +18,50 @@ async fn an_owner_changes_roles_removes_renames_and_deletes() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_team_screens_in_the_dark_theme() -> Result<()> {
     walk_through(Theme::Dark).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_removed_while_writing_is_told_and_the_team_leaves_the_window() -> Result<()> {
+    removed(Theme::Light).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn being_removed_in_the_dark_theme() -> Result<()> {
+    removed(Theme::Dark).await
+}
+
+async fn removed(theme: Theme) -> Result<()> {
+    let _one = ONE_WINDOW.lock().await;
+    let relay = TestRelay::start().await;
+    let ada = relay.user("ada").await;
+    let bob = relay.user("bob").await;
+    let (status, ops) = ada.post("/api/teams", &json!({ "name": "Ops" })).await;
+    ensure!(status.is_success(), "team: {status} {ops}");
+    let ops = ops["id"].as_str().context("team id")?.to_owned();
+    ada.add_member(&ops, "bob@example.test", "member").await;
+
+    // Bob has a team of his own too, and is writing a document in ada's.
+    let window = Window::launch_in(theme).await?;
+    window.sign_in(&relay, "bob").await?;
+    window.create_team(&bob, "Home").await?;
+    window.until_count("[data-testid=team-switcher] option", 2).await?;
+    window.click(&format!("[data-testid=team-switcher] option[value='{ops}']")).await?;
+    window.create_document(&bob, &ops, "Runbook", "Restart the queue first").await?;
+
+    // Ada removes him: his window says so, drops the team and opens his own.
+    let bob_id = bob.user_id().await;
+    let (status, _) = ada.delete(&format!("/api/teams/{ops}/members/{bob_id}")).await;
+    ensure!(status.is_success(), "remove: {status}");
+    window.until_text("[data-testid=membership-notice]", "no longer a member of “Ops”").await?;
+    window.until_count("[data-testid=team-switcher] option", 1).await?;
+    window.until_text("[data-testid=team-switcher]", "Home").await?;
+    let editors = window.all("[data-testid=editor]").await?;
+    ensure!(editors.is_empty(), "the removed team's document is still open");
+    window.screenshot(&theme.shot("member-removed")).await?;
+    // The notice goes when clicked.
+    window.click("[data-testid=membership-notice]").await?;
+    window.until_count("[data-testid=membership-notice]", 0).await?;
+    window.close().await
 }
 
 async fn walk_through(theme: Theme) -> Result<()> {

@@ -18,6 +18,7 @@ import { SearchPalette } from "../features/search/SearchPalette";
 import { SyncIndicator } from "../features/sync/SyncIndicator";
 import { TeamSettings } from "../features/settings/TeamSettings";
 import { Members } from "../features/teams/Members";
+import { membershipMayHaveChanged, noLongerMember } from "../features/teams/membership";
 import { teamLabel } from "../features/notify/attention";
 import { UnreadElsewhere } from "../features/notify/UnreadElsewhere";
 import { NotificationsPanel } from "../features/notify/NotificationsPanel";
@@ -49,6 +50,8 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
   const [section, setSection] = useState<Section>("chat");
   const [status, setStatus] = useState<Status>(EMPTY_STATUS);
   const [error, setError] = useState<string | null>(null);
+  // Told once a team is no longer this person's (removed, or the team deleted, elsewhere).
+  const [notice, setNotice] = useState<string | null>(null);
   const [newTeam, setNewTeam] = useState("");
   const [openDoc, setOpenDoc] = useState<string | null>(null);
   const [searching, setSearching] = useState(false);
@@ -137,6 +140,38 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
   useEffect(() => {
     for (const t of teams) call(commands.joinTeam(t.id)).catch(() => {});
   }, [teams.map((t) => t.id).join(",")]);
+
+  // The latest teams and team on screen, for the room frames' handler below.
+  const shown = useRef({ teams, teamId });
+  shown.current = { teams, teamId };
+
+  /** This person's membership of `changed` may have changed elsewhere: the relay's list says how. A team
+   * no longer on it leaves the switcher (another one opens if it was on screen) and the person is told. */
+  async function recheckMembership(changed: string) {
+    const name = shown.current.teams.find((t) => t.id === changed)?.name;
+    const asked = ++teamsAsked.current;
+    try {
+      const list = await call(commands.teams());
+      if (asked !== teamsAsked.current) return;
+      setTeams(list);
+      if (list.some((t) => t.id === changed)) return;
+      if (shown.current.teamId === changed) {
+        setSection("chat");
+        setTeamId(list[0]?.id ?? null);
+      }
+      if (name) setNotice(noLongerMember(name));
+    } catch (e) {
+      setError(messageOf(e));
+    }
+  }
+
+  useEffect(
+    () =>
+      subscribe(events.roomEvent, ({ team_id, frame }) => {
+        if (membershipMayHaveChanged(frame, user.id)) void recheckMembership(team_id);
+      }),
+    [],
+  );
 
   /** A team left or deleted: off the switcher, and another one (or none) chosen. */
   async function forget(gone: string) {
@@ -246,6 +281,11 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
       </aside>
       <main className="content">
         <ErrorLine error={error} banner onDismiss={() => setError(null)} />
+        {notice && (
+          <p className="notice banner" role="status" onClick={() => setNotice(null)} data-testid="membership-notice">
+            {notice}
+          </p>
+        )}
         <PendingInvitations onJoined={joined} />
         {!team && section !== "settings" && <p className="empty">Create a team to start, or ask a teammate for an invitation link.</p>}
         {team && section === "chat" && (

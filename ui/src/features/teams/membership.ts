@@ -1,0 +1,17 @@
+// When this person's membership of a team changes from elsewhere (an owner or admin removed them, lowered
+// their role, or deleted the team), the workspace asks the relay's list of teams again; these say when,
+// and what to tell the person when a team is gone.
+import type { ServerMessage, UserId } from "../../bindings";
+
+/** Whether a room frame may mean `me`'s membership of its team changed: their own `member_changed` (a new
+ * role, or none: removed or left), or the relay cutting the room off (`access_revoked`: removed, or a lower
+ * role). Only the relay's list of teams says which. */
+export function membershipMayHaveChanged(frame: ServerMessage, me: UserId): boolean {
+  if (frame.type === "access_revoked") return true;
+  return frame.type === "member_changed" && frame.user_id === me;
+}
+
+/** What the person reads when a team they had open or listed is no longer theirs. */
+export function noLongerMember(team: string): string {
+  return `You are no longer a member of “${team}”. What this device kept of it has been removed.`;
+}
