@@ -186,7 +186,8 @@ async fn a_removed_members_device_purges_the_teams_documents_and_opens_them_no_m
     let bob = node(&b_dir, &relay).await.with_unload_idle(Duration::from_millis(200));
     bob.go_online().await.expect("online");
     let mut loaded = bob.loaded_documents().await.expect("sync client");
-    let (salaries, closed) = bob.create_document(team, "Salaries", "Confidential figures").await.expect("document");
+    let (salaries, closed) =
+        bob.create_document(team, "Salaries", "Confidential figures Wxyzzyplugh").await.expect("document");
     let (roadmap, open) = bob.create_document(team, "Roadmap", "Secret launch date").await.expect("document");
     for handle in [&closed, &open] {
         assert!(bob.synced_with_relay(handle).await.expect("synced"), "the relay has it");
@@ -195,6 +196,10 @@ async fn a_removed_members_device_purges_the_teams_documents_and_opens_them_no_m
     let salaries_id: teamflow_sync::samod::DocumentId = salaries.document_id().parse().expect("id");
     watch_until(&mut loaded, "the closed document to unload", |ids| !ids.contains(&salaries_id)).await;
     assert!(chunks(&b_dir, &salaries).await > 0 && chunks(&b_dir, &roadmap).await > 0);
+    for text in ["Confidential figures", "Secret launch date", "wxyzzyplugh"] {
+        // The last as the search index keeps its words.
+        assert!(readable_in_store(&b_dir, text), "{text} is stored to begin with");
+    }
 
     // Removed while bob's device is in no room of the team; the next list of teams tells it.
     let bob_id = bob.user().await.expect("bob").id;
@@ -204,11 +209,14 @@ async fn a_removed_members_device_purges_the_teams_documents_and_opens_them_no_m
     // The document not in memory is gone from the store at once, to its last byte.
     assert_eq!(chunks(&b_dir, &salaries).await, 0, "the removed team's document is still stored");
     assert!(!readable_in_store(&b_dir, "Confidential figures"), "its text is still readable in the store's files");
+    assert!(!readable_in_store(&b_dir, "wxyzzyplugh"), "its words are still readable in the search index");
     // Neither opens any more, the one still open here included.
     assert!(bob.open_document(&salaries).await.expect("open").is_none(), "opened from what the device kept");
     assert!(bob.open_document(&roadmap).await.expect("open").is_none(), "opened from what the device kept");
-    // The one still open goes once it is closed and leaves memory.
+    // The one still open goes once it is closed and leaves memory, even with an edit made after the team
+    // was forgotten, which the relay never takes.
     assert!(chunks(&b_dir, &roadmap).await > 0, "not purged under samod's feet while loaded");
+    teamflow_sync::splice_text(&open, 0, 0, "Late: ").expect("an edit on the open document");
     drop(open);
     tokio::time::timeout(Duration::from_secs(30), async {
         while chunks(&b_dir, &roadmap).await > 0 {
@@ -224,7 +232,7 @@ async fn a_removed_members_device_purges_the_teams_documents_and_opens_them_no_m
     assert_eq!(bob.documents(team).await.expect("documents").len(), 2);
     let again = bob.open_document(&salaries).await.expect("open").expect("from the relay once a member again");
     assert!(bob.caught_up_with_relay(&again).await.expect("caught up"));
-    assert_eq!(teamflow_sync::read_text(&again), "Confidential figures");
+    assert_eq!(teamflow_sync::read_text(&again), "Confidential figures Wxyzzyplugh");
     drop(again);
     bob.close().await;
 }

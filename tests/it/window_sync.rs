@@ -142,8 +142,9 @@ async fn once_a_team_is_forgotten_its_documents_close_and_the_window_is_refused_
         Node::open(b_dir.path(), &relay.url("")).await.expect("open").with_unload_idle(Duration::from_millis(200));
     let bob = Arc::new(Session::start(Arc::new(bob), quiet(), loopback()).await);
     let (open, handle) = bob.node().create_document(team, "Roadmap", "Secret launch date").await.expect("create");
+    // Kept open by the node, so only the share policy stands between the window and it.
     let (other, other_handle) = bob.node().create_document(team, "Salaries", "Confidential").await.expect("create");
-    drop((handle, other_handle));
+    drop(handle);
     bob.open_document(&open.to_string()).await.expect("open in the app");
     let window = window_of(&bob).await;
     let open_id: teamflow_sync::samod::DocumentId = open.document_id().parse().expect("document id");
@@ -155,8 +156,11 @@ async fn once_a_team_is_forgotten_its_documents_close_and_the_window_is_refused_
     assert!(bob.node().teams().await.expect("teams").is_empty(), "the team is forgotten");
 
     // The window gets none of the team's documents any more.
-    let other_id = other.document_id().parse().expect("document id");
+    let other_id: teamflow_sync::samod::DocumentId = other.document_id().parse().expect("document id");
+    let loaded_other = bob.node().loaded_documents().await.expect("sync client").borrow().contains(&other_id);
+    assert!(loaded_other, "the node still holds it");
     assert!(window.find(other_id).await.expect("repo running").is_none(), "the window was sent a forgotten document");
+    drop(other_handle);
     // The app's open document is closed, so the node lets go of it and its content leaves the store.
     drop(in_window);
     let mut loaded = bob.node().loaded_documents().await.expect("sync client");

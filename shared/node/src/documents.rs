@@ -38,7 +38,13 @@ impl Node {
                 PeerSharePolicy::new(self.db.clone(), self.admitted.subscribe(), self.document_teams.subscribe());
             let client = SyncClient::with_storage_and_policy(config, self.token.subscribe(), storage, policy).await;
             self.tasks.spawn(self.status.clone().follow(client.status()));
-            self.tasks.spawn(crate::forgotten::follow(self.db.clone(), client.loaded_documents(), client.stopping()));
+            self.tasks.spawn(crate::forgotten::follow(
+                self.db.clone(),
+                client.loaded_documents(),
+                client.tracking(),
+                self.document_teams.subscribe(),
+                client.stopping(),
+            ));
             *sync = Some(client);
         }
         match sync.as_mut() {
@@ -152,7 +158,6 @@ impl Node {
             .await?
             .rows_affected();
         }
-        crate::forgotten::remember(&mut tx, documents).await?;
         tx.commit().await?;
         if inserted > 0 {
             self.document_teams.send_modify(|generation| *generation += 1);
@@ -225,20 +230,23 @@ impl Node {
         crate::forgotten::is_forgotten(&self.db, url).await
     }
 
-    /// Purges the content of forgotten documents (`crate::forgotten`) that are not in memory now.
-    pub(crate) async fn purge_forgotten(&self) -> Result<(), NodeError> {
-        let sync = self.sync.lock().await;
-        match sync.as_ref().map(SyncClient::loaded_documents) {
-            Some(loaded) => {
+    /// Purges the content of forgotten documents (`crate::forgotten`) that are not in memory now. Never
+    /// waits on the sync client's lock (held while it connects, say): when it is taken, the client exists
+    /// or is being made, and its follower purges on `document_teams`' bump. A failure is logged; the
+    /// follower tries again at the next change.
+    pub(crate) async fn purge_forgotten(&self) {
+        let Ok(sync) = self.sync.try_lock() else { return };
+        let purged = match sync.as_ref().map(|client| (client.loaded_documents(), client.tracking())) {
+            Some((loaded, tracking)) => {
                 drop(sync);
-                crate::forgotten::purge(&self.db, &loaded).await?;
+                crate::forgotten::purge(&self.db, &loaded, Some(&tracking)).await
             }
             // Without a sync client nothing is in memory, and none starts while `sync` is held.
-            None => {
-                crate::forgotten::purge(&self.db, &tokio::sync::watch::channel(Default::default()).1).await?;
-            }
+            None => crate::forgotten::purge(&self.db, &tokio::sync::watch::channel(Default::default()).1, None).await,
+        };
+        if let Err(e) = purged {
+            tracing::warn!(error = %e, "purging forgotten documents failed; tried again at the next change");
         }
-        Ok(())
     }
 
     /// The way to type into a document: each edit its own change, applied in order, with bursts (a paste, a
@@ -255,10 +263,11 @@ impl Node {
     /// Opens a document from local storage, or from the relay when it is only there. None for a document
     /// this device does not have and cannot get, and for one of a team this user no longer reads.
     pub async fn open_document(&self, url: &DocumentUrl) -> Result<Option<DocHandle>, NodeError> {
-        if self.is_forgotten(url).await? {
-            return Ok(None);
-        }
         self.with_sync(async |sync| {
+            // Under the sync client's lock: a team forgotten meanwhile has its documents untracked only after.
+            if self.is_forgotten(url).await? {
+                return Ok(None);
+            }
             let handle = sync.open(url).await.map_err(|e| NodeError::Sync(e.to_string()))?;
             if let Some(handle) = &handle {
                 sync.track(handle).map_err(|e| NodeError::Sync(e.to_string()))?;

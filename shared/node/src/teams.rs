@@ -88,11 +88,15 @@ impl Node {
             .bind(team.to_string())
             .fetch_all(&self.db)
             .await?;
+        let forgotten = crate::forgotten::all(&self.db).await?;
         let (documents, fresh): (Vec<DocumentEntry>, bool) =
             self.read_through_telling(&format!("/api/teams/{team}/documents")).await?;
         let urls: Vec<String> = documents.iter().map(|d| d.document_id.to_string()).collect();
         if fresh {
             self.forget_unlisted_documents(team, &known, &urls).await?;
+            // Listed by the relay itself (a kept list may predate the team's forgetting): readable again.
+            let mut db = self.db.acquire().await?;
+            crate::forgotten::remember(&mut db, &urls, &forgotten).await?;
         }
         self.remember_document_teams(team, &urls).await?;
         self.index_document_titles(&documents).await?;
@@ -202,7 +206,7 @@ impl Node {
             // Share decisions are taken again without them.
             self.document_teams.send_modify(|generation| *generation += 1);
         }
-        self.purge_forgotten().await?;
+        self.purge_forgotten().await;
         // The log still holds the pages as they were before the deletions.
         crate::store::empty_log(&self.db).await;
         Ok(())

@@ -5,8 +5,8 @@
 //!
 //! Frames are automerge-repo's binary protocol, as on the relay's `/sync`; the window introduces itself as
 //! [`WINDOW_PEER_ID`], which no remote peer can claim (the relay's and teammates' connections are pinned to
-//! their own ids), and the share policy lets it read and write every document without being sent
-//! documents it did not ask for.
+//! their own ids), and the share policy lets it read and write every document but those of a team this
+//! user no longer reads (`crate::forgotten`), without being sent documents it did not ask for.
 
 use std::sync::Arc;
 

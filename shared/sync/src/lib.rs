@@ -111,8 +111,8 @@ pub struct SyncClient {
     status: watch::Sender<SyncStatus>,
     /// The relay connection's id, for the document watchers.
     relay: watch::Sender<Option<ConnectionId>>,
-    /// Documents already watched for `status`.
-    tracked: std::sync::Mutex<std::collections::HashSet<DocumentUrl>>,
+    /// Documents watched for `status`.
+    tracked: Tracking,
     /// The documents in memory, as they load and unload.
     loaded: watch::Sender<std::collections::HashSet<DocumentId>>,
     /// The status tasks; `stop` ends them all, `dialer_stop` only the current dialer's.
@@ -159,6 +159,7 @@ impl SyncClient {
         let status = watch::Sender::new(SyncStatus::default());
         let (tasks, stop) = (TaskTracker::new(), CancellationToken::new());
         tasks.spawn(status::follow_peers(repo.clone(), status.clone(), stop.clone()));
+        let tracked = Tracking { followed: Arc::default(), status: status.clone() };
         Self {
             repo,
             config,
@@ -166,7 +167,7 @@ impl SyncClient {
             dialer: None,
             status,
             relay: watch::Sender::new(None),
-            tracked: std::sync::Mutex::default(),
+            tracked,
             loaded,
             tasks,
             dialer_stop: stop.child_token(),
@@ -183,8 +184,9 @@ impl SyncClient {
     /// document in memory only until the relay and this device have each other's changes.
     pub fn track(&self, handle: &DocHandle) -> Result<(), SyncError> {
         let url = document_url(handle)?;
-        let fresh = self.tracked.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(url.clone());
-        if fresh {
+        let mut followed = self.tracked.followed();
+        if let std::collections::hash_map::Entry::Vacant(entry) = followed.entry(url.clone()) {
+            let stop = entry.insert(self.stop.child_token()).clone();
             let task = status::follow_document(
                 url,
                 handle.clone(),
@@ -193,12 +195,17 @@ impl SyncClient {
                     loaded: self.loaded.subscribe(),
                     relay: self.relay.subscribe(),
                     status: self.status.clone(),
-                    stop: self.stop.clone(),
+                    stop,
                 },
             );
             self.tasks.spawn(task);
         }
         Ok(())
+    }
+
+    /// The documents `status` follows, to let go of one without the client at hand.
+    pub fn tracking(&self) -> Tracking {
+        self.tracked.clone()
     }
 
     /// Cancelled when the client stops: the end of tasks that follow it (document handles, which keep the
@@ -323,6 +330,29 @@ impl SyncClient {
         self.tasks.close();
         self.tasks.wait().await;
         self.repo.stop().await;
+    }
+}
+
+/// The documents a client's `status` follows (`SyncClient::track`), each with what stops its task.
+#[derive(Clone, Debug)]
+pub struct Tracking {
+    followed: Arc<std::sync::Mutex<std::collections::HashMap<DocumentUrl, CancellationToken>>>,
+    status: watch::Sender<SyncStatus>,
+}
+
+impl Tracking {
+    fn followed(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<DocumentUrl, CancellationToken>> {
+        self.followed.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Stops following `url`: its task lets go of the document (which holds it in memory while the relay
+    /// lacks some of its changes, for good once the relay no longer takes them), and `status` forgets it.
+    /// Tracking it again starts over.
+    pub fn untrack(&self, url: &DocumentUrl) {
+        if let Some(stop) = self.followed().remove(url) {
+            stop.cancel();
+        }
+        self.status.send_if_modified(|s| s.documents.remove(url).is_some());
     }
 }
 

@@ -145,8 +145,17 @@ pub(crate) struct Followers {
     pub(crate) stop: CancellationToken,
 }
 
-/// Keeps `status.documents[url]` up to date for one document until `stop`, through unloads and reloads.
+/// Keeps `status.documents[url]` up to date for one document until `stop`, through unloads and reloads;
+/// once stopped (untracked, or the client stopping), the document leaves `status`.
 pub(crate) async fn follow_document(url: DocumentUrl, handle: DocHandle, mut with: Followers) {
+    follow_until_stopped(&url, handle, &mut with).await;
+    if with.stop.is_cancelled() {
+        // Also a state this task wrote after `Tracking::untrack` removed it.
+        with.status.send_if_modified(|s| s.documents.remove(&url).is_some());
+    }
+}
+
+async fn follow_until_stopped(url: &DocumentUrl, handle: DocHandle, with: &mut Followers) {
     let id = handle.document_id().clone();
     // What the relay acknowledged last, kept across disconnects and unloads: offline, it still tells whether
     // the relay has everything that was written here.
@@ -167,7 +176,7 @@ pub(crate) async fn follow_document(url: DocumentUrl, handle: DocHandle, mut wit
                 }
             }
         };
-        if follow_loaded(&url, &id, loaded, &mut with, &mut relay_shared).await == Followed::Stopped {
+        if follow_loaded(url, &id, loaded, with, &mut relay_shared).await == Followed::Stopped {
             return;
         }
     }

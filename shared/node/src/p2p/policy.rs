@@ -1,5 +1,5 @@
-//! What this device shares with whom: everything with the relay (which applies the team's rules itself),
-//! with its own window (`crate::window`) all but the documents of teams this user no longer reads, and with
+//! What this device shares with whom: with the relay (which applies the team's rules itself) and its own
+//! window (`crate::window`) all but the documents of teams this user no longer reads, and with
 //! a teammate's device only the documents of teams its certificate names (read only for viewers), kept
 //! current as peers are admitted, documents learn their team and teams are forgotten.
 
@@ -39,19 +39,27 @@ impl PeerSharePolicy {
     /// The decision now. A failed lookup denies: access is never granted by accident.
     async fn decide(&self, document: &DocumentId, peer: &samod::PeerId) -> ShareConfig {
         let url = format!("{}{document}", teamflow_protocol::DocumentUrl::PREFIX);
-        if peer.as_str() == crate::WINDOW_PEER_ID {
+        let own = match peer.as_str() {
             // This device's own window (pinned to this id on its in-process connection): it edits every
-            // document but those of a team this user no longer reads, and is sent only those it asks for.
+            // document, and is sent only those it asks for.
+            crate::WINDOW_PEER_ID => Some(ShareConfig::read_write().with_announce(false)),
+            // The relay enforces the team's rules on its side.
+            teamflow_sync::RELAY_PEER_ID => Some(ShareConfig::read_write()),
+            _ => None,
+        };
+        if let Some(own) = own {
+            // Except a document of a team this user no longer reads: the window no longer gets it, and the
+            // relay (which takes none of its changes any more) no longer keeps it in memory here.
             let forgotten: Result<Option<i64>, sqlx::Error> =
                 sqlx::query_scalar("SELECT 1 FROM forgotten_documents WHERE document_id = ?")
                     .bind(&url)
                     .fetch_optional(&self.db)
                     .await;
             return match forgotten {
-                Ok(None) => ShareConfig::read_write().with_announce(false),
+                Ok(None) => own,
                 Ok(Some(_)) => ShareConfig::none(),
                 Err(e) => {
-                    tracing::error!(error = %e, "window share decision failed; denying");
+                    tracing::error!(error = %e, "share decision failed; denying");
                     ShareConfig::none()
                 }
             };
@@ -96,12 +104,6 @@ impl samod::SharePolicy for PeerSharePolicy {
         futures::stream::unfold((policy, None::<ShareConfig>), move |(mut policy, last)| {
             let (doc_id, peer_id) = (doc_id.clone(), peer_id.clone());
             async move {
-                if peer_id.as_str() == teamflow_sync::RELAY_PEER_ID {
-                    // The relay enforces the team's rules on its side; one decision, for good.
-                    return last
-                        .is_none()
-                        .then(|| (ShareConfig::read_write(), (policy, Some(ShareConfig::read_write()))));
-                }
                 if last.is_none() {
                     let decision = policy.decide(&doc_id, &peer_id).await;
                     return Some((decision, (policy, Some(decision))));
