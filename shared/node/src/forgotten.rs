@@ -65,7 +65,7 @@ pub(crate) async fn purge(
     let forgotten: Vec<(String, i64)> =
         sqlx::query_as("SELECT document_id, purged FROM forgotten_documents").fetch_all(db).await?;
     let is_loaded = |id: &DocumentId| loaded.borrow().contains(id);
-    let mut deleted = 0;
+    let (mut deleted, mut done) = (0, Vec::new());
     for (url, purged) in forgotten {
         let Ok(parsed) = url.parse::<DocumentUrl>() else {
             // Not written by this code: nothing to purge by it, and no reason to read it again.
@@ -74,9 +74,6 @@ pub(crate) async fn purge(
             continue;
         };
         let Ok(id) = parsed.document_id().parse::<DocumentId>() else { continue };
-        if let Some(tracking) = tracking {
-            tracking.untrack(&parsed);
-        }
         if is_loaded(&id) {
             if purged == 1 {
                 sqlx::query("UPDATE forgotten_documents SET purged = 0 WHERE document_id = ?")
@@ -84,12 +81,26 @@ pub(crate) async fn purge(
                     .execute(db)
                     .await?;
             }
+        } else if purged == 1 {
             continue;
         }
-        if purged == 1 {
+        if let Some(tracking) = tracking {
+            tracking.untrack(&parsed);
+        }
+        if is_loaded(&id) {
             continue;
         }
-        deleted += delete_chunks(db, &id).await?;
+        deleted += delete_chunks(db, &url, &id).await?;
+        done.push((url, id));
+    }
+    if deleted > 0 {
+        // The freed pages go back to the file system, and the log that still holds the old pages is emptied.
+        if let Err(e) = sqlx::query("PRAGMA incremental_vacuum").execute(db).await {
+            tracing::warn!(error = %e, "releasing the purged documents' pages failed");
+        }
+        crate::store::empty_log(db).await;
+    }
+    for (url, id) in done {
         // Loaded while it was purged: samod may hold what it read and write it back; purged again once it
         // unloads.
         if !is_loaded(&id) {
@@ -99,27 +110,26 @@ pub(crate) async fn purge(
                 .await?;
         }
     }
-    if deleted > 0 {
-        // The freed pages go back to the file system, and the log that still holds the old pages is emptied.
-        if let Err(e) = sqlx::query("PRAGMA incremental_vacuum").execute(db).await {
-            tracing::warn!(error = %e, "releasing the purged documents' pages failed");
-        }
-        crate::store::empty_log(db).await;
-    }
     Ok(())
 }
 
-/// Deletes the document's chunks, keyed `<document id>/...` ('0' follows '/', so the range is exactly
+/// Deletes the chunks of the forgotten document at `url`, keyed `<document id>/...` ('0' follows '/', so the range is exactly
 /// them), overwriting the pages they free too (`secure_delete` fully, not only `FAST` as the store has it):
 /// nothing of them is left readable in the store's free space. Answers how many were deleted.
-async fn delete_chunks(db: &SqlitePool, id: &DocumentId) -> Result<u64, NodeError> {
+async fn delete_chunks(db: &SqlitePool, url: &str, id: &DocumentId) -> Result<u64, NodeError> {
     let mut db = db.acquire().await?;
     sqlx::query("PRAGMA secure_delete = ON").execute(&mut *db).await?;
-    let deleted = sqlx::query("DELETE FROM sync_chunks WHERE key > ? AND key < ?")
-        .bind(format!("{id}/"))
-        .bind(format!("{id}0"))
-        .execute(&mut *db)
-        .await;
+    // Only while it is still forgotten: the relay may have listed it again (and someone opened it) since
+    // the forgotten documents were read.
+    let deleted = sqlx::query(
+        "DELETE FROM sync_chunks WHERE key > ? AND key < ?
+         AND EXISTS (SELECT 1 FROM forgotten_documents WHERE document_id = ?)",
+    )
+    .bind(format!("{id}/"))
+    .bind(format!("{id}0"))
+    .bind(url)
+    .execute(&mut *db)
+    .await;
     let restored = sqlx::query("PRAGMA secure_delete = FAST").execute(&mut *db).await;
     let deleted = deleted?.rows_affected();
     if let Err(e) = restored {

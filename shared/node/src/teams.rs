@@ -207,7 +207,8 @@ impl Node {
             self.document_teams.send_modify(|generation| *generation += 1);
         }
         self.purge_forgotten().await;
-        // The log still holds the pages as they were before the deletions.
+        // The log still holds the pages as they were before the deletions (when no content was purged, the
+        // purge did not empty it).
         crate::store::empty_log(&self.db).await;
         Ok(())
     }

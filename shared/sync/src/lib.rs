@@ -196,6 +196,7 @@ impl SyncClient {
                     relay: self.relay.subscribe(),
                     status: self.status.clone(),
                     stop,
+                    tracking: self.tracked.clone(),
                 },
             );
             self.tasks.spawn(task);
@@ -343,6 +344,11 @@ pub struct Tracking {
 impl Tracking {
     fn followed(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<DocumentUrl, CancellationToken>> {
         self.followed.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether `url` is followed (tracked and not untracked since).
+    pub fn is_tracked(&self, url: &DocumentUrl) -> bool {
+        self.followed().contains_key(url)
     }
 
     /// Stops following `url`: its task lets go of the document (which holds it in memory while the relay

@@ -143,14 +143,16 @@ pub(crate) struct Followers {
     pub(crate) relay: watch::Receiver<Option<ConnectionId>>,
     pub(crate) status: watch::Sender<SyncStatus>,
     pub(crate) stop: CancellationToken,
+    pub(crate) tracking: crate::Tracking,
 }
 
 /// Keeps `status.documents[url]` up to date for one document until `stop`, through unloads and reloads;
-/// once stopped (untracked, or the client stopping), the document leaves `status`.
+/// once untracked, the document leaves `status`.
 pub(crate) async fn follow_document(url: DocumentUrl, handle: DocHandle, mut with: Followers) {
     follow_until_stopped(&url, handle, &mut with).await;
-    if with.stop.is_cancelled() {
-        // Also a state this task wrote after `Tracking::untrack` removed it.
+    if with.stop.is_cancelled() && !with.tracking.is_tracked(&url) {
+        // Untracked: also a state this task wrote after `Tracking::untrack` removed it (but not the state of
+        // a task following the document again since).
         with.status.send_if_modified(|s| s.documents.remove(&url).is_some());
     }
 }

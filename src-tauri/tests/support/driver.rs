@@ -162,6 +162,28 @@ impl Window {
         self.on_element(css, "click", json!({})).await
     }
 
+    /// Chooses the option with `value` in the select at `css`, as picking it from the list does. Clicking
+    /// the option through WebKitWebDriver shows it chosen without telling the page (no `change` event) when
+    /// the select's list was never opened, and React then puts its own value back.
+    pub async fn choose(&self, css: &str, value: &str) -> Result<()> {
+        let chosen = self
+            .command(
+                reqwest::Method::POST,
+                "/execute/sync",
+                Some(json!({
+                    "script": "const select = document.querySelector(arguments[0]);
+                               if (!select || ![...select.options].some((o) => o.value === arguments[1])) return false;
+                               select.value = arguments[1];
+                               select.dispatchEvent(new Event('change', { bubbles: true }));
+                               return true;",
+                    "args": [css, value],
+                })),
+            )
+            .await?;
+        ensure!(chosen == json!(true), "no option {value} in {css}");
+        self.until_value(css, value).await
+    }
+
     pub async fn type_into(&self, css: &str, text: &str) -> Result<()> {
         self.on_element(css, "value", json!({"text": text})).await
     }

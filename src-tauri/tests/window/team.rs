@@ -39,13 +39,17 @@ async fn removed(theme: Theme) -> Result<()> {
     ensure!(status.is_success(), "team: {status} {ops}");
     let ops = ops["id"].as_str().context("team id")?.to_owned();
     ada.add_member(&ops, "bob@example.test", "member").await;
+    let (status, side) = ada.post("/api/teams", &json!({ "name": "Side" })).await;
+    ensure!(status.is_success(), "team: {status} {side}");
+    let side = side["id"].as_str().context("team id")?.to_owned();
+    ada.add_member(&side, "bob@example.test", "member").await;
 
     // Bob has a team of his own too, and is writing a document in ada's.
     let window = Window::launch_in(theme).await?;
     window.sign_in(&relay, "bob").await?;
-    window.create_team(&bob, "Home").await?;
-    window.until_count("[data-testid=team-switcher] option", 2).await?;
-    window.click(&format!("[data-testid=team-switcher] option[value='{ops}']")).await?;
+    let home = window.create_team(&bob, "Home").await?;
+    window.until_count("[data-testid=team-switcher] option", 3).await?;
+    window.choose("[data-testid=team-switcher]", &ops).await?;
     window.create_document(&bob, &ops, "Runbook", "Restart the queue first").await?;
 
     // Ada removes him: his window says so, drops the team and opens his own.
@@ -53,14 +57,23 @@ async fn removed(theme: Theme) -> Result<()> {
     let (status, _) = ada.delete(&format!("/api/teams/{ops}/members/{bob_id}")).await;
     ensure!(status.is_success(), "remove: {status}");
     window.until_text("[data-testid=membership-notice]", "no longer a member of “Ops”").await?;
-    window.until_count("[data-testid=team-switcher] option", 1).await?;
-    window.until_text("[data-testid=team-switcher]", "Home").await?;
+    window.until_count("[data-testid=team-switcher] option", 2).await?;
     let editors = window.all("[data-testid=editor]").await?;
     ensure!(editors.is_empty(), "the removed team's document is still open");
     window.screenshot(&theme.shot("member-removed")).await?;
     // The notice goes when clicked.
     window.click("[data-testid=membership-notice]").await?;
     window.until_count("[data-testid=membership-notice]", 0).await?;
+
+    // Leaving a team himself: another of his teams opens, never none while he has one.
+    window.choose("[data-testid=team-switcher]", &side).await?;
+    window.until_text("[data-testid=team-switcher]", "Side").await?;
+    window.click("[data-testid=nav-members]").await?;
+    window.click("[data-testid=leave-team]").await?;
+    window.click("[data-testid=confirm-leave]").await?;
+    window.until_count("[data-testid=team-switcher] option", 1).await?;
+    window.until_value("[data-testid=team-switcher]", &home).await?;
+    window.find("[data-testid=nav-chat].active").await?;
     window.close().await
 }
 

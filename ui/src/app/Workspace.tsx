@@ -18,7 +18,7 @@ import { SearchPalette } from "../features/search/SearchPalette";
 import { SyncIndicator } from "../features/sync/SyncIndicator";
 import { TeamSettings } from "../features/settings/TeamSettings";
 import { Members } from "../features/teams/Members";
-import { membershipMayHaveChanged, noLongerMember } from "../features/teams/membership";
+import { membershipMayHaveChanged, noLongerMember, stillListed } from "../features/teams/membership";
 import { teamLabel } from "../features/notify/attention";
 import { UnreadElsewhere } from "../features/notify/UnreadElsewhere";
 import { NotificationsPanel } from "../features/notify/NotificationsPanel";
@@ -155,10 +155,8 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
       if (asked !== teamsAsked.current) return;
       setTeams(list);
       if (list.some((t) => t.id === changed)) return;
-      if (shown.current.teamId === changed) {
-        setSection("chat");
-        setTeamId(list[0]?.id ?? null);
-      }
+      if (shown.current.teamId === changed) setSection("chat");
+      setTeamId((current) => stillListed(current, list));
       if (name) setNotice(noLongerMember(name));
     } catch (e) {
       setError(messageOf(e));
@@ -182,7 +180,7 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
       const list = (await call(commands.teams())).filter((t) => t.id !== gone);
       if (asked !== teamsAsked.current) return;
       setTeams(list);
-      setTeamId(list[0]?.id ?? null);
+      setTeamId((current) => stillListed(current, list));
     } catch (e) {
       setError(messageOf(e));
     }

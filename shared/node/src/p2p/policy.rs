@@ -59,8 +59,10 @@ impl PeerSharePolicy {
                 Ok(None) => own,
                 Ok(Some(_)) => ShareConfig::none(),
                 Err(e) => {
-                    tracing::error!(error = %e, "share decision failed; denying");
-                    ShareConfig::none()
+                    // Shared: the relay applies the team's rules itself, and the window opens nothing the
+                    // node refuses; denying would stall the document's sync until the next decision.
+                    tracing::error!(error = %e, "share decision failed; sharing with this device's own peers");
+                    own
                 }
             };
         }
@@ -105,6 +107,9 @@ impl samod::SharePolicy for PeerSharePolicy {
             let (doc_id, peer_id) = (doc_id.clone(), peer_id.clone());
             async move {
                 if last.is_none() {
+                    // What the receivers hold now is what this decision reads: only later changes call for another.
+                    policy.admitted.borrow_and_update();
+                    policy.documents.borrow_and_update();
                     let decision = policy.decide(&doc_id, &peer_id).await;
                     return Some((decision, (policy, Some(decision))));
                 }

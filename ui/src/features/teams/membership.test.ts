@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ServerMessage } from "../../bindings";
-import { membershipMayHaveChanged, noLongerMember } from "./membership";
+import { membershipMayHaveChanged, noLongerMember, stillListed } from "./membership";
 
 const me = "11111111-1111-4111-8111-111111111111";
 const other = "22222222-2222-4222-8222-222222222222";
@@ -23,5 +23,20 @@ describe("membershipMayHaveChanged", () => {
 describe("noLongerMember", () => {
   it("names the team", () => {
     expect(noLongerMember("Ops")).toContain("“Ops”");
+  });
+});
+
+describe("stillListed", () => {
+  const home = { id: "home" };
+  const side = { id: "side" };
+  it("keeps the team on screen while it is listed", () => {
+    expect(stillListed("side", [home, side])).toBe("side");
+  });
+  it("opens the first team when the one on screen is gone, or none was chosen", () => {
+    expect(stillListed("ops", [home, side])).toBe("home");
+    expect(stillListed(null, [side, home])).toBe("side");
+  });
+  it("is none only without teams", () => {
+    expect(stillListed("ops", [])).toBeNull();
   });
 });
