@@ -113,9 +113,10 @@ pub(crate) async fn purge(
     Ok(())
 }
 
-/// Deletes the chunks of the forgotten document at `url`, keyed `<document id>/...` ('0' follows '/', so the range is exactly
-/// them), overwriting the pages they free too (`secure_delete` fully, not only `FAST` as the store has it):
-/// nothing of them is left readable in the store's free space. Answers how many were deleted.
+/// Deletes the chunks of the forgotten document at `url`, keyed `<document id>/...` ('0' follows '/', so
+/// the range is exactly them), overwriting the pages they free too (`secure_delete` fully, not only `FAST`
+/// as the store has it): nothing of them is left readable in the store's free space. Answers how many
+/// were deleted.
 async fn delete_chunks(db: &SqlitePool, url: &str, id: &DocumentId) -> Result<u64, NodeError> {
     let mut db = db.acquire().await?;
     sqlx::query("PRAGMA secure_delete = ON").execute(&mut *db).await?;
