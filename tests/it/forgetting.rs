@@ -24,14 +24,19 @@ pub(crate) async fn sign_out_everywhere(relay: &TestRelay, email: &str, password
     assert!(elsewhere.post("/api/auth/logout-all", &json!({})).await.0.is_success());
 }
 
-/// Rows of `table` in the node's store in `dir` (read beside the open node).
-async fn rows(dir: &DataDir, table: &str) -> i64 {
-    let mut store = sqlx::sqlite::SqliteConnectOptions::new()
+/// The node's store in `dir`, read beside the open node.
+async fn store(dir: &DataDir) -> sqlx::SqliteConnection {
+    sqlx::sqlite::SqliteConnectOptions::new()
         .filename(dir.path().join("node.db"))
         .read_only(true)
         .connect()
         .await
-        .expect("open the store");
+        .expect("open the store")
+}
+
+/// Rows of `table` in the node's store in `dir` (read beside the open node).
+async fn rows(dir: &DataDir, table: &str) -> i64 {
+    let mut store = store(dir).await;
     sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
         .fetch_one(&mut store)
         .await
@@ -40,12 +45,7 @@ async fn rows(dir: &DataDir, table: &str) -> i64 {
 
 /// Stored chunks of the document at `url` in the node's store in `dir`.
 async fn chunks(dir: &DataDir, url: &DocumentUrl) -> i64 {
-    let mut store = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(dir.path().join("node.db"))
-        .read_only(true)
-        .connect()
-        .await
-        .expect("open the store");
+    let mut store = store(dir).await;
     sqlx::query_scalar("SELECT COUNT(*) FROM sync_chunks WHERE key LIKE ? || '/%'")
         .bind(url.document_id())
         .fetch_one(&mut store)
@@ -55,12 +55,7 @@ async fn chunks(dir: &DataDir, url: &DocumentUrl) -> i64 {
 
 /// Whether the node has finished purging the forgotten document at `url` (content deleted, log emptied).
 async fn purged(dir: &DataDir, url: &DocumentUrl) -> bool {
-    let mut store = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(dir.path().join("node.db"))
-        .read_only(true)
-        .connect()
-        .await
-        .expect("open the store");
+    let mut store = store(dir).await;
     sqlx::query_scalar::<_, i64>("SELECT purged FROM forgotten_documents WHERE document_id = ?")
         .bind(url.as_str())
         .fetch_optional(&mut store)
