@@ -153,6 +153,9 @@ async fn apply_passes(
         let (edits, flushes): (Vec<_>, Vec<_>) = pass.drain(..).partition(|op| matches!(op, WriterOp::Splice(_)));
         if !edits.is_empty() {
             let outcome = handle.with_document(|doc| -> Result<(), SyncError> {
+                // samod stores the pass's changes right after it; kept as built, none is built again
+                // from the operations (and the next, smaller pass lets them go).
+                doc.keep_recent_changes(edits.len());
                 let text = text_object(doc)?;
                 let mut first_error = None;
                 for op in edits {

@@ -1294,8 +1294,16 @@ impl Automerge {
         self.change_graph.get_hash_for_actor_seq(actor, seq)
     }
 
-    pub(crate) fn update_history(&mut self, change: &Change) {
-        self.update_deps(change);
+    /// Keeps at least the latest `changes` changes as they were built or received (32 by default), so
+    /// that asking for them (`get_changes` after a batch of commits, a sync message forwarding them)
+    /// does not build them again from the operations. Raise it before committing a batch the
+    /// application will then store; lower it again after, since each kept change holds memory.
+    pub fn keep_recent_changes(&mut self, changes: usize) {
+        self.recent_changes.keep(changes);
+    }
+
+    pub(crate) fn update_history(&mut self, change: Change) {
+        self.update_deps(&change);
 
         let actor_index = self
             .ops
@@ -1304,7 +1312,7 @@ impl Automerge {
             .expect("Change's actor not already in the document");
 
         self.change_graph
-            .add_change(change, actor_index, &mut self.authors)
+            .add_change(&change, actor_index, &mut self.authors)
             .expect("Change's deps should already be in the document");
         self.recent_changes.push(change);
     }
