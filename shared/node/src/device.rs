@@ -88,9 +88,11 @@ impl Node {
         {
             return Ok(kept.clone());
         }
+        let asked = self.asking();
         match self.fresh_certificate(user.id, peer_id).await {
             Ok(fresh) => {
-                self.keep_view(CERTIFICATE_KEY, &fresh).await?;
+                // Not a team's: kept whatever was forgotten meanwhile.
+                self.keep_view(CERTIFICATE_KEY, &fresh, asked).await?;
                 Ok(fresh)
             }
             Err(NodeError::Api(e)) if e.is_transient() => match kept {

@@ -147,17 +147,28 @@ impl Node {
     /// policy is told only when a document was new here.
     pub(crate) async fn remember_document_teams(&self, team: TeamId, documents: &[String]) -> Result<(), NodeError> {
         let mut tx = self.db.begin().await?;
-        let mut inserted = 0;
-        for document in documents {
-            inserted += sqlx::query(
-                "INSERT INTO document_teams (document_id, team_id) VALUES (?, ?) ON CONFLICT (document_id) DO NOTHING",
-            )
-            .bind(document)
-            .bind(team.to_string())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let inserted = insert_document_teams(&mut tx, team, documents).await?;
+        tx.commit().await?;
+        if inserted > 0 {
+            self.document_teams.send_modify(|generation| *generation += 1);
         }
+        Ok(())
+    }
+
+    /// Keeps the relay's list of `team`'s documents, the answer to a question asked at `asked`: which
+    /// documents are the team's, and their titles for search. Not when the team was forgotten since.
+    pub(crate) async fn keep_document_list(
+        &self,
+        team: TeamId,
+        documents: &[DocumentEntry],
+        asked: crate::forgotten::Asked,
+    ) -> Result<(), NodeError> {
+        let Some(mut tx) = self.begin_answer_write(Some(team), asked).await? else {
+            return Ok(());
+        };
+        let urls: Vec<String> = documents.iter().map(|d| d.document_id.to_string()).collect();
+        let inserted = insert_document_teams(&mut tx, team, &urls).await?;
+        crate::search::index_document_titles(&mut tx, documents).await?;
         tx.commit().await?;
         if inserted > 0 {
             self.document_teams.send_modify(|generation| *generation += 1);
@@ -338,4 +349,24 @@ enum Content<'a> {
     Text(&'a str),
     /// A saved Automerge document, history included.
     Saved(&'a [u8]),
+}
+
+/// Notes that `documents` belong to `team` in the caller's transaction; how many were new here.
+async fn insert_document_teams(
+    tx: &mut sqlx::SqliteConnection,
+    team: TeamId,
+    documents: &[String],
+) -> Result<u64, NodeError> {
+    let mut inserted = 0;
+    for document in documents {
+        inserted += sqlx::query(
+            "INSERT INTO document_teams (document_id, team_id) VALUES (?, ?) ON CONFLICT (document_id) DO NOTHING",
+        )
+        .bind(document)
+        .bind(team.to_string())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    }
+    Ok(inserted)
 }

@@ -2,7 +2,7 @@
 //! from the store as soon as samod no longer holds them in memory (purging a loaded document would be undone
 //! by its next compaction, which writes what it holds back).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use sqlx::{SqliteConnection, SqlitePool};
 use teamflow_protocol::{DocumentUrl, TeamId};
@@ -11,6 +11,36 @@ use teamflow_sync::samod::DocumentId;
 use tokio::sync::watch;
 
 use crate::NodeError;
+
+/// A point in the sequence of teams being forgotten, taken before asking the relay about a team: an answer
+/// to a question asked before its team was forgotten is not kept, since keeping it would bring back some of
+/// what forgetting the team deleted (its documents' titles, messages, members).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Asked(u64);
+
+/// When each team was last forgotten, in the sequence `Asked` reads. In memory: a question does not outlive
+/// the process that asked it.
+#[derive(Debug, Default)]
+pub(crate) struct Forgets {
+    latest: u64,
+    teams: HashMap<TeamId, u64>,
+}
+
+impl Forgets {
+    pub(crate) fn asking(&self) -> Asked {
+        Asked(self.latest)
+    }
+
+    pub(crate) fn forget(&mut self, team: TeamId) {
+        self.latest += 1;
+        self.teams.insert(team, self.latest);
+    }
+
+    /// Whether `team` was forgotten after a question asked at `asked`.
+    pub(crate) fn forgotten_since(&self, team: TeamId, asked: Asked) -> bool {
+        self.teams.get(&team).is_some_and(|&at| at > asked.0)
+    }
+}
 
 /// Marks the documents `team` holds here as forgotten (to purge), before their team entries go.
 pub(crate) async fn forget_team(db: &mut SqliteConnection, team: TeamId) -> Result<(), NodeError> {
@@ -160,5 +190,69 @@ pub(crate) async fn follow(
             changed = loaded.changed() => if changed.is_err() { break },
             changed = forgotten.changed() => if changed.is_err() { break },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use teamflow_protocol::api::teams::DocumentEntry;
+    use teamflow_protocol::{DocumentUrl, TeamId, UserId};
+
+    use crate::Node;
+
+    async fn document_teams(node: &Node) -> Vec<String> {
+        sqlx::query_scalar("SELECT team_id FROM document_teams").fetch_all(&node.db).await.expect("read")
+    }
+
+    async fn indexed_documents(node: &Node) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM search_items WHERE kind = 'document'")
+            .fetch_one(&node.db)
+            .await
+            .expect("read")
+    }
+
+    /// An answer the relay gave before the team was forgotten (a list of documents, members, a page of
+    /// messages on its way while the room said "removed") brings back none of what forgetting deleted;
+    /// answers about other teams, about no team, and questions asked after are kept.
+    #[tokio::test]
+    async fn an_answer_asked_before_its_team_was_forgotten_is_not_kept() {
+        let dir = tempfile::tempdir().expect("dir");
+        // Nothing here asks the relay: the answers are handed in.
+        let node = Node::open(dir.path(), "https://127.0.0.1:9").await.expect("open");
+        let (ops, other) = (TeamId::new(), TeamId::new());
+        let members = |team: TeamId| format!("/api/teams/{team}/members?x=1");
+        let entry = |team: TeamId, byte: u8| DocumentEntry {
+            document_id: DocumentUrl::from_bytes([byte; 16]),
+            team_id: team,
+            title: format!("Runbook {byte}"),
+            project_id: None,
+            created_by: UserId::new(),
+            created_at: time::OffsetDateTime::now_utc(),
+        };
+
+        let asked = node.asking();
+        node.forget_team(ops).await.expect("forget");
+
+        node.keep_view(&members(ops), &["ada"], asked).await.expect("keep");
+        node.keep_document_list(ops, &[entry(ops, 1)], asked).await.expect("keep");
+        assert_eq!(node.kept_view::<Vec<String>>(&members(ops)).await.expect("read"), None);
+        assert!(document_teams(&node).await.is_empty());
+        assert_eq!(indexed_documents(&node).await, 0);
+
+        node.keep_view(&members(other), &["ada"], asked).await.expect("keep");
+        node.keep_view("/api/devices/relay", &["key"], asked).await.expect("keep");
+        node.keep_document_list(other, &[entry(other, 2)], asked).await.expect("keep");
+        assert!(node.kept_view::<Vec<String>>(&members(other)).await.expect("read").is_some());
+        assert!(node.kept_view::<Vec<String>>("/api/devices/relay").await.expect("read").is_some());
+        assert_eq!(document_teams(&node).await, [other.to_string()]);
+        assert_eq!(indexed_documents(&node).await, 1);
+
+        // Rejoined: what is asked from now on is the team's again.
+        let after = node.asking();
+        node.keep_view(&members(ops), &["ada"], after).await.expect("keep");
+        node.keep_document_list(ops, &[entry(ops, 1)], after).await.expect("keep");
+        assert!(node.kept_view::<Vec<String>>(&members(ops)).await.expect("read").is_some());
+        assert_eq!(document_teams(&node).await.len(), 2);
+        node.close().await;
     }
 }

@@ -80,6 +80,8 @@ pub struct Node {
     admitted: tokio::sync::watch::Sender<p2p::Admitted>,
     /// Bumped whenever a document learns its team, so share decisions are taken again.
     document_teams: tokio::sync::watch::Sender<u64>,
+    /// When teams were forgotten, so that an answer the relay gave before is not kept (`begin_answer_write`).
+    forgets: std::sync::Mutex<forgotten::Forgets>,
     /// The peer-to-peer swarm, once started.
     p2p: Mutex<Option<P2p>>,
     /// How long a document may go unused (not open, nothing to sync) before it leaves memory.
@@ -138,6 +140,7 @@ impl Node {
             device_key: device::load_or_create_key(data_dir)?,
             admitted: tokio::sync::watch::Sender::new(p2p::Admitted::default()),
             document_teams: tokio::sync::watch::Sender::new(0),
+            forgets: std::sync::Mutex::default(),
             p2p: Mutex::new(None),
             unload_idle: DOCUMENT_UNLOAD_IDLE,
             shut_down: std::sync::atomic::AtomicBool::new(false),

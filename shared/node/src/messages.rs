@@ -12,7 +12,7 @@ impl Node {
     /// The team's recent messages, oldest first: fetched from the relay when reachable (and cached), else
     /// read from the cache.
     pub async fn messages(&self, team: TeamId) -> Result<Vec<Message>, NodeError> {
-        self.cache_message_page(&format!("/api/teams/{team}/messages?limit=100")).await?;
+        self.cache_message_page(team, &format!("/api/teams/{team}/messages?limit=100")).await?;
         let rows: Vec<String> = sqlx::query_scalar("SELECT json FROM cached_messages WHERE team_id = ? ORDER BY seq")
             .bind(team.to_string())
             .fetch_all(&self.db)
@@ -24,7 +24,7 @@ impl Node {
     /// from the relay when reachable (and cached), else whatever the cache holds.
     pub async fn messages_before(&self, team: TeamId, before: i64, limit: u32) -> Result<Vec<Message>, NodeError> {
         let limit = limit.clamp(1, 100);
-        self.cache_message_page(&format!("/api/teams/{team}/messages?before={before}&limit={limit}")).await?;
+        self.cache_message_page(team, &format!("/api/teams/{team}/messages?before={before}&limit={limit}")).await?;
         let mut rows: Vec<String> = sqlx::query_scalar(
             "SELECT json FROM cached_messages WHERE team_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
         )
@@ -48,10 +48,21 @@ impl Node {
         Ok(())
     }
 
-    /// Fetches a page of messages from the relay into the cache; nothing to do while it is unreachable.
-    async fn cache_message_page(&self, path: &str) -> Result<(), NodeError> {
+    /// Fetches a page of `team`'s messages from the relay into the cache (not when the team was forgotten
+    /// while the page was on its way); nothing to do while the relay is unreachable.
+    async fn cache_message_page(&self, team: TeamId, path: &str) -> Result<(), NodeError> {
+        let asked = self.asking();
         match self.authed::<(), MessagePage>(Method::GET, path, None).await {
-            Ok(page) => self.keep_messages(&page.messages).await,
+            Ok(page) => {
+                let Some(mut tx) = self.begin_answer_write(Some(team), asked).await? else {
+                    return Ok(());
+                };
+                for message in &page.messages {
+                    cache_message(&mut tx, message).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
             Err(NodeError::Api(e)) if e.is_transient() => Ok(()),
             Err(e) => Err(e),
         }

@@ -234,26 +234,7 @@ impl Node {
     /// Indexes a team's document titles; a document's text is kept as last indexed (`index_document_text`).
     pub(crate) async fn index_document_titles(&self, documents: &[DocumentEntry]) -> Result<(), NodeError> {
         let mut tx = crate::store::begin_write(&self.db).await?;
-        for document in documents {
-            let url = document.document_id.to_string();
-            let body: Option<String> = sqlx::query_scalar(
-                "SELECT s.body FROM search_index s JOIN search_items i ON i.id = s.rowid
-                 WHERE i.kind = 'document' AND i.team_id = ? AND i.item_id = ?",
-            )
-            .bind(document.team_id.to_string())
-            .bind(&url)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let item = Item {
-                kind: "document",
-                team: document.team_id,
-                id: &url,
-                at: millis(document.created_at),
-                title: &document.title,
-                body: body.as_deref().unwrap_or_default(),
-            };
-            put(&mut tx, item).await?;
-        }
+        index_document_titles(&mut tx, documents).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -373,6 +354,34 @@ impl Node {
             })
             .collect()
     }
+}
+
+/// Indexes documents' titles in the caller's transaction; a document's text is kept as last indexed.
+pub(crate) async fn index_document_titles(
+    tx: &mut SqliteConnection,
+    documents: &[DocumentEntry],
+) -> Result<(), NodeError> {
+    for document in documents {
+        let url = document.document_id.to_string();
+        let body: Option<String> = sqlx::query_scalar(
+            "SELECT s.body FROM search_index s JOIN search_items i ON i.id = s.rowid
+             WHERE i.kind = 'document' AND i.team_id = ? AND i.item_id = ?",
+        )
+        .bind(document.team_id.to_string())
+        .bind(&url)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let item = Item {
+            kind: "document",
+            team: document.team_id,
+            id: &url,
+            at: millis(document.created_at),
+            title: &document.title,
+            body: body.as_deref().unwrap_or_default(),
+        };
+        put(&mut *tx, item).await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -7,8 +7,10 @@ use std::time::Duration;
 use reqwest::Method;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use teamflow_protocol::TeamId;
 use teamflow_protocol::api::messages::Message;
 
+use crate::forgotten::Asked;
 use crate::{Node, NodeError};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -103,6 +105,38 @@ pub(crate) async fn empty_log(db: &SqlitePool) {
 }
 
 impl Node {
+    /// Whether `team` was forgotten after a question asked at `asked`; `begin_answer_write` is the check
+    /// that also holds the write lock.
+    pub(crate) fn forgotten_since(&self, team: TeamId, asked: Asked) -> bool {
+        self.forgets.lock().unwrap_or_else(std::sync::PoisonError::into_inner).forgotten_since(team, asked)
+    }
+
+    /// Taken before asking the relay something about a team, for `begin_answer_write`.
+    pub(crate) fn asking(&self) -> Asked {
+        self.forgets.lock().unwrap_or_else(std::sync::PoisonError::into_inner).asking()
+    }
+
+    /// Marks `team` forgotten from now on, for `begin_answer_write`. Called by `forget_team` while its
+    /// transaction holds the write lock.
+    pub(crate) fn mark_forgotten(&self, team: TeamId) {
+        self.forgets.lock().unwrap_or_else(std::sync::PoisonError::into_inner).forget(team);
+    }
+
+    /// A write transaction for keeping what the relay answered about `team` (none: not about one team) to a
+    /// question asked at `asked`; none when the team was forgotten since, so the answer is not kept. Checked
+    /// once this transaction holds the write lock, which `forget_team` holds while it marks the team: a
+    /// forgetting either comes after this write (and deletes what it kept) or is seen by it.
+    pub(crate) async fn begin_answer_write(
+        &self,
+        team: Option<TeamId>,
+        asked: Asked,
+    ) -> Result<Option<sqlx::Transaction<'static, sqlx::Sqlite>>, NodeError> {
+        let tx = begin_write(&self.db).await?;
+        let forgotten = team.is_some_and(|team| self.forgotten_since(team, asked));
+        // Dropping the transaction rolls it back.
+        Ok(if forgotten { None } else { Some(tx) })
+    }
+
     /// Reads `path` from the relay, keeping the answer; while the relay is unreachable, the last answer.
     /// `NodeError::NotCached` when there is none.
     pub(crate) async fn read_through<T: serde::Serialize + serde::de::DeserializeOwned>(
@@ -117,9 +151,10 @@ impl Node {
         &self,
         path: &str,
     ) -> Result<(T, bool), NodeError> {
+        let asked = self.asking();
         match self.authed::<(), T>(Method::GET, path, None).await {
             Ok(value) => {
-                self.keep_view(path, &value).await?;
+                self.keep_view(path, &value, asked).await?;
                 Ok((value, true))
             }
             Err(NodeError::Api(e)) if e.is_transient() => {
@@ -129,16 +164,26 @@ impl Node {
         }
     }
 
-    /// Keeps `value` under `key` in the offline cache.
-    pub(crate) async fn keep_view<T: serde::Serialize>(&self, key: &str, value: &T) -> Result<(), NodeError> {
+    /// Keeps `value`, the relay's answer to a question asked at `asked`, under `key` (its path) in the offline
+    /// cache; not when the key is a team's and that team was forgotten since.
+    pub(crate) async fn keep_view<T: serde::Serialize>(
+        &self,
+        key: &str,
+        value: &T,
+        asked: Asked,
+    ) -> Result<(), NodeError> {
         let json = serde_json::to_string(value).map_err(NodeError::corrupt)?;
+        let Some(mut tx) = self.begin_answer_write(team_of_view(key), asked).await? else {
+            return Ok(());
+        };
         sqlx::query(
             "INSERT INTO cached_views (key, json) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET json = excluded.json",
         )
         .bind(key)
         .bind(json)
-        .execute(&self.db)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -150,6 +195,11 @@ impl Node {
             .await?;
         json.map(|j| serde_json::from_str(&j).map_err(NodeError::corrupt)).transpose()
     }
+}
+
+/// The team a kept view is about: its key is then the relay's path `/api/teams/{team}/...`.
+fn team_of_view(key: &str) -> Option<TeamId> {
+    key.strip_prefix("/api/teams/")?.split(['/', '?']).next()?.parse().ok()
 }
 
 /// Caches a message for reading offline and indexes it for search, in the caller's transaction.

@@ -31,8 +31,9 @@ impl Node {
         // Which teams the store holds something of, read before asking: a team created or joined while the
         // question is on its way is not in the answer, and must not be taken for one that dropped out.
         let known: Vec<String> = sqlx::query_scalar(KNOWN_TEAMS).fetch_all(&self.db).await?;
+        let asked = self.asking();
         match self.authed::<(), MeResponse>(Method::GET, "/api/me", None).await {
-            Ok(me) => {
+            Ok(mut me) => {
                 // A team the device knew and the relay no longer lists (removed, left or deleted while this
                 // device was not in its room): what the device kept of it goes.
                 for gone in known.iter().filter(|id| !me.teams.iter().any(|t| t.id.to_string() == **id)) {
@@ -40,7 +41,9 @@ impl Node {
                         self.forget_team(team).await?;
                     }
                 }
-                let mut tx = self.db.begin().await?;
+                let mut tx = crate::store::begin_write(&self.db).await?;
+                // A team forgotten after the question (removed meanwhile) is not brought back by its answer.
+                me.teams.retain(|team| !self.forgotten_since(team.id, asked));
                 sqlx::query("DELETE FROM cached_teams").execute(&mut *tx).await?;
                 for team in &me.teams {
                     let json = serde_json::to_string(team).map_err(NodeError::corrupt)?;
@@ -75,14 +78,16 @@ impl Node {
     /// Replaces a team's settings (owners and admins; needs the relay). The answer refreshes the cache.
     pub async fn update_team_settings(&self, team: TeamId, settings: &TeamSettings) -> Result<TeamSettings, NodeError> {
         let path = format!("/api/teams/{team}/settings");
+        let asked = self.asking();
         let saved: TeamSettings = self.authed(Method::PUT, &path, Some(settings)).await?;
-        self.keep_view(&path, &saved).await?;
+        self.keep_view(&path, &saved, asked).await?;
         Ok(saved)
     }
 
     /// A team's registered documents (the last known list while offline; queued registrations are in
     /// `outbox`).
     pub async fn documents(&self, team: TeamId) -> Result<Vec<DocumentEntry>, NodeError> {
+        let asked = self.asking();
         // Known before asking: a document registered while the question is on its way is not in the answer.
         let known: Vec<String> = sqlx::query_scalar("SELECT document_id FROM document_teams WHERE team_id = ?")
             .bind(team.to_string())
@@ -98,8 +103,7 @@ impl Node {
             let mut db = self.db.acquire().await?;
             crate::forgotten::remember(&mut db, &urls, &forgotten).await?;
         }
-        self.remember_document_teams(team, &urls).await?;
-        self.index_document_titles(&documents).await?;
+        self.keep_document_list(team, &documents, asked).await?;
         Ok(documents)
     }
 
@@ -183,6 +187,8 @@ impl Node {
     /// content goes too, at once for those not in memory and the others once they unload (`forgotten`).
     pub(crate) async fn forget_team(&self, team: TeamId) -> Result<(), NodeError> {
         let mut tx = crate::store::begin_write(&self.db).await?;
+        // While holding the write lock: an answer about the team asked before now is not kept after this.
+        self.mark_forgotten(team);
         let prefix = format!("/api/teams/{team}/%");
         sqlx::query("DELETE FROM cached_views WHERE key LIKE ?").bind(&prefix).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM cached_teams WHERE id = ?").bind(team.to_string()).execute(&mut *tx).await?;
