@@ -156,17 +156,23 @@ impl Node {
     }
 
     /// Keeps the relay's list of `team`'s documents, the answer to a question asked at `asked`: which
-    /// documents are the team's, and their titles for search. Not when the team was forgotten since.
+    /// documents are the team's, and their titles for search; when the list is the relay's own now
+    /// (`unforget`: the documents forgotten before asking), those of them forgotten are readable again.
+    /// None of it when the team was forgotten since.
     pub(crate) async fn keep_document_list(
         &self,
         team: TeamId,
         documents: &[DocumentEntry],
         asked: crate::forgotten::Asked,
+        unforget: Option<&std::collections::HashSet<String>>,
     ) -> Result<(), NodeError> {
         let Some(mut tx) = self.begin_answer_write(Some(team), asked).await? else {
             return Ok(());
         };
         let urls: Vec<String> = documents.iter().map(|d| d.document_id.to_string()).collect();
+        if let Some(forgotten) = unforget {
+            crate::forgotten::remember(&mut tx, &urls, forgotten).await?;
+        }
         let inserted = insert_document_teams(&mut tx, team, &urls).await?;
         crate::search::index_document_titles(&mut tx, documents).await?;
         tx.commit().await?;
@@ -185,9 +191,10 @@ impl Node {
         title: &str,
     ) -> Result<DocumentEntry, NodeError> {
         let path = format!("/api/teams/{team}/documents/{url}");
+        let asked = self.asking();
         let entry: DocumentEntry =
             self.authed(Method::PATCH, &path, Some(&RenameDocument { title: title.to_owned() })).await?;
-        self.index_document_titles(std::slice::from_ref(&entry)).await?;
+        self.index_document_titles(std::slice::from_ref(&entry), asked).await?;
         // The cached list follows, so the new title shows offline too.
         self.documents(team).await?;
         Ok(entry)

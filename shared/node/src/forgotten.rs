@@ -230,18 +230,28 @@ mod tests {
             created_at: time::OffsetDateTime::now_utc(),
         };
 
+        // Known here before (so forgetting the team forgets it).
+        node.keep_document_list(ops, &[entry(ops, 1)], node.asking(), None).await.expect("keep");
+        let runbook = DocumentUrl::from_bytes([1; 16]);
+
         let asked = node.asking();
+        let forgotten_then = super::all(&node.db).await.expect("read");
         node.forget_team(ops).await.expect("forget");
+        assert!(node.is_forgotten(&runbook).await.expect("read"));
 
         node.keep_view(&members(ops), &["ada"], asked).await.expect("keep");
-        node.keep_document_list(ops, &[entry(ops, 1)], asked).await.expect("keep");
+        // Even as the relay's own list, naming a document forgotten before it was asked.
+        let forgotten_before = super::all(&node.db).await.expect("read");
+        assert!(forgotten_then.is_empty() && forgotten_before.contains(runbook.as_str()));
+        node.keep_document_list(ops, &[entry(ops, 1)], asked, Some(&forgotten_before)).await.expect("keep");
         assert_eq!(node.kept_view::<Vec<String>>(&members(ops)).await.expect("read"), None);
         assert!(document_teams(&node).await.is_empty());
         assert_eq!(indexed_documents(&node).await, 0);
+        assert!(node.is_forgotten(&runbook).await.expect("read"), "a stale list made it readable again");
 
         node.keep_view(&members(other), &["ada"], asked).await.expect("keep");
         node.keep_view("/api/devices/relay", &["key"], asked).await.expect("keep");
-        node.keep_document_list(other, &[entry(other, 2)], asked).await.expect("keep");
+        node.keep_document_list(other, &[entry(other, 2)], asked, None).await.expect("keep");
         assert!(node.kept_view::<Vec<String>>(&members(other)).await.expect("read").is_some());
         assert!(node.kept_view::<Vec<String>>("/api/devices/relay").await.expect("read").is_some());
         assert_eq!(document_teams(&node).await, [other.to_string()]);
@@ -250,8 +260,9 @@ mod tests {
         // Rejoined: what is asked from now on is the team's again.
         let after = node.asking();
         node.keep_view(&members(ops), &["ada"], after).await.expect("keep");
-        node.keep_document_list(ops, &[entry(ops, 1)], after).await.expect("keep");
+        node.keep_document_list(ops, &[entry(ops, 1)], after, Some(&forgotten_before)).await.expect("keep");
         assert!(node.kept_view::<Vec<String>>(&members(ops)).await.expect("read").is_some());
+        assert!(!node.is_forgotten(&runbook).await.expect("read"));
         assert_eq!(document_teams(&node).await.len(), 2);
         node.close().await;
     }

@@ -328,8 +328,9 @@ impl Node {
     /// A team's projects (the last known list while offline, with this device's queued edits laid over it;
     /// queued creates are in `outbox`).
     pub async fn projects(&self, team: TeamId) -> Result<Vec<Project>, NodeError> {
+        let asked = self.asking();
         let mut projects: Vec<Project> = self.read_through(&projects_key(team)).await?;
-        self.index_projects(&projects).await?;
+        self.index_projects(&projects, asked).await?;
         for edit in self.queued_edits(team).await? {
             if let ProjectEdit::Patch(queued) = edit
                 && let Some(project) = projects.iter_mut().find(|p| p.id == queued.project_id)

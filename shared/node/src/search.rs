@@ -13,6 +13,7 @@ use teamflow_protocol::api::teams::{DocumentEntry, Project};
 use teamflow_protocol::realtime::ServerMessage;
 use teamflow_protocol::{DocumentUrl, TeamId};
 
+use crate::forgotten::Asked;
 use crate::{Node, NodeError};
 
 /// Where a snippet's match starts and ends. Control characters that cannot occur in indexed text (they are
@@ -175,11 +176,12 @@ impl Node {
                 crate::store::cache_message(&mut tx, message).await?;
                 tx.commit().await?;
             }
+            // A frame is the team's state as of now, in order with the frame that would forget it.
             ServerMessage::TeamState { projects, .. } | ServerMessage::TeamProjects { projects, .. } => {
-                self.index_projects(projects).await?;
+                self.index_projects(projects, self.asking()).await?;
             }
             ServerMessage::ProjectUpdated { project } => {
-                self.index_projects(std::slice::from_ref(project)).await?;
+                self.index_projects(std::slice::from_ref(project), self.asking()).await?;
             }
             // Read on another device of this user: this one knows it too, offline included.
             ServerMessage::ReadMoved { state } => {
@@ -197,7 +199,7 @@ impl Node {
             }
             ServerMessage::DocumentUpdated { document } => {
                 self.remember_document_teams(document.team_id, &[document.document_id.to_string()]).await?;
-                self.index_document_titles(std::slice::from_ref(document)).await?;
+                self.index_document_titles(std::slice::from_ref(document), self.asking()).await?;
             }
             ServerMessage::DocumentDeleted { team_id, document_id } => {
                 self.forget_document(*team_id, document_id).await?;
@@ -212,10 +214,11 @@ impl Node {
         Ok(())
     }
 
-    /// Indexes a team's projects (name and description), as fetched or cached.
-    pub(crate) async fn index_projects(&self, projects: &[Project]) -> Result<(), NodeError> {
+    /// Indexes projects (name and description), as the relay told them to a question asked at `asked`;
+    /// not those of a team forgotten since (checked once the write lock is held, as `begin_answer_write`).
+    pub(crate) async fn index_projects(&self, projects: &[Project], asked: Asked) -> Result<(), NodeError> {
         let mut tx = crate::store::begin_write(&self.db).await?;
-        for project in projects {
+        for project in projects.iter().filter(|p| !self.forgotten_since(p.team_id, asked)) {
             let id = project.id.to_string();
             let item = Item {
                 kind: "project",
@@ -231,10 +234,17 @@ impl Node {
         Ok(())
     }
 
-    /// Indexes a team's document titles; a document's text is kept as last indexed (`index_document_text`).
-    pub(crate) async fn index_document_titles(&self, documents: &[DocumentEntry]) -> Result<(), NodeError> {
+    /// Indexes documents' titles, as the relay told them to a question asked at `asked`, but not those of a
+    /// team forgotten since; a document's text is kept as last indexed (`index_document_text`).
+    pub(crate) async fn index_document_titles(
+        &self,
+        documents: &[DocumentEntry],
+        asked: Asked,
+    ) -> Result<(), NodeError> {
         let mut tx = crate::store::begin_write(&self.db).await?;
-        index_document_titles(&mut tx, documents).await?;
+        let current: Vec<DocumentEntry> =
+            documents.iter().filter(|d| !self.forgotten_since(d.team_id, asked)).cloned().collect();
+        index_document_titles(&mut tx, &current).await?;
         tx.commit().await?;
         Ok(())
     }

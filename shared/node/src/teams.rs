@@ -99,11 +99,10 @@ impl Node {
         let urls: Vec<String> = documents.iter().map(|d| d.document_id.to_string()).collect();
         if fresh {
             self.forget_unlisted_documents(team, &known, &urls).await?;
-            // Listed by the relay itself (a kept list may predate the team's forgetting): readable again.
-            let mut db = self.db.acquire().await?;
-            crate::forgotten::remember(&mut db, &urls, &forgotten).await?;
         }
-        self.keep_document_list(team, &documents, asked).await?;
+        // Listed by the relay itself (a kept list may predate the team's forgetting): readable again, unless
+        // the team was forgotten (again) while the list was on its way.
+        self.keep_document_list(team, &documents, asked, fresh.then_some(&forgotten)).await?;
         Ok(documents)
     }
 

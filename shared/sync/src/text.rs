@@ -141,6 +141,8 @@ async fn apply_passes(
 ) {
     let mut pass = Vec::with_capacity(MAX_PASS);
     let mut failure: Option<SyncError> = None;
+    // Whether the document keeps more of its latest changes than by default, for the last pass.
+    let mut keeping_pass = false;
     loop {
         if let Some(backlog) = backlog.as_mut()
             && backlog.wait_for(|n| *n < MAX_BACKLOG).await.is_err()
@@ -152,10 +154,11 @@ async fn apply_passes(
         }
         let (edits, flushes): (Vec<_>, Vec<_>) = pass.drain(..).partition(|op| matches!(op, WriterOp::Splice(_)));
         if !edits.is_empty() {
+            keeping_pass = edits.len() > 1;
             let outcome = handle.with_document(|doc| -> Result<(), SyncError> {
-                // samod stores the pass's changes right after it; kept as built, none is built again
-                // from the operations (and the next, smaller pass lets them go).
-                doc.keep_recent_changes(edits.len());
+                // samod stores the pass's changes right after it; kept as built (with the text object's,
+                // when this pass makes it), none is built again from the operations.
+                doc.keep_recent_changes(edits.len() + 1);
                 let text = text_object(doc)?;
                 let mut first_error = None;
                 for op in edits {
@@ -185,6 +188,15 @@ async fn apply_passes(
                 done.send(failure.take().map_or(Ok(()), Err)).ok();
             }
         }
+        // Stored by now: the burst over, the document lets its changes go (a keystroke's pass keeps the
+        // default anyway).
+        if keeping_pass && queue.is_empty() {
+            handle.with_document(|doc| doc.keep_recent_changes(0));
+            keeping_pass = false;
+        }
+    }
+    if keeping_pass {
+        handle.with_document(|doc| doc.keep_recent_changes(0));
     }
 }
 

@@ -708,6 +708,8 @@ impl Automerge {
     pub fn fork(&self) -> Self {
         let mut f = self.clone();
         f.set_actor(ActorId::random());
+        // Whatever batch this document was asked to keep is not the fork's.
+        f.recent_changes.keep(0);
         f
     }
 

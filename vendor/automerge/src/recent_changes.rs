@@ -80,7 +80,10 @@ impl RecentChanges {
     /// oldest now if that is fewer than are kept.
     pub(crate) fn keep(&mut self, changes: usize) {
         let most = changes.max(RECENT_CHANGES);
-        self.limits = (most, (most * BYTES_PER_CHANGE).max(RECENT_CHANGE_BYTES));
+        self.limits = (
+            most,
+            most.saturating_mul(BYTES_PER_CHANGE).max(RECENT_CHANGE_BYTES),
+        );
         self.trim();
     }
 
