@@ -1304,8 +1304,8 @@ impl Automerge {
         self.recent_changes.keep(changes);
     }
 
-    pub(crate) fn update_history(&mut self, change: Change) {
-        self.update_deps(&change);
+    pub(crate) fn update_history(&mut self, change: &Change) {
+        self.update_deps(change);
 
         let actor_index = self
             .ops
@@ -1314,7 +1314,7 @@ impl Automerge {
             .expect("Change's actor not already in the document");
 
         self.change_graph
-            .add_change(&change, actor_index, &mut self.authors)
+            .add_change(change, actor_index, &mut self.authors)
             .expect("Change's deps should already be in the document");
         self.recent_changes.push(change);
     }

@@ -39,13 +39,14 @@ impl Default for RecentChanges {
 }
 
 impl RecentChanges {
-    /// Keeps `change` (just added to the document's history), forgetting the oldest beyond the limits.
-    pub(crate) fn push(&mut self, change: Change) {
+    /// Keeps a copy of `change` (just added to the document's history), forgetting the oldest beyond the
+    /// limits. A copy rather than the change itself: its bytes then take no more memory than they need.
+    pub(crate) fn push(&mut self, change: &Change) {
         let len = change.raw_bytes().len();
         if len > self.limits.1 {
             return;
         }
-        self.changes.push_back(change);
+        self.changes.push_back(change.clone());
         self.bytes += len;
         self.trim();
     }

@@ -166,7 +166,7 @@ impl TransactionInner {
             let ops = change.iter_ops().collect::<Vec<_>>();
             tracing::trace!(commit=?hash, ?ops, deps=?change.deps(), "committing transaction");
         }
-        doc.update_history(change);
+        doc.update_history(&change);
         doc.remove_unused_actors(true);
         hash
     }
