@@ -131,6 +131,10 @@ impl TextWriter {
     }
 }
 
+/// How many of its latest changes a document keeps as built unless asked for more (automerge's default):
+/// a pass within it has nothing to let go afterwards.
+const KEPT_BY_DEFAULT: usize = 32;
+
 /// Writes outstanding in the store above which the writer waits before its next pass.
 const MAX_BACKLOG: usize = 64;
 
@@ -154,7 +158,7 @@ async fn apply_passes(
         }
         let (edits, flushes): (Vec<_>, Vec<_>) = pass.drain(..).partition(|op| matches!(op, WriterOp::Splice(_)));
         if !edits.is_empty() {
-            keeping_pass = edits.len() > 1;
+            keeping_pass = edits.len() + 1 > KEPT_BY_DEFAULT;
             let outcome = handle.with_document(|doc| -> Result<(), SyncError> {
                 // samod stores the pass's changes right after it; kept as built (with the text object's,
                 // when this pass makes it), none is built again from the operations.
@@ -188,8 +192,7 @@ async fn apply_passes(
                 done.send(failure.take().map_or(Ok(()), Err)).ok();
             }
         }
-        // Stored by now: the burst over, the document lets its changes go (a keystroke's pass keeps the
-        // default anyway).
+        // Stored by now: the burst over, the document lets its changes go.
         if keeping_pass && queue.is_empty() {
             handle.with_document(|doc| doc.keep_recent_changes(0));
             keeping_pass = false;
