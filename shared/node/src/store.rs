@@ -41,7 +41,21 @@ const INCREMENTAL_AUTO_VACUUM: i64 = 2;
 
 /// Opens (creating and migrating if needed) the store in `data_dir`.
 pub(crate) async fn open(data_dir: &Path) -> Result<SqlitePool, NodeError> {
-    let options = SqliteConnectOptions::new()
+    let db = SqlitePoolOptions::new().max_connections(4).connect_with(options(data_dir)).await?;
+    // A store made before incremental auto-vacuum was set: the setting applies only through one VACUUM.
+    let auto_vacuum: i64 = sqlx::query_scalar("PRAGMA auto_vacuum").fetch_one(&db).await?;
+    if auto_vacuum != INCREMENTAL_AUTO_VACUUM {
+        sqlx::query("VACUUM").execute(&db).await?;
+    }
+    MIGRATOR.run(&db).await?;
+    // A migration that rebuilds a table leaves the old one's pages free; give them back.
+    sqlx::query("PRAGMA incremental_vacuum").execute(&db).await?;
+    Ok(db)
+}
+
+/// How every connection to the store in `data_dir` is made.
+fn options(data_dir: &Path) -> SqliteConnectOptions {
+    SqliteConnectOptions::new()
         .filename(data_dir.join(DATABASE_FILE))
         .create_if_missing(true)
         // Document chunks superseded by a compaction are deleted in bulk; incremental auto-vacuum (run by the
@@ -55,15 +69,7 @@ pub(crate) async fn open(data_dir: &Path) -> Result<SqlitePool, NodeError> {
         // A deleted row's bytes are overwritten where that costs no extra write (within the pages the
         // deletion rewrites anyway): what a forgotten team or document left is not readable in free space.
         .pragma("secure_delete", "FAST")
-        .busy_timeout(Duration::from_secs(10));
-    let db = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
-    // A store made before incremental auto-vacuum was set: the setting applies only through one VACUUM.
-    let auto_vacuum: i64 = sqlx::query_scalar("PRAGMA auto_vacuum").fetch_one(&db).await?;
-    if auto_vacuum != INCREMENTAL_AUTO_VACUUM {
-        sqlx::query("VACUUM").execute(&db).await?;
-    }
-    MIGRATOR.run(&db).await?;
-    Ok(db)
+        .busy_timeout(Duration::from_secs(10))
 }
 
 /// A transaction that writes: it takes the write lock at once (`BEGIN IMMEDIATE`), so one that reads before it
@@ -243,6 +249,57 @@ mod tests {
 
         let db = open(dir.path()).await.expect("open again");
         assert_eq!(auto_vacuum(&db).await, INCREMENTAL_AUTO_VACUUM, "converted once, stays converted");
+        db.close().await;
+    }
+
+    /// The tables migration 10 rebuilt without a rowid, and a row for each (its columns, then its values).
+    const KEYED_TABLES: [(&str, &str, &str); 6] = [
+        ("cached_teams", "id, json", "'t1', '{}'"),
+        ("cached_messages", "team_id, seq, json", "'t1', 7, '{\"content\":\"hi\"}'"),
+        ("cached_views", "key, json", "'/api/teams/t1/members', '[]'"),
+        ("document_teams", "document_id, team_id", "'automerge:abc', 't1'"),
+        ("read_positions", "team_id, seq", "'t1', 7"),
+        ("muted_teams", "team_id", "'t1'"),
+    ];
+
+    #[tokio::test]
+    async fn a_store_from_before_the_keyed_tables_lost_their_rowid_keeps_its_rows_and_no_free_pages() {
+        let dir = tempfile::tempdir().expect("dir");
+        let old = SqlitePoolOptions::new().connect_with(options(dir.path())).await.expect("create");
+        MIGRATOR.run_to(9, &old).await.expect("the store as migration 9 left it");
+        for (table, columns, values) in KEYED_TABLES {
+            sqlx::query(sqlx::AssertSqlSafe(format!("INSERT INTO {table} ({columns}) VALUES ({values})")))
+                .execute(&old)
+                .await
+                .expect("row");
+        }
+        old.close().await;
+
+        let db = open(dir.path()).await.expect("open");
+        for (table, columns, values) in KEYED_TABLES {
+            let kept: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT 1 FROM {table} WHERE ({columns}) = ({values})"
+            )))
+            .fetch_optional(&db)
+            .await
+            .expect("select");
+            assert_eq!(kept, Some(1), "{table} kept its row");
+            let sql: String = sqlx::query_scalar("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?")
+                .bind(table)
+                .fetch_one(&db)
+                .await
+                .expect("schema");
+            assert!(sql.contains("WITHOUT ROWID"), "{table}: {sql}");
+            let indexes: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = ?")
+                    .bind(table)
+                    .fetch_one(&db)
+                    .await
+                    .expect("indexes");
+            assert_eq!(indexes, 0, "{table} is one b-tree");
+        }
+        let free: i64 = sqlx::query_scalar("PRAGMA freelist_count").fetch_one(&db).await.expect("pragma");
+        assert_eq!(free, 0, "the rebuilt tables' old pages were given back");
         db.close().await;
     }
 }
