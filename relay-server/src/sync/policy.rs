@@ -1,5 +1,5 @@
 //! Who may sync which document: the SharePolicy that turns the SQL registry and team roles into samod
-//! share decisions, and keeps them current on live connections.
+//! share decisions, keeps them current on live connections, and decides again when a denied peer asks.
 //!
 //! Members (and admins, owners) read and write; viewers read only; anyone else, including peers whose id
 //! names no user, is denied exactly as if the document did not exist. The relay never announces.
@@ -91,6 +91,21 @@ impl samod::SharePolicy for TeamSharePolicy {
                 }
             }
         })
+    }
+
+    /// A peer this stream denies asked for the document: decide again now. Its access may have been granted
+    /// a moment ago (a removed member rejoined) and the stream not have caught up: the rejoined device's
+    /// request would be refused as if the document did not exist. samod keeps the stream's decision if the
+    /// stream yields meanwhile.
+    fn recheck(
+        &self,
+        doc_id: DocumentId,
+        peer_id: PeerId,
+    ) -> impl Future<Output = Option<ShareConfig>> + Send + 'static {
+        let policy = self.clone();
+        let url = format!("automerge:{doc_id}");
+        let user = super::peer_user(peer_id.as_str());
+        async move { Some(policy.decide(&url, user).await) }
     }
 }
 

@@ -103,6 +103,7 @@ pub(crate) async fn io_loop<S: LocalStorage, A: LocalSharePolicy>(
                 tracing::trace!("received task");
                 match next_task {
                     IoLoopTask::Storage { doc_id, task, actor_id } => {
+                        let recheck = matches!(task.action, DocumentIoTask::RecheckSharePolicy { .. });
                         match task.action {
                             DocumentIoTask::Storage(action) => {
                                 let task = IoTask { task_id: task.task_id, action };
@@ -115,12 +116,13 @@ pub(crate) async fn io_loop<S: LocalStorage, A: LocalSharePolicy>(
                                     }
                                 });
                             }
-                            DocumentIoTask::CheckSharePolicy { peer_id } => {
+                            DocumentIoTask::CheckSharePolicy { peer_id }
+                            | DocumentIoTask::RecheckSharePolicy { peer_id } => {
                                 if inner.lock().unwrap().stopping {
                                     continue;
                                 }
                                 match policies.check(
-                                    &share_policy, actor_id, doc_id, peer_id, task.task_id,
+                                    &share_policy, actor_id, doc_id, peer_id, task.task_id, recheck,
                                 ) {
                                     share_policy::Check::Answer(answer) => {
                                         let inner = inner.lock().unwrap();

@@ -1,3 +1,5 @@
+use std::future::{self, Future};
+
 use futures::{Stream, stream};
 use samod_core::{DocumentId, PeerId, ShareConfig};
 
@@ -62,6 +64,26 @@ pub trait SharePolicy: Clone + Send + 'static {
         doc_id: DocumentId,
         peer_id: PeerId,
     ) -> impl Stream<Item = ShareConfig> + Send + 'static;
+
+    /// The decision now, asked when a peer whose current decision denies it
+    /// sends a request or a sync message for the document, before the message
+    /// is refused.
+    ///
+    /// A stream's update comes some time after the access it follows changed:
+    /// a peer granted access a moment ago can ask for the document before the
+    /// update arrives, and would be told it is unavailable. A policy that can
+    /// answer for the present (say, from the database the stream re-reads)
+    /// returns `Some`; the answer replaces the stream's decision for all the
+    /// peer's connections to the document, unless the stream yielded a newer
+    /// one meanwhile. `None`, the default, keeps the stream's decision.
+    fn recheck(
+        &self,
+        doc_id: DocumentId,
+        peer_id: PeerId,
+    ) -> impl Future<Output = Option<ShareConfig>> + Send + 'static {
+        let _ = (doc_id, peer_id);
+        future::ready(None)
+    }
 }
 
 /// A version of [`SharePolicy`] for runtimes which do not require `Send` streams.
@@ -71,6 +93,16 @@ pub trait LocalSharePolicy: Clone + 'static {
         doc_id: DocumentId,
         peer_id: PeerId,
     ) -> impl Stream<Item = ShareConfig> + 'static;
+
+    /// See [`SharePolicy::recheck`].
+    fn recheck(
+        &self,
+        doc_id: DocumentId,
+        peer_id: PeerId,
+    ) -> impl Future<Output = Option<ShareConfig>> + 'static {
+        let _ = (doc_id, peer_id);
+        future::ready(None)
+    }
 }
 
 impl<A: SharePolicy> LocalSharePolicy for A {
@@ -80,6 +112,14 @@ impl<A: SharePolicy> LocalSharePolicy for A {
         peer_id: PeerId,
     ) -> impl Stream<Item = ShareConfig> + 'static {
         SharePolicy::share(self, doc_id, peer_id)
+    }
+
+    fn recheck(
+        &self,
+        doc_id: DocumentId,
+        peer_id: PeerId,
+    ) -> impl Future<Output = Option<ShareConfig>> + 'static {
+        SharePolicy::recheck(self, doc_id, peer_id)
     }
 }
 

@@ -542,3 +542,117 @@ async fn identical_items_do_not_pause_sharing() {
     .await
     .unwrap();
 }
+
+/// A policy whose streams deny and then wait (their update for a grant is
+/// late), and whose recheck reads the access as it is now.
+#[derive(Clone)]
+struct LateStream {
+    granted: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl SharePolicy for LateStream {
+    fn share(
+        &self,
+        _document_id: DocumentId,
+        _peer_id: PeerId,
+    ) -> impl Stream<Item = ShareConfig> + Send + 'static {
+        futures::stream::once(async { ShareConfig::none() }).chain(futures::stream::pending())
+    }
+
+    fn recheck(
+        &self,
+        _document_id: DocumentId,
+        _peer_id: PeerId,
+    ) -> impl std::future::Future<Output = Option<ShareConfig>> + Send + 'static {
+        let granted = self.granted.load(std::sync::atomic::Ordering::SeqCst);
+        std::future::ready(Some(if granted {
+            ShareConfig::read_write()
+        } else {
+            ShareConfig::none()
+        }))
+    }
+}
+
+#[tokio::test]
+async fn a_request_the_streams_decision_denies_is_rechecked_before_it_is_refused() {
+    tokio::time::timeout(Duration::from_secs(5), async {
+        let granted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let publisher = Repo::build_tokio()
+            .with_peer_id("publisher".into())
+            .with_share_policy(LateStream {
+                granted: granted.clone(),
+            })
+            .load()
+            .await;
+        let reader = Repo::build_tokio()
+            .with_peer_id("reader".into())
+            .load()
+            .await;
+        let doc = publisher.create(Automerge::new()).await.unwrap();
+        doc.with_document(|doc| {
+            doc.transact::<_, _, automerge::AutomergeError>(|tx| tx.put(ROOT, "title", "plan"))
+                .unwrap();
+        });
+        connect(&publisher, &reader).await;
+        wait_for_config(&doc, ShareConfig::none()).await;
+        assert!(
+            reader.find(doc.document_id().clone()).await.unwrap().is_none(),
+            "denied while the recheck denies too"
+        );
+
+        // Access is granted, and the stream has not caught up.
+        granted.store(true, std::sync::atomic::Ordering::SeqCst);
+        let found = reader
+            .find(doc.document_id().clone())
+            .await
+            .unwrap()
+            .expect("the recheck grants the request");
+        wait_for_key(&found, "title").await;
+        wait_for_config(&doc, ShareConfig::read_write()).await;
+        publisher.stop().await;
+        reader.stop().await;
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_find_our_streams_decision_blocks_is_rechecked_when_asked_again() {
+    tokio::time::timeout(Duration::from_secs(5), async {
+        let granted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let publisher = Repo::build_tokio()
+            .with_peer_id("publisher".into())
+            .load()
+            .await;
+        let reader = Repo::build_tokio()
+            .with_peer_id("reader".into())
+            .with_share_policy(LateStream {
+                granted: granted.clone(),
+            })
+            .load()
+            .await;
+        let doc = publisher.create(Automerge::new()).await.unwrap();
+        doc.with_document(|doc| {
+            doc.transact::<_, _, automerge::AutomergeError>(|tx| tx.put(ROOT, "title", "plan"))
+                .unwrap();
+        });
+        connect(&publisher, &reader).await;
+        assert!(
+            reader.find(doc.document_id().clone()).await.unwrap().is_none(),
+            "our own policy blocks the only peer"
+        );
+
+        // The reader's side grants, and its stream has not caught up.
+        granted.store(true, std::sync::atomic::Ordering::SeqCst);
+        let found = reader
+            .find(doc.document_id().clone())
+            .await
+            .unwrap()
+            .expect("the recheck lets the search ask the peer");
+        wait_for_key(&found, "title").await;
+        publisher.stop().await;
+        reader.stop().await;
+    })
+    .await
+    .unwrap();
+}

@@ -1,7 +1,8 @@
 //! What this device shares with whom: with the relay (which applies the team's rules itself) and its own
 //! window (`crate::window`) all but the documents of teams this user no longer reads, and with
 //! a teammate's device only the documents of teams its certificate names (read only for viewers), kept
-//! current as peers are admitted, documents learn their team and teams are forgotten.
+//! current as peers are admitted, documents learn their team and teams are forgotten, and decided again when
+//! a denied peer asks (the stream's update may not have arrived yet).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -125,6 +126,17 @@ impl samod::SharePolicy for PeerSharePolicy {
                 }
             }
         })
+    }
+
+    /// A peer this stream denies asked for the document: decide again now, since a grant made a moment ago
+    /// (a device just admitted, a rejoined team's documents listed again) may not have reached the stream.
+    fn recheck(
+        &self,
+        doc_id: DocumentId,
+        peer_id: samod::PeerId,
+    ) -> impl Future<Output = Option<ShareConfig>> + Send + 'static {
+        let policy = self.clone();
+        async move { Some(policy.decide(&doc_id, &peer_id).await) }
     }
 }
 

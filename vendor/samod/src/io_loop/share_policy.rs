@@ -7,7 +7,7 @@ use std::{
 
 use futures::{
     Stream, StreamExt,
-    future::poll_fn,
+    future::{Either, poll_fn},
     stream::{self, AbortHandle, Abortable},
 };
 use samod_core::{
@@ -28,6 +28,9 @@ struct Subscription {
     // The first check's unique task ID also identifies this subscription.
     id: IoTaskId,
     latest: Option<ShareConfig>,
+    // Counts the stream's items and the rechecks that changed `latest`: a
+    // recheck started before a newer decision does not replace it.
+    generation: u64,
     waiting: Vec<IoTaskId>,
     abort: AbortHandle,
 }
@@ -49,7 +52,11 @@ pub(super) struct PolicyEvent {
     peer_id: PeerId,
     subscription_id: IoTaskId,
     // None is EOF: retain the last decision, or deny if there wasn't one.
+    // For a recheck, None keeps the stream's decision.
     config: Option<ShareConfig>,
+    // A recheck's answer: the task to answer, and the subscription's
+    // generation when the recheck started.
+    recheck: Option<(IoTaskId, u64)>,
 }
 
 impl Policies {
@@ -66,6 +73,8 @@ impl Policies {
     }
 
     /// Answer from the cache, wait for the first item, or start a subscription.
+    /// With `recheck` (a peer the current decision denies sent a request), ask
+    /// the policy for its decision now instead of answering from the cache.
     pub(super) fn check<'a, A: LocalSharePolicy>(
         &mut self,
         policy: &'a A,
@@ -73,13 +82,28 @@ impl Policies {
         document_id: DocumentId,
         peer_id: PeerId,
         task_id: IoTaskId,
+        recheck: bool,
     ) -> Check<impl Stream<Item = PolicyEvent> + 'static + use<'a, A>> {
         let Some(slot) = self.subscriptions.get_mut(&(actor_id, peer_id.clone())) else {
             return Check::Pending;
         };
         if let Some(subscription) = slot {
             if let Some(config) = subscription.latest {
-                return Check::Answer(answer(task_id, config));
+                if !recheck {
+                    return Check::Answer(answer(task_id, config));
+                }
+                let subscription_id = subscription.id;
+                let generation = subscription.generation;
+                let decision = policy.recheck(document_id, peer_id.clone());
+                return Check::Subscribe(Either::Right(stream::once(async move {
+                    PolicyEvent {
+                        actor_id,
+                        peer_id,
+                        subscription_id,
+                        config: decision.await,
+                        recheck: Some((task_id, generation)),
+                    }
+                })));
             }
             subscription.waiting.push(task_id);
             return Check::Pending;
@@ -88,6 +112,7 @@ impl Policies {
         *slot = Some(Subscription {
             id: task_id,
             latest: None,
+            generation: 0,
             waiting: vec![task_id],
             abort,
         });
@@ -100,6 +125,7 @@ impl Policies {
                 peer_id: peer_id.clone(),
                 subscription_id: task_id,
                 config,
+                recheck: None,
             })
             .then(|event| async {
                 // Yield even for duplicates so an always-ready stream cannot
@@ -107,7 +133,7 @@ impl Policies {
                 yield_now().await;
                 event
             });
-        Check::Subscribe(Abortable::new(events, registration))
+        Check::Subscribe(Either::Left(Abortable::new(events, registration)))
     }
 
     /// Apply one stream event and return messages for its document actor.
@@ -122,6 +148,23 @@ impl Policies {
             // A disconnected peer may already have a new subscription.
             return Vec::new();
         }
+        if let Some((task_id, generation)) = event.recheck {
+            let latest = subscription.latest.unwrap_or(ShareConfig::none());
+            return match event.config {
+                Some(config) if generation == subscription.generation && config != latest => {
+                    subscription.latest = Some(config);
+                    subscription.generation += 1;
+                    // Every connection to the peer, the rechecking one among
+                    // them (its lookup is then superseded).
+                    vec![ActorTask::HandleMessage(HubToDocMsg::update_share_policy(
+                        event.peer_id,
+                        config,
+                    ))]
+                }
+                _ => vec![answer(task_id, latest)],
+            };
+        }
+        subscription.generation += 1;
         let config = match event.config {
             Some(config) => config,
             None if subscription.latest.is_none() => ShareConfig::none(),

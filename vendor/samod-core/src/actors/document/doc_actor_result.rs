@@ -131,6 +131,10 @@ impl DocActorResult {
         self.enqueue_task(DocumentIoTask::CheckSharePolicy { peer_id })
     }
 
+    pub(crate) fn recheck_share_policy(&mut self, peer_id: PeerId) -> IoTaskId {
+        self.enqueue_task(DocumentIoTask::RecheckSharePolicy { peer_id })
+    }
+
     fn enqueue_task(&mut self, task: DocumentIoTask) -> IoTaskId {
         let io_task = IoTask::new(task);
         let task_id = io_task.task_id;

@@ -404,9 +404,14 @@ impl DocumentActor {
                             .collect();
                         out.send_broadcast(targets, Broadcast::Gossip { msg });
                     }
-                    DocMessage::Sync(msg) => {
-                        self.handle_sync_message(now, out, connection_id, msg, received_at)
-                    }
+                    DocMessage::Sync(msg) => self.handle_sync_message(
+                        now,
+                        out,
+                        connection_id,
+                        msg,
+                        received_at,
+                        Recheck::IfDenied,
+                    ),
                 };
             }
             ActorInput::NewConnection {
@@ -421,6 +426,20 @@ impl DocumentActor {
             ActorInput::RetrySearch => {
                 if let Phase::Requesting(request) = &mut self.phase {
                     request.retry(&self.peer_connections);
+                    // Our policy's denial may be older than the peer's access
+                    // (a grant made a moment ago): ask it again.
+                    for conn_id in request.blocked_by_policy() {
+                        let Some(conn) = self.peer_connections.get_mut(&conn_id) else {
+                            continue;
+                        };
+                        if !matches!(conn.share_policy, SharePolicyState::Ready(_)) {
+                            continue;
+                        }
+                        let task_id = out.recheck_share_policy(conn.peer_id.clone());
+                        self.check_policy_tasks.insert(task_id, conn_id);
+                        conn.share_policy = SharePolicyState::Loading;
+                        request.await_share_policy(conn_id);
+                    }
                 }
                 // The hub has shown the retried peers as requested; report the
                 // state as it really is even if nothing changed here.
@@ -774,8 +793,10 @@ impl DocumentActor {
         if let Phase::Requesting(request) = &mut self.phase {
             request.share_policy_changed(conn_id, previous, config);
         }
+        // The decision was just made: a message it denies is refused, not
+        // checked again.
         for (msg, received_at) in pending {
-            self.handle_sync_message(now, out, conn_id, msg, received_at);
+            self.handle_sync_message(now, out, conn_id, msg, received_at, Recheck::No);
         }
     }
 
@@ -797,6 +818,7 @@ impl DocumentActor {
         connection_id: ConnectionId,
         msg: SyncMessage,
         received_at: UnixTimestamp,
+        recheck: Recheck,
     ) {
         let Some(peer_conn) = self.peer_connections.get_mut(&connection_id) else {
             tracing::warn!(?connection_id, "no sync state found for message");
@@ -820,6 +842,20 @@ impl DocumentActor {
             return;
         };
         if !config.can_read() {
+            if recheck == Recheck::IfDenied
+                && matches!(msg, SyncMessage::Request { .. } | SyncMessage::Sync { .. })
+            {
+                // The denial may be older than the peer's access: a peer
+                // granted access a moment ago can ask before the policy's
+                // update arrives. Hold the message and ask the policy again;
+                // its answer handles the message (and refuses it if the
+                // denial stands).
+                let task_id = out.recheck_share_policy(peer_conn.peer_id.clone());
+                self.check_policy_tasks.insert(task_id, connection_id);
+                peer_conn.share_policy = SharePolicyState::Loading;
+                peer_conn.pending_sync_messages.push((msg, received_at));
+                return;
+            }
             // Do not reveal whether the document exists, and let requestors
             // finish their search rather than waiting indefinitely.
             if !matches!(msg, SyncMessage::DocUnavailable) {
@@ -914,7 +950,7 @@ impl DocumentActor {
 
             for (conn_id, msgs) in pending_sync_messages {
                 for msg in msgs {
-                    self.handle_sync_message(now, out, conn_id, msg, now);
+                    self.handle_sync_message(now, out, conn_id, msg, now, Recheck::IfDenied);
                 }
             }
         }
@@ -1097,4 +1133,15 @@ impl<'a> Drop for WithDocGuard<'a> {
             panic!("WithDocGuard dropped without comitting");
         }
     }
+}
+
+/// Whether a sync message its peer's current decision denies asks the share
+/// policy again before it is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Recheck {
+    /// It came from the network: the decision may be older than the peer's
+    /// access.
+    IfDenied,
+    /// It waited for the decision that now denies it.
+    No,
 }

@@ -885,9 +885,12 @@ impl State {
 
     /// A search every peer answered "unavailable" is asked again: a peer
     /// that did not have the document then (or would not give it to us) may
-    /// have it now, and a peer that does not announce would never say so. The
-    /// retried peers show as requested at once, so the caller waits for their
-    /// new answers rather than returning the old ones.
+    /// have it now, and a peer that does not announce would never say so.
+    /// Peers our share policy blocked are asked about again (the document
+    /// actor rechecks the policy): a grant made a moment ago may not have
+    /// reached the policy's stream. The retried peers show as requested at
+    /// once, so the caller waits for their new answers rather than returning
+    /// the old ones.
     fn retry_exhausted_search(&mut self, out: &mut HubResults, actor_id: DocumentActorId) {
         let Some(info) = self.actors.get_mut(&actor_id) else {
             return;
@@ -901,13 +904,11 @@ impl State {
                 PeerRequestState::Unavailable | PeerRequestState::BlockedByPolicy
             )
         });
-        if !exhausted || !peers.values().any(|s| *s == PeerRequestState::Unavailable) {
+        if !exhausted || peers.is_empty() {
             return;
         }
         for state in peers.values_mut() {
-            if *state == PeerRequestState::Unavailable {
-                *state = PeerRequestState::Requested;
-            }
+            *state = PeerRequestState::Requested;
         }
         self.searches.mark_changed(actor_id);
         tracing::debug!(%actor_id, "retrying a search every peer answered unavailable");

@@ -30,13 +30,13 @@ fn one_subscription_answers_waiting_and_cached_initial_checks() {
         let first = IoTaskId::from(1usize);
         let second = IoTaskId::from(2usize);
         let Check::Subscribe(events) =
-            policies.check(&policy, actor, doc.clone(), peer.clone(), first)
+            policies.check(&policy, actor, doc.clone(), peer.clone(), first, false)
         else {
             panic!("first check must subscribe");
         };
         let mut events = Box::pin(events);
         assert!(matches!(
-            policies.check(&policy, actor, doc.clone(), peer.clone(), second),
+            policies.check(&policy, actor, doc.clone(), peer.clone(), second, false),
             Check::Pending
         ));
         let answers = policies.handle_event(events.next().await.unwrap());
@@ -51,7 +51,7 @@ fn one_subscription_answers_waiting_and_cached_initial_checks() {
         );
         assert!(events.next().await.is_none());
         let third = IoTaskId::from(3usize);
-        let Check::Answer(answer) = policies.check(&policy, actor, doc, peer, third) else {
+        let Check::Answer(answer) = policies.check(&policy, actor, doc, peer, third, false) else {
             panic!("subsequent connection must use the cache");
         };
         assert_answer(&answer, third, policy);
@@ -70,7 +70,7 @@ fn changed_decisions_push_messages_and_duplicates_do_nothing() {
             ])
         };
         let Check::Subscribe(events) =
-            policies.check(&policy, actor, doc, peer.clone(), 1usize.into())
+            policies.check(&policy, actor, doc, peer.clone(), 1usize.into(), false)
         else {
             panic!("expected subscription");
         };
@@ -104,7 +104,7 @@ fn empty_stream_denies_pending_checks() {
     block_on(async {
         let (mut policies, actor, doc, peer) = active();
         let policy = |_, _| stream::empty();
-        let Check::Subscribe(events) = policies.check(&policy, actor, doc, peer, 1usize.into())
+        let Check::Subscribe(events) = policies.check(&policy, actor, doc, peer, 1usize.into(), false)
         else {
             panic!("expected subscription");
         };
@@ -122,7 +122,7 @@ fn disconnected_subscriptions_are_cancelled_and_late_events_are_ignored() {
         let (mut policies, actor, doc, peer) = active();
         let policy = |_, _| stream::repeat(ShareConfig::read_write());
         let Check::Subscribe(events) =
-            policies.check(&policy, actor, doc.clone(), peer.clone(), 1usize.into())
+            policies.check(&policy, actor, doc.clone(), peer.clone(), 1usize.into(), false)
         else {
             panic!("expected subscription");
         };
@@ -133,7 +133,7 @@ fn disconnected_subscriptions_are_cancelled_and_late_events_are_ignored() {
         policies.set_peers(actor, HashSet::from([peer.clone()]));
         let replacement_policy = ShareConfig::read_only();
         let Check::Subscribe(replacement) =
-            policies.check(&replacement_policy, actor, doc, peer.clone(), 2usize.into())
+            policies.check(&replacement_policy, actor, doc, peer.clone(), 2usize.into(), false)
         else {
             panic!("reconnection must subscribe again");
         };
@@ -153,5 +153,115 @@ fn disconnected_subscriptions_are_cancelled_and_late_events_are_ignored() {
             replacement.next().await.is_none(),
             "shutdown aborts polling"
         );
+    });
+}
+
+/// A policy whose stream says `streamed` (and then waits), and whose recheck
+/// answers `now`.
+#[derive(Clone)]
+struct Rechecked {
+    streamed: ShareConfig,
+    now: Option<ShareConfig>,
+}
+
+impl crate::SharePolicy for Rechecked {
+    fn share(
+        &self,
+        _doc_id: DocumentId,
+        _peer_id: PeerId,
+    ) -> impl Stream<Item = ShareConfig> + Send + 'static {
+        stream::once(std::future::ready(self.streamed)).chain(stream::pending())
+    }
+
+    fn recheck(
+        &self,
+        _doc_id: DocumentId,
+        _peer_id: PeerId,
+    ) -> impl std::future::Future<Output = Option<ShareConfig>> + Send + 'static {
+        std::future::ready(self.now)
+    }
+}
+
+fn is_update(task: &ActorTask) -> bool {
+    matches!(task, ActorTask::HandleMessage(_))
+}
+
+#[test]
+fn a_recheck_that_grants_updates_every_connection_and_the_stream_catching_up_is_a_duplicate() {
+    block_on(async {
+        let (mut policies, actor, doc, peer) = active();
+        let policy = Rechecked {
+            streamed: ShareConfig::none(),
+            now: Some(ShareConfig::read_write()),
+        };
+        let Check::Subscribe(events) =
+            policies.check(&policy, actor, doc.clone(), peer.clone(), 1usize.into(), false)
+        else {
+            panic!("expected subscription");
+        };
+        let mut events = Box::pin(events);
+        let first = policies.handle_event(events.next().await.unwrap());
+        assert_answer(&first[0], 1usize.into(), ShareConfig::none());
+
+        let Check::Subscribe(recheck) =
+            policies.check(&policy, actor, doc, peer.clone(), 2usize.into(), true)
+        else {
+            panic!("a recheck asks the policy, not the cache");
+        };
+        let granted = policies.handle_event(Box::pin(recheck).next().await.unwrap());
+        assert!(matches!(granted.as_slice(), [task] if is_update(task)), "all the peer's connections");
+        let latest = policies.subscriptions[&(actor, peer.clone())].as_ref().unwrap().latest;
+        assert_eq!(latest, Some(ShareConfig::read_write()));
+        // The stream's own update, once it comes, changes nothing.
+        let subscription_id = policies.subscriptions[&(actor, peer.clone())].as_ref().unwrap().id;
+        let caught_up = PolicyEvent {
+            actor_id: actor,
+            peer_id: peer,
+            subscription_id,
+            config: Some(ShareConfig::read_write()),
+            recheck: None,
+        };
+        assert!(policies.handle_event(caught_up).is_empty());
+    });
+}
+
+#[test]
+fn a_recheck_overtaken_by_the_stream_or_without_an_answer_keeps_the_streams_decision() {
+    block_on(async {
+        for now in [None, Some(ShareConfig::read_write())] {
+            let (mut policies, actor, doc, peer) = active();
+            let policy = Rechecked { streamed: ShareConfig::none(), now };
+            let Check::Subscribe(events) =
+                policies.check(&policy, actor, doc.clone(), peer.clone(), 1usize.into(), false)
+            else {
+                panic!("expected subscription");
+            };
+            let mut events = Box::pin(events);
+            policies.handle_event(events.next().await.unwrap());
+            let Check::Subscribe(recheck) =
+                policies.check(&policy, actor, doc, peer.clone(), 2usize.into(), true)
+            else {
+                panic!("a recheck asks the policy");
+            };
+            if now.is_some() {
+                // The stream yields (the same denial, say after a revocation)
+                // while the recheck is out: the recheck may have read access
+                // from before it, and must not grant.
+                let subscription_id =
+                    policies.subscriptions[&(actor, peer.clone())].as_ref().unwrap().id;
+                policies.handle_event(PolicyEvent {
+                    actor_id: actor,
+                    peer_id: peer.clone(),
+                    subscription_id,
+                    config: Some(ShareConfig::none()),
+                    recheck: None,
+                });
+            }
+            let answer = policies.handle_event(Box::pin(recheck).next().await.unwrap());
+            assert_eq!(answer.len(), 1);
+            assert_answer(&answer[0], 2usize.into(), ShareConfig::none());
+            let latest = policies.subscriptions[&(actor, peer)].as_ref().unwrap().latest;
+            assert_eq!(latest, Some(ShareConfig::none()));
+        }
     });
 }

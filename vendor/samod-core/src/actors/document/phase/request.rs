@@ -112,6 +112,27 @@ impl Request {
         }
     }
 
+    /// The peers our share policy blocks us from requesting the document
+    /// from.
+    pub(crate) fn blocked_by_policy(&self) -> Vec<ConnectionId> {
+        self.peer_states
+            .iter()
+            .filter(|(_, peer)| {
+                matches!(peer.state, PeerState::Requesting(Requesting::BlockedByPolicy))
+            })
+            .map(|(conn_id, _)| *conn_id)
+            .collect()
+    }
+
+    /// The policy is being asked again about this peer: the search waits for
+    /// its answer (see [`Self::share_policy_changed`]).
+    pub(crate) fn await_share_policy(&mut self, conn_id: ConnectionId) {
+        if let Some(peer) = self.peer_states.get_mut(&conn_id) {
+            peer.state = PeerState::Requesting(Requesting::AwaitingSharePolicy);
+            peer.policy_pending = true;
+        }
+    }
+
     pub(crate) fn receive_message(
         &mut self,
         now: UnixTimestamp,

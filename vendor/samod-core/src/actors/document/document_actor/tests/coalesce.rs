@@ -106,7 +106,8 @@ impl Hub {
                 DocumentIoTask::Storage(StorageTask::Load { .. }) => {
                     DocumentIoResult::Storage(StorageResult::Load { value: None })
                 }
-                DocumentIoTask::CheckSharePolicy { .. } => {
+                DocumentIoTask::CheckSharePolicy { .. }
+                | DocumentIoTask::RecheckSharePolicy { .. } => {
                     DocumentIoResult::CheckSharePolicy(ShareConfig::read_write())
                 }
             };

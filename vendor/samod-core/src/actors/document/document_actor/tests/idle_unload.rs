@@ -78,7 +78,8 @@ impl Doc {
                 DocumentIoTask::Storage(StorageTask::Load { .. }) => {
                     DocumentIoResult::Storage(StorageResult::Load { value: None })
                 }
-                DocumentIoTask::CheckSharePolicy { .. } => {
+                DocumentIoTask::CheckSharePolicy { .. }
+                | DocumentIoTask::RecheckSharePolicy { .. } => {
                     DocumentIoResult::CheckSharePolicy(policy)
                 }
             };

@@ -24,6 +24,16 @@ fn policy_tasks(result: &DocActorResult) -> Vec<IoTaskId> {
         .collect()
 }
 
+fn recheck_tasks(result: &DocActorResult) -> Vec<IoTaskId> {
+    result
+        .io_tasks
+        .iter()
+        .filter_map(|task| {
+            matches!(task.action, DocumentIoTask::RecheckSharePolicy { .. }).then_some(task.task_id)
+        })
+        .collect()
+}
+
 #[test]
 fn regrant_after_dropping_a_modern_peers_first_reply_converges() {
     let messages = |result: DocActorResult| {
@@ -79,7 +89,15 @@ fn regrant_after_dropping_a_modern_peers_first_reply_converges() {
         // delivered to Automerge, leaving the modern peer's capabilities unknown.
         let denied = update_policy(&mut actor, ShareConfig::none());
         assert!(messages(denied).is_empty());
-        let rejected = messages(receive(&mut actor, conn, reply));
+        // The denial may be stale: the message waits while the policy is
+        // asked again, and is refused once the denial stands.
+        let rechecking = receive(&mut actor, conn, reply);
+        let recheck = recheck_tasks(&rechecking);
+        assert_eq!(recheck.len(), 1, "a denied message asks the policy again");
+        assert!(messages(rechecking).is_empty(), "and waits for the answer");
+        let refused = complete_policy(&mut actor, recheck[0], ShareConfig::none());
+        assert!(recheck_tasks(&refused).is_empty(), "asked once per message");
+        let rejected = messages(refused);
         assert!(matches!(rejected.as_slice(), [SyncMessage::DocUnavailable]));
         assert!(actor.peers()[&conn].last_received.is_none());
 
