@@ -17,6 +17,7 @@ use teamflow_protocol::api::teams::{DocumentEntry, Project, ProjectInput, Regist
 
 use teamflow_sync::Backoff;
 
+use crate::forgotten::Asked;
 use crate::projects::{EditAnswer, ProjectEdit, after_delivery};
 use crate::store::cache_message;
 use crate::{ApiFailure, Link, Node, NodeError};
@@ -402,6 +403,28 @@ impl Node {
         Ok(Answer::Edit(Box::new((edit, answer))))
     }
 
+    /// Removes a delivered entry and keeps the relay's answer to it, which was asked for at `asked`: in one
+    /// transaction, but the answer only if its team was not forgotten since (checked under the write lock,
+    /// as `begin_answer_write` does): a message posted just before its team was forgotten is delivered, and
+    /// not cached again afterwards.
+    async fn delivered(&self, row: &Row, answer: Answer, asked: Asked) -> Result<(), NodeError> {
+        let mut tx = crate::store::begin_write(&self.db).await?;
+        let keep = !row.team_id.parse().is_ok_and(|team| self.forgotten_since(team, asked));
+        match answer {
+            Answer::Message(message) if keep => cache_message(&mut tx, &message).await?,
+            Answer::Edit(edit) => after_delivery(&mut tx, row.position, &edit.0, &edit.1, keep).await?,
+            Answer::Message(_) | Answer::Nothing => {}
+        }
+        // Unless a later read position replaced the entry's body meanwhile: that one goes next.
+        sqlx::query("DELETE FROM outbox WHERE position = ? AND body_json = ?")
+            .bind(row.position)
+            .bind(&row.body_json)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Delivers pending entries in order until the queue is empty or the relay stops answering.
     pub async fn flush(&self) -> Result<FlushReport, NodeError> {
         let _one_at_a_time = self.flushing.lock().await;
@@ -415,6 +438,7 @@ impl Node {
             .fetch_optional(&self.db)
             .await?;
             let Some(row) = next else { break };
+            let asked = self.asking();
             let delivered = match row.change()? {
                 Change::Message(body) => {
                     let path = format!("/api/teams/{}/messages", row.team_id);
@@ -457,19 +481,7 @@ impl Node {
             };
             match delivered {
                 Ok(answer) => {
-                    let mut tx = crate::store::begin_write(&self.db).await?;
-                    match answer {
-                        Answer::Message(message) => cache_message(&mut tx, &message).await?,
-                        Answer::Edit(edit) => after_delivery(&mut tx, row.position, &edit.0, &edit.1).await?,
-                        Answer::Nothing => {}
-                    }
-                    // Unless a later read position replaced the entry's body meanwhile: that one goes next.
-                    sqlx::query("DELETE FROM outbox WHERE position = ? AND body_json = ?")
-                        .bind(row.position)
-                        .bind(&row.body_json)
-                        .execute(&mut *tx)
-                        .await?;
-                    tx.commit().await?;
+                    self.delivered(&row, answer, asked).await?;
                     report.delivered += 1;
                 }
                 // Unreachable or busy: try later. A 401 is about the session, not the message: keep it too.
@@ -496,5 +508,79 @@ impl Node {
             sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE state = 'pending'").fetch_one(&self.db).await?;
         report.pending = usize::try_from(pending).unwrap_or(0);
         Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use teamflow_protocol::api::messages::{Message, MessageKind};
+    use teamflow_protocol::{MessageId, TeamId, UserId};
+
+    use super::*;
+
+    fn message(team: TeamId, seq: i64) -> Message {
+        Message {
+            id: MessageId::new(),
+            team_id: team,
+            seq,
+            author_id: UserId::new(),
+            author_name: "Ada".into(),
+            client_id: format!("c{seq}"),
+            kind: MessageKind::Text,
+            content: "the plan for Friday".into(),
+            mentions: Vec::new(),
+            created_at: time::OffsetDateTime::now_utc(),
+        }
+    }
+
+    async fn queued(node: &Node, team: TeamId, client_id: &str) -> Row {
+        sqlx::query(
+            "INSERT INTO outbox (client_id, kind, team_id, body_json, created_at) VALUES (?, 'message', ?, '{}', 0)",
+        )
+        .bind(client_id)
+        .bind(team.to_string())
+        .execute(&node.db)
+        .await
+        .expect("queue");
+        sqlx::query_as(
+            "SELECT position, client_id, kind, team_id, body_json, state, error_code, error FROM outbox
+             WHERE client_id = ?",
+        )
+        .bind(client_id)
+        .fetch_one(&node.db)
+        .await
+        .expect("row")
+    }
+
+    async fn cached(node: &Node, team: TeamId) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM cached_messages WHERE team_id = ?")
+            .bind(team.to_string())
+            .fetch_one(&node.db)
+            .await
+            .expect("read")
+    }
+
+    /// The relay's answer to a message posted just before its team was forgotten removes the entry but
+    /// caches nothing of the team again; another team's answer, and one asked after, are cached.
+    #[tokio::test]
+    async fn a_delivery_answered_after_its_team_was_forgotten_is_not_cached() {
+        let dir = tempfile::tempdir().expect("dir");
+        // Nothing here asks the relay: the answers are handed in.
+        let node = Node::open(dir.path(), "https://127.0.0.1:9").await.expect("open");
+        let (ops, other) = (TeamId::new(), TeamId::new());
+        let (late, elsewhere) = (queued(&node, ops, "c1").await, queued(&node, other, "c2").await);
+
+        let asked = node.asking();
+        node.forget_team(ops).await.expect("forget");
+        node.delivered(&late, Answer::Message(message(ops, 1)), asked).await.expect("delivered");
+        node.delivered(&elsewhere, Answer::Message(message(other, 1)), asked).await.expect("delivered");
+        assert_eq!(cached(&node, ops).await, 0, "the forgotten team's message was cached again");
+        assert_eq!(cached(&node, other).await, 1);
+        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox").fetch_one(&node.db).await.expect("read");
+        assert_eq!(left, 0, "both entries were delivered");
+
+        let again = queued(&node, ops, "c3").await;
+        node.delivered(&again, Answer::Message(message(ops, 2)), node.asking()).await.expect("delivered");
+        assert_eq!(cached(&node, ops).await, 1, "asked after the forgetting: kept");
     }
 }

@@ -201,18 +201,22 @@ async fn forget_task(
     change_kept_list(db, &tasks_key(team, project), |list: &mut Vec<Task>| list.retain(|t| t.id != task)).await
 }
 
-/// Keeps the relay's answer to a delivered edit and moves this device's later queued edits of the same
-/// fields onto the versions it made, in the transaction that removes the delivered entry. An edit that
-/// lost is not followed: the later edits stay concurrent with the winner, as they were made.
+/// Keeps the relay's answer to a delivered edit (unless `keep` is false: its team was forgotten since it was
+/// sent) and moves this device's later queued edits of the same fields onto the versions it made, in the
+/// transaction that removes the delivered entry. An edit that lost is not followed: the later edits stay
+/// concurrent with the winner, as they were made.
 pub(crate) async fn after_delivery(
     db: &mut SqliteConnection,
     position: i64,
     edit: &ProjectEdit,
     answer: &EditAnswer,
+    keep: bool,
 ) -> Result<(), NodeError> {
     match (edit, answer) {
         (ProjectEdit::Patch(sent), EditAnswer::Project(project)) => {
-            keep_project(db, project).await?;
+            if keep {
+                keep_project(db, project).await?;
+            }
             let mut shown = project.clone();
             apply_patch(&mut shown, &sent.patch);
             let took = |field: &str| match field {
@@ -258,9 +262,11 @@ pub(crate) async fn after_delivery(
             })
             .await
         }
-        (ProjectEdit::TaskCreate(_), EditAnswer::Task(task)) => keep_task(db, task).await,
+        (ProjectEdit::TaskCreate(_), EditAnswer::Task(task)) if keep => keep_task(db, task).await,
         (ProjectEdit::TaskPatch(sent), EditAnswer::Task(task)) => {
-            keep_task(db, task).await?;
+            if keep {
+                keep_task(db, task).await?;
+            }
             let mut shown = task.clone();
             apply_task_patch(&mut shown, &sent.patch);
             let sent_base = sent.patch.base.unwrap_or_default();

@@ -100,13 +100,35 @@ async fn scrub(db: &SqlitePool) {
     empty_log(db).await;
 }
 
+/// How often `empty_log` tries before giving up, the first retry this long after the first try, each wait
+/// twice the last (1.27 s in all).
+const EMPTY_LOG_TRIES: u32 = 8;
+const EMPTY_LOG_FIRST_WAIT: Duration = Duration::from_millis(10);
+
 /// Empties the write-ahead log, which keeps the bytes of rows deleted since the last checkpoint. Logged
 /// rather than returned when it fails, for the same reason as `scrub`.
+///
+/// Readers and writers in the way are waited for (the busy timeout), but a checkpoint another connection is
+/// running (a purge and a forgetting at once, say) makes this one give up at once, SQLite's busy handler
+/// not asked; and that one may leave the log as it was, or not cover rows deleted meanwhile. So a refused
+/// checkpoint is tried again, a few times, a little later each time.
 pub(crate) async fn empty_log(db: &SqlitePool) {
-    match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(db).await {
-        Ok((0, _, _)) => {}
-        Ok(_) => tracing::warn!("the write-ahead log is in use; deleted data may stay in it until the next checkpoint"),
-        Err(e) => tracing::warn!(error = %e, "could not empty the write-ahead log after deleting data"),
+    let mut wait = EMPTY_LOG_FIRST_WAIT;
+    for attempt in 1..=EMPTY_LOG_TRIES {
+        match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(db).await {
+            Ok((0, _, _)) => return,
+            Ok(_) if attempt < EMPTY_LOG_TRIES => {}
+            Ok(_) => {
+                tracing::warn!("the write-ahead log is in use; deleted data may stay in it until the next checkpoint");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not empty the write-ahead log after deleting data");
+                return;
+            }
+        }
+        tokio::time::sleep(wait).await;
+        wait *= 2;
     }
 }
 
@@ -300,6 +322,62 @@ mod tests {
         }
         let free: i64 = sqlx::query_scalar("PRAGMA freelist_count").fetch_one(&db).await.expect("pragma");
         assert_eq!(free, 0, "the rebuilt tables' old pages were given back");
+        db.close().await;
+    }
+
+    /// A checkpoint another connection is running makes `empty_log`'s refused at once; that one gives up
+    /// too (a reader in its way past its busy timeout), so `empty_log` must try again for the log to be
+    /// emptied of what was deleted.
+    #[tokio::test]
+    async fn the_log_is_emptied_even_when_another_checkpoint_was_running() {
+        let dir = tempfile::tempdir().expect("dir");
+        let db = open(dir.path()).await.expect("open");
+        sqlx::query("INSERT INTO cached_views (key, json) VALUES ('secret', '\"Wxyzzyplugh\"')")
+            .execute(&db)
+            .await
+            .expect("row");
+        let wal = dir.path().join(format!("{DATABASE_FILE}-wal"));
+        let wal_bytes = || std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+        assert!(wal_bytes() > 0, "the row is in the log");
+
+        let connect = |busy: Duration| {
+            let options = options(dir.path()).busy_timeout(busy);
+            async move { <sqlx::SqliteConnection as sqlx::Connection>::connect_with(&options).await.expect("connection") }
+        };
+        let (mut other, mut probe) = (connect(Duration::from_millis(100)).await, connect(Duration::ZERO).await);
+        // A reader keeps the other connection's checkpoint waiting, and that holds the checkpoint lock until
+        // it gives up (its busy timeout).
+        let mut reader = db.acquire().await.expect("reader");
+        sqlx::query("BEGIN").execute(&mut *reader).await.expect("begin");
+        sqlx::query("SELECT count(*) FROM cached_views").execute(&mut *reader).await.expect("read");
+        // Written after the reader's snapshot: a checkpoint cannot finish while the reader is there.
+        sqlx::query("INSERT INTO cached_views (key, json) VALUES ('later', '1')").execute(&db).await.expect("row");
+        let checkpoint = tokio::spawn(async move {
+            sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(&mut other)
+                .await
+                .expect("checkpoint")
+        });
+        tokio::time::timeout(Duration::from_secs(10), async {
+            // A checkpoint waiting for readers keeps writers out: the probe (no busy timeout) cannot begin
+            // a write once the other checkpoint is under way.
+            while sqlx::query("BEGIN IMMEDIATE").execute(&mut probe).await.is_ok() {
+                sqlx::query("ROLLBACK").execute(&mut probe).await.expect("rollback");
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("the other checkpoint holds its lock");
+
+        let emptying = tokio::spawn({
+            let db = db.clone();
+            async move { empty_log(&db).await }
+        });
+        assert_eq!(checkpoint.await.expect("checkpoint").0, 1, "the other checkpoint gave up");
+        sqlx::query("COMMIT").execute(&mut *reader).await.expect("end the read");
+        drop(reader);
+        emptying.await.expect("emptied");
+        assert_eq!(wal_bytes(), 0, "the log still holds what was written");
         db.close().await;
     }
 }
