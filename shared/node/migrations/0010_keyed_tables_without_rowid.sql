@@ -3,7 +3,8 @@
 -- the rowid), so each write touched both, each lookup walked both, each key was stored twice, and each table
 -- took two pages in an empty store. `sync_chunks` and `document_previews` keep their rowid: their rows are
 -- large (a document's chunks, a document's spans), and SQLite keeps an index b-tree's rows to about a quarter
--- of a page before spilling them to overflow pages.
+-- of a page before spilling them to overflow pages. A rowid table takes a NULL key (even under STRICT), a
+-- WITHOUT ROWID one does not: rows with one (never written by the node) are not copied.
 
 CREATE TABLE cached_teams_new (
     id        TEXT PRIMARY KEY,

@@ -100,24 +100,31 @@ async fn scrub(db: &SqlitePool) {
     empty_log(db).await;
 }
 
-/// How often `empty_log` tries before giving up, the first retry this long after the first try, each wait
-/// twice the last (1.27 s in all).
+/// How many times `empty_log` tries, waiting between tries with `teamflow_sync::Backoff` from
+/// `EMPTY_LOG_FIRST_WAIT` up to `EMPTY_LOG_LONGEST_WAIT` (about 2 s in all, jitter aside).
 const EMPTY_LOG_TRIES: u32 = 8;
 const EMPTY_LOG_FIRST_WAIT: Duration = Duration::from_millis(10);
+const EMPTY_LOG_LONGEST_WAIT: Duration = Duration::from_millis(640);
+
+/// A refused checkpoint that came back sooner than this was refused at once (another was running), not
+/// after waiting out the busy timeout for a reader or writer: only that one is worth trying again soon.
+const REFUSED_AT_ONCE: Duration = Duration::from_secs(1);
 
 /// Empties the write-ahead log, which keeps the bytes of rows deleted since the last checkpoint. Logged
 /// rather than returned when it fails, for the same reason as `scrub`.
 ///
 /// Readers and writers in the way are waited for (the busy timeout), but a checkpoint another connection is
 /// running (a purge and a forgetting at once, say) makes this one give up at once, SQLite's busy handler
-/// not asked; and that one may leave the log as it was, or not cover rows deleted meanwhile. So a refused
-/// checkpoint is tried again, a few times, a little later each time.
+/// not asked; and that one may leave the log as it was, or not cover rows deleted meanwhile. So a
+/// checkpoint refused at once is tried again, a few times, a little later each time: that covers another
+/// checkpoint's short overlap (this store's own), not one kept waiting for seconds by a reader.
 pub(crate) async fn empty_log(db: &SqlitePool) {
-    let mut wait = EMPTY_LOG_FIRST_WAIT;
+    let mut backoff = teamflow_sync::Backoff::new(EMPTY_LOG_FIRST_WAIT, EMPTY_LOG_LONGEST_WAIT);
     for attempt in 1..=EMPTY_LOG_TRIES {
+        let started = std::time::Instant::now();
         match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(db).await {
             Ok((0, _, _)) => return,
-            Ok(_) if attempt < EMPTY_LOG_TRIES => {}
+            Ok(_) if attempt < EMPTY_LOG_TRIES && started.elapsed() < REFUSED_AT_ONCE => backoff.wait().await,
             Ok(_) => {
                 tracing::warn!("the write-ahead log is in use; deleted data may stay in it until the next checkpoint");
                 return;
@@ -127,8 +134,6 @@ pub(crate) async fn empty_log(db: &SqlitePool) {
                 return;
             }
         }
-        tokio::time::sleep(wait).await;
-        wait *= 2;
     }
 }
 
@@ -344,7 +349,9 @@ mod tests {
             let options = options(dir.path()).busy_timeout(busy);
             async move { <sqlx::SqliteConnection as sqlx::Connection>::connect_with(&options).await.expect("connection") }
         };
-        let (mut other, mut probe) = (connect(Duration::from_millis(100)).await, connect(Duration::ZERO).await);
+        // Long enough for the probe below to see it under way on a busy machine, well within `empty_log`'s
+        // tries.
+        let (mut other, mut probe) = (connect(Duration::from_millis(500)).await, connect(Duration::ZERO).await);
         // A reader keeps the other connection's checkpoint waiting, and that holds the checkpoint lock until
         // it gives up (its busy timeout).
         let mut reader = db.acquire().await.expect("reader");

@@ -121,8 +121,13 @@ pub(crate) async fn io_loop<S: LocalStorage, A: LocalSharePolicy>(
                                 if inner.lock().unwrap().stopping {
                                     continue;
                                 }
+                                let kind = if recheck {
+                                    share_policy::CheckKind::Recheck
+                                } else {
+                                    share_policy::CheckKind::Initial
+                                };
                                 match policies.check(
-                                    &share_policy, actor_id, doc_id, peer_id, task.task_id, recheck,
+                                    &share_policy, actor_id, doc_id, peer_id, task.task_id, kind,
                                 ) {
                                     share_policy::Check::Answer(answer) => {
                                         let inner = inner.lock().unwrap();
@@ -188,8 +193,22 @@ pub(crate) async fn io_loop<S: LocalStorage, A: LocalSharePolicy>(
                 let inner = inner.lock().unwrap();
                 if !inner.stopping {
                     let actor_id = event.actor_id;
-                    for task in policies.handle_event(event) {
+                    let (tasks, resubscribe) = policies.handle_event(event);
+                    for task in tasks {
                         inner.dispatch_task(actor_id, task);
+                    }
+                    if let Some(again) = resubscribe {
+                        let check = policies.check(
+                            &share_policy,
+                            again.actor_id,
+                            again.document_id,
+                            again.peer_id,
+                            again.id,
+                            share_policy::CheckKind::Resubscribe,
+                        );
+                        if let share_policy::Check::Subscribe(events) = check {
+                            running_share_policies.push(Box::pin(events));
+                        }
                     }
                 }
             },

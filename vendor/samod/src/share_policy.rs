@@ -75,7 +75,11 @@ pub trait SharePolicy: Clone + Send + 'static {
     /// answer for the present (say, from the database the stream re-reads)
     /// returns `Some`; the answer replaces the stream's decision for all the
     /// peer's connections to the document, unless the stream yielded a newer
-    /// one meanwhile. `None`, the default, keeps the stream's decision.
+    /// one meanwhile, and the stream is then replaced by a new subscription
+    /// (whose first item is the decision once it listens for changes: the
+    /// old stream might hold back a decision equal to its own last item but
+    /// not to the answer installed). `None`, the default, keeps the stream's
+    /// decision.
     fn recheck(
         &self,
         doc_id: DocumentId,

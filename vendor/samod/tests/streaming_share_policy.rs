@@ -543,11 +543,22 @@ async fn identical_items_do_not_pause_sharing() {
     .unwrap();
 }
 
-/// A policy whose streams deny and then wait (their update for a grant is
-/// late), and whose recheck reads the access as it is now.
+/// A policy whose streams say the access as it is when they start and then
+/// wait (their update for a later grant is late), and whose recheck reads the
+/// access as it is now.
 #[derive(Clone)]
 struct LateStream {
     granted: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl LateStream {
+    fn now(&self) -> ShareConfig {
+        if self.granted.load(std::sync::atomic::Ordering::SeqCst) {
+            ShareConfig::read_write()
+        } else {
+            ShareConfig::none()
+        }
+    }
 }
 
 impl SharePolicy for LateStream {
@@ -556,7 +567,7 @@ impl SharePolicy for LateStream {
         _document_id: DocumentId,
         _peer_id: PeerId,
     ) -> impl Stream<Item = ShareConfig> + Send + 'static {
-        futures::stream::once(async { ShareConfig::none() }).chain(futures::stream::pending())
+        futures::stream::once(std::future::ready(self.now())).chain(futures::stream::pending())
     }
 
     fn recheck(
@@ -564,12 +575,7 @@ impl SharePolicy for LateStream {
         _document_id: DocumentId,
         _peer_id: PeerId,
     ) -> impl std::future::Future<Output = Option<ShareConfig>> + Send + 'static {
-        let granted = self.granted.load(std::sync::atomic::Ordering::SeqCst);
-        std::future::ready(Some(if granted {
-            ShareConfig::read_write()
-        } else {
-            ShareConfig::none()
-        }))
+        std::future::ready(Some(self.now()))
     }
 }
 

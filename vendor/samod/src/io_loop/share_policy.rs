@@ -54,9 +54,33 @@ pub(super) struct PolicyEvent {
     // None is EOF: retain the last decision, or deny if there wasn't one.
     // For a recheck, None keeps the stream's decision.
     config: Option<ShareConfig>,
-    // A recheck's answer: the task to answer, and the subscription's
-    // generation when the recheck started.
-    recheck: Option<(IoTaskId, u64)>,
+    // A recheck's answer: the task to answer, the subscription's generation
+    // when the recheck started, and the document (to subscribe again).
+    recheck: Option<(IoTaskId, u64, DocumentId)>,
+}
+
+/// What [`Policies::check`] is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum CheckKind {
+    /// A connection's first decision: from the cache, or the subscription's
+    /// first item.
+    Initial,
+    /// A peer the current decision denies sent a request: the policy's
+    /// decision now ([`LocalSharePolicy::recheck`]).
+    Recheck,
+    /// A recheck changed the decision: the stream, which may hold back a
+    /// decision equal to its last (but no longer to the one installed), is
+    /// replaced by a new subscription, whose first item is the decision as
+    /// it is once it listens for changes.
+    Resubscribe,
+}
+
+/// A subscription to start again (see [`CheckKind::Resubscribe`]).
+pub(super) struct Resubscribe {
+    pub(super) actor_id: DocumentActorId,
+    pub(super) document_id: DocumentId,
+    pub(super) peer_id: PeerId,
+    pub(super) id: IoTaskId,
 }
 
 impl Policies {
@@ -72,9 +96,9 @@ impl Policies {
         self.subscriptions.clear();
     }
 
-    /// Answer from the cache, wait for the first item, or start a subscription.
-    /// With `recheck` (a peer the current decision denies sent a request), ask
-    /// the policy for its decision now instead of answering from the cache.
+    /// Answer from the cache, wait for the first item, or start a subscription;
+    /// or, for a recheck, ask the policy for its decision now; or start a
+    /// recheck's new subscription (see [`CheckKind`]).
     pub(super) fn check<'a, A: LocalSharePolicy>(
         &mut self,
         policy: &'a A,
@@ -82,40 +106,52 @@ impl Policies {
         document_id: DocumentId,
         peer_id: PeerId,
         task_id: IoTaskId,
-        recheck: bool,
+        kind: CheckKind,
     ) -> Check<impl Stream<Item = PolicyEvent> + 'static + use<'a, A>> {
         let Some(slot) = self.subscriptions.get_mut(&(actor_id, peer_id.clone())) else {
             return Check::Pending;
         };
-        if let Some(subscription) = slot {
-            if let Some(config) = subscription.latest {
-                if !recheck {
+        let (abort, registration) = AbortHandle::new_pair();
+        match slot {
+            Some(subscription) if kind == CheckKind::Resubscribe => {
+                // Its decision stays installed; the old stream's items, if
+                // any are still on their way, no longer count.
+                subscription.id = task_id;
+                subscription.generation += 1;
+                std::mem::replace(&mut subscription.abort, abort).abort();
+            }
+            None if kind == CheckKind::Resubscribe => return Check::Pending,
+            Some(subscription) => {
+                let Some(config) = subscription.latest else {
+                    subscription.waiting.push(task_id);
+                    return Check::Pending;
+                };
+                if kind == CheckKind::Initial {
                     return Check::Answer(answer(task_id, config));
                 }
                 let subscription_id = subscription.id;
                 let generation = subscription.generation;
-                let decision = policy.recheck(document_id, peer_id.clone());
+                let decision = policy.recheck(document_id.clone(), peer_id.clone());
                 return Check::Subscribe(Either::Right(stream::once(async move {
                     PolicyEvent {
                         actor_id,
                         peer_id,
                         subscription_id,
                         config: decision.await,
-                        recheck: Some((task_id, generation)),
+                        recheck: Some((task_id, generation, document_id)),
                     }
                 })));
             }
-            subscription.waiting.push(task_id);
-            return Check::Pending;
+            None => {
+                *slot = Some(Subscription {
+                    id: task_id,
+                    latest: None,
+                    generation: 0,
+                    waiting: vec![task_id],
+                    abort,
+                });
+            }
         }
-        let (abort, registration) = AbortHandle::new_pair();
-        *slot = Some(Subscription {
-            id: task_id,
-            latest: None,
-            generation: 0,
-            waiting: vec![task_id],
-            abort,
-        });
         let events = policy
             .share(document_id, peer_id.clone())
             .map(Some)
@@ -136,34 +172,63 @@ impl Policies {
         Check::Subscribe(Either::Left(Abortable::new(events, registration)))
     }
 
-    /// Apply one stream event and return messages for its document actor.
-    pub(super) fn handle_event(&mut self, event: PolicyEvent) -> Vec<ActorTask> {
+    /// Apply one stream event and return messages for its document actor, and
+    /// the subscription to start again when a recheck changed the decision.
+    pub(super) fn handle_event(
+        &mut self,
+        event: PolicyEvent,
+    ) -> (Vec<ActorTask>, Option<Resubscribe>) {
+        let Some(Some(subscription)) = self
+            .subscriptions
+            .get_mut(&(event.actor_id, event.peer_id.clone()))
+        else {
+            return (Vec::new(), None);
+        };
+        if let Some((task_id, generation, document_id)) = event.recheck {
+            // Started before a newer decision (or before the subscription
+            // was replaced): the task is answered with what holds now.
+            let current =
+                subscription.id == event.subscription_id && generation == subscription.generation;
+            let Some(latest) = subscription.latest else {
+                // A new subscription's first item answers it.
+                subscription.waiting.push(task_id);
+                return (Vec::new(), None);
+            };
+            return match event.config {
+                Some(config) if current && config != latest => {
+                    subscription.latest = Some(config);
+                    // Every connection to the peer, the rechecking one among
+                    // them (its lookup is then superseded).
+                    let update = ActorTask::HandleMessage(HubToDocMsg::update_share_policy(
+                        event.peer_id.clone(),
+                        config,
+                    ));
+                    let resubscribe = Resubscribe {
+                        actor_id: event.actor_id,
+                        document_id,
+                        peer_id: event.peer_id,
+                        id: task_id,
+                    };
+                    (vec![update], Some(resubscribe))
+                }
+                _ => (vec![answer(task_id, latest)], None),
+            };
+        }
+        if subscription.id != event.subscription_id {
+            // A disconnected peer may already have a new subscription.
+            return (Vec::new(), None);
+        }
+        (self.apply_item(event), None)
+    }
+
+    /// A stream's item (or its end).
+    fn apply_item(&mut self, event: PolicyEvent) -> Vec<ActorTask> {
         let Some(Some(subscription)) = self
             .subscriptions
             .get_mut(&(event.actor_id, event.peer_id.clone()))
         else {
             return Vec::new();
         };
-        if subscription.id != event.subscription_id {
-            // A disconnected peer may already have a new subscription.
-            return Vec::new();
-        }
-        if let Some((task_id, generation)) = event.recheck {
-            let latest = subscription.latest.unwrap_or(ShareConfig::none());
-            return match event.config {
-                Some(config) if generation == subscription.generation && config != latest => {
-                    subscription.latest = Some(config);
-                    subscription.generation += 1;
-                    // Every connection to the peer, the rechecking one among
-                    // them (its lookup is then superseded).
-                    vec![ActorTask::HandleMessage(HubToDocMsg::update_share_policy(
-                        event.peer_id,
-                        config,
-                    ))]
-                }
-                _ => vec![answer(task_id, latest)],
-            };
-        }
         subscription.generation += 1;
         let config = match event.config {
             Some(config) => config,

@@ -51,7 +51,11 @@ pub struct DocumentActor {
     peer_connections: HashMap<ConnectionId, PeerDocConnection>,
     on_disk_state: OnDiskState,
     /// Ongoing policy check tasks
-    check_policy_tasks: HashMap<IoTaskId, ConnectionId>,
+    // Each share-policy lookup in flight, and how the messages held for it
+    // are handled once it answers: those held for a first decision (which
+    // may come from the IO loop's cache, as old as the stream's lag) may
+    // still be rechecked; those held for a recheck may not.
+    check_policy_tasks: HashMap<IoTaskId, (ConnectionId, Recheck)>,
     phase: Phase,
     run_state: RunState,
     doc: Automerge,
@@ -363,9 +367,11 @@ impl DocumentActor {
                     .collect();
                 // A delayed initial check must not overwrite a pushed update.
                 self.check_policy_tasks
-                    .retain(|_, conn| !connections.contains(conn));
+                    .retain(|_, (conn, _)| !connections.contains(conn));
+                // The stream's decision is the policy's latest: what it
+                // denies is refused.
                 for conn in connections {
-                    self.apply_share_policy(now, out, conn, config);
+                    self.apply_share_policy(now, out, conn, config, Recheck::No);
                 }
             }
             ActorInput::Terminate => {
@@ -427,16 +433,16 @@ impl DocumentActor {
                 if let Phase::Requesting(request) = &mut self.phase {
                     request.retry(&self.peer_connections);
                     // Our policy's denial may be older than the peer's access
-                    // (a grant made a moment ago): ask it again.
+                    // (a grant made a moment ago): ask it again, even if a
+                    // recheck a message asked for is on its way (it may have
+                    // started before the grant).
                     for conn_id in request.blocked_by_policy() {
                         let Some(conn) = self.peer_connections.get_mut(&conn_id) else {
                             continue;
                         };
-                        if !matches!(conn.share_policy, SharePolicyState::Ready(_)) {
-                            continue;
-                        }
                         let task_id = out.recheck_share_policy(conn.peer_id.clone());
-                        self.check_policy_tasks.insert(task_id, conn_id);
+                        self.check_policy_tasks
+                            .insert(task_id, (conn_id, Recheck::No));
                         conn.share_policy = SharePolicyState::Loading;
                         request.await_share_policy(conn_id);
                     }
@@ -469,12 +475,13 @@ impl DocumentActor {
                         }
                     }
                     DocumentIoResult::CheckSharePolicy(config) => {
-                        let Some(conn_id) = self.check_policy_tasks.remove(&io_result.task_id)
+                        let Some((conn_id, held)) =
+                            self.check_policy_tasks.remove(&io_result.task_id)
                         else {
                             // A pushed update or closed connection superseded this lookup.
                             return;
                         };
-                        self.apply_share_policy(now, out, conn_id, config);
+                        self.apply_share_policy(now, out, conn_id, config, held);
                     }
                 }
                 if let Some(LoadComplete {
@@ -784,6 +791,7 @@ impl DocumentActor {
         out: &mut DocActorResult,
         conn_id: ConnectionId,
         config: ShareConfig,
+        held: Recheck,
     ) {
         let Some(peer_conn) = self.peer_connections.get_mut(&conn_id) else {
             return;
@@ -793,10 +801,8 @@ impl DocumentActor {
         if let Phase::Requesting(request) = &mut self.phase {
             request.share_policy_changed(conn_id, previous, config);
         }
-        // The decision was just made: a message it denies is refused, not
-        // checked again.
         for (msg, received_at) in pending {
-            self.handle_sync_message(now, out, conn_id, msg, received_at, Recheck::No);
+            self.handle_sync_message(now, out, conn_id, msg, received_at, held);
         }
     }
 
@@ -805,7 +811,7 @@ impl DocumentActor {
             if peer_conn.share_policy == SharePolicyState::Unknown {
                 let task_id = out.check_share_policy(peer_conn.peer_id.clone());
                 self.check_policy_tasks
-                    .insert(task_id, peer_conn.connection_id);
+                    .insert(task_id, (peer_conn.connection_id, Recheck::IfDenied));
                 peer_conn.share_policy = SharePolicyState::Loading;
             }
         }
@@ -851,7 +857,8 @@ impl DocumentActor {
                 // its answer handles the message (and refuses it if the
                 // denial stands).
                 let task_id = out.recheck_share_policy(peer_conn.peer_id.clone());
-                self.check_policy_tasks.insert(task_id, connection_id);
+                self.check_policy_tasks
+                    .insert(task_id, (connection_id, Recheck::No));
                 peer_conn.share_policy = SharePolicyState::Loading;
                 peer_conn.pending_sync_messages.push((msg, received_at));
                 return;
@@ -1051,7 +1058,7 @@ impl DocumentActor {
         }
         self.changed_by.remove(&conn_id);
         self.answers_held.remove(&conn_id);
-        self.check_policy_tasks.retain(|_, id| *id != conn_id);
+        self.check_policy_tasks.retain(|_, (id, _)| *id != conn_id);
         if let Phase::Requesting(request) = &mut self.phase {
             request.remove_connection(conn_id);
         }
@@ -1139,9 +1146,10 @@ impl<'a> Drop for WithDocGuard<'a> {
 /// policy again before it is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Recheck {
-    /// It came from the network: the decision may be older than the peer's
-    /// access.
+    /// It came from the network, or waited for a first decision (which the
+    /// IO loop may answer from its cache): the decision may be older than the
+    /// peer's access.
     IfDenied,
-    /// It waited for the decision that now denies it.
+    /// It waited for a recheck, or the decision is the stream's latest.
     No,
 }

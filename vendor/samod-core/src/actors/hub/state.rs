@@ -911,7 +911,7 @@ impl State {
             *state = PeerRequestState::Requested;
         }
         self.searches.mark_changed(actor_id);
-        tracing::debug!(%actor_id, "retrying a search every peer answered unavailable");
+        tracing::debug!(%actor_id, "retrying a search every peer answered unavailable or was blocked by our policy");
         out.send_to_doc_actor(actor_id, HubToDocMsgPayload::RetrySearch);
     }
 

@@ -101,7 +101,8 @@ impl Request {
     /// A new search after this one was exhausted: the peers that answered
     /// "unavailable" are asked again, as their answer may have changed (a
     /// server that refused the document may hold it now, and need not
-    /// announce it). Peers blocked by our own policy stay blocked.
+    /// announce it). Peers blocked by our own policy are the document actor's
+    /// to recheck (`blocked_by_policy`, `await_share_policy`).
     pub(crate) fn retry(&mut self, connections: &HashMap<ConnectionId, PeerDocConnection>) {
         for (conn_id, peer) in &mut self.peer_states {
             if matches!(peer.state, PeerState::Unavailable)
