@@ -114,22 +114,35 @@ impl Request {
     }
 
     /// The peers our share policy blocks us from requesting the document
-    /// from.
+    /// from (those that asked us for it too).
     pub(crate) fn blocked_by_policy(&self) -> Vec<ConnectionId> {
         self.peer_states
             .iter()
             .filter(|(_, peer)| {
-                matches!(peer.state, PeerState::Requesting(Requesting::BlockedByPolicy))
+                matches!(
+                    peer.state,
+                    PeerState::Requesting(Requesting::BlockedByPolicy)
+                        | PeerState::RequestedFromUs {
+                            blocked_by_policy: true,
+                            ..
+                        }
+                )
             })
             .map(|(conn_id, _)| *conn_id)
             .collect()
     }
 
     /// The policy is being asked again about this peer: the search waits for
-    /// its answer (see [`Self::share_policy_changed`]).
+    /// its answer (see [`Self::share_policy_changed`], which requests from a
+    /// peer that asked us too once the answer allows it).
     pub(crate) fn await_share_policy(&mut self, conn_id: ConnectionId) {
         if let Some(peer) = self.peer_states.get_mut(&conn_id) {
-            peer.state = PeerState::Requesting(Requesting::AwaitingSharePolicy);
+            if matches!(
+                peer.state,
+                PeerState::Requesting(Requesting::BlockedByPolicy)
+            ) {
+                peer.state = PeerState::Requesting(Requesting::AwaitingSharePolicy);
+            }
             peer.policy_pending = true;
         }
     }

@@ -329,3 +329,84 @@ fn update_during_loading_survives_both_completion_orders() {
         );
     }
 }
+
+/// A search that found no one to ask, because the only peer (which asked us
+/// for the document too) is one whose changes our policy would not take, asks
+/// the policy again when retried; once the answer takes its changes, the
+/// document is requested from it.
+#[test]
+fn a_retried_search_rechecks_a_peer_that_asked_us_while_blocked_and_requests_from_it_once_allowed() {
+    use crate::io::{StorageResult, StorageTask};
+    let sync_messages = |result: &DocActorResult| {
+        result
+            .outgoing_messages
+            .iter()
+            .filter_map(|msg| match &msg.0 {
+                DocToHubMsgPayload::SendSyncMessage { message, .. } => Some(message.clone()),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let (mut actor, loading, conn, initial) = new_actor(false, None);
+    // Nothing stored: the actor starts requesting the document.
+    for task in loading.io_tasks {
+        let payload = match task.action {
+            DocumentIoTask::Storage(StorageTask::LoadRange { .. }) => {
+                DocumentIoResult::Storage(StorageResult::LoadRange {
+                    values: HashMap::new(),
+                })
+            }
+            DocumentIoTask::Storage(StorageTask::Load { .. }) => {
+                DocumentIoResult::Storage(StorageResult::Load { value: None })
+            }
+            _ => continue,
+        };
+        actor
+            .handle_io_complete(
+                UnixTimestamp::now(),
+                IoResult {
+                    task_id: task.task_id,
+                    payload,
+                },
+            )
+            .unwrap();
+    }
+    complete_policy(&mut actor, initial, ShareConfig::read_only());
+    let mut asking = Automerge::new();
+    let request = asking
+        .generate_sync_message(&mut sync::State::new())
+        .unwrap();
+    actor
+        .handle_message(
+            UnixTimestamp::now(),
+            HubToDocMsg(HubToDocMsgPayload::HandleDocMessage {
+                connection_id: conn,
+                message: DocMessage::Sync(SyncMessage::Request {
+                    data: request.encode(),
+                }),
+                received_at: UnixTimestamp::now(),
+            }),
+        )
+        .unwrap();
+
+    let retried = actor
+        .handle_message(
+            UnixTimestamp::now(),
+            HubToDocMsg(HubToDocMsgPayload::RetrySearch),
+        )
+        .unwrap();
+    let recheck = recheck_tasks(&retried);
+    assert_eq!(recheck.len(), 1, "the blocked peer's decision is asked again");
+    let allowed = complete_policy(&mut actor, recheck[0], ShareConfig::read_write());
+    let mut out = DocActorResult::new();
+    actor.generate_sync_messages(UnixTimestamp::now(), &mut out);
+    let sent: Vec<_> = sync_messages(&allowed)
+        .into_iter()
+        .chain(sync_messages(&out))
+        .collect();
+    assert!(
+        sent.iter()
+            .any(|msg| matches!(msg, SyncMessage::Request { .. })),
+        "requested from the peer once allowed: {sent:?}"
+    );
+}
