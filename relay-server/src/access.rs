@@ -169,15 +169,23 @@ impl Access {
     /// The team a document (an `automerge:` URL) is registered to, if any; none while it is deleted, so
     /// nobody syncs it.
     pub async fn document_team(&self, url: &str) -> Result<Option<TeamId>, ApiError> {
-        self.cached(&self.documents, url.to_owned(), async {
-            let team: Option<String> =
-                sqlx::query_scalar("SELECT team_id FROM documents WHERE id = $1 AND deleted_at IS NULL")
-                    .bind(url)
-                    .fetch_optional(self.db.pool())
-                    .await?;
-            team.map(|t| t.parse().map_err(|e| ApiError::Internal(format!("team id in database: {e}")))).transpose()
-        })
-        .await
+        self.cached(&self.documents, url.to_owned(), self.document_team_now(url)).await
+    }
+
+    /// `document_team` read from the database, not the cache: a change another instance committed and
+    /// this one has not heard of yet is seen.
+    pub(crate) async fn document_team_now(&self, url: &str) -> Result<Option<TeamId>, ApiError> {
+        let team: Option<String> =
+            sqlx::query_scalar("SELECT team_id FROM documents WHERE id = $1 AND deleted_at IS NULL")
+                .bind(url)
+                .fetch_optional(self.db.pool())
+                .await?;
+        team.map(|t| t.parse().map_err(|e| ApiError::Internal(format!("team id in database: {e}")))).transpose()
+    }
+
+    /// `role` read from the database, not the cache (see `document_team_now`).
+    pub(crate) async fn role_now(&self, team: TeamId, user: UserId) -> Result<Option<Role>, ApiError> {
+        role_in(self.db.pool(), team, user).await
     }
 
     /// Forgets what the change affects, then tells every subscriber.

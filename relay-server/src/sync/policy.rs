@@ -50,9 +50,40 @@ impl TeamSharePolicy {
 }
 
 impl TeamSharePolicy {
-    /// Whether `user` may read the document now (viewers included).
+    /// `decide` from the database rather than the cache. When the two disagree, the cache is behind (a
+    /// change through another instance, not heard of yet): what it holds about the document and the user is
+    /// dropped and every stream told, as when the change is heard of, so the new subscription samod makes
+    /// after a changed recheck decides from the database too. Failures deny, as in `decide`.
+    async fn decide_now(&self, url: &str, user: Option<UserId>) -> ShareConfig {
+        let Some(user) = user else { return ShareConfig::none() };
+        let now = async {
+            let Some(team) = self.access.document_team_now(url).await? else { return Ok((None, None)) };
+            Ok::<_, crate::error::ApiError>((Some(team), self.access.role_now(team, user).await?))
+        };
+        match now.await {
+            Ok((team, role)) => {
+                let decision = config_for(role);
+                if decision != self.decide(url, Some(user)).await {
+                    tracing::info!(url, %user, "the access cache was behind the database; refreshed");
+                    self.access.apply(AccessChange::Document { url: url.to_owned() }).await;
+                    if let Some(team) = team {
+                        self.access.apply(AccessChange::Member { team, user }).await;
+                    }
+                }
+                decision
+            }
+            Err(e) => {
+                tracing::error!(error = %e, url, %user, "share decision failed; denying");
+                ShareConfig::none()
+            }
+        }
+    }
+
+    /// Whether `user` may read the document now (viewers included): as the cache says, and when it says no,
+    /// as the database says (a grant through another instance not heard of yet; the cache is refreshed).
     pub(crate) async fn may_read(&self, url: &str, user: UserId) -> bool {
         self.decide(url, Some(user)).await != ShareConfig::none()
+            || self.decide_now(url, Some(user)).await != ShareConfig::none()
     }
 
     /// Whether `user` may read and write the document now.
@@ -93,10 +124,12 @@ impl samod::SharePolicy for TeamSharePolicy {
         })
     }
 
-    /// A peer this stream denies asked for the document: decide again now. Its access may have been granted
-    /// a moment ago (a removed member rejoined) and the stream not have caught up: the rejoined device's
-    /// request would be refused as if the document did not exist. samod keeps the stream's decision if the
-    /// stream yields meanwhile.
+    /// A peer this stream denies asked for the document: decide again now, from the database. Its access may
+    /// have been granted a moment ago (a removed member rejoined) and the stream not have caught up, or the
+    /// grant was committed through another instance this one has not heard from yet (its cache still says
+    /// "not a member"): the rejoined device's request would be refused as if the document did not exist.
+    /// samod keeps the stream's decision if the stream yields meanwhile, and subscribes again when this
+    /// answer changes it.
     fn recheck(
         &self,
         doc_id: DocumentId,
@@ -105,7 +138,7 @@ impl samod::SharePolicy for TeamSharePolicy {
         let policy = self.clone();
         let url = format!("automerge:{doc_id}");
         let user = super::peer_user(peer_id.as_str());
-        async move { Some(policy.decide(&url, user).await) }
+        async move { Some(policy.decide_now(&url, user).await) }
     }
 }
 

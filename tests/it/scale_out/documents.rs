@@ -553,3 +553,37 @@ async fn an_edit_published_while_an_instance_was_cut_off_from_nats_reaches_its_c
     text_when(&b_doc, |t| t == "v1! while B was away").await;
     eprintln!("bob had alice's edit {:?} after B's connection to NATS was mended", back.elapsed());
 }
+
+/// A member removed and then let back in through an instance B never heard from (C, outside NATS: what a
+/// NATS message a moment late looks like to B, stretched) opens the team's document through B at once:
+/// B's cache still says "not a member", and the denied request is decided again from the database.
+#[tokio::test]
+async fn a_member_let_back_in_through_an_instance_the_other_did_not_hear_from_opens_documents_through_it() {
+    let nats = Nats::start().await;
+    let (a, b) = two_instances(Some(&nats)).await;
+    let (alice, bob_b, team) = team(&a, &b).await;
+    let (_alice_sync, url, _doc) = alices_document(&a, &alice, &team).await;
+    let bob_id = bob_b.user_id().await;
+
+    // Removed through A, which tells B: a device of bob's on B is refused (B has the removal in its cache).
+    assert_eq!(alice.delete(&format!("/api/teams/{team}/members/{bob_id}")).await.0, StatusCode::NO_CONTENT);
+    within(async {
+        for device in 0.. {
+            let sync = sync_client(&b, &bob_b, &format!("phone-{device}")).await;
+            if sync.open(&url).await.expect("open").is_none() {
+                break;
+            }
+        }
+    })
+    .await;
+
+    // Let back in through C, which tells nobody.
+    let mut outside = test_config(std::path::Path::new("."));
+    outside.p2p.disabled = true;
+    let c = a.start_beside(outside).await;
+    c.client().with_token(alice.token.as_deref()).add_member(&team, "bob@example.test", "member").await;
+
+    let tablet = sync_client(&b, &bob_b, "tablet").await;
+    let again = tablet.open(&url).await.expect("open").expect("opens through B once a member again");
+    text_when(&again, |t| t == "v1").await;
+}
