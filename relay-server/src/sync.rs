@@ -100,6 +100,8 @@ struct SyncMetrics {
     refused: prometheus::IntCounter,
     /// Frames held back by the per-user frame rate cap (they wait; none is dropped).
     throttled: prometheus::IntCounter,
+    /// Document requests the access cache refused that were checked against the database.
+    rechecked: prometheus::IntCounter,
 }
 
 impl std::fmt::Debug for SyncServer {
@@ -135,6 +137,11 @@ impl SyncServer {
             throttled: prometheus::IntCounter::new(
                 "sync_throttled_total",
                 "Sync frames held back by the per-user frame rate cap (they wait, none is dropped)",
+            )
+            .unwrap_or_else(|e| unreachable!("a valid metric definition: {e}")),
+            rechecked: prometheus::IntCounter::new(
+                "sync_database_rechecks_total",
+                "Document requests the access cache refused that were checked against the database",
             )
             .unwrap_or_else(|e| unreachable!("a valid metric definition: {e}")),
         };
@@ -201,7 +208,7 @@ impl SyncServer {
             }
         };
         let who = (user, peer.clone(), name.unwrap_or_default());
-        let counters = (self.metrics.refused.clone(), self.metrics.throttled.clone());
+        let counters = (self.metrics.refused.clone(), self.metrics.throttled.clone(), self.metrics.rechecked.clone());
         let gate = Gate::new(who, self.policy.clone(), self.caps.clone(), counters);
         let gate = Arc::new(tokio::sync::Mutex::new(gate));
         let (mut sink, stream) = socket.split();
@@ -318,6 +325,7 @@ impl SyncServer {
             Box::new(self.metrics.loaded.clone()),
             Box::new(self.metrics.refused.clone()),
             Box::new(self.metrics.throttled.clone()),
+            Box::new(self.metrics.rechecked.clone()),
         ]
     }
 

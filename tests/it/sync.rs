@@ -564,6 +564,61 @@ async fn requests_for_documents_a_peer_may_not_read_are_answered_before_samod_ho
     assert!(metric(&t.relay, "teamflow_sync_unavailable_total").await >= 201);
 }
 
+/// A request the access cache refuses is checked against the database (a grant through another instance
+/// may not have been heard of yet), but a peer repeating it costs the database at most one query a second
+/// per document: the rest are answered from the cache.
+#[tokio::test]
+async fn repeated_refused_requests_for_one_document_reach_the_database_once_a_second_at_most() {
+    use futures::SinkExt;
+    use teamflow_sync::automerge::sync::SyncDoc as _;
+    use teamflow_sync::samod::DocumentId;
+    use teamflow_sync::wire::{DocMessage, Message as Wire};
+    use tokio_tungstenite::tungstenite::Message;
+    let t = team().await;
+    let mut alice = sync_client(&t.relay, &t.alice, "laptop").await;
+    let elsewhere = t.alice.create_team("Elsewhere").await;
+    let (secret, _doc) = shared_document(&mut alice, &t.alice, &elsewhere, "not for bob").await;
+    let secret: DocumentId = secret.as_str().trim_start_matches("automerge:").parse().expect("document id");
+    let before = metric(&t.relay, "teamflow_sync_database_rechecks_total").await;
+
+    let (mut socket, peer) = handshaken(&t, "repeat").await;
+    let empty = teamflow_sync::automerge::Automerge::new()
+        .generate_sync_message(&mut teamflow_sync::automerge::sync::State::new())
+        .expect("a first message");
+    const REQUESTS: usize = 30;
+    let started = std::time::Instant::now();
+    for _ in 0..REQUESTS {
+        let request = Wire::Request(DocMessage {
+            document_id: secret.clone(),
+            sender_id: peer.as_str().into(),
+            target_id: teamflow_sync::RELAY_PEER_ID.into(),
+            data: empty.clone().encode(),
+        });
+        socket.send(Message::Binary(request.encode().into())).await.expect("send");
+    }
+    let mut refused = 0;
+    while refused < REQUESTS {
+        let frame = tokio::time::timeout(teamflow_tests::socket::PATIENCE, socket.next())
+            .await
+            .expect("answered in time")
+            .expect("open")
+            .expect("frame");
+        if let Message::Binary(bytes) = frame {
+            match Wire::decode(&bytes) {
+                Ok(Wire::DocUnavailable { document_id, .. }) if document_id == secret => refused += 1,
+                other => panic!("only `doc-unavailable` is owed to bob: {other:?}"),
+            }
+        }
+    }
+    let took = started.elapsed().as_secs() + 1;
+    let rechecks = metric(&t.relay, "teamflow_sync_database_rechecks_total").await - before;
+    assert!(rechecks >= 1, "the first refusal was checked against the database");
+    assert!(
+        u64::try_from(rechecks).expect("a count") <= took,
+        "{rechecks} database checks for {REQUESTS} repeats over {took} s"
+    );
+}
+
 #[tokio::test]
 async fn presence_names_the_sender_the_relay_authenticated_not_who_it_claims_to_be() {
     let t = team().await;

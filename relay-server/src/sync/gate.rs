@@ -4,13 +4,17 @@
 //!   document id a peer names, and keeps it until shutdown. So a frame about a document the peer may not
 //!   read is answered here, `doc-unavailable` for a `request` or `sync` and nothing for anything else,
 //!   and samod never hears of it. A document is let through once per connection, after the share
-//!   policy's check; from then on samod's own share decisions (live, per revocation) apply.
+//!   policy's check; from then on samod's own share decisions (live, per revocation) apply. A `request`
+//!   or `sync` the access cache refuses is checked against the database too (a grant through another
+//!   instance may not have been heard of yet), at most once a second per document and connection, so a
+//!   peer repeating refused requests costs cache lookups, not queries.
 //! - **Caps.** Documents open per user (each connection's documents count until it closes) and frames per
 //!   second per user (over the rate, the connection is read more slowly: back-pressure, not breakage).
 //! - **Presence.** An `ephemeral` frame carrying `__presence` is stamped with the connection's user, peer
 //!   id and display name (`teamflow_sync::stamp_presence`); one sent under another peer's id is dropped.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
 
 use samod::{DocumentId, PeerId};
 use teamflow_protocol::UserId;
@@ -43,18 +47,28 @@ pub(super) struct Gate {
     refused: prometheus::IntCounter,
     /// Frames that waited for the frame rate cap, for `/metrics`.
     throttled: prometheus::IntCounter,
+    /// Refused requests checked against the database, for `/metrics`.
+    rechecked: prometheus::IntCounter,
     /// Documents let through to samod on this connection (counted against the user's cap).
     open: HashSet<DocumentId>,
+    /// When the database was last asked about a document the cache refused, on this connection.
+    asked_database: HashMap<DocumentId, Instant>,
 }
+
+/// How often one connection may have the database asked about one refused document.
+const DATABASE_RECHECK_EVERY: Duration = Duration::from_secs(1);
+/// How many refused documents a connection remembers asking about; past it, the oldest half is dropped.
+const DATABASE_RECHECKS_KEPT: usize = 64;
 
 impl Gate {
     pub(super) fn new(
         (user, peer, name): (UserId, PeerId, String),
         policy: TeamSharePolicy,
         caps: Caps,
-        (refused, throttled): (prometheus::IntCounter, prometheus::IntCounter),
+        (refused, throttled, rechecked): (prometheus::IntCounter, prometheus::IntCounter, prometheus::IntCounter),
     ) -> Self {
-        Self { user, peer, name, policy, caps, refused, throttled, open: HashSet::new() }
+        let (open, asked_database) = (HashSet::new(), HashMap::new());
+        Self { user, peer, name, policy, caps, refused, throttled, rechecked, open, asked_database }
     }
 
     pub(super) async fn pass(&mut self, frame: Vec<u8>) -> Gated {
@@ -70,7 +84,8 @@ impl Gate {
         let Some(document) = header.document_id.as_deref().and_then(|d| d.parse::<DocumentId>().ok()) else {
             return Gated::Forward(frame);
         };
-        if !self.open.contains(&document) && !self.admit(&document).await {
+        let asks = matches!(header.kind.as_str(), "request" | "sync");
+        if !self.open.contains(&document) && !self.admit(&document, asks).await {
             self.refused.inc();
             return match header.kind.as_str() {
                 "request" | "sync" => Gated::Reply(
@@ -97,9 +112,14 @@ impl Gate {
         Gated::Forward(frame)
     }
 
-    /// Lets a document through if the peer may read it and the user is under the documents cap.
-    async fn admit(&mut self, document: &DocumentId) -> bool {
-        if !self.policy.may_read(&format!("automerge:{document}"), self.user).await {
+    /// Lets a document through if the peer may read it and the user is under the documents cap. `asks`: the
+    /// frame asks for the document (`request`, `sync`), so a refusal from the cache is checked against the
+    /// database.
+    async fn admit(&mut self, document: &DocumentId, asks: bool) -> bool {
+        let url = format!("automerge:{document}");
+        let allowed = self.policy.may_read(&url, self.user).await
+            || (asks && self.may_ask_database(document) && self.policy.may_read_now(&url, self.user).await);
+        if !allowed {
             return false;
         }
         if !self.caps.documents.try_take(self.user) {
@@ -107,6 +127,25 @@ impl Gate {
             return false;
         }
         self.open.insert(document.clone());
+        true
+    }
+}
+
+impl Gate {
+    /// Whether the database may be asked about `document` now (`DATABASE_RECHECK_EVERY`), noting it.
+    fn may_ask_database(&mut self, document: &DocumentId) -> bool {
+        let now = Instant::now();
+        if self.asked_database.get(document).is_some_and(|at| now.duration_since(*at) < DATABASE_RECHECK_EVERY) {
+            return false;
+        }
+        if self.asked_database.len() >= DATABASE_RECHECKS_KEPT {
+            let mut times: Vec<Instant> = self.asked_database.values().copied().collect();
+            times.sort_unstable();
+            let median = times[times.len() / 2];
+            self.asked_database.retain(|_, at| *at > median);
+        }
+        self.asked_database.insert(document.clone(), now);
+        self.rechecked.inc();
         true
     }
 }

@@ -50,40 +50,52 @@ impl TeamSharePolicy {
 }
 
 impl TeamSharePolicy {
-    /// `decide` from the database rather than the cache. When the two disagree, the cache is behind (a
-    /// change through another instance, not heard of yet): what it holds about the document and the user is
-    /// dropped and every stream told, as when the change is heard of, so the new subscription samod makes
-    /// after a changed recheck decides from the database too. Failures deny, as in `decide`.
+    /// `decide` from the database rather than the cache. Where the two disagree, the cache is behind (a
+    /// change through another instance, not heard of yet): the part that is behind (the document's team,
+    /// the user's role) is dropped from it and every stream told, as when the change is heard of, and the
+    /// decision is taken again through the refreshed cache, so a revocation heard of while the database was
+    /// read is not undone by what the read found. Failures deny, as in `decide`.
     async fn decide_now(&self, url: &str, user: Option<UserId>) -> ShareConfig {
         let Some(user) = user else { return ShareConfig::none() };
         let now = async {
             let Some(team) = self.access.document_team_now(url).await? else { return Ok((None, None)) };
             Ok::<_, crate::error::ApiError>((Some(team), self.access.role_now(team, user).await?))
         };
-        match now.await {
-            Ok((team, role)) => {
-                let decision = config_for(role);
-                if decision != self.decide(url, Some(user)).await {
-                    tracing::info!(url, %user, "the access cache was behind the database; refreshed");
-                    self.access.apply(AccessChange::Document { url: url.to_owned() }).await;
-                    if let Some(team) = team {
-                        self.access.apply(AccessChange::Member { team, user }).await;
-                    }
-                }
-                decision
-            }
+        let (team, role) = match now.await {
+            Ok(now) => now,
             Err(e) => {
                 tracing::error!(error = %e, url, %user, "share decision failed; denying");
-                ShareConfig::none()
+                return ShareConfig::none();
             }
+        };
+        // A cache lookup that fails is not taken for a disagreement: nothing is refreshed on a hiccup.
+        let mut refreshed = false;
+        if self.access.document_team(url).await.is_ok_and(|cached| cached != team) {
+            self.access.apply(AccessChange::Document { url: url.to_owned() }).await;
+            refreshed = true;
         }
+        if let Some(team) = team
+            && self.access.role(team, user).await.is_ok_and(|cached| cached != role)
+        {
+            self.access.apply(AccessChange::Member { team, user }).await;
+            refreshed = true;
+        }
+        if refreshed {
+            tracing::info!(url, %user, "the access cache was behind the database; refreshed");
+            return self.decide(url, Some(user)).await;
+        }
+        config_for(role)
     }
 
-    /// Whether `user` may read the document now (viewers included): as the cache says, and when it says no,
-    /// as the database says (a grant through another instance not heard of yet; the cache is refreshed).
+    /// Whether `user` may read the document now (viewers included), as the cache says.
     pub(crate) async fn may_read(&self, url: &str, user: UserId) -> bool {
         self.decide(url, Some(user)).await != ShareConfig::none()
-            || self.decide_now(url, Some(user)).await != ShareConfig::none()
+    }
+
+    /// `may_read` from the database (`decide_now`): for a request the cache refuses, which a grant through
+    /// another instance not heard of yet may allow.
+    pub(crate) async fn may_read_now(&self, url: &str, user: UserId) -> bool {
+        self.decide_now(url, Some(user)).await != ShareConfig::none()
     }
 
     /// Whether `user` may read and write the document now.
