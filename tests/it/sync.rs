@@ -509,13 +509,45 @@ async fn handshaken(t: &TwoMemberTeam, device: &str) -> (RawSocket, String) {
     }
 }
 
-#[tokio::test]
-async fn requests_for_documents_a_peer_may_not_read_are_answered_before_samod_holds_anything() {
+/// Sends, on bob's bare socket, an empty peer's `request` for each of `documents`.
+async fn request_each(socket: &mut RawSocket, peer: &str, documents: &[teamflow_sync::samod::DocumentId]) {
     use futures::SinkExt;
     use teamflow_sync::automerge::sync::SyncDoc as _;
-    use teamflow_sync::samod::DocumentId;
     use teamflow_sync::wire::{DocMessage, Message as Wire};
     use tokio_tungstenite::tungstenite::Message;
+    let empty = teamflow_sync::automerge::Automerge::new()
+        .generate_sync_message(&mut teamflow_sync::automerge::sync::State::new())
+        .expect("a first message");
+    for document in documents {
+        let request = Wire::Request(DocMessage {
+            document_id: document.clone(),
+            sender_id: peer.into(),
+            target_id: teamflow_sync::RELAY_PEER_ID.into(),
+            data: empty.clone().encode(),
+        });
+        socket.send(Message::Binary(request.encode().into())).await.expect("send");
+    }
+}
+
+/// The next frame on bob's bare socket (within the suite's patience), decoded; `None` for a frame that is
+/// not a binary sync message.
+async fn next_message(socket: &mut RawSocket) -> Option<Result<teamflow_sync::wire::Message, String>> {
+    use tokio_tungstenite::tungstenite::Message;
+    let frame = tokio::time::timeout(teamflow_tests::socket::PATIENCE, socket.next())
+        .await
+        .expect("answered in time")
+        .expect("open")
+        .expect("frame");
+    match frame {
+        Message::Binary(bytes) => Some(teamflow_sync::wire::Message::decode(&bytes).map_err(|e| e.to_string())),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn requests_for_documents_a_peer_may_not_read_are_answered_before_samod_holds_anything() {
+    use teamflow_sync::samod::DocumentId;
+    use teamflow_sync::wire::Message as Wire;
     let t = team().await;
     // Alice's document, registered to a team bob is not in.
     let mut alice = sync_client(&t.relay, &t.alice, "laptop").await;
@@ -524,36 +556,19 @@ async fn requests_for_documents_a_peer_may_not_read_are_answered_before_samod_ho
     let loaded_before = metric(&t.relay, "teamflow_sync_documents_loaded").await;
 
     let (mut socket, peer) = handshaken(&t, "flood").await;
-    let empty = teamflow_sync::automerge::Automerge::new()
-        .generate_sync_message(&mut teamflow_sync::automerge::sync::State::new())
-        .expect("a first message");
     let mut asked: Vec<DocumentId> = (0..200)
         .map(|_| DocumentId::try_from(uuid::Uuid::new_v4().as_bytes().to_vec()).expect("document id"))
         .collect();
     asked.push(secret.as_str().trim_start_matches("automerge:").parse().expect("document id"));
-    for document in &asked {
-        let request = Wire::Request(DocMessage {
-            document_id: document.clone(),
-            sender_id: peer.as_str().into(),
-            target_id: teamflow_sync::RELAY_PEER_ID.into(),
-            data: empty.clone().encode(),
-        });
-        socket.send(Message::Binary(request.encode().into())).await.expect("send");
-    }
+    request_each(&mut socket, &peer, &asked).await;
     let mut unavailable = std::collections::HashSet::new();
     while unavailable.len() < asked.len() {
-        let frame = tokio::time::timeout(teamflow_tests::socket::PATIENCE, socket.next())
-            .await
-            .expect("answered in time")
-            .expect("open")
-            .expect("frame");
-        if let Message::Binary(bytes) = frame {
-            match Wire::decode(&bytes) {
-                Ok(Wire::DocUnavailable { document_id, .. }) => {
-                    unavailable.insert(document_id);
-                }
-                other => panic!("only `doc-unavailable` is owed to bob: {other:?}"),
+        match next_message(&mut socket).await {
+            Some(Ok(Wire::DocUnavailable { document_id, .. })) => {
+                unavailable.insert(document_id);
             }
+            None => {}
+            other => panic!("only `doc-unavailable` is owed to bob: {other:?}"),
         }
     }
     assert_eq!(
@@ -569,11 +584,8 @@ async fn requests_for_documents_a_peer_may_not_read_are_answered_before_samod_ho
 /// per document: the rest are answered from the cache.
 #[tokio::test]
 async fn repeated_refused_requests_for_one_document_reach_the_database_once_a_second_at_most() {
-    use futures::SinkExt;
-    use teamflow_sync::automerge::sync::SyncDoc as _;
     use teamflow_sync::samod::DocumentId;
-    use teamflow_sync::wire::{DocMessage, Message as Wire};
-    use tokio_tungstenite::tungstenite::Message;
+    use teamflow_sync::wire::Message as Wire;
     let t = team().await;
     let mut alice = sync_client(&t.relay, &t.alice, "laptop").await;
     let elsewhere = t.alice.create_team("Elsewhere").await;
@@ -582,32 +594,15 @@ async fn repeated_refused_requests_for_one_document_reach_the_database_once_a_se
     let before = metric(&t.relay, "teamflow_sync_database_rechecks_total").await;
 
     let (mut socket, peer) = handshaken(&t, "repeat").await;
-    let empty = teamflow_sync::automerge::Automerge::new()
-        .generate_sync_message(&mut teamflow_sync::automerge::sync::State::new())
-        .expect("a first message");
     const REQUESTS: usize = 30;
     let started = std::time::Instant::now();
-    for _ in 0..REQUESTS {
-        let request = Wire::Request(DocMessage {
-            document_id: secret.clone(),
-            sender_id: peer.as_str().into(),
-            target_id: teamflow_sync::RELAY_PEER_ID.into(),
-            data: empty.clone().encode(),
-        });
-        socket.send(Message::Binary(request.encode().into())).await.expect("send");
-    }
+    request_each(&mut socket, &peer, &vec![secret.clone(); REQUESTS]).await;
     let mut refused = 0;
     while refused < REQUESTS {
-        let frame = tokio::time::timeout(teamflow_tests::socket::PATIENCE, socket.next())
-            .await
-            .expect("answered in time")
-            .expect("open")
-            .expect("frame");
-        if let Message::Binary(bytes) = frame {
-            match Wire::decode(&bytes) {
-                Ok(Wire::DocUnavailable { document_id, .. }) if document_id == secret => refused += 1,
-                other => panic!("only `doc-unavailable` is owed to bob: {other:?}"),
-            }
+        match next_message(&mut socket).await {
+            Some(Ok(Wire::DocUnavailable { document_id, .. })) if document_id == secret => refused += 1,
+            None => {}
+            other => panic!("only `doc-unavailable` is owed to bob: {other:?}"),
         }
     }
     let took = started.elapsed().as_secs() + 1;
@@ -701,42 +696,21 @@ async fn sync_and_realtime_connections_and_open_documents_are_capped_per_user() 
 
 #[tokio::test]
 async fn a_peer_over_the_frame_rate_is_slowed_and_loses_nothing() {
-    use futures::SinkExt;
-    use teamflow_sync::automerge::sync::SyncDoc as _;
     use teamflow_sync::samod::DocumentId;
-    use teamflow_sync::wire::{DocMessage, Message as Wire};
-    use tokio_tungstenite::tungstenite::Message;
+    use teamflow_sync::wire::Message as Wire;
     let dir = teamflow_tests::DataDir::new();
     let mut config = teamflow_tests::test_config(dir.path());
     config.limits.sync_frames_per_second = 40;
     config.limits.sync_frame_burst = 5;
     let t = TwoMemberTeam::on(TestRelay::start_with(dir, config).await).await;
     let (mut socket, peer) = handshaken(&t, "burst").await;
-    let empty = teamflow_sync::automerge::Automerge::new()
-        .generate_sync_message(&mut teamflow_sync::automerge::sync::State::new())
-        .expect("a first message");
     // 40 requests at once, each for a document bob may not read: every one is owed an answer.
     let asked: Vec<DocumentId> =
         (0..40).map(|_| DocumentId::try_from(uuid::Uuid::new_v4().as_bytes().to_vec()).expect("document id")).collect();
-    for document in &asked {
-        let request = Wire::Request(DocMessage {
-            document_id: document.clone(),
-            sender_id: peer.as_str().into(),
-            target_id: teamflow_sync::RELAY_PEER_ID.into(),
-            data: empty.clone().encode(),
-        });
-        socket.send(Message::Binary(request.encode().into())).await.expect("send");
-    }
+    request_each(&mut socket, &peer, &asked).await;
     let mut answered = std::collections::HashSet::new();
     while answered.len() < asked.len() {
-        let frame = tokio::time::timeout(teamflow_tests::socket::PATIENCE, socket.next())
-            .await
-            .expect("answered in time")
-            .expect("open")
-            .expect("frame");
-        if let Message::Binary(bytes) = frame
-            && let Ok(Wire::DocUnavailable { document_id, .. }) = Wire::decode(&bytes)
-        {
+        if let Some(Ok(Wire::DocUnavailable { document_id, .. })) = next_message(&mut socket).await {
             answered.insert(document_id);
         }
     }

@@ -129,9 +129,7 @@ impl Gate {
         self.open.insert(document.clone());
         true
     }
-}
 
-impl Gate {
     /// Whether the database may be asked about `document` now (`DATABASE_RECHECK_EVERY`), noting it.
     fn may_ask_database(&mut self, document: &DocumentId) -> bool {
         let now = Instant::now();
