@@ -342,9 +342,21 @@ pub struct Limits {
     /// until shutdown.
     #[arg(long, env = "TEAMFLOW_SYNC_UNLOAD_IDLE_MS", default_value_t = 60_000)]
     pub sync_unload_idle_ms: u64,
+    /// The shortest time, in milliseconds, between two rounds of sync messages from one document: a
+    /// document edited again within it of its last round sends each peer one message for all of it once
+    /// the time is up (at most this much later), so with many people typing into one document each gets
+    /// one message per interval instead of one per keystroke. A document edited less often sends at once.
+    /// 0 sends every change at once.
+    #[arg(long, env = "TEAMFLOW_SYNC_INTERVAL_MS", default_value_t = 10)]
+    pub sync_interval_ms: u64,
 }
 
 impl Limits {
+    /// The shortest time between a document's rounds of sync messages; `None`: no wait.
+    pub fn sync_interval(&self) -> Option<Duration> {
+        (self.sync_interval_ms > 0).then(|| Duration::from_millis(self.sync_interval_ms))
+    }
+
     /// How long an unused document stays in memory; `None`: until shutdown.
     pub fn sync_unload_idle(&self) -> Option<Duration> {
         (self.sync_unload_idle_ms > 0).then(|| Duration::from_millis(self.sync_unload_idle_ms))

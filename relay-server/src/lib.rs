@@ -234,7 +234,8 @@ async fn build_state(
         sync_frame_burst: l.sync_frame_burst,
     });
     let memory = sync::Memory { unload_idle: l.sync_unload_idle(), loaded: config.documents_loaded.clone() };
-    let sync = sync::SyncServer::start(db.clone(), access.clone(), caps, memory, cluster.clone()).await?;
+    let sync =
+        sync::SyncServer::start(db.clone(), access.clone(), caps, memory, cluster.clone(), l.sync_interval()).await?;
     let tokens =
         Arc::new(TokenService::from_database(db.clone(), &keys, config.issuer(), config.access_token_ttl()).await?);
     let limits = http::rate_limit::RateLimits::new(&config).map_err(RelayError::Config)?;

@@ -117,6 +117,7 @@ impl SyncServer {
         caps: caps::Caps,
         memory: Memory,
         cluster: crate::cluster::Cluster,
+        sync_interval: Option<std::time::Duration>,
     ) -> Result<Self, StartError> {
         // samod's default runs each document as a task on the async runtime, where one expensive sync
         // message (a fresh peer of a large document costs a full save and a bloom filter of every change)
@@ -125,7 +126,10 @@ impl SyncServer {
         // threads, documents compete with the rest of the relay only for CPU.
         let policy = TeamSharePolicy::new(access);
         let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-        let documents = DocThreads::new(threads, |i| format!("sync-doc-{i}"))?;
+        let mut documents = DocThreads::new(threads, |i| format!("sync-doc-{i}"))?;
+        if let Some(interval) = sync_interval {
+            documents = documents.with_sync_interval(interval, tokio::runtime::Handle::current());
+        }
         let metrics = SyncMetrics {
             loaded: prometheus::IntGauge::new("sync_documents_loaded", "Documents the sync repo holds in memory")
                 .unwrap_or_else(|e| unreachable!("a valid metric definition: {e}")),

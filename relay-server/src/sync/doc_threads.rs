@@ -18,6 +18,8 @@ type Job = Box<dyn FnOnce() + Send + 'static>;
 pub(super) struct DocThreads {
     owner: Arc<Owner>,
     threads: usize,
+    /// See [`DocThreads::with_sync_interval`].
+    sync_interval: Option<(std::time::Duration, tokio::runtime::Handle)>,
 }
 
 /// Held by the handles only: its drop, with the last handle, closes the queue.
@@ -103,7 +105,15 @@ impl DocThreads {
                 }
             })?;
         }
-        Ok(Self { owner: Arc::new(Owner(queue)), threads })
+        Ok(Self { owner: Arc::new(Owner(queue)), threads, sync_interval: None })
+    }
+
+    /// Spaces a document's rounds of sync messages by at least `interval` (samod's
+    /// `DocExecutor::sync_interval`), the held messages sent by a timer on `timers`. A timer is a task that
+    /// sleeps until its time and queues its job here; it ends then, or with the runtime.
+    pub(super) fn with_sync_interval(mut self, interval: std::time::Duration, timers: tokio::runtime::Handle) -> Self {
+        self.sync_interval = Some((interval, timers));
+        self
     }
 
     /// Runs `f` once on every thread (after the jobs queued before), and returns once all have. Each
@@ -136,6 +146,23 @@ impl samod::DocExecutor for DocThreads {
     /// still come here.
     fn handles_light_messages_inline(&self) -> bool {
         true
+    }
+
+    fn sync_interval(&self) -> Option<std::time::Duration> {
+        self.sync_interval.as_ref().map(|(interval, _)| *interval)
+    }
+
+    fn spawn_at(&self, at: std::time::Instant, job: Job) {
+        let Some((_, timers)) = &self.sync_interval else {
+            self.owner.0.push(job);
+            return;
+        };
+        // The queue, not the owner: a pending timer does not keep the threads from ending.
+        let queue = self.owner.0.clone();
+        timers.spawn(async move {
+            tokio::time::sleep_until(at.into()).await;
+            queue.push(job);
+        });
     }
 }
 
@@ -234,5 +261,26 @@ mod tests {
         names.sort();
         let expected: Vec<_> = (0..3).map(|i| Some(format!("doc-test-{i}"))).collect();
         assert_eq!(names, expected, "each thread once, the one whose job panicked included");
+    }
+
+    #[tokio::test]
+    async fn a_job_spawned_for_a_time_runs_on_the_threads_once_that_time_has_passed() {
+        let pool = DocThreads::new(1, |i| format!("doc-test-{i}"))
+            .expect("threads")
+            .with_sync_interval(std::time::Duration::from_millis(10), tokio::runtime::Handle::current());
+        assert_eq!(pool.sync_interval(), Some(std::time::Duration::from_millis(10)));
+        let at = std::time::Instant::now() + std::time::Duration::from_millis(50);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        pool.spawn_at(
+            at,
+            Box::new(move || {
+                let ran = (std::time::Instant::now(), std::thread::current().name().map(str::to_owned));
+                tx.send(ran).expect("the test waits");
+            }),
+        );
+        let (when, name) =
+            tokio::time::timeout(std::time::Duration::from_secs(20), rx).await.expect("the job ran").expect("sent");
+        assert!(when >= at, "not before its time");
+        assert_eq!(name.as_deref(), Some("doc-test-0"));
     }
 }

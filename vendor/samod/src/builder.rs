@@ -54,6 +54,26 @@ pub trait DocExecutor: Send + Sync + 'static {
     fn handles_light_messages_inline(&self) -> bool {
         false
     }
+
+    /// The shortest time between two rounds of sync messages from one
+    /// document. A document that changes again within this time of its last
+    /// round holds its peers' messages back until the time is up and then
+    /// sends each peer one message carrying everything since: with many peers
+    /// typing into one document, each peer gets at most one message per
+    /// interval instead of one per keystroke (automerge-repo in JavaScript
+    /// throttles its sync messages the same way, by 100 ms). A document that
+    /// changes less often than this sends at once, as without it. `None` (the
+    /// default): every batch of inputs is answered at once.
+    fn sync_interval(&self) -> Option<std::time::Duration> {
+        None
+    }
+
+    /// Runs `job` like [`spawn_fifo`](Self::spawn_fifo), once `at` has passed.
+    /// Called only when [`sync_interval`](Self::sync_interval) is set; the
+    /// default runs it at once (the interval is then not kept).
+    fn spawn_at(&self, _at: std::time::Instant, job: Box<dyn FnOnce() + Send + 'static>) {
+        self.spawn_fifo(job);
+    }
 }
 
 #[cfg(feature = "threadpool")]

@@ -264,6 +264,17 @@ impl DocActorInner {
         }
     }
 
+    /// Whether sync messages are held back since the last flush.
+    pub(crate) fn owes_sync_messages(&self) -> bool {
+        self.actor.owes_sync_messages()
+    }
+
+    /// How many sync messages the document has generated (see
+    /// [`DocumentActor::sync_messages_generated`]).
+    pub(crate) fn sync_messages_generated(&self) -> u64 {
+        self.actor.sync_messages_generated()
+    }
+
     pub(crate) fn unload(&mut self, now: UnixTimestamp) -> UnloadAttempt {
         match self.actor.unload(now) {
             Unload::Unloaded(result) => {

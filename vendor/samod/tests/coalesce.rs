@@ -25,7 +25,11 @@ enum Runner {
     Threadpool,
     /// On a thread pool, with light messages handled where they arrive.
     Inline,
+    /// As `Inline`, and each document's rounds of sync messages at least `INTERVAL` apart.
+    Interval,
 }
+
+const INTERVAL: Duration = Duration::from_millis(20);
 
 struct Inline(rayon::ThreadPool);
 
@@ -36,6 +40,32 @@ impl DocExecutor for Inline {
 
     fn handles_light_messages_inline(&self) -> bool {
         true
+    }
+}
+
+/// Light messages inline, and an interval between a document's rounds of sync messages, kept by tokio
+/// timers.
+struct Interval(Arc<rayon::ThreadPool>, tokio::runtime::Handle);
+
+impl DocExecutor for Interval {
+    fn spawn_fifo(&self, job: Box<dyn FnOnce() + Send + 'static>) {
+        self.0.spawn_fifo(job);
+    }
+
+    fn handles_light_messages_inline(&self) -> bool {
+        true
+    }
+
+    fn sync_interval(&self) -> Option<Duration> {
+        Some(INTERVAL)
+    }
+
+    fn spawn_at(&self, at: std::time::Instant, job: Box<dyn FnOnce() + Send + 'static>) {
+        let pool = self.0.clone();
+        self.1.spawn(async move {
+            tokio::time::sleep_until(at.into()).await;
+            pool.spawn_fifo(job);
+        });
     }
 }
 
@@ -58,7 +88,12 @@ async fn has_keys(handle: &DocHandle, n: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_keystroke_of_many_concurrent_typists_reaches_every_peer() {
-    for runner in [Runner::Async, Runner::Threadpool, Runner::Inline] {
+    for runner in [
+        Runner::Async,
+        Runner::Threadpool,
+        Runner::Inline,
+        Runner::Interval,
+    ] {
         let mut builder = Repo::build_tokio();
         let pool = || {
             rayon::ThreadPoolBuilder::new()
@@ -74,6 +109,11 @@ async fn every_keystroke_of_many_concurrent_typists_reaches_every_peer() {
             Runner::Inline => {
                 builder =
                     builder.with_concurrency(ConcurrencyConfig::Executor(Arc::new(Inline(pool()))));
+            }
+            Runner::Interval => {
+                builder = builder.with_concurrency(ConcurrencyConfig::Executor(Arc::new(
+                    Interval(Arc::new(pool()), tokio::runtime::Handle::current()),
+                )));
             }
         }
         let server = builder.load().await;

@@ -47,6 +47,10 @@ struct Args {
     /// setup is done (a CPU cgroup's quota; needs root).
     #[arg(long)]
     cpu_share: Option<f64>,
+    /// Writes every delivery of each step to `<prefix>-<system>-<M>`, one line each: sender, receiver,
+    /// seconds into the step it was typed, latency in seconds (to see when a tail happened, and to whom).
+    #[arg(long)]
+    arrivals: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -198,11 +202,20 @@ async fn step(system: &SyncSystem, round: usize, m: usize, args: &Arc<Args>) -> 
     let ledger = ledger.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut latencies = Vec::new();
     let mut arrived = HashSet::new();
+    let mut arrivals = match &args.arrivals {
+        Some(prefix) => Some(std::io::BufWriter::new(std::fs::File::create(format!("{prefix}-{}-{m}", system.name))?)),
+        None => None,
+    };
     for &(hash, receiver, at) in &ledger.arrivals {
         if let Some(&(sender, due)) = ledger.sent.get(&hash)
             && sender != receiver
             && arrived.insert((hash, receiver))
         {
+            if let Some(out) = arrivals.as_mut() {
+                use std::io::Write as _;
+                let typed = due.saturating_duration_since(start).as_secs_f64();
+                writeln!(out, "{sender} {receiver} {typed:.4} {:.4}", at.saturating_duration_since(due).as_secs_f64())?;
+            }
             latencies.push(u64::try_from(at.saturating_duration_since(due).as_micros()).unwrap_or(u64::MAX));
         }
     }

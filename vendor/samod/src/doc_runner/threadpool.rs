@@ -2,6 +2,7 @@ use std::{
     collections::VecDeque,
     panic::{AssertUnwindSafe, catch_unwind},
     sync::{Arc, Mutex},
+    time::{Duration, Instant},
 };
 
 use crate::{actor_task::ActorTask, builder::DocExecutor, doc_actor_inner::DocActorInner};
@@ -19,6 +20,26 @@ pub(crate) struct ThreadpoolActor {
 struct Mailbox {
     tasks: VecDeque<ActorTask>,
     running: bool,
+    /// When the document last sent sync messages (kept only with a
+    /// [`DocExecutor::sync_interval`]).
+    last_sent: Option<Instant>,
+    /// Sync messages are held back and a timer will send them.
+    timer_armed: bool,
+    /// The timer fired while the mailbox had an owner: the owner sends the held
+    /// messages before it lets go.
+    flush_due: bool,
+}
+
+impl Mailbox {
+    /// Whether sync messages may go out at `now`, or wait for the interval since
+    /// the last ones to pass.
+    fn may_send(&self, interval: Option<Duration>, now: Instant) -> bool {
+        let Some(interval) = interval else {
+            return true;
+        };
+        self.flush_due
+            || (!self.timer_armed && self.last_sent.is_none_or(|last| now >= last + interval))
+    }
 }
 
 impl ThreadpoolActor {
@@ -45,7 +66,7 @@ impl ThreadpoolActor {
         if let Some(task) = not_handled {
             mailbox.tasks.push_front(task);
         }
-        if mailbox.tasks.is_empty() {
+        if mailbox.tasks.is_empty() && !mailbox.flush_due {
             mailbox.running = false;
             return;
         }
@@ -56,7 +77,7 @@ impl ThreadpoolActor {
     /// Handles `task` on the calling thread if the executor allows it and the
     /// document calls it light (see [`DocExecutor::handles_light_messages_inline`]);
     /// gives it back otherwise. The caller owns the mailbox.
-    fn handle_if_light(&self, task: ActorTask) -> Result<(), ActorTask> {
+    fn handle_if_light(self: &Arc<Self>, task: ActorTask) -> Result<(), ActorTask> {
         if !self.pool.handles_light_messages_inline() {
             return Err(task);
         }
@@ -77,13 +98,80 @@ impl ThreadpoolActor {
         // (the guard is dropped while unwinding), nothing more.
         let handled = catch_unwind(AssertUnwindSafe(move || {
             let mut inner = inner;
-            inner.handle_task(task);
-            inner.flush_sync_messages();
+            self.handle(&mut inner, task, false);
         }));
         if handled.is_err() {
             tracing::error!("a document task handled inline panicked");
         }
         Ok(())
+    }
+
+    /// Handles `task` as the mailbox's owner. Tasks queued behind it (`more`)
+    /// join its batch: each peer gets one sync message after the last of them
+    /// instead of one per task, so under load the queued changes of many peers
+    /// go out together. A task with none behind it that may send at once is
+    /// handled as it always was.
+    fn handle(self: &Arc<Self>, inner: &mut DocActorInner, task: ActorTask, more: bool) {
+        let before = inner.sync_messages_generated();
+        let interval = self.pool.sync_interval();
+        if more
+            || (interval.is_some()
+                && !self
+                    .mailbox
+                    .lock()
+                    .unwrap()
+                    .may_send(interval, Instant::now()))
+        {
+            inner.defer_sync_messages();
+        }
+        inner.handle_task(task);
+        if !more {
+            self.end_batch(inner, before);
+        }
+    }
+
+    /// Ends a batch as the mailbox's owner: sends the sync messages held back
+    /// or, within the sync interval of the last ones, keeps holding them and
+    /// makes sure a timer will send them. `before`: the document's count of
+    /// generated messages when the batch started.
+    fn end_batch(self: &Arc<Self>, inner: &mut DocActorInner, before: u64) {
+        let Some(interval) = self.pool.sync_interval() else {
+            inner.flush_sync_messages();
+            return;
+        };
+        let now = Instant::now();
+        let mut mailbox = self.mailbox.lock().unwrap();
+        if inner.owes_sync_messages() && !mailbox.may_send(Some(interval), now) {
+            if !mailbox.timer_armed {
+                mailbox.timer_armed = true;
+                let at = mailbox.last_sent.map_or(now, |last| last + interval);
+                drop(mailbox);
+                let actor = self.clone();
+                self.pool
+                    .spawn_at(at, Box::new(move || actor.timer_fired()));
+            }
+            return;
+        }
+        mailbox.flush_due = false;
+        drop(mailbox);
+        inner.flush_sync_messages();
+        if inner.sync_messages_generated() != before {
+            self.mailbox.lock().unwrap().last_sent = Some(now);
+        }
+    }
+
+    /// The sync interval is up: the held messages go out, from a runner.
+    fn timer_fired(self: &Arc<Self>) {
+        let mut mailbox = self.mailbox.lock().unwrap();
+        mailbox.timer_armed = false;
+        mailbox.flush_due = true;
+        if mailbox.running {
+            // Its owner flushes before it lets go.
+            return;
+        }
+        mailbox.running = true;
+        drop(mailbox);
+        self.clone().run();
     }
 
     fn schedule(self: &Arc<Self>) {
@@ -96,45 +184,35 @@ impl ThreadpoolActor {
         // spawn_fifo also avoids putting this actor ahead of other queued actors
         // when rescheduling from within a Rayon worker.
         const BATCH_SIZE: usize = 64;
-        for handled in 0..BATCH_SIZE {
+        for _ in 0..BATCH_SIZE {
             let (task, more) = {
                 let mut mailbox = self.mailbox.lock().unwrap();
                 match mailbox.tasks.pop_front() {
                     Some(task) => (task, !mailbox.tasks.is_empty()),
-                    None if handled == 0 => {
-                        // Empty detection and relinquishing the runner must be atomic
-                        // with dispatch, otherwise an arriving task could be stranded.
-                        mailbox.running = false;
-                        return;
-                    }
                     None => break,
                 }
             };
             // Never hold the mailbox lock while executing user code or waiting
             // for synchronous DocHandle access to release the document lock.
             let mut inner = self.inner.lock().unwrap();
-            // Tasks queued behind this one join its batch: each peer gets one sync
-            // message after the last of them instead of one per task, so under load
-            // the queued changes of many peers go out together. A task with none
-            // behind it is handled as it always was.
-            if more {
-                inner.defer_sync_messages();
-            }
-            inner.handle_task(task);
-            if !more {
-                inner.flush_sync_messages();
-            }
+            self.handle(&mut inner, task, more);
         }
-        // Flushed while this runner still owns the mailbox, so a document whose
-        // runner has stopped never owes its peers a message.
-        self.inner.lock().unwrap().flush_sync_messages();
+        // A batch cut at its size, or the timer's flush: ended while this runner
+        // still owns the mailbox, so a document whose runner has stopped never
+        // owes its peers a message without a timer armed to send it.
         {
-            let mut mailbox = self.mailbox.lock().unwrap();
-            if mailbox.tasks.is_empty() {
-                mailbox.running = false;
-                return;
-            }
+            let mut inner = self.inner.lock().unwrap();
+            let before = inner.sync_messages_generated();
+            self.end_batch(&mut inner, before);
         }
+        let mut mailbox = self.mailbox.lock().unwrap();
+        // Empty detection and relinquishing the runner must be atomic with
+        // dispatch (and the timer), otherwise an arriving task could be stranded.
+        if mailbox.tasks.is_empty() && !mailbox.flush_due {
+            mailbox.running = false;
+            return;
+        }
+        drop(mailbox);
         self.schedule();
     }
 }

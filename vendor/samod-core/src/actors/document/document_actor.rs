@@ -81,6 +81,8 @@ pub struct DocumentActor {
     defer_sync: bool,
     /// Whether a step skipped sync message generation while `defer_sync` was set.
     sync_owed: bool,
+    /// Sync messages generated so far (see [`DocumentActor::sync_messages_generated`]).
+    sync_messages_generated: u64,
     /// Whether the hub wants the peers' states (see
     /// [`HubEvent::observe_peer_states`](crate::actors::hub::HubEvent::observe_peer_states)).
     hub_observes_peers: bool,
@@ -144,6 +146,7 @@ impl DocumentActor {
             answers_held: HashMap::new(),
             defer_sync: false,
             sync_owed: false,
+            sync_messages_generated: 0,
             hub_observes_peers: report_peer_states,
             peer_state_listeners: true,
             peers_version: 0,
@@ -664,6 +667,19 @@ impl DocumentActor {
         Some(out)
     }
 
+    /// Whether sync messages were held back by [`defer_sync_messages`](Self::defer_sync_messages)
+    /// since the last flush: a runner that keeps holding them must flush later.
+    pub fn owes_sync_messages(&self) -> bool {
+        self.sync_owed
+    }
+
+    /// How many sync messages this actor has generated: a runner that spaces
+    /// out its flushes compares it before and after an input to learn whether
+    /// the input sent anything.
+    pub fn sync_messages_generated(&self) -> u64 {
+        self.sync_messages_generated
+    }
+
     /// Stops this actor if it has been idle for the configured time (see
     /// [`IdleUnload`]) and nothing is in flight, so that it can be dropped: its
     /// document is all in storage. Otherwise nothing changes.
@@ -993,6 +1009,7 @@ impl DocumentActor {
 
             for (msg, duration) in generated {
                 self.recently_used = true;
+                self.sync_messages_generated += 1;
                 let bytes = match &msg {
                     SyncMessage::Request { data } | SyncMessage::Sync { data } => data.len(),
                     SyncMessage::DocUnavailable => 0,

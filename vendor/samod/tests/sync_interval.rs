@@ -1,0 +1,170 @@
+//! An executor with a sync interval: a document edited again within the interval of its last round of
+//! sync messages holds its peers' messages back until a timer says the time is up, then sends each peer
+//! one message carrying everything since. The timer here is driven by the test, so what was held and
+//! when it went out are known exactly.
+#![cfg(feature = "tokio")]
+#![cfg(feature = "threadpool")]
+
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use automerge::{Automerge, ROOT, ReadDoc, transaction::Transactable};
+use futures::StreamExt;
+use samod::{
+    BackoffConfig, ConcurrencyConfig, DocExecutor, DocHandle, Repo,
+    transport::channel::ChannelDialer,
+};
+
+const PATIENCE: Duration = Duration::from_secs(20);
+
+type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// One rayon thread, an interval the test sets, and timers that fire only when the test says.
+struct ManualTimers {
+    pool: Arc<rayon::ThreadPool>,
+    interval: Mutex<Duration>,
+    armed: Mutex<Vec<Job>>,
+    /// Told each time a timer is armed.
+    told: tokio::sync::mpsc::UnboundedSender<()>,
+}
+
+impl DocExecutor for ManualTimers {
+    fn spawn_fifo(&self, job: Job) {
+        self.pool.spawn_fifo(job);
+    }
+
+    fn sync_interval(&self) -> Option<Duration> {
+        Some(*self.interval.lock().unwrap())
+    }
+
+    fn spawn_at(&self, at: Instant, job: Job) {
+        assert!(
+            at > Instant::now() + Duration::from_secs(3000),
+            "armed for the interval's end"
+        );
+        self.armed.lock().unwrap().push(job);
+        self.told.send(()).unwrap();
+    }
+}
+
+impl ManualTimers {
+    /// Fires every armed timer, on the pool as the executor's `spawn_at` would.
+    fn fire(&self) -> usize {
+        let jobs = std::mem::take(&mut *self.armed.lock().unwrap());
+        let fired = jobs.len();
+        for job in jobs {
+            self.pool.spawn_fifo(job);
+        }
+        fired
+    }
+}
+
+fn keys(handle: &DocHandle) -> usize {
+    handle.with_document(|doc| doc.keys(ROOT).count())
+}
+
+fn type_key(handle: &DocHandle, key: &str) {
+    handle.with_document(|doc| {
+        doc.transact::<_, _, automerge::AutomergeError>(|tx| tx.put(ROOT, key, 1))
+            .unwrap();
+    });
+}
+
+/// Waits until `handle`'s document has `n` keys.
+async fn has_keys(handle: &DocHandle, n: usize) {
+    let mut changes = handle.changes();
+    let wait = async {
+        while keys(handle) < n {
+            changes.next().await.expect("the document stays open");
+        }
+    };
+    if tokio::time::timeout(PATIENCE, wait).await.is_err() {
+        panic!("{} of {n} keys arrived", keys(handle));
+    }
+}
+
+async fn client(server: &Repo) -> (Repo, samod::DialerHandle) {
+    let client = Repo::build_tokio().load().await;
+    let dialer = client
+        .dial(
+            BackoffConfig::default(),
+            Arc::new(ChannelDialer::new(
+                server
+                    .make_acceptor(samod::Url::parse("channel://server").unwrap())
+                    .unwrap(),
+            )),
+        )
+        .unwrap();
+    dialer.established().await.unwrap();
+    (client, dialer)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_within_the_interval_are_held_and_then_sent_in_one_message() {
+    let (told, mut armed) = tokio::sync::mpsc::unbounded_channel();
+    let timers = Arc::new(ManualTimers {
+        pool: Arc::new(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(1)
+                .build()
+                .unwrap(),
+        ),
+        interval: Mutex::new(Duration::ZERO),
+        armed: Mutex::new(Vec::new()),
+        told,
+    });
+    let server = Repo::build_tokio()
+        .with_concurrency(ConcurrencyConfig::Executor(timers.clone()))
+        .load()
+        .await;
+    let (writer, writer_dial) = client(&server).await;
+    let (reader, reader_dial) = client(&server).await;
+
+    let doc = writer.create(Automerge::new()).await.unwrap();
+    let id = doc.document_id().clone();
+    let at_server = server.find(id.clone()).await.unwrap().unwrap();
+    let at_reader = reader.find(id).await.unwrap().unwrap();
+
+    // A document whose last round is older than the interval sends at once: the first key reaches the
+    // reader without any timer.
+    type_key(&doc, "first");
+    has_keys(&at_reader, 1).await;
+    assert_eq!(timers.fire(), 0, "nothing was held");
+
+    // With an hour's interval, the next keys are within it of that round: they reach the server and
+    // wait there.
+    *timers.interval.lock().unwrap() = Duration::from_secs(3600);
+    for k in 0..5 {
+        type_key(&doc, &format!("held{k}"));
+    }
+    has_keys(&at_server, 6).await;
+    tokio::time::timeout(PATIENCE, armed.recv())
+        .await
+        .expect("a timer is armed for the held messages")
+        .unwrap();
+    assert_eq!(
+        keys(&at_reader),
+        1,
+        "the reader is told nothing before the interval is up"
+    );
+
+    // The interval is up: one message carries all five to the reader.
+    let mut reader_changes = at_reader.changes();
+    assert_eq!(timers.fire(), 1, "one timer for everything held");
+    tokio::time::timeout(PATIENCE, reader_changes.next())
+        .await
+        .expect("the held message arrives")
+        .expect("the document stays open");
+    assert_eq!(keys(&at_reader), 6, "every held key in the one message");
+
+    let heads = at_server.with_document(|d| d.get_heads());
+    assert_eq!(at_reader.with_document(|d| d.get_heads()), heads);
+
+    writer_dial.close();
+    reader_dial.close();
+    for repo in [writer, reader, server] {
+        repo.stop().await;
+    }
+}
