@@ -79,6 +79,11 @@ pub struct ClientConfig {
     /// no handle is open on them, the relay has all their changes and they have all the relay's. The next
     /// `open`, or the next change a peer sends, loads them again from storage.
     pub unload_idle: Option<Duration>,
+    /// Whether documents are written to the client's storage (the default). A simulated device of a test
+    /// or a load generator whose documents live only in memory sets it to `false` (samod's
+    /// `without_saving`): receiving a change then costs only applying and answering it, and such a
+    /// client's documents are never dropped from memory.
+    pub saves: bool,
 }
 
 impl ClientConfig {
@@ -94,6 +99,7 @@ impl ClientConfig {
             },
             tls: None,
             unload_idle: None,
+            saves: true,
         }
     }
 
@@ -368,7 +374,10 @@ fn memory<S, R, A>(
     config: &ClientConfig,
     loaded: &watch::Sender<std::collections::HashSet<DocumentId>>,
 ) -> RepoBuilder<S, R, A> {
-    let builder = builder.with_peer_id(config.peer_id()).with_observer(status::LoadedDocuments(loaded.clone()));
+    let mut builder = builder.with_peer_id(config.peer_id()).with_observer(status::LoadedDocuments(loaded.clone()));
+    if !config.saves {
+        builder = builder.without_saving();
+    }
     match config.unload_idle {
         // The relay (and a teammate's device) sends this device the changes of every document it has
         // announced, so a connected peer needs a document loaded only while they are still syncing it:

@@ -179,9 +179,22 @@ impl SyncSystem {
 
     /// A samod client of this system as the `i`th user, online. Keep the sender: it holds the token.
     pub async fn client(&self, i: usize, device: &str) -> anyhow::Result<(SyncClient, watch::Sender<String>)> {
+        self.client_saving(i, device, true).await
+    }
+
+    /// As [`SyncSystem::client`]; with `saves` false, its documents are kept in memory only and never written
+    /// to its storage (`ClientConfig::saves`): what the server sees is the same, and the generator's core is
+    /// spared the work each real device does on its own.
+    pub async fn client_saving(
+        &self,
+        i: usize,
+        device: &str,
+        saves: bool,
+    ) -> anyhow::Result<(SyncClient, watch::Sender<String>)> {
         let (token, user) = self.user(i);
         let (keep, rx) = watch::channel(token);
         let mut config = ClientConfig::new(self.base_of(i), user, device);
+        config.saves = saves;
         config.tls = self.tls.as_ref().map(|tls| tls.config.clone());
         let mut sync = SyncClient::in_memory(config, rx).await;
         sync.go_online().await?;

@@ -40,6 +40,7 @@ use crate::{
 pub struct SamodLoader {
     local_peer_id: PeerId,
     idle_unload: Option<IdleUnload>,
+    saves: bool,
     state: State,
 }
 
@@ -77,6 +78,7 @@ impl SamodLoader {
         Self {
             local_peer_id,
             idle_unload: None,
+            saves: true,
             state: State::Starting,
         }
     }
@@ -85,6 +87,17 @@ impl SamodLoader {
     /// By default documents stay loaded until the hub stops.
     pub fn with_idle_unload(mut self, idle_unload: Option<IdleUnload>) -> Self {
         self.idle_unload = idle_unload;
+        self
+    }
+
+    /// Keeps documents in memory only: nothing of them is written to storage
+    /// (no incremental chunks, no compaction), as automerge-repo without a
+    /// storage adapter. They are still loaded from storage when first opened,
+    /// and never unloaded while the hub runs, since they could not be loaded
+    /// again. For a client whose documents live elsewhere (a test's or a load
+    /// generator's simulated devices).
+    pub fn without_saving(mut self) -> Self {
+        self.saves = false;
         self
     }
 
@@ -122,6 +135,7 @@ impl SamodLoader {
                                 self.local_peer_id.clone(),
                                 EphemeralSession::new(rng),
                                 self.idle_unload,
+                                self.saves,
                             );
                             return LoaderState::Loaded(Box::new(Hub::new(state)));
                         }
@@ -147,6 +161,7 @@ impl SamodLoader {
                     self.local_peer_id.clone(),
                     EphemeralSession::new(rng),
                     self.idle_unload,
+                    self.saves,
                 );
                 LoaderState::Loaded(Box::new(Hub::new(state)))
             }

@@ -105,6 +105,7 @@ pub struct RepoBuilder<S, R, A> {
     pub(crate) concurrency: ConcurrencyConfig,
     pub(crate) observer: Option<Arc<dyn RepoObserver>>,
     pub(crate) idle_unload: Option<IdleUnload>,
+    pub(crate) saves: bool,
 }
 
 impl<S, R, A> RepoBuilder<S, R, A> {
@@ -117,6 +118,7 @@ impl<S, R, A> RepoBuilder<S, R, A> {
             concurrency: self.concurrency,
             observer: self.observer,
             idle_unload: self.idle_unload,
+            saves: self.saves,
         }
     }
 
@@ -129,6 +131,7 @@ impl<S, R, A> RepoBuilder<S, R, A> {
             concurrency: self.concurrency,
             observer: self.observer,
             idle_unload: self.idle_unload,
+            saves: self.saves,
         }
     }
 
@@ -148,6 +151,7 @@ impl<S, R, A> RepoBuilder<S, R, A> {
             concurrency: self.concurrency,
             observer: self.observer,
             idle_unload: self.idle_unload,
+            saves: self.saves,
         }
     }
 
@@ -183,6 +187,18 @@ impl<S, R, A> RepoBuilder<S, R, A> {
         self.idle_unload = Some(idle_unload);
         self
     }
+
+    /// Keep documents in memory only, as automerge-repo does without a storage
+    /// adapter: nothing of them is written to storage (no incremental chunks,
+    /// no compaction), so receiving a change costs only applying and answering
+    /// it. Documents are still looked up in storage when first opened, and are
+    /// never unloaded (they could not be loaded again). Meant for clients whose
+    /// documents live elsewhere, such as the simulated devices of a test or a
+    /// load generator.
+    pub fn without_saving(mut self) -> Self {
+        self.saves = false;
+        self
+    }
 }
 
 impl<R> RepoBuilder<InMemoryStorage, R, ShareConfig> {
@@ -195,6 +211,7 @@ impl<R> RepoBuilder<InMemoryStorage, R, ShareConfig> {
             concurrency: ConcurrencyConfig::AsyncRuntime,
             observer: None,
             idle_unload: None,
+            saves: true,
         }
     }
 }

@@ -264,6 +264,14 @@ impl DocActorInner {
         }
     }
 
+    /// While messages are held, answers the peers whose held answer was
+    /// released (see [`DocumentActor::flush_released_answers`]).
+    pub(crate) fn flush_released_answers(&mut self) {
+        if let Some(result) = self.actor.flush_released_answers(UnixTimestamp::now()) {
+            self.handle_results(result);
+        }
+    }
+
     /// Whether sync messages are held back since the last flush.
     pub(crate) fn owes_sync_messages(&self) -> bool {
         self.actor.owes_sync_messages()

@@ -528,9 +528,17 @@ impl Repo {
             concurrency,
             observer,
             idle_unload,
+            saves,
         } = builder;
-        let task_setup =
-            TaskSetup::new(storage.clone(), peer_id, concurrency, observer, idle_unload).await;
+        let task_setup = TaskSetup::new(
+            storage.clone(),
+            peer_id,
+            concurrency,
+            observer,
+            idle_unload,
+            saves,
+        )
+        .await;
         let inner = task_setup.inner.clone();
         task_setup.spawn_tasks(runtime, storage, share_policy);
         Self { inner }
@@ -552,9 +560,17 @@ impl Repo {
             concurrency,
             observer,
             idle_unload,
+            saves,
         } = builder;
-        let task_setup =
-            TaskSetup::new(storage.clone(), peer_id, concurrency, observer, idle_unload).await;
+        let task_setup = TaskSetup::new(
+            storage.clone(),
+            peer_id,
+            concurrency,
+            observer,
+            idle_unload,
+            saves,
+        )
+        .await;
         let inner = task_setup.inner.clone();
         task_setup.spawn_tasks_local(runtime, storage, share_policy);
         Self { inner }
@@ -1510,10 +1526,14 @@ impl TaskSetup {
         concurrency: ConcurrencyConfig,
         observer: Option<Arc<dyn observer::RepoObserver>>,
         idle_unload: Option<IdleUnload>,
+        saves: bool,
     ) -> TaskSetup {
         let mut rng = rand::rngs::StdRng::from_rng(&mut rand::rng());
         let peer_id = peer_id.unwrap_or_else(|| PeerId::new_with_rng(&mut rng));
-        let loader = Hub::load(peer_id.clone()).with_idle_unload(idle_unload);
+        let mut loader = Hub::load(peer_id.clone()).with_idle_unload(idle_unload);
+        if !saves {
+            loader = loader.without_saving();
+        }
         let hub = load_hub(storage.clone(), loader).await;
 
         let (tx_storage, rx_storage) = unbounded::channel();

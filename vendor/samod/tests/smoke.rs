@@ -39,6 +39,35 @@ async fn smoke() {
     assert!(handle2.is_some());
 }
 
+/// A repo built `without_saving` keeps its documents in memory only: once it
+/// stops, a repo on the same storage does not find them (one that saves does).
+#[tokio::test]
+async fn a_repo_without_saving_writes_no_document() {
+    init_logging();
+    for saves in [true, false] {
+        let storage = InMemoryStorage::new();
+        let mut builder = Repo::build_tokio().with_storage(storage.clone());
+        if !saves {
+            builder = builder.without_saving();
+        }
+        let samod = builder.load().await;
+        let doc = samod.create(Automerge::new()).await.unwrap();
+        doc.with_document(|am| {
+            use automerge::{AutomergeError, ROOT, transaction::Transactable};
+            am.transact::<_, _, AutomergeError>(|tx| tx.put(ROOT, "foo", "bar"))
+                .unwrap();
+        });
+        let id = doc.document_id().clone();
+        drop(doc);
+        samod.stop().await;
+
+        let again = Repo::build_tokio().with_storage(storage).load().await;
+        let found = again.find(id).await.unwrap();
+        assert_eq!(found.is_some(), saves, "found again only when saved");
+        again.stop().await;
+    }
+}
+
 #[tokio::test]
 async fn with_document_async_smoke() {
     init_logging();

@@ -85,6 +85,35 @@ async fn has_keys(handle: &DocHandle, n: usize) {
     }
 }
 
+/// Waits until a peer of `handle` says it has `handle`'s current heads.
+async fn acknowledged(handle: &DocHandle) {
+    let mut heads = handle.with_document(|doc| doc.get_heads());
+    heads.sort();
+    let said = |states: &std::collections::HashMap<samod::ConnectionId, samod::PeerDocState>| {
+        states.values().any(|peer| {
+            peer.their_heads.clone().is_some_and(|mut theirs| {
+                theirs.sort();
+                theirs == heads
+            })
+        })
+    };
+    let (now, mut later) = handle.peers();
+    if said(&now) {
+        return;
+    }
+    let wait = async {
+        while let Some(changed) = later.next().await {
+            if said(&changed) {
+                return;
+            }
+        }
+        panic!("the peer states ended");
+    };
+    tokio::time::timeout(PATIENCE, wait)
+        .await
+        .expect("the server acknowledged the writer's keys before the interval was up");
+}
+
 async fn client(server: &Repo) -> (Repo, samod::DialerHandle) {
     let client = Repo::build_tokio().load().await;
     let dialer = client
@@ -149,6 +178,10 @@ async fn changes_within_the_interval_are_held_and_then_sent_in_one_message() {
         1,
         "the reader is told nothing before the interval is up"
     );
+    // The writer hears that the server stored its keys without waiting for the interval: only the
+    // other peers' messages are held.
+    acknowledged(&doc).await;
+    assert_eq!(keys(&at_reader), 1, "still held for the reader");
 
     // The interval is up: one message carries all five to the reader.
     let mut reader_changes = at_reader.changes();

@@ -51,6 +51,13 @@ struct Args {
     /// seconds into the step it was typed, latency in seconds (to see when a tail happened, and to whom).
     #[arg(long)]
     arrivals: Option<String>,
+    /// Typists that write their documents to (in-memory) storage, as a device writes to its disk. Off by
+    /// default: M devices would each do that on their own machine, but here all M share the generator's one
+    /// core, and since their replicas are identical they all compact at the same change counts (256, 512,
+    /// 1,024, ...) at once, a stall of the generator that is then in every latency it measures. The server
+    /// sees the same traffic either way.
+    #[arg(long)]
+    saving_typists: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -60,6 +67,8 @@ struct Step {
     clients: usize,
     /// Changes in the document before the typing.
     history: usize,
+    /// Whether the typists wrote their documents to storage (`--saving-typists`).
+    saving_typists: bool,
     keystrokes: u64,
     expected: u64,
     received: u64,
@@ -163,7 +172,7 @@ async fn step(system: &SyncSystem, round: usize, m: usize, args: &Arc<Args>) -> 
     let mut clients = Vec::new();
     let mut keep = Vec::new();
     for i in 0..m {
-        let (c, k) = system.client(i, &format!("typist{i}")).await?;
+        let (c, k) = system.client_saving(i, &format!("typist{i}"), args.saving_typists).await?;
         clients.push(c);
         keep.push(k);
     }
@@ -237,6 +246,7 @@ async fn step(system: &SyncSystem, round: usize, m: usize, args: &Arc<Args>) -> 
     let ms = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
     Ok(Step {
         history: args.history,
+        saving_typists: args.saving_typists,
         system: system.name.clone(),
         round,
         clients: m,

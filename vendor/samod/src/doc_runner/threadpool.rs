@@ -142,14 +142,18 @@ impl ThreadpoolActor {
         let now = Instant::now();
         let mut mailbox = self.mailbox.lock().unwrap();
         if inner.owes_sync_messages() && !mailbox.may_send(Some(interval), now) {
-            if !mailbox.timer_armed {
-                mailbox.timer_armed = true;
-                let at = mailbox.last_sent.map_or(now, |last| last + interval);
-                drop(mailbox);
+            let arm = (!mailbox.timer_armed)
+                .then(|| mailbox.last_sent.map_or(now, |last| last + interval));
+            mailbox.timer_armed = true;
+            drop(mailbox);
+            if let Some(at) = arm {
                 let actor = self.clone();
                 self.pool
                     .spawn_at(at, Box::new(move || actor.timer_fired()));
             }
+            // A peer whose own change was just stored hears so now, not at
+            // the interval's end: only the other peers' messages wait.
+            inner.flush_released_answers();
             return;
         }
         mailbox.flush_due = false;

@@ -61,6 +61,9 @@ pub struct DocumentActor {
     doc: Automerge,
     last_status_update: Option<DocSearchPhase>,
     idle_unload: Option<IdleUnload>,
+    /// Whether the document is written to storage (see
+    /// [`SamodLoader::without_saving`](crate::SamodLoader::without_saving)).
+    saves: bool,
     /// Since when nothing has kept this document loaded or used it (tracked only
     /// with `idle_unload`).
     idle_since: Option<UnixTimestamp>,
@@ -76,6 +79,10 @@ pub struct DocumentActor {
     /// which heads this repo has; it must not say so before they are stored,
     /// or a peer could count as saved a change that a crash then loses.
     answers_held: HashMap<ConnectionId, HashSet<IoTaskId>>,
+    /// Connections whose held answer was released (their writes landed) and
+    /// who have not been sent a message since (see
+    /// [`DocumentActor::flush_released_answers`]).
+    answers_released: HashSet<ConnectionId>,
     /// Set by [`DocumentActor::defer_sync_messages`]: steps leave sync message
     /// generation to [`DocumentActor::flush_sync_messages`].
     defer_sync: bool,
@@ -112,6 +119,7 @@ impl DocumentActor {
             initial_content,
             initial_connections,
             idle_unload,
+            saves,
             report_peer_states,
         }: SpawnArgs,
     ) -> (Self, DocActorResult) {
@@ -139,11 +147,14 @@ impl DocumentActor {
             run_state: RunState::Running,
             phase,
             last_status_update: None,
-            idle_unload,
+            // A document that is not saved could not be loaded again.
+            idle_unload: idle_unload.filter(|_| saves),
+            saves,
             idle_since: None,
             recently_used: false,
             changed_by: HashSet::new(),
             answers_held: HashMap::new(),
+            answers_released: HashSet::new(),
             defer_sync: false,
             sync_owed: false,
             sync_messages_generated: 0,
@@ -464,12 +475,14 @@ impl DocumentActor {
                             self.on_disk_state
                                 .task_complete(io_result.task_id, storage_result);
                             let peer_connections = &mut self.peer_connections;
+                            let released = &mut self.answers_released;
                             self.answers_held.retain(|conn_id, writes| {
                                 writes.remove(&io_result.task_id);
                                 if writes.is_empty()
                                     && let Some(conn) = peer_connections.get_mut(conn_id)
                                 {
                                     conn.owe_answer();
+                                    released.insert(*conn_id);
                                 }
                                 !writes.is_empty()
                             });
@@ -520,8 +533,10 @@ impl DocumentActor {
         if self.run_state == RunState::Stopping {
             // Written, compacted and superseded chunks deleted before stopping, so
             // the next load reads one snapshot.
-            self.on_disk_state
-                .finish(out, &self.document_id, &self.doc);
+            if self.saves {
+                self.on_disk_state
+                    .finish(out, &self.document_id, &self.doc);
+            }
             if self.on_disk_state.is_settled() {
                 self.run_state = RunState::Stopped;
                 out.send_terminated();
@@ -537,8 +552,10 @@ impl DocumentActor {
         self.enqueue_share_policy_checks(out);
         // Written first, so the peers whose changes these are can be answered
         // once the writes land rather than now.
-        self.on_disk_state
-            .save_new_changes(out, &self.document_id, &self.doc);
+        if self.saves {
+            self.on_disk_state
+                .save_new_changes(out, &self.document_id, &self.doc);
+        }
         for conn_id in std::mem::take(&mut self.changed_by) {
             let writes: HashSet<IoTaskId> = self.on_disk_state.running_puts().collect();
             if !writes.is_empty() {
@@ -664,6 +681,23 @@ impl DocumentActor {
         }
         let mut out = DocActorResult::new();
         self.step(now, &mut out);
+        Some(out)
+    }
+
+    /// While sync messages are held back (see
+    /// [`defer_sync_messages`](Self::defer_sync_messages)), answers the peers
+    /// whose held answer was released since (the storage writes holding their
+    /// changes landed): each gets the message it would get at the flush, now,
+    /// and the other peers stay held. A runner that holds messages for longer
+    /// than one batch calls it so that a peer's own change is acknowledged as
+    /// soon as it is stored. `None` when no answer was released.
+    pub fn flush_released_answers(&mut self, now: UnixTimestamp) -> Option<DocActorResult> {
+        if self.answers_released.is_empty() || self.run_state != RunState::Running {
+            return None;
+        }
+        let released = std::mem::take(&mut self.answers_released);
+        let mut out = DocActorResult::new();
+        self.generate_sync_messages_for(now, &mut out, Some(&released));
         Some(out)
     }
 
@@ -980,6 +1014,16 @@ impl DocumentActor {
     }
 
     pub fn generate_sync_messages(&mut self, now: UnixTimestamp, out: &mut DocActorResult) {
+        self.generate_sync_messages_for(now, out, None);
+    }
+
+    /// Generates sync messages for every peer, or only for those in `only`.
+    fn generate_sync_messages_for(
+        &mut self,
+        now: UnixTimestamp,
+        out: &mut DocActorResult,
+        only: Option<&HashSet<ConnectionId>>,
+    ) {
         out.pending_sync_messages = self
             .peer_connections
             .values()
@@ -995,9 +1039,12 @@ impl DocumentActor {
             _ => Vec::new(),
         };
         for (conn_id, peer_conn) in &mut self.peer_connections {
-            if self.answers_held.contains_key(conn_id) {
+            if self.answers_held.contains_key(conn_id)
+                || only.is_some_and(|only| !only.contains(conn_id))
+            {
                 continue;
             }
+            self.answers_released.remove(conn_id);
             peer_conn.unanswered = false;
             let generated = match &mut self.phase {
                 Phase::Ready(ready) => {
@@ -1075,6 +1122,7 @@ impl DocumentActor {
         }
         self.changed_by.remove(&conn_id);
         self.answers_held.remove(&conn_id);
+        self.answers_released.remove(&conn_id);
         self.check_policy_tasks.retain(|_, (id, _)| *id != conn_id);
         if let Phase::Requesting(request) = &mut self.phase {
             request.remove_connection(conn_id);

@@ -10,6 +10,9 @@ pub struct SpawnArgs {
     pub(crate) initial_content: Option<automerge::Automerge>,
     pub(crate) initial_connections: HashMap<ConnectionId, (PeerId, Option<DocMessage>)>,
     pub(crate) idle_unload: Option<IdleUnload>,
+    /// Whether the document is written to storage (see
+    /// [`SamodLoader::without_saving`](crate::SamodLoader::without_saving)).
+    pub(crate) saves: bool,
     /// Whether the hub wants this document's peer states (see
     /// [`HubEvent::observe_peer_states`](crate::actors::hub::HubEvent::observe_peer_states)).
     pub(crate) report_peer_states: bool,
@@ -27,6 +30,7 @@ impl std::fmt::Debug for SpawnArgs {
             )
             .field("initial_connections", &self.initial_connections)
             .field("idle_unload", &self.idle_unload)
+            .field("saves", &self.saves)
             .field("report_peer_states", &self.report_peer_states)
             .finish()
     }

@@ -72,6 +72,8 @@ pub(crate) struct State {
     searches: Searches,
 
     idle_unload: Option<IdleUnload>,
+    /// Whether documents are written to storage.
+    saves: bool,
 
     /// Idle actors by when to offer them for unloading.
     unload_queue: BTreeSet<(UnixTimestamp, DocumentActorId)>,
@@ -87,6 +89,7 @@ impl State {
         peer_id: PeerId,
         ephemeral_session: EphemeralSession,
         idle_unload: Option<IdleUnload>,
+        saves: bool,
     ) -> Self {
         Self {
             storage_id,
@@ -102,6 +105,7 @@ impl State {
             listeners: HashMap::new(),
             searches: Searches::new(),
             idle_unload,
+            saves,
             unload_queue: BTreeSet::new(),
             peer_states_observed: true,
         }
@@ -1000,6 +1004,7 @@ impl State {
             initial_content: initial_doc,
             initial_connections,
             idle_unload: self.idle_unload,
+            saves: self.saves,
             report_peer_states: self.peer_states_observed,
         });
 

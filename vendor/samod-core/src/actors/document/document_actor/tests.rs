@@ -47,6 +47,7 @@ fn new_actor(
             ("remote".into(), initial.map(DocMessage::Sync)),
         )]),
         idle_unload: None,
+        saves: true,
         report_peer_states: true,
     };
     let (actor, result) = DocumentActor::new(UnixTimestamp::now(), args);
@@ -255,4 +256,65 @@ fn resetting_sync_state_preserves_read_only() {
     let conn = actor.peer_connections.get_mut(&conn).unwrap();
     conn.reset_sync_state();
     assert!(conn.sync_state.read_only);
+}
+
+/// A repo that does not save (`SamodLoader::without_saving`) applies and
+/// answers a peer's changes like any other, and writes nothing of them; the
+/// same change in a saving repo is written.
+#[test]
+fn a_document_that_is_not_saved_applies_changes_and_writes_nothing() {
+    for saves in [true, false] {
+        let conn = ConnectionId::new();
+        let args = SpawnArgs {
+            local_peer_id: "local".into(),
+            actor_id: DocumentActorId::new(),
+            document_id: DocumentId::new(&mut rand::rng()),
+            initial_content: Some(Automerge::new()),
+            initial_connections: HashMap::from([(
+                conn,
+                (
+                    "remote".into(),
+                    Some(DocMessage::Sync(incoming_changes(true))),
+                ),
+            )]),
+            idle_unload: Some(IdleUnload::after(std::time::Duration::from_secs(1))),
+            saves,
+            report_peer_states: true,
+        };
+        let (mut actor, result, ..) = DocumentActor::new(UnixTimestamp::now(), args);
+        let policy_task = result
+            .io_tasks
+            .iter()
+            .find(|task| matches!(task.action, DocumentIoTask::CheckSharePolicy { .. }))
+            .unwrap()
+            .task_id;
+        let mut all = vec![result];
+        all.push(complete_policy(
+            &mut actor,
+            policy_task,
+            ShareConfig::read_write(),
+        ));
+        assert!(
+            actor.document().get(ROOT, "remote").unwrap().is_some(),
+            "the change is applied"
+        );
+        // Answered at once when nothing is written; otherwise once the write lands.
+        assert_eq!(all.iter().any(has_network_output), !saves, "answered");
+        let writes = all
+            .iter()
+            .flat_map(|result| &result.io_tasks)
+            .filter(|task| {
+                matches!(
+                    task.action,
+                    DocumentIoTask::Storage(crate::io::StorageTask::Put { .. })
+                )
+            })
+            .count();
+        assert_eq!(writes > 0, saves, "written only when the repo saves");
+        assert_eq!(
+            actor.idle_unload.is_some(),
+            saves,
+            "a document that is not saved is never unloaded"
+        );
+    }
 }

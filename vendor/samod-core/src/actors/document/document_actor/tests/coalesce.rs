@@ -52,6 +52,7 @@ impl Hub {
                 .map(|(i, p)| (p.conn, (format!("peer{i}").into(), None)))
                 .collect(),
             idle_unload: None,
+            saves: true,
             report_peer_states: observed,
         };
         let (actor, result) = DocumentActor::new(UnixTimestamp::now(), args);

@@ -35,6 +35,7 @@ impl Doc {
                 HashMap::new()
             },
             idle_unload,
+            saves: true,
             report_peer_states: true,
         };
         let (actor, result) = DocumentActor::new(now, args);
@@ -287,6 +288,7 @@ fn loading_a_stored_document_does_not_write_it_again() {
         initial_content: None,
         initial_connections: HashMap::new(),
         idle_unload: Some(IdleUnload::after(AFTER)),
+        saves: true,
         report_peer_states: true,
     };
     let (mut actor, result) = DocumentActor::new(t0, args);
