@@ -485,7 +485,10 @@ mod tests {
         assert_eq!(config.bind, "127.0.0.1:8080".parse().expect("addr"));
         assert_eq!(config.data_dir, PathBuf::from("./data"));
         assert_eq!(config.log_format, LogFormat::Text);
+        assert_eq!(config.limits.sync_interval(), Some(Duration::from_millis(10)), "docs/sync.md's default");
         assert!(config.validate().is_ok());
+        let off = Config::parse_from(["teamflow-relay", "--sync-interval-ms", "0"]);
+        assert_eq!(off.limits.sync_interval(), None, "0 sends every change at once");
     }
 
     #[test]

@@ -21,13 +21,14 @@ const PATIENCE: Duration = Duration::from_secs(20);
 
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
-/// One rayon thread, an interval the test sets, and timers that fire only when the test says.
+/// One rayon thread, an interval the test sets (each document keeps the one it was spawned with), and
+/// timers that fire only when the test says.
 struct ManualTimers {
     pool: Arc<rayon::ThreadPool>,
     interval: Mutex<Duration>,
     armed: Mutex<Vec<Job>>,
-    /// Told each time a timer is armed.
-    told: tokio::sync::mpsc::UnboundedSender<()>,
+    /// How many timers are armed and not fired.
+    pending: tokio::sync::watch::Sender<usize>,
 }
 
 impl DocExecutor for ManualTimers {
@@ -44,20 +45,50 @@ impl DocExecutor for ManualTimers {
             at > Instant::now() + Duration::from_secs(3000),
             "armed for the interval's end"
         );
-        self.armed.lock().unwrap().push(job);
-        self.told.send(()).unwrap();
+        let mut armed = self.armed.lock().unwrap();
+        armed.push(job);
+        self.pending.send_replace(armed.len());
     }
 }
 
 impl ManualTimers {
     /// Fires every armed timer, on the pool as the executor's `spawn_at` would.
     fn fire(&self) -> usize {
-        let jobs = std::mem::take(&mut *self.armed.lock().unwrap());
+        let jobs = {
+            let mut armed = self.armed.lock().unwrap();
+            self.pending.send_replace(0);
+            std::mem::take(&mut *armed)
+        };
         let fired = jobs.len();
         for job in jobs {
             self.pool.spawn_fifo(job);
         }
         fired
+    }
+
+    /// Waits until a timer is armed.
+    async fn armed(&self) {
+        let mut pending = self.pending.subscribe();
+        tokio::time::timeout(PATIENCE, pending.wait_for(|n| *n > 0))
+            .await
+            .expect("a timer is armed")
+            .unwrap();
+    }
+
+    /// Waits for `wait`, firing every timer armed meanwhile: setting a document up takes several
+    /// rounds, which an hour's interval would hold.
+    async fn firing<T>(&self, wait: impl std::future::Future<Output = T>) -> T {
+        let mut pending = self.pending.subscribe();
+        tokio::pin!(wait);
+        loop {
+            tokio::select! {
+                done = &mut wait => return done,
+                changed = pending.wait_for(|n| *n > 0) => {
+                    changed.unwrap();
+                    self.fire();
+                }
+            }
+        }
     }
 }
 
@@ -132,7 +163,6 @@ async fn client(server: &Repo) -> (Repo, samod::DialerHandle) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changes_within_the_interval_are_held_and_then_sent_in_one_message() {
-    let (told, mut armed) = tokio::sync::mpsc::unbounded_channel();
     let timers = Arc::new(ManualTimers {
         pool: Arc::new(
             rayon::ThreadPoolBuilder::new()
@@ -142,7 +172,7 @@ async fn changes_within_the_interval_are_held_and_then_sent_in_one_message() {
         ),
         interval: Mutex::new(Duration::ZERO),
         armed: Mutex::new(Vec::new()),
-        told,
+        pending: tokio::sync::watch::Sender::new(0),
     });
     let server = Repo::build_tokio()
         .with_concurrency(ConcurrencyConfig::Executor(timers.clone()))
@@ -151,37 +181,51 @@ async fn changes_within_the_interval_are_held_and_then_sent_in_one_message() {
     let (writer, writer_dial) = client(&server).await;
     let (reader, reader_dial) = client(&server).await;
 
-    let doc = writer.create(Automerge::new()).await.unwrap();
-    let id = doc.document_id().clone();
-    let at_server = server.find(id.clone()).await.unwrap().unwrap();
-    let at_reader = reader.find(id).await.unwrap().unwrap();
-
-    // A document whose last round is older than the interval sends at once: the first key reaches the
-    // reader without any timer.
-    type_key(&doc, "first");
-    has_keys(&at_reader, 1).await;
+    // A document whose last round is older than its interval sends at once: with no interval, every
+    // key reaches the reader without any timer.
+    let quiet = writer.create(Automerge::new()).await.unwrap();
+    server
+        .find(quiet.document_id().clone())
+        .await
+        .unwrap()
+        .unwrap();
+    let quiet_at_reader = reader
+        .find(quiet.document_id().clone())
+        .await
+        .unwrap()
+        .unwrap();
+    type_key(&quiet, "first");
+    has_keys(&quiet_at_reader, 1).await;
     assert_eq!(timers.fire(), 0, "nothing was held");
 
-    // With an hour's interval, the next keys are within it of that round: they reach the server and
-    // wait there.
+    // A document spawned with an hour's interval: after its first round, every round waits for a
+    // timer.
     *timers.interval.lock().unwrap() = Duration::from_secs(3600);
+    let doc = writer.create(Automerge::new()).await.unwrap();
+    let id = doc.document_id().clone();
+    let at_server = timers
+        .firing(server.find(id.clone()))
+        .await
+        .unwrap()
+        .unwrap();
+    let at_reader = timers.firing(reader.find(id)).await.unwrap().unwrap();
+
+    // Keys typed now reach the server and wait there, behind a timer (armed by them, or still armed
+    // from the set-up: either way nothing goes to the reader before it fires).
     for k in 0..5 {
         type_key(&doc, &format!("held{k}"));
     }
-    has_keys(&at_server, 6).await;
-    tokio::time::timeout(PATIENCE, armed.recv())
-        .await
-        .expect("a timer is armed for the held messages")
-        .unwrap();
+    has_keys(&at_server, 5).await;
+    timers.armed().await;
     assert_eq!(
         keys(&at_reader),
-        1,
+        0,
         "the reader is told nothing before the interval is up"
     );
     // The writer hears that the server stored its keys without waiting for the interval: only the
     // other peers' messages are held.
     acknowledged(&doc).await;
-    assert_eq!(keys(&at_reader), 1, "still held for the reader");
+    assert_eq!(keys(&at_reader), 0, "still held for the reader");
 
     // The interval is up: one message carries all five to the reader.
     let mut reader_changes = at_reader.changes();
@@ -190,7 +234,7 @@ async fn changes_within_the_interval_are_held_and_then_sent_in_one_message() {
         .await
         .expect("the held message arrives")
         .expect("the document stays open");
-    assert_eq!(keys(&at_reader), 6, "every held key in the one message");
+    assert_eq!(keys(&at_reader), 5, "every held key in the one message");
 
     let heads = at_server.with_document(|d| d.get_heads());
     assert_eq!(at_reader.with_document(|d| d.get_heads()), heads);

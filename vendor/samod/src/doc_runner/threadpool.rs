@@ -13,6 +13,9 @@ use crate::{actor_task::ActorTask, builder::DocExecutor, doc_actor_inner::DocAct
 pub(crate) struct ThreadpoolActor {
     inner: Arc<Mutex<DocActorInner>>,
     pool: Arc<dyn DocExecutor>,
+    /// The executor's [`DocExecutor::sync_interval`] when the document was
+    /// spawned: it holds for the document's life.
+    interval: Option<Duration>,
     mailbox: Mutex<Mailbox>,
 }
 
@@ -46,6 +49,7 @@ impl ThreadpoolActor {
     pub(crate) fn new(inner: Arc<Mutex<DocActorInner>>, pool: Arc<dyn DocExecutor>) -> Arc<Self> {
         Arc::new(Self {
             inner,
+            interval: pool.sync_interval(),
             pool,
             mailbox: Mutex::new(Mailbox::default()),
         })
@@ -98,7 +102,7 @@ impl ThreadpoolActor {
         // (the guard is dropped while unwinding), nothing more.
         let handled = catch_unwind(AssertUnwindSafe(move || {
             let mut inner = inner;
-            self.handle(&mut inner, task, false);
+            self.handle(&mut inner, task, false, true);
         }));
         if handled.is_err() {
             tracing::error!("a document task handled inline panicked");
@@ -110,10 +114,17 @@ impl ThreadpoolActor {
     /// join its batch: each peer gets one sync message after the last of them
     /// instead of one per task, so under load the queued changes of many peers
     /// go out together. A task with none behind it that may send at once is
-    /// handled as it always was.
-    fn handle(self: &Arc<Self>, inner: &mut DocActorInner, task: ActorTask, more: bool) {
+    /// handled as it always was. `inline`: on the thread the message arrived
+    /// on (see [`Self::handle_if_light`]).
+    fn handle(
+        self: &Arc<Self>,
+        inner: &mut DocActorInner,
+        task: ActorTask,
+        more: bool,
+        inline: bool,
+    ) {
         let before = inner.sync_messages_generated();
-        let interval = self.pool.sync_interval();
+        let interval = self.interval;
         if more
             || (interval.is_some()
                 && !self
@@ -126,16 +137,18 @@ impl ThreadpoolActor {
         }
         inner.handle_task(task);
         if !more {
-            self.end_batch(inner, before);
+            self.end_batch(inner, before, inline);
         }
     }
 
     /// Ends a batch as the mailbox's owner: sends the sync messages held back
     /// or, within the sync interval of the last ones, keeps holding them and
     /// makes sure a timer will send them. `before`: the document's count of
-    /// generated messages when the batch started.
-    fn end_batch(self: &Arc<Self>, inner: &mut DocActorInner, before: u64) {
-        let Some(interval) = self.pool.sync_interval() else {
+    /// generated messages when the batch started. `inline`: on the thread the
+    /// message arrived on, where a held round is never sent (a runner is
+    /// asked to, through `flush_due`).
+    fn end_batch(self: &Arc<Self>, inner: &mut DocActorInner, before: u64, inline: bool) {
+        let Some(interval) = self.interval else {
             inner.flush_sync_messages();
             return;
         };
@@ -153,6 +166,14 @@ impl ThreadpoolActor {
             }
             // A peer whose own change was just stored hears so now, not at
             // the interval's end: only the other peers' messages wait.
+            inner.flush_released_answers();
+            return;
+        }
+        if inline && inner.owes_sync_messages() {
+            // The held round may be large: it goes out from a runner, which
+            // `dispatch` schedules because of `flush_due`.
+            mailbox.flush_due = true;
+            drop(mailbox);
             inner.flush_released_answers();
             return;
         }
@@ -199,7 +220,7 @@ impl ThreadpoolActor {
             // Never hold the mailbox lock while executing user code or waiting
             // for synchronous DocHandle access to release the document lock.
             let mut inner = self.inner.lock().unwrap();
-            self.handle(&mut inner, task, more);
+            self.handle(&mut inner, task, more, false);
         }
         // A batch cut at its size, or the timer's flush: ended while this runner
         // still owns the mailbox, so a document whose runner has stopped never
@@ -207,7 +228,7 @@ impl ThreadpoolActor {
         {
             let mut inner = self.inner.lock().unwrap();
             let before = inner.sync_messages_generated();
-            self.end_batch(&mut inner, before);
+            self.end_batch(&mut inner, before, false);
         }
         let mut mailbox = self.mailbox.lock().unwrap();
         // Empty detection and relinquishing the runner must be atomic with
