@@ -4,8 +4,9 @@
 //! arrival in every other client's document. For each system: the largest M whose p99 stays within 100 ms.
 //!
 //! Both systems are driven through the automerge-repo sync protocol by the same clients (samod, through
-//! `teamflow-sync`). `cargo build --release -p teamflow-relay -p teamflow-bench && target/release/typing`
-//! (needs `./x setup` for the Node packages; see docs/benchmarks.md).
+//! `teamflow-sync`): full replicas that keep their documents in memory only unless `--saving-typists`.
+//! `cargo build --release -p teamflow-relay -p teamflow-bench && target/release/typing` (needs `./x setup`
+//! for the Node packages; see docs/benchmarks.md).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -227,6 +228,10 @@ async fn step(system: &SyncSystem, round: usize, m: usize, args: &Arc<Args>) -> 
             }
             latencies.push(u64::try_from(at.saturating_duration_since(due).as_micros()).unwrap_or(u64::MAX));
         }
+    }
+    if let Some(mut out) = arrivals {
+        use std::io::Write as _;
+        out.flush()?;
     }
     let mut missing: HashMap<(usize, usize), (u64, f64)> = HashMap::new();
     for (hash, &(sender, due)) in &ledger.sent {
