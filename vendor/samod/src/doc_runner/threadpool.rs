@@ -36,10 +36,7 @@ struct Mailbox {
 impl Mailbox {
     /// Whether sync messages may go out at `now`, or wait for the interval since
     /// the last ones to pass.
-    fn may_send(&self, interval: Option<Duration>, now: Instant) -> bool {
-        let Some(interval) = interval else {
-            return true;
-        };
+    fn may_send(&self, interval: Duration, now: Instant) -> bool {
         self.flush_due
             || (!self.timer_armed && self.last_sent.is_none_or(|last| now >= last + interval))
     }
@@ -124,15 +121,14 @@ impl ThreadpoolActor {
         inline: bool,
     ) {
         let before = inner.sync_messages_generated();
-        let interval = self.interval;
-        if more
-            || (interval.is_some()
-                && !self
-                    .mailbox
-                    .lock()
-                    .unwrap()
-                    .may_send(interval, Instant::now()))
-        {
+        let held = self.interval.is_some_and(|interval| {
+            !self
+                .mailbox
+                .lock()
+                .unwrap()
+                .may_send(interval, Instant::now())
+        });
+        if more || held {
             inner.defer_sync_messages();
         }
         inner.handle_task(task);
@@ -154,7 +150,7 @@ impl ThreadpoolActor {
         };
         let now = Instant::now();
         let mut mailbox = self.mailbox.lock().unwrap();
-        if inner.owes_sync_messages() && !mailbox.may_send(Some(interval), now) {
+        if inner.owes_sync_messages() && !mailbox.may_send(interval, now) {
             let arm = (!mailbox.timer_armed)
                 .then(|| mailbox.last_sent.map_or(now, |last| last + interval));
             mailbox.timer_armed = true;
