@@ -155,6 +155,46 @@ async fn a_message_written_offline_waits_visibly_and_goes_out_when_the_relay_ret
     Ok(())
 }
 
+/// Opening the app with no network (on a train): the team's chat reads from the cache, nothing on screen says
+/// something failed, and once the relay answers the room is joined by itself, so a teammate's message shows
+/// live.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_opened_offline_joins_the_team_room_once_the_relay_answers() -> Result<()> {
+    let _one = ONE_WINDOW.lock().await;
+    let relay = TestRelay::start().await;
+    let ada = relay.user("ada").await;
+    let window = Window::launch().await?;
+    window.sign_in(&relay, "ada").await?;
+    let team = window.create_team(&ada, "Train").await?;
+    let bob = relay.user("bob").await;
+    ada.add_member(&team, "bob@example.test", "member").await;
+    window.type_into("[data-testid=composer]", "before the tunnel").await?;
+    window.click("[data-testid=send]").await?;
+    window.until_text("[data-testid=message][data-state=sent]", "before the tunnel").await?;
+
+    let addr = relay.addr;
+    let dir = relay.stop().await;
+    let window = window.restart(&[]).await?;
+    // The chat opened (and with it the team's room was asked for) while the relay cannot be reached.
+    window.until_text("[data-testid=message][data-state=sent]", "before the tunnel").await?;
+    window.find("[data-testid=sync-indicator]:not([data-tone=ok])").await?;
+
+    let config = teamflow_tests::test_config(dir.path());
+    let relay = TestRelay::start_at(dir, config, addr).await;
+    window.find("[data-testid=sync-indicator][data-tone=ok]").await?;
+    let (status, _) = bob
+        .post(&format!("/api/teams/{team}/messages"), &json!({ "client_id": "b1", "content": "out of the tunnel?" }))
+        .await;
+    assert!(status.is_success(), "bob's message is accepted: {status}");
+    window.until_text("[data-testid=message][data-state=sent]", "out of the tunnel?").await?;
+    let alerts = window.script("return document.querySelectorAll('[role=alert]').length").await?;
+    assert_eq!(alerts, json!(0), "being offline when the app opened is not reported as a failure");
+    window.screenshot("opened-offline-then-live").await?;
+    window.close().await?;
+    drop(relay);
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_teammates_cursor_shows_by_name_and_history_shows_an_earlier_version() -> Result<()> {
     let _one = ONE_WINDOW.lock().await;

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use teamflow_node::{EventSink, Link, NodeError, P2pConfig, Session, SessionEvent, Splice, TextUpdate};
+use teamflow_node::{EventSink, Link, Node, NodeError, P2pConfig, Session, SessionEvent, Splice, TextUpdate};
 use teamflow_protocol::TeamId;
 use teamflow_protocol::realtime::ServerMessage;
 use teamflow_tests::{DataDir, TestRelay, alice_and_bob, test_config};
@@ -146,7 +146,7 @@ async fn a_session_runs_rooms_and_documents_and_reports_them_as_events() {
 #[tokio::test]
 async fn a_session_keeps_trying_until_the_relay_answers() {
     let relay = TestRelay::start().await;
-    let (_a, alice, _b, _bob, _team) = alice_and_bob(&relay).await;
+    let (_a, alice, _b, _bob, team) = alice_and_bob(&relay).await;
     let addr = relay.addr;
     let dir: DataDir = relay.stop().await;
 
@@ -157,8 +157,44 @@ async fn a_session_keeps_trying_until_the_relay_answers() {
             matches!(e, SessionEvent::Status(s) if s.signed_in && s.link != Link::Online).then_some(())
         })
         .await;
+    // The team's room too: joined while the relay is down, it connects once the relay answers.
+    session.join_room(team).await.expect("joining while the relay is down is not a failure");
     let config = test_config(dir.path());
     let _relay = TestRelay::start_at(dir, config, addr).await;
     events.online().await;
+    events
+        .room_frame(team, "the room's team_state", |f| matches!(f, ServerMessage::TeamState { .. }).then_some(()))
+        .await;
+    session.close().await;
+}
+
+/// The app opened on a train: the sign-in is restored from disk but the node has no access token, and the
+/// teams' rooms are joined before the relay can be reached. Once it answers, the room is live.
+#[tokio::test]
+async fn a_room_joined_by_a_node_started_offline_is_live_once_the_relay_answers() {
+    let relay = TestRelay::start().await;
+    let (a_dir, alice, _b, bob, team) = alice_and_bob(&relay).await;
+    alice.close().await;
+    let (addr, url) = (relay.addr, relay.url(""));
+    let dir: DataDir = relay.stop().await;
+
+    let alice = Node::open(a_dir.path(), &url).await.expect("opened offline");
+    let (sink, mut events) = Events::sink();
+    let session = Session::start(Arc::new(alice), sink, loopback()).await;
+    session.join_room(team).await.expect("joining offline is not a failure");
+
+    let config = test_config(dir.path());
+    let _relay = TestRelay::start_at(dir, config, addr).await;
+    events
+        .room_frame(team, "the room's team_state", |f| matches!(f, ServerMessage::TeamState { .. }).then_some(()))
+        .await;
+    bob.send_message(team, "welcome back").await.expect("send");
+    let content = events
+        .room_frame(team, "bob's message, live", |f| match f {
+            ServerMessage::NewMessage { message } => Some(message.content),
+            _ => None,
+        })
+        .await;
+    assert_eq!(content, "welcome back");
     session.close().await;
 }

@@ -1,5 +1,5 @@
 //! The node's view of a team's realtime room (`/api/ws`): a stream of the relay's frames for one team that
-//! survives dropped connections.
+//! survives dropped connections, and a relay that cannot be reached when the room is joined.
 //!
 //! A task owns the socket. When the link drops it redials with exponential backoff and jitter (capped at
 //! 10 s), presenting the node's current access token, and joins again; the relay then sends a fresh
@@ -27,29 +27,55 @@ const LONGEST_RETRY: Duration = Duration::from_secs(10);
 
 impl Node {
     /// Joins the team's room and streams its frames (starting with `team_state`, and again after every
-    /// reconnection). Fails only if the first connection does; later drops are redialed. Dropping the
-    /// receiver closes the socket and stops redialing.
+    /// reconnection). Fails if the first connection does (a command-line `tail` says so at once); later
+    /// drops are redialed. Dropping the receiver closes the socket and stops redialing.
     pub async fn subscribe(&self, team: TeamId) -> Result<mpsc::Receiver<ServerMessage>, NodeError> {
-        Ok(self.join_room(team).await?.frames)
+        let link = self.room_link();
+        let first = self.first_join(&link, team).await?;
+        Ok(follow(link, team, Some(first)).frames)
     }
 
-    /// Like `subscribe`, and the user can also say they are typing.
+    /// Like `subscribe`, and the user can also say they are typing. A relay that cannot be reached now
+    /// (offline, restarting, or gone while this was dialing) is not a failure: the room is joined once it
+    /// answers, with the token the node gets then. Fails only when signed out or the relay's certificate
+    /// is refused.
     pub async fn join_room(&self, team: TeamId) -> Result<Room, NodeError> {
-        // A fresh token first: the task presents whatever the token channel holds on each (re)connection.
-        let token = self.access_token().await?;
-        self.token.send_replace(token);
-        let link = RoomLink {
+        let link = self.room_link();
+        let first = match self.first_join(&link, team).await {
+            Ok(socket) => Some(socket),
+            Err(NodeError::Api(failure)) if failure.is_transient() => {
+                tracing::info!(error = %failure, %team, "the relay is unreachable; the room is joined when it answers");
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(follow(link, team, first))
+    }
+
+    fn room_link(&self) -> RoomLink {
+        RoomLink {
             url: format!("{}/api/ws", self.api.base().replacen("http", "ws", 1)),
             tokens: self.token.subscribe(),
             tls: self.tls.clone(),
-        };
-        let socket = join(&link, team).await?;
-        let (tx, frames) = mpsc::channel(256);
-        // Typing is a hint, never queued: one pending at most, dropped while the link is down.
-        let (typing, typing_rx) = mpsc::channel(1);
-        tokio::spawn(follow_room(link, team, socket, tx, typing_rx));
-        Ok(Room { frames, typing })
+        }
     }
+
+    /// The first connection, with a fresh token: the task presents whatever the token channel holds on
+    /// each later one.
+    async fn first_join(&self, link: &RoomLink, team: TeamId) -> Result<Socket, NodeError> {
+        let token = self.access_token().await?;
+        self.token.send_replace(token);
+        join(link, team).await
+    }
+}
+
+/// Starts the task that owns the room's socket (`first`, or none yet: it dials).
+fn follow(link: RoomLink, team: TeamId, first: Option<Socket>) -> Room {
+    let (tx, frames) = mpsc::channel(256);
+    // Typing is a hint, never queued: one pending at most, dropped while the link is down.
+    let (typing, typing_rx) = mpsc::channel(1);
+    tokio::spawn(follow_room(link, team, first, tx, typing_rx));
+    Room { frames, typing }
 }
 
 /// A team's room, joined: its frames, and a way to tell the others the user is typing.
@@ -104,12 +130,15 @@ enum Ended {
 async fn follow_room(
     link: RoomLink,
     team: TeamId,
-    first: Socket,
+    first: Option<Socket>,
     tx: mpsc::Sender<ServerMessage>,
     mut typing: mpsc::Receiver<()>,
 ) {
     let mut tokens = link.tokens.clone();
-    let mut socket = Some(first);
+    // A node restored offline has no access token until the relay answers a refresh: dialing without one
+    // would only be refused, so the room waits for it.
+    let mut signed_in = link.tokens.clone();
+    let mut socket = first;
     let mut backoff = Backoff::new(FIRST_RETRY, LONGEST_RETRY);
     loop {
         if let Some(connected) = socket.take() {
@@ -121,6 +150,13 @@ async fn follow_room(
         tokio::select! {
             () = tx.closed() => return,
             () = backoff.wait() => {}
+        }
+        tokio::select! {
+            () = tx.closed() => return,
+            token = signed_in.wait_for(|token| !token.is_empty()) => if token.is_err() {
+                // The node is gone.
+                return;
+            },
         }
         match join(&link, team).await {
             Ok(connected) => socket = Some(connected),

@@ -1,9 +1,9 @@
 // Chat names whoever is typing from the team's whole roster, however large the team and whenever the chat opened.
 import { act, cleanup, render, screen } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { TeamMembership, User } from "../../bindings";
+import type { Message, OutboxEntry, TeamMembership, User } from "../../bindings";
 import { followRooms } from "../../lib/team/store";
-import { emitRoom, reset } from "../../testing/fakeBindings";
+import { answers, emitRoom, events, reset } from "../../testing/fakeBindings";
 import { joinFrames, members, TEAM, userId } from "../../testing/fixtures";
 import { Chat } from "./Chat";
 
@@ -38,5 +38,24 @@ describe("who is typing", () => {
     await act(async () => render(<Chat team={team} user={me} />));
     act(() => emitRoom(TEAM, { type: "typing", team_id: TEAM, user_id: userId(2) }));
     expect(screen.getByTestId("typing").textContent).toBe("Member 2 is typing…");
+  });
+});
+
+describe("a message sent while the room was not connected", () => {
+  it("shows as sent once it leaves the outbox, though no new_message frame came", async () => {
+    const waiting: OutboxEntry = { client_id: "c1", team_id: TEAM, kind: "message", content: "written on the train", state: "pending", error_code: null, error: null };
+    answers.outbox = [waiting];
+    answers.messages = [];
+    await act(async () => render(<Chat team={team} user={me} />));
+    expect(screen.getByTestId("message").dataset.state).toBe("pending");
+
+    // Delivered: the relay's copy is in the history, the outbox entry is gone.
+    const delivered = { id: "m1", team_id: TEAM, seq: 1, author_id: me.id, author_name: "Member 1", client_id: "c1", kind: "text", content: "written on the train", created_at: "2026-12-05T10:00:00Z" } as Message;
+    answers.outbox = [];
+    answers.messages = [delivered];
+    await act(async () => events.statusChanged.emit({}));
+    const shown = screen.getByTestId("message");
+    expect(shown.dataset.state).toBe("sent");
+    expect(shown.textContent).toContain("written on the train");
   });
 });

@@ -5,7 +5,7 @@ import { useEffect, useMemo, useRef, useState } from "react";
 import { commands, events, type Message, type OutboxEntry, type TeamMembership, type User } from "../../bindings";
 import { call, messageOf } from "../../lib/call";
 import { all, subscribe, subscribeRoom } from "../../lib/events";
-import { chatItems, mergeMessages } from "./model";
+import { chatItems, mergeMessages, messageLeftOutbox } from "./model";
 import { MentionComposer } from "./MentionComposer";
 import { MessageText } from "./MessageText";
 import { ErrorLine } from "../../lib/ErrorLine";
@@ -39,7 +39,19 @@ export function Chat({
   const lastTypingSent = useRef(0);
   const loadingOlder = useRef(false);
 
-  const refreshOutbox = () => call(commands.outbox()).then(setOutbox, () => {});
+  // The outbox as last shown, to tell when one of its messages has gone out.
+  const shownOutbox = useRef<OutboxEntry[]>([]);
+  shownOutbox.current = outbox;
+
+  const fillGap = () =>
+    call(commands.messages(team.id)).then((m) => setMessages((current) => mergeMessages(current, m)), () => {});
+
+  const refreshOutbox = () =>
+    call(commands.outbox()).then((next) => {
+      // Delivered while the room was not connected (so no `new_message` came): read it from the history.
+      if (messageLeftOutbox(team.id, shownOutbox.current, next)) void fillGap();
+      setOutbox(next);
+    }, () => {});
 
   useEffect(() => {
     call(commands.messages(team.id)).then(
@@ -55,7 +67,7 @@ export function Chat({
         setMessages((current) => mergeMessages(current, [frame.message]));
       } else if (frame.type === "team_state") {
         // Reconnected: fill any gap in what we missed.
-        call(commands.messages(team.id)).then((m) => setMessages((current) => mergeMessages(current, m)), () => {});
+        void fillGap();
       }
     });
     // The outbox changes as messages are delivered or refused.

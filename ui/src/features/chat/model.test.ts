@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Message, OutboxEntry } from "../../bindings";
-import { chatItems, mergeMessages } from "./model";
+import { chatItems, mergeMessages, messageLeftOutbox } from "./model";
 
 const team = "0190f1e2-0000-7000-8000-000000000001";
 const other = "0190f1e2-0000-7000-8000-000000000002";
@@ -39,5 +39,17 @@ describe("mergeMessages", () => {
   it("orders by seq and never shows a message twice", () => {
     const merged = mergeMessages([message(3, "c"), message(4, "d")], [message(1, "a"), message(3, "c"), message(5, "e")]);
     expect(merged.map((m) => m.seq)).toEqual([1, 3, 4, 5]);
+  });
+});
+
+describe("messageLeftOutbox", () => {
+  it("is true only when one of the team's messages is no longer waiting", () => {
+    const before = [entry("a", "pending"), entry("b", "failed"), entry("c", "pending", other)];
+    expect(messageLeftOutbox(team, before, before)).toBe(false);
+    expect(messageLeftOutbox(team, before, [entry("a", "pending"), entry("b", "failed")])).toBe(false);
+    expect(messageLeftOutbox(team, before, [entry("b", "failed"), entry("c", "pending", other)])).toBe(true);
+    expect(messageLeftOutbox(team, [], [entry("a", "pending")])).toBe(false);
+    const project = { ...entry("p", "pending"), kind: "project_create" as const };
+    expect(messageLeftOutbox(team, [project], [])).toBe(false);
   });
 });

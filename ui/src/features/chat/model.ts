@@ -23,3 +23,10 @@ export function mergeMessages(current: Message[], incoming: Message[]): Message[
   for (const m of incoming) bySeq.set(m.seq, m);
   return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
 }
+
+/** Whether one of the team's messages that was waiting in the outbox has left it: delivered (its relay copy
+ * is now in the history, which may not have been read since) or discarded. */
+export function messageLeftOutbox(team: TeamId, before: OutboxEntry[], after: OutboxEntry[]): boolean {
+  const still = new Set(after.map((entry) => entry.client_id));
+  return before.some((entry) => entry.team_id === team && entry.kind === "message" && !still.has(entry.client_id));
+}
