@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::io::{IoResult, IoTask, StorageResult, StorageTask};
+use automerge::{ActorId, transaction::CommitOptions};
 
 /// A document actor serving several peers, each a real automerge replica with its own sync state.
 pub(super) struct Hub {
@@ -30,14 +31,12 @@ impl Hub {
 
     /// `observed`: whether the hub observes the peers' states when the actor is spawned.
     pub(super) fn with_hub_observing(peers: usize, observed: bool) -> Self {
-        let mut content = Automerge::new();
-        content
-            .transact::<_, _, automerge::AutomergeError>(|tx| tx.put(ROOT, "start", true))
-            .unwrap();
+        let mut content = Automerge::new().with_actor(ActorId::from(vec![0xff; 16]));
+        commit(&mut content, "start");
         let peers: Vec<Peer> = (0..peers)
-            .map(|_| Peer {
+            .map(|i| Peer {
                 conn: ConnectionId::new(),
-                doc: Automerge::new(),
+                doc: Automerge::new().with_actor(ActorId::from(vec![i as u8; 16])),
                 state: sync::State::new(),
             })
             .collect();
@@ -205,11 +204,19 @@ impl Hub {
     }
 
     pub(super) fn type_on(&mut self, i: usize, key: &str) {
-        self.peers[i]
-            .doc
-            .transact::<_, _, automerge::AutomergeError>(|tx| tx.put(ROOT, key, true))
-            .unwrap();
+        commit(&mut self.peers[i].doc, key);
     }
+}
+
+/// Sets `key` in one change. The replicas' actors and the changes' times are fixed, so every change's hash,
+/// and with them the sync messages' Bloom filters, are the same on every run: a filter's false positive
+/// (automerge then holds a change back for a round) happens on every run or never.
+fn commit(doc: &mut Automerge, key: &str) {
+    doc.transact_with::<_, _, automerge::AutomergeError, _>(
+        |_| CommitOptions::default().with_time(0),
+        |tx| tx.put(ROOT, key, true),
+    )
+    .unwrap();
 }
 
 #[test]
