@@ -64,9 +64,16 @@ const CACHE_STEP: u32 = 16;
 /// Enough for a replica a few seconds behind live typists: at 64 people typing six characters a
 /// second, 64 held only the last 170 ms, and a replica that fell further behind than that (a burst,
 /// a pause) walked for every change it received, fell further behind, and never caught up. A clock
-/// holds 4 bytes per actor in the document's history: 1,024 clocks take 256 KB with 64 actors, 4 MB
-/// with 1,000.
+/// holds 4 bytes per actor in the document's history, so fewer are kept in a document that many
+/// actors have written to (`RECENT_CLOCK_BYTES`).
 const RECENT_CLOCKS: usize = 1024;
+
+/// What the recent clocks may take at most: 1,024 clocks up to 128 actors, 131 with 1,000 actors,
+/// never fewer than `RECENT_CLOCKS_FLOOR` (which is over the bound past 2,048 actors).
+const RECENT_CLOCK_BYTES: usize = 512 * 1024;
+
+/// The fewest recent clocks kept, whatever the number of actors.
+const RECENT_CLOCKS_FLOOR: usize = 64;
 
 /// How many of the latest changes' timestamps are kept in a plain list before they join the column.
 const TIMESTAMP_TAIL: usize = 128;
@@ -628,8 +635,8 @@ impl ChangeGraph {
         authors: &mut Authors,
     ) -> Result<(), MissingDep> {
         let node = NodeIdx(self.hashes.len() as u32);
-        // Only the last `RECENT_CLOCKS` of a batch can still be recent once it is added.
-        let recent_from = iter.len().saturating_sub(RECENT_CLOCKS);
+        // Only the last few of a batch can still be recent once it is added.
+        let recent_from = iter.len().saturating_sub(self.recent_capacity());
 
         self.add_nodes(iter.clone());
 
@@ -826,21 +833,30 @@ impl ChangeGraph {
         clock
     }
 
-    /// Caches the clock of a change just added, and forgets the oldest recent clock beyond
-    /// `RECENT_CLOCKS`. When its parents are recent too, the clock is a merge of theirs; otherwise
+    /// Caches the clock of a change just added, and forgets the oldest recent clocks beyond
+    /// `recent_capacity`. When its parents are recent too, the clock is a merge of theirs; otherwise
     /// (the first change after a load, or one made on old heads) it is the walk to the nearest
     /// cached clocks that every sync message about these heads would otherwise make.
     fn cache_recent_clock(&mut self, node_idx: NodeIdx) {
         let clock = self.calculate_clock([node_idx].into());
         self.clock_cache.insert(node_idx, clock);
         self.recent_clocks.push_back(node_idx);
-        if self.recent_clocks.len() > RECENT_CLOCKS {
+        // More than one once an actor joining has lowered the capacity.
+        let capacity = self.recent_capacity();
+        while self.recent_clocks.len() > capacity {
             if let Some(old) = self.recent_clocks.pop_front() {
                 if !(old + 1).0.is_multiple_of(CACHE_STEP) {
                     self.clock_cache.remove(&old);
                 }
             }
         }
+    }
+
+    /// How many recent clocks are kept: `RECENT_CLOCKS`, fewer when their clocks (one entry per actor)
+    /// would take more than `RECENT_CLOCK_BYTES`.
+    fn recent_capacity(&self) -> usize {
+        let per_clock = self.seq_index.len().max(1) * std::mem::size_of::<Option<NonZeroU32>>();
+        (RECENT_CLOCK_BYTES / per_clock).clamp(RECENT_CLOCKS_FLOOR, RECENT_CLOCKS)
     }
 
     fn add_parent(&mut self, child_idx: NodeIdx, parent_hash: &ChangeHash) {
@@ -1373,6 +1389,39 @@ mod tests {
             }
             assert_eq!(builder.graph.recent_clocks.len(), RECENT_CLOCKS);
         }
+    }
+
+    /// In a document that many actors have written to, fewer recent clocks are kept, so that they take
+    /// no more than `RECENT_CLOCK_BYTES`; the clocks of the latest heads are still right.
+    #[test]
+    fn recent_clocks_are_fewer_when_many_actors_wrote() {
+        let mut builder = TestGraphBuilder::new();
+        let mut previous: Option<ChangeHash> = None;
+        // Each change by an actor of its own, after the one before, as one session after another.
+        for _ in 0..1500 {
+            let actor = builder.actor();
+            let parents: Vec<ChangeHash> = previous.into_iter().collect();
+            previous = Some(builder.change(&actor, 1, &parents));
+        }
+        let graph = &builder.graph;
+        assert_eq!(graph.seq_index.len(), 1500);
+        let capacity = RECENT_CLOCK_BYTES / (1500 * 4);
+        assert_eq!(graph.recent_capacity(), capacity);
+        assert_eq!(graph.recent_clocks.len(), capacity);
+        let bytes: usize = graph
+            .recent_clocks
+            .iter()
+            .map(|node| graph.clock_cache[node].0.len() * 4)
+            .sum();
+        assert!(
+            bytes <= RECENT_CLOCK_BYTES,
+            "{bytes} bytes of recent clocks"
+        );
+        let heads = vec![previous.unwrap()];
+        assert_eq!(
+            graph.seq_clock_for_heads(&heads),
+            clock_by_walk(graph, &heads)
+        );
     }
 
     /// A document loaded from its saved form caches only every `CACHE_STEP`th clock; the changes
