@@ -367,6 +367,25 @@ async fn a_room_subscription_rejoins_after_the_relay_restarts_and_ends_when_acce
     assert!(matches!(rest, Ok(None)), "no redial into a team one has left: {rest:?}");
 }
 
+/// A relay that refuses the room (here: another relay on the same address, which never signed this token)
+/// is not "unreachable": joining fails with its status and stable code, and is not retried as if offline.
+#[tokio::test]
+async fn a_room_the_relay_refuses_fails_with_the_relays_code() {
+    let relay = TestRelay::start().await;
+    let (_a, alice, _b, _bob, team) = alice_and_bob(&relay).await;
+    let addr = relay.addr;
+    let _dir = relay.stop().await;
+    let stranger = DataDir::new();
+    let config = test_config(stranger.path());
+    let _other = TestRelay::start_at(stranger, config, addr).await;
+    match alice.join_room(team).await {
+        Err(NodeError::Api(failure @ teamflow_node::ApiFailure::Refused { status: 401, .. })) => {
+            assert!(!failure.is_transient(), "a refusal is not retried as if offline: {failure}");
+        }
+        other => panic!("expected the relay's 401, got {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn a_refused_change_can_be_retried_once_the_cause_is_fixed_or_discarded() {
     let relay = TestRelay::start().await;

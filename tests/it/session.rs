@@ -161,9 +161,17 @@ async fn a_session_keeps_trying_until_the_relay_answers() {
     session.join_room(team).await.expect("joining while the relay is down is not a failure");
     let config = test_config(dir.path());
     let _relay = TestRelay::start_at(dir, config, addr).await;
-    events.online().await;
+    // The link and the room each redial on their own backoff: either may come back first.
+    let (mut online, mut joined) = (false, false);
     events
-        .room_frame(team, "the room's team_state", |f| matches!(f, ServerMessage::TeamState { .. }).then_some(()))
+        .until("the relay link and the room's team_state", |e| {
+            match e {
+                SessionEvent::Status(s) if s.link == Link::Online => online = true,
+                SessionEvent::Room { team: t, frame: ServerMessage::TeamState { .. } } if t == team => joined = true,
+                _ => {}
+            }
+            (online && joined).then_some(())
+        })
         .await;
     session.close().await;
 }

@@ -23,6 +23,20 @@ pub enum ApiFailure {
 }
 
 impl ApiFailure {
+    /// The relay's refusal: its stable code and message when the body is the relay's error JSON.
+    pub(crate) fn refused(status: u16, body: &[u8]) -> Self {
+        match serde_json::from_slice::<ErrorBody>(body) {
+            Ok(error) => {
+                ApiFailure::Refused { status, code: error.error.code.as_str().to_owned(), message: error.error.message }
+            }
+            Err(_) => ApiFailure::Refused {
+                status,
+                code: "unknown".into(),
+                message: String::from_utf8_lossy(body).into_owned(),
+            },
+        }
+    }
+
     /// Whether trying again later could succeed (network trouble, rate limits, the relay's own faults).
     pub fn is_transient(&self) -> bool {
         match self {
@@ -92,14 +106,7 @@ impl RelayApi {
                 message: e.to_string(),
             });
         }
-        let text = response.text().await.unwrap_or_default();
-        Err(match serde_json::from_str::<ErrorBody>(&text) {
-            Ok(error) => ApiFailure::Refused {
-                status: status.as_u16(),
-                code: error.error.code.as_str().to_owned(),
-                message: error.error.message,
-            },
-            Err(_) => ApiFailure::Refused { status: status.as_u16(), code: "unknown".into(), message: text },
-        })
+        let body = response.bytes().await.unwrap_or_default();
+        Err(ApiFailure::refused(status.as_u16(), &body))
     }
 }

@@ -1,12 +1,14 @@
 //! The node's view of a team's realtime room (`/api/ws`): a stream of the relay's frames for one team that
 //! survives dropped connections, and a relay that cannot be reached when the room is joined.
 //!
-//! A task owns the socket. When the link drops it redials with exponential backoff and jitter (capped at
-//! 10 s), presenting the node's current access token, and joins again; the relay then sends a fresh
-//! `team_state`, whose `latest_seq` tells the app whether chat moved on meanwhile (`Node::messages` fills
-//! the gap). Whenever the node's access token is refreshed, the task sends it in-band (`renew`), so the
-//! relay keeps the socket open past the old token's expiry. The task ends when the receiver is dropped, the
-//! relay revokes access to the team, or it closes the socket because the sign-in ended.
+//! A task owns the socket. When the link drops (or was never made) it redials with exponential backoff and
+//! jitter (capped at 10 s), presenting the node's current access token, and joins again; the relay then
+//! sends a fresh `team_state`, whose `latest_seq` tells the app whether chat moved on meanwhile
+//! (`Node::messages` fills the gap). Without a token (a sign-in restored offline) it waits for one; refused
+//! with a token (or over a certificate not trusted), it waits for the next token rather than ask again.
+//! Whenever the node's access token is refreshed, the task sends it in-band (`renew`), so the relay keeps
+//! the socket open past the old token's expiry. The task ends when the receiver is dropped, the relay
+//! revokes access to the team or closes the socket because the sign-in ended, or the node is gone.
 
 use std::time::Duration;
 
@@ -37,8 +39,9 @@ impl Node {
 
     /// Like `subscribe`, and the user can also say they are typing. A relay that cannot be reached now
     /// (offline, restarting, or gone while this was dialing) is not a failure: the room is joined once it
-    /// answers, with the token the node gets then. Fails only when signed out or the relay's certificate
-    /// is refused.
+    /// answers, with the token the node gets then. Fails when signed out, when the relay refuses (the
+    /// sign-in, the room) or its certificate is not trusted, or when the node cannot keep a refreshed
+    /// sign-in.
     pub async fn join_room(&self, team: TeamId) -> Result<Room, NodeError> {
         let link = self.room_link();
         let first = match self.first_join(&link, team).await {
@@ -104,9 +107,15 @@ struct RoomLink {
 
 async fn join(link: &RoomLink, team: TeamId) -> Result<Socket, NodeError> {
     let unreachable = |e: WebSocketError| {
-        NodeError::Api(match transport::certificate_failure(&e) {
-            Some(reason) => ApiFailure::Certificate(reason),
-            None => ApiFailure::Unreachable(e.to_string()),
+        NodeError::Api(match e {
+            // The relay answered the upgrade with an error (a token refused, too many requests).
+            WebSocketError::Http(response) => {
+                ApiFailure::refused(response.status().as_u16(), response.body().as_deref().unwrap_or_default())
+            }
+            e => match transport::certificate_failure(&e) {
+                Some(reason) => ApiFailure::Certificate(reason),
+                None => ApiFailure::Unreachable(e.to_string()),
+            },
         })
     };
     let token = link.tokens.borrow().clone();
@@ -160,7 +169,20 @@ async fn follow_room(
         }
         match join(&link, team).await {
             Ok(connected) => socket = Some(connected),
-            Err(e) => tracing::debug!(error = %e, "room redial failed; will retry"),
+            Err(NodeError::Api(failure)) if failure.is_transient() => {
+                tracing::debug!(error = %failure, "room redial failed; will retry");
+            }
+            Err(e) => {
+                // The same token would be refused again (or the certificate again not trusted): the next
+                // one comes with a refresh or a new sign-in.
+                tracing::warn!(error = %e, %team, "the relay refused the room; trying again with the next token");
+                tokio::select! {
+                    () = tx.closed() => return,
+                    changed = signed_in.changed() => if changed.is_err() {
+                        return;
+                    },
+                }
+            }
         }
     }
 }

@@ -209,9 +209,17 @@ impl Session {
         if lock(&self.rooms).get(&team).is_some_and(JoinedRoom::is_live) {
             return Ok(());
         }
+        // The sign-in this join is for. Joining can take a while offline; a sign-out (or another sign-in)
+        // meanwhile cancels it, and the room must not outlive it.
+        let signed_in = lock(&self.online).clone();
         let room = self.node.join_room(team).await?;
         let stop = self.stop.child_token();
         let mut rooms = lock(&self.rooms);
+        // Checked under the rooms' lock: `sign_out` cancels before it clears the rooms, so either this sees
+        // the cancellation or the clearing comes after the insertion below.
+        if signed_in.is_none_or(|sign_in| sign_in.is_cancelled()) {
+            return Err(NodeError::SignedOut);
+        }
         if rooms.get(&team).is_some_and(JoinedRoom::is_live) {
             // Joined meanwhile by a concurrent call: this socket closes as `room` drops.
             return Ok(());

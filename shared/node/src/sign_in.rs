@@ -180,6 +180,8 @@ impl Node {
             Err(ApiFailure::Refused { status: 401, .. }) => {
                 // The sign-in was revoked (or its token reused elsewhere): the user must sign in again.
                 *session = None;
+                // Nothing dials with the refused token any more (rooms and the sync client wait for one).
+                self.token.send_replace(String::new());
                 self.credentials.remove().await?;
                 self.set_credential_store(None);
                 // Teammates' devices stop syncing with this one now, not when its certificate expires. Told,

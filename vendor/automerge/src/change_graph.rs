@@ -1406,6 +1406,7 @@ mod tests {
         let graph = &builder.graph;
         assert_eq!(graph.seq_index.len(), 1500);
         let capacity = RECENT_CLOCK_BYTES / (1500 * 4);
+        assert_eq!(capacity, 87);
         assert_eq!(graph.recent_capacity(), capacity);
         assert_eq!(graph.recent_clocks.len(), capacity);
         let bytes: usize = graph

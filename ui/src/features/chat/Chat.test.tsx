@@ -1,4 +1,5 @@
-// Chat names whoever is typing from the team's whole roster, however large the team and whenever the chat opened.
+// Chat names whoever is typing from the team's whole roster, however large the team and whenever the chat
+// opened; and a message delivered while the room was not connected shows as sent, without disappearing first.
 import { act, cleanup, render, screen } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Message, OutboxEntry, TeamMembership, User } from "../../bindings";
@@ -51,9 +52,13 @@ describe("a message sent while the room was not connected", () => {
 
     // Delivered: the relay's copy is in the history, the outbox entry is gone.
     const delivered = { id: "m1", team_id: TEAM, seq: 1, author_id: me.id, author_name: "Member 1", client_id: "c1", kind: "text", content: "written on the train", created_at: "2026-12-05T10:00:00Z" } as Message;
+    let readHistory: (messages: Message[]) => void = () => {};
     answers.outbox = [];
-    answers.messages = [delivered];
+    answers.messages = () => new Promise<Message[]>((resolve) => (readHistory = resolve));
     await act(async () => events.statusChanged.emit({}));
+    // While the history is read, the message stays as it was: it never disappears in between.
+    expect(screen.getByTestId("message").dataset.state).toBe("pending");
+    await act(async () => readHistory([delivered]));
     const shown = screen.getByTestId("message");
     expect(shown.dataset.state).toBe("sent");
     expect(shown.textContent).toContain("written on the train");

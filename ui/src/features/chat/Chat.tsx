@@ -39,19 +39,31 @@ export function Chat({
   const lastTypingSent = useRef(0);
   const loadingOlder = useRef(false);
 
-  // The outbox as last shown, to tell when one of its messages has gone out.
+  // The outbox as last shown, to tell when one of its messages has gone out; and which read of it is the
+  // latest (an earlier read answering late must not bring back what has gone).
   const shownOutbox = useRef<OutboxEntry[]>([]);
-  shownOutbox.current = outbox;
+  const outboxAsked = useRef(0);
+  const showOutbox = (next: OutboxEntry[]) => {
+    shownOutbox.current = next;
+    setOutbox(next);
+  };
 
   const fillGap = () =>
     call(commands.messages(team.id)).then((m) => setMessages((current) => mergeMessages(current, m)), () => {});
 
-  const refreshOutbox = () =>
-    call(commands.outbox()).then((next) => {
-      // Delivered while the room was not connected (so no `new_message` came): read it from the history.
-      if (messageLeftOutbox(team.id, shownOutbox.current, next)) void fillGap();
-      setOutbox(next);
-    }, () => {});
+  const refreshOutbox = async () => {
+    const asked = ++outboxAsked.current;
+    let next: OutboxEntry[];
+    try {
+      next = await call(commands.outbox());
+    } catch {
+      return;
+    }
+    // Delivered while the room was not connected (so no `new_message` came): read it from the history
+    // before its entry goes, so that it never disappears in between.
+    if (messageLeftOutbox(team.id, shownOutbox.current, next)) await fillGap();
+    if (asked === outboxAsked.current) showOutbox(next);
+  };
 
   useEffect(() => {
     call(commands.messages(team.id)).then(
@@ -126,7 +138,7 @@ export function Chat({
     setDraft("");
     try {
       const entry = await call(commands.sendMessage(team.id, content));
-      setOutbox((o) => [...o.filter((x) => x.client_id !== entry.client_id), entry]);
+      showOutbox([...shownOutbox.current.filter((x) => x.client_id !== entry.client_id), entry]);
       void refreshOutbox();
     } catch (e) {
       setDraft(content);
