@@ -195,6 +195,37 @@ async fn an_app_opened_offline_joins_the_team_room_once_the_relay_answers() -> R
     Ok(())
 }
 
+/// A screen that only the relay can fill (the team's settings, never fetched on this device: nothing else
+/// reads them) says so offline, and fills itself once the relay answers, while the person stays on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_screen_not_available_offline_fills_once_the_relay_answers() -> Result<()> {
+    let _one = ONE_WINDOW.lock().await;
+    let relay = TestRelay::start().await;
+    let ada = relay.user("ada").await;
+    let window = Window::launch().await?;
+    window.sign_in(&relay, "ada").await?;
+    window.create_team(&ada, "Train").await?;
+
+    let addr = relay.addr;
+    let dir = relay.stop().await;
+    let window = window.restart(&[]).await?;
+    window.click("[data-testid=nav-settings]").await?;
+    window.until_text("[role=alert]", "Not available offline yet").await?;
+    window.painted().await?;
+    window.screenshot("settings-offline").await?;
+
+    let config = teamflow_tests::test_config(dir.path());
+    let relay = TestRelay::start_at(dir, config, addr).await;
+    window.find("[data-testid=team-settings]").await?;
+    let alerts = window.script("return document.querySelectorAll('[role=alert]').length").await?;
+    assert_eq!(alerts, json!(0), "the offline notice goes once the settings are read");
+    window.painted().await?;
+    window.screenshot("settings-back-online").await?;
+    window.close().await?;
+    drop(relay);
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_teammates_cursor_shows_by_name_and_history_shows_an_earlier_version() -> Result<()> {
     let _one = ONE_WINDOW.lock().await;

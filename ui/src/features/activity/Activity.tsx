@@ -4,6 +4,7 @@ import { useEffect, useState } from "react";
 import { commands, type ActivityItem, type TeamMembership } from "../../bindings";
 import { call, messageOf } from "../../lib/call";
 import { subscribeRoom } from "../../lib/events";
+import { useReconnects } from "../../lib/reconnects";
 import { Integrations } from "../integrations/Integrations";
 import { webLink } from "./links";
 
@@ -11,15 +12,23 @@ export function Activity({ team }: { team: TeamMembership }) {
   const [items, setItems] = useState<ActivityItem[]>([]);
   const [error, setError] = useState<string | null>(null);
 
+  const reconnects = useReconnects();
+
   useEffect(() => {
-    call(commands.activity(team.id)).then(setItems, (e) => setError(messageOf(e)));
+    call(commands.activity(team.id)).then(
+      (items) => {
+        setItems(items);
+        setError(null);
+      },
+      (e) => setError(messageOf(e)),
+    );
     return subscribeRoom(team.id, (frame) => {
       if (frame.type === "activity") {
         const item = frame.item;
         setItems((current) => [item, ...current.filter((i) => i.seq !== item.seq)]);
       }
     });
-  }, [team.id]);
+  }, [team.id, reconnects]);
 
   return (
     <section className="panel">

@@ -5,6 +5,7 @@ import { commands, events, type OutboxEntry, type Project, type ProjectPatch, ty
 import { call, messageOf } from "../../lib/call";
 import { subscribe } from "../../lib/events";
 import { ErrorLine } from "../../lib/ErrorLine";
+import { useReconnects } from "../../lib/reconnects";
 import { projectList } from "../../lib/team/live";
 import { loadMembers, loadProjects, projectChanged, useTeam } from "../../lib/team/store";
 import { withPatch } from "./model";
@@ -37,12 +38,16 @@ export function Projects({ team, onOpenDocument }: { team: TeamMembership; onOpe
   }
 
   const load = () => {
-    loadProjects(team.id).catch((e) => setError(messageOf(e)));
+    loadProjects(team.id).then(
+      () => setError(null),
+      (e) => setError(messageOf(e)),
+    );
     // Owners and assignees are chosen from the roster.
     loadMembers(team.id).catch(() => {});
     call(commands.outbox()).then((o) => setQueued(o.filter((e) => e.team_id === team.id && e.kind === "project_create")), () => {});
   };
 
+  const reconnects = useReconnects();
   useEffect(() => {
     load();
     // Queued creates land when the relay answers: the outbox count moves, so reload.
@@ -53,7 +58,7 @@ export function Projects({ team, onOpenDocument }: { team: TeamMembership; onOpe
         load();
       }
     });
-  }, [team.id]);
+  }, [team.id, reconnects]);
 
   async function create(e: FormEvent) {
     e.preventDefault();
@@ -171,7 +176,7 @@ export function Projects({ team, onOpenDocument }: { team: TeamMembership; onOpe
           </li>
         ))}
       </ul>
-      {projects.length === 0 && queued.length === 0 && <p className="empty">{canEdit ? "No projects yet. Name your first one below and press Create project." : "No projects yet."}</p>}
+      {projects.length === 0 && queued.length === 0 && !error && <p className="empty">{canEdit ? "No projects yet. Name your first one below and press Create project." : "No projects yet."}</p>}
       {canEdit && (
         <form onSubmit={create} className="inline">
           <input value={name} onChange={(e) => setName(e.target.value)} placeholder="Project name" aria-label="Project name" required maxLength={200} data-testid="project-name" />

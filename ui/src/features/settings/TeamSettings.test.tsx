@@ -1,9 +1,10 @@
 // Team settings: renaming for owners and admins, deleting for owners only and only once the team's name is
-// typed exactly.
+// typed exactly; settings that could not be read offline are read once the relay is back, and settings being
+// edited are not replaced when it comes back.
 import { act, cleanup, fireEvent, render, screen } from "@testing-library/react";
 import { afterEach, beforeEach, expect, it, vi } from "vitest";
-import type { TeamMembership } from "../../bindings";
-import { answers, calls, reset } from "../../testing/fakeBindings";
+import type { Link, Status, TeamMembership } from "../../bindings";
+import { answers, calls, events, failures, reset } from "../../testing/fakeBindings";
 import { TEAM } from "../../testing/fixtures";
 import { TeamSettings } from "./TeamSettings";
 
@@ -44,4 +45,24 @@ it("renames for admins, and offers no delete to anyone but owners", async () => 
   await act(async () => render(<TeamSettings team={{ ...team, role: "member" }} />));
   expect(screen.queryByTestId("rename-team")).toBeNull();
   expect(screen.queryByTestId("delete-team")).toBeNull();
+});
+
+const status = (link: Link) => ({ signed_in: true, link, peers: [], pending: 0, failed: 0, documents: {}, credentials: null }) as Status;
+
+it("reads the settings once the relay is back, and leaves settings being edited alone when it comes back", async () => {
+  answers.status = status("offline");
+  failures.teamSettings = { kind: "not_cached" };
+  await act(async () => render(<TeamSettings team={team} />));
+  expect(screen.getByRole("alert").textContent).toBe("Not available offline yet: connect once to fetch it.");
+  expect(screen.queryByTestId("team-settings")).toBeNull();
+
+  delete failures.teamSettings;
+  await act(async () => events.statusChanged.emit(status("online")));
+  expect(screen.queryByRole("alert")).toBeNull();
+  fireEvent.change(screen.getByTestId("team-description"), { target: { value: "half typed" } });
+
+  answers.teamSettings = { ...settings, description: "from the relay" };
+  await act(async () => events.statusChanged.emit(status("connecting")));
+  await act(async () => events.statusChanged.emit(status("online")));
+  expect((screen.getByTestId("team-description") as HTMLTextAreaElement).value).toBe("half typed");
 });

@@ -4,6 +4,7 @@ import { type FormEvent, useEffect, useState } from "react";
 import { commands, type ProjectStatus, type TeamMembership, type TeamSettings as Settings } from "../../bindings";
 import { call, messageOf } from "../../lib/call";
 import { ErrorLine } from "../../lib/ErrorLine";
+import { useReconnects } from "../../lib/reconnects";
 
 const STATUSES: ProjectStatus[] = ["planned", "active", "paused", "completed", "archived"];
 
@@ -13,9 +14,19 @@ export function TeamSettings({ team, onChanged }: { team: TeamMembership; onChan
   const [error, setError] = useState<string | null>(null);
   const canEdit = team.role === "owner" || team.role === "admin";
 
+  const reconnects = useReconnects();
+
   useEffect(() => {
-    call(commands.teamSettings(team.id)).then(setSettings, (e) => setError(messageOf(e)));
-  }, [team.id]);
+    // Loaded already: the relay coming back does not replace what may be being edited.
+    if (reconnects > 0 && settings) return;
+    call(commands.teamSettings(team.id)).then(
+      (loaded) => {
+        setSettings(loaded);
+        setError(null);
+      },
+      (e) => setError(messageOf(e)),
+    );
+  }, [team.id, reconnects]);
 
   async function save(e: FormEvent) {
     e.preventDefault();

@@ -1,10 +1,11 @@
 // The member list reads the team store (the loaded roster, presence from the room's pages, removals), and
-// offers owners and admins role changes and removal within the relay's rules; anyone but the only owner leaves.
+// offers owners and admins role changes and removal within the relay's rules; anyone but the only owner leaves;
+// a roster that could not be read offline is read once the relay is back.
 import { act, cleanup, fireEvent, render, screen } from "@testing-library/react";
 import { afterEach, beforeEach, expect, it, vi } from "vitest";
-import type { TeamMembership } from "../../bindings";
+import type { Link, Status, TeamMembership, User } from "../../bindings";
 import { followRooms } from "../../lib/team/store";
-import { answers, calls, emitRoom, reset } from "../../testing/fakeBindings";
+import { answers, calls, emitRoom, events, failures, reset } from "../../testing/fakeBindings";
 import { joinFrames, member, members, TEAM, userId } from "../../testing/fixtures";
 import { Members } from "./Members";
 
@@ -84,4 +85,21 @@ it("keeps the only owner from leaving, and lets anyone else leave after confirmi
   await act(async () => screen.getByTestId("confirm-leave").click());
   expect(calls.find(([name]) => name === "leaveTeam")).toEqual(["leaveTeam", TEAM]);
   expect(onLeft).toHaveBeenCalledOnce();
+});
+
+it("reads the roster once the relay is back when it could not be read offline, and says nothing of leaving before", async () => {
+  const status = (link: Link) => ({ signed_in: true, link, peers: [], pending: 0, failed: 0, documents: {}, credentials: null }) as Status;
+  const me: User = { id: userId(1), email: "m1@example.com", display_name: "Member 1" };
+  answers.status = status("connecting");
+  failures.members = { kind: "not_cached" };
+  await act(async () => render(<Members team={{ ...team, role: "owner" }} user={me} />));
+  expect(screen.getByRole("alert").textContent).toBe("Not available offline yet: connect once to fetch it.");
+  expect(screen.queryByTestId("leave-blocked")).toBeNull();
+
+  delete failures.members;
+  answers.members = [{ ...member(1), role: "owner" }, member(2)];
+  await act(async () => events.statusChanged.emit(status("online")));
+  expect(screen.queryByRole("alert")).toBeNull();
+  expect(screen.getAllByTestId("member")).toHaveLength(2);
+  expect(screen.getByTestId("leave-blocked")).toBeTruthy();
 });

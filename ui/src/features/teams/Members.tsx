@@ -7,6 +7,7 @@ import { useEffect, useState } from "react";
 import { commands, type Member, type Role, type TeamMembership, type User } from "../../bindings";
 import { call, messageOf } from "../../lib/call";
 import { ErrorLine } from "../../lib/ErrorLine";
+import { useReconnects } from "../../lib/reconnects";
 import { loadMembers, useTeam } from "../../lib/team/store";
 import { allowed, canManage, mayLeave } from "./rules";
 
@@ -22,10 +23,15 @@ export function Members(props: { team: TeamMembership; user?: User; onInvite?: (
   // My role as the roster has it (the room keeps it current), else as the team list had it.
   const myRole: Role = (user && members.get(user.id)?.role) || team.role;
 
-  // The room keeps the roster current once joined; loading it as well shows it offline (from the cache).
+  // The room keeps the roster current once joined; loading it as well shows it offline (from the cache),
+  // and once the relay is back when it was never fetched.
+  const reconnects = useReconnects();
   useEffect(() => {
-    loadMembers(team.id).catch((e) => setError(messageOf(e)));
-  }, [team.id]);
+    loadMembers(team.id).then(
+      () => setError(null),
+      (e) => setError(messageOf(e)),
+    );
+  }, [team.id, reconnects]);
 
   async function act(what: Promise<unknown>) {
     setError(null);
@@ -110,7 +116,8 @@ export function Members(props: { team: TeamMembership; user?: User; onInvite?: (
         {list.map(row)}
       </ul>
       <ErrorLine error={error} />
-      {user && (
+      {/* Whether one may leave depends on the roster: nothing is said before it is known. */}
+      {user && list.length > 0 && (
         <footer className="leave">
           {!mayLeave(myRole, owners) ? (
             <p className="empty" data-testid="leave-blocked">
