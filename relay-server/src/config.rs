@@ -324,8 +324,8 @@ pub struct Limits {
     #[arg(long, env = "TEAMFLOW_WS_CONNECTIONS_PER_USER", default_value_t = 16)]
     pub ws_connections_per_user: usize,
 
-    /// Documents one user may have open through document sync at once (each connection's count until
-    /// it closes); past it, further documents are answered unavailable.
+    /// Distinct documents one user may have open through document sync at once (one open on several of
+    /// the user's connections counts once); past it, further documents are answered unavailable.
     #[arg(long, env = "TEAMFLOW_SYNC_DOCUMENTS_PER_USER", default_value_t = 10_000)]
     pub sync_documents_per_user: usize,
 

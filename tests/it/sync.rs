@@ -30,7 +30,9 @@ async fn shared_document(
     let (url, handle) = sync.create_text(text).await.expect("create");
     register(owner, team, &url).await;
     sync.reconnect().await.expect("reconnect");
-    assert!(sync.synced_with_relay(&handle).await, "the relay has the document");
+    // Bounded: a relay that refused the document would otherwise leave this waiting for good.
+    let synced = tokio::time::timeout(teamflow_tests::socket::PATIENCE, sync.synced_with_relay(&handle)).await;
+    assert!(matches!(synced, Ok(true)), "the relay has the document: {synced:?}");
     (url, handle)
 }
 
@@ -692,6 +694,30 @@ async fn sync_and_realtime_connections_and_open_documents_are_capped_per_user() 
     // Alice is counted apart.
     let alice_token = t.alice.token.clone().expect("token");
     let _hers = teamflow_tests::socket::RoomSocket::connect(&base, &alice_token).await;
+}
+
+/// The documents cap counts distinct documents: one open on two of a user's devices (or on a device's old
+/// connection, still closing, and its new one) counts once, and a further document is still refused.
+#[tokio::test]
+async fn a_document_open_on_two_of_a_users_devices_counts_once_against_the_documents_cap() {
+    let dir = teamflow_tests::DataDir::new();
+    let mut config = teamflow_tests::test_config(dir.path());
+    config.limits.sync_documents_per_user = 1;
+    let t = TwoMemberTeam::on(TestRelay::start_with(dir, config).await).await;
+    let mut alice = sync_client(&t.relay, &t.alice, "laptop").await;
+    let (first, _one) = shared_document(&mut alice, &t.alice, &t.id, "one").await;
+    let carol_client = t.relay.user("carol").await;
+    t.alice.add_member(&t.id, "carol@example.test", "member").await;
+    let mut carol = sync_client(&t.relay, &carol_client, "laptop").await;
+    let (second, _two) = shared_document(&mut carol, &carol_client, &t.id, "two").await;
+
+    let desktop = sync_client(&t.relay, &t.bob, "desktop").await;
+    let on_desktop = desktop.open(&first).await.expect("open").expect("under the cap");
+    text_when(&on_desktop, |t| t == "one").await;
+    let phone = sync_client(&t.relay, &t.bob, "phone").await;
+    let on_phone = phone.open(&first).await.expect("open").expect("the same document: counted once");
+    text_when(&on_phone, |t| t == "one").await;
+    assert!(phone.open(&second).await.expect("open").is_none(), "a second distinct document is over the cap");
 }
 
 #[tokio::test]

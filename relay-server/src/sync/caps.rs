@@ -7,6 +7,7 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 
 use governor::{DefaultKeyedRateLimiter, Quota};
+use samod::DocumentId;
 use teamflow_protocol::UserId;
 
 use crate::error::ApiError;
@@ -72,6 +73,62 @@ impl Drop for Slot {
     }
 }
 
+/// The documents each user holds open through sync, on any number of connections. The ceiling is on
+/// distinct documents (what the relay keeps loaded for them), so a device that reconnects while its old
+/// connection is still closing is not refused the documents it had open.
+#[derive(Debug)]
+pub struct OpenDocuments {
+    max: usize,
+    /// Per user, per document, how many connections hold it open.
+    open: Mutex<HashMap<UserId, HashMap<DocumentId, usize>>>,
+}
+
+impl OpenDocuments {
+    pub fn new(max: usize) -> Arc<Self> {
+        Arc::new(Self { max, open: Mutex::default() })
+    }
+
+    fn open(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, HashMap<DocumentId, usize>>> {
+        self.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Opens `document` for one more of `user`'s connections: one already open on another counts once, a
+    /// new one only under the ceiling.
+    pub fn try_open(&self, user: UserId, document: &DocumentId) -> bool {
+        let mut open = self.open();
+        let documents = open.entry(user).or_default();
+        if let Some(connections) = documents.get_mut(document) {
+            *connections += 1;
+            return true;
+        }
+        if documents.len() >= self.max {
+            if documents.is_empty() {
+                open.remove(&user);
+            }
+            return false;
+        }
+        documents.insert(document.clone(), 1);
+        true
+    }
+
+    /// Closes the documents one of `user`'s connections held open.
+    pub fn close<'a>(&self, user: UserId, documents: impl IntoIterator<Item = &'a DocumentId>) {
+        let mut open = self.open();
+        let Some(held) = open.get_mut(&user) else { return };
+        for document in documents {
+            if let Some(connections) = held.get_mut(document) {
+                *connections -= 1;
+                if *connections == 0 {
+                    held.remove(document);
+                }
+            }
+        }
+        if held.is_empty() {
+            open.remove(&user);
+        }
+    }
+}
+
 /// The caps, as configured.
 #[derive(Debug, Clone, Copy)]
 pub struct CapsConfig {
@@ -87,7 +144,7 @@ pub struct CapsConfig {
 pub struct Caps {
     pub sync_connections: Arc<PerUser>,
     pub ws_connections: Arc<PerUser>,
-    pub(super) documents: Arc<PerUser>,
+    pub(super) documents: Arc<OpenDocuments>,
     pub(super) frames: Arc<DefaultKeyedRateLimiter<UserId>>,
 }
 
@@ -98,7 +155,7 @@ impl Caps {
         Self {
             sync_connections: PerUser::new(config.sync_connections_per_user),
             ws_connections: PerUser::new(config.ws_connections_per_user),
-            documents: PerUser::new(config.sync_documents_per_user),
+            documents: OpenDocuments::new(config.sync_documents_per_user),
             frames: Arc::new(DefaultKeyedRateLimiter::keyed(Quota::per_second(rate).allow_burst(burst))),
         }
     }
@@ -118,5 +175,28 @@ mod tests {
         assert!(per_user.connection(bob, "test").is_ok(), "others are counted apart");
         drop(first);
         assert!(per_user.connection(alice, "test").is_ok(), "a closed connection frees its slot");
+    }
+
+    #[test]
+    fn a_document_open_on_several_of_a_users_connections_counts_once() {
+        let documents = OpenDocuments::new(2);
+        let (alice, bob) = (UserId::new(), UserId::new());
+        let [one, two, three]: [DocumentId; 3] = std::array::from_fn(|_| {
+            DocumentId::try_from(uuid::Uuid::new_v4().as_bytes().to_vec()).expect("a document id")
+        });
+        // The old connection, still closing, holds one; the new one opens one again, then two.
+        assert!(documents.try_open(alice, &one));
+        assert!(documents.try_open(alice, &one), "already open: counted once");
+        assert!(documents.try_open(alice, &two));
+        assert!(!documents.try_open(alice, &three), "a third distinct document is over the ceiling");
+        assert!(documents.try_open(bob, &three), "others are counted apart");
+        // The old connection closes: one is still open on the new one.
+        documents.close(alice, [&one]);
+        assert!(!documents.try_open(alice, &three), "one and two are still open");
+        documents.close(alice, [&one, &two]);
+        assert!(documents.try_open(alice, &three), "closed everywhere, the room is back");
+        documents.close(alice, [&three]);
+        documents.close(bob, [&three]);
+        assert!(documents.open().is_empty(), "nothing kept for users with nothing open");
     }
 }

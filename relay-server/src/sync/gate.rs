@@ -8,8 +8,10 @@
 //!   or `sync` the access cache refuses is checked against the database too (a grant through another
 //!   instance may not have been heard of yet), at most once a second per document and connection, so a
 //!   peer repeating refused requests costs cache lookups, not queries.
-//! - **Caps.** Documents open per user (each connection's documents count until it closes) and frames per
-//!   second per user (over the rate, the connection is read more slowly: back-pressure, not breakage).
+//! - **Caps.** Distinct documents open per user (a document open on several of the user's connections
+//!   counts once, so a device reconnecting while its old connection closes is not refused what it had
+//!   open) and frames per second per user (over the rate, the connection is read more slowly:
+//!   back-pressure, not breakage).
 //! - **Presence.** An `ephemeral` frame carrying `__presence` is stamped with the connection's user, peer
 //!   id and display name (`teamflow_sync::stamp_presence`); one sent under another peer's id is dropped.
 
@@ -122,7 +124,7 @@ impl Gate {
         if !allowed {
             return false;
         }
-        if !self.caps.documents.try_take(self.user) {
+        if !self.caps.documents.try_open(self.user, document) {
             tracing::info!(user = %self.user, "documents-open cap reached; answering unavailable");
             return false;
         }
@@ -150,6 +152,6 @@ impl Gate {
 
 impl Drop for Gate {
     fn drop(&mut self) {
-        self.caps.documents.give_back(self.user, self.open.len());
+        self.caps.documents.close(self.user, &self.open);
     }
 }
