@@ -1,29 +1,45 @@
 // When the node's link to the relay comes back. A screen that reads what only the relay has ("not
 // available offline yet" until then) puts the count in its loading effect's dependencies, so that it loads
-// once the relay answers, without the person leaving the screen and coming back.
-import { useEffect, useState } from "react";
+// once the relay answers, without the person leaving the screen and coming back. One count for the whole
+// window, followed from sign-in (the workspace's mount), so that a screen shown later sees every return.
+import { useSyncExternalStore } from "react";
 import { commands, events, type Link } from "../bindings";
 import { call } from "./call";
 import { subscribe } from "./events";
 
-/** Counts the link's returns: the times it became "online" after being anything else while the screen was
- *  shown. Starts at 0; the first status seen only says where the link is. */
+let returns = 0;
+const listeners = new Set<() => void>();
+
+/**
+ * Counts the link's returns (the times it became "online" after being anything else) from now on; the
+ * cleanup stops. The first status seen only says where the link is.
+ */
+export function followLink(): () => void {
+  let last: Link | null = null;
+  const seen = (link: Link) => {
+    if (link === "online" && last !== null && last !== "online") {
+      returns += 1;
+      listeners.forEach((listener) => listener());
+    }
+    last = link;
+  };
+  // Listening first, then asking: a status event that comes before the answer is the newer one.
+  const stop = subscribe(events.statusChanged, (status) => seen(status.link));
+  call(commands.status()).then(
+    (status) => {
+      if (last === null) last = status.link;
+    },
+    () => {},
+  );
+  return stop;
+}
+
+/** How many times the link has come back; the component renders again when it does. */
 export function useReconnects(): number {
-  const [count, setCount] = useState(0);
-  useEffect(() => {
-    let last: Link | null = null;
-    const seen = (link: Link) => {
-      if (link === "online" && last !== null && last !== "online") setCount((c) => c + 1);
-      last = link;
-    };
-    // The status now, unless an event told it first.
-    call(commands.status()).then(
-      (status) => {
-        if (last === null) last = status.link;
-      },
-      () => {},
-    );
-    return subscribe(events.statusChanged, (status) => seen(status.link));
-  }, []);
-  return count;
+  return useSyncExternalStore(listen, () => returns);
+}
+
+function listen(listener: () => void): () => void {
+  listeners.add(listener);
+  return () => void listeners.delete(listener);
 }

@@ -1,5 +1,5 @@
 // Teams, members, projects and invitations for the tests, numbered so a test can say "the 30th member".
-import type { AppError, Invitation, PendingInvitation, PresentMember, Project, ServerMessage, Team, TeamId } from "../bindings";
+import type { AppError, Invitation, Link, PendingInvitation, PresentMember, Project, ServerMessage, Status, Team, TeamId } from "../bindings";
 
 export const TEAM: TeamId = "0190f1e2-0000-7000-8000-0000000000aa";
 
@@ -76,3 +76,6 @@ export function pendingInvitation(n: number, patch: Partial<PendingInvitation> =
 
 /** A refusal from the relay with `code`, as a command answers it. */
 export const refused = (code: string, status = 400): AppError => ({ kind: "refused", status, code, message: `the relay says ${code}` });
+
+/** The node's status with the relay link as given (signed in, nothing queued). */
+export const linkStatus = (link: Link): Status => ({ signed_in: true, link, peers: [], pending: 0, failed: 0, documents: {}, credentials: null });

@@ -10,32 +10,49 @@ import { webLink } from "./links";
 
 export function Activity({ team }: { team: TeamMembership }) {
   const [items, setItems] = useState<ActivityItem[]>([]);
+  // What opening a link met, and why the feed could not be read (cleared by the next read that succeeds).
   const [error, setError] = useState<string | null>(null);
+  const [loadError, setLoadError] = useState<string | null>(null);
 
+  // Read again when the relay is back: the feed may never have been read on this device.
   const reconnects = useReconnects();
-
   useEffect(() => {
+    // Only the latest read counts.
+    let latest = true;
     call(commands.activity(team.id)).then(
-      (items) => {
-        setItems(items);
-        setError(null);
+      (read) => {
+        if (!latest) return;
+        // Items the room brought while the read was on its way stay.
+        setItems((current) => {
+          const seqs = new Set(read.map((i) => i.seq));
+          return [...current.filter((i) => !seqs.has(i.seq)), ...read].sort((a, b) => b.seq - a.seq);
+        });
+        setLoadError(null);
       },
-      (e) => setError(messageOf(e)),
+      (e) => latest && setLoadError(messageOf(e)),
     );
-    return subscribeRoom(team.id, (frame) => {
-      if (frame.type === "activity") {
-        const item = frame.item;
-        setItems((current) => [item, ...current.filter((i) => i.seq !== item.seq)]);
-      }
-    });
+    return () => {
+      latest = false;
+    };
   }, [team.id, reconnects]);
+
+  useEffect(
+    () =>
+      subscribeRoom(team.id, (frame) => {
+        if (frame.type === "activity") {
+          const item = frame.item;
+          setItems((current) => [item, ...current.filter((i) => i.seq !== item.seq)]);
+        }
+      }),
+    [team.id],
+  );
 
   return (
     <section className="panel">
       <h2>Activity</h2>
       {(team.role === "owner" || team.role === "admin") && <Integrations team={team} />}
-      {error && <p className="error">{error}</p>}
-      {items.length === 0 && !error && (
+      {(error ?? loadError) && <p className="error">{error ?? loadError}</p>}
+      {items.length === 0 && !loadError && (
         <p className="empty">
           {team.role === "owner" || team.role === "admin" ? "No events yet." : "Nothing yet. An owner or admin connects GitHub, Slack or Trello to see their events here."}
         </p>

@@ -3,6 +3,7 @@
 import { type FormEvent, useEffect, useMemo, useState } from "react";
 import { type Analytics as Figures, commands, type TeamMembership } from "../../bindings";
 import { call, messageOf } from "../../lib/call";
+import { useReconnects } from "../../lib/reconnects";
 import { ErrorLine } from "../../lib/ErrorLine";
 import { BarChart } from "./BarChart";
 import { type Bar, customRange, messageSeries, type Preset, PRESETS, presetRange, type Range, serviceSeries, statusSeries, summaries } from "./shape";
@@ -18,6 +19,8 @@ export function Analytics({ team }: { team: TeamMembership }) {
   const [figures, setFigures] = useState<Figures | null>(null);
   const [error, setError] = useState<string | null>(null);
 
+  // Read again when the relay is back: figures never read on this device are not available offline.
+  const reconnects = useReconnects();
   useEffect(() => {
     let current = true;
     setError(null);
@@ -28,7 +31,7 @@ export function Analytics({ team }: { team: TeamMembership }) {
     return () => {
       current = false;
     };
-  }, [team.id, range.from, range.to]);
+  }, [team.id, range.from, range.to, reconnects]);
 
   function choose(value: Preset | "custom") {
     setPreset(value);

@@ -1,11 +1,12 @@
 // The team's documents: the list (live as teammates rename, delete or restore), a new one, renaming and
 // deleting with an Undo (the relay keeps a deleted document restorable for 30 days), and the open one in
 // the editor.
-import { type FormEvent, lazy, Suspense, useEffect, useState } from "react";
+import { type FormEvent, lazy, Suspense, useEffect, useRef, useState } from "react";
 import { commands, type DocumentEntry, type Status, type TeamMembership, type User } from "../../bindings";
 import { call, explain, messageOf } from "../../lib/call";
 import { subscribeRoom } from "../../lib/events";
 import { ErrorLine } from "../../lib/ErrorLine";
+import { useReconnects } from "../../lib/reconnects";
 import { applyDocumentFrame, checkTitle, mayDelete } from "./documentList";
 
 // Automerge (its WebAssembly included) and ProseMirror load with the first document opened, not with the
@@ -25,16 +26,32 @@ type Props = { team: TeamMembership; user: User; status: Status; open: string | 
 export function Documents({ team, user, status, open, onOpen }: Props) {
   const [documents, setDocuments] = useState<DocumentEntry[]>([]);
   const [title, setTitle] = useState("");
+  // What an action met, and why the list could not be read (cleared by the next read that succeeds).
   const [error, setError] = useState<string | null>(null);
+  const [loadError, setLoadError] = useState<string | null>(null);
   const [renaming, setRenaming] = useState<{ url: string; title: string } | null>(null);
   // The last deletion, offered for undo until dismissed or replaced by another.
   const [deleted, setDeleted] = useState<DocumentEntry | null>(null);
   const canWrite = team.role !== "viewer";
 
-  const load = () => call(commands.documents(team.id)).then(setDocuments, (e) => setError(messageOf(e)));
+  // Only the latest read says whether the list could be read.
+  const loads = useRef(0);
+  const load = () => {
+    const asked = ++loads.current;
+    return call(commands.documents(team.id)).then(
+      (read) => {
+        if (asked !== loads.current) return;
+        setDocuments(read);
+        setLoadError(null);
+      },
+      (e) => asked === loads.current && setLoadError(messageOf(e)),
+    );
+  };
+  // Read again once queued work is delivered, and when the relay is back.
+  const reconnects = useReconnects();
   useEffect(() => {
     void load();
-  }, [team.id, status.pending === 0]);
+  }, [team.id, status.pending === 0, reconnects]);
   // The list is where documents are opened from: fetch the editor's chunk while it is read.
   useEffect(() => {
     loadEditor().catch((e) => console.warn("the editor did not load ahead", e));
@@ -154,7 +171,7 @@ export function Documents({ team, user, status, open, onOpen }: Props) {
           </button>
         </form>
       )}
-      <ErrorLine error={error} onDismiss={() => setError(null)} testId="documents-error" />
+      <ErrorLine error={error ?? loadError} onDismiss={() => (error ? setError(null) : setLoadError(null))} testId="documents-error" />
       {deleted && (
         <div className="toast" role="status" data-testid="document-deleted-toast">
           <span>

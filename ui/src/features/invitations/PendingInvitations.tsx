@@ -5,6 +5,7 @@ import { useEffect, useRef, useState } from "react";
 import { commands, type PendingInvitation, type TeamMembership } from "../../bindings";
 import { AppFailure, call, explain, isRefusal } from "../../lib/call";
 import { ErrorLine } from "../../lib/ErrorLine";
+import { useReconnects } from "../../lib/reconnects";
 import { ANSWER_REFUSED, ROLE_NAME, until } from "./words";
 
 export function PendingInvitations({ onJoined }: { onJoined: (team: TeamMembership) => void }) {
@@ -14,6 +15,8 @@ export function PendingInvitations({ onJoined }: { onJoined: (team: TeamMembersh
   // Counts answers given: a list asked for before the latest one could still hold what was answered.
   const answered = useRef(0);
 
+  // And when the relay is back: the list offline waits for the next look.
+  const reconnects = useReconnects();
   useEffect(() => {
     const load = () => {
       const asked = answered.current;
@@ -30,7 +33,7 @@ export function PendingInvitations({ onJoined }: { onJoined: (team: TeamMembersh
     // Invitations made while the app was open show when the person comes back to it.
     window.addEventListener("focus", load);
     return () => window.removeEventListener("focus", load);
-  }, []);
+  }, [reconnects]);
 
   async function answer(invitation: PendingInvitation, accept: boolean) {
     answered.current += 1;

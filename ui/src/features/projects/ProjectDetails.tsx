@@ -6,6 +6,7 @@ import { commands, events, type Project, type ProjectChange, type ProjectPatch, 
 import { call, messageOf } from "../../lib/call";
 import { subscribe } from "../../lib/events";
 import { ErrorLine } from "../../lib/ErrorLine";
+import { useReconnects } from "../../lib/reconnects";
 import { projectChanged, useTeam } from "../../lib/team/store";
 import { describeChange, parseDueDate, withPatch } from "./model";
 
@@ -18,7 +19,9 @@ export function ProjectDetails({ team, project }: { team: TeamMembership; projec
   const [due, setDue] = useState(project.due_date ?? "");
   const [newTask, setNewTask] = useState("");
   const [renaming, setRenaming] = useState<{ id: string; title: string } | null>(null);
+  // What an action met, and why the tasks could not be read (cleared by the next read that succeeds).
   const [error, setError] = useState<string | null>(null);
+  const [loadError, setLoadError] = useState<string | null>(null);
 
   const titles = new Map(tasks.map((t) => [t.id as string, t.title]));
 
@@ -32,7 +35,13 @@ export function ProjectDetails({ team, project }: { team: TeamMembership; projec
       (value: T) => {
         if (reloading === latestReload.current) show(value);
       };
-    call(commands.tasks(team.id, project.id)).then(ifLatest(setTasks), (e) => setError(messageOf(e)));
+    call(commands.tasks(team.id, project.id)).then(
+      ifLatest((read: Task[]) => {
+        setTasks(read);
+        setLoadError(null);
+      }),
+      ifLatest((e: unknown) => setLoadError(messageOf(e))),
+    );
     // The history needs the relay once; offline it is the last one read, or none yet.
     call(commands.projectHistory(team.id, project.id)).then(ifLatest(setHistory), () => {});
   };
@@ -60,6 +69,15 @@ export function ProjectDetails({ team, project }: { team: TeamMembership; projec
       stopStatus();
     };
   }, [team.id, project.id]);
+
+  // Read again when the relay is back: the tasks may never have been read on this device.
+  const reconnects = useReconnects();
+  const shownReconnects = useRef(reconnects);
+  useEffect(() => {
+    if (reconnects === shownReconnects.current) return;
+    shownReconnects.current = reconnects;
+    reload();
+  }, [reconnects]);
 
   useEffect(() => setDue(project.due_date ?? ""), [project.due_date]);
 
@@ -209,7 +227,7 @@ export function ProjectDetails({ team, project }: { team: TeamMembership; projec
         ))}
       </ol>
       {history.length === 0 && <p className="empty">No changes yet.</p>}
-      <ErrorLine error={error} testId="project-error" />
+      <ErrorLine error={error ?? loadError} testId="project-error" />
     </div>
   );
 }

@@ -1,10 +1,12 @@
-// The project list reads the team store: loaded projects, the room's project pages and changes.
+// The project list reads the team store: loaded projects, the room's project pages and changes; a list not
+// readable offline is read once the relay is back, and a refusal stays until the next action.
 import { act, cleanup, fireEvent, render, screen } from "@testing-library/react";
 import { afterEach, beforeEach, expect, it, vi } from "vitest";
 import type { Task, TeamMembership } from "../../bindings";
 import { followRooms } from "../../lib/team/store";
-import { answers, calls, emitRoom, reset } from "../../testing/fakeBindings";
-import { joinFrames, members, project, projects, TEAM } from "../../testing/fixtures";
+import { followLink } from "../../lib/reconnects";
+import { answers, calls, emitRoom, events, failures, reset } from "../../testing/fakeBindings";
+import { joinFrames, linkStatus, members, project, projects, refused, TEAM } from "../../testing/fixtures";
 import { Projects } from "./Projects";
 
 vi.mock("../../bindings", () => import("../../testing/fakeBindings"));
@@ -100,4 +102,29 @@ it("shows the latest reload's tasks when an older reload answers after it", asyn
     expect.stringContaining("Write"),
     expect.stringContaining("Fonts"),
   ]);
+});
+
+it("reads the list once the relay is back, claims no empty list meanwhile, and keeps a refusal through reloads", async () => {
+  answers.status = linkStatus("connecting");
+  const stopLink = await act(async () => followLink());
+  failures.projects = { kind: "not_cached" };
+  await act(async () => render(<Projects team={team} onOpenDocument={() => {}} />));
+  expect(screen.getByRole("alert").textContent).toBe("Not available offline yet: connect once to fetch it.");
+  expect(screen.queryByText(/No projects yet/)).toBeNull();
+
+  delete failures.projects;
+  answers.projects = projects(1, 2);
+  await act(async () => events.statusChanged.emit(linkStatus("online")));
+  expect(screen.queryByRole("alert")).toBeNull();
+  expect(screen.getAllByTestId("project")).toHaveLength(2);
+
+  // A refused create is shown, and a reload (the outbox moving) does not take it away.
+  failures.createProject = refused("validation_failed");
+  fireEvent.change(screen.getByTestId("project-name"), { target: { value: "Launch" } });
+  await act(async () => fireEvent.submit(screen.getByTestId("project-name").closest("form")!));
+  const refusal = screen.getByRole("alert").textContent;
+  expect(refusal).toBeTruthy();
+  await act(async () => events.statusChanged.emit({ ...linkStatus("online"), pending: 1 }));
+  expect(screen.getByRole("alert").textContent).toBe(refusal);
+  stopLink();
 });

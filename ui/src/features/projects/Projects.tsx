@@ -1,6 +1,6 @@
 // A team's projects: status at a glance, create and edit (offline too, through the outbox; edits merge
 // per field on the relay), open one for its owner, due date, tasks and history, and open its document.
-import { type FormEvent, useEffect, useState } from "react";
+import { type FormEvent, useEffect, useRef, useState } from "react";
 import { commands, events, type OutboxEntry, type Project, type ProjectPatch, type ProjectStatus, type TeamMembership } from "../../bindings";
 import { call, messageOf } from "../../lib/call";
 import { subscribe } from "../../lib/events";
@@ -19,7 +19,10 @@ export function Projects({ team, onOpenDocument }: { team: TeamMembership; onOpe
   const [queued, setQueued] = useState<OutboxEntry[]>([]);
   const [name, setName] = useState("");
   const [description, setDescription] = useState("");
+  // What an action the person took met (kept until the next action), and why the list could not be read
+  // (cleared by the next read that succeeds): a reload never hides a refusal not yet read.
   const [error, setError] = useState<string | null>(null);
+  const [loadError, setLoadError] = useState<string | null>(null);
   const [editing, setEditing] = useState<{ id: string; name: string; description: string } | null>(null);
   const canEdit = team.role !== "viewer";
   // The relay lets admins and owners delete; the room's project_deleted takes it off every list.
@@ -37,19 +40,23 @@ export function Projects({ team, onOpenDocument }: { team: TeamMembership; onOpe
     }
   }
 
+  // Which read is the latest: an earlier one answering late (failed offline) must not bring its notice back.
+  const loads = useRef(0);
   const load = () => {
+    const asked = ++loads.current;
     loadProjects(team.id).then(
-      () => setError(null),
-      (e) => setError(messageOf(e)),
+      () => asked === loads.current && setLoadError(null),
+      (e) => asked === loads.current && setLoadError(messageOf(e)),
     );
     // Owners and assignees are chosen from the roster.
     loadMembers(team.id).catch(() => {});
     call(commands.outbox()).then((o) => setQueued(o.filter((e) => e.team_id === team.id && e.kind === "project_create")), () => {});
   };
 
+  // Read again when the relay is back: the list may never have been read on this device.
   const reconnects = useReconnects();
+  useEffect(load, [team.id, reconnects]);
   useEffect(() => {
-    load();
     // Queued creates land when the relay answers: the outbox count moves, so reload.
     let pending = -1;
     return subscribe(events.statusChanged, (payload) => {
@@ -58,7 +65,7 @@ export function Projects({ team, onOpenDocument }: { team: TeamMembership; onOpe
         load();
       }
     });
-  }, [team.id, reconnects]);
+  }, [team.id]);
 
   async function create(e: FormEvent) {
     e.preventDefault();
@@ -176,7 +183,7 @@ export function Projects({ team, onOpenDocument }: { team: TeamMembership; onOpe
           </li>
         ))}
       </ul>
-      {projects.length === 0 && queued.length === 0 && !error && <p className="empty">{canEdit ? "No projects yet. Name your first one below and press Create project." : "No projects yet."}</p>}
+      {projects.length === 0 && queued.length === 0 && !loadError && <p className="empty">{canEdit ? "No projects yet. Name your first one below and press Create project." : "No projects yet."}</p>}
       {canEdit && (
         <form onSubmit={create} className="inline">
           <input value={name} onChange={(e) => setName(e.target.value)} placeholder="Project name" aria-label="Project name" required maxLength={200} data-testid="project-name" />
@@ -186,7 +193,7 @@ export function Projects({ team, onOpenDocument }: { team: TeamMembership; onOpe
           </button>
         </form>
       )}
-      <ErrorLine error={error} />
+      <ErrorLine error={error ?? loadError} />
     </section>
   );
 }

@@ -3,9 +3,10 @@
 // edited are not replaced when it comes back.
 import { act, cleanup, fireEvent, render, screen } from "@testing-library/react";
 import { afterEach, beforeEach, expect, it, vi } from "vitest";
-import type { Link, Status, TeamMembership } from "../../bindings";
+import type { TeamMembership } from "../../bindings";
+import { followLink } from "../../lib/reconnects";
 import { answers, calls, events, failures, reset } from "../../testing/fakeBindings";
-import { TEAM } from "../../testing/fixtures";
+import { linkStatus, TEAM } from "../../testing/fixtures";
 import { TeamSettings } from "./TeamSettings";
 
 vi.mock("../../bindings", () => import("../../testing/fakeBindings"));
@@ -47,22 +48,22 @@ it("renames for admins, and offers no delete to anyone but owners", async () => 
   expect(screen.queryByTestId("delete-team")).toBeNull();
 });
 
-const status = (link: Link) => ({ signed_in: true, link, peers: [], pending: 0, failed: 0, documents: {}, credentials: null }) as Status;
-
 it("reads the settings once the relay is back, and leaves settings being edited alone when it comes back", async () => {
-  answers.status = status("offline");
+  answers.status = linkStatus("offline");
+  const stopLink = await act(async () => followLink());
   failures.teamSettings = { kind: "not_cached" };
   await act(async () => render(<TeamSettings team={team} />));
   expect(screen.getByRole("alert").textContent).toBe("Not available offline yet: connect once to fetch it.");
   expect(screen.queryByTestId("team-settings")).toBeNull();
 
   delete failures.teamSettings;
-  await act(async () => events.statusChanged.emit(status("online")));
+  await act(async () => events.statusChanged.emit(linkStatus("online")));
   expect(screen.queryByRole("alert")).toBeNull();
   fireEvent.change(screen.getByTestId("team-description"), { target: { value: "half typed" } });
 
   answers.teamSettings = { ...settings, description: "from the relay" };
-  await act(async () => events.statusChanged.emit(status("connecting")));
-  await act(async () => events.statusChanged.emit(status("online")));
+  await act(async () => events.statusChanged.emit(linkStatus("connecting")));
+  await act(async () => events.statusChanged.emit(linkStatus("online")));
   expect((screen.getByTestId("team-description") as HTMLTextAreaElement).value).toBe("half typed");
+  stopLink();
 });

@@ -17,15 +17,22 @@ export function TeamSettings({ team, onChanged }: { team: TeamMembership; onChan
   const reconnects = useReconnects();
 
   useEffect(() => {
-    // Loaded already: the relay coming back does not replace what may be being edited.
+    // Loaded already: the relay coming back does not replace what may be being edited. (Another team is
+    // another component: the workspace keys this one by team.)
     if (reconnects > 0 && settings) return;
+    // Only the latest read counts: a failed one answering late must not bring its notice back.
+    let latest = true;
     call(commands.teamSettings(team.id)).then(
       (loaded) => {
+        if (!latest) return;
         setSettings(loaded);
         setError(null);
       },
-      (e) => setError(messageOf(e)),
+      (e) => latest && setError(messageOf(e)),
     );
+    return () => {
+      latest = false;
+    };
   }, [team.id, reconnects]);
 
   async function save(e: FormEvent) {

@@ -3,10 +3,11 @@
 // a roster that could not be read offline is read once the relay is back.
 import { act, cleanup, fireEvent, render, screen } from "@testing-library/react";
 import { afterEach, beforeEach, expect, it, vi } from "vitest";
-import type { Link, Status, TeamMembership, User } from "../../bindings";
+import type { TeamMembership, User } from "../../bindings";
+import { followLink } from "../../lib/reconnects";
 import { followRooms } from "../../lib/team/store";
 import { answers, calls, emitRoom, events, failures, reset } from "../../testing/fakeBindings";
-import { joinFrames, member, members, TEAM, userId } from "../../testing/fixtures";
+import { joinFrames, linkStatus, member, members, TEAM, userId } from "../../testing/fixtures";
 import { Members } from "./Members";
 
 vi.mock("../../bindings", () => import("../../testing/fakeBindings"));
@@ -88,9 +89,9 @@ it("keeps the only owner from leaving, and lets anyone else leave after confirmi
 });
 
 it("reads the roster once the relay is back when it could not be read offline, and says nothing of leaving before", async () => {
-  const status = (link: Link) => ({ signed_in: true, link, peers: [], pending: 0, failed: 0, documents: {}, credentials: null }) as Status;
   const me: User = { id: userId(1), email: "m1@example.com", display_name: "Member 1" };
-  answers.status = status("connecting");
+  answers.status = linkStatus("connecting");
+  const stopLink = await act(async () => followLink());
   failures.members = { kind: "not_cached" };
   await act(async () => render(<Members team={{ ...team, role: "owner" }} user={me} />));
   expect(screen.getByRole("alert").textContent).toBe("Not available offline yet: connect once to fetch it.");
@@ -98,8 +99,9 @@ it("reads the roster once the relay is back when it could not be read offline, a
 
   delete failures.members;
   answers.members = [{ ...member(1), role: "owner" }, member(2)];
-  await act(async () => events.statusChanged.emit(status("online")));
+  await act(async () => events.statusChanged.emit(linkStatus("online")));
   expect(screen.queryByRole("alert")).toBeNull();
   expect(screen.getAllByTestId("member")).toHaveLength(2);
   expect(screen.getByTestId("leave-blocked")).toBeTruthy();
+  stopLink();
 });

@@ -14,7 +14,9 @@ import { allowed, canManage, mayLeave } from "./rules";
 export function Members(props: { team: TeamMembership; user?: User; onInvite?: () => void; onLeft?: () => void }) {
   const { team, user, onInvite, onLeft } = props;
   const { members, online } = useTeam(team.id);
+  // What an action met, and why the roster could not be read (cleared by the next read that succeeds).
   const [error, setError] = useState<string | null>(null);
+  const [loadError, setLoadError] = useState<string | null>(null);
   const [removing, setRemoving] = useState<string | null>(null);
   const [leaving, setLeaving] = useState(false);
   const canInvite = canManage(team.role);
@@ -27,10 +29,15 @@ export function Members(props: { team: TeamMembership; user?: User; onInvite?: (
   // and once the relay is back when it was never fetched.
   const reconnects = useReconnects();
   useEffect(() => {
+    // Only the latest read says whether the roster could be read.
+    let latest = true;
     loadMembers(team.id).then(
-      () => setError(null),
-      (e) => setError(messageOf(e)),
+      () => latest && setLoadError(null),
+      (e) => latest && setLoadError(messageOf(e)),
     );
+    return () => {
+      latest = false;
+    };
   }, [team.id, reconnects]);
 
   async function act(what: Promise<unknown>) {
@@ -115,7 +122,7 @@ export function Members(props: { team: TeamMembership; user?: User; onInvite?: (
       <ul className="members" data-testid="members">
         {list.map(row)}
       </ul>
-      <ErrorLine error={error} />
+      <ErrorLine error={error ?? loadError} />
       {/* Whether one may leave depends on the roster: nothing is said before it is known. */}
       {user && list.length > 0 && (
         <footer className="leave">
