@@ -89,10 +89,18 @@ async fn a_person_signs_in_chats_plans_and_writes_with_a_teammate() -> Result<()
     window.click("[data-testid=edit-project]").await?;
     window.clear("[data-testid=edit-project-name]").await?;
     window.type_into("[data-testid=edit-project-name]", "Website relaunch 2027").await?;
+    window.until_value("[data-testid=edit-project-name]", "Website relaunch 2027").await?;
     window.click("[data-testid=save-project]").await?;
     window.until_text("[data-testid=project]", "Website relaunch 2027").await?;
     // The window shows the new name before its outbox delivers it: the relay has it when bob hears of it.
-    while room.next_of("project_updated").await["project"]["name"] != "Website relaunch 2027" {}
+    loop {
+        let name = room.next_of("project_updated").await["project"]["name"].clone();
+        // Shown if the test fails: a name other than the one typed is the field's state, not the relay.
+        eprintln!("bob's room: project_updated with the name {name}");
+        if name == "Website relaunch 2027" {
+            break;
+        }
+    }
     drop(room);
 
     // Settings: an owner's change is saved on the relay.

@@ -395,9 +395,18 @@ impl Window {
         dark.as_bool().with_context(|| format!("not a boolean: {dark}"))
     }
 
-    /// Empties an input.
+    /// Empties an input so that the page hears of it, as it would of a person deleting the text.
+    /// WebDriver's Element Clear sets the value without an `input` event: React never sees it, and its next
+    /// render of the field puts the old value back, ahead of whatever is typed next. So the value is set
+    /// through the element's own setter (under React's tracker) and an `input` event follows.
     pub async fn clear(&self, css: &str) -> Result<()> {
-        self.on_element(css, "clear", json!({})).await
+        self.find(css).await?;
+        let script = "const field = document.querySelector(arguments[0]);
+             field.focus();
+             Object.getOwnPropertyDescriptor(Object.getPrototypeOf(field), 'value').set.call(field, '');
+             field.dispatchEvent(new Event('input', { bubbles: true }));";
+        self.command(reqwest::Method::POST, "/execute/sync", Some(json!({"script": script, "args": [css]}))).await?;
+        self.until_value(css, "").await
     }
 
     /// Signs `name` (registered by `TestRelay::user`) in through the sign-in form, replacing whatever it
