@@ -180,7 +180,7 @@ impl Node {
             Err(ApiFailure::Refused { status: 401, .. }) => {
                 // The sign-in was revoked (or its token reused elsewhere): the user must sign in again.
                 *session = None;
-                // Nothing dials with the refused token any more (rooms and the sync client wait for one).
+                // The refused token is not presented again: rooms wait for a new one (a new sign-in).
                 self.token.send_replace(String::new());
                 self.credentials.remove().await?;
                 self.set_credential_store(None);
