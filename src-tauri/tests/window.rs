@@ -151,8 +151,7 @@ async fn a_message_written_offline_waits_visibly_and_goes_out_when_the_relay_ret
     window.click("[data-testid=send]").await?;
     window.until_text("[data-testid=message][data-state=pending]", "written on the train").await?;
 
-    let config = teamflow_tests::test_config(dir.path());
-    let relay = TestRelay::start_at(dir, config, addr).await;
+    let relay = TestRelay::start_again(dir, addr).await;
     window.until_text("[data-testid=message][data-state=sent]", "written on the train").await?;
     window.find("[data-testid=sync-indicator][data-tone=ok]").await?;
     let (_, page) = ada.get(&format!("/api/teams/{team}/messages")).await;
@@ -187,8 +186,7 @@ async fn an_app_opened_offline_joins_the_team_room_once_the_relay_answers() -> R
     window.until_text("[data-testid=message][data-state=sent]", "before the tunnel").await?;
     window.find("[data-testid=sync-indicator]:not([data-tone=ok])").await?;
 
-    let config = teamflow_tests::test_config(dir.path());
-    let relay = TestRelay::start_at(dir, config, addr).await;
+    let relay = TestRelay::start_again(dir, addr).await;
     window.find("[data-testid=sync-indicator][data-tone=ok]").await?;
     let (status, _) = bob
         .post(&format!("/api/teams/{team}/messages"), &json!({ "client_id": "b1", "content": "out of the tunnel?" }))
@@ -222,8 +220,7 @@ async fn a_screen_not_available_offline_fills_once_the_relay_answers() -> Result
     window.painted().await?;
     window.screenshot("settings-offline").await?;
 
-    let config = teamflow_tests::test_config(dir.path());
-    let relay = TestRelay::start_at(dir, config, addr).await;
+    let relay = TestRelay::start_again(dir, addr).await;
     window.find("[data-testid=team-settings]").await?;
     let alerts = window.script("return document.querySelectorAll('[role=alert]').length").await?;
     assert_eq!(alerts, json!(0), "the offline notice goes once the settings are read");

@@ -96,7 +96,7 @@ async fn after_the_relay_ends_a_sign_in_the_next_account_inherits_nothing_and_th
     let dir = relay.stop().await;
     alice.send_message(team, "and the budget").await.expect("queued");
     alice.close().await;
-    let relay = crate::node::start_again(dir, addr).await;
+    let relay = TestRelay::start_again(dir, addr).await;
 
     // Alice signs out everywhere from another device: the relay ends this device's sign-in too.
     sign_out_everywhere(&relay, "alice@example.test", "correct horse").await;
@@ -165,7 +165,7 @@ async fn a_document_deleted_while_the_device_was_away_is_forgotten_on_the_next_l
     let addr = relay.addr;
     let dir = relay.stop().await;
     let (draft, _doc) = bob.create_document(team, "Draft", "written offline").await.expect("made offline");
-    let _relay = crate::node::start_again(dir, addr).await;
+    let _relay = TestRelay::start_again(dir, addr).await;
 
     let listed = bob.documents(team).await.expect("the next list");
     assert!(listed.is_empty(), "the relay lists neither: {listed:?}");

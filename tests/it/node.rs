@@ -13,12 +13,6 @@ async fn node(dir: &DataDir, relay: &TestRelay) -> Node {
     Node::open(dir.path(), &relay.url("")).await.expect("open node")
 }
 
-/// Brings a stopped relay back on its old port, where the nodes expect it.
-pub(crate) async fn start_again(dir: DataDir, addr: std::net::SocketAddr) -> TestRelay {
-    let config = test_config(dir.path());
-    TestRelay::start_at(dir, config, addr).await
-}
-
 fn contents(messages: &[Message]) -> Vec<&str> {
     messages.iter().map(|m| m.content.as_str()).collect()
 }
@@ -53,7 +47,7 @@ async fn messages_written_offline_arrive_once_and_in_order() {
     assert_eq!((report.delivered, report.pending), (0, 3));
     assert_eq!(contents(&alice.messages(team).await.expect("cached")), ["before"], "offline reading uses the cache");
 
-    let _relay = start_again(dir, addr).await;
+    let _relay = TestRelay::start_again(dir, addr).await;
     let report = alice.flush().await.expect("flush");
     assert_eq!((report.delivered, report.failed, report.pending), (3, 0, 0));
     assert_eq!(alice.flush().await.expect("flush again").delivered, 0, "nothing is sent twice");
@@ -71,7 +65,7 @@ async fn a_change_the_relay_refuses_is_marked_failed_and_not_retried() {
     let addr = relay.addr;
     let dir = relay.stop().await;
     bob.send_message(team, "am I still here?").await.expect("queued");
-    let _relay = start_again(dir, addr).await;
+    let _relay = TestRelay::start_again(dir, addr).await;
     alice.remove_member(team, bob_id).await.expect("remove bob");
 
     let report = bob.flush().await.expect("flush");
@@ -171,7 +165,7 @@ async fn a_document_created_offline_is_registered_and_shared_once_back_online() 
     assert_eq!(alice.status().await.expect("status").pending, 1, "the registration waits in the outbox");
     teamflow_sync::splice_text(&doc, 0, 0, "Draft: ").expect("edit offline");
 
-    let _relay = start_again(dir, addr).await;
+    let _relay = TestRelay::start_again(dir, addr).await;
     assert_eq!(alice.flush().await.expect("flush").delivered, 1);
     alice.go_online().await.expect("online");
     assert!(alice.synced_with_relay(&doc).await.expect("synced"));
@@ -208,7 +202,7 @@ async fn a_document_looked_for_before_it_reached_the_relay_opens_once_it_has() {
     let dir = relay.stop().await;
     let (url, doc) = alice.create_document(team, "Plan", "not yet shared").await.expect("create offline");
 
-    let _relay = start_again(dir, addr).await;
+    let _relay = TestRelay::start_again(dir, addr).await;
     bob.go_online().await.expect("online");
     assert!(bob.open_document(&url).await.expect("open").is_none(), "the relay does not hold it yet");
 
@@ -261,7 +255,7 @@ async fn one_status_follows_the_link_the_outbox_and_each_document_and_delivery_r
     assert_eq!(queued.documents.get(&notes_url), Some(&DocSync::LocalOnly), "unregistered, so local only");
 
     // Back: nothing but the relay coming back makes the node deliver and resync.
-    let _relay = start_again(dir, addr).await;
+    let _relay = TestRelay::start_again(dir, addr).await;
     watch_until(&mut status, "everything delivered and synced", |s| {
         s.link == Link::Online && s.pending == 0 && s.documents.values().all(|d| *d == DocSync::Synced)
     })
@@ -313,7 +307,7 @@ async fn project_changes_made_offline_arrive_once_and_members_projects_and_activ
     assert!(alice.activity(team).await.expect("cached activity").is_empty());
     assert!(matches!(bob.projects(team).await, Err(NodeError::NotCached(_))));
 
-    let _relay = start_again(dir, addr).await;
+    let _relay = TestRelay::start_again(dir, addr).await;
     assert_eq!(alice.flush().await.expect("flush").delivered, 2);
     assert_eq!(alice.flush().await.expect("again").delivered, 0, "nothing left to send twice");
     let seen_by_bob = bob.projects(team).await.expect("projects");
@@ -353,7 +347,7 @@ async fn a_room_subscription_rejoins_after_the_relay_restarts_and_ends_when_acce
 
     let addr = relay.addr;
     let dir = relay.stop().await;
-    let _relay = start_again(dir, addr).await;
+    let _relay = TestRelay::start_again(dir, addr).await;
     // Rejoined by itself: a fresh team state, then live traffic again.
     frame_until(&mut room, "the team state after the restart", |f| matches!(f, ServerMessage::TeamState { .. })).await;
     alice.send_message(team, "after the restart").await.expect("send");

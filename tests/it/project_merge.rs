@@ -12,7 +12,7 @@ use teamflow_protocol::realtime::ServerMessage;
 use teamflow_protocol::{ProjectId, TeamId};
 use teamflow_tests::{TestRelay, alice_and_bob, assert_error, document_url};
 
-use crate::node::{frame_until, start_again};
+use crate::node::frame_until;
 
 fn named(name: &str) -> ProjectInput {
     ProjectInput {
@@ -58,7 +58,7 @@ async fn two_devices_offline_editing_different_fields_both_keep_their_change() {
     let bobs = shown(bob.projects(team).await.expect("cached")).expect("project");
     assert_eq!((bobs.name.as_str(), bobs.owner_id), ("Launch", Some(bob_id)));
 
-    let _relay = start_again(dir, addr).await;
+    let _relay = TestRelay::start_again(dir, addr).await;
     assert_eq!(bob.flush().await.expect("flush").delivered, 1);
     assert_eq!(alice.flush().await.expect("flush").delivered, 1);
     for device in [&alice, &bob] {
@@ -91,7 +91,7 @@ async fn two_devices_offline_editing_the_same_field_agree_on_one_and_keep_the_ot
         .await
         .expect("q");
 
-    let _relay = start_again(dir, addr).await;
+    let _relay = TestRelay::start_again(dir, addr).await;
     alice.flush().await.expect("flush");
     bob.flush().await.expect("flush");
     let name_on = |list: Vec<teamflow_protocol::api::teams::Project>| {
@@ -237,7 +237,7 @@ async fn a_devices_own_offline_edits_follow_each_other() {
             .await
             .expect("q");
     }
-    let _relay = start_again(dir, addr).await;
+    let _relay = TestRelay::start_again(dir, addr).await;
     assert_eq!(alice.flush().await.expect("flush").delivered, 2);
     let history = bob.project_history(team, project).await.expect("history");
     let names: Vec<_> = history.iter().map(|c| (c.new_value.as_deref(), c.outcome)).collect();
@@ -283,7 +283,7 @@ async fn tasks_made_offline_reach_the_other_device_live_and_merge_per_field() {
     assert_eq!((made.title.as_str(), made.done, made.assignee_id), ("Written offline, renamed", true, Some(bob_id)));
     assert_eq!(alice.outbox().await.expect("outbox").len(), 4);
 
-    let _relay = start_again(dir, addr).await;
+    let _relay = TestRelay::start_again(dir, addr).await;
     frame_until(&mut room, "the team state after the restart", |f| matches!(f, ServerMessage::TeamState { .. })).await;
     // Meanwhile bob, online, marks the kept task done: a different field from alice's rename.
     bob.patch_task(team, project, kept, TaskPatch { done: Some(true), ..Default::default() }).await.expect("bob");
@@ -318,7 +318,7 @@ async fn an_offline_edit_of_a_task_deleted_meanwhile_is_kept_in_history_not_fail
     let addr = relay.addr;
     let dir = relay.stop().await;
     alice.patch_task(team, project, task, TaskPatch { done: Some(true), ..Default::default() }).await.expect("queued");
-    let _relay = start_again(dir, addr).await;
+    let _relay = TestRelay::start_again(dir, addr).await;
     bob.delete_task(team, project, task).await.expect("bob deletes");
     assert!(bob.outbox().await.expect("outbox").is_empty(), "delivered at once");
     let report = alice.flush().await.expect("flush");

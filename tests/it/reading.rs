@@ -8,14 +8,8 @@ use std::time::Duration;
 use teamflow_node::{EventSink, Link, Node, NodeError, OutboxKind, P2pConfig, Session, SessionEvent};
 use teamflow_protocol::mentions::mention;
 use teamflow_protocol::realtime::ServerMessage;
-use teamflow_tests::{DataDir, TestRelay, alice_and_bob, test_config};
+use teamflow_tests::{DataDir, TestRelay, alice_and_bob};
 use tokio::sync::mpsc;
-
-/// Brings a stopped relay back on its old port, where the nodes expect it.
-async fn start_again(dir: DataDir, addr: std::net::SocketAddr) -> TestRelay {
-    let config = test_config(dir.path());
-    TestRelay::start_at(dir, config, addr).await
-}
 
 /// Alice on a second device.
 async fn second_device(relay: &TestRelay) -> (DataDir, Node) {
@@ -53,7 +47,7 @@ async fn reads_made_offline_wait_in_the_outbox_and_reach_the_other_device() {
     assert_eq!(waiting.len(), 1, "{waiting:?}");
     assert!(matches!(alice.mark_read(team, -1).await, Err(NodeError::Invalid(_))));
 
-    let relay = start_again(dir, addr).await;
+    let relay = TestRelay::start_again(dir, addr).await;
     let report = alice.flush().await.expect("flush");
     assert_eq!((report.delivered, report.pending), (1, 0));
     let (_d, laptop) = second_device(&relay).await;

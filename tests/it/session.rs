@@ -8,7 +8,7 @@ use std::time::Duration;
 use teamflow_node::{EventSink, Link, Node, NodeError, P2pConfig, Session, SessionEvent, Splice, TextUpdate};
 use teamflow_protocol::TeamId;
 use teamflow_protocol::realtime::ServerMessage;
-use teamflow_tests::{DataDir, TestRelay, alice_and_bob, test_config};
+use teamflow_tests::{DataDir, TestRelay, alice_and_bob};
 use tokio::sync::mpsc;
 
 /// A session's events as they arrive.
@@ -159,8 +159,7 @@ async fn a_session_keeps_trying_until_the_relay_answers() {
         .await;
     // The team's room too: joined while the relay is down, it connects once the relay answers.
     session.join_room(team).await.expect("joining while the relay is down is not a failure");
-    let config = test_config(dir.path());
-    let _relay = TestRelay::start_at(dir, config, addr).await;
+    let _relay = TestRelay::start_again(dir, addr).await;
     // The link and the room each redial on their own backoff: either may come back first.
     let (mut online, mut joined) = (false, false);
     events
@@ -191,8 +190,7 @@ async fn a_room_joined_by_a_node_started_offline_is_live_once_the_relay_answers(
     let session = Session::start(Arc::new(alice), sink, loopback()).await;
     session.join_room(team).await.expect("joining offline is not a failure");
 
-    let config = test_config(dir.path());
-    let _relay = TestRelay::start_at(dir, config, addr).await;
+    let _relay = TestRelay::start_again(dir, addr).await;
     events
         .room_frame(team, "the room's team_state", |f| matches!(f, ServerMessage::TeamState { .. }).then_some(()))
         .await;

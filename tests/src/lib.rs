@@ -200,6 +200,13 @@ impl TestRelay {
         Self::launch(data_dir, config, addr, None).await
     }
 
+    /// Brings a stopped relay (`stop` gave its data directory) back on its old port, where clients expect
+    /// it, with the test configuration.
+    pub async fn start_again(data_dir: DataDir, addr: SocketAddr) -> Self {
+        let config = test_config(data_dir.path());
+        Self::start_at(data_dir, config, addr).await
+    }
+
     /// A relay serving HTTPS and WSS with a certificate for the loopback addresses from a fresh private CA
     /// (`<data dir>/tls/cert.pem` and `key.pem`). Its `client()`s and sockets trust that CA.
     pub async fn start_tls() -> Self {

@@ -9,6 +9,7 @@ import { chatItems, mergeMessages, messageLeftOutbox } from "./model";
 import { MentionComposer } from "./MentionComposer";
 import { MessageText } from "./MessageText";
 import { ErrorLine } from "../../lib/ErrorLine";
+import { useLatest } from "../../lib/latest";
 import { typistNames } from "../../lib/team/live";
 import { useTeam } from "../../lib/team/store";
 
@@ -39,10 +40,10 @@ export function Chat({
   const lastTypingSent = useRef(0);
   const loadingOlder = useRef(false);
 
-  // The outbox as last shown, to tell when one of its messages has gone out; and which read of it is the
-  // latest (an earlier read answering late must not bring back what has gone).
+  // The outbox as last shown, to tell when one of its messages has gone out; only the latest read of it
+  // shows (an earlier read answering late must not bring back what has gone).
   const shownOutbox = useRef<OutboxEntry[]>([]);
-  const outboxAsked = useRef(0);
+  const latestOutbox = useLatest();
   const showOutbox = (next: OutboxEntry[]) => {
     shownOutbox.current = next;
     setOutbox(next);
@@ -51,19 +52,14 @@ export function Chat({
   const fillGap = () =>
     call(commands.messages(team.id)).then((m) => setMessages((current) => mergeMessages(current, m)), () => {});
 
-  const refreshOutbox = async () => {
-    const asked = ++outboxAsked.current;
-    let next: OutboxEntry[];
-    try {
-      next = await call(commands.outbox());
-    } catch {
-      return;
-    }
+  const readOutbox = async () => {
+    const next = await call(commands.outbox());
     // Delivered while the room was not connected (so no `new_message` came): read it from the history
     // before its entry goes, so that it never disappears in between.
     if (messageLeftOutbox(team.id, shownOutbox.current, next)) await fillGap();
-    if (asked === outboxAsked.current) showOutbox(next);
+    return next;
   };
+  const refreshOutbox = () => latestOutbox(readOutbox()).then(showOutbox, () => {});
 
   useEffect(() => {
     call(commands.messages(team.id)).then(

@@ -1,11 +1,12 @@
 // The team's documents: the list (live as teammates rename, delete or restore), a new one, renaming and
 // deleting with an Undo (the relay keeps a deleted document restorable for 30 days), and the open one in
 // the editor.
-import { type FormEvent, lazy, Suspense, useEffect, useRef, useState } from "react";
+import { type FormEvent, lazy, Suspense, useEffect, useState } from "react";
 import { commands, type DocumentEntry, type Status, type TeamMembership, type User } from "../../bindings";
 import { call, explain, messageOf } from "../../lib/call";
 import { subscribeRoom } from "../../lib/events";
 import { ErrorLine } from "../../lib/ErrorLine";
+import { useLatest } from "../../lib/latest";
 import { useReconnects } from "../../lib/reconnects";
 import { applyDocumentFrame, checkTitle, mayDelete } from "./documentList";
 
@@ -35,18 +36,15 @@ export function Documents({ team, user, status, open, onOpen }: Props) {
   const canWrite = team.role !== "viewer";
 
   // Only the latest read says whether the list could be read.
-  const loads = useRef(0);
-  const load = () => {
-    const asked = ++loads.current;
-    return call(commands.documents(team.id)).then(
+  const latest = useLatest();
+  const load = () =>
+    latest(call(commands.documents(team.id))).then(
       (read) => {
-        if (asked !== loads.current) return;
         setDocuments(read);
         setLoadError(null);
       },
-      (e) => asked === loads.current && setLoadError(messageOf(e)),
+      (e) => setLoadError(messageOf(e)),
     );
-  };
   // Read again once queued work is delivered, and when the relay is back.
   const reconnects = useReconnects();
   useEffect(() => {

@@ -1,10 +1,11 @@
 // A team's integrations for its owners and admins: connect GitHub, Slack or Trello in a dialog that shows the
 // webhook URL and the secret once, with copy buttons and the provider's steps; list them with their state,
 // rotate a secret (shown once again), remove one, and see the events the relay gave up on and why.
-import { type FormEvent, useEffect, useRef, useState } from "react";
+import { type FormEvent, useEffect, useState } from "react";
 import { commands, type Integration, type IntegrationCreated, type Service, type TeamMembership, type WebhookFailure } from "../../bindings";
 import { call, messageOf } from "../../lib/call";
 import { ErrorLine } from "../../lib/ErrorLine";
+import { useLatest } from "../../lib/latest";
 import { useReconnects } from "../../lib/reconnects";
 import { needsSecret, SERVICES, serviceName, steps } from "./steps";
 
@@ -216,18 +217,15 @@ export function Integrations({ team }: { team: TeamMembership }) {
   const [connecting, setConnecting] = useState(false);
   const [error, setError] = useState<string | null>(null);
   // Only the latest read says whether the list could be read; a success clears what a failed one said.
-  const loads = useRef(0);
-  const load = () => {
-    const asked = ++loads.current;
-    return call(commands.integrations(team.id)).then(
+  const latest = useLatest();
+  const load = () =>
+    latest(call(commands.integrations(team.id))).then(
       (read) => {
-        if (asked !== loads.current) return;
         setList(read);
         setError(null);
       },
-      (e) => asked === loads.current && setError(messageOf(e)),
+      (e) => setError(messageOf(e)),
     );
-  };
 
   // Read again when the relay is back: the list may never have been read on this device.
   const reconnects = useReconnects();

@@ -46,8 +46,10 @@ export function ProjectDetails({ team, project }: { team: TeamMembership; projec
     call(commands.projectHistory(team.id, project.id)).then(ifLatest(setHistory), () => {});
   };
 
+  // Read again when the relay is back too: the tasks may never have been read on this device.
+  const reconnects = useReconnects();
+  useEffect(reload, [team.id, project.id, reconnects]);
   useEffect(() => {
-    reload();
     const stopRoom = subscribe(events.roomEvent, ({ team_id, frame }) => {
       if (team_id !== team.id) return;
       const about =
@@ -69,15 +71,6 @@ export function ProjectDetails({ team, project }: { team: TeamMembership; projec
       stopStatus();
     };
   }, [team.id, project.id]);
-
-  // Read again when the relay is back: the tasks may never have been read on this device.
-  const reconnects = useReconnects();
-  const shownReconnects = useRef(reconnects);
-  useEffect(() => {
-    if (reconnects === shownReconnects.current) return;
-    shownReconnects.current = reconnects;
-    reload();
-  }, [reconnects]);
 
   useEffect(() => setDue(project.due_date ?? ""), [project.due_date]);
 

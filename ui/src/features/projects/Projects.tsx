@@ -1,10 +1,11 @@
 // A team's projects: status at a glance, create and edit (offline too, through the outbox; edits merge
 // per field on the relay), open one for its owner, due date, tasks and history, and open its document.
-import { type FormEvent, useEffect, useRef, useState } from "react";
+import { type FormEvent, useEffect, useState } from "react";
 import { commands, events, type OutboxEntry, type Project, type ProjectPatch, type ProjectStatus, type TeamMembership } from "../../bindings";
 import { call, messageOf } from "../../lib/call";
 import { subscribe } from "../../lib/events";
 import { ErrorLine } from "../../lib/ErrorLine";
+import { useLatest } from "../../lib/latest";
 import { useReconnects } from "../../lib/reconnects";
 import { projectList } from "../../lib/team/live";
 import { loadMembers, loadProjects, projectChanged, useTeam } from "../../lib/team/store";
@@ -40,13 +41,12 @@ export function Projects({ team, onOpenDocument }: { team: TeamMembership; onOpe
     }
   }
 
-  // Which read is the latest: an earlier one answering late (failed offline) must not bring its notice back.
-  const loads = useRef(0);
+  // Only the latest read decides the notice: an earlier one failing late must not bring it back.
+  const latest = useLatest();
   const load = () => {
-    const asked = ++loads.current;
-    loadProjects(team.id).then(
-      () => asked === loads.current && setLoadError(null),
-      (e) => asked === loads.current && setLoadError(messageOf(e)),
+    latest(loadProjects(team.id)).then(
+      () => setLoadError(null),
+      (e) => setLoadError(messageOf(e)),
     );
     // Owners and assignees are chosen from the roster.
     loadMembers(team.id).catch(() => {});
