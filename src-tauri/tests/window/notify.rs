@@ -84,7 +84,8 @@ async fn walk_through(theme: Theme) -> Result<()> {
     window.type_into("[data-testid=composer]", "\u{E007}").await?;
     window.until_value("[data-testid=composer]", "thanks @bob ").await?;
     window.type_into("[data-testid=composer]", "on it\u{E007}").await?;
-    window.until_text("[data-testid=mention]", "@bob").await?;
+    // Sent, not only shown: the outbox's pending line shows the mention before the relay has the message.
+    window.until_text("[data-testid=message][data-state=sent] [data-testid=mention]", "@bob").await?;
     let (_, page) = bob.get(&format!("/api/teams/{platform}/messages")).await;
     assert_eq!(page["messages"][0]["mentions"], json!([bob_id]), "{page}");
     assert_eq!(page["messages"][0]["content"], json!(format!("thanks {} on it", mention(bob_id.parse()?, "bob"))));
