@@ -13,7 +13,7 @@ use sqlx::{ConnectOptions as _, Connection as _};
 use teamflow_relay::backup::{self, BackupError};
 use teamflow_sync::read_text;
 use teamflow_tests::socket::PATIENCE;
-use teamflow_tests::{Client, DataDir, TestRelay, TwoMemberTeam, sync_client, test_config, text_when};
+use teamflow_tests::{Client, DataDir, TestRelay, TwoMemberTeam, sync_client, test_config, text_when, within};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -83,7 +83,10 @@ async fn a_backup_taken_under_steady_writes_restores_every_write_acknowledged_be
         t.alice.post(&format!("/api/teams/{}/documents", t.id), &json!({ "document_id": url, "title": "Notes" })).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     sync.reconnect().await.expect("reconnect");
-    assert!(sync.synced_with_relay(&handle).await, "the relay has the document");
+    assert!(
+        within("the relay to acknowledge the document", sync.synced_with_relay(&handle)).await,
+        "the relay has the document"
+    );
     sync.stop().await;
 
     let ids = Arc::new(Mutex::new(Vec::new()));

@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use teamflow_sync::splice_text;
 use teamflow_tests::socket::RoomSocket;
-use teamflow_tests::{Client, TestRelay, TwoMemberTeam, assert_error, document_url, sync_client, text_when};
+use teamflow_tests::{Client, TestRelay, TwoMemberTeam, assert_error, document_url, sync_client, text_when, within};
 
 #[tokio::test]
 async fn a_document_is_registered_to_one_team_only() {
@@ -140,7 +140,10 @@ async fn a_deleted_document_leaves_lists_and_sync_until_restored() {
         t.alice.post(&format!("/api/teams/{}/documents", t.id), &json!({ "document_id": doc, "title": "Plan" })).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     alice_sync.reconnect().await.expect("reconnect");
-    assert!(alice_sync.synced_with_relay(&handle).await, "the relay has the document");
+    assert!(
+        within("the relay to acknowledge the document", alice_sync.synced_with_relay(&handle)).await,
+        "the relay has the document"
+    );
     let mut room = RoomSocket::connect(&t.relay.url(""), t.bob.token.as_deref().expect("token")).await;
     room.join(&t.id).await;
 

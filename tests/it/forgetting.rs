@@ -9,7 +9,7 @@ use serde_json::json;
 use sqlx::ConnectOptions as _;
 use teamflow_node::{Node, NodeError};
 use teamflow_protocol::{DocumentUrl, Role};
-use teamflow_tests::{DataDir, TestRelay, alice_and_bob, join, watch_until};
+use teamflow_tests::{DataDir, TestRelay, alice_and_bob, join, watch_until, within};
 
 async fn node(dir: &DataDir, relay: &TestRelay) -> Node {
     Node::open(dir.path(), &relay.url("")).await.expect("open node")
@@ -212,7 +212,10 @@ async fn a_removed_members_device_purges_the_teams_documents_and_opens_them_no_m
         bob.create_document(team, "Salaries", "Confidential figures Wxyzzyplugh").await.expect("document");
     let (roadmap, open) = bob.create_document(team, "Roadmap", "Secret launch date").await.expect("document");
     for handle in [&closed, &open] {
-        assert!(bob.synced_with_relay(handle).await.expect("synced"), "the relay has it");
+        assert!(
+            within("the relay to acknowledge the document", bob.synced_with_relay(handle)).await.expect("synced"),
+            "the relay has it"
+        );
     }
     drop(closed);
     let salaries_id: teamflow_sync::samod::DocumentId = salaries.document_id().parse().expect("id");
@@ -252,7 +255,7 @@ async fn a_removed_members_device_purges_the_teams_documents_and_opens_them_no_m
     // At once: the relay's live connection, and this device's own share decision for the relay, may still
     // hold the denial until they hear of the rejoin; each decides again when asked (samod's recheck).
     let again = bob.open_document(&salaries).await.expect("open").expect("opens from the relay once a member again");
-    assert!(bob.caught_up_with_relay(&again).await.expect("caught up"));
+    assert!(within("the relay's copy to arrive", bob.caught_up_with_relay(&again)).await.expect("caught up"));
     assert_eq!(teamflow_sync::read_text(&again), "Confidential figures Wxyzzyplugh");
     drop(again);
     bob.close().await;

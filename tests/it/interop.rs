@@ -7,7 +7,7 @@ use std::process::Stdio;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use teamflow_sync::{heads, read_text, splice_text};
-use teamflow_tests::{TestRelay, sync_client, text_when};
+use teamflow_tests::{TestRelay, sync_client, text_when, within};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 fn js_dir() -> PathBuf {
@@ -32,7 +32,7 @@ async fn a_javascript_automerge_repo_client_syncs_with_a_rust_client_through_the
         alice.post(&format!("/api/teams/{team}/documents"), &json!({ "document_id": url, "title": "Interop" })).await;
     assert_eq!(status, StatusCode::CREATED);
     rust.reconnect().await.expect("reconnect");
-    assert!(rust.synced_with_relay(&doc).await);
+    assert!(within("the relay to acknowledge the document", rust.synced_with_relay(&doc)).await);
 
     let bob_id = bob.user_id().await;
     let mut node = tokio::process::Command::new("node")

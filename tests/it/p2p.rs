@@ -14,7 +14,7 @@ use teamflow_node::{Node, P2p, P2pConfig, PeerLink};
 use teamflow_protocol::api::devices::CertificateError;
 use teamflow_sync::samod::DocHandle;
 use teamflow_sync::{read_text, splice_text};
-use teamflow_tests::{Client, TestRelay, alice_and_bob, text_when, watch_until};
+use teamflow_tests::{Client, TestRelay, alice_and_bob, text_when, watch_until, within};
 use tokio::sync::mpsc;
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
 use tokio_util::compat::FuturesAsyncReadCompatExt;
@@ -75,7 +75,7 @@ async fn shared_then_connected_directly(
     alice.go_online().await.expect("online");
     bob.go_online().await.expect("online");
     let (url, a_doc) = alice.create_document(team, "Plan", text).await.expect("create");
-    assert!(alice.synced_with_relay(&a_doc).await.expect("synced"));
+    assert!(within("the relay to acknowledge the document", alice.synced_with_relay(&a_doc)).await.expect("synced"));
     bob.documents(team).await.expect("bob lists the team's documents");
     let b_doc = bob.open_document(&url).await.expect("open").expect("found on the relay");
     let a = alice.start_p2p(direct()).await.expect("alice p2p");

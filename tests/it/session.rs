@@ -8,7 +8,7 @@ use std::time::Duration;
 use teamflow_node::{EventSink, Link, Node, NodeError, P2pConfig, Session, SessionEvent, Splice, TextUpdate};
 use teamflow_protocol::TeamId;
 use teamflow_protocol::realtime::ServerMessage;
-use teamflow_tests::{DataDir, TestRelay, alice_and_bob};
+use teamflow_tests::{DataDir, TestRelay, alice_and_bob, within};
 use tokio::sync::mpsc;
 
 /// A session's events as they arrive.
@@ -98,7 +98,10 @@ async fn a_session_runs_rooms_and_documents_and_reports_them_as_events() {
 
     // Documents: alice's, opened by both; bob's edit reaches alice as an event, and she reads it.
     let (url, handle) = alice.node().create_document(team, "Plan", "hello").await.expect("create");
-    assert!(alice.node().synced_with_relay(&handle).await.expect("synced"), "the relay holds it before bob asks");
+    assert!(
+        within("the relay to acknowledge the document", alice.node().synced_with_relay(&handle)).await.expect("synced"),
+        "the relay holds it before bob asks"
+    );
     let url = url.to_string();
     let opened: TextUpdate = alice.open_document(&url).await.expect("alice opens");
     assert_eq!(opened.text, "hello");

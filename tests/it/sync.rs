@@ -7,7 +7,7 @@ use futures::StreamExt;
 use reqwest::StatusCode;
 use serde_json::json;
 use teamflow_sync::{Cursor, Presence, PresenceConfig, PresenceSession, heads, read_text, splice_text};
-use teamflow_tests::{Client, TestRelay, TwoMemberTeam, metric, sync_client, text_when, watch_until};
+use teamflow_tests::{Client, TestRelay, TwoMemberTeam, metric, sync_client, text_when, watch_until, within};
 
 async fn team() -> TwoMemberTeam {
     TwoMemberTeam::start().await
@@ -52,7 +52,10 @@ async fn two_clients_coedit_one_document_and_converge() {
     let expected = "Oh, Hello world";
     text_when(&a_doc, |t| t == expected).await;
     text_when(&b_doc, |t| t == expected).await;
-    assert!(alice.synced_with_relay(&a_doc).await && bob.synced_with_relay(&b_doc).await);
+    assert!(
+        within("the relay to acknowledge the document", alice.synced_with_relay(&a_doc)).await
+            && within("the relay to acknowledge the document", bob.synced_with_relay(&b_doc)).await
+    );
     assert_eq!(heads(&a_doc), heads(&b_doc), "identical heads");
 }
 
@@ -98,7 +101,7 @@ async fn outsiders_and_unregistered_documents_get_nothing() {
     // Once registered to the team, the same lookup succeeds.
     register(&t.alice, &t.id, &private_url).await;
     alice.reconnect().await.expect("reconnect");
-    assert!(alice.synced_with_relay(&private).await);
+    assert!(within("the relay to acknowledge the document", alice.synced_with_relay(&private)).await);
     let bob_again = sync_client(&t.relay, &t.bob, "desktop-2").await;
     let found = bob_again.open(&private_url).await.expect("lookup").expect("registered now");
     assert_eq!(text_when(&found, |t| t == "draft").await, "draft");

@@ -6,7 +6,7 @@ use clap::Parser as _;
 use teamflow_node::cli::{Cli, run};
 use teamflow_node::{Link, Node, NodeError, TransportError};
 use teamflow_protocol::realtime::ServerMessage;
-use teamflow_tests::{DataDir, TestRelay, watch_until};
+use teamflow_tests::{DataDir, TestRelay, watch_until, within};
 
 /// How many refresh requests `relay` has answered, from its own metrics.
 async fn refreshes(relay: &TestRelay) -> u64 {
@@ -94,7 +94,10 @@ async fn every_client_speaks_https_and_wss_to_a_relay_with_a_private_ca() {
     node.go_online().await.expect("sync over wss");
     watch_until(&mut node.watch_status(), "the sync link", |s| s.link == Link::Online).await;
     let (_, handle) = node.create_document(team, "Plan", "over tls").await.expect("document");
-    assert!(node.synced_with_relay(&handle).await.expect("synced"), "the relay holds the document");
+    assert!(
+        within("the relay to acknowledge the document", node.synced_with_relay(&handle)).await.expect("synced"),
+        "the relay holds the document"
+    );
     node.close().await;
 
     // The CLI, told which CA to trust; and without it, failing with the reason.

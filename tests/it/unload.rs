@@ -12,7 +12,7 @@ use teamflow_protocol::DocumentUrl;
 use teamflow_sync::samod::DocumentId;
 use teamflow_sync::{SyncClient, read_text, splice_text};
 use teamflow_tests::{
-    Client, DataDir, TestRelay, TwoMemberTeam, metric, sync_client, test_config, text_when, watch_until,
+    Client, DataDir, TestRelay, TwoMemberTeam, metric, sync_client, test_config, text_when, watch_until, within,
 };
 use tokio::sync::watch;
 
@@ -47,7 +47,10 @@ async fn shared_document(
         owner.post(&format!("/api/teams/{team}/documents"), &json!({ "document_id": url, "title": "Notes" })).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     sync.reconnect().await.expect("reconnect");
-    assert!(sync.synced_with_relay(&handle).await, "the relay has the document");
+    assert!(
+        within("the relay to acknowledge the document", sync.synced_with_relay(&handle)).await,
+        "the relay has the document"
+    );
     (url, handle)
 }
 
@@ -74,7 +77,7 @@ async fn a_document_its_last_device_left_is_unloaded_and_a_later_device_gets_it_
     text_when(&b_doc, |t| t == "hello").await;
     assert!(loaded.borrow().contains(&id(&url)));
     splice_text(&b_doc, 5, 0, " world").expect("edit");
-    assert!(bob.synced_with_relay(&b_doc).await);
+    assert!(within("the relay to acknowledge the document", bob.synced_with_relay(&b_doc)).await);
 
     let phone = sync_client(&t.relay, &t.alice, "phone").await;
     let a_doc = phone.open(&url).await.expect("open").expect("found");
@@ -108,7 +111,10 @@ async fn edits_racing_the_unload_are_never_lost() {
             docs.push(doc);
         }
         for doc in &docs {
-            assert!(device.synced_with_relay(doc).await, "the relay acknowledged the edit");
+            assert!(
+                within("the relay to acknowledge the document", device.synced_with_relay(doc)).await,
+                "the relay acknowledged the edit"
+            );
         }
         drop(docs);
         device.stop().await;
@@ -171,8 +177,8 @@ async fn the_node_unloads_documents_not_open_and_in_sync_and_loads_them_again_on
     let mut loaded = node.loaded_documents().await.expect("sync client");
     let (open_url, open) = node.create_document(team, "Open", "open").await.expect("create");
     let (closed_url, closed) = node.create_document(team, "Closed", "closed").await.expect("create");
-    assert!(node.synced_with_relay(&open).await.expect("synced"));
-    assert!(node.synced_with_relay(&closed).await.expect("synced"));
+    assert!(within("the relay to acknowledge the document", node.synced_with_relay(&open)).await.expect("synced"));
+    assert!(within("the relay to acknowledge the document", node.synced_with_relay(&closed)).await.expect("synced"));
 
     drop(closed);
     unloaded(&mut loaded, &closed_url, "the closed document to unload").await;
@@ -182,7 +188,7 @@ async fn the_node_unloads_documents_not_open_and_in_sync_and_loads_them_again_on
     let again = node.open_document(&closed_url).await.expect("open").expect("in the store");
     assert_eq!(read_text(&again), "closed");
     splice_text(&again, 6, 0, "!").expect("edit");
-    assert!(node.synced_with_relay(&again).await.expect("synced"));
+    assert!(within("the relay to acknowledge the document", node.synced_with_relay(&again)).await.expect("synced"));
     drop(again);
     unloaded(&mut loaded, &closed_url, "the document to unload again").await;
     let again = node.open_document(&closed_url).await.expect("open").expect("in the store");
@@ -199,8 +205,8 @@ async fn an_edit_made_offline_keeps_its_document_loaded_until_the_relay_has_it()
     let mut loaded = node.loaded_documents().await.expect("sync client");
     let (edited_url, edited) = node.create_document(team, "Edited", "draft").await.expect("create");
     let (marker_url, marker) = node.create_document(team, "Marker", "marker").await.expect("create");
-    assert!(node.synced_with_relay(&edited).await.expect("synced"));
-    assert!(node.synced_with_relay(&marker).await.expect("synced"));
+    assert!(within("the relay to acknowledge the document", node.synced_with_relay(&edited)).await.expect("synced"));
+    assert!(within("the relay to acknowledge the document", node.synced_with_relay(&marker)).await.expect("synced"));
 
     // Offline, an edit the relay has not got; the document is closed at once.
     node.go_offline().await;

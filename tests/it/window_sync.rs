@@ -12,7 +12,7 @@ use futures::future::BoxFuture;
 use teamflow_node::{Node, NodeError, P2pConfig, Session, WINDOW_PEER_ID, WindowSink};
 use teamflow_sync::samod::{BackoffConfig, DialError, Dialer, PeerId, Repo, Transport};
 use teamflow_sync::{read_text, splice_text};
-use teamflow_tests::{TestRelay, alice_and_bob, text_when, watch_until};
+use teamflow_tests::{TestRelay, alice_and_bob, text_when, watch_until, within};
 
 /// Dials the node through its session, as the webview's IPC adapter does.
 struct WindowDialer(Arc<Session>);
@@ -72,7 +72,9 @@ async fn the_windows_repo_syncs_through_the_node_with_the_relay_and_a_teammate()
     let (_a, alice, _b, bob, team) = alice_and_bob(&relay).await;
     let alice = Arc::new(Session::start(Arc::new(alice), quiet(), loopback()).await);
     let (url, handle) = alice.node().create_document(team, "Plan", "hello").await.expect("create");
-    assert!(alice.node().synced_with_relay(&handle).await.expect("synced"));
+    assert!(
+        within("the relay to acknowledge the document", alice.node().synced_with_relay(&handle)).await.expect("synced")
+    );
     alice.open_document(&url.to_string()).await.expect("the node opens it first");
 
     let window = Repo::build_tokio().with_peer_id(PeerId::from(WINDOW_PEER_ID)).load().await;

@@ -672,6 +672,14 @@ pub async fn watch_until<T: Clone + std::fmt::Debug>(
     }
 }
 
+/// Awaits `future`, failing the test (naming `what`) if it has not finished in 30 s: the deadline turns a
+/// wait that would never end, such as a sync the relay refuses, into a failure instead of a hung suite.
+pub async fn within<T>(what: &str, future: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(30), future)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
+
 /// Two signed-up nodes on `relay`: alice, who owns a team ("Node"), and bob, a member of it.
 pub async fn alice_and_bob(
     relay: &TestRelay,

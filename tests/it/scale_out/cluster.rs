@@ -16,7 +16,7 @@ use teamflow_tests::services::Nats;
 
 use super::{two_instances, two_instances_with};
 use teamflow_tests::socket::{Ended, RoomSocket};
-use teamflow_tests::{Client, DataDir, TestRelay, sync_client, test_config, text_when};
+use teamflow_tests::{Client, DataDir, TestRelay, sync_client, test_config, text_when, within};
 
 /// A guard against a hang, not a timing: the machine is shared and loaded. The time measured is reported.
 const HANG_GUARD: Duration = Duration::from_secs(5);
@@ -204,7 +204,10 @@ async fn removing_a_member_on_one_instance_stops_their_document_sync_on_the_othe
         alice_b.post(&format!("/api/teams/{team}/documents"), &json!({ "document_id": url, "title": "Notes" })).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     alice_sync.reconnect().await.expect("reconnect");
-    assert!(alice_sync.synced_with_relay(&a_doc).await, "B has the document");
+    assert!(
+        within("the relay to acknowledge the document", alice_sync.synced_with_relay(&a_doc)).await,
+        "B has the document"
+    );
     let bob_sync = sync_client(&b, &bob_b, "desktop").await;
     let b_doc = bob_sync.open(&url).await.expect("open").expect("bob may read the team's document");
     let carol_sync = sync_client(&b, &carol_b, "phone").await;
