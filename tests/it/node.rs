@@ -7,7 +7,7 @@ use teamflow_protocol::api::messages::Message;
 use teamflow_protocol::api::projects::ProjectPatch;
 use teamflow_protocol::api::teams::{ProjectInput, ProjectStatus};
 use teamflow_protocol::realtime::ServerMessage;
-use teamflow_tests::{DataDir, TestRelay, alice_and_bob, test_config, watch_until};
+use teamflow_tests::{DataDir, TestRelay, alice_and_bob, test_config, watch_until, within};
 
 async fn node(dir: &DataDir, relay: &TestRelay) -> Node {
     Node::open(dir.path(), &relay.url("")).await.expect("open node")
@@ -168,7 +168,7 @@ async fn a_document_created_offline_is_registered_and_shared_once_back_online() 
     let _relay = TestRelay::start_again(dir, addr).await;
     assert_eq!(alice.flush().await.expect("flush").delivered, 1);
     alice.go_online().await.expect("online");
-    assert!(alice.synced_with_relay(&doc).await.expect("synced"));
+    assert!(within("the relay to acknowledge the document", alice.synced_with_relay(&doc)).await.expect("synced"));
 
     bob.go_online().await.expect("online");
     let shared = bob.open_document(&url).await.expect("open").expect("bob may read it");
@@ -208,7 +208,7 @@ async fn a_document_looked_for_before_it_reached_the_relay_opens_once_it_has() {
 
     assert_eq!(alice.flush().await.expect("flush").delivered, 1);
     alice.go_online().await.expect("online");
-    assert!(alice.synced_with_relay(&doc).await.expect("synced"));
+    assert!(within("the relay to acknowledge the document", alice.synced_with_relay(&doc)).await.expect("synced"));
     let shared = bob.open_document(&url).await.expect("open").expect("the relay holds it now");
     assert_eq!(teamflow_tests::text_when(&shared, |t| t == "not yet shared").await, "not yet shared");
 }
@@ -314,6 +314,28 @@ async fn project_changes_made_offline_arrive_once_and_members_projects_and_activ
     let mut names: Vec<(&str, ProjectStatus)> = seen_by_bob.iter().map(|p| (p.name.as_str(), p.status)).collect();
     names.sort();
     assert_eq!(names, [("Launch v2", ProjectStatus::Paused), ("Written offline", ProjectStatus::Active)]);
+}
+
+#[tokio::test]
+async fn a_project_created_online_is_in_the_cache_offline_without_a_read_in_between() {
+    let relay = TestRelay::start().await;
+    let (_a_dir, alice, _b_dir, _bob, team) = alice_and_bob(&relay).await;
+    let input = |name: &str| ProjectInput {
+        name: name.into(),
+        description: String::new(),
+        status: None,
+        document_id: None,
+        owner_id: None,
+        due_date: None,
+        client_id: None,
+    };
+    assert!(alice.projects(team).await.expect("projects").is_empty(), "the cached list starts empty");
+    alice.create_project(team, input("Launch")).await.expect("create");
+    assert_eq!(alice.outbox().await.expect("outbox").len(), 0, "delivered at once");
+
+    let _dir = relay.stop().await;
+    let cached = alice.projects(team).await.expect("cached projects");
+    assert_eq!(cached.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["Launch"], "kept from the relay's answer");
 }
 
 /// The next frame from a room subscription that matches `want`, within a deadline.

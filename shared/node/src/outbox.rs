@@ -18,7 +18,7 @@ use teamflow_protocol::api::teams::{DocumentEntry, Project, ProjectInput, Regist
 use teamflow_sync::Backoff;
 
 use crate::forgotten::Asked;
-use crate::projects::{EditAnswer, ProjectEdit, after_delivery};
+use crate::projects::{EditAnswer, ProjectEdit, after_delivery, keep_project};
 use crate::store::cache_message;
 use crate::{ApiFailure, Link, Node, NodeError};
 
@@ -188,6 +188,9 @@ pub(crate) fn decode_edit(kind: &str, json: &str) -> Result<ProjectEdit, NodeErr
 enum Answer {
     Nothing,
     Message(Message),
+    /// A project as the relay holds it after a create (or an old whole-project update): kept in the
+    /// cached list, so a project made online is there offline without a read in between.
+    Project(Box<Project>),
     // Boxed: an edit and its answer are much larger than the other answers.
     Edit(Box<(ProjectEdit, EditAnswer)>),
 }
@@ -412,8 +415,9 @@ impl Node {
         let keep = !row.team_id.parse().is_ok_and(|team| self.forgotten_since(team, asked));
         match answer {
             Answer::Message(message) if keep => cache_message(&mut tx, &message).await?,
+            Answer::Project(project) if keep => keep_project(&mut tx, &project).await?,
             Answer::Edit(edit) => after_delivery(&mut tx, row.position, &edit.0, &edit.1, keep).await?,
-            Answer::Message(_) | Answer::Nothing => {}
+            Answer::Message(_) | Answer::Project(_) | Answer::Nothing => {}
         }
         // Unless a later read position replaced the entry's body meanwhile: that one goes next.
         sqlx::query("DELETE FROM outbox WHERE position = ? AND body_json = ?")
@@ -454,7 +458,9 @@ impl Node {
                 }
                 Change::ProjectCreate(body) => {
                     let path = format!("/api/teams/{}/projects", row.team_id);
-                    self.authed::<_, Project>(Method::POST, &path, Some(&body)).await.map(|_| Answer::Nothing)
+                    self.authed::<_, Project>(Method::POST, &path, Some(&body))
+                        .await
+                        .map(|p| Answer::Project(Box::new(p)))
                 }
                 Change::ProjectUpdate(ProjectUpdate { project_id, input }) => {
                     // What the old replacement meant, as a patch: every field it carried.
@@ -466,7 +472,9 @@ impl Node {
                         ..ProjectPatch::default()
                     };
                     let path = format!("/api/teams/{}/projects/{project_id}", row.team_id);
-                    self.authed::<_, Project>(Method::PATCH, &path, Some(&patch)).await.map(|_| Answer::Nothing)
+                    self.authed::<_, Project>(Method::PATCH, &path, Some(&patch))
+                        .await
+                        .map(|p| Answer::Project(Box::new(p)))
                 }
                 Change::Edit(edit) => self.deliver_edit(&row.team_id, edit).await,
                 Change::Document(body) => {

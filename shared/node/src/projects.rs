@@ -167,7 +167,8 @@ async fn change_kept_list<T: Serialize + serde::de::DeserializeOwned>(
     Ok(())
 }
 
-async fn keep_project(db: &mut SqliteConnection, project: &Project) -> Result<(), NodeError> {
+/// Puts `project` in its team's cached list (replacing the one with its id), if a list is kept.
+pub(crate) async fn keep_project(db: &mut SqliteConnection, project: &Project) -> Result<(), NodeError> {
     change_kept_list(db, &projects_key(project.team_id), |list: &mut Vec<Project>| {
         match list.iter_mut().find(|p| p.id == project.id) {
             Some(kept) => *kept = project.clone(),
