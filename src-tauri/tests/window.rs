@@ -126,8 +126,7 @@ async fn a_person_signs_in_chats_plans_and_writes_with_a_teammate() -> Result<()
     assert!(std::fs::metadata(&shot)?.len() > 1000, "a real screenshot at {shot}");
 
     // Signing out returns to the sign-in form, which remembers the relay.
-    window.click("[data-testid=sign-out]").await?;
-    window.find("[data-testid=auth-form]").await?;
+    window.sign_out().await?;
     let remembered = window.script("return document.querySelector('[data-testid=relay-url]').value").await?;
     assert_eq!(remembered, json!(relay.url("")));
     window.close().await?;
@@ -150,6 +149,13 @@ async fn a_message_written_offline_waits_visibly_and_goes_out_when_the_relay_ret
     window.type_into("[data-testid=composer]", "written on the train").await?;
     window.click("[data-testid=send]").await?;
     window.until_text("[data-testid=message][data-state=pending]", "written on the train").await?;
+    // Signing out now would lose the message: the app says so, and staying keeps it.
+    window.click("[data-testid=sign-out]").await?;
+    window.until_text("[data-testid=sign-out-unsent]", "1 change not sent.").await?;
+    window.screenshot("sign-out-unsent").await?;
+    window.click("[data-testid=sign-out-stay]").await?;
+    window.until_count("[data-testid=sign-out-confirm]", 0).await?;
+    window.find("[data-testid=message][data-state=pending]").await?;
 
     let relay = TestRelay::start_again(dir, addr).await;
     window.until_text("[data-testid=message][data-state=sent]", "written on the train").await?;

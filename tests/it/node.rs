@@ -427,7 +427,7 @@ async fn a_refused_change_can_be_retried_once_the_cause_is_fixed_or_discarded() 
 #[tokio::test]
 async fn history_pages_back_by_seq_from_the_relay_and_from_the_cache_offline() {
     let relay = TestRelay::start().await;
-    let (_a, alice, _b, _bob, team) = alice_and_bob(&relay).await;
+    let (_a, alice, _b, bob, team) = alice_and_bob(&relay).await;
     for n in 1..=5 {
         alice.send_message(team, &format!("m{n}")).await.expect("send");
     }
@@ -435,10 +435,15 @@ async fn history_pages_back_by_seq_from_the_relay_and_from_the_cache_offline() {
     let page = alice.messages_before(team, 4, 2).await.expect("page");
     assert_eq!(contents(&page), ["m2", "m3"], "the two just before seq 4, oldest first");
     assert!(alice.messages_before(team, 1, 50).await.expect("start").is_empty(), "nothing before the first");
+    assert_eq!(contents(&bob.messages_before(team, 6, 2).await.expect("latest")), ["m4", "m5"]);
 
     let _dir = relay.stop().await;
     let cached = alice.messages_before(team, 3, 50).await.expect("from the cache");
     assert_eq!(contents(&cached), ["m1", "m2"]);
+    // Bob only read the two latest: offline, an empty page before them would claim the history starts
+    // there, which only the relay knows.
+    assert!(matches!(bob.messages_before(team, 4, 50).await, Err(NodeError::NotCached(_))));
+    assert_eq!(contents(&bob.messages_before(team, 6, 50).await.expect("cached")), ["m4", "m5"]);
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use teamflow_protocol::TeamId;
 use teamflow_protocol::api::messages::{Message, MessagePage};
 
 use crate::store::cache_message;
-use crate::{Node, NodeError};
+use crate::{ApiFailure, Node, NodeError};
 
 impl Node {
     /// The team's recent messages, oldest first: fetched from the relay when reachable (and cached), else
@@ -21,10 +21,12 @@ impl Node {
     }
 
     /// Up to `limit` messages older than `before` (a `seq`), oldest first, for paging back through history:
-    /// from the relay when reachable (and cached), else whatever the cache holds.
+    /// from the relay when reachable (and cached), else whatever the cache holds. Offline with nothing older
+    /// cached, `NotCached`: an empty page would say the history starts here, which only the relay knows.
     pub async fn messages_before(&self, team: TeamId, before: i64, limit: u32) -> Result<Vec<Message>, NodeError> {
         let limit = limit.clamp(1, 100);
-        self.cache_message_page(team, &format!("/api/teams/{team}/messages?before={before}&limit={limit}")).await?;
+        let unreached =
+            self.cache_message_page(team, &format!("/api/teams/{team}/messages?before={before}&limit={limit}")).await?;
         let mut rows: Vec<String> = sqlx::query_scalar(
             "SELECT json FROM cached_messages WHERE team_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
         )
@@ -33,6 +35,11 @@ impl Node {
         .bind(limit)
         .fetch_all(&self.db)
         .await?;
+        if rows.is_empty()
+            && let Some(failure) = unreached
+        {
+            return Err(NodeError::NotCached(failure));
+        }
         rows.reverse();
         rows.iter().map(|j| serde_json::from_str(j).map_err(NodeError::corrupt)).collect()
     }
@@ -49,21 +56,21 @@ impl Node {
     }
 
     /// Fetches a page of `team`'s messages from the relay into the cache (not when the team was forgotten
-    /// while the page was on its way); nothing to do while the relay is unreachable.
-    async fn cache_message_page(&self, team: TeamId, path: &str) -> Result<(), NodeError> {
+    /// while the page was on its way). While the relay is unreachable nothing changes, and the answer is why.
+    async fn cache_message_page(&self, team: TeamId, path: &str) -> Result<Option<ApiFailure>, NodeError> {
         let asked = self.asking();
         match self.authed::<(), MessagePage>(Method::GET, path, None).await {
             Ok(page) => {
                 let Some(mut tx) = self.begin_answer_write(Some(team), asked).await? else {
-                    return Ok(());
+                    return Ok(None);
                 };
                 for message in &page.messages {
                     cache_message(&mut tx, message).await?;
                 }
                 tx.commit().await?;
-                Ok(())
+                Ok(None)
             }
-            Err(NodeError::Api(e)) if e.is_transient() => Ok(()),
+            Err(NodeError::Api(e)) if e.is_transient() => Ok(Some(e)),
             Err(e) => Err(e),
         }
     }

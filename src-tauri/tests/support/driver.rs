@@ -423,6 +423,15 @@ impl Window {
         Ok(())
     }
 
+    /// Signs out once everything is synced (as a person would: with work unsent the app asks first), and
+    /// waits for the sign-in form.
+    pub async fn sign_out(&self) -> Result<()> {
+        self.find("[data-testid=sync-indicator][data-tone=ok]").await?;
+        self.click("[data-testid=sign-out]").await?;
+        self.find("[data-testid=auth-form]").await?;
+        Ok(())
+    }
+
     /// Creates a team in the window; answers its id, read from the relay as `owner` sees it.
     pub async fn create_team(&self, owner: &Client, name: &str) -> Result<String> {
         self.type_into("[data-testid=new-team-name]", name).await?;

@@ -70,8 +70,7 @@ async fn walk_through(theme: Theme) -> Result<()> {
     // Bob signs up with the copied link: pasted, it fills in the relay and shows what it offers. A link that
     // never existed says so first.
     window.click("[data-testid=invite-close]").await?;
-    window.click("[data-testid=sign-out]").await?;
-    window.find("[data-testid=auth-form]").await?;
+    window.sign_out().await?;
     window.click("[data-testid=mode-sign-up]").await?;
     window.clear("[data-testid=relay-url]").await?;
     window.type_into("[data-testid=invitation-link]", &relay.url(&format!("/invite/{}", "A".repeat(43)))).await?;
@@ -106,8 +105,7 @@ async fn walk_through(theme: Theme) -> Result<()> {
         .post(&format!("/api/teams/{garage}/invitations"), &json!({"role": "member", "email": "carol@example.test"}))
         .await;
     ensure!(status.as_u16() == 201, "{body}");
-    window.click("[data-testid=sign-out]").await?;
-    window.find("[data-testid=auth-form]").await?;
+    window.sign_out().await?;
     window.sign_in(&relay, "carol").await?;
     window.until_count("[data-testid=pending-invitation]", 2).await?;
     window.until_text("[data-testid=pending-invitation]", "ada invited you to join Studio as viewer").await?;

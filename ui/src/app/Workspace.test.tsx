@@ -3,7 +3,8 @@
 import { act, cleanup, fireEvent, render, screen } from "@testing-library/react";
 import { afterEach, beforeEach, expect, it, vi } from "vitest";
 import type { Status, TeamMembership, User } from "../bindings";
-import { answers, calls, reset } from "../testing/fakeBindings";
+import { answers, calls, events, reset } from "../testing/fakeBindings";
+import { whenRepoMade } from "../features/editor/lifetime";
 import { inviteLink, pendingInvitation, userId } from "../testing/fixtures";
 import { Workspace } from "./Workspace";
 
@@ -78,4 +79,44 @@ it("a team created while the first list is still on its way stays in the switche
   await act(async () => firstAnswer([]));
   expect(Array.from(switcher().options, (o) => o.text)).toEqual(["Own team"]);
   expect(switcher().value).toBe(own.id);
+});
+
+it("signs out at once when the relay has everything, and drops the window's documents", async () => {
+  const dropped = vi.fn();
+  whenRepoMade(dropped, async () => true);
+  const signedOut = vi.fn();
+  await act(async () => void render(<Workspace user={me} onSignedOut={signedOut} />));
+  await act(async () => void fireEvent.click(screen.getByTestId("sign-out")));
+  expect(screen.queryByTestId("sign-out-confirm")).toBeNull();
+  expect(calls).toContainEqual(["signOut"]);
+  expect(signedOut).toHaveBeenCalledTimes(1);
+  expect(dropped).toHaveBeenCalledTimes(1);
+});
+
+it("asks before signing out would lose unsent work, and staying keeps the sign-in", async () => {
+  answers.status = { ...status, pending: 2, documents: { "automerge:a": "local_only" } };
+  const signedOut = vi.fn();
+  await act(async () => void render(<Workspace user={me} onSignedOut={signedOut} />));
+  await act(async () => void fireEvent.click(screen.getByTestId("sign-out")));
+  expect(screen.getByTestId("sign-out-unsent").textContent).toBe("2 changes not sent and 1 document with edits the relay has not got.");
+  expect(document.activeElement).toBe(screen.getByTestId("sign-out-stay"));
+  await act(async () => void fireEvent.click(screen.getByTestId("sign-out-stay")));
+  expect(screen.queryByTestId("sign-out-confirm")).toBeNull();
+  expect(calls.some(([name]) => name === "signOut")).toBe(false);
+  expect(signedOut).not.toHaveBeenCalled();
+
+  await act(async () => void fireEvent.click(screen.getByTestId("sign-out")));
+  await act(async () => void fireEvent.click(screen.getByTestId("sign-out-anyway")));
+  expect(calls).toContainEqual(["signOut"]);
+  expect(signedOut).toHaveBeenCalledTimes(1);
+});
+
+it("a sign-in the relay ended drops the window's documents too", async () => {
+  const dropped = vi.fn();
+  whenRepoMade(dropped, async () => true);
+  const signedOut = vi.fn();
+  await act(async () => void render(<Workspace user={me} onSignedOut={signedOut} />));
+  await act(async () => events.statusChanged.emit({ ...status, signed_in: false }));
+  expect(signedOut).toHaveBeenCalledTimes(1);
+  expect(dropped).toHaveBeenCalledTimes(1);
 });

@@ -17,6 +17,8 @@ import { PendingInvitations } from "../features/invitations/PendingInvitations";
 import { Projects } from "../features/projects/Projects";
 import { SearchPalette } from "../features/search/SearchPalette";
 import { SyncIndicator } from "../features/sync/SyncIndicator";
+import { unsentWork } from "../features/sync/summary";
+import { SignOutConfirm } from "../features/auth/SignOutConfirm";
 import { TeamSettings } from "../features/settings/TeamSettings";
 import { Members } from "../features/teams/Members";
 import { membershipMayHaveChanged, noLongerMember, stillListed } from "../features/teams/membership";
@@ -87,6 +89,8 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
     }
   }
   const [inviting, setInviting] = useState(false);
+  /** What signing out would lose, while the person is asked whether to sign out anyway. */
+  const [confirmingSignOut, setConfirmingSignOut] = useState<string | null>(null);
   const [notifying, setNotifying] = useState(false);
   const [noticesSeen, setNoticesSeen] = useState(0);
 
@@ -108,7 +112,7 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
     return subscribe(events.statusChanged, (status) => {
       setStatus(status);
       // The relay revoked the sign-in (or it expired for good): back to the sign-in screen.
-      if (!status.signed_in) onSignedOut();
+      if (!status.signed_in) signedOut();
     });
   }, []);
 
@@ -206,11 +210,23 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
     await loadTeams(team.id);
   }
 
-  async function signOut() {
+  /** However the sign-in ended, the window's documents go with it: the next person starts from nothing. */
+  function signedOut() {
+    forgetRepo();
+    onSignedOut();
+  }
+
+  /** Signs out at once when the relay has everything; otherwise asks first (`confirmed`: asked already). */
+  async function signOut(confirmed = false) {
+    const unsent = unsentWork(status);
+    if (unsent && !confirmed) {
+      setConfirmingSignOut(unsent);
+      return;
+    }
+    setConfirmingSignOut(null);
     try {
       await call(commands.signOut());
-      forgetRepo();
-      onSignedOut();
+      signedOut();
     } catch (e) {
       setError(messageOf(e));
     }
@@ -276,7 +292,7 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
         <button className="link" onClick={() => setHelping(true)} aria-keyshortcuts="?" data-testid="open-shortcuts">
           Keyboard shortcuts <kbd>?</kbd>
         </button>
-        <button className="link" onClick={signOut} data-testid="sign-out">
+        <button className="link" onClick={() => void signOut()} data-testid="sign-out">
           Sign out
         </button>
       </aside>
@@ -325,6 +341,9 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
       </main>
       {searching && <SearchPalette teams={teams} onOpen={openHit} onClose={() => setSearching(false)} />}
       {team && inviting && <InviteDialog team={team} onClose={() => setInviting(false)} />}
+      {confirmingSignOut && (
+        <SignOutConfirm unsent={confirmingSignOut} onStay={() => setConfirmingSignOut(null)} onSignOut={() => void signOut(true)} />
+      )}
       {helping && <ShortcutsHelp sections={SECTIONS.map(([, label]) => label)} onClose={() => setHelping(false)} />}
       {notifying && (
         <NotificationsPanel

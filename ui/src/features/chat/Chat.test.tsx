@@ -1,11 +1,12 @@
 // Chat names whoever is typing from the team's whole roster, however large the team and whenever the chat
 // opened; and a message delivered while the room was not connected shows as sent, without disappearing first.
-import { act, cleanup, render, screen } from "@testing-library/react";
+import { act, cleanup, fireEvent, render, screen } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Message, OutboxEntry, TeamMembership, User } from "../../bindings";
 import { followRooms } from "../../lib/team/store";
-import { answers, emitRoom, events, reset } from "../../testing/fakeBindings";
-import { joinFrames, members, TEAM, userId } from "../../testing/fixtures";
+import { followLink } from "../../lib/reconnects";
+import { answers, emitRoom, events, failures, reset } from "../../testing/fakeBindings";
+import { joinFrames, linkStatus, members, TEAM, userId } from "../../testing/fixtures";
 import { Chat } from "./Chat";
 
 vi.mock("../../bindings", () => import("../../testing/fakeBindings"));
@@ -62,5 +63,30 @@ describe("a message sent while the room was not connected", () => {
     const shown = screen.getByTestId("message");
     expect(shown.dataset.state).toBe("sent");
     expect(shown.textContent).toContain("written on the train");
+  });
+});
+
+describe("paging back offline", () => {
+  const message = (seq: number) =>
+    ({ id: `m${seq}`, team_id: TEAM, seq, author_id: userId(2), author_name: "Member 2", client_id: `c${seq}`, kind: "text", content: `m${seq}`, created_at: "2026-12-05T10:00:00Z" }) as Message;
+
+  it("says older messages wait for the link instead of claiming the history starts, and pages on once it is back", async () => {
+    answers.status = linkStatus("offline");
+    const stopLink = await act(async () => followLink());
+    answers.messages = [message(40), message(41)];
+    failures.olderMessages = { kind: "not_cached" };
+    await act(async () => render(<Chat team={team} user={me} />));
+    await act(async () => void fireEvent.scroll(screen.getByTestId("messages")));
+    expect(screen.getByTestId("older-offline").textContent).toBe("Older messages show once you're connected.");
+    expect(screen.queryByText(/The beginning/)).toBeNull();
+    expect(screen.queryByRole("alert")).toBeNull();
+
+    delete failures.olderMessages;
+    answers.olderMessages = [message(39)];
+    await act(async () => events.statusChanged.emit(linkStatus("online")));
+    expect(screen.queryByTestId("older-offline")).toBeNull();
+    await act(async () => void fireEvent.scroll(screen.getByTestId("messages")));
+    expect(screen.getAllByTestId("message").map((m) => m.textContent)).toEqual([expect.stringContaining("m39"), expect.stringContaining("m40"), expect.stringContaining("m41")]);
+    stopLink();
   });
 });

@@ -3,7 +3,8 @@
 import { Avatar } from "../people/Avatar";
 import { useEffect, useMemo, useRef, useState } from "react";
 import { commands, events, type Message, type OutboxEntry, type TeamMembership, type User } from "../../bindings";
-import { call, messageOf } from "../../lib/call";
+import { AppFailure, call, messageOf } from "../../lib/call";
+import { useReconnects } from "../../lib/reconnects";
 import { all, subscribe, subscribeRoom } from "../../lib/events";
 import { chatItems, mergeMessages, messageLeftOutbox } from "./model";
 import { MentionComposer } from "./MentionComposer";
@@ -33,6 +34,10 @@ export function Chat({
   const live = useTeam(team.id);
   const typists = typistNames(live, user.id);
   const [atStart, setAtStart] = useState(false);
+  // Paging back reached what this device holds while the relay cannot be reached: older messages wait for
+  // the link (the history's start is only known to the relay).
+  const [olderOffline, setOlderOffline] = useState(false);
+  const reconnects = useReconnects();
   // Whether the first read of the history answered (only then can "no messages" be said).
   const [loaded, setLoaded] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -94,6 +99,9 @@ export function Chat({
     if (el && el.scrollHeight - el.scrollTop - el.clientHeight < 120) el.scrollTop = el.scrollHeight;
   }, [items.length]);
 
+  // The link is back: paging back can ask the relay again (and a search hit still to reach goes on).
+  useEffect(() => setOlderOffline(false), [reconnects]);
+
   // A message opened from search: page back until it is loaded, then bring it into view.
   useEffect(() => {
     if (focusSeq === null) return;
@@ -104,11 +112,11 @@ export function Chat({
     }
     const first = messages[0];
     if (first && first.seq > focusSeq) void loadOlder();
-  }, [focusSeq, messages]);
+  }, [focusSeq, messages, olderOffline]);
 
   async function loadOlder() {
     const first = messages[0];
-    if (!first || atStart || loadingOlder.current || first.seq <= 1) {
+    if (!first || atStart || olderOffline || loadingOlder.current || first.seq <= 1) {
       if (first && first.seq <= 1) setAtStart(true);
       return;
     }
@@ -124,7 +132,8 @@ export function Chat({
         if (el) el.scrollTop = el.scrollHeight - fromBottom;
       });
     } catch (e) {
-      setError(messageOf(e));
+      if (e instanceof AppFailure && e.error.kind === "not_cached") setOlderOffline(true);
+      else setError(messageOf(e));
     } finally {
       loadingOlder.current = false;
     }
@@ -180,6 +189,11 @@ export function Chat({
         }}
       >
         {atStart && <li className="start">The beginning of #{team.name}</li>}
+        {olderOffline && (
+          <li className="start" data-testid="older-offline">
+            Older messages show once you're connected.
+          </li>
+        )}
         {loaded && items.length === 0 && (
           <li className="start empty" data-testid="chat-empty">
             No messages yet. Write the first one below; everyone in the team sees it.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Status } from "../../bindings";
-import { summarize } from "./summary";
+import { summarize, unsentWork } from "./summary";
 
 const base: Status = { signed_in: true, credentials: "file", link: "online", peers: ["relay"], pending: 0, failed: 0, documents: {} };
 
@@ -15,5 +15,21 @@ describe("summarize", () => {
   });
   it("flags refused changes above all", () => {
     expect(summarize({ ...base, failed: 1 }).tone).toBe("problem");
+  });
+});
+
+describe("unsentWork", () => {
+  it("is nothing when the relay has everything", () => {
+    expect(unsentWork({ ...base, documents: { "automerge:a": "synced" } })).toBeNull();
+  });
+  it("names changes not sent (waiting or refused) and documents the relay has not got", () => {
+    expect(unsentWork({ ...base, pending: 1 })).toBe("1 change not sent.");
+    expect(unsentWork({ ...base, pending: 2, failed: 1, documents: { "automerge:a": "local_only", "automerge:b": "syncing", "automerge:c": "synced" } })).toBe(
+      "3 changes not sent and 2 documents with edits the relay has not got.",
+    );
+  });
+  it("cannot vouch for anything while the relay is out of reach", () => {
+    expect(unsentWork({ ...base, link: "offline", peers: [] })).toMatch(/cannot be reached/);
+    expect(unsentWork({ ...base, link: "connecting", peers: [] })).toMatch(/cannot be reached/);
   });
 });

@@ -32,3 +32,17 @@ export function summarize(status: Status): Summary {
       return { tone: "ok", label: "Online", detail: detail || `All changes synced${peers > 0 ? ` · ${peers} peer${peers === 1 ? "" : "s"}` : ""}` };
   }
 }
+
+/** What signing out now would throw away, in words, or null when the relay has everything: signing out
+ *  empties this device's store, so changes still waiting (or refused) and documents the relay has not got
+ *  never reach the team. Offline, the device cannot know that the relay has its latest changes. */
+export function unsentWork(status: Status): string | null {
+  const parts: string[] = [];
+  const waiting = status.pending + status.failed;
+  if (waiting > 0) parts.push(`${waiting} change${waiting === 1 ? "" : "s"} not sent`);
+  const docs = Object.values(status.documents).filter((d) => d !== "synced").length;
+  if (docs > 0) parts.push(`${docs} document${docs === 1 ? "" : "s"} with edits the relay has not got`);
+  if (parts.length > 0) return `${parts.join(" and ")}.`;
+  if (status.link !== "online") return "The relay cannot be reached right now: edits made since it last answered may not have reached it.";
+  return null;
+}
