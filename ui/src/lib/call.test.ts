@@ -12,7 +12,7 @@ group("call", () => {
   });
 
   it("says something useful for every kind", () => {
-    expect(describe({ kind: "offline", message: "connection refused" })).toMatch(/can't be reached/);
+    expect(describe({ kind: "offline", message: "connection refused" })).toMatch(/can't be reached, so this was not done/);
     expect(describe({ kind: "not_found", what: "project" })).toBe("The project was not found.");
     expect(describe({ kind: "certificate", message: "the relay's certificate is not trusted: UnknownIssuer" })).toMatch(
       /certificate is not trusted/,

@@ -22,7 +22,9 @@ export function describe(error: AppError): string {
     case "signed_out":
       return "You are signed out. Sign in again to continue.";
     case "offline":
-      return "The relay can't be reached. You can keep working; changes go out when it's back.";
+      // Only actions that need the relay answer this: what the app queues (messages, projects, documents)
+      // never fails offline, so nothing here was kept for later.
+      return "The relay can't be reached, so this was not done: try again once you're connected.";
     case "certificate":
       return `Not connected: ${error.message}`;
     case "refused":

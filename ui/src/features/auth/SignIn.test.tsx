@@ -111,3 +111,13 @@ it("marks the frame that draws the form, once, for the cold-start benchmark", as
   await new Promise((resolve) => requestAnimationFrame(resolve));
   expect(performance.getEntriesByName(SIGN_IN_READY, "mark")).toHaveLength(1);
 });
+
+it("signing in to a relay that can't be reached says to check the address, promising nothing", async () => {
+  failures.signIn = { kind: "offline", message: "connection refused" };
+  await act(async () => void render(<SignIn initialRelayUrl={RELAY} startupError={null} onSignedIn={onSignedIn} />));
+  type("email", "bob@example.com");
+  type("password", "battery staple 9");
+  await act(async () => void fireEvent.submit(screen.getByTestId("auth-form")));
+  expect(screen.getByTestId("auth-error").textContent).toBe("Can't reach a relay at this address: check it, or try again once you're connected.");
+  expect(onSignedIn).not.toHaveBeenCalled();
+});

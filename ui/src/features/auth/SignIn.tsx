@@ -10,12 +10,17 @@ import { InvitationField } from "./InvitationField";
 
 type Mode = "sign_in" | "sign_up";
 
+/** Signing in or up needs the relay at the address typed: nothing waits to be sent later. */
+const UNREACHABLE = { offline: "Can't reach a relay at this address: check it, or try again once you're connected." };
+
 const SIGN_UP_REFUSED = {
+  ...UNREACHABLE,
   registration_closed: "This relay accepts new accounts by invitation only: paste the invitation link you were sent.",
   conflict: "An account with this email already exists: sign in instead.",
 };
 
 const SIGN_UP_WITH_INVITATION_REFUSED = {
+  ...UNREACHABLE,
   // A relay that registers by invitation answers an unusable invitation as if there were none.
   registration_closed: INVITATION_GONE,
   not_found: INVITATION_GONE,
@@ -47,7 +52,7 @@ export function SignIn(props: { initialRelayUrl: string; startupError: string | 
             : await call(commands.signUp(relayUrl, email, password, name));
       props.onSignedIn(user, relayUrl);
     } catch (e) {
-      setError(explain(e, mode === "sign_in" ? {} : invited ? SIGN_UP_WITH_INVITATION_REFUSED : SIGN_UP_REFUSED));
+      setError(explain(e, mode === "sign_in" ? UNREACHABLE : invited ? SIGN_UP_WITH_INVITATION_REFUSED : SIGN_UP_REFUSED));
     } finally {
       setBusy(false);
     }
