@@ -207,3 +207,29 @@ async fn a_room_joined_by_a_node_started_offline_is_live_once_the_relay_answers(
     assert_eq!(content, "welcome back");
     session.close().await;
 }
+
+/// One device, two people in turn (a shared machine, or the desktop's sign-out then sign-in): the second
+/// person's link comes online like the first's did.
+#[tokio::test]
+async fn after_a_sign_out_the_next_persons_link_comes_online() {
+    let relay = TestRelay::start().await;
+    let (a_dir, alice, _b, _bob, _team) = alice_and_bob(&relay).await;
+    let (_carol, _dave) = (relay.user("carol").await, relay.user("dave").await);
+    let (sink, mut events) = Events::sink();
+    let session = Session::start(Arc::new(alice), sink, loopback()).await;
+    events.online().await;
+    for round in 0..3 {
+        session.sign_out().await.expect("sign out");
+        events
+            .until("the signed-out status", |e| matches!(e, SessionEvent::Status(s) if !s.signed_in).then_some(()))
+            .await;
+        let who = if round % 2 == 0 { "carol" } else { "dave" };
+        session
+            .sign_in(&format!("{who}@example.test"), teamflow_tests::PASSWORD)
+            .await
+            .unwrap_or_else(|e| panic!("{who} signs in: {e}"));
+        events.online().await;
+    }
+    session.close().await;
+    drop(a_dir);
+}

@@ -5,7 +5,7 @@ import { forgetRepo } from "../features/editor/lifetime";
 import { type FormEvent, lazy, Suspense, useEffect, useRef, useState } from "react";
 import { commands, events, type SearchHit, type Status, type TeamMembership, type User } from "../bindings";
 import { call, messageOf } from "../lib/call";
-import { subscribe } from "../lib/events";
+import { follow, subscribe } from "../lib/events";
 import { followLink } from "../lib/reconnects";
 import { followRooms } from "../lib/team/store";
 import { Activity } from "../features/activity/Activity";
@@ -107,14 +107,19 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
   useEffect(followRooms, []);
   useEffect(followLink, []);
 
-  useEffect(() => {
-    call(commands.status()).then(setStatus, () => {});
-    return subscribe(events.statusChanged, (status) => {
-      setStatus(status);
-      // The relay revoked the sign-in (or it expired for good): back to the sign-in screen.
-      if (!status.signed_in) signedOut();
-    });
-  }, []);
+  useEffect(
+    () =>
+      follow(
+        events.statusChanged,
+        () => call(commands.status()),
+        (status, fromEvent) => {
+          setStatus(status);
+          // The relay revoked the sign-in (or it expired for good): back to the sign-in screen.
+          if (fromEvent && !status.signed_in) signedOut();
+        },
+      ),
+    [],
+  );
 
   // Only the latest list counts: the first load can answer after a team created meanwhile was listed,
   // and would take it off the switcher again.

@@ -5,7 +5,7 @@
 import { useSyncExternalStore } from "react";
 import { commands, events, type Link } from "../bindings";
 import { call } from "./call";
-import { subscribe } from "./events";
+import { follow } from "./events";
 
 let returns = 0;
 const listeners = new Set<() => void>();
@@ -23,15 +23,14 @@ export function followLink(): () => void {
     }
     last = link;
   };
-  // Listening first, then asking: a status event that comes before the answer is the newer one.
-  const stop = subscribe(events.statusChanged, (status) => seen(status.link));
-  call(commands.status()).then(
-    (status) => {
-      if (last === null) last = status.link;
+  return follow(
+    events.statusChanged,
+    () => call(commands.status()),
+    (status, fromEvent) => {
+      if (fromEvent) seen(status.link);
+      else if (last === null) last = status.link;
     },
-    () => {},
   );
-  return stop;
 }
 
 /** How many times the link has come back; the component renders again when it does. */
