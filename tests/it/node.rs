@@ -5,7 +5,7 @@ use teamflow_node::{CredentialStore, DocSync, Link, Node, NodeError, OutboxKind,
 use teamflow_protocol::Role;
 use teamflow_protocol::api::messages::Message;
 use teamflow_protocol::api::projects::ProjectPatch;
-use teamflow_protocol::api::teams::{ProjectInput, ProjectStatus};
+use teamflow_protocol::api::teams::{DocumentEntry, ProjectInput, ProjectStatus};
 use teamflow_protocol::realtime::ServerMessage;
 use teamflow_tests::{DataDir, TestRelay, alice_and_bob, test_config, watch_until, within};
 
@@ -158,15 +158,22 @@ async fn signing_out_forgets_tokens_and_local_data() {
 async fn a_document_created_offline_is_registered_and_shared_once_back_online() {
     let relay = TestRelay::start().await;
     let (a_dir, alice, _b, bob, team) = alice_and_bob(&relay).await;
+    assert!(alice.documents(team).await.expect("the list, read once online").is_empty());
     let addr = relay.addr;
     let dir = relay.stop().await;
 
     let (url, doc) = alice.create_document(team, "Plan", "written offline").await.expect("create offline");
     assert_eq!(alice.status().await.expect("status").pending, 1, "the registration waits in the outbox");
     teamflow_sync::splice_text(&doc, 0, 0, "Draft: ").expect("edit offline");
+    let titles =
+        |list: Vec<DocumentEntry>| list.into_iter().map(|d| (d.document_id.to_string(), d.title)).collect::<Vec<_>>();
+    let listed = titles(alice.documents(team).await.expect("the cached list"));
+    assert_eq!(listed, [(url.to_string(), "Plan".to_owned())], "in the team's list while its registration waits");
 
     let _relay = TestRelay::start_again(dir, addr).await;
     assert_eq!(alice.flush().await.expect("flush").delivered, 1);
+    let listed = titles(alice.documents(team).await.expect("the relay's list"));
+    assert_eq!(listed, [(url.to_string(), "Plan".to_owned())], "once, now from the relay");
     alice.go_online().await.expect("online");
     assert!(within("the relay to acknowledge the document", alice.synced_with_relay(&doc)).await.expect("synced"));
 

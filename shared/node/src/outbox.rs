@@ -258,6 +258,33 @@ impl Node {
         self.enqueue(&client_id, team, &Change::Document(body)).await
     }
 
+    /// The documents of `team` made on this device whose registration still waits for the relay, as list
+    /// entries by the signed-in person: a document made offline stays in the team's list until it lands.
+    pub(crate) async fn queued_documents(&self, team: TeamId) -> Result<Vec<DocumentEntry>, NodeError> {
+        let Some(me) = self.user().await else { return Ok(Vec::new()) };
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT body_json, created_at FROM outbox
+             WHERE kind = 'document' AND team_id = ? AND state = 'pending' ORDER BY position",
+        )
+        .bind(team.to_string())
+        .fetch_all(&self.db)
+        .await?;
+        rows.into_iter()
+            .map(|(json, created_ms)| {
+                let body: RegisterDocument = serde_json::from_str(&json).map_err(NodeError::corrupt)?;
+                Ok(DocumentEntry {
+                    document_id: body.document_id.parse().map_err(|e| NodeError::Corrupt(format!("{e}")))?,
+                    team_id: team,
+                    title: body.title,
+                    project_id: body.project_id,
+                    created_by: me.id,
+                    created_at: time::OffsetDateTime::from_unix_timestamp(created_ms / 1000)
+                        .map_err(|e| NodeError::Corrupt(e.to_string()))?,
+                })
+            })
+            .collect()
+    }
+
     /// Queues sending the team's read position `seq`. A read of the team already waiting is moved forward
     /// instead, in the same transaction as the check, so a team has at most one.
     pub(crate) async fn enqueue_read(&self, team: TeamId, seq: i64) -> Result<(), NodeError> {

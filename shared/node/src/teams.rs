@@ -84,8 +84,8 @@ impl Node {
         Ok(saved)
     }
 
-    /// A team's registered documents (the last known list while offline; queued registrations are in
-    /// `outbox`).
+    /// A team's documents: the registered ones (the last known list while offline), then those made on
+    /// this device whose registration is still queued.
     pub async fn documents(&self, team: TeamId) -> Result<Vec<DocumentEntry>, NodeError> {
         let asked = self.asking();
         // Known before asking: a document registered while the question is on its way is not in the answer.
@@ -103,6 +103,12 @@ impl Node {
         // Listed by the relay itself (a kept list may predate the team's forgetting): readable again, unless
         // the team was forgotten (again) while the list was on its way.
         self.keep_document_list(team, &documents, asked, fresh.then_some(&forgotten)).await?;
+        let mut documents = documents;
+        for queued in self.queued_documents(team).await? {
+            if !urls.contains(&queued.document_id.to_string()) {
+                documents.push(queued);
+            }
+        }
         Ok(documents)
     }
 

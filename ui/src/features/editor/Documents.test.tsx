@@ -76,3 +76,19 @@ it("refuses a blank title before calling the relay", async () => {
   expect(screen.getByTestId("documents-error").textContent).toBe("A title cannot be empty.");
   expect(calls.some(([name]) => name === "renameDocument")).toBe(false);
 });
+
+it("offline before the list was ever read, says so without claiming there are no documents", async () => {
+  failures.documents = { kind: "not_cached" };
+  await show("member");
+  expect(screen.getByRole("alert").textContent).toBe("Not available offline yet: connect once to fetch it.");
+  expect(screen.queryByTestId("documents-empty")).toBeNull();
+});
+
+it("marks a document whose registration has not reached the relay", async () => {
+  answers.documents = [doc(1), doc(2)];
+  const team: TeamMembership = { id: TEAM, name: "crew", role: "member" };
+  const offline: Status = { ...status, link: "offline", documents: { [doc(2).document_id]: "local_only", [doc(1).document_id]: "synced" } };
+  await act(async () => render(<Documents team={team} user={me} status={offline} open={null} onOpen={() => {}} />));
+  const rows = screen.getAllByTestId("document").map((row) => row.querySelector("[data-testid=document-local]")?.textContent ?? null);
+  expect(rows).toEqual([null, "Only on this device"]);
+});

@@ -30,6 +30,8 @@ export function Documents({ team, user, status, open, onOpen }: Props) {
   // What an action met, and why the list could not be read (cleared by the next read that succeeds).
   const [error, setError] = useState<string | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
+  // Whether the list was ever read: only then can it say there are no documents.
+  const [loaded, setLoaded] = useState(false);
   const [renaming, setRenaming] = useState<{ url: string; title: string } | null>(null);
   // The last deletion, offered for undo until dismissed or replaced by another.
   const [deleted, setDeleted] = useState<DocumentEntry | null>(null);
@@ -42,6 +44,7 @@ export function Documents({ team, user, status, open, onOpen }: Props) {
       (read) => {
         setDocuments(read);
         setLoadError(null);
+        setLoaded(true);
       },
       (e) => setLoadError(messageOf(e)),
     );
@@ -142,6 +145,11 @@ export function Documents({ team, user, status, open, onOpen }: Props) {
                 {d.title || "Untitled"}
               </button>
             )}
+            {status.documents[d.document_id] === "local_only" && (
+              <span className="marker" data-testid="document-local">
+                Only on this device
+              </span>
+            )}
             <time dateTime={d.created_at}>{new Date(d.created_at).toLocaleDateString()}</time>
             {canWrite && renaming?.url !== d.document_id && (
               <button onClick={() => setRenaming({ url: d.document_id, title: d.title })} aria-label={`Rename ${d.title}`} data-testid="rename-document">
@@ -156,7 +164,7 @@ export function Documents({ team, user, status, open, onOpen }: Props) {
           </li>
         ))}
       </ul>
-      {documents.length === 0 && (
+      {loaded && documents.length === 0 && (
         <p className="empty" data-testid="documents-empty">
           {canWrite ? "No documents yet. Give your first one a title below and press New document." : "No documents yet. Members of the team can create them."}
         </p>
