@@ -14,8 +14,9 @@ export function ProjectDetails({ team, project }: { team: TeamMembership; projec
   const live = useTeam(team.id);
   const members = [...live.members.values()];
   const canEdit = team.role !== "viewer";
-  const [tasks, setTasks] = useState<Task[]>([]);
-  const [history, setHistory] = useState<ProjectChange[]>([]);
+  // Null until read: only a list that was read can say it is empty.
+  const [tasks, setTasks] = useState<Task[] | null>(null);
+  const [history, setHistory] = useState<ProjectChange[] | null>(null);
   const [due, setDue] = useState(project.due_date ?? "");
   const [newTask, setNewTask] = useState("");
   const [renaming, setRenaming] = useState<{ id: string; title: string } | null>(null);
@@ -23,7 +24,7 @@ export function ProjectDetails({ team, project }: { team: TeamMembership; projec
   const [error, setError] = useState<string | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
 
-  const titles = new Map(tasks.map((t) => [t.id as string, t.title]));
+  const titles = new Map((tasks ?? []).map((t) => [t.id as string, t.title]));
 
   // Reloads overlap (a room frame and the outbox moving, say) and their answers can arrive out of order:
   // only the latest reload's answers are shown, or an older list could stay on screen for good.
@@ -147,7 +148,7 @@ export function ProjectDetails({ team, project }: { team: TeamMembership; projec
       </div>
       <h3>Tasks</h3>
       <ul className="tasks" data-testid="tasks">
-        {tasks.map((task) => (
+        {tasks?.map((task) => (
           <li key={task.id} className={task.done ? "done" : ""} data-testid="task">
             <input
               type="checkbox"
@@ -201,7 +202,7 @@ export function ProjectDetails({ team, project }: { team: TeamMembership; projec
           </li>
         ))}
       </ul>
-      {tasks.length === 0 && <p className="empty">No tasks yet.</p>}
+      {tasks?.length === 0 && <p className="empty">No tasks yet.</p>}
       {canEdit && (
         <form className="inline" onSubmit={addTask}>
           <input value={newTask} onChange={(e) => setNewTask(e.target.value)} placeholder="New task" maxLength={500} data-testid="new-task" />
@@ -212,14 +213,14 @@ export function ProjectDetails({ team, project }: { team: TeamMembership; projec
       )}
       <h3>History</h3>
       <ol className="changes" data-testid="project-history">
-        {history.map((change) => (
+        {history?.map((change) => (
           <li key={change.id} className={change.outcome} data-testid="history-entry">
             <span>{describeChange(change, live.members, titles)}</span>
             <time dateTime={change.changed_at}>{new Date(change.changed_at).toLocaleString()}</time>
           </li>
         ))}
       </ol>
-      {history.length === 0 && <p className="empty">No changes yet.</p>}
+      {history?.length === 0 && <p className="empty">No changes yet.</p>}
       <ErrorLine error={error ?? loadError} testId="project-error" />
     </div>
   );

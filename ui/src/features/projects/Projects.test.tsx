@@ -128,3 +128,15 @@ it("reads the list once the relay is back, claims no empty list meanwhile, and k
   expect(screen.getByRole("alert").textContent).toBe(refusal);
   stopLink();
 });
+
+it("a project opened offline before its tasks and history were read claims neither is empty", async () => {
+  answers.projects = projects(1, 1);
+  answers.members = members(1, 2);
+  failures.tasks = { kind: "not_cached" };
+  failures.projectHistory = { kind: "not_cached" };
+  await act(async () => render(<Projects team={team} onOpenDocument={() => {}} />));
+  await act(async () => screen.getByTestId("open-project").click());
+  expect(screen.getByTestId("project-error").textContent).toBe("Not available offline yet: connect once to fetch it.");
+  expect(screen.queryByText("No tasks yet.")).toBeNull();
+  expect(screen.queryByText("No changes yet.")).toBeNull();
+});
