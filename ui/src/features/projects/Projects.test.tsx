@@ -140,3 +140,10 @@ it("a project opened offline before its tasks and history were read claims neith
   expect(screen.queryByText("No tasks yet.")).toBeNull();
   expect(screen.queryByText("No changes yet.")).toBeNull();
 });
+
+it("offers a viewer only a document the project already has", async () => {
+  answers.projects = [project(1), { ...project(2), document_id: "automerge:doc2" }];
+  await act(async () => render(<Projects team={{ ...team, role: "viewer" }} onOpenDocument={() => {}} />));
+  const offers = screen.getAllByTestId("project").map((row) => row.querySelector("[data-testid=open-project-document]") !== null);
+  expect(offers).toEqual([false, true]);
+});

@@ -154,9 +154,12 @@ export function Projects({ team, onOpenDocument }: { team: TeamMembership; onOpe
             <button onClick={() => setOpen(open === p.id ? null : p.id)} aria-expanded={open === p.id} data-testid="open-project">
               {open === p.id ? "Close" : "Tasks & details"}
             </button>
-            <button onClick={() => openDocument(p)} data-testid="open-project-document">
-              Document
-            </button>
+            {/* A viewer may open the project's document, not create one (the relay would refuse it). */}
+            {(canEdit || p.document_id) && (
+              <button onClick={() => openDocument(p)} data-testid="open-project-document">
+                Document
+              </button>
+            )}
             {canDelete &&
               (deleting === p.id ? (
                 <span className="confirm">
