@@ -4,6 +4,8 @@
 
 #[path = "window/a11y.rs"]
 mod a11y;
+#[path = "window/account.rs"]
+mod account;
 #[path = "window/analytics.rs"]
 mod analytics;
 #[path = "support/axe.rs"]

@@ -233,3 +233,85 @@ async fn after_a_sign_out_the_next_persons_link_comes_online() {
     session.close().await;
     drop(a_dir);
 }
+
+/// Signs in `email` over HTTP, as another device would; answers that device's client.
+async fn other_device(relay: &TestRelay, email: &str, password: &str) -> teamflow_tests::Client {
+    let (status, body) =
+        relay.client().post("/api/auth/login", &serde_json::json!({ "email": email, "password": password })).await;
+    assert!(status.is_success(), "{email} signs in elsewhere: {body}");
+    relay.client().with_token(body["access_token"].as_str())
+}
+
+/// The account controls as the desktop's Account screen drives them: the name (kept on the device for the
+/// next start), the password (a wrong current one changes nothing; the right one ends the other sign-ins,
+/// not this one), and signing out everywhere.
+#[tokio::test]
+async fn the_account_controls_rename_change_the_password_and_sign_out_everywhere() {
+    let relay = TestRelay::start().await;
+    let (a_dir, alice, _b, bob, team) = alice_and_bob(&relay).await;
+    let (sink, _events) = Events::sink();
+    let session = Session::start(Arc::new(alice), sink, loopback()).await;
+
+    let renamed = session.update_display_name("Alicia").await.expect("rename");
+    assert_eq!(renamed.display_name, "Alicia");
+    assert_eq!(session.node().user().await.map(|u| u.display_name).as_deref(), Some("Alicia"));
+    let names: Vec<String> = bob.members(team).await.expect("members").into_iter().map(|m| m.display_name).collect();
+    assert!(names.contains(&"Alicia".to_owned()), "teammates see the new name: {names:?}");
+
+    // Kept on the device: the next start shows it before the relay is asked.
+    session.close().await;
+    let alice = Node::open(a_dir.path(), &relay.url("")).await.expect("reopen");
+    assert_eq!(alice.user().await.map(|u| u.display_name).as_deref(), Some("Alicia"));
+    let (sink, _events) = Events::sink();
+    let session = Session::start(Arc::new(alice), sink, loopback()).await;
+
+    let phone = other_device(&relay, "alice@example.test", "correct horse").await;
+    let refused = session.change_password("not my password", "a new long password").await;
+    assert!(
+        matches!(&refused, Err(NodeError::Api(teamflow_node::ApiFailure::Refused { status: 422, code, .. })) if code == "validation_failed"),
+        "{refused:?}"
+    );
+    assert!(phone.get("/api/me").await.0.is_success(), "a refused change ends nothing");
+    session.change_password("correct horse", "a new long password").await.expect("change");
+    assert_eq!(phone.get("/api/me").await.0.as_u16(), 401, "the other device is signed out");
+    assert!(session.node().teams().await.is_ok(), "this one stays signed in");
+
+    let laptop = other_device(&relay, "alice@example.test", "a new long password").await;
+    session.sign_out_everywhere().await.expect("everywhere");
+    assert_eq!(laptop.get("/api/me").await.0.as_u16(), 401, "every other sign-in ended");
+    assert!(session.node().user().await.is_none(), "signed out here");
+
+    session.close().await;
+    drop(a_dir);
+}
+
+/// Deleting the account asks for the password again; the last owner of a team cannot; a member can, and is
+/// signed out with the account gone.
+#[tokio::test]
+async fn deleting_the_account_needs_the_password_and_no_team_left_without_an_owner() {
+    let relay = TestRelay::start().await;
+    let (_a, alice, _b, bob, _team) = alice_and_bob(&relay).await;
+    let (sink, _events) = Events::sink();
+    let owner = Session::start(Arc::new(alice), sink.clone(), loopback()).await;
+    let member = Session::start(Arc::new(bob), sink, loopback()).await;
+
+    let last_owner = owner.delete_account("correct horse").await;
+    assert!(
+        matches!(&last_owner, Err(NodeError::Api(teamflow_node::ApiFailure::Refused { status: 409, .. }))),
+        "{last_owner:?}"
+    );
+    assert!(owner.node().user().await.is_some(), "still signed in");
+    let wrong = member.delete_account("not my password").await;
+    assert!(matches!(&wrong, Err(NodeError::Api(teamflow_node::ApiFailure::Refused { status: 422, .. }))), "{wrong:?}");
+    assert!(member.node().user().await.is_some(), "still signed in");
+
+    member.delete_account("battery staple").await.expect("delete");
+    assert!(member.node().user().await.is_none(), "signed out here");
+    let (status, _) = relay
+        .client()
+        .post("/api/auth/login", &serde_json::json!({ "email": "bob@example.test", "password": "battery staple" }))
+        .await;
+    assert_eq!(status.as_u16(), 401, "the account is gone");
+    owner.close().await;
+    member.close().await;
+}

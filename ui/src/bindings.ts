@@ -20,6 +20,14 @@ export const commands = {
 	signUpWithInvitation: (relayUrl: string, email: string, password: string, displayName: string, invitation: string) => typedError<User, AppError>(__TAURI_INVOKE("sign_up_with_invitation", { relayUrl, email, password, displayName, invitation })),
 	signIn: (relayUrl: string, email: string, password: string) => typedError<User, AppError>(__TAURI_INVOKE("sign_in", { relayUrl, email, password })),
 	signOut: () => typedError<null, AppError>(__TAURI_INVOKE("sign_out")),
+	/**  Changes the display name everyone in the person's teams sees. */
+	updateDisplayName: (displayName: string) => typedError<User, AppError>(__TAURI_INVOKE("update_display_name", { displayName })),
+	/**  Changes the password; the account's other sign-ins end, this one stays. */
+	changePassword: (currentPassword: string, newPassword: string) => typedError<null, AppError>(__TAURI_INVOKE("change_password", { currentPassword, newPassword })),
+	/**  Ends every sign-in of the account, on every device, this one included. */
+	signOutEverywhere: () => typedError<null, AppError>(__TAURI_INVOKE("sign_out_everywhere")),
+	/**  Deletes the account (its password asked again) and signs out. */
+	deleteAccount: (password: string) => typedError<null, AppError>(__TAURI_INVOKE("delete_account", { password })),
 	status: () => typedError<Status, AppError>(__TAURI_INVOKE("status")),
 	teams: () => typedError<TeamMembership[], AppError>(__TAURI_INVOKE("teams")),
 	createTeam: (name: string) => typedError<Team, AppError>(__TAURI_INVOKE("create_team", { name })),

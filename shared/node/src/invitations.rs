@@ -101,9 +101,12 @@ impl Node {
         self.authed(Method::POST, "/api/me/password", Some(&body)).await
     }
 
-    /// Changes the account's display name.
+    /// Changes the account's display name, and keeps it as the signed-in person's (`user`, next start too).
     pub async fn update_display_name(&self, display_name: &str) -> Result<User, NodeError> {
-        self.authed(Method::PATCH, "/api/me", Some(&ProfileUpdate { display_name: display_name.into() })).await
+        let user: User =
+            self.authed(Method::PATCH, "/api/me", Some(&ProfileUpdate { display_name: display_name.into() })).await?;
+        self.remember_user(&user).await?;
+        Ok(user)
     }
 
     /// Ends every sign-in of the account on the relay (this device's included), then signs out here.

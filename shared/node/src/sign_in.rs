@@ -122,6 +122,16 @@ impl Node {
         Ok(auth.user)
     }
 
+    /// Keeps `user` (the signed-in account, as the relay now answers it) in memory and in the store.
+    pub(crate) async fn remember_user(&self, user: &User) -> Result<(), NodeError> {
+        let mut sign_in = self.sign_in.lock().await;
+        let Some(current) = sign_in.as_mut().filter(|s| s.user.id == user.id) else { return Ok(()) };
+        let user_json = serde_json::to_string(user).map_err(NodeError::corrupt)?;
+        sqlx::query("UPDATE account SET user_json = ?").bind(user_json).execute(&self.db).await?;
+        current.user = user.clone();
+        Ok(())
+    }
+
     /// Signs out: revokes the sign-in on the relay when reachable, and forgets tokens and cached data here.
     /// Unsent changes are dropped with them.
     pub async fn sign_out(&self) -> Result<(), NodeError> {

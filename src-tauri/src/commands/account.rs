@@ -1,4 +1,5 @@
-//! Signing in and out, the remembered relay, and the node's status.
+//! Signing in and out, the account's own controls (name, password, other sign-ins, deletion), the
+//! remembered relay, and the node's status.
 
 use tauri::{State, Wry};
 use teamflow_node::Status;
@@ -76,6 +77,38 @@ pub(crate) async fn sign_in(
 #[specta::specta]
 pub(crate) async fn sign_out(shell: State<'_, Shell<Wry>>) -> Result<(), AppError> {
     Ok(shell.account().await?.session.sign_out().await?)
+}
+
+/// Changes the display name everyone in the person's teams sees.
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn update_display_name(shell: State<'_, Shell<Wry>>, display_name: String) -> Result<User, AppError> {
+    Ok(shell.account().await?.session.update_display_name(&display_name).await?)
+}
+
+/// Changes the password; the account's other sign-ins end, this one stays.
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn change_password(
+    shell: State<'_, Shell<Wry>>,
+    current_password: String,
+    new_password: String,
+) -> Result<(), AppError> {
+    Ok(shell.account().await?.session.change_password(&current_password, &new_password).await?)
+}
+
+/// Ends every sign-in of the account, on every device, this one included.
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn sign_out_everywhere(shell: State<'_, Shell<Wry>>) -> Result<(), AppError> {
+    Ok(shell.account().await?.session.sign_out_everywhere().await?)
+}
+
+/// Deletes the account (its password asked again) and signs out.
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn delete_account(shell: State<'_, Shell<Wry>>, password: String) -> Result<(), AppError> {
+    Ok(shell.account().await?.session.delete_account(&password).await?)
 }
 
 #[tauri::command]

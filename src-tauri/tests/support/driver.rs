@@ -296,7 +296,7 @@ impl Window {
             Ok(found) => Ok(found),
             Err(e) if e.to_string().contains("script timeout") => {
                 let page = self.script("return document.body.innerText").await.unwrap_or_default();
-                let shot = self.screenshot("failure").await.unwrap_or_else(|e| format!("none, {e}"));
+                let shot = self.capture("failure").await.unwrap_or_else(|e| format!("none, {e}"));
                 bail!("the window never showed {what} (screenshot: {shot}); it shows: {page}");
             }
             Err(e) => Err(e),
@@ -314,7 +314,7 @@ impl Window {
             }
             if tokio::time::Instant::now() > deadline {
                 let page = self.script("return document.body.innerText").await.unwrap_or_default();
-                let shot = self.screenshot("failure").await.unwrap_or_else(|e| format!("none, {e}"));
+                let shot = self.capture("failure").await.unwrap_or_else(|e| format!("none, {e}"));
                 bail!("the window never showed {what} (screenshot: {shot}); it shows: {page}");
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -329,11 +329,17 @@ impl Window {
         Ok(())
     }
 
-    /// Saves a screenshot under the target directory; answers its path.
-    /// Saves what the window shows as `window-{name}.png` under the tests' target directory, from the X
-    /// server's own picture (`import`, ImageMagick): WebDriver's screenshot stalls on most of the app's
-    /// screens under WebKitGTK.
+    /// Saves what the window shows as `window-{name}.png` under the tests' target directory, once the page
+    /// has drawn two more frames (a screen changed just now is in the picture).
     pub async fn screenshot(&self, name: &str) -> Result<String> {
+        self.painted().await?;
+        self.capture(name).await
+    }
+
+    /// Saves the display as it is now as `window-{name}.png`, from the X server's own picture (`import`,
+    /// ImageMagick): WebDriver's screenshot stalls on most of the app's screens under WebKitGTK. For a
+    /// native dialog, or a page that may not be drawing (a failure), where waiting for frames could stall.
+    async fn capture(&self, name: &str) -> Result<String> {
         let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("window-{name}.png"));
         let taken = Command::new("import")
             .args(["-display", &format!(":{}", self.display.number), "-window", "root"])
@@ -488,7 +494,7 @@ impl Window {
                 .await?;
         let dialog = found.lines().next().context("no dialog window")?.to_owned();
         xdotool(vec!["windowfocus".into(), "--sync".into(), dialog.clone()]).await?;
-        self.screenshot(shot).await?;
+        self.capture(shot).await?;
         // One call each: xdotool's `type` takes every argument after it as text to type.
         if let Some(path) = answer {
             xdotool(vec!["key".into(), "--clearmodifiers".into(), "ctrl+a".into()]).await?;

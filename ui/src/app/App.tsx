@@ -39,5 +39,5 @@ export function App() {
       />
     );
   }
-  return <Workspace user={user} onSignedOut={() => setUser(null)} />;
+  return <Workspace user={user} onSignedOut={() => setUser(null)} onUserChanged={setUser} />;
 }

@@ -20,6 +20,7 @@ import { SyncIndicator } from "../features/sync/SyncIndicator";
 import { unsentWork } from "../features/sync/summary";
 import { SignOutConfirm } from "../features/auth/SignOutConfirm";
 import { TeamSettings } from "../features/settings/TeamSettings";
+import { AccountSettings } from "../features/account/AccountSettings";
 import { Members } from "../features/teams/Members";
 import { membershipMayHaveChanged, noLongerMember, stillListed } from "../features/teams/membership";
 import { teamLabel } from "../features/notify/attention";
@@ -47,7 +48,14 @@ const Analytics = lazy(() => import("../features/analytics/Analytics").then((m) 
 
 const EMPTY_STATUS: Status = { signed_in: true, credentials: null, link: "connecting", peers: [], pending: 0, failed: 0, documents: {} };
 
-export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () => void }) {
+type WorkspaceProps = {
+  user: User;
+  onSignedOut: () => void;
+  /** The signed-in account changed (a new display name). */
+  onUserChanged?: (user: User) => void;
+};
+
+export function Workspace({ user, onSignedOut, onUserChanged }: WorkspaceProps) {
   const [teams, setTeams] = useState<TeamMembership[]>([]);
   const [teamId, setTeamId] = useState<string | null>(null);
   const [section, setSection] = useState<Section>("chat");
@@ -339,9 +347,13 @@ export function Workspace({ user, onSignedOut }: { user: User; onSignedOut: () =
             <Analytics key={team.id} team={team} />
           </Suspense>
         )}
-        {section === "settings" && <ThemeSwitcher />}
-        {team && section === "settings" && (
-          <TeamSettings key={team.id} team={team} onChanged={(deleted) => void (deleted ? forget(team.id) : loadTeams(team.id))} />
+        {section === "settings" && (
+          // One scroll for the page: the person's appearance, the team's settings, the person's account.
+          <div className="panel settings-page">
+            <ThemeSwitcher />
+            {team && <TeamSettings key={team.id} team={team} onChanged={(deleted) => void (deleted ? forget(team.id) : loadTeams(team.id))} />}
+            <AccountSettings user={user} status={status} onUserChanged={(u) => onUserChanged?.(u)} onSignedOut={signedOut} />
+          </div>
         )}
       </main>
       {searching && <SearchPalette teams={teams} onOpen={openHit} onClose={() => setSearching(false)} />}

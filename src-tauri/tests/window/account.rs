@@ -1,0 +1,69 @@
+//! Settings › Your account against a real relay: a new display name shows in the sidebar and on the relay;
+//! a wrong current password is refused in words, the right one signs the account's other devices out and
+//! keeps this one; signing out everywhere returns the window to the sign-in form. Screenshots in both themes.
+
+use anyhow::{Result, ensure};
+use serde_json::json;
+use teamflow_tests::{PASSWORD, TestRelay};
+
+use crate::driver::{ONE_WINDOW, Theme, Window};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_renames_themselves_changes_their_password_and_signs_out_everywhere() -> Result<()> {
+    walk_through(Theme::Light).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_account_panel_in_the_dark_theme() -> Result<()> {
+    walk_through(Theme::Dark).await
+}
+
+async fn walk_through(theme: Theme) -> Result<()> {
+    let _one = ONE_WINDOW.lock().await;
+    let relay = TestRelay::start().await;
+    // Ada's other device: a sign-in of her own, which the password change ends.
+    let phone = relay.user("ada").await;
+    let window = Window::launch_in(theme).await?;
+    window.sign_in(&relay, "ada").await?;
+    window.create_team(&phone, "Studio").await?;
+    window.click("[data-testid=nav-settings]").await?;
+    window.find("[data-testid=account-settings]").await?;
+
+    window.clear("[data-testid=account-display-name]").await?;
+    window.type_into("[data-testid=account-display-name]", "Ada Lovelace").await?;
+    window.click("[data-testid=save-display-name]").await?;
+    window.until_text("[data-testid=display-name-saved]", "Ada Lovelace").await?;
+    window.until_text(".sidebar .me", "Ada Lovelace").await?;
+    let (_, me) = phone.get("/api/me").await;
+    ensure!(me["user"]["display_name"] == "Ada Lovelace", "on the relay: {me}");
+
+    window.type_into("[data-testid=current-password]", "not my password").await?;
+    window.type_into("[data-testid=new-password]", "a much longer password").await?;
+    window.click("[data-testid=change-password]").await?;
+    window.until_text("[data-testid=password-error]", "The current password is not correct.").await?;
+    window.script("document.querySelector('[data-testid=password-error]').scrollIntoView({ block: 'center' })").await?;
+    window.screenshot(&theme.shot("account-password-refused")).await?;
+    ensure!(phone.get("/api/me").await.0.is_success(), "a refused change signs nobody out");
+
+    window.clear("[data-testid=current-password]").await?;
+    window.type_into("[data-testid=current-password]", PASSWORD).await?;
+    window.click("[data-testid=change-password]").await?;
+    window.find("[data-testid=password-changed]").await?;
+    window.script("document.querySelector('[data-testid=account-settings]').scrollIntoView()").await?;
+    window.screenshot(&theme.shot("account")).await?;
+    ensure!(phone.get("/api/me").await.0.as_u16() == 401, "the other device is signed out");
+    window.find("[data-testid=team-switcher]").await?;
+
+    window.click("[data-testid=start-sign-out-everywhere]").await?;
+    window.find("[data-testid=confirm-sign-out-everywhere]").await?;
+    window.screenshot(&theme.shot("account-sign-out-everywhere")).await?;
+    window.click("[data-testid=confirm-sign-out-everywhere]").await?;
+    window.find("[data-testid=auth-form]").await?;
+    let (status, body) = relay
+        .client()
+        .post("/api/auth/login", &json!({ "email": "ada@example.test", "password": "a much longer password" }))
+        .await;
+    ensure!(status.is_success(), "the new password signs in: {body}");
+    window.close().await?;
+    Ok(())
+}
