@@ -39,6 +39,10 @@ pub enum Event {
         team: TeamId,
         members: Vec<UserId>,
     },
+    TeamRenamed {
+        team: TeamId,
+        name: String,
+    },
     DocumentRegistered(DocumentEntry),
     /// Renamed, or restored after a deletion.
     DocumentUpdated(DocumentEntry),
@@ -100,6 +104,7 @@ impl Events {
             | Event::ProjectDeleted { .. }
             | Event::TaskUpdated(_)
             | Event::TaskDeleted { .. }
+            | Event::TeamRenamed { .. }
             | Event::Activity(_)
             | Event::ReadMoved { .. } => {}
         }
@@ -167,6 +172,9 @@ impl Events {
                 rooms.broadcast(team, &changed, None).await;
             }
             Event::TeamDeleted { team, .. } => rooms.close_team(team).await,
+            Event::TeamRenamed { team, name } => {
+                rooms.broadcast(team, &ServerMessage::TeamRenamed { team_id: team, name }, None).await;
+            }
             Event::Activity(item) => {
                 let team = item.team_id;
                 rooms.broadcast(team, &ServerMessage::Activity { item }, None).await;
@@ -230,6 +238,7 @@ fn access_notice(event: &Event) -> Option<AccessNotice> {
         | Event::ProjectDeleted { .. }
         | Event::TaskUpdated(_)
         | Event::TaskDeleted { .. }
+        | Event::TeamRenamed { .. }
         | Event::Activity(_)
         | Event::ReadMoved { .. } => return None,
     };

@@ -88,7 +88,8 @@ pub async fn create(db: &Db, user: UserId, input: TeamInput) -> Result<Team, Api
     Ok(Team { id: team, name, role: Role::Owner, member_count: 1, created_at: from_ms(now) })
 }
 
-pub async fn rename(db: &Db, member: &Membership, input: TeamInput) -> Result<Team, ApiError> {
+/// Renames the team (owners and admins); its room hears `team_renamed` once the name is stored.
+pub async fn rename(db: &Db, events: &Events, member: &Membership, input: TeamInput) -> Result<Team, ApiError> {
     member.require(Role::Admin)?;
     let name = validate_team(&input)?;
     sqlx::query("UPDATE teams SET name = $1, updated_at = $2 WHERE id = $3")
@@ -97,6 +98,7 @@ pub async fn rename(db: &Db, member: &Membership, input: TeamInput) -> Result<Te
         .bind(member.team().to_string())
         .execute(db.pool())
         .await?;
+    events.publish(Event::TeamRenamed { team: member.team(), name }).await;
     get(db.pool(), member).await
 }
 

@@ -2,7 +2,8 @@
 
 use reqwest::StatusCode;
 use serde_json::json;
-use teamflow_tests::{TestRelay, assert_error};
+use teamflow_tests::socket::RoomSocket;
+use teamflow_tests::{TestRelay, TwoMemberTeam, assert_error};
 
 #[tokio::test]
 async fn a_team_is_created_listed_renamed_and_deleted() {
@@ -194,4 +195,19 @@ async fn only_owners_delete_and_only_managers_rename_or_configure() {
     let (status, body) = admin.put(&settings, &missing).await;
     assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     assert_eq!(admin.get(&settings).await.1, saved, "a refused update changes nothing");
+}
+
+#[tokio::test]
+async fn a_rename_reaches_every_member_in_the_teams_room_and_a_refused_one_nothing() {
+    let t = TwoMemberTeam::start().await;
+    let mut bobs_room = RoomSocket::connect(&t.relay.url(""), t.bob.token.as_deref().expect("bob")).await;
+    bobs_room.join(&t.id).await;
+
+    // A member may not rename: refused, and the room hears nothing of it.
+    let (status, body) = t.bob.put(&format!("/api/teams/{}", t.id), &json!({ "name": "Bob's" })).await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    let (status, _) = t.alice.put(&format!("/api/teams/{}", t.id), &json!({ "name": "  Core  " })).await;
+    assert_eq!(status, StatusCode::OK);
+    let renamed = bobs_room.next_of("team_renamed").await;
+    assert_eq!(renamed, json!({ "type": "team_renamed", "team_id": t.id, "name": "Core" }));
 }

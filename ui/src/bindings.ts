@@ -670,6 +670,8 @@ export type ServerMessage = { type: "welcome"; protocol: number; user_id: UserId
 { type: "document_deleted"; team_id: TeamId; document_id: DocumentUrl } | 
 /**  A task was added or changed (or an edit of it was recorded in the project's history). */
 { type: "task_updated"; task: Task } | { type: "task_deleted"; team_id: TeamId; project_id: ProjectId; task_id: TaskId } | 
+/**  The team was renamed (by an owner or admin): every member's app shows the new name. */
+{ type: "team_renamed"; team_id: TeamId; name: string } | 
 /**  A membership changed; `role` is absent when the user left or was removed. */
 { type: "member_changed"; team_id: TeamId; user_id: UserId; role: Role | null } | { type: "typing"; team_id: TeamId; user_id: UserId } | 
 /**  Something happened in a connected service (a push, a card moved, ...). */

@@ -76,7 +76,7 @@ async fn rename_team(
     ApiJson(body): ApiJson<TeamInput>,
 ) -> Result<Json<Team>, ApiError> {
     let member = state.access.member(team, user).await?;
-    Ok(Json(teams::rename(&state.db, &member, body).await?))
+    Ok(Json(teams::rename(&state.db, &state.events, &member, body).await?))
 }
 
 /// Delete a team and everything in it (owners).

@@ -159,6 +159,11 @@ pub enum ServerMessage {
         project_id: ProjectId,
         task_id: TaskId,
     },
+    /// The team was renamed (by an owner or admin): every member's app shows the new name.
+    TeamRenamed {
+        team_id: TeamId,
+        name: String,
+    },
     /// A membership changed; `role` is absent when the user left or was removed.
     MemberChanged {
         team_id: TeamId,
