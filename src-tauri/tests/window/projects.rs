@@ -1,8 +1,9 @@
 //! Projects in the window: open one, set its owner and due date, add and tick tasks, see a teammate's task
 //! arrive live, and read the history, where a teammate's concurrent edit that lost stays visible. What the
-//! window did is checked on the relay. In both themes, with a screenshot of each state.
+//! window did is checked on the relay. A change the relay refuses is reviewed from the sync indicator and
+//! discarded. In both themes, with a screenshot of each state.
 
-use anyhow::Result;
+use anyhow::{Result, ensure};
 use serde_json::json;
 use teamflow_tests::TestRelay;
 
@@ -95,4 +96,50 @@ async fn walk_through(theme: Theme) -> Result<()> {
     window.painted().await?;
     window.screenshot(&theme.shot("project-history")).await?;
     window.close().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_the_relay_refuses_is_reviewed_from_the_sync_indicator_and_discarded() -> Result<()> {
+    refused(Theme::Light).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_changes_in_the_dark_theme() -> Result<()> {
+    refused(Theme::Dark).await
+}
+
+/// A member creates a project in a team where only admins may: the relay refuses it once delivered.
+async fn refused(theme: Theme) -> Result<()> {
+    let _one = ONE_WINDOW.lock().await;
+    let relay = TestRelay::start().await;
+    let ada = relay.user("ada").await;
+    relay.user("bob").await;
+    let team = ada.create_team("Locked").await;
+    let settings = json!({ "description": "", "default_project_status": "active", "members_can_create_projects": false,
+        "webhook_payload_retention_days": 30 });
+    let (status, body) = ada.put(&format!("/api/teams/{team}/settings"), &settings).await;
+    ensure!(status.is_success(), "{body}");
+    ada.add_member(&team, "bob@example.test", "member").await;
+
+    let window = Window::launch_in(theme).await?;
+    window.sign_in(&relay, "bob").await?;
+    window.until_text("[data-testid=team-switcher]", "Locked").await?;
+    window.click("[data-testid=nav-projects]").await?;
+    window.type_into("[data-testid=project-name]", "Side quest").await?;
+    window.click("[data-testid=create-project]").await?;
+    window.until_text("[data-testid=project]", "Not created").await?;
+    window.find("[data-testid=sync-indicator][data-tone=problem]").await?;
+
+    window.click("[data-testid=review-refused]").await?;
+    window.until_text("[data-testid=refused-change]", "New project in Locked: Side quest").await?;
+    window.screenshot(&theme.shot("refused-changes")).await?;
+    window.click("[data-testid=refused-discard]").await?;
+    window.find("[data-testid=refused-none]").await?;
+    window.click("[data-testid=refused-close]").await?;
+    window.find("[data-testid=sync-indicator][data-tone=ok]").await?;
+    window.until_count("[data-testid=project]", 0).await?;
+    let (_, projects) = ada.get(&format!("/api/teams/{team}/projects")).await;
+    ensure!(projects.as_array().is_some_and(Vec::is_empty), "nothing created: {projects}");
+    window.close().await?;
+    Ok(())
 }

@@ -3,7 +3,7 @@
 import { act, cleanup, fireEvent, render, screen } from "@testing-library/react";
 import { afterEach, beforeEach, expect, it, vi } from "vitest";
 import type { Status, TeamMembership, User } from "../bindings";
-import { answers, calls, events, reset } from "../testing/fakeBindings";
+import { answers, calls, emitRoom, events, reset } from "../testing/fakeBindings";
 import { whenRepoMade } from "../features/editor/lifetime";
 import { inviteLink, pendingInvitation, userId } from "../testing/fixtures";
 import { Workspace } from "./Workspace";
@@ -119,4 +119,11 @@ it("a sign-in the relay ended drops the window's documents too", async () => {
   await act(async () => events.statusChanged.emit({ ...status, signed_in: false }));
   expect(signedOut).toHaveBeenCalledTimes(1);
   expect(dropped).toHaveBeenCalledTimes(1);
+});
+
+it("a team renamed by someone else is renamed in the switcher at once", async () => {
+  teams = [own, studio];
+  await act(async () => void render(<Workspace user={me} onSignedOut={() => {}} />));
+  await act(async () => emitRoom(studio.id, { type: "team_renamed", team_id: studio.id, name: "Design studio" }));
+  expect(Array.from(switcher().options, (o) => o.text)).toEqual(["Own team", "Design studio"]);
 });

@@ -18,6 +18,7 @@ import { Projects } from "../features/projects/Projects";
 import { SearchPalette } from "../features/search/SearchPalette";
 import { SyncIndicator } from "../features/sync/SyncIndicator";
 import { unsentWork } from "../features/sync/summary";
+import { RefusedChanges } from "../features/sync/RefusedChanges";
 import { SignOutConfirm } from "../features/auth/SignOutConfirm";
 import { TeamSettings } from "../features/settings/TeamSettings";
 import { AccountSettings } from "../features/account/AccountSettings";
@@ -97,6 +98,7 @@ export function Workspace({ user, onSignedOut, onUserChanged }: WorkspaceProps) 
     }
   }
   const [inviting, setInviting] = useState(false);
+  const [reviewing, setReviewing] = useState(false);
   /** What signing out would lose, while the person is asked whether to sign out anyway. */
   const [confirmingSignOut, setConfirmingSignOut] = useState<string | null>(null);
   const [notifying, setNotifying] = useState(false);
@@ -187,6 +189,8 @@ export function Workspace({ user, onSignedOut, onUserChanged }: WorkspaceProps) 
     () =>
       subscribe(events.roomEvent, ({ team_id, frame }) => {
         if (membershipMayHaveChanged(frame, user.id)) void recheckMembership(team_id);
+        // Renamed by an owner or admin, here or on another device: the switcher and the chat follow.
+        if (frame.type === "team_renamed") setTeams((list) => list.map((t) => (t.id === frame.team_id ? { ...t, name: frame.name } : t)));
       }),
     [],
   );
@@ -301,7 +305,7 @@ export function Workspace({ user, onSignedOut, onUserChanged }: WorkspaceProps) 
         <button className="search-button" onClick={() => setSearching(true)} data-testid="open-search" aria-keyshortcuts="Control+K Meta+K">
           Search <kbd>Ctrl K</kbd>
         </button>
-        <SyncIndicator status={status} />
+        <SyncIndicator status={status} onReview={() => setReviewing(true)} />
         <button className="link" onClick={() => setHelping(true)} aria-keyshortcuts="?" data-testid="open-shortcuts">
           Keyboard shortcuts <kbd>?</kbd>
         </button>
@@ -331,6 +335,7 @@ export function Workspace({ user, onSignedOut, onUserChanged }: WorkspaceProps) 
           <Projects
             key={team.id}
             team={team}
+            focusProject={found?.team_id === team.id && found.target.kind === "project" ? found.target.project_id : null}
             onOpenDocument={(url) => {
               setOpenDoc(url);
               setSection("documents");
@@ -358,6 +363,7 @@ export function Workspace({ user, onSignedOut, onUserChanged }: WorkspaceProps) 
       </main>
       {searching && <SearchPalette teams={teams} onOpen={openHit} onClose={() => setSearching(false)} />}
       {team && inviting && <InviteDialog team={team} onClose={() => setInviting(false)} />}
+      {reviewing && <RefusedChanges teams={teams} onClose={() => setReviewing(false)} />}
       {confirmingSignOut && (
         <SignOutConfirm unsent={confirmingSignOut} onStay={() => setConfirmingSignOut(null)} onSignOut={() => void signOut(true)} />
       )}

@@ -147,3 +147,24 @@ it("offers a viewer only a document the project already has", async () => {
   const offers = screen.getAllByTestId("project").map((row) => row.querySelector("[data-testid=open-project-document]") !== null);
   expect(offers).toEqual([false, true]);
 });
+
+it("a refused create discarded elsewhere leaves the list as the outbox's counts move", async () => {
+  answers.projects = [];
+  answers.outbox = [{ client_id: "c1", team_id: TEAM, kind: "project_create", content: "Side quest", state: "failed", error_code: "forbidden", error: "only admins" }];
+  await act(async () => render(<Projects team={team} onOpenDocument={() => {}} />));
+  expect(screen.getByTestId("project").textContent).toContain("Not created: only admins");
+  await act(async () => events.statusChanged.emit({ ...linkStatus("online"), failed: 1 }));
+  answers.outbox = [];
+  await act(async () => events.statusChanged.emit({ ...linkStatus("online"), failed: 0 }));
+  expect(screen.queryByTestId("project")).toBeNull();
+});
+
+it("a project opened from search has its details open", async () => {
+  answers.projects = projects(1, 2);
+  answers.members = members(1, 2);
+  answers.tasks = [];
+  answers.projectHistory = [];
+  await act(async () => render(<Projects team={team} onOpenDocument={() => {}} focusProject={project(2).id} />));
+  const opened = screen.getAllByTestId("project").map((row) => row.querySelector("[data-testid=tasks]") !== null);
+  expect(opened).toEqual([false, true]);
+});

@@ -1,6 +1,6 @@
 // A team's projects: status at a glance, create and edit (offline too, through the outbox; edits merge
 // per field on the relay), open one for its owner, due date, tasks and history, and open its document.
-import { type FormEvent, useEffect, useState } from "react";
+import { type FormEvent, useEffect, useRef, useState } from "react";
 import { commands, events, type OutboxEntry, type Project, type ProjectPatch, type ProjectStatus, type TeamMembership } from "../../bindings";
 import { call, messageOf } from "../../lib/call";
 import { subscribe } from "../../lib/events";
@@ -14,7 +14,14 @@ import { ProjectDetails } from "./ProjectDetails";
 
 const STATUSES: ProjectStatus[] = ["planned", "active", "paused", "completed", "archived"];
 
-export function Projects({ team, onOpenDocument }: { team: TeamMembership; onOpenDocument: (url: string) => void }) {
+type Props = {
+  team: TeamMembership;
+  onOpenDocument: (url: string) => void;
+  /** A project opened from search: its details open, and it is brought into view once listed. */
+  focusProject?: string | null;
+};
+
+export function Projects({ team, onOpenDocument, focusProject = null }: Props) {
   const live = useTeam(team.id);
   const projects = projectList(live);
   const [queued, setQueued] = useState<OutboxEntry[]>([]);
@@ -29,7 +36,7 @@ export function Projects({ team, onOpenDocument }: { team: TeamMembership; onOpe
   // The relay lets admins and owners delete; the room's project_deleted takes it off every list.
   const canDelete = team.role === "admin" || team.role === "owner";
   const [deleting, setDeleting] = useState<string | null>(null);
-  const [open, setOpen] = useState<string | null>(null);
+  const [open, setOpen] = useState<string | null>(focusProject);
 
   async function remove(project: Project) {
     setError(null);
@@ -57,15 +64,28 @@ export function Projects({ team, onOpenDocument }: { team: TeamMembership; onOpe
   const reconnects = useReconnects();
   useEffect(load, [team.id, reconnects]);
   useEffect(() => {
-    // Queued creates land when the relay answers: the outbox count moves, so reload.
-    let pending = -1;
+    // Queued creates land when the relay answers, or are refused, retried or discarded: the outbox's counts
+    // move, so reload.
+    let counts = "";
     return subscribe(events.statusChanged, (payload) => {
-      if (payload.pending !== pending) {
-        pending = payload.pending;
+      const now = `${payload.pending} ${payload.failed}`;
+      if (now !== counts) {
+        counts = now;
         load();
       }
     });
   }, [team.id]);
+
+  // Another search hit while the screen is open: that project opens instead.
+  useEffect(() => {
+    if (focusProject) setOpen(focusProject);
+  }, [focusProject]);
+  // Into view once it is listed (the list may still be loading when the hit is opened).
+  const list = useRef<HTMLUListElement>(null);
+  const listed = projects.some((p) => p.id === focusProject);
+  useEffect(() => {
+    if (focusProject && listed) list.current?.querySelector(`[data-project-id="${focusProject}"]`)?.scrollIntoView?.({ block: "center" });
+  }, [focusProject, listed]);
 
   async function create(e: FormEvent) {
     e.preventDefault();
@@ -105,9 +125,9 @@ export function Projects({ team, onOpenDocument }: { team: TeamMembership; onOpe
   return (
     <section className="panel">
       <h2>Projects</h2>
-      <ul className="projects" data-testid="projects">
+      <ul className="projects" data-testid="projects" ref={list}>
         {projects.map((p) => (
-          <li key={p.id} data-testid="project" className={open === p.id ? "open" : ""}>
+          <li key={p.id} data-testid="project" data-project-id={p.id} className={open === p.id ? "open" : ""}>
             {editing?.id === p.id ? (
               <form
                 className="title inline"

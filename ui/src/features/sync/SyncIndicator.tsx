@@ -2,13 +2,19 @@
 import type { Status } from "../../bindings";
 import { summarize } from "./summary";
 
-export function SyncIndicator({ status }: { status: Status }) {
+/** `onReview`: opens the refused changes, offered while the relay has refused any. */
+export function SyncIndicator({ status, onReview }: { status: Status; onReview?: () => void }) {
   const s = summarize(status);
   return (
     <div className={`sync sync-${s.tone}`} title={s.detail} data-testid="sync-indicator" data-tone={s.tone}>
       <span className="dot" aria-hidden />
       <span className="label">{s.label}</span>
       {s.detail && <span className="detail">{s.detail}</span>}
+      {status.failed > 0 && onReview && (
+        <button type="button" className="link" onClick={onReview} data-testid="review-refused">
+          Review refused changes
+        </button>
+      )}
     </div>
   );
 }
