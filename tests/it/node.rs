@@ -199,6 +199,23 @@ async fn a_document_created_offline_is_registered_and_shared_once_back_online() 
     assert_eq!(teamflow_sync::read_text(&local), "Draft: written offline");
 }
 
+/// A document whose registration the relay refused (its author became a viewer meanwhile) stays in the
+/// author's list: its content is only on this device, and the list is where it is found.
+#[tokio::test]
+async fn a_document_whose_registration_was_refused_stays_in_its_authors_list() {
+    let relay = TestRelay::start().await;
+    let (_a, alice, _b, bob, team) = alice_and_bob(&relay).await;
+    assert!(bob.documents(team).await.expect("the list, read once").is_empty());
+    let bob_id = bob.user().await.expect("signed in").id;
+    alice.change_role(team, bob_id, Role::Viewer).await.expect("made a viewer");
+    let (url, _doc) = bob.create_document(team, "Notes", "mine").await.expect("created here");
+    bob.flush().await.expect("flush");
+    assert_eq!(bob.status().await.expect("status").failed, 1, "the relay refused the registration");
+    let listed: Vec<String> =
+        bob.documents(team).await.expect("list").iter().map(|d| d.document_id.to_string()).collect();
+    assert_eq!(listed, [url.to_string()]);
+}
+
 /// A link opened before its document reached the relay is "not found" then, and opens once the
 /// relay holds it: looking again asks again rather than repeating the first answer.
 #[tokio::test]

@@ -315,3 +315,34 @@ async fn deleting_the_account_needs_the_password_and_no_team_left_without_an_own
     owner.close().await;
     member.close().await;
 }
+
+/// A team renamed elsewhere: the room's `team_renamed` reaches the session, and the cached list of teams
+/// (read offline, after a restart say) has the new name.
+#[tokio::test]
+async fn a_team_renamed_elsewhere_is_renamed_in_the_cached_list() {
+    let relay = TestRelay::start().await;
+    let (_a, alice, _b, _bob, team) = alice_and_bob(&relay).await;
+    assert_eq!(alice.teams().await.expect("teams").iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["Node"]);
+    let (sink, mut events) = Events::sink();
+    let session = Session::start(Arc::new(alice), sink, loopback()).await;
+    session.join_room(team).await.expect("join");
+    events
+        .room_frame(team, "the room's team_state", |f| matches!(f, ServerMessage::TeamState { .. }).then_some(()))
+        .await;
+
+    let laptop = other_device(&relay, "alice@example.test", "correct horse").await;
+    let (status, body) = laptop.put(&format!("/api/teams/{team}"), &serde_json::json!({ "name": "Renamed" })).await;
+    assert!(status.is_success(), "{body}");
+    let name = events
+        .room_frame(team, "team_renamed", |f| match f {
+            ServerMessage::TeamRenamed { name, .. } => Some(name),
+            _ => None,
+        })
+        .await;
+    assert_eq!(name, "Renamed");
+
+    let _dir = relay.stop().await;
+    let cached = session.node().teams().await.expect("the cached list");
+    assert_eq!(cached.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["Renamed"]);
+    session.close().await;
+}

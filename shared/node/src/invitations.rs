@@ -111,14 +111,24 @@ impl Node {
 
     /// Ends every sign-in of the account on the relay (this device's included), then signs out here.
     pub async fn sign_out_everywhere(&self) -> Result<(), NodeError> {
-        self.authed::<(), ()>(Method::POST, "/api/auth/logout-all", None).await?;
+        self.end_every_sign_in().await?;
         self.sign_out().await
     }
 
     /// Deletes the account (with its password again), then signs out here.
     pub async fn delete_account(&self, password: &str) -> Result<(), NodeError> {
-        self.authed::<_, ()>(Method::DELETE, "/api/me", Some(&AccountDeletion { password: password.into() })).await?;
+        self.delete_account_on_relay(password).await?;
         self.sign_out().await
+    }
+
+    /// The relay's half of `sign_out_everywhere`, for a caller that signs out here its own way (`Session`).
+    pub(crate) async fn end_every_sign_in(&self) -> Result<(), NodeError> {
+        self.authed::<(), ()>(Method::POST, "/api/auth/logout-all", None).await
+    }
+
+    /// The relay's half of `delete_account`, as `end_every_sign_in` is of `sign_out_everywhere`.
+    pub(crate) async fn delete_account_on_relay(&self, password: &str) -> Result<(), NodeError> {
+        self.authed::<_, ()>(Method::DELETE, "/api/me", Some(&AccountDeletion { password: password.into() })).await
     }
 }
 

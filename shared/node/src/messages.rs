@@ -38,7 +38,12 @@ impl Node {
         if rows.is_empty()
             && let Some(failure) = unreached
         {
-            return Err(NodeError::NotCached(failure));
+            // Offline: the page waits for the link. A relay that answered busy or failing says so instead
+            // (it is reachable, so nothing would clear "once you're connected").
+            return Err(match failure {
+                ApiFailure::Unreachable(_) => NodeError::NotCached(failure),
+                other => NodeError::Api(other),
+            });
         }
         rows.reverse();
         rows.iter().map(|j| serde_json::from_str(j).map_err(NodeError::corrupt)).collect()

@@ -258,13 +258,14 @@ impl Node {
         self.enqueue(&client_id, team, &Change::Document(body)).await
     }
 
-    /// The documents of `team` made on this device whose registration still waits for the relay, as list
-    /// entries by the signed-in person: a document made offline stays in the team's list until it lands.
+    /// The documents of `team` made on this device whose registration waits for the relay (or was refused
+    /// by it), as list entries by the signed-in person: a document made offline stays in the team's list
+    /// until it lands, and one the relay refused stays findable while its content is only here.
     pub(crate) async fn queued_documents(&self, team: TeamId) -> Result<Vec<DocumentEntry>, NodeError> {
         let Some(me) = self.user().await else { return Ok(Vec::new()) };
         let rows: Vec<(String, i64)> = sqlx::query_as(
             "SELECT body_json, created_at FROM outbox
-             WHERE kind = 'document' AND team_id = ? AND state = 'pending' ORDER BY position",
+             WHERE kind = 'document' AND team_id = ? ORDER BY position",
         )
         .bind(team.to_string())
         .fetch_all(&self.db)

@@ -168,7 +168,8 @@ pub(crate) async fn forget_team(db: &mut SqliteConnection, team: TeamId) -> Resu
 impl Node {
     /// Keeps what a room frame brings for reading and searching offline: a new message is cached and
     /// indexed, a project or document created or changed is indexed, a deleted one leaves the index; a team this user
-    /// was removed from is forgotten (its cached messages, views and index entries).
+    /// was removed from is forgotten (its cached messages, views and index entries); a renamed team is
+    /// renamed in the cached list of teams.
     pub(crate) async fn remember_frame(&self, frame: &ServerMessage) -> Result<(), NodeError> {
         match frame {
             ServerMessage::NewMessage { message } => {
@@ -208,6 +209,14 @@ impl Node {
                 let mut tx = crate::store::begin_write(&self.db).await?;
                 remove(&mut tx, "project", *team_id, &project_id.to_string()).await?;
                 tx.commit().await?;
+            }
+            // The team list read offline (after a restart, say) shows the new name too.
+            ServerMessage::TeamRenamed { team_id, name } => {
+                sqlx::query("UPDATE cached_teams SET json = json_set(json, '$.name', ?) WHERE id = ?")
+                    .bind(name)
+                    .bind(team_id.to_string())
+                    .execute(&self.db)
+                    .await?;
             }
             _ => {}
         }

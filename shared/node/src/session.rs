@@ -151,7 +151,12 @@ impl Session {
 
     /// Leaves every room and document, stops going online, then signs the node out.
     pub async fn sign_out(&self) -> Result<(), NodeError> {
-        self.leave().await;
+        if let Some(online) = lock(&self.online).take() {
+            online.cancel();
+        }
+        lock(&self.rooms).clear();
+        lock(&self.window).take();
+        self.documents.lock().await.clear();
         self.node.sign_out().await
     }
 
@@ -165,30 +170,18 @@ impl Session {
         self.node.update_display_name(display_name).await
     }
 
-    /// Ends every sign-in of the account (other devices' too), then signs out here. Nothing changes when
-    /// the relay cannot be asked.
+    /// Ends every sign-in of the account (other devices' too), then signs out here as `sign_out` does.
+    /// Nothing changes when the relay cannot be asked.
     pub async fn sign_out_everywhere(&self) -> Result<(), NodeError> {
-        self.node.sign_out_everywhere().await?;
-        self.leave().await;
-        Ok(())
+        self.node.end_every_sign_in().await?;
+        self.sign_out().await
     }
 
     /// Deletes the account (its password asked again), then signs out here. A wrong password, or an account
     /// that is the last owner of a team, changes nothing.
     pub async fn delete_account(&self, password: &str) -> Result<(), NodeError> {
-        self.node.delete_account(password).await?;
-        self.leave().await;
-        Ok(())
-    }
-
-    /// Stops what this sign-in runs: going online, rooms, the window's link and open documents.
-    async fn leave(&self) {
-        if let Some(online) = lock(&self.online).take() {
-            online.cancel();
-        }
-        lock(&self.rooms).clear();
-        lock(&self.window).take();
-        self.documents.lock().await.clear();
+        self.node.delete_account_on_relay(password).await?;
+        self.sign_out().await
     }
 
     /// Keeps the node online: retries the first connection with backoff (the sync client redials by

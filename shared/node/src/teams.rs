@@ -85,7 +85,7 @@ impl Node {
     }
 
     /// A team's documents: the registered ones (the last known list while offline), then those made on
-    /// this device whose registration is still queued.
+    /// this device whose registration is still queued (or was refused: the content is still here).
     pub async fn documents(&self, team: TeamId) -> Result<Vec<DocumentEntry>, NodeError> {
         let asked = self.asking();
         // Known before asking: a document registered while the question is on its way is not in the answer.
@@ -94,6 +94,9 @@ impl Node {
             .fetch_all(&self.db)
             .await?;
         let forgotten = crate::forgotten::all(&self.db).await?;
+        // Also before asking: a registration delivered while the question is on its way is then in one of
+        // the two lists, and never in neither.
+        let queued = self.queued_documents(team).await?;
         let (documents, fresh): (Vec<DocumentEntry>, bool) =
             self.read_through_telling(&format!("/api/teams/{team}/documents")).await?;
         let urls: Vec<String> = documents.iter().map(|d| d.document_id.to_string()).collect();
@@ -104,11 +107,7 @@ impl Node {
         // the team was forgotten (again) while the list was on its way.
         self.keep_document_list(team, &documents, asked, fresh.then_some(&forgotten)).await?;
         let mut documents = documents;
-        for queued in self.queued_documents(team).await? {
-            if !urls.contains(&queued.document_id.to_string()) {
-                documents.push(queued);
-            }
-        }
+        documents.extend(queued.into_iter().filter(|q| !urls.contains(&q.document_id.to_string())));
         Ok(documents)
     }
 

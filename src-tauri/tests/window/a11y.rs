@@ -42,7 +42,6 @@ async fn every_screen(theme: Theme) -> Result<()> {
     window.type_into("[data-testid=composer]", "hello everyone").await?;
     window.click("[data-testid=send]").await?;
     window.until_text("[data-testid=message][data-state=sent]", "hello everyone").await?;
-    window.painted().await?;
     window.screenshot(&theme.shot("chat-avatars")).await?;
     axe::check(&window, &theme.shot("a11y-chat")).await?;
 
@@ -60,7 +59,6 @@ async fn every_screen(theme: Theme) -> Result<()> {
     window.click("[data-testid=nav-members]").await?;
     window.until_count("[data-testid=member]", 2).await?;
     window.until_count("[data-testid=member] [data-testid=avatar]", 2).await?;
-    window.painted().await?;
     window.screenshot(&theme.shot("members-avatars")).await?;
     axe::check(&window, &theme.shot("a11y-members")).await?;
     window.click("[data-testid=invite-people]").await?;
@@ -100,7 +98,6 @@ async fn every_screen(theme: Theme) -> Result<()> {
     window.script("document.activeElement?.blur()").await?;
     window.press(&["?"]).await?;
     window.until_text("[data-testid=shortcuts-help]", "Show these shortcuts").await?;
-    window.painted().await?;
     window.screenshot(&theme.shot("shortcuts")).await?;
     axe::check(&window, &theme.shot("a11y-shortcuts")).await?;
     window.press(&["\u{E00C}"]).await?;
@@ -141,7 +138,6 @@ async fn the_keyboard_reaches_everything_and_the_theme_is_kept() -> Result<()> {
     window.click("[data-testid=nav-settings]").await?;
     window.click("[data-testid=theme-dark]").await?;
     window.until("the dark theme", async || Ok(window.is_dark_now().await?.then_some(()))).await?;
-    window.painted().await?;
     window.screenshot("settings-theme-dark").await?;
     let settings = window.data_dir().join("settings.json");
     window

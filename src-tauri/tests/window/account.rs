@@ -32,7 +32,7 @@ async fn walk_through(theme: Theme) -> Result<()> {
     window.clear("[data-testid=account-display-name]").await?;
     window.type_into("[data-testid=account-display-name]", "Ada Lovelace").await?;
     window.click("[data-testid=save-display-name]").await?;
-    window.until_text("[data-testid=display-name-saved]", "Ada Lovelace").await?;
+    window.until_text("[data-testid=display-name-saved]", "Saved.").await?;
     window.until_text(".sidebar .me", "Ada Lovelace").await?;
     let (_, me) = phone.get("/api/me").await;
     ensure!(me["user"]["display_name"] == "Ada Lovelace", "on the relay: {me}");
@@ -52,7 +52,12 @@ async fn walk_through(theme: Theme) -> Result<()> {
     window.script("document.querySelector('[data-testid=account-settings]').scrollIntoView()").await?;
     window.screenshot(&theme.shot("account")).await?;
     ensure!(phone.get("/api/me").await.0.as_u16() == 401, "the other device is signed out");
-    window.find("[data-testid=team-switcher]").await?;
+    // This window's sign-in still works with the relay: a message goes out.
+    window.click("[data-testid=nav-chat]").await?;
+    window.type_into("[data-testid=composer]", "still here").await?;
+    window.click("[data-testid=send]").await?;
+    window.until_text("[data-testid=message][data-state=sent]", "still here").await?;
+    window.click("[data-testid=nav-settings]").await?;
 
     window.click("[data-testid=start-sign-out-everywhere]").await?;
     window.find("[data-testid=confirm-sign-out-everywhere]").await?;

@@ -60,7 +60,6 @@ async fn walk_through(theme: Theme) -> Result<()> {
             .await?;
         ensure!(label.as_str().is_some_and(|l| !l.is_empty()), "{chart} has no text alternative");
     }
-    window.painted().await?;
     window.screenshot(&theme.shot("analytics")).await?;
     axe::check(&window, &theme.shot("analytics")).await?;
 
@@ -83,7 +82,6 @@ async fn walk_through(theme: Theme) -> Result<()> {
     let week = week.as_str().unwrap_or_default().to_owned();
     window.until_text("[data-testid=analytics-totals]", &format!("{week} to")).await?;
     window.until_text("[data-testid=chart-messages-summary]", "3 messages from").await?;
-    window.painted().await?;
     window.screenshot(&theme.shot("analytics-week")).await?;
     window.close().await
 }

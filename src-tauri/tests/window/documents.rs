@@ -72,7 +72,6 @@ async fn walk_through(theme: Theme) -> Result<()> {
     window.until_text("[data-testid=document-deleted-toast]", "Deleted “Q1 plan”").await?;
     ensure!(titles().await.is_empty(), "the relay still lists it");
     window.until_text("[data-testid=documents-empty]", "No documents yet").await?;
-    window.painted().await?;
     window.screenshot(&theme.shot("documents-deleted")).await?;
     axe::check(&window, &theme.shot("documents-deleted")).await?;
     window.click("[data-testid=undo-delete-document]").await?;

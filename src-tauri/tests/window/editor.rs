@@ -75,7 +75,6 @@ async fn walk_through(theme: Theme) -> Result<()> {
             &[],
         )
         .await?;
-    window.painted().await?;
     window.screenshot(&theme.shot("editor-formatted")).await?;
 
     // Paste formatted HTML, then undo it: only the paste goes.
@@ -92,7 +91,6 @@ async fn walk_through(theme: Theme) -> Result<()> {
     ensure!(pasted == json!(true), "the editor took the paste");
     let html = window.until_editor_html("<strong>strongly</strong>").await?;
     ensure!(html.contains("href=\"https://example.com/x\""), "the pasted link: {html}");
-    window.painted().await?;
     window.screenshot(&theme.shot("editor-pasted")).await?;
     type_keys(&window, &format!("{CONTROL}z")).await?;
     window
@@ -145,7 +143,6 @@ async fn walk_through(theme: Theme) -> Result<()> {
     };
     let _presence = teamflow_sync::PresenceSession::join(&handle, me, teamflow_sync::PresenceConfig::default());
     window.until_text("[data-testid=remote-caret]", "bob").await?;
-    window.painted().await?;
     window.screenshot(&theme.shot("editor-teammate")).await?;
 
     if let Some(mut stdin) = node.stdin.take() {

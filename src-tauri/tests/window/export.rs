@@ -54,7 +54,6 @@ async fn a_document_is_exported_as_markdown_and_html_through_the_save_dialog() -
     ensure!(text.contains("# Restart the relay"), "the heading in Markdown: {text}");
     ensure!(text.contains("**carefully**"), "the bold word in Markdown: {text}");
     ensure!(text.contains("- [x] call the team"), "the ticked item in Markdown: {text}");
-    window.painted().await?;
     window.screenshot(&theme.shot("export-saved")).await?;
 
     // HTML.

@@ -93,7 +93,6 @@ async fn walk_through(theme: Theme) -> Result<()> {
     window.until_text("[data-testid=history-entry].lost", "lost to a concurrent one").await?;
     window.until_text("[data-testid=project-meta]", "Owner:").await?;
     window.script("document.querySelector('[data-testid=project-history]').scrollIntoView()").await?;
-    window.painted().await?;
     window.screenshot(&theme.shot("project-history")).await?;
     window.close().await
 }

@@ -4,7 +4,7 @@ import { act, cleanup, fireEvent, render, screen } from "@testing-library/react"
 import { afterEach, beforeEach, expect, it, vi } from "vitest";
 import type { Status, TeamMembership, User } from "../bindings";
 import { answers, calls, emitRoom, events, reset } from "../testing/fakeBindings";
-import { whenRepoMade } from "../features/editor/lifetime";
+import { forgetRepo, whenRepoMade } from "../features/editor/lifetime";
 import { inviteLink, pendingInvitation, userId } from "../testing/fixtures";
 import { Workspace } from "./Workspace";
 
@@ -27,7 +27,11 @@ beforeEach(() => {
     return studio;
   };
 });
-afterEach(cleanup);
+// A repo registered by a test goes with it (the next test's sign-out must not wait on it).
+afterEach(() => {
+  cleanup();
+  forgetRepo();
+});
 
 const switcher = () => screen.getByTestId("team-switcher") as HTMLSelectElement;
 
@@ -126,4 +130,21 @@ it("a team renamed by someone else is renamed in the switcher at once", async ()
   await act(async () => void render(<Workspace user={me} onSignedOut={() => {}} />));
   await act(async () => emitRoom(studio.id, { type: "team_renamed", team_id: studio.id, name: "Design studio" }));
   expect(Array.from(switcher().options, (o) => o.text)).toEqual(["Own team", "Design studio"]);
+});
+
+it("asks before signing out while an open document has not handed its latest edits to the node", async () => {
+  whenRepoMade(() => {}, async () => false);
+  const signedOut = vi.fn();
+  await act(async () => void render(<Workspace user={me} onSignedOut={signedOut} />));
+  await act(async () => void fireEvent.click(screen.getByTestId("sign-out")));
+  expect(screen.getByTestId("sign-out-unsent").textContent).toBe("Edits in an open document have not reached this device's store yet.");
+  expect(calls.some(([name]) => name === "signOut")).toBe(false);
+});
+
+it("asks from the node's status now, not the one last shown", async () => {
+  const signedOut = vi.fn();
+  await act(async () => void render(<Workspace user={me} onSignedOut={signedOut} />));
+  answers.status = { ...status, pending: 1 }; // queued a moment ago; no status event shown yet
+  await act(async () => void fireEvent.click(screen.getByTestId("sign-out")));
+  expect(screen.getByTestId("sign-out-unsent").textContent).toBe("1 change not sent.");
 });

@@ -1,7 +1,7 @@
 // The signed-in frame: team switcher (with unread counts), sections, sync indicator, notifications, the
 // invitations waiting for this person; joins every team's room (so counts and mentions arrive for all) and
 // feeds the team store from the rooms while someone is signed in.
-import { forgetRepo } from "../features/editor/lifetime";
+import { forgetRepo, handOverHeld } from "../features/editor/lifetime";
 import { type FormEvent, lazy, Suspense, useEffect, useRef, useState } from "react";
 import { commands, events, type SearchHit, type Status, type TeamMembership, type User } from "../bindings";
 import { call, messageOf } from "../lib/call";
@@ -46,6 +46,9 @@ const SECTIONS: [Section, string][] = [
 
 // The charts library loads with the Analytics screen, not with the app.
 const Analytics = lazy(() => import("../features/analytics/Analytics").then((m) => ({ default: m.Analytics })));
+
+/** How long signing out waits for the window's document to hand its edits to the node before asking. */
+const SIGN_OUT_HAND_OVER_MS = 2000;
 
 const EMPTY_STATUS: Status = { signed_in: true, credentials: null, link: "connecting", peers: [], pending: 0, failed: 0, documents: {} };
 
@@ -235,10 +238,16 @@ export function Workspace({ user, onSignedOut, onUserChanged }: WorkspaceProps) 
 
   /** Signs out at once when the relay has everything; otherwise asks first (`confirmed`: asked already). */
   async function signOut(confirmed = false) {
-    const unsent = unsentWork(status);
-    if (unsent && !confirmed) {
-      setConfirmingSignOut(unsent);
-      return;
+    if (!confirmed) {
+      // Asked of the node now, not from the status last shown: edits typed a moment ago go to the node
+      // first (the window's document holds them until it confirms), and the answer counts them.
+      const handedOver = await handOverHeld(SIGN_OUT_HAND_OVER_MS);
+      const now = await call(commands.status()).catch(() => status);
+      const unsent = unsentWork(now) ?? (handedOver ? null : "Edits in an open document have not reached this device's store yet.");
+      if (unsent) {
+        setConfirmingSignOut(unsent);
+        return;
+      }
     }
     setConfirmingSignOut(null);
     try {
@@ -336,6 +345,7 @@ export function Workspace({ user, onSignedOut, onUserChanged }: WorkspaceProps) 
             key={team.id}
             team={team}
             focusProject={found?.team_id === team.id && found.target.kind === "project" ? found.target.project_id : null}
+            onFocused={() => setFound(null)}
             onOpenDocument={(url) => {
               setOpenDoc(url);
               setSection("documents");

@@ -76,7 +76,7 @@ function DisplayName({ user, onUserChanged }: Pick<Props, "user" | "onUserChange
       </button>
       {saved && (
         <span className="marker" role="status" data-testid="display-name-saved">
-          Saved: your teams see {user.display_name} now.
+          Saved. Teammates see it as their apps next read the team's members.
         </span>
       )}
       <ErrorLine error={error} testId="display-name-error" />

@@ -19,9 +19,11 @@ type Props = {
   onOpenDocument: (url: string) => void;
   /** A project opened from search: its details open, and it is brought into view once listed. */
   focusProject?: string | null;
+  /** The project opened from search is in view: coming back to the screen later does not open it again. */
+  onFocused?: () => void;
 };
 
-export function Projects({ team, onOpenDocument, focusProject = null }: Props) {
+export function Projects({ team, onOpenDocument, focusProject = null, onFocused }: Props) {
   const live = useTeam(team.id);
   const projects = projectList(live);
   const [queued, setQueued] = useState<OutboxEntry[]>([]);
@@ -84,7 +86,9 @@ export function Projects({ team, onOpenDocument, focusProject = null }: Props) {
   const list = useRef<HTMLUListElement>(null);
   const listed = projects.some((p) => p.id === focusProject);
   useEffect(() => {
-    if (focusProject && listed) list.current?.querySelector(`[data-project-id="${focusProject}"]`)?.scrollIntoView?.({ block: "center" });
+    if (!focusProject || !listed) return;
+    list.current?.querySelector(`[data-project-id="${focusProject}"]`)?.scrollIntoView?.({ block: "center" });
+    onFocused?.();
   }, [focusProject, listed]);
 
   async function create(e: FormEvent) {

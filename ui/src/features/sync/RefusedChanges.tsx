@@ -5,7 +5,7 @@ import { useEffect, useState } from "react";
 import { commands, events, type OutboxEntry, type OutboxKind, type TeamMembership } from "../../bindings";
 import { call, messageOf } from "../../lib/call";
 import { ErrorLine } from "../../lib/ErrorLine";
-import { subscribe } from "../../lib/events";
+import { follow } from "../../lib/events";
 import { useLatest } from "../../lib/latest";
 
 const KIND: Record<OutboxKind, string> = {
@@ -34,10 +34,16 @@ export function RefusedChanges({ teams, onClose }: { teams: TeamMembership[]; on
   // shows.
   const latest = useLatest();
   const load = () => latest(call(commands.outbox())).then((list) => setRefused(refusedOf(list)), (e) => setError(messageOf(e)));
-  useEffect(() => {
-    void load();
-    return subscribe(events.statusChanged, () => void load());
-  }, []);
+  // Listening first, then reading: a change while the listener registers is not missed.
+  useEffect(
+    () =>
+      follow(
+        events.statusChanged,
+        () => call(commands.status()),
+        () => void load(),
+      ),
+    [],
+  );
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => e.key === "Escape" && onClose();

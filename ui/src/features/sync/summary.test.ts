@@ -13,6 +13,11 @@ describe("summarize", () => {
     expect(s.tone).toBe("offline");
     expect(s.detail).toBe("2 changes waiting to send · 1 only on this device");
   });
+  it("is not calm while a document is only on this device, online or not", () => {
+    const s = summarize({ ...base, documents: { "automerge:a": "local_only" } });
+    expect(s.tone).toBe("busy");
+    expect(s.detail).toBe("1 only on this device");
+  });
   it("flags refused changes above all", () => {
     expect(summarize({ ...base, failed: 1 }).tone).toBe("problem");
   });

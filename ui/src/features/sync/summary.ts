@@ -28,7 +28,8 @@ export function summarize(status: Status): Summary {
     case "connecting":
       return { tone: "busy", label: "Connecting…", detail };
     case "online":
-      if (status.pending > 0 || syncing > 0) return { tone: "busy", label: "Syncing…", detail };
+      // A document only on this device is not synced either (the relay does not take it yet).
+      if (status.pending > 0 || syncing > 0 || local > 0) return { tone: "busy", label: "Syncing…", detail };
       return { tone: "ok", label: "Online", detail: detail || `All changes synced${peers > 0 ? ` · ${peers} peer${peers === 1 ? "" : "s"}` : ""}` };
   }
 }
