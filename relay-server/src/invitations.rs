@@ -86,7 +86,12 @@ struct Row {
 const SELECT: &str = "SELECT i.id, i.team_id, i.role, i.email, i.expires_at, t.name AS team_name,
         u.display_name AS inviter_name
     FROM invitations i JOIN teams t ON t.id = i.team_id LEFT JOIN users u ON u.id = i.invited_by";
-const PENDING: &str = "i.used_at IS NULL AND i.revoked_at IS NULL AND i.declined_at IS NULL";
+/// Usable: not used, revoked or declined, and its inviter (unless the relay's administrator made it) is still
+/// in the team with the right to give its role. An invitation is only as good as its inviter's standing:
+/// an admin who is demoted, removed or leaves takes their links with them.
+const PENDING: &str = "i.used_at IS NULL AND i.revoked_at IS NULL AND i.declined_at IS NULL
+    AND (i.invited_by IS NULL OR EXISTS (SELECT 1 FROM team_members m WHERE m.team_id = i.team_id
+        AND m.user_id = i.invited_by AND (m.role = 'owner' OR (m.role = 'admin' AND i.role <> 'owner'))))";
 
 /// Who made an invitation made by `teamflow-relay admin invite`.
 const ADMINISTRATOR: &str = "the relay's administrator";
@@ -357,7 +362,11 @@ pub(crate) async fn redeem(
 /// waits for the first's row lock, then finds it taken), and a revocation committed meanwhile wins.
 /// Answers as unknown when it was taken.
 async fn consume(tx: &mut AnyConnection, id: &str, by: Option<UserId>, now: i64) -> Result<(), ApiError> {
-    const STILL_PENDING: &str = "used_at IS NULL AND revoked_at IS NULL AND declined_at IS NULL AND expires_at > $1";
+    // As `PENDING`, checked again in the statement that takes it: a demotion committed meanwhile wins too.
+    const STILL_PENDING: &str = "used_at IS NULL AND revoked_at IS NULL AND declined_at IS NULL AND expires_at > $1
+        AND (invited_by IS NULL OR EXISTS (SELECT 1 FROM team_members m WHERE m.team_id = invitations.team_id
+            AND m.user_id = invitations.invited_by
+            AND (m.role = 'owner' OR (m.role = 'admin' AND invitations.role <> 'owner'))))";
     let taken = match by {
         Some(user) => {
             sqlx::query(sqlx::AssertSqlSafe(format!(

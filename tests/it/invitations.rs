@@ -287,3 +287,37 @@ async fn a_link_is_previewed_without_a_node_for_its_relay() {
         "{gone:?}"
     );
 }
+
+/// No access outlives its right: an invitation is only as good as its inviter's standing. Once the admin who
+/// made one is demoted (or removed), it no longer previews, signs anyone up or is listed as pending; the
+/// owner's own invitations are untouched.
+#[tokio::test]
+async fn an_invitation_ends_with_its_inviters_right_to_give_it() {
+    let relay = invite_only().await;
+    let (_, owner) = register(&relay, "owner@example.test", None).await;
+    let owner = signed_in(&relay, &owner);
+    let team = owner.create_team("Crew").await;
+    let made_admin = invite(&owner, &team, json!({ "role": "admin" })).await;
+    let (status, admin) = register(&relay, "admin@example.test", Some(token(&made_admin))).await;
+    assert_eq!(status, StatusCode::CREATED, "{admin}");
+    let admin_id = admin["user"]["id"].as_str().expect("id").to_owned();
+    let admin = signed_in(&relay, &admin);
+    let by_admin = invite(&admin, &team, json!({ "role": "member" })).await;
+    let by_owner = invite(&owner, &team, json!({ "role": "member" })).await;
+    let preview = |invitation: &Value| format!("/api/invitations/{}", token(invitation));
+    assert_eq!(relay.client().get(&preview(&by_admin)).await.0, StatusCode::OK, "good while its inviter is an admin");
+
+    let (status, body) =
+        owner.patch(&format!("/api/teams/{team}/members/{admin_id}"), &json!({ "role": "member" })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = relay.client().get(&preview(&by_admin)).await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+    let (status, body) = register(&relay, "late@example.test", Some(token(&by_admin))).await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "registration_closed");
+    let (_, listed) = owner.get(&format!("/api/teams/{team}/invitations")).await;
+    let ids: Vec<&str> = listed.as_array().expect("list").iter().filter_map(|i| i["id"].as_str()).collect();
+    assert_eq!(ids, [by_owner["id"].as_str().expect("id")], "only the owner's is still pending");
+
+    let (status, body) = register(&relay, "welcome@example.test", Some(token(&by_owner))).await;
+    assert_eq!(status, StatusCode::CREATED, "the owner's still works: {body}");
+}
