@@ -283,8 +283,15 @@ async fn a_teammates_cursor_shows_by_name_and_history_shows_an_earlier_version()
     window.until_text("[data-testid=past-editor]", "first draft (bob)").await?;
     let past = window.text_of(&window.find("[data-testid=past-editor]").await?).await?;
     assert_eq!(past, "first draft (bob)");
-    window.painted().await?;
     window.screenshot("editor-history").await?;
+    // Copy as Markdown takes the version on screen, not the live one hidden behind it.
+    window.click("[data-testid=copy-markdown]").await?;
+    window.until_text("[data-testid=copied]", "Copied as Markdown (the version shown).").await?;
+    window.click("[data-testid=open-search]").await?;
+    window.paste_into("[data-testid=search-input]").await?;
+    window.until_value("[data-testid=search-input]", "first draft (bob)").await?;
+    window.press(&["\u{E00C}"]).await?;
+    window.until_count("[data-testid=search-palette]", 0).await?;
     assert_eq!(editor_text_after_back(&window).await?, json!("first draft and more (bob)"));
     window.close().await?;
     Ok(())

@@ -1,7 +1,8 @@
 //! Documents in the window, against a real relay: the empty list says what to do first; a document made
 //! here is renamed by a teammate (seen live) and here (seen by the teammate), a blank title is refused
-//! before it leaves; deleting offers Undo, which restores it for everyone. Accessibility checked with axe;
-//! screenshots in both themes.
+//! before it leaves; deleting offers Undo, which restores it for everyone. A document a teammate deletes
+//! while it is open says so, stops taking edits, and is restored from there. Accessibility checked with
+//! axe; screenshots in both themes.
 
 use anyhow::{Result, ensure};
 use serde_json::json;
@@ -86,4 +87,33 @@ async fn walk_through(theme: Theme) -> Result<()> {
     window.click("[data-testid=open-document]").await?;
     window.until_editor_text("First steps").await?;
     window.close().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_deleted_by_a_teammate_while_open_says_so_and_is_restored() -> Result<()> {
+    let _one = ONE_WINDOW.lock().await;
+    let relay = TestRelay::start().await;
+    let ada = relay.user("ada").await;
+    let bob = relay.user("bob").await;
+    let window = Window::launch().await?;
+    window.sign_in(&relay, "ada").await?;
+    let team = window.create_team(&ada, "Docs").await?;
+    ada.add_member(&team, "bob@example.test", "admin").await;
+    let url = window.create_document(&ada, &team, "Budget", "Numbers for Q1").await?;
+
+    let (status, body) = bob.delete(&format!("/api/teams/{team}/documents/{url}")).await;
+    ensure!(status.is_success(), "bob deletes it: {body}");
+    window.until_text("[data-testid=document-gone]", "“Budget” was deleted by a teammate").await?;
+    window.find("[data-testid=editor][contenteditable=false]").await?;
+    window.screenshot("document-deleted-while-open").await?;
+
+    window.click("[data-testid=restore-gone-document]").await?;
+    window.until_count("[data-testid=document-gone]", 0).await?;
+    window.find("[data-testid=editor][contenteditable=true]").await?;
+    window.type_into("[data-testid=editor]", " and Q2").await?;
+    window.until_text("[data-testid=doc-state]", "Saved to relay").await?;
+    let (_, list) = bob.get(&format!("/api/teams/{team}/documents")).await;
+    ensure!(list.as_array().is_some_and(|l| l.iter().any(|d| d["title"] == "Budget")), "restored for everyone: {list}");
+    window.close().await?;
+    Ok(())
 }

@@ -4,7 +4,7 @@
 import { act, cleanup, fireEvent, render, screen } from "@testing-library/react";
 import { afterEach, beforeEach, expect, it, vi } from "vitest";
 import type { Message, ReadState, Status, TeamMembership, User } from "../bindings";
-import { answers, calls, emitRoom, reset } from "../testing/fakeBindings";
+import { answers, calls, emitRoom, events, reset } from "../testing/fakeBindings";
 import { userId } from "../testing/fixtures";
 import { mentionToken } from "../features/chat/mentions";
 import { Workspace } from "./Workspace";
@@ -77,4 +77,15 @@ it("opens the conversation of a notification that came while the window was in t
   expect((screen.getByTestId("team-switcher") as HTMLSelectElement).value).toBe(home.id);
   await act(async () => void window.dispatchEvent(new Event("focus")));
   expect((screen.getByTestId("team-switcher") as HTMLSelectElement).value).toBe(studio.id);
+});
+
+it("counts what arrived while the device was away once the link returns", async () => {
+  answers.status = { ...status, link: "offline" };
+  await act(async () => void render(<Workspace user={me} onSignedOut={() => {}} />));
+  expect(labels()).toEqual(["Home", "Studio (2)"]);
+  // Five more in Studio, one naming Bob, while the device was offline: no room frame brought them.
+  answers.readStates = [read(home.id, 0, 0, 0), read(studio.id, 1, 8, 7, 1)];
+  await act(async () => events.statusChanged.emit({ ...status, link: "online" }));
+  expect(labels()).toEqual(["Home", "Studio (7, 1 @)"]);
+  expect(document.title).toBe("(7) TeamFlow");
 });

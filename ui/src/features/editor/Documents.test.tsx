@@ -7,6 +7,14 @@ import { TEAM, userId } from "../../testing/fixtures";
 import { Documents } from "./Documents";
 
 vi.mock("../../bindings", () => import("../../testing/fakeBindings"));
+// The editor itself (Automerge, ProseMirror) is the window tests'; here only what the list hands it.
+vi.mock("./Editor", () => ({
+  Editor: (props: { title: string; readOnly: boolean }) => (
+    <div data-testid="editor-stub" data-read-only={String(props.readOnly)}>
+      {props.title}
+    </div>
+  ),
+}));
 
 const me = { id: userId(1), email: "m1@example.com", display_name: "Member 1" };
 const status: Status = { signed_in: true, credentials: null, link: "online", peers: [], pending: 0, failed: 0, documents: {} };
@@ -91,4 +99,23 @@ it("marks a document whose registration has not reached the relay", async () => 
   await act(async () => render(<Documents team={team} user={me} status={offline} open={null} onOpen={() => {}} />));
   const rows = screen.getAllByTestId("document").map((row) => row.querySelector("[data-testid=document-local]")?.textContent ?? null);
   expect(rows).toEqual([null, "Only on this device"]);
+});
+
+it("a document a teammate deletes while it is open says so, stops taking edits, and can be restored", async () => {
+  answers.documents = [doc(1)];
+  answers.restoreDocument = doc(1);
+  const team: TeamMembership = { id: TEAM, name: "crew", role: "member" };
+  await act(async () => render(<Documents team={team} user={me} status={status} open={doc(1).document_id} onOpen={() => {}} />));
+  const editor = await screen.findByTestId("editor-stub");
+  expect(editor.dataset.readOnly).toBe("false");
+
+  await act(async () => emitRoom(TEAM, { type: "document_deleted", team_id: TEAM, document_id: doc(1).document_id }));
+  expect(screen.getByTestId("document-gone").textContent).toContain("“Doc 1” was deleted by a teammate");
+  expect((await screen.findByTestId("editor-stub")).dataset.readOnly).toBe("true");
+  expect(screen.getByTestId("editor-stub").textContent).toBe("Doc 1");
+
+  await act(async () => fireEvent.click(screen.getByTestId("restore-gone-document")));
+  expect(calls.find(([name]) => name === "restoreDocument")).toEqual(["restoreDocument", TEAM, doc(1).document_id]);
+  expect(screen.queryByTestId("document-gone")).toBeNull();
+  expect((await screen.findByTestId("editor-stub")).dataset.readOnly).toBe("false");
 });

@@ -1,7 +1,7 @@
 // The team's documents: the list (live as teammates rename, delete or restore), a new one, renaming and
 // deleting with an Undo (the relay keeps a deleted document restorable for 30 days), and the open one in
 // the editor.
-import { type FormEvent, lazy, Suspense, useEffect, useState } from "react";
+import { type FormEvent, lazy, Suspense, useEffect, useRef, useState } from "react";
 import { commands, type DocumentEntry, type Status, type TeamMembership, type User } from "../../bindings";
 import { call, explain, messageOf } from "../../lib/call";
 import { subscribeRoom } from "../../lib/events";
@@ -57,7 +57,23 @@ export function Documents({ team, user, status, open, onOpen }: Props) {
   useEffect(() => {
     loadEditor().catch((e) => console.warn("the editor did not load ahead", e));
   }, []);
-  useEffect(() => subscribeRoom(team.id, (frame) => setDocuments((list) => applyDocumentFrame(list, frame))), [team.id]);
+  // The document open here, deleted by a teammate: the relay no longer syncs it, so the editor stops taking
+  // edits and says so (with its title, which leaves the list with it).
+  const [goneWhileOpen, setGoneWhileOpen] = useState<DocumentEntry | null>(null);
+  const shown = useRef({ open, documents });
+  shown.current = { open, documents };
+  useEffect(() => setGoneWhileOpen(null), [open]);
+  useEffect(
+    () =>
+      subscribeRoom(team.id, (frame) => {
+        if (frame.type === "document_deleted" && frame.document_id === shown.current.open) {
+          setGoneWhileOpen(shown.current.documents.find((d) => d.document_id === frame.document_id) ?? null);
+        }
+        if (frame.type === "document_updated" && frame.document.document_id === shown.current.open) setGoneWhileOpen(null);
+        setDocuments((list) => applyDocumentFrame(list, frame));
+      }),
+    [team.id],
+  );
 
   async function create(e: FormEvent) {
     e.preventDefault();
@@ -108,12 +124,46 @@ export function Documents({ team, user, status, open, onOpen }: Props) {
     }
   }
 
+  async function restoreGone() {
+    if (!goneWhileOpen) return;
+    try {
+      const entry = await call(commands.restoreDocument(team.id, goneWhileOpen.document_id));
+      setDocuments((list) => applyDocumentFrame(list, { type: "document_updated", document: entry }));
+      setGoneWhileOpen(null);
+    } catch (e) {
+      setError(explain(e, REFUSALS));
+    }
+  }
+
   if (open) {
-    const entry = documents.find((d) => d.document_id === open);
+    const gone = goneWhileOpen?.document_id === open ? goneWhileOpen : null;
+    const entry = gone ?? documents.find((d) => d.document_id === open);
     return (
-      <Suspense fallback={<p className="empty" data-testid="editor-loading">Loading the editor…</p>}>
-        <Editor key={open} url={open} title={entry?.title ?? "Untitled"} status={status} readOnly={team.role === "viewer"} onClose={() => onOpen(null)} />
-      </Suspense>
+      <>
+        {gone && (
+          <div className="notice banner" role="alert" data-testid="document-gone">
+            “{gone.title}” was deleted by a teammate, so it no longer takes edits here.
+            {mayDelete(team.role, user.id, gone) && (
+              <button onClick={() => void restoreGone()} data-testid="restore-gone-document">
+                Restore it
+              </button>
+            )}
+            <button onClick={() => onOpen(null)}>Close</button>
+          </div>
+        )}
+        <ErrorLine error={error} onDismiss={() => setError(null)} />
+        <Suspense fallback={<p className="empty" data-testid="editor-loading">Loading the editor…</p>}>
+          {/* Keyed by whether it is gone too: a deleted document's editor is drawn again, read-only. */}
+          <Editor
+            key={`${open}${gone ? " gone" : ""}`}
+            url={open}
+            title={entry?.title ?? "Untitled"}
+            status={status}
+            readOnly={team.role === "viewer" || gone !== null}
+            onClose={() => onOpen(null)}
+          />
+        </Suspense>
+      </>
     );
   }
   return (

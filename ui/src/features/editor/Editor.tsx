@@ -41,7 +41,8 @@ export function Editor(props: { url: string; title: string; status: Status; read
   const [past, setPast] = useState<{ version: Version; doc: Node } | null>(null);
   const [linking, setLinking] = useState<string | null>(null);
   const [previewing, setPreviewing] = useState(false);
-  const [saved, setSaved] = useState<string | null>(null);
+  // Where the last Copy or Export went, said under the toolbar until the next.
+  const [sent, setSent] = useState<{ to: "clipboard" } | { to: "file"; path: string } | null>(null);
   const [saving, setSaving] = useState(false);
   const [, redraw] = useReducer((n: number) => n + 1, 0);
   // The latest status, for the opening's async steps (which outlive the render that started them).
@@ -240,23 +241,28 @@ export function Editor(props: { url: string; title: string; status: Status; read
     }
   }
 
+  /** What Copy and Export take: the version on screen (a past one while it is shown), not the hidden one. */
+  const shownDoc = () => past?.doc ?? view.current?.state.doc;
+
   async function copyMarkdown() {
-    const v = view.current;
-    if (!v) return;
+    const doc = shownDoc();
+    if (!doc) return;
+    setSent(null);
     try {
-      await navigator.clipboard.writeText(toMarkdown(v.state.doc));
+      await navigator.clipboard.writeText(toMarkdown(doc));
+      setSent({ to: "clipboard" });
     } catch (e) {
       setError(`Could not copy: ${messageOf(e)}`);
     }
   }
 
   async function exportAs(format: ExportFormat) {
-    const v = view.current;
-    if (!v) return;
-    setSaved(null);
+    const doc = shownDoc();
+    if (!doc) return;
+    setSent(null);
     try {
-      const path = await call(commands.exportDocument(props.title, format, exportText(v.state.doc, props.title, format)));
-      if (path) setSaved(path);
+      const path = await call(commands.exportDocument(props.title, format, exportText(doc, props.title, format)));
+      if (path) setSent({ to: "file", path });
     } catch (e) {
       setError(`Could not export: ${messageOf(e)}`);
     }
@@ -334,7 +340,7 @@ export function Editor(props: { url: string; title: string; status: Status; read
           ↷
         </button>
         <span className="spacer" />
-        <button onClick={() => void copyMarkdown()} disabled={!state} title="Copy the document as Markdown">
+        <button onClick={() => void copyMarkdown()} disabled={!state} title="Copy the document as Markdown" data-testid="copy-markdown">
           Copy as Markdown
         </button>
         <button onClick={() => void exportAs("markdown")} disabled={!state} title="Save the document as a Markdown file" data-testid="export-markdown">
@@ -364,9 +370,14 @@ export function Editor(props: { url: string; title: string; status: Status; read
         </form>
       )}
       <ErrorLine error={error} />
-      {saved && (
+      {sent?.to === "clipboard" && (
+        <p className="marker" role="status" data-testid="copied">
+          Copied as Markdown{past ? " (the version shown)" : ""}.
+        </p>
+      )}
+      {sent?.to === "file" && (
         <p className="marker" role="status" data-testid="export-saved">
-          Saved to {saved}
+          Saved to {sent.path}
         </p>
       )}
       {!past && !handle && (

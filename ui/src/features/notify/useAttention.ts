@@ -6,6 +6,7 @@ import { useEffect, useRef, useState } from "react";
 import { commands, events, type Message, type ReadState, type TeamId, type TeamMembership, type User } from "../../bindings";
 import { call } from "../../lib/call";
 import { subscribe } from "../../lib/events";
+import { useReconnects } from "../../lib/reconnects";
 import { plainText } from "../chat/mentions";
 import { applyFrame, applyState, type NotifySettings, type ReadStates, shouldNotify, totalUnread, windowTitle } from "./attention";
 
@@ -24,11 +25,14 @@ export function useAttention(user: User, teams: TeamMembership[], viewing: TeamI
   // The conversation of the last notification not looked at yet: opened when the window gets the focus.
   const toOpen = useRef<TeamId | null>(null);
 
+  // Read again when the link returns too: messages that came while this device was away arrive in no room
+  // frame, so only the relay's counts have them.
   const teamIds = teams.map((t) => t.id).join(",");
+  const reconnects = useReconnects();
   useEffect(() => {
     if (teams.length === 0) return;
     call(commands.readStates()).then((list) => setStates((s) => list.reduce(applyState, s)), () => {});
-  }, [teamIds]);
+  }, [teamIds, reconnects]);
 
   useEffect(() => {
     call(commands.notificationSettings()).then(setSettings, () => {});
