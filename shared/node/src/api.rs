@@ -22,12 +22,27 @@ pub enum ApiFailure {
     Refused { status: u16, code: String, message: String },
 }
 
+/// A refusal's message with what it says of each field (`validation_failed`'s details), so that a person
+/// reads which field and why ("content: mentions …, who is not a member of this team"), not only that some
+/// field was invalid.
+fn with_fields(message: String, details: Option<&serde_json::Value>) -> String {
+    let Some(fields) = details.and_then(serde_json::Value::as_object).filter(|f| !f.is_empty()) else {
+        return message;
+    };
+    let problems: Vec<String> = fields
+        .iter()
+        .map(|(field, problem)| format!("{field} {}", problem.as_str().unwrap_or("is not valid")))
+        .collect();
+    format!("{message}: {}", problems.join("; "))
+}
+
 impl ApiFailure {
     /// The relay's refusal: its stable code and message when the body is the relay's error JSON.
     pub(crate) fn refused(status: u16, body: &[u8]) -> Self {
         match serde_json::from_slice::<ErrorBody>(body) {
             Ok(error) => {
-                ApiFailure::Refused { status, code: error.error.code.as_str().to_owned(), message: error.error.message }
+                let message = with_fields(error.error.message, error.error.details.as_ref());
+                ApiFailure::Refused { status, code: error.error.code.as_str().to_owned(), message }
             }
             Err(_) => ApiFailure::Refused {
                 status,
@@ -108,5 +123,23 @@ impl RelayApi {
         }
         let body = response.bytes().await.unwrap_or_default();
         Err(ApiFailure::refused(status.as_u16(), &body))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusals_field_problems_are_part_of_its_message() {
+        let body = br#"{"error":{"code":"validation_failed","message":"the request has invalid fields",
+            "details":{"content":"mentions 42, who is not a member of this team"}}}"#;
+        let ApiFailure::Refused { code, message, .. } = ApiFailure::refused(422, body) else { panic!("a refusal") };
+        assert_eq!(code, "validation_failed");
+        assert_eq!(message, "the request has invalid fields: content mentions 42, who is not a member of this team");
+
+        let plain = br#"{"error":{"code":"forbidden","message":"owners and admins only"}}"#;
+        let ApiFailure::Refused { message, .. } = ApiFailure::refused(403, plain) else { panic!("a refusal") };
+        assert_eq!(message, "owners and admins only");
     }
 }

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Message, OutboxEntry, TeamMembership, User } from "../../bindings";
 import { followRooms } from "../../lib/team/store";
 import { followLink } from "../../lib/reconnects";
-import { answers, emitRoom, events, failures, reset } from "../../testing/fakeBindings";
+import { answers, calls, emitRoom, events, failures, reset } from "../../testing/fakeBindings";
 import { joinFrames, linkStatus, members, TEAM, userId } from "../../testing/fixtures";
 import { Chat } from "./Chat";
 
@@ -88,5 +88,28 @@ describe("paging back offline", () => {
     await act(async () => void fireEvent.scroll(screen.getByTestId("messages")));
     expect(screen.getAllByTestId("message").map((m) => m.textContent)).toEqual([expect.stringContaining("m39"), expect.stringContaining("m40"), expect.stringContaining("m41")]);
     stopLink();
+  });
+});
+
+describe("a refused message", () => {
+  it("goes back to the composer to edit, its mentions as names, and leaves the outbox", async () => {
+    const refusedMessage: OutboxEntry = {
+      client_id: "c9",
+      team_id: TEAM,
+      kind: "message",
+      content: `thanks @[Member 7](user:${userId(7)})!`,
+      state: "failed",
+      error_code: "validation_failed",
+      error: "mentions someone who is not a member",
+    };
+    answers.messages = [];
+    answers.outbox = [refusedMessage];
+    await act(async () => render(<Chat team={team} user={me} />));
+    expect(screen.getByTestId("message").dataset.state).toBe("failed");
+    answers.outbox = [];
+    await act(async () => void fireEvent.click(screen.getByTestId("edit-failed")));
+    expect(calls).toContainEqual(["discard", "c9"]);
+    expect((screen.getByTestId("composer") as HTMLInputElement).value).toBe("thanks @Member 7!");
+    expect(screen.queryByTestId("message")).toBeNull();
   });
 });

@@ -7,6 +7,7 @@ import { AppFailure, call, messageOf } from "../../lib/call";
 import { useReconnects } from "../../lib/reconnects";
 import { all, subscribe, subscribeRoom } from "../../lib/events";
 import { chatItems, mergeMessages, messageLeftOutbox } from "./model";
+import { plainText } from "./mentions";
 import { MentionComposer } from "./MentionComposer";
 import { MessageText } from "./MessageText";
 import { ErrorLine } from "../../lib/ErrorLine";
@@ -146,7 +147,8 @@ export function Chat({
       showOutbox([...shownOutbox.current.filter((x) => x.client_id !== entry.client_id), entry]);
       void refreshOutbox();
     } catch (e) {
-      setDraft(content);
+      // Back as it was typed: mentions as names (picked again to notify), not their wire form.
+      setDraft(plainText(content));
       setError(messageOf(e));
     }
   }
@@ -172,6 +174,19 @@ export function Chat({
   async function discard(clientId: string) {
     try {
       await call(commands.discard(clientId));
+    } catch (e) {
+      setError(messageOf(e));
+    }
+    void refreshOutbox();
+  }
+
+  /** A refused message back in the composer, to change and send again (a mention of someone who has left,
+   *  say, which Retry would only send again as it was): its words are kept, the refused entry goes. */
+  async function edit(clientId: string, content: string) {
+    try {
+      await call(commands.discard(clientId));
+      // As typed, mentions as names: whoever is still a member is picked again from the list to notify.
+      setDraft((current) => (current.trim() === "" ? plainText(content) : `${current} ${plainText(content)}`));
     } catch (e) {
       setError(messageOf(e));
     }
@@ -227,6 +242,9 @@ export function Chat({
                 <span className="actions">
                   <button onClick={() => retry(item.clientId)} data-testid="retry">
                     Retry
+                  </button>
+                  <button onClick={() => void edit(item.clientId, item.content)} data-testid="edit-failed">
+                    Edit
                   </button>
                   <button onClick={() => discard(item.clientId)}>Discard</button>
                 </span>
