@@ -35,9 +35,9 @@ pub struct Config {
     #[arg(long, env = "TEAMFLOW_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
 
-    /// PostgreSQL shared by several relay instances, instead of the embedded SQLite in `--data-dir`
-    /// (`postgres://user:password@host/database`). Not complete yet: the relay refuses it, naming the parts
-    /// that do not run on PostgreSQL so far (docs/scale-out.md).
+    /// PostgreSQL, instead of the embedded SQLite in `--data-dir` (`postgres://user:password@host/database`):
+    /// every table and the signing keys live there, so several instances can share it (with `--nats-url`;
+    /// docs/scale-out.md).
     #[arg(long, env = "TEAMFLOW_DATABASE_URL", value_name = "URL", hide_env_values = true)]
     pub database_url: Option<String>,
 

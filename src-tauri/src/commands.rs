@@ -38,6 +38,7 @@ pub(crate) fn all() -> Commands<Wry> {
         account::sign_up_with_invitation,
         account::sign_in,
         account::sign_out,
+        account::reset_password,
         account::update_display_name,
         account::change_password,
         account::sign_out_everywhere,

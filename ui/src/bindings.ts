@@ -20,6 +20,11 @@ export const commands = {
 	signUpWithInvitation: (relayUrl: string, email: string, password: string, displayName: string, invitation: string) => typedError<User, AppError>(__TAURI_INVOKE("sign_up_with_invitation", { relayUrl, email, password, displayName, invitation })),
 	signIn: (relayUrl: string, email: string, password: string) => typedError<User, AppError>(__TAURI_INVOKE("sign_in", { relayUrl, email, password })),
 	signOut: () => typedError<null, AppError>(__TAURI_INVOKE("sign_out")),
+	/**
+	 *  Sets a new password with a reset link from the relay's administrator (the person is not signed in): the
+	 *  relay is the one the form names, or the link's own.
+	 */
+	resetPassword: (relayUrl: string, link: string, newPassword: string) => typedError<null, AppError>(__TAURI_INVOKE("reset_password", { relayUrl, link, newPassword })),
 	/**  Changes the display name everyone in the person's teams sees. */
 	updateDisplayName: (displayName: string) => typedError<User, AppError>(__TAURI_INVOKE("update_display_name", { displayName })),
 	/**  Changes the password; the account's other sign-ins end, this one stays. */

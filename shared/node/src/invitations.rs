@@ -5,8 +5,8 @@
 use reqwest::Method;
 use teamflow_protocol::api::auth::{MeResponse, TeamMembership, User};
 use teamflow_protocol::api::invitations::{
-    AccountDeletion, Invitation, InvitationCreated, InvitationInput, InvitationPreview, PasswordChange,
-    PendingInvitation, ProfileUpdate, token_from,
+    AccountDeletion, Invitation, InvitationCreated, InvitationInput, InvitationPreview, PasswordChange, PasswordReset,
+    PendingInvitation, ProfileUpdate, reset_token_from, token_from,
 };
 use teamflow_protocol::api::teams::AddMember;
 use teamflow_protocol::{Role, TeamId};
@@ -19,6 +19,14 @@ use crate::{Node, NodeError, RelayApi};
 /// person has chosen that relay. TLS as `Node::open`'s (the system's roots and `TEAMFLOW_CA_CERT`).
 pub async fn preview_invitation(relay_url: &str, invitation: &str) -> Result<InvitationPreview, NodeError> {
     preview_with(&RelayApi::new(relay_url)?, invitation).await
+}
+
+/// Sets a new password with a reset link (or its token) from the relay's administrator, asked of the relay at
+/// `relay_url` with no node for it (the person cannot sign in). Every sign-in of the account ends; the link
+/// works once, within an hour.
+pub async fn reset_password(relay_url: &str, link: &str, new_password: &str) -> Result<(), NodeError> {
+    let body = PasswordReset { token: reset_token_from(link).to_owned(), new_password: new_password.to_owned() };
+    Ok(RelayApi::new(relay_url)?.call::<_, ()>(Method::POST, "/api/auth/reset-password", None, Some(&body)).await?)
 }
 
 async fn preview_with(api: &RelayApi, invitation: &str) -> Result<InvitationPreview, NodeError> {

@@ -40,7 +40,7 @@ use tokio::sync::Mutex;
 pub use api::{ApiFailure, RelayApi};
 pub use credentials::CredentialStore;
 pub use error::NodeError;
-pub use invitations::preview_invitation;
+pub use invitations::{preview_invitation, reset_password};
 pub use notifications::NotificationSettings;
 pub use outbox::{FlushReport, OutboxEntry, OutboxKind, OutboxState};
 pub use p2p::{P2p, P2pConfig, P2pStatus, PeerLink};

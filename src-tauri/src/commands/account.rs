@@ -79,6 +79,15 @@ pub(crate) async fn sign_out(shell: State<'_, Shell<Wry>>) -> Result<(), AppErro
     Ok(shell.account().await?.session.sign_out().await?)
 }
 
+/// Sets a new password with a reset link from the relay's administrator (the person is not signed in): the
+/// relay is the one the form names, or the link's own.
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn reset_password(relay_url: String, link: String, new_password: String) -> Result<(), AppError> {
+    let relay_url = crate::shell::normalize_relay_url(&relay_url)?;
+    Ok(teamflow_node::reset_password(&relay_url, &link, &new_password).await?)
+}
+
 /// Changes the display name everyone in the person's teams sees.
 #[tauri::command]
 #[specta::specta]

@@ -1,6 +1,7 @@
 //! Settings › Your account against a real relay: a new display name shows in the sidebar and on the relay;
 //! a wrong current password is refused in words, the right one signs the account's other devices out and
-//! keeps this one; signing out everywhere returns the window to the sign-in form. Screenshots in both themes.
+//! keeps this one; signing out everywhere returns the window to the sign-in form. A forgotten password is
+//! set again from the sign-in screen with the administrator's reset link. Screenshots in both themes.
 
 use anyhow::{Result, ensure};
 use serde_json::json;
@@ -69,6 +70,42 @@ async fn walk_through(theme: Theme) -> Result<()> {
         .post("/api/auth/login", &json!({ "email": "ada@example.test", "password": "a much longer password" }))
         .await;
     ensure!(status.is_success(), "the new password signs in: {body}");
+    window.close().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forgotten_password_is_set_again_with_the_administrators_reset_link() -> Result<()> {
+    let _one = ONE_WINDOW.lock().await;
+    let relay = TestRelay::start().await;
+    relay.user("ada").await;
+    // What `teamflow-relay admin reset-password ada@example.test` prints, run on the relay's own data.
+    let target = teamflow_relay::admin::Target {
+        data_dir: relay.data_dir().to_path_buf(),
+        public_url: relay.url(""),
+        database_url: relay.database_url().map(str::to_owned),
+    };
+    let mut printed = Vec::new();
+    teamflow_relay::admin::Admin::ResetPassword { email: "ada@example.test".into(), target }.run(&mut printed).await?;
+    let printed = String::from_utf8(printed)?;
+    let link = printed.lines().next().unwrap_or_default().to_owned();
+    ensure!(link.contains("/reset-password/"), "a reset link: {printed}");
+
+    let window = Window::launch().await?;
+    window.click("[data-testid=forgot-password]").await?;
+    window.type_into("[data-testid=reset-link]", &link).await?;
+    window.until_value("[data-testid=reset-relay-url]", &relay.url("")).await?;
+    window.type_into("[data-testid=reset-new-password]", "a much longer password").await?;
+    window.screenshot("reset-password").await?;
+    window.click("[data-testid=reset-submit]").await?;
+    window.until_text("[data-testid=auth-notice]", "Password changed").await?;
+    window.screenshot("reset-password-done").await?;
+
+    window.clear("[data-testid=email]").await?;
+    window.type_into("[data-testid=email]", "ada@example.test").await?;
+    window.type_into("[data-testid=password]", "a much longer password").await?;
+    window.click("[data-testid=auth-submit]").await?;
+    window.find("[data-testid=team-switcher]").await?;
     window.close().await?;
     Ok(())
 }

@@ -1,6 +1,7 @@
-// Invitation links as people paste them, and the words every screen uses for one that stopped working.
+// Invitation and password reset links as people paste them, and the words every screen uses for an
+// invitation that stopped working.
 
-/** What a pasted invitation holds: the relay it came from (none for a bare token) and its token. */
+/** What a pasted link holds: the relay it came from (none for a bare token) and its token. */
 export type InvitationLink = { relayUrl: string | null; token: string };
 
 // The relay's tokens are base64url; anything else is not one (a typo, half a link).
@@ -12,6 +13,16 @@ const TOKEN = /^[A-Za-z0-9_-]{16,200}$/;
  * relay. The relay is the link's address up to `/invite/`, path included (a relay served under a prefix).
  */
 export function parseInvitationLink(input: string): InvitationLink | null {
+  return parseLink(input, "/invite/");
+}
+
+/** A password reset link (`{public_url}/reset-password/{token}`, from `teamflow-relay admin
+ *  reset-password`), or a bare token, read as `parseInvitationLink` reads an invitation. */
+export function parseResetLink(input: string): InvitationLink | null {
+  return parseLink(input, "/reset-password/");
+}
+
+function parseLink(input: string, segment: string): InvitationLink | null {
   const text = input.trim();
   if (TOKEN.test(text)) return { relayUrl: null, token: text };
   let url: URL;
@@ -21,9 +32,9 @@ export function parseInvitationLink(input: string): InvitationLink | null {
     return null;
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") return null;
-  const at = url.pathname.lastIndexOf("/invite/");
+  const at = url.pathname.lastIndexOf(segment);
   if (at < 0 || url.search || url.hash) return null;
-  const token = url.pathname.slice(at + "/invite/".length).replace(/\/$/, "");
+  const token = url.pathname.slice(at + segment.length).replace(/\/$/, "");
   if (!TOKEN.test(token)) return null;
   return { relayUrl: url.origin + url.pathname.slice(0, at), token };
 }

@@ -131,9 +131,23 @@ pub fn token_from(input: &str) -> &str {
     input.rsplit_once("/invite/").map_or(input, |(_, token)| token.trim_end_matches('/'))
 }
 
+/// The token in a password reset link (`{public_url}/reset-password/{token}`, printed by `teamflow-relay
+/// admin reset-password`), or the input itself when it is a bare token.
+pub fn reset_token_from(input: &str) -> &str {
+    let input = input.trim();
+    input.rsplit_once("/reset-password/").map_or(input, |(_, token)| token.trim_end_matches('/'))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::token_from;
+    use super::{reset_token_from, token_from};
+
+    #[test]
+    fn reset_links_and_bare_tokens_give_the_token() {
+        assert_eq!(reset_token_from("abc"), "abc");
+        assert_eq!(reset_token_from(" https://relay.example/reset-password/abc/ "), "abc");
+        assert_eq!(reset_token_from("https://relay.example/teamflow/reset-password/abc"), "abc");
+    }
 
     #[test]
     fn links_and_bare_tokens_give_the_token() {

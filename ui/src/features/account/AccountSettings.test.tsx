@@ -6,7 +6,8 @@ import { afterEach, beforeEach, expect, it, vi } from "vitest";
 import type { Status, User } from "../../bindings";
 import { answers, calls, failures, reset } from "../../testing/fakeBindings";
 import { linkStatus, refused, userId } from "../../testing/fixtures";
-import { AccountSettings, passwordProblem } from "./AccountSettings";
+import { passwordProblem } from "../../lib/password";
+import { AccountSettings } from "./AccountSettings";
 
 vi.mock("../../bindings", () => import("../../testing/fakeBindings"));
 

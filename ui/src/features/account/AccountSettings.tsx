@@ -5,6 +5,7 @@ import { type FormEvent, useState } from "react";
 import { commands, type Status, type User } from "../../bindings";
 import { call, explain } from "../../lib/call";
 import { ErrorLine } from "../../lib/ErrorLine";
+import { passwordProblem } from "../../lib/password";
 import { unsentWork } from "../sync/summary";
 
 const NEEDS_RELAY = "The relay can't be reached, and account changes need it: try again once you're connected.";
@@ -16,14 +17,6 @@ const DELETE_REFUSED = {
   validation_failed: "The password is not correct.",
   conflict: "You are the last owner of a team: make someone else an owner, or delete the team, first.",
 };
-
-/** The relay's bounds for a new password, checked before asking it. */
-export function passwordProblem(password: string): string | null {
-  const chars = [...password].length;
-  if (chars < 8) return "The new password needs at least 8 characters.";
-  if (chars > 128) return "The new password can have at most 128 characters.";
-  return null;
-}
 
 type Props = {
   user: User;

@@ -121,3 +121,31 @@ it("signing in to a relay that can't be reached says to check the address, promi
   expect(screen.getByTestId("auth-error").textContent).toBe("Can't reach a relay at this address: check it, or try again once you're connected.");
   expect(onSignedIn).not.toHaveBeenCalled();
 });
+
+it("a forgotten password is set again with the administrator's reset link, which fills in the relay", async () => {
+  await act(async () => void render(<SignIn initialRelayUrl="" startupError={null} onSignedIn={onSignedIn} />));
+  fireEvent.click(screen.getByTestId("forgot-password"));
+  type("reset-link", "not a link");
+  type("reset-new-password", "a new long password");
+  await act(async () => void fireEvent.submit(screen.getByTestId("reset-form")));
+  expect(screen.getByTestId("reset-error").textContent).toMatch(/doesn't look like a reset link/);
+
+  const token = "A".repeat(43);
+  type("reset-link", `${RELAY}/reset-password/${token}`);
+  expect(field("reset-relay-url").value).toBe(RELAY);
+  type("reset-new-password", "short");
+  await act(async () => void fireEvent.submit(screen.getByTestId("reset-form")));
+  expect(screen.getByTestId("reset-error").textContent).toMatch(/at least 8/);
+  expect(calls.some(([name]) => name === "resetPassword")).toBe(false);
+
+  failures.resetPassword = refused("not_found", 404);
+  type("reset-new-password", "a new long password");
+  await act(async () => void fireEvent.submit(screen.getByTestId("reset-form")));
+  expect(screen.getByTestId("reset-error").textContent).toMatch(/no longer valid/);
+
+  delete failures.resetPassword;
+  await act(async () => void fireEvent.submit(screen.getByTestId("reset-form")));
+  expect(calls).toContainEqual(["resetPassword", RELAY, token, "a new long password"]);
+  expect(screen.getByTestId("auth-notice").textContent).toBe("Password changed: sign in with the new one.");
+  expect(field("relay-url").value).toBe(RELAY);
+});

@@ -1,5 +1,6 @@
 // Sign in or sign up against a team's relay; the relay address is remembered for next time. Signing up
-// with an invitation link fills in the relay from it and joins the invitation's team.
+// with an invitation link fills in the relay from it and joins the invitation's team. A forgotten password
+// is set again with the administrator's reset link (ResetPassword.tsx).
 import { type FormEvent, useEffect, useState } from "react";
 import { commands, type User } from "../../bindings";
 import { call, explain } from "../../lib/call";
@@ -7,8 +8,9 @@ import { ErrorLine } from "../../lib/ErrorLine";
 import { INVITATION_GONE } from "../../lib/invitation";
 import { markReady, SIGN_IN_READY } from "../../lib/readiness";
 import { InvitationField } from "./InvitationField";
+import { ResetPassword } from "./ResetPassword";
 
-type Mode = "sign_in" | "sign_up";
+type Mode = "sign_in" | "sign_up" | "reset";
 
 /** Signing in or up needs the relay at the address typed: nothing waits to be sent later. */
 const UNREACHABLE = { offline: "Can't reach a relay at this address: check it, or try again once you're connected." };
@@ -33,6 +35,8 @@ export function SignIn(props: { initialRelayUrl: string; startupError: string | 
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
   const [name, setName] = useState("");
+  // Said once a reset set a new password, until the next attempt.
+  const [notice, setNotice] = useState<string | null>(null);
   const [invitation, setInvitation] = useState("");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(props.startupError);
@@ -42,6 +46,7 @@ export function SignIn(props: { initialRelayUrl: string; startupError: string | 
     e.preventDefault();
     setBusy(true);
     setError(null);
+    setNotice(null);
     const invited = mode === "sign_up" && invitation.trim() !== "";
     try {
       const user =
@@ -56,6 +61,24 @@ export function SignIn(props: { initialRelayUrl: string; startupError: string | 
     } finally {
       setBusy(false);
     }
+  }
+
+  if (mode === "reset") {
+    return (
+      <main className="auth">
+        <ResetPassword
+          relayUrl={relayUrl}
+          onRelayUrl={setRelayUrl}
+          onDone={() => {
+            setPassword("");
+            setError(null);
+            setNotice("Password changed: sign in with the new one.");
+            setMode("sign_in");
+          }}
+          onCancel={() => setMode("sign_in")}
+        />
+      </main>
+    );
   }
 
   return (
@@ -97,10 +120,20 @@ export function SignIn(props: { initialRelayUrl: string; startupError: string | 
             data-testid="password"
           />
         </label>
+        {notice && (
+          <p className="marker" role="status" data-testid="auth-notice">
+            {notice}
+          </p>
+        )}
         <ErrorLine error={error} testId="auth-error" />
         <button type="submit" className="primary" disabled={busy} data-testid="auth-submit">
           {busy ? "…" : mode === "sign_in" ? "Sign in" : "Create account"}
         </button>
+        {mode === "sign_in" && (
+          <button type="button" className="link" onClick={() => setMode("reset")} data-testid="forgot-password">
+            Forgot your password?
+          </button>
+        )}
       </form>
     </main>
   );
