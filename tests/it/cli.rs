@@ -2,11 +2,15 @@
 
 use clap::Parser as _;
 use teamflow_node::cli::{Cli, run};
-use teamflow_tests::{DataDir, TestRelay};
+use teamflow_tests::{DataDir, PASSWORD, TestRelay, sync_client, text_when, within};
 
 async fn teamflow(relay: &TestRelay, dir: &DataDir, args: &[&str], stdin: &str) -> anyhow::Result<String> {
-    let relay_url = relay.url("");
-    let mut argv = vec!["teamflow", "--relay", &relay_url];
+    teamflow_at(&relay.url(""), dir, args, stdin).await
+}
+
+/// `teamflow` with `--relay relay_url`, whether a relay answers there or not.
+async fn teamflow_at(relay_url: &str, dir: &DataDir, args: &[&str], stdin: &str) -> anyhow::Result<String> {
+    let mut argv = vec!["teamflow", "--relay", relay_url];
     let data_dir = dir.path().to_str().expect("utf-8 path").to_owned();
     argv.extend(["--data-dir", &data_dir]);
     argv.extend(args);
@@ -99,11 +103,19 @@ async fn a_person_signs_up_chats_tails_and_edits_a_document_from_the_command_lin
     assert!(url.starts_with("automerge:"), "{url}");
     let shown = teamflow(&relay, &phone, &["show", "--doc", &url], "").await.expect("show");
     assert_eq!(shown, "# Runbook\nRestart the relay.\n");
-    teamflow(&relay, &phone, &["edit", "--team", &team, "--doc", &url], "# Runbook\nRestart, then check /readyz.\n")
+    teamflow(&relay, &phone, &["edit", "--doc", &url], "# Runbook\nRestart, then check /readyz.\n")
         .await
         .expect("replace");
     let shown = teamflow(&relay, &laptop, &["show", "--doc", &url], "").await.expect("show");
     assert_eq!(shown, "# Runbook\nRestart, then check /readyz.\n");
+    let listed = teamflow(&relay, &laptop, &["documents", "--team", &team], "").await.expect("documents");
+    assert_eq!(listed, format!("{url}\tRunbook\n"));
+    // Without --relay: the relay this device is signed in to.
+    let mut argv = vec!["teamflow", "--data-dir", laptop.path().to_str().expect("utf-8 path"), "teams"];
+    let cli = Cli::try_parse_from(argv.drain(..)).expect("arguments");
+    let mut out = Vec::new();
+    run(cli, &b""[..], &mut out).await.expect("teams on the kept relay");
+    assert_eq!(String::from_utf8(out).expect("utf-8"), format!("{team}\towner\tOps\n"));
 
     let status = teamflow(&relay, &laptop, &["status"], "").await.expect("status");
     let invalid =
@@ -146,4 +158,41 @@ async fn passwords_come_from_stdin_or_the_terminal_never_from_an_argument() {
     let refused = Cli::try_parse_from(["teamflow", "login", "--email", "cy@example.test", "--password", "s3cret pass"])
         .expect_err("--password is not an option");
     assert!(refused.to_string().contains("unexpected argument '--password'"), "{refused}");
+}
+
+/// Offline, a document this device holds still shows, and an edit is kept here and reaches the relay with
+/// the next command that can; named another relay, a device signed in elsewhere says where it is signed in.
+#[tokio::test]
+async fn documents_show_and_edit_offline_and_a_device_signed_in_elsewhere_says_where() {
+    let relay = TestRelay::start().await;
+    let laptop = DataDir::new();
+    let signup = ["signup", "--email", "ann@example.test", "--name", "Ann", "--password-stdin"];
+    teamflow(&relay, &laptop, &signup, &format!("{PASSWORD}\n")).await.expect("signup");
+    let team = teamflow(&relay, &laptop, &["create-team", "Ops"], "").await.expect("team").trim().to_owned();
+    let made =
+        teamflow(&relay, &laptop, &["edit", "--team", &team, "--title", "Plan"], "Ship it\n").await.expect("edit");
+    let url = made.lines().next().expect("the link").to_owned();
+
+    let (addr, url_of_relay) = (relay.addr, relay.url(""));
+    let data = relay.stop().await;
+    let shown = teamflow_at(&url_of_relay, &laptop, &["show", "--doc", &url], "").await.expect("show offline");
+    assert_eq!(shown, "Ship it\n");
+    let kept = teamflow_at(&url_of_relay, &laptop, &["edit", "--doc", &url], "Ship it on Friday\n")
+        .await
+        .expect("edit offline");
+    assert_eq!(kept, format!("{url}\nkept on this device: the relay has it once a command reaches the relay\n"));
+
+    let relay = TestRelay::start_again(data, addr).await;
+    assert_eq!(teamflow(&relay, &laptop, &["show", "--doc", &url], "").await.expect("show"), "Ship it on Friday\n");
+    let ann = relay.client().sign_in("ann@example.test").await;
+    let elsewhere = sync_client(&relay, &ann, "another-device").await;
+    let doc = within("the document", elsewhere.open(&url.parse().expect("url"))).await.expect("open").expect("shared");
+    assert_eq!(text_when(&doc, |t| t.contains("Friday")).await, "Ship it on Friday\n");
+
+    let argv =
+        ["teamflow", "--relay", "http://127.0.0.1:9", "--data-dir", laptop.path().to_str().expect("utf-8"), "teams"];
+    let mut out = Vec::new();
+    let refused =
+        run(Cli::try_parse_from(argv).expect("arguments"), &b""[..], &mut out).await.expect_err("signed in elsewhere");
+    assert!(format!("{refused:#}").contains(&format!("this device is signed in to {}", relay.url(""))), "{refused:#}");
 }

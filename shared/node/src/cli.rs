@@ -10,16 +10,15 @@ use teamflow_protocol::realtime::ServerMessage;
 use teamflow_protocol::{DocumentUrl, Role, TeamId};
 use tokio::io::{AsyncBufReadExt as _, AsyncRead, AsyncReadExt, BufReader};
 
-use crate::CredentialStore;
-use crate::Node;
+use crate::{CredentialStore, Node, NodeError};
 
 /// TeamFlow from the command line: sign in, list teams, chat, edit documents.
 #[derive(Debug, Parser)]
 #[command(name = "teamflow", version, about)]
 pub struct Cli {
-    /// The relay to use.
-    #[arg(long, env = "TEAMFLOW_RELAY", default_value = "http://127.0.0.1:8080", global = true)]
-    pub relay: String,
+    /// The relay to use (default: the one this device is signed in to, else http://127.0.0.1:8080).
+    #[arg(long, env = "TEAMFLOW_RELAY", global = true)]
+    pub relay: Option<String>,
     /// Where this device keeps its data (default: ~/.local/share/teamflow).
     #[arg(long, env = "TEAMFLOW_HOME", global = true)]
     pub data_dir: Option<PathBuf>,
@@ -95,16 +94,22 @@ pub enum Command {
         #[arg(long)]
         count: Option<usize>,
     },
-    /// Write stdin into a document: a new one for the team, or replace the text of `--doc`.
+    /// Write stdin into a document: a new one for `--team`, or replace the text of `--doc`. Offline, the
+    /// change is kept on this device and goes to the relay the next time a command reaches it.
     Edit {
-        #[arg(long)]
-        team: TeamId,
+        #[arg(long, required_unless_present = "doc")]
+        team: Option<TeamId>,
         #[arg(long)]
         doc: Option<DocumentUrl>,
         #[arg(long, default_value = "Untitled")]
         title: String,
     },
-    /// Print a document's text.
+    /// List a team's documents: their links (for `show` and `edit --doc`) and titles.
+    Documents {
+        #[arg(long)]
+        team: TeamId,
+    },
+    /// Print a document's text, a line per paragraph (offline: as this device last had it).
     Show {
         #[arg(long)]
         doc: DocumentUrl,
@@ -160,13 +165,44 @@ pub async fn run(cli: Cli, input: impl AsyncRead + Unpin, out: &mut (impl Write 
         Some(dir) => dir,
         None => default_data_dir()?,
     };
-    let node = match &cli.ca_cert {
-        Some(ca_cert) => Node::open_with_ca(&dir, &cli.relay, ca_cert).await?,
-        None => Node::open(&dir, &cli.relay).await?,
+    let open = async |relay: &str| -> anyhow::Result<Node> {
+        Ok(match &cli.ca_cert {
+            Some(ca_cert) => Node::open_with_ca(&dir, relay, ca_cert).await?,
+            None => Node::open(&dir, relay).await?,
+        })
     };
+    let mut node = open(cli.relay.as_deref().unwrap_or(DEFAULT_RELAY)).await?;
+    // The relay this device is signed in to, unless another one was named: a script or a person need not
+    // repeat `--relay` on every command.
+    let kept = node.kept_relay().await?;
+    if cli.relay.is_none()
+        && let Some(kept) = kept.as_deref().filter(|kept| *kept != node.relay_url())
+    {
+        node.close().await;
+        node = open(kept).await?;
+    }
     let result = command(&node, cli.command, input, out).await;
+    let relay = node.relay_url().to_owned();
     node.close().await;
-    result
+    result.map_err(|e| match kept {
+        Some(kept) if kept != relay && matches!(e.downcast_ref::<NodeError>(), Some(NodeError::SignedOut)) => {
+            e.context(format!("this device is signed in to {kept}, not {relay}: pass --relay {kept}, or sign in here"))
+        }
+        _ => e,
+    })
+}
+
+/// The relay a device that never signed in talks to: one on this machine.
+const DEFAULT_RELAY: &str = "http://127.0.0.1:8080";
+
+/// Goes online for a command that works offline too: unreachable (or a relay that refuses for now) is not
+/// an error, it answers false and the command works on what this device holds.
+async fn try_online(node: &Node) -> anyhow::Result<bool> {
+    match node.go_online().await {
+        Ok(()) => Ok(true),
+        Err(NodeError::Api(failure)) if failure.is_transient() => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }
 
 async fn command(
@@ -261,25 +297,44 @@ async fn command(
         Command::Edit { team, doc, title } => {
             let mut text = String::new();
             input.read_to_string(&mut text).await?;
-            node.go_online().await?;
-            let (url, handle) = match doc {
-                Some(url) => {
+            let online = try_online(node).await?;
+            let (url, handle) = match (doc, team) {
+                (Some(url), _) => {
                     let handle = node.open_document(&url).await?.context("no such document, or not shared with you")?;
-                    node.caught_up_with_relay(&handle).await?;
+                    if online {
+                        node.caught_up_with_relay(&handle).await?;
+                    }
                     let old = teamflow_sync::read_text(&handle).chars().count();
                     teamflow_sync::splice_text(&handle, 0, isize::try_from(old)?, &text)?;
                     (url, handle)
                 }
-                None => node.create_document(team, &title, &text).await?,
+                (None, Some(team)) => node.create_document(team, &title, &text).await?,
+                (None, None) => bail!("say which document (--doc) or which team a new one is for (--team)"),
             };
-            node.synced_with_relay(&handle).await?;
+            let sent = online && node.synced_with_relay(&handle).await?;
             writeln!(out, "{url}")?;
+            if !sent {
+                writeln!(out, "kept on this device: the relay has it once a command reaches the relay")?;
+            }
+        }
+        Command::Documents { team } => {
+            for document in node.documents(team).await? {
+                writeln!(out, "{}\t{}", document.document_id, document.title)?;
+            }
         }
         Command::Show { doc } => {
-            node.go_online().await?;
+            let online = try_online(node).await?;
             let handle = node.open_document(&doc).await?.context("no such document, or not shared with you")?;
-            node.caught_up_with_relay(&handle).await?;
-            write!(out, "{}", teamflow_sync::read_text(&handle))?;
+            if online {
+                // Both ways: what the relay has, and this device's edits made offline, which go now.
+                node.caught_up_with_relay(&handle).await?;
+                node.synced_with_relay(&handle).await?;
+            }
+            let text = teamflow_sync::rich::plain_text(&handle);
+            write!(out, "{text}")?;
+            if !text.is_empty() && !text.ends_with('\n') {
+                writeln!(out)?;
+            }
         }
         Command::Status => {
             let status = node.status().await?;

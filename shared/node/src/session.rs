@@ -458,9 +458,9 @@ async fn index_while_open(node: Arc<Node>, handle: DocHandle, url: String, stop:
     // Answers the version it indexed (none when indexing failed), so closing can tell whether to try again.
     let index = async |handle: &DocHandle| {
         let heads = teamflow_sync::heads(handle);
-        // Rich text keeps a block marker (U+FFFC) where each paragraph, heading or list item starts: words
-        // either side of one are separate words.
-        let text = teamflow_sync::read_text(handle).replace('\u{fffc}', "\n");
+        // Each paragraph, heading or list item a line of its own: words either side of a block's start are
+        // separate words.
+        let text = teamflow_sync::rich::plain_text(handle);
         let indexed = match node.index_document_text(&url, &text).await {
             Ok(()) => Some(heads),
             Err(e) => {

@@ -122,6 +122,17 @@ impl Node {
         Ok(auth.user)
     }
 
+    /// The relay this data directory's sign-in was made with, if one is kept (whichever relay this node was
+    /// opened for).
+    pub async fn kept_relay(&self) -> Result<Option<String>, NodeError> {
+        Ok(sqlx::query_scalar("SELECT relay_url FROM account").fetch_optional(&self.db).await?)
+    }
+
+    /// The relay this node talks to, as it was made canonical when the node opened.
+    pub fn relay_url(&self) -> &str {
+        self.api.base()
+    }
+
     /// Keeps `user` (the signed-in account, as the relay now answers it) in memory and in the store.
     pub(crate) async fn remember_user(&self, user: &User) -> Result<(), NodeError> {
         let mut sign_in = self.sign_in.lock().await;

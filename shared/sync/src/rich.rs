@@ -109,6 +109,19 @@ pub fn spans(handle: &DocHandle) -> Result<Vec<Span>, SyncError> {
     })
 }
 
+/// The text as lines a person reads: the editor's block markers (U+FFFC, one where each paragraph, heading
+/// or list item starts) become line breaks, none before the first block. Formatting is left out.
+pub fn plain_text(handle: &DocHandle) -> String {
+    blocks_as_lines(&crate::read_text(handle))
+}
+
+fn blocks_as_lines(text: &str) -> String {
+    text.strip_prefix(BLOCK_MARKER).unwrap_or(text).replace(BLOCK_MARKER, "\n")
+}
+
+/// Where the rich editor (automerge's block spans) starts a block in the text.
+const BLOCK_MARKER: char = '\u{fffc}';
+
 /// One change in the document's history.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -148,6 +161,13 @@ pub fn text_at(handle: &DocHandle, heads: &[ChangeHash]) -> Result<String, SyncE
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn block_markers_read_as_line_breaks() {
+        assert_eq!(super::blocks_as_lines("\u{fffc}Runbook\u{fffc}Restart it\u{fffc}"), "Runbook\nRestart it\n");
+        assert_eq!(super::blocks_as_lines("plain text"), "plain text");
+    }
+
     use super::*;
     use crate::text::test_document as document;
     use crate::{heads, read_text, splice_text};
