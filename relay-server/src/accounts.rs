@@ -560,6 +560,7 @@ pub async fn delete_account(
     // Teammates' devices learn from the revocation feed that the account's certificates are void.
     for team in &memberships {
         crate::devices::revoke(&mut tx, user, team.id).await?;
+        crate::invitations::revoke_beyond(&mut tx, team.id, user, None).await?;
     }
     sqlx::query("DELETE FROM team_members WHERE user_id = $1").bind(user.to_string()).execute(&mut *tx).await?;
     sqlx::query("DELETE FROM device_certificates WHERE user_id = $1").bind(user.to_string()).execute(&mut *tx).await?;

@@ -357,6 +357,37 @@ pub(crate) async fn redeem(
     Ok((TeamMembership { id: row.team_id, name: row.team_name, role: row.role }, event))
 }
 
+/// Revokes, in the caller's transaction, the pending invitations `user` made in `team` that their role
+/// `now` (`None`: no longer a member) may not give: all of them below admin, the owner ones for an admin.
+/// The reads check the inviter's standing too (`PENDING`); revoking makes it final, so that a later
+/// promotion does not bring old links back.
+pub(crate) async fn revoke_beyond(
+    tx: &mut AnyConnection,
+    team: TeamId,
+    user: UserId,
+    now: Option<Role>,
+) -> Result<(), ApiError> {
+    // What they may no longer give: nothing at all below admin; an admin, no owner.
+    let beyond = match now {
+        Some(Role::Owner) => return Ok(()),
+        Some(Role::Admin) => "AND role = 'owner'",
+        Some(_) | None => "",
+    };
+    let revoked = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE invitations SET revoked_at = $1 WHERE team_id = $2 AND invited_by = $3
+           AND used_at IS NULL AND revoked_at IS NULL AND declined_at IS NULL {beyond}"
+    )))
+    .bind(now_ms())
+    .bind(team.to_string())
+    .bind(user.to_string())
+    .execute(&mut *tx)
+    .await?;
+    if revoked.rows_affected() > 0 {
+        tracing::info!(%team, %user, revoked = revoked.rows_affected(), "invitations revoked with their inviter's standing");
+    }
+    Ok(())
+}
+
 /// Marks the invitation used by `by` (or declined, for `None`), if it is still pending and unexpired at this
 /// statement: on PostgreSQL two transactions that both read it as pending cannot both take it (the second
 /// waits for the first's row lock, then finds it taken), and a revocation committed meanwhile wins.

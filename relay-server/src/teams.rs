@@ -283,9 +283,11 @@ async fn change_member(
         MemberChange::SetRole(role) => Some(role),
         MemberChange::Remove => None,
     };
-    // A removal or a lower role voids the target's device certificates in this same transaction.
+    // A removal or a lower role voids the target's device certificates in this same transaction, and the
+    // invitations they may no longer give.
     if after.is_none_or(|after| !after.at_least(target_role)) {
         crate::devices::revoke(&mut tx, target, team).await?;
+        crate::invitations::revoke_beyond(&mut tx, team, target, after).await?;
     }
     tx.commit().await?;
     tracing::info!(%team, %target, ?change, by = %actor.user(), "membership changed");

@@ -160,8 +160,8 @@ async fn passwords_come_from_stdin_or_the_terminal_never_from_an_argument() {
     assert!(refused.to_string().contains("unexpected argument '--password'"), "{refused}");
 }
 
-/// Offline, a document this device holds still shows, and an edit is kept here and reaches the relay with
-/// the next command that can; named another relay, a device signed in elsewhere says where it is signed in.
+/// Offline, a document this device holds still shows, and an edit is kept here and reaches the relay when
+/// `show` next opens it online; named another relay, a device signed in elsewhere says where it is signed in.
 #[tokio::test]
 async fn documents_show_and_edit_offline_and_a_device_signed_in_elsewhere_says_where() {
     let relay = TestRelay::start().await;
@@ -180,7 +180,10 @@ async fn documents_show_and_edit_offline_and_a_device_signed_in_elsewhere_says_w
     let kept = teamflow_at(&url_of_relay, &laptop, &["edit", "--doc", &url], "Ship it on Friday\n")
         .await
         .expect("edit offline");
-    assert_eq!(kept, format!("{url}\nkept on this device: the relay has it once a command reaches the relay\n"));
+    assert_eq!(
+        kept,
+        format!("{url}\nkept on this device: it goes to the relay when `show` or `edit` opens this document online\n")
+    );
 
     let relay = TestRelay::start_again(data, addr).await;
     assert_eq!(teamflow(&relay, &laptop, &["show", "--doc", &url], "").await.expect("show"), "Ship it on Friday\n");

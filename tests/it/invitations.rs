@@ -320,4 +320,11 @@ async fn an_invitation_ends_with_its_inviters_right_to_give_it() {
 
     let (status, body) = register(&relay, "welcome@example.test", Some(token(&by_owner))).await;
     assert_eq!(status, StatusCode::CREATED, "the owner's still works: {body}");
+
+    // Made admin again: the old link stays dead (it was revoked with the demotion, not only hidden).
+    let (status, body) =
+        owner.patch(&format!("/api/teams/{team}/members/{admin_id}"), &json!({ "role": "admin" })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = relay.client().get(&preview(&by_admin)).await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
 }

@@ -192,6 +192,20 @@ pub async fn run(cli: Cli, input: impl AsyncRead + Unpin, out: &mut (impl Write 
     })
 }
 
+/// How long `show` and `edit` wait for a document to sync with the relay before going on with what the device
+/// has: a relay that will not take it (the document deleted meanwhile, the team left) must not hang them.
+const SYNC_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Whether `sync` (one of the node's waits on the relay) answered yes within `SYNC_PATIENCE`.
+async fn patiently(sync: impl std::future::Future<Output = Result<bool, NodeError>>) -> bool {
+    tokio::time::timeout(SYNC_PATIENCE, sync).await.is_ok_and(|answer| answer.is_ok_and(|yes| yes))
+}
+
+/// Whether the document is in sync with the relay both ways, within `SYNC_PATIENCE` each.
+async fn settle(node: &Node, handle: &teamflow_sync::samod::DocHandle) -> bool {
+    patiently(node.caught_up_with_relay(handle)).await && patiently(node.synced_with_relay(handle)).await
+}
+
 /// The relay a device that never signed in talks to: one on this machine.
 const DEFAULT_RELAY: &str = "http://127.0.0.1:8080";
 
@@ -301,8 +315,9 @@ async fn command(
             let (url, handle) = match (doc, team) {
                 (Some(url), _) => {
                     let handle = node.open_document(&url).await?.context("no such document, or not shared with you")?;
+                    // What the relay has first, so the new text replaces the latest (within the patience).
                     if online {
-                        node.caught_up_with_relay(&handle).await?;
+                        patiently(node.caught_up_with_relay(&handle)).await;
                     }
                     let old = teamflow_sync::read_text(&handle).chars().count();
                     teamflow_sync::splice_text(&handle, 0, isize::try_from(old)?, &text)?;
@@ -311,10 +326,13 @@ async fn command(
                 (None, Some(team)) => node.create_document(team, &title, &text).await?,
                 (None, None) => bail!("say which document (--doc) or which team a new one is for (--team)"),
             };
-            let sent = online && node.synced_with_relay(&handle).await?;
+            let sent = online && settle(node, &handle).await;
             writeln!(out, "{url}")?;
             if !sent {
-                writeln!(out, "kept on this device: the relay has it once a command reaches the relay")?;
+                writeln!(
+                    out,
+                    "kept on this device: it goes to the relay when `show` or `edit` opens this document online"
+                )?;
             }
         }
         Command::Documents { team } => {
@@ -325,15 +343,16 @@ async fn command(
         Command::Show { doc } => {
             let online = try_online(node).await?;
             let handle = node.open_document(&doc).await?.context("no such document, or not shared with you")?;
-            if online {
-                // Both ways: what the relay has, and this device's edits made offline, which go now.
-                node.caught_up_with_relay(&handle).await?;
-                node.synced_with_relay(&handle).await?;
-            }
+            // Both ways: what the relay has, and this device's edits made offline, which go now. A relay that
+            // will not take them (the document deleted, the team left) does not keep the text from showing.
+            let settled = online && settle(node, &handle).await;
             let text = teamflow_sync::rich::plain_text(&handle);
             write!(out, "{text}")?;
             if !text.is_empty() && !text.ends_with('\n') {
                 writeln!(out)?;
+            }
+            if online && !settled {
+                eprintln!("(as this device has it: the relay did not sync this document within {SYNC_PATIENCE:?})");
             }
         }
         Command::Status => {

@@ -4,9 +4,9 @@
 //! while it is open says so, stops taking edits, and is restored from there. Accessibility checked with
 //! axe; screenshots in both themes.
 
-use anyhow::{Result, ensure};
+use anyhow::{Context, Result, ensure};
 use serde_json::json;
-use teamflow_tests::TestRelay;
+use teamflow_tests::{TestRelay, sync_client, text_when};
 
 use crate::axe;
 use crate::driver::{ONE_WINDOW, Theme, Window};
@@ -111,9 +111,12 @@ async fn a_document_deleted_by_a_teammate_while_open_says_so_and_is_restored() -
     window.until_count("[data-testid=document-gone]", 0).await?;
     window.find("[data-testid=editor][contenteditable=true]").await?;
     window.type_into("[data-testid=editor]", " and Q2").await?;
-    window.until_text("[data-testid=doc-state]", "Saved to relay").await?;
     let (_, list) = bob.get(&format!("/api/teams/{team}/documents")).await;
     ensure!(list.as_array().is_some_and(|l| l.iter().any(|d| d["title"] == "Budget")), "restored for everyone: {list}");
+    // Editing works again: what ada types reaches bob.
+    let bob_sync = sync_client(&relay, &bob, "bob-laptop").await;
+    let handle = bob_sync.open(&url.parse()?).await?.context("bob opens it")?;
+    text_when(&handle, |t| t.contains("and Q2")).await;
     window.close().await?;
     Ok(())
 }

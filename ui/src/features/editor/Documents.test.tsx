@@ -119,3 +119,17 @@ it("a document a teammate deletes while it is open says so, stops taking edits, 
   expect(screen.queryByTestId("document-gone")).toBeNull();
   expect((await screen.findByTestId("editor-stub")).dataset.readOnly).toBe("false");
 });
+
+it("a document deleted while this device was away is found gone by the next list", async () => {
+  answers.documents = [doc(1)];
+  const team: TeamMembership = { id: TEAM, name: "crew", role: "member" };
+  const { rerender } = await act(async () =>
+    render(<Documents team={team} user={me} status={{ ...status, pending: 1 }} open={doc(1).document_id} onOpen={() => {}} />),
+  );
+  expect((await screen.findByTestId("editor-stub")).dataset.readOnly).toBe("false");
+  answers.documents = [];
+  // The queued work delivered: the list is read again, and no longer has it.
+  await act(async () => rerender(<Documents team={team} user={me} status={status} open={doc(1).document_id} onOpen={() => {}} />));
+  expect(screen.getByTestId("document-gone").textContent).toContain("“Doc 1” was deleted");
+  expect((await screen.findByTestId("editor-stub")).dataset.readOnly).toBe("true");
+});

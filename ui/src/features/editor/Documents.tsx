@@ -37,11 +37,21 @@ export function Documents({ team, user, status, open, onOpen }: Props) {
   const [deleted, setDeleted] = useState<DocumentEntry | null>(null);
   const canWrite = team.role !== "viewer";
 
+  // The document open here, deleted by a teammate: the relay no longer syncs it, so the editor stops taking
+  // edits and says so (with its title, which leaves the list with it).
+  const [goneWhileOpen, setGoneWhileOpen] = useState<DocumentEntry | null>(null);
+  // What the screen shows, for the room's frames and the list's reads to compare with.
+  const shown = useRef({ open, documents });
+  shown.current = { open, documents };
+
   // Only the latest read says whether the list could be read.
   const latest = useLatest();
   const load = () =>
     latest(call(commands.documents(team.id))).then(
       (read) => {
+        // Deleted while this device was away: no room frame told it, the list is the first to say.
+        const was = shown.current.documents.find((d) => d.document_id === shown.current.open);
+        if (was && !read.some((d) => d.document_id === was.document_id)) setGoneWhileOpen(was);
         setDocuments(read);
         setLoadError(null);
         setLoaded(true);
@@ -57,11 +67,6 @@ export function Documents({ team, user, status, open, onOpen }: Props) {
   useEffect(() => {
     loadEditor().catch((e) => console.warn("the editor did not load ahead", e));
   }, []);
-  // The document open here, deleted by a teammate: the relay no longer syncs it, so the editor stops taking
-  // edits and says so (with its title, which leaves the list with it).
-  const [goneWhileOpen, setGoneWhileOpen] = useState<DocumentEntry | null>(null);
-  const shown = useRef({ open, documents });
-  shown.current = { open, documents };
   useEffect(() => setGoneWhileOpen(null), [open]);
   useEffect(
     () =>

@@ -42,7 +42,7 @@ export function Editor(props: { url: string; title: string; status: Status; read
   const [linking, setLinking] = useState<string | null>(null);
   const [previewing, setPreviewing] = useState(false);
   // Where the last Copy or Export went, said under the toolbar until the next.
-  const [sent, setSent] = useState<{ to: "clipboard" } | { to: "file"; path: string } | null>(null);
+  const [sent, setSent] = useState<{ to: "clipboard"; past: boolean } | { to: "file"; path: string } | null>(null);
   const [saving, setSaving] = useState(false);
   const [, redraw] = useReducer((n: number) => n + 1, 0);
   // The latest status, for the opening's async steps (which outlive the render that started them).
@@ -250,7 +250,7 @@ export function Editor(props: { url: string; title: string; status: Status; read
     setSent(null);
     try {
       await navigator.clipboard.writeText(toMarkdown(doc));
-      setSent({ to: "clipboard" });
+      setSent({ to: "clipboard", past: !!past });
     } catch (e) {
       setError(`Could not copy: ${messageOf(e)}`);
     }
@@ -372,7 +372,7 @@ export function Editor(props: { url: string; title: string; status: Status; read
       <ErrorLine error={error} />
       {sent?.to === "clipboard" && (
         <p className="marker" role="status" data-testid="copied">
-          Copied as Markdown{past ? " (the version shown)" : ""}.
+          Copied as Markdown{sent.past ? " (the version shown)" : ""}.
         </p>
       )}
       {sent?.to === "file" && (

@@ -61,3 +61,14 @@ describe("whether a message notifies", () => {
     expect(shouldNotify(msg(1, "bob", [], B), muted)).toBe("message");
   });
 });
+
+describe("an answer overtaken by room frames", () => {
+  it("does not take back messages the frames counted", () => {
+    const team = "t1";
+    const kept: ReadStates = new Map([[team, { team_id: team, read_seq: 3, latest_seq: 6, unread: 3, mentions: 0 }]]);
+    const older = { team_id: team, read_seq: 3, latest_seq: 5, unread: 2, mentions: 0 };
+    expect(applyState(kept, older)).toBe(kept);
+    const newer = { team_id: team, read_seq: 3, latest_seq: 7, unread: 4, mentions: 1 };
+    expect(applyState(kept, newer).get(team)).toEqual(newer);
+  });
+});

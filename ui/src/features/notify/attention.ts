@@ -25,11 +25,14 @@ export function applyFrame(states: ReadStates, team: TeamId, frame: ServerMessag
   });
 }
 
-/** A state answered by the node replaces the kept one unless it is behind it (an answer overtaken by a
- * read_moved). */
+/** A state answered by the node replaces the kept one unless it is behind it: read less far (an answer
+ * overtaken by a read_moved), or as far but knowing fewer messages (an answer overtaken by new_message
+ * frames, as rooms rejoin while it is on its way). */
 export function applyState(states: ReadStates, state: ReadState): ReadStates {
   const current = states.get(state.team_id);
-  if (current && state.read_seq < current.read_seq) return states;
+  if (current && (state.read_seq < current.read_seq || (state.read_seq === current.read_seq && state.latest_seq < current.latest_seq))) {
+    return states;
+  }
   return new Map(states).set(state.team_id, state);
 }
 
