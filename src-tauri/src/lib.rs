@@ -30,6 +30,9 @@ pub fn specta_builder() -> Builder<Wry> {
             events::PresenceChanged,
             quit::QuitRequested
         ])
+        // The peer ids in `Status::peers` that are not teammates' devices: the relay, and this window.
+        .constant("RELAY_PEER_ID", teamflow_node::RELAY_PEER_ID)
+        .constant("WINDOW_PEER_ID", teamflow_node::WINDOW_PEER_ID)
         // Counts, sequence numbers and positions are far below 2^53: plain numbers are what arrives.
         .dangerously_cast_bigints_to_number()
         // One TypeScript type per Rust type: the window receives what Rust serializes and sends what it

@@ -540,6 +540,30 @@ async fn the_device_keeps_its_peer_id_and_a_certificate_that_works_offline_until
     assert_eq!(alice.relay_certificate_key().await.expect("kept key"), key);
 }
 
+/// A team created (or joined) is in the device's next certificate at once, not after its half-life:
+/// teammates' devices share only the teams a certificate names.
+#[tokio::test]
+async fn a_new_team_is_in_the_devices_certificate_as_soon_as_the_device_knows_of_it() {
+    let relay = TestRelay::start().await;
+    let (_a, alice, _b, _bob, team) = alice_and_bob(&relay).await;
+    alice.teams().await.expect("teams");
+    let first = alice.device_certificate().await.expect("certificate");
+    let grants = |c: &teamflow_protocol::api::devices::DeviceCertificate| {
+        let mut teams: Vec<String> = c.body.teams.iter().map(|g| g.team_id.to_string()).collect();
+        teams.sort();
+        teams
+    };
+    assert_eq!(grants(&first), [team.to_string()]);
+    assert_eq!(alice.device_certificate().await.expect("again"), first, "kept while nothing changed");
+
+    let second = alice.create_team("Second").await.expect("team").id;
+    alice.teams().await.expect("teams, read again");
+    let renewed = alice.device_certificate().await.expect("renewed");
+    let mut both = vec![team.to_string(), second.to_string()];
+    both.sort();
+    assert_eq!(grants(&renewed), both);
+}
+
 #[tokio::test]
 async fn without_a_kept_certificate_an_offline_device_has_none_to_show() {
     let relay = TestRelay::start().await;

@@ -194,6 +194,11 @@ export const events = {
 	statusChanged: makeEvent<StatusChanged, StatusChanged>("status-changed"),
 };
 
+/* Constants */
+export const RELAY_PEER_ID = "teamflow-relay" as const;
+
+export const WINDOW_PEER_ID = "teamflow-window" as const;
+
 /* Types */
 /**  One readable line of team activity, made from a webhook event. */
 export type ActivityItem = {

@@ -82,7 +82,15 @@ impl Node {
                 && c.body.user_id == user.id
                 && relay_key.is_none_or(|key| c.verify(&key, &peer_id, now).is_ok())
         });
+        // One that names other teams or roles than this device last read (a team created, joined or left,
+        // a role changed) is renewed too: teammates share with a device only the teams its certificate
+        // names, so a new team's documents would not sync device to device until the half-life.
+        let grants_current = match &kept {
+            Some(kept) => self.grants_match_teams(&kept.body.teams).await?,
+            None => false,
+        };
         if !renew
+            && grants_current
             && let Some(kept) = &kept
             && now < kept.body.issued_at + (kept.body.expires_at - kept.body.issued_at) / 2
         {
@@ -101,6 +109,28 @@ impl Node {
             },
             Err(e) => Err(e),
         }
+    }
+
+    /// Whether `grants` are the teams and roles the device last read of this account (its cached list;
+    /// with none cached, there is nothing to compare and the grants stand).
+    async fn grants_match_teams(
+        &self,
+        grants: &[teamflow_protocol::api::devices::TeamGrant],
+    ) -> Result<bool, NodeError> {
+        let rows: Vec<String> = sqlx::query_scalar("SELECT json FROM cached_teams").fetch_all(&self.db).await?;
+        if rows.is_empty() {
+            return Ok(true);
+        }
+        let mut known = Vec::with_capacity(rows.len());
+        for json in &rows {
+            let team: teamflow_protocol::api::auth::TeamMembership =
+                serde_json::from_str(json).map_err(NodeError::corrupt)?;
+            known.push((team.id, team.role));
+        }
+        let mut granted: Vec<_> = grants.iter().map(|g| (g.team_id, g.role)).collect();
+        known.sort_by_key(|(team, _)| team.to_string());
+        granted.sort_by_key(|(team, _)| team.to_string());
+        Ok(known == granted)
     }
 
     /// Asks the relay for a certificate, proving this device holds its key: a signature over a fresh nonce.

@@ -47,6 +47,9 @@ const SECTIONS: [Section, string][] = [
 // The charts library loads with the Analytics screen, not with the app.
 const Analytics = lazy(() => import("../features/analytics/Analytics").then((m) => ({ default: m.Analytics })));
 
+/** Whether the keys to show are a Mac's (⌘ for Ctrl). */
+const MAC = typeof navigator !== "undefined" && /Mac/.test(navigator.platform);
+
 /** How long signing out waits for the window's document to hand its edits to the node before asking. */
 const SIGN_OUT_HAND_OVER_MS = 2000;
 
@@ -83,7 +86,7 @@ export function Workspace({ user, onSignedOut, onUserChanged }: WorkspaceProps) 
       e.preventDefault();
       if (action.type === "search") setSearching(true);
       if (action.type === "help") setHelping(true);
-      if (action.type === "section" && SECTIONS[action.index]) setSection(SECTIONS[action.index][0]);
+      if (action.type === "section" && SECTIONS[action.index]) go(SECTIONS[action.index][0]);
     };
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
@@ -108,10 +111,18 @@ export function Workspace({ user, onSignedOut, onUserChanged }: WorkspaceProps) 
   const [noticesSeen, setNoticesSeen] = useState(0);
 
   /** A notification's conversation: its team's chat. */
-  function openConversation(team: string) {
+  /** A team's chat; at message `seq` when a notification names one, else at its newest. */
+  function openConversation(team: string, seq?: number) {
     setTeamId(team);
     setSection("chat");
     setNotifying(false);
+    setFound(seq === undefined ? null : { team_id: team, target: { kind: "message", seq }, title: "", snippet: "" });
+  }
+
+  /** Another section, chosen by the person: what a search or a notification asked to show is done with. */
+  function go(to: Section) {
+    setSection(to);
+    setFound(null);
   }
   const attention = useAttention(user, teams, section === "chat" ? teamId : null, openConversation);
 
@@ -286,7 +297,7 @@ export function Workspace({ user, onSignedOut, onUserChanged }: WorkspaceProps) 
             <button
               key={key}
               className={section === key ? "active" : ""}
-              onClick={() => setSection(key)}
+              onClick={() => go(key)}
               disabled={!team && key !== "settings"}
               aria-current={section === key ? "page" : undefined}
               data-testid={`nav-${key}`}
@@ -312,7 +323,7 @@ export function Workspace({ user, onSignedOut, onUserChanged }: WorkspaceProps) 
           )}
         </button>
         <button className="search-button" onClick={() => setSearching(true)} data-testid="open-search" aria-keyshortcuts="Control+K Meta+K">
-          Search <kbd>Ctrl K</kbd>
+          Search <kbd>{MAC ? "⌘K" : "Ctrl K"}</kbd>
         </button>
         <SyncIndicator status={status} onReview={() => setReviewing(true)} />
         <button className="link" onClick={() => setHelping(true)} aria-keyshortcuts="?" data-testid="open-shortcuts">
@@ -383,7 +394,7 @@ export function Workspace({ user, onSignedOut, onUserChanged }: WorkspaceProps) 
           notices={attention.notices}
           teams={teams}
           settings={attention.settings}
-          onOpen={(n) => openConversation(n.team)}
+          onOpen={(n) => openConversation(n.team, n.seq)}
           onMute={attention.mute}
           onEveryMessage={attention.everyMessage}
           onClose={() => setNotifying(false)}

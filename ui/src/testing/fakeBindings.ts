@@ -18,6 +18,10 @@ function fakeEvent() {
 
 export const events = { roomEvent: fakeEvent(), statusChanged: fakeEvent(), quitRequested: fakeEvent() };
 
+// The generated constants, as `bindings.ts` has them (that module is what this one stands in for).
+export const RELAY_PEER_ID = "teamflow-relay" as const;
+export const WINDOW_PEER_ID = "teamflow-window" as const;
+
 /**
  * What each command answers, by name: a value, or a function of the command's arguments (called on each
  * call, for answers that change as the test goes, or a promise of the answer); an empty list when the test

@@ -113,3 +113,19 @@ describe("a refused message", () => {
     expect(screen.queryByTestId("message")).toBeNull();
   });
 });
+
+describe("a message opened from search", () => {
+  const message = (seq: number) =>
+    ({ id: `m${seq}`, team_id: TEAM, seq, author_id: userId(2), author_name: "Member 2", client_id: `c${seq}`, kind: "text", content: `m${seq}`, created_at: "2026-12-05T10:00:00Z" }) as Message;
+
+  it("is brought into view once; new messages afterwards leave the scroll alone", async () => {
+    const scrolled = vi.fn();
+    Element.prototype.scrollIntoView = scrolled;
+    answers.messages = [message(5), message(6)];
+    await act(async () => render(<Chat team={team} user={me} focusSeq={5} />));
+    expect(scrolled).toHaveBeenCalledTimes(1);
+    await act(async () => emitRoom(TEAM, { type: "new_message", message: message(7) }));
+    await act(async () => emitRoom(TEAM, { type: "new_message", message: message(8) }));
+    expect(scrolled).toHaveBeenCalledTimes(1);
+  });
+});

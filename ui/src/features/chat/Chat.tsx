@@ -103,12 +103,15 @@ export function Chat({
   // The link is back: paging back can ask the relay again (and a search hit still to reach goes on).
   useEffect(() => setOlderOffline(false), [reconnects]);
 
-  // A message opened from search: page back until it is loaded, then bring it into view.
+  // A message opened from search or a notification: page back until it is loaded, then bring it into view,
+  // once (new messages and older pages afterwards leave the scroll to the person).
+  const broughtIntoView = useRef<number | null>(null);
   useEffect(() => {
-    if (focusSeq === null) return;
+    if (focusSeq === null || broughtIntoView.current === focusSeq) return;
     const row = list.current?.querySelector(`[data-seq="${focusSeq}"]`);
     if (row) {
       row.scrollIntoView?.({ block: "center" });
+      broughtIntoView.current = focusSeq;
       return;
     }
     const first = messages[0];

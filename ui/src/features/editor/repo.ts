@@ -5,9 +5,10 @@ import { automergeWasmBase64 } from "@automerge/automerge/automerge.wasm.base64"
 import { Repo, type PeerId } from "@automerge/automerge-repo/slim";
 import { IpcNetworkAdapter, type Pipe } from "./ipc";
 import { withSyncSeeds } from "./seeds";
+import { WINDOW_PEER_ID } from "../../bindings";
 
-/// The peer id the node expects from its window (`teamflow_node::WINDOW_PEER_ID`).
-export const WINDOW_PEER_ID = "teamflow-window" as PeerId;
+/// The peer id the node expects from its window (`teamflow_node::WINDOW_PEER_ID`, in the bindings).
+export const WINDOW_PEER = WINDOW_PEER_ID as PeerId;
 
 /// Automerge's WebAssembly, loaded once from the bundle (no fetch: the page may be served from anywhere).
 export async function automergeReady(): Promise<void> {
@@ -18,5 +19,5 @@ export async function automergeReady(): Promise<void> {
 /// saved bytes starts syncing from their heads (`seeds.ts`).
 export async function windowRepo(pipe: Pipe, onError: (message: string) => void = () => {}): Promise<Repo> {
   await automergeReady();
-  return withSyncSeeds(new Repo({ network: [new IpcNetworkAdapter(pipe, onError)], peerId: WINDOW_PEER_ID, sharePolicy: async () => true }));
+  return withSyncSeeds(new Repo({ network: [new IpcNetworkAdapter(pipe, onError)], peerId: WINDOW_PEER, sharePolicy: async () => true }));
 }

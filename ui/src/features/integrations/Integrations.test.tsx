@@ -67,3 +67,13 @@ it("rotates, lists failed events with reasons, and removes after confirming", as
   await act(async () => screen.getByTestId("integration-confirm-remove").click());
   expect(calls.find(([name]) => name === "deleteIntegration")).toEqual(["deleteIntegration", TEAM, github.id]);
 });
+
+it("the connect dialog takes the focus and closes with Escape wherever the focus is", async () => {
+  answers.integrations = [];
+  await act(async () => void render(<Integrations team={{ id: TEAM, name: "crew", role: "owner" }} />));
+  await act(async () => void fireEvent.click(screen.getByTestId("connect-service")));
+  expect(document.activeElement).toBe(screen.getByTestId("integration-service"));
+  (document.activeElement as HTMLElement).blur();
+  await act(async () => void fireEvent.keyDown(window, { key: "Escape" }));
+  expect(screen.queryByTestId("connect-dialog")).toBeNull();
+});

@@ -71,9 +71,16 @@ function Connect({ team, onClose, onConnected }: { team: TeamMembership; onClose
     }
   }
 
+  // Escape closes it wherever the focus is, as the other dialogs do.
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => e.key === "Escape" && onClose();
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [onClose]);
+
   return (
     <div className="overlay" onMouseDown={onClose}>
-      <div className="dialog" role="dialog" aria-modal="true" aria-label="Connect a service" onMouseDown={(e) => e.stopPropagation()} onKeyDown={(e) => e.key === "Escape" && onClose()} data-testid="connect-dialog">
+      <div className="dialog" role="dialog" aria-modal="true" aria-label="Connect a service" onMouseDown={(e) => e.stopPropagation()} data-testid="connect-dialog">
         <header>
           <h2>Connect a service</h2>
           <button type="button" className="close" onClick={onClose} aria-label="Close">
@@ -86,7 +93,7 @@ function Connect({ team, onClose, onConnected }: { team: TeamMembership; onClose
           <form className="fields" onSubmit={connect}>
             <label>
               Service
-              <select value={service} onChange={(e) => setService(e.target.value as Service)} data-testid="integration-service">
+              <select value={service} onChange={(e) => setService(e.target.value as Service)} autoFocus data-testid="integration-service">
                 {SERVICES.map((s) => (
                   <option key={s.service} value={s.service}>
                     {s.name}

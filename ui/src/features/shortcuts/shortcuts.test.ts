@@ -38,9 +38,17 @@ it("? opens the help except while typing", () => {
   editable.remove();
 });
 
-it("the list names ⌘ on macOS and every section", () => {
+it("the list names ⌘ and ⌥ on macOS and every section", () => {
   const list = shortcutList(true, ["Chat", "Projects"]);
   expect(list[0].keys).toEqual(["⌘", "K"]);
-  expect(list.filter((s) => s.what.startsWith("Go to")).map((s) => s.keys.join("+"))).toEqual(["Alt+1", "Alt+2"]);
+  expect(list.filter((s) => s.what.startsWith("Go to")).map((s) => s.keys.join("+"))).toEqual(["⌥+1", "⌥+2"]);
+  expect(shortcutList(false, ["Chat"]).filter((s) => s.what.startsWith("Go to")).map((s) => s.keys.join("+"))).toEqual(["Alt+1"]);
   expect(shortcutList(false, [])[0].keys[0]).toBe("Ctrl");
+});
+
+it("Alt with a digit key goes to a section whatever the layout types (AZERTY's &, macOS's ¡)", () => {
+  expect(shortcutFor({ ...press("&", { altKey: true }), code: "Digit1" })).toEqual({ type: "section", index: 0 });
+  expect(shortcutFor({ ...press("¡", { altKey: true }), code: "Digit1" })).toEqual({ type: "section", index: 0 });
+  expect(shortcutFor({ ...press("à", { altKey: true }), code: "Digit0" })).toBeNull();
+  expect(shortcutFor({ ...press("&"), code: "Digit1" })).toBeNull();
 });

@@ -3,7 +3,7 @@
 
 export type Action = { type: "search" } | { type: "help" } | { type: "section"; index: number };
 
-type Press = { key: string; ctrlKey: boolean; metaKey: boolean; altKey: boolean; target: EventTarget | null };
+type Press = { key: string; code?: string; ctrlKey: boolean; metaKey: boolean; altKey: boolean; target: EventTarget | null };
 
 /** Whether the key press goes into something being typed in. */
 export function isTyping(target: EventTarget | null): boolean {
@@ -18,8 +18,10 @@ export function isTyping(target: EventTarget | null): boolean {
 /** What a key press asks for, if anything. */
 export function shortcutFor(press: Press): Action | null {
   if ((press.ctrlKey || press.metaKey) && !press.altKey && press.key.toLowerCase() === "k") return { type: "search" };
-  // Alt+1..9 go to the sections in the sidebar's order (`code` would differ per layout; `key` is the digit).
-  if (press.altKey && !press.ctrlKey && !press.metaKey && /^[1-9]$/.test(press.key)) return { type: "section", index: Number(press.key) - 1 };
+  // Alt+1..9 go to the sections in the sidebar's order: the digit keys wherever the layout puts the digits
+  // (`code`: AZERTY's Alt+1 types "&", macOS's Option+1 "¡"), or a digit typed with Alt.
+  const digit = /^Digit([1-9])$/.exec(press.code ?? "")?.[1] ?? (/^[1-9]$/.test(press.key) ? press.key : null);
+  if (press.altKey && !press.ctrlKey && !press.metaKey && digit) return { type: "section", index: Number(digit) - 1 };
   if (press.key === "?" && !press.ctrlKey && !press.metaKey && !press.altKey && !isTyping(press.target)) return { type: "help" };
   return null;
 }
@@ -31,7 +33,7 @@ export function shortcutList(mac: boolean, sections: string[]): Shortcut[] {
   return [
     { keys: [mac ? "⌘" : "Ctrl", "K"], what: "Search messages, projects and documents" },
     { keys: ["?"], what: "Show these shortcuts" },
-    ...sections.map((name, i) => ({ keys: ["Alt", String(i + 1)], what: `Go to ${name}` })),
+    ...sections.map((name, i) => ({ keys: [mac ? "⌥" : "Alt", String(i + 1)], what: `Go to ${name}` })),
     { keys: ["Esc"], what: "Close a dialog, search or this list; cancel a rename" },
     { keys: ["Tab"], what: "Move to the next control (Shift+Tab: the previous one)" },
     { keys: ["↑ ↓"], what: "Move through search results and choices" },

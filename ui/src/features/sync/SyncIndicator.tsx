@@ -6,7 +6,8 @@ import { summarize } from "./summary";
 export function SyncIndicator({ status, onReview }: { status: Status; onReview?: () => void }) {
   const s = summarize(status);
   return (
-    <div className={`sync sync-${s.tone}`} title={s.detail} data-testid="sync-indicator" data-tone={s.tone}>
+    // A status region: a screen reader says "Offline" or "Needs attention" as it changes.
+    <div className={`sync sync-${s.tone}`} role="status" title={s.detail} data-testid="sync-indicator" data-tone={s.tone}>
       <span className="dot" aria-hidden />
       <span className="label">{s.label}</span>
       {s.detail && <span className="detail">{s.detail}</span>}

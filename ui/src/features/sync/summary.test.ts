@@ -2,11 +2,16 @@ import { describe, expect, it } from "vitest";
 import type { Status } from "../../bindings";
 import { summarize, unsentWork } from "./summary";
 
-const base: Status = { signed_in: true, credentials: "file", link: "online", peers: ["relay"], pending: 0, failed: 0, documents: {} };
+const base: Status = { signed_in: true, credentials: "file", link: "online", peers: ["teamflow-relay", "teamflow-window"], pending: 0, failed: 0, documents: {} };
 
 describe("summarize", () => {
   it("is calm when everything is synced", () => {
-    expect(summarize(base)).toEqual({ tone: "ok", label: "Online", detail: "All changes synced · 1 peer" });
+    expect(summarize(base)).toEqual({ tone: "ok", label: "Online", detail: "All changes synced" });
+  });
+  it("counts teammates' devices in reach, not the relay or this window, online and offline", () => {
+    expect(summarize({ ...base, peers: [...base.peers, "12D3KooWbob"] }).detail).toBe("All changes synced · 1 teammate device in reach");
+    const offline = summarize({ ...base, link: "offline", peers: ["teamflow-window", "12D3KooWbob", "12D3KooWcy"] });
+    expect(offline.detail).toBe("Working locally; changes go out when you reconnect · 2 teammate devices in reach");
   });
   it("counts what waits while offline", () => {
     const s = summarize({ ...base, link: "offline", peers: [], pending: 2, documents: { "automerge:a": "local_only" } });

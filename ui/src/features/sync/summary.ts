@@ -1,5 +1,5 @@
 // The sync state in words a person reads at a glance.
-import type { Status } from "../../bindings";
+import { RELAY_PEER_ID, type Status, WINDOW_PEER_ID } from "../../bindings";
 
 export type Tone = "ok" | "busy" | "offline" | "problem";
 
@@ -9,8 +9,15 @@ export interface Summary {
   detail: string;
 }
 
+/** Teammates' devices this one syncs with directly (peer to peer): the connected peers but the relay and
+ *  this window's own repo. */
+export function teammateDevices(status: Status): number {
+  return status.peers.filter((peer) => peer !== RELAY_PEER_ID && peer !== WINDOW_PEER_ID).length;
+}
+
 export function summarize(status: Status): Summary {
-  const peers = status.peers.length;
+  const peers = teammateDevices(status);
+  const nearby = peers > 0 ? `${peers} teammate device${peers === 1 ? "" : "s"} in reach` : "";
   const parts: string[] = [];
   if (status.pending > 0) parts.push(`${status.pending} change${status.pending === 1 ? "" : "s"} waiting to send`);
   if (status.failed > 0) parts.push(`${status.failed} refused by the relay`);
@@ -24,13 +31,14 @@ export function summarize(status: Status): Summary {
   if (status.failed > 0) return { tone: "problem", label: "Needs attention", detail };
   switch (status.link) {
     case "offline":
-      return { tone: "offline", label: "Offline", detail: detail || "Working locally; changes go out when you reconnect" };
+      // Documents still sync with teammates' devices in reach (peer to peer); the rest waits for the relay.
+      return { tone: "offline", label: "Offline", detail: [detail || "Working locally; changes go out when you reconnect", nearby].filter(Boolean).join(" · ") };
     case "connecting":
       return { tone: "busy", label: "Connecting…", detail };
     case "online":
       // A document only on this device is not synced either (the relay does not take it yet).
       if (status.pending > 0 || syncing > 0 || local > 0) return { tone: "busy", label: "Syncing…", detail };
-      return { tone: "ok", label: "Online", detail: detail || `All changes synced${peers > 0 ? ` · ${peers} peer${peers === 1 ? "" : "s"}` : ""}` };
+      return { tone: "ok", label: "Online", detail: detail || ["All changes synced", nearby].filter(Boolean).join(" · ") };
   }
 }
 

@@ -105,3 +105,24 @@ it("reads the roster once the relay is back when it could not be read offline, a
   expect(screen.getByTestId("leave-blocked")).toBeTruthy();
   stopLink();
 });
+
+it("asks before lowering one's own role or making an owner; other changes apply at once", async () => {
+  const me: User = { id: userId(1), email: "m1@example.com", display_name: "Member 1" };
+  answers.members = [{ ...member(1), role: "owner" }, { ...member(2), role: "owner" }, member(3)];
+  await act(async () => render(<Members team={{ ...team, role: "owner" }} user={me} />));
+  const roleOf = (n: number) => screen.getAllByTestId("member")[n - 1].querySelector("select") as HTMLSelectElement;
+
+  await act(async () => void fireEvent.change(roleOf(3), { target: { value: "admin" } }));
+  expect(calls).toContainEqual(["changeRole", TEAM, member(3).user_id, "admin"]);
+
+  await act(async () => void fireEvent.change(roleOf(1), { target: { value: "viewer" } }));
+  expect(screen.getByTestId("confirm-role").textContent).toContain("Make yourself viewer? You cannot raise your own role again.");
+  expect(calls.some(([name, , who]) => name === "changeRole" && who === me.id)).toBe(false);
+  await act(async () => void fireEvent.click(screen.getByText("Cancel")));
+  expect(screen.queryByTestId("confirm-role")).toBeNull();
+
+  await act(async () => void fireEvent.change(roleOf(3), { target: { value: "owner" } }));
+  expect(screen.getByTestId("confirm-role").textContent).toContain("an owner?");
+  await act(async () => void fireEvent.click(screen.getByTestId("confirm-role-change")));
+  expect(calls).toContainEqual(["changeRole", TEAM, member(3).user_id, "owner"]);
+});

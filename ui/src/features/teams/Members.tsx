@@ -18,6 +18,9 @@ export function Members(props: { team: TeamMembership; user?: User; onInvite?: (
   const [error, setError] = useState<string | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
   const [removing, setRemoving] = useState<string | null>(null);
+  // A role change asked again before it is made: one's own (nobody raises their own role back) and making
+  // an owner (who may delete the team). A choice in a menu is too easy to make by accident for those.
+  const [confirmingRole, setConfirmingRole] = useState<{ member: Member; role: Role } | null>(null);
   const [leaving, setLeaving] = useState(false);
   const canInvite = canManage(team.role);
   const list = [...members.values()];
@@ -49,6 +52,11 @@ export function Members(props: { team: TeamMembership; user?: User; onInvite?: (
     }
   }
 
+  async function changeRole(member: Member, role: Role) {
+    setConfirmingRole(null);
+    await act(call(commands.changeRole(team.id, member.user_id, role)).then(() => loadMembers(team.id)));
+  }
+
   async function leave() {
     setError(null);
     try {
@@ -73,7 +81,11 @@ export function Members(props: { team: TeamMembership; user?: User; onInvite?: (
             className="role"
             aria-label={label}
             value={m.role}
-            onChange={(e) => void act(call(commands.changeRole(team.id, m.user_id, e.target.value as Role)).then(() => loadMembers(team.id)))}
+            onChange={(e) => {
+              const role = e.target.value as Role;
+              if (m.user_id === user?.id || role === "owner") setConfirmingRole({ member: m, role });
+              else void changeRole(m, role);
+            }}
             data-testid="member-role"
           >
             {rules.roles.map((r) => (
@@ -84,6 +96,17 @@ export function Members(props: { team: TeamMembership; user?: User; onInvite?: (
           </select>
         ) : (
           <span className="role">{m.role}</span>
+        )}
+        {confirmingRole?.member.user_id === m.user_id && (
+          <span className="confirm" data-testid="confirm-role">
+            {m.user_id === user?.id
+              ? `Make yourself ${confirmingRole.role}? You cannot raise your own role again.`
+              : `Make ${m.display_name} an owner? Owners can change anyone's role and delete the team.`}
+            <button className="danger" onClick={() => void changeRole(m, confirmingRole.role)} data-testid="confirm-role-change">
+              Change role
+            </button>
+            <button onClick={() => setConfirmingRole(null)}>Cancel</button>
+          </span>
         )}
         {removing === m.user_id ? (
           <span className="confirm">
