@@ -298,15 +298,7 @@ async fn one_status_follows_the_link_the_outbox_and_each_document_and_delivery_r
 async fn project_changes_made_offline_arrive_once_and_members_projects_and_activity_read_from_the_cache() {
     let relay = TestRelay::start().await;
     let (_a_dir, alice, _b_dir, bob, team) = alice_and_bob(&relay).await;
-    let input = |name: &str| ProjectInput {
-        name: name.into(),
-        description: String::new(),
-        status: None,
-        document_id: None,
-        owner_id: None,
-        due_date: None,
-        client_id: None,
-    };
+    let input = teamflow_tests::project_input;
     let launch = alice.create_project(team, input("Launch")).await.expect("create");
     assert_eq!(launch.kind, OutboxKind::ProjectCreate);
     let projects = alice.projects(team).await.expect("projects");
@@ -344,15 +336,7 @@ async fn project_changes_made_offline_arrive_once_and_members_projects_and_activ
 async fn a_project_created_online_is_in_the_cache_offline_without_a_read_in_between() {
     let relay = TestRelay::start().await;
     let (_a_dir, alice, _b_dir, _bob, team) = alice_and_bob(&relay).await;
-    let input = |name: &str| ProjectInput {
-        name: name.into(),
-        description: String::new(),
-        status: None,
-        document_id: None,
-        owner_id: None,
-        due_date: None,
-        client_id: None,
-    };
+    let input = teamflow_tests::project_input;
     assert!(alice.projects(team).await.expect("projects").is_empty(), "the cached list starts empty");
     alice.create_project(team, input("Launch")).await.expect("create");
     assert_eq!(alice.outbox().await.expect("outbox").len(), 0, "delivered at once");

@@ -7,28 +7,16 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use teamflow_node::{Node, OutboxKind};
 use teamflow_protocol::api::projects::{ChangeOutcome, HistoryField, ProjectPatch, TaskInput, TaskPatch};
-use teamflow_protocol::api::teams::{ProjectInput, ProjectStatus};
+use teamflow_protocol::api::teams::ProjectStatus;
 use teamflow_protocol::realtime::ServerMessage;
 use teamflow_protocol::{ProjectId, TeamId};
 use teamflow_tests::{TestRelay, alice_and_bob, assert_error, document_url};
 
 use crate::node::frame_until;
 
-fn named(name: &str) -> ProjectInput {
-    ProjectInput {
-        name: name.into(),
-        description: String::new(),
-        status: None,
-        document_id: None,
-        owner_id: None,
-        due_date: None,
-        client_id: None,
-    }
-}
-
 /// A project made by `alice`, seen (and so cached, with its versions) by both devices.
 async fn shared_project(alice: &Node, bob: &Node, team: TeamId, name: &str) -> ProjectId {
-    alice.create_project(team, named(name)).await.expect("create");
+    alice.create_project(team, teamflow_tests::project_input(name)).await.expect("create");
     let id = alice.projects(team).await.expect("projects").iter().find(|p| p.name == name).expect("made").id;
     assert!(bob.projects(team).await.expect("bob reads").iter().any(|p| p.id == id));
     id

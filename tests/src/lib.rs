@@ -680,6 +680,19 @@ pub async fn within<T>(what: &str, future: impl std::future::Future<Output = T>)
         .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
 }
 
+/// A project named `name` with nothing else set, as a node creates one.
+pub fn project_input(name: &str) -> teamflow_protocol::api::teams::ProjectInput {
+    teamflow_protocol::api::teams::ProjectInput {
+        name: name.into(),
+        description: String::new(),
+        status: None,
+        document_id: None,
+        owner_id: None,
+        due_date: None,
+        client_id: None,
+    }
+}
+
 /// Two signed-up nodes on `relay`: alice, who owns a team ("Node"), and bob, a member of it.
 pub async fn alice_and_bob(
     relay: &TestRelay,

@@ -31,7 +31,7 @@ import { useAttention } from "../features/notify/useAttention";
 import { ErrorLine } from "../lib/ErrorLine";
 import { ThemeSwitcher } from "../features/appearance/ThemeSwitcher";
 import { ShortcutsHelp } from "../features/shortcuts/ShortcutsHelp";
-import { shortcutFor } from "../features/shortcuts/shortcuts";
+import { MAC, shortcutFor } from "../features/shortcuts/shortcuts";
 
 type Section = "chat" | "projects" | "documents" | "members" | "activity" | "analytics" | "settings";
 const SECTIONS: [Section, string][] = [
@@ -46,9 +46,6 @@ const SECTIONS: [Section, string][] = [
 
 // The charts library loads with the Analytics screen, not with the app.
 const Analytics = lazy(() => import("../features/analytics/Analytics").then((m) => ({ default: m.Analytics })));
-
-/** Whether the keys to show are a Mac's (⌘ for Ctrl). */
-const MAC = typeof navigator !== "undefined" && /Mac/.test(navigator.platform);
 
 /** How long signing out waits for the window's document to hand its edits to the node before asking. */
 const SIGN_OUT_HAND_OVER_MS = 2000;

@@ -9,8 +9,11 @@ import { parseResetLink } from "../../lib/invitation";
 import { passwordProblem } from "../../lib/password";
 
 const NOT_A_RESET_LINK = "That doesn't look like a reset link: it ends in /reset-password/ and a long code.";
+/** Signing in, up or resetting needs the relay at the address typed: nothing waits to be sent later. */
+export const UNREACHABLE = { offline: "Can't reach a relay at this address: check it, or try again once you're connected." };
+
 const REFUSED = {
-  offline: "Can't reach a relay at this address: check it, or try again once you're connected.",
+  ...UNREACHABLE,
   not_found: "This reset link is no longer valid: it was used, or is more than an hour old. Ask your relay's administrator for a new one.",
 };
 

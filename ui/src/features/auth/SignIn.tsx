@@ -8,12 +8,10 @@ import { ErrorLine } from "../../lib/ErrorLine";
 import { INVITATION_GONE } from "../../lib/invitation";
 import { markReady, SIGN_IN_READY } from "../../lib/readiness";
 import { InvitationField } from "./InvitationField";
-import { ResetPassword } from "./ResetPassword";
+import { ResetPassword, UNREACHABLE } from "./ResetPassword";
 
 type Mode = "sign_in" | "sign_up" | "reset";
 
-/** Signing in or up needs the relay at the address typed: nothing waits to be sent later. */
-const UNREACHABLE = { offline: "Can't reach a relay at this address: check it, or try again once you're connected." };
 
 const SIGN_UP_REFUSED = {
   ...UNREACHABLE,

@@ -118,26 +118,24 @@ export function Documents({ team, user, status, open, onOpen }: Props) {
     }
   }
 
-  async function undo() {
-    if (!deleted) return;
+  /** Restores a deleted document (Undo, or the banner of one deleted while open); true once the relay did. */
+  async function restore(entry: DocumentEntry): Promise<boolean> {
     try {
-      const entry = await call(commands.restoreDocument(team.id, deleted.document_id));
-      setDocuments((list) => applyDocumentFrame(list, { type: "document_updated", document: entry }));
-      setDeleted(null);
+      const restored = await call(commands.restoreDocument(team.id, entry.document_id));
+      setDocuments((list) => applyDocumentFrame(list, { type: "document_updated", document: restored }));
+      return true;
     } catch (e) {
       setError(explain(e, REFUSALS));
+      return false;
     }
   }
 
+  async function undo() {
+    if (deleted && (await restore(deleted))) setDeleted(null);
+  }
+
   async function restoreGone() {
-    if (!goneWhileOpen) return;
-    try {
-      const entry = await call(commands.restoreDocument(team.id, goneWhileOpen.document_id));
-      setDocuments((list) => applyDocumentFrame(list, { type: "document_updated", document: entry }));
-      setGoneWhileOpen(null);
-    } catch (e) {
-      setError(explain(e, REFUSALS));
-    }
+    if (goneWhileOpen && (await restore(goneWhileOpen))) setGoneWhileOpen(null);
   }
 
   if (open) {

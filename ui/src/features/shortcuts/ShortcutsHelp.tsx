@@ -1,11 +1,10 @@
 // The shortcuts overlay (`?`): a modal dialog listing every shortcut; Esc, the button or a click outside
 // closes it, and focus returns where it was.
 import { useEffect, useRef } from "react";
-import { shortcutList } from "./shortcuts";
+import { MAC, shortcutList } from "./shortcuts";
 
 export function ShortcutsHelp({ sections, onClose }: { sections: string[]; onClose: () => void }) {
   const close = useRef<HTMLButtonElement>(null);
-  const mac = typeof navigator !== "undefined" && /Mac/.test(navigator.platform);
 
   useEffect(() => {
     const before = document.activeElement as HTMLElement | null;
@@ -31,7 +30,7 @@ export function ShortcutsHelp({ sections, onClose }: { sections: string[]; onClo
         </header>
         <table>
           <tbody>
-            {shortcutList(mac, sections).map((s) => (
+            {shortcutList(MAC, sections).map((s) => (
               <tr key={s.what}>
                 <th scope="row">
                   {s.keys.map((k, i) => (

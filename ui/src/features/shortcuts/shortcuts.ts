@@ -1,6 +1,9 @@
 // The window's keyboard shortcuts: which key press means what, and the list the help overlay shows.
 // Single-key shortcuts never fire while someone is typing (an input, a text area, the editor).
 
+/** Whether the keys to show are a Mac's (⌘ for Ctrl, ⌥ for Alt). */
+export const MAC = typeof navigator !== "undefined" && /Mac/.test(navigator.platform);
+
 export type Action = { type: "search" } | { type: "help" } | { type: "section"; index: number };
 
 type Press = { key: string; code?: string; ctrlKey: boolean; metaKey: boolean; altKey: boolean; target: EventTarget | null };
