@@ -453,6 +453,14 @@ impl Config {
         }
     }
 
+    /// Whether the public URL is only the address bound, and that address one no other machine can use
+    /// (all interfaces, or loopback): webhook URLs and links would then name it. Said at start-up.
+    pub fn public_url_is_guessed(&self, bound: SocketAddr) -> bool {
+        self.public_url.is_none()
+            && !matches!(self.tls.mode(), TlsMode::Acme { .. })
+            && (bound.ip().is_unspecified() || bound.ip().is_loopback())
+    }
+
     /// The `iss` of access tokens: stable across restarts even when bound to port 0.
     pub fn issuer(&self) -> String {
         match &self.public_url {
@@ -521,6 +529,9 @@ mod tests {
         let plain = Config::parse_from(["teamflow-relay"]);
         assert_eq!(plain.tls.mode(), TlsMode::Off);
         assert_eq!(plain.public_url(bound), "http://0.0.0.0:8443");
+        assert!(plain.public_url_is_guessed(bound));
+        assert!(plain.public_url_is_guessed("127.0.0.1:8080".parse().expect("addr")));
+        assert!(!plain.public_url_is_guessed("10.0.0.5:8443".parse().expect("addr")), "a LAN address is reachable");
 
         let files = Config::parse_from(["teamflow-relay", "--tls-cert", "c.pem", "--tls-key", "k.pem"]);
         assert!(files.validate().is_ok());
@@ -528,6 +539,7 @@ mod tests {
         let mut http = files.clone();
         http.public_url = Some("http://relay.example.com".into());
         assert!(http.validate().is_err(), "a TLS relay cannot advertise http://");
+        assert!(!http.public_url_is_guessed(bound), "told its public URL");
 
         let acme = Config::parse_from([
             "teamflow-relay",
@@ -542,6 +554,7 @@ mod tests {
         assert_eq!(acme.tls.acme_directory, LETS_ENCRYPT_DIRECTORY);
         assert_eq!(acme.public_url(bound), "https://relay.example.com:8443");
         assert_eq!(acme.public_url("0.0.0.0:443".parse().expect("addr")), "https://relay.example.com");
+        assert!(!acme.public_url_is_guessed(bound), "named by its ACME domain");
 
         assert!(
             Config::try_parse_from(["teamflow-relay", "--tls-cert", "c", "--tls-key", "k", "--acme-domain", "a.test"])

@@ -66,6 +66,12 @@ async fn main() -> anyhow::Result<ExitCode> {
     let addr = listener.local_addr()?;
     // Printed plainly (not only logged) so a person starting the relay sees where to point the app.
     println!("TeamFlow relay serving at {}  (data in {})", config.public_url(addr), config.data_dir.display());
+    if config.public_url_is_guessed(addr) {
+        println!(
+            "  No --public-url: webhook URLs name {addr}, which GitHub, Slack and Trello cannot reach. \
+             Pass --public-url https://<this relay's public name> before connecting them."
+        );
+    }
     teamflow_relay::run(listener, config, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -20,8 +20,8 @@ use rand::RngCore as _;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 use teamflow_protocol::api::integrations::{
-    ActivityItem, ActivityPage, ActivityQuery, Integration, IntegrationCreated, IntegrationInput, RotateSecret,
-    Service, WebhookFailure,
+    ActivityItem, ActivityPage, ActivityQuery, Integration, IntegrationCreated, IntegrationInput, RefusedDelivery,
+    RotateSecret, Service, WebhookFailure,
 };
 use teamflow_protocol::{Role, TeamId, UserId};
 use tokio::sync::Notify;
@@ -76,6 +76,9 @@ struct IntegrationRow {
     created_by: UserId,
     created_at: i64,
     disabled_reason: Option<String>,
+    last_delivery_at: Option<i64>,
+    last_refused_at: Option<i64>,
+    last_refused_reason: Option<String>,
 }
 
 impl From<IntegrationRow> for Integration {
@@ -89,12 +92,18 @@ impl From<IntegrationRow> for Integration {
             created_by: r.created_by,
             created_at: from_ms(r.created_at),
             disabled: r.disabled_reason,
+            last_delivery_at: r.last_delivery_at.map(from_ms),
+            // A delivery taken clears the refusal (`note_delivery`), so a fixed secret shows with the next event.
+            refusing: r
+                .last_refused_at
+                .zip(r.last_refused_reason)
+                .map(|(at, reason)| RefusedDelivery { at: from_ms(at), reason }),
         }
     }
 }
 
 const INTEGRATION_SELECT: &str = "SELECT id, team_id, service, secret, callback_url, mirror_to_chat, created_by, \
-     created_at, disabled_reason FROM integrations";
+     created_at, disabled_reason, last_delivery_at, last_refused_at, last_refused_reason FROM integrations";
 
 /// A new secret: for GitHub generated when not given (256 random bits, hex); the others must give theirs.
 fn secret_for(v: &mut Validator, service: Service, given: Option<&str>) -> String {
@@ -316,8 +325,62 @@ fn parse(body: &[u8]) -> Result<Value, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::Malformed(format!("the webhook body is not JSON: {e}")))
 }
 
-/// Verifies and stores one delivery to `target`. Nothing is stored unless the signature checks out.
+/// Verifies and stores one delivery to `target`. Nothing is stored unless the signature checks out. What
+/// it came to is noted on the integration for its admins (see [`note_delivery`]).
 pub async fn receive(
+    db: &Db,
+    queue: &Queue,
+    target: &Target,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Receipt, ApiError> {
+    let outcome = verify_and_store(db, queue, target, headers, body).await;
+    let refused = match &outcome {
+        Ok(_) => None,
+        Err(error @ (ApiError::InvalidSignature | ApiError::Malformed(_))) => {
+            Some(format!("{}: {error}", error.code().as_str()))
+        }
+        // The relay's own trouble (a busy or failing database) says nothing about the sender.
+        Err(_) => None,
+    };
+    if outcome.is_ok() || refused.is_some() {
+        // The answer stands whether or not the note is written; a failed note is only logged.
+        if let Err(error) = note_delivery(db, &target.row.id, refused.as_deref()).await {
+            tracing::warn!(integration = %target.row.id, %error, "could not note a delivery on its integration");
+        }
+    }
+    outcome
+}
+
+/// How often at most a delivery's outcome is written on its integration, unless it changes what the
+/// integration shows (a delivery taken after a refusal, or a refusal after a delivery).
+const NOTE_EVERY_MS: i64 = 60_000;
+
+/// Notes a delivery taken (`refused` = None, which also clears a refusal) or refused, at most once a
+/// [`NOTE_EVERY_MS`] unless it changes what the integration shows: a sender of forged requests cannot make
+/// the relay write once per request.
+async fn note_delivery(db: &Db, integration: &str, refused: Option<&str>) -> Result<(), sqlx::Error> {
+    let now = now_ms();
+    let query = match refused {
+        None => sqlx::query(
+            "UPDATE integrations SET last_delivery_at = $1, last_refused_at = NULL, last_refused_reason = NULL
+             WHERE id = $2 AND (last_delivery_at IS NULL OR last_delivery_at < $3 OR last_refused_at IS NOT NULL)",
+        ),
+        Some(_) => sqlx::query(
+            "UPDATE integrations SET last_refused_at = $1, last_refused_reason = $4
+             WHERE id = $2 AND (last_refused_at IS NULL OR last_refused_at < $3)",
+        ),
+    };
+    let query = query.bind(now).bind(integration).bind(now - NOTE_EVERY_MS);
+    let query = match refused {
+        Some(reason) => query.bind(reason.chars().take(300).collect::<String>()),
+        None => query,
+    };
+    query.execute(db.pool()).await?;
+    Ok(())
+}
+
+async fn verify_and_store(
     db: &Db,
     queue: &Queue,
     target: &Target,

@@ -197,6 +197,53 @@ async fn bad_github_signatures_are_refused_and_store_nothing() {
     assert_eq!(analytics["activity_by_service"]["github"], 0, "nothing was stored");
 }
 
+/// The admin sees what the relay's log says: deliveries refused for a wrong secret, and when one last arrived.
+#[tokio::test]
+async fn an_integration_refusing_deliveries_says_so_in_its_listing() {
+    let s = setup().await;
+    let hook = s.integrate(json!({ "service": "github" })).await;
+    let (url, secret) = (hook["webhook_url"].as_str().expect("url"), hook["secret"].as_str().expect("secret"));
+    let listed = || async {
+        let (status, list) = s.owner.get(&format!("/api/teams/{}/integrations", s.team)).await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        list[0].clone()
+    };
+    let fresh = listed().await;
+    assert!(fresh.get("last_delivery_at").is_none() && fresh.get("refusing").is_none(), "{fresh}");
+
+    let ping = b"{}".to_vec();
+    assert_eq!(s.deliver(url, &github_headers(secret, "ping", "p1", &ping), ping).await.0, StatusCode::OK);
+    let pinged = listed().await;
+    assert!(pinged["last_delivery_at"].is_string() && pinged.get("refusing").is_none(), "{pinged}");
+
+    // Signed with another secret (as when the secret was pasted wrong at GitHub).
+    let push = fixture("github-push.json");
+    let (status, _) = s.deliver(url, &github_headers("not the secret", "push", "w1", &push), push.clone()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let refusing = listed().await;
+    assert_eq!(refusing["last_delivery_at"], pinged["last_delivery_at"], "{refusing}");
+    let reason = refusing["refusing"]["reason"].as_str().unwrap_or_default();
+    assert!(reason.starts_with("invalid_signature:"), "{refusing}");
+    // Another forged request within the minute writes nothing.
+    let (status, _) = s.deliver(url, &github_headers("not the secret", "push", "w2", &push), push.clone()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(listed().await["refusing"], refusing["refusing"]);
+
+    // The next delivery taken clears it at once, within the minute too.
+    let (status, _) = s.deliver(url, &github_headers(secret, "push", "ok1", &push), push.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    let taken = listed().await;
+    assert!(taken.get("refusing").is_none(), "{taken}");
+    assert!(taken["last_delivery_at"].as_str() >= pinged["last_delivery_at"].as_str(), "{taken}");
+
+    // Authentic but unreadable is a refusal too, with what was wrong.
+    let garbage = b"{not json".to_vec();
+    s.deliver(url, &github_headers(secret, "push", "g1", &garbage), garbage).await;
+    let unreadable = listed().await;
+    let reason = unreadable["refusing"]["reason"].as_str().unwrap_or_default();
+    assert!(reason.starts_with("validation_failed:") && reason.contains("not JSON"), "{unreadable}");
+}
+
 #[tokio::test]
 async fn slack_challenges_retries_staleness_and_chat_mirroring() {
     let s = setup().await;

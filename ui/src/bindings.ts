@@ -360,6 +360,16 @@ export type Integration = {
 	created_at: string,
 	/**  Why deliveries are refused (e.g. `creator_removed`); absent while the integration is active. */
 	disabled?: string | null,
+	/**
+	 *  When the relay last took a delivery for it (an event, a repeat or the provider's check); absent before
+	 *  the first. Kept to the minute: a busy integration writes it about once a minute.
+	 */
+	last_delivery_at?: string | null,
+	/**
+	 *  Present while the latest delivery the relay heard of was refused (a signature that does not match the
+	 *  secret, or a body it cannot read): the provider is sending, and nothing arrives.
+	 */
+	refusing?: RefusedDelivery | null,
 };
 
 /**  The answer to creating an integration: the only time its secret is shown. */
@@ -615,6 +625,13 @@ export type ReadState = {
 	unread: number,
 	/**  Of those, the ones that mention this person. */
 	mentions: number,
+};
+
+/**  The last delivery an integration refused, for its admins to see without the relay's log. */
+export type RefusedDelivery = {
+	at: string,
+	/**  The answer's stable code (`invalid_signature`, `validation_failed`), then its detail. */
+	reason: string,
 };
 
 /**  A member's role in a team, from most to least powerful. */

@@ -1,6 +1,7 @@
 //! Running a team from the window, as its owner, against a real relay: a member's role changed and the
 //! member removed (the owner's own row says why it has no controls), a project deleted, GitHub connected (its
-//! URL and secret shown once) and removed, the team renamed, and deleted only once its name is typed; and, as
+//! URL and secret shown once, a URL no provider can reach warned about, a forged delivery shown as refused)
+//! and removed, the team renamed, and deleted only once its name is typed; and, as
 //! the member, being removed while writing in the team: told, and the team gone from the window. In both
 //! themes, with screenshots.
 
@@ -133,7 +134,27 @@ async fn walk_through(theme: Theme) -> Result<()> {
     window.click("[data-testid=integration-done]").await?;
     window.click("[data-testid=integration-failures]").await?;
     window.until_text("[data-testid=failure-list]", "No failed events").await?;
+    // The test relay has no public URL: the window says GitHub could not reach it.
+    window.until_text("[data-testid=integration-unreachable]", "--public-url").await?;
+    window.until_text("[data-testid=integration-delivery]", "Nothing delivered yet").await?;
     window.screenshot(&theme.shot("integrations")).await?;
+
+    // A delivery signed with another secret (the secret pasted wrong at GitHub): the row says so when read again.
+    let webhook_url = listed[0]["webhook_url"].as_str().context("webhook url")?;
+    let forged = reqwest::Client::new()
+        .post(webhook_url)
+        .header("x-github-event", "push")
+        .header("x-github-delivery", "d-forged")
+        .header("x-hub-signature-256", format!("sha256={}", "00".repeat(32)))
+        .body("{}")
+        .send()
+        .await?;
+    ensure!(forged.status() == reqwest::StatusCode::UNAUTHORIZED, "refused: {}", forged.status());
+    window.click("[data-testid=nav-projects]").await?;
+    window.click("[data-testid=nav-activity]").await?;
+    window.until_text("[data-testid=integration-refusing]", "Refusing deliveries").await?;
+    window.until_text("[data-testid=integration-delivery]", "signature does not match").await?;
+    window.screenshot(&theme.shot("integration-refusing")).await?;
     window.click("[data-testid=integration-remove]").await?;
     window.click("[data-testid=integration-confirm-remove]").await?;
     window

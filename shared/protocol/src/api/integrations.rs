@@ -67,6 +67,30 @@ pub struct Integration {
     /// Why deliveries are refused (e.g. `creator_removed`); absent while the integration is active.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled: Option<String>,
+    /// When the relay last took a delivery for it (an event, a repeat or the provider's check); absent before
+    /// the first. Kept to the minute: a busy integration writes it about once a minute.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    #[cfg_attr(feature = "specta", specta(optional, type = Option<String>))]
+    pub last_delivery_at: Option<OffsetDateTime>,
+    /// Present while the latest delivery the relay heard of was refused (a signature that does not match the
+    /// secret, or a body it cannot read): the provider is sending, and nothing arrives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "specta", specta(optional))]
+    pub refusing: Option<RefusedDelivery>,
+}
+
+/// The last delivery an integration refused, for its admins to see without the relay's log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct RefusedDelivery {
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    #[cfg_attr(feature = "specta", specta(type = String))]
+    pub at: OffsetDateTime,
+    /// The answer's stable code (`invalid_signature`, `validation_failed`), then its detail.
+    pub reason: String,
 }
 
 /// `POST /api/teams/{team_id}/integrations/{integration_id}/rotate`: a new secret (GitHub: generated when

@@ -77,3 +77,32 @@ it("the connect dialog takes the focus and closes with Escape wherever the focus
   await act(async () => void fireEvent.keyDown(window, { key: "Escape" }));
   expect(screen.queryByTestId("connect-dialog")).toBeNull();
 });
+
+it("says when an integration refuses deliveries, why and what to do, and when one last arrived", async () => {
+  const refusing = { at: "2026-12-01T11:00:00Z", reason: "invalid_signature: the webhook signature did not verify" };
+  answers.integrations = [
+    { ...github, last_delivery_at: "2026-12-01T10:30:00Z", refusing },
+    { ...github, id: "b2", last_delivery_at: "2026-12-01T10:30:00Z" },
+    { ...github, id: "b3", service: "slack", refusing: { at: refusing.at, reason: "validation_failed: missing event_id" } },
+  ];
+  await act(async () => render(<Integrations team={team} />));
+  const [bad, good, unreadable] = screen.getAllByTestId("integration");
+  expect(bad.querySelector("[data-testid=integration-refusing]")).not.toBeNull();
+  expect(bad.querySelector("[data-testid=integration-active]")).toBeNull();
+  const said = bad.querySelector("[data-testid=integration-delivery]")?.textContent ?? "";
+  expect(said).toContain("signature does not match");
+  expect(said).toContain("rotate it here");
+  expect(bad.querySelector("time")?.getAttribute("dateTime")).toBe(refusing.at);
+  expect(good.querySelector("[data-testid=integration-active]")).not.toBeNull();
+  expect(good.querySelector("[data-testid=integration-delivery]")?.textContent).toContain("Last delivery");
+  expect(unreadable.querySelector("[data-testid=integration-delivery]")?.textContent).toContain("Slack is sending something the relay cannot read: missing event_id");
+});
+
+it("warns that a provider cannot reach a webhook URL on the relay's own machine", async () => {
+  answers.integrations = [{ ...github, id: "local", webhook_url: "http://0.0.0.0:8443/api/webhooks/github/x" }, github];
+  await act(async () => render(<Integrations team={team} />));
+  const [local, public_] = screen.getAllByTestId("integration");
+  expect(local.querySelector("[data-testid=integration-unreachable]")?.textContent).toContain("--public-url");
+  expect(public_.querySelector("[data-testid=integration-unreachable]")).toBeNull();
+  expect(public_.querySelector("[data-testid=integration-delivery]")?.textContent).toContain("Nothing delivered yet");
+});

@@ -7,7 +7,7 @@ import { call, messageOf } from "../../lib/call";
 import { ErrorLine } from "../../lib/ErrorLine";
 import { useLatest } from "../../lib/latest";
 import { useReconnects } from "../../lib/reconnects";
-import { needsSecret, SERVICES, serviceName, steps } from "./steps";
+import { needsSecret, refusalAdvice, SERVICES, serviceName, steps, unreachableFromOutside } from "./steps";
 
 function Copy({ text, label }: { text: string; label: string }) {
   const [copied, setCopied] = useState(false);
@@ -31,6 +31,18 @@ function Copy({ text, label }: { text: string; label: string }) {
   );
 }
 
+/** Said beside a webhook URL that the provider could not reach, with what would fix it. */
+function Unreachable({ url, service }: { url: string; service: Service }) {
+  if (!unreachableFromOutside(url)) return null;
+  return (
+    <p className="warning" role="note" data-testid="integration-unreachable">
+      {serviceName(service)} cannot reach this address: the relay was started without its public address. Ask whoever runs it to
+      restart it with <code>--public-url https://relay.example.com</code> (its address on the internet), then remove this integration and connect
+      again.
+    </p>
+  );
+}
+
 /** The webhook URL and secret, shown once, with what to do at the provider. */
 export function Shown({ created, onDone }: { created: IntegrationCreated; onDone: () => void }) {
   return (
@@ -39,6 +51,7 @@ export function Shown({ created, onDone }: { created: IntegrationCreated; onDone
         Paste these into {serviceName(created.service)}. <strong>The secret is shown only now</strong>: keep it there, not here.
       </p>
       <Copy text={created.webhook_url} label="Webhook URL" />
+      <Unreachable url={created.webhook_url} service={created.service} />
       <Copy text={created.secret} label="Secret" />
       <ol className="steps">
         {steps(created.service).map((step) => (
@@ -158,8 +171,14 @@ function Row({ team, integration, onChanged }: { team: TeamMembership; integrati
           <span className="state bad" data-testid="integration-disabled">
             Paused: {integration.disabled === "creator_removed" ? "whoever connected it left the team; rotate the secret to take it over" : integration.disabled}
           </span>
+        ) : integration.refusing ? (
+          <span className="state bad" data-testid="integration-refusing">
+            Refusing deliveries
+          </span>
         ) : (
-          <span className="state ok">Active</span>
+          <span className="state ok" data-testid="integration-active">
+            Active
+          </span>
         )}
         {rotating ? (
           <form
@@ -203,6 +222,23 @@ function Row({ team, integration, onChanged }: { team: TeamMembership; integrati
           </button>
         )}
       </div>
+      {!integration.disabled && (
+        <p className="delivery-state" data-testid="integration-delivery">
+          {integration.refusing ? (
+            <>
+              {refusalAdvice(integration.service, integration.refusing.reason)} Last refused{" "}
+              <time dateTime={integration.refusing.at}>{new Date(integration.refusing.at).toLocaleString()}</time>.
+            </>
+          ) : integration.last_delivery_at ? (
+            <>
+              Last delivery <time dateTime={integration.last_delivery_at}>{new Date(integration.last_delivery_at).toLocaleString()}</time>.
+            </>
+          ) : (
+            `Nothing delivered yet: ${serviceName(integration.service)} sends once its webhook is set up.`
+          )}
+        </p>
+      )}
+      {!shown && <Unreachable url={integration.webhook_url} service={integration.service} />}
       {shown && <Shown created={shown} onDone={() => setShown(null)} />}
       {failures && (
         <ul className="failures" data-testid="failure-list">

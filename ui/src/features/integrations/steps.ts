@@ -35,3 +35,27 @@ export function steps(service: Service): string[] {
       ];
   }
 }
+
+/**
+ * Whether a provider on the internet could not reach `url`: the relay, started without `--public-url`,
+ * names the address it bound (`0.0.0.0`, a loopback address) or a name only its own machine knows.
+ */
+export function unreachableFromOutside(url: string): boolean {
+  let host: string;
+  try {
+    host = new URL(url).hostname.replace(/^\[|\]$/g, "");
+  } catch {
+    return true;
+  }
+  return host === "localhost" || host.endsWith(".localhost") || host === "0.0.0.0" || host === "::" || host === "::1" || host.startsWith("127.");
+}
+
+/** What a refused delivery means for the admin, from the relay's reason (`code: detail`). */
+export function refusalAdvice(service: Service, reason: string): string {
+  const name = serviceName(service);
+  const [code, ...rest] = reason.split(": ");
+  if (code === "invalid_signature") {
+    return `${name} is sending, but its signature does not match this integration's secret. Paste the secret again at ${name}, or rotate it here and paste the new one.`;
+  }
+  return `${name} is sending something the relay cannot read${rest.length > 0 ? `: ${rest.join(": ")}` : ""}.`;
+}
