@@ -304,7 +304,7 @@ async fn project_changes_made_offline_arrive_once_and_members_projects_and_activ
     let projects = alice.projects(team).await.expect("projects");
     assert_eq!(projects.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["Launch"]);
     assert_eq!(alice.members(team).await.expect("members").len(), 2);
-    assert!(alice.activity(team).await.expect("activity").is_empty());
+    assert!(alice.activity(team, None).await.expect("activity").items.is_empty());
 
     let addr = relay.addr;
     let dir = relay.stop().await;
@@ -320,7 +320,7 @@ async fn project_changes_made_offline_arrive_once_and_members_projects_and_activ
     // Offline: the last answers, from the cache; what was never fetched says so.
     assert_eq!(alice.members(team).await.expect("cached members").len(), 2);
     assert_eq!(alice.projects(team).await.expect("cached projects").len(), 1);
-    assert!(alice.activity(team).await.expect("cached activity").is_empty());
+    assert!(alice.activity(team, None).await.expect("cached activity").items.is_empty());
     assert!(matches!(bob.projects(team).await, Err(NodeError::NotCached(_))));
 
     let _relay = TestRelay::start_again(dir, addr).await;

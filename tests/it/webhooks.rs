@@ -630,3 +630,44 @@ async fn webhook_bodies_are_capped_per_service_after_the_lookup_and_receives_are
     let (status, body) = s.deliver(url, &slack_headers(secret, now(), &message), message).await;
     assert_eq!((status, body), (StatusCode::OK, json!({ "status": "stored" })), "the slot is free again");
 }
+
+/// More activity than one page: the node reads the latest page, then the older ones by their cursor, and
+/// keeps each, so a page read before is there offline too.
+#[tokio::test]
+async fn a_node_pages_back_through_activity_and_keeps_the_pages_offline() {
+    let s = setup().await;
+    let secret = "8f742231b10e8888abcd99yyyzzz85a5";
+    let hook = s.integrate(json!({ "service": "slack", "secret": secret })).await;
+    let url = hook["webhook_url"].as_str().expect("url").to_owned();
+    let mut socket = s.watch().await;
+    const EVENTS: usize = 53;
+    for n in 0..EVENTS {
+        let body = slack_message(&format!("Ev{n:03}"), &format!("line {n}"));
+        let (status, _) = s.deliver(&url, &slack_headers(secret, now(), &body), body).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    for _ in 0..EVENTS {
+        socket.next_of("activity").await;
+    }
+
+    let dir = DataDir::new();
+    let node = teamflow_node::Node::open(dir.path(), &s.relay.url("")).await.expect("open node");
+    node.sign_in("owner@example.test", teamflow_tests::PASSWORD).await.expect("sign in");
+    let team: teamflow_protocol::TeamId = s.team.parse().expect("team id");
+    let summary = |item: &teamflow_protocol::api::integrations::ActivityItem| item.summary.clone();
+    let latest = node.activity(team, None).await.expect("latest page");
+    assert_eq!(latest.items.len(), 50, "one page");
+    assert!(summary(&latest.items[0]).contains("line 52"), "newest first: {:?}", latest.items[0]);
+    let before = latest.next_before.expect("an older page exists");
+    let older = node.activity(team, Some(before)).await.expect("older page");
+    assert_eq!(older.items.len(), 3);
+    assert!(summary(&older.items[2]).contains("line 0"), "{:?}", older.items);
+    assert_eq!(older.next_before, None, "the oldest page says so");
+
+    s.relay.stop().await;
+    let offline = node.activity(team, None).await.expect("the latest page, kept");
+    assert_eq!(offline.items.len(), 50);
+    assert_eq!(offline.next_before, Some(before));
+    let offline_older = node.activity(team, Some(before)).await.expect("the older page, kept");
+    assert_eq!(offline_older.items.len(), 3);
+}

@@ -37,7 +37,7 @@ export const commands = {
 	teams: () => typedError<TeamMembership[], AppError>(__TAURI_INVOKE("teams")),
 	createTeam: (name: string) => typedError<Team, AppError>(__TAURI_INVOKE("create_team", { name })),
 	members: (teamId: TeamId) => typedError<Member[], AppError>(__TAURI_INVOKE("members", { teamId })),
-	activity: (teamId: TeamId) => typedError<ActivityItem[], AppError>(__TAURI_INVOKE("activity", { teamId })),
+	activity: (teamId: TeamId, before: number | null) => typedError<ActivityPage, AppError>(__TAURI_INVOKE("activity", { teamId, before })),
 	teamSettings: (teamId: TeamId) => typedError<TeamSettings, AppError>(__TAURI_INVOKE("team_settings", { teamId })),
 	/**  Replaces the team's settings (owners and admins; the relay checks and validates). */
 	updateTeamSettings: (teamId: TeamId, settings: TeamSettings) => typedError<TeamSettings, AppError>(__TAURI_INVOKE("update_team_settings", { teamId, settings })),
@@ -214,6 +214,12 @@ export type ActivityItem = {
 	/**  Only ever an absolute http(s) link (`is_web_link`). */
 	url: string | null,
 	created_at: string,
+};
+
+/**  Newest first. */
+export type ActivityPage = {
+	items: ActivityItem[],
+	next_before?: number | null,
 };
 
 export type Analytics = {

@@ -3,7 +3,7 @@
 
 use reqwest::Method;
 use teamflow_protocol::api::auth::{MeResponse, TeamMembership};
-use teamflow_protocol::api::integrations::{ActivityItem, ActivityPage};
+use teamflow_protocol::api::integrations::ActivityPage;
 use teamflow_protocol::api::teams::{Analytics, DocumentEntry, Member, Team, TeamInput, TeamSettings, UpdateMember};
 use teamflow_protocol::{DocumentUrl, Role, TeamId, UserId};
 
@@ -150,10 +150,11 @@ impl Node {
         self.read_through(&path).await
     }
 
-    /// A team's latest activity from its integrations, newest first (the last known page while offline).
-    pub async fn activity(&self, team: TeamId) -> Result<Vec<ActivityItem>, NodeError> {
-        let page: ActivityPage = self.read_through(&format!("/api/teams/{team}/activity")).await?;
-        Ok(page.items)
+    /// A page of a team's activity from its integrations, newest first: the latest, or the one older than
+    /// `before` (a page's `next_before`). Each page is kept, so those read before are there offline.
+    pub async fn activity(&self, team: TeamId, before: Option<i64>) -> Result<ActivityPage, NodeError> {
+        let query = before.map(|before| format!("?before={before}")).unwrap_or_default();
+        self.read_through(&format!("/api/teams/{team}/activity{query}")).await
     }
 
     /// Creates a team (needs the relay).

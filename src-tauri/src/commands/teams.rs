@@ -2,7 +2,7 @@
 
 use tauri::{State, Wry};
 use teamflow_protocol::api::auth::TeamMembership;
-use teamflow_protocol::api::integrations::ActivityItem;
+use teamflow_protocol::api::integrations::ActivityPage;
 use teamflow_protocol::api::teams::{Analytics, Member, Team, TeamSettings};
 use teamflow_protocol::{ProjectId, Role, TeamId, UserId};
 
@@ -29,8 +29,12 @@ pub(crate) async fn members(shell: State<'_, Shell<Wry>>, team_id: TeamId) -> Re
 
 #[tauri::command]
 #[specta::specta]
-pub(crate) async fn activity(shell: State<'_, Shell<Wry>>, team_id: TeamId) -> Result<Vec<ActivityItem>, AppError> {
-    Ok(shell.node().await?.activity(team_id).await?)
+pub(crate) async fn activity(
+    shell: State<'_, Shell<Wry>>,
+    team_id: TeamId,
+    before: Option<i64>,
+) -> Result<ActivityPage, AppError> {
+    Ok(shell.node().await?.activity(team_id, before).await?)
 }
 
 /// A team's analytics over `from..=to` (`YYYY-MM-DD`; by default the last 30 days), cached for offline.

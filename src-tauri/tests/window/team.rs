@@ -155,6 +155,47 @@ async fn walk_through(theme: Theme) -> Result<()> {
     window.until_text("[data-testid=integration-refusing]", "Refusing deliveries").await?;
     window.until_text("[data-testid=integration-delivery]", "signature does not match").await?;
     window.screenshot(&theme.shot("integration-refusing")).await?;
+
+    // More events than a page (53 issues closed, signed with the secret shown) while another section is
+    // open: the feed then shows the latest 50 and the rest on asking, and a delivery taken clears the refusal.
+    window.click("[data-testid=nav-projects]").await?;
+    let secret = shown[1].as_str().context("secret")?;
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../relay-server/src/webhooks/fixtures/github-issues.json");
+    let mut issue: serde_json::Value = serde_json::from_slice(&std::fs::read(fixture)?)?;
+    for number in 1..=53 {
+        issue["issue"]["number"] = number.into();
+        let body = serde_json::to_vec(&issue)?;
+        let delivered = reqwest::Client::new()
+            .post(webhook_url)
+            .header("x-github-event", "issues")
+            .header("x-github-delivery", format!("d-{number}"))
+            .header("x-hub-signature-256", teamflow_relay::webhooks::verify::sign::github(secret, &body))
+            .body(body)
+            .send()
+            .await?;
+        ensure!(delivered.status().is_success(), "issue {number}: {}", delivered.status());
+    }
+    // Processed after they are acknowledged: the window opens the feed once the relay lists them all.
+    window
+        .until("the relay to list the 53 events", async || {
+            let (_, page) = ada.get(&format!("/api/teams/{team}/activity?limit=100")).await;
+            Ok((page["items"].as_array().map(Vec::len) == Some(53)).then_some(()))
+        })
+        .await?;
+    window.click("[data-testid=nav-activity]").await?;
+    window.until_text("[data-testid=activity] li:first-child", "issue #53 closed").await?;
+    window.until_count("[data-testid=activity] li", 50).await?;
+    window.script("document.querySelector('[data-testid=activity-older]').scrollIntoView()").await?;
+    window.screenshot(&theme.shot("activity-older")).await?;
+    window.click("[data-testid=activity-older]").await?;
+    window.until_count("[data-testid=activity] li", 53).await?;
+    window.until_text("[data-testid=activity] li:last-child", "issue #1 closed").await?;
+    window.until_count("[data-testid=activity-older]", 0).await?;
+    window.click("[data-testid=nav-projects]").await?;
+    window.click("[data-testid=nav-activity]").await?;
+    window.until_text("[data-testid=integration-delivery]", "Last delivery").await?;
+    window.until_count("[data-testid=integration-refusing]", 0).await?;
     window.click("[data-testid=integration-remove]").await?;
     window.click("[data-testid=integration-confirm-remove]").await?;
     window

@@ -24,10 +24,13 @@ export const WINDOW_PEER_ID = "teamflow-window" as const;
 
 /**
  * What each command answers, by name: a value, or a function of the command's arguments (called on each
- * call, for answers that change as the test goes, or a promise of the answer); an empty list when the test
- * set nothing.
+ * call, for answers that change as the test goes, or a promise of the answer); an empty list (or page) when
+ * the test set nothing.
  */
 export const answers: Record<string, unknown> = {};
+
+/** What a command answers when the test set nothing and an empty list is not its shape. */
+const EMPTY: Record<string, unknown> = { activity: { items: [] } };
 
 /** Commands that fail, by name, with the error they answer (checked before `answers`). */
 export const failures: Record<string, AppError> = {};
@@ -47,7 +50,7 @@ export const commands = new Proxy(
         const answer = answers[name];
         // A function may answer a promise, for a test that decides when the command returns.
         const data = typeof answer === "function" ? await answer(...args) : answer;
-        return { status: "ok", data: data ?? [] };
+        return { status: "ok", data: data ?? EMPTY[name] ?? [] };
       },
   },
 );

@@ -32,9 +32,38 @@ it("reads the feed once the relay is back when it could not be read offline", as
   expect(screen.getByText("Not available offline yet: connect once to fetch it.")).toBeTruthy();
 
   delete failures.activity;
-  answers.activity = [push];
+  answers.activity = { items: [push] };
   await act(async () => events.statusChanged.emit(linkStatus("online")));
   expect(screen.queryByText("Not available offline yet: connect once to fetch it.")).toBeNull();
   expect(screen.getByTestId("activity").textContent).toContain("ada pushed 2 commits to main");
   stopLink();
+});
+
+it("shows older events a page at a time, and keeps them when the latest page is read again", async () => {
+  const item = (seq: number): ActivityItem => ({ ...push, id: `a${seq}`, seq, summary: `event ${seq}` });
+  answers.activity = (_team: string, before: number | null) =>
+    before === null ? { items: [item(5), item(4)], next_before: 4 } : before === 4 ? { items: [item(3), item(2)], next_before: 2 } : { items: [item(1)] };
+  answers.status = linkStatus("connecting");
+  const stopLink = await act(async () => followLink());
+  await act(async () => render(<Activity team={team} />));
+  const shown = () => [...screen.getByTestId("activity").querySelectorAll("li")].map((li) => li.textContent?.match(/event \d/)?.[0]);
+  expect(shown()).toEqual(["event 5", "event 4"]);
+  await act(async () => screen.getByTestId("activity-older").click());
+  expect(shown()).toEqual(["event 5", "event 4", "event 3", "event 2"]);
+  // The relay comes back: the latest page is read again; the older ones shown stay, and so does the cursor.
+  await act(async () => events.statusChanged.emit(linkStatus("online")));
+  expect(shown()).toEqual(["event 5", "event 4", "event 3", "event 2"]);
+  await act(async () => screen.getByTestId("activity-older").click());
+  expect(shown()).toEqual(["event 5", "event 4", "event 3", "event 2", "event 1"]);
+  expect(screen.queryByTestId("activity-older")).toBeNull();
+  stopLink();
+});
+
+it("says why older events could not be read and offers them again", async () => {
+  answers.activity = { items: [push], next_before: 1 };
+  await act(async () => render(<Activity team={team} />));
+  failures.activity = { kind: "not_cached" };
+  await act(async () => screen.getByTestId("activity-older").click());
+  expect(screen.getByText("Not available offline yet: connect once to fetch it.")).toBeTruthy();
+  expect(screen.getByTestId("activity-older")).toBeTruthy();
 });

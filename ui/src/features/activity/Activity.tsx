@@ -1,5 +1,6 @@
-// The team's activity feed: events from GitHub, Slack and Trello, newest first, live. Links are shown only
-// when http(s) (links.ts) and open in the system browser through open_link, never inside this webview.
+// The team's activity feed: events from GitHub, Slack and Trello, newest first, live, a page at a time
+// (Show older events reads the next). Links are shown only when http(s) (links.ts) and open in the system
+// browser through open_link, never inside this webview.
 import { useEffect, useState } from "react";
 import { commands, type ActivityItem, type TeamMembership } from "../../bindings";
 import { call, messageOf } from "../../lib/call";
@@ -8,8 +9,18 @@ import { useReconnects } from "../../lib/reconnects";
 import { Integrations } from "../integrations/Integrations";
 import { webLink } from "./links";
 
+/** `items` and `more` merged, newest first, each event once (the room and a page can bring the same one). */
+function merged(items: ActivityItem[], more: ActivityItem[]): ActivityItem[] {
+  const seqs = new Set(more.map((i) => i.seq));
+  return [...items.filter((i) => !seqs.has(i.seq)), ...more].sort((a, b) => b.seq - a.seq);
+}
+
 export function Activity({ team }: { team: TeamMembership }) {
   const [items, setItems] = useState<ActivityItem[]>([]);
+  // The cursor of the next older page while there is one (`paged` once older pages were read: the latest
+  // page, read again on a reconnect, no longer says where the shown ones end); and whether it is being read.
+  const [older, setOlder] = useState<{ before: number | null; paged: boolean }>({ before: null, paged: false });
+  const [readingOlder, setReadingOlder] = useState(false);
   // What opening a link met, and why the feed could not be read (cleared by the next read that succeeds).
   const [error, setError] = useState<string | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
@@ -19,14 +30,12 @@ export function Activity({ team }: { team: TeamMembership }) {
   useEffect(() => {
     // Only the latest read counts.
     let latest = true;
-    call(commands.activity(team.id)).then(
-      (read) => {
+    call(commands.activity(team.id, null)).then(
+      (page) => {
         if (!latest) return;
-        // Items the room brought while the read was on its way stay.
-        setItems((current) => {
-          const seqs = new Set(read.map((i) => i.seq));
-          return [...current.filter((i) => !seqs.has(i.seq)), ...read].sort((a, b) => b.seq - a.seq);
-        });
+        // Items the room brought while the read was on its way stay, and so do older pages already shown.
+        setItems((current) => merged(current, page.items));
+        setOlder((shown) => (shown.paged ? shown : { before: page.next_before ?? null, paged: false }));
         setLoadError(null);
       },
       (e) => latest && setLoadError(messageOf(e)),
@@ -35,6 +44,21 @@ export function Activity({ team }: { team: TeamMembership }) {
       latest = false;
     };
   }, [team.id, reconnects]);
+
+  async function showOlder() {
+    if (older.before === null) return;
+    setReadingOlder(true);
+    try {
+      const page = await call(commands.activity(team.id, older.before));
+      setItems((current) => merged(current, page.items));
+      setOlder({ before: page.next_before ?? null, paged: true });
+      setError(null);
+    } catch (e) {
+      setError(messageOf(e));
+    } finally {
+      setReadingOlder(false);
+    }
+  }
 
   useEffect(
     () =>
@@ -82,6 +106,11 @@ export function Activity({ team }: { team: TeamMembership }) {
           );
         })}
       </ul>
+      {older.before !== null && (
+        <button type="button" className="older" onClick={() => void showOlder()} disabled={readingOlder} data-testid="activity-older">
+          {readingOlder ? "Reading older events…" : "Show older events"}
+        </button>
+      )}
     </section>
   );
 }
