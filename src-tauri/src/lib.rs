@@ -33,6 +33,8 @@ pub fn specta_builder() -> Builder<Wry> {
         // The peer ids in `Status::peers` that are not teammates' devices: the relay, and this window.
         .constant("RELAY_PEER_ID", teamflow_node::RELAY_PEER_ID)
         .constant("WINDOW_PEER_ID", teamflow_node::WINDOW_PEER_ID)
+        // How a change's message names its author, for the window to write and history to read.
+        .constant("AUTHOR_PREFIX", teamflow_node::AUTHOR_PREFIX)
         // Counts, sequence numbers and positions are far below 2^53: plain numbers are what arrives.
         .dangerously_cast_bigints_to_number()
         // One TypeScript type per Rust type: the window receives what Rust serializes and sends what it

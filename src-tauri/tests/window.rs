@@ -271,13 +271,17 @@ async fn a_teammates_cursor_shows_by_name_and_history_shows_an_earlier_version()
 
     // Bob adds to the end, where ada's caret is: his text goes after her caret, so her typing continues
     // before it. History then has four versions: the document made empty by ada's node, her draft typed in
-    // the window (a device of its own to Automerge), bob's addition, ada's addition.
-    teamflow_sync::splice_text(&handle, 11, 0, " (bob)")?;
+    // the window (a device of its own to Automerge), bob's addition, ada's addition; each names its author.
+    teamflow_sync::splice_text_by(&handle, 11, 0, " (bob)", Some(&bob.user_id().await))?;
     window.until_editor_text("first draft (bob)").await?;
     window.type_into("[data-testid=editor]", " and more").await?;
     text_when(&handle, |t| t == "first draft and more (bob)").await;
     window.click("[data-testid=history]").await?;
     let versions = window.until_count("[data-testid=history-list] button", 4).await?;
+    let whose = window
+        .script("return [...document.querySelectorAll('[data-testid=history-list] .marker')].map(m => m.textContent.split(' · ')[1])")
+        .await?;
+    assert_eq!(whose, json!(["You", "bob", "You", "You"]), "versions name people, not devices");
     // Newest first: the middle one is the document right after bob's addition.
     window.command(reqwest::Method::POST, &format!("/element/{}/click", versions[1]), Some(json!({}))).await?;
     window.until_text("[data-testid=past-editor]", "first draft (bob)").await?;

@@ -128,6 +128,15 @@ async fn a_person_signs_up_chats_tails_and_edits_a_document_from_the_command_lin
     assert!(["credentials: keychain\n", "credentials: file\n"].contains(&credentials), "{credentials}");
     let refused = teamflow(&relay, &laptop, &["send", "--team", "not-a-team", "x"], "").await;
     assert!(refused.is_err(), "a malformed team id is refused by argument parsing");
+
+    // History names who wrote what: Ann made the document, Ben replaced its text from his phone.
+    let node = teamflow_node::Node::open(laptop.path(), &relay.url("")).await.expect("the laptop's node");
+    let members = node.members(team.parse().expect("team id")).await.expect("members");
+    let id_of = |name: &str| members.iter().find(|m| m.display_name == name).expect("member").user_id.to_string();
+    let doc = node.open_document(&url.parse().expect("url")).await.expect("open").expect("kept");
+    let named: Vec<_> = teamflow_sync::rich::history(&doc).into_iter().filter_map(|c| c.message).collect();
+    assert_eq!(named, [teamflow_sync::author_message(&id_of("Ann")), teamflow_sync::author_message(&id_of("Ben"))]);
+    node.close().await;
 }
 
 #[tokio::test]

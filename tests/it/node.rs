@@ -580,3 +580,25 @@ async fn an_admin_connects_rotates_lists_and_removes_integrations_through_the_no
     alice.delete_integration(team, &created.id).await.expect("remove");
     assert!(alice.integrations(team).await.expect("list").is_empty());
 }
+
+/// History names people, not devices: a document made on a node names its author in its first change,
+/// which every copy carries (the window names its own sessions' first changes the same way).
+#[tokio::test]
+async fn a_document_made_on_a_node_names_its_author_in_its_first_change() {
+    let relay = TestRelay::start().await;
+    let (_a_dir, alice, _b_dir, bob, team) = alice_and_bob(&relay).await;
+    let (url, handle) = alice.create_document(team, "Notes", "hello").await.expect("create");
+    let alice_id = alice.user().await.expect("signed in").id.to_string();
+    let named = Some(teamflow_sync::author_message(&alice_id));
+    let history = teamflow_sync::rich::history(&handle);
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].message, named);
+
+    alice.flush().await.expect("registered");
+    alice.go_online().await.expect("online");
+    assert!(within("the relay to acknowledge the document", alice.synced_with_relay(&handle)).await.expect("synced"));
+    bob.go_online().await.expect("online");
+    let copy = bob.open_document(&url).await.expect("open").expect("shared with bob");
+    assert_eq!(teamflow_tests::text_when(&copy, |t| t == "hello").await, "hello");
+    assert_eq!(teamflow_sync::rich::history(&copy)[0].message, named, "every copy says whose it is");
+}

@@ -195,6 +195,8 @@ export const events = {
 };
 
 /* Constants */
+export const AUTHOR_PREFIX = "teamflow-author:" as const;
+
 export const RELAY_PEER_ID = "teamflow-relay" as const;
 
 export const WINDOW_PEER_ID = "teamflow-window" as const;

@@ -320,7 +320,8 @@ async fn command(
                         patiently(node.caught_up_with_relay(&handle)).await;
                     }
                     let old = teamflow_sync::read_text(&handle).chars().count();
-                    teamflow_sync::splice_text(&handle, 0, isize::try_from(old)?, &text)?;
+                    let author = node.user().await.map(|user| user.id.to_string());
+                    teamflow_sync::splice_text_by(&handle, 0, isize::try_from(old)?, &text, author.as_deref())?;
                     (url, handle)
                 }
                 (None, Some(team)) => node.create_document(team, &title, &text).await?,

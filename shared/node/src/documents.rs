@@ -114,10 +114,12 @@ impl Node {
         title: &str,
         content: Content<'_>,
     ) -> Result<(DocumentUrl, DocHandle), NodeError> {
+        // Its first change names whoever creates it, so history can say who (an import keeps its own).
+        let author = self.user().await.map(|user| user.id.to_string());
         let (url, handle) = self
             .with_sync(async |sync| {
                 let created = match content {
-                    Content::Text(text) => sync.create_text(text).await,
+                    Content::Text(text) => sync.create_text_by(text, author.as_deref()).await,
                     Content::Saved(saved) => sync.import(saved).await,
                 };
                 let (url, handle) = created.map_err(|e| NodeError::Sync(e.to_string()))?;

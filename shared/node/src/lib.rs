@@ -51,7 +51,7 @@ pub use status::Status;
 pub use teamflow_sync::rich::HistoryEntry;
 pub use teamflow_sync::transport::{TransportError, relay_url};
 pub use teamflow_sync::view::TextUpdate;
-pub use teamflow_sync::{DocSync, Link, Presence, RELAY_PEER_ID, Splice, SyncError};
+pub use teamflow_sync::{AUTHOR_PREFIX, DocSync, Link, Presence, RELAY_PEER_ID, Splice, SyncError};
 pub use window::{WINDOW_PEER_ID, WindowSink};
 
 /// One device's node. Cheap to share behind an `Arc`; every method takes `&self`.

@@ -33,7 +33,9 @@ pub use presence::{Cursor, Presence, PresenceConfig, PresenceSession, Stamped, s
 pub use samod;
 pub use status::{DocSync, Link, SyncStatus};
 pub use storage::{SqliteStorage, retry_storage};
-pub use text::{Splice, TEXT_FIELD, TextWriter, heads, read_text, splice_text};
+pub use text::{
+    AUTHOR_PREFIX, Splice, TEXT_FIELD, TextWriter, author_message, heads, read_text, splice_text, splice_text_by,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -276,7 +278,17 @@ impl SyncClient {
 
     /// Creates a text document (the `text` field holds `initial`).
     pub async fn create_text(&self, initial: &str) -> Result<(DocumentUrl, DocHandle), SyncError> {
-        let doc = text::new_text_document(initial)?;
+        self.create_text_by(initial, None).await
+    }
+
+    /// Creates a text document whose first change names `author` (a user id) as its author
+    /// ([`author_message`]).
+    pub async fn create_text_by(
+        &self,
+        initial: &str,
+        author: Option<&str>,
+    ) -> Result<(DocumentUrl, DocHandle), SyncError> {
+        let doc = text::new_text_document(initial, author)?;
         let handle = self.repo.create(doc).await?;
         let url = document_url(&handle)?;
         Ok((url, handle))

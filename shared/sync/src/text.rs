@@ -11,28 +11,47 @@ use crate::SyncError;
 /// The root field holding a text document's text.
 pub const TEXT_FIELD: &str = "text";
 
-pub(crate) fn new_text_document(initial: &str) -> Result<Automerge, SyncError> {
+/// What a change's message starts with when it says whose the change is; the author's user id follows.
+/// Only an actor's first change carries it (an actor is one device's session with the document), so
+/// history names a person for every change of that actor at the cost of one message per session.
+pub const AUTHOR_PREFIX: &str = "teamflow-author:";
+
+/// The message naming `user` as a change's author.
+pub fn author_message(user: &str) -> String {
+    format!("{AUTHOR_PREFIX}{user}")
+}
+
+/// A new text document holding `initial`; its one change names `author` when given.
+pub(crate) fn new_text_document(initial: &str, author: Option<&str>) -> Result<Automerge, SyncError> {
     let mut doc = Automerge::new();
     let mut tx = doc.transaction();
     let text = tx.put_object(ROOT, TEXT_FIELD, ObjType::Text)?;
     tx.splice_text(&text, 0, 0, initial)?;
-    crate::text::commit_now(tx);
+    commit_at_now(tx, author.map(author_message));
     Ok(doc)
 }
 
 /// Commits a change stamped with the wall clock (Unix milliseconds), so history can say when it was made;
 /// a plain `commit` stamps 0.
 pub(crate) fn commit_now(tx: automerge::transaction::Transaction<'_>) {
+    commit_at_now(tx, None);
+}
+
+fn commit_at_now(tx: automerge::transaction::Transaction<'_>, message: Option<String>) {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let millis = i64::try_from(now.as_millis()).unwrap_or(i64::MAX);
-    tx.commit_with(automerge::transaction::CommitOptions::default().with_time(millis));
+    let options = automerge::transaction::CommitOptions::default().with_time(millis);
+    tx.commit_with(match message {
+        Some(message) => options.with_message(message),
+        None => options,
+    });
 }
 
 /// A text document in a repo of its own, for unit tests (keep the repo alive while using the handle).
 #[cfg(test)]
 pub(crate) async fn test_document(text: &str) -> (samod::Repo, DocHandle) {
     let repo = samod::Repo::build_tokio().load().await;
-    let handle = repo.create(new_text_document(text).expect("doc")).await.expect("create");
+    let handle = repo.create(new_text_document(text, None).expect("doc")).await.expect("create");
     (repo, handle)
 }
 
@@ -46,11 +65,24 @@ pub fn read_text(handle: &DocHandle) -> String {
 
 /// Deletes `delete` characters at `position` and inserts `insert` there, as one change.
 pub fn splice_text(handle: &DocHandle, position: usize, delete: isize, insert: &str) -> Result<(), SyncError> {
+    splice_text_by(handle, position, delete, insert, None)
+}
+
+/// [`splice_text`], naming `author` (a user id) when this is the first change of this document's actor
+/// here, as the window does for its own ([`AUTHOR_PREFIX`]).
+pub fn splice_text_by(
+    handle: &DocHandle,
+    position: usize,
+    delete: isize,
+    insert: &str,
+    author: Option<&str>,
+) -> Result<(), SyncError> {
     handle.with_document(|doc| {
         let text = text_object(doc)?;
+        let first = author.is_some() && doc.get_last_local_change().is_none();
         let mut tx = doc.transaction();
         tx.splice_text(&text, position, delete, insert)?;
-        crate::text::commit_now(tx);
+        commit_at_now(tx, author.filter(|_| first).map(author_message));
         Ok(())
     })
 }
@@ -225,7 +257,7 @@ mod tests {
     #[tokio::test]
     async fn the_writer_applies_edits_in_order_one_change_each_and_reports_a_bad_one_at_flush() {
         let repo = samod::Repo::build_tokio().load().await;
-        let handle = repo.create(new_text_document("").expect("doc")).await.expect("create");
+        let handle = repo.create(new_text_document("", None).expect("doc")).await.expect("create");
         let changes_before = handle.with_document(|d| d.get_changes(&[]).len());
         let writer = TextWriter::new(handle.clone());
         for (i, ch) in "hello".chars().enumerate() {
@@ -249,7 +281,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_writer_holds_its_passes_while_the_store_is_behind() {
         let repo = samod::Repo::build_tokio().load().await;
-        let handle = repo.create(new_text_document("").expect("doc")).await.expect("create");
+        let handle = repo.create(new_text_document("", None).expect("doc")).await.expect("create");
         let (backlog, behind) = watch::channel(MAX_BACKLOG);
         let writer = TextWriter::with_backlog(handle.clone(), behind);
         writer.splice(splice(0, 0, "x")).await.expect("queue");

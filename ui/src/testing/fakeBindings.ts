@@ -21,6 +21,7 @@ export const events = { roomEvent: fakeEvent(), statusChanged: fakeEvent(), quit
 // The generated constants, as `bindings.ts` has them (that module is what this one stands in for).
 export const RELAY_PEER_ID = "teamflow-relay" as const;
 export const WINDOW_PEER_ID = "teamflow-window" as const;
+export const AUTHOR_PREFIX = "teamflow-author:" as const;
 
 /**
  * What each command answers, by name: a value, or a function of the command's arguments (called on each

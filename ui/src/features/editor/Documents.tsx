@@ -161,6 +161,8 @@ export function Documents({ team, user, status, open, onOpen }: Props) {
             key={`${open}${gone ? " gone" : ""}`}
             url={open}
             title={entry?.title ?? "Untitled"}
+            team={team.id}
+            me={user.id}
             status={status}
             readOnly={team.role === "viewer" || gone !== null}
             onClose={() => onOpen(null)}

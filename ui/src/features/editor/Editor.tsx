@@ -8,7 +8,7 @@ import type { Node } from "prosemirror-model";
 import { type Command, EditorState } from "prosemirror-state";
 import { EditorView, type NodeViewConstructor } from "prosemirror-view";
 import { useEffect, useLayoutEffect, useReducer, useRef, useState } from "react";
-import { commands, events, type Presence, type Status } from "../../bindings";
+import { commands, events, type Presence, type Status, type TeamId, type UserId } from "../../bindings";
 import { call, messageOf } from "../../lib/call";
 import { all, subscribe } from "../../lib/events";
 import { ErrorLine } from "../../lib/ErrorLine";
@@ -16,7 +16,7 @@ import { markOpening, recordKeyPhases } from "../../lib/readiness";
 import { DocState } from "../sync/SyncIndicator";
 import { setCarets, textIndex } from "./carets";
 import { active, insertRule, redo, setLink, toggleBlock, toggleList, toggleMark, toggleQuote, toolbarShows, undo } from "./commands";
-import { versions, type Version } from "./history";
+import { versions, whose, type Version } from "./history";
 import { exportText, type ExportFormat } from "./export";
 import { inStep, watchStep, whenInStep } from "./inStep";
 import { needsConversion, toMarkdown } from "./markdown";
@@ -32,12 +32,14 @@ type Doc = { text: string };
 /// How long an old document's conversion waits for the relay's changes and the node's answer.
 const SETTLE_MS = 10_000;
 
-export function Editor(props: { url: string; title: string; status: Status; readOnly: boolean; onClose: () => void }) {
+export function Editor(props: { url: string; title: string; team: TeamId; me: UserId; status: Status; readOnly: boolean; onClose: () => void }) {
   const { url, readOnly } = props;
   const [handle, setHandle] = useState<DocHandle<Doc> | null>(null);
   const [peers, setPeers] = useState<Presence[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [history, setHistory] = useState<Version[] | null>(null);
+  // The team's members by user id, to name versions; null when they could not be read.
+  const [names, setNames] = useState<Map<string, string> | null>(null);
   const [past, setPast] = useState<{ version: Version; doc: Node } | null>(null);
   const [linking, setLinking] = useState<string | null>(null);
   const [previewing, setPreviewing] = useState(false);
@@ -130,7 +132,7 @@ export function Editor(props: { url: string; title: string; status: Status; read
   useEffect(() => {
     if (!handle || !mount.current) return;
     const editor = new EditorView(mount.current, {
-      state: editorState(handle as never),
+      state: editorState(handle as never, props.me),
       editable: () => !readOnly,
       nodeViews: { check_item: checkItemView(readOnly) },
       attributes: { "data-testid": "editor", "aria-label": props.title, class: "rich", spellcheck: "true" },
@@ -225,7 +227,9 @@ export function Editor(props: { url: string; title: string; status: Status; read
 
   async function showHistory() {
     try {
-      setHistory(versions(await call(commands.documentHistory(url))));
+      const [read, members] = await Promise.all([call(commands.documentHistory(url)), call(commands.members(props.team)).catch(() => null)]);
+      setNames(members && new Map(members.map((m) => [m.user_id, m.display_name])));
+      setHistory(versions(read));
     } catch (e) {
       setError(messageOf(e));
     }
@@ -409,7 +413,7 @@ export function Editor(props: { url: string; title: string; status: Status; read
                 </button>
                 <span className="marker">
                   {" "}
-                  {v.changes} change{v.changes === 1 ? "" : "s"} · device {v.actor.slice(-6)}
+                  {v.changes} change{v.changes === 1 ? "" : "s"} · {whose(v, names, props.me)}
                 </span>
               </li>
             ))}

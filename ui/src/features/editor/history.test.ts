@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { versions } from "./history";
+import { versions, whose } from "./history";
 
 const change = (hash: string, actor: string, timestamp: number) => ({ hash, actor, timestamp, message: null });
 
@@ -20,5 +20,40 @@ describe("versions", () => {
     const [ada, js] = versions(history);
     expect(js.to).toBe(1_764_600_000_000);
     expect(ada.from - js.to).toBe(30_000);
+  });
+});
+
+describe("whose", () => {
+  const t = 1_764_600_000_000;
+  const named = (hash: string, actor: string, timestamp: number, message: string | null) => ({ hash, actor, timestamp, message });
+  const history = [
+    named("a", "actor-ada-1", t, "teamflow-author:ada"),
+    named("b", "actor-ada-1", t + 1_000, null),
+    named("c", "conversion", t + 2_000, "Converted from Markdown"),
+    named("d", "actor-bob-1", t + 3_000, "teamflow-author:bob"),
+    named("e", "actor-bob-1", t + 200_000, null),
+    named("f", "actor-gone1", t + 300_000, "teamflow-author:carol"),
+    named("g", "js-client-0a1b2c", t + 400_000, null),
+  ];
+  const names = new Map([
+    ["ada", "Ada"],
+    ["bob", "Bob"],
+  ]);
+
+  it("names each version by the author its actor's first change names", () => {
+    const said = versions(history).map((v) => [v.hash, whose(v, names, "ada")]);
+    expect(said).toEqual([
+      ["g", "device 0a1b2c"],
+      ["f", "a former member"],
+      ["e", "Bob"],
+      ["d", "Bob"],
+      ["c", "Converted from Markdown"],
+      ["b", "You"],
+    ]);
+  });
+
+  it("says a teammate when the members could not be read", () => {
+    const [, carol] = versions(history);
+    expect(whose(carol, null, "ada")).toBe("a teammate");
   });
 });

@@ -294,3 +294,26 @@ describe("documents from before the rich editor", () => {
     expect(parseMarkdown(toMarkdown(doc)).eq(doc)).toBe(true);
   });
 });
+
+describe("authorship", () => {
+  it("names the author in the first change an actor makes, and in no later one", () => {
+    const repo = new Repo({ network: [] });
+    const handle = repo.create<Doc>({ text: "" });
+    const created = A.getHistory(handle.doc()).length;
+    const view: EditorView = new EditorView(document.createElement("div"), {
+      state: editorState(handle as never, "user-7"),
+      dispatchTransaction: (tr) => view.updateState(applyKeepingCaret(view.state, tr)),
+    });
+    type(view, "abc");
+    const made = A.getHistory(handle.doc()).slice(created).map((s) => s.change.message);
+    expect(made).toEqual(["teamflow-author:user-7", null, null]);
+    // A second editor on the same document in this window: the actor was named already.
+    const again: EditorView = new EditorView(document.createElement("div"), {
+      state: editorState(handle as never, "user-7"),
+      dispatchTransaction: (tr) => again.updateState(applyKeepingCaret(again.state, tr)),
+    });
+    type(again, "d");
+    const all = A.getHistory(handle.doc());
+    expect(all[all.length - 1].change.message).toBeNull();
+  });
+});

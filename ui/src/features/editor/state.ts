@@ -7,11 +7,12 @@ import { carrySpans } from "@automerge/prosemirror/dist/spans.js";
 import { positionsOf } from "@automerge/prosemirror/dist/traversal.js";
 import { EditorState, Selection, type Transaction } from "prosemirror-state";
 import { caretsPlugin } from "./carets";
+import { authorMessage } from "./history";
 import { editorKeys, markdownRules } from "./commands";
 import { adapter, TEXT_PATH } from "./schema";
 
-export function editorState(handle: DocHandle<unknown>): EditorState {
-  const bound = stamped(handle);
+export function editorState(handle: DocHandle<unknown>, author?: string): EditorState {
+  const bound = stamped(handle, author);
   const { schema, pmDoc, plugin } = init(bound, TEXT_PATH, { schemaAdapter: adapter });
   // The binding maps positions through an index of the text's blocks, carried from keystroke to
   // keystroke; made now, while the document opens, rather than on the first key (it takes a walk of
@@ -20,13 +21,25 @@ export function editorState(handle: DocHandle<unknown>): EditorState {
   return EditorState.create({ schema, doc: pmDoc, plugins: [markdownRules(), ...editorKeys(), plugin, caretsPlugin()] });
 }
 
+/// The actors whose first change this window made, with its author named.
+const named = new Set<string>();
+
 /// The handle the binding writes through: each change carries the time it was made in Unix milliseconds,
-/// as the node's own changes do (automerge-js would otherwise write seconds).
-export function stamped<T>(handle: DocHandle<T>): DocHandle<T> {
-  const real = handle as DocHandle<T> & { change(fn: (doc: T) => void, options?: { time?: number }): void };
+/// as the node's own changes do (automerge-js would otherwise write seconds), and the first change of each
+/// actor names `author` (a user id; `authorMessage`), which history reads for all of that actor's changes.
+export function stamped<T>(handle: DocHandle<T>, author?: string): DocHandle<T> {
+  const real = handle as DocHandle<T> & { change(fn: (doc: T) => void, options?: { time?: number; message?: string }): void };
+  const change = (fn: (doc: T) => void) => {
+    const actor = author ? A.getActorId(real.doc() as A.Doc<T>) : undefined;
+    if (!author || !actor || named.has(actor)) return real.change(fn, { time: Date.now() });
+    const before = A.getHeads(real.doc() as A.Doc<T>).join(",");
+    real.change(fn, { time: Date.now(), message: authorMessage(author) });
+    // A callback that changed nothing made no change, and so named nobody: the next one will.
+    if (A.getHeads(real.doc() as A.Doc<T>).join(",") !== before) named.add(actor);
+  };
   return {
     doc: () => currentDoc(real),
-    change: (fn) => real.change(fn, { time: Date.now() }),
+    change,
     on: (event, callback) => real.on(event, callback),
     off: (event, callback) => real.off(event, callback),
   };
