@@ -31,9 +31,10 @@ mod team;
 
 use anyhow::{Context, Result};
 use driver::{ONE_WINDOW, Window};
+use futures::StreamExt as _;
 use serde_json::{Value, json};
 use teamflow_tests::socket::RoomSocket;
-use teamflow_tests::{TestRelay, sync_client, text_when};
+use teamflow_tests::{TestRelay, sync_client, text_when, within};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_signs_in_chats_plans_and_writes_with_a_teammate() -> Result<()> {
@@ -297,6 +298,28 @@ async fn a_teammates_cursor_shows_by_name_and_history_shows_an_earlier_version()
     window.press(&["\u{E00C}"]).await?;
     window.until_count("[data-testid=search-palette]", 0).await?;
     assert_eq!(editor_text_after_back(&window).await?, json!("first draft and more (bob)"));
+
+    // Opened again, not yet entered: her node shows her on the document without a caret (not one at the
+    // start that she never placed), and bob's edit arriving in her window shares none; the first caret she
+    // shares is where she clicks (the paragraph's middle, past its end: not the start).
+    window.click("[data-testid=close-document]").await?;
+    let mut heard = Box::pin(teamflow_sync::Presence::stream(&handle));
+    window.click("[data-testid=open-document]").await?;
+    window.until_editor_text("first draft and more (bob)").await?;
+    teamflow_sync::splice_text(&handle, 0, 0, "Re: ")?;
+    window.until_editor_text("Re: first draft and more (bob)").await?;
+    window.click("[data-testid=editor] p").await?;
+    let first_caret = within("ada's first caret", async {
+        loop {
+            let presence = heard.next().await.expect("presence goes on");
+            if let Some(cursor) = presence.cursor {
+                break cursor;
+            }
+        }
+    })
+    .await;
+    // In text indices, where the paragraph's block marker counts as one: the start is 0 or 1.
+    assert!(first_caret.head > 1, "the first caret ada shares is where she clicked, not the start: {first_caret:?}");
     window.close().await?;
     Ok(())
 }

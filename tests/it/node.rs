@@ -187,7 +187,8 @@ async fn a_document_created_offline_is_registered_and_shared_once_back_online() 
     let mut seen = b_presence.peers();
     let peers = watch_until(&mut seen, "alice to show up for bob", |p| p.iter().any(|p| p.name == "Alice")).await;
     assert_eq!(peers.len(), 1, "{peers:?}");
-    assert!(peers[0].color.starts_with('#') && peers[0].cursor.is_some());
+    assert!(peers[0].color.starts_with('#'));
+    assert_eq!(peers[0].cursor, None, "no caret until alice places one");
     drop((a_presence, b_presence));
 
     // The document is kept on the device: a restarted node opens it with the relay gone.

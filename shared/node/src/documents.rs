@@ -6,9 +6,7 @@ use teamflow_protocol::api::projects::ProjectPatch;
 use teamflow_protocol::api::teams::{DocumentEntry, RegisterDocument, RenameDocument};
 use teamflow_protocol::{DocumentUrl, ProjectId, TeamId};
 use teamflow_sync::samod::DocHandle;
-use teamflow_sync::{
-    ClientConfig, Cursor, Presence, PresenceConfig, PresenceSession, SqliteStorage, SyncClient, TextWriter,
-};
+use teamflow_sync::{ClientConfig, Presence, PresenceConfig, PresenceSession, SqliteStorage, SyncClient, TextWriter};
 
 use crate::p2p::PeerSharePolicy;
 use crate::{Node, NodeError};
@@ -297,18 +295,14 @@ impl Node {
         .await
     }
 
-    /// Shows this user on the document (name, a colour of their own, a cursor at the start) and follows who
-    /// else is there; peers that go quiet drop out after the default timeout. Drop the session to leave.
+    /// Shows this user on the document (name and a colour of their own; no caret until they place one with
+    /// `set_cursor`, so teammates never see one at the start that nobody put there) and follows who else is
+    /// there; peers that go quiet drop out after the default timeout. Drop the session to leave.
     pub async fn join_presence(&self, handle: &DocHandle) -> Result<PresenceSession, NodeError> {
         let user = self.user().await.ok_or(NodeError::SignedOut)?;
         let peer_id = self.with_sync(async |sync| Ok(sync.peer_id().to_string())).await?;
-        let me = Presence {
-            user_id: user.id,
-            peer_id,
-            color: user_color(user.id),
-            name: user.display_name,
-            cursor: Some(Cursor { anchor: 0, head: 0 }),
-        };
+        let me =
+            Presence { user_id: user.id, peer_id, color: user_color(user.id), name: user.display_name, cursor: None };
         Ok(PresenceSession::join(handle, me, PresenceConfig::default()))
     }
 

@@ -143,7 +143,10 @@ export function Editor(props: { url: string; title: string; team: TeamId; me: Us
         const t1 = performance.now();
         editor.updateState(next);
         const t2 = performance.now();
-        if (!editor.state.selection.eq(before) || tr.docChanged) shareCursorSoon(editor);
+        // Only once the person has been in the editor: until then their selection is ProseMirror's
+        // default at the start, and a teammate's edit arriving would show them a caret nobody placed.
+        if (editor.hasFocus()) placed = true;
+        if (placed && (!editor.state.selection.eq(before) || tr.docChanged)) shareCursorSoon(editor);
         // The toolbar is all this component draws from the editor's state: rendered again only when what it
         // shows changed, not on every keystroke.
         const shows = toolbarShows(editor.state);
@@ -155,6 +158,7 @@ export function Editor(props: { url: string; title: string; team: TeamId; me: Us
       },
     });
     let toolbar = toolbarShows(editor.state);
+    let placed = false;
     view.current = editor;
     preview.current?.destroy();
     preview.current = null;
