@@ -2,6 +2,7 @@
 import { useEffect, useState } from "react";
 import { commands, type User } from "../bindings";
 import { call, messageOf } from "../lib/call";
+import { followLink } from "../lib/reconnects";
 import { SignIn } from "../features/auth/SignIn";
 import { quitWhenHandedOver } from "../features/editor/quitting";
 import { Workspace } from "./Workspace";
@@ -13,6 +14,9 @@ export function App() {
 
   // Closing the window quits only once the node holds every edit made in it.
   useEffect(quitWhenHandedOver, []);
+  // From the app's start, before any screen loads: every return of the link is counted for the screens
+  // that read again on it, including one that comes while the workspace is still starting.
+  useEffect(followLink, []);
 
   useEffect(() => {
     Promise.all([call(commands.session()), call(commands.settings())])

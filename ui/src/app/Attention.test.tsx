@@ -6,6 +6,7 @@ import { afterEach, beforeEach, expect, it, vi } from "vitest";
 import type { Message, ReadState, Status, TeamMembership, User } from "../bindings";
 import { answers, calls, emitRoom, events, reset } from "../testing/fakeBindings";
 import { userId } from "../testing/fixtures";
+import { followLink } from "../lib/reconnects";
 import { mentionToken } from "../features/chat/mentions";
 import { Workspace } from "./Workspace";
 
@@ -81,6 +82,8 @@ it("opens the conversation of a notification that came while the window was in t
 
 it("counts what arrived while the device was away once the link returns", async () => {
   answers.status = { ...status, link: "offline" };
+  // The app follows the link's returns from its start (`App`); here, before the workspace.
+  const stopLink = await act(async () => followLink());
   await act(async () => void render(<Workspace user={me} onSignedOut={() => {}} />));
   expect(labels()).toEqual(["Home", "Studio (2)"]);
   // Five more in Studio, one naming Bob, while the device was offline: no room frame brought them.
@@ -88,4 +91,5 @@ it("counts what arrived while the device was away once the link returns", async 
   await act(async () => events.statusChanged.emit({ ...status, link: "online" }));
   expect(labels()).toEqual(["Home", "Studio (7, 1 @)"]);
   expect(document.title).toBe("(7) TeamFlow");
+  stopLink();
 });

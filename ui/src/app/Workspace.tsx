@@ -6,7 +6,6 @@ import { type FormEvent, lazy, Suspense, useEffect, useRef, useState } from "rea
 import { commands, events, type SearchHit, type Status, type TeamMembership, type User } from "../bindings";
 import { call, messageOf } from "../lib/call";
 import { follow, subscribe } from "../lib/events";
-import { followLink } from "../lib/reconnects";
 import { followRooms } from "../lib/team/store";
 import { Activity } from "../features/activity/Activity";
 import { Chat } from "../features/chat/Chat";
@@ -123,10 +122,9 @@ export function Workspace({ user, onSignedOut, onUserChanged }: WorkspaceProps) 
   }
   const attention = useAttention(user, teams, section === "chat" ? teamId : null, openConversation);
 
-  // Before any team is joined, so the store sees each room's first frame; and before any screen loads, so
-  // that every return of the link is counted for the screens that reload on it.
+  // Before any team is joined, so the store sees each room's first frame. (The link's returns are followed
+  // by the app itself, from before the workspace: `App`.)
   useEffect(followRooms, []);
-  useEffect(followLink, []);
 
   useEffect(
     () =>

@@ -1,7 +1,8 @@
 // When the node's link to the relay comes back. A screen that reads what only the relay has ("not
 // available offline yet" until then) puts the count in its loading effect's dependencies, so that it loads
 // once the relay answers, without the person leaving the screen and coming back. One count for the whole
-// window, followed from sign-in (the workspace's mount), so that a screen shown later sees every return.
+// window, followed from the app's start (before the sign-in and the workspace), so that a screen shown
+// later sees every return, even one that came while the workspace was starting.
 import { useSyncExternalStore } from "react";
 import { commands, events, type Link } from "../bindings";
 import { call } from "./call";
