@@ -155,7 +155,7 @@ async fn a_message_written_offline_waits_visibly_and_goes_out_when_the_relay_ret
     // Signing out now would lose the message: the app says so, and staying keeps it.
     window.click("[data-testid=sign-out]").await?;
     window.until_text("[data-testid=sign-out-unsent]", "1 change not sent.").await?;
-    window.screenshot("sign-out-unsent").await?;
+    window.screenshot_and_dark("sign-out-unsent").await?;
     window.click("[data-testid=sign-out-stay]").await?;
     window.until_count("[data-testid=sign-out-confirm]", 0).await?;
     window.find("[data-testid=message][data-state=pending]").await?;

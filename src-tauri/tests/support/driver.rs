@@ -336,6 +336,23 @@ impl Window {
         self.capture(name).await
     }
 
+    /// `screenshot`, then the same screen in the app's own dark theme (as Settings › Appearance chooses it,
+    /// the page's `data-theme`) as `window-{name}-dark.png`, and back: for a screen a test reaches in the
+    /// light theme only.
+    pub async fn screenshot_and_dark(&self, name: &str) -> Result<()> {
+        self.screenshot(name).await?;
+        let before = self
+            .script("const t = document.documentElement.dataset.theme ?? null; document.documentElement.dataset.theme = 'dark'; return t")
+            .await?;
+        ensure!(self.is_dark_now().await?, "the page did not turn dark");
+        self.screenshot(&format!("{name}-dark")).await?;
+        let restore = "const t = arguments[0]; if (t === null) delete document.documentElement.dataset.theme; \
+                       else document.documentElement.dataset.theme = t";
+        self.command(reqwest::Method::POST, "/execute/sync", Some(json!({"script": restore, "args": [before]})))
+            .await?;
+        Ok(())
+    }
+
     /// Saves the display as it is now as `window-{name}.png`, from the X server's own picture (`import`,
     /// ImageMagick): WebDriver's screenshot stalls on most of the app's screens under WebKitGTK. For a
     /// native dialog, or a page that may not be drawing (a failure), where waiting for frames could stall.

@@ -96,7 +96,7 @@ async fn a_forgotten_password_is_set_again_with_the_administrators_reset_link() 
     window.type_into("[data-testid=reset-link]", &link).await?;
     window.until_value("[data-testid=reset-relay-url]", &relay.url("")).await?;
     window.type_into("[data-testid=reset-new-password]", "a much longer password").await?;
-    window.screenshot("reset-password").await?;
+    window.screenshot_and_dark("reset-password").await?;
     window.click("[data-testid=reset-submit]").await?;
     window.until_text("[data-testid=auth-notice]", "Password changed").await?;
     window.screenshot("reset-password-done").await?;

@@ -105,7 +105,7 @@ async fn a_document_deleted_by_a_teammate_while_open_says_so_and_is_restored() -
     ensure!(status.is_success(), "bob deletes it: {body}");
     window.until_text("[data-testid=document-gone]", "“Budget” was deleted by a teammate").await?;
     window.find("[data-testid=editor][contenteditable=false]").await?;
-    window.screenshot("document-deleted-while-open").await?;
+    window.screenshot_and_dark("document-deleted-while-open").await?;
 
     window.click("[data-testid=restore-gone-document]").await?;
     window.until_count("[data-testid=document-gone]", 0).await?;
