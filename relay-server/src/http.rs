@@ -8,6 +8,7 @@ mod auth;
 mod devices;
 mod extract;
 mod invitations;
+mod links;
 mod messages;
 mod ops;
 mod projects;
@@ -163,6 +164,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .merge(ops::routes(&state))
+        .merge(links::routes(&state))
         .fallback(not_found)
         .layer(middleware::map_response(shape_bare_errors))
         .layer(middleware::from_fn_with_state(state.clone(), record_metrics))

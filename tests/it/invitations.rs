@@ -328,3 +328,48 @@ async fn an_invitation_ends_with_its_inviters_right_to_give_it() {
     let (status, body) = relay.client().get(&preview(&by_admin)).await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
 }
+
+/// An invitation or reset link opened in a browser is a page saying what to do in the app: the invitation's
+/// names escaped, nothing scripted, cached, framed or referred; one that no longer works says so.
+#[tokio::test]
+async fn links_opened_in_a_browser_are_pages_that_say_what_to_do_in_the_app() {
+    let relay = TestRelay::start().await;
+    let owner = relay.user("owner").await;
+    let team = owner.create_team("R&D <ops>").await;
+    let live = invite(&owner, &team, json!({ "role": "member" })).await;
+    let url = live["url"].as_str().expect("link");
+    let browser = reqwest::Client::new();
+    let open = async |url: &str| {
+        let response = browser.get(url).send().await.expect("open");
+        let headers = response.headers().clone();
+        (response.status(), headers, response.text().await.expect("page"))
+    };
+
+    let (status, headers, page) = open(url).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "text/html; charset=utf-8");
+    assert!(headers["content-security-policy"].to_str().expect("csp").starts_with("default-src 'none'"));
+    assert_eq!(
+        (&headers["referrer-policy"], &headers["cache-control"]),
+        (&"no-referrer".parse().expect("v"), &"no-store".parse().expect("v"))
+    );
+    assert!(
+        page.contains("<strong>owner</strong> invited you to <strong>R&amp;D &lt;ops&gt;</strong> as member"),
+        "{page}"
+    );
+    assert!(!page.contains("<ops>") && !page.contains("<script"), "{page}");
+    assert!(page.contains("Join with a link") && page.contains(url), "{page}");
+
+    let id = live["id"].as_str().expect("id");
+    assert_eq!(owner.delete(&format!("/api/teams/{team}/invitations/{id}")).await.0, StatusCode::NO_CONTENT);
+    for gone in [url.to_owned(), relay.url("/invite/no-such-token")] {
+        let (status, _, page) = open(&gone).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(page.contains("This invitation no longer works") && !page.contains("R&amp;D"), "{page}");
+    }
+
+    let (status, headers, page) = open(&relay.url("/reset-password/0123abcd")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "text/html; charset=utf-8");
+    assert!(page.contains("Forgot your password?") && !page.contains("0123abcd"), "{page}");
+}
