@@ -453,12 +453,19 @@ impl Config {
         }
     }
 
-    /// Whether the public URL is only the address bound, and that address one no other machine can use
-    /// (all interfaces, or loopback): webhook URLs and links would then name it. Said at start-up.
+    /// Whether the public URL is only the address bound, and that address one no webhook provider on the
+    /// internet can use (all interfaces, loopback, a private network's): webhook URLs would then name it.
+    /// Said at start-up.
     pub fn public_url_is_guessed(&self, bound: SocketAddr) -> bool {
-        self.public_url.is_none()
-            && !matches!(self.tls.mode(), TlsMode::Acme { .. })
-            && (bound.ip().is_unspecified() || bound.ip().is_loopback())
+        let internal = match bound.ip() {
+            std::net::IpAddr::V4(ip) => {
+                ip.is_unspecified() || ip.is_loopback() || ip.is_private() || ip.is_link_local()
+            }
+            std::net::IpAddr::V6(ip) => {
+                ip.is_unspecified() || ip.is_loopback() || ip.is_unique_local() || ip.is_unicast_link_local()
+            }
+        };
+        self.public_url.is_none() && !matches!(self.tls.mode(), TlsMode::Acme { .. }) && internal
     }
 
     /// The `iss` of access tokens: stable across restarts even when bound to port 0.
@@ -531,7 +538,10 @@ mod tests {
         assert_eq!(plain.public_url(bound), "http://0.0.0.0:8443");
         assert!(plain.public_url_is_guessed(bound));
         assert!(plain.public_url_is_guessed("127.0.0.1:8080".parse().expect("addr")));
-        assert!(!plain.public_url_is_guessed("10.0.0.5:8443".parse().expect("addr")), "a LAN address is reachable");
+        for internal in ["10.0.0.5:8443", "192.168.1.2:80", "[fd00::1]:8443", "[::]:8443"] {
+            assert!(plain.public_url_is_guessed(internal.parse().expect("addr")), "{internal}: no provider reaches it");
+        }
+        assert!(!plain.public_url_is_guessed("203.0.113.9:8443".parse().expect("addr")), "a public address is");
 
         let files = Config::parse_from(["teamflow-relay", "--tls-cert", "c.pem", "--tls-key", "k.pem"]);
         assert!(files.validate().is_ok());

@@ -184,7 +184,8 @@ pub async fn delete(db: &Db, member: &Membership, integration: &str) -> Result<(
 }
 
 /// Replaces an integration's secret (the old one stops verifying at once). The caller becomes its creator,
-/// whose current role its events use, and a disabled integration is enabled again with its URL unchanged.
+/// whose current role its events use, and a disabled integration is enabled again with its URL unchanged;
+/// refusals under the old secret are forgotten.
 pub async fn rotate(
     db: &Db,
     member: &Membership,
@@ -205,7 +206,8 @@ pub async fn rotate(
     let secret = secret_for(&mut v, row.service, input.secret.as_deref());
     v.finish()?;
     sqlx::query(
-        "UPDATE integrations SET secret = $1, created_by = $2, disabled_at = NULL, disabled_reason = NULL WHERE id = $3",
+        "UPDATE integrations SET secret = $1, created_by = $2, disabled_at = NULL, disabled_reason = NULL,
+             last_refused_at = NULL, last_refused_reason = NULL WHERE id = $3",
     )
     .bind(&secret)
     .bind(member.user().to_string())

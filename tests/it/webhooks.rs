@@ -242,6 +242,13 @@ async fn an_integration_refusing_deliveries_says_so_in_its_listing() {
     let unreadable = listed().await;
     let reason = unreadable["refusing"]["reason"].as_str().unwrap_or_default();
     assert!(reason.starts_with("validation_failed:") && reason.contains("not JSON"), "{unreadable}");
+
+    // A new secret starts clean: what the old one refused is no longer what the integration does.
+    let id = hook["id"].as_str().expect("id");
+    let (status, _) = s.owner.post(&format!("/api/teams/{}/integrations/{id}/rotate", s.team), &json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    let rotated = listed().await;
+    assert!(rotated.get("refusing").is_none(), "{rotated}");
 }
 
 #[tokio::test]
@@ -664,10 +671,17 @@ async fn a_node_pages_back_through_activity_and_keeps_the_pages_offline() {
     assert!(summary(&older.items[2]).contains("line 0"), "{:?}", older.items);
     assert_eq!(older.next_before, None, "the oldest page says so");
 
-    s.relay.stop().await;
+    let addr = s.relay.addr;
+    let dir = s.relay.stop().await;
     let offline = node.activity(team, None).await.expect("the latest page, kept");
     assert_eq!(offline.items.len(), 50);
     assert_eq!(offline.next_before, Some(before));
     let offline_older = node.activity(team, Some(before)).await.expect("the older page, kept");
     assert_eq!(offline_older.items.len(), 3);
+
+    // Read afresh, the latest page drops the older ones kept: their cursors move with new events.
+    let relay = TestRelay::start_again(dir, addr).await;
+    node.activity(team, None).await.expect("the latest page, afresh");
+    relay.stop().await;
+    assert!(matches!(node.activity(team, Some(before)).await, Err(teamflow_node::NodeError::NotCached(_))));
 }

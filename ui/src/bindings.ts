@@ -369,13 +369,14 @@ export type Integration = {
 	/**  Why deliveries are refused (e.g. `creator_removed`); absent while the integration is active. */
 	disabled?: string | null,
 	/**
-	 *  When the relay last took a delivery for it (an event, a repeat or the provider's check); absent before
-	 *  the first. Kept to the minute: a busy integration writes it about once a minute.
+	 *  When the relay last took a delivery for it (an event, a repeat, GitHub's ping or Slack's
+	 *  challenge); absent before the first. Kept to the minute: a busy integration writes it about once a
+	 *  minute.
 	 */
 	last_delivery_at?: string | null,
 	/**
-	 *  Present while the latest delivery the relay heard of was refused (a signature that does not match the
-	 *  secret, or a body it cannot read): the provider is sending, and nothing arrives.
+	 *  From a refused delivery (a signature that does not match the secret, or a body the relay cannot read)
+	 *  until the next one taken or a new secret: something is sending to this address and is refused.
 	 */
 	refusing?: RefusedDelivery | null,
 };

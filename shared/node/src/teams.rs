@@ -151,10 +151,22 @@ impl Node {
     }
 
     /// A page of a team's activity from its integrations, newest first: the latest, or the one older than
-    /// `before` (a page's `next_before`). Each page is kept, so those read before are there offline.
+    /// `before` (a page's `next_before`). Each page is kept, so those read since the latest was last read
+    /// from the relay are there offline; reading the latest afresh drops the older ones kept (their
+    /// cursors move with every new event, so they would pile up otherwise).
     pub async fn activity(&self, team: TeamId, before: Option<i64>) -> Result<ActivityPage, NodeError> {
-        let query = before.map(|before| format!("?before={before}")).unwrap_or_default();
-        self.read_through(&format!("/api/teams/{team}/activity{query}")).await
+        let latest = format!("/api/teams/{team}/activity");
+        let Some(before) = before else {
+            let (page, fresh) = self.read_through_telling(&latest).await?;
+            if fresh {
+                sqlx::query("DELETE FROM cached_views WHERE key LIKE ?")
+                    .bind(format!("{latest}?before=%"))
+                    .execute(&self.db)
+                    .await?;
+            }
+            return Ok(page);
+        };
+        self.read_through(&format!("{latest}?before={before}")).await
     }
 
     /// Creates a team (needs the relay).

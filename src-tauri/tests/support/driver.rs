@@ -341,10 +341,14 @@ impl Window {
     /// light theme only.
     pub async fn screenshot_and_dark(&self, name: &str) -> Result<()> {
         self.screenshot(name).await?;
+        // The stylesheet's own background colour, which its dark palette changes.
+        let background = "return getComputedStyle(document.documentElement).getPropertyValue('--bg')";
+        let light = self.script(background).await?;
         let before = self
             .script("const t = document.documentElement.dataset.theme ?? null; document.documentElement.dataset.theme = 'dark'; return t")
             .await?;
-        ensure!(self.is_dark_now().await?, "the page did not turn dark");
+        let dark = self.script(background).await?;
+        ensure!(dark != light, "the page did not turn dark: its background stayed {light}");
         self.screenshot(&format!("{name}-dark")).await?;
         let restore = "const t = arguments[0]; if (t === null) delete document.documentElement.dataset.theme; \
                        else document.documentElement.dataset.theme = t";

@@ -67,14 +67,15 @@ pub struct Integration {
     /// Why deliveries are refused (e.g. `creator_removed`); absent while the integration is active.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled: Option<String>,
-    /// When the relay last took a delivery for it (an event, a repeat or the provider's check); absent before
-    /// the first. Kept to the minute: a busy integration writes it about once a minute.
+    /// When the relay last took a delivery for it (an event, a repeat, GitHub's ping or Slack's
+    /// challenge); absent before the first. Kept to the minute: a busy integration writes it about once a
+    /// minute.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     #[cfg_attr(feature = "specta", specta(optional, type = Option<String>))]
     pub last_delivery_at: Option<OffsetDateTime>,
-    /// Present while the latest delivery the relay heard of was refused (a signature that does not match the
-    /// secret, or a body it cannot read): the provider is sending, and nothing arrives.
+    /// From a refused delivery (a signature that does not match the secret, or a body the relay cannot read)
+    /// until the next one taken or a new secret: something is sending to this address and is refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "specta", specta(optional))]
     pub refusing: Option<RefusedDelivery>,

@@ -67,3 +67,23 @@ it("says why older events could not be read and offers them again", async () => 
   expect(screen.getByText("Not available offline yet: connect once to fetch it.")).toBeTruthy();
   expect(screen.getByTestId("activity-older")).toBeTruthy();
 });
+
+it("starts again from the latest page when more came while the link was away than a page holds", async () => {
+  const item = (seq: number): ActivityItem => ({ ...push, id: `a${seq}`, seq, summary: `event ${seq}` });
+  let latest = { items: [item(5), item(4)], next_before: 4 };
+  answers.activity = (_team: string, before: number | null) => (before === null ? latest : before === 4 ? { items: [item(3), item(2)], next_before: 2 } : { items: [item(9)], next_before: 9 });
+  answers.status = linkStatus("connecting");
+  const stopLink = await act(async () => followLink());
+  await act(async () => render(<Activity team={team} />));
+  await act(async () => screen.getByTestId("activity-older").click());
+  const shown = () => [...screen.getByTestId("activity").querySelectorAll("li")].map((li) => li.children[1].textContent);
+  expect(shown()).toEqual(["event 5", "event 4", "event 3", "event 2"]);
+  // Away, then back: events 6 to 12 came meanwhile; the latest page (12, 11) does not reach event 5.
+  latest = { items: [item(12), item(11)], next_before: 11 };
+  answers.activity = (_team: string, before: number | null) => (before === null ? latest : before === 11 ? { items: [item(10), item(9)], next_before: 9 } : { items: [] });
+  await act(async () => events.statusChanged.emit(linkStatus("online")));
+  expect(shown()).toEqual(["event 12", "event 11"]);
+  await act(async () => screen.getByTestId("activity-older").click());
+  expect(shown()).toEqual(["event 12", "event 11", "event 10", "event 9"]);
+  stopLink();
+});

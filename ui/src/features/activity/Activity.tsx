@@ -2,7 +2,7 @@
 // (Show older events reads the next). Links are shown only when http(s) (links.ts) and open in the system
 // browser through open_link, never inside this webview.
 import { useEffect, useState } from "react";
-import { commands, type ActivityItem, type TeamMembership } from "../../bindings";
+import { commands, type ActivityItem, type ActivityPage, type TeamMembership } from "../../bindings";
 import { call, messageOf } from "../../lib/call";
 import { subscribeRoom } from "../../lib/events";
 import { useReconnects } from "../../lib/reconnects";
@@ -15,11 +15,30 @@ function merged(items: ActivityItem[], more: ActivityItem[]): ActivityItem[] {
   return [...items.filter((i) => !seqs.has(i.seq)), ...more].sort((a, b) => b.seq - a.seq);
 }
 
+/**
+ * What the feed shows, newest first, and the cursor of the next older page while there is one. `paged`
+ * once older pages were read: the latest page, read again on a reconnect, then no longer says where the
+ * shown ones end.
+ */
+interface Feed {
+  items: ActivityItem[];
+  before: number | null;
+  paged: boolean;
+}
+
+/** The feed with the latest page read (again). Items the room brought while the read was on its way stay,
+ *  and so do older pages shown, unless the page does not reach them (more events came while the link was
+ *  away than a page holds): the events between could never be paged to, so the feed starts again there. */
+function withLatest(feed: Feed, page: ActivityPage): Feed {
+  const next = page.next_before ?? null;
+  const gap = feed.items.length > 0 && next !== null && next > feed.items[0].seq;
+  if (gap) return { items: page.items, before: next, paged: false };
+  return { items: merged(feed.items, page.items), before: feed.paged ? feed.before : next, paged: feed.paged };
+}
+
 export function Activity({ team }: { team: TeamMembership }) {
-  const [items, setItems] = useState<ActivityItem[]>([]);
-  // The cursor of the next older page while there is one (`paged` once older pages were read: the latest
-  // page, read again on a reconnect, no longer says where the shown ones end); and whether it is being read.
-  const [older, setOlder] = useState<{ before: number | null; paged: boolean }>({ before: null, paged: false });
+  const [feed, setFeed] = useState<Feed>({ items: [], before: null, paged: false });
+  const items = feed.items;
   const [readingOlder, setReadingOlder] = useState(false);
   // What opening a link met, and why the feed could not be read (cleared by the next read that succeeds).
   const [error, setError] = useState<string | null>(null);
@@ -33,9 +52,7 @@ export function Activity({ team }: { team: TeamMembership }) {
     call(commands.activity(team.id, null)).then(
       (page) => {
         if (!latest) return;
-        // Items the room brought while the read was on its way stay, and so do older pages already shown.
-        setItems((current) => merged(current, page.items));
-        setOlder((shown) => (shown.paged ? shown : { before: page.next_before ?? null, paged: false }));
+        setFeed((shown) => withLatest(shown, page));
         setLoadError(null);
       },
       (e) => latest && setLoadError(messageOf(e)),
@@ -46,12 +63,12 @@ export function Activity({ team }: { team: TeamMembership }) {
   }, [team.id, reconnects]);
 
   async function showOlder() {
-    if (older.before === null) return;
+    const before = feed.before;
+    if (before === null) return;
     setReadingOlder(true);
     try {
-      const page = await call(commands.activity(team.id, older.before));
-      setItems((current) => merged(current, page.items));
-      setOlder({ before: page.next_before ?? null, paged: true });
+      const page = await call(commands.activity(team.id, before));
+      setFeed((shown) => ({ items: merged(shown.items, page.items), before: page.next_before ?? null, paged: true }));
       setError(null);
     } catch (e) {
       setError(messageOf(e));
@@ -65,7 +82,7 @@ export function Activity({ team }: { team: TeamMembership }) {
       subscribeRoom(team.id, (frame) => {
         if (frame.type === "activity") {
           const item = frame.item;
-          setItems((current) => [item, ...current.filter((i) => i.seq !== item.seq)]);
+          setFeed((shown) => ({ ...shown, items: [item, ...shown.items.filter((i) => i.seq !== item.seq)] }));
         }
       }),
     [team.id],
@@ -106,7 +123,7 @@ export function Activity({ team }: { team: TeamMembership }) {
           );
         })}
       </ul>
-      {older.before !== null && (
+      {feed.before !== null && (
         <button type="button" className="older" onClick={() => void showOlder()} disabled={readingOlder} data-testid="activity-older">
           {readingOlder ? "Reading older events…" : "Show older events"}
         </button>

@@ -41,7 +41,7 @@ function revive(span: { type: string; value: unknown; marks?: unknown }): A.Span
 /// made or received: the whole history rewritten, tens of milliseconds on a long one, in the window's
 /// first keystroke and again on the node and every peer. One that sorts last is appended instead. The
 /// prefix puts it after random actors and the time after the window's earlier sessions; the random rest
-/// keeps it unique. (History names a device by the actor's end, `Editor.tsx`.)
+/// keeps it unique. (History names people by the author an actor's first change names, `history.ts`.)
 export function windowActor(now = Date.now()): string {
   const random = crypto.getRandomValues(new Uint8Array(8));
   const time = Math.max(0, Math.floor(now)).toString(16).padStart(12, "0").slice(-12);

@@ -81,12 +81,14 @@ it("the connect dialog takes the focus and closes with Escape wherever the focus
 it("says when an integration refuses deliveries, why and what to do, and when one last arrived", async () => {
   const refusing = { at: "2026-12-01T11:00:00Z", reason: "invalid_signature: the webhook signature did not verify" };
   answers.integrations = [
-    { ...github, last_delivery_at: "2026-12-01T10:30:00Z", refusing },
+    { ...github, refusing },
     { ...github, id: "b2", last_delivery_at: "2026-12-01T10:30:00Z" },
     { ...github, id: "b3", service: "slack", refusing: { at: refusing.at, reason: "validation_failed: missing event_id" } },
+    // Refused requests beside deliveries taken: someone else is sending; the secret is not to be rotated.
+    { ...github, id: "b4", last_delivery_at: "2026-12-01T11:05:00Z", refusing },
   ];
   await act(async () => render(<Integrations team={team} />));
-  const [bad, good, unreadable] = screen.getAllByTestId("integration");
+  const [bad, good, unreadable, both] = screen.getAllByTestId("integration");
   expect(bad.querySelector("[data-testid=integration-refusing]")).not.toBeNull();
   expect(bad.querySelector("[data-testid=integration-active]")).toBeNull();
   const said = bad.querySelector("[data-testid=integration-delivery]")?.textContent ?? "";
@@ -96,6 +98,12 @@ it("says when an integration refuses deliveries, why and what to do, and when on
   expect(good.querySelector("[data-testid=integration-active]")).not.toBeNull();
   expect(good.querySelector("[data-testid=integration-delivery]")?.textContent).toContain("Last delivery");
   expect(unreadable.querySelector("[data-testid=integration-delivery]")?.textContent).toContain("Slack is sending something the relay cannot read: missing event_id");
+  const mixed = both.querySelector("[data-testid=integration-delivery]")?.textContent ?? "";
+  expect(mixed).toContain("Some requests were refused");
+  expect(mixed).toContain("invalid signature");
+  expect(mixed).toContain("GitHub's deliveries arrive");
+  expect(mixed).not.toContain("rotate it here");
+  expect([...both.querySelectorAll("time")].map((t) => t.getAttribute("dateTime"))).toEqual([refusing.at, "2026-12-01T11:05:00Z"]);
 });
 
 it("warns that a provider cannot reach a webhook URL on the relay's own machine", async () => {

@@ -1,5 +1,6 @@
 // A team's integrations for its owners and admins: connect GitHub, Slack or Trello in a dialog that shows the
-// webhook URL and the secret once, with copy buttons and the provider's steps; list them with their state,
+// webhook URL and the secret once, with copy buttons and the provider's steps; list them with their state
+// (paused, refusing deliveries and why, the last delivery; a URL no provider can reach warned about),
 // rotate a secret (shown once again), remove one, and see the events the relay gave up on and why.
 import { type FormEvent, useEffect, useState } from "react";
 import { commands, type Integration, type IntegrationCreated, type Service, type TeamMembership, type WebhookFailure } from "../../bindings";
@@ -30,6 +31,8 @@ function Copy({ text, label }: { text: string; label: string }) {
     </span>
   );
 }
+
+const When = ({ at }: { at: string }) => <time dateTime={at}>{new Date(at).toLocaleString()}</time>;
 
 /** Said beside a webhook URL that the provider could not reach, with what would fix it. */
 function Unreachable({ url, service }: { url: string; service: Service }) {
@@ -224,14 +227,21 @@ function Row({ team, integration, onChanged }: { team: TeamMembership; integrati
       </div>
       {!integration.disabled && (
         <p className="delivery-state" data-testid="integration-delivery">
-          {integration.refusing ? (
+          {integration.refusing && integration.last_delivery_at ? (
+            // Deliveries are taken too: a second sender (an old webhook, or anyone who knows the URL) is
+            // refused, not the provider, so the advice is not to rotate a secret that works.
             <>
-              {refusalAdvice(integration.service, integration.refusing.reason)} Last refused{" "}
-              <time dateTime={integration.refusing.at}>{new Date(integration.refusing.at).toLocaleString()}</time>.
+              Some requests were refused (<When at={integration.refusing.at} />: {integration.refusing.reason.split(": ")[0].replace("_", " ")}), but{" "}
+              {serviceName(integration.service)}'s deliveries arrive (last <When at={integration.last_delivery_at} />). If {serviceName(integration.service)}{" "}
+              shows failed deliveries, paste the secret there again; otherwise something else is sending to this address.
+            </>
+          ) : integration.refusing ? (
+            <>
+              {refusalAdvice(integration.service, integration.refusing.reason)} Last refused <When at={integration.refusing.at} />.
             </>
           ) : integration.last_delivery_at ? (
             <>
-              Last delivery <time dateTime={integration.last_delivery_at}>{new Date(integration.last_delivery_at).toLocaleString()}</time>.
+              Last delivery <When at={integration.last_delivery_at} />.
             </>
           ) : (
             `Nothing delivered yet: ${serviceName(integration.service)} sends once its webhook is set up.`

@@ -1,5 +1,6 @@
 // What to do at each provider with a new integration's webhook URL and secret, in the provider's own words,
-// and what each needs from the person when connecting.
+// what each needs from the person when connecting, which webhook URLs no provider could reach, and what a
+// refused delivery tells the admin.
 import type { Service } from "../../bindings";
 
 export const SERVICES: { service: Service; name: string }[] = [
@@ -38,16 +39,24 @@ export function steps(service: Service): string[] {
 
 /**
  * Whether a provider on the internet could not reach `url`: the relay, started without `--public-url`,
- * names the address it bound (`0.0.0.0`, a loopback address) or a name only its own machine knows.
+ * names the address it bound (`0.0.0.0`, a loopback address, a private network's) or a name only its own
+ * machine knows.
  */
 export function unreachableFromOutside(url: string): boolean {
   let host: string;
   try {
-    host = new URL(url).hostname.replace(/^\[|\]$/g, "");
+    host = new URL(url).hostname.replace(/^\[|\]$/g, "").toLowerCase();
   } catch {
     return true;
   }
-  return host === "localhost" || host.endsWith(".localhost") || host === "0.0.0.0" || host === "::" || host === "::1" || host.startsWith("127.");
+  if (host === "localhost" || host.endsWith(".localhost") || host === "::" || host === "::1") return true;
+  // Unique local and link-local IPv6 (fc00::/7, fe80::/10).
+  if (host.includes(":")) return /^f[cd]/.test(host) || /^fe[89ab]/.test(host);
+  const v4 = host.match(/^(\d+)\.(\d+)\.\d+\.\d+$/);
+  if (!v4) return false;
+  const [a, b] = [Number(v4[1]), Number(v4[2])];
+  // Unspecified, loopback, private (RFC 1918) and link-local.
+  return a === 0 || a === 127 || a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 169 && b === 254);
 }
 
 /** What a refused delivery means for the admin, from the relay's reason (`code: detail`). */
