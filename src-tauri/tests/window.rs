@@ -136,6 +136,59 @@ async fn a_person_signs_in_chats_plans_and_writes_with_a_teammate() -> Result<()
     Ok(())
 }
 
+/// A chat with more history than a screen opens at its newest message, under a divider naming the day; a
+/// half-written message survives going to another section and back; Shift+Enter starts a new line of the
+/// message and Enter sends it whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chat_opens_at_its_newest_message_keeps_a_draft_and_sends_lines() -> Result<()> {
+    let _one = ONE_WINDOW.lock().await;
+    let relay = TestRelay::start().await;
+    let ada = relay.user("ada").await;
+    let bob = relay.user("bob").await;
+    let window = Window::launch().await?;
+    window.sign_in(&relay, "ada").await?;
+    let team = window.create_team(&ada, "Longtalk").await?;
+    ada.add_member(&team, "bob@example.test", "member").await;
+    window.click("[data-testid=nav-projects]").await?;
+    for n in 1..=60 {
+        let body = json!({ "client_id": format!("bob-{n}"), "content": format!("line {n} of the backlog") });
+        let (status, _) = bob.post(&format!("/api/teams/{team}/messages"), &body).await;
+        assert!(status.is_success(), "message {n}: {status}");
+    }
+
+    window.click("[data-testid=nav-chat]").await?;
+    window.until_text("[data-testid=message]:last-child", "line 60 of the backlog").await?;
+    window.until_text("[data-testid=day]", "Today").await?;
+    let from_bottom = "const l = document.querySelector('[data-testid=messages]'); \
+                       return [l.scrollHeight - l.scrollTop - l.clientHeight, l.scrollHeight - l.clientHeight]";
+    window
+        .until("the chat at its newest message", async || {
+            let at = window.script(from_bottom).await?;
+            // It has more than a screen to scroll, and is scrolled to its end.
+            Ok((at[1].as_f64().unwrap_or(0.0) > 200.0 && at[0].as_f64().unwrap_or(f64::MAX) < 2.0).then_some(()))
+        })
+        .await?;
+    window.screenshot_and_dark("chat-newest").await?;
+
+    window.type_into("[data-testid=composer]", "half a thought").await?;
+    window.click("[data-testid=nav-projects]").await?;
+    window.click("[data-testid=nav-chat]").await?;
+    window.until_value("[data-testid=composer]", "half a thought").await?;
+
+    // Shift (U+E008) held for Enter (U+E007), released when the keys end: a new line; then Enter sends.
+    window.clear("[data-testid=composer]").await?;
+    window.type_into("[data-testid=composer]", "first line\u{E008}\u{E007}").await?;
+    window.type_into("[data-testid=composer]", "second line").await?;
+    window.until_value("[data-testid=composer]", "first line\nsecond line").await?;
+    window.type_into("[data-testid=composer]", "\u{E007}").await?;
+    window.until_text("[data-testid=message][data-state=sent]", "second line").await?;
+    let (_, page) = bob.get(&format!("/api/teams/{team}/messages")).await;
+    let newest = page["messages"].as_array().and_then(|m| m.first()).context("a message")?;
+    assert_eq!(newest["content"], "first line\nsecond line", "one message of two lines");
+    window.close().await?;
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_written_offline_waits_visibly_and_goes_out_when_the_relay_returns() -> Result<()> {
     let _one = ONE_WINDOW.lock().await;
@@ -309,11 +362,16 @@ async fn a_teammates_cursor_shows_by_name_and_history_shows_an_earlier_version()
     teamflow_sync::splice_text(&handle, 0, 0, "Re: ")?;
     window.until_editor_text("Re: first draft and more (bob)").await?;
     window.click("[data-testid=editor] p").await?;
+    // Her presence from the reopening first (no caret: this is what tells it from the last session's),
+    // then the first caret she shares.
     let first_caret = within("ada's first caret", async {
+        let mut reopened = false;
         loop {
             let presence = heard.next().await.expect("presence goes on");
-            if let Some(cursor) = presence.cursor {
-                break cursor;
+            match presence.cursor {
+                None => reopened = true,
+                Some(cursor) if reopened => break cursor,
+                Some(_) => {}
             }
         }
     })

@@ -23,6 +23,9 @@ async fn messages_projects_and_documents_are_found_offline_by_stem_and_prefix() 
     let (_a, alice, _b, bob, team) = alice_and_bob(&relay).await;
     bob.send_message(team, "We deployed the billing service last night").await.expect("bob posts");
     bob.send_message(team, "Lunch at noon?").await.expect("bob posts");
+    let alice_id = alice.user().await.expect("signed in").id;
+    let mention = teamflow_protocol::mentions::mention(alice_id, "Alice");
+    bob.send_message(team, &format!("{mention} can you review?")).await.expect("bob mentions alice");
     let project = ProjectInput {
         name: "Kubernetes migration".into(),
         description: "Move every service".into(),
@@ -37,7 +40,7 @@ async fn messages_projects_and_documents_are_found_offline_by_stem_and_prefix() 
         alice.create_document(team, "Runbook", "Rollback: redeploy the previous release").await.expect("document");
 
     // What the device fetched is indexed as it is cached.
-    assert_eq!(alice.messages(team).await.expect("messages").len(), 2);
+    assert_eq!(alice.messages(team).await.expect("messages").len(), 3);
     alice.projects(team).await.expect("projects");
     alice.documents(team).await.expect("documents");
     let dir = relay.stop().await;
@@ -60,6 +63,13 @@ async fn messages_projects_and_documents_are_found_offline_by_stem_and_prefix() 
     assert_eq!(hits[0].title, "Runbook");
     let hits = alice.search("runbook", 10).await.expect("search");
     assert_eq!(hits.len(), 1, "a document is found by its title: {hits:?}");
+
+    // A mention is found by its name and shown as read; its wire form (a user id) is not in the index.
+    let hits = alice.search("alice review", 10).await.expect("search");
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert!(hits[0].snippet.contains(&format!("@{} can you", marked("Alice"))), "{:?}", hits[0].snippet);
+    assert!(alice.search("user", 10).await.expect("search").is_empty(), "no message matches its mention's wire form");
+    assert!(alice.search(&alice_id.to_string()[..8], 10).await.expect("search").is_empty());
 
     // Every word must match; nothing found is an empty answer.
     assert!(alice.search("billing lunch", 10).await.expect("search").is_empty());

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
+use teamflow_protocol::mentions::plain_text;
 use teamflow_protocol::realtime::ServerMessage;
 use teamflow_protocol::{DocumentUrl, Role, TeamId};
 use tokio::io::{AsyncBufReadExt as _, AsyncRead, AsyncReadExt, BufReader};
@@ -288,7 +289,7 @@ async fn command(
         }
         Command::Messages { team } => {
             for message in node.messages(team).await? {
-                writeln!(out, "{}\t{}\t{}", message.seq, message.author_name, message.content)?;
+                writeln!(out, "{}\t{}\t{}", message.seq, message.author_name, plain_text(&message.content))?;
             }
         }
         Command::Tail { team, count } => {
@@ -297,7 +298,7 @@ async fn command(
             while count.is_none_or(|n| seen < n) {
                 match frames.recv().await {
                     Some(ServerMessage::NewMessage { message }) => {
-                        writeln!(out, "{}\t{}\t{}", message.seq, message.author_name, message.content)?;
+                        writeln!(out, "{}\t{}\t{}", message.seq, message.author_name, plain_text(&message.content))?;
                         out.flush()?;
                         seen += 1;
                     }

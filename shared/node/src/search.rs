@@ -104,13 +104,15 @@ fn millis(at: time::OffsetDateTime) -> i64 {
 /// Indexes a chat message; called wherever a message is cached, in that transaction.
 pub(crate) async fn index_message(db: &mut SqliteConnection, message: &Message) -> Result<(), NodeError> {
     let seq = message.seq.to_string();
+    // As read, not as sent: a mention is found (and shown in a snippet) by its name, never its user id.
+    let body = teamflow_protocol::mentions::plain_text(&message.content);
     let item = Item {
         kind: "message",
         team: message.team_id,
         id: &seq,
         at: millis(message.created_at),
         title: &message.author_name,
-        body: &message.content,
+        body: &body,
     };
     put(db, item).await
 }

@@ -63,6 +63,21 @@ pub fn mentioned(content: &str) -> Vec<UserId> {
     users
 }
 
+/// `content` as a person reads it: each mention as `@Name`, without its wire form (for search, the
+/// command line, anything shown as plain text).
+pub fn plain_text(content: &str) -> String {
+    let mut text = String::with_capacity(content.len());
+    let mut from = 0;
+    for m in mentions(content) {
+        text.push_str(&content[from..m.start]);
+        text.push('@');
+        text.push_str(m.name);
+        from = m.end;
+    }
+    text.push_str(&content[from..]);
+    text
+}
+
 /// The wire form of a mention of `user` shown as `name` (brackets and line breaks in the name are dropped,
 /// so any display name makes a well-formed mention).
 pub fn mention(user: UserId, name: &str) -> String {
@@ -105,6 +120,14 @@ mod tests {
         }
         // A broken one does not hide a good one after it.
         assert_eq!(mentioned(&format!("@[x](user:bad) {}", mention(id, "Ada"))), vec![id]);
+    }
+
+    #[test]
+    fn plain_text_names_each_mention_and_keeps_the_rest() {
+        let (ada, bob) = (UserId::new(), UserId::new());
+        let content = format!("{}, ask {} about @[x](user:bad)!", mention(ada, "Ada L"), mention(bob, "Bob"));
+        assert_eq!(plain_text(&content), "@Ada L, ask @Bob about @[x](user:bad)!");
+        assert_eq!(plain_text("no mentions here"), "no mentions here");
     }
 
     #[test]

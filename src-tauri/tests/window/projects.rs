@@ -107,23 +107,25 @@ async fn refused_changes_in_the_dark_theme() -> Result<()> {
     refused(Theme::Dark).await
 }
 
-/// A member creates a project in a team where only admins may: the relay refuses it once delivered.
+/// A member creates a project just after the team was closed to members' projects (the screen, read before,
+/// still offers the form): the relay refuses it once delivered. Opened again, the screen no longer offers it.
 async fn refused(theme: Theme) -> Result<()> {
     let _one = ONE_WINDOW.lock().await;
     let relay = TestRelay::start().await;
     let ada = relay.user("ada").await;
     relay.user("bob").await;
     let team = ada.create_team("Locked").await;
-    let settings = json!({ "description": "", "default_project_status": "active", "members_can_create_projects": false,
-        "webhook_payload_retention_days": 30 });
-    let (status, body) = ada.put(&format!("/api/teams/{team}/settings"), &settings).await;
-    ensure!(status.is_success(), "{body}");
     ada.add_member(&team, "bob@example.test", "member").await;
 
     let window = Window::launch_in(theme).await?;
     window.sign_in(&relay, "bob").await?;
     window.until_text("[data-testid=team-switcher]", "Locked").await?;
     window.click("[data-testid=nav-projects]").await?;
+    window.find("[data-testid=project-name]").await?;
+    let settings = json!({ "description": "", "default_project_status": "active", "members_can_create_projects": false,
+        "webhook_payload_retention_days": 30 });
+    let (status, body) = ada.put(&format!("/api/teams/{team}/settings"), &settings).await;
+    ensure!(status.is_success(), "{body}");
     window.type_into("[data-testid=project-name]", "Side quest").await?;
     window.click("[data-testid=create-project]").await?;
     window.until_text("[data-testid=project]", "Not created").await?;
@@ -139,6 +141,11 @@ async fn refused(theme: Theme) -> Result<()> {
     window.until_count("[data-testid=project]", 0).await?;
     let (_, projects) = ada.get(&format!("/api/teams/{team}/projects")).await;
     ensure!(projects.as_array().is_some_and(Vec::is_empty), "nothing created: {projects}");
+    window.click("[data-testid=nav-chat]").await?;
+    window.click("[data-testid=nav-projects]").await?;
+    window.until_text("[data-testid=create-project-admins-only]", "only owners and admins").await?;
+    window.until_count("[data-testid=project-name]", 0).await?;
+    window.screenshot(&theme.shot("projects-admins-only")).await?;
     window.close().await?;
     Ok(())
 }

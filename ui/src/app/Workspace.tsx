@@ -9,6 +9,7 @@ import { follow, subscribe } from "../lib/events";
 import { followRooms } from "../lib/team/store";
 import { Activity } from "../features/activity/Activity";
 import { Chat } from "../features/chat/Chat";
+import { forgetDrafts } from "../features/chat/drafts";
 import { Documents } from "../features/editor/Documents";
 import { InviteDialog } from "../features/invitations/InviteDialog";
 import { JoinWithLink } from "../features/invitations/JoinWithLink";
@@ -236,9 +237,10 @@ export function Workspace({ user, onSignedOut, onUserChanged }: WorkspaceProps) 
     await loadTeams(team.id);
   }
 
-  /** However the sign-in ended, the window's documents go with it: the next person starts from nothing. */
+  /** However the sign-in ended, the window's documents and drafts go with it: the next person starts from nothing. */
   function signedOut() {
     forgetRepo();
+    forgetDrafts();
     onSignedOut();
   }
 
@@ -333,6 +335,7 @@ export function Workspace({ user, onSignedOut, onUserChanged }: WorkspaceProps) 
         {notice && (
           <p className="notice banner" role="status" onClick={() => setNotice(null)} data-testid="membership-notice">
             {notice}
+            <button type="button" className="dismiss" aria-label="Dismiss" title="Dismiss" />
           </p>
         )}
         <PendingInvitations onJoined={joined} />

@@ -31,7 +31,10 @@ export const AUTHOR_PREFIX = "teamflow-author:" as const;
 export const answers: Record<string, unknown> = {};
 
 /** What a command answers when the test set nothing and an empty list is not its shape. */
-const EMPTY: Record<string, unknown> = { activity: { items: [] } };
+const EMPTY: Record<string, unknown> = {
+  activity: { items: [] },
+  teamSettings: { description: "", default_project_status: "active", members_can_create_projects: true, webhook_payload_retention_days: 30 },
+};
 
 /** Commands that fail, by name, with the error they answer (checked before `answers`). */
 export const failures: Record<string, AppError> = {};

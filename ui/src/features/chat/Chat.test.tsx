@@ -8,6 +8,8 @@ import { followLink } from "../../lib/reconnects";
 import { answers, calls, emitRoom, events, failures, reset } from "../../testing/fakeBindings";
 import { joinFrames, linkStatus, members, TEAM, userId } from "../../testing/fixtures";
 import { Chat } from "./Chat";
+import { forgetDrafts } from "./drafts";
+import { dayLabel } from "../../lib/dates";
 
 vi.mock("../../bindings", () => import("../../testing/fakeBindings"));
 
@@ -127,5 +129,64 @@ describe("a message opened from search", () => {
     await act(async () => emitRoom(TEAM, { type: "new_message", message: message(7) }));
     await act(async () => emitRoom(TEAM, { type: "new_message", message: message(8) }));
     expect(scrolled).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe("a draft", () => {
+  afterEach(forgetDrafts);
+
+  it("survives leaving the chat, with the names picked to mention, and goes when the sign-in ends", async () => {
+    act(() => joinFrames(members(1, 3)).forEach((frame) => emitRoom(TEAM, frame)));
+    const first = await act(async () => render(<Chat team={team} user={me} />));
+    const composer = () => screen.getByTestId("composer") as HTMLInputElement;
+    fireEvent.change(composer(), { target: { value: "ask @Mem", selectionStart: 8 } });
+    await act(async () => fireEvent.mouseDown(screen.getAllByTestId("mention-option")[0]));
+    fireEvent.change(composer(), { target: { value: `${composer().value}about the launch` } });
+    first.unmount();
+
+    // Another team's chat has its own (empty) draft; this team's comes back as it was.
+    const other = await act(async () => render(<Chat team={{ ...team, id: "0190f1e2-0000-7000-8000-0000000000bb" }} user={me} />));
+    expect(composer().value).toBe("");
+    other.unmount();
+    await act(async () => render(<Chat team={team} user={me} />));
+    expect(composer().value).toBe("ask @Member 2 about the launch");
+    await act(async () => fireEvent.submit(composer().form!));
+    const sent = calls.find(([name]) => name === "sendMessage");
+    expect(sent?.[2]).toBe(`ask @[Member 2](user:${userId(2)}) about the launch`);
+    expect(composer().value).toBe("");
+
+    fireEvent.change(composer(), { target: { value: "half written" } });
+    cleanup();
+    forgetDrafts();
+    await act(async () => render(<Chat team={team} user={me} />));
+    expect(composer().value).toBe("");
+  });
+});
+
+describe("days", () => {
+  it("puts a divider above the first message of each day, naming it", async () => {
+    const at = (seq: number, day: Date) =>
+      ({ id: `m${seq}`, team_id: TEAM, seq, author_id: userId(2), author_name: "Member 2", kind: "text", content: `message ${seq}`, created_at: day.toISOString() }) as Message;
+    const today = new Date();
+    const yesterday = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 1, 12);
+    const before = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 5, 12);
+    answers.messages = [at(1, before), at(2, before), at(3, yesterday), at(4, today)];
+    await act(async () => render(<Chat team={team} user={me} />));
+    const rows = [...screen.getByTestId("messages").children].map((li) => (li.classList.contains("day") ? `— ${li.textContent}` : li.querySelector("p")?.textContent));
+    expect(rows).toEqual([`— ${dayLabel(before)}`, "message 1", "message 2", "— Yesterday", "message 3", "— Today", "message 4"]);
+  });
+});
+
+describe("a history not readable offline", () => {
+  it("says so until the room is back and the history is read, then no more", async () => {
+    failures.messages = { kind: "not_cached" };
+    await act(async () => render(<Chat team={team} user={me} />));
+    expect(screen.getByRole("alert").textContent).toBe("Not available offline yet: connect once to fetch it.");
+    expect(screen.queryByTestId("chat-empty")).toBeNull();
+    delete failures.messages;
+    answers.messages = [];
+    await act(async () => joinFrames(members(1, 2)).forEach((frame) => emitRoom(TEAM, frame)));
+    expect(screen.queryByRole("alert")).toBeNull();
+    expect(screen.getByTestId("chat-empty")).toBeTruthy();
   });
 });

@@ -1,12 +1,14 @@
 // Team chat: history that pages in as you scroll up, sending that shows at once (pending, then sent, or
 // failed with retry), who is typing, and @mentions (offered from the roster, highlighted for the person).
 import { Avatar } from "../people/Avatar";
-import { useEffect, useMemo, useRef, useState } from "react";
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import { commands, events, type Message, type OutboxEntry, type TeamMembership, type User } from "../../bindings";
 import { AppFailure, call, messageOf } from "../../lib/call";
 import { useReconnects } from "../../lib/reconnects";
 import { all, subscribe, subscribeRoom } from "../../lib/events";
-import { chatItems, mergeMessages, messageLeftOutbox } from "./model";
+import { draftOf } from "./drafts";
+import { type ChatItem, chatItems, mergeMessages, messageLeftOutbox } from "./model";
+import { dayLabel, sameDay, timeOfDay } from "../../lib/dates";
 import { plainText } from "./mentions";
 import { MentionComposer } from "./MentionComposer";
 import { MessageText } from "./MessageText";
@@ -16,6 +18,17 @@ import { typistNames } from "../../lib/team/live";
 import { useTeam } from "../../lib/team/store";
 
 const TYPING_SENT_EVERY_MS = 2000;
+
+/** Whether the sent message at `i` is the first shown of its day (a divider goes above it). */
+function startsDay(items: ChatItem[], i: number): boolean {
+  const item = items[i];
+  if (item.state !== "sent") return false;
+  for (let j = i - 1; j >= 0; j--) {
+    const before = items[j];
+    if (before.state === "sent") return !sameDay(new Date(before.message.created_at), new Date(item.message.created_at));
+  }
+  return true;
+}
 
 export function Chat({
   team,
@@ -31,7 +44,12 @@ export function Chat({
 }) {
   const [messages, setMessages] = useState<Message[]>([]);
   const [outbox, setOutbox] = useState<OutboxEntry[]>([]);
-  const [draft, setDraft] = useState("");
+  // Kept for the team beyond this component (`drafts.ts`): a section or team switch loses nothing typed.
+  const kept = draftOf(team.id);
+  const [draft, setDraft] = useState(kept.text);
+  useEffect(() => {
+    kept.text = draft;
+  }, [draft, kept]);
   const live = useTeam(team.id);
   const typists = typistNames(live, user.id);
   const [atStart, setAtStart] = useState(false);
@@ -41,7 +59,9 @@ export function Chat({
   const reconnects = useReconnects();
   // Whether the first read of the history answered (only then can "no messages" be said).
   const [loaded, setLoaded] = useState(false);
+  // What an action met (kept until dismissed), and why the history could not be read (until it is).
   const [error, setError] = useState<string | null>(null);
+  const [loadError, setLoadError] = useState<string | null>(null);
   const list = useRef<HTMLOListElement>(null);
   const lastTypingSent = useRef(0);
   const loadingOlder = useRef(false);
@@ -56,7 +76,15 @@ export function Chat({
   };
 
   const fillGap = () =>
-    call(commands.messages(team.id)).then((m) => setMessages((current) => mergeMessages(current, m)), () => {});
+    call(commands.messages(team.id)).then(
+      (m) => {
+        setMessages((current) => mergeMessages(current, m));
+        // Read now (the room is back): whatever kept the first read from answering is over.
+        setLoaded(true);
+        setLoadError(null);
+      },
+      () => {},
+    );
 
   const readOutbox = async () => {
     const next = await call(commands.outbox());
@@ -72,8 +100,9 @@ export function Chat({
       (m) => {
         setMessages((current) => mergeMessages(current, m));
         setLoaded(true);
+        setLoadError(null);
       },
-      (e) => setError(messageOf(e)),
+      (e) => setLoadError(messageOf(e)),
     );
     void refreshOutbox();
     const room = subscribeRoom(team.id, (frame) => {
@@ -94,11 +123,27 @@ export function Chat({
     if (newest > 0) onSeen?.(newest);
   }, [newest]);
 
-  // Stay at the bottom as messages arrive, unless the person scrolled up to read.
-  useEffect(() => {
+  // The chat opens at its newest message (unless it opens at one from search or a notification), and what
+  // the person sends brings them there; otherwise it stays at the bottom as messages arrive only while the
+  // person is near it, not while they read back.
+  const opened = useRef(false);
+  const toNewest = useRef(false);
+  useLayoutEffect(() => {
     const el = list.current;
-    if (el && el.scrollHeight - el.scrollTop - el.clientHeight < 120) el.scrollTop = el.scrollHeight;
+    if (!el || items.length === 0) return;
+    const first = !opened.current;
+    opened.current = true;
+    const near = el.scrollHeight - el.scrollTop - el.clientHeight < 120;
+    if ((first && focusSeq === null) || toNewest.current || near) el.scrollTop = el.scrollHeight;
+    toNewest.current = false;
   }, [items.length]);
+
+  // The composer grows with its lines and the list gets shorter: whoever was at the newest stays there.
+  const draftLines = Math.min(6, draft.split("\n").length);
+  useLayoutEffect(() => {
+    const el = list.current;
+    if (el && el.scrollHeight - el.scrollTop - el.clientHeight < 160) el.scrollTop = el.scrollHeight;
+  }, [draftLines]);
 
   // The link is back: paging back can ask the relay again (and a search hit still to reach goes on).
   useEffect(() => setOlderOffline(false), [reconnects]);
@@ -144,12 +189,14 @@ export function Chat({
   }
 
   async function send(content: string) {
+    toNewest.current = true;
     setDraft("");
     try {
       const entry = await call(commands.sendMessage(team.id, content));
       showOutbox([...shownOutbox.current.filter((x) => x.client_id !== entry.client_id), entry]);
       void refreshOutbox();
     } catch (e) {
+      toNewest.current = false;
       // Back as it was typed: mentions as names (picked again to notify), not their wire form.
       setDraft(plainText(content));
       setError(messageOf(e));
@@ -217,7 +264,12 @@ export function Chat({
             No messages yet. Write the first one below; everyone in the team sees it.
           </li>
         )}
-        {items.map((item) =>
+        {items.map((item, i) => [
+          item.state === "sent" && startsDay(items, i) && (
+            <li key={`day-${item.key}`} className="day" data-testid="day">
+              <span>{dayLabel(new Date(item.message.created_at))}</span>
+            </li>
+          ),
           item.state === "sent" ? (
             <li
               key={item.key}
@@ -228,7 +280,9 @@ export function Chat({
             >
               <Avatar userId={item.message.author_id} name={item.message.author_name} size={22} />
               <span className="author">{item.message.author_name}</span>
-              <time dateTime={item.message.created_at}>{new Date(item.message.created_at).toLocaleTimeString()}</time>
+              <time dateTime={item.message.created_at} title={new Date(item.message.created_at).toLocaleString()}>
+                {timeOfDay(new Date(item.message.created_at))}
+              </time>
               <p>
                 <MessageText content={item.message.content} me={user.id} />
               </p>
@@ -254,12 +308,12 @@ export function Chat({
               )}
             </li>
           ),
-        )}
+        ])}
       </ol>
       <div className="typing" aria-live="polite" data-testid="typing">
         {typists.length > 0 && `${typists.join(", ")} ${typists.length === 1 ? "is" : "are"} typing…`}
       </div>
-      <ErrorLine error={error} onDismiss={() => setError(null)} />
+      <ErrorLine error={error ?? loadError} onDismiss={() => (error ? setError(null) : setLoadError(null))} />
       <MentionComposer
         draft={draft}
         onDraft={onDraft}
@@ -267,6 +321,7 @@ export function Chat({
         members={[...live.members.values()]}
         me={user.id}
         placeholder={`Message #${team.name}`}
+        picks={kept.picked}
       />
     </section>
   );

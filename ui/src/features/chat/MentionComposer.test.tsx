@@ -68,3 +68,17 @@ describe("mention autocomplete", () => {
     expect(screen.getByTestId("mention").textContent).toBe("@Ada");
   });
 });
+
+it("sends with Enter and starts a new line with Shift+Enter", async () => {
+  const onSend = vi.fn();
+  render(<Harness onSend={onSend} />);
+  const box = screen.getByTestId("composer") as HTMLTextAreaElement;
+  fireEvent.change(box, { target: { value: "first line", selectionStart: 10 } });
+  // Shift+Enter: the browser's own new line (not sent); the composer only must not send.
+  fireEvent.keyDown(box, { key: "Enter", shiftKey: true });
+  expect(onSend).not.toHaveBeenCalled();
+  fireEvent.change(box, { target: { value: "first line\nsecond line", selectionStart: 22 } });
+  expect(box.rows).toBe(2);
+  fireEvent.keyDown(box, { key: "Enter" });
+  expect(onSend).toHaveBeenCalledWith("first line\nsecond line");
+});

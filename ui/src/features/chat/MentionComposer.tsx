@@ -1,5 +1,6 @@
 // The chat composer with @mention autocomplete: typing "@" offers the team's members (filtered as you type);
 // arrows move, Enter or Tab picks, Escape closes. A pick shows as "@Name" and is sent in the wire form.
+// Enter sends, Shift+Enter starts a new line; the box grows with its lines, up to a few.
 import { type FormEvent, type KeyboardEvent, useRef, useState } from "react";
 import type { Member, UserId } from "../../bindings";
 import { insertMention, matchMembers, mentionQuery, toWire } from "./mentions";
@@ -11,6 +12,7 @@ export function MentionComposer({
   members,
   me,
   placeholder,
+  picks,
 }: {
   draft: string;
   onDraft: (value: string) => void;
@@ -18,13 +20,16 @@ export function MentionComposer({
   members: Member[];
   me: UserId;
   placeholder: string;
+  /** Where the draft's picked names are kept, when they should outlive this composer (`drafts.ts`). */
+  picks?: Map<string, UserId>;
 }) {
-  const input = useRef<HTMLInputElement>(null);
+  const input = useRef<HTMLTextAreaElement>(null);
   const [caret, setCaret] = useState(0);
   const [active, setActive] = useState(0);
   const [closed, setClosed] = useState<number | null>(null);
   // The names picked from the list in this draft, to send as mentions.
-  const picked = useRef(new Map<string, UserId>());
+  const own = useRef(new Map<string, UserId>());
+  const picked = { current: picks ?? own.current };
 
   const query = mentionQuery(draft, caret);
   const open = query !== null && closed !== query.start;
@@ -49,8 +54,15 @@ export function MentionComposer({
     });
   }
 
-  function onKeyDown(e: KeyboardEvent<HTMLInputElement>) {
-    if (!shown) return;
+  function onKeyDown(e: KeyboardEvent<HTMLTextAreaElement>) {
+    if (!shown) {
+      // Enter sends (not while an input method is composing a character); Shift+Enter is a new line.
+      if (e.key === "Enter" && !e.shiftKey && !e.nativeEvent.isComposing) {
+        e.preventDefault();
+        e.currentTarget.form?.requestSubmit();
+      }
+      return;
+    }
     if (e.key === "ArrowDown" || e.key === "ArrowUp") {
       e.preventDefault();
       const step = e.key === "ArrowDown" ? 1 : -1;
@@ -96,8 +108,9 @@ export function MentionComposer({
           ))}
         </ul>
       )}
-      <input
+      <textarea
         ref={input}
+        rows={Math.min(6, draft.split("\n").length)}
         value={draft}
         onChange={(e) => change(e.target.value, e.target.selectionStart ?? e.target.value.length)}
         onKeyDown={onKeyDown}

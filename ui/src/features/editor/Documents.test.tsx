@@ -133,3 +133,16 @@ it("a document deleted while this device was away is found gone by the next list
   expect(screen.getByTestId("document-gone").textContent).toContain("“Doc 1” was deleted");
   expect((await screen.findByTestId("editor-stub")).dataset.readOnly).toBe("true");
 });
+
+it("tells a viewer an open document is theirs to read, not to change", async () => {
+  answers.documents = [doc(1)];
+  const open = async (role: TeamMembership["role"]) => {
+    const team: TeamMembership = { id: TEAM, name: "crew", role };
+    await act(async () => render(<Documents team={team} user={me} status={status} open={doc(1).document_id} onOpen={() => {}} />));
+  };
+  await open("viewer");
+  expect(screen.getByTestId("view-only").textContent).toBe("View only: as a viewer in crew you can read this document, not change it.");
+  cleanup();
+  await open("member");
+  expect(screen.queryByTestId("view-only")).toBeNull();
+});

@@ -154,6 +154,11 @@ export function Documents({ team, user, status, open, onOpen }: Props) {
             <button onClick={() => onOpen(null)}>Close</button>
           </div>
         )}
+        {team.role === "viewer" && !gone && (
+          <p className="empty view-only" data-testid="view-only">
+            View only: as a viewer in {team.name} you can read this document, not change it.
+          </p>
+        )}
         <ErrorLine error={error} onDismiss={() => setError(null)} />
         <Suspense fallback={<p className="empty" data-testid="editor-loading">Loading the editor…</p>}>
           {/* Keyed by whether it is gone too: a deleted document's editor is drawn again, read-only. */}
@@ -236,7 +241,7 @@ export function Documents({ team, user, status, open, onOpen }: Props) {
       {deleted && (
         <div className="toast" role="status" data-testid="document-deleted-toast">
           <span>
-            Deleted “{deleted.title}”. It can be restored for 30 days.
+            Deleted “{deleted.title}”. Undo brings it back.
           </span>
           <button onClick={() => void undo()} data-testid="undo-delete-document">
             Undo

@@ -135,6 +135,15 @@ export function Editor(props: { url: string; title: string; team: TeamId; me: Us
       state: editorState(handle as never, props.me),
       editable: () => !readOnly,
       nodeViews: { check_item: checkItemView(readOnly) },
+      // In the editor now (a click, Tab, or a toolbar command that focuses it after its change): from here
+      // on the selection is the person's own, and teammates see where it is.
+      handleDOMEvents: {
+        focus: (v) => {
+          placed = true;
+          shareCursorSoon(v);
+          return false;
+        },
+      },
       attributes: { "data-testid": "editor", "aria-label": props.title, class: "rich", spellcheck: "true" },
       dispatchTransaction(tr) {
         const before = editor.state.selection;
@@ -298,53 +307,53 @@ export function Editor(props: { url: string; title: string; team: TeamId; me: Us
         </ul>
       </header>
       <div className="toolbar" role="toolbar" aria-label="Formatting">
-        <button {...on(state && active.strong(state))} onClick={() => run(toggleMark(marks.strong))} title="Bold (Ctrl+B)" data-testid="format-bold">
+        <button {...on(state && active.strong(state))} onClick={() => run(toggleMark(marks.strong))} title="Bold (Ctrl+B)" aria-label="Bold" data-testid="format-bold">
           <b>B</b>
         </button>
-        <button {...on(state && active.em(state))} onClick={() => run(toggleMark(marks.em))} title="Italic (Ctrl+I)" data-testid="format-italic">
+        <button {...on(state && active.em(state))} onClick={() => run(toggleMark(marks.em))} title="Italic (Ctrl+I)" aria-label="Italic" data-testid="format-italic">
           <i>I</i>
         </button>
-        <button {...on(state && active.underline(state))} onClick={() => run(toggleMark(marks.underline))} title="Underline (Ctrl+U)">
+        <button {...on(state && active.underline(state))} onClick={() => run(toggleMark(marks.underline))} title="Underline (Ctrl+U)" aria-label="Underline">
           <u>U</u>
         </button>
-        <button {...on(state && active.strike(state))} onClick={() => run(toggleMark(marks.strike))} title="Strikethrough (Ctrl+Shift+S)">
+        <button {...on(state && active.strike(state))} onClick={() => run(toggleMark(marks.strike))} title="Strikethrough (Ctrl+Shift+S)" aria-label="Strikethrough">
           <s>S</s>
         </button>
-        <button {...on(state && active.code(state))} onClick={() => run(toggleMark(marks.code))} title="Inline code (Ctrl+E)">
+        <button {...on(state && active.code(state))} onClick={() => run(toggleMark(marks.code))} title="Inline code (Ctrl+E)" aria-label="Inline code">
           <code>{"</>"}</code>
         </button>
-        <button {...on(state && active.link(state))} onClick={() => setLinking("")} title="Link" data-testid="format-link">
+        <button {...on(state && active.link(state))} onClick={() => setLinking("")} title="Link" aria-label="Link" data-testid="format-link">
           Link
         </button>
         <span className="divider" />
         {([1, 2, 3] as const).map((level) => (
-          <button key={level} {...on(state && active[`heading${level}` as const](state))} onClick={() => run(toggleBlock(nodes.heading, { level }))} title={`Heading ${level} (Ctrl+Alt+${level})`}>
+          <button key={level} {...on(state && active[`heading${level}` as const](state))} onClick={() => run(toggleBlock(nodes.heading, { level }))} title={`Heading ${level} (Ctrl+Alt+${level})`} aria-label={`H${level} heading`}>
             H{level}
           </button>
         ))}
-        <button {...on(state && active.bulletList(state))} onClick={() => run(toggleList(nodes.bullet_list))} title="Bulleted list (Ctrl+Shift+8)">
+        <button {...on(state && active.bulletList(state))} onClick={() => run(toggleList(nodes.bullet_list))} title="Bulleted list (Ctrl+Shift+8)" aria-label="Bulleted list">
           •
         </button>
-        <button {...on(state && active.orderedList(state))} onClick={() => run(toggleList(nodes.ordered_list))} title="Numbered list (Ctrl+Shift+7)">
+        <button {...on(state && active.orderedList(state))} onClick={() => run(toggleList(nodes.ordered_list))} title="Numbered list (Ctrl+Shift+7)" aria-label="1. Numbered list">
           1.
         </button>
-        <button {...on(state && active.checkList(state))} onClick={() => run(toggleList(nodes.check_list))} title="Check list (Ctrl+Shift+9)">
+        <button {...on(state && active.checkList(state))} onClick={() => run(toggleList(nodes.check_list))} title="Check list (Ctrl+Shift+9)" aria-label="Check list">
           ☑
         </button>
-        <button {...on(state && active.quote(state))} onClick={() => run(toggleQuote)} title="Quote">
+        <button {...on(state && active.quote(state))} onClick={() => run(toggleQuote)} title="Quote" aria-label="Quote">
           ❝
         </button>
-        <button {...on(state && active.codeBlock(state))} onClick={() => run(toggleBlock(nodes.code_block))} title="Code block">
+        <button {...on(state && active.codeBlock(state))} onClick={() => run(toggleBlock(nodes.code_block))} title="Code block" aria-label="Code block">
           {"{ }"}
         </button>
-        <button {...on(false)} onClick={() => run(insertRule)} title="Horizontal rule">
+        <button {...on(false)} onClick={() => run(insertRule)} title="Horizontal rule" aria-label="Horizontal rule">
           ―
         </button>
         <span className="divider" />
-        <button disabled={!editable} onClick={() => run(undo)} title="Undo (Ctrl+Z)">
+        <button disabled={!editable} onClick={() => run(undo)} title="Undo (Ctrl+Z)" aria-label="Undo">
           ↶
         </button>
-        <button disabled={!editable} onClick={() => run(redo)} title="Redo (Ctrl+Shift+Z)">
+        <button disabled={!editable} onClick={() => run(redo)} title="Redo (Ctrl+Shift+Z)" aria-label="Redo">
           ↷
         </button>
         <span className="spacer" />

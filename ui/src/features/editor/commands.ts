@@ -76,6 +76,19 @@ const splitItem = chainCommands(splitListItem(nodes.list_item), splitListItem(no
 const sinkItem = chainCommands(sinkListItem(nodes.list_item), sinkListItem(nodes.check_item));
 const liftItem = chainCommands(liftListItem(nodes.list_item), liftListItem(nodes.check_item));
 
+/// Ticks or unticks the check-list item the caret is in: the box's own click needs a mouse.
+export const toggleCheck: Command = (state, dispatch) => {
+  const { $from } = state.selection;
+  for (let d = $from.depth; d > 0; d--) {
+    const node = $from.node(d);
+    if (node.type === nodes.check_item) {
+      dispatch?.(state.tr.setNodeMarkup($from.before(d), undefined, { ...node.attrs, checked: !node.attrs.checked }));
+      return true;
+    }
+  }
+  return false;
+};
+
 export function editorKeys(): Plugin[] {
   return [
     history(),
@@ -95,7 +108,7 @@ export function editorKeys(): Plugin[] {
       "Mod-Shift-8": wrapInList(nodes.bullet_list),
       "Mod-Shift-7": wrapInList(nodes.ordered_list),
       "Mod-Shift-9": wrapInList(nodes.check_list),
-      "Mod-Enter": exitCode,
+      "Mod-Enter": chainCommands(toggleCheck, exitCode),
       Enter: splitItem,
       Tab: sinkItem,
       "Shift-Tab": liftItem,

@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { automergeReady } from "./repo";
 import { applyKeepingCaret, editorState } from "./state";
 import { schema, TEXT_PATH } from "./schema";
-import { active, insertRule, setLink, toggleBlock, toggleList, toggleMark, toolbarShows, undo } from "./commands";
+import { active, insertRule, setLink, toggleBlock, toggleCheck, toggleList, toggleMark, toolbarShows, undo } from "./commands";
 import { pmPosition, textIndex } from "./carets";
 import { convertMarkdown, needsConversion, parseMarkdown, toMarkdown } from "./markdown";
 
@@ -155,6 +155,21 @@ describe("formatting becomes marks and blocks in the document", () => {
     expect(checks).toHaveLength(1);
     expect(checks[0].attrs.checked).toBe(true);
     expect(view.state.doc.firstChild?.type.name).toBe("check_list");
+  });
+
+  it("ticks and unticks the item at the caret with Ctrl+Enter, and leaves other blocks to the code-block exit", () => {
+    const { handle, view } = open();
+    type(view, "[ ] ship it");
+    const checked = () => blocks(handle).filter((b) => b.type === "check-list-item").map((b) => b.attrs.checked);
+    expect(checked()).toEqual([false]);
+    const ctrlEnter = () => view.someProp("handleKeyDown", (f) => f(view, new KeyboardEvent("keydown", { key: "Enter", ctrlKey: true })));
+    expect(ctrlEnter()).toBe(true);
+    expect(checked()).toEqual([true]);
+    expect(ctrlEnter()).toBe(true);
+    expect(checked()).toEqual([false]);
+    expect(view.state.doc.textContent).toBe("ship it");
+    const plain = open("just words");
+    expect(toggleCheck(plain.view.state, plain.view.dispatch)).toBe(false);
   });
 });
 

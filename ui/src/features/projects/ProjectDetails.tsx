@@ -166,9 +166,13 @@ export function ProjectDetails({ team, project }: { team: TeamMembership; projec
                   void patchTask(task, { title: renaming.title });
                   setRenaming(null);
                 }}
+                onKeyDown={(e) => e.key === "Escape" && setRenaming(null)}
               >
                 <input value={renaming.title} onChange={(e) => setRenaming({ ...renaming, title: e.target.value })} maxLength={500} required aria-label="Task title" data-testid="task-title-input" />
                 <button type="submit">Save</button>
+                <button type="button" onClick={() => setRenaming(null)} data-testid="task-title-cancel">
+                  Cancel
+                </button>
               </form>
             ) : (
               <span className="task-title" data-testid="task-title" onDoubleClick={() => canEdit && setRenaming({ id: task.id, title: task.title })}>

@@ -170,3 +170,52 @@ it("a project opened from search has its details open", async () => {
   expect(opened).toEqual([false, true]);
   expect(focused).toHaveBeenCalledOnce(); // the workspace then forgets the hit: the next visit opens nothing by itself
 });
+
+it("Escape leaves a project's or a task's rename without saving, as the shortcuts say", async () => {
+  const task: Task = { id: "0190f1e2-0000-7000-a000-000000000001", project_id: project(1).id, team_id: TEAM, title: "Write", done: false, assignee_id: null, created_by: members(1, 1)[0].user_id, created_at: "", versions: { title: 0, done: 0, assignee_id: 0 }, deleted: false };
+  answers.projects = projects(1, 1);
+  answers.members = members(1, 2);
+  answers.tasks = [task];
+  answers.projectHistory = [];
+  await act(async () => render(<Projects team={{ ...team, role: "admin" }} onOpenDocument={() => {}} />));
+
+  await act(async () => screen.getByTestId("edit-project").click());
+  fireEvent.change(screen.getByTestId("edit-project-name"), { target: { value: "Not this" } });
+  await act(async () => void fireEvent.keyDown(screen.getByTestId("edit-project-name"), { key: "Escape" }));
+  expect(screen.queryByTestId("edit-project-name")).toBeNull();
+
+  await act(async () => screen.getByTestId("open-project").click());
+  await act(async () => screen.getByTestId("rename-task").click());
+  fireEvent.change(screen.getByTestId("task-title-input"), { target: { value: "Nor this" } });
+  await act(async () => void fireEvent.keyDown(screen.getByTestId("task-title-input"), { key: "Escape" }));
+  expect(screen.queryByTestId("task-title-input")).toBeNull();
+  await act(async () => screen.getByTestId("rename-task").click());
+  await act(async () => screen.getByTestId("task-title-cancel").click());
+  expect(screen.queryByTestId("task-title-input")).toBeNull();
+  expect(calls.some(([name]) => name === "patchProject" || name === "patchTask")).toBe(false);
+});
+
+it("says there are no projects only once the list was read", async () => {
+  let answer!: (list: ReturnType<typeof projects>) => void;
+  answers.projects = () => new Promise((resolve) => (answer = resolve));
+  await act(async () => render(<Projects team={team} onOpenDocument={() => {}} />));
+  expect(screen.queryByText(/No projects yet/)).toBeNull();
+  await act(async () => answer([]));
+  expect(screen.getByText(/No projects yet/)).toBeTruthy();
+});
+
+it("offers a member the create form only where the team's settings let members create projects", async () => {
+  answers.projects = projects(1, 1);
+  answers.teamSettings = { description: "", default_project_status: "active", members_can_create_projects: false, webhook_payload_retention_days: 30 };
+  await act(async () => render(<Projects team={team} onOpenDocument={() => {}} />));
+  expect(screen.queryByTestId("create-project")).toBeNull();
+  expect(screen.getByTestId("create-project-admins-only").textContent).toContain("only owners and admins");
+  cleanup();
+  // An admin always may; and a member where members may.
+  await act(async () => render(<Projects team={{ ...team, role: "admin" }} onOpenDocument={() => {}} />));
+  expect(screen.getByTestId("create-project")).toBeTruthy();
+  cleanup();
+  answers.teamSettings = { description: "", default_project_status: "active", members_can_create_projects: true, webhook_payload_retention_days: 30 };
+  await act(async () => render(<Projects team={team} onOpenDocument={() => {}} />));
+  expect(screen.getByTestId("create-project")).toBeTruthy();
+});

@@ -33,8 +33,14 @@ export function Projects({ team, onOpenDocument, focusProject = null, onFocused 
   // (cleared by the next read that succeeds): a reload never hides a refusal not yet read.
   const [error, setError] = useState<string | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
+  // Whether the list was read: only then can it say there are no projects.
+  const [read, setRead] = useState(false);
   const [editing, setEditing] = useState<{ id: string; name: string; description: string } | null>(null);
   const canEdit = team.role !== "viewer";
+  // A member may create projects only where the team's settings let members; until they are read (or
+  // when they cannot be), the form is offered and the relay decides.
+  const [membersCreate, setMembersCreate] = useState(true);
+  const canCreate = canEdit && (team.role !== "member" || membersCreate);
   // The relay lets admins and owners delete; the room's project_deleted takes it off every list.
   const canDelete = team.role === "admin" || team.role === "owner";
   const [deleting, setDeleting] = useState<string | null>(null);
@@ -54,11 +60,17 @@ export function Projects({ team, onOpenDocument, focusProject = null, onFocused 
   const latest = useLatest();
   const load = () => {
     latest(loadProjects(team.id)).then(
-      () => setLoadError(null),
+      () => {
+        setLoadError(null);
+        setRead(true);
+      },
       (e) => setLoadError(messageOf(e)),
     );
     // Owners and assignees are chosen from the roster.
     loadMembers(team.id).catch(() => {});
+    if (team.role === "member") {
+      call(commands.teamSettings(team.id)).then((settings) => setMembersCreate(settings.members_can_create_projects), () => {});
+    }
     call(commands.outbox()).then((o) => setQueued(o.filter((e) => e.team_id === team.id && e.kind === "project_create")), () => {});
   };
 
@@ -140,6 +152,7 @@ export function Projects({ team, onOpenDocument, focusProject = null, onFocused 
                   void save(p, { name: editing.name, description: editing.description });
                   setEditing(null);
                 }}
+                onKeyDown={(e) => e.key === "Escape" && setEditing(null)}
               >
                 <input value={editing.name} onChange={(e) => setEditing({ ...editing, name: e.target.value })} required maxLength={200} aria-label="Project name" data-testid="edit-project-name" />
                 <input value={editing.description} onChange={(e) => setEditing({ ...editing, description: e.target.value })} aria-label="Description" />
@@ -210,8 +223,13 @@ export function Projects({ team, onOpenDocument, focusProject = null, onFocused 
           </li>
         ))}
       </ul>
-      {projects.length === 0 && queued.length === 0 && !loadError && <p className="empty">{canEdit ? "No projects yet. Name your first one below and press Create project." : "No projects yet."}</p>}
-      {canEdit && (
+      {read && projects.length === 0 && queued.length === 0 && !loadError && <p className="empty">{canCreate ? "No projects yet. Name your first one below and press Create project." : "No projects yet."}</p>}
+      {canEdit && !canCreate && (
+        <p className="empty" data-testid="create-project-admins-only">
+          In this team only owners and admins create projects.
+        </p>
+      )}
+      {canCreate && (
         <form onSubmit={create} className="inline">
           <input value={name} onChange={(e) => setName(e.target.value)} placeholder="Project name" aria-label="Project name" required maxLength={200} data-testid="project-name" />
           <input value={description} onChange={(e) => setDescription(e.target.value)} placeholder="Description (optional)" aria-label="Project description" />

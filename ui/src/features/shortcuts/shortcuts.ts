@@ -41,5 +41,6 @@ export function shortcutList(mac: boolean, sections: string[]): Shortcut[] {
     { keys: ["Tab"], what: "Move to the next control (Shift+Tab: the previous one)" },
     { keys: ["↑ ↓"], what: "Move through search results and choices" },
     { keys: ["Enter"], what: "Send a message, save a form, open a search result" },
+    { keys: [mac ? "⌘" : "Ctrl", "Enter"], what: "In a document: tick or untick the check-list item at the caret" },
   ];
 }

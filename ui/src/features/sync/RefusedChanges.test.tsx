@@ -62,3 +62,10 @@ it("the sync indicator offers the review only while something is refused", () =>
   fireEvent.click(screen.getByTestId("review-refused"));
   expect(review).toHaveBeenCalledOnce();
 });
+
+it("shows a refused message as it was typed: a mention by its name, not its wire form", async () => {
+  outbox = [entry("m", "message", "thanks @[Ada](user:0190f1e2-0000-7000-8000-000000000001)!", true)];
+  await act(async () => void render(<RefusedChanges teams={[team]} onClose={() => {}} />));
+  expect(rows()).toEqual([expect.stringContaining("Message in crew: thanks @Ada!")]);
+  expect(rows()[0]).not.toContain("user:");
+});

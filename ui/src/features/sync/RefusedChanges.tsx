@@ -3,6 +3,7 @@
 // indicator while it says "Needs attention"; the chat also offers its own messages' Retry and Discard.
 import { useEffect, useState } from "react";
 import { commands, events, type OutboxEntry, type OutboxKind, type TeamMembership } from "../../bindings";
+import { plainText } from "../chat/mentions";
 import { call, messageOf } from "../../lib/call";
 import { ErrorLine } from "../../lib/ErrorLine";
 import { follow } from "../../lib/events";
@@ -77,7 +78,7 @@ export function RefusedChanges({ teams, onClose }: { teams: TeamMembership[]; on
             <li key={entry.client_id} data-testid="refused-change">
               <span className="what">
                 <span>
-                  <strong>{KIND[entry.kind]}</strong> in {teamName(entry.team_id)}: {entry.content}
+                  <strong>{KIND[entry.kind]}</strong> in {teamName(entry.team_id)}: {entry.kind === "message" ? plainText(entry.content) : entry.content}
                 </span>
                 <small data-testid="refused-reason">{entry.error ?? entry.error_code ?? "refused"}</small>
               </span>

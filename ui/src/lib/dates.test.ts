@@ -1,0 +1,23 @@
+import { expect, it } from "vitest";
+import { dayLabel, sameDay, timeOfDay } from "./dates";
+
+const now = new Date(2026, 11, 5, 9, 30);
+
+it("names today and yesterday, and other days by weekday and date, with the year only when not this one", () => {
+  expect(dayLabel(new Date(2026, 11, 5, 0, 1), now)).toBe("Today");
+  expect(dayLabel(new Date(2026, 11, 4, 23, 59), now)).toBe("Yesterday");
+  // ICU versions differ in punctuation ("Tuesday 1 December", "Tuesday, 1 December"): the parts are what count.
+  const thisYear = dayLabel(new Date(2026, 11, 1, 12), now, "en-GB");
+  expect(thisYear).toMatch(/^Tuesday,? 1 December$/);
+  expect(dayLabel(new Date(2025, 11, 31, 12), now, "en-GB")).toMatch(/^Wednesday,? 31 December 2025$/);
+});
+
+it("tells days apart by the local calendar, not by 24 hours", () => {
+  expect(sameDay(new Date(2026, 11, 5, 0, 0), new Date(2026, 11, 5, 23, 59))).toBe(true);
+  expect(sameDay(new Date(2026, 11, 4, 23, 59), new Date(2026, 11, 5, 0, 0))).toBe(false);
+});
+
+it("gives the time of day without seconds", () => {
+  expect(timeOfDay(new Date(2026, 11, 5, 14, 5, 33), "en-GB")).toBe("14:05");
+  expect(timeOfDay(new Date(2026, 11, 5, 14, 5, 33), "en-US")).toBe("2:05 PM");
+});
