@@ -5,7 +5,7 @@
 //! register again. Deleting one document is soft: it leaves the lists and sync at once, can be restored for
 //! `KEPT_AFTER_DELETE`, and is then purged the same way.
 
-use teamflow_protocol::api::teams::{DocumentEntry, RegisterDocument, RenameDocument};
+use teamflow_protocol::api::teams::{DeletedDocument, DocumentEntry, RegisterDocument, RenameDocument};
 use teamflow_protocol::{DocumentUrl, ProjectId, Role, TeamId, UserId};
 
 use crate::access::Membership;
@@ -56,6 +56,38 @@ pub async fn list(db: &Db, member: &Membership) -> Result<Vec<DocumentEntry>, Ap
     .fetch_all(db.pool())
     .await?;
     rows.into_iter().map(DocumentRow::into_entry).collect()
+}
+
+/// The team's deleted documents that `member` may restore (all of them for admins and owners, their own for
+/// members, none for viewers), most recently deleted first, each with when it will be purged.
+pub async fn deleted(db: &Db, member: &Membership) -> Result<Vec<DeletedDocument>, ApiError> {
+    #[derive(sqlx::FromRow)]
+    struct Deleted {
+        #[sqlx(flatten)]
+        row: DocumentRow,
+        deleted_at: i64,
+        deleted_by: Option<String>,
+    }
+    let rows: Vec<Deleted> = sqlx::query_as(
+        "SELECT id, team_id, title, project_id, created_by, created_at, deleted_at, deleted_by FROM documents
+         WHERE team_id = $1 AND deleted_at IS NOT NULL ORDER BY deleted_at DESC, id",
+    )
+    .bind(member.team().to_string())
+    .fetch_all(db.pool())
+    .await?;
+    let kept = i64::try_from(KEPT_AFTER_DELETE.as_millis()).unwrap_or(i64::MAX);
+    rows.into_iter()
+        .filter(|d| may_delete(member, &d.row).is_ok())
+        .map(|d| {
+            Ok(DeletedDocument {
+                document: d.row.into_entry()?,
+                deleted_at: from_ms(d.deleted_at),
+                // A deleter's account deleted since leaves a name nobody can read: said as absent.
+                deleted_by: d.deleted_by.and_then(|id| id.parse().ok()),
+                restorable_until: from_ms(d.deleted_at.saturating_add(kept)),
+            })
+        })
+        .collect()
 }
 
 /// Registers a document to the team; once committed, the share policy learns of it through the event.

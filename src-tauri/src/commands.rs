@@ -92,6 +92,7 @@ pub(crate) fn all() -> Commands<Wry> {
         documents::create_document,
         documents::rename_document,
         documents::delete_document,
+        documents::deleted_documents,
         documents::restore_document,
         documents::open_document,
         documents::close_document,

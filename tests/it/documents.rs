@@ -2,7 +2,7 @@
 //! soft deletion (out of lists and sync, restorable until purged) and who may do which.
 
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 use teamflow_sync::splice_text;
 use teamflow_tests::socket::RoomSocket;
 use teamflow_tests::{Client, TestRelay, TwoMemberTeam, assert_error, document_url, sync_client, text_when, within};
@@ -211,6 +211,59 @@ async fn only_admins_owners_and_the_creator_delete_or_restore() {
     assert_eq!(titles(&t.alice.get(&format!("/api/teams/{}/documents", t.id)).await.1), ["Alice's"]);
 }
 
+/// Deleted documents can be found again to restore: each person sees those they may restore (admins all,
+/// members their own, viewers none), newest deletion first, with who deleted them and until when; a
+/// restored one leaves the list, and a purged one is not in it.
+#[tokio::test]
+async fn deleted_documents_are_listed_for_those_who_may_restore_them() {
+    let t = TwoMemberTeam::start().await;
+    let viewer = t.relay.user("vera").await;
+    t.alice.add_member(&t.id, "vera@example.test", "viewer").await;
+    let alices = registered(&t.alice, &t.id, 20, "Alice's").await;
+    let bobs = registered(&t.bob, &t.id, 21, "Bob's").await;
+    registered(&t.alice, &t.id, 22, "Still here").await;
+    let path = |doc: &str| format!("/api/teams/{}/documents/{doc}", t.id);
+    let deleted = format!("/api/teams/{}/documents/deleted", t.id);
+    assert_eq!(t.bob.delete(&path(&bobs)).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(t.alice.delete(&path(&alices)).await.0, StatusCode::NO_CONTENT);
+
+    let listed = |page: &Value| -> Vec<String> {
+        page.as_array()
+            .expect("list")
+            .iter()
+            .map(|d| d["document"]["title"].as_str().expect("title").to_owned())
+            .collect()
+    };
+    let (status, page) = t.alice.get(&deleted).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(listed(&page), ["Alice's", "Bob's"], "the admin sees all, newest deletion first");
+    assert_eq!(page[1]["deleted_by"], t.bob.user_id().await);
+    let (at, until) =
+        (page[0]["deleted_at"].as_str().expect("at"), page[0]["restorable_until"].as_str().expect("until"));
+    let days = (time::OffsetDateTime::parse(until, &time::format_description::well_known::Rfc3339).expect("until")
+        - time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).expect("at"))
+    .whole_days();
+    assert_eq!(days, 30);
+    assert_eq!(listed(&t.bob.get(&deleted).await.1), ["Bob's"], "a member, their own");
+    assert!(listed(&viewer.get(&deleted).await.1).is_empty(), "a viewer restores nothing");
+    let outsider = t.relay.user("mallory").await;
+    let (status, error) = outsider.get(&deleted).await;
+    assert_error(status, &error, StatusCode::NOT_FOUND, "not_found");
+
+    assert_eq!(t.bob.post(&format!("{}/restore", path(&bobs)), &json!({})).await.0, StatusCode::OK);
+    assert_eq!(listed(&t.alice.get(&deleted).await.1), ["Alice's"]);
+    let db = t.relay.db().await;
+    sqlx::query("UPDATE documents SET deleted_at = deleted_at - $1 WHERE id = $2")
+        .bind(i64::try_from(teamflow_relay::documents::KEPT_AFTER_DELETE.as_millis()).expect("ms") + 1)
+        .bind(&alices)
+        .execute(db.pool())
+        .await
+        .expect("age the deletion");
+    teamflow_relay::documents::purge_deleted(&db, teamflow_relay::documents::KEPT_AFTER_DELETE).await.expect("purge");
+    assert!(listed(&t.alice.get(&deleted).await.1).is_empty(), "purged, no longer restorable");
+    assert_eq!(titles(&t.alice.get(&format!("/api/teams/{}/documents", t.id)).await.1), ["Bob's", "Still here"]);
+}
+
 #[tokio::test]
 async fn a_purged_document_cannot_be_restored_and_its_id_stays_buried() {
     let t = TwoMemberTeam::start().await;
@@ -274,7 +327,15 @@ async fn nodes_rename_delete_and_restore_through_the_relay() {
         "{refused}"
     );
 
+    // Found again among the deleted ones by whoever may restore it (alice, its creator; not bob, a member).
+    let deleted = alice.deleted_documents(team).await.expect("deleted documents");
+    assert_eq!(
+        deleted.iter().map(|d| (d.document.document_id.clone(), d.document.title.as_str())).collect::<Vec<_>>(),
+        [(url.clone(), "Launch plan")]
+    );
+    assert!(bob.deleted_documents(team).await.expect("bob's").is_empty());
     alice.restore_document(team, &url).await.expect("restore");
     assert_eq!(titles(&bob).await, ["Launch plan"]);
     assert_eq!(found(&alice, "Launch plan").await, 1, "searchable again");
+    assert!(alice.deleted_documents(team).await.expect("deleted documents").is_empty());
 }

@@ -134,6 +134,8 @@ export const commands = {
 	renameDocument: (teamId: TeamId, url: string, title: string) => typedError<DocumentEntry, AppError>(__TAURI_INVOKE("rename_document", { teamId, url, title })),
 	/**  Deletes a document; `restore_document` brings it back for 30 days. */
 	deleteDocument: (teamId: TeamId, url: string) => typedError<null, AppError>(__TAURI_INVOKE("delete_document", { teamId, url })),
+	/**  The team's deleted documents this user may restore, most recently deleted first (needs the relay). */
+	deletedDocuments: (teamId: TeamId) => typedError<DeletedDocument[], AppError>(__TAURI_INVOKE("deleted_documents", { teamId })),
 	restoreDocument: (teamId: TeamId, url: string) => typedError<DocumentEntry, AppError>(__TAURI_INVOKE("restore_document", { teamId, url })),
 	/**
 	 *  Opens a document on the node (the window's repo then fetches it through `connect_window`): its text and
@@ -288,6 +290,16 @@ export type Cursor = {
 export type DayCount = {
 	date: string,
 	count: number,
+};
+
+/**  `GET /api/teams/{team_id}/documents/deleted`: a deleted document the caller may restore, while it can be. */
+export type DeletedDocument = {
+	document: DocumentEntry,
+	deleted_at: string,
+	/**  Who deleted it; absent when that account is gone. */
+	deleted_by?: UserId | null,
+	/**  When it is purged for good, unless restored before. */
+	restorable_until: string,
 };
 
 /**  One document's state relative to the relay. */

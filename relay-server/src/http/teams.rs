@@ -5,8 +5,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use teamflow_protocol::api::invitations::InvitationCreated;
 use teamflow_protocol::api::teams::{
-    AddMember, Analytics, AnalyticsQuery, DocumentEntry, Member, RegisterDocument, RenameDocument, Team, TeamInput,
-    TeamSettings, UpdateMember,
+    AddMember, Analytics, AnalyticsQuery, DeletedDocument, DocumentEntry, Member, RegisterDocument, RenameDocument,
+    Team, TeamInput, TeamSettings, UpdateMember,
 };
 use teamflow_protocol::{DocumentUrl, ErrorBody, TeamId, UserId};
 use utoipa_axum::router::OpenApiRouter;
@@ -26,6 +26,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_settings, put_settings))
         .routes(routes!(get_analytics))
         .routes(routes!(list_documents, register_document))
+        .routes(routes!(list_deleted_documents))
         .routes(routes!(rename_document, delete_document))
         .routes(routes!(restore_document))
 }
@@ -215,6 +216,21 @@ async fn list_documents(
 ) -> Result<Json<Vec<DocumentEntry>>, ApiError> {
     let member = state.access.member(team, user).await?;
     Ok(Json(documents::list(&state.db, &member).await?))
+}
+
+/// The team's deleted documents the caller may restore (admins and owners: all; members: their own), most
+/// recently deleted first, each with when it is purged.
+#[utoipa::path(get, path = "/api/teams/{team_id}/documents/deleted", tag = "documents", security(("bearer" = [])),
+    params(("team_id" = TeamId, Path)), responses(
+    (status = 200, body = Vec<DeletedDocument>), (status = 404, body = ErrorBody),
+))]
+async fn list_deleted_documents(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(team): ApiPath<TeamId>,
+) -> Result<Json<Vec<DeletedDocument>>, ApiError> {
+    let member = state.access.member(team, user).await?;
+    Ok(Json(documents::deleted(&state.db, &member).await?))
 }
 
 /// Register an Automerge document to the team. A document id can be registered once, anywhere.

@@ -3,7 +3,7 @@
 
 use reqwest::Method;
 use teamflow_protocol::api::projects::ProjectPatch;
-use teamflow_protocol::api::teams::{DocumentEntry, RegisterDocument, RenameDocument};
+use teamflow_protocol::api::teams::{DeletedDocument, DocumentEntry, RegisterDocument, RenameDocument};
 use teamflow_protocol::{DocumentUrl, ProjectId, TeamId};
 use teamflow_sync::samod::DocHandle;
 use teamflow_sync::{ClientConfig, Presence, PresenceConfig, PresenceSession, SqliteStorage, SyncClient, TextWriter};
@@ -208,6 +208,11 @@ impl Node {
         self.forget_document(team, url).await?;
         self.documents(team).await?;
         Ok(())
+    }
+
+    /// The team's deleted documents this user may restore, while they can be (needs the relay).
+    pub async fn deleted_documents(&self, team: TeamId) -> Result<Vec<DeletedDocument>, NodeError> {
+        self.authed::<(), _>(Method::GET, &format!("/api/teams/{team}/documents/deleted"), None).await
     }
 
     /// Brings back a deleted document (the people who may delete it; needs the relay).

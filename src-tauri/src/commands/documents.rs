@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use tauri::ipc::Channel;
 use tauri::{State, Wry};
 use teamflow_node::{HistoryEntry, TextUpdate, WindowSink};
-use teamflow_protocol::api::teams::DocumentEntry;
+use teamflow_protocol::api::teams::{DeletedDocument, DocumentEntry};
 use teamflow_protocol::{DocumentUrl, TeamId};
 
 use crate::error::AppError;
@@ -61,6 +61,16 @@ pub(crate) async fn delete_document(
 ) -> Result<(), AppError> {
     let url = document_url(&url)?;
     Ok(shell.node().await?.delete_document(team_id, &url).await?)
+}
+
+/// The team's deleted documents this user may restore, most recently deleted first (needs the relay).
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn deleted_documents(
+    shell: State<'_, Shell<Wry>>,
+    team_id: TeamId,
+) -> Result<Vec<DeletedDocument>, AppError> {
+    Ok(shell.node().await?.deleted_documents(team_id).await?)
 }
 
 #[tauri::command]

@@ -83,6 +83,20 @@ async fn walk_through(theme: Theme) -> Result<()> {
         .until_page("the toast to go", "return !document.querySelector('[data-testid=document-deleted-toast]');", &[])
         .await?;
 
+    // Deleted again and the toast let go: Recently deleted still finds it, and Restore brings it back.
+    window.click("[data-testid=delete-document]").await?;
+    window.until_text("[data-testid=document-deleted-toast]", "Undo brings it back").await?;
+    window.click("[data-testid=document-deleted-toast] button[aria-label=Dismiss]").await?;
+    window.click("[data-testid=show-deleted]").await?;
+    window.until_text("[data-testid=deleted-document]", "Q1 plan").await?;
+    window.until_text("[data-testid=deleted-document]", "by ada; kept until").await?;
+    window.screenshot(&theme.shot("documents-recently-deleted")).await?;
+    axe::check(&window, &theme.shot("documents-recently-deleted")).await?;
+    window.click("[data-testid=restore-deleted]").await?;
+    window.until_text("[data-testid=document]", "Q1 plan").await?;
+    window.until_count("[data-testid=deleted-document]", 0).await?;
+    ensure!(titles().await == ["Q1 plan"], "the restore reached the relay");
+
     // And the restored document opens with its text.
     window.click("[data-testid=open-document]").await?;
     window.until_editor_text("First steps").await?;

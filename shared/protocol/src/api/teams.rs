@@ -276,6 +276,27 @@ pub struct DocumentEntry {
     pub created_at: OffsetDateTime,
 }
 
+/// `GET /api/teams/{team_id}/documents/deleted`: a deleted document the caller may restore, while it can be.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct DeletedDocument {
+    pub document: DocumentEntry,
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    #[cfg_attr(feature = "specta", specta(type = String))]
+    pub deleted_at: OffsetDateTime,
+    /// Who deleted it; absent when that account is gone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "specta", specta(optional))]
+    pub deleted_by: Option<UserId>,
+    /// When it is purged for good, unless restored before.
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    #[cfg_attr(feature = "specta", specta(type = String))]
+    pub restorable_until: OffsetDateTime,
+}
+
 /// `POST /api/teams/{team_id}/documents`: register an Automerge document to the team.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

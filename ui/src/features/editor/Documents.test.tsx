@@ -1,9 +1,10 @@
 // The document list: teammates' renames and deletions from the room, delete with Undo, who sees Delete.
 import { act, cleanup, fireEvent, render, screen } from "@testing-library/react";
 import { afterEach, beforeEach, expect, it, vi } from "vitest";
-import type { DocumentEntry, Status, TeamMembership } from "../../bindings";
+import type { DeletedDocument, DocumentEntry, Status, TeamMembership } from "../../bindings";
 import { answers, calls, emitRoom, failures, reset } from "../../testing/fakeBindings";
-import { TEAM, userId } from "../../testing/fixtures";
+import { joinFrames, members, TEAM, userId } from "../../testing/fixtures";
+import { followRooms } from "../../lib/team/store";
 import { Documents } from "./Documents";
 
 vi.mock("../../bindings", () => import("../../testing/fakeBindings"));
@@ -145,4 +146,35 @@ it("tells a viewer an open document is theirs to read, not to change", async () 
   cleanup();
   await open("member");
   expect(screen.queryByTestId("view-only")).toBeNull();
+});
+
+it("finds a deleted document again under Recently deleted and restores it into the list", async () => {
+  answers.documents = [doc(1)];
+  let deleted: DeletedDocument[] = [
+    { document: doc(2, userId(2)), deleted_at: "2026-12-04T10:00:00Z", deleted_by: userId(2), restorable_until: "2027-01-03T10:00:00Z" },
+    { document: doc(3), deleted_at: "2026-12-03T10:00:00Z", deleted_by: userId(99), restorable_until: "2027-01-02T10:00:00Z" },
+  ];
+  answers.deletedDocuments = () => deleted;
+  answers.restoreDocument = (_team: string, url: string) => {
+    const item = deleted.find((d) => d.document.document_id === url)!;
+    deleted = deleted.filter((d) => d !== item);
+    return item.document;
+  };
+  // The roster, as the workspace's team store has it: who deleted each is named from it.
+  const stopRooms = followRooms();
+  act(() => joinFrames(members(1, 2)).forEach((frame) => emitRoom(TEAM, frame)));
+  await show("admin");
+  expect(screen.queryAllByTestId("deleted-document")).toHaveLength(0);
+  await act(async () => fireEvent.click(screen.getByTestId("show-deleted")));
+  const rows = () => screen.queryAllByTestId("deleted-document").map((r) => r.textContent);
+  expect(rows()).toEqual([expect.stringMatching(/^Doc 2Deleted .* by Member 2; kept until /), expect.stringMatching(/^Doc 3Deleted .* by a former member; kept until /)]);
+  await act(async () => fireEvent.click(screen.getAllByTestId("restore-deleted")[1]));
+  expect(calls).toContainEqual(["restoreDocument", TEAM, doc(3).document_id]);
+  expect(titles()).toEqual(["Doc 1", "Doc 3"]);
+  expect(rows()).toEqual([expect.stringContaining("Doc 2")]);
+  cleanup();
+  // A viewer restores nothing: not offered.
+  await show("viewer");
+  expect(screen.queryByTestId("show-deleted")).toBeNull();
+  stopRooms();
 });

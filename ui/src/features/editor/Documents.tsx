@@ -1,6 +1,6 @@
 // The team's documents: the list (live as teammates rename, delete or restore), a new one, renaming and
-// deleting with an Undo (the relay keeps a deleted document restorable for 30 days), and the open one in
-// the editor.
+// deleting with an Undo, the recently deleted ones to restore (the relay keeps them 30 days), and the open
+// one in the editor.
 import { type FormEvent, lazy, Suspense, useEffect, useRef, useState } from "react";
 import { commands, type DocumentEntry, type Status, type TeamMembership, type User } from "../../bindings";
 import { call, explain, messageOf } from "../../lib/call";
@@ -9,6 +9,7 @@ import { ErrorLine } from "../../lib/ErrorLine";
 import { useLatest } from "../../lib/latest";
 import { useReconnects } from "../../lib/reconnects";
 import { applyDocumentFrame, checkTitle, mayDelete } from "./documentList";
+import { RecentlyDeleted } from "./RecentlyDeleted";
 
 // Automerge (its WebAssembly included) and ProseMirror load with the first document opened, not with the
 // app: the sign-in screen and the chat start without them.
@@ -238,6 +239,15 @@ export function Documents({ team, user, status, open, onOpen }: Props) {
         </form>
       )}
       <ErrorLine error={error ?? loadError} onDismiss={() => (error ? setError(null) : setLoadError(null))} testId="documents-error" />
+      {canWrite && (
+        <RecentlyDeleted
+          team={team}
+          onRestored={(restored) => {
+            setDocuments((list) => applyDocumentFrame(list, { type: "document_updated", document: restored }));
+            if (deleted?.document_id === restored.document_id) setDeleted(null);
+          }}
+        />
+      )}
       {deleted && (
         <div className="toast" role="status" data-testid="document-deleted-toast">
           <span>
