@@ -68,21 +68,22 @@ pub async fn deleted(db: &Db, member: &Membership) -> Result<Vec<DeletedDocument
         deleted_at: i64,
         deleted_by: Option<String>,
     }
+    let kept = i64::try_from(KEPT_AFTER_DELETE.as_millis()).unwrap_or(i64::MAX);
+    // Past the window and waiting for the hourly purge: no longer offered.
     let rows: Vec<Deleted> = sqlx::query_as(
         "SELECT id, team_id, title, project_id, created_by, created_at, deleted_at, deleted_by FROM documents
-         WHERE team_id = $1 AND deleted_at IS NOT NULL ORDER BY deleted_at DESC, id",
+         WHERE team_id = $1 AND deleted_at IS NOT NULL AND deleted_at > $2 ORDER BY deleted_at DESC, id",
     )
     .bind(member.team().to_string())
+    .bind(now_ms().saturating_sub(kept))
     .fetch_all(db.pool())
     .await?;
-    let kept = i64::try_from(KEPT_AFTER_DELETE.as_millis()).unwrap_or(i64::MAX);
     rows.into_iter()
         .filter(|d| may_delete(member, &d.row).is_ok())
         .map(|d| {
             Ok(DeletedDocument {
                 document: d.row.into_entry()?,
                 deleted_at: from_ms(d.deleted_at),
-                // A deleter's account deleted since leaves a name nobody can read: said as absent.
                 deleted_by: d.deleted_by.and_then(|id| id.parse().ok()),
                 restorable_until: from_ms(d.deleted_at.saturating_add(kept)),
             })

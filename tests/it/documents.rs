@@ -217,15 +217,32 @@ async fn only_admins_owners_and_the_creator_delete_or_restore() {
 #[tokio::test]
 async fn deleted_documents_are_listed_for_those_who_may_restore_them() {
     let t = TwoMemberTeam::start().await;
-    let viewer = t.relay.user("vera").await;
-    t.alice.add_member(&t.id, "vera@example.test", "viewer").await;
+    let vera = t.relay.user("vera").await;
+    t.alice.add_member(&t.id, "vera@example.test", "member").await;
     let alices = registered(&t.alice, &t.id, 20, "Alice's").await;
     let bobs = registered(&t.bob, &t.id, 21, "Bob's").await;
+    let veras = registered(&vera, &t.id, 23, "Vera's").await;
     registered(&t.alice, &t.id, 22, "Still here").await;
     let path = |doc: &str| format!("/api/teams/{}/documents/{doc}", t.id);
     let deleted = format!("/api/teams/{}/documents/deleted", t.id);
+    assert_eq!(vera.delete(&path(&veras)).await.0, StatusCode::NO_CONTENT);
     assert_eq!(t.bob.delete(&path(&bobs)).await.0, StatusCode::NO_CONTENT);
     assert_eq!(t.alice.delete(&path(&alices)).await.0, StatusCode::NO_CONTENT);
+    // Deletions a minute apart, in this order (three requests can share a millisecond).
+    let db = t.relay.db().await;
+    for (doc, minutes_ago) in [(&veras, 3_i64), (&bobs, 2), (&alices, 1)] {
+        sqlx::query("UPDATE documents SET deleted_at = deleted_at - $1 WHERE id = $2")
+            .bind(minutes_ago * 60_000)
+            .bind(doc)
+            .execute(db.pool())
+            .await
+            .expect("order the deletions");
+    }
+    // Vera, demoted to viewer, may no longer restore even the one she made.
+    let vera_id = vera.user_id().await;
+    let (status, body) =
+        t.alice.patch(&format!("/api/teams/{}/members/{vera_id}", t.id), &json!({ "role": "viewer" })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 
     let listed = |page: &Value| -> Vec<String> {
         page.as_array()
@@ -236,7 +253,7 @@ async fn deleted_documents_are_listed_for_those_who_may_restore_them() {
     };
     let (status, page) = t.alice.get(&deleted).await;
     assert_eq!(status, StatusCode::OK, "{page}");
-    assert_eq!(listed(&page), ["Alice's", "Bob's"], "the admin sees all, newest deletion first");
+    assert_eq!(listed(&page), ["Alice's", "Bob's", "Vera's"], "the admin sees all, newest deletion first");
     assert_eq!(page[1]["deleted_by"], t.bob.user_id().await);
     let (at, until) =
         (page[0]["deleted_at"].as_str().expect("at"), page[0]["restorable_until"].as_str().expect("until"));
@@ -245,22 +262,23 @@ async fn deleted_documents_are_listed_for_those_who_may_restore_them() {
     .whole_days();
     assert_eq!(days, 30);
     assert_eq!(listed(&t.bob.get(&deleted).await.1), ["Bob's"], "a member, their own");
-    assert!(listed(&viewer.get(&deleted).await.1).is_empty(), "a viewer restores nothing");
+    assert!(listed(&vera.get(&deleted).await.1).is_empty(), "a viewer restores nothing, not even her own");
     let outsider = t.relay.user("mallory").await;
     let (status, error) = outsider.get(&deleted).await;
     assert_error(status, &error, StatusCode::NOT_FOUND, "not_found");
 
     assert_eq!(t.bob.post(&format!("{}/restore", path(&bobs)), &json!({})).await.0, StatusCode::OK);
-    assert_eq!(listed(&t.alice.get(&deleted).await.1), ["Alice's"]);
-    let db = t.relay.db().await;
+    assert_eq!(listed(&t.alice.get(&deleted).await.1), ["Alice's", "Vera's"]);
     sqlx::query("UPDATE documents SET deleted_at = deleted_at - $1 WHERE id = $2")
         .bind(i64::try_from(teamflow_relay::documents::KEPT_AFTER_DELETE.as_millis()).expect("ms") + 1)
         .bind(&alices)
         .execute(db.pool())
         .await
         .expect("age the deletion");
+    // Past the window, before the purge runs: no longer offered; then purged.
+    assert_eq!(listed(&t.alice.get(&deleted).await.1), ["Vera's"], "past its 30 days");
     teamflow_relay::documents::purge_deleted(&db, teamflow_relay::documents::KEPT_AFTER_DELETE).await.expect("purge");
-    assert!(listed(&t.alice.get(&deleted).await.1).is_empty(), "purged, no longer restorable");
+    assert_eq!(listed(&t.alice.get(&deleted).await.1), ["Vera's"], "purged, no longer restorable");
     assert_eq!(titles(&t.alice.get(&format!("/api/teams/{}/documents", t.id)).await.1), ["Bob's", "Still here"]);
 }
 

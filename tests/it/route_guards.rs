@@ -167,6 +167,8 @@ fn matrix() -> Vec<(&'static str, &'static str, Expect)> {
         ("GET", "/api/teams/{team_id}/analytics", Secured([404, 200, 200, 200, 200])),
         ("GET", "/api/teams/{team_id}/devices", Secured([404, 200, 200, 200, 200])),
         ("GET", "/api/teams/{team_id}/documents", Secured([404, 200, 200, 200, 200])),
+        // Every member may ask; each is answered only the deleted documents they may restore.
+        ("GET", "/api/teams/{team_id}/documents/deleted", Secured([404, 200, 200, 200, 200])),
         ("POST", "/api/teams/{team_id}/documents", Secured([404, 403, 201, 201, 201])),
         // The owner registered the scene's document: a member renames it but may not delete or restore it.
         ("PATCH", "/api/teams/{team_id}/documents/{document_id}", Secured([404, 403, 200, 200, 200])),

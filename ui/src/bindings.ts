@@ -296,7 +296,10 @@ export type DayCount = {
 export type DeletedDocument = {
 	document: DocumentEntry,
 	deleted_at: string,
-	/**  Who deleted it; absent when that account is gone. */
+	/**
+	 *  Who deleted it (their id stays when they leave the team or delete their account; absent only for a
+	 *  deletion recorded without one).
+	 */
 	deleted_by?: UserId | null,
 	/**  When it is purged for good, unless restored before. */
 	restorable_until: string,

@@ -48,9 +48,32 @@ pub(crate) async fn open(data_dir: &Path) -> Result<SqlitePool, NodeError> {
         sqlx::query("VACUUM").execute(&db).await?;
     }
     MIGRATOR.run(&db).await?;
+    rework(&db).await?;
     // A migration that rebuilds a table leaves the old one's pages free; give them back.
     sqlx::query("PRAGMA incremental_vacuum").execute(&db).await?;
     Ok(db)
+}
+
+/// Does what migrations left to Rust (`pending_rework`), each in one transaction with its row's deletion.
+async fn rework(db: &SqlitePool) -> Result<(), NodeError> {
+    let pending: Vec<String> = sqlx::query_scalar("SELECT what FROM pending_rework").fetch_all(db).await?;
+    for what in pending {
+        let mut tx = begin_write(db).await?;
+        if what == "messages" {
+            // Every cached message indexed again, as `cache_message` now indexes it.
+            let kept: Vec<String> = sqlx::query_scalar("SELECT json FROM cached_messages").fetch_all(&mut *tx).await?;
+            for json in kept {
+                // A row that does not read as a message is not shown either: no reason to keep the store shut.
+                match serde_json::from_str::<Message>(&json) {
+                    Ok(message) => crate::search::index_message(&mut tx, &message).await?,
+                    Err(error) => tracing::warn!(%error, "a cached message that does not read was not indexed again"),
+                }
+            }
+        }
+        sqlx::query("DELETE FROM pending_rework WHERE what = ?").bind(&what).execute(&mut *tx).await?;
+        tx.commit().await?;
+    }
+    Ok(())
 }
 
 /// How every connection to the store in `data_dir` is made.
@@ -299,6 +322,34 @@ mod tests {
         ("read_positions", "team_id, seq", "'t1', 7"),
         ("muted_teams", "team_id", "'t1'"),
     ];
+
+    #[tokio::test]
+    async fn messages_kept_before_mentions_were_indexed_by_name_are_indexed_again_once() {
+        let dir = tempfile::tempdir().expect("dir");
+        let old = SqlitePoolOptions::new().connect_with(options(dir.path())).await.expect("create");
+        MIGRATOR.run_to(10, &old).await.expect("the store as migration 10 left it");
+        let ada = teamflow_protocol::UserId::new();
+        let message = serde_json::json!({
+            "id": uuid::Uuid::now_v7(), "team_id": uuid::Uuid::now_v7(), "seq": 7, "author_id": ada,
+            "author_name": "Bob", "client_id": "c7", "kind": "text",
+            "content": format!("{} can you look?", teamflow_protocol::mentions::mention(ada, "Ada")),
+            "created_at": "2026-12-01T10:00:00Z",
+        });
+        sqlx::query("INSERT INTO cached_messages (team_id, seq, json) VALUES (?, 7, ?)")
+            .bind(message["team_id"].as_str().expect("team"))
+            .bind(message.to_string())
+            .execute(&old)
+            .await
+            .expect("row");
+        old.close().await;
+
+        let db = open(dir.path()).await.expect("open");
+        let body: String = sqlx::query_scalar("SELECT body FROM search_index").fetch_one(&db).await.expect("indexed");
+        assert_eq!(body, "@Ada can you look?");
+        let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM pending_rework").fetch_one(&db).await.expect("n");
+        assert_eq!(pending, 0, "done once");
+        db.close().await;
+    }
 
     #[tokio::test]
     async fn a_store_from_before_the_keyed_tables_lost_their_rowid_keeps_its_rows_and_no_free_pages() {

@@ -6,6 +6,7 @@ import type { Status, TeamMembership, User } from "../bindings";
 import { answers, calls, emitRoom, events, reset } from "../testing/fakeBindings";
 import { forgetRepo, whenRepoMade } from "../features/editor/lifetime";
 import { inviteLink, pendingInvitation, userId } from "../testing/fixtures";
+import { draftOf } from "../features/chat/drafts";
 import { Workspace } from "./Workspace";
 
 vi.mock("../bindings", () => import("../testing/fakeBindings"));
@@ -115,14 +116,17 @@ it("asks before signing out would lose unsent work, and staying keeps the sign-i
   expect(signedOut).toHaveBeenCalledTimes(1);
 });
 
-it("a sign-in the relay ended drops the window's documents too", async () => {
+it("a sign-in the relay ended drops the window's documents and the chat's drafts too", async () => {
   const dropped = vi.fn();
   whenRepoMade(dropped, async () => true);
   const signedOut = vi.fn();
   await act(async () => void render(<Workspace user={me} onSignedOut={signedOut} />));
+  fireEvent.change(screen.getByTestId("composer"), { target: { value: "not for the next person" } });
+  expect(draftOf(own.id).text).toBe("not for the next person");
   await act(async () => events.statusChanged.emit({ ...status, signed_in: false }));
   expect(signedOut).toHaveBeenCalledTimes(1);
   expect(dropped).toHaveBeenCalledTimes(1);
+  expect(draftOf(own.id).text).toBe("");
 });
 
 it("a team renamed by someone else is renamed in the switcher at once", async () => {

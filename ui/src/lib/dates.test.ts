@@ -19,5 +19,6 @@ it("tells days apart by the local calendar, not by 24 hours", () => {
 
 it("gives the time of day without seconds", () => {
   expect(timeOfDay(new Date(2026, 11, 5, 14, 5, 33), "en-GB")).toBe("14:05");
-  expect(timeOfDay(new Date(2026, 11, 5, 14, 5, 33), "en-US")).toBe("2:05 PM");
+  // ICU 72 and later write a narrow no-break space before "PM".
+  expect(timeOfDay(new Date(2026, 11, 5, 14, 5, 33), "en-US")).toMatch(/^2:05\sPM$/);
 });

@@ -286,7 +286,8 @@ pub struct DeletedDocument {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     #[cfg_attr(feature = "specta", specta(type = String))]
     pub deleted_at: OffsetDateTime,
-    /// Who deleted it; absent when that account is gone.
+    /// Who deleted it (their id stays when they leave the team or delete their account; absent only for a
+    /// deletion recorded without one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "specta", specta(optional))]
     pub deleted_by: Option<UserId>,

@@ -190,3 +190,33 @@ describe("a history not readable offline", () => {
     expect(screen.getByTestId("chat-empty")).toBeTruthy();
   });
 });
+
+describe("opening", () => {
+  // jsdom lays nothing out: a list 50 px a row, 500 px tall, whose scroll position is kept.
+  const tops = new WeakMap<Element, number>();
+  beforeEach(() => {
+    Object.defineProperty(HTMLOListElement.prototype, "scrollHeight", { configurable: true, get: function (this: Element) { return 50 * this.children.length; } });
+    Object.defineProperty(HTMLOListElement.prototype, "clientHeight", { configurable: true, get: () => 500 });
+    Object.defineProperty(HTMLOListElement.prototype, "scrollTop", {
+      configurable: true,
+      get: function (this: Element) { return tops.get(this) ?? 0; },
+      set: function (this: Element, at: number) { tops.set(this, at); },
+    });
+  });
+  afterEach(() => {
+    for (const name of ["scrollHeight", "clientHeight", "scrollTop"]) delete (HTMLOListElement.prototype as unknown as Record<string, unknown>)[name];
+  });
+
+  it("opens at the newest message even when this device's own unsent one shows first", async () => {
+    const waiting: OutboxEntry = { client_id: "c1", team_id: TEAM, kind: "message", content: "still sending", state: "pending", error_code: null, error: null };
+    answers.outbox = [waiting];
+    let readHistory: (messages: Message[]) => void = () => {};
+    answers.messages = () => new Promise<Message[]>((resolve) => (readHistory = resolve));
+    await act(async () => render(<Chat team={team} user={me} />));
+    const list = screen.getByTestId("messages");
+    const history = Array.from({ length: 100 }, (_, i) => ({ id: `m${i}`, team_id: TEAM, seq: i + 1, author_id: userId(2), author_name: "Member 2", kind: "text", content: `message ${i + 1}`, created_at: new Date().toISOString() }) as Message);
+    await act(async () => readHistory(history));
+    expect(list.scrollTop).toBe(list.scrollHeight);
+    expect(list.scrollHeight).toBeGreaterThan(5000);
+  });
+});

@@ -47,9 +47,10 @@ export function Chat({
   // Kept for the team beyond this component (`drafts.ts`): a section or team switch loses nothing typed.
   const kept = draftOf(team.id);
   const [draft, setDraft] = useState(kept.text);
+  // Only what is typed is kept: a render after the drafts were forgotten (the sign-in ended) writes nothing.
   useEffect(() => {
-    kept.text = draft;
-  }, [draft, kept]);
+    draftOf(team.id).text = draft;
+  }, [draft]);
   const live = useTeam(team.id);
   const typists = typistNames(live, user.id);
   const [atStart, setAtStart] = useState(false);
@@ -131,12 +132,14 @@ export function Chat({
   useLayoutEffect(() => {
     const el = list.current;
     if (!el || items.length === 0) return;
-    const first = !opened.current;
-    opened.current = true;
+    // The opening is the history read, not the first items shown: the outbox (this device's own, read
+    // without the relay) often answers first.
+    const first = loaded && !opened.current;
+    if (loaded) opened.current = true;
     const near = el.scrollHeight - el.scrollTop - el.clientHeight < 120;
     if ((first && focusSeq === null) || toNewest.current || near) el.scrollTop = el.scrollHeight;
     toNewest.current = false;
-  }, [items.length]);
+  }, [items.length, loaded]);
 
   // The composer grows with its lines and the list gets shorter: whoever was at the newest stays there.
   const draftLines = Math.min(6, draft.split("\n").length);

@@ -23,7 +23,7 @@ function Harness({ onSend }: { onSend: (content: string) => void }) {
 }
 
 function type(value: string) {
-  const input = screen.getByTestId("composer") as HTMLInputElement;
+  const input = screen.getByTestId("composer") as HTMLTextAreaElement;
   fireEvent.change(input, { target: { value, selectionStart: value.length } });
   return input;
 }
@@ -36,7 +36,7 @@ describe("mention autocomplete", () => {
     render(<Harness onSend={onSend} />);
     const input = type("hi @");
     expect(screen.getAllByRole("option").map((o) => o.textContent)).toEqual(["Ada Lovelace ada@x", "Bob Builder bob@x"]);
-    expect(input.getAttribute("aria-expanded")).toBe("true");
+    expect(input.getAttribute("aria-controls")).toBe("mention-list");
     fireEvent.keyDown(input, { key: "ArrowDown" });
     expect(screen.getAllByRole("option")[1].getAttribute("aria-selected")).toBe("true");
     fireEvent.keyDown(input, { key: "Enter" });
@@ -81,4 +81,15 @@ it("sends with Enter and starts a new line with Shift+Enter", async () => {
   expect(box.rows).toBe(2);
   fireEvent.keyDown(box, { key: "Enter" });
   expect(onSend).toHaveBeenCalledWith("first line\nsecond line");
+});
+
+it("leaves the keys of an input method's composition alone: its Enter neither sends nor picks", () => {
+  const onSend = vi.fn();
+  render(<Harness onSend={onSend} />);
+  const box = type("こんにちは");
+  fireEvent.keyDown(box, { key: "Enter", keyCode: 229 });
+  expect(onSend).not.toHaveBeenCalled();
+  type("hi @");
+  fireEvent.keyDown(box, { key: "Enter", keyCode: 229 });
+  expect(box.value).toBe("hi @");
 });

@@ -55,9 +55,12 @@ export function MentionComposer({
   }
 
   function onKeyDown(e: KeyboardEvent<HTMLTextAreaElement>) {
+    // An input method composing a character owns its keys (WebKit sends the Enter that ends a word with
+    // keyCode 229 and isComposing already false).
+    if (e.nativeEvent.isComposing || e.nativeEvent.keyCode === 229) return;
     if (!shown) {
-      // Enter sends (not while an input method is composing a character); Shift+Enter is a new line.
-      if (e.key === "Enter" && !e.shiftKey && !e.nativeEvent.isComposing) {
+      // Enter sends; Shift+Enter is a new line.
+      if (e.key === "Enter" && !e.shiftKey) {
         e.preventDefault();
         e.currentTarget.form?.requestSubmit();
       }
@@ -119,9 +122,9 @@ export function MentionComposer({
         placeholder={placeholder}
         aria-label={placeholder}
         maxLength={4000}
-        role="combobox"
+        // A text box with a suggestion list (a textarea takes no combobox role): the list it controls and
+        // the option chosen are named while it is open.
         aria-autocomplete="list"
-        aria-expanded={shown}
         aria-controls={shown ? "mention-list" : undefined}
         aria-activedescendant={shown ? `mention-${options[Math.min(active, options.length - 1)].user_id}` : undefined}
         data-testid="composer"

@@ -242,6 +242,7 @@ export function Documents({ team, user, status, open, onOpen }: Props) {
       {canWrite && (
         <RecentlyDeleted
           team={team}
+          listed={documents.map((d) => d.document_id).join(" ")}
           onRestored={(restored) => {
             setDocuments((list) => applyDocumentFrame(list, { type: "document_updated", document: restored }));
             if (deleted?.document_id === restored.document_id) setDeleted(null);

@@ -1,7 +1,7 @@
 // "Recently deleted": the team's deleted documents the person may bring back (admins and owners: all;
 // members: their own), while the relay keeps them (30 days), with who deleted each and until when; Restore
 // puts one back in the list. Read from the relay when opened, and again after each restore.
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { commands, type DeletedDocument, type DocumentEntry, type TeamMembership } from "../../bindings";
 import { call, messageOf } from "../../lib/call";
 import { ErrorLine } from "../../lib/ErrorLine";
@@ -9,7 +9,11 @@ import { useTeam } from "../../lib/team/store";
 
 const day = (at: string) => new Date(at).toLocaleDateString(undefined, { day: "numeric", month: "long", year: "numeric" });
 
-export function RecentlyDeleted({ team, onRestored }: { team: TeamMembership; onRestored: (entry: DocumentEntry) => void }) {
+/**
+ * `listed` changes whenever the team's list does (a deletion, an Undo, a teammate's restore): the open
+ * panel reads again then.
+ */
+export function RecentlyDeleted({ team, listed, onRestored }: { team: TeamMembership; listed: string; onRestored: (entry: DocumentEntry) => void }) {
   const [list, setList] = useState<DeletedDocument[] | null>(null);
   const [showing, setShowing] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -23,6 +27,10 @@ export function RecentlyDeleted({ team, onRestored }: { team: TeamMembership; on
       setError(messageOf(e));
     }
   }
+
+  useEffect(() => {
+    if (showing) void read();
+  }, [listed]);
 
   async function restore(item: DeletedDocument) {
     try {
@@ -57,7 +65,7 @@ export function RecentlyDeleted({ team, onRestored }: { team: TeamMembership; on
                 Deleted {day(item.deleted_at)}
                 {item.deleted_by && ` by ${members.get(item.deleted_by)?.display_name ?? "a former member"}`}; kept until {day(item.restorable_until)}
               </span>
-              <button onClick={() => void restore(item)} aria-label={`Restore ${item.document.title}`} data-testid="restore-deleted">
+              <button onClick={() => void restore(item)} aria-label={`Restore ${item.document.title || "Untitled"}`} data-testid="restore-deleted">
                 Restore
               </button>
             </li>

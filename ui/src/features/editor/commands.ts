@@ -108,7 +108,8 @@ export function editorKeys(): Plugin[] {
       "Mod-Shift-8": wrapInList(nodes.bullet_list),
       "Mod-Shift-7": wrapInList(nodes.ordered_list),
       "Mod-Shift-9": wrapInList(nodes.check_list),
-      "Mod-Enter": chainCommands(toggleCheck, exitCode),
+      // Leaving a code block first: one inside a check-list item keeps Ctrl+Enter's usual meaning there.
+      "Mod-Enter": chainCommands(exitCode, toggleCheck),
       Enter: splitItem,
       Tab: sinkItem,
       "Shift-Tab": liftItem,
