@@ -44,6 +44,11 @@ impl DocumentRow {
     }
 }
 
+/// `duration` in milliseconds, as the tables keep times (saturating: no window outlasts `i64`).
+fn millis(duration: std::time::Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
 /// How long a deleted document can be restored before the purge buries it for good.
 pub const KEPT_AFTER_DELETE: std::time::Duration = std::time::Duration::from_secs(30 * 86_400);
 
@@ -68,7 +73,7 @@ pub async fn deleted(db: &Db, member: &Membership) -> Result<Vec<DeletedDocument
         deleted_at: i64,
         deleted_by: Option<String>,
     }
-    let kept = i64::try_from(KEPT_AFTER_DELETE.as_millis()).unwrap_or(i64::MAX);
+    let kept = millis(KEPT_AFTER_DELETE);
     // Past the window and waiting for the hourly purge: no longer offered.
     let rows: Vec<Deleted> = sqlx::query_as(
         "SELECT id, team_id, title, project_id, created_by, created_at, deleted_at, deleted_by FROM documents
@@ -271,7 +276,7 @@ pub async fn restore(
 /// Buries the documents deleted longer ago than `kept` (content purged, tombstones left, registry rows
 /// gone); answers how many. Runs periodically (see `spawn_purge`).
 pub async fn purge_deleted(db: &Db, kept: std::time::Duration) -> Result<u64, ApiError> {
-    let cutoff = now_ms() - i64::try_from(kept.as_millis()).unwrap_or(i64::MAX);
+    let cutoff = now_ms() - millis(kept);
     let mut tx = db.pool().begin().await?;
     // Deleted first, and only what is still deleted at that statement: a document restored meanwhile (on
     // PostgreSQL, after a plain SELECT here would have listed it) is left alone, content and all.

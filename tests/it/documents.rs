@@ -231,12 +231,7 @@ async fn deleted_documents_are_listed_for_those_who_may_restore_them() {
     // Deletions a minute apart, in this order (three requests can share a millisecond).
     let db = t.relay.db().await;
     for (doc, minutes_ago) in [(&veras, 3_i64), (&bobs, 2), (&alices, 1)] {
-        sqlx::query("UPDATE documents SET deleted_at = deleted_at - $1 WHERE id = $2")
-            .bind(minutes_ago * 60_000)
-            .bind(doc)
-            .execute(db.pool())
-            .await
-            .expect("order the deletions");
+        age_deletion(&db, doc, minutes_ago * 60_000).await;
     }
     // Vera, demoted to viewer, may no longer restore even the one she made.
     let vera_id = vera.user_id().await;
@@ -269,12 +264,7 @@ async fn deleted_documents_are_listed_for_those_who_may_restore_them() {
 
     assert_eq!(t.bob.post(&format!("{}/restore", path(&bobs)), &json!({})).await.0, StatusCode::OK);
     assert_eq!(listed(&t.alice.get(&deleted).await.1), ["Alice's", "Vera's"]);
-    sqlx::query("UPDATE documents SET deleted_at = deleted_at - $1 WHERE id = $2")
-        .bind(i64::try_from(teamflow_relay::documents::KEPT_AFTER_DELETE.as_millis()).expect("ms") + 1)
-        .bind(&alices)
-        .execute(db.pool())
-        .await
-        .expect("age the deletion");
+    age_deletion(&db, &alices, past_the_window()).await;
     // Past the window, before the purge runs: no longer offered; then purged.
     assert_eq!(listed(&t.alice.get(&deleted).await.1), ["Vera's"], "past its 30 days");
     teamflow_relay::documents::purge_deleted(&db, teamflow_relay::documents::KEPT_AFTER_DELETE).await.expect("purge");
@@ -292,12 +282,7 @@ async fn a_purged_document_cannot_be_restored_and_its_id_stays_buried() {
     assert_eq!(t.alice.delete(&path(&kept)).await.0, StatusCode::NO_CONTENT);
     let db = t.relay.db().await;
     // Only the deletion older than the window is purged: age one of them by hand.
-    sqlx::query("UPDATE documents SET deleted_at = deleted_at - $1 WHERE id = $2")
-        .bind(i64::try_from(teamflow_relay::documents::KEPT_AFTER_DELETE.as_millis()).expect("ms") + 1)
-        .bind(&doc)
-        .execute(db.pool())
-        .await
-        .expect("age the deletion");
+    age_deletion(&db, &doc, past_the_window()).await;
     let purged = teamflow_relay::documents::purge_deleted(&db, teamflow_relay::documents::KEPT_AFTER_DELETE)
         .await
         .expect("purge");
@@ -356,4 +341,19 @@ async fn nodes_rename_delete_and_restore_through_the_relay() {
     assert_eq!(titles(&bob).await, ["Launch plan"]);
     assert_eq!(found(&alice, "Launch plan").await, 1, "searchable again");
     assert!(alice.deleted_documents(team).await.expect("deleted documents").is_empty());
+}
+
+/// Moves a document's deletion `ms` into the past, straight in the relay's database.
+async fn age_deletion(db: &teamflow_relay::db::Db, document: &str, ms: i64) {
+    sqlx::query("UPDATE documents SET deleted_at = deleted_at - $1 WHERE id = $2")
+        .bind(ms)
+        .bind(document)
+        .execute(db.pool())
+        .await
+        .expect("age the deletion");
+}
+
+/// Just more than the relay keeps a deleted document restorable, in milliseconds.
+fn past_the_window() -> i64 {
+    i64::try_from(teamflow_relay::documents::KEPT_AFTER_DELETE.as_millis()).expect("ms") + 1
 }

@@ -289,7 +289,7 @@ async fn command(
         }
         Command::Messages { team } => {
             for message in node.messages(team).await? {
-                writeln!(out, "{}\t{}\t{}", message.seq, message.author_name, plain_text(&message.content))?;
+                writeln!(out, "{}", message_line(&message))?;
             }
         }
         Command::Tail { team, count } => {
@@ -298,7 +298,7 @@ async fn command(
             while count.is_none_or(|n| seen < n) {
                 match frames.recv().await {
                     Some(ServerMessage::NewMessage { message }) => {
-                        writeln!(out, "{}\t{}\t{}", message.seq, message.author_name, plain_text(&message.content))?;
+                        writeln!(out, "{}", message_line(&message))?;
                         out.flush()?;
                         seen += 1;
                     }
@@ -370,4 +370,9 @@ async fn command(
         }
     }
     Ok(())
+}
+
+/// A chat message as the CLI prints it: its number, its author and its text as read (mentions by name).
+fn message_line(message: &teamflow_protocol::api::messages::Message) -> String {
+    format!("{}\t{}\t{}", message.seq, message.author_name, plain_text(&message.content))
 }

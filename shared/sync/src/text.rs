@@ -79,7 +79,7 @@ pub fn splice_text_by(
 ) -> Result<(), SyncError> {
     handle.with_document(|doc| {
         let text = text_object(doc)?;
-        let first = author.is_some() && doc.get_last_local_change().is_none();
+        let first = doc.get_last_local_change().is_none();
         let mut tx = doc.transaction();
         tx.splice_text(&text, position, delete, insert)?;
         commit_at_now(tx, author.filter(|_| first).map(author_message));

@@ -141,15 +141,9 @@ async fn walk_through(theme: Theme) -> Result<()> {
 
     // A delivery signed with another secret (the secret pasted wrong at GitHub): the row says so when read again.
     let webhook_url = listed[0]["webhook_url"].as_str().context("webhook url")?;
-    let forged = reqwest::Client::new()
-        .post(webhook_url)
-        .header("x-github-event", "push")
-        .header("x-github-delivery", "d-forged")
-        .header("x-hub-signature-256", format!("sha256={}", "00".repeat(32)))
-        .body("{}")
-        .send()
-        .await?;
-    ensure!(forged.status() == reqwest::StatusCode::UNAUTHORIZED, "refused: {}", forged.status());
+    let forged =
+        deliver(webhook_url, "push", "d-forged", format!("sha256={}", "00".repeat(32)), b"{}".to_vec()).await?;
+    ensure!(forged == reqwest::StatusCode::UNAUTHORIZED, "refused: {forged}");
     window.click("[data-testid=nav-projects]").await?;
     window.click("[data-testid=nav-activity]").await?;
     window.until_text("[data-testid=integration-refusing]", "Refusing deliveries").await?;
@@ -166,15 +160,9 @@ async fn walk_through(theme: Theme) -> Result<()> {
     for number in 1..=53 {
         issue["issue"]["number"] = number.into();
         let body = serde_json::to_vec(&issue)?;
-        let delivered = reqwest::Client::new()
-            .post(webhook_url)
-            .header("x-github-event", "issues")
-            .header("x-github-delivery", format!("d-{number}"))
-            .header("x-hub-signature-256", teamflow_relay::webhooks::verify::sign::github(secret, &body))
-            .body(body)
-            .send()
-            .await?;
-        ensure!(delivered.status().is_success(), "issue {number}: {}", delivered.status());
+        let signature = teamflow_relay::webhooks::verify::sign::github(secret, &body);
+        let delivered = deliver(webhook_url, "issues", &format!("d-{number}"), signature, body).await?;
+        ensure!(delivered.is_success(), "issue {number}: {delivered}");
     }
     // Processed after they are acknowledged: the window opens the feed once the relay lists them all.
     window
@@ -226,4 +214,24 @@ async fn walk_through(theme: Theme) -> Result<()> {
     let (status, _) = ada.get(&format!("/api/teams/{team}")).await;
     ensure!(status == reqwest::StatusCode::NOT_FOUND, "the team is gone from the relay: {status}");
     window.close().await
+}
+
+/// Posts `body` to a GitHub integration's webhook URL as GitHub would, with `signature` as its
+/// `X-Hub-Signature-256`; answers the relay's status.
+async fn deliver(
+    url: &str,
+    event: &str,
+    delivery: &str,
+    signature: String,
+    body: Vec<u8>,
+) -> Result<reqwest::StatusCode> {
+    let response = reqwest::Client::new()
+        .post(url)
+        .header("x-github-event", event)
+        .header("x-github-delivery", delivery)
+        .header("x-hub-signature-256", signature)
+        .body(body)
+        .send()
+        .await?;
+    Ok(response.status())
 }

@@ -1,5 +1,6 @@
+// Days named relative to today, told apart by the local calendar, and times of day without seconds.
 import { expect, it } from "vitest";
-import { dayLabel, sameDay, timeOfDay } from "./dates";
+import { calendarDate, dayLabel, sameDay, timeOfDay } from "./dates";
 
 const now = new Date(2026, 11, 5, 9, 30);
 
@@ -21,4 +22,8 @@ it("gives the time of day without seconds", () => {
   expect(timeOfDay(new Date(2026, 11, 5, 14, 5, 33), "en-GB")).toBe("14:05");
   // ICU 72 and later write a narrow no-break space before "PM".
   expect(timeOfDay(new Date(2026, 11, 5, 14, 5, 33), "en-US")).toMatch(/^2:05\sPM$/);
+});
+
+it("writes a calendar date with the month in words", () => {
+  expect(calendarDate(new Date(2026, 11, 5, 14), "en-GB")).toBe("5 December 2026");
 });

@@ -1,5 +1,6 @@
 // Dates as a person reads them in lists: a day named relative to today ("Today", "Yesterday", then the
-// weekday and date), and a time of day without seconds, in the person's own locale and time zone.
+// weekday and date), a time of day without seconds, a full moment and a calendar date, in the person's own
+// locale and time zone.
 
 const DAY_MS = 86_400_000;
 
@@ -26,4 +27,14 @@ export function dayLabel(date: Date, now = new Date(), locale?: string): string 
 /** "14:05" or "2:05 PM", as the locale writes it. */
 export function timeOfDay(date: Date, locale?: string): string {
   return date.toLocaleTimeString(locale, { hour: "numeric", minute: "2-digit" });
+}
+
+/** A moment in full, date and time, as the locale writes it: for a hover or a line that needs both. */
+export function dateTime(at: string | Date, locale?: string): string {
+  return new Date(at).toLocaleString(locale);
+}
+
+/** A calendar date with the month in words ("5 December 2026"). */
+export function calendarDate(at: string | Date, locale?: string): string {
+  return new Date(at).toLocaleDateString(locale, { day: "numeric", month: "long", year: "numeric" });
 }

@@ -2,6 +2,7 @@
 // commands answer what a test sets, and the test emits the events, e.g.
 // `vi.mock("../../bindings", () => import("../../testing/fakeBindings"))`.
 import type { AppError, ServerMessage, TeamId } from "../bindings";
+import { teamSettings } from "./fixtures";
 
 type Handler = (event: { payload: unknown }) => void;
 
@@ -33,7 +34,7 @@ export const answers: Record<string, unknown> = {};
 /** What a command answers when the test set nothing and an empty list is not its shape. */
 const EMPTY: Record<string, unknown> = {
   activity: { items: [] },
-  teamSettings: { description: "", default_project_status: "active", members_can_create_projects: true, webhook_payload_retention_days: 30 },
+  teamSettings: teamSettings(),
 };
 
 /** Commands that fail, by name, with the error they answer (checked before `answers`). */

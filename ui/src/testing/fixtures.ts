@@ -1,5 +1,5 @@
 // Teams, members, projects and invitations for the tests, numbered so a test can say "the 30th member".
-import type { AppError, Invitation, Link, PendingInvitation, PresentMember, Project, ServerMessage, Status, Team, TeamId } from "../bindings";
+import type { AppError, Invitation, Link, PendingInvitation, PresentMember, Project, ServerMessage, Status, Team, TeamId, TeamSettings } from "../bindings";
 
 export const TEAM: TeamId = "0190f1e2-0000-7000-8000-0000000000aa";
 
@@ -79,3 +79,12 @@ export const refused = (code: string, status = 400): AppError => ({ kind: "refus
 
 /** The node's status with the relay link as given (signed in, nothing queued). */
 export const linkStatus = (link: Link): Status => ({ signed_in: true, link, peers: [], pending: 0, failed: 0, documents: {}, credentials: null });
+
+/** A team's settings, the relay's defaults unless overridden. */
+export const teamSettings = (overrides: Partial<TeamSettings> = {}): TeamSettings => ({
+  description: "",
+  default_project_status: "active",
+  members_can_create_projects: true,
+  webhook_payload_retention_days: 30,
+  ...overrides,
+});

@@ -21,6 +21,11 @@ const push: ActivityItem = {
   created_at: "2026-12-05T09:00:00Z",
 };
 
+/** Event `seq`, named after it. */
+const item = (seq: number): ActivityItem => ({ ...push, id: `a${seq}`, seq, summary: `event ${seq}` });
+/** The summaries the feed shows, in order. */
+const shown = () => [...screen.getByTestId("activity").querySelectorAll("li")].map((li) => li.children[1].textContent);
+
 beforeEach(reset);
 afterEach(cleanup);
 
@@ -40,13 +45,11 @@ it("reads the feed once the relay is back when it could not be read offline", as
 });
 
 it("shows older events a page at a time, and keeps them when the latest page is read again", async () => {
-  const item = (seq: number): ActivityItem => ({ ...push, id: `a${seq}`, seq, summary: `event ${seq}` });
   answers.activity = (_team: string, before: number | null) =>
     before === null ? { items: [item(5), item(4)], next_before: 4 } : before === 4 ? { items: [item(3), item(2)], next_before: 2 } : { items: [item(1)] };
   answers.status = linkStatus("connecting");
   const stopLink = await act(async () => followLink());
   await act(async () => render(<Activity team={team} />));
-  const shown = () => [...screen.getByTestId("activity").querySelectorAll("li")].map((li) => li.textContent?.match(/event \d/)?.[0]);
   expect(shown()).toEqual(["event 5", "event 4"]);
   await act(async () => screen.getByTestId("activity-older").click());
   expect(shown()).toEqual(["event 5", "event 4", "event 3", "event 2"]);
@@ -69,14 +72,12 @@ it("says why older events could not be read and offers them again", async () => 
 });
 
 it("starts again from the latest page when more came while the link was away than a page holds", async () => {
-  const item = (seq: number): ActivityItem => ({ ...push, id: `a${seq}`, seq, summary: `event ${seq}` });
   let latest = { items: [item(5), item(4)], next_before: 4 };
   answers.activity = (_team: string, before: number | null) => (before === null ? latest : before === 4 ? { items: [item(3), item(2)], next_before: 2 } : { items: [item(9)], next_before: 9 });
   answers.status = linkStatus("connecting");
   const stopLink = await act(async () => followLink());
   await act(async () => render(<Activity team={team} />));
   await act(async () => screen.getByTestId("activity-older").click());
-  const shown = () => [...screen.getByTestId("activity").querySelectorAll("li")].map((li) => li.children[1].textContent);
   expect(shown()).toEqual(["event 5", "event 4", "event 3", "event 2"]);
   // Away, then back: events 6 to 12 came meanwhile; the latest page (12, 11) does not reach event 5.
   latest = { items: [item(12), item(11)], next_before: 11 };

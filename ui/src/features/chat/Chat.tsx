@@ -8,9 +8,9 @@ import { useReconnects } from "../../lib/reconnects";
 import { all, subscribe, subscribeRoom } from "../../lib/events";
 import { draftOf } from "./drafts";
 import { type ChatItem, chatItems, mergeMessages, messageLeftOutbox } from "./model";
-import { dayLabel, sameDay, timeOfDay } from "../../lib/dates";
+import { dateTime, dayLabel, sameDay, timeOfDay } from "../../lib/dates";
 import { plainText } from "./mentions";
-import { MentionComposer } from "./MentionComposer";
+import { composerRows, MentionComposer } from "./MentionComposer";
 import { MessageText } from "./MessageText";
 import { ErrorLine } from "../../lib/ErrorLine";
 import { useLatest } from "../../lib/latest";
@@ -142,7 +142,7 @@ export function Chat({
   }, [items.length, loaded]);
 
   // The composer grows with its lines and the list gets shorter: whoever was at the newest stays there.
-  const draftLines = Math.min(6, draft.split("\n").length);
+  const draftLines = composerRows(draft);
   useLayoutEffect(() => {
     const el = list.current;
     if (el && el.scrollHeight - el.scrollTop - el.clientHeight < 160) el.scrollTop = el.scrollHeight;
@@ -283,7 +283,7 @@ export function Chat({
             >
               <Avatar userId={item.message.author_id} name={item.message.author_name} size={22} />
               <span className="author">{item.message.author_name}</span>
-              <time dateTime={item.message.created_at} title={new Date(item.message.created_at).toLocaleString()}>
+              <time dateTime={item.message.created_at} title={dateTime(item.message.created_at)}>
                 {timeOfDay(new Date(item.message.created_at))}
               </time>
               <p>

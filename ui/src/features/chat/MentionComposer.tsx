@@ -5,6 +5,9 @@ import { type FormEvent, type KeyboardEvent, useRef, useState } from "react";
 import type { Member, UserId } from "../../bindings";
 import { insertMention, matchMembers, mentionQuery, toWire } from "./mentions";
 
+/** How many lines the composer shows for `draft`: its own, up to six (then it scrolls). */
+export const composerRows = (draft: string) => Math.min(6, draft.split("\n").length);
+
 export function MentionComposer({
   draft,
   onDraft,
@@ -29,7 +32,7 @@ export function MentionComposer({
   const [closed, setClosed] = useState<number | null>(null);
   // The names picked from the list in this draft, to send as mentions.
   const own = useRef(new Map<string, UserId>());
-  const picked = { current: picks ?? own.current };
+  const picked = picks ?? own.current;
 
   const query = mentionQuery(draft, caret);
   const open = query !== null && closed !== query.start;
@@ -39,14 +42,14 @@ export function MentionComposer({
   function change(value: string, at: number) {
     setCaret(at);
     setActive(0);
-    if (!value) picked.current.clear();
+    if (!value) picked.clear();
     onDraft(value);
   }
 
   function pick(member: Member) {
     if (!query) return;
     const next = insertMention(draft, query.start, caret, member.display_name);
-    picked.current.set(member.display_name, member.user_id);
+    picked.set(member.display_name, member.user_id);
     change(next.draft, next.caret);
     requestAnimationFrame(() => {
       input.current?.focus();
@@ -81,9 +84,9 @@ export function MentionComposer({
 
   function submit(e: FormEvent) {
     e.preventDefault();
-    const content = toWire(draft.trim(), picked.current);
+    const content = toWire(draft.trim(), picked);
     if (!content) return;
-    picked.current.clear();
+    picked.clear();
     setClosed(null);
     onSend(content);
   }
@@ -113,7 +116,7 @@ export function MentionComposer({
       )}
       <textarea
         ref={input}
-        rows={Math.min(6, draft.split("\n").length)}
+        rows={composerRows(draft)}
         value={draft}
         onChange={(e) => change(e.target.value, e.target.selectionStart ?? e.target.value.length)}
         onKeyDown={onKeyDown}

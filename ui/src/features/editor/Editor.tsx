@@ -131,6 +131,8 @@ export function Editor(props: { url: string; title: string; team: TeamId; me: Us
   // The editor itself, once the document is here.
   useEffect(() => {
     if (!handle || !mount.current) return;
+    // Whether the person has been in the editor: only then is the selection theirs to share.
+    let placed = false;
     const editor = new EditorView(mount.current, {
       state: editorState(handle as never, props.me),
       editable: () => !readOnly,
@@ -167,7 +169,6 @@ export function Editor(props: { url: string; title: string; team: TeamId; me: Us
       },
     });
     let toolbar = toolbarShows(editor.state);
-    let placed = false;
     view.current = editor;
     preview.current?.destroy();
     preview.current = null;

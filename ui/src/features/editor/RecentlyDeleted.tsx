@@ -4,10 +4,9 @@
 import { useEffect, useState } from "react";
 import { commands, type DeletedDocument, type DocumentEntry, type TeamMembership } from "../../bindings";
 import { call, messageOf } from "../../lib/call";
+import { calendarDate } from "../../lib/dates";
 import { ErrorLine } from "../../lib/ErrorLine";
 import { useTeam } from "../../lib/team/store";
-
-const day = (at: string) => new Date(at).toLocaleDateString(undefined, { day: "numeric", month: "long", year: "numeric" });
 
 /**
  * `listed` changes whenever the team's list does (a deletion, an Undo, a teammate's restore): the open
@@ -62,8 +61,8 @@ export function RecentlyDeleted({ team, listed, onRestored }: { team: TeamMember
             <li key={item.document.document_id} data-testid="deleted-document">
               <span className="title">{item.document.title || "Untitled"}</span>
               <span className="marker">
-                Deleted {day(item.deleted_at)}
-                {item.deleted_by && ` by ${members.get(item.deleted_by)?.display_name ?? "a former member"}`}; kept until {day(item.restorable_until)}
+                Deleted {calendarDate(item.deleted_at)}
+                {item.deleted_by && ` by ${members.get(item.deleted_by)?.display_name ?? "a former member"}`}; kept until {calendarDate(item.restorable_until)}
               </span>
               <button onClick={() => void restore(item)} aria-label={`Restore ${item.document.title || "Untitled"}`} data-testid="restore-deleted">
                 Restore

@@ -8,7 +8,8 @@ import { call, messageOf } from "../../lib/call";
 import { ErrorLine } from "../../lib/ErrorLine";
 import { useLatest } from "../../lib/latest";
 import { useReconnects } from "../../lib/reconnects";
-import { needsSecret, refusalAdvice, SERVICES, serviceName, steps, unreachableFromOutside } from "./steps";
+import { dateTime } from "../../lib/dates";
+import { needsSecret, refusalAdvice, refusalCode, SERVICES, serviceName, steps, unreachableFromOutside } from "./steps";
 
 function Copy({ text, label }: { text: string; label: string }) {
   const [copied, setCopied] = useState(false);
@@ -32,7 +33,7 @@ function Copy({ text, label }: { text: string; label: string }) {
   );
 }
 
-const When = ({ at }: { at: string }) => <time dateTime={at}>{new Date(at).toLocaleString()}</time>;
+const When = ({ at }: { at: string }) => <time dateTime={at}>{dateTime(at)}</time>;
 
 /** Said beside a webhook URL that the provider could not reach, with what would fix it. */
 function Unreachable({ url, service }: { url: string; service: Service }) {
@@ -143,6 +144,7 @@ function Connect({ team, onClose, onConnected }: { team: TeamMembership; onClose
 }
 
 function Row({ team, integration, onChanged }: { team: TeamMembership; integration: Integration; onChanged: () => void }) {
+  const name = serviceName(integration.service);
   const [shown, setShown] = useState<IntegrationCreated | null>(null);
   const [failures, setFailures] = useState<WebhookFailure[] | null>(null);
   const [removing, setRemoving] = useState(false);
@@ -231,9 +233,9 @@ function Row({ team, integration, onChanged }: { team: TeamMembership; integrati
             // Deliveries are taken too: a second sender (an old webhook, or anyone who knows the URL) is
             // refused, not the provider, so the advice is not to rotate a secret that works.
             <>
-              Some requests were refused (<When at={integration.refusing.at} />: {integration.refusing.reason.split(": ")[0].replace("_", " ")}), but{" "}
-              {serviceName(integration.service)}'s deliveries arrive (last <When at={integration.last_delivery_at} />). If {serviceName(integration.service)}{" "}
-              shows failed deliveries, paste the secret there again; otherwise something else is sending to this address.
+              Some requests were refused (<When at={integration.refusing.at} />: {refusalCode(integration.refusing.reason).replace("_", " ")}), but {name}'s
+              deliveries arrive (last <When at={integration.last_delivery_at} />). If {name} shows failed deliveries, paste the secret there again;
+              otherwise something else is sending to this address.
             </>
           ) : integration.refusing ? (
             <>

@@ -59,6 +59,9 @@ export function unreachableFromOutside(url: string): boolean {
   return a === 0 || a === 127 || a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 169 && b === 254);
 }
 
+/** The stable code a refusal's reason starts with (`invalid_signature`, `validation_failed`). */
+export const refusalCode = (reason: string) => reason.split(": ")[0];
+
 /** What a refused delivery means for the admin, from the relay's reason (`code: detail`). */
 export function refusalAdvice(service: Service, reason: string): string {
   const name = serviceName(service);

@@ -6,7 +6,7 @@ import type { Task, TeamMembership } from "../../bindings";
 import { followRooms } from "../../lib/team/store";
 import { followLink } from "../../lib/reconnects";
 import { answers, calls, emitRoom, events, failures, reset } from "../../testing/fakeBindings";
-import { joinFrames, linkStatus, members, project, projects, refused, TEAM } from "../../testing/fixtures";
+import { joinFrames, linkStatus, members, project, projects, refused, TEAM, teamSettings } from "../../testing/fixtures";
 import { Projects } from "./Projects";
 
 vi.mock("../../bindings", () => import("../../testing/fakeBindings"));
@@ -206,7 +206,7 @@ it("says there are no projects only once the list was read", async () => {
 
 it("offers a member the create form only where the team's settings let members create projects", async () => {
   answers.projects = projects(1, 1);
-  answers.teamSettings = { description: "", default_project_status: "active", members_can_create_projects: false, webhook_payload_retention_days: 30 };
+  answers.teamSettings = teamSettings({ members_can_create_projects: false });
   await act(async () => render(<Projects team={team} onOpenDocument={() => {}} />));
   expect(screen.queryByTestId("create-project")).toBeNull();
   expect(screen.getByTestId("create-project-admins-only").textContent).toContain("only owners and admins");
@@ -215,7 +215,7 @@ it("offers a member the create form only where the team's settings let members c
   await act(async () => render(<Projects team={{ ...team, role: "admin" }} onOpenDocument={() => {}} />));
   expect(screen.getByTestId("create-project")).toBeTruthy();
   cleanup();
-  answers.teamSettings = { description: "", default_project_status: "active", members_can_create_projects: true, webhook_payload_retention_days: 30 };
+  answers.teamSettings = teamSettings();
   await act(async () => render(<Projects team={team} onOpenDocument={() => {}} />));
   expect(screen.getByTestId("create-project")).toBeTruthy();
 });
