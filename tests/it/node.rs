@@ -5,7 +5,7 @@ use teamflow_node::{CredentialStore, DocSync, Link, Node, NodeError, OutboxKind,
 use teamflow_protocol::Role;
 use teamflow_protocol::api::messages::Message;
 use teamflow_protocol::api::projects::ProjectPatch;
-use teamflow_protocol::api::teams::{DocumentEntry, ProjectInput, ProjectStatus};
+use teamflow_protocol::api::teams::{DocumentEntry, ProjectStatus};
 use teamflow_protocol::realtime::ServerMessage;
 use teamflow_tests::{DataDir, TestRelay, alice_and_bob, test_config, watch_until, within};
 
@@ -475,16 +475,7 @@ async fn a_projects_document_is_made_once_and_linked_to_the_project() {
     let relay = TestRelay::start().await;
     let (_a, alice, _b, bob, team) = alice_and_bob(&relay).await;
     alice.go_online().await.expect("online");
-    let input = ProjectInput {
-        name: "Roadmap".into(),
-        description: String::new(),
-        status: None,
-        document_id: None,
-        owner_id: None,
-        due_date: None,
-        client_id: None,
-    };
-    alice.create_project(team, input).await.expect("create");
+    alice.create_project(team, teamflow_tests::project_input("Roadmap")).await.expect("create");
     let project = alice.projects(team).await.expect("projects").into_iter().next().expect("the project").id;
 
     let url = alice.project_document(team, project).await.expect("document");
