@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import type { ServerMessage } from "../../bindings";
 import { joinFrames, member, members, project, projects, TEAM, userId } from "../../testing/fixtures";
-import { type Change, EMPTY, projectList, reduce, type TeamLive, typistNames, TYPING_SHOWN_MS } from "./live";
+import { type Change, EMPTY, projectList, readStarts, reduce, type TeamLive, typistNames, TYPING_SHOWN_MS } from "./live";
 
 const NOW = 1_000_000;
 const frame = (frame: ServerMessage): Change => ({ type: "frame", frame });
@@ -136,13 +136,13 @@ describe("typing", () => {
 describe("loaded lists and project changes", () => {
   it("takes the whole roster from a load, keeping presence of those still in it", () => {
     const live = feed(EMPTY, [...joinFrames(members(1, 3, true)), pong]);
-    const loaded = reduce(live, { type: "members_loaded", members: [member(1), member(3), member(4)] }, NOW);
+    const loaded = reduce(live, { type: "members_loaded", members: [member(1), member(3), member(4)], since: readStarts(live, "members") }, NOW);
     expect(names(loaded)).toEqual(["Member 1", "Member 3", "Member 4"]);
     expect([...loaded.online]).toEqual([userId(1), userId(3)]);
   });
 
   it("follows projects from loads, the room and this window's own saves", () => {
-    let live = reduce(EMPTY, { type: "projects_loaded", projects: [project(2), project(1)] }, NOW);
+    let live = reduce(EMPTY, { type: "projects_loaded", projects: [project(2), project(1)], since: 0 }, NOW);
     live = feed(live, [
       { type: "project_updated", project: { ...project(3), name: "Three" } },
       { type: "project_deleted", team_id: TEAM, project_id: project(1).id },
@@ -152,5 +152,39 @@ describe("loaded lists and project changes", () => {
       ["Project 2", "paused"],
       ["Three", "active"],
     ]);
+  });
+
+  it("keeps what changed while a read was on its way, and a read asked later over one asked earlier", () => {
+    const start = reduce(EMPTY, { type: "projects_loaded", projects: [project(1), project(2)], since: 0 }, NOW);
+    // A read is asked; this window renames project 1, the room echoes it, adds project 3, deletes project 2.
+    const early = readStarts(start, "projects");
+    let live = reduce(start, { type: "project_changed", project: { ...project(1), name: "Renamed" } }, NOW);
+    live = feed(live, [
+      { type: "project_updated", project: { ...project(1), name: "Renamed" } },
+      { type: "project_updated", project: project(3) },
+      { type: "project_deleted", team_id: TEAM, project_id: project(2).id },
+    ]);
+    // A second read is asked and answers first, with the relay's list by then.
+    const late = readStarts(live, "projects");
+    const fresh = [{ ...project(1), name: "Renamed" }, project(3), project(4)];
+    const afterLate = reduce(live, { type: "projects_loaded", projects: fresh, since: late }, NOW);
+    // The first read answers last with the list from before all of it: nothing of it is taken.
+    const stale = [project(1), project(2)];
+    const afterBoth = reduce(afterLate, { type: "projects_loaded", projects: stale, since: early }, NOW);
+    expect(projectList(afterBoth).map((p) => p.name)).toEqual(["Renamed", "Project 3", "Project 4"]);
+    // Answering first instead, the stale read still leaves every change made since it was asked.
+    const staleFirst = reduce(live, { type: "projects_loaded", projects: stale, since: early }, NOW);
+    expect(projectList(staleFirst).map((p) => p.name)).toEqual(["Renamed", "Project 3"]);
+    // And a read asked after a change takes the relay's word over it (the save was refused, say).
+    const refused = reduce(staleFirst, { type: "projects_loaded", projects: stale, since: readStarts(staleFirst, "projects") }, NOW);
+    expect(projectList(refused).map((p) => p.name)).toEqual(["Project 1", "Project 2"]);
+  });
+
+  it("keeps a member removed while the roster was being read out of it", () => {
+    const live = feed(EMPTY, [...joinFrames(members(1, 3, true)), pong]);
+    const asked = readStarts(live, "members");
+    const removed = feed(live, [{ type: "member_changed", team_id: TEAM, user_id: userId(3), role: null }]);
+    const loaded = reduce(removed, { type: "members_loaded", members: [member(1), member(2), member(3)], since: asked }, NOW);
+    expect(names(loaded)).toEqual(["Member 1", "Member 2"]);
   });
 });

@@ -19,29 +19,74 @@ export type TeamLive = {
    * team's roster shrink and grow again on every join.
    */
   listed: { members: ReadonlySet<UserId>; projects: ReadonlySet<ProjectId> } | null;
+  /** Orders each whole-list read against the changes that came while it was on its way (see `ReadOrder`). */
+  reads: { members: ReadOrder<UserId>; projects: ReadOrder<ProjectId> };
 };
 
-export const EMPTY: TeamLive = { members: new Map(), online: new Set(), projects: new Map(), typing: new Map(), listed: null };
+/**
+ * A read answers with the list as it was when asked, so a room frame or this window's save that came in
+ * the meantime is newer than the answer, and of two reads in flight the one asked later is the newer,
+ * whichever answers first. `clock` counts the changes other than reads; `changed` says when each entry
+ * last changed that way (entries only a read could still undo); `readFrom` is the clock at which the read
+ * last taken was asked.
+ */
+type ReadOrder<K> = { clock: number; readFrom: number; changed: ReadonlyMap<K, number> };
+
+
+export const EMPTY: TeamLive = {
+  members: new Map(),
+  online: new Set(),
+  projects: new Map(),
+  typing: new Map(),
+  listed: null,
+  reads: { members: { clock: 0, readFrom: 0, changed: new Map() }, projects: { clock: 0, readFrom: 0, changed: new Map() } },
+};
+
+/** What a list read asked now is to be ordered against when it answers (the `since` of a loaded change). */
+export function readStarts(live: TeamLive, list: "members" | "projects"): number {
+  return live.reads[list].clock;
+}
 
 export type Change =
   | { type: "frame"; frame: ServerMessage }
   /** The whole roster or project list, read from the relay (or this device's cache while offline). */
-  | { type: "members_loaded"; members: Member[] }
-  | { type: "projects_loaded"; projects: Project[] }
+  | { type: "members_loaded"; members: Member[]; since: number }
+  | { type: "projects_loaded"; projects: Project[]; since: number }
   /** A project this window changed, shown before the relay echoes it. */
   | { type: "project_changed"; project: Project }
   | { type: "typing_faded" };
 
 export function reduce(live: TeamLive, change: Change, now: number): TeamLive {
   switch (change.type) {
+    case "members_loaded": {
+      const read = taken(live.reads.members, live.members, new Map(change.members.map((m) => [m.user_id, m])), change.since);
+      if (!read) return live;
+      const [members, order] = read;
+      return { ...live, members, online: new Set([...live.online].filter((id) => members.has(id))), reads: { ...live.reads, members: order } };
+    }
+    case "projects_loaded": {
+      const read = taken(live.reads.projects, live.projects, new Map(change.projects.map((p) => [p.id, p])), change.since);
+      if (!read) return live;
+      const [projects, order] = read;
+      return { ...live, projects, reads: { ...live.reads, projects: order } };
+    }
+  }
+  const after = changed(live, change, now);
+  if (after.members === live.members && after.projects === live.projects) return after;
+  return {
+    ...after,
+    reads: {
+      members: noted(after.reads.members, live.members, after.members),
+      projects: noted(after.reads.projects, live.projects, after.projects),
+    },
+  };
+}
+
+/** A change other than a read. */
+function changed(live: TeamLive, change: Exclude<Change, { type: "members_loaded" | "projects_loaded" }>, now: number): TeamLive {
+  switch (change.type) {
     case "frame":
       return applyFrame(live, change.frame, now);
-    case "members_loaded": {
-      const members = new Map(change.members.map((m) => [m.user_id, m]));
-      return { ...live, members, online: new Set([...live.online].filter((id) => members.has(id))) };
-    }
-    case "projects_loaded":
-      return { ...live, projects: new Map(change.projects.map((p) => [p.id, p])) };
     case "project_changed":
       return { ...live, projects: new Map(live.projects).set(change.project.id, change.project) };
     case "typing_faded": {
@@ -49,6 +94,31 @@ export function reduce(live: TeamLive, change: Change, now: number): TeamLive {
       return typing.size === live.typing.size ? live : { ...live, typing };
     }
   }
+}
+
+/** Notes which entries a change other than a read set or removed. */
+function noted<K, V>(order: ReadOrder<K>, before: ReadonlyMap<K, V>, after: ReadonlyMap<K, V>): ReadOrder<K> {
+  if (before === after) return order;
+  const clock = order.clock + 1;
+  const changed = new Map(order.changed);
+  for (const [key, value] of after) if (before.get(key) !== value) changed.set(key, clock);
+  for (const key of before.keys()) if (!after.has(key)) changed.set(key, clock);
+  return { ...order, clock, changed };
+}
+
+/**
+ * A read's answer laid over the list, or null when a read asked later was already taken: what changed
+ * since it was asked stays as it is now (set or removed).
+ */
+function taken<K, V>(order: ReadOrder<K>, now: ReadonlyMap<K, V>, read: Map<K, V>, since: number): [ReadonlyMap<K, V>, ReadOrder<K>] | null {
+  if (since < order.readFrom) return null;
+  const changed = new Map([...order.changed].filter(([, at]) => at > since));
+  for (const key of changed.keys()) {
+    const value = now.get(key);
+    if (value === undefined) read.delete(key);
+    else read.set(key, value);
+  }
+  return [read, { clock: order.clock, readFrom: since, changed }];
 }
 
 function applyFrame(live: TeamLive, frame: ServerMessage, now: number): TeamLive {
@@ -126,6 +196,7 @@ function settle(live: TeamLive): TeamLive {
   if (!listed) return live;
   const members = new Map([...live.members].filter(([id]) => listed.members.has(id)));
   return {
+    ...live,
     members,
     online: new Set([...live.online].filter((id) => members.has(id))),
     projects: new Map([...live.projects].filter(([id]) => listed.projects.has(id))),

@@ -4,7 +4,7 @@ import { useSyncExternalStore } from "react";
 import { commands, events, type Project, type TeamId } from "../../bindings";
 import { call } from "../call";
 import { subscribe } from "../events";
-import { type Change, EMPTY, reduce, type TeamLive, TYPING_SHOWN_MS } from "./live";
+import { type Change, EMPTY, readStarts, reduce, type TeamLive, TYPING_SHOWN_MS } from "./live";
 
 const teams = new Map<TeamId, TeamLive>();
 const listeners = new Set<() => void>();
@@ -69,12 +69,14 @@ function listen(listener: () => void): () => void {
 
 /** Reads the whole roster (from the relay, or this device's cache while offline) into the store. */
 export async function loadMembers(team: TeamId): Promise<void> {
-  change(team, { type: "members_loaded", members: await call(commands.members(team)) });
+  const since = readStarts(teams.get(team) ?? EMPTY, "members");
+  change(team, { type: "members_loaded", members: await call(commands.members(team)), since });
 }
 
-/** Reads the team's projects into the store. */
+/** Reads the team's projects into the store (what changed while it was read stays newer). */
 export async function loadProjects(team: TeamId): Promise<void> {
-  change(team, { type: "projects_loaded", projects: await call(commands.projects(team)) });
+  const since = readStarts(teams.get(team) ?? EMPTY, "projects");
+  change(team, { type: "projects_loaded", projects: await call(commands.projects(team)), since });
 }
 
 /** Shows a project as this window just saved it, ahead of the relay's echo. */
