@@ -159,6 +159,30 @@ async fn the_chat_opens_at_its_newest_message_keeps_a_draft_and_sends_lines() ->
     window.click("[data-testid=nav-chat]").await?;
     window.until_text("[data-testid=message]:last-child", "line 60 of the backlog").await?;
     window.until_text("[data-testid=day]", "Today").await?;
+    // All sixty unread: the chat opens where they begin, "New" at the top of what shows.
+    window.until_text("[data-testid=new-messages] + [data-testid=message]", "line 1 of the backlog").await?;
+    let new_from_top = "const l = document.querySelector('[data-testid=messages]'); \
+                        const n = document.querySelector('[data-testid=new-messages]'); \
+                        return n.getBoundingClientRect().top - l.getBoundingClientRect().top";
+    window
+        .until("\"New\" at the top of the list", async || {
+            let top = window.script(new_from_top).await?.as_f64().unwrap_or(f64::MAX);
+            Ok((0.0..120.0).contains(&top).then_some(()))
+        })
+        .await?;
+    window.screenshot_and_dark("chat-new-messages").await?;
+
+    // Read now: the chat opens at its newest message, with nothing marked new.
+    window
+        .until("ada's read state at the newest", async || {
+            let (_, state) = ada.get(&format!("/api/teams/{team}/read")).await;
+            Ok((state["read_seq"] == 60).then_some(()))
+        })
+        .await?;
+    window.click("[data-testid=nav-projects]").await?;
+    window.click("[data-testid=nav-chat]").await?;
+    window.until_text("[data-testid=message]:last-child", "line 60 of the backlog").await?;
+    window.until_count("[data-testid=new-messages]", 0).await?;
     let from_bottom = "const l = document.querySelector('[data-testid=messages]'); \
                        return [l.scrollHeight - l.scrollTop - l.clientHeight, l.scrollHeight - l.clientHeight]";
     window

@@ -346,6 +346,7 @@ export function Workspace({ user, onSignedOut, onUserChanged }: WorkspaceProps) 
             team={team}
             user={user}
             focusSeq={found?.team_id === team.id && found.target.kind === "message" ? found.target.seq : null}
+            readSeq={attention.states.get(team.id)?.read_seq ?? null}
             onSeen={(seq) => attention.seen(team.id, seq)}
           />
         )}

@@ -220,3 +220,38 @@ describe("opening", () => {
     expect(list.scrollHeight).toBeGreaterThan(5000);
   });
 });
+
+describe("where what was not read begins", () => {
+  const message = (seq: number, author = userId(2)) =>
+    ({ id: `m${seq}`, team_id: TEAM, seq, author_id: author, author_name: author === me.id ? "Member 1" : "Member 2", client_id: `c${seq}`, kind: "text", content: `m${seq}`, created_at: "2026-12-05T10:00:00Z" }) as Message;
+  const rowAfterNew = () => screen.getByTestId("new-messages").nextElementSibling?.getAttribute("data-seq");
+
+  it("marks the first message a teammate wrote after what was read, and keeps it there while the rest is read", async () => {
+    answers.messages = [message(1), message(2), message(3, me.id), message(4), message(5)];
+    const view = await act(async () => render(<Chat team={team} user={me} readSeq={2} />));
+    expect(rowAfterNew()).toBe("4");
+    // The chat marks everything read: "New" stays where it was.
+    view.rerender(<Chat team={team} user={me} readSeq={5} />);
+    expect(rowAfterNew()).toBe("4");
+  });
+
+  it("waits for the read states when they are not known yet, and shows nothing when all was read", async () => {
+    answers.messages = [message(1), message(2)];
+    const view = await act(async () => render(<Chat team={team} user={me} />));
+    expect(screen.queryByTestId("new-messages")).toBeNull();
+    view.rerender(<Chat team={team} user={me} readSeq={1} />);
+    expect(rowAfterNew()).toBe("2");
+    cleanup();
+    await act(async () => render(<Chat team={team} user={me} readSeq={2} />));
+    expect(screen.queryByTestId("new-messages")).toBeNull();
+  });
+
+  it("goes once the person sends a message", async () => {
+    answers.messages = [message(1), message(2)];
+    await act(async () => render(<Chat team={team} user={me} readSeq={1} />));
+    expect(screen.getByTestId("new-messages")).toBeTruthy();
+    fireEvent.change(screen.getByTestId("composer"), { target: { value: "caught up" } });
+    await act(async () => void fireEvent.keyDown(screen.getByTestId("composer"), { key: "Enter" }));
+    expect(screen.queryByTestId("new-messages")).toBeNull();
+  });
+});

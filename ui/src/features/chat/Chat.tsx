@@ -7,7 +7,7 @@ import { AppFailure, call, messageOf } from "../../lib/call";
 import { useReconnects } from "../../lib/reconnects";
 import { all, subscribe, subscribeRoom } from "../../lib/events";
 import { draftOf } from "./drafts";
-import { type ChatItem, chatItems, mergeMessages, messageLeftOutbox } from "./model";
+import { type ChatItem, chatItems, firstUnread, mergeMessages, messageLeftOutbox } from "./model";
 import { dateTime, dayLabel, sameDay, timeOfDay } from "../../lib/dates";
 import { plainText } from "./mentions";
 import { composerRows, MentionComposer } from "./MentionComposer";
@@ -34,11 +34,14 @@ export function Chat({
   team,
   user,
   focusSeq = null,
+  readSeq = null,
   onSeen,
 }: {
   team: TeamMembership;
   user: User;
   focusSeq?: number | null;
+  /** The last message this person had read in the team (null until the read states are known). */
+  readSeq?: number | null;
   /** The newest message shown, each time it changes: the workspace marks it read while the window is focused. */
   onSeen?: (seq: number) => void;
 }) {
@@ -119,14 +122,21 @@ export function Chat({
   }, [team.id]);
 
   const items = useMemo(() => chatItems(team.id, messages, outbox), [team.id, messages, outbox]);
+  // What was read when the chat opened, so "New" stays where it was while the rest is marked read; the
+  // person sending a message has caught up, and it goes.
+  const [readWhenOpened, setReadWhenOpened] = useState(readSeq);
+  useEffect(() => {
+    if (readWhenOpened === null && readSeq !== null) setReadWhenOpened(readSeq);
+  }, [readSeq]);
+  const unreadKey = firstUnread(items, readWhenOpened, user.id);
   const newest = messages.length > 0 ? messages[messages.length - 1].seq : 0;
   useEffect(() => {
     if (newest > 0) onSeen?.(newest);
   }, [newest]);
 
-  // The chat opens at its newest message (unless it opens at one from search or a notification), and what
-  // the person sends brings them there; otherwise it stays at the bottom as messages arrive only while the
-  // person is near it, not while they read back.
+  // The chat opens at its newest message, or at "New" when that is further up (unless it opens at one from
+  // search or a notification), and what the person sends brings them there; otherwise it stays at the
+  // bottom as messages arrive only while the person is near it, not while they read back.
   const opened = useRef(false);
   const toNewest = useRef(false);
   useLayoutEffect(() => {
@@ -138,6 +148,11 @@ export function Chat({
     if (loaded) opened.current = true;
     const near = el.scrollHeight - el.scrollTop - el.clientHeight < 120;
     if ((first && focusSeq === null) || toNewest.current || near) el.scrollTop = el.scrollHeight;
+    const unread = el.querySelector("[data-testid=new-messages]");
+    if (first && focusSeq === null && unread) {
+      const above = unread.getBoundingClientRect().top - el.getBoundingClientRect().top;
+      if (above < 0) el.scrollTop += above - 8;
+    }
     toNewest.current = false;
   }, [items.length, loaded]);
 
@@ -193,6 +208,7 @@ export function Chat({
 
   async function send(content: string) {
     toNewest.current = true;
+    setReadWhenOpened(Number.MAX_SAFE_INTEGER);
     setDraft("");
     try {
       const entry = await call(commands.sendMessage(team.id, content));
@@ -271,6 +287,11 @@ export function Chat({
           item.state === "sent" && startsDay(items, i) && (
             <li key={`day-${item.key}`} className="day" data-testid="day">
               <span>{dayLabel(new Date(item.message.created_at))}</span>
+            </li>
+          ),
+          item.key === unreadKey && (
+            <li key="new-messages" className="day new" data-testid="new-messages">
+              <span>New</span>
             </li>
           ),
           item.state === "sent" ? (

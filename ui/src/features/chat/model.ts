@@ -1,6 +1,6 @@
 // Chat as shown: the relay's messages in order, then this device's own messages still on their way
 // (pending) or refused (failed), until the relay's copy replaces them.
-import type { Message, OutboxEntry, TeamId } from "../../bindings";
+import type { Message, OutboxEntry, TeamId, UserId } from "../../bindings";
 
 export type ChatItem =
   | { key: string; state: "sent"; message: Message }
@@ -29,4 +29,14 @@ export function mergeMessages(current: Message[], incoming: Message[]): Message[
 export function messageLeftOutbox(team: TeamId, before: OutboxEntry[], after: OutboxEntry[]): boolean {
   const still = new Set(after.map((entry) => entry.client_id));
   return before.some((entry) => entry.team_id === team && entry.kind === "message" && !still.has(entry.client_id));
+}
+
+/**
+ * The first message a teammate wrote after `readSeq` (what was read when the chat opened), where "New"
+ * is drawn; none once everything shown was read. Pages read back move it to the real first one.
+ */
+export function firstUnread(items: ChatItem[], readSeq: number | null, me: UserId): string | null {
+  if (readSeq === null) return null;
+  const first = items.find((item) => item.state === "sent" && item.message.seq > readSeq && item.message.author_id !== me);
+  return first?.key ?? null;
 }
