@@ -120,7 +120,7 @@ async fn main() -> Result<()> {
     let mut starts = Vec::with_capacity(launches);
     let mut idle_sign_in = Value::Null;
     for launch in 0..launches {
-        let window = Window::launch().await?;
+        let window = Window::launch(driver::turn().await).await?;
         starts.push(cold_start(&window).await?);
         if launch + 1 == launches {
             // The measurement is of the app left alone for this long, so it waits that long.
@@ -136,7 +136,7 @@ async fn main() -> Result<()> {
     let seeded = std::time::Instant::now();
     seed_messages(&ada, &team, messages).await?;
     let seeding = seeded.elapsed();
-    let window = Window::launch().await?;
+    let window = Window::launch(driver::turn().await).await?;
     window.sign_in(&relay, "ada").await?;
     window.until_text("[data-testid=team-switcher]", "Footprint").await?;
     window.until_text("[data-testid=messages]", &format!("Message {}:", messages - 1)).await?;

@@ -45,7 +45,7 @@ async fn main() -> Result<()> {
     let relay = TestRelay::start().await;
     let ada = relay.user("ada").await;
     let bob = relay.user("bob").await;
-    let window = Window::launch().await?;
+    let window = Window::launch(driver::turn().await).await?;
     window.sign_in(&relay, "ada").await?;
     let team = window.create_team(&ada, "Bench").await?;
     ada.add_member(&team, "bob@example.test", "member").await;
@@ -251,7 +251,7 @@ async fn paper(opens: usize, rounds: usize) -> Result<Paper> {
     let relay = TestRelay::start().await;
     let ada = relay.user("ada").await;
     let bob = relay.user("bob").await;
-    let mut window = Window::launch().await?;
+    let mut window = Window::launch(driver::turn().await).await?;
     window.sign_in(&relay, "ada").await?;
     let team = window.create_team(&ada, "Paper").await?;
     ada.add_member(&team, "bob@example.test", "member").await;

@@ -28,21 +28,24 @@ mod projects;
 mod search;
 #[path = "window/team.rs"]
 mod team;
+#[path = "support/teammates.rs"]
+mod teammates;
 
 use anyhow::{Context, Result};
-use driver::{ONE_WINDOW, Window};
+use driver::{Theme, Window, turn};
 use futures::StreamExt as _;
 use serde_json::{Value, json};
 use teamflow_tests::socket::RoomSocket;
 use teamflow_tests::{TestRelay, sync_client, text_when, within};
+use teammates::Teammates;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_signs_in_chats_plans_and_writes_with_a_teammate() -> Result<()> {
-    let _one = ONE_WINDOW.lock().await;
+    let turn = turn().await;
     let relay = TestRelay::start().await;
     let ada = relay.user("ada").await;
     let bob = relay.user("bob").await;
-    let window = Window::launch().await?;
+    let window = Window::launch(turn).await?;
 
     // A wrong password is refused with the relay's reason, and nothing else happens.
     window.type_into("[data-testid=relay-url]", &relay.url("")).await?;
@@ -141,14 +144,7 @@ async fn a_person_signs_in_chats_plans_and_writes_with_a_teammate() -> Result<()
 /// message and Enter sends it whole.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_chat_opens_at_its_newest_message_keeps_a_draft_and_sends_lines() -> Result<()> {
-    let _one = ONE_WINDOW.lock().await;
-    let relay = TestRelay::start().await;
-    let ada = relay.user("ada").await;
-    let bob = relay.user("bob").await;
-    let window = Window::launch().await?;
-    window.sign_in(&relay, "ada").await?;
-    let team = window.create_team(&ada, "Longtalk").await?;
-    ada.add_member(&team, "bob@example.test", "member").await;
+    let Teammates { relay: _relay, ada, bob, window, team } = Teammates::open(Theme::Light, "Longtalk").await?;
     window.click("[data-testid=nav-projects]").await?;
     for n in 1..=60 {
         let body = json!({ "client_id": format!("bob-{n}"), "content": format!("line {n} of the backlog") });
@@ -215,10 +211,10 @@ async fn the_chat_opens_at_its_newest_message_keeps_a_draft_and_sends_lines() ->
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_written_offline_waits_visibly_and_goes_out_when_the_relay_returns() -> Result<()> {
-    let _one = ONE_WINDOW.lock().await;
+    let turn = turn().await;
     let relay = TestRelay::start().await;
     let ada = relay.user("ada").await;
-    let window = Window::launch().await?;
+    let window = Window::launch(turn).await?;
     window.sign_in(&relay, "ada").await?;
     let team = window.create_team(&ada, "Offline").await?;
     window.find("[data-testid=sync-indicator][data-tone=ok]").await?;
@@ -253,10 +249,10 @@ async fn a_message_written_offline_waits_visibly_and_goes_out_when_the_relay_ret
 /// live.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_app_opened_offline_joins_the_team_room_once_the_relay_answers() -> Result<()> {
-    let _one = ONE_WINDOW.lock().await;
+    let turn = turn().await;
     let relay = TestRelay::start().await;
     let ada = relay.user("ada").await;
-    let window = Window::launch().await?;
+    let window = Window::launch(turn).await?;
     window.sign_in(&relay, "ada").await?;
     let team = window.create_team(&ada, "Train").await?;
     let bob = relay.user("bob").await;
@@ -291,10 +287,10 @@ async fn an_app_opened_offline_joins_the_team_room_once_the_relay_answers() -> R
 /// reads them) says so offline, and fills itself once the relay answers, while the person stays on it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_screen_not_available_offline_fills_once_the_relay_answers() -> Result<()> {
-    let _one = ONE_WINDOW.lock().await;
+    let turn = turn().await;
     let relay = TestRelay::start().await;
     let ada = relay.user("ada").await;
-    let window = Window::launch().await?;
+    let window = Window::launch(turn).await?;
     window.sign_in(&relay, "ada").await?;
     window.create_team(&ada, "Train").await?;
 
@@ -319,14 +315,7 @@ async fn a_screen_not_available_offline_fills_once_the_relay_answers() -> Result
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_teammates_cursor_shows_by_name_and_history_shows_an_earlier_version() -> Result<()> {
-    let _one = ONE_WINDOW.lock().await;
-    let relay = TestRelay::start().await;
-    let ada = relay.user("ada").await;
-    let bob = relay.user("bob").await;
-    let window = Window::launch().await?;
-    window.sign_in(&relay, "ada").await?;
-    let team = window.create_team(&ada, "Writers").await?;
-    ada.add_member(&team, "bob@example.test", "member").await;
+    let Teammates { relay, ada: _, bob, window, team } = Teammates::open(Theme::Light, "Writers").await?;
     let url = window.create_document(&bob, &team, "Essay", "first draft").await?;
 
     // Bob opens it with his cursor selecting "first".
@@ -418,23 +407,23 @@ async fn editor_text_after_back(window: &Window) -> Result<Value> {
 /// and WSS, and the sync indicator goes online.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relay_with_a_private_certificate_is_trusted_only_with_its_ca() -> Result<()> {
-    let _one = ONE_WINDOW.lock().await;
+    let turn = turn().await;
     let relay = TestRelay::start_tls().await;
     relay.user("ada").await;
     let ca = relay.ca().context("the test made a CA")?;
     let ca_file = tempfile::NamedTempFile::new()?;
     std::fs::write(ca_file.path(), ca.pem())?;
 
-    let window = Window::launch().await?;
+    let window = Window::launch(turn).await?;
     window.type_into("[data-testid=relay-url]", &relay.url("")).await?;
     window.type_into("[data-testid=email]", "ada@example.test").await?;
     window.type_into("[data-testid=password]", "correct horse battery").await?;
     window.click("[data-testid=auth-submit]").await?;
     window.until_text("[data-testid=auth-error]", "certificate is not trusted").await?;
     window.screenshot("certificate-refused").await?;
-    window.close().await?;
+    let turn = window.close_keeping_turn().await?;
 
-    let window = Window::launch_with(&[("TEAMFLOW_CA_CERT", ca_file.path().as_os_str())]).await?;
+    let window = Window::launch_with(turn, &[("TEAMFLOW_CA_CERT", ca_file.path().as_os_str())]).await?;
     window.type_into("[data-testid=relay-url]", &relay.url("")).await?;
     window.type_into("[data-testid=email]", "ada@example.test").await?;
     window.type_into("[data-testid=password]", "correct horse battery").await?;

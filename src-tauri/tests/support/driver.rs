@@ -13,7 +13,16 @@ use tokio::process::{Child, Command};
 
 /// One window at a time: WebKit's screenshots stall when several apps render at once on two cores, and
 /// each test's timings stay those of a person's machine.
-pub static ONE_WINDOW: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+static ONE_WINDOW: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A test's turn at the one window: taken before its relay starts (so that work is not timed against
+/// another test's window), held by the window it launches until that closes.
+pub struct Turn(tokio::sync::MutexGuard<'static, ()>);
+
+/// Waits for this test's turn at the window.
+pub async fn turn() -> Turn {
+    Turn(ONE_WINDOW.lock().await)
+}
 
 /// How long the window gets to show something (first paint of a debug build included).
 pub const PATIENCE: Duration = Duration::from_secs(30);
@@ -56,29 +65,35 @@ pub struct Window {
     /// The app's data directory and X server, which outlive the session.
     _data: tempfile::TempDir,
     display: Display,
+    _turn: Turn,
 }
 
 impl Window {
     /// Starts the app on an X server of its own with an empty data directory.
-    pub async fn launch() -> Result<Self> {
-        Self::launch_with(&[]).await
+    pub async fn launch(turn: Turn) -> Result<Self> {
+        Self::launch_with(turn, &[]).await
     }
 
     /// `launch`, with these environment variables set for the app (e.g. `TEAMFLOW_CA_CERT`).
-    pub async fn launch_with(env: &[(&str, &std::ffi::OsStr)]) -> Result<Self> {
+    pub async fn launch_with(turn: Turn, env: &[(&str, &std::ffi::OsStr)]) -> Result<Self> {
         let display = Display::start().await?;
         let data = tempfile::tempdir()?;
-        Self::open(display, data, env).await
+        Self::open(turn, display, data, env).await
     }
 
     /// `launch` in the given system theme; fails unless the window draws that theme.
-    pub async fn launch_in(theme: Theme) -> Result<Self> {
-        let window = Self::launch_with(&theme.env()).await?;
+    pub async fn launch_in(turn: Turn, theme: Theme) -> Result<Self> {
+        let window = Self::launch_with(turn, &theme.env()).await?;
         ensure!(window.is_dark().await? == (theme == Theme::Dark), "the window is not in the {theme:?} theme");
         Ok(window)
     }
 
-    async fn open(display: Display, data: tempfile::TempDir, env: &[(&str, &std::ffi::OsStr)]) -> Result<Self> {
+    async fn open(
+        turn: Turn,
+        display: Display,
+        data: tempfile::TempDir,
+        env: &[(&str, &std::ffi::OsStr)],
+    ) -> Result<Self> {
         let data_dir = data.path();
         let (port, native_port) = free_ports()?;
         let mut driver = Command::new("tauri-driver");
@@ -126,7 +141,7 @@ impl Window {
         // Everything the session started (WebKitWebDriver, the app, WebKit's processes) is running now:
         // these must all be gone once the window closes.
         driver.record_processes()?;
-        Ok(Window { http, base, session, driver, _data: data, display })
+        Ok(Window { http, base, session, driver, _data: data, display, _turn: turn })
     }
 
     pub async fn command(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value> {
@@ -538,8 +553,8 @@ impl Window {
         let url = format!("{}/session/{}", self.base, self.session);
         self.http.delete(url).send().await?;
         self.driver.stop().await?;
-        let Window { _data: data, display, .. } = self;
-        Self::open(display, data, env).await
+        let Window { _data: data, display, _turn: turn, .. } = self;
+        Self::open(turn, display, data, env).await
     }
 
     /// The app's data directory (`TEAMFLOW_DATA_DIR`): its settings file, the relays' stores.
@@ -607,10 +622,17 @@ impl Window {
 
     /// Ends the session (which closes the app), then ends tauri-driver with everything it started, and
     /// fails if any of those processes outlived it.
-    pub async fn close(mut self) -> Result<()> {
+    pub async fn close(self) -> Result<()> {
+        self.close_keeping_turn().await.map(drop)
+    }
+
+    /// `close`, keeping the turn for the test's next window.
+    pub async fn close_keeping_turn(mut self) -> Result<Turn> {
         let url = format!("{}/session/{}", self.base, self.session);
         self.http.delete(url).send().await?;
-        self.driver.stop().await
+        self.driver.stop().await?;
+        let Window { _turn: turn, .. } = self;
+        Ok(turn)
     }
 }
 

@@ -9,7 +9,7 @@ use serde_json::json;
 use teamflow_tests::TestRelay;
 
 use crate::axe;
-use crate::driver::{ONE_WINDOW, Theme, Window};
+use crate::driver::{Theme, Window, turn};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_screen_passes_axe_in_the_light_theme() -> Result<()> {
@@ -22,11 +22,11 @@ async fn every_screen_passes_axe_in_the_dark_theme() -> Result<()> {
 }
 
 async fn every_screen(theme: Theme) -> Result<()> {
-    let _one = ONE_WINDOW.lock().await;
+    let turn = turn().await;
     let relay = TestRelay::start().await;
     let ada = relay.user("ada").await;
     relay.user("bob").await;
-    let window = Window::launch_in(theme).await?;
+    let window = Window::launch_in(turn, theme).await?;
     window.find("[data-testid=auth-submit]").await?;
     let passed = axe::check(&window, &theme.shot("a11y-sign-in")).await?;
     ensure!(passed > 10, "axe ran only {passed} rules");
@@ -107,10 +107,10 @@ async fn every_screen(theme: Theme) -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_keyboard_reaches_everything_and_the_theme_is_kept() -> Result<()> {
-    let _one = ONE_WINDOW.lock().await;
+    let turn = turn().await;
     let relay = TestRelay::start().await;
     let ada = relay.user("ada").await;
-    let window = Window::launch_with(&Theme::Light.env()).await?;
+    let window = Window::launch_with(turn, &Theme::Light.env()).await?;
     window.sign_in(&relay, "ada").await?;
     window.create_team(&ada, "Keys").await?;
 

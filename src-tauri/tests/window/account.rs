@@ -7,7 +7,7 @@ use anyhow::{Result, ensure};
 use serde_json::json;
 use teamflow_tests::{PASSWORD, TestRelay};
 
-use crate::driver::{ONE_WINDOW, Theme, Window};
+use crate::driver::{Theme, Window, turn};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_renames_themselves_changes_their_password_and_signs_out_everywhere() -> Result<()> {
@@ -20,11 +20,11 @@ async fn the_account_panel_in_the_dark_theme() -> Result<()> {
 }
 
 async fn walk_through(theme: Theme) -> Result<()> {
-    let _one = ONE_WINDOW.lock().await;
+    let turn = turn().await;
     let relay = TestRelay::start().await;
     // Ada's other device: a sign-in of her own, which the password change ends.
     let phone = relay.user("ada").await;
-    let window = Window::launch_in(theme).await?;
+    let window = Window::launch_in(turn, theme).await?;
     window.sign_in(&relay, "ada").await?;
     window.create_team(&phone, "Studio").await?;
     window.click("[data-testid=nav-settings]").await?;
@@ -76,7 +76,7 @@ async fn walk_through(theme: Theme) -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forgotten_password_is_set_again_with_the_administrators_reset_link() -> Result<()> {
-    let _one = ONE_WINDOW.lock().await;
+    let turn = turn().await;
     let relay = TestRelay::start().await;
     relay.user("ada").await;
     // What `teamflow-relay admin reset-password ada@example.test` prints, run on the relay's own data.
@@ -91,7 +91,7 @@ async fn a_forgotten_password_is_set_again_with_the_administrators_reset_link() 
     let link = printed.lines().next().unwrap_or_default().to_owned();
     ensure!(link.contains("/reset-password/"), "a reset link: {printed}");
 
-    let window = Window::launch().await?;
+    let window = Window::launch(turn).await?;
     window.click("[data-testid=forgot-password]").await?;
     window.type_into("[data-testid=reset-link]", &link).await?;
     window.until_value("[data-testid=reset-relay-url]", &relay.url("")).await?;

@@ -4,10 +4,10 @@
 
 use anyhow::{Result, ensure};
 use serde_json::json;
-use teamflow_tests::TestRelay;
 
 use crate::axe;
-use crate::driver::{ONE_WINDOW, Theme, Window};
+use crate::driver::Theme;
+use crate::teammates::Teammates;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn analytics_chart_the_teams_messages_projects_and_services() -> Result<()> {
@@ -28,14 +28,7 @@ const PAINTED: &str = "const c = document.querySelector(args[0]);
     return painted;";
 
 async fn walk_through(theme: Theme) -> Result<()> {
-    let _one = ONE_WINDOW.lock().await;
-    let relay = TestRelay::start().await;
-    let ada = relay.user("ada").await;
-    let bob = relay.user("bob").await;
-    let window = Window::launch_in(theme).await?;
-    window.sign_in(&relay, "ada").await?;
-    let team = window.create_team(&ada, "Numbers").await?;
-    ada.add_member(&team, "bob@example.test", "member").await;
+    let Teammates { relay: _relay, ada, bob, window, team } = Teammates::open(theme, "Numbers").await?;
     for (i, text) in ["Morning all", "Standup in 5", "Shipped it"].iter().enumerate() {
         let body = json!({ "client_id": format!("bob-{i}"), "content": text });
         let (status, _) = bob.post(&format!("/api/teams/{team}/messages"), &body).await;

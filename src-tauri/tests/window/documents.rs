@@ -9,7 +9,8 @@ use serde_json::json;
 use teamflow_tests::{TestRelay, sync_client, text_when};
 
 use crate::axe;
-use crate::driver::{ONE_WINDOW, Theme, Window};
+use crate::driver::{Theme, Window, turn};
+use crate::teammates::Teammates;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn documents_are_renamed_deleted_and_restored_from_the_window() -> Result<()> {
@@ -22,14 +23,7 @@ async fn the_document_list_in_the_dark_theme() -> Result<()> {
 }
 
 async fn walk_through(theme: Theme) -> Result<()> {
-    let _one = ONE_WINDOW.lock().await;
-    let relay = TestRelay::start().await;
-    let ada = relay.user("ada").await;
-    let bob = relay.user("bob").await;
-    let window = Window::launch_in(theme).await?;
-    window.sign_in(&relay, "ada").await?;
-    let team = window.create_team(&ada, "Docs").await?;
-    ada.add_member(&team, "bob@example.test", "member").await;
+    let Teammates { relay: _relay, ada, bob, window, team } = Teammates::open(theme, "Docs").await?;
     let titles = async || -> Vec<String> {
         let (_, list) = bob.get(&format!("/api/teams/{team}/documents")).await;
         list.as_array().into_iter().flatten().filter_map(|d| d["title"].as_str().map(str::to_owned)).collect()
@@ -105,11 +99,11 @@ async fn walk_through(theme: Theme) -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_document_deleted_by_a_teammate_while_open_says_so_and_is_restored() -> Result<()> {
-    let _one = ONE_WINDOW.lock().await;
+    let turn = turn().await;
     let relay = TestRelay::start().await;
     let ada = relay.user("ada").await;
     let bob = relay.user("bob").await;
-    let window = Window::launch().await?;
+    let window = Window::launch(turn).await?;
     window.sign_in(&relay, "ada").await?;
     let team = window.create_team(&ada, "Docs").await?;
     ada.add_member(&team, "bob@example.test", "admin").await;

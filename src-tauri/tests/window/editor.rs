@@ -13,7 +13,8 @@ use teamflow_sync::automerge::{ROOT, ReadDoc as _};
 use teamflow_tests::{TestRelay, sync_client, text_when};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-use crate::driver::{ONE_WINDOW, Theme, Window};
+use crate::driver::{Theme, Window, turn};
+use crate::teammates::Teammates;
 
 /// WebDriver's keys: Enter, Shift and Control (held until the end of the keys sent), ArrowLeft.
 const ENTER: &str = "\u{E007}";
@@ -32,7 +33,7 @@ async fn the_rich_editor_in_the_dark_theme() -> Result<()> {
 }
 
 async fn walk_through(theme: Theme) -> Result<()> {
-    let _one = ONE_WINDOW.lock().await;
+    let turn = turn().await;
     let js = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/js");
     ensure!(
         js.join("node_modules/@automerge/automerge-repo").exists(),
@@ -41,7 +42,7 @@ async fn walk_through(theme: Theme) -> Result<()> {
     let relay = TestRelay::start().await;
     let ada = relay.user("ada").await;
     let bob = relay.user("bob").await;
-    let window = Window::launch_in(theme).await?;
+    let window = Window::launch_in(turn, theme).await?;
     window.sign_in(&relay, "ada").await?;
     let team = window.create_team(&ada, "Editors").await?;
     ada.add_member(&team, "bob@example.test", "member").await;
@@ -160,14 +161,7 @@ async fn walk_through(theme: Theme) -> Result<()> {
 /// text once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_old_document_is_converted_once_and_an_edit_made_just_before_the_app_ends_is_kept() -> Result<()> {
-    let _one = ONE_WINDOW.lock().await;
-    let relay = TestRelay::start().await;
-    let ada = relay.user("ada").await;
-    let bob = relay.user("bob").await;
-    let window = Window::launch().await?;
-    window.sign_in(&relay, "ada").await?;
-    let team = window.create_team(&ada, "Ops").await?;
-    ada.add_member(&team, "bob@example.test", "member").await;
+    let Teammates { relay, ada: _, bob, window, team } = Teammates::open(Theme::Light, "Ops").await?;
     let url = window.create_document(&bob, &team, "Runbook", "x").await?;
     window.click("[data-testid=close-document]").await?;
     window.find("[data-testid=open-document]").await?;

@@ -4,16 +4,16 @@
 
 use anyhow::{Context, Result, ensure};
 
-use crate::driver::{ONE_WINDOW, Theme, Window};
+use crate::driver::{Theme, Window, turn};
 use teamflow_tests::TestRelay;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_document_is_exported_as_markdown_and_html_through_the_save_dialog() -> Result<()> {
-    let _one = ONE_WINDOW.lock().await;
+    let turn = turn().await;
     let theme = Theme::Light;
     let relay = TestRelay::start().await;
     let ada = relay.user("ada").await;
-    let window = Window::launch_in(theme).await?;
+    let window = Window::launch_in(turn, theme).await?;
     window.sign_in(&relay, "ada").await?;
     let team = window.create_team(&ada, "Writers").await?;
     window.create_document(&ada, &team, "Ops runbook", "Restart the relay").await?;

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use teamflow_tests::socket::RoomSocket;
 use teamflow_tests::{Client, DataDir, PASSWORD, TestRelay};
 
-use crate::driver::{ONE_WINDOW, Theme, Window};
+use crate::driver::{Theme, Window, turn};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_owner_invites_by_link_and_people_join_only_by_accepting() -> Result<()> {
@@ -22,12 +22,12 @@ async fn the_invitation_screens_in_the_dark_theme() -> Result<()> {
 }
 
 async fn walk_through(theme: Theme) -> Result<()> {
-    let _one = ONE_WINDOW.lock().await;
+    let turn = turn().await;
     let relay = invite_only_relay().await;
     // The relay's first account may sign up without an invitation; everyone after needs one.
     let ada = relay.user("ada").await;
     let carol = sign_up_invited(&relay, &ada, "carol").await?;
-    let window = Window::launch_in(theme).await?;
+    let window = Window::launch_in(turn, theme).await?;
 
     window.sign_in(&relay, "ada").await?;
     let studio = window.create_team(&ada, "Studio").await?;

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use teamflow_protocol::mentions::mention;
 use teamflow_tests::{Client, TestRelay};
 
-use crate::driver::{ONE_WINDOW, Theme, Window};
+use crate::driver::{Theme, Window, turn};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mentions_unread_counts_and_notifications_in_the_light_theme() -> Result<()> {
@@ -35,12 +35,12 @@ async fn post(client: &Client, team: &str, client_id: &str, content: &str) -> Va
 }
 
 async fn walk_through(theme: Theme) -> Result<()> {
-    let _one = ONE_WINDOW.lock().await;
+    let turn = turn().await;
     let relay = TestRelay::start().await;
     let ada = relay.user("ada").await;
     let bob = relay.user("bob").await;
     let (ada_id, bob_id) = (ada.user_id().await.parse()?, bob.user_id().await);
-    let window = Window::launch_in(theme).await?;
+    let window = Window::launch_in(turn, theme).await?;
     window.sign_in(&relay, "ada").await?;
     let platform = window.create_team(&ada, "Platform").await?;
     ada.add_member(&platform, "bob@example.test", "member").await;

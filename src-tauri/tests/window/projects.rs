@@ -7,7 +7,8 @@ use anyhow::{Result, ensure};
 use serde_json::json;
 use teamflow_tests::TestRelay;
 
-use crate::driver::{ONE_WINDOW, Theme, Window};
+use crate::driver::{Theme, Window, turn};
+use crate::teammates::Teammates;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_project_gets_an_owner_a_due_date_tasks_and_a_history() -> Result<()> {
@@ -20,14 +21,7 @@ async fn a_project_opened_in_the_dark_theme() -> Result<()> {
 }
 
 async fn walk_through(theme: Theme) -> Result<()> {
-    let _one = ONE_WINDOW.lock().await;
-    let relay = TestRelay::start().await;
-    let ada = relay.user("ada").await;
-    let bob = relay.user("bob").await;
-    let window = Window::launch_in(theme).await?;
-    window.sign_in(&relay, "ada").await?;
-    let team = window.create_team(&ada, "Launch").await?;
-    ada.add_member(&team, "bob@example.test", "member").await;
+    let Teammates { relay: _relay, ada, bob, window, team } = Teammates::open(theme, "Launch").await?;
     let bob_id = bob.user_id().await;
     let (_, project) = ada.post(&format!("/api/teams/{team}/projects"), &json!({ "name": "Website" })).await;
     let path = format!("/api/teams/{team}/projects/{}", project["id"].as_str().expect("project id"));
@@ -110,14 +104,14 @@ async fn refused_changes_in_the_dark_theme() -> Result<()> {
 /// A member creates a project just after the team was closed to members' projects (the screen, read before,
 /// still offers the form): the relay refuses it once delivered. Opened again, the screen no longer offers it.
 async fn refused(theme: Theme) -> Result<()> {
-    let _one = ONE_WINDOW.lock().await;
+    let turn = turn().await;
     let relay = TestRelay::start().await;
     let ada = relay.user("ada").await;
     relay.user("bob").await;
     let team = ada.create_team("Locked").await;
     ada.add_member(&team, "bob@example.test", "member").await;
 
-    let window = Window::launch_in(theme).await?;
+    let window = Window::launch_in(turn, theme).await?;
     window.sign_in(&relay, "bob").await?;
     window.until_text("[data-testid=team-switcher]", "Locked").await?;
     window.click("[data-testid=nav-projects]").await?;

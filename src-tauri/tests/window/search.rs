@@ -4,9 +4,9 @@
 
 use anyhow::Result;
 use serde_json::json;
-use teamflow_tests::TestRelay;
 
-use crate::driver::{ONE_WINDOW, Theme, Window};
+use crate::driver::Theme;
+use crate::teammates::Teammates;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_finds_messages_and_documents_across_teams_and_opens_them() -> Result<()> {
@@ -19,14 +19,7 @@ async fn the_search_palette_in_the_dark_theme() -> Result<()> {
 }
 
 async fn walk_through(theme: Theme) -> Result<()> {
-    let _one = ONE_WINDOW.lock().await;
-    let relay = TestRelay::start().await;
-    let ada = relay.user("ada").await;
-    let bob = relay.user("bob").await;
-    let window = Window::launch_in(theme).await?;
-    window.sign_in(&relay, "ada").await?;
-    let team = window.create_team(&ada, "Platform").await?;
-    ada.add_member(&team, "bob@example.test", "member").await;
+    let Teammates { relay: _relay, ada, bob, window, team } = Teammates::open(theme, "Platform").await?;
 
     // A teammate's message heard live, and a document made here: both searchable without a refetch.
     let (status, _) = bob

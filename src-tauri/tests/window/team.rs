@@ -9,7 +9,8 @@ use anyhow::{Context, Result, ensure};
 use serde_json::json;
 use teamflow_tests::TestRelay;
 
-use crate::driver::{ONE_WINDOW, Theme, Window};
+use crate::driver::{Theme, Window, turn};
+use crate::teammates::Teammates;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_owner_changes_roles_removes_renames_and_deletes() -> Result<()> {
@@ -32,7 +33,7 @@ async fn being_removed_in_the_dark_theme() -> Result<()> {
 }
 
 async fn removed(theme: Theme) -> Result<()> {
-    let _one = ONE_WINDOW.lock().await;
+    let turn = turn().await;
     let relay = TestRelay::start().await;
     let ada = relay.user("ada").await;
     let bob = relay.user("bob").await;
@@ -46,7 +47,7 @@ async fn removed(theme: Theme) -> Result<()> {
     ada.add_member(&side, "bob@example.test", "member").await;
 
     // Bob has a team of his own too, and is writing a document in ada's.
-    let window = Window::launch_in(theme).await?;
+    let window = Window::launch_in(turn, theme).await?;
     window.sign_in(&relay, "bob").await?;
     let home = window.create_team(&bob, "Home").await?;
     window.until_count("[data-testid=team-switcher] option", 3).await?;
@@ -79,14 +80,7 @@ async fn removed(theme: Theme) -> Result<()> {
 }
 
 async fn walk_through(theme: Theme) -> Result<()> {
-    let _one = ONE_WINDOW.lock().await;
-    let relay = TestRelay::start().await;
-    let ada = relay.user("ada").await;
-    let bob = relay.user("bob").await;
-    let window = Window::launch_in(theme).await?;
-    window.sign_in(&relay, "ada").await?;
-    let team = window.create_team(&ada, "Ops").await?;
-    ada.add_member(&team, "bob@example.test", "member").await;
+    let Teammates { relay: _relay, ada, bob, window, team } = Teammates::open(theme, "Ops").await?;
     let bob_id = bob.user_id().await;
     let (status, _) = ada.post(&format!("/api/teams/{team}/projects"), &json!({ "name": "Old launch" })).await;
     ensure!(status.is_success(), "project: {status}");
