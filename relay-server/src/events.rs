@@ -17,6 +17,8 @@ use crate::rooms::RoomsHandle;
 #[derive(Debug, Clone)]
 pub enum Event {
     MessagePosted(Message),
+    /// A message's text was changed or the message deleted.
+    MessageChanged(Message),
     ProjectUpdated(Project),
     ProjectDeleted {
         team: TeamId,
@@ -100,6 +102,7 @@ impl Events {
                 self.access.apply(AccessChange::Document { url: document.to_string() }).await;
             }
             Event::MessagePosted(_)
+            | Event::MessageChanged(_)
             | Event::ProjectUpdated(_)
             | Event::ProjectDeleted { .. }
             | Event::TaskUpdated(_)
@@ -146,6 +149,10 @@ impl Events {
             Event::MessagePosted(message) => {
                 let team = message.team_id;
                 rooms.broadcast(team, &ServerMessage::NewMessage { message }, None).await;
+            }
+            Event::MessageChanged(message) => {
+                let team = message.team_id;
+                rooms.broadcast(team, &ServerMessage::MessageChanged { message }, None).await;
             }
             Event::ProjectUpdated(project) => {
                 let team = project.team_id;
@@ -234,6 +241,7 @@ fn access_notice(event: &Event) -> Option<AccessNotice> {
             (*team, AccessChangeNotice::Document { url: document.to_string() })
         }
         Event::MessagePosted(_)
+        | Event::MessageChanged(_)
         | Event::ProjectUpdated(_)
         | Event::ProjectDeleted { .. }
         | Event::TaskUpdated(_)

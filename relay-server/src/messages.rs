@@ -1,5 +1,10 @@
 //! Team chat: idempotent posting with per-team sequence numbers (committed in groups by one writer task),
 //! mentions checked against the team and recorded, newest-first paging, and each member's read position.
+//! Changing and deleting a message is in `changes`.
+
+mod changes;
+
+pub use changes::{delete, edit};
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -36,6 +41,8 @@ struct MessageRow {
     kind: MessageKind,
     content: String,
     created_at: i64,
+    edited_at: Option<i64>,
+    deleted_at: Option<i64>,
 }
 
 impl From<MessageRow> for Message {
@@ -52,12 +59,14 @@ impl From<MessageRow> for Message {
             mentions: mentioned(&r.content),
             content: r.content,
             created_at: from_ms(r.created_at),
+            edited_at: r.edited_at.map(from_ms),
+            deleted: r.deleted_at.is_some(),
         }
     }
 }
 
 const MESSAGE_SELECT: &str = "SELECT m.id, m.team_id, m.seq, m.author_id, u.display_name AS author_name,
-        m.client_id, m.kind, m.content, m.created_at
+        m.client_id, m.kind, m.content, m.created_at, m.edited_at, m.deleted_at
     FROM messages m JOIN users u ON u.id = m.author_id";
 
 /// Whether a post made a new message or found the one an earlier attempt made.
@@ -110,9 +119,7 @@ impl MessageWriter {
         let (team, user) = (author.team(), author.user());
         let mut v = Validator::new();
         let client_id = v.client_id("client_id", &input.client_id);
-        let content = v.text("content", &input.content, 1, MAX_CONTENT_CHARS, Lines::Multi);
-        let mentions = mentioned(&content);
-        v.check("content", mentions.len() <= MAX_MENTIONS, "mentions more than 50 people");
+        let (content, mentions) = checked_content(&mut v, &input.content);
         v.finish()?;
         let (reply, answer) = oneshot::channel();
         let post = ValidPost { client_id, content, kind: input.kind, mentions };
@@ -120,6 +127,14 @@ impl MessageWriter {
         self.jobs.send(Job { team, user, post, reply }).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
+}
+
+/// A message's text as stored (checked as `Validator::text` does), and who it mentions.
+fn checked_content(v: &mut Validator, content: &str) -> (String, Vec<UserId>) {
+    let content = v.text("content", content, 1, MAX_CONTENT_CHARS, Lines::Multi);
+    let mentions = mentioned(&content);
+    v.check("content", mentions.len() <= MAX_MENTIONS, "mentions more than 50 people");
+    (content, mentions)
 }
 
 async fn write_groups(db: Db, events: Events, mut queue: mpsc::Receiver<Job>, stop: CancellationToken) {
@@ -276,7 +291,7 @@ pub async fn list(db: &Db, member: &Membership, query: MessagesQuery) -> Result<
 }
 
 /// A refusal if any of `mentions` is not a member of `team`.
-async fn non_member_mention(
+pub(crate) async fn non_member_mention(
     tx: &mut sqlx::AnyConnection,
     team: TeamId,
     mentions: &[UserId],
@@ -314,7 +329,8 @@ async fn read_state_in(db: &mut sqlx::AnyConnection, member: &Membership) -> Res
         .unwrap_or(0);
     let (latest, unread): (Option<i64>, i64) = sqlx::query_as(
         "SELECT (SELECT MAX(seq) FROM messages WHERE team_id = $1),
-                (SELECT COUNT(*) FROM messages WHERE team_id = $1 AND seq > $2 AND author_id != $3)",
+                (SELECT COUNT(*) FROM messages
+                   WHERE team_id = $1 AND seq > $2 AND author_id != $3 AND deleted_at IS NULL)",
     )
     .bind(&team)
     .bind(read_seq)

@@ -68,6 +68,8 @@ pub(crate) fn all() -> Commands<Wry> {
         chat::messages,
         chat::older_messages,
         chat::send_message,
+        chat::edit_message,
+        chat::delete_message,
         chat::outbox,
         chat::retry,
         chat::discard,

@@ -139,9 +139,10 @@ async fn a_person_signs_in_chats_plans_and_writes_with_a_teammate() -> Result<()
     Ok(())
 }
 
-/// A chat with more history than a screen opens at its newest message, under a divider naming the day; a
-/// half-written message survives going to another section and back; Shift+Enter starts a new line of the
-/// message and Enter sends it whole.
+/// A chat with more history than a screen opens where what was not read begins ("New"), and at its newest
+/// message once read, under a divider naming the day; a half-written message survives going to another
+/// section and back; Shift+Enter starts a new line of the message and Enter sends it whole; a message is
+/// edited in place and deleted after a question, and a teammate's edit shows live.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_chat_opens_at_its_newest_message_keeps_a_draft_and_sends_lines() -> Result<()> {
     let Teammates { relay: _relay, ada, bob, window, team } = Teammates::open(Theme::Light, "Longtalk").await?;
@@ -205,6 +206,46 @@ async fn the_chat_opens_at_its_newest_message_keeps_a_draft_and_sends_lines() ->
     let (_, page) = bob.get(&format!("/api/teams/{team}/messages")).await;
     let newest = page["messages"].as_array().and_then(|m| m.first()).context("a message")?;
     assert_eq!(newest["content"], "first line\nsecond line", "one message of two lines");
+
+    // Arrow up (U+E013) in the empty composer edits that message in place; Enter saves it.
+    window.type_into("[data-testid=composer]", "\u{E013}").await?;
+    window.until_value("[data-testid=edit-message-text]", "first line\nsecond line").await?;
+    window.screenshot_and_dark("chat-editing").await?;
+    window.clear("[data-testid=edit-message-text]").await?;
+    window.type_into("[data-testid=edit-message-text]", "one line, edited").await?;
+    window.type_into("[data-testid=edit-message-text]", "\u{E007}").await?;
+    window.until_text("[data-testid=message]:has([data-testid=message-edited])", "one line, edited").await?;
+    let edited = window
+        .until("bob reading the edit", async || {
+            let (_, page) = bob.get(&format!("/api/teams/{team}/messages?limit=1")).await;
+            let message = page["messages"][0].clone();
+            Ok((message["content"] == "one line, edited").then_some(message))
+        })
+        .await?;
+    assert!(edited["edited_at"].is_string(), "{edited}");
+
+    // Bob rewords and then deletes one of his own: the window shows each as it happens.
+    let (_, page) = bob.get(&format!("/api/teams/{team}/messages?limit=2")).await;
+    let line_60 = format!("/api/teams/{team}/messages/{}", page["messages"][1]["id"].as_str().context("id")?);
+    let (status, _) = bob.patch(&line_60, &json!({ "content": "line 60, reworded" })).await;
+    assert!(status.is_success());
+    window.until_text("[data-testid=message]:has([data-testid=message-edited])", "line 60, reworded").await?;
+    // Ada, the owner, deletes another of bob's after saying yes.
+    let line_59 = "[data-testid=message][data-seq=\"59\"]";
+    window.click(&format!("{line_59} [data-testid=delete-message]")).await?;
+    window.find(&format!("{line_59} [data-testid=confirm-delete-message]")).await?;
+    window.screenshot_and_dark("chat-delete-asks").await?;
+    window.click(&format!("{line_59} [data-testid=confirm-delete-message]")).await?;
+    window.until_text(&format!("{line_59} [data-testid=message-deleted]"), "This message was deleted.").await?;
+    window
+        .until("the relay holding the deletion", async || {
+            let (_, page) = bob.get(&format!("/api/teams/{team}/messages?limit=4")).await;
+            let deleted =
+                page["messages"].as_array().is_some_and(|m| m.iter().any(|m| m["seq"] == 59 && m["deleted"] == true));
+            Ok(deleted.then_some(()))
+        })
+        .await?;
+    window.screenshot_and_dark("chat-edited-and-deleted").await?;
     window.close().await?;
     Ok(())
 }

@@ -17,6 +17,7 @@ mod interop;
 mod invitations;
 mod logging_cost;
 mod mentions;
+mod message_changes;
 mod messages;
 mod node;
 mod p2p;

@@ -33,6 +33,7 @@ fn sample_body(method: &Method, template: &str) -> Option<Value> {
             "webhook_payload_retention_days": 30,
         }),
         ("POST", "/api/teams/{team_id}/messages") => json!({ "client_id": "guard", "content": "hi" }),
+        ("PATCH", "/api/teams/{team_id}/messages/{message_id}") => json!({ "content": "changed" }),
         ("PUT", "/api/teams/{team_id}/read") => json!({ "seq": 0 }),
         ("POST", "/api/teams/{team_id}/documents") => json!({ "document_id": document_url(42), "title": "Doc" }),
         ("PATCH", "/api/teams/{team_id}/documents/{document_id}") => json!({ "title": "Renamed" }),
@@ -78,6 +79,7 @@ struct Fixture {
     project: String,
     document: String,
     owner_id: String,
+    message: String,
 }
 
 impl Fixture {
@@ -96,7 +98,10 @@ impl Fixture {
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         let owner_id = owner.user_id().await;
-        Self { relay, owner, viewer, outsider, team, project, document, owner_id }
+        let (_, message) =
+            owner.post(&format!("/api/teams/{team}/messages"), &json!({ "client_id": "m", "content": "hi" })).await;
+        let message = message["id"].as_str().expect("message id").to_owned();
+        Self { relay, owner, viewer, outsider, team, project, document, owner_id, message }
     }
 
     fn path(&self, route: &Route) -> String {
@@ -107,6 +112,7 @@ impl Fixture {
             .replace("{document_id}", &self.document)
             .replace("{task_id}", "018f2f4e-0000-7000-8000-000000000001")
             .replace("{user_id}", &self.owner_id)
+            .replace("{message_id}", &self.message)
             .replace("{integration_id}", "no-such-integration")
             .replace("{invitation_id}", "018f2f4e-0000-7000-8000-000000000000")
             .replace("{token}", "no-such-invitation")
@@ -186,6 +192,9 @@ fn matrix() -> Vec<(&'static str, &'static str, Expect)> {
         ("DELETE", "/api/teams/{team_id}/members/{user_id}", Secured([404, 403, 204, 204, 204])),
         ("GET", "/api/teams/{team_id}/messages", Secured([404, 200, 200, 200, 200])),
         ("POST", "/api/teams/{team_id}/messages", Secured([404, 403, 201, 201, 201])),
+        // The scene's message is the member's: only they rewrite it; they, admins and owners delete it.
+        ("PATCH", "/api/teams/{team_id}/messages/{message_id}", Secured([404, 403, 200, 403, 403])),
+        ("DELETE", "/api/teams/{team_id}/messages/{message_id}", Secured([404, 403, 200, 200, 200])),
         // Everyone who can read the chat keeps a read position, viewers too.
         ("GET", "/api/teams/{team_id}/read", Secured([404, 200, 200, 200, 200])),
         ("PUT", "/api/teams/{team_id}/read", Secured([404, 200, 200, 200, 200])),
@@ -243,6 +252,7 @@ struct Scene {
     task: String,
     integration: String,
     document: String,
+    message: String,
 }
 
 /// A document URL of its own for the `n`th scene (more scenes than `document_url`'s 256).
@@ -346,12 +356,16 @@ async fn the_authorization_matrix_holds_for_every_route() {
                 .post(&format!("/api/teams/{team}/documents"), &json!({ "document_id": document, "title": "Scene" }))
                 .await;
             assert_eq!(status, StatusCode::CREATED, "{registered}");
+            let (_, message) = member
+                .post(&format!("/api/teams/{team}/messages"), &json!({ "client_id": "scene", "content": "hi" }))
+                .await;
             let scene = Scene {
                 team,
                 project,
                 task: task["id"].as_str().expect("task").to_owned(),
                 integration: integration["id"].as_str().expect("integration").to_owned(),
                 document,
+                message: message["id"].as_str().expect("message").to_owned(),
             };
             let path = route
                 .template
@@ -361,7 +375,8 @@ async fn the_authorization_matrix_holds_for_every_route() {
                 .replace("{user_id}", &member_id)
                 .replace("{service}", "github")
                 .replace("{integration_id}", &scene.integration)
-                .replace("{document_id}", &scene.document);
+                .replace("{document_id}", &scene.document)
+                .replace("{message_id}", &scene.message);
             let mut body = route.body.clone();
             if route.template == "/api/teams/{team_id}/documents" && route.method == Method::POST {
                 documents += 1;
@@ -482,5 +497,8 @@ async fn invalid_and_oversized_bodies_are_refused_on_every_body_route() {
     }
     // None of that wrote anything.
     assert_eq!(f.owner.get(&format!("/api/teams/{}", f.team)).await.1["name"], "Guarded");
-    assert_eq!(f.owner.get(&format!("/api/teams/{}/messages", f.team)).await.1["messages"], json!([]));
+    let (_, page) = f.owner.get(&format!("/api/teams/{}/messages", f.team)).await;
+    let kept: Vec<_> =
+        page["messages"].as_array().expect("messages").iter().map(|m| (&m["content"], &m["edited_at"])).collect();
+    assert_eq!(kept, [(&json!("hi"), &Value::Null)], "only the fixture's message, as posted");
 }

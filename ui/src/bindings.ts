@@ -88,6 +88,10 @@ export const commands = {
 	olderMessages: (teamId: TeamId, before: number) => typedError<Message[], AppError>(__TAURI_INVOKE("older_messages", { teamId, before })),
 	/**  Queues a message (kept locally first, so it survives going offline) and delivers it when it can. */
 	sendMessage: (teamId: TeamId, content: string) => typedError<OutboxEntry, AppError>(__TAURI_INVOKE("send_message", { teamId, content })),
+	/**  Queues new text for one of this person's messages; it shows changed at once, offline too. */
+	editMessage: (teamId: TeamId, messageId: MessageId, content: string) => typedError<OutboxEntry, AppError>(__TAURI_INVOKE("edit_message", { teamId, messageId, content })),
+	/**  Queues deleting a message (this person's own, or anyone's for an admin or owner). */
+	deleteMessage: (teamId: TeamId, messageId: MessageId) => typedError<OutboxEntry, AppError>(__TAURI_INVOKE("delete_message", { teamId, messageId })),
 	/**  What is waiting to be delivered, and what the relay refused and why. */
 	outbox: () => typedError<OutboxEntry[], AppError>(__TAURI_INVOKE("outbox")),
 	/**  Puts a refused entry back in the queue and tries to deliver at once. */
@@ -467,6 +471,10 @@ export type Message = {
 	/**  Who the content mentions (`teamflow_protocol::mentions`), each a member when it was posted. */
 	mentions?: UserId[],
 	created_at: string,
+	/**  When its author last changed the text; null if never. */
+	edited_at?: string | null,
+	/**  Deleted by its author or an admin: `content` is empty and `mentions` too; its place (`seq`) stays. */
+	deleted?: boolean,
 };
 
 /**  A chat message, assigned by the relay. */
@@ -500,7 +508,9 @@ export type OutboxKind = "message" | "document" | "project_create" |
 /**  How far the chat was read on this device. */
 "read" | 
 /**  An edit of some of a project's fields. */
-"project_patch" | "task_create" | "task_update" | "task_delete";
+"project_patch" | "task_create" | "task_update" | "task_delete" | 
+/**  New text for one of this person's messages. */
+"message_edit" | "message_delete";
 
 export type OutboxState = "pending" | 
 /**  The relay refused it for good; `error_code` and `error` say why. */
@@ -713,6 +723,8 @@ export type ServerMessage = { type: "welcome"; protocol: number; user_id: UserId
 { type: "user_joined"; team_id: TeamId; user_id: UserId } | 
 /**  A user's last connection left the room or dropped. */
 { type: "user_left"; team_id: TeamId; user_id: UserId } | { type: "new_message"; message: Message } | 
+/**  A message's text was changed by its author, or it was deleted (`deleted`, its text gone). */
+{ type: "message_changed"; message: Message } | 
 /**  The sender's own message is stored (sent after the commit, before or after `new_message`). */
 { type: "message_ack"; team_id: TeamId; client_msg_id: string; message_id: MessageId; seq: number } | { type: "project_updated"; project: Project } | { type: "project_deleted"; team_id: TeamId; project_id: ProjectId } | 
 /**  A document was renamed, or restored after a deletion: the team's list shows it as given. */

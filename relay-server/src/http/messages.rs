@@ -3,8 +3,10 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use teamflow_protocol::api::messages::{MarkRead, Message, MessagePage, MessagesQuery, PostMessage, ReadState};
-use teamflow_protocol::{ErrorBody, TeamId};
+use teamflow_protocol::api::messages::{
+    EditMessage, MarkRead, Message, MessagePage, MessagesQuery, PostMessage, ReadState,
+};
+use teamflow_protocol::{ErrorBody, MessageId, TeamId};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -15,7 +17,10 @@ use crate::messages;
 use crate::messages::Posted;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_messages, post_message)).routes(routes!(get_read, put_read))
+    OpenApiRouter::new()
+        .routes(routes!(list_messages, post_message))
+        .routes(routes!(edit_message, delete_message))
+        .routes(routes!(get_read, put_read))
 }
 
 /// A page of messages, newest first.
@@ -55,6 +60,41 @@ async fn post_message(
         Posted::Existing => StatusCode::OK,
     };
     Ok((status, Json(message)))
+}
+
+/// Change the text of one of the caller's own messages. The same text again changes nothing.
+#[utoipa::path(patch, path = "/api/teams/{team_id}/messages/{message_id}", tag = "messages",
+    security(("bearer" = [])), params(("team_id" = TeamId, Path), ("message_id" = MessageId, Path)),
+    request_body = EditMessage, responses(
+    (status = 200, body = Message),
+    (status = 403, description = "not the message's author, or a viewer", body = ErrorBody),
+    (status = 404, body = ErrorBody),
+    (status = 410, description = "the message was deleted", body = ErrorBody),
+    (status = 422, body = ErrorBody),
+))]
+async fn edit_message(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath((team, message)): ApiPath<(TeamId, MessageId)>,
+    ApiJson(body): ApiJson<EditMessage>,
+) -> Result<Json<Message>, ApiError> {
+    let member = state.access.member(team, user).await?;
+    Ok(Json(messages::edit(&state.db, &state.events, &member, message, body).await?))
+}
+
+/// Delete a message (its author, or an admin or owner). Its place in the chat stays, its text goes; deleting
+/// it again answers it as it is.
+#[utoipa::path(delete, path = "/api/teams/{team_id}/messages/{message_id}", tag = "messages",
+    security(("bearer" = [])), params(("team_id" = TeamId, Path), ("message_id" = MessageId, Path)), responses(
+    (status = 200, body = Message), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+))]
+async fn delete_message(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath((team, message)): ApiPath<(TeamId, MessageId)>,
+) -> Result<Json<Message>, ApiError> {
+    let member = state.access.member(team, user).await?;
+    Ok(Json(messages::delete(&state.db, &state.events, &member, message).await?))
 }
 
 /// Where the caller stands in the team's chat: read position, unread messages and mentions.

@@ -1,10 +1,12 @@
 //! Chat history on the node: the latest messages and older pages, fetched from the relay when it answers
-//! and kept in the cache, so history reads offline too. (Sending goes through the outbox.)
+//! and kept in the cache, so history reads offline too, with this device's queued changes of messages laid
+//! over them. (Sending, changing and deleting go through the outbox.)
 
 use reqwest::Method;
-use teamflow_protocol::TeamId;
 use teamflow_protocol::api::messages::{Message, MessagePage};
+use teamflow_protocol::{MessageId, TeamId};
 
+use crate::outbox::{OutboxEntry, QueuedMessageChange};
 use crate::store::cache_message;
 use crate::{ApiFailure, Node, NodeError};
 
@@ -17,7 +19,64 @@ impl Node {
             .bind(team.to_string())
             .fetch_all(&self.db)
             .await?;
-        rows.iter().map(|j| serde_json::from_str(j).map_err(NodeError::corrupt)).collect()
+        self.with_queued_changes(team, &rows).await
+    }
+
+    /// Queues new text for one of the signed-in person's messages (works offline; shown changed at once).
+    /// The relay refuses it for anyone else's message, or one deleted meanwhile.
+    pub async fn edit_message(&self, team: TeamId, id: MessageId, content: &str) -> Result<OutboxEntry, NodeError> {
+        let seq = self.cached_seq(team, id).await?;
+        let change = QueuedMessageChange { message_id: id, seq, content: content.to_owned() };
+        self.enqueue_message_change(team, change, false).await
+    }
+
+    /// Queues deleting a message (its author's, or anyone's for an admin or owner); works offline and shows
+    /// it deleted at once.
+    pub async fn delete_message(&self, team: TeamId, id: MessageId) -> Result<OutboxEntry, NodeError> {
+        let seq = self.cached_seq(team, id).await?;
+        let content = self.cached(team, seq).await?.map(|m| m.content).unwrap_or_default();
+        let change = QueuedMessageChange { message_id: id, seq, content };
+        self.enqueue_message_change(team, change, true).await
+    }
+
+    /// Where a message this device has shown sits in the chat.
+    async fn cached_seq(&self, team: TeamId, id: MessageId) -> Result<i64, NodeError> {
+        let seq: Option<i64> =
+            sqlx::query_scalar("SELECT seq FROM cached_messages WHERE team_id = ? AND json_extract(json, '$.id') = ?")
+                .bind(team.to_string())
+                .bind(id.to_string())
+                .fetch_optional(&self.db)
+                .await?;
+        seq.ok_or(NodeError::NotFound("message"))
+    }
+
+    async fn cached(&self, team: TeamId, seq: i64) -> Result<Option<Message>, NodeError> {
+        let json: Option<String> = sqlx::query_scalar("SELECT json FROM cached_messages WHERE team_id = ? AND seq = ?")
+            .bind(team.to_string())
+            .bind(seq)
+            .fetch_optional(&self.db)
+            .await?;
+        json.map(|j| serde_json::from_str(&j).map_err(NodeError::corrupt)).transpose()
+    }
+
+    /// Cached messages (JSON, oldest first) as this device shows them: with its queued changes laid over.
+    async fn with_queued_changes(&self, team: TeamId, rows: &[String]) -> Result<Vec<Message>, NodeError> {
+        let mut messages: Vec<Message> =
+            rows.iter().map(|j| serde_json::from_str(j).map_err(NodeError::corrupt)).collect::<Result<_, _>>()?;
+        for (change, delete) in self.queued_message_changes(team).await? {
+            if let Some(message) = messages.iter_mut().find(|m| m.id == change.message_id) {
+                if delete {
+                    message.deleted = true;
+                    message.content.clear();
+                    message.mentions.clear();
+                } else if !message.deleted {
+                    message.mentions = teamflow_protocol::mentions::mentioned(&change.content);
+                    message.content = change.content;
+                    message.edited_at = Some(time::OffsetDateTime::now_utc());
+                }
+            }
+        }
+        Ok(messages)
     }
 
     /// Up to `limit` messages older than `before` (a `seq`), oldest first, for paging back through history:
@@ -46,7 +105,7 @@ impl Node {
             });
         }
         rows.reverse();
-        rows.iter().map(|j| serde_json::from_str(j).map_err(NodeError::corrupt)).collect()
+        self.with_queued_changes(team, &rows).await
     }
 
     /// Keeps messages (a page from the relay, an import) for reading offline and for search, in one

@@ -1,6 +1,6 @@
-//! The outbox: chat messages, document registrations, project changes and read positions made while offline
-//! (or before delivery), committed locally first and delivered exactly once, in order, when the relay
-//! answers. A team's read positions waiting together are one entry: only the furthest one matters.
+//! The outbox: chat messages and changes of them, document registrations, project changes and read
+//! positions made while offline (or before delivery), committed locally first and delivered exactly once,
+//! in order, when the relay answers. A team's read positions waiting together are one entry: only the furthest one matters.
 //!
 //! Exactly once rests on the relay's idempotency: each entry carries a client id, and the relay returns the
 //! original message for a repeated one. An entry is removed only in the transaction that caches the
@@ -9,9 +9,10 @@
 use std::time::Duration;
 
 use reqwest::Method;
+use teamflow_protocol::MessageId;
 use teamflow_protocol::ProjectId;
 use teamflow_protocol::TeamId;
-use teamflow_protocol::api::messages::{MarkRead, Message, MessageKind, PostMessage, ReadState};
+use teamflow_protocol::api::messages::{EditMessage, MarkRead, Message, MessageKind, PostMessage, ReadState};
 use teamflow_protocol::api::projects::{ProjectPatch, Task};
 use teamflow_protocol::api::teams::{DocumentEntry, Project, ProjectInput, RegisterDocument};
 
@@ -70,6 +71,9 @@ pub enum OutboxKind {
     TaskCreate,
     TaskUpdate,
     TaskDelete,
+    /// New text for one of this person's messages.
+    MessageEdit,
+    MessageDelete,
 }
 
 /// A queued change, as stored in `body_json`. The `kind` column says which, so it is read back per kind
@@ -83,6 +87,17 @@ enum Change {
     ProjectUpdate(ProjectUpdate),
     Read(MarkRead),
     Edit(ProjectEdit),
+    MessageEdit(QueuedMessageChange),
+    MessageDelete(QueuedMessageChange),
+}
+
+/// A change of a posted message, queued: which message, and its new text (an edit) or the text it had
+/// when it was deleted (shown if the relay refuses).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct QueuedMessageChange {
+    pub(crate) message_id: MessageId,
+    pub(crate) seq: i64,
+    pub(crate) content: String,
 }
 
 /// A full replacement of a project's fields, as older versions of the app queued it.
@@ -104,6 +119,8 @@ impl Change {
             Change::Edit(ProjectEdit::TaskCreate(_)) => OutboxKind::TaskCreate,
             Change::Edit(ProjectEdit::TaskPatch(_)) => OutboxKind::TaskUpdate,
             Change::Edit(ProjectEdit::TaskDelete(_)) => OutboxKind::TaskDelete,
+            Change::MessageEdit(_) => OutboxKind::MessageEdit,
+            Change::MessageDelete(_) => OutboxKind::MessageDelete,
         }
     }
 
@@ -114,6 +131,7 @@ impl Change {
             Change::ProjectCreate(p) | Change::ProjectUpdate(ProjectUpdate { input: p, .. }) => &p.name,
             Change::Read(_) => "read position",
             Change::Edit(edit) => edit.label(),
+            Change::MessageEdit(change) | Change::MessageDelete(change) => &change.content,
         }
     }
 }
@@ -130,6 +148,8 @@ impl OutboxKind {
             OutboxKind::TaskCreate => "task_create",
             OutboxKind::TaskUpdate => "task_update",
             OutboxKind::TaskDelete => "task_delete",
+            OutboxKind::MessageEdit => "message_edit",
+            OutboxKind::MessageDelete => "message_delete",
         }
     }
 }
@@ -155,6 +175,8 @@ impl Row {
             "project_create" => Change::ProjectCreate(serde_json::from_str(&self.body_json).map_err(corrupt)?),
             "project_update" => Change::ProjectUpdate(serde_json::from_str(&self.body_json).map_err(corrupt)?),
             "read" => Change::Read(serde_json::from_str(&self.body_json).map_err(corrupt)?),
+            "message_edit" => Change::MessageEdit(serde_json::from_str(&self.body_json).map_err(corrupt)?),
+            "message_delete" => Change::MessageDelete(serde_json::from_str(&self.body_json).map_err(corrupt)?),
             kind => Change::Edit(decode_edit(kind, &self.body_json)?),
         })
     }
@@ -202,6 +224,36 @@ impl Node {
         let client_id = uuid::Uuid::now_v7().to_string();
         let body = PostMessage { client_id: client_id.clone(), content: content.to_owned(), kind: MessageKind::Text };
         self.enqueue_and_try(client_id, team, Change::Message(body)).await
+    }
+
+    /// Queues a change of a posted message (committed locally first), then tries to deliver the queue.
+    pub(crate) async fn enqueue_message_change(
+        &self,
+        team: TeamId,
+        change: QueuedMessageChange,
+        delete: bool,
+    ) -> Result<OutboxEntry, NodeError> {
+        let client_id = uuid::Uuid::now_v7().to_string();
+        let change = if delete { Change::MessageDelete(change) } else { Change::MessageEdit(change) };
+        self.enqueue_and_try(client_id, team, change).await
+    }
+
+    /// This device's pending message changes for a team, in order, each with whether it is a deletion: to
+    /// lay over cached reads.
+    pub(crate) async fn queued_message_changes(
+        &self,
+        team: TeamId,
+    ) -> Result<Vec<(QueuedMessageChange, bool)>, NodeError> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT kind, body_json FROM outbox WHERE team_id = ? AND state = 'pending'
+               AND kind IN ('message_edit', 'message_delete') ORDER BY position",
+        )
+        .bind(team.to_string())
+        .fetch_all(&self.db)
+        .await?;
+        rows.iter()
+            .map(|(kind, json)| Ok((serde_json::from_str(json).map_err(NodeError::corrupt)?, kind == "message_delete")))
+            .collect()
     }
 
     /// Queues creating a project (committed locally first, delivered exactly once through its client id),
@@ -505,6 +557,15 @@ impl Node {
                         .map(|p| Answer::Project(Box::new(p)))
                 }
                 Change::Edit(edit) => self.deliver_edit(&row.team_id, edit).await,
+                Change::MessageEdit(change) => {
+                    let path = format!("/api/teams/{}/messages/{}", row.team_id, change.message_id);
+                    let body = EditMessage { content: change.content };
+                    self.authed::<_, Message>(Method::PATCH, &path, Some(&body)).await.map(Answer::Message)
+                }
+                Change::MessageDelete(change) => {
+                    let path = format!("/api/teams/{}/messages/{}", row.team_id, change.message_id);
+                    self.authed::<(), Message>(Method::DELETE, &path, None).await.map(Answer::Message)
+                }
                 Change::Document(body) => {
                     registered_documents = true;
                     let path = format!("/api/teams/{}/documents", row.team_id);
@@ -566,6 +627,8 @@ mod tests {
             content: "the plan for Friday".into(),
             mentions: Vec::new(),
             created_at: time::OffsetDateTime::now_utc(),
+            edited_at: None,
+            deleted: false,
         }
     }
 

@@ -104,6 +104,10 @@ fn millis(at: time::OffsetDateTime) -> i64 {
 /// Indexes a chat message; called wherever a message is cached, in that transaction.
 pub(crate) async fn index_message(db: &mut SqliteConnection, message: &Message) -> Result<(), NodeError> {
     let seq = message.seq.to_string();
+    // A deleted message's words leave the index too (it deletes securely: `0009_search_secure_delete`).
+    if message.deleted {
+        return remove(db, "message", message.team_id, &seq).await;
+    }
     // As read, not as sent: a mention is found (and shown in a snippet) by its name, never its user id.
     let body = teamflow_protocol::mentions::plain_text(&message.content);
     let item = Item {
@@ -168,13 +172,13 @@ pub(crate) async fn forget_team(db: &mut SqliteConnection, team: TeamId) -> Resu
 }
 
 impl Node {
-    /// Keeps what a room frame brings for reading and searching offline: a new message is cached and
-    /// indexed, a project or document created or changed is indexed, a deleted one leaves the index; a team this user
+    /// Keeps what a room frame brings for reading and searching offline: a new or changed message is cached
+    /// and indexed (a deleted one leaves the index), a project or document created or changed is indexed, a deleted one leaves the index; a team this user
     /// was removed from is forgotten (its cached messages, views and index entries); a renamed team is
     /// renamed in the cached list of teams.
     pub(crate) async fn remember_frame(&self, frame: &ServerMessage) -> Result<(), NodeError> {
         match frame {
-            ServerMessage::NewMessage { message } => {
+            ServerMessage::NewMessage { message } | ServerMessage::MessageChanged { message } => {
                 let mut tx = crate::store::begin_write(&self.db).await?;
                 crate::store::cache_message(&mut tx, message).await?;
                 tx.commit().await?;

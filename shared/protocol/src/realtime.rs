@@ -127,6 +127,10 @@ pub enum ServerMessage {
     NewMessage {
         message: Message,
     },
+    /// A message's text was changed by its author, or it was deleted (`deleted`, its text gone).
+    MessageChanged {
+        message: Message,
+    },
     /// The sender's own message is stored (sent after the commit, before or after `new_message`).
     MessageAck {
         team_id: TeamId,

@@ -1,9 +1,10 @@
-//! Team chat: history, sending through the outbox, retrying what the relay refused, typing.
+//! Team chat: history, sending, changing and deleting through the outbox, retrying what the relay refused,
+//! typing.
 
 use tauri::{State, Wry};
 use teamflow_node::OutboxEntry;
-use teamflow_protocol::TeamId;
 use teamflow_protocol::api::messages::Message;
+use teamflow_protocol::{MessageId, TeamId};
 
 use crate::error::AppError;
 use crate::shell::Shell;
@@ -35,6 +36,29 @@ pub(crate) async fn send_message(
     content: String,
 ) -> Result<OutboxEntry, AppError> {
     Ok(shell.node().await?.send_message(team_id, &content).await?)
+}
+
+/// Queues new text for one of this person's messages; it shows changed at once, offline too.
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn edit_message(
+    shell: State<'_, Shell<Wry>>,
+    team_id: TeamId,
+    message_id: MessageId,
+    content: String,
+) -> Result<OutboxEntry, AppError> {
+    Ok(shell.node().await?.edit_message(team_id, message_id, &content).await?)
+}
+
+/// Queues deleting a message (this person's own, or anyone's for an admin or owner).
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn delete_message(
+    shell: State<'_, Shell<Wry>>,
+    team_id: TeamId,
+    message_id: MessageId,
+) -> Result<OutboxEntry, AppError> {
+    Ok(shell.node().await?.delete_message(team_id, message_id).await?)
 }
 
 /// What is waiting to be delivered, and what the relay refused and why.

@@ -65,6 +65,23 @@ pub struct Message {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     #[cfg_attr(feature = "specta", specta(type = String))]
     pub created_at: OffsetDateTime,
+    /// When its author last changed the text; null if never.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
+    pub edited_at: Option<OffsetDateTime>,
+    /// Deleted by its author or an admin: `content` is empty and `mentions` too; its place (`seq`) stays.
+    #[serde(default)]
+    pub deleted: bool,
+}
+
+/// `PATCH /api/teams/{team_id}/messages/{message_id}`: the author's new text for their message.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(deny_unknown_fields)]
+pub struct EditMessage {
+    pub content: String,
 }
 
 /// A page of messages, newest first.

@@ -91,6 +91,8 @@ async fn main() -> anyhow::Result<()> {
                     kind: MessageKind::Text,
                     content: sentence(&mut rng, &words, 4, 30),
                     created_at: time::OffsetDateTime::now_utc(),
+                    edited_at: None,
+                    deleted: false,
                     mentions: Vec::new(),
                 }
             })

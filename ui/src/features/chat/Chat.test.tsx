@@ -1,6 +1,6 @@
 // Chat names whoever is typing from the team's whole roster, however large the team and whenever the chat
 // opened; and a message delivered while the room was not connected shows as sent, without disappearing first.
-import { act, cleanup, fireEvent, render, screen } from "@testing-library/react";
+import { act, cleanup, fireEvent, render, screen, within } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Message, OutboxEntry, TeamMembership, User } from "../../bindings";
 import { followRooms } from "../../lib/team/store";
@@ -253,5 +253,73 @@ describe("where what was not read begins", () => {
     fireEvent.change(screen.getByTestId("composer"), { target: { value: "caught up" } });
     await act(async () => void fireEvent.keyDown(screen.getByTestId("composer"), { key: "Enter" }));
     expect(screen.queryByTestId("new-messages")).toBeNull();
+  });
+});
+
+describe("changing a message already sent", () => {
+  const bob = userId(2);
+  const message = (seq: number, author = me.id, content = `m${seq}`) =>
+    ({ id: `m${seq}`, team_id: TEAM, seq, author_id: author, author_name: author === me.id ? "Member 1" : "Member 2", client_id: `c${seq}`, kind: "text", content, mentions: [], created_at: "2026-12-05T10:00:00Z", edited_at: null, deleted: false }) as Message;
+  const row = (seq: number) => screen.getAllByTestId("message").find((m) => m.dataset.seq === `${seq}`)!;
+
+  it("offers Edit on the person's own messages and Delete on theirs, and on anyone's to admins and owners", async () => {
+    answers.messages = [message(1), message(2, bob)];
+    await act(async () => render(<Chat team={team} user={me} />));
+    expect(within(row(1)).queryByTestId("edit-message")).toBeTruthy();
+    expect(within(row(1)).queryByTestId("delete-message")).toBeTruthy();
+    expect(within(row(2)).queryByTestId("edit-message")).toBeNull();
+    expect(within(row(2)).queryByTestId("delete-message")).toBeNull();
+    cleanup();
+    await act(async () => render(<Chat team={{ ...team, role: "admin" }} user={me} />));
+    expect(within(row(2)).queryByTestId("edit-message")).toBeNull();
+    expect(within(row(2)).queryByTestId("delete-message")).toBeTruthy();
+    cleanup();
+    // A viewer writes nothing, so edits nothing; taking back their own words they may.
+    await act(async () => render(<Chat team={{ ...team, role: "viewer" }} user={me} />));
+    expect(within(row(1)).queryByTestId("edit-message")).toBeNull();
+    expect(within(row(1)).queryByTestId("delete-message")).toBeTruthy();
+  });
+
+  it("edits in place with mentions kept, shows it edited at once, and Escape leaves without saving", async () => {
+    act(() => joinFrames(members(1, 3)).forEach((frame) => emitRoom(TEAM, frame)));
+    answers.messages = [message(1, me.id, `ask @[Member 2](user:${bob}) about it`)];
+    await act(async () => render(<Chat team={team} user={me} />));
+    await act(async () => screen.getByTestId("edit-message").click());
+    const box = screen.getByTestId("edit-message-text") as HTMLTextAreaElement;
+    expect(box.value).toBe("ask @Member 2 about it");
+    fireEvent.change(box, { target: { value: "ask @Member 2 about it today" } });
+    await act(async () => void fireEvent.keyDown(box, { key: "Enter" }));
+    expect(calls).toContainEqual(["editMessage", TEAM, "m1", `ask @[Member 2](user:${bob}) about it today`]);
+    expect(row(1).textContent).toContain("about it today");
+    expect(within(row(1)).getByTestId("message-edited").textContent).toBe("(edited)");
+
+    await act(async () => screen.getByTestId("edit-message").click());
+    fireEvent.change(screen.getByTestId("edit-message-text"), { target: { value: "not this" } });
+    await act(async () => void fireEvent.keyDown(screen.getByTestId("edit-message-text"), { key: "Escape" }));
+    expect(screen.queryByTestId("edit-message-text")).toBeNull();
+    expect(calls.filter(([name]) => name === "editMessage")).toHaveLength(1);
+  });
+
+  it("asks before deleting, then shows the message deleted", async () => {
+    answers.messages = [message(1)];
+    await act(async () => render(<Chat team={team} user={me} />));
+    await act(async () => screen.getByTestId("delete-message").click());
+    expect(calls.some(([name]) => name === "deleteMessage")).toBe(false);
+    await act(async () => screen.getByTestId("confirm-delete-message").click());
+    expect(calls).toContainEqual(["deleteMessage", TEAM, "m1"]);
+    expect(screen.getByTestId("message-deleted").textContent).toBe("This message was deleted.");
+    expect(screen.queryByTestId("delete-message")).toBeNull();
+  });
+
+  it("shows a teammate's change as the room tells it, and arrow up in an empty composer edits one's last message", async () => {
+    answers.messages = [message(1), message(2, bob), message(3), message(4, bob)];
+    await act(async () => render(<Chat team={team} user={me} />));
+    act(() => emitRoom(TEAM, { type: "message_changed", message: { ...message(2, bob), content: "", deleted: true } }));
+    expect(within(row(2)).getByTestId("message-deleted")).toBeTruthy();
+    act(() => emitRoom(TEAM, { type: "message_changed", message: { ...message(4, bob), content: "reworded", edited_at: "2026-12-05T10:05:00Z" } }));
+    expect(row(4).textContent).toContain("reworded");
+
+    await act(async () => void fireEvent.keyDown(screen.getByTestId("composer"), { key: "ArrowUp" }));
+    expect((within(row(3)).getByTestId("edit-message-text") as HTMLTextAreaElement).value).toBe("m3");
   });
 });

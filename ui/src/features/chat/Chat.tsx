@@ -2,16 +2,17 @@
 // failed with retry), who is typing, and @mentions (offered from the roster, highlighted for the person).
 import { Avatar } from "../people/Avatar";
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
-import { commands, events, type Message, type OutboxEntry, type TeamMembership, type User } from "../../bindings";
+import { commands, events, type Message, type MessageId, type OutboxEntry, type TeamMembership, type User } from "../../bindings";
 import { AppFailure, call, messageOf } from "../../lib/call";
 import { useReconnects } from "../../lib/reconnects";
 import { all, subscribe, subscribeRoom } from "../../lib/events";
 import { draftOf } from "./drafts";
 import { type ChatItem, chatItems, firstUnread, mergeMessages, messageLeftOutbox } from "./model";
-import { dateTime, dayLabel, sameDay, timeOfDay } from "../../lib/dates";
-import { plainText } from "./mentions";
+import { dayLabel, sameDay } from "../../lib/dates";
+import { plainText, segments } from "./mentions";
 import { composerRows, MentionComposer } from "./MentionComposer";
 import { MessageText } from "./MessageText";
+import { SentMessage } from "./SentMessage";
 import { ErrorLine } from "../../lib/ErrorLine";
 import { useLatest } from "../../lib/latest";
 import { typistNames } from "../../lib/team/live";
@@ -55,7 +56,10 @@ export function Chat({
     draftOf(team.id).text = draft;
   }, [draft]);
   const live = useTeam(team.id);
+  const members = useMemo(() => [...live.members.values()], [live.members]);
   const typists = typistNames(live, user.id);
+  // The message being edited in place (one at a time).
+  const [editing, setEditing] = useState<MessageId | null>(null);
   const [atStart, setAtStart] = useState(false);
   // Paging back reached what this device holds while the relay cannot be reached: older messages wait for
   // the link (the history's start is only known to the relay).
@@ -110,7 +114,7 @@ export function Chat({
     );
     void refreshOutbox();
     const room = subscribeRoom(team.id, (frame) => {
-      if (frame.type === "new_message") {
+      if (frame.type === "new_message" || frame.type === "message_changed") {
         setMessages((current) => mergeMessages(current, [frame.message]));
       } else if (frame.type === "team_state") {
         // Reconnected: fill any gap in what we missed.
@@ -240,6 +244,36 @@ export function Chat({
     void refreshOutbox();
   }
 
+  /** New text for one of this person's messages: shown at once, delivered through the outbox. */
+  async function edit(message: Message, content: string) {
+    setEditing(null);
+    if (content === message.content) return;
+    try {
+      await call(commands.editMessage(team.id, message.id, content));
+      const mentions = segments(content).flatMap((s) => ("mention" in s ? [s.mention.userId] : []));
+      const edited = { ...message, content, mentions, edited_at: new Date().toISOString() };
+      setMessages((current) => mergeMessages(current, [edited]));
+    } catch (e) {
+      setError(messageOf(e));
+    }
+  }
+
+  async function remove(message: Message) {
+    try {
+      await call(commands.deleteMessage(team.id, message.id));
+      setMessages((current) => mergeMessages(current, [{ ...message, content: "", mentions: [], deleted: true }]));
+    } catch (e) {
+      setError(messageOf(e));
+    }
+  }
+
+  /** Arrow up in the empty composer: the person's newest message that can still be changed. */
+  function editLast() {
+    if (team.role === "viewer") return;
+    const last = [...messages].reverse().find((m) => m.author_id === user.id && !m.deleted);
+    if (last) setEditing(last.id);
+  }
+
   async function discard(clientId: string) {
     try {
       await call(commands.discard(clientId));
@@ -251,7 +285,7 @@ export function Chat({
 
   /** A refused message back in the composer, to change and send again (a mention of someone who has left,
    *  say, which Retry would only send again as it was): its words are kept, the refused entry goes. */
-  async function edit(clientId: string, content: string) {
+  async function editRefused(clientId: string, content: string) {
     try {
       await call(commands.discard(clientId));
       // As typed, mentions as names: whoever is still a member is picked again from the list to notify.
@@ -295,22 +329,19 @@ export function Chat({
             </li>
           ),
           item.state === "sent" ? (
-            <li
+            <SentMessage
               key={item.key}
-              className={["message", item.message.seq === focusSeq && "focused", (item.message.mentions ?? []).includes(user.id) && "mentions-me"].filter(Boolean).join(" ")}
-              data-testid="message"
-              data-state="sent"
-              data-seq={item.message.seq}
-            >
-              <Avatar userId={item.message.author_id} name={item.message.author_name} size={22} />
-              <span className="author">{item.message.author_name}</span>
-              <time dateTime={item.message.created_at} title={dateTime(item.message.created_at)}>
-                {timeOfDay(new Date(item.message.created_at))}
-              </time>
-              <p>
-                <MessageText content={item.message.content} me={user.id} />
-              </p>
-            </li>
+              message={item.message}
+              user={user}
+              focused={item.message.seq === focusSeq}
+              canWrite={team.role !== "viewer"}
+              canDeleteAny={team.role === "admin" || team.role === "owner"}
+              members={members}
+              editing={editing === item.message.id}
+              onEditing={(on) => setEditing(on ? item.message.id : null)}
+              onEdit={(content) => void edit(item.message, content)}
+              onDelete={() => void remove(item.message)}
+            />
           ) : (
             <li key={item.key} className={`message ${item.state}`} data-testid="message" data-state={item.state}>
               <Avatar userId={user.id} name={user.display_name} size={22} />
@@ -324,7 +355,7 @@ export function Chat({
                   <button onClick={() => retry(item.clientId)} data-testid="retry">
                     Retry
                   </button>
-                  <button onClick={() => void edit(item.clientId, item.content)} data-testid="edit-failed">
+                  <button onClick={() => void editRefused(item.clientId, item.content)} data-testid="edit-failed">
                     Edit
                   </button>
                   <button onClick={() => discard(item.clientId)}>Discard</button>
@@ -342,10 +373,11 @@ export function Chat({
         draft={draft}
         onDraft={onDraft}
         onSend={(content) => void send(content)}
-        members={[...live.members.values()]}
+        members={members}
         me={user.id}
         placeholder={`Message #${team.name}`}
         picks={kept.picked}
+        onEditLast={editLast}
       />
     </section>
   );

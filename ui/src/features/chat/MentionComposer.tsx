@@ -1,6 +1,7 @@
 // The chat composer with @mention autocomplete: typing "@" offers the team's members (filtered as you type);
 // arrows move, Enter or Tab picks, Escape closes. A pick shows as "@Name" and is sent in the wire form.
-// Enter sends, Shift+Enter starts a new line; the box grows with its lines, up to a few.
+// Enter sends, Shift+Enter starts a new line; the box grows with its lines, up to a few. The same box edits
+// a message already sent (`editing`): Save instead of Send, and Escape or Cancel leaves it.
 import { type FormEvent, type KeyboardEvent, useRef, useState } from "react";
 import type { Member, UserId } from "../../bindings";
 import { insertMention, matchMembers, mentionQuery, toWire } from "./mentions";
@@ -16,6 +17,8 @@ export function MentionComposer({
   me,
   placeholder,
   picks,
+  editing,
+  onEditLast,
 }: {
   draft: string;
   onDraft: (value: string) => void;
@@ -25,6 +28,10 @@ export function MentionComposer({
   placeholder: string;
   /** Where the draft's picked names are kept, when they should outlive this composer (`drafts.ts`). */
   picks?: Map<string, UserId>;
+  /** Editing a message already sent: how to leave without saving. */
+  editing?: { onCancel: () => void };
+  /** Arrow up in an empty composer: edit the person's last message, as Slack does. */
+  onEditLast?: () => void;
 }) {
   const input = useRef<HTMLTextAreaElement>(null);
   const [caret, setCaret] = useState(0);
@@ -66,6 +73,12 @@ export function MentionComposer({
       if (e.key === "Enter" && !e.shiftKey) {
         e.preventDefault();
         e.currentTarget.form?.requestSubmit();
+      } else if (e.key === "Escape" && editing) {
+        e.preventDefault();
+        editing.onCancel();
+      } else if (e.key === "ArrowUp" && draft === "" && onEditLast) {
+        e.preventDefault();
+        onEditLast();
       }
       return;
     }
@@ -92,7 +105,7 @@ export function MentionComposer({
   }
 
   return (
-    <form className="composer" onSubmit={submit}>
+    <form className={editing ? "composer editing" : "composer"} onSubmit={submit}>
       {shown && (
         <ul className="mention-list" role="listbox" id="mention-list" aria-label="Mention a member" data-testid="mention-list">
           {options.map((m, i) => (
@@ -130,11 +143,23 @@ export function MentionComposer({
         aria-autocomplete="list"
         aria-controls={shown ? "mention-list" : undefined}
         aria-activedescendant={shown ? `mention-${options[Math.min(active, options.length - 1)].user_id}` : undefined}
-        data-testid="composer"
+        data-testid={editing ? "edit-message-text" : "composer"}
+        autoFocus={editing !== undefined}
       />
-      <button type="submit" className="primary" data-testid="send">
-        Send
-      </button>
+      {editing ? (
+        <>
+          <button type="submit" className="primary" data-testid="save-message">
+            Save
+          </button>
+          <button type="button" onClick={editing.onCancel}>
+            Cancel
+          </button>
+        </>
+      ) : (
+        <button type="submit" className="primary" data-testid="send">
+          Send
+        </button>
+      )}
     </form>
   );
 }

@@ -1,5 +1,5 @@
-// "Refused by the relay": every queued change the relay turned down (a message, a document's registration,
-// a project or task edit, a new project), with its reason, to send again or let go. Opened from the sync
+// "Refused by the relay": every queued change the relay turned down (a message or a change of one, a
+// document's registration, a project or task edit, a new project), with its reason, to send again or let go. Opened from the sync
 // indicator while it says "Needs attention"; the chat also offers its own messages' Retry and Discard.
 import { useEffect, useState } from "react";
 import { commands, events, type OutboxEntry, type OutboxKind, type TeamMembership } from "../../bindings";
@@ -19,6 +19,8 @@ const KIND: Record<OutboxKind, string> = {
   task_update: "Task edit",
   task_delete: "Task deletion",
   read: "Read position",
+  message_edit: "Message edit",
+  message_delete: "Message deletion",
 };
 
 /** The refused entries of an outbox, oldest first (the outbox's own order). */

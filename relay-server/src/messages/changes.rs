@@ -1,0 +1,110 @@
+//! Changing a message after it was posted: its author rewrites the text, or it or an admin deletes it.
+//! Each is one write transaction (the message's mentions follow its text), published once committed as
+//! `message_changed`. A deleted message keeps its row and `seq` with its text emptied, so the chat keeps
+//! its numbering and nobody's read position moves.
+
+use teamflow_protocol::api::messages::{EditMessage, Message};
+use teamflow_protocol::{MessageId, Role, UserId};
+
+use super::{MESSAGE_SELECT, MessageRow, checked_content, non_member_mention};
+use crate::access::Membership;
+use crate::db::{Db, now_ms};
+use crate::error::ApiError;
+use crate::events::{Event, Events};
+use crate::validate::Validator;
+
+const MESSAGE_NOT_FOUND: &str = "no such message in this team";
+const MESSAGE_DELETED: &str = "the message was deleted";
+
+/// Replaces the text of `member`'s own message. The same text again changes nothing (and tells no one),
+/// so a repeated delivery is harmless.
+pub async fn edit(
+    db: &Db,
+    events: &Events,
+    member: &Membership,
+    id: MessageId,
+    input: EditMessage,
+) -> Result<Message, ApiError> {
+    member.require(Role::Member)?;
+    let mut v = Validator::new();
+    let (content, mentions) = checked_content(&mut v, &input.content);
+    v.finish()?;
+    let mut tx = db.begin_write().await?;
+    let message = find(&mut tx, member, id).await?;
+    if message.author_id != member.user() {
+        return Err(ApiError::Forbidden("only its author may change a message"));
+    }
+    if message.deleted {
+        return Err(ApiError::Gone(MESSAGE_DELETED));
+    }
+    if message.content == content {
+        return Ok(message);
+    }
+    // Checked in the write transaction, as for a post: nobody removed meanwhile is recorded as mentioned.
+    if let Some(problem) = non_member_mention(&mut tx, member.team(), &mentions).await? {
+        return Err(problem);
+    }
+    sqlx::query("UPDATE messages SET content = $1, edited_at = $2 WHERE id = $3")
+        .bind(&content)
+        .bind(now_ms())
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
+    record_mentions(&mut tx, &message, &mentions).await?;
+    let changed = find(&mut tx, member, id).await?;
+    tx.commit().await?;
+    events.publish(Event::MessageChanged(changed.clone())).await;
+    Ok(changed)
+}
+
+/// Deletes a message: its author may (whatever their role now), and admins and owners may delete anyone's.
+/// Deleting it again answers it as it is.
+pub async fn delete(db: &Db, events: &Events, member: &Membership, id: MessageId) -> Result<Message, ApiError> {
+    let mut tx = db.begin_write().await?;
+    let message = find(&mut tx, member, id).await?;
+    if message.author_id != member.user() && !member.role().at_least(Role::Admin) {
+        return Err(ApiError::Forbidden("only its author, admins and owners may delete a message"));
+    }
+    if message.deleted {
+        return Ok(message);
+    }
+    sqlx::query("UPDATE messages SET content = '', deleted_at = $1 WHERE id = $2")
+        .bind(now_ms())
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
+    record_mentions(&mut tx, &message, &[]).await?;
+    let deleted = find(&mut tx, member, id).await?;
+    tx.commit().await?;
+    events.publish(Event::MessageChanged(deleted.clone())).await;
+    Ok(deleted)
+}
+
+/// The message `id` of the member's team.
+async fn find(tx: &mut sqlx::AnyConnection, member: &Membership, id: MessageId) -> Result<Message, ApiError> {
+    let row: Option<MessageRow> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{MESSAGE_SELECT} WHERE m.id = $1 AND m.team_id = $2")))
+            .bind(id.to_string())
+            .bind(member.team().to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+    row.map(Message::from).ok_or(ApiError::NotFound(MESSAGE_NOT_FOUND))
+}
+
+/// Makes the message's recorded mentions (which unread counts read) those of its text now.
+async fn record_mentions(tx: &mut sqlx::AnyConnection, message: &Message, mentions: &[UserId]) -> Result<(), ApiError> {
+    sqlx::query("DELETE FROM message_mentions WHERE message_id = $1")
+        .bind(message.id.to_string())
+        .execute(&mut *tx)
+        .await?;
+    for user in mentions {
+        sqlx::query("INSERT INTO message_mentions (message_id, team_id, seq, user_id) VALUES ($1, $2, $3, $4)")
+            .bind(message.id.to_string())
+            .bind(message.team_id.to_string())
+            .bind(message.seq)
+            .bind(user.to_string())
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,129 @@
+// One message the relay holds, as the chat draws it: author, time, "(edited)", its text (or that it was
+// deleted), and what this person may do with it: edit their own (in place, with mentions; Enter saves,
+// Escape leaves), delete their own or, as an admin or owner, anyone's (after asking).
+import { useEffect, useRef, useState } from "react";
+import type { Member, Message, User } from "../../bindings";
+import { Avatar } from "../people/Avatar";
+import { dateTime, timeOfDay } from "../../lib/dates";
+import { plainText, segments } from "./mentions";
+import { MentionComposer } from "./MentionComposer";
+import { MessageText } from "./MessageText";
+
+export function SentMessage({
+  message,
+  user,
+  focused,
+  canWrite,
+  canDeleteAny,
+  members,
+  editing,
+  onEditing,
+  onEdit,
+  onDelete,
+}: {
+  message: Message;
+  user: User;
+  focused: boolean;
+  /** Whether this person may write in the team (not a viewer): only then do they edit. */
+  canWrite: boolean;
+  /** An admin or owner: they delete anyone's message. */
+  canDeleteAny: boolean;
+  members: Member[];
+  editing: boolean;
+  onEditing: (on: boolean) => void;
+  onEdit: (content: string) => void;
+  onDelete: () => void;
+}) {
+  const mine = message.author_id === user.id;
+  const [asking, setAsking] = useState(false);
+  // The whole edit box in view, its buttons too (focusing the box alone shows only its text).
+  const row = useRef<HTMLLIElement>(null);
+  useEffect(() => {
+    if (editing) row.current?.scrollIntoView?.({ block: "nearest" });
+  }, [editing]);
+  const classes = ["message", focused && "focused", (message.mentions ?? []).includes(user.id) && "mentions-me", message.deleted && "deleted"];
+
+  return (
+    <li ref={row} className={classes.filter(Boolean).join(" ")} data-testid="message" data-state="sent" data-seq={message.seq}>
+      <Avatar userId={message.author_id} name={message.author_name} size={22} />
+      <span className="author">{message.author_name}</span>
+      <time dateTime={message.created_at} title={dateTime(message.created_at)}>
+        {timeOfDay(new Date(message.created_at))}
+      </time>
+      {message.edited_at && !message.deleted && (
+        <span className="edited" title={`Edited ${dateTime(message.edited_at)}`} data-testid="message-edited">
+          (edited)
+        </span>
+      )}
+      {editing ? (
+        <EditBox message={message} user={user} members={members} onSave={onEdit} onCancel={() => onEditing(false)} />
+      ) : message.deleted ? (
+        <p className="gone" data-testid="message-deleted">
+          This message was deleted.
+        </p>
+      ) : (
+        <p>
+          <MessageText content={message.content} me={user.id} />
+        </p>
+      )}
+      {!message.deleted && !editing && (mine || canDeleteAny) &&
+        (asking ? (
+          <span className="actions asking" role="group" aria-label="Delete this message?">
+            Delete this message?{" "}
+            <button
+              className="danger"
+              onClick={() => {
+                setAsking(false);
+                onDelete();
+              }}
+              data-testid="confirm-delete-message"
+            >
+              Delete
+            </button>
+            <button onClick={() => setAsking(false)}>Cancel</button>
+          </span>
+        ) : (
+          <span className="actions message-actions">
+            {mine && canWrite && (
+              <button onClick={() => onEditing(true)} data-testid="edit-message">
+                Edit
+              </button>
+            )}
+            <button onClick={() => setAsking(true)} data-testid="delete-message">
+              Delete
+            </button>
+          </span>
+        ))}
+    </li>
+  );
+}
+
+/** The message's text to change: mentions read as "@Name" and still mentions once saved. */
+function EditBox({
+  message,
+  user,
+  members,
+  onSave,
+  onCancel,
+}: {
+  message: Message;
+  user: User;
+  members: Member[];
+  onSave: (content: string) => void;
+  onCancel: () => void;
+}) {
+  const [draft, setDraft] = useState(() => plainText(message.content));
+  const [picks] = useState(() => new Map(segments(message.content).flatMap((s) => ("mention" in s ? [[s.mention.name, s.mention.userId] as const] : []))));
+  return (
+    <MentionComposer
+      draft={draft}
+      onDraft={setDraft}
+      onSend={onSave}
+      members={members}
+      me={user.id}
+      placeholder="Edit message"
+      picks={picks}
+      editing={{ onCancel }}
+    />
+  );
+}
