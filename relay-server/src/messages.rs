@@ -259,7 +259,9 @@ async fn insert(tx: &mut sqlx::AnyConnection, job: &Job) -> Result<Result<(Messa
         }
         return Ok(Ok((message, Posted::Created)));
     }
-    if message.content != post.content || message.kind != post.kind {
+    // A retry finds the message as it is now: edited or deleted since, it is still the one this post made.
+    let changed_since = message.edited_at.is_some() || message.deleted;
+    if (message.content != post.content || message.kind != post.kind) && !changed_since {
         return Ok(Err(ApiError::Conflict("this client_id was already used for a different message")));
     }
     Ok(Ok((message, Posted::Existing)))

@@ -93,6 +93,15 @@ async fn a_person_signs_up_chats_tails_and_edits_a_document_from_the_command_lin
 
     let messages = teamflow(&relay, &laptop, &["messages", "--team", &team], "").await.expect("messages");
     assert_eq!(messages, "1\tAnn\tfirst\n2\tBen\thi ann\n");
+    // Ann edits her message and, as the team's owner, deletes Ben's: the listing says so.
+    let ann = teamflow_node::Node::open(laptop.path(), &relay.url("")).await.expect("open");
+    let team_id = team.parse().expect("team id");
+    let shown = ann.messages(team_id).await.expect("messages");
+    ann.edit_message(team_id, shown[0].id, "first, reworded").await.expect("edit");
+    ann.delete_message(team_id, shown[1].id).await.expect("delete");
+    ann.close().await;
+    let messages = teamflow(&relay, &laptop, &["messages", "--team", &team], "").await.expect("messages");
+    assert_eq!(messages, "1\tAnn\tfirst, reworded (edited)\n2\tBen\t(deleted)\n");
 
     let url =
         teamflow(&relay, &laptop, &["edit", "--team", &team, "--title", "Runbook"], "# Runbook\nRestart the relay.\n")

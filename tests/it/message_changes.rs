@@ -101,6 +101,81 @@ async fn only_the_author_edits_and_admins_delete_anyones_message() {
 }
 
 #[tokio::test]
+async fn a_post_retried_after_its_message_changed_finds_it_as_it_is_now() {
+    let t = TwoMemberTeam::start().await;
+    let posts = format!("/api/teams/{}/messages", t.id);
+    let body = json!({ "client_id": "lost-answer", "content": "as first sent" });
+    let message = post(&t, &t.alice, "lost-answer", "as first sent").await;
+    let (_, edited) = t.alice.patch(&path(&t, &message), &json!({ "content": "as changed" })).await;
+    // The outbox sends the post again (its answer was lost): the same message, not a conflict.
+    assert_eq!(t.alice.post(&posts, &body).await, (StatusCode::OK, edited));
+    let (_, deleted) = t.alice.delete(&path(&t, &message)).await;
+    assert_eq!(t.alice.post(&posts, &body).await, (StatusCode::OK, deleted));
+    // Another text under an id never changed is still a conflict.
+    post(&t, &t.alice, "kept", "kept").await;
+    let (status, error) = t.alice.post(&posts, &json!({ "client_id": "kept", "content": "other" })).await;
+    assert_error(status, &error, StatusCode::CONFLICT, "conflict");
+}
+
+#[tokio::test]
+async fn a_typo_is_fixed_after_someone_mentioned_left_and_mirrored_messages_stay_as_mirrored() {
+    let t = TwoMemberTeam::start().await;
+    let bob_id = t.bob.user_id().await;
+    let message = post(&t, &t.alice, "a-1", &format!("@[bob](user:{bob_id}) teh plan")).await;
+    let (status, _) = t.alice.delete(&format!("/api/teams/{}/members/{bob_id}", t.id)).await;
+    assert!(status.is_success());
+    let fixed = format!("@[bob](user:{bob_id}) the plan");
+    let (status, edited) = t.alice.patch(&path(&t, &message), &json!({ "content": fixed })).await;
+    assert_eq!((status, edited["mentions"].clone()), (StatusCode::OK, json!([bob_id])), "{edited}");
+    // Mentioning him anew is still refused.
+    let plain = post(&t, &t.alice, "a-2", "no one yet").await;
+    let (status, error) = t.alice.patch(&path(&t, &plain), &json!({ "content": fixed })).await;
+    assert_error(status, &error, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+
+    // A message under the mirror's client ids is the service's record: deleted, never rewritten.
+    let mirrored = post(&t, &t.alice, "slack-Ev0123", "[Slack] sam: ship it").await;
+    let (status, error) = t.alice.patch(&path(&t, &mirrored), &json!({ "content": "[Slack] sam: don't" })).await;
+    assert_error(status, &error, StatusCode::FORBIDDEN, "forbidden");
+    assert_eq!(t.alice.delete(&path(&t, &mirrored)).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn edits_racing_deletions_never_leave_words_in_a_deleted_message() {
+    let t = TwoMemberTeam::start().await;
+    let bob_id = t.bob.user_id().await;
+    let mut messages = Vec::new();
+    for n in 0..12 {
+        messages.push(post(&t, &t.alice, &format!("r-{n}"), &format!("draft {n}")).await);
+    }
+    let mention = format!("@[bob](user:{bob_id}) final");
+    let racers: Vec<_> = messages
+        .iter()
+        .flat_map(|message| {
+            let at = path(&t, message);
+            let (editor, deleter) = (t.alice.clone(), t.alice.clone());
+            let (at_edit, body) = (at.clone(), json!({ "content": mention }));
+            [
+                tokio::spawn(async move { editor.patch(&at_edit, &body).await.0 }),
+                tokio::spawn(async move { deleter.delete(&at).await.0 }),
+            ]
+        })
+        .collect();
+    for racer in racers {
+        let status = racer.await.expect("task");
+        assert!(status == StatusCode::OK || status == StatusCode::GONE, "{status}");
+    }
+    let (_, page) = t.bob.get(&format!("/api/teams/{}/messages", t.id)).await;
+    for message in page["messages"].as_array().expect("messages") {
+        assert_eq!(
+            (&message["deleted"], &message["content"], &message["mentions"]),
+            (&json!(true), &json!(""), &json!([]))
+        );
+    }
+    let state = t.bob.get(&format!("/api/teams/{}/read", t.id)).await.1;
+    assert_eq!((state["unread"].clone(), state["mentions"].clone()), (json!(0), json!(0)), "{state}");
+}
+
+#[tokio::test]
 async fn bad_changes_are_refused_and_change_nothing() {
     let t = TwoMemberTeam::start().await;
     let message = post(&t, &t.alice, "a-1", "as posted").await;
@@ -152,8 +227,13 @@ async fn a_node_changes_messages_offline_shows_them_changed_and_delivers_once_ba
     let dir = relay.stop().await;
     let edit = alice.edit_message(team, first, "see you at 10").await.expect("queued offline");
     assert_eq!((edit.kind, edit.state), (OutboxKind::MessageEdit, OutboxState::Pending));
+    // Reworded, then deleted after all: the deletion replaces the waiting edit.
+    alice.edit_message(team, second, "bring the slides, printed").await.expect("queued offline");
     let delete = alice.delete_message(team, second).await.expect("queued offline");
     assert_eq!((delete.kind, delete.content.as_str()), (OutboxKind::MessageDelete, "bring the slides"));
+    let waiting: Vec<_> = alice.outbox().await.expect("outbox").iter().map(|e| e.kind).collect();
+    assert_eq!(waiting, [OutboxKind::MessageEdit, OutboxKind::MessageDelete]);
+    assert!(alice.search("slides", 10).await.expect("search").is_empty(), "the deleted words are not searched");
     // Shown changed at once, offline.
     let offline = alice.messages(team).await.expect("cached");
     assert_eq!((offline[0].content.as_str(), offline[0].edited_at.is_some()), ("see you at 10", true));
@@ -161,7 +241,7 @@ async fn a_node_changes_messages_offline_shows_them_changed_and_delivers_once_ba
     let unknown = alice.edit_message(team, teamflow_protocol::MessageId::new(), "x").await;
     assert!(matches!(unknown, Err(teamflow_node::NodeError::NotFound(_))), "{unknown:?}");
 
-    let _relay = TestRelay::start_again(dir, addr).await;
+    let relay = TestRelay::start_again(dir, addr).await;
     let report = alice.flush().await.expect("flush");
     assert_eq!((report.delivered, report.failed, report.pending), (2, 0, 0));
     let seen = bob.messages(team).await.expect("read");
@@ -172,6 +252,8 @@ async fn a_node_changes_messages_offline_shows_them_changed_and_delivers_once_ba
     assert!(seen[0].edited_at.is_some());
     let hits = alice.search("slides", 10).await.expect("search");
     assert!(hits.is_empty(), "a deleted message is not found: {hits:?}");
+    // Bob has read neither: one is unread, on the relay and from his cache alike.
+    assert_eq!(bob.read_state(team).await.expect("read state").unread, 1);
 
     // Bob may not delete alice's message: refused, kept as failed, shown as the relay has it.
     bob.delete_message(team, first).await.expect("queued");
@@ -181,4 +263,7 @@ async fn a_node_changes_messages_offline_shows_them_changed_and_delivers_once_ba
         (1, OutboxState::Failed, Some("forbidden"))
     );
     assert_eq!(bob.messages(team).await.expect("read")[0].content, "see you at 10");
+    let dir = relay.stop().await;
+    assert_eq!(bob.read_state(team).await.expect("read offline").unread, 1, "the deleted one is not unread offline");
+    drop(dir);
 }

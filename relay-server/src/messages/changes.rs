@@ -1,13 +1,14 @@
 //! Changing a message after it was posted: its author rewrites the text, or it or an admin deletes it.
-//! Each is one write transaction (the message's mentions follow its text), published once committed as
-//! `message_changed`. A deleted message keeps its row and `seq` with its text emptied, so the chat keeps
-//! its numbering and nobody's read position moves.
+//! Each is one write transaction under the team's lock with the caller's role read there (so an edit and
+//! a deletion of one message, or a demotion, never interleave), its mentions following its text, published
+//! once committed as `message_changed`. A deleted message keeps its row and `seq` with its text emptied,
+//! so the chat keeps its numbering and nobody's read position moves.
 
-use teamflow_protocol::api::messages::{EditMessage, Message};
+use teamflow_protocol::api::messages::{EditMessage, MIRRORED_CLIENT_PREFIX, Message};
 use teamflow_protocol::{MessageId, Role, UserId};
 
 use super::{MESSAGE_SELECT, MessageRow, checked_content, non_member_mention};
-use crate::access::Membership;
+use crate::access::{Membership, recheck};
 use crate::db::{Db, now_ms};
 use crate::error::ApiError;
 use crate::events::{Event, Events};
@@ -30,9 +31,13 @@ pub async fn edit(
     let (content, mentions) = checked_content(&mut v, &input.content);
     v.finish()?;
     let mut tx = db.begin_write().await?;
+    recheck(db, &mut tx, member, Role::Member).await?;
     let message = find(&mut tx, member, id).await?;
     if message.author_id != member.user() {
         return Err(ApiError::Forbidden("only its author may change a message"));
+    }
+    if message.client_id.starts_with(MIRRORED_CLIENT_PREFIX) {
+        return Err(ApiError::Forbidden("a message mirrored from another service is not changed here"));
     }
     if message.deleted {
         return Err(ApiError::Gone(MESSAGE_DELETED));
@@ -40,11 +45,13 @@ pub async fn edit(
     if message.content == content {
         return Ok(message);
     }
-    // Checked in the write transaction, as for a post: nobody removed meanwhile is recorded as mentioned.
-    if let Some(problem) = non_member_mention(&mut tx, member.team(), &mentions).await? {
+    // Checked in the write transaction, as for a post: nobody removed meanwhile is newly recorded as
+    // mentioned. Those it mentioned already stay, members or not, so a typo can be fixed after one left.
+    let added: Vec<UserId> = mentions.iter().filter(|user| !message.mentions.contains(user)).copied().collect();
+    if let Some(problem) = non_member_mention(&mut tx, member.team(), &added).await? {
         return Err(problem);
     }
-    sqlx::query("UPDATE messages SET content = $1, edited_at = $2 WHERE id = $3")
+    sqlx::query("UPDATE messages SET content = $1, edited_at = $2 WHERE id = $3 AND deleted_at IS NULL")
         .bind(&content)
         .bind(now_ms())
         .bind(id.to_string())
@@ -61,9 +68,13 @@ pub async fn edit(
 /// Deleting it again answers it as it is.
 pub async fn delete(db: &Db, events: &Events, member: &Membership, id: MessageId) -> Result<Message, ApiError> {
     let mut tx = db.begin_write().await?;
+    recheck(db, &mut tx, member, Role::Viewer).await?;
     let message = find(&mut tx, member, id).await?;
-    if message.author_id != member.user() && !member.role().at_least(Role::Admin) {
-        return Err(ApiError::Forbidden("only its author, admins and owners may delete a message"));
+    if message.author_id != member.user() {
+        recheck(db, &mut tx, member, Role::Admin).await.map_err(|e| match e {
+            ApiError::Forbidden(_) => ApiError::Forbidden("only its author, admins and owners may delete a message"),
+            other => other,
+        })?;
     }
     if message.deleted {
         return Ok(message);

@@ -16,7 +16,7 @@ use std::time::Duration;
 use teamflow_sync::Backoff;
 
 use teamflow_protocol::api::integrations::Service;
-use teamflow_protocol::api::messages::{MessageKind, PostMessage};
+use teamflow_protocol::api::messages::{MIRRORED_CLIENT_PREFIX, MessageKind, PostMessage};
 use teamflow_protocol::{TeamId, UserId};
 use tokio_util::sync::CancellationToken;
 
@@ -253,7 +253,11 @@ async fn process(worker: &Worker, event: &Pending, description: &Description) ->
         && !text.trim().is_empty()
     {
         let content: String = format!("[Slack] {who}: {text}").chars().take(messages::MAX_CONTENT_CHARS).collect();
-        let input = PostMessage { client_id: format!("slack-{}", event.id), content, kind: MessageKind::Text };
+        let input = PostMessage {
+            client_id: format!("{MIRRORED_CLIENT_PREFIX}{}", event.id),
+            content,
+            kind: MessageKind::Text,
+        };
         // With the creator's role as it is now: a creator demoted to viewer posts nothing, one who left
         // is no member (and their integrations were disabled when they left).
         let author = match worker.access.member(event.team_id, event.created_by).await {

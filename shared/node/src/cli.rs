@@ -87,11 +87,12 @@ pub enum Command {
         #[arg(long)]
         team: TeamId,
     },
-    /// Follow the team's chat as it happens.
+    /// Follow the team's chat as it happens: each new message, and each one edited or deleted again (with
+    /// its number).
     Tail {
         #[arg(long)]
         team: TeamId,
-        /// Stop after this many messages (default: follow until interrupted).
+        /// Stop after this many lines (default: follow until interrupted).
         #[arg(long)]
         count: Option<usize>,
     },
@@ -297,7 +298,7 @@ async fn command(
             let mut seen = 0;
             while count.is_none_or(|n| seen < n) {
                 match frames.recv().await {
-                    Some(ServerMessage::NewMessage { message }) => {
+                    Some(ServerMessage::NewMessage { message } | ServerMessage::MessageChanged { message }) => {
                         writeln!(out, "{}", message_line(&message))?;
                         out.flush()?;
                         seen += 1;
@@ -372,7 +373,13 @@ async fn command(
     Ok(())
 }
 
-/// A chat message as the CLI prints it: its number, its author and its text as read (mentions by name).
+/// A chat message as the CLI prints it: its number, its author and its text as read (mentions by name),
+/// marked when it was edited, or only said to be deleted.
 fn message_line(message: &teamflow_protocol::api::messages::Message) -> String {
-    format!("{}\t{}\t{}", message.seq, message.author_name, plain_text(&message.content))
+    let text = match (message.deleted, message.edited_at) {
+        (true, _) => "(deleted)".to_owned(),
+        (false, Some(_)) => format!("{} (edited)", plain_text(&message.content)),
+        (false, None) => plain_text(&message.content),
+    };
+    format!("{}\t{}\t{text}", message.seq, message.author_name)
 }

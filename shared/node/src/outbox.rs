@@ -206,6 +206,25 @@ pub(crate) fn decode_edit(kind: &str, json: &str) -> Result<ProjectEdit, NodeErr
     })
 }
 
+/// Adds `change` at the end of the queue.
+async fn insert_entry(
+    db: &mut sqlx::SqliteConnection,
+    client_id: &str,
+    team: TeamId,
+    change: &Change,
+) -> Result<(), NodeError> {
+    let json = serde_json::to_string(change).map_err(NodeError::corrupt)?;
+    sqlx::query("INSERT INTO outbox (client_id, kind, team_id, body_json, created_at) VALUES (?, ?, ?, ?, ?)")
+        .bind(client_id)
+        .bind(change.kind().as_str())
+        .bind(team.to_string())
+        .bind(json)
+        .bind(time::OffsetDateTime::now_utc().unix_timestamp() * 1000)
+        .execute(&mut *db)
+        .await?;
+    Ok(())
+}
+
 /// What a delivery brought back to keep.
 enum Answer {
     Nothing,
@@ -226,7 +245,9 @@ impl Node {
         self.enqueue_and_try(client_id, team, Change::Message(body)).await
     }
 
-    /// Queues a change of a posted message (committed locally first), then tries to deliver the queue.
+    /// Queues a change of a posted message (committed locally first), then tries to deliver the queue. A
+    /// deletion replaces the message's edits still waiting or refused (they would only be sent, or shown,
+    /// to be deleted) and takes its words out of this device's search at once, in the same transaction.
     pub(crate) async fn enqueue_message_change(
         &self,
         team: TeamId,
@@ -234,8 +255,23 @@ impl Node {
         delete: bool,
     ) -> Result<OutboxEntry, NodeError> {
         let client_id = uuid::Uuid::now_v7().to_string();
+        let mut tx = crate::store::begin_write(&self.db).await?;
+        if delete {
+            sqlx::query(
+                "DELETE FROM outbox WHERE kind = 'message_edit' AND team_id = ?
+                   AND json_extract(body_json, '$.message_id') = ?",
+            )
+            .bind(team.to_string())
+            .bind(change.message_id.to_string())
+            .execute(&mut *tx)
+            .await?;
+            crate::search::remove(&mut tx, "message", team, &change.seq.to_string()).await?;
+        }
         let change = if delete { Change::MessageDelete(change) } else { Change::MessageEdit(change) };
-        self.enqueue_and_try(client_id, team, change).await
+        insert_entry(&mut tx, &client_id, team, &change).await?;
+        tx.commit().await?;
+        self.refresh_outbox_status().await?;
+        self.try_delivering(client_id, team, change).await
     }
 
     /// This device's pending message changes for a team, in order, each with whether it is a deletion: to
@@ -288,6 +324,11 @@ impl Node {
 
     async fn enqueue_and_try(&self, client_id: String, team: TeamId, change: Change) -> Result<OutboxEntry, NodeError> {
         self.enqueue(&client_id, team, &change).await?;
+        self.try_delivering(client_id, team, change).await
+    }
+
+    /// Tries to deliver the queue, `change` (just queued) among it, and answers its entry as queued.
+    async fn try_delivering(&self, client_id: String, team: TeamId, change: Change) -> Result<OutboxEntry, NodeError> {
         match self.flush().await {
             Ok(_) | Err(NodeError::SignedOut) => {}
             Err(e) => tracing::info!(error = %e, "change queued; delivery will be retried"),
@@ -376,16 +417,9 @@ impl Node {
     }
 
     async fn enqueue(&self, client_id: &str, team: TeamId, change: &Change) -> Result<(), NodeError> {
-        let kind = change.kind().as_str();
-        let json = serde_json::to_string(change).map_err(|e| NodeError::Corrupt(e.to_string()))?;
-        sqlx::query("INSERT INTO outbox (client_id, kind, team_id, body_json, created_at) VALUES (?, ?, ?, ?, ?)")
-            .bind(client_id)
-            .bind(kind)
-            .bind(team.to_string())
-            .bind(json)
-            .bind(time::OffsetDateTime::now_utc().unix_timestamp() * 1000)
-            .execute(&self.db)
-            .await?;
+        let mut connection = self.db.acquire().await?;
+        insert_entry(&mut connection, client_id, team, change).await?;
+        drop(connection);
         self.refresh_outbox_status().await
     }
 

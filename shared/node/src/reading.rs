@@ -79,13 +79,14 @@ impl Node {
         Ok(seq.unwrap_or(0))
     }
 
-    /// The counts as the cached messages give them.
+    /// The counts as the cached messages give them (a deleted message is no longer unread, as on the relay).
     async fn cached_read_state(&self, team: TeamId, read_seq: i64) -> Result<ReadState, NodeError> {
         let me = self.user().await.ok_or(NodeError::SignedOut)?.id.to_string();
         let (latest, unread, mentions): (Option<i64>, i64, i64) = sqlx::query_as(
             "SELECT (SELECT MAX(seq) FROM cached_messages WHERE team_id = ?1),
                     (SELECT COUNT(*) FROM cached_messages
-                      WHERE team_id = ?1 AND seq > ?2 AND json_extract(json, '$.author_id') != ?3),
+                      WHERE team_id = ?1 AND seq > ?2 AND json_extract(json, '$.author_id') != ?3
+                        AND NOT COALESCE(json_extract(json, '$.deleted'), 0)),
                     (SELECT COUNT(*) FROM cached_messages
                       WHERE team_id = ?1 AND seq > ?2
                         AND EXISTS (SELECT 1 FROM json_each(cached_messages.json, '$.mentions') WHERE value = ?3))",

@@ -138,7 +138,7 @@ fn fts_query(input: &str) -> Option<String> {
 }
 
 /// Takes one item out of the index.
-async fn remove(db: &mut SqliteConnection, kind: &str, team: TeamId, id: &str) -> Result<(), NodeError> {
+pub(crate) async fn remove(db: &mut SqliteConnection, kind: &str, team: TeamId, id: &str) -> Result<(), NodeError> {
     let row: Option<i64> =
         sqlx::query_scalar("DELETE FROM search_items WHERE kind = ? AND team_id = ? AND item_id = ? RETURNING id")
             .bind(kind)

@@ -270,14 +270,27 @@ fn team_of_view(key: &str) -> Option<TeamId> {
 }
 
 /// Caches a message for reading offline and indexes it for search, in the caller's transaction.
+/// A copy never replaces a newer one already kept (a page asked for before an edit or a deletion can answer
+/// after it): a deleted message stays deleted, and an older edit does not replace a later one.
 pub(crate) async fn cache_message(tx: &mut sqlx::SqliteConnection, message: &Message) -> Result<(), NodeError> {
     let json = serde_json::to_string(message).map_err(NodeError::corrupt)?;
-    sqlx::query("INSERT INTO cached_messages (team_id, seq, json) VALUES (?, ?, ?) ON CONFLICT (team_id, seq) DO UPDATE SET json = excluded.json")
-        .bind(message.team_id.to_string())
-        .bind(message.seq)
-        .bind(json)
-        .execute(&mut *tx)
-        .await?;
+    let kept = sqlx::query(
+        "INSERT INTO cached_messages (team_id, seq, json) VALUES (?, ?, ?)
+         ON CONFLICT (team_id, seq) DO UPDATE SET json = excluded.json
+         WHERE NOT COALESCE(json_extract(cached_messages.json, '$.deleted'), 0)
+           AND (json_extract(excluded.json, '$.deleted')
+                OR COALESCE(julianday(json_extract(excluded.json, '$.edited_at')), 0)
+                   >= COALESCE(julianday(json_extract(cached_messages.json, '$.edited_at')), 0))",
+    )
+    .bind(message.team_id.to_string())
+    .bind(message.seq)
+    .bind(json)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if kept == 0 {
+        return Ok(());
+    }
     crate::search::index_message(tx, message).await
 }
 
@@ -348,6 +361,50 @@ mod tests {
         assert_eq!(body, "@Ada can you look?");
         let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM pending_rework").fetch_one(&db).await.expect("n");
         assert_eq!(pending, 0, "done once");
+        db.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_late_copy_of_a_message_never_undoes_its_deletion_or_a_later_edit() {
+        let dir = tempfile::tempdir().expect("dir");
+        let db = open(dir.path()).await.expect("open");
+        let at = |text: &str| time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok();
+        let posted: Message = serde_json::from_value(serde_json::json!({
+            "id": uuid::Uuid::now_v7(), "team_id": uuid::Uuid::now_v7(), "seq": 3, "author_id": uuid::Uuid::now_v7(),
+            "author_name": "Bob", "client_id": "c3", "kind": "text", "content": "the plan",
+            "created_at": "2026-12-01T10:00:00Z",
+        }))
+        .expect("message");
+        let edit =
+            |content: &str, when: &str| Message { content: content.into(), edited_at: at(when), ..posted.clone() };
+        let kept = async |message: &Message| {
+            let mut tx = begin_write(&db).await.expect("tx");
+            cache_message(&mut tx, message).await.expect("cache");
+            tx.commit().await.expect("commit");
+            let json: String =
+                sqlx::query_scalar("SELECT json FROM cached_messages").fetch_one(&db).await.expect("row");
+            let hits: i64 = sqlx::query_scalar("SELECT count(*) FROM search_index WHERE search_index MATCH 'plan'")
+                .fetch_one(&db)
+                .await
+                .expect("search");
+            (serde_json::from_str::<Message>(&json).expect("json"), hits)
+        };
+
+        assert_eq!(kept(&posted).await.0.content, "the plan");
+        assert_eq!(kept(&edit("the plan, later", "2026-12-01T10:05:00.5Z")).await.0.content, "the plan, later");
+        // A page read before that edit answers after it: the later edit stays.
+        assert_eq!(kept(&edit("the plan, sooner", "2026-12-01T10:04:00Z")).await.0.content, "the plan, later");
+        assert_eq!(kept(&posted).await.0.content, "the plan, later");
+        let deleted = Message { content: String::new(), deleted: true, edited_at: None, ..posted.clone() };
+        let (message, hits) = kept(&deleted).await;
+        assert!(message.deleted && message.content.is_empty());
+        assert_eq!(hits, 0, "out of the index");
+        // And no copy from before the deletion brings its words back, to the cache or to search.
+        for late in [posted.clone(), edit("the plan, later", "2026-12-01T10:05:00.5Z")] {
+            let (message, hits) = kept(&late).await;
+            assert!(message.deleted && message.content.is_empty(), "{message:?}");
+            assert_eq!(hits, 0);
+        }
         db.close().await;
     }
 

@@ -75,6 +75,10 @@ pub struct Message {
     pub deleted: bool,
 }
 
+/// How the `client_id` of a message the relay mirrors from a service (a Slack channel) begins: its text is
+/// the service's record, so it is not edited in TeamFlow (it may be deleted).
+pub const MIRRORED_CLIENT_PREFIX: &str = "slack-";
+
 /// `PATCH /api/teams/{team_id}/messages/{message_id}`: the author's new text for their message.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -237,10 +237,14 @@ describe("where what was not read begins", () => {
 
   it("waits for the read states when they are not known yet, and shows nothing when all was read", async () => {
     answers.messages = [message(1), message(2)];
-    const view = await act(async () => render(<Chat team={team} user={me} />));
+    const onSeen = vi.fn();
+    const view = await act(async () => render(<Chat team={team} user={me} onSeen={onSeen} />));
     expect(screen.queryByTestId("new-messages")).toBeNull();
-    view.rerender(<Chat team={team} user={me} readSeq={1} />);
+    // Nothing is marked read before it is known where reading stopped.
+    expect(onSeen).not.toHaveBeenCalled();
+    view.rerender(<Chat team={team} user={me} readSeq={1} onSeen={onSeen} />);
     expect(rowAfterNew()).toBe("2");
+    expect(onSeen).toHaveBeenCalledWith(2);
     cleanup();
     await act(async () => render(<Chat team={team} user={me} readSeq={2} />));
     expect(screen.queryByTestId("new-messages")).toBeNull();
@@ -300,6 +304,15 @@ describe("changing a message already sent", () => {
     expect(calls.filter(([name]) => name === "editMessage")).toHaveLength(1);
   });
 
+  it("closes an edit when someone else deletes the message meanwhile", async () => {
+    answers.messages = [message(1)];
+    await act(async () => render(<Chat team={team} user={me} />));
+    await act(async () => screen.getByTestId("edit-message").click());
+    act(() => emitRoom(TEAM, { type: "message_changed", message: { ...message(1), content: "", deleted: true } }));
+    expect(screen.queryByTestId("edit-message-text")).toBeNull();
+    expect(screen.getByTestId("message-deleted")).toBeTruthy();
+  });
+
   it("asks before deleting, then shows the message deleted", async () => {
     answers.messages = [message(1)];
     await act(async () => render(<Chat team={team} user={me} />));
@@ -307,6 +320,7 @@ describe("changing a message already sent", () => {
     expect(calls.some(([name]) => name === "deleteMessage")).toBe(false);
     await act(async () => screen.getByTestId("confirm-delete-message").click());
     expect(calls).toContainEqual(["deleteMessage", TEAM, "m1"]);
+    expect(document.activeElement).toBe(screen.getByTestId("composer"));
     expect(screen.getByTestId("message-deleted").textContent).toBe("This message was deleted.");
     expect(screen.queryByTestId("delete-message")).toBeNull();
   });

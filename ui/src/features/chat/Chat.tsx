@@ -134,9 +134,10 @@ export function Chat({
   }, [readSeq]);
   const unreadKey = firstUnread(items, readWhenOpened, user.id);
   const newest = messages.length > 0 ? messages[messages.length - 1].seq : 0;
+  // Marked read only once what was read before is known here, or "New" would start after it.
   useEffect(() => {
-    if (newest > 0) onSeen?.(newest);
-  }, [newest]);
+    if (newest > 0 && readWhenOpened !== null) onSeen?.(newest);
+  }, [newest, readWhenOpened]);
 
   // The chat opens at its newest message, or at "New" when that is further up (unless it opens at one from
   // search or a notification), and what the person sends brings them there; otherwise it stays at the
@@ -246,10 +247,15 @@ export function Chat({
 
   /** New text for one of this person's messages: shown at once, delivered through the outbox. */
   async function edit(message: Message, content: string) {
-    setEditing(null);
-    if (content === message.content) return;
+    if (content === message.content) {
+      setEditing(null);
+      return;
+    }
     try {
       await call(commands.editMessage(team.id, message.id, content));
+      // Closed once queued: refused here (signed out, say), the box stays with what was typed.
+      setEditing(null);
+      backToComposer();
       const mentions = segments(content).flatMap((s) => ("mention" in s ? [s.mention.userId] : []));
       const edited = { ...message, content, mentions, edited_at: new Date().toISOString() };
       setMessages((current) => mergeMessages(current, [edited]));
@@ -259,6 +265,7 @@ export function Chat({
   }
 
   async function remove(message: Message) {
+    backToComposer();
     try {
       await call(commands.deleteMessage(team.id, message.id));
       setMessages((current) => mergeMessages(current, [{ ...message, content: "", mentions: [], deleted: true }]));
@@ -266,6 +273,11 @@ export function Chat({
       setError(messageOf(e));
     }
   }
+
+  // The button that had the focus (Save, Cancel, Delete) is gone once it is used: the focus goes back to
+  // the composer, not to the page.
+  const composer = useRef<HTMLTextAreaElement>(null);
+  const backToComposer = () => composer.current?.focus();
 
   /** Arrow up in the empty composer: the person's newest message that can still be changed. */
   function editLast() {
@@ -338,9 +350,13 @@ export function Chat({
               canDeleteAny={team.role === "admin" || team.role === "owner"}
               members={members}
               editing={editing === item.message.id}
-              onEditing={(on) => setEditing(on ? item.message.id : null)}
+              onEditing={(on) => {
+                setEditing(on ? item.message.id : null);
+                if (!on) backToComposer();
+              }}
               onEdit={(content) => void edit(item.message, content)}
               onDelete={() => void remove(item.message)}
+              onAsked={backToComposer}
             />
           ) : (
             <li key={item.key} className={`message ${item.state}`} data-testid="message" data-state={item.state}>
@@ -378,6 +394,7 @@ export function Chat({
         placeholder={`Message #${team.name}`}
         picks={kept.picked}
         onEditLast={editLast}
+        inputRef={composer}
       />
     </section>
   );

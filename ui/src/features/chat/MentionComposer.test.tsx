@@ -36,7 +36,7 @@ describe("mention autocomplete", () => {
     render(<Harness onSend={onSend} />);
     const input = type("hi @");
     expect(screen.getAllByRole("option").map((o) => o.textContent)).toEqual(["Ada Lovelace ada@x", "Bob Builder bob@x"]);
-    expect(input.getAttribute("aria-controls")).toBe("mention-list");
+    expect(input.getAttribute("aria-controls")).toBe(screen.getByRole("listbox").id);
     fireEvent.keyDown(input, { key: "ArrowDown" });
     expect(screen.getAllByRole("option")[1].getAttribute("aria-selected")).toBe("true");
     fireEvent.keyDown(input, { key: "Enter" });

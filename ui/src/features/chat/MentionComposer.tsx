@@ -2,7 +2,7 @@
 // arrows move, Enter or Tab picks, Escape closes. A pick shows as "@Name" and is sent in the wire form.
 // Enter sends, Shift+Enter starts a new line; the box grows with its lines, up to a few. The same box edits
 // a message already sent (`editing`): Save instead of Send, and Escape or Cancel leaves it.
-import { type FormEvent, type KeyboardEvent, useRef, useState } from "react";
+import { type FormEvent, type KeyboardEvent, type RefObject, useId, useRef, useState } from "react";
 import type { Member, UserId } from "../../bindings";
 import { insertMention, matchMembers, mentionQuery, toWire } from "./mentions";
 
@@ -19,6 +19,7 @@ export function MentionComposer({
   picks,
   editing,
   onEditLast,
+  inputRef,
 }: {
   draft: string;
   onDraft: (value: string) => void;
@@ -32,8 +33,13 @@ export function MentionComposer({
   editing?: { onCancel: () => void };
   /** Arrow up in an empty composer: edit the person's last message, as Slack does. */
   onEditLast?: () => void;
+  /** The text box, for a caller that gives it the focus back. */
+  inputRef?: RefObject<HTMLTextAreaElement | null>;
 }) {
-  const input = useRef<HTMLTextAreaElement>(null);
+  const ownInput = useRef<HTMLTextAreaElement>(null);
+  const input = inputRef ?? ownInput;
+  // Two boxes can be open at once (the composer and a message being edited): ids of their own.
+  const listId = `mention-list${useId()}`;
   const [caret, setCaret] = useState(0);
   const [active, setActive] = useState(0);
   const [closed, setClosed] = useState<number | null>(null);
@@ -107,11 +113,11 @@ export function MentionComposer({
   return (
     <form className={editing ? "composer editing" : "composer"} onSubmit={submit}>
       {shown && (
-        <ul className="mention-list" role="listbox" id="mention-list" aria-label="Mention a member" data-testid="mention-list">
+        <ul className="mention-list" role="listbox" id={listId} aria-label="Mention a member" data-testid="mention-list">
           {options.map((m, i) => (
             <li
               key={m.user_id}
-              id={`mention-${m.user_id}`}
+              id={`${listId}-${m.user_id}`}
               role="option"
               aria-selected={i === active}
               className={i === active ? "active" : ""}
@@ -141,8 +147,8 @@ export function MentionComposer({
         // A text box with a suggestion list (a textarea takes no combobox role): the list it controls and
         // the option chosen are named while it is open.
         aria-autocomplete="list"
-        aria-controls={shown ? "mention-list" : undefined}
-        aria-activedescendant={shown ? `mention-${options[Math.min(active, options.length - 1)].user_id}` : undefined}
+        aria-controls={shown ? listId : undefined}
+        aria-activedescendant={shown ? `${listId}-${options[Math.min(active, options.length - 1)].user_id}` : undefined}
         data-testid={editing ? "edit-message-text" : "composer"}
         autoFocus={editing !== undefined}
       />

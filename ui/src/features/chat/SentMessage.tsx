@@ -20,6 +20,7 @@ export function SentMessage({
   onEditing,
   onEdit,
   onDelete,
+  onAsked,
 }: {
   message: Message;
   user: User;
@@ -33,6 +34,8 @@ export function SentMessage({
   onEditing: (on: boolean) => void;
   onEdit: (content: string) => void;
   onDelete: () => void;
+  /** The question about deleting was answered no. */
+  onAsked: () => void;
 }) {
   const mine = message.author_id === user.id;
   const [asking, setAsking] = useState(false);
@@ -41,6 +44,10 @@ export function SentMessage({
   useEffect(() => {
     if (editing) row.current?.scrollIntoView?.({ block: "nearest" });
   }, [editing]);
+  // Deleted by someone else while being edited: there is nothing left to save.
+  useEffect(() => {
+    if (message.deleted && editing) onEditing(false);
+  }, [message.deleted]);
   const classes = ["message", focused && "focused", (message.mentions ?? []).includes(user.id) && "mentions-me", message.deleted && "deleted"];
 
   return (
@@ -80,7 +87,14 @@ export function SentMessage({
             >
               Delete
             </button>
-            <button onClick={() => setAsking(false)}>Cancel</button>
+            <button
+              onClick={() => {
+                setAsking(false);
+                onAsked();
+              }}
+            >
+              Cancel
+            </button>
           </span>
         ) : (
           <span className="actions message-actions">

@@ -53,3 +53,15 @@ describe("messageLeftOutbox", () => {
     expect(messageLeftOutbox(team, [project], [])).toBe(false);
   });
 });
+
+describe("a deleted message", () => {
+  it("stays deleted when a copy from before its deletion arrives late", () => {
+    const deleted = { ...message(2, "c2"), content: "", deleted: true };
+    const shown = mergeMessages([message(1, "c1")], [deleted]);
+    const late = mergeMessages(shown, [message(2, "c2"), { ...message(1, "c1"), content: "edited" }]);
+    expect(late.map((m) => [m.content, m.deleted ?? false])).toEqual([
+      ["edited", false],
+      ["", true],
+    ]);
+  });
+});

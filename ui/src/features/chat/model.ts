@@ -17,10 +17,15 @@ export function chatItems(team: TeamId, messages: Message[], outbox: OutboxEntry
   return items;
 }
 
-/** Merges a page or a live message into what is shown, by `seq`. */
+/**
+ * Merges a page or a live message into what is shown, by `seq`. A message shown deleted stays deleted: a
+ * page read before the deletion (or this window's own edit) can arrive after it.
+ */
 export function mergeMessages(current: Message[], incoming: Message[]): Message[] {
   const bySeq = new Map(current.map((m) => [m.seq, m]));
-  for (const m of incoming) bySeq.set(m.seq, m);
+  for (const m of incoming) {
+    if (!bySeq.get(m.seq)?.deleted || m.deleted) bySeq.set(m.seq, m);
+  }
   return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
 }
 
@@ -37,6 +42,6 @@ export function messageLeftOutbox(team: TeamId, before: OutboxEntry[], after: Ou
  */
 export function firstUnread(items: ChatItem[], readSeq: number | null, me: UserId): string | null {
   if (readSeq === null) return null;
-  const first = items.find((item) => item.state === "sent" && item.message.seq > readSeq && item.message.author_id !== me);
+  const first = items.find((item) => item.state === "sent" && item.message.seq > readSeq && item.message.author_id !== me && !item.message.deleted);
   return first?.key ?? null;
 }

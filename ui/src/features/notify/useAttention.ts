@@ -48,6 +48,7 @@ export function useAttention(user: User, teams: TeamMembership[], viewing: TeamI
     const stop = subscribe(events.roomEvent, ({ team_id, frame }) => {
       setStates((s) => applyFrame(s, team_id, frame, user.id));
       if (frame.type === "new_message") consider(frame.message);
+      if (frame.type === "message_changed") changed(frame.message);
     });
     return () => {
       window.removeEventListener("focus", onFocus);
@@ -66,6 +67,17 @@ export function useAttention(user: User, teams: TeamMembership[], viewing: TeamI
     setNotices((n) => [notice, ...n.filter((x) => x.id !== notice.id)].slice(0, KEPT_NOTICES));
     if (!now.focused) toOpen.current = message.team_id;
     call(commands.notify(title, notice.body)).catch(() => {});
+  }
+
+  /** A message edited or deleted: a notice of it says what it says now, or goes with it; the counts
+   * (a deleted message is no longer unread, an edit may mention someone) are the relay's again. */
+  function changed(message: Message) {
+    setNotices((all) =>
+      message.deleted
+        ? all.filter((n) => n.id !== message.id)
+        : all.map((n) => (n.id === message.id ? { ...n, body: plainText(message.content) } : n)),
+    );
+    call(commands.readStates()).then((list) => setStates((s) => list.reduce(applyState, s)), () => {});
   }
 
   const total = totalUnread(states);

@@ -136,13 +136,13 @@ describe("typing", () => {
 describe("loaded lists and project changes", () => {
   it("takes the whole roster from a load, keeping presence of those still in it", () => {
     const live = feed(EMPTY, [...joinFrames(members(1, 3, true)), pong]);
-    const loaded = reduce(live, { type: "members_loaded", members: [member(1), member(3), member(4)], since: readStarts(live, "members") }, NOW);
+    const loaded = reduce(live, { type: "members_loaded", members: [member(1), member(3), member(4)], since: readStarts() }, NOW);
     expect(names(loaded)).toEqual(["Member 1", "Member 3", "Member 4"]);
     expect([...loaded.online]).toEqual([userId(1), userId(3)]);
   });
 
   it("follows projects from loads, the room and this window's own saves", () => {
-    let live = reduce(EMPTY, { type: "projects_loaded", projects: [project(2), project(1)], since: 0 }, NOW);
+    let live = reduce(EMPTY, { type: "projects_loaded", projects: [project(2), project(1)], since: readStarts() }, NOW);
     live = feed(live, [
       { type: "project_updated", project: { ...project(3), name: "Three" } },
       { type: "project_deleted", team_id: TEAM, project_id: project(1).id },
@@ -155,9 +155,9 @@ describe("loaded lists and project changes", () => {
   });
 
   it("keeps what changed while a read was on its way, and a read asked later over one asked earlier", () => {
-    const start = reduce(EMPTY, { type: "projects_loaded", projects: [project(1), project(2)], since: 0 }, NOW);
+    const start = reduce(EMPTY, { type: "projects_loaded", projects: [project(1), project(2)], since: readStarts() }, NOW);
     // A read is asked; this window renames project 1, the room echoes it, adds project 3, deletes project 2.
-    const early = readStarts(start, "projects");
+    const early = readStarts();
     let live = reduce(start, { type: "project_changed", project: { ...project(1), name: "Renamed" } }, NOW);
     live = feed(live, [
       { type: "project_updated", project: { ...project(1), name: "Renamed" } },
@@ -165,7 +165,7 @@ describe("loaded lists and project changes", () => {
       { type: "project_deleted", team_id: TEAM, project_id: project(2).id },
     ]);
     // A second read is asked and answers first, with the relay's list by then.
-    const late = readStarts(live, "projects");
+    const late = readStarts();
     const fresh = [{ ...project(1), name: "Renamed" }, project(3), project(4)];
     const afterLate = reduce(live, { type: "projects_loaded", projects: fresh, since: late }, NOW);
     // The first read answers last with the list from before all of it: nothing of it is taken.
@@ -176,13 +176,21 @@ describe("loaded lists and project changes", () => {
     const staleFirst = reduce(live, { type: "projects_loaded", projects: stale, since: early }, NOW);
     expect(projectList(staleFirst).map((p) => p.name)).toEqual(["Renamed", "Project 3"]);
     // And a read asked after a change takes the relay's word over it (the save was refused, say).
-    const refused = reduce(staleFirst, { type: "projects_loaded", projects: stale, since: readStarts(staleFirst, "projects") }, NOW);
+    const refused = reduce(staleFirst, { type: "projects_loaded", projects: stale, since: readStarts() }, NOW);
     expect(projectList(refused).map((p) => p.name)).toEqual(["Project 1", "Project 2"]);
+  });
+
+  it("takes the later-asked of two reads with nothing changed between them, whichever answers last", () => {
+    const live = feed(EMPTY, [...joinFrames(members(1, 2, true)), pong]);
+    const [first, second] = [readStarts(), readStarts()];
+    const later = reduce(live, { type: "members_loaded", members: [member(1), member(2), member(3)], since: second }, NOW);
+    const both = reduce(later, { type: "members_loaded", members: [member(1), member(2)], since: first }, NOW);
+    expect(names(both)).toEqual(["Member 1", "Member 2", "Member 3"]);
   });
 
   it("keeps a member removed while the roster was being read out of it", () => {
     const live = feed(EMPTY, [...joinFrames(members(1, 3, true)), pong]);
-    const asked = readStarts(live, "members");
+    const asked = readStarts();
     const removed = feed(live, [{ type: "member_changed", team_id: TEAM, user_id: userId(3), role: null }]);
     const loaded = reduce(removed, { type: "members_loaded", members: [member(1), member(2), member(3)], since: asked }, NOW);
     expect(names(loaded)).toEqual(["Member 1", "Member 2"]);

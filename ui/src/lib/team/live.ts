@@ -1,5 +1,6 @@
 // A team's live state (roster, presence, projects, who is typing) and how each room frame or loaded list
-// changes it. Pure, so the merging of the room's pages is tested without a window; store.ts holds it.
+// changes it. Pure but for one tick counter ordering reads against changes, so the merging of the room's
+// pages is tested without a window; store.ts holds it.
 import type { Member, PresentMember, Project, ProjectId, ServerMessage, UserId } from "../../bindings";
 
 /** How long a typing hint shows after the last one heard (typists repeat it every 2 s while typing). */
@@ -26,12 +27,14 @@ export type TeamLive = {
 /**
  * A read answers with the list as it was when asked, so a room frame or this window's save that came in
  * the meantime is newer than the answer, and of two reads in flight the one asked later is the newer,
- * whichever answers first. `clock` counts the changes other than reads; `changed` says when each entry
- * last changed that way (entries only a read could still undo); `readFrom` is the clock at which the read
- * last taken was asked.
+ * whichever answers first. Reads and changes are ordered by one tick counted for the whole window, never
+ * reset (a read still on its way when a sign-in ended must not outrank the next account's): `changed` says
+ * at which tick each entry last changed other than by a read, `readFrom` at which tick the read last taken
+ * was asked.
  */
-type ReadOrder<K> = { clock: number; readFrom: number; changed: ReadonlyMap<K, number> };
+type ReadOrder<K> = { readFrom: number; changed: ReadonlyMap<K, number> };
 
+let ticks = 0;
 
 export const EMPTY: TeamLive = {
   members: new Map(),
@@ -39,12 +42,12 @@ export const EMPTY: TeamLive = {
   projects: new Map(),
   typing: new Map(),
   listed: null,
-  reads: { members: { clock: 0, readFrom: 0, changed: new Map() }, projects: { clock: 0, readFrom: 0, changed: new Map() } },
+  reads: { members: { readFrom: 0, changed: new Map() }, projects: { readFrom: 0, changed: new Map() } },
 };
 
-/** What a list read asked now is to be ordered against when it answers (the `since` of a loaded change). */
-export function readStarts(live: TeamLive, list: "members" | "projects"): number {
-  return live.reads[list].clock;
+/** The tick of a list read asked now: the `since` of its loaded change when it answers. */
+export function readStarts(): number {
+  return ++ticks;
 }
 
 export type Change =
@@ -99,11 +102,11 @@ function changed(live: TeamLive, change: Exclude<Change, { type: "members_loaded
 /** Notes which entries a change other than a read set or removed. */
 function noted<K, V>(order: ReadOrder<K>, before: ReadonlyMap<K, V>, after: ReadonlyMap<K, V>): ReadOrder<K> {
   if (before === after) return order;
-  const clock = order.clock + 1;
+  const at = ++ticks;
   const changed = new Map(order.changed);
-  for (const [key, value] of after) if (before.get(key) !== value) changed.set(key, clock);
-  for (const key of before.keys()) if (!after.has(key)) changed.set(key, clock);
-  return { ...order, clock, changed };
+  for (const [key, value] of after) if (before.get(key) !== value) changed.set(key, at);
+  for (const key of before.keys()) if (!after.has(key)) changed.set(key, at);
+  return { ...order, changed };
 }
 
 /**
@@ -118,7 +121,7 @@ function taken<K, V>(order: ReadOrder<K>, now: ReadonlyMap<K, V>, read: Map<K, V
     if (value === undefined) read.delete(key);
     else read.set(key, value);
   }
-  return [read, { clock: order.clock, readFrom: since, changed }];
+  return [read, { readFrom: since, changed }];
 }
 
 function applyFrame(live: TeamLive, frame: ServerMessage, now: number): TeamLive {

@@ -69,13 +69,13 @@ function listen(listener: () => void): () => void {
 
 /** Reads the whole roster (from the relay, or this device's cache while offline) into the store. */
 export async function loadMembers(team: TeamId): Promise<void> {
-  const since = readStarts(teams.get(team) ?? EMPTY, "members");
+  const since = readStarts();
   change(team, { type: "members_loaded", members: await call(commands.members(team)), since });
 }
 
 /** Reads the team's projects into the store (what changed while it was read stays newer). */
 export async function loadProjects(team: TeamId): Promise<void> {
-  const since = readStarts(teams.get(team) ?? EMPTY, "projects");
+  const since = readStarts();
   change(team, { type: "projects_loaded", projects: await call(commands.projects(team)), since });
 }
 
