@@ -4,7 +4,7 @@
 
 mod changes;
 
-pub use changes::{delete, edit};
+pub use changes::{changes_after, delete, edit};
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -43,6 +43,8 @@ struct MessageRow {
     created_at: i64,
     edited_at: Option<i64>,
     deleted_at: Option<i64>,
+    /// The team's change number of its last edit or deletion (`changes`).
+    change_seq: Option<i64>,
 }
 
 impl From<MessageRow> for Message {
@@ -66,7 +68,7 @@ impl From<MessageRow> for Message {
 }
 
 const MESSAGE_SELECT: &str = "SELECT m.id, m.team_id, m.seq, m.author_id, u.display_name AS author_name,
-        m.client_id, m.kind, m.content, m.created_at, m.edited_at, m.deleted_at
+        m.client_id, m.kind, m.content, m.created_at, m.edited_at, m.deleted_at, m.change_seq
     FROM messages m JOIN users u ON u.id = m.author_id";
 
 /// Whether a post made a new message or found the one an earlier attempt made.

@@ -1,12 +1,16 @@
 //! Changing a chat message after it was posted: the author edits, the author or an admin deletes, every
-//! member's room hears it, unread and mention counts follow, and a node queues both offline and lays them
-//! over what it shows until they are delivered.
+//! member's room hears it, unread and mention counts follow, a device that was away catches up from the
+//! change feed, and a node queues both offline and lays them over what it shows until they are delivered.
+
+use std::sync::Arc;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use teamflow_node::{OutboxKind, OutboxState};
+use teamflow_node::{EventSink, Link, OutboxKind, OutboxState, P2pConfig, Session, SessionEvent};
+use teamflow_protocol::realtime::ServerMessage;
 use teamflow_tests::socket::RoomSocket;
 use teamflow_tests::{TestRelay, TwoMemberTeam, alice_and_bob, assert_error};
+use tokio::sync::mpsc;
 
 async fn post(t: &TwoMemberTeam, who: &teamflow_tests::Client, client_id: &str, content: &str) -> Value {
     let (status, message) = who
@@ -266,4 +270,81 @@ async fn a_node_changes_messages_offline_shows_them_changed_and_delivers_once_ba
     let dir = relay.stop().await;
     assert_eq!(bob.read_state(team).await.expect("read offline").unread, 1, "the deleted one is not unread offline");
     drop(dir);
+}
+
+#[tokio::test]
+async fn the_change_feed_pages_through_the_latest_change_of_each_message() {
+    let t = TwoMemberTeam::start().await;
+    let feed = |after: i64, limit: i64| format!("/api/teams/{}/messages/changes?after={after}&limit={limit}", t.id);
+    let (status, empty) = t.bob.get(&feed(0, 50)).await;
+    assert_eq!((status, empty), (StatusCode::OK, json!({ "messages": [], "next_after": 0, "more": false })));
+
+    let one = post(&t, &t.alice, "c-1", "one").await;
+    let two = post(&t, &t.alice, "c-2", "two").await;
+    post(&t, &t.alice, "c-3", "three, never changed").await;
+    t.alice.patch(&path(&t, &one), &json!({ "content": "one, first edit" })).await;
+    t.alice.delete(&path(&t, &two)).await;
+    let (_, last_edit) = t.alice.patch(&path(&t, &one), &json!({ "content": "one, second edit" })).await;
+
+    // Each changed message once, as it is now, in the order of its last change.
+    let (_, page) = t.bob.get(&feed(0, 1)).await;
+    assert_eq!((page["messages"][0]["deleted"].clone(), page["more"].clone()), (json!(true), json!(true)), "{page}");
+    let (_, rest) = t.bob.get(&feed(page["next_after"].as_i64().expect("cursor"), 1)).await;
+    assert_eq!(rest["messages"], json!([last_edit]));
+    assert_eq!((rest["next_after"].clone(), rest["more"].clone()), (json!(3), json!(false)));
+    let (_, none) = t.bob.get(&feed(3, 50)).await;
+    assert_eq!((none["messages"].clone(), none["next_after"].clone()), (json!([]), json!(3)));
+
+    let outsider = t.relay.user("eve").await;
+    let (status, error) = outsider.get(&feed(0, 50)).await;
+    assert_error(status, &error, StatusCode::NOT_FOUND, "not_found");
+    let (status, error) = t.bob.get(&format!("/api/teams/{}/messages/changes?after=soon", t.id)).await;
+    assert!(status.is_client_error() && error["error"]["code"].is_string(), "{status}: {error}");
+}
+
+#[tokio::test]
+async fn a_device_that_was_away_learns_of_deletions_and_edits_when_it_rejoins() {
+    let relay = TestRelay::start().await;
+    let (_a, alice, _b, bob, team) = alice_and_bob(&relay).await;
+    for text in ["the secret plan", "lunch at noon", "see you there"] {
+        alice.send_message(team, text).await.expect("send");
+    }
+    let shown = bob.messages(team).await.expect("read and kept");
+    assert_eq!(bob.search("secret", 10).await.expect("search").len(), 1);
+
+    // While bob's device is not in the room, alice takes one back and rewords another.
+    alice.delete_message(team, shown[0].id).await.expect("delete");
+    alice.edit_message(team, shown[1].id, "lunch at one").await.expect("edit");
+    assert!(alice.outbox().await.expect("outbox").is_empty(), "both delivered");
+    assert_eq!(bob.search("secret", 10).await.expect("search").len(), 1, "nothing told bob's device yet");
+
+    let (tx, mut events) = mpsc::unbounded_channel();
+    let sink: EventSink = Arc::new(move |event| {
+        // The receiver lives as long as the test.
+        tx.send(event).ok();
+    });
+    let p2p = P2pConfig {
+        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr")],
+        mdns: false,
+        ..P2pConfig::default()
+    };
+    let session = Session::start(Arc::new(bob), sink, p2p).await;
+    teamflow_tests::within("the session online", async {
+        while !matches!(events.recv().await, Some(SessionEvent::Status(s)) if s.link == Link::Online) {}
+    })
+    .await;
+    session.join_room(team).await.expect("join");
+    // The join's frame is kept before the app hears it: by then the missed changes are in.
+    teamflow_tests::within("the team_state of the join", async {
+        while !matches!(events.recv().await, Some(SessionEvent::Room { frame: ServerMessage::TeamState { .. }, .. })) {}
+    })
+    .await;
+    let bob = session.node();
+    assert!(bob.search("secret", 10).await.expect("search").is_empty(), "the deleted words left bob's device");
+    assert_eq!(bob.search("one", 10).await.expect("search").len(), 1, "the edit is searchable");
+    drop(relay.stop().await);
+    let offline = bob.messages(team).await.expect("offline");
+    let kept: Vec<_> = offline.iter().map(|m| (m.content.as_str(), m.deleted)).collect();
+    assert_eq!(kept, [("", true), ("lunch at one", false), ("see you there", false)]);
+    session.close().await;
 }

@@ -191,6 +191,7 @@ fn matrix() -> Vec<(&'static str, &'static str, Expect)> {
         ("PATCH", "/api/teams/{team_id}/members/{user_id}", Secured([404, 403, 200, 200, 200])),
         ("DELETE", "/api/teams/{team_id}/members/{user_id}", Secured([404, 403, 204, 204, 204])),
         ("GET", "/api/teams/{team_id}/messages", Secured([404, 200, 200, 200, 200])),
+        ("GET", "/api/teams/{team_id}/messages/changes", Secured([404, 200, 200, 200, 200])),
         ("POST", "/api/teams/{team_id}/messages", Secured([404, 403, 201, 201, 201])),
         // The scene's message is the member's: only they rewrite it; they, admins and owners delete it.
         ("PATCH", "/api/teams/{team_id}/messages/{message_id}", Secured([404, 403, 200, 403, 403])),

@@ -4,7 +4,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use teamflow_protocol::api::messages::{
-    EditMessage, MarkRead, Message, MessagePage, MessagesQuery, PostMessage, ReadState,
+    EditMessage, MarkRead, Message, MessageChanges, MessageChangesQuery, MessagePage, MessagesQuery, PostMessage,
+    ReadState,
 };
 use teamflow_protocol::{ErrorBody, MessageId, TeamId};
 use utoipa_axum::router::OpenApiRouter;
@@ -20,6 +21,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_messages, post_message))
         .routes(routes!(edit_message, delete_message))
+        .routes(routes!(message_changes))
         .routes(routes!(get_read, put_read))
 }
 
@@ -60,6 +62,22 @@ async fn post_message(
         Posted::Existing => StatusCode::OK,
     };
     Ok((status, Json(message)))
+}
+
+/// The messages edited or deleted after change number `after`, as they are now, in the order of their last
+/// change: what a device that was away missed. Page on with `next_after` while `more`.
+#[utoipa::path(get, path = "/api/teams/{team_id}/messages/changes", tag = "messages", security(("bearer" = [])),
+    params(("team_id" = TeamId, Path), MessageChangesQuery), responses(
+    (status = 200, body = MessageChanges), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+))]
+async fn message_changes(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(team): ApiPath<TeamId>,
+    ApiQuery(query): ApiQuery<MessageChangesQuery>,
+) -> Result<Json<MessageChanges>, ApiError> {
+    let member = state.access.member(team, user).await?;
+    Ok(Json(messages::changes_after(&state.db, &member, query).await?))
 }
 
 /// Change the text of one of the caller's own messages. The same text again changes nothing.

@@ -2,14 +2,17 @@
 //! Each is one write transaction under the team's lock with the caller's role read there (so an edit and
 //! a deletion of one message, or a demotion, never interleave), its mentions following its text, published
 //! once committed as `message_changed`. A deleted message keeps its row and `seq` with its text emptied,
-//! so the chat keeps its numbering and nobody's read position moves.
+//! so the chat keeps its numbering and nobody's read position moves. Each change takes the team's next
+//! change number, so a device that was away catches up with `changes_after`.
 
-use teamflow_protocol::api::messages::{EditMessage, MIRRORED_CLIENT_PREFIX, Message};
+use teamflow_protocol::api::messages::{
+    EditMessage, MIRRORED_CLIENT_PREFIX, Message, MessageChanges, MessageChangesQuery,
+};
 use teamflow_protocol::{MessageId, Role, UserId};
 
 use super::{MESSAGE_SELECT, MessageRow, checked_content, non_member_mention};
 use crate::access::{Membership, recheck};
-use crate::db::{Db, now_ms};
+use crate::db::{Db, Page, now_ms};
 use crate::error::ApiError;
 use crate::events::{Event, Events};
 use crate::validate::Validator;
@@ -51,12 +54,16 @@ pub async fn edit(
     if let Some(problem) = non_member_mention(&mut tx, member.team(), &added).await? {
         return Err(problem);
     }
-    sqlx::query("UPDATE messages SET content = $1, edited_at = $2 WHERE id = $3 AND deleted_at IS NULL")
-        .bind(&content)
-        .bind(now_ms())
-        .bind(id.to_string())
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE messages SET content = $1, edited_at = $2, change_seq = {} WHERE id = $3 AND deleted_at IS NULL",
+        next_change("$4")
+    )))
+    .bind(&content)
+    .bind(now_ms())
+    .bind(id.to_string())
+    .bind(member.team().to_string())
+    .execute(&mut *tx)
+    .await?;
     record_mentions(&mut tx, &message, &mentions).await?;
     let changed = find(&mut tx, member, id).await?;
     tx.commit().await?;
@@ -79,16 +86,47 @@ pub async fn delete(db: &Db, events: &Events, member: &Membership, id: MessageId
     if message.deleted {
         return Ok(message);
     }
-    sqlx::query("UPDATE messages SET content = '', deleted_at = $1 WHERE id = $2")
-        .bind(now_ms())
-        .bind(id.to_string())
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE messages SET content = '', deleted_at = $1, change_seq = {} WHERE id = $2",
+        next_change("$3")
+    )))
+    .bind(now_ms())
+    .bind(id.to_string())
+    .bind(member.team().to_string())
+    .execute(&mut *tx)
+    .await?;
     record_mentions(&mut tx, &message, &[]).await?;
     let deleted = find(&mut tx, member, id).await?;
     tx.commit().await?;
     events.publish(Event::MessageChanged(deleted.clone())).await;
     Ok(deleted)
+}
+
+/// The team's next change number, the team being the statement's parameter `team`; chosen under the
+/// team's lock (`recheck` took it), so two changes never share one.
+fn next_change(team: &str) -> String {
+    format!("(SELECT COALESCE(MAX(change_seq), 0) + 1 FROM messages WHERE team_id = {team})")
+}
+
+/// The team's messages changed after change number `after`, as they are now, oldest change first.
+pub async fn changes_after(
+    db: &Db,
+    member: &Membership,
+    query: MessageChangesQuery,
+) -> Result<MessageChanges, ApiError> {
+    let page = Page::new(query.limit);
+    let rows: Vec<MessageRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{MESSAGE_SELECT} WHERE m.team_id = $1 AND m.change_seq > $2 ORDER BY m.change_seq LIMIT $3"
+    )))
+    .bind(member.team().to_string())
+    .bind(query.after)
+    .bind(page.fetch())
+    .fetch_all(db.pool())
+    .await?;
+    let more = rows.len() as i64 > page.limit;
+    let rows: Vec<MessageRow> = rows.into_iter().take(usize::try_from(page.limit).unwrap_or(usize::MAX)).collect();
+    let next_after = rows.last().and_then(|row| row.change_seq).unwrap_or(query.after);
+    Ok(MessageChanges { messages: rows.into_iter().map(Message::from).collect(), next_after, more })
 }
 
 /// The message `id` of the member's team.

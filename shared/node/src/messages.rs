@@ -3,11 +3,11 @@
 //! over them. (Sending, changing and deleting go through the outbox.)
 
 use reqwest::Method;
-use teamflow_protocol::api::messages::{Message, MessagePage};
+use teamflow_protocol::api::messages::{Message, MessageChanges, MessagePage};
 use teamflow_protocol::{MessageId, TeamId};
 
 use crate::outbox::{OutboxEntry, QueuedMessageChange};
-use crate::store::cache_message;
+use crate::store::{cache_message, recache_message};
 use crate::{ApiFailure, Node, NodeError};
 
 impl Node {
@@ -106,6 +106,38 @@ impl Node {
         }
         rows.reverse();
         self.with_queued_changes(team, &rows).await
+    }
+
+    /// Brings the messages this device keeps up to date with those edited or deleted since it last asked
+    /// (every change, the first time), page by page: what the room told while this device was away is not
+    /// told again. Called as the team's room is joined; only messages already kept are changed.
+    pub(crate) async fn catch_up_message_changes(&self, team: TeamId) -> Result<(), NodeError> {
+        loop {
+            let after: i64 = sqlx::query_scalar("SELECT after FROM message_change_cursors WHERE team_id = ?")
+                .bind(team.to_string())
+                .fetch_optional(&self.db)
+                .await?
+                .unwrap_or(0);
+            let asked = self.asking();
+            let path = format!("/api/teams/{team}/messages/changes?after={after}&limit=100");
+            let page: MessageChanges = self.authed::<(), _>(Method::GET, &path, None).await?;
+            let Some(mut tx) = self.begin_answer_write(Some(team), asked).await? else { return Ok(()) };
+            for message in &page.messages {
+                recache_message(&mut tx, message).await?;
+            }
+            sqlx::query(
+                "INSERT INTO message_change_cursors (team_id, after) VALUES (?, ?)
+                 ON CONFLICT (team_id) DO UPDATE SET after = MAX(after, excluded.after)",
+            )
+            .bind(team.to_string())
+            .bind(page.next_after)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            if !page.more {
+                return Ok(());
+            }
+        }
     }
 
     /// Keeps messages (a page from the relay, an import) for reading offline and for search, in one

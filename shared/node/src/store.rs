@@ -294,6 +294,20 @@ pub(crate) async fn cache_message(tx: &mut sqlx::SqliteConnection, message: &Mes
     crate::search::index_message(tx, message).await
 }
 
+/// `cache_message` for a message this device already keeps, and nothing for one it does not (kept
+/// messages stay the runs of the chat it read, so reading back offline shows no stray one).
+pub(crate) async fn recache_message(tx: &mut sqlx::SqliteConnection, message: &Message) -> Result<(), NodeError> {
+    let kept: Option<i64> = sqlx::query_scalar("SELECT 1 FROM cached_messages WHERE team_id = ? AND seq = ?")
+        .bind(message.team_id.to_string())
+        .bind(message.seq)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if kept.is_none() {
+        return Ok(());
+    }
+    cache_message(tx, message).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -210,7 +210,7 @@ impl Node {
         sqlx::query("DELETE FROM cached_views WHERE key LIKE ?").bind(&prefix).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM cached_teams WHERE id = ?").bind(team.to_string()).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM cached_messages WHERE team_id = ?").bind(team.to_string()).execute(&mut *tx).await?;
-        for table in ["read_positions", "muted_teams"] {
+        for table in ["read_positions", "muted_teams", "message_change_cursors"] {
             sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE team_id = ?")))
                 .bind(team.to_string())
                 .execute(&mut *tx)

@@ -110,6 +110,30 @@ pub struct MessagesQuery {
     pub limit: Option<i64>,
 }
 
+/// `GET /api/teams/{team_id}/messages/changes?after=&limit=`: the messages edited or deleted after change
+/// number `after` (0: every change), for a device catching up on what it missed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[serde(deny_unknown_fields)]
+pub struct MessageChangesQuery {
+    #[serde(default)]
+    pub after: i64,
+    /// Page size, 1 to 100 (default 50); values outside are clamped.
+    pub limit: Option<i64>,
+}
+
+/// Messages as they are now, each changed after the asked change number, in the order they last changed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct MessageChanges {
+    pub messages: Vec<Message>,
+    /// The last change number this page covers: pass it as `after` next time (the same `after` when empty).
+    pub next_after: i64,
+    /// Whether more changes follow this page.
+    pub more: bool,
+}
+
 /// `PUT /api/teams/{team_id}/read`: I have read the team's chat up to and including `seq`.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
