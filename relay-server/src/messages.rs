@@ -63,6 +63,7 @@ impl From<MessageRow> for Message {
             created_at: from_ms(r.created_at),
             edited_at: r.edited_at.map(from_ms),
             deleted: r.deleted_at.is_some(),
+            change_seq: r.change_seq,
         }
     }
 }

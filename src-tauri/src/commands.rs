@@ -75,6 +75,7 @@ pub(crate) fn all() -> Commands<Wry> {
         chat::discard,
         chat::typing,
         attention::read_states,
+        attention::read_state,
         attention::mark_read,
         attention::notification_settings,
         attention::set_every_message_unfocused,

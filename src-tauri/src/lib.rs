@@ -35,6 +35,7 @@ pub fn specta_builder() -> Builder<Wry> {
         .constant("WINDOW_PEER_ID", teamflow_node::WINDOW_PEER_ID)
         // How a change's message names its author, for the window to write and history to read.
         .constant("AUTHOR_PREFIX", teamflow_node::AUTHOR_PREFIX)
+        .constant("MIRRORED_CLIENT_PREFIX", teamflow_protocol::api::messages::MIRRORED_CLIENT_PREFIX)
         // Counts, sequence numbers and positions are far below 2^53: plain numbers are what arrives.
         .dangerously_cast_bigints_to_number()
         // One TypeScript type per Rust type: the window receives what Rust serializes and sends what it

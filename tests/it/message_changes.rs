@@ -334,11 +334,21 @@ async fn a_device_that_was_away_learns_of_deletions_and_edits_when_it_rejoins() 
     })
     .await;
     session.join_room(team).await.expect("join");
-    // The join's frame is kept before the app hears it: by then the missed changes are in.
-    teamflow_tests::within("the team_state of the join", async {
-        while !matches!(events.recv().await, Some(SessionEvent::Room { frame: ServerMessage::TeamState { .. }, .. })) {}
+    // After the join, the app is told of each change it missed, as the room would have, once it is kept.
+    let deleted = shown[0].id;
+    let told = teamflow_tests::within("the missed changes told to the app", async {
+        let mut told = Vec::new();
+        while told.len() < 2 {
+            if let Some(SessionEvent::Room { frame: ServerMessage::MessageChanged { message }, .. }) =
+                events.recv().await
+            {
+                told.push((message.id == deleted, message.deleted, message.content));
+            }
+        }
+        told
     })
     .await;
+    assert_eq!(told, [(true, true, String::new()), (false, false, "lunch at one".to_owned())]);
     let bob = session.node();
     assert!(bob.search("secret", 10).await.expect("search").is_empty(), "the deleted words left bob's device");
     assert_eq!(bob.search("one", 10).await.expect("search").len(), 1, "the edit is searchable");

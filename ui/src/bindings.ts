@@ -102,6 +102,8 @@ export const commands = {
 	typing: (teamId: TeamId) => typedError<null, AppError>(__TAURI_INVOKE("typing", { teamId })),
 	/**  Where this person stands in every team: read position, unread messages and mentions. */
 	readStates: () => typedError<ReadState[], AppError>(__TAURI_INVOKE("read_states")),
+	/**  Where this person stands in one team (after a message there was edited or deleted, say). */
+	readState: (teamId: TeamId) => typedError<ReadState, AppError>(__TAURI_INVOKE("read_state", { teamId })),
 	/**  Marks a team's chat read up to `seq` (kept at once, sent to the relay when it answers). */
 	markRead: (teamId: TeamId, seq: number) => typedError<ReadState, AppError>(__TAURI_INVOKE("mark_read", { teamId, seq })),
 	notificationSettings: () => typedError<NotificationSettings, AppError>(__TAURI_INVOKE("notification_settings")),
@@ -202,6 +204,8 @@ export const events = {
 
 /* Constants */
 export const AUTHOR_PREFIX = "teamflow-author:" as const;
+
+export const MIRRORED_CLIENT_PREFIX = "slack-" as const;
 
 export const RELAY_PEER_ID = "teamflow-relay" as const;
 
@@ -475,6 +479,11 @@ export type Message = {
 	edited_at?: string | null,
 	/**  Deleted by its author or an admin: `content` is empty and `mentions` too; its place (`seq`) stays. */
 	deleted?: boolean,
+	/**
+	 *  The team's change number of its last edit or deletion (null if none): of two copies of a message,
+	 *  the one with the higher number is the newer (`GET .../messages/changes`).
+	 */
+	change_seq?: number | null,
 };
 
 /**  A chat message, assigned by the relay. */

@@ -105,7 +105,8 @@ pub async fn delete(db: &Db, events: &Events, member: &Membership, id: MessageId
 /// The team's next change number, the team being the statement's parameter `team`; chosen under the
 /// team's lock (`recheck` took it), so two changes never share one.
 fn next_change(team: &str) -> String {
-    format!("(SELECT COALESCE(MAX(change_seq), 0) + 1 FROM messages WHERE team_id = {team})")
+    // `IS NOT NULL` lets SQLite take the partial index (PostgreSQL infers it).
+    format!("(SELECT COALESCE(MAX(change_seq), 0) + 1 FROM messages WHERE team_id = {team} AND change_seq IS NOT NULL)")
 }
 
 /// The team's messages changed after change number `after`, as they are now, oldest change first.
@@ -125,8 +126,9 @@ pub async fn changes_after(
     .await?;
     let more = rows.len() as i64 > page.limit;
     let rows: Vec<MessageRow> = rows.into_iter().take(usize::try_from(page.limit).unwrap_or(usize::MAX)).collect();
-    let next_after = rows.last().and_then(|row| row.change_seq).unwrap_or(query.after);
-    Ok(MessageChanges { messages: rows.into_iter().map(Message::from).collect(), next_after, more })
+    let messages: Vec<Message> = rows.into_iter().map(Message::from).collect();
+    let next_after = messages.last().and_then(|m| m.change_seq).unwrap_or(query.after);
+    Ok(MessageChanges { messages, next_after, more })
 }
 
 /// The message `id` of the member's team.

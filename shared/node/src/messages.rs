@@ -110,8 +110,10 @@ impl Node {
 
     /// Brings the messages this device keeps up to date with those edited or deleted since it last asked
     /// (every change, the first time), page by page: what the room told while this device was away is not
-    /// told again. Called as the team's room is joined; only messages already kept are changed.
-    pub(crate) async fn catch_up_message_changes(&self, team: TeamId) -> Result<(), NodeError> {
+    /// told again. Run once the team's room is joined; only messages already kept are changed, and those
+    /// are answered (for the app to show as the room would have told them).
+    pub async fn catch_up_message_changes(&self, team: TeamId) -> Result<Vec<Message>, NodeError> {
+        let mut changed = Vec::new();
         loop {
             let after: i64 = sqlx::query_scalar("SELECT after FROM message_change_cursors WHERE team_id = ?")
                 .bind(team.to_string())
@@ -121,9 +123,11 @@ impl Node {
             let asked = self.asking();
             let path = format!("/api/teams/{team}/messages/changes?after={after}&limit=100");
             let page: MessageChanges = self.authed::<(), _>(Method::GET, &path, None).await?;
-            let Some(mut tx) = self.begin_answer_write(Some(team), asked).await? else { return Ok(()) };
-            for message in &page.messages {
-                recache_message(&mut tx, message).await?;
+            let Some(mut tx) = self.begin_answer_write(Some(team), asked).await? else { return Ok(changed) };
+            for message in page.messages {
+                if recache_message(&mut tx, &message).await? {
+                    changed.push(message);
+                }
             }
             sqlx::query(
                 "INSERT INTO message_change_cursors (team_id, after) VALUES (?, ?)
@@ -135,7 +139,7 @@ impl Node {
             .await?;
             tx.commit().await?;
             if !page.more {
-                return Ok(());
+                return Ok(changed);
             }
         }
     }

@@ -528,7 +528,9 @@ impl Node {
         let mut tx = crate::store::begin_write(&self.db).await?;
         let keep = !row.team_id.parse().is_ok_and(|team| self.forgotten_since(team, asked));
         match answer {
-            Answer::Message(message) if keep => cache_message(&mut tx, &message).await?,
+            Answer::Message(message) if keep => {
+                cache_message(&mut tx, &message).await?;
+            }
             Answer::Project(project) if keep => keep_project(&mut tx, &project).await?,
             Answer::Edit(edit) => after_delivery(&mut tx, row.position, &edit.0, &edit.1, keep).await?,
             Answer::Message(_) | Answer::Project(_) | Answer::Nothing => {}
@@ -663,6 +665,7 @@ mod tests {
             created_at: time::OffsetDateTime::now_utc(),
             edited_at: None,
             deleted: false,
+            change_seq: None,
         }
     }
 

@@ -173,9 +173,8 @@ pub(crate) async fn forget_team(db: &mut SqliteConnection, team: TeamId) -> Resu
 
 impl Node {
     /// Keeps what a room frame brings for reading and searching offline: a new or changed message is cached
-    /// and indexed (a deleted one leaves the index); a join catches up on the messages changed meanwhile; a
-    /// project or document created or changed is indexed, a deleted one leaves the index; a team this user
-    /// was removed from is forgotten (its cached messages, views and index entries); a renamed team is
+    /// and indexed (a deleted one leaves the index); a project or document created or changed is indexed, a
+    /// deleted one leaves the index; a team this user was removed from is forgotten (its cached messages, views and index entries); a renamed team is
     /// renamed in the cached list of teams.
     pub(crate) async fn remember_frame(&self, frame: &ServerMessage) -> Result<(), NodeError> {
         match frame {
@@ -185,15 +184,7 @@ impl Node {
                 tx.commit().await?;
             }
             // A frame is the team's state as of now, in order with the frame that would forget it.
-            ServerMessage::TeamState { team, projects, .. } => {
-                self.index_projects(projects, self.asking()).await?;
-                // (Re)joined: edits and deletions told while this device was away are read now. Offline
-                // again meanwhile, the next join asks.
-                if let Err(e) = self.catch_up_message_changes(team.id).await {
-                    tracing::info!(error = %e, team = %team.id, "message changes not caught up; the next join asks");
-                }
-            }
-            ServerMessage::TeamProjects { projects, .. } => {
+            ServerMessage::TeamState { projects, .. } | ServerMessage::TeamProjects { projects, .. } => {
                 self.index_projects(projects, self.asking()).await?;
             }
             ServerMessage::ProjectUpdated { project } => {

@@ -47,6 +47,22 @@ pub enum SessionEvent {
     Presence { url: String, peers: Vec<Presence> },
 }
 
+/// Reads the messages of `team` changed since this device last asked and tells the app of each it keeps,
+/// as `message_changed` frames; stops with the room. Failing (offline again), the next join asks.
+async fn catch_up_changes(node: Arc<Node>, team: TeamId, sink: EventSink, stop: CancellationToken) {
+    tokio::select! {
+        () = stop.cancelled() => {}
+        caught = node.catch_up_message_changes(team) => match caught {
+            Ok(changed) => {
+                for message in changed {
+                    sink(SessionEvent::Room { team, frame: ServerMessage::MessageChanged { message } });
+                }
+            }
+            Err(e) => tracing::info!(error = %e, %team, "message changes not caught up; the next join asks"),
+        },
+    }
+}
+
 /// Where a session's events go. Called from the session's tasks: it must not block.
 pub type EventSink = Arc<dyn Fn(SessionEvent) + Send + Sync>;
 
@@ -250,7 +266,10 @@ impl Session {
         }
         rooms.insert(team, JoinedRoom { typing: room.typing.clone(), _stop: stop.clone().drop_guard() });
         let (sink, mut frames, node) = (self.sink.clone(), room.frames, self.node.clone());
+        let tasks = self.tasks.clone();
         self.tasks.spawn(async move {
+            // The catch-up on changed messages of the last (re)join, while it runs: one at a time.
+            let mut catching_up: Option<tokio::task::JoinHandle<()>> = None;
             loop {
                 tokio::select! {
                     () = stop.cancelled() => return,
@@ -263,7 +282,14 @@ impl Session {
                             if let Err(e) = node.remember_project_frame(&frame).await {
                                 tracing::warn!(error = %e, "a project frame could not be kept for offline reading");
                             }
+                            let joined = matches!(frame, ServerMessage::TeamState { .. });
                             sink(SessionEvent::Room { team, frame });
+                            // (Re)joined: what was edited or deleted while this device was away, beside the
+                            // room (which goes on meanwhile), told to the app as the room would have.
+                            if joined && catching_up.as_ref().is_none_or(tokio::task::JoinHandle::is_finished) {
+                                let catch_up = catch_up_changes(node.clone(), team, sink.clone(), stop.clone());
+                                catching_up = Some(tasks.spawn(catch_up));
+                            }
                         }
                         None => return,
                     },

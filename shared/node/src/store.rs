@@ -271,16 +271,17 @@ fn team_of_view(key: &str) -> Option<TeamId> {
 
 /// Caches a message for reading offline and indexes it for search, in the caller's transaction.
 /// A copy never replaces a newer one already kept (a page asked for before an edit or a deletion can answer
-/// after it): a deleted message stays deleted, and an older edit does not replace a later one.
-pub(crate) async fn cache_message(tx: &mut sqlx::SqliteConnection, message: &Message) -> Result<(), NodeError> {
+/// after it): a deleted message stays deleted, and a copy with a lower change number does not replace
+/// one with a higher (the relay's order of changes, not its clock).
+/// Answers whether this copy was kept.
+pub(crate) async fn cache_message(tx: &mut sqlx::SqliteConnection, message: &Message) -> Result<bool, NodeError> {
     let json = serde_json::to_string(message).map_err(NodeError::corrupt)?;
     let kept = sqlx::query(
         "INSERT INTO cached_messages (team_id, seq, json) VALUES (?, ?, ?)
          ON CONFLICT (team_id, seq) DO UPDATE SET json = excluded.json
          WHERE NOT COALESCE(json_extract(cached_messages.json, '$.deleted'), 0)
-           AND (json_extract(excluded.json, '$.deleted')
-                OR COALESCE(julianday(json_extract(excluded.json, '$.edited_at')), 0)
-                   >= COALESCE(julianday(json_extract(cached_messages.json, '$.edited_at')), 0))",
+           AND COALESCE(json_extract(excluded.json, '$.change_seq'), 0)
+               >= COALESCE(json_extract(cached_messages.json, '$.change_seq'), 0)",
     )
     .bind(message.team_id.to_string())
     .bind(message.seq)
@@ -289,21 +290,23 @@ pub(crate) async fn cache_message(tx: &mut sqlx::SqliteConnection, message: &Mes
     .await?
     .rows_affected();
     if kept == 0 {
-        return Ok(());
+        return Ok(false);
     }
-    crate::search::index_message(tx, message).await
+    crate::search::index_message(tx, message).await?;
+    Ok(true)
 }
 
 /// `cache_message` for a message this device already keeps, and nothing for one it does not (kept
-/// messages stay the runs of the chat it read, so reading back offline shows no stray one).
-pub(crate) async fn recache_message(tx: &mut sqlx::SqliteConnection, message: &Message) -> Result<(), NodeError> {
+/// messages stay the runs of the chat it read, so reading back offline shows no stray one). Answers whether
+/// this copy was kept.
+pub(crate) async fn recache_message(tx: &mut sqlx::SqliteConnection, message: &Message) -> Result<bool, NodeError> {
     let kept: Option<i64> = sqlx::query_scalar("SELECT 1 FROM cached_messages WHERE team_id = ? AND seq = ?")
         .bind(message.team_id.to_string())
         .bind(message.seq)
         .fetch_optional(&mut *tx)
         .await?;
     if kept.is_none() {
-        return Ok(());
+        return Ok(false);
     }
     cache_message(tx, message).await
 }
@@ -389,8 +392,12 @@ mod tests {
             "created_at": "2026-12-01T10:00:00Z",
         }))
         .expect("message");
-        let edit =
-            |content: &str, when: &str| Message { content: content.into(), edited_at: at(when), ..posted.clone() };
+        let edit = |content: &str, change: i64| Message {
+            content: content.into(),
+            edited_at: at("2026-12-01T10:05:00Z"),
+            change_seq: Some(change),
+            ..posted.clone()
+        };
         let kept = async |message: &Message| {
             let mut tx = begin_write(&db).await.expect("tx");
             cache_message(&mut tx, message).await.expect("cache");
@@ -405,16 +412,16 @@ mod tests {
         };
 
         assert_eq!(kept(&posted).await.0.content, "the plan");
-        assert_eq!(kept(&edit("the plan, later", "2026-12-01T10:05:00.5Z")).await.0.content, "the plan, later");
+        assert_eq!(kept(&edit("the plan, later", 2)).await.0.content, "the plan, later");
         // A page read before that edit answers after it: the later edit stays.
-        assert_eq!(kept(&edit("the plan, sooner", "2026-12-01T10:04:00Z")).await.0.content, "the plan, later");
+        assert_eq!(kept(&edit("the plan, sooner", 1)).await.0.content, "the plan, later");
         assert_eq!(kept(&posted).await.0.content, "the plan, later");
-        let deleted = Message { content: String::new(), deleted: true, edited_at: None, ..posted.clone() };
+        let deleted = Message { content: String::new(), deleted: true, change_seq: Some(3), ..posted.clone() };
         let (message, hits) = kept(&deleted).await;
         assert!(message.deleted && message.content.is_empty());
         assert_eq!(hits, 0, "out of the index");
         // And no copy from before the deletion brings its words back, to the cache or to search.
-        for late in [posted.clone(), edit("the plan, later", "2026-12-01T10:05:00.5Z")] {
+        for late in [posted.clone(), edit("the plan, later", 2), edit("a later edit can't follow one", 4)] {
             let (message, hits) = kept(&late).await;
             assert!(message.deleted && message.content.is_empty(), "{message:?}");
             assert_eq!(hits, 0);

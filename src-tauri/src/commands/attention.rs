@@ -22,6 +22,13 @@ pub(crate) async fn read_states(shell: State<'_, Shell<Wry>>) -> Result<Vec<Read
     Ok(shell.node().await?.read_states().await?)
 }
 
+/// Where this person stands in one team (after a message there was edited or deleted, say).
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn read_state(shell: State<'_, Shell<Wry>>, team_id: TeamId) -> Result<ReadState, AppError> {
+    Ok(shell.node().await?.read_state(team_id).await?)
+}
+
 /// Marks a team's chat read up to `seq` (kept at once, sent to the relay when it answers).
 #[tauri::command]
 #[specta::specta]

@@ -93,3 +93,27 @@ it("counts what arrived while the device was away once the link returns", async 
   expect(document.title).toBe("(7) TeamFlow");
   stopLink();
 });
+
+it("takes a deleted message's notice away and counts the team again, once for a burst of changes", async () => {
+  await act(async () => void render(<Workspace user={me} onSignedOut={() => {}} />));
+  const mention = message(studio.id, 4, `look ${mentionToken(me.id, "Bob")}`, [me.id]);
+  act(() => emitRoom(studio.id, { type: "new_message", message: mention }));
+  expect(labels()).toEqual(["Home", "Studio (3, 1 @)"]);
+  let answer: (state: ReadState) => void = () => {};
+  answers.readState = () => new Promise<ReadState>((resolve) => (answer = resolve));
+  act(() => {
+    emitRoom(studio.id, { type: "message_changed", message: { ...mention, content: "", mentions: [], deleted: true } });
+    emitRoom(studio.id, { type: "message_changed", message: { ...message(studio.id, 3, ""), deleted: true } });
+    emitRoom(studio.id, { type: "message_changed", message: { ...message(studio.id, 2, ""), deleted: true } });
+  });
+  expect(calls.filter(([name]) => name === "readState")).toEqual([["readState", studio.id]]);
+  await act(async () => answer(read(studio.id, 1, 4, 1)));
+  expect(labels()).toEqual(["Home", "Studio (1)"]);
+  // The changes that came while it was read are counted by one more read.
+  expect(calls.filter(([name]) => name === "readState")).toHaveLength(2);
+  await act(async () => answer(read(studio.id, 1, 4, 0)));
+  expect(labels()).toEqual(["Home", "Studio"]);
+  expect(calls.filter(([name]) => name === "readState")).toHaveLength(2);
+  await act(async () => void fireEvent.click(screen.getByTestId("open-notifications")));
+  expect(screen.queryByTestId("notice")).toBeNull();
+});

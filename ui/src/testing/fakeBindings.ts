@@ -23,6 +23,7 @@ export const events = { roomEvent: fakeEvent(), statusChanged: fakeEvent(), quit
 export const RELAY_PEER_ID = "teamflow-relay" as const;
 export const WINDOW_PEER_ID = "teamflow-window" as const;
 export const AUTHOR_PREFIX = "teamflow-author:" as const;
+export const MIRRORED_CLIENT_PREFIX = "slack-" as const;
 
 /**
  * What each command answers, by name: a value, or a function of the command's arguments (called on each

@@ -73,6 +73,10 @@ pub struct Message {
     /// Deleted by its author or an admin: `content` is empty and `mentions` too; its place (`seq`) stays.
     #[serde(default)]
     pub deleted: bool,
+    /// The team's change number of its last edit or deletion (null if none): of two copies of a message,
+    /// the one with the higher number is the newer (`GET .../messages/changes`).
+    #[serde(default)]
+    pub change_seq: Option<i64>,
 }
 
 /// How the `client_id` of a message the relay mirrors from a service (a Slack channel) begins: its text is

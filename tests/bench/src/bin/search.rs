@@ -93,6 +93,7 @@ async fn main() -> anyhow::Result<()> {
                     created_at: time::OffsetDateTime::now_utc(),
                     edited_at: None,
                     deleted: false,
+                    change_seq: None,
                     mentions: Vec::new(),
                 }
             })

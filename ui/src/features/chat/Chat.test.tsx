@@ -278,6 +278,14 @@ describe("changing a message already sent", () => {
     expect(within(row(2)).queryByTestId("edit-message")).toBeNull();
     expect(within(row(2)).queryByTestId("delete-message")).toBeTruthy();
     cleanup();
+    // A message mirrored from Slack under this person's name is deleted, never edited.
+    cleanup();
+    answers.messages = [{ ...message(1), client_id: "slack-Ev1" }];
+    await act(async () => render(<Chat team={team} user={me} />));
+    expect(within(row(1)).queryByTestId("edit-message")).toBeNull();
+    expect(within(row(1)).queryByTestId("delete-message")).toBeTruthy();
+    cleanup();
+    answers.messages = [message(1), message(2, bob)];
     // A viewer writes nothing, so edits nothing; taking back their own words they may.
     await act(async () => render(<Chat team={{ ...team, role: "viewer" }} user={me} />));
     expect(within(row(1)).queryByTestId("edit-message")).toBeNull();

@@ -2,7 +2,7 @@
 // failed with retry), who is typing, and @mentions (offered from the roster, highlighted for the person).
 import { Avatar } from "../people/Avatar";
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
-import { commands, events, type Message, type MessageId, type OutboxEntry, type TeamMembership, type User } from "../../bindings";
+import { commands, events, type Message, type MessageId, MIRRORED_CLIENT_PREFIX, type OutboxEntry, type TeamMembership, type User } from "../../bindings";
 import { AppFailure, call, messageOf } from "../../lib/call";
 import { useReconnects } from "../../lib/reconnects";
 import { all, subscribe, subscribeRoom } from "../../lib/events";
@@ -282,7 +282,7 @@ export function Chat({
   /** Arrow up in the empty composer: the person's newest message that can still be changed. */
   function editLast() {
     if (team.role === "viewer") return;
-    const last = [...messages].reverse().find((m) => m.author_id === user.id && !m.deleted);
+    const last = [...messages].reverse().find((m) => m.author_id === user.id && !m.deleted && !m.client_id.startsWith(MIRRORED_CLIENT_PREFIX));
     if (last) setEditing(last.id);
   }
 

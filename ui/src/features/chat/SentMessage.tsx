@@ -2,7 +2,7 @@
 // deleted), and what this person may do with it: edit their own (in place, with mentions; Enter saves,
 // Escape leaves), delete their own or, as an admin or owner, anyone's (after asking).
 import { useEffect, useRef, useState } from "react";
-import type { Member, Message, User } from "../../bindings";
+import { type Member, type Message, MIRRORED_CLIENT_PREFIX, type User } from "../../bindings";
 import { Avatar } from "../people/Avatar";
 import { dateTime, timeOfDay } from "../../lib/dates";
 import { plainText, segments } from "./mentions";
@@ -38,6 +38,8 @@ export function SentMessage({
   onAsked: () => void;
 }) {
   const mine = message.author_id === user.id;
+  // A message mirrored from Slack is that service's record: deleted, never rewritten (the relay's rule).
+  const editable = mine && canWrite && !message.client_id.startsWith(MIRRORED_CLIENT_PREFIX);
   const [asking, setAsking] = useState(false);
   // The whole edit box in view, its buttons too (focusing the box alone shows only its text).
   const row = useRef<HTMLLIElement>(null);
@@ -98,7 +100,7 @@ export function SentMessage({
           </span>
         ) : (
           <span className="actions message-actions">
-            {mine && canWrite && (
+            {editable && (
               <button onClick={() => onEditing(true)} data-testid="edit-message">
                 Edit
               </button>

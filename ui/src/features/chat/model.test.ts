@@ -54,6 +54,15 @@ describe("messageLeftOutbox", () => {
   });
 });
 
+describe("a copy from before what is shown", () => {
+  it("does not replace an edit with a higher change number", () => {
+    const later = { ...message(1, "c1"), content: "second edit", change_seq: 7 };
+    const earlier = { ...message(1, "c1"), content: "first edit", change_seq: 4 };
+    expect(mergeMessages([later], [earlier])[0].content).toBe("second edit");
+    expect(mergeMessages([earlier], [later])[0].content).toBe("second edit");
+  });
+});
+
 describe("a deleted message", () => {
   it("stays deleted when a copy from before its deletion arrives late", () => {
     const deleted = { ...message(2, "c2"), content: "", deleted: true };

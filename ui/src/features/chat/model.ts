@@ -18,13 +18,16 @@ export function chatItems(team: TeamId, messages: Message[], outbox: OutboxEntry
 }
 
 /**
- * Merges a page or a live message into what is shown, by `seq`. A message shown deleted stays deleted: a
- * page read before the deletion (or this window's own edit) can arrive after it.
+ * Merges a page or a live message into what is shown, by `seq`. A copy from before what is shown (a page
+ * read before an edit or a deletion can arrive after it) is not taken: a message shown deleted stays
+ * deleted, and one with a higher change number (the relay's order of changes) stays.
  */
 export function mergeMessages(current: Message[], incoming: Message[]): Message[] {
   const bySeq = new Map(current.map((m) => [m.seq, m]));
   for (const m of incoming) {
-    if (!bySeq.get(m.seq)?.deleted || m.deleted) bySeq.set(m.seq, m);
+    const shown = bySeq.get(m.seq);
+    const older = shown && ((shown.deleted && !m.deleted) || (shown.change_seq ?? 0) > (m.change_seq ?? 0));
+    if (!older) bySeq.set(m.seq, m);
   }
   return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
 }

@@ -69,7 +69,24 @@ export function useAttention(user: User, teams: TeamMembership[], viewing: TeamI
     call(commands.notify(title, notice.body)).catch(() => {});
   }
 
-  /** A message edited or deleted: a notice of it says what it says now, or goes with it; the counts
+  // The team whose counts are being read again, and whether another change came meanwhile (then read once
+  // more when that answers): a burst of deletions costs two reads, not one per message.
+  const recounting = useRef(new Map<TeamId, boolean>());
+  function recount(team: TeamId) {
+    if (recounting.current.has(team)) {
+      recounting.current.set(team, true);
+      return;
+    }
+    recounting.current.set(team, false);
+    const done = () => {
+      const again = recounting.current.get(team);
+      recounting.current.delete(team);
+      if (again) recount(team);
+    };
+    call(commands.readState(team)).then((state) => setStates((s) => applyState(s, state)), () => {}).finally(done);
+  }
+
+  /** A message edited or deleted: a notice of it says what it says now, or goes with it; the team's counts
    * (a deleted message is no longer unread, an edit may mention someone) are the relay's again. */
   function changed(message: Message) {
     setNotices((all) =>
@@ -77,7 +94,7 @@ export function useAttention(user: User, teams: TeamMembership[], viewing: TeamI
         ? all.filter((n) => n.id !== message.id)
         : all.map((n) => (n.id === message.id ? { ...n, body: plainText(message.content) } : n)),
     );
-    call(commands.readStates()).then((list) => setStates((s) => list.reduce(applyState, s)), () => {});
+    recount(message.team_id);
   }
 
   const total = totalUnread(states);
