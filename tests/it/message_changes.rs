@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use teamflow_node::{EventSink, Link, OutboxKind, OutboxState, P2pConfig, Session, SessionEvent};
+use teamflow_node::{OutboxKind, OutboxState, Session};
 use teamflow_protocol::realtime::ServerMessage;
+use teamflow_tests::session_events::{Events, loopback};
 use teamflow_tests::socket::RoomSocket;
 use teamflow_tests::{TestRelay, TwoMemberTeam, alice_and_bob, assert_error};
-use tokio::sync::mpsc;
 
 async fn post(t: &TwoMemberTeam, who: &teamflow_tests::Client, client_id: &str, content: &str) -> Value {
     let (status, message) = who
@@ -318,36 +318,24 @@ async fn a_device_that_was_away_learns_of_deletions_and_edits_when_it_rejoins() 
     assert!(alice.outbox().await.expect("outbox").is_empty(), "both delivered");
     assert_eq!(bob.search("secret", 10).await.expect("search").len(), 1, "nothing told bob's device yet");
 
-    let (tx, mut events) = mpsc::unbounded_channel();
-    let sink: EventSink = Arc::new(move |event| {
-        // The receiver lives as long as the test.
-        tx.send(event).ok();
-    });
-    let p2p = P2pConfig {
-        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr")],
-        mdns: false,
-        ..P2pConfig::default()
-    };
-    let session = Session::start(Arc::new(bob), sink, p2p).await;
-    teamflow_tests::within("the session online", async {
-        while !matches!(events.recv().await, Some(SessionEvent::Status(s)) if s.link == Link::Online) {}
-    })
-    .await;
+    let (sink, mut events) = Events::sink();
+    let session = Session::start(Arc::new(bob), sink, loopback()).await;
+    events.online().await;
     session.join_room(team).await.expect("join");
     // After the join, the app is told of each change it missed, as the room would have, once it is kept.
     let deleted = shown[0].id;
-    let told = teamflow_tests::within("the missed changes told to the app", async {
-        let mut told = Vec::new();
-        while told.len() < 2 {
-            if let Some(SessionEvent::Room { frame: ServerMessage::MessageChanged { message }, .. }) =
-                events.recv().await
-            {
-                told.push((message.id == deleted, message.deleted, message.content));
-            }
-        }
-        told
-    })
-    .await;
+    let mut told = Vec::new();
+    while told.len() < 2 {
+        let change = events
+            .room_frame(team, "the missed changes told to the app", |frame| match frame {
+                ServerMessage::MessageChanged { message } => {
+                    Some((message.id == deleted, message.deleted, message.content))
+                }
+                _ => None,
+            })
+            .await;
+        told.push(change);
+    }
     assert_eq!(told, [(true, true, String::new()), (false, false, "lunch at one".to_owned())]);
     let bob = session.node();
     assert!(bob.search("secret", 10).await.expect("search").is_empty(), "the deleted words left bob's device");

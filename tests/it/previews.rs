@@ -8,49 +8,19 @@ use std::time::Duration;
 
 use sqlx::ConnectOptions as _;
 
-use teamflow_node::{EventSink, NodeError, P2pConfig, Session, SessionEvent, Splice};
+use teamflow_node::{NodeError, Session, SessionEvent, Splice};
 use teamflow_protocol::realtime::ServerMessage;
 use teamflow_sync::automerge::Automerge;
+use teamflow_tests::session_events::{Events, loopback};
 use teamflow_tests::{TestRelay, alice_and_bob};
-use tokio::sync::mpsc;
-
-fn sink() -> (EventSink, mpsc::UnboundedReceiver<SessionEvent>) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let sink: EventSink = Arc::new(move |event| {
-        // The receiver lives as long as the test that reads it.
-        tx.send(event).ok();
-    });
-    (sink, rx)
-}
-
-/// Waits for the first event that `want` accepts, failing after 30 s rather than hanging the suite.
-async fn wait_for(
-    events: &mut mpsc::UnboundedReceiver<SessionEvent>,
-    what: &str,
-    want: impl Fn(&SessionEvent) -> bool,
-) {
-    let found = async {
-        while let Some(event) = events.recv().await {
-            if want(&event) {
-                return;
-            }
-        }
-        panic!("the session ended before {what}");
-    };
-    tokio::time::timeout(Duration::from_secs(30), found).await.unwrap_or_else(|_| panic!("no {what} within 30 s"));
-}
-
-fn p2p() -> P2pConfig {
-    P2pConfig { listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr")], mdns: false, ..P2pConfig::default() }
-}
 
 #[tokio::test]
 async fn a_closed_document_leaves_its_preview_and_opens_saved_in_one_piece() {
     let relay = TestRelay::start().await;
     let (_a, alice, _b, bob, team) = alice_and_bob(&relay).await;
     let bob_id = bob.user().await.expect("bob").id;
-    let (bob_sink, mut events) = sink();
-    let session = Session::start(Arc::new(bob), bob_sink, p2p()).await;
+    let (bob_sink, mut events) = Events::sink();
+    let session = Session::start(Arc::new(bob), bob_sink, loopback()).await;
     let (url, _handle) = session.node().create_document(team, "Notes", "").await.expect("document");
     let url = url.to_string();
     assert_eq!(session.document_preview(&url).await.expect("preview"), None, "nothing kept before it was opened");
@@ -92,15 +62,15 @@ async fn a_closed_document_leaves_its_preview_and_opens_saved_in_one_piece() {
     // In the room first (its state has arrived), so the removal reaches bob as a revocation and not as a
     // refused join.
     session.join_room(team).await.expect("join");
-    wait_for(&mut events, "bob's team state", |e| {
-        matches!(e, SessionEvent::Room { frame: ServerMessage::TeamState { .. }, .. })
-    })
-    .await;
+    events
+        .wait("bob's team state", |e| matches!(e, SessionEvent::Room { frame: ServerMessage::TeamState { .. }, .. }))
+        .await;
     alice.remove_member(team, bob_id).await.expect("remove bob");
-    wait_for(&mut events, "bob's access revoked", |e| {
-        matches!(e, SessionEvent::Room { frame: ServerMessage::AccessRevoked { .. }, .. })
-    })
-    .await;
+    events
+        .wait("bob's access revoked", |e| {
+            matches!(e, SessionEvent::Room { frame: ServerMessage::AccessRevoked { .. }, .. })
+        })
+        .await;
     assert_eq!(session.document_preview(&url).await.expect("preview"), None, "forgotten with the team");
     session.close().await;
 }
@@ -114,8 +84,8 @@ async fn signing_out_leaves_no_preview_and_no_other_user_data_in_the_store() {
     let relay = TestRelay::start().await;
     let (_a, alice, b_dir, bob, team) = alice_and_bob(&relay).await;
     alice.send_message(team, "the plan for Friday").await.expect("message");
-    let (bob_sink, _events) = sink();
-    let session = Session::start(Arc::new(bob), bob_sink, p2p()).await;
+    let (bob_sink, _events) = Events::sink();
+    let session = Session::start(Arc::new(bob), bob_sink, loopback()).await;
     session.node().messages(team).await.expect("bob reads the chat");
     let (url, _handle) = session.node().create_document(team, "Salaries", "").await.expect("document");
     let url = url.to_string();

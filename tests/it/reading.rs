@@ -3,13 +3,12 @@
 //! (its session hears `read_moved` and keeps it for offline use); counts from the cache offline; bad input.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use teamflow_node::{EventSink, Link, Node, NodeError, OutboxKind, P2pConfig, Session, SessionEvent};
+use teamflow_node::{Node, NodeError, OutboxKind, Session, SessionEvent};
 use teamflow_protocol::mentions::mention;
 use teamflow_protocol::realtime::ServerMessage;
+use teamflow_tests::session_events::{Events, loopback};
 use teamflow_tests::{DataDir, TestRelay, alice_and_bob};
-use tokio::sync::mpsc;
 
 /// Alice on a second device.
 async fn second_device(relay: &TestRelay) -> (DataDir, Node) {
@@ -65,27 +64,15 @@ async fn a_read_on_one_device_reaches_the_others_session_and_is_kept_offline() {
         bob.send_message(team, text).await.expect("send");
     }
     let (_d, laptop) = second_device(&relay).await;
-    let (tx, mut events) = mpsc::unbounded_channel();
-    let sink: EventSink = Arc::new(move |event| {
-        // The receiver lives as long as the test.
-        tx.send(event).ok();
-    });
-    let p2p = P2pConfig {
-        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr")],
-        mdns: false,
-        ..P2pConfig::default()
-    };
-    let laptop = Session::start(Arc::new(laptop), sink, p2p).await;
-    wait(&mut events, "online", |e| matches!(e, SessionEvent::Status(s) if s.link == Link::Online)).await;
+    let (sink, mut events) = Events::sink();
+    let laptop = Session::start(Arc::new(laptop), sink, loopback()).await;
+    events.online().await;
     laptop.join_room(team).await.expect("join");
-    wait(&mut events, "team_state", |e| matches!(e, SessionEvent::Room { frame: ServerMessage::TeamState { .. }, .. }))
-        .await;
+    events.wait("team_state", |e| matches!(e, SessionEvent::Room { frame: ServerMessage::TeamState { .. }, .. })).await;
     laptop.node().messages(team).await.expect("cached");
 
     alice.mark_read(team, 3).await.expect("read on the phone");
-    wait(
-        &mut events,
-        "read_moved",
+    events.wait("read_moved",
         |e| matches!(e, SessionEvent::Room { frame: ServerMessage::ReadMoved { state }, .. } if state.read_seq == 3),
     )
     .await;
@@ -116,18 +103,4 @@ async fn muting_and_notification_settings_are_kept_per_team() {
     alice.sign_out().await.expect("sign out");
     alice.sign_in("alice@example.test", "correct horse").await.expect("sign in");
     assert_eq!(alice.notification_settings().await.expect("settings"), Default::default());
-}
-
-/// Waits for the first event `want` accepts; the 30 s deadline only turns a broken feature into a failure.
-async fn wait(events: &mut mpsc::UnboundedReceiver<SessionEvent>, what: &str, want: impl Fn(&SessionEvent) -> bool) {
-    let found = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(event) = events.recv().await {
-            if want(&event) {
-                return true;
-            }
-        }
-        false
-    })
-    .await;
-    assert!(found == Ok(true), "timed out or stopped waiting for {what}");
 }

@@ -3,15 +3,12 @@
 //! what arrives live in a room is found without a refetch; sign-out empties the index.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use teamflow_node::{
-    EventSink, MATCH_END, MATCH_START, NodeError, P2pConfig, SearchTarget, Session, SessionEvent, Splice,
-};
+use teamflow_node::{MATCH_END, MATCH_START, NodeError, SearchTarget, Session, SessionEvent, Splice};
 use teamflow_protocol::api::teams::ProjectInput;
 use teamflow_protocol::realtime::ServerMessage;
+use teamflow_tests::session_events::{Events, loopback};
 use teamflow_tests::{TestRelay, alice_and_bob};
-use tokio::sync::mpsc;
 
 fn marked(word: &str) -> String {
     format!("{MATCH_START}{word}{MATCH_END}")
@@ -97,52 +94,20 @@ async fn hostile_and_empty_queries_are_plain_text_never_errors() {
     assert_eq!(alice.search("parens", 10).await.expect("search").len(), 1);
 }
 
-/// A session's events as they arrive.
-fn sink() -> (EventSink, mpsc::UnboundedReceiver<SessionEvent>) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let sink: EventSink = Arc::new(move |event| {
-        // The receiver lives as long as the test that reads it.
-        tx.send(event).ok();
-    });
-    (sink, rx)
-}
-
-async fn until(events: &mut mpsc::UnboundedReceiver<SessionEvent>, what: &str, want: impl Fn(&SessionEvent) -> bool) {
-    tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(event) = events.recv().await {
-            if want(&event) {
-                return;
-            }
-        }
-        panic!("the session stopped before {what}");
-    })
-    .await
-    .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
-}
-
 #[tokio::test]
 async fn what_arrives_live_is_found_and_sign_out_empties_the_index() {
     let relay = TestRelay::start().await;
     let (_a, alice, _b, bob, team) = alice_and_bob(&relay).await;
-    let p2p = P2pConfig {
-        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr")],
-        mdns: false,
-        ..P2pConfig::default()
-    };
-    let (alice_sink, mut events) = sink();
-    let session = Session::start(Arc::new(alice), alice_sink, p2p).await;
+    let (alice_sink, mut events) = Events::sink();
+    let session = Session::start(Arc::new(alice), alice_sink, loopback()).await;
     session.join_room(team).await.expect("join");
-    until(&mut events, "team_state", |e| {
-        matches!(e, SessionEvent::Room { frame: ServerMessage::TeamState { .. }, .. })
-    })
-    .await;
+    events.wait("team_state", |e| matches!(e, SessionEvent::Room { frame: ServerMessage::TeamState { .. }, .. })).await;
 
     // A teammate's message, heard in the room: found without fetching history.
     bob.send_message(team, "The quarterly roadmap is ready for review").await.expect("bob posts");
-    until(&mut events, "bob's message", |e| {
-        matches!(e, SessionEvent::Room { frame: ServerMessage::NewMessage { .. }, .. })
-    })
-    .await;
+    events
+        .wait("bob's message", |e| matches!(e, SessionEvent::Room { frame: ServerMessage::NewMessage { .. }, .. }))
+        .await;
     let hits = session.node().search("roadmap", 10).await.expect("search");
     assert_eq!(hits.len(), 1, "{hits:?}");
 
@@ -175,27 +140,18 @@ async fn a_team_one_is_removed_from_or_leaves_is_forgotten_on_the_device() {
     let (_a, alice, _b, bob, team) = alice_and_bob(&relay).await;
     alice.send_message(team, "Salary bands for next year").await.expect("post");
     let bob_id = bob.user().await.expect("bob").id;
-    let p2p = P2pConfig {
-        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr")],
-        mdns: false,
-        ..P2pConfig::default()
-    };
-    let (bob_sink, mut events) = sink();
-    let bob = Session::start(Arc::new(bob), bob_sink, p2p).await;
+    let (bob_sink, mut events) = Events::sink();
+    let bob = Session::start(Arc::new(bob), bob_sink, loopback()).await;
     bob.join_room(team).await.expect("join");
-    until(&mut events, "team_state", |e| {
-        matches!(e, SessionEvent::Room { frame: ServerMessage::TeamState { .. }, .. })
-    })
-    .await;
+    events.wait("team_state", |e| matches!(e, SessionEvent::Room { frame: ServerMessage::TeamState { .. }, .. })).await;
     bob.node().messages(team).await.expect("bob reads the chat");
     assert_eq!(bob.node().search("salary", 10).await.expect("search").len(), 1);
 
     // Removed by the owner: the room says so, and what bob's device kept of the team goes with it.
     alice.remove_member(team, bob_id).await.expect("remove bob");
-    until(&mut events, "access revoked", |e| {
-        matches!(e, SessionEvent::Room { frame: ServerMessage::AccessRevoked { .. }, .. })
-    })
-    .await;
+    events
+        .wait("access revoked", |e| matches!(e, SessionEvent::Room { frame: ServerMessage::AccessRevoked { .. }, .. }))
+        .await;
     assert!(bob.node().search("salary", 10).await.expect("search").is_empty(), "the index forgot the team");
     let dir = relay.stop().await;
     assert!(

@@ -3,64 +3,11 @@
 //! through one event sink; and sign-out ending it.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use teamflow_node::{EventSink, Link, Node, NodeError, P2pConfig, Session, SessionEvent, Splice, TextUpdate};
-use teamflow_protocol::TeamId;
+use teamflow_node::{Link, Node, NodeError, Session, SessionEvent, Splice, TextUpdate};
 use teamflow_protocol::realtime::ServerMessage;
+use teamflow_tests::session_events::{Events, loopback};
 use teamflow_tests::{DataDir, TestRelay, alice_and_bob, within};
-use tokio::sync::mpsc;
-
-/// A session's events as they arrive.
-struct Events(mpsc::UnboundedReceiver<SessionEvent>);
-
-impl Events {
-    fn sink() -> (EventSink, Events) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let sink: EventSink = Arc::new(move |event| {
-            // The receiver lives as long as the test that reads it.
-            tx.send(event).ok();
-        });
-        (sink, Events(rx))
-    }
-
-    /// Waits for the first event `want` accepts (earlier ones are passed over) and answers what it made of
-    /// it. The 30 s deadline only turns a broken feature into a failure instead of a hang.
-    async fn until<T>(&mut self, what: &str, mut want: impl FnMut(SessionEvent) -> Option<T>) -> T {
-        let found = tokio::time::timeout(Duration::from_secs(30), async {
-            while let Some(event) = self.0.recv().await {
-                if let Some(found) = want(event) {
-                    return Some(found);
-                }
-            }
-            None
-        })
-        .await;
-        match found {
-            Ok(Some(found)) => found,
-            Ok(None) => panic!("the session stopped before {what}"),
-            Err(_) => panic!("timed out waiting for {what}"),
-        }
-    }
-
-    async fn online(&mut self) {
-        self.until("the relay link", |e| matches!(e, SessionEvent::Status(s) if s.link == Link::Online).then_some(()))
-            .await;
-    }
-
-    async fn room_frame<T>(&mut self, team: TeamId, what: &str, want: impl Fn(ServerMessage) -> Option<T>) -> T {
-        self.until(what, |e| match e {
-            SessionEvent::Room { team: t, frame } if t == team => want(frame),
-            _ => None,
-        })
-        .await
-    }
-}
-
-/// Loopback only, no mDNS: the sessions' peer-to-peer side stays on this machine.
-fn loopback() -> P2pConfig {
-    P2pConfig { listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr")], mdns: false, ..P2pConfig::default() }
-}
 
 #[tokio::test]
 async fn a_session_runs_rooms_and_documents_and_reports_them_as_events() {

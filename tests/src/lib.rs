@@ -3,6 +3,7 @@
 
 pub mod netns;
 pub mod services;
+pub mod session_events;
 pub mod socket;
 pub mod tls;
 

@@ -124,11 +124,10 @@ pub async fn changes_after(
     .bind(page.fetch())
     .fetch_all(db.pool())
     .await?;
-    let more = rows.len() as i64 > page.limit;
-    let rows: Vec<MessageRow> = rows.into_iter().take(usize::try_from(page.limit).unwrap_or(usize::MAX)).collect();
+    let (rows, next) = page.split(rows, |row| row.change_seq.unwrap_or(query.after));
     let messages: Vec<Message> = rows.into_iter().map(Message::from).collect();
     let next_after = messages.last().and_then(|m| m.change_seq).unwrap_or(query.after);
-    Ok(MessageChanges { messages, next_after, more })
+    Ok(MessageChanges { messages, next_after, more: next.is_some() })
 }
 
 /// The message `id` of the member's team.

@@ -112,7 +112,7 @@ impl Node {
     /// (every change, the first time), page by page: what the room told while this device was away is not
     /// told again. Run once the team's room is joined; only messages already kept are changed, and those
     /// are answered (for the app to show as the room would have told them).
-    pub async fn catch_up_message_changes(&self, team: TeamId) -> Result<Vec<Message>, NodeError> {
+    pub(crate) async fn catch_up_message_changes(&self, team: TeamId) -> Result<Vec<Message>, NodeError> {
         let mut changed = Vec::new();
         loop {
             let after: i64 = sqlx::query_scalar("SELECT after FROM message_change_cursors WHERE team_id = ?")

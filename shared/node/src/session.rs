@@ -47,22 +47,6 @@ pub enum SessionEvent {
     Presence { url: String, peers: Vec<Presence> },
 }
 
-/// Reads the messages of `team` changed since this device last asked and tells the app of each it keeps,
-/// as `message_changed` frames; stops with the room. Failing (offline again), the next join asks.
-async fn catch_up_changes(node: Arc<Node>, team: TeamId, sink: EventSink, stop: CancellationToken) {
-    tokio::select! {
-        () = stop.cancelled() => {}
-        caught = node.catch_up_message_changes(team) => match caught {
-            Ok(changed) => {
-                for message in changed {
-                    sink(SessionEvent::Room { team, frame: ServerMessage::MessageChanged { message } });
-                }
-            }
-            Err(e) => tracing::info!(error = %e, %team, "message changes not caught up; the next join asks"),
-        },
-    }
-}
-
 /// Where a session's events go. Called from the session's tasks: it must not block.
 pub type EventSink = Arc<dyn Fn(SessionEvent) + Send + Sync>;
 
@@ -546,4 +530,20 @@ fn parse_heads(heads: &[String]) -> Result<Vec<ChangeHash>, NodeError> {
 /// A std mutex whose guard is never held across an await; a panic elsewhere does not poison the session.
 fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Reads the messages of `team` changed since this device last asked and tells the app of each it keeps,
+/// as `message_changed` frames; stops with the room. Failing (offline again), the next join asks.
+async fn catch_up_changes(node: Arc<Node>, team: TeamId, sink: EventSink, stop: CancellationToken) {
+    tokio::select! {
+        () = stop.cancelled() => {}
+        caught = node.catch_up_message_changes(team) => match caught {
+            Ok(changed) => {
+                for message in changed {
+                    sink(SessionEvent::Room { team, frame: ServerMessage::MessageChanged { message } });
+                }
+            }
+            Err(e) => tracing::info!(error = %e, %team, "message changes not caught up; the next join asks"),
+        },
+    }
 }

@@ -1,5 +1,6 @@
 // Team chat: history that pages in as you scroll up, sending that shows at once (pending, then sent, or
-// failed with retry), who is typing, and @mentions (offered from the roster, highlighted for the person).
+// failed with retry), editing and deleting sent messages (`SentMessage`), "New" where the unread begins,
+// who is typing, and @mentions (offered from the roster, highlighted for the person).
 import { Avatar } from "../people/Avatar";
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import { commands, events, type Message, type MessageId, MIRRORED_CLIENT_PREFIX, type OutboxEntry, type TeamMembership, type User } from "../../bindings";
@@ -249,6 +250,7 @@ export function Chat({
   async function edit(message: Message, content: string) {
     if (content === message.content) {
       setEditing(null);
+      backToComposer();
       return;
     }
     try {
