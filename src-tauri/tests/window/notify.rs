@@ -1,7 +1,7 @@
 //! Being told when one is needed, in the window: a teammate (driving the relay's API) mentions the person in a
 //! team not on screen; the team switcher, the window title and the Notifications list show it, and the list
 //! opens the conversation, where the mention is highlighted and reading clears the count (on the relay too).
-//! The composer offers members on "@" and sends a real mention. A read on another device clears the count
+//! The composer offers members on "@" and sends a real mention, of the one picked when two share a name. A read on another device clears the count
 //! live; a muted team counts but does not notify. Asked for, every message notifies while the window is in
 //! the background, and focusing it opens that chat. In both themes.
 //!
@@ -39,11 +39,16 @@ async fn walk_through(theme: Theme) -> Result<()> {
     let relay = TestRelay::start().await;
     let ada = relay.user("ada").await;
     let bob = relay.user("bob").await;
-    let (ada_id, bob_id) = (ada.user_id().await.parse()?, bob.user_id().await);
+    // A second "bob": the composer must tell them apart.
+    let robert = relay.user("robert").await;
+    let (status, renamed) = robert.patch("/api/me", &json!({"display_name": "bob"})).await;
+    assert!(status.is_success(), "{status}: {renamed}");
+    let (ada_id, bob_id, robert_id) = (ada.user_id().await.parse()?, bob.user_id().await, robert.user_id().await);
     let window = Window::launch_in(turn, theme).await?;
     window.sign_in(&relay, "ada").await?;
     let platform = window.create_team(&ada, "Platform").await?;
     ada.add_member(&platform, "bob@example.test", "member").await;
+    ada.add_member(&platform, "robert@example.test", "member").await;
     let studio = window.create_team(&ada, "Studio").await?;
     ada.add_member(&studio, "bob@example.test", "member").await;
     window.script("window.dispatchEvent(new Event('focus'))").await?;
@@ -77,18 +82,25 @@ async fn walk_through(theme: Theme) -> Result<()> {
     assert_eq!((read["read_seq"].as_i64(), read["unread"].as_i64()), (Some(1), Some(0)), "{read}");
     window.screenshot(&theme.shot("notify-mention")).await?;
 
-    // "@" offers the team's members; Enter picks; the message reaches the relay as a mention of bob.
+    // "@" offers the team's members, the two named bob with their emails; a pick reads as the name and the
+    // email, and the message reaches the relay as a mention of the one picked, under their name.
     window.type_into("[data-testid=composer]", "thanks @bo").await?;
-    window.until_text("[data-testid=mention-option]", "bob").await?;
+    window.until_text("[data-testid=mention-option]", "robert@example.test").await?;
+    window.until_text("[data-testid=mention-option]", "bob@example.test").await?;
     window.screenshot(&theme.shot("notify-autocomplete")).await?;
-    window.type_into("[data-testid=composer]", "\u{E007}").await?;
-    window.until_value("[data-testid=composer]", "thanks @bob ").await?;
+    window.click(&format!("[data-testid=mention-option][id$='-{robert_id}']")).await?;
+    window.until_value("[data-testid=composer]", "thanks @bob (robert@example.test) ").await?;
+    window.type_into("[data-testid=composer]", "and @bo").await?;
+    window.click(&format!("[data-testid=mention-option][id$='-{bob_id}']")).await?;
+    window.until_value("[data-testid=composer]", "thanks @bob (robert@example.test) and @bob (bob@example.test) ").await?;
+    window.screenshot(&theme.shot("notify-same-names")).await?;
     window.type_into("[data-testid=composer]", "on it\u{E007}").await?;
     // Sent, not only shown: the outbox's pending line shows the mention before the relay has the message.
     window.until_text("[data-testid=message][data-state=sent] [data-testid=mention]", "@bob").await?;
     let (_, page) = bob.get(&format!("/api/teams/{platform}/messages")).await;
-    assert_eq!(page["messages"][0]["mentions"], json!([bob_id]), "{page}");
-    assert_eq!(page["messages"][0]["content"], json!(format!("thanks {} on it", mention(bob_id.parse()?, "bob"))));
+    assert_eq!(page["messages"][0]["mentions"], json!([robert_id, bob_id]), "{page}");
+    let content = format!("thanks {} and {} on it", mention(robert_id.parse()?, "bob"), mention(bob_id.parse()?, "bob"));
+    assert_eq!(page["messages"][0]["content"], json!(content));
 
     // Read on another device: Studio's count clears live.
     post(&bob, &studio, "s1", "standup moved to 10:00").await;

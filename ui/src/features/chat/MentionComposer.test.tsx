@@ -17,9 +17,9 @@ const roster = [
   { user_id: ME, display_name: "Me Myself", email: "me@x", role: "owner" },
 ] as Member[];
 
-function Harness({ onSend }: { onSend: (content: string) => void }) {
+function Harness({ onSend, members = roster }: { onSend: (content: string) => void; members?: Member[] }) {
   const [draft, setDraft] = useState("");
-  return <MentionComposer draft={draft} onDraft={setDraft} onSend={onSend} members={roster} me={ME} placeholder="Message #crew" />;
+  return <MentionComposer draft={draft} onDraft={setDraft} onSend={onSend} members={members} me={ME} placeholder="Message #crew" />;
 }
 
 function type(value: string) {
@@ -47,6 +47,23 @@ describe("mention autocomplete", () => {
     fireEvent.keyDown(input, { key: "Tab" });
     await act(async () => fireEvent.submit(input.closest("form")!));
     expect(onSend).toHaveBeenCalledWith(`hi ${mentionToken(BOB, "Bob Builder")} and ${mentionToken(ADA, "Ada Lovelace")}`);
+  });
+
+  it("tells two members of the same name apart, and sends each as the one picked", async () => {
+    const ADA2 = "0193a3b2-0000-7000-8000-000000000003";
+    const twins = [...roster, { user_id: ADA2, display_name: "Ada Lovelace", email: "ada.two@x", role: "member" } as Member];
+    const onSend = vi.fn();
+    render(<Harness onSend={onSend} members={twins} />);
+    const input = type("@ada");
+    expect(screen.getAllByRole("option").map((o) => o.textContent)).toEqual(["Ada Lovelace ada@x", "Ada Lovelace ada.two@x"]);
+    fireEvent.keyDown(input, { key: "ArrowDown" });
+    fireEvent.keyDown(input, { key: "Enter" });
+    expect(input.value).toBe("@Ada Lovelace (ada.two@x) ");
+    type("@Ada Lovelace (ada.two@x) and @ada");
+    fireEvent.keyDown(input, { key: "Enter" });
+    expect(input.value).toBe("@Ada Lovelace (ada.two@x) and @Ada Lovelace (ada@x) ");
+    await act(async () => fireEvent.submit(input.closest("form")!));
+    expect(onSend).toHaveBeenCalledWith(`${mentionToken(ADA2, "Ada Lovelace")} and ${mentionToken(ADA, "Ada Lovelace")}`);
   });
 
   it("closes on Escape and sends plain text, offering nobody for an unknown name", () => {

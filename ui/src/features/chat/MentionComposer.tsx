@@ -4,7 +4,7 @@
 // a message already sent (`editing`): Save instead of Send, and Escape or Cancel leaves it.
 import { type FormEvent, type KeyboardEvent, type RefObject, useId, useRef, useState } from "react";
 import type { Member, UserId } from "../../bindings";
-import { insertMention, matchMembers, mentionQuery, toWire } from "./mentions";
+import { insertMention, labelFor, matchMembers, mentionQuery, type Picks, toWire } from "./mentions";
 
 /** How many lines the composer shows for `draft`: its own, up to six (then it scrolls). */
 export const composerRows = (draft: string) => Math.min(6, draft.split("\n").length);
@@ -28,7 +28,7 @@ export function MentionComposer({
   me: UserId;
   placeholder: string;
   /** Where the draft's picked names are kept, when they should outlive this composer (`drafts.ts`). */
-  picks?: Map<string, UserId>;
+  picks?: Picks;
   /** Editing a message already sent: how to leave without saving. */
   editing?: { onCancel: () => void };
   /** Arrow up in an empty composer: edit the person's last message, as Slack does. */
@@ -44,7 +44,7 @@ export function MentionComposer({
   const [active, setActive] = useState(0);
   const [closed, setClosed] = useState<number | null>(null);
   // The names picked from the list in this draft, to send as mentions.
-  const own = useRef(new Map<string, UserId>());
+  const own = useRef<Picks>(new Map());
   const picked = picks ?? own.current;
 
   const query = mentionQuery(draft, caret);
@@ -61,8 +61,10 @@ export function MentionComposer({
 
   function pick(member: Member) {
     if (!query) return;
-    const next = insertMention(draft, query.start, caret, member.display_name);
-    picked.set(member.display_name, member.user_id);
+    const who = { userId: member.user_id, name: member.display_name, email: member.email };
+    const label = labelFor(who, members, picked);
+    const next = insertMention(draft, query.start, caret, label);
+    picked.set(label, { userId: who.userId, name: who.name });
     change(next.draft, next.caret);
     requestAnimationFrame(() => {
       input.current?.focus();

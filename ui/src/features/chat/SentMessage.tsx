@@ -5,7 +5,7 @@ import { useEffect, useRef, useState } from "react";
 import { type Member, type Message, MIRRORED_CLIENT_PREFIX, type User } from "../../bindings";
 import { Avatar } from "../people/Avatar";
 import { dateTime, timeOfDay } from "../../lib/dates";
-import { plainText, segments } from "./mentions";
+import { readable } from "./mentions";
 import { MentionComposer } from "./MentionComposer";
 import { MessageText } from "./MessageText";
 
@@ -128,8 +128,8 @@ function EditBox({
   onSave: (content: string) => void;
   onCancel: () => void;
 }) {
-  const [draft, setDraft] = useState(() => plainText(message.content));
-  const [picks] = useState(() => new Map(segments(message.content).flatMap((s) => ("mention" in s ? [[s.mention.name, s.mention.userId] as const] : []))));
+  const [opened] = useState(() => readable(message.content, members));
+  const [draft, setDraft] = useState(opened.text);
   return (
     <MentionComposer
       draft={draft}
@@ -138,7 +138,7 @@ function EditBox({
       members={members}
       me={user.id}
       placeholder="Edit message"
-      picks={picks}
+      picks={opened.picks}
       editing={{ onCancel }}
     />
   );

@@ -1,12 +1,13 @@
 // What a person has typed in a team's composer and not sent, kept while the window is open: leaving the
 // chat (another section, another team) and coming back finds it as it was, with the names picked from the
 // list still mentions. Forgotten when the sign-in ends (`forgetDrafts`): the next person starts empty.
-import type { TeamId, UserId } from "../../bindings";
+import type { TeamId } from "../../bindings";
+import type { Picks } from "./mentions";
 
 export interface Draft {
   text: string;
   /** Names picked from the mention list in this draft, to send as mentions of these users. */
-  picked: Map<string, UserId>;
+  picked: Picks;
 }
 
 const drafts = new Map<TeamId, Draft>();

@@ -2,7 +2,7 @@
 // readable draft turned into the wire form.
 import { describe, expect, it } from "vitest";
 import type { Member } from "../../bindings";
-import { insertMention, matchMembers, mentionQuery, mentionToken, plainText, segments, toWire } from "./mentions";
+import { insertMention, labelFor, matchMembers, mentionQuery, mentionToken, plainText, readable, segments, toWire } from "./mentions";
 
 const ADA = "0193a3b2-0000-7000-8000-000000000001";
 const BOB = "0193a3b2-0000-7000-8000-000000000002";
@@ -47,8 +47,36 @@ describe("the composer", () => {
     const { draft, caret } = insertMention("hi @lo there", 3, 6, "Ada Lovelace");
     expect(draft).toBe("hi @Ada Lovelace  there");
     expect(caret).toBe(17);
-    const picked = new Map([["Ada Lovelace", ADA], ["Ada", BOB]]);
+    const picked = new Map([
+      ["Ada Lovelace", { userId: ADA, name: "Ada Lovelace" }],
+      ["Ada", { userId: BOB, name: "Ada" }],
+    ]);
     expect(toWire("@Ada Lovelace and @Ada, not @Adam", picked)).toBe(`${mentionToken(ADA, "Ada Lovelace")} and ${mentionToken(BOB, "Ada")}, not @Adam`);
     expect(toWire("no mentions", new Map())).toBe("no mentions");
+  });
+});
+
+describe("members of the same name", () => {
+  const CY = "0193a3b2-0000-7000-8000-000000000003";
+  const GONE = "0193a3b2-0000-7000-8000-000000000004";
+  const twins = [member(ADA, "Ada"), { ...member(BOB, "Ada"), email: "other@x" }, member(CY, "Cy")];
+
+  it("label a shared name with the email, a name of one's own alone", () => {
+    expect(labelFor({ userId: ADA, name: "Ada", email: "Ada@x" }, twins, new Map())).toBe("Ada (Ada@x)");
+    expect(labelFor({ userId: BOB, name: "Ada", email: "other@x" }, twins, new Map())).toBe("Ada (other@x)");
+    expect(labelFor({ userId: CY, name: "Cy", email: "Cy@x" }, twins, new Map())).toBe("Cy");
+  });
+
+  it("never give one label to two people, even without an email", () => {
+    const picks = new Map([["Zed", { userId: ADA, name: "Zed" }]]);
+    expect(labelFor({ userId: GONE, name: "Zed" }, twins, picks)).toBe("Zed (2)");
+    expect(labelFor({ userId: ADA, name: "Zed" }, twins, picks)).toBe("Zed");
+  });
+
+  it("open a sent message as a draft that is sent back as it was", () => {
+    const content = `${mentionToken(ADA, "Ada")}, ${mentionToken(BOB, "Ada")} and ${mentionToken(GONE, "Cy")}: hi ${mentionToken(ADA, "Ada")}`;
+    const { text, picks } = readable(content, twins);
+    expect(text).toBe("@Ada (Ada@x), @Ada (other@x) and @Cy (2): hi @Ada (Ada@x)");
+    expect(toWire(text, picks)).toBe(content);
   });
 });

@@ -1,6 +1,7 @@
 // @mentions in chat: the wire form `@[Display Name](user:<uuid>)` (teamflow_protocol::mentions, the same
 // rules), split for drawing; the composer's `@query` under the caret; the members it offers; and turning the
-// composer's readable "@Name" into the wire form when sending.
+// composer's readable "@Name" into the wire form when sending. Two members may share a name: the draft then
+// reads "@Name (email)" for each, so what was picked is what is sent.
 import type { Member, UserId } from "../../bindings";
 
 // Only the canonical id form (lower-case, hyphenated), as the relay reads it.
@@ -61,6 +62,50 @@ export function matchMembers(members: Member[], query: string, me: UserId, limit
   return scored.slice(0, limit).map((x) => x.m);
 }
 
+/** A mention picked in a draft: who it notifies, and the name the sent message shows. */
+export interface Pick {
+  userId: UserId;
+  name: string;
+}
+
+/** A draft's picks, by the label the draft shows for each ("Ada Lovelace", or "Ada Lovelace (ada@x)"). */
+export type Picks = Map<string, Pick>;
+
+/**
+ * How a mention of `who` reads in a draft: the name alone while no other member has it and no other pick
+ * reads so; else the name and the email; else (someone who has left, no email known) the name and a number.
+ */
+export function labelFor(who: Pick & { email?: string }, members: Member[], picks: ReadonlyMap<string, Pick>): string {
+  const takenByOther = (label: string) => {
+    const held = picks.get(label);
+    return held !== undefined && held.userId !== who.userId;
+  };
+  const shared = members.some((m) => m.user_id !== who.userId && m.display_name === who.name);
+  const candidates = [...(shared ? [] : [who.name]), ...(who.email ? [`${who.name} (${who.email})`] : [])];
+  const free = candidates.find((label) => !takenByOther(label));
+  if (free !== undefined) return free;
+  for (let n = 2; ; n++) {
+    const label = `${who.name} (${n})`;
+    if (!takenByOther(label)) return label;
+  }
+}
+
+/** A sent message as a draft to edit: its mentions as labels, each kept as a pick of the same person. */
+export function readable(content: string, members: Member[]): { text: string; picks: Picks } {
+  const picks: Picks = new Map();
+  const text = segments(content)
+    .map((s) => {
+      if ("text" in s) return s.text;
+      const { userId, name } = s.mention;
+      const email = members.find((m) => m.user_id === userId)?.email;
+      const label = labelFor({ userId, name, email }, members, picks);
+      picks.set(label, { userId, name });
+      return `@${label}`;
+    })
+    .join("");
+  return { text, picks };
+}
+
 /** The draft with the `@query` at `start` replaced by "@Name ", and where the caret goes after it. */
 export function insertMention(draft: string, start: number, caret: number, name: string): { draft: string; caret: number } {
   const inserted = `@${name} `;
@@ -68,13 +113,17 @@ export function insertMention(draft: string, start: number, caret: number, name:
 }
 
 /**
- * The draft as sent: each "@Name" the person picked from the list becomes the wire form. A picked name the
- * person then edited away is simply text. Longer names go first, so "@Ada Lovelace" wins over "@Ada".
+ * The draft as sent: each "@label" the person picked from the list becomes the wire form of that person
+ * under their name. A picked label the person then edited away is simply text. Longer labels go first, so
+ * "@Ada Lovelace" wins over "@Ada".
  */
-export function toWire(draft: string, picked: ReadonlyMap<string, UserId>): string {
+export function toWire(draft: string, picked: ReadonlyMap<string, Pick>): string {
   const names = [...picked.keys()].sort((a, b) => b.length - a.length);
   if (names.length === 0) return draft;
   const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
   const pattern = new RegExp(`@(${names.map(escape).join("|")})(?![\\p{L}\\p{N}])`, "gu");
-  return draft.replace(pattern, (_, name: string) => mentionToken(picked.get(name)!, name));
+  return draft.replace(pattern, (_, label: string) => {
+    const { userId, name } = picked.get(label)!;
+    return mentionToken(userId, name);
+  });
 }
