@@ -108,6 +108,7 @@ pub(crate) fn all() -> Commands<Wry> {
         documents::window_frame,
         export::export_document,
         links::open_link,
+        links::take_opened_link,
         integrations::integrations,
         integrations::create_integration,
         integrations::rotate_integration,

@@ -3,6 +3,7 @@
 //! and holds no business logic of its own.
 
 mod commands;
+pub mod deep_links;
 mod error;
 pub mod events;
 // `#[tauri::command]` expands to code that discards a `Result` with `let _ =`.
@@ -28,7 +29,8 @@ pub fn specta_builder() -> Builder<Wry> {
             events::RoomEvent,
             events::DocumentChanged,
             events::PresenceChanged,
-            quit::QuitRequested
+            quit::QuitRequested,
+            deep_links::LinkOpened
         ])
         // The peer ids in `Status::peers` that are not teammates' devices: the relay, and this window.
         .constant("RELAY_PEER_ID", teamflow_node::RELAY_PEER_ID)
@@ -58,7 +60,19 @@ pub fn run() {
         )
         .init();
     let builder = specta_builder();
+    let context = tauri::generate_context!();
+    let instance =
+        deep_links::instance_id(&context.config().identifier, std::env::var_os("TEAMFLOW_DATA_DIR").as_deref());
     let app = tauri::Builder::default()
+        // First, as the plugin asks: a second start on the same data hands its `teamflow://` link to this
+        // one (through the deep-link plugin, below) and ends before opening anything.
+        .plugin(
+            tauri_plugin_single_instance::Builder::new()
+                .dbus_id(instance)
+                .callback(|app, _args, _cwd| deep_links::raise(app))
+                .build(),
+        )
+        .plugin(tauri_plugin_deep_link::init())
         // For `open_link` (links open in the system browser). The window is granted none of its commands:
         // the only way to it is that command, which opens http(s) links alone.
         .plugin(tauri_plugin_opener::init())
@@ -71,6 +85,7 @@ pub fn run() {
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);
+            deep_links::listen(app.handle());
             let handle = app.handle().clone();
             let data_root = shell::data_root(&handle)?;
             let shell = tauri::async_runtime::block_on(Shell::open(handle, data_root))?;
@@ -85,7 +100,7 @@ pub fn run() {
                 quit::request(window.app_handle());
             }
         })
-        .build(tauri::generate_context!());
+        .build(context);
     let app = match app {
         Ok(app) => app,
         Err(e) => {

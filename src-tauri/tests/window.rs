@@ -10,6 +10,8 @@ mod account;
 mod analytics;
 #[path = "support/axe.rs"]
 mod axe;
+#[path = "window/deep_links.rs"]
+mod deep_links;
 #[path = "window/documents.rs"]
 mod documents;
 #[path = "support/driver.rs"]

@@ -4,6 +4,7 @@
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use teamflow_protocol::api::invitations::open_in_app;
 use teamflow_relay::config::Registration;
 use teamflow_tests::socket::RoomSocket;
 use teamflow_tests::{Client, DataDir, PASSWORD, TestRelay, assert_error, test_config};
@@ -359,6 +360,9 @@ async fn links_opened_in_a_browser_are_pages_that_say_what_to_do_in_the_app() {
     );
     assert!(!page.contains("<ops>") && !page.contains("<script"), "{page}");
     assert!(page.contains("Join with a link") && page.contains(url), "{page}");
+    // "Open in TeamFlow" opens the desktop app with the link filled in.
+    let button = format!("<a class=\"open\" href=\"{}\">Open in TeamFlow</a>", open_in_app(url));
+    assert!(page.contains(&button), "{page}");
 
     let id = live["id"].as_str().expect("id");
     assert_eq!(owner.delete(&format!("/api/teams/{team}/invitations/{id}")).await.0, StatusCode::NO_CONTENT);
@@ -372,4 +376,8 @@ async fn links_opened_in_a_browser_are_pages_that_say_what_to_do_in_the_app() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers["content-type"], "text/html; charset=utf-8");
     assert!(page.contains("Forgot your password?") && !page.contains("0123abcd"), "{page}");
+    assert!(!page.contains("Open in TeamFlow"), "a token of the wrong shape opened the app: {page}");
+    let reset = relay.url("/reset-password/AbCdEfGhIjKlMnOpQrSt-_09");
+    let (_, _, page) = open(&reset).await;
+    assert!(page.contains(&format!("href=\"{}\"", open_in_app(&reset))), "{page}");
 }

@@ -176,6 +176,11 @@ export const commands = {
 	exportDocument: (title: string, format: ExportFormat, contents: string) => typedError<string | null, AppError>(__TAURI_INVOKE("export_document", { title, format, contents })),
 	/**  Opens `url` in the system browser; anything but an `http(s)` link is refused. */
 	openLink: (url: string) => typedError<null, AppError>(__TAURI_INVOKE("open_link", { url })),
+	/**
+	 *  The link the app was last opened with and the window has not taken yet, if any: asked when the window
+	 *  starts and on `LinkOpened`. Taking it clears it, so one link fills one form once.
+	 */
+	takeOpenedLink: () => __TAURI_INVOKE<OpenedLink | null>("take_opened_link"),
 	integrations: (teamId: TeamId) => typedError<Integration[], AppError>(__TAURI_INVOKE("integrations", { teamId })),
 	/**  Connects a service; the answer carries the secret, which is never shown again. */
 	createIntegration: (teamId: TeamId, input: IntegrationInput) => typedError<IntegrationCreated, AppError>(__TAURI_INVOKE("create_integration", { teamId, input })),
@@ -196,6 +201,7 @@ export const commands = {
 /** Events */
 export const events = {
 	documentChanged: makeEvent<DocumentChanged, DocumentChanged>("document-changed"),
+	linkOpened: makeEvent<LinkOpened, LinkOpened>("link-opened"),
 	presenceChanged: makeEvent<PresenceChanged, PresenceChanged>("presence-changed"),
 	quitRequested: makeEvent<QuitRequested, QuitRequested>("quit-requested"),
 	roomEvent: makeEvent<RoomEvent, RoomEvent>("room-event"),
@@ -454,6 +460,9 @@ export type Link =
 /**  Connected and handshaken. */
 "online";
 
+/**  A link opened the app while it was running: the window takes it with `take_opened_link`. */
+export type LinkOpened = null;
+
 export type Member = {
 	user_id: UserId,
 	email: string,
@@ -498,6 +507,16 @@ export type NotificationSettings = {
 	/**  Teams that never notify; their unread counts still show. */
 	muted: TeamId[],
 };
+
+/**
+ *  A link the app was opened with, as the window reads it: the relay's own link, which the forms take
+ *  as if it had been pasted.
+ */
+export type OpenedLink = 
+/**  `{relay}/invite/{token}`: to sign up with, or to join a team by when signed in. */
+{ kind: "invitation"; link: string } | 
+/**  `{relay}/reset-password/{token}`: to set a new password with, on the sign-in screen. */
+{ kind: "password_reset"; link: string };
 
 export type OutboxEntry = {
 	client_id: string,

@@ -10,7 +10,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use html_escape::encode_text;
+use html_escape::{encode_double_quoted_attribute, encode_text};
+use teamflow_protocol::api::invitations::{is_token_shaped, open_in_app};
 
 use super::AppState;
 use crate::error::ApiError;
@@ -33,7 +34,8 @@ async fn invitation(State(state): State<AppState>, Path(token): Path<String>) ->
                 "You are invited to a TeamFlow team",
                 &format!(
                     "<p><strong>{inviter}</strong> invited you to <strong>{team}</strong> as {role}.</p>\
-                     <p>Open the TeamFlow app, then:</p>\
+                     {open}\
+                     <p>Or open the TeamFlow app, then:</p>\
                      <ul><li>new to TeamFlow: choose <em>Create account</em> and paste this link there;</li>\
                      <li>already signed in: paste it into <em>Join with a link</em>.</li></ul>\
                      <p class=\"link\">{link}</p>\
@@ -41,6 +43,7 @@ async fn invitation(State(state): State<AppState>, Path(token): Path<String>) ->
                     inviter = encode_text(&preview.inviter_name),
                     team = encode_text(&preview.team_name),
                     role = preview.role.as_str(),
+                    open = open_button(&link),
                     link = encode_text(&link),
                     expires =
                         preview.expires_at.format(&time::format_description::well_known::Rfc2822).unwrap_or_default(),
@@ -65,14 +68,30 @@ async fn invitation(State(state): State<AppState>, Path(token): Path<String>) ->
 }
 
 /// A password reset link opened in a browser: the reset is done in the app. Says nothing of whether the
-/// token is good (only the reset itself checks it, once).
-async fn reset(Path(_token): Path<String>) -> Response {
+/// token is good (only the reset itself checks it, once); a token of the wrong shape is not echoed back.
+async fn reset(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    let open = if is_token_shaped(&token) {
+        open_button(&format!("{}/reset-password/{token}", state.public_url.trim_end_matches('/')))
+    } else {
+        String::new()
+    };
     page(
         StatusCode::OK,
         "Reset your TeamFlow password",
-        "<p>Open the TeamFlow app, choose <em>Forgot your password?</em> on the sign-in screen, and paste this \
-         page's address (from the address bar) into <em>Reset link</em>.</p>\
-         <p class=\"small\">The link works once, within an hour of being made.</p>",
+        &format!(
+            "{open}<p>Or open the TeamFlow app, choose <em>Forgot your password?</em> on the sign-in screen, and \
+             paste this page's address (from the address bar) into <em>Reset link</em>.</p>\
+             <p class=\"small\">The link works once, within an hour of being made.</p>"
+        ),
+    )
+}
+
+/// "Open in TeamFlow": the desktop app, where it is installed, opens with `link` filled in (deep_links.rs
+/// in src-tauri); the person still reads it there and presses the button.
+fn open_button(link: &str) -> String {
+    format!(
+        "<p><a class=\"open\" href=\"{href}\">Open in TeamFlow</a></p>",
+        href = encode_double_quoted_attribute(&open_in_app(link))
     )
 }
 
@@ -99,7 +118,8 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
 
 const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1d2127}\
 main{max-width:34rem;margin:10vh auto;padding:2rem;background:#fff;border:1px solid #e1e4e8;border-radius:12px}\
-h1{font-size:1.5rem;margin-top:0}.link{font:13px ui-monospace,monospace;word-break:break-all;padding:.5rem;\
+h1{font-size:1.5rem;margin-top:0}.open{display:inline-block;padding:.6rem 1.1rem;border-radius:8px;\
+background:#4f46e5;color:#fff;text-decoration:none;font-weight:600}.link{font:13px ui-monospace,monospace;word-break:break-all;padding:.5rem;\
 background:#f6f7f9;border-radius:6px}.small{font-size:13px;color:#5b6470}\
 @media (prefers-color-scheme:dark){body{background:#1e2024;color:#e6e8eb}main{background:#16181c;\
 border-color:#2c3036}.link{background:#1e2024}.small{color:#9aa1ab}}";

@@ -76,9 +76,14 @@ impl Window {
 
     /// `launch`, with these environment variables set for the app (e.g. `TEAMFLOW_CA_CERT`).
     pub async fn launch_with(turn: Turn, env: &[(&str, &std::ffi::OsStr)]) -> Result<Self> {
+        Self::launch_with_args(turn, env, &[]).await
+    }
+
+    /// `launch_with`, the app started with these arguments (a `teamflow://` link, as the system passes it).
+    pub async fn launch_with_args(turn: Turn, env: &[(&str, &std::ffi::OsStr)], args: &[&str]) -> Result<Self> {
         let display = Display::start().await?;
         let data = tempfile::tempdir()?;
-        Self::open(turn, display, data, env).await
+        Self::open(turn, display, data, env, args).await
     }
 
     /// `launch` in the given system theme; fails unless the window draws that theme.
@@ -93,6 +98,7 @@ impl Window {
         display: Display,
         data: tempfile::TempDir,
         env: &[(&str, &std::ffi::OsStr)],
+        args: &[&str],
     ) -> Result<Self> {
         let data_dir = data.path();
         let (port, native_port) = free_ports()?;
@@ -128,7 +134,7 @@ impl Window {
             std::env::var("TEAMFLOW_APP_BINARY").unwrap_or_else(|_| env!("CARGO_BIN_EXE_teamflow-desktop").to_owned());
         let created: Value = http
             .post(format!("{base}/session"))
-            .json(&json!({"capabilities": {"alwaysMatch": {"tauri:options": {"application": app}}}}))
+            .json(&json!({"capabilities": {"alwaysMatch": {"tauri:options": {"application": app, "args": args}}}}))
             .send()
             .await?
             .json()
@@ -554,7 +560,7 @@ impl Window {
         self.http.delete(url).send().await?;
         self.driver.stop().await?;
         let Window { _data: data, display, _turn: turn, .. } = self;
-        Self::open(turn, display, data, env).await
+        Self::open(turn, display, data, env, &[]).await
     }
 
     /// The app's data directory (`TEAMFLOW_DATA_DIR`): its settings file, the relays' stores.
@@ -588,6 +594,11 @@ impl Window {
 
     pub fn data_dir(&self) -> &std::path::Path {
         self._data.path()
+    }
+
+    /// The X display the app draws on (`DISPLAY`), for another process to start there.
+    pub fn display(&self) -> String {
+        format!(":{}", self.display.number)
     }
 
     /// Presses and releases keys (WebDriver key codes, e.g. `\u{E004}` for Tab) on whatever has focus, as

@@ -92,14 +92,17 @@ async fn walk_through(theme: Theme) -> Result<()> {
     window.until_value("[data-testid=composer]", "thanks @bob (robert@example.test) ").await?;
     window.type_into("[data-testid=composer]", "and @bo").await?;
     window.click(&format!("[data-testid=mention-option][id$='-{bob_id}']")).await?;
-    window.until_value("[data-testid=composer]", "thanks @bob (robert@example.test) and @bob (bob@example.test) ").await?;
+    window
+        .until_value("[data-testid=composer]", "thanks @bob (robert@example.test) and @bob (bob@example.test) ")
+        .await?;
     window.screenshot(&theme.shot("notify-same-names")).await?;
     window.type_into("[data-testid=composer]", "on it\u{E007}").await?;
     // Sent, not only shown: the outbox's pending line shows the mention before the relay has the message.
     window.until_text("[data-testid=message][data-state=sent] [data-testid=mention]", "@bob").await?;
     let (_, page) = bob.get(&format!("/api/teams/{platform}/messages")).await;
     assert_eq!(page["messages"][0]["mentions"], json!([robert_id, bob_id]), "{page}");
-    let content = format!("thanks {} and {} on it", mention(robert_id.parse()?, "bob"), mention(bob_id.parse()?, "bob"));
+    let content =
+        format!("thanks {} and {} on it", mention(robert_id.parse()?, "bob"), mention(bob_id.parse()?, "bob"));
     assert_eq!(page["messages"][0]["content"], json!(content));
 
     // Read on another device: Studio's count clears live.

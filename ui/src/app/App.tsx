@@ -1,7 +1,8 @@
 // The app's frame: sign-in until someone is signed in, then the workspace.
 import { useEffect, useState } from "react";
-import { commands, type User } from "../bindings";
+import { commands, type OpenedLink, type User } from "../bindings";
 import { call, messageOf } from "../lib/call";
+import { followOpenedLinks } from "../lib/openedLinks";
 import { followLink } from "../lib/reconnects";
 import { SignIn } from "../features/auth/SignIn";
 import { quitWhenHandedOver } from "../features/editor/quitting";
@@ -11,12 +12,16 @@ export function App() {
   const [user, setUser] = useState<User | null | undefined>(undefined);
   const [relayUrl, setRelayUrl] = useState("");
   const [error, setError] = useState<string | null>(null);
+  // A `teamflow://` link the app was opened with, until the screen showing it fills a form with it.
+  const [opened, setOpened] = useState<OpenedLink | null>(null);
 
   // Closing the window quits only once the node holds every edit made in it.
   useEffect(quitWhenHandedOver, []);
   // From the app's start, before any screen loads: every return of the link is counted for the screens
   // that read again on it, including one that comes while the workspace is still starting.
   useEffect(followLink, []);
+  useEffect(() => followOpenedLinks(setOpened), []);
+  const openedTaken = () => setOpened(null);
 
   useEffect(() => {
     Promise.all([call(commands.session()), call(commands.settings())])
@@ -36,6 +41,8 @@ export function App() {
       <SignIn
         initialRelayUrl={relayUrl}
         startupError={error}
+        opened={opened}
+        onOpenedTaken={openedTaken}
         onSignedIn={(u, url) => {
           setRelayUrl(url);
           setUser(u);
@@ -43,5 +50,5 @@ export function App() {
       />
     );
   }
-  return <Workspace user={user} onSignedOut={() => setUser(null)} onUserChanged={setUser} />;
+  return <Workspace user={user} onSignedOut={() => setUser(null)} onUserChanged={setUser} opened={opened} onOpenedTaken={openedTaken} />;
 }

@@ -3,7 +3,7 @@
 // feeds the team store from the rooms while someone is signed in.
 import { forgetRepo, handOverHeld } from "../features/editor/lifetime";
 import { type FormEvent, lazy, Suspense, useEffect, useRef, useState } from "react";
-import { commands, events, type SearchHit, type Status, type TeamMembership, type User } from "../bindings";
+import { commands, events, type OpenedLink, type SearchHit, type Status, type TeamMembership, type User } from "../bindings";
 import { call, messageOf } from "../lib/call";
 import { follow, subscribe } from "../lib/events";
 import { followRooms } from "../lib/team/store";
@@ -57,9 +57,12 @@ type WorkspaceProps = {
   onSignedOut: () => void;
   /** The signed-in account changed (a new display name). */
   onUserChanged?: (user: User) => void;
+  /** A link the app was opened with, for "Join with a link"; `onOpenedTaken` once it filled the form. */
+  opened?: OpenedLink | null;
+  onOpenedTaken?: () => void;
 };
 
-export function Workspace({ user, onSignedOut, onUserChanged }: WorkspaceProps) {
+export function Workspace({ user, onSignedOut, onUserChanged, opened = null, onOpenedTaken = () => {} }: WorkspaceProps) {
   const [teams, setTeams] = useState<TeamMembership[]>([]);
   const [teamId, setTeamId] = useState<string | null>(null);
   const [section, setSection] = useState<Section>("chat");
@@ -288,7 +291,7 @@ export function Workspace({ user, onSignedOut, onUserChanged }: WorkspaceProps) 
             Create
           </button>
         </form>
-        <JoinWithLink onJoined={joined} />
+        <JoinWithLink onJoined={joined} opened={opened} onOpenedTaken={onOpenedTaken} />
         <nav>
           {SECTIONS.map(([key, label]) => (
             <button

@@ -131,6 +131,22 @@ pub fn token_from(input: &str) -> &str {
     input.rsplit_once("/invite/").map_or(input, |(_, token)| token.trim_end_matches('/'))
 }
 
+/// The scheme the desktop app opens (`teamflow://open?link=…`).
+pub const APP_SCHEME: &str = "teamflow";
+
+/// The address that opens the desktop app with `link` (an invitation or password reset link) filled in:
+/// what the relay's pages offer as "Open in TeamFlow".
+pub fn open_in_app(link: &str) -> String {
+    let encoded: String = url::form_urlencoded::byte_serialize(link.as_bytes()).collect();
+    format!("{APP_SCHEME}://open?link={encoded}")
+}
+
+/// Whether `token` has the shape of the relay's tokens (base64url, 16 to 200 characters): anything else is
+/// a typo or half a link, and is never echoed into a page or an address.
+pub fn is_token_shaped(token: &str) -> bool {
+    (16..=200).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// The token in a password reset link (`{public_url}/reset-password/{token}`, printed by `teamflow-relay
 /// admin reset-password`), or the input itself when it is a bare token.
 pub fn reset_token_from(input: &str) -> &str {
@@ -140,7 +156,19 @@ pub fn reset_token_from(input: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::{reset_token_from, token_from};
+    use super::{is_token_shaped, open_in_app, reset_token_from, token_from};
+
+    #[test]
+    fn the_app_is_opened_with_the_link_encoded_whole() {
+        assert_eq!(
+            open_in_app("https://relay.example/t/invite/abc_-DEF?x=1&y"),
+            "teamflow://open?link=https%3A%2F%2Frelay.example%2Ft%2Finvite%2Fabc_-DEF%3Fx%3D1%26y"
+        );
+        assert!(is_token_shaped("AbCdEfGhIjKlMn-_09"));
+        for odd in ["short", "has space in it here", "<script>alert(1)</script>", &"a".repeat(201)] {
+            assert!(!is_token_shaped(odd), "{odd}");
+        }
+    }
 
     #[test]
     fn reset_links_and_bare_tokens_give_the_token() {

@@ -1,8 +1,8 @@
 // Signing up with an invitation link: the relay comes from the link, the offer shows before the account
 // exists, the account is made with the invitation, and unusable links say why.
 import { act, cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
-import { afterEach, beforeEach, expect, it, vi } from "vitest";
-import type { InvitationPreview, User } from "../../bindings";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { InvitationPreview, OpenedLink, User } from "../../bindings";
 import { INVITATION_GONE, NOT_A_LINK } from "../../lib/invitation";
 import { SIGN_IN_READY } from "../../lib/readiness";
 import { answers, calls, failures, reset } from "../../testing/fakeBindings";
@@ -148,4 +148,43 @@ it("a forgotten password is set again with the administrator's reset link, which
   expect(calls).toContainEqual(["resetPassword", RELAY, token, "a new long password"]);
   expect(screen.getByTestId("auth-notice").textContent).toBe("Password changed: sign in with the new one.");
   expect(field("relay-url").value).toBe(RELAY);
+});
+
+describe("a link the app was opened with", () => {
+  async function openedWith(link: OpenedLink, initialRelayUrl: string) {
+    const onOpenedTaken = vi.fn();
+    const view = await act(async () =>
+      render(<SignIn initialRelayUrl={initialRelayUrl} startupError={null} onSignedIn={onSignedIn} opened={link} onOpenedTaken={onOpenedTaken} />),
+    );
+    expect(onOpenedTaken).toHaveBeenCalled();
+    return view;
+  }
+
+  it("opens Create account with the invitation and its relay; Sign in goes back to the relay the person had", async () => {
+    answers.previewInvitation = offer;
+    await openedWith({ kind: "invitation", link: inviteLink(1) }, "https://relay.example.com");
+    expect(screen.getByTestId("mode-sign-up").getAttribute("aria-selected")).toBe("true");
+    expect(field("invitation-link").value).toBe(inviteLink(1));
+    expect(field("relay-url").value).toBe(RELAY);
+    await waitFor(() => expect(screen.getByTestId("invitation-preview").textContent).toBe("Join Studio as member, invited by Ada"));
+    // Any web page can open the app with a link: signing in stays at the person's own relay.
+    fireEvent.click(screen.getByTestId("mode-sign-in"));
+    expect(field("relay-url").value).toBe("https://relay.example.com");
+  });
+
+  it("keeps the link's relay for someone who had none", async () => {
+    answers.previewInvitation = offer;
+    await openedWith({ kind: "invitation", link: inviteLink(1) }, "");
+    fireEvent.click(screen.getByTestId("mode-sign-in"));
+    expect(field("relay-url").value).toBe(RELAY);
+  });
+
+  it("opens the reset form with a reset link and its relay", async () => {
+    const link = `${RELAY}/reset-password/abcdefghijklmnopqrst`;
+    await openedWith({ kind: "password_reset", link }, "https://relay.example.com");
+    expect(field("reset-link").value).toBe(link);
+    expect(field("reset-relay-url").value).toBe(RELAY);
+    fireEvent.click(screen.getByTestId("reset-cancel"));
+    expect(field("relay-url").value).toBe("https://relay.example.com");
+  });
 });

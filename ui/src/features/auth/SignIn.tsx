@@ -2,10 +2,10 @@
 // with an invitation link fills in the relay from it and joins the invitation's team. A forgotten password
 // is set again with the administrator's reset link (ResetPassword.tsx).
 import { type FormEvent, useEffect, useState } from "react";
-import { commands, type User } from "../../bindings";
+import { commands, type OpenedLink, type User } from "../../bindings";
 import { call, explain } from "../../lib/call";
 import { ErrorLine } from "../../lib/ErrorLine";
-import { INVITATION_GONE } from "../../lib/invitation";
+import { INVITATION_GONE, parseInvitationLink } from "../../lib/invitation";
 import { markReady, SIGN_IN_READY } from "../../lib/readiness";
 import { InvitationField } from "./InvitationField";
 import { ResetPassword, UNREACHABLE } from "./ResetPassword";
@@ -27,9 +27,25 @@ const SIGN_UP_WITH_INVITATION_REFUSED = {
   conflict: "An account with this email already exists: sign in instead, then paste the link under “Join with a link”.",
 };
 
-export function SignIn(props: { initialRelayUrl: string; startupError: string | null; onSignedIn: (user: User, relayUrl: string) => void }) {
+type Props = {
+  initialRelayUrl: string;
+  startupError: string | null;
+  onSignedIn: (user: User, relayUrl: string) => void;
+  /** A link the app was opened with: an invitation opens "Create account" with it, a reset link the reset
+   *  form; `onOpenedTaken` once it filled the form. */
+  opened?: OpenedLink | null;
+  onOpenedTaken?: () => void;
+};
+
+export function SignIn(props: Props) {
+  const { opened = null, onOpenedTaken = () => {} } = props;
   const [mode, setMode] = useState<Mode>("sign_in");
   const [relayUrl, setRelayUrl] = useState(props.initialRelayUrl);
+  // The relay address as it was before an opened invitation replaced it: any web page can open the app
+  // with a link, so going back to "Sign in" signs in where the person did before, not where the link says.
+  const [relayBeforeLink, setRelayBeforeLink] = useState<string | null>(null);
+  // A reset link the app was opened with, and how many so far (a new one starts the form again).
+  const [resetLink, setResetLink] = useState<{ link: string; count: number } | null>(null);
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
   const [name, setName] = useState("");
@@ -39,6 +55,31 @@ export function SignIn(props: { initialRelayUrl: string; startupError: string | 
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(props.startupError);
   useEffect(() => markReady(SIGN_IN_READY), []);
+
+  useEffect(() => {
+    if (!opened) return;
+    onOpenedTaken();
+    setError(null);
+    // The form fills in the link's relay (as a pasted link does): the person's own is kept to go back to.
+    if (relayUrl.trim() && relayBeforeLink === null) setRelayBeforeLink(relayUrl);
+    if (opened.kind === "password_reset") {
+      setResetLink((last) => ({ link: opened.link, count: (last?.count ?? 0) + 1 }));
+      setMode("reset");
+      return;
+    }
+    setMode("sign_up");
+    setInvitation(opened.link);
+    const theirs = parseInvitationLink(opened.link)?.relayUrl;
+    if (theirs) setRelayUrl(theirs);
+    // Only a new link fills the form; the callback's identity is not one.
+  }, [opened]);
+
+  /** Back to signing in, at the relay the person had before a link changed it. */
+  function toSignIn() {
+    if (relayBeforeLink !== null) setRelayUrl(relayBeforeLink);
+    setRelayBeforeLink(null);
+    setMode("sign_in");
+  }
 
   async function submit(e: FormEvent) {
     e.preventDefault();
@@ -65,15 +106,19 @@ export function SignIn(props: { initialRelayUrl: string; startupError: string | 
     return (
       <main className="auth">
         <ResetPassword
+          key={resetLink?.count ?? 0}
+          initialLink={resetLink?.link}
           relayUrl={relayUrl}
           onRelayUrl={setRelayUrl}
           onDone={() => {
+            // The new password is the link's relay's: signing in goes there.
+            setRelayBeforeLink(null);
             setPassword("");
             setError(null);
             setNotice("Password changed: sign in with the new one.");
             setMode("sign_in");
           }}
-          onCancel={() => setMode("sign_in")}
+          onCancel={toSignIn}
         />
       </main>
     );
@@ -84,7 +129,7 @@ export function SignIn(props: { initialRelayUrl: string; startupError: string | 
       <form className="card" onSubmit={submit} data-testid="auth-form">
         <h1>TeamFlow</h1>
         <div className="tabs" role="tablist">
-          <button type="button" role="tab" aria-selected={mode === "sign_in"} onClick={() => setMode("sign_in")} data-testid="mode-sign-in">
+          <button type="button" role="tab" aria-selected={mode === "sign_in"} onClick={toSignIn} data-testid="mode-sign-in">
             Sign in
           </button>
           <button type="button" role="tab" aria-selected={mode === "sign_up"} onClick={() => setMode("sign_up")} data-testid="mode-sign-up">

@@ -1,11 +1,11 @@
 // Joining with a pasted link, for someone who already has an account.
-import { act, cleanup, fireEvent, render, screen } from "@testing-library/react";
-import { afterEach, beforeEach, expect, it, vi } from "vitest";
-import type { TeamMembership } from "../../bindings";
+import { act, cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { OpenedLink, TeamMembership } from "../../bindings";
 import { INVITATION_GONE, NOT_A_LINK } from "../../lib/invitation";
 import { answers, calls, failures, reset } from "../../testing/fakeBindings";
 import { inviteLink, refused, TEAM } from "../../testing/fixtures";
-import { JoinWithLink } from "./JoinWithLink";
+import { JoinWithLink, otherRelay, RESET_WHILE_SIGNED_IN } from "./JoinWithLink";
 import { ANSWER_REFUSED } from "./words";
 
 vi.mock("../../bindings", () => import("../../testing/fakeBindings"));
@@ -44,4 +44,46 @@ it("says why the relay refused", async () => {
   failures.acceptInvitation = refused("conflict", 409);
   await join(inviteLink(1));
   expect(screen.getByTestId("join-link-error").textContent).toBe(ANSWER_REFUSED.conflict);
+});
+
+describe("a link the app was opened with", () => {
+  async function opened(link: OpenedLink) {
+    const onOpenedTaken = vi.fn();
+    await act(async () => void render(<JoinWithLink onJoined={vi.fn()} opened={link} onOpenedTaken={onOpenedTaken} />));
+    expect(onOpenedTaken).toHaveBeenCalled();
+  }
+
+  it("is filled in with what it offers and Join focused, and joins only when the person says so", async () => {
+    answers.settings = { relay_url: "http://127.0.0.1:8080", theme: "system" };
+    answers.previewInvitation = { team_name: "Studio", role: "member", inviter_name: "Ada", expires_at: "2026-12-08T10:00:00Z" };
+    await opened({ kind: "invitation", link: inviteLink(1) });
+    expect((screen.getByTestId("join-link") as HTMLInputElement).value).toBe(inviteLink(1));
+    expect(document.activeElement).toBe(screen.getByTestId("join-with-link"));
+    await waitFor(() => expect(screen.getByTestId("join-preview").textContent).toBe("Join Studio as member, invited by Ada"));
+    expect(calls).toContainEqual(["previewInvitation", "http://127.0.0.1:8080", inviteLink(1)]);
+    expect(screen.queryByTestId("join-link-error")).toBeNull();
+    expect(calls.some(([name]) => name === "acceptInvitation")).toBe(false);
+    // Typed over, it is the person's own link: no preview.
+    fireEvent.change(screen.getByTestId("join-link"), { target: { value: inviteLink(2) } });
+    expect(screen.queryByTestId("join-preview")).toBeNull();
+  });
+
+  it("says at once when the invitation no longer works", async () => {
+    answers.settings = { relay_url: "http://127.0.0.1:8080", theme: "system" };
+    failures.previewInvitation = refused("not_found", 404);
+    await opened({ kind: "invitation", link: inviteLink(1) });
+    await waitFor(() => expect(screen.getByTestId("join-link-error").textContent).toBe(INVITATION_GONE));
+  });
+
+  it("says when it is another relay's invitation", async () => {
+    answers.settings = { relay_url: "https://relay.example.com", theme: "system" };
+    await opened({ kind: "invitation", link: inviteLink(1) });
+    expect(screen.getByTestId("join-link-error").textContent).toBe(otherRelay("http://127.0.0.1:8080", "https://relay.example.com"));
+  });
+
+  it("says where a password reset link is used", async () => {
+    await opened({ kind: "password_reset", link: "http://127.0.0.1:8080/reset-password/abcdefghijklmnop" });
+    expect(screen.getByTestId("join-link-error").textContent).toBe(RESET_WHILE_SIGNED_IN);
+    expect((screen.getByTestId("join-link") as HTMLInputElement).value).toBe("");
+  });
 });

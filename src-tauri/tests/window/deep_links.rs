@@ -1,0 +1,130 @@
+//! Links that open the app (`teamflow://open?link=…`, the relay pages' "Open in TeamFlow"): started with an
+//! invitation link, the app opens "Create account" with it filled in, its relay and what it offers; a second
+//! start on the same data while the app runs (the system opening another link) hands the link over the
+//! session's D-Bus and ends, and the running window fills in "Join with a link" with it and what it offers. A link only fills
+//! in a form: nobody joins until they press the button.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, Result, ensure};
+use serde_json::json;
+use teamflow_protocol::api::invitations::open_in_app;
+use teamflow_tests::{Client, PASSWORD, TestRelay};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::driver::{PATIENCE, Window, turn};
+
+/// A link to `team` made by `owner`, as the relay's invitation page shows it.
+async fn invitation_link(owner: &Client, team: &str) -> Result<String> {
+    let (status, invitation) = owner.post(&format!("/api/teams/{team}/invitations"), &json!({"role": "member"})).await;
+    ensure!(status.as_u16() == 201, "{invitation}");
+    invitation["url"].as_str().map(str::to_owned).context("the invitation's link")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invitation_link_opens_the_app_at_create_account_with_it_filled_in() -> Result<()> {
+    let turn = turn().await;
+    let relay = TestRelay::start().await;
+    let ada = relay.user("ada").await;
+    let studio = ada.create_team("Studio").await;
+    let link = invitation_link(&ada, &studio).await?;
+
+    let window = Window::launch_with_args(turn, &[], &[&open_in_app(&link)]).await?;
+    window
+        .until_page(
+            "Create account chosen",
+            "return document.querySelector('[data-testid=mode-sign-up]')?.getAttribute('aria-selected') === 'true';",
+            &[],
+        )
+        .await?;
+    window.until_value("[data-testid=invitation-link]", &link).await?;
+    window.until_value("[data-testid=relay-url]", &relay.url("")).await?;
+    window.until_text("[data-testid=invitation-preview]", "Join Studio as member, invited by ada").await?;
+    window.screenshot_and_dark("deep-link-sign-up").await?;
+    ensure!(
+        ada.get(&format!("/api/teams/{studio}/members")).await.1.as_array().map(Vec::len) == Some(1),
+        "nobody joined by opening the link"
+    );
+
+    window.type_into("[data-testid=display-name]", "Bea").await?;
+    window.type_into("[data-testid=email]", "bea@example.test").await?;
+    window.type_into("[data-testid=password]", PASSWORD).await?;
+    window.click("[data-testid=auth-submit]").await?;
+    window.until_text("[data-testid=team-switcher]", "Studio").await?;
+    window.close().await
+}
+
+/// A D-Bus session bus of the test's own, as a desktop session has (the single-instance plugin's channel).
+struct SessionBus {
+    _daemon: Child,
+    address: String,
+}
+
+impl SessionBus {
+    async fn start() -> Result<Self> {
+        let mut daemon = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address=1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting dbus-daemon (apt package dbus)")?;
+        let mut address = String::new();
+        let stdout = daemon.stdout.take().context("dbus-daemon's output")?;
+        tokio::time::timeout(PATIENCE, BufReader::new(stdout).read_line(&mut address))
+            .await
+            .context("dbus-daemon gave no address")??;
+        let address = address.trim().to_owned();
+        ensure!(!address.is_empty(), "dbus-daemon exited without an address");
+        Ok(SessionBus { _daemon: daemon, address })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_start_hands_its_link_to_the_running_app_which_fills_in_join() -> Result<()> {
+    let turn = turn().await;
+    let bus = SessionBus::start().await?;
+    let relay = TestRelay::start().await;
+    let ada = relay.user("ada").await;
+    relay.user("bob").await;
+    let studio = ada.create_team("Studio").await;
+    let link = invitation_link(&ada, &studio).await?;
+    let bus_env = [("DBUS_SESSION_BUS_ADDRESS", std::ffi::OsStr::new(&bus.address))];
+    let window = Window::launch_with(turn, &bus_env).await?;
+    window.sign_in(&relay, "bob").await?;
+
+    // What the system does when the link is opened while the app runs: starts it again, with the link.
+    let second = Command::new(env!("CARGO_BIN_EXE_teamflow-desktop"))
+        .arg(open_in_app(&link))
+        .env("DISPLAY", window.display())
+        .env("TEAMFLOW_DATA_DIR", window.data_dir())
+        .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+        .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .status();
+    let ended =
+        tokio::time::timeout(Duration::from_secs(60), second).await.context("the second start kept running")??;
+    ensure!(ended.success(), "the second start failed: {ended}");
+
+    window.until_value("[data-testid=join-link]", &link).await?;
+    window.until_text("[data-testid=join-preview]", "Join Studio as member, invited by ada").await?;
+    window
+        .until_page("Join focused", "return document.activeElement?.dataset.testid === 'join-with-link';", &[])
+        .await?;
+    let apps = window.app_processes().into_iter().filter(|(_, name, _)| name.starts_with("teamflow-deskto")).count();
+    ensure!(apps == 1, "{apps} app processes: the second start did not end");
+    ensure!(
+        ada.get(&format!("/api/teams/{studio}/members")).await.1.as_array().map(Vec::len) == Some(1),
+        "bob joined without pressing Join"
+    );
+    window.screenshot_and_dark("deep-link-join").await?;
+
+    window.press(&["\u{E007}"]).await?;
+    window.until_text("[data-testid=team-switcher]", "Studio").await?;
+    ensure!(ada.get(&format!("/api/teams/{studio}/members")).await.1.as_array().map(Vec::len) == Some(2), "bob joined");
+    window.close().await
+}
