@@ -61,17 +61,13 @@ pub fn run() {
         .init();
     let builder = specta_builder();
     let context = tauri::generate_context!();
-    let instance =
-        deep_links::instance_id(&context.config().identifier, std::env::var_os("TEAMFLOW_DATA_DIR").as_deref());
-    let app = tauri::Builder::default()
-        // First, as the plugin asks: a second start on the same data hands its `teamflow://` link to this
-        // one (through the deep-link plugin, below) and ends before opening anything.
-        .plugin(
-            tauri_plugin_single_instance::Builder::new()
-                .dbus_id(instance)
-                .callback(|app, _args, _cwd| deep_links::raise(app))
-                .build(),
-        )
+    let mut app = tauri::Builder::default();
+    // First, as the plugin asks: a second start on the same data hands its `teamflow://` link to this one
+    // (through the deep-link plugin, below) and ends before opening anything.
+    if let Some(single_instance) = deep_links::single_instance(&context.config().identifier) {
+        app = app.plugin(single_instance);
+    }
+    let app = app
         .plugin(tauri_plugin_deep_link::init())
         // For `open_link` (links open in the system browser). The window is granted none of its commands:
         // the only way to it is that command, which opens http(s) links alone.

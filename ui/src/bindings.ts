@@ -514,9 +514,7 @@ export type NotificationSettings = {
  */
 export type OpenedLink = 
 /**  `{relay}/invite/{token}`: to sign up with, or to join a team by when signed in. */
-{ kind: "invitation"; link: string } | 
-/**  `{relay}/reset-password/{token}`: to set a new password with, on the sign-in screen. */
-{ kind: "password_reset"; link: string };
+{ kind: "invitation"; link: string };
 
 export type OutboxEntry = {
 	client_id: string,

@@ -11,7 +11,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use html_escape::{encode_double_quoted_attribute, encode_text};
-use teamflow_protocol::api::invitations::{is_token_shaped, open_in_app};
+use teamflow_protocol::api::invitations::open_in_app;
 
 use super::AppState;
 use crate::error::ApiError;
@@ -68,21 +68,16 @@ async fn invitation(State(state): State<AppState>, Path(token): Path<String>) ->
 }
 
 /// A password reset link opened in a browser: the reset is done in the app. Says nothing of whether the
-/// token is good (only the reset itself checks it, once); a token of the wrong shape is not echoed back.
-async fn reset(State(state): State<AppState>, Path(token): Path<String>) -> Response {
-    let open = if is_token_shaped(&token) {
-        open_button(&format!("{}/reset-password/{token}", state.public_url.trim_end_matches('/')))
-    } else {
-        String::new()
-    };
+/// token is good (only the reset itself checks it, once). No "Open in TeamFlow" here: a link the app is
+/// started with stays in its command line, which other accounts on the machine can read while it runs, and a
+/// reset token is worth more than an invitation (the account, not a seat in one team).
+async fn reset(Path(_token): Path<String>) -> Response {
     page(
         StatusCode::OK,
         "Reset your TeamFlow password",
-        &format!(
-            "{open}<p>Or open the TeamFlow app, choose <em>Forgot your password?</em> on the sign-in screen, and \
-             paste this page's address (from the address bar) into <em>Reset link</em>.</p>\
-             <p class=\"small\">The link works once, within an hour of being made.</p>"
-        ),
+        "<p>Open the TeamFlow app, choose <em>Forgot your password?</em> on the sign-in screen, and paste this \
+         page's address (from the address bar) into <em>Reset link</em>.</p>\
+         <p class=\"small\">The link works once, within an hour of being made.</p>",
     )
 }
 
@@ -119,7 +114,8 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
 const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1d2127}\
 main{max-width:34rem;margin:10vh auto;padding:2rem;background:#fff;border:1px solid #e1e4e8;border-radius:12px}\
 h1{font-size:1.5rem;margin-top:0}.open{display:inline-block;padding:.6rem 1.1rem;border-radius:8px;\
-background:#4f46e5;color:#fff;text-decoration:none;font-weight:600}.link{font:13px ui-monospace,monospace;word-break:break-all;padding:.5rem;\
+background:#4f46e5;color:#fff;text-decoration:none;font-weight:600}\
+.link{font:13px ui-monospace,monospace;word-break:break-all;padding:.5rem;\
 background:#f6f7f9;border-radius:6px}.small{font-size:13px;color:#5b6470}\
 @media (prefers-color-scheme:dark){body{background:#1e2024;color:#e6e8eb}main{background:#16181c;\
 border-color:#2c3036}.link{background:#1e2024}.small{color:#9aa1ab}}";

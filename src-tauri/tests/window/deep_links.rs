@@ -1,5 +1,7 @@
-//! Links that open the app (`teamflow://open?link=…`, the relay pages' "Open in TeamFlow"): started with an
-//! invitation link, the app opens "Create account" with it filled in, its relay and what it offers; a second
+//! Links that open the app (`teamflow://open?link=…`, the invitation page's "Open in TeamFlow"): started
+//! with an invitation link, the app opens "Create account" with it filled in, its relay and what it offers
+//! (a link it does not take leaves it at Sign in; one of another relay says so, and Sign in stays with the
+//! person's own relay); a second
 //! start on the same data while the app runs (the system opening another link) hands the link over the
 //! session's D-Bus and ends, and the running window fills in "Join with a link" with it and what it offers. A link only fills
 //! in a form: nobody joins until they press the button.
@@ -56,6 +58,68 @@ async fn an_invitation_link_opens_the_app_at_create_account_with_it_filled_in() 
     window.close().await
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_to_another_relay_says_so_and_sign_in_stays_with_the_persons_own() -> Result<()> {
+    let turn = turn().await;
+    let bus = SessionBus::start().await?;
+    let relay = TestRelay::start().await;
+    let ada = relay.user("ada").await;
+    ada.create_team("Studio").await;
+    // Another relay, and an invitation of its own: what any web page could open the app with.
+    let other = TestRelay::start().await;
+    let mallory = other.user("mallory").await;
+    let lure = mallory.create_team("Payroll").await;
+    let link = invitation_link(&mallory, &lure).await?;
+    // The same token under a path no relay serves it from: not a link the app takes.
+    let malformed = link.replace("/invite/", "/team/invite/");
+    let bus_env = [("DBUS_SESSION_BUS_ADDRESS", std::ffi::OsStr::new(&bus.address))];
+    let window = Window::launch_with_args(turn, &bus_env, &[&open_in_app(&malformed)]).await?;
+    window.find("[data-testid=auth-form]").await?;
+    ensure!(window.all("[data-testid=invitation-link]").await?.is_empty(), "the sign-up form opened");
+    // The app works as if started without it; ada's relay is remembered, and her password typed again.
+    window.sign_in(&relay, "ada").await?;
+    window.until_text("[data-testid=team-switcher]", "Studio").await?;
+    window.sign_out().await?;
+    window.type_into("[data-testid=email]", "ada@example.test").await?;
+    window.type_into("[data-testid=password]", PASSWORD).await?;
+
+    second_start(&window, &bus, &link).await?;
+    window.until_value("[data-testid=invitation-link]", &link).await?;
+    window.until_value("[data-testid=relay-url]", &other.url("")).await?;
+    window.until_text("[data-testid=link-other-relay]", &relay.url("")).await?;
+    window.until_value("[data-testid=password]", "").await?;
+    window.until_text("[data-testid=invitation-preview]", "Join Payroll as member, invited by mallory").await?;
+    window.screenshot_and_dark("deep-link-other-relay").await?;
+    // Back to Sign in: at ada's own relay, not the link's.
+    window.click("[data-testid=mode-sign-in]").await?;
+    window.until_value("[data-testid=relay-url]", &relay.url("")).await?;
+    window.close().await
+}
+
+/// What the system does when a link is opened while the app runs: starts it again with the link, on the
+/// window's display, data and session bus. The start must hand the link over and end.
+async fn second_start(window: &Window, bus: &SessionBus, link: &str) -> Result<()> {
+    // The same build as the window's (a benchmark may point the driver at another one).
+    let app =
+        std::env::var("TEAMFLOW_APP_BINARY").unwrap_or_else(|_| env!("CARGO_BIN_EXE_teamflow-desktop").to_owned());
+    let second = Command::new(app)
+        .arg(open_in_app(link))
+        .env("DISPLAY", window.display())
+        .env("TEAMFLOW_DATA_DIR", window.data_dir())
+        .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+        .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .status();
+    let ended =
+        tokio::time::timeout(Duration::from_secs(60), second).await.context("the second start kept running")??;
+    ensure!(ended.success(), "the second start failed: {ended}");
+    let apps = window.app_processes().into_iter().filter(|(_, name, _)| name.starts_with("teamflow-deskto")).count();
+    ensure!(apps == 1, "{apps} app processes: the second start did not end");
+    Ok(())
+}
+
 /// A D-Bus session bus of the test's own, as a desktop session has (the single-instance plugin's channel).
 struct SessionBus {
     _daemon: Child,
@@ -94,36 +158,26 @@ async fn a_second_start_hands_its_link_to_the_running_app_which_fills_in_join() 
     let bus_env = [("DBUS_SESSION_BUS_ADDRESS", std::ffi::OsStr::new(&bus.address))];
     let window = Window::launch_with(turn, &bus_env).await?;
     window.sign_in(&relay, "bob").await?;
+    // Bob is typing a team's name when the link arrives: his keys must stay there.
+    window.type_into("[data-testid=new-team-name]", "Garden").await?;
 
-    // What the system does when the link is opened while the app runs: starts it again, with the link.
-    let second = Command::new(env!("CARGO_BIN_EXE_teamflow-desktop"))
-        .arg(open_in_app(&link))
-        .env("DISPLAY", window.display())
-        .env("TEAMFLOW_DATA_DIR", window.data_dir())
-        .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
-        .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .status();
-    let ended =
-        tokio::time::timeout(Duration::from_secs(60), second).await.context("the second start kept running")??;
-    ensure!(ended.success(), "the second start failed: {ended}");
+    second_start(&window, &bus, &link).await?;
 
     window.until_value("[data-testid=join-link]", &link).await?;
     window.until_text("[data-testid=join-preview]", "Join Studio as member, invited by ada").await?;
+    // The focus stays where it was (a key pressed there must not join), and Join waits for a click.
     window
-        .until_page("Join focused", "return document.activeElement?.dataset.testid === 'join-with-link';", &[])
+        .until_page("Join ready", "return !document.querySelector('[data-testid=join-with-link]').disabled;", &[])
         .await?;
-    let apps = window.app_processes().into_iter().filter(|(_, name, _)| name.starts_with("teamflow-deskto")).count();
-    ensure!(apps == 1, "{apps} app processes: the second start did not end");
+    let focused = window.script("return document.activeElement?.dataset?.testid ?? null;").await?;
+    ensure!(focused == json!("new-team-name"), "the focus moved: {focused}");
     ensure!(
         ada.get(&format!("/api/teams/{studio}/members")).await.1.as_array().map(Vec::len) == Some(1),
         "bob joined without pressing Join"
     );
     window.screenshot_and_dark("deep-link-join").await?;
 
-    window.press(&["\u{E007}"]).await?;
+    window.click("[data-testid=join-with-link]").await?;
     window.until_text("[data-testid=team-switcher]", "Studio").await?;
     ensure!(ada.get(&format!("/api/teams/{studio}/members")).await.1.as_array().map(Vec::len) == Some(2), "bob joined");
     window.close().await

@@ -13,7 +13,7 @@ afterEach(() => vi.useRealTimers());
 
 it("hands on the link the app started with, then each one the shell announces", async () => {
   const first: OpenedLink = { kind: "invitation", link: inviteLink(1) };
-  const second: OpenedLink = { kind: "password_reset", link: "http://127.0.0.1:8080/reset-password/abcdefghijklmnop" };
+  const second: OpenedLink = { kind: "invitation", link: inviteLink(2) };
   answers.takeOpenedLink = first;
   const onLink = vi.fn();
   const stop = followOpenedLinks(onLink);

@@ -13,7 +13,8 @@ export function followOpenedLinks(onLink: (link: OpenedLink) => void): () => voi
       (e) => console.warn("the link the app was opened with could not be read", e),
     );
   const unlisten = events.linkOpened.listen(() => void take());
-  void unlisten.then(take);
+  // Taken once listening, or failing to: the start's link is never left behind.
+  void unlisten.then(take, take);
   return () => void unlisten.then((stop) => stop());
 }
 

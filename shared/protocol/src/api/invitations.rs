@@ -134,15 +134,15 @@ pub fn token_from(input: &str) -> &str {
 /// The scheme the desktop app opens (`teamflow://open?link=…`).
 pub const APP_SCHEME: &str = "teamflow";
 
-/// The address that opens the desktop app with `link` (an invitation or password reset link) filled in:
-/// what the relay's pages offer as "Open in TeamFlow".
+/// The address that opens the desktop app with `link` (an invitation link) filled in: what the relay's
+/// invitation page offers as "Open in TeamFlow".
 pub fn open_in_app(link: &str) -> String {
     let encoded: String = url::form_urlencoded::byte_serialize(link.as_bytes()).collect();
     format!("{APP_SCHEME}://open?link={encoded}")
 }
 
 /// Whether `token` has the shape of the relay's tokens (base64url, 16 to 200 characters): anything else is
-/// a typo or half a link, and is never echoed into a page or an address.
+/// a typo or half a link.
 pub fn is_token_shaped(token: &str) -> bool {
     (16..=200).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }

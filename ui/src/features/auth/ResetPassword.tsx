@@ -1,7 +1,7 @@
 // "Forgot your password?": the relay sends no mail, so its administrator gives the person a reset link
 // (`teamflow-relay admin reset-password`). Pasted here, the link fills in the relay and, with a new
 // password, sets it; every sign-in of the account ends, and the person signs in with the new one.
-import { type FormEvent, useEffect, useState } from "react";
+import { type FormEvent, useState } from "react";
 import { commands } from "../../bindings";
 import { call, explain } from "../../lib/call";
 import { ErrorLine } from "../../lib/ErrorLine";
@@ -17,16 +17,9 @@ const REFUSED = {
   not_found: "This reset link is no longer valid: it was used, or is more than an hour old. Ask your relay's administrator for a new one.",
 };
 
-type Props = {
-  relayUrl: string;
-  onRelayUrl: (url: string) => void;
-  onDone: () => void;
-  onCancel: () => void;
-  /** A reset link the app was opened with, filled in as if pasted. */
-  initialLink?: string;
-};
+type Props = { relayUrl: string; onRelayUrl: (url: string) => void; onDone: () => void; onCancel: () => void };
 
-export function ResetPassword({ relayUrl, onRelayUrl, onDone, onCancel, initialLink }: Props) {
+export function ResetPassword({ relayUrl, onRelayUrl, onDone, onCancel }: Props) {
   const [link, setLink] = useState("");
   const [password, setPassword] = useState("");
   const [busy, setBusy] = useState(false);
@@ -37,11 +30,6 @@ export function ResetPassword({ relayUrl, onRelayUrl, onDone, onCancel, initialL
     const parsed = parseResetLink(value);
     if (parsed?.relayUrl) onRelayUrl(parsed.relayUrl);
   }
-
-  useEffect(() => {
-    if (initialLink) pasted(initialLink);
-    // Once, for the link this form was opened with (SignIn starts a new form for a new link).
-  }, []);
 
   async function submit(e: FormEvent) {
     e.preventDefault();

@@ -157,34 +157,43 @@ describe("a link the app was opened with", () => {
       render(<SignIn initialRelayUrl={initialRelayUrl} startupError={null} onSignedIn={onSignedIn} opened={link} onOpenedTaken={onOpenedTaken} />),
     );
     expect(onOpenedTaken).toHaveBeenCalled();
-    return view;
+    return { ...view, onOpenedTaken };
   }
 
-  it("opens Create account with the invitation and its relay; Sign in goes back to the relay the person had", async () => {
+  it("opens Create account with the invitation and its relay, says the relay is not the person's own; Sign in goes back to theirs", async () => {
     answers.previewInvitation = offer;
     await openedWith({ kind: "invitation", link: inviteLink(1) }, "https://relay.example.com");
     expect(screen.getByTestId("mode-sign-up").getAttribute("aria-selected")).toBe("true");
     expect(field("invitation-link").value).toBe(inviteLink(1));
     expect(field("relay-url").value).toBe(RELAY);
+    expect(screen.getByTestId("link-other-relay").textContent).toContain("https://relay.example.com");
     await waitFor(() => expect(screen.getByTestId("invitation-preview").textContent).toBe("Join Studio as member, invited by Ada"));
+    expect(calls.some(([name]) => name.startsWith("signUp"))).toBe(false);
     // Any web page can open the app with a link: signing in stays at the person's own relay.
     fireEvent.click(screen.getByTestId("mode-sign-in"));
     expect(field("relay-url").value).toBe("https://relay.example.com");
   });
 
-  it("keeps the link's relay for someone who had none", async () => {
+  it("keeps the link's relay for someone who had none, with nothing to warn of", async () => {
     answers.previewInvitation = offer;
     await openedWith({ kind: "invitation", link: inviteLink(1) }, "");
+    expect(screen.queryByTestId("link-other-relay")).toBeNull();
     fireEvent.click(screen.getByTestId("mode-sign-in"));
     expect(field("relay-url").value).toBe(RELAY);
   });
 
-  it("opens the reset form with a reset link and its relay", async () => {
-    const link = `${RELAY}/reset-password/abcdefghijklmnopqrst`;
-    await openedWith({ kind: "password_reset", link }, "https://relay.example.com");
-    expect(field("reset-link").value).toBe(link);
-    expect(field("reset-relay-url").value).toBe(RELAY);
-    fireEvent.click(screen.getByTestId("reset-cancel"));
-    expect(field("relay-url").value).toBe("https://relay.example.com");
+  it("never carries a password typed for one relay over to the link's", async () => {
+    answers.previewInvitation = offer;
+    const onOpenedTaken = vi.fn();
+    const { rerender } = await act(async () =>
+      render(<SignIn initialRelayUrl="https://relay.example.com" startupError={null} onSignedIn={onSignedIn} opened={null} onOpenedTaken={onOpenedTaken} />),
+    );
+    type("email", "bob@example.com");
+    type("password", "battery staple 9");
+    await act(async () =>
+      rerender(<SignIn initialRelayUrl="https://relay.example.com" startupError={null} onSignedIn={onSignedIn} opened={{ kind: "invitation", link: inviteLink(1) }} onOpenedTaken={onOpenedTaken} />),
+    );
+    expect(field("password").value).toBe("");
+    expect(field("relay-url").value).toBe(RELAY);
   });
 });

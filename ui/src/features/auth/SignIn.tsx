@@ -6,6 +6,7 @@ import { commands, type OpenedLink, type User } from "../../bindings";
 import { call, explain } from "../../lib/call";
 import { ErrorLine } from "../../lib/ErrorLine";
 import { INVITATION_GONE, parseInvitationLink } from "../../lib/invitation";
+import { sameRelay } from "../../lib/openedLinks";
 import { markReady, SIGN_IN_READY } from "../../lib/readiness";
 import { InvitationField } from "./InvitationField";
 import { ResetPassword, UNREACHABLE } from "./ResetPassword";
@@ -31,8 +32,8 @@ type Props = {
   initialRelayUrl: string;
   startupError: string | null;
   onSignedIn: (user: User, relayUrl: string) => void;
-  /** A link the app was opened with: an invitation opens "Create account" with it, a reset link the reset
-   *  form; `onOpenedTaken` once it filled the form. */
+  /** A link the app was opened with: an invitation opens "Create account" with it; `onOpenedTaken` once it
+   *  filled the form. */
   opened?: OpenedLink | null;
   onOpenedTaken?: () => void;
 };
@@ -44,8 +45,6 @@ export function SignIn(props: Props) {
   // The relay address as it was before an opened invitation replaced it: any web page can open the app
   // with a link, so going back to "Sign in" signs in where the person did before, not where the link says.
   const [relayBeforeLink, setRelayBeforeLink] = useState<string | null>(null);
-  // A reset link the app was opened with, and how many so far (a new one starts the form again).
-  const [resetLink, setResetLink] = useState<{ link: string; count: number } | null>(null);
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
   const [name, setName] = useState("");
@@ -60,17 +59,17 @@ export function SignIn(props: Props) {
     if (!opened) return;
     onOpenedTaken();
     setError(null);
-    // The form fills in the link's relay (as a pasted link does): the person's own is kept to go back to.
-    if (relayUrl.trim() && relayBeforeLink === null) setRelayBeforeLink(relayUrl);
-    if (opened.kind === "password_reset") {
-      setResetLink((last) => ({ link: opened.link, count: (last?.count ?? 0) + 1 }));
-      setMode("reset");
-      return;
+    setNotice(null);
+    // A password typed for one relay is never sent to the one a link names: it is typed again.
+    setPassword("");
+    // The form fills in the link's relay (as a pasted link does); the person's own is kept to go back to.
+    const theirs = parseInvitationLink(opened.link)?.relayUrl;
+    if (theirs && !sameRelay(theirs, relayUrl)) {
+      if (relayUrl.trim() && relayBeforeLink === null) setRelayBeforeLink(relayUrl);
+      setRelayUrl(theirs);
     }
     setMode("sign_up");
     setInvitation(opened.link);
-    const theirs = parseInvitationLink(opened.link)?.relayUrl;
-    if (theirs) setRelayUrl(theirs);
     // Only a new link fills the form; the callback's identity is not one.
   }, [opened]);
 
@@ -106,13 +105,9 @@ export function SignIn(props: Props) {
     return (
       <main className="auth">
         <ResetPassword
-          key={resetLink?.count ?? 0}
-          initialLink={resetLink?.link}
           relayUrl={relayUrl}
           onRelayUrl={setRelayUrl}
           onDone={() => {
-            // The new password is the link's relay's: signing in goes there.
-            setRelayBeforeLink(null);
             setPassword("");
             setError(null);
             setNotice("Password changed: sign in with the new one.");
@@ -137,6 +132,11 @@ export function SignIn(props: Props) {
           </button>
         </div>
         {mode === "sign_up" && <InvitationField value={invitation} onChange={setInvitation} relayUrl={relayUrl} onRelayUrl={setRelayUrl} />}
+        {mode === "sign_up" && relayBeforeLink !== null && !sameRelay(relayBeforeLink, relayUrl) && (
+          <p className="caution" role="status" data-testid="link-other-relay">
+            This invitation is for another relay than yours ({relayBeforeLink}): go on only if you expected one from {relayUrl}.
+          </p>
+        )}
         <label>
           Relay
           <input value={relayUrl} onChange={(e) => setRelayUrl(e.target.value)} placeholder="relay.example.com" required data-testid="relay-url" />

@@ -134,7 +134,8 @@ function EditBox({
     <MentionComposer
       draft={draft}
       onDraft={setDraft}
-      onSend={onSave}
+      // Unchanged, the message as it was (not its mentions read back and written again).
+      onSend={(content) => onSave(draft.trim() === opened.text.trim() ? message.content : content)}
       members={members}
       me={user.id}
       placeholder="Edit message"

@@ -73,6 +73,14 @@ describe("members of the same name", () => {
     expect(labelFor({ userId: ADA, name: "Zed" }, twins, picks)).toBe("Zed");
   });
 
+  it("never read a mention back from text that only looked like one", () => {
+    // "@Ada" in the text was never a mention; the mention of Cy before "'s" must stay one.
+    const content = `${mentionToken(CY, "Cy")} and @Cy, ${mentionToken(CY, "Cy")}'s and ${mentionToken(CY, "Cy")}s`;
+    const { text, picks } = readable(content, twins);
+    expect(text).toBe("@Cy (Cy@x) and @Cy, @Cy (Cy@x)'s and @Cy (Cy@x)s");
+    expect(toWire(text, picks)).toBe(content);
+  });
+
   it("open a sent message as a draft that is sent back as it was", () => {
     const content = `${mentionToken(ADA, "Ada")}, ${mentionToken(BOB, "Ada")} and ${mentionToken(GONE, "Cy")}: hi ${mentionToken(ADA, "Ada")}`;
     const { text, picks } = readable(content, twins);

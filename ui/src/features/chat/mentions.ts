@@ -75,10 +75,15 @@ export type Picks = Map<string, Pick>;
  * How a mention of `who` reads in a draft: the name alone while no other member has it and no other pick
  * reads so; else the name and the email; else (someone who has left, no email known) the name and a number.
  */
-export function labelFor(who: Pick & { email?: string }, members: Member[], picks: ReadonlyMap<string, Pick>): string {
+export function labelFor(
+  who: Pick & { email?: string },
+  members: Member[],
+  picks: ReadonlyMap<string, Pick>,
+  avoid: (label: string) => boolean = () => false,
+): string {
   const takenByOther = (label: string) => {
     const held = picks.get(label);
-    return held !== undefined && held.userId !== who.userId;
+    return (held !== undefined && held.userId !== who.userId) || avoid(label);
   };
   const shared = members.some((m) => m.user_id !== who.userId && m.display_name === who.name);
   const candidates = [...(shared ? [] : [who.name]), ...(who.email ? [`${who.name} (${who.email})`] : [])];
@@ -90,20 +95,43 @@ export function labelFor(who: Pick & { email?: string }, members: Member[], pick
   }
 }
 
-/** A sent message as a draft to edit: its mentions as labels, each kept as a pick of the same person. */
+/**
+ * A sent message as a draft to edit: its mentions as labels, each kept as a pick of the same person, so that
+ * the draft sent back unchanged is the message as it was. A label is never one the message's own text
+ * already reads as "@label" (that text would become a mention), and a mention followed by a letter (as in
+ * "@Bob's") gets a label that ends in ")" so that it still reads as one.
+ */
 export function readable(content: string, members: Member[]): { text: string; picks: Picks } {
   const picks: Picks = new Map();
-  const text = segments(content)
-    .map((s) => {
+  const parts = segments(content);
+  const plain = parts.flatMap((s) => ("text" in s ? [s.text] : [])).join("\n");
+  const text = parts
+    .map((s, i) => {
       if ("text" in s) return s.text;
       const { userId, name } = s.mention;
       const email = members.find((m) => m.user_id === userId)?.email;
-      const label = labelFor({ userId, name, email }, members, picks);
+      const next = parts[i + 1];
+      const glued = next !== undefined && "text" in next && WORD_START.test(next.text);
+      const avoid = (label: string) => (glued && WORD_END.test(label)) || labelPattern([label]).test(plain);
+      const label = labelFor({ userId, name, email }, members, picks, avoid);
       picks.set(label, { userId, name });
       return `@${label}`;
     })
     .join("");
   return { text, picks };
+}
+
+const WORD_START = /^[\p{L}\p{N}]/u;
+const WORD_END = /[\p{L}\p{N}]$/u;
+
+/** "@label" for any of `labels`, longest first; a label ending in a letter or digit only where a word ends
+ *  ("@Ada" is not the start of "@Adam"), one ending in ")" anywhere. */
+function labelPattern(labels: string[]): RegExp {
+  const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const alternatives = [...labels]
+    .sort((a, b) => b.length - a.length)
+    .map((label) => escape(label) + (WORD_END.test(label) ? "(?![\\p{L}\\p{N}])" : ""));
+  return new RegExp(`@(${alternatives.join("|")})`, "gu");
 }
 
 /** The draft with the `@query` at `start` replaced by "@Name ", and where the caret goes after it. */
@@ -118,11 +146,8 @@ export function insertMention(draft: string, start: number, caret: number, name:
  * "@Ada Lovelace" wins over "@Ada".
  */
 export function toWire(draft: string, picked: ReadonlyMap<string, Pick>): string {
-  const names = [...picked.keys()].sort((a, b) => b.length - a.length);
-  if (names.length === 0) return draft;
-  const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  const pattern = new RegExp(`@(${names.map(escape).join("|")})(?![\\p{L}\\p{N}])`, "gu");
-  return draft.replace(pattern, (_, label: string) => {
+  if (picked.size === 0) return draft;
+  return draft.replace(labelPattern([...picked.keys()]), (_, label: string) => {
     const { userId, name } = picked.get(label)!;
     return mentionToken(userId, name);
   });

@@ -1,6 +1,6 @@
 // For someone who already has an account and was sent a link: paste it, join the team. A link the app was
-// opened with (from the invitation's page) is filled in with what it offers, and Join takes the focus: one
-// key joins, and nothing joins without it.
+// opened with (from the invitation's page) is filled in with what it offers; Join is pressed by the person,
+// never for them: it waits for the offer, and takes the focus only when nothing else has it.
 import { type FormEvent, useEffect, useRef, useState } from "react";
 import { commands, type OpenedLink, type TeamMembership } from "../../bindings";
 import { call, explain } from "../../lib/call";
@@ -10,11 +10,16 @@ import { sameRelay } from "../../lib/openedLinks";
 import { usePreview } from "./usePreview";
 import { ANSWER_REFUSED } from "./words";
 
-export const RESET_WHILE_SIGNED_IN = "That was a password reset link: sign out, then use it under “Forgot your password?”.";
-
 /** An invitation made by another relay than the one signed in to: its team cannot be joined from here. */
 export const otherRelay = (theirs: string, ours: string) =>
   `This invitation is for the relay at ${theirs}, and you are signed in to ${ours}: sign out, then create an account there with the link.`;
+
+/** Whether anything in the window has the focus: a key the person presses there stays there (a link that
+ *  arrives while they type must not turn their Enter into a Join). */
+function focusTaken(): boolean {
+  const active = document.activeElement;
+  return active !== null && active !== document.body;
+}
 
 export function JoinWithLink({
   onJoined,
@@ -29,29 +34,44 @@ export function JoinWithLink({
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const button = useRef<HTMLButtonElement>(null);
-  // The link came from outside the app, not from the person's own paste: what it offers is shown.
+  // The field holds a link from outside the app, untouched: Join waits for what it offers.
   const [fromOutside, setFromOutside] = useState(false);
-  const preview = usePreview(fromOutside && !error ? link : "", parseInvitationLink(link)?.relayUrl ?? "");
+  // That link once it is known to be this relay's: only then is its relay asked what it offers.
+  const [toPreview, setToPreview] = useState("");
+  const preview = usePreview(toPreview, parseInvitationLink(toPreview)?.relayUrl ?? "");
+  const focusOnOffer = useRef(false);
+  // Which link's relay check is the latest: an earlier one's answer is dropped.
+  const latest = useRef(0);
 
   useEffect(() => {
     if (!opened) return;
     onOpenedTaken();
-    if (opened.kind === "password_reset") return setError(RESET_WHILE_SIGNED_IN);
     setLink(opened.link);
     setFromOutside(true);
+    setToPreview("");
     setError(null);
-    button.current?.focus();
+    focusOnOffer.current = true;
     const theirs = parseInvitationLink(opened.link)?.relayUrl;
+    // A later link, or the person's typing, makes this check's answer moot (not the link being taken,
+    // which clears `opened` at once).
+    const check = ++latest.current;
     call(commands.settings()).then(
       (settings) => {
+        if (check !== latest.current) return;
         const ours = settings.relay_url;
         if (theirs && ours && !sameRelay(theirs, ours)) setError(otherRelay(theirs, ours));
+        else setToPreview(opened.link);
       },
-      // Without the settings, the relay's own answer to Join says whether the link is usable here.
-      () => {},
+      () => check === latest.current && setToPreview(opened.link),
     );
     // Only a new link fills the form; the callback's identity is not one.
   }, [opened]);
+
+  useEffect(() => {
+    if (preview.kind !== "offer" || !focusOnOffer.current) return;
+    focusOnOffer.current = false;
+    if (!focusTaken()) button.current?.focus();
+  }, [preview]);
 
   async function join(e: FormEvent) {
     e.preventDefault();
@@ -62,6 +82,7 @@ export function JoinWithLink({
       const team = await call(commands.acceptInvitation(link));
       setLink("");
       setFromOutside(false);
+      setToPreview("");
       onJoined(team);
     } catch (e) {
       setError(explain(e, ANSWER_REFUSED));
@@ -79,8 +100,12 @@ export function JoinWithLink({
         <input
           value={link}
           onChange={(e) => {
+            // The person's own link from here on: joined when they say, without a preview.
             setLink(e.target.value);
             setFromOutside(false);
+            setToPreview("");
+            focusOnOffer.current = false;
+            latest.current += 1;
           }}
           placeholder="Invitation link"
           aria-label="Invitation link"
@@ -88,7 +113,7 @@ export function JoinWithLink({
           spellCheck={false}
           data-testid="join-link"
         />
-        <button ref={button} type="submit" disabled={busy} data-testid="join-with-link">
+        <button ref={button} type="submit" disabled={busy || (fromOutside && preview.kind !== "offer")} data-testid="join-with-link">
           Join
         </button>
       </div>
