@@ -1,6 +1,6 @@
 // Days named relative to today, told apart by the local calendar, and times of day without seconds.
 import { expect, it } from "vitest";
-import { calendarDate, dayLabel, sameDay, timeOfDay } from "./dates";
+import { briefMoment, calendarDate, dateTime, dayLabel, formatterCount, numericDate, sameDay, timeOfDay } from "./dates";
 
 const now = new Date(2026, 11, 5, 9, 30);
 
@@ -26,4 +26,23 @@ it("gives the time of day without seconds", () => {
 
 it("writes a calendar date with the month in words", () => {
   expect(calendarDate(new Date(2026, 11, 5, 14), "en-GB")).toBe("5 December 2026");
+});
+
+it("writes a moment as toLocaleString does, a numeric date as toLocaleDateString, and a brief moment", () => {
+  const at = new Date(2026, 11, 5, 14, 5, 33);
+  for (const locale of ["en-GB", "en-US", "de-DE"]) {
+    expect(dateTime(at, locale)).toBe(at.toLocaleString(locale));
+    expect(numericDate(at, locale)).toBe(at.toLocaleDateString(locale));
+  }
+  expect(briefMoment(at, "en-GB")).toMatch(/^5 Dec,? 14:05$/);
+});
+
+it("makes each formatter once per locale, however many dates it writes (WebKit keeps each one's ICU memory)", () => {
+  timeOfDay(new Date(), "fr-FR");
+  const made = formatterCount();
+  for (let minute = 0; minute < 500; minute++) {
+    timeOfDay(new Date(2026, 11, 5, 9, minute), "fr-FR");
+    dateTime(new Date(2026, 11, 5, 9, minute), "fr-FR");
+  }
+  expect(formatterCount()).toBe(made + 1);
 });

@@ -4,6 +4,7 @@
 import { useEffect, useState } from "react";
 import { commands, type ActivityItem, type ActivityPage, type TeamMembership } from "../../bindings";
 import { call, messageOf } from "../../lib/call";
+import { dateTime } from "../../lib/dates";
 import { subscribeRoom } from "../../lib/events";
 import { useReconnects } from "../../lib/reconnects";
 import { Integrations } from "../integrations/Integrations";
@@ -118,7 +119,7 @@ export function Activity({ team }: { team: TeamMembership }) {
               ) : (
                 <span>{item.summary}</span>
               )}
-              <time dateTime={item.created_at}>{new Date(item.created_at).toLocaleString()}</time>
+              <time dateTime={item.created_at}>{dateTime(item.created_at)}</time>
             </li>
           );
         })}

@@ -4,6 +4,7 @@
 import { type FormEvent, lazy, Suspense, useEffect, useRef, useState } from "react";
 import { commands, type DocumentEntry, type Status, type TeamMembership, type User } from "../../bindings";
 import { call, explain, messageOf } from "../../lib/call";
+import { numericDate } from "../../lib/dates";
 import { subscribeRoom } from "../../lib/events";
 import { ErrorLine } from "../../lib/ErrorLine";
 import { useLatest } from "../../lib/latest";
@@ -211,7 +212,7 @@ export function Documents({ team, user, status, open, onOpen }: Props) {
                 Only on this device
               </span>
             )}
-            <time dateTime={d.created_at}>{new Date(d.created_at).toLocaleDateString()}</time>
+            <time dateTime={d.created_at}>{numericDate(d.created_at)}</time>
             {canWrite && renaming?.url !== d.document_id && (
               <button onClick={() => setRenaming({ url: d.document_id, title: d.title })} aria-label={`Rename ${d.title}`} data-testid="rename-document">
                 Rename

@@ -10,6 +10,7 @@ import { EditorView, type NodeViewConstructor } from "prosemirror-view";
 import { useEffect, useLayoutEffect, useReducer, useRef, useState } from "react";
 import { commands, events, type Presence, type Status, type TeamId, type UserId } from "../../bindings";
 import { call, messageOf } from "../../lib/call";
+import { dateTime } from "../../lib/dates";
 import { all, subscribe } from "../../lib/events";
 import { ErrorLine } from "../../lib/ErrorLine";
 import { markOpening, recordKeyPhases } from "../../lib/readiness";
@@ -408,7 +409,7 @@ export function Editor(props: { url: string; title: string; team: TeamId; me: Us
         {past ? (
           <div className="past" data-testid="past-version">
             <p className="marker">
-              Viewing the version of {new Date(past.version.to).toLocaleString()}.{" "}
+              Viewing the version of {dateTime(past.version.to)}.{" "}
               <button className="link" onClick={() => setPast(null)}>
                 Back to the live document
               </button>
@@ -423,7 +424,7 @@ export function Editor(props: { url: string; title: string; team: TeamId; me: Us
             {history.map((v) => (
               <li key={v.hash}>
                 <button className="link" onClick={() => viewVersion(v)}>
-                  {new Date(v.to).toLocaleString()}
+                  {dateTime(v.to)}
                 </button>
                 <span className="marker">
                   {" "}

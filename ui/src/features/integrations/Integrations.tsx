@@ -257,7 +257,7 @@ function Row({ team, integration, onChanged }: { team: TeamMembership; integrati
           {failures.length === 0 && <li className="empty">No failed events.</li>}
           {failures.map((f) => (
             <li key={f.event_id}>
-              <strong>{f.event_type}</strong> {f.reason} <time dateTime={f.failed_at}>{new Date(f.failed_at).toLocaleString()}</time>
+              <strong>{f.event_type}</strong> {f.reason} <time dateTime={f.failed_at}>{dateTime(f.failed_at)}</time>
             </li>
           ))}
         </ul>

@@ -1,5 +1,6 @@
 // How invitations read: the roles a person may hand out, the expiry choices, dates, and the words for each
 // refusal the relay can answer (by its stable code).
+import { briefMoment } from "../../lib/dates";
 import type { Role } from "../../bindings";
 import { INVITATION_GONE } from "../../lib/invitation";
 
@@ -33,7 +34,7 @@ export const DEFAULT_EXPIRY = 168;
 
 /** When an invitation expires, in the person's own locale and time zone. */
 export function until(iso: string): string {
-  return new Date(iso).toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  return briefMoment(iso);
 }
 
 /** Nothing about invitations waits for the relay to come back: each needs it there and then. */

@@ -4,6 +4,7 @@
 import { type FormEvent, useEffect, useRef, useState } from "react";
 import { commands, events, type Project, type ProjectChange, type ProjectPatch, type Task, type TeamMembership, type UserId } from "../../bindings";
 import { call, messageOf } from "../../lib/call";
+import { dateTime } from "../../lib/dates";
 import { subscribe } from "../../lib/events";
 import { ErrorLine } from "../../lib/ErrorLine";
 import { useReconnects } from "../../lib/reconnects";
@@ -220,7 +221,7 @@ export function ProjectDetails({ team, project }: { team: TeamMembership; projec
         {history?.map((change) => (
           <li key={change.id} className={change.outcome} data-testid="history-entry">
             <span>{describeChange(change, live.members, titles)}</span>
-            <time dateTime={change.changed_at}>{new Date(change.changed_at).toLocaleString()}</time>
+            <time dateTime={change.changed_at}>{dateTime(change.changed_at)}</time>
           </li>
         ))}
       </ol>
