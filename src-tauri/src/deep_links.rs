@@ -28,17 +28,18 @@ use url::Url;
 const MAX_LINK: usize = 2048;
 
 /// A link the app was opened with, as the window reads it: the relay's own link, which the forms take
-/// as if it had been pasted.
+/// as if it had been pasted. Tagged by kind although there is one, so that another kind (a document, say)
+/// is a variant the window must handle, not a link it takes for an invitation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum OpenedLink {
+pub(crate) enum OpenedLink {
     /// `{relay}/invite/{token}`: to sign up with, or to join a team by when signed in.
     Invitation { link: String },
 }
 
 /// A link opened the app while it was running: the window takes it with `take_opened_link`.
 #[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]
-pub struct LinkOpened;
+pub(crate) struct LinkOpened;
 
 /// The link not yet taken by the window (the latest wins).
 #[derive(Debug, Default)]
@@ -56,7 +57,7 @@ impl Pending {
 
 /// Reads `teamflow://open?link=…`; anything else (another action, extra parameters, a link that is not an
 /// http(s) invitation link with a token) is none.
-pub fn parse(url: &Url) -> Option<OpenedLink> {
+fn parse(url: &Url) -> Option<OpenedLink> {
     // The scheme the app is registered for (`plugins.deep-link` in tauri.conf.json).
     if url.scheme() != APP_SCHEME || url.host_str() != Some("open") || !matches!(url.path(), "" | "/") {
         return None;
@@ -88,10 +89,15 @@ pub fn parse(url: &Url) -> Option<OpenedLink> {
 /// identifier for its usual data, and one of its own for each other data directory (`TEAMFLOW_DATA_DIR`,
 /// as the file system resolves it), so two people's profiles, or the tests' windows, run side by side
 /// while a second start on the same data finds the first.
-pub fn instance_id(identifier: &str, data_dir: Option<&Path>) -> String {
+fn instance_id(identifier: &str, data_dir: Option<&Path>) -> String {
     match data_dir {
         None => identifier.to_owned(),
         Some(dir) => {
+            // Made first (the shell would make it next): a directory that does not exist yet resolves to
+            // nothing, and its first start would take another name than every start after it.
+            if let Err(error) = std::fs::create_dir_all(dir) {
+                tracing::warn!(%error, dir = %dir.display(), "the data directory could not be made");
+            }
             let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
             // A bus name's elements may not start with a digit: `d` and the hash's first 8 bytes.
             format!("{identifier}.d{}", hex::encode(&Sha256::digest(dir.as_os_str().as_encoded_bytes())[..8]))
@@ -144,7 +150,7 @@ fn received<R: Runtime>(app: &AppHandle<R>, urls: Vec<Url>) {
 }
 
 /// A second start handed its arguments over: the running window comes to the front.
-pub(crate) fn raise<R: Runtime>(app: &AppHandle<R>) {
+fn raise<R: Runtime>(app: &AppHandle<R>) {
     let Some(window) = app.get_webview_window("main") else { return };
     for (what, done) in [("unminimize", window.unminimize()), ("show", window.show()), ("focus", window.set_focus())] {
         if let Err(error) = done {
@@ -220,6 +226,10 @@ mod tests {
         assert_ne!(a, instance_id(id, Some(&other)));
         // The same directory, however it is written.
         assert_eq!(a, instance_id(id, Some(&work.join("..").join("work"))));
+        // One not made yet gets at its first start the name every later start finds.
+        let new = dir.path().join("other").join("..").join("new");
+        let first = instance_id(id, Some(&new));
+        assert_eq!(first, instance_id(id, Some(&dir.path().join("new"))));
         assert!(a.starts_with("dev.teamflow.desktop.d") && a.len() == id.len() + 2 + 16, "{a}");
     }
 }

@@ -3,7 +3,7 @@
 //! and holds no business logic of its own.
 
 mod commands;
-pub mod deep_links;
+mod deep_links;
 mod error;
 pub mod events;
 // `#[tauri::command]` expands to code that discards a `Result` with `let _ =`.

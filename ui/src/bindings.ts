@@ -510,7 +510,8 @@ export type NotificationSettings = {
 
 /**
  *  A link the app was opened with, as the window reads it: the relay's own link, which the forms take
- *  as if it had been pasted.
+ *  as if it had been pasted. Tagged by kind although there is one, so that another kind (a document, say)
+ *  is a variant the window must handle, not a link it takes for an invitation.
  */
 export type OpenedLink = 
 /**  `{relay}/invite/{token}`: to sign up with, or to join a team by when signed in. */

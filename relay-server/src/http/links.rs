@@ -1,5 +1,6 @@
 //! The pages behind the links the relay hands out (`/invite/{token}`, `/reset-password/{token}`): a
-//! person who opens one in a browser is told what to do with it in the app, where it works.
+//! person who opens one in a browser is told what to do with it in the app, where it works, and an
+//! invitation's page opens the app with it ("Open in TeamFlow", `teamflow://open?link=…`).
 //!
 //! Plain HTML with no script, no outside resource and a policy that allows none; never cached or framed,
 //! and no referrer leaves it (the token is in its address). An invitation's page says who invited whom to

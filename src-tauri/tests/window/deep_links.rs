@@ -1,10 +1,9 @@
 //! Links that open the app (`teamflow://open?link=…`, the invitation page's "Open in TeamFlow"): started
 //! with an invitation link, the app opens "Create account" with it filled in, its relay and what it offers
 //! (a link it does not take leaves it at Sign in; one of another relay says so, and Sign in stays with the
-//! person's own relay); a second
-//! start on the same data while the app runs (the system opening another link) hands the link over the
-//! session's D-Bus and ends, and the running window fills in "Join with a link" with it and what it offers. A link only fills
-//! in a form: nobody joins until they press the button.
+//! person's own relay). A second start on the same data while the app runs (the system opening another
+//! link) hands the link over the session's D-Bus and ends, and the running window fills in "Join with a
+//! link" with it and what it offers. A link only fills in a form: nobody joins until they press the button.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -134,7 +133,7 @@ impl SessionBus {
             .stderr(Stdio::null())
             .kill_on_drop(true)
             .spawn()
-            .context("starting dbus-daemon (apt package dbus)")?;
+            .context("starting dbus-daemon (apt package dbus-daemon; `./x setup` installs it)")?;
         let mut address = String::new();
         let stdout = daemon.stdout.take().context("dbus-daemon's output")?;
         tokio::time::timeout(PATIENCE, BufReader::new(stdout).read_line(&mut address))

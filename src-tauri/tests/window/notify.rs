@@ -1,9 +1,10 @@
 //! Being told when one is needed, in the window: a teammate (driving the relay's API) mentions the person in a
 //! team not on screen; the team switcher, the window title and the Notifications list show it, and the list
 //! opens the conversation, where the mention is highlighted and reading clears the count (on the relay too).
-//! The composer offers members on "@" and sends a real mention, of the one picked when two share a name. A read on another device clears the count
-//! live; a muted team counts but does not notify. Asked for, every message notifies while the window is in
-//! the background, and focusing it opens that chat. In both themes.
+//! The composer offers members on "@" and sends a real mention, of the one picked when two share a name.
+//! A read on another device clears the count live; a muted team counts but does not notify. Asked for,
+//! every message notifies while the window is in the background, and focusing it opens that chat. In both
+//! themes.
 //!
 //! What is not seen: the OS notification itself (no notification daemon runs under Xvfb, and the plugin
 //! reports nothing back). The test checks the decision's visible record, the Notifications list, which is

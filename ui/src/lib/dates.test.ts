@@ -1,5 +1,6 @@
-// Days named relative to today, told apart by the local calendar, and times of day without seconds.
-import { expect, it } from "vitest";
+// Days named relative to today, told apart by the local calendar, times of day without seconds, full
+// moments and dates as the locale writes them; one formatter per form, made again when the zone moves.
+import { expect, it, vi } from "vitest";
 import { briefMoment, calendarDate, dateTime, dayLabel, formatterCount, numericDate, sameDay, timeOfDay } from "./dates";
 
 const now = new Date(2026, 11, 5, 9, 30);
@@ -45,4 +46,16 @@ it("makes each formatter once per locale, however many dates it writes (WebKit k
     dateTime(new Date(2026, 11, 5, 9, minute), "fr-FR");
   }
   expect(formatterCount()).toBe(made + 1);
+});
+
+it("makes them again when the machine's time zone changes", () => {
+  timeOfDay(new Date(), "fr-FR");
+  const made = formatterCount();
+  const moved = vi.spyOn(Date.prototype, "getTimezoneOffset").mockReturnValue(new Date().getTimezoneOffset() + 60);
+  timeOfDay(new Date(), "fr-FR");
+  expect(formatterCount()).toBe(1);
+  moved.mockRestore();
+  timeOfDay(new Date(), "fr-FR");
+  expect(formatterCount()).toBe(1);
+  expect(made).toBeGreaterThanOrEqual(1);
 });

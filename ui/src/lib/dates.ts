@@ -1,6 +1,6 @@
 // Dates as a person reads them in lists: a day named relative to today ("Today", "Yesterday", then the
-// weekday and date), a time of day without seconds, a full moment and a calendar date, in the person's own
-// locale and time zone.
+// weekday and date), a time of day without seconds, a full moment, a calendar date (in words or numbers)
+// and a brief moment, in the person's own locale and time zone.
 //
 // Each form has one formatter, made once per locale: `toLocaleTimeString(locale, options)` makes a new
 // ICU formatter on every call, and in WebKit each costs native memory the garbage collector does not see
@@ -9,9 +9,18 @@
 const DAY_MS = 86_400_000;
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
+// A formatter keeps the time zone it was made in: when the machine's current offset from UTC changes (a
+// flight, say; summer time changes it too, harmlessly), they are made again. A move to another zone with
+// the same offset today goes unseen until the next start.
+let madeAtOffset: number | null = null;
 
 /** The one formatter for this form and locale (the person's own when none is given). */
 function formatter(form: string, locale: string | undefined, options: Intl.DateTimeFormatOptions | undefined): Intl.DateTimeFormat {
+  const offset = new Date().getTimezoneOffset();
+  if (offset !== madeAtOffset) {
+    formatters.clear();
+    madeAtOffset = offset;
+  }
   const key = `${form}\u0000${locale ?? ""}`;
   let made = formatters.get(key);
   if (!made) {
@@ -51,8 +60,8 @@ export function timeOfDay(date: Date, locale?: string): string {
 
 /** A moment in full, date and time, as the locale writes it: for a hover or a line that needs both. */
 export function dateTime(at: string | number | Date, locale?: string): string {
-  // `toLocaleString`'s own fields: the date and the time, numeric, with seconds.
-  return formatter("moment", locale, { year: "numeric", month: "numeric", day: "numeric", hour: "numeric", minute: "2-digit", second: "2-digit" }).format(new Date(at));
+  // `toLocaleString`'s own fields (ECMA-402's defaults for a date and a time): all numeric.
+  return formatter("moment", locale, { year: "numeric", month: "numeric", day: "numeric", hour: "numeric", minute: "numeric", second: "numeric" }).format(new Date(at));
 }
 
 /** A calendar date with the month in words ("5 December 2026"). */

@@ -164,6 +164,10 @@ mod tests {
             open_in_app("https://relay.example/t/invite/abc_-DEF?x=1&y"),
             "teamflow://open?link=https%3A%2F%2Frelay.example%2Ft%2Finvite%2Fabc_-DEF%3Fx%3D1%26y"
         );
+    }
+
+    #[test]
+    fn tokens_have_the_relays_shape_or_are_not_tokens() {
         assert!(is_token_shaped("AbCdEfGhIjKlMn-_09"));
         for odd in ["short", "has space in it here", "<script>alert(1)</script>", &"a".repeat(201)] {
             assert!(!is_token_shaped(odd), "{odd}");

@@ -1,6 +1,7 @@
 // Sign in or sign up against a team's relay; the relay address is remembered for next time. Signing up
-// with an invitation link fills in the relay from it and joins the invitation's team. A forgotten password
-// is set again with the administrator's reset link (ResetPassword.tsx).
+// with an invitation link fills in the relay from it and joins the invitation's team; an invitation link
+// the app was opened with does the same, and says when its relay is not the person's own. A forgotten
+// password is set again with the administrator's reset link (ResetPassword.tsx).
 import { type FormEvent, useEffect, useState } from "react";
 import { commands, type OpenedLink, type User } from "../../bindings";
 import { call, explain } from "../../lib/call";

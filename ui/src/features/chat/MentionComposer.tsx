@@ -1,5 +1,6 @@
 // The chat composer with @mention autocomplete: typing "@" offers the team's members (filtered as you type);
-// arrows move, Enter or Tab picks, Escape closes. A pick shows as "@Name" and is sent in the wire form.
+// arrows move, Enter or Tab picks, Escape closes. A pick shows as "@Name" ("@Name (email)" when two members
+// share the name, "@Name (2)" for someone who has left) and is sent in the wire form.
 // Enter sends, Shift+Enter starts a new line; the box grows with its lines, up to a few. The same box edits
 // a message already sent (`editing`): Save instead of Send, and Escape or Cancel leaves it.
 import { type FormEvent, type KeyboardEvent, type RefObject, useId, useRef, useState } from "react";

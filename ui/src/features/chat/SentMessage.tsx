@@ -114,7 +114,8 @@ export function SentMessage({
   );
 }
 
-/** The message's text to change: mentions read as "@Name" and still mentions once saved. */
+/** The message's text to change: mentions read as their labels ("@Name", "@Name (email)" when two share
+ *  it) and are still mentions once saved; saved unchanged, the message stays as it was. */
 function EditBox({
   message,
   user,

@@ -63,22 +63,22 @@ export function matchMembers(members: Member[], query: string, me: UserId, limit
 }
 
 /** A mention picked in a draft: who it notifies, and the name the sent message shows. */
-export interface Pick {
+export interface MentionPick {
   userId: UserId;
   name: string;
 }
 
 /** A draft's picks, by the label the draft shows for each ("Ada Lovelace", or "Ada Lovelace (ada@x)"). */
-export type Picks = Map<string, Pick>;
+export type Picks = Map<string, MentionPick>;
 
 /**
  * How a mention of `who` reads in a draft: the name alone while no other member has it and no other pick
  * reads so; else the name and the email; else (someone who has left, no email known) the name and a number.
  */
 export function labelFor(
-  who: Pick & { email?: string },
+  who: MentionPick & { email?: string },
   members: Member[],
-  picks: ReadonlyMap<string, Pick>,
+  picks: ReadonlyMap<string, MentionPick>,
   avoid: (label: string) => boolean = () => false,
 ): string {
   const takenByOther = (label: string) => {
@@ -145,7 +145,7 @@ export function insertMention(draft: string, start: number, caret: number, name:
  * under their name. A picked label the person then edited away is simply text. Longer labels go first, so
  * "@Ada Lovelace" wins over "@Ada".
  */
-export function toWire(draft: string, picked: ReadonlyMap<string, Pick>): string {
+export function toWire(draft: string, picked: ReadonlyMap<string, MentionPick>): string {
   if (picked.size === 0) return draft;
   return draft.replace(labelPattern([...picked.keys()]), (_, label: string) => {
     const { userId, name } = picked.get(label)!;

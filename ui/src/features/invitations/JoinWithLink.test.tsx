@@ -1,4 +1,5 @@
-// Joining with a pasted link, for someone who already has an account.
+// Joining with a pasted link, for someone who already has an account; and with a link the app was opened
+// with, which shows what it offers and joins only when Join is pressed.
 import { act, cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
 import { useState } from "react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -107,7 +108,7 @@ describe("a link the app was opened with", () => {
     expect(calls.some(([name]) => name === "previewInvitation")).toBe(false);
   });
 
-  it("says at once when the invitation no longer works", async () => {
+  it("says, without waiting for Join, when the invitation no longer works", async () => {
     answers.settings = { relay_url: "http://127.0.0.1:8080", theme: "system" };
     failures.previewInvitation = refused("not_found", 404);
     await opened({ kind: "invitation", link: inviteLink(1) });

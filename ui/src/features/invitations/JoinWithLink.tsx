@@ -62,7 +62,8 @@ export function JoinWithLink({
         if (theirs && ours && !sameRelay(theirs, ours)) setError(otherRelay(theirs, ours));
         else setToPreview(opened.link);
       },
-      () => check === latest.current && setToPreview(opened.link),
+      // Not known to be this relay's: no preview (its relay is asked nothing), Join as for a pasted link.
+      () => check === latest.current && setFromOutside(false),
     );
     // Only a new link fills the form; the callback's identity is not one.
   }, [opened]);
@@ -104,6 +105,7 @@ export function JoinWithLink({
             setLink(e.target.value);
             setFromOutside(false);
             setToPreview("");
+            setError(null);
             focusOnOffer.current = false;
             latest.current += 1;
           }}
