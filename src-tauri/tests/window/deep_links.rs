@@ -71,8 +71,7 @@ async fn a_link_to_another_relay_says_so_and_sign_in_stays_with_the_persons_own(
     let link = invitation_link(&mallory, &lure).await?;
     // The same token under a path no relay serves it from: not a link the app takes.
     let malformed = link.replace("/invite/", "/team/invite/");
-    let bus_env = [("DBUS_SESSION_BUS_ADDRESS", std::ffi::OsStr::new(&bus.address))];
-    let window = Window::launch_with_args(turn, &bus_env, &[&open_in_app(&malformed)]).await?;
+    let window = Window::launch_with_args(turn, &bus.env(), &[&open_in_app(&malformed)]).await?;
     window.find("[data-testid=auth-form]").await?;
     ensure!(window.all("[data-testid=invitation-link]").await?.is_empty(), "the sign-up form opened");
     // The app works as if started without it; ada's relay is remembered, and her password typed again.
@@ -105,7 +104,7 @@ async fn second_start(window: &Window, bus: &SessionBus, link: &str) -> Result<(
         .arg(open_in_app(link))
         .env("DISPLAY", window.display())
         .env("TEAMFLOW_DATA_DIR", window.data_dir())
-        .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+        .envs(bus.env())
         .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -143,6 +142,11 @@ impl SessionBus {
         ensure!(!address.is_empty(), "dbus-daemon exited without an address");
         Ok(SessionBus { _daemon: daemon, address })
     }
+
+    /// The environment that points an app at this bus.
+    fn env(&self) -> [(&'static str, &std::ffi::OsStr); 1] {
+        [("DBUS_SESSION_BUS_ADDRESS", std::ffi::OsStr::new(&self.address))]
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -154,8 +158,7 @@ async fn a_second_start_hands_its_link_to_the_running_app_which_fills_in_join() 
     relay.user("bob").await;
     let studio = ada.create_team("Studio").await;
     let link = invitation_link(&ada, &studio).await?;
-    let bus_env = [("DBUS_SESSION_BUS_ADDRESS", std::ffi::OsStr::new(&bus.address))];
-    let window = Window::launch_with(turn, &bus_env).await?;
+    let window = Window::launch_with(turn, &bus.env()).await?;
     window.sign_in(&relay, "bob").await?;
     // Bob is typing a team's name when the link arrives: his keys must stay there.
     window.type_into("[data-testid=new-team-name]", "Garden").await?;
