@@ -528,7 +528,7 @@ pub async fn delete_account(
     request: AccountDeletion,
 ) -> Result<(), ApiError> {
     check_password(db, passwords, user, "password", &request.password).await?;
-    let mut tx = begin_write(db).await?;
+    let mut tx = db.begin_erasing().await?;
     // The account first (a device certificate or a team joined at this moment waits, then finds it gone),
     if !db.lock_user(&mut tx, &user.to_string()).await? {
         return Err(ApiError::Unauthorized("the account no longer exists"));
@@ -538,7 +538,7 @@ pub async fn delete_account(
     let mut owned: Vec<String> =
         sqlx::query_scalar("SELECT team_id FROM team_members WHERE user_id = $1 AND role = 'owner'")
             .bind(user.to_string())
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut **tx)
             .await?;
     owned.sort();
     for team in &owned {
@@ -549,7 +549,7 @@ pub async fn delete_account(
            AND (SELECT COUNT(*) FROM team_members o WHERE o.team_id = m.team_id AND o.role = 'owner') = 1 LIMIT 1",
     )
     .bind(user.to_string())
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut **tx)
     .await?;
     if last_owner.is_some() {
         return Err(ApiError::Conflict(
@@ -562,8 +562,8 @@ pub async fn delete_account(
         crate::devices::revoke(&mut tx, user, team.id).await?;
         crate::invitations::revoke_beyond(&mut tx, team.id, user, None).await?;
     }
-    sqlx::query("DELETE FROM team_members WHERE user_id = $1").bind(user.to_string()).execute(&mut *tx).await?;
-    sqlx::query("DELETE FROM device_certificates WHERE user_id = $1").bind(user.to_string()).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM team_members WHERE user_id = $1").bind(user.to_string()).execute(&mut **tx).await?;
+    sqlx::query("DELETE FROM device_certificates WHERE user_id = $1").bind(user.to_string()).execute(&mut **tx).await?;
     let ended = end_sessions(&mut tx, user, Scope::All, EndReason::AccountDeleted).await?;
     sqlx::query(
         "UPDATE users SET email = 'deleted:' || id, display_name = 'Deleted user', password_hash = '',
@@ -571,7 +571,7 @@ pub async fn delete_account(
     )
     .bind(now_ms())
     .bind(user.to_string())
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
     tx.commit().await?;
     sessions.ended(user, &ended, EndReason::AccountDeleted);

@@ -4,7 +4,7 @@
 pub mod backend;
 pub mod handle;
 
-pub use handle::{Db, Serial, serialise_in};
+pub use handle::{Db, Erasing, Serial, serialise_in};
 
 use std::path::Path;
 use std::time::Duration;
@@ -33,6 +33,7 @@ pub async fn connect(path: &Path) -> Result<SqlitePool, sqlx::Error> {
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
+        .pragma("secure_delete", "FAST")
         .busy_timeout(Duration::from_secs(10));
     SqlitePoolOptions::new().max_connections(8).acquire_timeout(Duration::from_secs(10)).connect_with(options).await
 }

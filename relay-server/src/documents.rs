@@ -277,13 +277,13 @@ pub async fn restore(
 /// gone); answers how many. Runs periodically (see `spawn_purge`).
 pub async fn purge_deleted(db: &Db, kept: std::time::Duration) -> Result<u64, ApiError> {
     let cutoff = now_ms() - millis(kept);
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_erasing().await?;
     // Deleted first, and only what is still deleted at that statement: a document restored meanwhile (on
     // PostgreSQL, after a plain SELECT here would have listed it) is left alone, content and all.
     let ids: Vec<String> =
         sqlx::query_scalar("DELETE FROM documents WHERE deleted_at IS NOT NULL AND deleted_at <= $1 RETURNING id")
             .bind(cutoff)
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut **tx)
             .await?;
     bury(&mut tx, &ids).await?;
     tx.commit().await?;

@@ -446,14 +446,17 @@ pub async fn patch(
 /// one loses its metadata for everyone and cannot be undone).
 pub async fn delete(db: &Db, events: &Events, member: &Membership, project: ProjectId) -> Result<(), ApiError> {
     member.require(Role::Admin)?;
+    // Its description and history go with it, erased.
+    let mut tx = db.begin_erasing().await?;
     let deleted = sqlx::query("DELETE FROM projects WHERE team_id = $1 AND id = $2")
         .bind(member.team().to_string())
         .bind(project.to_string())
-        .execute(db.pool())
+        .execute(&mut **tx)
         .await?;
     if deleted.rows_affected() == 0 {
         return Err(ApiError::NotFound(PROJECT_NOT_FOUND));
     }
+    tx.commit().await?;
     events.publish(Event::ProjectDeleted { team: member.team(), project }).await;
     Ok(())
 }

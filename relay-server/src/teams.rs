@@ -108,14 +108,14 @@ pub async fn rename(db: &Db, events: &Events, member: &Membership, input: TeamIn
 pub async fn delete(db: &Db, events: &Events, member: &Membership) -> Result<(), ApiError> {
     member.require(Role::Owner)?;
     let (team, user) = (member.team(), member.user());
-    let mut tx = begin_write(db).await?;
+    let mut tx = db.begin_erasing().await?;
     // Joins, role changes and document registrations of the team wait for this to end, then find no team.
     if !db.lock_team(&mut tx, &team.to_string()).await? {
         return Err(ApiError::NotFound(TEAM_NOT_FOUND));
     }
     let members: Vec<String> = sqlx::query_scalar("SELECT user_id FROM team_members WHERE team_id = $1")
         .bind(team.to_string())
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut **tx)
         .await?;
     let members = members
         .into_iter()
@@ -125,7 +125,7 @@ pub async fn delete(db: &Db, events: &Events, member: &Membership) -> Result<(),
     for &gone in &members {
         crate::devices::revoke(&mut tx, gone, team).await?;
     }
-    sqlx::query("DELETE FROM teams WHERE id = $1").bind(team.to_string()).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM teams WHERE id = $1").bind(team.to_string()).execute(&mut **tx).await?;
     tx.commit().await?;
     tracing::info!(%team, by = %user, "team deleted");
     events.publish(Event::TeamDeleted { team, members }).await;

@@ -172,14 +172,17 @@ pub async fn list(db: &Db, member: &Membership) -> Result<Vec<Integration>, ApiE
 
 pub async fn delete(db: &Db, member: &Membership, integration: &str) -> Result<(), ApiError> {
     member.require(Role::Admin)?;
+    // Its secret and kept payloads go with it, erased.
+    let mut tx = db.begin_erasing().await?;
     let deleted = sqlx::query("DELETE FROM integrations WHERE team_id = $1 AND id = $2")
         .bind(member.team().to_string())
         .bind(integration)
-        .execute(db.pool())
+        .execute(&mut **tx)
         .await?;
     if deleted.rows_affected() == 0 {
         return Err(ApiError::NotFound("no such integration"));
     }
+    tx.commit().await?;
     Ok(())
 }
 

@@ -9,6 +9,7 @@ mod deploy;
 mod devices;
 mod document_store;
 mod documents;
+mod erasure;
 mod forgetting;
 mod fuzz;
 mod hardening;

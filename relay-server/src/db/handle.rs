@@ -35,6 +35,44 @@ impl Serial {
     }
 }
 
+/// How SQLite deletes outside [`Erasing`] transactions: a deleted row's bytes are overwritten where that
+/// costs no extra write (within the pages the deletion rewrites anyway); freed pages are left as they were.
+const USUAL_DELETION: &str = "PRAGMA secure_delete = FAST";
+/// `BEGIN IMMEDIATE` in the usual deletion mode (`USUAL_DELETION`, spelled out: a `begin_with` statement is
+/// a literal).
+const BEGIN_WRITE: &str = "PRAGMA secure_delete = FAST; BEGIN IMMEDIATE";
+
+/// A write transaction that erases what it deletes ([`Db::begin_erasing`]). Used as the transaction it
+/// wraps; [`Erasing::commit`] puts the connection back in the usual deletion mode before committing.
+#[derive(Debug)]
+pub struct Erasing {
+    tx: Transaction<'static, Any>,
+    backend: Backend,
+}
+
+impl Erasing {
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        if self.backend == Backend::Sqlite {
+            // The pages were zeroed as they were freed, by the statements above: the mode can go now.
+            sqlx::query(USUAL_DELETION).execute(&mut *self.tx).await?;
+        }
+        self.tx.commit().await
+    }
+}
+
+impl std::ops::Deref for Erasing {
+    type Target = Transaction<'static, Any>;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for Erasing {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
+}
+
 /// A pool on SQLite or PostgreSQL, and which one it is.
 #[derive(Debug, Clone)]
 pub struct Db {
@@ -61,7 +99,7 @@ impl Db {
                 Box::pin(async move {
                     sqlx::raw_sql(
                         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
-                         PRAGMA busy_timeout = 10000;",
+                         PRAGMA busy_timeout = 10000; PRAGMA secure_delete = FAST;",
                     )
                     .execute(conn)
                     .await
@@ -105,11 +143,29 @@ impl Db {
     /// (`BEGIN IMMEDIATE`: writers queue instead of failing with SQLITE_BUSY). On PostgreSQL writers run
     /// side by side, so what such a transaction must see unchanged until it commits it locks explicitly
     /// (`lock_team`).
+    ///
+    /// On SQLite it also puts the connection back in the usual deletion mode, should an [`Erasing`]
+    /// transaction on it have failed before it could (the mode is the connection's, not the transaction's).
     pub async fn begin_write(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
         match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Sqlite => self.pool.begin_with(BEGIN_WRITE).await,
             Backend::Postgres => self.pool.begin().await,
         }
+    }
+
+    /// Starts a write transaction ([`Db::begin_write`]) that erases what it deletes or overwrites: on
+    /// SQLite, the space and pages its rows leave are zeroed in the same write (`secure_delete = ON`), so a
+    /// deleted message or an edit's old words are not left readable in the file's free pages, and once the
+    /// write-ahead log has been checkpointed and reused (at the latest when the relay stops), in no file of
+    /// the data directory. That costs a write for each page freed, so only erasures a person asked for take
+    /// it; document storage's compactions do not. On PostgreSQL the old row versions stay in the table's
+    /// pages until `VACUUM` reclaims them (docs/deploy.md).
+    pub async fn begin_erasing(&self) -> Result<Erasing, sqlx::Error> {
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("PRAGMA secure_delete = ON; BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        Ok(Erasing { tx, backend: self.backend })
     }
 
     /// SQL for the UTC calendar day (`YYYY-MM-DD` text) of `ms_column`, a column of Unix milliseconds.
@@ -196,8 +252,39 @@ mod tests {
         assert_eq!(sync, 2, "synchronous=FULL");
         let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(db.pool()).await.expect("pragma");
         assert_eq!(fk, 1);
+        let mode: i64 = sqlx::query_scalar("PRAGMA secure_delete").fetch_one(db.pool()).await.expect("pragma");
+        assert_eq!(mode, 2, "secure_delete=FAST");
         let mut tx = db.begin_write().await.expect("begin");
         assert!(!db.lock_team(&mut tx, "no-such-team").await.expect("lock"), "an unknown team is said so");
+        tx.rollback().await.expect("rollback");
+    }
+
+    /// `PRAGMA secure_delete`'s answers.
+    const ON: i64 = 1;
+    const FAST: i64 = 2;
+
+    async fn deletion_mode(conn: &mut sqlx::AnyConnection) -> i64 {
+        sqlx::query_scalar("PRAGMA secure_delete").fetch_one(conn).await.expect("pragma")
+    }
+
+    #[tokio::test]
+    async fn only_erasing_transactions_zero_what_they_free() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // One connection, so every transaction below runs on the connection the one before left.
+        let db = Db::sqlite(&dir.path().join("relay.db")).await.expect("open");
+        let one = sqlx::any::AnyPoolOptions::new().max_connections(1);
+        let db = Db { pool: one.connect_with(db.pool.connect_options().as_ref().clone()).await.expect("pool"), ..db };
+        let mut tx = db.begin_erasing().await.expect("begin");
+        assert_eq!(deletion_mode(&mut tx).await, ON);
+        tx.commit().await.expect("commit");
+        let mut tx = db.begin_write().await.expect("begin");
+        assert_eq!(deletion_mode(&mut tx).await, FAST, "the erasing transaction put the usual mode back");
+        tx.rollback().await.expect("rollback");
+        // One that ends without committing (refused half-way) leaves its mode; the next write puts it back.
+        let erasing = db.begin_erasing().await.expect("begin");
+        drop(erasing);
+        let mut tx = db.begin_write().await.expect("begin");
+        assert_eq!(deletion_mode(&mut tx).await, FAST);
         tx.rollback().await.expect("rollback");
     }
 }

@@ -33,7 +33,7 @@ pub async fn edit(
     let mut v = Validator::new();
     let (content, mentions) = checked_content(&mut v, &input.content);
     v.finish()?;
-    let mut tx = db.begin_write().await?;
+    let mut tx = db.begin_erasing().await?;
     recheck(db, &mut tx, member, Role::Member).await?;
     let message = find(&mut tx, member, id).await?;
     if message.author_id != member.user() {
@@ -62,7 +62,7 @@ pub async fn edit(
     .bind(now_ms())
     .bind(id.to_string())
     .bind(member.team().to_string())
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
     record_mentions(&mut tx, &message, &mentions).await?;
     let changed = find(&mut tx, member, id).await?;
@@ -74,7 +74,7 @@ pub async fn edit(
 /// Deletes a message: its author may (whatever their role now), and admins and owners may delete anyone's.
 /// Deleting it again answers it as it is.
 pub async fn delete(db: &Db, events: &Events, member: &Membership, id: MessageId) -> Result<Message, ApiError> {
-    let mut tx = db.begin_write().await?;
+    let mut tx = db.begin_erasing().await?;
     recheck(db, &mut tx, member, Role::Viewer).await?;
     let message = find(&mut tx, member, id).await?;
     if message.author_id != member.user() {
@@ -93,7 +93,7 @@ pub async fn delete(db: &Db, events: &Events, member: &Membership, id: MessageId
     .bind(now_ms())
     .bind(id.to_string())
     .bind(member.team().to_string())
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
     record_mentions(&mut tx, &message, &[]).await?;
     let deleted = find(&mut tx, member, id).await?;

@@ -72,7 +72,7 @@ async fn write_groups(db: Db, mut queue: mpsc::Receiver<Write>) {
 }
 
 async fn commit(db: &Db, group: &[Write]) -> Result<(), sqlx::Error> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     for write in group {
         match &write.data {
             Some(data) => {

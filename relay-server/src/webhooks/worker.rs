@@ -293,6 +293,7 @@ async fn process(worker: &Worker, event: &Pending, description: &Description) ->
 
 /// Raw payloads are kept only for the team's `webhook_payload_retention_days`.
 async fn prune_payloads(db: &Db) -> Result<(), ApiError> {
+    let mut tx = db.begin_erasing().await?;
     let pruned = sqlx::query(sqlx::AssertSqlSafe(format!(
         "UPDATE webhook_events SET payload = NULL
          WHERE payload IS NOT NULL AND processed_at IS NOT NULL
@@ -301,8 +302,9 @@ async fn prune_payloads(db: &Db) -> Result<(), ApiError> {
         db.json_integer("t.settings", "webhook_payload_retention_days")
     )))
     .bind(now_ms())
-    .execute(db.pool())
+    .execute(&mut **tx)
     .await?;
+    tx.commit().await?;
     if pruned.rows_affected() > 0 {
         tracing::info!(count = pruned.rows_affected(), "dropped webhook payloads past retention");
     }

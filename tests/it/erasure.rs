@@ -1,0 +1,88 @@
+//! What a person deletes leaves no words in the relay's files (SQLite: the only database whose files a test
+//! can read whole): a deleted message, an edited message's old text, a deleted project, a deleted team's
+//! chat and a deleted account's name. The long ones spill into overflow pages, which a deletion frees whole
+//! and, without erasing, leaves as they were.
+
+use std::path::Path;
+
+use reqwest::StatusCode;
+use serde_json::json;
+use teamflow_tests::{PASSWORD, TestRelay};
+
+/// About 8,000 characters of numbered `tag` words (a message takes 10,000): more than a 4 KiB page holds.
+fn long_text(tag: &str) -> String {
+    (0..8_000 / (tag.len() + 5)).map(|i| format!("{tag}{i:04}")).collect::<Vec<_>>().join(" ")
+}
+
+/// Every file under `dir` that holds `needle`, by name.
+fn files_holding(dir: &Path, needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut todo = vec![dir.to_owned()];
+    while let Some(dir) = todo.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read the data directory") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                let bytes = std::fs::read(&path).expect("read a file");
+                if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                    found.push(path.display().to_string());
+                }
+            }
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn deleted_and_overwritten_words_are_not_left_in_the_relays_files() {
+    let relay = TestRelay::start_sqlite().await;
+    let ada = relay.user("ada").await;
+    let ops = ada.create_team("Ops").await;
+    let messages = format!("/api/teams/{ops}/messages");
+    let post = async |client_id: &str, content: &str| {
+        let (status, message) = ada.post(&messages, &json!({ "client_id": client_id, "content": content })).await;
+        assert_eq!(status, StatusCode::CREATED, "{message}");
+        format!("{messages}/{}", message["id"].as_str().expect("message id"))
+    };
+    // Everything is written first and erased last, so no later write happens to reuse a freed page.
+    post("kept", &long_text("KEPTWORD")).await;
+    let deleted = post("deleted", &long_text("DELETEDWORD")).await;
+    let edited = post("edited", &long_text("EDITEDWORD")).await;
+    let (status, project) = ada
+        .post(
+            &format!("/api/teams/{ops}/projects"),
+            &json!({ "name": "Launch", "description": long_text("PROJECTWORD") }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{project}");
+    let project = format!("/api/teams/{ops}/projects/{}", project["id"].as_str().expect("project id"));
+    let side = ada.create_team("Side").await;
+    let (status, body) = ada
+        .post(&format!("/api/teams/{side}/messages"), &json!({ "client_id": "side", "content": long_text("TEAMWORD") }))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let bob = relay.user("bob").await;
+    let (status, body) = bob.patch("/api/me", &json!({ "display_name": long_text("NAMEWORD")[..70].to_owned() })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let (status, body) = ada.delete(&deleted).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = ada.patch(&edited, &json!({ "content": "The numbers were wrong; see the runbook." })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = ada.delete(&project).await;
+    assert!(status.is_success(), "{status} {body}");
+    let (status, body) = ada.delete(&format!("/api/teams/{side}")).await;
+    assert!(status.is_success(), "{status} {body}");
+    let (status, body) = bob.send(reqwest::Method::DELETE, "/api/me", Some(&json!({ "password": PASSWORD }))).await;
+    assert!(status.is_success(), "{status} {body}");
+
+    let dir = relay.stop().await;
+    // The scan reads what is kept: the message still there is found, so a word left behind would be too.
+    assert!(!files_holding(dir.path(), "KEPTWORD0600").is_empty(), "the kept message is in the relay's files");
+    let left: Vec<String> = ["DELETEDWORD0", "EDITEDWORD0", "PROJECTWORD0", "TEAMWORD0", "NAMEWORD0"]
+        .into_iter()
+        .flat_map(|gone| files_holding(dir.path(), gone).into_iter().map(move |file| format!("{gone}… in {file}")))
+        .collect();
+    assert!(left.is_empty(), "words a person erased are still in the relay's files: {left:?}");
+}
