@@ -1,7 +1,8 @@
-//! What a person deletes leaves no words in the relay's files (SQLite: the only database whose files a test
-//! can read whole): a deleted message, an edited message's old text, a deleted project, a deleted team's
-//! chat and a deleted account's name. The long ones spill into overflow pages, which a deletion frees whole
-//! and, without erasing, leaves as they were.
+//! What a person erases leaves no words in the files that kept them. On the relay (SQLite: the one database
+//! whose files a test can read whole): a deleted message, an edited message's old text, a deleted project,
+//! a deleted team's chat and a deleted account's name. On the devices: a message taken back, in the
+//! author's outbox and in every member's cache. The long ones spill into overflow pages, which a deletion
+//! frees whole and, without erasing, leaves as they were.
 
 use std::path::Path;
 
@@ -85,4 +86,33 @@ async fn deleted_and_overwritten_words_are_not_left_in_the_relays_files() {
         .flat_map(|gone| files_holding(dir.path(), gone).into_iter().map(move |file| format!("{gone}… in {file}")))
         .collect();
     assert!(left.is_empty(), "words a person erased are still in the relay's files: {left:?}");
+}
+
+#[tokio::test]
+async fn a_message_taken_back_leaves_no_words_on_the_devices_that_kept_it() {
+    let relay = TestRelay::start().await;
+    let (alice_dir, alice, bob_dir, bob, team) = teamflow_tests::alice_and_bob(&relay).await;
+    alice.send_message(team, &long_text("KEPTWORD")).await.expect("send");
+    alice.send_message(team, &long_text("DELETEDWORD")).await.expect("send");
+    alice.send_message(team, &long_text("EDITEDWORD")).await.expect("send");
+    let shown = bob.messages(team).await.expect("read and kept");
+    assert_eq!(shown.len(), 3);
+    alice.messages(team).await.expect("read and kept");
+
+    alice.delete_message(team, shown[1].id).await.expect("delete");
+    alice.edit_message(team, shown[2].id, "The numbers were wrong; see the runbook.").await.expect("edit");
+    assert!(alice.outbox().await.expect("outbox").is_empty(), "both delivered");
+    let now = bob.messages(team).await.expect("read again");
+    assert!(now[1].deleted && now[2].content.starts_with("The numbers"), "bob's device has the changes: {now:?}");
+    alice.close().await;
+    bob.close().await;
+
+    let mut left = Vec::new();
+    for (who, dir) in [("alice", alice_dir.path()), ("bob", bob_dir.path())] {
+        assert!(!files_holding(dir, "KEPTWORD0400").is_empty(), "{who}'s device keeps the message still there");
+        for gone in ["DELETEDWORD0", "EDITEDWORD0"] {
+            left.extend(files_holding(dir, gone).into_iter().map(|file| format!("{gone}… in {who}'s {file}")));
+        }
+    }
+    assert!(left.is_empty(), "words taken back are still on the devices: {left:?}");
 }

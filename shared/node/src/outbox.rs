@@ -257,15 +257,18 @@ impl Node {
         let client_id = uuid::Uuid::now_v7().to_string();
         let mut tx = crate::store::begin_write(&self.db).await?;
         if delete {
-            sqlx::query(
-                "DELETE FROM outbox WHERE kind = 'message_edit' AND team_id = ?
-                   AND json_extract(body_json, '$.message_id') = ?",
-            )
-            .bind(team.to_string())
-            .bind(change.message_id.to_string())
-            .execute(&mut *tx)
+            crate::store::erasing(&mut tx, async |tx| {
+                sqlx::query(
+                    "DELETE FROM outbox WHERE kind = 'message_edit' AND team_id = ?
+                       AND json_extract(body_json, '$.message_id') = ?",
+                )
+                .bind(team.to_string())
+                .bind(change.message_id.to_string())
+                .execute(&mut *tx)
+                .await?;
+                crate::search::remove(tx, "message", team, &change.seq.to_string()).await
+            })
             .await?;
-            crate::search::remove(&mut tx, "message", team, &change.seq.to_string()).await?;
         }
         let change = if delete { Change::MessageDelete(change) } else { Change::MessageEdit(change) };
         insert_entry(&mut tx, &client_id, team, &change).await?;
@@ -452,11 +455,16 @@ impl Node {
     /// Drops a failed entry for good. False when no failed entry has that id (pending ones are on their
     /// way and cannot be recalled).
     pub async fn discard(&self, client_id: &str) -> Result<bool, NodeError> {
-        let changed = sqlx::query("DELETE FROM outbox WHERE client_id = ? AND state = 'failed'")
-            .bind(client_id)
-            .execute(&self.db)
-            .await?
-            .rows_affected();
+        let mut tx = crate::store::begin_write(&self.db).await?;
+        let changed = crate::store::erasing(&mut tx, async |tx| {
+            Ok(sqlx::query("DELETE FROM outbox WHERE client_id = ? AND state = 'failed'")
+                .bind(client_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected())
+        })
+        .await?;
+        tx.commit().await?;
         self.refresh_outbox_status().await?;
         Ok(changed > 0)
     }
@@ -535,12 +543,17 @@ impl Node {
             Answer::Edit(edit) => after_delivery(&mut tx, row.position, &edit.0, &edit.1, keep).await?,
             Answer::Message(_) | Answer::Project(_) | Answer::Nothing => {}
         }
-        // Unless a later read position replaced the entry's body meanwhile: that one goes next.
-        sqlx::query("DELETE FROM outbox WHERE position = ? AND body_json = ?")
-            .bind(row.position)
-            .bind(&row.body_json)
-            .execute(&mut *tx)
-            .await?;
+        // Unless a later read position replaced the entry's body meanwhile: that one goes next. Its words
+        // are erased: the relay has them now, and this copy would outlive their deletion there.
+        crate::store::erasing(&mut tx, async |tx| {
+            sqlx::query("DELETE FROM outbox WHERE position = ? AND body_json = ?")
+                .bind(row.position)
+                .bind(&row.body_json)
+                .execute(&mut *tx)
+                .await?;
+            Ok(())
+        })
+        .await?;
         tx.commit().await?;
         Ok(())
     }

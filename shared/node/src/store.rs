@@ -97,8 +97,26 @@ fn options(data_dir: &Path) -> SqliteConnectOptions {
 
 /// A transaction that writes: it takes the write lock at once (`BEGIN IMMEDIATE`), so one that reads before it
 /// writes waits its turn (busy timeout) instead of failing when another connection wrote meanwhile.
+///
+/// It also puts the connection back in the usual deletion mode, should a transaction that was `erasing` on it
+/// have failed before it could (the mode is the connection's, not the transaction's).
 pub(crate) async fn begin_write(db: &SqlitePool) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, NodeError> {
-    Ok(db.begin_with("BEGIN IMMEDIATE").await?)
+    Ok(db.begin_with("PRAGMA secure_delete = FAST; BEGIN IMMEDIATE").await?)
+}
+
+/// Runs `statements` zeroing everything they free, cells and whole pages (`secure_delete = ON`), then goes
+/// back to the usual `FAST` (zeroed only within pages the deletion writes anyway): for words a person took
+/// back (a message deleted or edited, an unsent one discarded). A long message spills into overflow pages,
+/// which a deletion frees whole and `FAST` leaves as they were; document compactions free whole pages often
+/// too, which is why this is not the store's mode.
+pub(crate) async fn erasing<T>(
+    tx: &mut sqlx::SqliteConnection,
+    statements: impl AsyncFnOnce(&mut sqlx::SqliteConnection) -> Result<T, NodeError>,
+) -> Result<T, NodeError> {
+    sqlx::query("PRAGMA secure_delete = ON").execute(&mut *tx).await?;
+    let done = statements(&mut *tx).await;
+    sqlx::query("PRAGMA secure_delete = FAST").execute(&mut *tx).await?;
+    done
 }
 
 /// Forgets everything the signed-in user left here, in one transaction; then leaves none of it in the
@@ -275,6 +293,15 @@ fn team_of_view(key: &str) -> Option<TeamId> {
 /// one with a higher (the relay's order of changes, not its clock).
 /// Answers whether this copy was kept.
 pub(crate) async fn cache_message(tx: &mut sqlx::SqliteConnection, message: &Message) -> Result<bool, NodeError> {
+    if message.deleted || message.edited_at.is_some() {
+        // It may take back words this device kept: the copy it replaces is erased.
+        erasing(tx, async |tx| keep_message(tx, message).await).await
+    } else {
+        keep_message(tx, message).await
+    }
+}
+
+async fn keep_message(tx: &mut sqlx::SqliteConnection, message: &Message) -> Result<bool, NodeError> {
     let json = serde_json::to_string(message).map_err(NodeError::corrupt)?;
     let kept = sqlx::query(
         "INSERT INTO cached_messages (team_id, seq, json) VALUES (?, ?, ?)
