@@ -565,6 +565,16 @@ pub async fn delete_account(
     sqlx::query("DELETE FROM team_members WHERE user_id = $1").bind(user.to_string()).execute(&mut **tx).await?;
     sqlx::query("DELETE FROM device_certificates WHERE user_id = $1").bind(user.to_string()).execute(&mut **tx).await?;
     let ended = end_sessions(&mut tx, user, Scope::All, EndReason::AccountDeleted).await?;
+    // The address goes wherever the account put it: its sign-in back-off and the invitations it used
+    // (ones still waiting for the address are the team's, until they expire or are revoked).
+    sqlx::query("DELETE FROM login_failures WHERE email = (SELECT email FROM users WHERE id = $1)")
+        .bind(user.to_string())
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("UPDATE invitations SET email = NULL WHERE used_by = $1")
+        .bind(user.to_string())
+        .execute(&mut **tx)
+        .await?;
     sqlx::query(
         "UPDATE users SET email = 'deleted:' || id, display_name = 'Deleted user', password_hash = '',
              deleted_at = $1 WHERE id = $2",

@@ -1,7 +1,7 @@
 //! What a person erases leaves no words in the files that kept them. On the relay (SQLite: the one database
 //! whose files a test can read whole): a deleted message, an edited message's old text, a deleted project,
-//! a deleted team's chat and a deleted account's name. On the devices: a message taken back, in the
-//! author's outbox and in every member's cache. The long ones spill into overflow pages, which a deletion
+//! a deleted team's chat and a deleted account's name and email. On the devices: a message taken back, in
+//! the author's outbox and in every member's cache, and a deleted team's chat. The long ones spill into overflow pages, which a deletion
 //! frees whole and, without erasing, leaves as they were.
 
 use std::path::Path;
@@ -63,7 +63,14 @@ async fn deleted_and_overwritten_words_are_not_left_in_the_relays_files() {
         .post(&format!("/api/teams/{side}/messages"), &json!({ "client_id": "side", "content": long_text("TEAMWORD") }))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
+    // Bob joins by an invitation made out to his address, and mistypes his password once.
     let bob = relay.user("bob").await;
+    ada.add_member(&ops, "bob@example.test", "member").await;
+    let (status, _) = relay
+        .client()
+        .post("/api/auth/login", &json!({ "email": "bob@example.test", "password": "not his password" }))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, body) = bob.patch("/api/me", &json!({ "display_name": long_text("NAMEWORD")[..70].to_owned() })).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
@@ -78,14 +85,22 @@ async fn deleted_and_overwritten_words_are_not_left_in_the_relays_files() {
     let (status, body) = bob.send(reqwest::Method::DELETE, "/api/me", Some(&json!({ "password": PASSWORD }))).await;
     assert!(status.is_success(), "{status} {body}");
 
-    let dir = relay.stop().await;
+    // While the relay runs (each erasure emptied the write-ahead log), and once it has stopped.
+    let gone = ["DELETEDWORD0", "EDITEDWORD0", "PROJECTWORD0", "TEAMWORD0", "NAMEWORD0", "bob@example.test"];
+    let running = relay.data_dir().to_owned();
     // The scan reads what is kept: the message still there is found, so a word left behind would be too.
-    assert!(!files_holding(dir.path(), "KEPTWORD0600").is_empty(), "the kept message is in the relay's files");
-    let left: Vec<String> = ["DELETEDWORD0", "EDITEDWORD0", "PROJECTWORD0", "TEAMWORD0", "NAMEWORD0"]
-        .into_iter()
-        .flat_map(|gone| files_holding(dir.path(), gone).into_iter().map(move |file| format!("{gone}… in {file}")))
-        .collect();
-    assert!(left.is_empty(), "words a person erased are still in the relay's files: {left:?}");
+    assert!(!files_holding(&running, "KEPTWORD0600").is_empty(), "the kept message is in the relay's files");
+    assert_eq!(left_behind(&running, &gone), Vec::<String>::new(), "words a person erased, while the relay runs");
+    let dir = relay.stop().await;
+    assert!(!files_holding(dir.path(), "KEPTWORD0600").is_empty());
+    assert_eq!(left_behind(dir.path(), &gone), Vec::<String>::new(), "words a person erased, after the relay stopped");
+}
+
+/// Which of `gone` are still in a file under `dir`, and where.
+fn left_behind(dir: &Path, gone: &[&str]) -> Vec<String> {
+    gone.iter()
+        .flat_map(|word| files_holding(dir, word).into_iter().map(move |file| format!("{word}… in {file}")))
+        .collect()
 }
 
 #[tokio::test]
@@ -98,6 +113,14 @@ async fn a_message_taken_back_leaves_no_words_on_the_devices_that_kept_it() {
     let shown = bob.messages(team).await.expect("read and kept");
     assert_eq!(shown.len(), 3);
     alice.messages(team).await.expect("read and kept");
+    // A second team, read on both devices, then deleted.
+    let side = alice.create_team("Side").await.expect("team").id;
+    teamflow_tests::join(&alice, side, &bob, "bob@example.test", teamflow_protocol::Role::Member).await;
+    alice.send_message(side, &long_text("TEAMWORD")).await.expect("send");
+    assert_eq!(bob.messages(side).await.expect("read and kept").len(), 1);
+    alice.messages(side).await.expect("read and kept");
+    alice.delete_team(side).await.expect("delete the team");
+    assert!(!bob.teams().await.expect("teams").iter().any(|t| t.id == side), "bob's device learns it is gone");
 
     alice.delete_message(team, shown[1].id).await.expect("delete");
     alice.edit_message(team, shown[2].id, "The numbers were wrong; see the runbook.").await.expect("edit");
@@ -110,9 +133,11 @@ async fn a_message_taken_back_leaves_no_words_on_the_devices_that_kept_it() {
     let mut left = Vec::new();
     for (who, dir) in [("alice", alice_dir.path()), ("bob", bob_dir.path())] {
         assert!(!files_holding(dir, "KEPTWORD0400").is_empty(), "{who}'s device keeps the message still there");
-        for gone in ["DELETEDWORD0", "EDITEDWORD0"] {
-            left.extend(files_holding(dir, gone).into_iter().map(|file| format!("{gone}… in {who}'s {file}")));
-        }
+        left.extend(
+            left_behind(dir, &["DELETEDWORD0", "EDITEDWORD0", "TEAMWORD0"])
+                .into_iter()
+                .map(|found| format!("{who}: {found}")),
+        );
     }
     assert!(left.is_empty(), "words taken back are still on the devices: {left:?}");
 }

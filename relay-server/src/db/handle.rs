@@ -48,15 +48,58 @@ const BEGIN_WRITE: &str = "PRAGMA secure_delete = FAST; BEGIN IMMEDIATE";
 pub struct Erasing {
     tx: Transaction<'static, Any>,
     backend: Backend,
+    pool: AnyPool,
 }
 
 impl Erasing {
+    /// Commits; then, on SQLite, empties the write-ahead log, whose earlier frames still hold the pages as
+    /// they were before this transaction zeroed them. The erasure stands whether or not the log could be
+    /// emptied at once (a reader of an older snapshot in the way): it is never a failure of the commit.
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
         if self.backend == Backend::Sqlite {
             // The pages were zeroed as they were freed, by the statements above: the mode can go now.
             sqlx::query(USUAL_DELETION).execute(&mut *self.tx).await?;
         }
-        self.tx.commit().await
+        self.tx.commit().await?;
+        if self.backend == Backend::Sqlite {
+            empty_log(&self.pool).await;
+        }
+        Ok(())
+    }
+}
+
+/// How long emptying the log waits for readers of an older snapshot, in ms. Writers queue behind a
+/// checkpoint that waits, so it waits briefly and gives up rather than hold every write for the usual 10 s.
+const LOG_PATIENCE_MS: u64 = 100;
+
+/// Copies the write-ahead log into the database and truncates it to nothing (`wal_checkpoint(TRUNCATE)`),
+/// on a connection whose busy timeout is `LOG_PATIENCE_MS` meanwhile. Best effort: when a reader or another
+/// checkpoint is in the way the log stays as it is until a later checkpoint writes over it; that is logged.
+async fn empty_log(pool: &AnyPool) {
+    let mut connection = match pool.acquire().await {
+        Ok(connection) => connection,
+        Err(error) => {
+            tracing::warn!(%error, "could not empty the write-ahead log after an erasure");
+            return;
+        }
+    };
+    let patience = format!("PRAGMA busy_timeout = {LOG_PATIENCE_MS}");
+    let emptied = match sqlx::query(sqlx::AssertSqlSafe(patience)).execute(&mut *connection).await {
+        Ok(_) => {
+            sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&mut *connection).await
+        }
+        Err(error) => Err(error),
+    };
+    let usual = format!("PRAGMA busy_timeout = {}", PATIENCE.as_millis());
+    if let Err(error) = sqlx::query(sqlx::AssertSqlSafe(usual)).execute(&mut *connection).await {
+        // A connection that gives up on a busy database after 100 ms must not serve anyone else.
+        tracing::warn!(%error, "could not restore a connection's busy timeout; closing it");
+        connection.close_on_drop();
+    }
+    match emptied {
+        Ok((0, _, _)) => {}
+        Ok(_) => tracing::info!("the write-ahead log is in use; erased rows stay in it until a later checkpoint"),
+        Err(error) => tracing::warn!(%error, "could not empty the write-ahead log after an erasure"),
     }
 }
 
@@ -155,17 +198,17 @@ impl Db {
 
     /// Starts a write transaction ([`Db::begin_write`]) that erases what it deletes or overwrites: on
     /// SQLite, the space and pages its rows leave are zeroed in the same write (`secure_delete = ON`), so a
-    /// deleted message or an edit's old words are not left readable in the file's free pages, and once the
-    /// write-ahead log has been checkpointed and reused (at the latest when the relay stops), in no file of
-    /// the data directory. That costs a write for each page freed, so only erasures a person asked for take
-    /// it; document storage's compactions do not. On PostgreSQL the old row versions stay in the table's
-    /// pages until `VACUUM` reclaims them (docs/deploy.md).
+    /// deleted message or an edit's old words are not left readable in the file's free pages; its commit
+    /// then empties the write-ahead log ([`Erasing::commit`]). That costs a write for each page freed, so
+    /// only erasures a person asked for take it; document storage's compactions do not. On PostgreSQL
+    /// nothing is zeroed: the old row versions stay in the table's pages until `VACUUM` and later writes
+    /// reuse them (docs/security.md, "The relay's host and data").
     pub async fn begin_erasing(&self) -> Result<Erasing, sqlx::Error> {
         let tx = match self.backend {
             Backend::Sqlite => self.pool.begin_with("PRAGMA secure_delete = ON; BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
         };
-        Ok(Erasing { tx, backend: self.backend })
+        Ok(Erasing { tx, backend: self.backend, pool: self.pool.clone() })
     }
 
     /// SQL for the UTC calendar day (`YYYY-MM-DD` text) of `ms_column`, a column of Unix milliseconds.
@@ -268,7 +311,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn only_erasing_transactions_zero_what_they_free() {
+    async fn erasing_transactions_run_with_secure_delete_on_and_leave_it_fast() {
         let dir = tempfile::tempdir().expect("tempdir");
         // One connection, so every transaction below runs on the connection the one before left.
         let db = Db::sqlite(&dir.path().join("relay.db")).await.expect("open");

@@ -108,7 +108,7 @@ pub(crate) async fn begin_write(db: &SqlitePool) -> Result<sqlx::Transaction<'st
 /// back to the usual `FAST` (zeroed only within pages the deletion writes anyway): for words a person took
 /// back (a message deleted or edited, an unsent one discarded). A long message spills into overflow pages,
 /// which a deletion frees whole and `FAST` leaves as they were; document compactions free whole pages often
-/// too, which is why this is not the store's mode.
+/// too, which is why this is not the store's mode. Not nested: the inner one would end the mode early.
 pub(crate) async fn erasing<T>(
     tx: &mut sqlx::SqliteConnection,
     statements: impl AsyncFnOnce(&mut sqlx::SqliteConnection) -> Result<T, NodeError>,

@@ -206,24 +206,31 @@ impl Node {
         let mut tx = crate::store::begin_write(&self.db).await?;
         // While holding the write lock: an answer about the team asked before now is not kept after this.
         self.mark_forgotten(team);
-        let prefix = format!("/api/teams/{team}/%");
-        sqlx::query("DELETE FROM cached_views WHERE key LIKE ?").bind(&prefix).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM cached_teams WHERE id = ?").bind(team.to_string()).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM cached_messages WHERE team_id = ?").bind(team.to_string()).execute(&mut *tx).await?;
-        for table in ["read_positions", "muted_teams", "message_change_cursors"] {
-            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE team_id = ?")))
+        // Erased, not only deleted: the team's long messages and views would stay in whole free pages.
+        let documents = crate::store::erasing(&mut tx, async |tx| {
+            let prefix = format!("/api/teams/{team}/%");
+            sqlx::query("DELETE FROM cached_views WHERE key LIKE ?").bind(&prefix).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM cached_teams WHERE id = ?").bind(team.to_string()).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM cached_messages WHERE team_id = ?")
                 .bind(team.to_string())
                 .execute(&mut *tx)
                 .await?;
-        }
-        crate::search::forget_team(&mut tx, team).await?;
-        crate::previews::forget_team(&mut tx, team).await?;
-        crate::forgotten::forget_team(&mut tx, team).await?;
-        let documents = sqlx::query("DELETE FROM document_teams WHERE team_id = ?")
-            .bind(team.to_string())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+            for table in ["read_positions", "muted_teams", "message_change_cursors"] {
+                sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE team_id = ?")))
+                    .bind(team.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            crate::search::forget_team(tx, team).await?;
+            crate::previews::forget_team(tx, team).await?;
+            crate::forgotten::forget_team(tx, team).await?;
+            Ok(sqlx::query("DELETE FROM document_teams WHERE team_id = ?")
+                .bind(team.to_string())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected())
+        })
+        .await?;
         tx.commit().await?;
         if documents > 0 {
             // Share decisions are taken again without them.
