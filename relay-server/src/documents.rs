@@ -285,6 +285,10 @@ pub async fn purge_deleted(db: &Db, kept: std::time::Duration) -> Result<u64, Ap
             .bind(cutoff)
             .fetch_all(&mut **tx)
             .await?;
+    if ids.is_empty() {
+        tx.nothing_erased().await?;
+        return Ok(0);
+    }
     bury(&mut tx, &ids).await?;
     tx.commit().await?;
     Ok(ids.len() as u64)

@@ -66,6 +66,15 @@ impl Erasing {
         }
         Ok(())
     }
+
+    /// Ends a transaction that erased nothing after all (a periodic pass with nothing due): rolled back,
+    /// the connection in the usual mode again, and the log left alone.
+    pub async fn nothing_erased(mut self) -> Result<(), sqlx::Error> {
+        if self.backend == Backend::Sqlite {
+            sqlx::query(USUAL_DELETION).execute(&mut *self.tx).await?;
+        }
+        self.tx.rollback().await
+    }
 }
 
 /// How long emptying the log waits for readers of an older snapshot, in ms. Writers queue behind a
@@ -325,7 +334,13 @@ mod tests {
         tx.rollback().await.expect("rollback");
         // One that ends without committing (refused half-way) leaves its mode; the next write puts it back.
         let erasing = db.begin_erasing().await.expect("begin");
-        drop(erasing);
+        erasing.nothing_erased().await.expect("rollback");
+        let mut connection = db.pool.acquire().await.expect("the one connection");
+        assert_eq!(deletion_mode(&mut connection).await, FAST, "a pass that erased nothing put it back too");
+        drop(connection);
+        let mut tx = db.begin_erasing().await.expect("begin");
+        assert_eq!(deletion_mode(&mut tx).await, ON);
+        drop(tx);
         let mut tx = db.begin_write().await.expect("begin");
         assert_eq!(deletion_mode(&mut tx).await, FAST);
         tx.rollback().await.expect("rollback");

@@ -304,9 +304,11 @@ async fn prune_payloads(db: &Db) -> Result<(), ApiError> {
     .bind(now_ms())
     .execute(&mut **tx)
     .await?;
-    tx.commit().await?;
-    if pruned.rows_affected() > 0 {
-        tracing::info!(count = pruned.rows_affected(), "dropped webhook payloads past retention");
+    if pruned.rows_affected() == 0 {
+        tx.nothing_erased().await?;
+        return Ok(());
     }
+    tx.commit().await?;
+    tracing::info!(count = pruned.rows_affected(), "dropped webhook payloads past retention");
     Ok(())
 }
