@@ -191,7 +191,25 @@ async fn the_chat_opens_at_its_newest_message_keeps_a_draft_and_sends_lines() ->
             Ok((at[1].as_f64().unwrap_or(0.0) > 200.0 && at[0].as_f64().unwrap_or(f64::MAX) < 2.0).then_some(()))
         })
         .await?;
+    // Bob's sixty lines, written one after another, are one run: his name once, above the first.
+    let names = window
+        .script(
+            "const rows = [...document.querySelectorAll('[data-testid=message]')];
+             return [rows.length, rows.filter((r) => r.querySelector('.author:not(.visually-hidden)')).length,
+                     rows.filter((r) => r.classList.contains('continued')).length]",
+        )
+        .await?;
+    let (rows, named, continued) = (names[0].as_u64(), names[1].as_u64(), names[2].as_u64());
+    anyhow::ensure!(
+        rows >= Some(50) && named == Some(1) && continued == rows.map(|n| n - 1),
+        "one run of bob's: {names}"
+    );
     window.screenshot_and_dark("chat-newest").await?;
+    // A line within the run shows its time with its actions, as on hover, when Tab reaches them.
+    window.script("document.querySelector('[data-testid=message][data-seq=\"58\"] [data-testid=delete-message]').focus(); return true").await?;
+    window.until_text("[data-testid=message][data-seq=\"58\"] .message-actions time", ":").await?;
+    window.screenshot_and_dark("chat-run-time").await?;
+    window.script("document.activeElement.blur(); return true").await?;
 
     window.type_into("[data-testid=composer]", "half a thought").await?;
     window.click("[data-testid=nav-projects]").await?;

@@ -177,6 +177,51 @@ describe("days", () => {
   });
 });
 
+describe("runs of one person's messages", () => {
+  const at = (seq: number, minute: number, author = userId(2), extra: Partial<Message> = {}) =>
+    ({
+      id: `m${seq}`, team_id: TEAM, seq, author_id: author, author_name: author === me.id ? "Member 1" : "Member 2", client_id: `c${seq}`, kind: "text",
+      content: `m${seq}`, created_at: new Date(Date.UTC(2026, 11, 5, 10, minute)).toISOString(), edited_at: null, deleted: false, ...extra,
+    }) as Message;
+  /** Each message row as drawn: the name it shows (none when it continues a run), then its text. */
+  const rows = () =>
+    screen.getAllByTestId("message").map((li) => {
+      const shown = li.querySelector(".author:not(.visually-hidden)")?.textContent;
+      return `${shown ?? "·"} ${li.querySelector("p")?.textContent}`;
+    });
+
+  it("names a person once for messages written one after another, and again after someone else, a pause or a mirrored name", async () => {
+    answers.messages = [
+      at(1, 0), at(2, 1), at(3, 2, userId(2), { deleted: true, content: "" }), at(4, 3, me.id), at(5, 4),
+      at(6, 10), at(7, 11, userId(2), { author_name: "Member 2 (Slack)", client_id: "slack:7" }), at(8, 12),
+    ];
+    await act(async () => render(<Chat team={team} user={me} readSeq={8} />));
+    expect(rows()).toEqual([
+      "Member 2 m1", "· m2", "· This message was deleted.", "Member 1 m4", "Member 2 m5",
+      "Member 2 m6", "Member 2 (Slack) m7", "Member 2 m8",
+    ]);
+    // Whoever wrote a continuing message is still said to a screen reader, and its time is there on hover.
+    const second = screen.getAllByTestId("message")[1];
+    expect(within(second).getByText("Member 2").classList.contains("visually-hidden")).toBe(true);
+    expect(second.querySelector(".message-actions time")?.getAttribute("datetime")).toBe(at(2, 1).created_at);
+    expect(screen.getAllByTestId("message")[0].querySelector(".message-actions")).toBeNull();
+  });
+
+  it("says a continuing message was edited after its words, not on a line of its own", async () => {
+    answers.messages = [at(1, 0), at(2, 1, userId(2), { edited_at: new Date(Date.UTC(2026, 11, 5, 10, 3)).toISOString(), content: "m2, reworded" })];
+    await act(async () => render(<Chat team={team} user={me} readSeq={2} />));
+    const second = screen.getAllByTestId("message")[1];
+    expect(second.querySelector("p")?.textContent).toBe("m2, reworded(edited)");
+    expect(second.querySelectorAll("[data-testid=message-edited]").length).toBe(1);
+  });
+
+  it("starts a run again below New", async () => {
+    answers.messages = [at(1, 0), at(2, 1), at(3, 2)];
+    await act(async () => render(<Chat team={team} user={me} readSeq={1} />));
+    expect(rows()).toEqual(["Member 2 m1", "Member 2 m2", "· m3"]);
+  });
+});
+
 describe("a history not readable offline", () => {
   it("says so until the room is back and the history is read, then no more", async () => {
     failures.messages = { kind: "not_cached" };

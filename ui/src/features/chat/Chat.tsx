@@ -8,7 +8,7 @@ import { AppFailure, call, messageOf } from "../../lib/call";
 import { useReconnects } from "../../lib/reconnects";
 import { all, subscribe, subscribeRoom } from "../../lib/events";
 import { draftOf } from "./drafts";
-import { type ChatItem, chatItems, firstUnread, mergeMessages, messageLeftOutbox } from "./model";
+import { type ChatItem, chatItems, continuesRun, firstUnread, mergeMessages, messageLeftOutbox } from "./model";
 import { dayLabel, sameDay } from "../../lib/dates";
 import { plainText, segments } from "./mentions";
 import { composerRows, MentionComposer } from "./MentionComposer";
@@ -346,6 +346,7 @@ export function Chat({
             <SentMessage
               key={item.key}
               message={item.message}
+              continued={continuesRun(items, i, unreadKey)}
               user={user}
               focused={item.message.seq === focusSeq}
               canWrite={team.role !== "viewer"}

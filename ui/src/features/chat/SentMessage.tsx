@@ -1,5 +1,6 @@
 // One message the relay holds, as the chat draws it: author, time, "(edited)", its text (or that it was
-// deleted), and what this person may do with it: edit their own (in place, with mentions; Enter saves,
+// deleted; a message continuing its author's run shows its time on hover beside the actions, its author
+// only to screen readers), and what this person may do with it: edit their own (in place, with mentions; Enter saves,
 // Escape leaves), delete their own or, as an admin or owner, anyone's (after asking).
 import { useEffect, useRef, useState } from "react";
 import { type Member, type Message, MIRRORED_CLIENT_PREFIX, type User } from "../../bindings";
@@ -11,6 +12,7 @@ import { MessageText } from "./MessageText";
 
 export function SentMessage({
   message,
+  continued,
   user,
   focused,
   canWrite,
@@ -23,6 +25,8 @@ export function SentMessage({
   onAsked,
 }: {
   message: Message;
+  /** It continues its author's run just above (`continuesRun`): no name and avatar again. */
+  continued: boolean;
   user: User;
   focused: boolean;
   /** Whether this person may write in the team (not a viewer): only then do they edit. */
@@ -50,20 +54,32 @@ export function SentMessage({
   useEffect(() => {
     if (message.deleted && editing) onEditing(false);
   }, [message.deleted]);
-  const classes = ["message", focused && "focused", (message.mentions ?? []).includes(user.id) && "mentions-me", message.deleted && "deleted"];
+  const classes = ["message", continued && "continued", focused && "focused", (message.mentions ?? []).includes(user.id) && "mentions-me", message.deleted && "deleted"];
+
+  const time = (
+    <time dateTime={message.created_at} title={dateTime(message.created_at)}>
+      {timeOfDay(new Date(message.created_at))}
+    </time>
+  );
+  const mayDelete = !message.deleted && (mine || canDeleteAny);
+  const edited = message.edited_at && !message.deleted && (
+    <span className="edited" title={`Edited ${dateTime(message.edited_at)}`} data-testid="message-edited">
+      (edited)
+    </span>
+  );
 
   return (
     <li ref={row} className={classes.filter(Boolean).join(" ")} data-testid="message" data-state="sent" data-seq={message.seq}>
-      <Avatar userId={message.author_id} name={message.author_name} size={22} />
-      <span className="author">{message.author_name}</span>
-      <time dateTime={message.created_at} title={dateTime(message.created_at)}>
-        {timeOfDay(new Date(message.created_at))}
-      </time>
-      {message.edited_at && !message.deleted && (
-        <span className="edited" title={`Edited ${dateTime(message.edited_at)}`} data-testid="message-edited">
-          (edited)
-        </span>
+      {continued ? (
+        <span className="author visually-hidden">{message.author_name}</span>
+      ) : (
+        <>
+          <Avatar userId={message.author_id} name={message.author_name} size={22} />
+          <span className="author">{message.author_name}</span>
+          {time}
+        </>
       )}
+      {!continued && edited}
       {editing ? (
         <EditBox message={message} user={user} members={members} onSave={onEdit} onCancel={() => onEditing(false)} />
       ) : message.deleted ? (
@@ -73,9 +89,11 @@ export function SentMessage({
       ) : (
         <p>
           <MessageText content={message.content} me={user.id} />
+          {/* With no name line to stand on, after the words. */}
+          {continued && edited}
         </p>
       )}
-      {!message.deleted && !editing && (mine || canDeleteAny) &&
+      {!editing &&
         (asking ? (
           <span className="actions asking" role="group" aria-label="Delete this message?">
             Delete this message?{" "}
@@ -99,16 +117,21 @@ export function SentMessage({
             </button>
           </span>
         ) : (
-          <span className="actions message-actions">
-            {editable && (
-              <button onClick={() => onEditing(true)} data-testid="edit-message">
-                Edit
-              </button>
-            )}
-            <button onClick={() => setAsking(true)} data-testid="delete-message">
-              Delete
-            </button>
-          </span>
+          (continued || mayDelete) && (
+            <span className="actions message-actions">
+              {continued && time}
+              {editable && !message.deleted && (
+                <button onClick={() => onEditing(true)} data-testid="edit-message">
+                  Edit
+                </button>
+              )}
+              {mayDelete && (
+                <button onClick={() => setAsking(true)} data-testid="delete-message">
+                  Delete
+                </button>
+              )}
+            </span>
+          )
         ))}
     </li>
   );

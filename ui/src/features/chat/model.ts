@@ -1,6 +1,7 @@
 // Chat as shown: the relay's messages in order, then this device's own messages still on their way
 // (pending) or refused (failed), until the relay's copy replaces them.
 import type { Message, OutboxEntry, TeamId, UserId } from "../../bindings";
+import { sameDay } from "../../lib/dates";
 
 export type ChatItem =
   | { key: string; state: "sent"; message: Message }
@@ -47,4 +48,27 @@ export function firstUnread(items: ChatItem[], readSeq: number | null, me: UserI
   if (readSeq === null) return null;
   const first = items.find((item) => item.state === "sent" && item.message.seq > readSeq && item.message.author_id !== me && !item.message.deleted);
   return first?.key ?? null;
+}
+
+/** How long after one of a person's messages their next still reads as part of the same run. */
+export const RUN_GAP_MS = 5 * 60_000;
+
+/**
+ * Whether the sent message at `i` continues the one just above it, as chat apps draw it (without the name
+ * and avatar again): the same person under the same name (a mirrored Slack author is another), the same
+ * day, less than `RUN_GAP_MS` later, and nothing drawn between them (a message still sending, "New").
+ */
+export function continuesRun(items: ChatItem[], i: number, unreadKey: string | null): boolean {
+  const item = items[i];
+  const above = items[i - 1];
+  if (!above || item.state !== "sent" || above.state !== "sent" || item.key === unreadKey) return false;
+  const [a, b] = [above.message, item.message];
+  const gap = Date.parse(b.created_at) - Date.parse(a.created_at);
+  return (
+    a.author_id === b.author_id &&
+    a.author_name === b.author_name &&
+    gap >= 0 &&
+    gap < RUN_GAP_MS &&
+    sameDay(new Date(a.created_at), new Date(b.created_at))
+  );
 }
