@@ -266,6 +266,20 @@ async fn the_chat_opens_at_its_newest_message_keeps_a_draft_and_sends_lines() ->
         })
         .await?;
     window.screenshot_and_dark("chat-edited-and-deleted").await?;
+
+    // A link in a message is a link (opened in the system browser, not followed here: Vitest covers the click).
+    let body =
+        json!({ "client_id": "bob-link", "content": "The fix is in https://example.com/pr/12, see docs.example.org." });
+    let (status, _) = bob.post(&format!("/api/teams/{team}/messages"), &body).await;
+    assert!(status.is_success(), "{status}");
+    window.until_count("[data-testid=message-link]", 2).await?;
+    let hrefs = window
+        .script(
+            "return [...document.querySelectorAll('[data-testid=message-link]')].map((a) => a.getAttribute('href'))",
+        )
+        .await?;
+    assert_eq!(hrefs, json!(["https://example.com/pr/12", "http://docs.example.org"]));
+    window.screenshot_and_dark("chat-link").await?;
     window.close().await?;
     Ok(())
 }

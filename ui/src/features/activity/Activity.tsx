@@ -8,7 +8,7 @@ import { dateTime } from "../../lib/dates";
 import { subscribeRoom } from "../../lib/events";
 import { useReconnects } from "../../lib/reconnects";
 import { Integrations } from "../integrations/Integrations";
-import { webLink } from "./links";
+import { webLink } from "../../lib/links";
 
 /** `items` and `more` merged, newest first, each event once (the room and a page can bring the same one). */
 function merged(items: ActivityItem[], more: ActivityItem[]): ActivityItem[] {

@@ -222,6 +222,32 @@ describe("runs of one person's messages", () => {
   });
 });
 
+describe("links in messages", () => {
+  it("draws web links as links that open in the system browser, never in the window", async () => {
+    answers.messages = [
+      { id: "m1", team_id: TEAM, seq: 1, author_id: userId(2), author_name: "Member 2", client_id: "c1", kind: "text", content: "the fix: https://example.com/pr/12, or mail ops@example.com", created_at: "2026-12-05T10:00:00Z", edited_at: null, deleted: false } as Message,
+    ];
+    await act(async () => render(<Chat team={team} user={me} readSeq={1} />));
+    const links = screen.getAllByTestId("message-link");
+    expect(links.map((a) => [a.textContent, a.getAttribute("href")])).toEqual([["https://example.com/pr/12", "https://example.com/pr/12"]]);
+    expect(screen.getByTestId("message").querySelector("p")?.textContent).toBe("the fix: https://example.com/pr/12, or mail ops@example.com");
+    let navigated = true;
+    await act(async () => void (navigated = fireEvent.click(links[0])));
+    expect(navigated, "the window does not follow the link itself").toBe(false);
+    expect(calls.filter(([name]) => name === "openLink")).toEqual([["openLink", "https://example.com/pr/12"]]);
+  });
+
+  it("says why when the browser cannot be opened", async () => {
+    answers.messages = [
+      { id: "m1", team_id: TEAM, seq: 1, author_id: userId(2), author_name: "Member 2", client_id: "c1", kind: "text", content: "example.com", created_at: "2026-12-05T10:00:00Z", edited_at: null, deleted: false } as Message,
+    ];
+    failures.openLink = { kind: "local", message: "no browser to open it with" };
+    await act(async () => render(<Chat team={team} user={me} readSeq={1} />));
+    await act(async () => void fireEvent.click(screen.getByTestId("message-link")));
+    expect(screen.getByRole("alert").textContent).toContain("no browser to open it with");
+  });
+});
+
 describe("a history not readable offline", () => {
   it("says so until the room is back and the history is read, then no more", async () => {
     failures.messages = { kind: "not_cached" };

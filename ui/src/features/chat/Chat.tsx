@@ -310,6 +310,11 @@ export function Chat({
     void refreshOutbox();
   }
 
+  /** A link in a message opens in the system browser; the window never leaves the app. */
+  function openLink(url: string) {
+    call(commands.openLink(url)).catch((e) => setError(messageOf(e)));
+  }
+
   return (
     <section className="chat">
       <ol
@@ -360,6 +365,7 @@ export function Chat({
               onEdit={(content) => void edit(item.message, content)}
               onDelete={() => void remove(item.message)}
               onAsked={backToComposer}
+              onOpenLink={openLink}
             />
           ) : (
             <li key={item.key} className={`message ${item.state}`} data-testid="message" data-state={item.state}>
@@ -367,7 +373,7 @@ export function Chat({
               <span className="author">{user.display_name}</span>
               <span className="marker">{item.state === "pending" ? "Sending…" : `Not sent: ${item.error ?? "refused"}`}</span>
               <p>
-                <MessageText content={item.content} me={user.id} />
+                <MessageText content={item.content} me={user.id} onOpenLink={openLink} />
               </p>
               {item.state === "failed" && (
                 <span className="actions">

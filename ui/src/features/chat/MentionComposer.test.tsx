@@ -80,7 +80,7 @@ describe("mention autocomplete", () => {
   });
 
   it("highlights a mention of the reader only", () => {
-    render(<MessageText content={`${mentionToken(ME, "Me Myself")} and ${mentionToken(ADA, "Ada")}`} me={ME} />);
+    render(<MessageText content={`${mentionToken(ME, "Me Myself")} and ${mentionToken(ADA, "Ada")}`} me={ME} onOpenLink={() => {}} />);
     expect(screen.getByTestId("mention-me").textContent).toBe("@Me Myself");
     expect(screen.getByTestId("mention").textContent).toBe("@Ada");
   });

@@ -23,6 +23,7 @@ export function SentMessage({
   onEdit,
   onDelete,
   onAsked,
+  onOpenLink,
 }: {
   message: Message;
   /** It continues its author's run just above (`continuesRun`): no name and avatar again. */
@@ -40,6 +41,8 @@ export function SentMessage({
   onDelete: () => void;
   /** The question about deleting was answered no. */
   onAsked: () => void;
+  /** A link in the message was clicked: open it in the system browser. */
+  onOpenLink: (url: string) => void;
 }) {
   const mine = message.author_id === user.id;
   // A message mirrored from Slack is that service's record: deleted, never rewritten (the relay's rule).
@@ -88,7 +91,7 @@ export function SentMessage({
         </p>
       ) : (
         <p>
-          <MessageText content={message.content} me={user.id} />
+          <MessageText content={message.content} me={user.id} onOpenLink={onOpenLink} />
           {/* With no name line to stand on, after the words. */}
           {continued && edited}
         </p>
