@@ -267,9 +267,12 @@ async fn the_chat_opens_at_its_newest_message_keeps_a_draft_and_sends_lines() ->
         .await?;
     window.screenshot_and_dark("chat-edited-and-deleted").await?;
 
-    // A link in a message is a link (opened in the system browser, not followed here: Vitest covers the click).
-    let body =
-        json!({ "client_id": "bob-link", "content": "The fix is in https://example.com/pr/12, see docs.example.org." });
+    // A link in a message is a link (opened in the system browser, not followed here: Vitest covers the click),
+    // and its light formatting is drawn, not its asterisks and backquotes.
+    let body = json!({
+        "client_id": "bob-link",
+        "content": "The fix is in https://example.com/pr/12, see docs.example.org. **Restart** the `queue` first:\n```\nsystemctl restart queue\n  --now\n```"
+    });
     let (status, _) = bob.post(&format!("/api/teams/{team}/messages"), &body).await;
     assert!(status.is_success(), "{status}");
     window.until_count("[data-testid=message-link]", 2).await?;
@@ -279,6 +282,13 @@ async fn the_chat_opens_at_its_newest_message_keeps_a_draft_and_sends_lines() ->
         )
         .await?;
     assert_eq!(hrefs, json!(["https://example.com/pr/12", "http://docs.example.org"]));
+    let drawn = window
+        .script(
+            "const m = [...document.querySelectorAll('[data-testid=message]')].at(-1);
+             return [m.querySelector('strong')?.textContent, m.querySelector('p code')?.textContent, m.querySelector('pre code')?.textContent]",
+        )
+        .await?;
+    assert_eq!(drawn, json!(["Restart", "queue", "systemctl restart queue\n  --now"]));
     window.screenshot_and_dark("chat-link").await?;
     window.close().await?;
     Ok(())

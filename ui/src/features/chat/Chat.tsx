@@ -372,9 +372,7 @@ export function Chat({
               <Avatar userId={user.id} name={user.display_name} size={22} />
               <span className="author">{user.display_name}</span>
               <span className="marker">{item.state === "pending" ? "Sending…" : `Not sent: ${item.error ?? "refused"}`}</span>
-              <p>
-                <MessageText content={item.content} me={user.id} onOpenLink={openLink} />
-              </p>
+              <MessageText content={item.content} me={user.id} onOpenLink={openLink} />
               {item.state === "failed" && (
                 <span className="actions">
                   <button onClick={() => retry(item.clientId)} data-testid="retry">

@@ -1,40 +1,90 @@
-// A message's text with its mentions drawn as names (a mention of the reader stands out) and its web links
-// as links, which open in the system browser (`onOpenLink`), never in this window.
+// A message's text as drawn: its light formatting (`format.ts`), its mentions as names (a mention of the
+// reader stands out) and its web links as links, which open in the system browser (`onOpenLink`), never in
+// this window. Everything is React text: no markup from a message reaches the page as HTML.
+import type { ReactNode } from "react";
 import type { UserId } from "../../bindings";
-import { linkParts } from "../../lib/links";
-import { segments } from "./mentions";
+import { type Block, formatted, type Inline } from "./format";
 
-export function MessageText({ content, me, onOpenLink }: { content: string; me: UserId; onOpenLink: (url: string) => void }) {
+export function MessageText({
+  content,
+  me,
+  onOpenLink,
+  trailing,
+}: {
+  content: string;
+  me: UserId;
+  onOpenLink: (url: string) => void;
+  /** Drawn at the end of the last paragraph ("(edited)"), or after the text when it ends in code. */
+  trailing?: ReactNode;
+}) {
+  const blocks = formatted(content);
+  const last = blocks.length - 1;
   return (
-    <>
-      {segments(content).map((s, i) =>
-        "text" in s ? (
-          linkParts(s.text).map((part, j) =>
-            "url" in part ? (
-              <a
-                key={`${i}-${j}`}
-                href={part.url}
-                rel="noreferrer noopener"
-                data-testid="message-link"
-                onClick={(event) => {
-                  event.preventDefault();
-                  onOpenLink(part.url);
-                }}
-                // A middle click would ask the webview for a window of its own.
-                onAuxClick={(event) => event.preventDefault()}
-              >
-                {part.text}
-              </a>
-            ) : (
-              <span key={`${i}-${j}`}>{part.text}</span>
-            ),
-          )
-        ) : (
-          <span key={i} className={s.mention.userId === me ? "mention mention-me" : "mention"} data-testid={s.mention.userId === me ? "mention-me" : "mention"} data-user={s.mention.userId}>
-            @{s.mention.name}
-          </span>
-        ),
-      )}
-    </>
+    <div className="text">
+      {blocks.map((block, i) => (
+        <BlockView key={i} block={block} me={me} onOpenLink={onOpenLink} trailing={i === last && block.kind === "paragraph" ? trailing : undefined} />
+      ))}
+      {(last < 0 || blocks[last].kind === "code") && trailing}
+    </div>
   );
+}
+
+function BlockView({ block, me, onOpenLink, trailing }: { block: Block; me: UserId; onOpenLink: (url: string) => void; trailing?: ReactNode }) {
+  if (block.kind === "code") {
+    return (
+      <pre>
+        <code>{block.text}</code>
+      </pre>
+    );
+  }
+  return (
+    <p>
+      {inlines(block.children, me, onOpenLink)}
+      {trailing}
+    </p>
+  );
+}
+
+function inlines(items: Inline[], me: UserId, onOpenLink: (url: string) => void): ReactNode[] {
+  return items.map((item, i) => {
+    switch (item.kind) {
+      case "text":
+        return <span key={i}>{item.text}</span>;
+      case "mention": {
+        const mine = item.mention.userId === me;
+        return (
+          <span key={i} className={mine ? "mention mention-me" : "mention"} data-testid={mine ? "mention-me" : "mention"} data-user={item.mention.userId}>
+            @{item.mention.name}
+          </span>
+        );
+      }
+      case "code":
+        return <code key={i}>{item.text}</code>;
+      case "break":
+        return <br key={i} />;
+      case "strong":
+        return <strong key={i}>{inlines(item.children, me, onOpenLink)}</strong>;
+      case "em":
+        return <em key={i}>{inlines(item.children, me, onOpenLink)}</em>;
+      case "s":
+        return <s key={i}>{inlines(item.children, me, onOpenLink)}</s>;
+      case "link":
+        return (
+          <a
+            key={i}
+            href={item.url}
+            rel="noreferrer noopener"
+            data-testid="message-link"
+            onClick={(event) => {
+              event.preventDefault();
+              onOpenLink(item.url);
+            }}
+            // A middle click would ask the webview for a window of its own.
+            onAuxClick={(event) => event.preventDefault()}
+          >
+            {inlines(item.children, me, onOpenLink)}
+          </a>
+        );
+    }
+  });
 }

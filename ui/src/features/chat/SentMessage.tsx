@@ -90,11 +90,8 @@ export function SentMessage({
           This message was deleted.
         </p>
       ) : (
-        <p>
-          <MessageText content={message.content} me={user.id} onOpenLink={onOpenLink} />
-          {/* With no name line to stand on, after the words. */}
-          {continued && edited}
-        </p>
+        // With no name line to stand on, "(edited)" goes after the words.
+        <MessageText content={message.content} me={user.id} onOpenLink={onOpenLink} trailing={continued && edited} />
       )}
       {!editing &&
         (asking ? (
