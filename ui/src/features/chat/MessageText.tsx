@@ -1,9 +1,32 @@
 // A message's text as drawn: its light formatting (`format.ts`), its mentions as names (a mention of the
 // reader stands out) and its web links as links, which open in the system browser (`onOpenLink`), never in
 // this window. Everything is React text: no markup from a message reaches the page as HTML.
-import type { ReactNode } from "react";
+import { type ReactNode, useEffect, useState } from "react";
 import type { UserId } from "../../bindings";
-import { type Block, formatted, type Inline } from "./format";
+import type { Block, Inline } from "./format";
+import { segments } from "./mentions";
+
+type Format = typeof import("./format");
+
+/** markdown-it is a third of the app's first chunk: it is loaded with the first chat, not at start. */
+let format: Format | null = null;
+let loading: Promise<Format> | null = null;
+
+/** The formatter, once loaded (`null` until then: messages show as written, mentions as names). */
+export function useFormat(): Format | null {
+  const [loaded, setLoaded] = useState(format);
+  useEffect(() => {
+    if (loaded) return;
+    let live = true;
+    loading ??= import("./format").then((module) => (format = module));
+    // A chunk of the app's own bundle that did not load leaves the text as written: nothing else to do.
+    loading.then((module) => live && setLoaded(module)).catch(() => {});
+    return () => {
+      live = false;
+    };
+  }, [loaded]);
+  return loaded;
+}
 
 export function MessageText({
   content,
@@ -17,7 +40,10 @@ export function MessageText({
   /** Drawn at the end of the last paragraph ("(edited)"), or after the text when it ends in code. */
   trailing?: ReactNode;
 }) {
-  const blocks = formatted(content);
+  const loaded = useFormat();
+  const blocks: Block[] = loaded
+    ? loaded.formatted(content)
+    : [{ kind: "paragraph", children: segments(content).map((s) => ("text" in s ? { kind: "text", text: s.text } : { kind: "mention", mention: s.mention })) }];
   const last = blocks.length - 1;
   return (
     <div className="text">
