@@ -6,6 +6,7 @@ mod commands;
 mod deep_links;
 mod error;
 pub mod events;
+mod navigation;
 // `#[tauri::command]` expands to code that discards a `Result` with `let _ =`.
 #[allow(clippy::let_underscore_must_use)]
 mod quit;
@@ -68,6 +69,7 @@ pub fn run() {
         app = app.plugin(single_instance);
     }
     let app = app
+        .plugin(navigation::guard())
         .plugin(tauri_plugin_deep_link::init())
         // For `open_link` (links open in the system browser). The window is granted none of its commands:
         // the only way to it is that command, which opens http(s) links alone.

@@ -207,7 +207,14 @@ async fn the_chat_opens_at_its_newest_message_keeps_a_draft_and_sends_lines() ->
     window.screenshot_and_dark("chat-newest").await?;
     // A line within the run shows its time with its actions, as on hover, when Tab reaches them.
     window.script("document.querySelector('[data-testid=message][data-seq=\"58\"] [data-testid=delete-message]').focus(); return true").await?;
-    window.until_text("[data-testid=message][data-seq=\"58\"] .message-actions time", ":").await?;
+    let shown = "const actions = document.querySelector('[data-testid=message][data-seq=\"58\"] .message-actions'); \
+                 return [getComputedStyle(actions).opacity, actions.querySelector('time')?.textContent ?? '']";
+    window
+        .until("line 58's time shown", async || {
+            let shown = window.script(shown).await?;
+            Ok((shown[0] == "1" && shown[1].as_str().is_some_and(|t| t.contains(':'))).then_some(()))
+        })
+        .await?;
     window.screenshot_and_dark("chat-run-time").await?;
     window.script("document.activeElement.blur(); return true").await?;
 
@@ -290,6 +297,16 @@ async fn the_chat_opens_at_its_newest_message_keeps_a_draft_and_sends_lines() ->
         .await?;
     assert_eq!(drawn, json!(["Restart", "queue", "systemctl restart queue\n  --now"]));
     window.screenshot_and_dark("chat-link").await?;
+
+    // The window never leaves the app, whatever asks it to (here the page itself): the chat still hears bob.
+    window.script("window.location.href = 'https://example.com/'; return true").await?;
+    let (status, _) = bob
+        .post(&format!("/api/teams/{team}/messages"), &json!({ "client_id": "bob-after", "content": "still here?" }))
+        .await;
+    assert!(status.is_success(), "{status}");
+    window.until_text("[data-testid=message]:last-child", "still here?").await?;
+    let at = window.script("return window.location.href").await?;
+    assert!(at.as_str().is_some_and(|href| !href.contains("example.com")), "the window stayed on the app: {at}");
     window.close().await?;
     Ok(())
 }

@@ -1,13 +1,14 @@
 // Chat names whoever is typing from the team's whole roster, however large the team and whenever the chat
 // opened; and a message delivered while the room was not connected shows as sent, without disappearing first.
 import { act, cleanup, fireEvent, render, screen, within } from "@testing-library/react";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Message, OutboxEntry, TeamMembership, User } from "../../bindings";
 import { followRooms } from "../../lib/team/store";
 import { followLink } from "../../lib/reconnects";
 import { answers, calls, emitRoom, events, failures, reset } from "../../testing/fakeBindings";
 import { joinFrames, linkStatus, members, TEAM, userId } from "../../testing/fixtures";
 import { Chat } from "./Chat";
+import { loadFormat } from "./MessageText";
 import { forgetDrafts } from "./drafts";
 import { dayLabel } from "../../lib/dates";
 
@@ -15,6 +16,11 @@ vi.mock("../../bindings", () => import("../../testing/fakeBindings"));
 
 const team: TeamMembership = { id: TEAM, name: "crew", role: "member" };
 const me: User = { id: userId(1), email: "m1@example.com", display_name: "Member 1" };
+
+// The chat draws messages once their formatting has loaded, as the app's first chat does.
+beforeAll(async () => {
+  await loadFormat();
+});
 
 let stop: () => void;
 beforeEach(() => {

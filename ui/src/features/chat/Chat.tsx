@@ -12,7 +12,7 @@ import { type ChatItem, chatItems, continuesRun, firstUnread, mergeMessages, mes
 import { dayLabel, sameDay } from "../../lib/dates";
 import { plainText, segments } from "./mentions";
 import { composerRows, MentionComposer } from "./MentionComposer";
-import { MessageText } from "./MessageText";
+import { MessageText, useFormat } from "./MessageText";
 import { SentMessage } from "./SentMessage";
 import { ErrorLine } from "../../lib/ErrorLine";
 import { useLatest } from "../../lib/latest";
@@ -145,13 +145,17 @@ export function Chat({
   // bottom as messages arrive only while the person is near it, not while they read back.
   const opened = useRef(false);
   const toNewest = useRef(false);
+  // Messages are drawn once their formatting can be (its code loads with the first chat): drawn before,
+  // they would change height under the reader, after the chat had been scrolled into place.
+  const formatter = useFormat();
+  const ready = loaded && formatter !== null;
   useLayoutEffect(() => {
     const el = list.current;
     if (!el || items.length === 0) return;
     // The opening is the history read, not the first items shown: the outbox (this device's own, read
     // without the relay) often answers first.
-    const first = loaded && !opened.current;
-    if (loaded) opened.current = true;
+    const first = ready && !opened.current;
+    if (ready) opened.current = true;
     const near = el.scrollHeight - el.scrollTop - el.clientHeight < 120;
     if ((first && focusSeq === null) || toNewest.current || near) el.scrollTop = el.scrollHeight;
     const unread = el.querySelector("[data-testid=new-messages]");
@@ -160,7 +164,7 @@ export function Chat({
       if (above < 0) el.scrollTop += above - 8;
     }
     toNewest.current = false;
-  }, [items.length, loaded]);
+  }, [items.length, ready]);
 
   // The composer grows with its lines and the list gets shorter: whoever was at the newest stays there.
   const draftLines = composerRows(draft);
@@ -185,7 +189,7 @@ export function Chat({
     }
     const first = messages[0];
     if (first && first.seq > focusSeq) void loadOlder();
-  }, [focusSeq, messages, olderOffline]);
+  }, [focusSeq, messages, olderOffline, formatter]);
 
   async function loadOlder() {
     const first = messages[0];
@@ -336,7 +340,7 @@ export function Chat({
             No messages yet. Write the first one below; everyone in the team sees it.
           </li>
         )}
-        {items.map((item, i) => [
+        {formatter !== null && items.map((item, i) => [
           item.state === "sent" && startsDay(items, i) && (
             <li key={`day-${item.key}`} className="day" data-testid="day">
               <span>{dayLabel(new Date(item.message.created_at))}</span>

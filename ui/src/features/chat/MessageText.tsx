@@ -1,31 +1,45 @@
 // A message's text as drawn: its light formatting (`format.ts`), its mentions as names (a mention of the
 // reader stands out) and its web links as links, which open in the system browser (`onOpenLink`), never in
 // this window. Everything is React text: no markup from a message reaches the page as HTML.
-import { type ReactNode, useEffect, useState } from "react";
+import { type ReactNode, useEffect, useMemo, useState } from "react";
 import type { UserId } from "../../bindings";
 import type { Block, Inline } from "./format";
 import { segments } from "./mentions";
 
-type Format = typeof import("./format");
+/** A message's content as blocks to draw. */
+export type Formatter = (content: string) => Block[];
+
+/** The text as written, mentions as names: what shows should the formatter not load. */
+const asWritten: Formatter = (content) => [
+  { kind: "paragraph", children: segments(content).map((s) => ("text" in s ? { kind: "text", text: s.text } : { kind: "mention", mention: s.mention })) },
+];
 
 /** markdown-it is a third of the app's first chunk: it is loaded with the first chat, not at start. */
-let format: Format | null = null;
-let loading: Promise<Format> | null = null;
+let loadedFormatter: Formatter | null = null;
+let loading: Promise<Formatter> | null = null;
 
-/** The formatter, once loaded (`null` until then: messages show as written, mentions as names). */
-export function useFormat(): Format | null {
-  const [loaded, setLoaded] = useState(format);
+/** Loads the formatter (once). A chunk of the app's own bundle that does not load leaves messages as written. */
+export function loadFormat(): Promise<Formatter> {
+  loading ??= import("./format").then(
+    (module) => (loadedFormatter = module.formatted),
+    () => (loadedFormatter = asWritten),
+  );
+  return loading;
+}
+
+/** The formatter, `null` until it has loaded (the chat waits for it, so nothing shifts under the reader). */
+export function useFormat(): Formatter | null {
+  // A function in state: set through initialisers, not as one.
+  const [formatter, setFormatter] = useState<Formatter | null>(() => loadedFormatter);
   useEffect(() => {
-    if (loaded) return;
+    if (formatter) return;
     let live = true;
-    loading ??= import("./format").then((module) => (format = module));
-    // A chunk of the app's own bundle that did not load leaves the text as written: nothing else to do.
-    loading.then((module) => live && setLoaded(module)).catch(() => {});
+    void loadFormat().then((loaded) => live && setFormatter(() => loaded));
     return () => {
       live = false;
     };
-  }, [loaded]);
-  return loaded;
+  }, [formatter]);
+  return formatter;
 }
 
 export function MessageText({
@@ -40,10 +54,9 @@ export function MessageText({
   /** Drawn at the end of the last paragraph ("(edited)"), or after the text when it ends in code. */
   trailing?: ReactNode;
 }) {
-  const loaded = useFormat();
-  const blocks: Block[] = loaded
-    ? loaded.formatted(content)
-    : [{ kind: "paragraph", children: segments(content).map((s) => ("text" in s ? { kind: "text", text: s.text } : { kind: "mention", mention: s.mention })) }];
+  const formatter = useFormat() ?? asWritten;
+  // Read once per content, not on every render of the chat (each key typed in the composer is one).
+  const blocks = useMemo(() => formatter(content), [formatter, content]);
   const last = blocks.length - 1;
   return (
     <div className="text">
@@ -101,6 +114,8 @@ function inlines(items: Inline[], me: UserId, onOpenLink: (url: string) => void)
             href={item.url}
             rel="noreferrer noopener"
             data-testid="message-link"
+            // Dropped on the window it would be opened there.
+            draggable={false}
             onClick={(event) => {
               event.preventDefault();
               onOpenLink(item.url);

@@ -49,6 +49,32 @@ describe("formatted", () => {
     ]);
   });
 
+  it("keeps lines, blank lines and leading spaces as written, and ~~~ as text", () => {
+    const shape = "Traceback:\n  File \"app.py\", line 3\n    run()\n\n\nValueError: boom\n~~~\nnot code";
+    expect(formatted(shape)).toEqual([{ kind: "paragraph", children: shape.split("\n").flatMap((line, i) => [...(i > 0 ? [{ kind: "break" }] : []), ...(line ? [{ kind: "text", text: line }] : [])]) }]);
+    // Formatting stays within its line.
+    expect(JSON.stringify(formatted("**not\nbold**"))).not.toContain("strong");
+  });
+
+  it("links file names only when written as web addresses", () => {
+    for (const text of ["see README.md, lib.rs, setup.py and install.sh", "v1.2.3", "a.b"]) {
+      expect(JSON.stringify(formatted(text)), text).not.toContain('"kind":"link"');
+    }
+    for (const [text, url] of [["example.com/pr/12", "http://example.com/pr/12"], ["teamflow.dev", "http://teamflow.dev"], ["https://example.co.uk/x", "https://example.co.uk/x"]]) {
+      expect(JSON.stringify(formatted(text)), text).toContain(`"url":"${url}"`);
+    }
+  });
+
+  it("never takes typed hole characters for mentions, nor a mention into a link", () => {
+    const ada = mentionToken(ADA, "Ada");
+    expect(formatted(`${ada} \uE0000\uE001`)).toEqual([
+      { kind: "paragraph", children: [{ kind: "mention", mention: { userId: ADA, name: "Ada" } }, { kind: "text", text: " \uFFFD0\uFFFD" }] },
+    ]);
+    const glued = formatted(`https://example.com/a${ada}`);
+    expect(JSON.stringify(glued)).not.toContain('"kind":"link"');
+    expect(JSON.stringify(glued)).toContain('"kind":"mention"');
+  });
+
   it("leaves what is not chat formatting as written", () => {
     const plain = (items: Inline[]): string =>
       items.map((i) => (i.kind === "text" || i.kind === "code" ? i.text : i.kind === "break" ? "\n" : i.kind === "mention" ? `@${i.mention.name}` : plain(i.children))).join("");
