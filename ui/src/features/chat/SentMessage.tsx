@@ -1,7 +1,7 @@
 // One message the relay holds, as the chat draws it: author, time, "(edited)", its text (or that it was
 // deleted; a message continuing its author's run shows its time on hover beside the actions, its author
-// only to screen readers), and what this person may do with it: edit their own (in place, with mentions; Enter saves,
-// Escape leaves), delete their own or, as an admin or owner, anyone's (after asking).
+// only to screen readers), and what this person may do with it: edit their own (in place, with mentions;
+// Enter saves, Escape leaves), delete their own or, as an admin or owner, anyone's (after asking).
 import { useEffect, useRef, useState } from "react";
 import { type Member, type Message, MIRRORED_CLIENT_PREFIX, type User } from "../../bindings";
 import { Avatar } from "../people/Avatar";
