@@ -64,8 +64,10 @@ pub struct Node {
     sign_in: Mutex<Option<sign_in::SignIn>>,
     credentials: credentials::Credentials,
     status: status::StatusBoard,
-    /// Tasks the node spawned (the status forwarder); `close` waits for them.
+    /// Tasks the node spawned (the status forwarder, the log emptier); `close` waits for them.
     tasks: tokio_util::task::TaskTracker,
+    /// Empties the store's write-ahead log after words a person took back were erased.
+    log_emptier: store::LogEmptier,
     /// One delivery run at a time, so the outbox drains strictly in order.
     flushing: Mutex<()>,
     /// The document sync client, created once someone is signed in.
@@ -124,6 +126,8 @@ impl Node {
             .and_then(|()| teamflow_sync::private::private_database(&data_dir.join(store::DATABASE_FILE)))
             .map_err(|source| NodeError::Credentials { path: data_dir.to_owned(), source })?;
         let db = store::open(data_dir).await?;
+        let tasks = tokio_util::task::TaskTracker::new();
+        let log_emptier = store::LogEmptier::spawn(db.clone(), &tasks);
         let node = Node {
             db,
             data_dir: data_dir.to_owned(),
@@ -132,7 +136,8 @@ impl Node {
             sign_in: Mutex::new(None),
             credentials: credentials::Credentials::new(data_dir),
             status: status::StatusBoard::new(),
-            tasks: tokio_util::task::TaskTracker::new(),
+            tasks,
+            log_emptier,
             flushing: Mutex::new(()),
             sync: Mutex::new(None),
             storage_backlog: std::sync::Mutex::new(None),
@@ -170,7 +175,8 @@ impl Node {
         if let Some(sync) = self.sync.lock().await.take() {
             sync.stop().await;
         }
-        // The forwarder ends once the sync client is gone.
+        // The forwarder ends once the sync client is gone, the log emptier once it served what it was asked.
+        self.log_emptier.close();
         self.tasks.close();
         self.tasks.wait().await;
         self.db.close().await;

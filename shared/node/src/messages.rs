@@ -7,7 +7,7 @@ use teamflow_protocol::api::messages::{Message, MessageChanges, MessagePage};
 use teamflow_protocol::{MessageId, TeamId};
 
 use crate::outbox::{OutboxEntry, QueuedMessageChange};
-use crate::store::{cache_message, recache_message};
+use crate::store::{cache_message, recache_message, takes_back};
 use crate::{ApiFailure, Node, NodeError};
 
 impl Node {
@@ -124,6 +124,7 @@ impl Node {
             let path = format!("/api/teams/{team}/messages/changes?after={after}&limit=100");
             let page: MessageChanges = self.authed::<(), _>(Method::GET, &path, None).await?;
             let Some(mut tx) = self.begin_answer_write(Some(team), asked).await? else { return Ok(changed) };
+            let erasing = page.messages.iter().any(takes_back);
             for message in page.messages {
                 if recache_message(&mut tx, &message).await? {
                     changed.push(message);
@@ -138,6 +139,9 @@ impl Node {
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
+            if erasing {
+                self.log_emptier.request();
+            }
             if !page.more {
                 return Ok(changed);
             }
@@ -152,6 +156,9 @@ impl Node {
             cache_message(&mut tx, message).await?;
         }
         tx.commit().await?;
+        if messages.iter().any(takes_back) {
+            self.log_emptier.request();
+        }
         Ok(())
     }
 
@@ -168,6 +175,9 @@ impl Node {
                     cache_message(&mut tx, message).await?;
                 }
                 tx.commit().await?;
+                if page.messages.iter().any(takes_back) {
+                    self.log_emptier.request();
+                }
                 Ok(None)
             }
             Err(NodeError::Api(e)) if e.is_transient() => Ok(Some(e)),

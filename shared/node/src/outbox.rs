@@ -273,6 +273,9 @@ impl Node {
         let change = if delete { Change::MessageDelete(change) } else { Change::MessageEdit(change) };
         insert_entry(&mut tx, &client_id, team, &change).await?;
         tx.commit().await?;
+        if delete {
+            self.log_emptier.request();
+        }
         self.refresh_outbox_status().await?;
         self.try_delivering(client_id, team, change).await
     }
@@ -465,6 +468,9 @@ impl Node {
         })
         .await?;
         tx.commit().await?;
+        if changed > 0 {
+            self.log_emptier.request();
+        }
         self.refresh_outbox_status().await?;
         Ok(changed > 0)
     }
@@ -535,6 +541,7 @@ impl Node {
     async fn delivered(&self, row: &Row, answer: Answer, asked: Asked) -> Result<(), NodeError> {
         let mut tx = crate::store::begin_write(&self.db).await?;
         let keep = !row.team_id.parse().is_ok_and(|team| self.forgotten_since(team, asked));
+        let erased = matches!(&answer, Answer::Message(message) if keep && crate::store::takes_back(message));
         match answer {
             Answer::Message(message) if keep => {
                 cache_message(&mut tx, &message).await?;
@@ -555,6 +562,9 @@ impl Node {
         })
         .await?;
         tx.commit().await?;
+        if erased {
+            self.log_emptier.request();
+        }
         Ok(())
     }
 

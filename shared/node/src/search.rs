@@ -182,6 +182,9 @@ impl Node {
                 let mut tx = crate::store::begin_write(&self.db).await?;
                 crate::store::cache_message(&mut tx, message).await?;
                 tx.commit().await?;
+                if crate::store::takes_back(message) {
+                    self.log_emptier.request();
+                }
             }
             // A frame is the team's state as of now, in order with the frame that would forget it.
             ServerMessage::TeamState { projects, .. } | ServerMessage::TeamProjects { projects, .. } => {

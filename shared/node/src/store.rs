@@ -13,6 +13,10 @@ use teamflow_protocol::api::messages::Message;
 use crate::forgotten::Asked;
 use crate::{Node, NodeError};
 
+mod erasure;
+
+pub(crate) use erasure::{LogEmptier, empty_log, erasing};
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Every table holding the signed-in user's data, emptied on sign-out.
@@ -104,21 +108,6 @@ pub(crate) async fn begin_write(db: &SqlitePool) -> Result<sqlx::Transaction<'st
     Ok(db.begin_with("PRAGMA secure_delete = FAST; BEGIN IMMEDIATE").await?)
 }
 
-/// Runs `statements` zeroing everything they free, cells and whole pages (`secure_delete = ON`), then goes
-/// back to the usual `FAST` (zeroed only within pages the deletion writes anyway): for words a person took
-/// back (a message deleted or edited, an unsent one discarded). A long message spills into overflow pages,
-/// which a deletion frees whole and `FAST` leaves as they were; document compactions free whole pages often
-/// too, which is why this is not the store's mode. Not nested: the inner one would end the mode early.
-pub(crate) async fn erasing<T>(
-    tx: &mut sqlx::SqliteConnection,
-    statements: impl AsyncFnOnce(&mut sqlx::SqliteConnection) -> Result<T, NodeError>,
-) -> Result<T, NodeError> {
-    sqlx::query("PRAGMA secure_delete = ON").execute(&mut *tx).await?;
-    let done = statements(&mut *tx).await;
-    sqlx::query("PRAGMA secure_delete = FAST").execute(&mut *tx).await?;
-    done
-}
-
 /// Forgets everything the signed-in user left here, in one transaction; then leaves none of it in the
 /// files either.
 pub(crate) async fn clear_user_data(db: &SqlitePool) -> Result<(), NodeError> {
@@ -139,54 +128,6 @@ async fn scrub(db: &SqlitePool) {
         tracing::warn!(error = %e, "could not rewrite the store after clearing it; deleted data may stay in free pages");
     }
     empty_log(db).await;
-}
-
-/// How many times `empty_log` tries, waiting between tries with `teamflow_sync::Backoff` from
-/// `EMPTY_LOG_FIRST_WAIT` up to `EMPTY_LOG_LONGEST_WAIT` (1.27 s in all, up to about 2.5 s with jitter).
-const EMPTY_LOG_TRIES: u32 = 8;
-const EMPTY_LOG_FIRST_WAIT: Duration = Duration::from_millis(10);
-const EMPTY_LOG_LONGEST_WAIT: Duration = Duration::from_millis(640);
-
-/// A refused checkpoint that came back sooner than this was refused at once (another was running), not
-/// after waiting out the busy timeout for a reader or writer: only that one is worth trying again soon.
-const REFUSED_AT_ONCE: Duration = Duration::from_secs(1);
-
-/// Empties the write-ahead log, which keeps the bytes of rows deleted since the last checkpoint. Logged
-/// rather than returned when it fails, for the same reason as `scrub`.
-///
-/// Readers and writers in the way are waited for (the busy timeout), but a checkpoint another connection is
-/// running (a purge and a forgetting at once, say) makes this one give up at once, SQLite's busy handler
-/// not asked; and that one may leave the log as it was, or not cover rows deleted meanwhile. So a
-/// checkpoint refused at once is tried again, a few times, a little later each time: that covers another
-/// checkpoint's short overlap (this store's own), not one kept waiting for seconds by a reader.
-pub(crate) async fn empty_log(db: &SqlitePool) {
-    let mut backoff = teamflow_sync::Backoff::new(EMPTY_LOG_FIRST_WAIT, EMPTY_LOG_LONGEST_WAIT);
-    for attempt in 1..=EMPTY_LOG_TRIES {
-        // A connection first: only the checkpoint itself is timed, not the wait for the pool.
-        let mut connection = match db.acquire().await {
-            Ok(connection) => connection,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not empty the write-ahead log after deleting data");
-                return;
-            }
-        };
-        let started = std::time::Instant::now();
-        let checkpoint =
-            sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&mut *connection).await;
-        drop(connection);
-        match checkpoint {
-            Ok((0, _, _)) => return,
-            Ok(_) if attempt < EMPTY_LOG_TRIES && started.elapsed() < REFUSED_AT_ONCE => backoff.wait().await,
-            Ok(_) => {
-                tracing::warn!("the write-ahead log is in use; deleted data may stay in it until the next checkpoint");
-                return;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "could not empty the write-ahead log after deleting data");
-                return;
-            }
-        }
-    }
 }
 
 impl Node {
@@ -293,12 +234,18 @@ fn team_of_view(key: &str) -> Option<TeamId> {
 /// one with a higher (the relay's order of changes, not its clock).
 /// Answers whether this copy was kept.
 pub(crate) async fn cache_message(tx: &mut sqlx::SqliteConnection, message: &Message) -> Result<bool, NodeError> {
-    if message.deleted || message.edited_at.is_some() {
+    if takes_back(message) {
         // It may take back words this device kept: the copy it replaces is erased.
         erasing(tx, async |tx| keep_message(tx, message).await).await
     } else {
         keep_message(tx, message).await
     }
+}
+
+/// Whether caching `message` may take back words this device kept (it is deleted or edited): it is then
+/// erased (`cache_message`), and once that commits the log is to be emptied (`LogEmptier`).
+pub(crate) fn takes_back(message: &Message) -> bool {
+    message.deleted || message.edited_at.is_some()
 }
 
 async fn keep_message(tx: &mut sqlx::SqliteConnection, message: &Message) -> Result<bool, NodeError> {
@@ -494,70 +441,6 @@ mod tests {
         }
         let free: i64 = sqlx::query_scalar("PRAGMA freelist_count").fetch_one(&db).await.expect("pragma");
         assert_eq!(free, 0, "the rebuilt tables' old pages were given back");
-        db.close().await;
-    }
-
-    /// A checkpoint another connection is running makes `empty_log`'s refused at once; that one gives up
-    /// too (a reader in its way past its busy timeout), so `empty_log` must try again for the log to be
-    /// emptied of what was deleted.
-    #[tokio::test]
-    async fn the_log_is_emptied_even_when_another_checkpoint_was_running() {
-        let dir = tempfile::tempdir().expect("dir");
-        let db = open(dir.path()).await.expect("open");
-        sqlx::query("INSERT INTO cached_views (key, json) VALUES ('secret', '\"Wxyzzyplugh\"')")
-            .execute(&db)
-            .await
-            .expect("row");
-        let wal = dir.path().join(format!("{DATABASE_FILE}-wal"));
-        let wal_bytes = || std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
-        assert!(wal_bytes() > 0, "the row is in the log");
-
-        let connect = |busy: Duration| {
-            let options = options(dir.path()).busy_timeout(busy);
-            async move { <sqlx::SqliteConnection as sqlx::Connection>::connect_with(&options).await.expect("connection") }
-        };
-        let mut probe = connect(Duration::ZERO).await;
-        // A reader keeps the other connection's checkpoint waiting, and that holds the checkpoint lock until
-        // it gives up (its busy timeout).
-        let mut reader = db.acquire().await.expect("reader");
-        sqlx::query("BEGIN").execute(&mut *reader).await.expect("begin");
-        sqlx::query("SELECT count(*) FROM cached_views").execute(&mut *reader).await.expect("read");
-        // Written after the reader's snapshot: a checkpoint cannot finish while the reader is there.
-        sqlx::query("INSERT INTO cached_views (key, json) VALUES ('later', '1')").execute(&db).await.expect("row");
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        let checkpoint = 'under_way: loop {
-            assert!(std::time::Instant::now() < deadline, "the other checkpoint was never seen holding its lock");
-            let mut other = connect(Duration::from_millis(500)).await;
-            let checkpoint = tokio::spawn(async move {
-                sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)")
-                    .fetch_one(&mut other)
-                    .await
-                    .expect("checkpoint")
-            });
-            // A checkpoint waiting for readers keeps writers out: the probe (no busy timeout) cannot begin a
-            // write while the other checkpoint is under way. One that gave up before the probe saw it (a
-            // busy machine) is started again.
-            loop {
-                if sqlx::query("BEGIN IMMEDIATE").execute(&mut probe).await.is_err() {
-                    break 'under_way checkpoint;
-                }
-                sqlx::query("ROLLBACK").execute(&mut probe).await.expect("rollback");
-                if checkpoint.is_finished() {
-                    break;
-                }
-                tokio::task::yield_now().await;
-            }
-        };
-
-        let emptying = tokio::spawn({
-            let db = db.clone();
-            async move { empty_log(&db).await }
-        });
-        assert_eq!(checkpoint.await.expect("checkpoint").0, 1, "the other checkpoint gave up");
-        sqlx::query("COMMIT").execute(&mut *reader).await.expect("end the read");
-        drop(reader);
-        emptying.await.expect("emptied");
-        assert_eq!(wal_bytes(), 0, "the log still holds what was written");
         db.close().await;
     }
 }
