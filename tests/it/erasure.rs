@@ -1,13 +1,19 @@
 //! What a person erases leaves no words in the files that kept them. On the relay (SQLite: the one database
 //! whose files a test can read whole): a deleted message, an edited message's old text, a deleted project,
 //! a deleted team's chat and a deleted account's name and email. On the devices: a message taken back, in
-//! the author's outbox and in every member's cache, and a deleted team's chat. The long ones spill into overflow pages, which a deletion
-//! frees whole and, without erasing, leaves as they were.
+//! the author's outbox and in every member's cache, a deleted team's chat and a deleted project. The long
+//! ones spill into overflow pages, which a deletion frees whole and, without erasing, leaves as they were.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use reqwest::StatusCode;
 use serde_json::json;
+use teamflow_node::Session;
+use teamflow_protocol::api::projects::{ProjectPatch, TaskInput};
+use teamflow_protocol::api::teams::ProjectInput;
+use teamflow_protocol::realtime::ServerMessage;
+use teamflow_tests::session_events::{Events, loopback};
 use teamflow_tests::{PASSWORD, TestRelay};
 
 /// About 8,000 characters of numbered `tag` words (a message takes 10,000): more than a 4 KiB page holds.
@@ -128,33 +134,85 @@ async fn a_message_taken_back_leaves_no_words_on_the_devices_that_kept_it() {
     let now = bob.messages(team).await.expect("read again");
     assert!(now[1].deleted && now[2].content.starts_with("The numbers"), "bob's device has the changes: {now:?}");
     let devices = [("alice", alice_dir.path()), ("bob", bob_dir.path())];
-    let left = || {
-        devices
-            .iter()
-            .flat_map(|(who, dir)| {
-                left_behind(dir, &["DELETEDWORD0", "EDITEDWORD0", "TEAMWORD0"])
-                    .into_iter()
-                    .map(move |found| format!("{who}: {found}"))
-            })
-            .collect::<Vec<_>>()
-    };
-    // While the devices still run: their write-ahead logs are emptied after an erasure, in the background
-    // (closing a store empties its log anyway, so only this reading shows it). A bounded poll: nothing
-    // reports the emptying.
-    let deadline = tokio::time::Instant::now() + teamflow_tests::socket::PATIENCE;
-    while !left().is_empty() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "words taken back are still on the running devices: {:?}",
-            left()
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let gone = ["DELETEDWORD0", "EDITEDWORD0", "TEAMWORD0"];
+    // While the devices still run (closing a store empties its log anyway, so only this reading shows that
+    // the log is emptied after an erasure).
+    until_erased(&devices, &gone).await;
     alice.close().await;
     bob.close().await;
 
     for (who, dir) in devices {
         assert!(!files_holding(dir, "KEPTWORD0400").is_empty(), "{who}'s device keeps the message still there");
     }
-    assert!(left().is_empty(), "words taken back are still on the devices: {:?}", left());
+    until_erased(&devices, &gone).await;
+}
+
+/// Waits until none of `gone` is in a file of any of `devices` (running, their logs are emptied in the
+/// background after an erasure: a bounded poll, as nothing reports it).
+async fn until_erased(devices: &[(&str, &Path)], gone: &[&str]) {
+    let left = || {
+        devices
+            .iter()
+            .flat_map(|(who, dir)| left_behind(dir, gone).into_iter().map(move |found| format!("{who}: {found}")))
+            .collect::<Vec<_>>()
+    };
+    let deadline = tokio::time::Instant::now() + teamflow_tests::socket::PATIENCE;
+    while !left().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "deleted words are still on the running devices: {:?}", left());
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_deleted_project_leaves_no_words_on_the_devices_that_kept_it() {
+    let relay = TestRelay::start().await;
+    let (alice_dir, alice, bob_dir, bob, team) = teamflow_tests::alice_and_bob(&relay).await;
+    let carol_dir = teamflow_tests::DataDir::new();
+    let carol = teamflow_node::Node::open(carol_dir.path(), &relay.url("")).await.expect("open node");
+    carol.sign_up("carol@example.test", "purple monkey", "Carol").await.expect("sign up");
+    teamflow_tests::join(&alice, team, &carol, "carol@example.test", teamflow_protocol::Role::Member).await;
+
+    let input = ProjectInput { description: long_text("PROJECTWORD"), ..teamflow_tests::project_input("Launch") };
+    alice.create_project(team, input).await.expect("create");
+    alice.create_project(team, teamflow_tests::project_input("Kept")).await.expect("create");
+    let project = alice.projects(team).await.expect("projects").iter().find(|p| p.name == "Launch").expect("made").id;
+    let rewrite = ProjectPatch { description: Some(long_text("HISTORYWORD")), ..ProjectPatch::default() };
+    alice.patch_project(team, project, rewrite).await.expect("edit");
+    let title = (0..30).map(|i| format!("TASKWORD{i:04}")).collect::<Vec<_>>().join(" ");
+    let task = TaskInput { id: None, title, done: false, assignee_id: None };
+    alice.create_task(team, project, task).await.expect("task");
+    assert!(alice.outbox().await.expect("outbox").is_empty(), "all delivered");
+    // Each device keeps the list, the tasks and the history (the old description is in it).
+    for device in [&alice, &bob, &carol] {
+        assert_eq!(device.projects(team).await.expect("projects").len(), 2);
+        assert_eq!(device.tasks(team, project).await.expect("tasks").len(), 1);
+        assert!(!device.project_history(team, project).await.expect("history").is_empty());
+    }
+    assert_eq!(carol.search("HISTORYWORD0001", 10).await.expect("search").len(), 1);
+    let gone = ["PROJECTWORD0", "HISTORYWORD0", "TASKWORD0"];
+    for dir in [alice_dir.path(), bob_dir.path(), carol_dir.path()] {
+        assert!(!left_behind(dir, &gone).is_empty(), "the device keeps the project before it is deleted");
+    }
+
+    // Bob's app is in the team's room; carol's device is not (it learns when it reads the list again).
+    let (sink, mut events) = Events::sink();
+    let bob = Session::start(Arc::new(bob), sink, loopback()).await;
+    events.online().await;
+    bob.join_room(team).await.expect("join");
+    alice.delete_project(team, project).await.expect("delete");
+    events
+        .room_frame(team, "the deletion", |frame| matches!(frame, ServerMessage::ProjectDeleted { .. }).then_some(()))
+        .await;
+    let listed = carol.projects(team).await.expect("projects");
+    assert_eq!(listed.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["Kept"]);
+    assert!(carol.search("HISTORYWORD0001", 10).await.expect("search").is_empty(), "nor found");
+
+    let devices = [("alice", alice_dir.path()), ("bob", bob_dir.path()), ("carol", carol_dir.path())];
+    until_erased(&devices, &gone).await;
+    // What is not the deleted project's is still there.
+    assert_eq!(bob.node().projects(team).await.expect("projects").len(), 1);
+    bob.close().await;
+    alice.close().await;
+    carol.close().await;
+    until_erased(&devices, &gone).await;
 }

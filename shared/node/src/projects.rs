@@ -105,6 +105,21 @@ fn projects_key(team: TeamId) -> String {
     format!("/api/teams/{team}/projects")
 }
 
+/// Where the views of one project are kept (its tasks, its history): what a deleted project leaves.
+fn project_views(team: TeamId, project: ProjectId) -> String {
+    format!("/api/teams/{team}/projects/{project}/")
+}
+
+/// Deletes what this device kept of deleted projects, besides the team's list: their own views and their
+/// search entries (in the caller's transaction, erasing: the relay erased them).
+async fn forget_projects(tx: &mut SqliteConnection, team: TeamId, projects: &[ProjectId]) -> Result<(), NodeError> {
+    for project in projects {
+        crate::store::forget_views_under(tx, &project_views(team, *project)).await?;
+        crate::search::remove(tx, "project", team, &project.to_string()).await?;
+    }
+    Ok(())
+}
+
 fn tasks_key(team: TeamId, project: ProjectId) -> String {
     format!("/api/teams/{team}/projects/{project}/tasks")
 }
@@ -335,8 +350,26 @@ impl Node {
     /// A team's projects (the last known list while offline, with this device's queued edits laid over it;
     /// queued creates are in `outbox`).
     pub async fn projects(&self, team: TeamId) -> Result<Vec<Project>, NodeError> {
+        let key = projects_key(team);
         let asked = self.asking();
-        let mut projects: Vec<Project> = self.read_through(&projects_key(team)).await?;
+        let kept: Option<Vec<Project>> = self.kept_view(&key).await?;
+        // `read_through`, but a project deleted since the list was kept takes what this device kept of it
+        // along (its tasks and history), erased, as the room's frame of its deletion would have.
+        let mut projects = match self.authed::<(), Vec<Project>>(Method::GET, &key, None).await {
+            Ok(fresh) => {
+                let gone: Vec<ProjectId> =
+                    kept.iter().flatten().map(|old| old.id).filter(|id| !fresh.iter().any(|p| p.id == *id)).collect();
+                if gone.is_empty() {
+                    self.keep_view(&key, &fresh, asked).await?;
+                } else {
+                    self.keep_view_erasing(&key, &fresh, asked, async |tx| forget_projects(tx, team, &gone).await)
+                        .await?;
+                }
+                fresh
+            }
+            Err(NodeError::Api(e)) if e.is_transient() => kept.ok_or(NodeError::NotCached(e))?,
+            Err(e) => return Err(e),
+        };
         self.index_projects(&projects, asked).await?;
         for edit in self.queued_edits(team).await? {
             if let ProjectEdit::Patch(queued) = edit
@@ -455,25 +488,39 @@ impl Node {
         self.read_through(&format!("/api/teams/{team}/projects/{project}/history")).await
     }
 
-    /// Deletes a project (admins and owners; needs the relay).
+    /// Deletes a project (admins and owners; needs the relay), and what this device kept of it.
     pub async fn delete_project(&self, team: TeamId, project: ProjectId) -> Result<(), NodeError> {
         let path = format!("/api/teams/{team}/projects/{project}");
         let _: serde_json::Value = self.authed::<(), _>(Method::DELETE, &path, None).await?;
+        self.forget_deleted_project(team, project).await
+    }
+
+    /// Erases what this device kept of a deleted project, as the relay erased it: its place in the team's
+    /// list (description included), its tasks, history and search entries.
+    async fn forget_deleted_project(&self, team: TeamId, project: ProjectId) -> Result<(), NodeError> {
+        let mut tx = crate::store::begin_write(&self.db).await?;
+        crate::store::erasing(&mut tx, async |tx| {
+            change_kept_list(&mut *tx, &projects_key(team), |list: &mut Vec<Project>| {
+                list.retain(|p| p.id != project);
+            })
+            .await?;
+            forget_projects(tx, team, &[project]).await
+        })
+        .await?;
+        tx.commit().await?;
+        self.log_emptier.request();
         Ok(())
     }
 
     /// Keeps what a room frame says of projects and tasks in the cache, so what this device shows, and the
     /// versions its next edit is made on, are current.
     pub(crate) async fn remember_project_frame(&self, frame: &ServerMessage) -> Result<(), NodeError> {
+        if let ServerMessage::ProjectDeleted { team_id, project_id } = frame {
+            return self.forget_deleted_project(*team_id, *project_id).await;
+        }
         let mut tx = crate::store::begin_write(&self.db).await?;
         match frame {
             ServerMessage::ProjectUpdated { project } => keep_project(&mut tx, project).await?,
-            ServerMessage::ProjectDeleted { team_id, project_id } => {
-                change_kept_list(&mut tx, &projects_key(*team_id), |list: &mut Vec<Project>| {
-                    list.retain(|p| p.id != *project_id);
-                })
-                .await?;
-            }
             ServerMessage::TaskUpdated { task } => keep_task(&mut tx, task).await?,
             ServerMessage::TaskDeleted { team_id, project_id, task_id } => {
                 forget_task(&mut tx, *team_id, *project_id, *task_id).await?;

@@ -174,8 +174,9 @@ pub(crate) async fn forget_team(db: &mut SqliteConnection, team: TeamId) -> Resu
 impl Node {
     /// Keeps what a room frame brings for reading and searching offline: a new or changed message is cached
     /// and indexed (a deleted one leaves the index); a project or document created or changed is indexed, a
-    /// deleted one leaves the index; a team this user was removed from is forgotten (its cached messages, views and index entries); a renamed team is
-    /// renamed in the cached list of teams.
+    /// deleted document leaves the index (a deleted project: `remember_project_frame`); a team this user was
+    /// removed from is forgotten (its cached messages, views and index entries); a renamed team is renamed
+    /// in the cached list of teams.
     pub(crate) async fn remember_frame(&self, frame: &ServerMessage) -> Result<(), NodeError> {
         match frame {
             ServerMessage::NewMessage { message } | ServerMessage::MessageChanged { message } => {
@@ -213,11 +214,6 @@ impl Node {
             }
             ServerMessage::DocumentDeleted { team_id, document_id } => {
                 self.forget_document(*team_id, document_id).await?;
-            }
-            ServerMessage::ProjectDeleted { team_id, project_id } => {
-                let mut tx = crate::store::begin_write(&self.db).await?;
-                remove(&mut tx, "project", *team_id, &project_id.to_string()).await?;
-                tx.commit().await?;
             }
             // The team list read offline (after a restart, say) shows the new name too.
             ServerMessage::TeamRenamed { team_id, name } => {

@@ -202,14 +202,31 @@ impl Node {
         let Some(mut tx) = self.begin_answer_write(team_of_view(key), asked).await? else {
             return Ok(());
         };
-        sqlx::query(
-            "INSERT INTO cached_views (key, json) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET json = excluded.json",
-        )
-        .bind(key)
-        .bind(json)
-        .execute(&mut *tx)
+        put_view(&mut tx, key, &json).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// `keep_view` for an answer from which things were deleted: the copy it replaces is erased, and so
+    /// is what `forget` deletes of them in the same transaction; then the log is emptied.
+    pub(crate) async fn keep_view_erasing<T: serde::Serialize>(
+        &self,
+        key: &str,
+        value: &T,
+        asked: Asked,
+        forget: impl AsyncFnOnce(&mut sqlx::SqliteConnection) -> Result<(), NodeError>,
+    ) -> Result<(), NodeError> {
+        let json = serde_json::to_string(value).map_err(NodeError::corrupt)?;
+        let Some(mut tx) = self.begin_answer_write(team_of_view(key), asked).await? else {
+            return Ok(());
+        };
+        erasing(&mut tx, async |tx| {
+            put_view(&mut *tx, key, &json).await?;
+            forget(tx).await
+        })
         .await?;
         tx.commit().await?;
+        self.log_emptier.request();
         Ok(())
     }
 
@@ -221,6 +238,24 @@ impl Node {
             .await?;
         json.map(|j| serde_json::from_str(&j).map_err(NodeError::corrupt)).transpose()
     }
+}
+
+async fn put_view(tx: &mut sqlx::SqliteConnection, key: &str, json: &str) -> Result<(), NodeError> {
+    sqlx::query(
+        "INSERT INTO cached_views (key, json) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET json = excluded.json",
+    )
+    .bind(key)
+    .bind(json)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Deletes every kept view whose key starts with `path`, in the caller's transaction.
+pub(crate) async fn forget_views_under(tx: &mut sqlx::SqliteConnection, path: &str) -> Result<(), NodeError> {
+    // A prefix compared as text: no LIKE, whose `_` and `%` a path could hold.
+    sqlx::query("DELETE FROM cached_views WHERE substr(key, 1, length(?1)) = ?1").bind(path).execute(&mut *tx).await?;
+    Ok(())
 }
 
 /// The team a kept view is about: its key is then the relay's path `/api/teams/{team}/...`.
