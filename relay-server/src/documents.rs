@@ -49,8 +49,9 @@ fn millis(duration: std::time::Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// How long a deleted document can be restored before the purge buries it for good.
-pub const KEPT_AFTER_DELETE: std::time::Duration = std::time::Duration::from_secs(30 * 86_400);
+/// How long a deleted document can be restored before the purge buries it for good (the devices keep it as
+/// long: the constant is the protocol's).
+pub const KEPT_AFTER_DELETE: std::time::Duration = teamflow_protocol::api::teams::DELETED_DOCUMENT_KEPT;
 
 pub async fn list(db: &Db, member: &Membership) -> Result<Vec<DocumentEntry>, ApiError> {
     let rows: Vec<DocumentRow> = sqlx::query_as(

@@ -261,3 +261,59 @@ async fn a_removed_members_device_purges_the_teams_documents_and_opens_them_no_m
     drop(again);
     bob.close().await;
 }
+
+#[tokio::test]
+async fn a_deleted_document_is_kept_while_it_can_be_restored_then_purged_and_a_restore_brings_it_back() {
+    let relay = TestRelay::start().await;
+    let (a_dir, alice, b_dir, bob, team) = alice_and_bob(&relay).await;
+    alice.close().await;
+    bob.close().await;
+    // Both devices again, unloading unused documents quickly; bob's purges a deleted document a second after
+    // it learns of it, alice's keeps it as long as the relay can restore it (30 days).
+    let alice = node(&a_dir, &relay).await.with_unload_idle(Duration::from_millis(200));
+    let bob = node(&b_dir, &relay)
+        .await
+        .with_unload_idle(Duration::from_millis(200))
+        .with_deleted_documents_kept(Duration::from_secs(1));
+    for device in [&alice, &bob] {
+        device.go_online().await.expect("online");
+    }
+    let (salaries, handle) =
+        bob.create_document(team, "Salaries", "Confidential figures Wxyzzyplugh").await.expect("document");
+    assert!(within("the relay to acknowledge it", bob.synced_with_relay(&handle)).await.expect("synced"));
+    drop(handle);
+    alice.documents(team).await.expect("alice lists it");
+    let copy = alice.open_document(&salaries).await.expect("open").expect("a member opens it");
+    assert!(within("the relay's copy to arrive", alice.caught_up_with_relay(&copy)).await.expect("caught up"));
+    drop(copy);
+    // Stored once out of memory.
+    let id: teamflow_sync::samod::DocumentId = salaries.document_id().parse().expect("id");
+    for (device, dir) in [(&alice, &a_dir), (&bob, &b_dir)] {
+        let mut loaded = device.loaded_documents().await.expect("sync client");
+        watch_until(&mut loaded, "the closed document to unload", |ids| !ids.contains(&id)).await;
+        assert!(chunks(dir, &salaries).await > 0, "both devices store it");
+    }
+
+    alice.delete_document(team, &salaries).await.expect("delete");
+    assert!(bob.documents(team).await.expect("the next list").is_empty());
+    // Past bob's time: his device purges it, to its last byte, and opens it no more.
+    until_purged(&b_dir, &salaries).await;
+    assert_eq!(chunks(&b_dir, &salaries).await, 0);
+    assert!(!readable_in_store(&b_dir, "Confidential figures"), "its text is still readable in bob's store");
+    assert!(bob.open_document(&salaries).await.expect("open").is_none(), "opened from what the device kept");
+    // Alice's device, within its time, still has it (it would have purged it as soon as it left memory).
+    assert!(chunks(&a_dir, &salaries).await > 0, "purged before the relay stopped restoring it");
+    assert!(!purged(&a_dir, &salaries).await);
+
+    // Restored: both devices list it again and open it, whole, bob's from the relay.
+    alice.restore_document(team, &salaries).await.expect("restore");
+    assert_eq!(bob.documents(team).await.expect("listed again").len(), 1);
+    for (who, device) in [("alice", &alice), ("bob", &bob)] {
+        let again = device.open_document(&salaries).await.expect("open").expect("restored: it opens again");
+        let what = format!("the relay's copy on {who}'s device");
+        assert!(within(&what, device.caught_up_with_relay(&again)).await.expect("caught up"));
+        assert_eq!(teamflow_sync::read_text(&again), "Confidential figures Wxyzzyplugh");
+    }
+    alice.close().await;
+    bob.close().await;
+}

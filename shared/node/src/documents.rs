@@ -225,21 +225,23 @@ impl Node {
     }
 
     /// Drops a deleted document from what this device shares and finds: its team entry (so peers are no
-    /// longer offered it), its search entry and its preview. Its local content stays until the relay purges it.
+    /// longer offered it), its search entry and its preview; opening it is refused (`crate::forgotten`).
+    /// Its content stays as long as the relay can restore it (an edit made here offline comes back with a
+    /// restore), then is purged; listed again (restored), it is the team's again.
     pub(crate) async fn forget_document(&self, team: TeamId, url: &DocumentUrl) -> Result<(), NodeError> {
         let mut tx = crate::store::begin_write(&self.db).await?;
-        let forgotten = sqlx::query("DELETE FROM document_teams WHERE document_id = ? AND team_id = ?")
+        let kept = i64::try_from(self.deleted_kept.as_millis()).unwrap_or(i64::MAX);
+        crate::forgotten::forget_deleted(&mut tx, url, crate::forgotten::now_ms().saturating_add(kept)).await?;
+        sqlx::query("DELETE FROM document_teams WHERE document_id = ? AND team_id = ?")
             .bind(url.as_str())
             .bind(team.to_string())
             .execute(&mut *tx)
-            .await?
-            .rows_affected();
+            .await?;
         crate::search::forget_document(&mut tx, team, url).await?;
         crate::previews::forget_document(&mut tx, team, url.as_str()).await?;
         tx.commit().await?;
-        if forgotten > 0 {
-            self.document_teams.send_modify(|generation| *generation += 1);
-        }
+        // Share decisions are taken again without it (when it was shared), and the purge learns when it is due.
+        self.document_teams.send_modify(|generation| *generation += 1);
         Ok(())
     }
 
@@ -250,7 +252,7 @@ impl Node {
 
     /// Whether `url` belongs to a team this user no longer reads (`crate::forgotten`).
     pub(crate) async fn is_forgotten(&self, url: &DocumentUrl) -> Result<bool, NodeError> {
-        crate::forgotten::is_forgotten(&self.db, url).await
+        crate::forgotten::is_forgotten(&self.db, url.as_str()).await
     }
 
     /// Purges the content of forgotten documents (`crate::forgotten`) that are not in memory now. Never

@@ -46,12 +46,34 @@ impl Forgets {
 pub(crate) async fn forget_team(db: &mut SqliteConnection, team: TeamId) -> Result<(), NodeError> {
     sqlx::query(
         "INSERT INTO forgotten_documents (document_id) SELECT document_id FROM document_teams WHERE team_id = ?
-         ON CONFLICT (document_id) DO UPDATE SET purged = 0",
+         ON CONFLICT (document_id) DO UPDATE SET purged = 0, purge_after = 0",
     )
     .bind(team.to_string())
     .execute(db)
     .await?;
     Ok(())
+}
+
+/// Marks a document deleted in its team as forgotten, its content kept until `purge_after` (milliseconds
+/// since the epoch: when the relay no longer restores it). One forgotten already keeps its time.
+pub(crate) async fn forget_deleted(
+    db: &mut SqliteConnection,
+    url: &DocumentUrl,
+    purge_after: i64,
+) -> Result<(), NodeError> {
+    sqlx::query(
+        "INSERT INTO forgotten_documents (document_id, purge_after) VALUES (?, ?) ON CONFLICT (document_id) DO NOTHING",
+    )
+    .bind(url.as_str())
+    .bind(purge_after)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Now, in milliseconds since the epoch, as `purge_after` counts.
+pub(crate) fn now_ms() -> i64 {
+    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
 /// The relay lists `documents` for a team of this user again (rejoined): those of them in `forgotten` (read
@@ -68,15 +90,18 @@ pub(crate) async fn remember(
     Ok(())
 }
 
-/// Every forgotten document, by URL.
+/// Every forgotten document, by URL, deleted ones still kept included (listed again, they are kept for good).
 pub(crate) async fn all(db: &SqlitePool) -> Result<HashSet<String>, NodeError> {
     Ok(sqlx::query_scalar("SELECT document_id FROM forgotten_documents").fetch_all(db).await?.into_iter().collect())
 }
 
-/// Whether `url` belongs to a team this user no longer reads.
-pub(crate) async fn is_forgotten(db: &SqlitePool, url: &DocumentUrl) -> Result<bool, NodeError> {
-    Ok(sqlx::query_scalar::<_, i64>("SELECT 1 FROM forgotten_documents WHERE document_id = ?")
-        .bind(url.as_str())
+/// Whether `url` belongs to a team this user no longer reads, or was deleted and can no longer be restored.
+/// A deleted one the relay can still restore is not: nothing changes for it here until its time is out
+/// (the relay refuses its sync meanwhile), so a restore finds it as it was.
+pub(crate) async fn is_forgotten(db: &SqlitePool, url: &str) -> Result<bool, NodeError> {
+    Ok(sqlx::query_scalar::<_, i64>("SELECT 1 FROM forgotten_documents WHERE document_id = ? AND purge_after <= ?")
+        .bind(url)
+        .bind(now_ms())
         .fetch_optional(db)
         .await?
         .is_some())
@@ -92,8 +117,12 @@ pub(crate) async fn purge(
     loaded: &watch::Receiver<HashSet<DocumentId>>,
     tracking: Option<&Tracking>,
 ) -> Result<(), NodeError> {
+    // A deleted document waits out the time it can be restored in.
     let forgotten: Vec<(String, i64)> =
-        sqlx::query_as("SELECT document_id, purged FROM forgotten_documents").fetch_all(db).await?;
+        sqlx::query_as("SELECT document_id, purged FROM forgotten_documents WHERE purge_after <= ?")
+            .bind(now_ms())
+            .fetch_all(db)
+            .await?;
     let is_loaded = |id: &DocumentId| loaded.borrow().contains(id);
     let (mut deleted, mut done) = (0, Vec::new());
     for (url, purged) in forgotten {
@@ -171,9 +200,12 @@ async fn delete_chunks(db: &SqlitePool, url: &str, id: &DocumentId) -> Result<u6
     Ok(deleted)
 }
 
+/// The longest `follow` sleeps before reading the next due purge again (the clock may have been changed).
+const LONGEST_WAIT: std::time::Duration = std::time::Duration::from_secs(3_600);
+
 /// Purges the forgotten documents left in the store, then again whenever one may have become purgeable: a
-/// document left memory (`loaded` changes) or a team was forgotten (`forgotten` changes); until the sync
-/// client stops (`stop`).
+/// document left memory (`loaded` changes), a team was forgotten or a document deleted (`forgotten`
+/// changes), or a deleted document's time to be restored ran out; until the sync client stops (`stop`).
 pub(crate) async fn follow(
     db: SqlitePool,
     mut loaded: watch::Receiver<HashSet<DocumentId>>,
@@ -185,12 +217,31 @@ pub(crate) async fn follow(
         if let Err(e) = purge(&db, &loaded, Some(&tracking)).await {
             tracing::warn!(error = %e, "purging forgotten documents failed; tried again at the next change");
         }
+        let wait = match next_due(&db).await {
+            Ok(Some(due)) => {
+                std::time::Duration::from_millis(u64::try_from(due - now_ms()).unwrap_or(0)).min(LONGEST_WAIT)
+            }
+            Ok(None) => LONGEST_WAIT,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading when deleted documents are due to be purged failed");
+                LONGEST_WAIT
+            }
+        };
         tokio::select! {
             () = stop.cancelled() => break,
             changed = loaded.changed() => if changed.is_err() { break },
             changed = forgotten.changed() => if changed.is_err() { break },
+            () = tokio::time::sleep(wait) => {}
         }
     }
+}
+
+/// When the next deleted document kept here can no longer be restored, if one is waiting.
+async fn next_due(db: &SqlitePool) -> Result<Option<i64>, NodeError> {
+    Ok(sqlx::query_scalar("SELECT MIN(purge_after) FROM forgotten_documents WHERE purged = 0 AND purge_after > ?")
+        .bind(now_ms())
+        .fetch_one(db)
+        .await?)
 }
 
 #[cfg(test)]

@@ -88,6 +88,8 @@ pub struct Node {
     p2p: Mutex<Option<P2p>>,
     /// How long a document may go unused (not open, nothing to sync) before it leaves memory.
     unload_idle: std::time::Duration,
+    /// How long a document deleted in its team keeps its content here (the relay's time to restore it).
+    deleted_kept: std::time::Duration,
     /// Set by `shutdown`: no sync client starts again afterwards.
     shut_down: std::sync::atomic::AtomicBool,
 }
@@ -148,6 +150,7 @@ impl Node {
             forgets: std::sync::Mutex::default(),
             p2p: Mutex::new(None),
             unload_idle: DOCUMENT_UNLOAD_IDLE,
+            deleted_kept: teamflow_protocol::api::teams::DELETED_DOCUMENT_KEPT,
             shut_down: std::sync::atomic::AtomicBool::new(false),
         };
         node.restore().await?;
@@ -159,6 +162,13 @@ impl Node {
     /// teammate. Takes effect when the sync client starts, so call it right after `open`.
     pub fn with_unload_idle(mut self, idle: std::time::Duration) -> Self {
         self.unload_idle = idle;
+        self
+    }
+
+    /// Purges a document deleted in its team `kept` after this device learned of it, instead of after the
+    /// relay's `DELETED_DOCUMENT_KEPT` (30 days), for tests of what happens then.
+    pub fn with_deleted_documents_kept(mut self, kept: std::time::Duration) -> Self {
+        self.deleted_kept = kept;
         self
     }
 

@@ -51,14 +51,9 @@ impl PeerSharePolicy {
         if let Some(own) = own {
             // Except a document of a team this user no longer reads: the window no longer gets it, and the
             // relay (which takes none of its changes any more) no longer keeps it in memory here.
-            let forgotten: Result<Option<i64>, sqlx::Error> =
-                sqlx::query_scalar("SELECT 1 FROM forgotten_documents WHERE document_id = ?")
-                    .bind(&url)
-                    .fetch_optional(&self.db)
-                    .await;
-            return match forgotten {
-                Ok(None) => own,
-                Ok(Some(_)) => ShareConfig::none(),
+            return match crate::forgotten::is_forgotten(&self.db, &url).await {
+                Ok(false) => own,
+                Ok(true) => ShareConfig::none(),
                 Err(e) => {
                     // Shared: the relay applies the team's rules itself, and the window opens nothing the
                     // node refuses; denying would stall the document's sync until the next decision.

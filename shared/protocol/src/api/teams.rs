@@ -276,6 +276,10 @@ pub struct DocumentEntry {
     pub created_at: OffsetDateTime,
 }
 
+/// How long a deleted document can be restored before the relay purges it for good; devices keep its
+/// content as long, then purge it too.
+pub const DELETED_DOCUMENT_KEPT: std::time::Duration = std::time::Duration::from_secs(30 * 86_400);
+
 /// `GET /api/teams/{team_id}/documents/deleted`: a deleted document the caller may restore, while it can be.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
