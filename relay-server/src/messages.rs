@@ -1,10 +1,12 @@
 //! Team chat: idempotent posting with per-team sequence numbers (committed in groups by one writer task),
 //! mentions checked against the team and recorded, newest-first paging, and each member's read position.
-//! Changing and deleting a message is in `changes`.
+//! Changing and deleting a message is in `changes`, reactions in `reactions`.
 
 mod changes;
+mod reactions;
 
 pub use changes::{changes_after, delete, edit};
+pub use reactions::set as set_reaction;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -64,6 +66,7 @@ impl From<MessageRow> for Message {
             edited_at: r.edited_at.map(from_ms),
             deleted: r.deleted_at.is_some(),
             change_seq: r.change_seq,
+            reactions: Vec::new(),
         }
     }
 }
@@ -292,7 +295,9 @@ pub async fn list(db: &Db, member: &Membership, query: MessagesQuery) -> Result<
     .fetch_all(db.pool())
     .await?;
     let (rows, next_before) = page.split(rows, |m| m.seq);
-    Ok(MessagePage { messages: rows.into_iter().map(Message::from).collect(), next_before })
+    let mut messages: Vec<Message> = rows.into_iter().map(Message::from).collect();
+    reactions::attach(db.pool(), &mut messages).await?;
+    Ok(MessagePage { messages, next_before })
 }
 
 /// A refusal if any of `mentions` is not a member of `team`.

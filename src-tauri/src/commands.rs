@@ -70,6 +70,7 @@ pub(crate) fn all() -> Commands<Wry> {
         chat::send_message,
         chat::edit_message,
         chat::delete_message,
+        chat::react,
         chat::outbox,
         chat::retry,
         chat::discard,

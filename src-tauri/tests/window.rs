@@ -144,7 +144,8 @@ async fn a_person_signs_in_chats_plans_and_writes_with_a_teammate() -> Result<()
 /// A chat with more history than a screen opens where what was not read begins ("New"), and at its newest
 /// message once read, under a divider naming the day; a half-written message survives going to another
 /// section and back; Shift+Enter starts a new line of the message and Enter sends it whole; a message is
-/// edited in place and deleted after a question, and a teammate's edit shows live.
+/// edited in place and deleted after a question, and a teammate's edit shows live; a teammate's reaction
+/// shows live, and one picked or joined here reaches the relay.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_chat_opens_at_its_newest_message_keeps_a_draft_and_sends_lines() -> Result<()> {
     let Teammates { relay: _relay, ada, bob, window, team } = Teammates::open(Theme::Light, "Longtalk").await?;
@@ -297,6 +298,52 @@ async fn the_chat_opens_at_its_newest_message_keeps_a_draft_and_sends_lines() ->
         .await?;
     assert_eq!(drawn, json!(["Restart", "queue", "systemctl restart queue\n  --now"]));
     window.screenshot_and_dark("chat-link").await?;
+
+    // Reactions: bob's shows on the message as a chip; ada picks one of her own and joins bob's.
+    let (_, page) = bob.get(&format!("/api/teams/{team}/messages?limit=1")).await;
+    let link_id = page["messages"][0]["id"].as_str().context("id")?.to_owned();
+    let reactions = format!("/api/teams/{team}/messages/{link_id}/reactions");
+    let (status, _) = bob.put(&reactions, &json!({ "emoji": "🎉", "on": true })).await;
+    assert!(status.is_success(), "{status}");
+    let last = "[data-testid=message]:last-child";
+    window.until_text(&format!("{last} [data-testid=reaction] .emoji"), "🎉").await?;
+    window.until_text(&format!("{last} [data-testid=reaction] .count"), "1").await?;
+    // The chat was at its newest message, and stays there as it grows: the reaction is in view.
+    let in_view = format!(
+        "const l = document.querySelector('[data-testid=messages]').getBoundingClientRect(); \
+         const c = document.querySelector('{last} [data-testid=reactions]').getBoundingClientRect(); \
+         return c.bottom <= l.bottom + 1"
+    );
+    window
+        .until("the reaction in view", async || Ok((window.script(&in_view).await? == json!(true)).then_some(())))
+        .await?;
+    window.click(&format!("{last} [data-testid=react]")).await?;
+    window.find(&format!("{last} [data-testid=reaction-picker]")).await?;
+    window.screenshot_and_dark("chat-reaction-picker").await?;
+    window.click(&format!("{last} [data-testid=pick-reaction]")).await?;
+    window.click(&format!("{last} [data-testid=reaction]")).await?;
+    window.until_count(&format!("{last} [data-testid=reaction][aria-pressed=true]"), 2).await?;
+    let shown = window
+        .script(&format!(
+            "return [...document.querySelectorAll('{last} [data-testid=reaction]')].map((c) => c.textContent)"
+        ))
+        .await?;
+    assert_eq!(shown, json!(["🎉 2", "👍 1"]), "bob's and ada's");
+    window
+        .until("the relay holding ada's reactions", async || {
+            let (_, page) = bob.get(&format!("/api/teams/{team}/messages?limit=1")).await;
+            let held = page["messages"][0]["reactions"].clone();
+            let counts: Vec<_> = held
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|r| (r["emoji"].clone(), r["user_ids"].as_array().map(Vec::len)))
+                .collect();
+            Ok((counts == [(json!("🎉"), Some(2)), (json!("👍"), Some(1))]).then_some(()))
+        })
+        .await?;
+    window.script("document.activeElement.blur(); return true").await?;
+    window.screenshot_and_dark("chat-reactions").await?;
 
     // The window never leaves the app, whatever asks it to (here the page itself): the chat still hears bob.
     window.script("window.location.href = 'https://example.com/'; return true").await?;

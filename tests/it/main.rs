@@ -26,6 +26,7 @@ mod previews;
 mod project_merge;
 mod projects;
 mod races;
+mod reactions;
 mod reading;
 mod realtime;
 mod restart;

@@ -92,6 +92,8 @@ export const commands = {
 	editMessage: (teamId: TeamId, messageId: MessageId, content: string) => typedError<OutboxEntry, AppError>(__TAURI_INVOKE("edit_message", { teamId, messageId, content })),
 	/**  Queues deleting a message (this person's own, or anyone's for an admin or owner). */
 	deleteMessage: (teamId: TeamId, messageId: MessageId) => typedError<OutboxEntry, AppError>(__TAURI_INVOKE("delete_message", { teamId, messageId })),
+	/**  Queues putting this person's `emoji` on a message (`on`) or taking it off; it shows at once, offline too. */
+	react: (teamId: TeamId, messageId: MessageId, emoji: string, on: boolean) => typedError<OutboxEntry, AppError>(__TAURI_INVOKE("react", { teamId, messageId, emoji, on })),
 	/**  What is waiting to be delivered, and what the relay refused and why. */
 	outbox: () => typedError<OutboxEntry[], AppError>(__TAURI_INVOKE("outbox")),
 	/**  Puts a refused entry back in the queue and tries to deliver at once. */
@@ -489,10 +491,12 @@ export type Message = {
 	/**  Deleted by its author or an admin: `content` is empty and `mentions` too; its place (`seq`) stays. */
 	deleted?: boolean,
 	/**
-	 *  The team's change number of its last edit or deletion (null if none): of two copies of a message,
-	 *  the one with the higher number is the newer (`GET .../messages/changes`).
+	 *  The team's change number of its last edit, deletion or change of its reactions (null if none): of
+	 *  two copies of a message, the one with the higher number is the newer (`GET .../messages/changes`).
 	 */
 	change_seq?: number | null,
+	/**  Emoji people put on it, in the order each was first put there; none on a deleted message. */
+	reactions?: Reaction[],
 };
 
 /**  A chat message, assigned by the relay. */
@@ -537,7 +541,9 @@ export type OutboxKind = "message" | "document" | "project_create" |
 /**  An edit of some of a project's fields. */
 "project_patch" | "task_create" | "task_update" | "task_delete" | 
 /**  New text for one of this person's messages. */
-"message_edit" | "message_delete";
+"message_edit" | "message_delete" | 
+/**  An emoji put on a message, or taken off. */
+"reaction";
 
 export type OutboxState = "pending" | 
 /**  The relay refused it for good; `error_code` and `error` say why. */
@@ -674,6 +680,12 @@ export type ProjectVersions = {
 
 /**  The app is about to quit: hand the node every edit not yet confirmed, then call `quit`. */
 export type QuitRequested = null;
+
+/**  One emoji on a message and who put it there, in the order they did. */
+export type Reaction = {
+	emoji: string,
+	user_ids: UserId[],
+};
 
 /**  Where a person stands in a team's chat: how far they have read, and what is new since. */
 export type ReadState = {

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use teamflow_protocol::api::messages::{
     EditMessage, MarkRead, Message, MessageChanges, MessageChangesQuery, MessagePage, MessagesQuery, PostMessage,
-    ReadState,
+    ReadState, SetReaction,
 };
 use teamflow_protocol::{ErrorBody, MessageId, TeamId};
 use utoipa_axum::router::OpenApiRouter;
@@ -21,6 +21,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_messages, post_message))
         .routes(routes!(edit_message, delete_message))
+        .routes(routes!(set_reaction))
         .routes(routes!(message_changes))
         .routes(routes!(get_read, put_read))
 }
@@ -113,6 +114,27 @@ async fn delete_message(
 ) -> Result<Json<Message>, ApiError> {
     let member = state.access.member(team, user).await?;
     Ok(Json(messages::delete(&state.db, &state.events, &member, message).await?))
+}
+
+/// Put one of the caller's emoji on a message, or take it off (members and up). Idempotent: the message is
+/// answered as it is, and the team's room hears `message_changed` only when something changed.
+#[utoipa::path(put, path = "/api/teams/{team_id}/messages/{message_id}/reactions", tag = "messages",
+    security(("bearer" = [])), params(("team_id" = TeamId, Path), ("message_id" = MessageId, Path)),
+    request_body = SetReaction, responses(
+    (status = 200, body = Message),
+    (status = 403, description = "a viewer", body = ErrorBody),
+    (status = 404, body = ErrorBody),
+    (status = 410, description = "the message was deleted", body = ErrorBody),
+    (status = 422, description = "not one emoji, or a message with as many different emoji as it takes", body = ErrorBody),
+))]
+async fn set_reaction(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath((team, message)): ApiPath<(TeamId, MessageId)>,
+    ApiJson(body): ApiJson<SetReaction>,
+) -> Result<Json<Message>, ApiError> {
+    let member = state.access.member(team, user).await?;
+    Ok(Json(messages::set_reaction(&state.db, &state.events, &member, message, body).await?))
 }
 
 /// Where the caller stands in the team's chat: read position, unread messages and mentions.

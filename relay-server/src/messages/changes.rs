@@ -3,7 +3,7 @@
 //! a deletion of one message, or a demotion, never interleave), its mentions following its text, published
 //! once committed as `message_changed`. A deleted message keeps its row and `seq` with its text emptied,
 //! so the chat keeps its numbering and nobody's read position moves. Each change takes the team's next
-//! change number, so a device that was away catches up with `changes_after`.
+//! change number, so a device that was away catches up with `changes_after`. Reactions are in `reactions`.
 
 use teamflow_protocol::api::messages::{
     EditMessage, MIRRORED_CLIENT_PREFIX, Message, MessageChanges, MessageChangesQuery,
@@ -18,7 +18,7 @@ use crate::events::{Event, Events};
 use crate::validate::Validator;
 
 const MESSAGE_NOT_FOUND: &str = "no such message in this team";
-const MESSAGE_DELETED: &str = "the message was deleted";
+pub(super) const MESSAGE_DELETED: &str = "the message was deleted";
 
 /// Replaces the text of `member`'s own message. The same text again changes nothing (and tells no one),
 /// so a repeated delivery is harmless.
@@ -96,6 +96,8 @@ pub async fn delete(db: &Db, events: &Events, member: &Membership, id: MessageId
     .execute(&mut **tx)
     .await?;
     record_mentions(&mut tx, &message, &[]).await?;
+    // Its reactions go with its words.
+    sqlx::query("DELETE FROM message_reactions WHERE message_id = $1").bind(id.to_string()).execute(&mut **tx).await?;
     let deleted = find(&mut tx, member, id).await?;
     tx.commit().await?;
     events.publish(Event::MessageChanged(deleted.clone())).await;
@@ -104,7 +106,7 @@ pub async fn delete(db: &Db, events: &Events, member: &Membership, id: MessageId
 
 /// The team's next change number, the team being the statement's parameter `team`; chosen under the
 /// team's lock (`recheck` took it), so two changes never share one.
-fn next_change(team: &str) -> String {
+pub(super) fn next_change(team: &str) -> String {
     // `IS NOT NULL` lets SQLite take the partial index (PostgreSQL infers it).
     format!("(SELECT COALESCE(MAX(change_seq), 0) + 1 FROM messages WHERE team_id = {team} AND change_seq IS NOT NULL)")
 }
@@ -125,20 +127,28 @@ pub async fn changes_after(
     .fetch_all(db.pool())
     .await?;
     let (rows, next) = page.split(rows, |row| row.change_seq.unwrap_or(query.after));
-    let messages: Vec<Message> = rows.into_iter().map(Message::from).collect();
+    let mut messages: Vec<Message> = rows.into_iter().map(Message::from).collect();
+    super::reactions::attach(db.pool(), &mut messages).await?;
     let next_after = messages.last().and_then(|m| m.change_seq).unwrap_or(query.after);
     Ok(MessageChanges { messages, next_after, more: next.is_some() })
 }
 
-/// The message `id` of the member's team.
-async fn find(tx: &mut sqlx::AnyConnection, member: &Membership, id: MessageId) -> Result<Message, ApiError> {
+/// The message `id` of the member's team, with its reactions.
+pub(super) async fn find(
+    tx: &mut sqlx::AnyConnection,
+    member: &Membership,
+    id: MessageId,
+) -> Result<Message, ApiError> {
     let row: Option<MessageRow> =
         sqlx::query_as(sqlx::AssertSqlSafe(format!("{MESSAGE_SELECT} WHERE m.id = $1 AND m.team_id = $2")))
             .bind(id.to_string())
             .bind(member.team().to_string())
             .fetch_optional(&mut *tx)
             .await?;
-    row.map(Message::from).ok_or(ApiError::NotFound(MESSAGE_NOT_FOUND))
+    let mut message = [row.map(Message::from).ok_or(ApiError::NotFound(MESSAGE_NOT_FOUND))?];
+    super::reactions::attach(&mut *tx, &mut message).await?;
+    let [message] = message;
+    Ok(message)
 }
 
 /// Makes the message's recorded mentions (which unread counts read) those of its text now.

@@ -6,7 +6,7 @@ use reqwest::Method;
 use teamflow_protocol::api::messages::{Message, MessageChanges, MessagePage};
 use teamflow_protocol::{MessageId, TeamId};
 
-use crate::outbox::{OutboxEntry, QueuedMessageChange};
+use crate::outbox::{OutboxEntry, QueuedMessageChange, QueuedReaction};
 use crate::store::{cache_message, recache_message, takes_back};
 use crate::{ApiFailure, Node, NodeError};
 
@@ -37,6 +37,16 @@ impl Node {
         let content = self.cached(team, seq).await?.map(|m| m.content).unwrap_or_default();
         let change = QueuedMessageChange { message_id: id, seq, content };
         self.enqueue_message_change(team, change, true).await
+    }
+
+    /// Queues putting this person's `emoji` on a message (`on`) or taking it off; works offline and shows
+    /// it at once. Refused here, before it is queued, when it is not one emoji.
+    pub async fn react(&self, team: TeamId, id: MessageId, emoji: &str, on: bool) -> Result<OutboxEntry, NodeError> {
+        if !teamflow_protocol::api::messages::is_reaction_emoji(emoji) {
+            return Err(NodeError::Invalid(format!("a reaction is one emoji, not {emoji:?}")));
+        }
+        self.cached_seq(team, id).await?;
+        self.enqueue_reaction(team, QueuedReaction { message_id: id, emoji: emoji.to_owned(), on }).await
     }
 
     /// Where a message this device has shown sits in the chat.
@@ -73,6 +83,15 @@ impl Node {
                     message.mentions = teamflow_protocol::mentions::mentioned(&change.content);
                     message.content = change.content;
                     message.edited_at = Some(time::OffsetDateTime::now_utc());
+                }
+            }
+        }
+        let queued = self.queued_reactions(team).await?;
+        if !queued.is_empty() {
+            let me = self.user().await.ok_or(NodeError::SignedOut)?.id;
+            for reaction in queued {
+                if let Some(message) = messages.iter_mut().find(|m| m.id == reaction.message_id && !m.deleted) {
+                    lay_over(&mut message.reactions, &reaction, me);
                 }
             }
         }
@@ -183,5 +202,26 @@ impl Node {
             Err(NodeError::Api(e)) if e.is_transient() => Ok(Some(e)),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// `reactions` as they will be once `queued` (this person's) is delivered.
+fn lay_over(
+    reactions: &mut Vec<teamflow_protocol::api::messages::Reaction>,
+    queued: &QueuedReaction,
+    me: teamflow_protocol::UserId,
+) {
+    let at = reactions.iter().position(|r| r.emoji == queued.emoji);
+    match (at, queued.on) {
+        (Some(at), true) if !reactions[at].user_ids.contains(&me) => reactions[at].user_ids.push(me),
+        (None, true) => reactions
+            .push(teamflow_protocol::api::messages::Reaction { emoji: queued.emoji.clone(), user_ids: vec![me] }),
+        (Some(at), false) => {
+            reactions[at].user_ids.retain(|user| *user != me);
+            if reactions[at].user_ids.is_empty() {
+                reactions.remove(at);
+            }
+        }
+        (Some(_), true) | (None, false) => {}
     }
 }

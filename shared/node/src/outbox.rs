@@ -12,7 +12,9 @@ use reqwest::Method;
 use teamflow_protocol::MessageId;
 use teamflow_protocol::ProjectId;
 use teamflow_protocol::TeamId;
-use teamflow_protocol::api::messages::{EditMessage, MarkRead, Message, MessageKind, PostMessage, ReadState};
+use teamflow_protocol::api::messages::{
+    EditMessage, MarkRead, Message, MessageKind, PostMessage, ReadState, SetReaction,
+};
 use teamflow_protocol::api::projects::{ProjectPatch, Task};
 use teamflow_protocol::api::teams::{DocumentEntry, Project, ProjectInput, RegisterDocument};
 
@@ -74,6 +76,8 @@ pub enum OutboxKind {
     /// New text for one of this person's messages.
     MessageEdit,
     MessageDelete,
+    /// An emoji put on a message, or taken off.
+    Reaction,
 }
 
 /// A queued change, as stored in `body_json`. The `kind` column says which, so it is read back per kind
@@ -89,6 +93,15 @@ enum Change {
     Edit(ProjectEdit),
     MessageEdit(QueuedMessageChange),
     MessageDelete(QueuedMessageChange),
+    Reaction(QueuedReaction),
+}
+
+/// A reaction queued: which message, which emoji, on or off.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct QueuedReaction {
+    pub(crate) message_id: MessageId,
+    pub(crate) emoji: String,
+    pub(crate) on: bool,
 }
 
 /// A change of a posted message, queued: which message, and its new text (an edit) or the text it had
@@ -121,6 +134,7 @@ impl Change {
             Change::Edit(ProjectEdit::TaskDelete(_)) => OutboxKind::TaskDelete,
             Change::MessageEdit(_) => OutboxKind::MessageEdit,
             Change::MessageDelete(_) => OutboxKind::MessageDelete,
+            Change::Reaction(_) => OutboxKind::Reaction,
         }
     }
 
@@ -132,6 +146,7 @@ impl Change {
             Change::Read(_) => "read position",
             Change::Edit(edit) => edit.label(),
             Change::MessageEdit(change) | Change::MessageDelete(change) => &change.content,
+            Change::Reaction(reaction) => &reaction.emoji,
         }
     }
 }
@@ -150,6 +165,7 @@ impl OutboxKind {
             OutboxKind::TaskDelete => "task_delete",
             OutboxKind::MessageEdit => "message_edit",
             OutboxKind::MessageDelete => "message_delete",
+            OutboxKind::Reaction => "reaction",
         }
     }
 }
@@ -177,6 +193,7 @@ impl Row {
             "read" => Change::Read(serde_json::from_str(&self.body_json).map_err(corrupt)?),
             "message_edit" => Change::MessageEdit(serde_json::from_str(&self.body_json).map_err(corrupt)?),
             "message_delete" => Change::MessageDelete(serde_json::from_str(&self.body_json).map_err(corrupt)?),
+            "reaction" => Change::Reaction(serde_json::from_str(&self.body_json).map_err(corrupt)?),
             kind => Change::Edit(decode_edit(kind, &self.body_json)?),
         })
     }
@@ -228,7 +245,8 @@ async fn insert_entry(
 /// What a delivery brought back to keep.
 enum Answer {
     Nothing,
-    Message(Message),
+    // Boxed, as the edit's answer is: a message with its reactions is much larger than the other answers.
+    Message(Box<Message>),
     /// A project as the relay holds it after a create (or an old whole-project update): kept in the
     /// cached list, so a project made online is there offline without a read in between.
     Project(Box<Project>),
@@ -296,6 +314,27 @@ impl Node {
         rows.iter()
             .map(|(kind, json)| Ok((serde_json::from_str(json).map_err(NodeError::corrupt)?, kind == "message_delete")))
             .collect()
+    }
+
+    /// Queues putting `emoji` on a message or taking it off (committed locally first), then tries to deliver
+    /// the queue. Works offline; the messages read meanwhile show it (`queued_reactions`).
+    pub(crate) async fn enqueue_reaction(
+        &self,
+        team: TeamId,
+        reaction: QueuedReaction,
+    ) -> Result<OutboxEntry, NodeError> {
+        self.enqueue_and_try(uuid::Uuid::now_v7().to_string(), team, Change::Reaction(reaction)).await
+    }
+
+    /// This device's pending reactions for a team, in order: to lay over cached reads.
+    pub(crate) async fn queued_reactions(&self, team: TeamId) -> Result<Vec<QueuedReaction>, NodeError> {
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT body_json FROM outbox WHERE team_id = ? AND state = 'pending' AND kind = 'reaction' ORDER BY position",
+        )
+        .bind(team.to_string())
+        .fetch_all(&self.db)
+        .await?;
+        rows.iter().map(|json| serde_json::from_str(json).map_err(NodeError::corrupt)).collect()
     }
 
     /// Queues creating a project (committed locally first, delivered exactly once through its client id),
@@ -585,7 +624,7 @@ impl Node {
             let delivered = match row.change()? {
                 Change::Message(body) => {
                     let path = format!("/api/teams/{}/messages", row.team_id);
-                    self.authed::<_, Message>(Method::POST, &path, Some(&body)).await.map(Answer::Message)
+                    self.authed::<_, Message>(Method::POST, &path, Some(&body)).await.map(|m| Answer::Message(Box::new(m)))
                 }
                 Change::Read(body) => {
                     // The relay keeps the furthest position, so sending one twice is harmless.
@@ -619,11 +658,16 @@ impl Node {
                 Change::MessageEdit(change) => {
                     let path = format!("/api/teams/{}/messages/{}", row.team_id, change.message_id);
                     let body = EditMessage { content: change.content };
-                    self.authed::<_, Message>(Method::PATCH, &path, Some(&body)).await.map(Answer::Message)
+                    self.authed::<_, Message>(Method::PATCH, &path, Some(&body)).await.map(|m| Answer::Message(Box::new(m)))
                 }
                 Change::MessageDelete(change) => {
                     let path = format!("/api/teams/{}/messages/{}", row.team_id, change.message_id);
-                    self.authed::<(), Message>(Method::DELETE, &path, None).await.map(Answer::Message)
+                    self.authed::<(), Message>(Method::DELETE, &path, None).await.map(|m| Answer::Message(Box::new(m)))
+                }
+                Change::Reaction(reaction) => {
+                    let path = format!("/api/teams/{}/messages/{}/reactions", row.team_id, reaction.message_id);
+                    let body = SetReaction { emoji: reaction.emoji, on: reaction.on };
+                    self.authed::<_, Message>(Method::PUT, &path, Some(&body)).await.map(|m| Answer::Message(Box::new(m)))
                 }
                 Change::Document(body) => {
                     registered_documents = true;
@@ -689,6 +733,7 @@ mod tests {
             edited_at: None,
             deleted: false,
             change_seq: None,
+            reactions: Vec::new(),
         }
     }
 
@@ -731,15 +776,15 @@ mod tests {
 
         let asked = node.asking();
         node.forget_team(ops).await.expect("forget");
-        node.delivered(&late, Answer::Message(message(ops, 1)), asked).await.expect("delivered");
-        node.delivered(&elsewhere, Answer::Message(message(other, 1)), asked).await.expect("delivered");
+        node.delivered(&late, Answer::Message(Box::new(message(ops, 1))), asked).await.expect("delivered");
+        node.delivered(&elsewhere, Answer::Message(Box::new(message(other, 1))), asked).await.expect("delivered");
         assert_eq!(cached(&node, ops).await, 0, "the forgotten team's message was cached again");
         assert_eq!(cached(&node, other).await, 1);
         let left: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox").fetch_one(&node.db).await.expect("read");
         assert_eq!(left, 0, "both entries were delivered");
 
         let again = queued(&node, ops, "c3").await;
-        node.delivered(&again, Answer::Message(message(ops, 2)), node.asking()).await.expect("delivered");
+        node.delivered(&again, Answer::Message(Box::new(message(ops, 2))), node.asking()).await.expect("delivered");
         assert_eq!(cached(&node, ops).await, 1, "asked after the forgetting: kept");
     }
 }

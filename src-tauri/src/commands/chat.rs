@@ -1,5 +1,5 @@
-//! Team chat: history, sending, changing and deleting through the outbox, retrying what the relay refused,
-//! typing.
+//! Team chat: history, sending, changing, deleting and reacting through the outbox, retrying what the relay
+//! refused, typing.
 
 use tauri::{State, Wry};
 use teamflow_node::OutboxEntry;
@@ -59,6 +59,19 @@ pub(crate) async fn delete_message(
     message_id: MessageId,
 ) -> Result<OutboxEntry, AppError> {
     Ok(shell.node().await?.delete_message(team_id, message_id).await?)
+}
+
+/// Queues putting this person's `emoji` on a message (`on`) or taking it off; it shows at once, offline too.
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn react(
+    shell: State<'_, Shell<Wry>>,
+    team_id: TeamId,
+    message_id: MessageId,
+    emoji: String,
+    on: bool,
+) -> Result<OutboxEntry, AppError> {
+    Ok(shell.node().await?.react(team_id, message_id, &emoji, on).await?)
 }
 
 /// What is waiting to be delivered, and what the relay refused and why.

@@ -73,15 +73,78 @@ pub struct Message {
     /// Deleted by its author or an admin: `content` is empty and `mentions` too; its place (`seq`) stays.
     #[serde(default)]
     pub deleted: bool,
-    /// The team's change number of its last edit or deletion (null if none): of two copies of a message,
-    /// the one with the higher number is the newer (`GET .../messages/changes`).
+    /// The team's change number of its last edit, deletion or change of its reactions (null if none): of
+    /// two copies of a message, the one with the higher number is the newer (`GET .../messages/changes`).
     #[serde(default)]
     pub change_seq: Option<i64>,
+    /// Emoji people put on it, in the order each was first put there; none on a deleted message.
+    #[serde(default)]
+    pub reactions: Vec<Reaction>,
+}
+
+/// One emoji on a message and who put it there, in the order they did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Reaction {
+    pub emoji: String,
+    pub user_ids: Vec<UserId>,
+}
+
+/// The most different emoji one message takes.
+pub const MAX_REACTIONS: usize = 20;
+
+/// `PUT /api/teams/{team_id}/messages/{message_id}/reactions`: the caller's `emoji` on the message
+/// (`on`) or not. Idempotent: putting it on twice, or taking it off when it is not there, changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(deny_unknown_fields)]
+pub struct SetReaction {
+    /// One emoji: a single grapheme of at most 32 bytes, built on a pictograph or symbol (`is_reaction_emoji`).
+    pub emoji: String,
+    pub on: bool,
+}
+
+/// Whether `emoji` is one the relay takes for a reaction (`SetReaction::emoji`): checked on both sides, so
+/// a device does not queue one the relay would refuse.
+pub fn is_reaction_emoji(emoji: &str) -> bool {
+    use unicode_segmentation::UnicodeSegmentation as _;
+    !emoji.is_empty()
+        && emoji.len() <= 32
+        && emoji.graphemes(true).count() == 1
+        && emoji.chars().any(is_emoji_base)
+        && emoji.chars().all(|c| !c.is_whitespace() && !c.is_control())
+}
+
+/// Whether `c` is in the blocks emoji are drawn from (pictographs, symbols, dingbats, arrows, flags'
+/// letters, ©, ®, ™ and the like), so that a letter, a digit alone or an invisible character is not one.
+fn is_emoji_base(c: char) -> bool {
+    matches!(c,
+        '\u{a9}' | '\u{ae}' | '\u{203c}' | '\u{2049}' | '\u{2122}' | '\u{2139}' | '\u{2190}'..='\u{21ff}'
+        | '\u{2300}'..='\u{2bff}' | '\u{3030}' | '\u{303d}' | '\u{3297}' | '\u{3299}'
+        | '\u{20e3}' | '\u{1f000}'..='\u{1faff}')
 }
 
 /// How the `client_id` of a message the relay mirrors from a service (a Slack channel) begins: its text is
 /// the service's record, so it is not edited in TeamFlow (it may be deleted).
 pub const MIRRORED_CLIENT_PREFIX: &str = "slack-";
+
+#[cfg(test)]
+mod reaction_tests {
+    use super::is_reaction_emoji;
+
+    #[test]
+    fn one_emoji_is_a_reaction_and_text_is_not() {
+        for emoji in ["👍", "❤️", "👨‍👩‍👧‍👦", "🇫🇷", "1️⃣", "👍🏽"] {
+            assert!(is_reaction_emoji(emoji), "{emoji}");
+        }
+        for text in ["", "+1", ":thumbsup:", "👍👍", "👍 ", " ", "\u{7}", "a", "é", "中", "\u{200b}", "\u{feff}"]
+        {
+            assert!(!is_reaction_emoji(text), "{text:?}");
+        }
+    }
+}
 
 /// `PATCH /api/teams/{team_id}/messages/{message_id}`: the author's new text for their message.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -95,6 +95,7 @@ async fn main() -> anyhow::Result<()> {
                     deleted: false,
                     change_seq: None,
                     mentions: Vec::new(),
+                    reactions: Vec::new(),
                 }
             })
             .collect();

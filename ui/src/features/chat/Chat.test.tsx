@@ -210,7 +210,8 @@ describe("runs of one person's messages", () => {
     const second = screen.getAllByTestId("message")[1];
     expect(within(second).getByText("Member 2").classList.contains("visually-hidden")).toBe(true);
     expect(second.querySelector(".message-actions time")?.getAttribute("datetime")).toBe(at(2, 1).created_at);
-    expect(screen.getAllByTestId("message")[0].querySelector(".message-actions")).toBeNull();
+    // A message starting a run has its time on its name line, not again with its actions.
+    expect(screen.getAllByTestId("message")[0].querySelector(".message-actions time")).toBeNull();
   });
 
   it("says a continuing message was edited after its words, not on a line of its own", async () => {
@@ -269,10 +270,14 @@ describe("a history not readable offline", () => {
 });
 
 describe("opening", () => {
-  // jsdom lays nothing out: a list 50 px a row, 500 px tall, whose scroll position is kept.
+  // jsdom lays nothing out: a list 50 px a row (and 26 px more for each row of reactions), 500 px tall,
+  // whose scroll position is kept.
   const tops = new WeakMap<Element, number>();
   beforeEach(() => {
-    Object.defineProperty(HTMLOListElement.prototype, "scrollHeight", { configurable: true, get: function (this: Element) { return 50 * this.children.length; } });
+    Object.defineProperty(HTMLOListElement.prototype, "scrollHeight", {
+      configurable: true,
+      get: function (this: Element) { return 50 * this.children.length + 26 * this.querySelectorAll("[data-testid=reactions]").length; },
+    });
     Object.defineProperty(HTMLOListElement.prototype, "clientHeight", { configurable: true, get: () => 500 });
     Object.defineProperty(HTMLOListElement.prototype, "scrollTop", {
       configurable: true,
@@ -295,6 +300,25 @@ describe("opening", () => {
     await act(async () => readHistory(history));
     expect(list.scrollTop).toBe(list.scrollHeight);
     expect(list.scrollHeight).toBeGreaterThan(5000);
+  });
+
+  it("stays at the newest message as a message grows, and leaves the scroll alone while reading back", async () => {
+    const history = Array.from({ length: 30 }, (_, i) => ({ id: `m${i}`, team_id: TEAM, seq: i + 1, author_id: userId(2), author_name: "Member 2", client_id: `c${i}`, kind: "text", content: `message ${i + 1}`, created_at: new Date().toISOString(), change_seq: null, reactions: [] }) as unknown as Message);
+    answers.messages = history;
+    await act(async () => render(<Chat team={team} user={me} />));
+    const list = screen.getByTestId("messages");
+    // (The fake list does not clamp: scrolled "to the bottom", its scrollTop is its scrollHeight.)
+    expect(list.scrollTop).toBe(list.scrollHeight);
+    fireEvent.scroll(list);
+    // A reaction puts a row of chips under the newest message: it is brought into view.
+    const grown = { ...history[29], reactions: [{ emoji: "🎉", user_ids: [userId(3)] }], change_seq: 1 };
+    await act(async () => emitRoom(TEAM, { type: "message_changed", message: grown }));
+    expect(list.scrollTop).toBe(list.scrollHeight);
+    // Read back to the top: another message growing leaves the reader where they are.
+    list.scrollTop = 600;
+    fireEvent.scroll(list);
+    await act(async () => emitRoom(TEAM, { type: "message_changed", message: { ...history[28], reactions: [{ emoji: "👍", user_ids: [userId(3)] }], change_seq: 2 } }));
+    expect(list.scrollTop).toBe(600);
   });
 });
 
@@ -408,6 +432,59 @@ describe("changing a message already sent", () => {
     expect(document.activeElement).toBe(screen.getByTestId("composer"));
     expect(screen.getByTestId("message-deleted").textContent).toBe("This message was deleted.");
     expect(screen.queryByTestId("delete-message")).toBeNull();
+  });
+
+  it("shows reactions as chips, puts this person's on or takes it off at once, and offers emoji to pick", async () => {
+    const reacted = { ...message(1, bob), reactions: [{ emoji: "👍", user_ids: [bob] }, { emoji: "🎉", user_ids: [bob, me.id] }] };
+    answers.messages = [reacted];
+    act(() => joinFrames(members(1, 3)).forEach((frame) => emitRoom(TEAM, frame)));
+    await act(async () => render(<Chat team={team} user={me} />));
+    const chips = () => within(row(1)).queryAllByTestId("reaction").map((c) => [c.textContent, c.getAttribute("aria-pressed")]);
+    expect(chips()).toEqual([["👍 1", "false"], ["🎉 2", "true"]]);
+    expect(within(row(1)).getAllByTestId("reaction")[1].title).toBe("You and Member 2 reacted with 🎉");
+
+    await act(async () => within(row(1)).getAllByTestId("reaction")[0].click());
+    expect(calls).toContainEqual(["react", TEAM, "m1", "👍", true]);
+    expect(chips()).toEqual([["👍 2", "true"], ["🎉 2", "true"]]);
+    await act(async () => within(row(1)).getAllByTestId("reaction")[1].click());
+    expect(calls).toContainEqual(["react", TEAM, "m1", "🎉", false]);
+    expect(chips()).toEqual([["👍 2", "true"], ["🎉 1", "false"]]);
+
+    // "React" offers emoji; one picked goes on and the picker closes; Escape closes it too.
+    await act(async () => within(row(1)).getByTestId("react").click());
+    expect(document.activeElement?.textContent).toBe("👍");
+    await act(async () => within(row(1)).getByRole("button", { name: "React with 🚀" }).click());
+    expect(calls).toContainEqual(["react", TEAM, "m1", "🚀", true]);
+    expect(chips().map(([text]) => text)).toEqual(["👍 2", "🎉 1", "🚀 1"]);
+    expect(within(row(1)).queryByTestId("reaction-picker")).toBeNull();
+    await act(async () => within(row(1)).getByTestId("react").click());
+    await act(async () => void fireEvent.keyDown(within(row(1)).getByTestId("reaction-picker"), { key: "Escape" }));
+    expect(within(row(1)).queryByTestId("reaction-picker")).toBeNull();
+
+    // The relay's copy replaces what was shown; a deleted message has none.
+    act(() => emitRoom(TEAM, { type: "message_changed", message: { ...reacted, reactions: [{ emoji: "👀", user_ids: [bob] }], change_seq: 9 } }));
+    expect(chips()).toEqual([["👀 1", "false"]]);
+    act(() => emitRoom(TEAM, { type: "message_changed", message: { ...reacted, content: "", deleted: true, reactions: [], change_seq: 10 } }));
+    expect(within(row(1)).queryByTestId("reactions")).toBeNull();
+    expect(within(row(1)).queryByTestId("react")).toBeNull();
+  });
+
+  it("shows a viewer the reactions without letting them react", async () => {
+    answers.messages = [{ ...message(1, bob), reactions: [{ emoji: "👍", user_ids: [bob] }] }];
+    await act(async () => render(<Chat team={{ ...team, role: "viewer" }} user={me} />));
+    expect(within(row(1)).queryByTestId("react")).toBeNull();
+    const chip = within(row(1)).getByTestId("reaction") as HTMLButtonElement;
+    expect(chip.disabled).toBe(true);
+  });
+
+  it("says why when a reaction cannot be queued, and shows none", async () => {
+    answers.messages = [message(1, bob)];
+    failures.react = { kind: "signed_out" };
+    await act(async () => render(<Chat team={team} user={me} />));
+    await act(async () => within(row(1)).getByTestId("react").click());
+    await act(async () => within(row(1)).getByRole("button", { name: "React with 👍" }).click());
+    expect(within(row(1)).queryByTestId("reactions")).toBeNull();
+    expect(screen.getByRole("alert").textContent).toMatch(/sign/i);
   });
 
   it("shows a teammate's change as the room tells it, and arrow up in an empty composer edits one's last message", async () => {

@@ -14,6 +14,7 @@ import { plainText, segments } from "./mentions";
 import { composerRows, MentionComposer } from "./MentionComposer";
 import { MessageText, useFormat } from "./MessageText";
 import { SentMessage } from "./SentMessage";
+import { toggled } from "./reactions";
 import { ErrorLine } from "../../lib/ErrorLine";
 import { useLatest } from "../../lib/latest";
 import { typistNames } from "../../lib/team/live";
@@ -149,6 +150,15 @@ export function Chat({
   // they would change height under the reader, after the chat had been scrolled into place.
   const formatter = useFormat();
   const ready = loaded && formatter !== null;
+  // A message shown grows (a reaction, an edit, a teammate's longer text) while the person is at the newest:
+  // they stay there, the growth in view. Where they were is read from the last scroll (or placing, below),
+  // since after the growth the list's own measure says they are not at the bottom any more. Before the
+  // placing below, which has the last word when the chat opens or a message arrives.
+  const atNewest = useRef(focusSeq === null);
+  useLayoutEffect(() => {
+    const el = list.current;
+    if (el && ready && atNewest.current) el.scrollTop = el.scrollHeight;
+  }, [items]);
   useLayoutEffect(() => {
     const el = list.current;
     if (!el || items.length === 0) return;
@@ -164,6 +174,7 @@ export function Chat({
       if (above < 0) el.scrollTop += above - 8;
     }
     toNewest.current = false;
+    atNewest.current = el.scrollHeight - el.scrollTop - el.clientHeight < 120;
   }, [items.length, ready]);
 
   // The composer grows with its lines and the list gets shorter: whoever was at the newest stays there.
@@ -280,6 +291,20 @@ export function Chat({
     }
   }
 
+  /** This person's emoji on a message or off: shown at once, delivered through the outbox (the relay's copy
+   *  replaces this one when the room tells of it). */
+  async function react(message: Message, emoji: string, on: boolean) {
+    try {
+      await call(commands.react(team.id, message.id, emoji, on));
+      setMessages((current) => {
+        const shown = current.find((m) => m.seq === message.seq) ?? message;
+        return mergeMessages(current, [{ ...shown, reactions: toggled(shown.reactions ?? [], emoji, on, user.id) }]);
+      });
+    } catch (e) {
+      setError(messageOf(e));
+    }
+  }
+
   // The button that had the focus (Save, Cancel, Delete) is gone once it is used: the focus goes back to
   // the composer, not to the page.
   const composer = useRef<HTMLTextAreaElement>(null);
@@ -326,7 +351,9 @@ export function Chat({
         ref={list}
         data-testid="messages"
         onScroll={(e) => {
-          if (e.currentTarget.scrollTop < 40) void loadOlder();
+          const el = e.currentTarget;
+          atNewest.current = el.scrollHeight - el.scrollTop - el.clientHeight < 120;
+          if (el.scrollTop < 40) void loadOlder();
         }}
       >
         {atStart && <li className="start">The beginning of #{team.name}</li>}
@@ -368,6 +395,7 @@ export function Chat({
               }}
               onEdit={(content) => void edit(item.message, content)}
               onDelete={() => void remove(item.message)}
+              onReact={(emoji, on) => void react(item.message, emoji, on)}
               onAsked={backToComposer}
               onOpenLink={openLink}
             />

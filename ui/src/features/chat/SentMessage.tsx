@@ -1,7 +1,8 @@
 // One message the relay holds, as the chat draws it: author, time, "(edited)", its text (or that it was
 // deleted; a message continuing its author's run shows its time on hover beside the actions, its author
-// only to screen readers), and what this person may do with it: edit their own (in place, with mentions;
-// Enter saves, Escape leaves), delete their own or, as an admin or owner, anyone's (after asking).
+// only to screen readers), its reactions, and what this person may do with it: react (a chip to join or
+// leave, "React" to pick an emoji), edit their own (in place, with mentions; Enter saves, Escape leaves),
+// delete their own or, as an admin or owner, anyone's (after asking).
 import { useEffect, useRef, useState } from "react";
 import { type Member, type Message, MIRRORED_CLIENT_PREFIX, type User } from "../../bindings";
 import { Avatar } from "../people/Avatar";
@@ -9,6 +10,7 @@ import { dateTime, timeOfDay } from "../../lib/dates";
 import { readable } from "./mentions";
 import { MentionComposer } from "./MentionComposer";
 import { MessageText } from "./MessageText";
+import { QUICK_REACTIONS, whoReacted } from "./reactions";
 
 export function SentMessage({
   message,
@@ -22,6 +24,7 @@ export function SentMessage({
   onEditing,
   onEdit,
   onDelete,
+  onReact,
   onAsked,
   onOpenLink,
 }: {
@@ -39,6 +42,8 @@ export function SentMessage({
   onEditing: (on: boolean) => void;
   onEdit: (content: string) => void;
   onDelete: () => void;
+  /** This person's `emoji` put on the message (`on`) or taken off. */
+  onReact: (emoji: string, on: boolean) => void;
   /** The question about deleting was answered no. */
   onAsked: () => void;
   /** A link in the message was clicked: open it in the system browser. */
@@ -48,6 +53,7 @@ export function SentMessage({
   // A message mirrored from Slack is that service's record: deleted, never rewritten (the relay's rule).
   const editable = mine && canWrite && !message.client_id.startsWith(MIRRORED_CLIENT_PREFIX);
   const [asking, setAsking] = useState(false);
+  const [picking, setPicking] = useState(false);
   // The whole edit box in view, its buttons too (focusing the box alone shows only its text).
   const row = useRef<HTMLLIElement>(null);
   useEffect(() => {
@@ -65,6 +71,8 @@ export function SentMessage({
     </time>
   );
   const mayDelete = !message.deleted && (mine || canDeleteAny);
+  const mayReact = !message.deleted && canWrite;
+  const reactions = message.deleted ? [] : (message.reactions ?? []);
   const edited = message.edited_at && !message.deleted && (
     <span className="edited" title={`Edited ${dateTime(message.edited_at)}`} data-testid="message-edited">
       (edited)
@@ -93,6 +101,28 @@ export function SentMessage({
         // With no name line to stand on, "(edited)" goes after the words.
         <MessageText content={message.content} me={user.id} onOpenLink={onOpenLink} trailing={continued && edited} />
       )}
+      {reactions.length > 0 && (
+        <div className="reactions" data-testid="reactions">
+          {reactions.map((reaction) => {
+            const reacted = reaction.user_ids.includes(user.id);
+            const who = whoReacted(reaction, members, user.id);
+            return (
+              <button
+                key={reaction.emoji}
+                className={reacted ? "reaction mine" : "reaction"}
+                aria-pressed={reacted}
+                aria-label={`${who}${mayReact ? (reacted ? ". Take yours off" : ". Add yours") : ""}`}
+                title={who}
+                disabled={!mayReact}
+                onClick={() => onReact(reaction.emoji, !reacted)}
+                data-testid="reaction"
+              >
+                <span className="emoji">{reaction.emoji}</span> <span className="count">{reaction.user_ids.length}</span>
+              </button>
+            );
+          })}
+        </div>
+      )}
       {!editing &&
         (asking ? (
           <span className="actions asking" role="group" aria-label="Delete this message?">
@@ -117,9 +147,43 @@ export function SentMessage({
             </button>
           </span>
         ) : (
-          (continued || mayDelete) && (
-            <span className="actions message-actions">
+          (continued || mayDelete || mayReact) && (
+            <span className={picking ? "actions message-actions open" : "actions message-actions"}>
               {continued && time}
+              {mayReact &&
+                (picking ? (
+                  <span
+                    className="picker"
+                    role="group"
+                    aria-label="React with"
+                    onKeyDown={(e) => {
+                      if (e.key === "Escape") {
+                        e.stopPropagation();
+                        setPicking(false);
+                      }
+                    }}
+                    data-testid="reaction-picker"
+                  >
+                    {QUICK_REACTIONS.map((emoji, i) => (
+                      <button
+                        key={emoji}
+                        autoFocus={i === 0}
+                        aria-label={`React with ${emoji}`}
+                        onClick={() => {
+                          setPicking(false);
+                          onReact(emoji, true);
+                        }}
+                        data-testid="pick-reaction"
+                      >
+                        {emoji}
+                      </button>
+                    ))}
+                  </span>
+                ) : (
+                  <button onClick={() => setPicking(true)} aria-label="Add a reaction" data-testid="react">
+                    React
+                  </button>
+                ))}
               {editable && !message.deleted && (
                 <button onClick={() => onEditing(true)} data-testid="edit-message">
                   Edit

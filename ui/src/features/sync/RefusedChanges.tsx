@@ -21,6 +21,7 @@ const KIND: Record<OutboxKind, string> = {
   read: "Read position",
   message_edit: "Message edit",
   message_delete: "Message deletion",
+  reaction: "Reaction",
 };
 
 /** The refused entries of an outbox, oldest first (the outbox's own order). */
