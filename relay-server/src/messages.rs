@@ -270,6 +270,11 @@ async fn insert(tx: &mut sqlx::AnyConnection, job: &Job) -> Result<Result<(Messa
     if (message.content != post.content || message.kind != post.kind) && !changed_since {
         return Ok(Err(ApiError::Conflict("this client_id was already used for a different message")));
     }
+    // With its reactions: a copy without them, at the same change number, would stand for the message as
+    // it is now on the device that retried.
+    let mut message = [message];
+    reactions::attach(&mut *tx, &mut message).await?;
+    let [message] = message;
     Ok(Ok((message, Posted::Existing)))
 }
 

@@ -124,7 +124,7 @@ async fn delete_message(
     (status = 200, body = Message),
     (status = 403, description = "a viewer", body = ErrorBody),
     (status = 404, body = ErrorBody),
-    (status = 410, description = "the message was deleted", body = ErrorBody),
+    (status = 410, description = "putting one on a deleted message", body = ErrorBody),
     (status = 422, description = "not one emoji, or a message with as many different emoji as it takes", body = ErrorBody),
 ))]
 async fn set_reaction(

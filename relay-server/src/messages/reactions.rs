@@ -33,7 +33,8 @@ pub async fn set(
     recheck(db, &mut tx, member, Role::Member).await?;
     let message = find(&mut tx, member, id).await?;
     if message.deleted {
-        return Err(ApiError::Gone(MESSAGE_DELETED));
+        // Taking one off a deleted message (which has none) is already done; putting one on is refused.
+        return if input.on { Err(ApiError::Gone(MESSAGE_DELETED)) } else { Ok(message) };
     }
     let changed = if input.on {
         let new_emoji = !message.reactions.iter().any(|r| r.emoji == input.emoji);

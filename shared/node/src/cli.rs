@@ -87,8 +87,8 @@ pub enum Command {
         #[arg(long)]
         team: TeamId,
     },
-    /// Follow the team's chat as it happens: each new message, and each one edited or deleted again (with
-    /// its number).
+    /// Follow the team's chat as it happens: each new message, and each one edited, deleted or reacted to
+    /// again (with its number; reactions, when it has some, after a tab as "👍 2 🎉 1").
     Tail {
         #[arg(long)]
         team: TeamId,
@@ -381,5 +381,36 @@ fn message_line(message: &teamflow_protocol::api::messages::Message) -> String {
         (false, Some(_)) => format!("{} (edited)", plain_text(&message.content)),
         (false, None) => plain_text(&message.content),
     };
-    format!("{}\t{}\t{text}", message.seq, message.author_name)
+    let line = format!("{}\t{}\t{text}", message.seq, message.author_name);
+    if message.reactions.is_empty() {
+        return line;
+    }
+    let reactions: Vec<String> =
+        message.reactions.iter().map(|r| format!("{} {}", r.emoji, r.user_ids.len())).collect();
+    format!("{line}\t{}", reactions.join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use teamflow_protocol::api::messages::{Message, Reaction};
+
+    #[test]
+    fn a_message_line_says_its_number_author_words_and_reactions() {
+        let message: Message = serde_json::from_value(serde_json::json!({
+            "id": uuid::Uuid::now_v7(), "team_id": uuid::Uuid::now_v7(), "seq": 7, "author_id": uuid::Uuid::now_v7(),
+            "author_name": "Ada", "client_id": "c7", "kind": "text", "content": "shipped",
+            "created_at": "2026-12-01T10:00:00Z",
+        }))
+        .expect("message");
+        assert_eq!(super::message_line(&message), "7\tAda\tshipped");
+        let two = vec![teamflow_protocol::UserId::new(), teamflow_protocol::UserId::new()];
+        let reacted = Message {
+            reactions: vec![
+                Reaction { emoji: "🎉".into(), user_ids: two.clone() },
+                Reaction { emoji: "👀".into(), user_ids: two[..1].to_vec() },
+            ],
+            ..message.clone()
+        };
+        assert_eq!(super::message_line(&reacted), "7\tAda\tshipped\t🎉 2 👀 1");
+    }
 }

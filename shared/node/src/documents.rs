@@ -143,10 +143,12 @@ impl Node {
         }
     }
 
-    /// Notes that `documents` belong to `team`, for the peer-to-peer share policy: one transaction, and the
-    /// policy is told only when a document was new here.
+    /// Notes that `documents` belong to `team`, for the peer-to-peer share policy (and, one deleted lately and
+    /// kept here, that it was restored): one transaction, and the policy is told only when a document was
+    /// new here.
     pub(crate) async fn remember_document_teams(&self, team: TeamId, documents: &[String]) -> Result<(), NodeError> {
         let mut tx = self.db.begin().await?;
+        crate::forgotten::restored(&mut tx, documents).await?;
         let inserted = insert_document_teams(&mut tx, team, documents).await?;
         tx.commit().await?;
         if inserted > 0 {
@@ -225,13 +227,13 @@ impl Node {
     }
 
     /// Drops a deleted document from what this device shares and finds: its team entry (so peers are no
-    /// longer offered it), its search entry and its preview; opening it is refused (`crate::forgotten`).
-    /// Its content stays as long as the relay can restore it (an edit made here offline comes back with a
+    /// longer offered it), its search entry and its preview. Its content stays, and opens, as long as the
+    /// relay can restore it (the relay refuses its sync meanwhile) (an edit made here offline comes back with a
     /// restore), then is purged; listed again (restored), it is the team's again.
     pub(crate) async fn forget_document(&self, team: TeamId, url: &DocumentUrl) -> Result<(), NodeError> {
         let mut tx = crate::store::begin_write(&self.db).await?;
         let kept = i64::try_from(self.deleted_kept.as_millis()).unwrap_or(i64::MAX);
-        crate::forgotten::forget_deleted(&mut tx, url, crate::forgotten::now_ms().saturating_add(kept)).await?;
+        crate::forgotten::forget_deleted(&mut tx, team, url, crate::forgotten::now_ms().saturating_add(kept)).await?;
         sqlx::query("DELETE FROM document_teams WHERE document_id = ? AND team_id = ?")
             .bind(url.as_str())
             .bind(team.to_string())

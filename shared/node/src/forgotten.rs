@@ -49,23 +49,43 @@ pub(crate) async fn forget_team(db: &mut SqliteConnection, team: TeamId) -> Resu
          ON CONFLICT (document_id) DO UPDATE SET purged = 0, purge_after = 0",
     )
     .bind(team.to_string())
-    .execute(db)
+    .execute(&mut *db)
     .await?;
+    // Its documents deleted lately, kept here while they could be restored: no longer this user's to keep.
+    sqlx::query("UPDATE forgotten_documents SET purge_after = 0, purged = 0 WHERE team_id = ? AND purge_after > 0")
+        .bind(team.to_string())
+        .execute(db)
+        .await?;
     Ok(())
 }
 
-/// Marks a document deleted in its team as forgotten, its content kept until `purge_after` (milliseconds
+/// Restored (a team's room told of it as a live document again): a deleted document kept here is the team's
+/// again, not to be purged when its time to be restored would have run out.
+pub(crate) async fn restored(db: &mut SqliteConnection, documents: &[String]) -> Result<(), NodeError> {
+    for document in documents {
+        sqlx::query("DELETE FROM forgotten_documents WHERE document_id = ? AND purge_after > 0")
+            .bind(document)
+            .execute(&mut *db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Marks a document deleted in `team` as forgotten, its content kept until `purge_after` (milliseconds
 /// since the epoch: when the relay no longer restores it). One forgotten already keeps its time.
 pub(crate) async fn forget_deleted(
     db: &mut SqliteConnection,
+    team: TeamId,
     url: &DocumentUrl,
     purge_after: i64,
 ) -> Result<(), NodeError> {
     sqlx::query(
-        "INSERT INTO forgotten_documents (document_id, purge_after) VALUES (?, ?) ON CONFLICT (document_id) DO NOTHING",
+        "INSERT INTO forgotten_documents (document_id, purge_after, team_id) VALUES (?, ?, ?)
+         ON CONFLICT (document_id) DO NOTHING",
     )
     .bind(url.as_str())
     .bind(purge_after)
+    .bind(team.to_string())
     .execute(db)
     .await?;
     Ok(())
@@ -260,6 +280,40 @@ mod tests {
             .fetch_one(&node.db)
             .await
             .expect("read")
+    }
+
+    /// A deleted document kept while it can be restored: heard of as restored (a room's `document_updated`),
+    /// it is the team's again and never purged for that deletion; its team forgotten meanwhile, it is
+    /// purged with the team's others at once, not 30 days on.
+    #[tokio::test]
+    async fn a_deleted_document_kept_here_follows_a_restore_and_its_teams_forgetting() {
+        let dir = tempfile::tempdir().expect("dir");
+        let node = Node::open(dir.path(), "https://127.0.0.1:9").await.expect("open");
+        let (ops, other) = (TeamId::new(), TeamId::new());
+        let (runbook, draft) = (DocumentUrl::from_bytes([1; 16]), DocumentUrl::from_bytes([2; 16]));
+        node.remember_document_teams(ops, &[runbook.to_string()]).await.expect("known");
+        node.remember_document_teams(other, &[draft.to_string()]).await.expect("known");
+        let waiting = async |url: &DocumentUrl| -> Option<i64> {
+            sqlx::query_scalar("SELECT purge_after FROM forgotten_documents WHERE document_id = ?")
+                .bind(url.as_str())
+                .fetch_optional(&node.db)
+                .await
+                .expect("read")
+        };
+
+        node.forget_document(ops, &runbook).await.expect("deleted");
+        node.forget_document(other, &draft).await.expect("deleted");
+        assert!(waiting(&runbook).await.is_some_and(|at| at > super::now_ms()), "kept while it can be restored");
+        assert!(!node.is_forgotten(&runbook).await.expect("read"), "and still opens meanwhile");
+
+        node.remember_document_teams(ops, &[runbook.to_string()]).await.expect("restored");
+        assert_eq!(waiting(&runbook).await, None, "restored: no purge waits for it");
+        assert_eq!(document_teams(&node).await, [ops.to_string()]);
+
+        node.forget_team(other).await.expect("forget");
+        assert_eq!(waiting(&draft).await, Some(0), "its team forgotten: purged at once");
+        assert!(node.is_forgotten(&draft).await.expect("read"));
+        node.close().await;
     }
 
     /// An answer the relay gave before the team was forgotten (a list of documents, members, a page of

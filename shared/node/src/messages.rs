@@ -7,7 +7,7 @@ use teamflow_protocol::api::messages::{Message, MessageChanges, MessagePage};
 use teamflow_protocol::{MessageId, TeamId};
 
 use crate::outbox::{OutboxEntry, QueuedMessageChange, QueuedReaction};
-use crate::store::{cache_message, recache_message, takes_back};
+use crate::store::{cache_message, recache_message};
 use crate::{ApiFailure, Node, NodeError};
 
 impl Node {
@@ -143,9 +143,11 @@ impl Node {
             let path = format!("/api/teams/{team}/messages/changes?after={after}&limit=100");
             let page: MessageChanges = self.authed::<(), _>(Method::GET, &path, None).await?;
             let Some(mut tx) = self.begin_answer_write(Some(team), asked).await? else { return Ok(changed) };
-            let erasing = page.messages.iter().any(takes_back);
+            let mut erasing = false;
             for message in page.messages {
-                if recache_message(&mut tx, &message).await? {
+                let cached = recache_message(&mut tx, &message).await?;
+                erasing |= cached.erased();
+                if cached.kept() {
                     changed.push(message);
                 }
             }
@@ -171,11 +173,12 @@ impl Node {
     /// transaction: all of them or none.
     pub async fn keep_messages(&self, messages: &[Message]) -> Result<(), NodeError> {
         let mut tx = crate::store::begin_write(&self.db).await?;
+        let mut erased = false;
         for message in messages {
-            cache_message(&mut tx, message).await?;
+            erased |= cache_message(&mut tx, message).await?.erased();
         }
         tx.commit().await?;
-        if messages.iter().any(takes_back) {
+        if erased {
             self.log_emptier.request();
         }
         Ok(())
@@ -190,11 +193,12 @@ impl Node {
                 let Some(mut tx) = self.begin_answer_write(Some(team), asked).await? else {
                     return Ok(None);
                 };
+                let mut erased = false;
                 for message in &page.messages {
-                    cache_message(&mut tx, message).await?;
+                    erased |= cache_message(&mut tx, message).await?.erased();
                 }
                 tx.commit().await?;
-                if page.messages.iter().any(takes_back) {
+                if erased {
                     self.log_emptier.request();
                 }
                 Ok(None)

@@ -254,6 +254,12 @@ enum Answer {
     Edit(Box<(ProjectEdit, EditAnswer)>),
 }
 
+impl Answer {
+    fn message(message: Message) -> Answer {
+        Answer::Message(Box::new(message))
+    }
+}
+
 impl Node {
     /// Queues a chat message (committed locally before this returns), then tries to deliver the queue.
     /// Being offline is not an error: the message waits, and `status` counts it as pending.
@@ -264,8 +270,8 @@ impl Node {
     }
 
     /// Queues a change of a posted message (committed locally first), then tries to deliver the queue. A
-    /// deletion replaces the message's edits still waiting or refused (they would only be sent, or shown,
-    /// to be deleted) and takes its words out of this device's search at once, in the same transaction.
+    /// deletion replaces the message's edits and reactions still waiting or refused (they would only be
+    /// sent, or shown, to be deleted) and takes its words out of this device's search at once, in the same transaction.
     pub(crate) async fn enqueue_message_change(
         &self,
         team: TeamId,
@@ -277,7 +283,7 @@ impl Node {
         if delete {
             crate::store::erasing(&mut tx, async |tx| {
                 sqlx::query(
-                    "DELETE FROM outbox WHERE kind = 'message_edit' AND team_id = ?
+                    "DELETE FROM outbox WHERE kind IN ('message_edit', 'reaction') AND team_id = ?
                        AND json_extract(body_json, '$.message_id') = ?",
                 )
                 .bind(team.to_string())
@@ -580,10 +586,10 @@ impl Node {
     async fn delivered(&self, row: &Row, answer: Answer, asked: Asked) -> Result<(), NodeError> {
         let mut tx = crate::store::begin_write(&self.db).await?;
         let keep = !row.team_id.parse().is_ok_and(|team| self.forgotten_since(team, asked));
-        let erased = matches!(&answer, Answer::Message(message) if keep && crate::store::takes_back(message));
+        let mut erased = false;
         match answer {
             Answer::Message(message) if keep => {
-                cache_message(&mut tx, &message).await?;
+                erased = cache_message(&mut tx, &message).await?.erased();
             }
             Answer::Project(project) if keep => keep_project(&mut tx, &project).await?,
             Answer::Edit(edit) => after_delivery(&mut tx, row.position, &edit.0, &edit.1, keep).await?,
@@ -624,7 +630,7 @@ impl Node {
             let delivered = match row.change()? {
                 Change::Message(body) => {
                     let path = format!("/api/teams/{}/messages", row.team_id);
-                    self.authed::<_, Message>(Method::POST, &path, Some(&body)).await.map(|m| Answer::Message(Box::new(m)))
+                    self.authed::<_, Message>(Method::POST, &path, Some(&body)).await.map(Answer::message)
                 }
                 Change::Read(body) => {
                     // The relay keeps the furthest position, so sending one twice is harmless.
@@ -658,16 +664,16 @@ impl Node {
                 Change::MessageEdit(change) => {
                     let path = format!("/api/teams/{}/messages/{}", row.team_id, change.message_id);
                     let body = EditMessage { content: change.content };
-                    self.authed::<_, Message>(Method::PATCH, &path, Some(&body)).await.map(|m| Answer::Message(Box::new(m)))
+                    self.authed::<_, Message>(Method::PATCH, &path, Some(&body)).await.map(Answer::message)
                 }
                 Change::MessageDelete(change) => {
                     let path = format!("/api/teams/{}/messages/{}", row.team_id, change.message_id);
-                    self.authed::<(), Message>(Method::DELETE, &path, None).await.map(|m| Answer::Message(Box::new(m)))
+                    self.authed::<(), Message>(Method::DELETE, &path, None).await.map(Answer::message)
                 }
                 Change::Reaction(reaction) => {
                     let path = format!("/api/teams/{}/messages/{}/reactions", row.team_id, reaction.message_id);
                     let body = SetReaction { emoji: reaction.emoji, on: reaction.on };
-                    self.authed::<_, Message>(Method::PUT, &path, Some(&body)).await.map(|m| Answer::Message(Box::new(m)))
+                    self.authed::<_, Message>(Method::PUT, &path, Some(&body)).await.map(Answer::message)
                 }
                 Change::Document(body) => {
                     registered_documents = true;

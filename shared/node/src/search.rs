@@ -181,9 +181,9 @@ impl Node {
         match frame {
             ServerMessage::NewMessage { message } | ServerMessage::MessageChanged { message } => {
                 let mut tx = crate::store::begin_write(&self.db).await?;
-                crate::store::cache_message(&mut tx, message).await?;
+                let cached = crate::store::cache_message(&mut tx, message).await?;
                 tx.commit().await?;
-                if crate::store::takes_back(message) {
+                if cached.erased() {
                     self.log_emptier.request();
                 }
             }

@@ -267,20 +267,57 @@ fn team_of_view(key: &str) -> Option<TeamId> {
 /// A copy never replaces a newer one already kept (a page asked for before an edit or a deletion can answer
 /// after it): a deleted message stays deleted, and a copy with a lower change number does not replace
 /// one with a higher (the relay's order of changes, not its clock).
-/// Answers whether this copy was kept.
-pub(crate) async fn cache_message(tx: &mut sqlx::SqliteConnection, message: &Message) -> Result<bool, NodeError> {
-    if takes_back(message) {
-        // It may take back words this device kept: the copy it replaces is erased.
-        erasing(tx, async |tx| keep_message(tx, message).await).await
+/// Answers whether this copy was kept, and whether it took back words this device kept.
+pub(crate) async fn cache_message(tx: &mut sqlx::SqliteConnection, message: &Message) -> Result<Cached, NodeError> {
+    if takes_back(tx, message).await? {
+        // The copy it replaces is erased; once that commits the log is to be emptied (`LogEmptier`).
+        let kept = erasing(tx, async |tx| keep_message(tx, message).await).await?;
+        Ok(if kept { Cached::Erased } else { Cached::Not })
     } else {
-        keep_message(tx, message).await
+        Ok(if keep_message(tx, message).await? { Cached::Kept } else { Cached::Not })
     }
 }
 
-/// Whether caching `message` may take back words this device kept (it is deleted or edited): it is then
-/// erased (`cache_message`), and once that commits the log is to be emptied (`LogEmptier`).
-pub(crate) fn takes_back(message: &Message) -> bool {
-    message.deleted || message.edited_at.is_some()
+/// What `cache_message` did with a copy of a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cached {
+    /// Not kept: an older copy than the one kept (or, `recache_message`, a message not kept here).
+    Not,
+    Kept,
+    /// Kept, replacing a copy whose words it took back (deleted, or edited to other words), erased.
+    Erased,
+}
+
+impl Cached {
+    pub(crate) fn kept(self) -> bool {
+        self != Cached::Not
+    }
+
+    pub(crate) fn erased(self) -> bool {
+        self == Cached::Erased
+    }
+}
+
+/// Whether keeping `message` takes back words of the copy kept here: it is deleted, or its words differ.
+/// Not for a change of its reactions alone, which would pay for erasing and emptying the log for nothing.
+async fn takes_back(tx: &mut sqlx::SqliteConnection, message: &Message) -> Result<bool, NodeError> {
+    if !message.deleted && message.edited_at.is_none() {
+        return Ok(false);
+    }
+    let kept: Option<(Option<String>, Option<bool>)> = sqlx::query_as(
+        "SELECT json_extract(json, '$.content'), json_extract(json, '$.deleted') FROM cached_messages
+         WHERE team_id = ? AND seq = ?",
+    )
+    .bind(message.team_id.to_string())
+    .bind(message.seq)
+    .fetch_optional(&mut *tx)
+    .await?;
+    Ok(match kept {
+        Some((content, deleted)) => {
+            (message.deleted && !deleted.unwrap_or(false)) || content.as_deref() != Some(message.content.as_str())
+        }
+        None => false,
+    })
 }
 
 async fn keep_message(tx: &mut sqlx::SqliteConnection, message: &Message) -> Result<bool, NodeError> {
@@ -306,16 +343,15 @@ async fn keep_message(tx: &mut sqlx::SqliteConnection, message: &Message) -> Res
 }
 
 /// `cache_message` for a message this device already keeps, and nothing for one it does not (kept
-/// messages stay the runs of the chat it read, so reading back offline shows no stray one). Answers whether
-/// this copy was kept.
-pub(crate) async fn recache_message(tx: &mut sqlx::SqliteConnection, message: &Message) -> Result<bool, NodeError> {
+/// messages stay the runs of the chat it read, so reading back offline shows no stray one).
+pub(crate) async fn recache_message(tx: &mut sqlx::SqliteConnection, message: &Message) -> Result<Cached, NodeError> {
     let kept: Option<i64> = sqlx::query_scalar("SELECT 1 FROM cached_messages WHERE team_id = ? AND seq = ?")
         .bind(message.team_id.to_string())
         .bind(message.seq)
         .fetch_optional(&mut *tx)
         .await?;
     if kept.is_none() {
-        return Ok(false);
+        return Ok(Cached::Not);
     }
     cache_message(tx, message).await
 }
@@ -387,6 +423,46 @@ mod tests {
         assert_eq!(body, "@Ada can you look?");
         let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM pending_rework").fetch_one(&db).await.expect("n");
         assert_eq!(pending, 0, "done once");
+        db.close().await;
+    }
+
+    /// Only a copy that takes back words this device kept (deleted, or edited to other words) is written
+    /// erasing and asks for the log to be emptied; a change of an edited message's reactions is not one.
+    #[tokio::test]
+    async fn only_a_copy_taking_words_back_is_erased() {
+        let dir = tempfile::tempdir().expect("dir");
+        let db = open(dir.path()).await.expect("open");
+        let posted: Message = serde_json::from_value(serde_json::json!({
+            "id": uuid::Uuid::now_v7(), "team_id": uuid::Uuid::now_v7(), "seq": 1, "author_id": uuid::Uuid::now_v7(),
+            "author_name": "Bob", "client_id": "c1", "kind": "text", "content": "the plan",
+            "created_at": "2026-12-01T10:00:00Z",
+        }))
+        .expect("message");
+        let cached = async |message: &Message| {
+            let mut tx = begin_write(&db).await.expect("tx");
+            let cached = cache_message(&mut tx, message).await.expect("cache");
+            tx.commit().await.expect("commit");
+            cached
+        };
+        let edited = Message {
+            content: "the new plan".into(),
+            edited_at: Some(time::OffsetDateTime::now_utc()),
+            change_seq: Some(1),
+            ..posted.clone()
+        };
+        let reacted = Message {
+            change_seq: Some(2),
+            reactions: vec![teamflow_protocol::api::messages::Reaction { emoji: "👍".into(), user_ids: Vec::new() }],
+            ..edited.clone()
+        };
+        let deleted = Message { content: String::new(), deleted: true, change_seq: Some(3), ..reacted.clone() };
+        assert_eq!(cached(&posted).await, Cached::Kept);
+        assert_eq!(cached(&edited).await, Cached::Erased, "other words");
+        assert_eq!(cached(&edited).await, Cached::Kept, "the same words again");
+        assert_eq!(cached(&reacted).await, Cached::Kept, "a reaction on an edited message");
+        assert_eq!(cached(&edited).await, Cached::Not, "an older copy");
+        assert_eq!(cached(&deleted).await, Cached::Erased);
+        assert_eq!(cached(&deleted).await, Cached::Not, "deleted already");
         db.close().await;
     }
 

@@ -110,20 +110,34 @@ pub struct SetReaction {
 /// a device does not queue one the relay would refuse.
 pub fn is_reaction_emoji(emoji: &str) -> bool {
     use unicode_segmentation::UnicodeSegmentation as _;
-    !emoji.is_empty()
-        && emoji.len() <= 32
+    let chars: Vec<char> = emoji.chars().collect();
+    let (Some(&first), Some(&last)) = (chars.first(), chars.last()) else { return false };
+    // A keycap (`1️⃣`, `#️⃣`) is the one emoji that starts with ASCII; a tag sequence (a subdivision's flag)
+    // the one with tag characters, which must follow a black flag and end with the cancel tag.
+    let keycap = matches!(first, '0'..='9' | '#' | '*') && last == '\u{20e3}';
+    let tagged = first == '\u{1f3f4}' && chars.len() > 1 && last == '\u{e007f}';
+    emoji.len() <= 32
         && emoji.graphemes(true).count() == 1
-        && emoji.chars().any(is_emoji_base)
-        && emoji.chars().all(|c| !c.is_whitespace() && !c.is_control())
+        && (is_emoji_base(first) || keycap)
+        && first != '\u{200d}'
+        && last != '\u{200d}'
+        && chars.iter().enumerate().all(|(i, &c)| match c {
+            // A presentation selector only right after what it presents, not after another or a joiner.
+            '\u{fe0f}' => i > 0 && !matches!(chars[i - 1], '\u{fe0f}' | '\u{200d}'),
+            '\u{200d}' | '\u{20e3}' => true,
+            '\u{e0020}'..='\u{e007f}' => tagged,
+            c => is_emoji_base(c) || (i == 0 && keycap),
+        })
 }
 
-/// Whether `c` is in the blocks emoji are drawn from (pictographs, symbols, dingbats, arrows, flags'
-/// letters, ©, ®, ™ and the like), so that a letter, a digit alone or an invisible character is not one.
+/// Whether `c` is in the blocks emoji are drawn from (pictographs, symbols, dingbats, arrows, regional
+/// letters for flags, ©, ®, ™ and the like; not box drawing, blocks or braille, which draw nothing like an
+/// emoji and hold blank characters), so that a letter, a digit alone or an invisible character is not one.
 fn is_emoji_base(c: char) -> bool {
     matches!(c,
         '\u{a9}' | '\u{ae}' | '\u{203c}' | '\u{2049}' | '\u{2122}' | '\u{2139}' | '\u{2190}'..='\u{21ff}'
-        | '\u{2300}'..='\u{2bff}' | '\u{3030}' | '\u{303d}' | '\u{3297}' | '\u{3299}'
-        | '\u{20e3}' | '\u{1f000}'..='\u{1faff}')
+        | '\u{2300}'..='\u{24ff}' | '\u{25a0}'..='\u{27bf}' | '\u{2900}'..='\u{2bff}' | '\u{3030}' | '\u{303d}'
+        | '\u{3297}' | '\u{3299}' | '\u{1f000}'..='\u{1faff}')
 }
 
 /// How the `client_id` of a message the relay mirrors from a service (a Slack channel) begins: its text is
@@ -136,11 +150,16 @@ mod reaction_tests {
 
     #[test]
     fn one_emoji_is_a_reaction_and_text_is_not() {
-        for emoji in ["👍", "❤️", "👨‍👩‍👧‍👦", "🇫🇷", "1️⃣", "👍🏽"] {
+        let england = "\u{1f3f4}\u{e0067}\u{e0062}\u{e0065}\u{e006e}\u{e0067}\u{e007f}";
+        for emoji in ["👍", "❤️", "👨‍👩‍👧‍👦", "🇫🇷", "1️⃣", "#️⃣", "👍🏽", "🏳️‍🌈", "❤️‍🔥", "©️", england]
+        {
             assert!(is_reaction_emoji(emoji), "{emoji}");
         }
-        for text in ["", "+1", ":thumbsup:", "👍👍", "👍 ", " ", "\u{7}", "a", "é", "中", "\u{200b}", "\u{feff}"]
-        {
+        let invisible = ["\u{2800}", "\u{200b}", "\u{feff}", "\u{fe0f}", "\u{200d}", "\u{e0041}"];
+        let look_alike =
+            ["👍\u{e0041}", "👍\u{200d}", "\u{200d}👍", "👍\u{fe0f}\u{fe0f}", "\u{2500}", "1", "1\u{fe0f}"];
+        let text = ["", "+1", ":thumbsup:", "👍👍", "👍 ", " ", "\u{7}", "a", "é", "中"];
+        for text in text.into_iter().chain(invisible).chain(look_alike) {
             assert!(!is_reaction_emoji(text), "{text:?}");
         }
     }

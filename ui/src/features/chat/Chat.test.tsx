@@ -457,8 +457,15 @@ describe("changing a message already sent", () => {
     expect(calls).toContainEqual(["react", TEAM, "m1", "🚀", true]);
     expect(chips().map(([text]) => text)).toEqual(["👍 2", "🎉 1", "🚀 1"]);
     expect(within(row(1)).queryByTestId("reaction-picker")).toBeNull();
+    expect(document.activeElement).toBe(within(row(1)).getByTestId("react"));
     await act(async () => within(row(1)).getByTestId("react").click());
     await act(async () => void fireEvent.keyDown(within(row(1)).getByTestId("reaction-picker"), { key: "Escape" }));
+    expect(within(row(1)).queryByTestId("reaction-picker")).toBeNull();
+    // The focus goes back where the picker opened.
+    expect(document.activeElement).toBe(within(row(1)).getByTestId("react"));
+    // The focus leaving the picker closes it, and stays where it went.
+    await act(async () => within(row(1)).getByTestId("react").click());
+    await act(async () => void fireEvent.blur(within(row(1)).getByRole("button", { name: "React with 👍" }), { relatedTarget: screen.getByTestId("composer") }));
     expect(within(row(1)).queryByTestId("reaction-picker")).toBeNull();
 
     // The relay's copy replaces what was shown; a deleted message has none.
@@ -471,10 +478,14 @@ describe("changing a message already sent", () => {
 
   it("shows a viewer the reactions without letting them react", async () => {
     answers.messages = [{ ...message(1, bob), reactions: [{ emoji: "👍", user_ids: [bob] }] }];
+    act(() => joinFrames(members(1, 3)).forEach((frame) => emitRoom(TEAM, frame)));
     await act(async () => render(<Chat team={{ ...team, role: "viewer" }} user={me} />));
     expect(within(row(1)).queryByTestId("react")).toBeNull();
-    const chip = within(row(1)).getByTestId("reaction") as HTMLButtonElement;
-    expect(chip.disabled).toBe(true);
+    const chip = within(row(1)).getByTestId("reaction");
+    expect(chip.getAttribute("aria-disabled")).toBe("true");
+    expect(chip.getAttribute("aria-label")).toBe("Member 2 reacted with 👍");
+    await act(async () => chip.click());
+    expect(calls.some(([name]) => name === "react")).toBe(false);
   });
 
   it("says why when a reaction cannot be queued, and shows none", async () => {
@@ -484,6 +495,7 @@ describe("changing a message already sent", () => {
     await act(async () => within(row(1)).getByTestId("react").click());
     await act(async () => within(row(1)).getByRole("button", { name: "React with 👍" }).click());
     expect(within(row(1)).queryByTestId("reactions")).toBeNull();
+    expect(calls).toContainEqual(["react", TEAM, "m1", "👍", true]);
     expect(screen.getByRole("alert").textContent).toMatch(/sign/i);
   });
 

@@ -294,13 +294,18 @@ export function Chat({
   /** This person's emoji on a message or off: shown at once, delivered through the outbox (the relay's copy
    *  replaces this one when the room tells of it). */
   async function react(message: Message, emoji: string, on: boolean) {
-    try {
-      await call(commands.react(team.id, message.id, emoji, on));
+    // Shown before it is queued (queuing also tries to deliver, which waits on the relay), and put back
+    // if it could not be.
+    const flip = (toOn: boolean) =>
       setMessages((current) => {
         const shown = current.find((m) => m.seq === message.seq) ?? message;
-        return mergeMessages(current, [{ ...shown, reactions: toggled(shown.reactions ?? [], emoji, on, user.id) }]);
+        return mergeMessages(current, [{ ...shown, reactions: toggled(shown.reactions ?? [], emoji, toOn, user.id) }]);
       });
+    flip(on);
+    try {
+      await call(commands.react(team.id, message.id, emoji, on));
     } catch (e) {
+      flip(!on);
       setError(messageOf(e));
     }
   }

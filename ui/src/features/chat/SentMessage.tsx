@@ -54,6 +54,18 @@ export function SentMessage({
   const editable = mine && canWrite && !message.client_id.startsWith(MIRRORED_CLIENT_PREFIX);
   const [asking, setAsking] = useState(false);
   const [picking, setPicking] = useState(false);
+  // Closed by a pick or Escape, the picker gives the focus back to "React" (its buttons are gone); closed
+  // by the focus moving elsewhere, it leaves the focus there.
+  const reactButton = useRef<HTMLButtonElement>(null);
+  const refocus = useRef(false);
+  useEffect(() => {
+    if (!picking && refocus.current) reactButton.current?.focus();
+    refocus.current = false;
+  }, [picking]);
+  const closePicker = (giveFocusBack: boolean) => {
+    refocus.current = giveFocusBack;
+    setPicking(false);
+  };
   // The whole edit box in view, its buttons too (focusing the box alone shows only its text).
   const row = useRef<HTMLLIElement>(null);
   useEffect(() => {
@@ -113,8 +125,9 @@ export function SentMessage({
                 aria-pressed={reacted}
                 aria-label={`${who}${mayReact ? (reacted ? ". Take yours off" : ". Add yours") : ""}`}
                 title={who}
-                disabled={!mayReact}
-                onClick={() => onReact(reaction.emoji, !reacted)}
+                // Not `disabled`: a viewer still reaches it with Tab, to hear who reacted.
+                aria-disabled={!mayReact}
+                onClick={() => mayReact && onReact(reaction.emoji, !reacted)}
                 data-testid="reaction"
               >
                 <span className="emoji">{reaction.emoji}</span> <span className="count">{reaction.user_ids.length}</span>
@@ -159,8 +172,11 @@ export function SentMessage({
                     onKeyDown={(e) => {
                       if (e.key === "Escape") {
                         e.stopPropagation();
-                        setPicking(false);
+                        closePicker(true);
                       }
+                    }}
+                    onBlur={(e) => {
+                      if (!e.currentTarget.contains(e.relatedTarget as Node | null)) closePicker(false);
                     }}
                     data-testid="reaction-picker"
                   >
@@ -170,7 +186,7 @@ export function SentMessage({
                         autoFocus={i === 0}
                         aria-label={`React with ${emoji}`}
                         onClick={() => {
-                          setPicking(false);
+                          closePicker(true);
                           onReact(emoji, true);
                         }}
                         data-testid="pick-reaction"
@@ -180,7 +196,7 @@ export function SentMessage({
                     ))}
                   </span>
                 ) : (
-                  <button onClick={() => setPicking(true)} aria-label="Add a reaction" data-testid="react">
+                  <button ref={reactButton} onClick={() => setPicking(true)} data-testid="react">
                     React
                   </button>
                 ))}
