@@ -34,6 +34,7 @@ fn sample_body(method: &Method, template: &str) -> Option<Value> {
         }),
         ("POST", "/api/teams/{team_id}/messages") => json!({ "client_id": "guard", "content": "hi" }),
         ("PATCH", "/api/teams/{team_id}/messages/{message_id}") => json!({ "content": "changed" }),
+        ("PUT", "/api/teams/{team_id}/messages/{message_id}/reactions") => json!({ "emoji": "👍", "on": true }),
         ("PUT", "/api/teams/{team_id}/read") => json!({ "seq": 0 }),
         ("POST", "/api/teams/{team_id}/documents") => json!({ "document_id": document_url(42), "title": "Doc" }),
         ("PATCH", "/api/teams/{team_id}/documents/{document_id}") => json!({ "title": "Renamed" }),
@@ -196,6 +197,8 @@ fn matrix() -> Vec<(&'static str, &'static str, Expect)> {
         // The scene's message is the member's: only they rewrite it; they, admins and owners delete it.
         ("PATCH", "/api/teams/{team_id}/messages/{message_id}", Secured([404, 403, 200, 403, 403])),
         ("DELETE", "/api/teams/{team_id}/messages/{message_id}", Secured([404, 403, 200, 200, 200])),
+        // Anyone who writes in the team reacts to anyone's message; a viewer reads.
+        ("PUT", "/api/teams/{team_id}/messages/{message_id}/reactions", Secured([404, 403, 200, 200, 200])),
         // Everyone who can read the chat keeps a read position, viewers too.
         ("GET", "/api/teams/{team_id}/read", Secured([404, 200, 200, 200, 200])),
         ("PUT", "/api/teams/{team_id}/read", Secured([404, 200, 200, 200, 200])),
