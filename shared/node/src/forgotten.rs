@@ -1,6 +1,7 @@
 //! The documents of a team this user no longer reads: opening them is refused, and their content is purged
 //! from the store as soon as samod no longer holds them in memory (purging a loaded document would be undone
-//! by its next compaction, which writes what it holds back).
+//! by its next compaction, which writes what it holds back). A document deleted in its team goes the same
+//! way once the relay can no longer restore it (`purge_after`); until then it is kept as it was.
 
 use std::collections::{HashMap, HashSet};
 

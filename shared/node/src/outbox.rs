@@ -3,7 +3,8 @@
 //! in order, when the relay answers. A team's read positions waiting together are one entry: only the furthest one matters.
 //!
 //! Exactly once rests on the relay's idempotency: each entry carries a client id, and the relay returns the
-//! original message for a repeated one. An entry is removed only in the transaction that caches the
+//! original message for a repeated one (a reaction needs none: putting one on or taking it off twice is
+//! the same as once). An entry is removed only in the transaction that caches the
 //! relay's answer, so a crash at any point leaves it either pending (and safely re-sent) or delivered.
 
 use std::time::Duration;
