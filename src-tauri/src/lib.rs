@@ -128,6 +128,21 @@ pub fn run() {
 
 #[cfg(test)]
 mod tests {
+    /// Every file of the UI is embedded whole. One cut short fails to decompress, and the window is
+    /// answered with `index.html` in its place: a screen whose code is in it never opens. tauri-codegen
+    /// could embed a file another compilation was still writing (`vendor/README.md`).
+    #[test]
+    fn every_file_of_the_ui_is_embedded_whole() {
+        let context: tauri::Context<tauri::Wry> = tauri::generate_context!();
+        let assets = context.assets();
+        let names: Vec<String> = assets.iter().map(|(name, _)| name.into_owned()).collect();
+        assert!(names.iter().any(|name| name.ends_with(".js")), "no script embedded: {names:?}");
+        for name in names {
+            let file = assets.get(&tauri::utils::assets::AssetKey::from(name.as_str()));
+            assert!(file.is_some_and(|file| !file.is_empty()), "{name} is embedded cut short");
+        }
+    }
+
     /// The committed bindings are what the code generates: regenerate with
     /// `UPDATE_BINDINGS=1 cargo test -p teamflow-desktop bindings`.
     #[test]

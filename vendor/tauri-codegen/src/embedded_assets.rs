@@ -8,7 +8,6 @@ use quote::{ToTokens, TokenStreamExt, quote};
 use sha2::{Digest, Sha256};
 use std::{
   collections::BTreeMap,
-  fs::File,
   path::{Path, PathBuf},
 };
 use tauri_utils::config::PatternKind;
@@ -351,41 +350,26 @@ impl EmbeddedAssets {
       out_dir.join(hash)
     };
 
-    // only compress and write to the file if it doesn't already exist.
-    if !out_path.exists() {
-      #[allow(unused_mut)]
-      let mut out_file =
-        File::create(&out_path).map_err(|error| EmbeddedAssetsError::AssetWrite {
-          path: out_path.clone(),
-          error,
-        })?;
-
+    // only compress and write to the file if it doesn't already exist, and never leave it half-written
+    // under its name (see `write_whole`)
+    crate::write_whole(&out_path, |out_file| {
       #[cfg(not(feature = "compression"))]
       {
         use std::io::Write;
-        out_file
-          .write_all(&input)
-          .map_err(|error| EmbeddedAssetsError::AssetWrite {
-            path: path.to_owned(),
-            error,
-          })?;
+        out_file.write_all(&input)
       }
 
       #[cfg(feature = "compression")]
       {
         let mut input = std::io::Cursor::new(input);
         // entirely write input to the output file path with compression
-        brotli::BrotliCompress(&mut input, &mut out_file, &Self::compression_settings()).map_err(
-          |error| EmbeddedAssetsError::AssetWrite {
-            path: path.to_owned(),
-            error,
-          },
-        )?;
+        brotli::BrotliCompress(&mut input, out_file, &Self::compression_settings()).map(|_| ())
       }
-
-      drop(out_file);
-      crate::backdate(&out_path);
-    }
+    })
+    .map_err(|error| EmbeddedAssetsError::AssetWrite {
+      path: out_path.clone(),
+      error,
+    })?;
 
     Ok((key, (path.into(), out_path)))
   }

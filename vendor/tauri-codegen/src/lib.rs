@@ -17,12 +17,13 @@ use quote::{ToTokens, TokenStreamExt, quote};
 use std::{
   borrow::Cow,
   fmt::{self, Write},
+  fs::File,
   path::{Path, PathBuf},
+  sync::atomic::{AtomicUsize, Ordering},
   time::{Duration, SystemTime},
 };
 pub use tauri_utils::config::{Config, parse::ConfigError};
 use tauri_utils::platform::Target;
-use tauri_utils::write_if_changed;
 
 mod context;
 pub mod embedded_assets;
@@ -131,6 +132,44 @@ fn backdate(path: &Path) {
     .and_then(|file| file.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(946_684_800)));
 }
 
+/// Write a file of `$OUT_DIR`, named by the checksum of what it holds, unless it is there already.
+///
+/// The file appears under its name whole or not at all: it is written under a name of its own and
+/// then renamed. Every compilation of a crate shares the crate's `$OUT_DIR`, and `cargo test` compiles
+/// a library and its unit tests at once, so two expansions of `generate_context!` may run side by
+/// side. Written in place, one of them could find the file the other had created but not yet filled,
+/// take it as done, and embed the part written so far: an app whose larger assets fail to decompress
+/// and are answered with the fallback page instead.
+pub(crate) fn write_whole(
+  path: &Path,
+  write: impl FnOnce(&mut File) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+  if path.exists() {
+    return Ok(());
+  }
+  static WRITTEN: AtomicUsize = AtomicUsize::new(0);
+  let name = path.file_name().unwrap_or_default().to_string_lossy();
+  let partial = path.with_file_name(format!(
+    ".{name}.{}-{}.partial",
+    std::process::id(),
+    WRITTEN.fetch_add(1, Ordering::Relaxed)
+  ));
+  let written = File::create(&partial).and_then(|mut file| {
+    write(&mut file)?;
+    drop(file);
+    backdate(&partial);
+    std::fs::rename(&partial, path)
+  });
+  if written.is_err() {
+    let _ = std::fs::remove_file(&partial);
+    // Renaming over a file another compilation holds open fails on Windows; that file is whole.
+    if path.exists() {
+      return Ok(());
+    }
+  }
+  written
+}
+
 /// Cache the data to `$OUT_DIR`, only if it does not already exist.
 ///
 /// Due to using a checksum as the filename, an existing file should be the exact same content
@@ -154,11 +193,8 @@ impl TryFrom<Vec<u8>> for Cached {
     let checksum = checksum(content.as_ref()).map_err(EmbeddedAssetsError::Hex)?;
     let path = ensure_out_dir()?.join(&checksum);
 
-    write_if_changed(&path, &content)
-      .map(|_| {
-        backdate(&path);
-        Self { checksum }
-      })
+    write_whole(&path, |file| std::io::Write::write_all(file, &content))
+      .map(|_| Self { checksum })
       .map_err(|error| EmbeddedAssetsError::AssetWrite { path, error })
   }
 }
@@ -178,6 +214,32 @@ mod tests {
   };
   use std::time::{Duration, SystemTime};
   use tauri_utils::config::PatternKind;
+
+  #[test]
+  fn a_file_being_written_is_not_there_under_its_name() {
+    let dir = std::env::temp_dir().join(format!("tauri-codegen-whole-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("0123abcd.js");
+
+    // Half way through the write, another expansion looks for the file, as it would to skip writing it.
+    let mut seen_half_way = None;
+    crate::write_whole(&path, |file| {
+      std::io::Write::write_all(file, &[b'a'; 4096])?;
+      seen_half_way = Some(path.exists());
+      std::io::Write::write_all(file, &[b'b'; 4096])
+    })
+    .unwrap();
+    let whole = std::fs::read(&path).unwrap();
+    // A file already there is kept as it is: its name is the checksum of what it holds.
+    crate::write_whole(&path, |_| panic!("written again")).unwrap();
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|entry| entry.unwrap().file_name()).collect();
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    assert_eq!(seen_half_way, Some(false), "a half-written file was there under its name");
+    assert_eq!(whole.len(), 8192);
+    assert_eq!(left, [std::ffi::OsString::from("0123abcd.js")], "nothing else is left behind");
+  }
 
   #[test]
   fn out_dir_files_are_backdated() {
