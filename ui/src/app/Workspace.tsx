@@ -29,6 +29,7 @@ import { UnreadElsewhere } from "../features/notify/UnreadElsewhere";
 import { NotificationsPanel } from "../features/notify/NotificationsPanel";
 import { useAttention } from "../features/notify/useAttention";
 import { ErrorLine } from "../lib/ErrorLine";
+import { ScreenBoundary } from "../lib/ScreenBoundary";
 import { ThemeSwitcher } from "../features/appearance/ThemeSwitcher";
 import { ShortcutsHelp } from "../features/shortcuts/ShortcutsHelp";
 import { MAC, shortcutFor } from "../features/shortcuts/shortcuts";
@@ -342,47 +343,50 @@ export function Workspace({ user, onSignedOut, onUserChanged, opened = null, onO
           </p>
         )}
         <PendingInvitations onJoined={joined} />
-        {!team && section !== "settings" && <p className="empty">Create a team to start, or ask a teammate for an invitation link.</p>}
-        {team && section === "chat" && (
-          <Chat
-            key={team.id}
-            team={team}
-            user={user}
-            focusSeq={found?.team_id === team.id && found.target.kind === "message" ? found.target.seq : null}
-            readSeq={attention.states.get(team.id)?.read_seq ?? null}
-            onSeen={(seq) => attention.seen(team.id, seq)}
-          />
-        )}
-        {team && section === "projects" && (
-          <Projects
-            key={team.id}
-            team={team}
-            focusProject={found?.team_id === team.id && found.target.kind === "project" ? found.target.project_id : null}
-            onFocused={() => setFound(null)}
-            onOpenDocument={(url) => {
-              setOpenDoc(url);
-              setSection("documents");
-            }}
-          />
-        )}
-        {team && section === "documents" && <Documents key={team.id} team={team} user={user} status={status} open={openDoc} onOpen={setOpenDoc} />}
-        {team && section === "members" && (
-          <Members key={team.id} team={team} user={user} onInvite={() => setInviting(true)} onLeft={() => void forget(team.id)} />
-        )}
-        {team && section === "activity" && <Activity key={team.id} team={team} />}
-        {team && section === "analytics" && (
-          <Suspense fallback={<p className="empty">Loading analytics…</p>}>
-            <Analytics key={team.id} team={team} />
-          </Suspense>
-        )}
-        {section === "settings" && (
-          // One scroll for the page: the person's appearance, the team's settings, the person's account.
-          <div className="panel settings-page">
-            <ThemeSwitcher />
-            {team && <TeamSettings key={team.id} team={team} onChanged={(deleted) => void (deleted ? forget(team.id) : loadTeams(team.id))} />}
-            <AccountSettings user={user} status={status} onUserChanged={(u) => onUserChanged?.(u)} onSignedOut={signedOut} />
-          </div>
-        )}
+        {/* A screen that fails shows so in its place; choosing another one tries again. */}
+        <ScreenBoundary resetKey={`${section} ${team?.id ?? ""} ${openDoc ?? ""}`}>
+          {!team && section !== "settings" && <p className="empty">Create a team to start, or ask a teammate for an invitation link.</p>}
+          {team && section === "chat" && (
+            <Chat
+              key={team.id}
+              team={team}
+              user={user}
+              focusSeq={found?.team_id === team.id && found.target.kind === "message" ? found.target.seq : null}
+              readSeq={attention.states.get(team.id)?.read_seq ?? null}
+              onSeen={(seq) => attention.seen(team.id, seq)}
+            />
+          )}
+          {team && section === "projects" && (
+            <Projects
+              key={team.id}
+              team={team}
+              focusProject={found?.team_id === team.id && found.target.kind === "project" ? found.target.project_id : null}
+              onFocused={() => setFound(null)}
+              onOpenDocument={(url) => {
+                setOpenDoc(url);
+                setSection("documents");
+              }}
+            />
+          )}
+          {team && section === "documents" && <Documents key={team.id} team={team} user={user} status={status} open={openDoc} onOpen={setOpenDoc} />}
+          {team && section === "members" && (
+            <Members key={team.id} team={team} user={user} onInvite={() => setInviting(true)} onLeft={() => void forget(team.id)} />
+          )}
+          {team && section === "activity" && <Activity key={team.id} team={team} />}
+          {team && section === "analytics" && (
+            <Suspense fallback={<p className="empty">Loading analytics…</p>}>
+              <Analytics key={team.id} team={team} />
+            </Suspense>
+          )}
+          {section === "settings" && (
+            // One scroll for the page: the person's appearance, the team's settings, the person's account.
+            <div className="panel settings-page">
+              <ThemeSwitcher />
+              {team && <TeamSettings key={team.id} team={team} onChanged={(deleted) => void (deleted ? forget(team.id) : loadTeams(team.id))} />}
+              <AccountSettings user={user} status={status} onUserChanged={(u) => onUserChanged?.(u)} onSignedOut={signedOut} />
+            </div>
+          )}
+        </ScreenBoundary>
       </main>
       {searching && <SearchPalette teams={teams} onOpen={openHit} onClose={() => setSearching(false)} />}
       {team && inviting && <InviteDialog team={team} onClose={() => setInviting(false)} />}
