@@ -94,6 +94,20 @@ it("counts what arrived while the device was away once the link returns", async 
   stopLink();
 });
 
+it("reads no counts again for a reaction, only for an edit", async () => {
+  await act(async () => void render(<Workspace user={me} onSignedOut={() => {}} />));
+  const posted = message(studio.id, 4, "lunch?");
+  act(() => emitRoom(studio.id, { type: "new_message", message: posted }));
+  act(() => emitRoom(studio.id, { type: "message_changed", message: { ...posted, reactions: [{ emoji: "👍", user_ids: [me.id] }] } }));
+  expect(calls.filter(([name]) => name === "readState")).toEqual([]);
+  const edited = { ...posted, content: `lunch? ${mentionToken(me.id, "Bob")}`, mentions: [me.id], edited_at: "2026-12-06T10:00:00Z" };
+  await act(async () => emitRoom(studio.id, { type: "message_changed", message: edited }));
+  expect(calls.filter(([name]) => name === "readState")).toEqual([["readState", studio.id]]);
+  // A reaction on it afterwards is one more reaction, not an edit.
+  await act(async () => emitRoom(studio.id, { type: "message_changed", message: { ...edited, reactions: [{ emoji: "🎉", user_ids: [me.id] }] } }));
+  expect(calls.filter(([name]) => name === "readState")).toHaveLength(1);
+});
+
 it("takes a deleted message's notice away and counts the team again, once for a burst of changes", async () => {
   await act(async () => void render(<Workspace user={me} onSignedOut={() => {}} />));
   const mention = message(studio.id, 4, `look ${mentionToken(me.id, "Bob")}`, [me.id]);

@@ -1,7 +1,18 @@
 // Unread counts from room frames, the total and labels, and the decision whether a message notifies.
 import { describe, expect, it } from "vitest";
 import type { Message, ReadState } from "../../bindings";
-import { applyFrame, applyState, type ReadStates, shouldNotify, teamLabel, totalUnread, windowTitle, type Situation } from "./attention";
+import {
+  applyFrame,
+  applyState,
+  countsMayChange,
+  REMEMBERED_EDITS,
+  type ReadStates,
+  shouldNotify,
+  teamLabel,
+  totalUnread,
+  windowTitle,
+  type Situation,
+} from "./attention";
 
 const ME = "me";
 const A = "team-a";
@@ -70,5 +81,28 @@ describe("an answer overtaken by room frames", () => {
     expect(applyState(kept, older)).toBe(kept);
     const newer = { team_id: team, read_seq: 3, latest_seq: 7, unread: 4, mentions: 1 };
     expect(applyState(kept, newer).get(team)).toEqual(newer);
+  });
+});
+
+describe("a changed message", () => {
+  const reacted = (m: Message, edited_at: string | null = null): Message => ({ ...m, edited_at, reactions: [{ emoji: "👍", user_ids: ["ann"] }] }) as Message;
+  it("may change the counts when deleted or its words edited, not when only its reactions change", () => {
+    const edits = new Map<string, string>();
+    expect(countsMayChange(reacted(msg(1)), edits)).toBe(false);
+    expect(countsMayChange({ ...msg(1), edited_at: "t1" }, edits)).toBe(true);
+    expect(countsMayChange(reacted(msg(1), "t1"), edits)).toBe(false);
+    expect(countsMayChange({ ...msg(1), edited_at: "t2" }, edits)).toBe(true);
+    expect(countsMayChange({ ...msg(1), content: "", deleted: true }, edits)).toBe(true);
+    expect(edits.size).toBe(0);
+  });
+  it("counts again on a reaction to an edited message it never heard edited (the edit may have come while away)", () => {
+    expect(countsMayChange(reacted(msg(2), "t1"), new Map())).toBe(true);
+  });
+  it("remembers a bounded number of edits, the oldest forgotten first", () => {
+    const edits = new Map<string, string>();
+    for (let seq = 1; seq <= REMEMBERED_EDITS + 1; seq++) countsMayChange({ ...msg(seq), edited_at: "t" }, edits);
+    expect(edits.size).toBe(REMEMBERED_EDITS);
+    expect(edits.has("m1")).toBe(false);
+    expect(countsMayChange(reacted(msg(REMEMBERED_EDITS + 1), "t"), edits)).toBe(false);
   });
 });

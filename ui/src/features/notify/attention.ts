@@ -1,6 +1,6 @@
 // What needs the person, as pure functions: unread counts per team kept current from room frames, the
 // total for the title and badge, and whether a message should notify.
-import type { Message, ReadState, ServerMessage, TeamId, UserId } from "../../bindings";
+import type { Message, MessageId, ReadState, ServerMessage, TeamId, UserId } from "../../bindings";
 
 export type ReadStates = ReadonlyMap<TeamId, ReadState>;
 
@@ -38,6 +38,30 @@ export function applyState(states: ReadStates, state: ReadState): ReadStates {
 
 export function mentionsMe(message: Message, me: UserId): boolean {
   return (message.mentions ?? []).includes(me);
+}
+
+/** How many changed messages `countsMayChange` remembers the words of: enough for a busy afternoon. */
+export const REMEMBERED_EDITS = 500;
+
+/**
+ * Whether a changed message may change its team's counts: deleted (no longer unread), or its words edited
+ * (whom it mentions with them). A reaction put on or taken off changes neither, so it is not worth reading
+ * the relay's counts again for, once per reaction per window. `edits` holds the edit time last heard of
+ * recently changed messages (the oldest forgotten past `REMEMBERED_EDITS`); one never heard of with no
+ * edit time was never edited. Updates `edits`.
+ */
+export function countsMayChange(message: Message, edits: Map<MessageId, string>): boolean {
+  if (message.deleted) {
+    edits.delete(message.id);
+    return true;
+  }
+  const edited = message.edited_at ?? null;
+  if (edited === null) return false;
+  const before = edits.get(message.id);
+  edits.delete(message.id);
+  edits.set(message.id, edited);
+  if (edits.size > REMEMBERED_EDITS) edits.delete(edits.keys().next().value!);
+  return before !== edited;
 }
 
 /** Unread messages across teams, for the window title and the badge. */

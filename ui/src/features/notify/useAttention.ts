@@ -3,12 +3,12 @@
 // (natively, and in the in-app list) as `shouldNotify` decides. The desktop notification plugin reports no
 // click on desktop platforms, so focusing the window after a notification opens its conversation.
 import { useEffect, useRef, useState } from "react";
-import { commands, events, type Message, type ReadState, type TeamId, type TeamMembership, type User } from "../../bindings";
+import { commands, events, type Message, type MessageId, type ReadState, type TeamId, type TeamMembership, type User } from "../../bindings";
 import { call } from "../../lib/call";
 import { subscribe } from "../../lib/events";
 import { useReconnects } from "../../lib/reconnects";
 import { plainText } from "../chat/mentions";
-import { applyFrame, applyState, type NotifySettings, type ReadStates, shouldNotify, totalUnread, windowTitle } from "./attention";
+import { applyFrame, applyState, countsMayChange, type NotifySettings, type ReadStates, shouldNotify, totalUnread, windowTitle } from "./attention";
 
 export type Notice = { id: string; team: TeamId; teamName: string; why: "mention" | "message"; title: string; body: string; seq: number };
 
@@ -86,15 +86,17 @@ export function useAttention(user: User, teams: TeamMembership[], viewing: TeamI
     call(commands.readState(team)).then((state) => setStates((s) => applyState(s, state)), () => {}).finally(done);
   }
 
+  const edits = useRef(new Map<MessageId, string>());
   /** A message edited or deleted: a notice of it says what it says now, or goes with it; the team's counts
-   * (a deleted message is no longer unread, an edit may mention someone) are the relay's again. */
+   * (a deleted message is no longer unread, an edit may mention someone) are the relay's again. A reaction
+   * changes neither. */
   function changed(message: Message) {
     setNotices((all) =>
       message.deleted
         ? all.filter((n) => n.id !== message.id)
         : all.map((n) => (n.id === message.id ? { ...n, body: plainText(message.content) } : n)),
     );
-    recount(message.team_id);
+    if (countsMayChange(message, edits.current)) recount(message.team_id);
   }
 
   const total = totalUnread(states);
