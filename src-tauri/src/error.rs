@@ -32,6 +32,10 @@ pub enum AppError {
     /// the window connects again.
     #[error("the window's document link is closed")]
     Disconnected,
+    /// Another TeamFlow on this device (a second app, or `teamflow`) has this relay's data open: `path`
+    /// is its directory. Closing that one is enough; the app opens the data on its next use.
+    #[error("the data in {path} is in use by another TeamFlow")]
+    DataInUse { path: String },
     /// Something failed on this device (its store, its files); details are in the log.
     #[error("{message}")]
     Local { message: String },
@@ -61,6 +65,7 @@ impl From<NodeError> for AppError {
             NodeError::NotFound(what) => AppError::not_found(what),
             NodeError::Invalid(message) => AppError::Invalid { message },
             NodeError::WindowClosed => AppError::Disconnected,
+            NodeError::InUse { path } => AppError::DataInUse { path: path.display().to_string() },
             NodeError::Document(
                 error @ (SyncError::UnknownHeads | SyncError::OutOfRange { .. } | SyncError::DocumentUrl(_)),
             ) => AppError::Invalid { message: error.to_string() },
@@ -93,6 +98,11 @@ mod tests {
         assert!(matches!(offline, AppError::Offline { .. }));
         let closed: AppError = NodeError::WindowClosed.into();
         assert_eq!(serde_json::to_value(&closed).expect("json"), serde_json::json!({"kind": "disconnected"}));
+        let in_use: AppError = NodeError::InUse { path: "/data/relays/relay.example.com".into() }.into();
+        assert_eq!(
+            serde_json::to_value(&in_use).expect("json"),
+            serde_json::json!({"kind": "data_in_use", "path": "/data/relays/relay.example.com"})
+        );
         let stale: AppError = NodeError::Document(SyncError::UnknownHeads).into();
         assert!(matches!(stale, AppError::Invalid { .. }));
     }

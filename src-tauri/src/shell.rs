@@ -40,6 +40,8 @@ pub struct Shell<R: Runtime> {
     data_root: PathBuf,
     app: AppHandle<R>,
     account: Mutex<Option<Arc<Account>>>,
+    /// The relay whose data another TeamFlow had open when this one started (`Shell::open`).
+    held_elsewhere: Mutex<Option<String>>,
 }
 
 impl<R: Runtime> std::fmt::Debug for Shell<R> {
@@ -65,12 +67,20 @@ impl Account {
 }
 
 impl<R: Runtime> Shell<R> {
-    /// Restores the last relay's node (and with it any sign-in) from `data_root`.
+    /// Restores the last relay's node (and with it any sign-in) from `data_root`. When another TeamFlow has
+    /// that data open, the app starts all the same: every command answers `DataInUse`, and the data is
+    /// opened on the first use after the other has closed.
     pub async fn open(app: AppHandle<R>, data_root: PathBuf) -> Result<Self, AppError> {
-        let shell = Shell { data_root, app, account: Mutex::new(None) };
+        let shell = Shell { data_root, app, account: Mutex::new(None), held_elsewhere: Mutex::new(None) };
         if let Some(relay_url) = shell.settings()?.relay_url {
-            let account = shell.open_account(&relay_url).await?;
-            *shell.account.lock().await = Some(account);
+            match shell.open_account(&relay_url).await {
+                Ok(account) => *shell.account.lock().await = Some(account),
+                Err(AppError::DataInUse { path }) => {
+                    tracing::warn!(%path, "another TeamFlow has this data open; waiting for it to close");
+                    *shell.held_elsewhere.lock().await = Some(relay_url);
+                }
+                Err(e) => return Err(e),
+            }
         }
         Ok(shell)
     }
@@ -100,9 +110,18 @@ impl<R: Runtime> Shell<R> {
         std::fs::rename(partial, self.data_root.join("settings.json")).map_err(local)
     }
 
-    /// The current relay's session, or `SignedOut` when no relay was ever chosen.
+    /// The current relay's session, or `SignedOut` when no relay was ever chosen. While another TeamFlow
+    /// holds the last relay's data, each call tries to open it again, and answers `DataInUse` until it can.
     pub(crate) async fn account(&self) -> Result<Arc<Account>, AppError> {
-        self.account.lock().await.clone().ok_or(AppError::SignedOut)
+        let mut current = self.account.lock().await;
+        let mut held_elsewhere = self.held_elsewhere.lock().await;
+        if current.is_none()
+            && let Some(relay_url) = held_elsewhere.as_deref()
+        {
+            *current = Some(self.open_account(relay_url).await?);
+            *held_elsewhere = None;
+        }
+        current.clone().ok_or(AppError::SignedOut)
     }
 
     /// The node, when a relay was chosen (signed in or not).
@@ -125,6 +144,8 @@ impl<R: Runtime> Shell<R> {
         let account = self.open_account(&relay_url).await?;
         self.save_settings(&Settings { relay_url: Some(relay_url), ..self.settings()? })?;
         *current = Some(account.clone());
+        // Another relay chosen: the one whose data was held elsewhere is no longer waited for.
+        *self.held_elsewhere.lock().await = None;
         Ok(account)
     }
 

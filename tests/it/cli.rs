@@ -217,3 +217,49 @@ async fn documents_show_and_edit_offline_and_a_device_signed_in_elsewhere_says_w
         run(Cli::try_parse_from(argv).expect("arguments"), &b""[..], &mut out).await.expect_err("signed in elsewhere");
     assert!(format!("{refused:#}").contains(&format!("this device is signed in to {}", relay.url(""))), "{refused:#}");
 }
+
+#[tokio::test]
+async fn a_data_directory_is_open_in_one_teamflow_at_a_time() {
+    let relay = TestRelay::start().await;
+    let laptop = DataDir::new();
+    teamflow(
+        &relay,
+        &laptop,
+        &["signup", "--email", "di@example.test", "--name", "Di", "--password-stdin"],
+        "pw pw pw\n",
+    )
+    .await
+    .expect("signup");
+
+    // The app has the data open: the command line beside it is refused before it touches a file, and so
+    // is another node of the same process.
+    let app = teamflow_node::Node::open(laptop.path(), &relay.url("")).await.expect("the app's node");
+    let refused = teamflow(&relay, &laptop, &["status"], "").await.expect_err("a second TeamFlow on the same data");
+    assert!(refused.to_string().contains("is in use by another TeamFlow on this device"), "{refused}");
+    match teamflow_node::Node::open(laptop.path(), &relay.url("")).await {
+        Err(teamflow_node::NodeError::InUse { path }) => assert_eq!(path, laptop.path()),
+        other => panic!("a second node opened the same data: {other:?}"),
+    }
+    // Once the app has closed, the data is as it left it, sign-in included.
+    app.close().await;
+    let status = teamflow(&relay, &laptop, &["status"], "").await.expect("status once the app has closed");
+    assert!(status.starts_with("signed in as Di <di@example.test>\n"), "{status}");
+
+    // A node shut down lets go of the data even while something still holds it (the app moving to another
+    // relay while a command is still running on the old node).
+    let held = teamflow_node::Node::open(laptop.path(), &relay.url("")).await.expect("open");
+    held.shutdown().await;
+    teamflow_node::Node::open(laptop.path(), &relay.url("")).await.expect("open once shut down").close().await;
+    drop(held);
+
+    // Two starting at once on new data: one opens it, the other is told.
+    let desk = DataDir::new();
+    let url = relay.url("");
+    let (a, b) =
+        tokio::join!(teamflow_node::Node::open(desk.path(), &url), teamflow_node::Node::open(desk.path(), &url));
+    let opened: Vec<_> = [a, b].into_iter().filter_map(Result::ok).collect();
+    assert_eq!(opened.len(), 1, "exactly one of two nodes starting together opens the data");
+    for node in opened {
+        node.close().await;
+    }
+}

@@ -207,6 +207,7 @@ async fn the_account_controls_rename_change_the_password_and_sign_out_everywhere
 
     // Kept on the device: the next start shows it before the relay is asked.
     session.close().await;
+    session.node().shutdown().await;
     let alice = Node::open(a_dir.path(), &relay.url("")).await.expect("reopen");
     assert_eq!(alice.user().await.map(|u| u.display_name).as_deref(), Some("Alicia"));
     let (sink, _events) = Events::sink();

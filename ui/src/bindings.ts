@@ -278,6 +278,11 @@ export type AppError =
  *  the window connects again.
  */
 { kind: "disconnected" } | 
+/**
+ *  Another TeamFlow on this device (a second app, or `teamflow`) has this relay's data open: `path`
+ *  is its directory. Closing that one is enough; the app opens the data on its next use.
+ */
+{ kind: "data_in_use"; path: string } | 
 /**  Something failed on this device (its store, its files); details are in the log. */
 { kind: "local"; message: string };
 

@@ -19,6 +19,9 @@ pub enum NodeError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("credentials at {path}: {source}")]
     Credentials { path: PathBuf, source: std::io::Error },
+    /// Another node (the app, or `teamflow`) has this data directory open on this device.
+    #[error("the data in {} is in use by another TeamFlow on this device (the app, or `teamflow`); close it first", path.display())]
+    InUse { path: PathBuf },
     #[error("local data is unreadable: {0}")]
     Corrupt(String),
     /// Document sync could not start or stopped.

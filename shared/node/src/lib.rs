@@ -92,6 +92,9 @@ pub struct Node {
     deleted_kept: std::time::Duration,
     /// Set by `shutdown`: no sync client starts again afterwards.
     shut_down: std::sync::atomic::AtomicBool,
+    /// The data directory's lock: no other node opens it until this one has shut down (or is dropped).
+    /// Last, so a node dropped without `shutdown` lets go of it after everything else.
+    claim: std::sync::Mutex<Option<store::DataClaim>>,
 }
 
 /// How long a document may go unused before the node drops it from memory (it stays in the store).
@@ -127,6 +130,8 @@ impl Node {
         teamflow_sync::private::private_dir(data_dir)
             .and_then(|()| teamflow_sync::private::private_database(&data_dir.join(store::DATABASE_FILE)))
             .map_err(|source| NodeError::Credentials { path: data_dir.to_owned(), source })?;
+        // Before the store is touched: a second node on the same files would write them too.
+        let claim = store::claim(data_dir)?;
         let db = store::open(data_dir).await?;
         let tasks = tokio_util::task::TaskTracker::new();
         let log_emptier = store::LogEmptier::spawn(db.clone(), &tasks);
@@ -152,6 +157,7 @@ impl Node {
             unload_idle: DOCUMENT_UNLOAD_IDLE,
             deleted_kept: teamflow_protocol::api::teams::DELETED_DOCUMENT_KEPT,
             shut_down: std::sync::atomic::AtomicBool::new(false),
+            claim: std::sync::Mutex::new(Some(claim)),
         };
         node.restore().await?;
         node.refresh_outbox_status().await?;
@@ -178,7 +184,8 @@ impl Node {
     }
 
     /// What `close` does, for a node others still hold (the app quitting): stops syncing and waits until
-    /// the store has written everything it was handed. Nothing works on the node afterwards.
+    /// the store has written everything it was handed, then lets go of the data directory. Nothing works
+    /// on the node afterwards.
     pub async fn shutdown(&self) {
         self.shut_down.store(true, std::sync::atomic::Ordering::SeqCst);
         self.stop_p2p().await;
@@ -190,5 +197,7 @@ impl Node {
         self.tasks.close();
         self.tasks.wait().await;
         self.db.close().await;
+        // The store is closed: another node may open the data now, even while this one is still held.
+        self.claim.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
     }
 }

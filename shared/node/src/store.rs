@@ -13,8 +13,10 @@ use teamflow_protocol::api::messages::Message;
 use crate::forgotten::Asked;
 use crate::{Node, NodeError};
 
+mod claim;
 mod erasure;
 
+pub(crate) use claim::{DataClaim, claim};
 pub(crate) use erasure::{LogEmptier, empty_log, erasing};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

@@ -68,6 +68,25 @@ pub struct Window {
     _turn: Turn,
 }
 
+/// An app that quit, with what it leaves for starting it again: its data directory and X server.
+pub struct Quit {
+    data: tempfile::TempDir,
+    display: Display,
+    turn: Turn,
+}
+
+impl Quit {
+    /// The data directory the app left (`Window::data_dir`).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.data.path()
+    }
+
+    /// Starts the app again on the same data directory and X server, as a person reopening it would.
+    pub async fn reopen(self, env: &[(&str, &std::ffi::OsStr)]) -> Result<Window> {
+        Window::open(self.turn, self.display, self.data, env, &[]).await
+    }
+}
+
 impl Window {
     /// Starts the app on an X server of its own with an empty data directory.
     pub async fn launch(turn: Turn) -> Result<Self> {
@@ -555,12 +574,17 @@ impl Window {
 
     /// Quits the app and starts it again on the same data directory and X server, as a person reopening
     /// it would (`env` as for `launch_with`).
-    pub async fn restart(mut self, env: &[(&str, &std::ffi::OsStr)]) -> Result<Self> {
+    pub async fn restart(self, env: &[(&str, &std::ffi::OsStr)]) -> Result<Self> {
+        self.quit().await?.reopen(env).await
+    }
+
+    /// Quits the app, keeping its data directory and X server for `Quit::reopen`.
+    pub async fn quit(mut self) -> Result<Quit> {
         let url = format!("{}/session/{}", self.base, self.session);
         self.http.delete(url).send().await?;
         self.driver.stop().await?;
         let Window { _data: data, display, _turn: turn, .. } = self;
-        Self::open(turn, display, data, env, &[]).await
+        Ok(Quit { data, display, turn })
     }
 
     /// The app's data directory (`TEAMFLOW_DATA_DIR`): its settings file, the relays' stores.

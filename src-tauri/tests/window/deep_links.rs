@@ -184,3 +184,37 @@ async fn a_second_start_hands_its_link_to_the_running_app_which_fills_in_join() 
     ensure!(ada.get(&format!("/api/teams/{studio}/members")).await.1.as_array().map(Vec::len) == Some(2), "bob joined");
     window.close().await
 }
+
+/// Where the single-instance hand-over cannot work (no session bus, another data directory elsewhere), a
+/// second TeamFlow on the same data starts but does not open it: it says another TeamFlow has it open,
+/// instead of writing the same files, and goes on once the other has closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_on_data_another_teamflow_has_open_says_so_and_goes_on_once_it_closes() -> Result<()> {
+    let turn = turn().await;
+    let relay = TestRelay::start().await;
+    relay.user("ada").await;
+    let window = Window::launch(turn).await?;
+    window.sign_in(&relay, "ada").await?;
+    window.find("[data-testid=nav-chat]").await?;
+
+    // The other TeamFlow, started while this one was closed: anything holding the lock of the relay's data
+    // directory, as a node does.
+    let quit = window.quit().await?;
+    let relays = quit.data_dir().join("relays");
+    let relay_dir = std::fs::read_dir(&relays)?.next().context("the relay's data directory")??.path();
+    let lock = std::fs::OpenOptions::new().write(true).open(relay_dir.join("node.lock"))?;
+    lock.try_lock().context("the lock is free once the app has quit")?;
+    let window = quit.reopen(&[]).await?;
+    window
+        .until_text("[data-testid=data-in-use] [role=alert]", "Another TeamFlow on this device has this data open")
+        .await?;
+    window.screenshot_and_dark("data-in-use").await?;
+    window.click("[data-testid=data-in-use-retry]").await?;
+    window.until_text("[data-testid=data-in-use] [role=alert]", "Another TeamFlow").await?;
+
+    lock.unlock()?;
+    window.click("[data-testid=data-in-use-retry]").await?;
+    // Signed in as before: the other TeamFlow's closing was all it needed.
+    window.find("[data-testid=nav-chat]").await?;
+    window.close().await
+}

@@ -44,3 +44,23 @@ it("counts a return of the link that comes while the workspace starts", async ()
   await act(async () => later(linkStatus("online")));
   expect(screen.queryByText("Not available offline yet: connect once to fetch it.")).toBeNull();
 });
+
+it("says another TeamFlow has the data open, and goes on once it is closed and the person tries again", async () => {
+  failures.session = { kind: "data_in_use", path: "/home/bob/.local/share/teamflow/relays/relay.example" };
+  answers.settings = { relay_url: "https://relay.example" };
+  answers.session = me;
+  answers.teams = [own];
+  answers.status = linkStatus("online");
+  await act(async () => void render(<App />));
+  expect(screen.getByRole("heading", { level: 1 }).textContent).toBe("TeamFlow is already open");
+  expect(screen.getByRole("alert").textContent).toBe(
+    "Another TeamFlow on this device has this data open (/home/bob/.local/share/teamflow/relays/relay.example). Close it (its window, or the teamflow command), then try again.",
+  );
+  // Not the sign-in screen: the person is signed in, in the other one.
+  expect(screen.queryByTestId("auth-submit")).toBeNull();
+
+  delete failures.session;
+  await act(async () => void fireEvent.click(screen.getByTestId("data-in-use-retry")));
+  expect(screen.queryByTestId("data-in-use")).toBeNull();
+  expect(screen.getByTestId("nav-activity")).toBeTruthy();
+});

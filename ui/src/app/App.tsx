@@ -1,7 +1,7 @@
 // The app's frame: sign-in until someone is signed in, then the workspace.
 import { useEffect, useState } from "react";
 import { commands, type OpenedLink, type User } from "../bindings";
-import { call, messageOf } from "../lib/call";
+import { AppFailure, call, messageOf } from "../lib/call";
 import { followOpenedLinks } from "../lib/openedLinks";
 import { followLink } from "../lib/reconnects";
 import { SignIn } from "../features/auth/SignIn";
@@ -23,18 +23,38 @@ export function App() {
   useEffect(() => followOpenedLinks(setOpened), []);
   const openedTaken = () => setOpened(null);
 
+  // Why the data cannot be opened yet: another TeamFlow on this device has it. Read again on "Try again".
+  const [inUse, setInUse] = useState<string | null>(null);
+  const [attempt, setAttempt] = useState(0);
+
   useEffect(() => {
     Promise.all([call(commands.session()), call(commands.settings())])
       .then(([session, settings]) => {
+        setInUse(null);
         setRelayUrl(settings.relay_url ?? "");
         setUser(session);
       })
       .catch((e) => {
+        if (e instanceof AppFailure && e.error.kind === "data_in_use") {
+          setInUse(e.message);
+          return;
+        }
         setError(messageOf(e));
         setUser(null);
       });
-  }, []);
+  }, [attempt]);
 
+  if (inUse !== null) {
+    return (
+      <main className="splash-message" data-testid="data-in-use">
+        <h1>TeamFlow is already open</h1>
+        <p role="alert">{inUse}</p>
+        <button type="button" className="primary" onClick={() => setAttempt((n) => n + 1)} data-testid="data-in-use-retry">
+          Try again
+        </button>
+      </main>
+    );
+  }
   if (user === undefined) return <div className="splash">TeamFlow</div>;
   if (user === null) {
     return (

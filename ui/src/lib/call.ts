@@ -35,6 +35,8 @@ export function describe(error: AppError): string {
       return `The ${error.what} was not found.`;
     case "disconnected":
       return "The editor lost its link to this device's documents; it reconnects by itself.";
+    case "data_in_use":
+      return `Another TeamFlow on this device has this data open (${error.path}). Close it (its window, or the teamflow command), then try again.`;
     case "invalid":
     case "local":
       return error.message;
