@@ -317,3 +317,37 @@ async fn a_deleted_document_is_kept_while_it_can_be_restored_then_purged_and_a_r
     alice.close().await;
     bob.close().await;
 }
+
+#[tokio::test]
+async fn a_member_invited_back_while_a_document_is_still_open_gets_what_was_written_meanwhile() {
+    let relay = TestRelay::start().await;
+    let (_a, alice, b_dir, bob, team) = alice_and_bob(&relay).await;
+    bob.close().await;
+    let bob = node(&b_dir, &relay).await.with_unload_idle(Duration::from_millis(200));
+    bob.go_online().await.expect("online");
+    alice.go_online().await.expect("online");
+    let (roadmap, open) = bob.create_document(team, "Roadmap", "Launch in May").await.expect("document");
+    assert!(within("the relay to acknowledge it", bob.synced_with_relay(&open)).await.expect("synced"));
+    alice.documents(team).await.expect("alice lists it");
+    let alices = alice.open_document(&roadmap).await.expect("open").expect("a member opens it");
+    assert!(within("the relay's copy to arrive", alice.caught_up_with_relay(&alices)).await.expect("caught up"));
+
+    // Bob is removed while the document is open on his device: it stays loaded (not purged under samod's
+    // feet), and opens no more.
+    let bob_id = bob.user().await.expect("bob").id;
+    alice.remove_member(team, bob_id).await.expect("remove bob");
+    assert!(bob.teams().await.expect("teams").is_empty());
+    assert!(bob.open_document(&roadmap).await.expect("open").is_none());
+
+    // Written while he is out, then he is invited back with the document still open on his device.
+    teamflow_sync::splice_text(&alices, 0, 0, "Moved: ").expect("alice's edit");
+    assert!(within("the relay to take alice's edit", alice.synced_with_relay(&alices)).await.expect("synced"));
+    join(&alice, team, &bob, "bob@example.test", Role::Member).await;
+    assert_eq!(bob.documents(team).await.expect("documents").len(), 1);
+    let again = bob.open_document(&roadmap).await.expect("open").expect("opens once a member again");
+    assert!(within("the relay's copy to arrive", bob.caught_up_with_relay(&again)).await.expect("caught up"));
+    assert_eq!(teamflow_sync::read_text(&again), "Moved: Launch in May");
+    drop((open, again, alices));
+    alice.close().await;
+    bob.close().await;
+}
