@@ -10,6 +10,7 @@ mod navigation;
 // `#[tauri::command]` expands to code that discards a `Result` with `let _ =`.
 #[allow(clippy::let_underscore_must_use)]
 mod quit;
+mod recovery;
 mod shell;
 
 use tauri::{Manager, Wry};
@@ -84,6 +85,9 @@ pub fn run() {
         .setup(move |app| {
             builder.mount_events(app);
             deep_links::listen(app.handle());
+            if let Some(window) = app.get_webview_window("main") {
+                recovery::reload_when_the_page_ends(&window);
+            }
             let handle = app.handle().clone();
             let data_root = shell::data_root(&handle)?;
             let shell = tauri::async_runtime::block_on(Shell::open(handle, data_root))?;

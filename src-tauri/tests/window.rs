@@ -582,3 +582,51 @@ async fn a_relay_with_a_private_certificate_is_trusted_only_with_its_ca() -> Res
     window.close().await?;
     Ok(())
 }
+
+/// The window's web process ending (a crash, or the system taking its memory back) does not leave a blank
+/// window until the app is restarted: the page loads again, and the person is where the node keeps them,
+/// signed in, in the team's chat with what they sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_whose_web_process_ends_is_drawn_again_signed_in() -> Result<()> {
+    let turn = turn().await;
+    let relay = TestRelay::start().await;
+    let ada = relay.user("ada").await;
+    let window = Window::launch(turn).await?;
+    window.sign_in(&relay, "ada").await?;
+    window.create_team(&ada, "Night shift").await?;
+    window.type_into("[data-testid=composer]", "before the crash").await?;
+    window.click("[data-testid=send]").await?;
+    window.until_text("[data-testid=message][data-state=sent]", "before the crash").await?;
+
+    let ended: Vec<u32> = window
+        .app_processes()
+        .into_iter()
+        .filter(|(_, name, _)| name.starts_with("WebKitWebProces"))
+        .map(|(pid, _, _)| pid)
+        .collect();
+    anyhow::ensure!(!ended.is_empty(), "the window's web process was not found");
+    for &pid in &ended {
+        let killed = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status()?;
+        anyhow::ensure!(killed.success(), "the web process {pid} could not be ended");
+    }
+
+    // WebKit's driver ends its session with the page (it was written for browsers, which show an error
+    // page), so the page drawn again is seen from outside it: a web process of the app's own starts again
+    // for it, and the screen shows the workspace (`window-web-process-ended.png`).
+    window
+        .until("a web process for the page loaded again", async || {
+            let again = window
+                .app_processes()
+                .into_iter()
+                .any(|(pid, name, _)| name.starts_with("WebKitWebProces") && !ended.contains(&pid));
+            Ok(again.then_some(()))
+        })
+        .await?;
+    window.capture_once_drawn("web-process-ended").await?;
+    anyhow::ensure!(
+        window.app_processes().iter().any(|(_, name, _)| name.starts_with("teamflow-deskto")),
+        "the app ended with its web process"
+    );
+    drop(window.quit().await?);
+    Ok(())
+}

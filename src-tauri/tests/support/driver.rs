@@ -414,6 +414,18 @@ impl Window {
         Ok(path.display().to_string())
     }
 
+    /// Saves what the X display shows as `window-{name}.png` once it shows more than a blank page (a few
+    /// colours), for a screen drawn while no WebDriver session reaches the page. Fails after `PATIENCE`.
+    pub async fn capture_once_drawn(&self, name: &str) -> Result<String> {
+        self.until("the window drawn", async || {
+            let path = self.capture(name).await?;
+            let colours = Command::new("identify").args(["-format", "%k", &path]).output().await?;
+            let colours: u32 = String::from_utf8_lossy(&colours.stdout).trim().parse().unwrap_or(0);
+            Ok((colours > 16).then_some(path))
+        })
+        .await
+    }
+
     /// Pastes the clipboard into an input with Ctrl+V, as a person would: WebKit reads the X server's
     /// clipboard, which whatever copied last (this app, say) holds.
     pub async fn paste_into(&self, css: &str) -> Result<()> {
