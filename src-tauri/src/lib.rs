@@ -134,7 +134,9 @@ pub fn run() {
 mod tests {
     /// Every file of the UI is embedded whole. One cut short fails to decompress, and the window is
     /// answered with `index.html` in its place: a screen whose code is in it never opens. tauri-codegen
-    /// could embed a file another compilation was still writing (`vendor/README.md`).
+    /// could embed a file another compilation was still writing (`vendor/README.md`). This sees the copy
+    /// this test binary embedded, not the library's (the app's), though both read the same cached files:
+    /// a file cut short in the cache shows here too.
     #[test]
     fn every_file_of_the_ui_is_embedded_whole() {
         let context: tauri::Context<tauri::Wry> = tauri::generate_context!();

@@ -583,9 +583,9 @@ async fn a_relay_with_a_private_certificate_is_trusted_only_with_its_ca() -> Res
     Ok(())
 }
 
-/// The window's web process ending (a crash, or the system taking its memory back) does not leave a blank
-/// window until the app is restarted: the page loads again, and the person is where the node keeps them,
-/// signed in, in the team's chat with what they sent.
+/// The window's web process ending (a crash, or the system taking its memory back) does not leave the
+/// window frozen on its last frame until the app is restarted: the page loads again, at the screen the app
+/// starts on (the team's chat, signed in: the session is the node's), not the one it was frozen on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_window_whose_web_process_ends_is_drawn_again_signed_in() -> Result<()> {
     let turn = turn().await;
@@ -597,6 +597,10 @@ async fn a_window_whose_web_process_ends_is_drawn_again_signed_in() -> Result<()
     window.type_into("[data-testid=composer]", "before the crash").await?;
     window.click("[data-testid=send]").await?;
     window.until_text("[data-testid=message][data-state=sent]", "before the crash").await?;
+    // On a screen the app does not start on, so the page loaded again is told from the frozen frame.
+    window.click("[data-testid=nav-settings]").await?;
+    window.find("[data-testid=theme-switcher]").await?;
+    let frozen = window.screenshot("web-process-before").await?;
 
     let ended: Vec<u32> = window
         .app_processes()
@@ -612,7 +616,7 @@ async fn a_window_whose_web_process_ends_is_drawn_again_signed_in() -> Result<()
 
     // WebKit's driver ends its session with the page (it was written for browsers, which show an error
     // page), so the page drawn again is seen from outside it: a web process of the app's own starts again
-    // for it, and the screen shows the workspace (`window-web-process-ended.png`).
+    // for it, and the screen changes from the frozen Settings to the chat (`window-web-process-ended.png`).
     window
         .until("a web process for the page loaded again", async || {
             let again = window
@@ -622,7 +626,7 @@ async fn a_window_whose_web_process_ends_is_drawn_again_signed_in() -> Result<()
             Ok(again.then_some(()))
         })
         .await?;
-    window.capture_once_drawn("web-process-ended").await?;
+    window.capture_once_other_than("web-process-ended", &frozen).await?;
     anyhow::ensure!(
         window.app_processes().iter().any(|(_, name, _)| name.starts_with("teamflow-deskto")),
         "the app ended with its web process"

@@ -218,7 +218,7 @@ async fn documents_show_and_edit_offline_and_a_device_signed_in_elsewhere_says_w
     assert!(format!("{refused:#}").contains(&format!("this device is signed in to {}", relay.url(""))), "{refused:#}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_data_directory_is_open_in_one_teamflow_at_a_time() {
     let relay = TestRelay::start().await;
     let laptop = DataDir::new();
@@ -252,11 +252,17 @@ async fn a_data_directory_is_open_in_one_teamflow_at_a_time() {
     teamflow_node::Node::open(laptop.path(), &relay.url("")).await.expect("open once shut down").close().await;
     drop(held);
 
-    // Two starting at once on new data: one opens it, the other is told.
+    // Two starting at once on new data, each on a thread of its own: one opens it, the other is told.
     let desk = DataDir::new();
-    let url = relay.url("");
-    let (a, b) =
-        tokio::join!(teamflow_node::Node::open(desk.path(), &url), teamflow_node::Node::open(desk.path(), &url));
+    let [a, b] = [(); 2].map(|()| {
+        let (dir, url) = (desk.path().to_owned(), relay.url(""));
+        tokio::spawn(async move { teamflow_node::Node::open(&dir, &url).await })
+    });
+    let (a, b) = (a.await.expect("first"), b.await.expect("second"));
+    assert!(
+        [&a, &b].iter().any(|opened| matches!(opened, Err(teamflow_node::NodeError::InUse { .. }))),
+        "neither was told the data is in use: {a:?} {b:?}"
+    );
     let opened: Vec<_> = [a, b].into_iter().filter_map(Result::ok).collect();
     assert_eq!(opened.len(), 1, "exactly one of two nodes starting together opens the data");
     for node in opened {

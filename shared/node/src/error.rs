@@ -22,6 +22,9 @@ pub enum NodeError {
     /// Another node (the app, or `teamflow`) has this data directory open on this device.
     #[error("the data in {} is in use by another TeamFlow on this device (the app, or `teamflow`); close it first", path.display())]
     InUse { path: PathBuf },
+    /// The data directory's lock file could not be opened or locked.
+    #[error("the lock of the data in {}: {source}", path.display())]
+    DataLock { path: PathBuf, source: std::io::Error },
     #[error("local data is unreadable: {0}")]
     Corrupt(String),
     /// Document sync could not start or stopped.

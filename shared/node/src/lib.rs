@@ -92,8 +92,9 @@ pub struct Node {
     deleted_kept: std::time::Duration,
     /// Set by `shutdown`: no sync client starts again afterwards.
     shut_down: std::sync::atomic::AtomicBool,
-    /// The data directory's lock: no other node opens it until this one has shut down (or is dropped).
-    /// Last, so a node dropped without `shutdown` lets go of it after everything else.
+    /// The data directory's lock: no other node opens it until this one has shut down (or is dropped;
+    /// then the store's connections and the log emptier may still be closing: `shutdown` waits for them
+    /// before it lets go).
     claim: std::sync::Mutex<Option<store::DataClaim>>,
 }
 
@@ -127,11 +128,11 @@ impl Node {
         tls: std::sync::Arc<rustls::ClientConfig>,
     ) -> Result<Node, NodeError> {
         // The store holds the user's chat, documents and outbox: readable by them alone.
-        teamflow_sync::private::private_dir(data_dir)
-            .and_then(|()| teamflow_sync::private::private_database(&data_dir.join(store::DATABASE_FILE)))
-            .map_err(|source| NodeError::Credentials { path: data_dir.to_owned(), source })?;
-        // Before the store is touched: a second node on the same files would write them too.
+        let private = |source| NodeError::Credentials { path: data_dir.to_owned(), source };
+        teamflow_sync::private::private_dir(data_dir).map_err(private)?;
+        // Before the store's files are touched: a second node on them would write them too.
         let claim = store::claim(data_dir)?;
+        teamflow_sync::private::private_database(&data_dir.join(store::DATABASE_FILE)).map_err(private)?;
         let db = store::open(data_dir).await?;
         let tasks = tokio_util::task::TaskTracker::new();
         let log_emptier = store::LogEmptier::spawn(db.clone(), &tasks);

@@ -414,14 +414,16 @@ impl Window {
         Ok(path.display().to_string())
     }
 
-    /// Saves what the X display shows as `window-{name}.png` once it shows more than a blank page (a few
-    /// colours), for a screen drawn while no WebDriver session reaches the page. Fails after `PATIENCE`.
-    pub async fn capture_once_drawn(&self, name: &str) -> Result<String> {
-        self.until("the window drawn", async || {
+    /// Saves what the X display shows as `window-{name}.png` once it differs from the screenshot at
+    /// `before` in more than a thousand pixels (ImageMagick's `compare`), for a screen drawn while no
+    /// WebDriver session reaches the page. Fails after `PATIENCE`.
+    pub async fn capture_once_other_than(&self, name: &str, before: &str) -> Result<String> {
+        self.until(&format!("a screen other than {before}"), async || {
             let path = self.capture(name).await?;
-            let colours = Command::new("identify").args(["-format", "%k", &path]).output().await?;
-            let colours: u32 = String::from_utf8_lossy(&colours.stdout).trim().parse().unwrap_or(0);
-            Ok((colours > 16).then_some(path))
+            let compared = Command::new("compare").args(["-metric", "AE", before, &path, "null:"]).output().await?;
+            // The count of differing pixels, on stderr (in scientific notation when large).
+            let differing: f64 = String::from_utf8_lossy(&compared.stderr).trim().parse().unwrap_or(0.0);
+            Ok((differing > 1000.0).then_some(path))
         })
         .await
     }

@@ -58,9 +58,23 @@ it("says another TeamFlow has the data open, and goes on once it is closed and t
   );
   // Not the sign-in screen: the person is signed in, in the other one.
   expect(screen.queryByTestId("auth-submit")).toBeNull();
+  // Tried again too soon: the same answer, counted.
+  await act(async () => void fireEvent.click(screen.getByTestId("data-in-use-retry")));
+  expect(screen.getByTestId("data-in-use").dataset.refused).toBe("2");
 
   delete failures.session;
   await act(async () => void fireEvent.click(screen.getByTestId("data-in-use-retry")));
   expect(screen.queryByTestId("data-in-use")).toBeNull();
   expect(screen.getByTestId("nav-activity")).toBeTruthy();
+});
+
+it("tells another failure on a later try as itself, not behind the already-open screen", async () => {
+  failures.session = { kind: "data_in_use", path: "/data" };
+  answers.settings = { relay_url: "https://relay.example" };
+  await act(async () => void render(<App />));
+  expect(screen.getByTestId("data-in-use")).toBeTruthy();
+  failures.session = { kind: "local", message: "the store is unreadable" };
+  await act(async () => void fireEvent.click(screen.getByTestId("data-in-use-retry")));
+  expect(screen.queryByTestId("data-in-use")).toBeNull();
+  expect(screen.getByText("the store is unreadable")).toBeTruthy();
 });

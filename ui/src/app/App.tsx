@@ -23,9 +23,11 @@ export function App() {
   useEffect(() => followOpenedLinks(setOpened), []);
   const openedTaken = () => setOpened(null);
 
-  // Why the data cannot be opened yet: another TeamFlow on this device has it. Read again on "Try again".
+  // Why the data cannot be opened yet: another TeamFlow on this device has it. Read again on "Try again";
+  // `refused` counts the answers that said so, which the screen shows as a changed attribute.
   const [inUse, setInUse] = useState<string | null>(null);
   const [attempt, setAttempt] = useState(0);
+  const [refused, setRefused] = useState(0);
 
   useEffect(() => {
     Promise.all([call(commands.session()), call(commands.settings())])
@@ -37,8 +39,10 @@ export function App() {
       .catch((e) => {
         if (e instanceof AppFailure && e.error.kind === "data_in_use") {
           setInUse(e.message);
+          setRefused((n) => n + 1);
           return;
         }
+        setInUse(null);
         setError(messageOf(e));
         setUser(null);
       });
@@ -46,7 +50,7 @@ export function App() {
 
   if (inUse !== null) {
     return (
-      <main className="splash-message" data-testid="data-in-use">
+      <main className="splash-message" data-testid="data-in-use" data-refused={refused}>
         <h1>TeamFlow is already open</h1>
         <p role="alert">{inUse}</p>
         <button type="button" className="primary" onClick={() => setAttempt((n) => n + 1)} data-testid="data-in-use-retry">

@@ -132,7 +132,8 @@ fn backdate(path: &Path) {
     .and_then(|file| file.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(946_684_800)));
 }
 
-/// Write a file of `$OUT_DIR`, named by the checksum of what it holds, unless it is there already.
+/// Write a file of `$OUT_DIR`, named by the checksum of the data it is written from, unless it is there
+/// already.
 ///
 /// The file appears under its name whole or not at all: it is written under a name of its own and
 /// then renamed. Every compilation of a crate shares the crate's `$OUT_DIR`, and `cargo test` compiles

@@ -25,11 +25,16 @@ pub(crate) fn claim(data_dir: &Path) -> Result<DataClaim, NodeError> {
     options.read(true).write(true).create(true).truncate(false);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let failed = |source| NodeError::Credentials { path: path.clone(), source };
+    let failed = |source| NodeError::DataLock { path: data_dir.to_owned(), source };
     let file = options.open(&path).map_err(failed)?;
     match file.try_lock() {
         Ok(()) => Ok(DataClaim { _lock: file }),
         Err(TryLockError::WouldBlock) => Err(NodeError::InUse { path: data_dir.to_owned() }),
+        // Some network and FUSE file systems have no locks: the data opens as it did before there were any.
+        Err(TryLockError::Error(source)) if source.kind() == std::io::ErrorKind::Unsupported => {
+            tracing::warn!(path = %path.display(), "this file system has no locks: a second TeamFlow on this data is not refused");
+            Ok(DataClaim { _lock: file })
+        }
         Err(TryLockError::Error(source)) => Err(failed(source)),
     }
 }
