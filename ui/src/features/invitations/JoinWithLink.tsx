@@ -1,7 +1,7 @@
 // For someone who already has an account and was sent a link: paste it, join the team. A link the app was
 // opened with (from the invitation's page) is filled in with what it offers; Join is pressed by the person,
 // never for them: it waits for the offer, and takes the focus only when nothing else has it.
-import { type FormEvent, useEffect, useRef, useState } from "react";
+import { type FormEvent, useEffect, useLayoutEffect, useRef, useState } from "react";
 import { commands, type OpenedLink, type TeamMembership } from "../../bindings";
 import { call, explain } from "../../lib/call";
 import { ErrorLine } from "../../lib/ErrorLine";
@@ -68,7 +68,9 @@ export function JoinWithLink({
     // Only a new link fills the form; the callback's identity is not one.
   }, [opened]);
 
-  useEffect(() => {
+  // In the commit that shows the offer (a layout effect): no frame, and no key, between the offer showing
+  // and Join having the focus.
+  useLayoutEffect(() => {
     if (preview.kind !== "offer" || !focusOnOffer.current) return;
     focusOnOffer.current = false;
     if (!focusTaken()) button.current?.focus();

@@ -7,6 +7,7 @@ import { call, messageOf } from "../../lib/call";
 import { dateTime } from "../../lib/dates";
 import { subscribe } from "../../lib/events";
 import { ErrorLine } from "../../lib/ErrorLine";
+import { sendClearing } from "../../lib/entry";
 import { useReconnects } from "../../lib/reconnects";
 import { projectChanged, useTeam } from "../../lib/team/store";
 import { describeChange, parseDueDate, withPatch } from "./model";
@@ -107,10 +108,11 @@ export function ProjectDetails({ team, project }: { team: TeamMembership; projec
     e.preventDefault();
     const title = newTask.trim();
     if (!title) return;
-    void run(async () => {
-      await call(commands.createTask(team.id, project.id, { id: null, title, done: false, assignee_id: null }));
-      setNewTask("");
-    });
+    void run(() =>
+      sendClearing([[newTask, setNewTask]], () =>
+        call(commands.createTask(team.id, project.id, { id: null, title, done: false, assignee_id: null })),
+      ),
+    );
   }
 
   const patchTask = (task: Task, patch: Parameters<typeof commands.patchTask>[3]) =>

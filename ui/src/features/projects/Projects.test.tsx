@@ -219,3 +219,22 @@ it("offers a member the create form only where the team's settings let members c
   await act(async () => render(<Projects team={team} onOpenDocument={() => {}} />));
   expect(screen.getByTestId("create-project")).toBeTruthy();
 });
+
+it("starts the next task as soon as one is added: what is typed while it is saved is kept", async () => {
+  answers.projects = projects(1, 1);
+  answers.members = members(1, 2);
+  answers.tasks = [];
+  answers.projectHistory = [];
+  await act(async () => render(<Projects team={team} onOpenDocument={() => {}} />));
+  await act(async () => screen.getByTestId("open-project").click());
+  let saved!: () => void;
+  answers.createTask = () => new Promise<void>((resolve) => (saved = () => resolve()));
+  const input = screen.getByTestId("new-task") as HTMLInputElement;
+  act(() => void fireEvent.change(input, { target: { value: "Write the copy" } }));
+  await act(async () => void fireEvent.submit(input.closest("form")!));
+  expect(input.value).toBe("");
+  act(() => void fireEvent.change(input, { target: { value: "P" } }));
+  await act(async () => saved());
+  expect(input.value).toBe("P");
+  expect(calls.filter(([name]) => name === "createTask").map((c) => (c[3] as { title: string }).title)).toEqual(["Write the copy"]);
+});

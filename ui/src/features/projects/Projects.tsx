@@ -5,6 +5,7 @@ import { commands, events, type OutboxEntry, type Project, type ProjectPatch, ty
 import { call, messageOf } from "../../lib/call";
 import { subscribe } from "../../lib/events";
 import { ErrorLine } from "../../lib/ErrorLine";
+import { sendClearing } from "../../lib/entry";
 import { useLatest } from "../../lib/latest";
 import { useReconnects } from "../../lib/reconnects";
 import { projectList } from "../../lib/team/live";
@@ -107,9 +108,13 @@ export function Projects({ team, onOpenDocument, focusProject = null, onFocused 
     e.preventDefault();
     setError(null);
     try {
-      await call(commands.createProject(team.id, { name, description, status: null, document_id: null, owner_id: null, due_date: null, client_id: null }));
-      setName("");
-      setDescription("");
+      await sendClearing(
+        [
+          [name, setName],
+          [description, setDescription],
+        ],
+        () => call(commands.createProject(team.id, { name, description, status: null, document_id: null, owner_id: null, due_date: null, client_id: null })),
+      );
       load();
     } catch (e) {
       setError(messageOf(e));
