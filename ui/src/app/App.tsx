@@ -1,4 +1,5 @@
-// The app's frame: sign-in until someone is signed in, then the workspace.
+// The app's frame: sign-in until someone is signed in, then the workspace; while another TeamFlow on this
+// device has the data open, a screen that says so and tries again on request.
 import { useEffect, useState } from "react";
 import { commands, type OpenedLink, type User } from "../bindings";
 import { AppFailure, call, messageOf } from "../lib/call";
