@@ -309,7 +309,12 @@ pub struct Limits {
     pub ws_message_burst: u32,
 
     /// Lifetime of an access token, in seconds.
-    #[arg(long, env = "TEAMFLOW_ACCESS_TOKEN_TTL", default_value_t = 900)]
+    #[arg(
+        long = "access-token-ttl",
+        alias = "access-token-ttl-secs",
+        env = "TEAMFLOW_ACCESS_TOKEN_TTL",
+        default_value_t = 900
+    )]
     pub access_token_ttl_secs: u64,
 
     /// Lifetime of a refresh token family, in days.
@@ -580,6 +585,56 @@ mod tests {
         let plain_directory =
             Config::parse_from(["teamflow-relay", "--acme-domain", "a.test", "--acme-directory", "http://ca.test/dir"]);
         assert!(plain_directory.validate().is_err());
+    }
+
+    /// The flags and variables an operator reads about, against the ones the relay takes: README's table
+    /// names only real ones, and every flag is documented somewhere (the table, or the guide it belongs to).
+    #[test]
+    fn the_documented_flags_are_the_relays_flags() {
+        use clap::CommandFactory;
+        let readme = include_str!("../../README.md");
+        let table = readme.split("## Relay options").nth(1).and_then(|rest| rest.split("\n## ").next()).expect("table");
+        let command = Config::command();
+        let mut longs = std::collections::HashSet::new();
+        let mut envs = std::collections::HashSet::new();
+        for arg in command.get_arguments() {
+            longs.extend(arg.get_long().map(str::to_owned));
+            longs.extend(arg.get_all_aliases().into_iter().flatten().map(str::to_owned));
+            envs.extend(arg.get_env().and_then(|env| env.to_str()).map(str::to_owned));
+        }
+        let named = |prefix: &'static str| {
+            table
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .filter(move |code| code.starts_with(prefix) && !code.contains('*'))
+                .map(|code| code.trim_start_matches("--").split([' ', '=']).next().unwrap_or_default().to_owned())
+        };
+        let flags: Vec<String> = named("--").collect();
+        assert!(flags.len() > 30, "the table was read: {flags:?}");
+        for flag in &flags {
+            assert!(longs.contains(flag), "README names --{flag}, which the relay does not take");
+        }
+        for env in named("TEAMFLOW_") {
+            assert!(envs.contains(&env), "README names {env}, which the relay does not read");
+        }
+
+        let guides = [
+            readme,
+            include_str!("../../docs/sync.md"),
+            include_str!("../../docs/realtime.md"),
+            include_str!("../../docs/deploy.md"),
+            include_str!("../../docs/scale-out.md"),
+            include_str!("../../docs/p2p.md"),
+        ]
+        .concat();
+        for arg in command.get_arguments() {
+            if let Some(long) = arg.get_long().filter(|long| !matches!(*long, "help" | "version")) {
+                assert!(guides.contains(&format!("--{long}")), "--{long} is documented nowhere");
+            }
+        }
+        let ttl = Config::try_parse_from(["teamflow-relay", "--access-token-ttl", "60"]).expect("the documented flag");
+        assert_eq!(ttl.limits.access_token_ttl_secs, 60);
     }
 
     #[test]

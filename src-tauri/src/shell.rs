@@ -39,9 +39,20 @@ pub enum Theme {
 pub struct Shell<R: Runtime> {
     data_root: PathBuf,
     app: AppHandle<R>,
-    account: Mutex<Option<Arc<Account>>>,
-    /// The relay whose data another TeamFlow had open when this one started (`Shell::open`).
-    held_elsewhere: Mutex<Option<String>>,
+    settings: SettingsFile,
+    current: Mutex<Current>,
+}
+
+/// Which relay's session the app has, if any.
+#[derive(Debug, Default)]
+enum Current {
+    /// No relay chosen yet (a first start).
+    #[default]
+    None,
+    Open(Arc<Account>),
+    /// The last relay's data is open in another TeamFlow (`Shell::open`): it is opened on the first use
+    /// after that one has closed.
+    HeldElsewhere(String),
 }
 
 impl<R: Runtime> std::fmt::Debug for Shell<R> {
@@ -71,57 +82,44 @@ impl<R: Runtime> Shell<R> {
     /// that data open, the app starts all the same: every command answers `DataInUse`, and the data is
     /// opened on the first use after the other has closed.
     pub async fn open(app: AppHandle<R>, data_root: PathBuf) -> Result<Self, AppError> {
-        let shell = Shell { data_root, app, account: Mutex::new(None), held_elsewhere: Mutex::new(None) };
+        let settings = SettingsFile::new(&data_root);
+        let shell = Shell { data_root, app, settings, current: Mutex::new(Current::None) };
         if let Some(relay_url) = shell.settings()?.relay_url {
-            match shell.open_account(&relay_url).await {
-                Ok(account) => *shell.account.lock().await = Some(account),
+            let current = match shell.open_account(&relay_url).await {
+                Ok(account) => Current::Open(account),
                 Err(AppError::DataInUse { path }) => {
                     tracing::warn!(%path, "another TeamFlow has this data open; waiting for it to close");
-                    *shell.held_elsewhere.lock().await = Some(relay_url);
+                    Current::HeldElsewhere(relay_url)
                 }
                 Err(e) => return Err(e),
-            }
+            };
+            *shell.current.lock().await = current;
         }
         Ok(shell)
     }
 
     pub fn settings(&self) -> Result<Settings, AppError> {
-        match std::fs::read(self.data_root.join("settings.json")) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| AppError::Local { message: e.to_string() }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
-            Err(e) => Err(AppError::Local { message: e.to_string() }),
-        }
+        self.settings.read()
     }
 
     /// Remembers the theme chosen in Settings; answers the settings as saved.
     pub fn set_theme(&self, theme: Theme) -> Result<Settings, AppError> {
-        let settings = Settings { theme, ..self.settings()? };
-        self.save_settings(&settings)?;
-        Ok(settings)
-    }
-
-    fn save_settings(&self, settings: &Settings) -> Result<(), AppError> {
-        let local = |e: std::io::Error| AppError::Local { message: e.to_string() };
-        std::fs::create_dir_all(&self.data_root).map_err(local)?;
-        let json = serde_json::to_vec_pretty(settings).map_err(|e| AppError::Local { message: e.to_string() })?;
-        // Written beside and renamed over, so a crash never leaves half a file.
-        let partial = self.data_root.join("settings.json.partial");
-        std::fs::write(&partial, json).map_err(local)?;
-        std::fs::rename(partial, self.data_root.join("settings.json")).map_err(local)
+        self.settings.update(|settings| settings.theme = theme)
     }
 
     /// The current relay's session, or `SignedOut` when no relay was ever chosen. While another TeamFlow
     /// holds the last relay's data, each call tries to open it again, and answers `DataInUse` until it can.
     pub(crate) async fn account(&self) -> Result<Arc<Account>, AppError> {
-        let mut current = self.account.lock().await;
-        let mut held_elsewhere = self.held_elsewhere.lock().await;
-        if current.is_none()
-            && let Some(relay_url) = held_elsewhere.as_deref()
-        {
-            *current = Some(self.open_account(relay_url).await?);
-            *held_elsewhere = None;
+        let mut current = self.current.lock().await;
+        match &*current {
+            Current::Open(account) => Ok(account.clone()),
+            Current::None => Err(AppError::SignedOut),
+            Current::HeldElsewhere(relay_url) => {
+                let account = self.open_account(relay_url).await?;
+                *current = Current::Open(account.clone());
+                Ok(account)
+            }
         }
-        current.clone().ok_or(AppError::SignedOut)
     }
 
     /// The node, when a relay was chosen (signed in or not).
@@ -132,20 +130,20 @@ impl<R: Runtime> Shell<R> {
     /// The session for `relay_url`, switching to it (and remembering it) if another relay was in use.
     pub(crate) async fn use_relay(&self, relay_url: &str) -> Result<Arc<Account>, AppError> {
         let relay_url = normalize_relay_url(relay_url)?;
-        let mut current = self.account.lock().await;
-        if let Some(account) = current.as_ref()
+        let mut current = self.current.lock().await;
+        if let Current::Open(account) = &*current
             && account.relay_url == relay_url
         {
             return Ok(account.clone());
         }
-        if let Some(old) = current.take() {
+        // Another relay chosen: the old session ends, and a relay whose data was held elsewhere is no
+        // longer waited for.
+        if let Current::Open(old) = std::mem::take(&mut *current) {
             old.close().await;
         }
         let account = self.open_account(&relay_url).await?;
-        self.save_settings(&Settings { relay_url: Some(relay_url), ..self.settings()? })?;
-        *current = Some(account.clone());
-        // Another relay chosen: the one whose data was held elsewhere is no longer waited for.
-        *self.held_elsewhere.lock().await = None;
+        self.settings.update(|settings| settings.relay_url = Some(relay_url))?;
+        *current = Current::Open(account.clone());
         Ok(account)
     }
 
@@ -159,9 +157,45 @@ impl<R: Runtime> Shell<R> {
     /// Stops everything the current session runs and lets the node's store finish writing (the app is
     /// closing).
     pub async fn close(&self) {
-        if let Some(account) = self.account.lock().await.take() {
+        if let Current::Open(account) = std::mem::take(&mut *self.current.lock().await) {
             account.close().await;
         }
+    }
+}
+
+/// `settings.json` beside the relays' data, read and written whole. One change at a time: a theme chosen
+/// while a relay is being switched to must not undo the switch, nor the switch the theme.
+struct SettingsFile {
+    dir: PathBuf,
+    changing: std::sync::Mutex<()>,
+}
+
+impl SettingsFile {
+    fn new(dir: &Path) -> Self {
+        SettingsFile { dir: dir.to_owned(), changing: std::sync::Mutex::new(()) }
+    }
+
+    fn read(&self) -> Result<Settings, AppError> {
+        match std::fs::read(self.dir.join("settings.json")) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| AppError::Local { message: e.to_string() }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
+            Err(e) => Err(AppError::Local { message: e.to_string() }),
+        }
+    }
+
+    /// Reads the settings, changes them and saves them; answers them as saved.
+    fn update(&self, change: impl FnOnce(&mut Settings)) -> Result<Settings, AppError> {
+        let _one_at_a_time = self.changing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut settings = self.read()?;
+        change(&mut settings);
+        let local = |e: std::io::Error| AppError::Local { message: e.to_string() };
+        std::fs::create_dir_all(&self.dir).map_err(local)?;
+        let json = serde_json::to_vec_pretty(&settings).map_err(|e| AppError::Local { message: e.to_string() })?;
+        // Written beside and renamed over, so a crash never leaves half a file.
+        let partial = self.dir.join("settings.json.partial");
+        std::fs::write(&partial, json).map_err(local)?;
+        std::fs::rename(partial, self.dir.join("settings.json")).map_err(local)?;
+        Ok(settings)
     }
 }
 
@@ -217,6 +251,29 @@ mod tests {
         let dark: Settings = serde_json::from_str(r#"{"relay_url":null,"theme":"dark"}"#).expect("dark");
         assert_eq!(dark.theme, Theme::Dark);
         assert!(serde_json::from_str::<Settings>(r#"{"relay_url":null,"theme":"purple"}"#).is_err());
+    }
+
+    #[test]
+    fn settings_changed_at_once_from_two_threads_both_stay() {
+        let dir = tempfile::tempdir().expect("dir");
+        let file = SettingsFile::new(dir.path());
+        let rounds = 200;
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                for round in 0..rounds {
+                    file.update(|s| s.relay_url = Some(format!("https://relay-{round}.example.com"))).expect("relay");
+                }
+            });
+            scope.spawn(|| {
+                for round in 0..rounds {
+                    let theme = if round % 2 == 0 { Theme::Light } else { Theme::Dark };
+                    file.update(|s| s.theme = theme).expect("theme");
+                }
+            });
+        });
+        let last = file.read().expect("read");
+        assert_eq!(last.relay_url.as_deref(), Some("https://relay-199.example.com"), "the last relay chosen");
+        assert_eq!(last.theme, Theme::Dark, "the last theme chosen");
     }
 
     #[test]

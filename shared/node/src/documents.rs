@@ -338,7 +338,8 @@ impl Node {
         self.with_sync(async |sync| Ok(sync.loaded_documents())).await
     }
 
-    /// Waits until this device has everything the relay holds for the document (false while offline).
+    /// Waits until this device has everything the relay has announced for the document on the current
+    /// connection (false while offline): see [`teamflow_sync::SyncClient::caught_up_with_relay`].
     pub async fn caught_up_with_relay(&self, handle: &DocHandle) -> Result<bool, NodeError> {
         self.with_sync(async |sync| Ok(sync.caught_up_with_relay(handle).await)).await
     }

@@ -320,7 +320,10 @@ impl SyncClient {
         }
     }
 
-    /// Resolves once this device has every change the relay holds for the document; `false` when offline.
+    /// Resolves once this device has every change the relay has announced for the document on this
+    /// connection (the heads it last sent); `false` when offline. On a fresh connection that is what the
+    /// relay holds; on a long-lived one, the relay may hold more than it has said yet (a share it stopped
+    /// and allowed again has its changes on their way, after this answered): wait on the content then.
     pub async fn caught_up_with_relay(&self, handle: &DocHandle) -> bool {
         match self.dialer.as_ref().and_then(DialerHandle::connection_id) {
             Some(connection) => {
