@@ -149,6 +149,24 @@ mod tests {
         }
     }
 
+    /// Every frame the relay's realtime socket can send has its row in docs/realtime.md (read from the
+    /// committed bindings, which `bindings_are_up_to_date` keeps true to the code).
+    #[test]
+    fn every_realtime_frame_is_documented() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let bindings = std::fs::read_to_string(root.join(super::BINDINGS)).expect("bindings");
+        let frames = bindings.split("export type ServerMessage =").nth(1).expect("ServerMessage");
+        let frames = frames.split("export type ").next().unwrap_or_default();
+        let types: Vec<&str> = frames.split("{ type: \"").skip(1).filter_map(|rest| rest.split('"').next()).collect();
+        assert!(types.len() > 20 && types.contains(&"activity"), "the frames were read: {types:?}");
+        let guide = std::fs::read_to_string(root.join("../docs/realtime.md")).expect("docs/realtime.md");
+        let table = guide.split("## Server to client").nth(1).expect("the server-to-client section");
+        let table = table.split("\n## ").next().unwrap_or_default();
+        for frame in types {
+            assert!(table.contains(&format!("`{frame}`")), "docs/realtime.md has no row for the `{frame}` frame");
+        }
+    }
+
     /// The committed bindings are what the code generates: regenerate with
     /// `UPDATE_BINDINGS=1 cargo test -p teamflow-desktop bindings`.
     #[test]
