@@ -149,21 +149,60 @@ mod tests {
         }
     }
 
-    /// Every frame the relay's realtime socket can send has its row in docs/realtime.md (read from the
-    /// committed bindings, which `bindings_are_up_to_date` keeps true to the code).
-    #[test]
-    fn every_realtime_frame_is_documented() {
+    /// The tags of a union in the committed bindings (which `bindings_are_up_to_date` keeps true to the
+    /// code): `{ field: "tag"` after `export type name =`, up to the next type.
+    fn tags_of(name: &str, field: &str) -> Vec<String> {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let bindings = std::fs::read_to_string(root.join(super::BINDINGS)).expect("bindings");
-        let frames = bindings.split("export type ServerMessage =").nth(1).expect("ServerMessage");
-        let frames = frames.split("export type ").next().unwrap_or_default();
-        let types: Vec<&str> = frames.split("{ type: \"").skip(1).filter_map(|rest| rest.split('"').next()).collect();
-        assert!(types.len() > 20 && types.contains(&"activity"), "the frames were read: {types:?}");
-        let guide = std::fs::read_to_string(root.join("../docs/realtime.md")).expect("docs/realtime.md");
-        let table = guide.split("## Server to client").nth(1).expect("the server-to-client section");
-        let table = table.split("\n## ").next().unwrap_or_default();
-        for frame in types {
+        let union = bindings.split(&format!("export type {name} =")).nth(1).expect("the union");
+        let union = union.split("export type ").next().unwrap_or_default();
+        union
+            .split(&format!("{{ {field}: \""))
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The part of a guide under `heading`, up to the next heading of its level.
+    fn section(guide: &str, heading: &str) -> String {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(root.join("../docs").join(guide)).expect("the guide");
+        let rest = text.split(heading).nth(1).unwrap_or_else(|| panic!("{guide} has no {heading}"));
+        rest.split("\n## ").next().unwrap_or_default().to_owned()
+    }
+
+    /// Every frame the relay's realtime socket can send has its row in docs/realtime.md.
+    #[test]
+    fn every_realtime_frame_is_documented() {
+        let frames = tags_of("ServerMessage", "type");
+        assert!(frames.len() > 20 && frames.iter().any(|f| f == "activity"), "the frames were read: {frames:?}");
+        let table = section("realtime.md", "## Server to client");
+        for frame in frames {
             assert!(table.contains(&format!("`{frame}`")), "docs/realtime.md has no row for the `{frame}` frame");
+        }
+    }
+
+    /// Every kind of error a command can answer, and every event the window hears, is in docs/desktop.md.
+    #[test]
+    fn every_error_kind_and_event_of_the_window_is_documented() {
+        let kinds = tags_of("AppError", "kind");
+        assert!(kinds.len() >= 10 && kinds.iter().any(|k| k == "data_in_use"), "the kinds were read: {kinds:?}");
+        let guide = section("desktop.md", "## Commands and events");
+        for kind in kinds {
+            assert!(guide.contains(&format!("| `{kind}` |")), "docs/desktop.md has no row for the `{kind}` error");
+        }
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let bindings = std::fs::read_to_string(root.join(super::BINDINGS)).expect("bindings");
+        // `name: makeEvent<Payload, Payload>("event-name"),`, one line an event.
+        let events: Vec<&str> = bindings
+            .lines()
+            .filter(|line| line.contains(": makeEvent<"))
+            .filter_map(|line| line.split(">(\"").nth(1)?.split('"').next())
+            .collect();
+        assert!(events.len() >= 6, "the events were read: {events:?}");
+        for event in events {
+            assert!(guide.contains(&format!("`{event}`")), "docs/desktop.md does not name the `{event}` event");
         }
     }
 
