@@ -137,13 +137,26 @@ impl<R: Runtime> Shell<R> {
             return Ok(account.clone());
         }
         // Another relay chosen: the old session ends, and a relay whose data was held elsewhere is no
-        // longer waited for.
-        if let Current::Open(old) = std::mem::take(&mut *current) {
+        // longer waited for, once the new one is open (until then, still).
+        let previous = std::mem::take(&mut *current);
+        if let Current::Open(old) = &previous {
             old.close().await;
         }
-        let account = self.open_account(&relay_url).await?;
-        self.settings.update(|settings| settings.relay_url = Some(relay_url))?;
+        let account = match self.open_account(&relay_url).await {
+            Ok(account) => account,
+            Err(e) => {
+                if let Current::HeldElsewhere(_) = previous {
+                    *current = previous;
+                }
+                return Err(e);
+            }
+        };
         *current = Current::Open(account.clone());
+        // The session is open and works without the file: a failed save only means the next start does
+        // not offer this relay.
+        if let Err(e) = self.settings.update(|settings| settings.relay_url = Some(relay_url)) {
+            tracing::warn!(error = %e, "the relay chosen was not saved in settings.json");
+        }
         Ok(account)
     }
 
@@ -163,8 +176,8 @@ impl<R: Runtime> Shell<R> {
     }
 }
 
-/// `settings.json` beside the relays' data, read and written whole. One change at a time: a theme chosen
-/// while a relay is being switched to must not undo the switch, nor the switch the theme.
+/// `settings.json` beside the relays' data, read and written whole. One change at a time in this app: a
+/// theme chosen while a relay is being switched to must not undo the switch, nor the switch the theme.
 struct SettingsFile {
     dir: PathBuf,
     changing: std::sync::Mutex<()>,
@@ -191,8 +204,9 @@ impl SettingsFile {
         let local = |e: std::io::Error| AppError::Local { message: e.to_string() };
         std::fs::create_dir_all(&self.dir).map_err(local)?;
         let json = serde_json::to_vec_pretty(&settings).map_err(|e| AppError::Local { message: e.to_string() })?;
-        // Written beside and renamed over, so a crash never leaves half a file.
-        let partial = self.dir.join("settings.json.partial");
+        // Written beside and renamed over, so a crash never leaves half a file; named for this process, so
+        // a second TeamFlow on the same data (the already-open screen's) never renames this one's half.
+        let partial = self.dir.join(format!("settings.json.{}.partial", std::process::id()));
         std::fs::write(&partial, json).map_err(local)?;
         std::fs::rename(partial, self.dir.join("settings.json")).map_err(local)?;
         Ok(settings)

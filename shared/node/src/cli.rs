@@ -392,7 +392,44 @@ fn message_line(message: &teamflow_protocol::api::messages::Message) -> String {
 
 #[cfg(test)]
 mod tests {
+    use clap::Parser as _;
     use teamflow_protocol::api::messages::{Message, Reaction};
+
+    /// Every `teamflow` command README's command-line section shows (in its lines and its comments) is one
+    /// the client takes, with the README's placeholders filled in.
+    #[test]
+    fn the_readmes_commands_are_the_clients_commands() {
+        let readme = include_str!("../../../README.md");
+        let section = readme.split("## The command-line client").nth(1).expect("the section");
+        let block = section.split("```sh").nth(1).and_then(|rest| rest.split("```").next()).expect("its example");
+        let doc = teamflow_protocol::DocumentUrl::from_bytes([7; 16]).to_string();
+        let team = teamflow_protocol::TeamId::new().to_string();
+        let mut commands = 0;
+        for line in block.lines().filter(|line| !line.starts_with("alias ")) {
+            for (at, _) in line.match_indices("teamflow ") {
+                let rest = &line[at..];
+                let end = rest.find(['#', '(', ')', '`']).unwrap_or(rest.len());
+                let filled = rest[..end]
+                    .replace("$TEAM", &team)
+                    .replace("<link>", "https://relay.example.com/invite/token")
+                    .replace("automerge:...", &doc);
+                let mut words = Vec::new();
+                for (i, part) in filled.split('"').enumerate() {
+                    // Outside quotes: words; inside: one argument.
+                    if i % 2 == 0 {
+                        words.extend(part.split_whitespace().map(str::to_owned));
+                    } else {
+                        words.push(part.to_owned());
+                    }
+                }
+                if let Err(e) = super::Cli::try_parse_from(&words) {
+                    panic!("README's `{}` is not a command teamflow takes: {e}", rest[..end].trim());
+                }
+                commands += 1;
+            }
+        }
+        assert!(commands >= 12, "the example was read: {commands} commands");
+    }
 
     #[test]
     fn a_message_line_says_its_number_author_words_and_reactions() {

@@ -131,7 +131,7 @@ impl Node {
         let private = |source| NodeError::Credentials { path: data_dir.to_owned(), source };
         teamflow_sync::private::private_dir(data_dir).map_err(private)?;
         // Before the store's files are touched: a second node on them would write them too.
-        let claim = store::claim(data_dir)?;
+        let claim = store::claim(data_dir).await?;
         teamflow_sync::private::private_database(&data_dir.join(store::DATABASE_FILE)).map_err(private)?;
         let db = store::open(data_dir).await?;
         let tasks = tokio_util::task::TaskTracker::new();
