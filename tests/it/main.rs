@@ -40,5 +40,6 @@ mod teams;
 mod tls;
 mod transport;
 mod unload;
+mod walkthrough;
 mod webhooks;
 mod window_sync;
