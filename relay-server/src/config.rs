@@ -642,6 +642,35 @@ mod tests {
         assert_eq!(ttl.limits.access_token_ttl_secs, 60);
     }
 
+    /// README's numeric defaults are the relay's: a row's flags and its defaults, in the same order
+    /// (`--rate-per-second`, `--rate-burst` | ... | 50, 200).
+    #[test]
+    fn the_documented_numeric_defaults_are_the_relays() {
+        use clap::CommandFactory;
+        let readme = include_str!("../../README.md");
+        let table = readme.split("## Relay options").nth(1).and_then(|rest| rest.split("\n## ").next()).expect("table");
+        let command = Config::command();
+        let mut compared = 0;
+        for row in table.lines().filter(|line| line.starts_with("| `--")) {
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            let (flags, defaults) = (cells[1], cells[3]);
+            let flags: Vec<&str> =
+                flags.split(", ").map(|flag| flag.trim_matches('`').trim_start_matches("--")).collect();
+            let defaults: Vec<&str> = defaults.split(", ").collect();
+            if flags.len() != defaults.len() {
+                continue;
+            }
+            for (flag, documented) in flags.iter().zip(defaults) {
+                let Ok(documented) = documented.parse::<u64>() else { continue };
+                let arg = command.get_arguments().find(|arg| arg.get_long() == Some(*flag)).expect("a flag");
+                let default = arg.get_default_values().first().and_then(|value| value.to_str()?.parse::<u64>().ok());
+                assert_eq!(default, Some(documented), "README's default for --{flag}");
+                compared += 1;
+            }
+        }
+        assert!(compared >= 25, "the defaults were read: {compared}");
+    }
+
     #[test]
     fn database_and_nats_urls_are_checked_and_nats_goes_with_either_database() {
         let none = Config::parse_from(["teamflow-relay"]);
