@@ -209,9 +209,12 @@ async fn a_start_on_data_another_teamflow_has_open_says_so_and_goes_on_once_it_c
         .until_text("[data-testid=data-in-use] [role=alert]", "Another TeamFlow on this device has this data open")
         .await?;
     window.screenshot_and_dark("data-in-use").await?;
-    // Tried again while the other still has it: answered the same (a second refusal counted).
+    // Tried again while the other still has it: the button says it is trying (the node asks for the lock
+    // again for a moment), then the same answer (a second refusal counted).
     window.click("[data-testid=data-in-use-retry]").await?;
-    window.find("[data-testid=data-in-use][data-refused='2']").await?;
+    window.until_text("[data-testid=data-in-use-retry]:disabled", "Trying…").await?;
+    window.screenshot("data-in-use-trying").await?;
+    window.find("[data-testid=data-in-use][data-refused='2'] [data-testid=data-in-use-retry]:enabled").await?;
 
     lock.unlock()?;
     window.click("[data-testid=data-in-use-retry]").await?;

@@ -62,8 +62,14 @@ it("says another TeamFlow has the data open, and goes on once it is closed and t
   await act(async () => void fireEvent.click(screen.getByTestId("data-in-use-retry")));
   expect(screen.getByTestId("data-in-use").dataset.refused).toBe("2");
 
+  // While a try is under way the button says so and takes no second click.
   delete failures.session;
+  let answer: (user: typeof me) => void = () => {};
+  answers.session = () => new Promise((resolve) => (answer = resolve));
   await act(async () => void fireEvent.click(screen.getByTestId("data-in-use-retry")));
+  const retry = screen.getByTestId("data-in-use-retry") as HTMLButtonElement;
+  expect([retry.textContent, retry.disabled]).toEqual(["Trying…", true]);
+  await act(async () => answer(me));
   expect(screen.queryByTestId("data-in-use")).toBeNull();
   expect(screen.getByTestId("nav-activity")).toBeTruthy();
 });

@@ -29,9 +29,13 @@ export function App() {
   const [inUse, setInUse] = useState<string | null>(null);
   const [attempt, setAttempt] = useState(0);
   const [refused, setRefused] = useState(0);
+  // A try takes a moment (the node asks for the data's lock again for up to half a second before it says
+  // the other still has it): the button says so rather than inviting a second click.
+  const [trying, setTrying] = useState(false);
 
   useEffect(() => {
     Promise.all([call(commands.session()), call(commands.settings())])
+      .finally(() => setTrying(false))
       .then(([session, settings]) => {
         setInUse(null);
         setRelayUrl(settings.relay_url ?? "");
@@ -54,8 +58,17 @@ export function App() {
       <main className="splash-message" data-testid="data-in-use" data-refused={refused}>
         <h1>TeamFlow is already open</h1>
         <p role="alert">{inUse}</p>
-        <button type="button" className="primary" onClick={() => setAttempt((n) => n + 1)} data-testid="data-in-use-retry">
-          Try again
+        <button
+          type="button"
+          className="primary"
+          disabled={trying}
+          onClick={() => {
+            setTrying(true);
+            setAttempt((n) => n + 1);
+          }}
+          data-testid="data-in-use-retry"
+        >
+          {trying ? "Trying…" : "Try again"}
         </button>
       </main>
     );
