@@ -3,13 +3,13 @@
 //! revocations (membership, ended sessions) reach every instance's connections.
 //!
 //! One task owns the NATS client. The relay talks to it through a cloneable [`Cluster`]:
-//! - the rooms hub hands it every room operation made here ([`Cluster::publish_room`]; never waits: a full
+//! - the rooms hub hands it every room operation made here (`Cluster::publish_room`; never waits: a full
 //!   queue drops the frame, as a lost NATS connection would) and says which teams it holds sockets of
-//!   ([`Cluster::follow_room`]), which are the `teamflow.room.<team>` subjects this instance follows;
+//!   (`Cluster::follow_room`), which are the `teamflow.room.<team>` subjects this instance follows;
 //! - the sync repo follows `teamflow.doc.<document>` for each document it holds and publishes its
-//!   clients' changes there ([`Cluster::follow_document`], [`Cluster::publish_document`]; `sync::forward`);
-//! - membership and document-registry changes ([`Cluster::announce_access`]) and ended sessions
-//!   ([`Cluster::announce_sessions`]) go to every instance.
+//!   clients' changes there (`Cluster::follow_document`, `Cluster::publish_document`; `sync::forward`);
+//! - membership and document-registry changes (`Cluster::announce_access`) and ended sessions
+//!   (`Cluster::announce_sessions`) go to every instance.
 //!
 //! What arrives from other instances is applied through the same doors as what happens here: room
 //! operations through the hub (`RoomsHandle::remote`), access changes through `Events::apply_remote` (the

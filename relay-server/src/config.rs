@@ -47,8 +47,8 @@ pub struct Config {
     #[arg(long, env = "TEAMFLOW_NATS_URL", value_name = "URL", hide_env_values = true)]
     pub nats_url: Option<String>,
 
-    /// URL clients and webhook providers reach this relay at (default: http://<bind>, or https:// when the
-    /// relay serves TLS: https://<bind> with certificate files, https://<first ACME domain> with ACME).
+    /// URL clients and webhook providers reach this relay at (default: http://BIND, or https:// when the
+    /// relay serves TLS: https://BIND with certificate files, https://FIRST-ACME-DOMAIN with ACME).
     /// Also the `iss` of every access token.
     #[arg(long, env = "TEAMFLOW_PUBLIC_URL")]
     pub public_url: Option<String>,

@@ -6,8 +6,8 @@
 //! the others.
 //!
 //! With `--nats-url` the hub also hands every operation made here (frames, presence, revocations) to the
-//! [`Cluster`](crate::cluster::Cluster), follows the room subjects of the teams it holds sockets of, and
-//! applies what other instances publish there ([`RoomsHandle::remote`]) to its own sockets exactly as it
+//! [`Cluster`], follows the room subjects of the teams it holds sockets of, and
+//! applies what other instances publish there (`RoomsHandle::remote`) to its own sockets exactly as it
 //! applies its own.
 
 mod hub;

@@ -331,7 +331,7 @@ fn parse(body: &[u8]) -> Result<Value, ApiError> {
 }
 
 /// Verifies and stores one delivery to `target`. Nothing is stored unless the signature checks out. What
-/// it came to is noted on the integration for its admins (see [`note_delivery`]).
+/// it came to is noted on the integration for its admins (see `note_delivery`).
 pub async fn receive(
     db: &Db,
     queue: &Queue,

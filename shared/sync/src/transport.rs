@@ -35,7 +35,7 @@ pub enum TransportError {
     Tls(String),
 }
 
-/// A relay's address as typed ("relay.example.com", "https://relay.example.com:8443/"), made canonical: a
+/// A relay's address as typed (`relay.example.com`, `https://relay.example.com:8443/`), made canonical: a
 /// scheme (https when none is given), no path, no trailing slash. Plain `http://` is accepted only for
 /// loopback and private addresses (a name counts as public unless it is `localhost`).
 pub fn relay_url(input: &str) -> Result<String, TransportError> {
