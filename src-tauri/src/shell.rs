@@ -208,7 +208,13 @@ impl SettingsFile {
         // a second TeamFlow on the same data (the already-open screen's) never renames this one's half.
         let partial = self.dir.join(format!("settings.json.{}.partial", std::process::id()));
         std::fs::write(&partial, json).map_err(local)?;
-        std::fs::rename(partial, self.dir.join("settings.json")).map_err(local)?;
+        if let Err(e) = std::fs::rename(&partial, self.dir.join("settings.json")) {
+            // Not left behind: each process writes a name of its own, so leftovers would pile up.
+            if let Err(cleanup) = std::fs::remove_file(&partial) {
+                tracing::warn!(error = %cleanup, path = %partial.display(), "a half-saved settings file stays");
+            }
+            return Err(local(e));
+        }
         Ok(settings)
     }
 }

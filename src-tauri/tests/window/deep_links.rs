@@ -210,11 +210,20 @@ async fn a_start_on_data_another_teamflow_has_open_says_so_and_goes_on_once_it_c
         .await?;
     window.screenshot_and_dark("data-in-use").await?;
     // Tried again while the other still has it: the button says it is trying (the node asks for the lock
-    // again for a moment), then the same answer (a second refusal counted).
+    // again for half a second), then the same answer (a second refusal counted). Watched from before the
+    // click, so a slow driver cannot miss the moment.
+    window
+        .script(
+            "const button = document.querySelector('[data-testid=data-in-use-retry]');
+             window.sawTrying = false;
+             new MutationObserver(() => {
+               if (button.disabled && button.textContent === 'Trying…') window.sawTrying = true;
+             }).observe(button, { attributes: true, childList: true, characterData: true, subtree: true });",
+        )
+        .await?;
     window.click("[data-testid=data-in-use-retry]").await?;
-    window.until_text("[data-testid=data-in-use-retry]:disabled", "Trying…").await?;
-    window.screenshot("data-in-use-trying").await?;
     window.find("[data-testid=data-in-use][data-refused='2'] [data-testid=data-in-use-retry]:enabled").await?;
+    ensure!(window.script("return window.sawTrying").await? == json!(true), "the button never said Trying…");
 
     lock.unlock()?;
     window.click("[data-testid=data-in-use-retry]").await?;
