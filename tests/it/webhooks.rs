@@ -234,7 +234,12 @@ async fn an_integration_refusing_deliveries_says_so_in_its_listing() {
     assert_eq!(status, StatusCode::OK);
     let taken = listed().await;
     assert!(taken.get("refusing").is_none(), "{taken}");
-    assert!(taken["last_delivery_at"].as_str() >= pinged["last_delivery_at"].as_str(), "{taken}");
+    // As times, not strings: RFC 3339 drops the fraction's trailing zeros ("…28.18Z" sorts after "…28.183Z").
+    let at = |listed: &Value| {
+        let text = listed["last_delivery_at"].as_str().expect("a delivery time");
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).expect("RFC 3339")
+    };
+    assert!(at(&taken) >= at(&pinged), "{taken}");
 
     // Authentic but unreadable is a refusal too, with what was wrong.
     let garbage = b"{not json".to_vec();
