@@ -14,6 +14,13 @@
 //! `cargo bench -p teamflow-desktop --bench window_latency` (release build; `ROUNDS=n` to change the 100
 //! rounds, `OPENS=n` the 5 opens of the large document (2 at least), `PAPER=0` to leave it out). Prints a
 //! table and one JSON line; the figures are in docs/benchmarks.md.
+//!
+//! Knobs to look into the large document's keys with, none of them set for the figures against the goal:
+//! `PAPER_PAUSE_MS=n` waits that long after the document turns editable before its keys; `PAPER_REOPEN=1`
+//! closes it and opens it again in the same window first (the page's code already compiled);
+//! `PAPER_SCRIPT=file` runs that script in the page before the last set of keys and prints its answer
+//! (`window_latency/editing_by_blocks.js`); `TEAMFLOW_WINDOW_LOG=file` keeps the window's stderr there,
+//! with a line every five keys (`JSC_logGC=true` in the environment: when the collector ran).
 
 #[path = "../tests/support/driver.rs"]
 mod driver;
@@ -179,14 +186,19 @@ async fn keystrokes(window: &Window, rounds: usize, typing: Typing) -> Result<Ve
              return true;",
         )
         .await?;
+    mark_window_log(&format!("typing starts, {typing:?}"));
     let mut clock = tokio::time::interval(PACE);
     clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    for _ in 0..rounds {
+    for key in 0..rounds {
+        if key % 5 == 0 {
+            mark_window_log(&format!("key {key}"));
+        }
         if let Typing::Paced = typing {
             clock.tick().await;
         }
         window.type_into("[data-testid=editor]", "a").await?;
     }
+    mark_window_log("typing ends");
     let frames = window
         .until("every keystroke's frame", async || {
             let frames = window.script("return window.__frames").await?;
@@ -357,13 +369,48 @@ async fn paper(opens: usize, rounds: usize) -> Result<Paper> {
         eprintln!("paper: opening steps (ms since the start): {}", steps.as_str().unwrap_or_default());
         first_paint.push(paint);
         editable.push(ready);
+        if open + 2 >= opens {
+            before_typing(&window, &probe).await?;
+        }
         if open + 2 == opens {
             typing_paced = keystrokes(&window, rounds, Typing::Paced).await?;
         }
     }
+    if let Some(script) = std::env::var_os("PAPER_SCRIPT") {
+        let answer = window.script(&std::fs::read_to_string(script)?).await?;
+        eprintln!("paper: the script answered {answer}");
+    }
     let typing = keystrokes(&window, rounds, Typing::Burst).await?;
     window.close().await.map_err(|e| anyhow!("closing the window: {e}"))?;
     Ok(Paper { first_paint, editable, typing, typing_paced })
+}
+
+/// Writes a line into the window's log (`TEAMFLOW_WINDOW_LOG`), if there is one, so that what the web
+/// process wrote there (a collection, with `JSC_logGC=true`) can be placed among the keys.
+fn mark_window_log(line: &str) {
+    use std::io::Write as _;
+    let Some(path) = std::env::var_os(driver::WINDOW_LOG) else { return };
+    let written =
+        std::fs::OpenOptions::new().append(true).create(true).open(path).and_then(|mut f| writeln!(f, "=== {line}"));
+    if let Err(e) = written {
+        eprintln!("the window log: {e}");
+    }
+}
+
+/// The diagnostic knobs' steps before the large document's keys (`PAPER_REOPEN`, `PAPER_PAUSE_MS`).
+async fn before_typing(window: &Window, probe: &str) -> Result<()> {
+    if std::env::var("PAPER_REOPEN").as_deref() == Ok("1") {
+        close_editor(window).await?;
+        window.click("[data-testid=open-document]").await?;
+        window.until_text("[data-testid=editor]", probe).await?;
+        eprintln!("paper: closed and opened again before typing");
+    }
+    let pause: u64 = std::env::var("PAPER_PAUSE_MS").ok().and_then(|p| p.parse().ok()).unwrap_or(0);
+    if pause > 0 {
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+        eprintln!("paper: paused {pause} ms before typing");
+    }
+    Ok(())
 }
 
 /// Leaves the open document for the list ("← Documents").

@@ -27,6 +27,10 @@ pub async fn turn() -> Turn {
 /// How long the window gets to show something (first paint of a debug build included).
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
+/// The variable naming a file that the window's processes' stderr is appended to (dropped otherwise); the
+/// window benchmark marks its keys in it too.
+pub const WINDOW_LOG: &str = "TEAMFLOW_WINDOW_LOG";
+
 /// An X server of its own, on whatever display number is free.
 pub struct Display {
     _server: Child,
@@ -720,7 +724,18 @@ impl Driver {
             .context("starting tauri-driver (`cargo install tauri-driver --locked`; `./x setup` does it)")?;
         let group = child.id().context("tauri-driver exited at once")?;
         let mut stderr = child.stderr.take().context("tauri-driver's stderr")?;
-        let stderr = tokio::spawn(async move { tokio::io::copy(&mut stderr, &mut tokio::io::sink()).await });
+        // Dropped, unless `TEAMFLOW_WINDOW_LOG` names a file to append it to: the app's and its web process's
+        // stderr, where JavaScriptCore writes what its `JSC_*` options ask for (`JSC_logGC=true`).
+        let log = std::env::var_os(WINDOW_LOG);
+        let stderr = tokio::spawn(async move {
+            match log {
+                Some(path) => {
+                    let mut file = tokio::fs::OpenOptions::new().append(true).create(true).open(path).await?;
+                    tokio::io::copy(&mut stderr, &mut file).await
+                }
+                None => tokio::io::copy(&mut stderr, &mut tokio::io::sink()).await,
+            }
+        });
         Ok(Driver { child, group, stderr: Some(stderr), started: Vec::new(), stopped: false })
     }
 
