@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Runtime};
@@ -52,7 +53,26 @@ enum Current {
     Open(Arc<Account>),
     /// The last relay's data is open in another TeamFlow (`Shell::open`): it is opened on the first use
     /// after that one has closed.
-    HeldElsewhere(String),
+    HeldElsewhere(String, Refused),
+}
+
+/// The answer of the last attempt to open data held elsewhere, for the callers that queued behind it.
+/// Each attempt waits up to half a second for the data's lock (`teamflow_node`'s claim) under the shell's
+/// lock, and the window asks for several things at once as it starts: without this, each would wait its
+/// own half second in turn, to hear the same answer.
+#[derive(Debug, Default)]
+struct Refused(Option<(Instant, AppError)>);
+
+impl Refused {
+    /// The answer of an attempt that ended after `asked` (so made while this caller waited), if any.
+    fn since(&self, asked: Instant) -> Option<AppError> {
+        self.0.as_ref().filter(|(at, _)| *at >= asked).map(|(_, error)| error.clone())
+    }
+
+    /// The attempt that ended `at` answered `error`.
+    fn record(&mut self, at: Instant, error: AppError) {
+        self.0 = Some((at, error));
+    }
 }
 
 impl<R: Runtime> std::fmt::Debug for Shell<R> {
@@ -89,7 +109,7 @@ impl<R: Runtime> Shell<R> {
                 Ok(account) => Current::Open(account),
                 Err(AppError::DataInUse { path }) => {
                     tracing::warn!(%path, "another TeamFlow has this data open; waiting for it to close");
-                    Current::HeldElsewhere(relay_url)
+                    Current::HeldElsewhere(relay_url, Refused::default())
                 }
                 Err(e) => return Err(e),
             };
@@ -108,16 +128,31 @@ impl<R: Runtime> Shell<R> {
     }
 
     /// The current relay's session, or `SignedOut` when no relay was ever chosen. While another TeamFlow
-    /// holds the last relay's data, each call tries to open it again, and answers `DataInUse` until it can.
+    /// holds the last relay's data, each call tries to open it again, and answers `DataInUse` until it can;
+    /// calls that waited behind an attempt take its answer (`Refused`).
     pub(crate) async fn account(&self) -> Result<Arc<Account>, AppError> {
+        let asked = Instant::now();
         let mut current = self.current.lock().await;
-        match &*current {
+        match &mut *current {
             Current::Open(account) => Ok(account.clone()),
             Current::None => Err(AppError::SignedOut),
-            Current::HeldElsewhere(relay_url) => {
-                let account = self.open_account(relay_url).await?;
-                *current = Current::Open(account.clone());
-                Ok(account)
+            Current::HeldElsewhere(relay_url, refused) => {
+                if let Some(error) = refused.since(asked) {
+                    return Err(error);
+                }
+                let relay_url = relay_url.clone();
+                match self.open_account(&relay_url).await {
+                    Ok(account) => {
+                        *current = Current::Open(account.clone());
+                        Ok(account)
+                    }
+                    Err(error) => {
+                        if let Current::HeldElsewhere(_, refused) = &mut *current {
+                            refused.record(Instant::now(), error.clone());
+                        }
+                        Err(error)
+                    }
+                }
             }
         }
     }
@@ -145,7 +180,7 @@ impl<R: Runtime> Shell<R> {
         let account = match self.open_account(&relay_url).await {
             Ok(account) => account,
             Err(e) => {
-                if let Current::HeldElsewhere(_) = previous {
+                if let Current::HeldElsewhere(..) = previous {
                     *current = previous;
                 }
                 return Err(e);
@@ -262,7 +297,28 @@ pub(crate) fn data_root<R: Runtime>(app: &AppHandle<R>) -> Result<PathBuf, AppEr
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+
+    #[test]
+    fn a_caller_that_waited_behind_a_refused_attempt_takes_its_answer_and_a_later_one_tries_again() {
+        let in_use = AppError::DataInUse { path: "/data/relays/a".into() };
+        let mut refused = Refused::default();
+        let first = Instant::now();
+        let ms = Duration::from_millis;
+        assert_eq!(refused.since(first), None, "nothing tried yet: the first caller tries");
+        // The second caller asked while the first caller's attempt was under way, which then failed.
+        let second = first + ms(1);
+        refused.record(first + ms(500), in_use.clone());
+        assert_eq!(refused.since(first), Some(in_use.clone()));
+        assert_eq!(refused.since(second), Some(in_use.clone()), "asked before the refusal: the same answer");
+        // Asked after that answer: the other TeamFlow may have closed since, so it is tried again.
+        let third = first + ms(501);
+        assert_eq!(refused.since(third), None);
+        refused.record(first + ms(900), AppError::SignedOut);
+        assert_eq!(refused.since(third), Some(AppError::SignedOut), "the latest attempt's answer, whatever it was");
+    }
 
     #[test]
     fn settings_from_before_themes_follow_the_system_and_unknown_themes_are_refused() {
