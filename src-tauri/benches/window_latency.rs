@@ -15,12 +15,16 @@
 //! rounds, `OPENS=n` the 5 opens of the large document (2 at least), `PAPER=0` to leave it out). Prints a
 //! table and one JSON line; the figures are in docs/benchmarks.md.
 //!
-//! Knobs to look into the large document's keys with, none of them set for the figures against the goal:
-//! `PAPER_PAUSE_MS=n` waits that long after the document turns editable before its keys; `PAPER_REOPEN=1`
-//! closes it and opens it again in the same window first (the page's code already compiled);
-//! `PAPER_SCRIPT=file` runs that script in the page before the last set of keys and prints its answer
-//! (`window_latency/editing_by_blocks.js`); `TEAMFLOW_WINDOW_LOG=file` keeps the window's stderr there,
-//! with a line every five keys (`JSC_logGC=true` in the environment: when the collector ran).
+//! Knobs to look into the large document's keys with (the figures against the goal are taken with none
+//! set; a value that does not parse stops the run): `PAPER_PAUSE_MS=n` waits that long after the document
+//! turns editable before its keys; `PAPER_REOPEN=1` closes it and opens it again in the same window first
+//! (the opening's code has run, the keys' has not); `PAPER_WARM_KEYS=n` types n keys into it first, then
+//! reopens it (the keys' code has run too); `PAPER_WARM_ELSEWHERE=n` types n keys into a new small
+//! document in the same window before each opening (the keys' code has run, on another document);
+//! `PAPER_SCRIPT=file` runs that script in the page before the
+//! burst and prints its answer (`window_latency/editing_by_blocks.js`; what it leaves behind makes that
+//! run's burst no figure to compare); `TEAMFLOW_WINDOW_LOG=file` keeps the window's stderr there, with a
+//! line every five keys (`JSC_logGC=true` in the environment: when the collector ran).
 
 #[path = "../tests/support/driver.rs"]
 mod driver;
@@ -49,6 +53,7 @@ fn percentiles(mut samples: Vec<f64>) -> Value {
 #[tokio::main]
 async fn main() -> Result<()> {
     let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(100);
+    let knobs = Knobs::from_env()?;
     let relay = TestRelay::start().await;
     let ada = relay.user("ada").await;
     let bob = relay.user("bob").await;
@@ -105,7 +110,7 @@ async fn main() -> Result<()> {
     let mut rows = vec!["keystroke_to_frame_ms", "keystroke_paced_to_frame_ms", "teammate_edit_to_screen_ms"];
     if std::env::var("PAPER").as_deref() != Ok("0") {
         let opens: usize = std::env::var("OPENS").ok().and_then(|r| r.parse().ok()).unwrap_or(5);
-        let paper = paper(opens, rounds).await?;
+        let paper = paper(opens, rounds, &knobs).await?;
         report["paper_first_paint_ms"] = percentiles(paper.first_paint);
         report["paper_editable_ms"] = percentiles(paper.editable);
         report["paper_keystroke_to_frame_ms"] = percentiles(paper.typing);
@@ -246,7 +251,7 @@ struct Paper {
     /// Keys sent as fast as the driver can, after the last opening.
     typing: Vec<f64>,
     /// Keys at a typist's pace, after the opening before the last: each set starts on a freshly opened
-    /// document, whose first keys run cold code.
+    /// document in a freshly started app, whose first keys run code that has not run before.
     typing_paced: Vec<f64>,
 }
 
@@ -255,7 +260,7 @@ struct Paper {
 /// rich editor) and waits until that is saved; then, `opens` times, the app restarts and the document is
 /// opened from the list, timed from the click to the first frame drawn with its text. Last, keystrokes
 /// typed into it.
-async fn paper(opens: usize, rounds: usize) -> Result<Paper> {
+async fn paper(opens: usize, rounds: usize, knobs: &Knobs) -> Result<Paper> {
     let path = std::env::var_os("PAPER_TRACE").map(PathBuf::from).unwrap_or_else(|| {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/editing-traces/automerge-paper.json.gz")
     });
@@ -310,6 +315,14 @@ async fn paper(opens: usize, rounds: usize) -> Result<Paper> {
     for open in 0..opens {
         window = window.restart(&[]).await?;
         window.until_text("[data-testid=nav-documents]", "").await?;
+        if knobs.warm_elsewhere > 0 {
+            window.create_document(&bob, &team, &format!("Scratch {open}"), "s").await?;
+            for _ in 0..knobs.warm_elsewhere {
+                window.type_into("[data-testid=editor]", "w").await?;
+            }
+            close_editor(&window).await?;
+            eprintln!("paper: {} keys typed into a small document first", knobs.warm_elsewhere);
+        }
         window.click("[data-testid=nav-documents]").await?;
         window.find("[data-testid=open-document]").await?;
         // Timed in the page: from the click's event to the first frame after the text is shown (the
@@ -343,7 +356,13 @@ async fn paper(opens: usize, rounds: usize) -> Result<Paper> {
                 probe = json!(probe)
             ))
             .await?;
-        window.click("[data-testid=open-document]").await?;
+        // The paper's own button: with `PAPER_WARM_ELSEWHERE` the list has other documents.
+        window
+            .script(
+                "Array.from(document.querySelectorAll('[data-testid=open-document]'))
+                   .find((b) => b.textContent.trim() === 'Paper').click(); return true;",
+            )
+            .await?;
         if first_paint.is_empty() {
             // What a person sees meanwhile: the preview, and that the document is still loading.
             window
@@ -370,15 +389,15 @@ async fn paper(opens: usize, rounds: usize) -> Result<Paper> {
         first_paint.push(paint);
         editable.push(ready);
         if open + 2 >= opens {
-            before_typing(&window, &probe).await?;
+            knobs.before_typing(&window, &probe).await?;
         }
         if open + 2 == opens {
             typing_paced = keystrokes(&window, rounds, Typing::Paced).await?;
         }
     }
-    if let Some(script) = std::env::var_os("PAPER_SCRIPT") {
-        let answer = window.script(&std::fs::read_to_string(script)?).await?;
-        eprintln!("paper: the script answered {answer}");
+    if let Some(script) = &knobs.script {
+        let js = std::fs::read_to_string(script).with_context(|| format!("PAPER_SCRIPT={}", script.display()))?;
+        eprintln!("paper: the script answered {}", window.script(&js).await?);
     }
     let typing = keystrokes(&window, rounds, Typing::Burst).await?;
     window.close().await.map_err(|e| anyhow!("closing the window: {e}"))?;
@@ -391,26 +410,60 @@ fn mark_window_log(line: &str) {
     use std::io::Write as _;
     let Some(path) = std::env::var_os(driver::WINDOW_LOG) else { return };
     let written =
-        std::fs::OpenOptions::new().append(true).create(true).open(path).and_then(|mut f| writeln!(f, "=== {line}"));
+        std::fs::OpenOptions::new().append(true).create(true).open(&path).and_then(|mut f| writeln!(f, "=== {line}"));
     if let Err(e) = written {
-        eprintln!("the window log: {e}");
+        eprintln!("writing to {}={}: {e}", driver::WINDOW_LOG, path.display());
     }
 }
 
-/// The diagnostic knobs' steps before the large document's keys (`PAPER_REOPEN`, `PAPER_PAUSE_MS`).
-async fn before_typing(window: &Window, probe: &str) -> Result<()> {
-    if std::env::var("PAPER_REOPEN").as_deref() == Ok("1") {
-        close_editor(window).await?;
-        window.click("[data-testid=open-document]").await?;
-        window.until_text("[data-testid=editor]", probe).await?;
-        eprintln!("paper: closed and opened again before typing");
+/// The knobs of the module docs.
+struct Knobs {
+    pause: Duration,
+    reopen: bool,
+    warm_keys: usize,
+    warm_elsewhere: usize,
+    script: Option<PathBuf>,
+}
+
+impl Knobs {
+    fn from_env() -> Result<Self> {
+        fn number(name: &str) -> Result<u64> {
+            match std::env::var(name) {
+                Ok(value) => value.parse().with_context(|| format!("{name}={value} is not a whole number")),
+                Err(_) => Ok(0),
+            }
+        }
+        let reopen = match std::env::var("PAPER_REOPEN").as_deref() {
+            Ok("1") => true,
+            Ok("0") | Err(_) => false,
+            Ok(other) => anyhow::bail!("PAPER_REOPEN={other}: 1 or 0"),
+        };
+        Ok(Knobs {
+            pause: Duration::from_millis(number("PAPER_PAUSE_MS")?),
+            reopen,
+            warm_keys: usize::try_from(number("PAPER_WARM_KEYS")?)?,
+            warm_elsewhere: usize::try_from(number("PAPER_WARM_ELSEWHERE")?)?,
+            script: std::env::var_os("PAPER_SCRIPT").map(PathBuf::from),
+        })
     }
-    let pause: u64 = std::env::var("PAPER_PAUSE_MS").ok().and_then(|p| p.parse().ok()).unwrap_or(0);
-    if pause > 0 {
-        tokio::time::sleep(Duration::from_millis(pause)).await;
-        eprintln!("paper: paused {pause} ms before typing");
+
+    /// Their steps before a set of the large document's keys.
+    async fn before_typing(&self, window: &Window, probe: &str) -> Result<()> {
+        for _ in 0..self.warm_keys {
+            window.type_into("[data-testid=editor]", "w").await?;
+        }
+        if self.reopen || self.warm_keys > 0 {
+            close_editor(window).await?;
+            window.click("[data-testid=open-document]").await?;
+            window.until_text("[data-testid=editor]", probe).await?;
+            eprintln!("paper: {} keys typed, then closed and opened again", self.warm_keys);
+        }
+        if !self.pause.is_zero() {
+            tokio::time::sleep(self.pause).await;
+            eprintln!("paper: paused {:?} before typing", self.pause);
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Leaves the open document for the list ("← Documents").

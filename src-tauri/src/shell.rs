@@ -180,8 +180,12 @@ impl<R: Runtime> Shell<R> {
         let account = match self.open_account(&relay_url).await {
             Ok(account) => account,
             Err(e) => {
-                if let Current::HeldElsewhere(..) = previous {
-                    *current = previous;
+                if let Current::HeldElsewhere(held, mut refused) = previous {
+                    // The same relay's data, still held: the callers queued meanwhile take this answer.
+                    if held == relay_url {
+                        refused.record(Instant::now(), e.clone());
+                    }
+                    *current = Current::HeldElsewhere(held, refused);
                 }
                 return Err(e);
             }

@@ -715,6 +715,19 @@ struct Driver {
 
 impl Driver {
     fn start(mut command: Command) -> Result<Self> {
+        // Dropped, unless `TEAMFLOW_WINDOW_LOG` names a file to append it to: the app's and its web process's
+        // stderr, where JavaScriptCore writes what its `JSC_*` options ask for (`JSC_logGC=true`). Opened
+        // first, so that a path that cannot be written stops the start with its name.
+        let log = match std::env::var_os(WINDOW_LOG) {
+            Some(path) => Some(tokio::fs::File::from_std(
+                std::fs::OpenOptions::new()
+                    .append(true)
+                    .create(true)
+                    .open(&path)
+                    .with_context(|| format!("opening {WINDOW_LOG}={}", path.display()))?,
+            )),
+            None => None,
+        };
         let mut child = command
             .process_group(0)
             .stdout(Stdio::null())
@@ -724,15 +737,9 @@ impl Driver {
             .context("starting tauri-driver (`cargo install tauri-driver --locked`; `./x setup` does it)")?;
         let group = child.id().context("tauri-driver exited at once")?;
         let mut stderr = child.stderr.take().context("tauri-driver's stderr")?;
-        // Dropped, unless `TEAMFLOW_WINDOW_LOG` names a file to append it to: the app's and its web process's
-        // stderr, where JavaScriptCore writes what its `JSC_*` options ask for (`JSC_logGC=true`).
-        let log = std::env::var_os(WINDOW_LOG);
         let stderr = tokio::spawn(async move {
             match log {
-                Some(path) => {
-                    let mut file = tokio::fs::OpenOptions::new().append(true).create(true).open(path).await?;
-                    tokio::io::copy(&mut stderr, &mut file).await
-                }
+                Some(mut file) => tokio::io::copy(&mut stderr, &mut file).await,
                 None => tokio::io::copy(&mut stderr, &mut tokio::io::sink()).await,
             }
         });
