@@ -21,9 +21,9 @@
 //! (the opening's code has run, the keys' has not); `PAPER_WARM_KEYS=n` types n keys into it first, then
 //! reopens it (the keys' code has run too); `PAPER_WARM_ELSEWHERE=n` types n keys into a new small
 //! document in the same window before each opening (the keys' code has run, on another document);
-//! `PAPER_SCRIPT=file` runs that script in the page before the
-//! burst and prints its answer (`window_latency/editing_by_blocks.js`; what it leaves behind makes that
-//! run's burst no figure to compare); `TEAMFLOW_WINDOW_LOG=file` keeps the window's stderr there, with a
+//! `PAPER_SCRIPT=file` runs that script in the page before the burst and prints its answer
+//! (`window_latency/editing_by_blocks.js`; what it leaves behind makes that run's burst no figure to
+//! compare); `TEAMFLOW_WINDOW_LOG=file` keeps the window's stderr there, with a
 //! line every five keys (`JSC_logGC=true` in the environment: when the collector ran).
 
 #[path = "../tests/support/driver.rs"]
@@ -356,13 +356,7 @@ async fn paper(opens: usize, rounds: usize, knobs: &Knobs) -> Result<Paper> {
                 probe = json!(probe)
             ))
             .await?;
-        // The paper's own button: with `PAPER_WARM_ELSEWHERE` the list has other documents.
-        window
-            .script(
-                "Array.from(document.querySelectorAll('[data-testid=open-document]'))
-                   .find((b) => b.textContent.trim() === 'Paper').click(); return true;",
-            )
-            .await?;
+        open_paper(&window).await?;
         if first_paint.is_empty() {
             // What a person sees meanwhile: the preview, and that the document is still loading.
             window
@@ -454,7 +448,7 @@ impl Knobs {
         }
         if self.reopen || self.warm_keys > 0 {
             close_editor(window).await?;
-            window.click("[data-testid=open-document]").await?;
+            open_paper(window).await?;
             window.until_text("[data-testid=editor]", probe).await?;
             eprintln!("paper: {} keys typed, then closed and opened again", self.warm_keys);
         }
@@ -464,6 +458,20 @@ impl Knobs {
         }
         Ok(())
     }
+}
+
+/// Clicks the paper's own button in the list (with `PAPER_WARM_ELSEWHERE` the list has other documents).
+async fn open_paper(window: &Window) -> Result<()> {
+    let clicked = window
+        .script(
+            "const paper = Array.from(document.querySelectorAll('[data-testid=open-document]'))
+               .find((b) => b.textContent.trim() === 'Paper');
+             paper?.click();
+             return !!paper;",
+        )
+        .await?;
+    anyhow::ensure!(clicked == json!(true), "no document titled Paper in the list");
+    Ok(())
 }
 
 /// Leaves the open document for the list ("← Documents").
