@@ -3,7 +3,7 @@
 // earlier versions, Markdown to copy, and exports to Markdown and HTML files.
 import type { DocHandle, Repo } from "@automerge/automerge-repo/slim";
 import { next as A } from "@automerge/automerge/slim";
-import { pmDocFromSpans } from "@automerge/prosemirror";
+import { commitTyping, pmDocFromSpans } from "@automerge/prosemirror";
 import type { Node } from "prosemirror-model";
 import { type Command, EditorState } from "prosemirror-state";
 import { EditorView, type NodeViewConstructor } from "prosemirror-view";
@@ -22,6 +22,7 @@ import { exportText, type ExportFormat } from "./export";
 import { inStep, watchStep, whenInStep } from "./inStep";
 import { needsConversion, toMarkdown } from "./markdown";
 import { convertOnce, settledWithRelay, whenStatus } from "./migration";
+import { afterFrame } from "./frames";
 import { afterPaint, findDocument, previewDoc } from "./opening";
 import { fromBase64, sharedRepo } from "./pipe";
 import { adapter, schema, TEXT_PATH } from "./schema";
@@ -135,7 +136,8 @@ export function Editor(props: { url: string; title: string; team: TeamId; me: Us
     // Whether the person has been in the editor: only then is the selection theirs to share.
     let placed = false;
     const editor = new EditorView(mount.current, {
-      state: editorState(handle as never, props.me),
+      // A key is drawn first and goes into the document right after its frame (`afterFrame`).
+      state: editorState(handle as never, props.me, afterFrame),
       editable: () => !readOnly,
       nodeViews: { check_item: checkItemView(readOnly) },
       // In the editor now (a click, Tab, or a toolbar command that focuses it after its change): from here
@@ -190,6 +192,8 @@ export function Editor(props: { url: string; title: string; team: TeamId; me: Us
       });
     }
     function shareCursor(v: EditorView) {
+      // The caret's index is read in the document: the keys drawn so far go in first.
+      commitTyping();
       const doc = currentDoc(handle!);
       const { anchor, head } = v.state.selection;
       // A caret (no selection) is one position: mapped once, not twice.
@@ -218,6 +222,8 @@ export function Editor(props: { url: string; title: string; team: TeamId; me: Us
     const v = view.current;
     if (!v || !handle) return;
     const carets = peers.flatMap((p) => (p.cursor ? [{ key: p.peerId, name: p.name, color: p.color, anchor: p.cursor.anchor, head: p.cursor.head }] : []));
+    // Their indices are the document's: the editor and the document agree once the keys drawn are in it.
+    commitTyping();
     v.dispatch(setCarets(v.state, currentDoc(handle), carets));
   }, [peers, handle, view.current]);
 
@@ -241,6 +247,8 @@ export function Editor(props: { url: string; title: string; team: TeamId; me: Us
   }
 
   async function showHistory() {
+    // The node's history should hold the last key drawn.
+    commitTyping();
     try {
       const [read, members] = await Promise.all([call(commands.documentHistory(url)), call(commands.members(props.team)).catch(() => null)]);
       setNames(members && new Map(members.map((m) => [m.user_id, m.display_name])));

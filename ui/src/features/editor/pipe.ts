@@ -1,6 +1,7 @@
 // The app's pipe for the window repo (see `ipc.ts`): frames to the node through the `window_frame` command,
 // frames from it on a Tauri channel, base64 both ways; and the one repo the window keeps while signed in.
 import { Channel } from "@tauri-apps/api/core";
+import { commitTyping } from "@automerge/prosemirror";
 import type { Repo } from "@automerge/automerge-repo/slim";
 import { commands } from "../../bindings";
 import { call } from "../../lib/call";
@@ -49,7 +50,11 @@ export function sharedRepo(): Promise<Repo> {
         shared = null;
         void made.then((r) => r.shutdown());
       },
-      async (timeoutMs) => handOver(await made, timeoutMs),
+      async (timeoutMs) => {
+        // The keys on screen are edits too: into their documents before the node is asked for them.
+        commitTyping();
+        return handOver(await made, timeoutMs);
+      },
     );
   }
   return shared;

@@ -3,6 +3,7 @@
 import { initializeBase64Wasm, isWasmInitialized } from "@automerge/automerge/slim";
 import { automergeWasmBase64 } from "@automerge/automerge/automerge.wasm.base64";
 import { Repo, type PeerId } from "@automerge/automerge-repo/slim";
+import { afterKeys } from "./frames";
 import { IpcNetworkAdapter, type Pipe } from "./ipc";
 import { withSyncSeeds } from "./seeds";
 import { WINDOW_PEER_ID } from "../../bindings";
@@ -15,9 +16,10 @@ export async function automergeReady(): Promise<void> {
   if (!isWasmInitialized()) await initializeBase64Wasm(automergeWasmBase64);
 }
 
-/// A repo whose only network is `pipe`; nothing is stored in the window. A document loaded from the node's
+/// A repo whose only network is `pipe` (its frames held while a key is on its way to the screen,
+/// `afterKeys`); nothing is stored in the window. A document loaded from the node's
 /// saved bytes starts syncing from their heads (`seeds.ts`).
 export async function windowRepo(pipe: Pipe, onError: (message: string) => void = () => {}): Promise<Repo> {
   await automergeReady();
-  return withSyncSeeds(new Repo({ network: [new IpcNetworkAdapter(pipe, onError)], peerId: WINDOW_PEER, sharePolicy: async () => true }));
+  return withSyncSeeds(new Repo({ network: [new IpcNetworkAdapter(afterKeys(pipe), onError)], peerId: WINDOW_PEER, sharePolicy: async () => true }));
 }

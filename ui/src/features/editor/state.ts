@@ -11,9 +11,12 @@ import { authorMessage } from "./history";
 import { editorKeys, markdownRules } from "./commands";
 import { adapter, TEXT_PATH } from "./schema";
 
-export function editorState(handle: DocHandle<unknown>, author?: string): EditorState {
+/// The editor's state over `handle`'s text. With `schedule`, keystrokes are drawn first and go into the
+/// document when it calls back (`syncPlugin` in the binding; the window passes `afterFrame`): a key's frame
+/// does not wait for Automerge.
+export function editorState(handle: DocHandle<unknown>, author?: string, schedule?: (commit: (drawnAt?: number) => void) => void): EditorState {
   const bound = stamped(handle, author);
-  const { schema, pmDoc, plugin } = init(bound, TEXT_PATH, { schemaAdapter: adapter });
+  const { schema, pmDoc, plugin } = init(bound, TEXT_PATH, { schemaAdapter: adapter, schedule });
   // The binding maps positions through an index of the text's blocks, carried from keystroke to
   // keystroke; made now, while the document opens, rather than on the first key (it takes a walk of
   // every block).
