@@ -3,7 +3,7 @@
 // earlier versions, Markdown to copy, and exports to Markdown and HTML files.
 import type { DocHandle, Repo } from "@automerge/automerge-repo/slim";
 import { next as A } from "@automerge/automerge/slim";
-import { commitTyping, pmDocFromSpans } from "@automerge/prosemirror";
+import { commitTyping, pmDocFromSpans, typingWaits } from "@automerge/prosemirror";
 import type { Node } from "prosemirror-model";
 import { type Command, EditorState } from "prosemirror-state";
 import { EditorView, type NodeViewConstructor } from "prosemirror-view";
@@ -192,8 +192,9 @@ export function Editor(props: { url: string; title: string; team: TeamId; me: Us
       });
     }
     function shareCursor(v: EditorView) {
-      // The caret's index is read in the document: the keys drawn so far go in first.
-      commitTyping();
+      // The caret's index is read in the document, which has the keys once they are committed after their
+      // frame (`frames.ts`); committing them here could hold back the frame of a key typed meanwhile.
+      if (typingWaits()) return shareCursorSoon(v);
       const doc = currentDoc(handle!);
       const { anchor, head } = v.state.selection;
       // A caret (no selection) is one position: mapped once, not twice.
@@ -222,9 +223,17 @@ export function Editor(props: { url: string; title: string; team: TeamId; me: Us
     const v = view.current;
     if (!v || !handle) return;
     const carets = peers.flatMap((p) => (p.cursor ? [{ key: p.peerId, name: p.name, color: p.color, anchor: p.cursor.anchor, head: p.cursor.head }] : []));
-    // Their indices are the document's: the editor and the document agree once the keys drawn are in it.
-    commitTyping();
-    v.dispatch(setCarets(v.state, currentDoc(handle), carets));
+    // Their indices are the document's: drawn once the keys on screen are in it too (`frames.ts`).
+    let gone = false;
+    const draw = () => {
+      if (gone || view.current !== v) return;
+      if (typingWaits()) return void afterPaint().then(draw);
+      v.dispatch(setCarets(v.state, currentDoc(handle), carets));
+    };
+    draw();
+    return () => {
+      gone = true;
+    };
   }, [peers, handle, view.current]);
 
   // A version from history, drawn read-only.

@@ -34,7 +34,14 @@ export function afterKeys(pipe: Pipe): Pipe {
       // Per connection: a new one starts with nothing held.
       const held: Uint8Array[] = [];
       const release = () => {
-        for (const frame of held.splice(0)) receive(frame);
+        // Each frame handed over on its own: one the repo cannot read does not take the rest with it.
+        for (const frame of held.splice(0)) {
+          try {
+            receive(frame);
+          } catch (e) {
+            console.warn("a frame from the node could not be read:", e);
+          }
+        }
       };
       return pipe.open((frame) => {
         if (held.length === 0 && !typingWaits()) return receive(frame);

@@ -6,13 +6,13 @@ import { next as A } from "@automerge/automerge/slim";
 import { Repo, type DocHandle } from "@automerge/automerge-repo/slim";
 import { commitTyping, isTyping, typingWaits } from "@automerge/prosemirror";
 import { EditorView } from "prosemirror-view";
-import { TextSelection } from "prosemirror-state";
+import { TextSelection, type EditorState, type Transaction } from "prosemirror-state";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { automergeReady } from "./repo";
 import type { Pipe } from "./ipc";
 import { applyKeepingCaret, editorState } from "./state";
 import { schema, TEXT_PATH } from "./schema";
-import { toggleMark, undo } from "./commands";
+import { toggleBlock, toggleMark, undo } from "./commands";
 import { afterFrame, afterKeys, FRAME_LATEST_MS } from "./frames";
 
 type Doc = { text: string };
@@ -51,6 +51,8 @@ function type(view: EditorView, text: string) {
 const text = (handle: DocHandle<Doc>) => handle.doc().text.replace(/\uFFFC/g, "|");
 const shown = (view: EditorView) => view.state.doc.textBetween(0, view.state.doc.content.size, "|");
 const changes = (handle: DocHandle<Doc>) => A.getAllChanges(handle.doc()).length;
+
+const setHeading = (state: EditorState, dispatch: (tr: Transaction) => void) => toggleBlock(schema.nodes.heading, { level: 1 })(state, dispatch);
 
 function atEnd(view: EditorView) {
   view.dispatch(view.state.tr.setSelection(TextSelection.atEnd(view.state.doc)));
@@ -112,6 +114,7 @@ describe("keys drawn before they go into the document", () => {
     type(view, "plain ");
     toggleMark(schema.marks.strong)(view.state, view.dispatch);
     type(view, "bold");
+    expect(text(handle)).not.toContain("bold");
     commit();
     const marked = A.marks(handle.doc(), TEXT_PATH).filter((m) => m.name === "strong");
     const spans = A.spans(handle.doc(), TEXT_PATH).filter((s) => s.type === "text") as { value: string; marks?: Record<string, unknown> }[];
@@ -189,10 +192,59 @@ describe("keys drawn before they go into the document", () => {
     // I delete the "s" of "this" while their deletion of the whole word is on its way.
     const end = view.state.doc.content.size - 1;
     view.dispatch(view.state.tr.delete(end - 1, end));
+    expect(text(handle)).toMatch(/this$/);
     (handle as unknown as { update(fn: (d: A.Doc<Doc>) => A.Doc<Doc>): void }).update((d) => A.merge(d, changed));
     commit();
     expect(text(handle)).toMatch(/keep $/);
     expect(shown(view)).toBe("keep ");
+  });
+
+  /// A teammate's change made through the binding itself, on a copy of `handle`'s document: what their editor
+  /// writes. `edit` runs on their editor's state.
+  function theirEdit(handle: DocHandle<Doc>, edit: (state: EditorState, dispatch: (tr: Transaction) => void) => void): A.Doc<Doc> {
+    let copy = A.clone(handle.doc(), "ff".repeat(16));
+    const theirs = { doc: () => copy, change: (fn: (d: Doc) => void) => void (copy = A.change(copy, fn)), on() {}, off() {} };
+    let state = editorState(theirs as never);
+    edit(state, (tr) => (state = state.apply(tr)));
+    return copy;
+  }
+
+  function arrive(handle: DocHandle<Doc>, changed: A.Doc<Doc>) {
+    (handle as unknown as { update(fn: (d: A.Doc<Doc>) => A.Doc<Doc>): void }).update((d) => A.merge(d, changed));
+  }
+
+  it("keeps keys typed into a block a teammate made a heading meanwhile", () => {
+    const { handle, view, commit } = open("");
+    type(view, "start end");
+    commitTyping();
+    atEnd(view);
+    type(view, "!!");
+    expect(text(handle)).not.toContain("!!");
+    // Their editor draws the block anew: the keys' place is gone from the map.
+    const changed = theirEdit(handle, (state, dispatch) => {
+      dispatch(state.tr.setSelection(TextSelection.atStart(state.doc)));
+      setHeading(state, dispatch);
+    });
+    arrive(handle, changed);
+    commit();
+    expect(text(handle)).toMatch(/start end!!$/);
+    expect(view.state.doc.firstChild?.type.name).toBe("heading");
+    expect(shown(view)).toBe("start end!!");
+  });
+
+  it("keeps keys typed into words a teammate deleted meanwhile, where the words were", () => {
+    const { handle, view, commit } = open("");
+    type(view, "start middle end");
+    commitTyping();
+    const inside = view.state.doc.textContent.indexOf("dle") + 1;
+    view.dispatch(view.state.tr.setSelection(TextSelection.create(view.state.doc, inside)));
+    type(view, "!!");
+    const theirs = A.clone(handle.doc(), "ff".repeat(16));
+    const at = theirs.text.indexOf("middle ");
+    arrive(handle, A.change(theirs, (d) => A.splice(d, TEXT_PATH, at, "middle ".length, "")));
+    commit();
+    expect(text(handle)).toMatch(/start !!end$/);
+    expect(shown(view)).toBe("start !!end");
   });
 
   it("puts all three in when an edit that is not typing comes after the teammate's change", () => {
@@ -216,6 +268,7 @@ describe("keys drawn before they go into the document", () => {
   it("puts the waiting keys in when the editor closes", () => {
     const { handle, view } = open("");
     type(view, "last words");
+    expect(text(handle)).not.toContain("last");
     views.splice(views.indexOf(view), 1);
     view.destroy();
     expect(text(handle)).toContain("last words");
