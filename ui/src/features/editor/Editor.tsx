@@ -256,7 +256,7 @@ export function Editor(props: { url: string; title: string; team: TeamId; me: Us
   }
 
   async function showHistory() {
-    // The node's history should hold the last key drawn.
+    // The last keys drawn go to the node now, not a frame later (they may still be on their way when it answers).
     commitTyping();
     try {
       const [read, members] = await Promise.all([call(commands.documentHistory(url)), call(commands.members(props.team)).catch(() => null)]);

@@ -54,6 +54,15 @@ const changes = (handle: DocHandle<Doc>) => A.getAllChanges(handle.doc()).length
 
 const setHeading = (state: EditorState, dispatch: (tr: Transaction) => void) => toggleBlock(schema.nodes.heading, { level: 1 })(state, dispatch);
 
+/// A teammate's copy of `handle`'s document, under an actor that sorts after the window's, so that which of
+/// two inserts at one place comes first is the same in every run.
+const theirCopy = (handle: DocHandle<Doc>) => A.clone(handle.doc(), "ff".repeat(16));
+
+/// A teammate's change reaching the editor's document, as a sync message would bring it.
+function arrive(handle: DocHandle<Doc>, changed: A.Doc<Doc>) {
+  (handle as unknown as { update(fn: (d: A.Doc<Doc>) => A.Doc<Doc>): void }).update((d) => A.merge(d, changed));
+}
+
 function atEnd(view: EditorView) {
   view.dispatch(view.state.tr.setSelection(TextSelection.atEnd(view.state.doc)));
 }
@@ -146,14 +155,13 @@ describe("keys drawn before they go into the document", () => {
     const { handle, view } = opened;
     type(view, "start end");
     commitTyping();
-    const theirs = A.clone(handle.doc(), "ff".repeat(16));
+    const theirs = theirCopy(handle);
     const at = theirs.text.indexOf("end");
     const changed = A.change(theirs, (d) => A.splice(d, TEXT_PATH, at, 0, "middle "));
     atEnd(view);
     type(view, "!!");
     expect(text(handle)).not.toContain("!!");
-    const arrive = () => (handle as unknown as { update(fn: (d: A.Doc<Doc>) => A.Doc<Doc>): void }).update((d) => A.merge(d, changed));
-    return { ...opened, arrive };
+    return { ...opened, arrive: () => arrive(handle, changed) };
   }
 
   it("keeps both a teammate's change and the keys that waited when the change arrives first", () => {
@@ -186,14 +194,14 @@ describe("keys drawn before they go into the document", () => {
     const { handle, view, commit } = open("");
     type(view, "keep this");
     commitTyping();
-    const theirs = A.clone(handle.doc(), "ff".repeat(16));
+    const theirs = theirCopy(handle);
     const at = theirs.text.indexOf("this");
     const changed = A.change(theirs, (d) => A.splice(d, TEXT_PATH, at, 4, ""));
     // I delete the "s" of "this" while their deletion of the whole word is on its way.
     const end = view.state.doc.content.size - 1;
     view.dispatch(view.state.tr.delete(end - 1, end));
     expect(text(handle)).toMatch(/this$/);
-    (handle as unknown as { update(fn: (d: A.Doc<Doc>) => A.Doc<Doc>): void }).update((d) => A.merge(d, changed));
+    arrive(handle, changed);
     commit();
     expect(text(handle)).toMatch(/keep $/);
     expect(shown(view)).toBe("keep ");
@@ -202,15 +210,11 @@ describe("keys drawn before they go into the document", () => {
   /// A teammate's change made through the binding itself, on a copy of `handle`'s document: what their editor
   /// writes. `edit` runs on their editor's state.
   function theirEdit(handle: DocHandle<Doc>, edit: (state: EditorState, dispatch: (tr: Transaction) => void) => void): A.Doc<Doc> {
-    let copy = A.clone(handle.doc(), "ff".repeat(16));
+    let copy = theirCopy(handle);
     const theirs = { doc: () => copy, change: (fn: (d: Doc) => void) => void (copy = A.change(copy, fn)), on() {}, off() {} };
     let state = editorState(theirs as never);
     edit(state, (tr) => (state = state.apply(tr)));
     return copy;
-  }
-
-  function arrive(handle: DocHandle<Doc>, changed: A.Doc<Doc>) {
-    (handle as unknown as { update(fn: (d: A.Doc<Doc>) => A.Doc<Doc>): void }).update((d) => A.merge(d, changed));
   }
 
   it("keeps keys typed into a block a teammate made a heading meanwhile", () => {
@@ -239,7 +243,7 @@ describe("keys drawn before they go into the document", () => {
     const inside = view.state.doc.textContent.indexOf("dle") + 1;
     view.dispatch(view.state.tr.setSelection(TextSelection.create(view.state.doc, inside)));
     type(view, "!!");
-    const theirs = A.clone(handle.doc(), "ff".repeat(16));
+    const theirs = theirCopy(handle);
     const at = theirs.text.indexOf("middle ");
     arrive(handle, A.change(theirs, (d) => A.splice(d, TEXT_PATH, at, "middle ".length, "")));
     commit();
