@@ -371,12 +371,15 @@ async fn paper(opens: usize, rounds: usize, knobs: &Knobs) -> Result<Paper> {
             })
             .await?;
         eprintln!("paper: first paint {paint:.0} ms, editable {ready:.0} ms");
-        // Where the wait went: the steps the page marks while it opens a document (`markOpening`).
+        // Where the wait went: the steps the page marks while it opens a document (`markOpening`), and the
+        // tasks it times (`measureOpening`).
         let steps = window
             .script(
                 "const marks = performance.getEntriesByType('mark').filter((m) => m.name.startsWith('teamflow:open:'));
                  const start = marks.find((m) => m.name === 'teamflow:open:start');
-                 return marks.map((m) => `${m.name.slice(14)} ${(m.startTime - (start ? start.startTime : 0)).toFixed(0)}`).join(', ');",
+                 const tasks = performance.getEntriesByType('measure').filter((m) => m.name.startsWith('teamflow:open:'));
+                 return marks.map((m) => `${m.name.slice(14)} ${(m.startTime - (start ? start.startTime : 0)).toFixed(0)}`)
+                   .concat(tasks.map((m) => `${m.name.slice(14)} took ${m.duration.toFixed(0)}`)).join(', ');",
             )
             .await?;
         eprintln!("paper: opening steps (ms since the start): {}", steps.as_str().unwrap_or_default());

@@ -1,16 +1,19 @@
 //! The rich-text editor in the window, driven as a person would: Markdown shortcuts typed, a word selected
 //! with the keyboard and made bold, formatted HTML pasted and undone; a stock JavaScript automerge-repo
 //! client reads the headings, lists and marks written here, and its own bold paragraph shows formatted;
-//! a teammate's caret shows with their name. A screenshot per state, in both themes.
+//! a teammate's caret shows with their name. A screenshot per state, in both themes. A long document's
+//! first key, rehearsed unseen when it opens, never reaches the document.
 
 use std::path::PathBuf;
 use std::process::Stdio;
 
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::{Value, json};
+use teamflow_sync::SyncClient;
 use teamflow_sync::automerge::transaction::Transactable as _;
 use teamflow_sync::automerge::{ROOT, ReadDoc as _};
-use teamflow_tests::{TestRelay, sync_client, text_when};
+use teamflow_sync::samod::DocHandle;
+use teamflow_tests::{Client, TestRelay, sync_client, text_when};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use crate::driver::{Theme, Window, turn};
@@ -162,14 +165,8 @@ async fn walk_through(theme: Theme) -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_old_document_is_converted_once_and_an_edit_made_just_before_the_app_ends_is_kept() -> Result<()> {
     let Teammates { relay, ada: _, bob, window, team } = Teammates::open(Theme::Light, "Ops").await?;
-    let url = window.create_document(&bob, &team, "Runbook", "x").await?;
-    window.click("[data-testid=close-document]").await?;
-    window.find("[data-testid=open-document]").await?;
-
     // Bob's older client writes it the way documents were written before: Markdown in plain text.
-    let bob_sync = sync_client(&relay, &bob, "bob-laptop").await;
-    let handle = bob_sync.open(&url.parse()?).await?.context("bob opens it")?;
-    text_when(&handle, |t| t.contains('x')).await;
+    let (bob_sync, handle) = bobs_copy(&window, &relay, &bob, &team, "Runbook").await?;
     handle.with_document(|doc| -> Result<()> {
         let (_, text) = doc.get(ROOT, teamflow_sync::TEXT_FIELD)?.context("the text")?;
         let length = isize::try_from(doc.length(&text))?;
@@ -203,6 +200,71 @@ async fn an_old_document_is_converted_once_and_an_edit_made_just_before_the_app_
     ensure!(!text.contains("**"), "the relay holds the converted text: {text:?}");
     window.close().await?;
     Ok(())
+}
+
+/// A long document's first keystroke is rehearsed once the editor is drawn (`rehearsal.ts`): typed and
+/// taken back through the page's own editing, unseen. The person finds the document as it was, scrolled to
+/// its top and with the focus where it was; and the document never has the rehearsed key: the person's
+/// first key is its only change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_documents_first_key_is_rehearsed_unseen_and_never_reaches_the_document() -> Result<()> {
+    let Teammates { relay, ada: _, bob, window, team } = Teammates::open(Theme::Light, "Handbooks").await?;
+    // Bob makes it long: past the length from which the editor rehearses (`WARM_FROM_CHARS`, 20,000).
+    let (bob_sync, handle) = bobs_copy(&window, &relay, &bob, &team, "Handbook").await?;
+    let long = format!("{} the end of the handbook", "one line of the handbook ".repeat(1_000));
+    let heads = handle.with_document(|doc| -> Result<_> {
+        let (_, text) = doc.get(ROOT, teamflow_sync::TEXT_FIELD)?.context("the text")?;
+        let length = doc.length(&text);
+        let mut tx = doc.transaction();
+        tx.splice_text(&text, length, 0, &long)?;
+        tx.commit();
+        Ok(doc.get_heads())
+    })?;
+    ensure!(bob_sync.synced_with_relay(&handle).await, "the relay has bob's text");
+
+    window.click("[data-testid=open-document]").await?;
+    window.until_text("[data-testid=editor]", "the end of the handbook").await?;
+    // A mark changes nothing on the page for `until_page` to notice: asked until it is there.
+    let rehearsed = "return performance.getEntriesByName('teamflow:open:rehearsed').length > 0 || null;";
+    window.until("the keys rehearsed", async || Ok(window.script(rehearsed).await?.as_bool())).await?;
+    let scene = window
+        .script(
+            "const editor = document.querySelector('[data-testid=editor]');
+             let scrolled = document.scrollingElement.scrollTop;
+             for (let el = editor; el; el = el.parentElement) scrolled += el.scrollTop;
+             return { scrolled, focused: editor.contains(document.activeElement), text: editor.textContent };",
+        )
+        .await?;
+    ensure!(scene["scrolled"] == json!(0), "the document is shown from its top: {}", scene["scrolled"]);
+    ensure!(scene["focused"] == json!(false), "the focus is not moved into the editor");
+    ensure!(scene["text"].as_str() == Some(&format!("x{long}")), "the editor shows the text as it is");
+    window.screenshot("editor-long-opened").await?;
+
+    // The person's first key is the document's only change since bob's.
+    place_caret(&window, "p", "start").await?;
+    type_keys(&window, "Z").await?;
+    text_when(&handle, |t| t.contains("Zx")).await;
+    let since = handle.with_document(|doc| doc.get_changes(&heads).len());
+    ensure!(since == 1, "the window made {since} changes for one key");
+    window.close().await?;
+    Ok(())
+}
+
+/// A document `bob` creates in the window with the text "x", closed again, and his own client's copy of it.
+async fn bobs_copy(
+    window: &Window,
+    relay: &TestRelay,
+    bob: &Client,
+    team: &str,
+    title: &str,
+) -> Result<(SyncClient, DocHandle)> {
+    let url = window.create_document(bob, team, title, "x").await?;
+    window.click("[data-testid=close-document]").await?;
+    window.find("[data-testid=open-document]").await?;
+    let bob_sync = sync_client(relay, bob, "bob-laptop").await;
+    let handle = bob_sync.open(&url.parse()?).await?.context("bob opens it")?;
+    text_when(&handle, |t| t.contains('x')).await;
+    Ok((bob_sync, handle))
 }
 
 /// Puts the editor's caret at the start or end of its first `tag` block, as a click there would.

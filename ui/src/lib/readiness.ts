@@ -14,7 +14,7 @@ export function markReady(name: string): void {
 export const SIGN_IN_READY = "teamflow:sign-in-ready";
 
 /** The steps of opening a document, in order; the window benchmark reads their marks to split the wait. */
-const OPENING_STEPS = ["start", "preview-drawn", "node-opened", "saved-read", "imported", "checked", "converting", "converted", "warmed", "editor-drawn"] as const;
+const OPENING_STEPS = ["start", "preview-drawn", "node-opened", "saved-read", "imported", "checked", "converting", "converted", "warmed", "editor-drawn", "rehearsed"] as const;
 export type OpeningStep = (typeof OPENING_STEPS)[number];
 
 /**
@@ -22,8 +22,19 @@ export type OpeningStep = (typeof OPENING_STEPS)[number];
  * of the opening before, so they never pile up.
  */
 export function markOpening(step: OpeningStep): void {
-  if (step === "start") for (const earlier of OPENING_STEPS) performance.clearMarks(`teamflow:open:${earlier}`);
+  if (step === "start") {
+    for (const earlier of OPENING_STEPS) performance.clearMarks(`teamflow:open:${earlier}`);
+    for (const earlier of OPENING_TASKS) performance.clearMeasures(`teamflow:open:${earlier}`);
+  }
   performance.mark(`teamflow:open:${step}`);
+}
+
+/** The opening's tasks that run on their own after the editor is drawn, each timed as it ends. */
+const OPENING_TASKS = ["rehearsal"] as const;
+
+/** Times a task of the document opening now in progress, from `start` (`performance.now()`) until now. */
+export function measureOpening(task: (typeof OPENING_TASKS)[number], start: number): void {
+  performance.measure(`teamflow:open:${task}`, { start, end: performance.now() });
 }
 
 /**

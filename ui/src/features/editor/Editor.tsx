@@ -13,7 +13,7 @@ import { call, messageOf } from "../../lib/call";
 import { dateTime } from "../../lib/dates";
 import { all, subscribe } from "../../lib/events";
 import { ErrorLine } from "../../lib/ErrorLine";
-import { markOpening, recordKeyPhases } from "../../lib/readiness";
+import { markOpening, measureOpening, recordKeyPhases } from "../../lib/readiness";
 import { DocState } from "../sync/SyncIndicator";
 import { setCarets, textIndex } from "./carets";
 import { active, insertRule, redo, setLink, toggleBlock, toggleList, toggleMark, toggleQuote, toolbarShows, undo } from "./commands";
@@ -27,7 +27,8 @@ import { afterPaint, findDocument, previewDoc } from "./opening";
 import { fromBase64, sharedRepo } from "./pipe";
 import { adapter, schema, TEXT_PATH } from "./schema";
 import { applyKeepingCaret, currentDoc, editorState } from "./state";
-import { warmTypingOnce } from "./warmup";
+import { REHEARSAL_PLACES, rehearse } from "./rehearsal";
+import { WARM_FROM_CHARS, warmTypingOnce } from "./warmup";
 
 type Doc = { text: string };
 
@@ -135,6 +136,8 @@ export function Editor(props: { url: string; title: string; team: TeamId; me: Us
     if (!handle || !mount.current) return;
     // Whether the person has been in the editor: only then is the selection theirs to share.
     let placed = false;
+    // While a key is rehearsed (below): what the editor dispatches stays in its state, and its focus is not the person's.
+    let rehearsing = false;
     const editor = new EditorView(mount.current, {
       // A key is drawn first and goes into the document right after its frame (`afterFrame`).
       state: editorState(handle as never, props.me, afterFrame),
@@ -144,6 +147,7 @@ export function Editor(props: { url: string; title: string; team: TeamId; me: Us
       // on the selection is the person's own, and teammates see where it is.
       handleDOMEvents: {
         focus: (v) => {
+          if (rehearsing) return false;
           placed = true;
           shareCursorSoon(v);
           return false;
@@ -151,6 +155,7 @@ export function Editor(props: { url: string; title: string; team: TeamId; me: Us
       },
       attributes: { "data-testid": "editor", "aria-label": props.title, class: "rich", spellcheck: "true" },
       dispatchTransaction(tr) {
+        if (rehearsing) return editor.updateState(editor.state.apply(tr));
         const before = editor.state.selection;
         const t0 = performance.now();
         const next = applyKeepingCaret(editor.state, tr);
@@ -178,6 +183,28 @@ export function Editor(props: { url: string; title: string; team: TeamId; me: Us
     setPreviewing(false);
     redraw();
     markOpening("editor-drawn");
+    // A long document's first keys are typed once, unseen, right after the editor is first drawn, so that
+    // the person's first keys are not the first the browser and the view handle there (`rehearsal.ts`):
+    // at each place in a task of its own, a frame apart, and not once the person is in the editor.
+    if (!readOnly && editor.state.doc.content.size >= WARM_FROM_CHARS) {
+      const rehearseAt = async (place: (typeof REHEARSAL_PLACES)[number]) => {
+        await afterPaint();
+        if (view.current !== editor || editor.hasFocus() || typingWaits()) return false;
+        rehearsing = true;
+        const start = performance.now();
+        try {
+          return rehearse(editor, place);
+        } finally {
+          rehearsing = false;
+          measureOpening("rehearsal", start);
+        }
+      };
+      void (async () => {
+        let rehearsed = true;
+        for (const place of REHEARSAL_PLACES) rehearsed = (await rehearseAt(place)) && rehearsed;
+        if (rehearsed) markOpening("rehearsed");
+      })().catch((e) => console.warn("rehearsing the first keys failed:", e));
+    }
     // Teammates see the caret after this frame is drawn, not before: finding its index in the Automerge
     // text walks the document's blocks whenever the last change left no position index to carry (a new
     // block, a mark), milliseconds on a long document that the keystroke's own frame should not wait for.
