@@ -19,12 +19,14 @@ use crate::NodeError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Asked(u64);
 
-/// When each team was last forgotten, in the sequence `Asked` reads. In memory: a question does not outlive
-/// the process that asked it.
+/// When each team was last forgotten, in the sequence `Asked` reads, and when everything was (the user's
+/// data cleared: signing out, or another account signing in). In memory: a question does not outlive the
+/// process that asked it.
 #[derive(Debug, Default)]
 pub(crate) struct Forgets {
     latest: u64,
     teams: HashMap<TeamId, u64>,
+    everything: u64,
 }
 
 impl Forgets {
@@ -37,9 +39,21 @@ impl Forgets {
         self.teams.insert(team, self.latest);
     }
 
+    /// Everything forgotten from now on: what was asked before belongs to data that is gone.
+    pub(crate) fn forget_everything(&mut self) {
+        self.latest += 1;
+        self.everything = self.latest;
+    }
+
     /// Whether `team` was forgotten after a question asked at `asked`.
     pub(crate) fn forgotten_since(&self, team: TeamId, asked: Asked) -> bool {
-        self.teams.get(&team).is_some_and(|&at| at > asked.0)
+        self.answer_forgotten(Some(team), asked)
+    }
+
+    /// Whether an answer about `team` (none: about no one team) to a question asked at `asked` is no longer
+    /// to be kept: its team, or everything, was forgotten since.
+    pub(crate) fn answer_forgotten(&self, team: Option<TeamId>, asked: Asked) -> bool {
+        self.everything > asked.0 || team.and_then(|team| self.teams.get(&team)).is_some_and(|&at| at > asked.0)
     }
 }
 
@@ -370,6 +384,27 @@ mod tests {
         assert!(node.kept_view::<Vec<String>>(&members(ops)).await.expect("read").is_some());
         assert!(!node.is_forgotten(&runbook).await.expect("read"));
         assert_eq!(document_teams(&node).await.len(), 2);
+        node.close().await;
+    }
+
+    /// An answer on its way while this user's data is cleared (signing out) is not kept after it, whether
+    /// about a team or about none; one asked after is. (The store's last rows after a sign-out were
+    /// sometimes such an answer: `previews::signing_out_leaves_no_preview_and_no_other_user_data_in_the_store`.)
+    #[tokio::test]
+    async fn an_answer_asked_before_the_user_data_was_cleared_is_not_kept() {
+        let dir = tempfile::tempdir().expect("dir");
+        let node = Node::open(dir.path(), "https://127.0.0.1:9").await.expect("open");
+        let members = format!("/api/teams/{}/members", TeamId::new());
+        let asked = node.asking();
+        node.sign_out().await.expect("sign out");
+        node.keep_view(&members, &["ada"], asked).await.expect("keep");
+        node.keep_view("/api/devices/relay", &["key"], asked).await.expect("keep");
+        assert_eq!(node.kept_view::<Vec<String>>(&members).await.expect("read"), None);
+        assert_eq!(node.kept_view::<Vec<String>>("/api/devices/relay").await.expect("read"), None);
+
+        let after = node.asking();
+        node.keep_view("/api/devices/relay", &["key"], after).await.expect("keep");
+        assert!(node.kept_view::<Vec<String>>("/api/devices/relay").await.expect("read").is_some());
         node.close().await;
     }
 }

@@ -102,7 +102,7 @@ impl Node {
             if pending > 0 {
                 tracing::warn!(pending, "dropping another account's local data, including changes it never delivered");
             }
-            crate::store::clear_user_data(&self.db).await?;
+            crate::store::clear_user_data(&self.db, &self.forgets).await?;
         }
         let user_json = serde_json::to_string(&auth.user).map_err(NodeError::corrupt)?;
         sqlx::query("INSERT INTO account (singleton, relay_url, user_json) VALUES (1, ?, ?) ON CONFLICT (singleton) DO UPDATE SET relay_url = excluded.relay_url, user_json = excluded.user_json")
@@ -161,7 +161,7 @@ impl Node {
         }
         self.credentials.remove().await?;
         self.set_credential_store(None);
-        crate::store::clear_user_data(&self.db).await?;
+        crate::store::clear_user_data(&self.db, &self.forgets).await?;
         self.status.reset();
         Ok(())
     }

@@ -10,7 +10,7 @@ use sqlx::sqlite::{SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, Sq
 use teamflow_protocol::TeamId;
 use teamflow_protocol::api::messages::Message;
 
-use crate::forgotten::Asked;
+use crate::forgotten::{Asked, Forgets};
 use crate::{Node, NodeError};
 
 mod claim;
@@ -112,8 +112,11 @@ pub(crate) async fn begin_write(db: &SqlitePool) -> Result<sqlx::Transaction<'st
 
 /// Forgets everything the signed-in user left here, in one transaction; then leaves none of it in the
 /// files either.
-pub(crate) async fn clear_user_data(db: &SqlitePool) -> Result<(), NodeError> {
-    let mut tx = db.begin().await?;
+pub(crate) async fn clear_user_data(db: &SqlitePool, forgets: &std::sync::Mutex<Forgets>) -> Result<(), NodeError> {
+    let mut tx = begin_write(db).await?;
+    // Under the write lock, as `forget_team` marks its team: an answer on its way (asked before) is not
+    // kept after this (`begin_answer_write`), or is kept before it and deleted here.
+    forgets.lock().unwrap_or_else(std::sync::PoisonError::into_inner).forget_everything();
     for table in USER_TABLES {
         sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}"))).execute(&mut *tx).await?;
     }
@@ -151,7 +154,8 @@ impl Node {
     }
 
     /// A write transaction for keeping what the relay answered about `team` (none: not about one team) to a
-    /// question asked at `asked`; none when the team was forgotten since, so the answer is not kept. Checked
+    /// question asked at `asked`; none when the team, or everything (`clear_user_data`), was forgotten since,
+    /// so the answer is not kept. Checked
     /// once this transaction holds the write lock, which `forget_team` holds while it marks the team: a
     /// forgetting either comes after this write (and deletes what it kept) or is seen by it.
     pub(crate) async fn begin_answer_write(
@@ -160,7 +164,8 @@ impl Node {
         asked: Asked,
     ) -> Result<Option<sqlx::Transaction<'static, sqlx::Sqlite>>, NodeError> {
         let tx = begin_write(&self.db).await?;
-        let forgotten = team.is_some_and(|team| self.forgotten_since(team, asked));
+        let forgotten =
+            self.forgets.lock().unwrap_or_else(std::sync::PoisonError::into_inner).answer_forgotten(team, asked);
         // Dropping the transaction rolls it back.
         Ok(if forgotten { None } else { Some(tx) })
     }

@@ -17,6 +17,9 @@ export const SIGN_IN_READY = "teamflow:sign-in-ready";
 const OPENING_STEPS = ["start", "preview-drawn", "node-opened", "saved-read", "imported", "checked", "converting", "converted", "warmed", "editor-drawn", "rehearsed"] as const;
 export type OpeningStep = (typeof OPENING_STEPS)[number];
 
+/** The opening's tasks that run on their own after the editor is drawn, each timed as it ends. */
+const OPENING_TASKS = ["rehearsal"] as const;
+
 /**
  * Marks a step of the document opening now in progress (`teamflow:open:<step>`); "start" forgets the marks
  * of the opening before, so they never pile up.
@@ -28,9 +31,6 @@ export function markOpening(step: OpeningStep): void {
   }
   performance.mark(`teamflow:open:${step}`);
 }
-
-/** The opening's tasks that run on their own after the editor is drawn, each timed as it ends. */
-const OPENING_TASKS = ["rehearsal"] as const;
 
 /** Times a task of the document opening now in progress, from `start` (`performance.now()`) until now. */
 export function measureOpening(task: (typeof OPENING_TASKS)[number], start: number): void {

@@ -27,7 +27,7 @@ import { afterPaint, findDocument, previewDoc } from "./opening";
 import { fromBase64, sharedRepo } from "./pipe";
 import { adapter, schema, TEXT_PATH } from "./schema";
 import { applyKeepingCaret, currentDoc, editorState } from "./state";
-import { REHEARSAL_PLACES, rehearse } from "./rehearsal";
+import { rehearseWhileIdle } from "./rehearsal";
 import { WARM_FROM_CHARS, warmTypingOnce } from "./warmup";
 
 type Doc = { text: string };
@@ -184,26 +184,24 @@ export function Editor(props: { url: string; title: string; team: TeamId; me: Us
     redraw();
     markOpening("editor-drawn");
     // A long document's first keys are typed once, unseen, right after the editor is first drawn, so that
-    // the person's first keys are not the first the browser and the view handle there (`rehearsal.ts`):
-    // at each place in a task of its own, a frame apart, and not once the person is in the editor.
+    // the person's first keys are not the first the browser and the view handle there (`rehearsal.ts`);
+    // only while the page is idle.
     if (!readOnly && editor.state.doc.content.size >= WARM_FROM_CHARS) {
-      const rehearseAt = async (place: (typeof REHEARSAL_PLACES)[number]) => {
-        await afterPaint();
-        if (view.current !== editor || editor.hasFocus() || typingWaits()) return false;
-        rehearsing = true;
-        const start = performance.now();
-        try {
-          return rehearse(editor, place);
-        } finally {
-          rehearsing = false;
-          measureOpening("rehearsal", start);
-        }
+      let start = 0;
+      const stage = {
+        nextTask: afterPaint,
+        ours: () => view.current === editor && !placed,
+        during(on: boolean) {
+          rehearsing = on;
+          if (on) start = performance.now();
+          else measureOpening("rehearsal", start);
+        },
       };
-      void (async () => {
-        let rehearsed = true;
-        for (const place of REHEARSAL_PLACES) rehearsed = (await rehearseAt(place)) && rehearsed;
-        if (rehearsed) markOpening("rehearsed");
-      })().catch((e) => console.warn("rehearsing the first keys failed:", e));
+      rehearseWhileIdle(editor, stage)
+        .then((all) => {
+          if (all) markOpening("rehearsed");
+        })
+        .catch((e) => console.warn("rehearsing the first keys failed:", e));
     }
     // Teammates see the caret after this frame is drawn, not before: finding its index in the Automerge
     // text walks the document's blocks whenever the last change left no position index to carry (a new

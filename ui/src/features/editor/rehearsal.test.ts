@@ -1,14 +1,16 @@
-// The rehearsal of a long document's first keystroke: typed through the page's editing and read by the
-// view, and never in the Automerge document. jsdom has no editing commands: `execCommand` here edits the
-// text node at the page's selection, as the browser's insertText and delete do (the window tests run the
-// real one, `rehearsal` in src-tauri/tests/window/editor.rs).
+// The rehearsal of a long document's first keystrokes: typed through the page's editing and read by the
+// view, never in the Automerge document, and only while the page is idle. jsdom has no editing commands:
+// `execCommand` here edits the text node at the page's selection, as the browser's insertText and delete
+// do, without their events, scrolling or undo (the window test runs the real one:
+// `a_long_documents_first_key_is_rehearsed_unseen_and_never_reaches_the_document` in
+// src-tauri/tests/window/editor.rs).
 import { next as A } from "@automerge/automerge/slim";
 import { Repo, type DocHandle } from "@automerge/automerge-repo/slim";
 import { syncPluginKey } from "@automerge/prosemirror";
 import { TextSelection } from "prosemirror-state";
 import { EditorView } from "prosemirror-view";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { offstage, REHEARSAL_PLACES, REHEARSED_KEYS, rehearse } from "./rehearsal";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { offstage, REHEARSAL_PLACES, REHEARSED_KEYS, rehearseWhileIdle, type Stage } from "./rehearsal";
 import { automergeReady } from "./repo";
 import { applyKeepingCaret, editorState } from "./state";
 
@@ -22,11 +24,12 @@ afterEach(() => {
 });
 
 /// The page's editing at its selection: `insertText` and `delete` (one character back) in a text node.
-function browserEditing(works = true) {
+/// `works: false` refuses every command; "throws" types the text and then fails, before anything read it.
+function browserEditing(works: boolean | "throws" = true) {
   const calls: string[] = [];
   const edit = (command: string, _ui?: boolean, value?: string) => {
     calls.push(command);
-    if (!works) return false;
+    if (works === false) return false;
     const selection = document.getSelection()!;
     let node: Node = selection.anchorNode!;
     let offset = selection.anchorOffset;
@@ -41,6 +44,7 @@ function browserEditing(works = true) {
     if (command === "insertText") {
       text.insertData(offset, value ?? "");
       selection.collapse(text, offset + (value ?? "").length);
+      if (works === "throws") throw new Error("the page's editing failed");
     } else if (command === "delete") {
       text.deleteData(offset - 1, 1);
       selection.collapse(text, offset - 1);
@@ -58,39 +62,43 @@ function browserEditing(works = true) {
   return calls;
 }
 
-/// An editor on a new document beside a field that has the focus, dispatching as the window's does.
+/// An editor on a new document, dispatching as the window's does, with keys waiting for `commit` as the
+/// window's wait for their frame; and the stage the window gives its rehearsals, each task right away.
 function onStage(text: string) {
   const repo = new Repo({ network: [] });
   const handle = repo.create<Doc>({ text });
-  const synced = editorState(handle as never);
-  const field = document.body.appendChild(document.createElement("input"));
-  field.focus();
+  const scheduled: ((drawnAt?: number) => void)[] = [];
+  const synced = editorState(handle as never, undefined, (commit) => scheduled.push(commit));
   let rehearsing = false;
   const view: EditorView = new EditorView(document.body.appendChild(document.createElement("div")), {
     state: synced,
+    // As the window's editor: with a node view (drawing it again means new node views).
+    nodeViews: { horizontal_rule: () => ({ dom: document.createElement("hr") }) },
     dispatchTransaction: (tr) => view.updateState(rehearsing ? view.state.apply(tr) : applyKeepingCaret(view.state, tr)),
   });
-  // At each place, as the window does (there a frame apart).
-  const rehearsed = () =>
-    REHEARSAL_PLACES.map((place) => {
-      rehearsing = true;
-      try {
-        return rehearse(view, place);
-      } finally {
-        rehearsing = false;
-      }
-    }).every(Boolean);
   cleanup.push(() => {
     view.destroy();
     view.dom.remove();
-    field.remove();
   });
-  return { handle, synced, view, field, rehearsed };
+  const tasks: boolean[] = [];
+  const stage: Stage = {
+    nextTask: () => Promise.resolve(),
+    ours: () => true,
+    during: (on) => {
+      rehearsing = on;
+      tasks.push(on);
+    },
+  };
+  const commit = () => {
+    for (const c of scheduled.splice(0)) c();
+  };
+  return { handle, synced, view, stage, tasks, commit };
 }
 
 const heads = (handle: DocHandle<Doc>) => A.getHeads(handle.doc()).join(",");
+const place = [...Array(REHEARSED_KEYS).fill("insertText"), ...Array(REHEARSED_KEYS).fill("delete")];
 
-describe("rehearsing the first keystroke", () => {
+describe("rehearsing the first keystrokes", () => {
   it("shows the document and every plugin but the sync plugin", () => {
     const { synced } = onStage("Hello world");
     const off = offstage(synced);
@@ -100,9 +108,9 @@ describe("rehearsing the first keystroke", () => {
     expect(synced.plugins.some((p) => p.spec.key === syncPluginKey)).toBe(true);
   });
 
-  it("types a key at the start and at the end, reads each and takes it back: the document never has it", () => {
+  it("types keys at the start and at the end, reads each and takes them back: the document never has them", async () => {
     const calls = browserEditing();
-    const { handle, synced, view, field, rehearsed } = onStage("Hello world");
+    const { handle, synced, view, stage, tasks } = onStage("Hello world");
     const was = heads(handle);
     let read = 0;
     view.setProps({
@@ -111,35 +119,85 @@ describe("rehearsing the first keystroke", () => {
         return false;
       },
     });
-    expect(rehearsed()).toBe(true);
-    const place = [...Array(REHEARSED_KEYS).fill("insertText"), ...Array(REHEARSED_KEYS).fill("delete")];
-    expect(calls).toEqual([...place, ...place]);
+    expect(await rehearseWhileIdle(view, stage)).toBe(true);
+    expect(calls).toEqual(REHEARSAL_PLACES.flatMap(() => place));
     // Every key went through the view's reading of the page's editing, as a person's do.
-    expect(read).toBe(2 * REHEARSED_KEYS);
+    expect(read).toBe(REHEARSAL_PLACES.length * REHEARSED_KEYS);
+    expect(tasks).toEqual(REHEARSAL_PLACES.flatMap(() => [true, false]));
     expect(view.state).toBe(synced);
     expect(heads(handle)).toBe(was);
     expect(handle.doc().text).toBe("Hello world");
     expect(view.dom.textContent).toBe("Hello world");
-    // The focus is back where it was.
+    // The focus is back with the page.
+    expect(document.activeElement).toBe(document.body);
+  });
+
+  it("leaves the editor synced: the person's keys and a teammate's change go through as before", async () => {
+    browserEditing();
+    const { handle, view, stage, commit } = onStage("Hello world");
+    await rehearseWhileIdle(view, stage);
+    view.dispatch(view.state.tr.setSelection(TextSelection.atEnd(view.state.doc)).insertText("!"));
+    commit();
+    expect(handle.doc().text).toBe("Hello world!");
+    handle.change((d) => A.splice(d, ["text"], 0, 0, ">"));
+    expect(view.dom.textContent).toBe(">Hello world!");
+  });
+
+  it("not while another field has the focus: it keeps it, and nothing is typed", async () => {
+    const calls = browserEditing();
+    const { view, stage, tasks } = onStage("Hello world");
+    const field = document.body.appendChild(document.createElement("input"));
+    cleanup.push(() => field.remove());
+    field.focus();
+    expect(await rehearseWhileIdle(view, stage)).toBe(false);
+    expect(calls).toEqual([]);
+    expect(tasks).toEqual([]);
     expect(document.activeElement).toBe(field);
   });
 
-  it("gives the editor its own state back: the person's keys go into the document from then on", () => {
-    browserEditing();
-    const { handle, view, rehearsed } = onStage("Hello world");
-    rehearsed();
-    view.dispatch(view.state.tr.setSelection(TextSelection.atEnd(view.state.doc)).insertText("!"));
-    expect(handle.doc().text).toBe("Hello world!");
-    expect(view.dom.textContent).toBe("Hello world!");
+  it("stops once the person presses a key, clicks or scrolls", async () => {
+    for (const type of ["keydown", "pointerdown", "wheel"]) {
+      const calls = browserEditing();
+      const { view, stage } = onStage("Hello world");
+      let task = 0;
+      // The person acts between the first place and the second.
+      stage.nextTask = async () => {
+        if (task++ === 1) document.body.dispatchEvent(new Event(type, { bubbles: true }));
+      };
+      expect(await rehearseWhileIdle(view, stage)).toBe(false);
+      expect(calls).toEqual(place);
+    }
   });
 
-  it("says so when the page cannot edit, and leaves the document and the focus as they were", () => {
+  it("not once the editor is gone or the person is in it", async () => {
+    const calls = browserEditing();
+    const { view, stage } = onStage("Hello world");
+    stage.ours = () => false;
+    expect(await rehearseWhileIdle(view, stage)).toBe(false);
+    expect(calls).toEqual([]);
+  });
+
+  it("says so when the page cannot edit, and leaves the document as it was", async () => {
     const calls = browserEditing(false);
-    const { handle, field, rehearsed } = onStage("Hello world");
+    const { handle, view, stage } = onStage("Hello world");
     const was = heads(handle);
-    expect(rehearsed()).toBe(false);
+    expect(await rehearseWhileIdle(view, stage)).toBe(false);
     expect(calls).toEqual(REHEARSAL_PLACES.map(() => "insertText"));
     expect(heads(handle)).toBe(was);
-    expect(document.activeElement).toBe(field);
+    expect(view.dom.textContent).toBe("Hello world");
+  });
+
+  it("a rehearsal the page's editing broke off is drawn away: its key never reaches the document", async () => {
+    vi.useFakeTimers();
+    cleanup.push(() => vi.useRealTimers());
+    browserEditing("throws");
+    const { handle, view, stage, commit } = onStage("Hello world");
+    const was = heads(handle);
+    expect(await rehearseWhileIdle(view, stage)).toBe(false);
+    // The view reads what is left of the page's edits a moment later.
+    vi.advanceTimersByTime(100);
+    commit();
+    expect(view.dom.textContent).toBe("Hello world");
+    expect(heads(handle)).toBe(was);
   });
 });
