@@ -202,9 +202,9 @@ async fn an_old_document_is_converted_once_and_an_edit_made_just_before_the_app_
     Ok(())
 }
 
-/// A long document's first keystroke is rehearsed once the editor is drawn (`rehearsal.ts`): typed and
+/// A long document's first keystrokes are rehearsed once the editor is drawn (`rehearsal.ts`): typed and
 /// taken back through the page's own editing, unseen. The person finds the document as it was, scrolled to
-/// its top and with the focus where it was; and the document never has the rehearsed key: the person's
+/// its top, and the focus not moved into it; and the document never has the rehearsed keys: the person's
 /// first key is its only change.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_documents_first_key_is_rehearsed_unseen_and_never_reaches_the_document() -> Result<()> {
