@@ -14,8 +14,8 @@ use tokio::sync::watch;
 use crate::NodeError;
 
 /// A point in the sequence of teams being forgotten, taken before asking the relay about a team: an answer
-/// to a question asked before its team was forgotten is not kept, since keeping it would bring back some of
-/// what forgetting the team deleted (its documents' titles, messages, members).
+/// to a question asked before its team was forgotten, or before all of the user's data was, is not kept,
+/// since keeping it would bring back some of what forgetting deleted (documents' titles, messages, members).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Asked(u64);
 

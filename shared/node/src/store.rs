@@ -155,9 +155,9 @@ impl Node {
 
     /// A write transaction for keeping what the relay answered about `team` (none: not about one team) to a
     /// question asked at `asked`; none when the team, or everything (`clear_user_data`), was forgotten since,
-    /// so the answer is not kept. Checked
-    /// once this transaction holds the write lock, which `forget_team` holds while it marks the team: a
-    /// forgetting either comes after this write (and deletes what it kept) or is seen by it.
+    /// so the answer is not kept. Checked once this transaction holds the write lock, which `forget_team` and
+    /// `clear_user_data` hold while they mark: a forgetting either comes after this write (and deletes what
+    /// it kept) or is seen by it.
     pub(crate) async fn begin_answer_write(
         &self,
         team: Option<TeamId>,

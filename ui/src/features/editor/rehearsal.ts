@@ -42,7 +42,8 @@ export async function rehearseWhileIdle(view: EditorView, stage: Stage): Promise
   const touch = () => {
     touched = true;
   };
-  for (const type of PERSON_INPUT) page.addEventListener(type, touch, true);
+  // Passive: a listener on the wheel must not hold back the page's scrolling.
+  for (const type of PERSON_INPUT) page.addEventListener(type, touch, { capture: true, passive: true });
   try {
     let all = true;
     for (const place of REHEARSAL_PLACES) {
