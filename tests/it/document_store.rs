@@ -66,9 +66,10 @@ async fn a_burst_of_edits_is_compacted_to_one_snapshot_the_store_shrinks_and_not
     let saved = doc.with_document(|d| d.save().len()) as u64;
     assert!(changes > KEYSTROKES, "one change per keystroke: {changes}");
 
-    // While open, the burst's latest changes sit in incremental chunks, one per pass rather than per change.
+    // While open, the burst's latest changes sit in incremental chunks, one per pass rather than per change
+    // (none when a compaction happened to follow the last pass: how many depends on timing).
     let ((snapshots, incrementals), _) = chunks(&dir).await;
-    assert!(snapshots >= 1 && incrementals >= 1, "({snapshots}, {incrementals})");
+    assert!(snapshots >= 1, "({snapshots}, {incrementals})");
     assert!(incrementals < 1_000, "{incrementals} chunks for {KEYSTROKES} changes: not one per change");
     let before = store_bytes(&dir);
 
