@@ -3,9 +3,9 @@
 // feeds the team store from the rooms while someone is signed in.
 import { forgetRepo, handOverHeld } from "../features/editor/lifetime";
 import { type FormEvent, lazy, Suspense, useEffect, useRef, useState } from "react";
-import { commands, events, type OpenedLink, type SearchHit, type Status, type TeamMembership, type User } from "../bindings";
+import { commands, events, type OpenedLink, type SearchHit, type TeamMembership, type User } from "../bindings";
 import { call, messageOf } from "../lib/call";
-import { follow, subscribe } from "../lib/events";
+import { subscribe } from "../lib/events";
 import { followRooms } from "../lib/team/store";
 import { Activity } from "../features/activity/Activity";
 import { Chat } from "../features/chat/Chat";
@@ -16,6 +16,7 @@ import { JoinWithLink } from "../features/invitations/JoinWithLink";
 import { PendingInvitations } from "../features/invitations/PendingInvitations";
 import { Projects } from "../features/projects/Projects";
 import { SearchPalette } from "../features/search/SearchPalette";
+import { currentStatus, followStatus } from "../features/sync/status";
 import { SyncIndicator } from "../features/sync/SyncIndicator";
 import { unsentWork } from "../features/sync/summary";
 import { RefusedChanges } from "../features/sync/RefusedChanges";
@@ -51,7 +52,6 @@ const Analytics = lazy(() => import("../features/analytics/Analytics").then((m) 
 /** How long signing out waits for the window's document to hand its edits to the node before asking. */
 const SIGN_OUT_HAND_OVER_MS = 2000;
 
-const EMPTY_STATUS: Status = { signed_in: true, credentials: null, link: "connecting", peers: [], pending: 0, failed: 0, documents: {} };
 
 type WorkspaceProps = {
   user: User;
@@ -67,7 +67,6 @@ export function Workspace({ user, onSignedOut, onUserChanged, opened = null, onO
   const [teams, setTeams] = useState<TeamMembership[]>([]);
   const [teamId, setTeamId] = useState<string | null>(null);
   const [section, setSection] = useState<Section>("chat");
-  const [status, setStatus] = useState<Status>(EMPTY_STATUS);
   const [error, setError] = useState<string | null>(null);
   // Told once a team is no longer this person's (removed, or the team deleted, elsewhere).
   const [notice, setNotice] = useState<string | null>(null);
@@ -131,17 +130,13 @@ export function Workspace({ user, onSignedOut, onUserChanged, opened = null, onO
   // by the app itself, from before the workspace: `App`.)
   useEffect(followRooms, []);
 
+  // The node's status, for every part of the window that shows some of it (`useStatus`); the workspace
+  // itself only hears a sign-in revoked (or expired for good): back to the sign-in screen.
   useEffect(
     () =>
-      follow(
-        events.statusChanged,
-        () => call(commands.status()),
-        (status, fromEvent) => {
-          setStatus(status);
-          // The relay revoked the sign-in (or it expired for good): back to the sign-in screen.
-          if (fromEvent && !status.signed_in) signedOut();
-        },
-      ),
+      followStatus((status, fromEvent) => {
+        if (fromEvent && !status.signed_in) signedOut();
+      }),
     [],
   );
 
@@ -254,7 +249,7 @@ export function Workspace({ user, onSignedOut, onUserChanged, opened = null, onO
       // Asked of the node now, not from the status last shown: edits typed a moment ago go to the node
       // first (the window's document holds them until it confirms), and the answer counts them.
       const handedOver = await handOverHeld(SIGN_OUT_HAND_OVER_MS);
-      const now = await call(commands.status()).catch(() => status);
+      const now = await call(commands.status()).catch(() => currentStatus());
       const unsent = unsentWork(now) ?? (handedOver ? null : "Edits in an open document have not reached this device's store yet.");
       if (unsent) {
         setConfirmingSignOut(unsent);
@@ -326,7 +321,7 @@ export function Workspace({ user, onSignedOut, onUserChanged, opened = null, onO
         <button className="search-button" onClick={() => setSearching(true)} data-testid="open-search" aria-keyshortcuts="Control+K Meta+K">
           Search <kbd>{MAC ? "⌘K" : "Ctrl K"}</kbd>
         </button>
-        <SyncIndicator status={status} onReview={() => setReviewing(true)} />
+        <SyncIndicator onReview={() => setReviewing(true)} />
         <button className="link" onClick={() => setHelping(true)} aria-keyshortcuts="?" data-testid="open-shortcuts">
           Keyboard shortcuts <kbd>?</kbd>
         </button>
@@ -368,7 +363,7 @@ export function Workspace({ user, onSignedOut, onUserChanged, opened = null, onO
               }}
             />
           )}
-          {team && section === "documents" && <Documents key={team.id} team={team} user={user} status={status} open={openDoc} onOpen={setOpenDoc} />}
+          {team && section === "documents" && <Documents key={team.id} team={team} user={user} open={openDoc} onOpen={setOpenDoc} />}
           {team && section === "members" && (
             <Members key={team.id} team={team} user={user} onInvite={() => setInviting(true)} onLeft={() => void forget(team.id)} />
           )}
@@ -383,7 +378,7 @@ export function Workspace({ user, onSignedOut, onUserChanged, opened = null, onO
             <div className="panel settings-page">
               <ThemeSwitcher />
               {team && <TeamSettings key={team.id} team={team} onChanged={(deleted) => void (deleted ? forget(team.id) : loadTeams(team.id))} />}
-              <AccountSettings user={user} status={status} onUserChanged={(u) => onUserChanged?.(u)} onSignedOut={signedOut} />
+              <AccountSettings user={user} onUserChanged={(u) => onUserChanged?.(u)} onSignedOut={signedOut} />
             </div>
           )}
         </ScreenBoundary>

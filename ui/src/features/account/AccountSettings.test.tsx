@@ -7,6 +7,7 @@ import type { Status, User } from "../../bindings";
 import { answers, calls, failures, reset } from "../../testing/fakeBindings";
 import { linkStatus, refused, userId } from "../../testing/fixtures";
 import { passwordProblem } from "../../lib/password";
+import { setStatus } from "../sync/status";
 import { AccountSettings } from "./AccountSettings";
 
 vi.mock("../../bindings", () => import("../../testing/fakeBindings"));
@@ -23,7 +24,8 @@ beforeEach(() => {
 afterEach(cleanup);
 
 async function show(status: Status = linkStatus("online")) {
-  await act(async () => void render(<AccountSettings user={ada} status={status} onUserChanged={onUserChanged} onSignedOut={onSignedOut} />));
+  setStatus(status);
+  await act(async () => void render(<AccountSettings user={ada} onUserChanged={onUserChanged} onSignedOut={onSignedOut} />));
 }
 const type = (testId: string, value: string) => fireEvent.change(screen.getByTestId(testId), { target: { value } });
 const submit = (testId: string) => act(async () => void fireEvent.submit(screen.getByTestId(testId)));

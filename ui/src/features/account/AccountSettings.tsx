@@ -2,10 +2,11 @@
 // account's other devices), signing out on every device, and deleting the account. Each needs the relay.
 // Signing out everywhere and deleting empty this device's store too, so they say what unsent work is lost.
 import { type FormEvent, useState } from "react";
-import { commands, type Status, type User } from "../../bindings";
+import { commands, type User } from "../../bindings";
 import { call, explain } from "../../lib/call";
 import { ErrorLine } from "../../lib/ErrorLine";
 import { passwordProblem } from "../../lib/password";
+import { useStatus } from "../sync/status";
 import { unsentWork } from "../sync/summary";
 
 const NEEDS_RELAY = "The relay can't be reached, and account changes need it: try again once you're connected.";
@@ -20,15 +21,15 @@ const DELETE_REFUSED = {
 
 type Props = {
   user: User;
-  status: Status;
   /** The account as the relay now has it (after a new name). */
   onUserChanged: (user: User) => void;
   /** Signed out here (every sign-in ended, or the account deleted). */
   onSignedOut: () => void;
 };
 
-export function AccountSettings({ user, status, onUserChanged, onSignedOut }: Props) {
-  const unsent = unsentWork(status);
+export function AccountSettings({ user, onUserChanged, onSignedOut }: Props) {
+  // What signing out or deleting would lose, as the node says now.
+  const unsent = useStatus(unsentWork);
   return (
     <section className="account" data-testid="account-settings">
       <h2>Your account</h2>

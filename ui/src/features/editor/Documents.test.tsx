@@ -5,6 +5,7 @@ import type { DeletedDocument, DocumentEntry, Status, TeamMembership } from "../
 import { answers, calls, emitRoom, failures, reset } from "../../testing/fakeBindings";
 import { joinFrames, members, TEAM, userId } from "../../testing/fixtures";
 import { followRooms } from "../../lib/team/store";
+import { setStatus } from "../sync/status";
 import { Documents } from "./Documents";
 
 vi.mock("../../bindings", () => import("../../testing/fakeBindings"));
@@ -30,12 +31,15 @@ const doc = (n: number, by = userId(1)): DocumentEntry => ({
 
 async function show(role: TeamMembership["role"]) {
   const team: TeamMembership = { id: TEAM, name: "crew", role };
-  await act(async () => render(<Documents team={team} user={me} status={status} open={null} onOpen={() => {}} />));
+  await act(async () => render(<Documents team={team} user={me} open={null} onOpen={() => {}} />));
 }
 
 const titles = () => screen.queryAllByTestId("open-document").map((b) => b.textContent);
 
-beforeEach(reset);
+beforeEach(() => {
+  reset();
+  setStatus(status);
+});
 afterEach(cleanup);
 
 it("follows teammates' renames and deletions from the room", async () => {
@@ -97,7 +101,8 @@ it("marks a document whose registration has not reached the relay", async () => 
   answers.documents = [doc(1), doc(2)];
   const team: TeamMembership = { id: TEAM, name: "crew", role: "member" };
   const offline: Status = { ...status, link: "offline", documents: { [doc(2).document_id]: "local_only", [doc(1).document_id]: "synced" } };
-  await act(async () => render(<Documents team={team} user={me} status={offline} open={null} onOpen={() => {}} />));
+  setStatus(offline);
+  await act(async () => render(<Documents team={team} user={me} open={null} onOpen={() => {}} />));
   const rows = screen.getAllByTestId("document").map((row) => row.querySelector("[data-testid=document-local]")?.textContent ?? null);
   expect(rows).toEqual([null, "Only on this device"]);
 });
@@ -106,7 +111,7 @@ it("a document a teammate deletes while it is open says so, stops taking edits, 
   answers.documents = [doc(1)];
   answers.restoreDocument = doc(1);
   const team: TeamMembership = { id: TEAM, name: "crew", role: "member" };
-  await act(async () => render(<Documents team={team} user={me} status={status} open={doc(1).document_id} onOpen={() => {}} />));
+  await act(async () => render(<Documents team={team} user={me} open={doc(1).document_id} onOpen={() => {}} />));
   const editor = await screen.findByTestId("editor-stub");
   expect(editor.dataset.readOnly).toBe("false");
 
@@ -124,13 +129,12 @@ it("a document a teammate deletes while it is open says so, stops taking edits, 
 it("a document deleted while this device was away is found gone by the next list", async () => {
   answers.documents = [doc(1)];
   const team: TeamMembership = { id: TEAM, name: "crew", role: "member" };
-  const { rerender } = await act(async () =>
-    render(<Documents team={team} user={me} status={{ ...status, pending: 1 }} open={doc(1).document_id} onOpen={() => {}} />),
-  );
+  setStatus({ ...status, pending: 1 });
+  await act(async () => render(<Documents team={team} user={me} open={doc(1).document_id} onOpen={() => {}} />));
   expect((await screen.findByTestId("editor-stub")).dataset.readOnly).toBe("false");
   answers.documents = [];
   // The queued work delivered: the list is read again, and no longer has it.
-  await act(async () => rerender(<Documents team={team} user={me} status={status} open={doc(1).document_id} onOpen={() => {}} />));
+  await act(async () => setStatus(status));
   expect(screen.getByTestId("document-gone").textContent).toContain("“Doc 1” was deleted");
   expect((await screen.findByTestId("editor-stub")).dataset.readOnly).toBe("true");
 });
@@ -139,7 +143,7 @@ it("tells a viewer an open document is theirs to read, not to change", async () 
   answers.documents = [doc(1)];
   const open = async (role: TeamMembership["role"]) => {
     const team: TeamMembership = { id: TEAM, name: "crew", role };
-    await act(async () => render(<Documents team={team} user={me} status={status} open={doc(1).document_id} onOpen={() => {}} />));
+    await act(async () => render(<Documents team={team} user={me} open={doc(1).document_id} onOpen={() => {}} />));
   };
   await open("viewer");
   expect(screen.getByTestId("view-only").textContent).toBe("View only: as a viewer in crew you can read this document, not change it.");

@@ -2,13 +2,14 @@
 // deleting with an Undo, the recently deleted ones to restore (the relay keeps them 30 days), and the open
 // one in the editor.
 import { type FormEvent, lazy, Suspense, useEffect, useRef, useState } from "react";
-import { commands, type DocumentEntry, type Status, type TeamMembership, type User } from "../../bindings";
+import { commands, type DocumentEntry, type TeamMembership, type User } from "../../bindings";
 import { call, explain, messageOf } from "../../lib/call";
 import { numericDate } from "../../lib/dates";
 import { subscribeRoom } from "../../lib/events";
 import { ErrorLine } from "../../lib/ErrorLine";
 import { useLatest } from "../../lib/latest";
 import { useReconnects } from "../../lib/reconnects";
+import { useStatus } from "../sync/status";
 import { applyDocumentFrame, checkTitle, mayDelete } from "./documentList";
 import { RecentlyDeleted } from "./RecentlyDeleted";
 
@@ -24,9 +25,9 @@ const REFUSALS = {
   offline: "Renaming and deleting need the relay; try again once connected.",
 };
 
-type Props = { team: TeamMembership; user: User; status: Status; open: string | null; onOpen: (url: string | null) => void };
+type Props = { team: TeamMembership; user: User; open: string | null; onOpen: (url: string | null) => void };
 
-export function Documents({ team, user, status, open, onOpen }: Props) {
+export function Documents({ team, user, open, onOpen }: Props) {
   const [documents, setDocuments] = useState<DocumentEntry[]>([]);
   const [title, setTitle] = useState("");
   // What an action met, and why the list could not be read (cleared by the next read that succeeds).
@@ -62,9 +63,10 @@ export function Documents({ team, user, status, open, onOpen }: Props) {
     );
   // Read again once queued work is delivered, and when the relay is back.
   const reconnects = useReconnects();
+  const delivered = useStatus((status) => status.pending === 0);
   useEffect(() => {
     void load();
-  }, [team.id, status.pending === 0, reconnects]);
+  }, [team.id, delivered, reconnects]);
   // The list is where documents are opened from: fetch the editor's chunk while it is read.
   useEffect(() => {
     loadEditor().catch((e) => console.warn("the editor did not load ahead", e));
@@ -170,7 +172,6 @@ export function Documents({ team, user, status, open, onOpen }: Props) {
             title={entry?.title ?? "Untitled"}
             team={team.id}
             me={user.id}
-            status={status}
             readOnly={team.role === "viewer" || gone !== null}
             onClose={() => onOpen(null)}
           />
@@ -207,11 +208,7 @@ export function Documents({ team, user, status, open, onOpen }: Props) {
                 {d.title || "Untitled"}
               </button>
             )}
-            {status.documents[d.document_id] === "local_only" && (
-              <span className="marker" data-testid="document-local">
-                Only on this device
-              </span>
-            )}
+            <OnlyHere url={d.document_id} />
             <time dateTime={d.created_at}>{numericDate(d.created_at)}</time>
             {canWrite && renaming?.url !== d.document_id && (
               <button onClick={() => setRenaming({ url: d.document_id, title: d.title })} aria-label={`Rename ${d.title}`} data-testid="rename-document">
@@ -264,5 +261,17 @@ export function Documents({ team, user, status, open, onOpen }: Props) {
         </div>
       )}
     </section>
+  );
+}
+
+/** Marks a document the relay does not have yet (its own component: the status changes while one types). */
+function OnlyHere({ url }: { url: string }) {
+  const only = useStatus((status) => status.documents[url] === "local_only");
+  return (
+    only && (
+      <span className="marker" data-testid="document-local">
+        Only on this device
+      </span>
+    )
   );
 }

@@ -8,12 +8,13 @@ import type { Node } from "prosemirror-model";
 import { type Command, EditorState } from "prosemirror-state";
 import { EditorView, type NodeViewConstructor } from "prosemirror-view";
 import { useEffect, useLayoutEffect, useReducer, useRef, useState } from "react";
-import { commands, events, type Presence, type Status, type TeamId, type UserId } from "../../bindings";
+import { commands, events, type Presence, type TeamId, type UserId } from "../../bindings";
 import { call, messageOf } from "../../lib/call";
 import { dateTime } from "../../lib/dates";
 import { all, subscribe } from "../../lib/events";
 import { ErrorLine } from "../../lib/ErrorLine";
 import { markOpening, measureOpening, recordKeyPhases } from "../../lib/readiness";
+import { currentStatus } from "../sync/status";
 import { DocState } from "../sync/SyncIndicator";
 import { setCarets, textIndex } from "./carets";
 import { active, insertRule, redo, setLink, toggleBlock, toggleList, toggleMark, toggleQuote, toolbarShows, undo } from "./commands";
@@ -35,7 +36,7 @@ type Doc = { text: string };
 /// How long an old document's conversion waits for the relay's changes and the node's answer.
 const SETTLE_MS = 10_000;
 
-export function Editor(props: { url: string; title: string; team: TeamId; me: UserId; status: Status; readOnly: boolean; onClose: () => void }) {
+export function Editor(props: { url: string; title: string; team: TeamId; me: UserId; readOnly: boolean; onClose: () => void }) {
   const { url, readOnly } = props;
   const [handle, setHandle] = useState<DocHandle<Doc> | null>(null);
   const [peers, setPeers] = useState<Presence[]>([]);
@@ -50,9 +51,6 @@ export function Editor(props: { url: string; title: string; team: TeamId; me: Us
   const [sent, setSent] = useState<{ to: "clipboard"; past: boolean } | { to: "file"; path: string } | null>(null);
   const [saving, setSaving] = useState(false);
   const [, redraw] = useReducer((n: number) => n + 1, 0);
-  // The latest status, for the opening's async steps (which outlive the render that started them).
-  const status = useRef(props.status);
-  status.current = props.status;
   const mount = useRef<HTMLDivElement>(null);
   const pastMount = useRef<HTMLDivElement>(null);
   const previewMount = useRef<HTMLDivElement>(null);
@@ -102,7 +100,7 @@ export function Editor(props: { url: string; title: string; team: TeamId; me: Us
         // and as the same change every device makes (`migration.ts`). Not waited for without end: offline,
         // or with the node busy, the document is converted from what is here.
         const deadline = Date.now() + SETTLE_MS;
-        await whenStatus(() => status.current, (s) => settledWithRelay(s, url), SETTLE_MS);
+        await whenStatus(currentStatus, (s) => settledWithRelay(s, url), SETTLE_MS);
         await whenInStep(repo, found as DocHandle<unknown>, Math.max(0, deadline - Date.now()));
         convert = !closed && needsConversion(found.doc());
       }
@@ -341,7 +339,7 @@ export function Editor(props: { url: string; title: string; team: TeamId; me: Us
           ← Documents
         </button>
         <h2>{props.title}</h2>
-        <DocState status={props.status} url={url} saving={saving} />
+        <DocState url={url} saving={saving} />
         <ul className="peers" data-testid="peers">
           {peers.map((p) => (
             <li key={p.peerId} style={{ background: p.color }} title={p.name}>

@@ -6,6 +6,7 @@ import type { OutboxEntry, Status, TeamMembership } from "../../bindings";
 import { answers, calls, events, reset } from "../../testing/fakeBindings";
 import { TEAM } from "../../testing/fixtures";
 import { RefusedChanges } from "./RefusedChanges";
+import { setStatus } from "./status";
 import { SyncIndicator } from "./SyncIndicator";
 
 vi.mock("../../bindings", () => import("../../testing/fakeBindings"));
@@ -56,9 +57,10 @@ it("lists only what the relay refused, by kind and team, with the reason; retry 
 it("the sync indicator offers the review only while something is refused", () => {
   const status = (failed: number): Status => ({ signed_in: true, credentials: null, link: "online", peers: [], pending: 0, failed, documents: {} });
   const review = vi.fn();
-  const { rerender } = render(<SyncIndicator status={status(0)} onReview={review} />);
+  setStatus(status(0));
+  render(<SyncIndicator onReview={review} />);
   expect(screen.queryByTestId("review-refused")).toBeNull();
-  rerender(<SyncIndicator status={status(2)} onReview={review} />);
+  act(() => setStatus(status(2)));
   fireEvent.click(screen.getByTestId("review-refused"));
   expect(review).toHaveBeenCalledOnce();
 });

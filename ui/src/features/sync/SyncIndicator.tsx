@@ -1,17 +1,18 @@
 // The sync indicator: online or offline, peers, changes waiting, at a glance; details on hover.
-import type { Status } from "../../bindings";
+import { useStatus } from "./status";
 import { summarize } from "./summary";
 
 /** `onReview`: opens the refused changes, offered while the relay has refused any. */
-export function SyncIndicator({ status, onReview }: { status: Status; onReview?: () => void }) {
-  const s = summarize(status);
+export function SyncIndicator({ onReview }: { onReview?: () => void }) {
+  const s = useStatus(summarize);
+  const failed = useStatus((status) => status.failed);
   return (
     // A status region: a screen reader says "Offline" or "Needs attention" as it changes.
     <div className={`sync sync-${s.tone}`} role="status" title={s.detail} data-testid="sync-indicator" data-tone={s.tone}>
       <span className="dot" aria-hidden />
       <span className="label">{s.label}</span>
       {s.detail && <span className="detail">{s.detail}</span>}
-      {status.failed > 0 && onReview && (
+      {failed > 0 && onReview && (
         <button type="button" className="link" onClick={onReview} data-testid="review-refused">
           Review refused changes
         </button>
@@ -24,8 +25,9 @@ export function SyncIndicator({ status, onReview }: { status: Status; onReview?:
  * One document's own state, beside its title (shown while it is open: no state yet means still opening).
  * `saving`: the window holds edits the node has not confirmed yet, whatever the node says of the relay.
  */
-export function DocState({ status, url, saving = false }: { status: Status; url: string; saving?: boolean }) {
-  const state = saving ? "saving" : status.documents[url];
+export function DocState({ url, saving = false }: { url: string; saving?: boolean }) {
+  const known = useStatus((status) => status.documents[url]);
+  const state = saving ? "saving" : known;
   const label =
     state === "saving" ? "Saving…" : state === "synced" ? "Saved to relay" : state === "syncing" ? "Syncing…" : state === "local_only" ? "Only on this device" : "Opening…";
   return (
