@@ -2,7 +2,8 @@
 // of the document, its changes become transactions) with the schema, keys, Markdown shortcuts and
 // teammates' carets.
 import { next as A } from "@automerge/automerge/slim";
-import { init, knownSpans, spansOf, type DocHandle } from "@automerge/prosemirror";
+import { decodeHeads, encodeHeads, type UrlHeads } from "@automerge/automerge-repo/slim";
+import { init, knownSpans, CARET_PLACED, spansOf, type DocHandle } from "@automerge/prosemirror";
 import { carrySpans } from "@automerge/prosemirror/dist/spans.js";
 import { positionsOf } from "@automerge/prosemirror/dist/traversal.js";
 import { EditorState, Selection, type Transaction } from "prosemirror-state";
@@ -31,7 +32,10 @@ const named = new Set<string>();
 /// as the node's own changes do (automerge-js would otherwise write seconds), and the first change of each
 /// actor names `author` (a user id; `authorMessage`), which history reads for all of that actor's changes.
 export function stamped<T>(handle: DocHandle<T>, author?: string): DocHandle<T> {
-  const real = handle as DocHandle<T> & { change(fn: (doc: T) => void, options?: { time?: number; message?: string }): void };
+  const real = handle as DocHandle<T> & {
+    change(fn: (doc: T) => void, options?: { time?: number; message?: string }): void;
+    changeAt(heads: UrlHeads, fn: (doc: T) => void, options?: { time?: number }): UrlHeads | undefined;
+  };
   const change = (fn: (doc: T) => void) => {
     const actor = author ? A.getActorId(real.doc() as A.Doc<T>) : undefined;
     if (!author || !actor || named.has(actor)) return real.change(fn, { time: Date.now() });
@@ -43,6 +47,11 @@ export function stamped<T>(handle: DocHandle<T>, author?: string): DocHandle<T> 
   return {
     doc: () => currentDoc(real),
     change,
+    // The binding's, for keys typed on a text a change it could not draw has moved on from (rare).
+    changeAt: (heads: A.Heads, fn: (doc: T) => void) => {
+      const made = real.changeAt(encodeHeads(heads), fn, { time: Date.now() });
+      return made && decodeHeads(made);
+    },
     on: (event, callback) => real.on(event, callback),
     off: (event, callback) => real.off(event, callback),
   };
@@ -55,7 +64,8 @@ export function applyKeepingCaret(state: EditorState, tr: Transaction): EditorSt
   const { state: next, transactions } = state.applyTransaction(tr);
   const changes = transactions.filter((t) => t.docChanged);
   const remote = changes.length > 0 && changes.every((t) => t.getMeta("addToHistory") === false);
-  if (!before.empty || !remote) return next;
+  // The document drawn again whole places the caret itself (mapped over it, the caret would go to the start).
+  if (!before.empty || !remote || changes.some((t) => t.getMeta(CARET_PLACED))) return next;
   const pos = transactions.reduce((p, t) => t.mapping.map(p, -1), before.head);
   if (pos === next.selection.head) return next;
   return next.apply(next.tr.setSelection(Selection.near(next.doc.resolve(pos), -1)).setMeta("addToHistory", false));

@@ -236,6 +236,25 @@ describe("keys drawn before they go into the document", () => {
     expect(shown(view)).toBe("start end!!");
   });
 
+  it("keeps keys typed at the end of a block a teammate split meanwhile at its end, not at the split", () => {
+    const { handle, view, commit } = open("");
+    type(view, "start end");
+    commitTyping();
+    atEnd(view);
+    type(view, "!!");
+    // Their Enter after "sta": the binding draws the rest of the block anew, and the keys' place with it;
+    // Automerge still knows the keys came after "end".
+    const changed = theirEdit(handle, (state, dispatch) => dispatch(state.tr.split(4)));
+    arrive(handle, changed);
+    expect(shown(view)).toBe("sta|rt end!!");
+    commit();
+    expect(text(handle)).toMatch(/sta\|rt end!!$/);
+    // And I go on typing where I was.
+    type(view, "?");
+    commitTyping();
+    expect(shown(view)).toBe("sta|rt end!!?");
+  });
+
   it("keeps keys typed into words a teammate deleted meanwhile, where the words were", () => {
     const { handle, view, commit } = open("");
     type(view, "start middle end");
