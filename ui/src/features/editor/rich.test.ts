@@ -249,6 +249,27 @@ describe("a teammate typing where I type", () => {
   });
 });
 
+describe("a block another client changes", () => {
+  // Stock clients change a block with `updateBlock`, which Automerge reports as the block's marker deleted and
+  // a new one inserted, then its fields put: the editor draws the block again, with all of its text.
+  for (const [what, block] of [
+    ["made a heading", { type: new A.RawString("heading"), parents: [], attrs: { level: 2 } }],
+    ["written again unchanged", { type: new A.RawString("paragraph"), parents: [], attrs: {} }],
+  ] as const) {
+    it(`shows the block ${what} with all of its text, as a fresh editor does`, () => {
+      const { handle, view } = open();
+      type(view, "start end");
+      view.dispatch(view.state.tr.split(view.state.doc.content.size - 1));
+      type(view, "second");
+      const theirs = A.change(A.clone(handle.doc(), "ff".repeat(16)), (d) => A.updateBlock(d, TEXT_PATH, d.text.indexOf("\uFFFC"), block));
+      (handle as unknown as { update(fn: (d: A.Doc<Doc>) => A.Doc<Doc>): void }).update((d) => A.merge(d, theirs));
+      expect(view.state.doc.textBetween(0, view.state.doc.content.size, "|")).toBe("start end|second");
+      expect(shape(view.state.doc.toJSON())).toEqual(shape(editorState(handle as never).doc.toJSON()));
+      expect(view.state.doc.firstChild?.type.name).toBe(block.type.val === "heading" ? "heading" : "paragraph");
+    });
+  }
+});
+
 describe("carets", () => {
   it("map text indices to editor positions and back", () => {
     const { handle, view } = open();
