@@ -66,7 +66,7 @@ export async function rehearseWhileIdle(view: EditorView, stage: Stage): Promise
 /// Rehearses keys at `place` in `view` on its `offstage` state, then gives it its own state back (drawn
 /// again in full if the rehearsal broke off with the page's editing half done). Returns whether it
 /// rehearsed. See `Stage` for what the view's `dispatchTransaction` must do meanwhile.
-export function rehearse(view: EditorView, place: (doc: Node) => Selection): boolean {
+function rehearse(view: EditorView, place: (doc: Node) => Selection): boolean {
   const own = view.state;
   view.updateState(offstage(own));
   let outcome: Outcome = "skipped";
