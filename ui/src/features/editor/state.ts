@@ -34,23 +34,31 @@ const named = new Set<string>();
 export function stamped<T>(handle: DocHandle<T>, author?: string): DocHandle<T> {
   const real = handle as DocHandle<T> & {
     change(fn: (doc: T) => void, options?: { time?: number; message?: string }): void;
-    changeAt(heads: UrlHeads, fn: (doc: T) => void, options?: { time?: number }): UrlHeads | undefined;
+    changeAt(heads: UrlHeads, fn: (doc: T) => void, options?: { time?: number; message?: string }): UrlHeads | undefined;
   };
-  const change = (fn: (doc: T) => void) => {
+  /// The options of this actor's next change: its time, and the author's name if no change of its has yet.
+  const stamp = (): { time: number; message?: string; names?: string } => {
     const actor = author ? A.getActorId(real.doc() as A.Doc<T>) : undefined;
-    if (!author || !actor || named.has(actor)) return real.change(fn, { time: Date.now() });
+    if (!author || !actor || named.has(actor)) return { time: Date.now() };
+    return { time: Date.now(), message: authorMessage(author), names: actor };
+  };
+  /// Makes a change with `options`; an actor is named once a change of its was made (a callback that
+  /// changed nothing named nobody, and the next change will).
+  const made = (options: { time: number; message?: string; names?: string }, make: (options: { time: number; message?: string }) => void) => {
+    const { names, ...rest } = options;
+    if (!names) return make(rest);
     const before = A.getHeads(real.doc() as A.Doc<T>).join(",");
-    real.change(fn, { time: Date.now(), message: authorMessage(author) });
-    // A callback that changed nothing made no change, and so named nobody: the next one will.
-    if (A.getHeads(real.doc() as A.Doc<T>).join(",") !== before) named.add(actor);
+    make(rest);
+    if (A.getHeads(real.doc() as A.Doc<T>).join(",") !== before) named.add(names);
   };
   return {
     doc: () => currentDoc(real),
-    change,
+    change: (fn: (doc: T) => void) => made(stamp(), (options) => real.change(fn, options)),
     // The binding's, for keys typed on a text a change it could not draw has moved on from (rare).
     changeAt: (heads: A.Heads, fn: (doc: T) => void) => {
-      const made = real.changeAt(encodeHeads(heads), fn, { time: Date.now() });
-      return made && decodeHeads(made);
+      let at: UrlHeads | undefined;
+      made(stamp(), (options) => (at = real.changeAt(encodeHeads(heads), fn, options)));
+      return at && decodeHeads(at);
     },
     on: (event, callback) => real.on(event, callback),
     off: (event, callback) => real.off(event, callback),

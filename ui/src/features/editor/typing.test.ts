@@ -255,6 +255,64 @@ describe("keys drawn before they go into the document", () => {
     expect(shown(view)).toBe("sta|rt end!!?");
   });
 
+  it("keeps keys typed at the start of a block another client rewrote meanwhile in that block", () => {
+    const { handle, view, commit } = open("");
+    type(view, "first");
+    view.dispatch(view.state.tr.split(view.state.selection.from));
+    type(view, "second");
+    commitTyping();
+    // At the start of "second", then two keys that wait.
+    view.dispatch(view.state.tr.setSelection(TextSelection.create(view.state.doc, view.state.doc.content.size - 1 - "second".length)));
+    type(view, "!!");
+    // A stock client's `updateBlock`: the block's marker deleted and a new one inserted.
+    const theirs = theirCopy(handle);
+    const marker = theirs.text.lastIndexOf("\uFFFC");
+    arrive(handle, A.change(theirs, (d) => A.updateBlock(d, TEXT_PATH, marker, { type: new A.RawString("heading"), parents: [], attrs: { level: 2 } })));
+    commit();
+    expect(text(handle)).toMatch(/first\|!!second$/);
+    expect(shown(view)).toBe("first|!!second");
+    expect(view.state.doc.lastChild?.type.name).toBe("heading");
+    type(view, "?");
+    commitTyping();
+    expect(shown(view)).toBe("first|!!?second");
+  });
+
+  it("deletes what a waiting key deleted from a block a teammate split meanwhile", () => {
+    const { handle, view, commit } = open("");
+    type(view, "start end");
+    commitTyping();
+    atEnd(view);
+    // Backspace: the "d" goes, and waits to go from the document.
+    const end = view.state.selection.from;
+    view.dispatch(view.state.tr.delete(end - 1, end));
+    expect(text(handle)).toMatch(/end$/);
+    arrive(handle, theirEdit(handle, (state, dispatch) => dispatch(state.tr.split(4))));
+    commit();
+    expect(text(handle)).toMatch(/sta\|rt en$/);
+    expect(shown(view)).toBe("sta|rt en");
+  });
+
+  it("undoes nothing of a teammate's after keys typed elsewhere under one change met another", () => {
+    const { handle, view, commit } = open("");
+    type(view, "start end");
+    commitTyping();
+    atEnd(view);
+    type(view, "!!");
+    // Their Enter puts the keys elsewhere (no entry of their own in the history to rebase), then, before
+    // the keys go in, more of their text arrives under them.
+    arrive(handle, theirEdit(handle, (state, dispatch) => dispatch(state.tr.split(4))));
+    const more = theirCopy(handle);
+    arrive(handle, A.change(more, (d) => A.splice(d, TEXT_PATH, d.text.indexOf("sta"), 0, "X")));
+    commit();
+    expect(text(handle)).toMatch(/Xsta\|rt end!!$/);
+    for (let i = 0; i < 3; i++) {
+      undo(view.state, view.dispatch);
+      commitTyping();
+      expect(shown(view)).toBe(text(handle).replace(/^\|/, ""));
+      expect(text(handle)).toMatch(/Xsta\|rt end/);
+    }
+  });
+
   it("keeps keys typed into words a teammate deleted meanwhile, where the words were", () => {
     const { handle, view, commit } = open("");
     type(view, "start middle end");

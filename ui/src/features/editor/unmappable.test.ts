@@ -121,3 +121,38 @@ it("puts the keys in when the editor closes before they could go in", () => {
   expect(text(handle)).toMatch(/new start end!$/);
   expect(typingWaits()).toBe(false);
 });
+
+it("keeps keys typed in the middle of the text, where they were typed", async () => {
+  vi.spyOn(console, "warn").mockImplementation(() => {});
+  const { handle, view } = open("start end");
+  // Before "end" (a paragraph's text starts at position 1).
+  const inside = 1 + view.state.doc.textContent.indexOf("end");
+  view.dispatch(view.state.tr.setSelection(TextSelection.create(view.state.doc, inside)));
+  for (const key of "ok ") view.dispatch(view.state.tr.insertText(key));
+
+  failing.next = true;
+  theirChange(handle, (d) => A.splice(d, TEXT_PATH, d.text.indexOf("start"), 0, "new "));
+  await Promise.resolve();
+  expect(text(handle)).toMatch(/new start ok end$/);
+  view.dispatch(view.state.tr.insertText("!"));
+  commitTyping();
+  expect(text(handle)).toMatch(/new start ok !end$/);
+});
+
+it("puts in an edit made before the keys went in after them, on the text it was made on", () => {
+  vi.spyOn(console, "warn").mockImplementation(() => {});
+  const { handle, view } = open("start end");
+  view.dispatch(view.state.tr.setSelection(TextSelection.atEnd(view.state.doc)));
+  view.dispatch(view.state.tr.insertText("!"));
+
+  failing.next = true;
+  theirChange(handle, (d) => A.splice(d, TEXT_PATH, d.text.indexOf("start"), 0, "new "));
+  // An edit that is not a keystroke (two places at once), before the change's event has ended: it would
+  // put the waiting keys in at once, at positions the document no longer has.
+  const end = view.state.selection.from;
+  const beforeEnd = 1 + view.state.doc.textContent.indexOf("end");
+  view.dispatch(view.state.tr.insertText("<", beforeEnd).insertText(">", end + 1));
+  commitTyping();
+  expect(text(handle)).toMatch(/new start <end!>$/);
+  expect(shown(view)).toBe("new start <end!>");
+});
