@@ -217,12 +217,18 @@ describe("keys drawn before they go into the document", () => {
     return copy;
   }
 
-  it("keeps keys typed into a block a teammate made a heading meanwhile", () => {
-    const { handle, view, commit } = open("");
-    type(view, "start end");
+  /// "start end" in the document, the caret at its end: `then` runs there (keys that wait).
+  function atEndOfStartEnd(then: (view: EditorView) => void) {
+    const opened = open("");
+    type(opened.view, "start end");
     commitTyping();
-    atEnd(view);
-    type(view, "!!");
+    atEnd(opened.view);
+    then(opened.view);
+    return opened;
+  }
+
+  it("keeps keys typed into a block a teammate made a heading meanwhile", () => {
+    const { handle, view, commit } = atEndOfStartEnd((view) => type(view, "!!"));
     expect(text(handle)).not.toContain("!!");
     // Their editor draws the block anew: the keys' place is gone from the map.
     const changed = theirEdit(handle, (state, dispatch) => {
@@ -237,11 +243,7 @@ describe("keys drawn before they go into the document", () => {
   });
 
   it("keeps keys typed at the end of a block a teammate split meanwhile at its end, not at the split", () => {
-    const { handle, view, commit } = open("");
-    type(view, "start end");
-    commitTyping();
-    atEnd(view);
-    type(view, "!!");
+    const { handle, view, commit } = atEndOfStartEnd((view) => type(view, "!!"));
     // Their Enter after "sta": the binding draws the rest of the block anew, and the keys' place with it;
     // Automerge still knows the keys came after "end".
     const changed = theirEdit(handle, (state, dispatch) => dispatch(state.tr.split(4)));
@@ -278,13 +280,8 @@ describe("keys drawn before they go into the document", () => {
   });
 
   it("deletes what a waiting key deleted from a block a teammate split meanwhile", () => {
-    const { handle, view, commit } = open("");
-    type(view, "start end");
-    commitTyping();
-    atEnd(view);
     // Backspace: the "d" goes, and waits to go from the document.
-    const end = view.state.selection.from;
-    view.dispatch(view.state.tr.delete(end - 1, end));
+    const { handle, view, commit } = atEndOfStartEnd((view) => view.dispatch(view.state.tr.delete(view.state.selection.from - 1, view.state.selection.from)));
     expect(text(handle)).toMatch(/end$/);
     arrive(handle, theirEdit(handle, (state, dispatch) => dispatch(state.tr.split(4))));
     commit();
@@ -293,11 +290,7 @@ describe("keys drawn before they go into the document", () => {
   });
 
   it("undoes nothing of a teammate's after keys typed elsewhere under one change met another", () => {
-    const { handle, view, commit } = open("");
-    type(view, "start end");
-    commitTyping();
-    atEnd(view);
-    type(view, "!!");
+    const { handle, view, commit } = atEndOfStartEnd((view) => type(view, "!!"));
     // Their Enter puts the keys elsewhere (no entry of their own in the history to rebase), then, before
     // the keys go in, more of their text arrives under them.
     arrive(handle, theirEdit(handle, (state, dispatch) => dispatch(state.tr.split(4))));

@@ -5,7 +5,7 @@ import { Repo, type DocHandle } from "@automerge/automerge-repo/slim";
 import { commitTyping, typingWaits } from "@automerge/prosemirror";
 import { EditorView } from "prosemirror-view";
 import { TextSelection } from "prosemirror-state";
-import { afterEach, beforeAll, expect, it, vi } from "vitest";
+import { afterEach, beforeAll, beforeEach, expect, it, type MockInstance, vi } from "vitest";
 import { automergeReady } from "./repo";
 import { applyKeepingCaret, editorState } from "./state";
 import { TEXT_PATH } from "./schema";
@@ -30,6 +30,11 @@ vi.mock("../../../node_modules/@automerge/prosemirror/dist/patchesToTr.js", asyn
 
 beforeAll(automergeReady);
 const views: EditorView[] = [];
+// The binding says in the console what it could not draw: quiet here, and checked where it matters.
+let warned: MockInstance<typeof console.warn>;
+beforeEach(() => {
+  warned = vi.spyOn(console, "warn").mockImplementation(() => {});
+});
 afterEach(() => {
   for (const v of views.splice(0)) v.destroy();
   vi.restoreAllMocks();
@@ -56,15 +61,26 @@ function theirChange(handle: DocHandle<Doc>, edit: (d: Doc) => void) {
   (handle as unknown as { update(fn: (d: A.Doc<Doc>) => A.Doc<Doc>): void }).update((d) => A.merge(d, changed));
 }
 
-it("keeps the keys that waited when a teammate's change cannot be drawn under them, and the caret after them", async () => {
-  const warned = vi.spyOn(console, "warn").mockImplementation(() => {});
-  const { handle, view } = open("start end");
+/// A teammate's change that the binding is made to fail to draw: by default "new " before "start".
+function undrawable(handle: DocHandle<Doc>, edit: (d: Doc) => void = (d) => A.splice(d, TEXT_PATH, d.text.indexOf("start"), 0, "new ")) {
+  failing.next = true;
+  theirChange(handle, edit);
+}
+
+/// "start end" with `keys` typed at its end, waiting to go into the document.
+function typedAtEnd(keys: string) {
+  const opened = open("start end");
+  const { view } = opened;
   view.dispatch(view.state.tr.setSelection(TextSelection.atEnd(view.state.doc)));
-  for (const key of "!!") view.dispatch(view.state.tr.insertText(key));
+  for (const key of keys) view.dispatch(view.state.tr.insertText(key));
+  return opened;
+}
+
+it("keeps the keys that waited when a teammate's change cannot be drawn under them, and the caret after them", async () => {
+  const { handle, view } = typedAtEnd("!!");
   expect(typingWaits()).toBe(true);
 
-  failing.next = true;
-  theirChange(handle, (d) => A.splice(d, TEXT_PATH, d.text.indexOf("end"), 0, "middle "));
+  undrawable(handle, (d) => A.splice(d, TEXT_PATH, d.text.indexOf("end"), 0, "middle "));
   // Put in right after the change's event (a change made inside it would wait for its end).
   await Promise.resolve();
 
@@ -80,13 +96,11 @@ it("keeps the keys that waited when a teammate's change cannot be drawn under th
 });
 
 it("keeps the caret in its place in the text when nothing waits", async () => {
-  vi.spyOn(console, "warn").mockImplementation(() => {});
   const { handle, view } = open("start end");
   const before = view.state.doc.textContent.indexOf("end") + 1;
   view.dispatch(view.state.tr.setSelection(TextSelection.create(view.state.doc, before)));
 
-  failing.next = true;
-  theirChange(handle, (d) => A.splice(d, TEXT_PATH, d.text.indexOf("start"), 0, "new "));
+  undrawable(handle);
   expect(shown(view)).toBe("new start end");
   // Typed before "end" still, not four characters to the left of it.
   view.dispatch(view.state.tr.insertText("the "));
@@ -95,13 +109,9 @@ it("keeps the caret in its place in the text when nothing waits", async () => {
 });
 
 it("draws every change that arrived before the keys went in, and keeps them", async () => {
-  vi.spyOn(console, "warn").mockImplementation(() => {});
-  const { handle, view } = open("start end");
-  view.dispatch(view.state.tr.setSelection(TextSelection.atEnd(view.state.doc)));
-  view.dispatch(view.state.tr.insertText("!"));
+  const { handle, view } = typedAtEnd("!");
 
-  failing.next = true;
-  theirChange(handle, (d) => A.splice(d, TEXT_PATH, d.text.indexOf("start"), 0, "one "));
+  undrawable(handle, (d) => A.splice(d, TEXT_PATH, d.text.indexOf("start"), 0, "one "));
   theirChange(handle, (d) => A.splice(d, TEXT_PATH, d.text.indexOf("one"), 0, "two "));
   await Promise.resolve();
   expect(text(handle)).toMatch(/two one start end!$/);
@@ -109,13 +119,9 @@ it("draws every change that arrived before the keys went in, and keeps them", as
 });
 
 it("puts the keys in when the editor closes before they could go in", () => {
-  vi.spyOn(console, "warn").mockImplementation(() => {});
-  const { handle, view } = open("start end");
-  view.dispatch(view.state.tr.setSelection(TextSelection.atEnd(view.state.doc)));
-  view.dispatch(view.state.tr.insertText("!"));
+  const { handle, view } = typedAtEnd("!");
 
-  failing.next = true;
-  theirChange(handle, (d) => A.splice(d, TEXT_PATH, d.text.indexOf("start"), 0, "new "));
+  undrawable(handle);
   views.splice(views.indexOf(view), 1);
   view.destroy();
   expect(text(handle)).toMatch(/new start end!$/);
@@ -123,15 +129,13 @@ it("puts the keys in when the editor closes before they could go in", () => {
 });
 
 it("keeps keys typed in the middle of the text, where they were typed", async () => {
-  vi.spyOn(console, "warn").mockImplementation(() => {});
   const { handle, view } = open("start end");
   // Before "end" (a paragraph's text starts at position 1).
   const inside = 1 + view.state.doc.textContent.indexOf("end");
   view.dispatch(view.state.tr.setSelection(TextSelection.create(view.state.doc, inside)));
   for (const key of "ok ") view.dispatch(view.state.tr.insertText(key));
 
-  failing.next = true;
-  theirChange(handle, (d) => A.splice(d, TEXT_PATH, d.text.indexOf("start"), 0, "new "));
+  undrawable(handle);
   await Promise.resolve();
   expect(text(handle)).toMatch(/new start ok end$/);
   view.dispatch(view.state.tr.insertText("!"));
@@ -140,13 +144,9 @@ it("keeps keys typed in the middle of the text, where they were typed", async ()
 });
 
 it("puts in an edit made before the keys went in after them, on the text it was made on", () => {
-  vi.spyOn(console, "warn").mockImplementation(() => {});
-  const { handle, view } = open("start end");
-  view.dispatch(view.state.tr.setSelection(TextSelection.atEnd(view.state.doc)));
-  view.dispatch(view.state.tr.insertText("!"));
+  const { handle, view } = typedAtEnd("!");
 
-  failing.next = true;
-  theirChange(handle, (d) => A.splice(d, TEXT_PATH, d.text.indexOf("start"), 0, "new "));
+  undrawable(handle);
   // An edit that is not a keystroke (two places at once), before the change's event has ended: it would
   // put the waiting keys in at once, at positions the document no longer has.
   const end = view.state.selection.from;
