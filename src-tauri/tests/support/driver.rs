@@ -523,12 +523,16 @@ impl Window {
         self.click("[data-testid=create-team]").await?;
         self.until_text("[data-testid=team-switcher]", name).await?;
         let (_, teams) = owner.get("/api/teams").await;
-        Ok(teams
+        let id = teams
             .as_array()
             .and_then(|list| list.iter().find(|t| t["name"] == name))
             .and_then(|t| t["id"].as_str())
             .ok_or_else(|| anyhow!("team not on the relay: {teams}"))?
-            .to_owned())
+            .to_owned();
+        // Listed is not yet chosen: a room frame can list the new team before the window's own reload
+        // after creating it opens it, and a team chosen in between would be taken back.
+        self.until_value("[data-testid=team-switcher]", &id).await?;
+        Ok(id)
     }
 
     /// Creates a document in the window, types `text` into it, and waits until the relay has it; answers
