@@ -63,12 +63,18 @@ enum Command {
         team: TeamId,
         reply: oneshot::Sender<()>,
     },
-    /// Makes a pending join count: answers the users online in the team (the held frames are sent first),
-    /// or `None` if the join was revoked or abandoned meanwhile.
+    /// Answers the users online in the team's room, here or through other instances.
+    Online {
+        team: TeamId,
+        reply: oneshot::Sender<Vec<UserId>>,
+    },
+    /// Makes a pending join count: sends `first` (the team's state), then the held frames, then the room's
+    /// frames as they come; answers false, sending nothing, if the join was revoked or abandoned meanwhile.
     Confirm {
         conn: ConnId,
         team: TeamId,
-        reply: oneshot::Sender<Option<Vec<UserId>>>,
+        first: Vec<Utf8Bytes>,
+        reply: oneshot::Sender<bool>,
     },
     Leave {
         conn: ConnId,
@@ -172,12 +178,21 @@ impl RoomsHandle {
         self.cluster.room_followed(team).await;
     }
 
-    /// Completes a pending join once its checks passed: answers the users online in the team, or `None`
-    /// if the socket's user lost access meanwhile.
-    pub(crate) async fn confirm(&self, conn: ConnId, team: TeamId) -> Option<Vec<UserId>> {
+    /// The users online in the team's room, for the state a join sends: one who comes or goes after this
+    /// is told in a frame the join holds.
+    pub(crate) async fn online(&self, team: TeamId) -> Vec<UserId> {
         let (reply, answer) = oneshot::channel();
-        self.send(Command::Confirm { conn, team, reply }).await;
-        answer.await.ok().flatten()
+        self.send(Command::Online { team, reply }).await;
+        answer.await.unwrap_or_default()
+    }
+
+    /// Completes a pending join once its checks passed: the socket gets `first` (the team's state as read
+    /// after the join), then what was held since the join, so a frame never arrives before a state older
+    /// than it. False, and nothing sent, if the socket's user lost access meanwhile.
+    pub(crate) async fn confirm(&self, conn: ConnId, team: TeamId, first: Vec<Utf8Bytes>) -> bool {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Confirm { conn, team, first, reply }).await;
+        answer.await.unwrap_or(false)
     }
 
     pub(crate) async fn leave(&self, conn: ConnId, team: TeamId) {

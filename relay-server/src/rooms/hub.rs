@@ -104,22 +104,25 @@ impl Hub {
                 }
                 reply.send(()).ok();
             }
-            Command::Confirm { conn, team, reply } => {
+            Command::Online { team, reply } => {
+                reply.send(self.rooms.get(&team).map(Room::online).unwrap_or_default()).ok();
+            }
+            Command::Confirm { conn, team, first, reply } => {
                 let held = self.conns.get_mut(&conn).and_then(|c| c.pending.remove(&team));
                 let joined = self.conns.get(&conn).is_some_and(|c| c.teams.contains(&team));
                 if let Some(room) = self.rooms.get_mut(&team) {
                     room.pending.remove(&conn);
                 }
                 if held.is_none() && !joined {
-                    reply.send(None).ok();
+                    reply.send(false).ok();
                     return;
                 }
                 self.join(conn, team);
-                for frame in held.unwrap_or_default() {
+                // The state first: a held frame may be newer than it (committed after the join's read).
+                for frame in first.into_iter().chain(held.unwrap_or_default()) {
                     self.deliver(conn, frame);
                 }
-                let online = self.rooms.get(&team).map(Room::online).unwrap_or_default();
-                reply.send(Some(online)).ok();
+                reply.send(true).ok();
             }
             Command::Leave { conn, team } => self.leave(conn, team),
             // What is done here goes to the other instances too (`except` is a socket here, so they send
@@ -382,10 +385,11 @@ mod tests {
         (conn, inbox, kill)
     }
 
-    /// Joins and confirms at once, as a join whose checks pass.
+    /// Joins and confirms at once, as a join whose checks pass; answers who is online then.
     async fn enter(rooms: &RoomsHandle, conn: ConnId, team: TeamId) -> Vec<UserId> {
         rooms.join(conn, team).await;
-        rooms.confirm(conn, team).await.expect("confirmed")
+        assert!(rooms.confirm(conn, team, Vec::new()).await, "confirmed");
+        rooms.online(team).await
     }
 
     fn parse(frame: &Utf8Bytes) -> serde_json::Value {
@@ -477,25 +481,40 @@ mod tests {
         // Mallory's removal reaches the hub before the join's confirmation: the join fails, the held frame
         // is dropped, and later frames never reach her.
         rooms.revoke(team, mallory).await;
-        assert_eq!(rooms.confirm(m, team).await, None);
+        assert!(!rooms.confirm(m, team, Vec::new()).await);
         rooms.broadcast(team, &ServerMessage::Pong { nonce: Some(2) }, None).await;
         assert_eq!(rooms.stats().await, (2, 1));
         assert!(m_rx.try_recv().is_err(), "a revoked join hears nothing of the team");
-
-        // A confirmed join gets what was held, in order, then the rest.
-        let (b, mut b_rx, _) = connect(&rooms, UserId::new(), 16);
-        rooms.join(b, team).await;
-        rooms.broadcast(team, &ServerMessage::Pong { nonce: Some(3) }, None).await;
-        assert_eq!(rooms.confirm(b, team).await.map(|online| online.len()), Some(2));
-        assert_eq!(parse(&b_rx.recv().await.expect("held frame"))["nonce"], 3);
 
         // A join abandoned after a failed check (`leave`) leaves nothing behind.
         let (c, mut c_rx, _) = connect(&rooms, UserId::new(), 16);
         rooms.join(c, team).await;
         rooms.leave(c, team).await;
-        assert_eq!(rooms.confirm(c, team).await, None);
+        assert!(!rooms.confirm(c, team, Vec::new()).await);
         rooms.broadcast(team, &ServerMessage::Pong { nonce: Some(4) }, None).await;
         assert!(c_rx.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn a_confirmed_join_gets_its_state_before_what_was_held_for_it() {
+        let (rooms, _task) = spawn_hub(CancellationToken::new(), Cluster::disabled());
+        let team = TeamId::new();
+        let (a, _a_rx, _) = connect(&rooms, UserId::new(), 16);
+        enter(&rooms, a, team).await;
+        // The state the join read (10, 11) is older than a frame held since the join (3): a project deleted
+        // after the read would otherwise be deleted, then listed again by the state.
+        let (b, mut b_rx, _) = connect(&rooms, UserId::new(), 16);
+        rooms.join(b, team).await;
+        rooms.broadcast(team, &ServerMessage::Pong { nonce: Some(3) }, None).await;
+        let state = [frame(&ServerMessage::Pong { nonce: Some(10) }), frame(&ServerMessage::Pong { nonce: Some(11) })];
+        assert!(rooms.confirm(b, team, state.to_vec()).await);
+        rooms.broadcast(team, &ServerMessage::Pong { nonce: Some(4) }, None).await;
+        let mut nonces = Vec::new();
+        while nonces.len() < 4 {
+            nonces.push(parse(&b_rx.recv().await.expect("frame"))["nonce"].as_u64().expect("a pong"));
+        }
+        assert_eq!(nonces, [10, 11, 3, 4], "the state, what was held, then the rest");
+        assert_eq!(rooms.online(team).await.len(), 2);
     }
 
     fn kinds(rx: &mut mpsc::Receiver<Utf8Bytes>) -> Vec<String> {

@@ -282,27 +282,29 @@ impl<'a> Session<'a> {
         })
     }
 
-    /// Joins the room; answers `team_state`, then `team_members` and `team_projects` frames for a team too
-    /// large for one.
+    /// Joins the room: the socket gets `team_state`, then `team_members` and `team_projects` frames for a
+    /// team too large for one, then the room's frames; nothing is answered beside them.
     async fn join(&self, team: TeamId) -> Result<Vec<ServerMessage>, ApiError> {
         let member = self.member(team).await?;
-        // Join (pending: held frames, nothing sent) first, then read and check membership again in that
-        // read: an event between the two is delivered once confirmed (possibly before `team_state`, which
-        // already includes it) rather than lost; clients deduplicate by message `seq` and ids. A removal
-        // committed before the read fails the check; one committed after it reaches the hub after the join
-        // and fails the confirmation. Either way, and on any failed read, the socket leaves the room.
+        // Join (pending: frames held, nothing sent) first, then read and check membership again in that
+        // read: an event committed meanwhile is held, and sent after the state (which may include it
+        // already: clients deduplicate by message `seq` and ids), never before a state older than it. A
+        // removal committed before the read fails the check; one committed after it reaches the hub after
+        // the join and fails the confirmation. Either way, and on any failed read, the socket leaves.
         let rooms = &self.state.rooms;
         rooms.join(self.conn, team).await;
-        let read = read_team(&self.state.db, &member).await;
-        let online = match read {
-            Ok(_) => rooms.confirm(self.conn, team).await,
-            Err(_) => None,
+        let (info, members, projects, latest_seq) = match read_team(&self.state.db, &member).await {
+            Ok(read) => read,
+            Err(e) => {
+                rooms.leave(self.conn, team).await;
+                return Err(e);
+            }
         };
-        let Some(online) = online else {
-            rooms.leave(self.conn, team).await;
-            return Err(read.err().unwrap_or(ApiError::Forbidden("not a member of this team")));
-        };
-        let (info, members, projects, latest_seq) = read?;
+        // Who comes or goes after this is told in a held frame. This socket is online once confirmed.
+        let mut online = rooms.online(team).await;
+        if !online.contains(&self.user) {
+            online.push(self.user);
+        }
         let members: Vec<PresentMember> = members
             .into_iter()
             .map(|member| PresentMember { online: online.contains(&member.user_id), member })
@@ -317,10 +319,16 @@ impl<'a> Session<'a> {
             projects: project_pages.next().unwrap_or_default(),
             latest_seq,
         };
-        Ok(std::iter::once(state)
+        let frames = std::iter::once(state)
             .chain(pages.map(|members| ServerMessage::TeamMembers { team_id: team, members }))
             .chain(project_pages.map(|projects| ServerMessage::TeamProjects { team_id: team, projects }))
-            .collect())
+            .map(|message| frame(&message))
+            .collect();
+        if !rooms.confirm(self.conn, team, frames).await {
+            rooms.leave(self.conn, team).await;
+            return Err(ApiError::Forbidden("not a member of this team"));
+        }
+        Ok(Vec::new())
     }
 
     async fn send_message(&self, team: TeamId, input: PostMessage) -> Result<Vec<ServerMessage>, ApiError> {
