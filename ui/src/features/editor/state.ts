@@ -1,6 +1,6 @@
 // The editor's state over one Automerge document: the binding's sync plugin (local steps become changes
-// of the document, its changes become transactions) with the schema, keys, Markdown shortcuts and
-// teammates' carets.
+// of the document, its changes become transactions) with the schema, keys, typed characters, Markdown
+// shortcuts and teammates' carets.
 import { next as A } from "@automerge/automerge/slim";
 import { decodeHeads, encodeHeads, type UrlHeads } from "@automerge/automerge-repo/slim";
 import { init, knownSpans, CARET_PLACED, spansOf, type DocHandle } from "@automerge/prosemirror";
@@ -8,6 +8,7 @@ import { carrySpans } from "@automerge/prosemirror/dist/spans.js";
 import { positionsOf } from "@automerge/prosemirror/dist/traversal.js";
 import { EditorState, Selection, type Transaction } from "prosemirror-state";
 import { caretsPlugin } from "./carets";
+import { directTyping } from "./directTyping";
 import { authorMessage } from "./history";
 import { editorKeys, markdownRules } from "./commands";
 import { adapter, TEXT_PATH } from "./schema";
@@ -22,7 +23,7 @@ export function editorState(handle: DocHandle<unknown>, author?: string, schedul
   // keystroke; made now, while the document opens, rather than on the first key (it takes a walk of
   // every block).
   positionsOf(adapter, spansOf(bound.doc() as A.Doc<unknown>, TEXT_PATH));
-  return EditorState.create({ schema, doc: pmDoc, plugins: [markdownRules(), ...editorKeys(), plugin, caretsPlugin()] });
+  return EditorState.create({ schema, doc: pmDoc, plugins: [directTyping(), markdownRules(), ...editorKeys(), plugin, caretsPlugin()] });
 }
 
 /// The actors whose first change this window made, with its author named.
