@@ -2,29 +2,18 @@
 // a real Automerge document: what goes into the document, the Markdown shortcuts and marks on the way, and
 // the keys left to the browser.
 import { next as A } from "@automerge/automerge/slim";
-import { Repo, type DocHandle } from "@automerge/automerge-repo/slim";
+import type { DocHandle } from "@automerge/automerge-repo/slim";
 import { TextSelection } from "prosemirror-state";
 import { EditorView } from "prosemirror-view";
 import { beforeAll, describe, expect, it } from "vitest";
 import { automergeReady } from "./repo";
-import { applyKeepingCaret, editorState } from "./state";
+import { openEditor, type Doc } from "./testing";
 import { schema, TEXT_PATH } from "./schema";
 import { toggleMark, undo } from "./commands";
 import { typedText } from "./directTyping";
 
-type Doc = { text: string };
-
 beforeAll(automergeReady);
 
-function open(text = ""): { handle: DocHandle<Doc>; view: EditorView } {
-  const repo = new Repo({ network: [] });
-  const handle = repo.create<Doc>({ text });
-  const view: EditorView = new EditorView(document.createElement("div"), {
-    state: editorState(handle as never),
-    dispatchTransaction: (tr) => view.updateState(applyKeepingCaret(view.state, tr)),
-  });
-  return { handle, view };
-}
 
 /// A `keypress` for `key` as WebKit sends one (its `charCode` the key's code point), dispatched on the
 /// editor; answers whether something took it (the browser's editing would not run).
@@ -51,7 +40,7 @@ function text(handle: DocHandle<Doc>): string {
 
 describe("typed characters", () => {
   it("go into the editor and the document at the caret, without the browser's editing", () => {
-    const { handle, view } = open("start end");
+    const { handle, view } = openEditor("start end");
     view.dispatch(view.state.tr.setSelection(TextSelection.create(view.state.doc, 7)));
     typeKeys(view, "and ");
     expect(view.state.doc.textContent).toBe("start and end");
@@ -63,7 +52,7 @@ describe("typed characters", () => {
   });
 
   it("run the Markdown shortcuts", () => {
-    const { handle, view } = open("");
+    const { handle, view } = openEditor("");
     typeKeys(view, "# Runbook");
     expect(view.state.doc.firstChild?.type.name).toBe("heading");
     expect(view.state.doc.firstChild?.textContent).toBe("Runbook");
@@ -76,7 +65,7 @@ describe("typed characters", () => {
   });
 
   it("take the marks at the caret, those toggled there too", () => {
-    const { handle, view } = open("plain");
+    const { handle, view } = openEditor("plain");
     caretAtEnd(view);
     toggleMark(schema.marks.strong)(view.state, view.dispatch);
     typeKeys(view, "BOLD");
@@ -86,7 +75,7 @@ describe("typed characters", () => {
   });
 
   it("are undone as typing is", () => {
-    const { handle, view } = open("start");
+    const { handle, view } = openEditor("start");
     caretAtEnd(view);
     typeKeys(view, " typed");
     expect(undo(view.state, view.dispatch)).toBe(true);
@@ -95,7 +84,7 @@ describe("typed characters", () => {
   });
 
   it("include characters beyond the Basic Multilingual Plane, whole, and AltGr's", () => {
-    const { handle, view } = open("");
+    const { handle, view } = openEditor("");
     expect(keypress(view, "😀")).toBe(true);
     // AltGr is Ctrl+Alt on Windows: a character, not a command.
     expect(keypress(view, "€", { ctrlKey: true, altKey: true })).toBe(true);
@@ -103,7 +92,7 @@ describe("typed characters", () => {
   });
 
   it("leave commands, line breaks, input methods and non-characters to the keymaps and the browser", () => {
-    const { handle, view } = open("start");
+    const { handle, view } = openEditor("start");
     caretAtEnd(view);
     expect(keypress(view, "a", { ctrlKey: true })).toBe(false);
     expect(keypress(view, "a", { metaKey: true })).toBe(false);

@@ -7,25 +7,14 @@ import { EditorView } from "prosemirror-view";
 import { TextSelection } from "prosemirror-state";
 import { beforeAll, describe, expect, it } from "vitest";
 import { automergeReady } from "./repo";
+import { openEditor as open, type Doc } from "./testing";
 import { applyKeepingCaret, editorState } from "./state";
 import { schema, TEXT_PATH } from "./schema";
 import { active, insertRule, setLink, toggleBlock, toggleCheck, toggleList, toggleMark, toolbarShows, undo } from "./commands";
 import { pmPosition, textIndex } from "./carets";
 import { convertMarkdown, needsConversion, parseMarkdown, toMarkdown } from "./markdown";
 
-type Doc = { text: string };
-
 beforeAll(automergeReady);
-
-function open(text = ""): { handle: DocHandle<Doc>; view: EditorView } {
-  const repo = new Repo({ network: [] });
-  const handle = repo.create<Doc>({ text });
-  const view: EditorView = new EditorView(document.createElement("div"), {
-    state: editorState(handle as never),
-    dispatchTransaction: (tr) => view.updateState(applyKeepingCaret(view.state, tr)),
-  });
-  return { handle, view };
-}
 
 /// Types like a person: each character through the editor's text input (so input rules run).
 function type(view: EditorView, text: string) {
