@@ -413,8 +413,8 @@ async fn raw_payloads_are_dropped_after_the_teams_retention_period() {
         .execute(db.pool())
         .await
         .expect("age the event");
-    // Any delivery wakes the worker, which enforces retention after processing. (Another push: the same body
-    // would be a duplicate.)
+    // Any delivery wakes the worker, which enforces retention after claiming it and before announcing it, so
+    // its activity line means the prune has run. (Another push: the same body would be a duplicate.)
     let mut newer: Value = serde_json::from_slice(&push).expect("json");
     newer["after"] = "0000000000000000000000000000000000000001".into();
     let newer = serde_json::to_vec(&newer).expect("json");

@@ -97,10 +97,6 @@ pub(crate) struct Worker {
 pub(crate) fn spawn_worker(worker: Worker) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            // Retention first, so a pass's broadcasts come after its pruning.
-            if let Err(e) = prune_payloads(&worker.db).await {
-                tracing::error!(error = %e, "webhook payload pruning failed");
-            }
             let next = match drain(&worker).await {
                 Ok(next) => next,
                 Err(e) => {
@@ -121,10 +117,19 @@ pub(crate) fn spawn_worker(worker: Worker) -> tokio::task::JoinHandle<()> {
 }
 
 /// Processes every event due now; answers when the next postponed one is due, if any.
+///
+/// Retention is enforced after each claim that took events and before they are announced: an event is
+/// claimed only once it is stored, so a payload that aged past retention before it arrived is gone before
+/// its activity goes out, however the events of a pass arrive. Enforcing it once at the start of a pass
+/// allowed neither: events stored while the pass ran were announced after a prune that came before them,
+/// and a queue never empty kept its pass from ending and so retention from running. A pass that claims
+/// nothing prunes once, which is the sweep.
 async fn drain(worker: &Worker) -> Result<Option<i64>, ApiError> {
     if !worker.process {
+        prune_payloads(&worker.db).await;
         return Ok(None);
     }
+    let mut pruned = false;
     loop {
         let lease = claim_due(&worker.db, &worker.instance, BATCH).await?;
         let pending: Vec<Pending> = sqlx::query_as(
@@ -136,6 +141,10 @@ async fn drain(worker: &Worker) -> Result<Option<i64>, ApiError> {
         .bind(lease)
         .fetch_all(worker.db.pool())
         .await?;
+        if !pending.is_empty() || !pruned {
+            prune_payloads(&worker.db).await;
+            pruned = true;
+        }
         if pending.is_empty() {
             // The next retry, or the next lapse of another instance's claim (its holder may have died).
             let next: Option<i64> = sqlx::query_scalar(
@@ -291,19 +300,37 @@ async fn process(worker: &Worker, event: &Pending, description: &Description) ->
     Ok(())
 }
 
-/// Raw payloads are kept only for the team's `webhook_payload_retention_days`.
-async fn prune_payloads(db: &Db) -> Result<(), ApiError> {
-    let mut tx = db.begin_erasing().await?;
-    let pruned = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "UPDATE webhook_events SET payload = NULL
-         WHERE payload IS NOT NULL AND processed_at IS NOT NULL
-           AND received_at < $1 - 86400000 * (
-               SELECT {} FROM teams t WHERE t.id = webhook_events.team_id)",
+/// Raw payloads are kept only for the team's `webhook_payload_retention_days`. A failure is logged and
+/// left to the next pass: retention never holds back the queue.
+async fn prune_payloads(db: &Db) {
+    if let Err(e) = try_prune_payloads(db).await {
+        tracing::error!(error = %e, "webhook payload pruning failed");
+    }
+}
+
+async fn try_prune_payloads(db: &Db) -> Result<(), ApiError> {
+    let past_retention = format!(
+        "payload IS NOT NULL AND processed_at IS NOT NULL
+         AND received_at < $1 - 86400000 * (SELECT {} FROM teams t WHERE t.id = webhook_events.team_id)",
         db.json_integer("t.settings", "webhook_payload_retention_days")
-    )))
-    .bind(now_ms())
-    .execute(&mut **tx)
-    .await?;
+    );
+    let now = now_ms();
+    // Asked first, outside the erasing transaction: it runs for every batch, and on SQLite the transaction
+    // takes the database's write lock, which a pass with nothing to drop need not hold up writers for.
+    let any: Option<i64> =
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT 1 FROM webhook_events WHERE {past_retention} LIMIT 1")))
+            .bind(now)
+            .fetch_optional(db.pool())
+            .await?;
+    if any.is_none() {
+        return Ok(());
+    }
+    let mut tx = db.begin_erasing().await?;
+    let pruned =
+        sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE webhook_events SET payload = NULL WHERE {past_retention}")))
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
     if pruned.rows_affected() == 0 {
         tx.nothing_erased().await?;
         return Ok(());
