@@ -203,7 +203,7 @@ impl Hub {
             // Online through another instance already: the sockets here know.
             if !elsewhere {
                 let joined = frame(&ServerMessage::UserJoined { team_id: team, user_id: user });
-                self.broadcast(team, &joined, Some(conn));
+                self.announce_presence(team, user, &joined, Some(conn));
             }
         }
     }
@@ -260,7 +260,7 @@ impl Hub {
         if empty {
             self.remove_room(team);
         } else if gone && !elsewhere {
-            self.broadcast(team, &frame(&ServerMessage::UserLeft { team_id: team, user_id: user }), None);
+            self.announce_presence(team, user, &frame(&ServerMessage::UserLeft { team_id: team, user_id: user }), None);
         }
     }
 
@@ -279,7 +279,8 @@ impl Hub {
                 let known = room.is_online(user);
                 room.remote.entry(user).or_default().insert(from);
                 if !known {
-                    self.broadcast(team, &frame(&ServerMessage::UserJoined { team_id: team, user_id: user }), None);
+                    let joined = frame(&ServerMessage::UserJoined { team_id: team, user_id: user });
+                    self.announce_presence(team, user, &joined, None);
                 }
             }
             RoomOp::Left(user) => {
@@ -292,7 +293,8 @@ impl Hub {
                     room.remote.remove(&user);
                 }
                 if !room.is_online(user) {
-                    self.broadcast(team, &frame(&ServerMessage::UserLeft { team_id: team, user_id: user }), None);
+                    let left = frame(&ServerMessage::UserLeft { team_id: team, user_id: user });
+                    self.announce_presence(team, user, &left, None);
                 }
             }
             // A newcomer asks who is online: each user with a socket here is announced again.
@@ -332,6 +334,14 @@ impl Hub {
 
     fn broadcast(&mut self, team: TeamId, frame: &Utf8Bytes, except: Option<ConnId>) {
         self.send_to(team, frame, |conn, _| Some(conn) != except);
+    }
+
+    /// Tells the room that `user` came or went, except `except`. Not held for the user's own pending joins:
+    /// once confirmed, such a socket makes the user online, which the state it gets first says; a
+    /// `user_left` held for it (their other socket left meanwhile) would arrive after that state and show
+    /// the user offline on their own device.
+    fn announce_presence(&mut self, team: TeamId, user: UserId, frame: &Utf8Bytes, except: Option<ConnId>) {
+        self.send_to(team, frame, |conn, c| Some(conn) != except && !(c.user == user && c.pending.contains_key(&team)));
     }
 
     /// Sends a frame to the room's connections that `to` picks; pending joins hold it.
@@ -515,6 +525,29 @@ mod tests {
         }
         assert_eq!(nonces, [10, 11, 3, 4], "the state, what was held, then the rest");
         assert_eq!(rooms.online(team).await.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_join_is_not_told_its_own_user_left_while_it_was_pending() {
+        let (rooms, _task) = spawn_hub(CancellationToken::new(), Cluster::disabled());
+        let team = TeamId::new();
+        let (alice, bob) = (UserId::new(), UserId::new());
+        let (b, mut b_rx, _) = connect(&rooms, bob, 16);
+        enter(&rooms, b, team).await;
+        let (a1, _a1_rx, _) = connect(&rooms, alice, 16);
+        enter(&rooms, a1, team).await;
+        assert_eq!(kinds(&mut b_rx), ["user_joined"]);
+        // Alice's device reconnects: the new socket's join is pending when the old one goes.
+        let (a2, mut a2_rx, _) = connect(&rooms, alice, 16);
+        rooms.join(a2, team).await;
+        rooms.send(Command::Disconnect { conn: a1 }).await;
+        let state = frame(&ServerMessage::Pong { nonce: Some(1) });
+        assert!(rooms.confirm(a2, team, vec![state]).await);
+        assert_eq!(rooms.online(team).await.len(), 2);
+        // Her new socket gets the state (which says she is online) and nothing after it saying she left;
+        // bob hears she left and came back.
+        assert_eq!(kinds(&mut a2_rx), ["pong"]);
+        assert_eq!(kinds(&mut b_rx), ["user_left", "user_joined"]);
     }
 
     fn kinds(rx: &mut mpsc::Receiver<Utf8Bytes>) -> Vec<String> {
