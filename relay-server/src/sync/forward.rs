@@ -8,8 +8,9 @@
 //! One follower task per held document (opened and closed as the repo reports, `Opened`): it subscribes
 //! first, then reads the document's stored chunks again and applies them (what another instance stored
 //! between this repo's load and the subscription), publishes what this instance has that the storage read
-//! lacked, and says which heads it holds: the instances holding the document answer with the changes since
-//! (what they published before the subscription and had not yet stored when it was read). From then on:
+//! lacked and what its clients changed since the follower began (stored or not), and says which heads it
+//! holds: the instances holding the document answer with the changes since (what they published before the
+//! subscription and had not yet stored when it was read). From then on:
 //! heads changed here -> publish the changes since the last published heads, except those that came from
 //! NATS; changes from NATS -> `load_incremental` (idempotent; automerge holds back a change whose
 //! dependencies are missing, and the follower then reads the database again for them). The follower holds
@@ -251,6 +252,9 @@ async fn follow(repo: Repo, storage: DbStorage, cluster: Cluster, opened: Arc<Op
             handle
         }
     };
+    // Taken before listening: every change after these heads is either reported on `changes` or published
+    // by `open` (one may be stored before `open` reads storage).
+    let subscribed = handle.with_document(|doc| doc.get_heads());
     let mut changes = handle.changes();
     drop(handle);
     let mut follower = Follower {
@@ -264,7 +268,7 @@ async fn follow(repo: Repo, storage: DbStorage, cluster: Cluster, opened: Arc<Op
         reread: None,
         stored: None,
     };
-    if !follower.open().await {
+    if !follower.open(Some(subscribed)).await {
         return;
     }
     loop {
@@ -301,7 +305,7 @@ async fn follow(repo: Repo, storage: DbStorage, cluster: Cluster, opened: Arc<Op
                     // What was published while cut off is lost to this subscription: as at the opening.
                     Some(DocumentEvent::Reconnected) => {
                         tracing::debug!(document = %follower.name, "NATS back; catching the document up");
-                        follower.open().await
+                        follower.open(None).await
                     }
                 };
                 if !done {
@@ -314,13 +318,17 @@ async fn follow(repo: Repo, storage: DbStorage, cluster: Cluster, opened: Arc<Op
 
 impl Follower {
     /// Catches up with what others stored or published, and tells them what this instance has: at the
-    /// opening, and again whenever NATS is back after an outage. False once the document is gone.
-    async fn open(&mut self) -> bool {
+    /// opening (`subscribed`: the heads when the follower began hearing of changes), and again whenever
+    /// NATS is back after an outage. False once the document is gone.
+    async fn open(&mut self, subscribed: Option<Vec<ChangeHash>>) -> bool {
         let Some(stored) = self.catch_up().await else { return false };
-        self.published = stored;
         // What this instance's clients changed that the storage read lacked (made before the subscription,
-        // or published while NATS was unreachable).
-        if !self.publish().await {
+        // or published while NATS was unreachable); and at the opening, what they changed since the
+        // subscription even if the read found it stored: an instance that already follows the document read
+        // storage before it was stored, and hears of it only from here. (After an outage every follower
+        // reads storage again, so what is stored reaches them that way.)
+        let since = std::iter::once(stored).chain(subscribed).collect();
+        if !self.publish_since(since).await {
             return false;
         }
         // What others published and had not stored when this instance read the database: the instances
@@ -372,12 +380,26 @@ impl Follower {
 
     /// Publishes the changes made here since the last publication. False once the document is gone.
     async fn publish(&mut self) -> bool {
+        let published = std::mem::take(&mut self.published);
+        self.publish_since(vec![published]).await
+    }
+
+    /// Publishes the changes made here since any of `since` (each a set of heads), each once and in causal
+    /// order, leaving out those that came from elsewhere. False once the document is gone.
+    async fn publish_since(&mut self, since: Vec<Vec<ChangeHash>>) -> bool {
         let Some(handle) = held(&self.repo, &self.document).await else { return false };
-        let (published, remote) = (std::mem::take(&mut self.published), std::mem::take(&mut self.remote));
+        let remote = std::mem::take(&mut self.remote);
         let made = handle
             .with_document_async(move |doc| {
-                let changes = doc.get_changes(&published);
-                (doc.get_heads(), messages(changes.iter().filter(|c| !remote.contains(&c.hash()))))
+                // Each list is in causal order, and a change first met in a later list depends only on
+                // changes met before it (in an earlier list, or earlier in its own).
+                let mut seen = HashSet::new();
+                let changes: Vec<automerge::Change> = since
+                    .iter()
+                    .flat_map(|heads| doc.get_changes(heads))
+                    .filter(|c| !remote.contains(&c.hash()) && seen.insert(c.hash()))
+                    .collect();
+                (doc.get_heads(), messages(changes.iter()))
             })
             .await;
         drop(handle);
