@@ -168,7 +168,8 @@ async fn an_old_document_is_converted_once_and_an_edit_made_just_before_the_app_
     // Bob's older client wrote it the way documents were written before: Markdown in plain text. (Not a
     // document the window made and bob rewrote: the window's node would hold the window's version, and
     // the window could open that before bob's rewrite reached it, and find nothing to convert.)
-    let (bob_sync, handle) =
+    // Kept to the end: bob's client syncs the conversion into `handle`, read at the end.
+    let (_bob_sync, handle) =
         bobs_own_document(&relay, &bob, &team, "Runbook", "# Runbook\nStep **one**\n- check the disk").await?;
 
     window.click("[data-testid=nav-documents]").await?;
