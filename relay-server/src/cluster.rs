@@ -288,6 +288,18 @@ impl Connected {
     }
 }
 
+/// Answers once the NATS server has taken everything this client sent before, a subscription just made
+/// included: from then on, everything published to it arrives. A request nobody serves, which the server
+/// answers itself ("no responders") after the operations before it on this connection. (async-nats's
+/// `flush` only writes them to the socket: a message another client published a moment later could reach
+/// the server first, and miss the subscription.)
+pub async fn round_trip(client: &async_nats::Client) -> Result<(), async_nats::RequestError> {
+    match client.request(wire::ROUND_TRIP, Bytes::new()).await {
+        Err(e) if e.kind() != async_nats::RequestErrorKind::NoResponders => Err(e),
+        _ => Ok(()),
+    }
+}
+
 impl Cluster {
     /// No other instances: every call does nothing.
     pub fn disabled() -> Self {
@@ -331,8 +343,7 @@ impl Cluster {
         };
         // Marked seen before the subscription is confirmed: a reconnection from here on is reported.
         let resync = shared.resync.subscribe();
-        // The server answers a flush after it has taken the subscription.
-        if let Err(e) = shared.client.flush().await {
+        if let Err(e) = round_trip(&shared.client).await {
             tracing::warn!(error = %e, document, "document subscription not confirmed; following anyway");
         }
         Some(DocumentFeed { subscriber, instance: shared.instance, resync })

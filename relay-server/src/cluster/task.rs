@@ -92,7 +92,9 @@ pub(super) async fn spawn(
         notices.push(subscriber.map(move |message| (kind, message)).boxed());
     }
     // Answered once the server holds the subscriptions: from here on no notice is missed.
-    client.flush().await.map_err(|e| ClusterError::Subscribe { subject: "notices", reason: e.to_string() })?;
+    super::round_trip(&client)
+        .await
+        .map_err(|e| ClusterError::Subscribe { subject: "notices", reason: e.to_string() })?;
     let task = Task {
         client,
         shared,
@@ -346,9 +348,9 @@ async fn hear_room(
             return false;
         }
     };
-    // The server answers a flush after it has taken the subscription: everything published to the room
-    // from then on comes here.
-    match client.flush().await {
+    // Answered once the server has taken the subscription: everything published to the room from then on
+    // comes here.
+    match super::round_trip(client).await {
         Ok(()) => {
             shared.followed.send_if_modified(|rooms| match rooms.get_mut(&team) {
                 Some((current, confirmed)) if *current == generation => {

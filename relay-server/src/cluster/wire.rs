@@ -33,6 +33,9 @@ pub(super) const RECHECK: &str = "teamflow.cluster.recheck";
 pub(super) const ALIVE: &str = "teamflow.cluster.alive";
 /// "I am stopping": the users online through the instance are gone at once.
 pub(super) const GONE: &str = "teamflow.cluster.gone";
+/// Served by no one: a request to it is answered by the server itself ("no responders"), which is how an
+/// instance learns that the server has taken what it sent before (`super::round_trip`).
+pub(super) const ROUND_TRIP: &str = "teamflow.cluster.round-trip";
 
 pub(super) fn room_subject(team: TeamId) -> String {
     format!("teamflow.room.{team}")

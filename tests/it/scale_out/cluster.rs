@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use teamflow_protocol::realtime::CLOSE_SESSION_ENDED;
 use teamflow_relay::RelayError;
-use teamflow_relay::cluster::ClusterError;
+use teamflow_relay::cluster::{ClusterError, round_trip};
 use teamflow_sync::{read_text, splice_text};
 use teamflow_tests::services::Nats;
 
@@ -247,7 +247,7 @@ async fn ended_sign_ins_are_announced_on_nats_and_a_notice_alone_closes_their_co
     let carol = a.user("carol").await;
     let watcher = async_nats::connect(nats.url()).await.expect("a NATS client of the test's own");
     let mut notices = watcher.subscribe("teamflow.account.*").await.expect("subscribe");
-    watcher.flush().await.expect("the server has the subscription");
+    round_trip(&watcher).await.expect("the server has the subscription");
 
     // Out: bob signs out everywhere on A; A says so on bob's subject, naming his sign-in.
     let bob_id = bob.user_id().await;
@@ -459,7 +459,7 @@ async fn a_joined_from_a_gone_instance_is_ignored_and_one_heard_alive_again_is_a
     // A stand-in for an instance, listening to the room as instances do.
     let stand_in = async_nats::connect(nats.url()).await.expect("a NATS client of the test's own");
     let mut room = stand_in.subscribe(format!("teamflow.room.{team}")).await.expect("subscribe");
-    stand_in.flush().await.expect("the server has the subscription");
+    round_trip(&stand_in).await.expect("the server has the subscription");
     let bob_id = bob.user_id().await;
     let instance = uuid::Uuid::new_v4().to_string();
     let headers = |op: Option<&str>| stand_in_headers(&instance, op.map(|op| (op, bob_id.as_str())));

@@ -10,6 +10,7 @@ use futures::{FutureExt as _, StreamExt as _};
 use reqwest::StatusCode;
 use serde_json::json;
 use teamflow_protocol::DocumentUrl;
+use teamflow_relay::cluster::round_trip;
 use teamflow_sync::samod::DocHandle;
 use teamflow_sync::{SyncClient, heads, read_text, splice_text};
 use teamflow_tests::services::Nats;
@@ -141,7 +142,7 @@ async fn an_edit_published_before_the_other_instance_followed_and_not_yet_stored
     let (alice_sync, url, a_doc) = alices_document(&a, &alice, &team).await;
     let watcher = async_nats::connect(nats.url()).await.expect("a NATS client of the test's own");
     let mut published = watcher.subscribe(format!("teamflow.doc.{}", url.document_id())).await.expect("subscribe");
-    watcher.flush().await.expect("subscription confirmed");
+    round_trip(&watcher).await.expect("the server has the subscription");
 
     let lock = a.hold_document_writes().await;
     splice_text(&a_doc, 2, 0, " from A").expect("alice edits");
@@ -337,7 +338,7 @@ async fn an_instance_publishes_answers_a_heads_question_and_applies_foreign_chan
     let me = uuid::Uuid::new_v4().to_string();
     let subject = format!("teamflow.doc.{}", url.document_id());
     let mut subscriber = other.subscribe(subject.clone()).await.expect("subscribe");
-    other.flush().await.expect("subscription confirmed");
+    round_trip(&other).await.expect("the server has the subscription");
     // The next changes the relay publishes on the subject (not this test's own messages, nor the relay's
     // heads question, asked when it began following the document).
     let mut from_the_relay = async || loop {
@@ -531,7 +532,7 @@ async fn an_edit_published_while_an_instance_was_cut_off_from_nats_reaches_its_c
     // The test watches what A publishes on the document's subject.
     let watcher = async_nats::connect(nats.url()).await.expect("a NATS client of the test's own");
     let mut published = watcher.subscribe(format!("teamflow.doc.{}", url.document_id())).await.expect("subscribe");
-    watcher.flush().await.expect("the server has the subscription");
+    round_trip(&watcher).await.expect("the server has the subscription");
 
     to_nats.cut().await;
     splice_text(&a_doc, 3, 0, " while B was away").expect("alice edits");
